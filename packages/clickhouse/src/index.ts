@@ -1,0 +1,3 @@
+export * from './clickhouse-source';
+export * from './events-query';
+export * from './sql-escape';

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (letters, digits, underscore)');
+const int = (min: number) => z.coerce.number().int().min(min);
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a ${protocols.join(' or ')}// URL`);
+
+const schema = z.object({
+  /** Redis for BullMQ and the store. Default `redis://127.0.0.1:6379`. */
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /** ClickHouse HTTP interface. Default `http://127.0.0.1:8123`. */
+  CLICKHOUSE_URL: url(['http:', 'https:']).default('http://127.0.0.1:8123'),
+  /** ClickHouse user. Default `default`. */
+  CLICKHOUSE_USER: z.string().default('default'),
+  /** ClickHouse password. Default empty. */
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  /** Database of the events table. Default `default`. */
+  CLICKHOUSE_DATABASE: identifier.default('default'),
+  /** The events table. Default `events`. */
+  EVENTS_TABLE: identifier.default('events'),
+  /** Column that bounds a run (ingestion time). Default `inserted_at`. */
+  EVENTS_INTERVAL_COLUMN: identifier.default('inserted_at'),
+  /** Longest a ClickHouse query may take, in ms. Default 30 minutes. */
+  CLICKHOUSE_QUERY_TIMEOUT_MS: int(1000).default(30 * 60_000),
+  /** Bearer token of the admin API; required by the API role. */
+  ADMIN_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Port of the admin API. Default 8080. */
+  PORT: int(0).max(65535).default(8080),
+  /** Prefix of every Redis key and BullMQ queue; lets deployments share a Redis. Default `bx`. */
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .default('bx'),
+  /** How often the scheduler looks for due intervals, in ms. Default 2000. */
+  SCHEDULER_TICK_MS: int(50).default(2000),
+  /** Wait after an interval ends before exporting it (late inserts), in seconds. Default 60. */
+  SCHEDULER_SETTLE_SECONDS: int(0).default(60),
+  /** Runs one worker process executes at once. Default 2. */
+  WORKER_CONCURRENCY: int(1).max(256).default(2),
+  /** Attempts per run before it is Failed (first try included). Default 15. */
+  RUN_MAX_ATTEMPTS: int(1).default(15),
+  /** First retry delay in ms; doubles per attempt, with jitter. Default 10000. */
+  RUN_BACKOFF_MS: int(0).default(10_000),
+  /** On SIGTERM, how long to let running runs finish before handing them back, in ms. Default 30000. */
+  SHUTDOWN_GRACE_MS: int(0).default(30_000),
+  /** `debug`, `info`, `warn` or `error`. Default `info`. */
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type Config = Readonly<z.infer<typeof schema>>;
+export type Role = 'api' | 'scheduler' | 'worker';
+
+/**
+ * Parses the environment once. Throws ConfigError naming the first bad
+ * variable; empty strings count as unset so `FOO=` falls back to the default.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, roles: readonly Role[] = []): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  if (roles.includes('api') && !parsed.data.ADMIN_API_TOKEN) {
+    throw new ConfigError('ADMIN_API_TOKEN', 'is required by the API (requests need Authorization: Bearer <token>)');
+  }
+  return Object.freeze(parsed.data);
+}

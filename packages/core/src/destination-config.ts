@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { prefixTemplateErrors } from './prefix-template';
+
+export const JSONL_COMPRESSIONS = ['gzip', 'brotli', 'zstd'] as const;
+export const PARQUET_COMPRESSIONS = ['zstd', 'snappy', 'gzip', 'brotli'] as const;
+
+const text = (max = 1024) => z.string().min(1).max(max);
+
+export const s3ConfigSchema = z
+  .strictObject({
+    /** Bucket; a DNS-compatible name. */
+    bucket_name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'),
+    /** AWS region. Default `us-east-1`. */
+    region: text(64).default('us-east-1'),
+    /** Key prefix template, e.g. `events/{year}/{month}/{day}`. Default empty. */
+    prefix: z.string().max(1024).default(''),
+    /** Custom endpoint for S3-compatible stores (MinIO, R2); path-style addressing. */
+    endpoint_url: z.url({ protocol: /^https?$/ }).nullable().optional(),
+    aws_access_key_id: text(),
+    aws_secret_access_key: text(),
+    /** `JSONLines` (default) or `Parquet`. */
+    file_format: z.enum(['JSONLines', 'Parquet']).default('JSONLines'),
+    /** Codec; which are allowed depends on file_format. Default null (none). */
+    compression: z.string().nullable().default(null),
+    /** Split a run into files of about this many MB (compressed). Default: one file. */
+    max_file_size_mb: z.number().positive().max(1_000_000).nullable().optional(),
+    /** Server-side encryption. Default none. */
+    encryption: z.enum(['AES256', 'aws:kms']).nullable().optional(),
+    /** KMS key for `aws:kms`. */
+    kms_key_id: text().nullable().optional(),
+  })
+  .superRefine((config, ctx) => {
+    const allowed: readonly string[] =
+      config.file_format === 'Parquet' ? PARQUET_COMPRESSIONS : JSONL_COMPRESSIONS;
+    if (config.compression !== null && !allowed.includes(config.compression)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['compression'],
+        message: `compression '${config.compression}' is not supported with file_format ${config.file_format}; use one of ${allowed.join(', ')} or null`,
+      });
+    }
+    for (const message of prefixTemplateErrors(config.prefix)) {
+      ctx.addIssue({ code: 'custom', path: ['prefix'], message });
+    }
+    if (config.kms_key_id && config.encryption !== 'aws:kms') {
+      ctx.addIssue({ code: 'custom', path: ['kms_key_id'], message: "kms_key_id needs encryption 'aws:kms'" });
+    }
+  });
+
+export const snowflakeConfigSchema = z
+  .strictObject({
+    account: text(255),
+    user: text(255),
+    /** Password authentication; or use `private_key`. */
+    password: text().nullable().optional(),
+    /** PKCS#8 PEM private key for key-pair authentication. */
+    private_key: z.string().min(1).max(16_384).nullable().optional(),
+    private_key_passphrase: text().nullable().optional(),
+    database: text(255),
+    schema: text(255),
+    warehouse: text(255),
+    table_name: text(255),
+    role: text(255).nullable().optional(),
+    /** The SDK's `accessUrl`: a private-link or other custom endpoint. */
+    access_url: z.url({ protocol: /^https?$/ }).nullable().optional(),
+  })
+  .superRefine((config, ctx) => {
+    if (!config.password && !config.private_key) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'one of password or private_key is required' });
+    }
+  });
+
+export const destinationSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('S3'), config: s3ConfigSchema }),
+  z.strictObject({ type: z.literal('Snowflake'), config: snowflakeConfigSchema }),
+]);
+
+export type S3Config = z.infer<typeof s3ConfigSchema>;
+export type SnowflakeConfig = z.infer<typeof snowflakeConfigSchema>;
+export type DestinationConfig = z.infer<typeof destinationSchema>;
+export type DestinationType = DestinationConfig['type'];
+
+/** Fields never returned by the API nor written to logs. */
+export const SECRET_FIELDS = ['aws_secret_access_key', 'password', 'private_key', 'private_key_passphrase'] as const;
+
+/** A copy of a destination without its secret values, for responses. */
+export function withoutSecrets(destination: DestinationConfig): DestinationConfig {
+  const config: Record<string, unknown> = { ...destination.config };
+  for (const field of SECRET_FIELDS) delete config[field];
+  return { type: destination.type, config } as DestinationConfig;
+}

@@ -1,0 +1,32 @@
+import type { EventRow } from './export-record';
+import type { Logger } from './logger';
+
+/** What a destination is told about the run it is writing. */
+export interface RunContext {
+  exportId: string;
+  runId: string;
+  /** 1 for the first try. */
+  attempt: number;
+  /** The interval, epoch ms, `[start, end)`. */
+  dataIntervalStart: number;
+  dataIntervalEnd: number;
+  /** Aborted when the run is cancelled or the worker shuts down. */
+  signal: AbortSignal;
+  logger: Logger;
+  /** Called as rows are written, so long runs report progress and keep their lock. */
+  onProgress(records: number): void;
+}
+
+/** The outcome of a run that wrote its rows. */
+export interface DestinationResult {
+  records: number;
+  /** Bytes written to the destination (after compression). */
+  bytes: number;
+  /** Object keys or staged file names written by this attempt. */
+  files: string[];
+}
+
+/** One writer per destination type: consumes batches of rows with back-pressure. */
+export interface DestinationWriter {
+  write(batches: AsyncIterable<EventRow[]>, ctx: RunContext): Promise<DestinationResult>;
+}

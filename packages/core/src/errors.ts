@@ -1,0 +1,81 @@
+/**
+ * Errors that say whether trying again can help. Every destination and the
+ * ClickHouse reader map their failures onto these; the queue layer turns a
+ * non-retryable one into BullMQ's UnrecoverableError and lets backoff handle
+ * the rest (PostHog's `isRetriable`, n8n's `OperationalError`).
+ */
+export class BatchExportError extends Error {
+  readonly retryable: boolean;
+  /** A short machine-readable reason, e.g. `NoSuchBucket`, `AuthenticationFailed`. */
+  readonly code: string;
+
+  constructor(message: string, opts: { retryable: boolean; code?: string; cause?: unknown }) {
+    super(message, { cause: opts.cause });
+    this.name = new.target.name;
+    this.retryable = opts.retryable;
+    this.code = opts.code ?? (opts.retryable ? 'Retryable' : 'Permanent');
+  }
+}
+
+/** A failure that may pass: network, throttling, 5xx, timeouts. */
+export class RetryableError extends BatchExportError {
+  constructor(message: string, opts: { code?: string; cause?: unknown } = {}) {
+    super(message, { ...opts, retryable: true });
+  }
+}
+
+/** A failure no retry can fix: bad credentials, missing bucket or table, invalid config. */
+export class PermanentError extends BatchExportError {
+  constructor(message: string, opts: { code?: string; cause?: unknown } = {}) {
+    super(message, { ...opts, retryable: false });
+  }
+}
+
+/** Unknown errors are retried: a bug shows up as a run that keeps failing, not as lost data. */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof BatchExportError ? err.retryable : true;
+}
+
+/** Message for a run record or a log line; never the stack. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+/** Invalid process configuration: names the environment variable. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Invalid user input (HTTP 400). `details` names each offending field. */
+export class ValidationError extends Error {
+  constructor(
+    message: string,
+    readonly details: Array<{ field: string; message: string }> = [],
+  ) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
+/** A thing that does not exist (HTTP 404). */
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** A request that conflicts with the current state (HTTP 409). */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}

@@ -1,0 +1,96 @@
+import { DateTime } from 'luxon';
+import { z } from 'zod';
+import { destinationSchema, type DestinationConfig } from './destination-config';
+import { ValidationError } from './errors';
+import { INTERVALS, isValidTimezone, type IntervalName } from './interval-calendar';
+
+/** A batch export as stored. Secrets live in `destination.config`. */
+export interface BatchExport {
+  id: string;
+  name: string;
+  team_id: number;
+  interval: IntervalName;
+  timezone: string;
+  model: 'events';
+  include_events: string[];
+  exclude_events: string[];
+  paused: boolean;
+  start_at: string | null;
+  end_at: string | null;
+  destination: DestinationConfig;
+  created_at: string;
+  updated_at: string;
+}
+
+/** ISO 8601 instant; an offset-less value is read as UTC. Normalised to `...Z`. */
+const instant = z.string().transform((value, ctx) => {
+  const parsed = DateTime.fromISO(value, { zone: 'utc' });
+  if (!parsed.isValid) {
+    ctx.addIssue({ code: 'custom', message: `'${value}' is not an ISO 8601 date-time` });
+    return z.NEVER;
+  }
+  return parsed.toUTC().toISO()!;
+});
+
+const eventNames = z.array(z.string().min(1).max(400)).max(1000);
+const timezone = z.string().refine(isValidTimezone, 'must be an IANA time zone name, e.g. Europe/Berlin');
+
+export const createExportSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(255),
+    team_id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    interval: z.enum(INTERVALS),
+    timezone: timezone.default('UTC'),
+    model: z.literal('events').default('events'),
+    include_events: eventNames.default([]),
+    exclude_events: eventNames.default([]),
+    paused: z.boolean().default(false),
+    start_at: instant.nullable().default(null),
+    end_at: instant.nullable().default(null),
+    destination: destinationSchema,
+  })
+  .superRefine(checkRange);
+
+export const patchExportSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(255),
+    interval: z.enum(INTERVALS),
+    timezone,
+    include_events: eventNames,
+    exclude_events: eventNames,
+    paused: z.boolean(),
+    end_at: instant.nullable(),
+    /** Merged into the current destination; secrets may be left out to keep them. */
+    destination: z.strictObject({
+      type: z.enum(['S3', 'Snowflake']).optional(),
+      config: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .partial();
+
+export type CreateExportInput = z.infer<typeof createExportSchema>;
+export type PatchExportInput = z.infer<typeof patchExportSchema>;
+
+function checkRange(value: { start_at: string | null; end_at: string | null }, ctx: z.RefinementCtx): void {
+  if (value.start_at && value.end_at && value.end_at <= value.start_at) {
+    ctx.addIssue({ code: 'custom', path: ['end_at'], message: 'end_at must be after start_at' });
+  }
+}
+
+/** Validates `input` against `schema`, or throws a ValidationError naming each bad field. */
+export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what = 'body'): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues.flatMap((issue) => {
+    const at = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        field: at ? `${at}.${key}` : key,
+        message: 'unknown field',
+      }));
+    }
+    return [{ field: at || what, message: issue.message }];
+  });
+  const summary = details.map((d) => `${d.field}: ${d.message}`).join('; ');
+  throw new ValidationError(`Invalid ${what}: ${summary}`, details);
+}

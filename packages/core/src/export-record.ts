@@ -1,0 +1,79 @@
+/**
+ * One events row as ClickHouse's JSONEachRow hands it out: every value text
+ * (64-bit integers arrive quoted), timestamps as `YYYY-MM-DD hh:mm:ss[.ffffff]`
+ * in UTC, `inserted_at` possibly null.
+ */
+export interface EventRow {
+  uuid: string;
+  event: string;
+  properties: string;
+  distinct_id: string;
+  team_id: string | number;
+  timestamp: string;
+  created_at: string;
+  inserted_at: string | null;
+  elements_chain: string;
+  person_id: string;
+  person_properties: string;
+}
+
+/** Columns read from the source, in the order of a record. */
+export const EVENT_COLUMNS = [
+  'uuid',
+  'event',
+  'properties',
+  'distinct_id',
+  'team_id',
+  'timestamp',
+  'created_at',
+  'inserted_at',
+  'elements_chain',
+  'person_id',
+  'person_properties',
+] as const satisfies ReadonlyArray<keyof EventRow>;
+
+/** `2024-01-01 00:00:00.123456` (UTC) → `2024-01-01T00:00:00.123456+00:00`. */
+export function isoTimestamp(value: string | null): string | null {
+  if (value === null || value === '') return null;
+  return value.length >= 19 && value[10] === ' ' ? `${value.slice(0, 10)}T${value.slice(11)}+00:00` : value;
+}
+
+/**
+ * The JSON text of a JSON-typed column: the stored text itself when it is valid
+ * JSON on one line (no re-serialisation), normalised when it spans lines, null
+ * when empty, and the raw text as a JSON string when it is not JSON at all, so
+ * nothing is lost and the line stays valid.
+ */
+export function jsonColumn(text: string): string {
+  if (text === '') return 'null';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return JSON.stringify(text);
+  }
+  return text.includes('\n') || text.includes('\r') || text.includes('\u2028') || text.includes('\u2029')
+    ? JSON.stringify(parsed)
+    : text;
+}
+
+/** team_id as a JSON number, exact even beyond 2^53. */
+function integer(value: string | number): string {
+  const text = String(value);
+  return /^-?\d+$/.test(text) ? text : 'null';
+}
+
+/**
+ * The contract's JSON Lines record for one row, without the newline:
+ * `properties`/`person_properties` as JSON values, timestamps ISO 8601 with offset.
+ */
+export function toRecordLine(row: EventRow): string {
+  const str = JSON.stringify;
+  return (
+    `{"uuid":${str(row.uuid)},"event":${str(row.event)},"properties":${jsonColumn(row.properties)}` +
+    `,"distinct_id":${str(row.distinct_id)},"team_id":${integer(row.team_id)}` +
+    `,"timestamp":${str(isoTimestamp(row.timestamp))},"created_at":${str(isoTimestamp(row.created_at))}` +
+    `,"inserted_at":${str(isoTimestamp(row.inserted_at))},"elements_chain":${str(row.elements_chain)}` +
+    `,"person_id":${str(row.person_id)},"person_properties":${jsonColumn(row.person_properties)}}`
+  );
+}

@@ -1,0 +1,88 @@
+import { DateTime, IANAZone } from 'luxon';
+
+/** The schedules an export can have (contract: intervals and runs). */
+export const INTERVALS = ['hour', 'day', 'week', 'every 5 minutes', 'every 15 minutes'] as const;
+export type IntervalName = (typeof INTERVALS)[number];
+
+/** A half-open span `[start, end)` in epoch milliseconds. */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+const MINUTE = 60_000;
+const FIXED_LENGTH: Partial<Record<IntervalName, number>> = {
+  hour: 60 * MINUTE,
+  'every 5 minutes': 5 * MINUTE,
+  'every 15 minutes': 15 * MINUTE,
+};
+
+export function isValidTimezone(zone: string): boolean {
+  return IANAZone.isValidZone(zone);
+}
+
+/**
+ * The interval of `interval`, aligned in `timezone`, that contains `instant`.
+ *
+ * Hour and minute intervals are fixed lengths of absolute time aligned to the
+ * local clock, so the repeated hour of a daylight-saving fall-back is two
+ * intervals and the missing hour of spring-forward is none. Days and weeks
+ * follow the local calendar and are 23, 24 or 25 hours long.
+ */
+export function intervalContaining(instant: number, interval: IntervalName, timezone: string): Span {
+  const fixed = FIXED_LENGTH[interval];
+  if (fixed !== undefined) {
+    const zone = IANAZone.create(timezone);
+    const offset = zone.offset(instant) * MINUTE;
+    let start = instant - mod(instant + offset, fixed);
+    // An offset change inside the span (rare half-hour zones) can overshoot: re-anchor.
+    if (start > instant) start -= fixed;
+    if (start + fixed <= instant) start += fixed;
+    return { start, end: start + fixed };
+  }
+  const unit = interval === 'day' ? 'day' : 'week';
+  const local = DateTime.fromMillis(instant, { zone: timezone });
+  const start = local.startOf(unit);
+  const end = start.plus({ [unit === 'day' ? 'days' : 'weeks']: 1 }).startOf(unit);
+  return { start: start.toMillis(), end: end.toMillis() };
+}
+
+/**
+ * The span a run starting at `cursor` covers: up to the end of the interval
+ * containing it. Normally `cursor` is an interval start and this is that
+ * interval. Where it is not (after the export's interval or timezone changed,
+ * or at a half-hour daylight-saving shift) the span is the remainder of the
+ * interval, so consecutive spans never overlap and never leave a gap.
+ */
+export function spanFrom(cursor: number, interval: IntervalName, timezone: string): Span {
+  return { start: cursor, end: intervalContaining(cursor, interval, timezone).end };
+}
+
+/** The interval right after `span`: starts exactly where `span` ends. */
+export function nextInterval(span: Span, interval: IntervalName, timezone: string): Span {
+  return spanFrom(span.end, interval, timezone);
+}
+
+/**
+ * Every interval that starts in `[from, to)` once `from` is aligned down to its
+ * interval, oldest first. `limit` bounds the work of one call.
+ */
+export function intervalsBetween(
+  from: number,
+  to: number,
+  interval: IntervalName,
+  timezone: string,
+  limit = Number.POSITIVE_INFINITY,
+): Span[] {
+  const spans: Span[] = [];
+  let span = intervalContaining(from, interval, timezone);
+  while (span.start < to && spans.length < limit) {
+    spans.push(span);
+    span = nextInterval(span, interval, timezone);
+  }
+  return spans;
+}
+
+function mod(a: number, m: number): number {
+  return ((a % m) + m) % m;
+}

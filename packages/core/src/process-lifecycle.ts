@@ -1,0 +1,36 @@
+import { ConfigError, errorMessage } from './errors';
+
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a service's start-up. Invalid configuration prints one line naming the
+ * variable and exits 1; any other start-up failure exits 1 with its message.
+ */
+export function runMain(start: () => Promise<void>): void {
+  start().catch((err: unknown) => {
+    const message = err instanceof ConfigError ? err.message : `start-up failed: ${errorMessage(err)}`;
+    process.stderr.write(message + '\n');
+    process.exit(1);
+  });
+}
+
+/** Ordered shutdown on SIGTERM or SIGINT; a second signal exits at once. */
+export function onShutdown(service: Stoppable): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write(`${signal} received, shutting down\n`);
+    service.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`shutdown failed: ${errorMessage(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}

@@ -1,0 +1,5 @@
+export * from './object-key';
+export * from './object-upload';
+export * from './s3-client';
+export * from './s3-destination';
+export * from './s3-errors';

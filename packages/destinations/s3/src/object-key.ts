@@ -1,0 +1,27 @@
+import { isoSeconds, renderPrefix, type S3Config, type Span } from '@bx/core';
+
+const COMPRESSION_EXTENSION: Record<string, string> = { gzip: 'gz', brotli: 'br', zstd: 'zst' };
+
+/** `jsonl.gz`, `jsonl`, `parquet`: Parquet compresses inside the file, so it keeps `.parquet`. */
+export function fileExtension(config: Pick<S3Config, 'file_format' | 'compression'>): string {
+  if (config.file_format === 'Parquet') return 'parquet';
+  const ext = config.compression ? COMPRESSION_EXTENSION[config.compression] : undefined;
+  return ext ? `jsonl.${ext}` : 'jsonl';
+}
+
+/** `<prefix>/` rendered for the run, or '' when the prefix is empty. */
+export function keyPrefix(config: Pick<S3Config, 'prefix'>, span: Span, table = 'events'): string {
+  const rendered = renderPrefix(config.prefix, span, table).replace(/^\/+|\/+$/g, '');
+  return rendered === '' ? '' : `${rendered}/`;
+}
+
+/** `<prefix>/<start>-<end>[-<n>].<ext>` (contract: S3 destination). */
+export function objectKey(config: Pick<S3Config, 'prefix' | 'file_format' | 'compression'>, span: Span, part?: number): string {
+  const suffix = part === undefined ? '' : `-${part}`;
+  return `${keyPrefix(config, span)}${isoSeconds(span.start)}-${isoSeconds(span.end)}${suffix}.${fileExtension(config)}`;
+}
+
+/** `<prefix>/<start>-<end>_manifest.json`, written last when a run is split. */
+export function manifestKey(config: Pick<S3Config, 'prefix'>, span: Span): string {
+  return `${keyPrefix(config, span)}${isoSeconds(span.start)}-${isoSeconds(span.end)}_manifest.json`;
+}

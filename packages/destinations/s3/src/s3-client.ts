@@ -1,0 +1,23 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Config } from '@bx/core';
+
+/** An S3 client for one export's credentials; path-style when a custom endpoint is set. */
+export function createS3Client(config: S3Config): S3Client {
+  return new S3Client({
+    region: config.region,
+    endpoint: config.endpoint_url ?? undefined,
+    forcePathStyle: Boolean(config.endpoint_url),
+    credentials: { accessKeyId: config.aws_access_key_id, secretAccessKey: config.aws_secret_access_key },
+    // The run's own retry policy backs off for hours; the SDK only smooths blips.
+    maxAttempts: 3,
+  });
+}
+
+/** Server-side encryption parameters for every upload. */
+export function encryptionParams(config: S3Config): { ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string } {
+  if (!config.encryption) return {};
+  return {
+    ServerSideEncryption: config.encryption,
+    ...(config.encryption === 'aws:kms' && config.kms_key_id ? { SSEKMSKeyId: config.kms_key_id } : {}),
+  };
+}

@@ -1,0 +1,105 @@
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  PermanentError,
+  RetryableError,
+  toRecordLine,
+  type DestinationResult,
+  type DestinationWriter,
+  type EventRow,
+  type RunContext,
+  type S3Config,
+} from '@bx/core';
+import { manifestKey, objectKey } from './object-key';
+import { ObjectUpload, type StreamCompression } from './object-upload';
+import { createS3Client, encryptionParams } from './s3-client';
+import { classifyS3Error } from './s3-errors';
+
+const CONTENT_TYPE: Record<S3Config['file_format'], string> = {
+  JSONLines: 'application/x-ndjson',
+  Parquet: 'application/vnd.apache.parquet',
+};
+
+/**
+ * Writes a run's rows to S3 as JSON Lines, streamed through multipart uploads.
+ * With `max_file_size_mb` the run is split into `-0`, `-1`, … files and a
+ * manifest listing them is written last. An interval without rows writes
+ * nothing (as PostHog).
+ */
+export class S3Destination implements DestinationWriter {
+  private readonly client: S3Client;
+
+  constructor(
+    private readonly config: S3Config,
+    client?: S3Client,
+  ) {
+    this.client = client ?? createS3Client(config);
+  }
+
+  async write(batches: AsyncIterable<EventRow[]>, ctx: RunContext): Promise<DestinationResult> {
+    if (this.config.file_format !== 'JSONLines') {
+      throw new PermanentError(`file_format ${this.config.file_format} is not supported yet`, { code: 'UnsupportedFormat' });
+    }
+    const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd };
+    const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
+    const result: DestinationResult = { records: 0, bytes: 0, files: [] };
+    let current: ObjectUpload | null = null;
+    try {
+      for await (const batch of batches) {
+        if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
+        current ??= this.open(objectKey(this.config, span, splitBytes ? result.files.length : undefined));
+        await current.write(Buffer.from(batch.map(toRecordLine).join('\n') + '\n'));
+        result.records += batch.length;
+        ctx.onProgress(result.records);
+        if (splitBytes !== null && current.bytes >= splitBytes) {
+          result.bytes += await current.finish();
+          result.files.push(current.key);
+          current = null;
+        }
+      }
+      if (current) {
+        result.bytes += await current.finish();
+        result.files.push(current.key);
+        current = null;
+      }
+      if (splitBytes !== null && result.files.length > 0) await this.writeManifest(manifestKey(this.config, span), result.files);
+      return result;
+    } catch (err) {
+      await current?.abort();
+      throw classifyS3Error(err, 'upload');
+    }
+  }
+
+  /** Writes and deletes a small object with the export's credentials. */
+  async check(): Promise<void> {
+    const key = `${objectKey(this.config, { start: 0, end: 0 }).replace(/[^/]*$/, '')}batch-export-test-${Date.now()}.txt`;
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.config.bucket_name, Key: key, Body: 'ok', ...encryptionParams(this.config) }));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: key }));
+    } catch (err) {
+      throw classifyS3Error(err, 'test');
+    }
+  }
+
+  private open(key: string): ObjectUpload {
+    return new ObjectUpload({
+      client: this.client,
+      bucket: this.config.bucket_name,
+      key,
+      compression: this.config.compression as StreamCompression,
+      contentType: CONTENT_TYPE[this.config.file_format],
+      params: encryptionParams(this.config),
+    });
+  }
+
+  private async writeManifest(key: string, files: string[]): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.config.bucket_name,
+        Key: key,
+        Body: JSON.stringify({ files }),
+        ContentType: 'application/json',
+        ...encryptionParams(this.config),
+      }),
+    );
+  }
+}

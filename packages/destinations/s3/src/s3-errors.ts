@@ -1,0 +1,37 @@
+import { PermanentError, RetryableError, type BatchExportError } from '@bx/core';
+
+// What no retry can fix (PostHog's non-retryable S3 list, plus KMS and auth).
+const PERMANENT = new Set([
+  'NoSuchBucket',
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidBucketName',
+  'PermanentRedirect',
+  'AuthorizationHeaderMalformed',
+  'InvalidArgument',
+  'InvalidRequest',
+  'KMS.NotFoundException',
+  'KMS.DisabledException',
+  'InvalidEncryptionAlgorithmError',
+  'AllAccessDisabled',
+  'AccountProblem',
+]);
+const NETWORK_PERMANENT = new Set(['ENOTFOUND', 'EAI_AGAIN_PERMANENT', 'ERR_INVALID_URL', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+/** Maps an AWS SDK error onto retryable/permanent, keeping S3's own message. */
+export function classifyS3Error(err: unknown, action: string): BatchExportError {
+  if (err instanceof PermanentError || err instanceof RetryableError) return err;
+  const e = err as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const code = e.Code ?? e.name ?? e.code ?? 'Unknown';
+  const status = e.$metadata?.httpStatusCode;
+  const message = `S3 ${action} failed: ${code}: ${e.message ?? String(err)}`;
+  if (e.name === 'AbortError') return new RetryableError(`S3 ${action} aborted`, { code: 'Aborted', cause: err });
+  if (PERMANENT.has(code) || (e.code && NETWORK_PERMANENT.has(e.code))) {
+    return new PermanentError(message, { code, cause: err });
+  }
+  if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429 && code !== 'RequestTimeout') {
+    return new PermanentError(message, { code, cause: err });
+  }
+  return new RetryableError(message, { code, cause: err });
+}

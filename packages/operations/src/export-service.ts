@@ -1,0 +1,153 @@
+import {
+  NotFoundError,
+  ValidationError,
+  createExportSchema,
+  destinationSchema,
+  dueAt,
+  initialCursor,
+  intervalContaining,
+  parseInput,
+  patchExportSchema,
+  type BatchExport,
+  type Logger,
+  type Run,
+  type RunStatus,
+  RUN_STATUSES,
+} from '@bx/core';
+import type { RunQueue } from '@bx/queue';
+import type { Store } from '@bx/store';
+import { randomUUID } from 'node:crypto';
+
+export interface ListRunsQuery {
+  status?: string;
+  limit?: string;
+  cursor?: string;
+}
+
+/**
+ * The lifecycle of an export: create, change, pause, delete, and its runs.
+ * The API and operator scripts both go through here, so the scheduling rules
+ * live in one place.
+ */
+export class ExportService {
+  constructor(
+    private readonly store: Store,
+    private readonly queue: RunQueue,
+    private readonly logger: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async create(body: unknown): Promise<BatchExport> {
+    const input = parseInput(createExportSchema, body);
+    const now = this.clock();
+    const iso = new Date(now).toISOString();
+    const exp: BatchExport = { id: randomUUID(), ...input, created_at: iso, updated_at: iso };
+    const cursor = initialCursor(exp, now);
+    await this.store.exports.create(exp, cursor, exp.paused ? null : dueAt(cursor, exp));
+    this.logger.info('export created', { export_id: exp.id, team_id: exp.team_id, interval: exp.interval });
+    return exp;
+  }
+
+  async get(id: string): Promise<BatchExport> {
+    const exp = await this.store.exports.get(id);
+    if (!exp) throw new NotFoundError(`export ${id} not found`);
+    return exp;
+  }
+
+  async list(teamId?: string): Promise<BatchExport[]> {
+    if (teamId === undefined) return this.store.exports.list();
+    if (!/^\d+$/.test(teamId)) throw new ValidationError('Invalid query: team_id must be an integer', [{ field: 'team_id', message: 'must be an integer' }]);
+    return this.store.exports.list(Number(teamId));
+  }
+
+  async update(id: string, body: unknown): Promise<BatchExport> {
+    const patch = parseInput(patchExportSchema, body);
+    const current = await this.get(id);
+    const { destination: destinationPatch, ...fields } = patch;
+    const next: BatchExport = { ...current, ...fields, updated_at: new Date(this.clock()).toISOString() };
+    if (destinationPatch) {
+      const type = destinationPatch.type ?? current.destination.type;
+      // Same type: merge, so secrets the API never returned can be left out.
+      const base = type === current.destination.type ? current.destination.config : {};
+      next.destination = parseInput(destinationSchema, { type, config: { ...base, ...destinationPatch.config } }, 'destination');
+    }
+    if (next.start_at && next.end_at && next.end_at <= next.start_at) {
+      throw new ValidationError('Invalid body: end_at: end_at must be after start_at', [{ field: 'end_at', message: 'end_at must be after start_at' }]);
+    }
+    await this.store.exports.save(next);
+    await this.reschedule(current, next);
+    this.logger.info('export updated', { export_id: id, fields: Object.keys(patch) });
+    return next;
+  }
+
+  async pause(id: string): Promise<BatchExport> {
+    return this.update(id, { paused: true });
+  }
+
+  /** Resumes from the current interval; with `backfill` the paused span is exported too. */
+  async unpause(id: string, opts: { backfill?: boolean } = {}): Promise<BatchExport> {
+    const exp = await this.get(id);
+    if (!exp.paused) return exp;
+    const next: BatchExport = { ...exp, paused: false, updated_at: new Date(this.clock()).toISOString() };
+    await this.store.exports.save(next);
+    await this.resume(next, Boolean(opts.backfill));
+    this.logger.info('export unpaused', { export_id: id, backfill: Boolean(opts.backfill) });
+    return next;
+  }
+
+  /** Deletes the export: its schedule stops, queued runs are removed and pending ones cancelled. */
+  async delete(id: string): Promise<void> {
+    const exp = await this.get(id);
+    const runIds = await this.store.exports.delete(exp);
+    for (const runId of runIds) {
+      await this.queue.remove(runId).catch(() => false);
+      await this.store.runs.cancel(runId);
+    }
+    this.logger.info('export deleted', { export_id: id, runs: runIds.length });
+  }
+
+  async latestRuns(id: string, limit = 10): Promise<Run[]> {
+    return this.store.runs.list(id, { limit });
+  }
+
+  /** Runs newest first; `next` is the cursor of the following page or null. */
+  async listRuns(id: string, query: ListRunsQuery): Promise<{ results: Run[]; next: string | null }> {
+    await this.get(id);
+    const details: Array<{ field: string; message: string }> = [];
+    const limit = query.limit === undefined ? 100 : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) details.push({ field: 'limit', message: 'must be an integer from 1 to 1000' });
+    if (query.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(query.status)) {
+      details.push({ field: 'status', message: `must be one of ${RUN_STATUSES.join(', ')}` });
+    }
+    const before = query.cursor === undefined ? undefined : Date.parse(query.cursor);
+    if (before !== undefined && Number.isNaN(before)) details.push({ field: 'cursor', message: 'must be a cursor returned as next' });
+    if (details.length) throw new ValidationError(`Invalid query: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+    const results = await this.store.runs.list(id, { limit: limit + 1, status: query.status as RunStatus | undefined, before });
+    const more = results.length > limit;
+    const page = results.slice(0, limit);
+    return { results: page, next: more ? page[page.length - 1]!.data_interval_start : null };
+  }
+
+  private async reschedule(before: BatchExport, after: BatchExport): Promise<void> {
+    if (after.paused) {
+      await this.store.schedule.unschedule(after.id);
+      return;
+    }
+    if (before.paused) {
+      await this.resume(after, false);
+      return;
+    }
+    const cursor = (await this.store.schedule.cursor(after.id)) ?? initialCursor(after, this.clock());
+    // A changed calendar needs no realignment: the next run spans from the cursor
+    // to the end of the new calendar's interval (spanFrom), then runs align.
+    await this.store.schedule.set(after.id, cursor, dueAt(cursor, after));
+  }
+
+  /** Schedules again from the current interval, or from where it stopped when backfilling. */
+  private async resume(exp: BatchExport, backfill: boolean): Promise<void> {
+    const stored = await this.store.schedule.cursor(exp.id);
+    const current = intervalContaining(this.clock(), exp.interval, exp.timezone).start;
+    const cursor = backfill && stored !== null ? stored : Math.max(stored ?? current, current);
+    await this.store.schedule.set(exp.id, cursor, dueAt(cursor, exp));
+  }
+}

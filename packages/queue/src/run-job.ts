@@ -1,0 +1,21 @@
+import { z } from 'zod';
+
+/** Queue that carries export runs. */
+export const RUNS_QUEUE = 'export-runs';
+
+/** Payload of an `export-run` job: one interval of one export. Times in epoch ms. */
+export const runJobSchema = z.strictObject({
+  run_id: z.string().min(1),
+  export_id: z.string().min(1),
+  data_interval_start: z.number().int(),
+  data_interval_end: z.number().int(),
+});
+export type RunJobData = z.infer<typeof runJobSchema>;
+
+/** The closed set of jobs: one name, one payload type each, checked when read from Redis. */
+export type QueueJob = { name: 'export-run'; data: RunJobData };
+
+export function parseJob(name: string, data: unknown): QueueJob {
+  if (name !== 'export-run') throw new Error(`unknown job name '${name}'`);
+  return { name, data: runJobSchema.parse(data) };
+}

@@ -1,0 +1,150 @@
+import { PermanentError, errorMessage, isRetryable, type Logger } from '@bx/core';
+import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { RUNS_QUEUE, parseJob, type RunJobData } from './run-job';
+
+export interface RunQueueOptions {
+  redisUrl: string;
+  /** BullMQ key prefix, shared with the store's. */
+  prefix: string;
+  /** Attempts per run, first try included. */
+  attempts: number;
+  /** First retry delay in ms; doubles per attempt, with jitter. */
+  backoffMs: number;
+}
+
+/** What the processor of one run is told by the queue. */
+export interface JobContext {
+  /** 1 for the first try. */
+  attempt: number;
+  maxAttempts: number;
+  /** Aborted when the job is cancelled on this worker or the worker shuts down. */
+  signal: AbortSignal;
+  /** Records progress on the job (and shows the worker is alive). */
+  progress(records: number): Promise<void>;
+}
+
+export type RunProcessor = (payload: RunJobData, ctx: JobContext) => Promise<unknown>;
+
+export interface WorkerOptions {
+  concurrency: number;
+  logger: Logger;
+  /** How long a job's lock lasts without renewal, in ms; a dead worker's job is taken over after this. */
+  lockDurationMs?: number;
+  /** How often stalled jobs are looked for, in ms. */
+  stalledIntervalMs?: number;
+}
+
+/**
+ * The only code that touches BullMQ: enqueueing runs (job id = run id, so an
+ * interval is queued once however often it is offered), and the worker that
+ * turns a permanent error into UnrecoverableError so backoff handles the rest.
+ */
+export class RunQueue {
+  private readonly connection: Redis;
+  readonly queue: Queue;
+
+  constructor(private readonly opts: RunQueueOptions) {
+    this.connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    this.queue = new Queue(RUNS_QUEUE, { connection: this.connection, prefix: opts.prefix });
+  }
+
+  /** Enqueues runs in order (oldest first); runs already queued are left as they are. */
+  async enqueue(runs: readonly RunJobData[], opts: { priority?: number } = {}): Promise<void> {
+    for (let i = 0; i < runs.length; i += 1000) {
+      await this.queue.addBulk(
+        runs.slice(i, i + 1000).map((data) => ({ name: 'export-run', data, opts: this.jobOptions(data.run_id, opts.priority) })),
+      );
+    }
+  }
+
+  /** Queues a run again after it finished (manual retry): the old job is dropped first. */
+  async requeue(run: RunJobData, opts: { priority?: number } = {}): Promise<void> {
+    const existing = await this.queue.getJob(run.run_id);
+    if (existing) {
+      if (await existing.isActive()) throw new PermanentError(`run ${run.run_id} is running`, { code: 'RunActive' });
+      await existing.remove();
+    }
+    await this.enqueue([run], opts);
+  }
+
+  /** Removes a queued (not active) run; returns whether a job was removed. */
+  async remove(runId: string): Promise<boolean> {
+    return (await this.queue.remove(runId)) === 1;
+  }
+
+  async counts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+  }
+
+  /** Starts a worker; returns a handle whose close() stops taking jobs and waits up to graceMs. */
+  startWorker(processor: RunProcessor, opts: WorkerOptions): RunWorker {
+    const worker = new Worker(RUNS_QUEUE, async (job: Job, _token?: string, signal?: AbortSignal) => process(job, signal), {
+      connection: new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null }),
+      prefix: this.opts.prefix,
+      concurrency: opts.concurrency,
+      lockDuration: opts.lockDurationMs ?? 60_000,
+      stalledInterval: opts.stalledIntervalMs ?? 30_000,
+      maxStalledCount: 5,
+    });
+    worker.on('error', (err) => opts.logger.error('worker error', { err: errorMessage(err) }));
+
+    const process = async (job: Job, signal: AbortSignal | undefined) => {
+      const { data } = parseJob(job.name, job.data);
+      const ctx: JobContext = {
+        attempt: job.attemptsMade + 1,
+        maxAttempts: job.opts.attempts ?? 1,
+        signal: signal ?? new AbortController().signal,
+        progress: (records) => job.updateProgress({ records }),
+      };
+      try {
+        return await processor(data, ctx);
+      } catch (err) {
+        if (isRetryable(err)) throw err;
+        throw new UnrecoverableError(errorMessage(err));
+      }
+    };
+    return new RunWorker(worker);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+    await this.connection.quit().catch(() => this.connection.disconnect());
+  }
+
+  private jobOptions(runId: string, priority?: number): JobsOptions {
+    return {
+      jobId: runId,
+      attempts: this.opts.attempts,
+      backoff: { type: 'exponential', delay: this.opts.backoffMs, jitter: 0.5 },
+      priority,
+      removeOnComplete: { age: 7 * 24 * 3600, count: 50_000 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    };
+  }
+}
+
+/** A running BullMQ worker. */
+export class RunWorker {
+  constructor(readonly worker: Worker) {}
+
+  /** Cancels a run being processed by this worker (its signal aborts). */
+  cancel(runId: string): boolean {
+    return this.worker.cancelJob(runId, 'cancelled');
+  }
+
+  /**
+   * Stops taking jobs and lets running ones finish for up to `graceMs`; then
+   * aborts them, which fails their attempt as retryable so another worker
+   * takes the run again.
+   */
+  async close(graceMs: number): Promise<void> {
+    const closing = this.worker.close();
+    const timer = setTimeout(() => this.worker.cancelAllJobs('shutdown'), graceMs);
+    try {
+      await closing;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,5 @@
+export * from './export-repository';
+export * from './keys';
+export * from './run-repository';
+export * from './schedule-repository';
+export * from './store';

@@ -1,0 +1,16 @@
+/** Every Redis key the store uses, under one deployment prefix. */
+export function storeKeys(prefix: string) {
+  return {
+    export: (id: string) => `${prefix}:export:${id}`,
+    allExports: `${prefix}:exports`,
+    teamExports: (teamId: number) => `${prefix}:team:${teamId}:exports`,
+    /** zset export id → epoch ms at which its next interval is due. */
+    schedule: `${prefix}:schedule`,
+    /** hash export id → epoch ms start of the next interval to schedule. */
+    cursor: `${prefix}:cursor`,
+    run: (runId: string) => `${prefix}:run:${runId}`,
+    /** zset run id → data_interval_start ms, per export. */
+    exportRuns: (exportId: string) => `${prefix}:runs:${exportId}`,
+  };
+}
+export type StoreKeys = ReturnType<typeof storeKeys>;

@@ -1,0 +1,44 @@
+import { Redis } from 'ioredis';
+import { ExportRepository } from './export-repository';
+import { storeKeys } from './keys';
+import { RunRepository } from './run-repository';
+import { ScheduleRepository } from './schedule-repository';
+
+/** The repositories over one Redis connection. */
+export class Store {
+  readonly exports: ExportRepository;
+  readonly runs: RunRepository;
+  readonly schedule: ScheduleRepository;
+
+  constructor(
+    readonly redis: Redis,
+    prefix: string,
+  ) {
+    const keys = storeKeys(prefix);
+    this.exports = new ExportRepository(redis, keys);
+    this.runs = new RunRepository(redis, keys);
+    this.schedule = new ScheduleRepository(redis, keys);
+  }
+
+  static connect(url: string, prefix: string): Store {
+    return new Store(new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false }), prefix);
+  }
+
+  /** Redis server time in epoch ms: one clock for every scheduler, whatever their own clocks say. */
+  async now(): Promise<number> {
+    const [seconds, micros] = await this.redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,19 @@
+import { onShutdown, runMain } from '@bx/core';
+import { startApi } from '@bx/api';
+import { startScheduler } from '@bx/scheduler';
+import { startWorker } from '@bx/worker';
+
+/** API, scheduler and worker in one process, for a single machine (`npm start`). */
+runMain(async () => {
+  const worker = await startWorker();
+  const scheduler = await startScheduler();
+  const api = await startApi();
+  onShutdown({
+    async stop() {
+      // Stop producing first, then the consumer, so no run is left half-enqueued.
+      await api.stop();
+      await scheduler.stop();
+      await worker.stop();
+    },
+  });
+});

@@ -1,0 +1,37 @@
+import type { ClickHouseSource } from '@bx/clickhouse';
+import type { Logger } from '@bx/core';
+import type { ExportService } from '@bx/operations';
+import type { Store } from '@bx/store';
+import express, { type Express } from 'express';
+import { bearerAuth } from './auth';
+import { errorHandler } from './error-handler';
+import { exportsRouter } from './routes/exports';
+
+export interface AppDeps {
+  token: string;
+  service: ExportService;
+  store: Pick<Store, 'ping'>;
+  clickhouse: Pick<ClickHouseSource, 'ping'>;
+  logger: Logger;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(express.json({ limit: '1mb', strict: false }));
+
+  app.get('/healthz', async (_req, res) => {
+    const [redis, clickhouse] = await Promise.all([deps.store.ping(), deps.clickhouse.ping().catch(() => false)]);
+    const ok = redis && clickhouse;
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', redis: redis ? 'ok' : 'down', clickhouse: clickhouse ? 'ok' : 'down' });
+  });
+
+  app.use('/api', bearerAuth(deps.token));
+  app.use('/api/exports', exportsRouter(deps.service));
+  app.use((req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}`, details: [] } });
+  });
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,22 @@
+import { BatchExportError, ConflictError, NotFoundError, ValidationError, errorMessage, type Logger } from '@bx/core';
+import type { NextFunction, Request, Response } from 'express';
+
+/** Every error becomes `{error: {code, message, details}}`; 500 only for real bugs. */
+export function errorHandler(logger: Logger) {
+  return (err: unknown, req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) return next(err);
+    const send = (status: number, code: string, message: string, details: unknown[] = []) =>
+      res.status(status).json({ error: { code, message, details } });
+    if (err instanceof ValidationError) return void send(400, 'invalid_input', err.message, err.details);
+    if (err instanceof NotFoundError) return void send(404, 'not_found', err.message);
+    if (err instanceof ConflictError) return void send(409, 'conflict', err.message);
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.parse.failed') return void send(400, 'invalid_json', `request body is not valid JSON: ${e.message}`, [{ field: 'body', message: 'invalid JSON' }]);
+    if (e.type === 'entity.too.large') return void send(413, 'too_large', 'request body is too large');
+    if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') return void send(415, 'unsupported_media_type', errorMessage(err));
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return void send(e.status, 'bad_request', errorMessage(err));
+    if (err instanceof BatchExportError) return void send(err.retryable ? 503 : 502, err.code, err.message);
+    logger.error('request failed', { method: req.method, path: req.path, err: errorMessage(err) });
+    send(500, 'internal', 'internal error');
+  };
+}

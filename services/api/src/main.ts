@@ -1,0 +1,39 @@
+import { ClickHouseSource } from '@bx/clickhouse';
+import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { ExportService } from '@bx/operations';
+import { RunQueue } from '@bx/queue';
+import { Store } from '@bx/store';
+import type { Server } from 'node:http';
+import { createApp } from './app';
+
+export async function startApi(env: NodeJS.ProcessEnv = process.env): Promise<{ server: Server; stop(): Promise<void> }> {
+  const config = loadConfig(env, ['api']);
+  const logger = createLogger({ service: 'api' }, config.LOG_LEVEL);
+  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
+  const queue = new RunQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, attempts: config.RUN_MAX_ATTEMPTS, backoffMs: config.RUN_BACKOFF_MS });
+  const clickhouse = new ClickHouseSource({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+    requestTimeoutMs: 10_000,
+  });
+  const service = new ExportService(store, queue, logger);
+  const app = createApp({ token: config.ADMIN_API_TOKEN!, service, store, clickhouse, logger });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.PORT, '0.0.0.0', () => resolve(s));
+    s.once('error', reject);
+  });
+  logger.info('api listening', { port: config.PORT });
+  return {
+    server,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([queue.close(), store.close(), clickhouse.close()]);
+      logger.info('api stopped');
+    },
+  };
+}
+
+if (require.main === module) {
+  runMain(async () => onShutdown(await startApi()));
+}

@@ -1,0 +1,47 @@
+import type { ExportService } from '@bx/operations';
+import { Router, type Request } from 'express';
+import { exportView } from '../serialize';
+
+const query = (req: Request, name: string): string | undefined => {
+  const value = req.query[name];
+  return typeof value === 'string' ? value : undefined;
+};
+
+export function exportsRouter(service: ExportService): Router {
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    res.status(201).json(exportView(await service.create(req.body)));
+  });
+  router.get('/', async (req, res) => {
+    res.json({ results: (await service.list(query(req, 'team_id'))).map((e) => exportView(e)) });
+  });
+  router.get('/:id', async (req, res) => {
+    const exp = await service.get(req.params.id);
+    res.json(exportView(exp, await service.latestRuns(exp.id)));
+  });
+  router.patch('/:id', async (req, res) => {
+    res.json(exportView(await service.update(req.params.id, req.body)));
+  });
+  router.delete('/:id', async (req, res) => {
+    await service.delete(req.params.id);
+    res.status(204).end();
+  });
+  router.post('/:id/pause', async (req, res) => {
+    res.json(exportView(await service.pause(req.params.id)));
+  });
+  router.post('/:id/unpause', async (req, res) => {
+    const backfill = (req.body as { backfill?: unknown } | undefined)?.backfill === true;
+    res.json(exportView(await service.unpause(req.params.id, { backfill })));
+  });
+  router.get('/:id/runs', async (req, res) => {
+    res.json(
+      await service.listRuns(req.params.id, {
+        status: query(req, 'status'),
+        limit: query(req, 'limit'),
+        cursor: query(req, 'cursor'),
+      }),
+    );
+  });
+  return router;
+}

@@ -1,0 +1,3 @@
+export * from './destinations';
+export * from './main';
+export * from './run-export';

@@ -1,0 +1,34 @@
+import { ClickHouseSource } from '@bx/clickhouse';
+import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { RunQueue } from '@bx/queue';
+import { Store } from '@bx/store';
+import { destinationFor } from './destinations';
+import { createRunProcessor } from './run-export';
+
+export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
+  const config = loadConfig(env, ['worker']);
+  const logger = createLogger({ service: 'worker', pid: process.pid }, config.LOG_LEVEL);
+  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
+  const source = new ClickHouseSource({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+    requestTimeoutMs: config.CLICKHOUSE_QUERY_TIMEOUT_MS,
+  });
+  const queue = new RunQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, attempts: config.RUN_MAX_ATTEMPTS, backoffMs: config.RUN_BACKOFF_MS });
+  const processor = createRunProcessor({ store, source, destinationFor, config, logger });
+  const worker = queue.startWorker(processor, { concurrency: config.WORKER_CONCURRENCY, logger });
+  logger.info('worker started', { concurrency: config.WORKER_CONCURRENCY });
+  return {
+    async stop() {
+      logger.info('worker stopping', { grace_ms: config.SHUTDOWN_GRACE_MS });
+      await worker.close(config.SHUTDOWN_GRACE_MS);
+      await Promise.all([queue.close(), source.close(), store.close()]);
+      logger.info('worker stopped');
+    },
+  };
+}
+
+if (require.main === module) {
+  runMain(async () => onShutdown(await startWorker()));
+}

@@ -1,0 +1,84 @@
+import { buildEventsQuery, type ClickHouseSource } from '@bx/clickhouse';
+import { errorMessage, isRetryable, type BatchExport, type Config, type DestinationWriter, type Logger } from '@bx/core';
+import type { JobContext, RunJobData } from '@bx/queue';
+import type { Store } from '@bx/store';
+
+export interface RunExportDeps {
+  store: Store;
+  source: Pick<ClickHouseSource, 'rows'>;
+  destinationFor: (exp: BatchExport) => DestinationWriter;
+  config: Pick<Config, 'CLICKHOUSE_DATABASE' | 'EVENTS_TABLE' | 'EVENTS_INTERVAL_COLUMN'>;
+  logger: Logger;
+}
+
+/** What happened to a run; failures are thrown so the queue retries them. */
+export type RunOutcome =
+  | { status: 'completed'; records: number; bytes: number; files: string[] }
+  | { status: 'skipped'; reason: string };
+
+/** How often progress is written to the job, in ms. */
+const PROGRESS_EVERY_MS = 5000;
+
+/**
+ * Exports one interval: the bounded SELECT streamed into the destination, the
+ * outcome recorded on the run. A plain function of payload and context.
+ */
+export function createRunProcessor(deps: RunExportDeps) {
+  return async function runExport(payload: RunJobData, ctx: JobContext): Promise<RunOutcome> {
+    const log = deps.logger.child({ export_id: payload.export_id, run_id: payload.run_id, attempt: ctx.attempt });
+    const exp = await deps.store.exports.get(payload.export_id);
+    if (!exp) {
+      await deps.store.runs.cancel(payload.run_id);
+      log.info('run skipped: export deleted');
+      return { status: 'skipped', reason: 'export deleted' };
+    }
+    const started = await deps.store.runs.start(payload.run_id, ctx.attempt);
+    if (started !== 'started') {
+      log.info('run skipped', { reason: started });
+      return { status: 'skipped', reason: started };
+    }
+    const began = Date.now();
+    log.info('run started', { data_interval_start: iso(payload.data_interval_start), data_interval_end: iso(payload.data_interval_end), destination: exp.destination.type });
+    const sql = buildEventsQuery({
+      database: deps.config.CLICKHOUSE_DATABASE,
+      table: deps.config.EVENTS_TABLE,
+      intervalColumn: deps.config.EVENTS_INTERVAL_COLUMN,
+      teamId: exp.team_id,
+      start: payload.data_interval_start,
+      end: payload.data_interval_end,
+      includeEvents: exp.include_events,
+      excludeEvents: exp.exclude_events,
+    });
+    let lastProgress = began;
+    try {
+      const result = await deps.destinationFor(exp).write(deps.source.rows(sql, ctx.signal), {
+        exportId: exp.id,
+        runId: payload.run_id,
+        attempt: ctx.attempt,
+        dataIntervalStart: payload.data_interval_start,
+        dataIntervalEnd: payload.data_interval_end,
+        signal: ctx.signal,
+        logger: log,
+        onProgress: (records) => {
+          const now = Date.now();
+          if (now - lastProgress < PROGRESS_EVERY_MS) return;
+          lastProgress = now;
+          void ctx.progress(records).catch(() => undefined);
+        },
+      });
+      const recorded = await deps.store.runs.complete(payload.run_id, result);
+      log.info('run completed', { records: result.records, bytes: result.bytes, files: result.files.length, ms: Date.now() - began, recorded });
+      return { status: 'completed', ...result };
+    } catch (err) {
+      const final = !isRetryable(err) || ctx.attempt >= ctx.maxAttempts;
+      const message = errorMessage(err);
+      await deps.store.runs.fail(payload.run_id, final ? 'Failed' : 'FailedRetryable', message);
+      log.warn(final ? 'run failed' : 'run failed, will retry', { error: message, retryable: isRetryable(err), ms: Date.now() - began });
+      throw err;
+    }
+  };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

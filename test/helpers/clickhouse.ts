@@ -1,0 +1,38 @@
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { testEnv, uniqueName } from './env';
+
+/** The events table as PostHog has it, in the types ClickHouse 18.16 allows. */
+export const EVENTS_DDL_18 = (db: string, table: string) => `
+CREATE TABLE ${db}.${table} (
+  uuid UUID, event String, properties String, timestamp DateTime('UTC'), team_id Int64,
+  distinct_id String, elements_chain String, created_at DateTime('UTC'), person_id UUID,
+  person_properties String, inserted_at Nullable(DateTime('UTC'))
+) ENGINE = MergeTree() ORDER BY (team_id, uuid)`;
+
+/** A fresh database on the real ClickHouse server, with an events table; drop() removes it. */
+export class TestClickHouse {
+  readonly client: ClickHouseClient;
+  readonly database = uniqueName('bx_test').replace(/-/g, '_');
+  readonly table = 'events';
+
+  constructor() {
+    this.client = createClient({ url: testEnv.CLICKHOUSE_URL });
+  }
+
+  async setup(): Promise<this> {
+    await this.client.command({ query: `CREATE DATABASE ${this.database}` });
+    await this.client.command({ query: EVENTS_DDL_18(this.database, this.table) });
+    return this;
+  }
+
+  async insert(rows: object[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 50_000) {
+      await this.client.insert({ table: `${this.database}.${this.table}`, values: rows.slice(i, i + 50_000), format: 'JSONEachRow' });
+    }
+  }
+
+  async drop(): Promise<void> {
+    await this.client.command({ query: `DROP DATABASE IF EXISTS ${this.database}` });
+    await this.client.close();
+  }
+}

@@ -1,0 +1,16 @@
+import { randomBytes } from 'node:crypto';
+
+/** Where the services started by scripts/local-services.sh listen. */
+export const testEnv = {
+  REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  CLICKHOUSE_URL: process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123',
+  S3_ENDPOINT_URL: process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568',
+};
+
+/** s3rver's built-in account. */
+export const S3_CREDENTIALS = { aws_access_key_id: 'S3RVER', aws_secret_access_key: 'S3RVER' };
+
+/** A name unique to this test: queue prefixes, databases, buckets. */
+export function uniqueName(stem: string): string {
+  return `${stem}-${randomBytes(4).toString('hex')}`;
+}

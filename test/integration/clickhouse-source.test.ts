@@ -1,0 +1,128 @@
+import { expect } from 'chai';
+import { ClickHouseSource, buildEventsQuery } from '@bx/clickhouse';
+import { toRecordLine, PermanentError, type EventRow } from '@bx/core';
+import { Session } from 'chdb';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestClickHouse } from '../helpers/clickhouse';
+import { testEnv } from '../helpers/env';
+import { chTime, makeEvent } from '../helpers/events';
+
+const START = '2024-01-01T10:00:00Z';
+const END = '2024-01-01T11:00:00Z';
+const HOSTILE = ["it's", 'back\\slash', "'; DROP TABLE events; --", '日本語 🎉', 'quote"double', 'new\nline'];
+
+async function collect(source: ClickHouseSource, sql: string): Promise<EventRow[]> {
+  const rows: EventRow[] = [];
+  for await (const batch of source.rows(sql)) rows.push(...batch);
+  return rows;
+}
+
+describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
+  let ch: TestClickHouse;
+  let sut: ClickHouseSource;
+  const query = (overrides: Partial<Parameters<typeof buildEventsQuery>[0]> = {}) =>
+    buildEventsQuery({ database: ch.database, table: ch.table, intervalColumn: 'inserted_at', teamId: 1, start: Date.parse(START), end: Date.parse(END), ...overrides });
+
+  before(async () => {
+    ch = await new TestClickHouse().setup();
+    sut = new ClickHouseSource({ url: testEnv.CLICKHOUSE_URL, username: 'default', password: '', requestTimeoutMs: 30_000 });
+  });
+  after(async () => {
+    await sut.close();
+    await ch.drop();
+  });
+
+  it('selects [start, end) of ingestion time for the team only', async () => {
+    const inside = [
+      makeEvent({ uuid: '00000000-0000-4000-8000-000000000001', inserted_at: chTime(START) }),
+      makeEvent({ uuid: '00000000-0000-4000-8000-000000000002', inserted_at: chTime('2024-01-01T10:59:59Z') }),
+      // timestamp days older than ingestion: exported by ingestion time
+      makeEvent({ uuid: '00000000-0000-4000-8000-000000000003', inserted_at: chTime('2024-01-01T10:30:00Z'), timestamp: chTime('2023-12-20T00:00:00Z') }),
+    ];
+    const outside = [
+      makeEvent({ inserted_at: chTime(END) }),
+      makeEvent({ inserted_at: chTime('2024-01-01T09:59:59Z') }),
+      makeEvent({ inserted_at: chTime('2024-01-01T10:30:00Z'), team_id: 2 }),
+      makeEvent({ inserted_at: null, timestamp: chTime('2024-01-01T10:30:00Z') }),
+    ];
+    await ch.insert([...inside, ...outside]);
+    const rows = await collect(sut, query());
+    expect(rows.map((r) => r.uuid).sort()).to.deep.equal(inside.map((e) => e.uuid).sort());
+  });
+
+  it('filters by hostile event names through escaping, matching them exactly', async () => {
+    const at = chTime('2024-01-01T10:15:00Z');
+    await ch.insert(HOSTILE.map((event) => makeEvent({ event, inserted_at: at, team_id: 3 })));
+    await ch.insert([makeEvent({ event: 'other', inserted_at: at, team_id: 3 })]);
+    for (const name of HOSTILE) {
+      const rows = await collect(sut, query({ teamId: 3, includeEvents: [name] }));
+      expect(rows.map((r) => r.event), name).to.deep.equal([name]);
+    }
+    const excluded = await collect(sut, query({ teamId: 3, excludeEvents: HOSTILE }));
+    expect(excluded.map((r) => r.event)).to.deep.equal(['other']);
+    const count = await ch.client.query({ query: `SELECT count() AS n FROM ${ch.database}.events`, format: 'JSONEachRow' });
+    expect(Number(((await count.json()) as Array<{ n: string }>)[0]!.n)).to.be.greaterThan(0);
+  });
+
+  it('streams large intervals in batches', async () => {
+    const at = chTime('2024-01-01T10:45:00Z');
+    await ch.insert(Array.from({ length: 9000 }, () => makeEvent({ inserted_at: at, team_id: 4 })));
+    let batches = 0;
+    let rows = 0;
+    for await (const batch of sut.rows(query({ teamId: 4 }))) {
+      batches++;
+      rows += batch.length;
+    }
+    expect(rows).to.equal(9000);
+    expect(batches).to.be.greaterThan(1);
+  });
+
+  it('fails permanently on a missing table, naming it', async () => {
+    const err = await collect(sut, query({ table: 'no_such_table' })).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(PermanentError);
+    expect((err as Error).message).to.contain('no_such_table');
+  });
+});
+
+describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
+  let dir: string;
+  let session: Session;
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bx-chdb-'));
+    session = new Session(dir);
+    session.query('CREATE DATABASE IF NOT EXISTS analytics');
+    session.query(`CREATE TABLE analytics.events (
+      uuid UUID, event String, properties String, timestamp DateTime64(6, 'UTC'), team_id Int64,
+      distinct_id String, elements_chain String, created_at DateTime64(6, 'UTC'), person_id UUID,
+      person_properties String, inserted_at Nullable(DateTime64(6, 'UTC'))
+    ) ENGINE = MergeTree ORDER BY (team_id, uuid)`);
+  });
+  after(() => {
+    session.cleanup?.();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('bounds by microseconds: start included, end - 1µs included, end excluded', () => {
+    const rows: Array<[string, string, string]> = [
+      ['00000000-0000-4000-8000-00000000000a', '2024-01-01 10:00:00.000000', 'in'],
+      ['00000000-0000-4000-8000-00000000000b', '2024-01-01 10:59:59.999999', 'in'],
+      ['00000000-0000-4000-8000-00000000000c', '2024-01-01 11:00:00.000000', 'out'],
+      ['00000000-0000-4000-8000-00000000000d', '2024-01-01 09:59:59.999999', 'out'],
+    ];
+    for (const [uuid, at, event] of rows) {
+      session.query(
+        `INSERT INTO analytics.events VALUES ('${uuid}', '${event}', '{"a":1}', '${at}', 1, 'd', '', '${at}', '${uuid}', '', '${at}')`,
+      );
+    }
+    const sql = buildEventsQuery({ database: 'analytics', table: 'events', intervalColumn: 'inserted_at', teamId: 1, start: Date.parse(START), end: Date.parse(END), includeEvents: ['in', 'out', "it's"] });
+    const out = session.query(`${sql}\nFORMAT JSONEachRow`, 'JSONEachRow');
+    const got = out.trim().split('\n').map((l) => JSON.parse(l) as EventRow);
+    expect(got.map((r) => r.uuid).sort()).to.deep.equal(['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b']);
+    const record = JSON.parse(toRecordLine(got.find((r) => r.uuid.endsWith('b'))!));
+    expect(record.inserted_at).to.equal('2024-01-01T10:59:59.999999+00:00');
+    expect(record.team_id).to.equal(1);
+  });
+});

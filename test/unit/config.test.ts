@@ -1,0 +1,38 @@
+import { expect } from 'chai';
+import { ConfigError, loadConfig } from '@bx/core';
+
+describe('configuration', () => {
+  it('has the contract defaults', () => {
+    const sut = loadConfig({});
+    expect(sut.REDIS_URL).to.equal('redis://127.0.0.1:6379');
+    expect(sut.CLICKHOUSE_URL).to.equal('http://127.0.0.1:8123');
+    expect(sut.CLICKHOUSE_DATABASE).to.equal('default');
+    expect(sut.EVENTS_TABLE).to.equal('events');
+    expect(sut.PORT).to.equal(8080);
+    expect(Object.isFrozen(sut)).to.equal(true);
+  });
+
+  const bad: Array<[string, string]> = [
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['REDIS_URL', 'http://localhost'],
+    ['CLICKHOUSE_URL', 'not a url'],
+    ['EVENTS_TABLE', 'events; DROP'],
+    ['WORKER_CONCURRENCY', '0'],
+    ['LOG_LEVEL', 'verbose'],
+  ];
+  for (const [variable, value] of bad) {
+    it(`rejects ${variable}=${value} naming the variable`, () => {
+      expect(() => loadConfig({ [variable]: value }))
+        .to.throw(ConfigError)
+        .with.property('message')
+        .that.contains(variable);
+    });
+  }
+
+  it('requires ADMIN_API_TOKEN for the API role only', () => {
+    expect(() => loadConfig({}, ['api'])).to.throw(ConfigError, /ADMIN_API_TOKEN/);
+    expect(loadConfig({ ADMIN_API_TOKEN: 'x'.repeat(32) }, ['api']).ADMIN_API_TOKEN).to.equal('x'.repeat(32));
+    expect(() => loadConfig({}, ['worker'])).to.not.throw();
+  });
+});
