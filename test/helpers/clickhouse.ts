@@ -27,7 +27,11 @@ export class TestClickHouse {
 
   async insert(rows: object[]): Promise<void> {
     for (let i = 0; i < rows.length; i += 50_000) {
-      await this.client.insert({ table: `${this.database}.${this.table}`, values: rows.slice(i, i + 50_000), format: 'JSONEachRow' });
+      await this.client.insert({
+        table: `${this.database}.${this.table}`,
+        values: rows.slice(i, i + 50_000),
+        format: 'JSONEachRow',
+      });
     }
   }
 

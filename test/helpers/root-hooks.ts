@@ -12,7 +12,9 @@ export const mochaHooks = {
       try {
         await fetch(url);
       } catch {
-        throw new Error(`${name} is not reachable at ${url}: start the services with 'bash scripts/local-services.sh start' (npm test does this)`);
+        throw new Error(
+          `${name} is not reachable at ${url}: start the services with 'bash scripts/local-services.sh start' (npm test does this)`,
+        );
       }
     }
   },

@@ -8,7 +8,10 @@ export function testS3Client(): S3Client {
     region: 'us-east-1',
     endpoint: testEnv.S3_ENDPOINT_URL,
     forcePathStyle: true,
-    credentials: { accessKeyId: S3_CREDENTIALS.aws_access_key_id, secretAccessKey: S3_CREDENTIALS.aws_secret_access_key },
+    credentials: {
+      accessKeyId: S3_CREDENTIALS.aws_access_key_id,
+      secretAccessKey: S3_CREDENTIALS.aws_secret_access_key,
+    },
   });
 }
 
@@ -22,7 +25,9 @@ export async function listKeys(client: S3Client, bucket: string, prefix = ''): P
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     keys.push(...(page.Contents ?? []).map((o) => o.Key!));
     token = page.NextContinuationToken;
   } while (token);
@@ -35,7 +40,11 @@ export async function getObject(client: S3Client, bucket: string, key: string): 
 }
 
 /** Decompresses by the key's extension and parses each JSON line. */
-export async function readJsonLines(client: S3Client, bucket: string, key: string): Promise<Array<Record<string, unknown>>> {
+export async function readJsonLines(
+  client: S3Client,
+  bucket: string,
+  key: string,
+): Promise<Array<Record<string, unknown>>> {
   let data = await getObject(client, bucket, key);
   if (key.endsWith('.gz')) data = gunzipSync(data);
   else if (key.endsWith('.br')) data = brotliDecompressSync(data);
@@ -43,5 +52,8 @@ export async function readJsonLines(client: S3Client, bucket: string, key: strin
   const text = data.toString('utf8');
   if (text === '') return [];
   if (!text.endsWith('\n')) throw new Error(`${key} does not end with a newline`);
-  return text.slice(0, -1).split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  return text
+    .slice(0, -1)
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }

@@ -23,11 +23,24 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
   let ch: TestClickHouse;
   let sut: ClickHouseSource;
   const query = (overrides: Partial<Parameters<typeof buildEventsQuery>[0]> = {}) =>
-    buildEventsQuery({ database: ch.database, table: ch.table, intervalColumn: 'inserted_at', teamId: 1, start: Date.parse(START), end: Date.parse(END), ...overrides });
+    buildEventsQuery({
+      database: ch.database,
+      table: ch.table,
+      intervalColumn: 'inserted_at',
+      teamId: 1,
+      start: Date.parse(START),
+      end: Date.parse(END),
+      ...overrides,
+    });
 
   before(async () => {
     ch = await new TestClickHouse().setup();
-    sut = new ClickHouseSource({ url: testEnv.CLICKHOUSE_URL, username: 'default', password: '', requestTimeoutMs: 30_000 });
+    sut = new ClickHouseSource({
+      url: testEnv.CLICKHOUSE_URL,
+      username: 'default',
+      password: '',
+      requestTimeoutMs: 30_000,
+    });
   });
   after(async () => {
     await sut.close();
@@ -39,7 +52,11 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
       makeEvent({ uuid: '00000000-0000-4000-8000-000000000001', inserted_at: chTime(START) }),
       makeEvent({ uuid: '00000000-0000-4000-8000-000000000002', inserted_at: chTime('2024-01-01T10:59:59Z') }),
       // timestamp days older than ingestion: exported by ingestion time
-      makeEvent({ uuid: '00000000-0000-4000-8000-000000000003', inserted_at: chTime('2024-01-01T10:30:00Z'), timestamp: chTime('2023-12-20T00:00:00Z') }),
+      makeEvent({
+        uuid: '00000000-0000-4000-8000-000000000003',
+        inserted_at: chTime('2024-01-01T10:30:00Z'),
+        timestamp: chTime('2023-12-20T00:00:00Z'),
+      }),
     ];
     const outside = [
       makeEvent({ inserted_at: chTime(END) }),
@@ -58,11 +75,17 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
     await ch.insert([makeEvent({ event: 'other', inserted_at: at, team_id: 3 })]);
     for (const name of HOSTILE) {
       const rows = await collect(sut, query({ teamId: 3, includeEvents: [name] }));
-      expect(rows.map((r) => r.event), name).to.deep.equal([name]);
+      expect(
+        rows.map((r) => r.event),
+        name,
+      ).to.deep.equal([name]);
     }
     const excluded = await collect(sut, query({ teamId: 3, excludeEvents: HOSTILE }));
     expect(excluded.map((r) => r.event)).to.deep.equal(['other']);
-    const count = await ch.client.query({ query: `SELECT count() AS n FROM ${ch.database}.events`, format: 'JSONEachRow' });
+    const count = await ch.client.query({
+      query: `SELECT count() AS n FROM ${ch.database}.events`,
+      format: 'JSONEachRow',
+    });
     expect(Number(((await count.json()) as Array<{ n: string }>)[0]!.n)).to.be.greaterThan(0);
   });
 
@@ -117,10 +140,24 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
         `INSERT INTO analytics.events VALUES ('${uuid}', '${event}', '{"a":1}', '${at}', 1, 'd', '', '${at}', '${uuid}', '', '${at}')`,
       );
     }
-    const sql = buildEventsQuery({ database: 'analytics', table: 'events', intervalColumn: 'inserted_at', teamId: 1, start: Date.parse(START), end: Date.parse(END), includeEvents: ['in', 'out', "it's"] });
+    const sql = buildEventsQuery({
+      database: 'analytics',
+      table: 'events',
+      intervalColumn: 'inserted_at',
+      teamId: 1,
+      start: Date.parse(START),
+      end: Date.parse(END),
+      includeEvents: ['in', 'out', "it's"],
+    });
     const out = session.query(`${sql}\nFORMAT JSONEachRow`, 'JSONEachRow');
-    const got = out.trim().split('\n').map((l) => JSON.parse(l) as EventRow);
-    expect(got.map((r) => r.uuid).sort()).to.deep.equal(['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b']);
+    const got = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as EventRow);
+    expect(got.map((r) => r.uuid).sort()).to.deep.equal([
+      '00000000-0000-4000-8000-00000000000a',
+      '00000000-0000-4000-8000-00000000000b',
+    ]);
     const record = JSON.parse(toRecordLine(got.find((r) => r.uuid.endsWith('b'))!));
     expect(record.inserted_at).to.equal('2024-01-01T10:59:59.999999+00:00');
     expect(record.team_id).to.equal(1);

@@ -1,6 +1,14 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { createLogger, parseInput, s3ConfigSchema, PermanentError, type EventRow, type RunContext, type S3Config } from '@bx/core';
+import {
+  createLogger,
+  parseInput,
+  s3ConfigSchema,
+  PermanentError,
+  type EventRow,
+  type RunContext,
+  type S3Config,
+} from '@bx/core';
 import { S3Destination } from '@bx/destination-s3';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { chTime, expectedRecord, makeEvent, type SourceEvent } from '../helpers/events';
@@ -35,7 +43,12 @@ describe('S3 destination on the S3 server', () => {
   let client: S3Client;
   let bucket: string;
   const config = (overrides: Partial<S3Config> = {}): S3Config =>
-    parseInput(s3ConfigSchema, { bucket_name: bucket, endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS, ...overrides });
+    parseInput(s3ConfigSchema, {
+      bucket_name: bucket,
+      endpoint_url: testEnv.S3_ENDPOINT_URL,
+      ...S3_CREDENTIALS,
+      ...overrides,
+    });
 
   before(async () => {
     client = testS3Client();
@@ -44,13 +57,15 @@ describe('S3 destination on the S3 server', () => {
     bucket = await createBucket(client);
   });
 
-  const events = Array.from({ length: 1200 }, (_, i) => makeEvent({ inserted_at: chTime('2024-01-01T10:20:00Z'), event: i % 2 ? "it's \"q\"\n" : '$pageview' }));
+  const events = Array.from({ length: 1200 }, (_, i) =>
+    makeEvent({ inserted_at: chTime('2024-01-01T10:20:00Z'), event: i % 2 ? 'it\'s "q"\n' : '$pageview' }),
+  );
 
   for (const compression of ['gzip', null, 'brotli', 'zstd'] as const) {
     it(`writes JSON Lines (${compression ?? 'uncompressed'}) under the contract key with the contract records`, async () => {
       const sut = new S3Destination(config({ prefix: 'events/{year}/{month}/{day}', compression }));
       const result = await sut.write(batches(asRows(events)), ctx());
-      const ext = { gzip: '.gz', brotli: '.br', zstd: '.zst' }[compression ?? ''] ?? '';
+      const ext = compression ? { gzip: '.gz', brotli: '.br', zstd: '.zst' }[compression] : '';
       const key = `events/2024/01/01/${KEY_BASE}.jsonl${ext}`;
       expect(await listKeys(client, bucket)).to.deep.equal([key]);
       expect(result).to.deep.include({ records: 1200, files: [key] });
@@ -75,7 +90,12 @@ describe('S3 destination on the S3 server', () => {
   });
 
   it('splits by max_file_size_mb into -n files and writes the manifest last', async () => {
-    const many = Array.from({ length: 6000 }, () => makeEvent({ inserted_at: chTime('2024-01-01T10:20:00Z'), properties: JSON.stringify({ pad: 'x'.repeat(400) + Math.random() }) }));
+    const many = Array.from({ length: 6000 }, () =>
+      makeEvent({
+        inserted_at: chTime('2024-01-01T10:20:00Z'),
+        properties: JSON.stringify({ pad: 'x'.repeat(400) + Math.random() }),
+      }),
+    );
     const sut = new S3Destination(config({ max_file_size_mb: 0.5 }));
     const result = await sut.write(batches(asRows(many), 250), ctx());
     expect(result.files.length).to.be.greaterThan(2);
@@ -105,7 +125,9 @@ describe('S3 destination on the S3 server', () => {
   it('check() writes and deletes a test object, and reports errors', async () => {
     await new S3Destination(config()).check();
     expect(await listKeys(client, bucket)).to.deep.equal([]);
-    const err = await new S3Destination(config({ bucket_name: 'no-such-bucket-here' })).check().catch((e: unknown) => e);
+    const err = await new S3Destination(config({ bucket_name: 'no-such-bucket-here' }))
+      .check()
+      .catch((e: unknown) => e);
     expect((err as Error).message).to.match(/NoSuchBucket/);
   });
 });

@@ -32,7 +32,19 @@ describe('export record', () => {
       person_id: '0189a1d4-0000-7000-8000-000000000002',
       person_properties: null,
     });
-    expect(Object.keys(sut)).to.deep.equal(['uuid', 'event', 'properties', 'distinct_id', 'team_id', 'timestamp', 'created_at', 'inserted_at', 'elements_chain', 'person_id', 'person_properties']);
+    expect(Object.keys(sut)).to.deep.equal([
+      'uuid',
+      'event',
+      'properties',
+      'distinct_id',
+      'team_id',
+      'timestamp',
+      'created_at',
+      'inserted_at',
+      'elements_chain',
+      'person_id',
+      'person_properties',
+    ]);
   });
 
   it('keeps one record per line whatever the strings hold', () => {

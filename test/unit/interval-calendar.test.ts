@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { intervalContaining, intervalsBetween, nextInterval, spanFrom, initialCursor, dueAt, INTERVALS } from '@bx/core';
+import {
+  intervalContaining,
+  intervalsBetween,
+  nextInterval,
+  spanFrom,
+  initialCursor,
+  dueAt,
+  INTERVALS,
+} from '@bx/core';
 
 const ms = (iso: string) => Date.parse(iso);
 const iso = (t: number) => new Date(t).toISOString();
@@ -17,9 +25,18 @@ describe('interval calendar', () => {
 
   it('aligns hours, 5 and 15 minutes, and contains the instant (start included, end excluded)', () => {
     const t = ms('2024-01-01T10:17:30Z');
-    expect(intervalContaining(t, 'hour', 'UTC')).to.deep.equal({ start: ms('2024-01-01T10:00:00Z'), end: ms('2024-01-01T11:00:00Z') });
-    expect(intervalContaining(t, 'every 5 minutes', 'UTC')).to.deep.equal({ start: ms('2024-01-01T10:15:00Z'), end: ms('2024-01-01T10:20:00Z') });
-    expect(intervalContaining(t, 'every 15 minutes', 'UTC')).to.deep.equal({ start: ms('2024-01-01T10:15:00Z'), end: ms('2024-01-01T10:30:00Z') });
+    expect(intervalContaining(t, 'hour', 'UTC')).to.deep.equal({
+      start: ms('2024-01-01T10:00:00Z'),
+      end: ms('2024-01-01T11:00:00Z'),
+    });
+    expect(intervalContaining(t, 'every 5 minutes', 'UTC')).to.deep.equal({
+      start: ms('2024-01-01T10:15:00Z'),
+      end: ms('2024-01-01T10:20:00Z'),
+    });
+    expect(intervalContaining(t, 'every 15 minutes', 'UTC')).to.deep.equal({
+      start: ms('2024-01-01T10:15:00Z'),
+      end: ms('2024-01-01T10:30:00Z'),
+    });
     const boundary = ms('2024-01-01T11:00:00Z');
     expect(intervalContaining(boundary, 'hour', 'UTC').start).to.equal(boundary);
     expect(intervalContaining(boundary - 1, 'hour', 'UTC').end).to.equal(boundary);
@@ -43,7 +60,14 @@ describe('interval calendar', () => {
   });
 
   for (const interval of INTERVALS) {
-    for (const zone of ['UTC', 'America/New_York', 'Europe/London', 'Asia/Kolkata', 'Asia/Kathmandu', 'Australia/Lord_Howe']) {
+    for (const zone of [
+      'UTC',
+      'America/New_York',
+      'Europe/London',
+      'Asia/Kolkata',
+      'Asia/Kathmandu',
+      'Australia/Lord_Howe',
+    ]) {
       it(`${interval} in ${zone}: consecutive across a year of DST changes, none skipped or doubled`, () => {
         const from = ms('2024-01-01T00:00:00Z');
         const to = interval.startsWith('every') ? ms('2024-01-20T00:00:00Z') : ms('2025-01-01T00:00:00Z');
@@ -74,7 +98,9 @@ describe('interval calendar', () => {
   });
 
   it('aligns hourly intervals to the local hour in half-hour zones', () => {
-    expect(iso(intervalContaining(ms('2024-01-01T10:10:00Z'), 'hour', 'Asia/Kolkata').start)).to.equal('2024-01-01T09:30:00.000Z');
+    expect(iso(intervalContaining(ms('2024-01-01T10:10:00Z'), 'hour', 'Asia/Kolkata').start)).to.equal(
+      '2024-01-01T09:30:00.000Z',
+    );
   });
 
   it('a cursor off the calendar (after an interval change) runs to the end of the new interval', () => {
@@ -84,7 +110,12 @@ describe('interval calendar', () => {
   });
 
   it('start_at aligns down to its interval; end_at stops the schedule', () => {
-    const exp = { start_at: '2024-01-01T10:30:00.000Z', end_at: '2024-01-01T12:00:00.000Z', interval: 'hour' as const, timezone: 'UTC' };
+    const exp = {
+      start_at: '2024-01-01T10:30:00.000Z',
+      end_at: '2024-01-01T12:00:00.000Z',
+      interval: 'hour' as const,
+      timezone: 'UTC',
+    };
     const cursor = initialCursor(exp, ms('2024-06-01T00:00:00Z'));
     expect(iso(cursor)).to.equal('2024-01-01T10:00:00.000Z');
     expect(dueAt(ms('2024-01-01T11:00:00Z'), exp)).to.equal(ms('2024-01-01T12:00:00Z'));

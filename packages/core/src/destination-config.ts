@@ -11,13 +11,19 @@ export const s3ConfigSchema = z
     /** Bucket; a DNS-compatible name. */
     bucket_name: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'),
+      .regex(
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+        'must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)',
+      ),
     /** AWS region. Default `us-east-1`. */
     region: text(64).default('us-east-1'),
     /** Key prefix template, e.g. `events/{year}/{month}/{day}`. Default empty. */
     prefix: z.string().max(1024).default(''),
     /** Custom endpoint for S3-compatible stores (MinIO, R2); path-style addressing. */
-    endpoint_url: z.url({ protocol: /^https?$/ }).nullable().optional(),
+    endpoint_url: z
+      .url({ protocol: /^https?$/ })
+      .nullable()
+      .optional(),
     aws_access_key_id: text(),
     aws_secret_access_key: text(),
     /** `JSONLines` (default) or `Parquet`. */
@@ -32,8 +38,7 @@ export const s3ConfigSchema = z
     kms_key_id: text().nullable().optional(),
   })
   .superRefine((config, ctx) => {
-    const allowed: readonly string[] =
-      config.file_format === 'Parquet' ? PARQUET_COMPRESSIONS : JSONL_COMPRESSIONS;
+    const allowed: readonly string[] = config.file_format === 'Parquet' ? PARQUET_COMPRESSIONS : JSONL_COMPRESSIONS;
     if (config.compression !== null && !allowed.includes(config.compression)) {
       ctx.addIssue({
         code: 'custom',
@@ -64,7 +69,10 @@ export const snowflakeConfigSchema = z
     table_name: text(255),
     role: text(255).nullable().optional(),
     /** The SDK's `accessUrl`: a private-link or other custom endpoint. */
-    access_url: z.url({ protocol: /^https?$/ }).nullable().optional(),
+    access_url: z
+      .url({ protocol: /^https?$/ })
+      .nullable()
+      .optional(),
   })
   .superRefine((config, ctx) => {
     if (!config.password && !config.private_key) {

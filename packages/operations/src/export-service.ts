@@ -56,7 +56,10 @@ export class ExportService {
 
   async list(teamId?: string): Promise<BatchExport[]> {
     if (teamId === undefined) return this.store.exports.list();
-    if (!/^\d+$/.test(teamId)) throw new ValidationError('Invalid query: team_id must be an integer', [{ field: 'team_id', message: 'must be an integer' }]);
+    if (!/^\d+$/.test(teamId))
+      throw new ValidationError('Invalid query: team_id must be an integer', [
+        { field: 'team_id', message: 'must be an integer' },
+      ]);
     return this.store.exports.list(Number(teamId));
   }
 
@@ -69,10 +72,16 @@ export class ExportService {
       const type = destinationPatch.type ?? current.destination.type;
       // Same type: merge, so secrets the API never returned can be left out.
       const base = type === current.destination.type ? current.destination.config : {};
-      next.destination = parseInput(destinationSchema, { type, config: { ...base, ...destinationPatch.config } }, 'destination');
+      next.destination = parseInput(
+        destinationSchema,
+        { type, config: { ...base, ...destinationPatch.config } },
+        'destination',
+      );
     }
     if (next.start_at && next.end_at && next.end_at <= next.start_at) {
-      throw new ValidationError('Invalid body: end_at: end_at must be after start_at', [{ field: 'end_at', message: 'end_at must be after start_at' }]);
+      throw new ValidationError('Invalid body: end_at: end_at must be after start_at', [
+        { field: 'end_at', message: 'end_at must be after start_at' },
+      ]);
     }
     await this.store.exports.save(next);
     await this.reschedule(current, next);
@@ -115,14 +124,21 @@ export class ExportService {
     await this.get(id);
     const details: Array<{ field: string; message: string }> = [];
     const limit = query.limit === undefined ? 100 : Number(query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) details.push({ field: 'limit', message: 'must be an integer from 1 to 1000' });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      details.push({ field: 'limit', message: 'must be an integer from 1 to 1000' });
     if (query.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(query.status)) {
       details.push({ field: 'status', message: `must be one of ${RUN_STATUSES.join(', ')}` });
     }
     const before = query.cursor === undefined ? undefined : Date.parse(query.cursor);
-    if (before !== undefined && Number.isNaN(before)) details.push({ field: 'cursor', message: 'must be a cursor returned as next' });
-    if (details.length) throw new ValidationError(`Invalid query: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
-    const results = await this.store.runs.list(id, { limit: limit + 1, status: query.status as RunStatus | undefined, before });
+    if (before !== undefined && Number.isNaN(before))
+      details.push({ field: 'cursor', message: 'must be a cursor returned as next' });
+    if (details.length)
+      throw new ValidationError(`Invalid query: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+    const results = await this.store.runs.list(id, {
+      limit: limit + 1,
+      status: query.status as RunStatus | undefined,
+      before,
+    });
     const more = results.length > limit;
     const page = results.slice(0, limit);
     return { results: page, next: more ? page[page.length - 1]!.data_interval_start : null };

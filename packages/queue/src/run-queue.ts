@@ -53,7 +53,9 @@ export class RunQueue {
   async enqueue(runs: readonly RunJobData[], opts: { priority?: number } = {}): Promise<void> {
     for (let i = 0; i < runs.length; i += 1000) {
       await this.queue.addBulk(
-        runs.slice(i, i + 1000).map((data) => ({ name: 'export-run', data, opts: this.jobOptions(data.run_id, opts.priority) })),
+        runs
+          .slice(i, i + 1000)
+          .map((data) => ({ name: 'export-run', data, opts: this.jobOptions(data.run_id, opts.priority) })),
       );
     }
   }
@@ -79,14 +81,18 @@ export class RunQueue {
 
   /** Starts a worker; returns a handle whose close() stops taking jobs and waits up to graceMs. */
   startWorker(processor: RunProcessor, opts: WorkerOptions): RunWorker {
-    const worker = new Worker(RUNS_QUEUE, async (job: Job, _token?: string, signal?: AbortSignal) => process(job, signal), {
-      connection: new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null }),
-      prefix: this.opts.prefix,
-      concurrency: opts.concurrency,
-      lockDuration: opts.lockDurationMs ?? 60_000,
-      stalledInterval: opts.stalledIntervalMs ?? 30_000,
-      maxStalledCount: 5,
-    });
+    const worker = new Worker(
+      RUNS_QUEUE,
+      async (job: Job, _token?: string, signal?: AbortSignal) => process(job, signal),
+      {
+        connection: new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null }),
+        prefix: this.opts.prefix,
+        concurrency: opts.concurrency,
+        lockDuration: opts.lockDurationMs ?? 60_000,
+        stalledInterval: opts.stalledIntervalMs ?? 30_000,
+        maxStalledCount: 5,
+      },
+    );
     worker.on('error', (err) => opts.logger.error('worker error', { err: errorMessage(err) }));
 
     const process = async (job: Job, signal: AbortSignal | undefined) => {

@@ -60,20 +60,34 @@ export class RunRepository {
         this.keys.run(run.id),
         this.keys.exportRuns(run.export_id),
         String(run.data_interval_start),
-        'id', run.id,
-        'export_id', run.export_id,
-        'data_interval_start', new Date(run.data_interval_start).toISOString(),
-        'data_interval_end', new Date(run.data_interval_end).toISOString(),
-        'status', 'Scheduled',
-        'attempts', '0',
-        'records_completed', '0',
-        'bytes_exported', '0',
-        'files', '[]',
-        'error', '',
-        'backfill_id', run.backfill_id ?? '',
-        'created_at', createdAt,
-        'started_at', '',
-        'finished_at', '',
+        'id',
+        run.id,
+        'export_id',
+        run.export_id,
+        'data_interval_start',
+        new Date(run.data_interval_start).toISOString(),
+        'data_interval_end',
+        new Date(run.data_interval_end).toISOString(),
+        'status',
+        'Scheduled',
+        'attempts',
+        '0',
+        'records_completed',
+        '0',
+        'bytes_exported',
+        '0',
+        'files',
+        '[]',
+        'error',
+        '',
+        'backfill_id',
+        run.backfill_id ?? '',
+        'created_at',
+        createdAt,
+        'started_at',
+        '',
+        'finished_at',
+        '',
       );
     }
     const results = (await pipeline.exec()) ?? [];
@@ -104,20 +118,37 @@ export class RunRepository {
     return (await this.redis.eval(START, 1, this.keys.run(id), String(attempt), new Date(now).toISOString())) as string;
   }
 
-  async complete(id: string, result: { records: number; bytes: number; files: string[] }, now = Date.now()): Promise<string> {
+  async complete(
+    id: string,
+    result: { records: number; bytes: number; files: string[] },
+    now = Date.now(),
+  ): Promise<string> {
     return this.finish(id, [
-      'status', 'Completed',
-      'records_completed', String(result.records),
-      'bytes_exported', String(result.bytes),
-      'files', JSON.stringify(result.files),
-      'error', '',
-      'finished_at', new Date(now).toISOString(),
+      'status',
+      'Completed',
+      'records_completed',
+      String(result.records),
+      'bytes_exported',
+      String(result.bytes),
+      'files',
+      JSON.stringify(result.files),
+      'error',
+      '',
+      'finished_at',
+      new Date(now).toISOString(),
     ]);
   }
 
   /** `Failed` (permanent) or `FailedRetryable` (another attempt follows). */
   async fail(id: string, status: 'Failed' | 'FailedRetryable', error: string, now = Date.now()): Promise<string> {
-    return this.finish(id, ['status', status, 'error', error.slice(0, 4000), 'finished_at', new Date(now).toISOString()]);
+    return this.finish(id, [
+      'status',
+      status,
+      'error',
+      error.slice(0, 4000),
+      'finished_at',
+      new Date(now).toISOString(),
+    ]);
   }
 
   /** Cancels a run that has not finished; returns whether it was cancelled. */
@@ -139,7 +170,15 @@ export class RunRepository {
     let max = opts.before === undefined ? '+inf' : `(${opts.before}`;
     const page = Math.max(opts.limit, 100);
     for (;;) {
-      const ids = await this.redis.zrevrangebyscore(this.keys.exportRuns(exportId), max, '-inf', 'WITHSCORES', 'LIMIT', 0, page);
+      const ids = await this.redis.zrevrangebyscore(
+        this.keys.exportRuns(exportId),
+        max,
+        '-inf',
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        page,
+      );
       if (ids.length === 0) return runs;
       const batch = await this.getMany(ids.filter((_, i) => i % 2 === 0));
       for (const run of batch) {

@@ -45,7 +45,16 @@ export class ScheduleRepository {
     if (moves.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const m of moves) {
-      pipeline.eval(ADVANCE, 2, this.keys.cursor, this.keys.schedule, m.id, String(m.from), String(m.to), m.dueAt === null ? '' : String(m.dueAt));
+      pipeline.eval(
+        ADVANCE,
+        2,
+        this.keys.cursor,
+        this.keys.schedule,
+        m.id,
+        String(m.from),
+        String(m.to),
+        m.dueAt === null ? '' : String(m.dueAt),
+      );
     }
     const results = (await pipeline.exec()) ?? [];
     return results.map(([err, moved]) => {

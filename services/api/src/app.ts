@@ -24,7 +24,9 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', async (_req, res) => {
     const [redis, clickhouse] = await Promise.all([deps.store.ping(), deps.clickhouse.ping().catch(() => false)]);
     const ok = redis && clickhouse;
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', redis: redis ? 'ok' : 'down', clickhouse: clickhouse ? 'ok' : 'down' });
+    res
+      .status(ok ? 200 : 503)
+      .json({ status: ok ? 'ok' : 'degraded', redis: redis ? 'ok' : 'down', clickhouse: clickhouse ? 'ok' : 'down' });
   });
 
   app.use('/api', bearerAuth(deps.token));

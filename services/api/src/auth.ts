@@ -12,6 +12,12 @@ export function bearerAuth(token: string) {
     res
       .status(401)
       .set('WWW-Authenticate', 'Bearer')
-      .json({ error: { code: 'unauthorized', message: match ? 'invalid API token' : 'missing Authorization: Bearer <token> header', details: [] } });
+      .json({
+        error: {
+          code: 'unauthorized',
+          message: match ? 'invalid API token' : 'missing Authorization: Bearer <token> header',
+          details: [],
+        },
+      });
   };
 }

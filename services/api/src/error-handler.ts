@@ -11,10 +11,15 @@ export function errorHandler(logger: Logger) {
     if (err instanceof NotFoundError) return void send(404, 'not_found', err.message);
     if (err instanceof ConflictError) return void send(409, 'conflict', err.message);
     const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.parse.failed') return void send(400, 'invalid_json', `request body is not valid JSON: ${e.message}`, [{ field: 'body', message: 'invalid JSON' }]);
+    if (e.type === 'entity.parse.failed')
+      return void send(400, 'invalid_json', `request body is not valid JSON: ${e.message}`, [
+        { field: 'body', message: 'invalid JSON' },
+      ]);
     if (e.type === 'entity.too.large') return void send(413, 'too_large', 'request body is too large');
-    if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') return void send(415, 'unsupported_media_type', errorMessage(err));
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return void send(e.status, 'bad_request', errorMessage(err));
+    if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported')
+      return void send(415, 'unsupported_media_type', errorMessage(err));
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+      return void send(e.status, 'bad_request', errorMessage(err));
     if (err instanceof BatchExportError) return void send(err.retryable ? 503 : 502, err.code, err.message);
     logger.error('request failed', { method: req.method, path: req.path, err: errorMessage(err) });
     send(500, 'internal', 'internal error');

@@ -6,11 +6,18 @@ import { Store } from '@bx/store';
 import type { Server } from 'node:http';
 import { createApp } from './app';
 
-export async function startApi(env: NodeJS.ProcessEnv = process.env): Promise<{ server: Server; stop(): Promise<void> }> {
+export async function startApi(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ server: Server; stop(): Promise<void> }> {
   const config = loadConfig(env, ['api']);
   const logger = createLogger({ service: 'api' }, config.LOG_LEVEL);
   const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
-  const queue = new RunQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, attempts: config.RUN_MAX_ATTEMPTS, backoffMs: config.RUN_BACKOFF_MS });
+  const queue = new RunQueue({
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    attempts: config.RUN_MAX_ATTEMPTS,
+    backoffMs: config.RUN_BACKOFF_MS,
+  });
   const clickhouse = new ClickHouseSource({
     url: config.CLICKHOUSE_URL,
     username: config.CLICKHOUSE_USER,

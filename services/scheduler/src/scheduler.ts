@@ -42,7 +42,9 @@ export class Scheduler {
     const total: TickResult = { exports: 0, enqueued: 0 };
     const seen = new Set<string>();
     for (;;) {
-      const ids = (await this.opts.store.schedule.due(horizon, this.batchSize + seen.size)).filter((id) => !seen.has(id));
+      const ids = (await this.opts.store.schedule.due(horizon, this.batchSize + seen.size)).filter(
+        (id) => !seen.has(id),
+      );
       if (ids.length === 0) return total;
       ids.forEach((id) => seen.add(id));
       total.exports += ids.length;
@@ -86,11 +88,23 @@ export class Scheduler {
       }
       const { spans, next, dueAt } = this.dueSpans(exp, cursor, horizon);
       for (const span of spans) {
-        jobs.push({ run_id: runIdFor(exp.id, span.start), export_id: exp.id, data_interval_start: span.start, data_interval_end: span.end });
+        jobs.push({
+          run_id: runIdFor(exp.id, span.start),
+          export_id: exp.id,
+          data_interval_start: span.start,
+          data_interval_end: span.end,
+        });
       }
       moves.push({ id: exp.id, from: cursor, to: next, dueAt });
     }
-    const statuses = await store.runs.createMany(jobs.map((j) => ({ id: j.run_id, export_id: j.export_id, data_interval_start: j.data_interval_start, data_interval_end: j.data_interval_end })));
+    const statuses = await store.runs.createMany(
+      jobs.map((j) => ({
+        id: j.run_id,
+        export_id: j.export_id,
+        data_interval_start: j.data_interval_start,
+        data_interval_end: j.data_interval_end,
+      })),
+    );
     // A run still Scheduled may have lost its job to a crash between these two
     // steps: offering it again is harmless, the job id dedupes it.
     const toQueue = jobs.filter((_, i) => statuses[i] === 'created' || statuses[i] === 'Scheduled');
@@ -101,7 +115,11 @@ export class Scheduler {
   }
 
   /** Intervals from `cursor` that ended by `horizon` and start before `end_at`. */
-  private dueSpans(exp: BatchExport, cursor: number, horizon: number): { spans: Span[]; next: number; dueAt: number | null } {
+  private dueSpans(
+    exp: BatchExport,
+    cursor: number,
+    horizon: number,
+  ): { spans: Span[]; next: number; dueAt: number | null } {
     const endAt = exp.end_at ? Date.parse(exp.end_at) : Number.POSITIVE_INFINITY;
     const spans: Span[] = [];
     let span = spanFrom(cursor, exp.interval, exp.timezone);

@@ -7,6 +7,8 @@ export function destinationFor(exp: BatchExport): DestinationWriter {
     case 'S3':
       return new S3Destination(exp.destination.config);
     default:
-      throw new PermanentError(`destination ${exp.destination.type} is not available in this worker`, { code: 'UnsupportedDestination' });
+      throw new PermanentError(`destination ${exp.destination.type} is not available in this worker`, {
+        code: 'UnsupportedDestination',
+      });
   }
 }

@@ -15,7 +15,12 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     password: config.CLICKHOUSE_PASSWORD,
     requestTimeoutMs: config.CLICKHOUSE_QUERY_TIMEOUT_MS,
   });
-  const queue = new RunQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, attempts: config.RUN_MAX_ATTEMPTS, backoffMs: config.RUN_BACKOFF_MS });
+  const queue = new RunQueue({
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    attempts: config.RUN_MAX_ATTEMPTS,
+    backoffMs: config.RUN_BACKOFF_MS,
+  });
   const processor = createRunProcessor({ store, source, destinationFor, config, logger });
   const worker = queue.startWorker(processor, { concurrency: config.WORKER_CONCURRENCY, logger });
   logger.info('worker started', { concurrency: config.WORKER_CONCURRENCY });

@@ -1,5 +1,12 @@
 import { buildEventsQuery, type ClickHouseSource } from '@bx/clickhouse';
-import { errorMessage, isRetryable, type BatchExport, type Config, type DestinationWriter, type Logger } from '@bx/core';
+import {
+  errorMessage,
+  isRetryable,
+  type BatchExport,
+  type Config,
+  type DestinationWriter,
+  type Logger,
+} from '@bx/core';
 import type { JobContext, RunJobData } from '@bx/queue';
 import type { Store } from '@bx/store';
 
@@ -13,8 +20,7 @@ export interface RunExportDeps {
 
 /** What happened to a run; failures are thrown so the queue retries them. */
 export type RunOutcome =
-  | { status: 'completed'; records: number; bytes: number; files: string[] }
-  | { status: 'skipped'; reason: string };
+  { status: 'completed'; records: number; bytes: number; files: string[] } | { status: 'skipped'; reason: string };
 
 /** How often progress is written to the job, in ms. */
 const PROGRESS_EVERY_MS = 5000;
@@ -38,7 +44,11 @@ export function createRunProcessor(deps: RunExportDeps) {
       return { status: 'skipped', reason: started };
     }
     const began = Date.now();
-    log.info('run started', { data_interval_start: iso(payload.data_interval_start), data_interval_end: iso(payload.data_interval_end), destination: exp.destination.type });
+    log.info('run started', {
+      data_interval_start: iso(payload.data_interval_start),
+      data_interval_end: iso(payload.data_interval_end),
+      destination: exp.destination.type,
+    });
     const sql = buildEventsQuery({
       database: deps.config.CLICKHOUSE_DATABASE,
       table: deps.config.EVENTS_TABLE,
@@ -67,13 +77,23 @@ export function createRunProcessor(deps: RunExportDeps) {
         },
       });
       const recorded = await deps.store.runs.complete(payload.run_id, result);
-      log.info('run completed', { records: result.records, bytes: result.bytes, files: result.files.length, ms: Date.now() - began, recorded });
+      log.info('run completed', {
+        records: result.records,
+        bytes: result.bytes,
+        files: result.files.length,
+        ms: Date.now() - began,
+        recorded,
+      });
       return { status: 'completed', ...result };
     } catch (err) {
       const final = !isRetryable(err) || ctx.attempt >= ctx.maxAttempts;
       const message = errorMessage(err);
       await deps.store.runs.fail(payload.run_id, final ? 'Failed' : 'FailedRetryable', message);
-      log.warn(final ? 'run failed' : 'run failed, will retry', { error: message, retryable: isRetryable(err), ms: Date.now() - began });
+      log.warn(final ? 'run failed' : 'run failed, will retry', {
+        error: message,
+        retryable: isRetryable(err),
+        ms: Date.now() - began,
+      });
       throw err;
     }
   };

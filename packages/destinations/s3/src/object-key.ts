@@ -16,7 +16,11 @@ export function keyPrefix(config: Pick<S3Config, 'prefix'>, span: Span, table = 
 }
 
 /** `<prefix>/<start>-<end>[-<n>].<ext>` (contract: S3 destination). */
-export function objectKey(config: Pick<S3Config, 'prefix' | 'file_format' | 'compression'>, span: Span, part?: number): string {
+export function objectKey(
+  config: Pick<S3Config, 'prefix' | 'file_format' | 'compression'>,
+  span: Span,
+  part?: number,
+): string {
   const suffix = part === undefined ? '' : `-${part}`;
   return `${keyPrefix(config, span)}${isoSeconds(span.start)}-${isoSeconds(span.end)}${suffix}.${fileExtension(config)}`;
 }

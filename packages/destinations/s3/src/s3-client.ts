@@ -14,7 +14,10 @@ export function createS3Client(config: S3Config): S3Client {
 }
 
 /** Server-side encryption parameters for every upload. */
-export function encryptionParams(config: S3Config): { ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string } {
+export function encryptionParams(config: S3Config): {
+  ServerSideEncryption?: 'AES256' | 'aws:kms';
+  SSEKMSKeyId?: string;
+} {
   if (!config.encryption) return {};
   return {
     ServerSideEncryption: config.encryption,

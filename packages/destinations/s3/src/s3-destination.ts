@@ -37,7 +37,9 @@ export class S3Destination implements DestinationWriter {
 
   async write(batches: AsyncIterable<EventRow[]>, ctx: RunContext): Promise<DestinationResult> {
     if (this.config.file_format !== 'JSONLines') {
-      throw new PermanentError(`file_format ${this.config.file_format} is not supported yet`, { code: 'UnsupportedFormat' });
+      throw new PermanentError(`file_format ${this.config.file_format} is not supported yet`, {
+        code: 'UnsupportedFormat',
+      });
     }
     const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd };
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
@@ -61,7 +63,8 @@ export class S3Destination implements DestinationWriter {
         result.files.push(current.key);
         current = null;
       }
-      if (splitBytes !== null && result.files.length > 0) await this.writeManifest(manifestKey(this.config, span), result.files);
+      if (splitBytes !== null && result.files.length > 0)
+        await this.writeManifest(manifestKey(this.config, span), result.files);
       return result;
     } catch (err) {
       await current?.abort();
@@ -73,7 +76,14 @@ export class S3Destination implements DestinationWriter {
   async check(): Promise<void> {
     const key = `${objectKey(this.config, { start: 0, end: 0 }).replace(/[^/]*$/, '')}batch-export-test-${Date.now()}.txt`;
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.config.bucket_name, Key: key, Body: 'ok', ...encryptionParams(this.config) }));
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.config.bucket_name,
+          Key: key,
+          Body: 'ok',
+          ...encryptionParams(this.config),
+        }),
+      );
       await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: key }));
     } catch (err) {
       throw classifyS3Error(err, 'test');

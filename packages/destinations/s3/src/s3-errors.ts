@@ -17,12 +17,23 @@ const PERMANENT = new Set([
   'AllAccessDisabled',
   'AccountProblem',
 ]);
-const NETWORK_PERMANENT = new Set(['ENOTFOUND', 'EAI_AGAIN_PERMANENT', 'ERR_INVALID_URL', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+const NETWORK_PERMANENT = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN_PERMANENT',
+  'ERR_INVALID_URL',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 /** Maps an AWS SDK error onto retryable/permanent, keeping S3's own message. */
 export function classifyS3Error(err: unknown, action: string): BatchExportError {
   if (err instanceof PermanentError || err instanceof RetryableError) return err;
-  const e = err as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const e = err as {
+    name?: string;
+    Code?: string;
+    code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
   const code = e.Code ?? e.name ?? e.code ?? 'Unknown';
   const status = e.$metadata?.httpStatusCode;
   const message = `S3 ${action} failed: ${code}: ${e.message ?? String(err)}`;
@@ -30,7 +41,14 @@ export function classifyS3Error(err: unknown, action: string): BatchExportError 
   if (PERMANENT.has(code) || (e.code && NETWORK_PERMANENT.has(e.code))) {
     return new PermanentError(message, { code, cause: err });
   }
-  if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429 && code !== 'RequestTimeout') {
+  if (
+    status !== undefined &&
+    status >= 400 &&
+    status < 500 &&
+    status !== 408 &&
+    status !== 429 &&
+    code !== 'RequestTimeout'
+  ) {
     return new PermanentError(message, { code, cause: err });
   }
   return new RetryableError(message, { code, cause: err });

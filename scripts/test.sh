@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The test command (README; .ci/run calls it). On a fresh Debian machine it
+# installs what is missing, builds, starts Redis, ClickHouse 18.16 and the S3
+# server in a temporary folder, runs every suite against them, and stops them.
+# Extra arguments go to mocha, e.g. `npm test -- --grep scheduler`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/local-services.sh install
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[test] installing npm packages"
+  npm ci
+fi
+echo "[test] building"
+npm run build
+
+BX_SERVICES_DIR=$(mktemp -d /tmp/bx-test-services.XXXXXX)
+export BX_SERVICES_DIR
+cleanup() {
+  bash scripts/local-services.sh stop || true
+  rm -rf "$BX_SERVICES_DIR"
+}
+trap cleanup EXIT
+bash scripts/local-services.sh start
+
+echo "[test] running unit, integration and end-to-end suites"
+if [ $# -gt 0 ]; then
+  npx mocha "$@"
+else
+  npm run test:mocha
+fi

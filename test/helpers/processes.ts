@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** A service started as in production (`node services/<role>/dist/main.js`), its JSON log lines kept. */
+export class ServiceProcess {
+  readonly logs: Array<Record<string, unknown>> = [];
+  readonly stderr: string[] = [];
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly role: 'api' | 'scheduler' | 'worker' | 'all-in-one',
+    env: Record<string, string>,
+  ) {
+    this.child = spawn(process.execPath, [join(ROOT, 'services', role, 'dist', 'main.js')], {
+      env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let buffered = '';
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        try {
+          this.logs.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          this.logs.push({ msg: line });
+        }
+      }
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => this.stderr.push(chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Resolves once a log line with `msg` appears. */
+  async waitForLog(msg: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.logs.some((l) => l.msg === msg)) {
+      if (this.child.exitCode !== null)
+        throw new Error(`${this.role} exited (${this.child.exitCode}): ${this.stderr.join('')}`);
+      if (Date.now() > deadline)
+        throw new Error(`${this.role}: no '${msg}' log within ${timeoutMs} ms; stderr: ${this.stderr.join('')}`);
+      await sleep(50);
+    }
+  }
+
+  /** SIGTERM, and the exit code once it has shut down. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+
+  async exitCode(): Promise<number | null> {
+    return this.exited;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it returns a value that is not undefined. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(200);
+  }
+}

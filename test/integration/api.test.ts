@@ -1,0 +1,224 @@
+import { expect } from 'chai';
+import { createApp } from '@bx/api';
+import { ClickHouseSource } from '@bx/clickhouse';
+import { createLogger } from '@bx/core';
+import { ExportService } from '@bx/operations';
+import { RunQueue } from '@bx/queue';
+import { Scheduler } from '@bx/scheduler';
+import { Store } from '@bx/store';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { testEnv, uniqueName } from '../helpers/env';
+
+const TOKEN = 'test-token-0123456789abcdef';
+const SECRET = 'super-secret-value-4242';
+const logger = createLogger({}, 'error');
+
+describe('admin API over HTTP', () => {
+  let prefix: string;
+  let store: Store;
+  let queue: RunQueue;
+  let clickhouse: ClickHouseSource;
+  let server: Server;
+  let base: string;
+  const clock = Date.parse('2024-01-01T05:30:00Z');
+
+  const call = async (method: string, path: string, body?: unknown, token: string | null = TOKEN) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(base + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, text, json: text ? (JSON.parse(text) as Record<string, any>) : null };
+  };
+  const s3Body = (overrides: Record<string, unknown> = {}) => ({
+    name: 'hourly to S3',
+    team_id: 7,
+    interval: 'hour',
+    start_at: '2024-01-01T00:00:00Z',
+    destination: {
+      type: 'S3',
+      config: {
+        bucket_name: 'bucket-one',
+        region: 'eu-west-1',
+        prefix: 'x/{year}',
+        aws_access_key_id: 'AKIA1',
+        aws_secret_access_key: SECRET,
+      },
+    },
+    ...overrides,
+  });
+
+  before(async () => {
+    prefix = uniqueName('bxt');
+    store = Store.connect(testEnv.REDIS_URL, prefix);
+    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 3, backoffMs: 10 });
+    clickhouse = new ClickHouseSource({
+      url: testEnv.CLICKHOUSE_URL,
+      username: 'default',
+      password: '',
+      requestTimeoutMs: 5000,
+    });
+    const service = new ExportService(store, queue, logger, () => clock);
+    const app = createApp({ token: TOKEN, service, store, clickhouse, logger });
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.close();
+    await queue.queue.obliterate({ force: true });
+    const keys = await store.redis.keys(`${prefix}:*`);
+    if (keys.length) await store.redis.del(...keys);
+    await Promise.all([queue.close(), store.close(), clickhouse.close()]);
+  });
+
+  it('GET /healthz needs no token and reports each dependency', async () => {
+    const res = await call('GET', '/healthz', undefined, null);
+    expect(res.status).to.equal(200);
+    expect(res.json).to.deep.equal({ status: 'ok', redis: 'ok', clickhouse: 'ok' });
+  });
+
+  it('401 without a token or with a wrong one', async () => {
+    expect((await call('GET', '/api/exports', undefined, null)).status).to.equal(401);
+    const wrong = await call('GET', '/api/exports', undefined, 'nope');
+    expect(wrong.status).to.equal(401);
+    expect(wrong.json!.error.code).to.equal('unauthorized');
+  });
+
+  it('creates, reads, lists, patches and deletes an export, never showing secrets', async () => {
+    const created = await call('POST', '/api/exports', s3Body());
+    expect(created.status).to.equal(201);
+    expect(created.text).to.not.contain(SECRET);
+    expect(created.json).to.deep.include({
+      name: 'hourly to S3',
+      team_id: 7,
+      interval: 'hour',
+      timezone: 'UTC',
+      paused: false,
+      model: 'events',
+    });
+    expect(created.json!.destination.config).to.not.have.property('aws_secret_access_key');
+    const id = created.json!.id as string;
+
+    const one = await call('GET', `/api/exports/${id}`);
+    expect(one.status).to.equal(200);
+    expect(one.json!.latest_runs).to.deep.equal([]);
+    expect(one.text).to.not.contain(SECRET);
+
+    expect((await call('GET', '/api/exports?team_id=7')).json!.results.map((e: { id: string }) => e.id)).to.deep.equal([
+      id,
+    ]);
+    expect((await call('GET', '/api/exports?team_id=8')).json!.results).to.deep.equal([]);
+
+    const patched = await call('PATCH', `/api/exports/${id}`, {
+      name: 'renamed',
+      destination: { config: { prefix: 'y/{month}' } },
+    });
+    expect(patched.status).to.equal(200);
+    expect(patched.json).to.deep.include({ name: 'renamed' });
+    expect(patched.json!.destination.config.prefix).to.equal('y/{month}');
+    expect(patched.text).to.not.contain(SECRET);
+    const stored = await store.exports.get(id);
+    expect((stored!.destination.config as { aws_secret_access_key: string }).aws_secret_access_key).to.equal(SECRET);
+
+    expect((await call('POST', `/api/exports/${id}/pause`)).json!.paused).to.equal(true);
+    expect((await call('POST', `/api/exports/${id}/unpause`)).json!.paused).to.equal(false);
+
+    expect((await call('DELETE', `/api/exports/${id}`)).status).to.equal(204);
+    expect((await call('GET', `/api/exports/${id}`)).status).to.equal(404);
+  });
+
+  const badInputs: Array<[string, unknown, string]> = [
+    ['unknown interval', s3Body({ interval: 'monthly' }), 'interval'],
+    ['string team_id', s3Body({ team_id: '7' }), 'team_id'],
+    ['missing name', { ...s3Body(), name: undefined }, 'name'],
+    ['bad timezone', s3Body({ timezone: 'Not/AZone' }), 'timezone'],
+    ['unknown field', s3Body({ colour: 'red' }), 'colour'],
+    [
+      'invalid codec for JSONLines',
+      s3Body({ destination: { type: 'S3', config: { ...s3Body().destination.config, compression: 'snappy' } } }),
+      'destination.config.compression',
+    ],
+    [
+      'unknown prefix variable',
+      s3Body({ destination: { type: 'S3', config: { ...s3Body().destination.config, prefix: '{nope}' } } }),
+      'destination.config.prefix',
+    ],
+    [
+      'Snowflake without password or key',
+      s3Body({
+        destination: {
+          type: 'Snowflake',
+          config: { account: 'a', user: 'u', database: 'd', schema: 's', warehouse: 'w', table_name: 't' },
+        },
+      }),
+      'destination.config.password',
+    ],
+    ['array body', [1, 2], 'body'],
+    ['null body', 'null', 'body'],
+  ];
+  for (const [what, body, field] of badInputs) {
+    it(`400 naming ${field} for ${what}`, async () => {
+      const res = await call('POST', '/api/exports', body);
+      expect(res.status).to.equal(400);
+      expect(res.json!.error.code).to.equal('invalid_input');
+      expect(res.json!.error.details.map((d: { field: string }) => d.field)).to.include(field);
+      expect(res.json!.error.message).to.contain(field);
+    });
+  }
+
+  it('400 for malformed JSON, 413 for a huge body, 404 for unknown ids and routes', async () => {
+    const malformed = await call('POST', '/api/exports', '{"name": ');
+    expect(malformed.status).to.equal(400);
+    expect(malformed.json!.error.code).to.equal('invalid_json');
+    expect((await call('POST', '/api/exports', JSON.stringify({ name: 'x'.repeat(2_000_000) }))).status).to.equal(413);
+    expect((await call('GET', '/api/exports/does-not-exist')).status).to.equal(404);
+    expect((await call('PATCH', '/api/exports/does-not-exist', { name: 'x' })).status).to.equal(404);
+    expect((await call('GET', "/api/exports/'%3B%20DROP/runs")).status).to.equal(404);
+    expect((await call('GET', '/api/nothing-here')).status).to.equal(404);
+  });
+
+  it('lists runs newest first with cursor pagination and a status filter', async () => {
+    const id = (await call('POST', '/api/exports', s3Body())).json!.id as string;
+    await new Scheduler({ store, queue, logger, settleMs: 0 }).tick(Date.parse('2024-01-01T05:00:00Z'));
+    const first = await call('GET', `/api/exports/${id}/runs?limit=2`);
+    expect(first.status).to.equal(200);
+    expect(first.json!.results.map((r: { data_interval_start: string }) => r.data_interval_start)).to.deep.equal([
+      '2024-01-01T04:00:00.000Z',
+      '2024-01-01T03:00:00.000Z',
+    ]);
+    expect(Object.keys(first.json!.results[0]).sort()).to.deep.equal([
+      'attempts',
+      'backfill_id',
+      'bytes_exported',
+      'created_at',
+      'data_interval_end',
+      'data_interval_start',
+      'error',
+      'export_id',
+      'files',
+      'finished_at',
+      'id',
+      'records_completed',
+      'started_at',
+      'status',
+    ]);
+    const second = await call('GET', `/api/exports/${id}/runs?limit=2&cursor=${encodeURIComponent(first.json!.next)}`);
+    expect(second.json!.results.map((r: { data_interval_start: string }) => r.data_interval_start)).to.deep.equal([
+      '2024-01-01T02:00:00.000Z',
+      '2024-01-01T01:00:00.000Z',
+    ]);
+    const last = await call('GET', `/api/exports/${id}/runs?limit=2&cursor=${encodeURIComponent(second.json!.next)}`);
+    expect(last.json!.results).to.have.length(1);
+    expect(last.json!.next).to.equal(null);
+    expect((await call('GET', `/api/exports/${id}/runs?status=Completed`)).json!.results).to.deep.equal([]);
+    expect((await call('GET', `/api/exports/${id}/runs?status=Done`)).status).to.equal(400);
+    expect((await call('GET', `/api/exports/${id}/runs?limit=0`)).status).to.equal(400);
+    expect((await call('GET', `/api/exports/${id}`)).json!.latest_runs).to.have.length(5);
+  });
+});

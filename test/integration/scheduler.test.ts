@@ -1,0 +1,151 @@
+import { expect } from 'chai';
+import { createLogger, runIdFor } from '@bx/core';
+import { ExportService } from '@bx/operations';
+import { RunQueue } from '@bx/queue';
+import { Scheduler } from '@bx/scheduler';
+import { Store } from '@bx/store';
+import { S3_CREDENTIALS, testEnv, uniqueName } from '../helpers/env';
+
+const ms = (iso: string) => Date.parse(iso);
+const SETTLE = 60_000;
+const logger = createLogger({}, 'error');
+
+describe('scheduler with real Redis and BullMQ', () => {
+  let prefix: string;
+  let store: Store;
+  let queue: RunQueue;
+  let clock: number;
+  let service: ExportService;
+  const sut = (): Scheduler => new Scheduler({ store, queue, logger, settleMs: SETTLE, batchSize: 3 });
+  const create = (overrides: Record<string, unknown> = {}) =>
+    service.create({
+      name: 'e',
+      team_id: 1,
+      interval: 'hour',
+      destination: { type: 'S3', config: { bucket_name: 'bucket-one', ...S3_CREDENTIALS } },
+      ...overrides,
+    });
+  const queuedIds = async () => (await queue.queue.getJobs(['waiting', 'prioritized', 'delayed'])).map((j) => j.id!);
+
+  beforeEach(() => {
+    prefix = uniqueName('bxt');
+    store = Store.connect(testEnv.REDIS_URL, prefix);
+    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 3, backoffMs: 10 });
+    clock = ms('2024-01-01T05:30:00Z');
+    service = new ExportService(store, queue, logger, () => clock);
+  });
+  afterEach(async () => {
+    await queue.queue.obliterate({ force: true });
+    const keys = await store.redis.keys(`${prefix}:*`);
+    if (keys.length) await store.redis.del(...keys);
+    await queue.close();
+    await store.close();
+  });
+
+  it('first run of a new export covers the interval containing its creation, after it ends plus the settle delay', async () => {
+    const exp = await create();
+    expect(await sut().tick(ms('2024-01-01T06:00:59Z'))).to.deep.equal({ exports: 0, enqueued: 0 });
+    expect(await sut().tick(ms('2024-01-01T06:01:00Z'))).to.deep.equal({ exports: 1, enqueued: 1 });
+    const run = await store.runs.get(runIdFor(exp.id, ms('2024-01-01T05:00:00Z')));
+    expect(run).to.deep.include({
+      status: 'Scheduled',
+      data_interval_start: '2024-01-01T05:00:00.000Z',
+      data_interval_end: '2024-01-01T06:00:00.000Z',
+      attempts: 0,
+    });
+    expect(await queuedIds()).to.deep.equal([run!.id]);
+    expect(run!.id).to.not.contain(':');
+  });
+
+  it('catches up every missed interval from start_at, oldest first, once', async () => {
+    const exp = await create({ start_at: '2024-01-01T00:00:00Z' });
+    const result = await sut().tick(ms('2024-01-01T05:02:00Z'));
+    expect(result.enqueued).to.equal(5);
+    const jobs = await queue.queue.getJobs(['waiting']);
+    const starts = jobs
+      .map((j) => (j.data as { data_interval_start: number }).data_interval_start)
+      .sort((a, b) => a - b);
+    expect(starts.map((s) => new Date(s).toISOString().slice(11, 13))).to.deep.equal(['00', '01', '02', '03', '04']);
+    expect((await sut().tick(ms('2024-01-01T05:02:00Z'))).enqueued).to.equal(0);
+    expect((await store.runs.list(exp.id, { limit: 100 })).length).to.equal(5);
+  });
+
+  it('never schedules an interval that starts at or after end_at', async () => {
+    const exp = await create({ start_at: '2024-01-01T00:00:00Z', end_at: '2024-01-01T02:30:00Z' });
+    await sut().tick(ms('2024-01-02T00:00:00Z'));
+    const runs = await store.runs.list(exp.id, { limit: 100 });
+    expect(runs.map((r) => r.data_interval_start)).to.deep.equal([
+      '2024-01-01T02:00:00.000Z',
+      '2024-01-01T01:00:00.000Z',
+      '2024-01-01T00:00:00.000Z',
+    ]);
+    expect(await store.schedule.due(Number.MAX_SAFE_INTEGER, 10)).to.deep.equal([]);
+  });
+
+  it('honours paused; unpausing resumes at the current interval, or backfills the gap when asked', async () => {
+    const a = await create({ paused: true, start_at: '2024-01-01T00:00:00Z' });
+    const b = await create({ start_at: '2024-01-01T00:00:00Z' });
+    await service.pause(b.id);
+    await sut().tick(ms('2024-01-01T05:02:00Z'));
+    expect(await store.runs.list(a.id, { limit: 10 })).to.deep.equal([]);
+    expect(await store.runs.list(b.id, { limit: 10 })).to.deep.equal([]);
+    await service.unpause(a.id);
+    await service.unpause(b.id, { backfill: true });
+    await sut().tick(ms('2024-01-01T06:02:00Z'));
+    expect((await store.runs.list(a.id, { limit: 10 })).map((r) => r.data_interval_start)).to.deep.equal([
+      '2024-01-01T05:00:00.000Z',
+    ]);
+    expect(await store.runs.list(b.id, { limit: 10 })).to.have.length(6);
+  });
+
+  it('two schedulers ticking at once enqueue each interval exactly once', async () => {
+    const exports = await Promise.all(Array.from({ length: 7 }, () => create({ start_at: '2024-01-01T00:00:00Z' })));
+    const a = sut();
+    const b = sut();
+    const now = ms('2024-01-01T05:02:00Z');
+    const results = await Promise.all([a.tick(now), b.tick(now), a.tick(now), b.tick(now)]);
+    expect(results.reduce((n, r) => n + r.enqueued, 0)).to.equal(35);
+    const ids = await queuedIds();
+    expect(ids).to.have.length(35);
+    expect(new Set(ids).size).to.equal(35);
+    for (const exp of exports) expect(await store.runs.list(exp.id, { limit: 100 })).to.have.length(5);
+  });
+
+  it('re-enqueues a run whose job was lost between creating the run and enqueueing it', async () => {
+    const exp = await create({ start_at: '2024-01-01T04:00:00Z' });
+    const runId = runIdFor(exp.id, ms('2024-01-01T04:00:00Z'));
+    await store.runs.createMany([
+      {
+        id: runId,
+        export_id: exp.id,
+        data_interval_start: ms('2024-01-01T04:00:00Z'),
+        data_interval_end: ms('2024-01-01T05:00:00Z'),
+      },
+    ]);
+    expect(await queuedIds()).to.deep.equal([]);
+    await sut().tick(ms('2024-01-01T05:02:00Z'));
+    expect(await queuedIds()).to.deep.equal([runId]);
+  });
+
+  it('after an interval change the next run spans to the new boundary: no gap, no overlap', async () => {
+    const exp = await create({ start_at: '2024-01-01T00:00:00Z' });
+    await sut().tick(ms('2024-01-01T15:02:00Z'));
+    await service.update(exp.id, { interval: 'day' });
+    await sut().tick(ms('2024-01-03T00:02:00Z'));
+    const runs = (await store.runs.list(exp.id, { limit: 100 })).reverse();
+    for (let i = 1; i < runs.length; i++) expect(runs[i]!.data_interval_start).to.equal(runs[i - 1]!.data_interval_end);
+    expect(runs.slice(-2).map((r) => [r.data_interval_start, r.data_interval_end])).to.deep.equal([
+      ['2024-01-01T15:00:00.000Z', '2024-01-02T00:00:00.000Z'],
+      ['2024-01-02T00:00:00.000Z', '2024-01-03T00:00:00.000Z'],
+    ]);
+  });
+
+  it('a deleted export is dropped from the schedule and its queued runs removed', async () => {
+    const exp = await create({ start_at: '2024-01-01T00:00:00Z' });
+    await sut().tick(ms('2024-01-01T05:02:00Z'));
+    expect(await queuedIds()).to.have.length(5);
+    await service.delete(exp.id);
+    expect(await queuedIds()).to.deep.equal([]);
+    expect((await sut().tick(ms('2024-01-02T00:00:00Z'))).enqueued).to.equal(0);
+  });
+});
