@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/local-services.sh install
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[test] installing npm packages"
-  npm ci
+  npm install --no-audit --no-fund  # see .ci/run for why not npm ci
 fi
 echo "[test] building"
 npm run build

@@ -27,6 +27,9 @@ export class ClickHouseSource {
       password: opts.password,
       request_timeout: opts.requestTimeoutMs,
       compression: { response: false, request: false },
+      // Progress headers keep a long query's connection alive through proxies
+      // with idle timeouts; a long interval keeps the header count small.
+      clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '110000' },
     });
   }
 
