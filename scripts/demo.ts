@@ -4,6 +4,7 @@
  * the admin API, then the objects and run records printed.
  */
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { BatchExport, Run } from '@bx/core';
 import { createClient } from '@clickhouse/client';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -57,7 +58,7 @@ async function seedEvents(base: number): Promise<number> {
   return rows.length;
 }
 
-async function api(method: string, path: string, body?: unknown): Promise<any> {
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(`http://127.0.0.1:${PORT}${path}`, {
     method,
     headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
@@ -65,7 +66,7 @@ async function api(method: string, path: string, body?: unknown): Promise<any> {
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+  return (text ? JSON.parse(text) : null) as T;
 }
 
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
@@ -106,9 +107,9 @@ async function main(): Promise<void> {
   const stopProduct = () => product.exitCode === null && product.kill('SIGTERM');
   process.on('exit', stopProduct);
   try {
-    await waitFor('the API', () => api('GET', '/api/exports').then(() => true));
+    await waitFor('the API', () => api<unknown>('GET', '/api/exports').then(() => true));
     const prefix = `demo-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '')}/{year}/{month}/{day}`;
-    const exp = await api('POST', '/api/exports', {
+    const exp = await api<BatchExport>('POST', '/api/exports', {
       name: 'Demo: hourly events to S3',
       team_id: 1,
       interval: 'hour',
@@ -128,12 +129,12 @@ async function main(): Promise<void> {
     say(`created export ${exp.id} (hourly, team 1, from ${exp.start_at}); waiting for its 3 runs`);
     let shown = '';
     const runs = await waitFor('3 completed runs', async () => {
-      const { results } = await api('GET', `/api/exports/${exp.id}/runs`);
-      const line = results.map((r: any) => r.status).join(', ');
+      const { results } = await api<{ results: Run[] }>('GET', `/api/exports/${exp.id}/runs`);
+      const line = results.map((r) => r.status).join(', ');
       if (line !== shown) say(`runs: ${line || 'none yet'}`);
       shown = line;
-      if (results.some((r: any) => r.status === 'Failed')) throw new Error(`a run failed: ${JSON.stringify(results)}`);
-      return results.length >= 3 && results.every((r: any) => r.status === 'Completed') ? results : undefined;
+      if (results.some((r) => r.status === 'Failed')) throw new Error(`a run failed: ${JSON.stringify(results)}`);
+      return results.length >= 3 && results.every((r) => r.status === 'Completed') ? results : undefined;
     });
 
     console.log('\nObjects written to s3://' + BUCKET);
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
     }
     console.log('\nRun records (GET /api/exports/:id/runs)');
     console.table(
-      runs.map((r: any) => ({
+      runs.map((r) => ({
         interval: `${r.data_interval_start} → ${r.data_interval_end}`,
         status: r.status,
         attempts: r.attempts,
