@@ -1,34 +1,16 @@
-import type { S3Client } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import {
-  createLogger,
-  parseInput,
-  s3ConfigSchema,
-  PermanentError,
-  type EventRow,
-  type RunContext,
-  type S3Config,
-} from '@bx/core';
-import { S3Destination } from '@bx/destination-s3';
+import { parseInput, s3ConfigSchema, PermanentError, type EventRow, type S3Config } from '@bx/core';
+import { createS3Client, S3Destination } from '@bx/destination-s3';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { chTime, expectedRecord, makeEvent, type SourceEvent } from '../helpers/events';
+import { MemoryRunState, recordCommands, runContext } from '../helpers/run-context';
 import { createBucket, getObject, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
 
 const span = { start: Date.parse('2024-01-01T10:00:00Z'), end: Date.parse('2024-01-01T11:00:00Z') };
 const KEY_BASE = '2024-01-01T10:00:00+00:00-2024-01-01T11:00:00+00:00';
 
-function ctx(): RunContext {
-  return {
-    exportId: 'e1',
-    runId: 'r1',
-    attempt: 1,
-    dataIntervalStart: span.start,
-    dataIntervalEnd: span.end,
-    signal: new AbortController().signal,
-    logger: createLogger({}, 'error'),
-    onProgress: () => undefined,
-  };
-}
+const ctx = (state = new MemoryRunState()) => runContext(span, state);
 
 /** Source events as ClickHouse hands them out (team_id quoted, as 18.16 does). */
 function asRows(events: SourceEvent[]): EventRow[] {
@@ -109,6 +91,99 @@ describe('S3 destination on the S3 server', () => {
       all.push(...(await readJsonLines(client, bucket, key)));
     }
     expect(all).to.deep.equal(many.map(expectedRecord));
+  });
+
+  it('a re-run that writes fewer files deletes the stale ones; the manifest lists exactly the new set', async () => {
+    const big = Array.from({ length: 6000 }, () =>
+      makeEvent({
+        inserted_at: chTime('2024-01-01T10:20:00Z'),
+        properties: JSON.stringify({ pad: 'x'.repeat(400) + Math.random() }),
+      }),
+    );
+    const sut = new S3Destination(config({ max_file_size_mb: 0.5, compression: 'gzip' }));
+    const state = new MemoryRunState();
+    await new S3Destination(config({ max_file_size_mb: 0.3 })).write(batches(asRows(big), 250), ctx(state));
+    const before = await listKeys(client, bucket);
+    expect(before.length).to.be.greaterThan(5);
+    const result = await sut.write(batches(asRows(big.slice(0, 2000)), 250), ctx(state));
+    const after = await listKeys(client, bucket);
+    expect(after).to.deep.equal([...result.files, `${KEY_BASE}_manifest.json`].sort());
+    const rows = [];
+    for (const key of result.files) rows.push(...(await readJsonLines(client, bucket, key)));
+    expect(rows).to.have.length(2000);
+    // And back to a single file: the split files and manifest go.
+    await new S3Destination(config({ compression: 'gzip' })).write(batches(asRows(big.slice(0, 10))), ctx(state));
+    expect(await listKeys(client, bucket)).to.deep.equal([`${KEY_BASE}.jsonl.gz`]);
+  });
+
+  it('an empty re-run removes the objects of the earlier attempt', async () => {
+    await new S3Destination(config()).write(batches(asRows(events)), ctx());
+    await new S3Destination(config()).write(batches([]), ctx());
+    expect(await listKeys(client, bucket)).to.deep.equal([]);
+  });
+
+  it('aborts a multipart upload that a crashed attempt left open (recorded in the run state)', async () => {
+    const s3 = createS3Client(config());
+    const key = `${KEY_BASE}.jsonl`;
+    const open = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    await s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: open.UploadId, PartNumber: 1, Body: 'partial' }),
+    );
+    const state = new MemoryRunState();
+    await state.set({ uploads: [{ key, upload_id: open.UploadId }] });
+    const client2 = createS3Client(config());
+    const sent = recordCommands(client2);
+    await new S3Destination(config(), client2).write(batches(asRows(events.slice(0, 5))), ctx(state));
+    // s3rver answers AbortMultipartUpload with 405, so the request itself is what can be checked here.
+    expect(sent.filter((c) => c.command === 'AbortMultipartUploadCommand').map((c) => c.input)).to.deep.equal([
+      { Bucket: bucket, Key: key, UploadId: open.UploadId },
+    ]);
+    expect(state.value).to.deep.equal({ uploads: [] });
+  });
+
+  it('records each multipart upload it opens in the run state before sending parts', async () => {
+    const state = new MemoryRunState();
+    const seen: unknown[] = [];
+    const spy = {
+      get: state.get.bind(state),
+      set: async (v: unknown) => {
+        seen.push(v);
+        await state.set(v);
+      },
+    };
+    const big = Array.from({ length: 45_000 }, () =>
+      makeEvent({ inserted_at: chTime('2024-01-01T10:20:00Z'), properties: JSON.stringify({ pad: 'y'.repeat(500) }) }),
+    );
+    const result = await new S3Destination(config()).write(batches(asRows(big), 2000), runContext(span, spy));
+    expect(result.records).to.equal(45_000);
+    expect(result.bytes).to.be.greaterThan(16 * 1024 * 1024);
+    expect(seen[seen.length - 2]).to.have.nested.property('uploads[0].key', `${KEY_BASE}.jsonl`);
+    expect(seen[seen.length - 1]).to.deep.equal({ uploads: [] });
+    expect(await readJsonLines(client, bucket, `${KEY_BASE}.jsonl`)).to.have.length(45_000);
+  });
+
+  it('sends server-side encryption parameters on every upload', async () => {
+    for (const [encryption, kms] of [
+      ['AES256', undefined],
+      ['aws:kms', 'arn:aws:kms:eu-west-1:1:key/abc'],
+    ] as const) {
+      const cfg = config({ encryption, kms_key_id: kms, max_file_size_mb: 0.2 });
+      const s3 = createS3Client(cfg);
+      const sent = recordCommands(s3);
+      const many = Array.from({ length: 3000 }, () =>
+        makeEvent({
+          inserted_at: chTime('2024-01-01T10:20:00Z'),
+          properties: JSON.stringify({ pad: Math.random().toString(36).repeat(20) }),
+        }),
+      );
+      await new S3Destination(cfg, s3).write(batches(asRows(many), 250), ctx());
+      const uploads = sent.filter((c) => ['PutObjectCommand', 'CreateMultipartUploadCommand'].includes(c.command));
+      expect(uploads.length).to.be.greaterThan(2);
+      for (const u of uploads) {
+        expect(u.input.ServerSideEncryption, u.command).to.equal(encryption);
+        expect(u.input.SSEKMSKeyId, u.command).to.equal(kms);
+      }
+    }
   });
 
   it('fails permanently on a missing bucket and on an unknown access key, with S3 message', async () => {

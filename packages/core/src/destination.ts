@@ -15,6 +15,13 @@ export interface RunContext {
   logger: Logger;
   /** Called as rows are written, so long runs report progress and keep their lock. */
   onProgress(records: number): void;
+  /** Scratch state of this run that survives attempts: what a crashed attempt left to clean up. */
+  state: RunState;
+}
+
+export interface RunState {
+  get<T>(): Promise<T | null>;
+  set(value: unknown): Promise<void>;
 }
 
 /** The outcome of a run that wrote its rows. */

@@ -190,6 +190,16 @@ export class RunRepository {
     }
   }
 
+  /** Destination scratch state kept across attempts (e.g. open multipart uploads). */
+  async state<T>(id: string): Promise<T | null> {
+    const text = await this.redis.hget(this.keys.run(id), 'state');
+    return text ? (JSON.parse(text) as T) : null;
+  }
+
+  async setState(id: string, state: unknown): Promise<void> {
+    await this.redis.hset(this.keys.run(id), 'state', JSON.stringify(state));
+  }
+
   async deleteMany(ids: readonly string[]): Promise<void> {
     for (let i = 0; i < ids.length; i += 500) {
       await this.redis.del(...ids.slice(i, i + 500).map((id) => this.keys.run(id)));

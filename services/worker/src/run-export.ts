@@ -69,6 +69,10 @@ export function createRunProcessor(deps: RunExportDeps) {
         dataIntervalEnd: payload.data_interval_end,
         signal: ctx.signal,
         logger: log,
+        state: {
+          get: <T>() => deps.store.runs.state<T>(payload.run_id),
+          set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
+        },
         onProgress: (records) => {
           const now = Date.now();
           if (now - lastProgress < PROGRESS_EVERY_MS) return;

@@ -3,3 +3,4 @@ export * from './object-upload';
 export * from './s3-client';
 export * from './s3-destination';
 export * from './s3-errors';
+export * from './rerun-cleanup';

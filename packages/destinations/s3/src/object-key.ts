@@ -22,10 +22,15 @@ export function objectKey(
   part?: number,
 ): string {
   const suffix = part === undefined ? '' : `-${part}`;
-  return `${keyPrefix(config, span)}${isoSeconds(span.start)}-${isoSeconds(span.end)}${suffix}.${fileExtension(config)}`;
+  return `${intervalStem(config, span)}${suffix}.${fileExtension(config)}`;
+}
+
+/** `<prefix>/<start>-<end>`: the start of every key of one interval. */
+export function intervalStem(config: Pick<S3Config, 'prefix'>, span: Span): string {
+  return `${keyPrefix(config, span)}${isoSeconds(span.start)}-${isoSeconds(span.end)}`;
 }
 
 /** `<prefix>/<start>-<end>_manifest.json`, written last when a run is split. */
 export function manifestKey(config: Pick<S3Config, 'prefix'>, span: Span): string {
-  return `${keyPrefix(config, span)}${isoSeconds(span.start)}-${isoSeconds(span.end)}_manifest.json`;
+  return `${intervalStem(config, span)}_manifest.json`;
 }

@@ -9,9 +9,10 @@ import {
   type RunContext,
   type S3Config,
 } from '@bx/core';
-import { manifestKey, objectKey } from './object-key';
+import { intervalStem, manifestKey, objectKey } from './object-key';
 import { ObjectUpload, type StreamCompression } from './object-upload';
 import { createS3Client, encryptionParams } from './s3-client';
+import { RerunCleanup } from './rerun-cleanup';
 import { classifyS3Error } from './s3-errors';
 
 const CONTENT_TYPE: Record<S3Config['file_format'], string> = {
@@ -24,6 +25,11 @@ const CONTENT_TYPE: Record<S3Config['file_format'], string> = {
  * With `max_file_size_mb` the run is split into `-0`, `-1`, … files and a
  * manifest listing them is written last. An interval without rows writes
  * nothing (as PostHog).
+ *
+ * Re-running an interval leaves one copy: uploads a crashed attempt left open
+ * are aborted first, a split interval's manifest is removed while its files are
+ * rewritten (no manifest = incomplete), and objects of the interval that this
+ * attempt did not write are deleted before the new manifest goes up.
  */
 export class S3Destination implements DestinationWriter {
   private readonly client: S3Client;
@@ -44,8 +50,22 @@ export class S3Destination implements DestinationWriter {
     const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd };
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
+    const cleanup = new RerunCleanup(
+      this.client,
+      this.config.bucket_name,
+      intervalStem(this.config, span),
+      ctx.state,
+      ctx.logger,
+    );
     let current: ObjectUpload | null = null;
     try {
+      await cleanup.abortStaleUploads();
+      cleanup.trackUploads();
+      if (splitBytes !== null) {
+        await this.client.send(
+          new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: manifestKey(this.config, span) }),
+        );
+      }
       for await (const batch of batches) {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
         current ??= this.open(objectKey(this.config, span, splitBytes ? result.files.length : undefined));
@@ -63,8 +83,11 @@ export class S3Destination implements DestinationWriter {
         result.files.push(current.key);
         current = null;
       }
-      if (splitBytes !== null && result.files.length > 0)
+      await cleanup.deleteStale(result.files);
+      if (splitBytes !== null && result.files.length > 0) {
         await this.writeManifest(manifestKey(this.config, span), result.files);
+      }
+      await cleanup.done();
       return result;
     } catch (err) {
       await current?.abort();

@@ -1,0 +1,104 @@
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { Logger, RunState } from '@bx/core';
+
+/** What an attempt records so that the next one can clean up after a crash. */
+export interface S3RunState {
+  uploads: Array<{ key: string; upload_id: string }>;
+}
+
+/**
+ * Makes a re-run of an interval leave exactly one copy: aborts multipart
+ * uploads a crashed attempt left open, and deletes objects of the interval
+ * that the new attempt did not write (a split into 3 files after one into 5).
+ */
+export class RerunCleanup {
+  private readonly uploads: S3RunState['uploads'] = [];
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    /** `<prefix>/<start>-<end>`: every object of the interval starts with it. */
+    private readonly stem: string,
+    private readonly state: RunState,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Records each multipart upload this client starts, before any part is sent. */
+  trackUploads(): void {
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === 'CreateMultipartUploadCommand') {
+          const key = (args.input as { Key: string }).Key;
+          const uploadId = (result.output as { UploadId?: string }).UploadId;
+          if (uploadId) {
+            this.uploads.push({ key, upload_id: uploadId });
+            await this.state.set({ uploads: this.uploads } satisfies S3RunState);
+          }
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'batchExportsTrackUploads', override: true },
+    );
+  }
+
+  /** Aborts uploads recorded by earlier attempts, and any the server lists under the stem. */
+  async abortStaleUploads(): Promise<number> {
+    const recorded = (await this.state.get<S3RunState>())?.uploads ?? [];
+    const open = [...recorded];
+    try {
+      const listed = await this.client.send(
+        new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.stem }),
+      );
+      for (const u of listed.Uploads ?? []) if (u.Key && u.UploadId) open.push({ key: u.Key, upload_id: u.UploadId });
+    } catch {
+      // Not every S3-compatible server lists uploads; the recorded ones still get aborted.
+    }
+    let aborted = 0;
+    for (const { key, upload_id } of open) {
+      try {
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload_id }));
+        aborted++;
+      } catch {
+        // Completed or already aborted: nothing left open.
+      }
+    }
+    if (recorded.length) await this.state.set({ uploads: [] } satisfies S3RunState);
+    if (aborted) this.logger.info('aborted multipart uploads left by an earlier attempt', { aborted });
+    return aborted;
+  }
+
+  /** Deletes the interval's objects that are not in `keep`; returns the deleted keys. */
+  async deleteStale(keep: readonly string[]): Promise<string[]> {
+    const stale: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.stem, ContinuationToken: token }),
+      );
+      for (const obj of page.Contents ?? []) if (obj.Key && !keep.includes(obj.Key)) stale.push(obj.Key);
+      token = page.NextContinuationToken;
+    } while (token);
+    for (let i = 0; i < stale.length; i += 1000) {
+      await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: stale.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+    }
+    if (stale.length) this.logger.info('deleted objects of an earlier attempt', { deleted: stale.length });
+    return stale;
+  }
+
+  /** The attempt finished: nothing is left open. */
+  async done(): Promise<void> {
+    await this.state.set({ uploads: [] } satisfies S3RunState);
+  }
+}

@@ -1,0 +1,42 @@
+import { createLogger, type RunContext, type RunState } from '@bx/core';
+
+/** A run state kept in memory, as the worker keeps it on the run record. */
+export class MemoryRunState implements RunState {
+  value: unknown = null;
+  async get<T>(): Promise<T | null> {
+    return this.value as T | null;
+  }
+  async set(value: unknown): Promise<void> {
+    this.value = JSON.parse(JSON.stringify(value));
+  }
+}
+
+export function runContext(span: { start: number; end: number }, state: RunState = new MemoryRunState()): RunContext {
+  return {
+    exportId: 'e1',
+    runId: 'r1',
+    attempt: 1,
+    dataIntervalStart: span.start,
+    dataIntervalEnd: span.end,
+    signal: new AbortController().signal,
+    logger: createLogger({}, 'error'),
+    onProgress: () => undefined,
+    state,
+  };
+}
+
+/** Records the commands (and their input) a client sends. */
+export function recordCommands(client: {
+  middlewareStack: { add: (mw: any, opts: any) => void };
+}): Array<{ command: string; input: Record<string, any> }> {
+  const sent: Array<{ command: string; input: Record<string, any> }> = [];
+  client.middlewareStack.add(
+    (next: (args: any) => Promise<any>, context: { commandName: string }) =>
+      async (args: { input: Record<string, any> }) => {
+        sent.push({ command: context.commandName, input: args.input });
+        return next(args);
+      },
+    { step: 'initialize', name: 'testRecordCommands' },
+  );
+  return sent;
+}
