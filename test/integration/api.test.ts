@@ -2,13 +2,15 @@ import { expect } from 'chai';
 import { createApp } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger } from '@bx/core';
+import { destinationFor } from '@bx/destinations';
 import { ExportService } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Scheduler } from '@bx/scheduler';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { testEnv, uniqueName } from '../helpers/env';
+import { S3_CREDENTIALS, testEnv, uniqueName } from '../helpers/env';
+import { createBucket, listKeys, testS3Client } from '../helpers/s3';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const SECRET = 'super-secret-value-4242';
@@ -63,7 +65,7 @@ describe('admin API over HTTP', () => {
       requestTimeoutMs: 5000,
     });
     const service = new ExportService(store, queue, logger, () => clock);
-    const app = createApp({ token: TOKEN, service, store, clickhouse, logger });
+    const app = createApp({ token: TOKEN, service, store, clickhouse, logger, destinationFor });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
@@ -181,6 +183,36 @@ describe('admin API over HTTP', () => {
     expect((await call('PATCH', '/api/exports/does-not-exist', { name: 'x' })).status).to.equal(404);
     expect((await call('GET', "/api/exports/'%3B%20DROP/runs")).status).to.equal(404);
     expect((await call('GET', '/api/nothing-here')).status).to.equal(404);
+  });
+
+  it('POST /test reports whether the destination can be written with the export credentials', async () => {
+    const s3 = testS3Client();
+    const bucket = await createBucket(s3);
+    const config = { bucket_name: bucket, endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS };
+    const good = (await call('POST', '/api/exports', s3Body({ destination: { type: 'S3', config } }))).json!
+      .id as string;
+    const ok = await call('POST', `/api/exports/${good}/test`);
+    expect(ok.status).to.equal(200);
+    expect(ok.json).to.deep.include({ status: 'ok' });
+    expect(await listKeys(s3, bucket)).to.deep.equal([]);
+    const missing = { ...config, bucket_name: 'no-such-bucket-for-test' };
+    const bad = (await call('POST', '/api/exports', s3Body({ destination: { type: 'S3', config: missing } }))).json!
+      .id as string;
+    const failed = await call('POST', `/api/exports/${bad}/test`);
+    expect(failed.json).to.deep.include({ status: 'failed', code: 'NoSuchBucket', retryable: false });
+    expect(failed.json!.message).to.contain('NoSuchBucket');
+    const wrongKey = (
+      await call(
+        'POST',
+        '/api/exports',
+        s3Body({ destination: { type: 'S3', config: { ...config, aws_access_key_id: 'WRONG' } } }),
+      )
+    ).json!.id as string;
+    expect((await call('POST', `/api/exports/${wrongKey}/test`)).json).to.deep.include({
+      status: 'failed',
+      code: 'InvalidAccessKeyId',
+    });
+    expect((await call('POST', '/api/exports/nope/test')).status).to.equal(404);
   });
 
   it('lists runs newest first with cursor pagination and a status filter', async () => {

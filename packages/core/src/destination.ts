@@ -36,4 +36,7 @@ export interface DestinationResult {
 /** One writer per destination type: consumes batches of rows with back-pressure. */
 export interface DestinationWriter {
   write(batches: AsyncIterable<EventRow[]>, ctx: RunContext): Promise<DestinationResult>;
+  /** Checks the destination can be reached and written with these credentials; throws the destination's error. */
+  check(): Promise<void>;
 }
+

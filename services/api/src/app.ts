@@ -1,5 +1,5 @@
 import type { ClickHouseSource } from '@bx/clickhouse';
-import type { Logger } from '@bx/core';
+import type { DestinationConfig, DestinationWriter, Logger } from '@bx/core';
 import type { ExportService } from '@bx/operations';
 import type { Store } from '@bx/store';
 import express, { type Express } from 'express';
@@ -13,6 +13,7 @@ export interface AppDeps {
   store: Pick<Store, 'ping'>;
   clickhouse: Pick<ClickHouseSource, 'ping'>;
   logger: Logger;
+  destinationFor: (destination: DestinationConfig) => DestinationWriter;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -30,7 +31,8 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use('/api', bearerAuth(deps.token));
-  app.use('/api/exports', exportsRouter(deps.service));
+  app.use('/api/exports', exportsRouter(deps.service, deps.destinationFor));
+
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}`, details: [] } });
   });

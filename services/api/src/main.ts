@@ -1,5 +1,6 @@
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { destinationFor } from '@bx/destinations';
 import { ExportService } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
@@ -25,7 +26,8 @@ export async function startApi(
     requestTimeoutMs: 10_000,
   });
   const service = new ExportService(store, queue, logger);
-  const app = createApp({ token: config.ADMIN_API_TOKEN!, service, store, clickhouse, logger });
+  const app = createApp({ token: config.ADMIN_API_TOKEN!, service, store, clickhouse, logger, destinationFor });
+
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, '0.0.0.0', () => resolve(s));
     s.once('error', reject);

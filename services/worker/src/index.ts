@@ -1,3 +1,2 @@
-export * from './destinations';
 export * from './main';
 export * from './run-export';

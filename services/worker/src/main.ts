@@ -2,7 +2,8 @@ import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
-import { destinationFor } from './destinations';
+import { destinationFor } from '@bx/destinations';
+
 import { createRunProcessor } from './run-export';
 
 export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
@@ -21,7 +22,14 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     attempts: config.RUN_MAX_ATTEMPTS,
     backoffMs: config.RUN_BACKOFF_MS,
   });
-  const processor = createRunProcessor({ store, source, destinationFor, config, logger });
+  const processor = createRunProcessor({
+    store,
+    source,
+    destinationFor: (exp) => destinationFor(exp.destination),
+    config,
+    logger,
+  });
+
   const worker = queue.startWorker(processor, { concurrency: config.WORKER_CONCURRENCY, logger });
   logger.info('worker started', { concurrency: config.WORKER_CONCURRENCY });
   return {

@@ -1,3 +1,4 @@
+import { errorMessage, isRetryable, type DestinationConfig, type DestinationWriter } from '@bx/core';
 import type { ExportService } from '@bx/operations';
 import { Router, type Request } from 'express';
 import { exportView } from '../serialize';
@@ -7,7 +8,10 @@ const query = (req: Request, name: string): string | undefined => {
   return typeof value === 'string' ? value : undefined;
 };
 
-export function exportsRouter(service: ExportService): Router {
+export function exportsRouter(
+  service: ExportService,
+  destinationFor: (d: DestinationConfig) => DestinationWriter,
+): Router {
   const router = Router();
 
   router.post('/', async (req, res) => {
@@ -33,6 +37,22 @@ export function exportsRouter(service: ExportService): Router {
   router.post('/:id/unpause', async (req, res) => {
     const backfill = (req.body as { backfill?: unknown } | undefined)?.backfill === true;
     res.json(exportView(await service.unpause(req.params.id, { backfill })));
+  });
+  /** Reaches the destination with the export's credentials; the outcome is the answer, not an HTTP error. */
+  router.post('/:id/test', async (req, res) => {
+    const exp = await service.get(req.params.id);
+    try {
+      await destinationFor(exp.destination).check();
+      res.json({ status: 'ok', message: `${exp.destination.type} destination reachable and writable` });
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      res.json({
+        status: 'failed',
+        message: errorMessage(err),
+        code: typeof code === 'string' ? code : null,
+        retryable: isRetryable(err),
+      });
+    }
   });
   router.get('/:id/runs', async (req, res) => {
     res.json(
