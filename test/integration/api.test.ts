@@ -3,7 +3,7 @@ import { createApp } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger } from '@bx/core';
 import { destinationFor } from '@bx/destinations';
-import { ExportService } from '@bx/operations';
+import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Scheduler } from '@bx/scheduler';
 import { Store } from '@bx/store';
@@ -65,7 +65,16 @@ describe('admin API over HTTP', () => {
       requestTimeoutMs: 5000,
     });
     const service = new ExportService(store, queue, logger, () => clock);
-    const app = createApp({ token: TOKEN, service, store, clickhouse, logger, destinationFor });
+    const app = createApp({
+      token: TOKEN,
+      service,
+      runs: new RunService(store, queue, logger),
+      backfills: new BackfillService(store, queue, logger, () => clock),
+      store,
+      clickhouse,
+      logger,
+      destinationFor,
+    });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });

@@ -23,7 +23,7 @@ export interface BatchExport {
 }
 
 /** ISO 8601 instant; an offset-less value is read as UTC. Normalised to `...Z`. */
-const instant = z.string().transform((value, ctx) => {
+export const instant = z.string().transform((value, ctx) => {
   const parsed = DateTime.fromISO(value, { zone: 'utc' });
   if (!parsed.isValid) {
     ctx.addIssue({ code: 'custom', message: `'${value}' is not an ISO 8601 date-time` });

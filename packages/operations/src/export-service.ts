@@ -22,6 +22,10 @@ export interface ListRunsQuery {
   status?: string;
   limit?: string;
   cursor?: string;
+  /** Only runs whose interval starts at or after this instant. */
+  start?: string;
+  /** Only runs whose interval starts before this instant. */
+  end?: string;
 }
 
 /**
@@ -129,15 +133,22 @@ export class ExportService {
     if (query.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(query.status)) {
       details.push({ field: 'status', message: `must be one of ${RUN_STATUSES.join(', ')}` });
     }
-    const before = query.cursor === undefined ? undefined : Date.parse(query.cursor);
-    if (before !== undefined && Number.isNaN(before))
-      details.push({ field: 'cursor', message: 'must be a cursor returned as next' });
+    const time = (field: 'cursor' | 'start' | 'end', message: string) => {
+      const value = query[field] === undefined ? undefined : Date.parse(query[field]!);
+      if (value !== undefined && Number.isNaN(value)) details.push({ field, message });
+      return value;
+    };
+    const cursor = time('cursor', 'must be a cursor returned as next');
+    const from = time('start', 'must be an ISO 8601 date-time');
+    const to = time('end', 'must be an ISO 8601 date-time');
+    const before = cursor === undefined ? to : to === undefined ? cursor : Math.min(cursor, to);
     if (details.length)
       throw new ValidationError(`Invalid query: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
     const results = await this.store.runs.list(id, {
       limit: limit + 1,
       status: query.status as RunStatus | undefined,
       before,
+      from,
     });
     const more = results.length > limit;
     const page = results.slice(0, limit);

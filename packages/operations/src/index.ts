@@ -1,1 +1,3 @@
+export * from './backfill-service';
 export * from './export-service';
+export * from './run-service';

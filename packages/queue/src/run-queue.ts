@@ -26,6 +26,12 @@ export interface JobContext {
 
 export type RunProcessor = (payload: RunJobData, ctx: JobContext) => Promise<unknown>;
 
+/**
+ * BullMQ takes jobs without a priority before prioritized ones, so scheduled
+ * runs never wait behind a long backfill; within a backfill, order is FIFO.
+ */
+export const BACKFILL_PRIORITY = 10;
+
 export interface WorkerOptions {
   concurrency: number;
   logger: Logger;
@@ -75,6 +81,23 @@ export class RunQueue {
     return (await this.queue.remove(runId)) === 1;
   }
 
+  /** Runs a run waiting for its backoff now; false when it is not waiting for one. */
+  async promote(runId: string): Promise<boolean> {
+    const job = await this.queue.getJob(runId);
+    if (!job || !(await job.isDelayed())) return false;
+    await job.promote();
+    return true;
+  }
+
+  /** Tells every worker to abort this run if it is running it. */
+  async cancelRunning(runId: string): Promise<void> {
+    await this.connection.publish(this.cancelChannel, runId);
+  }
+
+  private get cancelChannel(): string {
+    return `${this.opts.prefix}:cancel-run`;
+  }
+
   async counts(): Promise<Record<string, number>> {
     return this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
   }
@@ -94,6 +117,12 @@ export class RunQueue {
       },
     );
     worker.on('error', (err) => opts.logger.error('worker error', { err: errorMessage(err) }));
+    // Cancellation reaches whichever worker holds the run through pub/sub.
+    const subscriber = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null });
+    void subscriber.subscribe(this.cancelChannel);
+    subscriber.on('message', (_channel: string, runId: string) => {
+      if (worker.cancelJob(runId, 'cancelled')) opts.logger.info('run cancelled on this worker', { run_id: runId });
+    });
 
     const process = async (job: Job, signal: AbortSignal | undefined) => {
       const { data } = parseJob(job.name, job.data);
@@ -110,7 +139,7 @@ export class RunQueue {
         throw new UnrecoverableError(errorMessage(err));
       }
     };
-    return new RunWorker(worker);
+    return new RunWorker(worker, subscriber);
   }
 
   async close(): Promise<void> {
@@ -132,7 +161,10 @@ export class RunQueue {
 
 /** A running BullMQ worker. */
 export class RunWorker {
-  constructor(readonly worker: Worker) {}
+  constructor(
+    readonly worker: Worker,
+    private readonly subscriber: Redis,
+  ) {}
 
   /** Cancels a run being processed by this worker (its signal aborts). */
   cancel(runId: string): boolean {
@@ -151,6 +183,7 @@ export class RunWorker {
       await closing;
     } finally {
       clearTimeout(timer);
+      await this.subscriber.quit().catch(() => this.subscriber.disconnect());
     }
   }
 }

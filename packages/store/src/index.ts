@@ -1,3 +1,4 @@
+export * from './backfill-repository';
 export * from './export-repository';
 export * from './keys';
 export * from './run-repository';

@@ -11,6 +11,9 @@ export function storeKeys(prefix: string) {
     run: (runId: string) => `${prefix}:run:${runId}`,
     /** zset run id → data_interval_start ms, per export. */
     exportRuns: (exportId: string) => `${prefix}:runs:${exportId}`,
+    backfill: (id: string) => `${prefix}:backfill:${id}`,
+    /** list of the run ids a backfill covers, oldest first. */
+    backfillRuns: (id: string) => `${prefix}:backfill:${id}:runs`,
   };
 }
 export type StoreKeys = ReturnType<typeof storeKeys>;

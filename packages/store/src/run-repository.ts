@@ -11,12 +11,14 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[3])
 return 'created'`;
 
-// Moves a run to Running and counts the attempt, unless it was cancelled.
+// Moves a run to Running and counts the attempt (across manual retries too),
+// unless it was cancelled or has completed meanwhile.
 const START = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
 if status == 'Cancelled' or status == 'Completed' then return status end
-redis.call('HSET', KEYS[1], 'status', 'Running', 'attempts', ARGV[1], 'started_at', ARGV[2], 'finished_at', '', 'error', '')
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSET', KEYS[1], 'status', 'Running', 'started_at', ARGV[1], 'finished_at', '', 'error', '')
 return 'started'`;
 
 // Sets a final or retryable status only while the run is Running: a run
@@ -38,8 +40,10 @@ export interface NewRun {
 export interface ListRunsOptions {
   status?: RunStatus;
   limit: number;
-  /** Only runs whose interval starts before this (epoch ms): the page cursor. */
+  /** Only runs whose interval starts before this (epoch ms): the page cursor or range end. */
   before?: number;
+  /** Only runs whose interval starts at or after this (epoch ms). */
+  from?: number;
 }
 
 export class RunRepository {
@@ -113,9 +117,9 @@ export class RunRepository {
     });
   }
 
-  /** Running, attempt n. Returns 'started', or why not ('Cancelled', 'Completed', 'missing'). */
-  async start(id: string, attempt: number, now = Date.now()): Promise<string> {
-    return (await this.redis.eval(START, 1, this.keys.run(id), String(attempt), new Date(now).toISOString())) as string;
+  /** Running, one more attempt. Returns 'started', or why not ('Cancelled', 'Completed', 'missing'). */
+  async start(id: string, now = Date.now()): Promise<string> {
+    return (await this.redis.eval(START, 1, this.keys.run(id), new Date(now).toISOString())) as string;
   }
 
   async complete(
@@ -159,21 +163,46 @@ export class RunRepository {
     return true;
   }
 
-  /** Puts a run back to Scheduled for a manual retry (a new attempt of the same run). */
-  async reschedule(id: string): Promise<void> {
-    await this.redis.hset(this.keys.run(id), 'status', 'Scheduled', 'error', '', 'finished_at', '');
+  /** Puts a finished run back to Scheduled for a manual retry (a new attempt of the same run). */
+  async reschedule(id: string, backfillId?: string): Promise<void> {
+    const fields = ['status', 'Scheduled', 'error', '', 'finished_at', ''];
+    if (backfillId) fields.push('backfill_id', backfillId);
+    await this.redis.hset(this.keys.run(id), ...fields);
+  }
+
+  /** Status and rows of many runs in one round trip (backfill progress). */
+  async summaries(
+    ids: readonly string[],
+  ): Promise<Array<{ status: RunStatus | null; records: number; finished_at: string | null }>> {
+    const out: Array<{ status: RunStatus | null; records: number; finished_at: string | null }> = [];
+    for (let i = 0; i < ids.length; i += 5000) {
+      const pipeline = this.redis.pipeline();
+      for (const id of ids.slice(i, i + 5000))
+        pipeline.hmget(this.keys.run(id), 'status', 'records_completed', 'finished_at');
+      for (const [err, values] of (await pipeline.exec()) ?? []) {
+        if (err) throw err;
+        const [status, records, finishedAt] = values as Array<string | null>;
+        out.push({
+          status: (status as RunStatus) ?? null,
+          records: Number(records ?? 0),
+          finished_at: finishedAt || null,
+        });
+      }
+    }
+    return out;
   }
 
   /** Newest interval first. */
   async list(exportId: string, opts: ListRunsOptions): Promise<Run[]> {
     const runs: Run[] = [];
     let max = opts.before === undefined ? '+inf' : `(${opts.before}`;
+    const min = opts.from === undefined ? '-inf' : String(opts.from);
     const page = Math.max(opts.limit, 100);
     for (;;) {
       const ids = await this.redis.zrevrangebyscore(
         this.keys.exportRuns(exportId),
         max,
-        '-inf',
+        min,
         'WITHSCORES',
         'LIMIT',
         0,

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { BackfillRepository } from './backfill-repository';
 import { ExportRepository } from './export-repository';
 import { storeKeys } from './keys';
 import { RunRepository } from './run-repository';
@@ -9,6 +10,7 @@ export class Store {
   readonly exports: ExportRepository;
   readonly runs: RunRepository;
   readonly schedule: ScheduleRepository;
+  readonly backfills: BackfillRepository;
 
   constructor(
     readonly redis: Redis,
@@ -18,6 +20,7 @@ export class Store {
     this.exports = new ExportRepository(redis, keys);
     this.runs = new RunRepository(redis, keys);
     this.schedule = new ScheduleRepository(redis, keys);
+    this.backfills = new BackfillRepository(redis, keys);
   }
 
   static connect(url: string, prefix: string): Store {

@@ -1,15 +1,18 @@
 import type { ClickHouseSource } from '@bx/clickhouse';
 import type { DestinationConfig, DestinationWriter, Logger } from '@bx/core';
-import type { ExportService } from '@bx/operations';
+import type { BackfillService, ExportService, RunService } from '@bx/operations';
 import type { Store } from '@bx/store';
 import express, { type Express } from 'express';
 import { bearerAuth } from './auth';
 import { errorHandler } from './error-handler';
 import { exportsRouter } from './routes/exports';
+import { runsRouter } from './routes/runs';
 
 export interface AppDeps {
   token: string;
   service: ExportService;
+  runs: RunService;
+  backfills: BackfillService;
   store: Pick<Store, 'ping'>;
   clickhouse: Pick<ClickHouseSource, 'ping'>;
   logger: Logger;
@@ -32,6 +35,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use('/api', bearerAuth(deps.token));
   app.use('/api/exports', exportsRouter(deps.service, deps.destinationFor));
+  app.use('/api/exports', runsRouter(deps.runs, deps.backfills));
 
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}`, details: [] } });

@@ -1,7 +1,7 @@
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
 import { destinationFor } from '@bx/destinations';
-import { ExportService } from '@bx/operations';
+import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
@@ -26,7 +26,16 @@ export async function startApi(
     requestTimeoutMs: 10_000,
   });
   const service = new ExportService(store, queue, logger);
-  const app = createApp({ token: config.ADMIN_API_TOKEN!, service, store, clickhouse, logger, destinationFor });
+  const app = createApp({
+    token: config.ADMIN_API_TOKEN!,
+    service,
+    runs: new RunService(store, queue, logger),
+    backfills: new BackfillService(store, queue, logger),
+    store,
+    clickhouse,
+    logger,
+    destinationFor,
+  });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, '0.0.0.0', () => resolve(s));

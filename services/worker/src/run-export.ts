@@ -1,5 +1,6 @@
 import { buildEventsQuery, type ClickHouseSource } from '@bx/clickhouse';
 import {
+  PermanentError,
   errorMessage,
   isRetryable,
   type BatchExport,
@@ -38,7 +39,7 @@ export function createRunProcessor(deps: RunExportDeps) {
       log.info('run skipped: export deleted');
       return { status: 'skipped', reason: 'export deleted' };
     }
-    const started = await deps.store.runs.start(payload.run_id, ctx.attempt);
+    const started = await deps.store.runs.start(payload.run_id);
     if (started !== 'started') {
       log.info('run skipped', { reason: started });
       return { status: 'skipped', reason: started };
@@ -92,7 +93,12 @@ export function createRunProcessor(deps: RunExportDeps) {
     } catch (err) {
       const final = !isRetryable(err) || ctx.attempt >= ctx.maxAttempts;
       const message = errorMessage(err);
-      await deps.store.runs.fail(payload.run_id, final ? 'Failed' : 'FailedRetryable', message);
+      const recorded = await deps.store.runs.fail(payload.run_id, final ? 'Failed' : 'FailedRetryable', message);
+      if (recorded === 'Cancelled') {
+        // Cancelled through the API while running: no further attempts.
+        log.info('run cancelled', { ms: Date.now() - began });
+        throw new PermanentError('run cancelled', { code: 'Cancelled', cause: err });
+      }
       log.warn(final ? 'run failed' : 'run failed, will retry', {
         error: message,
         retryable: isRetryable(err),

@@ -97,6 +97,19 @@ export class RerunCleanup {
     return stale;
   }
 
+  /** Best-effort delete of objects this attempt wrote. */
+  async deleteQuietly(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.client
+      .send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+        }),
+      )
+      .catch((err: unknown) => this.logger.warn('could not delete objects of an aborted attempt', { keys, err }));
+  }
+
   /** The attempt finished: nothing is left open. */
   async done(): Promise<void> {
     await this.state.set({ uploads: [] } satisfies S3RunState);

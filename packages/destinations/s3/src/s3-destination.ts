@@ -91,6 +91,8 @@ export class S3Destination implements DestinationWriter {
       return result;
     } catch (err) {
       await current?.abort();
+      // Cancelled or shut down: leave no object of this attempt behind.
+      if (ctx.signal.aborted) await cleanup.deleteQuietly(result.files);
       throw classifyS3Error(err, 'upload');
     }
   }

@@ -60,6 +60,8 @@ export function exportsRouter(
         status: query(req, 'status'),
         limit: query(req, 'limit'),
         cursor: query(req, 'cursor'),
+        start: query(req, 'start'),
+        end: query(req, 'end'),
       }),
     );
   });

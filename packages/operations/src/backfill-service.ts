@@ -1,0 +1,169 @@
+import {
+  NotFoundError,
+  ValidationError,
+  instant,
+  intervalsBetween,
+  parseInput,
+  runIdFor,
+  type RunStatus,
+} from '@bx/core';
+import { BACKFILL_PRIORITY, type RunJobData, type RunQueue } from '@bx/queue';
+import type { Store } from '@bx/store';
+import type { Logger } from '@bx/core';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+
+/** Backfills longer than this are refused (a year of 5-minute intervals fits). */
+export const MAX_BACKFILL_RUNS = 200_000;
+
+const backfillSchema = z.strictObject({
+  start_at: instant,
+  end_at: instant,
+  /** Export intervals again even if they were exported before. */
+  force: z.boolean().default(false),
+});
+
+export interface Backfill {
+  id: string;
+  export_id: string;
+  status: 'Running' | 'Completed' | 'Failed' | 'Cancelled';
+  start_at: string;
+  end_at: string;
+  force: boolean;
+  total_runs: number;
+  finished_runs: number;
+  failed_runs: number;
+  records_completed: number;
+  progress: number;
+  created_at: string;
+  finished_at: string | null;
+}
+
+/** What creating a backfill did, beyond the backfill itself. */
+export interface BackfillCreated {
+  backfill: Backfill;
+  enqueued: number;
+  /** Intervals already exported or in flight, not exported again. */
+  skipped: number;
+}
+
+const FINISHED: ReadonlySet<RunStatus> = new Set(['Completed', 'Failed', 'Cancelled']);
+
+/**
+ * One run per interval of the export's calendar in a range, queued behind
+ * scheduled runs. Idempotent with the schedule and with other backfills: the
+ * run of an interval exists once, and is exported again only with `force`.
+ */
+export class BackfillService {
+  constructor(
+    private readonly store: Store,
+    private readonly queue: RunQueue,
+    private readonly logger: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async create(exportId: string, body: unknown): Promise<BackfillCreated> {
+    const input = parseInput(backfillSchema, body);
+    const exp = await this.store.exports.get(exportId);
+    if (!exp) throw new NotFoundError(`export ${exportId} not found`);
+    const start = Date.parse(input.start_at);
+    const end = Date.parse(input.end_at);
+    const now = this.clock();
+    const invalid = (field: string, message: string) =>
+      new ValidationError(`Invalid body: ${field}: ${message}`, [{ field, message }]);
+    if (end <= start) throw invalid('end_at', 'end_at must be after start_at');
+    if (end > now) throw invalid('end_at', 'end_at is in the future; the scheduler exports intervals as they end');
+    // Only intervals that have ended: a backfill never exports a partial interval.
+    const spans = intervalsBetween(start, end, exp.interval, exp.timezone, MAX_BACKFILL_RUNS + 1).filter(
+      (s) => s.end <= now,
+    );
+    if (spans.length > MAX_BACKFILL_RUNS)
+      throw invalid('start_at', `range holds more than ${MAX_BACKFILL_RUNS} intervals`);
+    if (spans.length === 0) throw invalid('end_at', `no ${exp.interval} interval in the range has ended yet`);
+
+    const id = randomUUID();
+    const jobs: RunJobData[] = spans.map((s) => ({
+      run_id: runIdFor(exp.id, s.start),
+      export_id: exp.id,
+      data_interval_start: s.start,
+      data_interval_end: s.end,
+    }));
+    const statuses = await this.store.runs.createMany(
+      jobs.map((j) => ({
+        id: j.run_id,
+        export_id: j.export_id,
+        data_interval_start: j.data_interval_start,
+        data_interval_end: j.data_interval_end,
+        backfill_id: id,
+      })),
+      now,
+    );
+    const fresh = jobs.filter((_, i) => statuses[i] === 'created');
+    const again = input.force
+      ? jobs.filter((_, i) => statuses[i] !== 'created' && FINISHED.has(statuses[i] as RunStatus))
+      : [];
+    await this.store.backfills.create(
+      {
+        id,
+        export_id: exp.id,
+        start_at: new Date(spans[0]!.start).toISOString(),
+        end_at: new Date(spans[spans.length - 1]!.end).toISOString(),
+        force: input.force,
+        total_runs: jobs.length,
+        created_at: new Date(now).toISOString(),
+      },
+      jobs.map((j) => j.run_id),
+    );
+    await this.queue.enqueue(fresh, { priority: BACKFILL_PRIORITY });
+    for (const job of again) {
+      await this.store.runs.reschedule(job.run_id, id);
+      await this.queue.requeue(job, { priority: BACKFILL_PRIORITY });
+    }
+    const enqueued = fresh.length + again.length;
+    this.logger.info('backfill created', {
+      export_id: exp.id,
+      backfill_id: id,
+      total_runs: jobs.length,
+      enqueued,
+      force: input.force,
+    });
+    return { backfill: await this.get(exp.id, id), enqueued, skipped: jobs.length - enqueued };
+  }
+
+  async get(exportId: string, backfillId: string): Promise<Backfill> {
+    const record = await this.store.backfills.get(backfillId);
+    if (!record || record.export_id !== exportId)
+      throw new NotFoundError(`backfill ${backfillId} of export ${exportId} not found`);
+    const runs = await this.store.runs.summaries(await this.store.backfills.runIds(backfillId));
+    let finished = 0;
+    let failed = 0;
+    let cancelled = 0;
+    let records = 0;
+    let finishedAt: string | null = null;
+    for (const run of runs) {
+      records += run.records;
+      if (run.status && FINISHED.has(run.status)) {
+        finished++;
+        if (run.status === 'Failed') failed++;
+        if (run.status === 'Cancelled') cancelled++;
+        if (run.finished_at && (!finishedAt || run.finished_at > finishedAt)) finishedAt = run.finished_at;
+      }
+    }
+    const done = finished === record.total_runs;
+    return {
+      id: record.id,
+      export_id: record.export_id,
+      status: !done ? 'Running' : failed > 0 ? 'Failed' : cancelled > 0 ? 'Cancelled' : 'Completed',
+      start_at: record.start_at,
+      end_at: record.end_at,
+      force: record.force,
+      total_runs: record.total_runs,
+      finished_runs: finished,
+      failed_runs: failed,
+      records_completed: records,
+      progress: record.total_runs === 0 ? 1 : finished / record.total_runs,
+      created_at: record.created_at,
+      finished_at: done ? finishedAt : null,
+    };
+  }
+}

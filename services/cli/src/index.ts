@@ -1,0 +1,2 @@
+export * from './enqueue-backfill';
+export * from './progress';

@@ -1,0 +1,84 @@
+import { createApp } from '@bx/api';
+import { ClickHouseSource } from '@bx/clickhouse';
+import { createLogger } from '@bx/core';
+import { destinationFor } from '@bx/destinations';
+import { BackfillService, ExportService, RunService } from '@bx/operations';
+import { RunQueue, type RunWorker } from '@bx/queue';
+import { Scheduler } from '@bx/scheduler';
+import { Store } from '@bx/store';
+import { createRunProcessor } from '@bx/worker';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { testEnv, uniqueName } from './env';
+
+export const TOKEN = 'in-process-token-0123456789';
+
+/** API, scheduler and a worker in the test process, over the real Redis, ClickHouse and S3 server. */
+export class InProcessSystem {
+  readonly prefix = uniqueName('bxo');
+  readonly logger = createLogger({}, 'error');
+  readonly store = Store.connect(testEnv.REDIS_URL, this.prefix);
+  readonly queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix: this.prefix, attempts: 3, backoffMs: 100 });
+  readonly source = new ClickHouseSource({
+    url: testEnv.CLICKHOUSE_URL,
+    username: 'default',
+    password: '',
+    requestTimeoutMs: 60_000,
+  });
+  readonly scheduler = new Scheduler({ store: this.store, queue: this.queue, logger: this.logger, settleMs: 0 });
+  readonly exports = new ExportService(this.store, this.queue, this.logger);
+  worker: RunWorker | null = null;
+  private server: Server | null = null;
+  base = '';
+
+  constructor(private readonly database: string) {}
+
+  async start(): Promise<this> {
+    const app = createApp({
+      token: TOKEN,
+      service: this.exports,
+      runs: new RunService(this.store, this.queue, this.logger),
+      backfills: new BackfillService(this.store, this.queue, this.logger),
+      store: this.store,
+      clickhouse: this.source,
+      logger: this.logger,
+      destinationFor,
+    });
+    this.server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  startWorker(concurrency = 1): RunWorker {
+    const processor = createRunProcessor({
+      store: this.store,
+      source: this.source,
+      destinationFor: (exp) => destinationFor(exp.destination),
+      config: { CLICKHOUSE_DATABASE: this.database, EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
+      logger: this.logger,
+    });
+    this.worker = this.queue.startWorker(processor, { concurrency, logger: this.logger });
+    return this.worker;
+  }
+
+  async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+    const res = await fetch(this.base + path, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, json: text ? JSON.parse(text) : null };
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.close(0);
+    this.server?.close();
+    await this.queue.queue.obliterate({ force: true });
+    const keys = await this.store.redis.keys(`${this.prefix}:*`);
+    if (keys.length) await this.store.redis.del(...keys);
+    await Promise.all([this.queue.close(), this.store.close(), this.source.close()]);
+  }
+}

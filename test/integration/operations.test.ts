@@ -1,0 +1,303 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { expect } from 'chai';
+import { isoSeconds, runIdFor, type Run } from '@bx/core';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { TestClickHouse } from '../helpers/clickhouse';
+import { S3_CREDENTIALS, testEnv } from '../helpers/env';
+import { chTime, makeEvent } from '../helpers/events';
+import { InProcessSystem } from '../helpers/in-process';
+import { eventually } from '../helpers/processes';
+import { createBucket, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
+
+const HOUR = 3_600_000;
+const PER_HOUR = 3;
+const base = Math.floor(Date.now() / HOUR) * HOUR - 48 * HOUR;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+describe('operating exports: backfills, retry, cancel, enqueue-backfill', function () {
+  this.timeout(120_000);
+  let ch: TestClickHouse;
+  let s3: S3Client;
+  let bucket: string;
+  let sys: InProcessSystem;
+
+  before(async () => {
+    ch = await new TestClickHouse().setup();
+    const events = [];
+    for (let h = 0; h < 48; h++) {
+      for (let i = 0; i < PER_HOUR; i++)
+        events.push(makeEvent({ inserted_at: chTime(iso(base + h * HOUR + i * 600_000)) }));
+    }
+    // A big interval (two days before the rest) for a run that takes a few seconds.
+    const big = chTime(iso(base - 48 * HOUR + 60_000));
+    for (let i = 0; i < 150_000; i++)
+      events.push(makeEvent({ inserted_at: big, properties: '{"pad":"' + 'z'.repeat(200) + '"}' }));
+    await ch.insert(events);
+    s3 = testS3Client();
+  });
+  after(async () => ch.drop());
+  beforeEach(async () => {
+    bucket = await createBucket(s3);
+    sys = await new InProcessSystem(ch.database).start();
+  });
+  afterEach(async () => sys.stop());
+
+  const createExport = async (overrides: Record<string, unknown> = {}, bucketName = bucket): Promise<string> => {
+    const res = await sys.call('POST', '/api/exports', {
+      name: 'ops',
+      team_id: 1,
+      interval: 'hour',
+      paused: true,
+      destination: {
+        type: 'S3',
+        config: { bucket_name: bucketName, endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS },
+      },
+      ...overrides,
+    });
+    expect(res.status, JSON.stringify(res.json)).to.equal(201);
+    return res.json.id as string;
+  };
+  const backfill = async (id: string, start: number, end: number, force?: boolean) => {
+    const res = await sys.call('POST', `/api/exports/${id}/backfills`, {
+      start_at: iso(start),
+      end_at: iso(end),
+      force,
+    });
+    expect(res.status, JSON.stringify(res.json)).to.equal(201);
+    return res.json as { id: string; total_runs: number; enqueued: number; skipped: number };
+  };
+  const finished = (id: string, backfillId: string) =>
+    eventually(
+      async () => {
+        const res = await sys.call('GET', `/api/exports/${id}/backfills/${backfillId}`);
+        return res.json.status === 'Running' ? undefined : res.json;
+      },
+      90_000,
+      `backfill ${backfillId} to finish`,
+    );
+  const runsOf = async (id: string): Promise<Run[]> =>
+    (await sys.call('GET', `/api/exports/${id}/runs?limit=1000`)).json.results;
+  const runStatus = (id: string, runId: string, status: string) =>
+    eventually(
+      async () => {
+        const run = (await sys.call('GET', `/api/exports/${id}/runs?limit=1000`)).json.results.find(
+          (r: Run) => r.id === runId,
+        );
+        return run?.status === status ? (run as Run) : undefined;
+      },
+      60_000,
+      `run ${runId} to be ${status}`,
+    );
+
+  it('a backfill over 48 hourly intervals exports each exactly once, also when run twice', async () => {
+    sys.startWorker(2);
+    const id = await createExport();
+    const first = await backfill(id, base, base + 48 * HOUR);
+    expect(first).to.deep.include({ total_runs: 48, enqueued: 48, skipped: 0 });
+    const done = await finished(id, first.id);
+    expect(done).to.deep.include({
+      status: 'Completed',
+      total_runs: 48,
+      finished_runs: 48,
+      failed_runs: 0,
+      records_completed: 48 * PER_HOUR,
+      progress: 1,
+    });
+    const again = await backfill(id, base, base + 48 * HOUR);
+    expect(again).to.deep.include({ total_runs: 48, enqueued: 0, skipped: 48 });
+    expect((await finished(id, again.id)).status).to.equal('Completed');
+    const keys = await listKeys(s3, bucket);
+    expect(keys).to.have.length(48);
+    for (let h = 0; h < 48; h += 7) {
+      expect(
+        await readJsonLines(s3, bucket, `${isoSeconds(base + h * HOUR)}-${isoSeconds(base + (h + 1) * HOUR)}.jsonl`),
+      ).to.have.length(PER_HOUR);
+    }
+    const runs = await runsOf(id);
+    expect(runs).to.have.length(48);
+    expect(runs.every((r) => r.attempts === 1 && r.status === 'Completed' && r.backfill_id === first.id)).to.equal(
+      true,
+    );
+  });
+
+  it('overlapping scheduled runs and a forced backfill: every interval once, then again only when forced', async () => {
+    const id = await createExport({ paused: false, start_at: iso(base + 40 * HOUR) });
+    await sys.scheduler.tick();
+    const scheduled = (await runsOf(id)).length;
+    expect(scheduled).to.equal(8);
+    const overlapping = await backfill(id, base + 30 * HOUR, base + 48 * HOUR);
+    expect(overlapping).to.deep.include({ total_runs: 18, enqueued: 10, skipped: 8 });
+    sys.startWorker(2);
+    await finished(id, overlapping.id);
+    const runs = await runsOf(id);
+    expect(runs).to.have.length(18);
+    expect(runs.map((r) => r.attempts)).to.deep.equal(runs.map(() => 1));
+    const forced = await backfill(id, base + 44 * HOUR, base + 48 * HOUR, true);
+    expect(forced).to.deep.include({ total_runs: 4, enqueued: 4, skipped: 0 });
+    await finished(id, forced.id);
+    const after = await runsOf(id);
+    expect(
+      after
+        .filter((r) => r.attempts === 2)
+        .map((r) => r.data_interval_start)
+        .sort(),
+    ).to.deep.equal([44, 45, 46, 47].map((h) => iso(base + h * HOUR)));
+    expect(await listKeys(s3, bucket)).to.have.length(18);
+  });
+
+  it('rejects bad backfill ranges with 400 naming the field, and unknown exports with 404', async () => {
+    const id = await createExport();
+    const bad = async (body: unknown, field: string) => {
+      const res = await sys.call('POST', `/api/exports/${id}/backfills`, body);
+      expect(res.status, JSON.stringify(res.json)).to.equal(400);
+      expect(res.json.error.details.map((d: { field: string }) => d.field)).to.include(field);
+    };
+    await bad({ start_at: iso(base), end_at: iso(Date.now() + 2 * HOUR) }, 'end_at');
+    await bad({ start_at: iso(base + HOUR), end_at: iso(base) }, 'end_at');
+    await bad({ start_at: 'last tuesday', end_at: iso(base) }, 'start_at');
+    await bad({ start_at: iso(base), end_at: iso(base + HOUR), extra: 1 }, 'extra');
+    expect(
+      (await sys.call('POST', '/api/exports/nope/backfills', { start_at: iso(base), end_at: iso(base + HOUR) })).status,
+    ).to.equal(404);
+    expect((await sys.call('GET', `/api/exports/${id}/backfills/nope`)).status).to.equal(404);
+  });
+
+  it('scheduled runs go before backfill runs', async () => {
+    const a = await createExport();
+    const b = await createExport({ paused: false, start_at: iso(base + 47 * HOUR) });
+    await backfill(a, base, base + 12 * HOUR);
+    await sys.scheduler.tick();
+    sys.startWorker(1);
+    const scheduledRun = await runStatus(b, runIdFor(b, base + 47 * HOUR), 'Completed');
+    const backfillRuns = await eventually(
+      async () => {
+        const runs = await runsOf(a);
+        return runs.every((r) => r.status === 'Completed') ? runs : undefined;
+      },
+      60_000,
+      'backfill runs',
+    );
+    const firstBackfillStart = backfillRuns.map((r) => r.started_at!).sort()[0]!;
+    expect(scheduledRun.started_at! <= firstBackfillStart).to.equal(true);
+  });
+
+  it('retry runs a failed interval again as a new attempt of the same run', async () => {
+    const id = await createExport({}, 'no-such-bucket-yet');
+    sys.startWorker();
+    const b = await backfill(id, base, base + HOUR);
+    await finished(id, b.id);
+    const [failed] = await runsOf(id);
+    expect(failed).to.deep.include({ status: 'Failed', attempts: 1 });
+    expect(failed!.error).to.contain('NoSuchBucket');
+    expect(
+      (await sys.call('PATCH', `/api/exports/${id}`, { destination: { config: { bucket_name: bucket } } })).status,
+    ).to.equal(200);
+    const retried = await sys.call('POST', `/api/exports/${id}/runs/${failed!.id}/retry`);
+    expect(retried.status).to.equal(202);
+    const done = await runStatus(id, failed!.id, 'Completed');
+    expect(done).to.deep.include({ attempts: 2, records_completed: PER_HOUR, error: null });
+    expect(await listKeys(s3, bucket)).to.have.length(1);
+    expect((await sys.call('POST', `/api/exports/${id}/runs/nope/retry`)).status).to.equal(404);
+  });
+
+  it('cancel stops a queued run; it is never exported', async () => {
+    const id = await createExport();
+    await backfill(id, base, base + 3 * HOUR);
+    const runId = runIdFor(id, base + HOUR);
+    const res = await sys.call('POST', `/api/exports/${id}/runs/${runId}/cancel`);
+    expect(res.status).to.equal(200);
+    expect(res.json.status).to.equal('Cancelled');
+    expect((await sys.call('POST', `/api/exports/${id}/runs/${runId}/cancel`)).status).to.equal(409);
+    sys.startWorker();
+    await eventually(
+      async () => ((await runsOf(id)).filter((r) => r.status === 'Completed').length === 2 ? true : undefined),
+      30_000,
+      'the other runs',
+    );
+    expect((await listKeys(s3, bucket)).some((k) => k.startsWith(isoSeconds(base + HOUR)))).to.equal(false);
+    expect((await runsOf(id)).find((r) => r.id === runId)!.status).to.equal('Cancelled');
+  });
+
+  it('cancel stops a running run: the worker aborts, no object is left, no retry follows', async () => {
+    const id = await createExport();
+    const bigStart = base - 48 * HOUR;
+    const runId = runIdFor(id, bigStart);
+    sys.startWorker();
+    await backfill(id, bigStart, bigStart + HOUR);
+    await runStatus(id, runId, 'Running');
+    expect((await sys.call('POST', `/api/exports/${id}/runs/${runId}/retry`)).status).to.equal(409);
+    expect((await sys.call('POST', `/api/exports/${id}/runs/${runId}/cancel`)).json.status).to.equal('Cancelled');
+    await eventually(
+      async () => ((await sys.queue.queue.getJob(runId))?.failedReason ? true : undefined),
+      30_000,
+      'the job to stop',
+    );
+    const run = (await runsOf(id)).find((r) => r.id === runId)!;
+    expect(run).to.deep.include({ status: 'Cancelled', attempts: 1 });
+    expect(await listKeys(s3, bucket)).to.deep.equal([]);
+  });
+
+  it('npm run enqueue-backfill --wait shows progress and a summary; bad arguments exit 2', async () => {
+    sys.startWorker(2);
+    const id = await createExport();
+    const cli = join(__dirname, '..', '..', 'services', 'cli', 'dist', 'enqueue-backfill.js');
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, [cli, ...args], {
+          env: { ...process.env, REDIS_URL: testEnv.REDIS_URL, QUEUE_PREFIX: sys.prefix },
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('exit', (code) => resolve({ code, out, err }));
+      });
+    const ok = await run([
+      '--export-id',
+      id,
+      '--start',
+      iso(base),
+      '--end',
+      iso(base + 6 * HOUR),
+      '--wait',
+      '--poll-ms',
+      '100',
+    ]);
+    expect(ok.code, ok.err).to.equal(0);
+    expect(ok.out).to.match(/6 intervals from .* enqueued 6, skipped 0/);
+    expect(ok.out).to.match(/\[#+-*\] +\d+\.\d% {2}runs \d\/6 {2}failed 0 {2}rows \d+/);
+    expect(ok.out).to.contain('[##############################] 100.0%  runs 6/6  failed 0  rows 18');
+    expect(ok.out).to.match(/\| status +\| +Completed \|/);
+    expect(ok.out).to.match(/\| rows exported +\| +18 \|/);
+    const twice = await run(['--export-id', id, '--start', iso(base), '--end', iso(base + 6 * HOUR)]);
+    expect(twice.out).to.contain('enqueued 0, skipped 6');
+    const missing = await run(['--export-id', id, '--start', iso(base)]);
+    expect(missing.code).to.equal(2);
+    expect(missing.err).to.contain('missing --end');
+    const future = await run(['--export-id', id, '--start', iso(base), '--end', iso(Date.now() + 5 * HOUR)]);
+    expect(future.code).to.equal(2);
+    expect(future.err).to.contain('end_at is in the future');
+    const unknown = await run(['--export-id', 'nope', '--start', iso(base), '--end', iso(base + HOUR)]);
+    expect(unknown.code).to.equal(1);
+    expect(unknown.err).to.contain('export nope not found');
+  });
+
+  it('enqueue-backfill --wait exits 1 when runs fail', async () => {
+    sys.startWorker(2);
+    const id = await createExport({}, 'no-such-bucket-cli');
+    const cli = join(__dirname, '..', '..', 'services', 'cli', 'dist', 'enqueue-backfill.js');
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [cli, '--export-id', id, '--start', iso(base), '--end', iso(base + 2 * HOUR), '--wait', '--poll-ms', '100'],
+        {
+          env: { ...process.env, REDIS_URL: testEnv.REDIS_URL, QUEUE_PREFIX: sys.prefix },
+          stdio: 'ignore',
+        },
+      );
+      child.on('exit', resolve);
+    });
+    expect(code).to.equal(1);
+  });
+});
