@@ -2,7 +2,7 @@ import { createApp } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger } from '@bx/core';
 import { destinationFor } from '@bx/destinations';
-import { BackfillService, ExportService, RunService } from '@bx/operations';
+import { BackfillService, ExportService, FailurePolicy, RunService } from '@bx/operations';
 import { RunQueue, type RunWorker } from '@bx/queue';
 import { Scheduler } from '@bx/scheduler';
 import { Store } from '@bx/store';
@@ -51,8 +51,9 @@ export class InProcessSystem {
     return this;
   }
 
-  startWorker(concurrency = 1): RunWorker {
+  startWorker(concurrency = 1, failures?: FailurePolicy): RunWorker {
     const processor = createRunProcessor({
+      failures,
       store: this.store,
       source: this.source,
       destinationFor: (exp) => destinationFor(exp.destination),

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ClickHouseSource, buildEventsQuery } from '@bx/clickhouse';
-import { toRecordLine, PermanentError, type EventRow } from '@bx/core';
+import { toRecordLine, PermanentError, RetryableError, type EventRow } from '@bx/core';
 import { Session } from 'chdb';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { testEnv } from '../helpers/env';
 import { chTime, makeEvent } from '../helpers/events';
+import { TcpFaultProxy } from '../helpers/tcp-fault-proxy';
 
 const START = '2024-01-01T10:00:00Z';
 const END = '2024-01-01T11:00:00Z';
@@ -100,6 +101,45 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
     }
     expect(rows).to.equal(9000);
     expect(batches).to.be.greaterThan(1);
+  });
+
+  it('cuts a query that stalls (no data for the idle timeout) with a retryable error', async () => {
+    const proxy = await new TcpFaultProxy(Number(new URL(testEnv.CLICKHOUSE_URL).port)).start();
+    const stalled = new ClickHouseSource({
+      url: `http://127.0.0.1:${proxy.port}`,
+      username: 'default',
+      password: '',
+      requestTimeoutMs: 30_000,
+      idleTimeoutMs: 400,
+    });
+    try {
+      proxy.fault = 'stall-responses';
+      const began = Date.now();
+      const err = await collect(stalled, query()).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(RetryableError);
+      expect((err as RetryableError).code).to.equal('ClickHouseStalled');
+      expect(Date.now() - began).to.be.below(10_000);
+    } finally {
+      await stalled.close();
+      await proxy.stop();
+    }
+  });
+
+  it('does not count a slow consumer (back-pressure) as a stalled query', async () => {
+    const sut2 = new ClickHouseSource({
+      url: testEnv.CLICKHOUSE_URL,
+      username: 'default',
+      password: '',
+      requestTimeoutMs: 30_000,
+      idleTimeoutMs: 300,
+    });
+    let rows = 0;
+    for await (const batch of sut2.rows(query({ teamId: 4 }))) {
+      rows += batch.length;
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    await sut2.close();
+    expect(rows).to.equal(9000);
   });
 
   it('fails permanently on a missing table, naming it', async () => {

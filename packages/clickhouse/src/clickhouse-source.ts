@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { PermanentError, RetryableError, type EventRow } from '@bx/core';
 import { StringDecoder } from 'node:string_decoder';
 
@@ -8,6 +8,8 @@ export interface ClickHouseSourceOptions {
   password: string;
   /** Longest a query may run, in ms. */
   requestTimeoutMs: number;
+  /** A query that sends nothing for this long is cut (retryable), in ms. Default 5 minutes. */
+  idleTimeoutMs?: number;
 }
 
 /** Rows per yielded batch: amortises per-row async overhead downstream. */
@@ -20,13 +22,18 @@ const BAD_QUERY_CODES = new Set(['62', '47', '43', '60', '81', '16']);
 export class ClickHouseSource {
   readonly client: ClickHouseClient;
 
+  private readonly opts: Required<ClickHouseSourceOptions>;
+
   constructor(opts: ClickHouseSourceOptions) {
+    this.opts = { idleTimeoutMs: 5 * 60_000, ...opts };
     this.client = createClient({
       url: opts.url,
       username: opts.username,
       password: opts.password,
       request_timeout: opts.requestTimeoutMs,
       compression: { response: false, request: false },
+      // Errors are mapped and logged by the run as JSON; the client's own text logs would duplicate them.
+      log: { level: ClickHouseLogLevel.OFF },
       // Progress headers keep a long query's connection alive through proxies
       // with idle timeouts; a long interval keeps the header count small.
       clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '110000' },
@@ -38,18 +45,27 @@ export class ClickHouseSource {
    * HTTP response is consumed only as fast as the caller takes batches.
    */
   async *rows(sql: string, signal?: AbortSignal): AsyncGenerator<EventRow[]> {
+    const idle = new AbortController();
+    const abortSignal = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
     let stream: NodeJS.ReadableStream;
     try {
-      ({ stream } = await this.client.exec({ query: `${sql}\nFORMAT JSONEachRow`, abort_signal: signal }));
+      ({ stream } = await this.withinIdle(
+        this.client.exec({ query: `${sql}\nFORMAT JSONEachRow`, abort_signal: abortSignal }),
+        idle,
+      ));
     } catch (err) {
       throw mapError(err);
     }
+    const chunks = stream[Symbol.asyncIterator]();
     const decoder = new StringDecoder('utf8');
     let rest = '';
     let batch: EventRow[] = [];
     try {
-      for await (const chunk of stream) {
-        const text = rest + decoder.write(chunk as Buffer);
+      for (;;) {
+        // Only the wait for ClickHouse is timed, not the consumer's upload (back-pressure).
+        const next = await this.withinIdle(chunks.next(), idle);
+        if (next.done) break;
+        const text = rest + decoder.write(next.value as Buffer);
         let from = 0;
         for (let nl = text.indexOf('\n', from); nl !== -1; nl = text.indexOf('\n', from)) {
           batch.push(parseLine(text.slice(from, nl)));
@@ -63,10 +79,33 @@ export class ClickHouseSource {
       }
     } catch (err) {
       throw mapError(err);
+    } finally {
+      if (!idle.signal.aborted) (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
     }
     rest += decoder.end();
     if (rest.trim() !== '') batch.push(parseLine(rest));
     if (batch.length > 0) yield batch;
+  }
+
+  /** Rejects, and aborts the request, when ClickHouse sends nothing for `idleTimeoutMs`. */
+  private async withinIdle<T>(promise: Promise<T>, idle: AbortController): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        idle.abort();
+        const seconds = Math.round(this.opts.idleTimeoutMs / 1000);
+        reject(
+          new RetryableError(`ClickHouse sent no data for ${seconds} s; query cut, will retry`, {
+            code: 'ClickHouseStalled',
+          }),
+        );
+      }, this.opts.idleTimeoutMs);
+    });
+    try {
+      return await Promise.race([promise, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async ping(): Promise<boolean> {

@@ -34,6 +34,8 @@ const schema = z.object({
   EVENTS_INTERVAL_COLUMN: identifier.default('inserted_at'),
   /** Longest a ClickHouse query may take, in ms. Default 30 minutes. */
   CLICKHOUSE_QUERY_TIMEOUT_MS: int(1000).default(30 * 60_000),
+  /** A query that sends no data for this long is cut and retried, in ms. Default 5 minutes. */
+  CLICKHOUSE_IDLE_TIMEOUT_MS: int(100).default(5 * 60_000),
   /** Bearer token of the admin API; required by the API role. */
   ADMIN_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Port of the admin API. Default 8080. */
@@ -55,6 +57,14 @@ const schema = z.object({
   RUN_BACKOFF_MS: int(0).default(10_000),
   /** On SIGTERM, how long to let running runs finish before handing them back, in ms. Default 30000. */
   SHUTDOWN_GRACE_MS: int(0).default(30_000),
+  /** A run's lock lasts this long without renewal; a killed worker's run is taken over after it, in ms. Default 30000. */
+  WORKER_LOCK_DURATION_MS: int(1000).default(30_000),
+  /** How often workers look for runs whose worker died, in ms. Default 15000. */
+  WORKER_STALLED_INTERVAL_MS: int(500).default(15_000),
+  /** Pause an export after this many consecutive failed runs; 0 never pauses. Default 10 (as PostHog). */
+  AUTO_PAUSE_AFTER_FAILURES: int(0).default(10),
+  /** Receives a JSON notice when an export is auto-paused (at most one per export per day). Default none. */
+  ALERT_WEBHOOK_URL: url(['http:', 'https:']).optional(),
   /** `debug`, `info`, `warn` or `error`. Default `info`. */
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });

@@ -15,6 +15,8 @@ export interface BatchExport {
   include_events: string[];
   exclude_events: string[];
   paused: boolean;
+  /** Why the system paused the export (auto-pause after failures); null when running or paused by a user. */
+  paused_reason?: string | null;
   start_at: string | null;
   end_at: string | null;
   destination: DestinationConfig;

@@ -72,6 +72,7 @@ export class ExportService {
     const current = await this.get(id);
     const { destination: destinationPatch, ...fields } = patch;
     const next: BatchExport = { ...current, ...fields, updated_at: new Date(this.clock()).toISOString() };
+    if (patch.paused === false) next.paused_reason = null;
     if (destinationPatch) {
       const type = destinationPatch.type ?? current.destination.type;
       // Same type: merge, so secrets the API never returned can be left out.
@@ -101,7 +102,13 @@ export class ExportService {
   async unpause(id: string, opts: { backfill?: boolean } = {}): Promise<BatchExport> {
     const exp = await this.get(id);
     if (!exp.paused) return exp;
-    const next: BatchExport = { ...exp, paused: false, updated_at: new Date(this.clock()).toISOString() };
+    const next: BatchExport = {
+      ...exp,
+      paused: false,
+      paused_reason: null,
+      updated_at: new Date(this.clock()).toISOString(),
+    };
+    await this.store.exports.resetFailures(id);
     await this.store.exports.save(next);
     await this.resume(next, Boolean(opts.backfill));
     this.logger.info('export unpaused', { export_id: id, backfill: Boolean(opts.backfill) });
@@ -161,6 +168,7 @@ export class ExportService {
       return;
     }
     if (before.paused) {
+      await this.store.exports.resetFailures(after.id);
       await this.resume(after, false);
       return;
     }

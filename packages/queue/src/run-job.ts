@@ -3,6 +3,9 @@ import { z } from 'zod';
 /** Queue that carries export runs. */
 export const RUNS_QUEUE = 'export-runs';
 
+/** Runs that failed for good (permanent error or attempts exhausted), with their last error. */
+export const DEAD_LETTER_QUEUE = 'export-runs-dead-letter';
+
 /** Payload of an `export-run` job: one interval of one export. Times in epoch ms. */
 export const runJobSchema = z.strictObject({
   run_id: z.string().min(1),

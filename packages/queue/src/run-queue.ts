@@ -1,7 +1,7 @@
 import { PermanentError, errorMessage, isRetryable, type Logger } from '@bx/core';
 import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { RUNS_QUEUE, parseJob, type RunJobData } from './run-job';
+import { DEAD_LETTER_QUEUE, RUNS_QUEUE, parseJob, type RunJobData } from './run-job';
 
 export interface RunQueueOptions {
   redisUrl: string;
@@ -49,10 +49,34 @@ export interface WorkerOptions {
 export class RunQueue {
   private readonly connection: Redis;
   readonly queue: Queue;
+  /** Never processed: a record of failed runs, shown in Bull Board; a retry moves the run back. */
+  readonly deadLetter: Queue;
 
   constructor(private readonly opts: RunQueueOptions) {
     this.connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
     this.queue = new Queue(RUNS_QUEUE, { connection: this.connection, prefix: opts.prefix });
+    this.deadLetter = new Queue(DEAD_LETTER_QUEUE, { connection: this.connection, prefix: opts.prefix });
+  }
+
+  /** Every queue the system uses (for Bull Board). */
+  queues(): Queue[] {
+    return [this.queue, this.deadLetter];
+  }
+
+  /** Records a run that failed for good; replaces an earlier record of the same run. */
+  async moveToDeadLetter(run: RunJobData, error: string, attempts: number): Promise<void> {
+    await this.deadLetter.remove(run.run_id);
+    await this.deadLetter.add(
+      'dead-run',
+      { ...run, error, attempts, failed_at: new Date().toISOString() },
+      { jobId: run.run_id, removeOnComplete: true, removeOnFail: false },
+    );
+  }
+
+  /** Dead-lettered run ids (most recent first). */
+  async deadLetterIds(limit = 1000): Promise<string[]> {
+    const jobs = await this.deadLetter.getJobs(['waiting'], 0, limit - 1);
+    return jobs.map((j) => j.id!).filter(Boolean);
   }
 
   /** Enqueues runs in order (oldest first); runs already queued are left as they are. */
@@ -66,13 +90,14 @@ export class RunQueue {
     }
   }
 
-  /** Queues a run again after it finished (manual retry): the old job is dropped first. */
+  /** Queues a run again after it finished (manual retry): the old job and any dead-letter record are dropped first. */
   async requeue(run: RunJobData, opts: { priority?: number } = {}): Promise<void> {
     const existing = await this.queue.getJob(run.run_id);
     if (existing) {
       if (await existing.isActive()) throw new PermanentError(`run ${run.run_id} is running`, { code: 'RunActive' });
       await existing.remove();
     }
+    await this.deadLetter.remove(run.run_id);
     await this.enqueue([run], opts);
   }
 
@@ -111,8 +136,8 @@ export class RunQueue {
         connection: new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null }),
         prefix: this.opts.prefix,
         concurrency: opts.concurrency,
-        lockDuration: opts.lockDurationMs ?? 60_000,
-        stalledInterval: opts.stalledIntervalMs ?? 30_000,
+        lockDuration: opts.lockDurationMs ?? 30_000,
+        stalledInterval: opts.stalledIntervalMs ?? 15_000,
         maxStalledCount: 5,
       },
     );
@@ -135,6 +160,13 @@ export class RunQueue {
       try {
         return await processor(data, ctx);
       } catch (err) {
+        const final = !isRetryable(err) || ctx.attempt >= ctx.maxAttempts;
+        const cancelled = (err as { code?: string }).code === 'Cancelled';
+        if (final && !cancelled) {
+          await this.moveToDeadLetter(data, errorMessage(err), ctx.attempt).catch((e: unknown) =>
+            opts.logger.error('could not dead-letter run', { run_id: data.run_id, err: errorMessage(e) }),
+          );
+        }
         if (isRetryable(err)) throw err;
         throw new UnrecoverableError(errorMessage(err));
       }
@@ -144,6 +176,7 @@ export class RunQueue {
 
   async close(): Promise<void> {
     await this.queue.close();
+    await this.deadLetter.close();
     await this.connection.quit().catch(() => this.connection.disconnect());
   }
 

@@ -43,6 +43,21 @@ export class ExportRepository {
     await this.redis.set(this.keys.export(exp.id), JSON.stringify(exp));
   }
 
+  /** Counts one more consecutive failed run; returns the count. */
+  async recordFailure(id: string): Promise<number> {
+    return this.redis.incr(this.keys.failures(id));
+  }
+
+  /** A completed run ends the streak of failures. */
+  async resetFailures(id: string): Promise<void> {
+    await this.redis.del(this.keys.failures(id));
+  }
+
+  /** True once per export per `seconds`: gates alerts. */
+  async claimAlert(id: string, seconds: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.alerted(id), '1', 'EX', seconds, 'NX')) === 'OK';
+  }
+
   /** Removes the export and its schedule; returns the ids of its runs for clean-up. */
   async delete(exp: BatchExport): Promise<string[]> {
     const runIds = await this.redis.zrange(this.keys.exportRuns(exp.id), 0, -1);
@@ -53,6 +68,7 @@ export class ExportRepository {
       .srem(this.keys.teamExports(exp.team_id), exp.id)
       .zrem(this.keys.schedule, exp.id)
       .hdel(this.keys.cursor, exp.id)
+      .del(this.keys.failures(exp.id), this.keys.alerted(exp.id))
       .exec();
     return runIds;
   }

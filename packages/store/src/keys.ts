@@ -11,6 +11,10 @@ export function storeKeys(prefix: string) {
     run: (runId: string) => `${prefix}:run:${runId}`,
     /** zset run id → data_interval_start ms, per export. */
     exportRuns: (exportId: string) => `${prefix}:runs:${exportId}`,
+    /** consecutive failed runs of an export. */
+    failures: (exportId: string) => `${prefix}:failures:${exportId}`,
+    /** set while an alert about the export was sent in the last day. */
+    alerted: (exportId: string) => `${prefix}:alerted:${exportId}`,
     backfill: (id: string) => `${prefix}:backfill:${id}`,
     /** list of the run ids a backfill covers, oldest first. */
     backfillRuns: (id: string) => `${prefix}:backfill:${id}:runs`,

@@ -1,5 +1,6 @@
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { FailurePolicy } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { destinationFor } from '@bx/destinations';
@@ -15,6 +16,7 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     username: config.CLICKHOUSE_USER,
     password: config.CLICKHOUSE_PASSWORD,
     requestTimeoutMs: config.CLICKHOUSE_QUERY_TIMEOUT_MS,
+    idleTimeoutMs: config.CLICKHOUSE_IDLE_TIMEOUT_MS,
   });
   const queue = new RunQueue({
     redisUrl: config.REDIS_URL,
@@ -22,7 +24,12 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     attempts: config.RUN_MAX_ATTEMPTS,
     backoffMs: config.RUN_BACKOFF_MS,
   });
+  const failures = new FailurePolicy(store, logger, {
+    threshold: config.AUTO_PAUSE_AFTER_FAILURES,
+    webhookUrl: config.ALERT_WEBHOOK_URL,
+  });
   const processor = createRunProcessor({
+    failures,
     store,
     source,
     destinationFor: (exp) => destinationFor(exp.destination),
@@ -30,7 +37,12 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     logger,
   });
 
-  const worker = queue.startWorker(processor, { concurrency: config.WORKER_CONCURRENCY, logger });
+  const worker = queue.startWorker(processor, {
+    concurrency: config.WORKER_CONCURRENCY,
+    logger,
+    lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+    stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+  });
   logger.info('worker started', { concurrency: config.WORKER_CONCURRENCY });
   return {
     async stop() {

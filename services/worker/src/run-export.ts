@@ -8,6 +8,7 @@ import {
   type DestinationWriter,
   type Logger,
 } from '@bx/core';
+import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJobData } from '@bx/queue';
 import type { Store } from '@bx/store';
 
@@ -17,6 +18,8 @@ export interface RunExportDeps {
   destinationFor: (exp: BatchExport) => DestinationWriter;
   config: Pick<Config, 'CLICKHOUSE_DATABASE' | 'EVENTS_TABLE' | 'EVENTS_INTERVAL_COLUMN'>;
   logger: Logger;
+  /** Auto-pause after consecutive failures; absent in tests that do not need it. */
+  failures?: Pick<FailurePolicy, 'completed' | 'failed'>;
 }
 
 /** What happened to a run; failures are thrown so the queue retries them. */
@@ -82,6 +85,7 @@ export function createRunProcessor(deps: RunExportDeps) {
         },
       });
       const recorded = await deps.store.runs.complete(payload.run_id, result);
+      await deps.failures?.completed(exp.id);
       log.info('run completed', {
         records: result.records,
         bytes: result.bytes,
@@ -99,6 +103,7 @@ export function createRunProcessor(deps: RunExportDeps) {
         log.info('run cancelled', { ms: Date.now() - began });
         throw new PermanentError('run cancelled', { code: 'Cancelled', cause: err });
       }
+      if (final) await deps.failures?.failed(exp.id, message);
       log.warn(final ? 'run failed' : 'run failed, will retry', {
         error: message,
         retryable: isRetryable(err),

@@ -1,0 +1,74 @@
+import { errorMessage, type Logger } from '@bx/core';
+import type { Store } from '@bx/store';
+
+export interface FailurePolicyOptions {
+  /** Consecutive failed runs that pause an export; 0 never pauses. */
+  threshold: number;
+  /** Receives a JSON notice when an export is paused. */
+  webhookUrl?: string;
+  /** At most one notice per export in this many seconds. */
+  alertEverySeconds?: number;
+  fetch?: typeof fetch;
+}
+
+/**
+ * After N consecutive failed runs an export is paused with the reason stored
+ * on it, and a webhook is told (at most once a day per export), as PostHog
+ * does, so a broken destination stops burning retries until someone looks.
+ */
+export class FailurePolicy {
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly opts: FailurePolicyOptions,
+  ) {}
+
+  async completed(exportId: string): Promise<void> {
+    await this.store.exports.resetFailures(exportId);
+  }
+
+  async failed(exportId: string, error: string): Promise<void> {
+    const failures = await this.store.exports.recordFailure(exportId);
+    if (this.opts.threshold === 0 || failures < this.opts.threshold) return;
+    const exp = await this.store.exports.get(exportId);
+    if (!exp || exp.paused) return;
+    const reason = `paused after ${failures} consecutive failed runs; last error: ${error}`.slice(0, 2000);
+    await this.store.exports.save({
+      ...exp,
+      paused: true,
+      paused_reason: reason,
+      updated_at: new Date().toISOString(),
+    });
+    await this.store.schedule.unschedule(exportId);
+    this.logger.warn('export auto-paused', { export_id: exportId, failures, error });
+    if (
+      this.opts.webhookUrl &&
+      (await this.store.exports.claimAlert(exportId, this.opts.alertEverySeconds ?? 86_400))
+    ) {
+      await this.notify({
+        type: 'batch_export.auto_paused',
+        export_id: exp.id,
+        name: exp.name,
+        team_id: exp.team_id,
+        destination: exp.destination.type,
+        consecutive_failures: failures,
+        last_error: error,
+        paused_at: new Date().toISOString(),
+      });
+    }
+  }
+
+  private async notify(body: Record<string, unknown>): Promise<void> {
+    try {
+      const res = await (this.opts.fetch ?? fetch)(this.opts.webhookUrl!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    } catch (err) {
+      this.logger.error('alert webhook failed', { export_id: body.export_id, err: errorMessage(err) });
+    }
+  }
+}
