@@ -1,0 +1,76 @@
+import { createLogger, runIdFor, type S3Config } from '@bx/core';
+import { ExportService } from '@bx/operations';
+import type { RunQueue } from '@bx/queue';
+import type { Store } from '@bx/store';
+import { BENCH_END, BENCH_START, BENCH_TEAM } from './generate';
+import { WorkerProcess } from './worker-process';
+
+export interface ProductCase {
+  name: string;
+  file_format: S3Config['file_format'];
+  compression: string | null;
+}
+
+export interface ProductResult {
+  seconds: number[];
+  records: number;
+  bytes: number;
+  peakRssMb: number;
+}
+
+/**
+ * Exports the benchmark interval the way production does: a job through
+ * BullMQ, a fresh worker process, a multipart upload to the S3 server. Timed
+ * from enqueue to the run being Completed; `reps` times, same worker.
+ */
+export async function runProductCase(
+  c: ProductCase,
+  reps: number,
+  deps: { store: Store; queue: RunQueue; workerEnv: Record<string, string>; s3: Record<string, string> },
+): Promise<ProductResult> {
+  const service = new ExportService(deps.store, deps.queue, createLogger({}, 'error'));
+  const exp = await service.create({
+    name: `bench ${c.name}`,
+    team_id: BENCH_TEAM,
+    interval: 'hour',
+    paused: true,
+    destination: {
+      type: 'S3',
+      config: { ...deps.s3, prefix: `bench/${c.name}`, file_format: c.file_format, compression: c.compression },
+    },
+  });
+  const worker = new WorkerProcess({ ...deps.workerEnv, WORKER_CONCURRENCY: '1' });
+  await worker.started();
+  const result: ProductResult = { seconds: [], records: 0, bytes: 0, peakRssMb: 0 };
+  const runId = runIdFor(exp.id, BENCH_START);
+  const job = { run_id: runId, export_id: exp.id, data_interval_start: BENCH_START, data_interval_end: BENCH_END };
+  try {
+    await deps.store.runs.createMany([
+      { id: runId, export_id: exp.id, data_interval_start: BENCH_START, data_interval_end: BENCH_END },
+    ]);
+    for (let rep = 0; rep < reps; rep++) {
+      const began = process.hrtime.bigint();
+      if (rep === 0) await deps.queue.enqueue([job]);
+      else {
+        await deps.store.runs.reschedule(runId);
+        await deps.queue.requeue(job);
+      }
+      for (;;) {
+        const run = await deps.store.runs.get(runId);
+        // Each rep starts from Scheduled (reschedule), so Completed means this rep is done.
+        if (run?.status === 'Completed') {
+          result.records = run.records_completed;
+          result.bytes = run.bytes_exported;
+          break;
+        }
+        if (run?.status === 'Failed') throw new Error(`${c.name} failed: ${run.error}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      result.seconds.push(Number(process.hrtime.bigint() - began) / 1e9);
+    }
+    result.peakRssMb = worker.peakRssMb();
+  } finally {
+    await worker.stop();
+  }
+  return result;
+}

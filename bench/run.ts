@@ -1,0 +1,219 @@
+/**
+ * `npm run bench [-- --rows N --reps R --quick]`: the product against the
+ * physical limit of reading (B0) and the cron one-liner (B1), measured in
+ * one run on the same interval; scheduling and small-run throughput.
+ * Prints a table and writes bench/results.json.
+ */
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { RunQueue } from '@bx/queue';
+import { Store } from '@bx/store';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { b0, b1, responseBytes } from './baselines';
+import { countTeamRows, generateEvents } from './generate';
+import { runProductCase, type ProductCase } from './product';
+import { backfillAccept, schedulerTick } from './scheduling';
+import { generateSmall, smallRuns } from './small-runs';
+import { WorkerProcess } from './worker-process';
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '2000000' },
+    reps: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd' },
+  },
+});
+const rows = Number(args.rows);
+const reps = Number(args.reps ?? (args.quick ? 1 : 3));
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
+const DATABASE = 'bx_bench';
+const BUCKET = 'bx-bench';
+const CASES: Record<string, ProductCase> = {
+  jsonl_gzip: { name: 'jsonl_gzip', file_format: 'JSONLines', compression: 'gzip' },
+  jsonl_zstd: { name: 'jsonl_zstd', file_format: 'JSONLines', compression: 'zstd' },
+  parquet_zstd: { name: 'parquet_zstd', file_format: 'Parquet', compression: 'zstd' },
+};
+
+const say = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function main(): Promise<void> {
+  if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be an integer ≥ 1000');
+  execFileSync('bash', [join(__dirname, '..', 'scripts', 'local-services.sh'), 'start'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'bx-bench-'));
+  const prefix = `bxbench${Date.now()}`;
+  const store = Store.connect(REDIS_URL, prefix);
+  const queue = new RunQueue({ redisUrl: REDIS_URL, prefix, attempts: 1, backoffMs: 1000 });
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint: S3_ENDPOINT,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET })).catch(() => undefined);
+  const s3Config = {
+    bucket_name: BUCKET,
+    endpoint_url: S3_ENDPOINT,
+    aws_access_key_id: 'S3RVER',
+    aws_secret_access_key: 'S3RVER',
+  };
+  const workerEnv = { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: DATABASE, QUEUE_PREFIX: prefix };
+  try {
+    say(`loading ${rows.toLocaleString('en-US')} events into ${DATABASE}.events`);
+    await generateEvents(CLICKHOUSE_URL, DATABASE, rows);
+    const teamRows = await countTeamRows(CLICKHOUSE_URL, DATABASE);
+    const bytes = responseBytes(CLICKHOUSE_URL, DATABASE, dir);
+    say(
+      `interval: ${teamRows.toLocaleString('en-US')} rows of the exported team, ${(bytes / 1e6).toFixed(0)} MB as JSONEachRow`,
+    );
+
+    const b0s: number[] = [];
+    const b1s: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      b0s.push(b0(CLICKHOUSE_URL, DATABASE, dir).seconds);
+      b1s.push(b1(CLICKHOUSE_URL, DATABASE, dir).seconds);
+    }
+    const b0Rate = teamRows / median(b0s);
+    const b1Rate = teamRows / median(b1s);
+    say(
+      `B0 ${Math.round(b0Rate).toLocaleString('en-US')} rows/s, B1 ${Math.round(b1Rate).toLocaleString('en-US')} rows/s`,
+    );
+
+    const cases: Record<string, Record<string, number>> = {};
+    for (const name of args.cases.split(',')) {
+      const c = CASES[name];
+      if (!c) throw new Error(`unknown case ${name}`);
+      say(`product case ${name} (${reps} reps)`);
+      const r = await runProductCase(c, reps, { store, queue, workerEnv, s3: s3Config });
+      if (r.records !== teamRows) throw new Error(`${name} exported ${r.records} rows, expected ${teamRows}`);
+      const seconds = median(r.seconds);
+      cases[name] = {
+        rows_per_s: Math.round(teamRows / seconds),
+        mb_per_s: round(bytes / 1e6 / seconds, 1),
+        seconds: round(seconds, 3),
+        ratio_b0: round(teamRows / seconds / b0Rate),
+        ratio_b1: round(teamRows / seconds / b1Rate),
+        peak_rss_mb: Math.round(r.peakRssMb),
+        output_mb: round(r.bytes / 1e6, 1),
+      };
+    }
+
+    say('scheduling: 10,000 due hourly exports (and 10,000 not due)');
+    const tick = await schedulerTick(store, queue);
+    say('scheduling: backfill of 10,000 intervals');
+    const backfill = await backfillAccept(store, queue);
+    say('scheduling: how long a scheduled run waits behind that backfill');
+    const wait = await scheduledRunWait(store, queue, workerEnv);
+    await queue.queue.obliterate({ force: true });
+
+    const smallCount = args.quick ? 200 : 1000;
+    say(`small runs: ${smallCount} exports × ~100 events`);
+    await generateSmall(CLICKHOUSE_URL, smallCount, 100);
+    const small = await smallRuns(smallCount, 16, { store, queue, workerEnv, s3: s3Config });
+
+    const results: BenchResults & Record<string, unknown> = {
+      rows: teamRows,
+      table_rows: rows,
+      interval_mb: round(bytes / 1e6, 1),
+      reps,
+      baselines: {
+        b0: { rows_per_s: Math.round(b0Rate), seconds: round(median(b0s), 3) },
+        b1: { rows_per_s: Math.round(b1Rate), seconds: round(median(b1s), 3) },
+      },
+      cases,
+      scheduler_tick_10k_s: round(tick.tick10kSeconds, 3),
+      scheduler_tick_none_due_20k_s: round(tick.tickNoneDueSeconds, 4),
+      backfill_10k_accept_s: round(backfill.seconds, 3),
+      scheduled_run_wait_behind_backfill_s: round(wait, 3),
+      small_runs_per_s: round(small.runsPerSecond, 1),
+      small_runs_worker_concurrency: 16,
+      measured_at: new Date().toISOString(),
+    };
+    writeFileSync(join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    printTable(results);
+  } finally {
+    await queue.queue.obliterate({ force: true }).catch(() => undefined);
+    const keys = await store.redis.keys(`${prefix}:*`);
+    for (let i = 0; i < keys.length; i += 1000) await store.redis.del(...keys.slice(i, i + 1000));
+    await queue.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Start a worker on the backfill, then a scheduled run arrives: seconds until it starts. */
+async function scheduledRunWait(store: Store, queue: RunQueue, workerEnv: Record<string, string>): Promise<number> {
+  const { schedulerWaitProbe } = await import('./wait-probe');
+  const worker = new WorkerProcess({ ...workerEnv, WORKER_CONCURRENCY: '2' });
+  await worker.started();
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    return await schedulerWaitProbe(store, queue);
+  } finally {
+    await worker.stop();
+  }
+}
+
+interface BenchResults {
+  rows: number;
+  interval_mb: number;
+  reps: number;
+  baselines: Record<'b0' | 'b1', { rows_per_s: number; seconds: number }>;
+  cases: Record<string, Record<string, number>>;
+  scheduler_tick_10k_s: number;
+  scheduler_tick_none_due_20k_s: number;
+  backfill_10k_accept_s: number;
+  scheduled_run_wait_behind_backfill_s: number;
+  small_runs_per_s: number;
+  small_runs_worker_concurrency: number;
+}
+
+function printTable(r: BenchResults): void {
+  const line = (cells: Array<string | number>, widths: number[]) =>
+    cells.map((c, i) => String(c).padStart(widths[i]!)).join('  ');
+  const widths = [14, 12, 8, 9, 9, 12];
+  const out = [
+    `interval: ${r.rows.toLocaleString('en-US')} rows, ${r.interval_mb} MB JSONEachRow; median of ${r.reps}`,
+    line(['case', 'rows/s', 'MB/s', 'x B0', 'x B1', 'peak RSS MB'], widths),
+    line(['B0 read', r.baselines.b0.rows_per_s, '', '1.00', '', ''], widths),
+    line(
+      [
+        'B1 curl|gzip',
+        r.baselines.b1.rows_per_s,
+        '',
+        round(r.baselines.b1.rows_per_s / r.baselines.b0.rows_per_s),
+        '1.00',
+        '',
+      ],
+      widths,
+    ),
+    ...Object.entries(r.cases).map(([name, c]) =>
+      line(
+        [name, c.rows_per_s ?? '', c.mb_per_s ?? '', c.ratio_b0 ?? '', c.ratio_b1 ?? '', c.peak_rss_mb ?? ''],
+        widths,
+      ),
+    ),
+    '',
+    `scheduler tick, 10,000 due exports: ${r.scheduler_tick_10k_s} s (none due of 20,000: ${r.scheduler_tick_none_due_20k_s} s)`,
+    `backfill of 10,000 intervals accepted: ${r.backfill_10k_accept_s} s; a scheduled run behind it waited ${r.scheduled_run_wait_behind_backfill_s} s`,
+    `small runs: ${r.small_runs_per_s} runs/s (one worker process, concurrency ${r.small_runs_worker_concurrency})`,
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`[bench] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
