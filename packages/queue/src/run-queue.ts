@@ -24,6 +24,10 @@ export interface JobContext {
   progress(records: number): Promise<void>;
 }
 
+/** The BullMQ job states that jobCounts() reports. */
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
 export type RunProcessor = (payload: RunJobData, ctx: JobContext) => Promise<unknown>;
 
 export interface WorkerOptions {
@@ -77,6 +81,24 @@ export class RunQueue {
 
   async counts(): Promise<Record<string, number>> {
     return this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+  }
+
+  /**
+   * Every queue the system uses, for dashboards (Bull Board) and metrics.
+   * A new queue (e.g. a dead-letter queue) is one more entry here.
+   */
+  queues(): readonly Queue[] {
+    return [this.queue];
+  }
+
+  /** Jobs per state of every queue in queues(); completed and failed count the jobs still retained. */
+  async jobCounts(): Promise<Array<{ queue: string; counts: Record<JobState, number> }>> {
+    return Promise.all(
+      this.queues().map(async (q) => ({
+        queue: q.name,
+        counts: (await q.getJobCounts(...JOB_STATES)) as Record<JobState, number>,
+      })),
+    );
   }
 
   /** Starts a worker; returns a handle whose close() stops taking jobs and waits up to graceMs. */
