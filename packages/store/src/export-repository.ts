@@ -43,7 +43,7 @@ export class ExportRepository {
     await this.redis.set(this.keys.export(exp.id), JSON.stringify(exp));
   }
 
-  /** Removes the export and its schedule; returns the ids of its runs for clean-up. */
+  /** Removes the export, its schedule and its metrics; returns the ids of its runs for clean-up. */
   async delete(exp: BatchExport): Promise<string[]> {
     const runIds = await this.redis.zrange(this.keys.exportRuns(exp.id), 0, -1);
     await this.redis
@@ -53,6 +53,8 @@ export class ExportRepository {
       .srem(this.keys.teamExports(exp.team_id), exp.id)
       .zrem(this.keys.schedule, exp.id)
       .hdel(this.keys.cursor, exp.id)
+      .hdel(this.keys.exportTotals, `${exp.id}|rows`, `${exp.id}|bytes`)
+      .del(this.keys.pendingRuns(exp.id))
       .exec();
     return runIds;
   }

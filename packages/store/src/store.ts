@@ -3,12 +3,14 @@ import { ExportRepository } from './export-repository';
 import { storeKeys } from './keys';
 import { RunRepository } from './run-repository';
 import { ScheduleRepository } from './schedule-repository';
+import { StatsRepository } from './stats-repository';
 
 /** The repositories over one Redis connection. */
 export class Store {
   readonly exports: ExportRepository;
   readonly runs: RunRepository;
   readonly schedule: ScheduleRepository;
+  readonly stats: StatsRepository;
 
   constructor(
     readonly redis: Redis,
@@ -18,6 +20,7 @@ export class Store {
     this.exports = new ExportRepository(redis, keys);
     this.runs = new RunRepository(redis, keys);
     this.schedule = new ScheduleRepository(redis, keys);
+    this.stats = new StatsRepository(redis, keys);
   }
 
   static connect(url: string, prefix: string): Store {
