@@ -39,4 +39,3 @@ export interface DestinationWriter {
   /** Checks the destination can be reached and written with these credentials; throws the destination's error. */
   check(): Promise<void>;
 }
-
