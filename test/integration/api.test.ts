@@ -65,7 +65,16 @@ describe('admin API over HTTP', () => {
       requestTimeoutMs: 5000,
     });
     const service = new ExportService(store, queue, logger, () => clock);
-    const app = createApp({ token: TOKEN, service, store, clickhouse, logger, destinationFor });
+    const app = createApp({
+      token: TOKEN,
+      service,
+      store,
+      queue,
+      bullBoardReadOnly: false,
+      clickhouse,
+      logger,
+      destinationFor,
+    });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });

@@ -1,16 +1,24 @@
 import type { ClickHouseSource } from '@bx/clickhouse';
 import type { DestinationConfig, DestinationWriter, Logger } from '@bx/core';
 import type { ExportService } from '@bx/operations';
+import type { RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import express, { type Express } from 'express';
+import { AdminSessions } from './admin-session';
 import { bearerAuth } from './auth';
+import { BULL_BOARD_PATH, bullBoardApp } from './bull-board';
 import { errorHandler } from './error-handler';
+import { adminLoginRouter } from './routes/admin-login';
 import { exportsRouter } from './routes/exports';
 
 export interface AppDeps {
   token: string;
   service: ExportService;
   store: Pick<Store, 'ping'>;
+  /** Every queue, for Bull Board. */
+  queue: Pick<RunQueue, 'queues'>;
+  /** BULL_BOARD_READ_ONLY: Bull Board refuses changes. */
+  bullBoardReadOnly: boolean;
   clickhouse: Pick<ClickHouseSource, 'ping'>;
   logger: Logger;
   destinationFor: (destination: DestinationConfig) => DestinationWriter;
@@ -29,6 +37,10 @@ export function createApp(deps: AppDeps): Express {
       .status(ok ? 200 : 503)
       .json({ status: ok ? 'ok' : 'degraded', redis: redis ? 'ok' : 'down', clickhouse: clickhouse ? 'ok' : 'down' });
   });
+
+  const sessions = new AdminSessions(deps.token);
+  app.use('/admin', adminLoginRouter(deps.token, sessions));
+  app.use(BULL_BOARD_PATH, sessions.middleware(), bullBoardApp(deps.queue, { readOnly: deps.bullBoardReadOnly }));
 
   app.use('/api', bearerAuth(deps.token));
   app.use('/api/exports', exportsRouter(deps.service, deps.destinationFor));

@@ -1,2 +1,3 @@
 export * from './app';
 export * from './main';
+export * from './admin-session';

@@ -26,7 +26,16 @@ export async function startApi(
     requestTimeoutMs: 10_000,
   });
   const service = new ExportService(store, queue, logger);
-  const app = createApp({ token: config.ADMIN_API_TOKEN!, service, store, clickhouse, logger, destinationFor });
+  const app = createApp({
+    token: config.ADMIN_API_TOKEN!,
+    service,
+    store,
+    queue,
+    bullBoardReadOnly: config.BULL_BOARD_READ_ONLY,
+    clickhouse,
+    logger,
+    destinationFor,
+  });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, '0.0.0.0', () => resolve(s));
