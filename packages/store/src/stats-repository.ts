@@ -33,13 +33,24 @@ export interface StatsSnapshot {
   exports: ExportStats[];
 }
 
-/** Exports per pipeline: bounds the memory of one round trip. */
+/** Exports per round trip: bounds the memory of one reply. */
 const CHUNK = 1000;
+
+// The data_interval_end of each export's oldest pending run ('' if none), in
+// one command per chunk rather than one per export. ARGV[1] is the prefix of
+// the pending-runs keys (built here, as in run-scripts.ts: one Redis, not Cluster).
+const OLDEST_PENDING = `
+local out = {}
+for i = 2, #ARGV do
+  local first = redis.call('ZRANGE', ARGV[1] .. ARGV[i], 0, 0, 'WITHSCORES')
+  out[i - 1] = first[2] or ''
+end
+return out`;
 
 /**
  * Reads the counters the run scripts keep (run-scripts.ts) for /metrics. The
- * cost is a fixed number of round trips plus one per thousand exports: no
- * run records are read, however many there are.
+ * cost is one round trip plus one per thousand exports, two commands each: no
+ * run record is read, however many there are.
  */
 export class StatsRepository {
   constructor(
@@ -90,25 +101,24 @@ export class StatsRepository {
     totals: Record<string, string>,
     cursors: Record<string, string>,
   ): Promise<ExportStats[]> {
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) {
-      pipeline.zrange(this.keys.pendingRuns(id), 0, 0, 'WITHSCORES');
-      pipeline.get(this.keys.export(id));
-    }
-    const values = ((await pipeline.exec()) ?? []).map(([err, value]) => {
+    const results = await this.redis
+      .pipeline()
+      .eval(OLDEST_PENDING, 0, this.keys.pendingRuns(''), ...ids)
+      .mget(ids.map((id) => this.keys.export(id)))
+      .exec();
+    const [oldest, texts] = (results ?? []).map(([err, value]) => {
       if (err) throw err;
       return value;
-    });
+    }) as [string[], Array<string | null>];
     return ids.map((id, i) => {
-      const oldest = values[2 * i] as string[];
-      const text = values[2 * i + 1] as string | null;
+      const text = texts[i];
       const exp = text ? (JSON.parse(text) as BatchExport) : null;
       return {
         id,
         export: exp && { interval: exp.interval, timezone: exp.timezone, end_at: exp.end_at, paused: exp.paused },
         rows: Number(totals[`${id}|rows`] ?? 0),
         bytes: Number(totals[`${id}|bytes`] ?? 0),
-        oldestPendingEnd: oldest.length === 2 ? Number(oldest[1]) : null,
+        oldestPendingEnd: oldest[i] ? Number(oldest[i]) : null,
         cursor: cursors[id] === undefined ? null : Number(cursors[id]),
       };
     });

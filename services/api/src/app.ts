@@ -8,15 +8,16 @@ import { AdminSessions } from './admin-session';
 import { bearerAuth } from './auth';
 import { BULL_BOARD_PATH, bullBoardApp } from './bull-board';
 import { errorHandler } from './error-handler';
+import { metricsHandler } from './metrics';
 import { adminLoginRouter } from './routes/admin-login';
 import { exportsRouter } from './routes/exports';
 
 export interface AppDeps {
   token: string;
   service: ExportService;
-  store: Pick<Store, 'ping'>;
-  /** Every queue, for Bull Board. */
-  queue: Pick<RunQueue, 'queues'>;
+  store: Pick<Store, 'ping' | 'stats'>;
+  /** Every queue, for Bull Board and the queue depth metric. */
+  queue: Pick<RunQueue, 'queues' | 'jobCounts'>;
   /** BULL_BOARD_READ_ONLY: Bull Board refuses changes. */
   bullBoardReadOnly: boolean;
   clickhouse: Pick<ClickHouseSource, 'ping'>;
@@ -37,6 +38,8 @@ export function createApp(deps: AppDeps): Express {
       .status(ok ? 200 : 503)
       .json({ status: ok ? 'ok' : 'degraded', redis: redis ? 'ok' : 'down', clickhouse: clickhouse ? 'ok' : 'down' });
   });
+
+  app.get('/metrics', metricsHandler(deps));
 
   const sessions = new AdminSessions(deps.token);
   app.use('/admin', adminLoginRouter(deps.token, sessions));
