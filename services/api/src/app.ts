@@ -9,6 +9,7 @@ import { bearerAuth } from './auth';
 import { BULL_BOARD_PATH, bullBoardApp } from './bull-board';
 import { errorHandler } from './error-handler';
 import { metricsHandler } from './metrics';
+import { openApiDocument } from './openapi/document';
 import { adminLoginRouter } from './routes/admin-login';
 import { exportsRouter } from './routes/exports';
 
@@ -46,6 +47,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(BULL_BOARD_PATH, sessions.middleware(), bullBoardApp(deps.queue, { readOnly: deps.bullBoardReadOnly }));
 
   app.use('/api', bearerAuth(deps.token));
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
   app.use('/api/exports', exportsRouter(deps.service, deps.destinationFor));
 
   app.use((req, res) => {
