@@ -40,6 +40,8 @@ export class InProcessSystem {
       runs: new RunService(this.store, this.queue, this.logger),
       backfills: new BackfillService(this.store, this.queue, this.logger),
       store: this.store,
+      queue: this.queue,
+      bullBoardReadOnly: false,
       clickhouse: this.source,
       logger: this.logger,
       destinationFor,

@@ -71,6 +71,8 @@ describe('admin API over HTTP', () => {
       runs: new RunService(store, queue, logger),
       backfills: new BackfillService(store, queue, logger, () => clock),
       store,
+      queue,
+      bullBoardReadOnly: false,
       clickhouse,
       logger,
       destinationFor,

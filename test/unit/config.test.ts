@@ -9,6 +9,7 @@ describe('configuration', () => {
     expect(sut.CLICKHOUSE_DATABASE).to.equal('default');
     expect(sut.EVENTS_TABLE).to.equal('events');
     expect(sut.PORT).to.equal(8080);
+    expect(sut.BULL_BOARD_READ_ONLY).to.equal(false);
     expect(Object.isFrozen(sut)).to.equal(true);
   });
 
@@ -20,6 +21,7 @@ describe('configuration', () => {
     ['EVENTS_TABLE', 'events; DROP'],
     ['WORKER_CONCURRENCY', '0'],
     ['LOG_LEVEL', 'verbose'],
+    ['BULL_BOARD_READ_ONLY', 'maybe'],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${value} naming the variable`, () => {
@@ -29,6 +31,13 @@ describe('configuration', () => {
         .that.contains(variable);
     });
   }
+
+  it('reads BULL_BOARD_READ_ONLY as a boolean, so "false" stays false', () => {
+    expect(loadConfig({ BULL_BOARD_READ_ONLY: 'true' }).BULL_BOARD_READ_ONLY).to.equal(true);
+    expect(loadConfig({ BULL_BOARD_READ_ONLY: '1' }).BULL_BOARD_READ_ONLY).to.equal(true);
+    expect(loadConfig({ BULL_BOARD_READ_ONLY: 'false' }).BULL_BOARD_READ_ONLY).to.equal(false);
+    expect(loadConfig({ BULL_BOARD_READ_ONLY: '0' }).BULL_BOARD_READ_ONLY).to.equal(false);
+  });
 
   it('requires ADMIN_API_TOKEN for the API role only', () => {
     expect(() => loadConfig({}, ['api'])).to.throw(ConfigError, /ADMIN_API_TOKEN/);

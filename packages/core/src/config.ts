@@ -40,6 +40,8 @@ const schema = z.object({
   ADMIN_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Port of the admin API. Default 8080. */
   PORT: int(0).max(65535).default(8080),
+  /** Bull Board at /admin/queues shows queues but refuses retry, clean, pause and the like. Default false. */
+  BULL_BOARD_READ_ONLY: z.stringbool().default(false),
   /** Prefix of every Redis key and BullMQ queue; lets deployments share a Redis. Default `bx`. */
   QUEUE_PREFIX: z
     .string()

@@ -2,6 +2,7 @@ export * from './config';
 export * from './destination';
 export * from './destination-config';
 export * from './errors';
+export * from './export-lag';
 export * from './export-model';
 export * from './export-record';
 export * from './interval-calendar';

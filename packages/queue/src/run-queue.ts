@@ -24,6 +24,10 @@ export interface JobContext {
   progress(records: number): Promise<void>;
 }
 
+/** The BullMQ job states that jobCounts() reports. */
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
 export type RunProcessor = (payload: RunJobData, ctx: JobContext) => Promise<unknown>;
 
 /**
@@ -56,11 +60,6 @@ export class RunQueue {
     this.connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
     this.queue = new Queue(RUNS_QUEUE, { connection: this.connection, prefix: opts.prefix });
     this.deadLetter = new Queue(DEAD_LETTER_QUEUE, { connection: this.connection, prefix: opts.prefix });
-  }
-
-  /** Every queue the system uses (for Bull Board). */
-  queues(): Queue[] {
-    return [this.queue, this.deadLetter];
   }
 
   /** Records a run that failed for good; replaces an earlier record of the same run. */
@@ -125,6 +124,24 @@ export class RunQueue {
 
   async counts(): Promise<Record<string, number>> {
     return this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+  }
+
+  /**
+   * Every queue the system uses, for dashboards (Bull Board) and metrics.
+   * A new queue (e.g. a dead-letter queue) is one more entry here.
+   */
+  queues(): readonly Queue[] {
+    return [this.queue, this.deadLetter];
+  }
+
+  /** Jobs per state of every queue in queues(); completed and failed count the jobs still retained. */
+  async jobCounts(): Promise<Array<{ queue: string; counts: Record<JobState, number> }>> {
+    return Promise.all(
+      this.queues().map(async (q) => ({
+        queue: q.name,
+        counts: (await q.getJobCounts(...JOB_STATES)) as Record<JobState, number>,
+      })),
+    );
   }
 
   /** Starts a worker; returns a handle whose close() stops taking jobs and waits up to graceMs. */

@@ -58,7 +58,7 @@ export class ExportRepository {
     return (await this.redis.set(this.keys.alerted(id), '1', 'EX', seconds, 'NX')) === 'OK';
   }
 
-  /** Removes the export and its schedule; returns the ids of its runs for clean-up. */
+  /** Removes the export, its schedule and its metrics; returns the ids of its runs for clean-up. */
   async delete(exp: BatchExport): Promise<string[]> {
     const runIds = await this.redis.zrange(this.keys.exportRuns(exp.id), 0, -1);
     await this.redis
@@ -69,6 +69,8 @@ export class ExportRepository {
       .zrem(this.keys.schedule, exp.id)
       .hdel(this.keys.cursor, exp.id)
       .del(this.keys.failures(exp.id), this.keys.alerted(exp.id))
+      .hdel(this.keys.exportTotals, `${exp.id}|rows`, `${exp.id}|bytes`)
+      .del(this.keys.pendingRuns(exp.id))
       .exec();
     return runIds;
   }

@@ -18,6 +18,14 @@ export function storeKeys(prefix: string) {
     backfill: (id: string) => `${prefix}:backfill:${id}`,
     /** list of the run ids a backfill covers, oldest first. */
     backfillRuns: (id: string) => `${prefix}:backfill:${id}:runs`,
+    /** zset run id → data_interval_end ms of an export's runs not yet Completed nor Cancelled (lag). */
+    pendingRuns: (exportId: string) => `${prefix}:pending:${exportId}`,
+    /** hash status → runs in that status now; every status change moves it. */
+    runsByStatus: `${prefix}:stats:runs-by-status`,
+    /** hash `<export id>|rows` and `<export id>|bytes` → totals of the export's completed runs. */
+    exportTotals: `${prefix}:stats:export-totals`,
+    /** hash `<status>|<le>`, `<status>|count`, `<status>|sum_ms` → attempt durations; buckets not cumulative. */
+    runDurations: `${prefix}:stats:run-durations`,
   };
 }
 export type StoreKeys = ReturnType<typeof storeKeys>;

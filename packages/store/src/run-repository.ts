@@ -1,33 +1,7 @@
-import { FINAL_STATUSES, type Run, type RunStatus } from '@bx/core';
+import type { Run, RunStatus } from '@bx/core';
 import type { Redis } from 'ioredis';
 import type { StoreKeys } from './keys';
-
-// Creates the run unless it exists; answers 'created' or the existing status.
-// One record per (export, data_interval_start) holds even with two schedulers.
-const CREATE = `
-local status = redis.call('HGET', KEYS[1], 'status')
-if status then return status end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('ZADD', KEYS[2], ARGV[1], ARGV[3])
-return 'created'`;
-
-// Moves a run to Running and counts the attempt (across manual retries too),
-// unless it was cancelled or has completed meanwhile.
-const START = `
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 'missing' end
-if status == 'Cancelled' or status == 'Completed' then return status end
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('HSET', KEYS[1], 'status', 'Running', 'started_at', ARGV[1], 'finished_at', '', 'error', '')
-return 'started'`;
-
-// Sets a final or retryable status only while the run is Running: a run
-// cancelled meanwhile stays Cancelled.
-const FINISH = `
-local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'Running' then return status or 'missing' end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-return 'ok'`;
+import { CANCEL, CREATE, DELETE, FINISH, RESCHEDULE, START } from './run-scripts';
 
 export interface NewRun {
   id: string;
@@ -60,9 +34,10 @@ export class RunRepository {
     for (const run of runs) {
       pipeline.eval(
         CREATE,
-        2,
-        this.keys.run(run.id),
+        3,
+        ...this.statusKeys(run.id),
         this.keys.exportRuns(run.export_id),
+        this.pendingPrefix,
         String(run.data_interval_start),
         'id',
         run.id,
@@ -92,6 +67,8 @@ export class RunRepository {
         '',
         'finished_at',
         '',
+        'interval_end_ms',
+        String(run.data_interval_end),
       );
     }
     const results = (await pipeline.exec()) ?? [];
@@ -117,9 +94,16 @@ export class RunRepository {
     });
   }
 
-  /** Running, one more attempt. Returns 'started', or why not ('Cancelled', 'Completed', 'missing'). */
+  /** Running, one more attempt (counted across manual retries). Returns 'started', or why not ('Cancelled', 'Completed', 'missing'). */
   async start(id: string, now = Date.now()): Promise<string> {
-    return (await this.redis.eval(START, 1, this.keys.run(id), new Date(now).toISOString())) as string;
+    return (await this.redis.eval(
+      START,
+      2,
+      ...this.statusKeys(id),
+      this.pendingPrefix,
+      new Date(now).toISOString(),
+      String(now),
+    )) as string;
   }
 
   async complete(
@@ -127,9 +111,7 @@ export class RunRepository {
     result: { records: number; bytes: number; files: string[] },
     now = Date.now(),
   ): Promise<string> {
-    return this.finish(id, [
-      'status',
-      'Completed',
+    return this.finish(id, 'Completed', now, result, [
       'records_completed',
       String(result.records),
       'bytes_exported',
@@ -145,9 +127,7 @@ export class RunRepository {
 
   /** `Failed` (permanent) or `FailedRetryable` (another attempt follows). */
   async fail(id: string, status: 'Failed' | 'FailedRetryable', error: string, now = Date.now()): Promise<string> {
-    return this.finish(id, [
-      'status',
-      status,
+    return this.finish(id, status, now, { records: 0, bytes: 0 }, [
       'error',
       error.slice(0, 4000),
       'finished_at',
@@ -157,17 +137,19 @@ export class RunRepository {
 
   /** Cancels a run that has not finished; returns whether it was cancelled. */
   async cancel(id: string, now = Date.now()): Promise<boolean> {
-    const run = await this.get(id);
-    if (!run || FINAL_STATUSES.includes(run.status)) return false;
-    await this.redis.hset(this.keys.run(id), 'status', 'Cancelled', 'finished_at', new Date(now).toISOString());
-    return true;
+    const cancelled = await this.redis.eval(
+      CANCEL,
+      2,
+      ...this.statusKeys(id),
+      this.pendingPrefix,
+      new Date(now).toISOString(),
+    );
+    return cancelled === 1;
   }
 
   /** Puts a finished run back to Scheduled for a manual retry (a new attempt of the same run). */
   async reschedule(id: string, backfillId?: string): Promise<void> {
-    const fields = ['status', 'Scheduled', 'error', '', 'finished_at', ''];
-    if (backfillId) fields.push('backfill_id', backfillId);
-    await this.redis.hset(this.keys.run(id), ...fields);
+    await this.redis.eval(RESCHEDULE, 2, ...this.statusKeys(id), this.pendingPrefix, backfillId ?? '');
   }
 
   /** Status and rows of many runs in one round trip (backfill progress). */
@@ -231,12 +213,41 @@ export class RunRepository {
 
   async deleteMany(ids: readonly string[]): Promise<void> {
     for (let i = 0; i < ids.length; i += 500) {
-      await this.redis.del(...ids.slice(i, i + 500).map((id) => this.keys.run(id)));
+      const pipeline = this.redis.pipeline();
+      for (const id of ids.slice(i, i + 500)) pipeline.eval(DELETE, 2, ...this.statusKeys(id), this.pendingPrefix);
+      for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
     }
   }
 
-  private async finish(id: string, fields: string[]): Promise<string> {
-    return (await this.redis.eval(FINISH, 1, this.keys.run(id), ...fields)) as string;
+  private async finish(
+    id: string,
+    status: 'Completed' | 'Failed' | 'FailedRetryable',
+    now: number,
+    totals: { records: number; bytes: number },
+    fields: string[],
+  ): Promise<string> {
+    return (await this.redis.eval(
+      FINISH,
+      4,
+      ...this.statusKeys(id),
+      this.keys.exportTotals,
+      this.keys.runDurations,
+      this.pendingPrefix,
+      status,
+      String(now),
+      String(totals.records),
+      String(totals.bytes),
+      ...fields,
+    )) as string;
+  }
+
+  /** KEYS[1] and KEYS[2] of every status script (run-scripts.ts). */
+  private statusKeys(id: string): [string, string] {
+    return [this.keys.run(id), this.keys.runsByStatus];
+  }
+
+  private get pendingPrefix(): string {
+    return this.keys.pendingRuns('');
   }
 }
 

@@ -4,6 +4,7 @@ import { ExportRepository } from './export-repository';
 import { storeKeys } from './keys';
 import { RunRepository } from './run-repository';
 import { ScheduleRepository } from './schedule-repository';
+import { StatsRepository } from './stats-repository';
 
 /** The repositories over one Redis connection. */
 export class Store {
@@ -11,6 +12,7 @@ export class Store {
   readonly runs: RunRepository;
   readonly schedule: ScheduleRepository;
   readonly backfills: BackfillRepository;
+  readonly stats: StatsRepository;
 
   constructor(
     readonly redis: Redis,
@@ -21,6 +23,7 @@ export class Store {
     this.runs = new RunRepository(redis, keys);
     this.schedule = new ScheduleRepository(redis, keys);
     this.backfills = new BackfillRepository(redis, keys);
+    this.stats = new StatsRepository(redis, keys);
   }
 
   static connect(url: string, prefix: string): Store {

@@ -1,10 +1,16 @@
 import type { ClickHouseSource } from '@bx/clickhouse';
 import type { DestinationConfig, DestinationWriter, Logger } from '@bx/core';
 import type { BackfillService, ExportService, RunService } from '@bx/operations';
+import type { RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import express, { type Express } from 'express';
+import { AdminSessions } from './admin-session';
 import { bearerAuth } from './auth';
+import { BULL_BOARD_PATH, bullBoardApp } from './bull-board';
 import { errorHandler } from './error-handler';
+import { metricsHandler } from './metrics';
+import { openApiDocument } from './openapi/document';
+import { adminLoginRouter } from './routes/admin-login';
 import { exportsRouter } from './routes/exports';
 import { runsRouter } from './routes/runs';
 
@@ -13,7 +19,11 @@ export interface AppDeps {
   service: ExportService;
   runs: RunService;
   backfills: BackfillService;
-  store: Pick<Store, 'ping'>;
+  store: Pick<Store, 'ping' | 'stats'>;
+  /** Every queue, for Bull Board and the queue depth metric. */
+  queue: Pick<RunQueue, 'queues' | 'jobCounts'>;
+  /** BULL_BOARD_READ_ONLY: Bull Board refuses changes. */
+  bullBoardReadOnly: boolean;
   clickhouse: Pick<ClickHouseSource, 'ping'>;
   logger: Logger;
   destinationFor: (destination: DestinationConfig) => DestinationWriter;
@@ -33,7 +43,16 @@ export function createApp(deps: AppDeps): Express {
       .json({ status: ok ? 'ok' : 'degraded', redis: redis ? 'ok' : 'down', clickhouse: clickhouse ? 'ok' : 'down' });
   });
 
+  app.get('/metrics', metricsHandler(deps));
+
+  const sessions = new AdminSessions(deps.token);
+  app.use('/admin', adminLoginRouter(deps.token, sessions));
+  app.use(BULL_BOARD_PATH, sessions.middleware(), bullBoardApp(deps.queue, { readOnly: deps.bullBoardReadOnly }));
+
   app.use('/api', bearerAuth(deps.token));
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
   app.use('/api/exports', exportsRouter(deps.service, deps.destinationFor));
   app.use('/api/exports', runsRouter(deps.runs, deps.backfills));
 

@@ -3,21 +3,29 @@ import { timingSafeEqual } from 'node:crypto';
 
 /** Requires `Authorization: Bearer <token>`; compares in constant time. */
 export function bearerAuth(token: string) {
-  const expected = Buffer.from(token);
   return (req: Request, res: Response, next: NextFunction): void => {
-    const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    const given = Buffer.from(match?.[1]?.trim() ?? '');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
-    res
-      .status(401)
-      .set('WWW-Authenticate', 'Bearer')
-      .json({
-        error: {
-          code: 'unauthorized',
-          message: match ? 'invalid API token' : 'missing Authorization: Bearer <token> header',
-          details: [],
-        },
-      });
+    const given = bearerToken(req);
+    if (given !== null && tokenMatches(given, token)) return next();
+    sendUnauthorized(res, given !== null ? 'invalid API token' : 'missing Authorization: Bearer <token> header');
   };
+}
+
+/** The token of an `Authorization: Bearer` header, or null without one. */
+export function bearerToken(req: Request): string | null {
+  const match = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '');
+  return match ? match[1]!.trim() : null;
+}
+
+/** Constant-time comparison, so response times do not reveal how much of a guess was right. */
+export function tokenMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function sendUnauthorized(res: Response, message: string): void {
+  res
+    .status(401)
+    .set('WWW-Authenticate', 'Bearer')
+    .json({ error: { code: 'unauthorized', message, details: [] } });
 }

@@ -1,2 +1,4 @@
 export * from './app';
 export * from './main';
+export * from './admin-session';
+export * from './openapi/document';

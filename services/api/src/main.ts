@@ -32,6 +32,8 @@ export async function startApi(
     runs: new RunService(store, queue, logger),
     backfills: new BackfillService(store, queue, logger),
     store,
+    queue,
+    bullBoardReadOnly: config.BULL_BOARD_READ_ONLY,
     clickhouse,
     logger,
     destinationFor,

@@ -1,0 +1,140 @@
+import { RUN_STATUSES, type BatchExport, type RunStatus } from '@bx/core';
+import type { Redis } from 'ioredis';
+import type { StoreKeys } from './keys';
+import { RUN_DURATION_BUCKETS } from './run-scripts';
+
+/** Attempt durations of runs that ended in one status. */
+export interface DurationStats {
+  status: string;
+  /** Attempts per bucket, not cumulative: `[le, count]` with `le` in seconds, Infinity last. */
+  buckets: Array<[number, number]>;
+  count: number;
+  sumSeconds: number;
+}
+
+/** What the store knows about one export's progress. */
+export interface ExportStats {
+  id: string;
+  export: Pick<BatchExport, 'interval' | 'timezone' | 'end_at' | 'paused'> | null;
+  /** Rows and bytes of its completed runs, re-runs included. */
+  rows: number;
+  bytes: number;
+  /** data_interval_end (epoch ms) of its oldest run not Completed nor Cancelled; null if none. */
+  oldestPendingEnd: number | null;
+  /** Start (epoch ms) of the next interval the scheduler will create a run for. */
+  cursor: number | null;
+}
+
+export interface StatsSnapshot {
+  /** Redis server time, epoch ms. */
+  now: number;
+  runsByStatus: Record<RunStatus, number>;
+  durations: DurationStats[];
+  exports: ExportStats[];
+}
+
+/** Exports per round trip: bounds the memory of one reply. */
+const CHUNK = 1000;
+
+// The data_interval_end of each export's oldest pending run ('' if none), in
+// one command per chunk rather than one per export. ARGV[1] is the prefix of
+// the pending-runs keys (built here, as in run-scripts.ts: one Redis, not Cluster).
+const OLDEST_PENDING = `
+local out = {}
+for i = 2, #ARGV do
+  local first = redis.call('ZRANGE', ARGV[1] .. ARGV[i], 0, 0, 'WITHSCORES')
+  out[i - 1] = first[2] or ''
+end
+return out`;
+
+/**
+ * Reads the counters the run scripts keep (run-scripts.ts) for /metrics. The
+ * cost is one round trip plus one per thousand exports, two commands each: no
+ * run record is read, however many there are.
+ */
+export class StatsRepository {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: StoreKeys,
+  ) {}
+
+  async snapshot(): Promise<StatsSnapshot> {
+    const results = await this.redis
+      .pipeline()
+      .time()
+      .smembers(this.keys.allExports)
+      .hgetall(this.keys.runsByStatus)
+      .hgetall(this.keys.runDurations)
+      .hgetall(this.keys.exportTotals)
+      .hgetall(this.keys.cursor)
+      .exec();
+    const [time, ids, byStatus, durations, totals, cursors] = (results ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    }) as [
+      [string, string],
+      string[],
+      Record<string, string>,
+      Record<string, string>,
+      Record<string, string>,
+      Record<string, string>,
+    ];
+
+    const exports: ExportStats[] = [];
+    const sorted = [...ids].sort();
+    for (let i = 0; i < sorted.length; i += CHUNK) {
+      exports.push(...(await this.exportChunk(sorted.slice(i, i + CHUNK), totals, cursors)));
+    }
+    return {
+      now: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
+      runsByStatus: Object.fromEntries(RUN_STATUSES.map((s) => [s, Number(byStatus[s] ?? 0)])) as Record<
+        RunStatus,
+        number
+      >,
+      durations: durationStats(durations),
+      exports,
+    };
+  }
+
+  private async exportChunk(
+    ids: string[],
+    totals: Record<string, string>,
+    cursors: Record<string, string>,
+  ): Promise<ExportStats[]> {
+    const results = await this.redis
+      .pipeline()
+      .eval(OLDEST_PENDING, 0, this.keys.pendingRuns(''), ...ids)
+      .mget(ids.map((id) => this.keys.export(id)))
+      .exec();
+    const [oldest, texts] = (results ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    }) as [string[], Array<string | null>];
+    return ids.map((id, i) => {
+      const text = texts[i];
+      const exp = text ? (JSON.parse(text) as BatchExport) : null;
+      return {
+        id,
+        export: exp && { interval: exp.interval, timezone: exp.timezone, end_at: exp.end_at, paused: exp.paused },
+        rows: Number(totals[`${id}|rows`] ?? 0),
+        bytes: Number(totals[`${id}|bytes`] ?? 0),
+        oldestPendingEnd: oldest[i] ? Number(oldest[i]) : null,
+        cursor: cursors[id] === undefined ? null : Number(cursors[id]),
+      };
+    });
+  }
+}
+
+function durationStats(hash: Record<string, string>): DurationStats[] {
+  const statuses = new Set(Object.keys(hash).map((field) => field.slice(0, field.indexOf('|'))));
+  const bounds = [...RUN_DURATION_BUCKETS, Number.POSITIVE_INFINITY];
+  return [...statuses].sort().map((status) => ({
+    status,
+    buckets: bounds.map((le): [number, number] => [
+      le,
+      Number(hash[`${status}|${le === Number.POSITIVE_INFINITY ? '+Inf' : String(le)}`] ?? 0),
+    ]),
+    count: Number(hash[`${status}|count`] ?? 0),
+    sumSeconds: Number(hash[`${status}|sum_ms`] ?? 0) / 1000,
+  }));
+}

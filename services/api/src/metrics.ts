@@ -1,0 +1,117 @@
+import { exportLagSeconds, RUN_STATUSES } from '@bx/core';
+import type { JobState, RunQueue } from '@bx/queue';
+import { RUN_DURATION_BUCKETS, type DurationStats, type StatsSnapshot, type Store } from '@bx/store';
+import type { Request, Response } from 'express';
+import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+
+export interface MetricsSources {
+  store: Pick<Store, 'stats'>;
+  queue: Pick<RunQueue, 'jobCounts'>;
+}
+
+type QueueCounts = Array<{ queue: string; counts: Record<JobState, number> }>;
+
+/**
+ * GET /metrics. Workers run in other processes, so nothing is counted here:
+ * every value is read from Redis at scrape time (counters the run scripts keep,
+ * BullMQ's job counts) into a registry made for this one scrape, so series of
+ * deleted exports disappear and concurrent scrapes share no state.
+ */
+export function metricsHandler(sources: MetricsSources) {
+  return async (_req: Request, res: Response): Promise<void> => {
+    const [snapshot, queues] = await Promise.all([sources.store.stats.snapshot(), sources.queue.jobCounts()]);
+    const registry = buildRegistry(snapshot, queues);
+    res
+      .set('Content-Type', registry.contentType)
+      .set('Cache-Control', 'no-store')
+      .send(await registry.metrics());
+  };
+}
+
+export function buildRegistry(snapshot: StatsSnapshot, queues: QueueCounts): Registry {
+  const registry = new Registry();
+  const registers = [registry];
+
+  const runs = new Gauge({
+    name: 'bx_runs',
+    help: 'Run records in each status now.',
+    labelNames: ['status'],
+    registers,
+  });
+  for (const status of RUN_STATUSES) runs.set({ status }, snapshot.runsByStatus[status]);
+
+  const rows = new Counter({
+    name: 'bx_export_rows_total',
+    help: 'Rows written by the completed runs of an export (a re-run counts again).',
+    labelNames: ['export_id'],
+    registers,
+  });
+  const bytes = new Counter({
+    name: 'bx_export_bytes_total',
+    help: 'Bytes written to the destination by the completed runs of an export (a re-run counts again).',
+    labelNames: ['export_id'],
+    registers,
+  });
+  const lag = new Gauge({
+    name: 'bx_export_lag_seconds',
+    help: 'Now minus the end of the oldest interval the export has not exported yet (0 when caught up).',
+    labelNames: ['export_id'],
+    registers,
+  });
+  for (const exp of snapshot.exports) {
+    rows.inc({ export_id: exp.id }, exp.rows);
+    bytes.inc({ export_id: exp.id }, exp.bytes);
+    if (exp.export) lag.set({ export_id: exp.id }, exportLagSeconds(snapshot.now, exp, exp.export));
+  }
+
+  registerStoredHistogram(
+    registry,
+    {
+      name: 'bx_run_duration_seconds',
+      help: `Duration of run attempts, from start to Completed, Failed or FailedRetryable (buckets: ${RUN_DURATION_BUCKETS.join(', ')} s).`,
+    },
+    snapshot.durations,
+  );
+
+  const jobs = new Gauge({
+    name: 'bx_queue_jobs',
+    help: 'BullMQ jobs per queue and state (completed and failed: those still retained).',
+    labelNames: ['queue', 'state'],
+    registers,
+  });
+  for (const { queue, counts } of queues) {
+    for (const [state, count] of Object.entries(counts)) jobs.set({ queue, state }, count);
+  }
+  return registry;
+}
+
+/**
+ * A histogram whose buckets were counted elsewhere (in Redis, by the processes
+ * that ran the attempts). prom-client only formats it: the registry asks any
+ * metric for get() and prints what it returns; the stored bucket counts are
+ * not cumulative, the exposition's are.
+ */
+function registerStoredHistogram(
+  registry: Registry,
+  meta: { name: string; help: string },
+  stored: DurationStats[],
+): void {
+  const values = stored.flatMap(({ status, buckets, count, sumSeconds }) => {
+    let cumulative = 0;
+    return [
+      ...buckets.map(([le, n]) => ({
+        metricName: `${meta.name}_bucket`,
+        labels: { status, le: le === Number.POSITIVE_INFINITY ? '+Inf' : le },
+        value: (cumulative += n),
+      })),
+      { metricName: `${meta.name}_sum`, labels: { status }, value: sumSeconds },
+      { metricName: `${meta.name}_count`, labels: { status }, value: count },
+    ];
+  });
+  const metric = { ...meta, type: 'histogram', aggregator: 'sum' };
+  registry.registerMetric({
+    ...metric,
+    get: async () => ({ ...metric, values }),
+    reset: () => undefined,
+  } as unknown as Metric);
+}

@@ -1,0 +1,227 @@
+import { RUN_STATUSES } from '@bx/core';
+import { SESSION_COOKIE } from '../admin-session';
+import { ref, schemas } from './schemas';
+
+type Schema = Record<string, unknown>;
+
+const json = (schema: Schema, description: string) => ({ description, content: { 'application/json': { schema } } });
+const body = (name: string, required = true) => ({ required, content: { 'application/json': { schema: ref(name) } } });
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Bad input; `details` names each field',
+  401: 'Missing or wrong token',
+  404: 'Unknown export, run, backfill or route',
+  409: 'The current state forbids it',
+  413: 'Request body over 1 MB',
+};
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [String(s), json(ref('Error'), ERROR_TEXT[s]!)]));
+
+const pathParam = (name: string, description: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description,
+});
+const exportId = pathParam('id', 'Export id');
+const runId = pathParam('run_id', 'Run id');
+const noToken: Schema[] = [];
+
+/**
+ * The OpenAPI 3.1 document of the admin API (served at /api/openapi.json).
+ * test/integration/openapi.test.ts validates real responses against it.
+ */
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'batch-exports admin API',
+    version: '0.1.0',
+    description: 'Scheduled batch exports of events from ClickHouse to S3 and Snowflake. JSON, snake_case.',
+  },
+  security: [{ bearerAuth: [] }],
+  paths: {
+    '/healthz': {
+      get: {
+        summary: 'Reachability of Redis and ClickHouse',
+        security: noToken,
+        responses: {
+          '200': json(ref('Health'), 'Both reachable'),
+          '503': json(ref('Health'), 'One is down'),
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics (text format), read from Redis at scrape time',
+        security: noToken,
+        responses: {
+          '200': { description: 'Prometheus text', content: { 'text/plain': { schema: { type: 'string' } } } },
+        },
+      },
+    },
+    '/api/openapi.json': {
+      get: {
+        summary: 'This document',
+        responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1 document'), ...errors(401) },
+      },
+    },
+    '/api/exports': {
+      post: {
+        summary: 'Create an export',
+        requestBody: body('ExportCreate'),
+        responses: { '201': json(ref('Export'), 'Created'), ...errors(400, 401, 413) },
+      },
+      get: {
+        summary: 'List exports, oldest first',
+        parameters: [{ name: 'team_id', in: 'query', schema: { type: 'integer' }, description: 'Only this team' }],
+        responses: { '200': json(ref('ExportList'), 'Exports'), ...errors(400, 401) },
+      },
+    },
+    '/api/exports/{id}': {
+      parameters: [exportId],
+      get: {
+        summary: 'One export with its latest runs',
+        responses: { '200': json(ref('ExportWithRuns'), 'The export'), ...errors(401, 404) },
+      },
+      patch: {
+        summary: 'Change name, interval, timezone, events, end_at, destination or paused',
+        requestBody: body('ExportPatch'),
+        responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413) },
+      },
+      delete: {
+        summary: 'Delete; stops its schedule and pending runs',
+        responses: { '204': { description: 'Deleted' }, ...errors(401, 404) },
+      },
+    },
+    '/api/exports/{id}/pause': {
+      parameters: [exportId],
+      post: { summary: 'Stop scheduling', responses: { '200': json(ref('Export'), 'Paused'), ...errors(401, 404) } },
+    },
+    '/api/exports/{id}/unpause': {
+      parameters: [exportId],
+      post: {
+        summary: 'Schedule again from the current interval',
+        requestBody: body('Unpause', false),
+        responses: { '200': json(ref('Export'), 'Unpaused'), ...errors(401, 404) },
+      },
+    },
+    '/api/exports/{id}/test': {
+      parameters: [exportId],
+      post: {
+        summary: 'Check the destination can be reached and written with these credentials',
+        description: 'The outcome is the answer: a destination that fails the check is still 200.',
+        responses: { '200': json(ref('TestResult'), 'Outcome of the check'), ...errors(401, 404) },
+      },
+    },
+    '/api/exports/{id}/runs': {
+      parameters: [exportId],
+      get: {
+        summary: 'Runs, newest interval first',
+        parameters: [
+          { name: 'status', in: 'query', schema: { enum: [...RUN_STATUSES] } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          { name: 'cursor', in: 'query', schema: { type: 'string' }, description: '`next` of the previous page' },
+          {
+            name: 'start',
+            in: 'query',
+            schema: { type: 'string', format: 'date-time' },
+            description: 'Runs whose interval starts at or after this',
+          },
+          {
+            name: 'end',
+            in: 'query',
+            schema: { type: 'string', format: 'date-time' },
+            description: '...and before this',
+          },
+        ],
+        responses: { '200': json(ref('RunList'), 'A page of runs'), ...errors(400, 401, 404) },
+      },
+    },
+    '/api/exports/{id}/runs/{run_id}/retry': {
+      parameters: [exportId, runId],
+      post: {
+        summary: 'Run that interval again (a new attempt of the same run)',
+        responses: { '202': json(ref('Run'), 'Queued again'), ...errors(401, 404, 409) },
+      },
+    },
+    '/api/exports/{id}/runs/{run_id}/cancel': {
+      parameters: [exportId, runId],
+      post: {
+        summary: 'Cancel a run that has not finished',
+        responses: { '200': json(ref('Run'), 'Cancelled'), ...errors(401, 404, 409) },
+      },
+    },
+    '/api/exports/{id}/backfills': {
+      parameters: [exportId],
+      post: {
+        summary: 'Export every interval in [start_at, end_at) again or for the first time',
+        requestBody: body('BackfillCreate'),
+        responses: {
+          '201': json(ref('BackfillCreated'), 'Created; its runs are queued'),
+          ...errors(400, 401, 404, 413),
+        },
+      },
+    },
+    '/api/exports/{id}/backfills/{backfill_id}': {
+      parameters: [exportId, pathParam('backfill_id', 'Backfill id')],
+      get: {
+        summary: 'Progress of a backfill',
+        responses: { '200': json(ref('Backfill'), 'The backfill'), ...errors(401, 404) },
+      },
+    },
+    '/admin/queues': {
+      get: {
+        summary: 'Bull Board (HTML); its JSON API is under /admin/queues/api',
+        description: 'Without credentials a browser is redirected to /admin/login.',
+        security: [{ bearerAuth: [] }, { adminSession: [] }],
+        responses: {
+          '200': { description: 'Bull Board', content: { 'text/html': { schema: { type: 'string' } } } },
+          '303': { description: 'To the login form (browsers without a session)' },
+          ...errors(401),
+        },
+      },
+    },
+    '/admin/login': {
+      get: {
+        summary: 'Login form for Bull Board',
+        security: noToken,
+        responses: { '200': { description: 'Form', content: { 'text/html': { schema: { type: 'string' } } } } },
+      },
+      post: {
+        summary: 'Log in with the admin token; sets the session cookie',
+        security: noToken,
+        requestBody: {
+          required: true,
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: {
+                type: 'object',
+                properties: { token: { type: 'string' }, next: { type: 'string' } },
+                required: ['token'],
+              },
+            },
+          },
+        },
+        responses: {
+          '303': { description: `Logged in; sets the ${SESSION_COOKIE} cookie and redirects to Bull Board` },
+          '401': { description: 'Wrong token (HTML page)', content: { 'text/html': { schema: { type: 'string' } } } },
+        },
+      },
+    },
+    '/admin/logout': {
+      post: {
+        summary: 'End the session',
+        security: noToken,
+        responses: { '303': { description: 'To the login form' } },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      bearerAuth: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_TOKEN' },
+      adminSession: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Set by POST /admin/login' },
+    },
+    schemas,
+  },
+} as const;

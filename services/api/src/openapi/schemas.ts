@@ -1,0 +1,161 @@
+import {
+  createExportSchema,
+  INTERVALS,
+  patchExportSchema,
+  RUN_STATUSES,
+  s3ConfigSchema,
+  SECRET_FIELDS,
+  snowflakeConfigSchema,
+} from '@bx/core';
+import { z } from 'zod';
+
+type Schema = Record<string, unknown>;
+
+export const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const nullable = (schema: Schema): Schema => ({ anyOf: [schema, { type: 'null' }] });
+const dateTime: Schema = { type: 'string', format: 'date-time' };
+const object = (properties: Record<string, Schema>, optional: string[] = []): Schema => ({
+  type: 'object',
+  properties,
+  required: Object.keys(properties).filter((key) => !optional.includes(key)),
+  additionalProperties: false,
+});
+
+/**
+ * A request body schema from the zod schema the API validates it with, so the
+ * document cannot drift from the checks. Rules zod runs in code (valid time
+ * zone, prefix variables, codec per format) are not in it.
+ */
+function fromZod(schema: z.ZodType, io: 'input' | 'output' = 'input'): Schema {
+  const { $schema: _dialect, ...json } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Schema;
+  return json;
+}
+
+/** A destination config as responses show it: the stored fields minus every secret. */
+function withoutSecretFields(schema: z.ZodType): Schema {
+  const json = fromZod(schema, 'output') as { properties: Record<string, Schema>; required?: string[] };
+  const secret = (key: string) => (SECRET_FIELDS as readonly string[]).includes(key);
+  return {
+    ...json,
+    properties: Object.fromEntries(Object.entries(json.properties).filter(([key]) => !secret(key))),
+    required: (json.required ?? []).filter((key) => !secret(key)),
+  };
+}
+
+const exportProperties: Record<string, Schema> = {
+  id: { type: 'string', format: 'uuid' },
+  name: { type: 'string' },
+  team_id: { type: 'integer', minimum: 0 },
+  interval: { enum: [...INTERVALS] },
+  timezone: { type: 'string', description: 'IANA time zone name' },
+  model: { const: 'events' },
+  include_events: { type: 'array', items: { type: 'string' } },
+  exclude_events: { type: 'array', items: { type: 'string' } },
+  paused: { type: 'boolean' },
+  paused_reason: {
+    ...nullable({ type: 'string' }),
+    description: 'Why the system paused the export (after consecutive failed runs); null otherwise.',
+  },
+  start_at: nullable(dateTime),
+  end_at: nullable(dateTime),
+  destination: ref('Destination'),
+  created_at: dateTime,
+  updated_at: dateTime,
+};
+
+const backfillStatuses = ['Running', 'Completed', 'Failed', 'Cancelled'];
+
+const backfillProperties: Record<string, Schema> = {
+  id: { type: 'string' },
+  export_id: { type: 'string' },
+  status: { enum: backfillStatuses },
+  start_at: dateTime,
+  end_at: dateTime,
+  force: { type: 'boolean' },
+  total_runs: { type: 'integer', minimum: 0 },
+  finished_runs: { type: 'integer', minimum: 0 },
+  failed_runs: { type: 'integer', minimum: 0 },
+  records_completed: { type: 'integer', minimum: 0 },
+  progress: { type: 'number', minimum: 0, maximum: 1 },
+  created_at: dateTime,
+  finished_at: nullable(dateTime),
+};
+
+export const schemas: Record<string, Schema> = {
+  ErrorDetail: object({ field: { type: 'string' }, message: { type: 'string' } }),
+  Error: object({
+    error: object({
+      code: { type: 'string', examples: ['invalid_input', 'unauthorized', 'not_found', 'conflict', 'too_large'] },
+      message: { type: 'string' },
+      details: { type: 'array', items: ref('ErrorDetail') },
+    }),
+  }),
+  Health: object({
+    status: { enum: ['ok', 'degraded'] },
+    redis: { enum: ['ok', 'down'] },
+    clickhouse: { enum: ['ok', 'down'] },
+  }),
+  S3Config: withoutSecretFields(s3ConfigSchema),
+  SnowflakeConfig: withoutSecretFields(snowflakeConfigSchema),
+  Destination: {
+    description: `Secret fields (${SECRET_FIELDS.join(', ')}) are never returned.`,
+    oneOf: [
+      object({ type: { const: 'S3' }, config: ref('S3Config') }),
+      object({ type: { const: 'Snowflake' }, config: ref('SnowflakeConfig') }),
+    ],
+  },
+  Export: object(exportProperties),
+  ExportWithRuns: object({
+    ...exportProperties,
+    latest_runs: { type: 'array', items: ref('Run'), description: 'Up to 10 runs, newest interval first.' },
+  }),
+  ExportList: object({ results: { type: 'array', items: ref('Export') } }),
+  ExportCreate: fromZod(createExportSchema),
+  ExportPatch: {
+    ...fromZod(patchExportSchema),
+    description: 'Fields to change. `destination.config` is merged into the current one, so secrets may be left out.',
+  },
+  Unpause: object({ backfill: { type: 'boolean', description: 'Also export the intervals missed while paused.' } }, [
+    'backfill',
+  ]),
+  TestResult: object(
+    {
+      status: { enum: ['ok', 'failed'] },
+      message: { type: 'string' },
+      code: nullable({ type: 'string' }),
+      retryable: { type: 'boolean' },
+    },
+    ['code', 'retryable'],
+  ),
+  Run: object({
+    id: { type: 'string' },
+    export_id: { type: 'string' },
+    data_interval_start: dateTime,
+    data_interval_end: dateTime,
+    status: { enum: [...RUN_STATUSES] },
+    attempts: { type: 'integer', minimum: 0 },
+    records_completed: { type: 'integer', minimum: 0 },
+    bytes_exported: { type: 'integer', minimum: 0 },
+    files: { type: 'array', items: { type: 'string' } },
+    error: nullable({ type: 'string' }),
+    backfill_id: nullable({ type: 'string' }),
+    created_at: dateTime,
+    started_at: nullable(dateTime),
+    finished_at: nullable(dateTime),
+  }),
+  RunList: object({
+    results: { type: 'array', items: ref('Run') },
+    next: { ...nullable({ type: 'string' }), description: 'Cursor of the next page; null on the last page.' },
+  }),
+  BackfillCreate: object({ start_at: dateTime, end_at: dateTime, force: { type: 'boolean' } }, ['force']),
+  Backfill: object(backfillProperties),
+  BackfillCreated: object({
+    ...backfillProperties,
+    enqueued: { type: 'integer', minimum: 0, description: 'Runs queued by this request.' },
+    skipped: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Intervals already exported or in flight, not exported again (without force).',
+    },
+  }),
+};

@@ -1,0 +1,92 @@
+import { createApp } from '@bx/api';
+import { ClickHouseSource } from '@bx/clickhouse';
+import { createLogger } from '@bx/core';
+import { destinationFor } from '@bx/destinations';
+import { BackfillService, ExportService, RunService } from '@bx/operations';
+import { RunQueue } from '@bx/queue';
+import { Store } from '@bx/store';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { testEnv, uniqueName } from './env';
+
+export const TOKEN = 'test-token-0123456789abcdef';
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+}
+
+/** The admin API on a random port over its own Redis prefix; close() removes every key it made. */
+export class ApiHarness {
+  readonly prefix = uniqueName('bxt');
+  readonly store = Store.connect(testEnv.REDIS_URL, this.prefix);
+  readonly queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix: this.prefix, attempts: 2, backoffMs: 10 });
+  readonly clickhouse = new ClickHouseSource({
+    url: testEnv.CLICKHOUSE_URL,
+    username: 'default',
+    password: '',
+    requestTimeoutMs: 5000,
+  });
+  readonly logger = createLogger({}, 'error');
+  readonly service: ExportService;
+  base = '';
+  private readonly readOnly: boolean;
+  private readonly clock: () => number;
+  private server: Server | null = null;
+
+  constructor(opts: { bullBoardReadOnly?: boolean; clock?: () => number } = {}) {
+    this.service = new ExportService(this.store, this.queue, this.logger, opts.clock);
+    this.clock = opts.clock ?? Date.now;
+    this.readOnly = opts.bullBoardReadOnly ?? false;
+  }
+
+  async start(): Promise<this> {
+    const app = createApp({
+      token: TOKEN,
+      service: this.service,
+      runs: new RunService(this.store, this.queue, this.logger),
+      backfills: new BackfillService(this.store, this.queue, this.logger, this.clock),
+      store: this.store,
+      queue: this.queue,
+      bullBoardReadOnly: this.readOnly,
+      clickhouse: this.clickhouse,
+      logger: this.logger,
+      destinationFor,
+    });
+    this.server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  /** A request with the bearer token unless `token` is null or another value; redirects are not followed. */
+  async call(
+    method: string,
+    path: string,
+    opts: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<HttpResult> {
+    const headers: Record<string, string> = { ...opts.headers };
+    const token = opts.token === undefined ? TOKEN : opts.token;
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(this.base + path, { method, headers, body, redirect: 'manual' });
+    const text = await res.text();
+    const isJson = (res.headers.get('content-type') ?? '').includes('application/json');
+    return { status: res.status, headers: res.headers, text, json: isJson && text ? JSON.parse(text) : null };
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.queue.queue.obliterate({ force: true });
+    const keys = await this.store.redis.keys(`${this.prefix}:*`);
+    if (keys.length) await this.store.redis.del(...keys);
+    await Promise.all([this.queue.close(), this.store.close(), this.clickhouse.close()]);
+  }
+}

@@ -1,0 +1,127 @@
+import { expect } from 'chai';
+import { ApiHarness, TOKEN, type HttpResult } from '../helpers/api-harness';
+
+const QUEUES_API = '/admin/queues/api/queues';
+const run = { run_id: 'r1', export_id: 'e1', data_interval_start: 0, data_interval_end: 3600_000 };
+
+describe('Bull Board at /admin/queues', () => {
+  describe('authentication', () => {
+    let sut: ApiHarness;
+    before(async () => {
+      sut = await new ApiHarness().start();
+    });
+    after(() => sut.close());
+
+    const login = (token: string, next?: string) =>
+      sut.call('POST', '/admin/login', {
+        token: null,
+        body: new URLSearchParams({ token, ...(next ? { next } : {}) }).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+    const cookieOf = (res: HttpResult) => res.headers.get('set-cookie')!.split(';')[0]!;
+
+    it('401 without credentials for API calls, a redirect to the login form for pages', async () => {
+      const api = await sut.call('GET', QUEUES_API, { token: null });
+      expect(api.status).to.equal(401);
+      expect(api.json.error.code).to.equal('unauthorized');
+      const page = await sut.call('GET', '/admin/queues/queue/export-runs', {
+        token: null,
+        headers: { accept: 'text/html,application/xhtml+xml' },
+      });
+      expect(page.status).to.equal(303);
+      expect(page.headers.get('location')).to.equal('/admin/login?next=%2Fadmin%2Fqueues%2Fqueue%2Fexport-runs');
+    });
+
+    it('401 with a wrong bearer token, pages included', async () => {
+      expect((await sut.call('GET', QUEUES_API, { token: 'wrong-token' })).status).to.equal(401);
+      const page = await sut.call('GET', '/admin/queues', { token: 'wrong-token', headers: { accept: 'text/html' } });
+      expect(page.status).to.equal(401);
+    });
+
+    it('serves the board and its API to the bearer token, listing every queue', async () => {
+      const page = await sut.call('GET', '/admin/queues', { headers: { accept: 'text/html' } });
+      expect(page.status).to.equal(200);
+      expect(page.text).to.contain('<base href="/admin/queues/"');
+      const api = await sut.call('GET', QUEUES_API);
+      expect(api.status).to.equal(200);
+      expect(api.json.queues.map((q: { name: string }) => q.name)).to.deep.equal(sut.queue.queues().map((q) => q.name));
+      expect(api.json.queues[0]).to.include({ name: 'export-runs', readOnlyMode: false });
+    });
+
+    it('logs a browser in with the token: an HttpOnly SameSite=Strict cookie that does not contain it', async () => {
+      const form = await sut.call('GET', '/admin/login?next=%2Fadmin%2Fqueues%2Fqueue%2Fexport-runs', { token: null });
+      expect(form.status).to.equal(200);
+      expect(form.text).to.contain('<form method="post" action="/admin/login">');
+      expect(form.text).to.contain('value="/admin/queues/queue/export-runs"');
+
+      const res = await login(TOKEN, '/admin/queues/queue/export-runs');
+      expect(res.status).to.equal(303);
+      expect(res.headers.get('location')).to.equal('/admin/queues/queue/export-runs');
+      const setCookie = res.headers.get('set-cookie')!;
+      expect(setCookie).to.match(/^bx_admin_session=\d+\.[0-9a-f]{64};/);
+      expect(setCookie).to.contain('HttpOnly').and.to.contain('SameSite=Strict').and.to.contain('Path=/admin');
+      expect(setCookie).to.not.contain(TOKEN);
+
+      const cookie = cookieOf(res);
+      const api = await sut.call('GET', QUEUES_API, { token: null, headers: { cookie } });
+      expect(api.status).to.equal(200);
+      expect(api.json.queues[0].name).to.equal('export-runs');
+      const page = await sut.call('GET', '/admin/queues', { token: null, headers: { cookie, accept: 'text/html' } });
+      expect(page.status).to.equal(200);
+      expect(
+        (await sut.call('GET', '/api/exports', { token: null, headers: { cookie } })).status,
+        'the session is for /admin pages only',
+      ).to.equal(401);
+    });
+
+    it('refuses a wrong token with a 401 page and no cookie, and a forged cookie', async () => {
+      const res = await login('not-the-token-at-all');
+      expect(res.status).to.equal(401);
+      expect(res.headers.get('content-type')).to.contain('text/html');
+      expect(res.text).to.contain('not the admin API token');
+      expect(res.headers.get('set-cookie')).to.equal(null);
+
+      const good = cookieOf(await login(TOKEN)).split('=')[1]!;
+      const [expires, mac] = good.split('.');
+      for (const forged of [`${Number(expires) + 3600}.${mac}`, `${expires}.${'0'.repeat(64)}`, TOKEN]) {
+        const api = await sut.call('GET', QUEUES_API, {
+          token: null,
+          headers: { cookie: `bx_admin_session=${forged}` },
+        });
+        expect(api.status, forged).to.equal(401);
+      }
+    });
+
+    it('only redirects to admin pages after login, and logout clears the cookie', async () => {
+      for (const next of ['https://evil.example/', '//evil.example/admin/queues', '/api/exports']) {
+        expect((await login(TOKEN, next)).headers.get('location'), next).to.equal('/admin/queues');
+      }
+      const out = await sut.call('POST', '/admin/logout', { token: null });
+      expect(out.status).to.equal(303);
+      expect(out.headers.get('set-cookie')).to.match(/^bx_admin_session=;.*Expires=Thu, 01 Jan 1970/);
+    });
+  });
+
+  for (const readOnly of [false, true]) {
+    describe(`BULL_BOARD_READ_ONLY=${readOnly}`, () => {
+      let sut: ApiHarness;
+      before(async () => {
+        sut = await new ApiHarness({ bullBoardReadOnly: readOnly }).start();
+      });
+      after(() => sut.close());
+
+      it(readOnly ? 'shows the queue but refuses changes' : 'lets an operator change the queue', async () => {
+        await sut.queue.enqueue([run]);
+        const queues = await sut.call('GET', QUEUES_API);
+        expect(queues.json.queues[0]).to.include({ readOnlyMode: readOnly });
+        expect(queues.json.queues[0].counts.waiting).to.equal(1);
+
+        const empty = await sut.call('PUT', '/admin/queues/api/queues/export-runs/empty');
+        expect(empty.status).to.equal(readOnly ? 405 : 200);
+        const clean = await sut.call('PUT', '/admin/queues/api/queues/export-runs/clean/completed');
+        expect(clean.status).to.equal(readOnly ? 405 : 200);
+        expect((await sut.queue.counts()).waiting).to.equal(readOnly ? 1 : 0);
+      });
+    });
+  }
+});
