@@ -11,6 +11,7 @@ import {
   type SdkConnectionOptions,
 } from '@bx/destination-snowflake';
 import type { SnowflakeServer } from '../snowflake-server/snowflake-server';
+import type { SourceEvent } from './events';
 
 export { startSnowflakeServer, type SnowflakeServer } from '../snowflake-server/snowflake-server';
 
@@ -106,3 +107,24 @@ export function snowflakeConfig(server: SnowflakeServer, overrides: Partial<Snow
     ...overrides,
   };
 }
+
+/** What a table the destination loaded holds for a source event: VARIANTs parsed, TIMESTAMP_NTZ in UTC. */
+export function storedRow(e: SourceEvent): Record<string, unknown> {
+  const ts = (t: string | null) => (t === null ? null : `${t.replace(' ', 'T')}Z`);
+  return {
+    uuid: e.uuid,
+    event: e.event,
+    properties: JSON.parse(e.properties),
+    distinct_id: e.distinct_id,
+    team_id: e.team_id,
+    timestamp: ts(e.timestamp),
+    created_at: ts(e.created_at),
+    inserted_at: ts(e.inserted_at),
+    elements_chain: e.elements_chain,
+    person_id: e.person_id,
+    person_properties: JSON.parse(e.person_properties),
+  };
+}
+
+export const byUuid = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+  String(a.uuid).localeCompare(String(b.uuid));

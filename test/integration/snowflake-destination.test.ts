@@ -5,7 +5,14 @@ import type { EventRow, RunContext } from '@bx/core';
 import { SnowflakeDestination, type SnowflakeDestinationOptions } from '@bx/destination-snowflake';
 import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
 import { MemoryRunState, runContext } from '../helpers/run-context';
-import { snowflakeConfig, startSnowflakeServer, tmpDir, type SnowflakeServer } from '../helpers/snowflake';
+import {
+  byUuid,
+  snowflakeConfig,
+  startSnowflakeServer,
+  storedRow,
+  tmpDir,
+  type SnowflakeServer,
+} from '../helpers/snowflake';
 
 const span = { start: Date.parse('2024-01-01T10:00:00Z'), end: Date.parse('2024-01-01T11:00:00Z') };
 const TABLE = 'ANALYTICS.PUBLIC.events';
@@ -16,26 +23,6 @@ const asRows = (events: SourceEvent[]): EventRow[] => events.map((e) => ({ ...e,
 async function* batches(rows: EventRow[], size = 50): AsyncGenerator<EventRow[]> {
   for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
 }
-
-/** What the table must hold for a source event: VARIANTs parsed, TIMESTAMP_NTZ in UTC. */
-function storedRow(e: SourceEvent): Record<string, unknown> {
-  const ts = (t: string | null) => (t === null ? null : `${t.replace(' ', 'T')}Z`);
-  return {
-    uuid: e.uuid,
-    event: e.event,
-    properties: JSON.parse(e.properties),
-    distinct_id: e.distinct_id,
-    team_id: e.team_id,
-    timestamp: ts(e.timestamp),
-    created_at: ts(e.created_at),
-    inserted_at: ts(e.inserted_at),
-    elements_chain: e.elements_chain,
-    person_id: e.person_id,
-    person_properties: JSON.parse(e.person_properties),
-  };
-}
-
-const byUuid = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.uuid).localeCompare(String(b.uuid));
 
 describe('Snowflake destination on the Snowflake test bed', function () {
   this.timeout(30_000);
