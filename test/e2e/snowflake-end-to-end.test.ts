@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fs from 'node:fs';
 import { runIdFor, type Run } from '@bx/core';
 import { RUNS_QUEUE, RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
@@ -12,6 +13,7 @@ import {
   snowflakeConfig,
   startSnowflakeServer,
   storedRow,
+  tmpDir,
   type SnowflakeServer,
 } from '../helpers/snowflake';
 
@@ -41,6 +43,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
   let worker: ServiceProcess;
   const services: ServiceProcess[] = [];
   const events: SourceEvent[] = [];
+  const localFiles = tmpDir();
 
   before(async () => {
     for (let h = 0; h < hours; h++) {
@@ -72,6 +75,8 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
       SCHEDULER_TICK_MS: '200',
       SCHEDULER_SETTLE_SECONDS: '0',
       RUN_BACKOFF_MS: '200',
+      // The local files of the worker killed below stay behind; keep them out of the shared /tmp.
+      TMPDIR: localFiles,
     };
     await start('api', { PORT: String(PORT) }, 'api listening');
     await start('scheduler');
@@ -83,6 +88,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
     const keys = await store.redis.keys(`${prefix}:*`);
     if (keys.length) await store.redis.del(...keys);
     await Promise.all([queue.close(), store.close(), sf.close(), ch.drop()]);
+    fs.rmSync(localFiles, { recursive: true, force: true });
   });
 
   async function start(role: ServiceProcess['role'], extra: Record<string, string> = {}, ready = `${role} started`) {

@@ -22,9 +22,14 @@ interface CopyResult {
   first_error?: string | null;
 }
 
-/** `2024-01-01 10:00:00.000`: a TIMESTAMP_NTZ literal in UTC, as the rows' `inserted_at` are stored. */
-function ntz(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+/**
+ * `2024-01-01T10:00:00.000+00:00`, written like the records' own timestamps:
+ * a TIMESTAMP_NTZ column keeps its wall clock (UTC), and an existing table
+ * with TIMESTAMP_TZ or _LTZ columns compares it as the same instant whatever
+ * the session's TIMEZONE.
+ */
+function utc(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '+00:00');
 }
 
 /**
@@ -42,7 +47,7 @@ export async function replaceIntervalRows(session: SnowflakeSession, load: Inter
     const [deletion] = await session.query<Record<string, number>>(
       `DELETE FROM ${table} WHERE "team_id" = ? AND "inserted_at" >= ? AND "inserted_at" < ?`,
       'DELETE',
-      [load.teamId, ntz(load.start), ntz(load.end)],
+      [load.teamId, utc(load.start), utc(load.end)],
     );
     if (load.files.length > 0) {
       const results = await session.query<CopyResult>(

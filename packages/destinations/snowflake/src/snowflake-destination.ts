@@ -32,6 +32,9 @@ export const DEFAULT_SNOWFLAKE_OPTIONS: SnowflakeDestinationOptions = {
   timeouts: { statementMs: 60 * 60_000, requestMs: 60_000, loginRetries: 3 },
 };
 
+/** The destination test answers an HTTP request: it gives up sooner than a run, in ms. */
+const CHECK_STATEMENT_MS = 30_000;
+
 /** What an attempt records so that a later attempt of the run knows the table may hold its rows. */
 export interface SnowflakeRunState {
   may_hold_rows: boolean;
@@ -120,7 +123,12 @@ export class SnowflakeDestination implements DestinationWriter {
 
   /** Logs in, uses the warehouse, database and schema, and checks an existing table can hold the events. */
   async check(): Promise<void> {
-    const session = await this.open();
+    const timeouts = this.options.timeouts;
+    const session = await SnowflakeSession.open(this.config, {
+      ...timeouts,
+      statementMs: Math.min(timeouts.statementMs, CHECK_STATEMENT_MS),
+      loginRetries: Math.min(timeouts.loginRetries, 1),
+    });
     try {
       await this.useContext(session);
       const [current] = await session.query<Record<string, string | null>>(
@@ -145,13 +153,9 @@ export class SnowflakeDestination implements DestinationWriter {
     }
   }
 
-  private open(signal?: AbortSignal): Promise<SnowflakeSession> {
-    return SnowflakeSession.open(this.config, this.options.timeouts, signal);
-  }
-
   /** A session ready to load: context set, table present and compatible, stale files of the run removed. */
   private async prepare(ctx: RunContext): Promise<SnowflakeSession> {
-    const session = await this.open(ctx.signal);
+    const session = await SnowflakeSession.open(this.config, this.options.timeouts, ctx.signal);
     try {
       await this.useContext(session);
       await session.query(createEventsTableSql(this.config.table_name), 'CREATE TABLE');
