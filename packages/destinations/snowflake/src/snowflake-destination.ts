@@ -135,10 +135,12 @@ export class SnowflakeDestination implements DestinationWriter {
         'SELECT CURRENT_WAREHOUSE() AS W, CURRENT_DATABASE() AS D, CURRENT_SCHEMA() AS S',
         'check',
       );
-      const missing = (['W', 'D', 'S'] as const).filter((k) => !current?.[k]);
+      const names = { W: 'warehouse', D: 'database', S: 'schema' } as const;
+      const missing = (Object.keys(names) as Array<keyof typeof names>).filter((k) => !current?.[k]);
       if (missing.length > 0) {
+        const what = missing.map((k) => names[k]).join(', ');
         throw new PermanentError(
-          `Snowflake session has no current ${missing.map((k) => ({ W: 'warehouse', D: 'database', S: 'schema' })[k]).join(', ')}: check the names and the role's USAGE grants`,
+          `Snowflake session has no current ${what}: check the names and the role's USAGE grants`,
           { code: 'ObjectNotFound' },
         );
       }
