@@ -15,6 +15,7 @@ export function runContext(span: { start: number; end: number }, state: RunState
   return {
     exportId: 'e1',
     runId: 'r1',
+    teamId: 1,
     attempt: 1,
     dataIntervalStart: span.start,
     dataIntervalEnd: span.end,

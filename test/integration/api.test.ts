@@ -11,6 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { S3_CREDENTIALS, testEnv, uniqueName } from '../helpers/env';
 import { createBucket, listKeys, testS3Client } from '../helpers/s3';
+import { snowflakeConfig, startSnowflakeServer } from '../helpers/snowflake';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const SECRET = 'super-secret-value-4242';
@@ -224,6 +225,32 @@ describe('admin API over HTTP', () => {
       code: 'InvalidAccessKeyId',
     });
     expect((await call('POST', '/api/exports/nope/test')).status).to.equal(404);
+  });
+
+  it('POST /test for Snowflake logs in and uses the warehouse, database and schema, or says why not', async () => {
+    const sf = await startSnowflakeServer({ users: { loader: SECRET }, databases: { ANALYTICS: ['PUBLIC'] } });
+    try {
+      const body = (overrides: Record<string, unknown>) =>
+        s3Body({
+          destination: { type: 'Snowflake', config: { ...snowflakeConfig(sf), password: SECRET, ...overrides } },
+        });
+      const good = (await call('POST', '/api/exports', body({}))).json!.id as string;
+      expect((await call('POST', `/api/exports/${good}/test`)).json).to.deep.include({ status: 'ok' });
+      const wrong = (await call('POST', '/api/exports', body({ password: 'wrong-password' }))).json!.id as string;
+      const refused = await call('POST', `/api/exports/${wrong}/test`);
+      expect(refused.json).to.deep.equal({
+        status: 'failed',
+        message: 'Snowflake login failed: 390100: Incorrect username or password was specified.',
+        code: 'AuthenticationFailed',
+        retryable: false,
+      });
+      const noSchema = (await call('POST', '/api/exports', body({ schema: 'missing' }))).json!.id as string;
+      expect((await call('POST', `/api/exports/${noSchema}/test`)).json!.message).to.contain(
+        "Schema 'missing' does not exist or not authorized.",
+      );
+    } finally {
+      await sf.close();
+    }
   });
 
   it('lists runs newest first with cursor pagination and a status filter', async () => {

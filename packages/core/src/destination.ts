@@ -5,6 +5,8 @@ import type { Logger } from './logger';
 export interface RunContext {
   exportId: string;
   runId: string;
+  /** The team whose events the run exports: a destination that replaces an interval's rows replaces only this team's. */
+  teamId: number;
   /** 1 for the first try. */
   attempt: number;
   /** The interval, epoch ms, `[start, end)`. */

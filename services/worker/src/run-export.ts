@@ -68,6 +68,7 @@ export function createRunProcessor(deps: RunExportDeps) {
       const result = await deps.destinationFor(exp).write(deps.source.rows(sql, ctx.signal), {
         exportId: exp.id,
         runId: payload.run_id,
+        teamId: exp.team_id,
         attempt: ctx.attempt,
         dataIntervalStart: payload.data_interval_start,
         dataIntervalEnd: payload.data_interval_end,

@@ -1,0 +1,95 @@
+import { RetryableError } from '@bx/core';
+import type { SnowflakeSession } from './snowflake-session';
+import { quoteIdentifier, tableStage } from './sql-text';
+
+export interface IntervalLoad {
+  table: string;
+  teamId: number;
+  /** The interval, epoch ms, `[start, end)`. */
+  start: number;
+  end: number;
+  /** This attempt's stage folder and the file names staged in it. */
+  folder: string;
+  files: readonly string[];
+  /** Rows written to the files: what COPY must report loaded. */
+  records: number;
+}
+
+interface CopyResult {
+  file?: string;
+  status?: string;
+  rows_loaded?: number;
+  first_error?: string | null;
+}
+
+/**
+ * `2024-01-01T10:00:00.000+00:00`, written like the records' own timestamps:
+ * a TIMESTAMP_NTZ column keeps its wall clock (UTC), and an existing table
+ * with TIMESTAMP_TZ or _LTZ columns compares it as the same instant whatever
+ * the session's TIMEZONE.
+ */
+function utc(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '+00:00');
+}
+
+/**
+ * Makes the table hold exactly this attempt's rows for the team's interval, in
+ * one transaction: delete the rows any earlier attempt loaded (found by team
+ * and `inserted_at`, the column the interval is cut on), COPY the staged files,
+ * check every file reports LOADED with the expected row count, commit. Readers
+ * see the old rows or the new ones, never both or neither; an attempt that
+ * fails anywhere rolls back (or its session ends, which rolls back).
+ */
+export async function replaceIntervalRows(session: SnowflakeSession, load: IntervalLoad): Promise<{ deleted: number }> {
+  const table = quoteIdentifier(load.table);
+  await session.query('BEGIN', 'BEGIN');
+  try {
+    const [deletion] = await session.query<Record<string, number>>(
+      `DELETE FROM ${table} WHERE "team_id" = ? AND "inserted_at" >= ? AND "inserted_at" < ?`,
+      'DELETE',
+      [load.teamId, utc(load.start), utc(load.end)],
+    );
+    if (load.files.length > 0) {
+      const results = await session.query<CopyResult>(
+        `COPY INTO ${table} FROM ${tableStage(load.table, load.folder)}` +
+          ` FILE_FORMAT = (TYPE = 'JSON' COMPRESSION = 'GZIP') MATCH_BY_COLUMN_NAME = CASE_SENSITIVE` +
+          ` PURGE = TRUE ON_ERROR = ABORT_STATEMENT`,
+        'COPY INTO',
+      );
+      verifyCopy(results, load);
+    }
+    await session.query('COMMIT', 'COMMIT');
+    return { deleted: Number(deletion?.['number of rows deleted'] ?? 0) };
+  } catch (err) {
+    if (session.usable) await session.query('ROLLBACK', 'ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Every staged file must be in COPY's answer as LOADED. A file COPY skipped
+ * (load metadata: it believes it loaded that file before) is missing from the
+ * answer, and committing then would lose the interval's rows.
+ */
+export function verifyCopy(
+  results: readonly CopyResult[],
+  load: Pick<IntervalLoad, 'folder' | 'files' | 'records'>,
+): void {
+  const problems: string[] = [];
+  let loaded = 0;
+  for (const name of load.files) {
+    const row = results.find((r) => r.file === `${load.folder}${name}` || r.file?.endsWith(`/${name}`));
+    if (!row) problems.push(`${name} was not loaded`);
+    else if (row.status !== 'LOADED')
+      problems.push(`${name} is ${row.status}${row.first_error ? `: ${row.first_error}` : ''}`);
+    else loaded += Number(row.rows_loaded ?? 0);
+  }
+  if (problems.length === 0 && loaded !== load.records) {
+    problems.push(`${loaded} rows loaded, ${load.records} written`);
+  }
+  if (problems.length > 0) {
+    throw new RetryableError(`Snowflake COPY INTO did not load the staged files: ${problems.join('; ')}`, {
+      code: 'CopyIncomplete',
+    });
+  }
+}

@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import {
+  BatchExportError,
+  PermanentError,
+  RetryableError,
+  errorMessage,
+  toRecordLine,
+  type DestinationResult,
+  type DestinationWriter,
+  type EventRow,
+  type RunContext,
+  type SnowflakeConfig,
+} from '@bx/core';
+import { createEventsTableSql, incompatibleColumns } from './events-table';
+import { GzipFileSpool, type SpooledFile } from './gzip-file-spool';
+import { replaceIntervalRows } from './interval-load';
+import { SnowflakeSession, type SessionTimeouts } from './snowflake-session';
+import { attemptStageFolder, objectIdentifier, quoteIdentifier, runStageFolder } from './sql-text';
+import { putFile, removeStaged } from './table-stage';
+
+export interface SnowflakeDestinationOptions {
+  /** Start a new local file (and PUT the finished one) at about this many compressed bytes. Default 100 MiB. */
+  maxFileBytes: number;
+  /** Deadlines of the login and of each statement; see SessionTimeouts. */
+  timeouts: SessionTimeouts;
+  /** Folder for the local files. Default: the OS temporary folder. */
+  tmpDir?: string;
+}
+
+export const DEFAULT_SNOWFLAKE_OPTIONS: SnowflakeDestinationOptions = {
+  maxFileBytes: 100 * 1024 * 1024,
+  timeouts: { statementMs: 60 * 60_000, requestMs: 60_000, loginRetries: 3 },
+};
+
+/** The destination test answers an HTTP request: it gives up sooner than a run, in ms. */
+const CHECK_STATEMENT_MS = 30_000;
+
+/** What an attempt records so that a later attempt of the run knows the table may hold its rows. */
+export interface SnowflakeRunState {
+  may_hold_rows: boolean;
+}
+
+/**
+ * Loads a run's rows into a Snowflake table as PostHog does (local gzip JSON
+ * Lines files of bounded size, PUT to the table stage, one COPY INTO with
+ * MATCH_BY_COLUMN_NAME), and leaves each event of the interval in the table
+ * exactly once however often the interval runs: files are staged under a
+ * folder unique to the attempt, and the COPY runs in one transaction with the
+ * deletion of the team's rows of the interval (interval-load.ts).
+ */
+export class SnowflakeDestination implements DestinationWriter {
+  private readonly options: SnowflakeDestinationOptions;
+
+  constructor(
+    private readonly config: SnowflakeConfig,
+    options: Partial<SnowflakeDestinationOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_SNOWFLAKE_OPTIONS, ...options };
+  }
+
+  async write(batches: AsyncIterable<EventRow[]>, ctx: RunContext): Promise<DestinationResult> {
+    const table = this.config.table_name;
+    const folder = attemptStageFolder(ctx.runId, ctx.attempt, randomBytes(4).toString('hex'));
+    const spool = new GzipFileSpool(this.options.tmpDir);
+    const result: DestinationResult = { records: 0, bytes: 0, files: [] };
+    const staged: string[] = [];
+    let session: SnowflakeSession | null = null;
+    let failed = false;
+    const stage = async (s: SnowflakeSession, file: SpooledFile) => {
+      await putFile(s, table, folder, file);
+      await spool.remove(file);
+      staged.push(file.name);
+      result.bytes += file.bytes;
+      ctx.logger.debug('snowflake file staged', { file: `${folder}${file.name}`, bytes: file.bytes });
+    };
+    try {
+      for await (const batch of batches) {
+        if (batch.length === 0) continue;
+        if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
+        // Connect on the first row: an empty interval never wakes the warehouse.
+        session ??= await this.prepare(ctx);
+        await spool.write(batch.map(toRecordLine).join('\n') + '\n');
+        result.records += batch.length;
+        ctx.onProgress(result.records);
+        if (spool.bytes >= this.options.maxFileBytes) await stage(session, (await spool.finish())!);
+      }
+      const last = await spool.finish();
+      if (session && last) await stage(session, last);
+      if (result.records === 0 && !(await ctx.state.get<SnowflakeRunState>())?.may_hold_rows) return result;
+      // An empty re-run still connects: rows an earlier attempt loaded must go.
+      session ??= await this.prepare(ctx);
+      await ctx.state.set({ may_hold_rows: true } satisfies SnowflakeRunState);
+      const { deleted } = await replaceIntervalRows(session, {
+        table,
+        teamId: ctx.teamId,
+        start: ctx.dataIntervalStart,
+        end: ctx.dataIntervalEnd,
+        folder,
+        files: staged,
+        records: result.records,
+      });
+      result.files = staged.map((name) => `${folder}${name}`);
+      ctx.logger.info('snowflake interval loaded', {
+        records: result.records,
+        files: staged.length,
+        replaced: deleted,
+      });
+      return result;
+    } catch (err) {
+      failed = true;
+      throw err instanceof BatchExportError
+        ? err
+        : new RetryableError(`Snowflake load failed: ${errorMessage(err)}`, { code: 'LoadFailed', cause: err });
+    } finally {
+      await spool.discard();
+      if (session) {
+        // A failed attempt's staged files would only wait for the next attempt's cleanup.
+        if (failed && session.usable) await removeStaged(session, table, folder).catch(() => undefined);
+        await session.close();
+      }
+    }
+  }
+
+  /** Logs in, uses the warehouse, database and schema, and checks an existing table can hold the events. */
+  async check(): Promise<void> {
+    const timeouts = this.options.timeouts;
+    const session = await SnowflakeSession.open(this.config, {
+      ...timeouts,
+      statementMs: Math.min(timeouts.statementMs, CHECK_STATEMENT_MS),
+      loginRetries: Math.min(timeouts.loginRetries, 1),
+    });
+    try {
+      await this.useContext(session);
+      const [current] = await session.query<Record<string, string | null>>(
+        'SELECT CURRENT_WAREHOUSE() AS W, CURRENT_DATABASE() AS D, CURRENT_SCHEMA() AS S',
+        'check',
+      );
+      const names = { W: 'warehouse', D: 'database', S: 'schema' } as const;
+      const missing = (Object.keys(names) as Array<keyof typeof names>).filter((k) => !current?.[k]);
+      if (missing.length > 0) {
+        const what = missing.map((k) => names[k]).join(', ');
+        throw new PermanentError(
+          `Snowflake session has no current ${what}: check the names and the role's USAGE grants`,
+          { code: 'ObjectNotFound' },
+        );
+      }
+      try {
+        await this.checkTable(session);
+      } catch (err) {
+        // A missing table is fine: the first run creates it.
+        if (!(err instanceof PermanentError && err.code === 'ObjectNotFound')) throw err;
+      }
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** A session ready to load: context set, table present and compatible, stale files of the run removed. */
+  private async prepare(ctx: RunContext): Promise<SnowflakeSession> {
+    const session = await SnowflakeSession.open(this.config, this.options.timeouts, ctx.signal);
+    try {
+      await this.useContext(session);
+      await session.query(createEventsTableSql(this.config.table_name), 'CREATE TABLE');
+      await this.checkTable(session);
+      // Files a crashed attempt of this run staged but never loaded.
+      const removed = await removeStaged(session, this.config.table_name, runStageFolder(ctx.runId));
+      if (removed > 0) ctx.logger.info('removed files an earlier attempt staged', { removed });
+      return session;
+    } catch (err) {
+      await session.close();
+      throw err;
+    }
+  }
+
+  // USE fails with Snowflake's own "does not exist or not authorized" where a
+  // login with an unknown warehouse or database silently leaves none current.
+  private async useContext(session: SnowflakeSession): Promise<void> {
+    await session.query(`USE WAREHOUSE ${objectIdentifier(this.config.warehouse)}`, 'USE WAREHOUSE');
+    await session.query(`USE DATABASE ${objectIdentifier(this.config.database)}`, 'USE DATABASE');
+    await session.query(`USE SCHEMA ${objectIdentifier(this.config.schema)}`, 'USE SCHEMA');
+  }
+
+  private async checkTable(session: SnowflakeSession): Promise<void> {
+    const table = quoteIdentifier(this.config.table_name);
+    const columns = await session.columns(`SELECT * FROM ${table} LIMIT 0`, 'SELECT');
+    const problems = incompatibleColumns(columns.map((c) => ({ name: c.getName(), type: c.getType() })));
+    if (problems.length > 0) {
+      throw new PermanentError(`Snowflake table ${table} cannot hold the events: ${problems.join('; ')}`, {
+        code: 'IncompatibleTable',
+      });
+    }
+  }
+}

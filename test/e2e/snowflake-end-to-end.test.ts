@@ -1,0 +1,238 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import { runIdFor, type Run } from '@bx/core';
+import { RUNS_QUEUE, RunQueue } from '@bx/queue';
+import { Store } from '@bx/store';
+import { TestClickHouse } from '../helpers/clickhouse';
+import { testEnv, uniqueName } from '../helpers/env';
+import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
+import { ServiceProcess, eventually } from '../helpers/processes';
+import {
+  byUuid,
+  rsaKeyPair,
+  snowflakeConfig,
+  startSnowflakeServer,
+  storedRow,
+  tmpDir,
+  type SnowflakeServer,
+} from '../helpers/snowflake';
+
+const HOUR = 3_600_000;
+const TOKEN = 'e2e-token-0123456789abcdef';
+const PASSWORD = 'loader-password-e2e';
+const PORT = 18191;
+
+/**
+ * The whole system against the Snowflake test bed: API, scheduler and worker
+ * processes, ClickHouse 18.16, and the real snowflake-sdk in the worker talking
+ * to the test server in this process through each export's `access_url`.
+ * The processes are shared by the tests, which therefore run in order.
+ */
+describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test bed', function () {
+  this.timeout(120_000);
+  const hours = 3;
+  const base = Math.floor(Date.now() / HOUR) * HOUR - hours * HOUR;
+  const lastInterval = base + (hours - 1) * HOUR;
+  const key = rsaKeyPair();
+  let ch: TestClickHouse;
+  let sf: SnowflakeServer;
+  let store: Store;
+  let queue: RunQueue;
+  let prefix: string;
+  let env: Record<string, string>;
+  let worker: ServiceProcess;
+  const services: ServiceProcess[] = [];
+  const events: SourceEvent[] = [];
+  const localFiles = tmpDir();
+
+  before(async () => {
+    for (let h = 0; h < hours; h++) {
+      const start = base + h * HOUR;
+      for (const at of [
+        start,
+        start + HOUR - 1000,
+        ...Array.from({ length: 30 }, (_, i) => start + 60_000 + i * 97_000),
+      ])
+        events.push(makeEvent({ inserted_at: chTime(new Date(at).toISOString()) }));
+      events.push(makeEvent({ team_id: 2, inserted_at: chTime(new Date(start + 60_000).toISOString()) }));
+    }
+    ch = await new TestClickHouse().setup();
+    await ch.insert(events);
+    sf = await startSnowflakeServer({
+      account: 'testacct',
+      users: { loader: PASSWORD },
+      publicKeys: { keyloader: key.publicKey },
+    });
+    prefix = uniqueName('bxsf');
+    store = Store.connect(testEnv.REDIS_URL, prefix);
+    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 5, backoffMs: 200 });
+    env = {
+      REDIS_URL: testEnv.REDIS_URL,
+      CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
+      CLICKHOUSE_DATABASE: ch.database,
+      QUEUE_PREFIX: prefix,
+      ADMIN_API_TOKEN: TOKEN,
+      SCHEDULER_TICK_MS: '200',
+      SCHEDULER_SETTLE_SECONDS: '0',
+      RUN_BACKOFF_MS: '200',
+      // The local files of the worker killed below stay behind; keep them out of the shared /tmp.
+      TMPDIR: localFiles,
+    };
+    await start('api', { PORT: String(PORT) }, 'api listening');
+    await start('scheduler');
+    worker = await start('worker');
+  });
+  after(async () => {
+    await Promise.all(services.map((s) => s.stop('SIGKILL')));
+    await queue.queue.obliterate({ force: true });
+    const keys = await store.redis.keys(`${prefix}:*`);
+    if (keys.length) await store.redis.del(...keys);
+    await Promise.all([queue.close(), store.close(), sf.close(), ch.drop()]);
+    fs.rmSync(localFiles, { recursive: true, force: true });
+  });
+
+  async function start(role: ServiceProcess['role'], extra: Record<string, string> = {}, ready = `${role} started`) {
+    const service = new ServiceProcess(role, { ...env, ...extra });
+    services.push(service);
+    await service.waitForLog(ready);
+    return service;
+  }
+
+  async function createExport(table: string, config: Record<string, unknown>, startAt = base): Promise<string> {
+    const res = await fetch(`http://127.0.0.1:${PORT}/api/exports`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: table,
+        team_id: 1,
+        interval: 'hour',
+        start_at: new Date(startAt).toISOString(),
+        destination: { type: 'Snowflake', config: { ...snowflakeConfig(sf), table_name: table, ...config } },
+      }),
+    });
+    expect(res.status).to.equal(201);
+    return ((await res.json()) as { id: string }).id;
+  }
+
+  async function runs(exportId: string, count: number, status: Run['status'] = 'Completed'): Promise<Run[]> {
+    return eventually(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${PORT}/api/exports/${exportId}/runs`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        });
+        const list = ((await res.json()) as { results: Run[] }).results;
+        const failed = list.find((r) => r.status === 'Failed' && status !== 'Failed');
+        if (failed) throw new Error(`run failed: ${failed.error}`);
+        return list.length >= count && list.every((r) => r.status === status) ? list : undefined;
+      },
+      60_000,
+      `${count} ${status} runs of ${exportId}`,
+    );
+  }
+
+  /** The table holds exactly team 1's source events of the intervals from `from`, each once. */
+  function expectTable(table: string, from = base): void {
+    const inRange = events.filter((e) => {
+      const at = Date.parse(`${e.inserted_at!.replace(' ', 'T')}Z`);
+      return e.team_id === 1 && at >= from && at < base + hours * HOUR;
+    });
+    expect(sf.rows(`ANALYTICS.PUBLIC.${table}`).sort(byUuid)).to.deep.equal(inRange.map(storedRow).sort(byUuid));
+    expect(sf.stagedFiles(`ANALYTICS.PUBLIC.${table}`), 'nothing left in the stage').to.deep.equal([]);
+  }
+
+  it('exports each interval exactly with key-pair authentication (the server checks the JWT)', async () => {
+    const id = await createExport('events_keypair', { user: 'keyloader', password: null, private_key: key.privateKey });
+    const done = await runs(id, hours);
+    expectTable('events_keypair');
+    for (const run of done) {
+      expect(run.records_completed).to.equal(32);
+      expect(run.files).to.have.length(1);
+      expect(run.attempts).to.equal(1);
+    }
+    const logins = sf.logins.map((l) => (l as { data: Record<string, string> }).data);
+    expect(logins.length).to.be.at.least(hours);
+    expect(logins.every((d) => d.AUTHENTICATOR === 'SNOWFLAKE_JWT')).to.equal(true);
+    const logs = services.flatMap((s) => s.logs.map((l) => JSON.stringify(l))).join('\n');
+    expect(logs).to.not.contain('PRIVATE KEY').and.not.contain(PASSWORD);
+  });
+
+  it('a refused login fails the run permanently, with Snowflake message on the run', async () => {
+    const id = await createExport('events_refused', { password: 'not-the-password' }, lastInterval);
+    const [run] = await runs(id, 1, 'Failed');
+    expect(run).to.deep.include({
+      status: 'Failed',
+      attempts: 1,
+      error: 'Snowflake login failed: 390100: Incorrect username or password was specified.',
+    });
+  });
+
+  it('a 503 is retried by the SDK, a failed COPY by the queue; the run completes with each event once', async () => {
+    sf.faults.httpError({ status: 503, path: /query-request/, sql: /^PUT .*events_retry/ });
+    sf.faults.queryError({
+      sql: /^COPY INTO "events_retry"/,
+      code: '000603',
+      sqlState: 'XX000',
+      message: 'SQL execution internal error:\nProcessing aborted due to error 300010:391167117',
+    });
+    const id = await createExport('events_retry', { password: PASSWORD }, lastInterval);
+    const [run] = await runs(id, 1);
+    expect(run).to.deep.include({ attempts: 2, records_completed: 32 });
+    expect(sf.queryLog.some((q) => q.sql.includes('events_retry') && q.outcome === 'http-error')).to.equal(true);
+    expectTable('events_retry', lastInterval);
+  });
+
+  it('a worker killed between PUT and COPY, then a manual re-run, leave no duplicate', async () => {
+    // The first COPY never answers; the worker dies while it waits.
+    sf.faults.stall({ sql: /^COPY INTO "events_crash"/ });
+    const id = await createExport('events_crash', { password: PASSWORD }, lastInterval);
+    const runId = runIdFor(id, lastInterval);
+    await eventually(
+      async () => (sf.queryLog.some((q) => q.sql.startsWith('COPY INTO "events_crash"')) ? true : undefined),
+      30_000,
+      'the COPY to be sent',
+    );
+    await worker.stop('SIGKILL');
+    expect(sf.stagedFiles('ANALYTICS.PUBLIC.events_crash'), 'staged, never loaded').to.have.length(1);
+    sf.faults.releaseStalled();
+    await expireLock(runId);
+    await start('worker');
+    const [taken] = await runs(id, 1);
+    // The run counts two attempts (killed, taken over), while BullMQ's job attempt is 1 both times:
+    // the stage folder's random part is what keeps COPY from skipping identical files.
+    expect(taken!.attempts, 'the take-over is a second attempt of the run').to.equal(2);
+    expectTable('events_crash', lastInterval);
+
+    // A manual retry: the run is queued again (a new job, attempt 1 for BullMQ), writing identical files.
+    await store.runs.reschedule(runId);
+    await queue.requeue({
+      run_id: runId,
+      export_id: id,
+      data_interval_start: lastInterval,
+      data_interval_end: base + hours * HOUR,
+    });
+    await eventually(
+      async () =>
+        (await store.runs.get(runId))?.status === 'Completed' && (await queue.queue.getJob(runId))?.finishedOn
+          ? true
+          : undefined,
+      30_000,
+      'the re-run to complete',
+    );
+    expectTable('events_crash', lastInterval);
+    expect((await store.runs.get(runId))!.attempts, 'the manual retry is one more attempt, loaded at once').to.equal(3);
+    const loads = sf.loadHistory('ANALYTICS.PUBLIC.events_crash');
+    expect(loads, 'two loads, from two attempt folders').to.have.length(2);
+    expect(loads[0]!.checksum, 'of identical files').to.equal(loads[1]!.checksum);
+  });
+
+  /**
+   * What BullMQ does once a dead worker's lock expires (60 s, too long for a
+   * test): the job is marked stalled and the next stalled check, which a
+   * starting worker runs at once, moves it back to wait.
+   */
+  async function expireLock(jobId: string): Promise<void> {
+    const queueKey = `${prefix}:${RUNS_QUEUE}`;
+    await store.redis.del(`${queueKey}:${jobId}:lock`, `${queueKey}:stalled-check`);
+    await store.redis.sadd(`${queueKey}:stalled`, jobId);
+  }
+});

@@ -1,0 +1,206 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import type { EventRow, RunContext } from '@bx/core';
+import { SnowflakeDestination, type SnowflakeDestinationOptions } from '@bx/destination-snowflake';
+import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
+import { MemoryRunState, runContext } from '../helpers/run-context';
+import {
+  byUuid,
+  snowflakeConfig,
+  startSnowflakeServer,
+  storedRow,
+  tmpDir,
+  type SnowflakeServer,
+} from '../helpers/snowflake';
+
+const span = { start: Date.parse('2024-01-01T10:00:00Z'), end: Date.parse('2024-01-01T11:00:00Z') };
+const TABLE = 'ANALYTICS.PUBLIC.events';
+
+/** Source events as ClickHouse hands them out (team_id quoted, as 18.16 does). */
+const asRows = (events: SourceEvent[]): EventRow[] => events.map((e) => ({ ...e, team_id: String(e.team_id) }));
+
+async function* batches(rows: EventRow[], size = 50): AsyncGenerator<EventRow[]> {
+  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
+}
+
+describe('Snowflake destination on the Snowflake test bed', function () {
+  this.timeout(30_000);
+  let server: SnowflakeServer;
+  let state: MemoryRunState;
+  const local = tmpDir();
+  const events = Array.from({ length: 600 }, (_, i) =>
+    makeEvent({
+      inserted_at: chTime(new Date(span.start + i * 5000).toISOString()),
+      event: i % 3 ? '$pageview' : 'it\'s "quoted"\n',
+      // Random text: compresses about as badly as real properties, so files roll at the size limit.
+      properties: JSON.stringify({ n: i, pad: randomBytes(120).toString('base64'), nested: { a: [i] } }),
+    }),
+  );
+  // Rows the runs of this interval must leave alone: the same team's next interval, another team's same interval.
+  const neighbours = [
+    makeEvent({ inserted_at: chTime('2024-01-01T11:00:00Z') }),
+    makeEvent({ inserted_at: chTime('2024-01-01T10:30:00Z'), team_id: 2 }),
+  ];
+
+  const sut = (options: Partial<SnowflakeDestinationOptions> = {}) =>
+    new SnowflakeDestination(snowflakeConfig(server), { tmpDir: local, ...options });
+  const ctx = (attempt = 1, overrides: Partial<RunContext> = {}): RunContext => ({
+    ...runContext(span, state),
+    attempt,
+    ...overrides,
+  });
+  const stored = () => server.rows(TABLE).sort(byUuid);
+  const expected = (list: SourceEvent[]) => list.map(storedRow).sort(byUuid);
+
+  beforeEach(async () => {
+    server = await startSnowflakeServer({ users: { loader: 'loader-password' } });
+    state = new MemoryRunState();
+  });
+  afterEach(async () => {
+    await server.close();
+    expect(fs.readdirSync(local), 'local files are removed').to.deep.equal([]);
+  });
+  after(() => fs.rmSync(local, { recursive: true, force: true }));
+
+  /** Loads the neighbours through their own runs, then the interval's events. */
+  async function loadWithNeighbours(): Promise<void> {
+    await sut().write(batches(asRows([neighbours[0]!])), ctx(1, { runId: 'next', dataIntervalStart: span.end }));
+    await sut().write(batches(asRows([neighbours[1]!])), ctx(1, { runId: 'team-2', teamId: 2 }));
+    await sut().write(batches(asRows(events)), ctx());
+  }
+
+  it('creates the table and loads the interval through bounded gzip files, PUT and one COPY', async () => {
+    const result = await sut({ maxFileBytes: 16 * 1024 }).write(batches(asRows(events)), ctx());
+    expect(server.columns(TABLE)).to.deep.equal([
+      { name: 'uuid', type: 'TEXT' },
+      { name: 'event', type: 'TEXT' },
+      { name: 'properties', type: 'VARIANT' },
+      { name: 'distinct_id', type: 'TEXT' },
+      { name: 'team_id', type: 'FIXED' },
+      { name: 'timestamp', type: 'TIMESTAMP_NTZ' },
+      { name: 'created_at', type: 'TIMESTAMP_NTZ' },
+      { name: 'inserted_at', type: 'TIMESTAMP_NTZ' },
+      { name: 'elements_chain', type: 'TEXT' },
+      { name: 'person_id', type: 'TEXT' },
+      { name: 'person_properties', type: 'VARIANT' },
+    ]);
+    expect(stored()).to.deep.equal(expected(events));
+    expect(result.records).to.equal(600);
+    expect(result.files.length, 'split into several files').to.be.greaterThan(3);
+    // A file closes at the first batch that takes it past the limit.
+    expect(result.bytes / result.files.length).to.be.below(16 * 1024 + 50 * 400);
+    expect(result.files.every((f) => /^bx\/r1\/1-[0-9a-f]{8}\/part-\d+\.jsonl\.gz$/.test(f))).to.equal(true);
+    const puts = server.queries.filter((q) => q.startsWith('PUT '));
+    expect(puts).to.have.length(result.files.length);
+    const copies = server.queries.filter((q) => q.startsWith('COPY INTO'));
+    expect(copies).to.have.length(1);
+    expect(copies[0]).to.contain('MATCH_BY_COLUMN_NAME = CASE_SENSITIVE').and.contain('PURGE = TRUE');
+    const history = server.loadHistory(TABLE);
+    expect(history.map((h) => h.file)).to.have.members(result.files);
+    expect(result.bytes).to.be.greaterThan(0);
+    expect(server.stagedFiles(TABLE), 'PURGE emptied the stage').to.deep.equal([]);
+    expect(server.sessions(), 'the session is closed').to.deep.equal([]);
+  });
+
+  it('an empty interval writes nothing and does not even connect', async () => {
+    expect(await sut().write(batches([]), ctx())).to.deep.equal({ records: 0, bytes: 0, files: [] });
+    expect(server.logins).to.deep.equal([]);
+  });
+
+  it('a re-run with the same attempt number and identical files loads them again, once (COPY load metadata)', async () => {
+    await loadWithNeighbours();
+    // A manual retry starts again at attempt 1 and writes byte-identical gzip files.
+    const again = await sut().write(batches(asRows(events)), ctx(1));
+    expect(stored()).to.deep.equal(expected([...events, ...neighbours]));
+    expect(again.records).to.equal(600);
+    const loads = server.loadHistory(TABLE).filter((h) => h.file.startsWith('bx/r1/'));
+    expect(loads, 'each attempt loaded from its own folder').to.have.length(2);
+    expect(loads[0]!.checksum, 'the same bytes both times').to.equal(loads[1]!.checksum);
+  });
+
+  it('a re-run with different source rows replaces exactly the interval of the team', async () => {
+    await loadWithNeighbours();
+    const changed = [...events.slice(0, 100), makeEvent({ inserted_at: chTime('2024-01-01T10:59:59Z') })];
+    await sut().write(batches(asRows(changed)), ctx(2));
+    expect(stored()).to.deep.equal(expected([...changed, ...neighbours]));
+    // And an empty re-run: the state says rows may be there, so they go.
+    await sut().write(batches([]), ctx(3));
+    expect(stored()).to.deep.equal(expected(neighbours));
+  });
+
+  it('after a crash between PUT and COPY, the next attempt removes the staged files and loads once', async () => {
+    // The first attempt stages its files, then never gets to load them: its BEGIN never returns,
+    // and it gives up without cleaning up, as a killed worker would.
+    server.faults.stall({ sql: /^BEGIN/ });
+    const crashed = sut({ maxFileBytes: 16 * 1024, timeouts: { statementMs: 800, requestMs: 5000, loginRetries: 1 } });
+    const err = await crashed.write(batches(asRows(events)), ctx(1)).catch((e: unknown) => e);
+    expect(err).to.include({ retryable: true, code: 'Timeout' });
+    const left = server.stagedFiles(TABLE);
+    expect(left.length).to.be.greaterThan(3);
+    expect(server.rows(TABLE)).to.deep.equal([]);
+    server.faults.releaseStalled();
+
+    await sut().write(batches(asRows(events)), ctx(2));
+    expect(stored()).to.deep.equal(expected(events));
+    expect(server.stagedFiles(TABLE)).to.deep.equal([]);
+    expect(server.queries).to.include('REMOVE @%"events"/bx/r1/');
+  });
+
+  it('a failed COPY rolls the deletion back: the earlier load stays, once, until a retry succeeds', async () => {
+    await loadWithNeighbours();
+    server.faults.queryError({
+      sql: /^COPY INTO/,
+      code: '000603',
+      sqlState: 'XX000',
+      message: 'SQL execution internal error:\nProcessing aborted due to error 300010:391167117',
+    });
+    const err = await sut()
+      .write(batches(asRows(events.slice(0, 10))), ctx(2))
+      .catch((e: unknown) => e);
+    expect(err).to.include({ retryable: true, code: 'InternalError' });
+    expect((err as Error).message).to.contain('Processing aborted due to error 300010');
+    expect(stored()).to.deep.equal(expected([...events, ...neighbours]));
+    const copy = server.queries.findLastIndex((q) => q.startsWith('COPY INTO'));
+    expect(server.queries[copy + 1]).to.equal('ROLLBACK');
+    await sut().write(batches(asRows(events.slice(0, 10))), ctx(3));
+    expect(stored()).to.deep.equal(expected([...events.slice(0, 10), ...neighbours]));
+  });
+
+  it('a COPY that ran but whose answer was lost is rolled back, and the retry loads once', async () => {
+    server.faults.crashAfter({ sql: /^COPY INTO/, mode: 'error' });
+    const err = await sut()
+      .write(batches(asRows(events)), ctx(1))
+      .catch((e: unknown) => e);
+    expect(err).to.include({ retryable: true });
+    expect(server.rows(TABLE)).to.deep.equal([]);
+    await sut().write(batches(asRows(events)), ctx(2));
+    expect(stored()).to.deep.equal(expected(events));
+  });
+
+  it('a 503 on a request is retried (by the SDK) and the load completes; a stalled response too', async () => {
+    server.faults.httpError({ status: 503, path: /query-request/, nth: 4 });
+    server.faults.stall({ sql: /^COPY INTO/ });
+    await sut({ timeouts: { statementMs: 20_000, requestMs: 1000, loginRetries: 1 } }).write(
+      batches(asRows(events)),
+      ctx(),
+    );
+    expect(stored()).to.deep.equal(expected(events));
+    expect(server.queryLog.filter((q) => q.outcome === 'http-error')).to.have.length(1);
+    expect(server.queryLog.filter((q) => q.sql.startsWith('COPY')).map((q) => q.outcome)).to.deep.equal([
+      'pending',
+      'ok',
+    ]);
+  });
+
+  it('gives up on a Snowflake that answers 503 forever, at its own deadline, as retryable', async () => {
+    server.faults.httpError({ status: 503, path: /query-request/, sql: /^COPY/, times: Infinity });
+    const started = Date.now();
+    const err = await sut({ timeouts: { statementMs: 2500, requestMs: 1000, loginRetries: 1 } })
+      .write(batches(asRows(events)), ctx())
+      .catch((e: unknown) => e);
+    expect(err).to.include({ retryable: true, code: 'Timeout' });
+    expect(Date.now() - started).to.be.below(10_000);
+    expect(server.rows(TABLE)).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,207 @@
+// Table stages on local disk plus PUT / COPY INTO semantics. PUT only resolves where the file must
+// go: the SDK itself copies the file there because the server answers with a LOCAL_FS stage. COPY
+// then reads the staged gzipped JSON-lines files, honours load metadata (skip files already loaded
+// with the same checksum unless FORCE = TRUE) and purges loaded files when PURGE = TRUE.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import type { StageRef, Stmt } from './ast';
+import { notExists, type Engine, type QueryResult, type Session, type Table } from './engine';
+import { SqlError } from './lexer';
+import { coerce, type Cell, type Json } from './values';
+
+export interface PutInfo {
+  location: string; // absolute directory the SDK must copy the file into
+  src: string;
+  autoCompress: boolean;
+  overwrite: boolean;
+  sourceCompression: string;
+  parallel: number;
+}
+
+function stageTable(engine: Engine, s: Session, st: { stage: StageRef }): Table {
+  const t = engine.find(s, st.stage.table);
+  if (!t) throw notExists('Stage', st.stage.table.map((p) => p.raw).join('.'), '002003', '02000');
+  return t;
+}
+
+// Resolves a stage-relative directory, refusing paths that would escape the stage directory.
+function inStage(t: Table, rel: string): string {
+  const abs = path.resolve(t.stageDir, rel);
+  if (abs !== t.stageDir && !abs.startsWith(t.stageDir + path.sep)) {
+    throw new SqlError('001003', '42000', `SQL compilation error:\ninvalid stage path '${rel}'`);
+  }
+  return abs;
+}
+
+export function preparePut(engine: Engine, s: Session, st: Extract<Stmt, { kind: 'put' }>): PutInfo {
+  const t = stageTable(engine, s, st);
+  return {
+    location: inStage(t, st.stage.path),
+    src: st.file,
+    autoCompress: st.autoCompress,
+    overwrite: st.overwrite,
+    sourceCompression: st.sourceCompression,
+    parallel: st.parallel,
+  };
+}
+
+// Stage-relative paths ("prefix/part-0.jsonl.gz") of every file in a table stage.
+export function listStage(t: Table): string[] {
+  if (!fs.existsSync(t.stageDir)) return [];
+  const files = fs.readdirSync(t.stageDir, { recursive: true, withFileTypes: true });
+  return files
+    .filter((f) => f.isFile())
+    .map((f) => path.relative(t.stageDir, path.join(f.parentPath, f.name)).split(path.sep).join('/'))
+    .sort();
+}
+
+const COPY_COLUMNS = [
+  ['file', 'TEXT'],
+  ['status', 'TEXT'],
+  ['rows_parsed', 'FIXED'],
+  ['rows_loaded', 'FIXED'],
+  ['error_limit', 'FIXED'],
+  ['errors_seen', 'FIXED'],
+  ['first_error', 'TEXT'],
+  ['first_error_line', 'FIXED'],
+  ['first_error_character', 'FIXED'],
+  ['first_error_column_name', 'TEXT'],
+] as const;
+
+const loadError = (file: string, msg: string) =>
+  new SqlError('100069', '22P02', `Error parsing JSON: ${msg}\n  File '${file}', line 1, character 1`);
+
+function decode(buf: Buffer, compression: string, rel: string): string {
+  const gz = buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+  if (compression === 'NONE' || (compression === 'AUTO' && !gz)) return buf.toString('utf8');
+  if (!['GZIP', 'AUTO'].includes(compression)) {
+    throw new SqlError(
+      '001003',
+      '42000',
+      `SQL compilation error:\ncompression ${compression} not supported (snowflake test bed)`,
+    );
+  }
+  try {
+    return zlib.gunzipSync(buf).toString('utf8');
+  } catch {
+    throw new SqlError(
+      '100109',
+      '22000',
+      `Invalid data encountered during decompression for file: '${rel}',compression type used: 'GZIP'`,
+    );
+  }
+}
+
+function toRow(t: Table, doc: Json, mode: string, rel: string): Cell[] {
+  if (mode === 'NONE') {
+    if (t.columns.length !== 1 || t.columns[0]!.type !== 'VARIANT') {
+      throw new SqlError(
+        '002019',
+        '0A000',
+        'SQL compilation error:\nJSON file format can produce one and only one column of type variant, object, or array. Use CSV file format if you want to load more than one column.',
+      );
+    }
+    return [{ variant: doc }];
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw loadError(rel, 'JSON value is not an object');
+  const keys = Object.keys(doc);
+  return t.columns.map((c) => {
+    const key = mode === 'CASE_SENSITIVE' ? c.name : keys.find((k) => k.toUpperCase() === c.name.toUpperCase());
+    const v = key !== undefined && key in doc ? doc[key] : null;
+    return coerce(v ?? null, c.type);
+  });
+}
+
+export function runCopy(engine: Engine, s: Session, st: Extract<Stmt, { kind: 'copy' }>): QueryResult {
+  const t = engine.get(s, st.table);
+  const stage = stageTable(engine, s, st);
+  const prefix = st.stage.path;
+  let files = listStage(stage).filter((f) => f.startsWith(prefix));
+  if (st.files) {
+    const wanted = new Set(st.files.map((f) => path.posix.join(prefix, f)));
+    files = files.filter((f) => wanted.has(f));
+  }
+  if (st.pattern) {
+    const re = new RegExp(`^(?:${st.pattern})$`);
+    files = files.filter((f) => re.test(f));
+  }
+  // Everything is parsed and converted before any state changes (ON_ERROR = ABORT_STATEMENT).
+  const loads: { rel: string; checksum: string; parsed: number; rows: Cell[][] }[] = [];
+  for (const rel of files) {
+    const buf = fs.readFileSync(path.join(stage.stageDir, rel));
+    const checksum = crypto.createHash('md5').update(buf).digest('hex');
+    if (!st.force && t.loadHistory.get(rel)?.checksum === checksum) continue; // load metadata
+    const lines = decode(buf, st.compression, rel).split('\n');
+    const rows: Cell[][] = [];
+    lines.forEach((line, i) => {
+      if (!line.trim()) return;
+      let doc: Json;
+      try {
+        doc = JSON.parse(line) as Json;
+      } catch (err) {
+        throw new SqlError(
+          '100069',
+          '22P02',
+          `Error parsing JSON: ${(err as Error).message}\n  File '${rel}', line ${i + 1}`,
+        );
+      }
+      rows.push(toRow(t, doc, st.matchByColumnName, rel));
+    });
+    loads.push({ rel, checksum, parsed: rows.length, rows });
+  }
+  if (loads.length === 0) {
+    return {
+      columns: [{ name: 'status', type: 'TEXT' }],
+      rows: [['Copy executed with 0 files processed.']],
+      statementTypeId: 0x3000,
+    };
+  }
+  engine.touch(s, t);
+  t.rows = [...t.rows, ...loads.flatMap((l) => l.rows)];
+  for (const l of loads) {
+    t.loadHistory.set(l.rel, { checksum: l.checksum, rows: l.rows.length, loadedAt: new Date() });
+    if (st.purge) fs.rmSync(path.join(stage.stageDir, l.rel), { force: true });
+  }
+  return {
+    columns: COPY_COLUMNS.map(([name, type]) => ({ name, type })),
+    rows: loads.map((l) => [l.rel, 'LOADED', l.parsed, l.rows.length, 1, 0, null, null, null, null]),
+    statementTypeId: 0x3000,
+  };
+}
+
+// REMOVE @%t/prefix [PATTERN=...] deletes staged files; LIST shows them.
+export function runRemoveOrList(
+  engine: Engine,
+  s: Session,
+  st: Extract<Stmt, { kind: 'remove' | 'list' }>,
+): QueryResult {
+  const t = stageTable(engine, s, st);
+  const re = st.pattern ? new RegExp(`^(?:${st.pattern})$`) : undefined;
+  const files = listStage(t).filter((f) => f.startsWith(st.stage.path) && (!re || re.test(f)));
+  if (st.kind === 'remove') {
+    for (const f of files) fs.rmSync(path.join(t.stageDir, f), { force: true });
+    return {
+      columns: [
+        { name: 'name', type: 'TEXT' },
+        { name: 'result', type: 'TEXT' },
+      ],
+      rows: files.map((f) => [f, 'removed']),
+      statementTypeId: 0x6000,
+    };
+  }
+  return {
+    columns: [
+      { name: 'name', type: 'TEXT' },
+      { name: 'size', type: 'FIXED' },
+      { name: 'md5', type: 'TEXT' },
+    ],
+    rows: files.map((f) => {
+      const buf = fs.readFileSync(path.join(t.stageDir, f));
+      return [f, buf.length, crypto.createHash('md5').update(buf).digest('hex')];
+    }),
+    statementTypeId: 0x1000,
+  };
+}
