@@ -1,8 +1,6 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
-  PermanentError,
   RetryableError,
-  toRecordLine,
   type DestinationResult,
   type DestinationWriter,
   type EventRow,
@@ -10,18 +8,13 @@ import {
   type S3Config,
 } from '@bx/core';
 import { intervalStem, manifestKey, objectKey } from './object-key';
-import { ObjectUpload, type StreamCompression } from './object-upload';
+import { openOutputFile, type OutputFile } from './output-file';
 import { createS3Client, encryptionParams } from './s3-client';
 import { RerunCleanup } from './rerun-cleanup';
 import { classifyS3Error } from './s3-errors';
 
-const CONTENT_TYPE: Record<S3Config['file_format'], string> = {
-  JSONLines: 'application/x-ndjson',
-  Parquet: 'application/vnd.apache.parquet',
-};
-
 /**
- * Writes a run's rows to S3 as JSON Lines, streamed through multipart uploads.
+ * Writes a run's rows to S3 as JSON Lines or Parquet, streamed through multipart uploads.
  * With `max_file_size_mb` the run is split into `-0`, `-1`, … files and a
  * manifest listing them is written last. An interval without rows writes
  * nothing (as PostHog).
@@ -42,11 +35,6 @@ export class S3Destination implements DestinationWriter {
   }
 
   async write(batches: AsyncIterable<EventRow[]>, ctx: RunContext): Promise<DestinationResult> {
-    if (this.config.file_format !== 'JSONLines') {
-      throw new PermanentError(`file_format ${this.config.file_format} is not supported yet`, {
-        code: 'UnsupportedFormat',
-      });
-    }
     const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd };
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
@@ -57,7 +45,7 @@ export class S3Destination implements DestinationWriter {
       ctx.state,
       ctx.logger,
     );
-    let current: ObjectUpload | null = null;
+    let current: OutputFile | null = null;
     try {
       await cleanup.abortStaleUploads();
       cleanup.trackUploads();
@@ -68,8 +56,8 @@ export class S3Destination implements DestinationWriter {
       }
       for await (const batch of batches) {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
-        current ??= this.open(objectKey(this.config, span, splitBytes ? result.files.length : undefined));
-        await current.write(Buffer.from(batch.map(toRecordLine).join('\n') + '\n'));
+        current ??= await this.open(objectKey(this.config, span, splitBytes ? result.files.length : undefined));
+        await current.write(batch);
         result.records += batch.length;
         ctx.onProgress(result.records);
         if (splitBytes !== null && current.bytes >= splitBytes) {
@@ -115,13 +103,11 @@ export class S3Destination implements DestinationWriter {
     }
   }
 
-  private open(key: string): ObjectUpload {
-    return new ObjectUpload({
+  private open(key: string): Promise<OutputFile> {
+    return openOutputFile(this.config, {
       client: this.client,
       bucket: this.config.bucket_name,
       key,
-      compression: this.config.compression as StreamCompression,
-      contentType: CONTENT_TYPE[this.config.file_format],
       params: encryptionParams(this.config),
     });
   }

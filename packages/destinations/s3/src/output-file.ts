@@ -1,0 +1,78 @@
+import { toRecordLine, type EventRow, type S3Config } from '@bx/core';
+import { ObjectUpload, type ObjectUploadOptions, type StreamCompression } from './object-upload';
+import { ParquetEncoder, type ParquetCompression } from './parquet-encoder';
+
+/** One object of a run, being written: rows in, bytes streamed to S3. */
+export interface OutputFile {
+  readonly key: string;
+  /** Bytes of the object produced so far (compressed): what splitting measures. */
+  readonly bytes: number;
+  write(rows: readonly EventRow[]): Promise<void>;
+  /** Completes the object; its size in bytes. */
+  finish(): Promise<number>;
+  abort(): Promise<void>;
+}
+
+type UploadTarget = Omit<ObjectUploadOptions, 'compression' | 'contentType'>;
+
+/** JSON Lines through a stream compressor (gzip, brotli, zstd or none). */
+class JsonLinesFile implements OutputFile {
+  private readonly upload: ObjectUpload;
+
+  constructor(target: UploadTarget, compression: StreamCompression) {
+    this.upload = new ObjectUpload({ ...target, compression, contentType: 'application/x-ndjson' });
+  }
+
+  get key(): string {
+    return this.upload.key;
+  }
+  get bytes(): number {
+    return this.upload.bytes;
+  }
+  async write(rows: readonly EventRow[]): Promise<void> {
+    await this.upload.write(Buffer.from(rows.map(toRecordLine).join('\n') + '\n'));
+  }
+  finish(): Promise<number> {
+    return this.upload.finish();
+  }
+  abort(): Promise<void> {
+    return this.upload.abort();
+  }
+}
+
+/** Parquet, compressed inside the file by column chunk; the file is uploaded as it is encoded. */
+class ParquetFile implements OutputFile {
+  private constructor(
+    private readonly upload: ObjectUpload,
+    private readonly encoder: ParquetEncoder,
+  ) {}
+
+  static async open(target: UploadTarget, compression: ParquetCompression): Promise<ParquetFile> {
+    const upload = new ObjectUpload({ ...target, compression: null, contentType: 'application/vnd.apache.parquet' });
+    return new ParquetFile(upload, await ParquetEncoder.create(compression, (chunk) => upload.write(chunk)));
+  }
+
+  get key(): string {
+    return this.upload.key;
+  }
+  get bytes(): number {
+    return this.encoder.bytes;
+  }
+  write(rows: readonly EventRow[]): Promise<void> {
+    return this.encoder.write(rows);
+  }
+  async finish(): Promise<number> {
+    await this.encoder.finish();
+    return this.upload.finish();
+  }
+  abort(): Promise<void> {
+    return this.upload.abort();
+  }
+}
+
+/** Opens the object `key` in the export's format. */
+export async function openOutputFile(config: S3Config, target: UploadTarget): Promise<OutputFile> {
+  return config.file_format === 'Parquet'
+    ? ParquetFile.open(target, config.compression as ParquetCompression)
+    : new JsonLinesFile(target, config.compression as StreamCompression);
+}
