@@ -96,6 +96,9 @@ async function main(): Promise<void> {
       const r = await runProductCase(c, reps, { store, queue, workerEnv, s3: s3Config });
       if (r.records !== teamRows) throw new Error(`${name} exported ${r.records} rows, expected ${teamRows}`);
       const seconds = median(r.seconds);
+      say(
+        `  ${name}: ${Math.round(teamRows / seconds).toLocaleString('en-US')} rows/s, peak RSS ${Math.round(r.peakRssMb)} MB`,
+      );
       cases[name] = {
         rows_per_s: Math.round(teamRows / seconds),
         mb_per_s: round(bytes / 1e6 / seconds, 1),
@@ -108,12 +111,19 @@ async function main(): Promise<void> {
     }
 
     say('scheduling: 10,000 due hourly exports (and 10,000 not due)');
-    const tick = await schedulerTick(store, queue);
-    say('scheduling: backfill of 10,000 intervals');
-    const backfill = await backfillAccept(store, queue);
-    say('scheduling: how long a scheduled run waits behind that backfill');
-    const wait = await scheduledRunWait(store, queue, workerEnv);
-    await queue.queue.obliterate({ force: true });
+    const tick = await isolated(`${prefix}t`, (s, q) => schedulerTick(s, q));
+    say(
+      `  tick ${tick.tick10kSeconds.toFixed(3)} s for ${tick.enqueued} runs; none due: ${tick.tickNoneDueSeconds.toFixed(4)} s`,
+    );
+    // A fresh prefix: the probe's run must wait behind the backfill only, not the tick's 10,000 runs.
+    const { backfill, wait } = await isolated(`${prefix}b`, async (s, q) => {
+      say('scheduling: backfill of 10,000 intervals');
+      const accepted = await backfillAccept(s, q);
+      say(`  accepted in ${accepted.seconds.toFixed(3)} s (${accepted.runs} runs)`);
+      say('scheduling: how long a scheduled run waits behind that backfill');
+      return { backfill: accepted, wait: await scheduledRunWait(s, q, { ...workerEnv, QUEUE_PREFIX: `${prefix}b` }) };
+    });
+    say(`  the scheduled run started after ${wait.toFixed(3)} s`);
 
     const smallCount = args.quick ? 200 : 1000;
     say(`small runs: ${smallCount} exports × ~100 events`);
@@ -147,6 +157,21 @@ async function main(): Promise<void> {
     await queue.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `fn` on a store and queue of their own prefix, removed afterwards. */
+async function isolated<T>(prefix: string, fn: (store: Store, queue: RunQueue) => Promise<T>): Promise<T> {
+  const store = Store.connect(REDIS_URL, prefix);
+  const queue = new RunQueue({ redisUrl: REDIS_URL, prefix, attempts: 1, backoffMs: 1000 });
+  try {
+    return await fn(store, queue);
+  } finally {
+    await queue.queue.obliterate({ force: true }).catch(() => undefined);
+    const keys = await store.redis.keys(`${prefix}:*`);
+    for (let i = 0; i < keys.length; i += 1000) await store.redis.del(...keys.slice(i, i + 1000));
+    await queue.close();
+    await store.close();
   }
 }
 

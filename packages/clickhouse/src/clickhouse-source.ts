@@ -1,5 +1,5 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { PermanentError, RetryableError, type EventRow } from '@bx/core';
+import { PermanentError, RetryableError, type Config, type EventRow } from '@bx/core';
 import { StringDecoder } from 'node:string_decoder';
 
 export interface ClickHouseSourceOptions {
@@ -23,6 +23,21 @@ export class ClickHouseSource {
   readonly client: ClickHouseClient;
 
   private readonly opts: Required<ClickHouseSourceOptions>;
+
+  /** The source as the services configure it; `overrides` for roles with other needs (the API's health check). */
+  static fromConfig(
+    config: Pick<Config, 'CLICKHOUSE_URL' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD' | 'CLICKHOUSE_QUERY_TIMEOUT_MS' | 'CLICKHOUSE_IDLE_TIMEOUT_MS'>,
+    overrides: Partial<ClickHouseSourceOptions> = {},
+  ): ClickHouseSource {
+    return new ClickHouseSource({
+      url: config.CLICKHOUSE_URL,
+      username: config.CLICKHOUSE_USER,
+      password: config.CLICKHOUSE_PASSWORD,
+      requestTimeoutMs: config.CLICKHOUSE_QUERY_TIMEOUT_MS,
+      idleTimeoutMs: config.CLICKHOUSE_IDLE_TIMEOUT_MS,
+      ...overrides,
+    });
+  }
 
   constructor(opts: ClickHouseSourceOptions) {
     this.opts = { idleTimeoutMs: 5 * 60_000, ...opts };

@@ -1,4 +1,4 @@
-import { PermanentError, errorMessage, isRetryable, type Logger } from '@bx/core';
+import { PermanentError, errorMessage, isRetryable, type Config, type Logger } from '@bx/core';
 import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DEAD_LETTER_QUEUE, RUNS_QUEUE, parseJob, type RunJobData } from './run-job';
@@ -55,6 +55,16 @@ export class RunQueue {
   readonly queue: Queue;
   /** Never processed: a record of failed runs, shown in Bull Board; a retry moves the run back. */
   readonly deadLetter: Queue;
+
+  /** The queue as the services configure it. */
+  static fromConfig(config: Pick<Config, 'REDIS_URL' | 'QUEUE_PREFIX' | 'RUN_MAX_ATTEMPTS' | 'RUN_BACKOFF_MS'>): RunQueue {
+    return new RunQueue({
+      redisUrl: config.REDIS_URL,
+      prefix: config.QUEUE_PREFIX,
+      attempts: config.RUN_MAX_ATTEMPTS,
+      backoffMs: config.RUN_BACKOFF_MS,
+    });
+  }
 
   constructor(private readonly opts: RunQueueOptions) {
     this.connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });

@@ -13,18 +13,8 @@ export async function startApi(
   const config = loadConfig(env, ['api']);
   const logger = createLogger({ service: 'api' }, config.LOG_LEVEL);
   const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
-  const queue = new RunQueue({
-    redisUrl: config.REDIS_URL,
-    prefix: config.QUEUE_PREFIX,
-    attempts: config.RUN_MAX_ATTEMPTS,
-    backoffMs: config.RUN_BACKOFF_MS,
-  });
-  const clickhouse = new ClickHouseSource({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-    requestTimeoutMs: 10_000,
-  });
+  const queue = RunQueue.fromConfig(config);
+  const clickhouse = ClickHouseSource.fromConfig(config, { requestTimeoutMs: 10_000 });
   const service = new ExportService(store, queue, logger);
   const app = createApp({
     token: config.ADMIN_API_TOKEN!,

@@ -55,12 +55,7 @@ export async function main(
     return 2;
   }
   const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
-  const queue = new RunQueue({
-    redisUrl: config.REDIS_URL,
-    prefix: config.QUEUE_PREFIX,
-    attempts: config.RUN_MAX_ATTEMPTS,
-    backoffMs: config.RUN_BACKOFF_MS,
-  });
+  const queue = RunQueue.fromConfig(config);
   const service = new BackfillService(
     store,
     queue,

@@ -7,12 +7,7 @@ export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Prom
   const config = loadConfig(env, ['scheduler']);
   const logger = createLogger({ service: 'scheduler' }, config.LOG_LEVEL);
   const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
-  const queue = new RunQueue({
-    redisUrl: config.REDIS_URL,
-    prefix: config.QUEUE_PREFIX,
-    attempts: config.RUN_MAX_ATTEMPTS,
-    backoffMs: config.RUN_BACKOFF_MS,
-  });
+  const queue = RunQueue.fromConfig(config);
   const scheduler = new Scheduler({ store, queue, logger, settleMs: config.SCHEDULER_SETTLE_SECONDS * 1000 });
   scheduler.start(config.SCHEDULER_TICK_MS);
   logger.info('scheduler started', {

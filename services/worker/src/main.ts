@@ -11,19 +11,8 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
   const config = loadConfig(env, ['worker']);
   const logger = createLogger({ service: 'worker', pid: process.pid }, config.LOG_LEVEL);
   const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
-  const source = new ClickHouseSource({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-    requestTimeoutMs: config.CLICKHOUSE_QUERY_TIMEOUT_MS,
-    idleTimeoutMs: config.CLICKHOUSE_IDLE_TIMEOUT_MS,
-  });
-  const queue = new RunQueue({
-    redisUrl: config.REDIS_URL,
-    prefix: config.QUEUE_PREFIX,
-    attempts: config.RUN_MAX_ATTEMPTS,
-    backoffMs: config.RUN_BACKOFF_MS,
-  });
+  const source = ClickHouseSource.fromConfig(config);
+  const queue = RunQueue.fromConfig(config);
   const failures = new FailurePolicy(store, logger, {
     threshold: config.AUTO_PAUSE_AFTER_FAILURES,
     webhookUrl: config.ALERT_WEBHOOK_URL,
