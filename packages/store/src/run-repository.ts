@@ -1,6 +1,7 @@
 import type { Run, RunStatus } from '@bx/core';
 import type { Redis } from 'ioredis';
 import type { StoreKeys } from './keys';
+import { callLua, defineLua } from './lua-command';
 import { CANCEL, CREATE, DELETE, FINISH, RESCHEDULE, START } from './run-scripts';
 
 export interface NewRun {
@@ -24,7 +25,17 @@ export class RunRepository {
   constructor(
     private readonly redis: Redis,
     private readonly keys: StoreKeys,
-  ) {}
+  ) {
+    const scripts = {
+      bxRunCreate: CREATE,
+      bxRunStart: START,
+      bxRunFinish: FINISH,
+      bxRunCancel: CANCEL,
+      bxRunReschedule: RESCHEDULE,
+      bxRunDelete: DELETE,
+    };
+    for (const [name, lua] of Object.entries(scripts)) defineLua(redis, name, lua);
+  }
 
   /** Creates the runs that do not exist yet; returns, per run, 'created' or its current status. */
   async createMany(runs: readonly NewRun[], now = Date.now()): Promise<Array<'created' | RunStatus>> {
@@ -32,8 +43,9 @@ export class RunRepository {
     const pipeline = this.redis.pipeline();
     const createdAt = new Date(now).toISOString();
     for (const run of runs) {
-      pipeline.eval(
-        CREATE,
+      callLua(
+        pipeline,
+        'bxRunCreate',
         3,
         ...this.statusKeys(run.id),
         this.keys.exportRuns(run.export_id),
@@ -96,8 +108,9 @@ export class RunRepository {
 
   /** Running, one more attempt (counted across manual retries). Returns 'started', or why not ('Cancelled', 'Completed', 'missing'). */
   async start(id: string, now = Date.now()): Promise<string> {
-    return (await this.redis.eval(
-      START,
+    return (await callLua(
+      this.redis,
+      'bxRunStart',
       2,
       ...this.statusKeys(id),
       this.pendingPrefix,
@@ -137,8 +150,9 @@ export class RunRepository {
 
   /** Cancels a run that has not finished; returns whether it was cancelled. */
   async cancel(id: string, now = Date.now()): Promise<boolean> {
-    const cancelled = await this.redis.eval(
-      CANCEL,
+    const cancelled = await callLua(
+      this.redis,
+      'bxRunCancel',
       2,
       ...this.statusKeys(id),
       this.pendingPrefix,
@@ -149,7 +163,7 @@ export class RunRepository {
 
   /** Puts a finished run back to Scheduled for a manual retry (a new attempt of the same run). */
   async reschedule(id: string, backfillId?: string): Promise<void> {
-    await this.redis.eval(RESCHEDULE, 2, ...this.statusKeys(id), this.pendingPrefix, backfillId ?? '');
+    await callLua(this.redis, 'bxRunReschedule', 2, ...this.statusKeys(id), this.pendingPrefix, backfillId ?? '');
   }
 
   /** Status and rows of many runs in one round trip (backfill progress). */
@@ -214,7 +228,8 @@ export class RunRepository {
   async deleteMany(ids: readonly string[]): Promise<void> {
     for (let i = 0; i < ids.length; i += 500) {
       const pipeline = this.redis.pipeline();
-      for (const id of ids.slice(i, i + 500)) pipeline.eval(DELETE, 2, ...this.statusKeys(id), this.pendingPrefix);
+      for (const id of ids.slice(i, i + 500))
+        callLua(pipeline, 'bxRunDelete', 2, ...this.statusKeys(id), this.pendingPrefix);
       for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
     }
   }
@@ -226,8 +241,9 @@ export class RunRepository {
     totals: { records: number; bytes: number },
     fields: string[],
   ): Promise<string> {
-    return (await this.redis.eval(
-      FINISH,
+    return (await callLua(
+      this.redis,
+      'bxRunFinish',
       4,
       ...this.statusKeys(id),
       this.keys.exportTotals,

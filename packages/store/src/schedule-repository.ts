@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { StoreKeys } from './keys';
+import { callLua, defineLua } from './lua-command';
 
 // Moves the cursor only if nobody moved it since it was read, so two
 // schedulers never step an export backwards; the winner sets the next due time.
@@ -20,7 +21,9 @@ export class ScheduleRepository {
   constructor(
     private readonly redis: Redis,
     private readonly keys: StoreKeys,
-  ) {}
+  ) {
+    defineLua(redis, 'bxScheduleAdvance', ADVANCE);
+  }
 
   /** Export ids due at or before `now`, most overdue first. */
   async due(now: number, limit: number): Promise<string[]> {
@@ -45,8 +48,9 @@ export class ScheduleRepository {
     if (moves.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const m of moves) {
-      pipeline.eval(
-        ADVANCE,
+      callLua(
+        pipeline,
+        'bxScheduleAdvance',
         2,
         this.keys.cursor,
         this.keys.schedule,
