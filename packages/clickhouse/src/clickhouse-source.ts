@@ -26,7 +26,14 @@ export class ClickHouseSource {
 
   /** The source as the services configure it; `overrides` for roles with other needs (the API's health check). */
   static fromConfig(
-    config: Pick<Config, 'CLICKHOUSE_URL' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD' | 'CLICKHOUSE_QUERY_TIMEOUT_MS' | 'CLICKHOUSE_IDLE_TIMEOUT_MS'>,
+    config: Pick<
+      Config,
+      | 'CLICKHOUSE_URL'
+      | 'CLICKHOUSE_USER'
+      | 'CLICKHOUSE_PASSWORD'
+      | 'CLICKHOUSE_QUERY_TIMEOUT_MS'
+      | 'CLICKHOUSE_IDLE_TIMEOUT_MS'
+    >,
     overrides: Partial<ClickHouseSourceOptions> = {},
   ): ClickHouseSource {
     return new ClickHouseSource({

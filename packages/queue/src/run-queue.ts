@@ -57,7 +57,9 @@ export class RunQueue {
   readonly deadLetter: Queue;
 
   /** The queue as the services configure it. */
-  static fromConfig(config: Pick<Config, 'REDIS_URL' | 'QUEUE_PREFIX' | 'RUN_MAX_ATTEMPTS' | 'RUN_BACKOFF_MS'>): RunQueue {
+  static fromConfig(
+    config: Pick<Config, 'REDIS_URL' | 'QUEUE_PREFIX' | 'RUN_MAX_ATTEMPTS' | 'RUN_BACKOFF_MS'>,
+  ): RunQueue {
     return new RunQueue({
       redisUrl: config.REDIS_URL,
       prefix: config.QUEUE_PREFIX,
@@ -188,8 +190,9 @@ export class RunQueue {
         return await processor(data, ctx);
       } catch (err) {
         const final = !isRetryable(err) || ctx.attempt >= ctx.maxAttempts;
-        const cancelled = (err as { code?: string }).code === 'Cancelled';
-        if (final && !cancelled) {
+        // A cancelled run, or an attempt superseded by a later one, is not a failure of the run.
+        const code = (err as { code?: string }).code;
+        if (final && code !== 'Cancelled' && code !== 'Superseded') {
           await this.moveToDeadLetter(data, errorMessage(err), ctx.attempt).catch((e: unknown) =>
             opts.logger.error('could not dead-letter run', { run_id: data.run_id, err: errorMessage(e) }),
           );

@@ -4,6 +4,9 @@ import type { StoreKeys } from './keys';
 import { callLua, defineLua } from './lua-command';
 import { CANCEL, CREATE, DELETE, FINISH, RESCHEDULE, START } from './run-scripts';
 
+/** What start() did: the attempt it began, or why it did not. */
+export type RunStart = { status: 'started'; attempt: number } | { status: 'Cancelled' | 'Completed' | 'missing' };
+
 export interface NewRun {
   id: string;
   export_id: string;
@@ -106,9 +109,9 @@ export class RunRepository {
     });
   }
 
-  /** Running, one more attempt (counted across manual retries). Returns 'started', or why not ('Cancelled', 'Completed', 'missing'). */
-  async start(id: string, now = Date.now()): Promise<string> {
-    return (await callLua(
+  /** Running, one more attempt (counted across manual retries): its number, or why not. */
+  async start(id: string, now = Date.now()): Promise<RunStart> {
+    const answer = (await callLua(
       this.redis,
       'bxRunStart',
       2,
@@ -117,14 +120,22 @@ export class RunRepository {
       new Date(now).toISOString(),
       String(now),
     )) as string;
+    return /^\d+$/.test(answer)
+      ? { status: 'started', attempt: Number(answer) }
+      : { status: answer as 'Cancelled' | 'Completed' | 'missing' };
   }
 
+  /**
+   * Records the result; with `attempt`, only if that is still the run's latest
+   * attempt. Returns 'ok', the status that prevented it, or 'Superseded'.
+   */
   async complete(
     id: string,
     result: { records: number; bytes: number; files: string[] },
     now = Date.now(),
+    attempt?: number,
   ): Promise<string> {
-    return this.finish(id, 'Completed', now, result, [
+    return this.finish(id, 'Completed', now, result, attempt, [
       'records_completed',
       String(result.records),
       'bytes_exported',
@@ -139,8 +150,14 @@ export class RunRepository {
   }
 
   /** `Failed` (permanent) or `FailedRetryable` (another attempt follows). */
-  async fail(id: string, status: 'Failed' | 'FailedRetryable', error: string, now = Date.now()): Promise<string> {
-    return this.finish(id, status, now, { records: 0, bytes: 0 }, [
+  async fail(
+    id: string,
+    status: 'Failed' | 'FailedRetryable',
+    error: string,
+    now = Date.now(),
+    attempt?: number,
+  ): Promise<string> {
+    return this.finish(id, status, now, { records: 0, bytes: 0 }, attempt, [
       'error',
       error.slice(0, 4000),
       'finished_at',
@@ -239,6 +256,7 @@ export class RunRepository {
     status: 'Completed' | 'Failed' | 'FailedRetryable',
     now: number,
     totals: { records: number; bytes: number },
+    attempt: number | undefined,
     fields: string[],
   ): Promise<string> {
     return (await callLua(
@@ -253,6 +271,7 @@ export class RunRepository {
       String(now),
       String(totals.records),
       String(totals.bytes),
+      attempt === undefined ? '' : String(attempt),
       ...fields,
     )) as string;
   }

@@ -47,28 +47,33 @@ track(false, 'Scheduled')
 return 'created'`;
 
 // Moves a run to Running and counts one more attempt (across manual retries
-// too), unless it was cancelled or completed meanwhile.
+// too), unless it was cancelled or completed meanwhile. Answers the attempt number.
 // ARGV[2] started_at (ISO), ARGV[3] the same in epoch ms.
 export const START = `${TRACK}
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
 if status == 'Cancelled' or status == 'Completed' then return status end
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', 'Running', 'started_at', ARGV[2], 'started_ms', ARGV[3],
   'finished_at', '', 'error', '')
 track(status, 'Running')
-return 'started'`;
+return tostring(attempt)`;
 
-// Sets a final or retryable status only while the run is Running: a run
-// cancelled meanwhile stays Cancelled. A completed run adds its rows and bytes
-// to the export's totals; every finished attempt adds its duration.
+// Sets a final or retryable status only while the run is Running (a run
+// cancelled meanwhile stays Cancelled), and only by its latest attempt: a
+// worker that lost its lock (Redis away longer than the lock lasts) may still
+// be running an attempt that another worker has since started again. A
+// completed run adds its rows and bytes to the export's totals; every finished
+// attempt adds its duration.
 // KEYS[3] export totals, KEYS[4] durations; ARGV[2] the new status, ARGV[3]
-// now (epoch ms), ARGV[4] rows, ARGV[5] bytes, ARGV[6..] more fields.
+// now (epoch ms), ARGV[4] rows, ARGV[5] bytes, ARGV[6] the attempt or '',
+// ARGV[7..] more fields.
 export const FINISH = `${TRACK}
 local BOUNDS = {${RUN_DURATION_BUCKETS.join(', ')}}
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'Running' then return status or 'missing' end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 6))
+if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[6] then return 'Superseded' end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 7))
 track(status, ARGV[2])
 if ARGV[2] == 'Completed' then
   local exportId = redis.call('HGET', KEYS[1], 'export_id')

@@ -7,8 +7,8 @@ import { timestampMicros } from './timestamp-micros';
 export type ParquetCompression = 'zstd' | 'snappy' | 'gzip' | 'brotli' | null;
 
 /** Rows per row group, and string data per row group: the memory one file holds at a time. */
-const ROW_GROUP_ROWS = 50_000;
-const ROW_GROUP_CHARS = 32 * 1024 * 1024;
+const ROW_GROUP_ROWS = 20_000;
+const ROW_GROUP_CHARS = 12 * 1024 * 1024;
 const JSON_COLUMNS = new Set(['properties', 'person_properties']);
 const CODECS = { zstd: 'ZSTD', snappy: 'SNAPPY', gzip: 'GZIP', brotli: 'BROTLI' } as const;
 
