@@ -4,6 +4,11 @@
 # S3-compatible server (s3rver). Reuses a service that already answers.
 #
 #   scripts/local-services.sh install|start|stop|status|env
+#   scripts/local-services.sh start|stop redis|clickhouse|s3 ...
+#
+# `start` and `stop` act on the named services only (default: all three), so a
+# test can restart one with its data kept: `stop redis` then `start redis`
+# (Redis runs with appendonly yes, ClickHouse keeps its --path).
 #
 # Environment: BX_SERVICES_DIR (default .local/services), REDIS_PORT (6379),
 # CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), S3_PORT (4568).
@@ -50,16 +55,20 @@ wait_for() {
   exit 1
 }
 
+ALL_SERVICES=(redis clickhouse s3)
+selected=("${ALL_SERVICES[@]}")
+wants() { [[ " ${selected[*]} " == *" $1 "* ]]; }
+
 start() {
   install
   mkdir -p "$dir"/{redis,clickhouse,s3}
-  if redis_up; then say "reusing Redis on :$redis_port"; else
+  if ! wants redis; then :; elif redis_up; then say "reusing Redis on :$redis_port"; else
     redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --dir "$dir/redis" \
       --appendonly yes --maxmemory-policy noeviction --save '' \
       --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
     wait_for Redis redis_up "$dir/redis.log"
   fi
-  if ch_up; then say "reusing ClickHouse on :$ch_http"; else
+  if ! wants clickhouse; then :; elif ch_up; then say "reusing ClickHouse on :$ch_http"; else
     nohup clickhouse-server --config-file=/etc/clickhouse-server/config.xml -- \
       --path="$dir/clickhouse/" --tmp_path="$dir/clickhouse/tmp/" \
       --user_files_path="$dir/clickhouse/user_files/" --format_schema_path="$dir/clickhouse/schemas/" \
@@ -69,7 +78,7 @@ start() {
     echo $! >"$dir/clickhouse.pid"
     wait_for ClickHouse ch_up "$dir/clickhouse.err.log"
   fi
-  if s3_up; then say "reusing S3 server on :$s3_port"; else
+  if ! wants s3; then :; elif s3_up; then say "reusing S3 server on :$s3_port"; else
     nohup node "$root/scripts/s3-server.js" --port "$s3_port" --directory "$dir/s3" >"$dir/s3.log" 2>&1 &
     echo $! >"$dir/s3.pid"
     wait_for 'S3 server' s3_up "$dir/s3.log"
@@ -78,6 +87,7 @@ start() {
 
 stop() {
   for name in s3 clickhouse redis; do
+    wants "$name" || continue
     local pidfile="$dir/$name.pid"
     [ -f "$pidfile" ] || continue
     local pid; pid=$(cat "$pidfile")
@@ -102,11 +112,20 @@ env_lines() {
   echo "S3_ENDPOINT_URL=http://127.0.0.1:$s3_port"
 }
 
-case "${1:-}" in
+command=${1:-}
+if [ $# -gt 1 ]; then
+  case "$command" in start | stop) ;; *) echo "usage: only start and stop take service names" >&2; exit 2 ;; esac
+  selected=("${@:2}")
+  for name in "${selected[@]}"; do
+    [[ " ${ALL_SERVICES[*]} " == *" $name "* ]] || { echo "unknown service '$name' (redis, clickhouse, s3)" >&2; exit 2; }
+  done
+fi
+
+case "$command" in
   install) install ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
   env) env_lines ;;
-  *) echo "usage: $0 install|start|stop|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|env, or start|stop redis|clickhouse|s3 ..." >&2; exit 2 ;;
 esac
