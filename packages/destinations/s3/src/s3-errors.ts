@@ -17,6 +17,10 @@ const PERMANENT = new Set([
   'AllAccessDisabled',
   'AccountProblem',
 ]);
+// The run's own upload vanished: most often its CompleteMultipartUpload was
+// applied but the answer lost (a reset connection), so the SDK's retry finds
+// it gone. A new attempt writes the interval again (same keys, one copy).
+const RETRYABLE = new Set(['NoSuchUpload']);
 const NETWORK_PERMANENT = new Set([
   'ENOTFOUND',
   'EAI_AGAIN_PERMANENT',
@@ -38,6 +42,7 @@ export function classifyS3Error(err: unknown, action: string): BatchExportError 
   const status = e.$metadata?.httpStatusCode;
   const message = `S3 ${action} failed: ${code}: ${e.message ?? String(err)}`;
   if (e.name === 'AbortError') return new RetryableError(`S3 ${action} aborted`, { code: 'Aborted', cause: err });
+  if (RETRYABLE.has(code)) return new RetryableError(message, { code, cause: err });
   if (PERMANENT.has(code) || (e.code && NETWORK_PERMANENT.has(e.code))) {
     return new PermanentError(message, { code, cause: err });
   }
