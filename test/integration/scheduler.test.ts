@@ -52,6 +52,8 @@ describe('scheduler with real Redis and BullMQ', () => {
       data_interval_start: '2024-01-01T05:00:00.000Z',
       data_interval_end: '2024-01-01T06:00:00.000Z',
       attempts: 0,
+      // The scheduler's clock (Redis time), not the host's.
+      created_at: '2024-01-01T06:01:00.000Z',
     });
     expect(await queuedIds()).to.deep.equal([run!.id]);
     expect(run!.id).to.not.contain(':');

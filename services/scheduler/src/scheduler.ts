@@ -48,7 +48,7 @@ export class Scheduler {
       if (ids.length === 0) return total;
       ids.forEach((id) => seen.add(id));
       total.exports += ids.length;
-      total.enqueued += await this.scheduleBatch(ids, horizon);
+      total.enqueued += await this.scheduleBatch(ids, horizon, at);
     }
   }
 
@@ -74,7 +74,8 @@ export class Scheduler {
     await this.running;
   }
 
-  private async scheduleBatch(ids: string[], horizon: number): Promise<number> {
+  /** `at` is the scheduler's clock (Redis time), also for the runs' created_at. */
+  private async scheduleBatch(ids: string[], horizon: number, at: number): Promise<number> {
     const { store, queue } = this.opts;
     const [exports, cursors] = await Promise.all([store.exports.getMany(ids), store.schedule.cursors(ids)]);
     const jobs: RunJobData[] = [];
@@ -104,6 +105,7 @@ export class Scheduler {
         data_interval_start: j.data_interval_start,
         data_interval_end: j.data_interval_end,
       })),
+      at,
     );
     // A run still Scheduled may have lost its job to a crash between these two
     // steps: offering it again is harmless, the job id dedupes it.
