@@ -12,22 +12,28 @@ redis.call('ZADD', KEYS[2], ARGV[1], ARGV[3])
 return 'created'`;
 
 // Moves a run to Running and counts the attempt (across manual retries too),
-// unless it was cancelled or has completed meanwhile.
+// unless it was cancelled or has completed meanwhile. Answers the attempt number.
 const START = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
 if status == 'Cancelled' or status == 'Completed' then return status end
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', 'Running', 'started_at', ARGV[1], 'finished_at', '', 'error', '')
-return 'started'`;
+return tostring(attempt)`;
 
-// Sets a final or retryable status only while the run is Running: a run
-// cancelled meanwhile stays Cancelled.
+// Sets a final or retryable status only while the run is Running (a run
+// cancelled meanwhile stays Cancelled), and only by its latest attempt: a
+// worker that lost its lock (Redis away longer than the lock lasts) may still
+// be running an attempt that another worker has since started again.
 const FINISH = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'Running' then return status or 'missing' end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[1] then return 'Superseded' end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 'ok'`;
+
+/** What start() did: the attempt it began, or why it did not ('Cancelled', 'Completed', 'missing'). */
+export type RunStart = { status: 'started'; attempt: number } | { status: 'Cancelled' | 'Completed' | 'missing' };
 
 export interface NewRun {
   id: string;
@@ -117,17 +123,25 @@ export class RunRepository {
     });
   }
 
-  /** Running, one more attempt. Returns 'started', or why not ('Cancelled', 'Completed', 'missing'). */
-  async start(id: string, now = Date.now()): Promise<string> {
-    return (await this.redis.eval(START, 1, this.keys.run(id), new Date(now).toISOString())) as string;
+  /** Running, one more attempt: its number, or why not. */
+  async start(id: string, now = Date.now()): Promise<RunStart> {
+    const answer = (await this.redis.eval(START, 1, this.keys.run(id), new Date(now).toISOString())) as string;
+    return /^\d+$/.test(answer)
+      ? { status: 'started', attempt: Number(answer) }
+      : { status: answer as 'Cancelled' | 'Completed' | 'missing' };
   }
 
+  /**
+   * Records the result; with `attempt`, only if that is still the run's latest
+   * attempt. Returns 'ok', the status that prevented it, or 'Superseded'.
+   */
   async complete(
     id: string,
     result: { records: number; bytes: number; files: string[] },
     now = Date.now(),
+    attempt?: number,
   ): Promise<string> {
-    return this.finish(id, [
+    return this.finish(id, attempt, [
       'status',
       'Completed',
       'records_completed',
@@ -143,9 +157,15 @@ export class RunRepository {
     ]);
   }
 
-  /** `Failed` (permanent) or `FailedRetryable` (another attempt follows). */
-  async fail(id: string, status: 'Failed' | 'FailedRetryable', error: string, now = Date.now()): Promise<string> {
-    return this.finish(id, [
+  /** `Failed` (permanent) or `FailedRetryable` (another attempt follows); `attempt` as for complete(). */
+  async fail(
+    id: string,
+    status: 'Failed' | 'FailedRetryable',
+    error: string,
+    now = Date.now(),
+    attempt?: number,
+  ): Promise<string> {
+    return this.finish(id, attempt, [
       'status',
       status,
       'error',
@@ -235,8 +255,8 @@ export class RunRepository {
     }
   }
 
-  private async finish(id: string, fields: string[]): Promise<string> {
-    return (await this.redis.eval(FINISH, 1, this.keys.run(id), ...fields)) as string;
+  private async finish(id: string, attempt: number | undefined, fields: string[]): Promise<string> {
+    return (await this.redis.eval(FINISH, 1, this.keys.run(id), attempt ?? '', ...fields)) as string;
   }
 }
 

@@ -1,6 +1,7 @@
 import { buildEventsQuery, type ClickHouseSource } from '@bx/clickhouse';
 import {
   PermanentError,
+  RetryableError,
   errorMessage,
   isRetryable,
   type BatchExport,
@@ -43,10 +44,11 @@ export function createRunProcessor(deps: RunExportDeps) {
       return { status: 'skipped', reason: 'export deleted' };
     }
     const started = await deps.store.runs.start(payload.run_id);
-    if (started !== 'started') {
-      log.info('run skipped', { reason: started });
-      return { status: 'skipped', reason: started };
+    if (started.status !== 'started') {
+      log.info('run skipped', { reason: started.status });
+      return { status: 'skipped', reason: started.status };
     }
+    const { attempt } = started;
     const began = Date.now();
     log.info('run started', {
       data_interval_start: iso(payload.data_interval_start),
@@ -84,7 +86,12 @@ export function createRunProcessor(deps: RunExportDeps) {
           void ctx.progress(records).catch(() => undefined);
         },
       });
-      const recorded = await deps.store.runs.complete(payload.run_id, result);
+      const recorded = await deps.store.runs.complete(payload.run_id, result, Date.now(), attempt);
+      if (recorded === 'Superseded') {
+        // This worker lost its lock and another took the run over: that attempt records the outcome.
+        log.warn('run superseded by a later attempt', { records: result.records, ms: Date.now() - began });
+        return { status: 'skipped', reason: 'superseded' };
+      }
       await deps.failures?.completed(exp.id);
       log.info('run completed', {
         records: result.records,
@@ -97,7 +104,13 @@ export function createRunProcessor(deps: RunExportDeps) {
     } catch (err) {
       const final = !isRetryable(err) || ctx.attempt >= ctx.maxAttempts;
       const message = errorMessage(err);
-      const recorded = await deps.store.runs.fail(payload.run_id, final ? 'Failed' : 'FailedRetryable', message);
+      const status = final ? 'Failed' : 'FailedRetryable';
+      const recorded = await deps.store.runs.fail(payload.run_id, status, message, Date.now(), attempt);
+      if (recorded === 'Superseded') {
+        // Not this attempt's run any more (another worker took it over): no status, no failure counted.
+        log.warn('run superseded by a later attempt', { error: message, ms: Date.now() - began });
+        throw new RetryableError(`attempt superseded: ${message}`, { code: 'Superseded', cause: err });
+      }
       if (recorded === 'Cancelled') {
         // Cancelled through the API while running: no further attempts.
         log.info('run cancelled', { ms: Date.now() - began });
