@@ -4,11 +4,12 @@
 # S3-compatible server (s3rver). Reuses a service that already answers.
 #
 #   scripts/local-services.sh install|start|stop|status|env
-#   scripts/local-services.sh start|stop redis|clickhouse|s3 ...
+#   scripts/local-services.sh start|stop|kill redis|clickhouse|s3 ...
 #
 # `start` and `stop` act on the named services only (default: all three), so a
 # test can restart one with its data kept: `stop redis` then `start redis`
-# (Redis runs with appendonly yes, ClickHouse keeps its --path).
+# (Redis runs with appendonly yes, ClickHouse keeps its --path). `kill` stops
+# them with SIGKILL, as a crash would.
 #
 # Environment: BX_SERVICES_DIR (default .local/services), REDIS_PORT (6379),
 # CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), S3_PORT (4568).
@@ -100,6 +101,19 @@ stop() {
   done
 }
 
+crash() {
+  for name in "${selected[@]}"; do
+    local pidfile="$dir/$name.pid"
+    [ -f "$pidfile" ] || continue
+    local pid; pid=$(cat "$pidfile")
+    if kill -9 "$pid" 2>/dev/null; then
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      say "killed $name"
+    fi
+    rm -f "$pidfile"
+  done
+}
+
 status() {
   redis_up && say "Redis :$redis_port up" || say "Redis :$redis_port down"
   ch_up && say "ClickHouse :$ch_http up" || say "ClickHouse :$ch_http down"
@@ -114,7 +128,7 @@ env_lines() {
 
 command=${1:-}
 if [ $# -gt 1 ]; then
-  case "$command" in start | stop) ;; *) echo "usage: only start and stop take service names" >&2; exit 2 ;; esac
+  case "$command" in start | stop | kill) ;; *) echo "usage: only start, stop and kill take service names" >&2; exit 2 ;; esac
   selected=("${@:2}")
   for name in "${selected[@]}"; do
     [[ " ${ALL_SERVICES[*]} " == *" $name "* ]] || { echo "unknown service '$name' (redis, clickhouse, s3)" >&2; exit 2; }
@@ -125,7 +139,8 @@ case "$command" in
   install) install ;;
   start) start ;;
   stop) stop ;;
+  kill) crash ;;
   status) status ;;
   env) env_lines ;;
-  *) echo "usage: $0 install|start|stop|status|env, or start|stop redis|clickhouse|s3 ..." >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|env, or start|stop|kill redis|clickhouse|s3 ..." >&2; exit 2 ;;
 esac

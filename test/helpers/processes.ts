@@ -39,6 +39,11 @@ export class ServiceProcess {
     return this.child.pid!;
   }
 
+  /** Whether the process is still running. */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** Resolves once a log line with `msg` appears. */
   async waitForLog(msg: string, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

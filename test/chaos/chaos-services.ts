@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { sleep } from '../helpers/processes';
+
+const ROOT = join(__dirname, '..', '..');
+
+export type ServiceName = 'redis' | 'clickhouse' | 's3';
+
+/**
+ * The chaos suite's own Redis, ClickHouse and S3 server, which
+ * scripts/test-chaos.sh starts on ports of their own in a temporary folder:
+ * the suite stops and restarts them, so they must never be the ones other
+ * suites (or a developer) use.
+ */
+export const chaosServices = {
+  get ready(): boolean {
+    return process.env.BX_CHAOS_SERVICES === '1' && Boolean(process.env.BX_SERVICES_DIR);
+  },
+  s3Port: Number(process.env.S3_PORT ?? 0),
+
+  /** Stops the named services (SIGTERM: Redis writes its append-only file, ClickHouse shuts down cleanly). */
+  async stop(...services: ServiceName[]): Promise<void> {
+    await localServices('stop', services);
+  },
+
+  /** Kills the named services with SIGKILL, as a crash or an OOM kill would: no draining, connections cut. */
+  async kill(...services: ServiceName[]): Promise<void> {
+    await localServices('kill', services);
+  },
+
+  /** Starts the named services on their data; resolves once they answer. */
+  async start(...services: ServiceName[]): Promise<void> {
+    await localServices('start', services);
+  },
+
+  /** Stops the services, waits `downMs`, starts them again; returns how long they were down. */
+  async restart(downMs: number, ...services: ServiceName[]): Promise<number> {
+    const began = Date.now();
+    await this.stop(...services);
+    await sleep(downMs);
+    await this.start(...services);
+    return Date.now() - began;
+  },
+};
+
+async function localServices(command: 'start' | 'stop' | 'kill', services: ServiceName[]): Promise<void> {
+  if (!chaosServices.ready) throw new Error('chaos services are not this suite’s own: run npm run test:chaos');
+  const child = spawn('bash', [join(ROOT, 'scripts', 'local-services.sh'), command, ...services], {
+    env: process.env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`local-services.sh ${command} ${services.join(' ')} failed (${code}): ${stderr}`);
+}

@@ -1,0 +1,235 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createLogger, type BatchExport, type Run, type RunStatus } from '@bx/core';
+import { BackfillService, ExportService } from '@bx/operations';
+import { RunQueue } from '@bx/queue';
+import { Store } from '@bx/store';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestClickHouse } from '../helpers/clickhouse';
+import { S3_CREDENTIALS, testEnv, uniqueName } from '../helpers/env';
+import { HttpFaultProxy } from '../helpers/http-fault-proxy';
+import { ServiceProcess, sleep } from '../helpers/processes';
+import { createBucket, testS3Client } from '../helpers/s3';
+import { chaosServices } from './chaos-services';
+
+/** Preload that shifts a process's clock by TEST_CLOCK_SKEW_MS. */
+export const CLOCK_SKEW_PRELOAD = join(__dirname, 'clock-skew.cjs');
+
+/** Settings that make recovery quick enough for a test: short locks, fast stall checks, short backoff. */
+const FAST_RECOVERY = {
+  SCHEDULER_TICK_MS: '200',
+  SCHEDULER_SETTLE_SECONDS: '0',
+  WORKER_LOCK_DURATION_MS: '3000',
+  WORKER_STALLED_INTERVAL_MS: '1000',
+  RUN_BACKOFF_MS: '200',
+  RUN_MAX_ATTEMPTS: '20',
+  WORKER_CONCURRENCY: '2',
+  SHUTDOWN_GRACE_MS: '0',
+  LOG_LEVEL: 'info',
+};
+
+/**
+ * The real system for one scenario: scheduler and worker processes over the
+ * chaos services, with a queue prefix, ClickHouse database and bucket of its
+ * own, and S3 reached through a fault-injecting proxy. The test process plays
+ * the operator (creates exports and backfills as the API would) and the auditor.
+ */
+export class ChaosSystem {
+  readonly prefix = uniqueName('bxc');
+  readonly logger = createLogger({}, 'error');
+  readonly store: Store;
+  readonly queue: RunQueue;
+  readonly exports: ExportService;
+  readonly backfills: BackfillService;
+  readonly ch = new TestClickHouse();
+  readonly s3: S3Client = testS3Client();
+  readonly proxy = new HttpFaultProxy(chaosServices.s3Port);
+  bucket = '';
+  readonly workers: ServiceProcess[] = [];
+  readonly schedulers: ServiceProcess[] = [];
+  /** Every process started, killed ones included, for their logs. */
+  readonly processes: ServiceProcess[] = [];
+  private env: Record<string, string> = {};
+  private readonly killed = new Set<ServiceProcess>();
+
+  constructor(private readonly overrides: Record<string, string> = {}) {
+    this.store = Store.connect(testEnv.REDIS_URL, this.prefix);
+    this.queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix: this.prefix, attempts: 20, backoffMs: 200 });
+    this.exports = new ExportService(this.store, this.queue, this.logger);
+    this.backfills = new BackfillService(this.store, this.queue, this.logger);
+    // Redis restarts are part of the plan: the clients reconnect, nothing to report.
+    this.store.redis.on('error', () => undefined);
+    for (const q of this.queue.queues()) q.on('error', () => undefined);
+  }
+
+  async setup(): Promise<this> {
+    await this.ch.setup();
+    await this.proxy.start();
+    this.bucket = await createBucket(this.s3);
+    this.env = {
+      REDIS_URL: testEnv.REDIS_URL,
+      CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
+      CLICKHOUSE_DATABASE: this.ch.database,
+      QUEUE_PREFIX: this.prefix,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...FAST_RECOVERY,
+      ...this.overrides,
+    };
+    return this;
+  }
+
+  /** Starts worker processes; resolves once all of them take jobs. */
+  async startWorkers(count: number, extra: Record<string, string> = {}): Promise<ServiceProcess[]> {
+    const started = Array.from({ length: count }, () => this.spawnWorker(extra));
+    await Promise.all(started.map((w) => w.waitForLog('worker started')));
+    return started;
+  }
+
+  /** Starts a worker process without waiting for it (it joins when ready). */
+  spawnWorker(extra: Record<string, string> = {}): ServiceProcess {
+    const worker = this.spawn('worker', extra);
+    this.workers.push(worker);
+    return worker;
+  }
+
+  async startScheduler(extra: Record<string, string> = {}): Promise<ServiceProcess> {
+    const scheduler = this.spawn('scheduler', extra);
+    this.schedulers.push(scheduler);
+    await scheduler.waitForLog('scheduler started');
+    return scheduler;
+  }
+
+  /** SIGKILL: no shutdown, no clean-up, the lock stays until it expires. */
+  async killWorker(worker: ServiceProcess): Promise<void> {
+    this.workers.splice(this.workers.indexOf(worker), 1);
+    this.killed.add(worker);
+    await worker.stop('SIGKILL');
+  }
+
+  /**
+   * Multipart uploads neither completed nor aborted: `known` ones the product
+   * had the id of (and must have closed), `orphaned` ones whose creation answer
+   * a reset dropped, so no attempt ever learned of them.
+   */
+  uploadsLeftOpen(): { known: string[]; orphaned: string[] } {
+    const open = this.proxy.openUploads();
+    return {
+      known: open.filter((u) => u.delivered).map((u) => u.key),
+      orphaned: open.filter((u) => !u.delivered).map((u) => u.key),
+    };
+  }
+
+  /** Processes that died without being killed by the test, with their last words. */
+  crashed(): string[] {
+    return this.processes
+      .filter((p) => !p.running && !this.killed.has(p))
+      .map((p) => `${p.role} ${p.pid}: ${p.stderr.join('').slice(-300)}`);
+  }
+
+  /** An hourly (or other) S3 export, gzip JSON Lines, written through the proxy. */
+  async createExport(body: {
+    team_id: number;
+    interval?: string;
+    start_at?: string;
+    end_at?: string;
+    paused?: boolean;
+    config?: Record<string, unknown>;
+  }): Promise<BatchExport> {
+    return this.exports.create({
+      name: `chaos team ${body.team_id}`,
+      team_id: body.team_id,
+      interval: body.interval ?? 'hour',
+      start_at: body.start_at,
+      end_at: body.end_at,
+      paused: body.paused ?? false,
+      destination: {
+        type: 'S3',
+        config: {
+          bucket_name: this.bucket,
+          endpoint_url: this.proxy.url,
+          prefix: `team-${body.team_id}/{year}-{month}-{day}`,
+          compression: 'gzip',
+          ...S3_CREDENTIALS,
+          ...body.config,
+        },
+      },
+    });
+  }
+
+  /** The export's runs, oldest interval first; retries while Redis is away. */
+  async runs(exportId: string): Promise<Run[]> {
+    for (let tries = 0; ; tries++) {
+      try {
+        return (await this.store.runs.list(exportId, { limit: 10_000 })).reverse();
+      } catch (err) {
+        if (tries >= 50) throw err;
+        await sleep(200);
+      }
+    }
+  }
+
+  /** Waits until at least `n` runs have completed (the fault is injected mid-way); returns the runs then. */
+  async completedAtLeast(exportId: string, n: number, timeoutMs = 60_000): Promise<Run[]> {
+    for (const until = Date.now() + timeoutMs; ; await sleep(100)) {
+      const runs = await this.runs(exportId);
+      if (runs.filter((r) => r.status === 'Completed').length >= n) return runs;
+      if (Date.now() > until) throw new Error(`fewer than ${n} runs completed after ${timeoutMs} ms`);
+    }
+  }
+
+  /** Waits until `count` runs exist and all have a final status. */
+  async settled(
+    exportId: string,
+    count: number,
+    timeoutMs: number,
+    final: RunStatus[] = ['Completed'],
+  ): Promise<Run[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const runs = await this.runs(exportId);
+      if (runs.length >= count && runs.every((r) => final.includes(r.status))) return runs;
+      if (Date.now() > deadline) {
+        const by = runs.reduce<Record<string, number>>(
+          (acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }),
+          {},
+        );
+        throw new Error(`runs not settled after ${timeoutMs} ms: ${runs.length}/${count} runs, ${JSON.stringify(by)}`);
+      }
+      await sleep(250);
+    }
+  }
+
+  /** Log lines with `msg` across every process started. */
+  logs(msg: string): Array<Record<string, unknown>> {
+    return this.processes.flatMap((p) => p.logs.filter((l) => l.msg === msg));
+  }
+
+  /** Writes every process's log lines (JSON) and stderr to `<dir>/<prefix>/`; returns that folder. */
+  saveLogs(dir = process.env.CHAOS_LOG_DIR ?? join(__dirname, '..', '..', '.local', 'chaos-logs')): string {
+    const folder = join(dir, this.prefix);
+    mkdirSync(folder, { recursive: true });
+    for (const p of this.processes) {
+      const lines = [...p.logs.map((l) => JSON.stringify(l)), ...p.stderr];
+      writeFileSync(join(folder, `${p.role}-${p.pid}.log`), lines.join('\n') + '\n');
+    }
+    return folder;
+  }
+
+  async teardown(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.stop('SIGKILL')));
+    if (process.env.CHAOS_LOG_DIR) this.saveLogs();
+    await this.proxy.stop();
+    await this.queue.queue.obliterate({ force: true }).catch(() => undefined);
+    await this.queue.deadLetter.obliterate({ force: true }).catch(() => undefined);
+    const keys = await this.store.redis.keys(`${this.prefix}:*`).catch((): string[] => []);
+    if (keys.length) await this.store.redis.del(...keys);
+    await Promise.all([this.queue.close(), this.store.close()]);
+    await this.ch.drop().catch(() => undefined);
+  }
+
+  private spawn(role: 'worker' | 'scheduler', extra: Record<string, string>): ServiceProcess {
+    const child = new ServiceProcess(role, { ...this.env, ...extra });
+    this.processes.push(child);
+    return child;
+  }
+}
