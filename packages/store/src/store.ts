@@ -27,7 +27,11 @@ export class Store {
   }
 
   static connect(url: string, prefix: string): Store {
-    return new Store(new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false }), prefix);
+    const redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
+    // ioredis reconnects by itself and each failed command rejects with the cause;
+    // without a listener it would also print "Unhandled error event" (not JSON).
+    redis.on('error', () => undefined);
+    return new Store(redis, prefix);
   }
 
   /** Redis server time in epoch ms: one clock for every scheduler, whatever their own clocks say. */
