@@ -17,6 +17,7 @@ import { countTeamRows, generateEvents } from './generate';
 import { runProductCase, type ProductCase } from './product';
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
+import { isolated } from './isolated';
 import { WorkerProcess } from './worker-process';
 
 const { values: args } = parseArgs({
@@ -157,21 +158,6 @@ async function main(): Promise<void> {
     await queue.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Runs `fn` on a store and queue of their own prefix, removed afterwards. */
-async function isolated<T>(prefix: string, fn: (store: Store, queue: RunQueue) => Promise<T>): Promise<T> {
-  const store = Store.connect(REDIS_URL, prefix);
-  const queue = new RunQueue({ redisUrl: REDIS_URL, prefix, attempts: 1, backoffMs: 1000 });
-  try {
-    return await fn(store, queue);
-  } finally {
-    await queue.queue.obliterate({ force: true }).catch(() => undefined);
-    const keys = await store.redis.keys(`${prefix}:*`);
-    for (let i = 0; i < keys.length; i += 1000) await store.redis.del(...keys.slice(i, i + 1000));
-    await queue.close();
-    await store.close();
   }
 }
 

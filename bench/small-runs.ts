@@ -66,9 +66,8 @@ export async function smallRuns(
   await deps.queue.enqueue(jobs);
   try {
     for (;;) {
-      const counts = await deps.queue.counts();
-      const completed = counts.completed ?? 0;
-      const failed = counts.failed ?? 0;
+      const [runs] = await deps.queue.jobCounts();
+      const { completed, failed } = runs!.counts;
       if (completed + failed >= exports) {
         if (failed > 0) throw new Error(`${failed} small runs failed`);
         break;

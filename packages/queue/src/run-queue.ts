@@ -134,10 +134,6 @@ export class RunQueue {
     return `${this.opts.prefix}:cancel-run`;
   }
 
-  async counts(): Promise<Record<string, number>> {
-    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
-  }
-
   /**
    * Every queue the system uses, for dashboards (Bull Board) and metrics.
    * A new queue (e.g. a dead-letter queue) is one more entry here.
