@@ -1,3 +1,4 @@
+import { EventBatch, type EventRow } from '@bx/core';
 import { randomUUID } from 'node:crypto';
 
 /** A source row as inserted into ClickHouse (18.16 text forms). */
@@ -57,4 +58,14 @@ export function expectedRecord(e: SourceEvent): Record<string, unknown> {
     person_id: e.person_id,
     person_properties: json(e.person_properties),
   };
+}
+
+/** Source events as ClickHouse hands them out (team_id as text). */
+export function asRows(events: SourceEvent[]): EventRow[] {
+  return events.map((e) => ({ ...e, team_id: String(e.team_id) }));
+}
+
+/** Rows as the source yields them: batches of `size`. */
+export async function* rowBatches(rows: EventRow[], size: number): AsyncGenerator<EventBatch> {
+  for (let i = 0; i < rows.length; i += size) yield EventBatch.fromRows(rows.slice(i, i + size));
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ClickHouseSource, buildEventsQuery } from '@bx/clickhouse';
+import { ClickHouseSource, buildEventsQuery, decodeRowBinary } from '@bx/clickhouse';
 import { toRecordLine, PermanentError, RetryableError, type EventRow } from '@bx/core';
 import { Session } from 'chdb';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +16,7 @@ const HOSTILE = ["it's", 'back\\slash', "'; DROP TABLE events; --", '日本語 �
 
 async function collect(source: ClickHouseSource, sql: string): Promise<EventRow[]> {
   const rows: EventRow[] = [];
-  for await (const batch of source.rows(sql)) rows.push(...batch);
+  for await (const batch of source.batches(sql)) rows.push(...batch.rows());
   return rows;
 }
 
@@ -41,6 +41,7 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
       username: 'default',
       password: '',
       requestTimeoutMs: 30_000,
+      batchBytes: 256 * 1024,
     });
   });
   after(async () => {
@@ -90,14 +91,36 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
     expect(Number(((await count.json()) as Array<{ n: string }>)[0]!.n)).to.be.greaterThan(0);
   });
 
+  it('hands out hostile values exactly, and writes records from the wire bytes as toRecordLine does', async () => {
+    const at = chTime('2024-01-01T10:05:00Z');
+    const control = Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)).join('');
+    const events = [
+      makeEvent({ inserted_at: at, team_id: 5, event: `quote" back\\ ${control}`, distinct_id: '日本語 🎉 \u2028' }),
+      makeEvent({ inserted_at: at, team_id: 5, properties: 'not json', person_properties: '' }),
+      makeEvent({ inserted_at: at, team_id: 5, properties: '{\n "multi": "line"\n}', elements_chain: 'a:href="/x";b' }),
+      makeEvent({ inserted_at: at, team_id: 5, properties: JSON.stringify({ big: 'x'.repeat(3_000_000) }) }),
+      makeEvent({ inserted_at: at, team_id: 5, properties: JSON.stringify({ u: 'Zoë\u0001"\\/' }) }),
+    ];
+    await ch.insert(events);
+    const batches = [];
+    for await (const batch of sut.batches(query({ teamId: 5 }))) batches.push(batch);
+    const rows = batches.flatMap((b) => b.rows());
+    const byUuid = new Map(rows.map((r) => [r.uuid, r]));
+    for (const e of events) {
+      expect(byUuid.get(e.uuid), e.uuid).to.deep.equal({ ...e, team_id: '5' });
+    }
+    const records = batches.map((b) => b.records().toString()).join('');
+    expect(records).to.equal(rows.map((r) => toRecordLine(r) + '\n').join(''));
+  });
+
   it('streams large intervals in batches', async () => {
     const at = chTime('2024-01-01T10:45:00Z');
     await ch.insert(Array.from({ length: 9000 }, () => makeEvent({ inserted_at: at, team_id: 4 })));
     let batches = 0;
     let rows = 0;
-    for await (const batch of sut.rows(query({ teamId: 4 }))) {
+    for await (const batch of sut.batches(query({ teamId: 4 }))) {
       batches++;
-      rows += batch.length;
+      rows += batch.count;
     }
     expect(rows).to.equal(9000);
     expect(batches).to.be.greaterThan(1);
@@ -132,10 +155,11 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
       password: '',
       requestTimeoutMs: 30_000,
       idleTimeoutMs: 300,
+      batchBytes: 1024 * 1024,
     });
     let rows = 0;
-    for await (const batch of sut2.rows(query({ teamId: 4 }))) {
-      rows += batch.length;
+    for await (const batch of sut2.batches(query({ teamId: 4 }))) {
+      rows += batch.count;
       await new Promise((r) => setTimeout(r, 400));
     }
     await sut2.close();
@@ -168,7 +192,7 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('bounds by microseconds: start included, end - 1µs included, end excluded', () => {
+  it('bounds by microseconds: start included, end - 1µs included, end excluded', async () => {
     const rows: Array<[string, string, string]> = [
       ['00000000-0000-4000-8000-00000000000a', '2024-01-01 10:00:00.000000', 'in'],
       ['00000000-0000-4000-8000-00000000000b', '2024-01-01 10:59:59.999999', 'in'],
@@ -189,17 +213,18 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
       end: Date.parse(END),
       includeEvents: ['in', 'out', "it's"],
     });
-    const out = session.query(`${sql}\nFORMAT JSONEachRow`, 'JSONEachRow');
-    const got = out
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as EventRow);
+    const out = await session.queryAsync(`${sql}\nFORMAT RowBinary`, { format: 'RowBinary' });
+    const batch = decodeRowBinary(Buffer.from(out.bytes()));
+    const got = batch.rows();
     expect(got.map((r) => r.uuid).sort()).to.deep.equal([
       '00000000-0000-4000-8000-00000000000a',
       '00000000-0000-4000-8000-00000000000b',
     ]);
-    const record = JSON.parse(toRecordLine(got.find((r) => r.uuid.endsWith('b'))!));
+    const records = batch.records().toString().trim().split('\n');
+    expect(records).to.deep.equal(got.map(toRecordLine));
+    const record = JSON.parse(records[got.findIndex((r) => r.uuid.endsWith('b'))]!);
     expect(record.inserted_at).to.equal('2024-01-01T10:59:59.999999+00:00');
+    expect(record.timestamp).to.equal('2024-01-01T10:59:59.999999+00:00');
     expect(record.team_id).to.equal(1);
   });
 });

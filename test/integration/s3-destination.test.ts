@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { parseInput, s3ConfigSchema, PermanentError, type EventRow, type S3Config } from '@bx/core';
 import { createS3Client, S3Destination } from '@bx/destination-s3';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
-import { chTime, expectedRecord, makeEvent, type SourceEvent } from '../helpers/events';
+import { asRows, chTime, expectedRecord, makeEvent, rowBatches } from '../helpers/events';
 import { MemoryRunState, recordCommands, runContext } from '../helpers/run-context';
 import { createBucket, getObject, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
 
@@ -13,13 +13,7 @@ const KEY_BASE = '2024-01-01T10:00:00+00:00-2024-01-01T11:00:00+00:00';
 const ctx = (state = new MemoryRunState()) => runContext(span, state);
 
 /** Source events as ClickHouse hands them out (team_id quoted, as 18.16 does). */
-function asRows(events: SourceEvent[]): EventRow[] {
-  return events.map((e) => ({ ...e, team_id: String(e.team_id) }));
-}
-
-async function* batches(rows: EventRow[], size = 500): AsyncGenerator<EventRow[]> {
-  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
-}
+const batches = (rows: EventRow[], size = 500) => rowBatches(rows, size);
 
 describe('S3 destination on the S3 server', () => {
   let client: S3Client;

@@ -4,7 +4,7 @@ import { parseInput, s3ConfigSchema, type EventRow, type S3Config } from '@bx/co
 import { S3Destination } from '@bx/destination-s3';
 import { readParquet } from '../helpers/duckdb';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
-import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
+import { chTime, makeEvent, rowBatches, type SourceEvent } from '../helpers/events';
 import { runContext } from '../helpers/run-context';
 import { createBucket, getObject, listKeys, testS3Client } from '../helpers/s3';
 
@@ -12,9 +12,7 @@ const span = { start: Date.parse('2024-01-01T10:00:00Z'), end: Date.parse('2024-
 const KEY_BASE = '2024-01-01T10:00:00+00:00-2024-01-01T11:00:00+00:00';
 const micros = (t: string | null) => (t === null ? null : String(Date.parse(t.replace(' ', 'T') + 'Z') * 1000));
 
-async function* batches(rows: EventRow[], size = 700): AsyncGenerator<EventRow[]> {
-  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
-}
+const batches = (rows: EventRow[], size = 700) => rowBatches(rows, size);
 
 /** What DuckDB reads back for a source event, column by column. */
 function expected(e: SourceEvent): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { PermanentError, type BatchExportError, type EventRow, type SnowflakeConfig } from '@bx/core';
 import { SnowflakeDestination } from '@bx/destination-snowflake';
-import { chTime, makeEvent } from '../helpers/events';
+import { chTime, makeEvent, rowBatches } from '../helpers/events';
 import { runContext } from '../helpers/run-context';
 import {
   connect,
@@ -20,9 +20,7 @@ const rows: EventRow[] = Array.from({ length: 20 }, () => ({
   team_id: '1',
 }));
 
-async function* batches(): AsyncGenerator<EventRow[]> {
-  yield rows;
-}
+const batches = () => rowBatches(rows, rows.length);
 
 async function failure(p: Promise<unknown>): Promise<BatchExportError> {
   try {

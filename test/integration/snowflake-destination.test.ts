@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { EventRow, RunContext } from '@bx/core';
 import { SnowflakeDestination, type SnowflakeDestinationOptions } from '@bx/destination-snowflake';
-import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
+import { asRows, chTime, makeEvent, rowBatches, type SourceEvent } from '../helpers/events';
 import { MemoryRunState, runContext } from '../helpers/run-context';
 import {
   byUuid,
@@ -17,12 +17,7 @@ import {
 const span = { start: Date.parse('2024-01-01T10:00:00Z'), end: Date.parse('2024-01-01T11:00:00Z') };
 const TABLE = 'ANALYTICS.PUBLIC.events';
 
-/** Source events as ClickHouse hands them out (team_id quoted, as 18.16 does). */
-const asRows = (events: SourceEvent[]): EventRow[] => events.map((e) => ({ ...e, team_id: String(e.team_id) }));
-
-async function* batches(rows: EventRow[], size = 50): AsyncGenerator<EventRow[]> {
-  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
-}
+const batches = (rows: EventRow[], size = 50) => rowBatches(rows, size);
 
 describe('Snowflake destination on the Snowflake test bed', function () {
   this.timeout(30_000);

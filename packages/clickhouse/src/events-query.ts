@@ -1,4 +1,3 @@
-import { EVENT_COLUMNS } from '@bx/core';
 import { integerLiteral, quoteIdentifier, quoteString } from './sql-escape';
 
 export interface EventsQuery {
@@ -15,6 +14,27 @@ export interface EventsQuery {
 }
 
 /**
+ * The values of a record, in the order `FORMAT RowBinary` frames them (see
+ * row-binary-frames.ts): text for UUIDs and timestamps (the column's own
+ * time zone, UTC by contract, with microseconds on DateTime64), Int64 for
+ * team_id, and inserted_at always Nullable. No aliases: an alias named like a
+ * column would replace that column in the WHERE clause.
+ */
+const SELECT_LIST = [
+  'toString(uuid)',
+  'event',
+  'properties',
+  'distinct_id',
+  'toInt64(team_id)',
+  'toString(timestamp)',
+  'toString(created_at)',
+  'toNullable(toString(inserted_at))',
+  'elements_chain',
+  'toString(person_id)',
+  'person_properties',
+].join(', ');
+
+/**
  * The SELECT of one run. Runs unchanged on ClickHouse 18.16 (DateTime) and on
  * modern servers (DateTime64): bounds are `toDateTime(<unix seconds>)`, which
  * is absolute and compares exactly with both column types.
@@ -29,7 +49,7 @@ export function buildEventsQuery(q: EventsQuery): string {
   if (q.includeEvents?.length) where.push(`event IN (${q.includeEvents.map(quoteString).join(', ')})`);
   if (q.excludeEvents?.length) where.push(`event NOT IN (${q.excludeEvents.map(quoteString).join(', ')})`);
   return (
-    `SELECT ${EVENT_COLUMNS.map(quoteIdentifier).join(', ')}\n` +
+    `SELECT ${SELECT_LIST}\n` +
     `FROM ${quoteIdentifier(q.database)}.${quoteIdentifier(q.table)}\n` +
     `WHERE ${where.join('\n  AND ')}`
   );

@@ -1,4 +1,4 @@
-import type { EventRow } from './export-record';
+import type { EventBatch } from './event-batch';
 import type { Logger } from './logger';
 
 /** What a destination is told about the run it is writing. */
@@ -37,7 +37,7 @@ export interface DestinationResult {
 
 /** One writer per destination type: consumes batches of rows with back-pressure. */
 export interface DestinationWriter {
-  write(batches: AsyncIterable<EventRow[]>, ctx: RunContext): Promise<DestinationResult>;
+  write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult>;
   /** Checks the destination can be reached and written with these credentials; throws the destination's error. */
   check(): Promise<void>;
 }

@@ -15,7 +15,7 @@ import type { Store } from '@bx/store';
 
 export interface RunExportDeps {
   store: Store;
-  source: Pick<ClickHouseSource, 'rows'>;
+  source: Pick<ClickHouseSource, 'batches'>;
   destinationFor: (exp: BatchExport) => DestinationWriter;
   config: Pick<Config, 'CLICKHOUSE_DATABASE' | 'EVENTS_TABLE' | 'EVENTS_INTERVAL_COLUMN'>;
   logger: Logger;
@@ -67,7 +67,7 @@ export function createRunProcessor(deps: RunExportDeps) {
     });
     let lastProgress = began;
     try {
-      const result = await deps.destinationFor(exp).write(deps.source.rows(sql, ctx.signal), {
+      const result = await deps.destinationFor(exp).write(deps.source.batches(sql, ctx.signal), {
         exportId: exp.id,
         runId: payload.run_id,
         teamId: exp.team_id,

@@ -1,9 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { once } from 'node:events';
-import { PassThrough, Transform, type Writable } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import { constants, createBrotliCompress, createGzip } from 'node:zlib';
-import { CompressStream } from 'zstd-napi';
+import { ZstdStream } from './zstd-stream';
 
 /** Multipart part size: few requests, bounded memory (partSize × queueSize in flight). */
 export const PART_SIZE = 16 * 1024 * 1024;
@@ -12,20 +12,34 @@ const QUEUE_SIZE = 2;
 /** Codec levels: fast enough to keep up with ClickHouse, still a good ratio. */
 export const GZIP_LEVEL = 6;
 export const BROTLI_QUALITY = 4;
-export const ZSTD_LEVEL = 3;
+export const ZSTD_LEVEL = 1;
 
 export type StreamCompression = 'gzip' | 'brotli' | 'zstd' | null;
 
+/**
+ * Input a compressor holds before write() asks the caller to wait: two source
+ * batches, so the next batch is prepared while this one is compressed.
+ */
+const COMPRESSOR_BUFFER = 8 * 1024 * 1024;
+/** Output of one zlib call on the threadpool: large, so a batch takes few round trips. */
+const ZLIB_CHUNK = 256 * 1024;
+
+/** A compressor whose work runs off the main thread (zlib's threadpool, or the zstd thread). */
 export function createCompressor(compression: StreamCompression): Transform {
+  const buffering = { writableHighWaterMark: COMPRESSOR_BUFFER };
   switch (compression) {
     case 'gzip':
-      return createGzip({ level: GZIP_LEVEL });
+      return createGzip({ level: GZIP_LEVEL, chunkSize: ZLIB_CHUNK, ...buffering });
     case 'brotli':
-      return createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY } });
+      return createBrotliCompress({
+        params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY },
+        chunkSize: ZLIB_CHUNK,
+        ...buffering,
+      });
     case 'zstd':
-      return new CompressStream({ compressionLevel: ZSTD_LEVEL });
+      return new ZstdStream(ZSTD_LEVEL, COMPRESSOR_BUFFER);
     case null:
-      return new PassThrough();
+      return new PassThrough(buffering);
   }
 }
 
@@ -40,34 +54,43 @@ export interface ObjectUploadOptions {
 }
 
 /**
- * One object written as a stream: bytes in → compressor → counter → multipart
- * upload. write() resolves when the pipeline can take more (back-pressure)
- * and rejects as soon as the upload fails.
+ * One object written as a stream: bytes in → compressor → counter → multipart upload.
+ * write() resolves when the pipeline can take more (back-pressure) and rejects
+ * as soon as the upload fails.
  */
 export class ObjectUpload {
   readonly key: string;
-  /** Bytes after compression handed to the upload so far. */
-  bytes = 0;
-  private readonly input: Writable;
+  private readonly compressor: Transform;
+  private readonly counter: Transform;
   private readonly upload: Upload;
   private readonly done: Promise<unknown>;
   private failure: unknown = null;
+  /** Compressed bytes that passed the counter. */
+  private counted = 0;
+  /** Input bytes written that the compressor has not finished with. */
+  private unprocessed = 0;
+  private processed: Promise<void> = Promise.resolve();
 
   constructor(opts: ObjectUploadOptions) {
     this.key = opts.key;
-    const compressor = createCompressor(opts.compression);
-    const counter = new Transform({
+    this.compressor = createCompressor(opts.compression);
+    this.counter = new Transform({
       transform: (chunk: Buffer, _enc, callback) => {
-        this.bytes += chunk.length;
+        this.counted += chunk.length;
         callback(null, chunk);
       },
     });
-    compressor.on('error', (err) => counter.destroy(err));
-    compressor.pipe(counter);
-    this.input = compressor;
+    this.compressor.on('error', (err) => this.counter.destroy(err));
+    this.compressor.pipe(this.counter);
     this.upload = new Upload({
       client: opts.client,
-      params: { Bucket: opts.bucket, Key: opts.key, Body: counter, ContentType: opts.contentType, ...opts.params },
+      params: {
+        Bucket: opts.bucket,
+        Key: opts.key,
+        Body: this.counter,
+        ContentType: opts.contentType,
+        ...opts.params,
+      },
       partSize: PART_SIZE,
       queueSize: QUEUE_SIZE,
       leavePartsOnError: false,
@@ -75,28 +98,54 @@ export class ObjectUpload {
     this.done = this.upload.done();
     this.done.catch((err: unknown) => {
       this.failure = err;
-      this.input.destroy();
+      this.compressor.destroy();
     });
+  }
+
+  /** Compressed bytes produced so far (uploaded, or waiting for the upload). */
+  get bytes(): number {
+    return this.counted + this.counter.writableLength + this.compressor.readableLength;
   }
 
   async write(chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
-    if (this.input.write(chunk)) return;
-    await Promise.race([once(this.input, 'drain'), this.done.then(() => undefined)]);
+    this.unprocessed += chunk.length;
+    let ready = true;
+    this.processed = new Promise((resolve) => {
+      ready = this.compressor.write(chunk, () => {
+        this.unprocessed -= chunk.length;
+        resolve();
+      });
+    });
+    if (ready) return;
+    await Promise.race([once(this.compressor, 'drain'), this.done.then(() => undefined)]);
     if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Whether the compressed object has reached `limit` bytes. Input still
+   * being compressed is waited for only when it could reach the limit
+   * (compressed bytes are at most about the input's).
+   */
+  async reached(limit: number): Promise<boolean> {
+    if (this.bytes >= limit) return true;
+    if (this.bytes + this.unprocessed < limit) return false;
+    await Promise.race([this.processed, this.done.then(() => undefined)]);
+    if (this.failure) throw this.failure;
+    return this.bytes >= limit;
   }
 
   /** Ends the object and waits until S3 has it; returns its size in bytes. */
   async finish(): Promise<number> {
     if (this.failure) throw this.failure;
-    this.input.end();
+    this.compressor.end();
     await this.done;
     return this.bytes;
   }
 
   /** Abandons the object; an open multipart upload is aborted. */
   async abort(): Promise<void> {
-    this.input.destroy();
+    this.compressor.destroy();
     await this.upload.abort().catch(() => undefined);
     await this.done.catch(() => undefined);
   }

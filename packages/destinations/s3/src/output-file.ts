@@ -1,13 +1,13 @@
-import { toRecordLine, type EventRow, type S3Config } from '@bx/core';
+import type { EventBatch, S3Config } from '@bx/core';
 import { ObjectUpload, type ObjectUploadOptions, type StreamCompression } from './object-upload';
 import { ParquetEncoder, type ParquetCompression } from './parquet-encoder';
 
 /** One object of a run, being written: rows in, bytes streamed to S3. */
 export interface OutputFile {
   readonly key: string;
-  /** Bytes of the object produced so far (compressed): what splitting measures. */
-  readonly bytes: number;
-  write(rows: readonly EventRow[]): Promise<void>;
+  /** Whether the object has reached `limit` bytes (compressed): what splitting measures. */
+  reached(limit: number): Promise<boolean>;
+  write(batch: EventBatch): Promise<void>;
   /** Completes the object; its size in bytes. */
   finish(): Promise<number>;
   abort(): Promise<void>;
@@ -26,11 +26,11 @@ class JsonLinesFile implements OutputFile {
   get key(): string {
     return this.upload.key;
   }
-  get bytes(): number {
-    return this.upload.bytes;
+  reached(limit: number): Promise<boolean> {
+    return this.upload.reached(limit);
   }
-  async write(rows: readonly EventRow[]): Promise<void> {
-    await this.upload.write(Buffer.from(rows.map(toRecordLine).join('\n') + '\n'));
+  write(batch: EventBatch): Promise<void> {
+    return this.upload.write(batch.records());
   }
   finish(): Promise<number> {
     return this.upload.finish();
@@ -55,11 +55,12 @@ class ParquetFile implements OutputFile {
   get key(): string {
     return this.upload.key;
   }
-  get bytes(): number {
-    return this.encoder.bytes;
+  reached(limit: number): Promise<boolean> {
+    // Exact after every row group: the encoder hands whole row groups to the upload.
+    return Promise.resolve(this.encoder.bytes >= limit);
   }
-  write(rows: readonly EventRow[]): Promise<void> {
-    return this.encoder.write(rows);
+  write(batch: EventBatch): Promise<void> {
+    return this.encoder.write(batch.rows());
   }
   async finish(): Promise<number> {
     await this.encoder.finish();

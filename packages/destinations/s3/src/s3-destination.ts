@@ -3,7 +3,7 @@ import {
   RetryableError,
   type DestinationResult,
   type DestinationWriter,
-  type EventRow,
+  type EventBatch,
   type RunContext,
   type S3Config,
 } from '@bx/core';
@@ -34,7 +34,7 @@ export class S3Destination implements DestinationWriter {
     this.client = client ?? createS3Client(config);
   }
 
-  async write(batches: AsyncIterable<EventRow[]>, ctx: RunContext): Promise<DestinationResult> {
+  async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
     const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd };
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
@@ -58,9 +58,9 @@ export class S3Destination implements DestinationWriter {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
         current ??= await this.open(objectKey(this.config, span, splitBytes ? result.files.length : undefined));
         await current.write(batch);
-        result.records += batch.length;
+        result.records += batch.count;
         ctx.onProgress(result.records);
-        if (splitBytes !== null && current.bytes >= splitBytes) {
+        if (splitBytes !== null && (await current.reached(splitBytes))) {
           result.bytes += await current.finish();
           result.files.push(current.key);
           current = null;

@@ -46,8 +46,8 @@ export class GzipFileSpool {
     return this.compressed;
   }
 
-  /** Appends text to the open file (opening one if needed); resolves when it can take more. */
-  async write(text: string): Promise<void> {
+  /** Appends records to the open file (opening one if needed); resolves when it can take more. */
+  async write(text: string | Buffer): Promise<void> {
     const file = this.current ?? (await this.open());
     if (file.failure) throw file.failure;
     if (!file.gzip.write(text)) {

@@ -4,10 +4,9 @@ import {
   PermanentError,
   RetryableError,
   errorMessage,
-  toRecordLine,
   type DestinationResult,
   type DestinationWriter,
-  type EventRow,
+  type EventBatch,
   type RunContext,
   type SnowflakeConfig,
 } from '@bx/core';
@@ -58,7 +57,7 @@ export class SnowflakeDestination implements DestinationWriter {
     this.options = { ...DEFAULT_SNOWFLAKE_OPTIONS, ...options };
   }
 
-  async write(batches: AsyncIterable<EventRow[]>, ctx: RunContext): Promise<DestinationResult> {
+  async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
     const table = this.config.table_name;
     const folder = attemptStageFolder(ctx.runId, ctx.attempt, randomBytes(4).toString('hex'));
     const spool = new GzipFileSpool(this.options.tmpDir);
@@ -75,12 +74,12 @@ export class SnowflakeDestination implements DestinationWriter {
     };
     try {
       for await (const batch of batches) {
-        if (batch.length === 0) continue;
+        if (batch.count === 0) continue;
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
         // Connect on the first row: an empty interval never wakes the warehouse.
         session ??= await this.prepare(ctx);
-        await spool.write(batch.map(toRecordLine).join('\n') + '\n');
-        result.records += batch.length;
+        await spool.write(batch.records());
+        result.records += batch.count;
         ctx.onProgress(result.records);
         if (spool.bytes >= this.options.maxFileBytes) await stage(session, (await spool.finish())!);
       }

@@ -1,0 +1,124 @@
+import { isUtf8 } from 'node:buffer';
+import { FIELDS, Field, SLOTS } from './event-fields';
+import { toRecordLine, type EventRow } from './export-record';
+import { RecordWriter, ROW_OVERHEAD, writeRecord } from './record-writer';
+
+const FIELD_NAMES = Object.keys(Field) as Array<keyof typeof Field>;
+
+/**
+ * A batch of events as bytes: one buffer and the start and end of every
+ * field of every row in it. The ClickHouse source frames its wire bytes into
+ * batches without decoding them; destinations take what they need: JSON Lines
+ * writers `records()`, written from the bytes; Parquet the field bytes; tests
+ * `rows()`.
+ */
+export class EventBatch {
+  /** Rows the last `records()` wrote through `toRecordLine` (a JSON column to normalise): for tests and profiling. */
+  exactRows = 0;
+
+  constructor(
+    readonly bytes: Buffer,
+    readonly index: Int32Array,
+    readonly count: number,
+  ) {}
+
+  /** A batch of rows held as objects (tests, and the exact path). */
+  static fromRows(rows: readonly EventRow[]): EventBatch {
+    const parts: Buffer[] = [];
+    const index = new Int32Array(rows.length * SLOTS);
+    let at = 0;
+    rows.forEach((row, r) => {
+      for (let f = 0; f < FIELDS; f++) {
+        const name = FIELD_NAMES[f]!;
+        let part: Buffer;
+        if (f === Field.team_id) {
+          part = Buffer.alloc(8);
+          part.writeBigInt64LE(BigInt(row.team_id));
+        } else {
+          const value = row[name] as string | null;
+          if (value === null) {
+            index[r * SLOTS + 2 * f] = -1;
+            index[r * SLOTS + 2 * f + 1] = -1;
+            continue;
+          }
+          part = Buffer.from(value);
+        }
+        index[r * SLOTS + 2 * f] = at;
+        index[r * SLOTS + 2 * f + 1] = at + part.length;
+        parts.push(part);
+        at += part.length;
+      }
+    });
+    return new EventBatch(Buffer.concat(parts, at), index, rows.length);
+  }
+
+  start(r: number, f: number): number {
+    return this.index[r * SLOTS + 2 * f]!;
+  }
+
+  end(r: number, f: number): number {
+    return this.index[r * SLOTS + 2 * f + 1]!;
+  }
+
+  /**
+   * The contract's JSON Lines records, one per row, each ending in `\n`, as
+   * UTF-8: the same bytes as `toRecordLine`, written from the field bytes
+   * (see record-writer.ts). A row whose JSON column must be normalised takes
+   * `toRecordLine` itself.
+   */
+  records(): Buffer {
+    const { bytes, index, count } = this;
+    const w = new RecordWriter(bytes.length + count * ROW_OVERHEAD);
+    this.exactRows = 0;
+    for (let r = 0; r < count; r++) {
+      const slot = r * SLOTS;
+      const rowStart = w.o;
+      // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
+      w.ensure(ROW_OVERHEAD + 6 * this.rowBytes(slot));
+      if (writeRecord(w, bytes, index, slot)) continue;
+      w.o = rowStart;
+      this.exactRows++;
+      const line = Buffer.from(toRecordLine(this.row(r)) + '\n');
+      w.ensure(line.length);
+      w.out.set(line, w.o);
+      w.o += line.length;
+    }
+    const result = w.out.subarray(0, w.o);
+    // Bytes that are not UTF-8 were copied as they came: redo the batch decoding them (U+FFFD), as the row path does.
+    if (!isUtf8(result)) {
+      this.exactRows = count;
+      return Buffer.from(this.rows().map(toRecordLine).join('\n') + '\n');
+    }
+    return result;
+  }
+
+  rows(): EventRow[] {
+    const rows = new Array<EventRow>(this.count);
+    for (let r = 0; r < this.count; r++) rows[r] = this.row(r);
+    return rows;
+  }
+
+  /** One row decoded into strings (team_id as decimal text). */
+  row(r: number): EventRow {
+    const text = (f: number) => this.bytes.toString('utf8', this.start(r, f), this.end(r, f));
+    return {
+      uuid: text(Field.uuid),
+      event: text(Field.event),
+      properties: text(Field.properties),
+      distinct_id: text(Field.distinct_id),
+      team_id: this.bytes.readBigInt64LE(this.start(r, Field.team_id)).toString(),
+      timestamp: text(Field.timestamp),
+      created_at: text(Field.created_at),
+      inserted_at: this.start(r, Field.inserted_at) === -1 ? null : text(Field.inserted_at),
+      elements_chain: text(Field.elements_chain),
+      person_id: text(Field.person_id),
+      person_properties: text(Field.person_properties),
+    };
+  }
+
+  private rowBytes(slot: number): number {
+    let n = 0;
+    for (let f = 0; f < FIELDS; f++) n += Math.max(0, this.index[slot + 2 * f + 1]! - this.index[slot + 2 * f]!);
+    return n;
+  }
+}

@@ -1,0 +1,135 @@
+import { expect } from 'chai';
+import { isVerbatimJson, jsonColumn } from '@bx/core';
+
+/**
+ * What the validator must answer: jsonColumn keeps these texts as they are.
+ * Texts with U+2028/U+2029 are left to jsonColumn (it re-serialises them), so
+ * the validator answers false for them even where the result is the same text.
+ */
+function verbatim(text: string): boolean {
+  return text !== '' && jsonColumn(text) === text && !/[\u2028\u2029]/.test(text);
+}
+
+const check = (text: string) => {
+  const bytes = Buffer.from(text);
+  return isVerbatimJson(bytes, 0, bytes.length);
+};
+
+const CORPUS = [
+  '{}',
+  '[]',
+  '{"a":1}',
+  ' {"a" : [1, 2.5e-3, -0, true, false, null, "x"]}\t',
+  '{"$current_url":"https:\\/\\/x.example\\/p?q=1&r=\\"2\\""}',
+  '{"u":"\\u00e9\\uD83D\\uDE00","bad":"\\ud800"}',
+  '{"nested":{"a":{"b":{"c":[[[]]]}}}}',
+  '"just a string"',
+  '42',
+  '-1.5E+7',
+  'null',
+  '{"emoji":"🎉 日本語"}',
+  '{"a":1,}',
+  '{a:1}',
+  '{"a":1}}',
+  '{"a":1} x',
+  '01',
+  '1.',
+  '-',
+  '.5',
+  '+1',
+  '[1 2]',
+  '{"a" 1}',
+  '"\\q"',
+  '"\\u12"',
+  '"\\u12G4"',
+  'tru',
+  'nul',
+  'NaN',
+  'Infinity',
+  '{"a":"tab\there"}',
+  '{"a":\n1}',
+  '{"a":1}\r',
+  '{"a":"\u2028"}',
+  '{"a":"\u2029"}',
+  '{"a":"\u2027"}',
+  '\ufeff{}',
+  '{"a":"x"',
+  '[',
+  '"',
+  '"\\"',
+  '{"":""}',
+  '['.repeat(63) + ']'.repeat(63),
+  'not json at all',
+  "{'a':1}",
+];
+
+describe('isVerbatimJson: JSON text copied into a record without parsing', () => {
+  it('agrees with jsonColumn on a corpus of valid, invalid and line-breaking texts', () => {
+    for (const text of CORPUS) expect(check(text), JSON.stringify(text)).to.equal(verbatim(text));
+  });
+
+  it('leaves documents nested deeper than it checks to the exact path', () => {
+    const deep = '['.repeat(100) + ']'.repeat(100);
+    expect(verbatim(deep)).to.equal(true);
+    expect(check(deep)).to.equal(false);
+  });
+
+  it('checks only the given range of a larger buffer', () => {
+    const bytes = Buffer.from('xx{"a":1}yy');
+    expect(isVerbatimJson(bytes, 2, 9)).to.equal(true);
+    expect(isVerbatimJson(bytes, 2, 8)).to.equal(false);
+    expect(isVerbatimJson(bytes, 2, 10)).to.equal(false);
+  });
+
+  it('never accepts a text JSON.parse refuses, over 20,000 random mutations', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const alphabet = [
+      '{',
+      '}',
+      '[',
+      ']',
+      '"',
+      '\\',
+      ':',
+      ',',
+      ' ',
+      '\n',
+      '0',
+      '1',
+      '-',
+      '.',
+      'e',
+      'u',
+      'a',
+      't',
+      'n',
+      'é',
+      '\u0001',
+      '\u2028',
+    ];
+    let accepted = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const base = CORPUS[Math.floor(random() * 12)]!;
+      const chars = [...base];
+      const edits = 1 + Math.floor(random() * 3);
+      for (let k = 0; k < edits; k++) {
+        const at = Math.floor(random() * (chars.length + 1));
+        const op = random();
+        if (op < 0.4) chars.splice(at, 1);
+        else if (op < 0.8) chars.splice(at, 0, alphabet[Math.floor(random() * alphabet.length)]!);
+        else chars.splice(at, 1, alphabet[Math.floor(random() * alphabet.length)]!);
+      }
+      const text = chars.join('');
+      const got = check(text);
+      if (got) accepted++;
+      expect(got, JSON.stringify(text)).to.equal(verbatim(text));
+    }
+    // The mutations must exercise both answers, or the test proves nothing.
+    expect(accepted).to.be.greaterThan(1000);
+    expect(accepted).to.be.lessThan(19_000);
+  });
+});

@@ -1,0 +1,123 @@
+import { expect } from 'chai';
+import { decodeRowBinary } from '@bx/clickhouse';
+import { EventBatch, RetryableError, toRecordLine, type EventRow } from '@bx/core';
+import { frameRows } from '../../packages/clickhouse/src/row-binary-frames';
+import { encodeRowBinary, type WireRow } from '../helpers/row-binary';
+
+const wire = (overrides: Partial<WireRow> = {}): WireRow => ({
+  uuid: '0189a1d4-0000-7000-8000-000000000001',
+  event: '$pageview',
+  properties: '{"$current_url":"https://x.example/p","n":1}',
+  distinct_id: 'user-1',
+  team_id: 7n,
+  timestamp: '2024-01-01 00:00:00',
+  created_at: '2024-01-01 00:00:01.123456',
+  inserted_at: '2024-01-01 01:00:00',
+  elements_chain: 'a:nth-child="1"href="/x";button.btn',
+  person_id: '0189a1d4-0000-7000-8000-000000000002',
+  person_properties: '{"email":"u@example.com"}',
+  ...overrides,
+});
+
+const ALL_CONTROL = Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)).join('');
+const HOSTILE: Array<Partial<WireRow>> = [
+  {},
+  { event: 'quote"double', distinct_id: 'back\\slash', elements_chain: ALL_CONTROL + '\x7f' },
+  { event: '日本語 🎉', distinct_id: 'line\u2028sep\u2029', person_properties: '{"name":"Zoë 🎉"}' },
+  { properties: '', person_properties: '' },
+  { properties: 'not json', person_properties: '{"a":1,}' },
+  { properties: '{\n  "pretty": true\n}', person_properties: '{"a":"\u2028"}' },
+  { properties: '['.repeat(80) + ']'.repeat(80) },
+  { properties: '{"ctl":"\\u0001","esc":"\\"\\\\\\/"}' },
+  { properties: '  {"spaced" : 1}  ' },
+  { team_id: 2n ** 62n + 1n },
+  { team_id: -5n },
+  { team_id: 9007199254740993n },
+  { inserted_at: null },
+  { timestamp: '2024-02-29 23:59:59.999999', inserted_at: '2024-03-01 00:00:00.000001' },
+  { elements_chain: 'x'.repeat(100_000), properties: JSON.stringify({ big: 'y'.repeat(300_000) }) },
+];
+
+/** What the row path writes: the reference the byte-level path must equal. */
+const reference = (batch: ReturnType<typeof decodeRowBinary>) =>
+  batch
+    .rows()
+    .map((r) => toRecordLine(r) + '\n')
+    .join('');
+
+describe('RowBinary batches: records written from the wire bytes', () => {
+  it('write the same bytes as toRecordLine for hostile strings, JSON columns and integers', () => {
+    const sut = decodeRowBinary(encodeRowBinary(HOSTILE.map(wire)));
+    expect(sut.count).to.equal(HOSTILE.length);
+    const records = sut.records().toString('utf8');
+    expect(records).to.equal(reference(sut));
+    const parsed = records
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed).to.have.length(HOSTILE.length);
+    expect(parsed[1]!.elements_chain).to.equal(ALL_CONTROL + '\x7f');
+    expect(parsed[2]!.distinct_id).to.equal('line\u2028sep\u2029');
+    expect(parsed[4]!.properties).to.equal('not json');
+    expect(parsed[5]!.properties).to.deep.equal({ pretty: true });
+    expect(parsed[12]!.inserted_at).to.equal(null);
+    expect(parsed[13]!.timestamp).to.equal('2024-02-29T23:59:59.999999+00:00');
+    // Only JSON columns that are invalid, multi-line, U+2028 or too deep take the exact path.
+    expect(sut.exactRows).to.equal(3);
+  });
+
+  it('decode rows as text, team_id exact beyond 2^53', () => {
+    const [row] = decodeRowBinary(encodeRowBinary([wire({ team_id: 9007199254740993n, inserted_at: null })])).rows();
+    expect(row).to.deep.include({ team_id: '9007199254740993', inserted_at: null, event: '$pageview' });
+    expect(JSON.parse(toRecordLine(row!)).team_id).to.equal(9007199254740992); // JSON.parse rounds; the text is exact
+    expect(toRecordLine(row!)).to.contain('"team_id":9007199254740993,');
+  });
+
+  it('replace bytes that are not UTF-8 with U+FFFD, as the row path does', () => {
+    const bad = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]); // {"a":"<ff fe>"}
+    const sut = decodeRowBinary(encodeRowBinary([wire(), wire({ properties: bad, event: Buffer.from([0xc3]) })]));
+    const records = sut.records();
+    expect(records.toString('utf8')).to.equal(reference(sut));
+    const second = JSON.parse(records.toString('utf8').split('\n')[1]!);
+    expect(second.properties).to.deep.equal({ a: '\ufffd\ufffd' });
+    expect(second.event).to.equal('\ufffd');
+    expect(sut.exactRows).to.equal(2);
+  });
+
+  it('frame only complete rows of a cut buffer, and say how many bytes the next row needs', () => {
+    const rows = [wire(), wire({ properties: JSON.stringify({ big: 'z'.repeat(5000) }) }), wire()];
+    const bytes = encodeRowBinary(rows);
+    const one = encodeRowBinary([rows[0]!]).length;
+    const two = encodeRowBinary(rows.slice(0, 2)).length;
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const frames = frameRows(bytes.subarray(0, cut));
+      const complete = cut >= bytes.length ? 3 : cut >= two ? 2 : cut >= one ? 1 : 0;
+      expect(frames.count, `cut at ${cut}`).to.equal(complete);
+      expect(frames.used).to.equal([0, one, two, bytes.length][complete]);
+      if (complete < 3) expect(frames.need).to.be.greaterThan(cut);
+    }
+  });
+
+  it('batches built from row objects give the rows back, and the same records, odd timestamps included', () => {
+    const rows: EventRow[] = decodeRowBinary(encodeRowBinary(HOSTILE.map(wire))).rows();
+    rows.push({ ...rows[0]!, timestamp: 'not a time', created_at: '', inserted_at: null });
+    const sut = EventBatch.fromRows(rows);
+    expect(sut.rows()).to.deep.equal(rows);
+    expect(sut.records().toString()).to.equal(rows.map((r) => toRecordLine(r) + '\n').join(''));
+    expect(sut.exactRows).to.equal(4);
+  });
+
+  it('report a stream that breaks off into a ClickHouse error instead of decoding it', () => {
+    const error = Buffer.from('Code: 241, e.displayText() = DB::Exception: Memory limit exceeded');
+    const bytes = Buffer.concat([encodeRowBinary([wire()]), error]);
+    const err = (() => {
+      try {
+        decodeRowBinary(bytes);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).to.be.instanceOf(RetryableError);
+    expect((err as Error).message).to.contain('Memory limit exceeded');
+  });
+});
