@@ -74,6 +74,20 @@ describe('isVerbatimJson: JSON text copied into a record without parsing', () =>
     expect(check(deep)).to.equal(false);
   });
 
+  it('accepts only well-formed UTF-8 inside strings', () => {
+    const doc = (...inner: number[]) => Buffer.from([0x22, ...inner, 0x22]);
+    const accepts = (...inner: number[]) => isVerbatimJson(doc(...inner), 0, inner.length + 2);
+    expect(accepts(0xc3, 0xa9)).to.equal(true); // é
+    expect(accepts(0xf0, 0x9f, 0x8e, 0x89)).to.equal(true); // 🎉
+    expect(accepts(0xe2, 0x80, 0xa7)).to.equal(true); // U+2027
+    expect(accepts(0xc3)).to.equal(false); // truncated
+    expect(accepts(0xc0, 0xaf)).to.equal(false); // overlong
+    expect(accepts(0xed, 0xa0, 0x80)).to.equal(false); // surrogate
+    expect(accepts(0xf4, 0x90, 0x80, 0x80)).to.equal(false); // beyond U+10FFFF
+    expect(accepts(0xff)).to.equal(false);
+    expect(accepts(0x80)).to.equal(false); // lone continuation
+  });
+
   it('checks only the given range of a larger buffer', () => {
     const bytes = Buffer.from('xx{"a":1}yy');
     expect(isVerbatimJson(bytes, 2, 9)).to.equal(true);

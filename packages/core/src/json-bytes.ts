@@ -3,8 +3,8 @@
  * copied into a record without decoding, parsing and re-serialising it.
  *
  * It answers true only when `jsonColumn` would emit the text unchanged: the
- * bytes are one valid JSON value with no line break (`\n`, `\r`, U+2028,
- * U+2029) and no raw control character. Anything else, including nesting
+ * bytes are well-formed UTF-8 holding one valid JSON value with no line break
+ * (`\n`, `\r`, U+2028, U+2029) and no raw control character. Anything else, including nesting
  * deeper than {@link MAX_DEPTH}, answers false and the caller takes the exact
  * (slow) path. A false "true" would put invalid JSON in a record, so the
  * property tests compare it with `JSON.parse` on hostile inputs.
@@ -22,12 +22,11 @@ export function isVerbatimJson(b: Uint8Array, start: number, end: number): boole
 const MAX_DEPTH = 64;
 
 const QUOTE = 0x22;
-/** 1 for bytes a JSON string holds as they are: not `"`, `\\`, a control character or 0xE2 (U+2028/9 start with it). */
-const STRING_PLAIN = new Uint8Array(256).fill(1);
-for (let c = 0; c < 0x20; c++) STRING_PLAIN[c] = 0;
+/** 1 for bytes a JSON string holds as they are: ASCII but for `"`, `\\` and control characters. */
+const STRING_PLAIN = new Uint8Array(256);
+for (let c = 0x20; c < 0x80; c++) STRING_PLAIN[c] = 1;
 STRING_PLAIN[0x22] = 0;
 STRING_PLAIN[0x5c] = 0;
-STRING_PLAIN[0xe2] = 0;
 const BACKSLASH = 0x5c;
 
 class JsonScan {
@@ -129,8 +128,12 @@ class JsonScan {
         ) {
           i++;
         } else return -1;
-      } else if (b[i + 1] === 0x80 && (b[i + 2] === 0xa8 || b[i + 2] === 0xa9)) {
-        return -1; // U+2028/U+2029: a line break to some readers; jsonColumn re-serialises
+      } else {
+        // Non-ASCII: a well-formed UTF-8 sequence, and not U+2028/U+2029 (a line
+        // break to some readers; jsonColumn re-serialises those).
+        const n = utf8Sequence(b, i, end);
+        if (n === 0 || (c === 0xe2 && b[i + 1] === 0x80 && (b[i + 2] === 0xa8 || b[i + 2] === 0xa9))) return -1;
+        i += n - 1;
       }
     }
     return -1;
@@ -174,4 +177,22 @@ function digit(c: number): boolean {
 
 function hex(c: number): boolean {
   return digit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+}
+
+/** Length of the well-formed UTF-8 sequence at `i` (lead byte ≥ 0x80), or 0 (RFC 3629: no overlongs, no surrogates). */
+function utf8Sequence(b: Uint8Array, i: number, end: number): number {
+  const c = b[i]!;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => i + k < end && b[i + k]! >= lo && b[i + k]! <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const lo = c === 0xe0 ? 0xa0 : 0x80;
+    const hi = c === 0xed ? 0x9f : 0xbf;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const lo = c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xf4 ? 0x8f : 0xbf;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
 }

@@ -6,3 +6,4 @@ export * from './s3-errors';
 export * from './rerun-cleanup';
 export * from './output-file';
 export * from './parquet-encoder';
+export * from './timestamp-micros';

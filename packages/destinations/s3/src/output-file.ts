@@ -60,7 +60,7 @@ class ParquetFile implements OutputFile {
     return Promise.resolve(this.encoder.bytes >= limit);
   }
   write(batch: EventBatch): Promise<void> {
-    return this.encoder.write(batch.rows());
+    return this.encoder.write(batch);
   }
   async finish(): Promise<number> {
     await this.encoder.finish();

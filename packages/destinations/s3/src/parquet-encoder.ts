@@ -1,32 +1,39 @@
-import { jsonColumn, type EventRow } from '@bx/core';
+import { Field, isVerbatimJson, jsonColumn, type EventBatch } from '@bx/core';
+import { isUtf8 } from 'node:buffer';
 import { constants, brotliCompressSync, gzipSync } from 'node:zlib';
 import { compress as zstdCompress } from 'zstd-napi';
+import { ZSTD_LEVEL } from './object-upload';
 import { timestampMicros } from './timestamp-micros';
 
 /** Codecs inside the Parquet file (the file itself is uploaded as is). */
 export type ParquetCompression = 'zstd' | 'snappy' | 'gzip' | 'brotli' | null;
 
-/** Rows per row group, and string data per row group: the memory one file holds at a time. */
+/** Rows per row group, and batch bytes per row group: the memory one file holds at a time. */
 const ROW_GROUP_ROWS = 20_000;
-const ROW_GROUP_CHARS = 12 * 1024 * 1024;
+const ROW_GROUP_BYTES = 12 * 1024 * 1024;
 const JSON_COLUMNS = new Set(['properties', 'person_properties']);
+const TEXT_COLUMNS = new Set([...JSON_COLUMNS, 'uuid', 'event', 'distinct_id', 'elements_chain', 'person_id']);
+const UNIQUE_COLUMNS = new Set([...JSON_COLUMNS, 'uuid']);
 const CODECS = { zstd: 'ZSTD', snappy: 'SNAPPY', gzip: 'GZIP', brotli: 'BROTLI' } as const;
 
 type Writer = import('hyparquet-writer', { with: { 'resolution-mode': 'import' } }).ParquetWriter;
 type SchemaElement = import('hyparquet-writer', { with: { 'resolution-mode': 'import' } }).SchemaElement;
 
+/** A BYTE_ARRAY value: the field's bytes in the batch, or text where it had to be rewritten. */
+type Text = Uint8Array | string;
+
 interface Columns {
-  uuid: string[];
-  event: string[];
-  properties: Array<string | null>;
-  distinct_id: string[];
+  uuid: Text[];
+  event: Text[];
+  properties: Array<Text | null>;
+  distinct_id: Text[];
   team_id: bigint[];
   timestamp: number[];
   created_at: number[];
   inserted_at: Array<number | null>;
-  elements_chain: string[];
-  person_id: string[];
-  person_properties: Array<string | null>;
+  elements_chain: Text[];
+  person_id: Text[];
+  person_properties: Array<Text | null>;
 }
 
 const str = (name: string, optional: boolean, json = false): SchemaElement => ({
@@ -66,6 +73,10 @@ const jsonOrNull = (text: string) => {
   const json = jsonColumn(text);
   return json === 'null' ? null : json;
 };
+const NULL_TEXT = Buffer.from('null');
+
+/** Text fields: views of the batch's bytes when they are UTF-8, else decoded (U+FFFD), as records do. */
+const TEXT_FIELDS = [Field.uuid, Field.event, Field.distinct_id, Field.elements_chain, Field.person_id];
 
 /**
  * Encodes rows into one Parquet file, streamed: rows are buffered column-wise
@@ -75,7 +86,8 @@ const jsonOrNull = (text: string) => {
  */
 export class ParquetEncoder {
   private cols = emptyColumns();
-  private chars = 0;
+  /** Batch bytes the buffered rows point into. */
+  private bytesHeld = 0;
 
   private constructor(
     private readonly writer: Writer,
@@ -111,7 +123,7 @@ export class ParquetEncoder {
       codec: compression ? CODECS[compression] : 'UNCOMPRESSED',
       compressors: {
         SNAPPY: snappyCompressor(),
-        ZSTD: (b: Uint8Array) => zstdCompress(b, { compressionLevel: 3 }),
+        ZSTD: (b: Uint8Array) => zstdCompress(b, { compressionLevel: ZSTD_LEVEL }),
         GZIP: (b: Uint8Array) => gzipSync(b, { level: 6 }),
         BROTLI: (b: Uint8Array) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } }),
       },
@@ -125,23 +137,37 @@ export class ParquetEncoder {
     return this.sinkWriter.offset;
   }
 
-  async write(rows: readonly EventRow[]): Promise<void> {
+  async write(batch: EventBatch): Promise<void> {
     const c = this.cols;
-    for (const r of rows) {
-      c.uuid.push(r.uuid);
-      c.event.push(r.event);
-      c.properties.push(jsonOrNull(r.properties));
-      c.distinct_id.push(r.distinct_id);
-      c.team_id.push(BigInt(r.team_id));
-      c.timestamp.push(timestampMicros(r.timestamp));
-      c.created_at.push(timestampMicros(r.created_at));
-      c.inserted_at.push(r.inserted_at ? timestampMicros(r.inserted_at) : null);
-      c.elements_chain.push(r.elements_chain);
-      c.person_id.push(r.person_id);
-      c.person_properties.push(jsonOrNull(r.person_properties));
-      this.chars += r.properties.length + r.person_properties.length + r.elements_chain.length + 150;
+    const b = batch.bytes;
+    const utf8 = textIsUtf8(batch);
+    const text = (r: number, f: number): Text =>
+      utf8 ? b.subarray(batch.start(r, f), batch.end(r, f)) : b.toString('utf8', batch.start(r, f), batch.end(r, f));
+    const json = (r: number, f: number): Text | null => {
+      const s = batch.start(r, f);
+      const e = batch.end(r, f);
+      if (s === e) return null;
+      // isVerbatimJson also checks the bytes are UTF-8.
+      if (isVerbatimJson(b, s, e))
+        return e - s === 4 && b.compare(NULL_TEXT, 0, 4, s, e) === 0 ? null : b.subarray(s, e);
+      return jsonOrNull(b.toString('utf8', s, e));
+    };
+    const micros = (r: number, f: number) => timestampMicros(b, batch.start(r, f), batch.end(r, f));
+    for (let r = 0; r < batch.count; r++) {
+      c.uuid.push(text(r, Field.uuid));
+      c.event.push(text(r, Field.event));
+      c.properties.push(json(r, Field.properties));
+      c.distinct_id.push(text(r, Field.distinct_id));
+      c.team_id.push(b.readBigInt64LE(batch.start(r, Field.team_id)));
+      c.timestamp.push(micros(r, Field.timestamp));
+      c.created_at.push(micros(r, Field.created_at));
+      c.inserted_at.push(batch.start(r, Field.inserted_at) === -1 ? null : micros(r, Field.inserted_at));
+      c.elements_chain.push(text(r, Field.elements_chain));
+      c.person_id.push(text(r, Field.person_id));
+      c.person_properties.push(json(r, Field.person_properties));
     }
-    if (c.uuid.length >= ROW_GROUP_ROWS || this.chars >= ROW_GROUP_CHARS) await this.flushRowGroup();
+    this.bytesHeld += b.length;
+    if (c.uuid.length >= ROW_GROUP_ROWS || this.bytesHeld >= ROW_GROUP_BYTES) await this.flushRowGroup();
   }
 
   /** Encodes the buffered rows as one row group. */
@@ -149,13 +175,16 @@ export class ParquetEncoder {
     const cols = this.cols;
     if (cols.uuid.length === 0) return;
     this.cols = emptyColumns();
-    this.chars = 0;
+    this.bytesHeld = 0;
     await this.writer.write({
       columnData: SCHEMA.slice(1).map(({ name }) => ({
         name,
         data: cols[name as keyof Columns] as unknown[],
-        // min/max of JSON text helps no reader and costs a pass over it.
-        statistics: !JSON_COLUMNS.has(name),
+        // Min/max only for numbers and timestamps: a text min/max would be a view
+        // that keeps its whole source batch in memory until the footer.
+        statistics: !TEXT_COLUMNS.has(name),
+        // Unique per row: a dictionary cannot win, and trying costs a pass.
+        ...(UNIQUE_COLUMNS.has(name) ? { encoding: 'PLAIN' as const } : {}),
       })),
       rowGroupSize: cols.uuid.length,
     });
@@ -167,4 +196,26 @@ export class ParquetEncoder {
     for (const e of this.writer.schema) if (JSON_COLUMNS.has(e.name)) e.converted_type = 'JSON';
     await this.writer.finish();
   }
+}
+
+/**
+ * Whether every text field of the batch is UTF-8. JSON columns are checked by
+ * isVerbatimJson as they are written; the others are short: a scan for
+ * non-ASCII bytes, and isUtf8 on only the fields that have them.
+ */
+function textIsUtf8(batch: EventBatch): boolean {
+  const b = batch.bytes;
+  for (let r = 0; r < batch.count; r++) {
+    for (const f of TEXT_FIELDS) {
+      const s = batch.start(r, f);
+      const e = batch.end(r, f);
+      for (let i = s; i < e; i++) {
+        if (b[i]! >= 0x80) {
+          if (!isUtf8(b.subarray(s, e))) return false;
+          break;
+        }
+      }
+    }
+  }
+  return true;
 }
