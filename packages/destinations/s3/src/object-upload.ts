@@ -1,6 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { once } from 'node:events';
 import { PassThrough, Transform } from 'node:stream';
 import { constants, createBrotliCompress, createGzip } from 'node:zlib';
 import { ZstdStream } from './zstd-stream';
@@ -99,6 +98,27 @@ export class ObjectUpload {
     this.done.catch((err: unknown) => {
       this.failure = err;
       this.compressor.destroy();
+      this.wake?.();
+    });
+  }
+
+  /** Resolves a write waiting for 'drain' when the upload fails instead. */
+  private wake: (() => void) | null = null;
+
+  /**
+   * Waits for the compressor to drain or the upload to fail. Not a race with
+   * `done`: every race would leave a reaction (and the chunk in its closure)
+   * on that long-lived promise until the upload ends.
+   */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.compressor.off('drain', wake);
+        this.wake = null;
+        resolve();
+      };
+      this.wake = wake;
+      this.compressor.on('drain', wake);
     });
   }
 
@@ -117,8 +137,8 @@ export class ObjectUpload {
         resolve();
       });
     });
-    if (ready) return;
-    await Promise.race([once(this.compressor, 'drain'), this.done.then(() => undefined)]);
+    if (ready || this.failure) return;
+    await this.drained();
     if (this.failure) throw this.failure;
   }
 
@@ -130,7 +150,8 @@ export class ObjectUpload {
   async reached(limit: number): Promise<boolean> {
     if (this.bytes >= limit) return true;
     if (this.bytes + this.unprocessed < limit) return false;
-    await Promise.race([this.processed, this.done.then(() => undefined)]);
+    // Settles on failure too: a destroyed stream calls back pending writes with an error.
+    await this.processed;
     if (this.failure) throw this.failure;
     return this.bytes >= limit;
   }

@@ -1,6 +1,7 @@
 import type { EventBatch, S3Config } from '@bx/core';
 import { ObjectUpload, type ObjectUploadOptions, type StreamCompression } from './object-upload';
-import { ParquetEncoder, type ParquetCompression } from './parquet-encoder';
+import type { ParquetCompression } from './parquet-encoder';
+import { ParquetStream } from './parquet-stream';
 
 /** One object of a run, being written: rows in, bytes streamed to S3. */
 export interface OutputFile {
@@ -40,40 +41,42 @@ class JsonLinesFile implements OutputFile {
   }
 }
 
-/** Parquet, compressed inside the file by column chunk; the file is uploaded as it is encoded. */
+/** Parquet, compressed inside the file by column chunk, encoded on the Parquet thread; the file is uploaded as it is encoded. */
 class ParquetFile implements OutputFile {
-  private constructor(
-    private readonly upload: ObjectUpload,
-    private readonly encoder: ParquetEncoder,
-  ) {}
+  private readonly upload: ObjectUpload;
+  private readonly stream: ParquetStream;
 
-  static async open(target: UploadTarget, compression: ParquetCompression): Promise<ParquetFile> {
-    const upload = new ObjectUpload({ ...target, compression: null, contentType: 'application/vnd.apache.parquet' });
-    return new ParquetFile(upload, await ParquetEncoder.create(compression, (chunk) => upload.write(chunk)));
+  constructor(target: UploadTarget, compression: ParquetCompression) {
+    this.upload = new ObjectUpload({ ...target, compression: null, contentType: 'application/vnd.apache.parquet' });
+    this.stream = new ParquetStream(compression, (chunk) => this.upload.write(chunk));
   }
 
   get key(): string {
     return this.upload.key;
   }
   reached(limit: number): Promise<boolean> {
-    // Exact after every row group: the encoder hands whole row groups to the upload.
-    return Promise.resolve(this.encoder.bytes >= limit);
+    return this.stream.reached(limit);
   }
   write(batch: EventBatch): Promise<void> {
-    return this.encoder.write(batch);
+    return this.stream.write(batch);
   }
   async finish(): Promise<number> {
-    await this.encoder.finish();
-    return this.upload.finish();
+    try {
+      await this.stream.finish();
+      return await this.upload.finish();
+    } finally {
+      this.stream.close();
+    }
   }
-  abort(): Promise<void> {
-    return this.upload.abort();
+  async abort(): Promise<void> {
+    this.stream.close();
+    await this.upload.abort();
   }
 }
 
 /** Opens the object `key` in the export's format. */
 export async function openOutputFile(config: S3Config, target: UploadTarget): Promise<OutputFile> {
   return config.file_format === 'Parquet'
-    ? ParquetFile.open(target, config.compression as ParquetCompression)
+    ? new ParquetFile(target, config.compression as ParquetCompression)
     : new JsonLinesFile(target, config.compression as StreamCompression);
 }

@@ -1,19 +1,18 @@
 /**
  * The script of the zstd compression thread (see zstd-stream.ts): one
- * compression context per open stream, addressed by id. zstd-napi compresses
- * synchronously, so on the main thread it would stop the event loop that reads
- * ClickHouse and feeds the upload.
+ * compression context per open stream. zstd-napi compresses synchronously,
+ * so on the main thread it would stop the event loop that reads ClickHouse
+ * and feeds the upload.
  */
 import { parentPort } from 'node:worker_threads';
 import * as zstd from 'zstd-napi/binding';
+import { serveRequests } from './thread-channel';
 
 export type ZstdRequest =
   | { id: number; op: 'open'; level: number }
   | { id: number; op: 'write'; data: Uint8Array }
   | { id: number; op: 'end' }
   | { id: number; op: 'close' };
-
-export type ZstdReply = { id: number; out: Uint8Array[] } | { id: number; error: string };
 
 const OUT_SIZE = zstd.cStreamOutSize();
 const NOTHING = new Uint8Array(0);
@@ -33,30 +32,23 @@ function compress(cctx: zstd.CCtx, src: Uint8Array, endOp: zstd.EndDirective): U
   }
 }
 
-parentPort!.on('message', (m: ZstdRequest) => {
-  try {
-    if (m.op === 'open') {
-      const cctx = new zstd.CCtx();
-      cctx.setParameter(zstd.CParameter.compressionLevel, m.level);
-      contexts.set(m.id, cctx);
-      return;
-    }
-    if (m.op === 'close') {
-      contexts.delete(m.id);
-      return;
-    }
-    const cctx = contexts.get(m.id);
-    if (!cctx) throw new Error(`zstd stream ${m.id} is not open`);
-    const reply: ZstdReply =
-      m.op === 'write'
-        ? { id: m.id, out: compress(cctx, m.data, zstd.EndDirective.continue) }
-        : { id: m.id, out: compress(cctx, NOTHING, zstd.EndDirective.end) };
-    if (m.op === 'end') contexts.delete(m.id);
-    parentPort!.postMessage(
-      reply,
-      reply.out.map((piece) => piece.buffer as ArrayBuffer),
-    );
-  } catch (err) {
-    parentPort!.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) } satisfies ZstdReply);
+serveRequests<ZstdRequest>(parentPort!, (m) => {
+  if (m.op === 'open') {
+    const cctx = new zstd.CCtx();
+    cctx.setParameter(zstd.CParameter.compressionLevel, m.level);
+    contexts.set(m.id, cctx);
+    return null;
   }
+  if (m.op === 'close') {
+    contexts.delete(m.id);
+    return null;
+  }
+  const cctx = contexts.get(m.id);
+  if (!cctx) throw new Error(`zstd stream ${m.id} is not open`);
+  const out =
+    m.op === 'write'
+      ? compress(cctx, m.data, zstd.EndDirective.continue)
+      : compress(cctx, NOTHING, zstd.EndDirective.end);
+  if (m.op === 'end') contexts.delete(m.id);
+  return { body: out, transfer: out.map((piece) => piece.buffer as ArrayBuffer) };
 });

@@ -1,0 +1,112 @@
+/**
+ * `npx tsx bench/product-only.ts [--rows N] [--reps R] [--cases a,b]`: the
+ * export cases of the benchmark alone, against B0 and B1 measured in the same
+ * run (fast to iterate on). Reuses bx_bench.events when it already holds N
+ * rows; prints one JSON line per case.
+ */
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { RunQueue } from '@bx/queue';
+import { Store } from '@bx/store';
+import { createClient } from '@clickhouse/client';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { b0, b1, responseBytes } from './baselines';
+import { countTeamRows, generateEvents } from './generate';
+import { runProductCase, type ProductCase } from './product';
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '2000000' },
+    reps: { type: 'string', default: '1' },
+    cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd' },
+  },
+});
+const URLS = { redis: 'redis://127.0.0.1:6379', ch: 'http://127.0.0.1:8123', s3: 'http://127.0.0.1:4568' };
+const CASES: Record<string, ProductCase> = {
+  jsonl_gzip: { name: 'jsonl_gzip', file_format: 'JSONLines', compression: 'gzip' },
+  jsonl_zstd: { name: 'jsonl_zstd', file_format: 'JSONLines', compression: 'zstd' },
+  parquet_zstd: { name: 'parquet_zstd', file_format: 'Parquet', compression: 'zstd' },
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function tableRows(): Promise<number> {
+  const ch = createClient({ url: URLS.ch });
+  try {
+    const rs = await ch.query({ query: 'SELECT count() AS n FROM bx_bench.events', format: 'JSONEachRow' });
+    return Number(((await rs.json()) as Array<{ n: string }>)[0]!.n);
+  } catch {
+    return 0;
+  } finally {
+    await ch.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const rows = Number(args.rows);
+  const reps = Number(args.reps);
+  if ((await tableRows()) !== rows) await generateEvents(URLS.ch, 'bx_bench', rows);
+  const teamRows = await countTeamRows(URLS.ch, 'bx_bench');
+  const dir = mkdtempSync(join(tmpdir(), 'bx-bench-'));
+  const prefix = `bxprod${Date.now()}`;
+  const store = Store.connect(URLS.redis, prefix);
+  const queue = new RunQueue({ redisUrl: URLS.redis, prefix, attempts: 1, backoffMs: 1000 });
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint: URLS.s3,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: 'bx-bench' })).catch(() => undefined);
+  try {
+    const bytes = responseBytes(URLS.ch, 'bx_bench', dir);
+    const b0Rate = teamRows / median(Array.from({ length: reps }, () => b0(URLS.ch, 'bx_bench', dir).seconds));
+    const b1Rate = teamRows / median(Array.from({ length: reps }, () => b1(URLS.ch, 'bx_bench', dir).seconds));
+    console.log(
+      JSON.stringify({ rows: teamRows, mb: Math.round(bytes / 1e6), b0: Math.round(b0Rate), b1: Math.round(b1Rate) }),
+    );
+    for (const name of args.cases.split(',')) {
+      const r = await runProductCase(CASES[name]!, reps, {
+        store,
+        queue,
+        workerEnv: {
+          REDIS_URL: URLS.redis,
+          CLICKHOUSE_URL: URLS.ch,
+          CLICKHOUSE_DATABASE: 'bx_bench',
+          QUEUE_PREFIX: prefix,
+        },
+        s3: {
+          bucket_name: 'bx-bench',
+          endpoint_url: URLS.s3,
+          aws_access_key_id: 'S3RVER',
+          aws_secret_access_key: 'S3RVER',
+        },
+      });
+      const rate = teamRows / median(r.seconds);
+      console.log(
+        JSON.stringify({
+          case: name,
+          rows_per_s: Math.round(rate),
+          ratio_b0: +(rate / b0Rate).toFixed(2),
+          ratio_b1: +(rate / b1Rate).toFixed(2),
+          peak_rss_mb: Math.round(r.peakRssMb),
+          records: r.records,
+        }),
+      );
+    }
+  } finally {
+    await queue.queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
