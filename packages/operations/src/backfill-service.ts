@@ -9,6 +9,7 @@ import {
 } from '@bx/core';
 import { BACKFILL_PRIORITY, type RunJobData, type RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
+import { admitRuns } from './run-admission';
 import type { Logger } from '@bx/core';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -88,20 +89,12 @@ export class BackfillService {
       data_interval_start: s.start,
       data_interval_end: s.end,
     }));
-    const statuses = await this.store.runs.createMany(
-      jobs.map((j) => ({
-        id: j.run_id,
-        export_id: j.export_id,
-        data_interval_start: j.data_interval_start,
-        data_interval_end: j.data_interval_end,
-        backfill_id: id,
-      })),
+    const statuses = await admitRuns(this.store, this.queue, jobs, {
       now,
-    );
-    const fresh = jobs.filter((_, i) => statuses[i] === 'created');
-    const again = input.force
-      ? jobs.filter((_, i) => statuses[i] !== 'created' && FINISHED.has(statuses[i] as RunStatus))
-      : [];
+      backfillId: id,
+      priority: BACKFILL_PRIORITY,
+      enqueueIf: (status) => status === 'created',
+    });
     await this.store.backfills.create(
       {
         id,
@@ -114,7 +107,10 @@ export class BackfillService {
       },
       jobs.map((j) => j.run_id),
     );
-    await this.queue.enqueue(fresh, { priority: BACKFILL_PRIORITY });
+    const fresh = jobs.filter((_, i) => statuses[i] === 'created');
+    const again = input.force
+      ? jobs.filter((_, i) => statuses[i] !== 'created' && FINISHED.has(statuses[i] as RunStatus))
+      : [];
     for (const job of again) {
       await this.store.runs.reschedule(job.run_id, id);
       await this.queue.requeue(job, { priority: BACKFILL_PRIORITY });
