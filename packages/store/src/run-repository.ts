@@ -21,6 +21,13 @@ export interface NewRun {
   backfill_id?: string | null;
 }
 
+/** What a backfill's progress needs of a run; status null when the run does not exist. */
+export interface RunSummary {
+  status: RunStatus | null;
+  records: number;
+  finished_at: string | null;
+}
+
 export interface ListRunsOptions {
   status?: RunStatus;
   limit: number;
@@ -163,10 +170,8 @@ export class RunRepository {
   }
 
   /** Status and rows of many runs in one round trip (backfill progress). */
-  async summaries(
-    ids: readonly string[],
-  ): Promise<Array<{ status: RunStatus | null; records: number; finished_at: string | null }>> {
-    const out: Array<{ status: RunStatus | null; records: number; finished_at: string | null }> = [];
+  async summaries(ids: readonly string[]): Promise<RunSummary[]> {
+    const out: RunSummary[] = [];
     for (let i = 0; i < ids.length; i += 5000) {
       const pipeline = this.redis.pipeline();
       for (const id of ids.slice(i, i + 5000))
