@@ -4,8 +4,8 @@
  * worker process). Its own database, bucket and key prefix, so it can run
  * beside `npm run bench`.
  */
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { parseArgs } from 'node:util';
+import { benchBucket } from './bench-bucket';
 import { isolated } from './isolated';
 import { generateSmall, smallRuns } from './small-runs';
 
@@ -21,13 +21,7 @@ const BUCKET = 'bx-bench-small-only';
 async function main(): Promise<void> {
   const exports = Number(args.exports);
   const concurrency = Number(args.concurrency);
-  const s3 = new S3Client({
-    region: 'us-east-1',
-    endpoint: S3_ENDPOINT,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET })).catch(() => undefined);
+  const s3 = await benchBucket(S3_ENDPOINT, BUCKET);
   await generateSmall(CLICKHOUSE_URL, exports, 100, DATABASE);
   const prefix = `bxsmall${Date.now()}`;
   const result = await isolated(prefix, (store, queue) =>
@@ -36,12 +30,7 @@ async function main(): Promise<void> {
       queue,
       database: DATABASE,
       workerEnv: { REDIS_URL, CLICKHOUSE_URL, QUEUE_PREFIX: prefix },
-      s3: {
-        bucket_name: BUCKET,
-        endpoint_url: S3_ENDPOINT,
-        aws_access_key_id: 'S3RVER',
-        aws_secret_access_key: 'S3RVER',
-      },
+      s3,
     }),
   );
   console.log('small runs', JSON.stringify({ exports, concurrency, ...result }));
