@@ -1,4 +1,4 @@
-import { createClient } from '@clickhouse/client';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
 
 /** The benchmark's interval: one hour, far enough in the past. */
 export const BENCH_START = Date.parse('2024-03-01T10:00:00Z');
@@ -13,14 +13,7 @@ export const BENCH_TEAM = 1;
 export async function generateEvents(url: string, database: string, rows: number): Promise<void> {
   const ch = createClient({ url, request_timeout: 600_000 });
   await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
-  await ch.command({ query: `DROP TABLE IF EXISTS ${database}.events` });
-  await ch.command({
-    query: `CREATE TABLE ${database}.events (
-      uuid UUID, event String, properties String, timestamp DateTime('UTC'), team_id Int64,
-      distinct_id String, elements_chain String, created_at DateTime('UTC'), person_id UUID,
-      person_properties String, inserted_at Nullable(DateTime('UTC'))
-    ) ENGINE = MergeTree() ORDER BY (team_id, uuid)`,
-  });
+  await createEventsTable(ch, database);
   const start = BENCH_START / 1000;
   await ch.command({
     query: `INSERT INTO ${database}.events
@@ -44,6 +37,19 @@ export async function generateEvents(url: string, database: string, rows: number
       FROM numbers(${rows})`,
   });
   await ch.close();
+}
+
+/** (Re)creates `<database>.events`, empty, with PostHog's columns. */
+export async function createEventsTable(ch: ClickHouseClient, database: string): Promise<void> {
+  await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+  await ch.command({ query: `DROP TABLE IF EXISTS ${database}.events` });
+  await ch.command({
+    query: `CREATE TABLE ${database}.events (
+      uuid UUID, event String, properties String, timestamp DateTime('UTC'), team_id Int64,
+      distinct_id String, elements_chain String, created_at DateTime('UTC'), person_id UUID,
+      person_properties String, inserted_at Nullable(DateTime('UTC'))
+    ) ENGINE = MergeTree() ORDER BY (team_id, uuid)`,
+  });
 }
 
 /** How many rows of the benchmark interval belong to the exported team. */

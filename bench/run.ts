@@ -4,7 +4,6 @@
  * one run on the same interval; scheduling and small-run throughput.
  * Prints a table and writes bench/results.json.
  */
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { execFileSync } from 'node:child_process';
@@ -13,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { b0, b1, responseBytes } from './baselines';
+import { benchBucket } from './bench-bucket';
 import { countTeamRows, generateEvents } from './generate';
 import { runProductCase, type ProductCase } from './product';
 import { backfillAccept, schedulerTick } from './scheduling';
@@ -54,19 +54,7 @@ async function main(): Promise<void> {
   const prefix = `bxbench${Date.now()}`;
   const store = Store.connect(REDIS_URL, prefix);
   const queue = new RunQueue({ redisUrl: REDIS_URL, prefix, attempts: 1, backoffMs: 1000 });
-  const s3 = new S3Client({
-    region: 'us-east-1',
-    endpoint: S3_ENDPOINT,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET })).catch(() => undefined);
-  const s3Config = {
-    bucket_name: BUCKET,
-    endpoint_url: S3_ENDPOINT,
-    aws_access_key_id: 'S3RVER',
-    aws_secret_access_key: 'S3RVER',
-  };
+  const s3Config = await benchBucket(S3_ENDPOINT, BUCKET);
   const workerEnv = { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: DATABASE, QUEUE_PREFIX: prefix };
   try {
     say(`loading ${rows.toLocaleString('en-US')} events into ${DATABASE}.events`);

@@ -3,19 +3,22 @@ import { createLogger, runIdFor } from '@bx/core';
 import { ExportService } from '@bx/operations';
 import type { RunJobData, RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
-import { BENCH_END, BENCH_START } from './generate';
+import { BENCH_END, BENCH_START, createEventsTable } from './generate';
 import { WorkerProcess } from './worker-process';
 
 export const SMALL_DATABASE = 'bx_bench_small';
 
-/** 1,000 teams × ~100 events in the benchmark interval. */
-export async function generateSmall(url: string, exports: number, perRun: number): Promise<void> {
+/** 1,000 teams × ~100 events in the benchmark interval, in `<database>.events`. */
+export async function generateSmall(
+  url: string,
+  exports: number,
+  perRun: number,
+  database = SMALL_DATABASE,
+): Promise<void> {
   const ch = createClient({ url, request_timeout: 600_000 });
-  await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${SMALL_DATABASE}` });
-  await ch.command({ query: `DROP TABLE IF EXISTS ${SMALL_DATABASE}.events` });
-  await ch.command({ query: `CREATE TABLE ${SMALL_DATABASE}.events AS bx_bench.events` });
+  await createEventsTable(ch, database);
   await ch.command({
-    query: `INSERT INTO ${SMALL_DATABASE}.events
+    query: `INSERT INTO ${database}.events
       SELECT generateUUIDv4(), '$pageview', concat('{"n":', toString(number), ',"path":"/p/', hex(cityHash64(number)), '"}'),
         toDateTime(${BENCH_START / 1000} + number % 3600), toInt64(1000 + number % ${exports}), concat('u', toString(number % 977)), '',
         toDateTime(${BENCH_START / 1000} + number % 3600), generateUUIDv4(), '{}', toDateTime(${BENCH_START / 1000} + number % 3600)
@@ -28,8 +31,15 @@ export async function generateSmall(url: string, exports: number, perRun: number
 export async function smallRuns(
   exports: number,
   concurrency: number,
-  deps: { store: Store; queue: RunQueue; workerEnv: Record<string, string>; s3: Record<string, string> },
-): Promise<{ seconds: number; runsPerSecond: number }> {
+  deps: {
+    store: Store;
+    queue: RunQueue;
+    workerEnv: Record<string, string>;
+    s3: Record<string, string>;
+    /** Where generateSmall put the events; SMALL_DATABASE unless told. */
+    database?: string;
+  },
+): Promise<{ seconds: number; runsPerSecond: number; workerCpuMsPerRun: number }> {
   const service = new ExportService(deps.store, deps.queue, createLogger({}, 'error'));
   const jobs: RunJobData[] = [];
   for (let i = 0; i < exports; i++) {
@@ -57,13 +67,15 @@ export async function smallRuns(
   );
   const worker = new WorkerProcess({
     ...deps.workerEnv,
-    CLICKHOUSE_DATABASE: SMALL_DATABASE,
+    CLICKHOUSE_DATABASE: deps.database ?? SMALL_DATABASE,
     WORKER_CONCURRENCY: String(concurrency),
     LOG_LEVEL: 'info',
   });
   await worker.started();
+  const cpuBefore = worker.cpuSeconds();
   const began = process.hrtime.bigint();
   await deps.queue.enqueue(jobs);
+  let cpu = 0;
   try {
     for (;;) {
       const [runs] = await deps.queue.jobCounts();
@@ -75,8 +87,9 @@ export async function smallRuns(
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
+    cpu = worker.cpuSeconds() - cpuBefore;
     await worker.stop();
   }
   const seconds = Number(process.hrtime.bigint() - began) / 1e9;
-  return { seconds, runsPerSecond: exports / seconds };
+  return { seconds, runsPerSecond: exports / seconds, workerCpuMsPerRun: (cpu * 1000) / exports };
 }

@@ -2,6 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** A worker process as production runs it (`node services/worker/dist/main.js`). */
 export class WorkerProcess {
   private readonly child: ChildProcess;
@@ -9,10 +12,17 @@ export class WorkerProcess {
   private readonly exited: Promise<void>;
 
   constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, [join(__dirname, '..', 'services', 'worker', 'dist', 'main.js')], {
-      env: { ...process.env, NODE_NO_WARNINGS: '1', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    // BX_WORKER_NODE_ARGS: node flags for the worker only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+    // (NODE_OPTIONS refuses --cpu-prof).
+    const nodeArgs = process.env.BX_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    this.child = spawn(
+      process.execPath,
+      [...nodeArgs, join(__dirname, '..', 'services', 'worker', 'dist', 'main.js')],
+      {
+        env: { ...process.env, NODE_NO_WARNINGS: '1', LOG_LEVEL: 'info', ...env },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     this.ready = new Promise((resolve, reject) => {
       this.child.stdout!.on('data', (d: Buffer) => {
@@ -33,6 +43,14 @@ export class WorkerProcess {
     const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
     const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
     return kb / 1024;
+  }
+
+  /** CPU time the process has used so far (user + system), in seconds. */
+  cpuSeconds(): number {
+    // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name (which may hold spaces).
+    const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
   }
 
   async stop(): Promise<void> {

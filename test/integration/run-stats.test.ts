@@ -1,7 +1,8 @@
 import { expect } from 'chai';
-import { runIdFor, type BatchExport } from '@bx/core';
+import { runIdFor } from '@bx/core';
 import { Store } from '@bx/store';
 import { testEnv, uniqueName } from '../helpers/env';
+import { exportFixture } from '../helpers/export-fixture';
 
 const HOUR = 3600_000;
 const T0 = Date.parse('2024-01-01T00:00:00Z');
@@ -11,33 +12,7 @@ describe('run statistics in Redis', () => {
   let prefix: string;
   let sut: Store;
 
-  const exportFor = (id: string): BatchExport => ({
-    id,
-    name: id,
-    team_id: 1,
-    interval: 'hour',
-    timezone: 'UTC',
-    model: 'events',
-    include_events: [],
-    exclude_events: [],
-    paused: false,
-    start_at: null,
-    end_at: null,
-    destination: {
-      type: 'S3',
-      config: {
-        bucket_name: 'bucket',
-        region: 'us-east-1',
-        prefix: '',
-        aws_access_key_id: 'a',
-        aws_secret_access_key: 'b',
-        file_format: 'JSONLines',
-        compression: null,
-      },
-    },
-    created_at: new Date(T0).toISOString(),
-    updated_at: new Date(T0).toISOString(),
-  });
+  const exportFor = (id: string) => exportFixture(id, T0);
   const hours = (exportId: string, n: number) =>
     Array.from({ length: n }, (_, i) => ({
       id: runIdFor(exportId, T0 + i * HOUR),

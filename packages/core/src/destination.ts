@@ -22,6 +22,12 @@ export interface RunContext {
 }
 
 export interface RunState {
+  /**
+   * True when no earlier attempt of this run has started (counted across
+   * worker crashes and manual retries): nothing of this run can be at the
+   * destination or left open there, so there is nothing to clean up.
+   */
+  readonly fresh?: boolean;
   get<T>(): Promise<T | null>;
   set(value: unknown): Promise<void>;
 }

@@ -8,7 +8,8 @@ import {
   type RunStatus,
 } from '@bx/core';
 import { BACKFILL_PRIORITY, type RunJobData, type RunQueue } from '@bx/queue';
-import type { Store } from '@bx/store';
+import type { BackfillRecord, RunSummary, Store } from '@bx/store';
+import { admitRuns } from './run-admission';
 import type { Logger } from '@bx/core';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -88,33 +89,29 @@ export class BackfillService {
       data_interval_start: s.start,
       data_interval_end: s.end,
     }));
-    const statuses = await this.store.runs.createMany(
-      jobs.map((j) => ({
-        id: j.run_id,
-        export_id: j.export_id,
-        data_interval_start: j.data_interval_start,
-        data_interval_end: j.data_interval_end,
-        backfill_id: id,
-      })),
+    const statuses = await admitRuns(this.store, this.queue, jobs, {
       now,
+      backfillId: id,
+      priority: BACKFILL_PRIORITY,
+      enqueueIf: (status) => status === 'created',
+    });
+    const record: BackfillRecord = {
+      id,
+      export_id: exp.id,
+      start_at: new Date(spans[0]!.start).toISOString(),
+      end_at: new Date(spans[spans.length - 1]!.end).toISOString(),
+      force: input.force,
+      total_runs: jobs.length,
+      created_at: new Date(now).toISOString(),
+    };
+    await this.store.backfills.create(
+      record,
+      jobs.map((j) => j.run_id),
     );
     const fresh = jobs.filter((_, i) => statuses[i] === 'created');
     const again = input.force
       ? jobs.filter((_, i) => statuses[i] !== 'created' && FINISHED.has(statuses[i] as RunStatus))
       : [];
-    await this.store.backfills.create(
-      {
-        id,
-        export_id: exp.id,
-        start_at: new Date(spans[0]!.start).toISOString(),
-        end_at: new Date(spans[spans.length - 1]!.end).toISOString(),
-        force: input.force,
-        total_runs: jobs.length,
-        created_at: new Date(now).toISOString(),
-      },
-      jobs.map((j) => j.run_id),
-    );
-    await this.queue.enqueue(fresh, { priority: BACKFILL_PRIORITY });
     for (const job of again) {
       await this.store.runs.reschedule(job.run_id, id);
       await this.queue.requeue(job, { priority: BACKFILL_PRIORITY });
@@ -127,43 +124,51 @@ export class BackfillService {
       enqueued,
       force: input.force,
     });
-    return { backfill: await this.get(exp.id, id), enqueued, skipped: jobs.length - enqueued };
+    // Runs it just created are Scheduled with no rows: only the others are read.
+    const older = jobs.filter((_, i) => statuses[i] !== 'created').map((j) => j.run_id);
+    const summaries = await this.store.runs.summaries(older);
+    const runs = [...summaries, ...fresh.map(() => ({ status: 'Scheduled' as const, records: 0, finished_at: null }))];
+    return { backfill: progressOf(record, runs), enqueued, skipped: jobs.length - enqueued };
   }
 
   async get(exportId: string, backfillId: string): Promise<Backfill> {
     const record = await this.store.backfills.get(backfillId);
     if (!record || record.export_id !== exportId)
       throw new NotFoundError(`backfill ${backfillId} of export ${exportId} not found`);
-    const runs = await this.store.runs.summaries(await this.store.backfills.runIds(backfillId));
-    let finished = 0;
-    let failed = 0;
-    let cancelled = 0;
-    let records = 0;
-    let finishedAt: string | null = null;
-    for (const run of runs) {
-      records += run.records;
-      if (run.status && FINISHED.has(run.status)) {
-        finished++;
-        if (run.status === 'Failed') failed++;
-        if (run.status === 'Cancelled') cancelled++;
-        if (run.finished_at && (!finishedAt || run.finished_at > finishedAt)) finishedAt = run.finished_at;
-      }
-    }
-    const done = finished === record.total_runs;
-    return {
-      id: record.id,
-      export_id: record.export_id,
-      status: !done ? 'Running' : failed > 0 ? 'Failed' : cancelled > 0 ? 'Cancelled' : 'Completed',
-      start_at: record.start_at,
-      end_at: record.end_at,
-      force: record.force,
-      total_runs: record.total_runs,
-      finished_runs: finished,
-      failed_runs: failed,
-      records_completed: records,
-      progress: record.total_runs === 0 ? 1 : finished / record.total_runs,
-      created_at: record.created_at,
-      finished_at: done ? finishedAt : null,
-    };
+    return progressOf(record, await this.store.runs.summaries(await this.store.backfills.runIds(backfillId)));
   }
+}
+
+/** A backfill's progress from the status of each of its runs. */
+function progressOf(record: BackfillRecord, runs: readonly RunSummary[]): Backfill {
+  let finished = 0;
+  let failed = 0;
+  let cancelled = 0;
+  let records = 0;
+  let finishedAt: string | null = null;
+  for (const run of runs) {
+    records += run.records;
+    if (run.status && FINISHED.has(run.status)) {
+      finished++;
+      if (run.status === 'Failed') failed++;
+      if (run.status === 'Cancelled') cancelled++;
+      if (run.finished_at && (!finishedAt || run.finished_at > finishedAt)) finishedAt = run.finished_at;
+    }
+  }
+  const done = finished === record.total_runs;
+  return {
+    id: record.id,
+    export_id: record.export_id,
+    status: !done ? 'Running' : failed > 0 ? 'Failed' : cancelled > 0 ? 'Cancelled' : 'Completed',
+    start_at: record.start_at,
+    end_at: record.end_at,
+    force: record.force,
+    total_runs: record.total_runs,
+    finished_runs: finished,
+    failed_runs: failed,
+    records_completed: records,
+    progress: record.total_runs === 0 ? 1 : finished / record.total_runs,
+    created_at: record.created_at,
+    finished_at: done ? finishedAt : null,
+  };
 }

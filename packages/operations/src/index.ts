@@ -2,3 +2,4 @@ export * from './backfill-service';
 export * from './export-service';
 export * from './run-service';
 export * from './failure-policy';
+export * from './run-admission';

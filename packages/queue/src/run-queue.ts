@@ -36,6 +36,11 @@ export type RunProcessor = (payload: RunJobData, ctx: JobContext) => Promise<unk
  */
 export const BACKFILL_PRIORITY = 10;
 
+/** Jobs per addBulk pipeline. */
+const ENQUEUE_CHUNK = 1000;
+/** addBulk pipelines one enqueue() keeps unanswered at most. */
+const ENQUEUE_IN_FLIGHT = 4;
+
 export interface WorkerOptions {
   concurrency: number;
   logger: Logger;
@@ -55,6 +60,8 @@ export class RunQueue {
   readonly queue: Queue;
   /** Never processed: a record of failed runs, shown in Bull Board; a retry moves the run back. */
   readonly deadLetter: Queue;
+  /** Settles once the latest enqueue() has sent its last chunk: the next one sends after it. */
+  private sending: Promise<void> = Promise.resolve();
 
   /** The queue as the services configure it. */
   static fromConfig(
@@ -90,15 +97,33 @@ export class RunQueue {
     return jobs.map((j) => j.id!).filter(Boolean);
   }
 
-  /** Enqueues runs in order (oldest first); runs already queued are left as they are. */
+  /**
+   * Enqueues runs in order (oldest first); runs already queued are left as
+   * they are. Jobs go in pipelines of ENQUEUE_CHUNK (addBulk), and the next
+   * one is built while Redis still adds the one before. Calls reach Redis in
+   * call order, also when a caller does not wait for one before the next (a
+   * backfill stays FIFO).
+   */
   async enqueue(runs: readonly RunJobData[], opts: { priority?: number } = {}): Promise<void> {
-    for (let i = 0; i < runs.length; i += 1000) {
-      await this.queue.addBulk(
-        runs
-          .slice(i, i + 1000)
-          .map((data) => ({ name: 'export-run', data, opts: this.jobOptions(data.run_id, opts.priority) })),
-      );
-    }
+    const replies: Array<Promise<unknown>> = [];
+    const send = async () => {
+      for (let i = 0; i < runs.length; i += ENQUEUE_CHUNK) {
+        if (replies.length >= ENQUEUE_IN_FLIGHT) await replies[replies.length - ENQUEUE_IN_FLIGHT];
+        const reply = this.queue.addBulk(
+          runs
+            .slice(i, i + ENQUEUE_CHUNK)
+            .map((data) => ({ name: 'export-run', data, opts: this.jobOptions(data.run_id, opts.priority) })),
+        );
+        reply.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+        replies.push(reply);
+        // addBulk writes its pipeline within microtasks: once they have run, the chunk is on the socket.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    };
+    const sent = this.sending.then(send);
+    this.sending = sent.catch(() => undefined);
+    await sent;
+    await Promise.all(replies);
   }
 
   /** Queues a run again after it finished (manual retry): the old job and any dead-letter record are dropped first. */

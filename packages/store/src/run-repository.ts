@@ -2,10 +2,16 @@ import type { Run, RunStatus } from '@bx/core';
 import type { Redis } from 'ioredis';
 import type { StoreKeys } from './keys';
 import { callLua, defineLua } from './lua-command';
-import { CANCEL, CREATE, DELETE, FINISH, RESCHEDULE, START } from './run-scripts';
+import { CANCEL, CREATE_MANY, DELETE, FINISH, RESCHEDULE, START } from './run-scripts';
 
 /** What start() did: the attempt it began, or why it did not. */
 export type RunStart = { status: 'started'; attempt: number } | { status: 'Cancelled' | 'Completed' | 'missing' };
+
+/**
+ * Runs per create script call: Redis runs nothing else meanwhile (about 10 ms
+ * for 1,000), and the reply stays small.
+ */
+const CREATE_BATCH = 1000;
 
 export interface NewRun {
   id: string;
@@ -13,6 +19,13 @@ export interface NewRun {
   data_interval_start: number;
   data_interval_end: number;
   backfill_id?: string | null;
+}
+
+/** What a backfill's progress needs of a run; status null when the run does not exist. */
+export interface RunSummary {
+  status: RunStatus | null;
+  records: number;
+  finished_at: string | null;
 }
 
 export interface ListRunsOptions {
@@ -30,7 +43,7 @@ export class RunRepository {
     private readonly keys: StoreKeys,
   ) {
     const scripts = {
-      bxRunCreate: CREATE,
+      bxRunCreateMany: CREATE_MANY,
       bxRunStart: START,
       bxRunFinish: FINISH,
       bxRunCancel: CANCEL,
@@ -40,57 +53,30 @@ export class RunRepository {
     for (const [name, lua] of Object.entries(scripts)) defineLua(redis, name, lua);
   }
 
-  /** Creates the runs that do not exist yet; returns, per run, 'created' or its current status. */
+  /**
+   * Creates the runs that do not exist yet; returns, per run, 'created' or its
+   * current status. One script call per CREATE_BATCH runs, not one per run.
+   */
   async createMany(runs: readonly NewRun[], now = Date.now()): Promise<Array<'created' | RunStatus>> {
-    if (runs.length === 0) return [];
-    const pipeline = this.redis.pipeline();
+    const out: Array<'created' | RunStatus> = [];
     const createdAt = new Date(now).toISOString();
-    for (const run of runs) {
-      callLua(
-        pipeline,
-        'bxRunCreate',
-        3,
-        ...this.statusKeys(run.id),
-        this.keys.exportRuns(run.export_id),
-        this.pendingPrefix,
-        String(run.data_interval_start),
-        'id',
-        run.id,
-        'export_id',
-        run.export_id,
-        'data_interval_start',
-        new Date(run.data_interval_start).toISOString(),
-        'data_interval_end',
-        new Date(run.data_interval_end).toISOString(),
-        'status',
-        'Scheduled',
-        'attempts',
-        '0',
-        'records_completed',
-        '0',
-        'bytes_exported',
-        '0',
-        'files',
-        '[]',
-        'error',
-        '',
-        'backfill_id',
-        run.backfill_id ?? '',
-        'created_at',
-        createdAt,
-        'started_at',
-        '',
-        'finished_at',
-        '',
-        'interval_end_ms',
-        String(run.data_interval_end),
-      );
+    for (let i = 0; i < runs.length; i += CREATE_BATCH) {
+      const args: string[] = [this.pendingPrefix, this.keys.run(''), this.keys.exportRuns(''), createdAt];
+      for (const run of runs.slice(i, i + CREATE_BATCH)) {
+        args.push(
+          run.id,
+          run.export_id,
+          String(run.data_interval_start),
+          String(run.data_interval_end),
+          new Date(run.data_interval_start).toISOString(),
+          new Date(run.data_interval_end).toISOString(),
+          run.backfill_id ?? '',
+        );
+      }
+      const statuses = await callLua(this.redis, 'bxRunCreateMany', 1, this.keys.runsByStatus, ...args);
+      out.push(...(statuses as Array<'created' | RunStatus>));
     }
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([err, value]) => {
-      if (err) throw err;
-      return value as 'created' | RunStatus;
-    });
+    return out;
   }
 
   async get(id: string): Promise<Run | null> {
@@ -184,10 +170,8 @@ export class RunRepository {
   }
 
   /** Status and rows of many runs in one round trip (backfill progress). */
-  async summaries(
-    ids: readonly string[],
-  ): Promise<Array<{ status: RunStatus | null; records: number; finished_at: string | null }>> {
-    const out: Array<{ status: RunStatus | null; records: number; finished_at: string | null }> = [];
+  async summaries(ids: readonly string[]): Promise<RunSummary[]> {
+    const out: RunSummary[] = [];
     for (let i = 0; i < ids.length; i += 5000) {
       const pipeline = this.redis.pipeline();
       for (const id of ids.slice(i, i + 5000))

@@ -34,17 +34,39 @@ local function track(from, to)
 end
 `;
 
-// Creates the run unless it exists; answers 'created' or the existing status.
-// One record per (export, data_interval_start) holds even with two schedulers.
-// KEYS[3] the export's runs; ARGV[2] the interval start (score), ARGV[3..] the
-// fields, beginning with 'id', <run id>.
-export const CREATE = `${TRACK}
-local status = redis.call('HGET', KEYS[1], 'status')
-if status then return status end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
-track(false, 'Scheduled')
-return 'created'`;
+// Creates each run that does not exist yet: one call for a whole batch of runs
+// (a scheduler tick or a backfill creates thousands), not one per run. One
+// record per (export, data_interval_start) holds even with two schedulers.
+// Answers, per run, 'created' or the existing status. Does what track(false,
+// 'Scheduled') does per created run, with one HINCRBY for the batch.
+// Unlike the scripts below it names its keys from prefixes (one Redis, not
+// Cluster): KEYS[1] the runs-by-status hash; ARGV[1] the pending-runs prefix,
+// ARGV[2] the run hash prefix, ARGV[3] the export runs prefix, ARGV[4]
+// created_at; then 7 values per run: id, export id, interval start and end in
+// epoch ms, the same two in ISO 8601, backfill id or ''.
+export const CREATE_MANY = `
+local N = 7
+local out = {}
+local created = 0
+for i = 5, #ARGV, N do
+  local id, exportId, startMs, endMs = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local key = ARGV[2] .. id
+  local status = redis.call('HGET', key, 'status')
+  if status then
+    out[#out + 1] = status
+  else
+    redis.call('HSET', key, 'id', id, 'export_id', exportId, 'data_interval_start', ARGV[i + 4],
+      'data_interval_end', ARGV[i + 5], 'status', 'Scheduled', 'attempts', '0', 'records_completed', '0',
+      'bytes_exported', '0', 'files', '[]', 'error', '', 'backfill_id', ARGV[i + 6], 'created_at', ARGV[4],
+      'started_at', '', 'finished_at', '', 'interval_end_ms', endMs)
+    redis.call('ZADD', ARGV[3] .. exportId, startMs, id)
+    redis.call('ZADD', ARGV[1] .. exportId, endMs, id)
+    created = created + 1
+    out[#out + 1] = 'created'
+  end
+end
+if created > 0 then redis.call('HINCRBY', KEYS[1], 'Scheduled', created) end
+return out`;
 
 // Moves a run to Running and counts one more attempt (across manual retries
 // too), unless it was cancelled or completed meanwhile. Answers the attempt number.

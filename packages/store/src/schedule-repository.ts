@@ -2,15 +2,27 @@ import type { Redis } from 'ioredis';
 import type { StoreKeys } from './keys';
 import { callLua, defineLua } from './lua-command';
 
-// Moves the cursor only if nobody moved it since it was read, so two
-// schedulers never step an export backwards; the winner sets the next due time.
-const ADVANCE = `
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1])
-else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
-return 1`;
+// Moves each cursor only if nobody moved it since it was read, so two
+// schedulers never step an export backwards; the winner sets the next due
+// time. One call for a batch of exports; answers 1 or 0 per export. ARGV in
+// fours: export id, cursor read, new cursor, next due time or ''.
+const ADVANCE_MANY = `
+local out = {}
+for i = 1, #ARGV, 4 do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[1], id) ~= ARGV[i + 1] then
+    out[#out + 1] = 0
+  else
+    redis.call('HSET', KEYS[1], id, ARGV[i + 2])
+    if ARGV[i + 3] == '' then redis.call('ZREM', KEYS[2], id)
+    else redis.call('ZADD', KEYS[2], ARGV[i + 3], id) end
+    out[#out + 1] = 1
+  end
+end
+return out`;
+
+/** Cursors per advance script call (a few ms of Redis time). */
+const ADVANCE_BATCH = 1000;
 
 /**
  * When each export is next due and which interval comes next. The scheduler's
@@ -22,7 +34,7 @@ export class ScheduleRepository {
     private readonly redis: Redis,
     private readonly keys: StoreKeys,
   ) {
-    defineLua(redis, 'bxScheduleAdvance', ADVANCE);
+    defineLua(redis, 'bxScheduleAdvanceMany', ADVANCE_MANY);
   }
 
   /** Export ids due at or before `now`, most overdue first. */
@@ -41,30 +53,26 @@ export class ScheduleRepository {
     return value ?? null;
   }
 
-  /** Compare-and-set of many cursors in one round trip; returns which moved. */
+  /** Compare-and-set of many cursors, one script call per ADVANCE_BATCH; returns which moved. */
   async advance(
     moves: ReadonlyArray<{ id: string; from: number; to: number; dueAt: number | null }>,
   ): Promise<boolean[]> {
-    if (moves.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const m of moves) {
-      callLua(
-        pipeline,
-        'bxScheduleAdvance',
+    const out: boolean[] = [];
+    for (let i = 0; i < moves.length; i += ADVANCE_BATCH) {
+      const args = moves
+        .slice(i, i + ADVANCE_BATCH)
+        .flatMap((m) => [m.id, String(m.from), String(m.to), m.dueAt === null ? '' : String(m.dueAt)]);
+      const moved = (await callLua(
+        this.redis,
+        'bxScheduleAdvanceMany',
         2,
         this.keys.cursor,
         this.keys.schedule,
-        m.id,
-        String(m.from),
-        String(m.to),
-        m.dueAt === null ? '' : String(m.dueAt),
-      );
+        ...args,
+      )) as number[];
+      out.push(...moved.map((m) => m === 1));
     }
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([err, moved]) => {
-      if (err) throw err;
-      return moved === 1;
-    });
+    return out;
   }
 
   /** Sets the cursor and due time outright (create, unpause, interval change). */

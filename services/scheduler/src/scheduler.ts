@@ -1,5 +1,6 @@
 import { errorMessage, runIdFor, spanFrom, type BatchExport, type Logger, type Span } from '@bx/core';
 import type { RunJobData, RunQueue } from '@bx/queue';
+import { admitRuns } from '@bx/operations';
 import type { Store } from '@bx/store';
 
 export interface SchedulerOptions {
@@ -98,20 +99,14 @@ export class Scheduler {
       }
       moves.push({ id: exp.id, from: cursor, to: next, dueAt });
     }
-    const statuses = await store.runs.createMany(
-      jobs.map((j) => ({
-        id: j.run_id,
-        export_id: j.export_id,
-        data_interval_start: j.data_interval_start,
-        data_interval_end: j.data_interval_end,
-      })),
-      at,
-    );
-    // A run still Scheduled may have lost its job to a crash between these two
-    // steps: offering it again is harmless, the job id dedupes it.
-    const toQueue = jobs.filter((_, i) => statuses[i] === 'created' || statuses[i] === 'Scheduled');
-    toQueue.sort((a, b) => a.data_interval_start - b.data_interval_start);
-    await queue.enqueue(toQueue);
+    // Oldest first. A run still Scheduled may have lost its job to a crash
+    // between creating it and enqueueing it: offering it again is harmless,
+    // the job id dedupes it.
+    jobs.sort((a, b) => a.data_interval_start - b.data_interval_start);
+    const statuses = await admitRuns(store, queue, jobs, {
+      now: at,
+      enqueueIf: (status) => status === 'created' || status === 'Scheduled',
+    });
     await store.schedule.advance(moves);
     return statuses.filter((s) => s === 'created').length;
   }

@@ -77,6 +77,7 @@ export function createRunProcessor(deps: RunExportDeps) {
         signal: ctx.signal,
         logger: log,
         state: {
+          fresh: attempt === 1,
           get: <T>() => deps.store.runs.state<T>(payload.run_id),
           set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
         },

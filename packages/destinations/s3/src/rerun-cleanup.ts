@@ -16,6 +16,8 @@ export interface S3RunState {
  * Makes a re-run of an interval leave exactly one copy: aborts multipart
  * uploads a crashed attempt left open, and deletes objects of the interval
  * that the new attempt did not write (a split into 3 files after one into 5).
+ * A run's first attempt (state.fresh) has nothing to clean up and makes no
+ * list request: most runs are first attempts, and listing is per-run cost.
  */
 export class RerunCleanup {
   private readonly uploads: S3RunState['uploads'] = [];
@@ -50,6 +52,7 @@ export class RerunCleanup {
 
   /** Aborts uploads recorded by earlier attempts, and any the server lists under the stem. */
   async abortStaleUploads(): Promise<number> {
+    if (this.state.fresh) return 0;
     const recorded = (await this.state.get<S3RunState>())?.uploads ?? [];
     const open = [...recorded];
     try {
@@ -76,6 +79,8 @@ export class RerunCleanup {
 
   /** Deletes the interval's objects that are not in `keep`; returns the deleted keys. */
   async deleteStale(keep: readonly string[]): Promise<string[]> {
+    // The first attempt of a run: every object of the run is one it wrote.
+    if (this.state.fresh) return [];
     const stale: string[] = [];
     let token: string | undefined;
     do {
@@ -112,6 +117,7 @@ export class RerunCleanup {
 
   /** The attempt finished: nothing is left open. */
   async done(): Promise<void> {
-    await this.state.set({ uploads: [] } satisfies S3RunState);
+    // Uploads of earlier attempts were cleared when they were aborted; only this attempt's remain recorded.
+    if (this.uploads.length) await this.state.set({ uploads: [] } satisfies S3RunState);
   }
 }
