@@ -2,7 +2,7 @@
  * `npx tsx bench/product-only.ts [--rows N] [--reps R] [--cases a,b]`: the
  * export cases of the benchmark alone, against B0 and B1 measured in the same
  * run (fast to iterate on). Reuses bx_bench.events when it already holds N
- * rows; prints one JSON line per case.
+ * rows; prints one JSON line per case. `--no-baselines` for memory runs.
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { RunQueue } from '@bx/queue';
@@ -21,6 +21,8 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '2000000' },
     reps: { type: 'string', default: '1' },
     cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd' },
+    /** Skip B0/B1 (memory runs at 10M rows, where B1 alone takes minutes). */
+    'no-baselines': { type: 'boolean', default: false },
   },
 });
 const URLS = { redis: 'redis://127.0.0.1:6379', ch: 'http://127.0.0.1:8123', s3: 'http://127.0.0.1:4568' };
@@ -61,8 +63,12 @@ async function main(): Promise<void> {
   await s3.send(new CreateBucketCommand({ Bucket: 'bx-bench' })).catch(() => undefined);
   try {
     const bytes = responseBytes(URLS.ch, 'bx_bench', dir);
-    const b0Rate = teamRows / median(Array.from({ length: reps }, () => b0(URLS.ch, 'bx_bench', dir).seconds));
-    const b1Rate = teamRows / median(Array.from({ length: reps }, () => b1(URLS.ch, 'bx_bench', dir).seconds));
+    const baseline = (f: typeof b0) =>
+      args['no-baselines']
+        ? NaN
+        : teamRows / median(Array.from({ length: reps }, () => f(URLS.ch, 'bx_bench', dir).seconds));
+    const b0Rate = baseline(b0);
+    const b1Rate = baseline(b1);
     console.log(
       JSON.stringify({ rows: teamRows, mb: Math.round(bytes / 1e6), b0: Math.round(b0Rate), b1: Math.round(b1Rate) }),
     );

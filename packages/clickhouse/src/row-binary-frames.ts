@@ -1,4 +1,12 @@
-import { EventBatch, FIELDS, Field, RetryableError, SLOTS } from '@bx/core';
+import { EventBatch, FIELDS as ALL_FIELDS, Field, RetryableError, SLOTS as ROW_SLOTS } from '@bx/core';
+
+// Read once: '@bx/core' re-exports are getters, too slow for the per-byte loop.
+const FIELDS = ALL_FIELDS;
+const SLOTS = ROW_SLOTS;
+const TEAM_ID = Field.team_id;
+const INSERTED_AT = Field.inserted_at;
+const UUID_FIELDS = [Field.uuid, Field.person_id];
+const TIME_FIELDS = [Field.timestamp, Field.created_at, Field.inserted_at];
 
 /*
  * The wire layout of one events row in `FORMAT RowBinary`, in the order the
@@ -41,7 +49,7 @@ export function frameRows(b: Buffer): Frames {
     const slot = count * SLOTS;
     let q = p;
     for (let f = 0; f < FIELDS; f++) {
-      if (f === Field.team_id) {
+      if (f === TEAM_ID) {
         if (q + 8 > n) {
           need = q + 8;
           break rows;
@@ -51,7 +59,7 @@ export function frameRows(b: Buffer): Frames {
         q += 8;
         continue;
       }
-      if (f === Field.inserted_at) {
+      if (f === INSERTED_AT) {
         if (q >= n) {
           need = q + 1;
           break rows;
@@ -95,12 +103,12 @@ export function frameRows(b: Buffer): Frames {
 }
 
 function checkShape(b: Buffer, index: Int32Array, slot: number, rowStart: number): void {
-  for (const f of [Field.uuid, Field.person_id]) {
+  for (const f of UUID_FIELDS) {
     const s = index[slot + 2 * f]!;
     const e = index[slot + 2 * f + 1]!;
     if (e - s !== 36 || b[s + 8] !== 0x2d || b[s + 23] !== 0x2d) throw broken(b, rowStart, 'not a UUID');
   }
-  for (const f of [Field.timestamp, Field.created_at, Field.inserted_at]) {
+  for (const f of TIME_FIELDS) {
     const s = index[slot + 2 * f]!;
     if (s === -1) continue;
     const e = index[slot + 2 * f + 1]!;

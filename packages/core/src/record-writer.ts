@@ -46,34 +46,48 @@ ESCAPE[0x5c] = 0x5c;
  * row, its string bytes escaped 6-fold.
  */
 export function writeRecord(w: RecordWriter, b: Buffer, index: Int32Array, slot: number): boolean {
-  const at = (f: number) => index[slot + 2 * f]!;
-  const to = (f: number) => index[slot + 2 * f + 1]!;
+  const i = index;
+  const x = slot; // field f spans i[x + 2f] .. i[x + 2f + 1]
   w.put(K_UUID);
-  w.string(b, at(Field.uuid), to(Field.uuid));
+  w.string(b, i[x + 2 * UUID]!, i[x + 2 * UUID + 1]!);
   w.put(K_EVENT);
-  w.string(b, at(Field.event), to(Field.event));
+  w.string(b, i[x + 2 * EVENT]!, i[x + 2 * EVENT + 1]!);
   w.put(K_PROPERTIES);
-  if (!w.json(b, at(Field.properties), to(Field.properties))) return false;
+  if (!w.json(b, i[x + 2 * PROPERTIES]!, i[x + 2 * PROPERTIES + 1]!)) return false;
   w.put(K_DISTINCT_ID);
-  w.string(b, at(Field.distinct_id), to(Field.distinct_id));
+  w.string(b, i[x + 2 * DISTINCT_ID]!, i[x + 2 * DISTINCT_ID + 1]!);
   w.put(K_TEAM_ID);
-  w.int64(b, at(Field.team_id));
+  w.int64(b, i[x + 2 * TEAM_ID]!);
   w.put(K_TIMESTAMP);
-  if (!w.timestamp(b, at(Field.timestamp), to(Field.timestamp))) return false;
+  if (!w.timestamp(b, i[x + 2 * TIMESTAMP]!, i[x + 2 * TIMESTAMP + 1]!)) return false;
   w.put(K_CREATED_AT);
-  if (!w.timestamp(b, at(Field.created_at), to(Field.created_at))) return false;
+  if (!w.timestamp(b, i[x + 2 * CREATED_AT]!, i[x + 2 * CREATED_AT + 1]!)) return false;
   w.put(K_INSERTED_AT);
-  if (at(Field.inserted_at) === -1) w.put(NULL);
-  else if (!w.timestamp(b, at(Field.inserted_at), to(Field.inserted_at))) return false;
+  if (i[x + 2 * INSERTED_AT] === -1) w.put(NULL);
+  else if (!w.timestamp(b, i[x + 2 * INSERTED_AT]!, i[x + 2 * INSERTED_AT + 1]!)) return false;
   w.put(K_ELEMENTS_CHAIN);
-  w.string(b, at(Field.elements_chain), to(Field.elements_chain));
+  w.string(b, i[x + 2 * ELEMENTS_CHAIN]!, i[x + 2 * ELEMENTS_CHAIN + 1]!);
   w.put(K_PERSON_ID);
-  w.string(b, at(Field.person_id), to(Field.person_id));
+  w.string(b, i[x + 2 * PERSON_ID]!, i[x + 2 * PERSON_ID + 1]!);
   w.put(K_PERSON_PROPERTIES);
-  if (!w.json(b, at(Field.person_properties), to(Field.person_properties))) return false;
+  if (!w.json(b, i[x + 2 * PERSON_PROPERTIES]!, i[x + 2 * PERSON_PROPERTIES + 1]!)) return false;
   w.put(K_END);
   return true;
 }
+
+const {
+  uuid: UUID,
+  event: EVENT,
+  properties: PROPERTIES,
+  distinct_id: DISTINCT_ID,
+  team_id: TEAM_ID,
+  timestamp: TIMESTAMP,
+  created_at: CREATED_AT,
+  inserted_at: INSERTED_AT,
+  elements_chain: ELEMENTS_CHAIN,
+  person_id: PERSON_ID,
+  person_properties: PERSON_PROPERTIES,
+} = Field;
 
 /** An output buffer of records that grows as needed. */
 export class RecordWriter {

@@ -1,7 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Transform } from 'node:stream';
-import { constants, createBrotliCompress, createGzip } from 'node:zlib';
+import { constants, createBrotliCompress } from 'node:zlib';
+import { ParallelGzip } from './parallel-gzip';
 import { ZstdStream } from './zstd-stream';
 
 /** Multipart part size: few requests, bounded memory (partSize × queueSize in flight). */
@@ -20,6 +21,8 @@ export type StreamCompression = 'gzip' | 'brotli' | 'zstd' | null;
  * batches, so the next batch is prepared while this one is compressed.
  */
 const COMPRESSOR_BUFFER = 8 * 1024 * 1024;
+/** gzip members compressed at once: one per core of this machine class. */
+const GZIP_PARALLEL = 2;
 /** Output of one zlib call on the threadpool: large, so a batch takes few round trips. */
 const ZLIB_CHUNK = 256 * 1024;
 
@@ -28,7 +31,7 @@ export function createCompressor(compression: StreamCompression): Transform {
   const buffering = { writableHighWaterMark: COMPRESSOR_BUFFER };
   switch (compression) {
     case 'gzip':
-      return createGzip({ level: GZIP_LEVEL, chunkSize: ZLIB_CHUNK, ...buffering });
+      return new ParallelGzip(GZIP_LEVEL, GZIP_PARALLEL, COMPRESSOR_BUFFER);
     case 'brotli':
       return createBrotliCompress({
         params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY },

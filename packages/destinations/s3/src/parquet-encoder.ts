@@ -1,4 +1,4 @@
-import { Field, isVerbatimJson, jsonColumn, type EventBatch } from '@bx/core';
+import { Field as CoreField, isVerbatimJson, jsonColumn, type EventBatch } from '@bx/core';
 import { isUtf8 } from 'node:buffer';
 import { constants, brotliCompressSync, gzipSync } from 'node:zlib';
 import { compress as zstdCompress } from 'zstd-napi';
@@ -74,6 +74,9 @@ const jsonOrNull = (text: string) => {
   return json === 'null' ? null : json;
 };
 const NULL_TEXT = Buffer.from('null');
+
+/** Copied once: '@bx/core' re-exports are getters, too slow per value. */
+const Field = { ...CoreField };
 
 /** Text fields: views of the batch's bytes when they are UTF-8, else decoded (U+FFFD), as records do. */
 const TEXT_FIELDS = [Field.uuid, Field.event, Field.distinct_id, Field.elements_chain, Field.person_id];

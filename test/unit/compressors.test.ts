@@ -1,0 +1,83 @@
+import { expect } from 'chai';
+import { createCompressor } from '@bx/destination-s3';
+import { once } from 'node:events';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { decompress } from 'zstd-napi';
+
+async function compressAll(chunks: Buffer[]): Promise<Buffer> {
+  const sut = createCompressor('zstd');
+  const out: Buffer[] = [];
+  sut.on('data', (d: Buffer) => out.push(d));
+  const ended = once(sut, 'end');
+  for (const chunk of chunks) {
+    if (!sut.write(chunk)) await once(sut, 'drain');
+    await new Promise((r) => setImmediate(r));
+  }
+  sut.end();
+  await ended;
+  return Buffer.concat(out);
+}
+
+describe('zstd compression on its own thread', () => {
+  it('keeps concurrent streams apart, each one a valid frame of exactly its input', async () => {
+    const inputs = [0, 1, 2].map((n) =>
+      Array.from({ length: 20 }, (_, i) => Buffer.from(`stream ${n} chunk ${i} `.repeat(5000 + n * 100 + i))),
+    );
+    // A view into a larger buffer: only its own bytes may be compressed.
+    const big = Buffer.from('x'.repeat(1000) + 'VIEW' + 'y'.repeat(1000));
+    inputs[0]!.push(big.subarray(1000, 1004));
+    const results = await Promise.all(inputs.map(compressAll));
+    results.forEach((compressed, n) => {
+      expect(decompress(compressed).equals(Buffer.concat(inputs[n]!)), `stream ${n}`).to.equal(true);
+      expect(compressed.length).to.be.below(Buffer.concat(inputs[n]!).length / 10);
+    });
+  });
+});
+
+describe('parallel gzip', () => {
+  it('writes members in input order that gunzip reads back as exactly the input', async () => {
+    const sut = createCompressor('gzip');
+    const out: Buffer[] = [];
+    sut.on('data', (d: Buffer) => out.push(d));
+    const ended = once(sut, 'end');
+    const chunks = Array.from({ length: 9 }, (_, i) => Buffer.from(`chunk ${i};`.repeat(20_000 + (9 - i) * 5_000)));
+    for (const chunk of chunks) if (!sut.write(chunk)) await once(sut, 'drain');
+    sut.end();
+    await ended;
+    const file = Buffer.concat(out);
+    expect(gunzipSync(file).equals(Buffer.concat(chunks))).to.equal(true);
+    // Several members: each starts with the gzip magic bytes.
+    let members = 0;
+    for (let i = file.indexOf(0x1f); i !== -1; i = file.indexOf(0x1f, i + 1))
+      if (file[i + 1] === 0x8b && file[i + 2] === 8) members++;
+    expect(members).to.be.at.least(2);
+    // DuckDB reads a multi-member file whole.
+    const dir = mkdtempSync(join(tmpdir(), 'bx-gz-'));
+    try {
+      const lines = Array.from({ length: 3 }, (_, k) =>
+        Array.from({ length: 4000 }, (_, i) => `{"i":${k * 4000 + i}}\n`).join(''),
+      );
+      const gz = createCompressor('gzip');
+      const parts: Buffer[] = [];
+      gz.on('data', (d: Buffer) => parts.push(d));
+      const gzEnded = once(gz, 'end');
+      for (const l of lines) gz.write(Buffer.from(l));
+      gz.end();
+      await gzEnded;
+      writeFileSync(join(dir, 'f.jsonl.gz'), Buffer.concat(parts));
+      const db = await DuckDBInstance.create(':memory:');
+      const rows = (
+        await (
+          await db.connect()
+        ).runAndReadAll(`SELECT count(*), max(i) FROM read_json_auto('${join(dir, 'f.jsonl.gz')}')`)
+      ).getRows();
+      expect(rows).to.deep.equal([[12000n, 11999n]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
