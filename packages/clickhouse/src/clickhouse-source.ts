@@ -10,7 +10,7 @@ export interface ClickHouseSourceOptions {
   requestTimeoutMs: number;
   /** A query that sends nothing for this long is cut (retryable), in ms. Default 5 minutes. */
   idleTimeoutMs?: number;
-  /** Bytes of rows per yielded batch: amortises per-row and per-call costs downstream. Default 4 MiB. */
+  /** Bytes of rows per yielded batch: amortises per-row and per-call costs downstream. Default 2 MiB. */
   batchBytes?: number;
 }
 
@@ -46,7 +46,7 @@ export class ClickHouseSource {
   }
 
   constructor(opts: ClickHouseSourceOptions) {
-    this.opts = { idleTimeoutMs: 5 * 60_000, batchBytes: 4 * 1024 * 1024, ...opts };
+    this.opts = { idleTimeoutMs: 5 * 60_000, batchBytes: 2 * 1024 * 1024, ...opts };
     this.client = createClient({
       url: opts.url,
       username: opts.username,

@@ -6,7 +6,7 @@ import { ParallelGzip } from './parallel-gzip';
 import { ZstdStream } from './zstd-stream';
 
 /** Multipart part size: few requests, bounded memory (partSize × queueSize in flight). */
-export const PART_SIZE = 16 * 1024 * 1024;
+export const PART_SIZE = 8 * 1024 * 1024;
 const QUEUE_SIZE = 2;
 
 /** Codec levels: fast enough to keep up with ClickHouse, still a good ratio. */
@@ -20,7 +20,7 @@ export type StreamCompression = 'gzip' | 'brotli' | 'zstd' | null;
  * Input a compressor holds before write() asks the caller to wait: two source
  * batches, so the next batch is prepared while this one is compressed.
  */
-const COMPRESSOR_BUFFER = 8 * 1024 * 1024;
+const COMPRESSOR_BUFFER = 4 * 1024 * 1024;
 /** gzip members compressed at once: one per core of this machine class. */
 const GZIP_PARALLEL = 2;
 /** Output of one zlib call on the threadpool: large, so a batch takes few round trips. */

@@ -9,8 +9,8 @@ import { timestampMicros } from './timestamp-micros';
 export type ParquetCompression = 'zstd' | 'snappy' | 'gzip' | 'brotli' | null;
 
 /** Rows per row group, and batch bytes per row group: the memory one file holds at a time. */
-const ROW_GROUP_ROWS = 20_000;
-const ROW_GROUP_BYTES = 12 * 1024 * 1024;
+const ROW_GROUP_ROWS = 10_000;
+const ROW_GROUP_BYTES = 6 * 1024 * 1024;
 const JSON_COLUMNS = new Set(['properties', 'person_properties']);
 const TEXT_COLUMNS = new Set([...JSON_COLUMNS, 'uuid', 'event', 'distinct_id', 'elements_chain', 'person_id']);
 const UNIQUE_COLUMNS = new Set([...JSON_COLUMNS, 'uuid']);

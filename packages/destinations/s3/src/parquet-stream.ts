@@ -4,7 +4,9 @@ import type { ParquetCompression } from './parquet-encoder';
 import type { ParquetProgress, ParquetRequest } from './parquet-thread';
 import { ThreadChannel } from './thread-channel';
 
-const thread = new ThreadChannel<ParquetRequest>(join(__dirname, 'parquet-thread.js'));
+const thread = new ThreadChannel<ParquetRequest>(join(__dirname, 'parquet-thread.js'), {
+  maxYoungGenerationSizeMb: 16,
+});
 
 /**
  * One Parquet file encoded on the process's Parquet thread. A batch is copied

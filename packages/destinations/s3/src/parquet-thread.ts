@@ -31,8 +31,10 @@ function sink(id: number) {
   return (chunk: Buffer) =>
     new Promise<void>((resolve) => {
       acks.set(id, resolve);
-      const copy = new Uint8Array(chunk);
-      port.postMessage({ id, kind: 'event', body: copy }, [copy.buffer]);
+      // The encoder's chunks own their buffer: transferred as they are, not copied.
+      const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+      const body = own ? chunk : new Uint8Array(chunk);
+      port.postMessage({ id, kind: 'event', body }, [body.buffer as ArrayBuffer]);
     });
 }
 

@@ -20,7 +20,11 @@ export class ThreadChannel<Request extends { id: number }> {
   private readonly listeners = new Map<number, (body: unknown) => void>();
   private nextId = 1;
 
-  constructor(private readonly script: string) {}
+  /** `resourceLimits`: the thread's own heap limits (a small young generation keeps its RSS down). */
+  constructor(
+    private readonly script: string,
+    private readonly resourceLimits?: { maxYoungGenerationSizeMb?: number; maxOldGenerationSizeMb?: number },
+  ) {}
 
   /** A new stream id, with a listener for the events the thread sends it. */
   open(onEvent?: (body: unknown) => void): number {
@@ -48,7 +52,7 @@ export class ThreadChannel<Request extends { id: number }> {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.script);
+    const worker = new Worker(this.script, this.resourceLimits ? { resourceLimits: this.resourceLimits } : {});
     worker.unref();
     worker.on('message', (m: ThreadMessage<unknown>) => {
       if (m.kind === 'event') {
