@@ -5,7 +5,8 @@ import type { ParquetProgress, ParquetRequest } from './parquet-thread';
 import { ThreadChannel } from './thread-channel';
 
 const thread = new ThreadChannel<ParquetRequest>(join(__dirname, 'parquet-thread.js'), {
-  maxYoungGenerationSizeMb: 16,
+  maxYoungGenerationSizeMb: 6,
+  maxOldGenerationSizeMb: 128,
 });
 
 /**
