@@ -188,6 +188,8 @@ export class ParquetEncoder {
         statistics: !TEXT_COLUMNS.has(name),
         // Unique per row: a dictionary cannot win, and trying costs a pass.
         ...(UNIQUE_COLUMNS.has(name) ? { encoding: 'PLAIN' as const } : {}),
+        // No page offset index: held for every row group until the footer, it grew memory with the file.
+        offsetIndex: false,
       })),
       rowGroupSize: cols.uuid.length,
     });
