@@ -13,4 +13,5 @@ export * from './logger';
 export * from './prefix-template';
 export * from './run-model';
 export * from './schedule-span';
+export * from './stream-drain';
 export * from './process-lifecycle';

@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { drainedOrClosed } from '@bx/core';
 import { PassThrough, Transform } from 'node:stream';
 import { constants, createBrotliCompress } from 'node:zlib';
 import { ParallelGzip } from './parallel-gzip';
@@ -101,27 +102,6 @@ export class ObjectUpload {
     this.done.catch((err: unknown) => {
       this.failure = err;
       this.compressor.destroy();
-      this.wake?.();
-    });
-  }
-
-  /** Resolves a write waiting for 'drain' when the upload fails instead. */
-  private wake: (() => void) | null = null;
-
-  /**
-   * Waits for the compressor to drain or the upload to fail. Not a race with
-   * `done`: every race would leave a reaction (and the chunk in its closure)
-   * on that long-lived promise until the upload ends.
-   */
-  private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        this.compressor.off('drain', wake);
-        this.wake = null;
-        resolve();
-      };
-      this.wake = wake;
-      this.compressor.on('drain', wake);
     });
   }
 
@@ -141,7 +121,7 @@ export class ObjectUpload {
       });
     });
     if (ready || this.failure) return;
-    await this.drained();
+    await drainedOrClosed(this.compressor);
     if (this.failure) throw this.failure;
   }
 

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
+import { drainedOrClosed } from '@bx/core';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
 
@@ -51,7 +51,9 @@ export class GzipFileSpool {
     const file = this.current ?? (await this.open());
     if (file.failure) throw file.failure;
     if (!file.gzip.write(text)) {
-      await Promise.race([once(file.gzip, 'drain'), file.written]);
+      await drainedOrClosed(file.gzip);
+      // Closed by a failure: the pipeline's outcome records it.
+      if (file.gzip.destroyed) await file.written.catch(() => undefined);
       if (file.failure) throw file.failure;
     }
   }
