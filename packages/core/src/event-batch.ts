@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { FIELDS, Field, SLOTS } from './event-fields';
 import { toRecordLine, type EventRow } from './export-record';
+import { verbatimJsonField } from './json-bytes';
 import { RecordWriter, ROW_OVERHEAD, writeRecord } from './record-writer';
 
 const FIELD_NAMES = Object.keys(Field) as Array<keyof typeof Field>;
@@ -69,13 +70,15 @@ export class EventBatch {
   records(): Buffer {
     const { bytes, index, count } = this;
     const w = new RecordWriter(bytes.length + count * ROW_OVERHEAD);
+    const properties = this.verbatimJson(Field.properties);
+    const personProperties = this.verbatimJson(Field.person_properties);
     this.exactRows = 0;
     for (let r = 0; r < count; r++) {
       const slot = r * SLOTS;
       const rowStart = w.o;
       // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
       w.ensure(ROW_OVERHEAD + 6 * this.rowBytes(slot));
-      if (writeRecord(w, bytes, index, slot)) continue;
+      if (writeRecord(w, bytes, index, slot, properties[r] === 1, personProperties[r] === 1)) continue;
       w.o = rowStart;
       this.exactRows++;
       const line = Buffer.from(toRecordLine(this.row(r)) + '\n');
@@ -90,6 +93,11 @@ export class EventBatch {
       return Buffer.from(this.rows().map(toRecordLine).join('\n') + '\n');
     }
     return result;
+  }
+
+  /** Per row, 1 when the JSON column `field` is non-empty verbatim JSON (see `isVerbatimJson`), else 0. */
+  verbatimJson(field: number): Uint8Array {
+    return verbatimJsonField(this.bytes, this.index, this.count, field);
   }
 
   rows(): EventRow[] {

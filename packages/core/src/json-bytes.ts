@@ -1,3 +1,6 @@
+import * as native from '@bx/native';
+import { SLOTS } from './event-fields';
+
 /**
  * A validator for JSON text held as UTF-8 bytes, so a JSON column can be
  * copied into a record without decoding, parsing and re-serialising it.
@@ -195,4 +198,21 @@ function utf8Sequence(b: Uint8Array, i: number, end: number): number {
     return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
   }
   return 0;
+}
+
+/**
+ * The same check for one field of every row of a batch, in one call to the
+ * C version (packages/native, built at install): `out[r]` is 1 when row
+ * `r`'s field is non-empty verbatim JSON. Several times faster than calling
+ * `isVerbatimJson` per value; the tests hold the two to the same answers.
+ */
+export function verbatimJsonField(
+  bytes: Uint8Array,
+  index: Int32Array,
+  count: number,
+  field: number,
+  out: Uint8Array = new Uint8Array(count),
+): Uint8Array {
+  native.verbatimJson(bytes, index, count, SLOTS, field, out);
+  return out;
 }

@@ -1,5 +1,4 @@
 import { Field } from './event-fields';
-import { isVerbatimJson } from './json-bytes';
 
 /**
  * Writes the contract's JSON Lines record of a row from its field bytes, the
@@ -45,7 +44,14 @@ ESCAPE[0x5c] = 0x5c;
  * timestamp not in ClickHouse's text form. The caller ensures room for the
  * row, its string bytes escaped 6-fold.
  */
-export function writeRecord(w: RecordWriter, b: Buffer, index: Int32Array, slot: number): boolean {
+export function writeRecord(
+  w: RecordWriter,
+  b: Buffer,
+  index: Int32Array,
+  slot: number,
+  propertiesVerbatim: boolean,
+  personPropertiesVerbatim: boolean,
+): boolean {
   const i = index;
   const x = slot; // field f spans i[x + 2f] .. i[x + 2f + 1]
   w.put(K_UUID);
@@ -53,7 +59,7 @@ export function writeRecord(w: RecordWriter, b: Buffer, index: Int32Array, slot:
   w.put(K_EVENT);
   w.string(b, i[x + 2 * EVENT]!, i[x + 2 * EVENT + 1]!);
   w.put(K_PROPERTIES);
-  if (!w.json(b, i[x + 2 * PROPERTIES]!, i[x + 2 * PROPERTIES + 1]!)) return false;
+  if (!w.json(b, i[x + 2 * PROPERTIES]!, i[x + 2 * PROPERTIES + 1]!, propertiesVerbatim)) return false;
   w.put(K_DISTINCT_ID);
   w.string(b, i[x + 2 * DISTINCT_ID]!, i[x + 2 * DISTINCT_ID + 1]!);
   w.put(K_TEAM_ID);
@@ -70,7 +76,8 @@ export function writeRecord(w: RecordWriter, b: Buffer, index: Int32Array, slot:
   w.put(K_PERSON_ID);
   w.string(b, i[x + 2 * PERSON_ID]!, i[x + 2 * PERSON_ID + 1]!);
   w.put(K_PERSON_PROPERTIES);
-  if (!w.json(b, i[x + 2 * PERSON_PROPERTIES]!, i[x + 2 * PERSON_PROPERTIES + 1]!)) return false;
+  if (!w.json(b, i[x + 2 * PERSON_PROPERTIES]!, i[x + 2 * PERSON_PROPERTIES + 1]!, personPropertiesVerbatim))
+    return false;
   w.put(K_END);
   return true;
 }
@@ -137,13 +144,13 @@ export class RecordWriter {
     this.o = o;
   }
 
-  /** A JSON column: `null` when empty, the text itself when valid JSON on one line; false otherwise. */
-  json(b: Buffer, s: number, e: number): boolean {
+  /** A JSON column: `null` when empty, the text itself when `verbatim` (checked by the caller); false otherwise. */
+  json(b: Buffer, s: number, e: number, verbatim: boolean): boolean {
     if (s === e) {
       this.put(NULL);
       return true;
     }
-    if (!isVerbatimJson(b, s, e)) return false;
+    if (!verbatim) return false;
     this.out.set(b.subarray(s, e), this.o);
     this.o += e - s;
     return true;

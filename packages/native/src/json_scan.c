@@ -1,0 +1,245 @@
+/*
+ * The byte-level JSON check of packages/core/src/json-bytes.ts, in C, over a
+ * whole batch in one call: for each row, whether a JSON column can be copied
+ * as it is (well-formed UTF-8, one valid JSON value, no raw line break or
+ * control character, no U+2028/U+2029, nesting at most MAX_DEPTH). It must
+ * answer exactly as isVerbatimJson does; the tests hold the two to the same
+ * answers on hostile and random inputs.
+ */
+#include <node_api.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+
+#define MAX_DEPTH 64
+
+typedef struct {
+  const uint8_t *b;
+  int64_t end;
+} scan_t;
+
+static uint8_t STRING_PLAIN[256];
+
+static int64_t value(const scan_t *s, int64_t i, int depth);
+
+static int64_t space(const scan_t *s, int64_t i) {
+  while (i < s->end) {
+    uint8_t c = s->b[i];
+    if (c == 0x20 || c == 0x09) i++;
+    else if (c == 0x0a || c == 0x0d) return -1;
+    else break;
+  }
+  return i;
+}
+
+static int is_digit(uint8_t c) { return c >= 0x30 && c <= 0x39; }
+static int is_hex(uint8_t c) { return is_digit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46); }
+
+static int cont(const scan_t *s, int64_t i, uint8_t lo, uint8_t hi) {
+  return i < s->end && s->b[i] >= lo && s->b[i] <= hi;
+}
+
+/* Length of the well-formed UTF-8 sequence at i (lead byte >= 0x80), or 0. */
+static int utf8_sequence(const scan_t *s, int64_t i) {
+  uint8_t c = s->b[i];
+  if (c >= 0xc2 && c <= 0xdf) return cont(s, i + 1, 0x80, 0xbf) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    uint8_t lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    return cont(s, i + 1, lo, hi) && cont(s, i + 2, 0x80, 0xbf) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    uint8_t lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    return cont(s, i + 1, lo, hi) && cont(s, i + 2, 0x80, 0xbf) && cont(s, i + 3, 0x80, 0xbf) ? 4 : 0;
+  }
+  return 0;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether any of the 8 bytes of x is not plain string content: >= 0x80, < 0x20, '"' or '\\'. */
+static int any_special(uint64_t x) {
+  uint64_t below_space = (x - ONES * 0x20) & ~x;
+  uint64_t quote = x ^ (ONES * 0x22), backslash = x ^ (ONES * 0x5c);
+  uint64_t is_quote = (quote - ONES) & ~quote, is_backslash = (backslash - ONES) & ~backslash;
+  return ((x | below_space | is_quote | is_backslash) & HIGHS) != 0;
+}
+
+static int64_t string(const scan_t *s, int64_t i) {
+  const uint8_t *b = s->b;
+  int64_t end = s->end;
+  for (i++; i < end; i++) {
+    /* Plain bytes are most of a document: 8 at a time, then one by one. */
+    while (i + 8 <= end) {
+      uint64_t x;
+      memcpy(&x, b + i, 8);
+      if (any_special(x)) break;
+      i += 8;
+    }
+    while (i < end && STRING_PLAIN[b[i]]) i++;
+    if (i >= end) return -1;
+    uint8_t c = b[i];
+    if (c == 0x22) return i + 1;
+    if (c < 0x20) return -1;
+    if (c == 0x5c) {
+      if (i + 1 >= end) return -1;
+      uint8_t e = b[i + 1];
+      if (e == 0x75) {
+        if (i + 5 >= end || !is_hex(b[i + 2]) || !is_hex(b[i + 3]) || !is_hex(b[i + 4]) || !is_hex(b[i + 5])) return -1;
+        i += 5;
+      } else if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
+        i++;
+      } else {
+        return -1;
+      }
+    } else {
+      int n = utf8_sequence(s, i);
+      if (n == 0 || (c == 0xe2 && b[i + 1] == 0x80 && (b[i + 2] == 0xa8 || b[i + 2] == 0xa9))) return -1;
+      i += n - 1;
+    }
+  }
+  return -1;
+}
+
+static int64_t number(const scan_t *s, int64_t i) {
+  const uint8_t *b = s->b;
+  int64_t end = s->end;
+  if (b[i] == 0x2d) i++;
+  if (i >= end) return -1;
+  if (b[i] == 0x30) i++;
+  else if (is_digit(b[i])) while (i < end && is_digit(b[i])) i++;
+  else return -1;
+  if (i < end && b[i] == 0x2e) {
+    i++;
+    if (i >= end || !is_digit(b[i])) return -1;
+    while (i < end && is_digit(b[i])) i++;
+  }
+  if (i < end && (b[i] == 0x65 || b[i] == 0x45)) {
+    i++;
+    if (i < end && (b[i] == 0x2b || b[i] == 0x2d)) i++;
+    if (i >= end || !is_digit(b[i])) return -1;
+    while (i < end && is_digit(b[i])) i++;
+  }
+  return i;
+}
+
+static int64_t literal(const scan_t *s, int64_t i, const char *word, int n) {
+  if (i + n > s->end) return -1;
+  for (int k = 0; k < n; k++) if (s->b[i + k] != (uint8_t)word[k]) return -1;
+  return i + n;
+}
+
+static int64_t object(const scan_t *s, int64_t i, int depth) {
+  const uint8_t *b = s->b;
+  int64_t end = s->end;
+  i = space(s, i + 1);
+  if (i < 0 || i >= end) return -1;
+  if (b[i] == 0x7d) return i + 1;
+  for (;;) {
+    if (b[i] != 0x22) return -1;
+    i = string(s, i);
+    if (i < 0) return -1;
+    i = space(s, i);
+    if (i < 0 || i >= end || b[i] != 0x3a) return -1;
+    i = space(s, i + 1);
+    if (i < 0 || i >= end) return -1;
+    i = value(s, i, depth + 1);
+    if (i < 0) return -1;
+    i = space(s, i);
+    if (i < 0 || i >= end) return -1;
+    uint8_t d = b[i];
+    if (d == 0x7d) return i + 1;
+    if (d != 0x2c) return -1;
+    i = space(s, i + 1);
+    if (i < 0 || i >= end) return -1;
+  }
+}
+
+static int64_t array(const scan_t *s, int64_t i, int depth) {
+  const uint8_t *b = s->b;
+  int64_t end = s->end;
+  i = space(s, i + 1);
+  if (i < 0 || i >= end) return -1;
+  if (b[i] == 0x5d) return i + 1;
+  for (;;) {
+    i = value(s, i, depth + 1);
+    if (i < 0) return -1;
+    i = space(s, i);
+    if (i < 0 || i >= end) return -1;
+    uint8_t d = b[i];
+    if (d == 0x5d) return i + 1;
+    if (d != 0x2c) return -1;
+    i = space(s, i + 1);
+    if (i < 0 || i >= end) return -1;
+  }
+}
+
+static int64_t value(const scan_t *s, int64_t i, int depth) {
+  uint8_t c = s->b[i];
+  if (c == 0x22) return string(s, i);
+  if (c == 0x7b) return depth < MAX_DEPTH ? object(s, i, depth) : -1;
+  if (c == 0x5b) return depth < MAX_DEPTH ? array(s, i, depth) : -1;
+  if (c == 0x74) return literal(s, i, "true", 4);
+  if (c == 0x66) return literal(s, i, "false", 5);
+  if (c == 0x6e) return literal(s, i, "null", 4);
+  return number(s, i);
+}
+
+static int verbatim(const uint8_t *b, int64_t start, int64_t end) {
+  scan_t s = {b, end};
+  int64_t i = space(&s, start);
+  if (i < 0 || i >= end) return 0;
+  i = value(&s, i, 0);
+  if (i < 0) return 0;
+  return space(&s, i) == end;
+}
+
+/* A typed array's data (NULL when empty), or 0 if `v` is not a typed array of type `want`. */
+static int typed_data(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
+  napi_typedarray_type type;
+  return napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) == napi_ok && type == want;
+}
+
+/*
+ * verbatimJson(bytes: Uint8Array, index: Int32Array, count, slots, field, out: Uint8Array):
+ * out[r] = 1 when field `field` of row r spans [index[r*slots + 2*field], index[... + 1]),
+ * is not empty and is verbatim JSON; 0 otherwise.
+ */
+static napi_value verbatim_json(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
+    napi_throw_type_error(env, NULL, "verbatimJson: 6 arguments expected");
+    return NULL;
+  }
+  size_t n_bytes, n_index, n_out;
+  void *bytes_data, *index_data, *out_data;
+  int32_t count, slots, field;
+  if (!typed_data(env, argv[0], napi_uint8_array, &bytes_data, &n_bytes) ||
+      !typed_data(env, argv[1], napi_int32_array, &index_data, &n_index) ||
+      !typed_data(env, argv[5], napi_uint8_array, &out_data, &n_out) || napi_get_value_int32(env, argv[2], &count) != napi_ok ||
+      napi_get_value_int32(env, argv[3], &slots) != napi_ok || napi_get_value_int32(env, argv[4], &field) != napi_ok ||
+      count < 0 || slots <= 0 || field < 0 || 2 * field + 1 >= slots || (size_t)count > n_out ||
+      (size_t)count * (size_t)slots > n_index) {
+    napi_throw_type_error(env, NULL, "verbatimJson: bad arguments");
+    return NULL;
+  }
+  const uint8_t *bytes = bytes_data;
+  const int32_t *index = index_data;
+  uint8_t *out = out_data;
+  for (int32_t r = 0; r < count; r++) {
+    int64_t s = index[(size_t)r * slots + 2 * field], e = index[(size_t)r * slots + 2 * field + 1];
+    out[r] = s >= 0 && e > s && (size_t)e <= n_bytes && verbatim(bytes, s, e);
+  }
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  for (int c = 0x20; c < 0x80; c++) STRING_PLAIN[c] = 1;
+  STRING_PLAIN[0x22] = 0;
+  STRING_PLAIN[0x5c] = 0;
+  napi_value fn;
+  napi_create_function(env, "verbatimJson", NAPI_AUTO_LENGTH, verbatim_json, NULL, &fn);
+  napi_set_named_property(env, exports, "verbatimJson", fn);
+  return exports;
+}
