@@ -1,4 +1,4 @@
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,12 +7,7 @@ import { join } from 'node:path';
 export async function readParquet(
   data: Buffer,
 ): Promise<{ rows: Array<Record<string, unknown>>; schema: Record<string, string> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'bx-duck-'));
-  const file = join(dir, 'f.parquet');
-  writeFileSync(file, data);
-  const db = await DuckDBInstance.create(':memory:');
-  const conn = await db.connect();
-  try {
+  return withParquetFile(data, async (conn, file) => {
     const schemaReader = await conn.runAndReadAll(
       `SELECT name, logical_type, converted_type, type FROM parquet_schema('${file}') WHERE name <> 'duckdb_schema' AND num_children IS NULL`,
     );
@@ -27,6 +22,28 @@ export async function readParquet(
              person_properties::VARCHAR AS person_properties
       FROM read_parquet('${file}')`);
     return { rows: reader.getRowObjectsJS() as Array<Record<string, unknown>>, schema };
+  });
+}
+
+/** DuckDB's view of a Parquet file's row groups and column chunks (parquet_metadata), a row per chunk. */
+export async function parquetChunks(data: Buffer): Promise<Array<Record<string, unknown>>> {
+  return withParquetFile(data, async (conn, file) => {
+    const reader = await conn.runAndReadAll(`
+      SELECT row_group_id, row_group_num_rows, path_in_schema, num_values, compression,
+             stats_min_value, stats_max_value, stats_null_count, data_page_offset, total_compressed_size
+      FROM parquet_metadata('${file}') ORDER BY row_group_id, column_id`);
+    return reader.getRowObjectsJS() as Array<Record<string, unknown>>;
+  });
+}
+
+async function withParquetFile<T>(data: Buffer, fn: (conn: DuckDBConnection, file: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'bx-duck-'));
+  const file = join(dir, 'f.parquet');
+  writeFileSync(file, data);
+  const db = await DuckDBInstance.create(':memory:');
+  const conn = await db.connect();
+  try {
+    return await fn(conn, file);
   } finally {
     conn.closeSync();
     db.closeSync();

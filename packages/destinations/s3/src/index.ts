@@ -5,5 +5,5 @@ export * from './s3-destination';
 export * from './s3-errors';
 export * from './rerun-cleanup';
 export * from './output-file';
-export * from './parquet-encoder';
-export * from './timestamp-micros';
+export * from './parquet/encoder';
+export * from './parquet/timestamp-micros';

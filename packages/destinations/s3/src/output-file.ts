@@ -1,7 +1,6 @@
 import type { EventBatch, S3Config } from '@bx/core';
 import { ObjectUpload, type ObjectUploadOptions, type StreamCompression } from './object-upload';
-import type { ParquetCompression } from './parquet-encoder';
-import { ParquetStream } from './parquet-stream';
+import { ParquetEncoder, type ParquetCompression } from './parquet/encoder';
 
 /** One object of a run, being written: rows in, bytes streamed to S3. */
 export interface OutputFile {
@@ -41,42 +40,43 @@ class JsonLinesFile implements OutputFile {
   }
 }
 
-/** Parquet, compressed inside the file by column chunk, encoded on the Parquet thread; the file is uploaded as it is encoded. */
+/**
+ * Parquet, compressed inside the file by page, encoded as batches arrive on
+ * this thread (see parquet/file-writer.ts); each row group is uploaded as
+ * soon as it is complete.
+ */
 class ParquetFile implements OutputFile {
-  private readonly upload: ObjectUpload;
-  private readonly stream: ParquetStream;
+  private constructor(
+    private readonly upload: ObjectUpload,
+    private readonly encoder: ParquetEncoder,
+  ) {}
 
-  constructor(target: UploadTarget, compression: ParquetCompression) {
-    this.upload = new ObjectUpload({ ...target, compression: null, contentType: 'application/vnd.apache.parquet' });
-    this.stream = new ParquetStream(compression, (chunk) => this.upload.write(chunk));
+  static async open(target: UploadTarget, compression: ParquetCompression): Promise<ParquetFile> {
+    const upload = new ObjectUpload({ ...target, compression: null, contentType: 'application/vnd.apache.parquet' });
+    return new ParquetFile(upload, await ParquetEncoder.create(compression, (chunk) => upload.write(chunk)));
   }
 
   get key(): string {
     return this.upload.key;
   }
-  reached(limit: number): Promise<boolean> {
-    return this.stream.reached(limit);
+  async reached(limit: number): Promise<boolean> {
+    return this.encoder.bytes >= limit;
   }
   write(batch: EventBatch): Promise<void> {
-    return this.stream.write(batch);
+    return this.encoder.write(batch);
   }
   async finish(): Promise<number> {
-    try {
-      await this.stream.finish();
-      return await this.upload.finish();
-    } finally {
-      this.stream.close();
-    }
+    await this.encoder.finish();
+    return this.upload.finish();
   }
-  async abort(): Promise<void> {
-    this.stream.close();
-    await this.upload.abort();
+  abort(): Promise<void> {
+    return this.upload.abort();
   }
 }
 
 /** Opens the object `key` in the export's format. */
 export async function openOutputFile(config: S3Config, target: UploadTarget): Promise<OutputFile> {
   return config.file_format === 'Parquet'
-    ? new ParquetFile(target, config.compression as ParquetCompression)
+    ? ParquetFile.open(target, config.compression as ParquetCompression)
     : new JsonLinesFile(target, config.compression as StreamCompression);
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ThreadChannel } from './thread-channel';
-import type { ZstdRequest } from './zstd-thread';
+import type { CompressedFrame, ZstdRequest } from './zstd-thread';
 
 const thread = new ThreadChannel<ZstdRequest>(join(__dirname, 'zstd-thread.js'));
 
@@ -38,4 +38,29 @@ export class ZstdStream extends Transform {
     for (const piece of out) this.push(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
     done();
   }
+}
+
+/**
+ * A compressor of Parquet pages on the zstd thread, one zstd frame each. A
+ * page is copied (synchronously: the caller may reuse its buffer at once)
+ * into a buffer that travels to the thread and back, so pages make no
+ * garbage on either side.
+ */
+export function zstdFrames(level: number): (page: Uint8Array) => Promise<Buffer> {
+  const pool: Uint8Array[] = [];
+  return async (page) => {
+    let data = pool.pop();
+    if (!data || data.length < page.length) data = new Uint8Array(Math.max(page.length, 1 << 20));
+    data.set(page);
+    const id = thread.open();
+    try {
+      const reply = await thread.request<CompressedFrame>({ id, op: 'compress', level, data, length: page.length }, [
+        data.buffer as ArrayBuffer,
+      ]);
+      if (pool.length < 16) pool.push(reply.data);
+      return Buffer.from(reply.frame.buffer, reply.frame.byteOffset, reply.frame.byteLength);
+    } finally {
+      thread.close(id);
+    }
+  };
 }

@@ -12,7 +12,15 @@ export type ZstdRequest =
   | { id: number; op: 'open'; level: number }
   | { id: number; op: 'write'; data: Uint8Array }
   | { id: number; op: 'end' }
-  | { id: number; op: 'close' };
+  | { id: number; op: 'close' }
+  /** One-shot: the first `length` bytes of `data` as one zstd frame (a Parquet page); `data` goes back. */
+  | { id: number; op: 'compress'; level: number; data: Uint8Array; length: number };
+
+/** What a one-shot compression answers: the frame, and the input's buffer for reuse. */
+export interface CompressedFrame {
+  frame: Uint8Array;
+  data: Uint8Array;
+}
 
 const OUT_SIZE = zstd.cStreamOutSize();
 const NOTHING = new Uint8Array(0);
@@ -32,7 +40,33 @@ function compress(cctx: zstd.CCtx, src: Uint8Array, endOp: zstd.EndDirective): U
   }
 }
 
+/** One context per level for one-shot requests, and one output buffer reused by all. */
+const oneShot = new Map<number, zstd.CCtx>();
+let scratch = Buffer.allocUnsafe(0);
+
+function compressFrame(level: number, src: Uint8Array): Uint8Array {
+  let cctx = oneShot.get(level);
+  if (!cctx) {
+    cctx = new zstd.CCtx();
+    cctx.setParameter(zstd.CParameter.compressionLevel, level);
+    oneShot.set(level, cctx);
+  }
+  const bound = zstd.compressBound(src.length);
+  if (scratch.length < bound) scratch = Buffer.allocUnsafe(bound);
+  const n = cctx.compress2(scratch, src);
+  // An exact copy (a fraction of the input): transferred whole.
+  return new Uint8Array(scratch.subarray(0, n));
+}
+
 serveRequests<ZstdRequest>(parentPort!, (m) => {
+  if (m.op === 'compress') {
+    const frame = compressFrame(m.level, m.data.subarray(0, m.length));
+    // The input goes back too: the caller reuses it, so neither thread makes a page of garbage.
+    return {
+      body: { frame, data: m.data } satisfies CompressedFrame,
+      transfer: [frame.buffer as ArrayBuffer, m.data.buffer as ArrayBuffer],
+    };
+  }
   if (m.op === 'open') {
     const cctx = new zstd.CCtx();
     cctx.setParameter(zstd.CParameter.compressionLevel, m.level);

@@ -1,0 +1,176 @@
+import { EventBatch, Field, type EventRow } from '@bx/core';
+import { ParquetEncoder, type ParquetCompression } from '@bx/destination-s3';
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { parquetChunks, readParquet } from '../helpers/duckdb';
+
+/**
+ * The Parquet writer (packages/destinations/s3/src/parquet) against two
+ * independent readers: DuckDB reads every value, row groups and statistics;
+ * hyparquet (a JS reader) reads the uncompressed and snappy files.
+ */
+
+const micros = (t: string | null) => (t === null ? null : String(Date.parse(t.replace(' ', 'T') + 'Z') * 1000));
+
+function row(i: number, overrides: Partial<EventRow> = {}): EventRow {
+  const t = new Date(Date.UTC(2024, 0, 1, 10) + i * 10).toISOString().replace('T', ' ').replace('Z', '');
+  return {
+    uuid: randomUUID(),
+    event: i % 3 ? '$pageview' : `it's "quoted" 🎉\n${i % 11}`,
+    properties: JSON.stringify({ i, url: `https://example.com/${i}`, s: 'ü'.repeat(i % 40) }),
+    distinct_id: `user-${i % 97}`,
+    team_id: '1',
+    timestamp: t,
+    created_at: t,
+    inserted_at: i < 1500 || i % 7 === 0 ? null : t,
+    elements_chain: i % 5 ? '' : 'a:nth-child="1"',
+    person_id: randomUUID(),
+    person_properties: i % 4 ? JSON.stringify({ email: `p${i}@x.io` }) : '',
+    ...overrides,
+  };
+}
+
+/** Encodes `batches` into one file, gathered from the sink. */
+async function encode(
+  compression: ParquetCompression,
+  batches: EventBatch[],
+): Promise<{ data: Buffer; chunks: number }> {
+  const chunks: Buffer[] = [];
+  const encoder = await ParquetEncoder.create(compression, async (c) => {
+    chunks.push(c);
+  });
+  for (const b of batches) await encoder.write(b);
+  await encoder.finish();
+  const data = Buffer.concat(chunks);
+  expect(encoder.bytes, 'bytes after finish').to.equal(data.length);
+  return { data, chunks: chunks.length };
+}
+
+const inBatches = (rows: EventRow[], size: number) =>
+  Array.from({ length: Math.ceil(rows.length / size) }, (_, k) =>
+    EventBatch.fromRows(rows.slice(k * size, (k + 1) * size)),
+  );
+
+/** What a reader must see for a row whose JSON columns are valid, minified JSON or empty. */
+function plain(r: EventRow): Record<string, unknown> {
+  const json = (t: string) => (t === '' || t === 'null' ? null : t);
+  return {
+    uuid: r.uuid,
+    event: r.event,
+    properties: json(r.properties),
+    distinct_id: r.distinct_id,
+    team_id: String(r.team_id),
+    timestamp: micros(r.timestamp),
+    created_at: micros(r.created_at),
+    inserted_at: micros(r.inserted_at),
+    elements_chain: r.elements_chain,
+    person_id: r.person_id,
+    person_properties: json(r.person_properties),
+  };
+}
+
+const byUuid = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.uuid).localeCompare(String(b.uuid));
+
+describe('Parquet writer: files read back by DuckDB and hyparquet', function () {
+  this.timeout(120_000);
+
+  it('writes several row groups and pages, nulls as RLE levels, one sink chunk per row group', async () => {
+    // Uncompressed: row groups end at 8 MiB of file, pages at 1 MiB of values.
+    const rows = Array.from({ length: 70_000 }, (_, i) => row(i));
+    const { data, chunks } = await encode(null, inBatches(rows, 1900));
+    const meta = await parquetChunks(data);
+    const groups = new Set(meta.map((m) => m.row_group_id));
+    expect(groups.size, 'row groups').to.be.greaterThan(2);
+    expect(chunks, 'a chunk per row group, then the footer').to.equal(groups.size + 1);
+    const { rows: read } = await readParquet(data);
+    expect(read.length).to.equal(rows.length);
+    expect(read.sort(byUuid)).to.deep.equal(rows.map(plain).sort(byUuid));
+  });
+
+  for (const compression of ['zstd', 'snappy', 'gzip', 'brotli'] as const) {
+    it(`compresses pages with ${compression}`, async () => {
+      const rows = Array.from({ length: 5000 }, (_, i) => row(i));
+      const { data } = await encode(compression, inBatches(rows, 700));
+      const meta = await parquetChunks(data);
+      expect(new Set(meta.map((m) => m.compression))).to.deep.equal(new Set([compression.toUpperCase()]));
+      expect((await readParquet(data)).rows.sort(byUuid)).to.deep.equal(rows.map(plain).sort(byUuid));
+    });
+  }
+
+  it('writes min/max statistics of team_id and timestamps as signed 64-bit, and null counts', async () => {
+    const rows = [
+      row(0, { team_id: '4611686018427387904' }), // 2^62
+      row(1, { team_id: '-5', timestamp: '1969-12-31 23:59:59.500000' }),
+      row(2, { team_id: '7', timestamp: '2200-12-31 23:59:59.999999' }),
+    ];
+    const { data } = await encode('zstd', [EventBatch.fromRows(rows)]);
+    const meta = await parquetChunks(data);
+    const col = (name: string) => meta.find((m) => m.path_in_schema === name)!;
+    expect(col('team_id')).to.include({ stats_min_value: '-5', stats_max_value: '4611686018427387904' });
+    expect(col('timestamp')).to.include({
+      stats_min_value: '1969-12-31 23:59:59.5+00',
+      stats_max_value: '2200-12-31 23:59:59.999999+00',
+    });
+    expect(String(col('inserted_at').stats_null_count)).to.equal('3');
+    expect(col('inserted_at').stats_min_value).to.equal(null);
+    const { rows: read } = await readParquet(data);
+    expect(read.map((r) => [r.team_id, r.timestamp])).to.deep.equal([
+      ['4611686018427387904', micros(rows[0]!.timestamp)],
+      ['-5', '-500000'],
+      // Microsecond-exact beyond Date's milliseconds.
+      ['7', '7289654399999999'],
+    ]);
+  });
+
+  it('writes hostile values as records do: invalid UTF-8 replaced, invalid JSON as a JSON string, a value larger than a page', async () => {
+    const huge = JSON.stringify({ blob: 'x'.repeat(3 * 1024 * 1024) });
+    const rows = [
+      row(0, { event: 'éx' }),
+      row(1, { properties: '{not json', person_properties: 'null' }),
+      row(2, { properties: '{"a":\n1}' }),
+      row(3, { properties: huge }),
+      row(4, { distinct_id: '\u0000\u001f\u2028"\\', elements_chain: '' }),
+    ];
+    const batch = EventBatch.fromRows(rows);
+    // é is C3 A9: A9 → 28 makes the first row's event invalid UTF-8.
+    batch.bytes[batch.start(0, Field.event) + 1] = 0x28;
+    const { data } = await encode('zstd', [batch]);
+    const { rows: read } = await readParquet(data);
+    const expected = rows.map(plain);
+    expected[0]!.event = '\ufffd(x';
+    expected[1]!.properties = JSON.stringify('{not json');
+    expected[1]!.person_properties = null;
+    expected[2]!.properties = '{"a":1}';
+    expect(read).to.deep.equal(expected);
+  });
+
+  it('reads back with hyparquet too (uncompressed and snappy), nulls in place', async () => {
+    const { parquetReadObjects } = await import('hyparquet');
+    const rows = Array.from({ length: 3000 }, (_, i) => row(i));
+    for (const compression of [null, 'snappy'] as const) {
+      const { data } = await encode(compression, inBatches(rows, 1000));
+      const file = data.buffer.slice(data.byteOffset, data.byteOffset + data.length) as ArrayBuffer;
+      const read = (await parquetReadObjects({ file, utf8: true })) as Array<Record<string, unknown>>;
+      expect(read.length).to.equal(rows.length);
+      read.forEach((r, i) => {
+        const src = rows[i]!;
+        expect([r.uuid, r.event, r.distinct_id, r.team_id, r.elements_chain]).to.deep.equal([
+          src.uuid,
+          src.event,
+          src.distinct_id,
+          1n,
+          src.elements_chain,
+        ]);
+        expect(r.inserted_at === null, `row ${i} inserted_at`).to.equal(src.inserted_at === null);
+        expect(r.person_properties === null, `row ${i} person_properties`).to.equal(src.person_properties === '');
+      });
+    }
+  });
+
+  it('writes a valid file with no rows', async () => {
+    const { data } = await encode('zstd', []);
+    const { rows, schema } = await readParquet(data);
+    expect(rows).to.deep.equal([]);
+    expect(Object.keys(schema)).to.have.length(11);
+  });
+});
