@@ -1,4 +1,6 @@
 FROM node:20-bookworm-slim AS build
+# Native addons (zstd-napi, packages/native) are compiled by node-gyp at install.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . .
 RUN npm install --no-audit --no-fund && npm run build && npm prune --omit=dev
