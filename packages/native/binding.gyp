@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "bx_native",
-      "sources": ["src/json_scan.c"],
+      "sources": ["src/addon.c", "src/json_scan.c", "src/records.c"],
       "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
     }
   ]

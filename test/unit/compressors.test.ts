@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ownedBuffer } from '@bx/core';
 import { createCompressor } from '@bx/destination-s3';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -35,6 +36,19 @@ describe('zstd compression on its own thread', () => {
       expect(decompress(compressed).equals(Buffer.concat(inputs[n]!)), `stream ${n}`).to.equal(true);
       expect(compressed.length).to.be.below(Buffer.concat(inputs[n]!).length / 10);
     });
+  });
+
+  it('hands an owned buffer (EventBatch.records()) to the thread without a copy, and copies any other', async () => {
+    const text = 'owned records '.repeat(10_000);
+    const owned = ownedBuffer(text.length + 100);
+    owned.write(text);
+    const sent = owned.subarray(0, text.length);
+    const shared = Buffer.from(text);
+    const compressed = await compressAll([sent, shared]);
+    expect(decompress(compressed).toString()).to.equal(text + text);
+    // Transferred: the sender's view of the owned memory is detached (reads as empty).
+    expect(sent.length).to.equal(0);
+    expect(shared.toString()).to.equal(text);
   });
 });
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { Field, isVerbatimJson, jsonColumn, SLOTS, verbatimJsonField } from '@bx/core';
+import { seededRandom } from '../helpers/seeded-random';
 
 /**
  * What the validator must answer: jsonColumn keeps these texts as they are.
@@ -131,11 +132,7 @@ for (const [name, isVerbatim] of IMPLEMENTATIONS) {
     });
 
     it('never accepts a text JSON.parse refuses, over 20,000 random mutations', () => {
-      let seed = 7;
-      const random = () => {
-        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-        return seed / 0x7fffffff;
-      };
+      const random = seededRandom(7);
       const alphabet = [
         '{',
         '}',

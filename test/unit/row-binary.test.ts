@@ -3,6 +3,7 @@ import { decodeRowBinary } from '@bx/clickhouse';
 import { EventBatch, RetryableError, toRecordLine, type EventRow } from '@bx/core';
 import { frameRows } from '../../packages/clickhouse/src/row-binary-frames';
 import { encodeRowBinary, type WireRow } from '../helpers/row-binary';
+import { seededRandom } from '../helpers/seeded-random';
 
 const wire = (overrides: Partial<WireRow> = {}): WireRow => ({
   uuid: '0189a1d4-0000-7000-8000-000000000001',
@@ -33,6 +34,8 @@ const HOSTILE: Array<Partial<WireRow>> = [
   { team_id: 2n ** 62n + 1n },
   { team_id: -5n },
   { team_id: 9007199254740993n },
+  { team_id: -(2n ** 63n), distinct_id: '' },
+  { team_id: 2n ** 63n - 1n, event: '' },
   { inserted_at: null },
   { timestamp: '2024-02-29 23:59:59.999999', inserted_at: '2024-03-01 00:00:00.000001' },
   { elements_chain: 'x'.repeat(100_000), properties: JSON.stringify({ big: 'y'.repeat(300_000) }) },
@@ -60,10 +63,61 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     expect(parsed[2]!.distinct_id).to.equal('line\u2028sep\u2029');
     expect(parsed[4]!.properties).to.equal('not json');
     expect(parsed[5]!.properties).to.deep.equal({ pretty: true });
-    expect(parsed[12]!.inserted_at).to.equal(null);
-    expect(parsed[13]!.timestamp).to.equal('2024-02-29T23:59:59.999999+00:00');
+    expect(parsed[14]!.inserted_at).to.equal(null);
+    expect(parsed[15]!.timestamp).to.equal('2024-02-29T23:59:59.999999+00:00');
+    expect(records.split('\n')[12]).to.contain('"team_id":-9223372036854775808,');
+    expect(records.split('\n')[13]).to.contain('"team_id":9223372036854775807,');
     // Only JSON columns that are invalid, multi-line, U+2028 or too deep take the exact path.
     expect(sut.exactRows).to.equal(3);
+  });
+
+  it('write the same bytes as toRecordLine for 3,000 random rows of hostile characters', () => {
+    const random = seededRandom(11);
+    const pieces = [
+      'a',
+      'Z',
+      ' ',
+      '"',
+      '\\',
+      '\n',
+      '\t',
+      '\u0000',
+      '\u001f',
+      '\u007f',
+      'é',
+      '日',
+      '🎉',
+      '\u2028',
+      '{',
+      '}',
+      ':',
+      ',',
+    ];
+    const text = (max: number) =>
+      Array.from({ length: Math.floor(random() * max) }, () => pieces[Math.floor(random() * pieces.length)]).join('');
+    const json = () => {
+      const r = random();
+      if (r < 0.5) return JSON.stringify({ k: text(40), n: Math.floor(random() * 1e6), a: [true, null, text(5)] });
+      if (r < 0.6) return '';
+      if (r < 0.7) return text(20);
+      return JSON.stringify(text(30));
+    };
+    const rows = Array.from({ length: 3000 }, () =>
+      wire({
+        event: text(30),
+        distinct_id: text(30),
+        elements_chain: text(200),
+        properties: json(),
+        person_properties: json(),
+        team_id: BigInt(Math.floor((random() - 0.5) * 2 ** 40)),
+        inserted_at: random() < 0.1 ? null : '2024-01-01 01:00:00',
+      }),
+    );
+    const sut = decodeRowBinary(encodeRowBinary(rows));
+    expect(sut.records().toString('utf8')).to.equal(reference(sut));
+    // Both paths ran: the fast one for most rows, toRecordLine for the rest.
+    expect(sut.exactRows).to.be.greaterThan(100);
+    expect(sut.exactRows).to.be.lessThan(2900);
   });
 
   it('decode rows as text, team_id exact beyond 2^53', () => {

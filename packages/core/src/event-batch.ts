@@ -1,8 +1,9 @@
+import * as native from '@bx/native';
 import { isUtf8 } from 'node:buffer';
 import { FIELDS, Field, SLOTS } from './event-fields';
 import { toRecordLine, type EventRow } from './export-record';
 import { verbatimJsonField } from './json-bytes';
-import { RecordWriter, ROW_OVERHEAD, writeRecord } from './record-writer';
+import { ownedBuffer } from './owned-buffer';
 
 const FIELD_NAMES = Object.keys(Field) as Array<keyof typeof Field>;
 
@@ -63,30 +64,34 @@ export class EventBatch {
 
   /**
    * The contract's JSON Lines records, one per row, each ending in `\n`, as
-   * UTF-8: the same bytes as `toRecordLine`, written from the field bytes
-   * (see record-writer.ts). A row whose JSON column must be normalised takes
-   * `toRecordLine` itself.
+   * UTF-8: the same bytes as `toRecordLine`, written from the field bytes in
+   * C (packages/native/src/records.c). A row whose JSON column must be
+   * normalised takes `toRecordLine` itself.
    */
   records(): Buffer {
     const { bytes, index, count } = this;
-    const w = new RecordWriter(bytes.length + count * ROW_OVERHEAD);
-    const properties = this.verbatimJson(Field.properties);
-    const personProperties = this.verbatimJson(Field.person_properties);
+    // Owned: a zstd upload hands it to its thread without a copy.
+    let out = ownedBuffer(bytes.length + count * ROW_OVERHEAD);
+    const state = new Float64Array(2); // [row, bytes written]
     this.exactRows = 0;
-    for (let r = 0; r < count; r++) {
-      const slot = r * SLOTS;
-      const rowStart = w.o;
-      // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
-      w.ensure(ROW_OVERHEAD + 6 * this.rowBytes(slot));
-      if (writeRecord(w, bytes, index, slot, properties[r] === 1, personProperties[r] === 1)) continue;
-      w.o = rowStart;
+    for (;;) {
+      const stop = native.writeRecords(bytes, index, count, SLOTS, out, state);
+      if (stop === DONE) break;
+      const r = state[0]!;
+      const o = state[1]!;
+      if (stop === NEEDS_ROOM) {
+        // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
+        out = grown(out, o, ROW_OVERHEAD + 6 * this.rowBytes(r * SLOTS));
+        continue;
+      }
       this.exactRows++;
       const line = Buffer.from(toRecordLine(this.row(r)) + '\n');
-      w.ensure(line.length);
-      w.out.set(line, w.o);
-      w.o += line.length;
+      out = grown(out, o, line.length);
+      out.set(line, o);
+      state[0] = r + 1;
+      state[1] = o + line.length;
     }
-    const result = w.out.subarray(0, w.o);
+    const result = out.subarray(0, state[1]);
     // Bytes that are not UTF-8 were copied as they came: redo the batch decoding them (U+FFFD), as the row path does.
     if (!isUtf8(result)) {
       this.exactRows = count;
@@ -129,4 +134,18 @@ export class EventBatch {
     for (let f = 0; f < FIELDS; f++) n += Math.max(0, this.index[slot + 2 * f + 1]! - this.index[slot + 2 * f]!);
     return n;
   }
+}
+
+/** Upper bound of a record's bytes beyond its fields' own (the C writer assumes the same). */
+const ROW_OVERHEAD = 256;
+/** Why native.writeRecords stopped. */
+const DONE = 0;
+const NEEDS_ROOM = 1;
+
+/** `out` with room for `n` bytes after its first `used`. */
+function grown(out: Buffer, used: number, n: number): Buffer {
+  if (used + n <= out.length) return out;
+  const bigger = ownedBuffer(Math.max(used + n, out.length * 2));
+  out.copy(bigger, 0, 0, used);
+  return bigger;
 }

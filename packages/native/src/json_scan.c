@@ -1,12 +1,11 @@
 /*
- * The byte-level JSON check of packages/core/src/json-bytes.ts, in C, over a
- * whole batch in one call: for each row, whether a JSON column can be copied
- * as it is (well-formed UTF-8, one valid JSON value, no raw line break or
+ * The byte-level JSON check of packages/core/src/json-bytes.ts, in C:
+ * whether a JSON column can be copied into a record as it is (well-formed UTF-8, one valid JSON value, no raw line break or
  * control character, no U+2028/U+2029, nesting at most MAX_DEPTH). It must
  * answer exactly as isVerbatimJson does; the tests hold the two to the same
  * answers on hostile and random inputs.
  */
-#include <node_api.h>
+#include "bx_native.h"
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
@@ -18,7 +17,17 @@ typedef struct {
   int64_t end;
 } scan_t;
 
-static uint8_t STRING_PLAIN[256];
+/* 1 for bytes a JSON string holds as they are: ASCII but for '"', '\\' and control characters. */
+static const uint8_t STRING_PLAIN[256] = {
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
 
 static int64_t value(const scan_t *s, int64_t i, int depth);
 
@@ -185,7 +194,7 @@ static int64_t value(const scan_t *s, int64_t i, int depth) {
   return number(s, i);
 }
 
-static int verbatim(const uint8_t *b, int64_t start, int64_t end) {
+int bx_verbatim_json(const uint8_t *b, int64_t start, int64_t end) {
   scan_t s = {b, end};
   int64_t i = space(&s, start);
   if (i < 0 || i >= end) return 0;
@@ -194,52 +203,3 @@ static int verbatim(const uint8_t *b, int64_t start, int64_t end) {
   return space(&s, i) == end;
 }
 
-/* A typed array's data (NULL when empty), or 0 if `v` is not a typed array of type `want`. */
-static int typed_data(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
-  napi_typedarray_type type;
-  return napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) == napi_ok && type == want;
-}
-
-/*
- * verbatimJson(bytes: Uint8Array, index: Int32Array, count, slots, field, out: Uint8Array):
- * out[r] = 1 when field `field` of row r spans [index[r*slots + 2*field], index[... + 1]),
- * is not empty and is verbatim JSON; 0 otherwise.
- */
-static napi_value verbatim_json(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
-    napi_throw_type_error(env, NULL, "verbatimJson: 6 arguments expected");
-    return NULL;
-  }
-  size_t n_bytes, n_index, n_out;
-  void *bytes_data, *index_data, *out_data;
-  int32_t count, slots, field;
-  if (!typed_data(env, argv[0], napi_uint8_array, &bytes_data, &n_bytes) ||
-      !typed_data(env, argv[1], napi_int32_array, &index_data, &n_index) ||
-      !typed_data(env, argv[5], napi_uint8_array, &out_data, &n_out) || napi_get_value_int32(env, argv[2], &count) != napi_ok ||
-      napi_get_value_int32(env, argv[3], &slots) != napi_ok || napi_get_value_int32(env, argv[4], &field) != napi_ok ||
-      count < 0 || slots <= 0 || field < 0 || 2 * field + 1 >= slots || (size_t)count > n_out ||
-      (size_t)count * (size_t)slots > n_index) {
-    napi_throw_type_error(env, NULL, "verbatimJson: bad arguments");
-    return NULL;
-  }
-  const uint8_t *bytes = bytes_data;
-  const int32_t *index = index_data;
-  uint8_t *out = out_data;
-  for (int32_t r = 0; r < count; r++) {
-    int64_t s = index[(size_t)r * slots + 2 * field], e = index[(size_t)r * slots + 2 * field + 1];
-    out[r] = s >= 0 && e > s && (size_t)e <= n_bytes && verbatim(bytes, s, e);
-  }
-  return NULL;
-}
-
-NAPI_MODULE_INIT() {
-  for (int c = 0x20; c < 0x80; c++) STRING_PLAIN[c] = 1;
-  STRING_PLAIN[0x22] = 0;
-  STRING_PLAIN[0x5c] = 0;
-  napi_value fn;
-  napi_create_function(env, "verbatimJson", NAPI_AUTO_LENGTH, verbatim_json, NULL, &fn);
-  napi_set_named_property(env, exports, "verbatimJson", fn);
-  return exports;
-}

@@ -112,11 +112,13 @@ export class ObjectUpload {
 
   async write(chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
-    this.unprocessed += chunk.length;
+    // Read now: an owned chunk may be handed to a compression thread (and read as empty after).
+    const length = chunk.length;
+    this.unprocessed += length;
     let ready = true;
     this.processed = new Promise((resolve) => {
       ready = this.compressor.write(chunk, () => {
-        this.unprocessed -= chunk.length;
+        this.unprocessed -= length;
         resolve();
       });
     });

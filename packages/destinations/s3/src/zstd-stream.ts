@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { isOwnedBuffer } from '@bx/core';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ThreadChannel } from './thread-channel';
 import type { CompressedFrame, ZstdRequest } from './zstd-thread';
@@ -19,9 +20,11 @@ export class ZstdStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    // postMessage clones a view's whole ArrayBuffer: send exactly the chunk's bytes.
-    const data = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : new Uint8Array(chunk);
-    thread.request<Uint8Array[]>({ id: this.id, op: 'write', data }).then((out) => this.pushAll(out, done), done);
+    // An owned chunk's memory is handed over (transferred); any other is copied.
+    const data = isOwnedBuffer(chunk) ? chunk : new Uint8Array(chunk);
+    thread
+      .request<Uint8Array[]>({ id: this.id, op: 'write', data }, [data.buffer as ArrayBuffer])
+      .then((out) => this.pushAll(out, done), done);
   }
 
   override _flush(done: TransformCallback): void {

@@ -1,0 +1,90 @@
+/* N-API bindings of @bx/native (see ../index.d.ts). */
+#include <node_api.h>
+#include "bx_native.h"
+
+/* A typed array's data (NULL when empty), or 0 if `v` is not a typed array of type `want`. */
+static int typed_data(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
+  napi_typedarray_type type;
+  return napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) == napi_ok && type == want;
+}
+
+/*
+ * verbatimJson(bytes: Uint8Array, index: Int32Array, count, slots, field, out: Uint8Array):
+ * out[r] = 1 when field `field` of row r spans [index[r*slots + 2*field], index[... + 1]),
+ * is not empty and is verbatim JSON; 0 otherwise.
+ */
+static napi_value verbatim_json(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
+    napi_throw_type_error(env, NULL, "verbatimJson: 6 arguments expected");
+    return NULL;
+  }
+  size_t n_bytes, n_index, n_out;
+  void *bytes_data, *index_data, *out_data;
+  int32_t count, slots, field;
+  if (!typed_data(env, argv[0], napi_uint8_array, &bytes_data, &n_bytes) ||
+      !typed_data(env, argv[1], napi_int32_array, &index_data, &n_index) ||
+      !typed_data(env, argv[5], napi_uint8_array, &out_data, &n_out) || napi_get_value_int32(env, argv[2], &count) != napi_ok ||
+      napi_get_value_int32(env, argv[3], &slots) != napi_ok || napi_get_value_int32(env, argv[4], &field) != napi_ok ||
+      count < 0 || slots <= 0 || field < 0 || 2 * field + 1 >= slots || (size_t)count > n_out ||
+      (size_t)count * (size_t)slots > n_index) {
+    napi_throw_type_error(env, NULL, "verbatimJson: bad arguments");
+    return NULL;
+  }
+  const uint8_t *bytes = bytes_data;
+  const int32_t *index = index_data;
+  uint8_t *out = out_data;
+  for (int32_t r = 0; r < count; r++) {
+    int64_t s = index[(size_t)r * slots + 2 * field], e = index[(size_t)r * slots + 2 * field + 1];
+    out[r] = s >= 0 && e > s && (size_t)e <= n_bytes && bx_verbatim_json(bytes, s, e);
+  }
+  return NULL;
+}
+
+/*
+ * writeRecords(bytes: Uint8Array, index: Int32Array, count, slots, out: Uint8Array, state: Float64Array):
+ * state = [row, out offset], advanced; answers why it stopped (0 done, 1 out of room, 2 a row for toRecordLine).
+ */
+static napi_value write_records(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
+    napi_throw_type_error(env, NULL, "writeRecords: 6 arguments expected");
+    return NULL;
+  }
+  size_t n_bytes, n_index, n_out, n_state;
+  void *bytes, *index, *out, *state_data;
+  int32_t count, slots;
+  if (!typed_data(env, argv[0], napi_uint8_array, &bytes, &n_bytes) ||
+      !typed_data(env, argv[1], napi_int32_array, &index, &n_index) ||
+      !typed_data(env, argv[4], napi_uint8_array, &out, &n_out) ||
+      !typed_data(env, argv[5], napi_float64_array, &state_data, &n_state) || n_state != 2 ||
+      napi_get_value_int32(env, argv[2], &count) != napi_ok || napi_get_value_int32(env, argv[3], &slots) != napi_ok ||
+      count < 0 || slots != 22 || (size_t)count * (size_t)slots > n_index) {
+    napi_throw_type_error(env, NULL, "writeRecords: bad arguments");
+    return NULL;
+  }
+  double *state = state_data;
+  if (state[0] < 0 || state[0] > count || state[1] < 0 || state[1] > (double)n_out) {
+    napi_throw_range_error(env, NULL, "writeRecords: state out of range");
+    return NULL;
+  }
+  int32_t row = (int32_t)state[0];
+  int64_t o = (int64_t)state[1];
+  int why = bx_write_records(bytes, (int64_t)n_bytes, index, count, slots, out, (int64_t)n_out, &row, &o);
+  state[0] = row;
+  state[1] = (double)o;
+  napi_value result;
+  napi_create_int32(env, why, &result);
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "verbatimJson", NAPI_AUTO_LENGTH, verbatim_json, NULL, &fn);
+  napi_set_named_property(env, exports, "verbatimJson", fn);
+  napi_create_function(env, "writeRecords", NAPI_AUTO_LENGTH, write_records, NULL, &fn);
+  napi_set_named_property(env, exports, "writeRecords", fn);
+  return exports;
+}

@@ -1,0 +1,145 @@
+/*
+ * EventBatch.records() in C: the contract's JSON Lines record of each row,
+ * written from the field bytes (packages/core/src/record-writer.ts is the
+ * same in TypeScript). Strings are escaped as JSON.stringify escapes them
+ * (bytes >= 0x80 are copied; the caller checks the output is UTF-8), JSON
+ * columns copied when bx_verbatim_json accepts them, ClickHouse timestamps
+ * rewritten as ISO 8601 with +00:00. A row it cannot write is left to
+ * toRecordLine. The tests hold its output to toRecordLine's on hostile rows.
+ */
+#include "bx_native.h"
+#include <string.h>
+
+/* Field order of a batch row (packages/core/src/event-fields.ts). */
+enum { UUID, EVENT, PROPERTIES, DISTINCT_ID, TEAM_ID, TIMESTAMP, CREATED_AT, INSERTED_AT, ELEMENTS_CHAIN, PERSON_ID,
+       PERSON_PROPERTIES, FIELDS };
+
+#define ROW_OVERHEAD 256
+
+/* After '\\': what JSON.stringify writes for bytes below 0x20 (u: \\u00XX), '"' and '\\'; 0 for bytes it copies. */
+static const uint8_t ESCAPE[256] = {
+  117, 117, 117, 117, 117, 117, 117, 117, 98, 116, 110, 117, 102, 114, 117, 117, 117, 117, 117, 117, 117, 117, 117, 117, 117, 117, 117, 117, 117, 117, 117, 117,
+  0, 0, 34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 92, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+static const char HEX[] = "0123456789abcdef";
+
+#define PUT(lit)                               \
+  do {                                         \
+    memcpy(out + o, lit, sizeof(lit) - 1);     \
+    o += sizeof(lit) - 1;                      \
+  } while (0)
+
+static int64_t put_string(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, int32_t e) {
+  out[o++] = '"';
+  for (int32_t i = s; i < e; i++) {
+    uint8_t c = b[i];
+    uint8_t x = ESCAPE[c];
+    if (!x) {
+      out[o++] = c;
+      continue;
+    }
+    out[o++] = '\\';
+    out[o++] = x;
+    if (x == 'u') {
+      out[o++] = '0';
+      out[o++] = '0';
+      out[o++] = HEX[c >> 4];
+      out[o++] = HEX[c & 15];
+    }
+  }
+  out[o++] = '"';
+  return o;
+}
+
+/* `YYYY-MM-DD hh:mm:ss[.ffffff]` as "YYYY-MM-DDThh:mm:ss[.ffffff]+00:00"; -1 for another form. */
+static int64_t put_timestamp(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, int32_t e) {
+  if (e - s < 19 || b[s + 10] != ' ') return -1;
+  out[o++] = '"';
+  memcpy(out + o, b + s, (size_t)(e - s));
+  out[o + 10] = 'T';
+  o += e - s;
+  memcpy(out + o, "+00:00\"", 7);
+  return o + 7;
+}
+
+static int64_t put_int64(uint8_t *out, int64_t o, const uint8_t *b, int32_t s) {
+  int64_t v;
+  memcpy(&v, b + s, 8); /* little-endian, as x86-64 and arm64 are */
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  char digits[20];
+  int n = 0;
+  do {
+    digits[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) out[o++] = '-';
+  while (n) out[o++] = (uint8_t)digits[--n];
+  return o;
+}
+
+/* A JSON column: null when empty, the text when verbatim; -1 otherwise. */
+static int64_t put_json(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, int32_t e) {
+  if (s == e) {
+    memcpy(out + o, "null", 4);
+    return o + 4;
+  }
+  if (!bx_verbatim_json(b, s, e)) return -1;
+  memcpy(out + o, b + s, (size_t)(e - s));
+  return o + (e - s);
+}
+
+int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
+                     uint8_t *out, int64_t n_out, int32_t *row, int64_t *out_at) {
+  for (; *row < count; (*row)++) {
+    const int32_t *x = index + (int64_t)*row * slots;
+    int64_t field_bytes = 0;
+    for (int f = 0; f < FIELDS; f++) {
+      int32_t s = x[2 * f], e = x[2 * f + 1];
+      if (s < 0) {
+        if (f != INSERTED_AT) return BX_NEEDS_EXACT;
+        continue;
+      }
+      if (e < s || e > n_bytes) return BX_NEEDS_EXACT;
+      field_bytes += e - s;
+    }
+    if (x[2 * TEAM_ID] < 0 || x[2 * TEAM_ID] + 8 > n_bytes) return BX_NEEDS_EXACT;
+    int64_t o = *out_at;
+    if (o + ROW_OVERHEAD + 6 * field_bytes > n_out) return BX_NEEDS_ROOM;
+#define S(f) x[2 * (f)]
+#define E(f) x[2 * (f) + 1]
+    PUT("{\"uuid\":");
+    o = put_string(out, o, b, S(UUID), E(UUID));
+    PUT(",\"event\":");
+    o = put_string(out, o, b, S(EVENT), E(EVENT));
+    PUT(",\"properties\":");
+    if ((o = put_json(out, o, b, S(PROPERTIES), E(PROPERTIES))) < 0) return BX_NEEDS_EXACT;
+    PUT(",\"distinct_id\":");
+    o = put_string(out, o, b, S(DISTINCT_ID), E(DISTINCT_ID));
+    PUT(",\"team_id\":");
+    o = put_int64(out, o, b, S(TEAM_ID));
+    PUT(",\"timestamp\":");
+    if ((o = put_timestamp(out, o, b, S(TIMESTAMP), E(TIMESTAMP))) < 0) return BX_NEEDS_EXACT;
+    PUT(",\"created_at\":");
+    if ((o = put_timestamp(out, o, b, S(CREATED_AT), E(CREATED_AT))) < 0) return BX_NEEDS_EXACT;
+    PUT(",\"inserted_at\":");
+    if (S(INSERTED_AT) < 0) PUT("null");
+    else if ((o = put_timestamp(out, o, b, S(INSERTED_AT), E(INSERTED_AT))) < 0) return BX_NEEDS_EXACT;
+    PUT(",\"elements_chain\":");
+    o = put_string(out, o, b, S(ELEMENTS_CHAIN), E(ELEMENTS_CHAIN));
+    PUT(",\"person_id\":");
+    o = put_string(out, o, b, S(PERSON_ID), E(PERSON_ID));
+    PUT(",\"person_properties\":");
+    if ((o = put_json(out, o, b, S(PERSON_PROPERTIES), E(PERSON_PROPERTIES))) < 0) return BX_NEEDS_EXACT;
+    PUT("}\n");
+#undef S
+#undef E
+    *out_at = o;
+  }
+  return BX_DONE;
+}
