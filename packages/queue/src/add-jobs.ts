@@ -39,7 +39,7 @@ elseif meta[2] then
   pausedOrMaxed = rcall('LLEN', KEYS[6]) >= tonumber(meta[2])
 end
 rcall('INCRBY', KEYS[3], (#ARGV - 4) / 3)
-local added = 0
+local added = {}
 for i = 5, #ARGV, 3 do
   local jobId = ARGV[i]
   local jobKey = prefix .. jobId
@@ -49,15 +49,22 @@ for i = 5, #ARGV, 3 do
     rcall('HMSET', jobKey, 'name', name, 'data', ARGV[i + 1], 'opts', ARGV[i + 2], 'timestamp', timestamp,
       'delay', 0, 'priority', priority)
     rcall('XADD', KEYS[4], '*', 'event', 'added', 'jobId', jobId, 'name', name)
-    if priority > 0 then
-      local counter = rcall('INCR', KEYS[8])
-      rcall('ZADD', KEYS[7], priority * 0x100000000 + counter % 0x100000000, jobId)
-    else
-      rcall('LPUSH', KEYS[1], jobId)
-    end
     rcall('XADD', KEYS[4], 'MAXLEN', '~', maxEvents, '*', 'event', 'waiting', 'jobId', jobId)
-    added = added + 1
+    added[#added + 1] = jobId
   end
 end
-if added > 0 and not pausedOrMaxed then rcall('ZADD', KEYS[5], 0, '0') end
-return added`;
+if #added == 0 then return 0 end
+-- One command for all the added jobs, as many single pushes would leave it.
+if priority > 0 then
+  local counter = rcall('INCRBY', KEYS[8], #added) - #added
+  local scored = {}
+  for k, jobId in ipairs(added) do
+    scored[2 * k - 1] = priority * 0x100000000 + (counter + k) % 0x100000000
+    scored[2 * k] = jobId
+  end
+  rcall('ZADD', KEYS[7], unpack(scored))
+else
+  rcall('LPUSH', KEYS[1], unpack(added))
+end
+if not pausedOrMaxed then rcall('ZADD', KEYS[5], 0, '0') end
+return #added`;
