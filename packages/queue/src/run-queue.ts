@@ -6,7 +6,7 @@ import { DEAD_LETTER_QUEUE, RUNS_QUEUE, RUN_JOB_NAME, parseJob, type RunJobData 
 
 const ADD_JOBS_COMMAND = 'bxAddJobs';
 
-/** Calls the add-jobs script defined on the connection: 8 keys, then its arguments. */
+/** Calls the add-jobs script defined on the connection: 7 keys, then its arguments. */
 function callAddJobs(connection: Redis, ...args: string[]): Promise<unknown> {
   return (connection as unknown as Record<string, (...a: string[]) => Promise<unknown>>)[ADD_JOBS_COMMAND]!(...args);
 }
@@ -81,7 +81,7 @@ export class RunQueue {
 
   constructor(private readonly opts: RunQueueOptions) {
     this.connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
-    this.connection.defineCommand(ADD_JOBS_COMMAND, { lua: ADD_JOBS, numberOfKeys: 8 });
+    this.connection.defineCommand(ADD_JOBS_COMMAND, { lua: ADD_JOBS, numberOfKeys: 7 });
     this.queue = new Queue(RUNS_QUEUE, { connection: this.connection, prefix: opts.prefix });
     this.deadLetter = new Queue(DEAD_LETTER_QUEUE, { connection: this.connection, prefix: opts.prefix });
   }
@@ -110,7 +110,7 @@ export class RunQueue {
    * chunk's command is written when it is called.
    */
   async enqueue(runs: readonly RunJobData[], opts: { priority?: number } = {}): Promise<void> {
-    const jobKeys = ['wait', 'meta', 'id', 'events', 'marker', 'active', 'prioritized', 'pc'].map((k) => this.key(k));
+    const jobKeys = ['wait', 'meta', 'id', 'marker', 'active', 'prioritized', 'pc'].map((k) => this.key(k));
     const timestamp = String(Date.now());
     // The options of every job of this call but its id, as BullMQ stores them (JSON).
     const { jobId: _, ...shared } = this.jobOptions('', opts.priority);
