@@ -69,9 +69,16 @@ export class Scheduler {
     let admitting: Promise<void> = Promise.resolve();
     try {
       for (;;) {
-        const page = await this.opts.store.schedule.due(horizon, this.batchSize + mayStillBeDue);
+        const limit = this.batchSize + mayStillBeDue;
+        const page = await this.opts.store.schedule.due(horizon, limit);
         const ids = page.filter((id) => !seen.has(id)).slice(0, this.batchSize);
-        if (ids.length === 0) break;
+        if (ids.length === 0) {
+          // A full page of seen exports: more of them are due than counted
+          // (another process scheduled one again); read past all of them.
+          if (page.length < limit || mayStillBeDue >= seen.size) break;
+          mayStillBeDue = seen.size;
+          continue;
+        }
         ids.forEach((id) => seen.add(id));
         total.exports += ids.length;
         mayStillBeDue += ids.length;
