@@ -1,7 +1,15 @@
 import { PermanentError, errorMessage, isRetryable, type Config, type Logger } from '@bx/core';
 import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { DEAD_LETTER_QUEUE, RUNS_QUEUE, parseJob, type RunJobData } from './run-job';
+import { ADD_JOBS } from './add-jobs';
+import { DEAD_LETTER_QUEUE, RUNS_QUEUE, RUN_JOB_NAME, parseJob, type RunJobData } from './run-job';
+
+const ADD_JOBS_COMMAND = 'bxAddJobs';
+
+/** Calls the add-jobs script defined on the connection: 7 keys, then its arguments. */
+function callAddJobs(connection: Redis, ...args: string[]): Promise<unknown> {
+  return (connection as unknown as Record<string, (...a: string[]) => Promise<unknown>>)[ADD_JOBS_COMMAND]!(...args);
+}
 
 export interface RunQueueOptions {
   redisUrl: string;
@@ -36,10 +44,8 @@ export type RunProcessor = (payload: RunJobData, ctx: JobContext) => Promise<unk
  */
 export const BACKFILL_PRIORITY = 10;
 
-/** Jobs per addBulk pipeline. */
+/** Jobs per add-jobs script call: Redis runs nothing else meanwhile (a few ms). */
 const ENQUEUE_CHUNK = 1000;
-/** addBulk pipelines one enqueue() keeps unanswered at most. */
-const ENQUEUE_IN_FLIGHT = 4;
 
 export interface WorkerOptions {
   concurrency: number;
@@ -60,8 +66,6 @@ export class RunQueue {
   readonly queue: Queue;
   /** Never processed: a record of failed runs, shown in Bull Board; a retry moves the run back. */
   readonly deadLetter: Queue;
-  /** Settles once the latest enqueue() has sent its last chunk: the next one sends after it. */
-  private sending: Promise<void> = Promise.resolve();
 
   /** The queue as the services configure it. */
   static fromConfig(
@@ -77,6 +81,7 @@ export class RunQueue {
 
   constructor(private readonly opts: RunQueueOptions) {
     this.connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    this.connection.defineCommand(ADD_JOBS_COMMAND, { lua: ADD_JOBS, numberOfKeys: 7 });
     this.queue = new Queue(RUNS_QUEUE, { connection: this.connection, prefix: opts.prefix });
     this.deadLetter = new Queue(DEAD_LETTER_QUEUE, { connection: this.connection, prefix: opts.prefix });
   }
@@ -99,31 +104,27 @@ export class RunQueue {
 
   /**
    * Enqueues runs in order (oldest first); runs already queued are left as
-   * they are. Jobs go in pipelines of ENQUEUE_CHUNK (addBulk), and the next
-   * one is built while Redis still adds the one before. Calls reach Redis in
-   * call order, also when a caller does not wait for one before the next (a
-   * backfill stays FIFO).
+   * they are. One script call per ENQUEUE_CHUNK jobs (add-jobs.ts), not one
+   * BullMQ call per job. Calls reach Redis in call order, also when a caller
+   * does not wait for one before the next (a backfill stays FIFO): each
+   * chunk's command is written when it is called.
    */
   async enqueue(runs: readonly RunJobData[], opts: { priority?: number } = {}): Promise<void> {
-    const replies: Array<Promise<unknown>> = [];
-    const send = async () => {
-      for (let i = 0; i < runs.length; i += ENQUEUE_CHUNK) {
-        if (replies.length >= ENQUEUE_IN_FLIGHT) await replies[replies.length - ENQUEUE_IN_FLIGHT];
-        const reply = this.queue.addBulk(
-          runs
-            .slice(i, i + ENQUEUE_CHUNK)
-            .map((data) => ({ name: 'export-run', data, opts: this.jobOptions(data.run_id, opts.priority) })),
-        );
-        reply.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-        replies.push(reply);
-        // addBulk writes its pipeline within microtasks: once they have run, the chunk is on the socket.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+    const jobKeys = ['wait', 'meta', 'id', 'marker', 'active', 'prioritized', 'pc'].map((k) => this.key(k));
+    const timestamp = String(Date.now());
+    // The options of every job of this call but its id, as BullMQ stores them (JSON).
+    const { jobId: _, ...shared } = this.jobOptions('', opts.priority);
+    const optsTail = JSON.stringify(shared).slice(1);
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < runs.length; i += ENQUEUE_CHUNK) {
+      const args: string[] = [this.key(''), RUN_JOB_NAME, timestamp, String(opts.priority ?? 0)];
+      for (const run of runs.slice(i, i + ENQUEUE_CHUNK)) {
+        const id = JSON.stringify(run.run_id);
+        args.push(run.run_id, JSON.stringify(run), `{"jobId":${id},${optsTail}`);
       }
-    };
-    const sent = this.sending.then(send);
-    this.sending = sent.catch(() => undefined);
-    await sent;
-    await Promise.all(replies);
+      calls.push(callAddJobs(this.connection, ...jobKeys, ...args));
+    }
+    await Promise.all(calls);
   }
 
   /** Queues a run again after it finished (manual retry): the old job and any dead-letter record are dropped first. */
@@ -229,6 +230,13 @@ export class RunQueue {
     await this.queue.close();
     await this.deadLetter.close();
     await this.connection.quit().catch(() => this.connection.disconnect());
+  }
+
+  /** A key of the runs queue (BullMQ's layout); '' is the prefix of job keys. */
+  private key(name: string): string {
+    const key = this.queue.keys[name];
+    if (key === undefined) throw new Error(`BullMQ has no queue key '${name}'`);
+    return key;
   }
 
   private jobOptions(runId: string, priority?: number): JobsOptions {

@@ -55,10 +55,14 @@ for i = 5, #ARGV, N do
   if status then
     out[#out + 1] = status
   else
-    redis.call('HSET', key, 'id', id, 'export_id', exportId, 'data_interval_start', ARGV[i + 4],
-      'data_interval_end', ARGV[i + 5], 'status', 'Scheduled', 'attempts', '0', 'records_completed', '0',
-      'bytes_exported', '0', 'files', '[]', 'error', '', 'backfill_id', ARGV[i + 6], 'created_at', ARGV[4],
-      'started_at', '', 'finished_at', '', 'interval_end_ms', endMs)
+    if ARGV[i + 6] == '' then
+      redis.call('HSET', key, 'id', id, 'export_id', exportId, 'data_interval_start', ARGV[i + 4],
+        'data_interval_end', ARGV[i + 5], 'status', 'Scheduled', 'created_at', ARGV[4], 'interval_end_ms', endMs)
+    else
+      redis.call('HSET', key, 'id', id, 'export_id', exportId, 'data_interval_start', ARGV[i + 4],
+        'data_interval_end', ARGV[i + 5], 'status', 'Scheduled', 'created_at', ARGV[4], 'interval_end_ms', endMs,
+        'backfill_id', ARGV[i + 6])
+    end
     redis.call('ZADD', ARGV[3] .. exportId, startMs, id)
     redis.call('ZADD', ARGV[1] .. exportId, endMs, id)
     created = created + 1

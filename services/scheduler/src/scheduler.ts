@@ -15,6 +15,19 @@ export interface SchedulerOptions {
   maxIntervalsPerTick?: number;
 }
 
+interface Move {
+  id: string;
+  from: number;
+  to: number;
+  dueAt: number | null;
+}
+
+/** Runs to admit and cursors to move for one batch of due exports. */
+interface Batch {
+  jobs: RunJobData[];
+  moves: Move[];
+}
+
 export interface TickResult {
   exports: number;
   enqueued: number;
@@ -36,21 +49,56 @@ export class Scheduler {
     this.maxIntervals = opts.maxIntervalsPerTick ?? 500;
   }
 
-  /** One pass over every due export. `now` defaults to Redis server time. */
+  /**
+   * One pass over every due export. `now` defaults to Redis server time.
+   * Batches go through two stages: reading exports and cursors and working
+   * out their runs (mostly this process), then creating, enqueueing and
+   * advancing (mostly Redis). The next batch is read while Redis admits the
+   * one before, and batches are admitted one at a time, in order.
+   */
   async tick(now?: number): Promise<TickResult> {
     const at = now ?? (await this.opts.store.now());
     const horizon = at - this.opts.settleMs;
     const total: TickResult = { exports: 0, enqueued: 0 };
     const seen = new Set<string>();
-    for (;;) {
-      const ids = (await this.opts.store.schedule.due(horizon, this.batchSize + seen.size)).filter(
-        (id) => !seen.has(id),
-      );
-      if (ids.length === 0) return total;
-      ids.forEach((id) => seen.add(id));
-      total.exports += ids.length;
-      total.enqueued += await this.scheduleBatch(ids, horizon, at);
+    // Seen exports that may still be in the due range: those read and not yet
+    // advanced, and those left due once advanced (lost compare-and-set,
+    // more intervals than one tick takes). A page this much larger than a
+    // batch holds a batch of unseen exports, if so many are due.
+    let mayStillBeDue = 0;
+    let admitting: Promise<void> = Promise.resolve();
+    try {
+      for (;;) {
+        const limit = this.batchSize + mayStillBeDue;
+        const page = await this.opts.store.schedule.due(horizon, limit);
+        const ids = page.filter((id) => !seen.has(id)).slice(0, this.batchSize);
+        if (ids.length === 0) {
+          // A full page of seen exports: more of them are due than counted
+          // (another process scheduled one again); read past all of them.
+          if (page.length < limit || mayStillBeDue >= seen.size) break;
+          mayStillBeDue = seen.size;
+          continue;
+        }
+        ids.forEach((id) => seen.add(id));
+        total.exports += ids.length;
+        mayStillBeDue += ids.length;
+        const batch = await this.prepareBatch(ids, horizon);
+        mayStillBeDue -= ids.length - batch.moves.length; // unscheduled ones left the range
+        const previous = admitting;
+        admitting = previous.then(async () => {
+          const admitted = await this.admitBatch(batch, horizon, at);
+          total.enqueued += admitted.enqueued;
+          mayStillBeDue -= batch.moves.length - admitted.stillDue;
+        });
+        admitting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+        await previous;
+      }
+      await admitting;
+    } finally {
+      // Nothing of this tick is left running when it returns or throws.
+      await admitting.catch(() => undefined);
     }
+    return total;
   }
 
   start(tickMs: number): void {
@@ -75,12 +123,12 @@ export class Scheduler {
     await this.running;
   }
 
-  /** `at` is the scheduler's clock (Redis time), also for the runs' created_at. */
-  private async scheduleBatch(ids: string[], horizon: number, at: number): Promise<number> {
-    const { store, queue } = this.opts;
+  /** Reads a batch of due exports and works out their runs; unschedules paused and deleted ones. */
+  private async prepareBatch(ids: string[], horizon: number): Promise<Batch> {
+    const { store } = this.opts;
     const [exports, cursors] = await Promise.all([store.exports.getMany(ids), store.schedule.cursors(ids)]);
     const jobs: RunJobData[] = [];
-    const moves: Array<{ id: string; from: number; to: number; dueAt: number | null }> = [];
+    const moves: Move[] = [];
     for (let i = 0; i < ids.length; i++) {
       const exp = exports[i];
       const cursor = cursors[i];
@@ -99,16 +147,27 @@ export class Scheduler {
       }
       moves.push({ id: exp.id, from: cursor, to: next, dueAt });
     }
-    // Oldest first. A run still Scheduled may have lost its job to a crash
-    // between creating it and enqueueing it: offering it again is harmless,
-    // the job id dedupes it.
+    // Oldest first.
     jobs.sort((a, b) => a.data_interval_start - b.data_interval_start);
-    const statuses = await admitRuns(store, queue, jobs, {
+    return { jobs, moves };
+  }
+
+  /**
+   * Creates and enqueues a batch's runs, then moves its cursors. `at` is the
+   * scheduler's clock (Redis time), also for the runs' created_at. Answers
+   * the runs it created and how many of the batch's exports may still be due.
+   */
+  private async admitBatch(batch: Batch, horizon: number, at: number): Promise<{ enqueued: number; stillDue: number }> {
+    const { store, queue } = this.opts;
+    // A run still Scheduled may have lost its job to a crash between creating
+    // it and enqueueing it: offering it again is harmless, the job id dedupes it.
+    const statuses = await admitRuns(store, queue, batch.jobs, {
       now: at,
       enqueueIf: (status) => status === 'created' || status === 'Scheduled',
     });
-    await store.schedule.advance(moves);
-    return statuses.filter((s) => s === 'created').length;
+    const moved = await store.schedule.advance(batch.moves);
+    const stillDue = batch.moves.filter((m, i) => !moved[i] || (m.dueAt !== null && m.dueAt <= horizon)).length;
+    return { enqueued: statuses.filter((s) => s === 'created').length, stillDue };
   }
 
   /** Intervals from `cursor` that ended by `horizon` and start before `end_at`. */
