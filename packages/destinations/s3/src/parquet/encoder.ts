@@ -20,7 +20,7 @@ export type ParquetCompression = 'zstd' | 'snappy' | 'gzip' | 'brotli' | null;
 
 /** A row group ends at this many rows, or at this many bytes of the file (compressed, estimated). */
 const ROW_GROUP_ROWS = 122_880;
-const ROW_GROUP_BYTES = 8 * 1024 * 1024;
+const ROW_GROUP_BYTES = 4 * 1024 * 1024;
 
 const str = (name: string, optional: boolean, json = false): ColumnSpec => ({
   name,
@@ -66,7 +66,7 @@ export const PARQUET_SCHEMA: readonly ColumnSpec[] = [
 
 const NULL_TEXT = Buffer.from('null');
 /** Raw page bytes being compressed beyond which a write waits for them. */
-const MAX_IN_FLIGHT = 8 * 1024 * 1024;
+const MAX_IN_FLIGHT = 2 * 1024 * 1024;
 const gzipAsync = promisify(gzip);
 const brotliAsync = promisify(brotliCompress);
 

@@ -20,6 +20,8 @@ import { CompactWriter } from './thrift-compact';
 
 /** A page's values are compressed once they reach this many bytes. */
 const PAGE_BYTES = 1 << 20;
+/** A row group goes to the sink in chunks of about this many bytes. */
+const SINK_BYTES = 1 << 20;
 
 /**
  * Compresses a page, now or later (e.g. on a thread). The page's buffer is
@@ -375,9 +377,20 @@ export class ParquetFileWriter {
     this.rowGroups.push(rg.bytes());
     this.fileRows += this.rows;
     this.rows = 0;
-    const chunk = Buffer.concat(parts);
-    this.written += chunk.length;
-    await this.sink(chunk);
+    // To the sink in pieces of about SINK_BYTES: no copy of the whole row group at once.
+    let piece: Uint8Array[] = [];
+    let pieceBytes = 0;
+    for (let k = 0; k < parts.length; k++) {
+      piece.push(parts[k]!);
+      pieceBytes += parts[k]!.length;
+      parts[k] = NO_BYTES;
+      if (pieceBytes < SINK_BYTES && k < parts.length - 1) continue;
+      const chunk = Buffer.concat(piece, pieceBytes);
+      piece = [];
+      pieceBytes = 0;
+      this.written += chunk.length;
+      await this.sink(chunk);
+    }
   }
 
   /** The last row group, then the footer. */
