@@ -34,7 +34,7 @@ function row(i: number, overrides: Partial<EventRow> = {}): EventRow {
 async function encode(
   compression: ParquetCompression,
   batches: EventBatch[],
-): Promise<{ data: Buffer; chunks: number }> {
+): Promise<{ data: Buffer; chunks: number[] }> {
   const chunks: Buffer[] = [];
   const encoder = await ParquetEncoder.create(compression, async (c) => {
     chunks.push(c);
