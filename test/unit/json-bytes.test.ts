@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Field, isVerbatimJson, jsonColumn, SLOTS, verbatimJsonField } from '@bx/core';
+import { Field, jsonColumn, SLOTS, verbatimJsonField } from '@bx/core';
 import { seededRandom } from '../helpers/seeded-random';
 
 /**
@@ -11,20 +11,13 @@ function verbatim(text: string): boolean {
   return text !== '' && jsonColumn(text) === text && !/[\u2028\u2029]/.test(text);
 }
 
-type Check = (b: Uint8Array, start: number, end: number) => boolean;
-
-/** The C version over a one-row batch whose properties field is b[start, end). */
-const nativeCheck: Check = (b, start, end) => {
+/** The check over a one-row batch whose properties field is b[start, end). */
+function isVerbatim(b: Uint8Array, start: number, end: number): boolean {
   const index = new Int32Array(SLOTS);
   index[2 * Field.properties] = start;
   index[2 * Field.properties + 1] = end;
   return verbatimJsonField(b, index, 1, Field.properties)[0] === 1;
-};
-
-const IMPLEMENTATIONS: Array<[string, Check]> = [
-  ['isVerbatimJson (JS)', isVerbatimJson],
-  ['verbatimJsonField (C, packages/native)', nativeCheck],
-];
+}
 
 const CORPUS = [
   '{}',
@@ -74,115 +67,113 @@ const CORPUS = [
   "{'a':1}",
 ];
 
-for (const [name, isVerbatim] of IMPLEMENTATIONS) {
-  const check = (text: string) => {
-    const bytes = Buffer.from(text);
-    return isVerbatim(bytes, 0, bytes.length);
-  };
+const check = (text: string) => {
+  const bytes = Buffer.from(text);
+  return isVerbatim(bytes, 0, bytes.length);
+};
 
-  describe(`${name}: JSON text copied into a record without parsing`, () => {
-    it('agrees with jsonColumn on a corpus of valid, invalid and line-breaking texts', () => {
-      for (const text of CORPUS) expect(check(text), JSON.stringify(text)).to.equal(verbatim(text));
-    });
-
-    it('leaves documents nested deeper than it checks to the exact path', () => {
-      const deep = '['.repeat(100) + ']'.repeat(100);
-      expect(verbatim(deep)).to.equal(true);
-      expect(check(deep)).to.equal(false);
-    });
-
-    it('accepts only well-formed UTF-8 inside strings', () => {
-      const doc = (...inner: number[]) => Buffer.from([0x22, ...inner, 0x22]);
-      const accepts = (...inner: number[]) => isVerbatim(doc(...inner), 0, inner.length + 2);
-      expect(accepts(0xc3, 0xa9)).to.equal(true); // é
-      expect(accepts(0xf0, 0x9f, 0x8e, 0x89)).to.equal(true); // 🎉
-      expect(accepts(0xe2, 0x80, 0xa7)).to.equal(true); // U+2027
-      expect(accepts(0xc3)).to.equal(false); // truncated
-      expect(accepts(0xc0, 0xaf)).to.equal(false); // overlong
-      expect(accepts(0xed, 0xa0, 0x80)).to.equal(false); // surrogate
-      expect(accepts(0xf4, 0x90, 0x80, 0x80)).to.equal(false); // beyond U+10FFFF
-      expect(accepts(0xff)).to.equal(false);
-      expect(accepts(0x80)).to.equal(false); // lone continuation
-    });
-
-    it('checks only the given range of a larger buffer', () => {
-      const bytes = Buffer.from('xx{"a":1}yy');
-      expect(isVerbatim(bytes, 2, 9)).to.equal(true);
-      expect(isVerbatim(bytes, 2, 8)).to.equal(false);
-      expect(isVerbatim(bytes, 2, 10)).to.equal(false);
-      // A value ending in a backslash or a truncated escape, with more bytes after it.
-      const tail = Buffer.from('"ab\\u12"rest');
-      expect(isVerbatim(tail, 0, 4)).to.equal(false);
-      expect(isVerbatim(tail, 0, 7)).to.equal(false);
-    });
-
-    it('finds a special byte at any position of a long string (the C scan reads 8 bytes at a time)', () => {
-      const specials = ['\u0001', '\u001f', '"', '\\', '\\n', '\\u00e9', 'é', '\u007f', '\u2028', '🎉', '\n'];
-      let checked = 0;
-      for (const special of specials) {
-        for (let at = 0; at < 24; at++) {
-          for (const tail of [0, 1, 7, 8, 9, 17]) {
-            const text = `{"k":"${'a'.repeat(at)}${special}${'b'.repeat(tail)}","n":1}`;
-            expect(check(text), JSON.stringify(text)).to.equal(verbatim(text));
-            checked++;
-          }
-        }
-      }
-      expect(checked).to.equal(specials.length * 24 * 6);
-    });
-
-    it('never accepts a text JSON.parse refuses, over 20,000 random mutations', () => {
-      const random = seededRandom(7);
-      const alphabet = [
-        '{',
-        '}',
-        '[',
-        ']',
-        '"',
-        '\\',
-        ':',
-        ',',
-        ' ',
-        '\n',
-        '0',
-        '1',
-        '-',
-        '.',
-        'e',
-        'u',
-        'a',
-        't',
-        'n',
-        'é',
-        '\u0001',
-        '\u2028',
-      ];
-      let accepted = 0;
-      for (let n = 0; n < 20_000; n++) {
-        const base = CORPUS[Math.floor(random() * 12)]!;
-        const chars = [...base];
-        const edits = 1 + Math.floor(random() * 3);
-        for (let k = 0; k < edits; k++) {
-          const at = Math.floor(random() * (chars.length + 1));
-          const op = random();
-          if (op < 0.4) chars.splice(at, 1);
-          else if (op < 0.8) chars.splice(at, 0, alphabet[Math.floor(random() * alphabet.length)]!);
-          else chars.splice(at, 1, alphabet[Math.floor(random() * alphabet.length)]!);
-        }
-        const text = chars.join('');
-        const got = check(text);
-        if (got) accepted++;
-        expect(got, JSON.stringify(text)).to.equal(verbatim(text));
-      }
-      // The mutations must exercise both answers, or the test proves nothing.
-      expect(accepted).to.be.greaterThan(1000);
-      expect(accepted).to.be.lessThan(19_000);
-    });
+describe('verbatimJsonField (C, packages/native): JSON text copied into a record without parsing', () => {
+  it('agrees with jsonColumn on a corpus of valid, invalid and line-breaking texts', () => {
+    for (const text of CORPUS) expect(check(text), JSON.stringify(text)).to.equal(verbatim(text));
   });
-}
+
+  it('leaves documents nested deeper than it checks to the exact path', () => {
+    const deep = '['.repeat(100) + ']'.repeat(100);
+    expect(verbatim(deep)).to.equal(true);
+    expect(check(deep)).to.equal(false);
+  });
+
+  it('accepts only well-formed UTF-8 inside strings', () => {
+    const doc = (...inner: number[]) => Buffer.from([0x22, ...inner, 0x22]);
+    const accepts = (...inner: number[]) => isVerbatim(doc(...inner), 0, inner.length + 2);
+    expect(accepts(0xc3, 0xa9)).to.equal(true); // é
+    expect(accepts(0xf0, 0x9f, 0x8e, 0x89)).to.equal(true); // 🎉
+    expect(accepts(0xe2, 0x80, 0xa7)).to.equal(true); // U+2027
+    expect(accepts(0xc3)).to.equal(false); // truncated
+    expect(accepts(0xc0, 0xaf)).to.equal(false); // overlong
+    expect(accepts(0xed, 0xa0, 0x80)).to.equal(false); // surrogate
+    expect(accepts(0xf4, 0x90, 0x80, 0x80)).to.equal(false); // beyond U+10FFFF
+    expect(accepts(0xff)).to.equal(false);
+    expect(accepts(0x80)).to.equal(false); // lone continuation
+  });
+
+  it('checks only the given range of a larger buffer', () => {
+    const bytes = Buffer.from('xx{"a":1}yy');
+    expect(isVerbatim(bytes, 2, 9)).to.equal(true);
+    expect(isVerbatim(bytes, 2, 8)).to.equal(false);
+    expect(isVerbatim(bytes, 2, 10)).to.equal(false);
+    // A value ending in a backslash or a truncated escape, with more bytes after it.
+    const tail = Buffer.from('"ab\\u12"rest');
+    expect(isVerbatim(tail, 0, 4)).to.equal(false);
+    expect(isVerbatim(tail, 0, 7)).to.equal(false);
+  });
+
+  it('finds a special byte at any position of a long string (the C scan reads 8 bytes at a time)', () => {
+    const specials = ['\u0001', '\u001f', '"', '\\', '\\n', '\\u00e9', 'é', '\u007f', '\u2028', '🎉', '\n'];
+    let checked = 0;
+    for (const special of specials) {
+      for (let at = 0; at < 24; at++) {
+        for (const tail of [0, 1, 7, 8, 9, 17]) {
+          const text = `{"k":"${'a'.repeat(at)}${special}${'b'.repeat(tail)}","n":1}`;
+          expect(check(text), JSON.stringify(text)).to.equal(verbatim(text));
+          checked++;
+        }
+      }
+    }
+    expect(checked).to.equal(specials.length * 24 * 6);
+  });
+
+  it('never accepts a text JSON.parse refuses, over 20,000 random mutations', () => {
+    const random = seededRandom(7);
+    const alphabet = [
+      '{',
+      '}',
+      '[',
+      ']',
+      '"',
+      '\\',
+      ':',
+      ',',
+      ' ',
+      '\n',
+      '0',
+      '1',
+      '-',
+      '.',
+      'e',
+      'u',
+      'a',
+      't',
+      'n',
+      'é',
+      '\u0001',
+      '\u2028',
+    ];
+    let accepted = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const base = CORPUS[Math.floor(random() * 12)]!;
+      const chars = [...base];
+      const edits = 1 + Math.floor(random() * 3);
+      for (let k = 0; k < edits; k++) {
+        const at = Math.floor(random() * (chars.length + 1));
+        const op = random();
+        if (op < 0.4) chars.splice(at, 1);
+        else if (op < 0.8) chars.splice(at, 0, alphabet[Math.floor(random() * alphabet.length)]!);
+        else chars.splice(at, 1, alphabet[Math.floor(random() * alphabet.length)]!);
+      }
+      const text = chars.join('');
+      const got = check(text);
+      if (got) accepted++;
+      expect(got, JSON.stringify(text)).to.equal(verbatim(text));
+    }
+    // The mutations must exercise both answers, or the test proves nothing.
+    expect(accepted).to.be.greaterThan(1000);
+    expect(accepted).to.be.lessThan(19_000);
+  });
+});
 
 describe('verbatimJsonField: one call per batch', () => {
-  it('answers per row from the batch index, empty and null fields 0, as isVerbatimJson does', () => {
+  it('answers per row from the batch index, empty and null fields 0, as jsonColumn would keep them', () => {
     const texts = ['{"a":1}', '', '{bad', '[1,2]', '"x"', '{"a":\n1}'];
     const bytes = Buffer.from('pad' + texts.join(''));
     const index = new Int32Array(texts.length * SLOTS + SLOTS);
@@ -196,11 +187,7 @@ describe('verbatimJsonField: one call per batch', () => {
     index[texts.length * SLOTS + 2 * Field.person_properties] = -1;
     index[texts.length * SLOTS + 2 * Field.person_properties + 1] = -1;
     const flags = verbatimJsonField(bytes, index, texts.length + 1, Field.person_properties);
-    const expected = texts.map((_, r) => {
-      const s = index[r * SLOTS + 2 * Field.person_properties]!;
-      const e = index[r * SLOTS + 2 * Field.person_properties + 1]!;
-      return isVerbatimJson(bytes, s, e) ? 1 : 0;
-    });
+    const expected = texts.map((t) => (verbatim(t) ? 1 : 0));
     expect([...flags]).to.deep.equal([...expected, 0]);
     expect([...flags]).to.deep.equal([1, 0, 0, 1, 1, 0, 0]);
   });

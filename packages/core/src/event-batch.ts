@@ -100,7 +100,7 @@ export class EventBatch {
     return result;
   }
 
-  /** Per row, 1 when the JSON column `field` is non-empty verbatim JSON (see `isVerbatimJson`), else 0. */
+  /** Per row, 1 when the JSON column `field` is non-empty verbatim JSON (see `verbatimJsonField`), else 0. */
   verbatimJson(field: number): Uint8Array {
     return verbatimJsonField(this.bytes, this.index, this.count, field);
   }

@@ -3,7 +3,7 @@
 #define BX_NATIVE_H
 #include <stdint.h>
 
-/* Whether b[start, end) is verbatim JSON, exactly as isVerbatimJson (packages/core/src/json-bytes.ts) answers. */
+/* Whether b[start, end) is verbatim JSON, as verbatimJsonField (packages/core/src/json-bytes.ts) defines it. */
 int bx_verbatim_json(const uint8_t *b, int64_t start, int64_t end);
 
 /* What bx_write_records stopped for. */

@@ -1,9 +1,9 @@
 /*
- * The byte-level JSON check of packages/core/src/json-bytes.ts, in C:
- * whether a JSON column can be copied into a record as it is (well-formed UTF-8, one valid JSON value, no raw line break or
- * control character, no U+2028/U+2029, nesting at most MAX_DEPTH). It must
- * answer exactly as isVerbatimJson does; the tests hold the two to the same
- * answers on hostile and random inputs.
+ * The check behind verbatimJsonField (packages/core/src/json-bytes.ts):
+ * whether a JSON column can be copied into a record as it is (well-formed
+ * UTF-8, one valid JSON value, no raw line break or control character, no
+ * U+2028/U+2029, nesting at most MAX_DEPTH). The tests compare its answers
+ * with JSON.parse and jsonColumn on hostile and random inputs.
  */
 #include "bx_native.h"
 #include <stdint.h>

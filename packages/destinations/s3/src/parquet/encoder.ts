@@ -206,7 +206,7 @@ type Eleven = [
 
 /**
  * Whether every text field of the batch is UTF-8. JSON columns are checked by
- * isVerbatimJson as they are written; the others are short: a scan for
+ * verbatimJson as they are written; the others are short: a scan for
  * non-ASCII bytes, and isUtf8 on only the fields that have them.
  */
 function textIsUtf8(batch: EventBatch): boolean {

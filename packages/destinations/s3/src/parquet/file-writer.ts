@@ -221,9 +221,9 @@ export class ColumnWriter {
 
   /**
    * Ends the column's chunk of the row group, which starts at `offset` in
-   * the file: its pages, and its ColumnChunk struct for the footer.
+   * the file: writes its ColumnChunk struct to `w` and answers its pages and their bytes, stored and before compression.
    */
-  endChunk(offset: number, w: CompactWriter): Uint8Array[] {
+  endChunk(offset: number, w: CompactWriter): { pages: Uint8Array[]; stored: number; raw: number } {
     if (this.compressing.length > 0 || this.pageValues > 0)
       throw new Error('Parquet column chunk ended before its pages');
     const pages = this.pages;
@@ -243,15 +243,11 @@ export class ColumnWriter {
             st.binary(5, int64Bytes(this.maxHi, this.maxLo)).binary(6, int64Bytes(this.minHi, this.minLo));
         });
     });
+    const chunk = { pages, stored: this.storedBytes, raw: this.rawBytes };
     this.pages = [];
     this.values = this.nulls = this.rawBytes = this.storedBytes = 0;
     this.hasMinMax = false;
-    return pages;
-  }
-
-  /** Sizes of the chunk `endChunk` will end: bytes in the file and before compression. */
-  get chunkBytes(): { stored: number; raw: number } {
-    return { stored: this.storedBytes, raw: this.rawBytes };
+    return chunk;
   }
 
   private level(defined: number): void {
@@ -328,9 +324,7 @@ export class ParquetFileWriter {
 
   /** Bytes of the file so far, with the open row group's estimated. */
   get estimatedBytes(): number {
-    let n = this.written === 0 ? MAGIC.length : this.written;
-    for (const c of this.columns) n += c.estimatedBytes;
-    return n;
+    return (this.written === 0 ? MAGIC.length : this.written) + this.rowGroupBytes;
   }
 
   /** Bytes the open row group holds, estimated as it will be written. */
@@ -364,10 +358,10 @@ export class ParquetFileWriter {
     let raw = 0;
     const rg = new CompactWriter();
     rg.structList(1, this.columns, (w, column) => {
-      const { stored, raw: uncompressed } = column.chunkBytes;
-      parts.push(...column.endChunk(offset, w));
-      offset += stored;
-      raw += uncompressed;
+      const chunk = column.endChunk(offset, w);
+      parts.push(...chunk.pages);
+      offset += chunk.stored;
+      raw += chunk.raw;
     });
     rg.i64(2, raw)
       .i64(3, this.rows)
