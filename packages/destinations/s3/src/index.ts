@@ -7,3 +7,4 @@ export * from './rerun-cleanup';
 export * from './output-file';
 export * from './parquet/encoder';
 export * from './parquet/timestamp-micros';
+export * from './part-upload';

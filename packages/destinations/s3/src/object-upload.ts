@@ -1,9 +1,10 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { drainedOrClosed } from '@bx/core';
-import { PassThrough, Transform } from 'node:stream';
+import { PassThrough, Transform, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { constants, createBrotliCompress } from 'node:zlib';
 import { ParallelGzip } from './parallel-gzip';
+import { PartUpload } from './part-upload';
 import { ZstdStream } from './zstd-stream';
 
 /** Multipart part size: few requests, bounded memory (partSize × queueSize in flight). */
@@ -57,18 +58,18 @@ export interface ObjectUploadOptions {
 }
 
 /**
- * One object written as a stream: bytes in → compressor → counter → multipart upload.
+ * One object written as a stream: bytes in → compressor → parts (see PartUpload).
  * write() resolves when the pipeline can take more (back-pressure) and rejects
  * as soon as the upload fails.
  */
 export class ObjectUpload {
   readonly key: string;
   private readonly compressor: Transform;
-  private readonly counter: Transform;
-  private readonly upload: Upload;
-  private readonly done: Promise<unknown>;
+  private readonly parts: PartUpload;
+  private readonly sink: Writable;
+  private readonly done: Promise<void>;
   private failure: unknown = null;
-  /** Compressed bytes that passed the counter. */
+  /** Compressed bytes that reached the parts. */
   private counted = 0;
   /** Input bytes written that the compressor has not finished with. */
   private unprocessed = 0;
@@ -77,37 +78,40 @@ export class ObjectUpload {
   constructor(opts: ObjectUploadOptions) {
     this.key = opts.key;
     this.compressor = createCompressor(opts.compression);
-    this.counter = new Transform({
-      transform: (chunk: Buffer, _enc, callback) => {
-        this.counted += chunk.length;
-        callback(null, chunk);
-      },
-    });
-    this.compressor.on('error', (err) => this.counter.destroy(err));
-    this.compressor.pipe(this.counter);
-    this.upload = new Upload({
+    this.parts = new PartUpload({
       client: opts.client,
-      params: {
-        Bucket: opts.bucket,
-        Key: opts.key,
-        Body: this.counter,
-        ContentType: opts.contentType,
-        ...opts.params,
-      },
+      bucket: opts.bucket,
+      key: opts.key,
+      contentType: opts.contentType,
+      params: opts.params,
       partSize: PART_SIZE,
       queueSize: QUEUE_SIZE,
-      leavePartsOnError: false,
     });
-    this.done = this.upload.done();
+    this.sink = new Writable({
+      // Each chunk is copied into a part at once: the compressor's output dies young.
+      write: (chunk: Buffer, _enc, callback) => {
+        this.parts.write(chunk).then(() => {
+          this.counted += chunk.length;
+          callback();
+        }, callback);
+      },
+      final: (callback) => {
+        this.parts.complete().then(() => callback(), callback);
+      },
+    });
+    this.compressor.on('error', (err) => this.sink.destroy(err));
+    this.compressor.pipe(this.sink);
+    this.done = finished(this.sink);
     this.done.catch((err: unknown) => {
       this.failure = err;
       this.compressor.destroy();
+      void this.parts.abort();
     });
   }
 
   /** Compressed bytes produced so far (uploaded, or waiting for the upload). */
   get bytes(): number {
-    return this.counted + this.counter.writableLength + this.compressor.readableLength;
+    return this.counted + this.sink.writableLength + this.compressor.readableLength;
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -152,7 +156,8 @@ export class ObjectUpload {
   /** Abandons the object; an open multipart upload is aborted. */
   async abort(): Promise<void> {
     this.compressor.destroy();
-    await this.upload.abort().catch(() => undefined);
+    this.sink.destroy();
+    await this.parts.abort();
     await this.done.catch(() => undefined);
   }
 }

@@ -1,0 +1,197 @@
+import {
+  AbortMultipartUploadCommand,
+  ChecksumAlgorithm,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+
+/** S3's limit on the parts of one multipart upload. */
+const MAX_PARTS = 10_000;
+/** The first buffer of an object: small objects (most runs of small exports) stay small. */
+const FIRST_BUFFER = 64 * 1024;
+
+export interface PartUploadOptions {
+  client: S3Client;
+  bucket: string;
+  key: string;
+  contentType: string;
+  /** Extra PutObject/CreateMultipartUpload parameters (server-side encryption). */
+  params?: Record<string, string>;
+  partSize: number;
+  /** Parts sent at once; write() waits while this many are in flight. */
+  queueSize: number;
+}
+
+/**
+ * One S3 object written in parts: bytes are copied into part buffers that
+ * are reused once their part is sent, so a long upload allocates
+ * `queueSize + 1` parts in all (the SDK's own lib-storage concatenates a new
+ * buffer per part, and the old generation of GC pays for each). An object
+ * that fits in one part is sent with PutObject; a larger one as a multipart
+ * upload, opened with the first full part and aborted on failure.
+ */
+export class PartUpload {
+  private part: Buffer = Buffer.allocUnsafeSlow(0);
+  private used = 0;
+  private partNumber = 0;
+  private readonly spare: Buffer[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly parts: CompletedPart[] = [];
+  private uploadId: Promise<string> | null = null;
+  private readonly aborter = new AbortController();
+  /** Options of every request: abort() cancels what is in flight. */
+  private readonly sending = { abortSignal: this.aborter.signal };
+  private failure: unknown = null;
+  private settled = false;
+  private aborting: Promise<void> | null = null;
+
+  constructor(private readonly opts: PartUploadOptions) {}
+
+  /** Copies `chunk` into the object; resolves when fewer than `queueSize` parts are in flight. */
+  async write(chunk: Uint8Array): Promise<void> {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.failure) throw this.failure;
+      // A full part is sent once more bytes come: the last part is never empty.
+      if (this.used === this.opts.partSize) await this.sendPart();
+      const n = Math.min(chunk.length - at, this.opts.partSize - this.used);
+      this.reserve(this.used + n);
+      this.part.set(chunk.subarray(at, at + n), this.used);
+      this.used += n;
+      at += n;
+    }
+  }
+
+  /** Sends what is left and completes the object. */
+  async complete(): Promise<void> {
+    try {
+      if (this.failure) throw this.failure;
+      if (this.partNumber === 0) {
+        const body = this.part.subarray(0, this.used);
+        await this.opts.client.send(
+          new PutObjectCommand({ ...this.objectParams(), Body: body, ContentLength: body.length }),
+          this.sending,
+        );
+        this.settled = true;
+        return;
+      }
+      if (this.used > 0) await this.sendPart();
+      await Promise.all(this.inFlight);
+      if (this.failure) throw this.failure;
+      this.parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
+      await this.opts.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.opts.bucket,
+          Key: this.opts.key,
+          UploadId: await this.uploadId!,
+          MultipartUpload: { Parts: this.parts },
+        }),
+        this.sending,
+      );
+      this.settled = true;
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+  }
+
+  /**
+   * Stops sending, and aborts the multipart upload if one is open (best
+   * effort: a re-run cleans up too). A failed part calls it at once.
+   */
+  abort(): Promise<void> {
+    this.aborting ??= this.settled ? Promise.resolve() : this.abortNow();
+    return this.aborting;
+  }
+
+  private async abortNow(): Promise<void> {
+    this.settled = true;
+    this.aborter.abort();
+    await Promise.allSettled(this.inFlight);
+    const uploadId = await this.uploadId?.catch(() => null);
+    if (!uploadId) return;
+    await this.opts.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.opts.bucket, Key: this.opts.key, UploadId: uploadId }))
+      .catch(() => undefined);
+  }
+
+  /** Hands the current part to S3 and waits until fewer than `queueSize` parts are in flight. */
+  private async sendPart(): Promise<void> {
+    const partNumber = ++this.partNumber;
+    if (partNumber > MAX_PARTS) throw new Error(`object ${this.opts.key} would exceed S3's ${MAX_PARTS} parts`);
+    const buffer = this.part;
+    const body = buffer.subarray(0, this.used);
+    this.part = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.opts.partSize);
+    this.used = 0;
+    const sent = this.uploadPart(partNumber, body).then(
+      () => {
+        this.spare.push(buffer);
+      },
+      (err: unknown) => {
+        this.failure ??= err;
+        void this.abort();
+      },
+    );
+    this.inFlight.add(sent);
+    void sent.finally(() => this.inFlight.delete(sent));
+    while (this.inFlight.size >= this.opts.queueSize && !this.failure) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  private async uploadPart(partNumber: number, body: Buffer): Promise<void> {
+    this.uploadId ??= this.createUpload();
+    const result = await this.opts.client.send(
+      new UploadPartCommand({
+        Bucket: this.opts.bucket,
+        Key: this.opts.key,
+        UploadId: await this.uploadId,
+        PartNumber: partNumber,
+        Body: body,
+        ContentLength: body.length,
+      }),
+      this.sending,
+    );
+    if (!result.ETag) throw new Error(`S3 answered part ${partNumber} of ${this.opts.key} without an ETag`);
+    this.parts.push({
+      PartNumber: partNumber,
+      ETag: result.ETag,
+      ...(result.ChecksumCRC32 && { ChecksumCRC32: result.ChecksumCRC32 }),
+      ...(result.ChecksumCRC32C && { ChecksumCRC32C: result.ChecksumCRC32C }),
+      ...(result.ChecksumCRC64NVME && { ChecksumCRC64NVME: result.ChecksumCRC64NVME }),
+      ...(result.ChecksumSHA1 && { ChecksumSHA1: result.ChecksumSHA1 }),
+      ...(result.ChecksumSHA256 && { ChecksumSHA256: result.ChecksumSHA256 }),
+    });
+  }
+
+  private async createUpload(): Promise<string> {
+    // As lib-storage does: parts carry the client's default checksum, so the upload declares it.
+    const checksums = await this.opts.client.config.requestChecksumCalculation();
+    const { UploadId } = await this.opts.client.send(
+      new CreateMultipartUploadCommand({
+        ...this.objectParams(),
+        ...(checksums === 'WHEN_SUPPORTED' ? { ChecksumAlgorithm: ChecksumAlgorithm.CRC32 } : {}),
+      }),
+      this.sending,
+    );
+    if (!UploadId) throw new Error(`S3 opened a multipart upload of ${this.opts.key} without an UploadId`);
+    return UploadId;
+  }
+
+  private objectParams() {
+    return { Bucket: this.opts.bucket, Key: this.opts.key, ContentType: this.opts.contentType, ...this.opts.params };
+  }
+
+  /** The current part buffer with room for `size` bytes (the first grows up to a part; later ones are full size). */
+  private reserve(size: number): void {
+    if (size <= this.part.length) return;
+    const bigger = Buffer.allocUnsafeSlow(
+      Math.min(this.opts.partSize, Math.max(size, FIRST_BUFFER, this.part.length * 2)),
+    );
+    this.part.copy(bigger, 0, 0, this.used);
+    this.part = bigger;
+  }
+}
