@@ -1,5 +1,7 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { EventBatch, PermanentError, RetryableError, type Config } from '@bx/core';
+import type { Readable } from 'node:stream';
+import { ReadAhead } from './read-ahead';
 import { decodeRowBinary, frameRows } from './row-binary-frames';
 
 export interface ClickHouseSourceOptions {
@@ -12,6 +14,8 @@ export interface ClickHouseSourceOptions {
   idleTimeoutMs?: number;
   /** Bytes of rows per yielded batch: amortises per-row and per-call costs downstream. Default 2 MiB. */
   batchBytes?: number;
+  /** Response bytes read ahead of the consumer (see ReadAhead). Default 8 MiB. */
+  readAheadBytes?: number;
 }
 
 // Codes of a query that is wrong in itself: retrying cannot help.
@@ -46,7 +50,7 @@ export class ClickHouseSource {
   }
 
   constructor(opts: ClickHouseSourceOptions) {
-    this.opts = { idleTimeoutMs: 5 * 60_000, batchBytes: 2 * 1024 * 1024, ...opts };
+    this.opts = { idleTimeoutMs: 5 * 60_000, batchBytes: 2 * 1024 * 1024, readAheadBytes: 8 * 1024 * 1024, ...opts };
     this.client = createClient({
       url: opts.url,
       username: opts.username,
@@ -64,7 +68,8 @@ export class ClickHouseSource {
   /**
    * Runs the events query `sql` (see `buildEventsQuery`) with `FORMAT
    * RowBinary` and yields its rows in batches of about `batchBytes`.
-   * The HTTP response is consumed only as fast as the caller takes batches.
+   * The HTTP response is read at most `readAheadBytes` ahead of the batches
+   * the caller has taken.
    */
   async *batches(sql: string, signal?: AbortSignal): AsyncGenerator<EventBatch> {
     const idle = new AbortController();
@@ -78,7 +83,7 @@ export class ClickHouseSource {
     } catch (err) {
       throw mapError(err);
     }
-    const chunks = stream[Symbol.asyncIterator]();
+    const reader = new ReadAhead(stream as Readable, this.opts.readAheadBytes);
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     // Bytes to gather before framing: a batch, or the rest of a row larger than that.
@@ -86,11 +91,12 @@ export class ClickHouseSource {
     try {
       for (;;) {
         // Only the wait for ClickHouse is timed, not the consumer's upload (back-pressure).
-        const next = await this.withinIdle(chunks.next(), idle);
-        if (next.done) break;
-        const chunk = next.value as Buffer;
-        pending.push(chunk);
-        pendingBytes += chunk.length;
+        const chunks = await this.withinIdle(reader.take(wanted - pendingBytes), idle);
+        if (chunks.length === 0) break;
+        for (const chunk of chunks) {
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+        }
         if (pendingBytes < wanted) continue;
         const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
         const frames = frameRows(buf);
