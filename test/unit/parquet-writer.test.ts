@@ -30,14 +30,19 @@ function row(i: number, overrides: Partial<EventRow> = {}): EventRow {
   };
 }
 
-/** Encodes `batches` into one file, gathered from the sink. */
+/**
+ * Encodes `batches` into one file, gathered from the sink. The writer reuses
+ * a chunk's memory once the sink's promise settles, so the sink copies it,
+ * after a turn of the event loop: bytes changed meanwhile would show.
+ */
 async function encode(
   compression: ParquetCompression,
   batches: EventBatch[],
 ): Promise<{ data: Buffer; chunks: number[] }> {
   const chunks: Buffer[] = [];
   const encoder = await ParquetEncoder.create(compression, async (c) => {
-    chunks.push(c);
+    await new Promise((r) => setImmediate(r));
+    chunks.push(Buffer.from(c));
   });
   for (const b of batches) await encoder.write(b);
   await encoder.finish();

@@ -57,6 +57,19 @@ export interface ObjectUploadOptions {
   params?: Record<string, string>;
 }
 
+/** The object's parts as every upload here sends them (PART_SIZE, QUEUE_SIZE in flight). */
+export function openParts(opts: Omit<ObjectUploadOptions, 'compression'>): PartUpload {
+  return new PartUpload({
+    client: opts.client,
+    bucket: opts.bucket,
+    key: opts.key,
+    contentType: opts.contentType,
+    params: opts.params,
+    partSize: PART_SIZE,
+    queueSize: QUEUE_SIZE,
+  });
+}
+
 /**
  * One object written as a stream: bytes in → compressor → parts (see PartUpload).
  * write() resolves when the pipeline can take more (back-pressure) and rejects
@@ -78,15 +91,7 @@ export class ObjectUpload {
   constructor(opts: ObjectUploadOptions) {
     this.key = opts.key;
     this.compressor = createCompressor(opts.compression);
-    this.parts = new PartUpload({
-      client: opts.client,
-      bucket: opts.bucket,
-      key: opts.key,
-      contentType: opts.contentType,
-      params: opts.params,
-      partSize: PART_SIZE,
-      queueSize: QUEUE_SIZE,
-    });
+    this.parts = openParts(opts);
     this.sink = new Writable({
       // Each chunk is copied into a part at once: the compressor's output dies young.
       write: (chunk: Buffer, _enc, callback) => {

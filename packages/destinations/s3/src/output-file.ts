@@ -1,6 +1,7 @@
 import type { EventBatch, S3Config } from '@bx/core';
-import { ObjectUpload, type ObjectUploadOptions, type StreamCompression } from './object-upload';
+import { ObjectUpload, openParts, type ObjectUploadOptions, type StreamCompression } from './object-upload';
 import { ParquetEncoder, type ParquetCompression } from './parquet/encoder';
+import type { PartUpload } from './part-upload';
 
 /** One object of a run, being written: rows in, bytes streamed to S3. */
 export interface OutputFile {
@@ -42,23 +43,22 @@ class JsonLinesFile implements OutputFile {
 
 /**
  * Parquet, compressed inside the file by page, encoded as batches arrive on
- * this thread (see parquet/file-writer.ts); each row group is uploaded as
- * soon as it is complete.
+ * this thread (see parquet/file-writer.ts); each row group goes to the
+ * object's parts as soon as it is complete, copied before the writer reuses
+ * its memory.
  */
 class ParquetFile implements OutputFile {
   private constructor(
-    private readonly upload: ObjectUpload,
+    readonly key: string,
+    private readonly parts: PartUpload,
     private readonly encoder: ParquetEncoder,
   ) {}
 
   static async open(target: UploadTarget, compression: ParquetCompression): Promise<ParquetFile> {
-    const upload = new ObjectUpload({ ...target, compression: null, contentType: 'application/vnd.apache.parquet' });
-    return new ParquetFile(upload, await ParquetEncoder.create(compression, (chunk) => upload.write(chunk)));
+    const parts = openParts({ ...target, contentType: 'application/vnd.apache.parquet' });
+    return new ParquetFile(target.key, parts, await ParquetEncoder.create(compression, (chunk) => parts.write(chunk)));
   }
 
-  get key(): string {
-    return this.upload.key;
-  }
   async reached(limit: number): Promise<boolean> {
     return this.encoder.bytes >= limit;
   }
@@ -67,10 +67,11 @@ class ParquetFile implements OutputFile {
   }
   async finish(): Promise<number> {
     await this.encoder.finish();
-    return this.upload.finish();
+    await this.parts.complete();
+    return this.encoder.written;
   }
   abort(): Promise<void> {
-    return this.upload.abort();
+    return this.parts.abort();
   }
 }
 

@@ -7,8 +7,10 @@ import { CompactWriter } from './thrift-compact';
  * - values go straight into the open page of their column (PLAIN encoding;
  *   definition levels RLE for optional columns); a page is handed to the
  *   codec when it holds `PAGE_BYTES` (zstd compresses on its thread while
- *   the next values are written), and only compressed pages wait for the
- *   row group;
+ *   the next values are written), and each compressed page is copied at
+ *   once into its column's chunk buffer, reused from row group to row group
+ *   (compressed pages held as buffers until the row group ended lived long
+ *   enough for the old generation, and made it collect every few MB);
  * - a full row group is handed to the sink as one chunk, and its footer entry
  *   is serialised at once: a few hundred bytes a row group stay until the
  *   footer, not objects, so memory does not grow with the file.
@@ -20,7 +22,7 @@ import { CompactWriter } from './thrift-compact';
 
 /** A page's values are compressed once they reach this many bytes. */
 const PAGE_BYTES = 1 << 20;
-/** A row group goes to the sink in chunks of about this many bytes. */
+/** A row group goes to the sink in slices of at most this many bytes. */
 const SINK_BYTES = 1 << 20;
 
 /**
@@ -50,20 +52,30 @@ export interface ColumnSpec {
 }
 
 const MAGIC = Buffer.from('PAR1');
-const NO_BYTES = new Uint8Array(0);
-const newPage = () => Buffer.allocUnsafe(PAGE_BYTES + 4096);
+/**
+ * Room an optional column's page keeps before its values for the definition
+ * levels (and their 4-byte length), written there when the page ends; more
+ * levels than fit (thousands of alternating nulls) are joined with a copy.
+ */
+const LEVELS_ROOM = 4096;
+const newPage = () => Buffer.allocUnsafe(LEVELS_ROOM + PAGE_BYTES + 4096);
 
 /** One column of the open row group: its open page and its compressed pages. */
 export class ColumnWriter {
   private page = newPage();
-  private o = 0;
+  /** Where the open page's values start (after the levels' room) and end. */
+  private readonly base: number;
+  private o: number;
   /** Definition levels of the open page, a byte each (optional columns). */
   private levels: Uint8Array;
   private pageValues = 0;
-  /** Each page's header and stored bytes, in order; filled in as compression answers. */
-  private pages: Uint8Array[] = [];
+  /** The column's chunk of the open row group: each page's header and stored bytes, in order. */
+  private chunk: Buffer = Buffer.allocUnsafeSlow(0);
+  private chunkBytes = 0;
   /** Pages being compressed, and their raw bytes. */
   private compressing: Array<Promise<void>> = [];
+  /** The last page's placement: pages are placed in order, though a codec on a pool may answer out of order. */
+  private placing: Promise<void> = Promise.resolve();
   inFlight = 0;
   private failure: unknown = null;
   /** Of the row group so far: values (nulls included), nulls, page bytes before and after compression. */
@@ -87,11 +99,13 @@ export class ColumnWriter {
     private readonly codecId: number,
   ) {
     this.levels = new Uint8Array(spec.optional ? 1024 : 0);
+    this.base = spec.optional ? LEVELS_ROOM : 0;
+    this.o = this.base;
   }
 
   /** Bytes the row group's column will take in the file, estimated for the open page. */
   get estimatedBytes(): number {
-    return this.storedBytes + (this.inFlight + this.o) * this.ratio;
+    return this.storedBytes + (this.inFlight + this.o - this.base) * this.ratio;
   }
 
   /** A BYTE_ARRAY value: `b[s, e)`. */
@@ -165,20 +179,25 @@ export class ColumnWriter {
   /** Hands the open page to the codec; its bytes take their place in the row group when compressed. */
   flushPage(): void {
     if (this.pageValues === 0) return;
-    let body = this.page.subarray(0, this.o);
+    let body = this.page.subarray(this.base, this.o);
     if (this.spec.optional) {
       const levels = rleLevels(this.levels, this.pageValues);
-      const prefix = Buffer.allocUnsafe(4);
-      prefix.writeUInt32LE(levels.length);
-      body = Buffer.concat([prefix, levels, body]);
+      if (4 + levels.length <= this.base) {
+        const at = this.base - 4 - levels.length;
+        this.page.writeUInt32LE(levels.length, at);
+        this.page.set(levels, at + 4);
+        body = this.page.subarray(at, this.o);
+      } else {
+        const prefix = Buffer.allocUnsafe(4);
+        prefix.writeUInt32LE(levels.length);
+        body = Buffer.concat([prefix, levels, body]);
+      }
     }
     const values = this.pageValues;
-    const slot = this.pages.length;
-    this.pages.push(NO_BYTES, NO_BYTES);
     this.inFlight += body.length;
     const raw = body.length;
-    // Uncompressed, the page is kept as it is: a copy, since its buffer is reused.
-    const stored = this.codec ? this.codec(body) : Buffer.from(body);
+    // Uncompressed, the page is placed (copied) at once: its buffer is reused.
+    const stored = this.codec ? this.codec(body) : body;
     const place = (bytes: Uint8Array) => {
       const header = new CompactWriter()
         .i32(1, DATA_PAGE)
@@ -187,8 +206,8 @@ export class ColumnWriter {
         .struct(5, (w) => w.i32(1, values).i32(2, Encoding.PLAIN).i32(3, Encoding.RLE).i32(4, Encoding.RLE))
         .end()
         .bytes();
-      this.pages[slot] = header;
-      this.pages[slot + 1] = bytes;
+      this.append(header);
+      this.append(bytes);
       this.inFlight -= raw;
       this.rawBytes += header.length + raw;
       this.storedBytes += header.length + bytes.length;
@@ -196,18 +215,20 @@ export class ColumnWriter {
       this.fileStored += bytes.length;
       this.ratio = this.fileStored / this.fileRaw;
     };
-    if (stored instanceof Promise) {
-      this.compressing.push(
-        stored.then(place, (err: unknown) => {
+    if (stored instanceof Promise || this.compressing.length > 0) {
+      const placed = this.placing
+        .then(() => stored)
+        .then(place, (err: unknown) => {
           this.failure ??= err;
-        }),
-      );
+        });
+      this.placing = placed;
+      this.compressing.push(placed);
     } else {
       place(stored);
     }
     this.values += values;
-    if (this.page.length > PAGE_BYTES + 4096) this.page = newPage(); // after a value larger than a page
-    this.o = 0;
+    if (this.page.length > LEVELS_ROOM + PAGE_BYTES + 4096) this.page = newPage(); // after a value larger than a page
+    this.o = this.base;
     this.pageValues = 0;
   }
 
@@ -221,12 +242,13 @@ export class ColumnWriter {
 
   /**
    * Ends the column's chunk of the row group, which starts at `offset` in
-   * the file: writes its ColumnChunk struct to `w` and answers its pages and their bytes, stored and before compression.
+   * the file: writes its ColumnChunk struct to `w` and answers its bytes
+   * (valid until the column takes its next page) and their size before
+   * compression.
    */
-  endChunk(offset: number, w: CompactWriter): { pages: Uint8Array[]; stored: number; raw: number } {
+  endChunk(offset: number, w: CompactWriter): { bytes: Buffer; raw: number } {
     if (this.compressing.length > 0 || this.pageValues > 0)
       throw new Error('Parquet column chunk ended before its pages');
-    const pages = this.pages;
     const s = this.spec;
     w.i64(2, offset).struct(3, (m) => {
       m.i32(1, s.type)
@@ -243,11 +265,23 @@ export class ColumnWriter {
             st.binary(5, int64Bytes(this.maxHi, this.maxLo)).binary(6, int64Bytes(this.minHi, this.minLo));
         });
     });
-    const chunk = { pages, stored: this.storedBytes, raw: this.rawBytes };
-    this.pages = [];
+    const chunk = { bytes: this.chunk.subarray(0, this.chunkBytes), raw: this.rawBytes };
+    this.chunkBytes = 0;
     this.values = this.nulls = this.rawBytes = this.storedBytes = 0;
     this.hasMinMax = false;
     return chunk;
+  }
+
+  /** Copies `bytes` to the end of the column chunk. */
+  private append(bytes: Uint8Array): void {
+    const end = this.chunkBytes + bytes.length;
+    if (end > this.chunk.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(end, this.chunk.length * 2, 64 * 1024));
+      this.chunk.copy(bigger, 0, 0, this.chunkBytes);
+      this.chunk = bigger;
+    }
+    this.chunk.set(bytes, this.chunkBytes);
+    this.chunkBytes = end;
   }
 
   private level(defined: number): void {
@@ -260,7 +294,7 @@ export class ColumnWriter {
       this.levels[this.pageValues] = defined;
     }
     this.pageValues++;
-    if (this.o >= PAGE_BYTES) this.flushPage();
+    if (this.o - this.base >= PAGE_BYTES) this.flushPage();
   }
 
   /** Room in the open page for `n` more bytes (a value larger than a page gets a page of its own size). */
@@ -300,7 +334,9 @@ function int64Bytes(hi: number, lo: number): Buffer {
 
 /**
  * The file: row groups as they fill, then the footer. `sink` takes each
- * chunk of the file in order; the writer waits for it (back-pressure).
+ * chunk of the file in order; the writer waits for it (back-pressure), and
+ * reuses the chunk's memory once its promise settles: a sink that keeps
+ * bytes for later copies them.
  */
 export class ParquetFileWriter {
   readonly columns: ColumnWriter[];
@@ -351,7 +387,7 @@ export class ParquetFileWriter {
     if (this.rows === 0) return;
     for (const c of this.columns) c.flushPage();
     await this.settle();
-    const parts: Uint8Array[] = [];
+    const parts: Buffer[] = [];
     if (this.written === 0) parts.push(MAGIC);
     const start = this.written + (this.written === 0 ? MAGIC.length : 0);
     let offset = start;
@@ -359,8 +395,8 @@ export class ParquetFileWriter {
     const rg = new CompactWriter();
     rg.structList(1, this.columns, (w, column) => {
       const chunk = column.endChunk(offset, w);
-      parts.push(...chunk.pages);
-      offset += chunk.stored;
+      parts.push(chunk.bytes);
+      offset += chunk.bytes.length;
       raw += chunk.raw;
     });
     rg.i64(2, raw)
@@ -371,19 +407,13 @@ export class ParquetFileWriter {
     this.rowGroups.push(rg.bytes());
     this.fileRows += this.rows;
     this.rows = 0;
-    // To the sink in pieces of about SINK_BYTES: no copy of the whole row group at once.
-    let piece: Uint8Array[] = [];
-    let pieceBytes = 0;
-    for (let k = 0; k < parts.length; k++) {
-      piece.push(parts[k]!);
-      pieceBytes += parts[k]!.length;
-      parts[k] = NO_BYTES;
-      if (pieceBytes < SINK_BYTES && k < parts.length - 1) continue;
-      const chunk = Buffer.concat(piece, pieceBytes);
-      piece = [];
-      pieceBytes = 0;
-      this.written += chunk.length;
-      await this.sink(chunk);
+    // To the sink in slices of at most SINK_BYTES, no copies; the sink is done with each when its promise settles.
+    for (const part of parts) {
+      for (let at = 0; at < part.length; at += SINK_BYTES) {
+        const slice = part.subarray(at, Math.min(part.length, at + SINK_BYTES));
+        this.written += slice.length;
+        await this.sink(slice);
+      }
     }
   }
 
