@@ -28,3 +28,16 @@ export function writeRecords(
   out: Uint8Array,
   state: Float64Array,
 ): 0 | 1 | 2;
+
+/**
+ * Frames the complete RowBinary rows at the start of `bytes`: `kinds` gives
+ * each field's wire type (low nibble: 0 String, 1 Int64, 2 Nullable(String))
+ * and the shape its text must have (0x10 a UUID, 0x20 a timestamp); start
+ * and end offsets go to `index` (2 slots a field, -1 for null), as many rows
+ * as it holds. Sets `state` = [rows, bytes they take, bytes needed for the
+ * next row, detail] and answers 0 (framed), 1 (`index` full: more rows may
+ * follow) or 2 (the row at state[1] is broken; state[3]: reason in byte 0,
+ * 1 bad null flag, 2 length out of range, 3 not a UUID, 4 not a timestamp;
+ * the flag in byte 1, the field in byte 2).
+ */
+export function frameRows(bytes: Uint8Array, kinds: Uint8Array, index: Int32Array, state: Float64Array): 0 | 1 | 2;

@@ -166,6 +166,50 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     expect(sut.exactRows).to.equal(4);
   });
 
+  it('frame more rows than the reused index first holds, every field in place', () => {
+    const rows = Array.from({ length: 10_000 }, (_, i) =>
+      wire({ distinct_id: `user-${i}`, team_id: BigInt(i) - 5000n }),
+    );
+    const frames = frameRows(encodeRowBinary(rows));
+    expect(frames.count).to.equal(10_000);
+    const batch = new EventBatch(encodeRowBinary(rows), frames.index, frames.count);
+    expect(batch.row(9_999)).to.include({ distinct_id: 'user-9999', team_id: '4999' });
+    expect(batch.row(0)).to.include({ distinct_id: 'user-0', team_id: '-5000' });
+  });
+
+  it("name what is wrong with a row that is not of the query's shape", () => {
+    const good = encodeRowBinary([wire()]);
+    const failure = (bytes: Buffer) => {
+      try {
+        frameRows(bytes);
+      } catch (err) {
+        expect(err).to.be.instanceOf(RetryableError);
+        return (err as Error).message;
+      }
+      return 'framed';
+    };
+    expect(failure(encodeRowBinary([wire(), wire({ uuid: 'not-a-uuid' })]))).to.equal(
+      `ClickHouse stream broken: not a UUID in uuid at byte ${good.length}`,
+    );
+    expect(failure(encodeRowBinary([wire({ person_id: '0189a1d4_0000_7000_8000_000000000002' })]))).to.contain(
+      'not a UUID in person_id at byte 0',
+    );
+    expect(failure(encodeRowBinary([wire({ created_at: '2024-01-01T00:00:01' })]))).to.contain(
+      'not a timestamp in created_at',
+    );
+    expect(failure(encodeRowBinary([wire({ inserted_at: '2024-01-01 01:00:00' + '0'.repeat(20) })]))).to.contain(
+      'not a timestamp in inserted_at',
+    );
+    const flagAt = good.indexOf(Buffer.from('\x00\x132024-01-01 01:00:00'));
+    const badFlag = Buffer.from(good);
+    badFlag[flagAt] = 7;
+    expect(failure(badFlag)).to.contain('null flag 7 in inserted_at at byte 0');
+    // A length of more than 5 varint bytes: an error text read as a row.
+    const badLength = Buffer.concat([Buffer.from([36]), Buffer.from(wire().uuid), Buffer.alloc(7, 0xff)]);
+    expect(failure(badLength)).to.contain('string length out of range in event');
+    expect(failure(good)).to.equal('framed');
+  });
+
   it('report a stream that breaks off into a ClickHouse error instead of decoding it', () => {
     const error = Buffer.from('Code: 241, e.displayText() = DB::Exception: Memory limit exceeded');
     const bytes = Buffer.concat([encodeRowBinary([wire()]), error]);

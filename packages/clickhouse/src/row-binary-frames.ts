@@ -1,20 +1,31 @@
-import { EventBatch, FIELDS as ALL_FIELDS, Field, RetryableError, SLOTS as ROW_SLOTS } from '@bx/core';
-
-// Read once: '@bx/core' re-exports are getters, too slow for the per-byte loop.
-const FIELDS = ALL_FIELDS;
-const SLOTS = ROW_SLOTS;
-const TEAM_ID = Field.team_id;
-const INSERTED_AT = Field.inserted_at;
-const UUID_FIELDS = [Field.uuid, Field.person_id];
-const TIME_FIELDS = [Field.timestamp, Field.created_at, Field.inserted_at];
+import { EventBatch, FIELDS, Field, RetryableError, SLOTS } from '@bx/core';
+import * as native from '@bx/native';
 
 /*
  * The wire layout of one events row in `FORMAT RowBinary`, in the order the
  * events query selects it (see `buildEventsQuery`): every value is a String
  * (varint length, bytes) except `team_id` (Int64, little-endian) and
  * `inserted_at` (Nullable: a flag byte, then the String unless null). The
- * frame index points at the values in place: an EventBatch.
+ * frame index points at the values in place: an EventBatch. Framing runs in
+ * C (packages/native/src/frames.c).
  */
+const STRING = 0;
+const INT64 = 1;
+const NULLABLE_STRING = 2;
+const UUID_TEXT = 0x10;
+const TIME_TEXT = 0x20;
+const KINDS = new Uint8Array(FIELDS);
+KINDS[Field.uuid] = STRING | UUID_TEXT;
+KINDS[Field.team_id] = INT64;
+KINDS[Field.timestamp] = STRING | TIME_TEXT;
+KINDS[Field.created_at] = STRING | TIME_TEXT;
+KINDS[Field.inserted_at] = NULLABLE_STRING | TIME_TEXT;
+KINDS[Field.person_id] = STRING | UUID_TEXT;
+
+const INDEX_FULL = 1;
+const BROKEN = 2;
+const REASONS = ['', 'null flag', 'string length out of range', 'not a UUID', 'not a timestamp'];
+const FIELD_NAMES = Object.keys(Field);
 
 /** Where each row and field of a buffer of RowBinary rows lies. */
 export interface Frames {
@@ -28,6 +39,10 @@ export interface Frames {
   need: number;
 }
 
+/** Index of the rows framed last, reused: each batch gets a copy of its own rows' part. */
+let scratch = new Int32Array(4096 * SLOTS);
+const state = new Float64Array(4);
+
 /**
  * Finds the complete rows at the start of `b`. Every row is checked for the
  * shape the query produces (UUID text of 36 bytes, timestamp text, a null flag
@@ -35,86 +50,19 @@ export interface Frames {
  * not turned into rows.
  */
 export function frameRows(b: Buffer): Frames {
-  const n = b.length;
-  let index = new Int32Array(1024 * SLOTS);
-  let count = 0;
-  let p = 0;
-  let need = 0;
-  rows: while (p < n) {
-    if ((count + 1) * SLOTS > index.length) {
-      const grown = new Int32Array(index.length * 2);
-      grown.set(index);
-      index = grown;
+  for (;;) {
+    const why = native.frameRows(b, KINDS, scratch, state);
+    if (why === INDEX_FULL) {
+      scratch = new Int32Array(scratch.length * 2);
+      continue;
     }
-    const slot = count * SLOTS;
-    let q = p;
-    for (let f = 0; f < FIELDS; f++) {
-      if (f === TEAM_ID) {
-        if (q + 8 > n) {
-          need = q + 8;
-          break rows;
-        }
-        index[slot + 2 * f] = q;
-        index[slot + 2 * f + 1] = q + 8;
-        q += 8;
-        continue;
-      }
-      if (f === INSERTED_AT) {
-        if (q >= n) {
-          need = q + 1;
-          break rows;
-        }
-        const flag = b[q++];
-        if (flag === 1) {
-          index[slot + 2 * f] = -1;
-          index[slot + 2 * f + 1] = -1;
-          continue;
-        }
-        if (flag !== 0) throw broken(b, p, `null flag ${flag} in inserted_at`);
-      }
-      // varint length (LEB128)
-      let len = 0;
-      let shift = 0;
-      for (;;) {
-        if (q >= n) {
-          need = q + 1;
-          break rows;
-        }
-        const byte = b[q++]!;
-        len += (byte & 0x7f) * 2 ** shift;
-        if (byte < 0x80) break;
-        shift += 7;
-        if (shift > 35) throw broken(b, p, 'string length out of range');
-      }
-      if (q + len > n) {
-        need = q + len;
-        break rows;
-      }
-      index[slot + 2 * f] = q;
-      index[slot + 2 * f + 1] = q + len;
-      q += len;
+    const [count, used, need, detail] = state as unknown as [number, number, number, number];
+    if (why === BROKEN) {
+      const flag = (detail >> 8) & 0xff;
+      const what = `${REASONS[detail & 0xff]}${flag ? ` ${flag}` : ''} in ${FIELD_NAMES[detail >> 16]}`;
+      throw broken(b, used, what);
     }
-    checkShape(b, index, slot, p);
-    count++;
-    p = q;
-    need = 0;
-  }
-  return { count, used: p, index, need: need > p ? need : p + 1 };
-}
-
-function checkShape(b: Buffer, index: Int32Array, slot: number, rowStart: number): void {
-  for (const f of UUID_FIELDS) {
-    const s = index[slot + 2 * f]!;
-    const e = index[slot + 2 * f + 1]!;
-    if (e - s !== 36 || b[s + 8] !== 0x2d || b[s + 23] !== 0x2d) throw broken(b, rowStart, 'not a UUID');
-  }
-  for (const f of TIME_FIELDS) {
-    const s = index[slot + 2 * f]!;
-    if (s === -1) continue;
-    const e = index[slot + 2 * f + 1]!;
-    if (e - s < 19 || e - s > 29 || b[s + 4] !== 0x2d || b[s + 10] !== 0x20 || b[s + 13] !== 0x3a) {
-      throw broken(b, rowStart, 'not a timestamp');
-    }
+    return { count, used, index: scratch.slice(0, count * SLOTS), need };
   }
 }
 

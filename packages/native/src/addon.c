@@ -1,5 +1,6 @@
 /* N-API bindings of @bx/native (see ../index.d.ts). */
 #include <node_api.h>
+#include <stdint.h>
 #include "bx_native.h"
 
 /* A typed array's data (NULL when empty), or 0 if `v` is not a typed array of type `want`. */
@@ -8,18 +9,22 @@ static int typed_data(napi_env env, napi_value v, napi_typedarray_type want, voi
   return napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) == napi_ok && type == want;
 }
 
+/* The call's `argc` arguments into argv; throws and answers 0 when there are not exactly that many. */
+static int get_args(napi_env env, napi_callback_info info, size_t argc, napi_value *argv, const char *message) {
+  size_t got = argc;
+  if (napi_get_cb_info(env, info, &got, argv, NULL, NULL) == napi_ok && got == argc) return 1;
+  napi_throw_type_error(env, NULL, message);
+  return 0;
+}
+
 /*
  * verbatimJson(bytes: Uint8Array, index: Int32Array, count, slots, field, out: Uint8Array):
  * out[r] = 1 when field `field` of row r spans [index[r*slots + 2*field], index[... + 1]),
  * is not empty and is verbatim JSON; 0 otherwise.
  */
 static napi_value verbatim_json(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
-    napi_throw_type_error(env, NULL, "verbatimJson: 6 arguments expected");
-    return NULL;
-  }
+  if (!get_args(env, info, 6, argv, "verbatimJson: 6 arguments expected")) return NULL;
   size_t n_bytes, n_index, n_out;
   void *bytes_data, *index_data, *out_data;
   int32_t count, slots, field;
@@ -47,12 +52,8 @@ static napi_value verbatim_json(napi_env env, napi_callback_info info) {
  * state = [row, out offset], advanced; answers why it stopped (0 done, 1 out of room, 2 a row for toRecordLine).
  */
 static napi_value write_records(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
-    napi_throw_type_error(env, NULL, "writeRecords: 6 arguments expected");
-    return NULL;
-  }
+  if (!get_args(env, info, 6, argv, "writeRecords: 6 arguments expected")) return NULL;
   size_t n_bytes, n_index, n_out, n_state;
   void *bytes, *index, *out, *state_data;
   int32_t count, slots;
@@ -80,8 +81,41 @@ static napi_value write_records(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * frameRows(bytes: Uint8Array, kinds: Uint8Array, index: Int32Array, state: Float64Array):
+ * state = [count, used, need, detail]; answers 0 framed, 1 index full, 2 broken (see bx_frame_rows).
+ */
+static napi_value frame_rows(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv, "frameRows: 4 arguments expected")) return NULL;
+  size_t n_bytes, n_kinds, n_index, n_state;
+  void *bytes, *kinds, *index, *state_data;
+  if (!typed_data(env, argv[0], napi_uint8_array, &bytes, &n_bytes) ||
+      !typed_data(env, argv[1], napi_uint8_array, &kinds, &n_kinds) ||
+      !typed_data(env, argv[2], napi_int32_array, &index, &n_index) ||
+      !typed_data(env, argv[3], napi_float64_array, &state_data, &n_state) || n_state != 4 || n_kinds == 0 ||
+      n_kinds > 64 || n_bytes > INT32_MAX) {
+    napi_throw_type_error(env, NULL, "frameRows: bad arguments");
+    return NULL;
+  }
+  int64_t count = 0, used = 0, need = 0;
+  int32_t detail = 0;
+  int why = bx_frame_rows(bytes, (int64_t)n_bytes, kinds, (int32_t)n_kinds, index, (int64_t)(n_index / (2 * n_kinds)),
+                          &count, &used, &need, &detail);
+  double *state = state_data;
+  state[0] = (double)count;
+  state[1] = (double)used;
+  state[2] = (double)need;
+  state[3] = detail;
+  napi_value result;
+  napi_create_int32(env, why, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
+  napi_create_function(env, "frameRows", NAPI_AUTO_LENGTH, frame_rows, NULL, &fn);
+  napi_set_named_property(env, exports, "frameRows", fn);
   napi_create_function(env, "verbatimJson", NAPI_AUTO_LENGTH, verbatim_json, NULL, &fn);
   napi_set_named_property(env, exports, "verbatimJson", fn);
   napi_create_function(env, "writeRecords", NAPI_AUTO_LENGTH, write_records, NULL, &fn);

@@ -19,4 +19,24 @@ enum { BX_DONE = 0, BX_NEEDS_ROOM = 1, BX_NEEDS_EXACT = 2 };
 int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
                      uint8_t *out, int64_t n_out, int32_t *row, int64_t *o);
 
+/* A RowBinary field's wire type (low nibble of its kind) and the shape its text must have (high nibble). */
+enum { BX_FIELD_STRING = 0, BX_FIELD_INT64 = 1, BX_FIELD_NULLABLE_STRING = 2 };
+enum { BX_CHECK_UUID = 0x10, BX_CHECK_TIME = 0x20 };
+/* What bx_frame_rows stopped for, and (low byte of *detail) why a row is broken. */
+enum { BX_FRAMED = 0, BX_INDEX_FULL = 1, BX_BROKEN = 2 };
+enum { BX_BAD_NULL_FLAG = 1, BX_BAD_LENGTH = 2, BX_NOT_UUID = 3, BX_NOT_TIME = 4 };
+
+/*
+ * Finds the complete RowBinary rows at the start of b[0, n): each row is
+ * `fields` values of the given kinds, indexed as start and end offsets
+ * (-1, -1 for null) into index[row * 2 * fields ...], up to `capacity` rows.
+ * Sets *count, *used (the bytes of the complete rows) and *need (the bytes
+ * the buffer must hold for the next row to be complete, at least *used + 1).
+ * Answers BX_FRAMED, BX_INDEX_FULL (capacity rows framed, more may follow)
+ * or BX_BROKEN: the row at *used is not of the expected shape; *detail says
+ * why (byte 0), the field (byte 2) and a bad null flag (byte 1).
+ */
+int bx_frame_rows(const uint8_t *b, int64_t n, const uint8_t *kinds, int32_t fields, int32_t *index,
+                  int64_t capacity, int64_t *count, int64_t *used, int64_t *need, int32_t *detail);
+
 #endif

@@ -1,0 +1,101 @@
+/* Framing of ClickHouse RowBinary rows in place (see bx_frame_rows in bx_native.h). */
+#include "bx_native.h"
+
+static int is_uuid_text(const uint8_t *b, int32_t s, int32_t e) { return e - s == 36 && b[s + 8] == '-' && b[s + 23] == '-'; }
+
+static int is_time_text(const uint8_t *b, int32_t s, int32_t e) {
+  return e - s >= 19 && e - s <= 29 && b[s + 4] == '-' && b[s + 10] == ' ' && b[s + 13] == ':';
+}
+
+int bx_frame_rows(const uint8_t *b, int64_t n, const uint8_t *kinds, int32_t fields, int32_t *index,
+                  int64_t capacity, int64_t *count_out, int64_t *used_out, int64_t *need_out, int32_t *detail) {
+  const int32_t slots = 2 * fields;
+  int64_t count = 0, p = 0, need = 0;
+  int status = BX_FRAMED;
+  while (p < n) {
+    if (count == capacity) {
+      status = BX_INDEX_FULL;
+      break;
+    }
+    int32_t *slot = index + count * slots;
+    int64_t q = p;
+    for (int32_t f = 0; f < fields; f++) {
+      const int kind = kinds[f] & 0x0f;
+      if (kind == BX_FIELD_INT64) {
+        if (q + 8 > n) {
+          need = q + 8;
+          goto cut;
+        }
+        slot[2 * f] = (int32_t)q;
+        slot[2 * f + 1] = (int32_t)(q + 8);
+        q += 8;
+        continue;
+      }
+      if (kind == BX_FIELD_NULLABLE_STRING) {
+        if (q >= n) {
+          need = q + 1;
+          goto cut;
+        }
+        const uint8_t flag = b[q++];
+        if (flag == 1) {
+          slot[2 * f] = slot[2 * f + 1] = -1;
+          continue;
+        }
+        if (flag != 0) {
+          *detail = BX_BAD_NULL_FLAG | (flag << 8) | (f << 16);
+          goto broken;
+        }
+      }
+      /* varint length (LEB128) */
+      uint64_t len = 0;
+      int shift = 0;
+      for (;;) {
+        if (q >= n) {
+          need = q + 1;
+          goto cut;
+        }
+        const uint8_t byte = b[q++];
+        len += (uint64_t)(byte & 0x7f) << shift;
+        if (byte < 0x80) break;
+        shift += 7;
+        if (shift > 35) {
+          *detail = BX_BAD_LENGTH | (f << 16);
+          goto broken;
+        }
+      }
+      if ((uint64_t)q + len > (uint64_t)n) {
+        need = q + (int64_t)len;
+        goto cut;
+      }
+      slot[2 * f] = (int32_t)q;
+      slot[2 * f + 1] = (int32_t)(q + (int64_t)len);
+      q += (int64_t)len;
+    }
+    for (int32_t f = 0; f < fields; f++) {
+      const int32_t s = slot[2 * f], e = slot[2 * f + 1];
+      if ((kinds[f] & BX_CHECK_UUID) && !is_uuid_text(b, s, e)) {
+        *detail = BX_NOT_UUID | (f << 16);
+        goto broken;
+      }
+      if ((kinds[f] & BX_CHECK_TIME) && s != -1 && !is_time_text(b, s, e)) {
+        *detail = BX_NOT_TIME | (f << 16);
+        goto broken;
+      }
+    }
+    count++;
+    p = q;
+    need = 0;
+    continue;
+  cut:
+    break;
+  broken:
+    *count_out = count;
+    *used_out = p;
+    *need_out = p + 1;
+    return BX_BROKEN;
+  }
+  *count_out = count;
+  *used_out = p;
+  *need_out = need > p ? need : p + 1;
+  return status;
+}
