@@ -41,3 +41,12 @@ export function writeRecords(
  * the flag in byte 1, the field in byte 2).
  */
 export function frameRows(bytes: Uint8Array, kinds: Uint8Array, index: Int32Array, state: Float64Array): 0 | 1 | 2;
+
+/** Whether fields `fields` of rows 0..count (bounds in `index`, `slots` a row; null ones skipped) are all well-formed UTF-8. */
+export function utf8Fields(
+  bytes: Uint8Array,
+  index: Int32Array,
+  count: number,
+  slots: number,
+  fields: Uint8Array,
+): boolean;

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { Field, jsonColumn, SLOTS, verbatimJsonField } from '@bx/core';
+import { EventBatch, Field, jsonColumn, SLOTS, verbatimJsonField } from '@bx/core';
+import { isUtf8 } from 'node:buffer';
 import { seededRandom } from '../helpers/seeded-random';
 
 /**
@@ -198,5 +199,44 @@ describe('verbatimJsonField: one call per batch', () => {
     const index = new Int32Array(SLOTS);
     index[2 * Field.properties + 1] = 50;
     expect([...verbatimJsonField(bytes, index, 1, Field.properties)]).to.deep.equal([0]);
+  });
+});
+
+describe('EventBatch.utf8 (C): the text fields check', () => {
+  const pieces = [
+    'a',
+    'plain ascii text ',
+    'é',
+    '日本',
+    '🎉',
+    '\u2028',
+    [0xc0, 0xaf], // overlong '/'
+    [0xed, 0xa0, 0x80], // a surrogate
+    [0xf4, 0x90, 0x80, 0x80], // beyond U+10FFFF
+    [0xe2, 0x82], // cut short
+    [0x80],
+    [0xff],
+  ].map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p)));
+
+  it('agrees with isUtf8 on 5,000 random texts, at every alignment of the 8-byte scan', () => {
+    const random = seededRandom(7);
+    for (let t = 0; t < 5000; t++) {
+      const parts: Buffer[] = [Buffer.alloc(Math.floor(random() * 9), 0x20)];
+      const n = Math.floor(random() * 12);
+      for (let k = 0; k < n; k++) {
+        const p = pieces[Math.floor(random() * pieces.length)]!;
+        parts.push(random() < 0.8 && p[0]! >= 0x80 && p.length < 2 ? Buffer.from('x') : p);
+      }
+      const text = Buffer.concat(parts);
+      const lead = Math.floor(random() * 8);
+      const bytes = Buffer.concat([Buffer.alloc(lead, 0xff), text, Buffer.alloc(3, 0xff)]);
+      const index = new Int32Array(SLOTS).fill(-1);
+      index[2 * Field.event] = lead;
+      index[2 * Field.event + 1] = lead + text.length;
+      const batch = new EventBatch(bytes, index, 1);
+      expect(batch.utf8(Uint8Array.of(Field.event)), `${text.toString('hex')}`).to.equal(isUtf8(text));
+      // Null fields (-1) are skipped; the bytes around the field are not read.
+      expect(batch.utf8(Uint8Array.of(Field.uuid, Field.event))).to.equal(isUtf8(text));
+    }
   });
 });

@@ -100,6 +100,11 @@ export class EventBatch {
     return result;
   }
 
+  /** Whether fields `fields` of every row are well-formed UTF-8 (nulls skipped); checked in C. */
+  utf8(fields: Uint8Array): boolean {
+    return native.utf8Fields(this.bytes, this.index, this.count, SLOTS, fields);
+  }
+
   /** Per row, 1 when the JSON column `field` is non-empty verbatim JSON (see `verbatimJsonField`), else 0. */
   verbatimJson(field: number): Uint8Array {
     return verbatimJsonField(this.bytes, this.index, this.count, field);

@@ -48,6 +48,43 @@ static napi_value verbatim_json(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * utf8Fields(bytes: Uint8Array, index: Int32Array, count, slots, fields: Uint8Array):
+ * whether fields `fields` of rows 0..count are all well-formed UTF-8 (null fields count as such).
+ */
+static napi_value utf8_fields(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv, "utf8Fields: 5 arguments expected")) return NULL;
+  size_t n_bytes, n_index, n_fields;
+  void *bytes_data, *index_data, *fields_data;
+  int32_t count, slots;
+  if (!typed_data(env, argv[0], napi_uint8_array, &bytes_data, &n_bytes) ||
+      !typed_data(env, argv[1], napi_int32_array, &index_data, &n_index) ||
+      !typed_data(env, argv[4], napi_uint8_array, &fields_data, &n_fields) ||
+      napi_get_value_int32(env, argv[2], &count) != napi_ok || napi_get_value_int32(env, argv[3], &slots) != napi_ok ||
+      count < 0 || slots <= 0 || (size_t)count * (size_t)slots > n_index) {
+    napi_throw_type_error(env, NULL, "utf8Fields: bad arguments");
+    return NULL;
+  }
+  const uint8_t *bytes = bytes_data, *fields = fields_data;
+  const int32_t *index = index_data;
+  int ok = 1;
+  for (int32_t r = 0; r < count && ok; r++) {
+    for (size_t k = 0; k < n_fields && ok; k++) {
+      if (2 * fields[k] + 1 >= slots) {
+        napi_throw_range_error(env, NULL, "utf8Fields: field out of range");
+        return NULL;
+      }
+      int64_t s = index[(size_t)r * slots + 2 * fields[k]], e = index[(size_t)r * slots + 2 * fields[k] + 1];
+      if (s < 0) continue;
+      ok = e >= s && (size_t)e <= n_bytes && bx_utf8(bytes, s, e);
+    }
+  }
+  napi_value result;
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+
+/*
  * writeRecords(bytes: Uint8Array, index: Int32Array, count, slots, out: Uint8Array, state: Float64Array):
  * state = [row, out offset], advanced; answers why it stopped (0 done, 1 out of room, 2 a row for toRecordLine).
  */
@@ -116,6 +153,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "frameRows", NAPI_AUTO_LENGTH, frame_rows, NULL, &fn);
   napi_set_named_property(env, exports, "frameRows", fn);
+  napi_create_function(env, "utf8Fields", NAPI_AUTO_LENGTH, utf8_fields, NULL, &fn);
+  napi_set_named_property(env, exports, "utf8Fields", fn);
   napi_create_function(env, "verbatimJson", NAPI_AUTO_LENGTH, verbatim_json, NULL, &fn);
   napi_set_named_property(env, exports, "verbatimJson", fn);
   napi_create_function(env, "writeRecords", NAPI_AUTO_LENGTH, write_records, NULL, &fn);

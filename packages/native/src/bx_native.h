@@ -6,6 +6,9 @@
 /* Whether b[start, end) is verbatim JSON, as verbatimJsonField (packages/core/src/json-bytes.ts) defines it. */
 int bx_verbatim_json(const uint8_t *b, int64_t start, int64_t end);
 
+/* Whether b[start, end) is well-formed UTF-8 (as Node's isUtf8 has it). */
+int bx_utf8(const uint8_t *b, int64_t start, int64_t end);
+
 /* What bx_write_records stopped for. */
 enum { BX_DONE = 0, BX_NEEDS_ROOM = 1, BX_NEEDS_EXACT = 2 };
 

@@ -203,3 +203,26 @@ int bx_verbatim_json(const uint8_t *b, int64_t start, int64_t end) {
   return space(&s, i) == end;
 }
 
+
+int bx_utf8(const uint8_t *b, int64_t start, int64_t end) {
+  scan_t s = {b, end};
+  int64_t i = start;
+  while (i < end) {
+    if (i + 8 <= end) {
+      uint64_t x;
+      memcpy(&x, b + i, 8);
+      if ((x & HIGHS) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    if (b[i] < 0x80) {
+      i++;
+      continue;
+    }
+    int n = utf8_sequence(&s, i);
+    if (n == 0) return 0;
+    i += n;
+  }
+  return 1;
+}

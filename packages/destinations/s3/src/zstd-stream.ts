@@ -53,7 +53,8 @@ export function zstdFrames(level: number): (page: Uint8Array) => Promise<Buffer>
   const pool: Uint8Array[] = [];
   return async (page) => {
     let data = pool.pop();
-    if (!data || data.length < page.length) data = new Uint8Array(Math.max(page.length, 1 << 20));
+    // With room to spare: a page ends a value past its 1 MiB, and a buffer one byte short would be dropped.
+    if (!data || data.length < page.length) data = new Uint8Array(Math.max(page.length, 1 << 20) + (1 << 17));
     data.set(page);
     const id = thread.open();
     try {

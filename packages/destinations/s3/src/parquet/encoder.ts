@@ -1,5 +1,4 @@
 import { Field as CoreField, jsonColumn, type EventBatch } from '@bx/core';
-import { isUtf8 } from 'node:buffer';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import { ZSTD_LEVEL } from '../object-upload';
@@ -74,7 +73,14 @@ const brotliAsync = promisify(brotliCompress);
 const Field = { ...CoreField };
 
 /** Text fields: written from the batch's bytes when they are UTF-8, else decoded (U+FFFD), as records do. */
-const TEXT_FIELDS = [Field.uuid, Field.event, Field.distinct_id, Field.elements_chain, Field.person_id];
+/** Fields written as text; the JSON columns are checked by verbatimJson as they are written. */
+const TEXT_FIELDS = Uint8Array.from([
+  Field.uuid,
+  Field.event,
+  Field.distinct_id,
+  Field.elements_chain,
+  Field.person_id,
+]);
 
 async function codec(compression: ParquetCompression): Promise<Codec | null> {
   switch (compression) {
@@ -146,7 +152,7 @@ export class ParquetEncoder {
       personProps,
     ] = file.columns as Eleven;
     const b = batch.bytes;
-    const utf8 = textIsUtf8(batch);
+    const utf8 = batch.utf8(TEXT_FIELDS);
     const text = (col: ColumnWriter, r: number, f: number) => {
       if (utf8) col.bytes(b, batch.start(r, f), batch.end(r, f));
       else col.text(b.toString('utf8', batch.start(r, f), batch.end(r, f)));
@@ -203,25 +209,3 @@ type Eleven = [
   ColumnWriter,
   ColumnWriter,
 ];
-
-/**
- * Whether every text field of the batch is UTF-8. JSON columns are checked by
- * verbatimJson as they are written; the others are short: a scan for
- * non-ASCII bytes, and isUtf8 on only the fields that have them.
- */
-function textIsUtf8(batch: EventBatch): boolean {
-  const b = batch.bytes;
-  for (let r = 0; r < batch.count; r++) {
-    for (const f of TEXT_FIELDS) {
-      const s = batch.start(r, f);
-      const e = batch.end(r, f);
-      for (let i = s; i < e; i++) {
-        if (b[i]! >= 0x80) {
-          if (!isUtf8(b.subarray(s, e))) return false;
-          break;
-        }
-      }
-    }
-  }
-  return true;
-}
