@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ownedBuffer } from '@bx/core';
-import { createCompressor } from '@bx/destination-s3';
+import { createCompressor, zstdFrames } from '@bx/destination-s3';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,6 +49,25 @@ describe('zstd compression on its own thread', () => {
     // Transferred: the sender's view of the owned memory is detached (reads as empty).
     expect(sent.length).to.equal(0);
     expect(shared.toString()).to.equal(text);
+  });
+});
+
+describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
+  it('compresses more pages at once than there are slots, and pages larger than a slot, each exactly', async () => {
+    const compress = zstdFrames(1);
+    const pages = Array.from({ length: 20 }, (_, i) => {
+      const page = Buffer.alloc(i === 7 ? 3 * 1024 * 1024 : 700_000 + i * 20_000);
+      for (let k = 0; k < page.length; k++) page[k] = (k * (i + 3)) % 251;
+      return page;
+    });
+    // Each page is copied before compress() returns: overwriting it at once must not change the frame.
+    const frames = pages.map((page) => {
+      const copy = Buffer.from(page);
+      const frame = compress(page);
+      page.fill(0);
+      return { copy, frame };
+    });
+    for (const { copy, frame } of frames) expect(decompress(await frame).equals(copy)).to.equal(true);
   });
 });
 

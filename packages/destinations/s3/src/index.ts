@@ -8,3 +8,4 @@ export * from './output-file';
 export * from './parquet/encoder';
 export * from './parquet/timestamp-micros';
 export * from './part-upload';
+export { zstdFrames } from './zstd-stream';

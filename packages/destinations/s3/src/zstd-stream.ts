@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { isOwnedBuffer } from '@bx/core';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ThreadChannel } from './thread-channel';
+import { NO_SHARED_MEMORY } from './zstd-protocol';
 import type { CompressedFrame, ZstdRequest } from './zstd-thread';
 
 const thread = new ThreadChannel<ZstdRequest>(join(__dirname, 'zstd-thread.js'));
@@ -44,24 +45,87 @@ export class ZstdStream extends Transform {
 }
 
 /**
+ * Page slots in memory shared with the zstd thread, one set for the process:
+ * a page is copied into a slot and compressed into the slot's output, so
+ * nothing is allocated or transferred per page. Buffers that travelled to
+ * the thread and back counted as new memory on each return, and made V8
+ * collect the old generation every few pages' worth.
+ */
+class PageSlots {
+  readonly inputBytes = PAGE_SLOT;
+  // zstd's compressBound: the input, 1/256 more, and a little.
+  readonly outputBytes = PAGE_SLOT + (PAGE_SLOT >> 8) + 1024;
+  private memory: SharedArrayBuffer | null = null;
+  /** Whether the thread may lack the memory (first use, or a restarted thread): send it along. */
+  private send = true;
+  private readonly free = Array.from({ length: PAGE_SLOTS }, (_, i) => i);
+
+  /** Compresses `page` (copied now) in a free slot; null when none is free or the page is larger than a slot. */
+  compress(level: number, page: Uint8Array): Promise<Buffer> | null {
+    if (page.length > this.inputBytes) return null;
+    const slot = this.free.pop();
+    if (slot === undefined) return null;
+    this.memory ??= new SharedArrayBuffer(PAGE_SLOTS * (this.inputBytes + this.outputBytes));
+    const input = slot * (this.inputBytes + this.outputBytes);
+    const output = input + this.inputBytes;
+    new Uint8Array(this.memory, input, page.length).set(page);
+    return this.request(level, input, page.length, output).finally(() => this.free.push(slot));
+  }
+
+  private async request(level: number, input: number, length: number, output: number): Promise<Buffer> {
+    const memory = this.memory!;
+    const ask = async (withMemory: boolean) => {
+      const id = thread.open();
+      try {
+        return await thread.request<number>({
+          id,
+          op: 'compressShared',
+          level,
+          ...(withMemory ? { memory } : {}),
+          input,
+          length,
+          output,
+          capacity: this.outputBytes,
+        });
+      } finally {
+        thread.close(id);
+      }
+    };
+    let size: number;
+    try {
+      const withMemory = this.send;
+      this.send = false;
+      size = await ask(withMemory);
+    } catch (err) {
+      if ((err as Error).message !== NO_SHARED_MEMORY) throw err;
+      size = await ask(true);
+    }
+    // A copy: the slot is free again at once.
+    return Buffer.from(new Uint8Array(memory, output, size));
+  }
+}
+
+/** A page's most bytes (a page ends a value past 1 MiB) and slots: a few Parquet files' pages in flight. */
+const PAGE_SLOT = (1 << 20) + (1 << 17);
+const PAGE_SLOTS = 8;
+const pageSlots = new PageSlots();
+
+/**
  * A compressor of Parquet pages on the zstd thread, one zstd frame each. A
- * page is copied (synchronously: the caller may reuse its buffer at once)
- * into a buffer that travels to the thread and back, so pages make no
- * garbage on either side.
+ * page is copied at once (the caller may reuse its buffer) into a shared
+ * slot; a page larger than a slot, or one that finds every slot taken,
+ * travels in a buffer of its own.
  */
 export function zstdFrames(level: number): (page: Uint8Array) => Promise<Buffer> {
-  const pool: Uint8Array[] = [];
   return async (page) => {
-    let data = pool.pop();
-    // With room to spare: a page ends a value past its 1 MiB, and a buffer one byte short would be dropped.
-    if (!data || data.length < page.length) data = new Uint8Array(Math.max(page.length, 1 << 20) + (1 << 17));
-    data.set(page);
+    const inSlot = pageSlots.compress(level, page);
+    if (inSlot) return inSlot;
+    const data = new Uint8Array(page);
     const id = thread.open();
     try {
       const reply = await thread.request<CompressedFrame>({ id, op: 'compress', level, data, length: page.length }, [
         data.buffer as ArrayBuffer,
       ]);
-      if (pool.length < 16) pool.push(reply.data);
       return Buffer.from(reply.frame.buffer, reply.frame.byteOffset, reply.frame.byteLength);
     } finally {
       thread.close(id);

@@ -7,6 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as zstd from 'zstd-napi/binding';
 import { serveRequests } from './thread-channel';
+import { NO_SHARED_MEMORY } from './zstd-protocol';
 
 export type ZstdRequest =
   | { id: number; op: 'open'; level: number }
@@ -14,7 +15,22 @@ export type ZstdRequest =
   | { id: number; op: 'end' }
   | { id: number; op: 'close' }
   /** One-shot: the first `length` bytes of `data` as one zstd frame (a Parquet page); `data` goes back. */
-  | { id: number; op: 'compress'; level: number; data: Uint8Array; length: number };
+  | { id: number; op: 'compress'; level: number; data: Uint8Array; length: number }
+  /**
+   * One-shot within the process's shared page memory (`memory`, sent once:
+   * a thread that has none answers NO_SHARED_MEMORY): `[input, input +
+   * length)` as one frame at `output`; answers the frame's size.
+   */
+  | {
+      id: number;
+      op: 'compressShared';
+      level: number;
+      memory?: SharedArrayBuffer;
+      input: number;
+      length: number;
+      output: number;
+      capacity: number;
+    };
 
 /** What a one-shot compression answers: the frame, and the input's buffer for reuse. */
 export interface CompressedFrame {
@@ -44,13 +60,20 @@ function compress(cctx: zstd.CCtx, src: Uint8Array, endOp: zstd.EndDirective): U
 const oneShot = new Map<number, zstd.CCtx>();
 let scratch = Buffer.allocUnsafe(0);
 
-function compressFrame(level: number, src: Uint8Array): Uint8Array {
+let shared: SharedArrayBuffer | null = null;
+
+function oneShotContext(level: number): zstd.CCtx {
   let cctx = oneShot.get(level);
   if (!cctx) {
     cctx = new zstd.CCtx();
     cctx.setParameter(zstd.CParameter.compressionLevel, level);
     oneShot.set(level, cctx);
   }
+  return cctx;
+}
+
+function compressFrame(level: number, src: Uint8Array): Uint8Array {
+  const cctx = oneShotContext(level);
   const bound = zstd.compressBound(src.length);
   if (scratch.length < bound) scratch = Buffer.allocUnsafe(bound);
   const n = cctx.compress2(scratch, src);
@@ -59,6 +82,13 @@ function compressFrame(level: number, src: Uint8Array): Uint8Array {
 }
 
 serveRequests<ZstdRequest>(parentPort!, (m) => {
+  if (m.op === 'compressShared') {
+    if (m.memory) shared = m.memory;
+    if (!shared) throw new Error(NO_SHARED_MEMORY);
+    const src = new Uint8Array(shared, m.input, m.length);
+    const dst = new Uint8Array(shared, m.output, m.capacity);
+    return { body: oneShotContext(m.level).compress2(dst, src) };
+  }
   if (m.op === 'compress') {
     const frame = compressFrame(m.level, m.data.subarray(0, m.length));
     // The input goes back too: the caller reuses it, so neither thread makes a page of garbage.
