@@ -50,3 +50,10 @@ export function utf8Fields(
   slots: number,
   fields: Uint8Array,
 ): boolean;
+
+/**
+ * target[at, at + source.length) = source, with memcpy. Copies into or out of
+ * a SharedArrayBuffer this way: V8's own copy goes element by element there.
+ * Throws a RangeError when source does not fit.
+ */
+export function copy(target: Uint8Array, at: number, source: Uint8Array): void;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { PartUpload } from '@bx/destination-s3';
 import { recordCommands } from '../helpers/run-context';
 import { createBucket, getObject, listKeys, testS3Client } from '../helpers/s3';
@@ -34,12 +34,40 @@ describe('PartUpload on the S3 server', () => {
     await writeUneven(target, data);
     await target.complete();
     expect((await getObject(client, bucket, 'big.bin')).equals(data)).to.equal(true);
-    const parts = sent.filter((s) => s.command === 'UploadPartCommand').map((s) => s.input.ContentLength);
+    // Parts may be sent out of order (two in flight); the upload's completion sorts them.
+    const parts = sent
+      .filter((s) => s.command === 'UploadPartCommand')
+      .sort((a, b) => a.input.PartNumber - b.input.PartNumber)
+      .map((s) => s.input.ContentLength);
     expect(parts).to.deep.equal([5 * MiB, 5 * MiB, 5 * MiB, 2 * MiB + 12_345]);
     expect(sent.map((s) => s.command)).to.include.members([
       'CreateMultipartUploadCommand',
       'CompleteMultipartUploadCommand',
     ]);
+  });
+
+  it('signs each part with the SHA-256 of exactly its bytes (hashed off the event loop)', async () => {
+    const c = testS3Client();
+    const hashes: Array<{ header: string; actual: string }> = [];
+    // At the deserialize step the request is the one sent: signed, headers final.
+    c.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName === 'UploadPartCommand') {
+          hashes.push({
+            header: args.request.headers['x-amz-content-sha256'],
+            actual: createHash('sha256').update(args.request.body).digest('hex'),
+          });
+          expect(args.request.headers.authorization).to.contain('x-amz-content-sha256');
+        }
+        return next(args);
+      },
+      { step: 'deserialize', name: 'capturePayloadHash' },
+    );
+    const target = upload('signed.bin', 5 * MiB, c);
+    await writeUneven(target, randomBytes(11 * MiB));
+    await target.complete();
+    expect(hashes).to.have.length(3);
+    for (const h of hashes) expect(h.header).to.equal(h.actual);
   });
 
   it('sends an object of exactly one part, and an empty one, with a single PutObject', async () => {

@@ -1,6 +1,7 @@
 /* N-API bindings of @bx/native (see ../index.d.ts). */
 #include <node_api.h>
 #include <stdint.h>
+#include <string.h>
 #include "bx_native.h"
 
 /* A typed array's data (NULL when empty), or 0 if `v` is not a typed array of type `want`. */
@@ -85,6 +86,27 @@ static napi_value utf8_fields(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * copy(target: Uint8Array, at, source: Uint8Array): target[at..] = source, a plain memcpy. V8 copies
+ * into or out of a SharedArrayBuffer element by element (its memory may change under it); this does not.
+ */
+static napi_value copy_bytes(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv, "copy: 3 arguments expected")) return NULL;
+  size_t n_target, n_source;
+  void *target, *source;
+  int64_t at;
+  if (!typed_data(env, argv[0], napi_uint8_array, &target, &n_target) ||
+      !typed_data(env, argv[2], napi_uint8_array, &source, &n_source) ||
+      napi_get_value_int64(env, argv[1], &at) != napi_ok || at < 0 || (uint64_t)at > n_target ||
+      n_source > n_target - (size_t)at) {
+    napi_throw_range_error(env, NULL, "copy: source does not fit in target at that offset");
+    return NULL;
+  }
+  if (n_source > 0) memcpy((uint8_t *)target + at, source, n_source);
+  return NULL;
+}
+
+/*
  * writeRecords(bytes: Uint8Array, index: Int32Array, count, slots, out: Uint8Array, state: Float64Array):
  * state = [row, out offset], advanced; answers why it stopped (0 done, 1 out of room, 2 a row for toRecordLine).
  */
@@ -153,6 +175,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "frameRows", NAPI_AUTO_LENGTH, frame_rows, NULL, &fn);
   napi_set_named_property(env, exports, "frameRows", fn);
+  napi_create_function(env, "copy", NAPI_AUTO_LENGTH, copy_bytes, NULL, &fn);
+  napi_set_named_property(env, exports, "copy", fn);
   napi_create_function(env, "utf8Fields", NAPI_AUTO_LENGTH, utf8_fields, NULL, &fn);
   napi_set_named_property(env, exports, "utf8Fields", fn);
   napi_create_function(env, "verbatimJson", NAPI_AUTO_LENGTH, verbatim_json, NULL, &fn);

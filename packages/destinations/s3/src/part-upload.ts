@@ -8,7 +8,10 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { webcrypto } from 'node:crypto';
 
+/** Where SigV4 carries the payload's hash (a signer finding it there does not hash again). */
+const PAYLOAD_HASH_HEADER = 'x-amz-content-sha256';
 /** S3's limit on the parts of one multipart upload. */
 const MAX_PARTS = 10_000;
 /** The first buffer of an object: small objects (most runs of small exports) stay small. */
@@ -144,17 +147,27 @@ export class PartUpload {
 
   private async uploadPart(partNumber: number, body: Buffer): Promise<void> {
     this.uploadId ??= this.createUpload();
-    const result = await this.opts.client.send(
-      new UploadPartCommand({
-        Bucket: this.opts.bucket,
-        Key: this.opts.key,
-        UploadId: await this.uploadId,
-        PartNumber: partNumber,
-        Body: body,
-        ContentLength: body.length,
-      }),
-      this.sending,
+    // SigV4 signs the payload's SHA-256. Hashed here on the threadpool (WebCrypto
+    // runs off the event loop); the signer takes a hash already in the header.
+    const [uploadId, sha256] = await Promise.all([this.uploadId, webcrypto.subtle.digest('SHA-256', body)]);
+    const command = new UploadPartCommand({
+      Bucket: this.opts.bucket,
+      Key: this.opts.key,
+      UploadId: uploadId,
+      PartNumber: partNumber,
+      Body: body,
+      ContentLength: body.length,
+    });
+    const hex = Buffer.from(sha256).toString('hex');
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (request.headers) request.headers[PAYLOAD_HASH_HEADER] = hex;
+        return next(args);
+      },
+      { step: 'build', name: 'bxPayloadHash' },
     );
+    const result = await this.opts.client.send(command, this.sending);
     if (!result.ETag) throw new Error(`S3 answered part ${partNumber} of ${this.opts.key} without an ETag`);
     this.parts.push({
       PartNumber: partNumber,

@@ -1,3 +1,4 @@
+import * as native from '@bx/native';
 import { join } from 'node:path';
 import { isOwnedBuffer } from '@bx/core';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -68,7 +69,7 @@ class PageSlots {
     this.memory ??= new SharedArrayBuffer(PAGE_SLOTS * (this.inputBytes + this.outputBytes));
     const input = slot * (this.inputBytes + this.outputBytes);
     const output = input + this.inputBytes;
-    new Uint8Array(this.memory, input, page.length).set(page);
+    native.copy(new Uint8Array(this.memory, input, page.length), 0, page);
     return this.request(level, input, page.length, output).finally(() => this.free.push(slot));
   }
 
@@ -101,7 +102,9 @@ class PageSlots {
       size = await ask(true);
     }
     // A copy: the slot is free again at once.
-    return Buffer.from(new Uint8Array(memory, output, size));
+    const frame = Buffer.allocUnsafe(size);
+    native.copy(frame, 0, new Uint8Array(memory, output, size));
+    return frame;
   }
 }
 
