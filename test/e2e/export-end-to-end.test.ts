@@ -104,6 +104,8 @@ describe('end to end: API → scheduler → BullMQ → worker → ClickHouse 18.
         team_id: teamId,
         interval: 'hour',
         start_at: new Date(base).toISOString(),
+        // Exactly the seeded hours, also when the clock passes an hour mid-test.
+        end_at: new Date(base + hours * HOUR).toISOString(),
         destination: {
           type: 'S3',
           config: {

@@ -107,6 +107,8 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
         team_id: 1,
         interval: 'hour',
         start_at: new Date(startAt).toISOString(),
+        // Exactly the seeded hours, also when the clock passes an hour mid-test.
+        end_at: new Date(base + hours * HOUR).toISOString(),
         destination: { type: 'Snowflake', config: { ...snowflakeConfig(sf), table_name: table, ...config } },
       }),
     });

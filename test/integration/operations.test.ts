@@ -122,7 +122,7 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
   });
 
   it('overlapping scheduled runs and a forced backfill: every interval once, then again only when forced', async () => {
-    const id = await createExport({ paused: false, start_at: iso(base + 40 * HOUR) });
+    const id = await createExport({ paused: false, start_at: iso(base + 40 * HOUR), end_at: iso(base + 48 * HOUR) });
     await sys.scheduler.tick();
     const scheduled = (await runsOf(id)).length;
     expect(scheduled).to.equal(8);

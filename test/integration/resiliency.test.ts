@@ -124,7 +124,10 @@ describe('resiliency: dead-letter queue, retries, auto-pause', function () {
   });
 
   it('after N consecutive failed runs the export is paused with the reason, and the webhook is called once', async () => {
-    const id = await createExport({ aws_access_key_id: 'WRONG-KEY' }, { paused: false, start_at: iso(base) });
+    const id = await createExport(
+      { aws_access_key_id: 'WRONG-KEY' },
+      { paused: false, start_at: iso(base), end_at: iso(base + 12 * HOUR) },
+    );
     sys.startWorker(2, new FailurePolicy(sys.store, sys.logger, { threshold: 3, webhookUrl: hookUrl }));
     await sys.scheduler.tick();
     const runs = await eventually(
