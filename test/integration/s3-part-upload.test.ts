@@ -46,9 +46,19 @@ describe('PartUpload on the S3 server', () => {
     ]);
   });
 
-  it('signs each part with the SHA-256 of exactly its bytes (hashed off the event loop)', async () => {
+  it('signs each part with the SHA-256 of exactly its bytes, hashed before the signer runs', async () => {
     const c = testS3Client();
+    const beforeSigning: string[] = [];
     const hashes: Array<{ header: string; actual: string }> = [];
+    // Last in the build step, before signing (finalizeRequest): a hash there is ours, not the signer's.
+    c.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName === 'UploadPartCommand')
+          beforeSigning.push(args.request.headers['x-amz-content-sha256']);
+        return next(args);
+      },
+      { step: 'build', priority: 'low', name: 'captureHashBeforeSigning' },
+    );
     // At the deserialize step the request is the one sent: signed, headers final.
     c.middlewareStack.add(
       (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
@@ -68,6 +78,7 @@ describe('PartUpload on the S3 server', () => {
     await target.complete();
     expect(hashes).to.have.length(3);
     for (const h of hashes) expect(h.header).to.equal(h.actual);
+    expect(beforeSigning.sort()).to.deep.equal(hashes.map((h) => h.actual).sort());
   });
 
   it('sends an object of exactly one part, and an empty one, with a single PutObject', async () => {

@@ -18,6 +18,28 @@ static int get_args(napi_env env, napi_callback_info info, size_t argc, napi_val
   return 0;
 }
 
+/* The arguments every batch call starts with: bytes, index, count, slots (`slots` index entries a row). */
+typedef struct {
+  const uint8_t *bytes;
+  size_t n_bytes;
+  const int32_t *index;
+  int32_t count, slots;
+} batch_t;
+
+/* Reads argv[0..3] into *b; 0 when they are not a batch whose index holds `count` rows. */
+static int batch_args(napi_env env, napi_value *argv, batch_t *b) {
+  size_t n_index;
+  void *bytes, *index;
+  if (!typed_data(env, argv[0], napi_uint8_array, &bytes, &b->n_bytes) ||
+      !typed_data(env, argv[1], napi_int32_array, &index, &n_index) ||
+      napi_get_value_int32(env, argv[2], &b->count) != napi_ok || napi_get_value_int32(env, argv[3], &b->slots) != napi_ok ||
+      b->count < 0 || b->slots <= 0 || (size_t)b->count * (size_t)b->slots > n_index)
+    return 0;
+  b->bytes = bytes;
+  b->index = index;
+  return 1;
+}
+
 /*
  * verbatimJson(bytes: Uint8Array, index: Int32Array, count, slots, field, out: Uint8Array):
  * out[r] = 1 when field `field` of row r spans [index[r*slots + 2*field], index[... + 1]),
@@ -26,24 +48,20 @@ static int get_args(napi_env env, napi_callback_info info, size_t argc, napi_val
 static napi_value verbatim_json(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   if (!get_args(env, info, 6, argv, "verbatimJson: 6 arguments expected")) return NULL;
-  size_t n_bytes, n_index, n_out;
-  void *bytes_data, *index_data, *out_data;
-  int32_t count, slots, field;
-  if (!typed_data(env, argv[0], napi_uint8_array, &bytes_data, &n_bytes) ||
-      !typed_data(env, argv[1], napi_int32_array, &index_data, &n_index) ||
-      !typed_data(env, argv[5], napi_uint8_array, &out_data, &n_out) || napi_get_value_int32(env, argv[2], &count) != napi_ok ||
-      napi_get_value_int32(env, argv[3], &slots) != napi_ok || napi_get_value_int32(env, argv[4], &field) != napi_ok ||
-      count < 0 || slots <= 0 || field < 0 || 2 * field + 1 >= slots || (size_t)count > n_out ||
-      (size_t)count * (size_t)slots > n_index) {
+  batch_t b;
+  size_t n_out;
+  void *out_data;
+  int32_t field;
+  if (!batch_args(env, argv, &b) || napi_get_value_int32(env, argv[4], &field) != napi_ok ||
+      !typed_data(env, argv[5], napi_uint8_array, &out_data, &n_out) || field < 0 || 2 * field + 1 >= b.slots ||
+      (size_t)b.count > n_out) {
     napi_throw_type_error(env, NULL, "verbatimJson: bad arguments");
     return NULL;
   }
-  const uint8_t *bytes = bytes_data;
-  const int32_t *index = index_data;
   uint8_t *out = out_data;
-  for (int32_t r = 0; r < count; r++) {
-    int64_t s = index[(size_t)r * slots + 2 * field], e = index[(size_t)r * slots + 2 * field + 1];
-    out[r] = s >= 0 && e > s && (size_t)e <= n_bytes && bx_verbatim_json(bytes, s, e);
+  for (int32_t r = 0; r < b.count; r++) {
+    int64_t s = b.index[(size_t)r * b.slots + 2 * field], e = b.index[(size_t)r * b.slots + 2 * field + 1];
+    out[r] = s >= 0 && e > s && (size_t)e <= b.n_bytes && bx_verbatim_json(b.bytes, s, e);
   }
   return NULL;
 }
@@ -55,29 +73,25 @@ static napi_value verbatim_json(napi_env env, napi_callback_info info) {
 static napi_value utf8_fields(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (!get_args(env, info, 5, argv, "utf8Fields: 5 arguments expected")) return NULL;
-  size_t n_bytes, n_index, n_fields;
-  void *bytes_data, *index_data, *fields_data;
-  int32_t count, slots;
-  if (!typed_data(env, argv[0], napi_uint8_array, &bytes_data, &n_bytes) ||
-      !typed_data(env, argv[1], napi_int32_array, &index_data, &n_index) ||
-      !typed_data(env, argv[4], napi_uint8_array, &fields_data, &n_fields) ||
-      napi_get_value_int32(env, argv[2], &count) != napi_ok || napi_get_value_int32(env, argv[3], &slots) != napi_ok ||
-      count < 0 || slots <= 0 || (size_t)count * (size_t)slots > n_index) {
+  batch_t b;
+  size_t n_fields;
+  void *fields_data;
+  if (!batch_args(env, argv, &b) || !typed_data(env, argv[4], napi_uint8_array, &fields_data, &n_fields)) {
     napi_throw_type_error(env, NULL, "utf8Fields: bad arguments");
     return NULL;
   }
-  const uint8_t *bytes = bytes_data, *fields = fields_data;
-  const int32_t *index = index_data;
+  const uint8_t *fields = fields_data;
+  for (size_t k = 0; k < n_fields; k++) {
+    if (2 * fields[k] + 1 >= b.slots) {
+      napi_throw_range_error(env, NULL, "utf8Fields: field out of range");
+      return NULL;
+    }
+  }
   int ok = 1;
-  for (int32_t r = 0; r < count && ok; r++) {
+  for (int32_t r = 0; r < b.count && ok; r++) {
     for (size_t k = 0; k < n_fields && ok; k++) {
-      if (2 * fields[k] + 1 >= slots) {
-        napi_throw_range_error(env, NULL, "utf8Fields: field out of range");
-        return NULL;
-      }
-      int64_t s = index[(size_t)r * slots + 2 * fields[k]], e = index[(size_t)r * slots + 2 * fields[k] + 1];
-      if (s < 0) continue;
-      ok = e >= s && (size_t)e <= n_bytes && bx_utf8(bytes, s, e);
+      int64_t s = b.index[(size_t)r * b.slots + 2 * fields[k]], e = b.index[(size_t)r * b.slots + 2 * fields[k] + 1];
+      if (s >= 0) ok = e >= s && (size_t)e <= b.n_bytes && bx_utf8(b.bytes, s, e);
     }
   }
   napi_value result;
@@ -113,26 +127,22 @@ static napi_value copy_bytes(napi_env env, napi_callback_info info) {
 static napi_value write_records(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   if (!get_args(env, info, 6, argv, "writeRecords: 6 arguments expected")) return NULL;
-  size_t n_bytes, n_index, n_out, n_state;
-  void *bytes, *index, *out, *state_data;
-  int32_t count, slots;
-  if (!typed_data(env, argv[0], napi_uint8_array, &bytes, &n_bytes) ||
-      !typed_data(env, argv[1], napi_int32_array, &index, &n_index) ||
-      !typed_data(env, argv[4], napi_uint8_array, &out, &n_out) ||
-      !typed_data(env, argv[5], napi_float64_array, &state_data, &n_state) || n_state != 2 ||
-      napi_get_value_int32(env, argv[2], &count) != napi_ok || napi_get_value_int32(env, argv[3], &slots) != napi_ok ||
-      count < 0 || slots != 22 || (size_t)count * (size_t)slots > n_index) {
+  batch_t b;
+  size_t n_out, n_state;
+  void *out, *state_data;
+  if (!batch_args(env, argv, &b) || !typed_data(env, argv[4], napi_uint8_array, &out, &n_out) ||
+      !typed_data(env, argv[5], napi_float64_array, &state_data, &n_state) || n_state != 2 || b.slots != 22) {
     napi_throw_type_error(env, NULL, "writeRecords: bad arguments");
     return NULL;
   }
   double *state = state_data;
-  if (state[0] < 0 || state[0] > count || state[1] < 0 || state[1] > (double)n_out) {
+  if (state[0] < 0 || state[0] > b.count || state[1] < 0 || state[1] > (double)n_out) {
     napi_throw_range_error(env, NULL, "writeRecords: state out of range");
     return NULL;
   }
   int32_t row = (int32_t)state[0];
   int64_t o = (int64_t)state[1];
-  int why = bx_write_records(bytes, (int64_t)n_bytes, index, count, slots, out, (int64_t)n_out, &row, &o);
+  int why = bx_write_records(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, out, (int64_t)n_out, &row, &o);
   state[0] = row;
   state[1] = (double)o;
   napi_value result;

@@ -12,6 +12,7 @@ int bx_frame_rows(const uint8_t *b, int64_t n, const uint8_t *kinds, int32_t fie
   const int32_t slots = 2 * fields;
   int64_t count = 0, p = 0, need = 0;
   int status = BX_FRAMED;
+  /* Row by row; a row cut short by the end of the buffer ends the loop at `cut` (need set). */
   while (p < n) {
     if (count == capacity) {
       status = BX_INDEX_FULL;
@@ -85,17 +86,15 @@ int bx_frame_rows(const uint8_t *b, int64_t n, const uint8_t *kinds, int32_t fie
     count++;
     p = q;
     need = 0;
-    continue;
-  cut:
-    break;
-  broken:
-    *count_out = count;
-    *used_out = p;
-    *need_out = p + 1;
-    return BX_BROKEN;
   }
+cut:
   *count_out = count;
   *used_out = p;
   *need_out = need > p ? need : p + 1;
   return status;
+broken:
+  *count_out = count;
+  *used_out = p;
+  *need_out = p + 1;
+  return BX_BROKEN;
 }

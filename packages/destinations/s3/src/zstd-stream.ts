@@ -4,7 +4,7 @@ import { isOwnedBuffer } from '@bx/core';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ThreadChannel } from './thread-channel';
 import { NO_SHARED_MEMORY } from './zstd-protocol';
-import type { CompressedFrame, ZstdRequest } from './zstd-thread';
+import type { ZstdRequest } from './zstd-thread';
 
 const thread = new ThreadChannel<ZstdRequest>(join(__dirname, 'zstd-thread.js'));
 
@@ -126,10 +126,8 @@ export function zstdFrames(level: number): (page: Uint8Array) => Promise<Buffer>
     const data = new Uint8Array(page);
     const id = thread.open();
     try {
-      const reply = await thread.request<CompressedFrame>({ id, op: 'compress', level, data, length: page.length }, [
-        data.buffer as ArrayBuffer,
-      ]);
-      return Buffer.from(reply.frame.buffer, reply.frame.byteOffset, reply.frame.byteLength);
+      const frame = await thread.request<Uint8Array>({ id, op: 'compress', level, data }, [data.buffer as ArrayBuffer]);
+      return Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
     } finally {
       thread.close(id);
     }

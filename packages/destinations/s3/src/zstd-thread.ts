@@ -14,8 +14,8 @@ export type ZstdRequest =
   | { id: number; op: 'write'; data: Uint8Array }
   | { id: number; op: 'end' }
   | { id: number; op: 'close' }
-  /** One-shot: the first `length` bytes of `data` as one zstd frame (a Parquet page); `data` goes back. */
-  | { id: number; op: 'compress'; level: number; data: Uint8Array; length: number }
+  /** One-shot: `data` as one zstd frame (a Parquet page that does not fit a shared slot); answers the frame. */
+  | { id: number; op: 'compress'; level: number; data: Uint8Array }
   /**
    * One-shot within the process's shared page memory (`memory`, sent once:
    * a thread that has none answers NO_SHARED_MEMORY): `[input, input +
@@ -31,12 +31,6 @@ export type ZstdRequest =
       output: number;
       capacity: number;
     };
-
-/** What a one-shot compression answers: the frame, and the input's buffer for reuse. */
-export interface CompressedFrame {
-  frame: Uint8Array;
-  data: Uint8Array;
-}
 
 const OUT_SIZE = zstd.cStreamOutSize();
 const NOTHING = new Uint8Array(0);
@@ -90,12 +84,8 @@ serveRequests<ZstdRequest>(parentPort!, (m) => {
     return { body: oneShotContext(m.level).compress2(dst, src) };
   }
   if (m.op === 'compress') {
-    const frame = compressFrame(m.level, m.data.subarray(0, m.length));
-    // The input goes back too: the caller reuses it, so neither thread makes a page of garbage.
-    return {
-      body: { frame, data: m.data } satisfies CompressedFrame,
-      transfer: [frame.buffer as ArrayBuffer, m.data.buffer as ArrayBuffer],
-    };
+    const frame = compressFrame(m.level, m.data);
+    return { body: frame, transfer: [frame.buffer as ArrayBuffer] };
   }
   if (m.op === 'open') {
     const cctx = new zstd.CCtx();

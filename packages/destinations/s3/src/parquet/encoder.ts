@@ -72,8 +72,11 @@ const brotliAsync = promisify(brotliCompress);
 /** Copied once: '@bx/core' re-exports are getters, too slow per value. */
 const Field = { ...CoreField };
 
-/** Text fields: written from the batch's bytes when they are UTF-8, else decoded (U+FFFD), as records do. */
-/** Fields written as text; the JSON columns are checked by verbatimJson as they are written. */
+/**
+ * Text fields: written from the batch's bytes when they are UTF-8, else
+ * decoded (U+FFFD), as records do. The JSON columns are checked by
+ * verbatimJson as they are written.
+ */
 const TEXT_FIELDS = Uint8Array.from([
   Field.uuid,
   Field.event,

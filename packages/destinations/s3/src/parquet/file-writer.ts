@@ -60,7 +60,7 @@ const MAGIC = Buffer.from('PAR1');
 const LEVELS_ROOM = 4096;
 const newPage = () => Buffer.allocUnsafe(LEVELS_ROOM + PAGE_BYTES + 4096);
 
-/** One column of the open row group: its open page and its compressed pages. */
+/** One column of the open row group: its open page and its chunk of compressed pages. */
 export class ColumnWriter {
   private page = newPage();
   /** Where the open page's values start (after the levels' room) and end. */
