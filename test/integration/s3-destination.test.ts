@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { parseInput, s3ConfigSchema, PermanentError, type EventRow, type S3Config } from '@bx/core';
@@ -65,27 +66,31 @@ describe('S3 destination on the S3 server', () => {
     expect(await listKeys(client, bucket)).to.deep.equal([]);
   });
 
-  it('splits by max_file_size_mb into -n files and writes the manifest last', async () => {
-    const many = Array.from({ length: 6000 }, () =>
-      makeEvent({
-        inserted_at: chTime('2024-01-01T10:20:00Z'),
-        properties: JSON.stringify({ pad: 'x'.repeat(400) + Math.random() }),
-      }),
-    );
-    const sut = new S3Destination(config({ max_file_size_mb: 0.5 }));
-    const result = await sut.write(batches(asRows(many), 250), ctx());
-    expect(result.files.length).to.be.greaterThan(2);
-    expect(result.files).to.deep.equal(result.files.map((_, i) => `${KEY_BASE}-${i}.jsonl`));
-    const manifest = JSON.parse((await getObject(client, bucket, `${KEY_BASE}_manifest.json`)).toString());
-    expect(manifest).to.deep.equal({ files: result.files });
-    const all = [];
-    for (const key of result.files) {
-      const size = (await getObject(client, bucket, key)).length;
-      expect(size, key).to.be.below(0.5 * 1024 * 1024 + 250 * 700);
-      all.push(...(await readJsonLines(client, bucket, key)));
-    }
-    expect(all).to.deep.equal(many.map(expectedRecord));
-  });
+  for (const compression of [null, 'zstd'] as const) {
+    it(`splits by max_file_size_mb into -n files and writes the manifest last (${compression ?? 'uncompressed'})`, async () => {
+      // Hex pads: zstd halves them, so compressed files still reach the limit.
+      const many = Array.from({ length: 6000 }, () =>
+        makeEvent({
+          inserted_at: chTime('2024-01-01T10:20:00Z'),
+          properties: JSON.stringify({ pad: randomBytes(200).toString('hex') }),
+        }),
+      );
+      const sut = new S3Destination(config({ max_file_size_mb: 0.5, compression }));
+      const result = await sut.write(batches(asRows(many), 250), ctx());
+      expect(result.files.length).to.be.greaterThan(2);
+      const ext = compression ? '.jsonl.zst' : '.jsonl';
+      expect(result.files).to.deep.equal(result.files.map((_, i) => `${KEY_BASE}-${i}${ext}`));
+      const manifest = JSON.parse((await getObject(client, bucket, `${KEY_BASE}_manifest.json`)).toString());
+      expect(manifest).to.deep.equal({ files: result.files });
+      const all = [];
+      for (const key of result.files) {
+        const size = (await getObject(client, bucket, key)).length;
+        expect(size, key).to.be.below(0.5 * 1024 * 1024 + 250 * 700);
+        all.push(...(await readJsonLines(client, bucket, key)));
+      }
+      expect(all).to.deep.equal(many.map(expectedRecord));
+    });
+  }
 
   it('a re-run that writes fewer files deletes the stale ones; the manifest lists exactly the new set', async () => {
     const big = Array.from({ length: 6000 }, () =>

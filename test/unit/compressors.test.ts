@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { ownedBuffer } from '@bx/core';
-import { createCompressor, zstdFrames } from '@bx/destination-s3';
+import { createCompressor, ZstdSlotStream, zstdFrames } from '@bx/destination-s3';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,46 +8,91 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decompress } from 'zstd-napi';
 
-async function compressAll(chunks: Buffer[]): Promise<Buffer> {
-  const sut = createCompressor('zstd');
+type Write = Uint8Array | 'too big';
+
+/** One ZstdSlotStream: `writes` in order, through a sink that copies late (one turn later), as the parts may. */
+async function compressAll(writes: Write[], sink?: (chunk: Uint8Array) => Promise<void>): Promise<Buffer> {
   const out: Buffer[] = [];
-  sut.on('data', (d: Buffer) => out.push(d));
-  const ended = once(sut, 'end');
-  for (const chunk of chunks) {
-    if (!sut.write(chunk)) await once(sut, 'drain');
-    await new Promise((r) => setImmediate(r));
+  const sut = new ZstdSlotStream(
+    1,
+    sink ??
+      (async (chunk) => {
+        await new Promise((r) => setImmediate(r));
+        out.push(Buffer.from(chunk));
+      }),
+  );
+  for (const w of writes) {
+    if (w === 'too big') expect(await sut.write(() => -1)).to.equal(false);
+    else if (w.length > 4 * 1024 * 1024) await sut.writeBytes(w);
+    else
+      expect(
+        await sut.write((input) => {
+          input.set(w);
+          return w.length;
+        }),
+      ).to.equal(true);
   }
-  sut.end();
-  await ended;
+  await sut.end();
+  expect(sut.written).to.equal(Buffer.concat(out).length);
+  expect(sut.pending).to.equal(0);
   return Buffer.concat(out);
 }
 
-describe('zstd compression on its own thread', () => {
+describe('zstd JSON Lines in memory shared with the zstd thread (ZstdSlotStream)', () => {
   it('keeps concurrent streams apart, each one a valid frame of exactly its input', async () => {
     const inputs = [0, 1, 2].map((n) =>
       Array.from({ length: 20 }, (_, i) => Buffer.from(`stream ${n} chunk ${i} `.repeat(5000 + n * 100 + i))),
     );
-    // A view into a larger buffer: only its own bytes may be compressed.
-    const big = Buffer.from('x'.repeat(1000) + 'VIEW' + 'y'.repeat(1000));
-    inputs[0]!.push(big.subarray(1000, 1004));
-    const results = await Promise.all(inputs.map(compressAll));
+    // Larger than a slot: copied in a slot at a time. Empty: nothing to compress.
+    const big = Buffer.alloc(9 * 1024 * 1024 + 3);
+    for (let k = 0; k < big.length; k++) big[k] = (k * 7919) % 253;
+    inputs[0]!.push(big, Buffer.alloc(0));
+    const results = await Promise.all(
+      inputs.map((chunks, n) => compressAll(n === 1 ? ['too big', ...chunks] : chunks)),
+    );
     results.forEach((compressed, n) => {
-      expect(decompress(compressed).equals(Buffer.concat(inputs[n]!)), `stream ${n}`).to.equal(true);
-      expect(compressed.length).to.be.below(Buffer.concat(inputs[n]!).length / 10);
+      const input = Buffer.concat(inputs[n]!);
+      expect(decompress(compressed).equals(input), `stream ${n}`).to.equal(true);
+      if (n > 0) expect(compressed.length).to.be.below(input.length / 10);
     });
   });
 
-  it('hands an owned buffer (EventBatch.records()) to the thread without a copy, and copies any other', async () => {
-    const text = 'owned records '.repeat(10_000);
-    const owned = ownedBuffer(text.length + 100);
-    owned.write(text);
-    const sent = owned.subarray(0, text.length);
-    const shared = Buffer.from(text);
-    const compressed = await compressAll([sent, shared]);
-    expect(decompress(compressed).toString()).to.equal(text + text);
-    // Transferred: the sender's view of the owned memory is detached (reads as empty).
-    expect(sent.length).to.equal(0);
-    expect(shared.toString()).to.equal(text);
+  it("fails its writes and its end once the sink fails, with the sink's error", async () => {
+    let calls = 0;
+    const sink = async () => {
+      calls++;
+      throw new Error('part upload failed');
+    };
+    const sut = new ZstdSlotStream(1, sink);
+    // Incompressible input: output reaches the sink with the first slot.
+    const noise = Buffer.alloc(1024 * 1024);
+    for (let k = 0; k < noise.length; k++) noise[k] = (k * 2654435761) >>> 24;
+    const fill = (input: Uint8Array) => {
+      input.set(noise);
+      return noise.length;
+    };
+    let failure: unknown = null;
+    try {
+      for (let i = 0; i < 10; i++) await sut.write(fill);
+      await sut.end();
+    } catch (err) {
+      failure = err;
+    }
+    expect((failure as Error | null)?.message).to.equal('part upload failed');
+    expect(calls).to.equal(1);
+    sut.destroy();
+  });
+
+  it('refuses writes after destroy()', async () => {
+    const sut = new ZstdSlotStream(1, async () => undefined);
+    await sut.write((input) => {
+      input[0] = 1;
+      return 1;
+    });
+    sut.destroy();
+    let failure: unknown = null;
+    await sut.write(() => 0).catch((err: unknown) => (failure = err));
+    expect((failure as Error | null)?.message).to.equal('zstd stream closed');
   });
 });
 

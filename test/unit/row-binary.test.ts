@@ -120,6 +120,23 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     expect(sut.exactRows).to.be.lessThan(2900);
   });
 
+  it('write the same records into shared memory (recordsInto), and refuse what might not fit or is not UTF-8', () => {
+    const sut = decodeRowBinary(encodeRowBinary(HOSTILE.map(wire)));
+    const expected = sut.records();
+    const target = new Uint8Array(new SharedArrayBuffer(expected.length * 8), 16);
+    const n = sut.recordsInto(target);
+    expect(n).to.equal(expected.length);
+    expect(Buffer.from(target.subarray(0, n)).equals(expected)).to.equal(true);
+    // The exact path (a JSON column to normalise) wrote its rows there too.
+    expect(sut.exactRows).to.equal(3);
+    // Room is asked for before each row (256 + 6 x its bytes): short of that, nothing is claimed.
+    expect(sut.recordsInto(new Uint8Array(expected.length))).to.equal(-1);
+    expect(sut.recordsInto(new Uint8Array(100))).to.equal(-1);
+    // Bytes that are not UTF-8 in a plain string: records() decodes them, recordsInto does not claim them.
+    const inEvent = decodeRowBinary(encodeRowBinary([wire(), wire({ event: Buffer.from([0x61, 0xff]) })]));
+    expect(inEvent.recordsInto(new Uint8Array(100_000))).to.equal(-1);
+  });
+
   it('decode rows as text, team_id exact beyond 2^53', () => {
     const [row] = decodeRowBinary(encodeRowBinary([wire({ team_id: 9007199254740993n, inserted_at: null })])).rows();
     expect(row).to.deep.include({ team_id: '9007199254740993', inserted_at: null, event: '$pageview' });

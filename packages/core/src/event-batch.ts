@@ -3,7 +3,6 @@ import { isUtf8 } from 'node:buffer';
 import { FIELDS, Field, SLOTS } from './event-fields';
 import { toRecordLine, type EventRow } from './export-record';
 import { verbatimJsonField } from './json-bytes';
-import { ownedBuffer } from './owned-buffer';
 
 const FIELD_NAMES = Object.keys(Field) as Array<keyof typeof Field>;
 
@@ -69,35 +68,58 @@ export class EventBatch {
    * normalised takes `toRecordLine` itself.
    */
   records(): Buffer {
+    const initial: Buffer = Buffer.allocUnsafeSlow(this.bytes.length + this.count * ROW_OVERHEAD);
+    const { out, length } = this.writeLines(initial, (buf, used, n) => grown(buf, used, n))!;
+    const result = out.subarray(0, length);
+    // Bytes that are not UTF-8 were copied as they came: redo the batch decoding them (U+FFFD), as the row path does.
+    if (!isUtf8(result)) {
+      this.exactRows = this.count;
+      return Buffer.from(this.rows().map(toRecordLine).join('\n') + '\n');
+    }
+    return result;
+  }
+
+  /**
+   * `records()` written into `target` (memory the caller reuses, shared with
+   * a compression thread): the bytes written, or -1 when they might not fit
+   * or are not all UTF-8. Then `records()` is the way, and `target` holds
+   * nothing of use.
+   */
+  recordsInto(target: Uint8Array): number {
+    const written = this.writeLines(target, (buf, used, n) => (used + n <= buf.length ? buf : null));
+    if (!written || !isUtf8(target.subarray(0, written.length))) return -1;
+    return written.length;
+  }
+
+  /**
+   * Writes the records into `out` from its start. `room(out, used, n)`
+   * answers a buffer holding `out`'s first `used` bytes with room for `n`
+   * more (`out` itself when it has it), or null to give up (then so does
+   * this).
+   */
+  private writeLines<B extends Uint8Array>(
+    out: B,
+    room: (out: B, used: number, n: number) => B | null,
+  ): { out: B; length: number } | null {
     const { bytes, index, count } = this;
-    // Owned: a zstd upload hands it to its thread without a copy.
-    let out = ownedBuffer(bytes.length + count * ROW_OVERHEAD);
     const state = new Float64Array(2); // [row, bytes written]
     this.exactRows = 0;
     for (;;) {
       const stop = native.writeRecords(bytes, index, count, SLOTS, out, state);
-      if (stop === DONE) break;
+      if (stop === DONE) return { out, length: state[1]! };
       const r = state[0]!;
       const o = state[1]!;
-      if (stop === NEEDS_ROOM) {
-        // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
-        out = grown(out, o, ROW_OVERHEAD + 6 * this.rowBytes(r * SLOTS));
-        continue;
-      }
+      // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
+      const line = stop === NEEDS_ROOM ? null : Buffer.from(toRecordLine(this.row(r)) + '\n');
+      const bigger = room(out, o, line ? line.length : ROW_OVERHEAD + 6 * this.rowBytes(r * SLOTS));
+      if (!bigger) return null;
+      out = bigger;
+      if (!line) continue;
       this.exactRows++;
-      const line = Buffer.from(toRecordLine(this.row(r)) + '\n');
-      out = grown(out, o, line.length);
-      out.set(line, o);
+      native.copy(out, o, line);
       state[0] = r + 1;
       state[1] = o + line.length;
     }
-    const result = out.subarray(0, state[1]);
-    // Bytes that are not UTF-8 were copied as they came: redo the batch decoding them (U+FFFD), as the row path does.
-    if (!isUtf8(result)) {
-      this.exactRows = count;
-      return Buffer.from(this.rows().map(toRecordLine).join('\n') + '\n');
-    }
-    return result;
   }
 
   /** Whether fields `fields` of every row are well-formed UTF-8 (nulls skipped); checked in C. */
@@ -150,7 +172,7 @@ const NEEDS_ROOM = 1;
 /** `out` with room for `n` bytes after its first `used`. */
 function grown(out: Buffer, used: number, n: number): Buffer {
   if (used + n <= out.length) return out;
-  const bigger = ownedBuffer(Math.max(used + n, out.length * 2));
+  const bigger = Buffer.allocUnsafeSlow(Math.max(used + n, out.length * 2));
   out.copy(bigger, 0, 0, used);
   return bigger;
 }

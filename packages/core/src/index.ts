@@ -15,4 +15,3 @@ export * from './run-model';
 export * from './schedule-span';
 export * from './stream-drain';
 export * from './process-lifecycle';
-export * from './owned-buffer';

@@ -8,4 +8,4 @@ export * from './output-file';
 export * from './parquet/encoder';
 export * from './parquet/timestamp-micros';
 export * from './part-upload';
-export { zstdFrames } from './zstd-stream';
+export { ZstdSlotStream, zstdFrames } from './zstd-stream';

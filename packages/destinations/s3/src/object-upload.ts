@@ -5,7 +5,6 @@ import { finished } from 'node:stream/promises';
 import { constants, createBrotliCompress } from 'node:zlib';
 import { ParallelGzip } from './parallel-gzip';
 import { PartUpload } from './part-upload';
-import { ZstdStream } from './zstd-stream';
 
 /** Multipart part size: few requests, bounded memory (partSize × queueSize in flight). */
 export const PART_SIZE = 8 * 1024 * 1024;
@@ -16,7 +15,8 @@ export const GZIP_LEVEL = 6;
 export const BROTLI_QUALITY = 4;
 export const ZSTD_LEVEL = 1;
 
-export type StreamCompression = 'gzip' | 'brotli' | 'zstd' | null;
+/** JSON Lines codecs; zstd, which runs in shared memory instead of a stream, is ZstdSlotStream. */
+export type StreamCompression = 'gzip' | 'brotli' | null;
 
 /**
  * Input a compressor holds before write() asks the caller to wait: two source
@@ -28,7 +28,7 @@ const GZIP_PARALLEL = 2;
 /** Output of one zlib call on the threadpool: large, so a batch takes few round trips. */
 const ZLIB_CHUNK = 256 * 1024;
 
-/** A compressor whose work runs off the main thread (zlib's threadpool, or the zstd thread). */
+/** A compressor whose work runs off the main thread (zlib's threadpool). */
 export function createCompressor(compression: StreamCompression): Transform {
   const buffering = { writableHighWaterMark: COMPRESSOR_BUFFER };
   switch (compression) {
@@ -40,8 +40,6 @@ export function createCompressor(compression: StreamCompression): Transform {
         chunkSize: ZLIB_CHUNK,
         ...buffering,
       });
-    case 'zstd':
-      return new ZstdStream(ZSTD_LEVEL, COMPRESSOR_BUFFER);
     case null:
       return new PassThrough(buffering);
   }

@@ -1,7 +1,8 @@
 import type { EventBatch, S3Config } from '@bx/core';
-import { ObjectUpload, openParts, type ObjectUploadOptions, type StreamCompression } from './object-upload';
+import { ObjectUpload, openParts, ZSTD_LEVEL, type ObjectUploadOptions, type StreamCompression } from './object-upload';
 import { ParquetEncoder, type ParquetCompression } from './parquet/encoder';
 import type { PartUpload } from './part-upload';
+import { ZstdSlotStream } from './zstd-stream';
 
 /** One object of a run, being written: rows in, bytes streamed to S3. */
 export interface OutputFile {
@@ -38,6 +39,46 @@ class JsonLinesFile implements OutputFile {
   }
   abort(): Promise<void> {
     return this.upload.abort();
+  }
+}
+
+/**
+ * JSON Lines compressed with zstd: each batch's records are written straight
+ * into memory shared with the zstd thread, and its output goes from there
+ * to the parts (see ZstdSlotStream). A batch too large for a slot goes
+ * through `records()` and is copied in a slot at a time.
+ */
+class ZstdJsonLinesFile implements OutputFile {
+  private readonly parts: PartUpload;
+  private readonly zstd: ZstdSlotStream;
+
+  constructor(target: UploadTarget) {
+    this.key = target.key;
+    this.parts = openParts({ ...target, contentType: 'application/x-ndjson' });
+    this.zstd = new ZstdSlotStream(ZSTD_LEVEL, (chunk) => this.parts.write(chunk));
+  }
+
+  readonly key: string;
+
+  async reached(limit: number): Promise<boolean> {
+    const { zstd } = this;
+    if (zstd.written >= limit) return true;
+    // Compressed bytes are at most about the input's: wait only when the input in flight could reach the limit.
+    if (zstd.written + zstd.pending < limit) return false;
+    await zstd.flushed();
+    return zstd.written >= limit;
+  }
+  async write(batch: EventBatch): Promise<void> {
+    if (!(await this.zstd.write((input) => batch.recordsInto(input)))) await this.zstd.writeBytes(batch.records());
+  }
+  async finish(): Promise<number> {
+    await this.zstd.end();
+    await this.parts.complete();
+    return this.zstd.written;
+  }
+  async abort(): Promise<void> {
+    this.zstd.destroy();
+    await this.parts.abort();
   }
 }
 
@@ -79,5 +120,7 @@ class ParquetFile implements OutputFile {
 export async function openOutputFile(config: S3Config, target: UploadTarget): Promise<OutputFile> {
   return config.file_format === 'Parquet'
     ? ParquetFile.open(target, config.compression as ParquetCompression)
-    : new JsonLinesFile(target, config.compression as StreamCompression);
+    : config.compression === 'zstd'
+      ? new ZstdJsonLinesFile(target)
+      : new JsonLinesFile(target, config.compression as StreamCompression);
 }

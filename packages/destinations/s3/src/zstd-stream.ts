@@ -1,49 +1,158 @@
 import * as native from '@bx/native';
 import { join } from 'node:path';
-import { isOwnedBuffer } from '@bx/core';
-import { Transform, type TransformCallback } from 'node:stream';
 import { ThreadChannel } from './thread-channel';
 import { NO_SHARED_MEMORY } from './zstd-protocol';
 import type { ZstdRequest } from './zstd-thread';
 
 const thread = new ThreadChannel<ZstdRequest>(join(__dirname, 'zstd-thread.js'));
 
+/** Input bytes of a stream's slot: a source batch's records (about 2.4 MB) with room to spare. */
+const STREAM_SLOT = 4 * 1024 * 1024;
 /**
- * A zstd compressor stream whose work runs on the process's zstd thread. The
- * large writable buffer lets the caller prepare the next batch while this one
- * is compressed.
+ * Output bytes of a stream's slot: zstd's bound for the input plus the block
+ * (128 KiB) the context may hold from earlier input, with room to spare.
  */
-export class ZstdStream extends Transform {
-  private readonly id = thread.open();
+const STREAM_SLOT_OUTPUT = STREAM_SLOT + (STREAM_SLOT >> 7) + 512 * 1024;
+/** Slots of a stream: one is filled while the other is compressed. */
+const STREAM_SLOTS = 2;
 
-  constructor(level: number, writableHighWaterMark: number) {
-    super({ writableHighWaterMark });
-    thread.send({ id: this.id, op: 'open', level });
+/**
+ * One zstd frame, compressed on the process's zstd thread from memory shared
+ * with it: the caller writes input straight into a slot (the records of a
+ * batch), the thread compresses the slot into the slot's output, and `sink`
+ * takes the output from there. While one slot is compressed the next is
+ * filled. Nothing is allocated, copied to the thread or transferred per
+ * batch: buffers that travelled to the thread and back counted as new
+ * memory, and V8 collected its old generation for them.
+ *
+ * `sink` must copy what it keeps before its promise settles (PartUpload
+ * does): the slot is reused then.
+ */
+export class ZstdSlotStream {
+  /** Compressed bytes the sink has taken. */
+  written = 0;
+  /** Input bytes given to the thread whose output the sink has not taken yet. */
+  pending = 0;
+  private readonly stream = thread.open();
+  private memory: SharedArrayBuffer | null = null;
+  private readonly free = Array.from({ length: STREAM_SLOTS }, (_, i) => i);
+  private readonly waiting: Array<() => void> = [];
+  /** Settles once the sink has taken every output so far (never rejects: see `failure`). */
+  private delivered: Promise<void> = Promise.resolve();
+  private failure: unknown = null;
+
+  constructor(
+    private readonly level: number,
+    private readonly sink: (chunk: Uint8Array) => Promise<void>,
+  ) {}
+
+  /**
+   * Lets `fill` write input into a free slot (waiting for one: back-pressure)
+   * and compresses what it wrote. `fill` answers the bytes it wrote, or -1
+   * when its input does not fit: then nothing is compressed and this
+   * answers false.
+   */
+  async write(fill: (input: Uint8Array) => number): Promise<boolean> {
+    const slot = await this.slot();
+    const n = fill(new Uint8Array(this.memory!, slot * SLOT_SPAN, STREAM_SLOT));
+    if (n < 0) {
+      this.release(slot);
+      return false;
+    }
+    this.compress(slot, n, false);
+    return true;
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    // An owned chunk's memory is handed over (transferred); any other is copied.
-    const data = isOwnedBuffer(chunk) ? chunk : new Uint8Array(chunk);
-    thread
-      .request<Uint8Array[]>({ id: this.id, op: 'write', data }, [data.buffer as ArrayBuffer])
-      .then((out) => this.pushAll(out, done), done);
+  /** Compresses `bytes`, copied into slots a slot's worth at a time. */
+  async writeBytes(bytes: Uint8Array): Promise<void> {
+    for (let at = 0; at < bytes.length; at += STREAM_SLOT) {
+      const piece = bytes.subarray(at, at + STREAM_SLOT);
+      await this.write((input) => {
+        native.copy(input, 0, piece);
+        return piece.length;
+      });
+    }
   }
 
-  override _flush(done: TransformCallback): void {
-    thread.request<Uint8Array[]>({ id: this.id, op: 'end' }).then((out) => this.pushAll(out, done), done);
+  /** Resolves once the sink has taken the output of every write so far; rejects if any failed. */
+  async flushed(): Promise<void> {
+    await this.delivered;
+    if (this.failure) throw this.failure;
   }
 
-  override _destroy(err: Error | null, done: (error: Error | null) => void): void {
-    thread.send({ id: this.id, op: 'close' });
-    thread.close(this.id);
-    done(err);
+  /** Ends the frame; resolves once the sink has taken all of it. */
+  async end(): Promise<void> {
+    this.compress(await this.slot(), 0, true);
+    await this.flushed();
   }
 
-  private pushAll(out: Uint8Array[], done: TransformCallback): void {
-    for (const piece of out) this.push(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
-    done();
+  /** Abandons the frame: waiting and later writes fail, and the thread drops the context. */
+  destroy(): void {
+    this.fail(new Error('zstd stream closed'));
+    if (this.memory) thread.send({ id: this.stream, op: 'close' });
+    thread.close(this.stream);
+  }
+
+  private async slot(): Promise<number> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (!this.memory) {
+        this.memory = new SharedArrayBuffer(STREAM_SLOTS * SLOT_SPAN);
+        thread.send({ id: this.stream, op: 'open', level: this.level, memory: this.memory });
+      }
+      const slot = this.free.pop();
+      if (slot !== undefined) return slot;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  private release(slot: number): void {
+    this.free.push(slot);
+    this.waiting.shift()?.();
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  /** Compresses slot `slot`'s first `length` bytes; its output goes to the sink after every earlier one. */
+  private compress(slot: number, length: number, end: boolean): void {
+    const memory = this.memory!;
+    const input = slot * SLOT_SPAN;
+    const output = input + STREAM_SLOT;
+    this.pending += length;
+    // A request id of its own: two slots of the stream are in flight at once.
+    // The thread handles them in the order sent.
+    const id = thread.open();
+    const compressed = thread
+      .request<number>({
+        id,
+        op: 'compressSlot',
+        stream: this.stream,
+        input,
+        length,
+        output,
+        capacity: STREAM_SLOT_OUTPUT,
+        end,
+      })
+      .finally(() => thread.close(id));
+    this.delivered = Promise.all([compressed, this.delivered])
+      .then(async ([size]) => {
+        if (this.failure) throw this.failure;
+        if (size > 0) await this.sink(new Uint8Array(memory, output, size));
+        this.written += size;
+      })
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        this.pending -= length;
+        this.release(slot);
+      });
   }
 }
+
+/** A stream slot: its input, then its output. */
+const SLOT_SPAN = STREAM_SLOT + STREAM_SLOT_OUTPUT;
 
 /**
  * Page slots in memory shared with the zstd thread, one set for the process:

@@ -10,9 +10,24 @@ import { serveRequests } from './thread-channel';
 import { NO_SHARED_MEMORY } from './zstd-protocol';
 
 export type ZstdRequest =
-  | { id: number; op: 'open'; level: number }
-  | { id: number; op: 'write'; data: Uint8Array }
-  | { id: number; op: 'end' }
+  /** Opens stream `id`: one frame, compressed in slots of `memory` (see ZstdSlotStream). */
+  | { id: number; op: 'open'; level: number; memory: SharedArrayBuffer }
+  /**
+   * Compresses `[input, input + length)` of stream `stream`'s memory into
+   * `[output, output + capacity)`, ending the frame if `end`; answers the
+   * bytes written there. Requests of one stream carry ids of their own, and
+   * run in the order sent (every request is handled synchronously).
+   */
+  | {
+      id: number;
+      op: 'compressSlot';
+      stream: number;
+      input: number;
+      length: number;
+      output: number;
+      capacity: number;
+      end: boolean;
+    }
   | { id: number; op: 'close' }
   /** One-shot: `data` as one zstd frame (a Parquet page that does not fit a shared slot); answers the frame. */
   | { id: number; op: 'compress'; level: number; data: Uint8Array }
@@ -32,21 +47,18 @@ export type ZstdRequest =
       capacity: number;
     };
 
-const OUT_SIZE = zstd.cStreamOutSize();
-const NOTHING = new Uint8Array(0);
-const contexts = new Map<number, zstd.CCtx>();
+const contexts = new Map<number, { cctx: zstd.CCtx; memory: SharedArrayBuffer }>();
 
-function compress(cctx: zstd.CCtx, src: Uint8Array, endOp: zstd.EndDirective): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  // Output in pieces of at least a quarter of the input: few messages per batch.
-  const size = Math.max(OUT_SIZE, src.length >> 2);
+/** Compresses all of `src` into `dst`; answers the bytes written. */
+function compressInto(cctx: zstd.CCtx, dst: Uint8Array, src: Uint8Array, endOp: zstd.EndDirective): number {
+  let written = 0;
   for (;;) {
-    const dst = Buffer.allocUnsafe(size);
-    const [remaining, produced, consumed] = cctx.compressStream2(dst, src, endOp);
-    // An exact copy: its whole ArrayBuffer is transferred to the main thread, not cloned.
-    if (produced > 0) out.push(dst.slice(0, produced));
+    const [remaining, produced, consumed] = cctx.compressStream2(dst.subarray(written), src, endOp);
+    written += produced;
     src = src.subarray(consumed);
-    if (src.length === 0 && (endOp === zstd.EndDirective.continue || remaining === 0)) return out;
+    if (src.length === 0 && (endOp === zstd.EndDirective.continue || remaining === 0)) return written;
+    // The capacity is zstd's bound for the input and a held block: only a wrong caller gets here.
+    if (written === dst.length) throw new Error(`zstd: ${dst.length} bytes of output room were not enough`);
   }
 }
 
@@ -90,19 +102,23 @@ serveRequests<ZstdRequest>(parentPort!, (m) => {
   if (m.op === 'open') {
     const cctx = new zstd.CCtx();
     cctx.setParameter(zstd.CParameter.compressionLevel, m.level);
-    contexts.set(m.id, cctx);
+    contexts.set(m.id, { cctx, memory: m.memory });
     return null;
   }
   if (m.op === 'close') {
     contexts.delete(m.id);
     return null;
   }
-  const cctx = contexts.get(m.id);
-  if (!cctx) throw new Error(`zstd stream ${m.id} is not open`);
-  const out =
-    m.op === 'write'
-      ? compress(cctx, m.data, zstd.EndDirective.continue)
-      : compress(cctx, NOTHING, zstd.EndDirective.end);
-  if (m.op === 'end') contexts.delete(m.id);
-  return { body: out, transfer: out.map((piece) => piece.buffer as ArrayBuffer) };
+  const stream = contexts.get(m.stream);
+  if (!stream) throw new Error(`zstd stream ${m.stream} is not open`);
+  const { cctx, memory } = stream;
+  const endOp = m.end ? zstd.EndDirective.end : zstd.EndDirective.continue;
+  const written = compressInto(
+    cctx,
+    new Uint8Array(memory, m.output, m.capacity),
+    new Uint8Array(memory, m.input, m.length),
+    endOp,
+  );
+  if (m.end) contexts.delete(m.stream);
+  return { body: written };
 });
