@@ -1,7 +1,12 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
-export type TcpFault = 'none' | 'stall-responses' | 'reset';
+/**
+ * `dribble`: answers go on in pieces of 1 to 64 bytes, one per turn of the
+ * event loop; `cut`: the connection is dropped after `cutAfter` bytes of
+ * the answer.
+ */
+export type TcpFault = 'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut';
 
 /**
  * A loopback TCP proxy in front of a real server that can stall the server's
@@ -10,6 +15,9 @@ export type TcpFault = 'none' | 'stall-responses' | 'reset';
  */
 export class TcpFaultProxy {
   fault: TcpFault = 'none';
+  cutAfter = 0;
+  /** Answer bytes passed on, over all connections. */
+  forwarded = 0;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -29,12 +37,43 @@ export class TcpFaultProxy {
       };
       client.on('data', (d) => upstream.write(d));
       // Held answers are dropped, not delivered late: a stall looks like a hung server.
-      upstream.on('data', (d) => {
-        if (this.fault === 'none') client.write(d);
-        else if (this.fault === 'reset') close();
+      let answered = 0;
+      let dribbling = Promise.resolve();
+      upstream.on('data', (d: Buffer) => {
+        if (this.fault === 'none') {
+          this.forwarded += d.length;
+          client.write(d);
+        } else if (this.fault === 'reset') {
+          close();
+        } else if (this.fault === 'cut') {
+          const n = Math.min(d.length, this.cutAfter - answered);
+          answered += n;
+          this.forwarded += n;
+          if (n > 0) client.write(d.subarray(0, n));
+          if (answered >= this.cutAfter) client.end(() => close());
+        } else if (this.fault === 'dribble') {
+          upstream.pause();
+          dribbling = dribbling.then(async () => {
+            for (let at = 0; at < d.length;) {
+              const n = 1 + Math.floor(Math.random() * 64);
+              client.write(d.subarray(at, at + n));
+              this.forwarded += Math.min(n, d.length - at);
+              at += n;
+              await new Promise((r) => setImmediate(r));
+            }
+            upstream.resume();
+          });
+        }
       });
       client.on('error', close).on('close', close);
-      upstream.on('error', close).on('close', close);
+      // A hung server keeps the connection open: the server's close is held back too.
+      const upstreamGone = () => {
+        if (this.fault === 'stall-responses') upstream.destroy();
+        else if (this.fault === 'reset') close();
+        // What was passed on reaches the client before its connection ends.
+        else void dribbling.then(() => client.end(() => close()));
+      };
+      upstream.on('error', upstreamGone).on('close', upstreamGone);
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;

@@ -4,11 +4,15 @@ import { toRecordLine, PermanentError, RetryableError, type EventRow } from '@bx
 import { Session } from 'chdb';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { testEnv } from '../helpers/env';
 import { chTime, makeEvent } from '../helpers/events';
 import { TcpFaultProxy } from '../helpers/tcp-fault-proxy';
+import { queryRowBinary } from '../../packages/clickhouse/src/http-query';
 
 const START = '2024-01-01T10:00:00Z';
 const END = '2024-01-01T11:00:00Z';
@@ -170,6 +174,196 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
     const err = await collect(sut, query({ table: 'no_such_table' })).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(PermanentError);
     expect((err as Error).message).to.contain('no_such_table');
+  });
+});
+
+describe('the ClickHouse HTTP reader (plain sockets read into batch buffers) on the real server', () => {
+  let ch: TestClickHouse;
+  let proxy: TcpFaultProxy;
+  const chPort = () => Number(new URL(testEnv.CLICKHOUSE_URL).port);
+  const source = (overrides: Partial<ConstructorParameters<typeof ClickHouseSource>[0]> = {}) =>
+    new ClickHouseSource({
+      url: `http://127.0.0.1:${proxy.port}`,
+      username: 'default',
+      password: '',
+      requestTimeoutMs: 30_000,
+      batchBytes: 16 * 1024,
+      ...overrides,
+    });
+  const query = (teamId: number) =>
+    buildEventsQuery({
+      database: ch.database,
+      table: ch.table,
+      intervalColumn: 'inserted_at',
+      teamId,
+      start: Date.parse(START),
+      end: Date.parse(END),
+    });
+  const control = Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)).join('');
+  const small = Array.from({ length: 60 }, (_, i) =>
+    makeEvent({
+      inserted_at: chTime('2024-01-01T10:10:00Z'),
+      team_id: 1,
+      event: `${HOSTILE[i % HOSTILE.length]} ${control} ${i}`,
+      properties: JSON.stringify({ i, pad: 'p'.repeat(i * 37) }),
+    }),
+  );
+  const many = Array.from({ length: 6000 }, (_, i) =>
+    makeEvent({
+      inserted_at: chTime('2024-01-01T10:20:00Z'),
+      team_id: 2,
+      distinct_id: `user-${i}`,
+      properties: JSON.stringify({ i, pad: 'q'.repeat(300) }),
+    }),
+  );
+  const byUuid = (rows: EventRow[]) => rows.map((r) => r.uuid).sort();
+
+  before(async () => {
+    ch = await new TestClickHouse().setup();
+    await ch.insert([...small, ...many]);
+    proxy = await new TcpFaultProxy(chPort()).start();
+  });
+  afterEach(() => {
+    proxy.fault = 'none';
+  });
+  after(async () => {
+    await proxy.stop();
+    await ch.drop();
+  });
+
+  it('reads the same rows when the answer comes in pieces of 1 to 64 bytes (headers and chunk framing split anywhere)', async () => {
+    const sut = source();
+    const direct = await collect(sut, query(1));
+    proxy.fault = 'dribble';
+    const dribbled = await collect(sut, query(1));
+    expect(dribbled).to.deep.equal(direct);
+    expect(byUuid(dribbled)).to.deep.equal(small.map((e) => e.uuid).sort());
+  });
+
+  it('fails, retryably, an answer cut anywhere: in the headers, in a row, at a chunk boundary, before the last chunk', async () => {
+    const sut = source();
+    proxy.forwarded = 0;
+    await collect(sut, query(1));
+    const total = proxy.forwarded;
+    // 5 bytes before the end: "0\r\n\r\n", the last chunk, is all that is missing.
+    const cuts = [20, 150, 300, 4000, 4096 + 150, Math.floor(total / 2), total - 7, total - 5, total - 1];
+    proxy.fault = 'cut';
+    for (const cut of cuts) {
+      proxy.cutAfter = cut;
+      const err = await collect(sut, query(1)).then(
+        (rows) => new Error(`cut at ${cut} of ${total}: ${rows.length} rows and no error`),
+        (e: unknown) => e,
+      );
+      expect(err, `cut at ${cut} of ${total}`).to.be.instanceOf(RetryableError);
+    }
+  });
+
+  it('reads ahead of a slow consumer only up to its limit, then resumes, every row delivered once', async () => {
+    const limit = 64 * 1024;
+    const sut = queryRowBinary(
+      { url: testEnv.CLICKHOUSE_URL, username: 'default', password: '' },
+      query(2) + '\nFORMAT RowBinary',
+      {
+        batchBytes: 16 * 1024,
+        readAheadBytes: limit,
+        answerTimeoutMs: 30_000,
+        settings: {},
+      },
+    );
+    const seen: EventRow[] = [];
+    let answer = 0;
+    const take = async () => {
+      const batch = await sut.take();
+      if (batch) {
+        seen.push(...batch.rows());
+        answer += batch.bytes.length;
+      }
+      return batch;
+    };
+    await take();
+    // A busy consumer: the reader stops at its limit (a read may pass it by one batch and the read room).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sut.buffered)
+      .to.be.at.least(limit)
+      .and.at.most(limit + 16 * 1024 + 256 * 1024);
+    const held = sut.buffered;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sut.buffered).to.equal(held);
+    let batches = 1;
+    while (await take()) batches++;
+    expect(answer).to.be.greaterThan(5 * (limit + 16 * 1024 + 256 * 1024));
+    expect(batches).to.be.greaterThan(5);
+    expect(byUuid(seen)).to.deep.equal(many.map((e) => e.uuid).sort());
+  });
+
+  it('reuses batch memory when asked to, each batch still holding exactly its rows while it is the current one', async () => {
+    const sut = source({ batchBytes: 32 * 1024 });
+    const memories = new Set<ArrayBufferLike>();
+    const seen: string[] = [];
+    let batches = 0;
+    for await (const batch of sut.batches(query(2), undefined, { reuseBuffers: true })) {
+      memories.add(batch.bytes.buffer);
+      batches++;
+      for (const row of batch.rows()) seen.push(row.uuid);
+    }
+    expect(seen.sort()).to.deep.equal(many.map((e) => e.uuid).sort());
+    expect(batches).to.be.greaterThan(10);
+    expect(memories.size).to.be.below(batches / 2);
+  });
+
+  it('reads over TLS (https URL), through a TLS proxy in front of the server', async () => {
+    const fixtures = join(__dirname, '..', 'fixtures', 'tls');
+    const cert = readFileSync(join(fixtures, 'cert.pem'));
+    const server = createTlsServer({ key: readFileSync(join(fixtures, 'key.pem')), cert }, (tls) => {
+      const upstream = connect(chPort(), '127.0.0.1');
+      tls.pipe(upstream).pipe(tls);
+      tls.on('error', () => upstream.destroy());
+      upstream.on('error', () => tls.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const sut = source({ url: `https://localhost:${port}`, tls: { ca: cert } });
+      expect(byUuid(await collect(sut, query(2)))).to.deep.equal(many.map((e) => e.uuid).sort());
+      const untrusted = await collect(source({ url: `https://localhost:${port}` }), query(2)).catch((e: unknown) => e);
+      expect(untrusted).to.be.instanceOf(RetryableError);
+      expect((untrusted as Error).message).to.match(/self[- ]signed certificate/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('names what ClickHouse said for a refused login, and a server that is not there', async () => {
+    const wrong = await collect(source({ url: testEnv.CLICKHOUSE_URL, password: 'wrong' }), query(1)).catch(
+      (e: unknown) => e,
+    );
+    expect((wrong as Error).message).to.match(/^ClickHouse: Code: 19\d.*password/i);
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const port = (free.address() as AddressInfo).port;
+    await new Promise((r) => free.close(r));
+    const down = await collect(source({ url: `http://127.0.0.1:${port}` }), query(1)).catch((e: unknown) => e);
+    expect(down).to.be.instanceOf(RetryableError);
+    expect((down as RetryableError).code).to.equal('ClickHouseUnavailable');
+    expect((down as Error).message).to.contain('ECONNREFUSED');
+  });
+
+  it('stops at once when the run is aborted mid-answer, and when no answer begins in time', async () => {
+    const sut = source({ readAheadBytes: 32 * 1024 });
+    const abort = new AbortController();
+    const it = sut.batches(query(2), abort.signal);
+    expect((await it.next()).done).to.equal(false);
+    abort.abort();
+    const aborted = await it.next().catch((e: unknown) => e);
+    expect(aborted).to.be.instanceOf(RetryableError);
+    expect((aborted as RetryableError).code).to.equal('Aborted');
+    proxy.fault = 'stall-responses';
+    const began = Date.now();
+    const late = await collect(source({ requestTimeoutMs: 300, idleTimeoutMs: 20_000 }), query(2)).catch(
+      (e: unknown) => e,
+    );
+    expect((late as RetryableError).code).to.equal('ClickHouseTimeout');
+    expect(Date.now() - began).to.be.below(5_000);
   });
 });
 

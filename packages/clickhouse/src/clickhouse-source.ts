@@ -1,22 +1,28 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { EventBatch, PermanentError, RetryableError, type Config } from '@bx/core';
-import type { Readable } from 'node:stream';
-import { ReadAhead } from './read-ahead';
-import { decodeRowBinary, frameRows } from './row-binary-frames';
+import { queryRowBinary, type QueryEndpoint } from './http-query';
 
 export interface ClickHouseSourceOptions {
   url: string;
   username: string;
   password: string;
-  /** Longest a query may run, in ms. */
+  /** Longest wait for a query's answer to begin (connecting, then ClickHouse's status line and headers), in ms. */
   requestTimeoutMs: number;
   /** A query that sends nothing for this long is cut (retryable), in ms. Default 5 minutes. */
   idleTimeoutMs?: number;
   /** Bytes of rows per yielded batch: amortises per-row and per-call costs downstream. Default 2 MiB. */
   batchBytes?: number;
-  /** Response bytes read ahead of the consumer (see ReadAhead). Default 8 MiB. */
+  /** Response bytes read ahead of the consumer. Default 8 MiB. */
   readAheadBytes?: number;
+  /** Options of TLS connections for an https URL (a private CA, say). */
+  tls?: QueryEndpoint['tls'];
 }
+
+/**
+ * Progress headers keep a long query's connection alive through proxies
+ * with idle timeouts; a long interval keeps the header count small.
+ */
+const QUERY_SETTINGS = { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '110000' };
 
 // Codes of a query that is wrong in itself: retrying cannot help.
 const BAD_QUERY_CODES = new Set(['62', '47', '43', '60', '81', '16']);
@@ -25,7 +31,8 @@ const BAD_QUERY_CODES = new Set(['62', '47', '43', '60', '81', '16']);
 export class ClickHouseSource {
   readonly client: ClickHouseClient;
 
-  private readonly opts: Required<ClickHouseSourceOptions>;
+  private readonly opts: Required<Omit<ClickHouseSourceOptions, 'tls'>>;
+  private readonly endpoint: QueryEndpoint;
 
   /** The source as the services configure it; `overrides` for roles with other needs (the API's health check). */
   static fromConfig(
@@ -50,7 +57,9 @@ export class ClickHouseSource {
   }
 
   constructor(opts: ClickHouseSourceOptions) {
-    this.opts = { idleTimeoutMs: 5 * 60_000, batchBytes: 2 * 1024 * 1024, readAheadBytes: 8 * 1024 * 1024, ...opts };
+    const { tls, ...rest } = opts;
+    this.opts = { idleTimeoutMs: 5 * 60_000, batchBytes: 2 * 1024 * 1024, readAheadBytes: 8 * 1024 * 1024, ...rest };
+    this.endpoint = { url: opts.url, username: opts.username, password: opts.password, tls };
     this.client = createClient({
       url: opts.url,
       username: opts.username,
@@ -59,59 +68,43 @@ export class ClickHouseSource {
       compression: { response: false, request: false },
       // Errors are mapped and logged by the run as JSON; the client's own text logs would duplicate them.
       log: { level: ClickHouseLogLevel.OFF },
-      // Progress headers keep a long query's connection alive through proxies
-      // with idle timeouts; a long interval keeps the header count small.
-      clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '110000' },
     });
   }
 
   /**
    * Runs the events query `sql` (see `buildEventsQuery`) with `FORMAT
    * RowBinary` and yields its rows in batches of about `batchBytes`.
-   * The HTTP response is read at most `readAheadBytes` ahead of the batches
-   * the caller has taken.
+   * The response is read at most `readAheadBytes` ahead of the batches the
+   * caller has taken, straight into the batches' buffers (see queryRowBinary).
+   * With `reuseBuffers`, a batch's memory is reused once the caller asks for
+   * the next one (as every DestinationWriter allows).
    */
-  async *batches(sql: string, signal?: AbortSignal): AsyncGenerator<EventBatch> {
+  async *batches(
+    sql: string,
+    signal?: AbortSignal,
+    { reuseBuffers = false }: { reuseBuffers?: boolean } = {},
+  ): AsyncGenerator<EventBatch> {
     const idle = new AbortController();
-    const abortSignal = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
-    let stream: NodeJS.ReadableStream;
-    try {
-      ({ stream } = await this.withinIdle(
-        this.client.exec({ query: `${sql}\nFORMAT RowBinary`, abort_signal: abortSignal }),
-        idle,
-      ));
-    } catch (err) {
-      throw mapError(err);
-    }
-    const reader = new ReadAhead(stream as Readable, this.opts.readAheadBytes);
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    // Bytes to gather before framing: a batch, or the rest of a row larger than that.
-    let wanted = this.opts.batchBytes;
+    const response = queryRowBinary(this.endpoint, `${sql}\nFORMAT RowBinary`, {
+      batchBytes: this.opts.batchBytes,
+      readAheadBytes: this.opts.readAheadBytes,
+      reuseBuffers,
+      answerTimeoutMs: this.opts.requestTimeoutMs,
+      settings: QUERY_SETTINGS,
+      signal: signal ? AbortSignal.any([signal, idle.signal]) : idle.signal,
+    });
     try {
       for (;;) {
         // Only the wait for ClickHouse is timed, not the consumer's upload (back-pressure).
-        const chunks = await this.withinIdle(reader.take(wanted - pendingBytes), idle);
-        if (chunks.length === 0) break;
-        for (const chunk of chunks) {
-          pending.push(chunk);
-          pendingBytes += chunk.length;
-        }
-        if (pendingBytes < wanted) continue;
-        const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-        const frames = frameRows(buf);
-        const rest = buf.subarray(frames.used);
-        pending = rest.length > 0 ? [rest] : [];
-        pendingBytes = rest.length;
-        wanted = Math.max(this.opts.batchBytes, frames.need - frames.used);
-        if (frames.count > 0) yield new EventBatch(buf.subarray(0, frames.used), frames.index, frames.count);
+        const batch = await this.withinIdle(response.take(), idle);
+        if (!batch) return;
+        yield batch;
       }
     } catch (err) {
       throw mapError(err);
     } finally {
-      if (!idle.signal.aborted) (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      response.cancel();
     }
-    if (pendingBytes > 0) yield decodeRowBinary(Buffer.concat(pending, pendingBytes));
   }
 
   /** Rejects, and aborts the request, when ClickHouse sends nothing for `idleTimeoutMs`. */
