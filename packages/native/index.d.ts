@@ -57,3 +57,15 @@ export function utf8Fields(
  * Throws a RangeError when source does not fit.
  */
 export function copy(target: Uint8Array, at: number, source: Uint8Array): void;
+
+/**
+ * Decodes `buf[from, to)`, bytes of an HTTP/1.1 chunked body just read, in
+ * place: their data goes to `buf[at, ...)` (`at` ≤ `from`). `state` is the
+ * decoder's ([phase, bytes left in the chunk, size so far, size digits, bad
+ * byte]; phase 9 once the last chunk and trailer are read), zero at the
+ * start and kept between calls. Answers where the data now ends, or a
+ * negative reason: -1 a byte where a chunk size belongs (in state[4]), -2 a
+ * size too long, -3 a size line without LF, -4 chunk data longer than its
+ * size, -5 chunk data without CRLF, -6 a trailer without LF.
+ */
+export function dechunk(buf: Uint8Array, at: number, from: number, to: number, state: BigInt64Array): number;

@@ -120,7 +120,7 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     expect(sut.exactRows).to.be.lessThan(2900);
   });
 
-  it('write the same records into shared memory (recordsInto), and refuse what might not fit or is not UTF-8', () => {
+  it('write the same records into shared memory (recordsInto), and refuse what might not fit', () => {
     const sut = decodeRowBinary(encodeRowBinary(HOSTILE.map(wire)));
     const expected = sut.records();
     const target = new Uint8Array(new SharedArrayBuffer(expected.length * 8), 16);
@@ -132,9 +132,12 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     // Room is asked for before each row (256 + 6 x its bytes): short of that, nothing is claimed.
     expect(sut.recordsInto(new Uint8Array(expected.length))).to.equal(-1);
     expect(sut.recordsInto(new Uint8Array(100))).to.equal(-1);
-    // Bytes that are not UTF-8 in a plain string: records() decodes them, recordsInto does not claim them.
+    // Bytes that are not UTF-8 in a plain string: that row is written by toRecordLine there too.
     const inEvent = decodeRowBinary(encodeRowBinary([wire(), wire({ event: Buffer.from([0x61, 0xff]) })]));
-    expect(inEvent.recordsInto(new Uint8Array(100_000))).to.equal(-1);
+    const into = new Uint8Array(100_000);
+    const m = inEvent.recordsInto(into);
+    expect(Buffer.from(into.subarray(0, m)).toString('utf8')).to.equal(reference(inEvent));
+    expect(inEvent.exactRows).to.equal(1);
   });
 
   it('decode rows as text, team_id exact beyond 2^53', () => {
@@ -154,10 +157,22 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     expect(second.event).to.equal('\ufffd');
     // The JSON column is refused by the validator: that row alone takes the exact path.
     expect(sut.exactRows).to.equal(1);
-    // Only a plain string is not UTF-8: found in the output, the whole batch is redone.
-    const inEvent = decodeRowBinary(encodeRowBinary([wire(), wire({ event: Buffer.from([0x61, 0xff]) })]));
+    // Only a plain string is not UTF-8: that row alone is written by toRecordLine, with U+FFFD.
+    const inEvent = decodeRowBinary(
+      encodeRowBinary([wire(), wire({ event: Buffer.from([0x61, 0xff]) }), wire({ distinct_id: 'Zoë 日本 🎉' })]),
+    );
     expect(inEvent.records().toString('utf8')).to.equal(reference(inEvent));
-    expect(inEvent.exactRows).to.equal(2);
+    expect(inEvent.exactRows).to.equal(1);
+    // Cut sequences, overlong forms and surrogates, at every position of the 8-byte scan.
+    const broken = [[0xc3], [0xe6, 0x97], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80]];
+    for (let lead = 0; lead < 9; lead++) {
+      for (const seq of broken) {
+        const text = Buffer.concat([Buffer.from('x'.repeat(lead)), Buffer.from(seq), Buffer.from('é tail')]);
+        const batch = decodeRowBinary(encodeRowBinary([wire({ elements_chain: text })]));
+        expect(batch.records().toString('utf8'), `${lead} ${seq}`).to.equal(reference(batch));
+        expect(batch.exactRows).to.equal(1);
+      }
+    }
   });
 
   it('frame only complete rows of a cut buffer, and say how many bytes the next row needs', () => {

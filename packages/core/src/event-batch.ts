@@ -1,5 +1,4 @@
 import * as native from '@bx/native';
-import { isUtf8 } from 'node:buffer';
 import { FIELDS, Field, SLOTS } from './event-fields';
 import { toRecordLine, type EventRow } from './export-record';
 import { verbatimJsonField } from './json-bytes';
@@ -65,30 +64,23 @@ export class EventBatch {
    * The contract's JSON Lines records, one per row, each ending in `\n`, as
    * UTF-8: the same bytes as `toRecordLine`, written from the field bytes in
    * C (packages/native/src/records.c). A row whose JSON column must be
-   * normalised takes `toRecordLine` itself.
+   * normalised, or whose text is not well-formed UTF-8 (written with U+FFFD
+   * for the bad bytes), takes `toRecordLine` itself.
    */
   records(): Buffer {
     const initial: Buffer = Buffer.allocUnsafeSlow(this.bytes.length + this.count * ROW_OVERHEAD);
     const { out, length } = this.writeLines(initial, (buf, used, n) => grown(buf, used, n))!;
-    const result = out.subarray(0, length);
-    // Bytes that are not UTF-8 were copied as they came: redo the batch decoding them (U+FFFD), as the row path does.
-    if (!isUtf8(result)) {
-      this.exactRows = this.count;
-      return Buffer.from(this.rows().map(toRecordLine).join('\n') + '\n');
-    }
-    return result;
+    return out.subarray(0, length);
   }
 
   /**
    * `records()` written into `target` (memory the caller reuses, shared with
-   * a compression thread): the bytes written, or -1 when they might not fit
-   * or are not all UTF-8. Then `records()` is the way, and `target` holds
-   * nothing of use.
+   * a compression thread): the bytes written, or -1 when they might not fit.
+   * Then `records()` is the way, and `target` holds nothing of use.
    */
   recordsInto(target: Uint8Array): number {
     const written = this.writeLines(target, (buf, used, n) => (used + n <= buf.length ? buf : null));
-    if (!written || !isUtf8(target.subarray(0, written.length))) return -1;
-    return written.length;
+    return written ? written.length : -1;
   }
 
   /**

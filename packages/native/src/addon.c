@@ -181,6 +181,29 @@ static napi_value frame_rows(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * dechunk(buf: Uint8Array, at, from, to, state: BigInt64Array(5)): decodes buf[from, to) of a chunked
+ * body in place (see bx_dechunk); state is the decoder's, kept by the caller between calls.
+ */
+static napi_value dechunk(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv, "dechunk: 5 arguments expected")) return NULL;
+  size_t n_buf, n_state;
+  void *buf, *state;
+  int64_t at, from, to;
+  if (!typed_data(env, argv[0], napi_uint8_array, &buf, &n_buf) ||
+      !typed_data(env, argv[4], napi_bigint64_array, &state, &n_state) || n_state != 5 ||
+      napi_get_value_int64(env, argv[1], &at) != napi_ok || napi_get_value_int64(env, argv[2], &from) != napi_ok ||
+      napi_get_value_int64(env, argv[3], &to) != napi_ok || at < 0 || at > from || from > to ||
+      (uint64_t)to > n_buf) {
+    napi_throw_range_error(env, NULL, "dechunk: bad arguments");
+    return NULL;
+  }
+  napi_value result;
+  napi_create_int64(env, bx_dechunk(buf, at, from, to, state), &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "frameRows", NAPI_AUTO_LENGTH, frame_rows, NULL, &fn);
@@ -193,5 +216,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "verbatimJson", fn);
   napi_create_function(env, "writeRecords", NAPI_AUTO_LENGTH, write_records, NULL, &fn);
   napi_set_named_property(env, exports, "writeRecords", fn);
+  napi_create_function(env, "dechunk", NAPI_AUTO_LENGTH, dechunk, NULL, &fn);
+  napi_set_named_property(env, exports, "dechunk", fn);
   return exports;
 }

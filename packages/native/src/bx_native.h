@@ -17,7 +17,8 @@ enum { BX_DONE = 0, BX_NEEDS_ROOM = 1, BX_NEEDS_EXACT = 2 };
  * out[*o..], as EventBatch.records() defines them, advancing *row and *o.
  * Stops at the end of the batch, when the next row might not fit (room for
  * 256 + 6 x its field bytes is needed), or at a row only toRecordLine can
- * write (a JSON column to normalise, a timestamp in another form).
+ * write (a JSON column to normalise, a timestamp in another form, a string
+ * that is not well-formed UTF-8). What it writes is well-formed UTF-8.
  */
 int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
                      uint8_t *out, int64_t n_out, int32_t *row, int64_t *o);
@@ -41,5 +42,29 @@ enum { BX_BAD_NULL_FLAG = 1, BX_BAD_LENGTH = 2, BX_NOT_UUID = 3, BX_NOT_TIME = 4
  */
 int bx_frame_rows(const uint8_t *b, int64_t n, const uint8_t *kinds, int32_t fields, int32_t *index,
                   int64_t capacity, int64_t *count, int64_t *used, int64_t *need, int32_t *detail);
+
+/* Where chunked decoding is: a chunk's data (left bytes of it), its size line, or the trailer. */
+typedef struct {
+  int64_t phase, left, size, digits, bad;
+} bx_chunked_t;
+/* Why bx_dechunk stopped short (negative: an offset is never negative). */
+enum {
+  BX_CHUNK_BAD_SIZE = -1,
+  BX_CHUNK_SIZE_TOO_LONG = -2,
+  BX_CHUNK_SIZE_NO_LF = -3,
+  BX_CHUNK_TOO_LONG = -4,
+  BX_CHUNK_NO_CRLF = -5,
+  BX_CHUNK_TRAILER_NO_LF = -6
+};
+
+/*
+ * Decodes buf[from, to), bytes of a chunked body just read, writing their
+ * data from buf[at] (at <= from: where the data so far ends) and advancing
+ * *st; answers where the data now ends, or a BX_CHUNK_ reason (the byte in
+ * st->bad for BX_CHUNK_BAD_SIZE). Bytes after the body's end are ignored.
+ */
+int64_t bx_dechunk(uint8_t *buf, int64_t at, int64_t from, int64_t to, bx_chunked_t *st);
+/* Whether the last chunk and its trailer have been read. */
+int bx_dechunk_done(const bx_chunked_t *st);
 
 #endif

@@ -2,7 +2,8 @@
  * EventBatch.records() in C: the contract's JSON Lines record of each row,
  * written from the field bytes (packages/core/src/record-writer.ts is the
  * same in TypeScript). Strings are escaped as JSON.stringify escapes them
- * (bytes >= 0x80 are copied; the caller checks the output is UTF-8), JSON
+ * (bytes >= 0x80 are copied, a field that is not well-formed UTF-8 leaves
+ * its row to toRecordLine), JSON
  * columns copied when bx_verbatim_json accepts them, ClickHouse timestamps
  * rewritten as ISO 8601 with +00:00. A row it cannot write is left to
  * toRecordLine. The tests hold its output to toRecordLine's on hostile rows.
@@ -35,11 +36,39 @@ static const char HEX[] = "0123456789abcdef";
     o += sizeof(lit) - 1;                      \
   } while (0)
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether any of the 8 bytes of x must be escaped: < 0x20, '"' or '\\' (a false yes only after a true one). */
+static uint64_t any_escape(uint64_t x) {
+  uint64_t below_space = (x - ONES * 0x20) & ~x;
+  uint64_t quote = x ^ (ONES * 0x22), backslash = x ^ (ONES * 0x5c);
+  return (below_space | ((quote - ONES) & ~quote) | ((backslash - ONES) & ~backslash)) & HIGHS;
+}
+
+/*
+ * A string field as a JSON string; -1 when its bytes are not well-formed
+ * UTF-8 (the row is left to toRecordLine, which writes U+FFFD for them).
+ */
 static int64_t put_string(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, int32_t e) {
   out[o++] = '"';
-  for (int32_t i = s; i < e; i++) {
-    uint8_t c = b[i];
+  uint64_t high = 0;
+  int32_t i = s;
+  while (i < e) {
+    /* Bytes copied as they are: most of a field, 8 at a time. */
+    while (i + 8 <= e) {
+      uint64_t x;
+      memcpy(&x, b + i, 8);
+      if (any_escape(x)) break;
+      memcpy(out + o, &x, 8);
+      high |= x;
+      o += 8;
+      i += 8;
+    }
+    if (i >= e) break;
+    uint8_t c = b[i++];
     uint8_t x = ESCAPE[c];
+    high |= c;
     if (!x) {
       out[o++] = c;
       continue;
@@ -53,6 +82,7 @@ static int64_t put_string(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, 
       out[o++] = HEX[c & 15];
     }
   }
+  if ((high & HIGHS) && !bx_utf8(b, s, e)) return -1;
   out[o++] = '"';
   return o;
 }
@@ -114,13 +144,13 @@ int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, in
 #define S(f) x[2 * (f)]
 #define E(f) x[2 * (f) + 1]
     PUT("{\"uuid\":");
-    o = put_string(out, o, b, S(UUID), E(UUID));
+    if ((o = put_string(out, o, b, S(UUID), E(UUID))) < 0) return BX_NEEDS_EXACT;
     PUT(",\"event\":");
-    o = put_string(out, o, b, S(EVENT), E(EVENT));
+    if ((o = put_string(out, o, b, S(EVENT), E(EVENT))) < 0) return BX_NEEDS_EXACT;
     PUT(",\"properties\":");
     if ((o = put_json(out, o, b, S(PROPERTIES), E(PROPERTIES))) < 0) return BX_NEEDS_EXACT;
     PUT(",\"distinct_id\":");
-    o = put_string(out, o, b, S(DISTINCT_ID), E(DISTINCT_ID));
+    if ((o = put_string(out, o, b, S(DISTINCT_ID), E(DISTINCT_ID))) < 0) return BX_NEEDS_EXACT;
     PUT(",\"team_id\":");
     o = put_int64(out, o, b, S(TEAM_ID));
     PUT(",\"timestamp\":");
@@ -131,9 +161,9 @@ int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, in
     if (S(INSERTED_AT) < 0) PUT("null");
     else if ((o = put_timestamp(out, o, b, S(INSERTED_AT), E(INSERTED_AT))) < 0) return BX_NEEDS_EXACT;
     PUT(",\"elements_chain\":");
-    o = put_string(out, o, b, S(ELEMENTS_CHAIN), E(ELEMENTS_CHAIN));
+    if ((o = put_string(out, o, b, S(ELEMENTS_CHAIN), E(ELEMENTS_CHAIN))) < 0) return BX_NEEDS_EXACT;
     PUT(",\"person_id\":");
-    o = put_string(out, o, b, S(PERSON_ID), E(PERSON_ID));
+    if ((o = put_string(out, o, b, S(PERSON_ID), E(PERSON_ID))) < 0) return BX_NEEDS_EXACT;
     PUT(",\"person_properties\":");
     if ((o = put_json(out, o, b, S(PERSON_PROPERTIES), E(PERSON_PROPERTIES))) < 0) return BX_NEEDS_EXACT;
     PUT("}\n");
