@@ -22,7 +22,7 @@ export interface ClickHouseSourceOptions {
  * Progress headers keep a long query's connection alive through proxies
  * with idle timeouts; a long interval keeps the header count small.
  */
-const QUERY_SETTINGS = { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '110000' };
+const QUERY_SETTINGS = { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '110000' } as const;
 
 // Codes of a query that is wrong in itself: retrying cannot help.
 const BAD_QUERY_CODES = new Set(['62', '47', '43', '60', '81', '16']);
@@ -68,6 +68,8 @@ export class ClickHouseSource {
       compression: { response: false, request: false },
       // Errors are mapped and logged by the run as JSON; the client's own text logs would duplicate them.
       log: { level: ClickHouseLogLevel.OFF },
+      // The client only pings now (queries go through queryRowBinary); the same settings keep it from warning.
+      clickhouse_settings: QUERY_SETTINGS,
     });
   }
 
