@@ -3,6 +3,17 @@
 #define BX_NATIVE_H
 #include <stdint.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* Bits (one per byte) of the 16 bytes v that a JSON string must escape: < 0x20, '"' or '\\'. */
+static inline int bx_escape_mask16(__m128i v) {
+  __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+  __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+  __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+  return _mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash)));
+}
+#endif
+
 /* Whether b[start, end) is verbatim JSON, as verbatimJsonField (packages/core/src/json-bytes.ts) defines it. */
 int bx_verbatim_json(const uint8_t *b, int64_t start, int64_t end);
 
