@@ -65,7 +65,16 @@ export function asRows(events: SourceEvent[]): EventRow[] {
   return events.map((e) => ({ ...e, team_id: String(e.team_id) }));
 }
 
-/** Rows as the source yields them: batches of `size`. */
+/**
+ * Rows as the source yields them in a run: batches of `size`, each one's
+ * bytes overwritten once the next is asked for, as ClickHouseSource's
+ * reused buffers are. A destination that kept a view of a batch instead of
+ * copying (the DestinationWriter contract) writes garbage and fails its test.
+ */
 export async function* rowBatches(rows: EventRow[], size: number): AsyncGenerator<EventBatch> {
-  for (let i = 0; i < rows.length; i += size) yield EventBatch.fromRows(rows.slice(i, i + size));
+  for (let i = 0; i < rows.length; i += size) {
+    const batch = EventBatch.fromRows(rows.slice(i, i + size));
+    yield batch;
+    batch.bytes.fill(0xee);
+  }
 }
