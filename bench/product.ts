@@ -27,6 +27,8 @@ export async function runProductCase(
   c: ProductCase,
   reps: number,
   deps: { store: Store; queue: RunQueue; workerEnv: Record<string, string>; s3: Record<string, string> },
+  /** Called after each repetition (progress output). */
+  onRep: (rep: number, seconds: number) => void = () => undefined,
 ): Promise<ProductResult> {
   const service = new ExportService(deps.store, deps.queue, createLogger({}, 'error'));
   const exp = await service.create({
@@ -67,6 +69,7 @@ export async function runProductCase(
         await new Promise((r) => setTimeout(r, 20));
       }
       result.seconds.push(Number(process.hrtime.bigint() - began) / 1e9);
+      onRep(rep, result.seconds[rep]!);
     }
     result.peakRssMb = worker.peakRssMb();
   } finally {

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < reps; i++) {
       b0s.push(b0(CLICKHOUSE_URL, DATABASE, dir).seconds);
       b1s.push(b1(CLICKHOUSE_URL, DATABASE, dir).seconds);
+      say(`  rep ${i + 1}/${reps}: B0 ${b0s[i]!.toFixed(2)} s, B1 ${b1s[i]!.toFixed(2)} s`);
     }
     const b0Rate = teamRows / median(b0s);
     const b1Rate = teamRows / median(b1s);
@@ -77,12 +78,16 @@ async function main(): Promise<void> {
       `B0 ${Math.round(b0Rate).toLocaleString('en-US')} rows/s, B1 ${Math.round(b1Rate).toLocaleString('en-US')} rows/s`,
     );
 
-    const cases: Record<string, Record<string, number>> = {};
+    const cases: Record<string, CaseResult> = {};
     for (const name of args.cases.split(',')) {
       const c = CASES[name];
       if (!c) throw new Error(`unknown case ${name}`);
       say(`product case ${name} (${reps} reps)`);
-      const r = await runProductCase(c, reps, { store, queue, workerEnv, s3: s3Config });
+      const r = await runProductCase(c, reps, { store, queue, workerEnv, s3: s3Config }, (rep, seconds) =>
+        say(
+          `  rep ${rep + 1}/${reps}: ${seconds.toFixed(2)} s, ${Math.round(teamRows / seconds).toLocaleString('en-US')} rows/s`,
+        ),
+      );
       if (r.records !== teamRows) throw new Error(`${name} exported ${r.records} rows, expected ${teamRows}`);
       const seconds = median(r.seconds);
       say(
@@ -90,6 +95,7 @@ async function main(): Promise<void> {
       );
       cases[name] = {
         rows_per_s: Math.round(teamRows / seconds),
+        rep_seconds: r.seconds.map((x) => round(x, 3)),
         mb_per_s: round(bytes / 1e6 / seconds, 1),
         seconds: round(seconds, 3),
         ratio_b0: round(teamRows / seconds / b0Rate),
@@ -152,8 +158,16 @@ async function main(): Promise<void> {
       interval_mb: round(bytes / 1e6, 1),
       reps,
       baselines: {
-        b0: { rows_per_s: Math.round(b0Rate), seconds: round(median(b0s), 3) },
-        b1: { rows_per_s: Math.round(b1Rate), seconds: round(median(b1s), 3) },
+        b0: {
+          rows_per_s: Math.round(b0Rate),
+          seconds: round(median(b0s), 3),
+          rep_seconds: b0s.map((x) => round(x, 3)),
+        },
+        b1: {
+          rows_per_s: Math.round(b1Rate),
+          seconds: round(median(b1s), 3),
+          rep_seconds: b1s.map((x) => round(x, 3)),
+        },
       },
       cases,
       scheduler_tick_10k_s: round(median(ticks.map((t) => t.tick10kSeconds)), 3),
@@ -189,12 +203,24 @@ async function scheduledRunWait(store: Store, queue: RunQueue, workerEnv: Record
   }
 }
 
+interface CaseResult {
+  rows_per_s: number;
+  /** Each repetition's seconds, in order (rows_per_s is from their median). */
+  rep_seconds: number[];
+  mb_per_s: number;
+  seconds: number;
+  ratio_b0: number;
+  ratio_b1: number;
+  peak_rss_mb: number;
+  output_mb: number;
+}
+
 interface BenchResults {
   rows: number;
   interval_mb: number;
   reps: number;
-  baselines: Record<'b0' | 'b1', { rows_per_s: number; seconds: number }>;
-  cases: Record<string, Record<string, number>>;
+  baselines: Record<'b0' | 'b1', { rows_per_s: number; seconds: number; rep_seconds: number[] }>;
+  cases: Record<string, CaseResult>;
   scheduler_tick_10k_s: number;
   scheduler_tick_none_due_20k_s: number;
   backfill_10k_accept_s: number;

@@ -6,6 +6,9 @@ import type { Store } from '@bx/store';
 import { BENCH_END, BENCH_START, createEventsTable } from './generate';
 import { WorkerProcess } from './worker-process';
 
+/** Progress headers keep a long INSERT or SELECT alive through proxies (and the client quiet about it). */
+const LONG_QUERY = { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '110000' } as const;
+
 export const SMALL_DATABASE = 'bx_bench_small';
 
 /** 1,000 teams × ~100 events in the benchmark interval, in `<database>.events`. */
@@ -15,7 +18,7 @@ export async function generateSmall(
   perRun: number,
   database = SMALL_DATABASE,
 ): Promise<void> {
-  const ch = createClient({ url, request_timeout: 600_000 });
+  const ch = createClient({ url, request_timeout: 600_000, clickhouse_settings: LONG_QUERY });
   await createEventsTable(ch, database);
   await ch.command({
     query: `INSERT INTO ${database}.events
