@@ -248,7 +248,12 @@ export class ResponseBatches {
     if (this.status !== 200) return this.fail(this.httpError());
     if (this.filled > 0) {
       const rest = this.buf.subarray(0, this.filled);
-      const batch = decodeRowBinary(rest);
+      let batch: EventBatch;
+      try {
+        batch = decodeRowBinary(rest);
+      } catch (err) {
+        return this.fail(err);
+      }
       if (batch.count > 0) this.add(batch);
       this.filled = 0;
     }
