@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { parseInput, s3ConfigSchema, PermanentError, type EventRow, type S3Config } from '@bx/core';
+import { parseInput, s3ConfigSchema, PermanentError, RetryableError, type EventRow, type S3Config } from '@bx/core';
 import { createS3Client, S3Destination } from '@bx/destination-s3';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { asRows, chTime, expectedRecord, makeEvent, rowBatches } from '../helpers/events';
+import { HttpFaultProxy } from '../helpers/http-fault-proxy';
 import { MemoryRunState, recordCommands, runContext } from '../helpers/run-context';
 import { createBucket, getObject, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
 
@@ -138,6 +139,36 @@ describe('S3 destination on the S3 server', () => {
       { Bucket: bucket, Key: key, UploadId: open.UploadId },
     ]);
     expect(state.value).to.deep.equal({ uploads: [] });
+  });
+
+  it('keeps an upload it could not abort for now (S3 throttling) recorded, fails the attempt, and aborts it next time', async () => {
+    const proxy = await new HttpFaultProxy(Number(new URL(testEnv.S3_ENDPOINT_URL).port)).start();
+    try {
+      const viaProxy = (overrides: Partial<S3Config> = {}) => config({ endpoint_url: proxy.url, ...overrides });
+      const s3 = createS3Client(viaProxy());
+      const key = `${KEY_BASE}.jsonl`;
+      const open = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+      const left = { key, upload_id: open.UploadId! };
+      const state = new MemoryRunState();
+      await state.set({ uploads: [left] });
+      // Every request answered 503 SlowDown, the abort's retries by the SDK included.
+      void proxy.inject({ kind: 'status', every: 1 }, 60_000);
+      const err = await new S3Destination(viaProxy())
+        .write(batches(asRows(events.slice(0, 5))), ctx(state))
+        .catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(RetryableError);
+      expect((err as Error).message).to.match(/abort of an earlier attempt's multipart upload failed: SlowDown/);
+      expect(state.value).to.deep.equal({ uploads: [left] });
+      expect(proxy.openUploads().map((u) => u.uploadId)).to.deep.equal([left.upload_id]);
+      proxy.clear();
+      const result = await new S3Destination(viaProxy()).write(batches(asRows(events.slice(0, 5))), ctx(state));
+      expect(result.records).to.equal(5);
+      expect(proxy.openUploads()).to.deep.equal([]);
+      expect(proxy.allUploads().find((u) => u.uploadId === left.upload_id)?.state).to.equal('aborted');
+      expect(state.value).to.deep.equal({ uploads: [] });
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('records each multipart upload it opens in the run state before sending parts', async () => {

@@ -5,7 +5,8 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { Logger, RunState } from '@bx/core';
+import { RetryableError, type BatchExportError, type Logger, type RunState } from '@bx/core';
+import { classifyS3Error } from './s3-errors';
 
 /** What an attempt records so that the next one can clean up after a crash. */
 export interface S3RunState {
@@ -50,7 +51,12 @@ export class RerunCleanup {
     );
   }
 
-  /** Aborts uploads recorded by earlier attempts, and any the server lists under the stem. */
+  /**
+   * Aborts uploads recorded by earlier attempts, and any the server lists
+   * under the stem. One that cannot be aborted for now (S3 throttling, a
+   * reset) stays recorded and fails the attempt (retryable): the next attempt
+   * tries again, so no upload is forgotten while still open.
+   */
   async abortStaleUploads(): Promise<number> {
     if (this.state.fresh) return 0;
     const recorded = (await this.state.get<S3RunState>())?.uploads ?? [];
@@ -63,14 +69,37 @@ export class RerunCleanup {
     } catch {
       // Not every S3-compatible server lists uploads; the recorded ones still get aborted.
     }
+    const unique = [...new Map(open.map((u) => [u.upload_id, u])).values()];
     let aborted = 0;
-    for (const { key, upload_id } of open) {
+    const pending: S3RunState['uploads'] = [];
+    let failure: BatchExportError | null = null;
+    for (const upload of unique) {
       try {
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload_id }));
+        await this.client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.key, UploadId: upload.upload_id }),
+        );
         aborted++;
-      } catch {
-        // Completed or already aborted: nothing left open.
+      } catch (err) {
+        const error = classifyS3Error(err, "abort of an earlier attempt's multipart upload");
+        // NoSuchUpload: completed or aborted already, nothing left open.
+        if (error.code === 'NoSuchUpload') continue;
+        if (error instanceof RetryableError) {
+          // Kept for the next attempt: forgetting it would leave the upload open for good.
+          pending.push(upload);
+          failure ??= error;
+        } else {
+          // Refused for good (no permission, or a server without the operation): no attempt can do better.
+          this.logger.warn('could not abort a multipart upload left by an earlier attempt', {
+            key: upload.key,
+            error: error.message,
+          });
+        }
       }
+    }
+    if (failure) {
+      this.uploads.push(...pending);
+      await this.state.set({ uploads: this.uploads } satisfies S3RunState);
+      throw failure;
     }
     if (recorded.length) await this.state.set({ uploads: [] } satisfies S3RunState);
     if (aborted) this.logger.info('aborted multipart uploads left by an earlier attempt', { aborted });
