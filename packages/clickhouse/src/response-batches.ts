@@ -127,7 +127,7 @@ export class ResponseBatches {
       return false;
     }
     if (this.ended) return false;
-    if (this.readyBytes + this.filled >= this.opts.readAheadBytes) this.paused = true;
+    if (this.buffered >= this.opts.readAheadBytes) this.paused = true;
     return !this.paused;
   }
 
@@ -180,7 +180,7 @@ export class ResponseBatches {
         const { batch, buf } = next;
         this.lent = buf;
         this.readyBytes -= batch.bytes.length;
-        if (this.paused && this.readyBytes + this.filled < this.opts.readAheadBytes) {
+        if (this.paused && this.buffered < this.opts.readAheadBytes) {
           this.paused = false;
           this.flow.resume();
         }

@@ -75,7 +75,5 @@ enum {
  * st->bad for BX_CHUNK_BAD_SIZE). Bytes after the body's end are ignored.
  */
 int64_t bx_dechunk(uint8_t *buf, int64_t at, int64_t from, int64_t to, bx_chunked_t *st);
-/* Whether the last chunk and its trailer have been read. */
-int bx_dechunk_done(const bx_chunked_t *st);
 
 #endif

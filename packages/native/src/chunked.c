@@ -77,5 +77,3 @@ int64_t bx_dechunk(uint8_t *buf, int64_t at, int64_t from, int64_t to, bx_chunke
   }
   return at;
 }
-
-int bx_dechunk_done(const bx_chunked_t *st) { return st->phase == DONE; }
