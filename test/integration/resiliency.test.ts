@@ -106,20 +106,34 @@ describe('resiliency: dead-letter queue, retries, auto-pause', function () {
   it('a retryable failure backs off through every attempt, then is Failed and dead-lettered', async () => {
     // Nothing listens on this port: connection refused is retryable.
     const id = await createExport({ endpoint_url: 'http://127.0.0.1:9' });
+    // Every status the worker writes, seen on the real store as it is written: polling the API
+    // can miss a FailedRetryable that lasts only the 100 ms backoff.
+    const written: Array<{ status: string; attempt: number | undefined; at: number }> = [];
+    const fail = sys.store.runs.fail.bind(sys.store.runs);
+    sys.store.runs.fail = async (runId, status, error, now, attempt) => {
+      written.push({ status, attempt, at: Date.now() });
+      return fail(runId, status, error, now, attempt);
+    };
     sys.startWorker();
     await sys.call('POST', `/api/exports/${id}/backfills`, { start_at: iso(base), end_at: iso(base + HOUR) });
-    const seen = new Set<string>();
     const failed = await eventually(
       async () => {
         const run = (await runsOf(id))[0];
-        if (run) seen.add(run.status);
         return run?.status === 'Failed' ? run : undefined;
       },
       30_000,
       'the run to exhaust its attempts',
     );
     expect(failed.attempts).to.equal(3);
-    expect(seen.has('FailedRetryable')).to.equal(true);
+    expect(failed.error).to.match(/ECONNREFUSED|connect/i);
+    expect(written.map((w) => [w.status, w.attempt])).to.deep.equal([
+      ['FailedRetryable', 1],
+      ['FailedRetryable', 2],
+      ['Failed', 3],
+    ]);
+    // Exponential backoff from 100 ms with jitter 0.5: at least 50 ms, then at least 100 ms between attempts.
+    expect(written[1]!.at - written[0]!.at).to.be.at.least(50);
+    expect(written[2]!.at - written[1]!.at).to.be.at.least(100);
     expect(await sys.queue.deadLetterIds()).to.deep.equal([failed.id]);
   });
 
