@@ -8,6 +8,7 @@ import { asRows, chTime, expectedRecord, makeEvent, rowBatches } from '../helper
 import { HttpFaultProxy } from '../helpers/http-fault-proxy';
 import { MemoryRunState, recordCommands, runContext } from '../helpers/run-context';
 import { createBucket, getObject, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
+import { zstdFrames } from '../helpers/zstd-frames';
 
 const span = { start: Date.parse('2024-01-01T10:00:00Z'), end: Date.parse('2024-01-01T11:00:00Z') };
 const KEY_BASE = '2024-01-01T10:00:00+00:00-2024-01-01T11:00:00+00:00';
@@ -49,6 +50,11 @@ describe('S3 destination on the S3 server', () => {
       expect(result).to.deep.include({ records: 1200, files: [key] });
       expect(result.bytes).to.equal((await getObject(client, bucket, key)).length);
       expect(await readJsonLines(client, bucket, key)).to.deep.equal(events.map(expectedRecord));
+      if (compression === 'zstd') {
+        // One frame (readers that stop after the first frame read it all), with the 128 KiB window.
+        const object = await getObject(client, bucket, key);
+        expect(zstdFrames(object)).to.deep.equal([{ bytes: object.length, window: 128 * 1024 }]);
+      }
     });
   }
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { createCompressor, ZstdSlotStream, zstdFrames } from '@bx/destination-s3';
+import { createCompressor, ZSTD_WINDOW_LOG, ZstdSlotStream, zstdFrames } from '@bx/destination-s3';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,14 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decompress } from 'zstd-napi';
+import { zstdFrames as framesOf } from '../helpers/zstd-frames';
 
 type Write = Uint8Array | 'too big';
 
 /** One ZstdSlotStream: `writes` in order, through a sink that copies late (one turn later), as the parts may. */
-async function compressAll(writes: Write[], sink?: (chunk: Uint8Array) => Promise<void>): Promise<Buffer> {
+async function compressAll(
+  writes: Write[],
+  sink?: (chunk: Uint8Array) => Promise<void>,
+  windowLog = ZSTD_WINDOW_LOG,
+): Promise<Buffer> {
   const out: Buffer[] = [];
   const sut = new ZstdSlotStream(
     1,
+    windowLog,
     sink ??
       (async (chunk) => {
         await new Promise((r) => setImmediate(r));
@@ -57,13 +64,29 @@ describe('zstd JSON Lines in memory shared with the zstd thread (ZstdSlotStream)
     });
   });
 
+  it('writes one frame declaring the window it was given (128 KiB for JSON Lines), over many slots', async () => {
+    // 12 MiB of rows that repeat at a 300 KiB distance: only a window that large could reach back.
+    const row = Buffer.from(randomBytes(150 * 1024).toString('hex'));
+    const chunks = Array.from({ length: 40 }, () => row);
+    const input = Buffer.concat(chunks);
+    expect(ZSTD_WINDOW_LOG).to.equal(17);
+    const small = await compressAll(chunks);
+    const large = await compressAll(chunks, undefined, 19);
+    expect(framesOf(small)).to.deep.equal([{ bytes: small.length, window: 128 * 1024 }]);
+    expect(framesOf(large)).to.deep.equal([{ bytes: large.length, window: 512 * 1024 }]);
+    expect(decompress(small).equals(input)).to.equal(true);
+    expect(decompress(large).equals(input)).to.equal(true);
+    // The window is what each frame was allowed to match against.
+    expect(large.length).to.be.below(small.length / 10);
+  });
+
   it("fails its writes and its end once the sink fails, with the sink's error", async () => {
     let calls = 0;
     const sink = async () => {
       calls++;
       throw new Error('part upload failed');
     };
-    const sut = new ZstdSlotStream(1, sink);
+    const sut = new ZstdSlotStream(1, ZSTD_WINDOW_LOG, sink);
     // Incompressible input: output reaches the sink with the first slot.
     const noise = Buffer.alloc(1024 * 1024);
     for (let k = 0; k < noise.length; k++) noise[k] = (k * 2654435761) >>> 24;
@@ -84,7 +107,7 @@ describe('zstd JSON Lines in memory shared with the zstd thread (ZstdSlotStream)
   });
 
   it('refuses writes after destroy()', async () => {
-    const sut = new ZstdSlotStream(1, async () => undefined);
+    const sut = new ZstdSlotStream(1, ZSTD_WINDOW_LOG, async () => undefined);
     await sut.write((input) => {
       input[0] = 1;
       return 1;

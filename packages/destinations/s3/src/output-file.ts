@@ -1,5 +1,12 @@
 import type { EventBatch, S3Config } from '@bx/core';
-import { ObjectUpload, openParts, ZSTD_LEVEL, type ObjectUploadOptions, type StreamCompression } from './object-upload';
+import {
+  ObjectUpload,
+  openParts,
+  ZSTD_LEVEL,
+  ZSTD_WINDOW_LOG,
+  type ObjectUploadOptions,
+  type StreamCompression,
+} from './object-upload';
 import { ParquetEncoder, type ParquetCompression } from './parquet/encoder';
 import type { PartUpload } from './part-upload';
 import { ZstdSlotStream } from './zstd-stream';
@@ -55,7 +62,7 @@ class ZstdJsonLinesFile implements OutputFile {
   constructor(target: UploadTarget) {
     this.key = target.key;
     this.parts = openParts({ ...target, contentType: 'application/x-ndjson' });
-    this.zstd = new ZstdSlotStream(ZSTD_LEVEL, (chunk) => this.parts.write(chunk));
+    this.zstd = new ZstdSlotStream(ZSTD_LEVEL, ZSTD_WINDOW_LOG, (chunk) => this.parts.write(chunk));
   }
 
   readonly key: string;

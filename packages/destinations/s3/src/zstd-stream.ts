@@ -43,6 +43,8 @@ export class ZstdSlotStream {
 
   constructor(
     private readonly level: number,
+    /** log2 of the frame's window (see ZSTD_WINDOW_LOG). */
+    private readonly windowLog: number,
     private readonly sink: (chunk: Uint8Array) => Promise<void>,
   ) {}
 
@@ -98,7 +100,7 @@ export class ZstdSlotStream {
       if (this.failure) throw this.failure;
       if (!this.memory) {
         this.memory = new SharedArrayBuffer(STREAM_SLOTS * SLOT_SPAN);
-        thread.send({ id: this.stream, op: 'open', level: this.level, memory: this.memory });
+        thread.send({ id: this.stream, op: 'open', level: this.level, windowLog: this.windowLog, memory: this.memory });
       }
       const slot = this.free.pop();
       if (slot !== undefined) return slot;

@@ -11,7 +11,7 @@ import { NO_SHARED_MEMORY } from './zstd-protocol';
 
 export type ZstdRequest =
   /** Opens stream `id`: one frame, compressed in slots of `memory` (see ZstdSlotStream). */
-  | { id: number; op: 'open'; level: number; memory: SharedArrayBuffer }
+  | { id: number; op: 'open'; level: number; windowLog: number; memory: SharedArrayBuffer }
   /**
    * Compresses `[input, input + length)` of stream `stream`'s memory into
    * `[output, output + capacity)`, ending the frame if `end`; answers the
@@ -102,6 +102,7 @@ serveRequests<ZstdRequest>(parentPort!, (m) => {
   if (m.op === 'open') {
     const cctx = new zstd.CCtx();
     cctx.setParameter(zstd.CParameter.compressionLevel, m.level);
+    cctx.setParameter(zstd.CParameter.windowLog, m.windowLog);
     contexts.set(m.id, { cctx, memory: m.memory });
     return null;
   }
