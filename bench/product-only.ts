@@ -2,7 +2,8 @@
  * `npx tsx bench/product-only.ts [--rows N] [--reps R] [--cases a,b]`: the
  * export cases of the benchmark alone, against B0 and B1 measured in the same
  * run (fast to iterate on). Reuses bx_bench.events when it already holds N
- * rows; prints one JSON line per case. `--no-baselines` for memory runs.
+ * rows; prints one JSON line per case. `--no-baselines` for memory runs,
+ * `--no-b1` to skip the slow gzip one-liner.
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { RunQueue } from '@bx/queue';
@@ -23,6 +24,8 @@ const { values: args } = parseArgs({
     cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd' },
     /** Skip B0/B1 (memory runs at 10M rows, where B1 alone takes minutes). */
     'no-baselines': { type: 'boolean', default: false },
+    /** Measure B0 only (the zstd and Parquet targets are ratios to B0; B1 takes minutes). */
+    'no-b1': { type: 'boolean', default: false },
   },
 });
 const URLS = { redis: 'redis://127.0.0.1:6379', ch: 'http://127.0.0.1:8123', s3: 'http://127.0.0.1:4568' };
@@ -66,9 +69,16 @@ async function main(): Promise<void> {
     const baseline = (f: typeof b0) =>
       args['no-baselines']
         ? NaN
-        : teamRows / median(Array.from({ length: reps }, () => f(URLS.ch, 'bx_bench', dir).seconds));
+        : teamRows /
+          median(
+            Array.from({ length: reps }, () => {
+              const { seconds } = f(URLS.ch, 'bx_bench', dir);
+              console.log(`  ${f.name} ${seconds.toFixed(2)} s`);
+              return seconds;
+            }),
+          );
     const b0Rate = baseline(b0);
-    const b1Rate = baseline(b1);
+    const b1Rate = args['no-b1'] ? NaN : baseline(b1);
     console.log(
       JSON.stringify({ rows: teamRows, mb: Math.round(bytes / 1e6), b0: Math.round(b0Rate), b1: Math.round(b1Rate) }),
     );
@@ -98,6 +108,7 @@ async function main(): Promise<void> {
           ratio_b1: +(rate / b1Rate).toFixed(2),
           peak_rss_mb: Math.round(r.peakRssMb),
           records: r.records,
+          rep_seconds: r.seconds.map((x) => +x.toFixed(2)),
         }),
       );
     }
