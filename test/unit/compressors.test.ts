@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createCompressor, ZSTD_WINDOW_LOG, ZstdSlotStream, zstdFrames } from '@bx/destination-s3';
+import { createCompressor, ZSTD_JSON_LINES, ZstdSlotStream, zstdFrames } from '@bx/destination-s3';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -16,12 +16,11 @@ type Write = Uint8Array | 'too big';
 async function compressAll(
   writes: Write[],
   sink?: (chunk: Uint8Array) => Promise<void>,
-  windowLog = ZSTD_WINDOW_LOG,
+  params = ZSTD_JSON_LINES,
 ): Promise<Buffer> {
   const out: Buffer[] = [];
   const sut = new ZstdSlotStream(
-    1,
-    windowLog,
+    params,
     sink ??
       (async (chunk) => {
         await new Promise((r) => setImmediate(r));
@@ -69,9 +68,9 @@ describe('zstd JSON Lines in memory shared with the zstd thread (ZstdSlotStream)
     const row = Buffer.from(randomBytes(150 * 1024).toString('hex'));
     const chunks = Array.from({ length: 40 }, () => row);
     const input = Buffer.concat(chunks);
-    expect(ZSTD_WINDOW_LOG).to.equal(17);
+    expect(ZSTD_JSON_LINES.windowLog).to.equal(17);
     const small = await compressAll(chunks);
-    const large = await compressAll(chunks, undefined, 19);
+    const large = await compressAll(chunks, undefined, { ...ZSTD_JSON_LINES, windowLog: 19 });
     expect(framesOf(small)).to.deep.equal([{ bytes: small.length, window: 128 * 1024 }]);
     expect(framesOf(large)).to.deep.equal([{ bytes: large.length, window: 512 * 1024 }]);
     expect(decompress(small).equals(input)).to.equal(true);
@@ -80,13 +79,23 @@ describe('zstd JSON Lines in memory shared with the zstd thread (ZstdSlotStream)
     expect(large.length).to.be.below(small.length / 10);
   });
 
+  it('Huffman-codes literals with the faster match finder (targetLength), where zstd alone would store them raw', async () => {
+    expect(ZSTD_JSON_LINES.targetLength).to.be.above(0);
+    // Hex text without repeats: only literal coding (4 bits a character) makes it smaller.
+    const hex = Array.from({ length: 8 }, () => Buffer.from(randomBytes(256 * 1024).toString('hex')));
+    const input = Buffer.concat(hex);
+    const compressed = await compressAll(hex);
+    expect(decompress(compressed).equals(input)).to.equal(true);
+    expect(compressed.length).to.be.within(input.length * 0.5, input.length * 0.53);
+  });
+
   it("fails its writes and its end once the sink fails, with the sink's error", async () => {
     let calls = 0;
     const sink = async () => {
       calls++;
       throw new Error('part upload failed');
     };
-    const sut = new ZstdSlotStream(1, ZSTD_WINDOW_LOG, sink);
+    const sut = new ZstdSlotStream(ZSTD_JSON_LINES, sink);
     // Incompressible input: output reaches the sink with the first slot.
     const noise = Buffer.alloc(1024 * 1024);
     for (let k = 0; k < noise.length; k++) noise[k] = (k * 2654435761) >>> 24;
@@ -107,7 +116,7 @@ describe('zstd JSON Lines in memory shared with the zstd thread (ZstdSlotStream)
   });
 
   it('refuses writes after destroy()', async () => {
-    const sut = new ZstdSlotStream(1, ZSTD_WINDOW_LOG, async () => undefined);
+    const sut = new ZstdSlotStream(ZSTD_JSON_LINES, async () => undefined);
     await sut.write((input) => {
       input[0] = 1;
       return 1;

@@ -2,8 +2,7 @@ import type { EventBatch, S3Config } from '@bx/core';
 import {
   ObjectUpload,
   openParts,
-  ZSTD_LEVEL,
-  ZSTD_WINDOW_LOG,
+  ZSTD_JSON_LINES,
   type ObjectUploadOptions,
   type StreamCompression,
 } from './object-upload';
@@ -62,7 +61,7 @@ class ZstdJsonLinesFile implements OutputFile {
   constructor(target: UploadTarget) {
     this.key = target.key;
     this.parts = openParts({ ...target, contentType: 'application/x-ndjson' });
-    this.zstd = new ZstdSlotStream(ZSTD_LEVEL, ZSTD_WINDOW_LOG, (chunk) => this.parts.write(chunk));
+    this.zstd = new ZstdSlotStream(ZSTD_JSON_LINES, (chunk) => this.parts.write(chunk));
   }
 
   readonly key: string;

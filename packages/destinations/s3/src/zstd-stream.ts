@@ -1,7 +1,7 @@
 import * as native from '@bx/native';
 import { join } from 'node:path';
 import { ThreadChannel } from './thread-channel';
-import { NO_SHARED_MEMORY } from './zstd-protocol';
+import { NO_SHARED_MEMORY, type ZstdStreamParams } from './zstd-protocol';
 import type { ZstdRequest } from './zstd-thread';
 
 const thread = new ThreadChannel<ZstdRequest>(join(__dirname, 'zstd-thread.js'));
@@ -42,9 +42,7 @@ export class ZstdSlotStream {
   private failure: unknown = null;
 
   constructor(
-    private readonly level: number,
-    /** log2 of the frame's window (see ZSTD_WINDOW_LOG). */
-    private readonly windowLog: number,
+    private readonly params: ZstdStreamParams,
     private readonly sink: (chunk: Uint8Array) => Promise<void>,
   ) {}
 
@@ -100,7 +98,7 @@ export class ZstdSlotStream {
       if (this.failure) throw this.failure;
       if (!this.memory) {
         this.memory = new SharedArrayBuffer(STREAM_SLOTS * SLOT_SPAN);
-        thread.send({ id: this.stream, op: 'open', level: this.level, windowLog: this.windowLog, memory: this.memory });
+        thread.send({ id: this.stream, op: 'open', params: this.params, memory: this.memory });
       }
       const slot = this.free.pop();
       if (slot !== undefined) return slot;

@@ -7,11 +7,20 @@
 import { parentPort } from 'node:worker_threads';
 import * as zstd from 'zstd-napi/binding';
 import { serveRequests } from './thread-channel';
-import { NO_SHARED_MEMORY } from './zstd-protocol';
+import { NO_SHARED_MEMORY, type ZstdStreamParams } from './zstd-protocol';
+
+/**
+ * zstd.h's ZSTD_c_literalCompressionMode (ZSTD_c_experimentalParam5, in the
+ * zstd that zstd-napi bundles) and ZSTD_ps_enable: literals are
+ * Huffman-coded even with a targetLength, where zstd would stop. zstd-napi
+ * lists only the stable parameters; its setParameter passes any number on.
+ */
+const LITERAL_COMPRESSION_MODE = 1002 as zstd.CParameter;
+const PARAM_SWITCH_ENABLE = 1;
 
 export type ZstdRequest =
   /** Opens stream `id`: one frame, compressed in slots of `memory` (see ZstdSlotStream). */
-  | { id: number; op: 'open'; level: number; windowLog: number; memory: SharedArrayBuffer }
+  | { id: number; op: 'open'; params: ZstdStreamParams; memory: SharedArrayBuffer }
   /**
    * Compresses `[input, input + length)` of stream `stream`'s memory into
    * `[output, output + capacity)`, ending the frame if `end`; answers the
@@ -101,8 +110,10 @@ serveRequests<ZstdRequest>(parentPort!, (m) => {
   }
   if (m.op === 'open') {
     const cctx = new zstd.CCtx();
-    cctx.setParameter(zstd.CParameter.compressionLevel, m.level);
-    cctx.setParameter(zstd.CParameter.windowLog, m.windowLog);
+    cctx.setParameter(zstd.CParameter.compressionLevel, m.params.level);
+    cctx.setParameter(zstd.CParameter.windowLog, m.params.windowLog);
+    cctx.setParameter(zstd.CParameter.targetLength, m.params.targetLength);
+    cctx.setParameter(LITERAL_COMPRESSION_MODE, PARAM_SWITCH_ENABLE);
     contexts.set(m.id, { cctx, memory: m.memory });
     return null;
   }
