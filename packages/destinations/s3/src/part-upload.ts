@@ -9,7 +9,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import * as native from '@bx/native';
-import { webcrypto } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 /** Where SigV4 carries the payload's hash (a signer finding it there does not hash again). */
 const PAYLOAD_HASH_HEADER = 'x-amz-content-sha256';
@@ -149,9 +149,11 @@ export class PartUpload {
 
   private async uploadPart(partNumber: number, body: Buffer): Promise<void> {
     this.uploadId ??= this.createUpload();
-    // SigV4 signs the payload's SHA-256. Hashed here on the threadpool (WebCrypto
-    // runs off the event loop); the signer takes a hash already in the header.
-    const [uploadId, sha256] = await Promise.all([this.uploadId, webcrypto.subtle.digest('SHA-256', body)]);
+    // SigV4 signs the payload's SHA-256; the signer takes a hash already in the header.
+    // Hashed here, on the event loop: about 7 ms per 8 MiB part. WebCrypto's digest, on the
+    // threadpool, copies the part first: 1.23 s of CPU per GB instead of 0.83.
+    const hex = createHash('sha256').update(body).digest('hex');
+    const uploadId = await this.uploadId;
     const command = new UploadPartCommand({
       Bucket: this.opts.bucket,
       Key: this.opts.key,
@@ -160,7 +162,6 @@ export class PartUpload {
       Body: body,
       ContentLength: body.length,
     });
-    const hex = Buffer.from(sha256).toString('hex');
     command.middlewareStack.add(
       (next) => async (args) => {
         const request = args.request as { headers?: Record<string, string> };
