@@ -1,8 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { parseInput, s3ConfigSchema, PermanentError, RetryableError, type EventRow, type S3Config } from '@bx/core';
-import { createS3Client, S3Destination } from '@bx/destination-s3';
+import {
+  isRetryable,
+  parseInput,
+  s3ConfigSchema,
+  PermanentError,
+  RetryableError,
+  type EventBatch,
+  type EventRow,
+  type S3Config,
+} from '@bx/core';
+import { createS3Client, S3Destination, terminateZstdThread } from '@bx/destination-s3';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { asRows, chTime, expectedRecord, makeEvent, rowBatches } from '../helpers/events';
 import { HttpFaultProxy } from '../helpers/http-fault-proxy';
@@ -57,6 +66,25 @@ describe('S3 destination on the S3 server', () => {
       }
     });
   }
+
+  it('a zstd thread that dies mid-file fails the write (retryable, no object); the next attempt writes it whole', async () => {
+    const sut = new S3Destination(config({ compression: 'zstd' }));
+    async function* dying(): AsyncGenerator<EventBatch> {
+      let n = 0;
+      for await (const batch of batches(asRows(events), 100)) {
+        if (n++ === 3) await terminateZstdThread();
+        yield batch;
+      }
+    }
+    let failure: unknown = null;
+    await sut.write(dying(), ctx()).catch((err: unknown) => (failure = err));
+    expect((failure as Error | null)?.message).to.match(/zstd-thread\.js exited|zstd stream \d+ is not open/);
+    expect(isRetryable(failure)).to.equal(true);
+    expect(await listKeys(client, bucket)).to.deep.equal([]);
+    const result = await sut.write(batches(asRows(events)), ctx());
+    expect(result.files).to.deep.equal([`${KEY_BASE}.jsonl.zst`]);
+    expect(await readJsonLines(client, bucket, result.files[0]!)).to.deep.equal(events.map(expectedRecord));
+  });
 
   it('overwrites the same key when an interval is exported again', async () => {
     const sut = new S3Destination(config({ compression: 'gzip' }));

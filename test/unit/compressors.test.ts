@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createCompressor, ZSTD_JSON_LINES, ZstdSlotStream, zstdFrames } from '@bx/destination-s3';
+import { createCompressor, terminateZstdThread, ZSTD_JSON_LINES, ZstdSlotStream, zstdFrames } from '@bx/destination-s3';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -126,6 +126,48 @@ describe('zstd JSON Lines in memory shared with the zstd thread (ZstdSlotStream)
     await sut.write(() => 0).catch((err: unknown) => (failure = err));
     expect((failure as Error | null)?.message).to.equal('zstd stream closed');
   });
+
+  describe('when the zstd thread dies', () => {
+    const text = (n: number) => Buffer.from(`row ${n} `.repeat(100_000));
+    const fill = (data: Buffer) => (input: Uint8Array) => {
+      input.set(data);
+      return data.length;
+    };
+    const failureOf = async (run: () => Promise<unknown>): Promise<Error | null> => {
+      try {
+        await run();
+        return null;
+      } catch (err) {
+        return err as Error;
+      }
+    };
+
+    it('a stream with slots in flight fails (no hang), and a new stream starts a new thread', async () => {
+      const sut = new ZstdSlotStream(ZSTD_JSON_LINES, async () => undefined);
+      await sut.write(fill(text(1)));
+      await sut.write(fill(text(2)));
+      await terminateZstdThread();
+      const failure = await failureOf(async () => {
+        for (let i = 3; i < 6; i++) await sut.write(fill(text(i)));
+        await sut.end();
+      });
+      expect(failure?.message).to.match(/zstd-thread\.js exited|zstd stream \d+ is not open/);
+      const chunks = [text(7), text(8), text(9)];
+      expect(decompress(await compressAll(chunks)).equals(Buffer.concat(chunks))).to.equal(true);
+    });
+
+    it('a stream opened on the old thread, idle when it died, fails on its next slot: "not open"', async () => {
+      const sut = new ZstdSlotStream(ZSTD_JSON_LINES, async () => undefined);
+      await sut.write(fill(text(1)));
+      await sut.flushed();
+      await terminateZstdThread();
+      const failure = await failureOf(async () => {
+        await sut.write(fill(text(2)));
+        await sut.end();
+      });
+      expect(failure?.message).to.match(/zstd stream \d+ is not open/);
+    });
+  });
 });
 
 describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
@@ -144,6 +186,15 @@ describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
       return { copy, frame };
     });
     for (const { copy, frame } of frames) expect(decompress(await frame).equals(copy)).to.equal(true);
+  });
+
+  it('after the thread dies, the next page sends the shared memory to the new thread and compresses exactly', async () => {
+    const compress = zstdFrames(1);
+    const page = Buffer.from('a parquet page '.repeat(40_000));
+    expect(decompress(await compress(page)).equals(page)).to.equal(true);
+    await terminateZstdThread();
+    // The new thread has no page memory: it answers NO_SHARED_MEMORY and the page is sent again with it.
+    for (let i = 0; i < 3; i++) expect(decompress(await compress(page)).equals(page)).to.equal(true);
   });
 });
 

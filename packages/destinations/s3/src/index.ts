@@ -8,4 +8,4 @@ export * from './output-file';
 export * from './parquet/encoder';
 export * from './parquet/timestamp-micros';
 export * from './part-upload';
-export { ZstdSlotStream, zstdFrames } from './zstd-stream';
+export { terminateZstdThread, ZstdSlotStream, zstdFrames } from './zstd-stream';

@@ -50,6 +50,11 @@ export class ThreadChannel<Request extends { id: number }> {
     });
   }
 
+  /** Stops the thread, as if it had died: every waiting request fails, and the next use starts a new one. */
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
   private start(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(this.script, this.resourceLimits ? { resourceLimits: this.resourceLimits } : {});

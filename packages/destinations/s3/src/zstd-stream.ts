@@ -6,6 +6,16 @@ import type { ZstdRequest } from './zstd-thread';
 
 const thread = new ThreadChannel<ZstdRequest>(join(__dirname, 'zstd-thread.js'));
 
+/**
+ * Stops the process's zstd thread as a crash would (the tests' way to kill
+ * it): streams with requests in flight fail, and so does any later request
+ * of a stream the old thread had opened ("not open"); runs retry those. New
+ * streams and pages start a new thread.
+ */
+export function terminateZstdThread(): Promise<void> {
+  return thread.terminate();
+}
+
 /** Input bytes of a stream's slot: a source batch's records (about 2.4 MB) with room to spare. */
 const STREAM_SLOT = 4 * 1024 * 1024;
 /**
