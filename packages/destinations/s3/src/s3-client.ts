@@ -15,9 +15,9 @@ export function createS3Client(config: S3Config): S3Client {
     // The run's own retry policy backs off for hours; the SDK only smooths blips.
     maxAttempts: 3,
     // Bodies are already covered by their SigV4 payload hash (SHA-256, which
-    // S3 checks; PartUpload computes it on the threadpool): a CRC32 of every
-    // part on top cost the event loop about 2% of a zstd export. Operations
-    // that require a checksum (DeleteObjects) still get one.
+    // S3 checks; PartUpload computes it): a CRC32 of every part on top cost
+    // the event loop about 2% of a zstd export. Operations that require a
+    // checksum (DeleteObjects) still get one.
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
 }
