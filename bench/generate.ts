@@ -39,10 +39,30 @@ export async function generateEvents(url: string, database: string, rows: number
         toDateTime(${start} + number % 3600)
       FROM numbers(${rows})`,
   });
-  // One part, as a table settles once merges have run: the insert leaves several parts, and
-  // whether ClickHouse has merged them by the time B0 runs moved B0 by 25% (13 s merged, 17 s not).
-  await ch.command({ query: `OPTIMIZE TABLE ${database}.events FINAL` });
+  await mergeIntoOnePart(ch, database);
   await ch.close();
+}
+
+/**
+ * One part, as a table settles once merges have run: the insert leaves several
+ * parts, and whether ClickHouse had merged them by the time B0 ran moved B0 by
+ * 25% (13 s merged, 17 s not). OPTIMIZE does nothing, silently, while a
+ * background merge holds some of the parts: wait for it and ask again.
+ */
+async function mergeIntoOnePart(ch: ClickHouseClient, database: string): Promise<void> {
+  const count = async (query: string) => {
+    const rs = await ch.query({ query, format: 'JSONEachRow' });
+    return Number(((await rs.json()) as Array<{ n: string }>)[0]!.n);
+  };
+  const where = `database = '${database}' AND table = 'events'`;
+  for (let attempt = 0; attempt < 60; attempt++) {
+    if ((await count(`SELECT count() AS n FROM system.parts WHERE ${where} AND active`)) === 1) return;
+    if ((await count(`SELECT count() AS n FROM system.merges WHERE ${where}`)) === 0)
+      await ch.command({ query: `OPTIMIZE TABLE ${database}.events FINAL` });
+    if ((await count(`SELECT count() AS n FROM system.parts WHERE ${where} AND active`)) === 1) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`${database}.events did not merge into one part`);
 }
 
 /** (Re)creates `<database>.events`, empty, with PostHog's columns. */
