@@ -3,11 +3,8 @@ import { createLogger, runIdFor } from '@bx/core';
 import { ExportService } from '@bx/operations';
 import type { RunJobData, RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
-import { BENCH_END, BENCH_START, createEventsTable } from './generate';
+import { BENCH_END, BENCH_START, createEventsTable, LONG_QUERY } from './generate';
 import { WorkerProcess } from './worker-process';
-
-/** Progress headers keep a long INSERT or SELECT alive through proxies (and the client quiet about it). */
-const LONG_QUERY = { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '110000' } as const;
 
 export const SMALL_DATABASE = 'bx_bench_small';
 
