@@ -2,7 +2,8 @@
  * `npx tsx bench/product-only.ts [--rows N] [--reps R] [--cases a,b]`: the
  * export cases of the benchmark alone, against B0 and B1 measured in the same
  * run (fast to iterate on). Reuses bx_bench.events when it already holds N
- * rows; prints one JSON line per case. `--no-baselines` for memory runs,
+ * rows; prints one JSON line per case, with the ratio to the B0s measured
+ * right before its repetitions too. `--no-baselines` for memory runs,
  * `--no-b1` to skip the slow gzip one-liner.
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -83,22 +84,34 @@ async function main(): Promise<void> {
       JSON.stringify({ rows: teamRows, mb: Math.round(bytes / 1e6), b0: Math.round(b0Rate), b1: Math.round(b1Rate) }),
     );
     for (const name of args.cases.split(',')) {
-      const r = await runProductCase(CASES[name]!, reps, {
-        store,
-        queue,
-        workerEnv: {
-          REDIS_URL: URLS.redis,
-          CLICKHOUSE_URL: URLS.ch,
-          CLICKHOUSE_DATABASE: 'bx_bench',
-          QUEUE_PREFIX: prefix,
+      const paired: number[] = [];
+      const r = await runProductCase(
+        CASES[name]!,
+        reps,
+        {
+          store,
+          queue,
+          workerEnv: {
+            REDIS_URL: URLS.redis,
+            CLICKHOUSE_URL: URLS.ch,
+            CLICKHOUSE_DATABASE: 'bx_bench',
+            QUEUE_PREFIX: prefix,
+          },
+          s3: {
+            bucket_name: 'bx-bench',
+            endpoint_url: URLS.s3,
+            aws_access_key_id: 'S3RVER',
+            aws_secret_access_key: 'S3RVER',
+          },
         },
-        s3: {
-          bucket_name: 'bx-bench',
-          endpoint_url: URLS.s3,
-          aws_access_key_id: 'S3RVER',
-          aws_secret_access_key: 'S3RVER',
+        (rep, seconds) =>
+          console.log(
+            `  ${name} ${seconds.toFixed(2)} s${paired.length ? ` after B0 ${paired[rep]!.toFixed(2)} s` : ''}`,
+          ),
+        () => {
+          if (!args['no-baselines']) paired.push(b0(URLS.ch, 'bx_bench', dir).seconds);
         },
-      });
+      );
       const rate = teamRows / median(r.seconds);
       console.log(
         JSON.stringify({
@@ -106,6 +119,7 @@ async function main(): Promise<void> {
           rows_per_s: Math.round(rate),
           ratio_b0: +(rate / b0Rate).toFixed(2),
           ratio_b1: +(rate / b1Rate).toFixed(2),
+          ratio_b0_paired: paired.length ? +(median(paired) / median(r.seconds)).toFixed(2) : null,
           peak_rss_mb: Math.round(r.peakRssMb),
           records: r.records,
           rep_seconds: r.seconds.map((x) => +x.toFixed(2)),

@@ -29,6 +29,8 @@ export async function runProductCase(
   deps: { store: Store; queue: RunQueue; workerEnv: Record<string, string>; s3: Record<string, string> },
   /** Called after each repetition (progress output). */
   onRep: (rep: number, seconds: number) => void = () => undefined,
+  /** Called before each repetition, untimed, with the worker started and idle (a paired B0). */
+  beforeRep: (rep: number) => void = () => undefined,
 ): Promise<ProductResult> {
   const service = new ExportService(deps.store, deps.queue, createLogger({}, 'error'));
   const exp = await service.create({
@@ -51,6 +53,7 @@ export async function runProductCase(
       { id: runId, export_id: exp.id, data_interval_start: BENCH_START, data_interval_end: BENCH_END },
     ]);
     for (let rep = 0; rep < reps; rep++) {
+      beforeRep(rep);
       const began = process.hrtime.bigint();
       if (rep === 0) await deps.queue.enqueue([job]);
       else {
