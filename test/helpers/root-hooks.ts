@@ -1,4 +1,5 @@
 import { testEnv } from './env';
+import { deleteCreatedBuckets } from './s3';
 
 // Tests talk to real servers; say clearly when they are not running.
 export const mochaHooks = {
@@ -17,5 +18,13 @@ export const mochaHooks = {
         );
       }
     }
+  },
+  async afterAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    // `npm test` throws its services' folder away anyway; this is for mocha run against the
+    // developer's services. Housekeeping only: a failure is reported, not a failed run.
+    await deleteCreatedBuckets().catch((err: unknown) =>
+      console.warn(`[test] could not delete the test buckets: ${err instanceof Error ? err.message : String(err)}`),
+    );
   },
 };

@@ -1,4 +1,11 @@
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'zstd-napi';
 import { S3_CREDENTIALS, testEnv, uniqueName } from './env';
@@ -15,10 +22,36 @@ export function testS3Client(): S3Client {
   });
 }
 
+/** Buckets this test process created, deleted after the run (see `deleteCreatedBuckets`). */
+const createdBuckets = new Set<string>();
+
 export async function createBucket(client: S3Client): Promise<string> {
   const bucket = uniqueName('bx-test');
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  createdBuckets.add(bucket);
   return bucket;
+}
+
+/**
+ * Empties and deletes every bucket `createBucket` made in this process, so
+ * that repeated local runs do not fill the S3 server's directory (gigabytes
+ * after a few dozen). BX_KEEP_TEST_BUCKETS=1 keeps them to look at.
+ */
+export async function deleteCreatedBuckets(): Promise<void> {
+  if (createdBuckets.size === 0 || process.env.BX_KEEP_TEST_BUCKETS === '1') return;
+  const client = testS3Client();
+  try {
+    for (const bucket of createdBuckets) {
+      for (const key of await listKeys(client, bucket)) {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      }
+      // s3rver removes the bucket's directory, unfinished multipart uploads included.
+      await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+      createdBuckets.delete(bucket);
+    }
+  } finally {
+    client.destroy();
+  }
 }
 
 export async function listKeys(client: S3Client, bucket: string, prefix = ''): Promise<string[]> {
