@@ -1,6 +1,6 @@
 import { createLogger, runIdFor, type S3Config } from '@bx/core';
 import { ExportService } from '@bx/operations';
-import type { RunJobData, RunQueue } from '@bx/queue';
+import type { RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import { BENCH_END, BENCH_START, BENCH_TEAM } from './generate';
 import { WorkerProcess } from './worker-process';
@@ -58,7 +58,8 @@ export async function runProductCase(
       if (rep === 0) await deps.queue.enqueue([job]);
       else {
         await deps.store.runs.reschedule(runId);
-        await requeueWhenIdle(deps.queue, job);
+        // Waits out the moment the worker still holds the finished job (RunQueue.settled).
+        await deps.queue.requeue(job);
       }
       for (;;) {
         const run = await deps.store.runs.get(runId);
@@ -79,19 +80,4 @@ export async function runProductCase(
     await worker.stop();
   }
   return result;
-}
-
-/**
- * The run record says Completed a moment before BullMQ moves the job out of
- * `active`; a requeue in between is refused (RunActive): try again shortly.
- */
-async function requeueWhenIdle(queue: RunQueue, job: RunJobData): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await queue.requeue(job);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'RunActive' || attempt >= 500) throw err;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
 }

@@ -112,11 +112,21 @@ export class BackfillService {
     const again = input.force
       ? jobs.filter((_, i) => statuses[i] !== 'created' && FINISHED.has(statuses[i] as RunStatus))
       : [];
+    let requeued = 0;
     for (const job of again) {
+      // A run that finished a moment ago may still be held by its worker: wait that out, or leave the run be.
+      if (!(await this.queue.settled(job.run_id))) {
+        this.logger.warn('forced backfill leaves a run a worker still holds', {
+          export_id: exp.id,
+          run_id: job.run_id,
+        });
+        continue;
+      }
       await this.store.runs.reschedule(job.run_id, id);
       await this.queue.requeue(job, { priority: BACKFILL_PRIORITY });
+      requeued++;
     }
-    const enqueued = fresh.length + again.length;
+    const enqueued = fresh.length + requeued;
     this.logger.info('backfill created', {
       export_id: exp.id,
       backfill_id: id,

@@ -30,6 +30,10 @@ export class RunService {
       this.logger.info('run retry brought forward', { export_id: exportId, run_id: runId });
       return this.get(exportId, runId);
     }
+    // Before the record changes: a worker that has just finished the run may hold its job a moment longer.
+    if (!(await this.queue.settled(runId))) {
+      throw new ConflictError(`run ${runId} is ${run.status} but a worker still holds it; retry it in a moment`);
+    }
     await this.store.runs.reschedule(runId);
     await this.queue.requeue({
       run_id: runId,

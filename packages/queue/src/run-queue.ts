@@ -46,6 +46,8 @@ export const BACKFILL_PRIORITY = 10;
 
 /** Jobs per add-jobs script call: Redis runs nothing else meanwhile (a few ms). */
 const ENQUEUE_CHUNK = 1000;
+/** How long `settled` waits by default for a finished run's job to leave `active`. */
+const SETTLE_MS = 5_000;
 
 export interface WorkerOptions {
   concurrency: number;
@@ -127,13 +129,33 @@ export class RunQueue {
     await Promise.all(calls);
   }
 
-  /** Queues a run again after it finished (manual retry): the old job and any dead-letter record are dropped first. */
-  async requeue(run: RunJobData, opts: { priority?: number } = {}): Promise<void> {
-    const existing = await this.queue.getJob(run.run_id);
-    if (existing) {
-      if (await existing.isActive()) throw new PermanentError(`run ${run.run_id} is running`, { code: 'RunActive' });
-      await existing.remove();
+  /**
+   * Waits up to `timeoutMs` for the run's job to leave `active`; false when a
+   * worker still holds it then. A worker writes a run's final status a moment
+   * (one or two Redis round trips) before BullMQ moves its job out of
+   * `active`: a retry of a run that has just finished waits out that moment
+   * instead of failing.
+   */
+  async settled(runId: string, timeoutMs = SETTLE_MS): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.queue.getJobState(runId)) === 'active') {
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
     }
+    return true;
+  }
+
+  /**
+   * Queues a run again after it finished (manual retry): the old job and any
+   * dead-letter record are dropped first. Refused (RunActive) while a worker
+   * holds the old job past `settled`'s wait.
+   */
+  async requeue(run: RunJobData, opts: { priority?: number } = {}): Promise<void> {
+    if (!(await this.settled(run.run_id))) {
+      throw new PermanentError(`run ${run.run_id} is running`, { code: 'RunActive' });
+    }
+    const existing = await this.queue.getJob(run.run_id);
+    if (existing) await existing.remove();
     await this.deadLetter.remove(run.run_id);
     await this.enqueue([run], opts);
   }

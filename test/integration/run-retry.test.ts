@@ -1,0 +1,132 @@
+import { expect } from 'chai';
+import { ConflictError, createLogger, runIdFor } from '@bx/core';
+import { BackfillService, RunService } from '@bx/operations';
+import { RunQueue, type RunJobData, type RunWorker } from '@bx/queue';
+import { Store } from '@bx/store';
+import { testEnv, uniqueName } from '../helpers/env';
+import { exportFixture } from '../helpers/export-fixture';
+
+const HOUR = 3_600_000;
+const T0 = Date.parse('2020-01-01T00:00:00Z');
+const logger = createLogger({}, 'error');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A worker writes a run's final status one or two Redis round trips before
+ * BullMQ moves its job out of `active`. A manual retry or a forced backfill in
+ * that moment used to be refused (RunActive) after the run record had already
+ * been set back to Scheduled: a run that said Scheduled with no job to run it.
+ */
+describe('retrying a run its worker has only just finished', function () {
+  this.timeout(30_000);
+  let prefix: string;
+  let store: Store;
+  let queue: RunQueue;
+  let worker: RunWorker | undefined;
+  const job: RunJobData = {
+    run_id: runIdFor('e1', T0),
+    export_id: 'e1',
+    data_interval_start: T0,
+    data_interval_end: T0 + HOUR,
+  };
+
+  /**
+   * A worker whose first attempt records the run Completed, then holds the job
+   * until `release` resolves (the moment between the two); later attempts
+   * complete at once. Resolves when the first attempt has written Completed.
+   */
+  const finishButHold = async (release: Promise<unknown>): Promise<number[]> => {
+    const attempts: number[] = [];
+    let written!: () => void;
+    let broken!: (err: unknown) => void;
+    const completed = new Promise<void>((resolve, reject) => ((written = resolve), (broken = reject)));
+    worker = queue.startWorker(
+      async (run) => {
+        const start = await store.runs.start(run.run_id);
+        if (start.status !== 'started') {
+          broken(new Error(`run did not start: ${start.status}`));
+          return;
+        }
+        attempts.push(start.attempt);
+        await store.runs.complete(run.run_id, { records: 1, bytes: 1, files: [] }, Date.now(), start.attempt);
+        if (start.attempt === 1) {
+          written();
+          await release;
+        }
+      },
+      { concurrency: 2, logger },
+    );
+    await store.exports.create(exportFixture('e1', T0), T0 + HOUR, null);
+    await store.runs.createMany([
+      { id: job.run_id, export_id: 'e1', data_interval_start: T0, data_interval_end: T0 + HOUR },
+    ]);
+    await queue.enqueue([job]);
+    await completed;
+    expect(await queue.queue.getJobState(job.run_id)).to.equal('active');
+    return attempts;
+  };
+  const eventuallyCompletedTwice = async (attempts: number[]) => {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const run = await store.runs.get(job.run_id);
+      if (attempts.length === 2 && run?.status === 'Completed') return run;
+      await sleep(20);
+    }
+    throw new Error(`the retry did not run: attempts ${JSON.stringify(attempts)}`);
+  };
+
+  beforeEach(() => {
+    prefix = uniqueName('bxr');
+    store = Store.connect(testEnv.REDIS_URL, prefix);
+    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 1, backoffMs: 10 });
+  });
+  afterEach(async () => {
+    await worker?.close(1000);
+    worker = undefined;
+    await queue.queue.obliterate({ force: true });
+    const keys = await store.redis.keys(`${prefix}:*`);
+    for (let i = 0; i < keys.length; i += 1000) await store.redis.del(...keys.slice(i, i + 1000));
+    await queue.close();
+    await store.close();
+  });
+
+  it('a manual retry waits for the job to leave active, then runs the interval again', async () => {
+    const attempts = await finishButHold(sleep(300));
+    const began = Date.now();
+    const retried = await new RunService(store, queue, logger).retry('e1', job.run_id);
+    expect(Date.now() - began).to.be.greaterThan(150);
+    expect(retried.status).to.equal('Scheduled');
+    const run = await eventuallyCompletedTwice(attempts);
+    expect(attempts).to.deep.equal([1, 2]);
+    expect(run.attempts).to.equal(2);
+  });
+
+  it('a forced backfill in that moment queues the run again too', async () => {
+    const attempts = await finishButHold(sleep(300));
+    const sut = new BackfillService(store, queue, logger, () => T0 + 2 * HOUR);
+    const created = await sut.create('e1', {
+      start_at: new Date(T0).toISOString(),
+      end_at: new Date(T0 + HOUR).toISOString(),
+      force: true,
+    });
+    expect(created).to.deep.include({ enqueued: 1, skipped: 0 });
+    await eventuallyCompletedTwice(attempts);
+    expect(attempts).to.deep.equal([1, 2]);
+  });
+
+  it('a worker that holds the job past the wait gets a 409, and the run record is left as it was', async () => {
+    let release!: () => void;
+    await finishButHold(new Promise<void>((r) => (release = r)));
+    try {
+      const err = await new RunService(store, queue, logger).retry('e1', job.run_id).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(ConflictError);
+      expect((err as Error).message).to.contain('a worker still holds it');
+      expect((await store.runs.get(job.run_id))!.status).to.equal('Completed');
+    } finally {
+      release();
+    }
+  });
+});
