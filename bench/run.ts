@@ -17,7 +17,7 @@ import { countTeamRows, generateEvents } from './generate';
 import { runProductCase, type ProductCase } from './product';
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
-import { isolated } from './isolated';
+import { dropAndClose, isolated } from './isolated';
 import { WorkerProcess } from './worker-process';
 
 const { values: args } = parseArgs({
@@ -198,11 +198,7 @@ async function main(): Promise<void> {
     writeFileSync(join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
     printTable(results);
   } finally {
-    await queue.queue.obliterate({ force: true }).catch(() => undefined);
-    const keys = await store.redis.keys(`${prefix}:*`);
-    for (let i = 0; i < keys.length; i += 1000) await store.redis.del(...keys.slice(i, i + 1000));
-    await queue.close();
-    await store.close();
+    await dropAndClose(store, queue, prefix);
     rmSync(dir, { recursive: true, force: true });
   }
 }

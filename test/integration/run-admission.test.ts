@@ -5,6 +5,7 @@ import { RunQueue, type RunJobData } from '@bx/queue';
 import { Scheduler } from '@bx/scheduler';
 import { Store } from '@bx/store';
 import { testEnv, uniqueName } from '../helpers/env';
+import { dropStoreAndQueue } from '../helpers/redis-prefix';
 import { exportFixture } from '../helpers/export-fixture';
 
 const HOUR = 3_600_000;
@@ -35,11 +36,7 @@ describe('creating and enqueueing runs in bulk', function () {
     queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 3, backoffMs: 10 });
   });
   afterEach(async () => {
-    await queue.queue.obliterate({ force: true });
-    const keys = await store.redis.keys(`${prefix}:*`);
-    for (let i = 0; i < keys.length; i += 1000) await store.redis.del(...keys.slice(i, i + 1000));
-    await queue.close();
-    await store.close();
+    await dropStoreAndQueue(store, queue, prefix);
   });
 
   it('a backfill of 2,500 intervals creates every run once and queues them oldest first; a second creates none', async () => {

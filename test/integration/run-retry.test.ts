@@ -4,6 +4,7 @@ import { BackfillService, RunService } from '@bx/operations';
 import { RunQueue, type RunJobData, type RunWorker } from '@bx/queue';
 import { Store } from '@bx/store';
 import { testEnv, uniqueName } from '../helpers/env';
+import { dropStoreAndQueue } from '../helpers/redis-prefix';
 import { exportFixture } from '../helpers/export-fixture';
 
 const HOUR = 3_600_000;
@@ -83,11 +84,7 @@ describe('retrying a run its worker has only just finished', function () {
   afterEach(async () => {
     await worker?.close(1000);
     worker = undefined;
-    await queue.queue.obliterate({ force: true });
-    const keys = await store.redis.keys(`${prefix}:*`);
-    for (let i = 0; i < keys.length; i += 1000) await store.redis.del(...keys.slice(i, i + 1000));
-    await queue.close();
-    await store.close();
+    await dropStoreAndQueue(store, queue, prefix);
   });
 
   it('a manual retry waits for the job to leave active, then runs the interval again', async () => {
