@@ -136,4 +136,37 @@ describe('ResponseBatches: a ClickHouse HTTP answer parsed from bytes', () => {
     taken.push(...(await drain(sut)));
     expect(uuids(taken)).to.deep.equal(rows.map((r) => r.uuid));
   });
+
+  it('reads a row larger than its read-ahead limit to its end, instead of waiting for a take that cannot come', async () => {
+    const big = [wire(1), { ...wire(2), properties: JSON.stringify({ pad: 'y'.repeat(100_000) }) }, wire(3)];
+    const answer = Buffer.concat([head(['Transfer-Encoding: chunked']), chunked(encodeRowBinary(big))]);
+    let resume = () => undefined as void;
+    const sut = new ResponseBatches(
+      { batchBytes: 4 * 1024, readAheadBytes: 16 * 1024 },
+      { close: () => undefined, resume: () => resume() },
+    );
+    let pauses = 0;
+    // The connection: reads on while `received` says so, else until `resume`.
+    const connection = (async () => {
+      for (let at = 0; at < answer.length;) {
+        const room = sut.room();
+        const n = Math.min(1000, room.length, answer.length - at);
+        answer.copy(room, 0, at, at + n);
+        at += n;
+        if (!sut.received(n) && at < answer.length) {
+          pauses++;
+          await new Promise<void>((r) => (resume = r));
+        }
+      }
+      sut.closed();
+    })();
+    const hung = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`hung with ${sut.buffered} bytes read and not taken`)), 5_000).unref(),
+    );
+    const [taken] = await Promise.race([Promise.all([drain(sut), connection]), hung]);
+    expect(uuids(taken)).to.deep.equal(big.map((r) => r.uuid));
+    expect(taken.find((b) => b.rows().some((r) => r.uuid === big[1]!.uuid))!.bytes.length).to.be.above(100_000);
+    // It did pause while a batch waited to be taken: before the big row began.
+    expect(pauses).to.equal(1);
+  });
 });

@@ -55,7 +55,7 @@ const HEAD_END = Buffer.from('\r\n\r\n');
  * allocates a buffer for each read and copies each piece of body out of it.
  *
  * Reading stops `readAheadBytes` ahead of the batches taken (back-pressure)
- * and goes on as they are taken.
+ * and goes on as they are taken; a row larger than that is read to its end.
  */
 export class ResponseBatches {
   private buf: Buffer;
@@ -127,7 +127,7 @@ export class ResponseBatches {
       return false;
     }
     if (this.ended) return false;
-    if (this.buffered >= this.opts.readAheadBytes) this.paused = true;
+    if (this.aheadOfReader) this.paused = true;
     return !this.paused;
   }
 
@@ -180,7 +180,7 @@ export class ResponseBatches {
         const { batch, buf } = next;
         this.lent = buf;
         this.readyBytes -= batch.bytes.length;
-        if (this.paused && this.buffered < this.opts.readAheadBytes) {
+        if (this.paused && !this.aheadOfReader) {
           this.paused = false;
           this.flow.resume();
         }
@@ -194,6 +194,16 @@ export class ResponseBatches {
   /** Bytes read and not yet taken. */
   get buffered(): number {
     return this.readyBytes + this.filled;
+  }
+
+  /**
+   * Whether reading waits for the reader: `readAheadBytes` are read and not
+   * taken, and a batch is there to take. A row larger than `readAheadBytes`
+   * alone is read on to its end: with no batch ready, the reader could never
+   * take one, and the query would hang.
+   */
+  private get aheadOfReader(): boolean {
+    return this.ready.length > 0 && this.buffered >= this.opts.readAheadBytes;
   }
 
   private readHead(text: string): void {
