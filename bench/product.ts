@@ -57,8 +57,9 @@ export async function runProductCase(
       const began = process.hrtime.bigint();
       if (rep === 0) await deps.queue.enqueue([job]);
       else {
+        // The worker holds the finished job a moment after the run says Completed.
+        if (!(await deps.queue.settled(runId))) throw new Error(`${c.name}: the worker still holds the run`);
         await deps.store.runs.reschedule(runId);
-        // Waits out the moment the worker still holds the finished job (RunQueue.settled).
         await deps.queue.requeue(job);
       }
       for (;;) {

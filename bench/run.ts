@@ -17,7 +17,8 @@ import { countTeamRows, generateEvents } from './generate';
 import { runProductCase, type ProductCase } from './product';
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
-import { dropAndClose, isolated } from './isolated';
+import { isolated } from './isolated';
+import { dropStoreAndQueue } from '../test/helpers/redis-prefix';
 import { WorkerProcess } from './worker-process';
 
 const { values: args } = parseArgs({
@@ -198,7 +199,7 @@ async function main(): Promise<void> {
     writeFileSync(join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
     printTable(results);
   } finally {
-    await dropAndClose(store, queue, prefix);
+    await dropStoreAndQueue(store, queue, prefix);
     rmSync(dir, { recursive: true, force: true });
   }
 }

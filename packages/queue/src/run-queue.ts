@@ -148,14 +148,15 @@ export class RunQueue {
   /**
    * Queues a run again after it finished (manual retry): the old job and any
    * dead-letter record are dropped first. Refused (RunActive) while a worker
-   * holds the old job past `settled`'s wait.
+   * holds the old job: callers wait for `settled` before they reschedule the
+   * run record, so that a refusal here leaves the record as it was.
    */
   async requeue(run: RunJobData, opts: { priority?: number } = {}): Promise<void> {
-    if (!(await this.settled(run.run_id))) {
-      throw new PermanentError(`run ${run.run_id} is running`, { code: 'RunActive' });
-    }
     const existing = await this.queue.getJob(run.run_id);
-    if (existing) await existing.remove();
+    if (existing) {
+      if (await existing.isActive()) throw new PermanentError(`run ${run.run_id} is running`, { code: 'RunActive' });
+      await existing.remove();
+    }
     await this.deadLetter.remove(run.run_id);
     await this.enqueue([run], opts);
   }
