@@ -90,7 +90,13 @@ export async function startSnowflakeServer(opts: SnowflakeServerOptions = {}): P
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let gone = false;
-    res.on('close', () => (gone = !res.writableFinished));
+    // Settles when the client goes away before its answer is written: a held request ends there.
+    const clientGone = new Promise<void>((resolve) =>
+      res.on('close', () => {
+        gone = !res.writableFinished;
+        if (gone) resolve();
+      }),
+    );
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const body = await readBody(req);
     const reqEntry: SnowflakeServer['requests'][number] = {
@@ -121,7 +127,7 @@ export async function startSnowflakeServer(opts: SnowflakeServerOptions = {}): P
       if (entry) entry.outcome = 'http-error';
       return send(status, `${status} ${http.STATUS_CODES[status] ?? ''}`);
     }
-    await faults.maybeStall(info);
+    await faults.maybeStall(info, clientGone);
     if (gone || closing) {
       // The client gave up (its timeout fired) while we stalled: like a request lost in the
       // network, it is never executed.

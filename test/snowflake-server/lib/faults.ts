@@ -111,7 +111,12 @@ export class Faults {
     const spec = pick(this.http, (s) => matches(s, req));
     return spec ? (spec.status ?? 503) : undefined;
   }
-  async maybeStall(req: RequestInfo): Promise<void> {
+  /**
+   * Holds a matching request until it is released, its `ms` pass, or its client
+   * goes away (`clientGone`): a request whose client left while it was held is
+   * never executed, however late the release comes.
+   */
+  async maybeStall(req: RequestInfo, clientGone: Promise<void>): Promise<void> {
     const spec = pick(this.stalls, (s) => matches(s, req));
     if (!spec) return;
     await new Promise<void>((resolve) => {
@@ -120,6 +125,7 @@ export class Faults {
         resolve();
       };
       this.held.add(release);
+      void clientGone.then(release);
       if (spec.ms !== undefined) setTimeout(release, spec.ms).unref();
     });
   }
