@@ -182,8 +182,9 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     );
     expect(stored()).to.deep.equal(expected(events));
     expect(server.queryLog.filter((q) => q.outcome === 'http-error')).to.have.length(1);
+    // The held COPY ended when the SDK gave up on it and closed its connection: never executed.
     expect(server.queryLog.filter((q) => q.sql.startsWith('COPY')).map((q) => q.outcome)).to.deep.equal([
-      'pending',
+      'abandoned',
       'ok',
     ]);
   });
