@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { createCompressor, terminateZstdThread, ZSTD_JSON_LINES, ZstdSlotStream, zstdFrames } from '@bx/destination-s3';
+import {
+  createCompressor,
+  terminateZstdThread,
+  ZSTD_JSON_LINES,
+  ZSTD_PARQUET_PAGES,
+  ZstdSlotStream,
+  zstdFrames,
+} from '@bx/destination-s3';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -172,7 +179,7 @@ describe('zstd JSON Lines in memory shared with the zstd thread (ZstdSlotStream)
 
 describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
   it('compresses more pages at once than there are slots, and pages larger than a slot, each exactly', async () => {
-    const compress = zstdFrames(1);
+    const compress = zstdFrames(ZSTD_PARQUET_PAGES);
     const pages = Array.from({ length: 20 }, (_, i) => {
       const page = Buffer.alloc(i === 7 ? 3 * 1024 * 1024 : 700_000 + i * 20_000);
       for (let k = 0; k < page.length; k++) page[k] = (k * (i + 3)) % 251;
@@ -188,8 +195,25 @@ describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
     for (const { copy, frame } of frames) expect(decompress(await frame).equals(copy)).to.equal(true);
   });
 
+  it('compresses with the params it was given: their window, literals Huffman-coded with the faster match finder', async () => {
+    expect(ZSTD_PARQUET_PAGES).to.include({ windowLog: 17 }).and.have.property('targetLength').above(0);
+    // 1 MiB of hex text without repeats, in a page (shared slot) and in a page larger than a slot.
+    for (const size of [512 * 1024, 1600 * 1024]) {
+      const page = Buffer.from(randomBytes(size).toString('hex'));
+      const frame = await zstdFrames(ZSTD_PARQUET_PAGES)(page);
+      expect(decompress(frame).equals(page)).to.equal(true);
+      expect(framesOf(frame), `${size * 2} bytes`).to.deep.equal([{ bytes: frame.length, window: 128 * 1024 }]);
+      // Only literal coding (4 bits a character) makes it smaller; zstd alone would store it raw.
+      expect(frame.length, `${size * 2} bytes`).to.be.within(page.length * 0.5, page.length * 0.53);
+    }
+    // Other params get a context of their own on the thread.
+    const page = Buffer.from(randomBytes(512 * 1024).toString('hex'));
+    const wide = await zstdFrames({ ...ZSTD_PARQUET_PAGES, windowLog: 20 })(page);
+    expect(framesOf(wide)).to.deep.equal([{ bytes: wide.length, window: null }]);
+  });
+
   it('after the thread dies, the next page sends the shared memory to the new thread and compresses exactly', async () => {
-    const compress = zstdFrames(1);
+    const compress = zstdFrames(ZSTD_PARQUET_PAGES);
     const page = Buffer.from('a parquet page '.repeat(40_000));
     expect(decompress(await compress(page)).equals(page)).to.equal(true);
     await terminateZstdThread();

@@ -29,6 +29,12 @@ export const ZSTD_LEVEL = 1;
  *   hour of the machine) for 0.3% more bytes.
  */
 export const ZSTD_JSON_LINES: ZstdStreamParams = { level: ZSTD_LEVEL, windowLog: 17, targetLength: 2 };
+/**
+ * Parquet pages (one frame each, up to about 1 MiB): the same tuning. On the
+ * benchmark's `properties` column as PLAIN pages of 1 MiB (296 MB, one-shot,
+ * best of 3): 319 → 406 MB/s for 0.4% more bytes (ratio 2.158 → 2.149).
+ */
+export const ZSTD_PARQUET_PAGES: ZstdStreamParams = ZSTD_JSON_LINES;
 
 /** JSON Lines codecs; zstd, which runs in shared memory instead of a stream, is ZstdSlotStream. */
 export type StreamCompression = 'gzip' | 'brotli' | null;

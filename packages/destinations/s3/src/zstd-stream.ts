@@ -181,7 +181,7 @@ class PageSlots {
   private readonly free = Array.from({ length: PAGE_SLOTS }, (_, i) => i);
 
   /** Compresses `page` (copied now) in a free slot; null when none is free or the page is larger than a slot. */
-  compress(level: number, page: Uint8Array): Promise<Buffer> | null {
+  compress(params: ZstdStreamParams, page: Uint8Array): Promise<Buffer> | null {
     if (page.length > this.inputBytes) return null;
     const slot = this.free.pop();
     if (slot === undefined) return null;
@@ -189,10 +189,10 @@ class PageSlots {
     const input = slot * (this.inputBytes + this.outputBytes);
     const output = input + this.inputBytes;
     native.copy(new Uint8Array(this.memory, input, page.length), 0, page);
-    return this.request(level, input, page.length, output).finally(() => this.free.push(slot));
+    return this.request(params, input, page.length, output).finally(() => this.free.push(slot));
   }
 
-  private async request(level: number, input: number, length: number, output: number): Promise<Buffer> {
+  private async request(params: ZstdStreamParams, input: number, length: number, output: number): Promise<Buffer> {
     const memory = this.memory!;
     const ask = async (withMemory: boolean) => {
       const id = thread.open();
@@ -200,7 +200,7 @@ class PageSlots {
         return await thread.request<number>({
           id,
           op: 'compressShared',
-          level,
+          params,
           ...(withMemory ? { memory } : {}),
           input,
           length,
@@ -238,14 +238,16 @@ const pageSlots = new PageSlots();
  * slot; a page larger than a slot, or one that finds every slot taken,
  * travels in a buffer of its own.
  */
-export function zstdFrames(level: number): (page: Uint8Array) => Promise<Buffer> {
+export function zstdFrames(params: ZstdStreamParams): (page: Uint8Array) => Promise<Buffer> {
   return async (page) => {
-    const inSlot = pageSlots.compress(level, page);
+    const inSlot = pageSlots.compress(params, page);
     if (inSlot) return inSlot;
     const data = new Uint8Array(page);
     const id = thread.open();
     try {
-      const frame = await thread.request<Uint8Array>({ id, op: 'compress', level, data }, [data.buffer as ArrayBuffer]);
+      const frame = await thread.request<Uint8Array>({ id, op: 'compress', params, data }, [
+        data.buffer as ArrayBuffer,
+      ]);
       return Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
     } finally {
       thread.close(id);

@@ -39,7 +39,7 @@ export type ZstdRequest =
     }
   | { id: number; op: 'close' }
   /** One-shot: `data` as one zstd frame (a Parquet page that does not fit a shared slot); answers the frame. */
-  | { id: number; op: 'compress'; level: number; data: Uint8Array }
+  | { id: number; op: 'compress'; params: ZstdStreamParams; data: Uint8Array }
   /**
    * One-shot within the process's shared page memory (`memory`, sent once:
    * a thread that has none answers NO_SHARED_MEMORY): `[input, input +
@@ -48,7 +48,7 @@ export type ZstdRequest =
   | {
       id: number;
       op: 'compressShared';
-      level: number;
+      params: ZstdStreamParams;
       memory?: SharedArrayBuffer;
       input: number;
       length: number;
@@ -71,24 +71,34 @@ function compressInto(cctx: zstd.CCtx, dst: Uint8Array, src: Uint8Array, endOp: 
   }
 }
 
-/** One context per level for one-shot requests, and one output buffer reused by all. */
-const oneShot = new Map<number, zstd.CCtx>();
+/** A context for `params`, literals Huffman-coded whatever the match finder. */
+function newContext(params: ZstdStreamParams): zstd.CCtx {
+  const cctx = new zstd.CCtx();
+  cctx.setParameter(zstd.CParameter.compressionLevel, params.level);
+  cctx.setParameter(zstd.CParameter.windowLog, params.windowLog);
+  cctx.setParameter(zstd.CParameter.targetLength, params.targetLength);
+  cctx.setParameter(LITERAL_COMPRESSION_MODE, PARAM_SWITCH_ENABLE);
+  return cctx;
+}
+
+/** One context per set of params for one-shot requests, and one output buffer reused by all. */
+const oneShot = new Map<string, zstd.CCtx>();
 let scratch = Buffer.allocUnsafe(0);
 
 let shared: SharedArrayBuffer | null = null;
 
-function oneShotContext(level: number): zstd.CCtx {
-  let cctx = oneShot.get(level);
+function oneShotContext(params: ZstdStreamParams): zstd.CCtx {
+  const key = `${params.level}/${params.windowLog}/${params.targetLength}`;
+  let cctx = oneShot.get(key);
   if (!cctx) {
-    cctx = new zstd.CCtx();
-    cctx.setParameter(zstd.CParameter.compressionLevel, level);
-    oneShot.set(level, cctx);
+    cctx = newContext(params);
+    oneShot.set(key, cctx);
   }
   return cctx;
 }
 
-function compressFrame(level: number, src: Uint8Array): Uint8Array {
-  const cctx = oneShotContext(level);
+function compressFrame(params: ZstdStreamParams, src: Uint8Array): Uint8Array {
+  const cctx = oneShotContext(params);
   const bound = zstd.compressBound(src.length);
   if (scratch.length < bound) scratch = Buffer.allocUnsafe(bound);
   const n = cctx.compress2(scratch, src);
@@ -102,19 +112,14 @@ serveRequests<ZstdRequest>(parentPort!, (m) => {
     if (!shared) throw new Error(NO_SHARED_MEMORY);
     const src = new Uint8Array(shared, m.input, m.length);
     const dst = new Uint8Array(shared, m.output, m.capacity);
-    return { body: oneShotContext(m.level).compress2(dst, src) };
+    return { body: oneShotContext(m.params).compress2(dst, src) };
   }
   if (m.op === 'compress') {
-    const frame = compressFrame(m.level, m.data);
+    const frame = compressFrame(m.params, m.data);
     return { body: frame, transfer: [frame.buffer as ArrayBuffer] };
   }
   if (m.op === 'open') {
-    const cctx = new zstd.CCtx();
-    cctx.setParameter(zstd.CParameter.compressionLevel, m.params.level);
-    cctx.setParameter(zstd.CParameter.windowLog, m.params.windowLog);
-    cctx.setParameter(zstd.CParameter.targetLength, m.params.targetLength);
-    cctx.setParameter(LITERAL_COMPRESSION_MODE, PARAM_SWITCH_ENABLE);
-    contexts.set(m.id, { cctx, memory: m.memory });
+    contexts.set(m.id, { cctx: newContext(m.params), memory: m.memory });
     return null;
   }
   if (m.op === 'close') {

@@ -1,7 +1,7 @@
 import { Field as CoreField, jsonColumn, type EventBatch } from '@bx/core';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
-import { ZSTD_LEVEL } from '../object-upload';
+import { ZSTD_PARQUET_PAGES } from '../object-upload';
 import { zstdFrames } from '../zstd-stream';
 import {
   CodecId,
@@ -89,7 +89,7 @@ async function codec(compression: ParquetCompression): Promise<Codec | null> {
   switch (compression) {
     case 'zstd':
       // On the zstd thread: the main thread writes the next values meanwhile.
-      return zstdFrames(ZSTD_LEVEL);
+      return zstdFrames(ZSTD_PARQUET_PAGES);
     case 'snappy':
       // ESM-only package: loaded on first use from this CommonJS module.
       return (await import('hysnappy')).snappyCompressor();
