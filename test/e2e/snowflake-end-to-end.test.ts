@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import { runIdFor, type Run } from '@bx/core';
-import { RUNS_QUEUE, RunQueue } from '@bx/queue';
+import { RUNS_QUEUE, BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { testEnv, uniqueName } from '../helpers/env';
@@ -37,7 +37,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
   let ch: TestClickHouse;
   let sf: SnowflakeServer;
   let store: Store;
-  let queue: RunQueue;
+  let queue: BullMqRunQueue;
   let prefix: string;
   let env: Record<string, string>;
   let worker: ServiceProcess;
@@ -65,7 +65,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
     });
     prefix = uniqueName('bxsf');
     store = Store.connect(testEnv.REDIS_URL, prefix);
-    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 5, backoffMs: 200 });
+    queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 5, backoffMs: 200 });
     env = {
       REDIS_URL: testEnv.REDIS_URL,
       CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
@@ -84,7 +84,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
   });
   after(async () => {
     await Promise.all(services.map((s) => s.stop('SIGKILL')));
-    await queue.queue.obliterate({ force: true });
+    await queue.obliterate();
     const keys = await store.redis.keys(`${prefix}:*`);
     if (keys.length) await store.redis.del(...keys);
     await Promise.all([queue.close(), store.close(), sf.close(), ch.drop()]);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { ConflictError, createLogger, runIdFor } from '@bx/core';
 import { BackfillService, RunService } from '@bx/operations';
-import { RunQueue, type RunJobData, type RunWorker } from '@bx/queue';
+import { BullMqRunQueue, type RunJob, type RunWorker } from '@bx/queue';
 import { Store } from '@bx/store';
 import { testEnv, uniqueName } from '../helpers/env';
 import { dropStoreAndQueue } from '../helpers/redis-prefix';
@@ -22,9 +22,9 @@ describe('retrying a run its worker has only just finished', function () {
   this.timeout(30_000);
   let prefix: string;
   let store: Store;
-  let queue: RunQueue;
+  let queue: BullMqRunQueue;
   let worker: RunWorker | undefined;
-  const job: RunJobData = {
+  const job: RunJob = {
     run_id: runIdFor('e1', T0),
     export_id: 'e1',
     data_interval_start: T0,
@@ -79,7 +79,7 @@ describe('retrying a run its worker has only just finished', function () {
   beforeEach(() => {
     prefix = uniqueName('bxr');
     store = Store.connect(testEnv.REDIS_URL, prefix);
-    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 1, backoffMs: 10 });
+    queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 1, backoffMs: 10 });
   });
   afterEach(async () => {
     await worker?.close(1000);
