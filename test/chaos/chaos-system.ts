@@ -59,7 +59,6 @@ export class ChaosSystem {
     this.backfills = new BackfillService(this.store, this.queue, this.logger);
     // Redis restarts are part of the plan: the clients reconnect, nothing to report.
     this.store.redis.on('error', () => undefined);
-    for (const q of this.queue.queues()) q.on('error', () => undefined);
   }
 
   async setup(): Promise<this> {
@@ -220,7 +219,6 @@ export class ChaosSystem {
     if (process.env.CHAOS_LOG_DIR) this.saveLogs();
     await this.proxy.stop();
     await this.queue.obliterate().catch(() => undefined);
-    await this.queue.deadLetter.obliterate({ force: true }).catch(() => undefined);
     const keys = await this.store.redis.keys(`${this.prefix}:*`).catch((): string[] => []);
     if (keys.length) await this.store.redis.del(...keys);
     await Promise.all([this.queue.close(), this.store.close()]);

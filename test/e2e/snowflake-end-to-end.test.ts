@@ -7,6 +7,7 @@ import { TestClickHouse } from '../helpers/clickhouse';
 import { testEnv, uniqueName } from '../helpers/env';
 import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
 import { ServiceProcess, eventually } from '../helpers/processes';
+import { QueueInspector } from '../helpers/queue-inspector';
 import {
   byUuid,
   rsaKeyPair,
@@ -38,6 +39,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
   let sf: SnowflakeServer;
   let store: Store;
   let queue: BullMqRunQueue;
+  let bullmq: QueueInspector;
   let prefix: string;
   let env: Record<string, string>;
   let worker: ServiceProcess;
@@ -66,6 +68,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
     prefix = uniqueName('bxsf');
     store = Store.connect(testEnv.REDIS_URL, prefix);
     queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 5, backoffMs: 200 });
+    bullmq = new QueueInspector(prefix);
     env = {
       REDIS_URL: testEnv.REDIS_URL,
       CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
@@ -84,6 +87,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
   });
   after(async () => {
     await Promise.all(services.map((s) => s.stop('SIGKILL')));
+    await bullmq.close();
     await queue.obliterate();
     const keys = await store.redis.keys(`${prefix}:*`);
     if (keys.length) await store.redis.del(...keys);
@@ -224,7 +228,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
     });
     await eventually(
       async () =>
-        (await store.runs.get(runId))?.status === 'Completed' && (await queue.queue.getJob(runId))?.finishedOn
+        (await store.runs.get(runId))?.status === 'Completed' && (await bullmq.runs.getJob(runId))?.finishedOn
           ? true
           : undefined,
       30_000,

@@ -10,6 +10,7 @@ import { createRunProcessor } from '@bx/worker';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { testEnv, uniqueName } from './env';
+import { QueueInspector } from './queue-inspector';
 
 export const TOKEN = 'in-process-token-0123456789';
 
@@ -28,6 +29,8 @@ export class InProcessSystem {
   readonly scheduler = new Scheduler({ store: this.store, queue: this.queue, logger: this.logger, settleMs: 0 });
   readonly exports = new ExportService(this.store, this.queue, this.logger);
   worker: RunWorker | null = null;
+  /** BullMQ's view of this system's queues (tests look, never change). */
+  readonly bullmq = new QueueInspector(this.prefix);
   private server: Server | null = null;
   base = '';
 
@@ -79,6 +82,7 @@ export class InProcessSystem {
 
   async stop(): Promise<void> {
     await this.worker?.close(0);
+    await this.bullmq.close();
     this.server?.close();
     await this.queue.obliterate();
     const keys = await this.store.redis.keys(`${this.prefix}:*`);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { jobContext } from '../helpers/run-context';
 import { ClickHouseSource } from '@bx/clickhouse';
 import type { Run } from '@bx/core';
 import { destinationFor } from '@bx/destinations';
@@ -71,7 +72,7 @@ describe('GET /metrics', () => {
       config: { CLICKHOUSE_DATABASE: ch.database, EVENTS_TABLE: ch.table, EVENTS_INTERVAL_COLUMN: 'inserted_at' },
       logger: api.logger,
     });
-    const ctx = { attempt: 1, maxAttempts: 3, signal: new AbortController().signal, progress: async () => undefined };
+    const ctx = jobContext();
     const runOf = (exportId: string, start: number) => ({
       run_id: `${exportId}-${iso(start).slice(0, 19).replace(/[-:]/g, '')}Z`,
       export_id: exportId,

@@ -229,7 +229,7 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect((await sys.call('POST', `/api/exports/${id}/runs/${runId}/retry`)).status).to.equal(409);
     expect((await sys.call('POST', `/api/exports/${id}/runs/${runId}/cancel`)).json.status).to.equal('Cancelled');
     await eventually(
-      async () => ((await sys.queue.queue.getJob(runId))?.failedReason ? true : undefined),
+      async () => ((await sys.bullmq.runs.getJob(runId))?.finishedOn ? true : undefined),
       30_000,
       'the job to stop',
     );

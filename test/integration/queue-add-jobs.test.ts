@@ -38,14 +38,10 @@ describe('enqueueing runs writes what BullMQ writes', function () {
       data_interval_start: 1_700_000_000_000 + (from + i) * 3_600_000,
       data_interval_end: 1_700_000_000_000 + (from + i + 1) * 3_600_000,
     }));
-  /** BullMQ's own way: addBulk with the options BullMqRunQueue gives its jobs. */
-  const bullmqAdd = (queue: BullMqRunQueue, jobs: readonly RunJob[], priority?: number) =>
-    queue.queue.addBulk(
-      jobs.map((data) => ({
-        name: RUN_JOB_NAME,
-        data,
-        opts: (queue as unknown as { jobOptions(id: string, p?: number): object }).jobOptions(data.run_id, priority),
-      })),
+  /** BullMQ's own way: addBulk, with the names, payloads and options the run queue gives its jobs. */
+  const bullmqAdd = (q: { queue: BullMqRunQueue; bullmq: QueueInspector }, jobs: readonly RunJob[], priority?: number) =>
+    q.bullmq.runs.addBulk(
+      jobs.map((run) => ({ name: jobName(run), data: jobPayload(run), opts: q.queue.jobOptions(run.run_id, priority) })),
     );
 
   /** Every key of a queue prefix and its content, with times and the events stream left out. */

@@ -88,7 +88,7 @@ describe('resiliency: dead-letter queue, retries, auto-pause', function () {
     expect(failed).to.deep.include({ id: runId, attempts: 1 });
     expect(failed.error).to.contain('NoSuchBucket');
     expect(await sys.queue.deadLetterIds()).to.deep.equal([runId]);
-    const dead = await sys.queue.deadLetter.getJob(runId);
+    const dead = await sys.bullmq.deadLetter.getJob(runId);
     expect(dead!.data).to.deep.include({ run_id: runId, export_id: id, attempts: 1 });
     expect(dead!.data.error).to.contain('NoSuchBucket');
 

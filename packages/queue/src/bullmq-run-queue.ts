@@ -64,6 +64,8 @@ export class BullMqRunQueue implements RunQueue {
     scripts.define(this.connection, ['add-jobs']);
     this.queue = new Queue(RUNS_QUEUE, { connection: this.connection, prefix: opts.prefix });
     this.deadLetter = new Queue(DEAD_LETTER_QUEUE, { connection: this.connection, prefix: opts.prefix });
+    // Connection errors also reject the command that met them; as events they would crash the process.
+    for (const q of [this.queue, this.deadLetter]) q.on('error', () => undefined);
   }
 
   async enqueue(runs: readonly RunJob[], opts: { priority?: number } = {}): Promise<void> {

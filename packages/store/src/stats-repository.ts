@@ -92,11 +92,11 @@ export class StatsRepository {
   ): Promise<ExportStats[]> {
     const pipeline = this.redis.pipeline();
     callScript(pipeline, 'oldest-pending', ids.map((id) => this.keys.pendingRuns(id)), []);
-    for (const id of ids) pipeline.get(this.keys.export(id));
-    const [oldest, ...texts] = ((await pipeline.exec()) ?? []).map(([err, value]) => {
+    pipeline.mget(ids.map((id) => this.keys.export(id)));
+    const [oldest, texts] = ((await pipeline.exec()) ?? []).map(([err, value]) => {
       if (err) throw err;
       return value;
-    }) as [string[], ...Array<string | null>];
+    }) as [string[], Array<string | null>];
     return ids.map((id, i) => {
       const text = texts[i];
       const exp = text ? (JSON.parse(text) as BatchExport) : null;
