@@ -65,7 +65,8 @@ describe('worker shutdown on SIGTERM', function () {
       name: 'big',
       team_id: 1,
       interval: 'hour',
-      paused: true,
+      // Not scheduled: the run below is its only one.
+      end_at: new Date(start + HOUR).toISOString(),
       destination: {
         type: 'S3',
         config: { bucket_name: bucket, endpoint_url: testEnv.S3_ENDPOINT_URL, compression: 'gzip', ...S3_CREDENTIALS },

@@ -274,10 +274,16 @@ describe('admin API over HTTP', () => {
       'files',
       'finished_at',
       'id',
+      'receipt',
       'records_completed',
       'started_at',
       'status',
     ]);
+    const one = await call('GET', `/api/exports/${id}/runs/${first.json!.results[0].id as string}`);
+    expect(one.json).to.deep.equal(first.json!.results[0]);
+    expect((await call('GET', `/api/exports/${id}/runs/${first.json!.results[0].id as string}/logs`)).json).to.deep.equal({
+      results: [],
+    });
     const second = await call('GET', `/api/exports/${id}/runs?limit=2&cursor=${encodeURIComponent(first.json!.next)}`);
     expect(second.json!.results.map((r: { data_interval_start: string }) => r.data_interval_start)).to.deep.equal([
       '2024-01-01T02:00:00.000Z',

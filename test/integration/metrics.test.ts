@@ -80,8 +80,8 @@ describe('GET /metrics', () => {
       data_interval_end: start + HOUR,
     });
     for (const start of [hour - 3 * HOUR, hour - 2 * HOUR, hour - HOUR]) await processor(runOf(ids.ok, start), ctx);
-    const failure = await processor(runOf(ids.broken, hour - 3 * HOUR), ctx).catch((err: Error) => err);
-    expect(failure).to.be.instanceOf(Error);
+    const failure = await processor(runOf(ids.broken, hour - 3 * HOUR), ctx);
+    expect(failure).to.deep.include({ status: 'failed', retry: false });
     okRuns = await api.store.runs.list(ids.ok, { limit: 10 });
 
     const res = await api.call('GET', '/metrics', { token: null });

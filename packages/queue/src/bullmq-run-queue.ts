@@ -71,9 +71,10 @@ export class BullMqRunQueue implements RunQueue {
   async enqueue(runs: readonly RunJob[], opts: { priority?: number } = {}): Promise<void> {
     const queueKeys = ['wait', 'meta', 'id', 'marker', 'active', 'prioritized', 'pc'].map((k) => this.key(k));
     const timestamp = Date.now();
-    // The options of every job of this call but its id, as BullMQ stores them (JSON).
-    const { jobId: _, ...shared } = this.jobOptions('', opts.priority);
-    const optsTail = JSON.stringify(shared).slice(1);
+    // The options of every job of this call but its id, as BullMQ stores them (JSON, some names
+    // shortened: keepLogs is `kl`).
+    const { jobId: _, keepLogs, ...shared } = this.jobOptions('', opts.priority);
+    const optsTail = JSON.stringify({ ...shared, kl: keepLogs }).slice(1);
     const calls: Array<Promise<unknown>> = [];
     // Calls reach Redis in call order, also when a caller does not wait for
     // one before the next (a backfill stays FIFO): each chunk's command is
@@ -110,6 +111,8 @@ export class BullMqRunQueue implements RunQueue {
   }
 
   async remove(runId: string): Promise<boolean> {
+    // BullMQ's remove answers 1 for a job that does not exist too.
+    if (!(await this.queue.getJob(runId))) return false;
     return (await this.queue.remove(runId)) === 1;
   }
 

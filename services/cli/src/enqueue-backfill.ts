@@ -121,6 +121,8 @@ export async function main(
     const bad = e instanceof ValidationError;
     const known = bad || e instanceof NotFoundError || e instanceof UnreachableError;
     err.write(`enqueue-backfill: ${known ? e.message : `failed: ${errorMessage(e)}`}\n`);
+    if (e instanceof ValidationError && e.code === 'confirmation_required')
+      err.write('enqueue-backfill: see the plan with --dry-run, then run it with --confirm\n');
     return bad ? 2 : 1;
   } finally {
     await queue.close();
