@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createLogger, runIdFor } from '@bx/core';
 import { BackfillService, RunRetention } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
-import { Store } from '@bx/store';
+import { EXPORTED_BLOCK_SLOTS, EXPORTED_SLOT_MS, Store, exportedBlockOf } from '@bx/store';
 import { randomUUID } from 'node:crypto';
 import { testEnv, uniqueName } from '../helpers/env';
 import { exportFixture } from '../helpers/export-fixture';
@@ -71,10 +71,14 @@ describe('run retention', function () {
     expect(kept).to.deep.equal([runOf(20), runOf(21), runOf(22), runOf(23)]);
     expect(await store.runLogs.list(runOf(3))).to.deep.equal([]);
     expect(await store.runLogs.list(runOf(22))).to.have.length(1);
-    expect(await store.runs.exportedRanges(exportId)).to.deep.equal([
-      [T0, T0 + 10 * HOUR],
-      [T0 + 12 * HOUR, T0 + 20 * HOUR],
+    const hours = Array.from({ length: 24 }, (_, h) => ({ start: T0 + h * HOUR, end: T0 + (h + 1) * HOUR }));
+    const known = await store.runs.knownExported(exportId, hours);
+    expect(known.map((k, h) => (k ? h : -1)).filter((h) => h >= 0)).to.deep.equal([
+      0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 16, 17, 18, 19,
     ]);
+    // A day is known exported only when every hour of it was.
+    expect(await store.runs.knownExported(exportId, [{ start: T0, end: T0 + 10 * HOUR }])).to.deep.equal([true]);
+    expect(await store.runs.knownExported(exportId, [{ start: T0, end: T0 + 11 * HOUR }])).to.deep.equal([false]);
     expect(await store.redis.exists(store.keys.run(runOf(3)))).to.equal(0);
     // The counters moved with the records.
     expect((await store.stats.snapshot()).runsByStatus).to.deep.include({ Completed: 2, Failed: 0, Scheduled: 2 });
@@ -105,15 +109,35 @@ describe('run retention', function () {
     expect(await store.runs.list(exportId, { limit: 100 })).to.have.length(8);
   });
 
-  it('merges adjacent ranges however the runs are removed: a year of hourly runs leaves one range', async () => {
+  it('the compact form is bounded: a year of every-other 5-minute interval costs at most a 13 KB bitmap', async () => {
     const now = T0 + 500 * DAY;
-    // Three chunks removed in an order that makes every merge case happen: after, before, between.
-    await runs(200, 300, 'Completed', T0 + DAY);
+    const five = 300_000;
+    const ids: string[] = [];
+    const runsOfYear = [];
+    // 20 days around the start of a bitmap block (blocks are 365 days of 5-minute slots from the epoch).
+    const boundary = (exportedBlockOf(T0) + 1) * EXPORTED_BLOCK_SLOTS * EXPORTED_SLOT_MS;
+    for (let s = boundary - 10 * DAY; s < boundary + 10 * DAY; s += five) {
+      const id = runIdFor(exportId, s);
+      ids.push(id);
+      runsOfYear.push({ id, export_id: exportId, data_interval_start: s, data_interval_end: s + five });
+    }
+    await store.runs.createMany(runsOfYear, T0 + 380 * DAY);
+    for (const [i, id] of ids.entries()) {
+      await store.runs.start(id, T0 + 380 * DAY);
+      if (i % 2 === 0) await store.runs.complete(id, { records: 1, bytes: 1, files: [] }, T0 + 380 * DAY);
+      else await store.runs.fail(id, 'Failed', 'x', T0 + 380 * DAY);
+    }
     await new RunRetention(store, queue, logger, 90 * DAY).pass(now);
-    await runs(0, 100, 'Completed', T0 + DAY);
-    await new RunRetention(store, queue, logger, 90 * DAY).pass(now);
-    await runs(100, 200, 'Completed', T0 + DAY);
-    await new RunRetention(store, queue, logger, 90 * DAY).pass(now);
-    expect(await store.runs.exportedRanges(exportId)).to.deep.equal([[T0, T0 + 300 * HOUR]]);
+    const known = await store.runs.knownExported(
+      exportId,
+      runsOfYear.map((r) => ({ start: r.data_interval_start, end: r.data_interval_end })),
+    );
+    expect(known).to.deep.equal(known.map((_, i) => i % 2 === 0));
+    const blocks = await store.redis.smembers(store.keys.exportedBlocks(exportId));
+    expect(blocks.map(Number).sort()).to.include.members([exportedBlockOf(boundary) - 1, exportedBlockOf(boundary)]);
+    let bytes = 0;
+    for (const block of blocks)
+      bytes += Number((await store.redis.memory('USAGE', store.keys.exportedBlock(exportId, Number(block)))) ?? 0);
+    expect(bytes).to.be.at.most(2 * 13_300 + 2 * 100);
   });
 });

@@ -185,13 +185,12 @@ export class BackfillService {
   /** How many of the intervals a backfill would export; reads one status per interval, creates nothing. */
   private async plan(exp: BatchExport, spans: ReadonlyArray<{ start: number; end: number }>, force: boolean) {
     const statuses = await this.store.runs.statuses(spans.map((s) => runIdFor(exp.id, s.start)));
-    const ranges = await this.store.runs.exportedRanges(exp.id);
+    const known = await this.store.runs.knownExported(exp.id, spans);
     let exported = 0;
     let inProgress = 0;
-    spans.forEach((span, i) => {
+    spans.forEach((_, i) => {
       const status = statuses[i];
-      if (status === 'Completed' || (status === null && ranges.some(([s, e]) => s <= span.start && span.end <= e)))
-        exported++;
+      if (status === 'Completed' || (status === null && known[i])) exported++;
       else if (status && IN_PROGRESS.has(status)) inProgress++;
     });
     return {

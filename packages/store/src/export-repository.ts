@@ -146,6 +146,7 @@ export class ExportRepository {
 
   /** Deletes what is left of a deleted export's own keys and forgets it. */
   async forgetDeleted(id: string): Promise<void> {
+    const blocks = await this.redis.smembers(this.keys.exportedBlocks(id));
     await this.redis
       .multi()
       .del(
@@ -153,8 +154,9 @@ export class ExportRepository {
         this.keys.alerted(id),
         this.keys.pendingRuns(id),
         this.keys.unfinishedRuns(id),
-        this.keys.exportedRanges(id),
         this.keys.exportRuns(id),
+        this.keys.exportedBlocks(id),
+        ...blocks.map((block) => this.keys.exportedBlock(id, Number(block))),
       )
       .hdel(this.keys.exportTotals, `${id}|rows`, `${id}|bytes`)
       .hdel(this.keys.deletingExports, id)

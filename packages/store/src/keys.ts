@@ -27,8 +27,14 @@ export function storeKeys(prefix: string) {
     pendingRuns: (exportId: string) => `${prefix}:pending:${exportId}`,
     /** zset run id → data_interval_start ms of an export's runs Scheduled, Running or FailedRetryable. */
     unfinishedRuns: (exportId: string) => `${prefix}:unfinished:${exportId}`,
-    /** zset of `<start ms>:<end ms>` → start ms: intervals known exported whose run records are gone (retention). */
-    exportedRanges: (exportId: string) => `${prefix}:exported:${exportId}`,
+    /**
+     * Bitmap of one block (365 days) of an export's 5-minute slots: a bit is
+     * set when an exported interval whose run record is gone (retention)
+     * covered that slot. 13 KB per export-year at most, whatever the pattern.
+     */
+    exportedBlock: (exportId: string, block: number) => `${prefix}:exported:${exportId}:${block}`,
+    /** set of the blocks an export has bitmaps for (deletion). */
+    exportedBlocks: (exportId: string) => `${prefix}:exported-blocks:${exportId}`,
     /** zset run id → finished_at ms of every finished run: retention removes the oldest. */
     finishedRuns: `${prefix}:runs-finished`,
     /** consecutive failed runs of an export. */
@@ -62,4 +68,27 @@ export type StoreKeys = ReturnType<typeof storeKeys>;
  */
 export function exportIdOfRun(runId: string): string {
   return runId.slice(0, -17);
+}
+
+/** The interval start (epoch ms) inside a run id. */
+export function intervalStartOfRun(runId: string): number {
+  const t = runId.slice(-16); // YYYYMMDDTHHMMSSZ
+  return Date.UTC(
+    +t.slice(0, 4),
+    +t.slice(4, 6) - 1,
+    +t.slice(6, 8),
+    +t.slice(9, 11),
+    +t.slice(11, 13),
+    +t.slice(13, 15),
+  );
+}
+
+/** Width of a slot of the exported bitmaps (the shortest interval), in ms. */
+export const EXPORTED_SLOT_MS = 300_000;
+/** Slots per bitmap block: 365 days. */
+export const EXPORTED_BLOCK_SLOTS = 105_120;
+
+/** The bitmap block holding the slot of an instant. */
+export function exportedBlockOf(ms: number): number {
+  return Math.floor(Math.floor(ms / EXPORTED_SLOT_MS) / EXPORTED_BLOCK_SLOTS);
 }

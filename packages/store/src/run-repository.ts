@@ -1,6 +1,13 @@
 import type { Run, RunStatus } from '@bx/core';
 import { callScript, type RedisClient } from '@bx/redis';
-import { exportIdOfRun, type StoreKeys } from './keys';
+import {
+  EXPORTED_BLOCK_SLOTS,
+  EXPORTED_SLOT_MS,
+  exportIdOfRun,
+  exportedBlockOf,
+  intervalStartOfRun,
+  type StoreKeys,
+} from './keys';
 import { storeScripts } from './store-scripts';
 import { parseRun } from './run-record';
 
@@ -96,15 +103,13 @@ export class RunRepository {
         const bf = run.backfill_id
           ? index(this.keys.backfill(run.backfill_id), this.keys.backfillOpen(run.backfill_id))
           : 0;
+        const block = exportedBlockOf(run.data_interval_start);
         args.push(
           index(this.keys.run(run.id)),
-          index(
-            this.keys.exportRuns(e),
-            this.keys.pendingRuns(e),
-            this.keys.unfinishedRuns(e),
-            this.keys.exportedRanges(e),
-          ),
+          index(this.keys.exportRuns(e), this.keys.pendingRuns(e), this.keys.unfinishedRuns(e)),
           bf,
+          index(this.keys.exportedBlock(e, block), this.keys.exportedBlock(e, block + 1)),
+          block,
           run.id,
           e,
           run.data_interval_start,
@@ -299,11 +304,19 @@ export class RunRepository {
     for (let i = 0; i < ids.length; i += 500) {
       const pipeline = this.redis.pipeline();
       for (const id of ids.slice(i, i + 500)) {
+        const exportId = exportIdOfRun(id);
+        const block = exportedBlockOf(intervalStartOfRun(id));
         callScript(
           pipeline,
           'delete-run',
-          [...this.statusKeys(id), this.keys.exportedRanges(exportIdOfRun(id)), this.keys.runLog(id)],
-          [now, opts.retention ? '1' : '0'],
+          [
+            ...this.statusKeys(id),
+            this.keys.exportedBlocks(exportId),
+            this.keys.runLog(id),
+            this.keys.exportedBlock(exportId, block),
+            this.keys.exportedBlock(exportId, block + 1),
+          ],
+          [now, opts.retention ? '1' : '0', block],
         );
       }
       for (const [err, n] of (await pipeline.exec()) ?? []) {
@@ -319,10 +332,28 @@ export class RunRepository {
     return this.redis.zrangebyscore(this.keys.finishedRuns, '-inf', `(${before}`, 'LIMIT', 0, limit);
   }
 
-  /** Intervals of an export known exported whose run records are gone: `[start, end)` ms, oldest first. */
-  async exportedRanges(exportId: string): Promise<Array<[number, number]>> {
-    const members = await this.redis.zrange(this.keys.exportedRanges(exportId), 0, -1);
-    return members.map((m) => m.split(':').map(Number) as [number, number]);
+  /**
+   * Which of an export's intervals are known exported though their run
+   * records are gone (retention): every 5-minute slot of the interval is set
+   * in the export's bitmaps (lua/includes/slots.lua). Reads each block once.
+   */
+  async knownExported(exportId: string, spans: ReadonlyArray<{ start: number; end: number }>): Promise<boolean[]> {
+    const blocks = new Map<number, Buffer>();
+    for (const span of spans)
+      for (const block of [exportedBlockOf(span.start), exportedBlockOf(span.end - 1)])
+        if (!blocks.has(block))
+          blocks.set(block, (await this.redis.getBuffer(this.keys.exportedBlock(exportId, block))) ?? Buffer.alloc(0));
+    const isSet = (slot: number) => {
+      const block = Math.floor(slot / EXPORTED_BLOCK_SLOTS);
+      const bit = slot - block * EXPORTED_BLOCK_SLOTS;
+      const bytes = blocks.get(block)!;
+      return bit >> 3 < bytes.length && (bytes[bit >> 3]! & (0x80 >> (bit & 7))) !== 0;
+    };
+    return spans.map((span) => {
+      for (let slot = Math.floor(span.start / EXPORTED_SLOT_MS); slot < Math.ceil(span.end / EXPORTED_SLOT_MS); slot++)
+        if (!isSet(slot)) return false;
+      return true;
+    });
   }
 
   private async finish(
