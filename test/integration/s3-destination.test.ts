@@ -7,10 +7,10 @@ import {
   s3ConfigSchema,
   PermanentError,
   RetryableError,
-  type EventBatch,
   type EventRow,
   type S3Config,
 } from '@bx/core';
+import type { EventBatch } from '@bx/batch';
 import { createS3Client, S3Destination, terminateZstdThread } from '@bx/destination-s3';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { asRows, chTime, expectedRecord, makeEvent, rowBatches } from '../helpers/events';

@@ -1,5 +1,6 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { EventBatch, PermanentError, RetryableError, type Config } from '@bx/core';
+import { PermanentError, RetryableError, type Config } from '@bx/core';
+import { EventBatch } from '@bx/batch';
 import { queryRowBinary, type QueryEndpoint } from './http-query';
 
 export interface ClickHouseSourceOptions {

@@ -1,5 +1,6 @@
 import type { ClickHouseSource } from '@bx/clickhouse';
-import type { DestinationConfig, DestinationWriter, Logger } from '@bx/core';
+import type { DestinationConfig, Logger } from '@bx/core';
+import type { DestinationWriter } from '@bx/batch';
 import type { BackfillService, ExportService, RunService } from '@bx/operations';
 import type { RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';

@@ -6,9 +6,9 @@ import {
   isRetryable,
   type BatchExport,
   type Config,
-  type DestinationWriter,
   type Logger,
 } from '@bx/core';
+import type { DestinationWriter } from '@bx/batch';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJobData } from '@bx/queue';
 import type { Store } from '@bx/store';

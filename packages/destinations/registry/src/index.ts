@@ -1,4 +1,5 @@
-import { PermanentError, type DestinationConfig, type DestinationWriter } from '@bx/core';
+import { PermanentError, type DestinationConfig } from '@bx/core';
+import type { DestinationWriter } from '@bx/batch';
 import { S3Destination } from '@bx/destination-s3';
 import { SnowflakeDestination } from '@bx/destination-snowflake';
 

@@ -1,12 +1,6 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import {
-  RetryableError,
-  type DestinationResult,
-  type DestinationWriter,
-  type EventBatch,
-  type RunContext,
-  type S3Config,
-} from '@bx/core';
+import { RetryableError, type S3Config } from '@bx/core';
+import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
 import { intervalStem, manifestKey, objectKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
 import { createS3Client, encryptionParams } from './s3-client';

@@ -1,15 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  BatchExportError,
-  PermanentError,
-  RetryableError,
-  errorMessage,
-  type DestinationResult,
-  type DestinationWriter,
-  type EventBatch,
-  type RunContext,
-  type SnowflakeConfig,
-} from '@bx/core';
+import { BatchExportError, PermanentError, RetryableError, errorMessage, type SnowflakeConfig } from '@bx/core';
+import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
 import { createEventsTableSql, incompatibleColumns } from './events-table';
 import { GzipFileSpool, type SpooledFile } from './gzip-file-spool';
 import { replaceIntervalRows } from './interval-load';

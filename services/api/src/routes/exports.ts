@@ -1,4 +1,5 @@
-import { errorMessage, isRetryable, type DestinationConfig, type DestinationWriter } from '@bx/core';
+import { errorMessage, isRetryable, type DestinationConfig } from '@bx/core';
+import type { DestinationWriter } from '@bx/batch';
 import type { ExportService } from '@bx/operations';
 import { Router, type Request } from 'express';
 import { exportView } from '../serialize';

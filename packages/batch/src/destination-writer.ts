@@ -1,5 +1,5 @@
 import type { EventBatch } from './event-batch';
-import type { Logger } from './logger';
+import type { Logger } from '@bx/core';
 
 /** What a destination is told about the run it is writing. */
 export interface RunContext {
