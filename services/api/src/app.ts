@@ -1,4 +1,4 @@
-import type { ClickHouseSource } from '@bx/clickhouse';
+import type { ClickHousePing } from '@bx/clickhouse/ping';
 import type { DestinationConfig, Logger } from '@bx/core';
 import type { DestinationWriter } from '@bx/batch';
 import type { BackfillService, ExportService, RunService } from '@bx/operations';
@@ -25,7 +25,7 @@ export interface AppDeps {
   queue: Pick<RunQueue, 'queues' | 'jobCounts'>;
   /** BULL_BOARD_READ_ONLY: Bull Board refuses changes. */
   bullBoardReadOnly: boolean;
-  clickhouse: Pick<ClickHouseSource, 'ping'>;
+  clickhouse: Pick<ClickHousePing, 'ping'>;
   logger: Logger;
   destinationFor: (destination: DestinationConfig) => DestinationWriter;
 }

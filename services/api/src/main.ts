@@ -1,4 +1,4 @@
-import { ClickHouseSource } from '@bx/clickhouse';
+import { ClickHousePing } from '@bx/clickhouse/ping';
 import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
 import { destinationFor } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
@@ -14,7 +14,7 @@ export async function startApi(
   const logger = createLogger({ service: 'api' }, config.LOG_LEVEL);
   const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
   const queue = RunQueue.fromConfig(config);
-  const clickhouse = ClickHouseSource.fromConfig(config, { requestTimeoutMs: 10_000 });
+  const clickhouse = ClickHousePing.fromConfig(config, { requestTimeoutMs: 10_000 });
   const service = new ExportService(store, queue, logger);
   const app = createApp({
     token: config.ADMIN_API_TOKEN!,
