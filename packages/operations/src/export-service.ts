@@ -1,22 +1,21 @@
 import {
   NotFoundError,
   ValidationError,
-  createExportSchema,
-  destinationSchema,
   dueAt,
   initialCursor,
   intervalContaining,
   parseInput,
-  patchExportSchema,
   type BatchExport,
   type Logger,
   type Run,
   type RunStatus,
   RUN_STATUSES,
 } from '@bx/core';
+import { destinationSchema } from '@bx/destinations';
 import type { RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
+import { createExportSchema, patchExportSchema } from './export-input';
 
 export interface ListRunsQuery {
   status?: string;

@@ -1,6 +1,5 @@
 import type { ClickHousePing } from '@bx/clickhouse/ping';
-import type { DestinationConfig, Logger } from '@bx/core';
-import type { DestinationWriter } from '@bx/batch';
+import type { DestinationCheckOptions, DestinationConfig, Logger } from '@bx/core';
 import type { BackfillService, ExportService, RunService } from '@bx/operations';
 import type { RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
@@ -27,7 +26,8 @@ export interface AppDeps {
   bullBoardReadOnly: boolean;
   clickhouse: Pick<ClickHousePing, 'ping'>;
   logger: Logger;
-  destinationFor: (destination: DestinationConfig) => DestinationWriter;
+  /** Reaches a destination with its credentials (the registry's checkDestination). */
+  checkDestination: (destination: DestinationConfig, opts?: DestinationCheckOptions) => Promise<void>;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -54,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
-  app.use('/api/exports', exportsRouter(deps.service, deps.destinationFor));
+  app.use('/api/exports', exportsRouter(deps.service, deps.checkDestination));
   app.use('/api/exports', runsRouter(deps.runs, deps.backfills));
 
   app.use((req, res) => {
