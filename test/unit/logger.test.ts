@@ -68,6 +68,22 @@ describe('logger', () => {
     expect(raw.join('\n')).to.not.contain('pw-child');
   });
 
+  it('also writes a child lines to its own sink, with every field and redacted', () => {
+    const { sut, lines, raw } = capture('info');
+    const runRaw: string[] = [];
+    const child = sut.child({ export_id: 'e1', run_id: 'r1' }, (line) => runRaw.push(line));
+    child.child({ attempt: 1 }).info('run started', { destination: { config: { password: 'pw-run' } } });
+    child.debug('below the level');
+    sut.info('not the run');
+    const run = runRaw.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(run).to.have.length(1);
+    expect(run[0]).to.include({ msg: 'run started', service: 'test', export_id: 'e1', run_id: 'r1', attempt: 1 });
+    expect(JSON.stringify(run)).to.not.contain('pw-run');
+    expect(raw.filter((line) => line.includes('"run_id"'))).to.have.length(1);
+    expect(runRaw[0]!.match(/"service":/g)).to.have.length(1);
+    expect(lines.map((l) => l.msg)).to.deep.equal(['run started', 'not the run']);
+  });
+
   it('writes an error as its name and message, without the stack or cause', () => {
     const { sut, lines, raw } = capture();
     const cause = { request: { headers: { 'x-amz-security-token': 'tok-3' } } };

@@ -9,7 +9,11 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
-  child(fields: LogFields): Logger;
+  /**
+   * A logger whose lines carry `fields` too. With `sink`, its lines (and its
+   * children's) are also written there, with every field: a run's own log.
+   */
+  child(fields: LogFields, sink?: LogDestination): Logger;
 }
 
 /** Where lines go: a function given each line (no newline), or a stream. */
@@ -82,24 +86,25 @@ export function createLogger(
 ): Logger {
   const opts: LoggerOptions =
     typeof options === 'function' || 'write' in options ? { destination: options as LogDestination } : options;
-  const root = pino(
-    {
-      level,
-      base: plain(base, 0) as LogFields,
-      messageKey: 'msg',
-      // Errors are already `{name, message}` (plain): pino's own would add the stack.
-      serializers: { err: (err: unknown) => err },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: {
-        level: (label) => ({ level: label }),
-        log: (fields) => plain(fields, 0) as LogFields,
-        bindings: (fields) => plain(fields, 0) as LogFields,
+  const make = (stream: DestinationStream, withBase = true) =>
+    pino(
+      {
+        level,
+        base: withBase ? (plain(base, 0) as LogFields) : null,
+        messageKey: 'msg',
+        // Errors are already `{name, message}` (plain): pino's own would add the stack.
+        serializers: { err: (err: unknown) => err },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        formatters: {
+          level: (label) => ({ level: label }),
+          log: (fields) => plain(fields, 0) as LogFields,
+          bindings: (fields) => plain(fields, 0) as LogFields,
+        },
+        redact: { paths: redactionPaths([...SECRET_KEYS, ...(opts.secretFields ?? [])]), censor: CENSOR },
       },
-      redact: { paths: redactionPaths([...SECRET_KEYS, ...(opts.secretFields ?? [])]), censor: CENSOR },
-    },
-    streamOf(opts.destination),
-  );
-  return wrap(root);
+      stream,
+    );
+  return wrap([make(streamOf(opts.destination))], make);
 }
 
 function streamOf(destination: LogDestination | undefined): DestinationStream {
@@ -108,13 +113,22 @@ function streamOf(destination: LogDestination | undefined): DestinationStream {
   return { write: (line: string) => destination(line.endsWith('\n') ? line.slice(0, -1) : line) };
 }
 
-function wrap(p: pino.Logger): Logger {
+/** A Logger writing each line through every one of `loggers` (the first writes to the logger's destination). */
+function wrap(loggers: pino.Logger[], make: (stream: DestinationStream, withBase?: boolean) => pino.Logger): Logger {
+  const log = (level: LogLevel) => (msg: string, fields?: LogFields) => {
+    for (const p of loggers) p[level](fields ?? {}, msg);
+  };
   return {
-    debug: (msg, fields) => p.debug(fields ?? {}, msg),
-    info: (msg, fields) => p.info(fields ?? {}, msg),
-    warn: (msg, fields) => p.warn(fields ?? {}, msg),
-    error: (msg, fields) => p.error(fields ?? {}, msg),
-    child: (fields) => wrap(p.child(fields)),
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    child: (fields, sink) => {
+      const children = loggers.map((p) => p.child(fields));
+      // bindings(): the base and every ancestor's fields, already redacted.
+      if (sink) children.push(make(streamOf(sink), false).child({ ...loggers[0]!.bindings(), ...fields }));
+      return wrap(children, make);
+    },
   };
 }
 
