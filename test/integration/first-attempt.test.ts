@@ -103,7 +103,6 @@ describe('the worker tells a destination whether the run was started before', ()
         seen.push(ctx.state.fresh);
         return { records: 0, bytes: 0, files: [] };
       },
-      check: async () => undefined,
     };
     const noRows = async function* () {};
     const sut = createRunProcessor({
