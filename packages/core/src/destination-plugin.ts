@@ -43,7 +43,10 @@ export interface DestinationPlugin<C extends Record<string, unknown> = Record<st
   readonly configSchema: z.ZodType<C>;
   /** Config fields never returned by the API and never logged. */
   readonly secretFields: ReadonlyArray<keyof C & string>;
-  /** Config fields that say where the data goes (host, bucket, account): what a network policy looks at. */
+  /**
+   * Config fields that say where the data goes (host, bucket, account).
+   * Not enforced yet: a PATCH changing one is to require the secrets again.
+   */
   readonly connectionFields: ReadonlyArray<keyof C & string>;
   /** The endpoints this config connects to. */
   endpoints?(config: C): DestinationEndpoint[];
