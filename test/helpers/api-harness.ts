@@ -1,7 +1,7 @@
 import { createApp } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger } from '@bx/core';
-import { destinationFor } from '@bx/destinations';
+import { checkDestination } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
@@ -60,7 +60,7 @@ export class ApiHarness {
       bullBoardReadOnly: this.readOnly,
       clickhouse: this.clickhouse,
       logger: this.logger,
-      destinationFor,
+      checkDestination,
     });
     this.server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));

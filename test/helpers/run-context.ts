@@ -1,4 +1,5 @@
-import { createLogger, type RunContext, type RunState } from '@bx/core';
+import { createLogger } from '@bx/core';
+import type { RunContext, RunState } from '@bx/batch';
 import type { JobContext } from '@bx/queue';
 
 /** A run state kept in memory, as the worker keeps it on the run record. */

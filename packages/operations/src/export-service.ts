@@ -2,22 +2,21 @@ import {
   ConflictError,
   NotFoundError,
   ValidationError,
-  createExportSchema,
-  destinationSchema,
   dueAt,
   initialCursor,
   intervalContaining,
   parseInput,
-  patchExportSchema,
   type BatchExport,
   type Logger,
   type Run,
   type RunStatus,
   RUN_STATUSES,
 } from '@bx/core';
+import { destinationSchema } from '@bx/destinations';
 import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
+import { createExportSchema, patchExportSchema } from './export-input';
 import { isOwnId } from './ids';
 
 export interface ListRunsQuery {

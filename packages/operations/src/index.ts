@@ -1,5 +1,6 @@
 export * from './backfill-pump';
 export * from './backfill-service';
+export * from './export-input';
 export * from './export-janitor';
 export * from './export-service';
 export * from './failure-policy';

@@ -1,5 +1,5 @@
-import type { ClickHouseSource } from '@bx/clickhouse';
-import type { DestinationConfig, DestinationWriter, Logger } from '@bx/core';
+import type { ClickHousePing } from '@bx/clickhouse/ping';
+import type { DestinationCheckOptions, DestinationConfig, Logger } from '@bx/core';
 import type { BackfillService, ExportService, RunService } from '@bx/operations';
 import type { BullMqRunQueue, RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
@@ -24,9 +24,10 @@ export interface AppDeps {
   queue: Pick<RunQueue, 'jobCounts'> & Pick<BullMqRunQueue, 'boardAdapters'>;
   /** BULL_BOARD_READ_ONLY: Bull Board refuses changes. */
   bullBoardReadOnly: boolean;
-  clickhouse: Pick<ClickHouseSource, 'ping'>;
+  clickhouse: Pick<ClickHousePing, 'ping'>;
   logger: Logger;
-  destinationFor: (destination: DestinationConfig) => DestinationWriter;
+  /** Reaches a destination with its credentials (the registry's checkDestination). */
+  checkDestination: (destination: DestinationConfig, opts?: DestinationCheckOptions) => Promise<void>;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -53,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
-  app.use('/api/exports', exportsRouter(deps.service, deps.destinationFor));
+  app.use('/api/exports', exportsRouter(deps.service, deps.checkDestination));
   app.use('/api/exports', runsRouter(deps.runs, deps.backfills));
 
   app.use((req, res) => {

@@ -1,21 +1,22 @@
-import { ClickHouseSource } from '@bx/clickhouse';
+import { ClickHousePing } from '@bx/clickhouse/ping';
 import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
-import { destinationFor } from '@bx/destinations';
+import { checkDestination, DESTINATION_SECRET_FIELDS } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 
 export async function startApi(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ server: Server; stop(): Promise<void> }> {
   const config = loadConfig(env, ['api']);
-  const logger = createLogger({ service: 'api' }, config.LOG_LEVEL);
+  const logger = createLogger({ service: 'api' }, config.LOG_LEVEL, { secretFields: DESTINATION_SECRET_FIELDS });
   const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
   await store.assertReachable();
   const queue = BullMqRunQueue.fromConfig(config);
-  const clickhouse = ClickHouseSource.fromConfig(config, { requestTimeoutMs: 10_000 });
+  const clickhouse = ClickHousePing.fromConfig(config, { requestTimeoutMs: 10_000 });
   const service = new ExportService(store, queue, logger, Date.now, { maxExports: config.MAX_EXPORTS });
   const app = createApp({
     token: config.ADMIN_API_TOKEN!,
@@ -27,14 +28,14 @@ export async function startApi(
     bullBoardReadOnly: config.BULL_BOARD_READ_ONLY,
     clickhouse,
     logger,
-    destinationFor,
+    checkDestination,
   });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, '0.0.0.0', () => resolve(s));
     s.once('error', reject);
   });
-  logger.info('api listening', { port: config.PORT });
+  logger.info('api listening', { port: (server.address() as AddressInfo).port });
   return {
     server,
     async stop() {

@@ -3,13 +3,15 @@ import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
 import { FailurePolicy } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
-import { destinationFor } from '@bx/destinations';
+import { DESTINATION_SECRET_FIELDS, writerFor } from '@bx/destinations';
 
 import { createRunProcessor } from './run-export';
 
 export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
   const config = loadConfig(env, ['worker']);
-  const logger = createLogger({ service: 'worker', pid: process.pid }, config.LOG_LEVEL);
+  const logger = createLogger({ service: 'worker', pid: process.pid }, config.LOG_LEVEL, {
+    secretFields: DESTINATION_SECRET_FIELDS,
+  });
   const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
   await store.assertReachable();
   const source = ClickHouseSource.fromConfig(config);
@@ -22,7 +24,7 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     failures,
     store,
     source,
-    destinationFor: (exp) => destinationFor(exp.destination),
+    destinationFor: (exp) => writerFor(exp.destination),
     config,
     logger,
   });

@@ -1,12 +1,6 @@
 import { buildEventsQuery, type ClickHouseSource } from '@bx/clickhouse';
-import {
-  errorMessage,
-  isRetryable,
-  type BatchExport,
-  type Config,
-  type DestinationWriter,
-  type Logger,
-} from '@bx/core';
+import { errorMessage, isRetryable, type BatchExport, type Config, type Logger } from '@bx/core';
+import type { DestinationWriter } from '@bx/batch';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJob, RunOutcome } from '@bx/queue';
 import type { Store } from '@bx/store';
@@ -15,7 +9,8 @@ import { RunLog } from './run-log';
 export interface RunExportDeps {
   store: Pick<Store, 'exports' | 'runs' | 'runLogs'>;
   source: Pick<ClickHouseSource, 'batches'>;
-  destinationFor: (exp: BatchExport) => DestinationWriter;
+  /** The run's writer (the registry's writerFor). */
+  destinationFor: (exp: BatchExport) => DestinationWriter | Promise<DestinationWriter>;
   config: Pick<Config, 'CLICKHOUSE_DATABASE' | 'EVENTS_TABLE' | 'EVENTS_INTERVAL_COLUMN'>;
   logger: Logger;
   /** Auto-pause after consecutive failures; absent in tests that do not need it. */
@@ -34,8 +29,9 @@ const PROGRESS_EVERY_MS = 5000;
 export function createRunProcessor(deps: RunExportDeps) {
   return async function runExport(payload: RunJob, ctx: JobContext): Promise<RunOutcome> {
     const runLog = new RunLog(deps.store.runLogs, payload.run_id, ctx);
-    const log = runLog.wrap(
-      deps.logger.child({ export_id: payload.export_id, run_id: payload.run_id, attempt: ctx.attempt }),
+    const log = deps.logger.child(
+      { export_id: payload.export_id, run_id: payload.run_id, attempt: ctx.attempt },
+      runLog.sink,
     );
     try {
       return await exportInterval(deps, payload, ctx, log);
@@ -81,7 +77,8 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
   });
   let lastProgress = began;
   try {
-    const result = await deps.destinationFor(exp).write(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), {
+    const writer = await deps.destinationFor(exp);
+    const result = await writer.write(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), {
       exportId: exp.id,
       runId: payload.run_id,
       teamId: exp.team_id,

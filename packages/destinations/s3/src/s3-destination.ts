@@ -1,15 +1,11 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import {
-  RetryableError,
-  type DestinationResult,
-  type DestinationWriter,
-  type EventBatch,
-  type RunContext,
-  type S3Config,
-} from '@bx/core';
+import { RetryableError } from '@bx/core';
+import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
 import { intervalStem, manifestKey, objectKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
+import { checkS3 } from './s3-check';
 import { createS3Client, encryptionParams } from './s3-client';
+import type { S3Config } from './s3-config';
 import { RerunCleanup } from './rerun-cleanup';
 import { classifyS3Error } from './s3-errors';
 
@@ -85,22 +81,9 @@ export class S3Destination implements DestinationWriter {
     }
   }
 
-  /** Writes and deletes a small object with the export's credentials. */
-  async check(): Promise<void> {
-    const key = `${objectKey(this.config, { start: 0, end: 0 }).replace(/[^/]*$/, '')}batch-export-test-${Date.now()}.txt`;
-    try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.config.bucket_name,
-          Key: key,
-          Body: 'ok',
-          ...encryptionParams(this.config),
-        }),
-      );
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: key }));
-    } catch (err) {
-      throw classifyS3Error(err, 'test');
-    }
+  /** Writes and deletes a small object with the export's credentials (see checkS3). */
+  check(): Promise<void> {
+    return checkS3(this.config, {}, this.client);
   }
 
   private open(key: string): Promise<OutputFile> {

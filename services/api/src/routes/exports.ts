@@ -1,4 +1,4 @@
-import { errorMessage, isRetryable, type DestinationConfig, type DestinationWriter } from '@bx/core';
+import { errorMessage, isRetryable, type DestinationCheckOptions, type DestinationConfig } from '@bx/core';
 import type { ExportService } from '@bx/operations';
 import { Router, type Request } from 'express';
 import { exportView } from '../serialize';
@@ -10,7 +10,7 @@ const query = (req: Request, name: string): string | undefined => {
 
 export function exportsRouter(
   service: ExportService,
-  destinationFor: (d: DestinationConfig) => DestinationWriter,
+  checkDestination: (destination: DestinationConfig, opts: DestinationCheckOptions) => Promise<void>,
 ): Router {
   const router = Router();
 
@@ -46,8 +46,11 @@ export function exportsRouter(
   /** Reaches the destination with the export's credentials; the outcome is the answer, not an HTTP error. */
   router.post('/:id/test', async (req, res) => {
     const exp = await service.get(req.params.id);
+    // A client that goes away stops the check (a Snowflake login can take a while).
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
     try {
-      await destinationFor(exp.destination).check();
+      await checkDestination(exp.destination, { signal: gone.signal });
       res.json({ status: 'ok', message: `${exp.destination.type} destination reachable and writable` });
     } catch (err) {
       const code = (err as { code?: unknown }).code;
