@@ -72,6 +72,7 @@ export class RunRepository {
       'cancel-run',
       'reschedule-run',
       'delete-run',
+      'set-run-state',
     ]);
   }
 
@@ -289,8 +290,9 @@ export class RunRepository {
     return text ? (JSON.parse(text) as T) : null;
   }
 
+  /** Keeps the state on the run; nothing when the run has no record (deleted meanwhile). */
   async setState(id: string, state: unknown): Promise<void> {
-    await this.redis.hset(this.keys.run(id), 'state', JSON.stringify(state));
+    await callScript(this.redis, 'set-run-state', [this.keys.run(id)], [JSON.stringify(state)]);
   }
 
   /**
