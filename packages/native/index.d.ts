@@ -69,3 +69,21 @@ export function copy(target: Uint8Array, at: number, source: Uint8Array): void;
  * size, -5 chunk data without CRLF, -6 a trailer without LF.
  */
 export function dechunk(buf: Uint8Array, at: number, from: number, to: number, state: BigInt64Array): number;
+
+/**
+ * The receipt of a batch: adds to `sum[0]` (modulo 2^64) ClickHouse's
+ * `sipHash64` (SipHash-2-4, key 0) of the bytes of field `keyField` of every
+ * row, and sets `rows` = [the row whose field `timeField` is least in byte
+ * order, the row where it is greatest] (-1 when every one is null). Throws a
+ * RangeError, leaving `sum` as it was, when a key field is null.
+ */
+export function receiptTally(
+  bytes: Uint8Array,
+  index: Int32Array,
+  count: number,
+  slots: number,
+  keyField: number,
+  timeField: number,
+  sum: BigUint64Array,
+  rows: Int32Array,
+): void;

@@ -1,5 +1,5 @@
 import type { EventBatch } from './event-batch';
-import type { Logger } from '@bx/core';
+import type { Logger, RunReceipt } from '@bx/core';
 
 /** What a destination is told about the run it is writing. */
 export interface RunContext {
@@ -19,6 +19,20 @@ export interface RunContext {
   onProgress(records: number): void;
   /** Scratch state of this run that survives attempts: what a crashed attempt left to clean up. */
   state: RunState;
+  /**
+   * The receipt of this attempt, tallied from the batches as the writer takes
+   * them (contract: Receipts). A destination that keeps receipts writes
+   * `receipt.build(files)` with its data once it has taken the last batch.
+   */
+  receipt?: ReceiptSource;
+}
+
+/** What a writer needs to write the receipt of its run. */
+export interface ReceiptSource {
+  /** This attempt's receipt version: one more than the last completed attempt's (1 for the first). */
+  readonly version: number;
+  /** The receipt of the rows the writer has taken so far, naming `files`. */
+  build(files: readonly string[]): RunReceipt;
 }
 
 export interface RunState {
@@ -39,6 +53,8 @@ export interface DestinationResult {
   bytes: number;
   /** Object keys or staged file names written by this attempt. */
   files: string[];
+  /** The receipt the destination wrote with the data, when it keeps receipts. */
+  receipt?: RunReceipt;
 }
 
 /**

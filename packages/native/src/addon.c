@@ -204,6 +204,35 @@ static napi_value dechunk(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * receiptTally(bytes: Uint8Array, index: Int32Array, count, slots, keyField, timeField,
+ *              sum: BigUint64Array(1), rows: Int32Array(2)): sum[0] += sipHash64 of each row's key field
+ * (modulo 2^64); rows = [row of the least time field, row of the greatest] (-1 when all null).
+ */
+static napi_value receipt_tally(napi_env env, napi_callback_info info) {
+  napi_value argv[8];
+  if (!get_args(env, info, 8, argv, "receiptTally: 8 arguments expected")) return NULL;
+  batch_t b;
+  int32_t key_field, time_field;
+  size_t n_sum, n_rows;
+  void *sum, *rows;
+  if (!batch_args(env, argv, &b) || napi_get_value_int32(env, argv[4], &key_field) != napi_ok ||
+      napi_get_value_int32(env, argv[5], &time_field) != napi_ok ||
+      !typed_data(env, argv[6], napi_biguint64_array, &sum, &n_sum) ||
+      !typed_data(env, argv[7], napi_int32_array, &rows, &n_rows) || n_sum != 1 || n_rows != 2 || key_field < 0 ||
+      time_field < 0 || 2 * key_field + 1 >= b.slots || 2 * time_field + 1 >= b.slots) {
+    napi_throw_type_error(env, NULL, "receiptTally: bad arguments");
+    return NULL;
+  }
+  int32_t *r = rows;
+  if (!bx_receipt_tally(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, key_field, time_field, sum, &r[0],
+                        &r[1])) {
+    napi_throw_range_error(env, NULL, "receiptTally: a key field is null or out of the batch's bytes");
+    return NULL;
+  }
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "frameRows", NAPI_AUTO_LENGTH, frame_rows, NULL, &fn);
@@ -218,5 +247,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "writeRecords", fn);
   napi_create_function(env, "dechunk", NAPI_AUTO_LENGTH, dechunk, NULL, &fn);
   napi_set_named_property(env, exports, "dechunk", fn);
+  napi_create_function(env, "receiptTally", NAPI_AUTO_LENGTH, receipt_tally, NULL, &fn);
+  napi_set_named_property(env, exports, "receiptTally", fn);
   return exports;
 }

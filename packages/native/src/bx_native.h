@@ -76,4 +76,17 @@ enum {
  */
 int64_t bx_dechunk(uint8_t *buf, int64_t at, int64_t from, int64_t to, bx_chunked_t *st);
 
+/* ClickHouse's sipHash64 of b[0, n): SipHash-2-4 with the key (0, 0). */
+uint64_t bx_siphash64(const uint8_t *p, int64_t n);
+
+/*
+ * The receipt of a batch (see RunReceipt): adds to *sum (modulo 2^64) the
+ * sipHash64 of field `key_field` of every row, and sets *min_row / *max_row
+ * to the rows whose field `time_field` holds the smallest and largest text
+ * (byte order; -1 when every row's is null). Answers 0, leaving *sum as it
+ * was, when a key field is null or a bound lies outside b[0, n_bytes).
+ */
+int bx_receipt_tally(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
+                     int32_t key_field, int32_t time_field, uint64_t *sum, int32_t *min_row, int32_t *max_row);
+
 #endif
