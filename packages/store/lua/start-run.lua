@@ -1,7 +1,9 @@
 -- Moves a run to Running and counts one more attempt (across manual retries
 -- too). Not when its export is paused ('held': the run stays as it is until
 -- unpause), nor when it was cancelled or completed meanwhile.
--- Answers '<attempt>|<backfill id or empty>' or why not.
+-- Answers '<attempt>|<receipt version>|<backfill id or empty>' or why not:
+-- the version this attempt's receipt gets if it completes, one more than the
+-- last completed attempt's receipt (1 for the first).
 -- KEYS 1-6 as in track.lua, KEYS[7] the paused exports set.
 -- ARGV[1] now (ms), ARGV[2] started_at (ISO), ARGV[3] the export id.
 -- @include track
@@ -17,4 +19,10 @@ local backfillId = ''
 if redis.call('HGET', KEYS[1], 'bf_open') == '1' then
   backfillId = redis.call('HGET', KEYS[1], 'backfill_id') or ''
 end
-return tostring(attempt) .. '|' .. backfillId
+local version = 1
+local receipt = redis.call('HGET', KEYS[1], 'receipt')
+if receipt then
+  local ok, decoded = pcall(cjson.decode, receipt)
+  if ok and type(decoded) == 'table' and tonumber(decoded.version) then version = tonumber(decoded.version) + 1 end
+end
+return tostring(attempt) .. '|' .. tostring(version) .. '|' .. backfillId

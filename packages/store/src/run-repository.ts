@@ -1,4 +1,4 @@
-import type { Run, RunStatus } from '@bx/core';
+import type { Run, RunReceipt, RunStatus } from '@bx/core';
 import { callScript, type RedisClient } from '@bx/redis';
 import {
   EXPORTED_BLOCK_SLOTS,
@@ -11,9 +11,12 @@ import {
 import { storeScripts } from './store-scripts';
 import { parseRun } from './run-record';
 
-/** What start() did: the attempt it began (and the backfill it runs for), or why it did not. */
+/**
+ * What start() did: the attempt it began (the backfill it runs for, the
+ * version its receipt gets), or why it did not.
+ */
 export type RunStart =
-  | { status: 'started'; attempt: number; backfillId: string | null }
+  | { status: 'started'; attempt: number; backfillId: string | null; receiptVersion: number }
   | { status: 'Cancelled' | 'Completed' | 'missing' | 'held' };
 
 /**
@@ -44,6 +47,16 @@ export interface ListRunsOptions {
   before?: number;
   /** Only runs whose interval starts at or after this (epoch ms). */
   from?: number;
+}
+
+/** What the reconciler reads of a run: its status, interval and receipt. */
+export interface RunReceiptView {
+  id: string;
+  status: RunStatus;
+  /** The interval, epoch ms. */
+  start: number;
+  end: number;
+  receipt: RunReceipt | null;
 }
 
 /** A run's result as the worker records it. */
@@ -140,6 +153,33 @@ export class RunRepository {
     });
   }
 
+  /** Ids of an export's runs whose interval starts in `[from, to)` (epoch ms), oldest first. */
+  async idsBetween(exportId: string, from: number, to: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.exportRuns(exportId), from, `(${to}`);
+  }
+
+  /** Status, interval and receipt of many runs in one round trip, without the rest of their records. */
+  async receipts(ids: readonly string[]): Promise<RunReceiptView[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hmget(this.keys.run(id), 'status', 'interval_end_ms', 'receipt');
+    const out: RunReceiptView[] = [];
+    ((await pipeline.exec()) ?? []).forEach(([err, value], i) => {
+      if (err) throw err;
+      const [status, end, receipt] = value as Array<string | null>;
+      if (!status || !end) return;
+      const id = ids[i]!;
+      out.push({
+        id,
+        status: status as RunStatus,
+        start: intervalStartOfRun(id),
+        end: Number(end),
+        receipt: receipt ? (JSON.parse(receipt) as RunReceipt) : null,
+      });
+    });
+    return out;
+  }
+
   /** Status of many runs in one round trip (null: no record). */
   async statuses(ids: readonly string[]): Promise<Array<RunStatus | null>> {
     const out: Array<RunStatus | null> = [];
@@ -163,9 +203,14 @@ export class RunRepository {
       [...this.statusKeys(id), this.keys.pausedExports],
       [now, new Date(now).toISOString(), exportId],
     )) as string;
-    const match = /^(\d+)\|(.*)$/.exec(answer);
+    const match = /^(\d+)\|(\d+)\|(.*)$/.exec(answer);
     if (!match) return { status: answer as 'Cancelled' | 'Completed' | 'missing' | 'held' };
-    return { status: 'started', attempt: Number(match[1]), backfillId: match[2] || null };
+    return {
+      status: 'started',
+      attempt: Number(match[1]),
+      receiptVersion: Number(match[2]),
+      backfillId: match[3] || null,
+    };
   }
 
   /**

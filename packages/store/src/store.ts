@@ -4,6 +4,7 @@ import { BackfillRepository } from './backfill-repository';
 import { ExportRepository } from './export-repository';
 import { storeKeys, type StoreKeys } from './keys';
 import { migrateStore } from './migrate';
+import { ReconciliationRepository } from './reconciliation-repository';
 import { RunLogRepository } from './run-log-repository';
 import { RunRepository } from './run-repository';
 import { ScheduleRepository } from './schedule-repository';
@@ -18,6 +19,7 @@ export class Store {
   readonly schedule: ScheduleRepository;
   readonly backfills: BackfillRepository;
   readonly stats: StatsRepository;
+  readonly reconciliation: ReconciliationRepository;
 
   constructor(
     readonly redis: RedisClient,
@@ -30,6 +32,7 @@ export class Store {
     this.schedule = new ScheduleRepository(redis, this.keys);
     this.backfills = new BackfillRepository(redis, this.keys);
     this.stats = new StatsRepository(redis, this.keys, this.exports);
+    this.reconciliation = new ReconciliationRepository(redis, this.keys);
   }
 
   /** Connects to `REDIS_URL` (a string) or a target with `REDIS_CLUSTER_NODES`. */

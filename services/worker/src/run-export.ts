@@ -1,6 +1,6 @@
 import { buildEventsQuery, type ClickHouseSource } from '@bx/clickhouse';
-import { errorMessage, isRetryable, type BatchExport, type Config, type Logger } from '@bx/core';
-import type { DestinationWriter } from '@bx/batch';
+import { RetryableError, errorMessage, isRetryable, type BatchExport, type Config, type Logger } from '@bx/core';
+import { ReceiptTally, tallied, type DestinationWriter } from '@bx/batch';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJob, RunOutcome } from '@bx/queue';
 import type { Store } from '@bx/store';
@@ -57,7 +57,7 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
     log.info('run skipped', { reason: started.status });
     return { status: 'skipped', reason: started.status };
   }
-  const { attempt, backfillId } = started;
+  const { attempt, backfillId, receiptVersion } = started;
   const began = Date.now();
   log.info('run started', {
     data_interval_start: iso(payload.data_interval_start),
@@ -76,9 +76,12 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
     excludeEvents: exp.exclude_events,
   });
   let lastProgress = began;
+  // The receipt is of the rows handed to the writer, counted as they pass, not of a second query.
+  const tally = new ReceiptTally();
   try {
     const writer = await deps.destinationFor(exp);
-    const result = await writer.write(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), {
+    const batches = tallied(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), tally);
+    const written = await writer.write(batches, {
       exportId: exp.id,
       runId: payload.run_id,
       teamId: exp.team_id,
@@ -99,7 +102,14 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
         log.info('progress', { records });
         void ctx.progress(records).catch(() => undefined);
       },
+      receipt: { version: receiptVersion, build: (files) => tally.receipt(files, receiptVersion) },
     });
+    if (written.records !== tally.records) {
+      throw new RetryableError(`the destination reports ${written.records} rows written of ${tally.records} read`, {
+        code: 'ReceiptMismatch',
+      });
+    }
+    const result = { ...written, receipt: written.receipt ?? tally.receipt(written.files, receiptVersion) };
     const recorded = await deps.store.runs.complete(payload.run_id, result, Date.now(), attempt, backfillId);
     if (recorded === 'Superseded') {
       // This worker lost its lock and another took the run over: that attempt records the outcome.
@@ -115,9 +125,11 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
       records: result.records,
       bytes: result.bytes,
       files: result.files.length,
+      checksum: result.receipt.checksum,
+      receipt_version: receiptVersion,
       ms: Date.now() - began,
     });
-    return { status: 'completed', ...result };
+    return { status: 'completed', records: result.records, bytes: result.bytes, files: result.files };
   } catch (err) {
     const retry = isRetryable(err) && !ctx.lastAttempt;
     const message = errorMessage(err);

@@ -36,3 +36,8 @@ export function intervalStem(config: Pick<S3Config, 'prefix'>, span: Span): stri
 export function manifestKey(config: Pick<S3Config, 'prefix'>, span: Span): string {
   return `${intervalStem(config, span)}_manifest.json`;
 }
+
+/** `<prefix>/<start>-<end>_receipt.json`, written after the data (and the manifest): what the run wrote. */
+export function receiptKey(config: Pick<S3Config, 'prefix'>, span: Span): string {
+  return `${intervalStem(config, span)}_receipt.json`;
+}

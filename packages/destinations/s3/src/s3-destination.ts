@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { RetryableError } from '@bx/core';
 import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
-import { intervalStem, manifestKey, objectKey } from './object-key';
+import { intervalStem, manifestKey, objectKey, receiptKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
 import { checkS3 } from './s3-check';
 import { createS3Client, encryptionParams } from './s3-client';
@@ -12,12 +12,14 @@ import { classifyS3Error } from './s3-errors';
 /**
  * Writes a run's rows to S3 as JSON Lines or Parquet, streamed through multipart uploads.
  * With `max_file_size_mb` the run is split into `-0`, `-1`, … files and a
- * manifest listing them is written last. An interval without rows writes
- * nothing (as PostHog).
+ * manifest listing them is written after them. Then comes the receipt
+ * (`_receipt.json`: rows, checksum, files, version). An interval without
+ * rows writes nothing (as PostHog) unless it held rows before: a re-run that
+ * leaves it empty writes a receipt of 0 rows.
  *
  * Re-running an interval leaves one copy: uploads a crashed attempt left open
- * are aborted first, a split interval's manifest is removed while its files are
- * rewritten (no manifest = incomplete), and objects of the interval that this
+ * are aborted first, the interval's receipt (and a split interval's manifest)
+ * is removed while its files are rewritten (no receipt = incomplete), and objects of the interval that this
  * attempt did not write are deleted before the new manifest goes up.
  */
 export class S3Destination implements DestinationWriter {
@@ -45,11 +47,9 @@ export class S3Destination implements DestinationWriter {
     try {
       await cleanup.abortStaleUploads();
       cleanup.trackUploads();
-      if (splitBytes !== null) {
-        await this.client.send(
-          new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: manifestKey(this.config, span) }),
-        );
-      }
+      // A first attempt finds nothing of the interval to take down.
+      if (!ctx.state.fresh) await this.deleteObject(receiptKey(this.config, span));
+      if (splitBytes !== null) await this.deleteObject(manifestKey(this.config, span));
       for await (const batch of batches) {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
         current ??= await this.open(objectKey(this.config, span, splitBytes ? result.files.length : undefined));
@@ -69,7 +69,16 @@ export class S3Destination implements DestinationWriter {
       }
       await cleanup.deleteStale(result.files);
       if (splitBytes !== null && result.files.length > 0) {
-        await this.writeManifest(manifestKey(this.config, span), result.files);
+        await this.putJson(manifestKey(this.config, span), { files: result.files });
+      }
+      if (ctx.receipt && (result.files.length > 0 || !ctx.state.fresh)) {
+        result.receipt = ctx.receipt.build(result.files);
+        await this.putJson(receiptKey(this.config, span), {
+          export_id: ctx.exportId,
+          data_interval_start: new Date(span.start).toISOString(),
+          data_interval_end: new Date(span.end).toISOString(),
+          ...result.receipt,
+        });
       }
       await cleanup.done();
       return result;
@@ -95,12 +104,16 @@ export class S3Destination implements DestinationWriter {
     });
   }
 
-  private async writeManifest(key: string, files: string[]): Promise<void> {
+  private async deleteObject(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: key }));
+  }
+
+  private async putJson(key: string, body: unknown): Promise<void> {
     await this.client.send(
       new PutObjectCommand({
         Bucket: this.config.bucket_name,
         Key: key,
-        Body: JSON.stringify({ files }),
+        Body: JSON.stringify(body),
         ContentType: 'application/json',
         ...encryptionParams(this.config),
       }),

@@ -9,3 +9,4 @@ export * from './snowflake-sdk';
 export * from './snowflake-session';
 export * from './sql-text';
 export * from './table-stage';
+export * from './receipts-table';

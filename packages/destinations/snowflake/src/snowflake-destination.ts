@@ -5,6 +5,7 @@ import type { SnowflakeConfig } from './snowflake-config';
 import { createEventsTableSql, incompatibleColumns } from './events-table';
 import { GzipFileSpool, type SpooledFile } from './gzip-file-spool';
 import { replaceIntervalRows } from './interval-load';
+import { createReceiptsTableSql } from './receipts-table';
 import { SnowflakeSession, type SessionTimeouts } from './snowflake-session';
 import { attemptStageFolder, objectIdentifier, quoteIdentifier, runStageFolder } from './sql-text';
 import { putFile, removeStaged } from './table-stage';
@@ -37,7 +38,9 @@ export interface SnowflakeRunState {
  * MATCH_BY_COLUMN_NAME), and leaves each event of the interval in the table
  * exactly once however often the interval runs: files are staged under a
  * folder unique to the attempt, and the COPY runs in one transaction with the
- * deletion of the team's rows of the interval (interval-load.ts).
+ * deletion of the team's rows of the interval and the interval's receipt row
+ * (interval-load.ts, receipts-table.ts). An empty interval's first attempt
+ * never connects, so its receipt is only on the run record.
  */
 export class SnowflakeDestination implements DestinationWriter {
   private readonly options: SnowflakeDestinationOptions;
@@ -81,6 +84,8 @@ export class SnowflakeDestination implements DestinationWriter {
       // An empty re-run still connects: rows an earlier attempt loaded must go.
       session ??= await this.prepare(ctx);
       await ctx.state.set({ may_hold_rows: true } satisfies SnowflakeRunState);
+      const files = staged.map((name) => `${folder}${name}`);
+      result.receipt = ctx.receipt?.build(files);
       const { deleted } = await replaceIntervalRows(session, {
         table,
         teamId: ctx.teamId,
@@ -89,8 +94,15 @@ export class SnowflakeDestination implements DestinationWriter {
         folder,
         files: staged,
         records: result.records,
+        receipt: result.receipt && {
+          exportId: ctx.exportId,
+          table,
+          start: ctx.dataIntervalStart,
+          end: ctx.dataIntervalEnd,
+          receipt: result.receipt,
+        },
       });
-      result.files = staged.map((name) => `${folder}${name}`);
+      result.files = files;
       ctx.logger.info('snowflake interval loaded', {
         records: result.records,
         files: staged.length,
@@ -157,6 +169,7 @@ export class SnowflakeDestination implements DestinationWriter {
       await this.useContext(session);
       await session.query(createEventsTableSql(this.config.table_name), 'CREATE TABLE');
       await this.checkTable(session);
+      if (ctx.receipt) await session.query(createReceiptsTableSql(), 'CREATE TABLE receipts');
       // Files a crashed attempt of this run staged but never loaded.
       const removed = await removeStaged(session, this.config.table_name, runStageFolder(ctx.runId));
       if (removed > 0) ctx.logger.info('removed files an earlier attempt staged', { removed });

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { callScript, type RedisClient } from '@bx/redis';
+import { exportIdOfRun, type StoreKeys } from './keys';
+import { storeScripts } from './store-scripts';
+
+/** Contract: `/reconciliation` statuses. */
+export const RECONCILE_STATUSES = ['ok', 'mismatch', 'repairing', 'repaired'] as const;
+export type ReconcileStatus = (typeof RECONCILE_STATUSES)[number];
+
+/** What the reconciler last found for one exported interval. */
+export interface ReconcileRecord {
+  /** The interval, epoch ms. */
+  start: number;
+  end: number;
+  status: ReconcileStatus;
+  /** Rows the source holds now / the receipt says were exported. */
+  sourceRecords: number;
+  exportedRecords: number;
+  checkedAt: number;
+  /** The receipt version compared; for `repairing` and `repaired`, the version that was repaired. */
+  version: number;
+}
+
+/** The reconciler's counters of one export. */
+export interface ReconcileCounts {
+  checked: number;
+  mismatches: number;
+  late_rows: number;
+  repairs: number;
+}
+
+export const RECONCILE_COUNTERS = ['checked', 'mismatches', 'late_rows', 'repairs'] as const;
+
+/**
+ * The reconciler's records, one hash per export (field: interval start),
+ * each a short `status|source|exported|checked ms|end ms|version` string:
+ * 72 hourly intervals of 1,000 exports are about 5 MB.
+ */
+export class ReconciliationRepository {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: StoreKeys,
+  ) {
+    storeScripts.define(redis, ['repair-run', 'record-reconciliation', 'release-lock']);
+  }
+
+  /** The export's records, newest interval first. */
+  async list(exportId: string): Promise<ReconcileRecord[]> {
+    const hash = await this.redis.hgetall(this.keys.reconciliation(exportId));
+    return Object.entries(hash)
+      .map(([start, value]) => decode(Number(start), value))
+      .filter((r): r is ReconcileRecord => r !== null)
+      .sort((a, b) => b.start - a.start);
+  }
+
+  /**
+   * Stores records and adds to the export's counters in one step, only while
+   * the export exists (lua/record-reconciliation.lua).
+   */
+  async record(
+    exportId: string,
+    records: readonly ReconcileRecord[],
+    counts: Partial<ReconcileCounts> = {},
+  ): Promise<void> {
+    await callScript(
+      this.redis,
+      'record-reconciliation',
+      [this.keys.export(exportId), this.keys.reconciliation(exportId), this.keys.reconcileStats],
+      [
+        exportId,
+        ...RECONCILE_COUNTERS.map((name) => counts[name] ?? 0),
+        ...records.flatMap((r) => [String(r.start), encode(r)]),
+      ],
+    );
+  }
+
+  async remove(exportId: string, starts: readonly number[]): Promise<void> {
+    if (starts.length > 0) await this.redis.hdel(this.keys.reconciliation(exportId), ...starts.map(String));
+  }
+
+  /**
+   * Puts a Completed run back to Scheduled and records `record` (status
+   * repairing), only if its receipt is still of `version`: one scheduler
+   * wins (lua/repair-run.lua).
+   */
+  async repair(runId: string, version: number, record: ReconcileRecord, now: number): Promise<boolean> {
+    const exportId = exportIdOfRun(runId);
+    const answer = await callScript(
+      this.redis,
+      'repair-run',
+      [
+        this.keys.run(runId),
+        this.keys.runsByStatus,
+        this.keys.pendingRuns(exportId),
+        this.keys.unfinishedRuns(exportId),
+        this.keys.finishedRuns,
+        this.keys.exportRuns(exportId),
+        this.keys.reconciliation(exportId),
+      ],
+      [now, version, record.start, encode(record)],
+    );
+    return answer === 1;
+  }
+
+  /** Takes the export's lock for `ms`; its token, or null when another scheduler holds it. */
+  async lock(exportId: string, ms: number): Promise<string | null> {
+    const token = randomUUID();
+    const ok = await this.redis.set(this.keys.reconcileLock(exportId), token, 'PX', ms, 'NX');
+    return ok === 'OK' ? token : null;
+  }
+
+  async unlock(exportId: string, token: string): Promise<void> {
+    await callScript(this.redis, 'release-lock', [this.keys.reconcileLock(exportId)], [token]);
+  }
+}
+
+/** The counters of an export in the stats hash (all exports' fields). */
+export function reconcileCountsOf(hash: Record<string, string>, exportId: string): ReconcileCounts {
+  const get = (name: string) => Number(hash[`${exportId}|${name}`] ?? 0);
+  return {
+    checked: get('checked'),
+    mismatches: get('mismatches'),
+    late_rows: get('late_rows'),
+    repairs: get('repairs'),
+  };
+}
+
+function encode(r: ReconcileRecord): string {
+  return [r.status, r.sourceRecords, r.exportedRecords, r.checkedAt, r.end, r.version].join('|');
+}
+
+function decode(start: number, value: string): ReconcileRecord | null {
+  const [status, source, exported, checked, end, version] = value.split('|');
+  if (!(RECONCILE_STATUSES as readonly string[]).includes(status!)) return null;
+  return {
+    start,
+    end: Number(end),
+    status: status as ReconcileStatus,
+    sourceRecords: Number(source),
+    exportedRecords: Number(exported),
+    checkedAt: Number(checked),
+    version: Number(version),
+  };
+}
