@@ -82,6 +82,12 @@ const schema = z.object({
   SCHEDULER_RUN_WINDOW: int(10).max(100_000).default(1000),
   /** Finished run records (and their logs) older than this many days are removed; their intervals stay known as exported. Default 90. */
   RUN_RETENTION_DAYS: int(1).default(90),
+  /** Completed intervals that ended less than this many hours ago are re-checked against the source; 0 turns reconciliation off. Default 72. */
+  RECONCILE_WINDOW_HOURS: int(0)
+    .max(24 * 366)
+    .default(72),
+  /** How often the reconciler checks every export, in ms. Default 600000 (10 minutes). */
+  RECONCILE_EVERY_MS: int(1000).default(600_000),
   /** Most exports one deployment holds; creating more answers 409. Default 10000. */
   MAX_EXPORTS: int(1).default(10_000),
   /** Pause an export after this many consecutive failed runs; 0 never pauses. Default 10 (as PostHog). */

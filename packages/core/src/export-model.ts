@@ -15,6 +15,12 @@ export interface BatchExport {
   include_events: string[];
   exclude_events: string[];
   paused: boolean;
+  /**
+   * Re-export an interval the reconciler finds changed at the source (late or
+   * deleted rows). False: the interval stays `mismatch` until a manual retry.
+   * Absent on exports stored before it existed: true.
+   */
+  auto_repair?: boolean;
   /** Why the system paused the export (auto-pause after failures); null when running or paused by a user. */
   paused_reason?: string | null;
   start_at: string | null;
@@ -53,6 +59,7 @@ export function exportInputSchemas(destination: z.ZodType<DestinationConfig>, ty
       include_events: eventNames.default([]),
       exclude_events: eventNames.default([]),
       paused: z.boolean().default(false),
+      auto_repair: z.boolean().default(true),
       start_at: instant.nullable().default(null),
       end_at: instant.nullable().default(null),
       destination,
@@ -67,6 +74,7 @@ export function exportInputSchemas(destination: z.ZodType<DestinationConfig>, ty
       include_events: eventNames,
       exclude_events: eventNames,
       paused: z.boolean(),
+      auto_repair: z.boolean(),
       end_at: instant.nullable(),
       /** Merged into the current destination; secrets may be left out to keep them. */
       destination: z.strictObject({

@@ -14,7 +14,7 @@ import {
 } from '@bx/core';
 import { destinationSchema } from '@bx/destinations';
 import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
-import type { Store } from '@bx/store';
+import type { ReconcileStatus, Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
 import { createExportSchema, patchExportSchema } from './export-input';
 import { isOwnId } from './ids';
@@ -27,6 +27,16 @@ export interface ListRunsQuery {
   start?: string;
   /** Only runs whose interval starts before this instant. */
   end?: string;
+}
+
+/** One interval of `GET /api/exports/:id/reconciliation` (contract). */
+export interface ReconciliationView {
+  data_interval_start: string;
+  data_interval_end: string;
+  source_records: number;
+  exported_records: number;
+  status: ReconcileStatus;
+  checked_at: string;
 }
 
 export interface ListExportsQuery {
@@ -161,6 +171,22 @@ export class ExportService {
     const exp = await this.get(id);
     await this.store.exports.markDeleted(exp);
     this.logger.info('export deleted; its runs are removed in the background', { export_id: id });
+  }
+
+  /** What the reconciler last found for the export's intervals in its window, newest first. */
+  async reconciliation(id: string): Promise<{ results: ReconciliationView[] }> {
+    await this.get(id);
+    const records = await this.store.reconciliation.list(id);
+    return {
+      results: records.map((r) => ({
+        data_interval_start: new Date(r.start).toISOString(),
+        data_interval_end: new Date(r.end).toISOString(),
+        source_records: r.sourceRecords,
+        exported_records: r.exportedRecords,
+        status: r.status,
+        checked_at: new Date(r.checkedAt).toISOString(),
+      })),
+    };
   }
 
   async latestRuns(id: string, limit = 10): Promise<Run[]> {

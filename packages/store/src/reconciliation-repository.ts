@@ -54,24 +54,39 @@ export class ReconciliationRepository {
   }
 
   /**
-   * Stores records and adds to the export's counters in one step, only while
-   * the export exists (lua/record-reconciliation.lua).
+   * Stores a pass's records of an export and moves its counters in one step,
+   * only while the export exists (lua/record-reconciliation.lua), counting
+   * each transition once however many schedulers' passes overlap: repairs
+   * done (`repairing` or `mismatch` → `repaired`) and mismatches found (→ `mismatch`).
+   * `started`: the mismatches (and their late rows) of the repairs this pass
+   * started, counted already by their compare-and-set. Answers what it
+   * counted and the interval starts it newly found mismatched.
    */
   async record(
     exportId: string,
     records: readonly ReconcileRecord[],
-    counts: Partial<ReconcileCounts> = {},
-  ): Promise<void> {
-    await callScript(
+    checked: number,
+    started: { mismatches: number; late_rows: number } = { mismatches: 0, late_rows: 0 },
+  ): Promise<{ repairs: number; mismatches: number; late_rows: number; found: number[] }> {
+    const answer = (await callScript(
       this.redis,
       'record-reconciliation',
       [this.keys.export(exportId), this.keys.reconciliation(exportId), this.keys.reconcileStats],
       [
         exportId,
-        ...RECONCILE_COUNTERS.map((name) => counts[name] ?? 0),
+        checked,
+        started.mismatches,
+        started.late_rows,
         ...records.flatMap((r) => [String(r.start), encode(r)]),
       ],
-    );
+    )) as Array<number | string>;
+    const [repairs, mismatches, late, ...found] = answer;
+    return {
+      repairs: Number(repairs),
+      mismatches: Number(mismatches),
+      late_rows: Number(late),
+      found: found.map(Number),
+    };
   }
 
   async remove(exportId: string, starts: readonly number[]): Promise<void> {

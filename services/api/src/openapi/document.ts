@@ -94,7 +94,7 @@ export const openApiDocument = {
         responses: { '200': json(ref('ExportWithRuns'), 'The export'), ...errors(401, 404) },
       },
       patch: {
-        summary: 'Change name, interval, timezone, events, end_at, destination or paused',
+        summary: 'Change name, interval, timezone, events, end_at, destination, paused or auto_repair',
         requestBody: body('ExportPatch'),
         responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413) },
       },
@@ -146,6 +146,15 @@ export const openApiDocument = {
           },
         ],
         responses: { '200': json(ref('RunList'), 'A page of runs'), ...errors(400, 401, 404) },
+      },
+    },
+    '/api/exports/{id}/reconciliation': {
+      parameters: [exportId],
+      get: {
+        summary: 'What the reconciler last found for each exported interval in its window',
+        description:
+          'Every RECONCILE_EVERY_MS the scheduler re-counts the source for completed intervals that ended within RECONCILE_WINDOW_HOURS and compares count and checksum with their receipts.',
+        responses: { '200': json(ref('Reconciliation'), 'Intervals, newest first'), ...errors(401, 404) },
       },
     },
     '/api/exports/{id}/runs/{run_id}': {

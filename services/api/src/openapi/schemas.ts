@@ -1,6 +1,7 @@
 import { INTERVALS, RUN_STATUSES } from '@bx/core';
 import { DESTINATION_PLUGINS, DESTINATION_SECRET_FIELDS } from '@bx/destinations';
 import { createExportSchema, patchExportSchema } from '@bx/operations';
+import { RECONCILE_STATUSES } from '@bx/store';
 import { z } from 'zod';
 
 type Schema = Record<string, unknown>;
@@ -49,6 +50,11 @@ const exportProperties: Record<string, Schema> = {
   paused_reason: {
     ...nullable({ type: 'string' }),
     description: 'Why the system paused the export (after consecutive failed runs); null otherwise.',
+  },
+  auto_repair: {
+    type: 'boolean',
+    description:
+      'Re-export an interval the reconciler finds changed at the source (late or deleted rows); false: it stays `mismatch` until a manual retry.',
   },
   start_at: nullable(dateTime),
   end_at: nullable(dateTime),
@@ -167,6 +173,28 @@ export const schemas: Record<string, Schema> = {
     max_inserted_at: nullable(dateTime),
     files: { type: 'array', items: { type: 'string' } },
     version: { type: 'integer', minimum: 1, description: 'Counts rewrites of the interval.' },
+  }),
+  Reconciliation: object({
+    results: {
+      type: 'array',
+      description: 'Completed intervals in the reconcile window (and those left mismatched), newest first.',
+      items: object({
+        data_interval_start: dateTime,
+        data_interval_end: dateTime,
+        source_records: { type: 'integer', minimum: 0, description: 'Rows the source holds for the interval now.' },
+        exported_records: {
+          type: 'integer',
+          minimum: 0,
+          description: "Rows the interval's receipt says were exported.",
+        },
+        status: {
+          enum: [...RECONCILE_STATUSES],
+          description:
+            '`ok`: equal (count and checksum); `mismatch`: the source changed since (late or deleted rows); `repairing`: being re-exported; `repaired`: re-exported and equal.',
+        },
+        checked_at: dateTime,
+      }),
+    },
   }),
   RunLogs: object({
     results: {

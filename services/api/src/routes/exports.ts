@@ -62,6 +62,9 @@ export function exportsRouter(
       });
     }
   });
+  router.get('/:id/reconciliation', async (req, res) => {
+    res.json(await service.reconciliation(req.params.id));
+  });
   router.get('/:id/runs', async (req, res) => {
     res.json(
       await service.listRuns(req.params.id, {
