@@ -109,6 +109,11 @@ export class IntervalChecksums {
         });
         rows = await result.json();
       } catch (err) {
+        // A server that answered with an error has a numeric code; anything else did not answer.
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === 'string' && /^\d+$/.test(code)) {
+          throw new PermanentError(`ClickHouse: ${errorMessage(err)}`, { code: `ClickHouse${code}`, cause: err });
+        }
         throw new RetryableError(`ClickHouse: ${errorMessage(err)}`, { code: 'ClickHouseUnavailable', cause: err });
       }
       for (const row of rows) {

@@ -4,6 +4,8 @@ import {
   type DestinationCheckOptions,
   type DestinationConfig,
   type DestinationEndpoint,
+  type IntervalReadBack,
+  type ReadBackRequest,
 } from '@bx/core';
 import { z } from 'zod';
 import { DESTINATION_PLUGINS, type WriterPlugin } from './plugins';
@@ -59,4 +61,18 @@ export async function checkDestination(destination: DestinationConfig, opts?: De
 /** The writer of a run: loads the destination's data path (and its native code) on first use. */
 export async function writerFor(destination: DestinationConfig): Promise<DestinationWriter> {
   return destinationPlugin(destination.type).createWriter(destination.config);
+}
+
+/** What the destination holds of each interval (npm run verify); a destination that cannot be read back is permanent. */
+export async function readBackDestination(
+  destination: DestinationConfig,
+  request: ReadBackRequest,
+): Promise<Map<number, IntervalReadBack>> {
+  const plugin = destinationPlugin(destination.type);
+  if (!plugin.readBack) {
+    throw new PermanentError(`destination ${destination.type} cannot be read back yet`, {
+      code: 'UnsupportedDestination',
+    });
+  }
+  return plugin.readBack(destination.config, request);
 }

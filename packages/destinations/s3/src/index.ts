@@ -13,3 +13,4 @@ export * from './parquet/encoder';
 export * from './parquet/timestamp-micros';
 export * from './part-upload';
 export { terminateZstdThread, ZstdSlotStream, zstdFrames } from './zstd-stream';
+export * from './s3-read-back';

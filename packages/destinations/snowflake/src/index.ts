@@ -10,3 +10,4 @@ export * from './snowflake-session';
 export * from './sql-text';
 export * from './table-stage';
 export * from './receipts-table';
+export * from './snowflake-read-back';

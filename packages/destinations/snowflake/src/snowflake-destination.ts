@@ -6,8 +6,8 @@ import { createEventsTableSql, incompatibleColumns } from './events-table';
 import { GzipFileSpool, type SpooledFile } from './gzip-file-spool';
 import { replaceIntervalRows } from './interval-load';
 import { createReceiptsTableSql } from './receipts-table';
-import { SnowflakeSession, type SessionTimeouts } from './snowflake-session';
-import { attemptStageFolder, objectIdentifier, quoteIdentifier, runStageFolder } from './sql-text';
+import { SnowflakeSession, useContext, type SessionTimeouts } from './snowflake-session';
+import { attemptStageFolder, quoteIdentifier, runStageFolder } from './sql-text';
 import { putFile, removeStaged } from './table-stage';
 
 export interface SnowflakeDestinationOptions {
@@ -180,12 +180,8 @@ export class SnowflakeDestination implements DestinationWriter {
     }
   }
 
-  // USE fails with Snowflake's own "does not exist or not authorized" where a
-  // login with an unknown warehouse or database silently leaves none current.
   private async useContext(session: SnowflakeSession): Promise<void> {
-    await session.query(`USE WAREHOUSE ${objectIdentifier(this.config.warehouse)}`, 'USE WAREHOUSE');
-    await session.query(`USE DATABASE ${objectIdentifier(this.config.database)}`, 'USE DATABASE');
-    await session.query(`USE SCHEMA ${objectIdentifier(this.config.schema)}`, 'USE SCHEMA');
+    await useContext(session, this.config);
   }
 
   private async checkTable(session: SnowflakeSession): Promise<void> {
