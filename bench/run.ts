@@ -18,6 +18,7 @@ import { runProductCase, type ProductCase } from './product';
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
 import { isolated } from './isolated';
+import { reconcilePass1k } from './reconcile';
 import { dropStoreAndQueue } from '../test/helpers/redis-prefix';
 import { WorkerProcess } from './worker-process';
 
@@ -169,6 +170,12 @@ async function main(): Promise<void> {
       smallRates.push(small.runsPerSecond);
     }
 
+    say('reconciliation: one pass over 1,000 hourly exports with a 72 h window');
+    const reconcile = await isolated(`${prefix}r`, (s, q) => reconcilePass1k(s, q, CLICKHOUSE_URL));
+    say(
+      `  ${reconcile.seconds.toFixed(2)} s (ClickHouse ${reconcile.source_seconds.toFixed(2)} s; load ${reconcile.load_average})`,
+    );
+
     const results: BenchResults & Record<string, unknown> = {
       rows: teamRows,
       table_rows: rows,
@@ -194,6 +201,8 @@ async function main(): Promise<void> {
       scheduled_run_wait_behind_backfill_s: round(median(waits), 3),
       small_runs_per_s: round(median(smallRates), 1),
       small_runs_worker_concurrency: 16,
+      reconcile_pass_1k_s: round(reconcile.seconds, 3),
+      reconcile_pass_1k: reconcile,
       measured_at: new Date().toISOString(),
     };
     writeFileSync(join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
@@ -249,6 +258,7 @@ interface BenchResults {
   scheduled_run_wait_behind_backfill_s: number;
   small_runs_per_s: number;
   small_runs_worker_concurrency: number;
+  reconcile_pass_1k_s: number;
 }
 
 function printTable(r: BenchResults): void {
@@ -290,6 +300,7 @@ function printTable(r: BenchResults): void {
     `scheduler tick, 10,000 due exports: ${r.scheduler_tick_10k_s} s (none due of 20,000: ${r.scheduler_tick_none_due_20k_s} s)`,
     `backfill of 10,000 intervals accepted: ${r.backfill_10k_accept_s} s; a scheduled run behind it waited ${r.scheduled_run_wait_behind_backfill_s} s`,
     `small runs: ${r.small_runs_per_s} runs/s (one worker process, concurrency ${r.small_runs_worker_concurrency})`,
+    `reconciler pass, 1,000 hourly exports, 72 h window: ${r.reconcile_pass_1k_s} s`,
   ];
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -80,13 +80,11 @@ export class ReconcileBed {
 
   /** A reconciler over this bed, as the scheduler role builds one. */
   reconciler(opts: Partial<ReconcilerOptions> = {}, store = this.store): Reconciler {
-    return new Reconciler(
-      store,
-      this.queue,
-      (exp, spans) => this.checksums.ofExport(exp, spans, this.table),
-      this.logger,
-      { windowMs: 72 * HOUR, keepMismatchesMs: 90 * 24 * HOUR, ...opts },
-    );
+    return new Reconciler(store, this.queue, (items) => this.checksums.ofExports(items, this.table), this.logger, {
+      windowMs: 72 * HOUR,
+      keepMismatchesMs: 90 * 24 * HOUR,
+      ...opts,
+    });
   }
 
   /** Events of `team` with inserted_at spread over each span (`n` per span), inserted at the source. */

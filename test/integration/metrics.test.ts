@@ -99,16 +99,10 @@ describe('GET /metrics', () => {
       CLICKHOUSE_IDLE_TIMEOUT_MS: 10_000,
     });
     const table = { CLICKHOUSE_DATABASE: ch.database, EVENTS_TABLE: ch.table, EVENTS_INTERVAL_COLUMN: 'inserted_at' };
-    const reconciler = new Reconciler(
-      api.store,
-      api.queue,
-      (e, spans) => checksums.ofExport(e, spans, table),
-      api.logger,
-      {
-        windowMs: 72 * HOUR,
-        keepMismatchesMs: 90 * 24 * HOUR,
-      },
-    );
+    const reconciler = new Reconciler(api.store, api.queue, (items) => checksums.ofExports(items, table), api.logger, {
+      windowMs: 72 * HOUR,
+      keepMismatchesMs: 90 * 24 * HOUR,
+    });
     expect(await reconciler.pass(now + 1000)).to.deep.include({ checked: 3, mismatches: 1, late_rows: 1 });
     await reconciler.pass(now + 2000);
     await checksums.close();

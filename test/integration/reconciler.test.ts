@@ -183,8 +183,8 @@ describe('receipts and reconciliation, S3', function () {
     const other = Store.connect(testEnv.REDIS_URL, bed.prefix);
     try {
       // Locks of 1 ms: only the compare-and-set on the receipt version keeps them apart.
-      const a = bed.reconciler({ lockMs: 1, concurrency: 2 });
-      const b = bed.reconciler({ lockMs: 1, concurrency: 3 }, other);
+      const a = bed.reconciler({ lockMs: 1, chunk: 1 });
+      const b = bed.reconciler({ lockMs: 1, chunk: 3 }, other);
       const passes = await Promise.all([a.pass(NOW), b.pass(NOW), a.pass(NOW + 1), b.pass(NOW + 1)]);
       expect(passes.reduce((n, p) => n + p.mismatches, 0)).to.equal(ids.length);
       for (const id of ids) {

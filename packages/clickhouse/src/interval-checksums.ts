@@ -1,73 +1,24 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { PermanentError, RetryableError, errorMessage, type BatchExport, type Config, type Span } from '@bx/core';
+import { PermanentError, RetryableError, errorMessage, type BatchExport, type Span } from '@bx/core';
 import type { ClickHouseConfig } from './clickhouse-ping';
-import { integerLiteral, quoteIdentifier, quoteString } from './sql-escape';
+import {
+  buildGridChecksumsQuery,
+  buildIntervalChecksumsQuery,
+  gridOf,
+  type EventsTable,
+  type ExportIntervals,
+  type IntervalChecksum,
+  type IntervalChecksumsQuery,
+} from './interval-checksums-sql';
 
-/** The rows of intervals of one export's events to count: the export's filters, as its runs select them. */
-export interface IntervalChecksumsQuery {
-  database: string;
-  table: string;
-  /** Column bounding an interval (ingestion time). */
-  intervalColumn: string;
-  teamId: number;
-  /** Intervals `[start, end)` in epoch ms (whole seconds), sorted and not overlapping. */
-  spans: readonly Span[];
-  includeEvents?: readonly string[];
-  excludeEvents?: readonly string[];
-}
-
-/** Where the events table is. */
-export type EventsTable = Pick<Config, 'CLICKHOUSE_DATABASE' | 'EVENTS_TABLE' | 'EVENTS_INTERVAL_COLUMN'>;
-
-/** What the source holds for one interval: what a receipt of it must say. */
-export interface IntervalChecksum {
-  records: number;
-  /** Sum modulo 2^64 of sipHash64 of each uuid as text, decimal. */
-  checksum: string;
-}
+export * from './interval-checksums-sql';
 
 /** Intervals per query: the CASE of the grouping key grows with them. */
 const SPANS_PER_QUERY = 500;
-
-/**
- * One grouped query for many intervals of one export: each row's interval
- * by `multiIf` over the interval ends (any calendar, gaps allowed: a row
- * between intervals gets 0 and is dropped), then `count()` and
- * `sum(sipHash64(toString(uuid)))` per interval, the receipt's checksum.
- * Runs unchanged on ClickHouse 18.16 and on modern servers (bounds as
- * `toDateTime(<unix seconds>)`, as the events query has them). The aliases
- * are names no events table has: an alias named like a column would replace
- * that column in the WHERE clause.
- */
-export function buildIntervalChecksumsQuery(q: IntervalChecksumsQuery): string {
-  if (q.spans.length === 0) throw new RangeError('no interval to count');
-  const column = quoteIdentifier(q.intervalColumn);
-  const at = (ms: number) => `toDateTime(${seconds(ms)})`;
-  const cases: string[] = [];
-  q.spans.forEach((span, i) => {
-    const previous = q.spans[i - 1];
-    if (previous && span.start < previous.end) throw new RangeError('intervals overlap or are not sorted');
-    // A gap before this interval: its rows belong to none.
-    if (previous && span.start > previous.end) cases.push(`${column} < ${at(span.start)}, 0`);
-    cases.push(`${column} < ${at(span.end)}, ${seconds(span.start)}`);
-  });
-  const first = q.spans[0]!;
-  const last = q.spans[q.spans.length - 1]!;
-  const where = [
-    `team_id = ${integerLiteral(q.teamId)}`,
-    `${column} >= ${at(first.start)}`,
-    `${column} < ${at(last.end)}`,
-  ];
-  if (q.includeEvents?.length) where.push(`event IN (${q.includeEvents.map(quoteString).join(', ')})`);
-  if (q.excludeEvents?.length) where.push(`event NOT IN (${q.excludeEvents.map(quoteString).join(', ')})`);
-  return (
-    `SELECT toUInt32(multiIf(${cases.join(', ')}, 0)) AS bx_interval, count() AS bx_records,` +
-    ` toString(sum(sipHash64(toString(uuid)))) AS bx_checksum\n` +
-    `FROM ${quoteIdentifier(q.database)}.${quoteIdentifier(q.table)}\n` +
-    `WHERE ${where.join('\n  AND ')}\n` +
-    `GROUP BY bx_interval`
-  );
-}
+/** Teams per shared query (`team_id IN (...)`). */
+const TEAMS_PER_QUERY = 200;
+/** Shared queries of one `ofExports` call at once. */
+const PARALLEL_QUERIES = 4;
 
 /**
  * Counts and checksums of intervals in the events table, read with the
@@ -100,28 +51,32 @@ export class IntervalChecksums {
     const out = new Map<number, IntervalChecksum>();
     for (let i = 0; i < q.spans.length; i += SPANS_PER_QUERY) {
       const spans = q.spans.slice(i, i + SPANS_PER_QUERY);
-      let rows: Array<{ bx_interval: number | string; bx_records: number | string; bx_checksum: string }>;
-      try {
-        const result = await this.client.query({
-          query: buildIntervalChecksumsQuery({ ...q, spans }),
-          format: 'JSONEachRow',
-          abort_signal: signal,
-        });
-        rows = await result.json();
-      } catch (err) {
-        // A server that answered with an error has a numeric code; anything else did not answer.
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'string' && /^\d+$/.test(code)) {
-          throw new PermanentError(`ClickHouse: ${errorMessage(err)}`, { code: `ClickHouse${code}`, cause: err });
-        }
-        throw new RetryableError(`ClickHouse: ${errorMessage(err)}`, { code: 'ClickHouseUnavailable', cause: err });
-      }
+      const rows = await this.rows<{ bx_interval: number | string; bx_records: number | string; bx_checksum: string }>(
+        buildIntervalChecksumsQuery({ ...q, spans }),
+        signal,
+      );
+      const asked = new Set(spans.map((span) => span.start));
       for (const row of rows) {
         const start = Number(row.bx_interval) * 1000;
-        if (start !== 0) out.set(start, { records: Number(row.bx_records), checksum: row.bx_checksum });
+        if (asked.has(start)) out.set(start, { records: Number(row.bx_records), checksum: row.bx_checksum });
       }
     }
     return out;
+  }
+
+  /** The rows of a query as JSON objects; errors classified. */
+  private async rows<T>(query: string, signal?: AbortSignal): Promise<T[]> {
+    try {
+      const result = await this.client.query({ query, format: 'JSONEachRow', abort_signal: signal });
+      return await result.json<T>();
+    } catch (err) {
+      // A server that answered with an error has a numeric code; anything else did not answer.
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && /^\d+$/.test(code)) {
+        throw new PermanentError(`ClickHouse: ${errorMessage(err)}`, { code: `ClickHouse${code}`, cause: err });
+      }
+      throw new RetryableError(`ClickHouse: ${errorMessage(err)}`, { code: 'ClickHouseUnavailable', cause: err });
+    }
   }
 
   /**
@@ -155,12 +110,95 @@ export class IntervalChecksums {
     );
   }
 
+  /**
+   * What the source holds for the intervals of many exports, in their order:
+   * exports whose intervals lie on one grid with the same filters share
+   * queries (up to 200 teams each); any other export gets its own.
+   */
+  async ofExports(
+    items: readonly ExportIntervals[],
+    table: EventsTable,
+    signal?: AbortSignal,
+  ): Promise<Array<Map<number, IntervalChecksum>>> {
+    const out = items.map(() => new Map<number, IntervalChecksum>());
+    const groups = new Map<string, { grid: { origin: number; step: number }; members: number[] }>();
+    const alone: number[] = [];
+    items.forEach((item, i) => {
+      if (item.spans.length === 0) return;
+      const grid = item.exp.model === 'events' ? gridOf(item.spans) : null;
+      if (!grid) return alone.push(i);
+      const key = JSON.stringify([grid, item.exp.include_events, item.exp.exclude_events]);
+      const group = groups.get(key) ?? { grid, members: [] };
+      group.members.push(i);
+      groups.set(key, group);
+    });
+    const tasks: Array<() => Promise<void>> = alone.map((i) => async () => {
+      out[i] = await this.ofExport(items[i]!.exp, items[i]!.spans, table, signal);
+    });
+    for (const { grid, members } of groups.values()) {
+      const teams = [...new Set(members.map((i) => items[i]!.exp.team_id))];
+      for (let t = 0; t < teams.length; t += TEAMS_PER_QUERY) {
+        const teamIds = new Set(teams.slice(t, t + TEAMS_PER_QUERY));
+        const mine = members.filter((i) => teamIds.has(items[i]!.exp.team_id));
+        tasks.push(() => this.gridQuery(items, mine, [...teamIds], grid, table, out, signal));
+      }
+    }
+    const queue = [...tasks];
+    const worker = async () => {
+      for (let task = queue.shift(); task; task = queue.shift()) await task();
+    };
+    await Promise.all(Array.from({ length: PARALLEL_QUERIES }, worker));
+    return out;
+  }
+
+  private async gridQuery(
+    items: readonly ExportIntervals[],
+    members: number[],
+    teamIds: number[],
+    grid: { origin: number; step: number },
+    table: EventsTable,
+    out: Array<Map<number, IntervalChecksum>>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const from = Math.min(...members.map((i) => items[i]!.spans[0]!.start));
+    const to = Math.max(...members.map((i) => items[i]!.spans[items[i]!.spans.length - 1]!.end));
+    const exp = items[members[0]!]!.exp;
+    const rows = await this.rows<{
+      bx_team: string;
+      bx_interval: number | string;
+      bx_records: string;
+      bx_checksum: string;
+    }>(
+      buildGridChecksumsQuery({
+        database: table.CLICKHOUSE_DATABASE,
+        table: table.EVENTS_TABLE,
+        intervalColumn: table.EVENTS_INTERVAL_COLUMN,
+        teamIds,
+        grid,
+        from,
+        to,
+        includeEvents: exp.include_events,
+        excludeEvents: exp.exclude_events,
+      }),
+      signal,
+    );
+    const byTeam = new Map<number, Map<number, IntervalChecksum>>();
+    for (const row of rows) {
+      const team = Number(row.bx_team);
+      const intervals = byTeam.get(team) ?? new Map<number, IntervalChecksum>();
+      intervals.set(Number(row.bx_interval) * 1000, { records: Number(row.bx_records), checksum: row.bx_checksum });
+      byTeam.set(team, intervals);
+    }
+    for (const i of members) {
+      const held = byTeam.get(items[i]!.exp.team_id);
+      for (const span of items[i]!.spans) {
+        const tally = held?.get(span.start);
+        if (tally) out[i]!.set(span.start, tally);
+      }
+    }
+  }
+
   close(): Promise<void> {
     return this.client.close();
   }
-}
-
-function seconds(ms: number): string {
-  if (ms % 1000 !== 0) throw new RangeError(`interval bound ${ms} is not a whole second`);
-  return integerLiteral(ms / 1000);
 }

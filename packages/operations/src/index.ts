@@ -7,6 +7,7 @@ export * from './export-service';
 export * from './failure-policy';
 export * from './ids';
 export * from './run-admission';
+export * from './reconcile-judge';
 export * from './reconciler';
 export * from './run-retention';
 export * from './run-service';

@@ -1,21 +1,21 @@
 import { errorMessage, runIdFor, type BatchExport, type IntervalName, type Logger, type Span } from '@bx/core';
 import type { RunQueue } from '@bx/queue';
-import type { ReconcileCounts, ReconcileRecord, Store } from '@bx/store';
+import { exportIdOfRun, type ReconcileCounts, type ReconcileRecord, type RunReceiptView, type Store } from '@bx/store';
 import type { AlertWebhook } from './alert-webhook';
+import { judgeIntervals } from './reconcile-judge';
 
-/** What the source holds now for intervals of an export, per interval start: what its receipt must say. */
+/** What the source holds now for intervals of exports, per export (in order) and interval start. */
 export type SourceTally = (
-  exp: BatchExport,
-  spans: readonly Span[],
-) => Promise<Map<number, { records: number; checksum: string }>>;
+  items: ReadonlyArray<{ exp: BatchExport; spans: readonly Span[] }>,
+) => Promise<Array<Map<number, { records: number; checksum: string }>>>;
 
 export interface ReconcilerOptions {
   /** RECONCILE_WINDOW_HOURS in ms: completed intervals that ended this recently are checked. */
   windowMs: number;
   /** Records of intervals left `mismatch` are kept this long (the run retention), others the window. */
   keepMismatchesMs: number;
-  /** Exports checked at once (one ClickHouse query each). Default 8. */
-  concurrency?: number;
+  /** Exports read and checked together (Redis round trips and source queries are per chunk). Default 100. */
+  chunk?: number;
   /** How long one scheduler holds an export's check, in ms. Default 5 minutes. */
   lockMs?: number;
   /** ALERT_WEBHOOK_URL: told of every mismatch found. */
@@ -26,6 +26,9 @@ export interface ReconcilerOptions {
 export interface ReconcilePass extends ReconcileCounts {
   exports: number;
 }
+
+/** Chunks of exports checked at once by one pass. */
+const CHUNKS_IN_FLIGHT = 3;
 
 /** The longest interval of each calendar, in ms (days and weeks: with a daylight-saving hour). */
 const LONGEST: Record<IntervalName, number> = {
@@ -38,20 +41,24 @@ const LONGEST: Record<IntervalName, number> = {
 
 /**
  * Checks exported intervals against the source and repairs the ones that
- * changed (contract: Receipts; RECONCILE_*). Per export and pass: one read
- * of its runs in the window (status and receipt only), one grouped query of
- * the source (count and checksum per interval), then each interval is `ok`,
- * or `mismatch` (late rows, deleted rows) and re-exported as a new attempt
- * of the same run (`repairing`; `repaired` once its new receipt matches).
- * The cost is bounded by the window, not by history.
+ * changed (contract: Receipts; RECONCILE_*). For each export, its completed
+ * runs whose interval ended within the window: the receipt (rows,
+ * checksum) against what the source holds now (one grouped query; exports
+ * on one grid with the same filters share one). An interval is `ok`, or
+ * `mismatch` (late rows, deleted rows) and re-exported as a new attempt of
+ * the same run (`repairing`; `repaired` once its new receipt matches), unless
+ * the export has `auto_repair: false`. The cost is bounded by the window,
+ * not by history; exports go a chunk at a time, a few Redis round trips
+ * per chunk.
  *
  * Safe with several schedulers: an export is checked by one at a time (a
- * lock), and a repair is a compare-and-set on the run's receipt version
- * (lua/repair-run.lua), so each mismatch is repaired once even when a lock
- * expires mid-check.
+ * lock); a repair is a compare-and-set on the run's receipt version
+ * (lua/repair-run.lua) and the counters count transitions against the
+ * stored records (lua/record-reconciliation.lua), so each mismatch is
+ * repaired and counted once even when a lock expires mid-check.
  */
 export class Reconciler {
-  private readonly concurrency: number;
+  private readonly chunk: number;
   private readonly lockMs: number;
 
   constructor(
@@ -61,7 +68,7 @@ export class Reconciler {
     private readonly logger: Logger,
     private readonly opts: ReconcilerOptions,
   ) {
-    this.concurrency = opts.concurrency ?? 8;
+    this.chunk = opts.chunk ?? 100;
     this.lockMs = opts.lockMs ?? 5 * 60_000;
   }
 
@@ -69,113 +76,116 @@ export class Reconciler {
   async pass(now?: number): Promise<ReconcilePass> {
     const at = now ?? (await this.store.now());
     const total: ReconcilePass = { exports: 0, checked: 0, mismatches: 0, late_rows: 0, repairs: 0 };
-    for await (const ids of this.store.exports.ids(1000)) {
-      const queue = [...ids];
+    for await (const page of this.store.exports.ids(1000)) {
+      const chunks: string[][] = [];
+      for (let i = 0; i < page.length; i += this.chunk) chunks.push(page.slice(i, i + this.chunk));
+      // A few chunks in flight: one waits for ClickHouse while another talks to Redis.
       const worker = async () => {
-        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        for (let ids = chunks.shift(); ids; ids = chunks.shift()) {
           try {
-            const counts = await this.reconcileExport(id, at);
-            if (!counts) continue;
-            total.exports++;
-            for (const key of ['checked', 'mismatches', 'late_rows', 'repairs'] as const) total[key] += counts[key];
+            const counts = await this.reconcileChunk(ids, at);
+            total.exports += counts.length;
+            for (const c of counts)
+              for (const key of ['checked', 'mismatches', 'late_rows', 'repairs'] as const) total[key] += c[key];
           } catch (err) {
-            this.logger.error('reconciliation of an export failed; retried next pass', {
-              export_id: id,
+            this.logger.error('reconciliation of exports failed; retried next pass', {
+              exports: ids.length,
               err: errorMessage(err),
             });
           }
         }
       };
-      await Promise.all(Array.from({ length: this.concurrency }, worker));
+      await Promise.all(Array.from({ length: CHUNKS_IN_FLIGHT }, worker));
     }
     if (total.mismatches > 0 || total.repairs > 0) this.logger.info('reconciliation pass', { ...total });
     return total;
   }
 
-  /** Checks one export's intervals in the window; null when another scheduler is on it or it is gone. */
-  async reconcileExport(exportId: string, now: number): Promise<ReconcileCounts | null> {
-    const token = await this.store.reconciliation.lock(exportId, this.lockMs);
-    if (!token) return null;
+  /** Checks a chunk of exports; answers the counts of those it checked (not locked by another scheduler). */
+  async reconcileChunk(ids: readonly string[], now: number): Promise<ReconcileCounts[]> {
+    const tokens = await this.store.reconciliation.lockMany(ids, this.lockMs);
     try {
-      const exp = await this.store.exports.get(exportId);
-      if (!exp) return null;
-      return await this.check(exp, now);
+      const exports = (await this.store.exports.getMany([...tokens.keys()])).filter(
+        (exp): exp is BatchExport => exp !== null && exp.model === 'events',
+      );
+      const from = now - this.opts.windowMs;
+      const runIds = await this.store.runs.idsBetweenMany(
+        exports.map((exp) => ({ exportId: exp.id, from: from - LONGEST[exp.interval], to: now })),
+      );
+      const receipts = await this.store.runs.receipts(runIds.flat());
+      const byExport = new Map<string, RunReceiptView[]>();
+      for (const run of receipts) {
+        if (run.end <= from || run.end > now) continue;
+        const exportId = exportIdOfRun(run.id);
+        const list = byExport.get(exportId);
+        if (list) list.push(run);
+        else byExport.set(exportId, [run]);
+      }
+      const previous = await this.store.reconciliation.listMany(exports.map((exp) => exp.id));
+      const items = exports.map((exp) => ({
+        exp,
+        runs: byExport.get(exp.id) ?? [],
+        done: (byExport.get(exp.id) ?? []).filter((run) => run.status === 'Completed' && run.receipt !== null),
+      }));
+      const held = await this.source(items.map(({ exp, done }) => ({ exp, spans: done })));
+      return await this.settle(items, held, previous, now);
     } finally {
-      await this.store.reconciliation.unlock(exportId, token);
+      await this.store.reconciliation.unlockMany(tokens);
     }
   }
 
-  private async check(exp: BatchExport, now: number): Promise<ReconcileCounts> {
-    const from = now - this.opts.windowMs;
-    const ids = await this.store.runs.idsBetween(exp.id, from - LONGEST[exp.interval], now);
-    const runs = (await this.store.runs.receipts(ids)).filter((run) => run.end > from && run.end <= now);
-    const previous = new Map((await this.store.reconciliation.list(exp.id)).map((r) => [r.start, r]));
-    const done = runs.filter((run) => run.status === 'Completed' && run.receipt !== null);
-    const source = done.length > 0 ? await this.source(exp, done) : new Map();
-
-    const repair = exp.auto_repair !== false;
-    const records: ReconcileRecord[] = [];
-    const mismatched: ReconcileRecord[] = [];
-    for (const run of done) {
-      const receipt = run.receipt!;
-      const held = source.get(run.start) ?? { records: 0, checksum: '0' };
-      const prev = previous.get(run.start);
-      const record: ReconcileRecord = {
-        start: run.start,
-        end: run.end,
-        status: 'ok',
-        sourceRecords: held.records,
-        exportedRecords: receipt.records,
-        checkedAt: now,
-        version: receipt.version,
-      };
-      if (held.records === receipt.records && held.checksum === receipt.checksum) {
-        // Exported again since a mismatch (by a repair or a manual retry), and equal now.
-        if (prev && prev.status !== 'ok' && receipt.version > prev.version) {
-          record.status = 'repaired';
-          record.version = prev.version;
-        }
-        records.push(record);
-      } else if (repair) {
-        mismatched.push(record);
-      } else {
-        // Left as found until someone retries it (counted and told once: see record()).
-        records.push({ ...record, status: 'mismatch' });
+  /**
+   * Records what each export's intervals are now (one round trip for the
+   * chunk), starts the repairs, tells of the mismatches, prunes old records.
+   */
+  private async settle(
+    items: ReadonlyArray<{ exp: BatchExport; runs: RunReceiptView[]; done: RunReceiptView[] }>,
+    held: Array<Map<number, { records: number; checksum: string }>>,
+    previous: ReconcileRecord[][],
+    now: number,
+  ): Promise<ReconcileCounts[]> {
+    const judged = [];
+    for (const [i, { exp, runs, done }] of items.entries()) {
+      const before = new Map(previous[i]!.map((r) => [r.start, r]));
+      const repair = exp.auto_repair !== false;
+      const { records, mismatched } = judgeIntervals({ runs, done, held: held[i]!, previous: before, repair, now });
+      const started = { mismatches: 0, late_rows: 0 };
+      const repairing: ReconcileRecord[] = [];
+      for (const record of mismatched) {
+        if (!(await this.startRepair(exp, record, now))) continue;
+        repairing.push(record);
+        started.mismatches++;
+        started.late_rows += Math.max(0, record.sourceRecords - record.exportedRecords);
       }
+      judged.push({ exp, before, records, repairing, started, checked: done.length });
     }
-    // A repair that failed for good leaves the interval as it was found.
-    for (const run of runs) {
-      const prev = previous.get(run.start);
-      if (prev?.status === 'repairing' && (run.status === 'Failed' || run.status === 'Cancelled'))
-        records.push({ ...prev, status: 'mismatch', checkedAt: now });
+    const counted = await this.store.reconciliation.recordMany(
+      judged.map((j) => ({ exportId: j.exp.id, records: j.records, checked: j.checked, started: j.started })),
+    );
+    const out: ReconcileCounts[] = [];
+    for (const [i, { exp, before, records, repairing, started, checked }] of judged.entries()) {
+      const c = counted[i]!;
+      for (const record of records)
+        if (record.status === 'repaired' && ['repairing', 'mismatch'].includes(before.get(record.start)?.status ?? ''))
+          this.logger.info('interval repaired', this.fields(exp, record));
+      for (const record of repairing) await this.alert(exp, record, true);
+      for (const start of c.found)
+        await this.alert(
+          exp,
+          records.find((r) => r.start === start)!,
+          false,
+        );
+      out.push({
+        checked,
+        mismatches: c.mismatches + started.mismatches,
+        late_rows: c.late_rows + started.late_rows,
+        repairs: c.repairs,
+      });
     }
-
-    const started = { mismatches: 0, late_rows: 0 };
-    const repairing: ReconcileRecord[] = [];
-    for (const record of mismatched) {
-      if (!(await this.startRepair(exp, record, now))) continue;
-      repairing.push(record);
-      started.mismatches++;
-      started.late_rows += Math.max(0, record.sourceRecords - record.exportedRecords);
-    }
-    const counted = await this.store.reconciliation.record(exp.id, records, done.length, started);
-    for (const record of records)
-      if (record.status === 'repaired' && ['repairing', 'mismatch'].includes(previous.get(record.start)?.status ?? ''))
-        this.logger.info('interval repaired', this.fields(exp, record));
-    for (const record of repairing) await this.alert(exp, record, true);
-    for (const start of counted.found)
-      await this.alert(
-        exp,
-        records.find((r) => r.start === start)!,
-        false,
-      );
-    await this.prune(exp.id, previous, now);
-    return {
-      checked: done.length,
-      mismatches: counted.mismatches + started.mismatches,
-      late_rows: counted.late_rows + started.late_rows,
-      repairs: counted.repairs,
-    };
+    await this.store.reconciliation.remove(
+      new Map(items.map(({ exp }, i) => [exp.id, this.stale(previous[i]!, now).map((r) => r.start)])),
+    );
+    return out;
   }
 
   /**
@@ -221,16 +231,12 @@ export class Reconciler {
   }
 
   /** Records of intervals out of the window go; those left mismatched stay as long as run records do. */
-  private async prune(exportId: string, records: Map<number, ReconcileRecord>, now: number): Promise<void> {
-    const stale = [...records.values()].filter((r) => {
+  private stale(records: ReconcileRecord[], now: number): ReconcileRecord[] {
+    return records.filter((r) => {
       const keep =
         r.status === 'mismatch' || r.status === 'repairing' ? this.opts.keepMismatchesMs : this.opts.windowMs;
       return r.end <= now - keep;
     });
-    await this.store.reconciliation.remove(
-      exportId,
-      stale.map((r) => r.start),
-    );
   }
 
   private fields(exp: BatchExport, record: ReconcileRecord): Record<string, unknown> {

@@ -21,6 +21,15 @@ export interface ReconcileRecord {
   version: number;
 }
 
+/** What storing a pass's records counted (see `record`). */
+export interface Recorded {
+  repairs: number;
+  mismatches: number;
+  late_rows: number;
+  /** Interval starts newly found mismatched. */
+  found: number[];
+}
+
 /** The reconciler's counters of one export. */
 export interface ReconcileCounts {
   checked: number;
@@ -46,51 +55,85 @@ export class ReconciliationRepository {
 
   /** The export's records, newest interval first. */
   async list(exportId: string): Promise<ReconcileRecord[]> {
-    const hash = await this.redis.hgetall(this.keys.reconciliation(exportId));
-    return Object.entries(hash)
-      .map(([start, value]) => decode(Number(start), value))
-      .filter((r): r is ReconcileRecord => r !== null)
-      .sort((a, b) => b.start - a.start);
+    return decodeAll(await this.redis.hgetall(this.keys.reconciliation(exportId)));
+  }
+
+  /** The records of many exports (in their order) in one round trip. */
+  async listMany(exportIds: readonly string[]): Promise<ReconcileRecord[][]> {
+    if (exportIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of exportIds) pipeline.hgetall(this.keys.reconciliation(id));
+    return ((await pipeline.exec()) ?? []).map(([err, hash]) => {
+      if (err) throw err;
+      return decodeAll(hash as Record<string, string>);
+    });
   }
 
   /**
    * Stores a pass's records of an export and moves its counters in one step,
    * only while the export exists (lua/record-reconciliation.lua), counting
    * each transition once however many schedulers' passes overlap: repairs
-   * done (`repairing` or `mismatch` → `repaired`) and mismatches found (→ `mismatch`).
-   * `started`: the mismatches (and their late rows) of the repairs this pass
-   * started, counted already by their compare-and-set. Answers what it
-   * counted and the interval starts it newly found mismatched.
+   * done (`repairing` or `mismatch` → `repaired`) and mismatches found
+   * (→ `mismatch`). `started`: the mismatches (and their late rows) of the
+   * repairs this pass started, counted already by their compare-and-set.
+   * Answers what it counted and the interval starts it newly found mismatched.
    */
   async record(
     exportId: string,
     records: readonly ReconcileRecord[],
     checked: number,
-    started: { mismatches: number; late_rows: number } = { mismatches: 0, late_rows: 0 },
-  ): Promise<{ repairs: number; mismatches: number; late_rows: number; found: number[] }> {
-    const answer = (await callScript(
-      this.redis,
-      'record-reconciliation',
-      [this.keys.export(exportId), this.keys.reconciliation(exportId), this.keys.reconcileStats],
-      [
-        exportId,
-        checked,
-        started.mismatches,
-        started.late_rows,
-        ...records.flatMap((r) => [String(r.start), encode(r)]),
-      ],
-    )) as Array<number | string>;
-    const [repairs, mismatches, late, ...found] = answer;
-    return {
-      repairs: Number(repairs),
-      mismatches: Number(mismatches),
-      late_rows: Number(late),
-      found: found.map(Number),
-    };
+    started?: { mismatches: number; late_rows: number },
+  ): Promise<Recorded> {
+    return (await this.recordMany([{ exportId, records, checked, started }]))[0]!;
   }
 
-  async remove(exportId: string, starts: readonly number[]): Promise<void> {
-    if (starts.length > 0) await this.redis.hdel(this.keys.reconciliation(exportId), ...starts.map(String));
+  /** `record` for many exports in one round trip, in their order. */
+  async recordMany(
+    entries: ReadonlyArray<{
+      exportId: string;
+      records: readonly ReconcileRecord[];
+      checked: number;
+      started?: { mismatches: number; late_rows: number };
+    }>,
+  ): Promise<Recorded[]> {
+    if (entries.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const { exportId, records, checked, started } of entries) {
+      callScript(
+        pipeline,
+        'record-reconciliation',
+        [this.keys.export(exportId), this.keys.reconciliation(exportId), this.keys.reconcileStats],
+        [
+          exportId,
+          checked,
+          started?.mismatches ?? 0,
+          started?.late_rows ?? 0,
+          ...records.flatMap((r) => [String(r.start), encode(r)]),
+        ],
+      );
+    }
+    return ((await pipeline.exec()) ?? []).map(([err, answer]) => {
+      if (err) throw err;
+      const [repairs, mismatches, late, ...found] = answer as Array<number | string>;
+      return {
+        repairs: Number(repairs),
+        mismatches: Number(mismatches),
+        late_rows: Number(late),
+        found: found.map(Number),
+      };
+    });
+  }
+
+  /** Removes records (export id → interval starts), in one round trip. */
+  async remove(starts: ReadonlyMap<string, readonly number[]>): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    let any = false;
+    for (const [exportId, list] of starts) {
+      if (list.length === 0) continue;
+      pipeline.hdel(this.keys.reconciliation(exportId), ...list.map(String));
+      any = true;
+    }
+    if (any) await pipeline.exec();
   }
 
   /**
@@ -119,13 +162,28 @@ export class ReconciliationRepository {
 
   /** Takes the export's lock for `ms`; its token, or null when another scheduler holds it. */
   async lock(exportId: string, ms: number): Promise<string | null> {
-    const token = randomUUID();
-    const ok = await this.redis.set(this.keys.reconcileLock(exportId), token, 'PX', ms, 'NX');
-    return ok === 'OK' ? token : null;
+    return (await this.lockMany([exportId], ms)).get(exportId) ?? null;
   }
 
-  async unlock(exportId: string, token: string): Promise<void> {
-    await callScript(this.redis, 'release-lock', [this.keys.reconcileLock(exportId)], [token]);
+  /** Takes the locks of many exports in one round trip: the token of each export locked. */
+  async lockMany(exportIds: readonly string[], ms: number): Promise<Map<string, string>> {
+    const tokens = exportIds.map(() => randomUUID());
+    const pipeline = this.redis.pipeline();
+    exportIds.forEach((id, i) => pipeline.set(this.keys.reconcileLock(id), tokens[i]!, 'PX', ms, 'NX'));
+    const out = new Map<string, string>();
+    ((await pipeline.exec()) ?? []).forEach(([err, ok], i) => {
+      if (err) throw err;
+      if (ok === 'OK') out.set(exportIds[i]!, tokens[i]!);
+    });
+    return out;
+  }
+
+  /** Releases locks still held with these tokens (export id → token). */
+  async unlockMany(tokens: ReadonlyMap<string, string>): Promise<void> {
+    if (tokens.size === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const [id, token] of tokens) callScript(pipeline, 'release-lock', [this.keys.reconcileLock(id)], [token]);
+    await pipeline.exec();
   }
 }
 
@@ -142,6 +200,13 @@ export function reconcileCountsOf(hash: Record<string, string>, exportId: string
 
 function encode(r: ReconcileRecord): string {
   return [r.status, r.sourceRecords, r.exportedRecords, r.checkedAt, r.end, r.version].join('|');
+}
+
+function decodeAll(hash: Record<string, string>): ReconcileRecord[] {
+  return Object.entries(hash)
+    .map(([start, value]) => decode(Number(start), value))
+    .filter((r): r is ReconcileRecord => r !== null)
+    .sort((a, b) => b.start - a.start);
 }
 
 function decode(start: number, value: string): ReconcileRecord | null {

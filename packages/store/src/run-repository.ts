@@ -86,6 +86,7 @@ export class RunRepository {
       'reschedule-run',
       'delete-run',
       'set-run-state',
+      'run-receipts',
     ]);
   }
 
@@ -158,25 +159,40 @@ export class RunRepository {
     return this.redis.zrangebyscore(this.keys.exportRuns(exportId), from, `(${to}`);
   }
 
-  /** Status, interval and receipt of many runs in one round trip, without the rest of their records. */
-  async receipts(ids: readonly string[]): Promise<RunReceiptView[]> {
-    if (ids.length === 0) return [];
+  /** `idsBetween` of many exports in one round trip, in their order. */
+  async idsBetweenMany(ranges: ReadonlyArray<{ exportId: string; from: number; to: number }>): Promise<string[][]> {
+    if (ranges.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hmget(this.keys.run(id), 'status', 'interval_end_ms', 'receipt');
-    const out: RunReceiptView[] = [];
-    ((await pipeline.exec()) ?? []).forEach(([err, value], i) => {
+    for (const r of ranges) pipeline.zrangebyscore(this.keys.exportRuns(r.exportId), r.from, `(${r.to}`);
+    return ((await pipeline.exec()) ?? []).map(([err, ids]) => {
       if (err) throw err;
-      const [status, end, receipt] = value as Array<string | null>;
-      if (!status || !end) return;
-      const id = ids[i]!;
-      out.push({
-        id,
-        status: status as RunStatus,
-        start: intervalStartOfRun(id),
-        end: Number(end),
-        receipt: receipt ? (JSON.parse(receipt) as RunReceipt) : null,
-      });
+      return ids as string[];
     });
+  }
+
+  /** Status, interval and receipt of many runs, without the rest of their records; one script call per 5,000. */
+  async receipts(ids: readonly string[]): Promise<RunReceiptView[]> {
+    const out: RunReceiptView[] = [];
+    for (let i = 0; i < ids.length; i += 5000) {
+      const chunk = ids.slice(i, i + 5000);
+      const values = (await callScript(
+        this.redis,
+        'run-receipts',
+        chunk.map((id) => this.keys.run(id)),
+        [],
+      )) as string[];
+      chunk.forEach((id, k) => {
+        const [status, end, receipt] = [values[3 * k], values[3 * k + 1], values[3 * k + 2]];
+        if (!status || !end) return;
+        out.push({
+          id,
+          status: status as RunStatus,
+          start: intervalStartOfRun(id),
+          end: Number(end),
+          receipt: receipt ? (JSON.parse(receipt) as RunReceipt) : null,
+        });
+      });
+    }
     return out;
   }
 

@@ -28,7 +28,7 @@ export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Prom
   const retention = new RunRetention(store, queue, logger, config.RUN_RETENTION_DAYS * 86_400_000);
   const janitor = new ExportJanitor(store, queue, logger);
   const checksums = IntervalChecksums.fromConfig(config);
-  const reconciler = new Reconciler(store, queue, (exp, spans) => checksums.ofExport(exp, spans, config), logger, {
+  const reconciler = new Reconciler(store, queue, (items) => checksums.ofExports(items, config), logger, {
     windowMs: config.RECONCILE_WINDOW_HOURS * 3_600_000,
     keepMismatchesMs: config.RUN_RETENTION_DAYS * 86_400_000,
     webhook: new AlertWebhook(config.ALERT_WEBHOOK_URL, logger),
