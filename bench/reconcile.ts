@@ -1,11 +1,13 @@
 import { IntervalChecksums } from '@bx/clickhouse/checksums';
-import { createLogger, runIdFor, type BatchExport } from '@bx/core';
+import { createLogger, runIdFor } from '@bx/core';
 import { Reconciler } from '@bx/operations';
 import type { RunQueue } from '@bx/queue';
 import type { NewRun, Store } from '@bx/store';
 import { createClient } from '@clickhouse/client';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
+import { EVENTS_DDL_18 } from '../test/helpers/clickhouse';
+import { exportFixture } from '../test/helpers/export-fixture';
 
 const HOUR = 3_600_000;
 const EXPORTS = 1000;
@@ -102,13 +104,7 @@ async function loadSource(
 ): Promise<Map<string, { records: number; checksum: string }>> {
   await ch.command({ query: `DROP DATABASE IF EXISTS ${DATABASE}` });
   await ch.command({ query: `CREATE DATABASE ${DATABASE}` });
-  await ch.command({
-    query: `CREATE TABLE ${DATABASE}.events (
-      uuid UUID, event String, properties String, timestamp DateTime('UTC'), team_id Int64,
-      distinct_id String, elements_chain String, created_at DateTime('UTC'), person_id UUID,
-      person_properties String, inserted_at Nullable(DateTime('UTC'))
-    ) ENGINE = MergeTree() ORDER BY (team_id, uuid)`,
-  });
+  await ch.command({ query: EVENTS_DDL_18(DATABASE, 'events') });
   const total = EXPORTS * WINDOW_HOURS * ROWS_PER_INTERVAL;
   const start = first / 1000;
   await ch.command({
@@ -137,33 +133,8 @@ async function createExportsWithReceipts(
   truth: Map<string, { records: number; checksum: string }>,
 ): Promise<string[]> {
   const ids: string[] = [];
-  const created = new Date(first).toISOString();
   for (let e = 0; e < EXPORTS; e++) {
-    const exp: BatchExport = {
-      id: randomUUID(),
-      name: `reconcile bench ${e}`,
-      team_id: TEAM_BASE + e,
-      interval: 'hour',
-      timezone: 'UTC',
-      model: 'events',
-      include_events: [],
-      exclude_events: [],
-      paused: false,
-      start_at: null,
-      end_at: null,
-      destination: {
-        type: 'S3',
-        config: {
-          bucket_name: 'bx-bench',
-          region: 'us-east-1',
-          prefix: 'r',
-          aws_access_key_id: 'a',
-          aws_secret_access_key: 'b',
-        },
-      },
-      created_at: created,
-      updated_at: created,
-    };
+    const exp = exportFixture(randomUUID(), first, { name: `reconcile bench ${e}`, team_id: TEAM_BASE + e });
     await store.exports.create(exp, first + WINDOW_HOURS * HOUR, null);
     ids.push(exp.id);
   }

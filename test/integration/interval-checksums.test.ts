@@ -12,7 +12,7 @@ import {
   type EventsTable,
 } from '@bx/clickhouse/checksums';
 import type { BatchExport, Span } from '@bx/core';
-import { TestClickHouse } from '../helpers/clickhouse';
+import { EVENTS_DDL_MODERN, TestClickHouse } from '../helpers/clickhouse';
 import { testEnv } from '../helpers/env';
 import { asRows, chTime, makeEvent, type SourceEvent } from '../helpers/events';
 
@@ -150,11 +150,7 @@ describe('the same queries and the receipt on a modern engine (chdb, DateTime64(
     dir = mkdtempSync(join(tmpdir(), 'bx-chdb-receipts-'));
     session = new Session(dir);
     session.query('CREATE DATABASE IF NOT EXISTS analytics');
-    session.query(`CREATE TABLE analytics.events (
-      uuid UUID, event String, properties String, timestamp DateTime64(6, 'UTC'), team_id Int64,
-      distinct_id String, elements_chain String, created_at DateTime64(6, 'UTC'), person_id UUID,
-      person_properties String, inserted_at Nullable(DateTime64(6, 'UTC'))
-    ) ENGINE = MergeTree ORDER BY (team_id, uuid)`);
+    session.query(EVENTS_DDL_MODERN('analytics', 'events'));
     const values = rows.map(
       (r) =>
         `('${r.uuid}', '${r.event}', '{}', '${r.timestamp}', ${r.team_id}, 'd', '', '${r.created_at}', '${r.person_id}', '{}', ${r.inserted_at === null ? 'NULL' : `'${r.inserted_at}'`})`,
