@@ -1,7 +1,8 @@
 /**
  * `npx tsx bench/product-only.ts [--rows N] [--reps R] [--cases a,b]`: the
  * export cases of the benchmark alone, against B0 and B1 measured in the same
- * run (fast to iterate on). Reuses bx_bench.events when it already holds N
+ * run (fast to iterate on). Reuses <database>.events (`--database`, default
+ * bx_bench) when it already holds N
  * rows; prints one JSON line per case, with the ratio to the B0s measured
  * right before its repetitions too. `--no-baselines` for memory runs,
  * `--no-b1` to skip the slow gzip one-liner.
@@ -25,6 +26,8 @@ const { values: args } = parseArgs({
     cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd' },
     /** Skip B0/B1 (memory runs at 10M rows, where B1 alone takes minutes). */
     'no-baselines': { type: 'boolean', default: false },
+    /** The database of the events (another than bx_bench keeps out of a benchmark running beside). */
+    database: { type: 'string', default: 'bx_bench' },
     /** Measure B0 only (the zstd and Parquet targets are ratios to B0; B1 takes minutes). */
     'no-b1': { type: 'boolean', default: false },
   },
@@ -35,12 +38,14 @@ const CASES: Record<string, ProductCase> = {
   jsonl_zstd: { name: 'jsonl_zstd', file_format: 'JSONLines', compression: 'zstd' },
   parquet_zstd: { name: 'parquet_zstd', file_format: 'Parquet', compression: 'zstd' },
 };
+const DB = args.database;
+if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(DB)) throw new Error('--database must be a plain identifier');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function tableRows(): Promise<number> {
   const ch = createClient({ url: URLS.ch });
   try {
-    const rs = await ch.query({ query: 'SELECT count() AS n FROM bx_bench.events', format: 'JSONEachRow' });
+    const rs = await ch.query({ query: `SELECT count() AS n FROM ${DB}.events`, format: 'JSONEachRow' });
     return Number(((await rs.json()) as Array<{ n: string }>)[0]!.n);
   } catch {
     return 0;
@@ -52,8 +57,8 @@ async function tableRows(): Promise<number> {
 async function main(): Promise<void> {
   const rows = Number(args.rows);
   const reps = Number(args.reps);
-  if ((await tableRows()) !== rows) await generateEvents(URLS.ch, 'bx_bench', rows);
-  const teamRows = await countTeamRows(URLS.ch, 'bx_bench');
+  if ((await tableRows()) !== rows) await generateEvents(URLS.ch, DB, rows);
+  const teamRows = await countTeamRows(URLS.ch, DB);
   const dir = mkdtempSync(join(tmpdir(), 'bx-bench-'));
   const prefix = `bxprod${Date.now()}`;
   const store = Store.connect(URLS.redis, prefix);
@@ -66,14 +71,14 @@ async function main(): Promise<void> {
   });
   await s3.send(new CreateBucketCommand({ Bucket: 'bx-bench' })).catch(() => undefined);
   try {
-    const bytes = responseBytes(URLS.ch, 'bx_bench', dir);
+    const bytes = responseBytes(URLS.ch, DB, dir);
     const baseline = (f: typeof b0) =>
       args['no-baselines']
         ? NaN
         : teamRows /
           median(
             Array.from({ length: reps }, () => {
-              const { seconds } = f(URLS.ch, 'bx_bench', dir);
+              const { seconds } = f(URLS.ch, DB, dir);
               console.log(`  ${f.name} ${seconds.toFixed(2)} s`);
               return seconds;
             }),
@@ -94,7 +99,7 @@ async function main(): Promise<void> {
           workerEnv: {
             REDIS_URL: URLS.redis,
             CLICKHOUSE_URL: URLS.ch,
-            CLICKHOUSE_DATABASE: 'bx_bench',
+            CLICKHOUSE_DATABASE: DB,
             QUEUE_PREFIX: prefix,
           },
           s3: {
@@ -109,7 +114,7 @@ async function main(): Promise<void> {
             `  ${name} ${seconds.toFixed(2)} s${paired.length ? ` after B0 ${paired[rep]!.toFixed(2)} s` : ''}`,
           ),
         () => {
-          if (!args['no-baselines']) paired.push(b0(URLS.ch, 'bx_bench', dir).seconds);
+          if (!args['no-baselines']) paired.push(b0(URLS.ch, DB, dir).seconds);
         },
       );
       const rate = teamRows / median(r.seconds);
