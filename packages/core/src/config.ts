@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 
@@ -40,6 +41,16 @@ const schema = z.object({
   ADMIN_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Port of the admin API. Default 8080. */
   PORT: int(0).max(65535).default(8080),
+  /** Address the admin API binds to. Default `0.0.0.0` (every IPv4 interface). */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /**
+   * Which proxies to believe about the client (X-Forwarded-For, -Proto, -Host), as Express's
+   * `trust proxy`: `false` (default: none), `true` (the nearest), a hop count, or a list of
+   * `loopback`, `linklocal`, `uniquelocal`, addresses and CIDRs.
+   */
+  TRUST_PROXY: z.string().transform(trustProxy).default(false),
+  /** Time a client has to send a whole request (headers and body), in ms. Default 30000. */
+  HTTP_REQUEST_TIMEOUT_MS: int(1000).default(30_000),
   /** Bull Board at /admin/queues shows queues but refuses retry, clean, pause and the like. Default false. */
   BULL_BOARD_READ_ONLY: z.stringbool().default(false),
   /** Prefix of every Redis key and BullMQ queue; lets deployments share a Redis. Default `bx`. */
@@ -72,6 +83,28 @@ const schema = z.object({
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** TRUST_PROXY as Express's `trust proxy` setting takes it. */
+function trustProxy(value: string, ctx: z.RefinementCtx): boolean | number | string[] {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const validBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!PROXY_NAMES.has(entry) && (family === 0 || !validBits || extra !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `'${entry}' is not true, false, a hop count, loopback, linklocal, uniquelocal, an IP address or a CIDR`,
+      });
+      return z.NEVER;
+    }
+  }
+  return entries;
+}
 export type Role = 'api' | 'scheduler' | 'worker';
 
 /**

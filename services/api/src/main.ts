@@ -5,7 +5,9 @@ import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
+import { listen } from './listen';
 
 export async function startApi(
   env: NodeJS.ProcessEnv = process.env,
@@ -27,13 +29,18 @@ export async function startApi(
     clickhouse,
     logger,
     destinationFor,
+    trustProxy: config.TRUST_PROXY,
   });
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.PORT, '0.0.0.0', () => resolve(s));
-    s.once('error', reject);
+  const server = await listen(app, {
+    port: config.PORT,
+    host: config.HOST,
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+  }).catch(async (err: unknown) => {
+    await Promise.all([queue.close(), store.close(), clickhouse.close()]);
+    throw err;
   });
-  logger.info('api listening', { port: config.PORT });
+  logger.info('api listening', { host: config.HOST, port: (server.address() as AddressInfo).port });
   return {
     server,
     async stop() {
