@@ -1,4 +1,4 @@
-import { createApp } from '@bx/api';
+import { createApp, type AppDeps } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger } from '@bx/core';
 import { destinationFor } from '@bx/destinations';
@@ -16,6 +16,15 @@ export interface HttpResult {
   headers: Headers;
   text: string;
   json: any;
+}
+
+export interface ApiHarnessOptions {
+  bullBoardReadOnly?: boolean;
+  clock?: () => number;
+  /** TRUST_PROXY. Default false. */
+  trustProxy?: AppDeps['trustProxy'];
+  /** Wrong tokens per client and window before 429. Default the product's (20 a minute). */
+  authFailureLimit?: AppDeps['authFailureLimit'];
 }
 
 /** The admin API on a random port over its own Redis prefix; close() removes every key it made. */
@@ -36,7 +45,7 @@ export class ApiHarness {
   private readonly clock: () => number;
   private server: Server | null = null;
 
-  constructor(opts: { bullBoardReadOnly?: boolean; clock?: () => number } = {}) {
+  constructor(private readonly opts: ApiHarnessOptions = {}) {
     this.service = new ExportService(this.store, this.queue, this.logger, opts.clock);
     this.clock = opts.clock ?? Date.now;
     this.readOnly = opts.bullBoardReadOnly ?? false;
@@ -54,6 +63,8 @@ export class ApiHarness {
       clickhouse: this.clickhouse,
       logger: this.logger,
       destinationFor,
+      trustProxy: this.opts.trustProxy,
+      authFailureLimit: this.opts.authFailureLimit,
     });
     this.server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -26,6 +26,8 @@ export function storeKeys(prefix: string) {
     exportTotals: `${prefix}:stats:export-totals`,
     /** hash `<status>|<le>`, `<status>|count`, `<status>|sum_ms` → attempt durations; buckets not cumulative. */
     runDurations: `${prefix}:stats:run-durations`,
+    /** JSON of one admin login, by the SHA-256 (hex) of its cookie's id; expires with the session. */
+    adminSession: (idHash: string) => `${prefix}:admin-session:${idHash}`,
   };
 }
 export type StoreKeys = ReturnType<typeof storeKeys>;

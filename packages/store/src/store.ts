@@ -4,6 +4,7 @@ import { ExportRepository } from './export-repository';
 import { storeKeys } from './keys';
 import { RunRepository } from './run-repository';
 import { ScheduleRepository } from './schedule-repository';
+import { SessionRepository } from './session-repository';
 import { StatsRepository } from './stats-repository';
 
 /** The repositories over one Redis connection. */
@@ -13,6 +14,7 @@ export class Store {
   readonly schedule: ScheduleRepository;
   readonly backfills: BackfillRepository;
   readonly stats: StatsRepository;
+  readonly sessions: SessionRepository;
 
   constructor(
     readonly redis: Redis,
@@ -24,6 +26,7 @@ export class Store {
     this.schedule = new ScheduleRepository(redis, keys);
     this.backfills = new BackfillRepository(redis, keys);
     this.stats = new StatsRepository(redis, keys);
+    this.sessions = new SessionRepository(redis, keys);
   }
 
   static connect(url: string, prefix: string): Store {
