@@ -17,6 +17,9 @@ import {
 import type { RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+
+const patchedDestination = z.object({ destination: destinationSchema });
 
 export interface ListRunsQuery {
   status?: string;
@@ -77,11 +80,10 @@ export class ExportService {
       const type = destinationPatch.type ?? current.destination.type;
       // Same type: merge, so secrets the API never returned can be left out.
       const base = type === current.destination.type ? current.destination.config : {};
-      next.destination = parseInput(
-        destinationSchema,
-        { type, config: { ...base, ...destinationPatch.config } },
-        'destination',
-      );
+      // Parsed under `destination`, so a bad field is named as in the body (destination.config.prefix).
+      next.destination = parseInput(patchedDestination, {
+        destination: { type, config: { ...base, ...destinationPatch.config } },
+      }).destination;
     }
     if (next.start_at && next.end_at && next.end_at <= next.start_at) {
       throw new ValidationError('Invalid body: end_at: end_at must be after start_at', [
