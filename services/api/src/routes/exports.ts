@@ -1,5 +1,6 @@
-import { errorMessage, isRetryable, type DestinationConfig, type DestinationWriter } from '@bx/core';
+import { RetryableError, errorMessage, isRetryable, type DestinationConfig, type DestinationWriter } from '@bx/core';
 import type { ExportService } from '@bx/operations';
+import { checkPathIds } from '../path-ids';
 import { Router, type Request } from 'express';
 import { exportView } from '../serialize';
 
@@ -8,11 +9,31 @@ const query = (req: Request, name: string): string | undefined => {
   return typeof value === 'string' ? value : undefined;
 };
 
+/** The destination test answers within this, in ms, whatever the destination does (contract: 30 s). */
+export const TEST_DEADLINE_MS = 25_000;
+
+/** `work`, or a retryable timeout after `ms` (the work is left to its own timeouts). */
+async function withDeadline(work: Promise<void>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RetryableError(`${what} destination did not answer within ${ms / 1000} s`, { code: 'Timeout' })),
+      ms,
+    );
+  });
+  try {
+    await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => undefined);
+  }
+}
+
 export function exportsRouter(
   service: ExportService,
   destinationFor: (d: DestinationConfig) => DestinationWriter,
 ): Router {
-  const router = Router();
+  const router = checkPathIds(Router());
 
   router.post('/', async (req, res) => {
     res.status(201).json(exportView(await service.create(req.body)));
@@ -42,7 +63,7 @@ export function exportsRouter(
   router.post('/:id/test', async (req, res) => {
     const exp = await service.get(req.params.id);
     try {
-      await destinationFor(exp.destination).check();
+      await withDeadline(destinationFor(exp.destination).check(), TEST_DEADLINE_MS, exp.destination.type);
       res.json({ status: 'ok', message: `${exp.destination.type} destination reachable and writable` });
     } catch (err) {
       const code = (err as { code?: unknown }).code;

@@ -1,9 +1,10 @@
 import type { BackfillService, RunService } from '@bx/operations';
+import { checkPathIds } from '../path-ids';
 import { Router } from 'express';
 
 /** Runs and backfills of one export: `/api/exports/:id/...`. */
 export function runsRouter(runs: RunService, backfills: BackfillService): Router {
-  const router = Router({ mergeParams: true });
+  const router = checkPathIds(Router({ mergeParams: true }));
 
   router.post('/:id/runs/:run_id/retry', async (req, res) => {
     res.status(202).json(await runs.retry(req.params.id, req.params.run_id));
