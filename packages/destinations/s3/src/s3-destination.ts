@@ -9,9 +9,15 @@ import {
 } from '@bx/core';
 import { intervalStem, manifestKey, objectKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
-import { createS3Client, encryptionParams } from './s3-client';
+import { connectS3, encryptionParams } from './s3-client';
+import type { RequestControl } from './request-control';
 import { RerunCleanup } from './rerun-cleanup';
 import { classifyS3Error } from './s3-errors';
+
+/** Time the clean-up after a failed or cancelled attempt has (aborting uploads, deleting objects), in ms. */
+export const CLEANUP_DEADLINE_MS = 5000;
+/** Time the destination test (`POST /api/exports/:id/test`) has, in ms; the API answers within 30 s. */
+export const CHECK_DEADLINE_MS = 20_000;
 
 /**
  * Writes a run's rows to S3 as JSON Lines or Parquet, streamed through multipart uploads.
@@ -26,15 +32,35 @@ import { classifyS3Error } from './s3-errors';
  */
 export class S3Destination implements DestinationWriter {
   private readonly client: S3Client;
+  /** Stops the client's requests; null for a client given by the caller. */
+  private readonly requests: RequestControl | null;
 
   constructor(
     private readonly config: S3Config,
     client?: S3Client,
   ) {
-    this.client = client ?? createS3Client(config);
+    const connection = client ? { client, requests: null } : connectS3(config);
+    this.client = connection.client;
+    this.requests = connection.requests;
   }
 
   async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
+    // Cancelled or shut down: what is under way stops now, the clean-up below has until the deadline.
+    const onAbort = () => {
+      this.requests?.abortInFlight('run aborted');
+      this.requests?.deadline(CLEANUP_DEADLINE_MS, `S3 clean-up did not finish within ${CLEANUP_DEADLINE_MS} ms`);
+    };
+    this.requests?.reset();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.writeRun(batches, ctx);
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async writeRun(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
+    if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
     const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd };
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
@@ -78,6 +104,7 @@ export class S3Destination implements DestinationWriter {
       await cleanup.done();
       return result;
     } catch (err) {
+      this.requests?.deadline(CLEANUP_DEADLINE_MS, `S3 clean-up did not finish within ${CLEANUP_DEADLINE_MS} ms`);
       await current?.abort();
       // Cancelled or shut down: leave no object of this attempt behind.
       if (ctx.signal.aborted) await cleanup.deleteQuietly(result.files);
@@ -85,8 +112,10 @@ export class S3Destination implements DestinationWriter {
     }
   }
 
-  /** Writes and deletes a small object with the export's credentials. */
+  /** Writes and deletes a small object with the export's credentials, within CHECK_DEADLINE_MS. */
   async check(): Promise<void> {
+    this.requests?.reset();
+    this.requests?.deadline(CHECK_DEADLINE_MS, `S3 did not answer within ${CHECK_DEADLINE_MS / 1000} s`);
     const key = `${objectKey(this.config, { start: 0, end: 0 }).replace(/[^/]*$/, '')}batch-export-test-${Date.now()}.txt`;
     try {
       await this.client.send(
