@@ -22,6 +22,10 @@ describe('configuration', () => {
     ['WORKER_CONCURRENCY', '0'],
     ['LOG_LEVEL', 'verbose'],
     ['BULL_BOARD_READ_ONLY', 'maybe'],
+    ['TRUST_PROXY', 'everyone'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', 'loopback, 300.1.1.1'],
+    ['HTTP_REQUEST_TIMEOUT_MS', '10'],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${value} naming the variable`, () => {
@@ -43,5 +47,17 @@ describe('configuration', () => {
     expect(() => loadConfig({}, ['api'])).to.throw(ConfigError, /ADMIN_API_TOKEN/);
     expect(loadConfig({ ADMIN_API_TOKEN: 'x'.repeat(32) }, ['api']).ADMIN_API_TOKEN).to.equal('x'.repeat(32));
     expect(() => loadConfig({}, ['worker'])).to.not.throw();
+  });
+
+  it('reads TRUST_PROXY as Express takes it, and HOST', () => {
+    expect(loadConfig({}).TRUST_PROXY).to.equal(false);
+    expect(loadConfig({}).HOST).to.equal('0.0.0.0');
+    expect(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY).to.equal(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).to.equal(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1' }).TRUST_PROXY).to.deep.equal([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::1',
+    ]);
   });
 });

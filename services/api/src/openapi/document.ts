@@ -1,5 +1,5 @@
-import { RUN_STATUSES } from '@bx/core';
-import { SESSION_COOKIE } from '../admin-session';
+import { RUN_ID, RUN_STATUSES, UUID_ID } from '@bx/core';
+import { CSRF_FIELD, SESSION_COOKIE } from '../admin-session';
 import { ref, schemas } from './schemas';
 
 type Schema = Record<string, unknown>;
@@ -10,22 +10,27 @@ const body = (name: string, required = true) => ({ required, content: { 'applica
 const ERROR_TEXT: Record<number, string> = {
   400: 'Bad input; `details` names each field',
   401: 'Missing or wrong token',
-  404: 'Unknown export, run, backfill or route',
+  403: 'A change by a browser session from another site, or without its CSRF token',
+  404: 'Unknown export, run, backfill or route, or an id the API never gave out',
   409: 'The current state forbids it',
   413: 'Request body over 1 MB',
+  429: 'Too many wrong tokens from this client (20 a minute); `Retry-After` says when to try again',
 };
+/** Error answers; every route that checks the token may also answer 429. */
 const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [String(s), json(ref('Error'), ERROR_TEXT[s]!)]));
+  Object.fromEntries(
+    [...statuses, ...(statuses.includes(401) ? [429] : [])].map((s) => [String(s), json(ref('Error'), ERROR_TEXT[s]!)]),
+  );
 
-const pathParam = (name: string, description: string) => ({
+const pathParam = (name: string, description: string, pattern: RegExp) => ({
   name,
   in: 'path',
   required: true,
-  schema: { type: 'string' },
+  schema: { type: 'string', pattern: pattern.source },
   description,
 });
-const exportId = pathParam('id', 'Export id');
-const runId = pathParam('run_id', 'Run id');
+const exportId = pathParam('id', 'Export id (a UUID)', UUID_ID);
+const runId = pathParam('run_id', 'Run id: `<export id>-YYYYMMDDTHHMMSSZ` of its interval start', RUN_ID);
 const noToken: Schema[] = [];
 
 /**
@@ -164,7 +169,7 @@ export const openApiDocument = {
       },
     },
     '/api/exports/{id}/backfills/{backfill_id}': {
-      parameters: [exportId, pathParam('backfill_id', 'Backfill id')],
+      parameters: [exportId, pathParam('backfill_id', 'Backfill id (a UUID)', UUID_ID)],
       get: {
         summary: 'Progress of a backfill',
         responses: { '200': json(ref('Backfill'), 'The backfill'), ...errors(401, 404) },
@@ -206,14 +211,41 @@ export const openApiDocument = {
         responses: {
           '303': { description: `Logged in; sets the ${SESSION_COOKIE} cookie and redirects to Bull Board` },
           '401': { description: 'Wrong token (HTML page)', content: { 'text/html': { schema: { type: 'string' } } } },
+          ...errors(403, 429),
         },
       },
     },
     '/admin/logout': {
       post: {
-        summary: 'End the session',
-        security: noToken,
-        responses: { '303': { description: 'To the login form' } },
+        summary: 'End the session on the server and clear its cookie',
+        description: `Needs the session's CSRF token as the \`${CSRF_FIELD}\` form field or the X-CSRF-Token header.`,
+        security: [{ adminSession: [] }],
+        requestBody: {
+          required: false,
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: { type: 'object', properties: { [CSRF_FIELD]: { type: 'string' } } },
+            },
+          },
+        },
+        responses: { '303': { description: 'To the login form' }, ...errors(403) },
+      },
+    },
+    '/admin/session': {
+      get: {
+        summary: "The caller's session: its CSRF token for pages that post with fetch()",
+        security: [{ adminSession: [] }],
+        responses: {
+          '200': json(
+            {
+              type: 'object',
+              properties: { csrf_token: { type: 'string' }, expires_at: { type: 'string', format: 'date-time' } },
+              required: ['csrf_token', 'expires_at'],
+            },
+            'The session',
+          ),
+          '401': json(ref('Error'), 'No session'),
+        },
       },
     },
   },
