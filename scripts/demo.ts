@@ -8,6 +8,7 @@ import type { BatchExport, Run } from '@bx/core';
 import { createClient } from '@clickhouse/client';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
@@ -79,7 +80,25 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, tim
   }
 }
 
+/** Fails when something already listens on `port`: the demo would talk to it instead of its own API. */
+async function checkPortFree(port: number): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} is already in use (another npm start or demo?); stop it, or run with PORT=<free port>`
+            : `cannot listen on port ${port}: ${err.message}`,
+        ),
+      ),
+    );
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve()));
+  });
+}
+
 async function main(): Promise<void> {
+  await checkPortFree(PORT);
   const base = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
   say(`seeding ${await seedEvents(base)} events for teams 1 and 2 into ${DATABASE}.events (last 3 hours)`);
 
@@ -107,7 +126,10 @@ async function main(): Promise<void> {
   const stopProduct = () => product.exitCode === null && product.kill('SIGTERM');
   process.on('exit', stopProduct);
   try {
-    await waitFor('the API', () => api<unknown>('GET', '/api/exports').then(() => true));
+    await waitFor('the API', () => {
+      if (product.exitCode !== null) throw new Error(`the product exited (${product.exitCode}); see above`);
+      return api<unknown>('GET', '/api/exports').then(() => true);
+    });
     const prefix = `demo-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '')}/{year}/{month}/{day}`;
     const exp = await api<BatchExport>('POST', '/api/exports', {
       name: 'Demo: hourly events to S3',

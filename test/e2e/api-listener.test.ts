@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
+import { join } from 'node:path';
 import { testEnv, uniqueName } from '../helpers/env';
 import { ServiceProcess } from '../helpers/processes';
 
@@ -70,6 +72,26 @@ describe('the API listener', function () {
       }
     });
   }
+
+  it('the demo checks its port before it starts anything', async () => {
+    const held = await holdPort('0.0.0.0');
+    const { port } = held.address() as AddressInfo;
+    try {
+      const demo = join(__dirname, '..', '..', 'scripts', 'demo.ts');
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', demo],
+          { env: { ...process.env, PORT: String(port) } },
+          (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+        );
+      });
+      expect(result.code).to.equal(1);
+      expect(result.stderr).to.contain(`port ${port} is already in use`).and.to.contain('PORT');
+    } finally {
+      held.close();
+    }
+  });
 
   it('binds to HOST', async () => {
     const port = await freePort();
