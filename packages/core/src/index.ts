@@ -15,3 +15,5 @@ export * from './run-model';
 export * from './schedule-span';
 export * from './stream-drain';
 export * from './process-lifecycle';
+export * from './network-policy';
+export * from './secret-box';
