@@ -7,7 +7,7 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client }
 import type { BatchExport, Run } from '@bx/core';
 import { createClient } from '@clickhouse/client';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -116,6 +116,10 @@ async function main(): Promise<void> {
       ...process.env,
       NODE_NO_WARNINGS: '1',
       ADMIN_API_TOKEN: TOKEN,
+      // Destination secrets are encrypted in Redis with this key (kept if you set your own).
+      SECRETS_ENCRYPTION_KEYS: process.env.SECRETS_ENCRYPTION_KEYS ?? randomBytes(32).toString('base64'),
+      // The local S3 server listens on loopback, which destinations may not reach by default.
+      ALLOWED_PRIVATE_DESTINATIONS: process.env.ALLOWED_PRIVATE_DESTINATIONS ?? new URL(S3_ENDPOINT).hostname,
       PORT: String(PORT),
       CLICKHOUSE_DATABASE: DATABASE,
       SCHEDULER_SETTLE_SECONDS: '5',

@@ -1,6 +1,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { NetworkPolicy } from './network-policy';
+import { SecretBox } from './secret-box';
 
 const identifier = z
   .string()
@@ -78,11 +80,39 @@ const schema = z.object({
   AUTO_PAUSE_AFTER_FAILURES: int(0).default(10),
   /** Receives a JSON notice when an export is auto-paused (at most one per export per day). Default none. */
   ALERT_WEBHOOK_URL: url(['http:', 'https:']).optional(),
+  /**
+   * Comma-separated base64 keys of 32 bytes: the first encrypts destination secrets before they
+   * are stored, every one decrypts (rotation). Required by the API, scheduler and worker unless
+   * ALLOW_PLAINTEXT_SECRETS=true.
+   */
+  SECRETS_ENCRYPTION_KEYS: z.string().transform(parseWith(SecretBox.parse)).optional(),
+  /** Store destination secrets in clear when SECRETS_ENCRYPTION_KEYS is unset (development only). Default false. */
+  ALLOW_PLAINTEXT_SECRETS: z.stringbool().default(false),
+  /**
+   * Hosts, addresses or CIDRs in loopback, private or link-local ranges that destinations may
+   * reach (comma-separated). Default none: such addresses are refused. Public ones always pass.
+   */
+  ALLOWED_PRIVATE_DESTINATIONS: z
+    .string()
+    .transform(parseWith(NetworkPolicy.parse))
+    .default(() => new NetworkPolicy()),
   /** `debug`, `info`, `warn` or `error`. Default `info`. */
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
+
+/** A zod transform from a parser that throws, its message becoming the issue. */
+function parseWith<T>(parse: (value: string) => T) {
+  return (value: string, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      return z.NEVER;
+    }
+  };
+}
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -124,6 +154,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, roles: readonly Role[] = []):
   }
   if (roles.includes('api') && !parsed.data.ADMIN_API_TOKEN) {
     throw new ConfigError('ADMIN_API_TOKEN', 'is required by the API (requests need Authorization: Bearer <token>)');
+  }
+  if (roles.length > 0 && !parsed.data.SECRETS_ENCRYPTION_KEYS && !parsed.data.ALLOW_PLAINTEXT_SECRETS) {
+    throw new ConfigError(
+      'SECRETS_ENCRYPTION_KEYS',
+      `is required by the ${roles.join(', ')} (destination secrets are encrypted at rest; make a key with ` +
+        '`openssl rand -base64 32`), unless ALLOW_PLAINTEXT_SECRETS=true (development only)',
+    );
   }
   return Object.freeze(parsed.data);
 }

@@ -17,3 +17,4 @@ export * from './stream-drain';
 export * from './process-lifecycle';
 export * from './network-policy';
 export * from './secret-box';
+export * from './export-secrets';

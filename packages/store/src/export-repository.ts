@@ -1,19 +1,43 @@
-import type { BatchExport } from '@bx/core';
+import type { BatchExport, ExportSecrets } from '@bx/core';
 import type { Redis } from 'ioredis';
 import type { StoreKeys } from './keys';
+import { callLua, defineLua } from './lua-command';
 
-/** Export definitions; the schedule of each export lives in ScheduleRepository. */
+const REPLACE_IF_EQUAL = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0`;
+
+/**
+ * Export definitions; the schedule of each export lives in ScheduleRepository.
+ * With `secrets`, destination secrets are sealed before they are written and
+ * opened when read: Redis, its AOF and its backups never hold them in clear.
+ */
 export class ExportRepository {
   constructor(
     private readonly redis: Redis,
     private readonly keys: StoreKeys,
-  ) {}
+    private readonly secrets: ExportSecrets | null = null,
+  ) {
+    defineLua(redis, 'bxReplaceIfEqual', REPLACE_IF_EQUAL);
+  }
+
+  private text(exp: BatchExport): string {
+    return JSON.stringify(this.secrets ? this.secrets.seal(exp) : exp);
+  }
+
+  private parse(text: string): BatchExport {
+    const exp = JSON.parse(text) as BatchExport;
+    return this.secrets ? this.secrets.open(exp) : exp;
+  }
 
   /** Stores a new export together with its schedule cursor, atomically. */
   async create(exp: BatchExport, cursor: number, dueAt: number | null): Promise<void> {
     const tx = this.redis
       .multi()
-      .set(this.keys.export(exp.id), JSON.stringify(exp))
+      .set(this.keys.export(exp.id), this.text(exp))
       .sadd(this.keys.allExports, exp.id)
       .sadd(this.keys.teamExports(exp.team_id), exp.id)
       .hset(this.keys.cursor, exp.id, String(cursor));
@@ -23,13 +47,13 @@ export class ExportRepository {
 
   async get(id: string): Promise<BatchExport | null> {
     const text = await this.redis.get(this.keys.export(id));
-    return text ? (JSON.parse(text) as BatchExport) : null;
+    return text ? this.parse(text) : null;
   }
 
   async getMany(ids: readonly string[]): Promise<Array<BatchExport | null>> {
     if (ids.length === 0) return [];
     const texts = await this.redis.mget(ids.map((id) => this.keys.export(id)));
-    return texts.map((text) => (text ? (JSON.parse(text) as BatchExport) : null));
+    return texts.map((text) => (text ? this.parse(text) : null));
   }
 
   /** Exports of one team, or all, oldest first. */
@@ -40,7 +64,22 @@ export class ExportRepository {
   }
 
   async save(exp: BatchExport): Promise<void> {
-    await this.redis.set(this.keys.export(exp.id), JSON.stringify(exp));
+    await this.redis.set(this.keys.export(exp.id), this.text(exp));
+  }
+
+  /** The export as stored (secrets sealed), for rotate-secrets. */
+  async getStored(id: string): Promise<string | null> {
+    return this.redis.get(this.keys.export(id));
+  }
+
+  /** Replaces the stored export only if it is still `expected`; false when it changed meanwhile. */
+  async replaceStored(id: string, expected: string, exp: BatchExport): Promise<boolean> {
+    return (await callLua(this.redis, 'bxReplaceIfEqual', 1, this.keys.export(id), expected, this.text(exp))) === 1;
+  }
+
+  /** Ids of every export. */
+  async ids(): Promise<string[]> {
+    return this.redis.smembers(this.keys.allExports);
   }
 
   /** Counts one more consecutive failed run; returns the count. */

@@ -1,3 +1,4 @@
+import type { ExportSecrets } from '@bx/core';
 import { Redis } from 'ioredis';
 import { BackfillRepository } from './backfill-repository';
 import { ExportRepository } from './export-repository';
@@ -6,6 +7,11 @@ import { RunRepository } from './run-repository';
 import { ScheduleRepository } from './schedule-repository';
 import { SessionRepository } from './session-repository';
 import { StatsRepository } from './stats-repository';
+
+export interface StoreOptions {
+  /** Seals destination secrets on write, opens them on read. Default none: stored as given. */
+  secrets?: ExportSecrets;
+}
 
 /** The repositories over one Redis connection. */
 export class Store {
@@ -19,9 +25,10 @@ export class Store {
   constructor(
     readonly redis: Redis,
     prefix: string,
+    opts: StoreOptions = {},
   ) {
     const keys = storeKeys(prefix);
-    this.exports = new ExportRepository(redis, keys);
+    this.exports = new ExportRepository(redis, keys, opts.secrets ?? null);
     this.runs = new RunRepository(redis, keys);
     this.schedule = new ScheduleRepository(redis, keys);
     this.backfills = new BackfillRepository(redis, keys);
@@ -29,12 +36,12 @@ export class Store {
     this.sessions = new SessionRepository(redis, keys);
   }
 
-  static connect(url: string, prefix: string): Store {
+  static connect(url: string, prefix: string, opts: StoreOptions = {}): Store {
     const redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
     // ioredis reconnects by itself and each failed command rejects with the cause;
     // without a listener it would also print "Unhandled error event" (not JSON).
     redis.on('error', () => undefined);
-    return new Store(redis, prefix);
+    return new Store(redis, prefix, opts);
   }
 
   /** Redis server time in epoch ms: one clock for every scheduler, whatever their own clocks say. */

@@ -1,5 +1,13 @@
 import { ClickHouseSource } from '@bx/clickhouse';
-import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import {
+  SECRET_FIELDS,
+  exportSecretsFromConfig,
+  type BatchExport,
+  createLogger,
+  loadConfig,
+  onShutdown,
+  runMain,
+} from '@bx/core';
 import { destinationFor } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
@@ -14,7 +22,8 @@ export async function startApi(
 ): Promise<{ server: Server; stop(): Promise<void> }> {
   const config = loadConfig(env, ['api']);
   const logger = createLogger({ service: 'api' }, config.LOG_LEVEL);
-  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
+  const secrets = exportSecretsFromConfig(config, () => SECRET_FIELDS, logger);
+  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX, { secrets });
   const queue = RunQueue.fromConfig(config);
   const clickhouse = ClickHouseSource.fromConfig(config, { requestTimeoutMs: 10_000 });
   const service = new ExportService(store, queue, logger);
@@ -28,7 +37,11 @@ export async function startApi(
     bullBoardReadOnly: config.BULL_BOARD_READ_ONLY,
     clickhouse,
     logger,
-    destinationFor,
+    destinationFor: (destination) => {
+      // A secret this process cannot open fails the test with a message that says so.
+      secrets.requireOpen({ id: '', destination } as BatchExport);
+      return destinationFor(destination);
+    },
     trustProxy: config.TRUST_PROXY,
   });
 

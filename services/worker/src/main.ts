@@ -1,5 +1,5 @@
 import { ClickHouseSource } from '@bx/clickhouse';
-import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { SECRET_FIELDS, exportSecretsFromConfig, createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
 import { FailurePolicy } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
@@ -10,7 +10,8 @@ import { createRunProcessor } from './run-export';
 export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
   const config = loadConfig(env, ['worker']);
   const logger = createLogger({ service: 'worker', pid: process.pid }, config.LOG_LEVEL);
-  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
+  const secrets = exportSecretsFromConfig(config, () => SECRET_FIELDS, logger);
+  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX, { secrets });
   const source = ClickHouseSource.fromConfig(config);
   const queue = RunQueue.fromConfig(config);
   const failures = new FailurePolicy(store, logger, {
@@ -21,7 +22,10 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     failures,
     store,
     source,
-    destinationFor: (exp) => destinationFor(exp.destination),
+    destinationFor: (exp) => {
+      secrets.requireOpen(exp);
+      return destinationFor(exp.destination);
+    },
     config,
     logger,
   });
