@@ -44,9 +44,12 @@ describe('configuration', () => {
   });
 
   it('requires ADMIN_API_TOKEN for the API role only', () => {
-    expect(() => loadConfig({}, ['api'])).to.throw(ConfigError, /ADMIN_API_TOKEN/);
-    expect(loadConfig({ ADMIN_API_TOKEN: 'x'.repeat(32) }, ['api']).ADMIN_API_TOKEN).to.equal('x'.repeat(32));
-    expect(() => loadConfig({}, ['worker'])).to.not.throw();
+    const plaintext = { ALLOW_PLAINTEXT_SECRETS: 'true' };
+    expect(() => loadConfig(plaintext, ['api'])).to.throw(ConfigError, /ADMIN_API_TOKEN/);
+    expect(loadConfig({ ...plaintext, ADMIN_API_TOKEN: 'x'.repeat(32) }, ['api']).ADMIN_API_TOKEN).to.equal(
+      'x'.repeat(32),
+    );
+    expect(() => loadConfig(plaintext, ['worker'])).to.not.throw();
   });
 
   it('reads TRUST_PROXY as Express takes it, and HOST', () => {
@@ -59,5 +62,25 @@ describe('configuration', () => {
       '10.0.0.0/8',
       'fd00::1',
     ]);
+  });
+
+  it('requires SECRETS_ENCRYPTION_KEYS of every role, unless ALLOW_PLAINTEXT_SECRETS=true', () => {
+    for (const role of ['api', 'scheduler', 'worker'] as const) {
+      expect(() => loadConfig({ ADMIN_API_TOKEN: 'x'.repeat(32) }, [role])).to.throw(
+        ConfigError,
+        /SECRETS_ENCRYPTION_KEYS/,
+      );
+    }
+    const key = Buffer.alloc(32, 1).toString('base64');
+    const sut = loadConfig({ SECRETS_ENCRYPTION_KEYS: `${key}, ${Buffer.alloc(32, 2).toString('base64')}` }, [
+      'worker',
+    ]);
+    expect(sut.SECRETS_ENCRYPTION_KEYS!.sealingKeyId).to.match(/^[0-9a-f]{16}$/);
+    expect(JSON.stringify(sut)).to.not.contain(key);
+    expect(() => loadConfig({ SECRETS_ENCRYPTION_KEYS: 'abc' })).to.throw(
+      ConfigError,
+      /SECRETS_ENCRYPTION_KEYS.*32 bytes/,
+    );
+    expect(() => loadConfig({ ALLOWED_PRIVATE_DESTINATIONS: 'http://x' })).to.throw(ConfigError, /ALLOWED_PRIVATE/);
   });
 });
