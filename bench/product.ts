@@ -1,4 +1,5 @@
-import { createLogger, runIdFor, type S3Config } from '@bx/core';
+import { createLogger, runIdFor } from '@bx/core';
+import { type S3Config } from '@bx/destination-s3';
 import { ExportService } from '@bx/operations';
 import type { RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';

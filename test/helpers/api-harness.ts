@@ -1,7 +1,7 @@
 import { createApp, type AppDeps } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger } from '@bx/core';
-import { destinationFor } from '@bx/destinations';
+import { checkDestination } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
@@ -62,7 +62,7 @@ export class ApiHarness {
       bullBoardReadOnly: this.readOnly,
       clickhouse: this.clickhouse,
       logger: this.logger,
-      destinationFor,
+      checkDestination,
       trustProxy: this.opts.trustProxy,
       authFailureLimit: this.opts.authFailureLimit,
     });

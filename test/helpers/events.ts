@@ -1,4 +1,5 @@
-import { EventBatch, type EventRow } from '@bx/core';
+import { type EventRow } from '@bx/core';
+import { EventBatch } from '@bx/batch';
 import { randomUUID } from 'node:crypto';
 
 /** A source row as inserted into ClickHouse (18.16 text forms). */

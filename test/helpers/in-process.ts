@@ -1,7 +1,7 @@
 import { createApp } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger } from '@bx/core';
-import { destinationFor } from '@bx/destinations';
+import { checkDestination, writerFor } from '@bx/destinations';
 import { BackfillService, ExportService, FailurePolicy, RunService } from '@bx/operations';
 import { RunQueue, type RunWorker } from '@bx/queue';
 import { Scheduler } from '@bx/scheduler';
@@ -44,7 +44,7 @@ export class InProcessSystem {
       bullBoardReadOnly: false,
       clickhouse: this.source,
       logger: this.logger,
-      destinationFor,
+      checkDestination,
     });
     this.server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -58,7 +58,7 @@ export class InProcessSystem {
       failures,
       store: this.store,
       source: this.source,
-      destinationFor: (exp) => destinationFor(exp.destination),
+      destinationFor: (exp) => writerFor(exp.destination),
       config: { CLICKHOUSE_DATABASE: this.database, EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
       logger: this.logger,
     });

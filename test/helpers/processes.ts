@@ -14,8 +14,10 @@ export class ServiceProcess {
   constructor(
     readonly role: 'api' | 'scheduler' | 'worker' | 'all-in-one',
     env: Record<string, string>,
+    /** Node options before the script (`--require` of a preload, say). */
+    nodeArgs: string[] = [],
   ) {
-    this.child = spawn(process.execPath, [join(ROOT, 'services', role, 'dist', 'main.js')], {
+    this.child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'services', role, 'dist', 'main.js')], {
       env: { ...process.env, NODE_NO_WARNINGS: '1', ...TEST_SECURITY_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,4 +1,5 @@
-import { createLogger, type RunContext, type RunState } from '@bx/core';
+import { createLogger } from '@bx/core';
+import type { RunContext, RunState } from '@bx/batch';
 
 /** A run state kept in memory, as the worker keeps it on the run record. */
 export class MemoryRunState implements RunState {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import type { SnowflakeConfig } from '@bx/core';
+import type { SnowflakeConfig } from '@bx/destination-snowflake';
 import {
   loadSnowflakeSdk,
   type SdkBinds,

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createApp } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger } from '@bx/core';
-import { destinationFor } from '@bx/destinations';
+import { checkDestination } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Scheduler } from '@bx/scheduler';
@@ -76,7 +76,7 @@ describe('admin API over HTTP', () => {
       bullBoardReadOnly: false,
       clickhouse,
       logger,
-      destinationFor,
+      checkDestination,
     });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));

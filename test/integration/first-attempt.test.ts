@@ -1,6 +1,7 @@
 import { CreateMultipartUploadCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { createLogger, runIdFor, type DestinationWriter, type RunContext } from '@bx/core';
+import { createLogger, runIdFor } from '@bx/core';
+import type { DestinationWriter, RunContext } from '@bx/batch';
 import { RerunCleanup, type S3RunState } from '@bx/destination-s3';
 import { Store } from '@bx/store';
 import { createRunProcessor, type RunExportDeps } from '@bx/worker';
@@ -102,7 +103,6 @@ describe('the worker tells a destination whether the run was started before', ()
         seen.push(ctx.state.fresh);
         return { records: 0, bytes: 0, files: [] };
       },
-      check: async () => undefined,
     };
     const noRows = async function* () {};
     const sut = createRunProcessor({

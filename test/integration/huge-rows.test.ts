@@ -1,7 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { ClickHouseSource, buildEventsQuery } from '@bx/clickhouse';
-import { parseInput, s3ConfigSchema, type S3Config } from '@bx/core';
+import { parseInput } from '@bx/core';
+import { s3ConfigSchema, type S3Config } from '@bx/destination-s3';
 import { S3Destination } from '@bx/destination-s3';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { readParquet } from '../helpers/duckdb';

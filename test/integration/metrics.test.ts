@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { ClickHouseSource } from '@bx/clickhouse';
 import type { Run } from '@bx/core';
-import { destinationFor } from '@bx/destinations';
+import { writerFor } from '@bx/destinations';
 import { Scheduler } from '@bx/scheduler';
 import { createRunProcessor } from '@bx/worker';
 import { ApiHarness } from '../helpers/api-harness';
@@ -67,7 +67,7 @@ describe('GET /metrics', () => {
     const processor = createRunProcessor({
       store: api.store,
       source,
-      destinationFor: (exp) => destinationFor(exp.destination),
+      destinationFor: (exp) => writerFor(exp.destination),
       config: { CLICKHOUSE_DATABASE: ch.database, EVENTS_TABLE: ch.table, EVENTS_INTERVAL_COLUMN: 'inserted_at' },
       logger: api.logger,
     });

@@ -1,16 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import {
-  isRetryable,
-  parseInput,
-  s3ConfigSchema,
-  PermanentError,
-  RetryableError,
-  type EventBatch,
-  type EventRow,
-  type S3Config,
-} from '@bx/core';
+import { isRetryable, parseInput, PermanentError, RetryableError, type EventRow } from '@bx/core';
+import { s3ConfigSchema, type S3Config } from '@bx/destination-s3';
+import type { EventBatch } from '@bx/batch';
 import { createS3Client, S3Destination, terminateZstdThread } from '@bx/destination-s3';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { asRows, chTime, expectedRecord, makeEvent, rowBatches } from '../helpers/events';

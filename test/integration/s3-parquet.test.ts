@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { parseInput, s3ConfigSchema, type EventRow, type S3Config } from '@bx/core';
+import { parseInput, type EventRow } from '@bx/core';
+import { s3ConfigSchema, type S3Config } from '@bx/destination-s3';
 import { S3Destination } from '@bx/destination-s3';
 import { readParquet } from '../helpers/duckdb';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';

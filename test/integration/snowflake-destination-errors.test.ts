@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { PermanentError, type BatchExportError, type EventRow, type SnowflakeConfig } from '@bx/core';
+import { PermanentError, type BatchExportError, type EventRow } from '@bx/core';
+import { type SnowflakeConfig } from '@bx/destination-snowflake';
 import { SnowflakeDestination } from '@bx/destination-snowflake';
 import { chTime, makeEvent, rowBatches } from '../helpers/events';
 import { runContext } from '../helpers/run-context';

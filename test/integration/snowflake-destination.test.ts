@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import type { EventRow, RunContext } from '@bx/core';
+import type { EventRow } from '@bx/core';
+import type { RunContext } from '@bx/batch';
 import { SnowflakeDestination, type SnowflakeDestinationOptions } from '@bx/destination-snowflake';
 import { asRows, chTime, makeEvent, rowBatches, type SourceEvent } from '../helpers/events';
 import { MemoryRunState, runContext } from '../helpers/run-context';

@@ -1,12 +1,8 @@
 import { expect } from 'chai';
-import {
-  ValidationError,
-  createExportSchema,
-  parseInput,
-  prefixTemplateErrors,
-  renderPrefix,
-  withoutSecrets,
-} from '@bx/core';
+import { ValidationError, parseInput } from '@bx/core';
+import { withoutSecrets } from '@bx/destinations';
+import { createExportSchema } from '@bx/operations';
+import { prefixTemplateErrors, renderPrefix } from '@bx/destination-s3';
 import { objectKey, manifestKey } from '@bx/destination-s3';
 
 const s3 = { bucket_name: 'my-bucket', aws_access_key_id: 'AK', aws_secret_access_key: 'SECRET' };

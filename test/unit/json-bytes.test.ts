@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { EventBatch, Field, jsonColumn, SLOTS, verbatimJsonField } from '@bx/core';
+import { jsonColumn } from '@bx/core';
+import { EventBatch, Field, SLOTS, verbatimJsonField } from '@bx/batch';
 import { isUtf8 } from 'node:buffer';
 import { seededRandom } from '../helpers/seeded-random';
 

@@ -1,4 +1,5 @@
-import { EventBatch, Field, type EventRow } from '@bx/core';
+import { type EventRow } from '@bx/core';
+import { EventBatch, Field } from '@bx/batch';
 import { ParquetEncoder, type ParquetCompression } from '@bx/destination-s3';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { EventBatch } from '@bx/core';
+import type { EventBatch } from '@bx/batch';
 import { ClickHouseHttpError, ResponseBatches } from '../../packages/clickhouse/src/response-batches';
 import { encodeRowBinary, type WireRow } from '../helpers/row-binary';
 

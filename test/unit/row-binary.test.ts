@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { decodeRowBinary } from '@bx/clickhouse';
-import { EventBatch, RetryableError, toRecordLine, type EventRow } from '@bx/core';
+import { RetryableError, toRecordLine, type EventRow } from '@bx/core';
+import { EventBatch } from '@bx/batch';
 import { frameRows } from '../../packages/clickhouse/src/row-binary-frames';
 import { encodeRowBinary, type WireRow } from '../helpers/row-binary';
 import { seededRandom } from '../helpers/seeded-random';

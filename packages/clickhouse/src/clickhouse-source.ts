@@ -1,5 +1,6 @@
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { EventBatch, PermanentError, RetryableError, type Config } from '@bx/core';
+import { PermanentError, RetryableError } from '@bx/core';
+import type { EventBatch } from '@bx/batch';
+import { ClickHousePing, QUERY_SETTINGS, type ClickHouseConfig } from './clickhouse-ping';
 import { queryRowBinary, type QueryEndpoint } from './http-query';
 
 export interface ClickHouseSourceOptions {
@@ -18,34 +19,17 @@ export interface ClickHouseSourceOptions {
   tls?: QueryEndpoint['tls'];
 }
 
-/**
- * Progress headers keep a long query's connection alive through proxies
- * with idle timeouts; a long interval keeps the header count small.
- */
-const QUERY_SETTINGS = { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '110000' } as const;
-
 // Codes of a query that is wrong in itself: retrying cannot help.
 const BAD_QUERY_CODES = new Set(['62', '47', '43', '60', '81', '16']);
 
 /** Reads events from ClickHouse as a stream of row batches with back-pressure. */
 export class ClickHouseSource {
-  readonly client: ClickHouseClient;
-
+  private readonly pinger: ClickHousePing;
   private readonly opts: Required<Omit<ClickHouseSourceOptions, 'tls'>>;
   private readonly endpoint: QueryEndpoint;
 
   /** The source as the services configure it; `overrides` for roles with other needs (the API's health check). */
-  static fromConfig(
-    config: Pick<
-      Config,
-      | 'CLICKHOUSE_URL'
-      | 'CLICKHOUSE_USER'
-      | 'CLICKHOUSE_PASSWORD'
-      | 'CLICKHOUSE_QUERY_TIMEOUT_MS'
-      | 'CLICKHOUSE_IDLE_TIMEOUT_MS'
-    >,
-    overrides: Partial<ClickHouseSourceOptions> = {},
-  ): ClickHouseSource {
+  static fromConfig(config: ClickHouseConfig, overrides: Partial<ClickHouseSourceOptions> = {}): ClickHouseSource {
     return new ClickHouseSource({
       url: config.CLICKHOUSE_URL,
       username: config.CLICKHOUSE_USER,
@@ -60,17 +44,7 @@ export class ClickHouseSource {
     const { tls, ...rest } = opts;
     this.opts = { idleTimeoutMs: 5 * 60_000, batchBytes: 2 * 1024 * 1024, readAheadBytes: 8 * 1024 * 1024, ...rest };
     this.endpoint = { url: opts.url, username: opts.username, password: opts.password, tls };
-    this.client = createClient({
-      url: opts.url,
-      username: opts.username,
-      password: opts.password,
-      request_timeout: opts.requestTimeoutMs,
-      compression: { response: false, request: false },
-      // Errors are mapped and logged by the run as JSON; the client's own text logs would duplicate them.
-      log: { level: ClickHouseLogLevel.OFF },
-      // The client only pings now (queries go through queryRowBinary); the same settings keep it from warning.
-      clickhouse_settings: QUERY_SETTINGS,
-    });
+    this.pinger = new ClickHousePing(opts);
   }
 
   /**
@@ -130,13 +104,12 @@ export class ClickHouseSource {
     }
   }
 
-  async ping(): Promise<boolean> {
-    const result = await this.client.ping();
-    return result.success;
+  ping(): Promise<boolean> {
+    return this.pinger.ping();
   }
 
-  async close(): Promise<void> {
-    await this.client.close();
+  close(): Promise<void> {
+    return this.pinger.close();
   }
 }
 

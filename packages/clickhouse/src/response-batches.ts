@@ -1,4 +1,4 @@
-import { EventBatch } from '@bx/core';
+import { EventBatch } from '@bx/batch';
 import { ChunkedBody } from './chunked-body';
 import { decodeRowBinary, frameRows } from './row-binary-frames';
 

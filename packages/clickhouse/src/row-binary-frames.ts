@@ -1,4 +1,5 @@
-import { EventBatch, FIELDS, Field, RetryableError, SLOTS } from '@bx/core';
+import { RetryableError } from '@bx/core';
+import { EventBatch, FIELDS, Field, SLOTS } from '@bx/batch';
 import * as native from '@bx/native';
 
 /*

@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { destinationSchema, type DestinationConfig } from './destination-config';
+import type { DestinationConfig } from './destination-plugin';
 import { ValidationError } from './errors';
 import { INTERVALS, isValidTimezone, type IntervalName } from './interval-calendar';
 
@@ -37,41 +37,51 @@ export const instant = z.string().transform((value, ctx) => {
 const eventNames = z.array(z.string().min(1).max(400)).max(1000);
 const timezone = z.string().refine(isValidTimezone, 'must be an IANA time zone name, e.g. Europe/Berlin');
 
-export const createExportSchema = z
-  .strictObject({
-    name: z.string().trim().min(1).max(255),
-    team_id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-    interval: z.enum(INTERVALS),
-    timezone: timezone.default('UTC'),
-    model: z.literal('events').default('events'),
-    include_events: eventNames.default([]),
-    exclude_events: eventNames.default([]),
-    paused: z.boolean().default(false),
-    start_at: instant.nullable().default(null),
-    end_at: instant.nullable().default(null),
-    destination: destinationSchema,
-  })
-  .superRefine(checkRange);
+/**
+ * The API's input schemas for exports, around the schema of a destination
+ * (the registry's union of every plug-in's config schema): core does not
+ * know the destinations. packages/operations builds them once.
+ */
+export function exportInputSchemas(destination: z.ZodType<DestinationConfig>, types: readonly [string, ...string[]]) {
+  const createExportSchema = z
+    .strictObject({
+      name: z.string().trim().min(1).max(255),
+      team_id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+      interval: z.enum(INTERVALS),
+      timezone: timezone.default('UTC'),
+      model: z.literal('events').default('events'),
+      include_events: eventNames.default([]),
+      exclude_events: eventNames.default([]),
+      paused: z.boolean().default(false),
+      start_at: instant.nullable().default(null),
+      end_at: instant.nullable().default(null),
+      destination,
+    })
+    .superRefine(checkRange);
 
-export const patchExportSchema = z
-  .strictObject({
-    name: z.string().trim().min(1).max(255),
-    interval: z.enum(INTERVALS),
-    timezone,
-    include_events: eventNames,
-    exclude_events: eventNames,
-    paused: z.boolean(),
-    end_at: instant.nullable(),
-    /** Merged into the current destination; secrets may be left out to keep them. */
-    destination: z.strictObject({
-      type: z.enum(['S3', 'Snowflake']).optional(),
-      config: z.record(z.string(), z.unknown()).optional(),
-    }),
-  })
-  .partial();
+  const patchExportSchema = z
+    .strictObject({
+      name: z.string().trim().min(1).max(255),
+      interval: z.enum(INTERVALS),
+      timezone,
+      include_events: eventNames,
+      exclude_events: eventNames,
+      paused: z.boolean(),
+      end_at: instant.nullable(),
+      /** Merged into the current destination; secrets may be left out to keep them. */
+      destination: z.strictObject({
+        type: z.enum(types).optional(),
+        config: z.record(z.string(), z.unknown()).optional(),
+      }),
+    })
+    .partial();
 
-export type CreateExportInput = z.infer<typeof createExportSchema>;
-export type PatchExportInput = z.infer<typeof patchExportSchema>;
+  return { createExportSchema, patchExportSchema };
+}
+
+export type ExportInputSchemas = ReturnType<typeof exportInputSchemas>;
+export type CreateExportInput = z.infer<ExportInputSchemas['createExportSchema']>;
+export type PatchExportInput = z.infer<ExportInputSchemas['patchExportSchema']>;
 
 function checkRange(value: { start_at: string | null; end_at: string | null }, ctx: z.RefinementCtx): void {
   if (value.start_at && value.end_at && value.end_at <= value.start_at) {

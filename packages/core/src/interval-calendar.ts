@@ -92,3 +92,8 @@ export function intervalsBetween(
 function mod(a: number, m: number): number {
   return ((a % m) + m) % m;
 }
+
+/** `2024-01-01T00:00:00+00:00`: the form PostHog uses in keys and templates. */
+export function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19) + '+00:00';
+}

@@ -1,4 +1,5 @@
 import { ConfigError, errorMessage } from './errors';
+import { flushLogs } from './logger';
 
 export interface Stoppable {
   stop(): Promise<void>;
@@ -12,7 +13,7 @@ export function runMain(start: () => Promise<void>): void {
   start().catch((err: unknown) => {
     const message = err instanceof ConfigError ? err.message : `start-up failed: ${errorMessage(err)}`;
     process.stderr.write(message + '\n');
-    process.exit(1);
+    exit(1);
   });
 }
 
@@ -20,17 +21,23 @@ export function runMain(start: () => Promise<void>): void {
 export function onShutdown(service: Stoppable): void {
   let stopping = false;
   const handler = (signal: string) => {
-    if (stopping) process.exit(130);
+    if (stopping) exit(130);
     stopping = true;
     process.stderr.write(`${signal} received, shutting down\n`);
     service.stop().then(
-      () => process.exit(0),
+      () => exit(0),
       (err: unknown) => {
         process.stderr.write(`shutdown failed: ${errorMessage(err)}\n`);
-        process.exit(1);
+        exit(1);
       },
     );
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+}
+
+/** Exits once the log lines still buffered are written (pino's asynchronous stdout). */
+function exit(code: number): never {
+  flushLogs();
+  process.exit(code);
 }

@@ -1,23 +1,22 @@
 import {
   NotFoundError,
   ValidationError,
-  createExportSchema,
-  destinationSchema,
   dueAt,
   initialCursor,
   intervalContaining,
   parseInput,
-  patchExportSchema,
   type BatchExport,
   type Logger,
   type Run,
   type RunStatus,
   RUN_STATUSES,
 } from '@bx/core';
+import { destinationSchema } from '@bx/destinations';
 import type { RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { createExportSchema, patchExportSchema } from './export-input';
 
 const patchedDestination = z.object({ destination: destinationSchema });
 

@@ -1,4 +1,5 @@
 export * from './backfill-service';
+export * from './export-input';
 export * from './export-service';
 export * from './run-service';
 export * from './failure-policy';

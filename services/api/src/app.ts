@@ -1,5 +1,5 @@
-import type { ClickHouseSource } from '@bx/clickhouse';
-import type { DestinationConfig, DestinationWriter, Logger } from '@bx/core';
+import type { ClickHousePing } from '@bx/clickhouse/ping';
+import type { DestinationCheckOptions, DestinationConfig, Logger } from '@bx/core';
 import type { BackfillService, ExportService, RunService } from '@bx/operations';
 import type { RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
@@ -25,9 +25,10 @@ export interface AppDeps {
   queue: Pick<RunQueue, 'queues' | 'jobCounts'>;
   /** BULL_BOARD_READ_ONLY: Bull Board refuses changes. */
   bullBoardReadOnly: boolean;
-  clickhouse: Pick<ClickHouseSource, 'ping'>;
+  clickhouse: Pick<ClickHousePing, 'ping'>;
   logger: Logger;
-  destinationFor: (destination: DestinationConfig) => DestinationWriter;
+  /** Reaches a destination with its credentials (the registry's checkDestination). */
+  checkDestination: (destination: DestinationConfig, opts?: DestinationCheckOptions) => Promise<void>;
   /** TRUST_PROXY, as Express's `trust proxy`. Default false. */
   trustProxy?: boolean | number | string[];
   /** Wrong tokens a client may send per window before it gets 429. Default 20 a minute. */
@@ -60,7 +61,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
-  app.use('/api/exports', exportsRouter(deps.service, deps.destinationFor));
+  app.use('/api/exports', exportsRouter(deps.service, deps.checkDestination));
   app.use('/api/exports', runsRouter(deps.runs, deps.backfills));
 
   app.use((req, res) => {

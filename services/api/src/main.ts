@@ -1,14 +1,6 @@
-import { ClickHouseSource } from '@bx/clickhouse';
-import {
-  SECRET_FIELDS,
-  exportSecretsFromConfig,
-  type BatchExport,
-  createLogger,
-  loadConfig,
-  onShutdown,
-  runMain,
-} from '@bx/core';
-import { destinationFor } from '@bx/destinations';
+import { ClickHousePing } from '@bx/clickhouse/ping';
+import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain, type BatchExport } from '@bx/core';
+import { checkDestination, DESTINATION_SECRET_FIELDS, secretFieldsOf } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
@@ -21,11 +13,11 @@ export async function startApi(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ server: Server; stop(): Promise<void> }> {
   const config = loadConfig(env, ['api']);
-  const logger = createLogger({ service: 'api' }, config.LOG_LEVEL);
-  const secrets = exportSecretsFromConfig(config, () => SECRET_FIELDS, logger);
+  const logger = createLogger({ service: 'api' }, config.LOG_LEVEL, { secretFields: DESTINATION_SECRET_FIELDS });
+  const secrets = exportSecretsFromConfig(config, secretFieldsOf, logger);
   const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX, { secrets });
   const queue = RunQueue.fromConfig(config);
-  const clickhouse = ClickHouseSource.fromConfig(config, { requestTimeoutMs: 10_000 });
+  const clickhouse = ClickHousePing.fromConfig(config, { requestTimeoutMs: 10_000 });
   const service = new ExportService(store, queue, logger);
   const app = createApp({
     token: config.ADMIN_API_TOKEN!,
@@ -37,10 +29,10 @@ export async function startApi(
     bullBoardReadOnly: config.BULL_BOARD_READ_ONLY,
     clickhouse,
     logger,
-    destinationFor: (destination) => {
+    checkDestination: async (destination, opts) => {
       // A secret this process cannot open fails the test with a message that says so.
       secrets.requireOpen({ id: '', destination } as BatchExport);
-      return destinationFor(destination);
+      await checkDestination(destination, opts);
     },
     trustProxy: config.TRUST_PROXY,
   });

@@ -1,4 +1,5 @@
-import { withoutSecrets, type BatchExport, type Run } from '@bx/core';
+import type { BatchExport, Run } from '@bx/core';
+import { withoutSecrets } from '@bx/destinations';
 
 /** An export as the API shows it: no secret values. */
 export function exportView(exp: BatchExport, latestRuns?: Run[]): Record<string, unknown> {

@@ -1,4 +1,5 @@
-import { ConfigError, ExportSecrets, SECRET_FIELDS, errorMessage, loadConfig, type BatchExport } from '@bx/core';
+import { ConfigError, ExportSecrets, errorMessage, loadConfig, type BatchExport } from '@bx/core';
+import { secretFieldsOf } from '@bx/destinations';
 import { Store } from '@bx/store';
 
 const USAGE = `usage: npm run rotate-secrets
@@ -34,7 +35,7 @@ export async function main(
     err.write(`rotate-secrets: ${e instanceof ConfigError ? e.message : errorMessage(e)}\n`);
     return 2;
   }
-  const secrets = new ExportSecrets(config.SECRETS_ENCRYPTION_KEYS, () => SECRET_FIELDS);
+  const secrets = new ExportSecrets(config.SECRETS_ENCRYPTION_KEYS, secretFieldsOf);
   const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX, { secrets });
   const counts = { rotated: 0, current: 0, unreadable: 0 };
   try {

@@ -1,4 +1,4 @@
-import { SECRET_FIELDS, exportSecretsFromConfig, createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { Scheduler } from './scheduler';
@@ -6,8 +6,9 @@ import { Scheduler } from './scheduler';
 export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
   const config = loadConfig(env, ['scheduler']);
   const logger = createLogger({ service: 'scheduler' }, config.LOG_LEVEL);
-  const secrets = exportSecretsFromConfig(config, () => SECRET_FIELDS, logger);
-  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX, { secrets });
+  // The scheduler never reads nor writes a secret: it leaves them as stored (this only warns when in clear).
+  exportSecretsFromConfig(config, () => [], logger);
+  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
   const queue = RunQueue.fromConfig(config);
   const scheduler = new Scheduler({ store, queue, logger, settleMs: config.SCHEDULER_SETTLE_SECONDS * 1000 });
   scheduler.start(config.SCHEDULER_TICK_MS);

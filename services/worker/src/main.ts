@@ -1,16 +1,18 @@
 import { ClickHouseSource } from '@bx/clickhouse';
-import { SECRET_FIELDS, exportSecretsFromConfig, createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
 import { FailurePolicy } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
-import { destinationFor } from '@bx/destinations';
+import { DESTINATION_SECRET_FIELDS, secretFieldsOf, writerFor } from '@bx/destinations';
 
 import { createRunProcessor } from './run-export';
 
 export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
   const config = loadConfig(env, ['worker']);
-  const logger = createLogger({ service: 'worker', pid: process.pid }, config.LOG_LEVEL);
-  const secrets = exportSecretsFromConfig(config, () => SECRET_FIELDS, logger);
+  const logger = createLogger({ service: 'worker', pid: process.pid }, config.LOG_LEVEL, {
+    secretFields: DESTINATION_SECRET_FIELDS,
+  });
+  const secrets = exportSecretsFromConfig(config, secretFieldsOf, logger);
   const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX, { secrets });
   const source = ClickHouseSource.fromConfig(config);
   const queue = RunQueue.fromConfig(config);
@@ -24,7 +26,7 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     source,
     destinationFor: (exp) => {
       secrets.requireOpen(exp);
-      return destinationFor(exp.destination);
+      return writerFor(exp.destination);
     },
     config,
     logger,

@@ -6,9 +6,9 @@ import {
   isRetryable,
   type BatchExport,
   type Config,
-  type DestinationWriter,
   type Logger,
 } from '@bx/core';
+import type { DestinationWriter } from '@bx/batch';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJobData } from '@bx/queue';
 import type { Store } from '@bx/store';
@@ -16,7 +16,8 @@ import type { Store } from '@bx/store';
 export interface RunExportDeps {
   store: Store;
   source: Pick<ClickHouseSource, 'batches'>;
-  destinationFor: (exp: BatchExport) => DestinationWriter;
+  /** The run's writer (the registry's writerFor). */
+  destinationFor: (exp: BatchExport) => DestinationWriter | Promise<DestinationWriter>;
   config: Pick<Config, 'CLICKHOUSE_DATABASE' | 'EVENTS_TABLE' | 'EVENTS_INTERVAL_COLUMN'>;
   logger: Logger;
   /** Auto-pause after consecutive failures; absent in tests that do not need it. */
@@ -67,29 +68,28 @@ export function createRunProcessor(deps: RunExportDeps) {
     });
     let lastProgress = began;
     try {
-      const result = await deps
-        .destinationFor(exp)
-        .write(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), {
-          exportId: exp.id,
-          runId: payload.run_id,
-          teamId: exp.team_id,
-          attempt: ctx.attempt,
-          dataIntervalStart: payload.data_interval_start,
-          dataIntervalEnd: payload.data_interval_end,
-          signal: ctx.signal,
-          logger: log,
-          state: {
-            fresh: attempt === 1,
-            get: <T>() => deps.store.runs.state<T>(payload.run_id),
-            set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
-          },
-          onProgress: (records) => {
-            const now = Date.now();
-            if (now - lastProgress < PROGRESS_EVERY_MS) return;
-            lastProgress = now;
-            void ctx.progress(records).catch(() => undefined);
-          },
-        });
+      const writer = await deps.destinationFor(exp);
+      const result = await writer.write(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), {
+        exportId: exp.id,
+        runId: payload.run_id,
+        teamId: exp.team_id,
+        attempt: ctx.attempt,
+        dataIntervalStart: payload.data_interval_start,
+        dataIntervalEnd: payload.data_interval_end,
+        signal: ctx.signal,
+        logger: log,
+        state: {
+          fresh: attempt === 1,
+          get: <T>() => deps.store.runs.state<T>(payload.run_id),
+          set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
+        },
+        onProgress: (records) => {
+          const now = Date.now();
+          if (now - lastProgress < PROGRESS_EVERY_MS) return;
+          lastProgress = now;
+          void ctx.progress(records).catch(() => undefined);
+        },
+      });
       const recorded = await deps.store.runs.complete(payload.run_id, result, Date.now(), attempt);
       if (recorded === 'Superseded') {
         // This worker lost its lock and another took the run over: that attempt records the outcome.

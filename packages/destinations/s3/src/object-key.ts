@@ -1,4 +1,6 @@
-import { PermanentError, isoSeconds, prefixPathErrors, renderPrefix, type S3Config, type Span } from '@bx/core';
+import { PermanentError, isoSeconds, type Span } from '@bx/core';
+import { prefixPathErrors, renderPrefix } from './prefix-template';
+import type { S3Config } from './s3-config';
 
 const COMPRESSION_EXTENSION: Record<string, string> = { gzip: 'gz', brotli: 'br', zstd: 'zst' };
 

@@ -1,4 +1,5 @@
-import type { EventBatch, S3Config } from '@bx/core';
+import type { S3Config } from './s3-config';
+import type { EventBatch } from '@bx/batch';
 import {
   ObjectUpload,
   openParts,

@@ -5,7 +5,8 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { RetryableError, type BatchExportError, type Logger, type RunState } from '@bx/core';
+import { RetryableError, type BatchExportError, type Logger } from '@bx/core';
+import type { RunState } from '@bx/batch';
 import { classifyS3Error } from './s3-errors';
 
 /** What an attempt records so that the next one can clean up after a crash. */

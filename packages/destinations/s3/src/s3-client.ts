@@ -1,8 +1,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import type { S3Config } from '@bx/core';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { RequestControl } from './request-control';
+import type { S3Config } from './s3-config';
 
 // Node 20 is this project's runtime; the SDK's notice about future versions
 // would otherwise print a multi-line warning into the JSON log stream.

@@ -1,23 +1,17 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import {
-  RetryableError,
-  type DestinationResult,
-  type DestinationWriter,
-  type EventBatch,
-  type RunContext,
-  type S3Config,
-} from '@bx/core';
+import { RetryableError } from '@bx/core';
+import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
 import { intervalStem, manifestKey, objectKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
-import { connectS3, encryptionParams } from './s3-client';
 import type { RequestControl } from './request-control';
+import { checkS3 } from './s3-check';
+import { connectS3, encryptionParams } from './s3-client';
+import type { S3Config } from './s3-config';
 import { RerunCleanup } from './rerun-cleanup';
 import { classifyS3Error } from './s3-errors';
 
 /** Time the clean-up after a failed or cancelled attempt has (aborting uploads, deleting objects), in ms. */
 export const CLEANUP_DEADLINE_MS = 5000;
-/** Time the destination test (`POST /api/exports/:id/test`) has, in ms; the API answers within 30 s. */
-export const CHECK_DEADLINE_MS = 20_000;
 
 /**
  * Writes a run's rows to S3 as JSON Lines or Parquet, streamed through multipart uploads.
@@ -112,24 +106,9 @@ export class S3Destination implements DestinationWriter {
     }
   }
 
-  /** Writes and deletes a small object with the export's credentials, within CHECK_DEADLINE_MS. */
-  async check(): Promise<void> {
-    this.requests?.reset();
-    this.requests?.deadline(CHECK_DEADLINE_MS, `S3 did not answer within ${CHECK_DEADLINE_MS / 1000} s`);
-    const key = `${objectKey(this.config, { start: 0, end: 0 }).replace(/[^/]*$/, '')}batch-export-test-${Date.now()}.txt`;
-    try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.config.bucket_name,
-          Key: key,
-          Body: 'ok',
-          ...encryptionParams(this.config),
-        }),
-      );
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: key }));
-    } catch (err) {
-      throw classifyS3Error(err, 'test');
-    }
+  /** Writes and deletes a small object with the export's credentials (see checkS3). */
+  check(): Promise<void> {
+    return checkS3(this.config, {}, this.client);
   }
 
   private open(key: string): Promise<OutputFile> {

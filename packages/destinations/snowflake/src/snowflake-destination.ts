@@ -1,15 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import {
-  BatchExportError,
-  PermanentError,
-  RetryableError,
-  errorMessage,
-  type DestinationResult,
-  type DestinationWriter,
-  type EventBatch,
-  type RunContext,
-  type SnowflakeConfig,
-} from '@bx/core';
+import { BatchExportError, PermanentError, RetryableError, errorMessage, type DestinationCheckOptions } from '@bx/core';
+import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
+import type { SnowflakeConfig } from './snowflake-config';
 import { createEventsTableSql, incompatibleColumns } from './events-table';
 import { GzipFileSpool, type SpooledFile } from './gzip-file-spool';
 import { replaceIntervalRows } from './interval-load';
@@ -121,13 +113,17 @@ export class SnowflakeDestination implements DestinationWriter {
   }
 
   /** Logs in, uses the warehouse, database and schema, and checks an existing table can hold the events. */
-  async check(): Promise<void> {
+  async check({ signal }: DestinationCheckOptions = {}): Promise<void> {
     const timeouts = this.options.timeouts;
-    const session = await SnowflakeSession.open(this.config, {
-      ...timeouts,
-      statementMs: Math.min(timeouts.statementMs, CHECK_STATEMENT_MS),
-      loginRetries: Math.min(timeouts.loginRetries, 1),
-    });
+    const session = await SnowflakeSession.open(
+      this.config,
+      {
+        ...timeouts,
+        statementMs: Math.min(timeouts.statementMs, CHECK_STATEMENT_MS),
+        loginRetries: Math.min(timeouts.loginRetries, 1),
+      },
+      signal,
+    );
     try {
       await this.useContext(session);
       const [current] = await session.query<Record<string, string | null>>(

@@ -1,5 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
-import { PermanentError, RetryableError, type SnowflakeConfig } from '@bx/core';
+import { PermanentError, RetryableError } from '@bx/core';
+import type { SnowflakeConfig } from './snowflake-config';
 import { classifySnowflakeError, type SnowflakePhase } from './snowflake-errors';
 import {
   loadSnowflakeSdk,

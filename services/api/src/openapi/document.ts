@@ -1,4 +1,5 @@
 import { RUN_ID, RUN_STATUSES, UUID_ID } from '@bx/core';
+import { DESTINATION_TYPES } from '@bx/destinations';
 import { CSRF_FIELD, SESSION_COOKIE } from '../admin-session';
 import { ref, schemas } from './schemas';
 
@@ -42,7 +43,7 @@ export const openApiDocument = {
   info: {
     title: 'batch-exports admin API',
     version: '0.1.0',
-    description: 'Scheduled batch exports of events from ClickHouse to S3 and Snowflake. JSON, snake_case.',
+    description: `Scheduled batch exports of events from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case.`,
   },
   security: [{ bearerAuth: [] }],
   paths: {
@@ -257,3 +258,8 @@ export const openApiDocument = {
     schemas,
   },
 } as const;
+
+/** `S3`, `S3 and Snowflake`, `S3, Snowflake and Postgres`. */
+function listed(names: readonly string[]): string {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}

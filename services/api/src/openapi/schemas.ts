@@ -1,12 +1,6 @@
-import {
-  createExportSchema,
-  INTERVALS,
-  patchExportSchema,
-  RUN_STATUSES,
-  s3ConfigSchema,
-  SECRET_FIELDS,
-  snowflakeConfigSchema,
-} from '@bx/core';
+import { INTERVALS, RUN_STATUSES } from '@bx/core';
+import { DESTINATION_PLUGINS, DESTINATION_SECRET_FIELDS } from '@bx/destinations';
+import { createExportSchema, patchExportSchema } from '@bx/operations';
 import { z } from 'zod';
 
 type Schema = Record<string, unknown>;
@@ -31,10 +25,10 @@ function fromZod(schema: z.ZodType, io: 'input' | 'output' = 'input'): Schema {
   return json;
 }
 
-/** A destination config as responses show it: the stored fields minus every secret. */
-function withoutSecretFields(schema: z.ZodType): Schema {
+/** A destination config as responses show it: the stored fields minus the plug-in's secrets. */
+function withoutSecretFields(schema: z.ZodType, secrets: readonly string[]): Schema {
   const json = fromZod(schema, 'output') as { properties: Record<string, Schema>; required?: string[] };
-  const secret = (key: string) => (SECRET_FIELDS as readonly string[]).includes(key);
+  const secret = (key: string) => secrets.includes(key);
   return {
     ...json,
     properties: Object.fromEntries(Object.entries(json.properties).filter(([key]) => !secret(key))),
@@ -95,14 +89,18 @@ export const schemas: Record<string, Schema> = {
     redis: { enum: ['ok', 'down'] },
     clickhouse: { enum: ['ok', 'down'] },
   }),
-  S3Config: withoutSecretFields(s3ConfigSchema),
-  SnowflakeConfig: withoutSecretFields(snowflakeConfigSchema),
+  // `<type>Config` per destination plug-in.
+  ...Object.fromEntries(
+    DESTINATION_PLUGINS.map((plugin) => [
+      `${plugin.type}Config`,
+      withoutSecretFields(plugin.configSchema, plugin.secretFields),
+    ]),
+  ),
   Destination: {
-    description: `Secret fields (${SECRET_FIELDS.join(', ')}) are never returned.`,
-    oneOf: [
-      object({ type: { const: 'S3' }, config: ref('S3Config') }),
-      object({ type: { const: 'Snowflake' }, config: ref('SnowflakeConfig') }),
-    ],
+    description: `Secret fields (${DESTINATION_SECRET_FIELDS.join(', ')}) are never returned.`,
+    oneOf: DESTINATION_PLUGINS.map((plugin) =>
+      object({ type: { const: plugin.type }, config: ref(`${plugin.type}Config`) }),
+    ),
   },
   Export: object(exportProperties),
   ExportWithRuns: object({

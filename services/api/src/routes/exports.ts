@@ -1,4 +1,10 @@
-import { RetryableError, errorMessage, isRetryable, type DestinationConfig, type DestinationWriter } from '@bx/core';
+import {
+  RetryableError,
+  errorMessage,
+  isRetryable,
+  type DestinationCheckOptions,
+  type DestinationConfig,
+} from '@bx/core';
 import type { ExportService } from '@bx/operations';
 import { checkPathIds } from '../path-ids';
 import { Router, type Request } from 'express';
@@ -12,26 +18,38 @@ const query = (req: Request, name: string): string | undefined => {
 /** The destination test answers within this, in ms, whatever the destination does (contract: 30 s). */
 export const TEST_DEADLINE_MS = 25_000;
 
-/** `work`, or a retryable timeout after `ms` (the work is left to its own timeouts). */
-async function withDeadline(work: Promise<void>, ms: number, what: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RetryableError(`${what} destination did not answer within ${ms / 1000} s`, { code: 'Timeout' })),
-      ms,
-    );
-  });
+/**
+ * Runs `check` with a signal that aborts after `ms` (or when `signal` does),
+ * and gives up waiting then even if the check ignores its signal.
+ */
+async function withDeadline(
+  check: (signal: AbortSignal) => Promise<void>,
+  signal: AbortSignal,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const timeUp = new AbortController();
+  const late = new Promise<never>((_, reject) =>
+    timeUp.signal.addEventListener('abort', () => reject(timeUp.signal.reason)),
+  );
+  const timer = setTimeout(
+    () =>
+      timeUp.abort(new RetryableError(`${what} destination did not answer within ${ms / 1000} s`, { code: 'Timeout' })),
+    ms,
+  );
+  const work = check(AbortSignal.any([signal, timeUp.signal]));
   try {
     await Promise.race([work, late]);
   } finally {
     clearTimeout(timer);
     work.catch(() => undefined);
+    late.catch(() => undefined);
   }
 }
 
 export function exportsRouter(
   service: ExportService,
-  destinationFor: (d: DestinationConfig) => DestinationWriter,
+  checkDestination: (destination: DestinationConfig, opts: DestinationCheckOptions) => Promise<void>,
 ): Router {
   const router = checkPathIds(Router());
 
@@ -62,8 +80,16 @@ export function exportsRouter(
   /** Reaches the destination with the export's credentials; the outcome is the answer, not an HTTP error. */
   router.post('/:id/test', async (req, res) => {
     const exp = await service.get(req.params.id);
+    // A client that goes away stops the check (a Snowflake login can take a while).
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
     try {
-      await withDeadline(destinationFor(exp.destination).check(), TEST_DEADLINE_MS, exp.destination.type);
+      await withDeadline(
+        (signal) => checkDestination(exp.destination, { signal }),
+        gone.signal,
+        TEST_DEADLINE_MS,
+        exp.destination.type,
+      );
       res.json({ status: 'ok', message: `${exp.destination.type} destination reachable and writable` });
     } catch (err) {
       const code = (err as { code?: unknown }).code;

@@ -1,4 +1,5 @@
-import { Field as CoreField, jsonColumn, type EventBatch } from '@bx/core';
+import { jsonColumn } from '@bx/core';
+import { Field as CoreField, type EventBatch } from '@bx/batch';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import { ZSTD_PARQUET_PAGES } from '../object-upload';

@@ -1,3 +1,5 @@
+import { isoSeconds } from '@bx/core';
+
 /** Variables an S3 `prefix` template may use (contract: S3 destination). */
 export const PREFIX_VARIABLES = [
   'year',
@@ -41,11 +43,6 @@ export function prefixTemplateErrors(template: string): string[] {
   }
   if (/[{}]/.test(template.replace(PLACEHOLDER, ''))) errors.push('unbalanced { or }');
   return errors;
-}
-
-/** `2024-01-01T00:00:00+00:00`: the form PostHog uses in keys and templates. */
-export function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19) + '+00:00';
 }
 
 /** Renders a validated template; date parts are those of `data_interval_end` in UTC. */

@@ -1,5 +1,5 @@
 import type { EventBatch } from './event-batch';
-import type { Logger } from './logger';
+import type { Logger } from '@bx/core';
 
 /** What a destination is told about the run it is writing. */
 export interface RunContext {
@@ -41,13 +41,15 @@ export interface DestinationResult {
   files: string[];
 }
 
-/** One writer per destination type: consumes batches of rows with back-pressure. */
+/**
+ * The writer of one run, made by its destination plug-in's `createWriter`
+ * (the plug-in's `check` is the destination test): consumes batches of rows
+ * with back-pressure.
+ */
 export interface DestinationWriter {
   /**
    * Writes the run's rows. A batch's memory may be reused once the writer
    * asks for the next batch: it copies what it keeps beyond that.
    */
   write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult>;
-  /** Checks the destination can be reached and written with these credentials; throws the destination's error. */
-  check(): Promise<void>;
 }

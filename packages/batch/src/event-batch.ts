@@ -1,6 +1,6 @@
 import * as native from '@bx/native';
 import { FIELDS, Field, SLOTS } from './event-fields';
-import { toRecordLine, type EventRow } from './export-record';
+import { toRecordLine, type EventRow } from '@bx/core';
 import { verbatimJsonField } from './json-bytes';
 
 const FIELD_NAMES = Object.keys(Field) as Array<keyof typeof Field>;

@@ -6,6 +6,7 @@ export const PARQUET_COMPRESSIONS = ['zstd', 'snappy', 'gzip', 'brotli'] as cons
 
 const text = (max = 1024) => z.string().min(1).max(max);
 
+/** The config of an S3 destination (contract: S3 destination). */
 export const s3ConfigSchema = z
   .strictObject({
     /** Bucket; a DNS-compatible name. */
@@ -54,48 +55,4 @@ export const s3ConfigSchema = z
     }
   });
 
-export const snowflakeConfigSchema = z
-  .strictObject({
-    account: text(255),
-    user: text(255),
-    /** Password authentication; or use `private_key`. */
-    password: text().nullable().optional(),
-    /** PKCS#8 PEM private key for key-pair authentication. */
-    private_key: z.string().min(1).max(16_384).nullable().optional(),
-    private_key_passphrase: text().nullable().optional(),
-    database: text(255),
-    schema: text(255),
-    warehouse: text(255),
-    table_name: text(255),
-    role: text(255).nullable().optional(),
-    /** The SDK's `accessUrl`: a private-link or other custom endpoint. */
-    access_url: z
-      .url({ protocol: /^https?$/ })
-      .nullable()
-      .optional(),
-  })
-  .superRefine((config, ctx) => {
-    if (!config.password && !config.private_key) {
-      ctx.addIssue({ code: 'custom', path: ['password'], message: 'one of password or private_key is required' });
-    }
-  });
-
-export const destinationSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('S3'), config: s3ConfigSchema }),
-  z.strictObject({ type: z.literal('Snowflake'), config: snowflakeConfigSchema }),
-]);
-
 export type S3Config = z.infer<typeof s3ConfigSchema>;
-export type SnowflakeConfig = z.infer<typeof snowflakeConfigSchema>;
-export type DestinationConfig = z.infer<typeof destinationSchema>;
-export type DestinationType = DestinationConfig['type'];
-
-/** Fields never returned by the API nor written to logs. */
-export const SECRET_FIELDS = ['aws_secret_access_key', 'password', 'private_key', 'private_key_passphrase'] as const;
-
-/** A copy of a destination without its secret values, for responses. */
-export function withoutSecrets(destination: DestinationConfig): DestinationConfig {
-  const config: Record<string, unknown> = { ...destination.config };
-  for (const field of SECRET_FIELDS) delete config[field];
-  return { type: destination.type, config } as DestinationConfig;
-}

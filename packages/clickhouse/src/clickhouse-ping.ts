@@ -1,0 +1,71 @@
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Config } from '@bx/core';
+
+/** The variables that say where ClickHouse is and as whom to connect. */
+export type ClickHouseConfig = Pick<
+  Config,
+  | 'CLICKHOUSE_URL'
+  | 'CLICKHOUSE_USER'
+  | 'CLICKHOUSE_PASSWORD'
+  | 'CLICKHOUSE_QUERY_TIMEOUT_MS'
+  | 'CLICKHOUSE_IDLE_TIMEOUT_MS'
+>;
+
+export interface ClickHousePingOptions {
+  url: string;
+  username: string;
+  password: string;
+  /** Longest wait for an answer, in ms. */
+  requestTimeoutMs: number;
+}
+
+/**
+ * Progress headers keep a long query's connection alive through proxies
+ * with idle timeouts; a long interval keeps the header count small.
+ */
+export const QUERY_SETTINGS = {
+  send_progress_in_http_headers: 1,
+  http_headers_progress_interval_ms: '110000',
+} as const;
+
+/**
+ * Whether ClickHouse answers: the API's health check. Its own entry point
+ * (`@bx/clickhouse/ping`) so that the API never loads the source's reader
+ * and the native code it uses.
+ */
+export class ClickHousePing {
+  private readonly client: ClickHouseClient;
+
+  static fromConfig(config: ClickHouseConfig, overrides: Partial<ClickHousePingOptions> = {}): ClickHousePing {
+    return new ClickHousePing({
+      url: config.CLICKHOUSE_URL,
+      username: config.CLICKHOUSE_USER,
+      password: config.CLICKHOUSE_PASSWORD,
+      requestTimeoutMs: config.CLICKHOUSE_QUERY_TIMEOUT_MS,
+      ...overrides,
+    });
+  }
+
+  constructor(opts: ClickHousePingOptions) {
+    this.client = createClient({
+      url: opts.url,
+      username: opts.username,
+      password: opts.password,
+      request_timeout: opts.requestTimeoutMs,
+      compression: { response: false, request: false },
+      // Errors are mapped and logged by the caller as JSON; the client's own text logs would duplicate them.
+      log: { level: ClickHouseLogLevel.OFF },
+      // The client only pings (queries go through queryRowBinary); the same settings keep it from warning.
+      clickhouse_settings: QUERY_SETTINGS,
+    });
+  }
+
+  async ping(): Promise<boolean> {
+    const result = await this.client.ping();
+    return result.success;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

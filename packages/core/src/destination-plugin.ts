@@ -1,0 +1,64 @@
+import type { z } from 'zod';
+
+/**
+ * A destination as an export stores it: the plug-in's `type` and a config
+ * its `configSchema` accepted (defaults filled in). Secrets included: the
+ * API shows it through the registry's `withoutSecrets`.
+ */
+export interface DestinationConfig {
+  type: string;
+  config: Record<string, unknown>;
+}
+
+/** A network endpoint a destination's config makes the worker (and the API's test) connect to. */
+export interface DestinationEndpoint {
+  /** The URL when the config names one (an S3-compatible endpoint, a Snowflake access URL). */
+  url?: string;
+  host: string;
+  /** Default: the protocol's. */
+  port?: number;
+}
+
+export interface DestinationCheckOptions {
+  /** Aborts the check (the HTTP request went away). */
+  signal?: AbortSignal;
+}
+
+/**
+ * One destination, as its package describes it to the rest of the system
+ * (packages/destinations/<name>/src/*-plugin.ts). The registry
+ * (packages/destinations/registry) lists the plug-ins; the API, operations
+ * and the worker only ever go through it, never switch on `type`.
+ *
+ * The module that exports a plug-in loads zod and core only: `check` and
+ * `createWriter` load the destination's client and writer on first call, so
+ * the API, scheduler and CLI never load the worker's data path (or its
+ * native code). `W` is the writer (`DestinationWriter` of @bx/batch), a
+ * parameter so that core need not know the batch.
+ */
+export interface DestinationPlugin<C extends Record<string, unknown> = Record<string, unknown>, W = unknown> {
+  /** The `destination.type` of the API: `S3`, `Snowflake`. */
+  readonly type: string;
+  /** The strict config schema, with defaults; the export schemas and the OpenAPI document are built from it. */
+  readonly configSchema: z.ZodType<C>;
+  /** Config fields never returned by the API and never logged. */
+  readonly secretFields: ReadonlyArray<keyof C & string>;
+  /**
+   * Config fields that say where the data goes (host, bucket, account).
+   * Not enforced yet: a PATCH changing one is to require the secrets again.
+   */
+  readonly connectionFields: ReadonlyArray<keyof C & string>;
+  /** The endpoints this config connects to. */
+  endpoints?(config: C): DestinationEndpoint[];
+  /** Reaches the destination and checks it can be written (POST /api/exports/:id/test); throws a BatchExportError. */
+  check(config: C, opts?: DestinationCheckOptions): Promise<void>;
+  /** The writer of a run (the worker's data path). */
+  createWriter(config: C): W | Promise<W>;
+}
+
+/** The endpoint of an http(s) URL, its port filled in. */
+export function endpointOfUrl(href: string): DestinationEndpoint {
+  const url = new URL(href);
+  const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
+  return { url: url.href, host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+}

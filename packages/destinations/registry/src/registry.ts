@@ -1,0 +1,67 @@
+import type { DestinationWriter } from '@bx/batch';
+import {
+  PermanentError,
+  type DestinationCheckOptions,
+  type DestinationConfig,
+  type DestinationEndpoint,
+} from '@bx/core';
+import { z } from 'zod';
+import { DESTINATION_PLUGINS, type WriterPlugin } from './plugins';
+
+const byType = new Map(DESTINATION_PLUGINS.map((plugin) => [plugin.type, plugin]));
+
+/** The `destination.type` values, in the registry's order. */
+export const DESTINATION_TYPES = DESTINATION_PLUGINS.map((plugin) => plugin.type) as [string, ...string[]];
+
+/** Every plug-in's secret fields: never in a response, never in a log line. */
+export const DESTINATION_SECRET_FIELDS: readonly string[] = [
+  ...new Set(DESTINATION_PLUGINS.flatMap((plugin) => plugin.secretFields)),
+];
+
+/** `{type, config}`: a union on `type` of the plug-ins' config schemas (the export schemas embed it). */
+export const destinationSchema: z.ZodType<DestinationConfig> = z.discriminatedUnion(
+  'type',
+  DESTINATION_PLUGINS.map((plugin) =>
+    z.strictObject({ type: z.literal(plugin.type), config: plugin.configSchema }),
+  ) as [z.ZodObject<{ type: z.ZodLiteral<string>; config: z.ZodType<Record<string, unknown>> }>],
+);
+
+/** The plug-in of a destination type; a type no plug-in has (an export stored by a newer version) is permanent. */
+export function destinationPlugin(type: string): WriterPlugin {
+  const plugin = byType.get(type);
+  if (!plugin) throw new PermanentError(`destination ${type} is not available`, { code: 'UnsupportedDestination' });
+  return plugin;
+}
+
+/** The secret fields of a type (every plug-in's for a type no plug-in has). */
+export function secretFieldsOf(type: string): readonly string[] {
+  return byType.get(type)?.secretFields ?? DESTINATION_SECRET_FIELDS;
+}
+
+/** A copy of a destination without its secret values, for responses. */
+export function withoutSecrets(destination: DestinationConfig): DestinationConfig {
+  const secrets = secretFieldsOf(destination.type);
+  const config = { ...destination.config };
+  for (const field of secrets) delete config[field];
+  return { type: destination.type, config };
+}
+
+/** The config fields of a type that say where the data goes. */
+export function connectionFields(type: string): readonly string[] {
+  return destinationPlugin(type).connectionFields;
+}
+
+/** The network endpoints a destination connects to. */
+export function destinationEndpoints(destination: DestinationConfig): DestinationEndpoint[] {
+  return destinationPlugin(destination.type).endpoints?.(destination.config) ?? [];
+}
+
+/** Reaches the destination with its credentials (POST /api/exports/:id/test); rejects with its error. */
+export async function checkDestination(destination: DestinationConfig, opts?: DestinationCheckOptions): Promise<void> {
+  await destinationPlugin(destination.type).check(destination.config, opts);
+}
+
+/** The writer of a run: loads the destination's data path (and its native code) on first use. */
+export async function writerFor(destination: DestinationConfig): Promise<DestinationWriter> {
+  return destinationPlugin(destination.type).createWriter(destination.config);
+}

@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { createLogger, type LogLevel } from '@bx/core';
+
+function capture(level: LogLevel = 'debug', secretFields?: string[]) {
+  const lines: Array<Record<string, unknown>> = [];
+  const raw: string[] = [];
+  const sut = createLogger({ service: 'test' }, level, {
+    destination: (line) => {
+      raw.push(line);
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    },
+    secretFields,
+  });
+  return { sut, lines, raw };
+}
+
+describe('logger', () => {
+  it('writes one JSON line with the documented fields', () => {
+    const { sut, lines } = capture();
+    sut.info('run started', { export_id: 'e1', run_id: 'r1', attempt: 1 });
+    expect(lines).to.have.length(1);
+    const line = lines[0]!;
+    expect(line).to.include({ level: 'info', msg: 'run started', service: 'test', export_id: 'e1', attempt: 1 });
+    expect(line.time).to.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(line).to.not.have.any.keys('pid', 'hostname');
+  });
+
+  it('drops lines below its level', () => {
+    const { sut, lines } = capture('warn');
+    sut.debug('d');
+    sut.info('i');
+    sut.warn('w');
+    sut.error('e');
+    expect(lines.map((l) => [l.level, l.msg])).to.deep.equal([
+      ['warn', 'w'],
+      ['error', 'e'],
+    ]);
+  });
+
+  it('redacts secret fields at the top and nested, keeping the rest', () => {
+    const { sut, raw, lines } = capture('info', ['api_secret_x']);
+    sut.info('config', {
+      password: 'pw-top',
+      config: { aws_secret_access_key: 'sk-nested', region: 'eu-west-1' },
+      destination: { type: 'Snowflake', config: { password: 'pw-deep', private_key: 'pem', user: 'u' } },
+      headers: { authorization: 'Bearer tok-1' },
+      a: { b: { c: { token: 'tok-2' } } },
+      plugin: { api_secret_x: 'from-a-plugin' },
+    });
+    const text = raw.join('\n');
+    for (const secret of ['pw-top', 'sk-nested', 'pw-deep', 'pem', 'tok-1', 'tok-2', 'from-a-plugin']) {
+      expect(text).to.not.contain(secret);
+    }
+    const line = lines[0] as Record<string, Record<string, unknown>>;
+    expect(line.config).to.deep.equal({ aws_secret_access_key: '[redacted]', region: 'eu-west-1' });
+    expect((line.destination!.config as Record<string, unknown>).user).to.equal('u');
+  });
+
+  it('adds a child logger fields to each of its lines, and redacts them too', () => {
+    const { sut, lines, raw } = capture();
+    const child = sut.child({ export_id: 'e1', run_id: 'r1', attempt: 2, destination: { password: 'pw-child' } });
+    child.child({ file: 'a.jsonl' }).info('file written', { bytes: 10 });
+    sut.info('parent');
+    expect(lines[0]).to.include({ service: 'test', export_id: 'e1', run_id: 'r1', attempt: 2, file: 'a.jsonl' });
+    expect(lines[0]).to.include({ bytes: 10, msg: 'file written' });
+    expect(lines[1]).to.not.have.any.keys('export_id', 'file');
+    expect(raw.join('\n')).to.not.contain('pw-child');
+  });
+
+  it('also writes a child lines to its own sink, with every field and redacted', () => {
+    const { sut, lines, raw } = capture('info');
+    const runRaw: string[] = [];
+    const child = sut.child({ export_id: 'e1', run_id: 'r1' }, (line) => runRaw.push(line));
+    child.child({ attempt: 1 }).info('run started', { destination: { config: { password: 'pw-run' } } });
+    child.debug('below the level');
+    sut.info('not the run');
+    const run = runRaw.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(run).to.have.length(1);
+    expect(run[0]).to.include({ msg: 'run started', service: 'test', export_id: 'e1', run_id: 'r1', attempt: 1 });
+    expect(JSON.stringify(run)).to.not.contain('pw-run');
+    expect(raw.filter((line) => line.includes('"run_id"'))).to.have.length(1);
+    expect(runRaw[0]!.match(/"service":/g)).to.have.length(1);
+    expect(lines.map((l) => l.msg)).to.deep.equal(['run started', 'not the run']);
+  });
+
+  it('writes an error as its name and message, without the stack or cause', () => {
+    const { sut, lines, raw } = capture();
+    const cause = { request: { headers: { 'x-amz-security-token': 'tok-3' } } };
+    const err = Object.assign(new TypeError('boom', { cause }), { config: { password: 'pw-err' } });
+    sut.error('failed', { err, nested: { error: err } });
+    expect(lines[0]!.err).to.deep.equal({ name: 'TypeError', message: 'boom' });
+    expect((lines[0]!.nested as Record<string, unknown>).error).to.deep.equal({ name: 'TypeError', message: 'boom' });
+    expect(raw[0]).to.not.match(/tok-3|pw-err|at Context/);
+  });
+
+  it('writes every line to stdout before the process exits', () => {
+    const script = `
+      const { createLogger, onShutdown } = require('@bx/core');
+      const log = createLogger({ service: 'exit' });
+      for (let i = 0; i < 20000; i++) log.info('line', { i, pad: 'x'.repeat(100) });
+      onShutdown({ stop: async () => log.info('stopped') });
+      process.kill(process.pid, 'SIGTERM');`;
+    const out = execFileSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const lines = out.trim().split('\n');
+    expect(lines).to.have.length(20001);
+    expect(JSON.parse(lines[lines.length - 1]!)).to.include({ msg: 'stopped', service: 'exit' });
+  });
+});
