@@ -1,13 +1,13 @@
 import { createApp, type AppDeps } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { createLogger } from '@bx/core';
+import { NetworkPolicy, createLogger } from '@bx/core';
 import { checkDestination } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { testEnv, uniqueName } from './env';
+import { TEST_ALLOWED_PRIVATE, testEnv, uniqueName } from './env';
 
 export const TOKEN = 'test-token-0123456789abcdef';
 
@@ -25,6 +25,8 @@ export interface ApiHarnessOptions {
   trustProxy?: AppDeps['trustProxy'];
   /** Wrong tokens per client and window before 429. Default the product's (20 a minute). */
   authFailureLimit?: AppDeps['authFailureLimit'];
+  /** ALLOWED_PRIVATE_DESTINATIONS. Default loopback, where the test servers listen. */
+  network?: NetworkPolicy;
 }
 
 /** The admin API on a random port over its own Redis prefix; close() removes every key it made. */
@@ -45,8 +47,11 @@ export class ApiHarness {
   private readonly clock: () => number;
   private server: Server | null = null;
 
+  readonly network: NetworkPolicy;
+
   constructor(private readonly opts: ApiHarnessOptions = {}) {
-    this.service = new ExportService(this.store, this.queue, this.logger, opts.clock);
+    this.network = opts.network ?? NetworkPolicy.parse(TEST_ALLOWED_PRIVATE);
+    this.service = new ExportService(this.store, this.queue, this.logger, opts.clock, { network: this.network });
     this.clock = opts.clock ?? Date.now;
     this.readOnly = opts.bullBoardReadOnly ?? false;
   }
@@ -62,7 +67,7 @@ export class ApiHarness {
       bullBoardReadOnly: this.readOnly,
       clickhouse: this.clickhouse,
       logger: this.logger,
-      checkDestination,
+      checkDestination: (destination, opts) => checkDestination(destination, { ...opts, network: this.network }),
       trustProxy: this.opts.trustProxy,
       authFailureLimit: this.opts.authFailureLimit,
     });

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import type { Agent } from 'node:http';
+import { BlockList, isIP, type LookupFunction, type Socket } from 'node:net';
 import { PermanentError } from './errors';
 
 /** Address ranges a destination may reach only when ALLOWED_PRIVATE_DESTINATIONS lists them. */
@@ -116,6 +117,33 @@ export class NetworkPolicy {
       callback(null, first.address, first.family);
     });
   };
+
+  /**
+   * Makes an HTTP(S) agent connect only where the policy allows: names go
+   * through `lookup`, literal addresses (which Node never looks up) are
+   * checked before connecting. Works on any http.Agent, the SDKs' own
+   * subclasses included; returns the agent.
+   */
+  guardAgent<A extends Agent>(agent: A): A {
+    const options = (agent as unknown as { options: Record<string, unknown> }).options;
+    options.lookup = this.lookup;
+    type Create = (
+      options: { host?: string; hostname?: string },
+      cb: (err: Error | null, s?: Socket) => void,
+    ) => Socket;
+    const guarded = agent as unknown as { createConnection: Create };
+    const create = guarded.createConnection;
+    guarded.createConnection = (connect, cb) => {
+      const host = connect.host ?? connect.hostname ?? '';
+      const refused = isIP(bare(host)) ? this.refusal(host, host) : null;
+      if (refused) {
+        cb(new PermanentError(refused, { code: DESTINATION_NOT_ALLOWED }));
+        return undefined as unknown as Socket;
+      }
+      return create.call(agent, connect, cb);
+    };
+    return agent;
+  }
 }
 
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;

@@ -7,6 +7,7 @@ import {
   parseInput,
   type BatchExport,
   type Logger,
+  type NetworkPolicy,
   type Run,
   type RunStatus,
   RUN_STATUSES,
@@ -16,6 +17,7 @@ import type { RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { checkDestinationNetwork, requireSecretsOnMove } from './destination-rules';
 import { createExportSchema, patchExportSchema } from './export-input';
 
 const patchedDestination = z.object({ destination: destinationSchema });
@@ -35,16 +37,26 @@ export interface ListRunsQuery {
  * The API and operator scripts both go through here, so the scheduling rules
  * live in one place.
  */
+export interface ExportServiceOptions {
+  /**
+   * ALLOWED_PRIVATE_DESTINATIONS: destinations are checked against it when
+   * created or changed. Default none: not checked (tests of other things).
+   */
+  network?: NetworkPolicy;
+}
+
 export class ExportService {
   constructor(
     private readonly store: Store,
     private readonly queue: RunQueue,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
+    private readonly opts: ExportServiceOptions = {},
   ) {}
 
   async create(body: unknown): Promise<BatchExport> {
     const input = parseInput(createExportSchema, body);
+    if (this.opts.network) await checkDestinationNetwork(input.destination, this.opts.network);
     const now = this.clock();
     const iso = new Date(now).toISOString();
     const exp: BatchExport = { id: randomUUID(), ...input, created_at: iso, updated_at: iso };
@@ -83,6 +95,8 @@ export class ExportService {
       next.destination = parseInput(patchedDestination, {
         destination: { type, config: { ...base, ...destinationPatch.config } },
       }).destination;
+      requireSecretsOnMove(current.destination, next.destination, destinationPatch.config ?? {});
+      if (this.opts.network) await checkDestinationNetwork(next.destination, this.opts.network);
     }
     if (next.start_at && next.end_at && next.end_at <= next.start_at) {
       throw new ValidationError('Invalid body: end_at: end_at must be after start_at', [

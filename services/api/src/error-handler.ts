@@ -7,7 +7,7 @@ export function errorHandler(logger: Logger) {
     if (res.headersSent) return next(err);
     const send = (status: number, code: string, message: string, details: unknown[] = []) =>
       res.status(status).json({ error: { code, message, details } });
-    if (err instanceof ValidationError) return void send(400, 'invalid_input', err.message, err.details);
+    if (err instanceof ValidationError) return void send(400, err.code, err.message, err.details);
     if (err instanceof NotFoundError) return void send(404, 'not_found', err.message);
     if (err instanceof ConflictError) return void send(409, 'conflict', err.message);
     const e = err as { type?: string; status?: number; message?: string };

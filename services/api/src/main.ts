@@ -18,7 +18,8 @@ export async function startApi(
   const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX, { secrets });
   const queue = RunQueue.fromConfig(config);
   const clickhouse = ClickHousePing.fromConfig(config, { requestTimeoutMs: 10_000 });
-  const service = new ExportService(store, queue, logger);
+  const network = config.ALLOWED_PRIVATE_DESTINATIONS;
+  const service = new ExportService(store, queue, logger, Date.now, { network });
   const app = createApp({
     token: config.ADMIN_API_TOKEN!,
     service,
@@ -32,7 +33,7 @@ export async function startApi(
     checkDestination: async (destination, opts) => {
       // A secret this process cannot open fails the test with a message that says so.
       secrets.requireOpen({ id: '', destination } as BatchExport);
-      await checkDestination(destination, opts);
+      await checkDestination(destination, { ...opts, network });
     },
     trustProxy: config.TRUST_PROXY,
   });

@@ -26,7 +26,7 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     source,
     destinationFor: (exp) => {
       secrets.requireOpen(exp);
-      return writerFor(exp.destination);
+      return writerFor(exp.destination, { network: config.ALLOWED_PRIVATE_DESTINATIONS });
     },
     config,
     logger,

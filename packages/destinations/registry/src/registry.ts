@@ -4,6 +4,8 @@ import {
   type DestinationCheckOptions,
   type DestinationConfig,
   type DestinationEndpoint,
+  type DestinationWriterOptions,
+  type NetworkPolicy,
 } from '@bx/core';
 import { z } from 'zod';
 import { DESTINATION_PLUGINS, type WriterPlugin } from './plugins';
@@ -56,12 +58,29 @@ export function destinationEndpoints(destination: DestinationConfig): Destinatio
   return destinationPlugin(destination.type).endpoints?.(destination.config) ?? [];
 }
 
-/** Reaches the destination with its credentials (POST /api/exports/:id/test); rejects with its error. */
+/**
+ * Checks where the destination connects against the network policy, after
+ * resolving each host: a PermanentError `DestinationNotAllowed` naming the
+ * address when one is refused. The clients check again when they connect.
+ */
+export async function checkEndpoints(destination: DestinationConfig, network: NetworkPolicy): Promise<void> {
+  for (const endpoint of destinationEndpoints(destination)) await network.checkHost(endpoint.host);
+}
+
+/**
+ * Reaches the destination with its credentials (POST /api/exports/:id/test); rejects with its error.
+ * With `opts.network`, a refused destination is not contacted at all.
+ */
 export async function checkDestination(destination: DestinationConfig, opts?: DestinationCheckOptions): Promise<void> {
+  if (opts?.network) await checkEndpoints(destination, opts.network);
   await destinationPlugin(destination.type).check(destination.config, opts);
 }
 
 /** The writer of a run: loads the destination's data path (and its native code) on first use. */
-export async function writerFor(destination: DestinationConfig): Promise<DestinationWriter> {
-  return destinationPlugin(destination.type).createWriter(destination.config);
+export async function writerFor(
+  destination: DestinationConfig,
+  opts: DestinationWriterOptions = {},
+): Promise<DestinationWriter> {
+  if (opts.network) await checkEndpoints(destination, opts.network);
+  return destinationPlugin(destination.type).createWriter(destination.config, opts);
 }

@@ -15,8 +15,8 @@ export const CHECK_DEADLINE_MS = 20_000;
  */
 export async function checkS3(
   config: S3Config,
-  { signal }: DestinationCheckOptions = {},
-  client: S3Client = createS3Client(config),
+  { signal, network }: DestinationCheckOptions = {},
+  client: S3Client = createS3Client(config, network),
 ): Promise<void> {
   const key = `${objectKey(config, { start: 0, end: 0 }).replace(/[^/]*$/, '')}batch-export-test-${Date.now()}.txt`;
   const deadline = new AbortController();

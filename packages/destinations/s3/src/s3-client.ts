@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import type { NetworkPolicy } from '@bx/core';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { RequestControl } from './request-control';
@@ -25,20 +26,24 @@ export interface S3Connection {
   requests: RequestControl;
 }
 
-/** An S3 client for one export's credentials; path-style when a custom endpoint is set. */
-export function createS3Client(config: S3Config): S3Client {
-  return connectS3(config).client;
+/**
+ * An S3 client for one export's credentials; path-style when a custom endpoint is set.
+ * With `network`, it connects only to addresses the policy allows (checked on every connection).
+ */
+export function createS3Client(config: S3Config, network?: NetworkPolicy): S3Client {
+  return connectS3(config, network).client;
 }
 
-export function connectS3(config: S3Config): S3Connection {
+export function connectS3(config: S3Config, network?: NetworkPolicy): S3Connection {
   const agent = { keepAlive: true, maxSockets: 50 };
+  const guard = <A extends HttpAgent>(a: A): A => (network ? network.guardAgent(a) : a);
   const requests = new RequestControl({
     connectionTimeout: S3_CONNECT_TIMEOUT_MS,
     socketTimeout: S3_IDLE_TIMEOUT_MS,
     requestTimeout: S3_REQUEST_TIMEOUT_MS,
     throwOnRequestTimeout: true,
-    httpAgent: new HttpAgent(agent),
-    httpsAgent: new HttpsAgent(agent),
+    httpAgent: guard(new HttpAgent(agent)),
+    httpsAgent: guard(new HttpsAgent(agent)),
   });
   const client = new S3Client({
     requestHandler: requests,

@@ -1,5 +1,5 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { RetryableError } from '@bx/core';
+import { RetryableError, type DestinationWriterOptions } from '@bx/core';
 import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
 import { intervalStem, manifestKey, objectKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
@@ -32,8 +32,9 @@ export class S3Destination implements DestinationWriter {
   constructor(
     private readonly config: S3Config,
     client?: S3Client,
+    opts: DestinationWriterOptions = {},
   ) {
-    const connection = client ? { client, requests: null } : connectS3(config);
+    const connection = client ? { client, requests: null } : connectS3(config, opts.network);
     this.client = connection.client;
     this.requests = connection.requests;
   }
