@@ -3,7 +3,7 @@ import { ClickHouseSource } from '@bx/clickhouse';
 import { NetworkPolicy, createLogger } from '@bx/core';
 import { checkDestination } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +21,8 @@ export interface HttpResult {
 export interface ApiHarnessOptions {
   bullBoardReadOnly?: boolean;
   clock?: () => number;
+  /** MAX_EXPORTS. Default the product's. */
+  maxExports?: number;
   /** TRUST_PROXY. Default false. */
   trustProxy?: AppDeps['trustProxy'];
   /** Wrong tokens per client and window before 429. Default the product's (20 a minute). */
@@ -33,7 +35,12 @@ export interface ApiHarnessOptions {
 export class ApiHarness {
   readonly prefix = uniqueName('bxt');
   readonly store = Store.connect(testEnv.REDIS_URL, this.prefix);
-  readonly queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix: this.prefix, attempts: 2, backoffMs: 10 });
+  readonly queue = new BullMqRunQueue({
+    redis: { url: testEnv.REDIS_URL },
+    prefix: this.prefix,
+    attempts: 2,
+    backoffMs: 10,
+  });
   readonly clickhouse = new ClickHouseSource({
     url: testEnv.CLICKHOUSE_URL,
     username: 'default',
@@ -51,7 +58,10 @@ export class ApiHarness {
 
   constructor(private readonly opts: ApiHarnessOptions = {}) {
     this.network = opts.network ?? NetworkPolicy.parse(TEST_ALLOWED_PRIVATE);
-    this.service = new ExportService(this.store, this.queue, this.logger, opts.clock, { network: this.network });
+    this.service = new ExportService(this.store, this.queue, this.logger, opts.clock, {
+      maxExports: opts.maxExports,
+      network: this.network,
+    });
     this.clock = opts.clock ?? Date.now;
     this.readOnly = opts.bullBoardReadOnly ?? false;
   }
@@ -100,7 +110,7 @@ export class ApiHarness {
 
   async close(): Promise<void> {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    await this.queue.queue.obliterate({ force: true });
+    await this.queue.obliterate();
     const keys = await this.store.redis.keys(`${this.prefix}:*`);
     if (keys.length) await this.store.redis.del(...keys);
     await Promise.all([this.queue.close(), this.store.close(), this.clickhouse.close()]);

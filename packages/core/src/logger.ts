@@ -86,10 +86,10 @@ export function createLogger(
 ): Logger {
   const opts: LoggerOptions =
     typeof options === 'function' || 'write' in options ? { destination: options as LogDestination } : options;
-  const make = (stream: DestinationStream, withBase = true) =>
+  const make = (stream: DestinationStream, withBase = true, atLevel: LogLevel = level) =>
     pino(
       {
-        level,
+        level: atLevel,
         base: withBase ? (plain(base, 0) as LogFields) : null,
         messageKey: 'msg',
         // Errors are already `{name, message}` (plain): pino's own would add the stack.
@@ -114,7 +114,10 @@ function streamOf(destination: LogDestination | undefined): DestinationStream {
 }
 
 /** A Logger writing each line through every one of `loggers` (the first writes to the logger's destination). */
-function wrap(loggers: pino.Logger[], make: (stream: DestinationStream, withBase?: boolean) => pino.Logger): Logger {
+function wrap(
+  loggers: pino.Logger[],
+  make: (stream: DestinationStream, withBase?: boolean, atLevel?: LogLevel) => pino.Logger,
+): Logger {
   const log = (level: LogLevel) => (msg: string, fields?: LogFields) => {
     for (const p of loggers) p[level](fields ?? {}, msg);
   };
@@ -125,8 +128,10 @@ function wrap(loggers: pino.Logger[], make: (stream: DestinationStream, withBase
     error: log('error'),
     child: (fields, sink) => {
       const children = loggers.map((p) => p.child(fields));
-      // bindings(): the base and every ancestor's fields, already redacted.
-      if (sink) children.push(make(streamOf(sink), false).child({ ...loggers[0]!.bindings(), ...fields }));
+      // bindings(): the base and every ancestor's fields, already redacted. A sink is a
+      // record for people (a run's log): it gets info lines even when stdout is quieter.
+      const sinkLevel = loggers[0]!.level === 'debug' ? 'debug' : 'info';
+      if (sink) children.push(make(streamOf(sink), false, sinkLevel).child({ ...loggers[0]!.bindings(), ...fields }));
       return wrap(children, make);
     },
   };

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@bx/redis';
 import type { StoreKeys } from './keys';
 
 /** What the server keeps about one admin login. */
@@ -17,7 +17,7 @@ export interface AdminSessionRecord {
  */
 export class SessionRepository {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
   ) {}
 

@@ -1,7 +1,6 @@
 import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { RunQueue } from '@bx/queue';
+import type { BullMqRunQueue } from '@bx/queue';
 import { Router } from 'express';
 
 /** Where Bull Board is mounted (contract: `/admin/queues`). */
@@ -21,7 +20,7 @@ const CLOSED: ReadonlyArray<{ method: 'post' | 'patch' | 'put'; path: string }> 
 ];
 
 /**
- * Bull Board over every queue the system uses (RunQueue.queues()). In
+ * Bull Board over every queue the system uses (BullMqRunQueue.boardAdapters). In
  * read-only mode its API refuses every change (retry, clean, pause, remove)
  * and its UI hides the buttons. Adding jobs and editing their data are
  * closed (405), and Redis server details (version, memory, clients) are
@@ -29,10 +28,10 @@ const CLOSED: ReadonlyArray<{ method: 'post' | 'patch' | 'put'; path: string }> 
  * mount it behind AdminSessions.middleware(), which also refuses
  * cookie-authenticated changes from other sites.
  */
-export function bullBoardApp(queue: Pick<RunQueue, 'queues'>, opts: { readOnly: boolean }): Router {
+export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts: { readOnly: boolean }): Router {
   const serverAdapter = new ExpressAdapter().setBasePath(BULL_BOARD_PATH);
   createBullBoard({
-    queues: queue.queues().map((q) => new BullMQAdapter(q, { readOnlyMode: opts.readOnly })),
+    queues: queue.boardAdapters({ readOnly: opts.readOnly }),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'batch-exports queues', hideRedisDetails: true } },
   });

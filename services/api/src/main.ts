@@ -2,7 +2,7 @@ import { ClickHousePing } from '@bx/clickhouse/ping';
 import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain, type BatchExport } from '@bx/core';
 import { checkDestination, DESTINATION_SECRET_FIELDS, secretFieldsOf } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,16 +15,21 @@ export async function startApi(
   const config = loadConfig(env, ['api']);
   const logger = createLogger({ service: 'api' }, config.LOG_LEVEL, { secretFields: DESTINATION_SECRET_FIELDS });
   const secrets = exportSecretsFromConfig(config, secretFieldsOf, logger);
-  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX, { secrets });
-  const queue = RunQueue.fromConfig(config);
+  const store = Store.connect(
+    { url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES },
+    config.QUEUE_PREFIX,
+    { secrets },
+  );
+  await store.assertReachable();
+  const queue = BullMqRunQueue.fromConfig(config);
   const clickhouse = ClickHousePing.fromConfig(config, { requestTimeoutMs: 10_000 });
   const network = config.ALLOWED_PRIVATE_DESTINATIONS;
-  const service = new ExportService(store, queue, logger, Date.now, { network });
+  const service = new ExportService(store, queue, logger, Date.now, { maxExports: config.MAX_EXPORTS, network });
   const app = createApp({
     token: config.ADMIN_API_TOKEN!,
     service,
     runs: new RunService(store, queue, logger),
-    backfills: new BackfillService(store, queue, logger),
+    backfills: new BackfillService(store, queue, logger, Date.now, { runWindow: config.SCHEDULER_RUN_WINDOW }),
     store,
     queue,
     bullBoardReadOnly: config.BULL_BOARD_READ_ONLY,

@@ -1,4 +1,4 @@
-import { ConfigError, ExportSecrets, errorMessage, loadConfig, type BatchExport } from '@bx/core';
+import { ConfigError, ExportSecrets, UnreachableError, errorMessage, loadConfig, type BatchExport } from '@bx/core';
 import { secretFieldsOf } from '@bx/destinations';
 import { Store } from '@bx/store';
 
@@ -14,7 +14,7 @@ REDIS_URL, QUEUE_PREFIX (as the services).`;
 /** How often a progress line is printed, in exports. */
 const PROGRESS_EVERY = 500;
 
-/** Exit codes: 0 every export current, 1 some secrets open with none of the keys, 2 bad configuration. */
+/** Exit codes: 0 every export current, 1 some secrets open with none of the keys (or Redis is unreachable), 2 bad configuration. */
 export async function main(
   argv: string[],
   env: NodeJS.ProcessEnv,
@@ -36,24 +36,35 @@ export async function main(
     return 2;
   }
   const secrets = new ExportSecrets(config.SECRETS_ENCRYPTION_KEYS, secretFieldsOf);
-  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX, { secrets });
+  const store = Store.connect(
+    { url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES },
+    config.QUEUE_PREFIX,
+    { secrets },
+  );
   const counts = { rotated: 0, current: 0, unreadable: 0 };
-  try {
-    const ids = await store.exports.ids();
+  const progress = (checked: number, total: number) =>
     out.write(
-      `rotate-secrets: ${ids.length} exports; sealing with key ${config.SECRETS_ENCRYPTION_KEYS.sealingKeyId}\n`,
+      `rotate-secrets: ${checked}/${total} checked, ${counts.rotated} re-encrypted, ` +
+        `${counts.current} already current, ${counts.unreadable} unreadable\n`,
     );
-    for (const [i, id] of ids.entries()) {
-      const outcome = await rotate(store, secrets, id);
-      if (outcome !== 'deleted') counts[outcome]++;
-      if (outcome === 'unreadable') err.write(`rotate-secrets: export ${id}: its secrets open with none of the keys\n`);
-      if ((i + 1) % PROGRESS_EVERY === 0 || i + 1 === ids.length) {
-        out.write(
-          `rotate-secrets: ${i + 1}/${ids.length} checked, ${counts.rotated} re-encrypted, ` +
-            `${counts.current} already current, ${counts.unreadable} unreadable\n`,
-        );
+  try {
+    await store.assertReachable();
+    const total = await store.exports.count();
+    out.write(`rotate-secrets: ${total} exports; sealing with key ${config.SECRETS_ENCRYPTION_KEYS.sealingKeyId}\n`);
+    let checked = 0;
+    for await (const ids of store.exports.ids()) {
+      for (const id of ids) {
+        const outcome = await rotate(store, secrets, id);
+        if (outcome !== 'deleted') counts[outcome]++;
+        if (outcome === 'unreadable')
+          err.write(`rotate-secrets: export ${id}: its secrets open with none of the keys\n`);
+        if (++checked % PROGRESS_EVERY === 0) progress(checked, Math.max(total, checked));
       }
     }
+    progress(checked, Math.max(total, checked));
+  } catch (e) {
+    err.write(`rotate-secrets: ${e instanceof UnreachableError ? e.message : `failed: ${errorMessage(e)}`}\n`);
+    return 1;
   } finally {
     await store.close();
   }

@@ -1,7 +1,7 @@
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
 import { FailurePolicy } from '@bx/operations';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { DESTINATION_SECRET_FIELDS, secretFieldsOf, writerFor } from '@bx/destinations';
 
@@ -13,9 +13,14 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     secretFields: DESTINATION_SECRET_FIELDS,
   });
   const secrets = exportSecretsFromConfig(config, secretFieldsOf, logger);
-  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX, { secrets });
+  const store = Store.connect(
+    { url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES },
+    config.QUEUE_PREFIX,
+    { secrets },
+  );
+  await store.assertReachable();
   const source = ClickHouseSource.fromConfig(config);
-  const queue = RunQueue.fromConfig(config);
+  const queue = BullMqRunQueue.fromConfig(config);
   const failures = new FailurePolicy(store, logger, {
     threshold: config.AUTO_PAUSE_AFTER_FAILURES,
     webhookUrl: config.ALERT_WEBHOOK_URL,

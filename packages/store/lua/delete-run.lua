@@ -1,0 +1,30 @@
+-- Deletes a run record and its log, taking it out of the counters and
+-- indexes. With ARGV[2] = '1' only a finished run is deleted (retention), and
+-- a Completed one leaves its interval's slots set in the export's exported
+-- bitmaps (slots.lua): an interval stays known as exported after its record
+-- is gone. Answers 1 if deleted.
+-- KEYS 1-6 as in track.lua, 7 the export's set of bitmap blocks, 8 the run's
+-- log, 9 and 10 the bitmap blocks of its interval start and the next.
+-- ARGV[1] now (ms), ARGV[2] '1' for retention, ARGV[3] the block number of KEYS[9].
+-- @include track
+-- @include slots
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  redis.call('DEL', KEYS[8])
+  return 0
+end
+if ARGV[2] == '1' then
+  if not FINAL[status] then return 0 end
+  if status == 'Completed' then
+    local s = tonumber(redis.call('ZSCORE', KEYS[6], redis.call('HGET', KEYS[1], 'id')))
+    local e = tonumber(redis.call('HGET', KEYS[1], 'interval_end_ms'))
+    if s and e then
+      markExported(KEYS[9], tonumber(ARGV[3]), KEYS[10], s, e)
+      redis.call('SADD', KEYS[7], ARGV[3], ARGV[3] + 1)
+    end
+  end
+end
+track(status, false, ARGV[1])
+redis.call('ZREM', KEYS[6], redis.call('HGET', KEYS[1], 'id'))
+redis.call('DEL', KEYS[8])
+return redis.call('DEL', KEYS[1])
