@@ -62,7 +62,8 @@ describe('ALLOWED_PRIVATE_DESTINATIONS in the real processes', function () {
     name: 'ssrf',
     team_id: 1,
     interval: 'hour',
-    paused: true,
+    // Ended before now: never scheduled (a paused export would hold its backfills).
+    end_at: new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString(),
     destination: { type: 'S3', config: { bucket_name: 'bx-ssrf-run', endpoint_url: endpoint, ...S3_CREDENTIALS } },
   });
 

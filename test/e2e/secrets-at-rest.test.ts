@@ -109,7 +109,8 @@ describe('destination secrets at rest (SECRETS_ENCRYPTION_KEYS)', function () {
       name: 'secret',
       team_id: 1,
       interval: 'hour',
-      paused: true,
+      // Ended before now: never scheduled (a paused export would hold its backfills).
+      end_at: new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString(),
       destination: {
         type: 'S3',
         config: {

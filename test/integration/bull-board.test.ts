@@ -176,6 +176,7 @@ describe('Bull Board hardening', () => {
   it('closes the routes that add jobs or rewrite job data', async () => {
     const job = { run_id: 'r2', export_id: 'e2', data_interval_start: 0, data_interval_end: 3600_000 };
     await sut.queue.enqueue([job]);
+    const before = (await sut.call('GET', '/admin/queues/api/queues/export-runs/r2')).json.job.data;
     const add = await sut.call('POST', '/admin/queues/api/queues/export-runs/add', {
       body: { name: 'run', data: { ...job, run_id: 'forged' }, options: {} },
     });
@@ -188,7 +189,7 @@ describe('Bull Board hardening', () => {
     const counts = (await sut.queue.jobCounts())[0]!.counts;
     expect(counts.waiting + counts.prioritized).to.equal(1);
     const stored = await sut.call('GET', '/admin/queues/api/queues/export-runs/r2');
-    expect(stored.json.job.data).to.deep.equal(job);
+    expect(stored.json.job.data).to.deep.equal(before);
   });
 
   it('does not show Redis server internals', async () => {

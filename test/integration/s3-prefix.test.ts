@@ -37,7 +37,8 @@ describe('S3 prefixes cannot leave the bucket', function () {
     name: 'prefix',
     team_id: 1,
     interval: 'hour',
-    paused: true,
+    // Ended before now: never scheduled (a paused export would hold its backfills).
+    end_at: new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString(),
     destination: {
       type: 'S3',
       config: { bucket_name: bucket, endpoint_url: testEnv.S3_ENDPOINT_URL, prefix, ...S3_CREDENTIALS },

@@ -70,7 +70,8 @@ describe('S3 endpoints that never answer', function () {
       name: 'silent',
       team_id: 1,
       interval: 'hour',
-      paused: true,
+      // Ended before now: never scheduled (a paused export would hold its backfills).
+      end_at: new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString(),
       destination: { type: 'S3', config: { bucket_name: bucket, endpoint_url: endpoint, ...S3_CREDENTIALS } },
     });
     expect(res.status, JSON.stringify(res.json)).to.equal(201);

@@ -98,6 +98,7 @@ describe('configuration', () => {
       'LOG_LEVEL',
       'PORT',
       'REDIS_URL',
+      'SECRETS_ENCRYPTION_KEYS',
     ]);
     for (const variable of ['ADMIN_API_TOKEN', 'LOG_LEVEL', 'PORT', 'REDIS_URL'])
       expect(err.message).to.contain(variable);
