@@ -91,6 +91,15 @@ describe('network policy (ALLOWED_PRIVATE_DESTINATIONS)', () => {
     }
   });
 
+  it('resolves a host to a checked address for drivers without a lookup (pg)', async () => {
+    expect(await NetworkPolicy.parse('localhost').resolveChecked('localhost')).to.be.oneOf(['127.0.0.1', '::1']);
+    expect(await NetworkPolicy.parse('127.0.0.1').resolveChecked('127.0.0.1')).to.equal('127.0.0.1');
+    for (const host of ['localhost', '127.0.0.1', '[::1]']) {
+      const err = await sut.resolveChecked(host).catch((e: unknown) => e);
+      expect(err, host).to.have.property('code', DESTINATION_NOT_ALLOWED);
+    }
+  });
+
   it('reads IPv4-mapped IPv6 addresses as the IPv4 address', () => {
     expect(unmapped('::ffff:7f00:1')).to.equal('127.0.0.1');
     expect(unmapped('::ffff:1.2.3.4')).to.equal('1.2.3.4');

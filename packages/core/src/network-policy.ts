@@ -94,6 +94,22 @@ export class NetworkPolicy {
   }
 
   /**
+   * The address to connect to for `host`, resolved and checked: for drivers
+   * that take no `lookup` (pg). Connect to it, keeping `host` as the TLS
+   * server name, so the checked address is the one reached.
+   */
+  async resolveChecked(host: string): Promise<string> {
+    const name = bare(host);
+    if (isIP(name)) {
+      this.checkAddress(name, name);
+      return name;
+    }
+    return new Promise<string>((resolve, reject) =>
+      this.lookup(name, {}, (err, found) => (err ? reject(err) : resolve(found as string))),
+    );
+  }
+
+  /**
    * A `lookup` for sockets, HTTP agents and drivers: resolves as Node does
    * and fails with the policy's error when an address is refused. Literal
    * IP hosts never reach a lookup; `checkAddress` covers those.
