@@ -75,6 +75,9 @@ export const openApiDocument = {
     '/api/exports': {
       post: {
         summary: 'Create an export',
+        description:
+          'A destination that connects to a loopback, private or link-local address (after DNS resolution) is ' +
+          '400 `destination_not_allowed` unless ALLOWED_PRIVATE_DESTINATIONS lists it.',
         requestBody: body('ExportCreate'),
         responses: {
           '201': json(ref('Export'), 'Created'),
@@ -100,6 +103,12 @@ export const openApiDocument = {
       },
       patch: {
         summary: 'Change name, interval, timezone, events, end_at, destination or paused',
+        description:
+          '`destination.config` is merged over the stored one, so secrets may be left out, except when the patch ' +
+          'changes where the destination connects or who it logs in as (S3 `endpoint_url`, `bucket_name`, ' +
+          '`region`; Snowflake `access_url`, `account`, `user`; Postgres `host`, `port`, `database`, `user`): ' +
+          'then every stored secret must be given again (or null to drop it), else 400 `secrets_required`. ' +
+          'A private address is 400 `destination_not_allowed`, as on create.',
         requestBody: body('ExportPatch'),
         responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413) },
       },
