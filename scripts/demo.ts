@@ -19,6 +19,10 @@ const PORT = Number(process.env.PORT ?? 8080);
 const TOKEN = process.env.ADMIN_API_TOKEN ?? `demo-${randomUUID()}`;
 const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+/** Destination secrets are encrypted in Redis with this key (yours if you set one). */
+const SECRETS_KEY = process.env.SECRETS_ENCRYPTION_KEYS ?? randomBytes(32).toString('base64');
+/** The local S3 server listens on loopback, which destinations may not reach by default. */
+const ALLOWED_PRIVATE = process.env.ALLOWED_PRIVATE_DESTINATIONS ?? new URL(S3_ENDPOINT).hostname;
 const say = (msg: string) => console.log(`[demo] ${msg}`);
 
 async function seedEvents(base: number): Promise<number> {
@@ -116,10 +120,8 @@ async function main(): Promise<void> {
       ...process.env,
       NODE_NO_WARNINGS: '1',
       ADMIN_API_TOKEN: TOKEN,
-      // Destination secrets are encrypted in Redis with this key (kept if you set your own).
-      SECRETS_ENCRYPTION_KEYS: process.env.SECRETS_ENCRYPTION_KEYS ?? randomBytes(32).toString('base64'),
-      // The local S3 server listens on loopback, which destinations may not reach by default.
-      ALLOWED_PRIVATE_DESTINATIONS: process.env.ALLOWED_PRIVATE_DESTINATIONS ?? new URL(S3_ENDPOINT).hostname,
+      SECRETS_ENCRYPTION_KEYS: SECRETS_KEY,
+      ALLOWED_PRIVATE_DESTINATIONS: ALLOWED_PRIVATE,
       PORT: String(PORT),
       CLICKHOUSE_DATABASE: DATABASE,
       SCHEDULER_SETTLE_SECONDS: '5',
@@ -185,6 +187,10 @@ async function main(): Promise<void> {
       })),
     );
     say('done. Services keep running; stop them with: bash scripts/local-services.sh stop');
+    say(
+      `the demo's export has its secret encrypted with this key; to use it again, start the product with ` +
+        `SECRETS_ENCRYPTION_KEYS='${SECRETS_KEY}' ALLOWED_PRIVATE_DESTINATIONS=${ALLOWED_PRIVATE}`,
+    );
   } finally {
     stopProduct();
   }
