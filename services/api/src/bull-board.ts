@@ -18,7 +18,13 @@ export function bullBoardApp(queue: Pick<RunQueue, 'queues'>, opts: { readOnly: 
   createBullBoard({
     queues: queue.queues().map((q) => new BullMQAdapter(q, { readOnlyMode: opts.readOnly })),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'batch-exports queues' } },
+    options: {
+      uiConfig: {
+        boardTitle: 'batch-exports queues',
+        // Back to the console (services/api/src/console), which links here.
+        miscLinks: [{ text: 'Exports console', url: '/admin/exports' }],
+      },
+    },
   });
   return serverAdapter.getRouter() as Express;
 }

@@ -5,6 +5,7 @@ import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 
 export async function startApi(
@@ -33,7 +34,8 @@ export async function startApi(
     const s = app.listen(config.PORT, '0.0.0.0', () => resolve(s));
     s.once('error', reject);
   });
-  logger.info('api listening', { port: config.PORT });
+  // The bound port: PORT=0 picks a free one (tests).
+  logger.info('api listening', { port: (server.address() as AddressInfo).port });
   return {
     server,
     async stop() {
