@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { join } from 'node:path';
 import { runIdFor, type Run } from '@bx/core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { expectAccessible, launchChromium, screenshot } from '../helpers/browser';
@@ -20,6 +21,7 @@ describe('web console in Chromium', function () {
   let context: BrowserContext;
   let page: Page;
   let goodId: string;
+  let failedRunPath = '';
 
   before(async function () {
     this.timeout(180_000);
@@ -34,7 +36,16 @@ describe('web console in Chromium', function () {
       await screenshot(page, `failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-')}`).catch(() => undefined);
     }
   });
-  after(async () => {
+  after(async function () {
+    this.timeout(60_000);
+    // BX_README_IMAGES=docs/images renews the README's pictures from this run.
+    const dir = process.env.BX_README_IMAGES;
+    if (dir && page && failedRunPath) {
+      await page.goto(`${sys.base}/admin/exports?sort=lag`);
+      await page.screenshot({ path: join(dir, 'console-exports.png') });
+      await page.goto(`${sys.base}${failedRunPath}`);
+      await screenshot(page, 'console-run-logs', join(dir, 'console-run-logs.png'));
+    }
     await browser?.close();
     await sys?.stop();
   });
@@ -132,6 +143,7 @@ describe('web console in Chromium', function () {
     await page.goto(`${sys.base}/admin/exports/${bad.id}?status=Failed`);
     await page.locator(`tr[data-run-id="${failed.id}"] th a`).click();
     await page.waitForURL(`${sys.base}/admin/exports/${bad.id}/runs/${failed.id}`);
+    failedRunPath = `/admin/exports/${bad.id}/runs/${failed.id}`;
     expect(await page.locator('pre.run-error').innerText()).to.equal(failed.error);
     expect(failed.error).to.match(/InvalidAccessKeyId|AccessDenied|SignatureDoesNotMatch/);
     expect(await page.locator('.actions .state').innerText()).to.contain('Failed');

@@ -60,8 +60,12 @@ export async function runPage(
         <dl class="settings">
           <dt>Run id</dt>
           <dd><code>${run.id}</code></dd>
-          <dt>Interval (${exp.timezone})</dt>
-          <dd>${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)}</dd>
+          ${
+            exp.timezone === 'UTC'
+              ? null
+              : html`<dt>Interval (${exp.timezone})</dt>
+                  <dd>${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)}</dd>`
+          }
           <dt>Interval (UTC)</dt>
           <dd>${formatInterval(run.data_interval_start, run.data_interval_end, 'UTC')}</dd>
           <dt>Attempts</dt>
