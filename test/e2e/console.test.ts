@@ -123,7 +123,16 @@ describe('web console in Chromium', function () {
 
   it('pauses and unpauses the export', async () => {
     await page.goto(`${sys.base}/admin/exports/${goodId}`);
-    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    // By keyboard: the skip link first, past the menu to the breadcrumb, then the first button.
+    const focused = () => page.locator(':focus').innerText();
+    await page.keyboard.press('Tab');
+    expect(await focused()).to.equal('Skip to content');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    expect(await focused()).to.equal('Exports');
+    await page.keyboard.press('Tab');
+    expect(await focused()).to.equal('Pause');
+    await page.keyboard.press('Enter');
     await page.getByRole('status').filter({ hasText: 'Export paused.' }).waitFor();
     expect(await page.locator('.actions .state').innerText()).to.contain('Paused');
     expect((await sys.api('GET', `/api/exports/${goodId}`)).paused).to.equal(true);
