@@ -8,6 +8,16 @@ export const CSRF_FIELD = '_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 
 /**
+ * The CSRF token of the request's session, for its page's forms; '' for
+ * bearer-token requests. It is `res.locals.csrfToken`, where the admin
+ * session middleware of the hardened API leaves it too.
+ */
+export function csrfToken(res: Response): string {
+  const token = (res.locals as { csrfToken?: unknown }).csrfToken;
+  return typeof token === 'string' ? token : '';
+}
+
+/**
  * The console's CSRF protection, kept behind this small interface so that the
  * admin session's own per-session token can replace it in one place.
  *
@@ -27,14 +37,18 @@ export class ConsoleCsrf {
     return createHmac('sha256', this.adminToken).update(`bx-console-csrf:${session}`).digest('base64url');
   }
 
-  /** Refuses (403) a non-GET request of a browser session without the right token, or from another origin. */
+  /**
+   * Leaves the session's token in `res.locals.csrfToken`, and refuses (403) a
+   * non-GET request of a browser session without it, or from another origin.
+   */
   middleware() {
     return (req: Request, res: Response, next: NextFunction): void => {
+      res.locals.csrfToken = this.tokenFor(req);
       if (req.method === 'GET' || req.method === 'HEAD') return next();
       if (!sameOrigin(req)) return forbidden(res, 'cross-origin request refused');
       // The session middleware already checked a bearer token; a page of another site cannot send one.
       if (bearerToken(req) !== null) return next();
-      const expected = this.tokenFor(req);
+      const expected = csrfToken(res);
       const body = req.body as Record<string, unknown> | undefined;
       const given = req.get(CSRF_HEADER) ?? (typeof body?.[CSRF_FIELD] === 'string' ? body[CSRF_FIELD] : '');
       if (expected && equal(given, expected)) return next();

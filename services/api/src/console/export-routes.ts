@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { testDestination } from '../destination-test';
-import type { ConsoleCsrf } from './csrf';
+import { csrfToken } from './csrf';
 import type { ConsoleDeps } from './deps';
 import { destinationFields, destinationTypes } from './destination-fields';
 import { actionError } from './errors';
@@ -14,12 +14,12 @@ import { noticeOf, wantsJson, withNotice } from './respond';
 import { backfillPanelOf } from './run-routes';
 
 /** The exports list, one export's page and its actions, and the create and edit forms. */
-export function exportRoutes(deps: ConsoleDeps, csrf: ConsoleCsrf): Router {
+export function exportRoutes(deps: ConsoleDeps): Router {
   const router = Router();
 
   router.get('/', async (req, res) => {
     try {
-      sendPage(res, 200, { ...(await exportsListPage(deps, req)), csrf: csrf.tokenFor(req), notice: noticeOf(req) });
+      sendPage(res, 200, { ...(await exportsListPage(deps, req)), csrf: csrfToken(res), notice: noticeOf(req) });
     } catch (err) {
       const known = actionError(err);
       if (known?.status !== 400) throw err;
@@ -27,15 +27,15 @@ export function exportRoutes(deps: ConsoleDeps, csrf: ConsoleCsrf): Router {
       const { team: _team, ...rest } = req.query;
       req.query = rest;
       const page = await exportsListPage(deps, req);
-      sendPage(res, 400, { ...page, csrf: csrf.tokenFor(req), notice: { kind: 'error', text: known.message } });
+      sendPage(res, 400, { ...page, csrf: csrfToken(res), notice: { kind: 'error', text: known.message } });
     }
   });
 
   router.get('/new', (req, res) => {
     const types = destinationTypes();
     const type = typeof req.query.type === 'string' && types.includes(req.query.type) ? req.query.type : types[0]!;
-    const form = exportForm({ current: null, type, values: null, errors: new Map(), csrf: csrf.tokenFor(req) });
-    sendPage(res, 200, { ...form, csrf: csrf.tokenFor(req), trail: [{ href: CONSOLE_PATH, text: 'Exports' }] });
+    const form = exportForm({ current: null, type, values: null, errors: new Map(), csrf: csrfToken(res) });
+    sendPage(res, 200, { ...form, csrf: csrfToken(res), trail: [{ href: CONSOLE_PATH, text: 'Exports' }] });
   });
 
   router.post('/', async (req, res) => {
@@ -60,9 +60,9 @@ export function exportRoutes(deps: ConsoleDeps, csrf: ConsoleCsrf): Router {
       type: current.destination.type,
       values: null,
       errors: new Map(),
-      csrf: csrf.tokenFor(req),
+      csrf: csrfToken(res),
     });
-    sendPage(res, 200, { ...form, csrf: csrf.tokenFor(req), trail: trail(current.id, current.name) });
+    sendPage(res, 200, { ...form, csrf: csrfToken(res), trail: trail(current.id, current.name) });
   });
 
   router.post('/:id/edit', async (req, res) => {
@@ -94,7 +94,7 @@ export function exportRoutes(deps: ConsoleDeps, csrf: ConsoleCsrf): Router {
   });
 
   async function showExport(req: Request, res: Response, status: number, extras: ExportPageExtras): Promise<void> {
-    const token = csrf.tokenFor(req);
+    const token = csrfToken(res);
     const page = await exportPage(deps, req, req.params.id as string, token, extras);
     sendPage(res, status, {
       ...page,
@@ -116,7 +116,7 @@ export function exportRoutes(deps: ConsoleDeps, csrf: ConsoleCsrf): Router {
     const errors = placeErrors(known.details, formFieldNames(opts.type));
     if (known.code === 'secrets_required') secretsRequired(errors, opts.type, known.message);
     if (errors.size === 0) errors.set('', [known.message]);
-    const token = csrf.tokenFor(req);
+    const token = csrfToken(res);
     const form = exportForm({ ...opts, errors, csrf: token });
     sendPage(res, 400, {
       ...form,

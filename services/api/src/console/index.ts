@@ -30,6 +30,6 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     }),
   );
   router.get('/', ...guard, (_req, res) => res.redirect(303, CONSOLE_PATH));
-  router.use('/exports', ...guard, exportRoutes(deps, csrf), runRoutes(deps, csrf), consoleErrors(csrf));
+  router.use('/exports', ...guard, exportRoutes(deps), runRoutes(deps), consoleErrors());
   return router;
 }

@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { actionError } from './errors';
 import { html } from './html';
 import { CONSOLE_PATH, sendPage } from './layout';
-import type { ConsoleCsrf } from './csrf';
+import { csrfToken } from './csrf';
 
 /** Messages of `?notice=` after an action (a fixed set: nothing from the URL is shown). */
 const NOTICES: Record<string, { kind: 'ok' | 'error'; text: string }> = {
@@ -47,7 +47,7 @@ export function withNotice(path: string, notice: string): string {
 }
 
 /** Expected errors (unknown id, conflict, bad input) as a page or as the API's JSON; the rest goes on (500). */
-export function consoleErrors(csrf: ConsoleCsrf) {
+export function consoleErrors() {
   return (err: unknown, req: Request, res: Response, next: NextFunction): void => {
     const known = actionError(err);
     if (!known || res.headersSent) return next(err);
@@ -57,7 +57,7 @@ export function consoleErrors(csrf: ConsoleCsrf) {
     }
     sendPage(res, known.status, {
       title: known.status === 404 ? 'Not found' : 'That did not work',
-      csrf: csrf.tokenFor(req),
+      csrf: csrfToken(res),
       notice: { kind: 'error', text: known.message },
       body: html`<p><a href="${CONSOLE_PATH}">Back to the exports</a></p>`,
     });

@@ -1,5 +1,5 @@
 import { Router, type Request, type Response } from 'express';
-import type { ConsoleCsrf } from './csrf';
+import { csrfToken } from './csrf';
 import type { ConsoleDeps } from './deps';
 import { actionError } from './errors';
 import { placeErrors } from './form-controls';
@@ -10,11 +10,11 @@ import { runPage } from './pages/run-page';
 import { noticeOf, returnPath, wantsJson, withNotice } from './respond';
 
 /** A run's page and actions, and backfills: dry run, start, progress, cancel. */
-export function runRoutes(deps: ConsoleDeps, csrf: ConsoleCsrf): Router {
+export function runRoutes(deps: ConsoleDeps): Router {
   const router = Router();
 
   router.get('/:id/runs/:run_id', async (req, res) => {
-    const token = csrf.tokenFor(req);
+    const token = csrfToken(res);
     const { id, run_id: runId } = req.params;
     const page = await runPage(deps, id, runId, token, `${CONSOLE_PATH}/${id}/runs/${runId}`, null);
     sendPage(res, 200, {
@@ -104,7 +104,7 @@ export function runRoutes(deps: ConsoleDeps, csrf: ConsoleCsrf): Router {
   });
 
   async function showExport(req: Request, res: Response, status: number, backfill: BackfillPanel): Promise<void> {
-    const token = csrf.tokenFor(req);
+    const token = csrfToken(res);
     const page = await exportPage(deps, req, req.params.id as string, token, { backfill });
     sendPage(res, status, { ...page, csrf: token, trail: [{ href: CONSOLE_PATH, text: 'Exports' }] });
   }
