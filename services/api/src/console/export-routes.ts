@@ -1,5 +1,5 @@
 import { Router, type Request, type Response } from 'express';
-import { testDestination } from '../destination-test';
+import { testDestination } from './destination-test';
 import { csrfToken } from './csrf';
 import type { ConsoleDeps } from './deps';
 import { destinationFields, destinationTypes } from './destination-fields';

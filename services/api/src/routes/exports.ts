@@ -1,7 +1,6 @@
-import type { DestinationConfig, DestinationWriter } from '@bx/core';
+import { errorMessage, isRetryable, type DestinationConfig, type DestinationWriter } from '@bx/core';
 import type { ExportService } from '@bx/operations';
 import { Router, type Request } from 'express';
-import { testDestination } from '../destination-test';
 import { exportView } from '../serialize';
 
 const query = (req: Request, name: string): string | undefined => {
@@ -41,7 +40,19 @@ export function exportsRouter(
   });
   /** Reaches the destination with the export's credentials; the outcome is the answer, not an HTTP error. */
   router.post('/:id/test', async (req, res) => {
-    res.json(await testDestination(await service.get(req.params.id), destinationFor));
+    const exp = await service.get(req.params.id);
+    try {
+      await destinationFor(exp.destination).check();
+      res.json({ status: 'ok', message: `${exp.destination.type} destination reachable and writable` });
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      res.json({
+        status: 'failed',
+        message: errorMessage(err),
+        code: typeof code === 'string' ? code : null,
+        retryable: isRetryable(err),
+      });
+    }
   });
   router.get('/:id/runs', async (req, res) => {
     res.json(

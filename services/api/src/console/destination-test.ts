@@ -8,7 +8,13 @@ export interface DestinationTestResult {
   retryable?: boolean;
 }
 
-/** Reaches the destination with the export's credentials; the outcome is the answer, not an error. */
+/**
+ * Reaches the destination with the export's credentials; the outcome is the
+ * answer, not an error. The same as the route `POST /api/exports/:id/test`
+ * (routes/exports.ts), which other branches are changing (a deadline, an
+ * abort when the client goes away, plug-in checks): once they are in, the
+ * route and the console should share this function.
+ */
 export async function testDestination(
   exp: BatchExport,
   destinationFor: (d: DestinationConfig) => DestinationWriter,
