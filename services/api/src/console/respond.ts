@@ -15,6 +15,7 @@ const NOTICES: Record<string, { kind: 'ok' | 'error'; text: string }> = {
   'retry-refused': { kind: 'error', text: 'That run is queued or running; retry it once it has finished.' },
   'cancel-refused': { kind: 'error', text: 'That run has already finished; only unfinished runs can be cancelled.' },
   'backfill-cancelled': { kind: 'ok', text: 'Backfill cancelled.' },
+  'backfill-cancel-refused': { kind: 'error', text: 'That backfill has already finished; nothing to cancel.' },
 };
 
 export function noticeOf(req: Request): { kind: 'ok' | 'error'; text: string } | null {

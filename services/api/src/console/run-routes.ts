@@ -7,6 +7,7 @@ import { CONSOLE_PATH, sendPage } from './layout';
 import type { BackfillInput, BackfillPanel, BackfillProgress } from './pages/backfill-section';
 import { exportPage } from './pages/export-page';
 import { runPage } from './pages/run-page';
+import { backfillAnswer, cancelBackfill, runLogs } from './service-calls';
 import { noticeOf, returnPath, wantsJson, withNotice } from './respond';
 
 /** A run's page and actions, and backfills: dry run, start, progress, cancel. */
@@ -16,7 +17,8 @@ export function runRoutes(deps: ConsoleDeps): Router {
   router.get('/:id/runs/:run_id', async (req, res) => {
     const token = csrfToken(res);
     const { id, run_id: runId } = req.params;
-    const page = await runPage(deps, id, runId, token, `${CONSOLE_PATH}/${id}/runs/${runId}`, null);
+    const logs = await runLogs(deps, id, runId);
+    const page = await runPage(deps, id, runId, token, `${CONSOLE_PATH}/${id}/runs/${runId}`, logs);
     sendPage(res, 200, {
       title: page.title,
       body: page.body,
@@ -58,29 +60,26 @@ export function runRoutes(deps: ConsoleDeps): Router {
       ...(dryRun ? { dry_run: true } : {}),
       ...(form.confirm === 'true' ? { confirm: true } : {}),
     };
-    let answer: Record<string, unknown>;
+    let answer: ReturnType<typeof backfillAnswer>;
     try {
-      answer = (await deps.backfills.create(req.params.id, body)) as unknown as Record<string, unknown>;
+      answer = backfillAnswer(await deps.backfills.create(req.params.id, body));
     } catch (err) {
       const known = actionError(err);
       if (known?.status !== 400) throw err;
       const errors = placeErrors(known.details, ['start_at', 'end_at', 'force', 'confirm']);
-      if (known.code === 'confirmation_required') errors.set('confirm', [known.message]);
+      if (known.code === 'confirmation_required') {
+        // The plan again, with the message at its confirm box.
+        const again = backfillAnswer(await deps.backfills.create(req.params.id, { ...input, dry_run: true }));
+        return showExport(req, res, 400, { ...planPanel(input, again.plan ?? {}), confirmError: known.message });
+      }
       if (errors.size === 0) errors.set('', [known.message]);
       return showExport(req, res, 400, { kind: 'form', input, errors });
     }
-    if (dryRun) {
-      const count = (key: string) => Number(answer[key] ?? 0);
-      return showExport(req, res, 200, {
-        kind: 'dry-run',
-        input,
-        total_runs: count('total_runs'),
-        to_export: count('to_export'),
-        already_exported: count('already_exported'),
-      });
-    }
-    const backfill = (answer.backfill ?? answer) as { id: string };
-    res.redirect(303, `${CONSOLE_PATH}/${req.params.id}?backfill=${encodeURIComponent(backfill.id)}#backfill`);
+    if (answer.plan) return showExport(req, res, 200, planPanel(input, answer.plan));
+    res.redirect(
+      303,
+      `${CONSOLE_PATH}/${req.params.id}?backfill=${encodeURIComponent(answer.backfillId ?? '')}#backfill`,
+    );
   });
 
   /** Progress for console.js to poll; a browser opening it goes to the export page, which shows it. */
@@ -91,16 +90,15 @@ export function runRoutes(deps: ConsoleDeps): Router {
   });
 
   router.post('/:id/backfills/:backfill_id/cancel', async (req, res) => {
-    const service = deps.backfills as unknown as { cancel?: (id: string, backfillId: string) => Promise<unknown> };
-    if (!service.cancel) throw new Error('backfill cancel is not available');
-    await service.cancel(req.params.id, req.params.backfill_id);
-    res.redirect(
-      303,
-      withNotice(
-        `${CONSOLE_PATH}/${req.params.id}?backfill=${encodeURIComponent(req.params.backfill_id)}`,
-        'backfill-cancelled',
-      ) + '#backfill',
-    );
+    const { id, backfill_id: backfillId } = req.params;
+    const back = `${CONSOLE_PATH}/${id}?backfill=${encodeURIComponent(backfillId)}`;
+    try {
+      await cancelBackfill(deps, id, backfillId);
+    } catch (err) {
+      if (actionError(err)?.status !== 409) throw err;
+      return void res.redirect(303, `${withNotice(back, 'backfill-cancel-refused')}#backfill`);
+    }
+    res.redirect(303, `${withNotice(back, 'backfill-cancelled')}#backfill`);
   });
 
   async function showExport(req: Request, res: Response, status: number, backfill: BackfillPanel): Promise<void> {
@@ -110,6 +108,18 @@ export function runRoutes(deps: ConsoleDeps): Router {
   }
 
   return router;
+}
+
+function planPanel(input: BackfillInput, plan: Record<string, unknown>): BackfillPanel & { kind: 'dry-run' } {
+  const count = (key: string) => Number(plan[key] ?? 0);
+  return {
+    kind: 'dry-run',
+    input,
+    total_runs: count('total_runs'),
+    to_export: count('to_export'),
+    already_exported: count('already_exported'),
+    in_progress: count('in_progress'),
+  };
 }
 
 /** The progress panel of `?backfill=<id>` on the export page, when that backfill exists. */

@@ -16,6 +16,8 @@ export interface BackfillInput {
 /** A backfill as GET .../backfills/:id answers (fields the lead's API adds are optional here). */
 export interface BackfillProgress {
   id: string;
+  start_at?: string;
+  end_at?: string;
   status: string;
   total_runs: number;
   finished_runs: number;
@@ -29,11 +31,25 @@ export interface BackfillProgress {
 
 export type BackfillPanel =
   | { kind: 'form'; input: BackfillInput; errors: FieldErrors }
-  | { kind: 'dry-run'; input: BackfillInput; total_runs: number; to_export: number; already_exported: number }
+  | {
+      kind: 'dry-run';
+      input: BackfillInput;
+      total_runs: number;
+      to_export: number;
+      already_exported: number;
+      in_progress: number;
+      /** Why the backfill was refused (more intervals than allowed without confirming). */
+      confirmError?: string;
+    }
   | { kind: 'progress'; backfill: BackfillProgress };
 
 /** The backfill form: a dry run first, then the backfill, then its progress (updated by console.js). */
-export function backfillSection(exp: BatchExport, csrf: string, panel: BackfillPanel | null): Html {
+export function backfillSection(
+  exp: BatchExport,
+  csrf: string,
+  panel: BackfillPanel | null,
+  recent: readonly BackfillProgress[] = [],
+): Html {
   const base = `${CONSOLE_PATH}/${exp.id}/backfills`;
   const input = panel && panel.kind !== 'progress' ? panel.input : { start_at: '', end_at: '', force: false };
   const errors: FieldErrors = panel?.kind === 'form' ? panel.errors : new Map();
@@ -72,24 +88,26 @@ export function backfillSection(exp: BatchExport, csrf: string, panel: BackfillP
       <input type="hidden" name="mode" value="dry_run" />
       <button type="submit">Dry run</button>
     </form>
+    ${recent.length ? recentTable(exp, recent) : null}
   </section>`;
 }
 
-function dryRunPanel(
-  exp: BatchExport,
-  d: { input: BackfillInput; total_runs: number; to_export: number; already_exported: number },
-  csrf: string,
-): Html {
-  const needsConfirm = d.total_runs > CONFIRM_ABOVE;
-  return html`<div class="panel dry-run" role="status">
+function dryRunPanel(exp: BatchExport, d: BackfillPanel & { kind: 'dry-run' }, csrf: string): Html {
+  // Confirmation is asked for above the contract's limit, and whenever the API asked for it.
+  const needsConfirm = d.total_runs > CONFIRM_ABOVE || d.confirmError !== undefined;
+  const confirmErrors: FieldErrors = new Map(d.confirmError ? [['confirm', [d.confirmError]]] : []);
+  return html`<div class="panel dry-run">
     <h3>Dry run</h3>
-    <p>
+    <p role="status">
       ${formatCount(d.total_runs)} interval${d.total_runs === 1 ? '' : 's'} from
       ${formatInstant(d.input.start_at, exp.timezone)} to ${formatInstant(d.input.end_at, exp.timezone)}
       (${exp.timezone}): <strong class="to-export">${formatCount(d.to_export)} to export</strong>,
-      <span class="already-exported">${formatCount(d.already_exported)} already exported</span>. Nothing was created.
+      <span class="already-exported">${formatCount(d.already_exported)} already exported</span>${
+        d.in_progress ? html`, <span class="in-progress">${formatCount(d.in_progress)} queued or running</span>` : null
+      }.
+      Nothing was created.
     </p>
-    <form method="post" action="${CONSOLE_PATH}/${exp.id}/backfills">
+    <form method="post" action="${CONSOLE_PATH}/${exp.id}/backfills" novalidate>
       ${csrfInput(csrf)}
       <input type="hidden" name="start_at" value="${d.input.start_at}" />
       <input type="hidden" name="end_at" value="${d.input.end_at}" />
@@ -104,7 +122,7 @@ function dryRunPanel(
                 kind: 'checkbox',
                 hint: `More than ${formatCount(CONFIRM_ABOVE)} intervals need confirmation.`,
               },
-              new Map(),
+              confirmErrors,
             )
           : null
       }
@@ -134,14 +152,53 @@ function progressPanel(exp: BatchExport, b: BackfillProgress, csrf: string): Htm
   </div>`;
 }
 
-/** One line of progress; console.js writes the same words as it polls. */
-export function backfillText(b: BackfillProgress): Html {
-  const parts = [
+function recentTable(exp: BatchExport, recent: readonly BackfillProgress[]): Html {
+  return html`<table class="data backfills">
+    <caption>
+      Latest backfills
+    </caption>
+    <thead>
+      <tr>
+        <th scope="col">Range (${exp.timezone})</th>
+        <th scope="col">Status</th>
+        <th scope="col">Progress</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${recent.map(
+        (b) =>
+          html`<tr>
+            <th scope="row">
+              <a href="${CONSOLE_PATH}/${exp.id}?backfill=${b.id}#backfill"
+                >${
+                  b.start_at && b.end_at
+                    ? `${formatInstant(b.start_at, exp.timezone)} – ${formatInstant(b.end_at, exp.timezone)}`
+                    : b.id
+                }</a
+              >
+            </th>
+            <td>${statusBadge(b.status)}</td>
+            <td>${backfillDetail(b)}</td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+/** The counts of a backfill in words; console.js writes the same words as it polls. */
+export function backfillDetail(b: BackfillProgress): string {
+  return [
     `${formatCount(b.finished_runs)} of ${formatCount(b.total_runs)} runs finished`,
     b.failed_runs ? `${formatCount(b.failed_runs)} failed` : '',
     b.cancelled_runs ? `${formatCount(b.cancelled_runs)} cancelled` : '',
     b.skipped_runs ? `${formatCount(b.skipped_runs)} skipped` : '',
     `${formatCount(b.records_completed)} records`,
-  ].filter(Boolean);
-  return html`${statusBadge(b.status)} <span class="backfill-detail">${parts.join(', ')}</span>`;
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** One line of progress: the status in words, then the counts. */
+export function backfillText(b: BackfillProgress): Html {
+  return html`${statusBadge(b.status)} <span class="backfill-detail">${backfillDetail(b)}</span>`;
 }

@@ -8,6 +8,10 @@ import { formatBytes, formatCount, formatDuration, formatInstant, formatInterval
 import { html, type Html } from '../html';
 import { CONSOLE_PATH, csrfInput } from '../layout';
 import { backfillSection, type BackfillPanel } from './backfill-section';
+import { recentBackfills } from '../service-calls';
+
+/** Backfills listed on an export's page, newest first. */
+const RECENT_BACKFILLS = 5;
 
 /** Runs per page of an export's run list (an export may hold 100k runs). */
 export const RUNS_PAGE_SIZE = 50;
@@ -35,13 +39,14 @@ export async function exportPage(
   const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
   const now = Date.now();
   const window = { start: now - CHART_WINDOW_MS[exp.interval], end: now };
-  const [page, recent] = await Promise.all([
+  const [page, recent, backfills] = await Promise.all([
     deps.service.listRuns(id, {
       status: (RUN_STATUSES as readonly string[]).includes(status) ? status : undefined,
       cursor,
       limit: String(RUNS_PAGE_SIZE),
     }),
     deps.service.listRuns(id, { start: new Date(window.start).toISOString(), limit: '1000' }),
+    recentBackfills(deps, id, RECENT_BACKFILLS),
   ]);
   const base = `${CONSOLE_PATH}/${exp.id}`;
   return {
@@ -55,7 +60,7 @@ export async function exportPage(
         <h2 id="h-chart">Records per interval</h2>
         ${recordsChart(recent.results, window, exp.timezone)}
       </section>
-      ${backfillSection(exp, csrf, extras.backfill ?? null)}
+      ${backfillSection(exp, csrf, extras.backfill ?? null, backfills)}
       <section aria-labelledby="h-runs">
         <h2 id="h-runs">Runs</h2>
         ${runFilter(base, status)} ${runsTable(exp, page.results, csrf, req.originalUrl)}
