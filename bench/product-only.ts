@@ -7,7 +7,7 @@
  * `--no-b1` to skip the slow gzip one-liner.
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { createClient } from '@clickhouse/client';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bx-bench-'));
   const prefix = `bxprod${Date.now()}`;
   const store = Store.connect(URLS.redis, prefix);
-  const queue = new RunQueue({ redisUrl: URLS.redis, prefix, attempts: 1, backoffMs: 1000 });
+  const queue = new BullMqRunQueue({ redis: { url: URLS.redis }, prefix, attempts: 1, backoffMs: 1000 });
   const s3 = new S3Client({
     region: 'us-east-1',
     endpoint: URLS.s3,
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    await queue.queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.obliterate().catch(() => undefined);
     await queue.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });

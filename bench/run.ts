@@ -4,7 +4,7 @@
  * one run on the same interval; scheduling and small-run throughput.
  * Prints a table and writes bench/results.json.
  */
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bx-bench-'));
   const prefix = `bxbench${Date.now()}`;
   const store = Store.connect(REDIS_URL, prefix);
-  const queue = new RunQueue({ redisUrl: REDIS_URL, prefix, attempts: 1, backoffMs: 1000 });
+  const queue = new BullMqRunQueue({ redis: { url: REDIS_URL }, prefix, attempts: 1, backoffMs: 1000 });
   const s3Config = await benchBucket(S3_ENDPOINT, BUCKET);
   const workerEnv = { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: DATABASE, QUEUE_PREFIX: prefix };
   try {
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
 }
 
 /** Start a worker on the backfill, then a scheduled run arrives: seconds until it starts. */
-async function scheduledRunWait(store: Store, queue: RunQueue, workerEnv: Record<string, string>): Promise<number> {
+async function scheduledRunWait(store: Store, queue: BullMqRunQueue, workerEnv: Record<string, string>): Promise<number> {
   const { schedulerWaitProbe } = await import('./wait-probe');
   const worker = new WorkerProcess({ ...workerEnv, WORKER_CONCURRENCY: '2' });
   await worker.started();

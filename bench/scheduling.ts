@@ -115,8 +115,10 @@ export async function backfillAccept(
     service.create(id!, {
       start_at: new Date(current - 10_000 * HOUR).toISOString(),
       end_at: new Date(current).toISOString(),
+      confirm: true,
     }),
   );
+  if (!('backfill' in result)) throw new Error('backfill not created');
   return {
     seconds: Number(process.hrtime.bigint() - began) / 1e9,
     nodeCpuSeconds: nodeCpu,

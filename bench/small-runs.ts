@@ -1,7 +1,7 @@
 import { createClient } from '@clickhouse/client';
 import { createLogger, runIdFor } from '@bx/core';
 import { ExportService } from '@bx/operations';
-import type { RunJobData, RunQueue } from '@bx/queue';
+import type { RunJob, RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import { BENCH_END, BENCH_START, createEventsTable, LONG_QUERY } from './generate';
 import { WorkerProcess } from './worker-process';
@@ -41,7 +41,7 @@ export async function smallRuns(
   },
 ): Promise<{ seconds: number; runsPerSecond: number; workerCpuMsPerRun: number }> {
   const service = new ExportService(deps.store, deps.queue, createLogger({}, 'error'));
-  const jobs: RunJobData[] = [];
+  const jobs: RunJob[] = [];
   for (let i = 0; i < exports; i++) {
     const exp = await service.create({
       name: `small ${i}`,

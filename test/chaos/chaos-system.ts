@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createLogger, type BatchExport, type Run, type RunStatus } from '@bx/core';
 import { BackfillService, ExportService } from '@bx/operations';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ export class ChaosSystem {
   readonly prefix = uniqueName('bxc');
   readonly logger = createLogger({}, 'error');
   readonly store: Store;
-  readonly queue: RunQueue;
+  readonly queue: BullMqRunQueue;
   readonly exports: ExportService;
   readonly backfills: BackfillService;
   readonly ch = new TestClickHouse();
@@ -54,12 +54,11 @@ export class ChaosSystem {
 
   constructor(private readonly overrides: Record<string, string> = {}) {
     this.store = Store.connect(testEnv.REDIS_URL, this.prefix);
-    this.queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix: this.prefix, attempts: 20, backoffMs: 200 });
+    this.queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix: this.prefix, attempts: 20, backoffMs: 200 });
     this.exports = new ExportService(this.store, this.queue, this.logger);
     this.backfills = new BackfillService(this.store, this.queue, this.logger);
     // Redis restarts are part of the plan: the clients reconnect, nothing to report.
     this.store.redis.on('error', () => undefined);
-    for (const q of this.queue.queues()) q.on('error', () => undefined);
   }
 
   async setup(): Promise<this> {
@@ -219,8 +218,7 @@ export class ChaosSystem {
     await Promise.all(this.processes.map((p) => p.stop('SIGKILL')));
     if (process.env.CHAOS_LOG_DIR) this.saveLogs();
     await this.proxy.stop();
-    await this.queue.queue.obliterate({ force: true }).catch(() => undefined);
-    await this.queue.deadLetter.obliterate({ force: true }).catch(() => undefined);
+    await this.queue.obliterate().catch(() => undefined);
     const keys = await this.store.redis.keys(`${this.prefix}:*`).catch((): string[] => []);
     if (keys.length) await this.store.redis.del(...keys);
     await Promise.all([this.queue.close(), this.store.close()]);

@@ -30,7 +30,9 @@ describe('chaos: Redis restarted mid-backfill', function () {
         end_at: range(intervals).end_at,
         config: { compression: null },
       });
-      const { backfill } = await sys.backfills.create(exp.id, range(intervals));
+      const created = await sys.backfills.create(exp.id, { ...range(intervals), confirm: true });
+      if (!('backfill' in created)) throw new Error('backfill not created');
+      const { backfill } = created;
 
       // A quick restart, then one that outlasts the workers' locks (3 s).
       const restarts: string[] = [];

@@ -1,12 +1,13 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import { runIdFor, type Run } from '@bx/core';
-import { RUNS_QUEUE, RunQueue } from '@bx/queue';
+import { RUNS_QUEUE, BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { testEnv, uniqueName } from '../helpers/env';
 import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
 import { ServiceProcess, eventually } from '../helpers/processes';
+import { QueueInspector } from '../helpers/queue-inspector';
 import {
   byUuid,
   rsaKeyPair,
@@ -37,7 +38,8 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
   let ch: TestClickHouse;
   let sf: SnowflakeServer;
   let store: Store;
-  let queue: RunQueue;
+  let queue: BullMqRunQueue;
+  let bullmq: QueueInspector;
   let prefix: string;
   let env: Record<string, string>;
   let worker: ServiceProcess;
@@ -65,7 +67,8 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
     });
     prefix = uniqueName('bxsf');
     store = Store.connect(testEnv.REDIS_URL, prefix);
-    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 5, backoffMs: 200 });
+    queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 5, backoffMs: 200 });
+    bullmq = new QueueInspector(prefix);
     env = {
       REDIS_URL: testEnv.REDIS_URL,
       CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
@@ -84,7 +87,8 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
   });
   after(async () => {
     await Promise.all(services.map((s) => s.stop('SIGKILL')));
-    await queue.queue.obliterate({ force: true });
+    await bullmq.close();
+    await queue.obliterate();
     const keys = await store.redis.keys(`${prefix}:*`);
     if (keys.length) await store.redis.del(...keys);
     await Promise.all([queue.close(), store.close(), sf.close(), ch.drop()]);
@@ -224,7 +228,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
     });
     await eventually(
       async () =>
-        (await store.runs.get(runId))?.status === 'Completed' && (await queue.queue.getJob(runId))?.finishedOn
+        (await store.runs.get(runId))?.status === 'Completed' && (await bullmq.runs.getJob(runId))?.finishedOn
           ? true
           : undefined,
       30_000,

@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { createLogger, runIdFor } from '@bx/core';
 import { ExportService } from '@bx/operations';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { S3_CREDENTIALS, testEnv, uniqueName } from '../helpers/env';
@@ -20,7 +20,7 @@ describe('worker shutdown on SIGTERM', function () {
   let bucket: string;
   let prefix: string;
   let store: Store;
-  let queue: RunQueue;
+  let queue: BullMqRunQueue;
   let env: Record<string, string>;
   const workers: ServiceProcess[] = [];
   const start = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
@@ -41,7 +41,7 @@ describe('worker shutdown on SIGTERM', function () {
     bucket = await createBucket(s3);
     prefix = uniqueName('bxs');
     store = Store.connect(testEnv.REDIS_URL, prefix);
-    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 5, backoffMs: 200 });
+    queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 5, backoffMs: 200 });
     env = {
       REDIS_URL: testEnv.REDIS_URL,
       CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
@@ -52,7 +52,7 @@ describe('worker shutdown on SIGTERM', function () {
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.stop('SIGKILL')));
-    await queue.queue.obliterate({ force: true });
+    await queue.obliterate();
     const keys = await store.redis.keys(`${prefix}:*`);
     if (keys.length) await store.redis.del(...keys);
     await Promise.all([queue.close(), store.close()]);
@@ -65,7 +65,8 @@ describe('worker shutdown on SIGTERM', function () {
       name: 'big',
       team_id: 1,
       interval: 'hour',
-      paused: true,
+      // Not scheduled: the run below is its only one.
+      end_at: new Date(start + HOUR).toISOString(),
       destination: {
         type: 'S3',
         config: { bucket_name: bucket, endpoint_url: testEnv.S3_ENDPOINT_URL, compression: 'gzip', ...S3_CREDENTIALS },

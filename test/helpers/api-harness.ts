@@ -3,7 +3,7 @@ import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger } from '@bx/core';
 import { destinationFor } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +22,7 @@ export interface HttpResult {
 export class ApiHarness {
   readonly prefix = uniqueName('bxt');
   readonly store = Store.connect(testEnv.REDIS_URL, this.prefix);
-  readonly queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix: this.prefix, attempts: 2, backoffMs: 10 });
+  readonly queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix: this.prefix, attempts: 2, backoffMs: 10 });
   readonly clickhouse = new ClickHouseSource({
     url: testEnv.CLICKHOUSE_URL,
     username: 'default',
@@ -84,7 +84,7 @@ export class ApiHarness {
 
   async close(): Promise<void> {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    await this.queue.queue.obliterate({ force: true });
+    await this.queue.obliterate();
     const keys = await this.store.redis.keys(`${this.prefix}:*`);
     if (keys.length) await this.store.redis.del(...keys);
     await Promise.all([this.queue.close(), this.store.close(), this.clickhouse.close()]);

@@ -3,13 +3,14 @@ import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger } from '@bx/core';
 import { destinationFor } from '@bx/destinations';
 import { BackfillService, ExportService, FailurePolicy, RunService } from '@bx/operations';
-import { RunQueue, type RunWorker } from '@bx/queue';
+import { BullMqRunQueue, type RunWorker } from '@bx/queue';
 import { Scheduler } from '@bx/scheduler';
 import { Store } from '@bx/store';
 import { createRunProcessor } from '@bx/worker';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { testEnv, uniqueName } from './env';
+import { QueueInspector } from './queue-inspector';
 
 export const TOKEN = 'in-process-token-0123456789';
 
@@ -18,7 +19,7 @@ export class InProcessSystem {
   readonly prefix = uniqueName('bxo');
   readonly logger = createLogger({}, 'error');
   readonly store = Store.connect(testEnv.REDIS_URL, this.prefix);
-  readonly queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix: this.prefix, attempts: 3, backoffMs: 100 });
+  readonly queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix: this.prefix, attempts: 3, backoffMs: 100 });
   readonly source = new ClickHouseSource({
     url: testEnv.CLICKHOUSE_URL,
     username: 'default',
@@ -28,6 +29,8 @@ export class InProcessSystem {
   readonly scheduler = new Scheduler({ store: this.store, queue: this.queue, logger: this.logger, settleMs: 0 });
   readonly exports = new ExportService(this.store, this.queue, this.logger);
   worker: RunWorker | null = null;
+  /** BullMQ's view of this system's queues (tests look, never change). */
+  readonly bullmq = new QueueInspector(this.prefix);
   private server: Server | null = null;
   base = '';
 
@@ -62,8 +65,9 @@ export class InProcessSystem {
       config: { CLICKHOUSE_DATABASE: this.database, EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
       logger: this.logger,
     });
-    this.worker = this.queue.startWorker(processor, { concurrency, logger: this.logger });
-    return this.worker;
+    const worker = this.queue.startWorker(processor, { concurrency, logger: this.logger });
+    this.worker = worker;
+    return worker;
   }
 
   async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
@@ -78,8 +82,9 @@ export class InProcessSystem {
 
   async stop(): Promise<void> {
     await this.worker?.close(0);
+    await this.bullmq.close();
     this.server?.close();
-    await this.queue.queue.obliterate({ force: true });
+    await this.queue.obliterate();
     const keys = await this.store.redis.keys(`${this.prefix}:*`);
     if (keys.length) await this.store.redis.del(...keys);
     await Promise.all([this.queue.close(), this.store.close(), this.source.close()]);

@@ -1,4 +1,5 @@
 import { createLogger, type RunContext, type RunState } from '@bx/core';
+import type { JobContext } from '@bx/queue';
 
 /** A run state kept in memory, as the worker keeps it on the run record. */
 export class MemoryRunState implements RunState {
@@ -40,4 +41,19 @@ export function recordCommands(client: {
     { step: 'initialize', name: 'testRecordCommands' },
   );
   return sent;
+}
+
+/** What the queue tells a run processor, for calling one directly: attempt 1 of 3 unless told otherwise. */
+export function jobContext(overrides: Partial<JobContext> = {}): JobContext {
+  const attempt = overrides.attempt ?? 1;
+  const maxAttempts = overrides.maxAttempts ?? 3;
+  return {
+    attempt,
+    maxAttempts,
+    lastAttempt: attempt >= maxAttempts,
+    signal: new AbortController().signal,
+    progress: async () => undefined,
+    log: async () => undefined,
+    ...overrides,
+  };
 }

@@ -4,7 +4,7 @@ import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger } from '@bx/core';
 import { destinationFor } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Scheduler } from '@bx/scheduler';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
@@ -20,7 +20,7 @@ const logger = createLogger({}, 'error');
 describe('admin API over HTTP', () => {
   let prefix: string;
   let store: Store;
-  let queue: RunQueue;
+  let queue: BullMqRunQueue;
   let clickhouse: ClickHouseSource;
   let server: Server;
   let base: string;
@@ -58,7 +58,7 @@ describe('admin API over HTTP', () => {
   before(async () => {
     prefix = uniqueName('bxt');
     store = Store.connect(testEnv.REDIS_URL, prefix);
-    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 3, backoffMs: 10 });
+    queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 3, backoffMs: 10 });
     clickhouse = new ClickHouseSource({
       url: testEnv.CLICKHOUSE_URL,
       username: 'default',
@@ -85,7 +85,7 @@ describe('admin API over HTTP', () => {
   });
   after(async () => {
     server.close();
-    await queue.queue.obliterate({ force: true });
+    await queue.obliterate();
     const keys = await store.redis.keys(`${prefix}:*`);
     if (keys.length) await store.redis.del(...keys);
     await Promise.all([queue.close(), store.close(), clickhouse.close()]);
@@ -274,10 +274,16 @@ describe('admin API over HTTP', () => {
       'files',
       'finished_at',
       'id',
+      'receipt',
       'records_completed',
       'started_at',
       'status',
     ]);
+    const one = await call('GET', `/api/exports/${id}/runs/${first.json!.results[0].id as string}`);
+    expect(one.json).to.deep.equal(first.json!.results[0]);
+    expect((await call('GET', `/api/exports/${id}/runs/${first.json!.results[0].id as string}/logs`)).json).to.deep.equal({
+      results: [],
+    });
     const second = await call('GET', `/api/exports/${id}/runs?limit=2&cursor=${encodeURIComponent(first.json!.next)}`);
     expect(second.json!.results.map((r: { data_interval_start: string }) => r.data_interval_start)).to.deep.equal([
       '2024-01-01T02:00:00.000Z',

@@ -6,7 +6,7 @@ import { Store } from '@bx/store';
 import { createRunProcessor, type RunExportDeps } from '@bx/worker';
 import { testEnv, uniqueName } from '../helpers/env';
 import { exportFixture } from '../helpers/export-fixture';
-import { MemoryRunState, recordCommands } from '../helpers/run-context';
+import { MemoryRunState, recordCommands, jobContext } from '../helpers/run-context';
 import { createBucket, listKeys, testS3Client } from '../helpers/s3';
 
 const logger = createLogger({}, 'error');
@@ -113,7 +113,7 @@ describe('the worker tells a destination whether the run was started before', ()
       config: { CLICKHOUSE_DATABASE: 'default', EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
       logger,
     });
-    const ctx = { attempt: 1, maxAttempts: 3, signal: new AbortController().signal, progress: async () => undefined };
+    const ctx = jobContext();
 
     await sut(run, ctx);
     // Run again with the queue's attempt 1 again, as after a manual retry or a worker killed mid-run:

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { jobContext } from '../helpers/run-context';
 import { ClickHouseSource } from '@bx/clickhouse';
 import type { Run } from '@bx/core';
 import { destinationFor } from '@bx/destinations';
@@ -71,7 +72,7 @@ describe('GET /metrics', () => {
       config: { CLICKHOUSE_DATABASE: ch.database, EVENTS_TABLE: ch.table, EVENTS_INTERVAL_COLUMN: 'inserted_at' },
       logger: api.logger,
     });
-    const ctx = { attempt: 1, maxAttempts: 3, signal: new AbortController().signal, progress: async () => undefined };
+    const ctx = jobContext();
     const runOf = (exportId: string, start: number) => ({
       run_id: `${exportId}-${iso(start).slice(0, 19).replace(/[-:]/g, '')}Z`,
       export_id: exportId,
@@ -79,8 +80,8 @@ describe('GET /metrics', () => {
       data_interval_end: start + HOUR,
     });
     for (const start of [hour - 3 * HOUR, hour - 2 * HOUR, hour - HOUR]) await processor(runOf(ids.ok, start), ctx);
-    const failure = await processor(runOf(ids.broken, hour - 3 * HOUR), ctx).catch((err: Error) => err);
-    expect(failure).to.be.instanceOf(Error);
+    const failure = await processor(runOf(ids.broken, hour - 3 * HOUR), ctx);
+    expect(failure).to.deep.include({ status: 'failed', retry: false });
     okRuns = await api.store.runs.list(ids.ok, { limit: 10 });
 
     const res = await api.call('GET', '/metrics', { token: null });

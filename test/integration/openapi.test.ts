@@ -177,7 +177,7 @@ describe('OpenAPI document', () => {
     if ((await op('POST', retry, { id, run_id: second! })).status !== 404) {
       expect((await op('POST', retry, { id, run_id: 'nope' })).status).to.equal(404);
     }
-    const backfill = { start_at: '2024-01-01T00:00:00Z', end_at: '2024-01-01T02:00:00Z' };
+    const backfill = { start_at: '2024-01-01T00:00:00Z', end_at: '2024-01-01T02:00:00Z', force: true };
     sut.checkRequest('POST', '/api/exports/{id}/backfills', backfill);
     const created = await op('POST', '/api/exports/{id}/backfills', { id }, { body: backfill });
     const backfillId = created.status === 201 ? (created.json.id as string) : 'none';
@@ -185,7 +185,21 @@ describe('OpenAPI document', () => {
     if (created.status !== 404) {
       expect(got.status).to.equal(200);
       expect((await op('POST', '/api/exports/{id}/backfills', { id }, { body: {} })).status).to.equal(400);
+      const plan = { ...backfill, dry_run: true };
+      sut.checkRequest('POST', '/api/exports/{id}/backfills', plan);
+      expect((await op('POST', '/api/exports/{id}/backfills', { id }, { body: plan })).status).to.equal(200);
+      expect((await op('GET', '/api/exports/{id}/backfills', { id })).json.results).to.have.length(1);
+      const cancel = '/api/exports/{id}/backfills/{backfill_id}/cancel';
+      const cancelled = await op('POST', cancel, { id, backfill_id: backfillId });
+      expect(cancelled.json.status, JSON.stringify(cancelled.json)).to.equal('Cancelled');
+      expect((await op('POST', cancel, { id, backfill_id: 'nope' })).status).to.equal(404);
     }
+    const one = await op('GET', '/api/exports/{id}/runs/{run_id}', { id, run_id: first! });
+    expect(one.json.receipt).to.equal(null);
+    expect((await op('GET', '/api/exports/{id}/runs/{run_id}', { id, run_id: 'nope' })).status).to.equal(404);
+    await api.store.runLogs.append(first!, [{ timestamp: new Date(T0).toISOString(), level: 'info', message: 'run started' }]);
+    const logs = await op('GET', '/api/exports/{id}/runs/{run_id}/logs', { id, run_id: first! });
+    expect(logs.json.results).to.have.length(1);
   });
 
   it('matches the Bull Board and login responses', async () => {

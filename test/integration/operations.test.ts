@@ -48,7 +48,8 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
       name: 'ops',
       team_id: 1,
       interval: 'hour',
-      paused: true,
+      // Not scheduled (its end is in the past): backfills are its only runs.
+      end_at: iso(base + 48 * HOUR),
       destination: {
         type: 'S3',
         config: { bucket_name: bucketName, endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS },
@@ -65,7 +66,7 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
       force,
     });
     expect(res.status, JSON.stringify(res.json)).to.equal(201);
-    return res.json as { id: string; total_runs: number; enqueued: number; skipped: number };
+    return res.json as { id: string; total_runs: number; skipped_runs: number; status: string };
   };
   const finished = (id: string, backfillId: string) =>
     eventually(
@@ -94,19 +95,23 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     sys.startWorker(2);
     const id = await createExport();
     const first = await backfill(id, base, base + 48 * HOUR);
-    expect(first).to.deep.include({ total_runs: 48, enqueued: 48, skipped: 0 });
+    expect(first).to.deep.include({ total_runs: 48, skipped_runs: 0, status: 'Running' });
     const done = await finished(id, first.id);
     expect(done).to.deep.include({
       status: 'Completed',
       total_runs: 48,
       finished_runs: 48,
       failed_runs: 0,
+      cancelled_runs: 0,
+      skipped_runs: 0,
       records_completed: 48 * PER_HOUR,
       progress: 1,
     });
     const again = await backfill(id, base, base + 48 * HOUR);
-    expect(again).to.deep.include({ total_runs: 48, enqueued: 0, skipped: 48 });
-    expect((await finished(id, again.id)).status).to.equal('Completed');
+    expect(again).to.deep.include({ total_runs: 48, skipped_runs: 48, status: 'Completed', progress: 1 });
+    // Nothing of the first backfill's work counts for the second.
+    expect(await finished(id, again.id)).to.deep.include({ finished_runs: 0, records_completed: 0 });
+    expect(Date.parse((await finished(id, again.id)).finished_at)).to.be.at.least(Date.parse(again.created_at));
     const keys = await listKeys(s3, bucket);
     expect(keys).to.have.length(48);
     for (let h = 0; h < 48; h += 7) {
@@ -127,15 +132,20 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     const scheduled = (await runsOf(id)).length;
     expect(scheduled).to.equal(8);
     const overlapping = await backfill(id, base + 30 * HOUR, base + 48 * HOUR);
-    expect(overlapping).to.deep.include({ total_runs: 18, enqueued: 10, skipped: 8 });
+    // The 8 scheduled runs are queued already: not exported twice.
+    expect(overlapping).to.deep.include({ total_runs: 18, skipped_runs: 8 });
     sys.startWorker(2);
-    await finished(id, overlapping.id);
+    expect(await finished(id, overlapping.id)).to.deep.include({
+      finished_runs: 10,
+      skipped_runs: 8,
+      records_completed: 10 * PER_HOUR,
+    });
     const runs = await runsOf(id);
     expect(runs).to.have.length(18);
     expect(runs.map((r) => r.attempts)).to.deep.equal(runs.map(() => 1));
     const forced = await backfill(id, base + 44 * HOUR, base + 48 * HOUR, true);
-    expect(forced).to.deep.include({ total_runs: 4, enqueued: 4, skipped: 0 });
-    await finished(id, forced.id);
+    expect(forced).to.deep.include({ total_runs: 4, skipped_runs: 0 });
+    expect(await finished(id, forced.id)).to.deep.include({ finished_runs: 4, records_completed: 4 * PER_HOUR });
     const after = await runsOf(id);
     expect(
       after
@@ -229,7 +239,7 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect((await sys.call('POST', `/api/exports/${id}/runs/${runId}/retry`)).status).to.equal(409);
     expect((await sys.call('POST', `/api/exports/${id}/runs/${runId}/cancel`)).json.status).to.equal('Cancelled');
     await eventually(
-      async () => ((await sys.queue.queue.getJob(runId))?.failedReason ? true : undefined),
+      async () => ((await sys.bullmq.runs.getJob(runId))?.finishedOn ? true : undefined),
       30_000,
       'the job to stop',
     );
@@ -265,13 +275,22 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
       '100',
     ]);
     expect(ok.code, ok.err).to.equal(0);
-    expect(ok.out).to.match(/6 intervals from .* enqueued 6, skipped 0/);
-    expect(ok.out).to.match(/\[#+-*\] +\d+\.\d% {2}runs \d\/6 {2}failed 0 {2}rows \d+/);
-    expect(ok.out).to.contain('[##############################] 100.0%  runs 6/6  failed 0  rows 18');
+    expect(ok.out).to.match(/6 intervals from /);
+    expect(ok.out).to.match(/\[#+-*\] +\d+\.\d% {2}runs \d\/6 {2}failed 0 {2}skipped 0 {2}rows \d+/);
+    expect(ok.out).to.contain('[##############################] 100.0%  runs 6/6  failed 0  skipped 0  rows 18');
     expect(ok.out).to.match(/\| status +\| +Completed \|/);
     expect(ok.out).to.match(/\| rows exported +\| +18 \|/);
-    const twice = await run(['--export-id', id, '--start', iso(base), '--end', iso(base + 6 * HOUR)]);
-    expect(twice.out).to.contain('enqueued 0, skipped 6');
+    const plan = await run(['--export-id', id, '--start', iso(base), '--end', iso(base + 6 * HOUR), '--dry-run']);
+    expect(plan.code, plan.err).to.equal(0);
+    expect(plan.out).to.match(/\| already exported +\| +6 \|/);
+    expect(plan.out).to.match(/\| to export +\| +0 \|/);
+    const twice = await run(['--export-id', id, '--start', iso(base), '--end', iso(base + 6 * HOUR), '--wait']);
+    expect(twice.out).to.match(/\| skipped +\| +6 \|/);
+    expect(twice.out).to.match(/\| rows exported +\| +0 \|/);
+    const big = await run(['--export-id', id, '--start', iso(base - 2000 * HOUR), '--end', iso(base)]);
+    expect(big.code).to.equal(2);
+    expect(big.err).to.contain('holds 2000 intervals');
+    expect(big.err).to.contain('--confirm');
     const missing = await run(['--export-id', id, '--start', iso(base)]);
     expect(missing.code).to.equal(2);
     expect(missing.err).to.contain('missing --end');

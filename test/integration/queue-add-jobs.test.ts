@@ -1,13 +1,14 @@
 import { expect } from 'chai';
 import { createLogger } from '@bx/core';
-import { RUN_JOB_NAME, RunQueue, type RunJobData } from '@bx/queue';
+import { BullMqRunQueue, jobName, jobPayload, type RunJob } from '@bx/queue';
+import { QueueInspector } from '../helpers/queue-inspector';
 import { Redis } from 'ioredis';
 import { testEnv, uniqueName } from '../helpers/env';
 
 const logger = createLogger({}, 'error');
 
 /**
- * RunQueue.enqueue writes BullMQ's jobs with a script of its own
+ * BullMqRunQueue.enqueue writes BullMQ's jobs with a script of its own
  * (add-jobs.ts), one call per chunk of jobs instead of one BullMQ call per
  * job. It must leave Redis as BullMQ's addBulk would, with the same options,
  * but for the events stream it leaves out on purpose: a BullMQ upgrade that
@@ -16,31 +17,31 @@ const logger = createLogger({}, 'error');
 describe('enqueueing runs writes what BullMQ writes', function () {
   this.timeout(30_000);
   const prefixes: string[] = [];
-  const queues: RunQueue[] = [];
+  const queues: BullMqRunQueue[] = [];
+  const inspectors: QueueInspector[] = [];
   let redis: Redis;
 
   const newQueue = () => {
     const prefix = uniqueName('bxq');
     prefixes.push(prefix);
-    const queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 3, backoffMs: 10 });
+    const queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 3, backoffMs: 10 });
     queues.push(queue);
-    return { prefix, queue };
+    const bullmq = new QueueInspector(prefix);
+    inspectors.push(bullmq);
+    return { prefix, queue, bullmq };
   };
-  const runs = (n: number, from = 0): RunJobData[] =>
+  const runs = (n: number, from = 0): RunJob[] =>
     Array.from({ length: n }, (_, i) => ({
       run_id: `e${(from + i) % 7}-2024010${(from + i) % 9}T0${i % 10}0000Z`,
       export_id: `e${(from + i) % 7}`,
+      export_name: `export ${(from + i) % 7}`,
       data_interval_start: 1_700_000_000_000 + (from + i) * 3_600_000,
       data_interval_end: 1_700_000_000_000 + (from + i + 1) * 3_600_000,
     }));
-  /** BullMQ's own way: addBulk with the options RunQueue gives its jobs. */
-  const bullmqAdd = (queue: RunQueue, jobs: readonly RunJobData[], priority?: number) =>
-    queue.queue.addBulk(
-      jobs.map((data) => ({
-        name: RUN_JOB_NAME,
-        data,
-        opts: (queue as unknown as { jobOptions(id: string, p?: number): object }).jobOptions(data.run_id, priority),
-      })),
+  /** BullMQ's own way: addBulk, with the names, payloads and options the run queue gives its jobs. */
+  const bullmqAdd = (q: { queue: BullMqRunQueue; bullmq: QueueInspector }, jobs: readonly RunJob[], priority?: number) =>
+    q.bullmq.runs.addBulk(
+      jobs.map((run) => ({ name: jobName(run), data: jobPayload(run), opts: q.queue.jobOptions(run.run_id, priority) })),
     );
 
   /** Every key of a queue prefix and its content, with times and the events stream left out. */
@@ -64,8 +65,9 @@ describe('enqueueing runs writes what BullMQ writes', function () {
     redis = new Redis(testEnv.REDIS_URL);
   });
   after(async () => {
+    for (const inspector of inspectors) await inspector.close();
     for (const queue of queues) {
-      await queue.queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.obliterate().catch(() => undefined);
       await queue.close();
     }
     for (const prefix of prefixes) {
@@ -81,8 +83,8 @@ describe('enqueueing runs writes what BullMQ writes', function () {
       const b = newQueue();
       const first = runs(1500);
       const second = [...runs(3, 1400), ...runs(600, 1500)]; // three already queued
-      await bullmqAdd(a.queue, first, priority);
-      await bullmqAdd(a.queue, second, priority);
+      await bullmqAdd(a, first, priority);
+      await bullmqAdd(a, second, priority);
       await b.queue.enqueue(first, { priority });
       await b.queue.enqueue(second, { priority });
       expect(await state(b.prefix)).to.deep.equal(await state(a.prefix));
@@ -93,9 +95,9 @@ describe('enqueueing runs writes what BullMQ writes', function () {
   it('a paused queue gets its jobs but no marker: workers are not woken', async () => {
     const a = newQueue();
     const b = newQueue();
-    await a.queue.queue.pause();
-    await b.queue.queue.pause();
-    await bullmqAdd(a.queue, runs(5));
+    await a.bullmq.runs.pause();
+    await b.bullmq.runs.pause();
+    await bullmqAdd(a, runs(5));
     await b.queue.enqueue(runs(5));
     expect(await state(b.prefix)).to.deep.equal(await state(a.prefix));
     expect(await redis.exists(`${b.prefix}:export-runs:marker`)).to.equal(0);
@@ -103,11 +105,12 @@ describe('enqueueing runs writes what BullMQ writes', function () {
 
   it('a worker runs the jobs with their data, attempts and backoff', async () => {
     const { queue } = newQueue();
-    const seen: Array<{ run: RunJobData; attempt: number; maxAttempts: number }> = [];
+    const seen: Array<{ run: RunJob; attempt: number; maxAttempts: number }> = [];
     const worker = queue.startWorker(
       async (run, ctx) => {
         seen.push({ run, attempt: ctx.attempt, maxAttempts: ctx.maxAttempts });
-        if (ctx.attempt === 1) throw new Error('transient');
+        if (ctx.attempt === 1) return { status: 'failed', error: 'transient', retry: true };
+        return { status: 'skipped', reason: 'test' };
       },
       { concurrency: 1, logger },
     );

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { createLogger, runIdFor } from '@bx/core';
 import { BackfillService, admitRuns } from '@bx/operations';
-import { RunQueue, type RunJobData } from '@bx/queue';
+import { BullMqRunQueue, type RunJob } from '@bx/queue';
 import { Scheduler } from '@bx/scheduler';
 import { Store } from '@bx/store';
+import { randomUUID } from 'node:crypto';
+import { QueueInspector } from '../helpers/queue-inspector';
 import { testEnv, uniqueName } from '../helpers/env';
 import { dropStoreAndQueue } from '../helpers/redis-prefix';
 import { exportFixture } from '../helpers/export-fixture';
@@ -17,49 +19,84 @@ describe('creating and enqueueing runs in bulk', function () {
   this.timeout(60_000);
   let prefix: string;
   let store: Store;
-  let queue: RunQueue;
+  let queue: BullMqRunQueue;
 
   const exportFor = (id: string) => exportFixture(id, T0);
-  const hours = (exportId: string, n: number): RunJobData[] =>
+  const hours = (exportId: string, n: number): RunJob[] =>
     Array.from({ length: n }, (_, i) => ({
       run_id: runIdFor(exportId, T0 + i * HOUR),
       export_id: exportId,
       data_interval_start: T0 + i * HOUR,
       data_interval_end: T0 + (i + 1) * HOUR,
     }));
-  const queued = (state: 'prioritized' | 'waiting') => queue.queue.getRanges([state], 0, -1, true);
+  let bullmq: QueueInspector;
+  const queued = (state: 'prioritized' | 'waiting') => bullmq.runs.getRanges([state], 0, -1, true);
   const scheduledCount = async () => (await store.stats.snapshot()).runsByStatus.Scheduled;
 
   beforeEach(() => {
     prefix = uniqueName('bxa');
     store = Store.connect(testEnv.REDIS_URL, prefix);
-    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 3, backoffMs: 10 });
+    queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 3, backoffMs: 10 });
+    bullmq = new QueueInspector(prefix);
   });
   afterEach(async () => {
+    await bullmq.close();
     await dropStoreAndQueue(store, queue, prefix);
   });
 
-  it('a backfill of 2,500 intervals creates every run once and queues them oldest first; a second creates none', async () => {
-    await store.exports.create(exportFor('e1'), T0 + 2500 * HOUR, null);
-    const sut = new BackfillService(store, queue, logger, () => T0 + 2600 * HOUR);
+  it('a backfill of 2,500 intervals starts its runs a window at a time, oldest first, each once; another then skips all', async () => {
+    const e1 = randomUUID();
+    await store.exports.create(exportFor(e1), T0 + 2500 * HOUR, null);
+    const now = T0 + 2600 * HOUR;
+    const sut = new BackfillService(store, queue, logger, () => now, { runWindow: 200 });
     const range = { start_at: new Date(T0).toISOString(), end_at: new Date(T0 + 2500 * HOUR).toISOString() };
-    const expected = hours('e1', 2500).map((j) => j.run_id);
+    const expected = hours(e1, 2500).map((j) => j.run_id);
 
-    const first = await sut.create('e1', range);
-    expect(first).to.deep.include({ enqueued: 2500, skipped: 0 });
-    expect(first.backfill).to.deep.include({ total_runs: 2500, finished_runs: 0, status: 'Running' });
-    expect(await queued('prioritized')).to.deep.equal(expected);
-    expect(await store.runs.list('e1', { limit: 3000 })).to.have.length(2500);
-    expect(await scheduledCount()).to.equal(2500);
-    const runs = await store.runs.getMany(expected);
-    expect(runs.every((r) => r?.status === 'Scheduled' && r.backfill_id === first.backfill.id)).to.equal(true);
+    const first = await sut.create(e1, { ...range, confirm: true });
+    if (!('backfill' in first)) throw new Error('not created');
+    expect(first.backfill).to.deep.include({ total_runs: 2500, finished_runs: 0, skipped_runs: 0, status: 'Running' });
+    expect(await queued('prioritized')).to.deep.equal(expected.slice(0, 100));
 
-    const second = await sut.create('e1', range);
-    expect(second).to.deep.include({ enqueued: 0, skipped: 2500 });
-    expect(await queued('prioritized')).to.deep.equal(expected);
-    expect(await store.runs.list('e1', { limit: 3000 })).to.have.length(2500);
-    expect(await scheduledCount()).to.equal(2500);
-    // The second backfill covers the same runs without taking them over.
+    // Workers take what is queued and finish it; the pump starts the next intervals.
+    const ran: string[] = [];
+    let mostUnfinished = 0;
+    for (let round = 0; ran.length < 2500 && round < 100; round++) {
+      mostUnfinished = Math.max(mostUnfinished, (await store.runs.unfinishedCounts([e1]))[0]!);
+      for (const id of await queued('prioritized')) {
+        await queue.remove(id);
+        const started = await store.runs.start(id, now);
+        if (started.status !== 'started') throw new Error(`${id} ${started.status}`);
+        await store.runs.complete(id, { records: 2, bytes: 10, files: [] }, now, started.attempt, started.backfillId);
+        ran.push(id);
+      }
+      await sut.pump.pass();
+    }
+    expect(ran).to.deep.equal(expected);
+    expect(mostUnfinished).to.equal(100);
+    const done = await sut.get(e1, first.backfill.id);
+    expect(done).to.deep.include({
+      status: 'Completed',
+      finished_runs: 2500,
+      failed_runs: 0,
+      skipped_runs: 0,
+      records_completed: 5000,
+      progress: 1,
+    });
+    expect(Date.parse(done.finished_at!)).to.be.at.least(Date.parse(done.created_at));
+    expect(await scheduledCount()).to.equal(0);
+
+    expect(await sut.create(e1, { ...range, dry_run: true })).to.deep.equal({
+      plan: { total_runs: 2500, to_export: 0, already_exported: 2500, in_progress: 0 },
+    });
+    const second = await sut.create(e1, { ...range, confirm: true });
+    if (!('backfill' in second)) throw new Error('not created');
+    expect(await queued('prioritized')).to.deep.equal([]);
+    expect(await sut.get(e1, second.backfill.id)).to.deep.include({ skipped_runs: 100, status: 'Running' });
+    for (let i = 0; i < 30; i++) await sut.pump.pass();
+    const skipped = await sut.get(e1, second.backfill.id);
+    expect(skipped).to.deep.include({ status: 'Completed', finished_runs: 0, skipped_runs: 2500, records_completed: 0 });
+    expect(Date.parse(skipped.finished_at!)).to.be.at.least(Date.parse(skipped.created_at));
+    // The second backfill did not take the runs over.
     expect((await store.runs.get(expected[0]!))!.backfill_id).to.equal(first.backfill.id);
   });
 

@@ -1,13 +1,16 @@
 import { expect } from 'chai';
 import { ConflictError, createLogger, runIdFor } from '@bx/core';
 import { BackfillService, RunService } from '@bx/operations';
-import { RunQueue, type RunJobData, type RunWorker } from '@bx/queue';
+import { BullMqRunQueue, type RunJob, type RunWorker } from '@bx/queue';
 import { Store } from '@bx/store';
+import { randomUUID } from 'node:crypto';
+import { QueueInspector } from '../helpers/queue-inspector';
 import { testEnv, uniqueName } from '../helpers/env';
 import { dropStoreAndQueue } from '../helpers/redis-prefix';
 import { exportFixture } from '../helpers/export-fixture';
 
 const HOUR = 3_600_000;
+const E1 = randomUUID();
 const T0 = Date.parse('2020-01-01T00:00:00Z');
 const logger = createLogger({}, 'error');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -22,11 +25,12 @@ describe('retrying a run its worker has only just finished', function () {
   this.timeout(30_000);
   let prefix: string;
   let store: Store;
-  let queue: RunQueue;
+  let queue: BullMqRunQueue;
   let worker: RunWorker | undefined;
-  const job: RunJobData = {
-    run_id: runIdFor('e1', T0),
-    export_id: 'e1',
+  let bullmq: QueueInspector;
+  const job: RunJob = {
+    run_id: runIdFor(E1, T0),
+    export_id: E1,
     data_interval_start: T0,
     data_interval_end: T0 + HOUR,
   };
@@ -46,7 +50,7 @@ describe('retrying a run its worker has only just finished', function () {
         const start = await store.runs.start(run.run_id);
         if (start.status !== 'started') {
           broken(new Error(`run did not start: ${start.status}`));
-          return;
+          return { status: 'skipped', reason: start.status };
         }
         attempts.push(start.attempt);
         await store.runs.complete(run.run_id, { records: 1, bytes: 1, files: [] }, Date.now(), start.attempt);
@@ -54,16 +58,17 @@ describe('retrying a run its worker has only just finished', function () {
           written();
           await release;
         }
+        return { status: 'completed', records: 1, bytes: 1, files: [] };
       },
       { concurrency: 2, logger },
     );
-    await store.exports.create(exportFixture('e1', T0), T0 + HOUR, null);
+    await store.exports.create(exportFixture(E1, T0), T0 + HOUR, null);
     await store.runs.createMany([
-      { id: job.run_id, export_id: 'e1', data_interval_start: T0, data_interval_end: T0 + HOUR },
+      { id: job.run_id, export_id: E1, data_interval_start: T0, data_interval_end: T0 + HOUR },
     ]);
     await queue.enqueue([job]);
     await completed;
-    expect(await queue.queue.getJobState(job.run_id)).to.equal('active');
+    expect(await bullmq.runs.getJobState(job.run_id)).to.equal('active');
     return attempts;
   };
   const eventuallyCompletedTwice = async (attempts: number[]) => {
@@ -79,18 +84,20 @@ describe('retrying a run its worker has only just finished', function () {
   beforeEach(() => {
     prefix = uniqueName('bxr');
     store = Store.connect(testEnv.REDIS_URL, prefix);
-    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 1, backoffMs: 10 });
+    queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 1, backoffMs: 10 });
+    bullmq = new QueueInspector(prefix);
   });
   afterEach(async () => {
     await worker?.close(1000);
     worker = undefined;
+    await bullmq.close();
     await dropStoreAndQueue(store, queue, prefix);
   });
 
   it('a manual retry waits for the job to leave active, then runs the interval again', async () => {
     const attempts = await finishButHold(sleep(300));
     const began = Date.now();
-    const retried = await new RunService(store, queue, logger).retry('e1', job.run_id);
+    const retried = await new RunService(store, queue, logger).retry(E1, job.run_id);
     expect(Date.now() - began).to.be.greaterThan(150);
     expect(retried.status).to.equal('Scheduled');
     const run = await eventuallyCompletedTwice(attempts);
@@ -98,24 +105,38 @@ describe('retrying a run its worker has only just finished', function () {
     expect(run.attempts).to.equal(2);
   });
 
-  it('a forced backfill in that moment queues the run again too', async () => {
-    const attempts = await finishButHold(sleep(300));
+  it('a forced backfill in that moment leaves the run be, and queues it again at its next step', async () => {
+    let release!: () => void;
+    const attempts = await finishButHold(new Promise<void>((r) => (release = r)));
     const sut = new BackfillService(store, queue, logger, () => T0 + 2 * HOUR);
-    const created = await sut.create('e1', {
+    const created = await sut.create(E1, {
       start_at: new Date(T0).toISOString(),
       end_at: new Date(T0 + HOUR).toISOString(),
       force: true,
     });
-    expect(created).to.deep.include({ enqueued: 1, skipped: 0 });
+    if (!('backfill' in created)) throw new Error('not created');
+    expect(created.backfill).to.deep.include({ status: 'Running', skipped_runs: 0, finished_runs: 0 });
+    expect((await store.runs.get(job.run_id))!.status).to.equal('Completed');
+    release();
+    expect(await queue.settled(job.run_id)).to.equal(true);
+    await sut.pump.pass();
     await eventuallyCompletedTwice(attempts);
     expect(attempts).to.deep.equal([1, 2]);
+    const deadline = Date.now() + 5000;
+    while ((await sut.get(E1, created.backfill.id)).status === 'Running' && Date.now() < deadline) await sleep(20);
+    expect(await sut.get(E1, created.backfill.id)).to.deep.include({
+      status: 'Completed',
+      finished_runs: 1,
+      skipped_runs: 0,
+      records_completed: 1,
+    });
   });
 
   it('a worker that holds the job past the wait gets a 409, and the run record is left as it was', async () => {
     let release!: () => void;
     await finishButHold(new Promise<void>((r) => (release = r)));
     try {
-      const err = await new RunService(store, queue, logger).retry('e1', job.run_id).then(
+      const err = await new RunService(store, queue, logger).retry(E1, job.run_id).then(
         () => null,
         (e: unknown) => e,
       );

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { createLogger, runIdFor } from '@bx/core';
-import { ExportService } from '@bx/operations';
-import { RunQueue } from '@bx/queue';
+import { ExportJanitor, ExportService } from '@bx/operations';
+import { BullMqRunQueue } from '@bx/queue';
 import { Scheduler } from '@bx/scheduler';
 import { Store } from '@bx/store';
+import { QueueInspector } from '../helpers/queue-inspector';
 import { S3_CREDENTIALS, testEnv, uniqueName } from '../helpers/env';
 
 const ms = (iso: string) => Date.parse(iso);
@@ -13,9 +14,10 @@ const logger = createLogger({}, 'error');
 describe('scheduler with real Redis and BullMQ', () => {
   let prefix: string;
   let store: Store;
-  let queue: RunQueue;
+  let queue: BullMqRunQueue;
   let clock: number;
   let service: ExportService;
+  let bullmq: QueueInspector;
   const sut = (): Scheduler => new Scheduler({ store, queue, logger, settleMs: SETTLE, batchSize: 3 });
   const create = (overrides: Record<string, unknown> = {}) =>
     service.create({
@@ -25,17 +27,19 @@ describe('scheduler with real Redis and BullMQ', () => {
       destination: { type: 'S3', config: { bucket_name: 'bucket-one', ...S3_CREDENTIALS } },
       ...overrides,
     });
-  const queuedIds = async () => (await queue.queue.getJobs(['waiting', 'prioritized', 'delayed'])).map((j) => j.id!);
+  const queuedIds = async () => (await bullmq.runs.getJobs(['waiting', 'prioritized', 'delayed'])).map((j) => j.id!);
 
   beforeEach(() => {
     prefix = uniqueName('bxt');
     store = Store.connect(testEnv.REDIS_URL, prefix);
-    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 3, backoffMs: 10 });
+    queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 3, backoffMs: 10 });
     clock = ms('2024-01-01T05:30:00Z');
     service = new ExportService(store, queue, logger, () => clock);
+    bullmq = new QueueInspector(prefix);
   });
   afterEach(async () => {
-    await queue.queue.obliterate({ force: true });
+    await bullmq.close();
+    await queue.obliterate();
     const keys = await store.redis.keys(`${prefix}:*`);
     if (keys.length) await store.redis.del(...keys);
     await queue.close();
@@ -63,11 +67,9 @@ describe('scheduler with real Redis and BullMQ', () => {
     const exp = await create({ start_at: '2024-01-01T00:00:00Z' });
     const result = await sut().tick(ms('2024-01-01T05:02:00Z'));
     expect(result.enqueued).to.equal(5);
-    const jobs = await queue.queue.getJobs(['waiting']);
-    const starts = jobs
-      .map((j) => (j.data as { data_interval_start: number }).data_interval_start)
-      .sort((a, b) => a - b);
-    expect(starts.map((s) => new Date(s).toISOString().slice(11, 13))).to.deep.equal(['00', '01', '02', '03', '04']);
+    const jobs = await bullmq.runs.getJobs(['waiting']);
+    const starts = jobs.map((j) => (j.data as { data_interval_start: string }).data_interval_start).sort();
+    expect(starts.map((s) => s.slice(11, 13))).to.deep.equal(['00', '01', '02', '03', '04']);
     expect((await sut().tick(ms('2024-01-01T05:02:00Z'))).enqueued).to.equal(0);
     expect((await store.runs.list(exp.id, { limit: 100 })).length).to.equal(5);
   });
@@ -142,12 +144,62 @@ describe('scheduler with real Redis and BullMQ', () => {
     ]);
   });
 
-  it('a deleted export is dropped from the schedule and its queued runs removed', async () => {
+  it('a deleted export is gone at once; the janitor then removes its runs, jobs and every key of it', async () => {
     const exp = await create({ start_at: '2024-01-01T00:00:00Z' });
+    const other = await create({ start_at: '2024-01-01T00:00:00Z' });
     await sut().tick(ms('2024-01-01T05:02:00Z'));
-    expect(await queuedIds()).to.have.length(5);
+    expect(await queuedIds()).to.have.length(10);
+    await store.runLogs.append(runIdFor(exp.id, ms('2024-01-01T00:00:00Z')), [
+      { timestamp: '2024-01-01T06:00:00.000Z', level: 'info', message: 'a line' },
+    ]);
     await service.delete(exp.id);
-    expect(await queuedIds()).to.deep.equal([]);
-    expect((await sut().tick(ms('2024-01-02T00:00:00Z'))).enqueued).to.equal(0);
+    const gone = await service.get(exp.id).then(
+      () => null,
+      (e: Error) => e.message,
+    );
+    expect(gone).to.contain('not found');
+    expect((await sut().tick(ms('2024-01-01T06:02:00Z'))).enqueued).to.equal(1); // the other export only
+
+    const janitor = new ExportJanitor(store, queue, logger);
+    expect(await janitor.pass()).to.equal(1);
+    expect(await janitor.pass()).to.equal(0);
+    expect((await queuedIds()).filter((id) => id.startsWith(exp.id))).to.deep.equal([]);
+    // Every key but BullMQ's event stream (a capped log of what happened to jobs, 10,000 entries at most).
+    const keys = (await store.redis.keys(`${prefix}:*`)).filter((key) => !key.endsWith(':events'));
+    const values = await Promise.all(keys.map(async (key) => `${key} ${JSON.stringify(await dump(key))}`));
+    expect(values.filter((v) => v.includes(exp.id))).to.deep.equal([]);
+    expect(values.filter((v) => v.includes(other.id))).to.not.be.empty;
   });
+
+  it('a catch-up creates runs only a window ahead of the workers, oldest first', async () => {
+    const exp = await create({ interval: 'every 5 minutes', start_at: '2019-01-01T00:00:00Z' });
+    const windowed = new Scheduler({ store, queue, logger, settleMs: 0, runWindow: 50, windowRetryMs: 1000 });
+    const now = ms('2024-01-01T05:30:00Z');
+    expect((await windowed.tick(now)).enqueued).to.equal(50);
+    expect((await windowed.tick(now)).enqueued).to.equal(0); // window full: not due again for windowRetryMs
+    expect((await windowed.tick(now + 1000)).enqueued).to.equal(0); // still full
+    const runs = (await store.runs.list(exp.id, { limit: 100 })).reverse();
+    expect(runs).to.have.length(50);
+    expect(runs[0]!.data_interval_start).to.equal('2019-01-01T00:00:00.000Z');
+    expect(runs[49]!.data_interval_start).to.equal('2019-01-01T04:05:00.000Z');
+    // Ten runs finish: ten more intervals get runs, the next ones in order.
+    for (const run of runs.slice(0, 10)) {
+      await store.runs.start(run.id);
+      await store.runs.complete(run.id, { records: 0, bytes: 0, files: [] });
+    }
+    expect((await windowed.tick(now + 2000)).enqueued).to.equal(10);
+    const after = (await store.runs.list(exp.id, { limit: 100 })).reverse();
+    expect(after.map((r) => r.data_interval_start).slice(-1)).to.deep.equal(['2019-01-01T04:55:00.000Z']);
+    expect(await store.runs.unfinishedCounts([exp.id])).to.deep.equal([50]);
+  });
+
+  const dump = async (key: string): Promise<unknown> => {
+    const type = await store.redis.type(key);
+    if (type === 'hash') return store.redis.hgetall(key);
+    if (type === 'zset') return store.redis.zrange(key, 0, -1);
+    if (type === 'set') return store.redis.smembers(key);
+    if (type === 'list') return store.redis.lrange(key, 0, -1);
+    if (type === 'stream') return store.redis.xrange(key, '-', '+');
+    return store.redis.get(key);
+  };
 });

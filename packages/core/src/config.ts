@@ -20,6 +20,12 @@ const url = (protocols: string[]) =>
 const schema = z.object({
   /** Redis for BullMQ and the store. Default `redis://127.0.0.1:6379`. */
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /** `host:port,host:port,...` seeds of a Redis Cluster, used instead of REDIS_URL's host (its credentials still apply). Default none. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .transform((value) => value.split(',').map((node) => node.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port pairs separated by commas')).min(1))
+    .optional(),
   /** ClickHouse HTTP interface. Default `http://127.0.0.1:8123`. */
   CLICKHOUSE_URL: url(['http:', 'https:']).default('http://127.0.0.1:8123'),
   /** ClickHouse user. Default `default`. */
@@ -42,11 +48,15 @@ const schema = z.object({
   PORT: int(0).max(65535).default(8080),
   /** Bull Board at /admin/queues shows queues but refuses retry, clean, pause and the like. Default false. */
   BULL_BOARD_READ_ONLY: z.stringbool().default(false),
-  /** Prefix of every Redis key and BullMQ queue; lets deployments share a Redis. Default `bx`. */
+  /**
+   * Prefix of every Redis key and BullMQ queue; lets deployments share a Redis.
+   * Default `bx`, or `{bx}` with REDIS_CLUSTER_NODES: on a Cluster it needs a
+   * hash tag (`{...}`) so that every key lives in one slot.
+   */
   QUEUE_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
-    .default('bx'),
+    .regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _, - and a {hash tag} only')
+    .optional(),
   /** How often the scheduler looks for due intervals, in ms. Default 2000. */
   SCHEDULER_TICK_MS: int(50).default(2000),
   /** Wait after an interval ends before exporting it (late inserts), in seconds. Default 60. */
@@ -63,6 +73,12 @@ const schema = z.object({
   WORKER_LOCK_DURATION_MS: int(1000).default(30_000),
   /** How often workers look for runs whose worker died, in ms. Default 15000. */
   WORKER_STALLED_INTERVAL_MS: int(500).default(15_000),
+  /** Runs created ahead of the workers per export (catch-up); backfills start at most half as many. Default 1000. */
+  SCHEDULER_RUN_WINDOW: int(10).max(100_000).default(1000),
+  /** Finished run records (and their logs) older than this many days are removed; their intervals stay known as exported. Default 90. */
+  RUN_RETENTION_DAYS: int(1).default(90),
+  /** Most exports one deployment holds; creating more answers 409. Default 10000. */
+  MAX_EXPORTS: int(1).default(10_000),
   /** Pause an export after this many consecutive failed runs; 0 never pauses. Default 10 (as PostHog). */
   AUTO_PAUSE_AFTER_FAILURES: int(0).default(10),
   /** Receives a JSON notice when an export is auto-paused (at most one per export per day). Default none. */
@@ -71,12 +87,12 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
-export type Config = Readonly<z.infer<typeof schema>>;
+export type Config = Readonly<Omit<z.infer<typeof schema>, 'QUEUE_PREFIX'> & { QUEUE_PREFIX: string }>;
 export type Role = 'api' | 'scheduler' | 'worker';
 
 /**
- * Parses the environment once. Throws ConfigError naming the first bad
- * variable; empty strings count as unset so `FOO=` falls back to the default.
+ * Parses the environment once. Throws ConfigError naming every bad variable
+ * at once; empty strings count as unset so `FOO=` falls back to the default.
  */
 export function loadConfig(env: NodeJS.ProcessEnv, roles: readonly Role[] = []): Config {
   const input: Record<string, string> = {};
@@ -85,12 +101,23 @@ export function loadConfig(env: NodeJS.ProcessEnv, roles: readonly Role[] = []):
     if (value !== undefined && value !== '') input[key] = value;
   }
   const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  const problems: Array<{ variable: string; message: string }> = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? 'environment'), message: issue.message }));
+  if (roles.includes('api') && !input.ADMIN_API_TOKEN) {
+    problems.push({
+      variable: 'ADMIN_API_TOKEN',
+      message: 'is required by the API (requests need Authorization: Bearer <token>)',
+    });
   }
-  if (roles.includes('api') && !parsed.data.ADMIN_API_TOKEN) {
-    throw new ConfigError('ADMIN_API_TOKEN', 'is required by the API (requests need Authorization: Bearer <token>)');
+  const cluster = Boolean(input.REDIS_CLUSTER_NODES);
+  const prefix = input.QUEUE_PREFIX ?? (cluster ? '{bx}' : 'bx');
+  if (cluster && !/\{[^{}]+\}/.test(prefix)) {
+    problems.push({
+      variable: 'QUEUE_PREFIX',
+      message: `needs a hash tag on a Redis Cluster (e.g. '{${prefix}}'), so that every key lives in one slot`,
+    });
   }
-  return Object.freeze(parsed.data);
+  if (problems.length > 0 || !parsed.success) throw ConfigError.of(problems);
+  return Object.freeze({ ...parsed.data, QUEUE_PREFIX: prefix });
 }

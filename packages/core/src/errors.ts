@@ -42,22 +42,31 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-/** Invalid process configuration: names the environment variable. */
+/** Invalid process configuration: names each bad environment variable. */
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,
     message: string,
+    /** Every bad variable, this one first. */
+    readonly problems: ReadonlyArray<{ variable: string; message: string }> = [{ variable, message }],
   ) {
-    super(`Invalid configuration: ${variable}: ${message}`);
+    super(`Invalid configuration: ${problems.map((p) => `${p.variable}: ${p.message}`).join('; ')}`);
     this.name = 'ConfigError';
+  }
+
+  /** One error for several bad variables. */
+  static of(problems: ReadonlyArray<{ variable: string; message: string }>): ConfigError {
+    const first = problems[0] ?? { variable: 'environment', message: 'is invalid' };
+    return new ConfigError(first.variable, first.message, problems.length ? problems : [first]);
   }
 }
 
-/** Invalid user input (HTTP 400). `details` names each offending field. */
+/** Invalid user input (HTTP 400). `details` names each offending field; `code` says what kind (default `invalid_input`). */
 export class ValidationError extends Error {
   constructor(
     message: string,
     readonly details: Array<{ field: string; message: string }> = [],
+    readonly code = 'invalid_input',
   ) {
     super(message);
     this.name = 'ValidationError';
@@ -72,10 +81,26 @@ export class NotFoundError extends Error {
   }
 }
 
-/** A request that conflicts with the current state (HTTP 409). */
+/** A request that conflicts with the current state (HTTP 409); `code` says what kind (default `conflict`). */
 export class ConflictError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code = 'conflict',
+  ) {
     super(message);
     this.name = 'ConflictError';
+  }
+}
+
+/** A service the process needs does not answer: names the variable that points at it and the address. */
+export class UnreachableError extends Error {
+  constructor(
+    readonly service: string,
+    readonly variable: string,
+    readonly address: string,
+    cause: string,
+  ) {
+    super(`${service} is not reachable at ${address} (${variable}): ${cause}`);
+    this.name = 'UnreachableError';
   }
 }

@@ -21,6 +21,22 @@ export interface Run {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** What the completed run wrote, checkable against the source; null until it completes. */
+  receipt: RunReceipt | null;
+}
+
+/**
+ * A completed run's receipt (contract: Receipts). `checksum` is the sum
+ * modulo 2^64 of sipHash64 of each exported uuid as text, in decimal.
+ */
+export interface RunReceipt {
+  records: number;
+  checksum: string;
+  min_inserted_at: string | null;
+  max_inserted_at: string | null;
+  files: string[];
+  /** Counts rewrites of the interval: 1 for the first completed export. */
+  version: number;
 }
 
 /**

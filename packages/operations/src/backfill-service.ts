@@ -1,27 +1,36 @@
 import {
+  ConflictError,
   NotFoundError,
   ValidationError,
   instant,
   intervalsBetween,
   parseInput,
   runIdFor,
+  type BatchExport,
+  type Logger,
   type RunStatus,
 } from '@bx/core';
-import { BACKFILL_PRIORITY, type RunJobData, type RunQueue } from '@bx/queue';
-import type { BackfillRecord, RunSummary, Store } from '@bx/store';
-import { admitRuns } from './run-admission';
-import type { Logger } from '@bx/core';
+import type { RunQueue } from '@bx/queue';
+import type { BackfillRecord, Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { BackfillPump } from './backfill-pump';
+import { isOwnId } from './ids';
 
 /** Backfills longer than this are refused (a year of 5-minute intervals fits). */
 export const MAX_BACKFILL_RUNS = 200_000;
+/** Above this many intervals a backfill needs `confirm: true`. */
+export const CONFIRM_ABOVE_RUNS = 1_000;
 
 const backfillSchema = z.strictObject({
   start_at: instant,
   end_at: instant,
   /** Export intervals again even if they were exported before. */
   force: z.boolean().default(false),
+  /** Only count: how many intervals, how many already exported; creates nothing. */
+  dry_run: z.boolean().default(false),
+  /** Needed above CONFIRM_ABOVE_RUNS intervals. */
+  confirm: z.boolean().default(false),
 });
 
 export interface Backfill {
@@ -32,41 +41,58 @@ export interface Backfill {
   end_at: string;
   force: boolean;
   total_runs: number;
+  /** Intervals it brought to a final status (Completed, Failed or Cancelled), never-started ones at cancel included. */
   finished_runs: number;
   failed_runs: number;
+  cancelled_runs: number;
+  /** Intervals it did not export: already exported, or running elsewhere (without `force`). */
+  skipped_runs: number;
+  /** Rows of the runs it completed (its own attempts only). */
   records_completed: number;
+  /** (finished + skipped) / total. */
   progress: number;
   created_at: string;
   finished_at: string | null;
 }
 
-/** What creating a backfill did, beyond the backfill itself. */
-export interface BackfillCreated {
-  backfill: Backfill;
-  enqueued: number;
-  /** Intervals already exported or in flight, not exported again. */
-  skipped: number;
+/** What a dry run answers. */
+export interface BackfillPlan {
+  total_runs: number;
+  /** Intervals the backfill would export. */
+  to_export: number;
+  /** Intervals exported before (skipped without `force`). */
+  already_exported: number;
+  /** Intervals queued or running now (skipped without `force`, and with it). */
+  in_progress: number;
 }
 
-const FINISHED: ReadonlySet<RunStatus> = new Set(['Completed', 'Failed', 'Cancelled']);
+const IN_PROGRESS: ReadonlySet<RunStatus> = new Set(['Scheduled', 'Running', 'FailedRetryable']);
 
 /**
- * One run per interval of the export's calendar in a range, queued behind
- * scheduled runs. Idempotent with the schedule and with other backfills: the
- * run of an interval exists once, and is exported again only with `force`.
+ * Backfills: a range of an export's intervals exported behind its scheduled
+ * runs. A backfill is a range and a cursor; its runs are created a window
+ * ahead of the workers (BackfillPump), so a backfill of 200,000 intervals
+ * costs a few thousand run records at a time. Idempotent with the schedule
+ * and with other backfills: an interval exported before, or in progress, is
+ * exported again only with `force` (in progress: never).
  */
 export class BackfillService {
+  readonly pump: BackfillPump;
+
   constructor(
     private readonly store: Store,
     private readonly queue: RunQueue,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
-  ) {}
+    opts: { runWindow?: number } = {},
+  ) {
+    this.pump = new BackfillPump(store, queue, logger, { window: opts.runWindow, clock });
+  }
 
-  async create(exportId: string, body: unknown): Promise<BackfillCreated> {
+  /** Creates a backfill (201), or answers a dry run's plan (`dry_run: true`). */
+  async create(exportId: string, body: unknown): Promise<{ backfill: Backfill } | { plan: BackfillPlan }> {
     const input = parseInput(backfillSchema, body);
-    const exp = await this.store.exports.get(exportId);
-    if (!exp) throw new NotFoundError(`export ${exportId} not found`);
+    const exp = await this.export(exportId);
     const start = Date.parse(input.start_at);
     const end = Date.parse(input.end_at);
     const now = this.clock();
@@ -82,103 +108,117 @@ export class BackfillService {
       throw invalid('start_at', `range holds more than ${MAX_BACKFILL_RUNS} intervals`);
     if (spans.length === 0) throw invalid('end_at', `no ${exp.interval} interval in the range has ended yet`);
 
+    if (input.dry_run) return { plan: await this.plan(exp, spans, input.force) };
+    if (spans.length > CONFIRM_ABOVE_RUNS && !input.confirm) {
+      throw new ValidationError(
+        `Invalid body: confirm: the range holds ${spans.length} intervals; more than ${CONFIRM_ABOVE_RUNS} need "confirm": true (try "dry_run": true first)`,
+        [{ field: 'confirm', message: `${spans.length} intervals need confirm: true` }],
+        'confirmation_required',
+      );
+    }
     const id = randomUUID();
-    const jobs: RunJobData[] = spans.map((s) => ({
-      run_id: runIdFor(exp.id, s.start),
-      export_id: exp.id,
-      data_interval_start: s.start,
-      data_interval_end: s.end,
-    }));
-    const statuses = await admitRuns(this.store, this.queue, jobs, {
-      now,
-      backfillId: id,
-      priority: BACKFILL_PRIORITY,
-      enqueueIf: (status) => status === 'created',
-    });
-    const record: BackfillRecord = {
+    await this.store.backfills.create({
       id,
       export_id: exp.id,
       start_at: new Date(spans[0]!.start).toISOString(),
       end_at: new Date(spans[spans.length - 1]!.end).toISOString(),
       force: input.force,
-      total_runs: jobs.length,
+      total_runs: spans.length,
       created_at: new Date(now).toISOString(),
-    };
-    await this.store.backfills.create(
-      record,
-      jobs.map((j) => j.run_id),
-    );
-    const fresh = jobs.filter((_, i) => statuses[i] === 'created');
-    const again = input.force
-      ? jobs.filter((_, i) => statuses[i] !== 'created' && FINISHED.has(statuses[i] as RunStatus))
-      : [];
-    let requeued = 0;
-    for (const job of again) {
-      // A run that finished a moment ago may still be held by its worker: wait that out, or leave the run be.
-      if (!(await this.queue.settled(job.run_id))) {
-        this.logger.warn('forced backfill leaves a run a worker still holds', {
-          export_id: exp.id,
-          run_id: job.run_id,
-        });
-        continue;
-      }
-      await this.store.runs.reschedule(job.run_id, id);
-      await this.queue.requeue(job, { priority: BACKFILL_PRIORITY });
-      requeued++;
-    }
-    const enqueued = fresh.length + requeued;
+      cursor: spans[0]!.start,
+    });
     this.logger.info('backfill created', {
       export_id: exp.id,
       backfill_id: id,
-      total_runs: jobs.length,
-      enqueued,
+      total_runs: spans.length,
       force: input.force,
     });
-    // Runs it just created are Scheduled with no rows: only the others are read.
-    const older = jobs.filter((_, i) => statuses[i] !== 'created').map((j) => j.run_id);
-    const summaries = await this.store.runs.summaries(older);
-    const runs = [...summaries, ...fresh.map(() => ({ status: 'Scheduled' as const, records: 0, finished_at: null }))];
-    return { backfill: progressOf(record, runs), enqueued, skipped: jobs.length - enqueued };
+    // The first window now, so the runs start without waiting for a scheduler's tick.
+    await this.pump.step(id).catch((err: unknown) =>
+      this.logger.warn('backfill first step failed; a scheduler retries it', { backfill_id: id, err: String(err) }),
+    );
+    return { backfill: await this.get(exp.id, id) };
   }
 
   async get(exportId: string, backfillId: string): Promise<Backfill> {
-    const record = await this.store.backfills.get(backfillId);
+    const record = isOwnId(backfillId) ? await this.store.backfills.get(backfillId) : null;
     if (!record || record.export_id !== exportId)
       throw new NotFoundError(`backfill ${backfillId} of export ${exportId} not found`);
-    return progressOf(record, await this.store.runs.summaries(await this.store.backfills.runIds(backfillId)));
+    return backfillView(record);
+  }
+
+  /** An export's backfills, newest first. */
+  async list(exportId: string, limit = 20): Promise<Backfill[]> {
+    await this.export(exportId);
+    const ids = await this.store.backfills.ofExport(exportId, limit);
+    const records = await Promise.all(ids.map((id) => this.store.backfills.get(id)));
+    return records.filter((r): r is BackfillRecord => r !== null).map(backfillView);
+  }
+
+  /**
+   * Cancels a backfill: intervals it has not started never start, its runs
+   * not yet finished become Cancelled, and a running one stops.
+   */
+  async cancel(exportId: string, backfillId: string): Promise<Backfill> {
+    const before = await this.get(exportId, backfillId);
+    if (before.status === 'Cancelled') return before;
+    if (before.finished_at) throw new ConflictError(`backfill ${backfillId} is ${before.status}; nothing to cancel`);
+    const open = await this.pump.cancel(backfillId);
+    for (const runId of open ?? []) {
+      if (await this.store.runs.cancel(runId)) {
+        await this.queue.remove(runId).catch(() => false);
+        await this.queue.cancelRunning(runId);
+      }
+    }
+    this.logger.info('backfill cancelled', { export_id: exportId, backfill_id: backfillId, open_runs: open?.length });
+    return this.get(exportId, backfillId);
+  }
+
+  private async export(exportId: string): Promise<BatchExport> {
+    const exp = isOwnId(exportId) ? await this.store.exports.get(exportId) : null;
+    if (!exp) throw new NotFoundError(`export ${exportId} not found`);
+    return exp;
+  }
+
+  /** How many of the intervals a backfill would export; reads one status per interval, creates nothing. */
+  private async plan(exp: BatchExport, spans: ReadonlyArray<{ start: number; end: number }>, force: boolean) {
+    const statuses = await this.store.runs.statuses(spans.map((s) => runIdFor(exp.id, s.start)));
+    const ranges = await this.store.runs.exportedRanges(exp.id);
+    let exported = 0;
+    let inProgress = 0;
+    spans.forEach((span, i) => {
+      const status = statuses[i];
+      if (status === 'Completed' || (status === null && ranges.some(([s, e]) => s <= span.start && span.end <= e)))
+        exported++;
+      else if (status && IN_PROGRESS.has(status)) inProgress++;
+    });
+    return {
+      total_runs: spans.length,
+      to_export: spans.length - inProgress - (force ? 0 : exported),
+      already_exported: exported,
+      in_progress: inProgress,
+    };
   }
 }
 
-/** A backfill's progress from the status of each of its runs. */
-function progressOf(record: BackfillRecord, runs: readonly RunSummary[]): Backfill {
-  let finished = 0;
-  let failed = 0;
-  let cancelled = 0;
-  let records = 0;
-  let finishedAt: string | null = null;
-  for (const run of runs) {
-    records += run.records;
-    if (run.status && FINISHED.has(run.status)) {
-      finished++;
-      if (run.status === 'Failed') failed++;
-      if (run.status === 'Cancelled') cancelled++;
-      if (run.finished_at && (!finishedAt || run.finished_at > finishedAt)) finishedAt = run.finished_at;
-    }
-  }
-  const done = finished === record.total_runs;
+/** A backfill as the API shows it; its status and progress from its counters. */
+export function backfillView(r: BackfillRecord): Backfill {
+  const done = r.finished_ms !== null;
   return {
-    id: record.id,
-    export_id: record.export_id,
-    status: !done ? 'Running' : failed > 0 ? 'Failed' : cancelled > 0 ? 'Cancelled' : 'Completed',
-    start_at: record.start_at,
-    end_at: record.end_at,
-    force: record.force,
-    total_runs: record.total_runs,
-    finished_runs: finished,
-    failed_runs: failed,
-    records_completed: records,
-    progress: record.total_runs === 0 ? 1 : finished / record.total_runs,
-    created_at: record.created_at,
-    finished_at: done ? finishedAt : null,
+    id: r.id,
+    export_id: r.export_id,
+    status: r.cancelled ? 'Cancelled' : !done ? 'Running' : r.failed_runs > 0 ? 'Failed' : 'Completed',
+    start_at: r.start_at,
+    end_at: r.end_at,
+    force: r.force,
+    total_runs: r.total_runs,
+    finished_runs: r.finished_runs,
+    failed_runs: r.failed_runs,
+    cancelled_runs: r.cancelled_runs,
+    skipped_runs: r.skipped_runs,
+    records_completed: r.records_completed,
+    progress: r.total_runs === 0 ? 1 : Math.min(1, (r.finished_runs + r.skipped_runs) / r.total_runs),
+    created_at: r.created_at,
+    finished_at: done ? new Date(Math.max(r.finished_ms!, Date.parse(r.created_at))).toISOString() : null,
   };
 }

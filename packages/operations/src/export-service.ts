@@ -1,4 +1,5 @@
 import {
+  ConflictError,
   NotFoundError,
   ValidationError,
   createExportSchema,
@@ -14,9 +15,10 @@ import {
   type RunStatus,
   RUN_STATUSES,
 } from '@bx/core';
-import type { RunQueue } from '@bx/queue';
+import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
+import { isOwnId } from './ids';
 
 export interface ListRunsQuery {
   status?: string;
@@ -28,18 +30,39 @@ export interface ListRunsQuery {
   end?: string;
 }
 
+export interface ListExportsQuery {
+  team_id?: string;
+  limit?: string;
+  cursor?: string;
+}
+
+export interface ExportLimits {
+  /** Most exports the deployment holds (MAX_EXPORTS). */
+  maxExports?: number;
+}
+
+/** Default and largest page of `GET /api/exports`. */
+const EXPORTS_PAGE = 100;
+const EXPORTS_PAGE_MAX = 1000;
+const CURSOR = /^\d{15}:[0-9a-f-]{36}$/;
+
 /**
  * The lifecycle of an export: create, change, pause, delete, and its runs.
  * The API and operator scripts both go through here, so the scheduling rules
  * live in one place.
  */
 export class ExportService {
+  private readonly maxExports: number;
+
   constructor(
     private readonly store: Store,
     private readonly queue: RunQueue,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
-  ) {}
+    limits: ExportLimits = {},
+  ) {
+    this.maxExports = limits.maxExports ?? 10_000;
+  }
 
   async create(body: unknown): Promise<BatchExport> {
     const input = parseInput(createExportSchema, body);
@@ -47,24 +70,39 @@ export class ExportService {
     const iso = new Date(now).toISOString();
     const exp: BatchExport = { id: randomUUID(), ...input, created_at: iso, updated_at: iso };
     const cursor = initialCursor(exp, now);
-    await this.store.exports.create(exp, cursor, exp.paused ? null : dueAt(cursor, exp));
+    if (!(await this.store.exports.create(exp, cursor, exp.paused ? null : dueAt(cursor, exp), this.maxExports))) {
+      throw new ConflictError(
+        `this deployment holds its maximum of ${this.maxExports} exports (MAX_EXPORTS); delete one or raise the limit`,
+        'too_many_exports',
+      );
+    }
     this.logger.info('export created', { export_id: exp.id, team_id: exp.team_id, interval: exp.interval });
     return exp;
   }
 
   async get(id: string): Promise<BatchExport> {
-    const exp = await this.store.exports.get(id);
+    const exp = isOwnId(id) ? await this.store.exports.get(id) : null;
     if (!exp) throw new NotFoundError(`export ${id} not found`);
     return exp;
   }
 
-  async list(teamId?: string): Promise<BatchExport[]> {
-    if (teamId === undefined) return this.store.exports.list();
-    if (!/^\d+$/.test(teamId))
-      throw new ValidationError('Invalid query: team_id must be an integer', [
-        { field: 'team_id', message: 'must be an integer' },
-      ]);
-    return this.store.exports.list(Number(teamId));
+  /** A page of exports, oldest first; `next` is the cursor of the following page or null. */
+  async list(query: ListExportsQuery = {}): Promise<{ results: BatchExport[]; next: string | null }> {
+    const details: Array<{ field: string; message: string }> = [];
+    if (query.team_id !== undefined && !/^\d{1,16}$/.test(query.team_id))
+      details.push({ field: 'team_id', message: 'must be an integer' });
+    const limit = query.limit === undefined ? EXPORTS_PAGE : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > EXPORTS_PAGE_MAX)
+      details.push({ field: 'limit', message: `must be an integer from 1 to ${EXPORTS_PAGE_MAX}` });
+    if (query.cursor !== undefined && !CURSOR.test(query.cursor))
+      details.push({ field: 'cursor', message: 'must be a cursor returned as next' });
+    if (details.length) throw invalidQuery(details);
+    const page = await this.store.exports.list({
+      teamId: query.team_id === undefined ? undefined : Number(query.team_id),
+      limit,
+      after: query.cursor,
+    });
+    return { results: page.exports, next: page.next };
   }
 
   async update(id: string, body: unknown): Promise<BatchExport> {
@@ -115,15 +153,15 @@ export class ExportService {
     return next;
   }
 
-  /** Deletes the export: its schedule stops, queued runs are removed and pending ones cancelled. */
+  /**
+   * Deletes the export: it disappears at once (its schedule stops, it answers
+   * 404), and its runs, logs, backfills and jobs are removed in the
+   * background (ExportJanitor), which survives restarts.
+   */
   async delete(id: string): Promise<void> {
     const exp = await this.get(id);
-    const runIds = await this.store.exports.delete(exp);
-    for (const runId of runIds) {
-      await this.queue.remove(runId).catch(() => false);
-      await this.store.runs.cancel(runId);
-    }
-    this.logger.info('export deleted', { export_id: id, runs: runIds.length });
+    await this.store.exports.markDeleted(exp);
+    this.logger.info('export deleted; its runs are removed in the background', { export_id: id });
   }
 
   async latestRuns(id: string, limit = 10): Promise<Run[]> {
@@ -149,8 +187,7 @@ export class ExportService {
     const from = time('start', 'must be an ISO 8601 date-time');
     const to = time('end', 'must be an ISO 8601 date-time');
     const before = cursor === undefined ? to : to === undefined ? cursor : Math.min(cursor, to);
-    if (details.length)
-      throw new ValidationError(`Invalid query: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+    if (details.length) throw invalidQuery(details);
     const results = await this.store.runs.list(id, {
       limit: limit + 1,
       status: query.status as RunStatus | undefined,
@@ -165,6 +202,7 @@ export class ExportService {
   private async reschedule(before: BatchExport, after: BatchExport): Promise<void> {
     if (after.paused) {
       await this.store.schedule.unschedule(after.id);
+      if (!before.paused) await this.holdQueued(after);
       return;
     }
     if (before.paused) {
@@ -178,11 +216,49 @@ export class ExportService {
     await this.store.schedule.set(after.id, cursor, dueAt(cursor, after));
   }
 
-  /** Schedules again from the current interval, or from where it stopped when backfilling. */
+  /**
+   * Takes the jobs of a paused export's runs that have not started off the
+   * queue, so workers do not pick them only to hold them (a worker that does
+   * anyway leaves the run as it is: see lua/start-run.lua). At most a window
+   * of runs per export.
+   */
+  private async holdQueued(exp: BatchExport): Promise<void> {
+    for (const runId of await this.store.runs.unfinished(exp.id)) await this.queue.remove(runId).catch(() => false);
+  }
+
+  /**
+   * Schedules again from the current interval, or from where it stopped when
+   * backfilling, and queues again the runs held while it was paused.
+   */
   private async resume(exp: BatchExport, backfill: boolean): Promise<void> {
     const stored = await this.store.schedule.cursor(exp.id);
     const current = intervalContaining(this.clock(), exp.interval, exp.timezone).start;
     const cursor = backfill && stored !== null ? stored : Math.max(stored ?? current, current);
     await this.store.schedule.set(exp.id, cursor, dueAt(cursor, exp));
+    const held = (await this.store.runs.getMany(await this.store.runs.unfinished(exp.id))).filter(
+      (run): run is Run => run !== null && run.status !== 'Running',
+    );
+    for (const run of held) {
+      // A worker may hold the run's job a moment (it saw the pause and is letting the run be): wait that out.
+      if (!(await this.queue.settled(run.id))) continue;
+      const job = {
+        run_id: run.id,
+        export_id: exp.id,
+        export_name: exp.name,
+        data_interval_start: Date.parse(run.data_interval_start),
+        data_interval_end: Date.parse(run.data_interval_end),
+      };
+      await this.queue
+        .requeue(job, { priority: run.backfill_id ? BACKFILL_PRIORITY : undefined })
+        .catch((err: { code?: string }) => {
+          // A worker took its job meanwhile: it runs now, nothing to queue.
+          if (err.code !== 'RunActive') throw err;
+        });
+    }
+    if (held.length) this.logger.info('held runs queued again', { export_id: exp.id, runs: held.length });
   }
+}
+
+function invalidQuery(details: Array<{ field: string; message: string }>): ValidationError {
+  return new ValidationError(`Invalid query: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
 }

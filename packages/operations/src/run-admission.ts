@@ -1,6 +1,5 @@
-import type { RunStatus } from '@bx/core';
-import type { RunJobData, RunQueue } from '@bx/queue';
-import type { Store } from '@bx/store';
+import type { RunJob, RunQueue } from '@bx/queue';
+import type { CreateAnswer, Store } from '@bx/store';
 
 /** Runs created, then offered to the queue, per step. */
 const STEP = 1000;
@@ -10,12 +9,10 @@ const STEPS_IN_FLIGHT = 2;
 export interface AdmitOptions {
   /** Clock of the caller (epoch ms): created_at of new runs. */
   now: number;
-  /** The backfill new runs belong to, if any. */
-  backfillId?: string;
   /** BullMQ priority of the jobs; none for scheduled runs. */
   priority?: number;
-  /** Whether to enqueue a run, given what creating its record answered ('created' or its status). */
-  enqueueIf: (status: 'created' | RunStatus) => boolean;
+  /** Whether to enqueue a run, given what creating its record answered. */
+  enqueueIf: (answer: CreateAnswer) => boolean;
 }
 
 /**
@@ -28,28 +25,27 @@ export interface AdmitOptions {
 export async function admitRuns(
   store: Store,
   queue: RunQueue,
-  jobs: readonly RunJobData[],
+  jobs: readonly RunJob[],
   opts: AdmitOptions,
-): Promise<Array<'created' | RunStatus>> {
-  const statuses: Array<'created' | RunStatus> = [];
+): Promise<CreateAnswer[]> {
+  const answers: CreateAnswer[] = [];
   const queued: Array<Promise<void>> = [];
   try {
     for (let i = 0; i < jobs.length; i += STEP) {
       if (queued.length >= STEPS_IN_FLIGHT) await queued[queued.length - STEPS_IN_FLIGHT];
       const step = jobs.slice(i, i + STEP);
-      const answers = await store.runs.createMany(
+      const created = await store.runs.createMany(
         step.map((j) => ({
           id: j.run_id,
           export_id: j.export_id,
           data_interval_start: j.data_interval_start,
           data_interval_end: j.data_interval_end,
-          backfill_id: opts.backfillId ?? null,
         })),
         opts.now,
       );
-      statuses.push(...answers);
+      answers.push(...created);
       const enqueuing = queue.enqueue(
-        step.filter((_, k) => opts.enqueueIf(answers[k]!)),
+        step.filter((_, k) => opts.enqueueIf(created[k]!)),
         { priority: opts.priority },
       );
       enqueuing.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
@@ -60,5 +56,5 @@ export async function admitRuns(
     await Promise.allSettled(queued);
   }
   await Promise.all(queued);
-  return statuses;
+  return answers;
 }

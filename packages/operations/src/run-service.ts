@@ -1,8 +1,9 @@
 import { ConflictError, NotFoundError, type Logger, type Run } from '@bx/core';
 import type { RunQueue } from '@bx/queue';
-import type { Store } from '@bx/store';
+import type { RunLogLine, Store } from '@bx/store';
+import { isOwnId, isOwnRunId } from './ids';
 
-/** Manual retry and cancel of one run. */
+/** One run: read it and its logs, retry it, cancel it. */
 export class RunService {
   constructor(
     private readonly store: Store,
@@ -11,9 +12,15 @@ export class RunService {
   ) {}
 
   async get(exportId: string, runId: string): Promise<Run> {
-    const run = await this.store.runs.get(runId);
+    const run = isOwnId(exportId) && isOwnRunId(runId) ? await this.store.runs.get(runId) : null;
     if (!run || run.export_id !== exportId) throw new NotFoundError(`run ${runId} of export ${exportId} not found`);
     return run;
+  }
+
+  /** What the workers logged about the run, oldest first (the last few hundred lines). */
+  async logs(exportId: string, runId: string): Promise<RunLogLine[]> {
+    await this.get(exportId, runId);
+    return this.store.runLogs.list(runId);
   }
 
   /**
@@ -22,7 +29,8 @@ export class RunService {
    */
   async retry(exportId: string, runId: string): Promise<Run> {
     const run = await this.get(exportId, runId);
-    if (!(await this.store.exports.get(exportId))) throw new NotFoundError(`export ${exportId} not found`);
+    const exp = await this.store.exports.get(exportId);
+    if (!exp) throw new NotFoundError(`export ${exportId} not found`);
     if (run.status === 'Scheduled' || run.status === 'Running') {
       throw new ConflictError(`run ${runId} is ${run.status}; retry it once it has finished`);
     }
@@ -34,10 +42,13 @@ export class RunService {
     if (!(await this.queue.settled(runId))) {
       throw new ConflictError(`run ${runId} is ${run.status} but a worker still holds it; retry it in a moment`);
     }
-    await this.store.runs.reschedule(runId);
+    if (run.status !== 'FailedRetryable' && !(await this.store.runs.reschedule(runId))) {
+      throw new ConflictError(`run ${runId} changed meanwhile; look at it again`);
+    }
     await this.queue.requeue({
       run_id: runId,
       export_id: exportId,
+      export_name: exp.name,
       data_interval_start: Date.parse(run.data_interval_start),
       data_interval_end: Date.parse(run.data_interval_end),
     });

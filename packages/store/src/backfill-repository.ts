@@ -1,49 +1,161 @@
-import type { Redis } from 'ioredis';
+import { callScript, type RedisClient } from '@bx/redis';
+import { randomBytes } from 'node:crypto';
 import type { StoreKeys } from './keys';
+import { storeScripts } from './store-scripts';
 
-/** A backfill as stored; its progress is derived from its runs. */
+/**
+ * A backfill as stored: a range and a cursor, not a run per interval. Runs
+ * are created a window ahead of the workers (operations/backfill-pump.ts);
+ * the counters move when its runs reach a final status (lua/includes/track.lua).
+ */
 export interface BackfillRecord {
   id: string;
   export_id: string;
+  /** Start of its first interval and end of its last, ISO 8601. */
   start_at: string;
   end_at: string;
   force: boolean;
+  /** Intervals in the range. */
   total_runs: number;
   created_at: string;
+  /** Start (epoch ms) of the next interval to start or skip. */
+  cursor: number;
+  /** Every interval is started or skipped. */
+  started_all: boolean;
+  cancelled: boolean;
+  /** Intervals this backfill brought to Completed, Failed or Cancelled (never-started ones at cancel included). */
+  finished_runs: number;
+  failed_runs: number;
+  cancelled_runs: number;
+  /** Intervals not exported by it: already exported, or in progress elsewhere. */
+  skipped_runs: number;
+  /** Rows of the runs it completed. */
+  records_completed: number;
+  /** When its last interval finished (epoch ms), or null. */
+  finished_ms: number | null;
 }
+
+export type NewBackfill = Pick<
+  BackfillRecord,
+  'id' | 'export_id' | 'start_at' | 'end_at' | 'force' | 'total_runs' | 'created_at' | 'cursor'
+>;
+
+/** How long one step of a backfill may hold its lock, in ms; another scheduler takes over after it. */
+const STEP_LOCK_MS = 60_000;
 
 export class BackfillRepository {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
-  ) {}
+  ) {
+    storeScripts.define(redis, ['advance-backfill', 'cancel-backfill', 'release-lock']);
+  }
 
-  async create(record: BackfillRecord, runIds: readonly string[]): Promise<void> {
-    const tx = this.redis.multi().hset(this.keys.backfill(record.id), {
-      ...record,
-      force: record.force ? '1' : '0',
-      total_runs: String(record.total_runs),
-    });
-    for (let i = 0; i < runIds.length; i += 5000)
-      tx.rpush(this.keys.backfillRuns(record.id), ...runIds.slice(i, i + 5000));
-    await tx.exec();
+  async create(record: NewBackfill): Promise<void> {
+    const created = Date.parse(record.created_at);
+    await this.redis
+      .multi()
+      .hset(this.keys.backfill(record.id), {
+        ...record,
+        force: record.force ? '1' : '0',
+        total_runs: String(record.total_runs),
+        cursor: String(record.cursor),
+      })
+      .zadd(this.keys.exportBackfills(record.export_id), created, record.id)
+      .zadd(this.keys.activeBackfills, created, record.id)
+      .exec();
   }
 
   async get(id: string): Promise<BackfillRecord | null> {
-    const hash = await this.redis.hgetall(this.keys.backfill(id));
-    if (!hash.id) return null;
+    const h = await this.redis.hgetall(this.keys.backfill(id));
+    if (!h.id) return null;
+    const n = (v: string | undefined) => Number(v ?? 0);
     return {
-      id: hash.id,
-      export_id: hash.export_id!,
-      start_at: hash.start_at!,
-      end_at: hash.end_at!,
-      force: hash.force === '1',
-      total_runs: Number(hash.total_runs),
-      created_at: hash.created_at!,
+      id: h.id,
+      export_id: h.export_id!,
+      start_at: h.start_at!,
+      end_at: h.end_at!,
+      force: h.force === '1',
+      total_runs: n(h.total_runs),
+      created_at: h.created_at!,
+      cursor: n(h.cursor),
+      started_all: h.started_all === '1',
+      cancelled: h.cancelled === '1',
+      finished_runs: n(h.finished_runs),
+      failed_runs: n(h.failed_runs),
+      cancelled_runs: n(h.cancelled_runs),
+      skipped_runs: n(h.skipped_runs),
+      records_completed: n(h.records_completed),
+      finished_ms: h.finished_ms ? Number(h.finished_ms) : null,
     };
   }
 
-  async runIds(id: string): Promise<string[]> {
-    return this.redis.lrange(this.keys.backfillRuns(id), 0, -1);
+  /** Backfills with intervals still to start, oldest first. */
+  async active(limit: number): Promise<string[]> {
+    return this.redis.zrange(this.keys.activeBackfills, 0, limit - 1);
+  }
+
+  /** An export's backfills, newest first. */
+  async ofExport(exportId: string, limit = 1000): Promise<string[]> {
+    return this.redis.zrevrange(this.keys.exportBackfills(exportId), 0, limit - 1);
+  }
+
+  /** How many of its runs are open (started, not final). */
+  async openCount(id: string): Promise<number> {
+    return this.redis.zcard(this.keys.backfillOpen(id));
+  }
+
+  /** Takes the lock of a backfill's next step; returns a release function, or null when another holds it. */
+  async lock(id: string): Promise<(() => Promise<void>) | null> {
+    const token = randomBytes(8).toString('hex');
+    const key = this.keys.backfillLock(id);
+    if ((await this.redis.set(key, token, 'PX', STEP_LOCK_MS, 'NX')) !== 'OK') return null;
+    return async () => {
+      await callScript(this.redis, 'release-lock', [key], [token]);
+    };
+  }
+
+  /** Compare-and-set of the cursor, with the intervals the step skipped; false if it moved meanwhile. */
+  async advance(
+    id: string,
+    move: { from: number; to: number; skipped: number; startedAll: boolean },
+    now = Date.now(),
+  ): Promise<boolean> {
+    const moved = await callScript(
+      this.redis,
+      'advance-backfill',
+      [this.keys.backfill(id), this.keys.backfillOpen(id), this.keys.activeBackfills],
+      [move.from, move.to, move.skipped, move.startedAll ? '1' : '0', now],
+    );
+    return moved === 1;
+  }
+
+  /**
+   * Marks a backfill cancelled, counting `neverStarted` intervals as
+   * cancelled; returns its open runs (to cancel one by one), or null when it
+   * had already finished.
+   */
+  async cancel(id: string, neverStarted: number, now = Date.now()): Promise<string[] | null> {
+    const open = await callScript(
+      this.redis,
+      'cancel-backfill',
+      [this.keys.backfill(id), this.keys.backfillOpen(id), this.keys.activeBackfills],
+      [neverStarted, now],
+    );
+    return Array.isArray(open) ? (open as string[]) : null;
+  }
+
+  /** Removes every backfill of an export (its deletion). */
+  async deleteOfExport(exportId: string): Promise<void> {
+    const ids = await this.redis.zrange(this.keys.exportBackfills(exportId), 0, -1);
+    for (let i = 0; i < ids.length; i += 500) {
+      const tx = this.redis.multi();
+      for (const id of ids.slice(i, i + 500)) {
+        tx.del(this.keys.backfill(id), this.keys.backfillOpen(id), this.keys.backfillLock(id));
+        tx.zrem(this.keys.activeBackfills, id);
+      }
+      await tx.exec();
+    }
+    await this.redis.del(this.keys.exportBackfills(exportId));
   }
 }

@@ -1,24 +1,51 @@
 import type { BatchExport } from '@bx/core';
-import type { Redis } from 'ioredis';
+import { callScript, type RedisClient } from '@bx/redis';
 import type { StoreKeys } from './keys';
+import { storeScripts } from './store-scripts';
 
-/** Export definitions; the schedule of each export lives in ScheduleRepository. */
+/** One page of exports, oldest first; `next` continues after the last one, or null. */
+export interface ExportPage {
+  exports: BatchExport[];
+  next: string | null;
+}
+
+/**
+ * Export definitions; the schedule of each export lives in ScheduleRepository.
+ * Exports are indexed oldest first in a lex-ordered zset (all of them, and per
+ * team), so a page costs its size, not the number of exports.
+ */
 export class ExportRepository {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
-  ) {}
+  ) {
+    storeScripts.define(redis, ['create-export']);
+  }
 
-  /** Stores a new export together with its schedule cursor, atomically. */
-  async create(exp: BatchExport, cursor: number, dueAt: number | null): Promise<void> {
-    const tx = this.redis
-      .multi()
-      .set(this.keys.export(exp.id), JSON.stringify(exp))
-      .sadd(this.keys.allExports, exp.id)
-      .sadd(this.keys.teamExports(exp.team_id), exp.id)
-      .hset(this.keys.cursor, exp.id, String(cursor));
-    if (dueAt !== null) tx.zadd(this.keys.schedule, dueAt, exp.id);
-    await tx.exec();
+  /**
+   * Stores a new export together with its schedule cursor, atomically, unless
+   * `maxExports` are stored already: then false.
+   */
+  async create(
+    exp: BatchExport,
+    cursor: number,
+    dueAt: number | null,
+    maxExports = Number.MAX_SAFE_INTEGER,
+  ): Promise<boolean> {
+    const created = await callScript(
+      this.redis,
+      'create-export',
+      [
+        this.keys.export(exp.id),
+        this.keys.exportIndex,
+        this.keys.teamIndex(exp.team_id),
+        this.keys.cursor,
+        this.keys.schedule,
+        this.keys.pausedExports,
+      ],
+      [JSON.stringify(exp), indexMember(exp), exp.id, cursor, dueAt ?? '', maxExports, exp.paused ? '1' : '0'],
+    );
+    return created === 1;
   }
 
   async get(id: string): Promise<BatchExport | null> {
@@ -28,19 +55,52 @@ export class ExportRepository {
 
   async getMany(ids: readonly string[]): Promise<Array<BatchExport | null>> {
     if (ids.length === 0) return [];
-    const texts = await this.redis.mget(ids.map((id) => this.keys.export(id)));
-    return texts.map((text) => (text ? (JSON.parse(text) as BatchExport) : null));
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.get(this.keys.export(id));
+    return ((await pipeline.exec()) ?? []).map(([err, text]) => {
+      if (err) throw err;
+      return text ? (JSON.parse(text as string) as BatchExport) : null;
+    });
   }
 
-  /** Exports of one team, or all, oldest first. */
-  async list(teamId?: number): Promise<BatchExport[]> {
-    const ids = await this.redis.smembers(teamId === undefined ? this.keys.allExports : this.keys.teamExports(teamId));
-    const exports = (await this.getMany(ids)).filter((e): e is BatchExport => e !== null);
-    return exports.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  /** A page of exports (of one team, or all), oldest first, after the cursor `after` (a `next` of a page). */
+  async list(opts: { teamId?: number; limit: number; after?: string }): Promise<ExportPage> {
+    const key = opts.teamId === undefined ? this.keys.exportIndex : this.keys.teamIndex(opts.teamId);
+    const members = await this.redis.zrangebylex(
+      key,
+      opts.after === undefined ? '-' : `(${opts.after}`,
+      '+',
+      'LIMIT',
+      0,
+      opts.limit + 1,
+    );
+    const page = members.slice(0, opts.limit);
+    const exports = (await this.getMany(page.map(idOfMember))).filter((e): e is BatchExport => e !== null);
+    return { exports, next: members.length > opts.limit ? page[page.length - 1]! : null };
   }
 
+  /** Every export id, oldest first, a page at a time (maintenance, metrics). */
+  async *ids(pageSize = 1000): AsyncGenerator<string[]> {
+    let after = '-';
+    for (;;) {
+      const members = await this.redis.zrangebylex(this.keys.exportIndex, after, '+', 'LIMIT', 0, pageSize);
+      if (members.length === 0) return;
+      yield members.map(idOfMember);
+      if (members.length < pageSize) return;
+      after = `(${members[members.length - 1]}`;
+    }
+  }
+
+  async count(): Promise<number> {
+    return this.redis.zcard(this.keys.exportIndex);
+  }
+
+  /** Saves a changed export; its runs that have not started are held while it is paused. */
   async save(exp: BatchExport): Promise<void> {
-    await this.redis.set(this.keys.export(exp.id), JSON.stringify(exp));
+    const tx = this.redis.multi().set(this.keys.export(exp.id), JSON.stringify(exp));
+    if (exp.paused) tx.sadd(this.keys.pausedExports, exp.id);
+    else tx.srem(this.keys.pausedExports, exp.id);
+    await tx.exec();
   }
 
   /** Counts one more consecutive failed run; returns the count. */
@@ -58,20 +118,55 @@ export class ExportRepository {
     return (await this.redis.set(this.keys.alerted(id), '1', 'EX', seconds, 'NX')) === 'OK';
   }
 
-  /** Removes the export, its schedule and its metrics; returns the ids of its runs for clean-up. */
-  async delete(exp: BatchExport): Promise<string[]> {
-    const runIds = await this.redis.zrange(this.keys.exportRuns(exp.id), 0, -1);
+  /**
+   * Removes the export from every index and its schedule at once, and
+   * records it as being deleted: its runs, logs and other keys are removed in
+   * the background (operations/export-janitor.ts), which survives restarts.
+   */
+  async markDeleted(exp: BatchExport): Promise<void> {
     await this.redis
       .multi()
+      .hset(this.keys.deletingExports, exp.id, JSON.stringify(exp))
       .del(this.keys.export(exp.id))
-      .srem(this.keys.allExports, exp.id)
-      .srem(this.keys.teamExports(exp.team_id), exp.id)
+      .zrem(this.keys.exportIndex, indexMember(exp))
+      .zrem(this.keys.teamIndex(exp.team_id), indexMember(exp))
       .zrem(this.keys.schedule, exp.id)
       .hdel(this.keys.cursor, exp.id)
-      .del(this.keys.failures(exp.id), this.keys.alerted(exp.id))
-      .hdel(this.keys.exportTotals, `${exp.id}|rows`, `${exp.id}|bytes`)
-      .del(this.keys.pendingRuns(exp.id))
+      .srem(this.keys.pausedExports, exp.id)
       .exec();
-    return runIds;
   }
+
+  /** Exports being deleted, oldest first: id and the export as it was. */
+  async deleting(limit = 100): Promise<BatchExport[]> {
+    const all = await this.redis.hgetall(this.keys.deletingExports);
+    return Object.values(all)
+      .slice(0, limit)
+      .map((text) => JSON.parse(text) as BatchExport);
+  }
+
+  /** Deletes what is left of a deleted export's own keys and forgets it. */
+  async forgetDeleted(id: string): Promise<void> {
+    await this.redis
+      .multi()
+      .del(
+        this.keys.failures(id),
+        this.keys.alerted(id),
+        this.keys.pendingRuns(id),
+        this.keys.unfinishedRuns(id),
+        this.keys.exportedRanges(id),
+        this.keys.exportRuns(id),
+      )
+      .hdel(this.keys.exportTotals, `${id}|rows`, `${id}|bytes`)
+      .hdel(this.keys.deletingExports, id)
+      .exec();
+  }
+}
+
+/** `<created ms, 15 digits>:<id>`: lex order is creation order. */
+function indexMember(exp: Pick<BatchExport, 'id' | 'created_at'>): string {
+  return `${String(Date.parse(exp.created_at)).padStart(15, '0')}:${exp.id}`;
+}
+
+function idOfMember(member: string): string {
+  return member.slice(member.indexOf(':') + 1);
 }

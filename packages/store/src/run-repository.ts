@@ -1,11 +1,20 @@
 import type { Run, RunStatus } from '@bx/core';
-import type { Redis } from 'ioredis';
-import type { StoreKeys } from './keys';
-import { callLua, defineLua } from './lua-command';
-import { CANCEL, CREATE_MANY, DELETE, FINISH, RESCHEDULE, START } from './run-scripts';
+import { callScript, type RedisClient } from '@bx/redis';
+import { exportIdOfRun, type StoreKeys } from './keys';
+import { storeScripts } from './store-scripts';
+import { parseRun } from './run-record';
 
-/** What start() did: the attempt it began, or why it did not. */
-export type RunStart = { status: 'started'; attempt: number } | { status: 'Cancelled' | 'Completed' | 'missing' };
+/** What start() did: the attempt it began (and the backfill it runs for), or why it did not. */
+export type RunStart =
+  | { status: 'started'; attempt: number; backfillId: string | null }
+  | { status: 'Cancelled' | 'Completed' | 'missing' | 'held' };
+
+/**
+ * What creating a run answered: 'created'; 'Exported' (its record is gone
+ * but the interval is known exported); its status; or `mine:<status>` when it
+ * is already open for the backfill that creates it.
+ */
+export type CreateAnswer = 'created' | 'Exported' | RunStatus | `mine:${RunStatus}`;
 
 /**
  * Runs per create script call: Redis runs nothing else meanwhile (about 10 ms
@@ -21,13 +30,6 @@ export interface NewRun {
   backfill_id?: string | null;
 }
 
-/** What a backfill's progress needs of a run; status null when the run does not exist. */
-export interface RunSummary {
-  status: RunStatus | null;
-  records: number;
-  finished_at: string | null;
-}
-
 export interface ListRunsOptions {
   status?: RunStatus;
   limit: number;
@@ -37,51 +39,81 @@ export interface ListRunsOptions {
   from?: number;
 }
 
+/** A run's result as the worker records it. */
+export interface RunResult {
+  records: number;
+  bytes: number;
+  files: string[];
+  /** What the destination says it wrote, checkable against the source (receipts); stored as JSON. */
+  receipt?: unknown;
+}
+
+/**
+ * Run records: one per (export, data_interval_start). Every status change
+ * goes through a Lua script (lua/) that moves the counters and indexes in the
+ * same step (includes/track.lua).
+ */
 export class RunRepository {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
   ) {
-    const scripts = {
-      bxRunCreateMany: CREATE_MANY,
-      bxRunStart: START,
-      bxRunFinish: FINISH,
-      bxRunCancel: CANCEL,
-      bxRunReschedule: RESCHEDULE,
-      bxRunDelete: DELETE,
-    };
-    for (const [name, lua] of Object.entries(scripts)) defineLua(redis, name, lua);
+    storeScripts.define(redis, [
+      'create-runs',
+      'start-run',
+      'finish-run',
+      'cancel-run',
+      'reschedule-run',
+      'delete-run',
+    ]);
   }
 
   /**
-   * Creates the runs that do not exist yet; returns, per run, 'created' or its
-   * current status. One script call per CREATE_BATCH runs, not one per run.
+   * Creates the runs that do not exist yet; returns what each answered. One
+   * script call per CREATE_BATCH runs (of any exports), not one per run. An
+   * interval known exported (its record gone) gets no run unless `evenIfExported`.
    */
-  async createMany(runs: readonly NewRun[], now = Date.now()): Promise<Array<'created' | RunStatus>> {
-    const out: Array<'created' | RunStatus> = [];
+  async createMany(
+    runs: readonly NewRun[],
+    now = Date.now(),
+    opts: { evenIfExported?: boolean } = {},
+  ): Promise<CreateAnswer[]> {
+    const out: CreateAnswer[] = [];
     const createdAt = new Date(now).toISOString();
     for (let i = 0; i < runs.length; i += CREATE_BATCH) {
-      const args: string[] = [this.pendingPrefix, this.keys.run(''), this.keys.exportRuns(''), createdAt];
+      const keys: string[] = [this.keys.runsByStatus];
+      const at = new Map<string, number>();
+      const index = (...group: string[]): number => {
+        const found = at.get(group[0]!);
+        if (found !== undefined) return found;
+        keys.push(...group);
+        at.set(group[0]!, keys.length - group.length + 1);
+        return keys.length - group.length + 1;
+      };
+      const args: Array<string | number> = [createdAt, opts.evenIfExported ? '1' : '0'];
       for (const run of runs.slice(i, i + CREATE_BATCH)) {
+        const e = run.export_id;
+        const bf = run.backfill_id ? index(this.keys.backfill(run.backfill_id), this.keys.backfillOpen(run.backfill_id)) : 0;
         args.push(
+          index(this.keys.run(run.id)),
+          index(this.keys.exportRuns(e), this.keys.pendingRuns(e), this.keys.unfinishedRuns(e), this.keys.exportedRanges(e)),
+          bf,
           run.id,
-          run.export_id,
-          String(run.data_interval_start),
-          String(run.data_interval_end),
+          e,
+          run.data_interval_start,
+          run.data_interval_end,
           new Date(run.data_interval_start).toISOString(),
           new Date(run.data_interval_end).toISOString(),
           run.backfill_id ?? '',
         );
       }
-      const statuses = await callLua(this.redis, 'bxRunCreateMany', 1, this.keys.runsByStatus, ...args);
-      out.push(...(statuses as Array<'created' | RunStatus>));
+      out.push(...((await callScript(this.redis, 'create-runs', keys, args)) as CreateAnswer[]));
     }
     return out;
   }
 
   async get(id: string): Promise<Run | null> {
-    const hash = await this.redis.hgetall(this.keys.run(id));
-    return toRun(hash);
+    return parseRun(await this.redis.hgetall(this.keys.run(id)));
   }
 
   async getMany(ids: readonly string[]): Promise<Array<Run | null>> {
@@ -91,24 +123,36 @@ export class RunRepository {
     const results = (await pipeline.exec()) ?? [];
     return results.map(([err, hash]) => {
       if (err) throw err;
-      return toRun(hash as Record<string, string>);
+      return parseRun(hash as Record<string, string>);
     });
+  }
+
+  /** Status of many runs in one round trip (null: no record). */
+  async statuses(ids: readonly string[]): Promise<Array<RunStatus | null>> {
+    const out: Array<RunStatus | null> = [];
+    for (let i = 0; i < ids.length; i += 5000) {
+      const pipeline = this.redis.pipeline();
+      for (const id of ids.slice(i, i + 5000)) pipeline.hget(this.keys.run(id), 'status');
+      for (const [err, value] of (await pipeline.exec()) ?? []) {
+        if (err) throw err;
+        out.push((value as RunStatus | null) ?? null);
+      }
+    }
+    return out;
   }
 
   /** Running, one more attempt (counted across manual retries): its number, or why not. */
   async start(id: string, now = Date.now()): Promise<RunStart> {
-    const answer = (await callLua(
+    const exportId = exportIdOfRun(id);
+    const answer = (await callScript(
       this.redis,
-      'bxRunStart',
-      2,
-      ...this.statusKeys(id),
-      this.pendingPrefix,
-      new Date(now).toISOString(),
-      String(now),
+      'start-run',
+      [...this.statusKeys(id), this.keys.pausedExports],
+      [now, new Date(now).toISOString(), exportId],
     )) as string;
-    return /^\d+$/.test(answer)
-      ? { status: 'started', attempt: Number(answer) }
-      : { status: answer as 'Cancelled' | 'Completed' | 'missing' };
+    const match = /^(\d+)\|(.*)$/.exec(answer);
+    if (!match) return { status: answer as 'Cancelled' | 'Completed' | 'missing' | 'held' };
+    return { status: 'started', attempt: Number(match[1]), backfillId: match[2] || null };
   }
 
   /**
@@ -117,11 +161,12 @@ export class RunRepository {
    */
   async complete(
     id: string,
-    result: { records: number; bytes: number; files: string[] },
+    result: RunResult,
     now = Date.now(),
     attempt?: number,
+    backfillId?: string | null,
   ): Promise<string> {
-    return this.finish(id, 'Completed', now, result, attempt, [
+    const fields = [
       'records_completed',
       String(result.records),
       'bytes_exported',
@@ -132,7 +177,9 @@ export class RunRepository {
       '',
       'finished_at',
       new Date(now).toISOString(),
-    ]);
+    ];
+    if (result.receipt !== undefined) fields.push('receipt', JSON.stringify(result.receipt));
+    return this.finish(id, 'Completed', now, result, attempt, backfillId, fields);
   }
 
   /** `Failed` (permanent) or `FailedRetryable` (another attempt follows). */
@@ -142,8 +189,9 @@ export class RunRepository {
     error: string,
     now = Date.now(),
     attempt?: number,
+    backfillId?: string | null,
   ): Promise<string> {
-    return this.finish(id, status, now, { records: 0, bytes: 0 }, attempt, [
+    return this.finish(id, status, now, { records: 0, bytes: 0 }, attempt, backfillId, [
       'error',
       error.slice(0, 4000),
       'finished_at',
@@ -153,40 +201,31 @@ export class RunRepository {
 
   /** Cancels a run that has not finished; returns whether it was cancelled. */
   async cancel(id: string, now = Date.now()): Promise<boolean> {
-    const cancelled = await callLua(
-      this.redis,
-      'bxRunCancel',
-      2,
-      ...this.statusKeys(id),
-      this.pendingPrefix,
-      new Date(now).toISOString(),
-    );
-    return cancelled === 1;
-  }
-
-  /** Puts a finished run back to Scheduled for a manual retry (a new attempt of the same run). */
-  async reschedule(id: string, backfillId?: string): Promise<void> {
-    await callLua(this.redis, 'bxRunReschedule', 2, ...this.statusKeys(id), this.pendingPrefix, backfillId ?? '');
-  }
-
-  /** Status and rows of many runs in one round trip (backfill progress). */
-  async summaries(ids: readonly string[]): Promise<RunSummary[]> {
-    const out: RunSummary[] = [];
-    for (let i = 0; i < ids.length; i += 5000) {
-      const pipeline = this.redis.pipeline();
-      for (const id of ids.slice(i, i + 5000))
-        pipeline.hmget(this.keys.run(id), 'status', 'records_completed', 'finished_at');
-      for (const [err, values] of (await pipeline.exec()) ?? []) {
-        if (err) throw err;
-        const [status, records, finishedAt] = values as Array<string | null>;
-        out.push({
-          status: (status as RunStatus) ?? null,
-          records: Number(records ?? 0),
-          finished_at: finishedAt || null,
-        });
-      }
+    for (;;) {
+      const backfillId = await this.openBackfill(id);
+      const answer = await callScript(
+        this.redis,
+        'cancel-run',
+        [...this.statusKeys(id), ...this.backfillKeys(backfillId)],
+        [now, new Date(now).toISOString(), backfillId ?? ''],
+      );
+      if (answer !== 'stale') return answer === 1;
     }
-    return out;
+  }
+
+  /**
+   * Puts a finished run back to Scheduled for another attempt of the same run
+   * (manual retry, or a backfill that exports it again); false when the run
+   * is missing or has not finished.
+   */
+  async reschedule(id: string, now = Date.now(), backfill?: { id: string; start: number }): Promise<boolean> {
+    const answer = await callScript(
+      this.redis,
+      'reschedule-run',
+      [...this.statusKeys(id), ...this.backfillKeys(backfill?.id ?? null)],
+      [now, backfill?.id ?? '', backfill?.start ?? 0],
+    );
+    return answer === 1;
   }
 
   /** Newest interval first. */
@@ -216,6 +255,22 @@ export class RunRepository {
     }
   }
 
+  /** Ids of an export's runs Scheduled, Running or FailedRetryable, oldest interval first (at most a window's worth). */
+  async unfinished(exportId: string): Promise<string[]> {
+    return this.redis.zrange(this.keys.unfinishedRuns(exportId), 0, -1);
+  }
+
+  /** How many of an export's runs are Scheduled, Running or FailedRetryable, per export. */
+  async unfinishedCounts(exportIds: readonly string[]): Promise<number[]> {
+    if (exportIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of exportIds) pipeline.zcard(this.keys.unfinishedRuns(id));
+    return ((await pipeline.exec()) ?? []).map(([err, n]) => {
+      if (err) throw err;
+      return Number(n);
+    });
+  }
+
   /** Destination scratch state kept across attempts (e.g. open multipart uploads). */
   async state<T>(id: string): Promise<T | null> {
     const text = await this.redis.hget(this.keys.run(id), 'state');
@@ -226,13 +281,41 @@ export class RunRepository {
     await this.redis.hset(this.keys.run(id), 'state', JSON.stringify(state));
   }
 
-  async deleteMany(ids: readonly string[]): Promise<void> {
+  /**
+   * Deletes run records and their logs. With `retention`, only finished runs,
+   * and a Completed one stays known as exported (its export's ranges).
+   * Answers how many were deleted.
+   */
+  async deleteMany(ids: readonly string[], opts: { retention?: boolean; now?: number } = {}): Promise<number> {
+    let deleted = 0;
+    const now = opts.now ?? Date.now();
     for (let i = 0; i < ids.length; i += 500) {
       const pipeline = this.redis.pipeline();
-      for (const id of ids.slice(i, i + 500))
-        callLua(pipeline, 'bxRunDelete', 2, ...this.statusKeys(id), this.pendingPrefix);
-      for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+      for (const id of ids.slice(i, i + 500)) {
+        callScript(
+          pipeline,
+          'delete-run',
+          [...this.statusKeys(id), this.keys.exportedRanges(exportIdOfRun(id)), this.keys.runLog(id)],
+          [now, opts.retention ? '1' : '0'],
+        );
+      }
+      for (const [err, n] of (await pipeline.exec()) ?? []) {
+        if (err) throw err;
+        deleted += Number(n);
+      }
     }
+    return deleted;
+  }
+
+  /** Ids of runs that finished before `before` (epoch ms), oldest first. */
+  async finishedBefore(before: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.finishedRuns, '-inf', `(${before}`, 'LIMIT', 0, limit);
+  }
+
+  /** Intervals of an export known exported whose run records are gone: `[start, end)` ms, oldest first. */
+  async exportedRanges(exportId: string): Promise<Array<[number, number]>> {
+    const members = await this.redis.zrange(this.keys.exportedRanges(exportId), 0, -1);
+    return members.map((m) => m.split(':').map(Number) as [number, number]);
   }
 
   private async finish(
@@ -241,52 +324,49 @@ export class RunRepository {
     now: number,
     totals: { records: number; bytes: number },
     attempt: number | undefined,
+    backfillId: string | null | undefined,
     fields: string[],
   ): Promise<string> {
-    return (await callLua(
-      this.redis,
-      'bxRunFinish',
-      4,
-      ...this.statusKeys(id),
-      this.keys.exportTotals,
-      this.keys.runDurations,
-      this.pendingPrefix,
-      status,
-      String(now),
-      String(totals.records),
-      String(totals.bytes),
-      attempt === undefined ? '' : String(attempt),
-      ...fields,
-    )) as string;
+    let bf = backfillId === undefined ? await this.openBackfill(id) : backfillId;
+    for (;;) {
+      const answer = (await callScript(
+        this.redis,
+        'finish-run',
+        [
+          ...this.statusKeys(id),
+          this.keys.exportTotals,
+          this.keys.runDurations,
+          ...this.backfillKeys(bf),
+        ],
+        [now, status, totals.records, totals.bytes, attempt === undefined ? '' : attempt, bf ?? '', ...fields],
+      )) as string;
+      if (answer !== 'stale') return answer;
+      bf = await this.openBackfill(id);
+    }
   }
 
-  /** KEYS[1] and KEYS[2] of every status script (run-scripts.ts). */
-  private statusKeys(id: string): [string, string] {
-    return [this.keys.run(id), this.keys.runsByStatus];
+  /** The backfill a run is open for (started by it and not final), or null. */
+  private async openBackfill(id: string): Promise<string | null> {
+    const [open, backfillId] = await this.redis.hmget(this.keys.run(id), 'bf_open', 'backfill_id');
+    return open === '1' && backfillId ? backfillId : null;
   }
 
-  private get pendingPrefix(): string {
-    return this.keys.pendingRuns('');
+  /** KEYS 1-6 of every status script (lua/includes/track.lua). */
+  private statusKeys(id: string): string[] {
+    const exportId = exportIdOfRun(id);
+    return [
+      this.keys.run(id),
+      this.keys.runsByStatus,
+      this.keys.pendingRuns(exportId),
+      this.keys.unfinishedRuns(exportId),
+      this.keys.finishedRuns,
+      this.keys.exportRuns(exportId),
+    ];
   }
-}
 
-function toRun(hash: Record<string, string> | null): Run | null {
-  if (!hash || !hash.id) return null;
-  const orNull = (v: string | undefined) => (v ? v : null);
-  return {
-    id: hash.id,
-    export_id: hash.export_id!,
-    data_interval_start: hash.data_interval_start!,
-    data_interval_end: hash.data_interval_end!,
-    status: hash.status as RunStatus,
-    attempts: Number(hash.attempts ?? 0),
-    records_completed: Number(hash.records_completed ?? 0),
-    bytes_exported: Number(hash.bytes_exported ?? 0),
-    files: JSON.parse(hash.files || '[]') as string[],
-    error: orNull(hash.error),
-    backfill_id: orNull(hash.backfill_id),
-    created_at: hash.created_at!,
-    started_at: orNull(hash.started_at),
-    finished_at: orNull(hash.finished_at),
-  };
+  /** A backfill's hash and open zset; a placeholder pair (never read) when none. */
+  private backfillKeys(backfillId: string | null): string[] {
+    const id = backfillId ?? '-';
+    return [this.keys.backfill(id), this.keys.backfillOpen(id)];
+  }
 }

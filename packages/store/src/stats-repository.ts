@@ -1,7 +1,9 @@
 import { RUN_STATUSES, type BatchExport, type RunStatus } from '@bx/core';
-import type { Redis } from 'ioredis';
+import { callScript, type RedisClient } from '@bx/redis';
+import type { ExportRepository } from './export-repository';
 import type { StoreKeys } from './keys';
-import { RUN_DURATION_BUCKETS } from './run-scripts';
+import { RUN_DURATION_BUCKETS } from './run-durations';
+import { storeScripts } from './store-scripts';
 
 /** Attempt durations of runs that ended in one status. */
 export interface DurationStats {
@@ -36,17 +38,6 @@ export interface StatsSnapshot {
 /** Exports per round trip: bounds the memory of one reply. */
 const CHUNK = 1000;
 
-// The data_interval_end of each export's oldest pending run ('' if none), in
-// one command per chunk rather than one per export. ARGV[1] is the prefix of
-// the pending-runs keys (built here, as in run-scripts.ts: one Redis, not Cluster).
-const OLDEST_PENDING = `
-local out = {}
-for i = 2, #ARGV do
-  local first = redis.call('ZRANGE', ARGV[1] .. ARGV[i], 0, 0, 'WITHSCORES')
-  out[i - 1] = first[2] or ''
-end
-return out`;
-
 /**
  * Reads the counters the run scripts keep (run-scripts.ts) for /metrics. The
  * cost is one round trip plus one per thousand exports, two commands each: no
@@ -54,26 +45,27 @@ return out`;
  */
 export class StatsRepository {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
-  ) {}
+    private readonly exports: Pick<ExportRepository, 'ids'>,
+  ) {
+    storeScripts.define(redis, ['oldest-pending']);
+  }
 
   async snapshot(): Promise<StatsSnapshot> {
     const results = await this.redis
       .pipeline()
       .time()
-      .smembers(this.keys.allExports)
       .hgetall(this.keys.runsByStatus)
       .hgetall(this.keys.runDurations)
       .hgetall(this.keys.exportTotals)
       .hgetall(this.keys.cursor)
       .exec();
-    const [time, ids, byStatus, durations, totals, cursors] = (results ?? []).map(([err, value]) => {
+    const [time, byStatus, durations, totals, cursors] = (results ?? []).map(([err, value]) => {
       if (err) throw err;
       return value;
     }) as [
       [string, string],
-      string[],
       Record<string, string>,
       Record<string, string>,
       Record<string, string>,
@@ -81,10 +73,7 @@ export class StatsRepository {
     ];
 
     const exports: ExportStats[] = [];
-    const sorted = [...ids].sort();
-    for (let i = 0; i < sorted.length; i += CHUNK) {
-      exports.push(...(await this.exportChunk(sorted.slice(i, i + CHUNK), totals, cursors)));
-    }
+    for await (const ids of this.exports.ids(CHUNK)) exports.push(...(await this.exportChunk(ids, totals, cursors)));
     return {
       now: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
       runsByStatus: Object.fromEntries(RUN_STATUSES.map((s) => [s, Number(byStatus[s] ?? 0)])) as Record<
@@ -101,12 +90,10 @@ export class StatsRepository {
     totals: Record<string, string>,
     cursors: Record<string, string>,
   ): Promise<ExportStats[]> {
-    const results = await this.redis
-      .pipeline()
-      .eval(OLDEST_PENDING, 0, this.keys.pendingRuns(''), ...ids)
-      .mget(ids.map((id) => this.keys.export(id)))
-      .exec();
-    const [oldest, texts] = (results ?? []).map(([err, value]) => {
+    const pipeline = this.redis.pipeline();
+    callScript(pipeline, 'oldest-pending', ids.map((id) => this.keys.pendingRuns(id)), []);
+    pipeline.mget(ids.map((id) => this.keys.export(id)));
+    const [oldest, texts] = ((await pipeline.exec()) ?? []).map(([err, value]) => {
       if (err) throw err;
       return value;
     }) as [string[], Array<string | null>];

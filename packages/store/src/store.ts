@@ -1,43 +1,88 @@
-import { Redis } from 'ioredis';
+import { UnreachableError } from '@bx/core';
+import { connectRedis, describeRedis, type RedisClient, type RedisTarget } from '@bx/redis';
 import { BackfillRepository } from './backfill-repository';
 import { ExportRepository } from './export-repository';
-import { storeKeys } from './keys';
+import { storeKeys, type StoreKeys } from './keys';
+import { migrateStore } from './migrate';
+import { RunLogRepository } from './run-log-repository';
 import { RunRepository } from './run-repository';
 import { ScheduleRepository } from './schedule-repository';
 import { StatsRepository } from './stats-repository';
 
-/** The repositories over one Redis connection. */
+/** The repositories over one Redis connection (one server or a Cluster). */
 export class Store {
+  readonly keys: StoreKeys;
   readonly exports: ExportRepository;
   readonly runs: RunRepository;
+  readonly runLogs: RunLogRepository;
   readonly schedule: ScheduleRepository;
   readonly backfills: BackfillRepository;
   readonly stats: StatsRepository;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     prefix: string,
   ) {
-    const keys = storeKeys(prefix);
-    this.exports = new ExportRepository(redis, keys);
-    this.runs = new RunRepository(redis, keys);
-    this.schedule = new ScheduleRepository(redis, keys);
-    this.backfills = new BackfillRepository(redis, keys);
-    this.stats = new StatsRepository(redis, keys);
+    this.keys = storeKeys(prefix);
+    this.exports = new ExportRepository(redis, this.keys);
+    this.runs = new RunRepository(redis, this.keys);
+    this.runLogs = new RunLogRepository(redis, this.keys);
+    this.schedule = new ScheduleRepository(redis, this.keys);
+    this.backfills = new BackfillRepository(redis, this.keys);
+    this.stats = new StatsRepository(redis, this.keys, this.exports);
   }
 
-  static connect(url: string, prefix: string): Store {
-    const redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
+  /** Connects to `REDIS_URL` (a string) or a target with `REDIS_CLUSTER_NODES`. */
+  static connect(target: string | RedisTarget, prefix: string): Store {
+    const where = typeof target === 'string' ? { url: target } : target;
+    const redis = connectRedis(where, { maxRetriesPerRequest: 3 });
     // ioredis reconnects by itself and each failed command rejects with the cause;
     // without a listener it would also print "Unhandled error event" (not JSON).
     redis.on('error', () => undefined);
-    return new Store(redis, prefix);
+    const store = new Store(redis, prefix);
+    store.where = describeRedis(where);
+    return store;
+  }
+
+  /** Where Redis is, for messages (no credentials). */
+  where = 'redis';
+
+  /** Brings data written by an earlier version to the current layout; idempotent. */
+  async migrate(): Promise<number> {
+    return migrateStore(this.redis, this.keys);
   }
 
   /** Redis server time in epoch ms: one clock for every scheduler, whatever their own clocks say. */
   async now(): Promise<number> {
     const [seconds, micros] = await this.redis.time();
     return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  /**
+   * Throws an UnreachableError naming REDIS_URL (or REDIS_CLUSTER_NODES) and
+   * the address when Redis does not answer within `timeoutMs`: one line, not
+   * the client's retry errors.
+   */
+  async assertReachable(timeoutMs = 5000): Promise<void> {
+    let last = 'no answer';
+    const onError = (err: Error) => (last = err.message || err.name);
+    this.redis.on('error', onError);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.redis.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      const cause = last !== 'no answer' ? last : err instanceof Error ? err.message : String(err);
+      const variable = this.where.startsWith('cluster ') ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL';
+      throw new UnreachableError('Redis', variable, this.where, cause);
+    } finally {
+      clearTimeout(timer);
+      this.redis.off('error', onError);
+    }
   }
 
   async ping(): Promise<boolean> {

@@ -1,7 +1,7 @@
 import type { ClickHouseSource } from '@bx/clickhouse';
 import type { DestinationConfig, DestinationWriter, Logger } from '@bx/core';
 import type { BackfillService, ExportService, RunService } from '@bx/operations';
-import type { RunQueue } from '@bx/queue';
+import type { BullMqRunQueue, RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import express, { type Express } from 'express';
 import { AdminSessions } from './admin-session';
@@ -21,8 +21,8 @@ export interface AppDeps {
   runs: RunService;
   backfills: BackfillService;
   store: Pick<Store, 'ping' | 'stats'>;
-  /** Every queue, for Bull Board and the queue depth metric. */
-  queue: Pick<RunQueue, 'queues' | 'jobCounts'>;
+  /** The run queue: Bull Board's view of it and the queue depth metric. */
+  queue: Pick<RunQueue, 'jobCounts'> & Pick<BullMqRunQueue, 'boardAdapters'>;
   /** BULL_BOARD_READ_ONLY: Bull Board refuses changes. */
   bullBoardReadOnly: boolean;
   clickhouse: Pick<ClickHouseSource, 'ping'>;

@@ -7,9 +7,9 @@ export function errorHandler(logger: Logger) {
     if (res.headersSent) return next(err);
     const send = (status: number, code: string, message: string, details: unknown[] = []) =>
       res.status(status).json({ error: { code, message, details } });
-    if (err instanceof ValidationError) return void send(400, 'invalid_input', err.message, err.details);
+    if (err instanceof ValidationError) return void send(400, err.code, err.message, err.details);
     if (err instanceof NotFoundError) return void send(404, 'not_found', err.message);
-    if (err instanceof ConflictError) return void send(409, 'conflict', err.message);
+    if (err instanceof ConflictError) return void send(409, err.code, err.message);
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.parse.failed')
       return void send(400, 'invalid_json', `request body is not valid JSON: ${e.message}`, [

@@ -2,7 +2,7 @@ import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
 import { destinationFor } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,15 +13,16 @@ export async function startApi(
 ): Promise<{ server: Server; stop(): Promise<void> }> {
   const config = loadConfig(env, ['api']);
   const logger = createLogger({ service: 'api' }, config.LOG_LEVEL);
-  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
-  const queue = RunQueue.fromConfig(config);
+  const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
+  await store.assertReachable();
+  const queue = BullMqRunQueue.fromConfig(config);
   const clickhouse = ClickHouseSource.fromConfig(config, { requestTimeoutMs: 10_000 });
-  const service = new ExportService(store, queue, logger);
+  const service = new ExportService(store, queue, logger, Date.now, { maxExports: config.MAX_EXPORTS });
   const app = createApp({
     token: config.ADMIN_API_TOKEN!,
     service,
     runs: new RunService(store, queue, logger),
-    backfills: new BackfillService(store, queue, logger),
+    backfills: new BackfillService(store, queue, logger, Date.now, { runWindow: config.SCHEDULER_RUN_WINDOW }),
     store,
     queue,
     bullBoardReadOnly: config.BULL_BOARD_READ_ONLY,

@@ -1,16 +1,27 @@
-import { ConfigError, NotFoundError, ValidationError, createLogger, errorMessage, loadConfig } from '@bx/core';
+import {
+  ConfigError,
+  NotFoundError,
+  UnreachableError,
+  ValidationError,
+  createLogger,
+  errorMessage,
+  loadConfig,
+} from '@bx/core';
 import { BackfillService, type Backfill } from '@bx/operations';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { parseArgs } from 'node:util';
 import { progressLine, summaryTable } from './progress';
 
-const USAGE = `usage: npm run enqueue-backfill -- --export-id <id> --start <ISO 8601> --end <ISO 8601> [--force] [--wait]
+const USAGE = `usage: npm run enqueue-backfill -- --export-id <id> --start <ISO 8601> --end <ISO 8601> [--dry-run] [--confirm] [--force] [--wait]
 
-Enqueues one run per interval of the export in [start, end), behind scheduled runs.
-Intervals already exported (or queued) are skipped unless --force.
-  --wait   follow the runs with a progress bar; exit 1 if any run failed
-Environment: REDIS_URL, QUEUE_PREFIX (as the services).`;
+Exports every interval of the export in [start, end), behind scheduled runs; runs
+start in order, a window ahead of the workers (a running scheduler starts the rest).
+Intervals already exported are skipped unless --force; those queued or running are skipped.
+  --dry-run  only say how many intervals, how many already exported; create nothing
+  --confirm  needed above 1,000 intervals
+  --wait     follow the backfill with a progress bar; exit 1 if any run failed
+Environment: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX (as the services).`;
 
 /** Exit codes: 0 done, 1 runs failed or the backfill could not be created, 2 bad arguments. */
 export async function main(
@@ -28,6 +39,8 @@ export async function main(
         start: { type: 'string' },
         end: { type: 'string' },
         force: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
+        confirm: { type: 'boolean', default: false },
         wait: { type: 'boolean', default: false },
         'poll-ms': { type: 'string', default: '1000' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -54,21 +67,40 @@ export async function main(
     err.write(`enqueue-backfill: ${e instanceof ConfigError ? e.message : errorMessage(e)}\n`);
     return 2;
   }
-  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
-  const queue = RunQueue.fromConfig(config);
+  const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
+  const queue = BullMqRunQueue.fromConfig(config);
   const service = new BackfillService(
     store,
     queue,
     createLogger({ service: 'enqueue-backfill' }, 'warn', (line) => err.write(line + '\n')),
+    Date.now,
+    { runWindow: config.SCHEDULER_RUN_WINDOW },
   );
   const began = Date.now();
   try {
+    await store.assertReachable();
     const exportId = args['export-id']!;
-    const created = await service.create(exportId, { start_at: args.start, end_at: args.end, force: args.force });
+    const created = await service.create(exportId, {
+      start_at: args.start,
+      end_at: args.end,
+      force: args.force,
+      dry_run: args['dry-run'],
+      confirm: args.confirm,
+    });
+    if ('plan' in created) {
+      const p = created.plan;
+      out.write(
+        summaryTable([
+          ['intervals', p.total_runs],
+          ['to export', p.to_export],
+          ['already exported', p.already_exported],
+          ['queued or running', p.in_progress],
+        ]) + '\n',
+      );
+      return 0;
+    }
     const b = created.backfill;
-    out.write(
-      `backfill ${b.id}: ${b.total_runs} intervals from ${b.start_at} to ${b.end_at}; enqueued ${created.enqueued}, skipped ${created.skipped} already exported or in flight\n`,
-    );
+    out.write(`backfill ${b.id}: ${b.total_runs} intervals from ${b.start_at} to ${b.end_at}\n`);
     let final: Backfill = b;
     if (args.wait) final = await follow(service, exportId, b.id, Number(args['poll-ms']), began, out);
     out.write(
@@ -76,10 +108,10 @@ export async function main(
         ['backfill', final.id],
         ['status', final.status],
         ['intervals', final.total_runs],
-        ['enqueued now', created.enqueued],
-        ['skipped', created.skipped],
         ['finished', final.finished_runs],
         ['failed', final.failed_runs],
+        ['cancelled', final.cancelled_runs],
+        ['skipped', final.skipped_runs],
         ['rows exported', final.records_completed],
         ['elapsed', `${((Date.now() - began) / 1000).toFixed(1)} s`],
       ]) + '\n',
@@ -87,7 +119,10 @@ export async function main(
     return final.failed_runs > 0 ? 1 : 0;
   } catch (e) {
     const bad = e instanceof ValidationError;
-    err.write(`enqueue-backfill: ${bad || e instanceof NotFoundError ? e.message : `failed: ${errorMessage(e)}`}\n`);
+    const known = bad || e instanceof NotFoundError || e instanceof UnreachableError;
+    err.write(`enqueue-backfill: ${known ? e.message : `failed: ${errorMessage(e)}`}\n`);
+    if (e instanceof ValidationError && e.code === 'confirmation_required')
+      err.write('enqueue-backfill: see the plan with --dry-run, then run it with --confirm\n');
     return bad ? 2 : 1;
   } finally {
     await queue.close();

@@ -8,7 +8,7 @@ export function progressLine(b: Backfill, elapsedMs: number, width = 30): string
   const rate = b.records_completed / seconds;
   return (
     `[${bar}] ${(b.progress * 100).toFixed(1).padStart(5)}%  ` +
-    `runs ${b.finished_runs}/${b.total_runs}  failed ${b.failed_runs}  ` +
+    `runs ${b.finished_runs}/${b.total_runs}  failed ${b.failed_runs}  skipped ${b.skipped_runs}  ` +
     `rows ${b.records_completed.toLocaleString('en-US')}  ${Math.round(rate).toLocaleString('en-US')} rows/s  ` +
     `${seconds.toFixed(0)}s`
   );

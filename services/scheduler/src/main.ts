@@ -1,22 +1,51 @@
 import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
-import { RunQueue } from '@bx/queue';
+import { BackfillPump, ExportJanitor, RunRetention } from '@bx/operations';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
+import { Background } from './background';
 import { Scheduler } from './scheduler';
+
+/** How often deleted exports are cleaned up and old runs removed, in ms. */
+const HOUSEKEEPING_MS = 60_000;
 
 export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
   const config = loadConfig(env, ['scheduler']);
   const logger = createLogger({ service: 'scheduler' }, config.LOG_LEVEL);
-  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
-  const queue = RunQueue.fromConfig(config);
-  const scheduler = new Scheduler({ store, queue, logger, settleMs: config.SCHEDULER_SETTLE_SECONDS * 1000 });
+  const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
+  await store.assertReachable();
+  const queue = BullMqRunQueue.fromConfig(config);
+  const migrated = await store.migrate();
+  if (migrated > 0) logger.info('store migrated to this version', { exports: migrated });
+  const scheduler = new Scheduler({
+    store,
+    queue,
+    logger,
+    settleMs: config.SCHEDULER_SETTLE_SECONDS * 1000,
+    runWindow: config.SCHEDULER_RUN_WINDOW,
+  });
+  const pump = new BackfillPump(store, queue, logger, { window: config.SCHEDULER_RUN_WINDOW });
+  const retention = new RunRetention(store, queue, logger, config.RUN_RETENTION_DAYS * 86_400_000);
+  const janitor = new ExportJanitor(store, queue, logger);
+  const background = new Background(
+    [
+      { name: 'backfill pump', everyMs: config.SCHEDULER_TICK_MS, run: () => pump.pass() },
+      { name: 'run retention', everyMs: HOUSEKEEPING_MS, run: async () => retention.pass(await store.now()) },
+      { name: 'deleted export clean-up', everyMs: Math.min(HOUSEKEEPING_MS, config.SCHEDULER_TICK_MS * 5), run: () => janitor.pass() },
+    ],
+    logger,
+  );
   scheduler.start(config.SCHEDULER_TICK_MS);
+  background.start();
   logger.info('scheduler started', {
     tick_ms: config.SCHEDULER_TICK_MS,
     settle_seconds: config.SCHEDULER_SETTLE_SECONDS,
+    run_window: config.SCHEDULER_RUN_WINDOW,
+    run_retention_days: config.RUN_RETENTION_DAYS,
   });
   return {
     async stop() {
       await scheduler.stop();
+      await background.stop();
       await queue.close();
       await store.close();
       logger.info('scheduler stopped');

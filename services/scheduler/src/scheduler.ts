@@ -1,5 +1,5 @@
 import { errorMessage, runIdFor, spanFrom, type BatchExport, type Logger, type Span } from '@bx/core';
-import type { RunJobData, RunQueue } from '@bx/queue';
+import type { RunJob, RunQueue } from '@bx/queue';
 import { admitRuns } from '@bx/operations';
 import type { Store } from '@bx/store';
 
@@ -13,6 +13,15 @@ export interface SchedulerOptions {
   batchSize?: number;
   /** Intervals one export may enqueue per tick (catch-up proceeds over several ticks). */
   maxIntervalsPerTick?: number;
+  /**
+   * Unfinished runs (Scheduled, Running, FailedRetryable) an export may have
+   * at once: a catch-up creates runs only this far ahead of the workers, so
+   * an export whose start_at is years back costs a window of run records,
+   * not one per interval. Default 1000.
+   */
+  runWindow?: number;
+  /** How long an export whose window is full waits before the scheduler looks again, in ms. Default 5000. */
+  windowRetryMs?: number;
 }
 
 interface Move {
@@ -24,7 +33,7 @@ interface Move {
 
 /** Runs to admit and cursors to move for one batch of due exports. */
 interface Batch {
-  jobs: RunJobData[];
+  jobs: RunJob[];
   moves: Move[];
 }
 
@@ -43,10 +52,14 @@ export class Scheduler {
   private running: Promise<void> | null = null;
   private readonly batchSize: number;
   private readonly maxIntervals: number;
+  private readonly runWindow: number;
+  private readonly windowRetryMs: number;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.batchSize = opts.batchSize ?? 1000;
     this.maxIntervals = opts.maxIntervalsPerTick ?? 500;
+    this.runWindow = opts.runWindow ?? 1000;
+    this.windowRetryMs = opts.windowRetryMs ?? 5000;
   }
 
   /**
@@ -82,7 +95,7 @@ export class Scheduler {
         ids.forEach((id) => seen.add(id));
         total.exports += ids.length;
         mayStillBeDue += ids.length;
-        const batch = await this.prepareBatch(ids, horizon);
+        const batch = await this.prepareBatch(ids, horizon, at);
         mayStillBeDue -= ids.length - batch.moves.length; // unscheduled ones left the range
         const previous = admitting;
         admitting = previous.then(async () => {
@@ -124,10 +137,14 @@ export class Scheduler {
   }
 
   /** Reads a batch of due exports and works out their runs; unschedules paused and deleted ones. */
-  private async prepareBatch(ids: string[], horizon: number): Promise<Batch> {
+  private async prepareBatch(ids: string[], horizon: number, at: number): Promise<Batch> {
     const { store } = this.opts;
-    const [exports, cursors] = await Promise.all([store.exports.getMany(ids), store.schedule.cursors(ids)]);
-    const jobs: RunJobData[] = [];
+    const [exports, cursors, unfinished] = await Promise.all([
+      store.exports.getMany(ids),
+      store.schedule.cursors(ids),
+      store.runs.unfinishedCounts(ids),
+    ]);
+    const jobs: RunJob[] = [];
     const moves: Move[] = [];
     for (let i = 0; i < ids.length; i++) {
       const exp = exports[i];
@@ -136,11 +153,15 @@ export class Scheduler {
         await store.schedule.unschedule(ids[i]!);
         continue;
       }
-      const { spans, next, dueAt } = this.dueSpans(exp, cursor, horizon);
+      const room = Math.min(this.maxIntervals, this.runWindow - (unfinished[i] ?? 0));
+      const { spans, next, dueAt: due } = this.dueSpans(exp, cursor, horizon, Math.max(0, room));
+      // Window full with intervals still due: look again shortly, not at every tick.
+      const dueAt = due !== null && due <= horizon && spans.length < this.maxIntervals ? at + this.windowRetryMs : due;
       for (const span of spans) {
         jobs.push({
           run_id: runIdFor(exp.id, span.start),
           export_id: exp.id,
+          export_name: exp.name,
           data_interval_start: span.start,
           data_interval_end: span.end,
         });
@@ -163,23 +184,24 @@ export class Scheduler {
     // it and enqueueing it: offering it again is harmless, the job id dedupes it.
     const statuses = await admitRuns(store, queue, batch.jobs, {
       now: at,
-      enqueueIf: (status) => status === 'created' || status === 'Scheduled',
+      enqueueIf: (answer) => answer === 'created' || answer === 'Scheduled',
     });
     const moved = await store.schedule.advance(batch.moves);
     const stillDue = batch.moves.filter((m, i) => !moved[i] || (m.dueAt !== null && m.dueAt <= horizon)).length;
     return { enqueued: statuses.filter((s) => s === 'created').length, stillDue };
   }
 
-  /** Intervals from `cursor` that ended by `horizon` and start before `end_at`. */
+  /** Up to `limit` intervals from `cursor` that ended by `horizon` and start before `end_at`. */
   private dueSpans(
     exp: BatchExport,
     cursor: number,
     horizon: number,
+    limit: number,
   ): { spans: Span[]; next: number; dueAt: number | null } {
     const endAt = exp.end_at ? Date.parse(exp.end_at) : Number.POSITIVE_INFINITY;
     const spans: Span[] = [];
     let span = spanFrom(cursor, exp.interval, exp.timezone);
-    while (span.end <= horizon && span.start < endAt && spans.length < this.maxIntervals) {
+    while (span.end <= horizon && span.start < endAt && spans.length < limit) {
       spans.push(span);
       span = spanFrom(span.end, exp.interval, exp.timezone);
     }

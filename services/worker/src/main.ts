@@ -1,7 +1,7 @@
 import { ClickHouseSource } from '@bx/clickhouse';
 import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
 import { FailurePolicy } from '@bx/operations';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { destinationFor } from '@bx/destinations';
 
@@ -10,9 +10,10 @@ import { createRunProcessor } from './run-export';
 export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
   const config = loadConfig(env, ['worker']);
   const logger = createLogger({ service: 'worker', pid: process.pid }, config.LOG_LEVEL);
-  const store = Store.connect(config.REDIS_URL, config.QUEUE_PREFIX);
+  const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
+  await store.assertReachable();
   const source = ClickHouseSource.fromConfig(config);
-  const queue = RunQueue.fromConfig(config);
+  const queue = BullMqRunQueue.fromConfig(config);
   const failures = new FailurePolicy(store, logger, {
     threshold: config.AUTO_PAUSE_AFTER_FAILURES,
     webhookUrl: config.ALERT_WEBHOOK_URL,

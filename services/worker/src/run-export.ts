@@ -1,7 +1,5 @@
 import { buildEventsQuery, type ClickHouseSource } from '@bx/clickhouse';
 import {
-  PermanentError,
-  RetryableError,
   errorMessage,
   isRetryable,
   type BatchExport,
@@ -10,11 +8,12 @@ import {
   type Logger,
 } from '@bx/core';
 import type { FailurePolicy } from '@bx/operations';
-import type { JobContext, RunJobData } from '@bx/queue';
+import type { JobContext, RunJob, RunOutcome } from '@bx/queue';
 import type { Store } from '@bx/store';
+import { RunLog } from './run-log';
 
 export interface RunExportDeps {
-  store: Store;
+  store: Pick<Store, 'exports' | 'runs' | 'runLogs'>;
   source: Pick<ClickHouseSource, 'batches'>;
   destinationFor: (exp: BatchExport) => DestinationWriter;
   config: Pick<Config, 'CLICKHOUSE_DATABASE' | 'EVENTS_TABLE' | 'EVENTS_INTERVAL_COLUMN'>;
@@ -23,112 +22,136 @@ export interface RunExportDeps {
   failures?: Pick<FailurePolicy, 'completed' | 'failed'>;
 }
 
-/** What happened to a run; failures are thrown so the queue retries them. */
-export type RunOutcome =
-  { status: 'completed'; records: number; bytes: number; files: string[] } | { status: 'skipped'; reason: string };
-
 /** How often progress is written to the job, in ms. */
 const PROGRESS_EVERY_MS = 5000;
 
 /**
  * Exports one interval: the bounded SELECT streamed into the destination, the
- * outcome recorded on the run. A plain function of payload and context.
+ * outcome recorded on the run. A plain function of payload and context that
+ * answers what happened (failures included) as a value; what the worker
+ * logs about the run is also kept with the run (RunLog).
  */
 export function createRunProcessor(deps: RunExportDeps) {
-  return async function runExport(payload: RunJobData, ctx: JobContext): Promise<RunOutcome> {
-    const log = deps.logger.child({ export_id: payload.export_id, run_id: payload.run_id, attempt: ctx.attempt });
-    const exp = await deps.store.exports.get(payload.export_id);
-    if (!exp) {
-      await deps.store.runs.cancel(payload.run_id);
-      log.info('run skipped: export deleted');
-      return { status: 'skipped', reason: 'export deleted' };
-    }
-    const started = await deps.store.runs.start(payload.run_id);
-    if (started.status !== 'started') {
-      log.info('run skipped', { reason: started.status });
-      return { status: 'skipped', reason: started.status };
-    }
-    const { attempt } = started;
-    const began = Date.now();
-    log.info('run started', {
-      data_interval_start: iso(payload.data_interval_start),
-      data_interval_end: iso(payload.data_interval_end),
-      destination: exp.destination.type,
-    });
-    const sql = buildEventsQuery({
-      database: deps.config.CLICKHOUSE_DATABASE,
-      table: deps.config.EVENTS_TABLE,
-      intervalColumn: deps.config.EVENTS_INTERVAL_COLUMN,
-      teamId: exp.team_id,
-      start: payload.data_interval_start,
-      end: payload.data_interval_end,
-      includeEvents: exp.include_events,
-      excludeEvents: exp.exclude_events,
-    });
-    let lastProgress = began;
+  return async function runExport(payload: RunJob, ctx: JobContext): Promise<RunOutcome> {
+    const runLog = new RunLog(deps.store.runLogs, payload.run_id, ctx);
+    const log = runLog.wrap(
+      deps.logger.child({ export_id: payload.export_id, run_id: payload.run_id, attempt: ctx.attempt }),
+    );
     try {
-      const result = await deps
-        .destinationFor(exp)
-        .write(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), {
-          exportId: exp.id,
-          runId: payload.run_id,
-          teamId: exp.team_id,
-          attempt: ctx.attempt,
-          dataIntervalStart: payload.data_interval_start,
-          dataIntervalEnd: payload.data_interval_end,
-          signal: ctx.signal,
-          logger: log,
-          state: {
-            fresh: attempt === 1,
-            get: <T>() => deps.store.runs.state<T>(payload.run_id),
-            set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
-          },
-          onProgress: (records) => {
-            const now = Date.now();
-            if (now - lastProgress < PROGRESS_EVERY_MS) return;
-            lastProgress = now;
-            void ctx.progress(records).catch(() => undefined);
-          },
-        });
-      const recorded = await deps.store.runs.complete(payload.run_id, result, Date.now(), attempt);
-      if (recorded === 'Superseded') {
-        // This worker lost its lock and another took the run over: that attempt records the outcome.
-        log.warn('run superseded by a later attempt', { records: result.records, ms: Date.now() - began });
-        return { status: 'skipped', reason: 'superseded' };
-      }
-      await deps.failures?.completed(exp.id);
-      log.info('run completed', {
-        records: result.records,
-        bytes: result.bytes,
-        files: result.files.length,
-        ms: Date.now() - began,
-        recorded,
-      });
-      return { status: 'completed', ...result };
-    } catch (err) {
-      const final = !isRetryable(err) || ctx.attempt >= ctx.maxAttempts;
-      const message = errorMessage(err);
-      const status = final ? 'Failed' : 'FailedRetryable';
-      const recorded = await deps.store.runs.fail(payload.run_id, status, message, Date.now(), attempt);
-      if (recorded === 'Superseded') {
-        // Not this attempt's run any more (another worker took it over): no status, no failure counted.
-        log.warn('run superseded by a later attempt', { error: message, ms: Date.now() - began });
-        throw new RetryableError(`attempt superseded: ${message}`, { code: 'Superseded', cause: err });
-      }
-      if (recorded === 'Cancelled') {
-        // Cancelled through the API while running: no further attempts.
-        log.info('run cancelled', { ms: Date.now() - began });
-        throw new PermanentError('run cancelled', { code: 'Cancelled', cause: err });
-      }
-      if (final) await deps.failures?.failed(exp.id, message);
-      log.warn(final ? 'run failed' : 'run failed, will retry', {
-        error: message,
-        retryable: isRetryable(err),
-        ms: Date.now() - began,
-      });
-      throw err;
+      return await exportInterval(deps, payload, ctx, log);
+    } finally {
+      await runLog.flush();
     }
   };
+}
+
+async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobContext, log: Logger): Promise<RunOutcome> {
+  const exp = await deps.store.exports.get(payload.export_id);
+  if (!exp) {
+    await deps.store.runs.cancel(payload.run_id);
+    log.info('run skipped: export deleted');
+    return { status: 'skipped', reason: 'export deleted' };
+  }
+  const started = await deps.store.runs.start(payload.run_id);
+  if (started.status === 'held') {
+    log.info('run held: the export is paused; it runs once the export is unpaused');
+    return { status: 'held' };
+  }
+  if (started.status !== 'started') {
+    log.info('run skipped', { reason: started.status });
+    return { status: 'skipped', reason: started.status };
+  }
+  const { attempt, backfillId } = started;
+  const began = Date.now();
+  log.info('run started', {
+    data_interval_start: iso(payload.data_interval_start),
+    data_interval_end: iso(payload.data_interval_end),
+    destination: exp.destination.type,
+    ...(backfillId ? { backfill_id: backfillId } : {}),
+  });
+  const sql = buildEventsQuery({
+    database: deps.config.CLICKHOUSE_DATABASE,
+    table: deps.config.EVENTS_TABLE,
+    intervalColumn: deps.config.EVENTS_INTERVAL_COLUMN,
+    teamId: exp.team_id,
+    start: payload.data_interval_start,
+    end: payload.data_interval_end,
+    includeEvents: exp.include_events,
+    excludeEvents: exp.exclude_events,
+  });
+  let lastProgress = began;
+  try {
+    const result = await deps
+      .destinationFor(exp)
+      .write(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), {
+        exportId: exp.id,
+        runId: payload.run_id,
+        teamId: exp.team_id,
+        attempt: ctx.attempt,
+        dataIntervalStart: payload.data_interval_start,
+        dataIntervalEnd: payload.data_interval_end,
+        signal: ctx.signal,
+        logger: log,
+        state: {
+          fresh: attempt === 1,
+          get: <T>() => deps.store.runs.state<T>(payload.run_id),
+          set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
+        },
+        onProgress: (records) => {
+          const now = Date.now();
+          if (now - lastProgress < PROGRESS_EVERY_MS) return;
+          lastProgress = now;
+          log.info('progress', { records });
+          void ctx.progress(records).catch(() => undefined);
+        },
+      });
+    const recorded = await deps.store.runs.complete(payload.run_id, result, Date.now(), attempt, backfillId);
+    if (recorded === 'Superseded') {
+      // This worker lost its lock and another took the run over: that attempt records the outcome.
+      log.warn('run superseded by a later attempt', { records: result.records, ms: Date.now() - began });
+      return { status: 'skipped', reason: 'superseded' };
+    }
+    if (recorded === 'Cancelled') {
+      log.info('run cancelled while it was writing; its result is not recorded', { ms: Date.now() - began });
+      return { status: 'skipped', reason: 'cancelled' };
+    }
+    await deps.failures?.completed(exp.id);
+    log.info('run completed', {
+      records: result.records,
+      bytes: result.bytes,
+      files: result.files.length,
+      ms: Date.now() - began,
+    });
+    return { status: 'completed', ...result };
+  } catch (err) {
+    const retry = isRetryable(err) && !ctx.lastAttempt;
+    const message = errorMessage(err);
+    const recorded = await deps.store.runs.fail(
+      payload.run_id,
+      retry ? 'FailedRetryable' : 'Failed',
+      message,
+      Date.now(),
+      attempt,
+      backfillId,
+    );
+    if (recorded === 'Superseded') {
+      // Not this attempt's run any more (another worker took it over): no status, no failure counted.
+      log.warn('run superseded by a later attempt', { error: message, ms: Date.now() - began });
+      return { status: 'skipped', reason: 'superseded' };
+    }
+    if (recorded === 'Cancelled') {
+      // Cancelled through the API while running: no further attempts.
+      log.info('run cancelled', { ms: Date.now() - began });
+      return { status: 'skipped', reason: 'cancelled' };
+    }
+    if (!retry) await deps.failures?.failed(exp.id, message);
+    log.warn(retry ? 'run failed, will retry' : 'run failed', {
+      error: message,
+      retryable: isRetryable(err),
+      ms: Date.now() - began,
+    });
+    return { status: 'failed', error: message, retry };
+  }
 }
 
 function iso(ms: number): string {

@@ -70,12 +70,20 @@ export const openApiDocument = {
       post: {
         summary: 'Create an export',
         requestBody: body('ExportCreate'),
-        responses: { '201': json(ref('Export'), 'Created'), ...errors(400, 401, 413) },
+        responses: {
+          '201': json(ref('Export'), 'Created'),
+          ...errors(400, 401, 413),
+          '409': json(ref('Error'), 'The deployment holds MAX_EXPORTS exports already (code `too_many_exports`)'),
+        },
       },
       get: {
-        summary: 'List exports, oldest first',
-        parameters: [{ name: 'team_id', in: 'query', schema: { type: 'integer' }, description: 'Only this team' }],
-        responses: { '200': json(ref('ExportList'), 'Exports'), ...errors(400, 401) },
+        summary: 'List exports, oldest first, a page at a time',
+        parameters: [
+          { name: 'team_id', in: 'query', schema: { type: 'integer' }, description: 'Only this team' },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          { name: 'cursor', in: 'query', schema: { type: 'string' }, description: '`next` of the previous page' },
+        ],
+        responses: { '200': json(ref('ExportList'), 'A page of exports'), ...errors(400, 401) },
       },
     },
     '/api/exports/{id}': {
@@ -90,7 +98,7 @@ export const openApiDocument = {
         responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413) },
       },
       delete: {
-        summary: 'Delete; stops its schedule and pending runs',
+        summary: 'Delete: at once gone from the API and the schedule; its runs, logs and jobs are removed in the background',
         responses: { '204': { description: 'Deleted' }, ...errors(401, 404) },
       },
     },
@@ -138,6 +146,20 @@ export const openApiDocument = {
         responses: { '200': json(ref('RunList'), 'A page of runs'), ...errors(400, 401, 404) },
       },
     },
+    '/api/exports/{id}/runs/{run_id}': {
+      parameters: [exportId, runId],
+      get: {
+        summary: 'One run, with its receipt once completed',
+        responses: { '200': json(ref('Run'), 'The run'), ...errors(401, 404) },
+      },
+    },
+    '/api/exports/{id}/runs/{run_id}/logs': {
+      parameters: [exportId, runId],
+      get: {
+        summary: 'What the workers logged for this run, oldest first (its last few hundred lines)',
+        responses: { '200': json(ref('RunLogs'), 'Log lines'), ...errors(401, 404) },
+      },
+    },
     '/api/exports/{id}/runs/{run_id}/retry': {
       parameters: [exportId, runId],
       post: {
@@ -156,11 +178,25 @@ export const openApiDocument = {
       parameters: [exportId],
       post: {
         summary: 'Export every interval in [start_at, end_at) again or for the first time',
+        description:
+          'With `dry_run: true`, answers 200 with the plan and creates nothing. More than 1,000 intervals need `confirm: true` (else 400 `confirmation_required`). Runs are started a window ahead of the workers, behind scheduled runs.',
         requestBody: body('BackfillCreate'),
         responses: {
-          '201': json(ref('BackfillCreated'), 'Created; its runs are queued'),
+          '200': json(ref('BackfillPlan'), 'Dry run: what the backfill would do'),
+          '201': json(ref('Backfill'), 'Created; its runs start in order'),
           ...errors(400, 401, 404, 413),
         },
+      },
+      get: {
+        summary: "The export's backfills, newest first (the last 20)",
+        responses: { '200': json(ref('BackfillList'), 'Backfills'), ...errors(401, 404) },
+      },
+    },
+    '/api/exports/{id}/backfills/{backfill_id}/cancel': {
+      parameters: [exportId, pathParam('backfill_id', 'Backfill id')],
+      post: {
+        summary: 'Cancel a backfill: its intervals not started never start, its unfinished runs become Cancelled',
+        responses: { '200': json(ref('Backfill'), 'Cancelled'), ...errors(401, 404, 409) },
       },
     },
     '/api/exports/{id}/backfills/{backfill_id}': {

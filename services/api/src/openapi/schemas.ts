@@ -72,11 +72,21 @@ const backfillProperties: Record<string, Schema> = {
   start_at: dateTime,
   end_at: dateTime,
   force: { type: 'boolean' },
-  total_runs: { type: 'integer', minimum: 0 },
-  finished_runs: { type: 'integer', minimum: 0 },
+  total_runs: { type: 'integer', minimum: 0, description: 'Intervals in the range.' },
+  finished_runs: {
+    type: 'integer',
+    minimum: 0,
+    description: 'Intervals it brought to Completed, Failed or Cancelled (at cancel, those never started too).',
+  },
   failed_runs: { type: 'integer', minimum: 0 },
-  records_completed: { type: 'integer', minimum: 0 },
-  progress: { type: 'number', minimum: 0, maximum: 1 },
+  cancelled_runs: { type: 'integer', minimum: 0 },
+  skipped_runs: {
+    type: 'integer',
+    minimum: 0,
+    description: 'Intervals it did not export: exported before (without force), or queued or running elsewhere.',
+  },
+  records_completed: { type: 'integer', minimum: 0, description: 'Rows of the runs it completed.' },
+  progress: { type: 'number', minimum: 0, maximum: 1, description: '(finished_runs + skipped_runs) / total_runs' },
   created_at: dateTime,
   finished_at: nullable(dateTime),
 };
@@ -109,7 +119,10 @@ export const schemas: Record<string, Schema> = {
     ...exportProperties,
     latest_runs: { type: 'array', items: ref('Run'), description: 'Up to 10 runs, newest interval first.' },
   }),
-  ExportList: object({ results: { type: 'array', items: ref('Export') } }),
+  ExportList: object({
+    results: { type: 'array', items: ref('Export') },
+    next: { ...nullable({ type: 'string' }), description: 'Cursor of the next page; null on the last page.' },
+  }),
   ExportCreate: fromZod(createExportSchema),
   ExportPatch: {
     ...fromZod(patchExportSchema),
@@ -142,20 +155,46 @@ export const schemas: Record<string, Schema> = {
     created_at: dateTime,
     started_at: nullable(dateTime),
     finished_at: nullable(dateTime),
+    receipt: { ...nullable(ref('Receipt')), description: 'What the completed run wrote; null until then.' },
+  }),
+  Receipt: object({
+    records: { type: 'integer', minimum: 0 },
+    checksum: {
+      type: 'string',
+      pattern: '^[0-9]+$',
+      description: 'Sum modulo 2^64 of sipHash64 of each exported uuid as text (ClickHouse: sum(sipHash64(toString(uuid)))).',
+    },
+    min_inserted_at: nullable(dateTime),
+    max_inserted_at: nullable(dateTime),
+    files: { type: 'array', items: { type: 'string' } },
+    version: { type: 'integer', minimum: 1, description: 'Counts rewrites of the interval.' },
+  }),
+  RunLogs: object({
+    results: {
+      type: 'array',
+      items: object({ timestamp: dateTime, level: { type: 'string' }, message: { type: 'string' } }),
+    },
   }),
   RunList: object({
     results: { type: 'array', items: ref('Run') },
     next: { ...nullable({ type: 'string' }), description: 'Cursor of the next page; null on the last page.' },
   }),
-  BackfillCreate: object({ start_at: dateTime, end_at: dateTime, force: { type: 'boolean' } }, ['force']),
-  Backfill: object(backfillProperties),
-  BackfillCreated: object({
-    ...backfillProperties,
-    enqueued: { type: 'integer', minimum: 0, description: 'Runs queued by this request.' },
-    skipped: {
-      type: 'integer',
-      minimum: 0,
-      description: 'Intervals already exported or in flight, not exported again (without force).',
+  BackfillCreate: object(
+    {
+      start_at: dateTime,
+      end_at: dateTime,
+      force: { type: 'boolean', description: 'Export intervals exported before again.' },
+      dry_run: { type: 'boolean', description: 'Only answer the plan; create nothing.' },
+      confirm: { type: 'boolean', description: 'Needed above 1,000 intervals.' },
     },
+    ['force', 'dry_run', 'confirm'],
+  ),
+  Backfill: object(backfillProperties),
+  BackfillList: object({ results: { type: 'array', items: ref('Backfill') } }),
+  BackfillPlan: object({
+    total_runs: { type: 'integer', minimum: 0, description: 'Intervals in the range.' },
+    to_export: { type: 'integer', minimum: 0, description: 'Intervals the backfill would export.' },
+    already_exported: { type: 'integer', minimum: 0, description: 'Intervals exported before.' },
+    in_progress: { type: 'integer', minimum: 0, description: 'Intervals queued or running now (never started again).' },
   }),
 };

@@ -18,7 +18,12 @@ export function exportsRouter(
     res.status(201).json(exportView(await service.create(req.body)));
   });
   router.get('/', async (req, res) => {
-    res.json({ results: (await service.list(query(req, 'team_id'))).map((e) => exportView(e)) });
+    const page = await service.list({
+      team_id: query(req, 'team_id'),
+      limit: query(req, 'limit'),
+      cursor: query(req, 'cursor'),
+    });
+    res.json({ results: page.results.map((e) => exportView(e)), next: page.next });
   });
   router.get('/:id', async (req, res) => {
     const exp = await service.get(req.params.id);

@@ -1,0 +1,171 @@
+import { errorMessage, runIdFor, spanFrom, type BatchExport, type Logger, type Span } from '@bx/core';
+import { BACKFILL_PRIORITY, type RunJob, type RunQueue } from '@bx/queue';
+import type { BackfillRecord, CreateAnswer, Store } from '@bx/store';
+
+/** Runs a backfill step creates at most (one script call). */
+const STEP_RUNS = 1000;
+/** Backfills looked at per pass. */
+const PASS_BACKFILLS = 200;
+
+type Decision = 'start' | 'enqueue' | 'rerun' | 'skip' | 'own';
+
+/**
+ * Starts backfills' intervals a window ahead of the workers: while an
+ * export has fewer than `window` unfinished runs, the next intervals of its
+ * backfills get their run records and jobs, oldest first, behind scheduled
+ * runs. So a backfill costs a range and a cursor, not a record per interval,
+ * and the scheduler's catch-up (also bounded by the window) keeps room. A
+ * paused export's backfills wait. Runs in the scheduler role (several
+ * schedulers: a step takes the backfill's lock, and its cursor moves by
+ * compare-and-set); the API runs the first step of a new backfill itself.
+ */
+export class BackfillPump {
+  private readonly window: number;
+  private readonly clock: () => number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly queue: RunQueue,
+    private readonly logger: Logger,
+    opts: { window?: number; clock?: () => number } = {},
+  ) {
+    // Backfills fill half the export's window: scheduled catch-up keeps the other half.
+    this.window = Math.max(1, Math.floor((opts.window ?? 1000) / 2));
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  /** One step of every active backfill; returns how many runs were started. */
+  async pass(): Promise<number> {
+    let started = 0;
+    for (const id of await this.store.backfills.active(PASS_BACKFILLS)) {
+      try {
+        started += await this.step(id);
+      } catch (err) {
+        this.logger.error('backfill step failed', { backfill_id: id, err: errorMessage(err) });
+      }
+    }
+    return started;
+  }
+
+  /** Starts the next intervals of one backfill, up to its export's window; returns how many. */
+  async step(backfillId: string): Promise<number> {
+    const release = await this.store.backfills.lock(backfillId);
+    if (!release) return 0;
+    try {
+      const record = await this.store.backfills.get(backfillId);
+      if (!record || record.started_all || record.cancelled) return 0;
+      const exp = await this.store.exports.get(record.export_id);
+      if (!exp || exp.paused) return 0;
+      const [unfinished] = await this.store.runs.unfinishedCounts([exp.id]);
+      const room = Math.min(STEP_RUNS, this.window - (unfinished ?? 0));
+      if (room <= 0) return 0;
+      return await this.startNext(record, exp, room);
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * Cancels a backfill under its lock (no step runs meanwhile): intervals not
+   * started count as cancelled. Returns its open runs, for the caller to cancel.
+   */
+  async cancel(backfillId: string): Promise<string[] | null> {
+    for (let tries = 0; ; tries++) {
+      const release = await this.store.backfills.lock(backfillId);
+      if (!release) {
+        if (tries > 600) throw new Error(`backfill ${backfillId} is locked by a step that does not end`);
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      try {
+        const record = await this.store.backfills.get(backfillId);
+        if (!record) return null;
+        const exp = await this.store.exports.get(record.export_id);
+        const end = Date.parse(record.end_at);
+        let neverStarted = 0;
+        if (exp && !record.started_all) {
+          for (let span = spanFrom(record.cursor, exp.interval, exp.timezone); span.start < end; neverStarted++)
+            span = spanFrom(span.end, exp.interval, exp.timezone);
+        }
+        return await this.store.backfills.cancel(backfillId, neverStarted, this.clock());
+      } finally {
+        await release();
+      }
+    }
+  }
+
+  private async startNext(record: BackfillRecord, exp: BatchExport, room: number): Promise<number> {
+    const end = Date.parse(record.end_at);
+    const spans: Span[] = [];
+    for (let span = spanFrom(record.cursor, exp.interval, exp.timezone); span.start < end && spans.length < room; ) {
+      spans.push(span);
+      span = spanFrom(span.end, exp.interval, exp.timezone);
+    }
+    const now = this.clock();
+    const jobs: RunJob[] = spans.map((s) => ({
+      run_id: runIdFor(exp.id, s.start),
+      export_id: exp.id,
+      export_name: exp.name,
+      data_interval_start: s.start,
+      data_interval_end: s.end,
+    }));
+    const answers = await this.store.runs.createMany(
+      jobs.map((j) => ({
+        id: j.run_id,
+        export_id: j.export_id,
+        data_interval_start: j.data_interval_start,
+        data_interval_end: j.data_interval_end,
+        backfill_id: record.id,
+      })),
+      now,
+      { evenIfExported: record.force },
+    );
+    const fresh: RunJob[] = [];
+    let skipped = 0;
+    let done = 0;
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      const decision = decide(answers[i]!, record.force);
+      if (decision === 'skip') skipped++;
+      else if (decision === 'start') fresh.push(job);
+      else if (decision === 'own') {
+        // started by an earlier step of this backfill, still in flight: nothing to do
+      } else if (!(await this.again(job, record, decision))) break; // held by a worker a moment longer: next pass
+      done = i + 1;
+    }
+    await this.queue.enqueue(fresh, { priority: BACKFILL_PRIORITY });
+    const next = done === spans.length ? (spans[done - 1]?.end ?? record.cursor) : spans[done]!.start;
+    await this.store.backfills.advance(record.id, { from: record.cursor, to: next, skipped, startedAll: next >= end }, now);
+    return done - skipped;
+  }
+
+  /**
+   * A run that exists: queued again for this backfill (`rerun`: it had
+   * finished), or its job offered again (`enqueue`: this backfill started it
+   * in a step that crashed before enqueueing). False when a worker still
+   * holds its old job.
+   */
+  private async again(job: RunJob, record: BackfillRecord, decision: 'enqueue' | 'rerun'): Promise<boolean> {
+    if (!(await this.queue.settled(job.run_id, 0))) return false;
+    if (decision === 'rerun') {
+      const rescheduled = await this.store.runs.reschedule(job.run_id, this.clock(), {
+        id: record.id,
+        start: job.data_interval_start,
+      });
+      if (!rescheduled) return true; // it changed meanwhile (another process runs it): counts nowhere
+    }
+    await this.queue.requeue(job, { priority: BACKFILL_PRIORITY });
+    return true;
+  }
+}
+
+/** What a backfill does with an interval, given what creating its run answered. */
+function decide(answer: CreateAnswer, force: boolean): Decision {
+  if (answer === 'created') return 'start';
+  if (answer.startsWith('mine:')) return answer === 'mine:Scheduled' ? 'enqueue' : 'own';
+  if (answer === 'Exported') return 'skip'; // with force, the run is created anyway
+  if (answer === 'Completed') return force ? 'rerun' : 'skip';
+  // Never exported: a failed or cancelled run runs again; one queued or running elsewhere is left be.
+  if (answer === 'Failed' || answer === 'Cancelled') return 'rerun';
+  return 'skip';
+}

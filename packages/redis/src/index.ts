@@ -1,0 +1,2 @@
+export * from './lua-scripts';
+export * from './redis-connection';

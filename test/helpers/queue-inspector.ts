@@ -1,0 +1,28 @@
+import { DEAD_LETTER_QUEUE, RUNS_QUEUE } from '@bx/queue';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { testEnv } from './env';
+
+/**
+ * Looks at what the run queue left in Redis with BullMQ's own reader: a
+ * second observer of the same keys, not a way into the product's queue
+ * (whose BullMQ objects are private).
+ */
+export class QueueInspector {
+  private readonly connection = new Redis(testEnv.REDIS_URL, { maxRetriesPerRequest: null });
+  readonly runs: Queue;
+  readonly deadLetter: Queue;
+
+  constructor(prefix: string) {
+    this.runs = new Queue(RUNS_QUEUE, { connection: this.connection, prefix });
+    this.deadLetter = new Queue(DEAD_LETTER_QUEUE, { connection: this.connection, prefix });
+    this.runs.on('error', () => undefined);
+    this.deadLetter.on('error', () => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.runs.close();
+    await this.deadLetter.close();
+    this.connection.disconnect();
+  }
+}
