@@ -156,6 +156,10 @@ describe('web console in Chromium', function () {
     expect(await page.locator('pre.run-error').innerText()).to.equal(failed.error);
     expect(failed.error).to.match(/InvalidAccessKeyId|AccessDenied|SignatureDoesNotMatch/);
     expect(await page.locator('.actions .state').innerText()).to.contain('Failed');
+    // What the worker logged for this run: the attempt's start and its error.
+    const logs = await page.locator('table.logs').innerText();
+    expect(logs).to.contain('InvalidAccessKeyId');
+    expect(logs).to.match(/error/);
     await expectAccessible(page, 'a failed run');
     await screenshot(page, 'run-failed');
 
@@ -170,6 +174,70 @@ describe('web console in Chromium', function () {
       60_000,
       'the retried run to fail again',
     );
+  });
+
+  it('runs a dry-run backfill, then the backfill, and shows its progress until it completes', async () => {
+    const exp = await sys.api('POST', '/api/exports', {
+      ...sys.s3Export('backfilled'),
+      start_at: null,
+      end_at: null,
+    });
+    const range = { start: new Date(sys.start).toISOString(), end: new Date(sys.start + hours * HOUR).toISOString() };
+    await page.goto(`${sys.base}/admin/exports/${exp.id}`);
+    await field(page, 'Start').fill(range.start);
+    await field(page, 'End').fill(range.end);
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    const plan = page.locator('.dry-run');
+    expect((await plan.innerText()).replace(/\s+/g, ' ')).to.contain(`${hours} intervals`);
+    expect(await plan.locator('.to-export').innerText()).to.equal(`${hours} to export`);
+    expect(await plan.locator('.already-exported').innerText()).to.equal('0 already exported');
+    expect((await sys.api('GET', `/api/exports/${exp.id}/runs`)).results).to.deep.equal([]);
+    await expectAccessible(page, 'a backfill dry run');
+    await screenshot(page, 'backfill-dry-run');
+
+    await page.getByRole('button', { name: 'Start backfill' }).click();
+    await page.waitForURL(/\?backfill=/);
+    // The page is not loaded again: console.js updates the panel in place.
+    await page.evaluate(() => ((globalThis as any).stillTheSamePage = true));
+    const text = page.locator('.backfill-progress .backfill-text');
+    await text.filter({ hasText: 'Completed' }).waitFor({ timeout: 60_000 });
+    const total = [...Array(hours).keys()].reduce((sum, h) => sum + ConsoleSystem.eventsIn(h), 0);
+    expect(await text.innerText())
+      .to.contain(`${hours} of ${hours} runs finished`)
+      .and.contain(`${total} records`);
+    expect(await page.evaluate(() => (globalThis as any).stillTheSamePage)).to.equal(true);
+    expect(await page.locator('.backfill-progress progress').getAttribute('value')).to.equal('1');
+    await expectAccessible(page, 'a finished backfill');
+    await screenshot(page, 'backfill-done');
+
+    await page.reload();
+    for (let h = 0; h < hours; h++) {
+      const row = page.locator(`tr[data-run-id="${runIdFor(exp.id, sys.start + h * HOUR)}"]`);
+      expect(await row.locator('td.records').innerText()).to.equal(String(ConsoleSystem.eventsIn(h)));
+    }
+    await sys.api('DELETE', `/api/exports/${exp.id}`);
+  });
+
+  it('cancels a backfill whose runs wait for a paused export', async () => {
+    const exp = await sys.api('POST', '/api/exports', {
+      ...sys.s3Export('held'),
+      start_at: null,
+      end_at: null,
+      paused: true,
+    });
+    await page.goto(`${sys.base}/admin/exports/${exp.id}`);
+    await field(page, 'Start').fill(new Date(sys.start).toISOString());
+    await field(page, 'End').fill(new Date(sys.start + hours * HOUR).toISOString());
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    await page.getByRole('button', { name: 'Start backfill' }).click();
+    await page.waitForURL(/\?backfill=/);
+    expect(await page.locator('.backfill-progress .backfill-text').innerText()).to.contain('Running');
+    await page.getByRole('button', { name: 'Cancel backfill' }).click();
+    await page.getByRole('status').filter({ hasText: 'Backfill cancelled.' }).waitFor();
+    expect(await page.locator('.backfill-progress .backfill-text').innerText()).to.contain('Cancelled');
+    const runs = (await sys.api('GET', `/api/exports/${exp.id}/runs`)).results as Run[];
+    expect(runs.every((r) => r.status === 'Cancelled')).to.equal(true);
+    await sys.api('DELETE', `/api/exports/${exp.id}`);
   });
 
   it('cancels a run that waits for its next attempt', async () => {

@@ -45,7 +45,7 @@ function listQuery(req: Request): ListQuery {
 export async function exportsListPage(deps: ConsoleDeps, req: Request): Promise<{ title: string; body: Html }> {
   const query = listQuery(req);
   const [all, snapshot] = await Promise.all([
-    deps.service.list(query.team === '' ? undefined : query.team),
+    allExports(deps, query.team === '' ? undefined : query.team),
     deps.store.stats.snapshot(),
   ]);
   const stats = new Map(snapshot.exports.map((s) => [s.id, s]));
@@ -84,6 +84,18 @@ export async function exportsListPage(deps: ConsoleDeps, req: Request): Promise<
     }
     ${pager(query, page, pages)}`,
   };
+}
+
+/** Every export (of a team), a thousand per call; a deployment holds at most MAX_EXPORTS. */
+async function allExports(deps: ConsoleDeps, teamId: string | undefined): Promise<BatchExport[]> {
+  const out: BatchExport[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await deps.service.list({ team_id: teamId, limit: '1000', cursor });
+    out.push(...page.results);
+    cursor = page.next ?? undefined;
+  } while (cursor);
+  return out;
 }
 
 function filterForm(q: ListQuery): Html {
