@@ -205,7 +205,11 @@ async function main(): Promise<void> {
 }
 
 /** Start a worker on the backfill, then a scheduled run arrives: seconds until it starts. */
-async function scheduledRunWait(store: Store, queue: BullMqRunQueue, workerEnv: Record<string, string>): Promise<number> {
+async function scheduledRunWait(
+  store: Store,
+  queue: BullMqRunQueue,
+  workerEnv: Record<string, string>,
+): Promise<number> {
   const { schedulerWaitProbe } = await import('./wait-probe');
   const worker = new WorkerProcess({ ...workerEnv, WORKER_CONCURRENCY: '2' });
   await worker.started();

@@ -54,7 +54,12 @@ export class ChaosSystem {
 
   constructor(private readonly overrides: Record<string, string> = {}) {
     this.store = Store.connect(testEnv.REDIS_URL, this.prefix);
-    this.queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix: this.prefix, attempts: 20, backoffMs: 200 });
+    this.queue = new BullMqRunQueue({
+      redis: { url: testEnv.REDIS_URL },
+      prefix: this.prefix,
+      attempts: 20,
+      backoffMs: 200,
+    });
     this.exports = new ExportService(this.store, this.queue, this.logger);
     this.backfills = new BackfillService(this.store, this.queue, this.logger);
     // Redis restarts are part of the plan: the clients reconnect, nothing to report.

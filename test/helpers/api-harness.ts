@@ -22,7 +22,12 @@ export interface HttpResult {
 export class ApiHarness {
   readonly prefix = uniqueName('bxt');
   readonly store = Store.connect(testEnv.REDIS_URL, this.prefix);
-  readonly queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix: this.prefix, attempts: 2, backoffMs: 10 });
+  readonly queue = new BullMqRunQueue({
+    redis: { url: testEnv.REDIS_URL },
+    prefix: this.prefix,
+    attempts: 2,
+    backoffMs: 10,
+  });
   readonly clickhouse = new ClickHouseSource({
     url: testEnv.CLICKHOUSE_URL,
     username: 'default',
@@ -36,8 +41,10 @@ export class ApiHarness {
   private readonly clock: () => number;
   private server: Server | null = null;
 
-  constructor(opts: { bullBoardReadOnly?: boolean; clock?: () => number } = {}) {
-    this.service = new ExportService(this.store, this.queue, this.logger, opts.clock);
+  constructor(opts: { bullBoardReadOnly?: boolean; clock?: () => number; maxExports?: number } = {}) {
+    this.service = new ExportService(this.store, this.queue, this.logger, opts.clock, {
+      maxExports: opts.maxExports,
+    });
     this.clock = opts.clock ?? Date.now;
     this.readOnly = opts.bullBoardReadOnly ?? false;
   }

@@ -19,7 +19,12 @@ export class InProcessSystem {
   readonly prefix = uniqueName('bxo');
   readonly logger = createLogger({}, 'error');
   readonly store = Store.connect(testEnv.REDIS_URL, this.prefix);
-  readonly queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix: this.prefix, attempts: 3, backoffMs: 100 });
+  readonly queue = new BullMqRunQueue({
+    redis: { url: testEnv.REDIS_URL },
+    prefix: this.prefix,
+    attempts: 3,
+    backoffMs: 100,
+  });
   readonly source = new ClickHouseSource({
     url: testEnv.CLICKHOUSE_URL,
     username: 'default',

@@ -8,7 +8,8 @@ export class ServiceProcess {
   readonly logs: Array<Record<string, unknown>> = [];
   readonly stderr: string[] = [];
   private readonly child: ChildProcess;
-  private readonly exited: Promise<number | null>;
+  /** Resolves with the exit code when the process ends. */
+  readonly exited: Promise<number | null>;
 
   constructor(
     readonly role: 'api' | 'scheduler' | 'worker' | 'all-in-one',

@@ -281,7 +281,9 @@ describe('admin API over HTTP', () => {
     ]);
     const one = await call('GET', `/api/exports/${id}/runs/${first.json!.results[0].id as string}`);
     expect(one.json).to.deep.equal(first.json!.results[0]);
-    expect((await call('GET', `/api/exports/${id}/runs/${first.json!.results[0].id as string}/logs`)).json).to.deep.equal({
+    expect(
+      (await call('GET', `/api/exports/${id}/runs/${first.json!.results[0].id as string}/logs`)).json,
+    ).to.deep.equal({
       results: [],
     });
     const second = await call('GET', `/api/exports/${id}/runs?limit=2&cursor=${encodeURIComponent(first.json!.next)}`);
@@ -296,5 +298,49 @@ describe('admin API over HTTP', () => {
     expect((await call('GET', `/api/exports/${id}/runs?status=Done`)).status).to.equal(400);
     expect((await call('GET', `/api/exports/${id}/runs?limit=0`)).status).to.equal(400);
     expect((await call('GET', `/api/exports/${id}`)).json!.latest_runs).to.have.length(5);
+  });
+
+  it('pages exports oldest first with a cursor, per team too; a bad cursor or limit is a 400', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++)
+      ids.push((await call('POST', '/api/exports', s3Body({ team_id: 900 + (i % 2) }))).json!.id);
+    const all: string[] = [];
+    let next: string | null = null;
+    do {
+      const page: any = await call('GET', `/api/exports?limit=2${next ? `&cursor=${encodeURIComponent(next)}` : ''}`);
+      expect(page.status).to.equal(200);
+      expect(page.json.results.length).to.be.at.most(2);
+      all.push(...page.json.results.map((e: { id: string }) => e.id));
+      next = page.json.next;
+    } while (next);
+    // This API's clock is fixed: every export has the same created_at, and ties go by id.
+    expect(all.filter((id) => ids.includes(id))).to.deep.equal([...ids].sort());
+    expect(new Set(all).size).to.equal(all.length);
+    const team = await call('GET', '/api/exports?team_id=901');
+    expect(team.json!.results.map((e: { id: string }) => e.id)).to.deep.equal([ids[1], ids[3]].sort());
+    expect(team.json!.next).to.equal(null);
+    for (const query of ['limit=0', 'limit=1001', 'limit=x', 'cursor=nope', 'team_id=-1'])
+      expect((await call('GET', `/api/exports?${query}`)).status, query).to.equal(400);
+  });
+
+  it('answers 404 for every id it did not give out, before it reaches Redis', async () => {
+    const id = (await call('POST', '/api/exports', s3Body())).json!.id as string;
+    const bf = await call('POST', `/api/exports/${id}/backfills`, {
+      start_at: '2024-01-01T00:00:00Z',
+      end_at: '2024-01-01T01:00:00Z',
+    });
+    for (const path of [
+      `/api/exports/${id}/backfills/${bf.json!.id as string}:runs`,
+      `/api/exports/${id}/backfills/${bf.json!.id as string}-x`,
+      `/api/exports/${id}:x`,
+      `/api/exports/${id}/runs/${id}-20240101T000000Z:state`,
+      `/api/exports/${id}/runs/${id}`,
+      `/api/exports/${id}/runs/${id}-20240101T000000Z/logs/x`,
+      `/api/exports/${encodeURIComponent('../../x')}`,
+      `/api/exports/${'a'.repeat(5000)}`,
+    ]) {
+      const res = await call('GET', path);
+      expect(res.status, path).to.equal(404);
+    }
   });
 });

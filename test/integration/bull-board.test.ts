@@ -44,7 +44,10 @@ describe('Bull Board at /admin/queues', () => {
       expect(page.text).to.contain('<base href="/admin/queues/"');
       const api = await sut.call('GET', QUEUES_API);
       expect(api.status).to.equal(200);
-      expect(api.json.queues.map((q: { name: string }) => q.name)).to.deep.equal(['export-runs', 'export-runs-dead-letter']);
+      expect(api.json.queues.map((q: { name: string }) => q.name)).to.deep.equal([
+        'export-runs',
+        'export-runs-dead-letter',
+      ]);
       expect(api.json.queues[0]).to.include({ name: 'export-runs', readOnlyMode: false });
     });
 

@@ -197,7 +197,9 @@ describe('OpenAPI document', () => {
     const one = await op('GET', '/api/exports/{id}/runs/{run_id}', { id, run_id: first! });
     expect(one.json.receipt).to.equal(null);
     expect((await op('GET', '/api/exports/{id}/runs/{run_id}', { id, run_id: 'nope' })).status).to.equal(404);
-    await api.store.runLogs.append(first!, [{ timestamp: new Date(T0).toISOString(), level: 'info', message: 'run started' }]);
+    await api.store.runLogs.append(first!, [
+      { timestamp: new Date(T0).toISOString(), level: 'info', message: 'run started' },
+    ]);
     const logs = await op('GET', '/api/exports/{id}/runs/{run_id}/logs', { id, run_id: first! });
     expect(logs.json.results).to.have.length(1);
   });

@@ -66,7 +66,7 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
       force,
     });
     expect(res.status, JSON.stringify(res.json)).to.equal(201);
-    return res.json as { id: string; total_runs: number; skipped_runs: number; status: string };
+    return res.json as { id: string; total_runs: number; skipped_runs: number; status: string; created_at: string };
   };
   const finished = (id: string, backfillId: string) =>
     eventually(

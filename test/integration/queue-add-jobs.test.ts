@@ -39,9 +39,17 @@ describe('enqueueing runs writes what BullMQ writes', function () {
       data_interval_end: 1_700_000_000_000 + (from + i + 1) * 3_600_000,
     }));
   /** BullMQ's own way: addBulk, with the names, payloads and options the run queue gives its jobs. */
-  const bullmqAdd = (q: { queue: BullMqRunQueue; bullmq: QueueInspector }, jobs: readonly RunJob[], priority?: number) =>
+  const bullmqAdd = (
+    q: { queue: BullMqRunQueue; bullmq: QueueInspector },
+    jobs: readonly RunJob[],
+    priority?: number,
+  ) =>
     q.bullmq.runs.addBulk(
-      jobs.map((run) => ({ name: jobName(run), data: jobPayload(run), opts: q.queue.jobOptions(run.run_id, priority) })),
+      jobs.map((run) => ({
+        name: jobName(run),
+        data: jobPayload(run),
+        opts: q.queue.jobOptions(run.run_id, priority),
+      })),
     );
 
   /** Every key of a queue prefix and its content, with times and the events stream left out. */

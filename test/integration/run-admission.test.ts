@@ -94,7 +94,12 @@ describe('creating and enqueueing runs in bulk', function () {
     expect(await sut.get(e1, second.backfill.id)).to.deep.include({ skipped_runs: 100, status: 'Running' });
     for (let i = 0; i < 30; i++) await sut.pump.pass();
     const skipped = await sut.get(e1, second.backfill.id);
-    expect(skipped).to.deep.include({ status: 'Completed', finished_runs: 0, skipped_runs: 2500, records_completed: 0 });
+    expect(skipped).to.deep.include({
+      status: 'Completed',
+      finished_runs: 0,
+      skipped_runs: 2500,
+      records_completed: 0,
+    });
     expect(Date.parse(skipped.finished_at!)).to.be.at.least(Date.parse(skipped.created_at));
     // The second backfill did not take the runs over.
     expect((await store.runs.get(expected[0]!))!.backfill_id).to.equal(first.backfill.id);

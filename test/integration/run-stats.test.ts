@@ -129,7 +129,9 @@ describe('run statistics in Redis', () => {
     const n = 2000;
     for (let i = 0; i < n; i += 500)
       await Promise.all(
-        Array.from({ length: Math.min(500, n - i) }, (_, k) => sut.exports.create(exportFor(`bulk-${i + k}`), T0, null)),
+        Array.from({ length: Math.min(500, n - i) }, (_, k) =>
+          sut.exports.create(exportFor(`bulk-${i + k}`), T0, null),
+        ),
       );
     await sut.runs.createMany(Array.from({ length: n }, (_, i) => hours(`bulk-${i}`, 1)[0]!));
     const sent: string[] = [];

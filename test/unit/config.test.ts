@@ -44,4 +44,38 @@ describe('configuration', () => {
     expect(loadConfig({ ADMIN_API_TOKEN: 'x'.repeat(32) }, ['api']).ADMIN_API_TOKEN).to.equal('x'.repeat(32));
     expect(() => loadConfig({}, ['worker'])).to.not.throw();
   });
+
+  it('names every bad variable at once, not only the first', () => {
+    const err = (() => {
+      try {
+        loadConfig({ PORT: 'eighty', LOG_LEVEL: 'verbose', REDIS_URL: 'http://x' }, ['api']);
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('no error');
+    })();
+    expect(err.problems.map((p) => p.variable).sort()).to.deep.equal([
+      'ADMIN_API_TOKEN',
+      'LOG_LEVEL',
+      'PORT',
+      'REDIS_URL',
+    ]);
+    for (const variable of ['ADMIN_API_TOKEN', 'LOG_LEVEL', 'PORT', 'REDIS_URL'])
+      expect(err.message).to.contain(variable);
+  });
+
+  it('on a Redis Cluster the prefix carries a hash tag: {bx} by default, refused without one', () => {
+    expect(loadConfig({}).QUEUE_PREFIX).to.equal('bx');
+    const cluster = loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000, 127.0.0.1:7001' });
+    expect(cluster.QUEUE_PREFIX).to.equal('{bx}');
+    expect(cluster.REDIS_CLUSTER_NODES).to.deep.equal(['127.0.0.1:7000', '127.0.0.1:7001']);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: 'app{x}' }).QUEUE_PREFIX).to.equal(
+      'app{x}',
+    );
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: 'bx' })).to.throw(
+      ConfigError,
+      /QUEUE_PREFIX: needs a hash tag/,
+    );
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'localhost' })).to.throw(ConfigError, /REDIS_CLUSTER_NODES/);
+  });
 });

@@ -23,7 +23,12 @@ const schema = z.object({
   /** `host:port,host:port,...` seeds of a Redis Cluster, used instead of REDIS_URL's host (its credentials still apply). Default none. */
   REDIS_CLUSTER_NODES: z
     .string()
-    .transform((value) => value.split(',').map((node) => node.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((node) => node.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port pairs separated by commas')).min(1))
     .optional(),
   /** ClickHouse HTTP interface. Default `http://127.0.0.1:8123`. */
@@ -103,7 +108,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, roles: readonly Role[] = []):
   const parsed = schema.safeParse(input);
   const problems: Array<{ variable: string; message: string }> = parsed.success
     ? []
-    : parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? 'environment'), message: issue.message }));
+    : parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? 'environment'),
+        message: issue.message,
+      }));
   if (roles.includes('api') && !input.ADMIN_API_TOKEN) {
     problems.push({
       variable: 'ADMIN_API_TOKEN',

@@ -97,7 +97,7 @@ export class BackfillPump {
   private async startNext(record: BackfillRecord, exp: BatchExport, room: number): Promise<number> {
     const end = Date.parse(record.end_at);
     const spans: Span[] = [];
-    for (let span = spanFrom(record.cursor, exp.interval, exp.timezone); span.start < end && spans.length < room; ) {
+    for (let span = spanFrom(record.cursor, exp.interval, exp.timezone); span.start < end && spans.length < room;) {
       spans.push(span);
       span = spanFrom(span.end, exp.interval, exp.timezone);
     }
@@ -135,7 +135,11 @@ export class BackfillPump {
     }
     await this.queue.enqueue(fresh, { priority: BACKFILL_PRIORITY });
     const next = done === spans.length ? (spans[done - 1]?.end ?? record.cursor) : spans[done]!.start;
-    await this.store.backfills.advance(record.id, { from: record.cursor, to: next, skipped, startedAll: next >= end }, now);
+    await this.store.backfills.advance(
+      record.id,
+      { from: record.cursor, to: next, skipped, startedAll: next >= end },
+      now,
+    );
     return done - skipped;
   }
 

@@ -134,9 +134,11 @@ export class BackfillService {
       force: input.force,
     });
     // The first window now, so the runs start without waiting for a scheduler's tick.
-    await this.pump.step(id).catch((err: unknown) =>
-      this.logger.warn('backfill first step failed; a scheduler retries it', { backfill_id: id, err: String(err) }),
-    );
+    await this.pump
+      .step(id)
+      .catch((err: unknown) =>
+        this.logger.warn('backfill first step failed; a scheduler retries it', { backfill_id: id, err: String(err) }),
+      );
     return { backfill: await this.get(exp.id, id) };
   }
 

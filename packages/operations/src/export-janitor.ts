@@ -27,7 +27,10 @@ export class ExportJanitor {
         this.logger.info('deleted export cleaned up', { export_id: exp.id, runs });
         done++;
       } catch (err) {
-        this.logger.error('deleted export clean-up failed; retried later', { export_id: exp.id, err: errorMessage(err) });
+        this.logger.error('deleted export clean-up failed; retried later', {
+          export_id: exp.id,
+          err: errorMessage(err),
+        });
       }
     }
     return done;

@@ -83,7 +83,12 @@ export class BullMqRunQueue implements RunQueue {
       const chunk = runs.slice(i, i + ENQUEUE_CHUNK);
       const args: Array<string | number> = [timestamp, opts.priority ?? 0];
       for (const run of chunk) {
-        args.push(run.run_id, jobName(run), JSON.stringify(jobPayload(run)), `{"jobId":${JSON.stringify(run.run_id)},${optsTail}`);
+        args.push(
+          run.run_id,
+          jobName(run),
+          JSON.stringify(jobPayload(run)),
+          `{"jobId":${JSON.stringify(run.run_id)},${optsTail}`,
+        );
       }
       const jobKeys = chunk.map((run) => this.key('') + run.run_id);
       calls.push(callScript(this.connection, 'add-jobs', [...queueKeys, ...jobKeys], args));

@@ -20,10 +20,7 @@ export interface RunJob {
 }
 
 /** An instant as a job stores it: ISO 8601 (epoch ms in jobs of the first version). */
-const instant = z.union([
-  z.number().int(),
-  z.iso.datetime().transform((value) => Date.parse(value)),
-]);
+const instant = z.union([z.number().int(), z.iso.datetime().transform((value) => Date.parse(value))]);
 
 /**
  * The payload of a run job as stored in Redis: ISO times, so Bull Board shows

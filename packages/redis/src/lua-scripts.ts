@@ -55,9 +55,24 @@ export function commandName(script: string): string {
 }
 
 /** Calls a script registered with `LuaScripts.define`: keys, then arguments. */
-export function callScript(target: RedisClient, script: string, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown>;
-export function callScript(target: ChainableCommander, script: string, keys: readonly string[], args: ReadonlyArray<string | number>): ChainableCommander;
-export function callScript(target: Target, script: string, keys: readonly string[], args: ReadonlyArray<string | number>): unknown {
+export function callScript(
+  target: RedisClient,
+  script: string,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+): Promise<unknown>;
+export function callScript(
+  target: ChainableCommander,
+  script: string,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+): ChainableCommander;
+export function callScript(
+  target: Target,
+  script: string,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+): unknown {
   const fn = (target as unknown as Record<string, Call>)[commandName(script)];
   if (!fn) throw new Error(`Lua script ${script} is not defined on this connection`);
   return fn.call(target, keys.length, ...keys, ...args);

@@ -45,8 +45,7 @@ async function migrateRuns(redis: RedisClient, keys: StoreKeys, exportId: string
     ids.forEach((id, k) => {
       const [status, finishedAt] = fields[k]!;
       if (status && UNFINISHED.has(status)) write.zadd(keys.unfinishedRuns(exportId), chunk[2 * k + 1]!, id);
-      if (status && FINAL.has(status))
-        write.zadd(keys.finishedRuns, finishedAt ? Date.parse(finishedAt) || 0 : 0, id);
+      if (status && FINAL.has(status)) write.zadd(keys.finishedRuns, finishedAt ? Date.parse(finishedAt) || 0 : 0, id);
     });
     await write.exec();
   }

@@ -93,10 +93,17 @@ export class RunRepository {
       const args: Array<string | number> = [createdAt, opts.evenIfExported ? '1' : '0'];
       for (const run of runs.slice(i, i + CREATE_BATCH)) {
         const e = run.export_id;
-        const bf = run.backfill_id ? index(this.keys.backfill(run.backfill_id), this.keys.backfillOpen(run.backfill_id)) : 0;
+        const bf = run.backfill_id
+          ? index(this.keys.backfill(run.backfill_id), this.keys.backfillOpen(run.backfill_id))
+          : 0;
         args.push(
           index(this.keys.run(run.id)),
-          index(this.keys.exportRuns(e), this.keys.pendingRuns(e), this.keys.unfinishedRuns(e), this.keys.exportedRanges(e)),
+          index(
+            this.keys.exportRuns(e),
+            this.keys.pendingRuns(e),
+            this.keys.unfinishedRuns(e),
+            this.keys.exportedRanges(e),
+          ),
           bf,
           run.id,
           e,
@@ -332,12 +339,7 @@ export class RunRepository {
       const answer = (await callScript(
         this.redis,
         'finish-run',
-        [
-          ...this.statusKeys(id),
-          this.keys.exportTotals,
-          this.keys.runDurations,
-          ...this.backfillKeys(bf),
-        ],
+        [...this.statusKeys(id), this.keys.exportTotals, this.keys.runDurations, ...this.backfillKeys(bf)],
         [now, status, totals.records, totals.bytes, attempt === undefined ? '' : attempt, bf ?? '', ...fields],
       )) as string;
       if (answer !== 'stale') return answer;

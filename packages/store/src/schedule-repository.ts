@@ -43,7 +43,12 @@ export class ScheduleRepository {
       const args = moves
         .slice(i, i + ADVANCE_BATCH)
         .flatMap((m) => [m.id, String(m.from), String(m.to), m.dueAt === null ? '' : String(m.dueAt)]);
-      const moved = (await callScript(this.redis, 'advance-schedule', [this.keys.cursor, this.keys.schedule], args)) as number[];
+      const moved = (await callScript(
+        this.redis,
+        'advance-schedule',
+        [this.keys.cursor, this.keys.schedule],
+        args,
+      )) as number[];
       out.push(...moved.map((m) => m === 1));
     }
     return out;

@@ -91,7 +91,12 @@ export class StatsRepository {
     cursors: Record<string, string>,
   ): Promise<ExportStats[]> {
     const pipeline = this.redis.pipeline();
-    callScript(pipeline, 'oldest-pending', ids.map((id) => this.keys.pendingRuns(id)), []);
+    callScript(
+      pipeline,
+      'oldest-pending',
+      ids.map((id) => this.keys.pendingRuns(id)),
+      [],
+    );
     pipeline.mget(ids.map((id) => this.keys.export(id)));
     const [oldest, texts] = ((await pipeline.exec()) ?? []).map(([err, value]) => {
       if (err) throw err;

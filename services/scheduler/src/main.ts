@@ -30,7 +30,11 @@ export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Prom
     [
       { name: 'backfill pump', everyMs: config.SCHEDULER_TICK_MS, run: () => pump.pass() },
       { name: 'run retention', everyMs: HOUSEKEEPING_MS, run: async () => retention.pass(await store.now()) },
-      { name: 'deleted export clean-up', everyMs: Math.min(HOUSEKEEPING_MS, config.SCHEDULER_TICK_MS * 5), run: () => janitor.pass() },
+      {
+        name: 'deleted export clean-up',
+        everyMs: Math.min(HOUSEKEEPING_MS, config.SCHEDULER_TICK_MS * 5),
+        run: () => janitor.pass(),
+      },
     ],
     logger,
   );

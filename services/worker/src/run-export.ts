@@ -81,30 +81,28 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
   });
   let lastProgress = began;
   try {
-    const result = await deps
-      .destinationFor(exp)
-      .write(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), {
-        exportId: exp.id,
-        runId: payload.run_id,
-        teamId: exp.team_id,
-        attempt: ctx.attempt,
-        dataIntervalStart: payload.data_interval_start,
-        dataIntervalEnd: payload.data_interval_end,
-        signal: ctx.signal,
-        logger: log,
-        state: {
-          fresh: attempt === 1,
-          get: <T>() => deps.store.runs.state<T>(payload.run_id),
-          set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
-        },
-        onProgress: (records) => {
-          const now = Date.now();
-          if (now - lastProgress < PROGRESS_EVERY_MS) return;
-          lastProgress = now;
-          log.info('progress', { records });
-          void ctx.progress(records).catch(() => undefined);
-        },
-      });
+    const result = await deps.destinationFor(exp).write(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), {
+      exportId: exp.id,
+      runId: payload.run_id,
+      teamId: exp.team_id,
+      attempt: ctx.attempt,
+      dataIntervalStart: payload.data_interval_start,
+      dataIntervalEnd: payload.data_interval_end,
+      signal: ctx.signal,
+      logger: log,
+      state: {
+        fresh: attempt === 1,
+        get: <T>() => deps.store.runs.state<T>(payload.run_id),
+        set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
+      },
+      onProgress: (records) => {
+        const now = Date.now();
+        if (now - lastProgress < PROGRESS_EVERY_MS) return;
+        lastProgress = now;
+        log.info('progress', { records });
+        void ctx.progress(records).catch(() => undefined);
+      },
+    });
     const recorded = await deps.store.runs.complete(payload.run_id, result, Date.now(), attempt, backfillId);
     if (recorded === 'Superseded') {
       // This worker lost its lock and another took the run over: that attempt records the outcome.

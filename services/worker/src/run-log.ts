@@ -66,7 +66,8 @@ export class RunLog {
     if (lines.length === 0) return;
     // Logs are for people: losing a few lines to a Redis blip never fails a run.
     await this.store.append(this.runId, lines).catch(() => undefined);
-    for (const line of lines) await this.job.log(`${line.timestamp} ${line.level} ${line.message}`).catch(() => undefined);
+    for (const line of lines)
+      await this.job.log(`${line.timestamp} ${line.level} ${line.message}`).catch(() => undefined);
   }
 }
 

@@ -98,7 +98,8 @@ export const openApiDocument = {
         responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413) },
       },
       delete: {
-        summary: 'Delete: at once gone from the API and the schedule; its runs, logs and jobs are removed in the background',
+        summary:
+          'Delete: at once gone from the API and the schedule; its runs, logs and jobs are removed in the background',
         responses: { '204': { description: 'Deleted' }, ...errors(401, 404) },
       },
     },

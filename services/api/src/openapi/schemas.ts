@@ -162,7 +162,8 @@ export const schemas: Record<string, Schema> = {
     checksum: {
       type: 'string',
       pattern: '^[0-9]+$',
-      description: 'Sum modulo 2^64 of sipHash64 of each exported uuid as text (ClickHouse: sum(sipHash64(toString(uuid)))).',
+      description:
+        'Sum modulo 2^64 of sipHash64 of each exported uuid as text (ClickHouse: sum(sipHash64(toString(uuid)))).',
     },
     min_inserted_at: nullable(dateTime),
     max_inserted_at: nullable(dateTime),
