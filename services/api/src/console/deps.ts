@@ -1,7 +1,7 @@
-import type { DestinationConfig, DestinationWriter } from '@bx/core';
 import type { BackfillService, ExportService, RunService } from '@bx/operations';
 import type { Store } from '@bx/store';
 import type { AdminSessions } from '../admin-session';
+import type { CheckDestination } from '../destination-test';
 
 /** What the console pages use: the same services as the API routes. */
 export interface ConsoleDeps {
@@ -12,5 +12,5 @@ export interface ConsoleDeps {
   backfills: BackfillService;
   /** Lag counters, read as /metrics reads them. */
   store: Pick<Store, 'stats'>;
-  destinationFor: (destination: DestinationConfig) => DestinationWriter;
+  checkDestination: CheckDestination;
 }

@@ -1,10 +1,5 @@
-import {
-  createExportSchema,
-  destinationSchema,
-  JSONL_COMPRESSIONS,
-  PARQUET_COMPRESSIONS,
-  SECRET_FIELDS,
-} from '@bx/core';
+import { DESTINATION_SECRET_FIELDS, destinationSchema } from '@bx/destinations';
+import { createExportSchema } from '@bx/operations';
 import { z } from 'zod';
 
 /** One field of a destination's config, as the form shows it. */
@@ -53,11 +48,6 @@ const HINTS: Record<string, string> = {
   endpoint_url: 'For S3-compatible stores (MinIO, R2); empty for AWS',
 };
 
-/** Fields whose JSON Schema says only "string" but whose values are a closed set. */
-const OPTIONS: Record<string, string[]> = {
-  compression: [...new Set<string>([...JSONL_COMPRESSIONS, ...PARQUET_COMPRESSIONS])],
-};
-
 const MULTILINE = new Set(['private_key', 'ca_cert']);
 
 const destinationJson = z.toJSONSchema(destinationSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
@@ -84,8 +74,8 @@ export function destinationFields(type: string): DestinationField[] {
     const nullable = (schema.anyOf ?? []).some((s) => s.type === 'null') || [schema.type].flat().includes('null');
     const inner = nonNull[0] ?? schema;
     const types = [inner.type].flat();
-    const secret = (SECRET_FIELDS as readonly string[]).includes(key);
-    const options = OPTIONS[key] ?? (inner.enum as string[] | undefined);
+    const secret = (DESTINATION_SECRET_FIELDS as readonly string[]).includes(key);
+    const options = inner.enum as string[] | undefined;
     const kind: DestinationField['kind'] = secret
       ? MULTILINE.has(key)
         ? 'textarea'

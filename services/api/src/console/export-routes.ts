@@ -1,5 +1,5 @@
 import { Router, type Request, type Response } from 'express';
-import { testDestination } from './destination-test';
+import { testDestination } from '../destination-test';
 import { csrfToken } from './csrf';
 import type { ConsoleDeps } from './deps';
 import { destinationFields, destinationTypes } from './destination-fields';
@@ -88,7 +88,7 @@ export function exportRoutes(deps: ConsoleDeps): Router {
 
   /** console.js shows the JSON inline; without JavaScript the page comes back with the result. */
   router.post('/:id/test', async (req, res) => {
-    const result = await testDestination(await deps.service.get(req.params.id), deps.destinationFor);
+    const result = await testDestination(await deps.service.get(req.params.id), deps.checkDestination);
     if (wantsJson(req)) return void res.json(result);
     await showExport(req, res, 200, { testResult: result });
   });
