@@ -175,6 +175,12 @@ describe('admin API over HTTP', () => {
     ],
     ['array body', [1, 2], 'body'],
     ['null body', 'null', 'body'],
+    [
+      'a start_at before 1970 (ClickHouse cannot bound a query there)',
+      s3Body({ start_at: '0001-01-01T00:00:00Z' }),
+      'start_at',
+    ],
+    ['an end_at past 2100', s3Body({ end_at: '9999-12-31T00:00:00Z' }), 'end_at'],
   ];
   for (const [what, body, field] of badInputs) {
     it(`400 naming ${field} for ${what}`, async () => {
