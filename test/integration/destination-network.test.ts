@@ -108,7 +108,7 @@ describe('destinations may not reach private addresses unless ALLOWED_PRIVATE_DE
       stored.destination.config.endpoint_url = `http://localhost:${listener.port}`;
       await sut.store.exports.save(stored);
       const res = await sut.call('POST', `/api/exports/${created.json.id}/test`);
-      expect(res.json).to.include({ status: 'failed', code: DESTINATION_NOT_ALLOWED, retryable: false });
+      expect(res.json).to.include({ status: 'error', code: DESTINATION_NOT_ALLOWED, retryable: false });
       expect(res.json.message).to.contain('loopback').and.to.not.contain('hello');
       expect(listener.connections).to.equal(0);
     } finally {

@@ -7,6 +7,7 @@ import express, { type Express } from 'express';
 import { AdminSessions } from './admin-session';
 import { bearerAuth } from './auth';
 import { AuthFailureLimiter, type AuthFailureLimit } from './auth-failures';
+import { consoleRouter } from './console';
 import { BULL_BOARD_PATH, bullBoardApp } from './bull-board';
 import { errorHandler } from './error-handler';
 import { metricsHandler } from './metrics';
@@ -55,6 +56,7 @@ export function createApp(deps: AppDeps): Express {
   const sessions = new AdminSessions(deps.token, deps.store.sessions, limiter);
   app.use('/admin', adminLoginRouter(deps.token, sessions, limiter));
   app.use(BULL_BOARD_PATH, sessions.middleware(), bullBoardApp(deps.queue, { readOnly: deps.bullBoardReadOnly }));
+  app.use('/admin', consoleRouter({ ...deps, sessions }));
 
   // Bodies are read only once the token is known good.
   app.use('/api', bearerAuth(deps.token, limiter), express.json({ limit: '1mb', strict: false }));

@@ -33,7 +33,14 @@ export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts:
   createBullBoard({
     queues: queue.boardAdapters({ readOnly: opts.readOnly }),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'batch-exports queues', hideRedisDetails: true } },
+    options: {
+      uiConfig: {
+        boardTitle: 'batch-exports queues',
+        hideRedisDetails: true,
+        // Back to the console (services/api/src/console), which links here.
+        miscLinks: [{ text: 'Exports console', url: '/admin/exports' }],
+      },
+    },
   });
   const router = Router();
   for (const route of CLOSED) {

@@ -51,6 +51,7 @@ export async function startApi(
     await Promise.all([queue.close(), store.close(), clickhouse.close()]);
     throw err;
   });
+  // The bound port: PORT=0 picks a free one (tests).
   logger.info('api listening', { host: config.HOST, port: (server.address() as AddressInfo).port });
   return {
     server,

@@ -12,15 +12,15 @@ import { sendUnauthorized, tokenMatches } from '../auth';
 import type { AuthFailureLimiter } from '../auth-failures';
 
 /** Where a login may send the browser afterwards: admin pages only, never another site. */
-const SAFE_NEXT = /^\/admin\/queues(?:[/?#][^\\]*)?$/;
-const DEFAULT_NEXT = '/admin/queues';
+const SAFE_NEXT = /^\/admin\/(?:queues|exports)(?:[/?#][^\\]*)?$/;
+const DEFAULT_NEXT = '/admin/exports';
 
 /**
  * GET /admin/login shows a form; POST /admin/login with the admin token opens
- * a session, sets its cookie and goes on to Bull Board (a wrong token is a
- * 401 page and counts towards the client's limit); POST /admin/logout, with
- * the session's CSRF token, ends the session on the server and clears the
- * cookie. Both refuse a form posted from another site (403).
+ * a session, sets its cookie and goes on to the console (or Bull Board) (a
+ * wrong token is a 401 page and counts towards the client's limit);
+ * POST /admin/logout, with the session's CSRF token, ends the session on the
+ * server and clears the cookie. Both refuse a form posted from another site (403).
  */
 export function adminLoginRouter(token: string, sessions: AdminSessions, limiter: AuthFailureLimiter): Router {
   const router = Router();

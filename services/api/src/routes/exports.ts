@@ -1,51 +1,14 @@
-import {
-  RetryableError,
-  errorMessage,
-  isRetryable,
-  type DestinationCheckOptions,
-  type DestinationConfig,
-} from '@bx/core';
+import type { DestinationCheckOptions, DestinationConfig } from '@bx/core';
 import type { ExportService } from '@bx/operations';
 import { checkPathIds } from '../path-ids';
 import { Router, type Request } from 'express';
+import { testDestination } from '../destination-test';
 import { exportView } from '../serialize';
 
 const query = (req: Request, name: string): string | undefined => {
   const value = req.query[name];
   return typeof value === 'string' ? value : undefined;
 };
-
-/** The destination test answers within this, in ms, whatever the destination does (contract: 30 s). */
-export const TEST_DEADLINE_MS = 25_000;
-
-/**
- * Runs `check` with a signal that aborts after `ms` (or when `signal` does),
- * and gives up waiting then even if the check ignores its signal.
- */
-async function withDeadline(
-  check: (signal: AbortSignal) => Promise<void>,
-  signal: AbortSignal,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const timeUp = new AbortController();
-  const late = new Promise<never>((_, reject) =>
-    timeUp.signal.addEventListener('abort', () => reject(timeUp.signal.reason)),
-  );
-  const timer = setTimeout(
-    () =>
-      timeUp.abort(new RetryableError(`${what} destination did not answer within ${ms / 1000} s`, { code: 'Timeout' })),
-    ms,
-  );
-  const work = check(AbortSignal.any([signal, timeUp.signal]));
-  try {
-    await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-    work.catch(() => undefined);
-    late.catch(() => undefined);
-  }
-}
 
 export function exportsRouter(
   service: ExportService,
@@ -88,23 +51,7 @@ export function exportsRouter(
     // A client that goes away stops the check (a Snowflake login can take a while).
     const gone = new AbortController();
     res.on('close', () => gone.abort());
-    try {
-      await withDeadline(
-        (signal) => checkDestination(exp.destination, { signal }),
-        gone.signal,
-        TEST_DEADLINE_MS,
-        exp.destination.type,
-      );
-      res.json({ status: 'ok', message: `${exp.destination.type} destination reachable and writable` });
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      res.json({
-        status: 'failed',
-        message: errorMessage(err),
-        code: typeof code === 'string' ? code : null,
-        retryable: isRetryable(err),
-      });
-    }
+    res.json(await testDestination(exp, checkDestination, gone.signal));
   });
   router.get('/:id/runs', async (req, res) => {
     res.json(
