@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Span } from './interval-calendar';
+import type { NetworkPolicy } from './network-policy';
 
 /**
  * A destination as an export stores it: the plug-in's `type` and a config
@@ -23,6 +24,13 @@ export interface DestinationEndpoint {
 export interface DestinationCheckOptions {
   /** Aborts the check (the HTTP request went away). */
   signal?: AbortSignal;
+  /** Which addresses the check may connect to (ALLOWED_PRIVATE_DESTINATIONS); checked when connecting. */
+  network?: NetworkPolicy;
+}
+
+export interface DestinationWriterOptions {
+  /** Which addresses the writer may connect to (ALLOWED_PRIVATE_DESTINATIONS); checked when connecting. */
+  network?: NetworkPolicy;
 }
 
 /** What `npm run verify` asks a destination to read back. */
@@ -63,8 +71,8 @@ export interface DestinationPlugin<C extends Record<string, unknown> = Record<st
   /** Config fields never returned by the API and never logged. */
   readonly secretFields: ReadonlyArray<keyof C & string>;
   /**
-   * Config fields that say where the data goes (host, bucket, account).
-   * Not enforced yet: a PATCH changing one is to require the secrets again.
+   * Config fields that say where the data goes or who logs in (host, bucket,
+   * account, user): a PATCH that changes one must carry the secrets again.
    */
   readonly connectionFields: ReadonlyArray<keyof C & string>;
   /** The endpoints this config connects to. */
@@ -72,7 +80,7 @@ export interface DestinationPlugin<C extends Record<string, unknown> = Record<st
   /** Reaches the destination and checks it can be written (POST /api/exports/:id/test); throws a BatchExportError. */
   check(config: C, opts?: DestinationCheckOptions): Promise<void>;
   /** The writer of a run (the worker's data path). */
-  createWriter(config: C): W | Promise<W>;
+  createWriter(config: C, opts?: DestinationWriterOptions): W | Promise<W>;
   /**
    * Reads back what the destination holds of the export's rows in each
    * interval (`npm run verify`), per interval start; an interval it holds

@@ -5,6 +5,7 @@ export * from './reconciliation-repository';
 export * from './run-log-repository';
 export * from './run-repository';
 export * from './schedule-repository';
+export * from './session-repository';
 export * from './stats-repository';
 export { RUN_DURATION_BUCKETS } from './run-durations';
 export * from './store';

@@ -68,6 +68,8 @@ export function storeKeys(prefix: string) {
     reconcileStats: `${prefix}:stats:reconcile`,
     /** Before the export index (first version): sets of export ids. Read once by the migration. */
     legacyAllExports: `${prefix}:exports`,
+    /** JSON of one admin login, by the SHA-256 (hex) of its cookie's id; expires with the session. */
+    adminSession: (idHash: string) => `${prefix}:admin-session:${idHash}`,
   };
 }
 export type StoreKeys = ReturnType<typeof storeKeys>;

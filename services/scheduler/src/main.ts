@@ -1,5 +1,5 @@
 import { IntervalChecksums } from '@bx/clickhouse/checksums';
-import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
 import { AlertWebhook, BackfillPump, ExportJanitor, Reconciler, RunRetention } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
@@ -12,6 +12,8 @@ const HOUSEKEEPING_MS = 60_000;
 export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
   const config = loadConfig(env, ['scheduler']);
   const logger = createLogger({ service: 'scheduler' }, config.LOG_LEVEL);
+  // The scheduler never reads nor writes a secret: it leaves them as stored (this only warns when in clear).
+  exportSecretsFromConfig(config, () => [], logger);
   const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
   await store.assertReachable();
   const queue = BullMqRunQueue.fromConfig(config);
