@@ -173,6 +173,24 @@ describe('receipts and reconciliation, S3', function () {
     expect((await bed.store.reconciliation.list(id))[0]).to.deep.include({ status: 'repaired', sourceRecords: 42 });
   });
 
+  it('an interval whose run record retention removed is left unchecked, the others checked and repaired', async () => {
+    bed.startWorker();
+    const id = await bed.createExport(1, T0, T0 + 3 * HOUR, destination());
+    await bed.completed(id, 3);
+    await bed.insertLate(1, SPANS[0]!, 2);
+    await bed.insertLate(1, SPANS[1]!, 2);
+    // RUN_RETENTION_DAYS shorter than the window: the first interval's record is gone.
+    expect(await bed.store.runs.deleteMany([runIdFor(id, SPANS[0]!.start)], { retention: true })).to.equal(1);
+    const sut = bed.reconciler();
+    expect(await sut.pass(NOW)).to.deep.equal({ exports: 1, checked: 2, mismatches: 1, late_rows: 2, repairs: 0 });
+    expect((await bed.store.reconciliation.list(id)).map((r) => [r.start, r.status])).to.deep.equal([
+      [SPANS[2]!.start, 'ok'],
+      [SPANS[1]!.start, 'repairing'],
+    ]);
+    await bed.completed(id, 1, 2);
+    expect(await bed.store.runs.get(runIdFor(id, SPANS[0]!.start))).to.equal(null);
+  });
+
   it('two schedulers: each mismatch is repaired once, also when their locks expire mid-pass', async () => {
     const ids: string[] = [];
     bed.startWorker();
