@@ -1,4 +1,4 @@
-import { PermanentError, ReceiptChecksum, type IntervalReadBack, type ReadBackRequest } from '@bx/core';
+import { PermanentError, ReceiptChecksum, spanIndexOf, type IntervalReadBack, type ReadBackRequest } from '@bx/core';
 import type { SnowflakeConfig } from './snowflake-config';
 import { DEFAULT_SNOWFLAKE_OPTIONS } from './snowflake-destination';
 import { RECEIPTS_TABLE, utc } from './receipts-table';
@@ -36,7 +36,7 @@ export async function readBackSnowflake(
         [request.teamId, utc(from), utc(to)],
         (row) => {
           const at = instant(row.inserted_at);
-          const i = spanIndex(spans, at);
+          const i = spanIndexOf(spans, at);
           if (i >= 0) sums[i]!.add(String(row.uuid));
         },
       ),
@@ -68,20 +68,6 @@ function instant(value: unknown): number {
   const ms = value instanceof Date ? value.getTime() : Date.parse(String(value));
   if (Number.isNaN(ms)) throw new PermanentError(`not a timestamp: ${String(value)}`, { code: 'BadTimestamp' });
   return ms;
-}
-
-/** The index of the span holding `at` (spans sorted, not overlapping), or -1. */
-function spanIndex(spans: ReadBackRequest['spans'], at: number): number {
-  let lo = 0;
-  let hi = spans.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const span = spans[mid]!;
-    if (at < span.start) hi = mid - 1;
-    else if (at >= span.end) lo = mid + 1;
-    else return mid;
-  }
-  return -1;
 }
 
 /** A table that does not exist (no run has written it yet) holds no rows. */
