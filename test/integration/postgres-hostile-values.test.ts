@@ -19,7 +19,10 @@ interface Case {
   elements_chain?: Buffer;
   properties?: Buffer;
   person_properties?: Buffer;
+  /** SQL for created_at, instead of the row's time. */
+  created_at?: string;
   expect: Partial<{
+    created_at: string;
     event: string;
     distinct_id: string;
     elements_chain: string;
@@ -61,6 +64,11 @@ const CASES: Case[] = [
     expect: { properties: 'hello', person_properties: { a: [1, 2] } },
   },
   {
+    name: "ClickHouse 18.16's zero DateTime (0000-00-00 00:00:00) is the Unix epoch",
+    created_at: `toDateTime(0, 'UTC')`,
+    expect: { created_at: '1970-01-01 00:00:00+00' },
+  },
+  {
     name: 'a NUL byte in text',
     event: bytes('sign', [0], 'up'),
     distinct_id: bytes([0]),
@@ -100,7 +108,7 @@ describe('Postgres destination: values PostgreSQL refuses, from the real ClickHo
         query: `INSERT INTO ${ch.database}.${ch.table}
           (uuid, event, properties, timestamp, team_id, distinct_id, elements_chain, created_at, person_id, person_properties, inserted_at)
           SELECT toUUID('${id}'), ${hex(c.event, '$pageview')}, ${hex(c.properties, '{}')}, ${at}, 1,
-                 ${hex(c.distinct_id, 'user')}, ${hex(c.elements_chain, '')}, ${at}, toUUID('${randomUUID()}'),
+                 ${hex(c.distinct_id, 'user')}, ${hex(c.elements_chain, '')}, ${c.created_at ?? at}, toUUID('${randomUUID()}'),
                  ${hex(c.person_properties, '')}, toNullable(${at})`,
       });
     }
@@ -131,7 +139,9 @@ describe('Postgres destination: values PostgreSQL refuses, from the real ClickHo
       runContext(span),
     );
     expect(result.records).to.equal(CASES.length * 3);
-    const { rows } = await pg.admin.query(`SELECT * FROM "${pg.schema}"."events"`);
+    const { rows } = await pg.admin.query(
+      `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS"+00"') AS created_at FROM "${pg.schema}"."events"`,
+    );
     expect(rows).to.have.length(CASES.length * 3);
     for (const [i, c] of CASES.entries()) {
       const row = rows.find((r) => r.uuid === uuids[i]);

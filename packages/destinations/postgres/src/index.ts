@@ -6,5 +6,6 @@ export * from './interval-load';
 export * from './postgres-connection';
 export * from './postgres-destination';
 export * from './postgres-errors';
+export * from './postgres-config';
 export * from './postgres-plugin';
 export * from './sql-text';

@@ -63,12 +63,20 @@ export async function replaceIntervalRows(
   const columns = EVENT_COLUMNS.map(quoteIdentifier).join(', ');
   const copy = conn.copyIn(`COPY ${table} (${columns}) FROM STDIN (FORMAT binary)`, 'COPY');
   let failure: unknown = null;
-  copy.on('error', (err) => (failure ??= err));
+  // The driver reports a lost connection as an 'error' of the stream without closing it: a write
+  // waiting for 'drain' would wait for ever, so every wait races this.
+  const failed = new Promise<never>((_, reject) =>
+    copy.on('error', (err) => {
+      failure ??= err;
+      reject(conn.classify(err, 'COPY'));
+    }),
+  );
+  failed.catch(() => undefined);
   const done = finished(copy);
   done.catch(() => undefined);
   const send = async (chunk: Buffer) => {
     result.bytes += chunk.length;
-    if (!copy.write(chunk)) await drainedOrClosed(copy);
+    if (!copy.write(chunk)) await Promise.race([drainedOrClosed(copy), failed]);
     if (failure || copy.destroyed) throw conn.classify(failure ?? new Error('COPY stream closed'), 'COPY');
   };
   try {
@@ -85,10 +93,11 @@ export async function replaceIntervalRows(
     }
     load.checkAborted();
     copy.end(BINARY_COPY_TRAILER);
-    await done;
+    await Promise.race([done, failed]);
   } catch (err) {
-    // CopyFail ends the COPY; closing the session (the caller does) would as well.
-    if (!copy.destroyed) copy.destroy();
+    // Still attached to the session (the source failed, the run was aborted): CopyFail ends the
+    // COPY. Closing the session (the caller does) would as well.
+    if (!failure && !copy.destroyed) copy.destroy();
     throw failure ? conn.classify(failure, 'COPY') : err;
   }
   result.bytes += BINARY_COPY_TRAILER.length;

@@ -92,9 +92,10 @@ export class PostgresDestination implements DestinationWriter {
    * the events and take a DELETE and an INSERT; a missing one must be
    * creatable (CREATE TABLE and its index, for real, then rolled back).
    */
-  async check(): Promise<void> {
+  async check(opts: { signal?: AbortSignal } = {}): Promise<void> {
     const { schema, table_name: table } = this.config;
-    const conn = await PostgresConnection.open(this.config, { ...CHECK_SETTINGS, applicationName: 'bx check' });
+    const settings = { ...CHECK_SETTINGS, applicationName: 'bx check' };
+    const conn = await PostgresConnection.open(this.config, settings, opts.signal);
     try {
       await requireSchema(conn, schema);
       const columns = await describeTable(conn, schema, table);
