@@ -185,6 +185,23 @@ describe('Postgres destination on the real PostgreSQL server', function () {
     expect(await stored()).to.deep.equal(expected([...events, ...neighbours]));
   });
 
+  it('runs of several intervals starting together on a new table: one creates it, every one loads', async () => {
+    const hour = 3_600_000;
+    const starts = Array.from({ length: 6 }, (_, i) => span.start + (i + 5) * hour);
+    const perInterval = starts.map((start) => [
+      makeEvent({ inserted_at: chTime(new Date(start + 1000).toISOString()) }),
+    ]);
+    await Promise.all(
+      starts.map((start, i) =>
+        sut().write(
+          rowBatches(asRows(perInterval[i]!), 1),
+          ctx({ runId: `r${i}`, dataIntervalStart: start, dataIntervalEnd: start + hour }),
+        ),
+      ),
+    );
+    expect(await stored()).to.deep.equal(expected(perInterval.flat()));
+  });
+
   it('loads into an existing table of other compatible types, in its own column order', async () => {
     await pg.admin.query(`CREATE TABLE "${pg.schema}"."events" (
       note text, "person_properties" json, "properties" text, "inserted_at" timestamp, "team_id" integer,

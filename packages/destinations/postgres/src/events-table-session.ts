@@ -62,20 +62,34 @@ export async function prepareEventsTable(
 ): Promise<ColumnEncoding[]> {
   const { schema, table } = target;
   await requireSchema(conn, schema);
-  let columns = await describeTable(conn, schema, table);
-  if (!columns) {
-    await conn.query('BEGIN', 'BEGIN');
-    try {
-      for (const sql of createEventsTableSql(schema, table)) await conn.query(sql, 'CREATE TABLE');
-      await conn.query('COMMIT', 'COMMIT');
-    } catch (err) {
-      await conn.query('ROLLBACK', 'ROLLBACK').catch(() => undefined);
-      // 42P07: another run created it first.
-      if ((err as { cause?: { code?: string } }).cause?.code !== '42P07') throw err;
-    }
-    columns = (await describeTable(conn, schema, table)) ?? [];
-  }
+  const columns = (await describeTable(conn, schema, table)) ?? (await createEventsTable(conn, schema, table));
   return checkedEncodings(columns, target);
+}
+
+/**
+ * Creates the table and its index, one creator at a time: runs of several
+ * intervals start together on a new export, and concurrent CREATE TABLEs of
+ * one name fail (42P07, or 23505 on pg_type's index) rather than wait. The
+ * advisory lock makes the others wait, then find the table.
+ */
+async function createEventsTable(conn: PostgresConnection, schema: string, table: string): Promise<TableColumn[]> {
+  await conn.query('BEGIN', 'BEGIN');
+  try {
+    const name = qualifiedName(schema, table);
+    await conn.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', 'lock table creation', [
+      `bx:create:${name}`,
+    ]);
+    if (!(await describeTable(conn, schema, table))) {
+      for (const sql of createEventsTableSql(schema, table)) await conn.query(sql, 'CREATE TABLE');
+    }
+    await conn.query('COMMIT', 'COMMIT');
+  } catch (err) {
+    await conn.query('ROLLBACK', 'ROLLBACK').catch(() => undefined);
+    // Created at the same moment by someone who does not take the lock.
+    const code = (err as { cause?: { code?: string } }).cause?.code;
+    if (code !== '42P07' && code !== '23505') throw err;
+  }
+  return (await describeTable(conn, schema, table)) ?? [];
 }
 
 /** The encodings for `columns`, or a PermanentError naming every column that cannot hold the events. */
