@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { parseInput, postgresConfigSchema, ValidationError } from '@bx/core';
+import { parseInput, PermanentError, postgresConfigSchema, ValidationError } from '@bx/core';
+import { postgresOptionsFromEnv } from '@bx/destination-postgres';
 
 describe('Postgres destination config', () => {
   const base = {
@@ -40,4 +41,17 @@ describe('Postgres destination config', () => {
       expect((err as ValidationError).details.map((d) => d.field)).to.include(field);
     });
   }
+
+  it("the worker's settings: from POSTGRES_LOCK_TIMEOUT_MS and POSTGRES_CONNECT_TIMEOUT_MS; a bad one names itself", () => {
+    expect(postgresOptionsFromEnv({})).to.deep.equal({});
+    expect(postgresOptionsFromEnv({ POSTGRES_LOCK_TIMEOUT_MS: '2000', POSTGRES_CONNECT_TIMEOUT_MS: '' })).to.deep.equal(
+      {
+        lockMs: 2000,
+      },
+    );
+    expect(() => postgresOptionsFromEnv({ POSTGRES_LOCK_TIMEOUT_MS: 'soon' }))
+      .to.throw(PermanentError)
+      .with.property('message')
+      .that.contains('POSTGRES_LOCK_TIMEOUT_MS');
+  });
 });

@@ -7,5 +7,6 @@ export * from './postgres-connection';
 export * from './postgres-destination';
 export * from './postgres-errors';
 export * from './postgres-config';
+export * from './postgres-options';
 export * from './postgres-plugin';
 export * from './sql-text';

@@ -1,4 +1,5 @@
 import { postgresConfigSchema, type PostgresConfig } from './postgres-config';
+import { postgresOptionsFromEnv } from './postgres-options';
 
 type Destination = typeof import('./postgres-destination');
 
@@ -21,5 +22,8 @@ export const postgresPlugin = {
   check: (config: PostgresConfig, opts?: { signal?: AbortSignal }): Promise<void> =>
     new (require('./postgres-destination') as Destination).PostgresDestination(config).check(opts),
   createWriter: (config: PostgresConfig) =>
-    new (require('./postgres-destination') as Destination).PostgresDestination(config),
+    new (require('./postgres-destination') as Destination).PostgresDestination(
+      config,
+      postgresOptionsFromEnv(process.env),
+    ),
 } as const;
