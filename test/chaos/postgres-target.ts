@@ -1,7 +1,7 @@
 import { type BatchExport, type Span } from '@bx/core';
 import { Client } from 'pg';
 import { uniqueName } from '../helpers/env';
-import { adminConfig } from '../helpers/postgres';
+import { adminConfig, destinationConfig } from '../helpers/postgres';
 import { sleep } from '../helpers/processes';
 import type { ChaosSystem } from './chaos-system';
 import { sourceRows, tally, type Verdict } from './verify';
@@ -54,7 +54,6 @@ export class PostgresTarget {
     teamId: number,
     range: { start_at: string; end_at: string },
   ): Promise<BatchExport> {
-    const { host, port, user, password, database } = adminConfig();
     return sys.exports.create({
       name: `chaos postgres team ${teamId}`,
       team_id: teamId,
@@ -62,16 +61,7 @@ export class PostgresTarget {
       ...range,
       destination: {
         type: 'Postgres',
-        config: {
-          host,
-          port,
-          user,
-          password,
-          database,
-          schema: this.schema,
-          table_name: this.table,
-          sslmode: 'disable',
-        },
+        config: destinationConfig(this.schema, this.table),
       },
     });
   }

@@ -15,6 +15,12 @@ export function adminConfig(): { host: string; port: number; user: string; passw
   };
 }
 
+/** The export config of a table on the test server, as the superuser, TLS off. */
+export function destinationConfig(schema: string, table: string): Record<string, unknown> {
+  const { host, port, user, password, database } = adminConfig();
+  return { host, port, user, password, database, schema, table_name: table, sslmode: 'disable' };
+}
+
 /**
  * A schema of its own on the real PostgreSQL server for one test file, and
  * the roles it creates; drop() removes both.
@@ -34,18 +40,7 @@ export class TestPostgres {
 
   /** A destination config for this schema as the superuser (TLS off unless overridden). */
   config(overrides: Partial<PostgresConfig> = {}): PostgresConfig {
-    const { host, port, user, password, database } = adminConfig();
-    return parseInput(postgresConfigSchema, {
-      host,
-      port,
-      user,
-      password,
-      database,
-      schema: this.schema,
-      table_name: 'events',
-      sslmode: 'disable',
-      ...overrides,
-    });
+    return parseInput(postgresConfigSchema, { ...destinationConfig(this.schema, 'events'), ...overrides });
   }
 
   /** A login role with a password and nothing granted; `grants` run as the superuser after. */
