@@ -8,8 +8,11 @@ import { WorkerProcess } from './worker-process';
 
 export interface ProductCase {
   name: string;
-  file_format: S3Config['file_format'];
-  compression: string | null;
+  /** An S3 case: the file format and codec. */
+  file_format?: S3Config['file_format'];
+  compression?: string | null;
+  /** Another destination: its type and config. */
+  destination?: { type: string; config: Record<string, unknown> };
 }
 
 export interface ProductResult {
@@ -21,7 +24,8 @@ export interface ProductResult {
 
 /**
  * Exports the benchmark interval the way production does: a job through
- * BullMQ, a fresh worker process, a multipart upload to the S3 server. Timed
+ * BullMQ, a fresh worker process, a multipart upload to the S3 server (or the
+ * case's own destination). Timed
  * from enqueue to the run being Completed; `reps` times, same worker.
  */
 export async function runProductCase(
@@ -39,7 +43,7 @@ export async function runProductCase(
     team_id: BENCH_TEAM,
     interval: 'hour',
     paused: true,
-    destination: {
+    destination: c.destination ?? {
       type: 'S3',
       config: { ...deps.s3, prefix: `bench/${c.name}`, file_format: c.file_format, compression: c.compression },
     },
