@@ -1,4 +1,5 @@
-import { parseInput, postgresConfigSchema, type PostgresConfig } from '@bx/core';
+import { parseInput } from '@bx/core';
+import { postgresConfigSchema, type PostgresConfig } from '@bx/destination-postgres';
 import { Client } from 'pg';
 import { testEnv, uniqueName } from './env';
 import { expectedRecord, type SourceEvent } from './events';

@@ -2,8 +2,15 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { BatchExportError, PermanentError, RetryableError, type EventBatch, type PostgresConfig } from '@bx/core';
-import { PostgresConnection, PostgresDestination, type PostgresDestinationOptions } from '@bx/destination-postgres';
+import type { EventBatch } from '@bx/batch';
+import { BatchExportError, PermanentError, RetryableError } from '@bx/core';
+import {
+  checkPostgres,
+  PostgresConnection,
+  PostgresDestination,
+  type PostgresConfig,
+  type PostgresDestinationOptions,
+} from '@bx/destination-postgres';
 import { asRows, chTime, makeEvent, rowBatches } from '../helpers/events';
 import { TestPostgres } from '../helpers/postgres';
 import { runContext } from '../helpers/run-context';
@@ -21,6 +28,7 @@ describe('Postgres destination: errors, check() and TLS on the real PostgreSQL s
   const rows = asRows(events);
   const sut = (config: Partial<PostgresConfig> = {}, options: Partial<PostgresDestinationOptions> = {}) =>
     new PostgresDestination(pg.config(config), options);
+  const check = (config: Partial<PostgresConfig> = {}) => checkPostgres(pg.config(config));
   const write = (config: Partial<PostgresConfig> = {}, options: Partial<PostgresDestinationOptions> = {}) =>
     sut(config, options).write(rowBatches(rows, 50), runContext(span));
   const failure = (p: Promise<unknown>) =>
@@ -64,10 +72,7 @@ describe('Postgres destination: errors, check() and TLS on the real PostgreSQL s
 
   describe('permanent', () => {
     it('a wrong password (28P01), in a run and in check()', async () => {
-      for (const err of [
-        await failure(write({ password: 'wrong' })),
-        await failure(sut({ password: 'wrong' }).check()),
-      ]) {
+      for (const err of [await failure(write({ password: 'wrong' })), await failure(check({ password: 'wrong' }))]) {
         expect(err).to.be.instanceOf(PermanentError).with.property('code', 'AuthenticationFailed');
         expect(err.message).to.contain('28P01');
       }
@@ -77,13 +82,13 @@ describe('Postgres destination: errors, check() and TLS on the real PostgreSQL s
       const err = await failure(write({ database: 'no_such_database' }));
       expect(err).to.be.instanceOf(PermanentError).with.property('code', 'DatabaseNotFound');
       expect(err.message).to.contain('3D000');
-      expect(await failure(sut({ database: 'no_such_database' }).check())).to.be.instanceOf(PermanentError);
+      expect(await failure(check({ database: 'no_such_database' }))).to.be.instanceOf(PermanentError);
     });
 
     it('an unknown schema (3F000)', async () => {
       for (const err of [
         await failure(write({ schema: 'no_such_schema' })),
-        await failure(sut({ schema: 'no_such_schema' }).check()),
+        await failure(check({ schema: 'no_such_schema' })),
       ]) {
         expect(err).to.be.instanceOf(PermanentError).with.property('code', 'SchemaNotFound');
         expect(err.message).to.contain('"no_such_schema" does not exist');
@@ -92,13 +97,13 @@ describe('Postgres destination: errors, check() and TLS on the real PostgreSQL s
 
     it('a missing privilege (42501): no CREATE in the schema, or no INSERT on the table', async () => {
       const reader = await pg.role((u) => [`GRANT USAGE ON SCHEMA "${pg.schema}" TO "${u}"`]);
-      for (const err of [await failure(write(reader)), await failure(sut(reader).check())]) {
+      for (const err of [await failure(write(reader)), await failure(check(reader))]) {
         expect(err).to.be.instanceOf(PermanentError).with.property('code', 'InsufficientPrivilege');
         expect(err.message).to.contain('42501');
       }
       await write();
       await pg.admin.query(`GRANT SELECT ON "${pg.schema}"."events" TO "${reader.user}"`);
-      const err = await failure(sut(reader).check());
+      const err = await failure(check(reader));
       expect(err).to.be.instanceOf(PermanentError).with.property('code', 'InsufficientPrivilege');
       expect(await failure(write(reader))).to.have.property('code', 'InsufficientPrivilege');
       expect(await count()).to.equal(rows.length);
@@ -108,16 +113,16 @@ describe('Postgres destination: errors, check() and TLS on the real PostgreSQL s
   describe('check()', () => {
     it('a user that may create the table passes, and the table is not left behind', async () => {
       const writer = await pg.role((u) => [`GRANT USAGE, CREATE ON SCHEMA "${pg.schema}" TO "${u}"`]);
-      await sut(writer).check();
+      await check(writer);
       const { rows: found } = await pg.admin.query(`SELECT to_regclass($1) AS t`, [`"${pg.schema}"."events"`]);
       expect(found[0].t).to.equal(null);
       await sut(writer).write(rowBatches(rows, 50), runContext(span));
-      await sut(writer).check();
+      await check(writer);
     });
 
     it('an existing table that cannot hold the events fails it, naming the column', async () => {
       await pg.admin.query(`CREATE TABLE "${pg.schema}"."events" (uuid int)`);
-      const err = await failure(sut().check());
+      const err = await failure(check());
       expect(err).to.be.instanceOf(PermanentError).with.property('code', 'IncompatibleTable');
       expect(err.message).to.contain('column "uuid" is integer').and.contain('column "event" is missing');
     });
@@ -240,7 +245,7 @@ describe('Postgres destination: errors, check() and TLS on the real PostgreSQL s
       const err = await failure(write({ sslmode: 'verify-full' }));
       expect(err).to.be.instanceOf(PermanentError).with.property('code', 'CertificateRejected');
       expect(err.message).to.contain('ca_cert').and.contain('sslmode require');
-      expect(await failure(sut({ sslmode: 'verify-full' }).check())).to.have.property('code', 'CertificateRejected');
+      expect(await failure(check({ sslmode: 'verify-full' }))).to.have.property('code', 'CertificateRejected');
     });
   });
 });

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { ClickHouseSource, buildEventsQuery } from '@bx/clickhouse';
-import { PermanentError, RetryableError, type EventBatch, type EventRow, type RunContext } from '@bx/core';
+import type { EventBatch, RunContext } from '@bx/batch';
+import { PermanentError, RetryableError, type EventRow } from '@bx/core';
 import { PostgresDestination, type PostgresDestinationOptions } from '@bx/destination-postgres';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { testEnv } from '../helpers/env';

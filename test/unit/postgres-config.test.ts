@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { parseInput, PermanentError, postgresConfigSchema, ValidationError } from '@bx/core';
-import { postgresOptionsFromEnv } from '@bx/destination-postgres';
+import { parseInput, PermanentError, ValidationError } from '@bx/core';
+import { postgresConfigSchema, postgresOptionsFromEnv } from '@bx/destination-postgres';
 
 describe('Postgres destination config', () => {
   const base = {

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { FIELDS, Field, SLOTS, timestampMicros, type EventBatch } from '@bx/core';
+import { FIELDS, Field, SLOTS, timestampMicros, type EventBatch } from '@bx/batch';
 import type { ColumnEncoding } from './events-table';
 import { jsonForPostgres, textForPostgres } from './hostile-values';
 

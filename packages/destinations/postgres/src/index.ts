@@ -6,6 +6,7 @@ export * from './interval-load';
 export * from './postgres-connection';
 export * from './postgres-destination';
 export * from './postgres-errors';
+export * from './postgres-check';
 export * from './postgres-config';
 export * from './postgres-options';
 export * from './postgres-plugin';

@@ -1,5 +1,6 @@
 import { finished } from 'node:stream/promises';
-import { EVENT_COLUMNS, RetryableError, drainedOrClosed, type EventBatch } from '@bx/core';
+import type { EventBatch } from '@bx/batch';
+import { EVENT_COLUMNS, RetryableError, drainedOrClosed } from '@bx/core';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, BinaryCopyEncoder } from './copy-binary';
 import type { ColumnEncoding } from './events-table';
 import type { PostgresConnection } from './postgres-connection';

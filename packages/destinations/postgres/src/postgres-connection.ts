@@ -1,7 +1,8 @@
-import { RetryableError, type PostgresConfig } from '@bx/core';
+import { RetryableError } from '@bx/core';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type QueryResultRow } from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
+import type { PostgresConfig } from './postgres-config';
 import { classifyPostgresError } from './postgres-errors';
 
 export interface SessionSettings {

@@ -1,19 +1,9 @@
-import {
-  BatchExportError,
-  EVENT_COLUMNS,
-  RetryableError,
-  errorMessage,
-  type DestinationResult,
-  type DestinationWriter,
-  type EventBatch,
-  type PostgresConfig,
-  type RunContext,
-} from '@bx/core';
-import { createEventsTableSql } from './events-table';
-import { checkedEncodings, describeTable, prepareEventsTable, requireSchema } from './events-table-session';
+import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
+import { BatchExportError, RetryableError, errorMessage } from '@bx/core';
+import { prepareEventsTable } from './events-table-session';
 import { replaceIntervalRows } from './interval-load';
+import type { PostgresConfig } from './postgres-config';
 import { PostgresConnection, type SessionSettings } from './postgres-connection';
-import { qualifiedName, quoteIdentifier } from './sql-text';
 
 export interface PostgresDestinationOptions {
   /** Longest wait for the connection, TLS and login, in ms. Default 30 s. */
@@ -27,9 +17,6 @@ export interface PostgresDestinationOptions {
 }
 
 export const DEFAULT_POSTGRES_OPTIONS: PostgresDestinationOptions = { connectMs: 30_000, lockMs: 60_000 };
-
-/** The destination test answers an HTTP request within 30 s: its own, shorter deadlines, in ms. */
-const CHECK_SETTINGS = { connectMs: 10_000, lockMs: 5_000, statementMs: 10_000 } as const;
 
 /**
  * Loads a run's rows into a PostgreSQL table with one binary COPY, in the
@@ -81,41 +68,6 @@ export class PostgresDestination implements DestinationWriter {
       throw err instanceof BatchExportError
         ? err
         : new RetryableError(`PostgreSQL load failed: ${errorMessage(err)}`, { code: 'LoadFailed', cause: err });
-    } finally {
-      await conn.close();
-    }
-  }
-
-  /**
-   * Logs in, checks the schema exists, and proves the right to write the
-   * table, in a transaction that is rolled back: an existing table must hold
-   * the events and take a DELETE and an INSERT; a missing one must be
-   * creatable (CREATE TABLE and its index, for real, then rolled back).
-   */
-  async check(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    const { schema, table_name: table } = this.config;
-    const settings = { ...CHECK_SETTINGS, applicationName: 'bx check' };
-    const conn = await PostgresConnection.open(this.config, settings, opts.signal);
-    try {
-      await requireSchema(conn, schema);
-      const columns = await describeTable(conn, schema, table);
-      await conn.query('BEGIN', 'BEGIN');
-      if (columns) {
-        checkedEncodings(columns, { schema, table, teamId: 0 });
-        const name = qualifiedName(schema, table);
-        // The run's own DELETE (it needs SELECT on team_id and inserted_at too), on an empty range.
-        await conn.query(
-          `DELETE FROM ${name} WHERE "team_id" = $1 AND "inserted_at" >= $2 AND "inserted_at" < $2`,
-          'DELETE',
-          [0, '2000-01-01T00:00:00+00:00'],
-        );
-        const list = EVENT_COLUMNS.map(quoteIdentifier).join(', ');
-        const nulls = EVENT_COLUMNS.map(() => 'NULL').join(', ');
-        await conn.query(`INSERT INTO ${name} (${list}) SELECT ${nulls} WHERE false`, 'INSERT');
-      } else {
-        for (const sql of createEventsTableSql(schema, table)) await conn.query(sql, 'CREATE TABLE');
-      }
-      await conn.query('ROLLBACK', 'ROLLBACK');
     } finally {
       await conn.close();
     }

@@ -1,3 +1,5 @@
+import type { DestinationWriter } from '@bx/batch';
+import type { DestinationPlugin } from '@bx/core';
 import { postgresConfigSchema, type PostgresConfig } from './postgres-config';
 import { postgresOptionsFromEnv } from './postgres-options';
 
@@ -5,25 +7,22 @@ type Destination = typeof import('./postgres-destination');
 
 /**
  * The Postgres destination as the registry sees it (entry point
- * `@bx/destination-postgres/plugin`): its config schema, which fields are
- * secrets, which say where it connects and as whom (a PATCH that changes one
- * must carry the secrets again), where it connects (for a network policy), its
- * check and its writer. This module loads zod and core only; the check and
- * the writer load `pg` on first use.
+ * `@bx/destination-postgres/plugin`). This module loads zod and core only;
+ * the check loads `pg`, the writer `pg` and the batch encoder (the native
+ * addon), on first use. The writer takes the
+ * worker's POSTGRES_* settings (postgres-options.ts).
  */
-export const postgresPlugin = {
+export const postgresPlugin: DestinationPlugin<PostgresConfig, DestinationWriter> = {
   type: 'Postgres',
   configSchema: postgresConfigSchema,
   secretFields: ['password'],
   connectionFields: ['host', 'port', 'database', 'user'],
-  endpoints: (config: PostgresConfig): Array<{ host: string; port: number }> => [
-    { host: config.host, port: config.port },
-  ],
-  check: (config: PostgresConfig, opts?: { signal?: AbortSignal }): Promise<void> =>
-    new (require('./postgres-destination') as Destination).PostgresDestination(config).check(opts),
-  createWriter: (config: PostgresConfig) =>
+  endpoints: (config) => [{ host: config.host, port: config.port }],
+  check: (config, opts) =>
+    (require('./postgres-check') as typeof import('./postgres-check')).checkPostgres(config, opts),
+  createWriter: (config) =>
     new (require('./postgres-destination') as Destination).PostgresDestination(
       config,
       postgresOptionsFromEnv(process.env),
     ),
-} as const;
+};
