@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Run } from '@bx/core';
-import { RunQueue } from '@bx/queue';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { testEnv, uniqueName } from '../helpers/env';
@@ -25,7 +25,7 @@ describe('end to end: API → scheduler → worker → ClickHouse 18.16 → Post
   let ch: TestClickHouse;
   let pg: TestPostgres;
   let store: Store;
-  let queue: RunQueue;
+  let queue: BullMqRunQueue;
   let prefix: string;
   let port: number;
   const services: ServiceProcess[] = [];
@@ -48,7 +48,7 @@ describe('end to end: API → scheduler → worker → ClickHouse 18.16 → Post
     pg = await new TestPostgres().setup();
     prefix = uniqueName('bxpg');
     store = Store.connect(testEnv.REDIS_URL, prefix);
-    queue = new RunQueue({ redisUrl: testEnv.REDIS_URL, prefix, attempts: 5, backoffMs: 200 });
+    queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 5, backoffMs: 200 });
     port = await freePort();
     const env = {
       REDIS_URL: testEnv.REDIS_URL,
