@@ -6,6 +6,7 @@ import type { EventBatch } from '@bx/batch';
 import { BatchExportError, PermanentError, RetryableError } from '@bx/core';
 import {
   checkPostgres,
+  createEventsTableSql,
   PostgresConnection,
   PostgresDestination,
   type PostgresConfig,
@@ -118,6 +119,25 @@ describe('Postgres destination: errors, check() and TLS on the real PostgreSQL s
       expect(found[0].t).to.equal(null);
       await sut(writer).write(rowBatches(rows, 50), runContext(span));
       await check(writer);
+    });
+
+    it('passes while a run is creating the table: it waits for the creation, then checks the table', async () => {
+      const creator = await pg.session();
+      await creator.query('BEGIN');
+      // What a run's creation does (events-table-session.ts), held open.
+      await creator.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `bx:create:"${pg.schema}"."events"`,
+      ]);
+      for (const sql of createEventsTableSql(pg.schema, 'events')) await creator.query(sql);
+      const checked = check();
+      await waitFor(async () => {
+        const { rows: waiting } = await pg.admin.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'bx check' AND wait_event_type = 'Lock'`,
+        );
+        return waiting.length > 0;
+      });
+      await creator.query('COMMIT');
+      await checked;
     });
 
     it('an existing table that cannot hold the events fails it, naming the column', async () => {

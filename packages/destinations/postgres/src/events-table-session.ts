@@ -75,10 +75,7 @@ export async function prepareEventsTable(
 async function createEventsTable(conn: PostgresConnection, schema: string, table: string): Promise<TableColumn[]> {
   await conn.query('BEGIN', 'BEGIN');
   try {
-    const name = qualifiedName(schema, table);
-    await conn.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', 'lock table creation', [
-      `bx:create:${name}`,
-    ]);
+    await lockTableCreation(conn, schema, table);
     if (!(await describeTable(conn, schema, table))) {
       for (const sql of createEventsTableSql(schema, table)) await conn.query(sql, 'CREATE TABLE');
     }
@@ -90,6 +87,17 @@ async function createEventsTable(conn: PostgresConnection, schema: string, table
     if (code !== '42P07' && code !== '23505') throw err;
   }
   return (await describeTable(conn, schema, table)) ?? [];
+}
+
+/**
+ * Waits (up to lock_timeout) for whoever is creating the table to commit, and
+ * keeps others from creating it until this transaction ends: a transaction
+ * lock, so BEGIN first.
+ */
+export async function lockTableCreation(conn: PostgresConnection, schema: string, table: string): Promise<void> {
+  await conn.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', 'lock table creation', [
+    `bx:create:${qualifiedName(schema, table)}`,
+  ]);
 }
 
 /** The encodings for `columns`, or a PermanentError naming every column that cannot hold the events. */

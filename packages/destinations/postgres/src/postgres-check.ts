@@ -1,6 +1,6 @@
 import { EVENT_COLUMNS } from '@bx/core';
 import { createEventsTableSql } from './events-table';
-import { checkedEncodings, describeTable, requireSchema } from './events-table-session';
+import { checkedEncodings, describeTable, lockTableCreation, requireSchema } from './events-table-session';
 import type { PostgresConfig } from './postgres-config';
 import { PostgresConnection } from './postgres-connection';
 import { qualifiedName, quoteIdentifier } from './sql-text';
@@ -21,8 +21,10 @@ export async function checkPostgres(config: PostgresConfig, opts: { signal?: Abo
   const conn = await PostgresConnection.open(config, CHECK_SETTINGS, opts.signal);
   try {
     await requireSchema(conn, schema);
-    const columns = await describeTable(conn, schema, table);
     await conn.query('BEGIN', 'BEGIN');
+    // A run creating the table right now: wait for it, then check the table it made.
+    await lockTableCreation(conn, schema, table);
+    const columns = await describeTable(conn, schema, table);
     if (columns) {
       checkedEncodings(columns, { schema, table, teamId: 0 });
       const name = qualifiedName(schema, table);
