@@ -1,4 +1,4 @@
-import { EVENT_COLUMNS } from '@bx/core';
+import { EVENT_COLUMNS, type DestinationCheckOptions } from '@bx/core';
 import { createEventsTableSql } from './events-table';
 import { checkedEncodings, describeTable, lockTableCreation, requireSchema } from './events-table-session';
 import type { PostgresConfig } from './postgres-config';
@@ -16,9 +16,9 @@ const CHECK_SETTINGS = { connectMs: 10_000, lockMs: 5_000, statementMs: 10_000, 
  * and its index, for real, then rolled back). Loads `pg`, not the batch
  * encoder (the API runs without the native addon).
  */
-export async function checkPostgres(config: PostgresConfig, opts: { signal?: AbortSignal } = {}): Promise<void> {
+export async function checkPostgres(config: PostgresConfig, opts: DestinationCheckOptions = {}): Promise<void> {
   const { schema, table_name: table } = config;
-  const conn = await PostgresConnection.open(config, CHECK_SETTINGS, opts.signal);
+  const conn = await PostgresConnection.open(config, { ...CHECK_SETTINGS, network: opts.network }, opts.signal);
   try {
     await requireSchema(conn, schema);
     await conn.query('BEGIN', 'BEGIN');

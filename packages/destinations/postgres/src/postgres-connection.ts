@@ -1,5 +1,6 @@
-import { RetryableError } from '@bx/core';
-import type { ConnectionOptions } from 'node:tls';
+import { BatchExportError, RetryableError, type NetworkPolicy } from '@bx/core';
+import { isIP } from 'node:net';
+import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { Client, type QueryResultRow } from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import type { PostgresConfig } from './postgres-config';
@@ -14,21 +15,35 @@ export interface SessionSettings {
   statementMs: number;
   /** `application_name`: who holds a session, in pg_stat_activity. */
   applicationName: string;
+  /** Which addresses the session may reach (ALLOWED_PRIVATE_DESTINATIONS); checked after resolving `host`. */
+  network?: NetworkPolicy;
 }
 
 /** How long closing a connection may take, in ms: a dead server must not hold the run. */
 const CLOSE_WAIT_MS = 5000;
 
-/** TLS options for `sslmode` (libpq's meanings; `require` with `ca_cert` checks the chain as libpq's verify-ca). */
-export function tlsOptions(config: Pick<PostgresConfig, 'sslmode' | 'ca_cert'>): false | ConnectionOptions {
+/**
+ * TLS options for `sslmode` (libpq's meanings; `require` with `ca_cert` checks
+ * the chain as libpq's verify-ca). The session may connect to the address a
+ * host name resolved to: the certificate is still checked against the name.
+ */
+export function tlsOptions(config: Pick<PostgresConfig, 'host' | 'sslmode' | 'ca_cert'>): false | ConnectionOptions {
   const ca = config.ca_cert ?? undefined;
+  const byName =
+    isIP(config.host) === 0
+      ? {
+          servername: config.host,
+          checkServerIdentity: (_: string, cert: Parameters<typeof checkServerIdentity>[1]) =>
+            checkServerIdentity(config.host, cert),
+        }
+      : {};
   switch (config.sslmode) {
     case 'disable':
       return false;
     case 'require':
       return ca ? { ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false };
     case 'verify-full':
-      return ca ? { ca } : {};
+      return ca ? { ca, ...byName } : byName;
   }
 }
 
@@ -52,8 +67,15 @@ export class PostgresConnection {
     settings: SessionSettings,
     signal?: AbortSignal,
   ): Promise<PostgresConnection> {
+    let host = config.host;
+    try {
+      // Resolved and checked here, and connected to by address: the address checked is the one reached.
+      if (settings.network) host = await settings.network.resolveChecked(config.host);
+    } catch (err) {
+      throw err instanceof BatchExportError ? err : classifyPostgresError(err, 'login');
+    }
     const client = new Client({
-      host: config.host,
+      host,
       port: config.port,
       database: config.database,
       user: config.user,

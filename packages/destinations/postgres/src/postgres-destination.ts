@@ -1,5 +1,5 @@
 import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
-import { BatchExportError, RetryableError, errorMessage } from '@bx/core';
+import { BatchExportError, RetryableError, errorMessage, type NetworkPolicy } from '@bx/core';
 import { prepareEventsTable } from './events-table-session';
 import { replaceIntervalRows } from './interval-load';
 import type { PostgresConfig } from './postgres-config';
@@ -14,6 +14,8 @@ export interface PostgresDestinationOptions {
    * retryable and backoff tries again. Default 60 s.
    */
   lockMs: number;
+  /** Which addresses a run may reach (ALLOWED_PRIVATE_DESTINATIONS), checked when connecting. Default: any. */
+  network?: NetworkPolicy;
 }
 
 export const DEFAULT_POSTGRES_OPTIONS: PostgresDestinationOptions = { connectMs: 30_000, lockMs: 60_000 };
@@ -74,7 +76,8 @@ export class PostgresDestination implements DestinationWriter {
   }
 
   private settings(applicationName: string): SessionSettings {
-    return { connectMs: this.options.connectMs, lockMs: this.options.lockMs, statementMs: 0, applicationName };
+    const { connectMs, lockMs, network } = this.options;
+    return { connectMs, lockMs, statementMs: 0, applicationName, network };
   }
 }
 

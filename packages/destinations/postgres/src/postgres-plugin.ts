@@ -20,9 +20,9 @@ export const postgresPlugin: DestinationPlugin<PostgresConfig, DestinationWriter
   endpoints: (config) => [{ host: config.host, port: config.port }],
   check: (config, opts) =>
     (require('./postgres-check') as typeof import('./postgres-check')).checkPostgres(config, opts),
-  createWriter: (config) =>
-    new (require('./postgres-destination') as Destination).PostgresDestination(
-      config,
-      postgresOptionsFromEnv(process.env),
-    ),
+  createWriter: (config, opts) =>
+    new (require('./postgres-destination') as Destination).PostgresDestination(config, {
+      ...postgresOptionsFromEnv(process.env),
+      network: opts?.network,
+    }),
 };
