@@ -174,6 +174,30 @@ describe('end to end: API → scheduler → worker → ClickHouse 18.16 → Post
     expect(failed[0]).to.deep.include({ attempts: 1 });
     expect(failed[0]!.error).to.contain('28P01');
   });
+
+  it('the password is sealed at rest, never returned and never logged', async () => {
+    const { user, password } = await pg.role((u) => [`GRANT USAGE, CREATE ON SCHEMA "${pg.schema}" TO "${u}"`]);
+    const id = await createExport('events_role', { user, password });
+    expect((await api<{ status: string }>('POST', `/api/exports/${id}/test`)).body.status).to.equal('ok');
+    await runs(id, hours);
+    await expectTable('events_role');
+    const renamed = await api('PATCH', `/api/exports/${id}`, { destination: { config: { password } } });
+    expect(renamed.status).to.equal(200);
+    const shown = [
+      renamed.body,
+      (await api('GET', `/api/exports/${id}`)).body,
+      (await api('GET', '/api/exports')).body,
+      (await api('GET', `/api/exports/${id}/runs`)).body,
+    ].map((b) => JSON.stringify(b));
+    expect(shown[1]).to.contain(user);
+    for (const body of shown) expect(body).to.not.contain(password);
+    // What redis-cli GET <prefix>:export:<id> (and the AOF) shows.
+    const stored = (await store.redis.get(`${prefix}:export:${id}`))!;
+    expect(stored).to.not.contain(password);
+    expect(JSON.parse(stored).destination.config.password).to.match(/^bxenc:v1:/);
+    const logs = services.map((s) => s.logs.map((l) => JSON.stringify(l)).join('\n') + s.stderr.join('')).join('\n');
+    expect(logs).to.contain(id).and.not.contain(password).and.not.contain('not-the-password');
+  });
 });
 
 async function freePort(): Promise<number> {

@@ -1,5 +1,6 @@
 import { parseInput } from '@bx/core';
 import { postgresConfigSchema, type PostgresConfig } from '@bx/destination-postgres';
+import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { testEnv, uniqueName } from './env';
 import { expectedRecord, type SourceEvent } from './events';
@@ -44,10 +45,10 @@ export class TestPostgres {
     return parseInput(postgresConfigSchema, { ...destinationConfig(this.schema, 'events'), ...overrides });
   }
 
-  /** A login role with a password and nothing granted; `grants` run as the superuser after. */
+  /** A login role with a password of its own (to look for in logs) and nothing granted; `grants` run as the superuser after. */
   async role(grants: (name: string) => string[] = () => []): Promise<{ user: string; password: string }> {
     const user = uniqueName('bx_role').replace(/-/g, '_');
-    const password = 'role-password';
+    const password = `role-password-${randomBytes(8).toString('hex')}`;
     await this.admin.query(`CREATE ROLE "${user}" LOGIN PASSWORD '${password}'`);
     this.roles.push(user);
     for (const sql of grants(user)) await this.admin.query(sql);

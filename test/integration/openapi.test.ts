@@ -160,6 +160,17 @@ describe('OpenAPI document', () => {
         .schemas;
       expect(Object.keys(schema.PostgresConfig!.properties)).to.not.include('password');
       expect((await op('POST', '/api/exports/{id}/test', { id })).json.status).to.equal('ok');
+      // Moving it to another server (or user) needs the password again.
+      const moved = await op(
+        'PATCH',
+        '/api/exports/{id}',
+        { id },
+        { body: { destination: { config: { port: 6543 } } } },
+      );
+      expect(moved.status).to.equal(400);
+      expect(moved.json.error.code).to.equal('secrets_required');
+      const renamed = { destination: { config: { table_name: 'events_2' } } };
+      expect((await op('PATCH', '/api/exports/{id}', { id }, { body: renamed })).status).to.equal(200);
       const bad = { destination: { type: 'Postgres', config: { ...config, sslmode: 'prefer' } } };
       const refused = await op('POST', '/api/exports', {}, { body: exportBody(bad) });
       expect(refused.status).to.equal(400);
