@@ -3,3 +3,4 @@ export * from './event-batch';
 export * from './event-fields';
 export * from './json-bytes';
 export * from './receipt-tally';
+export * from './timestamp-micros';

@@ -1,5 +1,5 @@
 import { jsonColumn } from '@bx/core';
-import { Field as CoreField, type EventBatch } from '@bx/batch';
+import { Field as CoreField, timestampMicros, type EventBatch } from '@bx/batch';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import { ZSTD_PARQUET_PAGES } from '../object-upload';
@@ -13,7 +13,6 @@ import {
   type Codec,
   type ColumnSpec,
 } from './file-writer';
-import { timestampMicros } from './timestamp-micros';
 
 /** Codecs inside the Parquet file (the file itself is uploaded as is). */
 export type ParquetCompression = 'zstd' | 'snappy' | 'gzip' | 'brotli' | null;
