@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { HOUR, ReconcileBed, hours } from '../helpers/reconcile-bed';
+import { TestPostgres } from '../helpers/postgres';
 import { createBucket, listKeys, testS3Client } from '../helpers/s3';
 import {
   connect,
@@ -138,6 +139,35 @@ describe('npm run verify', function () {
       expect(run.stdout).to.match(/2024-05-01T01:00:00Z - 2024-05-01T02:00:00Z\s+25\s+25\s+equal\s+v1\s+ok/);
     } finally {
       await server.close();
+    }
+  });
+
+  it("a Postgres row removed by hand, another's uuid changed: mismatches, exit 1", async () => {
+    const pg = await new TestPostgres().setup();
+    try {
+      const id = await bed.createExport(1, T0, T0 + 2 * HOUR, { type: 'Postgres', config: pg.config() });
+      await bed.completed(id, 2);
+      const ok = await verify(['--export-id', id, ...RANGE, '--json']);
+      expect(ok.code, ok.stdout + ok.stderr).to.equal(0);
+      expect(
+        JSON.parse(ok.stdout).intervals.map((i: Record<string, unknown>) => [i.destination_records, i.receipt_version]),
+      ).to.deep.equal([
+        [25, 1],
+        [25, 1],
+      ]);
+
+      const [gone, moved] = (await bed.sourceOf(1, SPANS[0]!)).uuids;
+      await pg.admin.query(`DELETE FROM "${pg.schema}"."events" WHERE "uuid" = $1`, [gone]);
+      // Same count in the second interval, other rows: only the checksum tells.
+      const other = (await bed.sourceOf(1, SPANS[1]!)).uuids[0]!;
+      await pg.admin.query(`UPDATE "${pg.schema}"."events" SET "uuid" = $1 WHERE "uuid" = $2`, [moved, other]);
+
+      const run = await verify(['--export-id', id, ...RANGE]);
+      expect(run.code).to.equal(1);
+      expect(run.stdout).to.match(/2024-05-01T00:00:00Z - 2024-05-01T01:00:00Z\s+25\s+24\s+DIFFERENT\s+v1\s+MISMATCH/);
+      expect(run.stdout).to.match(/2024-05-01T01:00:00Z - 2024-05-01T02:00:00Z\s+25\s+25\s+DIFFERENT\s+v1\s+MISMATCH/);
+    } finally {
+      await pg.drop();
     }
   });
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ReceiptChecksum, sipHash64 } from '@bx/core';
+import { ReadBackTally, ReceiptChecksum, sipHash64 } from '@bx/core';
 import { EventBatch, ReceiptTally, tallied } from '@bx/batch';
 import { randomUUID } from 'node:crypto';
 import { asRows, chTime, makeEvent, rowBatches } from '../helpers/events';
@@ -81,5 +81,28 @@ describe('receipt checksum: ClickHouse sipHash64 summed modulo 2^64', () => {
       files: [],
       version: 1,
     });
+  });
+
+  it('a read-back tally counts each row in its interval, [start, end), leaves out the rest, keeps versions', () => {
+    const H = 3_600_000;
+    // Two intervals with a gap between them (an export's calendar changed).
+    const sut = new ReadBackTally([
+      { start: 0, end: H },
+      { start: 2 * H, end: 3 * H },
+    ]);
+    sut.add('a', 0);
+    sut.add('b', H - 1);
+    sut.add('gap', H);
+    sut.add('c', 2 * H);
+    sut.add('after', 3 * H);
+    sut.add('before', -1);
+    sut.version(2 * H, 4);
+    expect([...sut.result()]).to.deep.equal([
+      [
+        0,
+        { records: 2, checksum: BigInt.asUintN(64, sipHash64('a') + sipHash64('b')).toString(), receiptVersion: null },
+      ],
+      [2 * H, { records: 1, checksum: sipHash64('c').toString(), receiptVersion: 4 }],
+    ]);
   });
 });

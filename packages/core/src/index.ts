@@ -6,6 +6,7 @@ export * from './export-model';
 export * from './export-record';
 export * from './interval-calendar';
 export * from './logger';
+export * from './read-back-tally';
 export * from './receipt-checksum';
 export * from './run-model';
 export * from './schedule-span';

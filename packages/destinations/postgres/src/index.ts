@@ -10,4 +10,6 @@ export * from './postgres-check';
 export * from './postgres-config';
 export * from './postgres-options';
 export * from './postgres-plugin';
+export * from './postgres-read-back';
+export * from './receipts-table';
 export * from './sql-text';

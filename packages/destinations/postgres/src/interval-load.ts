@@ -1,9 +1,10 @@
 import { finished } from 'node:stream/promises';
 import type { EventBatch } from '@bx/batch';
-import { EVENT_COLUMNS, RetryableError, drainedOrClosed } from '@bx/core';
+import { EVENT_COLUMNS, RetryableError, drainedOrClosed, type RunReceipt } from '@bx/core';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, BinaryCopyEncoder } from './copy-binary';
 import type { ColumnEncoding } from './events-table';
 import type { PostgresConnection } from './postgres-connection';
+import { writeReceipt, type ReceiptRow } from './receipts-table';
 import { qualifiedName, quoteIdentifier, utcTimestamp } from './sql-text';
 
 export interface IntervalLoad {
@@ -19,6 +20,11 @@ export interface IntervalLoad {
   onProgress(records: number): void;
   /** Throws when the run must stop (cancelled, shutting down). */
   checkAborted(): void;
+  /**
+   * The interval's receipt row, asked for once every row is in; written to
+   * batch_export_receipts in the same transaction (contract: Receipts).
+   */
+  receipt?: () => ReceiptRow;
 }
 
 export interface LoadResult {
@@ -29,6 +35,8 @@ export interface LoadResult {
   deleted: number;
   /** Rows that took the exact path (values PostgreSQL refuses, JSON to normalise). */
   exactRows: number;
+  /** The receipt committed with the rows, when the load wrote one. */
+  receipt?: RunReceipt;
 }
 
 /**
@@ -38,7 +46,8 @@ export interface LoadResult {
  * committed or rolled back: its new rows would survive the DELETE's snapshot),
  * delete the rows earlier loads left (by team and `inserted_at`, the column
  * the interval is cut on), stream the batches in with one binary COPY as
- * they arrive, check the server counted every row, commit. A failure
+ * they arrive, check the server counted every row, replace the interval's
+ * receipt row (when asked to), commit. A failure
  * anywhere, or a worker killed anywhere, rolls back: readers see the old
  * rows or the new ones, never both or neither. On a failure the caller
  * closes the session, which rolls the transaction back (a ROLLBACK sent on a
@@ -106,6 +115,11 @@ export async function replaceIntervalRows(
     throw new RetryableError(`PostgreSQL COPY took ${copy.rowCount} rows, ${result.records} were sent`, {
       code: 'CopyIncomplete',
     });
+  }
+  if (load.receipt) {
+    const row = load.receipt();
+    await writeReceipt(conn, load.schema, row, Date.now());
+    result.receipt = row.receipt;
   }
   await conn.query('COMMIT', 'COMMIT');
   return result;

@@ -3,6 +3,7 @@ import { createEventsTableSql } from './events-table';
 import { checkedEncodings, describeTable, lockTableCreation, requireSchema } from './events-table-session';
 import type { PostgresConfig } from './postgres-config';
 import { PostgresConnection } from './postgres-connection';
+import { RECEIPTS_TABLE, createReceiptsTableSql, tableExists, writeReceipt } from './receipts-table';
 import { qualifiedName, quoteIdentifier } from './sql-text';
 
 /** The destination test answers an HTTP request within 30 s: its own, shorter deadlines, in ms. */
@@ -13,7 +14,8 @@ const CHECK_SETTINGS = { connectMs: 10_000, lockMs: 5_000, statementMs: 10_000, 
  * schema exists, and proves the right to write the table, in a transaction
  * that is rolled back: an existing table must hold the events and take the
  * run's DELETE and an INSERT; a missing one must be creatable (CREATE TABLE
- * and its index, for real, then rolled back). Loads `pg`, not the batch
+ * and its index, for real, then rolled back); the same for the receipts
+ * table and a receipt row. Loads `pg`, not the batch
  * encoder (the API runs without the native addon).
  */
 export async function checkPostgres(config: PostgresConfig, opts: DestinationCheckOptions = {}): Promise<void> {
@@ -40,6 +42,24 @@ export async function checkPostgres(config: PostgresConfig, opts: DestinationChe
     } else {
       for (const sql of createEventsTableSql(schema, table)) await conn.query(sql, 'CREATE TABLE');
     }
+    // The receipts table beside it: created if missing (rolled back here too), and written as a run writes it.
+    await lockTableCreation(conn, schema, RECEIPTS_TABLE);
+    // IF NOT EXISTS still needs CREATE in the schema: a run creates it only when missing, and so does this.
+    if (!(await tableExists(conn, schema, RECEIPTS_TABLE))) {
+      await conn.query(createReceiptsTableSql(schema), 'CREATE TABLE receipts');
+    }
+    await writeReceipt(
+      conn,
+      schema,
+      {
+        exportId: 'bx check',
+        table,
+        start: 0,
+        end: 0,
+        receipt: { records: 0, checksum: '0', min_inserted_at: null, max_inserted_at: null, files: [], version: 1 },
+      },
+      Date.now(),
+    );
     await conn.query('ROLLBACK', 'ROLLBACK');
   } finally {
     await conn.close();

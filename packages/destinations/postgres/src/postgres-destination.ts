@@ -4,6 +4,7 @@ import { prepareEventsTable } from './events-table-session';
 import { replaceIntervalRows } from './interval-load';
 import type { PostgresConfig } from './postgres-config';
 import { PostgresConnection, type SessionSettings } from './postgres-connection';
+import { prepareReceiptsTable } from './receipts-table';
 
 export interface PostgresDestinationOptions {
   /** Longest wait for the connection, TLS and login, in ms. Default 30 s. */
@@ -24,7 +25,9 @@ export const DEFAULT_POSTGRES_OPTIONS: PostgresDestinationOptions = { connectMs:
  * Loads a run's rows into a PostgreSQL table with one binary COPY, in the
  * transaction that deletes the rows earlier loads of the interval left
  * (interval-load.ts): each event of the interval is in the table once however
- * often the interval runs, and a failure anywhere leaves the old rows.
+ * often the interval runs, and a failure anywhere leaves the old rows. The
+ * interval's receipt row in `batch_export_receipts` (same schema) is replaced
+ * in that transaction: rows and receipt commit together or not at all.
  */
 export class PostgresDestination implements DestinationWriter {
   private readonly options: PostgresDestinationOptions;
@@ -43,6 +46,8 @@ export class PostgresDestination implements DestinationWriter {
     try {
       if (!ctx.state.fresh) await endEarlierAttempts(conn, ctx);
       const encodings = await prepareEventsTable(conn, { schema, table, teamId: ctx.teamId });
+      if (ctx.receipt) await prepareReceiptsTable(conn, schema);
+      const receipt = ctx.receipt;
       const result = await replaceIntervalRows(
         conn,
         {
@@ -56,6 +61,15 @@ export class PostgresDestination implements DestinationWriter {
           checkAborted: () => {
             if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
           },
+          receipt:
+            receipt &&
+            (() => ({
+              exportId: ctx.exportId,
+              table,
+              start: ctx.dataIntervalStart,
+              end: ctx.dataIntervalEnd,
+              receipt: receipt.build([]),
+            })),
         },
         batches,
       );
@@ -65,7 +79,7 @@ export class PostgresDestination implements DestinationWriter {
         exact_rows: result.exactRows,
         bytes: result.bytes,
       });
-      return { records: result.records, bytes: result.bytes, files: [] };
+      return { records: result.records, bytes: result.bytes, files: [], receipt: result.receipt };
     } catch (err) {
       throw err instanceof BatchExportError
         ? err

@@ -1,4 +1,4 @@
-import { PermanentError, ReceiptChecksum, spanIndexOf, type IntervalReadBack, type ReadBackRequest } from '@bx/core';
+import { PermanentError, ReadBackTally, type IntervalReadBack, type ReadBackRequest } from '@bx/core';
 import type { SnowflakeConfig } from './snowflake-config';
 import { DEFAULT_SNOWFLAKE_OPTIONS } from './snowflake-destination';
 import { RECEIPTS_TABLE, utc } from './receipts-table';
@@ -19,10 +19,8 @@ export async function readBackSnowflake(
   request: ReadBackRequest,
 ): Promise<Map<number, IntervalReadBack>> {
   const spans = request.spans;
-  const out = new Map<number, IntervalReadBack>();
-  if (spans.length === 0) return out;
-  const sums = spans.map(() => new ReceiptChecksum());
-  const versions = new Map<number, number>();
+  const tally = new ReadBackTally(spans);
+  if (spans.length === 0) return tally.result();
   const from = spans[0]!.start;
   const to = spans[spans.length - 1]!.end;
   const session = await SnowflakeSession.open(config, DEFAULT_SNOWFLAKE_OPTIONS.timeouts, request.signal);
@@ -34,11 +32,7 @@ export async function readBackSnowflake(
           ` WHERE "team_id" = ? AND "inserted_at" >= ? AND "inserted_at" < ?`,
         'SELECT events',
         [request.teamId, utc(from), utc(to)],
-        (row) => {
-          const at = instant(row.inserted_at);
-          const i = spanIndexOf(spans, at);
-          if (i >= 0) sums[i]!.add(String(row.uuid));
-        },
+        (row) => tally.add(String(row.uuid), instant(row.inserted_at)),
       ),
     );
     await missingAsEmpty(
@@ -47,20 +41,13 @@ export async function readBackSnowflake(
           ` WHERE "export_id" = ? AND "data_interval_start" >= ? AND "data_interval_start" < ?`,
         'SELECT receipts',
         [request.exportId, utc(from), utc(to)],
-        (row) => versions.set(instant(row.data_interval_start), Number(row.version)),
+        (row) => tally.version(instant(row.data_interval_start), Number(row.version)),
       ),
     );
   } finally {
     await session.close();
   }
-  spans.forEach((span, i) =>
-    out.set(span.start, {
-      records: sums[i]!.count,
-      checksum: sums[i]!.toString(),
-      receiptVersion: versions.get(span.start) ?? null,
-    }),
-  );
-  return out;
+  return tally.result();
 }
 
 /** A timestamp as the SDK hands it (a Date for TIMESTAMP_*), in epoch ms. */
