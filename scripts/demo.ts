@@ -5,7 +5,8 @@
  */
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { BatchExport, Run } from '@bx/core';
-import { createClient } from '@clickhouse/client';
+import { clickHouseUnreachable } from '@bx/clickhouse/ping';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -19,9 +20,20 @@ const TOKEN = process.env.ADMIN_API_TOKEN ?? `demo-${randomUUID()}`;
 const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 const say = (msg: string) => console.log(`[demo] ${msg}`);
+// The SDK's 9-line notice that its 2027 releases need Node 22 (this project runs on 20).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/** Seeds the events; a ClickHouse that does not answer is one line naming CLICKHOUSE_URL. */
 async function seedEvents(base: number): Promise<number> {
-  const ch = createClient({ url: CLICKHOUSE_URL });
+  try {
+    return await insertEvents(base);
+  } catch (err) {
+    throw clickHouseUnreachable(CLICKHOUSE_URL, err) ?? err;
+  }
+}
+
+async function insertEvents(base: number): Promise<number> {
+  const ch = createClient({ url: CLICKHOUSE_URL, log: { level: ClickHouseLogLevel.OFF } });
   await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${DATABASE}` });
   await ch.command({ query: `DROP TABLE IF EXISTS ${DATABASE}.events` });
   await ch.command({
@@ -89,13 +101,16 @@ async function main(): Promise<void> {
     forcePathStyle: true,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
   });
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET })).catch(() => undefined);
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET })).catch((err: Error & { $metadata?: object }) => {
+    if (err.name === 'BucketAlreadyOwnedByYou' || err.name === 'BucketAlreadyExists') return;
+    const what = err.$metadata && 'httpStatusCode' in err.$metadata ? 'refused the bucket' : 'is not reachable';
+    throw new Error(`the S3 server ${what} at ${S3_ENDPOINT} (S3_ENDPOINT_URL): ${err.message || err.name}`);
+  });
 
   say('starting the product (api + scheduler + worker in one process, as `npm start`)');
   const product = spawn(process.execPath, [join(__dirname, '..', 'services', 'all-in-one', 'dist', 'main.js')], {
     env: {
       ...process.env,
-      NODE_NO_WARNINGS: '1',
       ADMIN_API_TOKEN: TOKEN,
       PORT: String(PORT),
       CLICKHOUSE_DATABASE: DATABASE,

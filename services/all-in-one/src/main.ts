@@ -7,7 +7,7 @@ import { startWorker } from '@bx/worker';
 runMain(async () => {
   const worker = await startWorker();
   const scheduler = await startScheduler();
-  const api = await startApi();
+  const api = await startApi(process.env, { clickHouseNotice: false });
   onShutdown({
     async stop() {
       // Stop producing first, then the consumer, so no run is left half-enqueued.

@@ -1,5 +1,5 @@
 import { ClickHousePing } from '@bx/clickhouse/ping';
-import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { createLogger, errorMessage, loadConfig, onShutdown, runMain } from '@bx/core';
 import { checkDestination, DESTINATION_SECRET_FIELDS } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
@@ -10,6 +10,8 @@ import { createApp } from './app';
 
 export async function startApi(
   env: NodeJS.ProcessEnv = process.env,
+  /** Log a line at start when ClickHouse does not answer (the all-in-one leaves it to its worker). */
+  { clickHouseNotice = true }: { clickHouseNotice?: boolean } = {},
 ): Promise<{ server: Server; stop(): Promise<void> }> {
   const config = loadConfig(env, ['api']);
   const logger = createLogger({ service: 'api' }, config.LOG_LEVEL, { secretFields: DESTINATION_SECRET_FIELDS });
@@ -17,6 +19,12 @@ export async function startApi(
   await store.assertReachable();
   const queue = BullMqRunQueue.fromConfig(config);
   const clickhouse = ClickHousePing.fromConfig(config, { requestTimeoutMs: 10_000 });
+  if (clickHouseNotice) {
+    // The API works without ClickHouse (only /health needs it): say so once, do not wait.
+    clickhouse.assertReachable().catch((err: unknown) => {
+      logger.warn(`${errorMessage(err)}; /health reports it down, exports cannot run until it answers`);
+    });
+  }
   const service = new ExportService(store, queue, logger, Date.now, { maxExports: config.MAX_EXPORTS });
   const app = createApp({
     token: config.ADMIN_API_TOKEN!,

@@ -1,5 +1,5 @@
 import { ClickHouseSource } from '@bx/clickhouse';
-import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { createLogger, errorMessage, loadConfig, onShutdown, runMain } from '@bx/core';
 import { FailurePolicy } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
@@ -15,6 +15,11 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
   const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
   await store.assertReachable();
   const source = ClickHouseSource.fromConfig(config);
+  // Not awaited: runs retry until ClickHouse answers, and the worker serves
+  // them meanwhile; this line says at once what is wrong and where to look.
+  source.assertReachable().catch((err: unknown) => {
+    logger.warn(`${errorMessage(err)}; runs will retry until it answers`);
+  });
   const queue = BullMqRunQueue.fromConfig(config);
   const failures = new FailurePolicy(store, logger, {
     threshold: config.AUTO_PAUSE_AFTER_FAILURES,
