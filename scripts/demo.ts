@@ -21,7 +21,7 @@ const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 const say = (msg: string) => console.log(`[demo] ${msg}`);
 // The SDK's 9-line notice that its 2027 releases need Node 22 (this project runs on 20).
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
 
 /** Seeds the events; a ClickHouse that does not answer is one line naming CLICKHOUSE_URL. */
 async function seedEvents(base: number): Promise<number> {

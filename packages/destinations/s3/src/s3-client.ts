@@ -2,8 +2,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { S3Config } from './s3-config';
 
 // Node 20 is this project's runtime; the SDK's notice about future versions
-// would otherwise print a multi-line warning into the JSON log stream.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// would otherwise print a multi-line warning into the JSON log stream. The
+// SDK's own switch, so no other warning is hidden; set it to `false` to see it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
 
 /** An S3 client for one export's credentials; path-style when a custom endpoint is set. */
 export function createS3Client(config: S3Config): S3Client {
