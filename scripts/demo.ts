@@ -1,25 +1,32 @@
 /**
  * Runs a real export against the local services: sample events in ClickHouse,
  * the product started as `npm start` does, an hourly S3 export created through
- * the admin API, then the objects and run records printed.
+ * the admin API, then the objects and run records printed, and the next
+ * steps: commands to paste that run the product on the demo's data
+ * (test/e2e/demo-next-steps.test.ts runs them as printed).
  */
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { BatchExport, Run } from '@bx/core';
 import { clickHouseUnreachable } from '@bx/clickhouse/ping';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 const HOUR = 3_600_000;
-const DATABASE = 'batch_exports_demo';
-const BUCKET = 'batch-exports-demo';
+// BX_DEMO_DATABASE and BX_DEMO_BUCKET let tests run the demo beside a user's.
+const DATABASE = process.env.BX_DEMO_DATABASE ?? 'batch_exports_demo';
+const BUCKET = process.env.BX_DEMO_BUCKET ?? 'batch-exports-demo';
 const PORT = Number(process.env.PORT ?? 8080);
-const TOKEN = process.env.ADMIN_API_TOKEN ?? `demo-${randomUUID()}`;
+const TOKEN = process.env.ADMIN_API_TOKEN || randomBytes(24).toString('hex');
 const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 const say = (msg: string) => console.log(`[demo] ${msg}`);
+/** Around the commands to paste, so a test can find them. */
+const NEXT_STEPS_BEGIN = '# ---- next steps ----';
+const NEXT_STEPS_END = '# ---- end ----';
 // The SDK's 9-line notice that its 2027 releases need Node 22 (this project runs on 20).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
 
@@ -91,7 +98,59 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, tim
   }
 }
 
+/** Fails when something already listens on `port`: the demo would talk to it instead of its own API. */
+async function checkPortFree(port: number): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} (PORT) is already in use (another npm start or demo?): stop it, or run with PORT=<free port>`
+            : `cannot listen on port ${port} (PORT): ${err.message}`,
+        ),
+      ),
+    );
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve()));
+  });
+}
+
+/** Lines to paste into the shell: the product on the demo's data, and an export of it to the local S3 server. */
+function nextSteps(base: number): string {
+  const host = `localhost:${PORT}`;
+  const env = [
+    DATABASE !== 'default' ? `CLICKHOUSE_DATABASE=${DATABASE}` : '',
+    PORT !== 8080 ? `PORT=${PORT}` : '',
+  ].filter(Boolean);
+  const config = {
+    bucket_name: BUCKET,
+    prefix: 'mine/{year}/{month}/{day}',
+    endpoint_url: S3_ENDPOINT,
+    aws_access_key_id: 'S3RVER',
+    aws_secret_access_key: 'S3RVER',
+    compression: 'gzip',
+  };
+  const body = {
+    name: 'my first export',
+    team_id: 1,
+    interval: 'hour',
+    start_at: new Date(base).toISOString(),
+    destination: { type: 'S3', config },
+  };
+  return [
+    `export ADMIN_API_TOKEN=${TOKEN}`,
+    `${[...env, 'npm start'].join(' ')} > batch-exports.log 2>&1 &`,
+    `until curl -s -o /dev/null ${host}/healthz; do sleep 1; done`,
+    `id=$(curl -s -X POST ${host}/api/exports \\`,
+    `  -H "Authorization: Bearer $ADMIN_API_TOKEN" -H 'content-type: application/json' \\`,
+    `  -d '${JSON.stringify(body)}' \\`,
+    `  | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).id')`,
+    `curl -s -H "Authorization: Bearer $ADMIN_API_TOKEN" ${host}/api/exports/$id/runs; echo`,
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
+  await checkPortFree(PORT);
   const base = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
   say(`seeding ${await seedEvents(base)} events for teams 1 and 2 into ${DATABASE}.events (last 3 hours)`);
 
@@ -122,7 +181,10 @@ async function main(): Promise<void> {
   const stopProduct = () => product.exitCode === null && product.kill('SIGTERM');
   process.on('exit', stopProduct);
   try {
-    await waitFor('the API', () => api<unknown>('GET', '/api/exports').then(() => true));
+    await waitFor('the API', () => {
+      if (product.exitCode !== null) throw new Error(`the product exited (${product.exitCode}); see above`);
+      return api<unknown>('GET', '/api/exports').then(() => true);
+    });
     const prefix = `demo-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '')}/{year}/{month}/{day}`;
     const exp = await api<BatchExport>('POST', '/api/exports', {
       name: 'Demo: hourly events to S3',
@@ -173,10 +235,18 @@ async function main(): Promise<void> {
         bytes: r.bytes_exported,
       })),
     );
-    say('done. Services keep running; stop them with: bash scripts/local-services.sh stop');
   } finally {
+    // Stopped and gone before the next steps start another on the same port.
+    const exited = new Promise((resolve) => (product.exitCode === null ? product.once('exit', resolve) : resolve(0)));
     stopProduct();
+    await exited;
   }
+  say('done. Redis, ClickHouse and the S3 server keep running (bash scripts/local-services.sh stop stops them);');
+  say(`the product the demo started has stopped. Next: run it yourself on the demo's data (${DATABASE}.events)`);
+  say('and export it to the local S3 server (access key and secret S3RVER). Paste into this shell:');
+  console.log(`\n${NEXT_STEPS_BEGIN}\n${nextSteps(base)}\n${NEXT_STEPS_END}\n`);
+  say(`runs move from Scheduled to Completed within a minute; run the last curl again to see them.`);
+  say(`npm start logs to batch-exports.log; stop it with: kill %1 (or kill $(pgrep -f all-in-one/dist/main.js)).`);
 }
 
 main().catch((err) => {
