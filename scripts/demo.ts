@@ -23,6 +23,10 @@ const PORT = Number(process.env.PORT ?? 8080);
 const TOKEN = process.env.ADMIN_API_TOKEN || randomBytes(24).toString('hex');
 const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+/** Destination secrets are encrypted in Redis with this key (yours if you set one). */
+const SECRETS_KEY = process.env.SECRETS_ENCRYPTION_KEYS ?? randomBytes(32).toString('base64');
+/** The local S3 server listens on loopback, which destinations may not reach by default. */
+const ALLOWED_PRIVATE = process.env.ALLOWED_PRIVATE_DESTINATIONS ?? new URL(S3_ENDPOINT).hostname;
 const say = (msg: string) => console.log(`[demo] ${msg}`);
 /** Around the commands to paste, so a test can find them. */
 const NEXT_STEPS_BEGIN = '# ---- next steps ----';
@@ -106,8 +110,8 @@ async function checkPortFree(port: number): Promise<void> {
       reject(
         new Error(
           err.code === 'EADDRINUSE'
-            ? `port ${port} (PORT) is already in use (another npm start or demo?): stop it, or run with PORT=<free port>`
-            : `cannot listen on port ${port} (PORT): ${err.message}`,
+            ? `port ${port} is already in use (another npm start or demo?); stop it, or run with PORT=<free port>`
+            : `cannot listen on port ${port}: ${err.message}`,
         ),
       ),
     );
@@ -119,6 +123,7 @@ async function checkPortFree(port: number): Promise<void> {
 function nextSteps(base: number): string {
   const host = `localhost:${PORT}`;
   const env = [
+    `ALLOWED_PRIVATE_DESTINATIONS=${ALLOWED_PRIVATE}`,
     DATABASE !== 'default' ? `CLICKHOUSE_DATABASE=${DATABASE}` : '',
     PORT !== 8080 ? `PORT=${PORT}` : '',
   ].filter(Boolean);
@@ -139,6 +144,7 @@ function nextSteps(base: number): string {
   };
   return [
     `export ADMIN_API_TOKEN=${TOKEN}`,
+    `export SECRETS_ENCRYPTION_KEYS='${SECRETS_KEY}'`,
     `${[...env, 'npm start'].join(' ')} > batch-exports.log 2>&1 &`,
     `until curl -s -o /dev/null ${host}/healthz; do sleep 1; done`,
     `id=$(curl -s -X POST ${host}/api/exports \\`,
@@ -171,6 +177,8 @@ async function main(): Promise<void> {
     env: {
       ...process.env,
       ADMIN_API_TOKEN: TOKEN,
+      SECRETS_ENCRYPTION_KEYS: SECRETS_KEY,
+      ALLOWED_PRIVATE_DESTINATIONS: ALLOWED_PRIVATE,
       PORT: String(PORT),
       CLICKHOUSE_DATABASE: DATABASE,
       SCHEDULER_SETTLE_SECONDS: '5',
@@ -243,7 +251,9 @@ async function main(): Promise<void> {
   }
   say('done. Redis, ClickHouse and the S3 server keep running (bash scripts/local-services.sh stop stops them);');
   say(`the product the demo started has stopped. Next: run it yourself on the demo's data (${DATABASE}.events)`);
-  say('and export it to the local S3 server (access key and secret S3RVER). Paste into this shell:');
+  say('and export it to the local S3 server (access key and secret S3RVER). SECRETS_ENCRYPTION_KEYS below');
+  say("seals destination secrets in Redis (the demo's too): keep it. ALLOWED_PRIVATE_DESTINATIONS lets exports");
+  say('reach the S3 server on this machine (private addresses are refused otherwise). Paste into this shell:');
   console.log(`\n${NEXT_STEPS_BEGIN}\n${nextSteps(base)}\n${NEXT_STEPS_END}\n`);
   say(`runs move from Scheduled to Completed within a minute; run the last curl again to see them.`);
   say(`npm start logs to batch-exports.log; stop it with: kill %1 (or kill $(pgrep -f all-in-one/dist/main.js)).`);

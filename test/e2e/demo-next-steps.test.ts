@@ -92,13 +92,18 @@ describe('the demo ends with next steps that work when pasted', function () {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '',
     };
     delete env.ADMIN_API_TOKEN;
+    delete env.SECRETS_ENCRYPTION_KEYS;
+    delete env.ALLOWED_PRIVATE_DESTINATIONS;
     const demo = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts')], env).done;
     expect(demo.code, demo.out + demo.err).to.equal(0);
     expect(demo.out + demo.err).not.to.match(/NodeVersionSupportWarning|AWS SDK for JavaScript/);
     const steps = /# ---- next steps ----\n([\s\S]*?)\n# ---- end ----/.exec(demo.out)?.[1];
     expect(steps, demo.out).to.be.a('string');
     expect(steps).to.match(/^export ADMIN_API_TOKEN=[0-9a-f]{48}$/m);
-    expect(steps).to.contain(`CLICKHOUSE_DATABASE=${database} PORT=${port} npm start`);
+    expect(steps).to.match(/^export SECRETS_ENCRYPTION_KEYS='[A-Za-z0-9+/]{43}='$/m);
+    expect(steps).to.contain(
+      `ALLOWED_PRIVATE_DESTINATIONS=127.0.0.1 CLICKHOUSE_DATABASE=${database} PORT=${port} npm start`,
+    );
     expect(steps).to.contain(`"endpoint_url":"${testEnv.S3_ENDPOINT_URL}"`);
 
     // Pasted as printed; then this test reports npm start's process for clean-up and the export id.
