@@ -123,6 +123,11 @@ async function checkPortFree(port: number): Promise<void> {
 function nextSteps(base: number): string {
   const host = `localhost:${PORT}`;
   const env = [
+    // The services the demo used, when they are not the defaults npm start would use.
+    process.env.REDIS_URL && process.env.REDIS_URL !== 'redis://127.0.0.1:6379'
+      ? `REDIS_URL=${process.env.REDIS_URL}`
+      : '',
+    CLICKHOUSE_URL !== 'http://127.0.0.1:8123' ? `CLICKHOUSE_URL=${CLICKHOUSE_URL}` : '',
     `ALLOWED_PRIVATE_DESTINATIONS=${ALLOWED_PRIVATE}`,
     DATABASE !== 'default' ? `CLICKHOUSE_DATABASE=${DATABASE}` : '',
     PORT !== 8080 ? `PORT=${PORT}` : '',
