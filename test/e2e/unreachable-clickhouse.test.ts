@@ -1,24 +1,14 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Run } from '@bx/core';
 import { Store } from '@bx/store';
 import { S3_CREDENTIALS, testEnv, uniqueName } from '../helpers/env';
-import { ServiceProcess, eventually } from '../helpers/processes';
+import { ServiceProcess, closedPort, eventually } from '../helpers/processes';
 
 const ROOT = join(__dirname, '..', '..');
 const TOKEN = 'unreachable-token-0123456789';
 const HOUR = 3_600_000;
-
-/** A port nothing listens on: taken, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** The log lines of `sut` that name the variable and the address. */
 function notices(sut: ServiceProcess, address: string): Array<Record<string, unknown>> {
