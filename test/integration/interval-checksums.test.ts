@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { Session } from 'chdb';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import type { BatchExport, Span } from '@bx/core';
 import { EVENTS_DDL_MODERN, TestClickHouse } from '../helpers/clickhouse';
 import { testEnv } from '../helpers/env';
 import { asRows, chTime, makeEvent, type SourceEvent } from '../helpers/events';
+import { chdbSession, type ChdbSession } from '../modern-engine/chdb';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2024-06-01T00:00:00Z');
@@ -143,12 +143,12 @@ describe('source checksums per interval (the reconciler and verify), ClickHouse 
 
 describe('the same queries and the receipt on a modern engine (chdb, DateTime64(6))', () => {
   let dir: string;
-  let session: Session;
+  let session: ChdbSession;
   const rows = sourceRows().map((r) => ({ ...r, inserted_at: r.inserted_at && `${r.inserted_at}.123456` }));
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'bx-chdb-receipts-'));
-    session = new Session(dir);
+    session = chdbSession(dir);
     session.query('CREATE DATABASE IF NOT EXISTS analytics');
     session.query(EVENTS_DDL_MODERN('analytics', 'events'));
     const values = rows.map(
