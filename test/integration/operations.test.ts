@@ -20,6 +20,8 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
   let ch: TestClickHouse;
   let s3: S3Client;
   let bucket: string;
+  /** The bucket's data objects, without the intervals' receipts. */
+  const dataKeys = async () => (await listKeys(s3, bucket)).filter((k) => !k.endsWith('_receipt.json'));
   let sys: InProcessSystem;
 
   before(async () => {
@@ -113,7 +115,9 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect(await finished(id, again.id)).to.deep.include({ finished_runs: 0, records_completed: 0 });
     expect(Date.parse((await finished(id, again.id)).finished_at)).to.be.at.least(Date.parse(again.created_at));
     const keys = await listKeys(s3, bucket);
-    expect(keys).to.have.length(48);
+    // One data object and one receipt per interval (contract: Receipts).
+    expect(keys.filter((k) => !k.endsWith('_receipt.json'))).to.have.length(48);
+    expect(keys.filter((k) => k.endsWith('_receipt.json'))).to.have.length(48);
     for (let h = 0; h < 48; h += 7) {
       expect(
         await readJsonLines(s3, bucket, `${isoSeconds(base + h * HOUR)}-${isoSeconds(base + (h + 1) * HOUR)}.jsonl`),
@@ -153,7 +157,7 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
         .map((r) => r.data_interval_start)
         .sort(),
     ).to.deep.equal([44, 45, 46, 47].map((h) => iso(base + h * HOUR)));
-    expect(await listKeys(s3, bucket)).to.have.length(18);
+    expect(await dataKeys()).to.have.length(18);
   });
 
   it('rejects bad backfill ranges with 400 naming the field, and unknown exports with 404', async () => {
@@ -212,7 +216,7 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect(retried.status).to.equal(202);
     const done = await runStatus(id, failed!.id, 'Completed');
     expect(done).to.deep.include({ attempts: 2, records_completed: PER_HOUR, error: null });
-    expect(await listKeys(s3, bucket)).to.have.length(1);
+    expect(await dataKeys()).to.have.length(1);
     expect((await sys.call('POST', `/api/exports/${id}/runs/nope/retry`)).status).to.equal(404);
   });
 
