@@ -229,14 +229,16 @@ async function main(): Promise<void> {
 
     console.log('\nObjects written to s3://' + BUCKET);
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix.split('/')[0] }));
-    for (const obj of listed.Contents ?? []) {
+    // Each interval's _receipt.json (rows, checksum) sits beside its object: the objects are listed here.
+    const objects = (listed.Contents ?? []).filter((o) => !o.Key!.endsWith('_receipt.json'));
+    for (const obj of objects) {
       const body = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: obj.Key }));
       const lines = gunzipSync(Buffer.from(await body.Body!.transformToByteArray()))
         .toString()
         .trim()
         .split('\n');
       console.log(`  ${obj.Key}  ${obj.Size} bytes, ${lines.length} records`);
-      if (obj === listed.Contents![0]) console.log(`    first record: ${lines[0]}`);
+      if (obj === objects[0]) console.log(`    first record: ${lines[0]}`);
     }
     console.log('\nRun records (GET /api/exports/:id/runs)');
     console.table(
