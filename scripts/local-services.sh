@@ -4,15 +4,19 @@
 # S3-compatible server (s3rver). Reuses a service that already answers.
 #
 #   scripts/local-services.sh install|start|stop|status|env
-#   scripts/local-services.sh start|stop|kill redis|clickhouse|s3 ...
+#   scripts/local-services.sh start|stop|kill redis|clickhouse|s3|redis-cluster ...
 #
 # `start` and `stop` act on the named services only (default: all three), so a
 # test can restart one with its data kept: `stop redis` then `start redis`
 # (Redis runs with appendonly yes, ClickHouse keeps its --path). `kill` stops
 # them with SIGKILL, as a crash would.
 #
+# `redis-cluster` (started only when named) is a 3-master Redis Cluster on
+# loopback, no replicas, for the tests that run against REDIS_CLUSTER_NODES.
+#
 # Environment: BX_SERVICES_DIR (default .local/services), REDIS_PORT (6379),
-# CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), S3_PORT (4568).
+# CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), S3_PORT (4568),
+# REDIS_CLUSTER_PORTS (7001-7003: a range or a comma-separated list).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +25,7 @@ redis_port=${REDIS_PORT:-6379}
 ch_http=${CLICKHOUSE_HTTP_PORT:-8123}
 ch_tcp=${CLICKHOUSE_TCP_PORT:-9000}
 s3_port=${S3_PORT:-4568}
+cluster_ports_spec=${REDIS_CLUSTER_PORTS:-7001-7003}
 
 say() { echo "[services] $*" >&2; }
 
@@ -56,7 +61,67 @@ wait_for() {
   exit 1
 }
 
+# --- Redis Cluster (redis-cluster) ---
+cluster_ports() {
+  if [[ $cluster_ports_spec =~ ^([0-9]+)-([0-9]+)$ ]]; then
+    seq "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+  else
+    tr ',' '\n' <<<"$cluster_ports_spec"
+  fi
+}
+cluster_node_up() { redis-cli -p "$1" ping 2>/dev/null | grep -q PONG; }
+cluster_ok() {
+  local port
+  for port in $(cluster_ports); do
+    redis-cli -p "$port" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || return 1
+  done
+}
+cluster_nodes() { cluster_ports | sed 's/^/127.0.0.1:/' | paste -sd, -; }
+
+start_redis_cluster() {
+  local port ports=()
+  mkdir -p "$dir/redis-cluster"
+  for port in $(cluster_ports); do
+    ports+=("127.0.0.1:$port")
+    if cluster_node_up "$port"; then continue; fi
+    mkdir -p "$dir/redis-cluster/$port"
+    redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$dir/redis-cluster/$port" \
+      --cluster-enabled yes --cluster-config-file "nodes-$port.conf" --cluster-node-timeout 5000 \
+      --appendonly yes --maxmemory-policy noeviction --save '' \
+      --pidfile "$dir/redis-cluster-$port.pid" --logfile "$dir/redis-cluster-$port.log"
+  done
+  for port in $(cluster_ports); do
+    check() { cluster_node_up "$port"; }
+    wait_for "Redis Cluster node :$port" check "$dir/redis-cluster-$port.log"
+  done
+  if cluster_ok; then say "Redis Cluster $(cluster_nodes) is up"; return 0; fi
+  # Nodes that know only themselves (new, or restarted from a folder without nodes.conf) form the cluster.
+  if redis-cli -p "${ports[0]##*:}" cluster info | grep -q 'cluster_known_nodes:1'; then
+    redis-cli --cluster create "${ports[@]}" --cluster-replicas 0 --cluster-yes >"$dir/redis-cluster.create.log" 2>&1 ||
+      { say 'redis-cli --cluster create failed:'; cat "$dir/redis-cluster.create.log" >&2; exit 1; }
+  fi
+  wait_for 'Redis Cluster' cluster_ok "$dir/redis-cluster-${ports[0]##*:}.log"
+}
+
+stop_redis_cluster() {
+  local signal=$1 port pid pidfile
+  for port in $(cluster_ports); do
+    pidfile="$dir/redis-cluster-$port.pid"
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    if kill "-$signal" "$pid" 2>/dev/null; then
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -9 "$pid" 2>/dev/null || true
+      say "$([ "$signal" = KILL ] && echo killed || echo stopped) Redis Cluster node :$port"
+    fi
+    rm -f "$pidfile"
+  done
+}
+
 ALL_SERVICES=(redis clickhouse s3)
+# Started only when named; a plain `stop` stops it too.
+EXTRA_SERVICES=(redis-cluster)
+named=0
 selected=("${ALL_SERVICES[@]}")
 wants() { [[ " ${selected[*]} " == *" $1 "* ]]; }
 
@@ -84,9 +149,11 @@ start() {
     echo $! >"$dir/s3.pid"
     wait_for 'S3 server' s3_up "$dir/s3.log"
   fi
+  if wants redis-cluster; then start_redis_cluster; fi
 }
 
 stop() {
+  if wants redis-cluster || [ $named = 0 ]; then stop_redis_cluster TERM; fi
   for name in s3 clickhouse redis; do
     wants "$name" || continue
     local pidfile="$dir/$name.pid"
@@ -102,6 +169,7 @@ stop() {
 }
 
 crash() {
+  if wants redis-cluster || [ $named = 0 ]; then stop_redis_cluster KILL; fi
   for name in "${selected[@]}"; do
     local pidfile="$dir/$name.pid"
     [ -f "$pidfile" ] || continue
@@ -118,20 +186,23 @@ status() {
   redis_up && say "Redis :$redis_port up" || say "Redis :$redis_port down"
   ch_up && say "ClickHouse :$ch_http up" || say "ClickHouse :$ch_http down"
   s3_up && say "S3 :$s3_port up" || say "S3 :$s3_port down"
+  cluster_ok && say "Redis Cluster $(cluster_nodes) up" || say "Redis Cluster $(cluster_nodes) down"
 }
 
 env_lines() {
   echo "REDIS_URL=redis://127.0.0.1:$redis_port"
   echo "CLICKHOUSE_URL=http://127.0.0.1:$ch_http"
   echo "S3_ENDPOINT_URL=http://127.0.0.1:$s3_port"
+  echo "REDIS_CLUSTER_NODES=$(cluster_nodes)"
 }
 
 command=${1:-}
 if [ $# -gt 1 ]; then
   case "$command" in start | stop | kill) ;; *) echo "usage: only start, stop and kill take service names" >&2; exit 2 ;; esac
   selected=("${@:2}")
+  named=1
   for name in "${selected[@]}"; do
-    [[ " ${ALL_SERVICES[*]} " == *" $name "* ]] || { echo "unknown service '$name' (redis, clickhouse, s3)" >&2; exit 2; }
+    [[ " ${ALL_SERVICES[*]} ${EXTRA_SERVICES[*]} " == *" $name "* ]] || { echo "unknown service '$name' (redis, clickhouse, s3, redis-cluster)" >&2; exit 2; }
   done
 fi
 
@@ -142,5 +213,5 @@ case "$command" in
   kill) crash ;;
   status) status ;;
   env) env_lines ;;
-  *) echo "usage: $0 install|start|stop|status|env, or start|stop|kill redis|clickhouse|s3 ..." >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|env, or start|stop|kill redis|clickhouse|s3|redis-cluster ..." >&2; exit 2 ;;
 esac
