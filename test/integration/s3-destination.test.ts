@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { isRetryable, parseInput, PermanentError, RetryableError, type EventRow } from '@bx/core';
 import { s3ConfigSchema, type S3Config } from '@bx/destination-s3';
 import type { EventBatch } from '@bx/batch';
-import { createS3Client, S3Destination, terminateZstdThread } from '@bx/destination-s3';
+import { createS3Client, S3Destination, sharedS3Client, terminateZstdThread } from '@bx/destination-s3';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { asRows, chTime, expectedRecord, makeEvent, rowBatches } from '../helpers/events';
 import { HttpFaultProxy } from '../helpers/http-fault-proxy';
@@ -217,6 +217,13 @@ describe('S3 destination on the S3 server', () => {
     expect(seen[seen.length - 2]).to.have.nested.property('uploads[0].key', `${KEY_BASE}.jsonl`);
     expect(seen[seen.length - 1]).to.deep.equal({ uploads: [] });
     expect(await readJsonLines(client, bucket, `${KEY_BASE}.jsonl`)).to.have.length(45_000);
+  });
+
+  it('runs writing to the same endpoint with the same credentials share one client; other credentials get theirs', () => {
+    const sut = sharedS3Client(config());
+    expect(sharedS3Client(config({ prefix: 'elsewhere/{year}', compression: 'gzip' }))).to.equal(sut);
+    expect(sharedS3Client(config({ aws_secret_access_key: 'rotated' }))).to.not.equal(sut);
+    expect(sharedS3Client(config({ endpoint_url: 'http://127.0.0.1:1' }))).to.not.equal(sut);
   });
 
   it('sends server-side encryption parameters on every upload', async () => {

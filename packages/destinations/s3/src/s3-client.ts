@@ -22,6 +22,34 @@ export function createS3Client(config: S3Config): S3Client {
   });
 }
 
+/** Clients kept for reuse (an export's endpoint and credentials each). */
+const SHARED_CLIENTS = 256;
+const shared = new Map<string, S3Client>();
+
+/**
+ * The client of an endpoint and credentials, made once and reused by every
+ * run that writes there: a client per run resolved its configuration and
+ * opened a connection per run. The S3 writer's CPU per tiny run (two rows,
+ * gzip, 1,000 runs 16 at a time, measured twice on a busy machine): 6.6 ->
+ * 4.9 ms and 8.0 -> 5.5 ms. At most
+ * SHARED_CLIENTS are kept; one dropped is not destroyed, as a run may still
+ * be using it (its idle connections close on their own).
+ */
+export function sharedS3Client(config: S3Config): S3Client {
+  const key = JSON.stringify([
+    config.endpoint_url ?? null,
+    config.region,
+    config.aws_access_key_id,
+    config.aws_secret_access_key,
+  ]);
+  let client = shared.get(key);
+  if (client) shared.delete(key);
+  else client = createS3Client(config);
+  shared.set(key, client);
+  if (shared.size > SHARED_CLIENTS) shared.delete(shared.keys().next().value!);
+  return client;
+}
+
 /** Server-side encryption parameters for every upload. */
 export function encryptionParams(config: S3Config): {
   ServerSideEncryption?: 'AES256' | 'aws:kms';

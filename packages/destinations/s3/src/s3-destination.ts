@@ -4,7 +4,7 @@ import type { DestinationResult, DestinationWriter, EventBatch, RunContext } fro
 import { intervalStem, manifestKey, objectKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
 import { checkS3 } from './s3-check';
-import { createS3Client, encryptionParams } from './s3-client';
+import { encryptionParams, sharedS3Client } from './s3-client';
 import type { S3Config } from './s3-config';
 import { RerunCleanup } from './rerun-cleanup';
 import { classifyS3Error } from './s3-errors';
@@ -27,7 +27,7 @@ export class S3Destination implements DestinationWriter {
     private readonly config: S3Config,
     client?: S3Client,
   ) {
-    this.client = client ?? createS3Client(config);
+    this.client = client ?? sharedS3Client(config);
   }
 
   async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
@@ -42,9 +42,9 @@ export class S3Destination implements DestinationWriter {
       ctx.logger,
     );
     let current: OutputFile | null = null;
+    const client = cleanup.tracking();
     try {
       await cleanup.abortStaleUploads();
-      cleanup.trackUploads();
       if (splitBytes !== null) {
         await this.client.send(
           new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: manifestKey(this.config, span) }),
@@ -52,7 +52,7 @@ export class S3Destination implements DestinationWriter {
       }
       for await (const batch of batches) {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
-        current ??= await this.open(objectKey(this.config, span, splitBytes ? result.files.length : undefined));
+        current ??= await this.open(client, objectKey(this.config, span, splitBytes ? result.files.length : undefined));
         await current.write(batch);
         result.records += batch.count;
         ctx.onProgress(result.records);
@@ -86,9 +86,9 @@ export class S3Destination implements DestinationWriter {
     return checkS3(this.config, {}, this.client);
   }
 
-  private open(key: string): Promise<OutputFile> {
+  private open(client: S3Client, key: string): Promise<OutputFile> {
     return openOutputFile(this.config, {
-      client: this.client,
+      client,
       bucket: this.config.bucket_name,
       key,
       params: encryptionParams(this.config),
