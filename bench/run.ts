@@ -18,6 +18,7 @@ import { runProductCase, type ProductCase } from './product';
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
 import { isolated } from './isolated';
+import { scaleBench, SCALE_OPTIONS } from './scale-hook';
 import { dropStoreAndQueue } from '../test/helpers/redis-prefix';
 import { WorkerProcess } from './worker-process';
 
@@ -27,6 +28,7 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
     cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd' },
+    ...SCALE_OPTIONS,
   },
 });
 const rows = Number(args.rows);
@@ -47,6 +49,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function main(): Promise<void> {
+  if (args.scale) return scaleBench(args, CLICKHOUSE_URL);
   if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be an integer ≥ 1000');
   execFileSync('bash', [join(__dirname, '..', 'scripts', 'local-services.sh'), 'start'], {
     stdio: ['ignore', 'ignore', 'inherit'],

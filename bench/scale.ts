@@ -1,0 +1,247 @@
+/**
+ * `npm run bench -- --scale [--exports N] [--quick]`: how far one deployment
+ * goes on this machine. N exports (100,000) on 5-minute intervals with tiny
+ * intervals (0-3 events), the real scheduler and worker code over a Redis and
+ * an S3 server of the benchmark's own and the shared ClickHouse:
+ *  1. memory per export; one scheduler tick that makes every export's run
+ *     (and one with none due); runs/s with 1, 2 and 4 worker processes over
+ *     that backlog, with Redis commands, CPU and memory per run;
+ *  2. two schedulers ticking at once over N due exports;
+ *  3. a simulation: 4 workers and a scheduler process as deployed, N exports
+ *     due at once (a 5-minute boundary): how long the burst takes to drain
+ *     and the exports' lag (the /metrics formula) at the end.
+ * Reported under `scale` in bench/results.json; docs/scaling.md reads it.
+ */
+import { exportLagSeconds } from '@bx/core';
+import { Store } from '@bx/store';
+import { spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { cpus, loadavg as osLoadavg } from 'node:os';
+import { join } from 'node:path';
+import { ServiceProcess } from '../test/helpers/processes';
+import { benchBucket } from './bench-bucket';
+import { createFiveMinuteExports, FIVE_MINUTES, generateTinyIntervals } from './scale-data';
+import { ScaleWorkers, workerWindow, type WindowResult } from './scale-workers';
+import { ScaleServices, sampleRedis } from './scale-services';
+
+export interface ScaleOptions {
+  exports: number;
+  /** Seconds each worker count is measured. */
+  windowSeconds: number;
+  /** WORKER_CONCURRENCY of each worker process. */
+  concurrency: number;
+  /** Longest the simulation may take to drain its burst, in seconds. */
+  simulateTimeoutSeconds: number;
+  clickhouseUrl: string;
+  say: (msg: string) => void;
+}
+
+const DATABASE = 'bx_bench_scale';
+const MIB = 1024 * 1024;
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+const loadavg = () => osLoadavg().map((x) => round(x, 1));
+
+export async function runScale(opts: ScaleOptions): Promise<Record<string, unknown>> {
+  const { say } = opts;
+  const n = opts.exports;
+  const loadBefore = loadavg();
+  const services = await new ScaleServices().start();
+  const redis = new Redis(services.redisUrl);
+  const boundary = Math.floor(Date.now() / FIVE_MINUTES) * FIVE_MINUTES;
+  // Phase 1's interval starts 20 minutes back; phase 3's interval is the last one that ended.
+  const first = boundary - 4 * FIVE_MINUTES;
+  try {
+    const s3 = await benchBucket(services.s3Url, 'bx-scale');
+    say(`scale: ${n.toLocaleString('en-US')} teams' tiny 5-minute intervals into ${DATABASE}.events`);
+    const rows = await generateTinyIntervals(opts.clickhouseUrl, DATABASE, n, first, 12);
+    const workerEnv = {
+      REDIS_URL: services.redisUrl,
+      CLICKHOUSE_URL: opts.clickhouseUrl,
+      CLICKHOUSE_DATABASE: DATABASE,
+      WORKER_CONCURRENCY: String(opts.concurrency),
+      SHUTDOWN_GRACE_MS: '5000',
+      ALLOWED_PRIVATE_DESTINATIONS: '127.0.0.1',
+      ALLOW_PLAINTEXT_SECRETS: 'true',
+    };
+
+    // 1. Footprint, one tick, runs/s per worker count.
+    const p1 = 'bxs1';
+    const store = Store.connect(services.redisUrl, p1);
+    const m0 = await sampleRedis(redis);
+    say(`scale: storing ${n.toLocaleString('en-US')} exports`);
+    const createdAt = Date.now();
+    await createFiveMinuteExports(store, n, first, s3);
+    const createSeconds = (Date.now() - createdAt) / 1000;
+    const m1 = await sampleRedis(redis);
+    say(`scale: one scheduler tick over ${n.toLocaleString('en-US')} due exports`);
+    const [tick] = await ticks(services.redisUrl, p1, first + FIVE_MINUTES, 1);
+    if (tick!.enqueued !== n) throw new Error(`the tick enqueued ${tick!.enqueued} runs, expected ${n}`);
+    const m2 = await sampleRedis(redis);
+    const [idle] = await ticks(services.redisUrl, p1, first + FIVE_MINUTES, 1);
+    say(
+      `  ${tick!.seconds.toFixed(2)} s (${tick!.cpu_seconds.toFixed(2)} s CPU); none due: ${idle!.seconds.toFixed(3)} s`,
+    );
+
+    const workers = new ScaleWorkers({ ...workerEnv, QUEUE_PREFIX: p1 }, services);
+    const windows: Record<string, WindowResult> = {};
+    for (const count of [1, 2, 4]) {
+      await workers.scaleTo(count);
+      const w = await workerWindow(workers, redis, store, n, opts.windowSeconds);
+      windows[`w${count}`] = w;
+      say(
+        `  ${count} worker process(es): ${w.runs_per_s} runs/s, ${w.redis_ops_per_run} Redis commands/run, machine ${Math.round(w.machine_busy * 100)}% busy`,
+      );
+      if (w.drained) break;
+    }
+    await workers.stop();
+    const m3 = await sampleRedis(redis);
+    const finished = await completedRuns(store);
+    const scheduledKb = (m2.usedMemory - m1.usedMemory) / n / 1024;
+    await store.close();
+    await redis.flushall();
+
+    // 2. Two schedulers at once over the same due exports.
+    say('scale: two scheduler ticks at once');
+    const p2 = 'bxs2';
+    const store2 = Store.connect(services.redisUrl, p2);
+    await createFiveMinuteExports(store2, n, first, s3);
+    const pair = await ticks(services.redisUrl, p2, first + FIVE_MINUTES, 2);
+    const created = await store2.redis.hget(store2.keys.runsByStatus, 'Scheduled');
+    say(`  ${pair.map((t) => `${t.seconds.toFixed(2)} s, ${t.enqueued} runs, ${t.exports} exports read`).join('; ')}`);
+    await store2.close();
+    await redis.flushall();
+
+    // 3. The simulation: a 5-minute boundary's runs with 4 workers and a scheduler process.
+    const simulation = await simulate(opts, services, s3, workerEnv);
+    await redis.flushall();
+
+    const w4 = windows.w4 ?? Object.values(windows).at(-1)!;
+    return {
+      exports: n,
+      tick_s: round(tick!.seconds, 2),
+      runs_per_s: Object.fromEntries(Object.entries(windows).map(([k, w]) => [k, w.runs_per_s])),
+      redis_mb_per_1k_exports: round(((m1.usedMemory - m0.usedMemory) / n / MIB) * 1000, 3),
+      redis_ops_per_run: w4.redis_ops_per_run,
+      redis_kb_per_scheduled_run: round(scheduledKb, 2),
+      /** A finished run's whole footprint: its record, log, indexes and BullMQ job. */
+      redis_kb_per_finished_run: round(scheduledKb + (m3.usedMemory - m2.usedMemory) / finished / 1024, 2),
+      tick_cpu_s: round(tick!.cpu_seconds, 2),
+      tick_none_due_s: round(idle!.seconds, 3),
+      exports_store_s: round(createSeconds, 1),
+      events: rows,
+      worker_concurrency: opts.concurrency,
+      windows,
+      two_schedulers: {
+        tick_s: pair.map((t) => round(t.seconds, 2)),
+        enqueued: pair.map((t) => t.enqueued),
+        exports_read: pair.map((t) => t.exports),
+        runs_created: Number(created ?? 0),
+      },
+      simulation,
+      /** The machine: its cores and load averages (1, 5, 15 min) before and after; other users' work included. */
+      machine: { cores: cpus().length, loadavg_before: loadBefore, loadavg_after: loadavg() },
+      measured_at: new Date().toISOString(),
+    };
+  } finally {
+    redis.disconnect();
+    services.stop();
+  }
+}
+
+interface TickOutput {
+  seconds: number;
+  cpu_seconds: number;
+  exports: number;
+  enqueued: number;
+}
+
+/** `count` scheduler ticks at `at`, each in its own process, started together. */
+async function ticks(url: string, prefix: string, at: number, count: number): Promise<TickOutput[]> {
+  const children = Array.from({ length: count }, () =>
+    spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'scale-tick.ts')], {
+      env: { ...process.env, REDIS_URL: url, QUEUE_PREFIX: prefix, TICK_AT: String(at), TICK_WAIT: '1' },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
+  const outputs = children.map((child) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const ready = new Promise<void>((resolve) => {
+      const check = () => (out.includes('ready\n') ? resolve() : setTimeout(check, 20));
+      check();
+    });
+    const done = new Promise<TickOutput>((resolve, reject) =>
+      child.once('exit', (code) =>
+        code === 0 ? resolve(JSON.parse(out.split('\n').at(-2)!) as TickOutput) : reject(new Error(`tick ${code}`)),
+      ),
+    );
+    return { ready, done, child };
+  });
+  await Promise.all(outputs.map((o) => o.ready));
+  for (const o of outputs) o.child.stdin.end('go\n');
+  return Promise.all(outputs.map((o) => o.done));
+}
+
+async function completedRuns(store: Store): Promise<number> {
+  return Number((await store.redis.hget(store.keys.runsByStatus, 'Completed')) ?? 0);
+}
+
+/** Phase 3: exports whose last interval ended at the latest boundary; 4 workers and a scheduler. */
+async function simulate(
+  opts: ScaleOptions,
+  services: ScaleServices,
+  s3: Record<string, string>,
+  workerEnv: Record<string, string>,
+): Promise<Record<string, unknown>> {
+  const n = opts.exports;
+  const prefix = 'bxs3';
+  const store = Store.connect(services.redisUrl, prefix);
+  const redis = new Redis(services.redisUrl);
+  const boundary = Math.floor(Date.now() / FIVE_MINUTES) * FIVE_MINUTES;
+  await createFiveMinuteExports(store, n, boundary - FIVE_MINUTES, s3);
+  const env = { ...workerEnv, QUEUE_PREFIX: prefix };
+  const workers = new ScaleWorkers(env, services);
+  await workers.scaleTo(4);
+  opts.say(`scale: simulation, ${n.toLocaleString('en-US')} exports due, 4 workers and a scheduler process`);
+  const before = await sampleRedis(redis);
+  const began = Date.now();
+  const scheduler = new ServiceProcess('scheduler', { ...env, LOG_LEVEL: 'info' });
+  let drainedAt: number | null = null;
+  try {
+    await scheduler.waitForLog('scheduler started', 60_000);
+    for (const until = began + opts.simulateTimeoutSeconds * 1000; Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      if ((await completedRuns(store)) >= n) {
+        drainedAt = Date.now();
+        break;
+      }
+    }
+    const after = await sampleRedis(redis);
+    const snapshot = await store.stats.snapshot();
+    const lags = snapshot.exports
+      .filter((e) => e.export)
+      .map((e) => exportLagSeconds(snapshot.now, e, e.export!))
+      .sort((a, b) => a - b);
+    const completed = await completedRuns(store);
+    const seconds = (after.at - before.at) / 1000;
+    const tickLogs = scheduler.logs.filter((l) => l.msg === 'scheduler tick');
+    return {
+      /** Seconds from the scheduler's start to the burst's last run completed; null if it did not drain in time. */
+      burst_drain_s: drainedAt === null ? null : round((drainedAt - began) / 1000, 1),
+      /** How old the burst's intervals already were when the scheduler started (they ended at the boundary). */
+      interval_age_at_start_s: round((began - boundary) / 1000, 1),
+      runs_completed: completed,
+      runs_per_s: round((completed / ((drainedAt ?? Date.now()) - began)) * 1000, 1),
+      lag_end_max_s: round(lags.at(-1) ?? 0, 1),
+      lag_end_p50_s: round(lags[Math.floor(lags.length / 2)] ?? 0, 1),
+      redis_ops_per_s: Math.round((after.commands - before.commands) / seconds),
+      redis_cpu_per_s: round((after.cpu - before.cpu) / seconds, 3),
+      scheduler_ticks: tickLogs.map((l) => ({ exports: l.exports, enqueued: l.enqueued, ms: l.ms })),
+    };
+  } finally {
+    await scheduler.stop();
+    await workers.stop();
+    await store.close();
+    redis.disconnect();
+  }
+}
