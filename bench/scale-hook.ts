@@ -25,6 +25,9 @@ export async function scaleBench(
 ): Promise<void> {
   const exports = Number(args.exports ?? (args.quick ? 2000 : 100_000));
   if (!Number.isInteger(exports) || exports < 100) throw new Error('--exports must be an integer ≥ 100');
+  const previous = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};
+  const save = (scale: Record<string, unknown>) =>
+    writeFileSync(RESULTS, JSON.stringify({ ...previous, scale }, null, 2) + '\n');
   const scale = await runScale({
     exports,
     windowSeconds: Number(args['scale-window'] ?? (args.quick ? 5 : 60)),
@@ -32,8 +35,8 @@ export async function scaleBench(
     simulateTimeoutSeconds: args.quick ? 120 : 600,
     clickhouseUrl,
     say: (msg) => process.stderr.write(`[bench] ${msg}\n`),
+    save,
   });
-  const previous = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};
-  writeFileSync(RESULTS, JSON.stringify({ ...previous, scale }, null, 2) + '\n');
+  save(scale);
   process.stdout.write(JSON.stringify(scale, null, 2) + '\n');
 }

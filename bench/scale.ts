@@ -12,7 +12,9 @@
  *     and the exports' lag (the /metrics formula) at the end.
  * Reported under `scale` in bench/results.json; docs/scaling.md reads it.
  */
-import { exportLagSeconds } from '@bx/core';
+import { createLogger, exportLagSeconds } from '@bx/core';
+import { RunRetention } from '@bx/operations';
+import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
@@ -34,6 +36,8 @@ export interface ScaleOptions {
   simulateTimeoutSeconds: number;
   clickhouseUrl: string;
   say: (msg: string) => void;
+  /** Called with the figures so far after each phase. */
+  save?: (result: Record<string, unknown>) => void;
 }
 
 const DATABASE = 'bx_bench_scale';
@@ -44,7 +48,15 @@ const loadavg = () => osLoadavg().map((x) => round(x, 1));
 export async function runScale(opts: ScaleOptions): Promise<Record<string, unknown>> {
   const { say } = opts;
   const n = opts.exports;
+  // Filled phase by phase, and saved after each: a phase that fails leaves the earlier ones' figures.
+  const result: Record<string, unknown> = { exports: n, worker_concurrency: opts.concurrency };
   const loadBefore = loadavg();
+  const save = () => {
+    /** The machine: cores, load averages (1, 5, 15 min) at the start and now; other users' work included. */
+    result.machine = { cores: cpus().length, loadavg_before: loadBefore, loadavg_now: loadavg() };
+    result.measured_at = new Date().toISOString();
+    opts.save?.(result);
+  };
   const services = await new ScaleServices().start();
   const redis = new Redis(services.redisUrl);
   const boundary = Math.floor(Date.now() / FIVE_MINUTES) * FIVE_MINUTES;
@@ -53,7 +65,7 @@ export async function runScale(opts: ScaleOptions): Promise<Record<string, unkno
   try {
     const s3 = await benchBucket(services.s3Url, 'bx-scale');
     say(`scale: ${n.toLocaleString('en-US')} teams' tiny 5-minute intervals into ${DATABASE}.events`);
-    const rows = await generateTinyIntervals(opts.clickhouseUrl, DATABASE, n, first, 12);
+    result.events = await generateTinyIntervals(opts.clickhouseUrl, DATABASE, n, first, 12);
     const workerEnv = {
       REDIS_URL: services.redisUrl,
       CLICKHOUSE_URL: opts.clickhouseUrl,
@@ -71,8 +83,9 @@ export async function runScale(opts: ScaleOptions): Promise<Record<string, unkno
     say(`scale: storing ${n.toLocaleString('en-US')} exports`);
     const createdAt = Date.now();
     await createFiveMinuteExports(store, n, first, s3);
-    const createSeconds = (Date.now() - createdAt) / 1000;
+    result.exports_store_s = round((Date.now() - createdAt) / 1000, 1);
     const m1 = await sampleRedis(redis);
+    result.redis_mb_per_1k_exports = round(((m1.usedMemory - m0.usedMemory) / n / MIB) * 1000, 3);
     say(`scale: one scheduler tick over ${n.toLocaleString('en-US')} due exports`);
     const [tick] = await ticks(services.redisUrl, p1, first + FIVE_MINUTES, 1);
     if (tick!.enqueued !== n) throw new Error(`the tick enqueued ${tick!.enqueued} runs, expected ${n}`);
@@ -81,13 +94,27 @@ export async function runScale(opts: ScaleOptions): Promise<Record<string, unkno
     say(
       `  ${tick!.seconds.toFixed(2)} s (${tick!.cpu_seconds.toFixed(2)} s CPU); none due: ${idle!.seconds.toFixed(3)} s`,
     );
+    const scheduledKb = (m2.usedMemory - m1.usedMemory) / n / 1024;
+    Object.assign(result, {
+      tick_s: round(tick!.seconds, 2),
+      /** CPU of the tick: the scheduler process, and Redis's main thread. */
+      tick_cpu_s: round(tick!.cpu_seconds, 2),
+      tick_redis_cpu_s: round(m2.cpu - m1.cpu, 2),
+      tick_none_due_s: round(idle!.seconds, 3),
+      redis_kb_per_scheduled_run: round(scheduledKb, 2),
+    });
+    save();
 
     const workers = new ScaleWorkers({ ...workerEnv, QUEUE_PREFIX: p1 }, services);
     const windows: Record<string, WindowResult> = {};
+    result.windows = windows;
     for (const count of [1, 2, 4]) {
       await workers.scaleTo(count);
       const w = await workerWindow(workers, redis, store, n, opts.windowSeconds);
       windows[`w${count}`] = w;
+      result.runs_per_s = Object.fromEntries(Object.entries(windows).map(([k, x]) => [k, x.runs_per_s]));
+      result.redis_ops_per_run = w.redis_ops_per_run;
+      save();
       say(
         `  ${count} worker process(es): ${w.runs_per_s} runs/s, ${w.redis_ops_per_run} Redis commands/run, machine ${Math.round(w.machine_busy * 100)}% busy`,
       );
@@ -96,7 +123,29 @@ export async function runScale(opts: ScaleOptions): Promise<Record<string, unkno
     await workers.stop();
     const m3 = await sampleRedis(redis);
     const finished = await completedRuns(store);
-    const scheduledKb = (m2.usedMemory - m1.usedMemory) / n / 1024;
+    /** A finished run's whole footprint: its record, log, indexes and BullMQ job. */
+    result.redis_kb_per_finished_run = round(scheduledKb + (m3.usedMemory - m2.usedMemory) / finished / 1024, 2);
+    // Retention removes the finished runs (record, log, indexes, job): what that costs Redis, and frees.
+    say(`scale: run retention over ${finished.toLocaleString('en-US')} finished runs`);
+    const queue = new BullMqRunQueue({
+      redis: { url: services.redisUrl },
+      prefix: p1,
+      attempts: 15,
+      backoffMs: 10_000,
+    });
+    const retention = new RunRetention(store, queue, createLogger({}, 'error'), 0);
+    const began = Date.now();
+    const removed = await retention.pass(await store.now());
+    const m4 = await sampleRedis(redis);
+    result.retention = {
+      runs: removed,
+      seconds: round((Date.now() - began) / 1000, 1),
+      redis_cpu_ms_per_run: round(((m4.cpu - m3.cpu) * 1000) / Math.max(removed, 1), 3),
+      /** Memory a finished run held until retention removed it (the exported-interval bitmap stays). */
+      redis_kb_freed_per_run: round((m3.usedMemory - m4.usedMemory) / Math.max(removed, 1) / 1024, 2),
+    };
+    await queue.close();
+    save();
     await store.close();
     await redis.flushall();
 
@@ -105,43 +154,34 @@ export async function runScale(opts: ScaleOptions): Promise<Record<string, unkno
     const p2 = 'bxs2';
     const store2 = Store.connect(services.redisUrl, p2);
     await createFiveMinuteExports(store2, n, first, s3);
+    const p0 = await sampleRedis(redis);
     const pair = await ticks(services.redisUrl, p2, first + FIVE_MINUTES, 2);
+    const p1s = await sampleRedis(redis);
     const created = await store2.redis.hget(store2.keys.runsByStatus, 'Scheduled');
     say(`  ${pair.map((t) => `${t.seconds.toFixed(2)} s, ${t.enqueued} runs, ${t.exports} exports read`).join('; ')}`);
+    result.two_schedulers = {
+      tick_s: pair.map((t) => round(t.seconds, 2)),
+      cpu_s: pair.map((t) => round(t.cpu_seconds, 2)),
+      redis_cpu_s: round(p1s.cpu - p0.cpu, 2),
+      enqueued: pair.map((t) => t.enqueued),
+      exports_read: pair.map((t) => t.exports),
+      runs_created: Number(created ?? 0),
+    };
+    save();
     await store2.close();
     await redis.flushall();
 
     // 3. The simulation: a 5-minute boundary's runs with 4 workers and a scheduler process.
-    const simulation = await simulate(opts, services, s3, workerEnv);
+    try {
+      result.simulation = await simulate(opts, services, s3, workerEnv);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      result.simulation = { error };
+      say(`scale: the simulation failed: ${error}`);
+    }
+    save();
     await redis.flushall();
-
-    const w4 = windows.w4 ?? Object.values(windows).at(-1)!;
-    return {
-      exports: n,
-      tick_s: round(tick!.seconds, 2),
-      runs_per_s: Object.fromEntries(Object.entries(windows).map(([k, w]) => [k, w.runs_per_s])),
-      redis_mb_per_1k_exports: round(((m1.usedMemory - m0.usedMemory) / n / MIB) * 1000, 3),
-      redis_ops_per_run: w4.redis_ops_per_run,
-      redis_kb_per_scheduled_run: round(scheduledKb, 2),
-      /** A finished run's whole footprint: its record, log, indexes and BullMQ job. */
-      redis_kb_per_finished_run: round(scheduledKb + (m3.usedMemory - m2.usedMemory) / finished / 1024, 2),
-      tick_cpu_s: round(tick!.cpu_seconds, 2),
-      tick_none_due_s: round(idle!.seconds, 3),
-      exports_store_s: round(createSeconds, 1),
-      events: rows,
-      worker_concurrency: opts.concurrency,
-      windows,
-      two_schedulers: {
-        tick_s: pair.map((t) => round(t.seconds, 2)),
-        enqueued: pair.map((t) => t.enqueued),
-        exports_read: pair.map((t) => t.exports),
-        runs_created: Number(created ?? 0),
-      },
-      simulation,
-      /** The machine: its cores and load averages (1, 5, 15 min) before and after; other users' work included. */
-      machine: { cores: cpus().length, loadavg_before: loadBefore, loadavg_after: loadavg() },
-      measured_at: new Date().toISOString(),
-    };
+    return result;
   } finally {
     redis.disconnect();
     services.stop();
@@ -187,7 +227,7 @@ async function completedRuns(store: Store): Promise<number> {
 }
 
 /** Phase 3: exports whose last interval ended at the latest boundary; 4 workers and a scheduler. */
-async function simulate(
+export async function simulate(
   opts: ScaleOptions,
   services: ScaleServices,
   s3: Record<string, string>,
