@@ -12,7 +12,7 @@
  *     and the exports' lag (the /metrics formula) at the end.
  * Reported under `scale` in bench/results.json; docs/scaling.md reads it.
  */
-import { createLogger, exportLagSeconds } from '@bx/core';
+import { createLogger } from '@bx/core';
 import { RunRetention } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
@@ -20,11 +20,11 @@ import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { cpus, loadavg as osLoadavg } from 'node:os';
 import { join } from 'node:path';
-import { ServiceProcess } from '../test/helpers/processes';
 import { benchBucket } from './bench-bucket';
 import { createFiveMinuteExports, FIVE_MINUTES, generateTinyIntervals } from './scale-data';
 import { ScaleWorkers, workerWindow, type WindowResult } from './scale-workers';
 import { ScaleServices, sampleRedis } from './scale-services';
+import { completedRuns, simulate } from './scale-simulation';
 
 export interface ScaleOptions {
   exports: number;
@@ -137,12 +137,17 @@ export async function runScale(opts: ScaleOptions): Promise<Record<string, unkno
     const began = Date.now();
     const removed = await retention.pass(await store.now());
     const m4 = await sampleRedis(redis);
+    // A removed Completed run sets its slot in its export's bitmap of the year, which Redis allocates up to that bit.
+    const bitmaps = await bitmapBytes(redis, `${p1}:exported:*`);
     result.retention = {
       runs: removed,
       seconds: round((Date.now() - began) / 1000, 1),
       redis_cpu_ms_per_run: round(((m4.cpu - m3.cpu) * 1000) / Math.max(removed, 1), 3),
-      /** Memory a finished run held until retention removed it (the exported-interval bitmap stays). */
-      redis_kb_freed_per_run: round((m3.usedMemory - m4.usedMemory) / Math.max(removed, 1) / 1024, 2),
+      /** Memory a finished run held until retention removed it. */
+      redis_kb_freed_per_run: round((m3.usedMemory - m4.usedMemory + bitmaps.bytes) / Math.max(removed, 1) / 1024, 2),
+      /** The exported-interval bitmaps retention started: one per export and year, allocated up to today's slot. */
+      bitmaps: bitmaps.keys,
+      redis_kb_per_bitmap: round(bitmaps.bytes / Math.max(bitmaps.keys, 1) / 1024, 2),
     };
     await queue.close();
     save();
@@ -222,66 +227,17 @@ async function ticks(url: string, prefix: string, at: number, count: number): Pr
   return Promise.all(outputs.map((o) => o.done));
 }
 
-async function completedRuns(store: Store): Promise<number> {
-  return Number((await store.redis.hget(store.keys.runsByStatus, 'Completed')) ?? 0);
-}
-
-/** Phase 3: exports whose last interval ended at the latest boundary; 4 workers and a scheduler. */
-export async function simulate(
-  opts: ScaleOptions,
-  services: ScaleServices,
-  s3: Record<string, string>,
-  workerEnv: Record<string, string>,
-): Promise<Record<string, unknown>> {
-  const n = opts.exports;
-  const prefix = 'bxs3';
-  const store = Store.connect(services.redisUrl, prefix);
-  const redis = new Redis(services.redisUrl);
-  const boundary = Math.floor(Date.now() / FIVE_MINUTES) * FIVE_MINUTES;
-  await createFiveMinuteExports(store, n, boundary - FIVE_MINUTES, s3);
-  const env = { ...workerEnv, QUEUE_PREFIX: prefix };
-  const workers = new ScaleWorkers(env, services);
-  await workers.scaleTo(4);
-  opts.say(`scale: simulation, ${n.toLocaleString('en-US')} exports due, 4 workers and a scheduler process`);
-  const before = await sampleRedis(redis);
-  const began = Date.now();
-  const scheduler = new ServiceProcess('scheduler', { ...env, LOG_LEVEL: 'info' });
-  let drainedAt: number | null = null;
-  try {
-    await scheduler.waitForLog('scheduler started', 60_000);
-    for (const until = began + opts.simulateTimeoutSeconds * 1000; Date.now() < until;) {
-      await new Promise((r) => setTimeout(r, 1000));
-      if ((await completedRuns(store)) >= n) {
-        drainedAt = Date.now();
-        break;
-      }
-    }
-    const after = await sampleRedis(redis);
-    const snapshot = await store.stats.snapshot();
-    const lags = snapshot.exports
-      .filter((e) => e.export)
-      .map((e) => exportLagSeconds(snapshot.now, e, e.export!))
-      .sort((a, b) => a - b);
-    const completed = await completedRuns(store);
-    const seconds = (after.at - before.at) / 1000;
-    const tickLogs = scheduler.logs.filter((l) => l.msg === 'scheduler tick');
-    return {
-      /** Seconds from the scheduler's start to the burst's last run completed; null if it did not drain in time. */
-      burst_drain_s: drainedAt === null ? null : round((drainedAt - began) / 1000, 1),
-      /** How old the burst's intervals already were when the scheduler started (they ended at the boundary). */
-      interval_age_at_start_s: round((began - boundary) / 1000, 1),
-      runs_completed: completed,
-      runs_per_s: round((completed / ((drainedAt ?? Date.now()) - began)) * 1000, 1),
-      lag_end_max_s: round(lags.at(-1) ?? 0, 1),
-      lag_end_p50_s: round(lags[Math.floor(lags.length / 2)] ?? 0, 1),
-      redis_ops_per_s: Math.round((after.commands - before.commands) / seconds),
-      redis_cpu_per_s: round((after.cpu - before.cpu) / seconds, 3),
-      scheduler_ticks: tickLogs.map((l) => ({ exports: l.exports, enqueued: l.enqueued, ms: l.ms })),
-    };
-  } finally {
-    await scheduler.stop();
-    await workers.stop();
-    await store.close();
-    redis.disconnect();
-  }
+/** How many keys match `pattern`, and the memory Redis reports for them (MEMORY USAGE). */
+async function bitmapBytes(redis: Redis, pattern: string): Promise<{ keys: number; bytes: number }> {
+  let keys = 0;
+  let bytes = 0;
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    const sizes = await Promise.all(found.map((k) => redis.memory('USAGE', k)));
+    keys += found.length;
+    bytes += sizes.reduce<number>((a, b) => a + Number(b ?? 0), 0);
+  } while (cursor !== '0');
+  return { keys, bytes };
 }
