@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { TEST_SECURITY_ENV } from './env';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -18,7 +19,7 @@ export class ServiceProcess {
     nodeArgs: string[] = [],
   ) {
     this.child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'services', role, 'dist', 'main.js')], {
-      env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
+      env: { ...process.env, NODE_NO_WARNINGS: '1', ...TEST_SECURITY_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let buffered = '';
@@ -57,6 +58,13 @@ export class ServiceProcess {
         throw new Error(`${this.role}: no '${msg}' log within ${timeoutMs} ms; stderr: ${this.stderr.join('')}`);
       await sleep(50);
     }
+  }
+
+  /** The port an API started with PORT=0 listens on (from its `api listening` line). */
+  get port(): number {
+    const line = this.logs.find((l) => l.msg === 'api listening');
+    if (!line || typeof line.port !== 'number') throw new Error(`${this.role}: no 'api listening' line with a port`);
+    return line.port;
   }
 
   /** SIGTERM, and the exit code once it has shut down. */

@@ -1,6 +1,8 @@
-import { errorMessage, isRetryable, type DestinationCheckOptions, type DestinationConfig } from '@bx/core';
+import type { DestinationCheckOptions, DestinationConfig } from '@bx/core';
 import type { ExportService } from '@bx/operations';
+import { checkPathIds } from '../path-ids';
 import { Router, type Request } from 'express';
+import { testDestination } from '../destination-test';
 import { exportView } from '../serialize';
 
 const query = (req: Request, name: string): string | undefined => {
@@ -12,7 +14,7 @@ export function exportsRouter(
   service: ExportService,
   checkDestination: (destination: DestinationConfig, opts: DestinationCheckOptions) => Promise<void>,
 ): Router {
-  const router = Router();
+  const router = checkPathIds(Router());
 
   router.post('/', async (req, res) => {
     res.status(201).json(exportView(await service.create(req.body)));
@@ -49,18 +51,7 @@ export function exportsRouter(
     // A client that goes away stops the check (a Snowflake login can take a while).
     const gone = new AbortController();
     res.on('close', () => gone.abort());
-    try {
-      await checkDestination(exp.destination, { signal: gone.signal });
-      res.json({ status: 'ok', message: `${exp.destination.type} destination reachable and writable` });
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      res.json({
-        status: 'failed',
-        message: errorMessage(err),
-        code: typeof code === 'string' ? code : null,
-        retryable: isRetryable(err),
-      });
-    }
+    res.json(await testDestination(exp, checkDestination, gone.signal));
   });
   router.get('/:id/runs', async (req, res) => {
     res.json(
