@@ -1,5 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readResults, saveResults } from './results-file';
 import { runScale } from './scale';
 
 /** bench/run.ts's options for `--scale` (docs/scaling.md). */
@@ -11,28 +10,32 @@ export const SCALE_OPTIONS = {
   'scale-window': { type: 'string' },
   /** WORKER_CONCURRENCY of each worker process. */
   'scale-concurrency': { type: 'string', default: '16' },
+  /** Longest the simulation may take to drain its burst, in seconds (600; --quick 120). */
+  'scale-simulate-s': { type: 'string' },
 } as const;
-
-const RESULTS = join(__dirname, 'results.json');
 
 /**
  * `npm run bench -- --scale`: runs bench/scale.ts and stores its figures
  * under `scale` in bench/results.json, keeping the other figures there.
  */
 export async function scaleBench(
-  args: { quick?: boolean; exports?: string; 'scale-window'?: string; 'scale-concurrency'?: string },
+  args: {
+    quick?: boolean;
+    exports?: string;
+    'scale-window'?: string;
+    'scale-concurrency'?: string;
+    'scale-simulate-s'?: string;
+  },
   clickhouseUrl: string,
 ): Promise<void> {
   const exports = Number(args.exports ?? (args.quick ? 2000 : 100_000));
   if (!Number.isInteger(exports) || exports < 100) throw new Error('--exports must be an integer ≥ 100');
-  const previous = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};
-  const save = (scale: Record<string, unknown>) =>
-    writeFileSync(RESULTS, JSON.stringify({ ...previous, scale }, null, 2) + '\n');
+  const save = (scale: Record<string, unknown>) => saveResults({ ...readResults(), scale });
   const scale = await runScale({
     exports,
     windowSeconds: Number(args['scale-window'] ?? (args.quick ? 5 : 60)),
     concurrency: Number(args['scale-concurrency'] ?? 16),
-    simulateTimeoutSeconds: args.quick ? 120 : 600,
+    simulateTimeoutSeconds: Number(args['scale-simulate-s'] ?? (args.quick ? 120 : 600)),
     clickhouseUrl,
     say: (msg) => process.stderr.write(`[bench] ${msg}\n`),
     save,
