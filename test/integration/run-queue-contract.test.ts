@@ -50,7 +50,9 @@ const implementations: Array<[string, () => Harness]> = [
 ];
 
 function bullMqHarness(redis: RedisTarget, prefix: string): Harness {
-  const sut = new BullMqRunQueue({ redis, prefix, attempts: 3, backoffMs: 20 });
+  // A backoff of 20 ms (as in memory) left the promote test racing BullMQ's own move out of `delayed` on a
+  // loaded machine; 1 s (0.5-1 s with jitter) costs the retry test about 3 s.
+  const sut = new BullMqRunQueue({ redis, prefix, attempts: 3, backoffMs: 1000 });
   const inspector = new QueueInspector(prefix, redis);
   return {
     sut,
