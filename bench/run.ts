@@ -8,7 +8,7 @@
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,9 @@ import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
 import { isolated } from './isolated';
 import { bPg, dropProductTable, preparePostgres } from './postgres-bench';
+import { FOOTPRINT_KEYS, redisFootprint } from './redis-footprint';
+import { saveResults } from './results-file';
+import { scaleBench, SCALE_OPTIONS } from './scale-hook';
 import { dropStoreAndQueue } from '../test/helpers/redis-prefix';
 import { WorkerProcess } from './worker-process';
 
@@ -29,6 +32,9 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
     cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd,postgres' },
+    /** Measure Redis's footprint (about a minute and a half) in a --quick run too. */
+    footprint: { type: 'boolean', default: false },
+    ...SCALE_OPTIONS,
   },
 });
 const rows = Number(args.rows);
@@ -51,6 +57,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function main(): Promise<void> {
+  if (args.scale) return scaleBench(args, CLICKHOUSE_URL);
   if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be an integer ≥ 1000');
   execFileSync('bash', [join(__dirname, '..', 'scripts', 'local-services.sh'), 'start'], {
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -193,6 +200,18 @@ async function main(): Promise<void> {
       smallRates.push(small.runsPerSecond);
     }
 
+    // What the product keeps in Redis: minutes on a busy machine, so a --quick run skips it unless asked.
+    let footprint: Record<string, unknown> = {};
+    if (!args.quick || args.footprint) {
+      const began = Date.now();
+      say('Redis footprint: a 5-year catch-up, a backfill of 200,000 intervals, an export-year of history');
+      const f = await redisFootprint(REDIS_URL, { quick: args.quick });
+      say(
+        `  catch-up ${f.redis_mb_catchup_5y} MB, backfill ${f.redis_mb_backfill_200k} MB, ${f.redis_kb_per_export_year.five_minutes} KB per 5-minute export-year (${Math.round((Date.now() - began) / 1000)} s)`,
+      );
+      footprint = { ...f, footprint_measured_at: new Date().toISOString() };
+    }
+
     const results: BenchResults & Record<string, unknown> = {
       rows: teamRows,
       table_rows: rows,
@@ -218,9 +237,11 @@ async function main(): Promise<void> {
       scheduled_run_wait_behind_backfill_s: round(median(waits), 3),
       small_runs_per_s: round(median(smallRates), 1),
       small_runs_worker_concurrency: 16,
+      ...footprint,
       measured_at: new Date().toISOString(),
     };
-    writeFileSync(join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    // `npm run bench -- --scale` measures apart, and the footprint may have been skipped: their figures stay.
+    saveResults(results, ['scale', 'footprint_measured_at', ...FOOTPRINT_KEYS]);
     printTable(results);
   } finally {
     await dropStoreAndQueue(store, queue, prefix);

@@ -1,4 +1,5 @@
 import { EventBatch } from '@bx/batch';
+import type { BufferPool } from './buffer-pool';
 import { ChunkedBody } from './chunked-body';
 import { decodeRowBinary, frameRows } from './row-binary-frames';
 
@@ -14,6 +15,11 @@ export interface ResponseBatchesOptions {
    * dozen MB of batches, as it does for any external memory it sees grow.
    */
   reuseBuffers?: boolean;
+  /**
+   * Where standard-size buffers come from and, with `reuseBuffers`, go back
+   * to on `release()`: shared by the queries of one source.
+   */
+  pool?: BufferPool;
 }
 
 /** What the connection lets the reader do to it. */
@@ -87,7 +93,7 @@ export class ResponseBatches {
   ) {
     this.threshold = opts.batchBytes;
     this.standardSize = opts.batchBytes + READ_ROOM;
-    this.buf = Buffer.allocUnsafeSlow(this.standardSize);
+    this.buf = opts.pool?.take(this.standardSize) ?? Buffer.allocUnsafeSlow(this.standardSize);
   }
 
   /** Where the next bytes read go (at least READ_ROOM bytes). */
@@ -169,6 +175,21 @@ export class ResponseBatches {
     this.fail(new Error('query cancelled by its reader'));
   }
 
+  /**
+   * The reader is done with every batch (and the response is over or
+   * cancelled): with `reuseBuffers`, the buffers go back to the pool.
+   */
+  release(): void {
+    const pool = this.opts.pool;
+    if (!pool || !this.opts.reuseBuffers || !(this.ended || this.failure)) return;
+    const bufs = new Set([this.buf, ...this.spare, ...this.ready.map((r) => r.buf)]);
+    if (this.lent) bufs.add(this.lent);
+    this.ready.length = 0;
+    this.spare.length = 0;
+    this.lent = null;
+    for (const buf of bufs) if (buf.length === this.standardSize) pool.give(buf);
+  }
+
   /** The next batch; null after the last. Rejects once the response failed. */
   async take(): Promise<EventBatch | null> {
     for (;;) {
@@ -247,7 +268,8 @@ export class ResponseBatches {
     if (frames.count > 0) this.add(new EventBatch(this.buf.subarray(0, frames.used), frames.index, frames.count));
     if (frames.count === 0 && this.buf.length - frames.used >= this.threshold + READ_ROOM) return;
     const size = this.threshold + READ_ROOM;
-    const next = (size === this.standardSize && this.spare.pop()) || Buffer.allocUnsafeSlow(size);
+    const next =
+      (size === this.standardSize && (this.spare.pop() ?? this.opts.pool?.take(size))) || Buffer.allocUnsafeSlow(size);
     this.buf.copy(next, 0, frames.used, this.filled);
     this.buf = next;
     this.filled -= frames.used;
