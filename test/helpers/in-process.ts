@@ -11,6 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { testEnv, uniqueName } from './env';
 import { QueueInspector } from './queue-inspector';
+import { sourceConfig } from './run-context';
 
 export const TOKEN = 'in-process-token-0123456789';
 
@@ -67,7 +68,7 @@ export class InProcessSystem {
       store: this.store,
       source: this.source,
       destinationFor: (exp) => writerFor(exp.destination),
-      config: { CLICKHOUSE_DATABASE: this.database, EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
+      config: sourceConfig(this.database),
       logger: this.logger,
     });
     const worker = this.queue.startWorker(processor, { concurrency, logger: this.logger });

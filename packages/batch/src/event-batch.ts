@@ -1,18 +1,19 @@
 import * as native from '@bx/native';
 import { FIELDS, Field, SLOTS } from './event-fields';
-import { toRecordLine, type EventRow } from '@bx/core';
+import { EVENT_RECORD_COLUMNS, toRecordLine, type EventRow } from '@bx/core';
+import type { BatchFormat, RecordBatch } from './batch-format';
 import { verbatimJsonField } from './json-bytes';
 
 const FIELD_NAMES = Object.keys(Field) as Array<keyof typeof Field>;
 
 /**
- * A batch of events as bytes: one buffer and the start and end of every
- * field of every row in it. The ClickHouse source frames its wire bytes into
- * batches without decoding them; destinations take what they need: JSON Lines
- * writers `records()`, written from the bytes; Parquet the field bytes; tests
- * `rows()`.
+ * A batch of events as bytes (a RecordBatch of the events model): one
+ * buffer and the start and end of every field of every row in it. The
+ * ClickHouse source frames its wire bytes into batches without decoding
+ * them; destinations take what they need: JSON Lines writers `records()`,
+ * written from the bytes in C; Parquet the field bytes; tests `rows()`.
  */
-export class EventBatch {
+export class EventBatch implements RecordBatch {
   /** Rows the last `records()` wrote through `toRecordLine` (a JSON column to normalise): for tests and profiling. */
   exactRows = 0;
 
@@ -50,6 +51,10 @@ export class EventBatch {
       }
     });
     return new EventBatch(Buffer.concat(parts, at), index, rows.length);
+  }
+
+  get format(): BatchFormat {
+    return EVENTS_FORMAT;
   }
 
   start(r: number, f: number): number {
@@ -154,6 +159,13 @@ export class EventBatch {
     return n;
   }
 }
+
+/** The events model's batches: EventBatch, its records written in C. */
+export const EVENTS_FORMAT: BatchFormat<EventBatch> = {
+  columns: EVENT_RECORD_COLUMNS,
+  slots: SLOTS,
+  batch: (bytes, index, count) => new EventBatch(bytes, index, count),
+};
 
 /** Upper bound of a record's bytes beyond its fields' own (the C writer assumes the same). */
 const ROW_OVERHEAD = 256;

@@ -1,4 +1,6 @@
+export * from './batch-format';
 export * from './destination-writer';
 export * from './event-batch';
 export * from './event-fields';
 export * from './json-bytes';
+export * from './field-batch';

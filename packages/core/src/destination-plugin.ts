@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ModelSchema } from './model-plugin';
 
 /**
  * A destination as an export stores it: the plug-in's `type` and a config
@@ -22,6 +23,8 @@ export interface DestinationEndpoint {
 export interface DestinationCheckOptions {
   /** Aborts the check (the HTTP request went away). */
   signal?: AbortSignal;
+  /** The export's model: a table destination checks an existing table can hold its records. */
+  model?: ModelSchema;
 }
 
 /**

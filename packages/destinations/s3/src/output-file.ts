@@ -1,5 +1,6 @@
 import type { S3Config } from './s3-config';
-import type { EventBatch } from '@bx/batch';
+import type { RecordBatch } from '@bx/batch';
+import type { RecordColumn } from '@bx/core';
 import {
   ObjectUpload,
   openParts,
@@ -16,7 +17,7 @@ export interface OutputFile {
   readonly key: string;
   /** Whether the object has reached `limit` bytes (compressed): what splitting measures. */
   reached(limit: number): Promise<boolean>;
-  write(batch: EventBatch): Promise<void>;
+  write(batch: RecordBatch): Promise<void>;
   /** Completes the object; its size in bytes. */
   finish(): Promise<number>;
   abort(): Promise<void>;
@@ -38,7 +39,7 @@ class JsonLinesFile implements OutputFile {
   reached(limit: number): Promise<boolean> {
     return this.upload.reached(limit);
   }
-  write(batch: EventBatch): Promise<void> {
+  write(batch: RecordBatch): Promise<void> {
     return this.upload.write(batch.records());
   }
   finish(): Promise<number> {
@@ -75,7 +76,7 @@ class ZstdJsonLinesFile implements OutputFile {
     await zstd.flushed();
     return zstd.written >= limit;
   }
-  async write(batch: EventBatch): Promise<void> {
+  async write(batch: RecordBatch): Promise<void> {
     if (!(await this.zstd.write((input) => batch.recordsInto(input)))) await this.zstd.writeBytes(batch.records());
   }
   async finish(): Promise<number> {
@@ -102,15 +103,20 @@ class ParquetFile implements OutputFile {
     private readonly encoder: ParquetEncoder,
   ) {}
 
-  static async open(target: UploadTarget, compression: ParquetCompression): Promise<ParquetFile> {
+  static async open(
+    target: UploadTarget,
+    compression: ParquetCompression,
+    columns: readonly RecordColumn[],
+  ): Promise<ParquetFile> {
     const parts = openParts({ ...target, contentType: 'application/vnd.apache.parquet' });
-    return new ParquetFile(target.key, parts, await ParquetEncoder.create(compression, (chunk) => parts.write(chunk)));
+    const encoder = await ParquetEncoder.create(compression, (chunk) => parts.write(chunk), columns);
+    return new ParquetFile(target.key, parts, encoder);
   }
 
   async reached(limit: number): Promise<boolean> {
     return this.encoder.bytes >= limit;
   }
-  write(batch: EventBatch): Promise<void> {
+  write(batch: RecordBatch): Promise<void> {
     return this.encoder.write(batch);
   }
   async finish(): Promise<number> {
@@ -123,10 +129,14 @@ class ParquetFile implements OutputFile {
   }
 }
 
-/** Opens the object `key` in the export's format. */
-export async function openOutputFile(config: S3Config, target: UploadTarget): Promise<OutputFile> {
+/** Opens the object `key` in the export's format, for records of `columns` (the model's). */
+export async function openOutputFile(
+  config: S3Config,
+  target: UploadTarget,
+  columns: readonly RecordColumn[],
+): Promise<OutputFile> {
   return config.file_format === 'Parquet'
-    ? ParquetFile.open(target, config.compression as ParquetCompression)
+    ? ParquetFile.open(target, config.compression as ParquetCompression, columns)
     : config.compression === 'zstd'
       ? new ZstdJsonLinesFile(target)
       : new JsonLinesFile(target, config.compression as StreamCompression);

@@ -1,6 +1,7 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { RetryableError } from '@bx/core';
-import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
+import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
+import type { RecordColumn } from '@bx/core';
 import { intervalStem, manifestKey, objectKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
 import { checkS3 } from './s3-check';
@@ -10,7 +11,8 @@ import { RerunCleanup } from './rerun-cleanup';
 import { classifyS3Error } from './s3-errors';
 
 /**
- * Writes a run's rows to S3 as JSON Lines or Parquet, streamed through multipart uploads.
+ * Writes a run's records (of any model: `{table}` is the model's) to S3 as
+ * JSON Lines or Parquet, streamed through multipart uploads.
  * With `max_file_size_mb` the run is split into `-0`, `-1`, … files and a
  * manifest listing them is written last. An interval without rows writes
  * nothing (as PostHog).
@@ -30,8 +32,8 @@ export class S3Destination implements DestinationWriter {
     this.client = client ?? createS3Client(config);
   }
 
-  async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
-    const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd };
+  async write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult> {
+    const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd, table: ctx.model.table };
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const cleanup = new RerunCleanup(
@@ -52,7 +54,10 @@ export class S3Destination implements DestinationWriter {
       }
       for await (const batch of batches) {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
-        current ??= await this.open(objectKey(this.config, span, splitBytes ? result.files.length : undefined));
+        current ??= await this.open(
+          objectKey(this.config, span, splitBytes ? result.files.length : undefined),
+          ctx.model.columns,
+        );
         await current.write(batch);
         result.records += batch.count;
         ctx.onProgress(result.records);
@@ -86,13 +91,9 @@ export class S3Destination implements DestinationWriter {
     return checkS3(this.config, {}, this.client);
   }
 
-  private open(key: string): Promise<OutputFile> {
-    return openOutputFile(this.config, {
-      client: this.client,
-      bucket: this.config.bucket_name,
-      key,
-      params: encryptionParams(this.config),
-    });
+  private open(key: string, columns: readonly RecordColumn[]): Promise<OutputFile> {
+    const target = { client: this.client, bucket: this.config.bucket_name, key, params: encryptionParams(this.config) };
+    return openOutputFile(this.config, target, columns);
   }
 
   private async writeManifest(key: string, files: string[]): Promise<void> {

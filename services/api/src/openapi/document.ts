@@ -38,7 +38,7 @@ export const openApiDocument = {
   info: {
     title: 'batch-exports admin API',
     version: '0.1.0',
-    description: `Scheduled batch exports of events from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case.`,
+    description: `Scheduled batch exports of events and persons from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case.`,
   },
   security: [{ bearerAuth: [] }],
   paths: {

@@ -1,4 +1,5 @@
-import { errorMessage, isRetryable, type DestinationCheckOptions, type DestinationConfig } from '@bx/core';
+import { errorMessage, isRetryable, modelSchema, type DestinationCheckOptions, type DestinationConfig } from '@bx/core';
+import { modelPlugin } from '@bx/models';
 import type { ExportService } from '@bx/operations';
 import { Router, type Request } from 'express';
 import { exportView } from '../serialize';
@@ -50,7 +51,7 @@ export function exportsRouter(
     const gone = new AbortController();
     res.on('close', () => gone.abort());
     try {
-      await checkDestination(exp.destination, { signal: gone.signal });
+      await checkDestination(exp.destination, { signal: gone.signal, model: modelSchema(modelPlugin(exp.model)) });
       res.json({ status: 'ok', message: `${exp.destination.type} destination reachable and writable` });
     } catch (err) {
       const code = (err as { code?: unknown }).code;
