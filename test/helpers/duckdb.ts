@@ -25,6 +25,27 @@ export async function readParquet(
   });
 }
 
+/**
+ * The rows `sql(file)` selects from a Parquet file with DuckDB (an
+ * independent reader), and the file's columns as `type/converted/logical`.
+ */
+export async function queryParquet(
+  data: Buffer,
+  sql: (file: string) => string,
+): Promise<{ rows: Array<Record<string, unknown>>; schema: Record<string, string> }> {
+  return withParquetFile(data, async (conn, file) => {
+    const schemaReader = await conn.runAndReadAll(
+      `SELECT name, logical_type, converted_type, type FROM parquet_schema('${file}') WHERE name <> 'duckdb_schema' AND num_children IS NULL`,
+    );
+    const schema: Record<string, string> = {};
+    for (const [name, logical, converted, type] of schemaReader.getRows()) {
+      schema[String(name)] = `${type}/${converted ?? ''}/${logical ?? ''}`;
+    }
+    const reader = await conn.runAndReadAll(sql(file));
+    return { rows: reader.getRowObjectsJS() as Array<Record<string, unknown>>, schema };
+  });
+}
+
 /** DuckDB's view of a Parquet file's row groups and column chunks (parquet_metadata), a row per chunk. */
 export async function parquetChunks(data: Buffer): Promise<Array<Record<string, unknown>>> {
   return withParquetFile(data, async (conn, file) => {

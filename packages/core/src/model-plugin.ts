@@ -35,10 +35,10 @@ export type TableLoad =
   | { readonly kind: 'replace-interval'; readonly column: string }
   /**
    * Records are upserted on `key`. A stored row changes only where the
-   * incoming `versions` are higher, compared in order: the first version
-   * that differs decides (persons: the mapping's version, then the
-   * person's). Re-running, retrying or backfilling an older interval after
-   * newer ones never moves a row backwards.
+   * incoming `versions` (numbers or timestamps) are higher, compared in
+   * order: the first that differs decides (persons: the mapping's version,
+   * the person's, then `_inserted_at`). Re-running, retrying or backfilling
+   * an older interval after newer ones never moves a row backwards.
    */
   | { readonly kind: 'upsert'; readonly key: readonly string[]; readonly versions: readonly string[] };
 

@@ -42,14 +42,19 @@ const ACCEPTED_TYPES: Readonly<Record<ValueType, readonly string[]>> = {
 };
 
 /**
- * Columns the load compares, which must hold their values as such: the
- * interval's column must be a timestamp (a re-run finds the interval's rows
- * by it), versions must be numbers (text would compare `9` above `10`).
+ * Columns the load compares, which must hold their values as such, not as
+ * text: the interval's column (a re-run finds the interval's rows by it)
+ * and the versions (text would compare `9` above `10`).
  */
 function strictTypes(model: ModelSchema): ReadonlyMap<string, readonly string[]> {
   const load = model.load;
-  if (load.kind === 'replace-interval') return new Map([[load.column, TIMESTAMPS]]);
-  return new Map(load.versions.map((name) => [name, NUMBERS]));
+  const compared = load.kind === 'replace-interval' ? [load.column] : load.versions;
+  return new Map(
+    compared.map((name) => {
+      const type = model.columns.find((c) => c.name === name)?.type;
+      return [name, type === 'timestamp' ? TIMESTAMPS : NUMBERS];
+    }),
+  );
 }
 
 /**

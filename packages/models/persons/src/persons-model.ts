@@ -23,15 +23,25 @@ let format: BatchFormat | undefined;
  * interval (see buildPersonsQuery). S3 appends them (consumers keep, per
  * key, the record with the highest versions); table destinations upsert on
  * the key and change a stored row only where the incoming versions are
- * higher: the mapping's first (a distinct_id that moved to another person
- * must not move back because the old person has a higher version), then the
- * person's.
+ * higher, compared in order:
+ *
+ * 1. the mapping's: a distinct_id that moved to another person must not move
+ *    back because the old person has a higher version;
+ * 2. the person's;
+ * 3. `_inserted_at`, which only ever decides between two records of the same
+ *    mapping and person versions: a distinct_id exported before its person
+ *    had a row (version 0, `{}`) and the same one once the person's first
+ *    row (version 0 too) arrived. Otherwise equal versions hold equal data.
  */
 export const personsModel: ModelPlugin<BatchFormat> = {
   name: 'persons',
   table: 'persons',
   columns: PERSON_COLUMNS,
-  load: { kind: 'upsert', key: ['team_id', 'distinct_id'], versions: ['person_distinct_id_version', 'person_version'] },
+  load: {
+    kind: 'upsert',
+    key: ['team_id', 'distinct_id'],
+    versions: ['person_distinct_id_version', 'person_version', '_inserted_at'],
+  },
   eventFilters: false,
   query: (q) => ({
     sql: buildPersonsQuery({

@@ -33,7 +33,7 @@ export type Codec = (raw: Buffer) => Uint8Array | Promise<Uint8Array>;
 
 /** Parquet's enum values (parquet.thrift). */
 export const ParquetType = { BOOLEAN: 0, INT64: 2, BYTE_ARRAY: 6 } as const;
-export const ConvertedType = { UTF8: 0, TIMESTAMP_MICROS: 10, INT_64: 18, JSON: 19 } as const;
+export const ConvertedType = { UTF8: 0, TIMESTAMP_MICROS: 10, UINT_64: 14, INT_64: 18, JSON: 19 } as const;
 export const CodecId = { UNCOMPRESSED: 0, SNAPPY: 1, GZIP: 2, BROTLI: 4, ZSTD: 6 } as const;
 const Encoding = { PLAIN: 0, RLE: 3 } as const;
 const DATA_PAGE = 0;

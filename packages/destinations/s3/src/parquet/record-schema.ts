@@ -15,10 +15,10 @@ const int64 = (name: string, signed: boolean): ColumnSpec => ({
   name,
   type: ParquetType.INT64,
   optional: false,
-  // Unsigned: no converted type (UINT_64 readers compare unsigned), and no min/max (ours compare signed).
-  ...(signed ? { converted: ConvertedType.INT_64 } : {}),
+  converted: signed ? ConvertedType.INT_64 : ConvertedType.UINT_64,
   // LogicalType INTEGER (10): 64 bits, signed or not.
   logical: (w) => w.struct(10, (i) => i.byte(1, 64).bool(2, signed)),
+  // No min/max for unsigned values: ours compare signed.
   stats: signed,
 });
 
