@@ -35,6 +35,8 @@ install() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v clickhouse-server >/dev/null || missing+=(clickhouse-server clickhouse-client)
   command -v curl >/dev/null || missing+=(curl)
+  # The web console's browser tests drive Debian's Chromium (playwright-core never downloads one).
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     need_root apt-get update -qq

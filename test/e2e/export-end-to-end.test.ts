@@ -167,21 +167,21 @@ describe('end to end: API → scheduler → BullMQ → worker → ClickHouse 18.
   }
 
   it('exports each past interval of each team exactly, with the contract keys and records', async () => {
-    const api = await start('api', { PORT: '18181' }, 'api listening');
+    const api = await start('api', { PORT: '0' }, 'api listening');
     await start('worker');
     await start('scheduler');
-    const exportId = await createExport(18181, 1);
-    const runs = await completedRuns(18181, exportId, hours);
+    const exportId = await createExport(api.port, 1);
+    const runs = await completedRuns(api.port, exportId, hours);
     await expectExported(1, runs);
     expect(api.logs.map((l) => JSON.stringify(l)).join('\n')).to.not.contain('S3RVER"');
   });
 
   it('with two schedulers and two workers, every interval is exported exactly once', async () => {
-    await start('api', { PORT: '18182' }, 'api listening');
+    const { port } = await start('api', { PORT: '0' }, 'api listening');
     const workers = [await start('worker'), await start('worker')];
     await Promise.all([start('scheduler'), start('scheduler')]);
-    const ids = [await createExport(18182, 1), await createExport(18182, 2)];
-    const runs = [await completedRuns(18182, ids[0]!, hours), await completedRuns(18182, ids[1]!, hours)];
+    const ids = [await createExport(port, 1), await createExport(port, 2)];
+    const runs = [await completedRuns(port, ids[0]!, hours), await completedRuns(port, ids[1]!, hours)];
     await expectExported(1, runs[0]!);
     await expectExported(2, runs[1]!);
     const completions = workers.flatMap((w) =>

@@ -21,7 +21,6 @@ import {
 const HOUR = 3_600_000;
 const TOKEN = 'e2e-token-0123456789abcdef';
 const PASSWORD = 'loader-password-e2e';
-const PORT = 18191;
 
 /**
  * The whole system against the Snowflake test bed: API, scheduler and worker
@@ -41,6 +40,8 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
   let queue: BullMqRunQueue;
   let bullmq: QueueInspector;
   let prefix: string;
+  /** The API's port (it picks a free one). */
+  let PORT = 0;
   let env: Record<string, string>;
   let worker: ServiceProcess;
   const services: ServiceProcess[] = [];
@@ -81,7 +82,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
       // The local files of the worker killed below stay behind; keep them out of the shared /tmp.
       TMPDIR: localFiles,
     };
-    await start('api', { PORT: String(PORT) }, 'api listening');
+    PORT = (await start('api', { PORT: '0' }, 'api listening')).port;
     await start('scheduler');
     worker = await start('worker');
   });

@@ -59,6 +59,13 @@ export class ServiceProcess {
     }
   }
 
+  /** The port an API started with PORT=0 listens on (from its `api listening` line). */
+  get port(): number {
+    const line = this.logs.find((l) => l.msg === 'api listening');
+    if (!line || typeof line.port !== 'number') throw new Error(`${this.role}: no 'api listening' line with a port`);
+    return line.port;
+  }
+
   /** SIGTERM, and the exit code once it has shut down. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (this.child.exitCode === null) this.child.kill(signal);

@@ -175,6 +175,12 @@ describe('admin API over HTTP', () => {
     ],
     ['array body', [1, 2], 'body'],
     ['null body', 'null', 'body'],
+    [
+      'a start_at before 1970 (ClickHouse cannot bound a query there)',
+      s3Body({ start_at: '0001-01-01T00:00:00Z' }),
+      'start_at',
+    ],
+    ['an end_at past 2100', s3Body({ end_at: '9999-12-31T00:00:00Z' }), 'end_at'],
   ];
   for (const [what, body, field] of badInputs) {
     it(`400 naming ${field} for ${what}`, async () => {
@@ -211,7 +217,7 @@ describe('admin API over HTTP', () => {
     const bad = (await call('POST', '/api/exports', s3Body({ destination: { type: 'S3', config: missing } }))).json!
       .id as string;
     const failed = await call('POST', `/api/exports/${bad}/test`);
-    expect(failed.json).to.deep.include({ status: 'failed', code: 'NoSuchBucket', retryable: false });
+    expect(failed.json).to.deep.include({ status: 'error', code: 'NoSuchBucket', retryable: false });
     expect(failed.json!.message).to.contain('NoSuchBucket');
     const wrongKey = (
       await call(
@@ -221,7 +227,7 @@ describe('admin API over HTTP', () => {
       )
     ).json!.id as string;
     expect((await call('POST', `/api/exports/${wrongKey}/test`)).json).to.deep.include({
-      status: 'failed',
+      status: 'error',
       code: 'InvalidAccessKeyId',
     });
     expect((await call('POST', '/api/exports/nope/test')).status).to.equal(404);
@@ -239,7 +245,7 @@ describe('admin API over HTTP', () => {
       const wrong = (await call('POST', '/api/exports', body({ password: 'wrong-password' }))).json!.id as string;
       const refused = await call('POST', `/api/exports/${wrong}/test`);
       expect(refused.json).to.deep.equal({
-        status: 'failed',
+        status: 'error',
         message: 'Snowflake login failed: 390100: Incorrect username or password was specified.',
         code: 'AuthenticationFailed',
         retryable: false,

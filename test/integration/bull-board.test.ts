@@ -97,7 +97,7 @@ describe('Bull Board at /admin/queues', () => {
 
     it('only redirects to admin pages after login, and logout clears the cookie', async () => {
       for (const next of ['https://evil.example/', '//evil.example/admin/queues', '/api/exports']) {
-        expect((await login(TOKEN, next)).headers.get('location'), next).to.equal('/admin/queues');
+        expect((await login(TOKEN, next)).headers.get('location'), next).to.equal('/admin/exports');
       }
       const out = await sut.call('POST', '/admin/logout', { token: null });
       expect(out.status).to.equal(303);

@@ -140,7 +140,7 @@ describe('OpenAPI document', () => {
     const broken = await create({
       destination: { type: 'S3', config: { ...exportBody().destination.config, bucket_name: 'no-such-bucket-oa' } },
     });
-    expect((await op('POST', '/api/exports/{id}/test', { id: broken })).json.status).to.equal('failed');
+    expect((await op('POST', '/api/exports/{id}/test', { id: broken })).json.status).to.equal('error');
     expect((await op('POST', '/api/exports/{id}/test', { id: 'nope' })).status).to.equal(404);
 
     expect((await op('DELETE', '/api/exports/{id}', { id: broken })).status).to.equal(204);

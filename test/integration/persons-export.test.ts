@@ -141,7 +141,7 @@ describe('a persons export, from the API to the worker', function () {
       });
       const onEvents = await api.call('POST', '/api/exports', { body: body(snowflake('events')) });
       const failed = await api.call('POST', `/api/exports/${onEvents.json.id}/test`);
-      expect(failed.json).to.include({ status: 'failed', code: 'IncompatibleTable' });
+      expect(failed.json).to.include({ status: 'error', code: 'IncompatibleTable' });
       expect(failed.json.message).to.contain('cannot hold the persons').and.contain('"distinct_id" is missing');
       const fresh = await api.call('POST', '/api/exports', { body: body(snowflake('persons')) });
       expect((await api.call('POST', `/api/exports/${fresh.json.id}/test`)).json).to.include({ status: 'ok' });

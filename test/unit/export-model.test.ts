@@ -99,7 +99,7 @@ describe('S3 keys and prefix templates', () => {
   });
 
   it('builds the contract keys', () => {
-    const config = { prefix: 'exports/{year}/', file_format: 'JSONLines' as const, compression: 'gzip' };
+    const config = { prefix: 'exports/{year}/', file_format: 'JSONLines' as const, compression: 'gzip' as const };
     expect(objectKey(config, span)).to.equal(
       'exports/2024/2024-03-01T05:00:00+00:00-2024-03-01T06:00:00+00:00.jsonl.gz',
     );

@@ -26,14 +26,25 @@ export interface BatchExport {
 }
 
 /** ISO 8601 instant; an offset-less value is read as UTC. Normalised to `...Z`. */
-export const instant = z.string().transform((value, ctx) => {
-  const parsed = DateTime.fromISO(value, { zone: 'utc' });
-  if (!parsed.isValid) {
-    ctx.addIssue({ code: 'custom', message: `'${value}' is not an ISO 8601 date-time` });
-    return z.NEVER;
-  }
-  return parsed.toUTC().toISO()!;
-});
+/** Instants before this (2100-01-01, epoch ms) are accepted. */
+const INSTANT_MAX_MS = Date.UTC(2100, 0, 1);
+
+export const instant = z
+  .string()
+  .max(64)
+  .transform((value, ctx) => {
+    const parsed = DateTime.fromISO(value, { zone: 'utc' });
+    if (!parsed.isValid) {
+      ctx.addIssue({ code: 'custom', message: `'${value}' is not an ISO 8601 date-time` });
+      return z.NEVER;
+    }
+    // ClickHouse's DateTime holds 1970 to 2106: instants outside could never bound a query.
+    if (parsed.toMillis() < 0 || parsed.toMillis() >= INSTANT_MAX_MS) {
+      ctx.addIssue({ code: 'custom', message: `'${value}' is outside 1970-01-01 to 2100-01-01` });
+      return z.NEVER;
+    }
+    return parsed.toUTC().toISO()!;
+  });
 
 const eventNames = z.array(z.string().min(1).max(400)).max(1000);
 const timezone = z.string().refine(isValidTimezone, 'must be an IANA time zone name, e.g. Europe/Berlin');

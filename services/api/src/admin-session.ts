@@ -71,7 +71,7 @@ export class AdminSessions {
 }
 
 /** One cookie's value from the Cookie header (no cookie-parser needed for one cookie). */
-function readCookie(req: Request, name: string): string | undefined {
+export function readCookie(req: Request, name: string): string | undefined {
   for (const part of (req.get('cookie') ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();

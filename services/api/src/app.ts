@@ -6,6 +6,7 @@ import type { Store } from '@bx/store';
 import express, { type Express } from 'express';
 import { AdminSessions } from './admin-session';
 import { bearerAuth } from './auth';
+import { consoleRouter } from './console';
 import { BULL_BOARD_PATH, bullBoardApp } from './bull-board';
 import { errorHandler } from './error-handler';
 import { metricsHandler } from './metrics';
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps): Express {
   const sessions = new AdminSessions(deps.token);
   app.use('/admin', adminLoginRouter(deps.token, sessions));
   app.use(BULL_BOARD_PATH, sessions.middleware(), bullBoardApp(deps.queue, { readOnly: deps.bullBoardReadOnly }));
+  app.use('/admin', consoleRouter({ ...deps, sessions }));
 
   app.use('/api', bearerAuth(deps.token));
   app.get('/api/openapi.json', (_req, res) => {

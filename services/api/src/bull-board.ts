@@ -17,7 +17,13 @@ export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts:
   createBullBoard({
     queues: queue.boardAdapters({ readOnly: opts.readOnly }),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'batch-exports queues' } },
+    options: {
+      uiConfig: {
+        boardTitle: 'batch-exports queues',
+        // Back to the console (services/api/src/console), which links here.
+        miscLinks: [{ text: 'Exports console', url: '/admin/exports' }],
+      },
+    },
   });
   return serverAdapter.getRouter() as Express;
 }

@@ -35,6 +35,7 @@ export async function startApi(
     const s = app.listen(config.PORT, '0.0.0.0', () => resolve(s));
     s.once('error', reject);
   });
+  // The bound port: PORT=0 picks a free one (tests).
   logger.info('api listening', { port: (server.address() as AddressInfo).port });
   return {
     server,

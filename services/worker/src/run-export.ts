@@ -12,11 +12,16 @@ import type { BatchFormat, DestinationWriter } from '@bx/batch';
 import { modelPlugin } from '@bx/models';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJob, RunOutcome } from '@bx/queue';
-import type { Store } from '@bx/store';
+import type { ExportRepository, RunLogRepository, RunRepository } from '@bx/store';
 import { RunLog } from './run-log';
 
 export interface RunExportDeps {
-  store: Pick<Store, 'exports' | 'runs' | 'runLogs'>;
+  /** What the processor reads and writes of the store (fast tests pass fakes of these). */
+  store: {
+    exports: Pick<ExportRepository, 'get'>;
+    runs: Pick<RunRepository, 'start' | 'complete' | 'fail' | 'cancel' | 'state' | 'setState'>;
+    runLogs: Pick<RunLogRepository, 'append'>;
+  };
   source: Pick<ClickHouseSource, 'batches'>;
   /** The run's writer (the registry's writerFor). */
   destinationFor: (exp: BatchExport) => DestinationWriter | Promise<DestinationWriter>;

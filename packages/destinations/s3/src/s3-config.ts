@@ -3,6 +3,8 @@ import { prefixTemplateErrors } from './prefix-template';
 
 export const JSONL_COMPRESSIONS = ['gzip', 'brotli', 'zstd'] as const;
 export const PARQUET_COMPRESSIONS = ['zstd', 'snappy', 'gzip', 'brotli'] as const;
+/** Every codec of either format: the schema's closed set (forms list it). */
+const CODECS = ['gzip', 'brotli', 'zstd', 'snappy'] as const;
 
 const text = (max = 1024) => z.string().min(1).max(max);
 
@@ -29,8 +31,8 @@ export const s3ConfigSchema = z
     aws_secret_access_key: text(),
     /** `JSONLines` (default) or `Parquet`. */
     file_format: z.enum(['JSONLines', 'Parquet']).default('JSONLines'),
-    /** Codec; which are allowed depends on file_format. Default null (none). */
-    compression: z.string().nullable().default(null),
+    /** Codec; which are allowed depends on file_format (checked below). Default null (none). */
+    compression: z.enum(CODECS).nullable().default(null),
     /** Split a run into files of about this many MB (compressed). Default: one file. */
     max_file_size_mb: z.number().positive().max(1_000_000).nullable().optional(),
     /** Server-side encryption. Default none. */

@@ -136,7 +136,7 @@ export const schemas: Record<string, Schema> = {
   ]),
   TestResult: object(
     {
-      status: { enum: ['ok', 'failed'] },
+      status: { enum: ['ok', 'error'] },
       message: { type: 'string' },
       code: nullable({ type: 'string' }),
       retryable: { type: 'boolean' },

@@ -3,12 +3,12 @@ import { SESSION_COOKIE, type AdminSessions } from '../admin-session';
 import { tokenMatches } from '../auth';
 
 /** Where a login may send the browser afterwards: admin pages only, never another site. */
-const SAFE_NEXT = /^\/admin\/queues(?:[/?#][^\\]*)?$/;
-const DEFAULT_NEXT = '/admin/queues';
+const SAFE_NEXT = /^\/admin\/(?:queues|exports)(?:[/?#][^\\]*)?$/;
+const DEFAULT_NEXT = '/admin/exports';
 
 /**
  * GET /admin/login shows a form; POST /admin/login with the admin token sets
- * the session cookie and goes on to Bull Board (a wrong token is a 401 page);
+ * the session cookie and goes on to the console (or Bull Board) (a wrong token is a 401 page);
  * POST /admin/logout ends the session.
  */
 export function adminLoginRouter(token: string, sessions: AdminSessions): Router {

@@ -1,7 +1,7 @@
-import { errorMessage, isRetryable, modelSchema, type DestinationCheckOptions, type DestinationConfig } from '@bx/core';
-import { modelPlugin } from '@bx/models';
+import type { DestinationCheckOptions, DestinationConfig } from '@bx/core';
 import type { ExportService } from '@bx/operations';
 import { Router, type Request } from 'express';
+import { testDestination } from '../destination-test';
 import { exportView } from '../serialize';
 
 const query = (req: Request, name: string): string | undefined => {
@@ -50,18 +50,7 @@ export function exportsRouter(
     // A client that goes away stops the check (a Snowflake login can take a while).
     const gone = new AbortController();
     res.on('close', () => gone.abort());
-    try {
-      await checkDestination(exp.destination, { signal: gone.signal, model: modelSchema(modelPlugin(exp.model)) });
-      res.json({ status: 'ok', message: `${exp.destination.type} destination reachable and writable` });
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      res.json({
-        status: 'failed',
-        message: errorMessage(err),
-        code: typeof code === 'string' ? code : null,
-        retryable: isRetryable(err),
-      });
-    }
+    res.json(await testDestination(exp, checkDestination, gone.signal));
   });
   router.get('/:id/runs', async (req, res) => {
     res.json(

@@ -1,0 +1,118 @@
+/* The console's only script (served by the API; CSP script-src 'self'). Pages work without it;
+   it shows a destination test's result in place and keeps a backfill's progress up to date. */
+/* global document, fetch, FormData, URLSearchParams, setTimeout */
+'use strict';
+
+const ICONS = { Completed: '✓', Running: '▶', Failed: '✕', Cancelled: '⊘' };
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.getAttribute('content') : '';
+}
+
+/** The same markup as format.ts statusBadge, built without innerHTML. */
+function badge(status) {
+  const span = document.createElement('span');
+  span.className = 'status status-' + status.toLowerCase().replace(/[^a-z]+/g, '-');
+  const icon = document.createElement('span');
+  icon.setAttribute('aria-hidden', 'true');
+  icon.textContent = ICONS[status] || '•';
+  span.append(icon, ' ' + status);
+  return span;
+}
+
+async function postForm(form) {
+  const res = await fetch(form.action, {
+    method: 'POST',
+    headers: { accept: 'application/json', 'x-csrf-token': csrfToken() },
+    body: new URLSearchParams(new FormData(form)),
+    credentials: 'same-origin',
+  });
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new Error((body && body.error && body.error.message) || 'HTTP ' + res.status);
+  return body;
+}
+
+/** Forms with data-inline-result: the answer is written into that element instead of a new page. */
+function inlineResults() {
+  for (const form of document.querySelectorAll('form[data-inline-result]')) {
+    const out = document.getElementById(form.dataset.inlineResult);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const button = form.querySelector('button');
+      button.disabled = true;
+      out.textContent = 'Testing the destination…';
+      try {
+        const result = await postForm(form);
+        out.replaceChildren(
+          badge(result.status === 'ok' ? 'Completed' : 'Failed'),
+          ' Destination test: ' + result.message,
+        );
+      } catch (err) {
+        out.replaceChildren(badge('Failed'), ' Destination test could not run: ' + err.message);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+}
+
+const count = (n) => Number(n || 0).toLocaleString('en-US');
+
+/** Same words as backfill-section.ts backfillText. */
+function backfillDetail(b) {
+  return [
+    count(b.finished_runs) + ' of ' + count(b.total_runs) + ' runs finished',
+    b.failed_runs ? count(b.failed_runs) + ' failed' : '',
+    b.cancelled_runs ? count(b.cancelled_runs) + ' cancelled' : '',
+    b.skipped_runs ? count(b.skipped_runs) + ' skipped' : '',
+    count(b.records_completed) + ' records',
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** A running backfill's panel asks for its progress every second until the backfill ends. */
+function backfillProgress() {
+  const panel = document.querySelector('[data-backfill-url]');
+  if (!panel || panel.dataset.status !== 'Running') return;
+  const bar = panel.querySelector('progress');
+  const text = panel.querySelector('.backfill-text');
+  const poll = async () => {
+    let b = null;
+    try {
+      const res = await fetch(panel.dataset.backfillUrl, { headers: { accept: 'application/json' } });
+      if (res.ok) b = await res.json();
+    } catch {
+      b = null;
+    }
+    if (b) {
+      bar.value = b.progress;
+      bar.textContent = Math.round(b.progress * 100) + '%';
+      const detail = document.createElement('span');
+      detail.className = 'backfill-detail';
+      detail.textContent = backfillDetail(b);
+      text.replaceChildren(badge(b.status), ' ', detail);
+      panel.dataset.status = b.status;
+      if (b.status !== 'Running') {
+        const cancel = panel.querySelector('.backfill-cancel');
+        if (cancel) cancel.remove();
+        return;
+      }
+    }
+    setTimeout(poll, 1000);
+  };
+  setTimeout(poll, 1000);
+}
+
+/** After a failed submit, keyboard and screen-reader users start at the list of problems. */
+function focusErrors() {
+  const summary = document.querySelector('.error-summary');
+  if (summary) summary.focus();
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  inlineResults();
+  backfillProgress();
+  focusErrors();
+});

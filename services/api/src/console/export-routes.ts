@@ -1,0 +1,144 @@
+import { Router, type Request, type Response } from 'express';
+import { testDestination } from '../destination-test';
+import { csrfToken } from './csrf';
+import type { ConsoleDeps } from './deps';
+import { destinationFields, destinationTypes } from './destination-fields';
+import { actionError } from './errors';
+import { createBody, patchBody, type FormValues } from './form-body';
+import { placeErrors, type FieldErrors } from './form-controls';
+import { CONSOLE_PATH, sendPage } from './layout';
+import { exportForm, formFieldNames } from './pages/export-form';
+import { exportPage, type ExportPageExtras } from './pages/export-page';
+import { exportsListPage } from './pages/exports-list';
+import { noticeOf, wantsJson, withNotice } from './respond';
+import { backfillPanelOf } from './run-routes';
+
+/** The exports list, one export's page and its actions, and the create and edit forms. */
+export function exportRoutes(deps: ConsoleDeps): Router {
+  const router = Router();
+
+  router.get('/', async (req, res) => {
+    try {
+      sendPage(res, 200, { ...(await exportsListPage(deps, req)), csrf: csrfToken(res), notice: noticeOf(req) });
+    } catch (err) {
+      const known = actionError(err);
+      if (known?.status !== 400) throw err;
+      // A bad filter (team id): say so and show the unfiltered list's form.
+      const { team: _team, ...rest } = req.query;
+      req.query = rest;
+      const page = await exportsListPage(deps, req);
+      sendPage(res, 400, { ...page, csrf: csrfToken(res), notice: { kind: 'error', text: known.message } });
+    }
+  });
+
+  router.get('/new', (req, res) => {
+    const types = destinationTypes();
+    const type = typeof req.query.type === 'string' && types.includes(req.query.type) ? req.query.type : types[0]!;
+    const form = exportForm({ current: null, type, values: null, errors: new Map(), csrf: csrfToken(res) });
+    sendPage(res, 200, { ...form, csrf: csrfToken(res), trail: [{ href: CONSOLE_PATH, text: 'Exports' }] });
+  });
+
+  router.post('/', async (req, res) => {
+    const form = (req.body ?? {}) as FormValues;
+    const type = destinationTypes().includes(form['destination.type'] ?? '') ? form['destination.type']! : 'S3';
+    try {
+      const exp = await deps.service.create(createBody(form, type, destinationFields(type)));
+      res.redirect(303, withNotice(`${CONSOLE_PATH}/${exp.id}`, 'created'));
+    } catch (err) {
+      formError(req, res, err, { current: null, type, values: form });
+    }
+  });
+
+  router.get('/:id', async (req, res) => {
+    await showExport(req, res, 200, { backfill: await backfillPanelOf(deps, req) });
+  });
+
+  router.get('/:id/edit', async (req, res) => {
+    const current = await deps.service.get(req.params.id);
+    const form = exportForm({
+      current,
+      type: current.destination.type,
+      values: null,
+      errors: new Map(),
+      csrf: csrfToken(res),
+    });
+    sendPage(res, 200, { ...form, csrf: csrfToken(res), trail: trail(current.id, current.name) });
+  });
+
+  router.post('/:id/edit', async (req, res) => {
+    const current = await deps.service.get(req.params.id);
+    const form = (req.body ?? {}) as FormValues;
+    const type = current.destination.type;
+    try {
+      await deps.service.update(current.id, patchBody(form, current, destinationFields(type)));
+      res.redirect(303, withNotice(`${CONSOLE_PATH}/${current.id}`, 'saved'));
+    } catch (err) {
+      formError(req, res, err, { current, type, values: form });
+    }
+  });
+
+  router.post('/:id/pause', async (req, res) => {
+    await deps.service.pause(req.params.id);
+    res.redirect(303, withNotice(`${CONSOLE_PATH}/${req.params.id}`, 'paused'));
+  });
+  router.post('/:id/unpause', async (req, res) => {
+    await deps.service.unpause(req.params.id);
+    res.redirect(303, withNotice(`${CONSOLE_PATH}/${req.params.id}`, 'unpaused'));
+  });
+
+  /** console.js shows the JSON inline; without JavaScript the page comes back with the result. */
+  router.post('/:id/test', async (req, res) => {
+    const result = await testDestination(await deps.service.get(req.params.id), deps.checkDestination);
+    if (wantsJson(req)) return void res.json(result);
+    await showExport(req, res, 200, { testResult: result });
+  });
+
+  async function showExport(req: Request, res: Response, status: number, extras: ExportPageExtras): Promise<void> {
+    const token = csrfToken(res);
+    const page = await exportPage(deps, req, req.params.id as string, token, extras);
+    sendPage(res, status, {
+      ...page,
+      csrf: token,
+      notice: noticeOf(req),
+      trail: [{ href: CONSOLE_PATH, text: 'Exports' }],
+    });
+  }
+
+  /** The form again with the API's messages at their fields; secrets are never put back. */
+  function formError(
+    req: Request,
+    res: Response,
+    err: unknown,
+    opts: { current: Parameters<typeof exportForm>[0]['current']; type: string; values: FormValues },
+  ): void {
+    const known = actionError(err);
+    if (!known || known.status !== 400) throw err;
+    const errors = placeErrors(known.details, formFieldNames(opts.type));
+    if (known.code === 'secrets_required') secretsRequired(errors, opts.type, known.message);
+    if (errors.size === 0) errors.set('', [known.message]);
+    const token = csrfToken(res);
+    const form = exportForm({ ...opts, errors, csrf: token });
+    sendPage(res, 400, {
+      ...form,
+      csrf: token,
+      trail: opts.current ? trail(opts.current.id, opts.current.name) : [{ href: CONSOLE_PATH, text: 'Exports' }],
+    });
+  }
+
+  return router;
+}
+
+/** `secrets_required` without a field each: the message goes at every secret field of the destination. */
+function secretsRequired(errors: FieldErrors, type: string, message: string): void {
+  const secrets = destinationFields(type).filter((f) => f.secret);
+  if (secrets.some((f) => errors.has(`destination.config.${f.key}`))) return;
+  errors.delete('');
+  for (const f of secrets) errors.set(`destination.config.${f.key}`, [message]);
+}
+
+function trail(id: string, name: string) {
+  return [
+    { href: CONSOLE_PATH, text: 'Exports' },
+    { href: `${CONSOLE_PATH}/${id}`, text: name },
+  ];
+}

@@ -1,0 +1,181 @@
+import { INTERVALS, type BatchExport } from '@bx/core';
+import { destinationFields, destinationTypes, modelNames, type DestinationField } from '../destination-fields';
+import { DEST, type FormValues } from '../form-body';
+import { control, errorSummary, type FieldErrors } from '../form-controls';
+import { html, type Html } from '../html';
+import { CONSOLE_PATH, csrfInput } from '../layout';
+
+export interface ExportFormOptions {
+  /** null: a new export. */
+  current: BatchExport | null;
+  type: string;
+  /** What the user typed (after an error), or null to start from `current`. */
+  values: FormValues | null;
+  errors: FieldErrors;
+  csrf: string;
+}
+
+/** Names of every control of the form, to place the API's errors. */
+export function formFieldNames(type: string): string[] {
+  return [
+    'name',
+    'team_id',
+    'model',
+    'interval',
+    'timezone',
+    'include_events',
+    'exclude_events',
+    'start_at',
+    'end_at',
+    'paused',
+    ...destinationFields(type).map((f) => DEST + f.key),
+  ];
+}
+
+export function fieldLabels(type: string): Map<string, string> {
+  return new Map<string, string>([
+    ['name', 'Name'],
+    ['team_id', 'Team id'],
+    ['model', 'Model'],
+    ['interval', 'Interval'],
+    ['timezone', 'Time zone'],
+    ['include_events', 'Events to include'],
+    ['exclude_events', 'Events to exclude'],
+    ['start_at', 'Start at'],
+    ['end_at', 'End at'],
+    ['paused', 'Paused'],
+    ...destinationFields(type).map((f): [string, string] => [DEST + f.key, f.label]),
+  ]);
+}
+
+/** The values a form starts with: the export's, or empty for a new one. */
+function initialValues(current: BatchExport | null, fields: DestinationField[]): FormValues {
+  if (!current) {
+    const values: FormValues = { timezone: 'UTC', interval: 'hour', model: 'events' };
+    for (const f of fields) {
+      if (!f.secret && f.default !== undefined && f.default !== null) values[DEST + f.key] = String(f.default);
+    }
+    return values;
+  }
+  const values: FormValues = {
+    name: current.name,
+    team_id: String(current.team_id),
+    model: current.model,
+    interval: current.interval,
+    timezone: current.timezone,
+    include_events: current.include_events.join('\n'),
+    exclude_events: current.exclude_events.join('\n'),
+    start_at: current.start_at ?? '',
+    end_at: current.end_at ?? '',
+  };
+  const config = current.destination.config as Record<string, unknown>;
+  for (const f of fields) {
+    const v = config[f.key];
+    if (!f.secret && v !== undefined && v !== null) values[DEST + f.key] = String(v);
+  }
+  return values;
+}
+
+export function exportForm(opts: ExportFormOptions): { title: string; body: Html } {
+  const { current, type, errors, csrf } = opts;
+  const fields = destinationFields(type);
+  const v = opts.values ?? initialValues(current, fields);
+  const action = current ? `${CONSOLE_PATH}/${current.id}/edit` : CONSOLE_PATH;
+  const text = (name: string, label: string, extra: Partial<Parameters<typeof control>[0]> = {}) =>
+    control({ name, label, kind: 'text', value: v[name] ?? '', ...extra }, errors);
+  const select = (name: string, label: string, options: readonly string[], extra = {}) =>
+    control(
+      {
+        name,
+        label,
+        kind: 'select',
+        value: v[name] ?? '',
+        options: options.map((o) => ({ value: o, text: o })),
+        ...extra,
+      },
+      errors,
+    );
+  return {
+    title: current ? `Edit ${current.name}` : 'New export',
+    body: html` ${current ? null : typeChooser(type)}
+      <form method="post" action="${action}" novalidate class="export-form">
+        ${csrfInput(csrf)}
+        <input type="hidden" name="destination.type" value="${type}" />
+        ${errorSummary(errors, fieldLabels(type))}
+        <p class="muted">Fields marked * are required.</p>
+        <fieldset>
+          <legend>Export</legend>
+          ${text('name', 'Name', { required: true })}
+          ${current ? null : text('team_id', 'Team id', { kind: 'number', required: true })}
+          ${current ? null : select('model', 'Model', modelNames())}
+          ${select('interval', 'Interval', INTERVALS, { required: true })}
+          ${text('timezone', 'Time zone', { hint: 'IANA name, e.g. UTC or Europe/Berlin; intervals align to it' })}
+          ${control({ name: 'include_events', label: 'Events to include', kind: 'textarea', value: v.include_events ?? '', hint: 'One event name per line; empty for every event' }, errors)}
+          ${control({ name: 'exclude_events', label: 'Events to exclude', kind: 'textarea', value: v.exclude_events ?? '', hint: 'One event name per line' }, errors)}
+          ${current ? null : text('start_at', 'Start at', { hint: 'ISO 8601; in the past, the scheduler catches up from there. Empty: from now' })}
+          ${text('end_at', 'End at', { hint: 'ISO 8601; no interval starting at or after it is scheduled. Empty: no end' })}
+          ${current ? null : control({ name: 'paused', label: 'Create paused', kind: 'checkbox', checked: v.paused === 'true' }, errors)}
+        </fieldset>
+        <fieldset>
+          <legend>${type} destination</legend>
+          ${fields.map((f) => destinationControl(f, v, errors, current !== null))}
+        </fieldset>
+        <button type="submit">${current ? 'Save changes' : 'Create export'}</button>
+        ${current ? html`<a href="${CONSOLE_PATH}/${current.id}">Cancel</a>` : null}
+      </form>`,
+  };
+}
+
+function typeChooser(current: string): Html {
+  return html`<nav aria-label="Destination type" class="type-chooser">
+    <p>Destination type:</p>
+    <ul>
+      ${destinationTypes().map(
+        (t) =>
+          html`<li>
+            <a
+              href="${CONSOLE_PATH}/new?type=${encodeURIComponent(t)}"
+              ${t === current ? html` aria-current="page"` : ''}
+              >${t}</a
+            >
+          </li>`,
+      )}
+    </ul>
+  </nav>`;
+}
+
+function destinationControl(f: DestinationField, v: FormValues, errors: FieldErrors, editing: boolean): Html {
+  const name = DEST + f.key;
+  const options =
+    f.kind === 'select'
+      ? [
+          ...(f.nullable || !f.required
+            ? [
+                {
+                  value: '',
+                  text: f.default === undefined || f.default === null ? 'none' : `default (${String(f.default)})`,
+                },
+              ]
+            : []),
+          ...(f.options ?? []).map((o) => ({ value: o, text: o })),
+        ]
+      : undefined;
+  const secretHint = editing
+    ? 'Write-only: never shown. Leave empty to keep the current value.'
+    : 'Write-only: never shown again.';
+  return control(
+    {
+      name,
+      label: f.label,
+      kind: f.kind,
+      // Secrets are never put back into a page, not even the one that was just typed.
+      value: f.secret ? '' : (v[name] ?? ''),
+      checked: v[name] === 'true',
+      options,
+      required: f.required && !(f.secret && editing),
+      hint: f.secret ? secretHint : f.hint,
+      autocomplete: f.secret ? 'new-password' : 'off',
+    },
+    errors,
+  );
+}

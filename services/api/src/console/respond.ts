@@ -1,0 +1,66 @@
+import type { NextFunction, Request, Response } from 'express';
+import { actionError } from './errors';
+import { html } from './html';
+import { CONSOLE_PATH, sendPage } from './layout';
+import { csrfToken } from './csrf';
+
+/** Messages of `?notice=` after an action (a fixed set: nothing from the URL is shown). */
+const NOTICES: Record<string, { kind: 'ok' | 'error'; text: string }> = {
+  created: { kind: 'ok', text: 'Export created.' },
+  saved: { kind: 'ok', text: 'Changes saved.' },
+  paused: { kind: 'ok', text: 'Export paused.' },
+  unpaused: { kind: 'ok', text: 'Export unpaused.' },
+  retried: { kind: 'ok', text: 'Run queued again.' },
+  cancelled: { kind: 'ok', text: 'Run cancelled.' },
+  'retry-refused': { kind: 'error', text: 'That run is queued or running; retry it once it has finished.' },
+  'cancel-refused': { kind: 'error', text: 'That run has already finished; only unfinished runs can be cancelled.' },
+  'backfill-cancelled': { kind: 'ok', text: 'Backfill cancelled.' },
+  'backfill-cancel-refused': { kind: 'error', text: 'That backfill has already finished; nothing to cancel.' },
+};
+
+export function noticeOf(req: Request): { kind: 'ok' | 'error'; text: string } | null {
+  const code = typeof req.query.notice === 'string' ? req.query.notice : '';
+  return NOTICES[code] ?? null;
+}
+
+export function wantsJson(req: Request): boolean {
+  return req.accepts(['html', 'json']) === 'json';
+}
+
+/** A path under the console to come back to after an action, or `fallback`. */
+export function returnPath(value: unknown, fallback: string): string {
+  if (typeof value !== 'string') return fallback;
+  try {
+    const url = new URL(value, 'http://console.invalid');
+    if (url.origin !== 'http://console.invalid' || !url.pathname.startsWith(`${CONSOLE_PATH}/`)) return fallback;
+    const params = new URLSearchParams(url.search);
+    params.delete('notice');
+    const query = params.toString();
+    return `${url.pathname}${query ? `?${query}` : ''}`;
+  } catch {
+    return fallback;
+  }
+}
+
+/** `path` with `?notice=` (or `&notice=`) added. */
+export function withNotice(path: string, notice: string): string {
+  return `${path}${path.includes('?') ? '&' : '?'}notice=${notice}`;
+}
+
+/** Expected errors (unknown id, conflict, bad input) as a page or as the API's JSON; the rest goes on (500). */
+export function consoleErrors() {
+  return (err: unknown, req: Request, res: Response, next: NextFunction): void => {
+    const known = actionError(err);
+    if (!known || res.headersSent) return next(err);
+    if (wantsJson(req)) {
+      res.status(known.status).json({ error: { code: known.code, message: known.message, details: known.details } });
+      return;
+    }
+    sendPage(res, known.status, {
+      title: known.status === 404 ? 'Not found' : 'That did not work',
+      csrf: csrfToken(res),
+      notice: { kind: 'error', text: known.message },
+      body: html`<p><a href="${CONSOLE_PATH}">Back to the exports</a></p>`,
+    });
+  };
+}

@@ -1,0 +1,136 @@
+import { Router, type Request, type Response } from 'express';
+import { csrfToken } from './csrf';
+import type { ConsoleDeps } from './deps';
+import { actionError } from './errors';
+import { placeErrors } from './form-controls';
+import { CONSOLE_PATH, sendPage } from './layout';
+import type { BackfillInput, BackfillPanel, BackfillProgress } from './pages/backfill-section';
+import { exportPage } from './pages/export-page';
+import { runPage } from './pages/run-page';
+import { backfillAnswer, cancelBackfill, runLogs } from './service-calls';
+import { noticeOf, returnPath, wantsJson, withNotice } from './respond';
+
+/** A run's page and actions, and backfills: dry run, start, progress, cancel. */
+export function runRoutes(deps: ConsoleDeps): Router {
+  const router = Router();
+
+  router.get('/:id/runs/:run_id', async (req, res) => {
+    const token = csrfToken(res);
+    const { id, run_id: runId } = req.params;
+    const logs = await runLogs(deps, id, runId);
+    const page = await runPage(deps, id, runId, token, `${CONSOLE_PATH}/${id}/runs/${runId}`, logs);
+    sendPage(res, 200, {
+      title: page.title,
+      body: page.body,
+      csrf: token,
+      notice: noticeOf(req),
+      trail: [
+        { href: CONSOLE_PATH, text: 'Exports' },
+        { href: `${CONSOLE_PATH}/${id}`, text: page.exp.name },
+      ],
+    });
+  });
+
+  for (const action of ['retry', 'cancel'] as const) {
+    router.post(`/:id/runs/:run_id/${action}`, async (req, res) => {
+      const { id, run_id: runId } = req.params;
+      const back = returnPath((req.body as { return_to?: unknown } | undefined)?.return_to, `${CONSOLE_PATH}/${id}`);
+      try {
+        await (action === 'retry' ? deps.runs.retry(id, runId) : deps.runs.cancel(id, runId));
+      } catch (err) {
+        const known = actionError(err);
+        if (known?.status !== 409) throw err;
+        // Not now (queued, running, already finished): the same page, saying why.
+        return void res.redirect(303, withNotice(back, `${action}-refused`));
+      }
+      res.redirect(303, withNotice(back, action === 'retry' ? 'retried' : 'cancelled'));
+    });
+  }
+
+  router.post('/:id/backfills', async (req, res) => {
+    const form = (req.body ?? {}) as Record<string, string | undefined>;
+    const input: BackfillInput = {
+      start_at: (form.start_at ?? '').trim(),
+      end_at: (form.end_at ?? '').trim(),
+      force: form.force === 'true',
+    };
+    const dryRun = form.mode !== 'run';
+    const body = {
+      ...input,
+      ...(dryRun ? { dry_run: true } : {}),
+      ...(form.confirm === 'true' ? { confirm: true } : {}),
+    };
+    let answer: ReturnType<typeof backfillAnswer>;
+    try {
+      answer = backfillAnswer(await deps.backfills.create(req.params.id, body));
+    } catch (err) {
+      const known = actionError(err);
+      if (known?.status !== 400) throw err;
+      const errors = placeErrors(known.details, ['start_at', 'end_at', 'force', 'confirm']);
+      if (known.code === 'confirmation_required') {
+        // The plan again, with the message at its confirm box.
+        const again = backfillAnswer(await deps.backfills.create(req.params.id, { ...input, dry_run: true }));
+        return showExport(req, res, 400, { ...planPanel(input, again.plan ?? {}), confirmError: known.message });
+      }
+      if (errors.size === 0) errors.set('', [known.message]);
+      return showExport(req, res, 400, { kind: 'form', input, errors });
+    }
+    if (answer.plan) return showExport(req, res, 200, planPanel(input, answer.plan));
+    res.redirect(
+      303,
+      `${CONSOLE_PATH}/${req.params.id}?backfill=${encodeURIComponent(answer.backfillId ?? '')}#backfill`,
+    );
+  });
+
+  /** Progress for console.js to poll; a browser opening it goes to the export page, which shows it. */
+  router.get('/:id/backfills/:backfill_id', async (req, res) => {
+    const backfill = await deps.backfills.get(req.params.id, req.params.backfill_id);
+    if (wantsJson(req)) return void res.set('Cache-Control', 'no-store').json(backfill);
+    res.redirect(303, `${CONSOLE_PATH}/${req.params.id}?backfill=${encodeURIComponent(backfill.id)}#backfill`);
+  });
+
+  router.post('/:id/backfills/:backfill_id/cancel', async (req, res) => {
+    const { id, backfill_id: backfillId } = req.params;
+    const back = `${CONSOLE_PATH}/${id}?backfill=${encodeURIComponent(backfillId)}`;
+    try {
+      await cancelBackfill(deps, id, backfillId);
+    } catch (err) {
+      if (actionError(err)?.status !== 409) throw err;
+      return void res.redirect(303, `${withNotice(back, 'backfill-cancel-refused')}#backfill`);
+    }
+    res.redirect(303, `${withNotice(back, 'backfill-cancelled')}#backfill`);
+  });
+
+  async function showExport(req: Request, res: Response, status: number, backfill: BackfillPanel): Promise<void> {
+    const token = csrfToken(res);
+    const page = await exportPage(deps, req, req.params.id as string, token, { backfill });
+    sendPage(res, status, { ...page, csrf: token, trail: [{ href: CONSOLE_PATH, text: 'Exports' }] });
+  }
+
+  return router;
+}
+
+function planPanel(input: BackfillInput, plan: Record<string, unknown>): BackfillPanel & { kind: 'dry-run' } {
+  const count = (key: string) => Number(plan[key] ?? 0);
+  return {
+    kind: 'dry-run',
+    input,
+    total_runs: count('total_runs'),
+    to_export: count('to_export'),
+    already_exported: count('already_exported'),
+    in_progress: count('in_progress'),
+  };
+}
+
+/** The progress panel of `?backfill=<id>` on the export page, when that backfill exists. */
+export async function backfillPanelOf(deps: ConsoleDeps, req: Request): Promise<BackfillPanel | null> {
+  const id = typeof req.query.backfill === 'string' ? req.query.backfill : '';
+  if (!id) return null;
+  try {
+    const backfill = (await deps.backfills.get(req.params.id as string, id)) as unknown as BackfillProgress;
+    return { kind: 'progress', backfill };
+  } catch (err) {
+    if (actionError(err)?.status === 404) return null;
+    throw err;
+  }
+}

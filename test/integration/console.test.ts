@@ -1,0 +1,143 @@
+import { expect } from 'chai';
+import { ApiHarness, TOKEN } from '../helpers/api-harness';
+
+/** The console's HTTP side without a browser: login, CSRF, CSP, escaping, secrets. */
+describe('web console pages (/admin/exports)', () => {
+  let sut: ApiHarness;
+  let cookie: string;
+  let exportId: string;
+  const secret = 'the-secret-value-7731';
+
+  before(async () => {
+    sut = await new ApiHarness().start();
+    const created = await sut.call('POST', '/api/exports', {
+      body: {
+        name: '<script>alert("x")</script> & co',
+        team_id: 7,
+        interval: 'hour',
+        destination: {
+          type: 'S3',
+          config: { bucket_name: 'bucket-one', aws_access_key_id: 'AKIA', aws_secret_access_key: secret },
+        },
+      },
+    });
+    exportId = created.json.id;
+    const login = await sut.call('POST', '/admin/login', {
+      token: null,
+      body: `token=${TOKEN}&next=/admin/exports`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(login.headers.get('location')).to.equal('/admin/exports');
+    cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+  });
+  after(() => sut.close());
+
+  const page = (path: string) => sut.call('GET', path, { token: null, headers: { cookie, accept: 'text/html' } });
+  const csrfOf = (html: string) => /<meta name="csrf-token" content="([^"]+)"/.exec(html)![1]!;
+  const post = (path: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
+    sut.call('POST', path, {
+      token: null,
+      body: new URLSearchParams(form).toString(),
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    });
+
+  it('sends a browser without a session to the login form, and back to the console after it', async () => {
+    const res = await sut.call('GET', `/admin/exports/${exportId}`, { token: null, headers: { accept: 'text/html' } });
+    expect(res.status).to.equal(303);
+    expect(res.headers.get('location')).to.equal(
+      `/admin/login?next=${encodeURIComponent(`/admin/exports/${exportId}`)}`,
+    );
+  });
+
+  it('serves pages under a strict Content-Security-Policy, with every value escaped', async () => {
+    const res = await page('/admin/exports');
+    expect(res.status).to.equal(200);
+    const csp = res.headers.get('content-security-policy')!;
+    expect(csp).to.contain("script-src 'self'").and.contain("style-src 'self'").and.contain("default-src 'none'");
+    expect(csp).to.not.contain('unsafe-inline');
+    expect(res.text).to.contain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co');
+    expect(res.text).to.not.contain('<script>alert');
+    expect(res.text).to.not.match(/<script>(?!<\/script>)|\sstyle=|\son[a-z]+=/i);
+    const js = await sut.call('GET', '/admin/console-assets/console.js', { token: null });
+    expect(js.status).to.equal(200);
+    expect(js.headers.get('content-type')).to.contain('javascript');
+  });
+
+  it('never puts a secret into a page', async () => {
+    for (const path of [`/admin/exports/${exportId}`, `/admin/exports/${exportId}/edit`, '/admin/exports']) {
+      const res = await page(path);
+      expect(res.status, path).to.equal(200);
+      expect(res.text, path).to.not.contain(secret);
+    }
+  });
+
+  it('refuses a change without the CSRF token, with a wrong one, or from another origin', async () => {
+    const csrf = csrfOf((await page(`/admin/exports/${exportId}`)).text);
+    expect((await post(`/admin/exports/${exportId}/pause`, {})).status).to.equal(403);
+    expect((await post(`/admin/exports/${exportId}/pause`, { _csrf: `${csrf.slice(0, -2)}xx` })).status).to.equal(403);
+    const foreign = await post(`/admin/exports/${exportId}/pause`, { _csrf: csrf }, { origin: 'https://evil.example' });
+    expect(foreign.status).to.equal(403);
+    expect((await sut.call('GET', `/api/exports/${exportId}`)).json.paused).to.equal(false);
+
+    const ok = await post(`/admin/exports/${exportId}/pause`, { _csrf: csrf });
+    expect(ok.status).to.equal(303);
+    expect((await sut.call('GET', `/api/exports/${exportId}`)).json.paused).to.equal(true);
+    const viaHeader = await post(`/admin/exports/${exportId}/unpause`, {}, { 'x-csrf-token': csrf });
+    expect(viaHeader.status).to.equal(303);
+    expect((await sut.call('GET', `/api/exports/${exportId}`)).json.paused).to.equal(false);
+  });
+
+  it('takes the bearer token instead of a session, without a CSRF token', async () => {
+    const res = await sut.call('POST', `/admin/exports/${exportId}/pause`, { body: {} });
+    expect(res.status).to.equal(303);
+    await sut.call('POST', `/api/exports/${exportId}/unpause`, { body: {} });
+  });
+
+  it('answers an unknown export with a 404 page', async () => {
+    const res = await page('/admin/exports/no-such-export');
+    expect(res.status).to.equal(404);
+    expect(res.text).to.contain('not found');
+  });
+
+  it('shows the API validation message of an edit at its field, and keeps a secret left empty', async () => {
+    const csrf = csrfOf((await page(`/admin/exports/${exportId}/edit`)).text);
+    const bad = await post(`/admin/exports/${exportId}/edit`, {
+      _csrf: csrf,
+      name: 'renamed',
+      interval: 'hour',
+      timezone: 'Mars/Olympus',
+      'destination.config.bucket_name': 'bucket-one',
+      'destination.config.aws_access_key_id': 'AKIA',
+      'destination.config.aws_secret_access_key': '',
+    });
+    expect(bad.status).to.equal(400);
+    expect(bad.text).to.match(/id="f-timezone-error"[^>]*>\s*<span>Error: must be an IANA time zone name/);
+    expect(bad.text).to.match(/id="f-timezone"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="f-timezone"/);
+    // PATCH names a destination field from the destination down (config.bucket_name): still placed at it.
+    const badBucket = await post(`/admin/exports/${exportId}/edit`, {
+      _csrf: csrf,
+      name: 'renamed',
+      interval: 'hour',
+      timezone: 'UTC',
+      'destination.config.bucket_name': 'B',
+    });
+    expect(badBucket.status).to.equal(400);
+    expect(badBucket.text).to.match(
+      /id="f-destination-config-bucket_name-error"[^>]*>\s*<span>Error: must be a valid S3/,
+    );
+
+    const good = await post(`/admin/exports/${exportId}/edit`, {
+      _csrf: csrf,
+      name: 'renamed',
+      interval: 'hour',
+      timezone: 'UTC',
+      'destination.config.bucket_name': 'bucket-one',
+      'destination.config.aws_access_key_id': 'AKIA',
+      'destination.config.aws_secret_access_key': '',
+    });
+    expect(good.status, good.text.match(/error-summary[\s\S]{0,600}/)?.[0]).to.equal(303);
+    const stored = await sut.store.exports.get(exportId);
+    expect(stored!.name).to.equal('renamed');
+    expect((stored!.destination.config as { aws_secret_access_key: string }).aws_secret_access_key).to.equal(secret);
+  });
+});

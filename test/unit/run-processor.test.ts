@@ -1,0 +1,167 @@
+import { expect } from 'chai';
+import type { DestinationWriter, EventBatch } from '@bx/batch';
+import { PermanentError, RetryableError, createLogger, runIdFor, type BatchExport } from '@bx/core';
+import type { RunJob } from '@bx/queue';
+import type { RunLogLine, RunResult, RunStart } from '@bx/store';
+import { createRunProcessor, type RunExportDeps } from '@bx/worker';
+import { exportFixture } from '../helpers/export-fixture';
+import { jobContext, sourceConfig } from '../helpers/run-context';
+
+const T0 = Date.parse('2024-01-01T00:00:00Z');
+const EXPORT_ID = '0b7c0d8e-0000-4000-8000-000000000001';
+
+/** The run records the processor touches, in memory: what the Lua scripts decide, reduced to this test's cases. */
+class FakeRuns {
+  startAnswer: RunStart = { status: 'started', attempt: 1, backfillId: null };
+  finishAnswer = 'ok';
+  readonly finished: Array<{ status: string; result?: RunResult; error?: string; attempt?: number }> = [];
+  readonly cancelled: string[] = [];
+  saved: unknown = null;
+  async start(): Promise<RunStart> {
+    return this.startAnswer;
+  }
+  async complete(_id: string, result: RunResult, _now?: number, attempt?: number): Promise<string> {
+    this.finished.push({ status: 'Completed', result, attempt });
+    return this.finishAnswer;
+  }
+  async fail(_id: string, status: string, error: string, _now?: number, attempt?: number): Promise<string> {
+    this.finished.push({ status, error, attempt });
+    return this.finishAnswer;
+  }
+  async cancel(id: string): Promise<boolean> {
+    this.cancelled.push(id);
+    return true;
+  }
+  async state<T>(): Promise<T | null> {
+    return this.saved as T | null;
+  }
+  async setState(_id: string, value: unknown): Promise<void> {
+    this.saved = value;
+  }
+}
+
+/**
+ * The worker's processor in the fast tier: its store, source and
+ * destination are fakes of the interfaces it uses, so each outcome it
+ * answers (and what it records and logs) is checked without any server.
+ */
+describe('run processor (fast, with fakes)', () => {
+  let runs: FakeRuns;
+  let exp: BatchExport | null;
+  let logs: RunLogLine[];
+  let failures: string[];
+  let completions: string[];
+  let write: DestinationWriter['write'];
+
+  const job: RunJob = {
+    run_id: runIdFor(EXPORT_ID, T0),
+    export_id: EXPORT_ID,
+    data_interval_start: T0,
+    data_interval_end: T0 + 3_600_000,
+  };
+  const sut = () =>
+    createRunProcessor({
+      store: {
+        exports: { get: async () => exp },
+        runs,
+        runLogs: { append: async (_id: string, lines: readonly RunLogLine[]) => void logs.push(...lines) },
+      } as unknown as RunExportDeps['store'],
+      source: { batches: async function* (): AsyncGenerator<EventBatch> {} } as unknown as RunExportDeps['source'],
+      destinationFor: () => ({ write: (batches, ctx) => write(batches, ctx) }),
+      config: sourceConfig('default'),
+      logger: createLogger({}, 'error'),
+      failures: {
+        completed: async (id: string) => void completions.push(id),
+        failed: async (id: string, error: string) => void failures.push(`${id} ${error}`),
+      },
+    });
+
+  beforeEach(() => {
+    runs = new FakeRuns();
+    exp = exportFixture(EXPORT_ID, T0);
+    logs = [];
+    failures = [];
+    completions = [];
+    write = async () => ({ records: 42, bytes: 1000, files: ['a.jsonl'] });
+  });
+
+  it('a completed run: its result recorded for its attempt, the streak of failures reset, its log kept', async () => {
+    runs.startAnswer = { status: 'started', attempt: 3, backfillId: null };
+    expect(await sut()(job, jobContext())).to.deep.equal({
+      status: 'completed',
+      records: 42,
+      bytes: 1000,
+      files: ['a.jsonl'],
+    });
+    expect(runs.finished).to.deep.equal([
+      { status: 'Completed', result: { records: 42, bytes: 1000, files: ['a.jsonl'] }, attempt: 3 },
+    ]);
+    expect(completions).to.deep.equal([EXPORT_ID]);
+    expect(logs.map((l) => l.message.split(' ')[0] + ' ' + l.message.split(' ')[1])).to.deep.equal([
+      'run started',
+      'run completed',
+    ]);
+    expect(logs[1]!.message).to.match(/^run completed records=42 bytes=1000 files=1 ms=\d+$/);
+  });
+
+  it('held while the export is paused: nothing written, nothing recorded', async () => {
+    runs.startAnswer = { status: 'held' };
+    let wrote = false;
+    write = async () => {
+      wrote = true;
+      return { records: 0, bytes: 0, files: [] };
+    };
+    expect(await sut()(job, jobContext())).to.deep.equal({ status: 'held' });
+    expect(wrote).to.equal(false);
+    expect(runs.finished).to.deep.equal([]);
+  });
+
+  it('skipped when the export is gone (the run is cancelled) or the run already finished', async () => {
+    exp = null;
+    expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'export deleted' });
+    expect(runs.cancelled).to.deep.equal([job.run_id]);
+    exp = exportFixture(EXPORT_ID, T0);
+    runs.startAnswer = { status: 'Completed' };
+    expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'Completed' });
+  });
+
+  it('a retryable error is FailedRetryable and retried, until the last attempt: then Failed and counted', async () => {
+    write = async () => {
+      throw new RetryableError('connect ECONNREFUSED');
+    };
+    expect(await sut()(job, jobContext({ attempt: 1, maxAttempts: 2 }))).to.deep.equal({
+      status: 'failed',
+      error: 'connect ECONNREFUSED',
+      retry: true,
+    });
+    expect(failures).to.deep.equal([]);
+    expect(await sut()(job, jobContext({ attempt: 2, maxAttempts: 2 }))).to.deep.include({ retry: false });
+    expect(runs.finished.map((f) => f.status)).to.deep.equal(['FailedRetryable', 'Failed']);
+    expect(failures).to.deep.equal([`${EXPORT_ID} connect ECONNREFUSED`]);
+    expect(logs.at(-1)!).to.deep.include({ level: 'warn' });
+    expect(logs.at(-1)!.message).to.match(/^run failed error="connect ECONNREFUSED" retryable=true/);
+  });
+
+  it('a permanent error fails the run at once', async () => {
+    write = async () => {
+      throw new PermanentError('NoSuchBucket: gone', { code: 'NoSuchBucket' });
+    };
+    expect(await sut()(job, jobContext({ attempt: 1, maxAttempts: 15 }))).to.deep.equal({
+      status: 'failed',
+      error: 'NoSuchBucket: gone',
+      retry: false,
+    });
+    expect(runs.finished.map((f) => f.status)).to.deep.equal(['Failed']);
+  });
+
+  it('an attempt another worker took over, or a run cancelled meanwhile, ends without a retry or a failure', async () => {
+    runs.finishAnswer = 'Superseded';
+    expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'superseded' });
+    write = async () => {
+      throw new RetryableError('aborted');
+    };
+    runs.finishAnswer = 'Cancelled';
+    expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'cancelled' });
+    expect(failures).to.deep.equal([]);
+  });
+});
