@@ -38,7 +38,8 @@ export async function runProductCase(
     name: `bench ${c.name}`,
     team_id: BENCH_TEAM,
     interval: 'hour',
-    paused: true,
+    // Not paused: the worker holds the runs of a paused export. No scheduler serves this prefix.
+    paused: false,
     destination: {
       type: 'S3',
       config: { ...deps.s3, prefix: `bench/${c.name}`, file_format: c.file_format, compression: c.compression },
