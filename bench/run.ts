@@ -18,6 +18,7 @@ import { runProductCase, type ProductCase } from './product';
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
 import { isolated } from './isolated';
+import { benchPersons } from './persons';
 import { dropStoreAndQueue } from '../test/helpers/redis-prefix';
 import { WorkerProcess } from './worker-process';
 
@@ -27,6 +28,8 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
     cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd' },
+    /** Skip the persons model's case (bench/persons.ts). */
+    'no-persons': { type: 'boolean', default: false },
   },
 });
 const rows = Number(args.rows);
@@ -34,7 +37,8 @@ const reps = Number(args.reps ?? (args.quick ? 1 : 3));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
-const DATABASE = 'bx_bench';
+/** BENCH_DATABASE: another ClickHouse database, so as not to reload one another run is reading. */
+const DATABASE = process.env.BENCH_DATABASE ?? 'bx_bench';
 const BUCKET = 'bx-bench';
 const CASES: Record<string, ProductCase> = {
   jsonl_gzip: { name: 'jsonl_gzip', file_format: 'JSONLines', compression: 'gzip' },
@@ -120,6 +124,11 @@ async function main(): Promise<void> {
         peak_rss_mb: Math.round(r.peakRssMb),
         output_mb: round(r.bytes / 1e6, 1),
       };
+    }
+
+    if (!args['no-persons']) {
+      const deps = { url: CLICKHOUSE_URL, database: DATABASE, reps, dir, store, queue, workerEnv, s3: s3Config, say };
+      cases.persons = await benchPersons({ ...deps, persons: Math.floor(rows / 2) });
     }
 
     // Scheduling and small runs: `reps` repetitions each, every one on fresh keys; medians reported.
