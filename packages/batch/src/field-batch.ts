@@ -2,41 +2,72 @@ import { isoTimestamp, jsonColumn, type RecordColumn, type ValueType } from '@bx
 import * as native from '@bx/native';
 import type { BatchFormat, RecordBatch } from './batch-format';
 
-/** A value of a row given to `FieldBatch.fromValues` (tests, fixtures): text, a number, a bigint, a boolean or null. */
-export type FieldValue = string | number | bigint | boolean | null;
+/** A value of a row given to `FieldBatch.fromValues` (tests, fixtures): text or its bytes, a number, a bigint, a boolean or null. */
+export type FieldValue = string | Uint8Array | number | bigint | boolean | null;
 
 const EIGHT_BYTES: ReadonlySet<ValueType> = new Set(['int64', 'uint64', 'boolean']);
 const TWO_32 = 0x1_0000_0000;
+/** native.writeColumns's kind of each value type. */
+const KIND: Readonly<Record<ValueType, number>> = {
+  string: 0,
+  uuid: 0,
+  json: 1,
+  timestamp: 2,
+  int64: 3,
+  uint64: 4,
+  boolean: 5,
+};
+/** Bytes a record needs beyond its keys and values (the C writer assumes the same), and why it stopped. */
+const ROW_OVERHEAD = 256;
+const DONE = 0;
+const NEEDS_ROOM = 1;
+
+/** What the record writers need of a model's columns, made once per format. */
+interface RecordLayout {
+  /** `{"name":` for the first column, `,"name":` after. */
+  keys: readonly string[];
+  /** The keys as UTF-8, one after the other, and where each ends. */
+  keyBytes: Buffer;
+  keyEnds: Int32Array;
+  kinds: Uint8Array;
+}
 
 /**
  * The format of a model whose records are written from its columns' types
- * (any model but events, which has its own, in C: EventBatch). Made once
+ * (any model but events, which has its own writer: EventBatch). Made once
  * per model.
  */
 export function columnFormat(columns: readonly RecordColumn[]): BatchFormat {
   const keys = columns.map((c, i) => `${i === 0 ? '{' : ','}${JSON.stringify(c.name)}:`);
+  const keyBytes = Buffer.from(keys.join(''));
+  const keyEnds = new Int32Array(keys.length);
+  keys.reduce((end, key, c) => (keyEnds[c] = end + Buffer.byteLength(key)), 0);
+  const layout: RecordLayout = { keys, keyBytes, keyEnds, kinds: Uint8Array.from(columns, (c) => KIND[c.type]) };
   const format: BatchFormat = {
     columns,
     slots: columns.length * 2,
-    batch: (bytes, index, count) => new FieldBatch(format, keys, bytes, index, count),
+    batch: (bytes, index, count) => new FieldBatch(format, layout, bytes, index, count),
   };
   return format;
 }
 
 /**
- * A batch of any model's rows (see RecordBatch), its records written in
- * TypeScript value by value from the columns' types: JSON strings for text
- * (bytes that are not UTF-8 become U+FFFD, as in events records), JSON text
- * copied when it is verbatim (else normalised, as `jsonColumn` does),
- * 64-bit integers exact, timestamps ISO 8601 with `+00:00`.
+ * A batch of any model's rows (see RecordBatch), its records written from
+ * the columns' types in C (packages/native/src/records.c, one call per
+ * batch): JSON strings for text, JSON text copied when it is verbatim,
+ * 64-bit integers exact, booleans, timestamps ISO 8601 with `+00:00`. A row
+ * the C writer leaves (text that is not UTF-8, JSON to normalise) is
+ * written here value by value, the same bytes for the rest: bytes that are
+ * not UTF-8 become U+FFFD (as in events records), JSON is normalised as
+ * `jsonColumn` does.
  */
 export class FieldBatch implements RecordBatch {
-  /** The records of the batch, once written: recordsInto that did not fit leaves them to records(). */
-  private text: string | null = null;
+  /** Rows the last records() wrote value by value in TypeScript: for tests and profiling. */
+  exactRows = 0;
 
   constructor(
     readonly format: BatchFormat,
-    private readonly keys: readonly string[],
+    private readonly layout: RecordLayout,
     readonly bytes: Buffer,
     readonly index: Int32Array,
     readonly count: number,
@@ -58,11 +89,11 @@ export class FieldBatch implements RecordBatch {
         let part: Buffer;
         if (EIGHT_BYTES.has(column.type)) {
           part = Buffer.alloc(8);
-          const n = typeof value === 'boolean' ? (value ? 1n : 0n) : BigInt(value);
+          const n = typeof value === 'boolean' ? (value ? 1n : 0n) : BigInt(value as number | bigint | string);
           if (column.type === 'uint64') part.writeBigUInt64LE(n);
           else part.writeBigInt64LE(n);
         } else {
-          part = Buffer.from(String(value));
+          part = value instanceof Uint8Array ? Buffer.from(value) : Buffer.from(String(value));
         }
         index[slot] = at;
         index[slot + 1] = at + part.length;
@@ -82,14 +113,15 @@ export class FieldBatch implements RecordBatch {
   }
 
   records(): Buffer {
-    return Buffer.from(this.lines());
+    const size = Math.ceil(this.bytes.length * 1.25) + this.count * (this.layout.keyBytes.length + 16) + 64 * 1024;
+    const initial: Buffer = Buffer.allocUnsafeSlow(size);
+    const { out, length } = this.writeLines(initial, (buf, used, n) => grown(buf, used, n))!;
+    return out.subarray(0, length);
   }
 
   recordsInto(target: Uint8Array): number {
-    const text = this.lines();
-    const length = Buffer.byteLength(text);
-    if (length > target.length) return -1;
-    return Buffer.from(target.buffer, target.byteOffset, target.length).write(text, 0, length, 'utf8');
+    const written = this.writeLines(target, (buf, used, n) => (used + n <= buf.length ? buf : null));
+    return written ? written.length : -1;
   }
 
   utf8(columns: Uint8Array): boolean {
@@ -102,18 +134,59 @@ export class FieldBatch implements RecordBatch {
     return out;
   }
 
-  /** The records as one string. */
-  private lines(): string {
-    if (this.text !== null) return this.text;
-    const { columns } = this.format;
-    const parts = new Array<string>(this.count);
-    for (let r = 0; r < this.count; r++) {
-      let line = '';
-      for (let c = 0; c < columns.length; c++) line += this.keys[c]! + this.json(r, c, columns[c]!.type);
-      parts[r] = line + '}\n';
+  /**
+   * Writes the records into `out` from its start. `room(out, used, n)`
+   * answers a buffer holding `out`'s first `used` bytes with room for `n`
+   * more (`out` itself when it has it), or null to give up (then so does
+   * this).
+   */
+  private writeLines<B extends Uint8Array>(
+    out: B,
+    room: (out: B, used: number, n: number) => B | null,
+  ): { out: B; length: number } | null {
+    const { bytes, index, count, layout } = this;
+    const state = new Float64Array(2); // [row, bytes written]
+    this.exactRows = 0;
+    for (;;) {
+      const stop = native.writeColumns(
+        bytes,
+        index,
+        count,
+        this.format.slots,
+        layout.kinds,
+        layout.keyBytes,
+        layout.keyEnds,
+        out,
+        state,
+      );
+      if (stop === DONE) return { out, length: state[1]! };
+      const r = state[0]!;
+      const o = state[1]!;
+      // Room for the row even if every value byte must be escaped (\u00XX: 6 bytes).
+      const line = stop === NEEDS_ROOM ? null : Buffer.from(this.line(r));
+      const bigger = room(out, o, line ? line.length : ROW_OVERHEAD + layout.keyBytes.length + 6 * this.rowBytes(r));
+      if (!bigger) return null;
+      out = bigger;
+      if (!line) continue;
+      this.exactRows++;
+      native.copy(out, o, line);
+      state[0] = r + 1;
+      state[1] = o + line.length;
     }
-    this.text = parts.join('');
-    return this.text;
+  }
+
+  /** Row `r`'s record, value by value (the exact path, and the reference the C writer is held to). */
+  line(r: number): string {
+    const { columns } = this.format;
+    let line = '';
+    for (let c = 0; c < columns.length; c++) line += this.layout.keys[c]! + this.json(r, c, columns[c]!.type);
+    return line + '}\n';
+  }
+
+  private rowBytes(r: number): number {
+    let n = 0;
+    for (let c = 0; c < this.format.columns.length; c++) n += Math.max(0, this.end(r, c) - this.start(r, c));
+    return n;
   }
 
   /** Row `r`'s value of column `c` as JSON text. */
@@ -141,4 +214,12 @@ export class FieldBatch implements RecordBatch {
       }
     }
   }
+}
+
+/** `out` with room for `n` bytes after its first `used`. */
+function grown(out: Buffer, used: number, n: number): Buffer {
+  if (used + n <= out.length) return out;
+  const bigger = Buffer.allocUnsafeSlow(Math.max(used + n, out.length * 2));
+  out.copy(bigger, 0, 0, used);
+  return bigger;
 }
