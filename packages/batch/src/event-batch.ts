@@ -3,6 +3,7 @@ import { FIELDS, Field, SLOTS } from './event-fields';
 import { EVENT_RECORD_COLUMNS, toRecordLine, type EventRow } from '@bx/core';
 import type { BatchFormat, RecordBatch } from './batch-format';
 import { verbatimJsonField } from './json-bytes';
+import { grown, writeRecordLines } from './record-lines';
 
 const FIELD_NAMES = Object.keys(Field) as Array<keyof typeof Field>;
 
@@ -88,35 +89,24 @@ export class EventBatch implements RecordBatch {
     return written ? written.length : -1;
   }
 
-  /**
-   * Writes the records into `out` from its start. `room(out, used, n)`
-   * answers a buffer holding `out`'s first `used` bytes with room for `n`
-   * more (`out` itself when it has it), or null to give up (then so does
-   * this).
-   */
+  /** Writes the records into `out` (see writeRecordLines). */
   private writeLines<B extends Uint8Array>(
     out: B,
     room: (out: B, used: number, n: number) => B | null,
   ): { out: B; length: number } | null {
     const { bytes, index, count } = this;
-    const state = new Float64Array(2); // [row, bytes written]
-    this.exactRows = 0;
-    for (;;) {
-      const stop = native.writeRecords(bytes, index, count, SLOTS, out, state);
-      if (stop === DONE) return { out, length: state[1]! };
-      const r = state[0]!;
-      const o = state[1]!;
-      // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
-      const line = stop === NEEDS_ROOM ? null : Buffer.from(toRecordLine(this.row(r)) + '\n');
-      const bigger = room(out, o, line ? line.length : ROW_OVERHEAD + 6 * this.rowBytes(r * SLOTS));
-      if (!bigger) return null;
-      out = bigger;
-      if (!line) continue;
-      this.exactRows++;
-      native.copy(out, o, line);
-      state[0] = r + 1;
-      state[1] = o + line.length;
-    }
+    const written = writeRecordLines(
+      {
+        write: (buf, state) => native.writeRecords(bytes, index, count, SLOTS, buf, state),
+        exactLine: (r) => toRecordLine(this.row(r)) + '\n',
+        // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
+        room: (r) => ROW_OVERHEAD + 6 * this.rowBytes(r * SLOTS),
+      },
+      out,
+      room,
+    );
+    this.exactRows = written?.exactRows ?? 0;
+    return written;
   }
 
   /** Whether fields `fields` of every row are well-formed UTF-8 (nulls skipped); checked in C. */
@@ -169,14 +159,3 @@ export const EVENTS_FORMAT: BatchFormat<EventBatch> = {
 
 /** Upper bound of a record's bytes beyond its fields' own (the C writer assumes the same). */
 const ROW_OVERHEAD = 256;
-/** Why native.writeRecords stopped. */
-const DONE = 0;
-const NEEDS_ROOM = 1;
-
-/** `out` with room for `n` bytes after its first `used`. */
-function grown(out: Buffer, used: number, n: number): Buffer {
-  if (used + n <= out.length) return out;
-  const bigger = Buffer.allocUnsafeSlow(Math.max(used + n, out.length * 2));
-  out.copy(bigger, 0, 0, used);
-  return bigger;
-}

@@ -1,6 +1,7 @@
 import { isoTimestamp, jsonColumn, type RecordColumn, type ValueType } from '@bx/core';
 import * as native from '@bx/native';
 import type { BatchFormat, RecordBatch } from './batch-format';
+import { grown, writeRecordLines } from './record-lines';
 
 /** A value of a row given to `FieldBatch.fromValues` (tests, fixtures): text or its bytes, a number, a bigint, a boolean or null. */
 export type FieldValue = string | Uint8Array | number | bigint | boolean | null;
@@ -17,10 +18,8 @@ const KIND: Readonly<Record<ValueType, number>> = {
   uint64: 4,
   boolean: 5,
 };
-/** Bytes a record needs beyond its keys and values (the C writer assumes the same), and why it stopped. */
+/** Bytes a record needs beyond its keys and values (the C writer assumes the same). */
 const ROW_OVERHEAD = 256;
-const DONE = 0;
-const NEEDS_ROOM = 1;
 
 /** What the record writers need of a model's columns, made once per format. */
 interface RecordLayout {
@@ -134,45 +133,26 @@ export class FieldBatch implements RecordBatch {
     return out;
   }
 
-  /**
-   * Writes the records into `out` from its start. `room(out, used, n)`
-   * answers a buffer holding `out`'s first `used` bytes with room for `n`
-   * more (`out` itself when it has it), or null to give up (then so does
-   * this).
-   */
+  /** Writes the records into `out` (see writeRecordLines). */
   private writeLines<B extends Uint8Array>(
     out: B,
     room: (out: B, used: number, n: number) => B | null,
   ): { out: B; length: number } | null {
     const { bytes, index, count, layout } = this;
-    const state = new Float64Array(2); // [row, bytes written]
-    this.exactRows = 0;
-    for (;;) {
-      const stop = native.writeColumns(
-        bytes,
-        index,
-        count,
-        this.format.slots,
-        layout.kinds,
-        layout.keyBytes,
-        layout.keyEnds,
-        out,
-        state,
-      );
-      if (stop === DONE) return { out, length: state[1]! };
-      const r = state[0]!;
-      const o = state[1]!;
-      // Room for the row even if every value byte must be escaped (\u00XX: 6 bytes).
-      const line = stop === NEEDS_ROOM ? null : Buffer.from(this.line(r));
-      const bigger = room(out, o, line ? line.length : ROW_OVERHEAD + layout.keyBytes.length + 6 * this.rowBytes(r));
-      if (!bigger) return null;
-      out = bigger;
-      if (!line) continue;
-      this.exactRows++;
-      native.copy(out, o, line);
-      state[0] = r + 1;
-      state[1] = o + line.length;
-    }
+    const slots = this.format.slots;
+    const written = writeRecordLines(
+      {
+        write: (buf, state) =>
+          native.writeColumns(bytes, index, count, slots, layout.kinds, layout.keyBytes, layout.keyEnds, buf, state),
+        exactLine: (r) => this.line(r),
+        // Room for the row even if every value byte must be escaped (\u00XX: 6 bytes).
+        room: (r) => ROW_OVERHEAD + layout.keyBytes.length + 6 * this.rowBytes(r),
+      },
+      out,
+      room,
+    );
+    this.exactRows = written?.exactRows ?? 0;
+    return written;
   }
 
   /** Row `r`'s record, value by value (the exact path, and the reference the C writer is held to). */
@@ -214,12 +194,4 @@ export class FieldBatch implements RecordBatch {
       }
     }
   }
-}
-
-/** `out` with room for `n` bytes after its first `used`. */
-function grown(out: Buffer, used: number, n: number): Buffer {
-  if (used + n <= out.length) return out;
-  const bigger = Buffer.allocUnsafeSlow(Math.max(used + n, out.length * 2));
-  out.copy(bigger, 0, 0, used);
-  return bigger;
 }

@@ -111,19 +111,23 @@ static int64_t put_timestamp(uint8_t *out, int64_t o, const uint8_t *b, int32_t 
   return o + 7;
 }
 
-static int64_t put_int64(uint8_t *out, int64_t o, const uint8_t *b, int32_t s) {
-  int64_t v;
-  memcpy(&v, b + s, 8); /* little-endian, as x86-64 and arm64 are */
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+/* u's decimal digits. */
+static int64_t put_digits(uint8_t *out, int64_t o, uint64_t u) {
   char digits[20];
   int n = 0;
   do {
     digits[n++] = (char)('0' + u % 10);
     u /= 10;
   } while (u);
-  if (v < 0) out[o++] = '-';
   while (n) out[o++] = (uint8_t)digits[--n];
   return o;
+}
+
+static int64_t put_int64(uint8_t *out, int64_t o, const uint8_t *b, int32_t s) {
+  int64_t v;
+  memcpy(&v, b + s, 8); /* little-endian, as x86-64 and arm64 are */
+  if (v < 0) out[o++] = '-';
+  return put_digits(out, o, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 }
 
 /* A JSON column: null when empty, the text when verbatim; -1 otherwise. */
@@ -187,18 +191,10 @@ int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, in
   return BX_DONE;
 }
 
-/* An unsigned 64-bit integer's decimal digits. */
 static int64_t put_uint64(uint8_t *out, int64_t o, const uint8_t *b, int32_t s) {
   uint64_t u;
   memcpy(&u, b + s, 8);
-  char digits[20];
-  int n = 0;
-  do {
-    digits[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  while (n) out[o++] = (uint8_t)digits[--n];
-  return o;
+  return put_digits(out, o, u);
 }
 
 int bx_write_columns(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t columns,
