@@ -47,7 +47,7 @@ export async function smallRuns(
       name: `small ${i}`,
       team_id: 1000 + i,
       interval: 'hour',
-      // Not paused: the worker holds the runs of a paused export. No scheduler serves this prefix.
+      // Not paused: the worker holds the runs of a paused export. No scheduler runs on this prefix.
       paused: false,
       destination: { type: 'S3', config: { ...deps.s3, prefix: `small/${i}`, compression: 'gzip' } },
     });
@@ -77,8 +77,10 @@ export async function smallRuns(
   const began = process.hrtime.bigint();
   await deps.queue.enqueue(jobs);
   let cpu = 0;
+  const deadline = Date.now() + 10 * 60_000;
   try {
     for (;;) {
+      if (Date.now() > deadline) throw new Error('the small runs did not finish within 10 minutes');
       const [runs] = await deps.queue.jobCounts();
       const { completed, failed } = runs!.counts;
       if (completed + failed >= exports) {

@@ -6,6 +6,7 @@ import {
   errorMessage,
   type DestinationCheckOptions,
   type ModelSchema,
+  type NetworkPolicy,
 } from '@bx/core';
 import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
 import type { SnowflakeConfig } from './snowflake-config';
@@ -24,6 +25,8 @@ export interface SnowflakeDestinationOptions {
   timeouts: SessionTimeouts;
   /** Folder for the local files. Default: the OS temporary folder. */
   tmpDir?: string;
+  /** Addresses the session may connect to (ALLOWED_PRIVATE_DESTINATIONS). Default: not checked. */
+  network?: NetworkPolicy;
 }
 
 export const DEFAULT_SNOWFLAKE_OPTIONS: SnowflakeDestinationOptions = {
@@ -140,7 +143,7 @@ export class SnowflakeDestination implements DestinationWriter {
   }
 
   /** Logs in, uses the warehouse, database and schema, and checks an existing table can hold the model's records. */
-  async check({ signal, model }: DestinationCheckOptions = {}): Promise<void> {
+  async check({ signal, model, network }: DestinationCheckOptions = {}): Promise<void> {
     const timeouts = this.options.timeouts;
     const session = await SnowflakeSession.open(
       this.config,
@@ -150,6 +153,7 @@ export class SnowflakeDestination implements DestinationWriter {
         loginRetries: Math.min(timeouts.loginRetries, 1),
       },
       signal,
+      network ?? this.options.network,
     );
     try {
       await this.useContext(session);
@@ -179,7 +183,7 @@ export class SnowflakeDestination implements DestinationWriter {
 
   /** A session ready to load: context set, table present and compatible, stale files of the run removed. */
   private async prepare(ctx: RunContext): Promise<SnowflakeSession> {
-    const session = await SnowflakeSession.open(this.config, this.options.timeouts, ctx.signal);
+    const session = await SnowflakeSession.open(this.config, this.options.timeouts, ctx.signal, this.options.network);
     try {
       await this.useContext(session);
       await session.query(createTableSql(this.config.table_name, ctx.model), 'CREATE TABLE');
