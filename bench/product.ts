@@ -11,8 +11,11 @@ const CASE_DEADLINE_MS = 10 * 60_000;
 
 export interface ProductCase {
   name: string;
-  file_format: S3Config['file_format'];
-  compression: string | null;
+  /** An S3 case: the file format and codec. */
+  file_format?: S3Config['file_format'];
+  compression?: string | null;
+  /** Another destination: its type and config. */
+  destination?: { type: string; config: Record<string, unknown> };
 }
 
 export interface ProductResult {
@@ -24,7 +27,8 @@ export interface ProductResult {
 
 /**
  * Exports the benchmark interval the way production does: a job through
- * BullMQ, a fresh worker process, a multipart upload to the S3 server. Timed
+ * BullMQ, a fresh worker process, a multipart upload to the S3 server (or the
+ * case's own destination). Timed
  * from enqueue to the run being Completed; `reps` times, same worker.
  */
 export async function runProductCase(
@@ -43,7 +47,7 @@ export async function runProductCase(
     interval: 'hour',
     // Not paused: the worker holds the runs of a paused export. No scheduler runs on this prefix.
     paused: false,
-    destination: {
+    destination: c.destination ?? {
       type: 'S3',
       config: { ...deps.s3, prefix: `bench/${c.name}`, file_format: c.file_format, compression: c.compression },
     },

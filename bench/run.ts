@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- --rows N --reps R --quick]`: the product against the
  * physical limit of reading (B0) and the cron one-liner (B1), measured in
- * one run on the same interval; scheduling and small-run throughput.
+ * one run on the same interval; the Postgres case against `curl | psql \copy`
+ * (B_pg); scheduling and small-run throughput.
  * Prints a table and writes bench/results.json.
  */
 import { BullMqRunQueue } from '@bx/queue';
@@ -19,6 +20,7 @@ import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
 import { isolated } from './isolated';
 import { benchPersons } from './persons';
+import { bPg, dropProductTable, preparePostgres } from './postgres-bench';
 import { dropStoreAndQueue } from '../test/helpers/redis-prefix';
 import { WorkerProcess } from './worker-process';
 
@@ -27,7 +29,7 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '2000000' },
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
-    cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd' },
+    cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd,postgres' },
     /** Skip the persons model's case (bench/persons.ts). */
     'no-persons': { type: 'boolean', default: false },
   },
@@ -44,6 +46,7 @@ const CASES: Record<string, ProductCase> = {
   jsonl_gzip: { name: 'jsonl_gzip', file_format: 'JSONLines', compression: 'gzip' },
   jsonl_zstd: { name: 'jsonl_zstd', file_format: 'JSONLines', compression: 'zstd' },
   parquet_zstd: { name: 'parquet_zstd', file_format: 'Parquet', compression: 'zstd' },
+  postgres: { name: 'postgres' },
 };
 
 const say = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -85,32 +88,46 @@ async function main(): Promise<void> {
       `B0 ${Math.round(teamRows / median(b0s)).toLocaleString('en-US')} rows/s, B1 ${Math.round(b1Rate).toLocaleString('en-US')} rows/s`,
     );
 
-    const measured: Array<{ name: string; r: Awaited<ReturnType<typeof runProductCase>>; b0s: number[] }> = [];
+    const measured: Array<{
+      name: string;
+      r: Awaited<ReturnType<typeof runProductCase>>;
+      b0s: number[];
+      bPgs: number[];
+    }> = [];
     for (const name of args.cases.split(',')) {
       const c = CASES[name];
       if (!c) throw new Error(`unknown case ${name}`);
-      say(`product case ${name} (${reps} reps, each after a B0)`);
+      // Postgres: into a fresh table each repetition, after B_pg loaded an identical empty one.
+      const postgres = name === 'postgres';
+      if (postgres) c.destination = { type: 'Postgres', config: preparePostgres() };
+      say(`product case ${name} (${reps} reps, each after a B0${postgres ? ' and a B_pg' : ''})`);
       const paired: number[] = [];
+      const bPgs: number[] = [];
       const r = await runProductCase(
         c,
         reps,
         { store, queue, workerEnv, s3: s3Config },
         (rep, seconds) =>
           say(
-            `  rep ${rep + 1}/${reps}: B0 ${paired[rep]!.toFixed(2)} s, ${name} ${seconds.toFixed(2)} s, ${Math.round(teamRows / seconds).toLocaleString('en-US')} rows/s`,
+            `  rep ${rep + 1}/${reps}: B0 ${paired[rep]!.toFixed(2)} s, ${postgres ? `B_pg ${bPgs[rep]!.toFixed(2)} s, ` : ''}${name} ${seconds.toFixed(2)} s, ${Math.round(teamRows / seconds).toLocaleString('en-US')} rows/s`,
           ),
-        () => paired.push(b0(CLICKHOUSE_URL, DATABASE, dir).seconds),
+        () => {
+          paired.push(b0(CLICKHOUSE_URL, DATABASE, dir).seconds);
+          if (!postgres) return;
+          bPgs.push(bPg(CLICKHOUSE_URL, DATABASE, dir));
+          dropProductTable();
+        },
       );
       if (r.records !== teamRows) throw new Error(`${name} exported ${r.records} rows, expected ${teamRows}`);
       say(
         `  ${name}: ${Math.round(teamRows / median(r.seconds)).toLocaleString('en-US')} rows/s, peak RSS ${Math.round(r.peakRssMb)} MB`,
       );
-      measured.push({ name, r, b0s: paired });
+      measured.push({ name, r, b0s: paired, bPgs });
     }
     const allB0s = [...b0s, ...measured.flatMap((m) => m.b0s)];
     const b0Rate = teamRows / median(allB0s);
     const cases: Record<string, CaseResult> = {};
-    for (const { name, r, b0s: paired } of measured) {
+    for (const { name, r, b0s: paired, bPgs } of measured) {
       const seconds = median(r.seconds);
       cases[name] = {
         rows_per_s: Math.round(teamRows / seconds),
@@ -123,6 +140,12 @@ async function main(): Promise<void> {
         ratio_b0_paired: round(median(paired) / seconds),
         peak_rss_mb: Math.round(r.peakRssMb),
         output_mb: round(r.bytes / 1e6, 1),
+        ...(bPgs.length > 0 && {
+          /** Against B_pg (`curl FORMAT CSV | psql \copy`) measured before each repetition. */
+          ratio_b_pg: round(median(bPgs) / seconds),
+          b_pg_rows_per_s: Math.round(teamRows / median(bPgs)),
+          b_pg_rep_seconds: bPgs.map((x) => round(x, 3)),
+        }),
       };
     }
 
@@ -244,6 +267,9 @@ interface CaseResult {
   ratio_b0_paired: number;
   peak_rss_mb: number;
   output_mb: number;
+  ratio_b_pg?: number;
+  b_pg_rows_per_s?: number;
+  b_pg_rep_seconds?: number[];
 }
 
 interface BenchResults {
@@ -294,6 +320,13 @@ function printTable(r: BenchResults): void {
         ],
         widths,
       ),
+    ),
+    ...Object.entries(r.cases).flatMap(([name, c]) =>
+      c.ratio_b_pg === undefined
+        ? []
+        : [
+            `${name}: ${c.ratio_b_pg} x B_pg (curl FORMAT CSV | psql \\copy into an identical empty table: ${c.b_pg_rows_per_s} rows/s, median of ${c.b_pg_rep_seconds!.length})`,
+          ],
     ),
     '',
     `scheduler tick, 10,000 due exports: ${r.scheduler_tick_10k_s} s (none due of 20,000: ${r.scheduler_tick_none_due_20k_s} s)`,

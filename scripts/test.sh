@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README; .ci/run calls it). On a fresh Debian machine it
-# installs what is missing, builds, starts Redis, ClickHouse 18.16 and the S3
-# server in a temporary folder, runs every suite against them, and stops them.
+# installs what is missing, builds, starts Redis, ClickHouse 18.16, the S3
+# server and PostgreSQL in a temporary folder, runs every suite against them,
+# and stops them.
 # Extra arguments go to mocha, e.g. `npm test -- --grep scheduler`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

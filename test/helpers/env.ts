@@ -5,6 +5,8 @@ export const testEnv = {
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   CLICKHOUSE_URL: process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123',
   S3_ENDPOINT_URL: process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568',
+  /** A superuser of the PostgreSQL server (scripts/local-services.sh: user bx, password bx, database bx). */
+  POSTGRES_URL: process.env.POSTGRES_URL ?? 'postgres://bx:bx@127.0.0.1:5432/bx',
 };
 
 /** s3rver's built-in account. */

@@ -4,3 +4,4 @@ export * from './event-batch';
 export * from './event-fields';
 export * from './json-bytes';
 export * from './field-batch';
+export * from './timestamp-micros';

@@ -1,7 +1,6 @@
 import { jsonColumn, type ValueType } from '@bx/core';
-import type { RecordBatch } from '@bx/batch';
+import { timestampMicros, type RecordBatch } from '@bx/batch';
 import type { ColumnWriter } from './file-writer';
-import { timestampMicros } from './timestamp-micros';
 
 const NULL_TEXT = Buffer.from('null');
 

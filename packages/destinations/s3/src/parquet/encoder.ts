@@ -1,5 +1,5 @@
 import { EVENT_RECORD_COLUMNS, jsonColumn, type RecordColumn } from '@bx/core';
-import { Field as CoreField, EventBatch, type RecordBatch } from '@bx/batch';
+import { Field as CoreField, EventBatch, timestampMicros, type RecordBatch } from '@bx/batch';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import { ZSTD_PARQUET_PAGES } from '../object-upload';
@@ -7,7 +7,6 @@ import { zstdFrames } from '../zstd-stream';
 import { writeColumns } from './column-values';
 import { CodecId, ColumnWriter, ParquetFileWriter, type Codec, type ColumnSpec } from './file-writer';
 import { parquetSchema } from './record-schema';
-import { timestampMicros } from './timestamp-micros';
 
 /** Codecs inside the Parquet file (the file itself is uploaded as is). */
 export type ParquetCompression = 'zstd' | 'snappy' | 'gzip' | 'brotli' | null;
