@@ -1,4 +1,6 @@
-import type { MappingRow, PersonRow } from './persons';
+import { ClickHouseSource } from '@bx/clickhouse';
+import { testEnv } from './env';
+import { TestPersons, type MappingRow, type PersonRow } from './persons';
 
 /** The intervals the scenarios run in: [9:00, 10:00), [10:00, 11:00) and [11:00, 12:00) of 2024-03-01 UTC. */
 export const I0 = { start: Date.parse('2024-03-01T09:00:00Z'), end: Date.parse('2024-03-01T10:00:00Z') };
@@ -198,3 +200,17 @@ export function merged(...runs: ReadonlyArray<readonly PersonRecord[]>): PersonR
 
 /** The table after the three intervals. */
 export const MERGED: readonly PersonRecord[] = merged(EXPECTED.I0, EXPECTED.I1, EXPECTED.I2);
+
+/** A database of its own holding the scenarios' rows, and a source reading the test server. */
+export async function scenarioSource(batchBytes?: number): Promise<{ ch: TestPersons; source: ClickHouseSource }> {
+  const ch = await new TestPersons().setup();
+  for (const rows of SCENARIO_INSERTS) await ch.insert(rows);
+  const source = new ClickHouseSource({
+    url: testEnv.CLICKHOUSE_URL,
+    username: 'default',
+    password: '',
+    requestTimeoutMs: 30_000,
+    ...(batchBytes ? { batchBytes } : {}),
+  });
+  return { ch, source };
+}

@@ -18,7 +18,7 @@ import {
   I2,
   merged,
   MERGED,
-  SCENARIO_INSERTS,
+  scenarioSource,
   type PersonRecord,
 } from '../helpers/person-scenarios';
 import { TestPersons, type MappingRow, type PersonRow } from '../helpers/persons';
@@ -42,15 +42,7 @@ describe('persons model into the destinations', function () {
   let source: ClickHouseSource;
 
   before(async () => {
-    ch = await new TestPersons().setup();
-    for (const rows of SCENARIO_INSERTS) await ch.insert(rows);
-    source = new ClickHouseSource({
-      url: testEnv.CLICKHOUSE_URL,
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 30_000,
-      batchBytes: 16 * 1024,
-    });
+    ({ ch, source } = await scenarioSource(16 * 1024));
   });
   after(async () => {
     await source.close();

@@ -7,7 +7,7 @@ import { Scheduler } from '@bx/scheduler';
 import { createRunProcessor } from '@bx/worker';
 import { ApiHarness } from '../helpers/api-harness';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
-import { byDistinctId, EXPECTED, I0, I1, I2, SCENARIO_INSERTS } from '../helpers/person-scenarios';
+import { byDistinctId, EXPECTED, I0, I1, I2, scenarioSource } from '../helpers/person-scenarios';
 import { TestPersons } from '../helpers/persons';
 import { jobContext, sourceConfig } from '../helpers/run-context';
 import { createBucket, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
@@ -45,14 +45,7 @@ describe('a persons export, from the API to the worker', function () {
 
   before(async () => {
     api = await new ApiHarness().start();
-    ch = await new TestPersons().setup();
-    for (const rows of SCENARIO_INSERTS) await ch.insert(rows);
-    source = new ClickHouseSource({
-      url: testEnv.CLICKHOUSE_URL,
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 30_000,
-    });
+    ({ ch, source } = await scenarioSource());
     s3 = testS3Client();
     bucket = await createBucket(s3);
   });

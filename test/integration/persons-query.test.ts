@@ -9,7 +9,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testEnv } from '../helpers/env';
-import { byDistinctId, EXPECTED, I0, I1, I2, SCENARIO_INSERTS, type PersonRecord } from '../helpers/person-scenarios';
+import {
+  byDistinctId,
+  EXPECTED,
+  I0,
+  I1,
+  I2,
+  SCENARIO_INSERTS,
+  scenarioSource,
+  type PersonRecord,
+} from '../helpers/person-scenarios';
 import { PERSONS_DDL_MODERN, TestPersons, valuesOf, type MappingRow, type PersonRow } from '../helpers/persons';
 import { sourceConfig } from '../helpers/run-context';
 
@@ -39,14 +48,7 @@ describe('persons query on the real ClickHouse 18.16 server', function () {
   }
 
   before(async () => {
-    ch = await new TestPersons().setup();
-    for (const rows of SCENARIO_INSERTS) await ch.insert(rows);
-    sut = new ClickHouseSource({
-      url: testEnv.CLICKHOUSE_URL,
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 30_000,
-    });
+    ({ ch, source: sut } = await scenarioSource());
   });
   after(async () => {
     await sut.close();

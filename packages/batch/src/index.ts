@@ -5,3 +5,4 @@ export * from './event-fields';
 export * from './json-bytes';
 export * from './field-batch';
 export * from './timestamp-micros';
+export { grown } from './record-lines';
