@@ -18,6 +18,9 @@
 # 127.0.0.1 only, a password-authenticated superuser POSTGRES_USER with
 # database POSTGRES_DB, and TLS on with the self-signed test certificate of
 # test/fixtures/tls (clients choose: sslmode disable, require or verify-full).
+# `install` tells Debian's packages not to create their own cluster (on 5432,
+# started by systemd); a server already on POSTGRES_PORT that POSTGRES_USER
+# cannot log in to stops `start` with a message.
 #
 # Environment: BX_SERVICES_DIR (default .local/services), REDIS_PORT (6379),
 # CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), S3_PORT (4568),
@@ -52,11 +55,26 @@ install() {
   command -v curl >/dev/null || missing+=(curl)
   # The web console's browser tests drive Debian's Chromium (playwright-core never downloads one).
   [ -x /usr/bin/chromium ] || missing+=(chromium)
-  [ -x "$pg_bin/initdb" ] || missing+=(postgresql)
+  [ -x "$pg_bin/initdb" ] || missing+=(postgresql-15)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     need_root apt-get update -qq
+    if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+      # Debian's package would create and start a cluster of its own on 5432 (systemd), which
+      # `start` would then take for ours; ours is initdb'd in the services folder.
+      DEBIAN_FRONTEND=noninteractive need_root apt-get install -y -qq postgresql-common >/dev/null
+      no_main_cluster
+    fi
     DEBIAN_FRONTEND=noninteractive need_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+no_main_cluster() {
+  local conf=/etc/postgresql-common/createcluster.conf
+  if grep -qE '^#? *create_main_cluster' "$conf"; then
+    need_root sed -i -E 's/^#? *create_main_cluster.*/create_main_cluster = false/' "$conf"
+  else
+    echo 'create_main_cluster = false' | need_root tee -a "$conf" >/dev/null
   fi
 }
 
@@ -103,7 +121,13 @@ start() {
     echo $! >"$dir/s3.pid"
     wait_for 'S3 server' s3_up "$dir/s3.log"
   fi
-  if ! wants postgres; then :; elif pg_up; then say "reusing PostgreSQL on :$pg_port"; else
+  if ! wants postgres; then :; elif pg_up; then
+    if ! PGPASSWORD=$pg_password psql -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -tAc 'SELECT 1' >/dev/null 2>&1; then
+      say "a PostgreSQL on :$pg_port that $pg_user cannot log in to (Debian's own cluster?): stop it or set POSTGRES_PORT"
+      exit 1
+    fi
+    say "reusing PostgreSQL on :$pg_port"
+  else
     start_postgres
   fi
 }
