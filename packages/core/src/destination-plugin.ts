@@ -24,7 +24,7 @@ export interface DestinationEndpoint {
 export interface DestinationCheckOptions {
   /** Aborts the check (the HTTP request went away). */
   signal?: AbortSignal;
-  /** The export's model: a table destination checks an existing table can hold its records. */
+  /** The export's model: a table destination checks an existing table can hold its records (default: events). */
   model?: ModelSchema;
   /** Which addresses the check may connect to (ALLOWED_PRIVATE_DESTINATIONS); checked when connecting. */
   network?: NetworkPolicy;

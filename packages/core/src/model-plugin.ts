@@ -1,4 +1,5 @@
 import type { Config } from './config';
+import { EVENT_RECORD_COLUMNS } from './export-record';
 
 /**
  * The type of a record column, end to end: how the source's SELECT hands it
@@ -52,6 +53,17 @@ export interface ModelSchema {
   readonly columns: readonly RecordColumn[];
   readonly load: TableLoad;
 }
+
+/**
+ * The events model as a destination sees it (its plug-in is @bx/model-events):
+ * what a destination test checks a table against when told no model.
+ */
+export const EVENTS_SCHEMA: ModelSchema = {
+  name: 'events',
+  table: 'events',
+  columns: EVENT_RECORD_COLUMNS,
+  load: { kind: 'replace-interval', column: 'inserted_at' },
+};
 
 /** The configuration a model's query reads: database and table names. */
 export type ModelSourceConfig = Pick<

@@ -3,6 +3,7 @@ import {
   BatchExportError,
   PermanentError,
   RetryableError,
+  EVENTS_SCHEMA,
   errorMessage,
   type DestinationCheckOptions,
   type ModelSchema,
@@ -171,7 +172,7 @@ export class SnowflakeDestination implements DestinationWriter {
         );
       }
       try {
-        if (model) await this.checkTable(session, model);
+        await this.checkTable(session, model ?? EVENTS_SCHEMA);
       } catch (err) {
         // A missing table is fine: the first run creates it.
         if (!(err instanceof PermanentError && err.code === 'ObjectNotFound')) throw err;

@@ -1,4 +1,4 @@
-import { EVENT_RECORD_COLUMNS, type ModelPlugin } from '@bx/core';
+import { EVENTS_SCHEMA, type ModelPlugin } from '@bx/core';
 import type { BatchFormat } from '@bx/batch';
 import { buildEventsQuery } from './events-query';
 
@@ -10,10 +10,7 @@ import { buildEventsQuery } from './events-query';
  * records are written in C.
  */
 export const eventsModel: ModelPlugin<BatchFormat> = {
-  name: 'events',
-  table: 'events',
-  columns: EVENT_RECORD_COLUMNS,
-  load: { kind: 'replace-interval', column: 'inserted_at' },
+  ...EVENTS_SCHEMA,
   eventFilters: true,
   query: (q) => ({
     sql: buildEventsQuery({
