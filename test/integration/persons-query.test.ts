@@ -3,7 +3,7 @@ import { ClickHouseSource, decodeRowBinary } from '@bx/clickhouse';
 import type { SourceQuery } from '@bx/core';
 import { personsModel } from '@bx/model-persons';
 import type { BatchFormat } from '@bx/batch';
-import { Session } from 'chdb';
+import { chdbSession, type ChdbSession } from '../modern-engine/chdb';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -180,11 +180,11 @@ describe('persons query reads only the persons in question (18.16, query_log)', 
 
 describe('persons query on a modern engine (chdb, DateTime64(6) created_at)', () => {
   let dir: string;
-  let session: Session;
+  let session: ChdbSession;
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'bx-chdb-persons-'));
-    session = new Session(dir);
+    session = chdbSession(dir);
     session.query('CREATE DATABASE IF NOT EXISTS posthog');
     for (const ddl of PERSONS_DDL_MODERN('posthog')) session.query(ddl);
     session.query('SYSTEM STOP MERGES posthog.person');

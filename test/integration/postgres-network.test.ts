@@ -57,6 +57,8 @@ describe('Postgres destination and ALLOWED_PRIVATE_DESTINATIONS, when connecting
     const check = (options as { checkServerIdentity: (host: string, cert: unknown) => Error | undefined })
       .checkServerIdentity;
     expect(check('127.0.0.1', cert), 'the fixture certificate is not db.example.com').to.be.instanceOf(Error);
-    expect(tlsOptions({ host: '127.0.0.1', sslmode: 'verify-full', ca_cert: CA })).to.not.have.property('servername');
+    for (const host of ['127.0.0.1', '::1', '[::1]']) {
+      expect(tlsOptions({ host, sslmode: 'verify-full', ca_cert: CA }), host).to.not.have.property('servername');
+    }
   });
 });

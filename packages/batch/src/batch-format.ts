@@ -33,6 +33,11 @@ export interface RecordBatch {
   utf8(columns: Uint8Array): boolean;
   /** Per row, 1 when the JSON column `c` is non-empty verbatim JSON (see `verbatimJsonField`), else 0. */
   verbatimJson(c: number): Uint8Array;
+  /**
+   * Rows `[from, to)` as a batch of their own, on this batch's memory (no
+   * copy of the bytes): a writer that must cut a batch, as a file size limit does.
+   */
+  slice(from: number, to: number): RecordBatch;
 }
 
 /** A model's rows in the data path: their columns, and the batch (`B`) that holds them. */

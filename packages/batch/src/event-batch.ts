@@ -3,7 +3,7 @@ import { FIELDS, Field, SLOTS } from './event-fields';
 import { EVENT_RECORD_COLUMNS, toRecordLine, type EventRow } from '@bx/core';
 import type { BatchFormat, RecordBatch } from './batch-format';
 import { verbatimJsonField } from './json-bytes';
-import { grown, writeRecordLines } from './record-lines';
+import { grown, sliceRows, writeRecordLines } from './record-lines';
 
 const FIELD_NAMES = Object.keys(Field) as Array<keyof typeof Field>;
 
@@ -56,6 +56,16 @@ export class EventBatch implements RecordBatch {
 
   get format(): BatchFormat {
     return EVENTS_FORMAT;
+  }
+
+  /**
+   * Rows `[from, to)` as a batch of their own, on this batch's memory (no
+   * copy of the field bytes; the index is copied and rebased): a writer that
+   * must cut a batch, as a file size limit does.
+   */
+  slice(from: number, to: number): EventBatch {
+    const { bytes, index } = sliceRows(this.bytes, this.index, SLOTS, from, to);
+    return new EventBatch(bytes, index, to - from);
   }
 
   start(r: number, f: number): number {

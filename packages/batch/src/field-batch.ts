@@ -1,7 +1,7 @@
 import { isoTimestamp, jsonColumn, type RecordColumn, type ValueType } from '@bx/core';
 import * as native from '@bx/native';
 import type { BatchFormat, RecordBatch } from './batch-format';
-import { grown, writeRecordLines } from './record-lines';
+import { grown, sliceRows, writeRecordLines } from './record-lines';
 
 /** A value of a row given to `FieldBatch.fromValues` (tests, fixtures): text or its bytes, a number, a bigint, a boolean or null. */
 export type FieldValue = string | Uint8Array | number | bigint | boolean | null;
@@ -101,6 +101,11 @@ export class FieldBatch implements RecordBatch {
       });
     });
     return format.batch(Buffer.concat(parts, at), index, rows.length);
+  }
+
+  slice(from: number, to: number): FieldBatch {
+    const { bytes, index } = sliceRows(this.bytes, this.index, this.format.slots, from, to);
+    return new FieldBatch(this.format, this.layout, bytes, index, to - from);
   }
 
   start(r: number, c: number): number {

@@ -52,3 +52,27 @@ export function grown(out: Buffer, used: number, n: number): Buffer {
   out.copy(bigger, 0, 0, used);
   return bigger;
 }
+
+/**
+ * Rows `[from, to)` of a batch (`slots` index entries a row) on the batch's
+ * memory: no copy of the bytes; the index is copied and rebased.
+ */
+export function sliceRows(
+  bytes: Buffer,
+  batchIndex: Int32Array,
+  slots: number,
+  from: number,
+  to: number,
+): { bytes: Buffer; index: Int32Array } {
+  const index = batchIndex.slice(from * slots, to * slots);
+  let lo = Infinity;
+  let hi = 0;
+  for (let i = 0; i < index.length; i += 2) {
+    if (index[i]! < 0) continue; // a null: -1, -1
+    lo = Math.min(lo, index[i]!);
+    hi = Math.max(hi, index[i + 1]!);
+  }
+  if (lo === Infinity) lo = hi = 0;
+  for (let i = 0; i < index.length; i++) if (index[i]! >= 0) index[i]! -= lo;
+  return { bytes: bytes.subarray(lo, hi), index };
+}

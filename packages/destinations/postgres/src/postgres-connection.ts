@@ -29,12 +29,13 @@ const CLOSE_WAIT_MS = 5000;
  */
 export function tlsOptions(config: Pick<PostgresConfig, 'host' | 'sslmode' | 'ca_cert'>): false | ConnectionOptions {
   const ca = config.ca_cert ?? undefined;
+  const name = config.host.replace(/^\[(.*)\]$/, '$1');
   const byName =
-    isIP(config.host) === 0
+    isIP(name) === 0
       ? {
-          servername: config.host,
+          servername: name,
           checkServerIdentity: (_: string, cert: Parameters<typeof checkServerIdentity>[1]) =>
-            checkServerIdentity(config.host, cert),
+            checkServerIdentity(name, cert),
         }
       : {};
   switch (config.sslmode) {
@@ -67,7 +68,7 @@ export class PostgresConnection {
     settings: SessionSettings,
     signal?: AbortSignal,
   ): Promise<PostgresConnection> {
-    let host = config.host;
+    let host = config.host.replace(/^\[(.*)\]$/, '$1'); // `[::1]`, as in a URL, is the address ::1
     try {
       // Resolved and checked here, and connected to by address: the address checked is the one reached.
       if (settings.network) host = await settings.network.resolveChecked(config.host);

@@ -2,6 +2,8 @@ import type { S3Config } from './s3-config';
 import type { RecordBatch } from '@bx/batch';
 import type { RecordColumn } from '@bx/core';
 import {
+  FRAMING_BYTES,
+  INCOMPRESSIBLE,
   ObjectUpload,
   openParts,
   ZSTD_JSON_LINES,
@@ -15,8 +17,18 @@ import { ZstdSlotStream } from './zstd-stream';
 /** One object of a run, being written: rows in, bytes streamed to S3. */
 export interface OutputFile {
   readonly key: string;
-  /** Whether the object has reached `limit` bytes (compressed): what splitting measures. */
-  reached(limit: number): Promise<boolean>;
+  /**
+   * What splitting measures: at least the bytes the object would have if
+   * ended now (compressed); input whose output is not known yet counts as
+   * incompressible. Only for a file opened with a size limit.
+   */
+  upperBytes(): number;
+  /**
+   * Waits for output (oldest first) until `upperBytes()` is below `limit`,
+   * or until the output of every write so far is known: `upperBytes()` is
+   * then tight.
+   */
+  settleBelow(limit: number): Promise<void>;
   write(batch: RecordBatch): Promise<void>;
   /** Completes the object; its size in bytes. */
   finish(): Promise<number>;
@@ -24,6 +36,9 @@ export interface OutputFile {
 }
 
 type UploadTarget = Omit<ObjectUploadOptions, 'compression' | 'contentType'>;
+
+/** Input a zstd stream's context may hold uncompressed: a block (the window is 128 KiB). */
+const ZSTD_HELD_BYTES = 128 * 1024;
 
 /** JSON Lines through a stream compressor (gzip, brotli, zstd or none). */
 class JsonLinesFile implements OutputFile {
@@ -36,8 +51,11 @@ class JsonLinesFile implements OutputFile {
   get key(): string {
     return this.upload.key;
   }
-  reached(limit: number): Promise<boolean> {
-    return this.upload.reached(limit);
+  upperBytes(): number {
+    return this.upload.upperBytes();
+  }
+  settleBelow(limit: number): Promise<void> {
+    return this.upload.settleBelow(limit);
   }
   write(batch: RecordBatch): Promise<void> {
     return this.upload.write(batch.records());
@@ -59,8 +77,12 @@ class JsonLinesFile implements OutputFile {
 class ZstdJsonLinesFile implements OutputFile {
   private readonly parts: PartUpload;
   private readonly zstd: ZstdSlotStream;
+  /** Per write, oldest first: settles once its output has been taken (see ZstdSlotStream.flushed). */
+  private readonly checkpoints: Array<Promise<void>> = [];
+  private readonly measured: boolean;
 
   constructor(target: UploadTarget) {
+    this.measured = target.measured ?? false;
     this.key = target.key;
     this.parts = openParts({ ...target, contentType: 'application/x-ndjson' });
     this.zstd = new ZstdSlotStream(ZSTD_JSON_LINES, (chunk) => this.parts.write(chunk));
@@ -68,16 +90,17 @@ class ZstdJsonLinesFile implements OutputFile {
 
   readonly key: string;
 
-  async reached(limit: number): Promise<boolean> {
-    const { zstd } = this;
-    if (zstd.written >= limit) return true;
-    // Compressed bytes are at most about the input's: wait only when the input in flight could reach the limit.
-    if (zstd.written + zstd.pending < limit) return false;
-    await zstd.flushed();
-    return zstd.written >= limit;
+  upperBytes(): number {
+    // The frame's context may also hold up to a block of earlier input it has not compressed yet.
+    return this.zstd.written + (this.zstd.pending + ZSTD_HELD_BYTES) * INCOMPRESSIBLE + FRAMING_BYTES;
+  }
+  async settleBelow(limit: number): Promise<void> {
+    while (this.checkpoints.length > 0 && this.upperBytes() >= limit) await this.checkpoints.shift();
   }
   async write(batch: RecordBatch): Promise<void> {
     if (!(await this.zstd.write((input) => batch.recordsInto(input)))) await this.zstd.writeBytes(batch.records());
+    // A failure is thrown by the next write or finish().
+    if (this.measured) this.checkpoints.push(this.zstd.flushed().catch(() => undefined));
   }
   async finish(): Promise<number> {
     await this.zstd.end();
@@ -113,8 +136,13 @@ class ParquetFile implements OutputFile {
     return new ParquetFile(target.key, parts, encoder);
   }
 
-  async reached(limit: number): Promise<boolean> {
-    return this.encoder.bytes >= limit;
+  upperBytes(): number {
+    return this.encoder.upperBytes + FRAMING_BYTES;
+  }
+  async settleBelow(limit: number): Promise<void> {
+    // Pages being compressed first; the open pages are ended only if that is not enough.
+    if (this.upperBytes() >= limit) await this.encoder.settle(false);
+    if (this.upperBytes() >= limit) await this.encoder.settle(true);
   }
   write(batch: RecordBatch): Promise<void> {
     return this.encoder.write(batch);

@@ -2,7 +2,7 @@ import { EVENT_RECORD_COLUMNS, jsonColumn, type RecordColumn } from '@bx/core';
 import { Field as CoreField, EventBatch, timestampMicros, type RecordBatch } from '@bx/batch';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
-import { ZSTD_PARQUET_PAGES } from '../object-upload';
+import { INCOMPRESSIBLE, ZSTD_PARQUET_PAGES } from '../object-upload';
 import { zstdFrames } from '../zstd-stream';
 import { writeColumns } from './column-values';
 import { CodecId, ColumnWriter, ParquetFileWriter, type Codec, type ColumnSpec } from './file-writer';
@@ -94,6 +94,19 @@ export class ParquetEncoder {
   /** Bytes handed to the sink. */
   get written(): number {
     return this.file.written;
+  }
+
+  /** At least the bytes of the file if it ended now (its footer aside): what a file size limit measures. */
+  get upperBytes(): number {
+    return this.file.upperBytes(INCOMPRESSIBLE);
+  }
+
+  /**
+   * Waits for the pages being compressed; with `endPages`, ends the open
+   * pages first (the row group stays open): `upperBytes` is then tight.
+   */
+  settle(endPages: boolean): Promise<void> {
+    return endPages ? this.file.settlePages() : this.file.settle();
   }
 
   async write(batch: RecordBatch): Promise<void> {
