@@ -8,7 +8,7 @@
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,8 +19,12 @@ import { runProductCase, type ProductCase } from './product';
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
 import { isolated } from './isolated';
+import { benchPersons } from './persons';
 import { bPg, dropProductTable, preparePostgres } from './postgres-bench';
 import { reconcilePass1k } from './reconcile';
+import { FOOTPRINT_KEYS, redisFootprint } from './redis-footprint';
+import { saveResults } from './results-file';
+import { scaleBench, SCALE_OPTIONS } from './scale-hook';
 import { dropStoreAndQueue } from '../test/helpers/redis-prefix';
 import { WorkerProcess } from './worker-process';
 
@@ -30,6 +34,11 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
     cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd,postgres' },
+    /** Measure Redis's footprint (about a minute and a half) in a --quick run too. */
+    footprint: { type: 'boolean', default: false },
+    ...SCALE_OPTIONS,
+    /** Skip the persons model's case (bench/persons.ts). */
+    'no-persons': { type: 'boolean', default: false },
   },
 });
 const rows = Number(args.rows);
@@ -52,6 +61,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function main(): Promise<void> {
+  if (args.scale) return scaleBench(args, CLICKHOUSE_URL);
   if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be an integer ≥ 1000');
   execFileSync('bash', [join(__dirname, '..', 'scripts', 'local-services.sh'), 'start'], {
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -147,6 +157,11 @@ async function main(): Promise<void> {
       };
     }
 
+    if (!args['no-persons']) {
+      const deps = { url: CLICKHOUSE_URL, database: DATABASE, reps, dir, store, queue, workerEnv, s3: s3Config, say };
+      cases.persons = await benchPersons({ ...deps, persons: Math.floor(rows / 2) });
+    }
+
     // Scheduling and small runs: `reps` repetitions each, every one on fresh keys; medians reported.
     say(`scheduling: 10,000 due hourly exports (and 10,000 not due), ${reps} reps`);
     const ticks: Array<Awaited<ReturnType<typeof schedulerTick>>> = [];
@@ -199,6 +214,17 @@ async function main(): Promise<void> {
     say(
       `  ${reconcile.seconds.toFixed(2)} s (ClickHouse ${reconcile.source_seconds.toFixed(2)} s; load ${reconcile.load_average})`,
     );
+    // What the product keeps in Redis: minutes on a busy machine, so a --quick run skips it unless asked.
+    let footprint: Record<string, unknown> = {};
+    if (!args.quick || args.footprint) {
+      const began = Date.now();
+      say('Redis footprint: a 5-year catch-up, a backfill of 200,000 intervals, an export-year of history');
+      const f = await redisFootprint(REDIS_URL, { quick: args.quick });
+      say(
+        `  catch-up ${f.redis_mb_catchup_5y} MB, backfill ${f.redis_mb_backfill_200k} MB, ${f.redis_kb_per_export_year.five_minutes} KB per 5-minute export-year (${Math.round((Date.now() - began) / 1000)} s)`,
+      );
+      footprint = { ...f, footprint_measured_at: new Date().toISOString() };
+    }
 
     const results: BenchResults & Record<string, unknown> = {
       rows: teamRows,
@@ -227,9 +253,11 @@ async function main(): Promise<void> {
       small_runs_worker_concurrency: 16,
       reconcile_pass_1k_s: round(reconcile.seconds, 3),
       reconcile_pass_1k: reconcile,
+      ...footprint,
       measured_at: new Date().toISOString(),
     };
-    writeFileSync(join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    // `npm run bench -- --scale` measures apart, and the footprint may have been skipped: their figures stay.
+    saveResults(results, ['scale', 'footprint_measured_at', ...FOOTPRINT_KEYS]);
     printTable(results);
   } finally {
     await dropStoreAndQueue(store, queue, prefix);

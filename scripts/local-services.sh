@@ -5,7 +5,7 @@
 # already answers.
 #
 #   scripts/local-services.sh install|start|stop|status|env
-#   scripts/local-services.sh start|stop|kill redis|clickhouse|s3|postgres ...
+#   scripts/local-services.sh start|stop|kill redis|clickhouse|s3|postgres|redis-cluster ...
 #
 # `start` and `stop` act on the named services only (default: all four), so a
 # test can restart one with its data kept: `stop redis` then `start redis`
@@ -22,10 +22,13 @@
 # started by systemd); a server already on POSTGRES_PORT that POSTGRES_USER
 # cannot log in to stops `start` with a message.
 #
+# `redis-cluster` (started only when named) is a 3-master Redis Cluster on
+# loopback, no replicas, for the tests that run against REDIS_CLUSTER_NODES.
+#
 # Environment: BX_SERVICES_DIR (default .local/services), REDIS_PORT (6379),
 # CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), S3_PORT (4568),
 # POSTGRES_PORT (5432), POSTGRES_USER (bx), POSTGRES_PASSWORD (bx),
-# POSTGRES_DB (bx).
+# POSTGRES_DB (bx), REDIS_CLUSTER_PORTS (7001-7003: a range or a comma-separated list).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +42,7 @@ pg_user=${POSTGRES_USER:-bx}
 pg_password=${POSTGRES_PASSWORD:-bx}
 pg_db=${POSTGRES_DB:-bx}
 pg_bin=/usr/lib/postgresql/15/bin
+cluster_ports_spec=${REDIS_CLUSTER_PORTS:-7001-7003}
 
 say() { echo "[services] $*" >&2; }
 
@@ -93,7 +97,67 @@ wait_for() {
   exit 1
 }
 
+# --- Redis Cluster (redis-cluster) ---
+cluster_ports() {
+  if [[ $cluster_ports_spec =~ ^([0-9]+)-([0-9]+)$ ]]; then
+    seq "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+  else
+    tr ',' '\n' <<<"$cluster_ports_spec"
+  fi
+}
+cluster_node_up() { redis-cli -p "$1" ping 2>/dev/null | grep -q PONG; }
+cluster_ok() {
+  local port
+  for port in $(cluster_ports); do
+    redis-cli -p "$port" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || return 1
+  done
+}
+cluster_nodes() { cluster_ports | sed 's/^/127.0.0.1:/' | paste -sd, -; }
+
+start_redis_cluster() {
+  local port ports=()
+  mkdir -p "$dir/redis-cluster"
+  for port in $(cluster_ports); do
+    ports+=("127.0.0.1:$port")
+    if cluster_node_up "$port"; then continue; fi
+    mkdir -p "$dir/redis-cluster/$port"
+    redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$dir/redis-cluster/$port" \
+      --cluster-enabled yes --cluster-config-file "nodes-$port.conf" --cluster-node-timeout 5000 \
+      --appendonly yes --maxmemory-policy noeviction --save '' \
+      --pidfile "$dir/redis-cluster-$port.pid" --logfile "$dir/redis-cluster-$port.log"
+  done
+  for port in $(cluster_ports); do
+    check() { cluster_node_up "$port"; }
+    wait_for "Redis Cluster node :$port" check "$dir/redis-cluster-$port.log"
+  done
+  if cluster_ok; then say "Redis Cluster $(cluster_nodes) is up"; return 0; fi
+  # Nodes that know only themselves (new, or restarted from a folder without nodes.conf) form the cluster.
+  if redis-cli -p "${ports[0]##*:}" cluster info | grep -q 'cluster_known_nodes:1'; then
+    redis-cli --cluster create "${ports[@]}" --cluster-replicas 0 --cluster-yes >"$dir/redis-cluster.create.log" 2>&1 ||
+      { say 'redis-cli --cluster create failed:'; cat "$dir/redis-cluster.create.log" >&2; exit 1; }
+  fi
+  wait_for 'Redis Cluster' cluster_ok "$dir/redis-cluster-${ports[0]##*:}.log"
+}
+
+stop_redis_cluster() {
+  local signal=$1 port pid pidfile
+  for port in $(cluster_ports); do
+    pidfile="$dir/redis-cluster-$port.pid"
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    if kill "-$signal" "$pid" 2>/dev/null; then
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -9 "$pid" 2>/dev/null || true
+      say "$([ "$signal" = KILL ] && echo killed || echo stopped) Redis Cluster node :$port"
+    fi
+    rm -f "$pidfile"
+  done
+}
+
 ALL_SERVICES=(redis clickhouse s3 postgres)
+# Started only when named; a plain `stop` stops it too.
+EXTRA_SERVICES=(redis-cluster)
+named=0
 selected=("${ALL_SERVICES[@]}")
 wants() { [[ " ${selected[*]} " == *" $1 "* ]]; }
 
@@ -130,6 +194,7 @@ start() {
   else
     start_postgres
   fi
+  if wants redis-cluster; then start_redis_cluster; fi
 }
 
 # PostgreSQL's programs refuse to run as root: as root they run as `postgres`.
@@ -169,6 +234,7 @@ start_postgres() {
 }
 
 stop() {
+  if wants redis-cluster || [ $named = 0 ]; then stop_redis_cluster TERM; fi
   for name in postgres s3 clickhouse redis; do
     wants "$name" || continue
     local pidfile="$dir/$name.pid"
@@ -188,6 +254,7 @@ stop() {
 }
 
 crash() {
+  if wants redis-cluster || [ $named = 0 ]; then stop_redis_cluster KILL; fi
   for name in "${selected[@]}"; do
     local pidfile="$dir/$name.pid"
     [ -f "$pidfile" ] || continue
@@ -209,6 +276,7 @@ status() {
   ch_up && say "ClickHouse :$ch_http up" || say "ClickHouse :$ch_http down"
   s3_up && say "S3 :$s3_port up" || say "S3 :$s3_port down"
   pg_up && say "PostgreSQL :$pg_port up" || say "PostgreSQL :$pg_port down"
+  cluster_ok && say "Redis Cluster $(cluster_nodes) up" || say "Redis Cluster $(cluster_nodes) down"
 }
 
 env_lines() {
@@ -216,14 +284,16 @@ env_lines() {
   echo "CLICKHOUSE_URL=http://127.0.0.1:$ch_http"
   echo "S3_ENDPOINT_URL=http://127.0.0.1:$s3_port"
   echo "POSTGRES_URL=postgres://$pg_user:$pg_password@127.0.0.1:$pg_port/$pg_db"
+  echo "REDIS_CLUSTER_NODES=$(cluster_nodes)"
 }
 
 command=${1:-}
 if [ $# -gt 1 ]; then
   case "$command" in start | stop | kill) ;; *) echo "usage: only start, stop and kill take service names" >&2; exit 2 ;; esac
   selected=("${@:2}")
+  named=1
   for name in "${selected[@]}"; do
-    [[ " ${ALL_SERVICES[*]} " == *" $name "* ]] || { echo "unknown service '$name' (redis, clickhouse, s3, postgres)" >&2; exit 2; }
+    [[ " ${ALL_SERVICES[*]} ${EXTRA_SERVICES[*]} " == *" $name "* ]] || { echo "unknown service '$name' (redis, clickhouse, s3, postgres, redis-cluster)" >&2; exit 2; }
   done
 fi
 
@@ -234,5 +304,5 @@ case "$command" in
   kill) crash ;;
   status) status ;;
   env) env_lines ;;
-  *) echo "usage: $0 install|start|stop|status|env, or start|stop|kill redis|clickhouse|s3|postgres ..." >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|env, or start|stop|kill redis|clickhouse|s3|postgres|redis-cluster ..." >&2; exit 2 ;;
 esac

@@ -11,6 +11,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TEST_ALLOWED_PRIVATE, testEnv, uniqueName } from './env';
 import { QueueInspector } from './queue-inspector';
+import { deleteKeysUnder } from './redis-keys';
+import { sourceConfig } from './run-context';
 
 export const TOKEN = 'in-process-token-0123456789';
 
@@ -69,7 +71,7 @@ export class InProcessSystem {
       store: this.store,
       source: this.source,
       destinationFor: (exp) => writerFor(exp.destination, { network: this.network }),
-      config: { CLICKHOUSE_DATABASE: this.database, EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
+      config: sourceConfig(this.database),
       logger: this.logger,
     });
     const worker = this.queue.startWorker(processor, { concurrency, logger: this.logger });
@@ -92,8 +94,7 @@ export class InProcessSystem {
     await this.bullmq.close();
     this.server?.close();
     await this.queue.obliterate();
-    const keys = await this.store.redis.keys(`${this.prefix}:*`);
-    if (keys.length) await this.store.redis.del(...keys);
+    await deleteKeysUnder(this.store.redis, this.prefix);
     await Promise.all([this.queue.close(), this.store.close(), this.source.close()]);
   }
 }

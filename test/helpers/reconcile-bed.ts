@@ -12,6 +12,7 @@ import { testEnv, uniqueName } from './env';
 import { chTime, makeEvent, type SourceEvent } from './events';
 import { eventually } from './processes';
 import { dropStoreAndQueue } from './redis-prefix';
+import { sourceConfig } from './run-context';
 
 export const HOUR = 3_600_000;
 
@@ -59,7 +60,7 @@ export class ReconcileBed {
   }
 
   get table() {
-    return { CLICKHOUSE_DATABASE: this.ch.database, EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' };
+    return sourceConfig(this.ch.database);
   }
 
   startWorker(): void {

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBatch, ReceiptTally } from '@bx/batch';
-import { buildEventsQuery, decodeRowBinary } from '@bx/clickhouse';
+import { decodeRowBinary } from '@bx/clickhouse';
+import { buildEventsQuery } from '@bx/model-events';
 import {
   IntervalChecksums,
   buildGridChecksumsQuery,

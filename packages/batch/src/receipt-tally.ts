@@ -1,18 +1,13 @@
 import * as native from '@bx/native';
-import { isoTimestamp, type RunReceipt } from '@bx/core';
-import type { EventBatch } from './event-batch';
-import { Field, SLOTS } from './event-fields';
+import { EVENTS_SCHEMA, isoTimestamp, type ModelReceipt, type RunReceipt } from '@bx/core';
+import type { BatchFormat, RecordBatch } from './batch-format';
 
-/** The fields of a model's rows a receipt is over: `key` summed into the checksum, `time` bounded by min and max. */
-export interface ReceiptFields {
+/** Where a receipt's columns are in a format's rows: `key` summed into the checksum, `time` bounded by min and max. */
+interface ReceiptFields {
+  format: BatchFormat;
   key: number;
   time: number;
-  /** Int32 slots per row in the batch index. */
-  slots: number;
 }
-
-/** Events: the checksum is over `uuid`, the bounds over `inserted_at`. */
-export const EVENT_RECEIPT_FIELDS: ReceiptFields = { key: Field.uuid, time: Field.inserted_at, slots: SLOTS };
 
 /**
  * The receipt of the rows of one attempt, tallied batch by batch as they
@@ -28,13 +23,16 @@ export class ReceiptTally {
   private min: string | null = null;
   private max: string | null = null;
 
-  constructor(private readonly fields: ReceiptFields = EVENT_RECEIPT_FIELDS) {}
+  private fields: ReceiptFields | null = null;
+
+  /** `columns`: the model's receipt columns (events: uuid and inserted_at). */
+  constructor(private readonly columns: ModelReceipt = EVENTS_SCHEMA.receipt) {}
 
   /** Counts a batch; call it before the batch's memory is reused. */
-  add(batch: EventBatch): void {
+  add(batch: RecordBatch): void {
     if (batch.count === 0) return;
-    const { key, time, slots } = this.fields;
-    native.receiptTally(batch.bytes, batch.index, batch.count, slots, key, time, this.sum, this.rows);
+    const { key, time } = this.fieldsOf(batch.format);
+    native.receiptTally(batch.bytes, batch.index, batch.count, batch.format.slots, key, time, this.sum, this.rows);
     this.records += batch.count;
     const [least, greatest] = this.rows as unknown as [number, number];
     if (least >= 0) {
@@ -45,6 +43,18 @@ export class ReceiptTally {
       const text = batch.bytes.toString('latin1', batch.start(greatest, time), batch.end(greatest, time));
       if (this.max === null || text > this.max) this.max = text;
     }
+  }
+
+  /** The columns of the receipt in `format`'s rows, found once per format. */
+  private fieldsOf(format: BatchFormat): ReceiptFields {
+    if (this.fields?.format === format) return this.fields;
+    const at = (name: string) => {
+      const c = format.columns.findIndex((column) => column.name === name);
+      if (c < 0) throw new RangeError(`the receipt's column ${name} is not among the records' columns`);
+      return c;
+    };
+    this.fields = { format, key: at(this.columns.key), time: at(this.columns.time) };
+    return this.fields;
   }
 
   /** The receipt of the rows counted so far. */
@@ -61,7 +71,10 @@ export class ReceiptTally {
 }
 
 /** The batches unchanged, each counted in `tally` as it passes on to the writer. */
-export async function* tallied(batches: AsyncIterable<EventBatch>, tally: ReceiptTally): AsyncGenerator<EventBatch> {
+export async function* tallied<B extends RecordBatch>(
+  batches: AsyncIterable<B>,
+  tally: ReceiptTally,
+): AsyncGenerator<B> {
   for await (const batch of batches) {
     tally.add(batch);
     yield batch;

@@ -8,6 +8,7 @@ export * from './interval-calendar';
 export * from './logger';
 export * from './read-back-tally';
 export * from './receipt-checksum';
+export * from './model-plugin';
 export * from './run-model';
 export * from './schedule-span';
 export * from './stream-drain';

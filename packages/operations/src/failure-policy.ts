@@ -28,10 +28,6 @@ export class FailurePolicy {
     this.webhook = new AlertWebhook(opts.webhookUrl, logger, opts.fetch);
   }
 
-  async completed(exportId: string): Promise<void> {
-    await this.store.exports.resetFailures(exportId);
-  }
-
   async failed(exportId: string, error: string): Promise<void> {
     const failures = await this.store.exports.recordFailure(exportId);
     if (this.opts.threshold === 0 || failures < this.opts.threshold) return;

@@ -1,8 +1,16 @@
 import { EVENT_COLUMNS, type DestinationCheckOptions } from '@bx/core';
-import { createEventsTableSql } from './events-table';
+import { createEventsTableSql, type TableColumn } from './events-table';
 import { checkedEncodings, describeTable, lockTableCreation, requireSchema } from './events-table-session';
 import type { PostgresConfig } from './postgres-config';
 import { PostgresConnection } from './postgres-connection';
+import {
+  STAGING_TABLE,
+  createModelTableSql,
+  createStagingTableSql,
+  requireModelColumns,
+  upsertSql,
+  type UpsertModel,
+} from './model-table';
 import { RECEIPTS_TABLE, createReceiptsTableSql, tableExists, writeReceipt } from './receipts-table';
 import { qualifiedName, quoteIdentifier } from './sql-text';
 
@@ -14,8 +22,11 @@ const CHECK_SETTINGS = { connectMs: 10_000, lockMs: 5_000, statementMs: 10_000, 
  * schema exists, and proves the right to write the table, in a transaction
  * that is rolled back: an existing table must hold the events and take the
  * run's DELETE and an INSERT; a missing one must be creatable (CREATE TABLE
- * and its index, for real, then rolled back); the same for the receipts
- * table and a receipt row. Loads `pg`, not the batch
+ * and its index, for real, then rolled back). A model upserted by key
+ * (persons): an existing table must have its columns and take the run's
+ * upsert (which needs a unique index on the key); a missing one must be
+ * creatable. Then the same for the receipts table and a receipt row. Loads
+ * `pg`, not the batch
  * encoder (the API runs without the native addon).
  */
 export async function checkPostgres(config: PostgresConfig, opts: DestinationCheckOptions = {}): Promise<void> {
@@ -27,7 +38,10 @@ export async function checkPostgres(config: PostgresConfig, opts: DestinationChe
     // A run creating the table right now: wait for it, then check the table it made.
     await lockTableCreation(conn, schema, table);
     const columns = await describeTable(conn, schema, table);
-    if (columns) {
+    const load = opts.model?.load;
+    if (opts.model && load?.kind === 'upsert') {
+      await checkUpsert(conn, { schema, table, model: { ...opts.model, load } }, columns);
+    } else if (columns) {
       checkedEncodings(columns, { schema, table, teamId: 0 });
       const name = qualifiedName(schema, table);
       // The run's own DELETE (it needs SELECT on team_id and inserted_at too), on an empty range.
@@ -64,4 +78,20 @@ export async function checkPostgres(config: PostgresConfig, opts: DestinationChe
   } finally {
     await conn.close();
   }
+}
+
+/** An upsert model's table: the run's own statements, from an empty staging table, or its creation. */
+async function checkUpsert(
+  conn: PostgresConnection,
+  target: { schema: string; table: string; model: UpsertModel },
+  columns: readonly TableColumn[] | null,
+): Promise<void> {
+  const { schema, table, model } = target;
+  if (!columns) {
+    for (const sql of createModelTableSql(schema, table, model)) await conn.query(sql, 'CREATE TABLE');
+    return;
+  }
+  requireModelColumns(columns, qualifiedName(schema, table), model);
+  await conn.query(createStagingTableSql(STAGING_TABLE, model), 'CREATE STAGING TABLE');
+  await conn.query(upsertSql(schema, table, STAGING_TABLE, model), 'INSERT ON CONFLICT');
 }

@@ -69,15 +69,15 @@ export interface ReceiptRow {
 
 /**
  * Replaces the interval's receipt row: called inside the transaction that
- * replaces its events (interval-load.ts), so the rows and their receipt
- * commit together or not at all.
+ * loads its rows (interval-load.ts, upsert-load.ts), so the rows and their
+ * receipt commit together or not at all. Answers the receipt written.
  */
 export async function writeReceipt(
   conn: PostgresConnection,
   schema: string,
   row: ReceiptRow,
   writtenAt: number,
-): Promise<void> {
+): Promise<RunReceipt> {
   const names = COLUMNS.map(([name]) => quoteIdentifier(name));
   const updates = names.slice(1).filter((n) => n !== '"data_interval_start"');
   const r = row.receipt;
@@ -101,4 +101,5 @@ export async function writeReceipt(
       utcTimestamp(writtenAt),
     ],
   );
+  return r;
 }

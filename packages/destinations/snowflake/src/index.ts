@@ -1,4 +1,4 @@
-export * from './events-table';
+export * from './record-table';
 export * from './gzip-file-spool';
 export * from './interval-load';
 export * from './snowflake-config';
@@ -11,3 +11,4 @@ export * from './sql-text';
 export * from './table-stage';
 export * from './receipts-table';
 export * from './snowflake-read-back';
+export * from './upsert-load';
