@@ -1,6 +1,10 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ClickHouseSource } from '@bx/clickhouse';
+import { chdbSession, type ChdbSession } from '../modern-engine/chdb';
 import { testEnv } from './env';
-import { TestPersons, type MappingRow, type PersonRow } from './persons';
+import { PERSONS_DDL_MODERN, TestPersons, valuesOf, type MappingRow, type PersonRow } from './persons';
 
 /** The intervals the scenarios run in: [9:00, 10:00), [10:00, 11:00) and [11:00, 12:00) of 2024-03-01 UTC. */
 export const I0 = { start: Date.parse('2024-03-01T09:00:00Z'), end: Date.parse('2024-03-01T10:00:00Z') };
@@ -105,6 +109,9 @@ export const SCENARIO_INSERTS: ReadonlyArray<{ persons?: PersonRow[]; mappings?:
   // After the second interval: a re-run of it must not see these.
   { persons: [person(P.updated, 4, '12:30', { name: 'v4' })], mappings: [mapping('a2', P.quiet, 1, '12:10')] },
 ];
+
+/** A mapping row arriving late: `z` mapped to the quiet person with a _timestamp inside I1 (10:50). */
+export const LATE_MAPPING: MappingRow = mapping('z', P.quiet, 0, '10:50');
 
 export const byDistinctId = (a: Record<string, unknown>, b: Record<string, unknown>) =>
   String(a.distinct_id).localeCompare(String(b.distinct_id));
@@ -213,4 +220,25 @@ export async function scenarioSource(batchBytes?: number): Promise<{ ch: TestPer
     ...(batchBytes ? { batchBytes } : {}),
   });
   return { ch, source };
+}
+
+/**
+ * A chdb session (a modern engine) whose database `posthog` holds the
+ * scenarios' rows, merges stopped (every version a row, as TestPersons);
+ * `dir` is its folder, for the caller to remove.
+ */
+export function scenarioChdb(prefix: string): { session: ChdbSession; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const session = chdbSession(dir);
+  session.query('CREATE DATABASE IF NOT EXISTS posthog');
+  for (const ddl of PERSONS_DDL_MODERN('posthog')) session.query(ddl);
+  session.query('SYSTEM STOP MERGES posthog.person');
+  session.query('SYSTEM STOP MERGES posthog.person_distinct_id2');
+  for (const rows of SCENARIO_INSERTS) {
+    if (rows.persons?.length) session.query(`INSERT INTO posthog.person VALUES ${valuesOf(rows.persons)}`);
+    if (rows.mappings?.length) {
+      session.query(`INSERT INTO posthog.person_distinct_id2 VALUES ${valuesOf(rows.mappings)}`);
+    }
+  }
+  return { session, dir };
 }

@@ -2,6 +2,7 @@ import { ClickHouseSource } from '@bx/clickhouse';
 import { IntervalChecksums } from '@bx/clickhouse/checksums';
 import { createLogger, type DestinationConfig, type Run, type Span } from '@bx/core';
 import { writerFor } from '@bx/destinations';
+import { modelPlugin } from '@bx/models';
 import { ExportService, Reconciler, type ReconcilerOptions } from '@bx/operations';
 import { BullMqRunQueue, type RunWorker } from '@bx/queue';
 import { Scheduler } from '@bx/scheduler';
@@ -11,6 +12,8 @@ import { TestClickHouse } from './clickhouse';
 import { testEnv, uniqueName } from './env';
 import { chTime, makeEvent, type SourceEvent } from './events';
 import { eventually } from './processes';
+import { SCENARIO_INSERTS } from './person-scenarios';
+import { PERSONS_DDL_18, type MappingRow, type PersonRow } from './persons';
 import { dropStoreAndQueue } from './redis-prefix';
 import { sourceConfig } from './run-context';
 
@@ -34,13 +37,16 @@ export class ReconcileBed {
     attempts: 3,
     backoffMs: 100,
   });
-  readonly checksums = IntervalChecksums.fromConfig({
-    CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
-    CLICKHOUSE_USER: 'default',
-    CLICKHOUSE_PASSWORD: '',
-    CLICKHOUSE_QUERY_TIMEOUT_MS: 60_000,
-    CLICKHOUSE_IDLE_TIMEOUT_MS: 60_000,
-  });
+  readonly checksums = IntervalChecksums.fromConfig(
+    {
+      CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
+      CLICKHOUSE_USER: 'default',
+      CLICKHOUSE_PASSWORD: '',
+      CLICKHOUSE_QUERY_TIMEOUT_MS: 60_000,
+      CLICKHOUSE_IDLE_TIMEOUT_MS: 60_000,
+    },
+    modelPlugin,
+  );
   readonly exports: ExportService;
   private readonly source = new ClickHouseSource({
     url: testEnv.CLICKHOUSE_URL,
@@ -82,6 +88,7 @@ export class ReconcileBed {
   /** A reconciler over this bed, as the scheduler role builds one. */
   reconciler(opts: Partial<ReconcilerOptions> = {}, store = this.store): Reconciler {
     return new Reconciler(store, this.queue, (items) => this.checksums.ofExports(items, this.table), this.logger, {
+      checks: (model) => this.checksums.supports(model),
       windowMs: 72 * HOUR,
       keepMismatchesMs: 90 * 24 * HOUR,
       ...opts,
@@ -182,6 +189,25 @@ export class ReconcileBed {
       30_000,
       'the deletion at the source',
     );
+  }
+
+  /** PostHog's person tables in the bed's database, holding the persons scenarios (person-scenarios.ts). */
+  async seedPersons(): Promise<void> {
+    for (const query of PERSONS_DDL_18(this.ch.database)) await this.ch.client.command({ query });
+    for (const table of ['person', 'person_distinct_id2']) {
+      await this.ch.client.command({ query: `SYSTEM STOP MERGES ${this.ch.database}.${table}` });
+    }
+    for (const rows of SCENARIO_INSERTS) await this.insertPersons(rows);
+  }
+
+  /** Person and mapping rows, one insert each. */
+  async insertPersons(rows: { persons?: PersonRow[]; mappings?: MappingRow[] }): Promise<void> {
+    const insert = async (table: string, values: object[]) => {
+      if (values.length)
+        await this.ch.client.insert({ table: `${this.ch.database}.${table}`, values, format: 'JSONEachRow' });
+    };
+    await insert('person', rows.persons ?? []);
+    await insert('person_distinct_id2', rows.mappings ?? []);
   }
 
   /** Late rows: inserted now with an inserted_at inside an interval already exported. */

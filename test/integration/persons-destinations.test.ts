@@ -2,9 +2,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import type { BatchFormat, DestinationWriter, RunContext } from '@bx/batch';
+import { ReceiptTally, tallied, type BatchFormat, type DestinationWriter, type RunContext } from '@bx/batch';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { isoSeconds, modelSchema, parseInput } from '@bx/core';
+import { ReceiptChecksum, isoSeconds, modelSchema, parseInput } from '@bx/core';
 import { S3Destination, s3ConfigSchema, type S3Config } from '@bx/destination-s3';
 import { SnowflakeDestination } from '@bx/destination-snowflake';
 import { personsModel } from '@bx/model-persons';
@@ -235,6 +235,47 @@ describe('persons model into the destinations', function () {
       expect(stored()).to.deep.equal(EXPECTED.I1.map(storedPerson));
       await load(I2);
       expect(stored()).to.deep.equal(merged(EXPECTED.I1, EXPECTED.I2).map(storedPerson));
+    });
+
+    it("a run's receipt row (records, sum of sipHash64 of the distinct_ids) commits with the MERGE", async () => {
+      const receipted = (span: Span, version: number) => {
+        const tally = new ReceiptTally(MODEL.receipt);
+        const query = personsModel.query({ config: sourceConfig(ch.database), teamId: 1, ...span });
+        const batches = tallied(source.batches(query, undefined, { format, reuseBuffers: true }), tally);
+        return sut().write(batches, {
+          ...runContext(span, new MemoryRunState(), MODEL),
+          runId: `r${++runs}`,
+          exportId: 'persons-export',
+          receipt: { version, build: (files) => tally.receipt(files, version) },
+        });
+      };
+      const receipts = () =>
+        server
+          .rows('ANALYTICS.PUBLIC.batch_export_receipts')
+          .map((r) => [Date.parse(r.data_interval_start as string), Number(r.records), r.checksum, Number(r.version)]);
+      const checksum = (records: readonly PersonRecord[]) => {
+        const sum = new ReceiptChecksum();
+        for (const r of records) sum.add(r.distinct_id);
+        return sum.toString();
+      };
+      const result = await receipted(I1, 1);
+      expect(result.receipt).to.deep.include({ records: EXPECTED.I1.length, checksum: checksum(EXPECTED.I1) });
+      expect(receipts()).to.deep.equal([[I1.start, 8, checksum(EXPECTED.I1), 1]]);
+      // The receipt row is written between the MERGE and its COMMIT; a failed MERGE writes none.
+      const merge = server.queries.findIndex((q) => q.startsWith('MERGE INTO'));
+      expect(server.queries.slice(merge + 1, merge + 4).map((q) => q.split(' ')[0])).to.deep.equal([
+        'DELETE',
+        'INSERT',
+        'COMMIT',
+      ]);
+      server.faults.crashAfter({ sql: /^MERGE INTO/, mode: 'error' });
+      expect(await receipted(I2, 1).catch((e: unknown) => e)).to.include({ retryable: true });
+      expect(receipts()).to.have.length(1);
+      await receipted(I2, 2);
+      expect(receipts()).to.have.deep.members([
+        [I1.start, 8, checksum(EXPECTED.I1), 1],
+        [I2.start, 4, checksum(EXPECTED.I2), 2],
+      ]);
     });
 
     it('an empty interval does not connect', async () => {

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { BatchFormat, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
-import { FieldBatch } from '@bx/batch';
+import { FieldBatch, ReceiptTally, tallied } from '@bx/batch';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { modelSchema } from '@bx/core';
+import { ReceiptChecksum, modelSchema } from '@bx/core';
 import { PostgresDestination, checkPostgres } from '@bx/destination-postgres';
 import { personsModel } from '@bx/model-persons';
 import { EXPECTED, I0, I1, I2, merged, MERGED, scenarioSource, type PersonRecord } from '../helpers/person-scenarios';
@@ -89,6 +89,55 @@ describe('persons model into Postgres (the real server)', function () {
       [`"${pg.schema}"."${table}"`],
     );
     expect(key.map((k) => k.def)).to.deep.equal(['PRIMARY KEY (team_id, distinct_id)']);
+  });
+
+  it("a run's receipt (its records, the sum of sipHash64 of their distinct_ids) commits with the upsert", async () => {
+    /** A run of `span` as the worker makes it: its batches tallied into the receipt it hands the writer. */
+    const receipted = (span: Span, version: number, fail = false) => {
+      const tally = new ReceiptTally(MODEL.receipt);
+      const query = personsModel.query({ config: sourceConfig(ch.database), teamId: 1, ...span });
+      async function* batches(): AsyncGenerator<RecordBatch> {
+        yield* source.batches(query, undefined, { format, reuseBuffers: true });
+        if (fail) throw new Error('source broke');
+      }
+      return sut().write(tallied(batches(), tally), {
+        ...ctx(span),
+        exportId: 'persons-export',
+        receipt: { version, build: (files) => tally.receipt(files, version) },
+      });
+    };
+    const receipts = async () =>
+      (
+        await pg.admin.query<{ start: Date; records: string; checksum: string; version: number }>(
+          `SELECT "data_interval_start" AS start, "records", "checksum", "version"
+             FROM "${pg.schema}"."batch_export_receipts" WHERE "export_id" = 'persons-export' ORDER BY 1`,
+        )
+      ).rows.map((r) => [r.start.getTime(), Number(r.records), r.checksum, r.version]);
+    const checksum = (records: readonly PersonRecord[]) => {
+      const sum = new ReceiptChecksum();
+      for (const r of records) sum.add(r.distinct_id);
+      return sum.toString();
+    };
+    const result = await receipted(I1, 1);
+    const times = EXPECTED.I1.map((r) => r._inserted_at).sort();
+    expect(result.receipt).to.deep.equal({
+      records: EXPECTED.I1.length,
+      checksum: checksum(EXPECTED.I1),
+      min_inserted_at: times[0],
+      max_inserted_at: times[times.length - 1],
+      files: [],
+      version: 1,
+    });
+    expect(await receipts()).to.deep.equal([[I1.start, EXPECTED.I1.length, checksum(EXPECTED.I1), 1]]);
+    // A failed run: neither its rows nor its receipt; the retry writes both.
+    expect(await receipted(I2, 1, true).catch((e: unknown) => e)).to.be.instanceOf(Error);
+    expect(await receipts()).to.have.length(1);
+    expect(await stored()).to.deep.equal([...EXPECTED.I1]);
+    await receipted(I2, 2);
+    expect(await receipts()).to.deep.equal([
+      [I1.start, EXPECTED.I1.length, checksum(EXPECTED.I1), 1],
+      [I2.start, EXPECTED.I2.length, checksum(EXPECTED.I2), 2],
+    ]);
   });
 
   it('a backfill of earlier intervals after the later ones changes nothing; the same interval twice adds no row', async () => {

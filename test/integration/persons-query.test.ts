@@ -3,11 +3,9 @@ import { ClickHouseSource, decodeRowBinary } from '@bx/clickhouse';
 import type { SourceQuery } from '@bx/core';
 import { personsModel } from '@bx/model-persons';
 import type { BatchFormat } from '@bx/batch';
-import { chdbSession, type ChdbSession } from '../modern-engine/chdb';
+import type { ChdbSession } from '../modern-engine/chdb';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { testEnv } from '../helpers/env';
 import {
   byDistinctId,
@@ -15,11 +13,11 @@ import {
   I0,
   I1,
   I2,
-  SCENARIO_INSERTS,
+  scenarioChdb,
   scenarioSource,
   type PersonRecord,
 } from '../helpers/person-scenarios';
-import { PERSONS_DDL_MODERN, TestPersons, valuesOf, type MappingRow, type PersonRow } from '../helpers/persons';
+import { TestPersons, type MappingRow, type PersonRow } from '../helpers/persons';
 import { sourceConfig } from '../helpers/run-context';
 
 const format = personsModel.format() as BatchFormat;
@@ -183,18 +181,7 @@ describe('persons query on a modern engine (chdb, DateTime64(6) created_at)', ()
   let session: ChdbSession;
 
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'bx-chdb-persons-'));
-    session = chdbSession(dir);
-    session.query('CREATE DATABASE IF NOT EXISTS posthog');
-    for (const ddl of PERSONS_DDL_MODERN('posthog')) session.query(ddl);
-    session.query('SYSTEM STOP MERGES posthog.person');
-    session.query('SYSTEM STOP MERGES posthog.person_distinct_id2');
-    for (const rows of SCENARIO_INSERTS) {
-      if (rows.persons?.length) session.query(`INSERT INTO posthog.person VALUES ${valuesOf(rows.persons)}`);
-      if (rows.mappings?.length) {
-        session.query(`INSERT INTO posthog.person_distinct_id2 VALUES ${valuesOf(rows.mappings)}`);
-      }
-    }
+    ({ session, dir } = scenarioChdb('bx-chdb-persons-'));
   });
   after(() => {
     session.cleanup?.();

@@ -181,6 +181,23 @@ describe('npm run verify', function () {
     );
     const unknown = await verify(['--export-id', 'no-such-export', ...RANGE]);
     expect([unknown.code, unknown.stderr]).to.deep.equal([3, 'verify: export no-such-export not found\n']);
+    // Persons: refused, saying why, before anything is read.
+    const persons = await bed.createExport(
+      1,
+      T0,
+      T0 + 2 * HOUR,
+      {
+        type: 'S3',
+        config: { bucket_name: bucket, endpoint_url: testEnv.S3_ENDPOINT_URL, prefix: 'p', ...S3_CREDENTIALS },
+      },
+      { model: 'persons' },
+    );
+    const refused = await verify(['--export-id', persons, ...RANGE]);
+    expect([refused.code, refused.stderr]).to.deep.equal([
+      2,
+      `verify: export ${persons} exports persons: verify reads back events exports only (persons records are ` +
+        'upserted by key across intervals); the reconciler checks its receipts against the source\n',
+    ]);
 
     const id = await s3Export('away', {});
     await bed.completed(id, 2);

@@ -87,25 +87,32 @@ export function buildIntervalChecksumsQuery(q: IntervalChecksumsQuery): string {
     if (i > 0 && span.start < q.spans[i - 1]!.end) throw new RangeError('intervals overlap or are not sorted');
   });
   const column = quoteIdentifier(q.intervalColumn);
-  const grid = gridOf(q.spans);
-  let interval: string;
-  if (grid) {
-    interval = gridExpression(column, grid);
-  } else {
-    const cases: string[] = [];
-    q.spans.forEach((span, i) => {
-      const previous = q.spans[i - 1];
-      // A gap before this interval: its rows belong to none (0, dropped).
-      if (previous && span.start > previous.end) cases.push(`${column} < toDateTime(${seconds(span.start)}), 0`);
-      cases.push(`${column} < toDateTime(${seconds(span.end)}), ${seconds(span.start)}`);
-    });
-    interval = `multiIf(${cases.join(', ')}, 0)`;
-  }
+  const interval = intervalExpression(column, q.spans);
   const where = [
     `team_id = ${integerLiteral(q.teamId)}`,
     ...bounds(column, q.spans[0]!.start, q.spans[q.spans.length - 1]!.end),
   ];
   return select(`toUInt32(${interval}) AS bx_interval`, q, [...where, ...eventFilters(q)], 'bx_interval');
+}
+
+/**
+ * The start (unix seconds) of the interval among `spans` (sorted, not
+ * overlapping) that a row's `column` (a DateTime expression) falls in, as
+ * buildIntervalChecksumsQuery groups by it: arithmetic on a grid, else a
+ * `multiIf` over the ends. A row in no interval gets 0 or the start of one
+ * not asked for: the caller drops those.
+ */
+export function intervalExpression(column: string, spans: readonly Span[]): string {
+  const grid = gridOf(spans);
+  if (grid) return gridExpression(column, grid);
+  const cases: string[] = [];
+  spans.forEach((span, i) => {
+    const previous = spans[i - 1];
+    // A gap before this interval: its rows belong to none (0, dropped).
+    if (previous && span.start > previous.end) cases.push(`${column} < toDateTime(${seconds(span.start)}), 0`);
+    cases.push(`${column} < toDateTime(${seconds(span.end)}), ${seconds(span.start)}`);
+  });
+  return `multiIf(${cases.join(', ')}, 0)`;
 }
 
 /** The grid interval of a row: `origin + floor((t - origin) / step) × step`, in seconds. */

@@ -1,10 +1,20 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { PermanentError, RetryableError, errorMessage, type BatchExport, type Span } from '@bx/core';
+import {
+  PermanentError,
+  RetryableError,
+  errorMessage,
+  type BatchExport,
+  type ModelPlugin,
+  type ModelSourceConfig,
+  type SourceQuery,
+  type Span,
+} from '@bx/core';
 import type { ClickHouseConfig } from './clickhouse-ping';
 import {
   buildGridChecksumsQuery,
   buildIntervalChecksumsQuery,
   gridOf,
+  intervalExpression,
   type EventsTable,
   type ExportIntervals,
   type IntervalChecksum,
@@ -20,16 +30,24 @@ const TEAMS_PER_QUERY = 200;
 /** Shared queries of one `ofExports` call at once. */
 const PARALLEL_QUERIES = 4;
 
+/** The model of an export by name (the models' registry: modelPlugin), for models other than events. */
+export type ModelLookup = (name: string) => Pick<ModelPlugin, 'name' | 'intervalChecksums'>;
+
+/** Where the models' source tables are. */
+export type SourceTables = EventsTable &
+  Partial<Pick<ModelSourceConfig, 'PERSONS_TABLE' | 'PERSON_DISTINCT_IDS_TABLE'>>;
+
 /**
- * Counts and checksums of intervals in the events table, read with the
- * plain ClickHouse client: the reconciler (scheduler role) and `npm run
- * verify` use it, so it loads no native code (entry point
- * `@bx/clickhouse/checksums`).
+ * Counts and checksums of intervals in the source, read with the plain
+ * ClickHouse client: the reconciler (scheduler role) and `npm run verify`
+ * use it, so it loads no native code (entry point
+ * `@bx/clickhouse/checksums`). Events are counted here (teams on one grid
+ * share queries); another model by its plug-in's `intervalChecksums`.
  */
 export class IntervalChecksums {
   private readonly client: ClickHouseClient;
 
-  static fromConfig(config: ClickHouseConfig): IntervalChecksums {
+  static fromConfig(config: ClickHouseConfig, models?: ModelLookup): IntervalChecksums {
     return new IntervalChecksums(
       createClient({
         url: config.CLICKHOUSE_URL,
@@ -39,20 +57,33 @@ export class IntervalChecksums {
         compression: { response: false, request: false },
         log: { level: ClickHouseLogLevel.OFF },
       }),
+      models,
     );
   }
 
-  constructor(client: ClickHouseClient) {
+  constructor(
+    client: ClickHouseClient,
+    private readonly models?: ModelLookup,
+  ) {
     this.client = client;
   }
 
   /** Per interval start (epoch ms), what the source holds; an interval without rows has no entry. */
-  async byInterval(q: IntervalChecksumsQuery, signal?: AbortSignal): Promise<Map<number, IntervalChecksum>> {
+  byInterval(q: IntervalChecksumsQuery, signal?: AbortSignal): Promise<Map<number, IntervalChecksum>> {
+    return this.grouped(q.spans, (spans) => buildIntervalChecksumsQuery({ ...q, spans }), signal);
+  }
+
+  /** The answers of a grouped query (`bx_interval`, `bx_records`, `bx_checksum`) of up to 500 spans at a time. */
+  private async grouped(
+    all: readonly Span[],
+    query: (spans: readonly Span[]) => string | SourceQuery,
+    signal?: AbortSignal,
+  ): Promise<Map<number, IntervalChecksum>> {
     const out = new Map<number, IntervalChecksum>();
-    for (let i = 0; i < q.spans.length; i += SPANS_PER_QUERY) {
-      const spans = q.spans.slice(i, i + SPANS_PER_QUERY);
+    for (let i = 0; i < all.length; i += SPANS_PER_QUERY) {
+      const spans = all.slice(i, i + SPANS_PER_QUERY);
       const rows = await this.rows<{ bx_interval: number | string; bx_records: number | string; bx_checksum: string }>(
-        buildIntervalChecksumsQuery({ ...q, spans }),
+        query(spans),
         signal,
       );
       const asked = new Set(spans.map((span) => span.start));
@@ -65,9 +96,15 @@ export class IntervalChecksums {
   }
 
   /** The rows of a query as JSON objects; errors classified. */
-  private async rows<T>(query: string, signal?: AbortSignal): Promise<T[]> {
+  private async rows<T>(query: string | SourceQuery, signal?: AbortSignal): Promise<T[]> {
+    const { sql, settings } = typeof query === 'string' ? { sql: query, settings: undefined } : query;
     try {
-      const result = await this.client.query({ query, format: 'JSONEachRow', abort_signal: signal });
+      const result = await this.client.query({
+        query: sql,
+        format: 'JSONEachRow',
+        abort_signal: signal,
+        ...(settings ? { clickhouse_settings: { ...settings } } : {}),
+      });
       return await result.json<T>();
     } catch (err) {
       // A server that answered with an error has a numeric code; anything else did not answer.
@@ -80,22 +117,17 @@ export class IntervalChecksums {
   }
 
   /**
-   * What the source holds for intervals of an export: its team and event
-   * filters, as its runs select the rows. Events only: the persons model's
-   * records are per (team, distinct_id) and need a checksum query of their
-   * own before they can be reconciled.
+   * What the source holds for intervals of an export, as its runs select
+   * the rows: events by its team and event filters; another model by its
+   * plug-in's grouped query (a model without one cannot be checked).
    */
   ofExport(
     exp: Pick<BatchExport, 'team_id' | 'model' | 'include_events' | 'exclude_events'>,
     spans: readonly Span[],
-    table: EventsTable,
+    table: SourceTables,
     signal?: AbortSignal,
   ): Promise<Map<number, IntervalChecksum>> {
-    if (exp.model !== 'events') {
-      throw new PermanentError(`receipts of the ${exp.model} model cannot be checked yet`, {
-        code: 'UnsupportedModel',
-      });
-    }
+    if (exp.model !== 'events') return this.ofModel(exp, spans, table, signal);
     return this.byInterval(
       {
         database: table.CLICKHOUSE_DATABASE,
@@ -110,6 +142,40 @@ export class IntervalChecksums {
     );
   }
 
+  /** Whether the receipts of an export of `model` can be checked against the source. */
+  supports(model: string): boolean {
+    if (model === 'events') return true;
+    try {
+      return Boolean(this.models?.(model).intervalChecksums);
+    } catch {
+      return false;
+    }
+  }
+
+  /** A model's own grouped query, up to 500 intervals a query. */
+  private ofModel(
+    exp: Pick<BatchExport, 'team_id' | 'model'>,
+    spans: readonly Span[],
+    table: SourceTables,
+    signal?: AbortSignal,
+  ): Promise<Map<number, IntervalChecksum>> {
+    const query = this.models?.(exp.model).intervalChecksums;
+    if (!query || !table.PERSONS_TABLE || !table.PERSON_DISTINCT_IDS_TABLE) {
+      throw new PermanentError(`receipts of the ${exp.model} model cannot be checked`, { code: 'UnsupportedModel' });
+    }
+    const config = {
+      ...table,
+      PERSONS_TABLE: table.PERSONS_TABLE,
+      PERSON_DISTINCT_IDS_TABLE: table.PERSON_DISTINCT_IDS_TABLE,
+    };
+    return this.grouped(
+      spans,
+      (part) =>
+        query({ config, teamId: exp.team_id, spans: part, interval: (column) => intervalExpression(column, part) }),
+      signal,
+    );
+  }
+
   /**
    * What the source holds for the intervals of many exports, in their order:
    * exports whose intervals lie on one grid with the same filters share
@@ -117,7 +183,7 @@ export class IntervalChecksums {
    */
   async ofExports(
     items: readonly ExportIntervals[],
-    table: EventsTable,
+    table: SourceTables,
     signal?: AbortSignal,
   ): Promise<Array<Map<number, IntervalChecksum>>> {
     const out = items.map(() => new Map<number, IntervalChecksum>());

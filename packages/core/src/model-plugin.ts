@@ -1,4 +1,5 @@
 import type { Config } from './config';
+import type { Span } from './interval-calendar';
 import { EVENT_RECORD_COLUMNS } from './export-record';
 
 /**
@@ -103,6 +104,16 @@ export interface SourceQuery {
   settings?: Readonly<Record<string, string | number>>;
 }
 
+/** What the reconciler's grouped query of one export counts (ModelPlugin.intervalChecksums). */
+export interface IntervalChecksumsInput {
+  config: ModelSourceConfig;
+  teamId: number;
+  /** Intervals `[start, end)`, epoch ms (whole seconds), sorted and not overlapping. */
+  spans: readonly Span[];
+  /** The start (unix seconds) of the interval a row's `column` falls in, an expression (0 or an interval not asked for outside them). */
+  interval(column: string): string;
+}
+
 /**
  * One model, as its package describes it (packages/models/<name>): its
  * record, how table destinations merge it, and its SQL, which runs on
@@ -122,6 +133,14 @@ export interface ModelPlugin<F = unknown> extends ModelSchema {
   query(input: ModelQueryInput): SourceQuery;
   /** How the worker's data path holds and writes the rows of `query`. */
   format(): F;
+  /**
+   * One grouped query answering, per interval, what its run would select
+   * now, as its receipt counts it: `bx_interval` (start, unix seconds),
+   * `bx_records` (count()), `bx_checksum` (the sum of sipHash64 of the
+   * receipt's key, as text). The reconciler compares them with the
+   * receipts. Events have theirs in IntervalChecksums (shared by teams).
+   */
+  intervalChecksums?(input: IntervalChecksumsInput): SourceQuery;
 }
 
 /** The model schema of a plug-in (what a destination sees), without its functions. */

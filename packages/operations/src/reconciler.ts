@@ -20,6 +20,8 @@ export interface ReconcilerOptions {
   lockMs?: number;
   /** ALERT_WEBHOOK_URL: told of every mismatch found. */
   webhook?: AlertWebhook;
+  /** Whether the source tally can count exports of a model (IntervalChecksums.supports). Default: events only. */
+  checks?: (model: string) => boolean;
 }
 
 /** What one pass did. */
@@ -61,6 +63,8 @@ export class Reconciler {
   private readonly chunk: number;
   private readonly lockMs: number;
 
+  private readonly checks: (model: string) => boolean;
+
   constructor(
     private readonly store: Store,
     private readonly queue: RunQueue,
@@ -70,6 +74,7 @@ export class Reconciler {
   ) {
     this.chunk = opts.chunk ?? 100;
     this.lockMs = opts.lockMs ?? 5 * 60_000;
+    this.checks = opts.checks ?? ((model) => model === 'events');
   }
 
   /** Checks every export; `now` defaults to Redis server time. */
@@ -106,7 +111,7 @@ export class Reconciler {
     const tokens = await this.store.reconciliation.lockMany(ids, this.lockMs);
     try {
       const exports = (await this.store.exports.getMany([...tokens.keys()])).filter(
-        (exp): exp is BatchExport => exp !== null && exp.model === 'events',
+        (exp): exp is BatchExport => exp !== null && this.checks(exp.model),
       );
       const from = now - this.opts.windowMs;
       const runIds = await this.store.runs.idsBetweenMany(

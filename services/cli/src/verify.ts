@@ -22,8 +22,12 @@ that starts in [start, end) and has ended. Prints one line per interval: source
 rows, destination rows, whether the checksums (sum of sipHash64 of the uuids)
 are equal, the version of the destination's receipt; then a summary.
   --json  the same as one JSON document
-Exit codes: 0 every interval matches, 1 some do not, 2 bad arguments,
-3 could not verify (export unknown, Redis, ClickHouse or the destination unreachable).
+Events exports only: a persons export's records are upserted by key across
+intervals in tables, so no interval's rows can be read back; the reconciler
+checks its receipts against the source (docs/operations.md).
+Exit codes: 0 every interval matches, 1 some do not, 2 bad arguments or a
+persons export, 3 could not verify (export unknown, Redis, ClickHouse or the
+destination unreachable).
 Environment: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX, CLICKHOUSE_* and
 EVENTS_* (as the services).`;
 
@@ -81,6 +85,13 @@ export async function main(
     await store.assertReachable();
     const exp = await store.exports.get(args['export-id']!);
     if (!exp) return fail(3, `export ${args['export-id']} not found`);
+    if (exp.model !== 'events') {
+      return fail(
+        2,
+        `export ${exp.id} exports ${exp.model}: verify reads back events exports only (${exp.model} records are ` +
+          'upserted by key across intervals); the reconciler checks its receipts against the source',
+      );
+    }
     const spans = intervalsBetween(start, end, exp.interval, exp.timezone, MAX_INTERVALS + 1).filter(
       (span) => span.end <= now,
     );

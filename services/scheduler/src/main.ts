@@ -1,4 +1,5 @@
 import { IntervalChecksums } from '@bx/clickhouse/checksums';
+import { modelPlugin } from '@bx/models';
 import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
 import { AlertWebhook, BackfillPump, ExportJanitor, Reconciler, RunRetention } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
@@ -29,8 +30,9 @@ export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Prom
   const pump = new BackfillPump(store, queue, logger, { window: config.SCHEDULER_RUN_WINDOW });
   const retention = new RunRetention(store, queue, logger, config.RUN_RETENTION_DAYS * 86_400_000);
   const janitor = new ExportJanitor(store, queue, logger);
-  const checksums = IntervalChecksums.fromConfig(config);
+  const checksums = IntervalChecksums.fromConfig(config, modelPlugin);
   const reconciler = new Reconciler(store, queue, (items) => checksums.ofExports(items, config), logger, {
+    checks: (model) => checksums.supports(model),
     windowMs: config.RECONCILE_WINDOW_HOURS * 3_600_000,
     keepMismatchesMs: config.RUN_RETENTION_DAYS * 86_400_000,
     webhook: new AlertWebhook(config.ALERT_WEBHOOK_URL, logger),

@@ -1,5 +1,6 @@
 import type { ModelPlugin, RecordColumn } from '@bx/core';
 import type { BatchFormat } from '@bx/batch';
+import { buildPersonsChecksumsQuery } from './persons-checksums-query';
 import { buildPersonsQuery, PERSONS_QUERY_SETTINGS } from './persons-query';
 
 /** The persons record (contract: Models), in record order; the query selects them so. */
@@ -56,6 +57,17 @@ export const personsModel: ModelPlugin<BatchFormat> = {
       teamId: q.teamId,
       start: q.start,
       end: q.end,
+    }),
+    settings: PERSONS_QUERY_SETTINGS,
+  }),
+  intervalChecksums: (q) => ({
+    sql: buildPersonsChecksumsQuery({
+      database: q.config.CLICKHOUSE_DATABASE,
+      personsTable: q.config.PERSONS_TABLE,
+      distinctIdsTable: q.config.PERSON_DISTINCT_IDS_TABLE,
+      teamId: q.teamId,
+      spans: q.spans,
+      interval: q.interval,
     }),
     settings: PERSONS_QUERY_SETTINGS,
   }),

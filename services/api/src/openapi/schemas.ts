@@ -179,10 +179,14 @@ export const schemas: Record<string, Schema> = {
       type: 'string',
       pattern: '^[0-9]+$',
       description:
-        'Sum modulo 2^64 of sipHash64 of each exported uuid as text (ClickHouse: sum(sipHash64(toString(uuid)))).',
+        "Sum modulo 2^64 of sipHash64 of each exported record's identity as text, in decimal: events their uuid " +
+        '(ClickHouse: sum(sipHash64(toString(uuid)))), persons their distinct_id (sum(sipHash64(distinct_id))).',
     },
-    min_inserted_at: nullable(dateTime),
-    max_inserted_at: nullable(dateTime),
+    min_inserted_at: {
+      ...nullable(dateTime),
+      description: 'Least inserted_at (persons: _inserted_at) of the records.',
+    },
+    max_inserted_at: { ...nullable(dateTime), description: 'Greatest inserted_at (persons: _inserted_at).' },
     files: { type: 'array', items: { type: 'string' } },
     version: { type: 'integer', minimum: 1, description: 'Counts rewrites of the interval.' },
   }),
