@@ -19,6 +19,7 @@ import { runProductCase, type ProductCase } from './product';
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
 import { isolated } from './isolated';
+import { benchPersons } from './persons';
 import { bPg, dropProductTable, preparePostgres } from './postgres-bench';
 import { FOOTPRINT_KEYS, redisFootprint } from './redis-footprint';
 import { saveResults } from './results-file';
@@ -35,6 +36,8 @@ const { values: args } = parseArgs({
     /** Measure Redis's footprint (about a minute and a half) in a --quick run too. */
     footprint: { type: 'boolean', default: false },
     ...SCALE_OPTIONS,
+    /** Skip the persons model's case (bench/persons.ts). */
+    'no-persons': { type: 'boolean', default: false },
   },
 });
 const rows = Number(args.rows);
@@ -151,6 +154,11 @@ async function main(): Promise<void> {
           b_pg_rep_seconds: bPgs.map((x) => round(x, 3)),
         }),
       };
+    }
+
+    if (!args['no-persons']) {
+      const deps = { url: CLICKHOUSE_URL, database: DATABASE, reps, dir, store, queue, workerEnv, s3: s3Config, say };
+      cases.persons = await benchPersons({ ...deps, persons: Math.floor(rows / 2) });
     }
 
     // Scheduling and small runs: `reps` repetitions each, every one on fresh keys; medians reported.

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { ClickHouseSource, buildEventsQuery, decodeRowBinary } from '@bx/clickhouse';
+import { ClickHouseSource, decodeRowBinary } from '@bx/clickhouse';
+import { buildEventsQuery } from '@bx/model-events';
 import { toRecordLine, PermanentError, RetryableError, type EventRow } from '@bx/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -7,7 +7,7 @@ import { Store } from '@bx/store';
 import { createRunProcessor, type RunExportDeps } from '@bx/worker';
 import { testEnv, uniqueName } from '../helpers/env';
 import { exportFixture } from '../helpers/export-fixture';
-import { MemoryRunState, recordCommands, jobContext } from '../helpers/run-context';
+import { MemoryRunState, recordCommands, jobContext, sourceConfig } from '../helpers/run-context';
 import { createBucket, listKeys, testS3Client } from '../helpers/s3';
 
 const logger = createLogger({}, 'error');
@@ -126,7 +126,7 @@ describe('the worker tells a destination whether the run was started before', ()
       // Whatever the source's method is called, this destination reads nothing from it.
       source: { rows: noRows, batches: noRows } as unknown as RunExportDeps['source'],
       destinationFor: () => destination,
-      config: { CLICKHOUSE_DATABASE: 'default', EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
+      config: sourceConfig('default'),
       logger,
     });
     const ctx = jobContext();

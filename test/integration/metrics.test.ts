@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { jobContext } from '../helpers/run-context';
+import { jobContext, sourceConfig } from '../helpers/run-context';
 import { ClickHouseSource } from '@bx/clickhouse';
 import type { Run } from '@bx/core';
 import { writerFor } from '@bx/destinations';
@@ -69,7 +69,7 @@ describe('GET /metrics', () => {
       store: api.store,
       source,
       destinationFor: (exp) => writerFor(exp.destination),
-      config: { CLICKHOUSE_DATABASE: ch.database, EVENTS_TABLE: ch.table, EVENTS_INTERVAL_COLUMN: 'inserted_at' },
+      config: sourceConfig(ch.database, ch.table),
       logger: api.logger,
     });
     const ctx = jobContext();

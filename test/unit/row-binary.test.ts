@@ -43,7 +43,7 @@ const HOSTILE: Array<Partial<WireRow>> = [
 ];
 
 /** What the row path writes: the reference the byte-level path must equal. */
-const reference = (batch: ReturnType<typeof decodeRowBinary>) =>
+const reference = (batch: EventBatch) =>
   batch
     .rows()
     .map((r) => toRecordLine(r) + '\n')

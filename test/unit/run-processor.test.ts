@@ -5,7 +5,7 @@ import type { RunJob } from '@bx/queue';
 import type { RunLogLine, RunResult, RunStart } from '@bx/store';
 import { createRunProcessor, type RunExportDeps } from '@bx/worker';
 import { exportFixture } from '../helpers/export-fixture';
-import { jobContext } from '../helpers/run-context';
+import { jobContext, sourceConfig } from '../helpers/run-context';
 
 const T0 = Date.parse('2024-01-01T00:00:00Z');
 const EXPORT_ID = '0b7c0d8e-0000-4000-8000-000000000001';
@@ -67,7 +67,7 @@ describe('run processor (fast, with fakes)', () => {
       } as unknown as RunExportDeps['store'],
       source: { batches: async function* (): AsyncGenerator<EventBatch> {} } as unknown as RunExportDeps['source'],
       destinationFor: () => ({ write: (batches, ctx) => write(batches, ctx) }),
-      config: { CLICKHOUSE_DATABASE: 'default', EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
+      config: sourceConfig('default'),
       logger: createLogger({}, 'error'),
       failures: {
         failed: async (id: string, error: string) => void failures.push(`${id} ${error}`),

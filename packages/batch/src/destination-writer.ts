@@ -1,12 +1,14 @@
-import type { EventBatch } from './event-batch';
-import type { Logger } from '@bx/core';
+import type { RecordBatch } from './batch-format';
+import type { Logger, ModelSchema } from '@bx/core';
 
 /** What a destination is told about the run it is writing. */
 export interface RunContext {
   exportId: string;
   runId: string;
-  /** The team whose events the run exports: a destination that replaces an interval's rows replaces only this team's. */
+  /** The team whose records the run exports: a destination that replaces an interval's rows replaces only this team's. */
   teamId: number;
+  /** The export's model: the records' columns, `{table}`, and how table destinations apply them. */
+  model: ModelSchema;
   /** 1 for the first try. */
   attempt: number;
   /** The interval, epoch ms, `[start, end)`. */
@@ -51,5 +53,5 @@ export interface DestinationWriter {
    * Writes the run's rows. A batch's memory may be reused once the writer
    * asks for the next batch: it copies what it keeps beyond that.
    */
-  write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult>;
+  write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult>;
 }

@@ -1,5 +1,5 @@
-import { PermanentError, RetryableError } from '@bx/core';
-import type { EventBatch } from '@bx/batch';
+import { PermanentError, RetryableError, type SourceQuery } from '@bx/core';
+import type { BatchFormat, EventBatch, RecordBatch } from '@bx/batch';
 import { ClickHousePing, QUERY_SETTINGS, clickHouseUnreachable, type ClickHouseConfig } from './clickhouse-ping';
 import { BufferPool } from './buffer-pool';
 import { queryRowBinary, type QueryEndpoint } from './http-query';
@@ -22,11 +22,17 @@ export interface ClickHouseSourceOptions {
 
 /** Free batch buffers a source keeps between queries (2.25 MiB each by default). */
 const POOLED_BUFFERS = 8;
+export interface BatchesOptions<B extends RecordBatch = EventBatch> {
+  /** A batch's memory is reused once the caller asks for the next one (as every DestinationWriter allows). */
+  reuseBuffers?: boolean;
+  /** The model's rows: their columns' wire forms and the batch that holds them. Default: events. */
+  format?: BatchFormat<B>;
+}
 
 // Codes of a query that is wrong in itself: retrying cannot help.
 const BAD_QUERY_CODES = new Set(['62', '47', '43', '60', '81', '16']);
 
-/** Reads events from ClickHouse as a stream of row batches with back-pressure. */
+/** Reads a model's rows from ClickHouse as a stream of row batches with back-pressure. */
 export class ClickHouseSource {
   private readonly pinger: ClickHousePing;
   private readonly opts: Required<Omit<ClickHouseSourceOptions, 'tls'>>;
@@ -53,26 +59,29 @@ export class ClickHouseSource {
   }
 
   /**
-   * Runs the events query `sql` (see `buildEventsQuery`) with `FORMAT
-   * RowBinary` and yields its rows in batches of about `batchBytes`.
+   * Runs a model's query (its SQL, or SQL and settings) with `FORMAT
+   * RowBinary` and yields its rows in batches of `format` (default: events)
+   * of about `batchBytes`.
    * The response is read at most `readAheadBytes` ahead of the batches the
    * caller has taken, straight into the batches' buffers (see queryRowBinary).
    * With `reuseBuffers`, a batch's memory is reused once the caller asks for
    * the next one (as every DestinationWriter allows).
    */
-  async *batches(
-    sql: string,
+  async *batches<B extends RecordBatch = EventBatch>(
+    query: string | SourceQuery,
     signal?: AbortSignal,
-    { reuseBuffers = false }: { reuseBuffers?: boolean } = {},
-  ): AsyncGenerator<EventBatch> {
+    { reuseBuffers = false, format }: BatchesOptions<B> = {},
+  ): AsyncGenerator<B> {
     const idle = new AbortController();
-    const response = queryRowBinary(this.endpoint, `${sql}\nFORMAT RowBinary`, {
+    const { sql, settings } = typeof query === 'string' ? { sql: query, settings: undefined } : query;
+    const response = queryRowBinary<B>(this.endpoint, `${sql}\nFORMAT RowBinary`, {
       batchBytes: this.opts.batchBytes,
       readAheadBytes: this.opts.readAheadBytes,
       reuseBuffers,
       pool: this.pool,
+      format,
       answerTimeoutMs: this.opts.requestTimeoutMs,
-      settings: QUERY_SETTINGS,
+      settings: { ...settings, ...QUERY_SETTINGS },
       signal: signal ? AbortSignal.any([signal, idle.signal]) : idle.signal,
     });
     try {

@@ -1,9 +1,9 @@
-import { EventBatch } from '@bx/batch';
 import type { BufferPool } from './buffer-pool';
+import { EVENTS_FORMAT, type BatchFormat, type EventBatch, type RecordBatch } from '@bx/batch';
 import { ChunkedBody } from './chunked-body';
 import { decodeRowBinary, frameRows } from './row-binary-frames';
 
-export interface ResponseBatchesOptions {
+export interface ResponseBatchesOptions<B extends RecordBatch = EventBatch> {
   /** Bytes of rows per batch. */
   batchBytes: number;
   /** Bytes read and not yet taken at which reading pauses. */
@@ -20,6 +20,8 @@ export interface ResponseBatchesOptions {
    * to on `release()`: shared by the queries of one source.
    */
   pool?: BufferPool;
+  /** The model's rows (their columns' wire forms and the batch that holds them). Default: events. */
+  format?: BatchFormat<B>;
 }
 
 /** What the connection lets the reader do to it. */
@@ -56,14 +58,14 @@ const HEAD_END = Buffer.from('\r\n\r\n');
  * `onread` has the kernel write there) and reports with `received(n)`.
  * The status line and headers are parsed in place, the chunked body decoded
  * in place, and every `batchBytes` or so the complete rows are framed into
- * an EventBatch over the buffer, which is then left to that batch. Nothing
+ * a batch of the model's format over the buffer, which is then left to that batch. Nothing
  * is allocated or copied per socket read, unlike Node's HTTP client, which
  * allocates a buffer for each read and copies each piece of body out of it.
  *
  * Reading stops `readAheadBytes` ahead of the batches taken (back-pressure)
  * and goes on as they are taken; a row larger than that is read to its end.
  */
-export class ResponseBatches {
+export class ResponseBatches<B extends RecordBatch = EventBatch> {
   private buf: Buffer;
   /** Bytes of `buf` in use: the head so far, then the body data decoded so far. */
   private filled = 0;
@@ -75,7 +77,7 @@ export class ResponseBatches {
   private status = 0;
   private code: string | undefined;
   private body: BodyReader | null = null;
-  private readonly ready: Array<{ batch: EventBatch; buf: Buffer }> = [];
+  private readonly ready: Array<{ batch: B; buf: Buffer }> = [];
   /** Standard-size buffers free for reuse, and the one under the batch taken last. */
   private readonly spare: Buffer[] = [];
   private lent: Buffer | null = null;
@@ -84,13 +86,15 @@ export class ResponseBatches {
   private ended = false;
   private failure: unknown = null;
   private wake: (() => void) | null = null;
+  private readonly format: BatchFormat<B>;
   /** Called once the status line and headers are in. */
   onHead: () => void = () => undefined;
 
   constructor(
-    private readonly opts: ResponseBatchesOptions,
+    private readonly opts: ResponseBatchesOptions<B>,
     private readonly flow: ResponseFlow,
   ) {
+    this.format = opts.format ?? (EVENTS_FORMAT as unknown as BatchFormat<B>);
     this.threshold = opts.batchBytes;
     this.standardSize = opts.batchBytes + READ_ROOM;
     this.buf = opts.pool?.take(this.standardSize) ?? Buffer.allocUnsafeSlow(this.standardSize);
@@ -191,7 +195,7 @@ export class ResponseBatches {
   }
 
   /** The next batch; null after the last. Rejects once the response failed. */
-  async take(): Promise<EventBatch | null> {
+  async take(): Promise<B | null> {
     for (;;) {
       if (this.failure) throw this.failure;
       if (this.lent && this.opts.reuseBuffers && this.lent.length === this.standardSize) this.spare.push(this.lent);
@@ -262,10 +266,10 @@ export class ResponseBatches {
 
   /** Frames the complete rows in the buffer into a batch; the rest starts the next buffer. */
   private frame(): void {
-    const frames = frameRows(this.buf.subarray(0, this.filled));
+    const frames = frameRows(this.buf.subarray(0, this.filled), this.format);
     // Bytes the next row needs, from its start.
     this.threshold = Math.max(this.opts.batchBytes, frames.need - frames.used);
-    if (frames.count > 0) this.add(new EventBatch(this.buf.subarray(0, frames.used), frames.index, frames.count));
+    if (frames.count > 0) this.add(this.format.batch(this.buf.subarray(0, frames.used), frames.index, frames.count));
     if (frames.count === 0 && this.buf.length - frames.used >= this.threshold + READ_ROOM) return;
     const size = this.threshold + READ_ROOM;
     const next =
@@ -280,9 +284,9 @@ export class ResponseBatches {
     if (this.status !== 200) return this.fail(this.httpError());
     if (this.filled > 0) {
       const rest = this.buf.subarray(0, this.filled);
-      let batch: EventBatch;
+      let batch: B;
       try {
-        batch = decodeRowBinary(rest);
+        batch = decodeRowBinary(rest, this.format);
       } catch (err) {
         return this.fail(err);
       }
@@ -294,7 +298,7 @@ export class ResponseBatches {
     this.notify();
   }
 
-  private add(batch: EventBatch): void {
+  private add(batch: B): void {
     this.ready.push({ batch, buf: this.buf });
     this.readyBytes += batch.bytes.length;
   }

@@ -1,32 +1,52 @@
-import { RetryableError } from '@bx/core';
-import { EventBatch, FIELDS, Field, SLOTS } from '@bx/batch';
+import { RetryableError, type RecordColumn } from '@bx/core';
+import { EVENTS_FORMAT, SLOTS, type BatchFormat, type EventBatch, type RecordBatch } from '@bx/batch';
 import * as native from '@bx/native';
 
 /*
- * The wire layout of one events row in `FORMAT RowBinary`, in the order the
- * events query selects it (see `buildEventsQuery`): every value is a String
- * (varint length, bytes) except `team_id` (Int64, little-endian) and
- * `inserted_at` (Nullable: a flag byte, then the String unless null). The
- * frame index points at the values in place: an EventBatch. Framing runs in
- * C (packages/native/src/frames.c).
+ * The wire layout of one row in `FORMAT RowBinary`, in the order a model's
+ * query selects its columns (see ModelPlugin): every value is a String
+ * (varint length, bytes) except the 64-bit types (`int64`, `uint64`,
+ * `boolean`: 8 bytes, little-endian) and a nullable text (a flag byte, then
+ * the String unless null). UUIDs and timestamps are selected as text
+ * (`toString`), checked for their shape. The frame index points at the
+ * values in place: a batch of the model's format. Framing runs in C
+ * (packages/native/src/frames.c).
  */
 const STRING = 0;
 const INT64 = 1;
 const NULLABLE_STRING = 2;
 const UUID_TEXT = 0x10;
 const TIME_TEXT = 0x20;
-const KINDS = new Uint8Array(FIELDS);
-KINDS[Field.uuid] = STRING | UUID_TEXT;
-KINDS[Field.team_id] = INT64;
-KINDS[Field.timestamp] = STRING | TIME_TEXT;
-KINDS[Field.created_at] = STRING | TIME_TEXT;
-KINDS[Field.inserted_at] = NULLABLE_STRING | TIME_TEXT;
-KINDS[Field.person_id] = STRING | UUID_TEXT;
+
+/** The wire kind of each column, as native.frameRows reads it. */
+export function wireKinds(columns: readonly RecordColumn[]): Uint8Array {
+  return Uint8Array.from(columns, (c) => {
+    switch (c.type) {
+      case 'int64':
+      case 'uint64':
+      case 'boolean':
+        if (c.nullable) throw new TypeError(`column ${c.name}: a nullable ${c.type} has no wire form`);
+        return INT64;
+      case 'uuid':
+        return (c.nullable ? NULLABLE_STRING : STRING) | UUID_TEXT;
+      case 'timestamp':
+        return (c.nullable ? NULLABLE_STRING : STRING) | TIME_TEXT;
+      default:
+        return c.nullable ? NULLABLE_STRING : STRING;
+    }
+  });
+}
+
+const KINDS = new WeakMap<BatchFormat, Uint8Array>();
+function kindsOf(format: BatchFormat): Uint8Array {
+  let kinds = KINDS.get(format);
+  if (!kinds) KINDS.set(format, (kinds = wireKinds(format.columns)));
+  return kinds;
+}
 
 const INDEX_FULL = 1;
 const BROKEN = 2;
 const REASONS = ['', 'null flag', 'string length out of range', 'not a UUID', 'not a timestamp'];
-const FIELD_NAMES = Object.keys(Field);
 
 /** Where each row and field of a buffer of RowBinary rows lies. */
 export interface Frames {
@@ -34,7 +54,7 @@ export interface Frames {
   count: number;
   /** Bytes the complete rows take from the start of the buffer. */
   used: number;
-  /** `count × SLOTS` field bounds. */
+  /** `count × format.slots` field bounds. */
   index: Int32Array;
   /** Bytes the buffer must hold before the next row can be complete (at least `used + 1`). */
   need: number;
@@ -50,9 +70,9 @@ const state = new Float64Array(4);
  * of 0 or 1), so a stream that breaks off into an error message is reported,
  * not turned into rows.
  */
-export function frameRows(b: Buffer): Frames {
+export function frameRows(b: Buffer, format: BatchFormat = EVENTS_FORMAT): Frames {
   for (;;) {
-    const why = native.frameRows(b, KINDS, scratch, state);
+    const why = native.frameRows(b, kindsOf(format), scratch, state);
     if (why === INDEX_FULL) {
       scratch = new Int32Array(scratch.length * 2);
       continue;
@@ -60,10 +80,10 @@ export function frameRows(b: Buffer): Frames {
     const [count, used, need, detail] = state as unknown as [number, number, number, number];
     if (why === BROKEN) {
       const flag = (detail >> 8) & 0xff;
-      const what = `${REASONS[detail & 0xff]}${flag ? ` ${flag}` : ''} in ${FIELD_NAMES[detail >> 16]}`;
+      const what = `${REASONS[detail & 0xff]}${flag ? ` ${flag}` : ''} in ${format.columns[detail >> 16]?.name}`;
       throw broken(b, used, what);
     }
-    return { count, used, index: scratch.slice(0, count * SLOTS), need };
+    return { count, used, index: scratch.slice(0, count * format.slots), need };
   }
 }
 
@@ -75,9 +95,12 @@ export function broken(b: Buffer, from: number, what: string): RetryableError {
   return new RetryableError(`ClickHouse stream broken: ${detail}`, { code: 'ClickHouseStream' });
 }
 
-/** All the rows of a complete RowBinary response; a response that ends inside a row is broken. */
-export function decodeRowBinary(b: Buffer): EventBatch {
-  const frames = frameRows(b);
+/** All the rows of a complete RowBinary response (events by default); a response that ends inside a row is broken. */
+export function decodeRowBinary<B extends RecordBatch = EventBatch>(
+  b: Buffer,
+  format: BatchFormat<B> = EVENTS_FORMAT as unknown as BatchFormat<B>,
+): B {
+  const frames = frameRows(b, format);
   if (frames.used !== b.length) throw broken(b, frames.used, 'incomplete row at the end of the stream');
-  return new EventBatch(b, frames.index, frames.count);
+  return format.batch(b, frames.index, frames.count);
 }

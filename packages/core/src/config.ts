@@ -40,12 +40,16 @@ const schema = z.object({
   CLICKHOUSE_USER: z.string().default('default'),
   /** ClickHouse password. Default empty. */
   CLICKHOUSE_PASSWORD: z.string().default(''),
-  /** Database of the events table. Default `default`. */
+  /** Database of the source tables (events, persons). Default `default`. */
   CLICKHOUSE_DATABASE: identifier.default('default'),
   /** The events table. Default `events`. */
   EVENTS_TABLE: identifier.default('events'),
   /** Column that bounds a run (ingestion time). Default `inserted_at`. */
   EVENTS_INTERVAL_COLUMN: identifier.default('inserted_at'),
+  /** The persons model's person table (PostHog's ReplacingMergeTree by `version`). Default `person`. */
+  PERSONS_TABLE: identifier.default('person'),
+  /** The persons model's distinct_id → person mapping table. Default `person_distinct_id2`. */
+  PERSON_DISTINCT_IDS_TABLE: identifier.default('person_distinct_id2'),
   /** Longest a ClickHouse query may take, in ms. Default 30 minutes. */
   CLICKHOUSE_QUERY_TIMEOUT_MS: int(1000).default(30 * 60_000),
   /** A query that sends no data for this long is cut and retried, in ms. Default 5 minutes. */

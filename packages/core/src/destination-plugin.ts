@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ModelSchema } from './model-plugin';
 import type { NetworkPolicy } from './network-policy';
 
 /**
@@ -23,6 +24,8 @@ export interface DestinationEndpoint {
 export interface DestinationCheckOptions {
   /** Aborts the check (the HTTP request went away). */
   signal?: AbortSignal;
+  /** The export's model: a table destination checks an existing table can hold its records (default: events). */
+  model?: ModelSchema;
   /** Which addresses the check may connect to (ALLOWED_PRIVATE_DESTINATIONS); checked when connecting. */
   network?: NetworkPolicy;
 }

@@ -6,6 +6,7 @@ export * from './export-model';
 export * from './export-record';
 export * from './interval-calendar';
 export * from './logger';
+export * from './model-plugin';
 export * from './run-model';
 export * from './schedule-span';
 export * from './stream-drain';

@@ -151,6 +151,48 @@ static napi_value write_records(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * writeColumns(bytes, index, count, slots, kinds: Uint8Array, keys: Uint8Array, keyEnds: Int32Array,
+ * out: Uint8Array, state: Float64Array): writeRecords for any model (see bx_write_columns).
+ */
+static napi_value write_columns(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  if (!get_args(env, info, 9, argv, "writeColumns: 9 arguments expected")) return NULL;
+  batch_t b;
+  size_t n_kinds, n_keys, n_ends, n_out, n_state;
+  void *kinds, *keys, *ends_data, *out, *state_data;
+  if (!batch_args(env, argv, &b) || !typed_data(env, argv[4], napi_uint8_array, &kinds, &n_kinds) ||
+      !typed_data(env, argv[5], napi_uint8_array, &keys, &n_keys) ||
+      !typed_data(env, argv[6], napi_int32_array, &ends_data, &n_ends) ||
+      !typed_data(env, argv[7], napi_uint8_array, &out, &n_out) ||
+      !typed_data(env, argv[8], napi_float64_array, &state_data, &n_state) || n_state != 2 || n_kinds == 0 ||
+      (size_t)b.slots != 2 * n_kinds || n_ends != n_kinds) {
+    napi_throw_type_error(env, NULL, "writeColumns: bad arguments");
+    return NULL;
+  }
+  const int32_t *ends = ends_data;
+  for (size_t c = 0; c < n_ends; c++) {
+    if (ends[c] < (c ? ends[c - 1] : 0) || (size_t)ends[c] > n_keys) {
+      napi_throw_range_error(env, NULL, "writeColumns: key ends out of range");
+      return NULL;
+    }
+  }
+  double *state = state_data;
+  if (state[0] < 0 || state[0] > b.count || state[1] < 0 || state[1] > (double)n_out) {
+    napi_throw_range_error(env, NULL, "writeColumns: state out of range");
+    return NULL;
+  }
+  int32_t row = (int32_t)state[0];
+  int64_t o = (int64_t)state[1];
+  int why = bx_write_columns(b.bytes, (int64_t)b.n_bytes, b.index, b.count, (int32_t)n_kinds, kinds, keys, ends, out,
+                             (int64_t)n_out, &row, &o);
+  state[0] = row;
+  state[1] = (double)o;
+  napi_value result;
+  napi_create_int32(env, why, &result);
+  return result;
+}
+
+/*
  * frameRows(bytes: Uint8Array, kinds: Uint8Array, index: Int32Array, state: Float64Array):
  * state = [count, used, need, detail]; answers 0 framed, 1 index full, 2 broken (see bx_frame_rows).
  */
@@ -216,6 +258,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "verbatimJson", fn);
   napi_create_function(env, "writeRecords", NAPI_AUTO_LENGTH, write_records, NULL, &fn);
   napi_set_named_property(env, exports, "writeRecords", fn);
+  napi_create_function(env, "writeColumns", NAPI_AUTO_LENGTH, write_columns, NULL, &fn);
+  napi_set_named_property(env, exports, "writeColumns", fn);
   napi_create_function(env, "dechunk", NAPI_AUTO_LENGTH, dechunk, NULL, &fn);
   napi_set_named_property(env, exports, "dechunk", fn);
   return exports;

@@ -34,6 +34,30 @@ enum { BX_DONE = 0, BX_NEEDS_ROOM = 1, BX_NEEDS_EXACT = 2 };
 int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
                      uint8_t *out, int64_t n_out, int32_t *row, int64_t *o);
 
+/* How bx_write_columns writes a column's value (the record column's type, packages/core/src/model-plugin.ts). */
+enum {
+  BX_COLUMN_STRING = 0,
+  BX_COLUMN_JSON = 1,
+  BX_COLUMN_TIMESTAMP = 2,
+  BX_COLUMN_INT64 = 3,
+  BX_COLUMN_UINT64 = 4,
+  BX_COLUMN_BOOLEAN = 5
+};
+
+/*
+ * bx_write_records for a batch of any model: each row a JSON object of
+ * `columns` values written by their kinds (strings escaped as
+ * JSON.stringify does, JSON copied when verbatim, timestamps as ISO 8601
+ * with +00:00, 8-byte integers and booleans as JSON numbers and
+ * booleans, nulls as null), each preceded by its key: keys[key_ends[c-1],
+ * key_ends[c]) (`{"name":` for the first, `,"name":` after). Stops as
+ * bx_write_records does; room for 256 + the keys + 6 x the row's value
+ * bytes is needed.
+ */
+int bx_write_columns(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t columns,
+                     const uint8_t *kinds, const uint8_t *keys, const int32_t *key_ends, uint8_t *out, int64_t n_out,
+                     int32_t *row, int64_t *out_at);
+
 /* A RowBinary field's wire type (low nibble of its kind) and the shape its text must have (high nibble). */
 enum { BX_FIELD_STRING = 0, BX_FIELD_INT64 = 1, BX_FIELD_NULLABLE_STRING = 2 };
 enum { BX_CHECK_UUID = 0x10, BX_CHECK_TIME = 0x20 };

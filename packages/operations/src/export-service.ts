@@ -14,6 +14,7 @@ import {
   RUN_STATUSES,
 } from '@bx/core';
 import { destinationSchema } from '@bx/destinations';
+import { modelPlugin } from '@bx/models';
 import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
@@ -134,6 +135,11 @@ export class ExportService {
       }).destination;
       requireSecretsOnMove(current.destination, next.destination, destinationPatch.config ?? {});
       if (this.opts.network) await checkDestinationNetwork(next.destination, this.opts.network);
+    }
+    const filters = (['include_events', 'exclude_events'] as const).filter((f) => next[f].length > 0);
+    if (filters.length > 0 && !modelPlugin(next.model).eventFilters) {
+      const details = filters.map((field) => ({ field, message: `does not apply to the ${next.model} model` }));
+      throw new ValidationError(`Invalid body: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
     }
     if (next.start_at && next.end_at && next.end_at <= next.start_at) {
       throw new ValidationError('Invalid body: end_at: end_at must be after start_at', [

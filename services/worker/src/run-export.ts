@@ -1,6 +1,15 @@
-import { buildEventsQuery, type ClickHouseSource } from '@bx/clickhouse';
-import { errorMessage, isRetryable, type BatchExport, type Config, type Logger } from '@bx/core';
-import type { DestinationWriter } from '@bx/batch';
+import type { ClickHouseSource } from '@bx/clickhouse';
+import {
+  errorMessage,
+  isRetryable,
+  modelSchema,
+  type BatchExport,
+  type Logger,
+  type ModelPlugin,
+  type ModelSourceConfig,
+} from '@bx/core';
+import type { BatchFormat, DestinationWriter } from '@bx/batch';
+import { modelPlugin } from '@bx/models';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJob, RunOutcome } from '@bx/queue';
 import type { ExportRepository, RunLogRepository, RunRepository } from '@bx/store';
@@ -16,7 +25,8 @@ export interface RunExportDeps {
   source: Pick<ClickHouseSource, 'batches'>;
   /** The run's writer (the registry's writerFor). */
   destinationFor: (exp: BatchExport) => DestinationWriter | Promise<DestinationWriter>;
-  config: Pick<Config, 'CLICKHOUSE_DATABASE' | 'EVENTS_TABLE' | 'EVENTS_INTERVAL_COLUMN'>;
+  /** Where the models' source tables are. */
+  config: ModelSourceConfig;
   logger: Logger;
   /** Auto-pause after consecutive failures; absent in tests that do not need it. */
   failures?: Pick<FailurePolicy, 'failed'>;
@@ -26,8 +36,8 @@ export interface RunExportDeps {
 const PROGRESS_EVERY_MS = 5000;
 
 /**
- * Exports one interval: the bounded SELECT streamed into the destination, the
- * outcome recorded on the run. A plain function of payload and context that
+ * Exports one interval: the export's model's bounded SELECT streamed into the
+ * destination, the outcome recorded on the run. A plain function of payload and context that
  * answers what happened (failures included) as a value; what the worker
  * logs about the run is also kept with the run (RunLog).
  */
@@ -71,23 +81,24 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
     destination: exp.destination.type,
     ...(backfillId ? { backfill_id: backfillId } : {}),
   });
-  const sql = buildEventsQuery({
-    database: deps.config.CLICKHOUSE_DATABASE,
-    table: deps.config.EVENTS_TABLE,
-    intervalColumn: deps.config.EVENTS_INTERVAL_COLUMN,
-    teamId: exp.team_id,
-    start: payload.data_interval_start,
-    end: payload.data_interval_end,
-    includeEvents: exp.include_events,
-    excludeEvents: exp.exclude_events,
-  });
   let lastProgress = began;
   try {
+    const model = modelPlugin(exp.model) as ModelPlugin<BatchFormat>;
+    const query = model.query({
+      config: deps.config,
+      teamId: exp.team_id,
+      start: payload.data_interval_start,
+      end: payload.data_interval_end,
+      includeEvents: exp.include_events,
+      excludeEvents: exp.exclude_events,
+    });
     const writer = await deps.destinationFor(exp);
-    const result = await writer.write(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), {
+    const batches = deps.source.batches(query, ctx.signal, { reuseBuffers: true, format: model.format() });
+    const result = await writer.write(batches, {
       exportId: exp.id,
       runId: payload.run_id,
       teamId: exp.team_id,
+      model: modelSchema(model),
       attempt: ctx.attempt,
       dataIntervalStart: payload.data_interval_start,
       dataIntervalEnd: payload.data_interval_end,

@@ -114,12 +114,7 @@ export class BinaryCopyEncoder {
           if (prefix) out[o + 4] = 1;
           o = copyBytes(bytes, s, e, out, o + 4 + prefix);
         } else if (kind === Kind.Timestamp) {
-          const micros = unixMicros(bytes, s, e) - PG_EPOCH_MICROS;
-          const high = Math.floor(micros / TWO_32);
-          out.writeInt32BE(8, o);
-          out.writeInt32BE(high, o + 4);
-          out.writeUInt32BE(micros - high * TWO_32, o + 8);
-          o += 12;
+          o = putTimestamp(out, o, bytes, s, e);
         } else if (kind === Kind.Int8) {
           // Little-endian in the batch, big-endian on the wire.
           out.writeInt32BE(8, o);
@@ -162,6 +157,16 @@ function copyBytes(source: Uint8Array, s: number, e: number, out: Buffer, o: num
   }
   out.set(source.subarray(s, e), o);
   return o + e - s;
+}
+
+/** The ClickHouse timestamp `b[s, e)` as a binary COPY timestamptz value at `o`; answers where it ends. */
+export function putTimestamp(out: Buffer, o: number, b: Uint8Array, s: number, e: number): number {
+  const micros = unixMicros(b, s, e) - PG_EPOCH_MICROS;
+  const high = Math.floor(micros / TWO_32);
+  out.writeInt32BE(8, o);
+  out.writeInt32BE(high, o + 4);
+  out.writeUInt32BE(micros - high * TWO_32, o + 8);
+  return o + 12;
 }
 
 /** ClickHouse's `0000-00-00 00:00:00` (a zero DateTime on 18.16) is the Unix epoch. */

@@ -1,5 +1,6 @@
 import type { S3Config } from './s3-config';
-import type { EventBatch } from '@bx/batch';
+import type { RecordBatch } from '@bx/batch';
+import type { RecordColumn } from '@bx/core';
 import {
   FRAMING_BYTES,
   INCOMPRESSIBLE,
@@ -28,7 +29,7 @@ export interface OutputFile {
    * then tight.
    */
   settleBelow(limit: number): Promise<void>;
-  write(batch: EventBatch): Promise<void>;
+  write(batch: RecordBatch): Promise<void>;
   /** Completes the object; its size in bytes. */
   finish(): Promise<number>;
   abort(): Promise<void>;
@@ -56,7 +57,7 @@ class JsonLinesFile implements OutputFile {
   settleBelow(limit: number): Promise<void> {
     return this.upload.settleBelow(limit);
   }
-  write(batch: EventBatch): Promise<void> {
+  write(batch: RecordBatch): Promise<void> {
     return this.upload.write(batch.records());
   }
   finish(): Promise<number> {
@@ -96,7 +97,7 @@ class ZstdJsonLinesFile implements OutputFile {
   async settleBelow(limit: number): Promise<void> {
     while (this.checkpoints.length > 0 && this.upperBytes() >= limit) await this.checkpoints.shift();
   }
-  async write(batch: EventBatch): Promise<void> {
+  async write(batch: RecordBatch): Promise<void> {
     if (!(await this.zstd.write((input) => batch.recordsInto(input)))) await this.zstd.writeBytes(batch.records());
     // A failure is thrown by the next write or finish().
     if (this.measured) this.checkpoints.push(this.zstd.flushed().catch(() => undefined));
@@ -125,9 +126,14 @@ class ParquetFile implements OutputFile {
     private readonly encoder: ParquetEncoder,
   ) {}
 
-  static async open(target: UploadTarget, compression: ParquetCompression): Promise<ParquetFile> {
+  static async open(
+    target: UploadTarget,
+    compression: ParquetCompression,
+    columns: readonly RecordColumn[],
+  ): Promise<ParquetFile> {
     const parts = openParts({ ...target, contentType: 'application/vnd.apache.parquet' });
-    return new ParquetFile(target.key, parts, await ParquetEncoder.create(compression, (chunk) => parts.write(chunk)));
+    const encoder = await ParquetEncoder.create(compression, (chunk) => parts.write(chunk), columns);
+    return new ParquetFile(target.key, parts, encoder);
   }
 
   upperBytes(): number {
@@ -138,7 +144,7 @@ class ParquetFile implements OutputFile {
     if (this.upperBytes() >= limit) await this.encoder.settle(false);
     if (this.upperBytes() >= limit) await this.encoder.settle(true);
   }
-  write(batch: EventBatch): Promise<void> {
+  write(batch: RecordBatch): Promise<void> {
     return this.encoder.write(batch);
   }
   async finish(): Promise<number> {
@@ -151,10 +157,14 @@ class ParquetFile implements OutputFile {
   }
 }
 
-/** Opens the object `key` in the export's format. */
-export async function openOutputFile(config: S3Config, target: UploadTarget): Promise<OutputFile> {
+/** Opens the object `key` in the export's format, for records of `columns` (the model's). */
+export async function openOutputFile(
+  config: S3Config,
+  target: UploadTarget,
+  columns: readonly RecordColumn[],
+): Promise<OutputFile> {
   return config.file_format === 'Parquet'
-    ? ParquetFile.open(target, config.compression as ParquetCompression)
+    ? ParquetFile.open(target, config.compression as ParquetCompression, columns)
     : config.compression === 'zstd'
       ? new ZstdJsonLinesFile(target)
       : new JsonLinesFile(target, config.compression as StreamCompression);

@@ -1,6 +1,6 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { RetryableError, type DestinationWriterOptions } from '@bx/core';
-import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
+import { RetryableError, type DestinationWriterOptions, type RecordColumn } from '@bx/core';
+import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
 import { intervalStem, manifestKey, objectKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
 import type { RequestControl } from './request-control';
@@ -35,7 +35,7 @@ async function full(file: OutputFile, limit: number): Promise<boolean> {
 }
 
 /** `batch` in slices of about `maxBytes` of records (whole rows; at least one a slice). */
-function* pieces(batch: EventBatch, maxBytes: number): Generator<EventBatch> {
+function* pieces(batch: RecordBatch, maxBytes: number): Generator<RecordBatch> {
   const bytes = batch.bytes.length + batch.count * RECORD_OVERHEAD;
   if (bytes <= maxBytes) {
     yield batch;
@@ -46,7 +46,8 @@ function* pieces(batch: EventBatch, maxBytes: number): Generator<EventBatch> {
 }
 
 /**
- * Writes a run's rows to S3 as JSON Lines or Parquet, streamed through multipart uploads.
+ * Writes a run's records (of any model: `{table}` is the model's) to S3 as
+ * JSON Lines or Parquet, streamed through multipart uploads.
  * With `max_file_size_mb` the run is split into `-0`, `-1`, … files and a
  * manifest listing them is written last. An interval without rows writes
  * nothing (as PostHog).
@@ -71,7 +72,7 @@ export class S3Destination implements DestinationWriter {
     this.requests = connection.requests;
   }
 
-  async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
+  async write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult> {
     // Cancelled or shut down: what is under way stops now, the clean-up below has until the deadline.
     const onAbort = () => {
       this.requests?.abortInFlight('run aborted');
@@ -86,9 +87,9 @@ export class S3Destination implements DestinationWriter {
     }
   }
 
-  private async writeRun(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
+  private async writeRun(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult> {
     if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
-    const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd };
+    const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd, table: ctx.model.table };
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const cleanup = new RerunCleanup(
@@ -113,6 +114,7 @@ export class S3Destination implements DestinationWriter {
           current ??= await this.open(
             client,
             objectKey(this.config, span, splitBytes ? result.files.length : undefined),
+            ctx.model.columns,
           );
           await current.write(piece);
           result.records += piece.count;
@@ -149,14 +151,18 @@ export class S3Destination implements DestinationWriter {
     return checkS3(this.config, {}, this.client);
   }
 
-  private open(client: S3Client, key: string): Promise<OutputFile> {
-    return openOutputFile(this.config, {
-      measured: Boolean(this.config.max_file_size_mb),
-      client,
-      bucket: this.config.bucket_name,
-      key,
-      params: encryptionParams(this.config),
-    });
+  private open(client: S3Client, key: string, columns: readonly RecordColumn[]): Promise<OutputFile> {
+    return openOutputFile(
+      this.config,
+      {
+        measured: Boolean(this.config.max_file_size_mb),
+        client,
+        bucket: this.config.bucket_name,
+        key,
+        params: encryptionParams(this.config),
+      },
+      columns,
+    );
   }
 
   private async writeManifest(key: string, files: string[]): Promise<void> {

@@ -1,4 +1,4 @@
-export * from './events-table';
+export * from './record-table';
 export * from './gzip-file-spool';
 export * from './interval-load';
 export * from './snowflake-config';
@@ -9,3 +9,4 @@ export * from './snowflake-sdk';
 export * from './snowflake-session';
 export * from './sql-text';
 export * from './table-stage';
+export * from './upsert-load';

@@ -3,18 +3,21 @@ import {
   BatchExportError,
   PermanentError,
   RetryableError,
+  EVENTS_SCHEMA,
   errorMessage,
   type DestinationCheckOptions,
+  type ModelSchema,
   type NetworkPolicy,
 } from '@bx/core';
-import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
+import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
 import type { SnowflakeConfig } from './snowflake-config';
-import { createEventsTableSql, incompatibleColumns } from './events-table';
+import { createTableSql, incompatibleColumns } from './record-table';
 import { GzipFileSpool, type SpooledFile } from './gzip-file-spool';
 import { replaceIntervalRows } from './interval-load';
 import { SnowflakeSession, type SessionTimeouts } from './snowflake-session';
 import { attemptStageFolder, objectIdentifier, quoteIdentifier, runStageFolder } from './sql-text';
 import { putFile, removeStaged } from './table-stage';
+import { upsertRows } from './upsert-load';
 
 export interface SnowflakeDestinationOptions {
   /** Start a new local file (and PUT the finished one) at about this many compressed bytes. Default 100 MiB. */
@@ -42,11 +45,13 @@ export interface SnowflakeRunState {
 
 /**
  * Loads a run's rows into a Snowflake table as PostHog does (local gzip JSON
- * Lines files of bounded size, PUT to the table stage, one COPY INTO with
- * MATCH_BY_COLUMN_NAME), and leaves each event of the interval in the table
- * exactly once however often the interval runs: files are staged under a
- * folder unique to the attempt, and the COPY runs in one transaction with the
- * deletion of the team's rows of the interval (interval-load.ts).
+ * Lines files of bounded size, PUT to the table stage, COPY INTO with
+ * MATCH_BY_COLUMN_NAME), as the model's load says: events leave each event
+ * of the interval in the table exactly once however often the interval
+ * runs (the COPY runs in one transaction with the deletion of the team's
+ * rows of the interval, interval-load.ts); persons are merged by key where
+ * their versions are higher (upsert-load.ts). Files are staged under a
+ * folder unique to the attempt.
  */
 export class SnowflakeDestination implements DestinationWriter {
   private readonly options: SnowflakeDestinationOptions;
@@ -58,9 +63,11 @@ export class SnowflakeDestination implements DestinationWriter {
     this.options = { ...DEFAULT_SNOWFLAKE_OPTIONS, ...options };
   }
 
-  async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
+  async write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult> {
     const table = this.config.table_name;
-    const folder = attemptStageFolder(ctx.runId, ctx.attempt, randomBytes(4).toString('hex'));
+    const nonce = randomBytes(4).toString('hex');
+    const folder = attemptStageFolder(ctx.runId, ctx.attempt, nonce);
+    const load = ctx.model.load;
     const spool = new GzipFileSpool(this.options.tmpDir);
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const staged: string[] = [];
@@ -86,6 +93,21 @@ export class SnowflakeDestination implements DestinationWriter {
       }
       const last = await spool.finish();
       if (session && last) await stage(session, last);
+      if (load.kind === 'upsert') {
+        // Nothing to merge; an earlier attempt's merge holds records of the same versions or older.
+        if (result.records === 0) return result;
+        const { merged } = await upsertRows(session!, {
+          table,
+          model: { ...ctx.model, load },
+          folder,
+          files: staged,
+          records: result.records,
+          nonce,
+        });
+        result.files = staged.map((name) => `${folder}${name}`);
+        ctx.logger.info('snowflake records merged', { records: result.records, files: staged.length, merged });
+        return result;
+      }
       if (result.records === 0 && !(await ctx.state.get<SnowflakeRunState>())?.may_hold_rows) return result;
       // An empty re-run still connects: rows an earlier attempt loaded must go.
       session ??= await this.prepare(ctx);
@@ -121,8 +143,8 @@ export class SnowflakeDestination implements DestinationWriter {
     }
   }
 
-  /** Logs in, uses the warehouse, database and schema, and checks an existing table can hold the events. */
-  async check({ signal, network }: DestinationCheckOptions = {}): Promise<void> {
+  /** Logs in, uses the warehouse, database and schema, and checks an existing table can hold the model's records. */
+  async check({ signal, model, network }: DestinationCheckOptions = {}): Promise<void> {
     const timeouts = this.options.timeouts;
     const session = await SnowflakeSession.open(
       this.config,
@@ -150,7 +172,7 @@ export class SnowflakeDestination implements DestinationWriter {
         );
       }
       try {
-        await this.checkTable(session);
+        await this.checkTable(session, model ?? EVENTS_SCHEMA);
       } catch (err) {
         // A missing table is fine: the first run creates it.
         if (!(err instanceof PermanentError && err.code === 'ObjectNotFound')) throw err;
@@ -165,8 +187,8 @@ export class SnowflakeDestination implements DestinationWriter {
     const session = await SnowflakeSession.open(this.config, this.options.timeouts, ctx.signal, this.options.network);
     try {
       await this.useContext(session);
-      await session.query(createEventsTableSql(this.config.table_name), 'CREATE TABLE');
-      await this.checkTable(session);
+      await session.query(createTableSql(this.config.table_name, ctx.model), 'CREATE TABLE');
+      await this.checkTable(session, ctx.model);
       // Files a crashed attempt of this run staged but never loaded.
       const removed = await removeStaged(session, this.config.table_name, runStageFolder(ctx.runId));
       if (removed > 0) ctx.logger.info('removed files an earlier attempt staged', { removed });
@@ -185,12 +207,15 @@ export class SnowflakeDestination implements DestinationWriter {
     await session.query(`USE SCHEMA ${objectIdentifier(this.config.schema)}`, 'USE SCHEMA');
   }
 
-  private async checkTable(session: SnowflakeSession): Promise<void> {
+  private async checkTable(session: SnowflakeSession, model: ModelSchema): Promise<void> {
     const table = quoteIdentifier(this.config.table_name);
     const columns = await session.columns(`SELECT * FROM ${table} LIMIT 0`, 'SELECT');
-    const problems = incompatibleColumns(columns.map((c) => ({ name: c.getName(), type: c.getType() })));
+    const problems = incompatibleColumns(
+      columns.map((c) => ({ name: c.getName(), type: c.getType() })),
+      model,
+    );
     if (problems.length > 0) {
-      throw new PermanentError(`Snowflake table ${table} cannot hold the events: ${problems.join('; ')}`, {
+      throw new PermanentError(`Snowflake table ${table} cannot hold the ${model.name}: ${problems.join('; ')}`, {
         code: 'IncompatibleTable',
       });
     }

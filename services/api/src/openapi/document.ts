@@ -52,7 +52,7 @@ export const openApiDocument = withOperationIds({
   info: {
     title: 'batch-exports admin API',
     version: '0.1.0',
-    description: `Scheduled batch exports of events from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case.`,
+    description: `Scheduled batch exports of events and persons from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case.`,
     license: { name: 'MIT', identifier: 'MIT' },
   },
   // Relative: the API that serves this document (`npm start` listens on PORT, 8080 by default).

@@ -1,5 +1,6 @@
 import { INTERVALS, RUN_STATUSES } from '@bx/core';
 import { DESTINATION_PLUGINS, DESTINATION_SECRET_FIELDS } from '@bx/destinations';
+import { MODEL_NAMES } from '@bx/models';
 import { createExportSchema, patchExportSchema } from '@bx/operations';
 import { z } from 'zod';
 
@@ -42,7 +43,11 @@ const exportProperties: Record<string, Schema> = {
   team_id: { type: 'integer', minimum: 0 },
   interval: { enum: [...INTERVALS] },
   timezone: { type: 'string', description: 'IANA time zone name' },
-  model: { const: 'events' },
+  model: {
+    enum: [...MODEL_NAMES],
+    description:
+      'What the export carries: `events`, or `persons` (one record per distinct_id whose person or mapping changed in the interval; include_events and exclude_events do not apply).',
+  },
   include_events: { type: 'array', items: { type: 'string' } },
   exclude_events: { type: 'array', items: { type: 'string' } },
   paused: { type: 'boolean' },

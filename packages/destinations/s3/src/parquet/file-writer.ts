@@ -1,7 +1,7 @@
 import { CompactWriter } from './thrift-compact';
 
 /**
- * A Parquet file writer for a flat schema of BYTE_ARRAY and INT64 columns
+ * A Parquet file writer for a flat schema of BYTE_ARRAY, INT64 and BOOLEAN columns
  * (https://parquet.apache.org/docs/file-format/), streamed:
  *
  * - values go straight into the open page of their column (PLAIN encoding;
@@ -32,8 +32,8 @@ const SINK_BYTES = 1 << 20;
 export type Codec = (raw: Buffer) => Uint8Array | Promise<Uint8Array>;
 
 /** Parquet's enum values (parquet.thrift). */
-export const ParquetType = { INT64: 2, BYTE_ARRAY: 6 } as const;
-export const ConvertedType = { UTF8: 0, TIMESTAMP_MICROS: 10, INT_64: 18, JSON: 19 } as const;
+export const ParquetType = { BOOLEAN: 0, INT64: 2, BYTE_ARRAY: 6 } as const;
+export const ConvertedType = { UTF8: 0, TIMESTAMP_MICROS: 10, UINT_64: 14, INT_64: 18, JSON: 19 } as const;
 export const CodecId = { UNCOMPRESSED: 0, SNAPPY: 1, GZIP: 2, BROTLI: 4, ZSTD: 6 } as const;
 const Encoding = { PLAIN: 0, RLE: 3 } as const;
 const DATA_PAGE = 0;
@@ -44,9 +44,10 @@ export interface ColumnSpec {
   name: string;
   type: (typeof ParquetType)[keyof typeof ParquetType];
   optional: boolean;
-  converted: (typeof ConvertedType)[keyof typeof ConvertedType];
-  /** Writes the LogicalType union's field. */
-  logical: (w: CompactWriter) => void;
+  /** None for BOOLEAN. */
+  converted?: (typeof ConvertedType)[keyof typeof ConvertedType];
+  /** Writes the LogicalType union's field; none for BOOLEAN. */
+  logical?: (w: CompactWriter) => void;
   /** Min/max statistics (INT64 columns). */
   stats: boolean;
 }
@@ -71,6 +72,8 @@ export class ColumnWriter {
   /** Definition levels of the open page, a byte each (optional columns). */
   private levels: Uint8Array;
   private pageValues = 0;
+  /** BOOLEAN values in the open page: PLAIN packs them 8 a byte. */
+  private bits = 0;
   /** The column's chunk of the open row group: each page's header and stored bytes, in order. */
   private chunk: Buffer = Buffer.allocUnsafeSlow(0);
   private chunkBytes = 0;
@@ -184,6 +187,17 @@ export class ColumnWriter {
     this.int64(hi, v - hi * 0x1_0000_0000);
   }
 
+  /** A BOOLEAN value, bit-packed least significant bit first (PLAIN). */
+  bool(value: boolean): void {
+    const bit = this.bits++ & 7;
+    if (bit === 0) {
+      this.room(1);
+      this.page[this.o++] = 0;
+    }
+    if (value) this.page[this.o - 1]! |= 1 << bit;
+    this.level(1);
+  }
+
   null(): void {
     if (!this.spec.optional) throw new Error(`Parquet column ${this.spec.name} cannot hold null`);
     this.nulls++;
@@ -244,6 +258,7 @@ export class ColumnWriter {
     if (this.page.length > LEVELS_ROOM + PAGE_BYTES + 4096) this.page = newPage(); // after a value larger than a page
     this.o = this.base;
     this.pageValues = 0;
+    this.bits = 0;
   }
 
   /** Waits for the pages being compressed. */
@@ -459,9 +474,9 @@ export class ParquetFileWriter {
         }
         w.i32(1, spec.type)
           .i32(3, spec.optional ? OPTIONAL : REQUIRED)
-          .binary(4, spec.name)
-          .i32(6, spec.converted)
-          .struct(10, spec.logical);
+          .binary(4, spec.name);
+        if (spec.converted !== undefined) w.i32(6, spec.converted);
+        if (spec.logical) w.struct(10, spec.logical);
       })
       .i64(3, this.fileRows)
       .writtenStructList(4, this.rowGroups)

@@ -1,4 +1,4 @@
-import { integerLiteral, quoteIdentifier, quoteString } from './sql-escape';
+import { integerLiteral, quoteIdentifier, quoteString } from '@bx/clickhouse/sql';
 
 export interface EventsQuery {
   database: string;

@@ -1,0 +1,2 @@
+export * from './persons-model';
+export * from './persons-query';
