@@ -289,6 +289,29 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect(ok.out).to.contain('[##############################] 100.0%  runs 6/6  failed 0  skipped 0  rows 18');
     expect(ok.out).to.match(/\| status +\| +Completed \|/);
     expect(ok.out).to.match(/\| rows exported +\| +18 \|/);
+    // A forced backfill counts its own attempts only: the earlier runs' rows are not its progress.
+    const forced = await run([
+      '--export-id',
+      id,
+      '--start',
+      iso(base),
+      '--end',
+      iso(base + 6 * HOUR),
+      '--force',
+      '--wait',
+      '--poll-ms',
+      '100',
+    ]);
+    expect(forced.code, forced.err).to.equal(0);
+    const progress = forced.out
+      .split(/[\r\n]+/)
+      .map((line) => /runs (\d+)\/6 .* rows ([\d,]+)/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null);
+    expect(progress).to.not.be.empty;
+    for (const [line, finished, rows] of progress) {
+      if (finished === '0') expect(rows, line).to.equal('0');
+    }
+    expect(forced.out).to.match(/\| rows exported +\| +18 \|/);
     const plan = await run(['--export-id', id, '--start', iso(base), '--end', iso(base + 6 * HOUR), '--dry-run']);
     expect(plan.code, plan.err).to.equal(0);
     expect(plan.out).to.match(/\| already exported +\| +6 \|/);
