@@ -88,6 +88,11 @@ describe('resiliency: dead-letter queue, retries, auto-pause', function () {
     );
     expect(failed).to.deep.include({ id: runId, attempts: 1 });
     expect(failed.error).to.contain('NoSuchBucket');
+    await eventually(
+      async () => ((await sys.queue.deadLetterIds()).length > 0 ? true : undefined),
+      10_000,
+      'the run in the dead-letter queue',
+    );
     expect(await sys.queue.deadLetterIds()).to.deep.equal([runId]);
     const dead = await sys.bullmq.deadLetter.getJob(runId);
     expect(dead!.data).to.deep.include({ run_id: runId, export_id: id, attempts: 1 });
@@ -139,6 +144,12 @@ describe('resiliency: dead-letter queue, retries, auto-pause', function () {
     // Exponential backoff from 100 ms with jitter 0.5: at least 50 ms, then at least 100 ms between attempts.
     expect(written[1]!.at - written[0]!.at).to.be.at.least(50);
     expect(written[2]!.at - written[1]!.at).to.be.at.least(100);
+    // The run is Failed as soon as the worker writes it; its job reaches the dead-letter queue a moment later.
+    await eventually(
+      async () => ((await sys.queue.deadLetterIds()).length > 0 ? true : undefined),
+      10_000,
+      'the run in the dead-letter queue',
+    );
     expect(await sys.queue.deadLetterIds()).to.deep.equal([failed.id]);
   });
 
