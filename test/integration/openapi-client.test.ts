@@ -19,9 +19,9 @@ function run(file: string, args: string[], cwd: string, env: Record<string, stri
 
 /**
  * The served document (/api/openapi.json) as a client's author meets it:
- * clean under Redocly's `recommended` rules, and the README's way to a
+ * clean under Redocly's `recommended` rules, and the documented way to a
  * typed client works on it offline: openapi-typescript generates the types,
- * the README's openapi-fetch example compiles against them and creates an
+ * the openapi-fetch example of docs/client.md compiles against them and creates an
  * export on this API.
  */
 describe('OpenAPI document: lint and a generated TypeScript client', function () {
@@ -59,8 +59,8 @@ describe('OpenAPI document: lint and a generated TypeScript client', function ()
     expect(new Set(ids).size).to.equal(ids.length);
   });
 
-  it("the README's client, as printed: openapi-typescript generates types, openapi-fetch compiles and runs", async () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  it('the documented client (docs/client.md), as printed: openapi-typescript generates types, openapi-fetch compiles and runs', async () => {
+    const readme = readFileSync(join(ROOT, 'docs', 'client.md'), 'utf8');
     const blocks = [...readme.matchAll(/```(sh|ts)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1], code: m[2]! }));
     const shell = blocks.find((b) => b.lang === 'sh' && b.code.includes('openapi-typescript'))!.code;
     const client = blocks.find((b) => b.lang === 'ts' && b.code.includes("from 'openapi-fetch'"))!.code;
