@@ -1,12 +1,6 @@
 import { expect } from 'chai';
-import {
-  createCompressor,
-  terminateZstdThread,
-  ZSTD_JSON_LINES,
-  ZSTD_PARQUET_PAGES,
-  ZstdSlotStream,
-  zstdFrames,
-} from '@bx/destination-s3';
+import { createCompressor, ZSTD_PARQUET_PAGES } from '@bx/destination-s3';
+import { terminateZstdThread, ZSTD_JSON_LINES, ZstdSlotStream, zstdFrames } from '@bx/zstd';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';

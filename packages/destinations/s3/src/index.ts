@@ -12,4 +12,3 @@ export * from './output-file';
 export * from './parquet/encoder';
 export * from './parquet/timestamp-micros';
 export * from './part-upload';
-export { terminateZstdThread, ZstdSlotStream, zstdFrames } from './zstd-stream';

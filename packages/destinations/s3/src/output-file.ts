@@ -1,15 +1,9 @@
 import type { S3Config } from './s3-config';
 import type { EventBatch } from '@bx/batch';
-import {
-  ObjectUpload,
-  openParts,
-  ZSTD_JSON_LINES,
-  type ObjectUploadOptions,
-  type StreamCompression,
-} from './object-upload';
+import { ZSTD_JSON_LINES, ZstdSlotStream } from '@bx/zstd';
+import { ObjectUpload, openParts, type ObjectUploadOptions, type StreamCompression } from './object-upload';
 import { ParquetEncoder, type ParquetCompression } from './parquet/encoder';
 import type { PartUpload } from './part-upload';
-import { ZstdSlotStream } from './zstd-stream';
 
 /** One object of a run, being written: rows in, bytes streamed to S3. */
 export interface OutputFile {
@@ -67,13 +61,8 @@ class ZstdJsonLinesFile implements OutputFile {
 
   readonly key: string;
 
-  async reached(limit: number): Promise<boolean> {
-    const { zstd } = this;
-    if (zstd.written >= limit) return true;
-    // Compressed bytes are at most about the input's: wait only when the input in flight could reach the limit.
-    if (zstd.written + zstd.pending < limit) return false;
-    await zstd.flushed();
-    return zstd.written >= limit;
+  reached(limit: number): Promise<boolean> {
+    return this.zstd.reached(limit);
   }
   async write(batch: EventBatch): Promise<void> {
     if (!(await this.zstd.write((input) => batch.recordsInto(input)))) await this.zstd.writeBytes(batch.records());

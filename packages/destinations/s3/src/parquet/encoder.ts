@@ -3,7 +3,7 @@ import { Field as CoreField, type EventBatch } from '@bx/batch';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import { ZSTD_PARQUET_PAGES } from '../object-upload';
-import { zstdFrames } from '../zstd-stream';
+import { zstdFrames } from '@bx/zstd';
 import {
   CodecId,
   ColumnWriter,

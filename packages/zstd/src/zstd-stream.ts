@@ -84,6 +84,18 @@ export class ZstdSlotStream {
     }
   }
 
+  /**
+   * Whether the sink has taken `limit` bytes of output (what splitting files
+   * measures). The input in flight is waited for only when it could reach
+   * the limit: compressed bytes are at most about the input's.
+   */
+  async reached(limit: number): Promise<boolean> {
+    if (this.written >= limit) return true;
+    if (this.written + this.pending < limit) return false;
+    await this.flushed();
+    return this.written >= limit;
+  }
+
   /** Resolves once the sink has taken the output of every write so far; rejects if any failed. */
   async flushed(): Promise<void> {
     await this.delivered;
