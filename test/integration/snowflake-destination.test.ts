@@ -19,6 +19,12 @@ const span = { start: Date.parse('2024-01-01T10:00:00Z'), end: Date.parse('2024-
 const TABLE = 'ANALYTICS.PUBLIC.events';
 
 const batches = (rows: EventRow[], size = 50) => rowBatches(rows, size);
+/**
+ * A file size limit that splits the interval's 1.2 MB of zstd into several
+ * files: zstd holds up to a block (128 KiB of input) before its output shows,
+ * so a file closes within a block and a batch past the limit.
+ */
+const SPLIT = 128 * 1024;
 
 describe('Snowflake destination on the Snowflake test bed', function () {
   this.timeout(30_000);
@@ -30,7 +36,7 @@ describe('Snowflake destination on the Snowflake test bed', function () {
       inserted_at: chTime(new Date(span.start + i * 5000).toISOString()),
       event: i % 3 ? '$pageview' : 'it\'s "quoted"\n',
       // Random text: compresses about as badly as real properties, so files roll at the size limit.
-      properties: JSON.stringify({ n: i, pad: randomBytes(120).toString('base64'), nested: { a: [i] } }),
+      properties: JSON.stringify({ n: i, pad: randomBytes(1500).toString('base64'), nested: { a: [i] } }),
     }),
   );
   // Rows the runs of this interval must leave alone: the same team's next interval, another team's same interval.
@@ -66,8 +72,8 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     await sut().write(batches(asRows(events)), ctx());
   }
 
-  it('creates the table and loads the interval through bounded gzip files, PUT and one COPY', async () => {
-    const result = await sut({ maxFileBytes: 16 * 1024 }).write(batches(asRows(events)), ctx());
+  it('creates the table and loads the interval through bounded zstd files, PUT and one COPY', async () => {
+    const result = await sut({ maxFileBytes: SPLIT }).write(batches(asRows(events)), ctx());
     expect(server.columns(TABLE)).to.deep.equal([
       { name: 'uuid', type: 'TEXT' },
       { name: 'event', type: 'TEXT' },
@@ -84,13 +90,16 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     expect(stored()).to.deep.equal(expected(events));
     expect(result.records).to.equal(600);
     expect(result.files.length, 'split into several files').to.be.greaterThan(3);
-    // A file closes at the first batch that takes it past the limit.
-    expect(result.bytes / result.files.length).to.be.below(16 * 1024 + 50 * 400);
-    expect(result.files.every((f) => /^bx\/r1\/1-[0-9a-f]{8}\/part-\d+\.jsonl\.gz$/.test(f))).to.equal(true);
+    // A file closes at the first batch that takes it past the limit, with at most a block held back.
+    expect(result.bytes / result.files.length).to.be.below(SPLIT + 128 * 1024 + 50 * 2500);
+    expect(result.files.every((f) => /^bx\/r1\/1-[0-9a-f]{8}\/part-\d+\.jsonl\.zst$/.test(f))).to.equal(true);
     const puts = server.queries.filter((q) => q.startsWith('PUT '));
     expect(puts).to.have.length(result.files.length);
+    expect(puts.every((q) => q.includes('AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = ZSTD'))).to.equal(true);
     const copies = server.queries.filter((q) => q.startsWith('COPY INTO'));
     expect(copies).to.have.length(1);
+    // The test bed decompresses with the codec named: gzip bytes would fail this COPY.
+    expect(copies[0]).to.contain("COMPRESSION = 'ZSTD'");
     expect(copies[0]).to.contain('MATCH_BY_COLUMN_NAME = CASE_SENSITIVE').and.contain('PURGE = TRUE');
     const history = server.loadHistory(TABLE);
     expect(history.map((h) => h.file)).to.have.members(result.files);
@@ -106,7 +115,7 @@ describe('Snowflake destination on the Snowflake test bed', function () {
 
   it('a re-run with the same attempt number and identical files loads them again, once (COPY load metadata)', async () => {
     await loadWithNeighbours();
-    // A manual retry starts again at attempt 1 and writes byte-identical gzip files.
+    // A manual retry starts again at attempt 1 and writes byte-identical zstd files.
     const again = await sut().write(batches(asRows(events)), ctx(1));
     expect(stored()).to.deep.equal(expected([...events, ...neighbours]));
     expect(again.records).to.equal(600);
@@ -129,7 +138,7 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     // The first attempt stages its files, then never gets to load them: its BEGIN never returns,
     // and it gives up without cleaning up, as a killed worker would.
     server.faults.stall({ sql: /^BEGIN/ });
-    const crashed = sut({ maxFileBytes: 16 * 1024, timeouts: { statementMs: 800, requestMs: 5000, loginRetries: 1 } });
+    const crashed = sut({ maxFileBytes: SPLIT, timeouts: { statementMs: 800, requestMs: 5000, loginRetries: 1 } });
     const err = await crashed.write(batches(asRows(events)), ctx(1)).catch((e: unknown) => e);
     expect(err).to.include({ retryable: true, code: 'Timeout' });
     const left = server.stagedFiles(TABLE);

@@ -1,5 +1,4 @@
 export * from './events-table';
-export * from './gzip-file-spool';
 export * from './interval-load';
 export * from './snowflake-config';
 export * from './snowflake-destination';
@@ -9,3 +8,4 @@ export * from './snowflake-sdk';
 export * from './snowflake-session';
 export * from './sql-text';
 export * from './table-stage';
+export * from './zstd-file-spool';

@@ -3,11 +3,11 @@ import { BatchExportError, PermanentError, RetryableError, errorMessage, type De
 import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
 import type { SnowflakeConfig } from './snowflake-config';
 import { createEventsTableSql, incompatibleColumns } from './events-table';
-import { GzipFileSpool, type SpooledFile } from './gzip-file-spool';
 import { replaceIntervalRows } from './interval-load';
 import { SnowflakeSession, type SessionTimeouts } from './snowflake-session';
 import { attemptStageFolder, objectIdentifier, quoteIdentifier, runStageFolder } from './sql-text';
 import { putFile, removeStaged } from './table-stage';
+import { ZstdFileSpool, type SpooledFile } from './zstd-file-spool';
 
 export interface SnowflakeDestinationOptions {
   /** Start a new local file (and PUT the finished one) at about this many compressed bytes. Default 100 MiB. */
@@ -32,9 +32,10 @@ export interface SnowflakeRunState {
 }
 
 /**
- * Loads a run's rows into a Snowflake table as PostHog does (local gzip JSON
- * Lines files of bounded size, PUT to the table stage, one COPY INTO with
- * MATCH_BY_COLUMN_NAME), and leaves each event of the interval in the table
+ * Loads a run's rows into a Snowflake table as PostHog does (local JSON Lines
+ * files of bounded size, PUT to the table stage, one COPY INTO with
+ * MATCH_BY_COLUMN_NAME; our files are zstd where PostHog's are gzip, see
+ * ZstdFileSpool), and leaves each event of the interval in the table
  * exactly once however often the interval runs: files are staged under a
  * folder unique to the attempt, and the COPY runs in one transaction with the
  * deletion of the team's rows of the interval (interval-load.ts).
@@ -52,7 +53,7 @@ export class SnowflakeDestination implements DestinationWriter {
   async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
     const table = this.config.table_name;
     const folder = attemptStageFolder(ctx.runId, ctx.attempt, randomBytes(4).toString('hex'));
-    const spool = new GzipFileSpool(this.options.tmpDir);
+    const spool = new ZstdFileSpool(this.options.tmpDir);
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const staged: string[] = [];
     let session: SnowflakeSession | null = null;
@@ -70,10 +71,10 @@ export class SnowflakeDestination implements DestinationWriter {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
         // Connect on the first row: an empty interval never wakes the warehouse.
         session ??= await this.prepare(ctx);
-        await spool.write(batch.records());
+        await spool.write(batch);
         result.records += batch.count;
         ctx.onProgress(result.records);
-        if (spool.bytes >= this.options.maxFileBytes) await stage(session, (await spool.finish())!);
+        if (await spool.reached(this.options.maxFileBytes)) await stage(session, (await spool.finish())!);
       }
       const last = await spool.finish();
       if (session && last) await stage(session, last);
