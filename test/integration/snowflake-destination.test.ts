@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { EventRow } from '@bx/core';
-import type { RunContext } from '@bx/batch';
+import type { EventBatch, RunContext } from '@bx/batch';
 import { SnowflakeDestination, type SnowflakeDestinationOptions } from '@bx/destination-snowflake';
 import { asRows, chTime, makeEvent, rowBatches, type SourceEvent } from '../helpers/events';
 import { MemoryRunState, runContext } from '../helpers/run-context';
@@ -25,6 +25,11 @@ const batches = (rows: EventRow[], size = 50) => rowBatches(rows, size);
  * so a file closes within a block and a batch past the limit.
  */
 const SPLIT = 128 * 1024;
+
+/** Resolves once `condition` holds, checked every 10 ms. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setTimeout(r, 10));
+}
 
 describe('Snowflake destination on the Snowflake test bed', function () {
   this.timeout(30_000);
@@ -181,6 +186,50 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     expect(server.rows(TABLE)).to.deep.equal([]);
     await sut().write(batches(asRows(events)), ctx(2));
     expect(stored()).to.deep.equal(expected(events));
+  });
+
+  it("a file's PUT runs while the next file is written, one PUT at a time", async () => {
+    server.faults.stall({ sql: /^PUT/ });
+    let taken = 0;
+    async function* counted(): AsyncGenerator<EventBatch> {
+      for await (const batch of batches(asRows(events))) {
+        taken++;
+        yield batch;
+      }
+    }
+    const load = sut({ maxFileBytes: SPLIT }).write(counted(), ctx());
+    const held = () => server.queryLog.filter((q) => q.sql.startsWith('PUT') && q.outcome === 'pending').length;
+    const spooled = () =>
+      fs
+        .readdirSync(local, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.zst'));
+    await until(() => held() === 1);
+    // The next file is written while the first one's PUT is held...
+    await until(() => spooled().some((f) => f.endsWith('part-1.jsonl.zst')));
+    // ...until it is complete: then the writer waits for that PUT (no batch taken for 200 ms).
+    for (let last = -1, still = 0; still < 20; still = taken === last ? still + 1 : 0) {
+      last = taken;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(held(), 'one PUT at a time').to.equal(1);
+    expect(spooled(), 'at most two files on disk').to.have.length(2);
+    expect(taken).to.be.below(events.length / 50);
+    server.faults.releaseStalled();
+    const result = await load;
+    expect(stored()).to.deep.equal(expected(events));
+    expect(result.files.length).to.be.greaterThan(3);
+  });
+
+  it('a PUT that fails while the next file is written fails the run, leaving nothing staged or on disk', async () => {
+    server.faults.queryError({ sql: /^PUT/, nth: 2, code: '000603', sqlState: 'XX000', message: 'PUT failed' });
+    const err = await sut({ maxFileBytes: SPLIT })
+      .write(batches(asRows(events)), ctx())
+      .catch((e: unknown) => e);
+    expect(err).to.include({ retryable: true });
+    expect((err as Error).message).to.contain('PUT failed');
+    expect(server.queries.filter((q) => q.startsWith('COPY'))).to.deep.equal([]);
+    expect(server.stagedFiles(TABLE), 'the failed attempt removed its files').to.deep.equal([]);
   });
 
   it('a 503 on a request is retried (by the SDK) and the load completes; a stalled response too', async () => {

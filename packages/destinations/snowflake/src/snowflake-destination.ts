@@ -58,12 +58,24 @@ export class SnowflakeDestination implements DestinationWriter {
     const staged: string[] = [];
     let session: SnowflakeSession | null = null;
     let failed = false;
+    /**
+     * The PUT of the file finished last, if any: it runs while the next file
+     * is written (the SDK hashes the file and uploads it, seconds for 100 MiB
+     * to a real stage), one at a time, so at most two files are on disk. Its
+     * failure surfaces when the next PUT or the COPY waits for it.
+     */
+    let staging: Promise<void> = Promise.resolve();
     const stage = async (s: SnowflakeSession, file: SpooledFile) => {
       await putFile(s, table, folder, file);
       await spool.remove(file);
       staged.push(file.name);
       result.bytes += file.bytes;
       ctx.logger.debug('snowflake file staged', { file: `${folder}${file.name}`, bytes: file.bytes });
+    };
+    const stageNext = async (s: SnowflakeSession, file: SpooledFile) => {
+      await staging;
+      staging = stage(s, file);
+      staging.catch(() => undefined); // observed by the next wait
     };
     try {
       for await (const batch of batches) {
@@ -74,10 +86,11 @@ export class SnowflakeDestination implements DestinationWriter {
         await spool.write(batch);
         result.records += batch.count;
         ctx.onProgress(result.records);
-        if (await spool.reached(this.options.maxFileBytes)) await stage(session, (await spool.finish())!);
+        if (await spool.reached(this.options.maxFileBytes)) await stageNext(session, (await spool.finish())!);
       }
       const last = await spool.finish();
-      if (session && last) await stage(session, last);
+      if (session && last) await stageNext(session, last);
+      await staging;
       if (result.records === 0 && !(await ctx.state.get<SnowflakeRunState>())?.may_hold_rows) return result;
       // An empty re-run still connects: rows an earlier attempt loaded must go.
       session ??= await this.prepare(ctx);
@@ -104,6 +117,7 @@ export class SnowflakeDestination implements DestinationWriter {
         ? err
         : new RetryableError(`Snowflake load failed: ${errorMessage(err)}`, { code: 'LoadFailed', cause: err });
     } finally {
+      await staging.catch(() => undefined);
       await spool.discard();
       if (session) {
         // A failed attempt's staged files would only wait for the next attempt's cleanup.
