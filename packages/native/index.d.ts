@@ -69,3 +69,31 @@ export function copy(target: Uint8Array, at: number, source: Uint8Array): void;
  * size, -5 chunk data without CRLF, -6 a trailer without LF.
  */
 export function dechunk(buf: Uint8Array, at: number, from: number, to: number, state: BigInt64Array): number;
+
+/**
+ * Writes field `field` of rows `state[0]..` of a batch into a Parquet page,
+ * PLAIN-encoded, as the S3 destination's ColumnWriter would value by value:
+ * `kind` 0 UTF-8 text (checked by the caller), 1 JSON text (null when empty
+ * or `null`; verbatim JSON copied), 2 Int64, 3 ClickHouse timestamp text as
+ * UTC microseconds; `optional` columns get a definition level a byte each in
+ * `levels`. `state` = [row, page's values start, their end, bytes at which
+ * the page is full, values in the page, nulls, bytes needed], advanced;
+ * `stats` = [min, max, any] of Int64 and timestamp values. Answers why it
+ * stopped: 0 every row written; 1 the page is full (after the value that
+ * filled it); 2 no room in `page` (for state[6] bytes) or `levels`; 3 the
+ * row at state[0] is for the TypeScript writer (JSON to normalise, a
+ * timestamp in another form, a null the column cannot hold).
+ */
+export function parquetColumn(
+  bytes: Uint8Array,
+  index: Int32Array,
+  count: number,
+  slots: number,
+  field: number,
+  kind: 0 | 1 | 2 | 3,
+  optional: 0 | 1,
+  page: Uint8Array,
+  levels: Uint8Array,
+  state: Float64Array,
+  stats: BigInt64Array,
+): 0 | 1 | 2 | 3;

@@ -1,6 +1,8 @@
 import { type EventRow } from '@bx/core';
 import { EventBatch, Field } from '@bx/batch';
-import { ParquetEncoder, type ParquetCompression } from '@bx/destination-s3';
+import { ParquetEncoder, type ParquetCompression, type ParquetEncoderOptions } from '@bx/destination-s3';
+import type * as Native from '@bx/native';
+import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { parquetChunks, readParquet } from '../helpers/duckdb';
@@ -39,12 +41,17 @@ function row(i: number, overrides: Partial<EventRow> = {}): EventRow {
 async function encode(
   compression: ParquetCompression,
   batches: EventBatch[],
+  options: ParquetEncoderOptions = {},
 ): Promise<{ data: Buffer; chunks: number[] }> {
   const chunks: Buffer[] = [];
-  const encoder = await ParquetEncoder.create(compression, async (c) => {
-    await new Promise((r) => setImmediate(r));
-    chunks.push(Buffer.from(c));
-  });
+  const encoder = await ParquetEncoder.create(
+    compression,
+    async (c) => {
+      await new Promise((r) => setImmediate(r));
+      chunks.push(Buffer.from(c));
+    },
+    options,
+  );
   for (const b of batches) await encoder.write(b);
   await encoder.finish();
   const data = Buffer.concat(chunks);
@@ -173,6 +180,46 @@ describe('Parquet writer: files read back by DuckDB and hyparquet', function () 
         expect(r.person_properties === null, `row ${i} person_properties`).to.equal(src.person_properties === '');
       });
     }
+  });
+
+  it('writes each column of a batch in C, the same file as the TypeScript writer value by value', async () => {
+    const huge = JSON.stringify({ blob: 'y'.repeat(1300 * 1024) });
+    const odd = [
+      row(0, { timestamp: '2024-01-01 10:00:00.5', created_at: '2024-01-01 10:00:00.1234567' }),
+      row(1, { timestamp: '2024-01-01T10:00:00+02:00', inserted_at: '2024-01-01 10:00:00.000001' }),
+      row(2, { properties: '{not json', person_properties: 'null' }),
+      row(3, { properties: '{"a":\n1}', person_properties: ' {"b": 2} ' }),
+      row(4, { properties: huge, distinct_id: '\u0000\u001f\u2028"\\' }),
+      row(5, { properties: '', team_id: '-9223372036854775808', timestamp: '1970-01-01 00:00:00' }),
+      row(6, { team_id: '9223372036854775807', timestamp: '2255-06-05 23:47:34.740991' }),
+    ];
+    const plainRows = Array.from({ length: 60_000 }, (_, i) => row(i + 7));
+    const batches = [EventBatch.fromRows(odd), ...inBatches(plainRows, 2500)];
+    // A batch whose text is not UTF-8 everywhere: its text columns go through TypeScript.
+    const broken = EventBatch.fromRows([row(99, { event: 'éx' }), row(100)]);
+    broken.bytes[broken.start(0, Field.event) + 1] = 0x28;
+    batches.push(broken);
+    // The addon's own exports, which the writer reads its functions from at each call.
+    const addon = createRequire(__filename)('@bx/native') as { parquetColumn: typeof Native.parquetColumn };
+    const parquetColumn = addon.parquetColumn;
+    let calls = 0;
+    addon.parquetColumn = (...args) => (calls++, parquetColumn(...args));
+    try {
+      for (const compression of [null, 'zstd'] as const) {
+        calls = 0;
+        const reference = await encode(compression, batches, { reference: true });
+        expect(calls, 'the reference writer does not call C').to.equal(0);
+        const sut = await encode(compression, batches);
+        expect(calls).to.be.greaterThan(11 * batches.length);
+        expect(sut.data.equals(reference.data), `${compression ?? 'uncompressed'}: the same bytes`).to.equal(true);
+      }
+    } finally {
+      addon.parquetColumn = parquetColumn;
+    }
+    const { rows: read } = await readParquet((await encode(null, batches.slice(0, 1))).data);
+    expect([read[0]!.timestamp, read[0]!.created_at]).to.deep.equal(['1704103200500000', '1704103200123456']);
+    expect([read[1]!.timestamp, read[1]!.inserted_at]).to.deep.equal(['1704096000000000', '1704103200000001']);
+    expect([read[6]!.team_id, read[6]!.timestamp]).to.deep.equal(['9223372036854775807', '9007199254740991']);
   });
 
   it('writes a valid file with no rows', async () => {

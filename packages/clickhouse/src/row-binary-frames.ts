@@ -34,27 +34,28 @@ export interface Frames {
   count: number;
   /** Bytes the complete rows take from the start of the buffer. */
   used: number;
-  /** `count × SLOTS` field bounds. */
+  /** Field bounds, `SLOTS` a row (the first `count` rows'; it may hold room for more). */
   index: Int32Array;
   /** Bytes the buffer must hold before the next row can be complete (at least `used + 1`). */
   need: number;
 }
 
-/** Index of the rows framed last, reused: each batch gets a copy of its own rows' part. */
-let scratch = new Int32Array(4096 * SLOTS);
 const state = new Float64Array(4);
+/** Rows an index is first made for (it doubles when a buffer holds more). */
+const INITIAL_ROWS = 4096;
 
 /**
- * Finds the complete rows at the start of `b`. Every row is checked for the
- * shape the query produces (UUID text of 36 bytes, timestamp text, a null flag
- * of 0 or 1), so a stream that breaks off into an error message is reported,
- * not turned into rows.
+ * Finds the complete rows at the start of `b`, indexed into `index` (a new,
+ * larger one when it cannot hold them all: `Frames.index` is the one to
+ * keep). Every row is checked for the shape the query produces (UUID text
+ * of 36 bytes, timestamp text, a null flag of 0 or 1), so a stream that
+ * breaks off into an error message is reported, not turned into rows.
  */
-export function frameRows(b: Buffer): Frames {
+export function frameRows(b: Buffer, index: Int32Array = new Int32Array(INITIAL_ROWS * SLOTS)): Frames {
   for (;;) {
-    const why = native.frameRows(b, KINDS, scratch, state);
+    const why = native.frameRows(b, KINDS, index, state);
     if (why === INDEX_FULL) {
-      scratch = new Int32Array(scratch.length * 2);
+      index = new Int32Array(index.length * 2);
       continue;
     }
     const [count, used, need, detail] = state as unknown as [number, number, number, number];
@@ -63,7 +64,7 @@ export function frameRows(b: Buffer): Frames {
       const what = `${REASONS[detail & 0xff]}${flag ? ` ${flag}` : ''} in ${FIELD_NAMES[detail >> 16]}`;
       throw broken(b, used, what);
     }
-    return { count, used, index: scratch.slice(0, count * SLOTS), need };
+    return { count, used, index, need };
   }
 }
 
@@ -79,5 +80,5 @@ export function broken(b: Buffer, from: number, what: string): RetryableError {
 export function decodeRowBinary(b: Buffer): EventBatch {
   const frames = frameRows(b);
   if (frames.used !== b.length) throw broken(b, frames.used, 'incomplete row at the end of the stream');
-  return new EventBatch(b, frames.index, frames.count);
+  return new EventBatch(b, frames.index.slice(0, frames.count * SLOTS), frames.count);
 }

@@ -204,6 +204,60 @@ static napi_value dechunk(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * parquetColumn(bytes, index: Int32Array, count, slots, field, kind, optional, page: Uint8Array,
+ * levels: Uint8Array, state: Float64Array(7), stats: BigInt64Array(3)): state = [row, base, o,
+ * page bytes, values, nulls, need], advanced; answers why it stopped (see bx_parquet_column).
+ */
+static napi_value parquet_column(napi_env env, napi_callback_info info) {
+  napi_value argv[11];
+  if (!get_args(env, info, 11, argv, "parquetColumn: 11 arguments expected")) return NULL;
+  batch_t b;
+  size_t n_page, n_levels, n_state, n_stats;
+  void *page, *levels, *state_data, *stats;
+  int32_t field, kind, optional;
+  if (!batch_args(env, argv, &b) || napi_get_value_int32(env, argv[4], &field) != napi_ok ||
+      napi_get_value_int32(env, argv[5], &kind) != napi_ok || napi_get_value_int32(env, argv[6], &optional) != napi_ok ||
+      !typed_data(env, argv[7], napi_uint8_array, &page, &n_page) ||
+      !typed_data(env, argv[8], napi_uint8_array, &levels, &n_levels) ||
+      !typed_data(env, argv[9], napi_float64_array, &state_data, &n_state) || n_state != 7 ||
+      !typed_data(env, argv[10], napi_bigint64_array, &stats, &n_stats) || n_stats != 3 || field < 0 ||
+      2 * field + 1 >= b.slots || kind < BX_PQ_TEXT || kind > BX_PQ_TIMESTAMP) {
+    napi_throw_type_error(env, NULL, "parquetColumn: bad arguments");
+    return NULL;
+  }
+  const double *state = state_data;
+  bx_parquet_page_t pg = {
+      .page = page,
+      .cap = (int64_t)n_page,
+      .base = (int64_t)state[1],
+      .o = (int64_t)state[2],
+      .page_bytes = (int64_t)state[3],
+      .levels = levels,
+      .levels_cap = (int64_t)n_levels,
+      .values = (int64_t)state[4],
+      .nulls = (int64_t)state[5],
+      .row = (int32_t)state[0],
+      .need = 0,
+  };
+  if (state[0] < 0 || state[0] > b.count || pg.base < 0 || pg.o < pg.base || pg.o > pg.cap || pg.values < 0 ||
+      (optional && pg.values > pg.levels_cap)) {
+    napi_throw_range_error(env, NULL, "parquetColumn: state out of range");
+    return NULL;
+  }
+  int why = bx_parquet_column(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, field, kind, optional != 0, &pg,
+                              stats);
+  double *out = state_data;
+  out[0] = pg.row;
+  out[2] = (double)pg.o;
+  out[4] = (double)pg.values;
+  out[5] = (double)pg.nulls;
+  out[6] = (double)pg.need;
+  napi_value result;
+  napi_create_int32(env, why, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "frameRows", NAPI_AUTO_LENGTH, frame_rows, NULL, &fn);
@@ -218,5 +272,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "writeRecords", fn);
   napi_create_function(env, "dechunk", NAPI_AUTO_LENGTH, dechunk, NULL, &fn);
   napi_set_named_property(env, exports, "dechunk", fn);
+  napi_create_function(env, "parquetColumn", NAPI_AUTO_LENGTH, parquet_column, NULL, &fn);
+  napi_set_named_property(env, exports, "parquetColumn", fn);
   return exports;
 }

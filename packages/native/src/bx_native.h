@@ -76,4 +76,38 @@ enum {
  */
 int64_t bx_dechunk(uint8_t *buf, int64_t at, int64_t from, int64_t to, bx_chunked_t *st);
 
+/* Where a Parquet column's open page is: see bx_parquet_column. */
+typedef struct {
+  uint8_t *page;
+  int64_t cap;        /* bytes of page */
+  int64_t base;       /* where the page's values start */
+  int64_t o;          /* where they end */
+  int64_t page_bytes; /* values' bytes at which the page is full */
+  uint8_t *levels;    /* definition levels of the page, a byte each (optional columns) */
+  int64_t levels_cap;
+  int64_t values;     /* values in the page, nulls included */
+  int64_t nulls;      /* nulls written (counted on) */
+  int32_t row;        /* the batch's next row */
+  int64_t need;       /* bytes the next value needs (BX_PQ_NEEDS_ROOM) */
+} bx_parquet_page_t;
+/* How a column's values are written, and why bx_parquet_column stopped. */
+enum { BX_PQ_TEXT = 0, BX_PQ_JSON = 1, BX_PQ_INT64 = 2, BX_PQ_TIMESTAMP = 3 };
+enum { BX_PQ_DONE = 0, BX_PQ_PAGE_FULL = 1, BX_PQ_NEEDS_ROOM = 2, BX_PQ_NEEDS_JS = 3 };
+
+/*
+ * Writes field `field` of rows pg->row.. of a batch into the open page,
+ * PLAIN-encoded: TEXT (well-formed UTF-8, checked by the caller) and JSON as
+ * a 4-byte length and the bytes, JSON null when empty or `null`; INT64 (8
+ * bytes, little-endian) and TIMESTAMP (ClickHouse's text as UTC
+ * microseconds) as 8 bytes, with min/max in stats = [min, max, any]. An
+ * optional column's definition level goes to levels[values]. Stops after
+ * the value that fills the page to page_bytes (BX_PQ_PAGE_FULL), before a
+ * value without room in the page (pg->need bytes) or the levels
+ * (BX_PQ_NEEDS_ROOM), and at a value only the TypeScript writer writes or
+ * refuses (BX_PQ_NEEDS_JS: JSON to normalise, a timestamp in another form,
+ * a null where the column has none), with pg->row at that row.
+ */
+int bx_parquet_column(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
+                      int32_t field, int kind, int optional, bx_parquet_page_t *pg, int64_t *stats);
+
 #endif
