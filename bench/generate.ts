@@ -56,6 +56,11 @@ function smallColumns(blob: number): ProfileColumns {
   };
 }
 
+/** The database of a row profile's table: `bx_bench_r400` for rows of 400 bytes. */
+export function rowsDatabase(rowBytes: number): string {
+  return `bx_bench_r${rowBytes}`;
+}
+
 export interface RowProfile {
   /**
    * Average bytes of a row as stored, in ClickHouse's JSONEachRow (`SELECT

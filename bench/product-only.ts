@@ -2,7 +2,7 @@
  * `npx tsx bench/product-only.ts [--rows N] [--reps R] [--cases a,b] [--row-bytes B]`:
  * the export cases of the benchmark alone, against B0, B0_rb and B1 measured
  * in the same run (fast to iterate on). Reuses bx_bench.events (with
- * `--row-bytes`, bx_bench_small.events) when it already holds N rows; prints
+ * `--row-bytes B`, bx_bench_rB.events) when it already holds N rows; prints
  * one JSON line per case, with the ratios to the B0s (B0_rbs) measured right
  * before its repetitions too. `--no-baselines` for memory runs, `--no-b1` to
  * skip the slow gzip one-liner.
@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { b0, b0RowBinary, b1, responseBytes } from './baselines';
-import { countTeamRows, generateEvents } from './generate';
+import { countTeamRows, generateEvents, rowsDatabase } from './generate';
 import { BENCH_CASES, runProductCase } from './product';
 import { benchSnowflake } from './snowflake-target';
 
@@ -25,7 +25,7 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '2000000' },
     reps: { type: 'string', default: '1' },
     cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd,snowflake' },
-    /** The small row profile's row size (bx_bench_small); default: the default profile (bx_bench). */
+    /** The small row profile's row size (bx_bench_rB); default: the default profile (bx_bench). */
     'row-bytes': { type: 'string' },
     /** Skip B0/B1 (memory runs at 10M rows, where B1 alone takes minutes). */
     'no-baselines': { type: 'boolean', default: false },
@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
 });
 const URLS = { redis: 'redis://127.0.0.1:6379', ch: 'http://127.0.0.1:8123', s3: 'http://127.0.0.1:4568' };
 const rowBytes = args['row-bytes'] === undefined ? undefined : Number(args['row-bytes']);
-const DATABASE = rowBytes === undefined ? 'bx_bench' : 'bx_bench_small';
+const DATABASE = rowBytes === undefined ? 'bx_bench' : rowsDatabase(rowBytes);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function tableRows(): Promise<number> {

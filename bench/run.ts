@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { b0, b0RowBinary, b1, responseBytes } from './baselines';
 import { benchBucket } from './bench-bucket';
-import { countTeamRows, generateEvents } from './generate';
+import { countTeamRows, generateEvents, rowsDatabase } from './generate';
 import { BENCH_CASES, runProductCase, type BenchSnowflakeTarget } from './product';
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
@@ -41,7 +41,6 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 const DATABASE = 'bx_bench';
-const SMALL_DATABASE = 'bx_bench_small';
 const BUCKET = 'bx-bench';
 
 const say = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -69,9 +68,9 @@ async function main(): Promise<void> {
       rowBytes > 0
         ? await measureProfile({
             ...deps,
-            database: SMALL_DATABASE,
+            database: rowsDatabase(rowBytes),
             rowBytes,
-            workerEnv: { ...workerEnv, CLICKHOUSE_DATABASE: SMALL_DATABASE },
+            workerEnv: { ...workerEnv, CLICKHOUSE_DATABASE: rowsDatabase(rowBytes) },
           })
         : null;
 
