@@ -18,7 +18,9 @@ export function verbatimJson(
  * why it stopped: 0 at the end of the batch; 1 when `out` may be too small
  * for the next row (room for 256 + 6 × its field bytes is needed); 2 when
  * the next row needs `toRecordLine` (a JSON column to normalise, a
- * timestamp in another form).
+ * timestamp in another form). `layout` (11 bytes) says how each field is
+ * encoded: 0 text, 1 a binary UUID, 2 a binary DateTime, 3 | scale << 4 a
+ * binary DateTime64 (EventBatch.layout).
  */
 export function writeRecords(
   bytes: Uint8Array,
@@ -27,6 +29,7 @@ export function writeRecords(
   slots: number,
   out: Uint8Array,
   state: Float64Array,
+  layout: Uint8Array,
 ): 0 | 1 | 2;
 
 /**
@@ -75,7 +78,9 @@ export function dechunk(buf: Uint8Array, at: number, from: number, to: number, s
  * PLAIN-encoded, as the S3 destination's ColumnWriter would value by value:
  * `kind` 0 UTF-8 text (checked by the caller), 1 JSON text (null when empty
  * or `null`; verbatim JSON copied), 2 Int64, 3 ClickHouse timestamp text as
- * UTC microseconds; `optional` columns get a definition level a byte each in
+ * UTC microseconds; `encoding` is the field's in the batch's layout (a
+ * binary UUID written as its text, a binary DateTime or DateTime64 as
+ * microseconds); `optional` columns get a definition level a byte each in
  * `levels`. `state` = [row, page's values start, their end, bytes at which
  * the page is full, values in the page, nulls, bytes needed], advanced;
  * `stats` = [min, max, any] of Int64 and timestamp values. Answers why it
@@ -91,6 +96,7 @@ export function parquetColumn(
   slots: number,
   field: number,
   kind: 0 | 1 | 2 | 3,
+  encoding: number,
   optional: 0 | 1,
   page: Uint8Array,
   levels: Uint8Array,

@@ -108,7 +108,7 @@ describe('the worker tells a destination whether the run was started before', ()
     const sut = createRunProcessor({
       store,
       // Whatever the source's method is called, this destination reads nothing from it.
-      source: { rows: noRows, batches: noRows } as unknown as RunExportDeps['source'],
+      source: { rows: noRows, batches: noRows, eventBatches: noRows } as unknown as RunExportDeps['source'],
       destinationFor: () => destination,
       config: { CLICKHOUSE_DATABASE: 'default', EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
       logger,

@@ -66,7 +66,7 @@ describe('run processor (fast, with fakes)', () => {
         runs,
         runLogs: { append: async (_id: string, lines: readonly RunLogLine[]) => void logs.push(...lines) },
       } as unknown as RunExportDeps['store'],
-      source: { batches: async function* (): AsyncGenerator<EventBatch> {} } as unknown as RunExportDeps['source'],
+      source: { eventBatches: async function* (): AsyncGenerator<EventBatch> {} } as unknown as RunExportDeps['source'],
       destinationFor: () => ({ write: (batches, ctx) => write(batches, ctx) }),
       config: { CLICKHOUSE_DATABASE: 'default', EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
       logger: createLogger({}, 'error'),

@@ -1,5 +1,5 @@
 import * as native from '@bx/native';
-import { FIELDS, Field, SLOTS } from './event-fields';
+import { FIELDS, Field, FieldEncoding, SLOTS, TEXT_LAYOUT } from './event-fields';
 import { toRecordLine, type EventRow } from '@bx/core';
 import { verbatimJsonField } from './json-bytes';
 
@@ -20,6 +20,8 @@ export class EventBatch {
     readonly bytes: Buffer,
     readonly index: Int32Array,
     readonly count: number,
+    /** How each field is encoded (FieldEncoding by field): UUIDs and timestamps may be ClickHouse's binary. */
+    readonly layout: Readonly<Uint8Array> = TEXT_LAYOUT,
   ) {}
 
   /** A batch of rows held as objects (tests, and the exact path). */
@@ -61,50 +63,54 @@ export class EventBatch {
   }
 
   /**
-   * The contract's JSON Lines records, one per row, each ending in `\n`, as
-   * UTF-8: the same bytes as `toRecordLine`, written from the field bytes in
-   * C (packages/native/src/records.c). A row whose JSON column must be
+   * The contract's JSON Lines records of rows `from`.., each ending in `\n`,
+   * as UTF-8: the same bytes as `toRecordLine`, written from the field bytes
+   * in C (packages/native/src/records.c). A row whose JSON column must be
    * normalised, or whose text is not well-formed UTF-8 (written with U+FFFD
    * for the bad bytes), takes `toRecordLine` itself.
    */
-  records(): Buffer {
-    const initial: Buffer = Buffer.allocUnsafeSlow(this.bytes.length + this.count * ROW_OVERHEAD);
-    const { out, length } = this.writeLines(initial, (buf, used, n) => grown(buf, used, n))!;
+  records(from = 0): Buffer {
+    const initial: Buffer = Buffer.allocUnsafeSlow(this.bytes.length + (this.count - from) * ROW_OVERHEAD);
+    const { out, length } = this.writeLines(initial, from, (buf, used, n) => grown(buf, used, n));
     return out.subarray(0, length);
   }
 
   /**
-   * `records()` written into `target` (memory the caller reuses, shared with
-   * a compression thread): the bytes written, or -1 when they might not fit.
-   * Then `records()` is the way, and `target` holds nothing of use.
+   * `records(from)` written into `target` (memory the caller reuses, shared
+   * with a compression thread) from its start, as many rows as surely fit:
+   * answers the row after the last one written (`from` when none fits) and
+   * the bytes written.
    */
-  recordsInto(target: Uint8Array): number {
-    const written = this.writeLines(target, (buf, used, n) => (used + n <= buf.length ? buf : null));
-    return written ? written.length : -1;
+  recordsInto(target: Uint8Array, from = 0): { next: number; bytes: number } {
+    const { next, length } = this.writeLines(target, from, (buf, used, n) => (used + n <= buf.length ? buf : null));
+    return { next, bytes: length };
   }
 
   /**
-   * Writes the records into `out` from its start. `room(out, used, n)`
-   * answers a buffer holding `out`'s first `used` bytes with room for `n`
-   * more (`out` itself when it has it), or null to give up (then so does
-   * this).
+   * Writes the records of rows `from`.. into `out` from its start.
+   * `room(out, used, n)` answers a buffer holding `out`'s first `used` bytes
+   * with room for `n` more (`out` itself when it has it), or null to stop
+   * there. Answers the buffer, the bytes written and the row it stopped at
+   * (`count` when every row is written).
    */
   private writeLines<B extends Uint8Array>(
     out: B,
+    from: number,
     room: (out: B, used: number, n: number) => B | null,
-  ): { out: B; length: number } | null {
-    const { bytes, index, count } = this;
+  ): { out: B; length: number; next: number } {
+    const { bytes, index, count, layout } = this;
     const state = new Float64Array(2); // [row, bytes written]
+    state[0] = from;
     this.exactRows = 0;
     for (;;) {
-      const stop = native.writeRecords(bytes, index, count, SLOTS, out, state);
-      if (stop === DONE) return { out, length: state[1]! };
-      const r = state[0]!;
-      const o = state[1]!;
+      const stop: number = native.writeRecords(bytes, index, count, SLOTS, out, state, layout as Uint8Array);
+      const r: number = state[0]!;
+      const o: number = state[1]!;
+      if (stop === DONE) return { out, length: o, next: count };
       // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
       const line = stop === NEEDS_ROOM ? null : Buffer.from(toRecordLine(this.row(r)) + '\n');
       const bigger = room(out, o, line ? line.length : ROW_OVERHEAD + 6 * this.rowBytes(r * SLOTS));
-      if (!bigger) return null;
+      if (!bigger) return { out, length: o, next: r };
       out = bigger;
       if (!line) continue;
       this.exactRows++;
@@ -114,9 +120,10 @@ export class EventBatch {
     }
   }
 
-  /** Whether fields `fields` of every row are well-formed UTF-8 (nulls skipped); checked in C. */
+  /** Whether the text fields among `fields` of every row are well-formed UTF-8 (nulls skipped); checked in C. */
   utf8(fields: Uint8Array): boolean {
-    return native.utf8Fields(this.bytes, this.index, this.count, SLOTS, fields);
+    const text = this.layout === TEXT_LAYOUT ? fields : fields.filter((f) => this.layout[f] === FieldEncoding.TEXT);
+    return native.utf8Fields(this.bytes, this.index, this.count, SLOTS, text);
   }
 
   /** Per row, 1 when the JSON column `field` is non-empty verbatim JSON (see `verbatimJsonField`), else 0. */
@@ -130,9 +137,12 @@ export class EventBatch {
     return rows;
   }
 
-  /** One row decoded into strings (team_id as decimal text). */
+  /** One row decoded into strings (team_id as decimal text; binary UUIDs and timestamps as ClickHouse writes them). */
   row(r: number): EventRow {
-    const text = (f: number) => this.bytes.toString('utf8', this.start(r, f), this.end(r, f));
+    const text = (f: number) =>
+      this.layout[f] === FieldEncoding.TEXT
+        ? this.bytes.toString('utf8', this.start(r, f), this.end(r, f))
+        : binaryText(this.bytes, this.start(r, f), this.end(r, f), this.layout[f]!);
     return {
       uuid: text(Field.uuid),
       event: text(Field.event),
@@ -153,6 +163,34 @@ export class EventBatch {
     for (let f = 0; f < FIELDS; f++) n += Math.max(0, this.index[slot + 2 * f + 1]! - this.index[slot + 2 * f]!);
     return n;
   }
+}
+
+/**
+ * A binary UUID, DateTime or DateTime64 (`encoding`) as toString() writes
+ * it in UTC (the C writer's text, packages/native/src/binary_text.c).
+ */
+export function binaryText(b: Buffer, s: number, e: number, encoding: number): string {
+  if (encoding === FieldEncoding.UUID) {
+    const hex =
+      Buffer.from(b.subarray(s, s + 8))
+        .reverse()
+        .toString('hex') +
+      Buffer.from(b.subarray(s + 8, e))
+        .reverse()
+        .toString('hex');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+  const scale = encoding >> 4;
+  const ticks = (encoding & 0x0f) === FieldEncoding.DATE_TIME ? BigInt(b.readUInt32LE(s)) : b.readBigInt64LE(s);
+  const unit = 10n ** BigInt(scale);
+  let seconds = ticks / unit;
+  let fraction = ticks % unit;
+  if (fraction < 0n) {
+    seconds -= 1n;
+    fraction += unit;
+  }
+  const text = new Date(Number(seconds) * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  return scale === 0 ? text : `${text}.${fraction.toString().padStart(scale, '0')}`;
 }
 
 /** Upper bound of a record's bytes beyond its fields' own (the C writer assumes the same). */

@@ -1,6 +1,8 @@
 import { PermanentError, RetryableError } from '@bx/core';
 import type { EventBatch } from '@bx/batch';
 import { ClickHousePing, QUERY_SETTINGS, type ClickHouseConfig } from './clickhouse-ping';
+import { columnTypes } from './column-types';
+import { buildEventsQuery, eventsLayout, type EventsQuery } from './events-query';
 import { queryRowBinary, type QueryEndpoint } from './http-query';
 
 export interface ClickHouseSourceOptions {
@@ -48,8 +50,33 @@ export class ClickHouseSource {
   }
 
   /**
+   * The events of `q` as batches (see `batches`), UUIDs and timestamps read
+   * binary where the table stores them as UUID, DateTime or DateTime64 (see
+   * eventsLayout): the table's column types are read first, for each run,
+   * so the query always matches the table it reads.
+   */
+  async *eventBatches(
+    q: EventsQuery,
+    signal?: AbortSignal,
+    opts: { reuseBuffers?: boolean } = {},
+  ): AsyncGenerator<EventBatch> {
+    let layout: Uint8Array;
+    try {
+      const types = await columnTypes(this.endpoint, q.database, q.table, {
+        timeoutMs: this.opts.requestTimeoutMs,
+        signal,
+      });
+      layout = eventsLayout(types);
+    } catch (err) {
+      throw mapError(err);
+    }
+    yield* this.batches(buildEventsQuery(q, layout), signal, { ...opts, layout });
+  }
+
+  /**
    * Runs the events query `sql` (see `buildEventsQuery`) with `FORMAT
-   * RowBinary` and yields its rows in batches of about `batchBytes`.
+   * RowBinary` and yields its rows in batches of about `batchBytes`, their
+   * fields encoded as `layout` says (the one `sql` was built for).
    * The response is read at most `readAheadBytes` ahead of the batches the
    * caller has taken, straight into the batches' buffers (see queryRowBinary).
    * With `reuseBuffers`, a batch's memory is reused once the caller asks for
@@ -58,13 +85,14 @@ export class ClickHouseSource {
   async *batches(
     sql: string,
     signal?: AbortSignal,
-    { reuseBuffers = false }: { reuseBuffers?: boolean } = {},
+    { reuseBuffers = false, layout }: { reuseBuffers?: boolean; layout?: Readonly<Uint8Array> } = {},
   ): AsyncGenerator<EventBatch> {
     const idle = new AbortController();
     const response = queryRowBinary(this.endpoint, `${sql}\nFORMAT RowBinary`, {
       batchBytes: this.opts.batchBytes,
       readAheadBytes: this.opts.readAheadBytes,
       reuseBuffers,
+      layout,
       answerTimeoutMs: this.opts.requestTimeoutMs,
       settings: QUERY_SETTINGS,
       signal: signal ? AbortSignal.any([signal, idle.signal]) : idle.signal,

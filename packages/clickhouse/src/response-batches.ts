@@ -1,12 +1,14 @@
-import { EventBatch } from '@bx/batch';
+import { EventBatch, TEXT_LAYOUT } from '@bx/batch';
 import { ChunkedBody } from './chunked-body';
-import { decodeRowBinary, frameRows } from './row-binary-frames';
+import { decodeRowBinary, frameRows, rowKinds } from './row-binary-frames';
 
 export interface ResponseBatchesOptions {
   /** Bytes of rows per batch. */
   batchBytes: number;
   /** Bytes read and not yet taken at which reading pauses. */
   readAheadBytes: number;
+  /** How the rows' fields are encoded (see eventsLayout): text by default. */
+  layout?: Readonly<Uint8Array>;
   /**
    * Whether a batch's memory is reused once the next batch is taken: the
    * taker is done with a batch, and with any view of its bytes, by then.
@@ -87,6 +89,8 @@ export class ResponseBatches {
   private wake: (() => void) | null = null;
   /** Called once the status line and headers are in. */
   onHead: () => void = () => undefined;
+  private readonly layout: Readonly<Uint8Array>;
+  private readonly kinds: Uint8Array;
 
   constructor(
     private readonly opts: ResponseBatchesOptions,
@@ -94,6 +98,8 @@ export class ResponseBatches {
   ) {
     this.threshold = opts.batchBytes;
     this.standardSize = opts.batchBytes + READ_ROOM;
+    this.layout = opts.layout ?? TEXT_LAYOUT;
+    this.kinds = rowKinds(this.layout);
     this.buf = Buffer.allocUnsafeSlow(this.standardSize);
   }
 
@@ -248,11 +254,13 @@ export class ResponseBatches {
 
   /** Frames the complete rows in the buffer into a batch; the rest starts the next buffer. */
   private frame(): void {
-    const frames = frameRows(this.buf.subarray(0, this.filled), this.index);
+    const frames = frameRows(this.buf.subarray(0, this.filled), this.index, this.kinds);
     this.index = frames.index;
     // Bytes the next row needs, from its start.
     this.threshold = Math.max(this.opts.batchBytes, frames.need - frames.used);
-    if (frames.count > 0) this.add(new EventBatch(this.buf.subarray(0, frames.used), frames.index, frames.count));
+    if (frames.count > 0) {
+      this.add(new EventBatch(this.buf.subarray(0, frames.used), frames.index, frames.count, this.layout));
+    }
     if (frames.count === 0 && this.buf.length - frames.used >= this.threshold + READ_ROOM) return;
     const size = this.threshold + READ_ROOM;
     const next = (size === this.standardSize && this.spare.pop()) || { buf: Buffer.allocUnsafeSlow(size) };
@@ -269,7 +277,7 @@ export class ResponseBatches {
       const rest = this.buf.subarray(0, this.filled);
       let batch: EventBatch;
       try {
-        batch = decodeRowBinary(rest);
+        batch = decodeRowBinary(rest, this.layout);
       } catch (err) {
         return this.fail(err);
       }

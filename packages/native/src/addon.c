@@ -121,17 +121,19 @@ static napi_value copy_bytes(napi_env env, napi_callback_info info) {
 }
 
 /*
- * writeRecords(bytes: Uint8Array, index: Int32Array, count, slots, out: Uint8Array, state: Float64Array):
- * state = [row, out offset], advanced; answers why it stopped (0 done, 1 out of room, 2 a row for toRecordLine).
+ * writeRecords(bytes: Uint8Array, index: Int32Array, count, slots, out: Uint8Array, state: Float64Array,
+ * layout: Uint8Array(11)): state = [row, out offset], advanced; answers why it stopped (0 done, 1 out of
+ * room, 2 a row for toRecordLine).
  */
 static napi_value write_records(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  if (!get_args(env, info, 6, argv, "writeRecords: 6 arguments expected")) return NULL;
+  napi_value argv[7];
+  if (!get_args(env, info, 7, argv, "writeRecords: 7 arguments expected")) return NULL;
   batch_t b;
-  size_t n_out, n_state;
-  void *out, *state_data;
+  size_t n_out, n_state, n_layout;
+  void *out, *state_data, *layout;
   if (!batch_args(env, argv, &b) || !typed_data(env, argv[4], napi_uint8_array, &out, &n_out) ||
-      !typed_data(env, argv[5], napi_float64_array, &state_data, &n_state) || n_state != 2 || b.slots != 22) {
+      !typed_data(env, argv[5], napi_float64_array, &state_data, &n_state) || n_state != 2 || b.slots != 22 ||
+      !typed_data(env, argv[6], napi_uint8_array, &layout, &n_layout) || n_layout != 11) {
     napi_throw_type_error(env, NULL, "writeRecords: bad arguments");
     return NULL;
   }
@@ -142,7 +144,8 @@ static napi_value write_records(napi_env env, napi_callback_info info) {
   }
   int32_t row = (int32_t)state[0];
   int64_t o = (int64_t)state[1];
-  int why = bx_write_records(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, out, (int64_t)n_out, &row, &o);
+  int why =
+      bx_write_records(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, layout, out, (int64_t)n_out, &row, &o);
   state[0] = row;
   state[1] = (double)o;
   napi_value result;
@@ -205,24 +208,25 @@ static napi_value dechunk(napi_env env, napi_callback_info info) {
 }
 
 /*
- * parquetColumn(bytes, index: Int32Array, count, slots, field, kind, optional, page: Uint8Array,
+ * parquetColumn(bytes, index: Int32Array, count, slots, field, kind, encoding, optional, page: Uint8Array,
  * levels: Uint8Array, state: Float64Array(7), stats: BigInt64Array(3)): state = [row, base, o,
  * page bytes, values, nulls, need], advanced; answers why it stopped (see bx_parquet_column).
  */
 static napi_value parquet_column(napi_env env, napi_callback_info info) {
-  napi_value argv[11];
-  if (!get_args(env, info, 11, argv, "parquetColumn: 11 arguments expected")) return NULL;
+  napi_value argv[12];
+  if (!get_args(env, info, 12, argv, "parquetColumn: 12 arguments expected")) return NULL;
   batch_t b;
   size_t n_page, n_levels, n_state, n_stats;
   void *page, *levels, *state_data, *stats;
-  int32_t field, kind, optional;
+  int32_t field, kind, encoding, optional;
   if (!batch_args(env, argv, &b) || napi_get_value_int32(env, argv[4], &field) != napi_ok ||
-      napi_get_value_int32(env, argv[5], &kind) != napi_ok || napi_get_value_int32(env, argv[6], &optional) != napi_ok ||
-      !typed_data(env, argv[7], napi_uint8_array, &page, &n_page) ||
-      !typed_data(env, argv[8], napi_uint8_array, &levels, &n_levels) ||
-      !typed_data(env, argv[9], napi_float64_array, &state_data, &n_state) || n_state != 7 ||
-      !typed_data(env, argv[10], napi_bigint64_array, &stats, &n_stats) || n_stats != 3 || field < 0 ||
-      2 * field + 1 >= b.slots || kind < BX_PQ_TEXT || kind > BX_PQ_TIMESTAMP) {
+      napi_get_value_int32(env, argv[5], &kind) != napi_ok || napi_get_value_int32(env, argv[6], &encoding) != napi_ok ||
+      napi_get_value_int32(env, argv[7], &optional) != napi_ok ||
+      !typed_data(env, argv[8], napi_uint8_array, &page, &n_page) ||
+      !typed_data(env, argv[9], napi_uint8_array, &levels, &n_levels) ||
+      !typed_data(env, argv[10], napi_float64_array, &state_data, &n_state) || n_state != 7 ||
+      !typed_data(env, argv[11], napi_bigint64_array, &stats, &n_stats) || n_stats != 3 || field < 0 ||
+      2 * field + 1 >= b.slots || kind < BX_PQ_TEXT || kind > BX_PQ_TIMESTAMP || encoding < 0 || encoding > 0xff) {
     napi_throw_type_error(env, NULL, "parquetColumn: bad arguments");
     return NULL;
   }
@@ -245,8 +249,8 @@ static napi_value parquet_column(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "parquetColumn: state out of range");
     return NULL;
   }
-  int why = bx_parquet_column(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, field, kind, optional != 0, &pg,
-                              stats);
+  int why = bx_parquet_column(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, field, kind, (uint8_t)encoding,
+                              optional != 0, &pg, stats);
   double *out = state_data;
   out[0] = pg.row;
   out[2] = (double)pg.o;

@@ -20,6 +20,31 @@ int bx_verbatim_json(const uint8_t *b, int64_t start, int64_t end);
 /* Whether b[start, end) is well-formed UTF-8 (as Node's isUtf8 has it). */
 int bx_utf8(const uint8_t *b, int64_t start, int64_t end);
 
+/*
+ * How a field's bytes encode its value in a batch (EventBatch.layout): text,
+ * or ClickHouse's binary UUID (16 bytes), DateTime (UInt32 seconds) or
+ * DateTime64 (Int64 ticks of 10^-scale s, the scale in the high nibble).
+ */
+enum { BX_ENC_TEXT = 0, BX_ENC_UUID = 1, BX_ENC_DATETIME = 2, BX_ENC_DATETIME64 = 3 };
+
+/* A binary UUID's 16 bytes as the 36 characters toString() writes (lower-case hex). */
+void bx_uuid_text(uint8_t *out, const uint8_t *b);
+
+/*
+ * A binary DateTime or DateTime64 (`encoding`) in b[s, e) as whole seconds
+ * since the epoch (rounded down) and the fraction of `digits` digits that
+ * follows; 0 when the bytes are not of that length.
+ */
+int bx_binary_time(const uint8_t *b, int64_t s, int64_t e, uint8_t encoding, int64_t *seconds, int64_t *fraction,
+                   int *digits);
+
+/*
+ * `YYYY-MM-DD hh:mm:ss` in UTC, then `.` and the fraction when `digits` >
+ * 0, as toString() writes a DateTime('UTC') or DateTime64(digits, 'UTC');
+ * answers the bytes written, 0 for a year outside 0000-9999.
+ */
+int bx_time_text(uint8_t *out, int64_t seconds, int64_t fraction, int digits);
+
 /* What bx_write_records stopped for. */
 enum { BX_DONE = 0, BX_NEEDS_ROOM = 1, BX_NEEDS_EXACT = 2 };
 
@@ -29,13 +54,23 @@ enum { BX_DONE = 0, BX_NEEDS_ROOM = 1, BX_NEEDS_EXACT = 2 };
  * Stops at the end of the batch, when the next row might not fit (room for
  * 256 + 6 x its field bytes is needed), or at a row only toRecordLine can
  * write (a JSON column to normalise, a timestamp in another form, a string
- * that is not well-formed UTF-8). What it writes is well-formed UTF-8.
+ * that is not well-formed UTF-8). `layout` says how each field is encoded
+ * (BX_ENC_*: UUIDs and timestamps may be binary). What it writes is
+ * well-formed UTF-8.
  */
 int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
-                     uint8_t *out, int64_t n_out, int32_t *row, int64_t *o);
+                     const uint8_t *layout, uint8_t *out, int64_t n_out, int32_t *row, int64_t *o);
 
 /* A RowBinary field's wire type (low nibble of its kind) and the shape its text must have (high nibble). */
-enum { BX_FIELD_STRING = 0, BX_FIELD_INT64 = 1, BX_FIELD_NULLABLE_STRING = 2 };
+enum {
+  BX_FIELD_STRING = 0,
+  BX_FIELD_INT64 = 1,
+  BX_FIELD_NULLABLE_STRING = 2,
+  BX_FIELD_FIXED16 = 3,
+  BX_FIELD_UINT32 = 4,
+  BX_FIELD_NULLABLE_UINT32 = 5,
+  BX_FIELD_NULLABLE_INT64 = 6
+};
 enum { BX_CHECK_UUID = 0x10, BX_CHECK_TIME = 0x20 };
 /* What bx_frame_rows stopped for, and (low byte of *detail) why a row is broken. */
 enum { BX_FRAMED = 0, BX_INDEX_FULL = 1, BX_BROKEN = 2 };
@@ -105,9 +140,11 @@ enum { BX_PQ_DONE = 0, BX_PQ_PAGE_FULL = 1, BX_PQ_NEEDS_ROOM = 2, BX_PQ_NEEDS_JS
  * value without room in the page (pg->need bytes) or the levels
  * (BX_PQ_NEEDS_ROOM), and at a value only the TypeScript writer writes or
  * refuses (BX_PQ_NEEDS_JS: JSON to normalise, a timestamp in another form,
- * a null where the column has none), with pg->row at that row.
+ * a null where the column has none), with pg->row at that row. `encoding`
+ * is the field's (BX_ENC_*): a binary UUID is written as its text, a binary
+ * DateTime or DateTime64 as microseconds (digits past the sixth dropped).
  */
 int bx_parquet_column(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
-                      int32_t field, int kind, int optional, bx_parquet_page_t *pg, int64_t *stats);
+                      int32_t field, int kind, uint8_t encoding, int optional, bx_parquet_page_t *pg, int64_t *stats);
 
 #endif

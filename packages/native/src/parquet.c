@@ -60,8 +60,20 @@ static int micros_of(const uint8_t *b, int64_t s, int64_t e, int64_t *out) {
   return *out < ((int64_t)1 << 53) && *out > -((int64_t)1 << 53);
 }
 
+static const int64_t SCALE_TO_MICROS[10] = {1000000, 100000, 10000, 1000, 100, 10, 1, 10, 100, 1000};
+
+/* A binary DateTime or DateTime64 as microseconds (digits past the sixth dropped, as from its text); 0 if it is none. */
+static int binary_micros(const uint8_t *b, int64_t s, int64_t e, uint8_t encoding, int64_t *out) {
+  int64_t seconds, fraction;
+  int digits;
+  if (!bx_binary_time(b, s, e, encoding, &seconds, &fraction, &digits)) return 0;
+  const int64_t frac = digits <= 6 ? fraction * SCALE_TO_MICROS[digits] : fraction / SCALE_TO_MICROS[digits];
+  *out = seconds * 1000000 + frac;
+  return *out < ((int64_t)1 << 53) && *out > -((int64_t)1 << 53);
+}
+
 int bx_parquet_column(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
-                      int32_t field, int kind, int optional, bx_parquet_page_t *pg, int64_t *stats) {
+                      int32_t field, int kind, uint8_t encoding, int optional, bx_parquet_page_t *pg, int64_t *stats) {
   for (; pg->row < count; pg->row++) {
     if (optional && pg->values >= pg->levels_cap) return BX_PQ_NEEDS_ROOM;
     const int32_t *x = index + (int64_t)pg->row * slots + 2 * field;
@@ -71,6 +83,15 @@ int bx_parquet_column(const uint8_t *b, int64_t n_bytes, const int32_t *index, i
       /* Null: only an optional timestamp (inserted_at) is framed null; anything else is TypeScript's to refuse. */
       if (s != -1 || kind != BX_PQ_TIMESTAMP || !optional) return BX_PQ_NEEDS_JS;
       defined = 0;
+    } else if (kind == BX_PQ_TEXT && encoding == BX_ENC_UUID) {
+      if (e - s != 16) return BX_PQ_NEEDS_JS;
+      if (pg->o + 4 + 36 > pg->cap) {
+        pg->need = 4 + 36;
+        return BX_PQ_NEEDS_ROOM;
+      }
+      put_u32(pg->page + pg->o, 36);
+      bx_uuid_text(pg->page + pg->o + 4, b + s);
+      pg->o += 4 + 36;
     } else if (kind == BX_PQ_TEXT || kind == BX_PQ_JSON) {
       if (kind == BX_PQ_JSON && (s == e || (e - s == 4 && memcmp(b + s, "null", 4) == 0))) {
         if (!optional) return BX_PQ_NEEDS_JS;
@@ -90,7 +111,7 @@ int bx_parquet_column(const uint8_t *b, int64_t n_bytes, const int32_t *index, i
       if (kind == BX_PQ_INT64) {
         if (e - s != 8) return BX_PQ_NEEDS_JS;
         memcpy(&v, b + s, 8); /* little-endian, as x86-64 and arm64 are */
-      } else if (!micros_of(b, s, e, &v)) {
+      } else if (encoding == BX_ENC_TEXT ? !micros_of(b, s, e, &v) : !binary_micros(b, s, e, encoding, &v)) {
         return BX_PQ_NEEDS_JS;
       }
       if (pg->o + 8 > pg->cap) {

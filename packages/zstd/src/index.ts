@@ -1,3 +1,3 @@
 export * from './json-lines';
 export type { ZstdStreamParams } from './zstd-protocol';
-export { terminateZstdThread, ZstdSlotStream, zstdFrames } from './zstd-stream';
+export { terminateZstdThread, ZstdSlotStream, zstdFrames, type LentFrame, type RecordRows } from './zstd-stream';

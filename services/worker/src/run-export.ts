@@ -1,4 +1,4 @@
-import { buildEventsQuery, type ClickHouseSource } from '@bx/clickhouse';
+import type { ClickHouseSource, EventsQuery } from '@bx/clickhouse';
 import { errorMessage, isRetryable, type BatchExport, type Config, type Logger } from '@bx/core';
 import type { DestinationWriter } from '@bx/batch';
 import type { FailurePolicy } from '@bx/operations';
@@ -13,7 +13,7 @@ export interface RunExportDeps {
     runs: Pick<RunRepository, 'start' | 'complete' | 'fail' | 'cancel' | 'state' | 'setState'>;
     runLogs: Pick<RunLogRepository, 'append'>;
   };
-  source: Pick<ClickHouseSource, 'batches'>;
+  source: Pick<ClickHouseSource, 'eventBatches'>;
   /** The run's writer (the registry's writerFor). */
   destinationFor: (exp: BatchExport) => DestinationWriter | Promise<DestinationWriter>;
   config: Pick<Config, 'CLICKHOUSE_DATABASE' | 'EVENTS_TABLE' | 'EVENTS_INTERVAL_COLUMN'>;
@@ -70,7 +70,7 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
     destination: exp.destination.type,
     ...(backfillId ? { backfill_id: backfillId } : {}),
   });
-  const sql = buildEventsQuery({
+  const query: EventsQuery = {
     database: deps.config.CLICKHOUSE_DATABASE,
     table: deps.config.EVENTS_TABLE,
     intervalColumn: deps.config.EVENTS_INTERVAL_COLUMN,
@@ -79,11 +79,11 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
     end: payload.data_interval_end,
     includeEvents: exp.include_events,
     excludeEvents: exp.exclude_events,
-  });
+  };
   let lastProgress = began;
   try {
     const writer = await deps.destinationFor(exp);
-    const result = await writer.write(deps.source.batches(sql, ctx.signal, { reuseBuffers: true }), {
+    const result = await writer.write(deps.source.eventBatches(query, ctx.signal, { reuseBuffers: true }), {
       exportId: exp.id,
       runId: payload.run_id,
       teamId: exp.team_id,

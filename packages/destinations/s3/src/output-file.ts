@@ -46,8 +46,9 @@ class JsonLinesFile implements OutputFile {
 /**
  * JSON Lines compressed with zstd: each batch's records are written straight
  * into memory shared with the zstd thread, and its output goes from there
- * to the parts (see ZstdSlotStream). A batch too large for a slot goes
- * through `records()` and is copied in a slot at a time.
+ * to the parts (see ZstdSlotStream.writeRecords: as many rows a slot as fit;
+ * from a row larger than a slot on, the rest goes through `records()` and
+ * is copied in).
  */
 class ZstdJsonLinesFile implements OutputFile {
   private readonly parts: PartUpload;
@@ -65,7 +66,7 @@ class ZstdJsonLinesFile implements OutputFile {
     return this.zstd.reached(limit);
   }
   async write(batch: EventBatch): Promise<void> {
-    if (!(await this.zstd.write((input) => batch.recordsInto(input)))) await this.zstd.writeBytes(batch.records());
+    return this.zstd.writeRecords(batch);
   }
   async finish(): Promise<number> {
     await this.zstd.end();

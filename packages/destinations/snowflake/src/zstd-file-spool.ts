@@ -49,7 +49,7 @@ export class ZstdFileSpool {
   /** Appends a batch's records to the open file (opening one if needed); resolves when it can take more. */
   async write(batch: EventBatch): Promise<void> {
     const { zstd } = this.current ?? (await this.open());
-    if (!(await zstd.write((input) => batch.recordsInto(input)))) await zstd.writeBytes(batch.records());
+    await zstd.writeRecords(batch);
   }
 
   /** Closes the open file; null when nothing was written since the last one. */

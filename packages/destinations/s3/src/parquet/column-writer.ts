@@ -10,7 +10,13 @@ const PAGE_BYTES = 1 << 20;
  * Compresses a page, now or later (e.g. on a thread). The page's buffer is
  * reused as soon as the call returns: a codec that answers later copies it.
  */
-export type Codec = (raw: Buffer) => Uint8Array | Promise<Uint8Array>;
+export type Codec = (raw: Buffer) => Uint8Array | Promise<Uint8Array | Lent>;
+
+/** Compressed bytes lent by a codec (a slot of memory shared with its thread): released once copied. */
+export interface Lent {
+  bytes: Uint8Array;
+  release(): void;
+}
 
 /** How the C writer writes a field (native.parquetColumn's `kind`). */
 export const ParquetKind = { TEXT: 0, JSON: 1, INT64: 2, TIMESTAMP: 3 } as const;
@@ -140,13 +146,14 @@ export class ColumnWriter {
    * another form, a null the column cannot hold).
    */
   writeField(
-    batch: { bytes: Uint8Array; index: Int32Array; count: number },
+    batch: { bytes: Uint8Array; index: Int32Array; count: number; layout: Readonly<Uint8Array> },
     slots: number,
     field: number,
     kind: ParquetKind,
     from: number,
   ): number {
     const { bytes, index, count } = batch;
+    const encoding = batch.layout[field]!;
     const st = this.state;
     st[0] = from;
     st[1] = this.base;
@@ -163,6 +170,7 @@ export class ColumnWriter {
         slots,
         field,
         kind,
+        encoding,
         optional,
         this.page,
         this.levels,
@@ -209,22 +217,16 @@ export class ColumnWriter {
     const raw = body.length;
     // Uncompressed, the page is placed (copied) at once: its buffer is reused.
     const stored = this.codec ? this.codec(body) : body;
-    const place = (bytes: Uint8Array) => {
-      const header = new CompactWriter()
-        .i32(1, DATA_PAGE)
-        .i32(2, raw)
-        .i32(3, bytes.length)
-        .struct(5, (w) => w.i32(1, values).i32(2, Encoding.PLAIN).i32(3, Encoding.RLE).i32(4, Encoding.RLE))
-        .end()
-        .bytes();
-      this.append(header);
-      this.append(bytes);
-      this.inFlight -= raw;
-      this.rawBytes += header.length + raw;
-      this.storedBytes += header.length + bytes.length;
-      this.fileRaw += raw;
-      this.fileStored += bytes.length;
-      this.ratio = this.fileStored / this.fileRaw;
+    // Never throws (a failure waits in `failure` for settle()), so a lent frame is always released.
+    const place = (compressed: Uint8Array | Lent) => {
+      const lent = compressed instanceof Uint8Array ? null : compressed;
+      try {
+        if (!this.failure) this.placeCompressed(lent ? lent.bytes : (compressed as Uint8Array), raw, values);
+      } catch (err) {
+        this.failure ??= err;
+      } finally {
+        lent?.release();
+      }
     };
     if (stored instanceof Promise || this.compressing.length > 0) {
       const placed = this.placing
@@ -241,6 +243,25 @@ export class ColumnWriter {
     if (this.page.length > LEVELS_ROOM + PAGE_BYTES + 4096) this.page = newPage(); // after a value larger than a page
     this.o = this.base;
     this.pageValues = 0;
+  }
+
+  /** A page's header and compressed bytes, copied to the end of the column chunk. */
+  private placeCompressed(bytes: Uint8Array, raw: number, values: number): void {
+    const header = new CompactWriter()
+      .i32(1, DATA_PAGE)
+      .i32(2, raw)
+      .i32(3, bytes.length)
+      .struct(5, (w) => w.i32(1, values).i32(2, Encoding.PLAIN).i32(3, Encoding.RLE).i32(4, Encoding.RLE))
+      .end()
+      .bytes();
+    this.append(header);
+    this.append(bytes);
+    this.inFlight -= raw;
+    this.rawBytes += header.length + raw;
+    this.storedBytes += header.length + bytes.length;
+    this.fileRaw += raw;
+    this.fileStored += bytes.length;
+    this.ratio = this.fileStored / this.fileRaw;
   }
 
   /** Waits for the pages being compressed. */

@@ -1,5 +1,5 @@
 import { jsonColumn } from '@bx/core';
-import { Field as CoreField, SLOTS, type EventBatch } from '@bx/batch';
+import { binaryText, Field as CoreField, FieldEncoding, SLOTS, type EventBatch } from '@bx/batch';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import { ZSTD_PARQUET_PAGES } from '../object-upload';
@@ -217,6 +217,13 @@ class ValueWriter {
     const b = batch.bytes;
     const s = batch.start(r, field);
     const e = batch.end(r, field);
+    const encoding = batch.layout[field]!;
+    if (encoding !== FieldEncoding.TEXT && s !== -1) {
+      // A binary UUID or timestamp, as its text (which is what the C writer writes, or the micros it holds).
+      const text = Buffer.from(binaryText(b, s, e, encoding));
+      if (kind === ParquetKind.TEXT) return column.bytes(text, 0, text.length);
+      return column.int64Number(timestampMicros(text, 0, text.length));
+    }
     switch (kind) {
       case ParquetKind.TEXT:
         if (this.utf8) column.bytes(b, s, e);
