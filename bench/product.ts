@@ -65,7 +65,8 @@ export async function runProductCase(
     name: `bench ${c.name}`,
     team_id: BENCH_TEAM,
     interval: 'hour',
-    paused: true,
+    // Not paused: the worker holds the runs of a paused export. No scheduler runs on this prefix.
+    paused: false,
     destination: destinationOf(c, deps),
   });
   const worker = new WorkerProcess({ ...deps.workerEnv, WORKER_CONCURRENCY: '1' });

@@ -47,7 +47,8 @@ export async function smallRuns(
       name: `small ${i}`,
       team_id: 1000 + i,
       interval: 'hour',
-      paused: true,
+      // Not paused: the worker holds the runs of a paused export. No scheduler runs on this prefix.
+      paused: false,
       destination: { type: 'S3', config: { ...deps.s3, prefix: `small/${i}`, compression: 'gzip' } },
     });
     jobs.push({

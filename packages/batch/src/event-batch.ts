@@ -70,7 +70,9 @@ export class EventBatch {
    * for the bad bytes), takes `toRecordLine` itself.
    */
   records(from = 0): Buffer {
-    const initial: Buffer = Buffer.allocUnsafeSlow(this.bytes.length + (this.count - from) * ROW_OVERHEAD);
+    // Binary UUIDs and timestamps take about 120 bytes a row more as text.
+    const perRow = ROW_OVERHEAD + (this.layout === TEXT_LAYOUT ? 0 : 128);
+    const initial: Buffer = Buffer.allocUnsafeSlow(this.bytes.length + (this.count - from) * perRow);
     const { out, length } = this.writeLines(initial, from, (buf, used, n) => grown(buf, used, n));
     return out.subarray(0, length);
   }
