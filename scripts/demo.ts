@@ -7,7 +7,8 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client }
 import type { BatchExport, Run } from '@bx/core';
 import { createClient } from '@clickhouse/client';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
@@ -18,6 +19,10 @@ const PORT = Number(process.env.PORT ?? 8080);
 const TOKEN = process.env.ADMIN_API_TOKEN ?? `demo-${randomUUID()}`;
 const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+/** Destination secrets are encrypted in Redis with this key (yours if you set one). */
+const SECRETS_KEY = process.env.SECRETS_ENCRYPTION_KEYS ?? randomBytes(32).toString('base64');
+/** The local S3 server listens on loopback, which destinations may not reach by default. */
+const ALLOWED_PRIVATE = process.env.ALLOWED_PRIVATE_DESTINATIONS ?? new URL(S3_ENDPOINT).hostname;
 const say = (msg: string) => console.log(`[demo] ${msg}`);
 
 async function seedEvents(base: number): Promise<number> {
@@ -79,7 +84,25 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, tim
   }
 }
 
+/** Fails when something already listens on `port`: the demo would talk to it instead of its own API. */
+async function checkPortFree(port: number): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} is already in use (another npm start or demo?); stop it, or run with PORT=<free port>`
+            : `cannot listen on port ${port}: ${err.message}`,
+        ),
+      ),
+    );
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve()));
+  });
+}
+
 async function main(): Promise<void> {
+  await checkPortFree(PORT);
   const base = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
   say(`seeding ${await seedEvents(base)} events for teams 1 and 2 into ${DATABASE}.events (last 3 hours)`);
 
@@ -97,6 +120,8 @@ async function main(): Promise<void> {
       ...process.env,
       NODE_NO_WARNINGS: '1',
       ADMIN_API_TOKEN: TOKEN,
+      SECRETS_ENCRYPTION_KEYS: SECRETS_KEY,
+      ALLOWED_PRIVATE_DESTINATIONS: ALLOWED_PRIVATE,
       PORT: String(PORT),
       CLICKHOUSE_DATABASE: DATABASE,
       SCHEDULER_SETTLE_SECONDS: '5',
@@ -107,7 +132,10 @@ async function main(): Promise<void> {
   const stopProduct = () => product.exitCode === null && product.kill('SIGTERM');
   process.on('exit', stopProduct);
   try {
-    await waitFor('the API', () => api<unknown>('GET', '/api/exports').then(() => true));
+    await waitFor('the API', () => {
+      if (product.exitCode !== null) throw new Error(`the product exited (${product.exitCode}); see above`);
+      return api<unknown>('GET', '/api/exports').then(() => true);
+    });
     const prefix = `demo-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '')}/{year}/{month}/{day}`;
     const exp = await api<BatchExport>('POST', '/api/exports', {
       name: 'Demo: hourly events to S3',
@@ -159,6 +187,10 @@ async function main(): Promise<void> {
       })),
     );
     say('done. Services keep running; stop them with: bash scripts/local-services.sh stop');
+    say(
+      `the demo's export has its secret encrypted with this key; to use it again, start the product with ` +
+        `SECRETS_ENCRYPTION_KEYS='${SECRETS_KEY}' ALLOWED_PRIVATE_DESTINATIONS=${ALLOWED_PRIVATE}`,
+    );
   } finally {
     stopProduct();
   }

@@ -1,13 +1,13 @@
-import { createApp } from '@bx/api';
+import { createApp, type AppDeps } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { createLogger } from '@bx/core';
+import { NetworkPolicy, createLogger } from '@bx/core';
 import { checkDestination } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { testEnv, uniqueName } from './env';
+import { TEST_ALLOWED_PRIVATE, testEnv, uniqueName } from './env';
 
 export const TOKEN = 'test-token-0123456789abcdef';
 
@@ -16,6 +16,19 @@ export interface HttpResult {
   headers: Headers;
   text: string;
   json: any;
+}
+
+export interface ApiHarnessOptions {
+  bullBoardReadOnly?: boolean;
+  clock?: () => number;
+  /** MAX_EXPORTS. Default the product's. */
+  maxExports?: number;
+  /** TRUST_PROXY. Default false. */
+  trustProxy?: AppDeps['trustProxy'];
+  /** Wrong tokens per client and window before 429. Default the product's (20 a minute). */
+  authFailureLimit?: AppDeps['authFailureLimit'];
+  /** ALLOWED_PRIVATE_DESTINATIONS. Default loopback, where the test servers listen. */
+  network?: NetworkPolicy;
 }
 
 /** The admin API on a random port over its own Redis prefix; close() removes every key it made. */
@@ -41,9 +54,13 @@ export class ApiHarness {
   private readonly clock: () => number;
   private server: Server | null = null;
 
-  constructor(opts: { bullBoardReadOnly?: boolean; clock?: () => number; maxExports?: number } = {}) {
+  readonly network: NetworkPolicy;
+
+  constructor(private readonly opts: ApiHarnessOptions = {}) {
+    this.network = opts.network ?? NetworkPolicy.parse(TEST_ALLOWED_PRIVATE);
     this.service = new ExportService(this.store, this.queue, this.logger, opts.clock, {
       maxExports: opts.maxExports,
+      network: this.network,
     });
     this.clock = opts.clock ?? Date.now;
     this.readOnly = opts.bullBoardReadOnly ?? false;
@@ -60,7 +77,9 @@ export class ApiHarness {
       bullBoardReadOnly: this.readOnly,
       clickhouse: this.clickhouse,
       logger: this.logger,
-      checkDestination,
+      checkDestination: (destination, opts) => checkDestination(destination, { ...opts, network: this.network }),
+      trustProxy: this.opts.trustProxy,
+      authFailureLimit: this.opts.authFailureLimit,
     });
     this.server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -14,3 +14,18 @@ export const S3_CREDENTIALS = { aws_access_key_id: 'S3RVER', aws_secret_access_k
 export function uniqueName(stem: string): string {
   return `${stem}-${randomBytes(4).toString('hex')}`;
 }
+
+/** A fixed key for SECRETS_ENCRYPTION_KEYS of the processes tests start (32 bytes, base64). */
+export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
+
+/** Loopback, where every test server listens: what ALLOWED_PRIVATE_DESTINATIONS must let through in tests. */
+export const TEST_ALLOWED_PRIVATE = '127.0.0.0/8,::1,localhost';
+
+/**
+ * The security settings every process a test starts gets unless the test says otherwise:
+ * secrets encrypted with TEST_SECRETS_KEY, destinations on loopback allowed.
+ */
+export const TEST_SECURITY_ENV: Record<string, string> = {
+  SECRETS_ENCRYPTION_KEYS: TEST_SECRETS_KEY,
+  ALLOWED_PRIVATE_DESTINATIONS: TEST_ALLOWED_PRIVATE,
+};

@@ -1,6 +1,6 @@
 import { createApp } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { createLogger } from '@bx/core';
+import { NetworkPolicy, createLogger } from '@bx/core';
 import { checkDestination, writerFor } from '@bx/destinations';
 import { BackfillService, ExportService, FailurePolicy, RunService } from '@bx/operations';
 import { BullMqRunQueue, type RunWorker } from '@bx/queue';
@@ -9,7 +9,7 @@ import { Store } from '@bx/store';
 import { createRunProcessor } from '@bx/worker';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { testEnv, uniqueName } from './env';
+import { TEST_ALLOWED_PRIVATE, testEnv, uniqueName } from './env';
 import { QueueInspector } from './queue-inspector';
 
 export const TOKEN = 'in-process-token-0123456789';
@@ -32,7 +32,9 @@ export class InProcessSystem {
     requestTimeoutMs: 60_000,
   });
   readonly scheduler = new Scheduler({ store: this.store, queue: this.queue, logger: this.logger, settleMs: 0 });
-  readonly exports = new ExportService(this.store, this.queue, this.logger);
+  /** ALLOWED_PRIVATE_DESTINATIONS: loopback, where the test servers listen. */
+  readonly network = NetworkPolicy.parse(TEST_ALLOWED_PRIVATE);
+  readonly exports = new ExportService(this.store, this.queue, this.logger, Date.now, { network: this.network });
   worker: RunWorker | null = null;
   /** BullMQ's view of this system's queues (tests look, never change). */
   readonly bullmq = new QueueInspector(this.prefix);
@@ -52,7 +54,7 @@ export class InProcessSystem {
       bullBoardReadOnly: false,
       clickhouse: this.source,
       logger: this.logger,
-      checkDestination,
+      checkDestination: (destination, opts) => checkDestination(destination, { ...opts, network: this.network }),
     });
     this.server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -66,7 +68,7 @@ export class InProcessSystem {
       failures,
       store: this.store,
       source: this.source,
-      destinationFor: (exp) => writerFor(exp.destination),
+      destinationFor: (exp) => writerFor(exp.destination, { network: this.network }),
       config: { CLICKHOUSE_DATABASE: this.database, EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
       logger: this.logger,
     });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { TEST_SECURITY_ENV } from './env';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -18,7 +19,7 @@ export class ServiceProcess {
     nodeArgs: string[] = [],
   ) {
     this.child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'services', role, 'dist', 'main.js')], {
-      env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
+      env: { ...process.env, NODE_NO_WARNINGS: '1', ...TEST_SECURITY_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let buffered = '';

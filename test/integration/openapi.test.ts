@@ -213,9 +213,17 @@ describe('OpenAPI document', () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const login = (token: string) =>
       op('POST', '/admin/login', {}, { token: null, headers: form, body: new URLSearchParams({ token }).toString() });
-    expect((await login(TOKEN)).status).to.equal(303);
+    const session = await login(TOKEN);
+    expect(session.status).to.equal(303);
     expect((await login('wrong')).status).to.equal(401);
-    expect((await op('POST', '/admin/logout', {}, { token: null })).status).to.equal(303);
+    const cookie = session.headers.get('set-cookie')!.split(';')[0]!;
+    const current = await op('GET', '/admin/session', {}, { token: null, headers: { cookie } });
+    expect(current.status).to.equal(200);
+    expect((await op('GET', '/admin/session', {}, { token: null })).status).to.equal(401);
+    const logout = (csrf: string) =>
+      op('POST', '/admin/logout', {}, { token: null, headers: { ...form, cookie }, body: `_csrf=${csrf}` });
+    expect((await logout('wrong')).status).to.equal(403);
+    expect((await logout(current.json.csrf_token)).status).to.equal(303);
   });
 
   it('saw every documented operation whose route exists in this build', () => {

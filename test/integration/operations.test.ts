@@ -201,7 +201,12 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect(failed).to.deep.include({ status: 'Failed', attempts: 1 });
     expect(failed!.error).to.contain('NoSuchBucket');
     expect(
-      (await sys.call('PATCH', `/api/exports/${id}`, { destination: { config: { bucket_name: bucket } } })).status,
+      (
+        await sys.call('PATCH', `/api/exports/${id}`, {
+          // A new bucket is a new place for the data: the secret comes again (secrets_required).
+          destination: { config: { bucket_name: bucket, ...S3_CREDENTIALS } },
+        })
+      ).status,
     ).to.equal(200);
     const retried = await sys.call('POST', `/api/exports/${id}/runs/${failed!.id}/retry`);
     expect(retried.status).to.equal(202);

@@ -93,7 +93,10 @@ describe('resiliency: dead-letter queue, retries, auto-pause', function () {
     expect(dead!.data).to.deep.include({ run_id: runId, export_id: id, attempts: 1 });
     expect(dead!.data.error).to.contain('NoSuchBucket');
 
-    await sys.call('PATCH', `/api/exports/${id}`, { destination: { config: { bucket_name: bucket } } });
+    await sys.call('PATCH', `/api/exports/${id}`, {
+      // A new bucket is a new place for the data: the secret comes again (secrets_required).
+      destination: { config: { bucket_name: bucket, ...S3_CREDENTIALS } },
+    });
     expect((await sys.call('POST', `/api/exports/${id}/runs/${runId}/retry`)).status).to.equal(202);
     expect(await sys.queue.deadLetterIds()).to.deep.equal([]);
     await eventually(

@@ -22,6 +22,10 @@ describe('configuration', () => {
     ['WORKER_CONCURRENCY', '0'],
     ['LOG_LEVEL', 'verbose'],
     ['BULL_BOARD_READ_ONLY', 'maybe'],
+    ['TRUST_PROXY', 'everyone'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', 'loopback, 300.1.1.1'],
+    ['HTTP_REQUEST_TIMEOUT_MS', '10'],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${value} naming the variable`, () => {
@@ -40,9 +44,44 @@ describe('configuration', () => {
   });
 
   it('requires ADMIN_API_TOKEN for the API role only', () => {
-    expect(() => loadConfig({}, ['api'])).to.throw(ConfigError, /ADMIN_API_TOKEN/);
-    expect(loadConfig({ ADMIN_API_TOKEN: 'x'.repeat(32) }, ['api']).ADMIN_API_TOKEN).to.equal('x'.repeat(32));
-    expect(() => loadConfig({}, ['worker'])).to.not.throw();
+    const plaintext = { ALLOW_PLAINTEXT_SECRETS: 'true' };
+    expect(() => loadConfig(plaintext, ['api'])).to.throw(ConfigError, /ADMIN_API_TOKEN/);
+    expect(loadConfig({ ...plaintext, ADMIN_API_TOKEN: 'x'.repeat(32) }, ['api']).ADMIN_API_TOKEN).to.equal(
+      'x'.repeat(32),
+    );
+    expect(() => loadConfig(plaintext, ['worker'])).to.not.throw();
+  });
+
+  it('reads TRUST_PROXY as Express takes it, and HOST', () => {
+    expect(loadConfig({}).TRUST_PROXY).to.equal(false);
+    expect(loadConfig({}).HOST).to.equal('0.0.0.0');
+    expect(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY).to.equal(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).to.equal(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1' }).TRUST_PROXY).to.deep.equal([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::1',
+    ]);
+  });
+
+  it('requires SECRETS_ENCRYPTION_KEYS of every role, unless ALLOW_PLAINTEXT_SECRETS=true', () => {
+    for (const role of ['api', 'scheduler', 'worker'] as const) {
+      expect(() => loadConfig({ ADMIN_API_TOKEN: 'x'.repeat(32) }, [role])).to.throw(
+        ConfigError,
+        /SECRETS_ENCRYPTION_KEYS/,
+      );
+    }
+    const key = Buffer.alloc(32, 1).toString('base64');
+    const sut = loadConfig({ SECRETS_ENCRYPTION_KEYS: `${key}, ${Buffer.alloc(32, 2).toString('base64')}` }, [
+      'worker',
+    ]);
+    expect(sut.SECRETS_ENCRYPTION_KEYS!.sealingKeyId).to.match(/^[0-9a-f]{16}$/);
+    expect(JSON.stringify(sut)).to.not.contain(key);
+    expect(() => loadConfig({ SECRETS_ENCRYPTION_KEYS: 'abc' })).to.throw(
+      ConfigError,
+      /SECRETS_ENCRYPTION_KEYS.*32 bytes/,
+    );
+    expect(() => loadConfig({ ALLOWED_PRIVATE_DESTINATIONS: 'http://x' })).to.throw(ConfigError, /ALLOWED_PRIVATE/);
   });
 
   it('names every bad variable at once, not only the first', () => {
@@ -59,6 +98,7 @@ describe('configuration', () => {
       'LOG_LEVEL',
       'PORT',
       'REDIS_URL',
+      'SECRETS_ENCRYPTION_KEYS',
     ]);
     for (const variable of ['ADMIN_API_TOKEN', 'LOG_LEVEL', 'PORT', 'REDIS_URL'])
       expect(err.message).to.contain(variable);

@@ -1,5 +1,8 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { NetworkPolicy } from './network-policy';
+import { SecretBox } from './secret-box';
 
 const identifier = z
   .string()
@@ -51,6 +54,16 @@ const schema = z.object({
   ADMIN_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Port of the admin API. Default 8080. */
   PORT: int(0).max(65535).default(8080),
+  /** Address the admin API binds to. Default `0.0.0.0` (every IPv4 interface). */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /**
+   * Which proxies to believe about the client (X-Forwarded-For, -Proto, -Host), as Express's
+   * `trust proxy`: `false` (default: none), `true` (the nearest), a hop count, or a list of
+   * `loopback`, `linklocal`, `uniquelocal`, addresses and CIDRs.
+   */
+  TRUST_PROXY: z.string().transform(trustProxy).default(false),
+  /** Time a client has to send a whole request (headers and body), in ms. Default 30000. */
+  HTTP_REQUEST_TIMEOUT_MS: int(1000).default(30_000),
   /** Bull Board at /admin/queues shows queues but refuses retry, clean, pause and the like. Default false. */
   BULL_BOARD_READ_ONLY: z.stringbool().default(false),
   /**
@@ -88,11 +101,61 @@ const schema = z.object({
   AUTO_PAUSE_AFTER_FAILURES: int(0).default(10),
   /** Receives a JSON notice when an export is auto-paused (at most one per export per day). Default none. */
   ALERT_WEBHOOK_URL: url(['http:', 'https:']).optional(),
+  /**
+   * Comma-separated base64 keys of 32 bytes: the first encrypts destination secrets before they
+   * are stored, every one decrypts (rotation). Required by the API, scheduler and worker unless
+   * ALLOW_PLAINTEXT_SECRETS=true.
+   */
+  SECRETS_ENCRYPTION_KEYS: z.string().transform(parseWith(SecretBox.parse)).optional(),
+  /** Store destination secrets in clear when SECRETS_ENCRYPTION_KEYS is unset (development only). Default false. */
+  ALLOW_PLAINTEXT_SECRETS: z.stringbool().default(false),
+  /**
+   * Hosts, addresses or CIDRs in loopback, private or link-local ranges that destinations may
+   * reach (comma-separated). Default none: such addresses are refused. Public ones always pass.
+   */
+  ALLOWED_PRIVATE_DESTINATIONS: z
+    .string()
+    .transform(parseWith(NetworkPolicy.parse))
+    .default(() => new NetworkPolicy()),
   /** `debug`, `info`, `warn` or `error`. Default `info`. */
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
 export type Config = Readonly<Omit<z.infer<typeof schema>, 'QUEUE_PREFIX'> & { QUEUE_PREFIX: string }>;
+
+/** A zod transform from a parser that throws, its message becoming the issue. */
+function parseWith<T>(parse: (value: string) => T) {
+  return (value: string, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      return z.NEVER;
+    }
+  };
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** TRUST_PROXY as Express's `trust proxy` setting takes it. */
+function trustProxy(value: string, ctx: z.RefinementCtx): boolean | number | string[] {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const validBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!PROXY_NAMES.has(entry) && (family === 0 || !validBits || extra !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `'${entry}' is not true, false, a hop count, loopback, linklocal, uniquelocal, an IP address or a CIDR`,
+      });
+      return z.NEVER;
+    }
+  }
+  return entries;
+}
 export type Role = 'api' | 'scheduler' | 'worker';
 
 /**
@@ -124,6 +187,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, roles: readonly Role[] = []):
     problems.push({
       variable: 'QUEUE_PREFIX',
       message: `needs a hash tag on a Redis Cluster (e.g. '{${prefix}}'), so that every key lives in one slot`,
+    });
+  }
+  const plaintext = schema.shape.ALLOW_PLAINTEXT_SECRETS.safeParse(input.ALLOW_PLAINTEXT_SECRETS).data === true;
+  if (roles.length > 0 && !input.SECRETS_ENCRYPTION_KEYS && !plaintext) {
+    problems.push({
+      variable: 'SECRETS_ENCRYPTION_KEYS',
+      message:
+        `is required by the ${roles.join(', ')} (destination secrets are encrypted at rest; make a key with ` +
+        '`openssl rand -base64 32`), unless ALLOW_PLAINTEXT_SECRETS=true (development only)',
     });
   }
   if (problems.length > 0 || !parsed.success) throw ConfigError.of(problems);

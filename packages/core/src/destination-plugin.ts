@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { NetworkPolicy } from './network-policy';
 
 /**
  * A destination as an export stores it: the plug-in's `type` and a config
@@ -22,6 +23,13 @@ export interface DestinationEndpoint {
 export interface DestinationCheckOptions {
   /** Aborts the check (the HTTP request went away). */
   signal?: AbortSignal;
+  /** Which addresses the check may connect to (ALLOWED_PRIVATE_DESTINATIONS); checked when connecting. */
+  network?: NetworkPolicy;
+}
+
+export interface DestinationWriterOptions {
+  /** Which addresses the writer may connect to (ALLOWED_PRIVATE_DESTINATIONS); checked when connecting. */
+  network?: NetworkPolicy;
 }
 
 /**
@@ -44,8 +52,8 @@ export interface DestinationPlugin<C extends Record<string, unknown> = Record<st
   /** Config fields never returned by the API and never logged. */
   readonly secretFields: ReadonlyArray<keyof C & string>;
   /**
-   * Config fields that say where the data goes (host, bucket, account).
-   * Not enforced yet: a PATCH changing one is to require the secrets again.
+   * Config fields that say where the data goes or who logs in (host, bucket,
+   * account, user): a PATCH that changes one must carry the secrets again.
    */
   readonly connectionFields: ReadonlyArray<keyof C & string>;
   /** The endpoints this config connects to. */
@@ -53,7 +61,7 @@ export interface DestinationPlugin<C extends Record<string, unknown> = Record<st
   /** Reaches the destination and checks it can be written (POST /api/exports/:id/test); throws a BatchExportError. */
   check(config: C, opts?: DestinationCheckOptions): Promise<void>;
   /** The writer of a run (the worker's data path). */
-  createWriter(config: C): W | Promise<W>;
+  createWriter(config: C, opts?: DestinationWriterOptions): W | Promise<W>;
 }
 
 /** The endpoint of an http(s) URL, its port filled in. */

@@ -66,7 +66,8 @@ export class ValidationError extends Error {
   constructor(
     message: string,
     readonly details: Array<{ field: string; message: string }> = [],
-    readonly code = 'invalid_input',
+    /** The API's error code: `invalid_input`, or a more precise one (`secrets_required`). */
+    readonly code: string = 'invalid_input',
   ) {
     super(message);
     this.name = 'ValidationError';

@@ -48,3 +48,8 @@ export function runIdFor(exportId: string, intervalStart: number): string {
   const iso = new Date(intervalStart).toISOString(); // 2024-01-01T00:00:00.000Z
   return `${exportId}-${iso.slice(0, 19).replace(/[-:]/g, '')}Z`;
 }
+
+/** Export and backfill ids: lower-case UUIDs, as `randomUUID()` gives them. */
+export const UUID_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Run ids: the export's id and the interval start, as runIdFor writes them. */
+export const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-\d{8}T\d{6}Z$/;

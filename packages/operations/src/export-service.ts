@@ -8,6 +8,7 @@ import {
   parseInput,
   type BatchExport,
   type Logger,
+  type NetworkPolicy,
   type Run,
   type RunStatus,
   RUN_STATUSES,
@@ -16,8 +17,12 @@ import { destinationSchema } from '@bx/destinations';
 import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { checkDestinationNetwork, requireSecretsOnMove } from './destination-rules';
 import { createExportSchema, patchExportSchema } from './export-input';
 import { isOwnId } from './ids';
+
+const patchedDestination = z.object({ destination: destinationSchema });
 
 export interface ListRunsQuery {
   status?: string;
@@ -45,6 +50,14 @@ const EXPORTS_PAGE = 100;
 const EXPORTS_PAGE_MAX = 1000;
 const CURSOR = /^\d{15}:[0-9a-f-]{36}$/;
 
+export interface ExportServiceOptions {
+  /**
+   * ALLOWED_PRIVATE_DESTINATIONS: destinations are checked against it when
+   * created or changed. Default none: not checked (tests of other things).
+   */
+  network?: NetworkPolicy;
+}
+
 /**
  * The lifecycle of an export: create, change, pause, delete, and its runs.
  * The API and operator scripts both go through here, so the scheduling rules
@@ -58,13 +71,14 @@ export class ExportService {
     private readonly queue: RunQueue,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
-    limits: ExportLimits = {},
+    private readonly opts: ExportLimits & ExportServiceOptions = {},
   ) {
-    this.maxExports = limits.maxExports ?? 10_000;
+    this.maxExports = opts.maxExports ?? 10_000;
   }
 
   async create(body: unknown): Promise<BatchExport> {
     const input = parseInput(createExportSchema, body);
+    if (this.opts.network) await checkDestinationNetwork(input.destination, this.opts.network);
     const now = this.clock();
     const iso = new Date(now).toISOString();
     const exp: BatchExport = { id: randomUUID(), ...input, created_at: iso, updated_at: iso };
@@ -114,11 +128,12 @@ export class ExportService {
       const type = destinationPatch.type ?? current.destination.type;
       // Same type: merge, so secrets the API never returned can be left out.
       const base = type === current.destination.type ? current.destination.config : {};
-      next.destination = parseInput(
-        destinationSchema,
-        { type, config: { ...base, ...destinationPatch.config } },
-        'destination',
-      );
+      // Parsed under `destination`, so a bad field is named as in the body (destination.config.prefix).
+      next.destination = parseInput(patchedDestination, {
+        destination: { type, config: { ...base, ...destinationPatch.config } },
+      }).destination;
+      requireSecretsOnMove(current.destination, next.destination, destinationPatch.config ?? {});
+      if (this.opts.network) await checkDestinationNetwork(next.destination, this.opts.network);
     }
     if (next.start_at && next.end_at && next.end_at <= next.start_at) {
       throw new ValidationError('Invalid body: end_at: end_at must be after start_at', [

@@ -1,4 +1,4 @@
-import type { BatchExport } from '@bx/core';
+import type { BatchExport, ExportSecrets } from '@bx/core';
 import { callScript, type RedisClient } from '@bx/redis';
 import type { StoreKeys } from './keys';
 import { storeScripts } from './store-scripts';
@@ -12,14 +12,27 @@ export interface ExportPage {
 /**
  * Export definitions; the schedule of each export lives in ScheduleRepository.
  * Exports are indexed oldest first in a lex-ordered zset (all of them, and per
- * team), so a page costs its size, not the number of exports.
+ * team), so a page costs its size, not the number of exports. With `secrets`,
+ * destination secrets are sealed before they are written and opened when
+ * read: Redis, its AOF and its backups never hold them in clear.
  */
 export class ExportRepository {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
+    private readonly secrets: ExportSecrets | null = null,
   ) {
-    storeScripts.define(redis, ['create-export']);
+    storeScripts.define(redis, ['create-export', 'replace-if-equal']);
+  }
+
+  /** The export as stored: its secrets sealed. */
+  private text(exp: BatchExport): string {
+    return JSON.stringify(this.secrets ? this.secrets.seal(exp) : exp);
+  }
+
+  private parse(text: string): BatchExport {
+    const exp = JSON.parse(text) as BatchExport;
+    return this.secrets ? this.secrets.open(exp) : exp;
   }
 
   /**
@@ -43,14 +56,14 @@ export class ExportRepository {
         this.keys.schedule,
         this.keys.pausedExports,
       ],
-      [JSON.stringify(exp), indexMember(exp), exp.id, cursor, dueAt ?? '', maxExports, exp.paused ? '1' : '0'],
+      [this.text(exp), indexMember(exp), exp.id, cursor, dueAt ?? '', maxExports, exp.paused ? '1' : '0'],
     );
     return created === 1;
   }
 
   async get(id: string): Promise<BatchExport | null> {
     const text = await this.redis.get(this.keys.export(id));
-    return text ? (JSON.parse(text) as BatchExport) : null;
+    return text ? this.parse(text) : null;
   }
 
   async getMany(ids: readonly string[]): Promise<Array<BatchExport | null>> {
@@ -59,7 +72,7 @@ export class ExportRepository {
     for (const id of ids) pipeline.get(this.keys.export(id));
     return ((await pipeline.exec()) ?? []).map(([err, text]) => {
       if (err) throw err;
-      return text ? (JSON.parse(text as string) as BatchExport) : null;
+      return text ? this.parse(text as string) : null;
     });
   }
 
@@ -97,10 +110,26 @@ export class ExportRepository {
 
   /** Saves a changed export; its runs that have not started are held while it is paused. */
   async save(exp: BatchExport): Promise<void> {
-    const tx = this.redis.multi().set(this.keys.export(exp.id), JSON.stringify(exp));
+    const tx = this.redis.multi().set(this.keys.export(exp.id), this.text(exp));
     if (exp.paused) tx.sadd(this.keys.pausedExports, exp.id);
     else tx.srem(this.keys.pausedExports, exp.id);
     await tx.exec();
+  }
+
+  /** The export as stored (secrets sealed), for rotate-secrets. */
+  async getStored(id: string): Promise<string | null> {
+    return this.redis.get(this.keys.export(id));
+  }
+
+  /** Replaces the stored export only if it is still `expected`; false when it changed meanwhile. */
+  async replaceStored(id: string, expected: string, exp: BatchExport): Promise<boolean> {
+    const replaced = await callScript(
+      this.redis,
+      'replace-if-equal',
+      [this.keys.export(id)],
+      [expected, this.text(exp)],
+    );
+    return replaced === 1;
   }
 
   /** Counts one more consecutive failed run; returns the count. */
@@ -126,7 +155,7 @@ export class ExportRepository {
   async markDeleted(exp: BatchExport): Promise<void> {
     await this.redis
       .multi()
-      .hset(this.keys.deletingExports, exp.id, JSON.stringify(exp))
+      .hset(this.keys.deletingExports, exp.id, this.text(exp))
       .del(this.keys.export(exp.id))
       .zrem(this.keys.exportIndex, indexMember(exp))
       .zrem(this.keys.teamIndex(exp.team_id), indexMember(exp))
@@ -141,7 +170,7 @@ export class ExportRepository {
     const all = await this.redis.hgetall(this.keys.deletingExports);
     return Object.values(all)
       .slice(0, limit)
-      .map((text) => JSON.parse(text) as BatchExport);
+      .map((text) => this.parse(text));
   }
 
   /** Deletes what is left of a deleted export's own keys and forgets it. */

@@ -4,6 +4,7 @@ export * from './keys';
 export * from './run-log-repository';
 export * from './run-repository';
 export * from './schedule-repository';
+export * from './session-repository';
 export * from './stats-repository';
 export { RUN_DURATION_BUCKETS } from './run-durations';
 export * from './store';

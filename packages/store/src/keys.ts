@@ -58,6 +58,8 @@ export function storeKeys(prefix: string) {
     runDurations: `${prefix}:stats:run-durations`,
     /** Before the export index (first version): sets of export ids. Read once by the migration. */
     legacyAllExports: `${prefix}:exports`,
+    /** JSON of one admin login, by the SHA-256 (hex) of its cookie's id; expires with the session. */
+    adminSession: (idHash: string) => `${prefix}:admin-session:${idHash}`,
   };
 }
 export type StoreKeys = ReturnType<typeof storeKeys>;

@@ -1,4 +1,4 @@
-import { UnreachableError } from '@bx/core';
+import { UnreachableError, type ExportSecrets } from '@bx/core';
 import { connectRedis, describeRedis, type RedisClient, type RedisTarget } from '@bx/redis';
 import { BackfillRepository } from './backfill-repository';
 import { ExportRepository } from './export-repository';
@@ -7,7 +7,13 @@ import { migrateStore } from './migrate';
 import { RunLogRepository } from './run-log-repository';
 import { RunRepository } from './run-repository';
 import { ScheduleRepository } from './schedule-repository';
+import { SessionRepository } from './session-repository';
 import { StatsRepository } from './stats-repository';
+
+export interface StoreOptions {
+  /** Seals destination secrets on write, opens them on read. Default none: stored as given. */
+  secrets?: ExportSecrets;
+}
 
 /** The repositories over one Redis connection (one server or a Cluster). */
 export class Store {
@@ -18,13 +24,16 @@ export class Store {
   readonly schedule: ScheduleRepository;
   readonly backfills: BackfillRepository;
   readonly stats: StatsRepository;
+  readonly sessions: SessionRepository;
 
   constructor(
     readonly redis: RedisClient,
     prefix: string,
+    opts: StoreOptions = {},
   ) {
     this.keys = storeKeys(prefix);
-    this.exports = new ExportRepository(redis, this.keys);
+    this.exports = new ExportRepository(redis, this.keys, opts.secrets ?? null);
+    this.sessions = new SessionRepository(redis, this.keys);
     this.runs = new RunRepository(redis, this.keys);
     this.runLogs = new RunLogRepository(redis, this.keys);
     this.schedule = new ScheduleRepository(redis, this.keys);
@@ -33,13 +42,13 @@ export class Store {
   }
 
   /** Connects to `REDIS_URL` (a string) or a target with `REDIS_CLUSTER_NODES`. */
-  static connect(target: string | RedisTarget, prefix: string): Store {
+  static connect(target: string | RedisTarget, prefix: string, opts: StoreOptions = {}): Store {
     const where = typeof target === 'string' ? { url: target } : target;
     const redis = connectRedis(where, { maxRetriesPerRequest: 3 });
     // ioredis reconnects by itself and each failed command rejects with the cause;
     // without a listener it would also print "Unhandled error event" (not JSON).
     redis.on('error', () => undefined);
-    const store = new Store(redis, prefix);
+    const store = new Store(redis, prefix, opts);
     store.where = describeRedis(where);
     return store;
   }

@@ -5,9 +5,10 @@ import { startWorker } from '@bx/worker';
 
 /** API, scheduler and worker in one process, for a single machine (`npm start`). */
 runMain(async () => {
-  const worker = await startWorker();
-  const scheduler = await startScheduler();
+  // The API binds its port first: a busy PORT stops the process before a worker has taken a run.
   const api = await startApi();
+  const scheduler = await startScheduler();
+  const worker = await startWorker();
   onShutdown({
     async stop() {
       // Stop producing first, then the consumer, so no run is left half-enqueued.

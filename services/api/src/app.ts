@@ -6,6 +6,7 @@ import type { Store } from '@bx/store';
 import express, { type Express } from 'express';
 import { AdminSessions } from './admin-session';
 import { bearerAuth } from './auth';
+import { AuthFailureLimiter, type AuthFailureLimit } from './auth-failures';
 import { consoleRouter } from './console';
 import { BULL_BOARD_PATH, bullBoardApp } from './bull-board';
 import { errorHandler } from './error-handler';
@@ -20,7 +21,7 @@ export interface AppDeps {
   service: ExportService;
   runs: RunService;
   backfills: BackfillService;
-  store: Pick<Store, 'ping' | 'stats'>;
+  store: Pick<Store, 'ping' | 'stats' | 'sessions'>;
   /** The run queue: Bull Board's view of it and the queue depth metric. */
   queue: Pick<RunQueue, 'jobCounts'> & Pick<BullMqRunQueue, 'boardAdapters'>;
   /** BULL_BOARD_READ_ONLY: Bull Board refuses changes. */
@@ -29,13 +30,18 @@ export interface AppDeps {
   logger: Logger;
   /** Reaches a destination with its credentials (the registry's checkDestination). */
   checkDestination: (destination: DestinationConfig, opts?: DestinationCheckOptions) => Promise<void>;
+  /** TRUST_PROXY, as Express's `trust proxy`. Default false. */
+  trustProxy?: boolean | number | string[];
+  /** Wrong tokens a client may send per window before it gets 429. Default 20 a minute. */
+  authFailureLimit?: AuthFailureLimit;
 }
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.json({ limit: '1mb', strict: false }));
+  app.set('trust proxy', deps.trustProxy ?? false);
+  const limiter = new AuthFailureLimiter(deps.authFailureLimit);
 
   app.get('/healthz', async (_req, res) => {
     const [redis, clickhouse] = await Promise.all([deps.store.ping(), deps.clickhouse.ping().catch(() => false)]);
@@ -47,12 +53,13 @@ export function createApp(deps: AppDeps): Express {
 
   app.get('/metrics', metricsHandler(deps));
 
-  const sessions = new AdminSessions(deps.token);
-  app.use('/admin', adminLoginRouter(deps.token, sessions));
+  const sessions = new AdminSessions(deps.token, deps.store.sessions, limiter);
+  app.use('/admin', adminLoginRouter(deps.token, sessions, limiter));
   app.use(BULL_BOARD_PATH, sessions.middleware(), bullBoardApp(deps.queue, { readOnly: deps.bullBoardReadOnly }));
   app.use('/admin', consoleRouter({ ...deps, sessions }));
 
-  app.use('/api', bearerAuth(deps.token));
+  // Bodies are read only once the token is known good.
+  app.use('/api', bearerAuth(deps.token, limiter), express.json({ limit: '1mb', strict: false }));
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });

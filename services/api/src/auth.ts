@@ -1,11 +1,18 @@
 import type { NextFunction, Request, Response } from 'express';
 import { timingSafeEqual } from 'node:crypto';
+import type { AuthFailureLimiter } from './auth-failures';
 
-/** Requires `Authorization: Bearer <token>`; compares in constant time. */
-export function bearerAuth(token: string) {
+/**
+ * Requires `Authorization: Bearer <token>`; compares in constant time. A
+ * client that sent too many wrong tokens gets 429 until its window ends,
+ * whatever it sends, so a right guess cannot be told from a wrong one.
+ */
+export function bearerAuth(token: string, limiter: AuthFailureLimiter) {
   return (req: Request, res: Response, next: NextFunction): void => {
+    if (limiter.refuse(req, res)) return;
     const given = bearerToken(req);
     if (given !== null && tokenMatches(given, token)) return next();
+    if (given !== null) limiter.failed(req);
     sendUnauthorized(res, given !== null ? 'invalid API token' : 'missing Authorization: Bearer <token> header');
   };
 }

@@ -1,18 +1,34 @@
 import { createBullBoard } from '@bull-board/api';
 import { ExpressAdapter } from '@bull-board/express';
 import type { BullMqRunQueue } from '@bx/queue';
-import type { Express } from 'express';
+import { Router } from 'express';
 
 /** Where Bull Board is mounted (contract: `/admin/queues`). */
 export const BULL_BOARD_PATH = '/admin/queues';
 
 /**
+ * Board routes that are closed whatever BULL_BOARD_READ_ONLY says: they add
+ * jobs or rewrite a job's data, which would bypass the API's validation (a
+ * job naming a run that does not exist, or another export's interval). Jobs
+ * come from the API, the scheduler and backfills only.
+ */
+const CLOSED: ReadonlyArray<{ method: 'post' | 'patch' | 'put'; path: string }> = [
+  { method: 'post', path: '/api/queues/:queueName/add' },
+  { method: 'patch', path: '/api/queues/:queueName/:jobId/update-data' },
+  { method: 'patch', path: '/api/queues/:queueName/job-schedulers/:schedulerId' },
+  { method: 'put', path: '/api/queues/:queueName/job-schedulers/:schedulerId/run' },
+];
+
+/**
  * Bull Board over every queue the system uses (BullMqRunQueue.boardAdapters). In
  * read-only mode its API refuses every change (retry, clean, pause, remove)
- * and its UI hides the buttons. Authentication is the caller's: mount it
- * behind AdminSessions.middleware().
+ * and its UI hides the buttons. Adding jobs and editing their data are
+ * closed (405), and Redis server details (version, memory, clients) are
+ * not shown (403 on `/api/redis/stats`). Authentication is the caller's:
+ * mount it behind AdminSessions.middleware(), which also refuses
+ * cookie-authenticated changes from other sites.
  */
-export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts: { readOnly: boolean }): Express {
+export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts: { readOnly: boolean }): Router {
   const serverAdapter = new ExpressAdapter().setBasePath(BULL_BOARD_PATH);
   createBullBoard({
     queues: queue.boardAdapters({ readOnly: opts.readOnly }),
@@ -20,10 +36,24 @@ export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts:
     options: {
       uiConfig: {
         boardTitle: 'batch-exports queues',
+        hideRedisDetails: true,
         // Back to the console (services/api/src/console), which links here.
         miscLinks: [{ text: 'Exports console', url: '/admin/exports' }],
       },
     },
   });
-  return serverAdapter.getRouter() as Express;
+  const router = Router();
+  for (const route of CLOSED) {
+    router[route.method](route.path, (_req, res) => {
+      res.status(405).json({
+        error: {
+          code: 'method_not_allowed',
+          message: 'jobs are added and changed through the admin API only (/api/exports)',
+          details: [],
+        },
+      });
+    });
+  }
+  router.use(serverAdapter.getRouter() as Router);
+  return router;
 }

@@ -2,3 +2,5 @@ export * from './app';
 export * from './main';
 export * from './admin-session';
 export * from './openapi/document';
+export * from './auth-failures';
+export * from './listen';

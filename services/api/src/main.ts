@@ -1,23 +1,30 @@
 import { ClickHousePing } from '@bx/clickhouse/ping';
-import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
-import { checkDestination, DESTINATION_SECRET_FIELDS } from '@bx/destinations';
+import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain, type BatchExport } from '@bx/core';
+import { checkDestination, DESTINATION_SECRET_FIELDS, secretFieldsOf } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
+import { listen } from './listen';
 
 export async function startApi(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ server: Server; stop(): Promise<void> }> {
   const config = loadConfig(env, ['api']);
   const logger = createLogger({ service: 'api' }, config.LOG_LEVEL, { secretFields: DESTINATION_SECRET_FIELDS });
-  const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
+  const secrets = exportSecretsFromConfig(config, secretFieldsOf, logger);
+  const store = Store.connect(
+    { url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES },
+    config.QUEUE_PREFIX,
+    { secrets },
+  );
   await store.assertReachable();
   const queue = BullMqRunQueue.fromConfig(config);
   const clickhouse = ClickHousePing.fromConfig(config, { requestTimeoutMs: 10_000 });
-  const service = new ExportService(store, queue, logger, Date.now, { maxExports: config.MAX_EXPORTS });
+  const network = config.ALLOWED_PRIVATE_DESTINATIONS;
+  const service = new ExportService(store, queue, logger, Date.now, { maxExports: config.MAX_EXPORTS, network });
   const app = createApp({
     token: config.ADMIN_API_TOKEN!,
     service,
@@ -28,15 +35,24 @@ export async function startApi(
     bullBoardReadOnly: config.BULL_BOARD_READ_ONLY,
     clickhouse,
     logger,
-    checkDestination,
+    checkDestination: async (destination, opts) => {
+      // A secret this process cannot open fails the test with a message that says so.
+      secrets.requireOpen({ id: '', destination } as BatchExport);
+      await checkDestination(destination, { ...opts, network });
+    },
+    trustProxy: config.TRUST_PROXY,
   });
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.PORT, '0.0.0.0', () => resolve(s));
-    s.once('error', reject);
+  const server = await listen(app, {
+    port: config.PORT,
+    host: config.HOST,
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+  }).catch(async (err: unknown) => {
+    await Promise.all([queue.close(), store.close(), clickhouse.close()]);
+    throw err;
   });
   // The bound port: PORT=0 picks a free one (tests).
-  logger.info('api listening', { port: (server.address() as AddressInfo).port });
+  logger.info('api listening', { host: config.HOST, port: (server.address() as AddressInfo).port });
   return {
     server,
     async stop() {

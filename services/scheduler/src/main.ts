@@ -1,4 +1,4 @@
-import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
 import { BackfillPump, ExportJanitor, RunRetention } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
@@ -11,6 +11,8 @@ const HOUSEKEEPING_MS = 60_000;
 export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
   const config = loadConfig(env, ['scheduler']);
   const logger = createLogger({ service: 'scheduler' }, config.LOG_LEVEL);
+  // The scheduler never reads nor writes a secret: it leaves them as stored (this only warns when in clear).
+  exportSecretsFromConfig(config, () => [], logger);
   const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
   await store.assertReachable();
   const queue = BullMqRunQueue.fromConfig(config);

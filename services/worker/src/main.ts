@@ -1,9 +1,9 @@
 import { ClickHouseSource } from '@bx/clickhouse';
-import { createLogger, loadConfig, onShutdown, runMain } from '@bx/core';
+import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
 import { FailurePolicy } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
-import { DESTINATION_SECRET_FIELDS, writerFor } from '@bx/destinations';
+import { DESTINATION_SECRET_FIELDS, secretFieldsOf, writerFor } from '@bx/destinations';
 
 import { createRunProcessor } from './run-export';
 
@@ -12,7 +12,12 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
   const logger = createLogger({ service: 'worker', pid: process.pid }, config.LOG_LEVEL, {
     secretFields: DESTINATION_SECRET_FIELDS,
   });
-  const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
+  const secrets = exportSecretsFromConfig(config, secretFieldsOf, logger);
+  const store = Store.connect(
+    { url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES },
+    config.QUEUE_PREFIX,
+    { secrets },
+  );
   await store.assertReachable();
   const source = ClickHouseSource.fromConfig(config);
   const queue = BullMqRunQueue.fromConfig(config);
@@ -24,7 +29,10 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     failures,
     store,
     source,
-    destinationFor: (exp) => writerFor(exp.destination),
+    destinationFor: (exp) => {
+      secrets.requireOpen(exp);
+      return writerFor(exp.destination, { network: config.ALLOWED_PRIVATE_DESTINATIONS });
+    },
     config,
     logger,
   });

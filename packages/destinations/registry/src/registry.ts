@@ -4,6 +4,8 @@ import {
   type DestinationCheckOptions,
   type DestinationConfig,
   type DestinationEndpoint,
+  type DestinationWriterOptions,
+  type NetworkPolicy,
 } from '@bx/core';
 import { z } from 'zod';
 import { DESTINATION_PLUGINS, type WriterPlugin } from './plugins';
@@ -33,9 +35,14 @@ export function destinationPlugin(type: string): WriterPlugin {
   return plugin;
 }
 
+/** The secret fields of a type (every plug-in's for a type no plug-in has). */
+export function secretFieldsOf(type: string): readonly string[] {
+  return byType.get(type)?.secretFields ?? DESTINATION_SECRET_FIELDS;
+}
+
 /** A copy of a destination without its secret values, for responses. */
 export function withoutSecrets(destination: DestinationConfig): DestinationConfig {
-  const secrets = byType.get(destination.type)?.secretFields ?? DESTINATION_SECRET_FIELDS;
+  const secrets = secretFieldsOf(destination.type);
   const config = { ...destination.config };
   for (const field of secrets) delete config[field];
   return { type: destination.type, config };
@@ -51,12 +58,29 @@ export function destinationEndpoints(destination: DestinationConfig): Destinatio
   return destinationPlugin(destination.type).endpoints?.(destination.config) ?? [];
 }
 
-/** Reaches the destination with its credentials (POST /api/exports/:id/test); rejects with its error. */
+/**
+ * Checks where the destination connects against the network policy, after
+ * resolving each host: a PermanentError `DestinationNotAllowed` naming the
+ * address when one is refused. The clients check again when they connect.
+ */
+export async function checkEndpoints(destination: DestinationConfig, network: NetworkPolicy): Promise<void> {
+  for (const endpoint of destinationEndpoints(destination)) await network.checkHost(endpoint.host);
+}
+
+/**
+ * Reaches the destination with its credentials (POST /api/exports/:id/test); rejects with its error.
+ * With `opts.network`, a refused destination is not contacted at all.
+ */
 export async function checkDestination(destination: DestinationConfig, opts?: DestinationCheckOptions): Promise<void> {
+  if (opts?.network) await checkEndpoints(destination, opts.network);
   await destinationPlugin(destination.type).check(destination.config, opts);
 }
 
 /** The writer of a run: loads the destination's data path (and its native code) on first use. */
-export async function writerFor(destination: DestinationConfig): Promise<DestinationWriter> {
-  return destinationPlugin(destination.type).createWriter(destination.config);
+export async function writerFor(
+  destination: DestinationConfig,
+  opts: DestinationWriterOptions = {},
+): Promise<DestinationWriter> {
+  if (opts.network) await checkEndpoints(destination, opts.network);
+  return destinationPlugin(destination.type).createWriter(destination.config, opts);
 }

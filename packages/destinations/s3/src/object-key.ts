@@ -1,5 +1,5 @@
-import { isoSeconds, type Span } from '@bx/core';
-import { renderPrefix } from './prefix-template';
+import { PermanentError, isoSeconds, type Span } from '@bx/core';
+import { prefixPathErrors, renderPrefix } from './prefix-template';
 import type { S3Config } from './s3-config';
 
 const COMPRESSION_EXTENSION: Record<string, string> = { gzip: 'gz', brotli: 'br', zstd: 'zst' };
@@ -11,9 +11,17 @@ export function fileExtension(config: Pick<S3Config, 'file_format' | 'compressio
   return ext ? `jsonl.${ext}` : 'jsonl';
 }
 
-/** `<prefix>/` rendered for the run, or '' when the prefix is empty. */
+/**
+ * `<prefix>/` rendered for the run, or '' when the prefix is empty. A prefix
+ * that could leave the bucket (`..`) fails the run for good: the API refuses
+ * it, this also holds for an export stored before it did.
+ */
 export function keyPrefix(config: Pick<S3Config, 'prefix'>, span: Span, table = 'events'): string {
   const rendered = renderPrefix(config.prefix, span, table).replace(/^\/+|\/+$/g, '');
+  const unsafe = prefixPathErrors(rendered);
+  if (unsafe.length) {
+    throw new PermanentError(`destination.config.prefix ${unsafe.join('; ')}`, { code: 'InvalidPrefix' });
+  }
   return rendered === '' ? '' : `${rendered}/`;
 }
 

@@ -15,9 +15,26 @@ export const PREFIX_VARIABLES = [
 
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 
-/** Names in `template` that are not variables, plus unbalanced braces; empty when valid. */
-export function prefixTemplateErrors(template: string): string[] {
+/**
+ * What a prefix may not contain: a `.` or `..` segment (S3-compatible servers
+ * and proxies that normalise paths turned `PUT /bucket/../other/key` into a
+ * write to another bucket), a backslash (a path separator to some servers),
+ * or a control character.
+ */
+export function prefixPathErrors(prefix: string): string[] {
   const errors: string[] = [];
+  if (prefix.split('/').some((segment) => segment === '.' || segment === '..')) {
+    errors.push("must not contain '.' or '..' segments");
+  }
+  if (prefix.includes('\\')) errors.push('must not contain a backslash');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(prefix)) errors.push('must not contain control characters');
+  return errors;
+}
+
+/** Names in `template` that are not variables, unbalanced braces and unsafe paths; empty when valid. */
+export function prefixTemplateErrors(template: string): string[] {
+  const errors: string[] = prefixPathErrors(template);
   for (const match of template.matchAll(PLACEHOLDER)) {
     const name = match[1]!;
     if (!(PREFIX_VARIABLES as readonly string[]).includes(name)) {

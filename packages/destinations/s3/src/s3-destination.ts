@@ -1,13 +1,17 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { RetryableError } from '@bx/core';
+import { RetryableError, type DestinationWriterOptions } from '@bx/core';
 import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
 import { intervalStem, manifestKey, objectKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
+import type { RequestControl } from './request-control';
 import { checkS3 } from './s3-check';
-import { createS3Client, encryptionParams } from './s3-client';
+import { connectS3, encryptionParams } from './s3-client';
 import type { S3Config } from './s3-config';
 import { RerunCleanup } from './rerun-cleanup';
 import { classifyS3Error } from './s3-errors';
+
+/** Time the clean-up after a failed or cancelled attempt has (aborting uploads, deleting objects), in ms. */
+export const CLEANUP_DEADLINE_MS = 5000;
 
 /**
  * Writes a run's rows to S3 as JSON Lines or Parquet, streamed through multipart uploads.
@@ -22,15 +26,36 @@ import { classifyS3Error } from './s3-errors';
  */
 export class S3Destination implements DestinationWriter {
   private readonly client: S3Client;
+  /** Stops the client's requests; null for a client given by the caller. */
+  private readonly requests: RequestControl | null;
 
   constructor(
     private readonly config: S3Config,
     client?: S3Client,
+    opts: DestinationWriterOptions = {},
   ) {
-    this.client = client ?? createS3Client(config);
+    const connection = client ? { client, requests: null } : connectS3(config, opts.network);
+    this.client = connection.client;
+    this.requests = connection.requests;
   }
 
   async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
+    // Cancelled or shut down: what is under way stops now, the clean-up below has until the deadline.
+    const onAbort = () => {
+      this.requests?.abortInFlight('run aborted');
+      this.requests?.deadline(CLEANUP_DEADLINE_MS, `S3 clean-up did not finish within ${CLEANUP_DEADLINE_MS} ms`);
+    };
+    this.requests?.reset();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.writeRun(batches, ctx);
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async writeRun(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
+    if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
     const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd };
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
@@ -74,6 +99,7 @@ export class S3Destination implements DestinationWriter {
       await cleanup.done();
       return result;
     } catch (err) {
+      this.requests?.deadline(CLEANUP_DEADLINE_MS, `S3 clean-up did not finish within ${CLEANUP_DEADLINE_MS} ms`);
       await current?.abort();
       // Cancelled or shut down: leave no object of this attempt behind.
       if (ctx.signal.aborted) await cleanup.deleteQuietly(result.files);

@@ -31,6 +31,9 @@ const NETWORK_PERMANENT = new Set([
 /** Maps an AWS SDK error onto retryable/permanent, keeping S3's own message. */
 export function classifyS3Error(err: unknown, action: string): BatchExportError {
   if (err instanceof PermanentError || err instanceof RetryableError) return err;
+  // A deadline or cancel of RequestControl: its reason says which.
+  const cause = (err as { name?: string; cause?: unknown }).cause;
+  if ((err as { name?: string }).name === 'AbortError' && cause instanceof RetryableError) return cause;
   const e = err as {
     name?: string;
     Code?: string;

@@ -17,6 +17,6 @@ export const s3Plugin: DestinationPlugin<S3Config, DestinationWriter> = {
     endpointOfUrl(config.endpoint_url ?? `https://${config.bucket_name}.s3.${config.region}.amazonaws.com`),
   ],
   check: (config, opts) => (require('./s3-check') as typeof import('./s3-check')).checkS3(config, opts),
-  createWriter: (config) =>
-    new (require('./s3-destination') as typeof import('./s3-destination')).S3Destination(config),
+  createWriter: (config, opts) =>
+    new (require('./s3-destination') as typeof import('./s3-destination')).S3Destination(config, undefined, opts),
 };

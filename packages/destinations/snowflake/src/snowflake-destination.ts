@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { BatchExportError, PermanentError, RetryableError, errorMessage, type DestinationCheckOptions } from '@bx/core';
+import {
+  BatchExportError,
+  PermanentError,
+  RetryableError,
+  errorMessage,
+  type DestinationCheckOptions,
+  type NetworkPolicy,
+} from '@bx/core';
 import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
 import type { SnowflakeConfig } from './snowflake-config';
 import { createEventsTableSql, incompatibleColumns } from './events-table';
@@ -16,6 +23,8 @@ export interface SnowflakeDestinationOptions {
   timeouts: SessionTimeouts;
   /** Folder for the local files. Default: the OS temporary folder. */
   tmpDir?: string;
+  /** Addresses the session may connect to (ALLOWED_PRIVATE_DESTINATIONS). Default: not checked. */
+  network?: NetworkPolicy;
 }
 
 export const DEFAULT_SNOWFLAKE_OPTIONS: SnowflakeDestinationOptions = {
@@ -128,7 +137,7 @@ export class SnowflakeDestination implements DestinationWriter {
   }
 
   /** Logs in, uses the warehouse, database and schema, and checks an existing table can hold the events. */
-  async check({ signal }: DestinationCheckOptions = {}): Promise<void> {
+  async check({ signal, network }: DestinationCheckOptions = {}): Promise<void> {
     const timeouts = this.options.timeouts;
     const session = await SnowflakeSession.open(
       this.config,
@@ -138,6 +147,7 @@ export class SnowflakeDestination implements DestinationWriter {
         loginRetries: Math.min(timeouts.loginRetries, 1),
       },
       signal,
+      network ?? this.options.network,
     );
     try {
       await this.useContext(session);
@@ -167,7 +177,7 @@ export class SnowflakeDestination implements DestinationWriter {
 
   /** A session ready to load: context set, table present and compatible, stale files of the run removed. */
   private async prepare(ctx: RunContext): Promise<SnowflakeSession> {
-    const session = await SnowflakeSession.open(this.config, this.options.timeouts, ctx.signal);
+    const session = await SnowflakeSession.open(this.config, this.options.timeouts, ctx.signal, this.options.network);
     try {
       await this.useContext(session);
       await session.query(createEventsTableSql(this.config.table_name), 'CREATE TABLE');

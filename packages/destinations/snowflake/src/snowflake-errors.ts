@@ -1,4 +1,4 @@
-import { BatchExportError, PermanentError, RetryableError } from '@bx/core';
+import { BatchExportError, PermanentError, RetryableError, DESTINATION_NOT_ALLOWED } from '@bx/core';
 
 /** Where an error happened: a refused login means something else than a failed statement. */
 export type SnowflakePhase = 'login' | 'statement';
@@ -54,6 +54,11 @@ interface SdkErrorShape {
 export function classifySnowflakeError(err: unknown, action: string, phase: SnowflakePhase): BatchExportError {
   if (err instanceof BatchExportError) return err;
   const e = (err ?? {}) as SdkErrorShape;
+  // The network policy refused the address when the SDK connected (SDK error → axios error → ours).
+  for (let cause = (e as { cause?: unknown }).cause, depth = 0; cause && depth < 4; depth++) {
+    if (cause instanceof BatchExportError && cause.code === DESTINATION_NOT_ALLOWED) return cause;
+    cause = (cause as { cause?: unknown }).cause;
+  }
   const code = e.code === undefined ? undefined : String(e.code);
   const message = `Snowflake ${action} failed: ${code ? `${code}: ` : ''}${e.message ?? String(err)}`;
   const permanent = (reason: string) => new PermanentError(message, { code: reason, cause: err });

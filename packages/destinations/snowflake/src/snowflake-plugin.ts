@@ -18,5 +18,6 @@ export const snowflakePlugin: DestinationPlugin<SnowflakeConfig, DestinationWrit
   endpoints: (config) => [endpointOfUrl(config.access_url ?? `https://${config.account}.snowflakecomputing.com`)],
   check: (config, opts) =>
     new (require('./snowflake-destination') as Destination).SnowflakeDestination(config).check(opts),
-  createWriter: (config) => new (require('./snowflake-destination') as Destination).SnowflakeDestination(config),
+  createWriter: (config, opts) =>
+    new (require('./snowflake-destination') as Destination).SnowflakeDestination(config, { network: opts?.network }),
 };

@@ -1,5 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
-import { PermanentError, RetryableError } from '@bx/core';
+import { PermanentError, RetryableError, type NetworkPolicy } from '@bx/core';
+import { SessionAgents } from './snowflake-agents';
 import type { SnowflakeConfig } from './snowflake-config';
 import { classifySnowflakeError, type SnowflakePhase } from './snowflake-errors';
 import {
@@ -46,21 +47,28 @@ export class SnowflakeSession {
     private readonly conn: SdkConnection,
     private readonly timeouts: SessionTimeouts,
     private readonly signal?: AbortSignal,
+    private readonly agents?: SessionAgents,
   ) {}
 
+  /** Logs in; with `network`, every connection of the session is held to the policy. */
   static async open(
     config: SnowflakeConfig,
     timeouts: SessionTimeouts,
     signal?: AbortSignal,
+    network?: NetworkPolicy,
   ): Promise<SnowflakeSession> {
     const sdk = loadSnowflakeSdk();
+    const agents = network ? new SessionAgents(network) : undefined;
     let conn: SdkConnection;
     try {
-      conn = sdk.createConnection(connectionOptions(config, timeouts));
+      const options = connectionOptions(config, timeouts);
+      if (agents) Object.assign(options, { agentClass: agents.agentClass });
+      conn = sdk.createConnection(options);
     } catch (err) {
+      agents?.destroy();
       throw classifySnowflakeError(err, 'login', 'login');
     }
-    const session = new SnowflakeSession(conn, timeouts, signal);
+    const session = new SnowflakeSession(conn, timeouts, signal, agents);
     try {
       await session.call<void>('login', 'login', (done) => {
         conn.connect((err) => done(err));
@@ -102,6 +110,11 @@ export class SnowflakeSession {
 
   /** Logs out; Snowflake rolls back a transaction left open. Never throws. */
   async close(): Promise<void> {
+    await this.destroy();
+    this.agents?.destroy();
+  }
+
+  private async destroy(): Promise<void> {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, CLOSE_WAIT_MS);
       try {

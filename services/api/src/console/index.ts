@@ -1,6 +1,5 @@
 import express, { Router } from 'express';
 import { join } from 'node:path';
-import { ConsoleCsrf } from './csrf';
 import type { ConsoleDeps } from './deps';
 import { exportRoutes } from './export-routes';
 import { CONSOLE_PATH } from './layout';
@@ -20,8 +19,8 @@ const ASSETS_DIR = join(__dirname, '..', '..', 'console-assets');
  */
 export function consoleRouter(deps: ConsoleDeps): Router {
   const router = Router();
-  const csrf = new ConsoleCsrf(deps.token);
-  const guard = [deps.sessions.middleware(), express.urlencoded({ extended: false, limit: '64kb' }), csrf.middleware()];
+  // The session (or bearer token), then the session's CSRF token on every change; cross-site changes are refused.
+  const guard = [deps.sessions.middleware(), ...deps.sessions.csrf()];
   router.use(
     '/console-assets',
     express.static(ASSETS_DIR, {

@@ -1,6 +1,6 @@
-import { RUN_STATUSES } from '@bx/core';
+import { RUN_ID, RUN_STATUSES, UUID_ID } from '@bx/core';
 import { DESTINATION_TYPES } from '@bx/destinations';
-import { SESSION_COOKIE } from '../admin-session';
+import { CSRF_FIELD, SESSION_COOKIE } from '../admin-session';
 import { ref, schemas } from './schemas';
 
 type Schema = Record<string, unknown>;
@@ -11,22 +11,27 @@ const body = (name: string, required = true) => ({ required, content: { 'applica
 const ERROR_TEXT: Record<number, string> = {
   400: 'Bad input; `details` names each field',
   401: 'Missing or wrong token',
-  404: 'Unknown export, run, backfill or route',
+  403: 'A change by a browser session from another site, or without its CSRF token',
+  404: 'Unknown export, run, backfill or route, or an id the API never gave out',
   409: 'The current state forbids it',
   413: 'Request body over 1 MB',
+  429: 'Too many wrong tokens from this client (20 a minute); `Retry-After` says when to try again',
 };
+/** Error answers; every route that checks the token may also answer 429. */
 const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [String(s), json(ref('Error'), ERROR_TEXT[s]!)]));
+  Object.fromEntries(
+    [...statuses, ...(statuses.includes(401) ? [429] : [])].map((s) => [String(s), json(ref('Error'), ERROR_TEXT[s]!)]),
+  );
 
-const pathParam = (name: string, description: string) => ({
+const pathParam = (name: string, description: string, pattern: RegExp) => ({
   name,
   in: 'path',
   required: true,
-  schema: { type: 'string' },
+  schema: { type: 'string', pattern: pattern.source },
   description,
 });
-const exportId = pathParam('id', 'Export id');
-const runId = pathParam('run_id', 'Run id');
+const exportId = pathParam('id', 'Export id (a UUID)', UUID_ID);
+const runId = pathParam('run_id', 'Run id: `<export id>-YYYYMMDDTHHMMSSZ` of its interval start', RUN_ID);
 const noToken: Schema[] = [];
 
 /**
@@ -70,6 +75,9 @@ export const openApiDocument = {
     '/api/exports': {
       post: {
         summary: 'Create an export',
+        description:
+          'A destination that connects to a loopback, private or link-local address (after DNS resolution) is ' +
+          '400 `destination_not_allowed` unless ALLOWED_PRIVATE_DESTINATIONS lists it.',
         requestBody: body('ExportCreate'),
         responses: {
           '201': json(ref('Export'), 'Created'),
@@ -95,6 +103,12 @@ export const openApiDocument = {
       },
       patch: {
         summary: 'Change name, interval, timezone, events, end_at, destination or paused',
+        description:
+          '`destination.config` is merged over the stored one, so secrets may be left out, except when the patch ' +
+          'changes where the destination connects or who it logs in as (S3 `endpoint_url`, `bucket_name`, ' +
+          '`region`; Snowflake `access_url`, `account`, `user`; Postgres `host`, `port`, `database`, `user`): ' +
+          'then every stored secret must be given again (or null to drop it), else 400 `secrets_required`. ' +
+          'A private address is 400 `destination_not_allowed`, as on create.',
         requestBody: body('ExportPatch'),
         responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413) },
       },
@@ -195,14 +209,14 @@ export const openApiDocument = {
       },
     },
     '/api/exports/{id}/backfills/{backfill_id}/cancel': {
-      parameters: [exportId, pathParam('backfill_id', 'Backfill id')],
+      parameters: [exportId, pathParam('backfill_id', 'Backfill id (a UUID)', UUID_ID)],
       post: {
         summary: 'Cancel a backfill: its intervals not started never start, its unfinished runs become Cancelled',
         responses: { '200': json(ref('Backfill'), 'Cancelled'), ...errors(401, 404, 409) },
       },
     },
     '/api/exports/{id}/backfills/{backfill_id}': {
-      parameters: [exportId, pathParam('backfill_id', 'Backfill id')],
+      parameters: [exportId, pathParam('backfill_id', 'Backfill id (a UUID)', UUID_ID)],
       get: {
         summary: 'Progress of a backfill',
         responses: { '200': json(ref('Backfill'), 'The backfill'), ...errors(401, 404) },
@@ -244,14 +258,41 @@ export const openApiDocument = {
         responses: {
           '303': { description: `Logged in; sets the ${SESSION_COOKIE} cookie and redirects to Bull Board` },
           '401': { description: 'Wrong token (HTML page)', content: { 'text/html': { schema: { type: 'string' } } } },
+          ...errors(403, 429),
         },
       },
     },
     '/admin/logout': {
       post: {
-        summary: 'End the session',
-        security: noToken,
-        responses: { '303': { description: 'To the login form' } },
+        summary: 'End the session on the server and clear its cookie',
+        description: `Needs the session's CSRF token as the \`${CSRF_FIELD}\` form field or the X-CSRF-Token header.`,
+        security: [{ adminSession: [] }],
+        requestBody: {
+          required: false,
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: { type: 'object', properties: { [CSRF_FIELD]: { type: 'string' } } },
+            },
+          },
+        },
+        responses: { '303': { description: 'To the login form' }, ...errors(403) },
+      },
+    },
+    '/admin/session': {
+      get: {
+        summary: "The caller's session: its CSRF token for pages that post with fetch()",
+        security: [{ adminSession: [] }],
+        responses: {
+          '200': json(
+            {
+              type: 'object',
+              properties: { csrf_token: { type: 'string' }, expires_at: { type: 'string', format: 'date-time' } },
+              required: ['csrf_token', 'expires_at'],
+            },
+            'The session',
+          ),
+          '401': json(ref('Error'), 'No session'),
+        },
       },
     },
   },

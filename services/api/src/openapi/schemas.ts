@@ -89,7 +89,14 @@ export const schemas: Record<string, Schema> = {
   ErrorDetail: object({ field: { type: 'string' }, message: { type: 'string' } }),
   Error: object({
     error: object({
-      code: { type: 'string', examples: ['invalid_input', 'unauthorized', 'not_found', 'conflict', 'too_large'] },
+      code: {
+        type: 'string',
+        description:
+          'invalid_input, secrets_required (a PATCH moving the destination without its secrets), ' +
+          'destination_not_allowed (a private address ALLOWED_PRIVATE_DESTINATIONS does not list), unauthorized, ' +
+          'cross_site, csrf_failed, not_found, conflict, too_large, too_many_requests, ...',
+        examples: ['invalid_input', 'secrets_required', 'destination_not_allowed', 'unauthorized', 'not_found'],
+      },
       message: { type: 'string' },
       details: { type: 'array', items: ref('ErrorDetail') },
     }),

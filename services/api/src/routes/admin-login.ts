@@ -1,34 +1,65 @@
 import express, { Router, type Response } from 'express';
-import { SESSION_COOKIE, type AdminSessions } from '../admin-session';
-import { tokenMatches } from '../auth';
+import {
+  CSRF_FAILED,
+  SESSION_COOKIE,
+  crossSite,
+  csrfMatches,
+  readCookie,
+  sendForbidden,
+  type AdminSessions,
+} from '../admin-session';
+import { sendUnauthorized, tokenMatches } from '../auth';
+import type { AuthFailureLimiter } from '../auth-failures';
 
 /** Where a login may send the browser afterwards: admin pages only, never another site. */
 const SAFE_NEXT = /^\/admin\/(?:queues|exports)(?:[/?#][^\\]*)?$/;
 const DEFAULT_NEXT = '/admin/exports';
 
 /**
- * GET /admin/login shows a form; POST /admin/login with the admin token sets
- * the session cookie and goes on to the console (or Bull Board) (a wrong token is a 401 page);
- * POST /admin/logout ends the session.
+ * GET /admin/login shows a form; POST /admin/login with the admin token opens
+ * a session, sets its cookie and goes on to the console (or Bull Board) (a
+ * wrong token is a 401 page and counts towards the client's limit);
+ * POST /admin/logout, with the session's CSRF token, ends the session on the
+ * server and clears the cookie. Both refuse a form posted from another site (403).
  */
-export function adminLoginRouter(token: string, sessions: AdminSessions): Router {
+export function adminLoginRouter(token: string, sessions: AdminSessions, limiter: AuthFailureLimiter): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
   router.get('/login', (req, res) => {
     page(res, 200, nextOf(req.query.next));
   });
-  router.post('/login', form, (req, res) => {
+  router.post('/login', async (req, res) => {
+    if (crossSite(req)) return sendForbidden(res, 'cross_site', 'log in from the login page of this server');
+    if (limiter.refuse(req, res)) return;
+    await new Promise<void>((resolve, reject) => form(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
     const body = (req.body ?? {}) as { token?: unknown; next?: unknown };
-    const next = nextOf(body.next);
+    const target = nextOf(body.next);
     if (typeof body.token !== 'string' || !tokenMatches(body.token.trim(), token)) {
-      return page(res, 401, next, 'That token is not the admin API token.');
+      limiter.failed(req);
+      return page(res, 401, target, 'That token is not the admin API token.');
     }
-    res.cookie(SESSION_COOKIE, sessions.issue(), sessions.cookieOptions(req)).redirect(303, next);
+    res.cookie(SESSION_COOKIE, await sessions.issue(), sessions.cookieOptions(req)).redirect(303, target);
   });
-  router.post('/logout', (req, res) => {
+  router.post('/logout', async (req, res) => {
+    if (crossSite(req)) return sendForbidden(res, 'cross_site', 'log out from the admin pages of this server');
+    const cookie = readCookie(req, SESSION_COOKIE);
+    const session = await sessions.verify(cookie);
+    if (session) {
+      await new Promise<void>((resolve, reject) => form(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
+      if (!csrfMatches(req, session.csrf)) return sendForbidden(res, 'csrf_failed', CSRF_FAILED);
+      await sessions.revoke(cookie);
+    }
     const { maxAge: _maxAge, ...options } = sessions.cookieOptions(req);
     res.clearCookie(SESSION_COOKIE, options).redirect(303, '/admin/login');
+  });
+  /** The caller's session, for pages that post with fetch(): `{csrf_token, expires_at}`; 401 without one. */
+  router.get('/session', async (req, res) => {
+    const session = await sessions.verify(readCookie(req, SESSION_COOKIE));
+    if (!session) return sendUnauthorized(res, 'no admin session; log in at /admin/login');
+    res
+      .set('Cache-Control', 'no-store')
+      .json({ csrf_token: session.csrf, expires_at: new Date(session.expires_at).toISOString() });
   });
   return router;
 }

@@ -1,5 +1,6 @@
 import type { DestinationCheckOptions, DestinationConfig } from '@bx/core';
 import type { ExportService } from '@bx/operations';
+import { checkPathIds } from '../path-ids';
 import { Router, type Request } from 'express';
 import { testDestination } from '../destination-test';
 import { exportView } from '../serialize';
@@ -13,7 +14,7 @@ export function exportsRouter(
   service: ExportService,
   checkDestination: (destination: DestinationConfig, opts: DestinationCheckOptions) => Promise<void>,
 ): Router {
-  const router = Router();
+  const router = checkPathIds(Router());
 
   router.post('/', async (req, res) => {
     res.status(201).json(exportView(await service.create(req.body)));

@@ -1,9 +1,10 @@
 import type { BackfillService, RunService } from '@bx/operations';
+import { checkPathIds } from '../path-ids';
 import { Router } from 'express';
 
 /** Runs and backfills of one export: `/api/exports/:id/...`. */
 export function runsRouter(runs: RunService, backfills: BackfillService): Router {
-  const router = Router({ mergeParams: true });
+  const router = checkPathIds(Router({ mergeParams: true }));
 
   router.get('/:id/runs/:run_id', async (req, res) => {
     res.json(await runs.get(req.params.id, req.params.run_id));

@@ -1,0 +1,58 @@
+import {
+  DESTINATION_NOT_ALLOWED,
+  PermanentError,
+  ValidationError,
+  type DestinationConfig,
+  type NetworkPolicy,
+} from '@bx/core';
+import { checkEndpoints, connectionFields, secretFieldsOf } from '@bx/destinations';
+
+/**
+ * A PATCH that changes where a destination connects or who it logs in as
+ * (the plug-in's connectionFields) must carry the secrets again: merging the
+ * stored ones would let a token holder point an export at a listener of
+ * their own and have /test send it the password, the SigV4 signature or a
+ * signed JWT. Every secret the stored config has must be in the patch (a
+ * value, or null to drop it); otherwise 400 `secrets_required`.
+ */
+export function requireSecretsOnMove(
+  current: DestinationConfig,
+  next: DestinationConfig,
+  patchConfig: Record<string, unknown>,
+): void {
+  if (next.type !== current.type) return; // a new type is never merged with the stored secrets
+  const moved = connectionFields(current.type).filter(
+    (field) => JSON.stringify(next.config[field] ?? null) !== JSON.stringify(current.config[field] ?? null),
+  );
+  if (moved.length === 0) return;
+  const missing = secretFieldsOf(current.type).filter(
+    (field) => current.config[field] != null && !Object.hasOwn(patchConfig, field),
+  );
+  if (missing.length === 0) return;
+  const because = `changing ${moved.join(', ')} needs the destination's secrets again`;
+  throw new ValidationError(
+    `Invalid body: ${because}: ${missing.map((f) => `destination.config.${f}`).join(', ')}`,
+    missing.map((field) => ({ field: `destination.config.${field}`, message: `required: ${because}` })),
+    'secrets_required',
+  );
+}
+
+/**
+ * Refuses a destination that connects to a loopback, private or link-local
+ * address ALLOWED_PRIVATE_DESTINATIONS does not list (after DNS resolution):
+ * 400 `destination_not_allowed`, naming the config field that points there.
+ */
+export async function checkDestinationNetwork(destination: DestinationConfig, network: NetworkPolicy): Promise<void> {
+  try {
+    await checkEndpoints(destination, network);
+  } catch (err) {
+    if (!(err instanceof PermanentError && err.code === DESTINATION_NOT_ALLOWED)) throw err;
+    const fields = connectionFields(destination.type).filter((f) => destination.config[f] != null);
+    const field = `destination.config.${fields[0] ?? 'endpoint'}`;
+    throw new ValidationError(
+      `Invalid body: ${field}: ${err.message}`,
+      [{ field, message: err.message }],
+      'destination_not_allowed',
+    );
+  }
+}

@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import { generateKeyPairSync } from 'node:crypto';
+import { ApiHarness } from '../helpers/api-harness';
+import { CaptureServer } from '../helpers/capture-server';
+import { S3_CREDENTIALS, testEnv } from '../helpers/env';
+import { snowflakeConfig, startSnowflakeServer, type SnowflakeServer } from '../helpers/snowflake';
+
+const S3_SECRET = 'stored-s3-secret-do-not-leak-0123';
+const SF_PASSWORD = 'stored-snowflake-password-0123';
+
+describe('PATCH that moves a destination must carry its secrets again (secrets_required)', function () {
+  this.timeout(60_000);
+  let sut: ApiHarness;
+  let listener: CaptureServer;
+  let sf: SnowflakeServer;
+
+  before(async () => {
+    sut = await new ApiHarness().start();
+    sf = await startSnowflakeServer({ users: { loader: SF_PASSWORD }, databases: { ANALYTICS: ['PUBLIC'] } });
+  });
+  after(async () => {
+    await sut.close();
+    await sf.close();
+  });
+  beforeEach(async () => {
+    listener = await new CaptureServer().start();
+  });
+  afterEach(() => listener.stop());
+
+  const create = async (type: 'S3' | 'Snowflake', config: Record<string, unknown>) => {
+    const res = await sut.call('POST', '/api/exports', {
+      body: { name: 'victim', team_id: 1, interval: 'hour', paused: true, destination: { type, config } },
+    });
+    expect(res.status, res.text).to.equal(201);
+    return res.json.id as string;
+  };
+  const patch = (id: string, config: Record<string, unknown>) =>
+    sut.call('PATCH', `/api/exports/${id}`, { body: { destination: { config } } });
+  const s3Config = () => ({
+    bucket_name: 'bx-victim-bucket',
+    endpoint_url: testEnv.S3_ENDPOINT_URL,
+    aws_access_key_id: S3_CREDENTIALS.aws_access_key_id,
+    aws_secret_access_key: S3_SECRET,
+  });
+
+  it('S3: endpoint_url, bucket_name or region without aws_secret_access_key is 400, and /test sends nothing away', async () => {
+    const id = await create('S3', s3Config());
+    for (const moved of [{ endpoint_url: listener.url }, { bucket_name: 'attacker-bucket' }, { region: 'eu-west-3' }]) {
+      const res = await patch(id, moved);
+      expect(res.status, JSON.stringify(moved)).to.equal(400);
+      expect(res.json.error.code).to.equal('secrets_required');
+      expect(res.json.error.details).to.deep.equal([
+        { field: 'destination.config.aws_secret_access_key', message: res.json.error.details[0].message },
+      ]);
+      expect(res.json.error.message).to.contain(Object.keys(moved)[0]);
+    }
+    // The old attack: point the export at a listener, then press "test".
+    await sut.call('POST', `/api/exports/${id}/test`);
+    expect(listener.requests, 'no request reached the listener').to.deep.equal([]);
+    const stored = await sut.call('GET', `/api/exports/${id}`);
+    expect(stored.json.destination.config.endpoint_url).to.equal(testEnv.S3_ENDPOINT_URL);
+  });
+
+  it('S3: with the secret given again the move is accepted; fields that do not move need no secret', async () => {
+    const id = await create('S3', s3Config());
+    const same = await patch(id, { endpoint_url: testEnv.S3_ENDPOINT_URL, region: 'us-east-1', prefix: 'x/{year}' });
+    expect(same.status, same.text).to.equal(200);
+    const renamed = await sut.call('PATCH', `/api/exports/${id}`, { body: { name: 'renamed' } });
+    expect(renamed.status).to.equal(200);
+    const moved = await patch(id, { endpoint_url: listener.url, aws_secret_access_key: 'the-new-secret-456' });
+    expect(moved.status, moved.text).to.equal(200);
+    await sut.call('POST', `/api/exports/${id}/test`);
+    expect(listener.requests.length).to.be.greaterThan(0);
+    expect(listener.seen).to.not.contain(S3_SECRET);
+  });
+
+  it('Snowflake: access_url, account or user without the password is 400, and /test sends nothing away', async () => {
+    const id = await create('Snowflake', { ...snowflakeConfig(sf), password: SF_PASSWORD });
+    expect((await sut.call('POST', `/api/exports/${id}/test`)).json.status).to.equal('ok');
+    for (const moved of [{ access_url: listener.url }, { account: 'attacker' }, { user: 'someone-else' }]) {
+      const res = await patch(id, moved);
+      expect(res.status, JSON.stringify(moved)).to.equal(400);
+      expect(res.json.error.code).to.equal('secrets_required');
+      expect(res.json.error.details.map((d: { field: string }) => d.field)).to.deep.equal([
+        'destination.config.password',
+      ]);
+    }
+    await sut.call('POST', `/api/exports/${id}/test`);
+    expect(listener.requests).to.deep.equal([]);
+    // Switching to key-pair authentication while moving: the stored password must be dropped explicitly.
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const keyOnly = await patch(id, { access_url: listener.url, private_key: pem });
+    expect(keyOnly.json.error.code).to.equal('secrets_required');
+    const switched = await patch(id, { access_url: listener.url, private_key: pem, password: null });
+    expect(switched.status, switched.text).to.equal(200);
+    await sut.call('POST', `/api/exports/${id}/test`);
+    expect(listener.seen).to.not.contain(SF_PASSWORD);
+  });
+
+  it('Snowflake key-pair: moving without private_key is 400 (the SDK would sign a JWT for the listener)', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const id = await create('Snowflake', { ...snowflakeConfig(sf), password: null, private_key: pem });
+    const res = await patch(id, { access_url: listener.url });
+    expect(res.status).to.equal(400);
+    expect(res.json.error.details.map((d: { field: string }) => d.field)).to.deep.equal([
+      'destination.config.private_key',
+    ]);
+    await sut.call('POST', `/api/exports/${id}/test`);
+    expect(listener.requests).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,47 @@
+import { expect } from 'chai';
+import { ApiHarness } from '../helpers/api-harness';
+import { S3_CREDENTIALS, testEnv } from '../helpers/env';
+
+describe('include_events and exclude_events are bounded (100 names of at most 200 characters)', () => {
+  let sut: ApiHarness;
+  before(async () => {
+    sut = await new ApiHarness().start();
+  });
+  after(() => sut.close());
+
+  const body = (filters: Record<string, unknown>) => ({
+    body: {
+      name: 'filters',
+      team_id: 1,
+      interval: 'hour',
+      destination: {
+        type: 'S3',
+        config: { bucket_name: 'bx-filters', endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS },
+      },
+      ...filters,
+    },
+  });
+  const names = (count: number, length = 10) => Array.from({ length: count }, (_, i) => `${i}`.padStart(length, 'e'));
+
+  it('accepts 100 names of 200 characters', async () => {
+    const res = await sut.call('POST', '/api/exports', body({ include_events: names(100, 200) }));
+    expect(res.status, res.text).to.equal(201);
+  });
+
+  for (const field of ['include_events', 'exclude_events']) {
+    it(`refuses 101 names or a name of 201 characters in ${field}, naming the field`, async () => {
+      const many = await sut.call('POST', '/api/exports', body({ [field]: names(101) }));
+      expect(many.status).to.equal(400);
+      expect(many.json.error.details).to.deep.equal([{ field, message: 'at most 100 event names' }]);
+      const long = await sut.call('POST', '/api/exports', body({ [field]: ['ok', 'x'.repeat(201)] }));
+      expect(long.status).to.equal(400);
+      expect(long.json.error.details).to.deep.equal([
+        { field: `${field}.1`, message: 'an event name has at most 200 characters' },
+      ]);
+      const created = await sut.call('POST', '/api/exports', body({}));
+      const patched = await sut.call('PATCH', `/api/exports/${created.json.id}`, { body: { [field]: names(101) } });
+      expect(patched.status).to.equal(400);
+      expect(patched.json.error.details[0].field).to.equal(field);
+    });
+  }
+});

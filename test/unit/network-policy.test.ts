@@ -1,0 +1,108 @@
+import { expect } from 'chai';
+import { DESTINATION_NOT_ALLOWED, NetworkPolicy, PermanentError, unmapped } from '@bx/core';
+import type { LookupAddress } from 'node:dns';
+
+const refused = [
+  ['127.0.0.1', 'loopback'],
+  ['127.255.255.254', 'loopback'],
+  ['0.0.0.0', 'unspecified'],
+  ['10.1.2.3', 'private'],
+  ['172.16.0.1', 'private'],
+  ['172.31.255.255', 'private'],
+  ['192.168.1.1', 'private'],
+  ['100.100.100.200', 'private'],
+  ['169.254.169.254', 'link-local'],
+  ['::1', 'loopback'],
+  ['::', 'unspecified'],
+  ['fd00::1', 'private'],
+  ['fc00::1', 'private'],
+  ['fe80::1', 'link-local'],
+  ['::ffff:127.0.0.1', 'loopback'],
+  ['::ffff:7f00:1', 'loopback'],
+  ['[::ffff:a9fe:a9fe]', 'link-local'],
+  ['0:0:0:0:0:ffff:10.0.0.1', 'private'],
+] as const;
+const allowed = ['8.8.8.8', '172.32.0.1', '172.15.255.255', '192.169.0.1', '2606:4700::1111', '::ffff:8.8.8.8'];
+
+describe('network policy (ALLOWED_PRIVATE_DESTINATIONS)', () => {
+  const sut = NetworkPolicy.parse('');
+
+  for (const [address, kind] of refused) {
+    it(`refuses ${address} as ${kind} by default`, () => {
+      expect(sut.refusal(address, address))
+        .to.contain(`a ${kind} address`)
+        .and.to.contain('ALLOWED_PRIVATE_DESTINATIONS');
+      expect(() => sut.checkAddress('example.com', address))
+        .to.throw(PermanentError)
+        .with.property('code', DESTINATION_NOT_ALLOWED);
+    });
+  }
+
+  it('allows public addresses', () => {
+    for (const address of allowed) expect(sut.refusal(address, address), address).to.equal(null);
+  });
+
+  it('allows listed host names, addresses and CIDRs, and nothing more', () => {
+    const policy = NetworkPolicy.parse('minio, 127.0.0.1 ,10.0.0.0/8, fd00::/8, LocalHost');
+    expect(policy.refusal('minio', '172.18.0.5')).to.equal(null);
+    expect(policy.refusal('MINIO', '172.18.0.5')).to.equal(null);
+    expect(policy.refusal('localhost', '::1')).to.equal(null);
+    expect(policy.refusal('127.0.0.1', '127.0.0.1')).to.equal(null);
+    expect(policy.refusal('x', '::ffff:127.0.0.1')).to.equal(null);
+    expect(policy.refusal('x', '10.9.8.7')).to.equal(null);
+    expect(policy.refusal('x', 'fd12::1')).to.equal(null);
+    expect(policy.refusal('x', '127.0.0.2')).to.contain('loopback');
+    expect(policy.refusal('other', '172.18.0.5')).to.contain('private');
+    expect(policy.refusal('x', '169.254.169.254')).to.contain('link-local');
+  });
+
+  it('rejects entries that are neither names, addresses nor CIDRs', () => {
+    for (const bad of ['10.0.0.0/33', 'http://x', 'a b', '::1/129', '1.2.3.4/8/1']) {
+      expect(() => NetworkPolicy.parse(bad), bad).to.throw(/neither a host name/);
+    }
+  });
+
+  it('checks what a name resolves to: localhost is loopback', async () => {
+    const err = await sut.checkHost('localhost').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(PermanentError);
+    expect((err as Error).message)
+      .to.contain('loopback')
+      .and.to.contain('(localhost)');
+    await NetworkPolicy.parse('localhost').checkHost('localhost');
+    await sut.checkHost('no-such-host.invalid');
+  });
+
+  it('gives sockets a lookup that refuses what the policy refuses', async () => {
+    const lookup = (policy: NetworkPolicy, all: boolean) =>
+      new Promise<{ err: NodeJS.ErrnoException | null; result: string | LookupAddress[] }>((resolve) =>
+        policy.lookup(
+          'localhost',
+          { all } as never,
+          ((err: NodeJS.ErrnoException | null, result: never) => resolve({ err, result })) as never,
+        ),
+      );
+    for (const all of [false, true]) {
+      const denied = await lookup(sut, all);
+      expect(denied.err).to.be.instanceOf(PermanentError);
+      const ok = await lookup(NetworkPolicy.parse('localhost'), all);
+      expect(ok.err).to.equal(null);
+      if (all) expect((ok.result as LookupAddress[]).length).to.be.greaterThan(0);
+      else expect(ok.result).to.be.oneOf(['127.0.0.1', '::1']);
+    }
+  });
+
+  it('resolves a host to a checked address for drivers without a lookup (pg)', async () => {
+    expect(await NetworkPolicy.parse('localhost').resolveChecked('localhost')).to.be.oneOf(['127.0.0.1', '::1']);
+    expect(await NetworkPolicy.parse('127.0.0.1').resolveChecked('127.0.0.1')).to.equal('127.0.0.1');
+    for (const host of ['localhost', '127.0.0.1', '[::1]']) {
+      const err = await sut.resolveChecked(host).catch((e: unknown) => e);
+      expect(err, host).to.have.property('code', DESTINATION_NOT_ALLOWED);
+    }
+  });
+
+  it('reads IPv4-mapped IPv6 addresses as the IPv4 address', () => {
+    expect(unmapped('::ffff:7f00:1')).to.equal('127.0.0.1');
+    expect(unmapped('::ffff:1.2.3.4')).to.equal('1.2.3.4');
+    expect(unmapped('2001:db8::1')).to.equal('2001:db8::1');
+  });
+});
