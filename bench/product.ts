@@ -6,6 +6,9 @@ import type { Store } from '@bx/store';
 import { BENCH_END, BENCH_START, BENCH_TEAM } from './generate';
 import { WorkerProcess } from './worker-process';
 
+/** A case that has not completed by then is reported as failed instead of hanging the benchmark. */
+const CASE_DEADLINE_MS = 10 * 60_000;
+
 export interface ProductCase {
   name: string;
   /** S3 (default): the export's file format and compression. */
@@ -88,7 +91,10 @@ export async function runProductCase(
         await deps.store.runs.reschedule(runId);
         await deps.queue.requeue(job);
       }
+      const deadline = Date.now() + CASE_DEADLINE_MS;
       for (;;) {
+        if (Date.now() > deadline)
+          throw new Error(`${c.name}: the run did not complete within ${CASE_DEADLINE_MS / 1000} s`);
         const run = await deps.store.runs.get(runId);
         // Each rep starts from Scheduled (reschedule), so Completed means this rep is done.
         if (run?.status === 'Completed') {

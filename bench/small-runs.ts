@@ -77,8 +77,10 @@ export async function smallRuns(
   const began = process.hrtime.bigint();
   await deps.queue.enqueue(jobs);
   let cpu = 0;
+  const deadline = Date.now() + 10 * 60_000;
   try {
     for (;;) {
+      if (Date.now() > deadline) throw new Error('the small runs did not finish within 10 minutes');
       const [runs] = await deps.queue.jobCounts();
       const { completed, failed } = runs!.counts;
       if (completed + failed >= exports) {
