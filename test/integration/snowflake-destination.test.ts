@@ -221,6 +221,27 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     expect(result.files.length).to.be.greaterThan(3);
   });
 
+  it('rows are read and written while the session logs in and checks the table', async () => {
+    server.faults.stall({ sql: /^USE WAREHOUSE/ });
+    let taken = 0;
+    async function* counted(): AsyncGenerator<EventBatch> {
+      for await (const batch of batches(asRows(events))) {
+        taken++;
+        yield batch;
+      }
+    }
+    const held = () => server.queryLog.filter((q) => q.sql.startsWith('USE') && q.outcome === 'pending').length;
+    const load = sut().write(counted(), ctx());
+    await until(() => held() === 1);
+    // Every batch goes into the file while the session is not ready yet.
+    await until(() => taken === events.length / 50);
+    expect(held(), 'the session is still held').to.equal(1);
+    expect(server.queries.filter((q) => q.startsWith('PUT'))).to.deep.equal([]);
+    server.faults.releaseStalled();
+    await load;
+    expect(stored()).to.deep.equal(expected(events));
+  });
+
   it('a PUT that fails while the next file is written fails the run, leaving nothing staged or on disk', async () => {
     server.faults.queryError({ sql: /^PUT/, nth: 2, code: '000603', sqlState: 'XX000', message: 'PUT failed' });
     const err = await sut({ maxFileBytes: SPLIT })

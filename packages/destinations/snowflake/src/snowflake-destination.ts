@@ -65,7 +65,21 @@ export class SnowflakeDestination implements DestinationWriter {
     const spool = new ZstdFileSpool(this.options.tmpDir);
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const staged: string[] = [];
-    let session: SnowflakeSession | null = null;
+    /**
+     * The session, prepared while the first file is written: login, USE, the
+     * table's check and the stale files' removal are about eight round trips
+     * to Snowflake, which the rows need not wait for. Its failure stops the
+     * loop at the next batch.
+     */
+    let preparing: Promise<SnowflakeSession> | null = null;
+    let prepareFailed = false;
+    const connect = (): Promise<SnowflakeSession> => {
+      if (!preparing) {
+        preparing = this.prepare(ctx);
+        preparing.catch(() => (prepareFailed = true));
+      }
+      return preparing;
+    };
     let failed = false;
     /**
      * The PUT of the file finished last, if any: it runs while the next file
@@ -91,18 +105,19 @@ export class SnowflakeDestination implements DestinationWriter {
         if (batch.count === 0) continue;
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
         // Connect on the first row: an empty interval never wakes the warehouse.
-        session ??= await this.prepare(ctx);
+        const connecting = connect();
+        if (prepareFailed) await connecting;
         await spool.write(batch);
         result.records += batch.count;
         ctx.onProgress(result.records);
-        if (await spool.reached(this.options.maxFileBytes)) await stageNext(session, (await spool.finish())!);
+        if (await spool.reached(this.options.maxFileBytes)) await stageNext(await connecting, (await spool.finish())!);
       }
       const last = await spool.finish();
-      if (session && last) await stageNext(session, last);
+      if (last) await stageNext(await connect(), last);
       await staging;
       if (result.records === 0 && !(await ctx.state.get<SnowflakeRunState>())?.may_hold_rows) return result;
       // An empty re-run still connects: rows an earlier attempt loaded must go.
-      session ??= await this.prepare(ctx);
+      const session = await connect();
       await ctx.state.set({ may_hold_rows: true } satisfies SnowflakeRunState);
       const { deleted } = await replaceIntervalRows(session, {
         table,
@@ -128,6 +143,7 @@ export class SnowflakeDestination implements DestinationWriter {
     } finally {
       await staging.catch(() => undefined);
       await spool.discard();
+      const session = preparing ? await (preparing as Promise<SnowflakeSession>).catch(() => null) : null;
       if (session) {
         // A failed attempt's staged files would only wait for the next attempt's cleanup.
         if (failed && session.usable) await removeStaged(session, table, folder).catch(() => undefined);
