@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Store } from '@bx/store';
+import { MAX_UNFINISHED_ATTEMPTS, Store } from '@bx/store';
 import { testEnv, uniqueName } from '../helpers/env';
 
 describe('run records: attempts of one run', () => {
@@ -37,5 +37,23 @@ describe('run records: attempts of one run', () => {
       await sut.runs.complete(run.id, { records: 7, bytes: 2, files: ['k'] }, Date.now(), attempt(current)),
     ).to.equal('ok');
     expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Completed', records_completed: 7, attempts: 2 });
+  });
+
+  it(`after ${MAX_UNFINISHED_ATTEMPTS} attempts in a row that never finished, start answers 'crashed'`, async () => {
+    // An attempt that finishes resets the count: only unfinished ones in a row count.
+    const first = await sut.runs.start(run.id);
+    expect(first.status).to.equal('started');
+    await sut.runs.fail(run.id, 'FailedRetryable', 'timeout', Date.now());
+    for (let i = 1; i <= MAX_UNFINISHED_ATTEMPTS; i++) {
+      expect(await sut.runs.start(run.id)).to.deep.include({ status: 'started', attempt: i + 1 });
+    }
+    // Each start above found the previous attempt still Running (its worker died).
+    expect(await sut.runs.start(run.id)).to.deep.equal({
+      status: 'crashed',
+      crashes: MAX_UNFINISHED_ATTEMPTS,
+      backfillId: null,
+    });
+    expect(await sut.runs.fail(run.id, 'Failed', 'crashed', Date.now())).to.equal('ok');
+    expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Failed', attempts: MAX_UNFINISHED_ATTEMPTS + 1 });
   });
 });

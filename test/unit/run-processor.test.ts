@@ -116,6 +116,23 @@ describe('run processor (fast, with fakes)', () => {
     expect(runs.finished).to.deep.equal([]);
   });
 
+  it('a run whose attempts kept dying unfinished fails for good, counted, without writing', async () => {
+    runs.startAnswer = { status: 'crashed', crashes: 8, backfillId: null };
+    let wrote = false;
+    write = async () => {
+      wrote = true;
+      return { records: 0, bytes: 0, files: [] };
+    };
+    const outcome = await sut()(job, jobContext());
+    expect(outcome).to.deep.include({ status: 'failed', retry: false });
+    expect(wrote).to.equal(false);
+    expect(runs.finished).to.have.length(1);
+    expect(runs.finished[0]).to.deep.include({ status: 'Failed', attempt: undefined });
+    expect(runs.finished[0]!.error).to.match(/stopped 8 times in a row without finishing/);
+    expect(failures).to.have.length(1);
+    expect(logs.map((l) => l.message)).to.satisfy((m: string[]) => m.some((x) => x.startsWith('run failed')));
+  });
+
   it('skipped when the export is gone (the run is cancelled) or the run already finished', async () => {
     exp = null;
     expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'export deleted' });

@@ -175,7 +175,10 @@ export class BullMqRunQueue implements RunQueue {
         concurrency: opts.concurrency,
         lockDuration: opts.lockDurationMs ?? 30_000,
         stalledInterval: opts.stalledIntervalMs ?? 15_000,
-        maxStalledCount: 5,
+        // High on purpose: the store fails a run after MAX_UNFINISHED_ATTEMPTS
+        // attempts that never finished; BullMQ failing a stalled job itself
+        // would leave the run Running (it emits no 'failed' for it).
+        maxStalledCount: 20,
       },
     );
     worker.on('error', (err) => opts.logger.error('worker error', { err: errorMessage(err) }));

@@ -14,7 +14,16 @@ import { parseRun } from './run-record';
 /** What start() did: the attempt it began (and the backfill it runs for), or why it did not. */
 export type RunStart =
   | { status: 'started'; attempt: number; backfillId: string | null }
+  /** `crashes` attempts in a row never finished: the caller fails the run for good. */
+  | { status: 'crashed'; crashes: number; backfillId: string | null }
   | { status: 'Cancelled' | 'Completed' | 'missing' | 'held' };
+
+/**
+ * Attempts in a row that started and never finished (worker killed, out of
+ * memory, lock lost) before a run is failed for good instead of retried. The
+ * queue's own stall limit is set higher, so this one decides.
+ */
+export const MAX_UNFINISHED_ATTEMPTS = 8;
 
 /**
  * What creating a run answered: 'created'; 'Exported' (its record is gone
@@ -161,8 +170,10 @@ export class RunRepository {
       this.redis,
       'start-run',
       [...this.statusKeys(id), this.keys.pausedExports],
-      [now, new Date(now).toISOString(), exportId],
+      [now, new Date(now).toISOString(), exportId, MAX_UNFINISHED_ATTEMPTS],
     )) as string;
+    const crashed = /^crashed\|(\d+)\|(.*)$/.exec(answer);
+    if (crashed) return { status: 'crashed', crashes: Number(crashed[1]), backfillId: crashed[2] || null };
     const match = /^(\d+)\|(.*)$/.exec(answer);
     if (!match) return { status: answer as 'Cancelled' | 'Completed' | 'missing' | 'held' };
     return { status: 'started', attempt: Number(match[1]), backfillId: match[2] || null };

@@ -58,6 +58,7 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
     log.info('run held: the export is paused; it runs once the export is unpaused');
     return { status: 'held' };
   }
+  if (started.status === 'crashed') return failCrashed(deps, exp.id, payload, started, log);
   if (started.status !== 'started') {
     log.info('run skipped', { reason: started.status });
     return { status: 'skipped', reason: started.status };
@@ -152,6 +153,38 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
     });
     return { status: 'failed', error: message, retry };
   }
+}
+
+/**
+ * The run's last attempts all died without finishing (killed, out of memory):
+ * another one would most likely die the same way, so the run fails for good,
+ * counts towards the auto-pause and goes to the dead-letter queue.
+ */
+async function failCrashed(
+  deps: RunExportDeps,
+  exportId: string,
+  payload: RunJob,
+  started: { crashes: number; backfillId: string | null },
+  log: Logger,
+): Promise<RunOutcome> {
+  const message =
+    `the worker running this run stopped ${started.crashes} times in a row without finishing ` +
+    '(killed or out of memory); not retried: retry it by hand once the cause is fixed';
+  const recorded = await deps.store.runs.fail(
+    payload.run_id,
+    'Failed',
+    message,
+    Date.now(),
+    undefined,
+    started.backfillId,
+  );
+  if (recorded !== 'ok') {
+    log.info('run skipped', { reason: recorded });
+    return { status: 'skipped', reason: recorded };
+  }
+  await deps.failures?.failed(exportId, message);
+  log.warn('run failed', { error: message, retryable: false });
+  return { status: 'failed', error: message, retry: false };
 }
 
 function iso(ms: number): string {
