@@ -2,16 +2,18 @@
 # The main job (README, `npm run demo`): on a fresh Debian machine, installs
 # what is needed, starts Redis, ClickHouse and the S3 server locally, creates an
 # events table with sample events, starts the product, creates an hourly S3
-# export that starts three hours ago, waits for its runs, and prints the
-# objects written and the run records. Services are left running (stop them
-# with `bash scripts/local-services.sh stop`).
+# export that starts three hours ago, waits for its runs, prints the objects
+# written and the run records, stops the product it started, and prints the
+# next steps: lines to paste that run npm start on the demo's data and create
+# an export to the local S3 server (test/e2e/demo-next-steps.test.ts pastes
+# them). Services are left running (`bash scripts/local-services.sh stop`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/local-services.sh install
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[demo] installing npm packages"
-  npm install --no-audit --no-fund  # see .ci/run for why not npm ci
+  npm ci --no-audit --no-fund
 fi
 echo "[demo] building"
 npm run build

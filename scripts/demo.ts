@@ -1,11 +1,14 @@
 /**
  * Runs a real export against the local services: sample events in ClickHouse,
  * the product started as `npm start` does, an hourly S3 export created through
- * the admin API, then the objects and run records printed.
+ * the admin API, then the objects and run records printed, and the next
+ * steps: commands to paste that run the product on the demo's data
+ * (test/e2e/demo-next-steps.test.ts runs them as printed).
  */
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { BatchExport, Run } from '@bx/core';
-import { createClient } from '@clickhouse/client';
+import { clickHouseUnreachable } from '@bx/clickhouse/ping';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -13,10 +16,11 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 const HOUR = 3_600_000;
-const DATABASE = 'batch_exports_demo';
-const BUCKET = 'batch-exports-demo';
+// BX_DEMO_DATABASE and BX_DEMO_BUCKET let tests run the demo beside a user's.
+const DATABASE = process.env.BX_DEMO_DATABASE ?? 'batch_exports_demo';
+const BUCKET = process.env.BX_DEMO_BUCKET ?? 'batch-exports-demo';
 const PORT = Number(process.env.PORT ?? 8080);
-const TOKEN = process.env.ADMIN_API_TOKEN ?? `demo-${randomUUID()}`;
+const TOKEN = process.env.ADMIN_API_TOKEN || randomBytes(24).toString('hex');
 const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 /** Destination secrets are encrypted in Redis with this key (yours if you set one). */
@@ -24,9 +28,23 @@ const SECRETS_KEY = process.env.SECRETS_ENCRYPTION_KEYS ?? randomBytes(32).toStr
 /** The local S3 server listens on loopback, which destinations may not reach by default. */
 const ALLOWED_PRIVATE = process.env.ALLOWED_PRIVATE_DESTINATIONS ?? new URL(S3_ENDPOINT).hostname;
 const say = (msg: string) => console.log(`[demo] ${msg}`);
+/** Around the commands to paste, so a test can find them. */
+const NEXT_STEPS_BEGIN = '# ---- next steps ----';
+const NEXT_STEPS_END = '# ---- end ----';
+// The SDK's 9-line notice that its 2027 releases need Node 22 (this project runs on 20).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
 
+/** Seeds the events; a ClickHouse that does not answer is one line naming CLICKHOUSE_URL. */
 async function seedEvents(base: number): Promise<number> {
-  const ch = createClient({ url: CLICKHOUSE_URL });
+  try {
+    return await insertEvents(base);
+  } catch (err) {
+    throw clickHouseUnreachable(CLICKHOUSE_URL, err) ?? err;
+  }
+}
+
+async function insertEvents(base: number): Promise<number> {
+  const ch = createClient({ url: CLICKHOUSE_URL, log: { level: ClickHouseLogLevel.OFF } });
   await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${DATABASE}` });
   await ch.command({ query: `DROP TABLE IF EXISTS ${DATABASE}.events` });
   await ch.command({
@@ -101,6 +119,47 @@ async function checkPortFree(port: number): Promise<void> {
   });
 }
 
+/** Lines to paste into the shell: the product on the demo's data, and an export of it to the local S3 server. */
+function nextSteps(base: number): string {
+  const host = `localhost:${PORT}`;
+  const env = [
+    // The services the demo used, when they are not the defaults npm start would use.
+    process.env.REDIS_URL && process.env.REDIS_URL !== 'redis://127.0.0.1:6379'
+      ? `REDIS_URL=${process.env.REDIS_URL}`
+      : '',
+    CLICKHOUSE_URL !== 'http://127.0.0.1:8123' ? `CLICKHOUSE_URL=${CLICKHOUSE_URL}` : '',
+    `ALLOWED_PRIVATE_DESTINATIONS=${ALLOWED_PRIVATE}`,
+    DATABASE !== 'default' ? `CLICKHOUSE_DATABASE=${DATABASE}` : '',
+    PORT !== 8080 ? `PORT=${PORT}` : '',
+  ].filter(Boolean);
+  const config = {
+    bucket_name: BUCKET,
+    prefix: 'mine/{year}/{month}/{day}',
+    endpoint_url: S3_ENDPOINT,
+    aws_access_key_id: 'S3RVER',
+    aws_secret_access_key: 'S3RVER',
+    compression: 'gzip',
+  };
+  const body = {
+    name: 'my first export',
+    team_id: 1,
+    interval: 'hour',
+    start_at: new Date(base).toISOString(),
+    destination: { type: 'S3', config },
+  };
+  return [
+    `export ADMIN_API_TOKEN=${TOKEN}`,
+    `export SECRETS_ENCRYPTION_KEYS='${SECRETS_KEY}'`,
+    `${[...env, 'npm start'].join(' ')} > batch-exports.log 2>&1 &`,
+    `until curl -s -o /dev/null ${host}/healthz; do sleep 1; done`,
+    `id=$(curl -s -X POST ${host}/api/exports \\`,
+    `  -H "Authorization: Bearer $ADMIN_API_TOKEN" -H 'content-type: application/json' \\`,
+    `  -d '${JSON.stringify(body)}' \\`,
+    `  | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).id')`,
+    `curl -s -H "Authorization: Bearer $ADMIN_API_TOKEN" ${host}/api/exports/$id/runs; echo`,
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   await checkPortFree(PORT);
   const base = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
@@ -112,13 +171,16 @@ async function main(): Promise<void> {
     forcePathStyle: true,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
   });
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET })).catch(() => undefined);
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET })).catch((err: Error & { $metadata?: object }) => {
+    if (err.name === 'BucketAlreadyOwnedByYou' || err.name === 'BucketAlreadyExists') return;
+    const what = err.$metadata && 'httpStatusCode' in err.$metadata ? 'refused the bucket' : 'is not reachable';
+    throw new Error(`the S3 server ${what} at ${S3_ENDPOINT} (S3_ENDPOINT_URL): ${err.message || err.name}`);
+  });
 
   say('starting the product (api + scheduler + worker in one process, as `npm start`)');
   const product = spawn(process.execPath, [join(__dirname, '..', 'services', 'all-in-one', 'dist', 'main.js')], {
     env: {
       ...process.env,
-      NODE_NO_WARNINGS: '1',
       ADMIN_API_TOKEN: TOKEN,
       SECRETS_ENCRYPTION_KEYS: SECRETS_KEY,
       ALLOWED_PRIVATE_DESTINATIONS: ALLOWED_PRIVATE,
@@ -186,14 +248,20 @@ async function main(): Promise<void> {
         bytes: r.bytes_exported,
       })),
     );
-    say('done. Services keep running; stop them with: bash scripts/local-services.sh stop');
-    say(
-      `the demo's export has its secret encrypted with this key; to use it again, start the product with ` +
-        `SECRETS_ENCRYPTION_KEYS='${SECRETS_KEY}' ALLOWED_PRIVATE_DESTINATIONS=${ALLOWED_PRIVATE}`,
-    );
   } finally {
+    // Stopped and gone before the next steps start another on the same port.
+    const exited = new Promise((resolve) => (product.exitCode === null ? product.once('exit', resolve) : resolve(0)));
     stopProduct();
+    await exited;
   }
+  say('done. Redis, ClickHouse and the S3 server keep running (bash scripts/local-services.sh stop stops them);');
+  say(`the product the demo started has stopped. Next: run it yourself on the demo's data (${DATABASE}.events)`);
+  say('and export it to the local S3 server (access key and secret S3RVER). SECRETS_ENCRYPTION_KEYS below');
+  say("seals destination secrets in Redis (the demo's too): keep it. ALLOWED_PRIVATE_DESTINATIONS lets exports");
+  say('reach the S3 server on this machine (private addresses are refused otherwise). Paste into this shell:');
+  console.log(`\n${NEXT_STEPS_BEGIN}\n${nextSteps(base)}\n${NEXT_STEPS_END}\n`);
+  say(`runs move from Scheduled to Completed within a minute; run the last curl again to see them.`);
+  say(`npm start logs to batch-exports.log; stop it with: kill %1 (or kill $(pgrep -f all-in-one/dist/main.js)).`);
 }
 
 main().catch((err) => {

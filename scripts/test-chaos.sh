@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bash scripts/local-services.sh install
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[chaos] installing npm packages"
-  npm install --no-audit --no-fund # see .ci/run for why not npm ci
+  npm ci --no-audit --no-fund
 fi
 echo "[chaos] building"
 npm run build

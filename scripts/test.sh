@@ -9,7 +9,14 @@ cd "$(dirname "$0")/.."
 bash scripts/local-services.sh install
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[test] installing npm packages"
-  npm install --no-audit --no-fund  # see .ci/run for why not npm ci
+  npm ci --no-audit --no-fund
+fi
+# chdb (a modern ClickHouse, embedded) for the tests that prove the query on it:
+# its own install, out of the root lock (see test/modern-engine/package.json).
+engine=test/modern-engine
+if [ ! -d $engine/node_modules ] || [ $engine/package-lock.json -nt $engine/node_modules/.package-lock.json ]; then
+  echo "[test] installing chdb for the modern-engine tests"
+  npm run setup:modern-engine
 fi
 echo "[test] building"
 npm run build

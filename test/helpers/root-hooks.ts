@@ -1,6 +1,10 @@
 import { testEnv } from './env';
 import { deleteCreatedBuckets } from './s3';
 
+// The test process's own S3 clients: no AWS SDK Node-version notice in the
+// test output (the product switches it off itself, and a test checks that).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 // Tests talk to real servers; say clearly when they are not running.
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context) {

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { ClickHouseSource, buildEventsQuery, columnTypes, decodeRowBinary, eventsLayout } from '@bx/clickhouse';
 import { Field, FieldEncoding, type EventBatch } from '@bx/batch';
 import { toRecordLine, PermanentError, RetryableError, type EventRow } from '@bx/core';
-import { Session } from 'chdb';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -10,6 +9,7 @@ import { createServer, connect, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { TestClickHouse } from '../helpers/clickhouse';
+import { chdbSession, type ChdbSession } from '../modern-engine/chdb';
 import { testEnv } from '../helpers/env';
 import { chTime, makeEvent } from '../helpers/events';
 import { TcpFaultProxy } from '../helpers/tcp-fault-proxy';
@@ -452,11 +452,11 @@ describe('the ClickHouse HTTP reader (plain sockets read into batch buffers) on 
 
 describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
   let dir: string;
-  let session: Session;
+  let session: ChdbSession;
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'bx-chdb-'));
-    session = new Session(dir);
+    session = chdbSession(dir);
     session.query('CREATE DATABASE IF NOT EXISTS analytics');
     session.query(`CREATE TABLE analytics.events (
       uuid UUID, event String, properties String, timestamp DateTime64(6, 'UTC'), team_id Int64,
@@ -465,7 +465,7 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
     ) ENGINE = MergeTree ORDER BY (team_id, uuid)`);
   });
   after(() => {
-    session.cleanup?.();
+    session?.cleanup?.();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -54,6 +54,25 @@ export class EventBatch {
     return new EventBatch(Buffer.concat(parts, at), index, rows.length);
   }
 
+  /**
+   * Rows `[from, to)` as a batch of their own, on this batch's memory (no
+   * copy of the field bytes; the index is copied and rebased): a writer that
+   * must cut a batch, as a file size limit does.
+   */
+  slice(from: number, to: number): EventBatch {
+    const index = this.index.slice(from * SLOTS, to * SLOTS);
+    let lo = Infinity;
+    let hi = 0;
+    for (let i = 0; i < index.length; i += 2) {
+      if (index[i]! < 0) continue; // a null: -1, -1
+      lo = Math.min(lo, index[i]!);
+      hi = Math.max(hi, index[i + 1]!);
+    }
+    if (lo === Infinity) lo = hi = 0;
+    for (let i = 0; i < index.length; i++) if (index[i]! >= 0) index[i]! -= lo;
+    return new EventBatch(this.bytes.subarray(lo, hi), index, to - from, this.layout);
+  }
+
   start(r: number, f: number): number {
     return this.index[r * SLOTS + 2 * f]!;
   }

@@ -1,6 +1,6 @@
 import { PermanentError, RetryableError } from '@bx/core';
 import type { EventBatch } from '@bx/batch';
-import { ClickHousePing, QUERY_SETTINGS, type ClickHouseConfig } from './clickhouse-ping';
+import { ClickHousePing, QUERY_SETTINGS, clickHouseUnreachable, type ClickHouseConfig } from './clickhouse-ping';
 import { columnTypes } from './column-types';
 import { buildEventsQuery, eventsLayout, type EventsQuery } from './events-query';
 import { queryRowBinary, type QueryEndpoint } from './http-query';
@@ -68,7 +68,7 @@ export class ClickHouseSource {
       });
       layout = eventsLayout(types);
     } catch (err) {
-      throw mapError(err);
+      throw mapError(err, this.endpoint.url);
     }
     yield* this.batches(buildEventsQuery(q, layout), signal, { ...opts, layout });
   }
@@ -105,7 +105,7 @@ export class ClickHouseSource {
         yield batch;
       }
     } catch (err) {
-      throw mapError(err);
+      throw mapError(err, this.endpoint.url);
     } finally {
       response.cancel();
     }
@@ -136,14 +136,21 @@ export class ClickHouseSource {
     return this.pinger.ping();
   }
 
+  /** Throws an UnreachableError naming CLICKHOUSE_URL and the address when ClickHouse does not answer. */
+  assertReachable(): Promise<void> {
+    return this.pinger.assertReachable();
+  }
+
   close(): Promise<void> {
     return this.pinger.close();
   }
 }
 
-function mapError(err: unknown): Error {
+function mapError(err: unknown, url: string): Error {
   if (err instanceof RetryableError || err instanceof PermanentError) return err;
   const e = err as { code?: string; message?: string; name?: string };
+  const unreachable = clickHouseUnreachable(url, err);
+  if (unreachable) return new RetryableError(unreachable.message, { code: 'ClickHouseUnavailable', cause: err });
   const message = `ClickHouse: ${e.message ?? String(err)}`;
   if (e.name === 'AbortError') return new RetryableError('ClickHouse query aborted', { code: 'Aborted', cause: err });
   // Old servers' error text is not parsed by the client: read `Code: N` from it.

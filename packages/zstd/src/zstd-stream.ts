@@ -34,6 +34,13 @@ const STREAM_SLOT = 4 * 1024 * 1024;
 const STREAM_SLOT_OUTPUT = STREAM_SLOT + (STREAM_SLOT >> 7) + 512 * 1024;
 /** Slots of a stream: one is filled while the other is compressed. */
 const STREAM_SLOTS = 2;
+/** Input a frame's context may hold uncompressed: a block (the window is 128 KiB). */
+const HELD_BYTES = 128 * 1024;
+/**
+ * Output bytes per input byte of data that does not compress, at most:
+ * zstd falls back to stored blocks (3 bytes a 128 KiB block). Rounded up.
+ */
+const INCOMPRESSIBLE = 1.01;
 
 /**
  * One zstd frame, compressed on the process's zstd thread from memory shared
@@ -58,6 +65,8 @@ export class ZstdSlotStream {
   private readonly waiting: Array<() => void> = [];
   /** Settles once the sink has taken every output so far (never rejects: see `failure`). */
   private delivered: Promise<void> = Promise.resolve();
+  /** Per slot being compressed, oldest first: settles once the sink has taken its output (never rejects). */
+  private readonly inFlight: Array<Promise<void>> = [];
   private failure: unknown = null;
 
   constructor(
@@ -109,6 +118,26 @@ export class ZstdSlotStream {
         return piece.length;
       });
     }
+  }
+
+  /**
+   * At least the bytes the frame would have if ended now: the output the
+   * sink has taken, and the input whose output is not known yet (with the
+   * block the context may hold) counted as if it did not compress. What a
+   * file size limit measures; tight after `settleBelow`.
+   */
+  upperBytes(): number {
+    return this.written + (this.pending + HELD_BYTES) * INCOMPRESSIBLE;
+  }
+
+  /**
+   * Waits for the output of the oldest slots, one at a time, until
+   * `upperBytes()` is below `limit` or every write's output is known: the
+   * slots after those keep compressing meanwhile. Rejects if the stream failed.
+   */
+  async settleBelow(limit: number): Promise<void> {
+    while (this.inFlight.length > 0 && this.upperBytes() >= limit) await this.inFlight[0];
+    if (this.failure) throw this.failure;
   }
 
   /**
@@ -186,7 +215,7 @@ export class ZstdSlotStream {
         end,
       })
       .finally(() => thread.close(id));
-    this.delivered = Promise.all([compressed, this.delivered])
+    const delivered = Promise.all([compressed, this.delivered])
       .then(async ([size]) => {
         if (this.failure) throw this.failure;
         if (size > 0) await this.sink(new Uint8Array(memory, output, size));
@@ -195,8 +224,11 @@ export class ZstdSlotStream {
       .catch((err: unknown) => this.fail(err))
       .finally(() => {
         this.pending -= length;
+        this.inFlight.shift(); // this slot's: outputs are delivered in order
         this.release(slot);
       });
+    this.delivered = delivered;
+    this.inFlight.push(delivered);
   }
 }
 

@@ -6,7 +6,7 @@ import { startWorker } from '@bx/worker';
 /** API, scheduler and worker in one process, for a single machine (`npm start`). */
 runMain(async () => {
   // The API binds its port first: a busy PORT stops the process before a worker has taken a run.
-  const api = await startApi();
+  const api = await startApi(process.env, { clickHouseNotice: false });
   const scheduler = await startScheduler();
   const worker = await startWorker();
   onShutdown({

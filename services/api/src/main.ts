@@ -1,5 +1,13 @@
 import { ClickHousePing } from '@bx/clickhouse/ping';
-import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain, type BatchExport } from '@bx/core';
+import {
+  createLogger,
+  errorMessage,
+  exportSecretsFromConfig,
+  loadConfig,
+  onShutdown,
+  runMain,
+  type BatchExport,
+} from '@bx/core';
 import { checkDestination, DESTINATION_SECRET_FIELDS, secretFieldsOf } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
@@ -11,6 +19,8 @@ import { listen } from './listen';
 
 export async function startApi(
   env: NodeJS.ProcessEnv = process.env,
+  /** Log a line at start when ClickHouse does not answer (the all-in-one leaves it to its worker). */
+  { clickHouseNotice = true }: { clickHouseNotice?: boolean } = {},
 ): Promise<{ server: Server; stop(): Promise<void> }> {
   const config = loadConfig(env, ['api']);
   const logger = createLogger({ service: 'api' }, config.LOG_LEVEL, { secretFields: DESTINATION_SECRET_FIELDS });
@@ -23,6 +33,12 @@ export async function startApi(
   await store.assertReachable();
   const queue = BullMqRunQueue.fromConfig(config);
   const clickhouse = ClickHousePing.fromConfig(config, { requestTimeoutMs: 10_000 });
+  if (clickHouseNotice) {
+    // The API works without ClickHouse (only /health needs it): say so once, do not wait.
+    clickhouse.assertReachable().catch((err: unknown) => {
+      logger.warn(`${errorMessage(err)}; /health reports it down, exports cannot run until it answers`);
+    });
+  }
   const network = config.ALLOWED_PRIVATE_DESTINATIONS;
   const service = new ExportService(store, queue, logger, Date.now, { maxExports: config.MAX_EXPORTS, network });
   const app = createApp({

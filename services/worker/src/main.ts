@@ -1,5 +1,5 @@
 import { ClickHouseSource } from '@bx/clickhouse';
-import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
+import { createLogger, errorMessage, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
 import { FailurePolicy } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
@@ -20,6 +20,11 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
   );
   await store.assertReachable();
   const source = ClickHouseSource.fromConfig(config);
+  // Not awaited: runs retry until ClickHouse answers, and the worker serves
+  // them meanwhile; this line says at once what is wrong and where to look.
+  source.assertReachable().catch((err: unknown) => {
+    logger.warn(`${errorMessage(err)}; runs will retry until it answers`);
+  });
   const queue = BullMqRunQueue.fromConfig(config);
   const failures = new FailurePolicy(store, logger, {
     threshold: config.AUTO_PAUSE_AFTER_FAILURES,

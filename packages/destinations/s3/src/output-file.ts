@@ -1,15 +1,31 @@
 import type { S3Config } from './s3-config';
 import type { EventBatch } from '@bx/batch';
 import { ZSTD_JSON_LINES, ZstdSlotStream } from '@bx/zstd';
-import { ObjectUpload, openParts, type ObjectUploadOptions, type StreamCompression } from './object-upload';
+import {
+  FRAMING_BYTES,
+  ObjectUpload,
+  openParts,
+  type ObjectUploadOptions,
+  type StreamCompression,
+} from './object-upload';
 import { ParquetEncoder, type ParquetCompression } from './parquet/encoder';
 import type { PartUpload } from './part-upload';
 
 /** One object of a run, being written: rows in, bytes streamed to S3. */
 export interface OutputFile {
   readonly key: string;
-  /** Whether the object has reached `limit` bytes (compressed): what splitting measures. */
-  reached(limit: number): Promise<boolean>;
+  /**
+   * What splitting measures: at least the bytes the object would have if
+   * ended now (compressed); input whose output is not known yet counts as
+   * incompressible. Only for a file opened with a size limit.
+   */
+  upperBytes(): number;
+  /**
+   * Waits for output (oldest first) until `upperBytes()` is below `limit`,
+   * or until the output of every write so far is known: `upperBytes()` is
+   * then tight.
+   */
+  settleBelow(limit: number): Promise<void>;
   write(batch: EventBatch): Promise<void>;
   /** Completes the object; its size in bytes. */
   finish(): Promise<number>;
@@ -29,8 +45,11 @@ class JsonLinesFile implements OutputFile {
   get key(): string {
     return this.upload.key;
   }
-  reached(limit: number): Promise<boolean> {
-    return this.upload.reached(limit);
+  upperBytes(): number {
+    return this.upload.upperBytes();
+  }
+  settleBelow(limit: number): Promise<void> {
+    return this.upload.settleBelow(limit);
   }
   write(batch: EventBatch): Promise<void> {
     return this.upload.write(batch.records());
@@ -62,10 +81,13 @@ class ZstdJsonLinesFile implements OutputFile {
 
   readonly key: string;
 
-  reached(limit: number): Promise<boolean> {
-    return this.zstd.reached(limit);
+  upperBytes(): number {
+    return this.zstd.upperBytes() + FRAMING_BYTES;
   }
-  async write(batch: EventBatch): Promise<void> {
+  settleBelow(limit: number): Promise<void> {
+    return this.zstd.settleBelow(limit - FRAMING_BYTES);
+  }
+  write(batch: EventBatch): Promise<void> {
     return this.zstd.writeRecords(batch);
   }
   async finish(): Promise<number> {
@@ -97,8 +119,13 @@ class ParquetFile implements OutputFile {
     return new ParquetFile(target.key, parts, await ParquetEncoder.create(compression, (chunk) => parts.write(chunk)));
   }
 
-  async reached(limit: number): Promise<boolean> {
-    return this.encoder.bytes >= limit;
+  upperBytes(): number {
+    return this.encoder.upperBytes + FRAMING_BYTES;
+  }
+  async settleBelow(limit: number): Promise<void> {
+    // Pages being compressed first; the open pages are ended only if that is not enough.
+    if (this.upperBytes() >= limit) await this.encoder.settle(false);
+    if (this.upperBytes() >= limit) await this.encoder.settle(true);
   }
   write(batch: EventBatch): Promise<void> {
     return this.encoder.write(batch);

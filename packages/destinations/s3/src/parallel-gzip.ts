@@ -13,7 +13,10 @@ const gzipAsync = promisify(gzip);
  * ClickHouse hands out rows; this uses the idle core.
  */
 export class ParallelGzip extends Transform {
-  private readonly pending: Array<Promise<Buffer>> = [];
+  /** Members being compressed, oldest first; each settles once its output is pushed. */
+  private readonly pending: Array<Promise<void>> = [];
+  /** Settles once every member so far is pushed, in order; rejects if one failed. */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly level: number,
@@ -25,22 +28,26 @@ export class ParallelGzip extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     const compressed = gzipAsync(chunk, { level: this.level });
-    compressed.catch(() => undefined); // awaited in order below; avoids an unhandled rejection meanwhile
-    this.pending.push(compressed);
+    const pushed = Promise.all([compressed, this.tail]).then(([out]) => {
+      this.push(out);
+    });
+    pushed.catch(() => undefined); // awaited in order below; avoids an unhandled rejection meanwhile
+    this.tail = pushed;
+    this.pending.push(pushed);
     if (this.pending.length < this.parallel) {
       done();
       return;
     }
-    this.pending.shift()!.then((out) => {
-      this.push(out);
-      done();
-    }, done);
+    this.pending.shift()!.then(() => done(), done);
   }
 
   override _flush(done: TransformCallback): void {
-    Promise.all(this.pending.splice(0)).then((outs) => {
-      for (const out of outs) this.push(out);
-      done();
-    }, done);
+    this.pending.length = 0;
+    this.tail.then(() => done(), done);
+  }
+
+  /** Settles once the output of every chunk transformed so far has been pushed. */
+  settled(): Promise<void> {
+    return this.tail;
   }
 }

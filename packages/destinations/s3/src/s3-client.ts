@@ -6,8 +6,9 @@ import { RequestControl } from './request-control';
 import type { S3Config } from './s3-config';
 
 // Node 20 is this project's runtime; the SDK's notice about future versions
-// would otherwise print a multi-line warning into the JSON log stream.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// would otherwise print a multi-line warning into the JSON log stream. The
+// SDK's own switch, so no other warning is hidden; set it to `false` to see it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
 
 /** Longest wait for a connection (TCP and TLS) to S3, in ms. */
 export const S3_CONNECT_TIMEOUT_MS = 10_000;

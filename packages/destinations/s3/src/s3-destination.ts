@@ -14,6 +14,38 @@ import { classifyS3Error } from './s3-errors';
 export const CLEANUP_DEADLINE_MS = 5000;
 
 /**
+ * With a file size limit, a batch larger than this part of the limit is
+ * written in slices, so that a file passes the limit by at most a slice: a
+ * fifth of it (the source's batches are about 2 MiB: limits under 12 MiB).
+ */
+const PIECES_PER_FILE = 5;
+/** JSON keys and punctuation a record adds to its fields' bytes, about: sizes the slices. */
+const RECORD_OVERHEAD = 240;
+
+/**
+ * Whether `file` has reached `limit` bytes. A file stays below the limit
+ * until it is known to have reached it: it ends after the write that took it
+ * there, so it passes the limit by at most that write's output. Waits for the
+ * compressor only when the output still unknown could reach the limit.
+ */
+async function full(file: OutputFile, limit: number): Promise<boolean> {
+  if (file.upperBytes() < limit) return false;
+  await file.settleBelow(limit);
+  return file.upperBytes() >= limit;
+}
+
+/** `batch` in slices of about `maxBytes` of records (whole rows; at least one a slice). */
+function* pieces(batch: EventBatch, maxBytes: number): Generator<EventBatch> {
+  const bytes = batch.bytes.length + batch.count * RECORD_OVERHEAD;
+  if (bytes <= maxBytes) {
+    yield batch;
+    return;
+  }
+  const rows = Math.max(1, Math.floor((batch.count * maxBytes) / bytes));
+  for (let at = 0; at < batch.count; at += rows) yield batch.slice(at, Math.min(batch.count, at + rows));
+}
+
+/**
  * Writes a run's rows to S3 as JSON Lines or Parquet, streamed through multipart uploads.
  * With `max_file_size_mb` the run is split into `-0`, `-1`, … files and a
  * manifest listing them is written last. An interval without rows writes
@@ -77,14 +109,16 @@ export class S3Destination implements DestinationWriter {
       }
       for await (const batch of batches) {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
-        current ??= await this.open(objectKey(this.config, span, splitBytes ? result.files.length : undefined));
-        await current.write(batch);
-        result.records += batch.count;
-        ctx.onProgress(result.records);
-        if (splitBytes !== null && (await current.reached(splitBytes))) {
-          result.bytes += await current.finish();
-          result.files.push(current.key);
-          current = null;
+        for (const piece of splitBytes === null ? [batch] : pieces(batch, splitBytes / PIECES_PER_FILE)) {
+          current ??= await this.open(objectKey(this.config, span, splitBytes ? result.files.length : undefined));
+          await current.write(piece);
+          result.records += piece.count;
+          ctx.onProgress(result.records);
+          if (splitBytes !== null && (await full(current, splitBytes))) {
+            result.bytes += await current.finish();
+            result.files.push(current.key);
+            current = null;
+          }
         }
       }
       if (current) {
@@ -114,6 +148,7 @@ export class S3Destination implements DestinationWriter {
 
   private open(key: string): Promise<OutputFile> {
     return openOutputFile(this.config, {
+      measured: Boolean(this.config.max_file_size_mb),
       client: this.client,
       bucket: this.config.bucket_name,
       key,

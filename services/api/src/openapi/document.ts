@@ -1,6 +1,7 @@
 import { RUN_ID, RUN_STATUSES, UUID_ID } from '@bx/core';
 import { DESTINATION_TYPES } from '@bx/destinations';
 import { CSRF_FIELD, SESSION_COOKIE } from '../admin-session';
+import { withOperationIds } from './operation-ids';
 import { ref, schemas } from './schemas';
 
 type Schema = Record<string, unknown>;
@@ -33,18 +34,29 @@ const pathParam = (name: string, description: string, pattern: RegExp) => ({
 const exportId = pathParam('id', 'Export id (a UUID)', UUID_ID);
 const runId = pathParam('run_id', 'Run id: `<export id>-YYYYMMDDTHHMMSSZ` of its interval start', RUN_ID);
 const noToken: Schema[] = [];
+/** What any request may get before it reaches a route (Node's HTTP server answers these itself). */
+const beforeRouting = {
+  '4XX': { description: 'Refused by the HTTP server before routing: malformed HTTP (400), headers over 16 KiB (431)' },
+};
+/** Any status the operation does not list: the error handler's answer (a failure of the server, say). */
+const otherwise = { default: json(ref('Error'), 'Any other status: an error') };
 
 /**
  * The OpenAPI 3.1 document of the admin API (served at /api/openapi.json).
- * test/integration/openapi.test.ts validates real responses against it.
+ * test/integration/openapi.test.ts validates real responses against it;
+ * test/integration/openapi-lint.test.ts lints it with Redocly's recommended
+ * rules and generates a TypeScript client from it.
  */
-export const openApiDocument = {
+export const openApiDocument = withOperationIds({
   openapi: '3.1.0',
   info: {
     title: 'batch-exports admin API',
     version: '0.1.0',
     description: `Scheduled batch exports of events from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case.`,
+    license: { name: 'MIT', identifier: 'MIT' },
   },
+  // Relative: the API that serves this document (`npm start` listens on PORT, 8080 by default).
+  servers: [{ url: '/', description: 'The API serving this document' }],
   security: [{ bearerAuth: [] }],
   paths: {
     '/healthz': {
@@ -53,6 +65,7 @@ export const openApiDocument = {
         security: noToken,
         responses: {
           '200': json(ref('Health'), 'Both reachable'),
+          ...beforeRouting,
           '503': json(ref('Health'), 'One is down'),
         },
       },
@@ -63,6 +76,7 @@ export const openApiDocument = {
         security: noToken,
         responses: {
           '200': { description: 'Prometheus text', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...beforeRouting,
         },
       },
     },
@@ -238,7 +252,10 @@ export const openApiDocument = {
       get: {
         summary: 'Login form for Bull Board',
         security: noToken,
-        responses: { '200': { description: 'Form', content: { 'text/html': { schema: { type: 'string' } } } } },
+        responses: {
+          '200': { description: 'Form', content: { 'text/html': { schema: { type: 'string' } } } },
+          ...beforeRouting,
+        },
       },
       post: {
         summary: 'Log in with the admin token; sets the session cookie',
@@ -258,7 +275,9 @@ export const openApiDocument = {
         responses: {
           '303': { description: `Logged in; sets the ${SESSION_COOKIE} cookie and redirects to Bull Board` },
           '401': { description: 'Wrong token (HTML page)', content: { 'text/html': { schema: { type: 'string' } } } },
+          '413': json(ref('Error'), 'Form over 4 KB'),
           ...errors(403, 429),
+          ...otherwise,
         },
       },
     },
@@ -275,7 +294,7 @@ export const openApiDocument = {
             },
           },
         },
-        responses: { '303': { description: 'To the login form' }, ...errors(403) },
+        responses: { '303': { description: 'To the login form' }, ...errors(403), ...beforeRouting, ...otherwise },
       },
     },
     '/admin/session': {
@@ -292,6 +311,7 @@ export const openApiDocument = {
             'The session',
           ),
           '401': json(ref('Error'), 'No session'),
+          ...otherwise,
         },
       },
     },
@@ -303,7 +323,7 @@ export const openApiDocument = {
     },
     schemas,
   },
-} as const;
+} as const);
 
 /** `S3`, `S3 and Snowflake`, `S3, Snowflake and Postgres`. */
 function listed(names: readonly string[]): string {

@@ -35,6 +35,8 @@ const DATA_PAGE = 0;
  * levels than fit (thousands of alternating nulls) are joined with a copy.
  */
 const LEVELS_ROOM = 4096;
+/** A data page's header, at most (thrift compact: a few small integers). */
+const PAGE_HEADER_BYTES = 64;
 const newPage = () => Buffer.allocUnsafe(LEVELS_ROOM + PAGE_BYTES + 4096);
 
 /** One column of the open row group: its open page and its chunk of compressed pages. */
@@ -82,6 +84,18 @@ export class ColumnWriter {
   /** Bytes the row group's column will take in the file, estimated for the open page. */
   get estimatedBytes(): number {
     return this.storedBytes + (this.inFlight + this.o - this.base) * this.ratio;
+  }
+
+  /**
+   * At least the bytes the row group's column will take: pages being
+   * compressed and the open page counted as if they did not compress
+   * (`incompressible` output bytes per input byte), with a page header and
+   * the definition levels each.
+   */
+  upperBytes(incompressible: number): number {
+    const open = this.o - this.base + (this.spec.optional ? this.pageValues / 4 : 0);
+    const headers = PAGE_HEADER_BYTES * (1 + this.compressing.length);
+    return this.storedBytes + (this.inFlight + open) * incompressible + headers;
   }
 
   /** A BYTE_ARRAY value: `b[s, e)`. */

@@ -2,7 +2,7 @@ import { jsonColumn } from '@bx/core';
 import { binaryText, Field as CoreField, FieldEncoding, SLOTS, type EventBatch } from '@bx/batch';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
-import { ZSTD_PARQUET_PAGES } from '../object-upload';
+import { INCOMPRESSIBLE, ZSTD_PARQUET_PAGES } from '../object-upload';
 import { zstdFrames } from '@bx/zstd';
 import {
   CodecId,
@@ -175,6 +175,19 @@ export class ParquetEncoder {
   /** Bytes handed to the sink. */
   get written(): number {
     return this.file.written;
+  }
+
+  /** At least the bytes of the file if it ended now (its footer aside): what a file size limit measures. */
+  get upperBytes(): number {
+    return this.file.upperBytes(INCOMPRESSIBLE);
+  }
+
+  /**
+   * Waits for the pages being compressed; with `endPages`, ends the open
+   * pages first (the row group stays open): `upperBytes` is then tight.
+   */
+  settle(endPages: boolean): Promise<void> {
+    return endPages ? this.file.settlePages() : this.file.settle();
   }
 
   async write(batch: EventBatch): Promise<void> {

@@ -96,6 +96,22 @@ export class ParquetFileWriter {
     for (const c of this.columns) await c.settle();
   }
 
+  /**
+   * At least the bytes of the file if it ended now (its footer aside):
+   * what a file size limit measures. Tight after `settlePages()`.
+   */
+  upperBytes(incompressible: number): number {
+    let n = this.written === 0 ? MAGIC.length : this.written;
+    for (const c of this.columns) n += c.upperBytes(incompressible);
+    return n;
+  }
+
+  /** Ends every column's open page and waits for their compression: the row group's size is then known. */
+  async settlePages(): Promise<void> {
+    for (const c of this.columns) c.flushPage();
+    await this.settle();
+  }
+
   /** Writes the open row group (every column must hold `rows` values). */
   async flushRowGroup(): Promise<void> {
     if (this.rows === 0) return;
