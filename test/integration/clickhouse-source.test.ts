@@ -228,21 +228,32 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
   });
 
   it('does not count a slow consumer (back-pressure) as a stalled query', async () => {
+    // The idle limit bounds how long ClickHouse takes to send a batch, the first one with the query's
+    // start (tens of ms here, and several times that on a loaded machine), so it is kept well above
+    // that. The consumer holds two batches for twice the limit each, while the reader, at most a batch
+    // ahead, has paused the socket (the answer is many times what it may hold): a limit that counted
+    // that wait, or the socket's silence meanwhile, would cut the query.
+    const idleTimeoutMs = 1000;
     const sut2 = new ClickHouseSource({
       url: testEnv.CLICKHOUSE_URL,
       username: 'default',
       password: '',
       requestTimeoutMs: 30_000,
-      idleTimeoutMs: 300,
-      batchBytes: 1024 * 1024,
+      idleTimeoutMs,
+      batchBytes: 64 * 1024,
+      readAheadBytes: 64 * 1024,
     });
     let rows = 0;
+    let bytes = 0;
+    let held = 0;
     for await (const batch of sut2.batches(query({ teamId: 4 }))) {
       rows += batch.count;
-      await new Promise((r) => setTimeout(r, 400));
+      bytes += batch.bytes.length;
+      if (held++ < 2) await new Promise((r) => setTimeout(r, 2 * idleTimeoutMs));
     }
     await sut2.close();
     expect(rows).to.equal(9000);
+    expect(bytes).to.be.greaterThan(8 * (64 + 64) * 1024);
   });
 
   it('fails permanently on a missing table, naming it', async () => {
