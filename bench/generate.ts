@@ -138,8 +138,8 @@ async function mergeIntoOnePart(ch: ClickHouseClient, database: string): Promise
   throw new Error(`${database}.events did not merge into one part`);
 }
 
-/** (Re)creates `<database>.events`, empty, with PostHog's columns. */
-export async function createEventsTable(ch: ClickHouseClient, database: string): Promise<void> {
+/** (Re)creates `<database>.events`, empty, with PostHog's columns; `settings`: the table's SETTINGS clause. */
+export async function createEventsTable(ch: ClickHouseClient, database: string, settings = ''): Promise<void> {
   await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   await ch.command({ query: `DROP TABLE IF EXISTS ${database}.events` });
   await ch.command({
@@ -147,7 +147,7 @@ export async function createEventsTable(ch: ClickHouseClient, database: string):
       uuid UUID, event String, properties String, timestamp DateTime('UTC'), team_id Int64,
       distinct_id String, elements_chain String, created_at DateTime('UTC'), person_id UUID,
       person_properties String, inserted_at Nullable(DateTime('UTC'))
-    ) ENGINE = MergeTree() ORDER BY (team_id, uuid)`,
+    ) ENGINE = MergeTree() ORDER BY (team_id, uuid) ${settings}`,
   });
 }
 

@@ -14,8 +14,11 @@ export interface ProductCase {
   /** S3 (default): the export's file format and compression. */
   file_format?: S3Config['file_format'];
   compression?: string | null;
-  /** Snowflake: the loopback server's load, timed until the COPY is sent. */
-  destination?: 'S3' | 'Snowflake';
+  /**
+   * Snowflake: the loopback server's load, timed until the COPY is sent;
+   * another destination: its type and config (Postgres: set by the run).
+   */
+  destination?: 'S3' | 'Snowflake' | { type: string; config: Record<string, unknown> };
 }
 
 /** The product's cases of the benchmark, by name. */
@@ -24,6 +27,7 @@ export const BENCH_CASES: Record<string, ProductCase> = {
   jsonl_zstd: { name: 'jsonl_zstd', file_format: 'JSONLines', compression: 'zstd' },
   parquet_zstd: { name: 'parquet_zstd', file_format: 'Parquet', compression: 'zstd' },
   snowflake: { name: 'snowflake', destination: 'Snowflake' },
+  postgres: { name: 'postgres' },
 };
 
 /** A Snowflake the worker loads into: its destination config, and when each COPY reached it. */
@@ -42,7 +46,8 @@ export interface ProductResult {
 
 /**
  * Exports the benchmark interval the way production does: a job through
- * BullMQ, a fresh worker process, a multipart upload to the S3 server. Timed
+ * BullMQ, a fresh worker process, a multipart upload to the S3 server (or the
+ * case's own destination). Timed
  * from enqueue to the run being Completed; `reps` times, same worker.
  * A Snowflake case is timed from enqueue until the COPY INTO reaches the
  * server, every file PUT: the product's side of a load (what Snowflake then
@@ -68,7 +73,7 @@ export async function runProductCase(
     name: `bench ${c.name}`,
     team_id: BENCH_TEAM,
     interval: 'hour',
-    // Not paused: the worker holds the runs of a paused export. No scheduler runs on this prefix.
+    // Not paused: the worker holds the runs of a paused export. No scheduler serves this prefix.
     paused: false,
     destination: destinationOf(c, deps),
   });
@@ -121,6 +126,8 @@ function destinationOf(
   c: ProductCase,
   deps: { s3: Record<string, string>; snowflake?: BenchSnowflakeTarget },
 ): { type: string; config: Record<string, unknown> } {
+  if (typeof c.destination === 'object') return c.destination;
+  if (c.name === 'postgres') throw new Error('postgres: bench/run.ts prepares its table and config');
   if (c.destination === 'Snowflake') {
     if (!deps.snowflake) throw new Error(`${c.name}: no Snowflake server`);
     return { type: 'Snowflake', config: deps.snowflake.config };

@@ -15,6 +15,7 @@ import { Scheduler } from '@bx/scheduler';
 import { Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
 import { dropStoreAndQueue } from '../test/helpers/redis-prefix';
+import { readResults, saveResults } from './results-file';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -35,6 +36,16 @@ export interface FootprintResult {
   /** Runs a year of history was measured on (quick runs use fewer days and scale up). */
   days_measured: number;
 }
+
+/** The figures redisFootprint adds to bench/results.json. */
+export const FOOTPRINT_KEYS = [
+  'redis_mb_catchup_5y',
+  'redis_mb_backfill_200k',
+  'redis_kb_per_export_year',
+  'redis_kb_per_export_year_alternating',
+  'catchup_oldest_first',
+  'days_measured',
+] as const satisfies ReadonlyArray<keyof FootprintResult>;
 
 export async function redisFootprint(redisUrl: string, opts: { quick: boolean }): Promise<FootprintResult> {
   const days = opts.quick ? 30 : 365;
@@ -168,10 +179,12 @@ function exportOf(overrides: Partial<BatchExport>): BatchExport {
   };
 }
 
+/** `npx tsx bench/redis-footprint.ts [--quick]`: prints the figures and puts them into bench/results.json. */
 if (require.main === module) {
   const quick = process.argv.includes('--quick');
   redisFootprint(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { quick })
     .then((result) => {
+      saveResults({ ...readResults(), ...result, footprint_measured_at: new Date().toISOString() });
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
       process.exit(0);
     })

@@ -1,15 +1,17 @@
 /**
+/**
  * `npm run bench [-- --rows N --reps R --quick --row-bytes B --cases a,b]`:
  * the product against the read limits (B0: the SELECT as JSON; B0_rb: the
  * rows as stored, in RowBinary) and the cron one-liner (B1), measured in one
  * run on the same interval, on two row profiles (the default, and rows of
- * about `--row-bytes` bytes, default 400; 0 skips it); scheduling and
- * small-run throughput. Prints a table and writes bench/results.json.
+ * about `--row-bytes` bytes, default 400; 0 skips it); the Postgres case
+ * against `curl | psql \copy` (B_pg); scheduling and small-run throughput.
+ * Prints a table and writes bench/results.json.
  */
 import { BullMqRunQueue, type RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +23,10 @@ import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
 import { isolated } from './isolated';
 import { benchSnowflake } from './snowflake-target';
+import { bPg, dropProductTable, preparePostgres } from './postgres-bench';
+import { FOOTPRINT_KEYS, redisFootprint } from './redis-footprint';
+import { saveResults } from './results-file';
+import { scaleBench, SCALE_OPTIONS } from './scale-hook';
 import { dropStoreAndQueue } from '../test/helpers/redis-prefix';
 import { WorkerProcess } from './worker-process';
 
@@ -29,9 +35,12 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '2000000' },
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
-    cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd,snowflake' },
+    cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd,snowflake,postgres' },
     /** The second row profile's average row size as JSONEachRow (bytes); 0 skips it. */
     'row-bytes': { type: 'string', default: '400' },
+    /** Measure Redis's footprint (about a minute and a half) in a --quick run too. */
+    footprint: { type: 'boolean', default: false },
+    ...SCALE_OPTIONS,
   },
 });
 const rows = Number(args.rows);
@@ -40,7 +49,8 @@ const reps = Number(args.reps ?? (args.quick ? 1 : 3));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
-const DATABASE = 'bx_bench';
+/** BENCH_DATABASE: another ClickHouse database, so as not to reload one another run is reading. */
+const DATABASE = process.env.BENCH_DATABASE ?? 'bx_bench';
 const BUCKET = 'bx-bench';
 
 const say = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -48,6 +58,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function main(): Promise<void> {
+  if (args.scale) return scaleBench(args, CLICKHOUSE_URL);
   if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be an integer ≥ 1000');
   if (!Number.isInteger(rowBytes) || rowBytes < 0) throw new Error('--row-bytes must be an integer ≥ 0');
   for (const name of args.cases.split(',')) if (!BENCH_CASES[name]) throw new Error(`unknown case ${name}`);
@@ -121,6 +132,18 @@ async function main(): Promise<void> {
       smallRates.push(small.runsPerSecond);
     }
 
+    // What the product keeps in Redis: minutes on a busy machine, so a --quick run skips it unless asked.
+    let footprint: Record<string, unknown> = {};
+    if (!args.quick || args.footprint) {
+      const began = Date.now();
+      say('Redis footprint: a 5-year catch-up, a backfill of 200,000 intervals, an export-year of history');
+      const f = await redisFootprint(REDIS_URL, { quick: args.quick });
+      say(
+        `  catch-up ${f.redis_mb_catchup_5y} MB, backfill ${f.redis_mb_backfill_200k} MB, ${f.redis_kb_per_export_year.five_minutes} KB per 5-minute export-year (${Math.round((Date.now() - began) / 1000)} s)`,
+      );
+      footprint = { ...f, footprint_measured_at: new Date().toISOString() };
+    }
+
     const results: BenchResults & Record<string, unknown> = {
       rows: main.rows,
       table_rows: rows,
@@ -146,9 +169,11 @@ async function main(): Promise<void> {
       scheduled_run_wait_behind_backfill_s: round(median(waits), 3),
       small_runs_per_s: round(median(smallRates), 1),
       small_runs_worker_concurrency: 16,
+      ...footprint,
       measured_at: new Date().toISOString(),
     };
-    writeFileSync(join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    // `npm run bench -- --scale` measures apart, and the footprint may have been skipped: their figures stay.
+    saveResults(results, ['scale', 'footprint_measured_at', ...FOOTPRINT_KEYS]);
     printTable(results);
   } finally {
     await dropStoreAndQueue(store, queue, prefix);
@@ -203,28 +228,36 @@ async function measureProfile(p: {
     r: Awaited<ReturnType<typeof runProductCase>>;
     b0s: number[];
     rbs: number[];
+    bPgs: number[];
   }> = [];
   for (const name of args.cases.split(',')) {
-    const c = BENCH_CASES[name]!;
-    say(`product case ${name} (${reps} reps, each after a B0 and a B0_rb)`);
+    const c = { ...BENCH_CASES[name]! };
+    // Postgres: into a fresh table each repetition, after B_pg loaded an identical empty one.
+    const postgres = name === 'postgres';
+    if (postgres) c.destination = { type: 'Postgres', config: preparePostgres() };
+    say(`product case ${name} (${reps} reps, each after a B0 and a B0_rb${postgres ? ' and a B_pg' : ''})`);
     const paired: number[] = [];
     const pairedRb: number[] = [];
+    const bPgs: number[] = [];
     const r = await runProductCase(
       c,
       reps,
       { store: p.store, queue: p.queue, workerEnv: p.workerEnv, s3: p.s3, snowflake: p.snowflake },
       (rep, seconds) =>
         say(
-          `  rep ${rep + 1}/${reps}: B0 ${paired[rep]!.toFixed(2)} s, B0_rb ${pairedRb[rep]!.toFixed(2)} s, ${name} ${seconds.toFixed(2)} s, ${rate(seconds)} rows/s`,
+          `  rep ${rep + 1}/${reps}: B0 ${paired[rep]!.toFixed(2)} s, B0_rb ${pairedRb[rep]!.toFixed(2)} s, ${postgres ? `B_pg ${bPgs[rep]!.toFixed(2)} s, ` : ''}${name} ${seconds.toFixed(2)} s, ${rate(seconds)} rows/s`,
         ),
       () => {
         paired.push(b0(CLICKHOUSE_URL, database, dir).seconds);
         pairedRb.push(b0RowBinary(CLICKHOUSE_URL, database, dir).seconds);
+        if (!postgres) return;
+        bPgs.push(bPg(CLICKHOUSE_URL, database, dir));
+        dropProductTable();
       },
     );
     if (r.records !== teamRows) throw new Error(`${name} exported ${r.records} rows, expected ${teamRows}`);
     say(`  ${name}: ${rate(median(r.seconds))} rows/s, peak RSS ${Math.round(r.peakRssMb)} MB`);
-    measured.push({ name, r, b0s: paired, rbs: pairedRb });
+    measured.push({ name, r, b0s: paired, rbs: pairedRb, bPgs });
   }
   const allB0s = [...b0s, ...measured.flatMap((m) => m.b0s)];
   const allRbs = [...rbs, ...measured.flatMap((m) => m.rbs)];
@@ -232,7 +265,7 @@ async function measureProfile(p: {
   const rbRate = teamRows / median(allRbs);
   const b1Rate = teamRows / median(b1s);
   const cases: Record<string, CaseResult> = {};
-  for (const { name, r, b0s: paired, rbs: pairedRb } of measured) {
+  for (const { name, r, b0s: paired, rbs: pairedRb, bPgs } of measured) {
     const seconds = median(r.seconds);
     cases[name] = {
       rows_per_s: Math.round(teamRows / seconds),
@@ -248,6 +281,12 @@ async function measureProfile(p: {
       ratio_b0_rb_paired: round(median(pairedRb) / seconds),
       peak_rss_mb: Math.round(r.peakRssMb),
       output_mb: round(r.bytes / 1e6, 1),
+      ...(bPgs.length > 0 && {
+        /** Against B_pg (`curl FORMAT CSV | psql \copy`) measured before each repetition. */
+        ratio_b_pg: round(median(bPgs) / seconds),
+        b_pg_rows_per_s: Math.round(teamRows / median(bPgs)),
+        b_pg_rep_seconds: bPgs.map((x) => round(x, 3)),
+      }),
     };
   }
   const baseline = (all: number[], perRep: number[]) => ({
@@ -304,6 +343,9 @@ interface CaseResult {
   ratio_b0_rb_paired: number;
   peak_rss_mb: number;
   output_mb: number;
+  ratio_b_pg?: number;
+  b_pg_rows_per_s?: number;
+  b_pg_rep_seconds?: number[];
 }
 
 type Baseline = { rows_per_s: number; seconds: number; rep_seconds: number[] };
@@ -369,6 +411,13 @@ function printTable(r: BenchResults): void {
     ...(r.small_profile && r.cases_small
       ? ['', ...profileTable(`rows of ${r.small_profile.row_bytes} bytes as stored`, r.small_profile, r.cases_small)]
       : []),
+    ...[...Object.entries(r.cases), ...Object.entries(r.cases_small ?? {})].flatMap(([name, c]) =>
+      c.ratio_b_pg === undefined
+        ? []
+        : [
+            `${name}: ${c.ratio_b_pg} x B_pg (curl FORMAT CSV | psql \\copy into an identical empty table: ${c.b_pg_rows_per_s} rows/s, median of ${c.b_pg_rep_seconds!.length})`,
+          ],
+    ),
     '',
     `scheduler tick, 10,000 due exports: ${r.scheduler_tick_10k_s} s (none due of 20,000: ${r.scheduler_tick_none_due_20k_s} s)`,
     `backfill of 10,000 intervals accepted: ${r.backfill_10k_accept_s} s; a scheduled run behind it waited ${r.scheduled_run_wait_behind_backfill_s} s`,

@@ -31,11 +31,16 @@ export class WorkerProcess {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
-    let out = '';
+    let out: string | null = '';
     this.ready = new Promise((resolve, reject) => {
       this.child.stdout!.on('data', (d: Buffer) => {
+        // Kept only until the worker has started: a long run logs hundreds of MB.
+        if (out === null) return;
         out += d.toString();
-        if (out.includes('"worker started"')) resolve();
+        if (out.includes('"worker started"')) {
+          out = null;
+          resolve();
+        }
       });
       this.child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${out}`)));
     });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fault-injection suite (npm run test:chaos; .ci/run calls it after npm test).
-# It stops and restarts Redis and ClickHouse, so it starts services of its own
+# It stops and restarts Redis, ClickHouse and PostgreSQL, so it starts services of its own
 # on ports of their own in a temporary folder, never the ones npm test or a
 # developer uses, and stops them at the end. Expects a fresh machine as
 # scripts/test.sh does; builds (incremental) before running.
@@ -20,16 +20,18 @@ export REDIS_PORT=${CHAOS_REDIS_PORT:-16379}
 export CLICKHOUSE_HTTP_PORT=${CHAOS_CLICKHOUSE_HTTP_PORT:-18123}
 export CLICKHOUSE_TCP_PORT=${CHAOS_CLICKHOUSE_TCP_PORT:-19000}
 export S3_PORT=${CHAOS_S3_PORT:-14568}
+export POSTGRES_PORT=${CHAOS_POSTGRES_PORT:-15432}
 BX_SERVICES_DIR=$(mktemp -d /tmp/bx-chaos-services.XXXXXX)
 export BX_SERVICES_DIR
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 export CLICKHOUSE_URL=http://127.0.0.1:$CLICKHOUSE_HTTP_PORT
 export S3_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
+export POSTGRES_URL=postgres://bx:bx@127.0.0.1:$POSTGRES_PORT/bx
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 # Tells the suite these services are its own to stop and restart.
 export BX_CHAOS_SERVICES=1
 
-for port in "$REDIS_PORT" "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT" "$S3_PORT"; do
+for port in "$REDIS_PORT" "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT" "$S3_PORT" "$POSTGRES_PORT"; do
   if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "[chaos] port $port is taken: the chaos suite needs services of its own (set CHAOS_*_PORT)" >&2
     exit 1

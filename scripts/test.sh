@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README; .ci/run calls it). On a fresh Debian machine it
-# installs what is missing, builds, starts Redis, ClickHouse 18.16 and the S3
-# server in a temporary folder, runs every suite against them, and stops them.
+# installs what is missing, builds, starts Redis, ClickHouse 18.16, the S3
+# server, PostgreSQL and a 3-master Redis Cluster (REDIS_CLUSTER_PORTS, default
+# 7001-7003) in a temporary folder, runs every suite against them, and stops
+# them.
 # Extra arguments go to mocha, e.g. `npm test -- --grep scheduler`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,10 @@ cleanup() {
 }
 trap cleanup EXIT
 bash scripts/local-services.sh start
+# The cluster tests (test/e2e/redis-cluster.test.ts, the queue contract) find it here.
+bash scripts/local-services.sh start redis-cluster
+TEST_REDIS_CLUSTER_NODES=$(bash scripts/local-services.sh env | sed -n 's/^REDIS_CLUSTER_NODES=//p')
+export TEST_REDIS_CLUSTER_NODES
 
 echo "[test] running unit, integration and end-to-end suites"
 if [ $# -gt 0 ]; then

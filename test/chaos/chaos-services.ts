@@ -4,10 +4,10 @@ import { sleep } from '../helpers/processes';
 
 const ROOT = join(__dirname, '..', '..');
 
-export type ServiceName = 'redis' | 'clickhouse' | 's3';
+export type ServiceName = 'redis' | 'clickhouse' | 's3' | 'postgres';
 
 /**
- * The chaos suite's own Redis, ClickHouse and S3 server, which
+ * The chaos suite's own Redis, ClickHouse, S3 server and PostgreSQL, which
  * scripts/test-chaos.sh starts on ports of their own in a temporary folder:
  * the suite stops and restarts them, so they must never be the ones other
  * suites (or a developer) use.
@@ -18,7 +18,10 @@ export const chaosServices = {
   },
   s3Port: Number(process.env.S3_PORT ?? 0),
 
-  /** Stops the named services (SIGTERM: Redis writes its append-only file, ClickHouse shuts down cleanly). */
+  /**
+   * Stops the named services (SIGTERM: Redis writes its append-only file, ClickHouse shuts down
+   * cleanly; PostgreSQL's fast shutdown ends open sessions with admin_shutdown).
+   */
   async stop(...services: ServiceName[]): Promise<void> {
     await localServices('stop', services);
   },

@@ -15,6 +15,18 @@ import { chaosServices } from './chaos-services';
 /** Preload that shifts a process's clock by TEST_CLOCK_SKEW_MS. */
 export const CLOCK_SKEW_PRELOAD = join(__dirname, 'clock-skew.cjs');
 
+/** Runs a worker has started and not yet finished, from its log. */
+export function inFlight(worker: ServiceProcess): string[] {
+  const open = new Set<string>();
+  for (const line of worker.logs) {
+    const runId = line.run_id as string | undefined;
+    if (!runId) continue;
+    if (line.msg === 'run started') open.add(runId);
+    else if (String(line.msg).startsWith('run ')) open.delete(runId);
+  }
+  return [...open];
+}
+
 /** Settings that make recovery quick enough for a test: short locks, fast stall checks, short backoff. */
 const FAST_RECOVERY = {
   SCHEDULER_TICK_MS: '200',

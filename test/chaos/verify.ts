@@ -81,7 +81,22 @@ export async function verifyExport(opts: {
       found[i]!.push(...uuids);
     }
   }
+  return tally(spans, source, found, strayObjects, duplicated);
+}
+
+/**
+ * The verdict on what a destination holds (`found`: uuids per interval) against
+ * the source; `stray` rows belong to no interval and count as duplicated.
+ */
+export function tally(
+  spans: readonly Span[],
+  source: string[][],
+  found: string[][],
+  strayObjects: string[] = [],
+  stray = 0,
+): Verdict {
   let missing = 0;
+  let duplicated = stray;
   const problems: string[] = [];
   spans.forEach((span, i) => {
     const expected = new Set(source[i]);

@@ -1,7 +1,6 @@
 import { runIdFor } from '@bx/core';
-import type { ServiceProcess } from '../helpers/processes';
 import { sleep } from '../helpers/processes';
-import { ChaosSystem } from './chaos-system';
+import { ChaosSystem, inFlight } from './chaos-system';
 import { plan, range, seed } from './seed';
 import { Scenario } from './summary';
 import { verifyExport } from './verify';
@@ -13,18 +12,6 @@ const KILLS = 6;
 // Uncompressed, so that parts fill (and kills can land in open uploads) without
 // exporting three times the rows gzip would need for the same object size.
 const ROWS = Array.from({ length: 24 }, (_, i) => (i === 4 || i === 17 ? 0 : i % 3 === 0 ? 24_000 : 2_000));
-
-/** Runs a worker has started and not yet finished, from its log. */
-function inFlight(worker: ServiceProcess): string[] {
-  const open = new Set<string>();
-  for (const line of worker.logs) {
-    const runId = line.run_id as string | undefined;
-    if (!runId) continue;
-    if (line.msg === 'run started') open.add(runId);
-    else if (String(line.msg).startsWith('run ')) open.delete(runId);
-  }
-  return [...open];
-}
 
 /** `…/2024-01-01T05:00:00+00:00-2024-01-01T06:00:00+00:00.jsonl` → the interval start. */
 function intervalStartOf(key: string): number {

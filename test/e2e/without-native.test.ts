@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Store } from '@bx/store';
 import { S3_CREDENTIALS, testEnv, uniqueName } from '../helpers/env';
 import { ServiceProcess, eventually } from '../helpers/processes';
+import { TestPostgres, destinationConfig } from '../helpers/postgres';
 import { createBucket, testS3Client } from '../helpers/s3';
 
 const TOKEN = 'no-native-token-0123456789abcdef';
@@ -88,6 +89,32 @@ describe('API and scheduler without the native addon', function () {
     );
     // Two past hours (three if the clock passed an hour meanwhile).
     expect(runs.length).to.be.at.least(2);
+  });
+
+  it('tests a Postgres destination (pg, not the batch encoder)', async () => {
+    const pg = await new TestPostgres().setup();
+    try {
+      const api = start('api');
+      await api.waitForLog('api listening');
+      const port = Number(api.logs.find((l) => l.msg === 'api listening')!.port);
+      const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+      const created = await fetch(`http://127.0.0.1:${port}/api/exports`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          name: 'no native postgres',
+          team_id: 1,
+          interval: 'hour',
+          destination: { type: 'Postgres', config: destinationConfig(pg.schema, 'events') },
+        }),
+      });
+      expect(created.status).to.equal(201);
+      const { id } = (await created.json()) as { id: string };
+      const tested = await fetch(`http://127.0.0.1:${port}/api/exports/${id}/test`, { method: 'POST', headers });
+      expect(await tested.json()).to.include({ status: 'ok' });
+    } finally {
+      await pg.drop();
+    }
   });
 
   it('is what the worker cannot do: the preload does block the addon', async () => {

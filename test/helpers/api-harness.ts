@@ -8,6 +8,7 @@ import { Store } from '@bx/store';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TEST_ALLOWED_PRIVATE, testEnv, uniqueName } from './env';
+import { deleteKeysUnder } from './redis-keys';
 
 export const TOKEN = 'test-token-0123456789abcdef';
 
@@ -111,8 +112,7 @@ export class ApiHarness {
   async close(): Promise<void> {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await this.queue.obliterate();
-    const keys = await this.store.redis.keys(`${this.prefix}:*`);
-    if (keys.length) await this.store.redis.del(...keys);
+    await deleteKeysUnder(this.store.redis, this.prefix);
     await Promise.all([this.queue.close(), this.store.close(), this.clickhouse.close()]);
   }
 }

@@ -5,6 +5,16 @@ export const testEnv = {
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   CLICKHOUSE_URL: process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123',
   S3_ENDPOINT_URL: process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568',
+  /** A superuser of the PostgreSQL server (scripts/local-services.sh: user bx, password bx, database bx). */
+  POSTGRES_URL: process.env.POSTGRES_URL ?? 'postgres://bx:bx@127.0.0.1:5432/bx',
+  /**
+   * Seeds of the 3-master Redis Cluster (`local-services.sh start
+   * redis-cluster`) the cluster tests run on. Not REDIS_CLUSTER_NODES: the
+   * services the other tests start inherit the environment.
+   */
+  TEST_REDIS_CLUSTER_NODES: (
+    process.env.TEST_REDIS_CLUSTER_NODES ?? '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003'
+  ).split(','),
 };
 
 /** s3rver's built-in account. */

@@ -11,6 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TEST_ALLOWED_PRIVATE, testEnv, uniqueName } from './env';
 import { QueueInspector } from './queue-inspector';
+import { deleteKeysUnder } from './redis-keys';
 
 export const TOKEN = 'in-process-token-0123456789';
 
@@ -92,8 +93,7 @@ export class InProcessSystem {
     await this.bullmq.close();
     this.server?.close();
     await this.queue.obliterate();
-    const keys = await this.store.redis.keys(`${this.prefix}:*`);
-    if (keys.length) await this.store.redis.del(...keys);
+    await deleteKeysUnder(this.store.redis, this.prefix);
     await Promise.all([this.queue.close(), this.store.close(), this.source.close()]);
   }
 }

@@ -1,6 +1,6 @@
 import { DEAD_LETTER_QUEUE, RUNS_QUEUE } from '@bx/queue';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisClient, type RedisTarget } from '@bx/redis';
 import { testEnv } from './env';
 
 /**
@@ -9,11 +9,13 @@ import { testEnv } from './env';
  * (whose BullMQ objects are private).
  */
 export class QueueInspector {
-  private readonly connection = new Redis(testEnv.REDIS_URL, { maxRetriesPerRequest: null });
+  private readonly connection: RedisClient;
   readonly runs: Queue;
   readonly deadLetter: Queue;
 
-  constructor(prefix: string) {
+  /** `redis`: where the queue is (default: the test Redis). */
+  constructor(prefix: string, redis: RedisTarget = { url: testEnv.REDIS_URL }) {
+    this.connection = connectRedis(redis, { maxRetriesPerRequest: null });
     this.runs = new Queue(RUNS_QUEUE, { connection: this.connection, prefix });
     this.deadLetter = new Queue(DEAD_LETTER_QUEUE, { connection: this.connection, prefix });
     this.runs.on('error', () => undefined);

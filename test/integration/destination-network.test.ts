@@ -23,6 +23,15 @@ describe('destinations may not reach private addresses unless ALLOWED_PRIVATE_DE
     aws_access_key_id: S3_CREDENTIALS.aws_access_key_id,
     aws_secret_access_key: 'ssrf-secret-0123456789',
   });
+  const postgres = (host: string, port: number) => ({
+    host,
+    port,
+    database: 'bx',
+    user: 'bx',
+    password: 'ssrf-password-0123456789',
+    table_name: 'events',
+    sslmode: 'disable',
+  });
   const body = (destination: { type: string; config: Record<string, unknown> }) => ({
     body: { name: 'ssrf', team_id: 1, interval: 'hour', paused: true, destination },
   });
@@ -61,6 +70,13 @@ describe('destinations may not reach private addresses unless ALLOWED_PRIVATE_DE
       );
       expect(snowflake.json.error.code).to.equal('destination_not_allowed');
       expect(snowflake.json.error.details[0].field).to.equal('destination.config.access_url');
+      for (const host of ['localhost', '127.0.0.1', '10.0.0.5']) {
+        const config = { ...postgres(host, port) };
+        const res = await sut.call('POST', '/api/exports', body({ type: 'Postgres', config }));
+        expect(res.status, host).to.equal(400);
+        expect(res.json.error.code).to.equal('destination_not_allowed');
+        expect(res.json.error.details[0].field).to.equal('destination.config.host');
+      }
       expect(listener.connections, 'nothing was contacted').to.equal(0);
     });
 
@@ -110,6 +126,18 @@ describe('destinations may not reach private addresses unless ALLOWED_PRIVATE_DE
       const res = await sut.call('POST', `/api/exports/${created.json.id}/test`);
       expect(res.json).to.include({ status: 'error', code: DESTINATION_NOT_ALLOWED, retryable: false });
       expect(res.json.message).to.contain('loopback').and.to.not.contain('hello');
+      // Postgres: the host is resolved and checked before the driver connects.
+      const pg = await sut.call(
+        'POST',
+        '/api/exports',
+        body({ type: 'Postgres', config: postgres('db.example.com', 5432) }),
+      );
+      expect(pg.status, pg.text).to.equal(201);
+      const pgStored = (await sut.store.exports.get(pg.json.id))!;
+      Object.assign(pgStored.destination.config, { host: 'localhost', port: listener.port });
+      await sut.store.exports.save(pgStored);
+      const pgTest = await sut.call('POST', `/api/exports/${pg.json.id}/test`);
+      expect(pgTest.json).to.include({ status: 'error', code: DESTINATION_NOT_ALLOWED, retryable: false });
       expect(listener.connections).to.equal(0);
     } finally {
       await sut.close();

@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { ApiHarness } from '../helpers/api-harness';
 import { CaptureServer } from '../helpers/capture-server';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
+import { TestPostgres } from '../helpers/postgres';
 import { snowflakeConfig, startSnowflakeServer, type SnowflakeServer } from '../helpers/snowflake';
 
 const S3_SECRET = 'stored-s3-secret-do-not-leak-0123';
@@ -27,7 +28,7 @@ describe('PATCH that moves a destination must carry its secrets again (secrets_r
   });
   afterEach(() => listener.stop());
 
-  const create = async (type: 'S3' | 'Snowflake', config: Record<string, unknown>) => {
+  const create = async (type: 'S3' | 'Snowflake' | 'Postgres', config: Record<string, unknown>) => {
     const res = await sut.call('POST', '/api/exports', {
       body: { name: 'victim', team_id: 1, interval: 'hour', paused: true, destination: { type, config } },
     });
@@ -96,6 +97,36 @@ describe('PATCH that moves a destination must carry its secrets again (secrets_r
     expect(switched.status, switched.text).to.equal(200);
     await sut.call('POST', `/api/exports/${id}/test`);
     expect(listener.seen).to.not.contain(SF_PASSWORD);
+  });
+
+  it('Postgres: host, port, database or user without the password is 400, and /test sends nothing away', async () => {
+    const pg = await new TestPostgres().setup();
+    try {
+      const { user, password } = await pg.role((u) => [`GRANT USAGE, CREATE ON SCHEMA "${pg.schema}" TO "${u}"`]);
+      const id = await create('Postgres', { ...pg.config({ user, password }) });
+      expect((await sut.call('POST', `/api/exports/${id}/test`)).json.status).to.equal('ok');
+      const moves = [{ host: 'localhost' }, { port: listener.port }, { database: 'postgres' }, { user: 'bx' }];
+      for (const moved of moves) {
+        const res = await patch(id, moved);
+        expect(res.status, JSON.stringify(moved)).to.equal(400);
+        expect(res.json.error.code).to.equal('secrets_required');
+        expect(res.json.error.details.map((d: { field: string }) => d.field)).to.deep.equal([
+          'destination.config.password',
+        ]);
+        expect(res.json.error.message).to.contain(Object.keys(moved)[0]);
+      }
+      await sut.call('POST', `/api/exports/${id}/test`);
+      expect(listener.connections, 'nothing connected to the listener').to.equal(0);
+      // Fields that do not say where or as whom need no password; with it, the move is accepted.
+      expect((await patch(id, { table_name: 'events_2', schema: pg.schema })).status).to.equal(200);
+      const moved = await patch(id, { port: listener.port, password: 'a-new-password' });
+      expect(moved.status, moved.text).to.equal(200);
+      await sut.call('POST', `/api/exports/${id}/test`);
+      expect(listener.connections).to.be.greaterThan(0);
+      expect(listener.seen).to.not.contain(password);
+    } finally {
+      await pg.drop();
+    }
   });
 
   it('Snowflake key-pair: moving without private_key is 400 (the SDK would sign a JWT for the listener)', async () => {

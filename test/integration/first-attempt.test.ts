@@ -35,8 +35,7 @@ describe('S3 clean-up on a first attempt and on a re-run', () => {
     const sut = new RerunCleanup(s3, bucket, STEM, state, logger);
     const sent = recordCommands(s3);
     await sut.abortStaleUploads();
-    sut.trackUploads();
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
+    await sut.tracking().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
     const deleted = await sut.deleteStale([key]);
     await sut.done();
     return { commands: sent.map((c) => c.command), deleted };
@@ -65,11 +64,28 @@ describe('S3 clean-up on a first attempt and on a re-run', () => {
   it('an attempt that opened a multipart upload (completed since) takes it off the state when done', async () => {
     const state = new AttemptState(true);
     const sut = new RerunCleanup(s3, bucket, STEM, state, logger);
-    sut.trackUploads();
-    const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${STEM}.jsonl` }));
+    const upload = await sut
+      .tracking()
+      .send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${STEM}.jsonl` }));
     expect(state.value).to.deep.equal({ uploads: [{ key: `${STEM}.jsonl`, upload_id: upload.UploadId }] });
     await sut.done();
     expect(state.value).to.deep.equal({ uploads: [] });
+  });
+
+  it('attempts sharing one client record only the uploads they open themselves', async () => {
+    const states = [new AttemptState(true), new AttemptState(true)];
+    const suts = states.map((state) => new RerunCleanup(s3, bucket, STEM, state, logger));
+    const clients = suts.map((sut) => sut.tracking());
+    const keys = ['a', 'b', 'c', 'd'].map((k) => `${STEM}-${k}.jsonl`);
+    const opened = await Promise.all(
+      keys.map((Key, i) => clients[i % 2]!.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }))),
+    );
+    await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${STEM}-e.jsonl` }));
+    for (const [n, state] of states.entries()) {
+      expect(state.value).to.deep.equal({
+        uploads: [0, 2].map((i) => ({ key: keys[i + n], upload_id: opened[i + n]!.UploadId })),
+      });
+    }
   });
 });
 

@@ -6,6 +6,7 @@ import { ApiHarness, TOKEN, type HttpResult } from '../helpers/api-harness';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { OpenApiValidator } from '../helpers/openapi-validator';
 import { createBucket, testS3Client } from '../helpers/s3';
+import { TestPostgres, destinationConfig } from '../helpers/postgres';
 
 /** Every path of the contract's HTTP admin API table. */
 const CONTRACT_PATHS = [
@@ -145,6 +146,38 @@ describe('OpenAPI document', () => {
 
     expect((await op('DELETE', '/api/exports/{id}', { id: broken })).status).to.equal(204);
     expect((await op('DELETE', '/api/exports/{id}', { id: broken })).status).to.equal(404);
+  });
+
+  it('documents the Postgres destination: its request, its response without the password, its test', async () => {
+    const pg = await new TestPostgres().setup();
+    try {
+      const config = { ...destinationConfig(pg.schema, 'events'), sslmode: 'disable' };
+      const id = await create({ destination: { type: 'Postgres', config } });
+      const res = await op('GET', '/api/exports/{id}', { id });
+      expect(res.json.destination.type).to.equal('Postgres');
+      expect(res.json.destination.config).to.not.have.property('password');
+      const schema = (doc as unknown as { components: { schemas: Record<string, { properties: object }> } }).components
+        .schemas;
+      expect(Object.keys(schema.PostgresConfig!.properties)).to.not.include('password');
+      expect((await op('POST', '/api/exports/{id}/test', { id })).json.status).to.equal('ok');
+      // Moving it to another server (or user) needs the password again.
+      const moved = await op(
+        'PATCH',
+        '/api/exports/{id}',
+        { id },
+        { body: { destination: { config: { port: 6543 } } } },
+      );
+      expect(moved.status).to.equal(400);
+      expect(moved.json.error.code).to.equal('secrets_required');
+      const renamed = { destination: { config: { table_name: 'events_2' } } };
+      expect((await op('PATCH', '/api/exports/{id}', { id }, { body: renamed })).status).to.equal(200);
+      const bad = { destination: { type: 'Postgres', config: { ...config, sslmode: 'prefer' } } };
+      const refused = await op('POST', '/api/exports', {}, { body: exportBody(bad) });
+      expect(refused.status).to.equal(400);
+      expect(refused.json.error.details[0].field).to.equal('destination.config.sslmode');
+    } finally {
+      await pg.drop();
+    }
   });
 
   it('matches runs in every state, and the run actions and backfills where they exist', async () => {

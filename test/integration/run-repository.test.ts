@@ -12,6 +12,7 @@ describe('run records: attempts of one run', () => {
   });
   afterEach(async () => {
     await sut.runs.deleteMany([run.id]);
+    await sut.redis.del(sut.keys.failures('e1'), sut.keys.exportTotals, sut.keys.runDurations, sut.keys.runsByStatus);
     await sut.close();
   });
 
@@ -37,6 +38,16 @@ describe('run records: attempts of one run', () => {
       await sut.runs.complete(run.id, { records: 7, bytes: 2, files: ['k'] }, Date.now(), attempt(current)),
     ).to.equal('ok');
     expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Completed', records_completed: 7, attempts: 2 });
+  });
+
+  it('a completed run ends its export’s streak of failed runs; a failed one does not', async () => {
+    await sut.exports.recordFailure('e1');
+    await sut.runs.start(run.id);
+    await sut.runs.fail(run.id, 'FailedRetryable', 'SlowDown');
+    expect(await sut.exports.recordFailure('e1')).to.equal(2);
+    await sut.runs.start(run.id);
+    expect(await sut.runs.complete(run.id, { records: 1, bytes: 1, files: [] })).to.equal('ok');
+    expect(await sut.exports.recordFailure('e1')).to.equal(1);
   });
 
   it(`after ${MAX_UNFINISHED_ATTEMPTS} attempts in a row that never finished, start answers 'crashed'`, async () => {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { isRetryable, parseInput, PermanentError, RetryableError, type EventRow } from '@bx/core';
+import { isRetryable, NetworkPolicy, parseInput, PermanentError, RetryableError, type EventRow } from '@bx/core';
 import { s3ConfigSchema, type S3Config } from '@bx/destination-s3';
 import type { EventBatch } from '@bx/batch';
-import { createS3Client, S3Destination } from '@bx/destination-s3';
+import { connectS3, createS3Client, S3Destination, sharedAgents } from '@bx/destination-s3';
 import { terminateZstdThread } from '@bx/zstd';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { asRows, chTime, expectedRecord, makeEvent, rowBatches } from '../helpers/events';
@@ -218,6 +218,14 @@ describe('S3 destination on the S3 server', () => {
     expect(seen[seen.length - 2]).to.have.nested.property('uploads[0].key', `${KEY_BASE}.jsonl`);
     expect(seen[seen.length - 1]).to.deep.equal({ uploads: [] });
     expect(await readJsonLines(client, bucket, `${KEY_BASE}.jsonl`)).to.have.length(45_000);
+  });
+
+  it('runs under the same network policy share keep-alive agents, each with a request control of its own', () => {
+    const sut = sharedAgents();
+    const policy = new NetworkPolicy(['127.0.0.1']);
+    expect(sharedAgents()).to.equal(sut);
+    expect(sharedAgents(policy)).to.equal(sharedAgents(policy)).and.not.equal(sut);
+    expect(connectS3(config()).requests).to.not.equal(connectS3(config()).requests);
   });
 
   it('sends server-side encryption parameters on every upload', async () => {

@@ -22,6 +22,8 @@ describe('configuration', () => {
     ['WORKER_CONCURRENCY', '0'],
     ['LOG_LEVEL', 'verbose'],
     ['BULL_BOARD_READ_ONLY', 'maybe'],
+    ['RUN_RETENTION_DAYS', '0.01'],
+    ['RUN_RETENTION_DAYS', 'forever'],
     ['TRUST_PROXY', 'everyone'],
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['TRUST_PROXY', 'loopback, 300.1.1.1'],
@@ -35,6 +37,11 @@ describe('configuration', () => {
         .that.contains(variable);
     });
   }
+
+  it('takes RUN_RETENTION_DAYS in fractions of a day too', () => {
+    expect(loadConfig({}).RUN_RETENTION_DAYS).to.equal(90);
+    expect(loadConfig({ RUN_RETENTION_DAYS: '0.25' }).RUN_RETENTION_DAYS).to.equal(0.25);
+  });
 
   it('reads BULL_BOARD_READ_ONLY as a boolean, so "false" stays false', () => {
     expect(loadConfig({ BULL_BOARD_READ_ONLY: 'true' }).BULL_BOARD_READ_ONLY).to.equal(true);

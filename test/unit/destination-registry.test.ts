@@ -22,14 +22,27 @@ const snowflake = {
   warehouse: 'wh',
   table_name: 'events',
 };
+const postgres = {
+  host: 'db.example.com',
+  database: 'analytics',
+  user: 'loader',
+  password: 'PW',
+  table_name: 'events',
+};
 
 describe('destination registry', () => {
   it('lists each plug-in once, and builds the destination union from their schemas', () => {
-    expect(DESTINATION_TYPES).to.deep.equal(['S3', 'Snowflake']);
+    expect(DESTINATION_TYPES).to.deep.equal(['S3', 'Snowflake', 'Postgres']);
     expect(new Set(DESTINATION_PLUGINS.map((p) => p.type)).size).to.equal(DESTINATION_PLUGINS.length);
     const sut = parseInput(destinationSchema, { type: 'S3', config: s3 });
     expect(sut.config).to.include({ region: 'us-east-1', file_format: 'JSONLines', prefix: '' });
     expect(parseInput(destinationSchema, { type: 'Snowflake', config: snowflake }).config).to.include(snowflake);
+    expect(parseInput(destinationSchema, { type: 'Postgres', config: postgres }).config).to.include({
+      ...postgres,
+      port: 5432,
+      schema: 'public',
+      sslmode: 'verify-full',
+    });
     expect(() => parseInput(destinationSchema, { type: 'S3', config: snowflake })).to.throw(ValidationError);
     expect(() => parseInput(destinationSchema, { type: 'FTP', config: {} })).to.throw(ValidationError);
   });
@@ -48,6 +61,7 @@ describe('destination registry', () => {
     expect(
       withoutSecrets({ type: 'Snowflake', config: { ...snowflake, private_key: 'PEM' } }).config,
     ).to.not.have.any.keys('password', 'private_key');
+    expect(withoutSecrets({ type: 'Postgres', config: postgres }).config).to.not.have.any.keys('password');
     // A type no plug-in knows loses every known secret field.
     expect(withoutSecrets({ type: 'Gone', config: { password: 'x', host: 'h' } }).config).to.deep.equal({ host: 'h' });
   });
@@ -55,6 +69,9 @@ describe('destination registry', () => {
   it('names the connection fields and the endpoints of a config', () => {
     expect(connectionFields('S3')).to.have.members(['endpoint_url', 'bucket_name', 'region']);
     expect(connectionFields('Snowflake')).to.have.members(['access_url', 'account', 'user']);
+    expect(connectionFields('Postgres')).to.have.members(['host', 'port', 'database', 'user']);
+    const pg = parseInput(destinationSchema, { type: 'Postgres', config: { ...postgres, port: 6432 } });
+    expect(destinationEndpoints(pg)).to.deep.equal([{ host: 'db.example.com', port: 6432 }]);
     const config = parseInput(destinationSchema, { type: 'S3', config: { ...s3, region: 'eu-west-1' } });
     expect(destinationEndpoints(config)).to.deep.equal([
       { url: 'https://my-bucket.s3.eu-west-1.amazonaws.com/', host: 'my-bucket.s3.eu-west-1.amazonaws.com', port: 443 },

@@ -10,7 +10,7 @@ const ROOT = join(__dirname, '..', '..');
  * addon of its own, with a JavaScript fallback.)
  */
 const DATA_PATH =
-  /[\\/]packages[\\/](native|batch)[\\/]|bx_native\.node$|[\\/](s3-destination|snowflake-destination|row-binary-frames)\.js$|[\\/]node_modules[\\/](zstd-napi|hysnappy|snowflake-sdk|@aws-sdk[\\/]client-s3)[\\/]/;
+  /[\\/]packages[\\/](native|batch)[\\/]|bx_native\.node$|[\\/](s3-destination|snowflake-destination|postgres-destination|copy-binary|row-binary-frames)\.js$|[\\/]node_modules[\\/](zstd-napi|hysnappy|snowflake-sdk|@aws-sdk[\\/]client-s3)[\\/]/;
 
 /** The modules `require`s of `modules` put in require.cache that match DATA_PATH, in a fresh process. */
 function dataPathLoadedBy(modules: string[]): string[] {
@@ -34,6 +34,7 @@ describe('entry points the API, scheduler and CLI load', function () {
       '@bx/destinations',
       '@bx/destination-s3/plugin',
       '@bx/destination-snowflake/plugin',
+      '@bx/destination-postgres/plugin',
       '@bx/clickhouse/ping',
       '@bx/api',
       '@bx/scheduler',
@@ -43,9 +44,15 @@ describe('entry points the API, scheduler and CLI load', function () {
   });
 
   it('are told apart from the data path, which does load them', () => {
-    const sut = dataPathLoadedBy(['@bx/worker', '@bx/destination-s3', '@bx/destination-snowflake']);
+    const sut = dataPathLoadedBy([
+      '@bx/worker',
+      '@bx/destination-s3',
+      '@bx/destination-snowflake',
+      '@bx/destination-postgres',
+    ]);
     expect(sut.some((file) => file.endsWith('bx_native.node'))).to.equal(true);
     expect(sut.some((file) => file.startsWith(join('packages', 'batch')))).to.equal(true);
     expect(sut.some((file) => file.endsWith('s3-destination.js'))).to.equal(true);
+    expect(sut.some((file) => file.endsWith('copy-binary.js'))).to.equal(true);
   });
 });

@@ -84,6 +84,28 @@ describe('logger', () => {
     expect(lines.map((l) => l.msg)).to.deep.equal(['run started', 'not the run']);
   });
 
+  it('keeps the lines of children with sinks of their own apart, nested children included', () => {
+    const { sut } = capture('info');
+    const a: string[] = [];
+    const b: string[] = [];
+    const runA = sut.child({ run_id: 'a' }, (line) => a.push(line));
+    const runB = sut.child({ run_id: 'b' }, (line) => b.push(line));
+    runA.info('a1');
+    runB.child({ file: 'x' }).info('b1');
+    runA.child({ file: 'y' }).warn('a2');
+    sut.info('neither');
+    runB.info('b2');
+    const msgs = (lines: string[]) => lines.map((l) => JSON.parse(l) as { msg: string; run_id: string });
+    expect(msgs(a).map((l) => [l.msg, l.run_id])).to.deep.equal([
+      ['a1', 'a'],
+      ['a2', 'a'],
+    ]);
+    expect(msgs(b).map((l) => [l.msg, l.run_id])).to.deep.equal([
+      ['b1', 'b'],
+      ['b2', 'b'],
+    ]);
+  });
+
   it('writes an error as its name and message, without the stack or cause', () => {
     const { sut, lines, raw } = capture();
     const cause = { request: { headers: { 'x-amz-security-token': 'tok-3' } } };

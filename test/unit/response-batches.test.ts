@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { EventBatch } from '@bx/batch';
+import { BufferPool } from '../../packages/clickhouse/src/buffer-pool';
 import { ClickHouseHttpError, ResponseBatches } from '../../packages/clickhouse/src/response-batches';
 import { encodeRowBinary, type WireRow } from '../helpers/row-binary';
 
@@ -168,5 +169,41 @@ describe('ResponseBatches: a ClickHouse HTTP answer parsed from bytes', () => {
     expect(taken.find((b) => b.rows().some((r) => r.uuid === big[1]!.uuid))!.bytes.length).to.be.above(100_000);
     // It did pause while a batch waited to be taken: before the big row began.
     expect(pauses).to.equal(1);
+  });
+});
+
+describe('ResponseBatches with a buffer pool', () => {
+  const opts = { batchBytes: 8 * 1024, readAheadBytes: 1 << 30 };
+  const answer = Buffer.concat([head(['Transfer-Encoding: chunked']), chunked(body)]);
+  const read = async (pool: BufferPool, reuseBuffers: boolean) => {
+    const sut = new ResponseBatches(
+      { ...opts, pool, reuseBuffers },
+      { close: () => undefined, resume: () => undefined },
+    );
+    for (let at = 0; at < answer.length; at += 997) sut.push(answer.subarray(at, at + 997));
+    sut.closed();
+    const got = uuids(await drain(sut));
+    sut.release();
+    return { got };
+  };
+
+  it('a response done with hands its buffers to the next one, whose rows are its own', async () => {
+    const pool = new BufferPool(100);
+    expect((await read(pool, true)).got).to.deep.equal(rows.map((r) => r.uuid));
+    const kept = pool.size;
+    expect(kept).to.be.greaterThan(1);
+    expect((await read(pool, true)).got).to.deep.equal(rows.map((r) => r.uuid));
+    // The second response read into the buffers the first gave back (fresh ones would double the pool).
+    expect(pool.size).to.equal(kept);
+  });
+
+  it('a reader that may keep views of its batches (no reuseBuffers) gives nothing back; nor does one still reading', async () => {
+    const pool = new BufferPool(8);
+    await read(pool, false);
+    expect(pool.size).to.equal(0);
+    const sut = new ResponseBatches({ ...opts, pool, reuseBuffers: true }, { close: () => 0, resume: () => 0 });
+    sut.push(answer.subarray(0, 1000));
+    sut.release();
+    expect(pool.size).to.equal(0);
   });
 });

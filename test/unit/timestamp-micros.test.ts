@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { timestampMicros } from '@bx/destination-s3';
+import { timestampMicros } from '@bx/batch';
 
 const micros = (text: string) => {
   const b = Buffer.from(`xx${text}yy`);

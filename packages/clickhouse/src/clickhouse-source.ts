@@ -1,6 +1,7 @@
 import { PermanentError, RetryableError } from '@bx/core';
 import type { EventBatch } from '@bx/batch';
 import { ClickHousePing, QUERY_SETTINGS, clickHouseUnreachable, type ClickHouseConfig } from './clickhouse-ping';
+import { BufferPool } from './buffer-pool';
 import { columnTypes } from './column-types';
 import { buildEventsQuery, eventsLayout, type EventsQuery } from './events-query';
 import { queryRowBinary, type QueryEndpoint } from './http-query';
@@ -21,6 +22,9 @@ export interface ClickHouseSourceOptions {
   tls?: QueryEndpoint['tls'];
 }
 
+/** Free batch buffers a source keeps between queries (2.25 MiB each by default). */
+const POOLED_BUFFERS = 8;
+
 // Codes of a query that is wrong in itself: retrying cannot help.
 const BAD_QUERY_CODES = new Set(['62', '47', '43', '60', '81', '16']);
 
@@ -29,6 +33,7 @@ export class ClickHouseSource {
   private readonly pinger: ClickHousePing;
   private readonly opts: Required<Omit<ClickHouseSourceOptions, 'tls'>>;
   private readonly endpoint: QueryEndpoint;
+  private readonly pool = new BufferPool(POOLED_BUFFERS);
 
   /** The source as the services configure it; `overrides` for roles with other needs (the API's health check). */
   static fromConfig(config: ClickHouseConfig, overrides: Partial<ClickHouseSourceOptions> = {}): ClickHouseSource {
@@ -93,6 +98,7 @@ export class ClickHouseSource {
       readAheadBytes: this.opts.readAheadBytes,
       reuseBuffers,
       layout,
+      pool: this.pool,
       answerTimeoutMs: this.opts.requestTimeoutMs,
       settings: QUERY_SETTINGS,
       signal: signal ? AbortSignal.any([signal, idle.signal]) : idle.signal,
@@ -108,6 +114,8 @@ export class ClickHouseSource {
       throw mapError(err, this.endpoint.url);
     } finally {
       response.cancel();
+      // The caller has asked past its last batch (or given up): done with every one.
+      response.release();
     }
   }
 

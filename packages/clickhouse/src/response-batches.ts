@@ -1,4 +1,5 @@
 import { EventBatch, TEXT_LAYOUT } from '@bx/batch';
+import type { BufferPool } from './buffer-pool';
 import { ChunkedBody } from './chunked-body';
 import { decodeRowBinary, frameRows, rowKinds } from './row-binary-frames';
 
@@ -16,6 +17,11 @@ export interface ResponseBatchesOptions {
    * dozen MB of batches, as it does for any external memory it sees grow.
    */
   reuseBuffers?: boolean;
+  /**
+   * Where standard-size buffers come from and, with `reuseBuffers`, go back
+   * to on `release()`: shared by the queries of one source.
+   */
+  pool?: BufferPool;
 }
 
 /** What the connection lets the reader do to it. */
@@ -100,7 +106,7 @@ export class ResponseBatches {
     this.standardSize = opts.batchBytes + READ_ROOM;
     this.layout = opts.layout ?? TEXT_LAYOUT;
     this.kinds = rowKinds(this.layout);
-    this.buf = Buffer.allocUnsafeSlow(this.standardSize);
+    this.buf = opts.pool?.take(this.standardSize) ?? Buffer.allocUnsafeSlow(this.standardSize);
   }
 
   /** Where the next bytes read go (at least READ_ROOM bytes). */
@@ -180,6 +186,21 @@ export class ResponseBatches {
   /** Stops reading (the reader is done with the response, early or not). */
   cancel(): void {
     this.fail(new Error('query cancelled by its reader'));
+  }
+
+  /**
+   * The reader is done with every batch (and the response is over or
+   * cancelled): with `reuseBuffers`, the buffers go back to the pool.
+   */
+  release(): void {
+    const pool = this.opts.pool;
+    if (!pool || !this.opts.reuseBuffers || !(this.ended || this.failure)) return;
+    const bufs = new Set([this.buf, ...this.spare.map((m) => m.buf), ...this.ready.map((r) => r.memory.buf)]);
+    if (this.lent) bufs.add(this.lent.buf);
+    this.ready.length = 0;
+    this.spare.length = 0;
+    this.lent = null;
+    for (const buf of bufs) if (buf.length === this.standardSize) pool.give(buf);
   }
 
   /** The next batch; null after the last. Rejects once the response failed. */
@@ -263,7 +284,13 @@ export class ResponseBatches {
     }
     if (frames.count === 0 && this.buf.length - frames.used >= this.threshold + READ_ROOM) return;
     const size = this.threshold + READ_ROOM;
-    const next = (size === this.standardSize && this.spare.pop()) || { buf: Buffer.allocUnsafeSlow(size) };
+    const pooled = (): BatchMemory | undefined => {
+      const buf = this.opts.pool?.take(size);
+      return buf && { buf };
+    };
+    const next: BatchMemory = (size === this.standardSize && (this.spare.pop() ?? pooled())) || {
+      buf: Buffer.allocUnsafeSlow(size),
+    };
     this.buf.copy(next.buf, 0, frames.used, this.filled);
     this.buf = next.buf;
     this.index = next.index;

@@ -93,8 +93,16 @@ const schema = z.object({
   WORKER_STALLED_INTERVAL_MS: int(500).default(15_000),
   /** Runs created ahead of the workers per export (catch-up); backfills start at most half as many. Default 1000. */
   SCHEDULER_RUN_WINDOW: int(10).max(100_000).default(1000),
-  /** Finished run records (and their logs) older than this many days are removed; their intervals stay known as exported. Default 90. */
-  RUN_RETENTION_DAYS: int(1).default(90),
+  /**
+   * Finished run records (and their logs) older than this many days are
+   * removed; their intervals stay known as exported. Fractions allowed, an
+   * hour at least (0.25: 6 hours), for deployments whose run history would not
+   * fit in Redis (docs/scaling.md). Default 90.
+   */
+  RUN_RETENTION_DAYS: z.coerce
+    .number()
+    .min(1 / 24, 'must be at least 0.0417 (an hour)')
+    .default(90),
   /** Most exports one deployment holds; creating more answers 409. Default 10000. */
   MAX_EXPORTS: int(1).default(10_000),
   /** Pause an export after this many consecutive failed runs; 0 never pauses. Default 10 (as PostHog). */

@@ -23,10 +23,6 @@ export class FailurePolicy {
     private readonly opts: FailurePolicyOptions,
   ) {}
 
-  async completed(exportId: string): Promise<void> {
-    await this.store.exports.resetFailures(exportId);
-  }
-
   async failed(exportId: string, error: string): Promise<void> {
     const failures = await this.store.exports.recordFailure(exportId);
     if (this.opts.threshold === 0 || failures < this.opts.threshold) return;

@@ -2,10 +2,13 @@
 -- cancelled meanwhile stays Cancelled), and only by its latest attempt: a
 -- worker that lost its lock (Redis away longer than the lock lasts) may still
 -- be running an attempt that another worker has since started again. A
--- completed run adds its rows and bytes to the export's totals; every
--- finished attempt adds its duration; a run a backfill started counts for it.
+-- completed run adds its rows and bytes to the export's totals and ends its
+-- export's streak of failed runs (here, not in a round trip of its own);
+-- every finished attempt adds its duration; a run a backfill started counts
+-- for it.
 -- KEYS 1-6 as in track.lua, 7 export totals, 8 durations, 9-10 the
--- backfill's hash and open zset (any key when none).
+-- backfill's hash and open zset (any key when none), 11 the export's
+-- consecutive failures.
 -- ARGV[1] now (ms), ARGV[2] the new status, ARGV[3] rows, ARGV[4] bytes,
 -- ARGV[5] the attempt or '', ARGV[6] the run's backfill or '', ARGV[7..] more fields.
 -- @include track
@@ -21,6 +24,7 @@ if ARGV[2] == 'Completed' then
   local exportId = redis.call('HGET', KEYS[1], 'export_id')
   redis.call('HINCRBY', KEYS[7], exportId .. '|rows', ARGV[3])
   redis.call('HINCRBY', KEYS[7], exportId .. '|bytes', ARGV[4])
+  redis.call('DEL', KEYS[11])
 end
 local started = tonumber(redis.call('HGET', KEYS[1], 'started_ms'))
 if started then

@@ -383,7 +383,13 @@ export class RunRepository {
       const answer = (await callScript(
         this.redis,
         'finish-run',
-        [...this.statusKeys(id), this.keys.exportTotals, this.keys.runDurations, ...this.backfillKeys(bf)],
+        [
+          ...this.statusKeys(id),
+          this.keys.exportTotals,
+          this.keys.runDurations,
+          ...this.backfillKeys(bf),
+          this.keys.failures(exportIdOfRun(id)),
+        ],
         [now, status, totals.records, totals.bytes, attempt === undefined ? '' : attempt, bf ?? '', ...fields],
       )) as string;
       if (answer !== 'stale') return answer;

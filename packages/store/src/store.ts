@@ -1,5 +1,5 @@
 import { UnreachableError, type ExportSecrets } from '@bx/core';
-import { connectRedis, describeRedis, type RedisClient, type RedisTarget } from '@bx/redis';
+import { callScript, connectRedis, describeRedis, type RedisClient, type RedisTarget } from '@bx/redis';
 import { BackfillRepository } from './backfill-repository';
 import { ExportRepository } from './export-repository';
 import { storeKeys, type StoreKeys } from './keys';
@@ -9,6 +9,7 @@ import { RunRepository } from './run-repository';
 import { ScheduleRepository } from './schedule-repository';
 import { SessionRepository } from './session-repository';
 import { StatsRepository } from './stats-repository';
+import { storeScripts } from './store-scripts';
 
 export interface StoreOptions {
   /** Seals destination secrets on write, opens them on read. Default none: stored as given. */
@@ -39,6 +40,7 @@ export class Store {
     this.schedule = new ScheduleRepository(redis, this.keys);
     this.backfills = new BackfillRepository(redis, this.keys);
     this.stats = new StatsRepository(redis, this.keys, this.exports);
+    storeScripts.define(redis, ['server-time']);
   }
 
   /** Connects to `REDIS_URL` (a string) or a target with `REDIS_CLUSTER_NODES`. */
@@ -61,9 +63,15 @@ export class Store {
     return migrateStore(this.redis, this.keys);
   }
 
-  /** Redis server time in epoch ms: one clock for every scheduler, whatever their own clocks say. */
+  /**
+   * Redis server time in epoch ms: one clock for every scheduler, whatever
+   * their own clocks say (on a Cluster, the clock of the node holding the keys).
+   */
   async now(): Promise<number> {
-    const [seconds, micros] = await this.redis.time();
+    const [seconds, micros] = (await callScript(this.redis, 'server-time', [this.keys.schedule], [])) as [
+      string,
+      string,
+    ];
     return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   }
 

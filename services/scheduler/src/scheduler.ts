@@ -116,9 +116,10 @@ export class Scheduler {
 
   start(tickMs: number): void {
     const loop = () => {
+      const began = Date.now();
       this.running = this.tick()
         .then((result) => {
-          if (result.enqueued > 0) this.opts.logger.info('scheduler tick', { ...result });
+          if (result.enqueued > 0) this.opts.logger.info('scheduler tick', { ...result, ms: Date.now() - began });
         })
         .catch((err) => this.opts.logger.error('scheduler tick failed', { err: errorMessage(err) }))
         .finally(() => {

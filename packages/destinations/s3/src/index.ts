@@ -10,5 +10,4 @@ export * from './s3-plugin';
 export * from './rerun-cleanup';
 export * from './output-file';
 export * from './parquet/encoder';
-export * from './parquet/timestamp-micros';
 export * from './part-upload';

@@ -1,5 +1,6 @@
 import {
   AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
@@ -33,23 +34,30 @@ export class RerunCleanup {
     private readonly logger: Logger,
   ) {}
 
-  /** Records each multipart upload this client starts, before any part is sent. */
-  trackUploads(): void {
-    this.client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const result = await next(args);
-        if (context.commandName === 'CreateMultipartUploadCommand') {
-          const key = (args.input as { Key: string }).Key;
-          const uploadId = (result.output as { UploadId?: string }).UploadId;
-          if (uploadId) {
-            this.uploads.push({ key, upload_id: uploadId });
-            await this.state.set({ uploads: this.uploads } satisfies S3RunState);
-          }
-        }
-        return result;
-      },
-      { step: 'initialize', name: 'batchExportsTrackUploads', override: true },
-    );
+  /**
+   * The client this attempt writes through: the export's shared client, with
+   * each multipart upload it opens recorded in the run's state before any
+   * part is sent. A wrapper per attempt, not middleware on the client, which
+   * every run sharing the client would run.
+   */
+  tracking(): S3Client {
+    const client = this.client;
+    const tracked = Object.create(client) as S3Client;
+    const send = async (command: unknown, options?: unknown): Promise<unknown> => {
+      const output = await (client.send as (c: unknown, o?: unknown) => Promise<unknown>).call(
+        client,
+        command,
+        options,
+      );
+      const uploadId = (output as { UploadId?: string } | undefined)?.UploadId;
+      if (command instanceof CreateMultipartUploadCommand && uploadId) {
+        this.uploads.push({ key: command.input.Key!, upload_id: uploadId });
+        await this.state.set({ uploads: this.uploads } satisfies S3RunState);
+      }
+      return output;
+    };
+    tracked.send = send as S3Client['send'];
+    return tracked;
   }
 
   /**

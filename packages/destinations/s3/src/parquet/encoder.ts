@@ -1,5 +1,5 @@
 import { jsonColumn } from '@bx/core';
-import { binaryText, Field as CoreField, FieldEncoding, SLOTS, type EventBatch } from '@bx/batch';
+import { binaryText, Field as CoreField, FieldEncoding, SLOTS, timestampMicros, type EventBatch } from '@bx/batch';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import { INCOMPRESSIBLE, ZSTD_PARQUET_PAGES } from '../object-upload';
@@ -14,7 +14,6 @@ import {
   type Codec,
   type ColumnSpec,
 } from './file-writer';
-import { timestampMicros } from './timestamp-micros';
 
 /** Codecs inside the Parquet file (the file itself is uploaded as is). */
 export type ParquetCompression = 'zstd' | 'snappy' | 'gzip' | 'brotli' | null;

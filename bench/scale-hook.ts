@@ -1,0 +1,45 @@
+import { readResults, saveResults } from './results-file';
+import { runScale } from './scale';
+
+/** bench/run.ts's options for `--scale` (docs/scaling.md). */
+export const SCALE_OPTIONS = {
+  scale: { type: 'boolean', default: false },
+  /** Exports of the scale simulation; `--quick` makes it 2,000. */
+  exports: { type: 'string' },
+  /** Seconds each worker count is measured. */
+  'scale-window': { type: 'string' },
+  /** WORKER_CONCURRENCY of each worker process. */
+  'scale-concurrency': { type: 'string', default: '16' },
+  /** Longest the simulation may take to drain its burst, in seconds (600; --quick 120). */
+  'scale-simulate-s': { type: 'string' },
+} as const;
+
+/**
+ * `npm run bench -- --scale`: runs bench/scale.ts and stores its figures
+ * under `scale` in bench/results.json, keeping the other figures there.
+ */
+export async function scaleBench(
+  args: {
+    quick?: boolean;
+    exports?: string;
+    'scale-window'?: string;
+    'scale-concurrency'?: string;
+    'scale-simulate-s'?: string;
+  },
+  clickhouseUrl: string,
+): Promise<void> {
+  const exports = Number(args.exports ?? (args.quick ? 2000 : 100_000));
+  if (!Number.isInteger(exports) || exports < 100) throw new Error('--exports must be an integer ≥ 100');
+  const save = (scale: Record<string, unknown>) => saveResults({ ...readResults(), scale });
+  const scale = await runScale({
+    exports,
+    windowSeconds: Number(args['scale-window'] ?? (args.quick ? 5 : 60)),
+    concurrency: Number(args['scale-concurrency'] ?? 16),
+    simulateTimeoutSeconds: Number(args['scale-simulate-s'] ?? (args.quick ? 120 : 600)),
+    clickhouseUrl,
+    say: (msg) => process.stderr.write(`[bench] ${msg}\n`),
+    save,
+  });
+  save(scale);
+  process.stdout.write(JSON.stringify(scale, null, 2) + '\n');
+}

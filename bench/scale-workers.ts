@@ -1,0 +1,104 @@
+import type { Store } from '@bx/store';
+import type { Redis } from 'ioredis';
+import { callsBetween, clickhousePid, machineCpu, processCpu, sampleRedis, type ScaleServices } from './scale-services';
+import { WorkerProcess } from './worker-process';
+
+/** Worker processes as deployed (`services/worker/dist/main.js`), added one by one. */
+export class ScaleWorkers {
+  readonly processes: WorkerProcess[] = [];
+
+  constructor(
+    private readonly env: Record<string, string>,
+    readonly services: ScaleServices,
+  ) {}
+
+  /** Starts workers until `count` run. */
+  async scaleTo(count: number): Promise<void> {
+    const started: WorkerProcess[] = [];
+    while (this.processes.length + started.length < count) started.push(new WorkerProcess(this.env));
+    await Promise.all(started.map((w) => w.started()));
+    this.processes.push(...started);
+  }
+
+  cpu(): number {
+    return this.processes.reduce((sum, w) => sum + w.cpuSeconds(), 0);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.processes.splice(0).map((w) => w.stop()));
+  }
+}
+
+export interface WindowResult {
+  runs: number;
+  seconds: number;
+  runs_per_s: number;
+  /** Commands clients sent to Redis per completed run (a script call counts once). */
+  redis_ops_per_run: number;
+  redis_ops_per_s: number;
+  /** Redis main-thread CPU per run: 1 / this is the runs/s one Redis core allows. */
+  redis_cpu_ms_per_run: number;
+  worker_cpu_ms_per_run: number;
+  s3_server_cpu_ms_per_run: number;
+  /** The shared ClickHouse server's CPU per run (other users' queries included, if any). */
+  clickhouse_cpu_ms_per_run: number;
+  /** Share of the machine's CPU time that was busy, all processes of all users. */
+  machine_busy: number;
+  /** Commands per run, scripts' inner calls included, the largest first. */
+  calls_per_run: Record<string, number>;
+  /** The backlog ran out before the window ended. */
+  drained: boolean;
+}
+
+/**
+ * Runs completed per second by the running workers over `seconds` (after 3 s
+ * of warm-up), with what each run cost Redis, the workers, the S3 server and
+ * ClickHouse, and how busy the whole machine was meanwhile.
+ */
+export async function workerWindow(
+  workers: ScaleWorkers,
+  redis: Redis,
+  store: Store,
+  total: number,
+  seconds: number,
+): Promise<WindowResult> {
+  await new Promise((r) => setTimeout(r, 3000));
+  const completed = async () => Number((await store.redis.hget(store.keys.runsByStatus, 'Completed')) ?? 0);
+  const ch = clickhousePid();
+  const s3 = workers.services.pid('s3');
+  const sample = async () => ({
+    runs: await completed(),
+    redis: await sampleRedis(redis),
+    workers: workers.cpu(),
+    s3: processCpu(s3),
+    ch: ch ? processCpu(ch) : 0,
+    machine: machineCpu(),
+  });
+  const a = await sample();
+  let drained = false;
+  for (const until = Date.now() + seconds * 1000; Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 500));
+    if ((await completed()) >= total) {
+      drained = true;
+      break;
+    }
+  }
+  const b = await sample();
+  const runs = b.runs - a.runs;
+  const elapsed = (b.redis.at - a.redis.at) / 1000;
+  const per = (x: number) => Math.round((x / Math.max(runs, 1)) * 100) / 100;
+  return {
+    runs,
+    seconds: Math.round(elapsed * 10) / 10,
+    runs_per_s: Math.round((runs / elapsed) * 10) / 10,
+    redis_ops_per_run: per(b.redis.commands - a.redis.commands),
+    redis_ops_per_s: Math.round((b.redis.commands - a.redis.commands) / elapsed),
+    redis_cpu_ms_per_run: per((b.redis.cpu - a.redis.cpu) * 1000),
+    worker_cpu_ms_per_run: per((b.workers - a.workers) * 1000),
+    s3_server_cpu_ms_per_run: per((b.s3 - a.s3) * 1000),
+    clickhouse_cpu_ms_per_run: per((b.ch - a.ch) * 1000),
+    machine_busy: Math.round(((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)) * 100) / 100,
+    calls_per_run: Object.fromEntries(callsBetween(a.redis, b.redis).map(([name, n]) => [name, per(n)])),
+    drained,
+  };
+}

@@ -1,0 +1,155 @@
+import { BatchExportError, RetryableError, type NetworkPolicy } from '@bx/core';
+import { isIP } from 'node:net';
+import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
+import { Client, type QueryResultRow } from 'pg';
+import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
+import type { PostgresConfig } from './postgres-config';
+import { classifyPostgresError } from './postgres-errors';
+
+export interface SessionSettings {
+  /** Longest wait for the TCP connection, TLS and login, in ms. */
+  connectMs: number;
+  /** `lock_timeout`: longest wait for a lock on the table or the interval's rows, in ms; then the statement fails (55P03, retryable). */
+  lockMs: number;
+  /** `statement_timeout` in ms; 0 for none (a run's COPY lasts as long as the interval's rows take). */
+  statementMs: number;
+  /** `application_name`: who holds a session, in pg_stat_activity. */
+  applicationName: string;
+  /** Which addresses the session may reach (ALLOWED_PRIVATE_DESTINATIONS); checked after resolving `host`. */
+  network?: NetworkPolicy;
+}
+
+/** How long closing a connection may take, in ms: a dead server must not hold the run. */
+const CLOSE_WAIT_MS = 5000;
+
+/**
+ * TLS options for `sslmode` (libpq's meanings; `require` with `ca_cert` checks
+ * the chain as libpq's verify-ca). The session may connect to the address a
+ * host name resolved to: the certificate is still checked against the name.
+ */
+export function tlsOptions(config: Pick<PostgresConfig, 'host' | 'sslmode' | 'ca_cert'>): false | ConnectionOptions {
+  const ca = config.ca_cert ?? undefined;
+  const name = config.host.replace(/^\[(.*)\]$/, '$1');
+  const byName =
+    isIP(name) === 0
+      ? {
+          servername: name,
+          checkServerIdentity: (_: string, cert: Parameters<typeof checkServerIdentity>[1]) =>
+            checkServerIdentity(name, cert),
+        }
+      : {};
+  switch (config.sslmode) {
+    case 'disable':
+      return false;
+    case 'require':
+      return ca ? { ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false };
+    case 'verify-full':
+      return ca ? { ca, ...byName } : byName;
+  }
+}
+
+/**
+ * One session of the real `pg` driver: statements as promises, errors
+ * classified (RetryableError / PermanentError) with PostgreSQL's message, and
+ * the run's abort signal ending the connection (the server then rolls back
+ * an open transaction). After any error the session is closed, not reused.
+ */
+export class PostgresConnection {
+  private failure: unknown = null;
+  private closed = false;
+
+  private constructor(
+    private readonly client: Client,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  static async open(
+    config: PostgresConfig,
+    settings: SessionSettings,
+    signal?: AbortSignal,
+  ): Promise<PostgresConnection> {
+    let host = config.host.replace(/^\[(.*)\]$/, '$1'); // `[::1]`, as in a URL, is the address ::1
+    try {
+      // Resolved and checked here, and connected to by address: the address checked is the one reached.
+      if (settings.network) host = await settings.network.resolveChecked(config.host);
+    } catch (err) {
+      throw err instanceof BatchExportError ? err : classifyPostgresError(err, 'login');
+    }
+    const client = new Client({
+      host,
+      port: config.port,
+      database: config.database,
+      user: config.user,
+      password: config.password,
+      ssl: tlsOptions(config),
+      connectionTimeoutMillis: settings.connectMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 30_000,
+      lock_timeout: settings.lockMs,
+      statement_timeout: settings.statementMs || undefined,
+      application_name: settings.applicationName,
+    });
+    const conn = new PostgresConnection(client, signal);
+    // A connection lost between statements: recorded, and the next call fails with it.
+    client.on('error', (err) => (conn.failure ??= err));
+    signal?.addEventListener('abort', conn.onAbort, { once: true });
+    try {
+      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      await client.connect();
+    } catch (err) {
+      await conn.close();
+      throw classifyPostgresError(err, 'login');
+    }
+    return conn;
+  }
+
+  /** Runs one statement with bound parameters. */
+  async query<T extends QueryResultRow = QueryResultRow>(
+    sql: string,
+    action: string,
+    params: unknown[] = [],
+  ): Promise<{ rows: T[]; rowCount: number }> {
+    this.usable(action);
+    try {
+      const result = await this.client.query<T>(sql, params);
+      return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+    } catch (err) {
+      throw classifyPostgresError(this.failure ?? err, action);
+    }
+  }
+
+  /** Starts `COPY ... FROM STDIN`: the stream to write its data to (errors are the driver's, unclassified). */
+  copyIn(sql: string, action: string): CopyStreamQuery {
+    this.usable(action);
+    return this.client.query(copyFrom(sql));
+  }
+
+  /** The error a COPY failed with, classified: the connection's own failure first (the stream's is often a consequence). */
+  classify(err: unknown, action: string): Error {
+    return classifyPostgresError(this.failure ?? err, action);
+  }
+
+  /** Ends the session (the server rolls back an open transaction). Never throws. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+    await Promise.race([this.client.end().catch(() => undefined), deadline]);
+    clearTimeout(timer);
+    // Still open after the wait (a dead server): drop the socket.
+    (this.client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  }
+
+  private usable(action: string): void {
+    if (this.failure || this.closed) {
+      throw classifyPostgresError(this.failure ?? new Error('connection closed'), action);
+    }
+  }
+
+  private readonly onAbort = () => {
+    this.failure ??= new RetryableError('run aborted', { code: 'Aborted' });
+    (this.client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  };
+}
