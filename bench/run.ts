@@ -411,7 +411,10 @@ function printTable(r: BenchResults): void {
     ...(r.small_profile && r.cases_small
       ? ['', ...profileTable(`rows of ${r.small_profile.row_bytes} bytes as stored`, r.small_profile, r.cases_small)]
       : []),
-    ...[...Object.entries(r.cases), ...Object.entries(r.cases_small ?? {})].flatMap(([name, c]) =>
+    ...[
+      ...Object.entries(r.cases),
+      ...Object.entries(r.cases_small ?? {}).map(([name, c]) => [`${name} (small rows)`, c] as const),
+    ].flatMap(([name, c]) =>
       c.ratio_b_pg === undefined
         ? []
         : [
