@@ -1,4 +1,4 @@
-import { buildEventsQuery } from '@bx/clickhouse';
+import { buildEventsQuery } from '@bx/model-events';
 import { execFileSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

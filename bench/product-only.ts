@@ -1,8 +1,9 @@
 /**
  * `npx tsx bench/product-only.ts [--rows N] [--reps R] [--cases a,b] [--row-bytes B]`:
  * the export cases of the benchmark alone, against B0, B0_rb and B1 measured
- * in the same run (fast to iterate on). Reuses bx_bench.events (with
- * `--row-bytes B`, bx_bench_rB.events) when it already holds N rows; prints
+ * in the same run (fast to iterate on). Reuses <database>.events
+ * (`--database`, default bx_bench; with `--row-bytes B`, bx_bench_rB.events)
+ * when it already holds N rows; prints
  * one JSON line per case, with the ratios to the B0s (B0_rbs) measured right
  * before its repetitions too. `--no-baselines` for memory runs, `--no-b1` to
  * skip the slow gzip one-liner.
@@ -29,13 +30,16 @@ const { values: args } = parseArgs({
     'row-bytes': { type: 'string' },
     /** Skip B0/B1 (memory runs at 10M rows, where B1 alone takes minutes). */
     'no-baselines': { type: 'boolean', default: false },
+    /** The database of the events (another than bx_bench keeps out of a benchmark running beside). */
+    database: { type: 'string', default: 'bx_bench' },
     /** Measure B0 only (the zstd and Parquet targets are ratios to B0; B1 takes minutes). */
     'no-b1': { type: 'boolean', default: false },
   },
 });
 const URLS = { redis: 'redis://127.0.0.1:6379', ch: 'http://127.0.0.1:8123', s3: 'http://127.0.0.1:4568' };
 const rowBytes = args['row-bytes'] === undefined ? undefined : Number(args['row-bytes']);
-const DATABASE = rowBytes === undefined ? 'bx_bench' : rowsDatabase(rowBytes);
+const DATABASE = rowBytes === undefined ? args.database : rowsDatabase(rowBytes);
+if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(DATABASE)) throw new Error('--database must be a plain identifier');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function tableRows(): Promise<number> {

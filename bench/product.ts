@@ -73,7 +73,7 @@ export async function runProductCase(
     name: `bench ${c.name}`,
     team_id: BENCH_TEAM,
     interval: 'hour',
-    // Not paused: the worker holds the runs of a paused export. No scheduler serves this prefix.
+    // Not paused: the worker holds the runs of a paused export. No scheduler runs on this prefix.
     paused: false,
     destination: destinationOf(c, deps),
   });

@@ -22,8 +22,10 @@ import { BENCH_CASES, runProductCase, type BenchSnowflakeTarget } from './produc
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
 import { isolated } from './isolated';
+import { benchPersons } from './persons';
 import { benchSnowflake } from './snowflake-target';
 import { bPg, dropProductTable, preparePostgres } from './postgres-bench';
+import { reconcilePass1k } from './reconcile';
 import { FOOTPRINT_KEYS, redisFootprint } from './redis-footprint';
 import { saveResults } from './results-file';
 import { scaleBench, SCALE_OPTIONS } from './scale-hook';
@@ -41,6 +43,8 @@ const { values: args } = parseArgs({
     /** Measure Redis's footprint (about a minute and a half) in a --quick run too. */
     footprint: { type: 'boolean', default: false },
     ...SCALE_OPTIONS,
+    /** Skip the persons model's case (bench/persons.ts). */
+    'no-persons': { type: 'boolean', default: false },
   },
 });
 const rows = Number(args.rows);
@@ -84,6 +88,11 @@ async function main(): Promise<void> {
             workerEnv: { ...workerEnv, CLICKHOUSE_DATABASE: rowsDatabase(rowBytes) },
           })
         : null;
+
+    if (!args['no-persons']) {
+      const deps = { url: CLICKHOUSE_URL, database: DATABASE, reps, dir, store, queue, workerEnv, s3: s3Config, say };
+      main.cases.persons = await benchPersons({ ...deps, persons: Math.floor(rows / 2) });
+    }
 
     // Scheduling and small runs: `reps` repetitions each, every one on fresh keys; medians reported.
     say(`scheduling: 10,000 due hourly exports (and 10,000 not due), ${reps} reps`);
@@ -132,6 +141,11 @@ async function main(): Promise<void> {
       smallRates.push(small.runsPerSecond);
     }
 
+    say('reconciliation: one pass over 1,000 hourly exports with a 72 h window');
+    const reconcile = await isolated(`${prefix}r`, (s, q) => reconcilePass1k(s, q, CLICKHOUSE_URL));
+    say(
+      `  ${reconcile.seconds.toFixed(2)} s (ClickHouse ${reconcile.source_seconds.toFixed(2)} s; load ${reconcile.load_average})`,
+    );
     // What the product keeps in Redis: minutes on a busy machine, so a --quick run skips it unless asked.
     let footprint: Record<string, unknown> = {};
     if (!args.quick || args.footprint) {
@@ -169,6 +183,8 @@ async function main(): Promise<void> {
       scheduled_run_wait_behind_backfill_s: round(median(waits), 3),
       small_runs_per_s: round(median(smallRates), 1),
       small_runs_worker_concurrency: 16,
+      reconcile_pass_1k_s: round(reconcile.seconds, 3),
+      reconcile_pass_1k: reconcile,
       ...footprint,
       measured_at: new Date().toISOString(),
     };
@@ -331,16 +347,16 @@ interface CaseResult {
   mb_per_s: number;
   seconds: number;
   ratio_b0: number;
-  /** Against the median of the profile's B0_rbs: the true read limit. */
-  ratio_b0_rb: number;
+  /** Against the median of the profile's B0_rbs: the true read limit (not in the persons case). */
+  ratio_b0_rb?: number;
   ratio_b1: number;
   /** B0 measured right before each repetition of this case. */
   b0_paired_rep_seconds: number[];
   /** rows/s over the median of this case's own B0s: the ratio without ClickHouse's drift across the run. */
   ratio_b0_paired: number;
   /** B0_rb measured right after each of those B0s, and the ratio to their median. */
-  b0_rb_paired_rep_seconds: number[];
-  ratio_b0_rb_paired: number;
+  b0_rb_paired_rep_seconds?: number[];
+  ratio_b0_rb_paired?: number;
   peak_rss_mb: number;
   output_mb: number;
   ratio_b_pg?: number;
@@ -371,6 +387,7 @@ interface BenchResults {
   scheduled_run_wait_behind_backfill_s: number;
   small_runs_per_s: number;
   small_runs_worker_concurrency: number;
+  reconcile_pass_1k_s: number;
 }
 
 function profileTable(
@@ -393,10 +410,10 @@ function profileTable(
         c.rows_per_s,
         c.mb_per_s,
         c.ratio_b0,
-        c.ratio_b0_rb,
+        c.ratio_b0_rb ?? '',
         c.ratio_b1,
         c.ratio_b0_paired,
-        c.ratio_b0_rb_paired,
+        c.ratio_b0_rb_paired ?? '',
         c.peak_rss_mb,
       ]),
     ),
@@ -425,6 +442,7 @@ function printTable(r: BenchResults): void {
     `scheduler tick, 10,000 due exports: ${r.scheduler_tick_10k_s} s (none due of 20,000: ${r.scheduler_tick_none_due_20k_s} s)`,
     `backfill of 10,000 intervals accepted: ${r.backfill_10k_accept_s} s; a scheduled run behind it waited ${r.scheduled_run_wait_behind_backfill_s} s`,
     `small runs: ${r.small_runs_per_s} runs/s (one worker process, concurrency ${r.small_runs_worker_concurrency})`,
+    `reconciler pass, 1,000 hourly exports, 72 h window: ${r.reconcile_pass_1k_s} s`,
   ];
   process.stdout.write(out.join('\n') + '\n');
 }

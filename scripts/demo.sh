@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The main job (README, `npm run demo`): on a fresh Debian machine, installs
-# what is needed, starts Redis, ClickHouse and the S3 server locally, creates an
-# events table with sample events, starts the product, creates an hourly S3
-# export that starts three hours ago, waits for its runs, prints the objects
-# written and the run records, stops the product it started, and prints the
+# what is needed, starts Redis, ClickHouse, the S3 server and PostgreSQL
+# locally, creates an events table with sample events, starts the product,
+# creates hourly exports to S3 and to PostgreSQL (table batch_exports_demo of
+# database bx) that start three hours ago, waits for their runs, prints the
+# objects written, the table's rows per hour and the run records, stops the
+# product it started, and prints the
 # next steps: lines to paste that run npm start on the demo's data and create
 # an export to the local S3 server (test/e2e/demo-next-steps.test.ts pastes
 # them). Services are left running (`bash scripts/local-services.sh stop`).

@@ -1,8 +1,8 @@
 /**
- * Runs a real export against the local services: sample events in ClickHouse,
- * the product started as `npm start` does, an hourly S3 export created through
- * the admin API, then the objects and run records printed, and the next
- * steps: commands to paste that run the product on the demo's data
+ * Runs real exports against the local services: sample events in ClickHouse,
+ * the product started as `npm start` does, hourly exports to S3 and to
+ * PostgreSQL created through the admin API, then the objects, the table's rows
+ * per interval and the run records printed, and the next steps: commands to paste that run the product on the demo's data
  * (test/e2e/demo-next-steps.test.ts runs them as printed).
  */
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -14,6 +14,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import {
+  DEMO_PG_TABLE_NAME,
+  demoPostgresDestination,
+  demoPsqlCommand,
+  resetDemoTable,
+  rowsPerInterval,
+} from './demo-postgres';
 
 const HOUR = 3_600_000;
 // BX_DEMO_DATABASE and BX_DEMO_BUCKET let tests run the demo beside a user's.
@@ -25,8 +32,9 @@ const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 /** Destination secrets are encrypted in Redis with this key (yours if you set one). */
 const SECRETS_KEY = process.env.SECRETS_ENCRYPTION_KEYS ?? randomBytes(32).toString('base64');
-/** The local S3 server listens on loopback, which destinations may not reach by default. */
-const ALLOWED_PRIVATE = process.env.ALLOWED_PRIVATE_DESTINATIONS ?? new URL(S3_ENDPOINT).hostname;
+/** The local S3 server and PostgreSQL listen on loopback, which destinations may not reach by default. */
+const ALLOWED_PRIVATE =
+  process.env.ALLOWED_PRIVATE_DESTINATIONS ?? [...new Set([new URL(S3_ENDPOINT).hostname, '127.0.0.1'])].join(',');
 const say = (msg: string) => console.log(`[demo] ${msg}`);
 /** Around the commands to paste, so a test can find them. */
 const NEXT_STEPS_BEGIN = '# ---- next steps ----';
@@ -92,14 +100,47 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
   return (text ? JSON.parse(text) : null) as T;
 }
 
+/** An error that ends a wait at once (a failed run, the product gone), where others mean "not yet". */
+class DemoFailure extends Error {}
+
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await check().catch(() => undefined);
+    const value = await check().catch((err: unknown) => {
+      if (err instanceof DemoFailure) throw err;
+      return undefined;
+    });
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** Waits until each export (by label: id) has 3 completed runs, saying their statuses as they change; the runs, oldest first. */
+async function waitForRuns<L extends string>(exports: Record<L, string>): Promise<Record<L, Run[]>> {
+  const labels = Object.keys(exports) as L[];
+  const oldestFirst = (a: Run, b: Run) => a.data_interval_start.localeCompare(b.data_interval_start);
+  let shown = '';
+  return waitFor(
+    '3 completed runs of each export',
+    async () => {
+      const all = await Promise.all(
+        labels.map((label) =>
+          api<{ results: Run[] }>('GET', `/api/exports/${exports[label]}/runs`).then((r) =>
+            r.results.sort(oldestFirst),
+          ),
+        ),
+      );
+      const line = labels.map((label, i) => `${label} ${all[i]!.map((r) => r.status).join(', ') || 'none yet'}`);
+      if (line.join('; ') !== shown) say(`runs: ${line.join('; ')}`);
+      shown = line.join('; ');
+      const failed = all.flat().find((r) => r.status === 'Failed');
+      if (failed) throw new DemoFailure(`a run failed: ${failed.error ?? JSON.stringify(failed)}`);
+      const done = all.every((runs) => runs.length >= 3 && runs.every((r) => r.status === 'Completed'));
+      return done ? (Object.fromEntries(labels.map((label, i) => [label, all[i]!])) as Record<L, Run[]>) : undefined;
+    },
+    180_000,
+  );
 }
 
 /** Fails when something already listens on `port`: the demo would talk to it instead of its own API. */
@@ -176,6 +217,7 @@ async function main(): Promise<void> {
     const what = err.$metadata && 'httpStatusCode' in err.$metadata ? 'refused the bucket' : 'is not reachable';
     throw new Error(`the S3 server ${what} at ${S3_ENDPOINT} (S3_ENDPOINT_URL): ${err.message || err.name}`);
   });
+  await resetDemoTable();
 
   say('starting the product (api + scheduler + worker in one process, as `npm start`)');
   const product = spawn(process.execPath, [join(__dirname, '..', 'services', 'all-in-one', 'dist', 'main.js')], {
@@ -195,15 +237,14 @@ async function main(): Promise<void> {
   process.on('exit', stopProduct);
   try {
     await waitFor('the API', () => {
-      if (product.exitCode !== null) throw new Error(`the product exited (${product.exitCode}); see above`);
+      if (product.exitCode !== null) throw new DemoFailure(`the product exited (${product.exitCode}); see above`);
       return api<unknown>('GET', '/api/exports').then(() => true);
     });
     const prefix = `demo-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '')}/{year}/{month}/{day}`;
+    const hourly = { team_id: 1, interval: 'hour', start_at: new Date(base).toISOString() };
     const exp = await api<BatchExport>('POST', '/api/exports', {
       name: 'Demo: hourly events to S3',
-      team_id: 1,
-      interval: 'hour',
-      start_at: new Date(base).toISOString(),
+      ...hourly,
       destination: {
         type: 'S3',
         config: {
@@ -216,29 +257,29 @@ async function main(): Promise<void> {
         },
       },
     });
-    say(`created export ${exp.id} (hourly, team 1, from ${exp.start_at}); waiting for its 3 runs`);
-    let shown = '';
-    const runs = await waitFor('3 completed runs', async () => {
-      const { results } = await api<{ results: Run[] }>('GET', `/api/exports/${exp.id}/runs`);
-      const line = results.map((r) => r.status).join(', ');
-      if (line !== shown) say(`runs: ${line || 'none yet'}`);
-      shown = line;
-      if (results.some((r) => r.status === 'Failed')) throw new Error(`a run failed: ${JSON.stringify(results)}`);
-      return results.length >= 3 && results.every((r) => r.status === 'Completed') ? results : undefined;
+    const pgExp = await api<BatchExport>('POST', '/api/exports', {
+      name: 'Demo: hourly events to PostgreSQL',
+      ...hourly,
+      destination: demoPostgresDestination(),
     });
+    say(`created exports ${exp.id} (S3) and ${pgExp.id} (PostgreSQL, table ${DEMO_PG_TABLE_NAME})`);
+    say(`both hourly, team 1, from ${exp.start_at}; waiting for their 3 runs each`);
+    const { S3: runs, PostgreSQL: pgRuns } = await waitForRuns({ S3: exp.id, PostgreSQL: pgExp.id });
 
     console.log('\nObjects written to s3://' + BUCKET);
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix.split('/')[0] }));
-    for (const obj of listed.Contents ?? []) {
+    // Each interval's _receipt.json (rows, checksum) sits beside its object: the objects are listed here.
+    const objects = (listed.Contents ?? []).filter((o) => !o.Key!.endsWith('_receipt.json'));
+    for (const obj of objects) {
       const body = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: obj.Key }));
       const lines = gunzipSync(Buffer.from(await body.Body!.transformToByteArray()))
         .toString()
         .trim()
         .split('\n');
       console.log(`  ${obj.Key}  ${obj.Size} bytes, ${lines.length} records`);
-      if (obj === listed.Contents![0]) console.log(`    first record: ${lines[0]}`);
+      if (obj === objects[0]) console.log(`    first record: ${lines[0]}`);
     }
-    console.log('\nRun records (GET /api/exports/:id/runs)');
+    console.log('\nRun records of the S3 export (GET /api/exports/:id/runs)');
     console.table(
       runs.map((r) => ({
         interval: `${r.data_interval_start} → ${r.data_interval_end}`,
@@ -248,13 +289,22 @@ async function main(): Promise<void> {
         bytes: r.bytes_exported,
       })),
     );
+    console.log(`\nRows in PostgreSQL ${DEMO_PG_TABLE_NAME}, team 1, per run interval (count(*) via pg)`);
+    const intervals = pgRuns.map((r) => [r.data_interval_start, r.data_interval_end] as [string, string]);
+    const counts = await rowsPerInterval(intervals, 1);
+    pgRuns.forEach((r, i) =>
+      console.log(
+        `  ${r.data_interval_start} → ${r.data_interval_end}  ${counts[i]} rows (run: ${r.records_completed} records)`,
+      ),
+    );
   } finally {
     // Stopped and gone before the next steps start another on the same port.
     const exited = new Promise((resolve) => (product.exitCode === null ? product.once('exit', resolve) : resolve(0)));
     stopProduct();
     await exited;
   }
-  say('done. Redis, ClickHouse and the S3 server keep running (bash scripts/local-services.sh stop stops them);');
+  say(`done. The PostgreSQL export wrote to the table ${DEMO_PG_TABLE_NAME}; to look: ${demoPsqlCommand()}`);
+  say('Redis, ClickHouse, the S3 server and PostgreSQL keep running (bash scripts/local-services.sh stop stops them);');
   say(`the product the demo started has stopped. Next: run it yourself on the demo's data (${DATABASE}.events)`);
   say('and export it to the local S3 server (access key and secret S3RVER). SECRETS_ENCRYPTION_KEYS below');
   say("seals destination secrets in Redis (the demo's too): keep it. ALLOWED_PRIVATE_DESTINATIONS lets exports");

@@ -33,6 +33,28 @@ export function writeRecords(
 ): 0 | 1 | 2;
 
 /**
+ * `writeRecords` for a batch of any model (`slots` = 2 × columns): each row
+ * a JSON object whose values are written by `kinds` (0 string, 1 JSON, 2
+ * timestamp, 3 int64, 4 uint64, 5 boolean), each after its key:
+ * `keys[keyEnds[c - 1], keyEnds[c])`, i.e. `{"name":` then `,"name":`.
+ * Answers as `writeRecords`: 1 when `out` may be too small for the next row
+ * (room for 256 + the keys + 6 × its value bytes is needed), 2 when the
+ * next row needs the exact path (text that is not UTF-8, JSON to normalise,
+ * a timestamp in another form).
+ */
+export function writeColumns(
+  bytes: Uint8Array,
+  index: Int32Array,
+  count: number,
+  slots: number,
+  kinds: Uint8Array,
+  keys: Uint8Array,
+  keyEnds: Int32Array,
+  out: Uint8Array,
+  state: Float64Array,
+): 0 | 1 | 2;
+
+/**
  * Frames the complete RowBinary rows at the start of `bytes`: `kinds` gives
  * each field's wire type (low nibble: 0 String, 1 Int64, 2 Nullable(String))
  * and the shape its text must have (0x10 a UUID, 0x20 a timestamp); start
@@ -103,3 +125,26 @@ export function parquetColumn(
   state: Float64Array,
   stats: BigInt64Array,
 ): 0 | 1 | 2 | 3;
+
+/**
+ * The receipt of a batch: adds to `sum[0]` (modulo 2^64) ClickHouse's
+ * `sipHash64` (SipHash-2-4, key 0) of field `keyField` of every row as text
+ * (`keyEncoding` 1: a binary UUID, hashed as its 36-character text), and
+ * sets `rows` = [the row whose field `timeField` is least, the row where it
+ * is greatest] (-1 when every one is null): in byte order for text, by
+ * instant for a binary DateTime or DateTime64 (`timeEncoding`, as in
+ * writeRecords's layout). Throws a RangeError, leaving `sum` as it was, when
+ * a key field is null.
+ */
+export function receiptTally(
+  bytes: Uint8Array,
+  index: Int32Array,
+  count: number,
+  slots: number,
+  keyField: number,
+  keyEncoding: number,
+  timeField: number,
+  timeEncoding: number,
+  sum: BigUint64Array,
+  rows: Int32Array,
+): void;

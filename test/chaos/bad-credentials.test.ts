@@ -1,6 +1,5 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { sleep } from '../helpers/processes';
+import { webhookReceiver } from '../helpers/webhook-receiver';
 import { ChaosSystem } from './chaos-system';
 import { plan, range, seed } from './seed';
 import { Scenario } from './summary';
@@ -10,21 +9,6 @@ const HOUR = 3_600_000;
 const TEAM = 15;
 const PAUSE_AFTER = 3;
 const ROWS = Array.from({ length: 12 }, () => 500);
-
-/** A loopback webhook receiver that keeps what it is sent. */
-async function webhookReceiver(): Promise<{ server: Server; url: string; notices: Array<Record<string, unknown>> }> {
-  const notices: Array<Record<string, unknown>> = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      notices.push(JSON.parse(body) as Record<string, unknown>);
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`, notices };
-}
 
 describe('chaos: bad S3 credentials', function () {
   this.timeout(120_000);

@@ -112,6 +112,35 @@ describe('web console in Chromium', function () {
     expect(await page.locator('svg.records-chart desc').textContent()).to.contain(`${hours} completed runs`);
     await expectAccessible(page, 'an export page');
     await screenshot(page, 'export');
+
+    // A completed run's page shows its receipt, as GET .../runs/:run_id gives it, and what the
+    // scheduler's reconciler found for its interval (RECONCILE_EVERY_MS is short here).
+    const first = runIdFor(goodId, sys.start);
+    const { receipt } = await sys.api('GET', `/api/exports/${goodId}/runs/${first}`);
+    expect(receipt).to.include({ records: ConsoleSystem.eventsIn(0), version: 1 });
+    const start = new Date(sys.start).toISOString();
+    await eventually(
+      async () =>
+        (
+          (await sys.api('GET', `/api/exports/${goodId}/reconciliation`)).results as Array<{ [k: string]: unknown }>
+        ).find((r) => r.data_interval_start === start && r.status === 'ok'),
+      60_000,
+      'the first interval reconciled',
+    );
+    await page.locator(`tr[data-run-id="${first}"] th a`).click();
+    await page.waitForURL(`${sys.base}/admin/exports/${goodId}/runs/${first}`);
+    const shown = await page.locator('dl.receipt dd').allInnerTexts();
+    expect(shown.slice(0, 6)).to.deep.equal([
+      String(ConsoleSystem.eventsIn(0)),
+      receipt.checksum,
+      receipt.min_inserted_at,
+      receipt.max_inserted_at,
+      String(receipt.files.length),
+      '1',
+    ]);
+    const n = ConsoleSystem.eventsIn(0);
+    expect(shown[6]).to.match(new RegExp(`^ok: source ${n} rows, exported ${n}; checked \\d{4}-`));
+    await expectAccessible(page, 'a completed run');
   });
 
   it('tests the destination and shows the result in place', async () => {

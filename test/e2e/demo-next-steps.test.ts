@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import type { Run } from '@bx/core';
 import { Store } from '@bx/store';
 import { createClient } from '@clickhouse/client';
+import { Client } from 'pg';
 import { testEnv, uniqueName } from '../helpers/env';
+import { adminConfig } from '../helpers/postgres';
 import { eventually } from '../helpers/processes';
 import { createBucket, listKeys, testS3Client } from '../helpers/s3';
 
@@ -34,8 +36,15 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv) {
   return { pid: child.pid!, done };
 }
 
+/** Rows per hour of `inserted_at` for team 1, as `hour → count` text, from ClickHouse or PostgreSQL. */
+async function hourlyCounts(query: () => Promise<Array<{ hour: string; n: string | number }>>): Promise<string[]> {
+  return (await query()).map((r) => `${r.hour} ${Number(r.n)}`).sort();
+}
+
 /**
- * `npm run demo`'s last words are commands to paste. Here they are pasted as
+ * `npm run demo` exports the sample events to S3 and to PostgreSQL; its
+ * rows in PostgreSQL are counted here per hour against the source.
+ * Its last words are commands to paste. Here they are pasted as
  * printed (bash, in the repository): npm start on the demo's data, then an
  * export to the local S3 server, whose runs must complete with objects.
  */
@@ -43,6 +52,8 @@ describe('the demo ends with next steps that work when pasted', function () {
   this.timeout(300_000);
   const prefix = uniqueName('bxdemo');
   const database = uniqueName('bx_demo').replace(/-/g, '_');
+  const pgTable = uniqueName('bx_demo').replace(/-/g, '_');
+  const pg = new Client(adminConfig());
   let bucket: string;
   let group: number | undefined;
   let savedLog: string | null = null;
@@ -50,6 +61,7 @@ describe('the demo ends with next steps that work when pasted', function () {
   before(async () => {
     bucket = await createBucket(testS3Client());
     if (existsSync(LOG)) savedLog = readFileSync(LOG, 'utf8');
+    await pg.connect();
   });
   after(async () => {
     if (group) {
@@ -72,11 +84,13 @@ describe('the demo ends with next steps that work when pasted', function () {
     const ch = createClient({ url: testEnv.CLICKHOUSE_URL });
     await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` });
     await ch.close();
+    await pg.query(`DROP TABLE IF EXISTS public."${pgTable}"`);
+    await pg.end();
     if (savedLog !== null) writeFileSync(LOG, savedLog);
     else rmSync(LOG, { force: true });
   });
 
-  it('prints the token, an npm start line with its database and a curl to S3; pasted, they export', async () => {
+  it('exports to PostgreSQL too; prints the token, npm start and a curl to S3; pasted, they export', async () => {
     const port = await freePort();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -87,6 +101,11 @@ describe('the demo ends with next steps that work when pasted', function () {
       PORT: String(port),
       BX_DEMO_DATABASE: database,
       BX_DEMO_BUCKET: bucket,
+      BX_DEMO_PG_TABLE: pgTable,
+      POSTGRES_PORT: String(adminConfig().port),
+      POSTGRES_USER: adminConfig().user,
+      POSTGRES_PASSWORD: adminConfig().password,
+      POSTGRES_DB: adminConfig().database,
       // As a user's shell has them: Node's warnings on, no token, the SDK's notice not switched off.
       NODE_NO_WARNINGS: '',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '',
@@ -97,6 +116,33 @@ describe('the demo ends with next steps that work when pasted', function () {
     const demo = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts')], env).done;
     expect(demo.code, demo.out + demo.err).to.equal(0);
     expect(demo.out + demo.err).not.to.match(/NodeVersionSupportWarning|AWS SDK for JavaScript/);
+
+    // The demo's Postgres export: each of the 3 hours holds team 1's events of that hour, once.
+    const ch = createClient({ url: testEnv.CLICKHOUSE_URL });
+    const source = await hourlyCounts(async () =>
+      (
+        await ch.query({
+          query: `SELECT formatDateTime(toStartOfHour(inserted_at), '%Y-%m-%d %H:00') AS hour, count() AS n
+                    FROM ${database}.events WHERE team_id = 1 GROUP BY hour`,
+          format: 'JSONEachRow',
+        })
+      ).json(),
+    );
+    await ch.close();
+    const stored = await hourlyCounts(async () => {
+      const { rows } = await pg.query<{ hour: string; n: string }>(
+        `SELECT to_char(date_trunc('hour', "inserted_at" AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:00') AS hour,
+                count(DISTINCT "uuid") AS n
+           FROM public."${pgTable}" WHERE "team_id" = 1 GROUP BY 1`,
+      );
+      const { rows: all } = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM public."${pgTable}"`);
+      expect(Number(all[0]!.n), 'rows in the table').to.equal(1500);
+      return rows;
+    });
+    expect(source).to.have.length(3);
+    expect(stored).to.deep.equal(source);
+    expect(demo.out).to.contain(`Rows in PostgreSQL ${adminConfig().database}.public.${pgTable}`);
+    expect(demo.out.match(/ 500 rows \(run: 500 records\)$/gm)).to.have.length(3);
     const steps = /# ---- next steps ----\n([\s\S]*?)\n# ---- end ----/.exec(demo.out)?.[1];
     expect(steps, demo.out).to.be.a('string');
     expect(steps).to.match(/^export ADMIN_API_TOKEN=[0-9a-f]{48}$/m);

@@ -1,12 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { isoSeconds, type Run } from '@bx/core';
+import { ReceiptChecksum, isoSeconds, type Run } from '@bx/core';
 import { Store } from '@bx/store';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { S3_CREDENTIALS, testEnv, uniqueName } from '../helpers/env';
 import { chTime, expectedRecord, makeEvent, type SourceEvent } from '../helpers/events';
 import { ServiceProcess, eventually } from '../helpers/processes';
-import { createBucket, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
+import { createBucket, getObject, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
 
 const HOUR = 3_600_000;
 const TOKEN = 'e2e-token-0123456789abcdef';
@@ -141,7 +141,8 @@ describe('end to end: API → scheduler → BullMQ → worker → ClickHouse 18.
   /** Each interval's object holds exactly that interval's source rows of the team. */
   async function expectExported(teamId: number, runs: Run[]): Promise<void> {
     const keys = await listKeys(s3, bucket, `team-${teamId}/`);
-    expect(keys).to.have.length(hours);
+    // Each interval's data, then its receipt.
+    expect(keys).to.have.length(2 * hours);
     for (let h = 0; h < hours; h++) {
       const start = base + h * HOUR;
       const end = start + HOUR;
@@ -163,6 +164,16 @@ describe('end to end: API → scheduler → BullMQ → worker → ClickHouse 18.
       const run = runs.find((r) => r.data_interval_start === new Date(start).toISOString())!;
       expect(run).to.deep.include({ status: 'Completed', records_completed: expected.length, files: [key] });
       expect(run.bytes_exported).to.be.greaterThan(0);
+      const checksum = new ReceiptChecksum();
+      for (const record of expected) checksum.add(record.uuid as string);
+      expect(run.receipt).to.deep.include({ records: expected.length, checksum: checksum.toString(), version: 1 });
+      const receiptKey = `team-${teamId}/${day}/${isoSeconds(start)}-${isoSeconds(end)}_receipt.json`;
+      expect(JSON.parse((await getObject(s3, bucket, receiptKey)).toString())).to.deep.equal({
+        export_id: run.export_id,
+        data_interval_start: run.data_interval_start,
+        data_interval_end: run.data_interval_end,
+        ...run.receipt,
+      });
     }
   }
 

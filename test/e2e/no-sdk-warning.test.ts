@@ -90,7 +90,8 @@ describe("the AWS SDK's Node-version notice", function () {
       );
     });
     expect(cli.code, cli.out).to.equal(0);
-    expect(await listKeys(s3, bucket)).to.have.length(1);
+    // The interval's object and its receipt.
+    expect(await listKeys(s3, bucket)).to.have.length(2);
     expect(cli.out).not.to.match(SDK_NOTICE);
     expect(product.stderr.join('')).not.to.match(SDK_NOTICE);
     expect(JSON.stringify(product.logs)).not.to.match(SDK_NOTICE);

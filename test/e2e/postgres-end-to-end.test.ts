@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Run } from '@bx/core';
+import { createReceiptsTableSql } from '@bx/destination-postgres';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { TestClickHouse } from '../helpers/clickhouse';
@@ -176,7 +177,12 @@ describe('end to end: API → scheduler → worker → ClickHouse 18.16 → Post
   });
 
   it('the password is sealed at rest, never returned and never logged', async () => {
-    const { user, password } = await pg.role((u) => [`GRANT USAGE, CREATE ON SCHEMA "${pg.schema}" TO "${u}"`]);
+    // The schema's receipts table (made by the other exports' runs, or here) belongs to the superuser.
+    await pg.admin.query(createReceiptsTableSql(pg.schema));
+    const { user, password } = await pg.role((u) => [
+      `GRANT USAGE, CREATE ON SCHEMA "${pg.schema}" TO "${u}"`,
+      `GRANT SELECT, INSERT, UPDATE ON "${pg.schema}"."batch_export_receipts" TO "${u}"`,
+    ]);
     const id = await createExport('events_role', { user, password });
     expect((await api<{ status: string }>('POST', `/api/exports/${id}/test`)).body.status).to.equal('ok');
     await runs(id, hours);

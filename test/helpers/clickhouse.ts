@@ -9,6 +9,14 @@ CREATE TABLE ${db}.${table} (
   person_properties String, inserted_at Nullable(DateTime('UTC'))
 ) ENGINE = MergeTree() ORDER BY (team_id, uuid)`;
 
+/** The same table with the types of a modern server (chdb in tests): microseconds. */
+export const EVENTS_DDL_MODERN = (db: string, table: string) => `
+CREATE TABLE ${db}.${table} (
+  uuid UUID, event String, properties String, timestamp DateTime64(6, 'UTC'), team_id Int64,
+  distinct_id String, elements_chain String, created_at DateTime64(6, 'UTC'), person_id UUID,
+  person_properties String, inserted_at Nullable(DateTime64(6, 'UTC'))
+) ENGINE = MergeTree ORDER BY (team_id, uuid)`;
+
 /** A fresh database on the real ClickHouse server, with an events table; drop() removes it. */
 export class TestClickHouse {
   readonly client: ClickHouseClient;

@@ -55,6 +55,8 @@ export class ConsoleSystem {
       ADMIN_API_TOKEN: this.token,
       SCHEDULER_TICK_MS: '200',
       SCHEDULER_SETTLE_SECONDS: '0',
+      // The run page shows what the reconciler found: let it look soon.
+      RECONCILE_EVERY_MS: '1000',
       // A retryable failure waits long enough to be cancelled from the console.
       RUN_BACKOFF_MS: '600000',
       // Destinations on loopback and development secrets, for the hardened API too.

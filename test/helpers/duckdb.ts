@@ -3,9 +3,28 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Reads a Parquet file with DuckDB (an independent reader), rows as plain objects. */
-export async function readParquet(
+/** Reads an events Parquet file with DuckDB (an independent reader), rows as plain objects. */
+export function readParquet(
   data: Buffer,
+): Promise<{ rows: Array<Record<string, unknown>>; schema: Record<string, string> }> {
+  return queryParquet(
+    data,
+    (file) => `
+      SELECT uuid, event, properties::VARCHAR AS properties, distinct_id, team_id::VARCHAR AS team_id,
+             epoch_us(timestamp)::VARCHAR AS timestamp, epoch_us(created_at)::VARCHAR AS created_at,
+             epoch_us(inserted_at)::VARCHAR AS inserted_at, elements_chain, person_id,
+             person_properties::VARCHAR AS person_properties
+      FROM read_parquet('${file}')`,
+  );
+}
+
+/**
+ * The rows `sql(file)` selects from a Parquet file with DuckDB (an
+ * independent reader), and the file's columns as `type/converted/logical`.
+ */
+export async function queryParquet(
+  data: Buffer,
+  sql: (file: string) => string,
 ): Promise<{ rows: Array<Record<string, unknown>>; schema: Record<string, string> }> {
   return withParquetFile(data, async (conn, file) => {
     const schemaReader = await conn.runAndReadAll(
@@ -15,12 +34,7 @@ export async function readParquet(
     for (const [name, logical, converted, type] of schemaReader.getRows()) {
       schema[String(name)] = `${type}/${converted ?? ''}/${logical ?? ''}`;
     }
-    const reader = await conn.runAndReadAll(`
-      SELECT uuid, event, properties::VARCHAR AS properties, distinct_id, team_id::VARCHAR AS team_id,
-             epoch_us(timestamp)::VARCHAR AS timestamp, epoch_us(created_at)::VARCHAR AS created_at,
-             epoch_us(inserted_at)::VARCHAR AS inserted_at, elements_chain, person_id,
-             person_properties::VARCHAR AS person_properties
-      FROM read_parquet('${file}')`);
+    const reader = await conn.runAndReadAll(sql(file));
     return { rows: reader.getRowObjectsJS() as Array<Record<string, unknown>>, schema };
   });
 }

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { TEST_ALLOWED_PRIVATE, testEnv, uniqueName } from './env';
 import { QueueInspector } from './queue-inspector';
 import { deleteKeysUnder } from './redis-keys';
+import { sourceConfig } from './run-context';
 
 export const TOKEN = 'in-process-token-0123456789';
 
@@ -70,7 +71,7 @@ export class InProcessSystem {
       store: this.store,
       source: this.source,
       destinationFor: (exp) => writerFor(exp.destination, { network: this.network }),
-      config: { CLICKHOUSE_DATABASE: this.database, EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
+      config: sourceConfig(this.database),
       logger: this.logger,
     });
     const worker = this.queue.startWorker(processor, { concurrency, logger: this.logger });

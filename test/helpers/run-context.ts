@@ -1,5 +1,6 @@
-import { createLogger } from '@bx/core';
+import { createLogger, modelSchema, type ModelSchema, type ModelSourceConfig } from '@bx/core';
 import type { RunContext, RunState } from '@bx/batch';
+import { eventsModel } from '@bx/model-events';
 import type { JobContext } from '@bx/queue';
 
 /** A run state kept in memory, as the worker keeps it on the run record. */
@@ -13,11 +14,30 @@ export class MemoryRunState implements RunState {
   }
 }
 
-export function runContext(span: { start: number; end: number }, state: RunState = new MemoryRunState()): RunContext {
+/** The events model as a destination sees it: what a run of an events export tells it. */
+export const EVENTS_MODEL: ModelSchema = modelSchema(eventsModel);
+
+/** Where the worker's processor finds the source tables: `database`, default table names. */
+export function sourceConfig(database: string, eventsTable = 'events'): ModelSourceConfig {
+  return {
+    CLICKHOUSE_DATABASE: database,
+    EVENTS_TABLE: eventsTable,
+    EVENTS_INTERVAL_COLUMN: 'inserted_at',
+    PERSONS_TABLE: 'person',
+    PERSON_DISTINCT_IDS_TABLE: 'person_distinct_id2',
+  };
+}
+
+export function runContext(
+  span: { start: number; end: number },
+  state: RunState = new MemoryRunState(),
+  model: ModelSchema = EVENTS_MODEL,
+): RunContext {
   return {
     exportId: 'e1',
     runId: 'r1',
     teamId: 1,
+    model,
     attempt: 1,
     dataIntervalStart: span.start,
     dataIntervalEnd: span.end,

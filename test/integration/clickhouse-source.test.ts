@@ -1,7 +1,8 @@
 import { expect } from 'chai';
-import { ClickHouseSource, buildEventsQuery, columnTypes, decodeRowBinary, eventsLayout } from '@bx/clickhouse';
-import { Field, FieldEncoding, type EventBatch } from '@bx/batch';
-import { toRecordLine, PermanentError, RetryableError, type EventRow } from '@bx/core';
+import { ClickHouseSource, columnTypes, decodeRowBinary } from '@bx/clickhouse';
+import { buildEventsQuery, eventsLayout, eventsModel, type EventsQuery } from '@bx/model-events';
+import { eventsFormat, Field, FieldEncoding, type BatchFormat, type EventBatch } from '@bx/batch';
+import { toRecordLine, PermanentError, RetryableError, type EventRow, type ModelPlugin } from '@bx/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -152,7 +153,7 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
     ]);
     expect(buildEventsQuery(q, layout)).to.contain('SELECT uuid, event').and.not.contain('toString');
     const binary = [];
-    for await (const batch of sut.eventBatches(q)) binary.push(batch);
+    for await (const batch of eventBatches(sut, q)) binary.push(batch);
     const text = [];
     for await (const batch of sut.batches(buildEventsQuery(q))) text.push(batch);
     expect(binary.every((b) => b.layout[Field.uuid] === FieldEncoding.UUID)).to.equal(true);
@@ -166,7 +167,7 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
     await ch.insert([makeEvent({ inserted_at: at, team_id: 7, timestamp: '1970-01-01 00:00:00' })]);
     const [epoch] = await collect(sut, buildEventsQuery({ ...q, teamId: 7 }));
     expect(epoch!.timestamp).to.equal('0000-00-00 00:00:00');
-    for await (const batch of sut.eventBatches({ ...q, teamId: 7 })) {
+    for await (const batch of eventBatches(sut, { ...q, teamId: 7 })) {
       expect(batch.row(0).timestamp).to.equal('1970-01-01 00:00:00');
       expect(JSON.parse(batch.records().toString()).timestamp).to.equal('1970-01-01T00:00:00+00:00');
     }
@@ -184,7 +185,7 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
     await ch.client.insert({ table: `${ch.database}.text_events`, values: [e], format: 'JSONEachRow' });
     const q = { database: ch.database, table: 'text_events', intervalColumn: 'inserted_at', teamId: 1 };
     const rows = [];
-    for await (const batch of sut.eventBatches({ ...q, start: Date.parse(START), end: Date.parse(END) })) {
+    for await (const batch of eventBatches(sut, { ...q, start: Date.parse(START), end: Date.parse(END) })) {
       expect(batch.layout[Field.uuid]).to.equal(FieldEncoding.TEXT);
       expect(batch.layout[Field.inserted_at]).to.equal(FieldEncoding.DATE_TIME);
       rows.push(...batch.rows());
@@ -414,7 +415,7 @@ describe('the ClickHouse HTTP reader (plain sockets read into batch buffers) on 
       // The column types are read over TLS too, with the same options.
       const binary: EventRow[] = [];
       const q = { database: ch.database, table: ch.table, intervalColumn: 'inserted_at', teamId: 2 };
-      for await (const batch of sut.eventBatches({ ...q, start: Date.parse(START), end: Date.parse(END) })) {
+      for await (const batch of eventBatches(sut, { ...q, start: Date.parse(START), end: Date.parse(END) })) {
         expect(batch.layout[Field.uuid]).to.equal(FieldEncoding.UUID);
         binary.push(...batch.rows());
       }
@@ -517,7 +518,7 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
       layout,
     );
     const binaryOut = await session.queryAsync(`${binarySql}\nFORMAT RowBinary`, { format: 'RowBinary' });
-    const binary = decodeRowBinary(Buffer.from(binaryOut.bytes()), layout);
+    const binary = decodeRowBinary(Buffer.from(binaryOut.bytes()), eventsFormat(layout));
     const byId = (rows: EventRow[]) => rows.sort((a, b) => a.uuid.localeCompare(b.uuid));
     expect(byId(binary.rows())).to.deep.equal(byId(batch.rows()));
     const lines = (b: EventBatch) => b.records().toString().trim().split('\n').sort();
@@ -535,3 +536,23 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
     expect(record.team_id).to.equal(1);
   });
 });
+
+/** The events of `q` as the worker reads them: the events model, UUIDs and timestamps binary where stored so. */
+function eventBatches(sut: ClickHouseSource, q: EventsQuery): AsyncGenerator<EventBatch> {
+  const config = {
+    CLICKHOUSE_DATABASE: q.database,
+    EVENTS_TABLE: q.table,
+    EVENTS_INTERVAL_COLUMN: q.intervalColumn,
+    PERSONS_TABLE: 'person',
+    PERSON_DISTINCT_IDS_TABLE: 'person_distinct_id2',
+  };
+  const { teamId, start, end, includeEvents, excludeEvents } = q;
+  return sut.modelBatches(eventsModel as ModelPlugin<BatchFormat<EventBatch>>, {
+    config,
+    teamId,
+    start,
+    end,
+    includeEvents,
+    excludeEvents,
+  });
+}

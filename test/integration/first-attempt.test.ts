@@ -7,7 +7,7 @@ import { Store } from '@bx/store';
 import { createRunProcessor, type RunExportDeps } from '@bx/worker';
 import { testEnv, uniqueName } from '../helpers/env';
 import { exportFixture } from '../helpers/export-fixture';
-import { MemoryRunState, recordCommands, jobContext } from '../helpers/run-context';
+import { MemoryRunState, recordCommands, jobContext, sourceConfig } from '../helpers/run-context';
 import { createBucket, listKeys, testS3Client } from '../helpers/s3';
 
 const logger = createLogger({}, 'error');
@@ -81,10 +81,11 @@ describe('S3 clean-up on a first attempt and on a re-run', () => {
       keys.map((Key, i) => clients[i % 2]!.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }))),
     );
     await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${STEM}-e.jsonl` }));
+    // The uploads were opened concurrently: each attempt records its own, in the order they answered.
     for (const [n, state] of states.entries()) {
-      expect(state.value).to.deep.equal({
-        uploads: [0, 2].map((i) => ({ key: keys[i + n], upload_id: opened[i + n]!.UploadId })),
-      });
+      expect((state.value as { uploads: unknown[] }).uploads).to.have.deep.members(
+        [0, 2].map((i) => ({ key: keys[i + n], upload_id: opened[i + n]!.UploadId })),
+      );
     }
   });
 });
@@ -124,9 +125,9 @@ describe('the worker tells a destination whether the run was started before', ()
     const sut = createRunProcessor({
       store,
       // Whatever the source's method is called, this destination reads nothing from it.
-      source: { rows: noRows, batches: noRows, eventBatches: noRows } as unknown as RunExportDeps['source'],
+      source: { rows: noRows, batches: noRows, modelBatches: noRows } as unknown as RunExportDeps['source'],
       destinationFor: () => destination,
-      config: { CLICKHOUSE_DATABASE: 'default', EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
+      config: sourceConfig('default'),
       logger,
     });
     const ctx = jobContext();

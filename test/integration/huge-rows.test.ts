@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { ClickHouseSource, buildEventsQuery } from '@bx/clickhouse';
+import { ClickHouseSource } from '@bx/clickhouse';
+import { buildEventsQuery } from '@bx/model-events';
 import { parseInput } from '@bx/core';
 import { s3ConfigSchema, type S3Config } from '@bx/destination-s3';
 import { S3Destination } from '@bx/destination-s3';

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
-import { jobContext } from '../helpers/run-context';
+import { jobContext, sourceConfig } from '../helpers/run-context';
 import { ClickHouseSource } from '@bx/clickhouse';
 import type { Run } from '@bx/core';
+import { IntervalChecksums } from '@bx/clickhouse/checksums';
 import { writerFor } from '@bx/destinations';
+import { Reconciler } from '@bx/operations';
 import { Scheduler } from '@bx/scheduler';
 import { createRunProcessor } from '@bx/worker';
 import { ApiHarness } from '../helpers/api-harness';
@@ -69,7 +71,7 @@ describe('GET /metrics', () => {
       store: api.store,
       source,
       destinationFor: (exp) => writerFor(exp.destination),
-      config: { CLICKHOUSE_DATABASE: ch.database, EVENTS_TABLE: ch.table, EVENTS_INTERVAL_COLUMN: 'inserted_at' },
+      config: sourceConfig(ch.database, ch.table),
       logger: api.logger,
     });
     const ctx = jobContext();
@@ -83,6 +85,27 @@ describe('GET /metrics', () => {
     const failure = await processor(runOf(ids.broken, hour - 3 * HOUR), ctx);
     expect(failure).to.deep.include({ status: 'failed', retry: false });
     okRuns = await api.store.runs.list(ids.ok, { limit: 10 });
+
+    // A late row in the first interval, found by a reconciler pass (no repair: auto_repair off).
+    await ch.insert([makeEvent({ team_id: 7, inserted_at: chTime(iso(hour - 3 * HOUR + 1000)) })]);
+    expect(
+      (await api.call('PATCH', `/api/exports/${ids.ok}`, { body: { auto_repair: false } })).json.auto_repair,
+    ).to.equal(false);
+    const checksums = IntervalChecksums.fromConfig({
+      CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
+      CLICKHOUSE_USER: 'default',
+      CLICKHOUSE_PASSWORD: '',
+      CLICKHOUSE_QUERY_TIMEOUT_MS: 10_000,
+      CLICKHOUSE_IDLE_TIMEOUT_MS: 10_000,
+    });
+    const table = { CLICKHOUSE_DATABASE: ch.database, EVENTS_TABLE: ch.table, EVENTS_INTERVAL_COLUMN: 'inserted_at' };
+    const reconciler = new Reconciler(api.store, api.queue, (items) => checksums.ofExports(items, table), api.logger, {
+      windowMs: 72 * HOUR,
+      keepMismatchesMs: 90 * 24 * HOUR,
+    });
+    expect(await reconciler.pass(now + 1000)).to.deep.include({ checked: 3, mismatches: 1, late_rows: 1 });
+    await reconciler.pass(now + 2000);
+    await checksums.close();
 
     const res = await api.call('GET', '/metrics', { token: null });
     expect(res.status).to.equal(200);
@@ -141,6 +164,15 @@ describe('GET /metrics', () => {
     expect(sample('bx_export_lag_seconds', { export_id: ids.broken })).to.be.within(expected - 5, expected);
     expect(sample('bx_export_lag_seconds', { export_id: ids.ok })).to.be.lessThan(5);
     expect(sample('bx_export_lag_seconds', { export_id: ids.fresh })).to.be.lessThan(5);
+  });
+
+  it("counts the reconciler's intervals checked, mismatches found, late rows and repairs per export", () => {
+    expect(sample('bx_reconcile_intervals_checked_total', { export_id: ids.ok })).to.equal(6);
+    expect(sample('bx_reconcile_mismatches_total', { export_id: ids.ok })).to.equal(1);
+    expect(sample('bx_reconcile_late_rows_total', { export_id: ids.ok })).to.equal(1);
+    expect(sample('bx_reconcile_repairs_total', { export_id: ids.ok })).to.equal(0);
+    // Nothing of broken was completed: nothing checked, no series.
+    expect(metrics.has(`bx_reconcile_intervals_checked_total{export_id=${ids.broken}}`)).to.equal(false);
   });
 
   it('drops the series of a deleted export', async () => {

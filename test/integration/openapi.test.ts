@@ -25,6 +25,8 @@ const CONTRACT_PATHS = [
   'POST /api/exports/{id}/runs/{run_id}/cancel',
   'POST /api/exports/{id}/backfills',
   'GET /api/exports/{id}/backfills/{backfill_id}',
+  'GET /api/exports/{id}/runs/{run_id}',
+  'GET /api/exports/{id}/reconciliation',
   'GET /admin/queues',
 ];
 const HOUR = 3600_000;
@@ -185,7 +187,15 @@ describe('OpenAPI document', () => {
     await new Scheduler({ store: api.store, queue: api.queue, logger: api.logger, settleMs: 0 }).tick(T0 + 3.5 * HOUR);
     const [first, second, third] = [0, 1, 2].map((i) => runIdFor(id, T0 + i * HOUR));
     await api.store.runs.start(first!);
-    await api.store.runs.complete(first!, { records: 12, bytes: 345, files: ['x/2024/a.jsonl'] });
+    const receipt = {
+      records: 12,
+      checksum: '18446744073709551615',
+      min_inserted_at: '2024-01-01T00:00:01+00:00',
+      max_inserted_at: '2024-01-01T00:59:59+00:00',
+      files: ['x/2024/a.jsonl'],
+      version: 1,
+    };
+    await api.store.runs.complete(first!, { records: 12, bytes: 345, files: ['x/2024/a.jsonl'], receipt });
     await api.store.runs.start(second!);
     await api.store.runs.fail(second!, 'Failed', 'NoSuchBucket: gone');
 
@@ -228,7 +238,35 @@ describe('OpenAPI document', () => {
       expect((await op('POST', cancel, { id, backfill_id: 'nope' })).status).to.equal(404);
     }
     const one = await op('GET', '/api/exports/{id}/runs/{run_id}', { id, run_id: first! });
-    expect(one.json.receipt).to.equal(null);
+    expect(one.json.receipt).to.deep.equal(receipt);
+    expect((await op('GET', '/api/exports/{id}/runs/{run_id}', { id, run_id: second! })).json.receipt).to.equal(null);
+    await api.store.reconciliation.record(
+      id,
+      [
+        {
+          start: T0,
+          end: T0 + HOUR,
+          status: 'mismatch',
+          sourceRecords: 13,
+          exportedRecords: 12,
+          checkedAt: T0 + 3 * HOUR,
+          version: 1,
+        },
+      ],
+      1,
+    );
+    const reconciliation = await op('GET', '/api/exports/{id}/reconciliation', { id });
+    expect(reconciliation.json.results).to.deep.equal([
+      {
+        data_interval_start: '2024-01-01T00:00:00.000Z',
+        data_interval_end: '2024-01-01T01:00:00.000Z',
+        source_records: 13,
+        exported_records: 12,
+        status: 'mismatch',
+        checked_at: '2024-01-01T03:00:00.000Z',
+      },
+    ]);
+    expect((await op('GET', '/api/exports/{id}/reconciliation', { id: 'nope' })).status).to.equal(404);
     expect((await op('GET', '/api/exports/{id}/runs/{run_id}', { id, run_id: 'nope' })).status).to.equal(404);
     await api.store.runLogs.append(first!, [
       { timestamp: new Date(T0).toISOString(), level: 'info', message: 'run started' },

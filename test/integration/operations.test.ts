@@ -20,6 +20,8 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
   let ch: TestClickHouse;
   let s3: S3Client;
   let bucket: string;
+  /** The bucket's data objects, without the intervals' receipts. */
+  const dataKeys = async () => (await listKeys(s3, bucket)).filter((k) => !k.endsWith('_receipt.json'));
   let sys: InProcessSystem;
 
   before(async () => {
@@ -113,7 +115,9 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect(await finished(id, again.id)).to.deep.include({ finished_runs: 0, records_completed: 0 });
     expect(Date.parse((await finished(id, again.id)).finished_at)).to.be.at.least(Date.parse(again.created_at));
     const keys = await listKeys(s3, bucket);
-    expect(keys).to.have.length(48);
+    // One data object and one receipt per interval (contract: Receipts).
+    expect(keys.filter((k) => !k.endsWith('_receipt.json'))).to.have.length(48);
+    expect(keys.filter((k) => k.endsWith('_receipt.json'))).to.have.length(48);
     for (let h = 0; h < 48; h += 7) {
       expect(
         await readJsonLines(s3, bucket, `${isoSeconds(base + h * HOUR)}-${isoSeconds(base + (h + 1) * HOUR)}.jsonl`),
@@ -153,7 +157,7 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
         .map((r) => r.data_interval_start)
         .sort(),
     ).to.deep.equal([44, 45, 46, 47].map((h) => iso(base + h * HOUR)));
-    expect(await listKeys(s3, bucket)).to.have.length(18);
+    expect(await dataKeys()).to.have.length(18);
   });
 
   it('rejects bad backfill ranges with 400 naming the field, and unknown exports with 404', async () => {
@@ -212,7 +216,7 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect(retried.status).to.equal(202);
     const done = await runStatus(id, failed!.id, 'Completed');
     expect(done).to.deep.include({ attempts: 2, records_completed: PER_HOUR, error: null });
-    expect(await listKeys(s3, bucket)).to.have.length(1);
+    expect(await dataKeys()).to.have.length(1);
     expect((await sys.call('POST', `/api/exports/${id}/runs/nope/retry`)).status).to.equal(404);
   });
 
@@ -285,6 +289,29 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect(ok.out).to.contain('[##############################] 100.0%  runs 6/6  failed 0  skipped 0  rows 18');
     expect(ok.out).to.match(/\| status +\| +Completed \|/);
     expect(ok.out).to.match(/\| rows exported +\| +18 \|/);
+    // A forced backfill counts its own attempts only: the earlier runs' rows are not its progress.
+    const forced = await run([
+      '--export-id',
+      id,
+      '--start',
+      iso(base),
+      '--end',
+      iso(base + 6 * HOUR),
+      '--force',
+      '--wait',
+      '--poll-ms',
+      '100',
+    ]);
+    expect(forced.code, forced.err).to.equal(0);
+    const progress = forced.out
+      .split(/[\r\n]+/)
+      .map((line) => /runs (\d+)\/6 .* rows ([\d,]+)/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null);
+    expect(progress).to.not.be.empty;
+    for (const [line, finished, rows] of progress) {
+      if (finished === '0') expect(rows, line).to.equal('0');
+    }
+    expect(forced.out).to.match(/\| rows exported +\| +18 \|/);
     const plan = await run(['--export-id', id, '--start', iso(base), '--end', iso(base + 6 * HOUR), '--dry-run']);
     expect(plan.code, plan.err).to.equal(0);
     expect(plan.out).to.match(/\| already exported +\| +6 \|/);

@@ -7,6 +7,7 @@ import { BatchExportError, PermanentError, RetryableError } from '@bx/core';
 import {
   checkPostgres,
   createEventsTableSql,
+  createReceiptsTableSql,
   PostgresConnection,
   PostgresDestination,
   type PostgresConfig,
@@ -119,6 +120,24 @@ describe('Postgres destination: errors, check() and TLS on the real PostgreSQL s
       expect(found[0].t).to.equal(null);
       await sut(writer).write(rowBatches(rows, 50), runContext(span));
       await check(writer);
+    });
+
+    it('needs the receipts table too: creatable, or there and writable (batch_export_receipts)', async () => {
+      await write();
+      const loader = await pg.role((u) => [
+        `GRANT USAGE ON SCHEMA "${pg.schema}" TO "${u}"`,
+        `GRANT SELECT, INSERT, DELETE ON "${pg.schema}"."events" TO "${u}"`,
+      ]);
+      const err = await failure(check(loader));
+      expect(err).to.be.instanceOf(PermanentError).with.property('code', 'InsufficientPrivilege');
+      expect(err.message).to.contain('42501');
+      await pg.admin.query(createReceiptsTableSql(pg.schema));
+      await pg.admin.query(
+        `GRANT SELECT, INSERT, UPDATE ON "${pg.schema}"."batch_export_receipts" TO "${loader.user}"`,
+      );
+      await check(loader);
+      const { rows: left } = await pg.admin.query(`SELECT 1 FROM "${pg.schema}"."batch_export_receipts"`);
+      expect(left).to.have.length(0);
     });
 
     it('passes while a run is creating the table: it waits for the creation, then checks the table', async () => {

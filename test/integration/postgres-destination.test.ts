@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { ClickHouseSource, buildEventsQuery } from '@bx/clickhouse';
+import { ClickHouseSource } from '@bx/clickhouse';
+import { buildEventsQuery } from '@bx/model-events';
 import type { EventBatch, RunContext } from '@bx/batch';
 import { PermanentError, RetryableError, type EventRow } from '@bx/core';
 import { PostgresDestination, type PostgresDestinationOptions } from '@bx/destination-postgres';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { ClickHouseSource, buildEventsQuery } from '@bx/clickhouse';
+import { ClickHouseSource } from '@bx/clickhouse';
+import { buildEventsQuery } from '@bx/model-events';
 import { PostgresDestination } from '@bx/destination-postgres';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { testEnv } from '../helpers/env';

@@ -17,8 +17,18 @@ describe('run records: attempts of one run', () => {
   });
 
   it('numbers each attempt it starts', async () => {
-    expect(await sut.runs.start(run.id)).to.deep.equal({ status: 'started', attempt: 1, backfillId: null });
-    expect(await sut.runs.start(run.id)).to.deep.equal({ status: 'started', attempt: 2, backfillId: null });
+    expect(await sut.runs.start(run.id)).to.deep.equal({
+      status: 'started',
+      attempt: 1,
+      backfillId: null,
+      receiptVersion: 1,
+    });
+    expect(await sut.runs.start(run.id)).to.deep.equal({
+      status: 'started',
+      attempt: 2,
+      backfillId: null,
+      receiptVersion: 1,
+    });
     expect(await sut.runs.start('e1-missing')).to.deep.equal({ status: 'missing' });
   });
 

@@ -152,6 +152,20 @@ describe('scheduler with real Redis and BullMQ', () => {
     await store.runLogs.append(runIdFor(exp.id, ms('2024-01-01T00:00:00Z')), [
       { timestamp: '2024-01-01T06:00:00.000Z', level: 'info', message: 'a line' },
     ]);
+    // What the reconciler keeps of an export: its records, its lock, its counters.
+    const record = {
+      start: ms('2024-01-01T00:00:00Z'),
+      end: ms('2024-01-01T01:00:00Z'),
+      status: 'mismatch' as const,
+      sourceRecords: 2,
+      exportedRecords: 1,
+      checkedAt: clock,
+      version: 1,
+    };
+    for (const id of [exp.id, other.id]) {
+      await store.reconciliation.record(id, [record], 1);
+      expect(await store.reconciliation.lock(id, 60_000)).to.be.a('string');
+    }
     await service.delete(exp.id);
     const gone = await service.get(exp.id).then(
       () => null,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { decodeRowBinary } from '@bx/clickhouse';
-import { EventBatch, Field, FieldEncoding } from '@bx/batch';
+import { EventBatch, eventsFormat, Field, FieldEncoding } from '@bx/batch';
 import { toRecordLine } from '@bx/core';
 import { asRows, chTime, makeEvent } from '../helpers/events';
 import { encodeRowBinary } from '../helpers/row-binary';
@@ -42,7 +42,7 @@ describe('EventBatch.slice', () => {
         rows.map((r) => ({ ...r, team_id: BigInt(r.team_id) })),
         { uuid: 'binary', time: 'datetime' },
       ),
-      layout,
+      eventsFormat(layout),
     );
     const sut = binary.slice(2, 6);
     expect(sut.layout).to.equal(binary.layout);

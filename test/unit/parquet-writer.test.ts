@@ -1,5 +1,5 @@
 import { type EventRow } from '@bx/core';
-import { EventBatch, Field, FieldEncoding, dateTime64 } from '@bx/batch';
+import { EventBatch, eventsFormat, Field, FieldEncoding, dateTime64 } from '@bx/batch';
 import { decodeRowBinary } from '@bx/clickhouse';
 import {
   ParquetEncoder,
@@ -58,6 +58,7 @@ async function encode(
       await new Promise((r) => setImmediate(r));
       chunks.push(Buffer.from(c));
     },
+    undefined,
     options,
   );
   for (const b of batches) await encoder.write(b);
@@ -247,7 +248,10 @@ describe('Parquet writer: files read back by DuckDB and hyparquet', function () 
       layout[Field.uuid] = layout[Field.person_id] = FieldEncoding.UUID;
       layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = time;
       const binary = Array.from({ length: Math.ceil(rows.length / 1500) }, (_, k) =>
-        decodeRowBinary(encodeRowBinary(rows.slice(k * 1500, (k + 1) * 1500).map(wire), encoding), layout),
+        decodeRowBinary(
+          encodeRowBinary(rows.slice(k * 1500, (k + 1) * 1500).map(wire), encoding),
+          eventsFormat(layout),
+        ),
       );
       const sut = await encode('zstd', binary);
       expect(sut.data.equals(text.data), JSON.stringify(encoding)).to.equal(true);
@@ -263,7 +267,9 @@ describe('Parquet writer: files read back by DuckDB and hyparquet', function () 
     }));
     const layout = new Uint8Array(11);
     layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = FieldEncoding.DATE_TIME;
-    const seconds = [decodeRowBinary(encodeRowBinary(whole.slice(0, 5000).map(wire), { time: 'datetime' }), layout)];
+    const seconds = [
+      decodeRowBinary(encodeRowBinary(whole.slice(0, 5000).map(wire), { time: 'datetime' }), eventsFormat(layout)),
+    ];
     const expected = await encode('zstd', [EventBatch.fromRows(whole.slice(0, 5000))]);
     expect((await encode('zstd', seconds)).data.equals(expected.data)).to.equal(true);
   });

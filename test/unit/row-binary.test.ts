@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { decodeRowBinary } from '@bx/clickhouse';
 import { RetryableError, toRecordLine, type EventRow } from '@bx/core';
-import { EventBatch, Field, FieldEncoding, dateTime64 } from '@bx/batch';
+import { EventBatch, eventsFormat, Field, FieldEncoding, dateTime64 } from '@bx/batch';
 import { frameRows } from '../../packages/clickhouse/src/row-binary-frames';
 import { encodeRowBinary, type WireEncoding, type WireRow } from '../helpers/row-binary';
 import { seededRandom } from '../helpers/seeded-random';
@@ -43,7 +43,7 @@ const HOSTILE: Array<Partial<WireRow>> = [
 ];
 
 /** What the row path writes: the reference the byte-level path must equal. */
-const reference = (batch: ReturnType<typeof decodeRowBinary>) =>
+const reference = (batch: EventBatch) =>
   batch
     .rows()
     .map((r) => toRecordLine(r) + '\n')
@@ -179,7 +179,7 @@ describe('RowBinary batches: records written from the wire bytes', () => {
         created_at: printed(r.created_at)!,
         inserted_at: printed(r.inserted_at),
       }));
-      const sut = decodeRowBinary(encodeRowBinary(rows, encoding), layout);
+      const sut = decodeRowBinary(encodeRowBinary(rows, encoding), eventsFormat(layout));
       const text = decodeRowBinary(encodeRowBinary(twin));
       const what = JSON.stringify(encoding);
       expect(sut.rows(), what).to.deep.equal(text.rows());
@@ -194,11 +194,11 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = dateTime64(6);
     const bytes = encodeRowBinary([wire()], { time: 6 });
     // timestamp: -0.5 s, the first 8-byte value after uuid, event, properties, distinct_id and team_id.
-    const at = decodeRowBinary(bytes, layout).start(0, Field.timestamp);
+    const at = decodeRowBinary(bytes, eventsFormat(layout)).start(0, Field.timestamp);
     bytes.writeBigInt64LE(-500_000n, at);
-    const [row] = decodeRowBinary(bytes, layout).rows();
+    const [row] = decodeRowBinary(bytes, eventsFormat(layout)).rows();
     expect(row!.timestamp).to.equal('1969-12-31 23:59:59.500000');
-    expect(JSON.parse(decodeRowBinary(bytes, layout).records().toString()).timestamp).to.equal(
+    expect(JSON.parse(decodeRowBinary(bytes, eventsFormat(layout)).records().toString()).timestamp).to.equal(
       '1969-12-31T23:59:59.500000+00:00',
     );
   });
@@ -327,7 +327,7 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     const text = 'Code: 241, e.displayText() = DB::Exception: Memory limit exceeded (for query) ';
     for (let n = 1; n <= 600; n += 7) {
       const error = Buffer.from(text.repeat(10).slice(0, n));
-      expect(() => decodeRowBinary(Buffer.concat([rows, error]), layout), `${n} bytes of error`).to.throw(
+      expect(() => decodeRowBinary(Buffer.concat([rows, error]), eventsFormat(layout)), `${n} bytes of error`).to.throw(
         RetryableError,
         /ClickHouse stream broken/,
       );

@@ -1,18 +1,25 @@
 import { expect } from 'chai';
-import type { DestinationWriter, EventBatch } from '@bx/batch';
+import { EventBatch, type DestinationWriter } from '@bx/batch';
 import { PermanentError, RetryableError, createLogger, runIdFor, type BatchExport } from '@bx/core';
 import type { RunJob } from '@bx/queue';
 import type { RunLogLine, RunResult, RunStart } from '@bx/store';
 import { createRunProcessor, type RunExportDeps } from '@bx/worker';
+import { asRows, chTime, makeEvent } from '../helpers/events';
 import { exportFixture } from '../helpers/export-fixture';
-import { jobContext } from '../helpers/run-context';
+import { jobContext, sourceConfig } from '../helpers/run-context';
 
 const T0 = Date.parse('2024-01-01T00:00:00Z');
 const EXPORT_ID = '0b7c0d8e-0000-4000-8000-000000000001';
+/** The source's 42 rows of the interval. */
+const ROWS = asRows(
+  Array.from({ length: 42 }, (_, i) =>
+    makeEvent({ inserted_at: chTime(`2024-01-01T00:${String(i).padStart(2, '0')}:00Z`) }),
+  ),
+);
 
 /** The run records the processor touches, in memory: what the Lua scripts decide, reduced to this test's cases. */
 class FakeRuns {
-  startAnswer: RunStart = { status: 'started', attempt: 1, backfillId: null };
+  startAnswer: RunStart = { status: 'started', attempt: 1, backfillId: null, receiptVersion: 1 };
   finishAnswer = 'ok';
   readonly finished: Array<{ status: string; result?: RunResult; error?: string; attempt?: number }> = [];
   readonly cancelled: string[] = [];
@@ -65,9 +72,13 @@ describe('run processor (fast, with fakes)', () => {
         runs,
         runLogs: { append: async (_id: string, lines: readonly RunLogLine[]) => void logs.push(...lines) },
       } as unknown as RunExportDeps['store'],
-      source: { eventBatches: async function* (): AsyncGenerator<EventBatch> {} } as unknown as RunExportDeps['source'],
+      source: {
+        modelBatches: async function* (): AsyncGenerator<EventBatch> {
+          yield EventBatch.fromRows(ROWS);
+        },
+      } as unknown as RunExportDeps['source'],
       destinationFor: () => ({ write: (batches, ctx) => write(batches, ctx) }),
-      config: { CLICKHOUSE_DATABASE: 'default', EVENTS_TABLE: 'events', EVENTS_INTERVAL_COLUMN: 'inserted_at' },
+      config: sourceConfig('default'),
       logger: createLogger({}, 'error'),
       failures: {
         failed: async (id: string, error: string) => void failures.push(`${id} ${error}`),
@@ -79,25 +90,54 @@ describe('run processor (fast, with fakes)', () => {
     exp = exportFixture(EXPORT_ID, T0);
     logs = [];
     failures = [];
-    write = async () => ({ records: 42, bytes: 1000, files: ['a.jsonl'] });
+    write = async (batches) => {
+      let records = 0;
+      for await (const batch of batches) records += batch.count;
+      return { records, bytes: 1000, files: ['a.jsonl'] };
+    };
   });
 
   it('a completed run: its result recorded for its attempt (which ends the streak of failures), its log kept', async () => {
-    runs.startAnswer = { status: 'started', attempt: 3, backfillId: null };
+    runs.startAnswer = { status: 'started', attempt: 3, backfillId: null, receiptVersion: 2 };
     expect(await sut()(job, jobContext())).to.deep.equal({
       status: 'completed',
       records: 42,
       bytes: 1000,
       files: ['a.jsonl'],
     });
-    expect(runs.finished).to.deep.equal([
-      { status: 'Completed', result: { records: 42, bytes: 1000, files: ['a.jsonl'] }, attempt: 3 },
-    ]);
+    const [finished] = runs.finished;
+    expect(finished).to.deep.include({ status: 'Completed', attempt: 3 });
+    // The receipt is of the rows the writer was handed, with the version start() gave.
+    expect(finished!.result).to.deep.include({ records: 42, bytes: 1000, files: ['a.jsonl'] });
+    expect(finished!.result!.receipt).to.deep.include({
+      records: 42,
+      files: ['a.jsonl'],
+      version: 2,
+      min_inserted_at: '2024-01-01T00:00:00+00:00',
+      max_inserted_at: '2024-01-01T00:41:00+00:00',
+    });
+    expect((finished!.result!.receipt as { checksum: string }).checksum).to.match(/^[1-9][0-9]*$/);
     expect(logs.map((l) => l.message.split(' ')[0] + ' ' + l.message.split(' ')[1])).to.deep.equal([
       'run started',
       'run completed',
     ]);
-    expect(logs[1]!.message).to.match(/^run completed records=42 bytes=1000 files=1 ms=\d+$/);
+    expect(logs[1]!.message).to.match(
+      /^run completed records=42 bytes=1000 files=1 checksum=\d+ receipt_version=2 ms=\d+$/,
+    );
+  });
+
+  it('a writer that reports fewer rows than it was handed fails the attempt, retryable, with no receipt', async () => {
+    write = async (batches) => {
+      for await (const _ of batches) void _;
+      return { records: 41, bytes: 1000, files: ['a.jsonl'] };
+    };
+    expect(await sut()(job, jobContext({ attempt: 1, maxAttempts: 3 }))).to.deep.include({
+      status: 'failed',
+      retry: true,
+    });
+    expect(runs.finished).to.have.length(1);
+    expect(runs.finished[0]).to.deep.include({ status: 'FailedRetryable' });
+    expect(runs.finished[0]!.error).to.match(/41 rows written of 42 read/);
   });
 
   it('held while the export is paused: nothing written, nothing recorded', async () => {

@@ -2,8 +2,10 @@ import { expect } from 'chai';
 import { EVENT_COLUMNS } from '@bx/core';
 import {
   attemptStageFolder,
-  createEventsTableSql,
+  createTableSql,
   incompatibleColumns,
+  mergeSql,
+  newerCondition,
   objectIdentifier,
   putSource,
   quoteIdentifier,
@@ -11,6 +13,11 @@ import {
   tableStage,
   verifyCopy,
 } from '@bx/destination-snowflake';
+import { modelSchema } from '@bx/core';
+import { personsModel } from '@bx/model-persons';
+import { EVENTS_MODEL } from '../helpers/run-context';
+
+const PERSONS_MODEL = modelSchema(personsModel);
 
 describe('Snowflake SQL text', () => {
   it('quotes the table name exactly; keeps plain object names as Snowflake users write them', () => {
@@ -35,7 +42,7 @@ describe('Snowflake SQL text', () => {
   });
 
   it('creates the contract columns, JSON as VARIANT', () => {
-    const sql = createEventsTableSql('events');
+    const sql = createTableSql('events', EVENTS_MODEL);
     expect(sql).to.match(/^CREATE TABLE IF NOT EXISTS "events" \(/);
     for (const column of EVENT_COLUMNS) expect(sql).to.contain(`"${column}" `);
     expect(sql).to.contain('"properties" VARIANT').and.contain('"person_properties" VARIANT');
@@ -52,16 +59,56 @@ describe('Snowflake SQL text', () => {
             ? 'timestamp_ntz'
             : 'text',
     }));
-    expect(incompatibleColumns([...fits, { name: 'extra', type: 'boolean' }])).to.deep.equal([]);
+    expect(incompatibleColumns([...fits, { name: 'extra', type: 'boolean' }], EVENTS_MODEL)).to.deep.equal([]);
     const text = fits.map((c) => (c.name === 'timestamp' ? { ...c, type: 'text' } : c));
-    expect(incompatibleColumns(text), 'timestamp as text is fine').to.deep.equal([]);
+    expect(incompatibleColumns(text, EVENTS_MODEL), 'timestamp as text is fine').to.deep.equal([]);
     const bad = fits
       .filter((c) => c.name !== 'event')
       .map((c) => (c.name === 'inserted_at' ? { ...c, type: 'text' } : c));
-    expect(incompatibleColumns(bad)).to.deep.equal([
+    expect(incompatibleColumns(bad, EVENTS_MODEL)).to.deep.equal([
       'column "event" is missing (names are matched case-sensitively)',
       'column "inserted_at" is TEXT, which cannot hold it (expected TIMESTAMP_NTZ)',
     ]);
+  });
+
+  it('creates the persons columns: versions as integers, is_deleted as BOOLEAN, properties as VARIANT', () => {
+    expect(createTableSql('persons', PERSONS_MODEL)).to.equal(
+      'CREATE TABLE IF NOT EXISTS "persons" ("team_id" INTEGER, "distinct_id" STRING, "person_id" STRING,' +
+        ' "properties" VARIANT, "person_version" INTEGER, "person_distinct_id_version" INTEGER,' +
+        ' "created_at" TIMESTAMP_NTZ, "is_deleted" BOOLEAN, "_inserted_at" TIMESTAMP_NTZ)' +
+        " COMMENT = 'Batch export persons table'",
+    );
+  });
+
+  it('refuses a persons table whose versions are text: the merge would compare them as text', () => {
+    const columns = PERSONS_MODEL.columns.map((c) => ({
+      name: c.name,
+      type:
+        { json: 'variant', boolean: 'boolean', timestamp: 'timestamp_ntz', int64: 'fixed', uint64: 'fixed' }[
+          c.type as string
+        ] ?? 'text',
+    }));
+    expect(incompatibleColumns(columns, PERSONS_MODEL)).to.deep.equal([]);
+    const textVersion = columns.map((c) => (c.name === 'person_version' ? { ...c, type: 'text' } : c));
+    expect(incompatibleColumns(textVersion, PERSONS_MODEL)).to.deep.equal([
+      'column "person_version" is TEXT, which cannot hold it (expected INTEGER)',
+    ]);
+  });
+
+  it('merges persons by key where the versions are higher: mapping, then person, then _inserted_at', () => {
+    expect(newerCondition(['a', 'b'])).to.equal('s."a" > t."a" OR (s."a" = t."a" AND (s."b" > t."b"))');
+    const sql = mergeSql('persons', 'bx_stage_1', PERSONS_MODEL as Parameters<typeof mergeSql>[2]);
+    expect(sql).to.contain(
+      'MERGE INTO "persons" AS t USING "bx_stage_1" AS s ON t."team_id" = s."team_id" AND t."distinct_id" = s."distinct_id"',
+    );
+    expect(sql).to.contain(
+      'WHEN MATCHED AND (s."person_distinct_id_version" > t."person_distinct_id_version" OR' +
+        ' (s."person_distinct_id_version" = t."person_distinct_id_version" AND (s."person_version" > t."person_version" OR' +
+        ' (s."person_version" = t."person_version" AND (s."_inserted_at" > t."_inserted_at")))))' +
+        ' THEN UPDATE SET "person_id" = s."person_id",',
+    );
+    expect(sql).to.not.contain('"team_id" = s."team_id",');
+    expect(sql).to.contain('WHEN NOT MATCHED THEN INSERT ("team_id", "distinct_id", "person_id",');
   });
 
   it('a COPY must report every staged file LOADED with all the rows written', () => {

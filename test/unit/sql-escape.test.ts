@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { buildEventsQuery, quoteIdentifier, quoteString } from '@bx/clickhouse';
+import { quoteIdentifier, quoteString } from '@bx/clickhouse';
+import { buildEventsQuery } from '@bx/model-events';
 
 describe('SQL escaping', () => {
   it('escapes quotes, backslashes and control characters', () => {

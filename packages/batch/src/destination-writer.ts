@@ -1,12 +1,14 @@
-import type { EventBatch } from './event-batch';
-import type { Logger } from '@bx/core';
+import type { RecordBatch } from './batch-format';
+import type { Logger, ModelSchema, RunReceipt } from '@bx/core';
 
 /** What a destination is told about the run it is writing. */
 export interface RunContext {
   exportId: string;
   runId: string;
-  /** The team whose events the run exports: a destination that replaces an interval's rows replaces only this team's. */
+  /** The team whose records the run exports: a destination that replaces an interval's rows replaces only this team's. */
   teamId: number;
+  /** The export's model: the records' columns, `{table}`, and how table destinations apply them. */
+  model: ModelSchema;
   /** 1 for the first try. */
   attempt: number;
   /** The interval, epoch ms, `[start, end)`. */
@@ -19,6 +21,20 @@ export interface RunContext {
   onProgress(records: number): void;
   /** Scratch state of this run that survives attempts: what a crashed attempt left to clean up. */
   state: RunState;
+  /**
+   * The receipt of this attempt, tallied from the batches as the writer takes
+   * them (contract: Receipts). A destination that keeps receipts writes
+   * `receipt.build(files)` with its data once it has taken the last batch.
+   */
+  receipt?: ReceiptSource;
+}
+
+/** What a writer needs to write the receipt of its run. */
+export interface ReceiptSource {
+  /** This attempt's receipt version: one more than the last completed attempt's (1 for the first). */
+  readonly version: number;
+  /** The receipt of the rows the writer has taken so far, naming `files`. */
+  build(files: readonly string[]): RunReceipt;
 }
 
 export interface RunState {
@@ -39,6 +55,8 @@ export interface DestinationResult {
   bytes: number;
   /** Object keys or staged file names written by this attempt. */
   files: string[];
+  /** The receipt the destination wrote with the data, when it keeps receipts. */
+  receipt?: RunReceipt;
 }
 
 /**
@@ -51,5 +69,5 @@ export interface DestinationWriter {
    * Writes the run's rows. A batch's memory may be reused once the writer
    * asks for the next batch: it copies what it keeps beyond that.
    */
-  write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult>;
+  write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult>;
 }

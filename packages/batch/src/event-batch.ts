@@ -1,18 +1,20 @@
 import * as native from '@bx/native';
 import { FIELDS, Field, FieldEncoding, SLOTS, TEXT_LAYOUT } from './event-fields';
-import { toRecordLine, type EventRow } from '@bx/core';
+import { EVENT_RECORD_COLUMNS, toRecordLine, type EventRow } from '@bx/core';
+import type { BatchFormat, RecordBatch } from './batch-format';
 import { verbatimJsonField } from './json-bytes';
+import { grown, sliceRows, writeRecordLines } from './record-lines';
 
 const FIELD_NAMES = Object.keys(Field) as Array<keyof typeof Field>;
 
 /**
- * A batch of events as bytes: one buffer and the start and end of every
- * field of every row in it. The ClickHouse source frames its wire bytes into
- * batches without decoding them; destinations take what they need: JSON Lines
- * writers `records()`, written from the bytes; Parquet the field bytes; tests
- * `rows()`.
+ * A batch of events as bytes (a RecordBatch of the events model): one
+ * buffer and the start and end of every field of every row in it. The
+ * ClickHouse source frames its wire bytes into batches without decoding
+ * them; destinations take what they need: JSON Lines writers `records()`,
+ * written from the bytes in C; Parquet the field bytes; tests `rows()`.
  */
-export class EventBatch {
+export class EventBatch implements RecordBatch {
   /** Rows the last `records()` wrote through `toRecordLine` (a JSON column to normalise): for tests and profiling. */
   exactRows = 0;
 
@@ -54,23 +56,18 @@ export class EventBatch {
     return new EventBatch(Buffer.concat(parts, at), index, rows.length);
   }
 
+  get format(): BatchFormat<EventBatch> {
+    return this.layout === TEXT_LAYOUT ? EVENTS_FORMAT : eventsFormat(this.layout);
+  }
+
   /**
    * Rows `[from, to)` as a batch of their own, on this batch's memory (no
    * copy of the field bytes; the index is copied and rebased): a writer that
    * must cut a batch, as a file size limit does.
    */
   slice(from: number, to: number): EventBatch {
-    const index = this.index.slice(from * SLOTS, to * SLOTS);
-    let lo = Infinity;
-    let hi = 0;
-    for (let i = 0; i < index.length; i += 2) {
-      if (index[i]! < 0) continue; // a null: -1, -1
-      lo = Math.min(lo, index[i]!);
-      hi = Math.max(hi, index[i + 1]!);
-    }
-    if (lo === Infinity) lo = hi = 0;
-    for (let i = 0; i < index.length; i++) if (index[i]! >= 0) index[i]! -= lo;
-    return new EventBatch(this.bytes.subarray(lo, hi), index, to - from, this.layout);
+    const { bytes, index } = sliceRows(this.bytes, this.index, SLOTS, from, to);
+    return new EventBatch(bytes, index, to - from, this.layout);
   }
 
   start(r: number, f: number): number {
@@ -107,38 +104,27 @@ export class EventBatch {
     return { next, bytes: length };
   }
 
-  /**
-   * Writes the records of rows `from`.. into `out` from its start.
-   * `room(out, used, n)` answers a buffer holding `out`'s first `used` bytes
-   * with room for `n` more (`out` itself when it has it), or null to stop
-   * there. Answers the buffer, the bytes written and the row it stopped at
-   * (`count` when every row is written).
-   */
+  /** Writes the records of rows `from`.. into `out` (see writeRecordLines). */
   private writeLines<B extends Uint8Array>(
     out: B,
     from: number,
     room: (out: B, used: number, n: number) => B | null,
   ): { out: B; length: number; next: number } {
     const { bytes, index, count, layout } = this;
-    const state = new Float64Array(2); // [row, bytes written]
-    state[0] = from;
-    this.exactRows = 0;
-    for (;;) {
-      const stop: number = native.writeRecords(bytes, index, count, SLOTS, out, state, layout as Uint8Array);
-      const r: number = state[0]!;
-      const o: number = state[1]!;
-      if (stop === DONE) return { out, length: o, next: count };
-      // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
-      const line = stop === NEEDS_ROOM ? null : Buffer.from(toRecordLine(this.row(r)) + '\n');
-      const bigger = room(out, o, line ? line.length : ROW_OVERHEAD + 6 * this.rowBytes(r * SLOTS));
-      if (!bigger) return { out, length: o, next: r };
-      out = bigger;
-      if (!line) continue;
-      this.exactRows++;
-      native.copy(out, o, line);
-      state[0] = r + 1;
-      state[1] = o + line.length;
-    }
+    const written = writeRecordLines(
+      {
+        write: (buf, state) => native.writeRecords(bytes, index, count, SLOTS, buf, state, layout as Uint8Array),
+        exactLine: (r) => toRecordLine(this.row(r)) + '\n',
+        // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
+        room: (r) => ROW_OVERHEAD + 6 * this.rowBytes(r * SLOTS),
+      },
+      out,
+      from,
+      count,
+      room,
+    );
+    this.exactRows = written.exactRows;
+    return written;
   }
 
   /** Whether the text fields among `fields` of every row are well-formed UTF-8 (nulls skipped); checked in C. */
@@ -214,16 +200,28 @@ export function binaryText(b: Buffer, s: number, e: number, encoding: number): s
   return scale === 0 ? text : `${text}.${fraction.toString().padStart(scale, '0')}`;
 }
 
+/** The events model's batches, their fields encoded as `layout` says: EventBatch, its records written in C. */
+export function eventsFormat(layout: Readonly<Uint8Array> = TEXT_LAYOUT): BatchFormat<EventBatch> {
+  const key = layout.join(',');
+  let format = FORMATS.get(key);
+  if (!format) {
+    const own = layout === TEXT_LAYOUT ? TEXT_LAYOUT : Uint8Array.from(layout);
+    format = {
+      columns: EVENT_RECORD_COLUMNS,
+      slots: SLOTS,
+      layout: own,
+      batch: (bytes, index, count) => new EventBatch(bytes, index, count, own),
+    };
+    FORMATS.set(key, format);
+  }
+  return format;
+}
+
+/** One format per layout, so that formats compare by identity (a handful of layouts at most). */
+const FORMATS = new Map<string, BatchFormat<EventBatch>>();
+
+/** The events model's batches with every field text: EventBatch, its records written in C. */
+export const EVENTS_FORMAT: BatchFormat<EventBatch> = eventsFormat(TEXT_LAYOUT);
+
 /** Upper bound of a record's bytes beyond its fields' own (the C writer assumes the same). */
 const ROW_OVERHEAD = 256;
-/** Why native.writeRecords stopped. */
-const DONE = 0;
-const NEEDS_ROOM = 1;
-
-/** `out` with room for `n` bytes after its first `used`. */
-function grown(out: Buffer, used: number, n: number): Buffer {
-  if (used + n <= out.length) return out;
-  const bigger = Buffer.allocUnsafeSlow(Math.max(used + n, out.length * 2));
-  out.copy(bigger, 0, 0, used);
-  return bigger;
-}

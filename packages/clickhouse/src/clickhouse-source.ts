@@ -1,9 +1,8 @@
-import { PermanentError, RetryableError } from '@bx/core';
-import type { EventBatch } from '@bx/batch';
+import { PermanentError, RetryableError, type ModelPlugin, type ModelQueryInput, type SourceQuery } from '@bx/core';
+import type { BatchFormat, EventBatch, RecordBatch } from '@bx/batch';
 import { ClickHousePing, QUERY_SETTINGS, clickHouseUnreachable, type ClickHouseConfig } from './clickhouse-ping';
 import { BufferPool } from './buffer-pool';
 import { columnTypes } from './column-types';
-import { buildEventsQuery, eventsLayout, type EventsQuery } from './events-query';
 import { queryRowBinary, type QueryEndpoint } from './http-query';
 
 export interface ClickHouseSourceOptions {
@@ -24,11 +23,17 @@ export interface ClickHouseSourceOptions {
 
 /** Free batch buffers a source keeps between queries (2.25 MiB each by default). */
 const POOLED_BUFFERS = 8;
+export interface BatchesOptions<B extends RecordBatch = EventBatch> {
+  /** A batch's memory is reused once the caller asks for the next one (as every DestinationWriter allows). */
+  reuseBuffers?: boolean;
+  /** The model's rows: their columns' wire forms and the batch that holds them. Default: events. */
+  format?: BatchFormat<B>;
+}
 
 // Codes of a query that is wrong in itself: retrying cannot help.
 const BAD_QUERY_CODES = new Set(['62', '47', '43', '60', '81', '16']);
 
-/** Reads events from ClickHouse as a stream of row batches with back-pressure. */
+/** Reads a model's rows from ClickHouse as a stream of row batches with back-pressure. */
 export class ClickHouseSource {
   private readonly pinger: ClickHousePing;
   private readonly opts: Required<Omit<ClickHouseSourceOptions, 'tls'>>;
@@ -55,52 +60,62 @@ export class ClickHouseSource {
   }
 
   /**
-   * The events of `q` as batches (see `batches`), UUIDs and timestamps read
-   * binary where the table stores them as UUID, DateTime or DateTime64 (see
-   * eventsLayout): the table's column types are read first, for each run,
-   * so the query always matches the table it reads.
+   * A model's rows of one run as batches (see `batches`). A model that
+   * reads some columns binary where the table stores them so (events: its
+   * UUIDs and timestamps, see `ModelPlugin.typedColumns`) has the table's
+   * column types read first, for each run, so that the query always matches
+   * the table it reads; the others run their `query` as it is.
    */
-  async *eventBatches(
-    q: EventsQuery,
+  async *modelBatches<B extends RecordBatch>(
+    model: Pick<ModelPlugin<BatchFormat<B>>, 'query' | 'format' | 'typedColumns'>,
+    input: ModelQueryInput,
     signal?: AbortSignal,
     opts: { reuseBuffers?: boolean } = {},
-  ): AsyncGenerator<EventBatch> {
-    let layout: Uint8Array;
+  ): AsyncGenerator<B> {
+    const typed = model.typedColumns;
+    if (!typed) {
+      yield* this.batches(model.query(input), signal, { ...opts, format: model.format() });
+      return;
+    }
+    let read: { query: SourceQuery; format: BatchFormat<B> };
     try {
-      const types = await columnTypes(this.endpoint, q.database, q.table, {
+      const { database, table } = typed.table(input.config);
+      const types = await columnTypes(this.endpoint, database, table, {
         timeoutMs: this.opts.requestTimeoutMs,
         signal,
       });
-      layout = eventsLayout(types);
+      read = typed.read(input, types);
     } catch (err) {
       throw mapError(err, this.endpoint.url);
     }
-    yield* this.batches(buildEventsQuery(q, layout), signal, { ...opts, layout });
+    yield* this.batches(read.query, signal, { ...opts, format: read.format });
   }
 
   /**
-   * Runs the events query `sql` (see `buildEventsQuery`) with `FORMAT
-   * RowBinary` and yields its rows in batches of about `batchBytes`, their
-   * fields encoded as `layout` says (the one `sql` was built for).
+   * Runs a model's query (its SQL, or SQL and settings) with `FORMAT
+   * RowBinary` and yields its rows in batches of `format` (default: events,
+   * all text) of about `batchBytes`, their fields encoded as the format's
+   * layout says (the one the query was built for).
    * The response is read at most `readAheadBytes` ahead of the batches the
    * caller has taken, straight into the batches' buffers (see queryRowBinary).
    * With `reuseBuffers`, a batch's memory is reused once the caller asks for
    * the next one (as every DestinationWriter allows).
    */
-  async *batches(
-    sql: string,
+  async *batches<B extends RecordBatch = EventBatch>(
+    query: string | SourceQuery,
     signal?: AbortSignal,
-    { reuseBuffers = false, layout }: { reuseBuffers?: boolean; layout?: Readonly<Uint8Array> } = {},
-  ): AsyncGenerator<EventBatch> {
+    { reuseBuffers = false, format }: BatchesOptions<B> = {},
+  ): AsyncGenerator<B> {
     const idle = new AbortController();
-    const response = queryRowBinary(this.endpoint, `${sql}\nFORMAT RowBinary`, {
+    const { sql, settings } = typeof query === 'string' ? { sql: query, settings: undefined } : query;
+    const response = queryRowBinary<B>(this.endpoint, `${sql}\nFORMAT RowBinary`, {
       batchBytes: this.opts.batchBytes,
       readAheadBytes: this.opts.readAheadBytes,
       reuseBuffers,
-      layout,
       pool: this.pool,
+      format,
       answerTimeoutMs: this.opts.requestTimeoutMs,
-      settings: QUERY_SETTINGS,
+      settings: { ...settings, ...QUERY_SETTINGS },
       signal: signal ? AbortSignal.any([signal, idle.signal]) : idle.signal,
     });
     try {

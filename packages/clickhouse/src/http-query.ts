@@ -1,6 +1,7 @@
 import { RetryableError } from '@bx/core';
 import { isIP, connect as plainConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { EventBatch, RecordBatch } from '@bx/batch';
 import { ResponseBatches, type ResponseBatchesOptions } from './response-batches';
 
 /** Where and as whom queries go. */
@@ -13,7 +14,7 @@ export interface QueryEndpoint {
   tls?: ConnectionOptions;
 }
 
-export interface QueryOptions extends ResponseBatchesOptions {
+export interface QueryOptions<B extends RecordBatch = EventBatch> extends ResponseBatchesOptions<B> {
   /** Longest wait for the answer to begin (connecting, then ClickHouse's status line and headers), in ms. */
   answerTimeoutMs: number;
   /** ClickHouse settings, sent as URL parameters. */
@@ -28,7 +29,11 @@ export interface QueryOptions extends ResponseBatchesOptions {
  * reads straight into the batch buffers (`onread`); over TLS the decrypted
  * pieces are copied there.
  */
-export function queryRowBinary(endpoint: QueryEndpoint, sql: string, opts: QueryOptions): ResponseBatches {
+export function queryRowBinary<B extends RecordBatch = EventBatch>(
+  endpoint: QueryEndpoint,
+  sql: string,
+  opts: QueryOptions<B>,
+): ResponseBatches<B> {
   const url = new URL(endpoint.url);
   const secure = url.protocol === 'https:';
   if (!secure && url.protocol !== 'http:') throw new Error(`ClickHouse URL must be http or https, not ${url.protocol}`);
@@ -59,7 +64,7 @@ export function queryRowBinary(endpoint: QueryEndpoint, sql: string, opts: Query
     const seconds = Math.round(opts.answerTimeoutMs / 1000);
     response.fail(new RetryableError(`ClickHouse did not answer within ${seconds} s`, { code: 'ClickHouseTimeout' }));
   }, opts.answerTimeoutMs);
-  const response = new ResponseBatches(opts, {
+  const response = new ResponseBatches<B>(opts, {
     resume: () => socket?.resume(),
     close: () => {
       clearTimeout(timer);

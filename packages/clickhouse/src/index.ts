@@ -1,5 +1,4 @@
 export * from './clickhouse-source';
-export * from './events-query';
 export * from './sql-escape';
 export { decodeRowBinary } from './row-binary-frames';
 export { columnTypes } from './column-types';

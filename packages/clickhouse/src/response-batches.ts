@@ -1,15 +1,13 @@
-import { EventBatch, TEXT_LAYOUT } from '@bx/batch';
 import type { BufferPool } from './buffer-pool';
+import { EVENTS_FORMAT, type BatchFormat, type EventBatch, type RecordBatch } from '@bx/batch';
 import { ChunkedBody } from './chunked-body';
-import { decodeRowBinary, frameRows, rowKinds } from './row-binary-frames';
+import { decodeRowBinary, frameRows } from './row-binary-frames';
 
-export interface ResponseBatchesOptions {
+export interface ResponseBatchesOptions<B extends RecordBatch = EventBatch> {
   /** Bytes of rows per batch. */
   batchBytes: number;
   /** Bytes read and not yet taken at which reading pauses. */
   readAheadBytes: number;
-  /** How the rows' fields are encoded (see eventsLayout): text by default. */
-  layout?: Readonly<Uint8Array>;
   /**
    * Whether a batch's memory is reused once the next batch is taken: the
    * taker is done with a batch, and with any view of its bytes, by then.
@@ -22,6 +20,11 @@ export interface ResponseBatchesOptions {
    * to on `release()`: shared by the queries of one source.
    */
   pool?: BufferPool;
+  /**
+   * The model's rows (their columns' wire forms, binary where its layout
+   * says, and the batch that holds them). Default: events, all text.
+   */
+  format?: BatchFormat<B>;
 }
 
 /** What the connection lets the reader do to it. */
@@ -58,14 +61,14 @@ const HEAD_END = Buffer.from('\r\n\r\n');
  * `onread` has the kernel write there) and reports with `received(n)`.
  * The status line and headers are parsed in place, the chunked body decoded
  * in place, and every `batchBytes` or so the complete rows are framed into
- * an EventBatch over the buffer, which is then left to that batch. Nothing
+ * a batch of the model's format over the buffer, which is then left to that batch. Nothing
  * is allocated or copied per socket read, unlike Node's HTTP client, which
  * allocates a buffer for each read and copies each piece of body out of it.
  *
  * Reading stops `readAheadBytes` ahead of the batches taken (back-pressure)
  * and goes on as they are taken; a row larger than that is read to its end.
  */
-export class ResponseBatches {
+export class ResponseBatches<B extends RecordBatch = EventBatch> {
   private buf: Buffer;
   /** The index `buf`'s rows are framed into: it goes with `buf`, to its batch and back to the spares. */
   private index: Int32Array | undefined;
@@ -79,7 +82,7 @@ export class ResponseBatches {
   private status = 0;
   private code: string | undefined;
   private body: BodyReader | null = null;
-  private readonly ready: Array<{ batch: EventBatch; memory: BatchMemory }> = [];
+  private readonly ready: Array<{ batch: B; memory: BatchMemory }> = [];
   /**
    * Standard-size buffers free for reuse, and the one under the batch taken
    * last, each with its index: a new index per batch (a copy of the rows'
@@ -93,19 +96,17 @@ export class ResponseBatches {
   private ended = false;
   private failure: unknown = null;
   private wake: (() => void) | null = null;
+  private readonly format: BatchFormat<B>;
   /** Called once the status line and headers are in. */
   onHead: () => void = () => undefined;
-  private readonly layout: Readonly<Uint8Array>;
-  private readonly kinds: Uint8Array;
 
   constructor(
-    private readonly opts: ResponseBatchesOptions,
+    private readonly opts: ResponseBatchesOptions<B>,
     private readonly flow: ResponseFlow,
   ) {
+    this.format = opts.format ?? (EVENTS_FORMAT as unknown as BatchFormat<B>);
     this.threshold = opts.batchBytes;
     this.standardSize = opts.batchBytes + READ_ROOM;
-    this.layout = opts.layout ?? TEXT_LAYOUT;
-    this.kinds = rowKinds(this.layout);
     this.buf = opts.pool?.take(this.standardSize) ?? Buffer.allocUnsafeSlow(this.standardSize);
   }
 
@@ -204,7 +205,7 @@ export class ResponseBatches {
   }
 
   /** The next batch; null after the last. Rejects once the response failed. */
-  async take(): Promise<EventBatch | null> {
+  async take(): Promise<B | null> {
     for (;;) {
       if (this.failure) throw this.failure;
       if (this.lent && this.opts.reuseBuffers && this.lent.buf.length === this.standardSize) this.spare.push(this.lent);
@@ -275,13 +276,11 @@ export class ResponseBatches {
 
   /** Frames the complete rows in the buffer into a batch; the rest starts the next buffer. */
   private frame(): void {
-    const frames = frameRows(this.buf.subarray(0, this.filled), this.index, this.kinds);
+    const frames = frameRows(this.buf.subarray(0, this.filled), this.format, this.index);
     this.index = frames.index;
     // Bytes the next row needs, from its start.
     this.threshold = Math.max(this.opts.batchBytes, frames.need - frames.used);
-    if (frames.count > 0) {
-      this.add(new EventBatch(this.buf.subarray(0, frames.used), frames.index, frames.count, this.layout));
-    }
+    if (frames.count > 0) this.add(this.format.batch(this.buf.subarray(0, frames.used), frames.index, frames.count));
     if (frames.count === 0 && this.buf.length - frames.used >= this.threshold + READ_ROOM) return;
     const size = this.threshold + READ_ROOM;
     const pooled = (): BatchMemory | undefined => {
@@ -302,9 +301,9 @@ export class ResponseBatches {
     if (this.status !== 200) return this.fail(this.httpError());
     if (this.filled > 0) {
       const rest = this.buf.subarray(0, this.filled);
-      let batch: EventBatch;
+      let batch: B;
       try {
-        batch = decodeRowBinary(rest, this.layout);
+        batch = decodeRowBinary(rest, this.format);
       } catch (err) {
         return this.fail(err);
       }
@@ -316,7 +315,7 @@ export class ResponseBatches {
     this.notify();
   }
 
-  private add(batch: EventBatch): void {
+  private add(batch: B): void {
     this.ready.push({ batch, memory: { buf: this.buf, index: batch.index } });
     this.readyBytes += batch.bytes.length;
   }

@@ -1,15 +1,17 @@
-import { RetryableError } from '@bx/core';
-import { EventBatch, FIELDS, Field, FieldEncoding, SLOTS, TEXT_LAYOUT } from '@bx/batch';
+import { RetryableError, type RecordColumn } from '@bx/core';
+import { EVENTS_FORMAT, FieldEncoding, type BatchFormat, type EventBatch, type RecordBatch } from '@bx/batch';
 import * as native from '@bx/native';
 
 /*
- * The wire layout of one events row in `FORMAT RowBinary`, in the order the
- * events query selects it (see `buildEventsQuery`): every value is a String
- * (varint length, bytes) except `team_id` (Int64, little-endian),
- * `inserted_at` (Nullable: a flag byte, then the value unless null), and
- * the UUIDs and timestamps the batch layout reads binary (a UUID's 16
- * bytes, a DateTime's UInt32, a DateTime64's Int64). The frame index points
- * at the values in place: an EventBatch. Framing runs in C
+ * The wire layout of one row in `FORMAT RowBinary`, in the order a model's
+ * query selects its columns (see ModelPlugin): every value is a String
+ * (varint length, bytes) except the 64-bit types (`int64`, `uint64`,
+ * `boolean`: 8 bytes, little-endian), a nullable value (a flag byte, then
+ * the value unless null), and the UUIDs and timestamps the format's layout
+ * reads binary (a UUID's 16 bytes, a DateTime's UInt32, a DateTime64's
+ * Int64). UUIDs and timestamps selected as text (`toString`) are checked
+ * for their shape. The frame index points at the values in place: a batch
+ * of the model's format. Framing runs in C
  * (packages/native/src/frames.c).
  */
 const STRING = 0;
@@ -22,31 +24,43 @@ const NULLABLE_INT64 = 6;
 const UUID_TEXT = 0x10;
 const TIME_TEXT = 0x20;
 
-/** The framing kinds of an events row whose fields are encoded as `layout` says. */
-export function rowKinds(layout: Readonly<Uint8Array>): Uint8Array {
-  const kinds = new Uint8Array(FIELDS);
-  const time = (field: number, nullable: boolean) => {
-    const encoding = layout[field]! & 0x0f;
-    if (encoding === FieldEncoding.DATE_TIME) return nullable ? NULLABLE_UINT32 : UINT32;
-    if (encoding === FieldEncoding.DATE_TIME64) return nullable ? NULLABLE_INT64 : INT64;
-    return (nullable ? NULLABLE_STRING : STRING) | TIME_TEXT;
-  };
-  const uuid = (field: number) => (layout[field] === FieldEncoding.UUID ? FIXED16 : STRING | UUID_TEXT);
-  kinds[Field.uuid] = uuid(Field.uuid);
-  kinds[Field.team_id] = INT64;
-  kinds[Field.timestamp] = time(Field.timestamp, false);
-  kinds[Field.created_at] = time(Field.created_at, false);
-  kinds[Field.inserted_at] = time(Field.inserted_at, true);
-  kinds[Field.person_id] = uuid(Field.person_id);
-  return kinds;
+/**
+ * The wire kind of each column, as native.frameRows reads it: as its type's
+ * text or 8 bytes, or binary where `layout` (FieldEncoding by column) says.
+ */
+export function wireKinds(columns: readonly RecordColumn[], layout?: Readonly<Uint8Array>): Uint8Array {
+  return Uint8Array.from(columns, (c, i) => {
+    const encoding = (layout?.[i] ?? FieldEncoding.TEXT) & 0x0f;
+    if (encoding === FieldEncoding.UUID && c.type === 'uuid' && !c.nullable) return FIXED16;
+    if (encoding === FieldEncoding.DATE_TIME && c.type === 'timestamp') return c.nullable ? NULLABLE_UINT32 : UINT32;
+    if (encoding === FieldEncoding.DATE_TIME64 && c.type === 'timestamp') return c.nullable ? NULLABLE_INT64 : INT64;
+    if (encoding !== FieldEncoding.TEXT) throw new TypeError(`column ${c.name}: no binary wire form ${encoding}`);
+    switch (c.type) {
+      case 'int64':
+      case 'uint64':
+      case 'boolean':
+        if (c.nullable) throw new TypeError(`column ${c.name}: a nullable ${c.type} has no wire form`);
+        return INT64;
+      case 'uuid':
+        return (c.nullable ? NULLABLE_STRING : STRING) | UUID_TEXT;
+      case 'timestamp':
+        return (c.nullable ? NULLABLE_STRING : STRING) | TIME_TEXT;
+      default:
+        return c.nullable ? NULLABLE_STRING : STRING;
+    }
+  });
 }
 
-const TEXT_KINDS = rowKinds(TEXT_LAYOUT);
+const KINDS = new WeakMap<BatchFormat, Uint8Array>();
+function kindsOf(format: BatchFormat): Uint8Array {
+  let kinds = KINDS.get(format);
+  if (!kinds) KINDS.set(format, (kinds = wireKinds(format.columns, format.layout)));
+  return kinds;
+}
 
 const INDEX_FULL = 1;
 const BROKEN = 2;
 const REASONS = ['', 'null flag', 'string length out of range', 'not a UUID', 'not a timestamp'];
-const FIELD_NAMES = Object.keys(Field);
 
 /** Where each row and field of a buffer of RowBinary rows lies. */
 export interface Frames {
@@ -54,7 +68,7 @@ export interface Frames {
   count: number;
   /** Bytes the complete rows take from the start of the buffer. */
   used: number;
-  /** Field bounds, `SLOTS` a row (the first `count` rows'; it may hold room for more). */
+  /** Field bounds, `format.slots` a row (the first `count` rows'; it may hold room for more). */
   index: Int32Array;
   /** Bytes the buffer must hold before the next row can be complete (at least `used + 1`). */
   need: number;
@@ -67,7 +81,7 @@ const INITIAL_ROWS = 4096;
 /**
  * Finds the complete rows at the start of `b`, indexed into `index` (a new,
  * larger one when it cannot hold them all: `Frames.index` is the one to
- * keep), each field of the wire type `kinds` gives (see rowKinds). Every
+ * keep), each column of the wire type its format gives (see wireKinds). Every
  * row is checked for the shape the query produces (UUID text of 36 bytes,
  * timestamp text, a null flag of 0 or 1), so a stream that breaks off into
  * an error message is reported, not turned into rows: with binary UUIDs and
@@ -77,9 +91,10 @@ const INITIAL_ROWS = 4096;
  */
 export function frameRows(
   b: Buffer,
-  index: Int32Array = new Int32Array(INITIAL_ROWS * SLOTS),
-  kinds: Uint8Array = TEXT_KINDS,
+  format: BatchFormat = EVENTS_FORMAT,
+  index: Int32Array = new Int32Array(INITIAL_ROWS * format.slots),
 ): Frames {
+  const kinds = kindsOf(format);
   for (;;) {
     const why = native.frameRows(b, kinds, index, state);
     if (why === INDEX_FULL) {
@@ -89,7 +104,7 @@ export function frameRows(
     const [count, used, need, detail] = state as unknown as [number, number, number, number];
     if (why === BROKEN) {
       const flag = (detail >> 8) & 0xff;
-      const what = `${REASONS[detail & 0xff]}${flag ? ` ${flag}` : ''} in ${FIELD_NAMES[detail >> 16]}`;
+      const what = `${REASONS[detail & 0xff]}${flag ? ` ${flag}` : ''} in ${format.columns[detail >> 16]?.name}`;
       throw broken(b, used, what);
     }
     return { count, used, index, need };
@@ -104,9 +119,12 @@ export function broken(b: Buffer, from: number, what: string): RetryableError {
   return new RetryableError(`ClickHouse stream broken: ${detail}`, { code: 'ClickHouseStream' });
 }
 
-/** All the rows of a complete RowBinary response, fields encoded as `layout` says; a response that ends inside a row is broken. */
-export function decodeRowBinary(b: Buffer, layout: Readonly<Uint8Array> = TEXT_LAYOUT): EventBatch {
-  const frames = frameRows(b, undefined, layout === TEXT_LAYOUT ? TEXT_KINDS : rowKinds(layout));
+/** All the rows of a complete RowBinary response (events by default); a response that ends inside a row is broken. */
+export function decodeRowBinary<B extends RecordBatch = EventBatch>(
+  b: Buffer,
+  format: BatchFormat<B> = EVENTS_FORMAT as unknown as BatchFormat<B>,
+): B {
+  const frames = frameRows(b, format);
   if (frames.used !== b.length) throw broken(b, frames.used, 'incomplete row at the end of the stream');
-  return new EventBatch(b, frames.index.slice(0, frames.count * SLOTS), frames.count, layout);
+  return format.batch(b, frames.index.slice(0, frames.count * format.slots), frames.count);
 }

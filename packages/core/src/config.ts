@@ -40,12 +40,16 @@ const schema = z.object({
   CLICKHOUSE_USER: z.string().default('default'),
   /** ClickHouse password. Default empty. */
   CLICKHOUSE_PASSWORD: z.string().default(''),
-  /** Database of the events table. Default `default`. */
+  /** Database of the source tables (events, persons). Default `default`. */
   CLICKHOUSE_DATABASE: identifier.default('default'),
   /** The events table. Default `events`. */
   EVENTS_TABLE: identifier.default('events'),
   /** Column that bounds a run (ingestion time). Default `inserted_at`. */
   EVENTS_INTERVAL_COLUMN: identifier.default('inserted_at'),
+  /** The persons model's person table (PostHog's ReplacingMergeTree by `version`). Default `person`. */
+  PERSONS_TABLE: identifier.default('person'),
+  /** The persons model's distinct_id → person mapping table. Default `person_distinct_id2`. */
+  PERSON_DISTINCT_IDS_TABLE: identifier.default('person_distinct_id2'),
   /** Longest a ClickHouse query may take, in ms. Default 30 minutes. */
   CLICKHOUSE_QUERY_TIMEOUT_MS: int(1000).default(30 * 60_000),
   /** A query that sends no data for this long is cut and retried, in ms. Default 5 minutes. */
@@ -103,6 +107,12 @@ const schema = z.object({
     .number()
     .min(1 / 24, 'must be at least 0.0417 (an hour)')
     .default(90),
+  /** Completed intervals that ended less than this many hours ago are re-checked against the source; 0 turns reconciliation off. Default 72. */
+  RECONCILE_WINDOW_HOURS: int(0)
+    .max(24 * 366)
+    .default(72),
+  /** How often the reconciler checks every export, in ms. Default 600000 (10 minutes). */
+  RECONCILE_EVERY_MS: int(1000).default(600_000),
   /** Most exports one deployment holds; creating more answers 409. Default 10000. */
   MAX_EXPORTS: int(1).default(10_000),
   /** Pause an export after this many consecutive failed runs; 0 never pauses. Default 10 (as PostHog). */

@@ -1,4 +1,6 @@
 import type { z } from 'zod';
+import type { Span } from './interval-calendar';
+import type { ModelSchema } from './model-plugin';
 import type { NetworkPolicy } from './network-policy';
 
 /**
@@ -23,6 +25,8 @@ export interface DestinationEndpoint {
 export interface DestinationCheckOptions {
   /** Aborts the check (the HTTP request went away). */
   signal?: AbortSignal;
+  /** The export's model: a table destination checks an existing table can hold its records (default: events). */
+  model?: ModelSchema;
   /** Which addresses the check may connect to (ALLOWED_PRIVATE_DESTINATIONS); checked when connecting. */
   network?: NetworkPolicy;
 }
@@ -30,6 +34,24 @@ export interface DestinationCheckOptions {
 export interface DestinationWriterOptions {
   /** Which addresses the writer may connect to (ALLOWED_PRIVATE_DESTINATIONS); checked when connecting. */
   network?: NetworkPolicy;
+}
+
+/** What `npm run verify` asks a destination to read back. */
+export interface ReadBackRequest {
+  exportId: string;
+  teamId: number;
+  /** Intervals of the export, sorted, not overlapping; whole seconds. */
+  spans: readonly Span[];
+  signal?: AbortSignal;
+}
+
+/** What a destination holds for one interval, in the terms of a receipt. */
+export interface IntervalReadBack {
+  records: number;
+  /** Sum modulo 2^64 of sipHash64 of each held row's uuid, decimal (ReceiptChecksum). */
+  checksum: string;
+  /** The version of the receipt the destination keeps for the interval; null when it keeps none. */
+  receiptVersion: number | null;
 }
 
 /**
@@ -62,6 +84,12 @@ export interface DestinationPlugin<C extends Record<string, unknown> = Record<st
   check(config: C, opts?: DestinationCheckOptions): Promise<void>;
   /** The writer of a run (the worker's data path). */
   createWriter(config: C, opts?: DestinationWriterOptions): W | Promise<W>;
+  /**
+   * Reads back what the destination holds of the export's rows in each
+   * interval (`npm run verify`), per interval start; an interval it holds
+   * nothing of may be missing. Loads the destination's client on first call.
+   */
+  readBack?(config: C, request: ReadBackRequest): Promise<Map<number, IntervalReadBack>>;
 }
 
 /** The endpoint of an http(s) URL, its port filled in. */

@@ -11,10 +11,17 @@ export interface BatchExport {
   team_id: number;
   interval: IntervalName;
   timezone: string;
-  model: 'events';
+  /** The model exported (a registered model's name): `events`, `persons`. */
+  model: string;
   include_events: string[];
   exclude_events: string[];
   paused: boolean;
+  /**
+   * Re-export an interval the reconciler finds changed at the source (late or
+   * deleted rows). False: the interval stays `mismatch` until a manual retry.
+   * Absent on exports stored before it existed: true.
+   */
+  auto_repair?: boolean;
   /** Why the system paused the export (auto-pause after failures); null when running or paused by a user. */
   paused_reason?: string | null;
   start_at: string | null;
@@ -63,27 +70,41 @@ const eventNames = z
   .describe(`At most ${MAX_EVENT_NAMES} names of 1 to ${MAX_EVENT_NAME_LENGTH} characters`);
 const timezone = z.string().refine(isValidTimezone, 'must be an IANA time zone name, e.g. Europe/Berlin');
 
+/** A model as the export schemas see it: its name, and whether event filters apply to it. */
+export interface ModelChoice {
+  name: string;
+  eventFilters: boolean;
+}
+
 /**
  * The API's input schemas for exports, around the schema of a destination
- * (the registry's union of every plug-in's config schema): core does not
- * know the destinations. packages/operations builds them once.
+ * (the registry's union of every plug-in's config schema) and the models
+ * (the model registry's, the first the default): core knows neither.
+ * packages/operations builds them once.
  */
-export function exportInputSchemas(destination: z.ZodType<DestinationConfig>, types: readonly [string, ...string[]]) {
+export function exportInputSchemas(
+  destination: z.ZodType<DestinationConfig>,
+  types: readonly [string, ...string[]],
+  models: readonly [ModelChoice, ...ModelChoice[]],
+) {
+  const names = models.map((m) => m.name) as [string, ...string[]];
   const createExportSchema = z
     .strictObject({
       name: z.string().trim().min(1).max(255),
       team_id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
       interval: z.enum(INTERVALS),
       timezone: timezone.default('UTC'),
-      model: z.literal('events').default('events'),
+      model: z.enum(names).default(names[0]),
       include_events: eventNames.default([]),
       exclude_events: eventNames.default([]),
       paused: z.boolean().default(false),
+      auto_repair: z.boolean().default(true),
       start_at: instant.nullable().default(null),
       end_at: instant.nullable().default(null),
       destination,
     })
-    .superRefine(checkRange);
+    .superRefine(checkRange)
+    .superRefine((value, ctx) => checkEventFilters(models, value.model, value, ctx));
 
   const patchExportSchema = z
     .strictObject({
@@ -93,6 +114,7 @@ export function exportInputSchemas(destination: z.ZodType<DestinationConfig>, ty
       include_events: eventNames,
       exclude_events: eventNames,
       paused: z.boolean(),
+      auto_repair: z.boolean(),
       end_at: instant.nullable(),
       /** Merged into the current destination; secrets may be left out to keep them. */
       destination: z.strictObject({
@@ -108,6 +130,25 @@ export function exportInputSchemas(destination: z.ZodType<DestinationConfig>, ty
 export type ExportInputSchemas = ReturnType<typeof exportInputSchemas>;
 export type CreateExportInput = z.infer<ExportInputSchemas['createExportSchema']>;
 export type PatchExportInput = z.infer<ExportInputSchemas['patchExportSchema']>;
+
+/**
+ * Event filters on a model without events (persons) are refused, naming the
+ * field: a filter that silently did nothing would export what the user
+ * meant to leave out.
+ */
+export function checkEventFilters(
+  models: readonly ModelChoice[],
+  model: string,
+  value: { include_events?: readonly string[]; exclude_events?: readonly string[] },
+  ctx: z.RefinementCtx,
+): void {
+  if (models.find((m) => m.name === model)?.eventFilters !== false) return;
+  for (const field of ['include_events', 'exclude_events'] as const) {
+    if (value[field]?.length) {
+      ctx.addIssue({ code: 'custom', path: [field], message: `does not apply to the ${model} model` });
+    }
+  }
+}
 
 function checkRange(value: { start_at: string | null; end_at: string | null }, ctx: z.RefinementCtx): void {
   if (value.start_at && value.end_at && value.end_at <= value.start_at) {

@@ -1,3 +1,5 @@
+import type { RecordColumn } from './model-plugin';
+
 /**
  * One events row as ClickHouse's JSONEachRow hands it out: every value text
  * (64-bit integers arrive quoted), timestamps as `YYYY-MM-DD hh:mm:ss[.ffffff]`
@@ -31,6 +33,21 @@ export const EVENT_COLUMNS = [
   'person_id',
   'person_properties',
 ] as const satisfies ReadonlyArray<keyof EventRow>;
+
+/** The events record's columns with their types (see ValueType): what destinations make of each. */
+export const EVENT_RECORD_COLUMNS: readonly RecordColumn[] = [
+  { name: 'uuid', type: 'uuid' },
+  { name: 'event', type: 'string' },
+  { name: 'properties', type: 'json' },
+  { name: 'distinct_id', type: 'string' },
+  { name: 'team_id', type: 'int64' },
+  { name: 'timestamp', type: 'timestamp' },
+  { name: 'created_at', type: 'timestamp' },
+  { name: 'inserted_at', type: 'timestamp', nullable: true },
+  { name: 'elements_chain', type: 'string' },
+  { name: 'person_id', type: 'uuid' },
+  { name: 'person_properties', type: 'json' },
+] satisfies ReadonlyArray<RecordColumn & { name: (typeof EVENT_COLUMNS)[number] }>;
 
 /** `2024-01-01 00:00:00.123456` (UTC) → `2024-01-01T00:00:00.123456+00:00`. */
 export function isoTimestamp(value: string | null): string | null {

@@ -10,6 +10,20 @@ export interface Span {
   end: number;
 }
 
+/** The index of the span holding `at` (epoch ms; spans sorted, not overlapping, `[start, end)`), or -1. */
+export function spanIndexOf(spans: readonly Span[], at: number): number {
+  let lo = 0;
+  let hi = spans.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const span = spans[mid]!;
+    if (at < span.start) hi = mid - 1;
+    else if (at >= span.end) lo = mid + 1;
+    else return mid;
+  }
+  return -1;
+}
+
 const MINUTE = 60_000;
 const FIXED_LENGTH: Partial<Record<IntervalName, number>> = {
   hour: 60 * MINUTE,

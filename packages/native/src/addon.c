@@ -154,6 +154,48 @@ static napi_value write_records(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * writeColumns(bytes, index, count, slots, kinds: Uint8Array, keys: Uint8Array, keyEnds: Int32Array,
+ * out: Uint8Array, state: Float64Array): writeRecords for any model (see bx_write_columns).
+ */
+static napi_value write_columns(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  if (!get_args(env, info, 9, argv, "writeColumns: 9 arguments expected")) return NULL;
+  batch_t b;
+  size_t n_kinds, n_keys, n_ends, n_out, n_state;
+  void *kinds, *keys, *ends_data, *out, *state_data;
+  if (!batch_args(env, argv, &b) || !typed_data(env, argv[4], napi_uint8_array, &kinds, &n_kinds) ||
+      !typed_data(env, argv[5], napi_uint8_array, &keys, &n_keys) ||
+      !typed_data(env, argv[6], napi_int32_array, &ends_data, &n_ends) ||
+      !typed_data(env, argv[7], napi_uint8_array, &out, &n_out) ||
+      !typed_data(env, argv[8], napi_float64_array, &state_data, &n_state) || n_state != 2 || n_kinds == 0 ||
+      (size_t)b.slots != 2 * n_kinds || n_ends != n_kinds) {
+    napi_throw_type_error(env, NULL, "writeColumns: bad arguments");
+    return NULL;
+  }
+  const int32_t *ends = ends_data;
+  for (size_t c = 0; c < n_ends; c++) {
+    if (ends[c] < (c ? ends[c - 1] : 0) || (size_t)ends[c] > n_keys) {
+      napi_throw_range_error(env, NULL, "writeColumns: key ends out of range");
+      return NULL;
+    }
+  }
+  double *state = state_data;
+  if (state[0] < 0 || state[0] > b.count || state[1] < 0 || state[1] > (double)n_out) {
+    napi_throw_range_error(env, NULL, "writeColumns: state out of range");
+    return NULL;
+  }
+  int32_t row = (int32_t)state[0];
+  int64_t o = (int64_t)state[1];
+  int why = bx_write_columns(b.bytes, (int64_t)b.n_bytes, b.index, b.count, (int32_t)n_kinds, kinds, keys, ends, out,
+                             (int64_t)n_out, &row, &o);
+  state[0] = row;
+  state[1] = (double)o;
+  napi_value result;
+  napi_create_int32(env, why, &result);
+  return result;
+}
+
+/*
  * frameRows(bytes: Uint8Array, kinds: Uint8Array, index: Int32Array, state: Float64Array):
  * state = [count, used, need, detail]; answers 0 framed, 1 index full, 2 broken (see bx_frame_rows).
  */
@@ -262,6 +304,40 @@ static napi_value parquet_column(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * receiptTally(bytes: Uint8Array, index: Int32Array, count, slots, keyField, keyEncoding, timeField, timeEncoding,
+ *              sum: BigUint64Array(1), rows: Int32Array(2)): sum[0] += sipHash64 of each row's key field as text
+ * (modulo 2^64); rows = [row of the least time field, row of the greatest] (-1 when all null). The
+ * encodings are the fields' in the batch's layout (BX_ENC_*).
+ */
+static napi_value receipt_tally(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  if (!get_args(env, info, 10, argv, "receiptTally: 10 arguments expected")) return NULL;
+  batch_t b;
+  int32_t key_field, key_encoding, time_field, time_encoding;
+  size_t n_sum, n_rows;
+  void *sum, *rows;
+  if (!batch_args(env, argv, &b) || napi_get_value_int32(env, argv[4], &key_field) != napi_ok ||
+      napi_get_value_int32(env, argv[5], &key_encoding) != napi_ok ||
+      napi_get_value_int32(env, argv[6], &time_field) != napi_ok ||
+      napi_get_value_int32(env, argv[7], &time_encoding) != napi_ok ||
+      !typed_data(env, argv[8], napi_biguint64_array, &sum, &n_sum) ||
+      !typed_data(env, argv[9], napi_int32_array, &rows, &n_rows) || n_sum != 1 || n_rows != 2 || key_field < 0 ||
+      time_field < 0 || 2 * key_field + 1 >= b.slots || 2 * time_field + 1 >= b.slots ||
+      (key_encoding != BX_ENC_TEXT && key_encoding != BX_ENC_UUID) || time_encoding < 0 || time_encoding > 0xff ||
+      (time_encoding & 0x0f) == BX_ENC_UUID || (time_encoding & 0x0f) > BX_ENC_DATETIME64) {
+    napi_throw_type_error(env, NULL, "receiptTally: bad arguments");
+    return NULL;
+  }
+  int32_t *r = rows;
+  if (!bx_receipt_tally(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, key_field, (uint8_t)key_encoding,
+                        time_field, (uint8_t)time_encoding, sum, &r[0], &r[1])) {
+    napi_throw_range_error(env, NULL, "receiptTally: a key field is null or out of the batch's bytes");
+    return NULL;
+  }
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "frameRows", NAPI_AUTO_LENGTH, frame_rows, NULL, &fn);
@@ -274,9 +350,13 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "verbatimJson", fn);
   napi_create_function(env, "writeRecords", NAPI_AUTO_LENGTH, write_records, NULL, &fn);
   napi_set_named_property(env, exports, "writeRecords", fn);
+  napi_create_function(env, "writeColumns", NAPI_AUTO_LENGTH, write_columns, NULL, &fn);
+  napi_set_named_property(env, exports, "writeColumns", fn);
   napi_create_function(env, "dechunk", NAPI_AUTO_LENGTH, dechunk, NULL, &fn);
   napi_set_named_property(env, exports, "dechunk", fn);
   napi_create_function(env, "parquetColumn", NAPI_AUTO_LENGTH, parquet_column, NULL, &fn);
   napi_set_named_property(env, exports, "parquetColumn", fn);
+  napi_create_function(env, "receiptTally", NAPI_AUTO_LENGTH, receipt_tally, NULL, &fn);
+  napi_set_named_property(env, exports, "receiptTally", fn);
   return exports;
 }

@@ -61,6 +61,30 @@ enum { BX_DONE = 0, BX_NEEDS_ROOM = 1, BX_NEEDS_EXACT = 2 };
 int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
                      const uint8_t *layout, uint8_t *out, int64_t n_out, int32_t *row, int64_t *o);
 
+/* How bx_write_columns writes a column's value (the record column's type, packages/core/src/model-plugin.ts). */
+enum {
+  BX_COLUMN_STRING = 0,
+  BX_COLUMN_JSON = 1,
+  BX_COLUMN_TIMESTAMP = 2,
+  BX_COLUMN_INT64 = 3,
+  BX_COLUMN_UINT64 = 4,
+  BX_COLUMN_BOOLEAN = 5
+};
+
+/*
+ * bx_write_records for a batch of any model: each row a JSON object of
+ * `columns` values written by their kinds (strings escaped as
+ * JSON.stringify does, JSON copied when verbatim, timestamps as ISO 8601
+ * with +00:00, 8-byte integers and booleans as JSON numbers and
+ * booleans, nulls as null), each preceded by its key: keys[key_ends[c-1],
+ * key_ends[c]) (`{"name":` for the first, `,"name":` after). Stops as
+ * bx_write_records does; room for 256 + the keys + 6 x the row's value
+ * bytes is needed.
+ */
+int bx_write_columns(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t columns,
+                     const uint8_t *kinds, const uint8_t *keys, const int32_t *key_ends, uint8_t *out, int64_t n_out,
+                     int32_t *row, int64_t *out_at);
+
 /* A RowBinary field's wire type (low nibble of its kind) and the shape its text must have (high nibble). */
 enum {
   BX_FIELD_STRING = 0,
@@ -146,5 +170,22 @@ enum { BX_PQ_DONE = 0, BX_PQ_PAGE_FULL = 1, BX_PQ_NEEDS_ROOM = 2, BX_PQ_NEEDS_JS
  */
 int bx_parquet_column(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
                       int32_t field, int kind, uint8_t encoding, int optional, bx_parquet_page_t *pg, int64_t *stats);
+
+/* ClickHouse's sipHash64 of b[0, n): SipHash-2-4 with the key (0, 0). */
+uint64_t bx_siphash64(const uint8_t *p, int64_t n);
+
+/*
+ * The receipt of a batch (see RunReceipt): adds to *sum (modulo 2^64) the
+ * sipHash64 of field `key_field` of every row as text (a binary UUID,
+ * `key_encoding` BX_ENC_UUID, as the 36 characters toString() writes), and
+ * sets *min_row / *max_row to the rows whose field `time_field` holds the
+ * smallest and largest text (byte order), or instant when binary
+ * (`time_encoding`); -1 when every row's is null. Answers 0, leaving *sum as
+ * it was, when a key field is null, a binary field is not of its width or a
+ * bound lies outside b[0, n_bytes).
+ */
+int bx_receipt_tally(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
+                     int32_t key_field, uint8_t key_encoding, int32_t time_field, uint8_t time_encoding, uint64_t *sum,
+                     int32_t *min_row, int32_t *max_row);
 
 #endif

@@ -133,19 +133,23 @@ static int64_t put_timestamp(uint8_t *out, int64_t o, const uint8_t *b, int32_t 
   return o + 7;
 }
 
-static int64_t put_int64(uint8_t *out, int64_t o, const uint8_t *b, int32_t s) {
-  int64_t v;
-  memcpy(&v, b + s, 8); /* little-endian, as x86-64 and arm64 are */
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+/* u's decimal digits. */
+static int64_t put_digits(uint8_t *out, int64_t o, uint64_t u) {
   char digits[20];
   int n = 0;
   do {
     digits[n++] = (char)('0' + u % 10);
     u /= 10;
   } while (u);
-  if (v < 0) out[o++] = '-';
   while (n) out[o++] = (uint8_t)digits[--n];
   return o;
+}
+
+static int64_t put_int64(uint8_t *out, int64_t o, const uint8_t *b, int32_t s) {
+  int64_t v;
+  memcpy(&v, b + s, 8); /* little-endian, as x86-64 and arm64 are */
+  if (v < 0) out[o++] = '-';
+  return put_digits(out, o, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 }
 
 /* A JSON column: null when empty, the text when verbatim; -1 otherwise. */
@@ -212,4 +216,70 @@ int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, in
   return BX_DONE;
 #undef UUID_OF
 #undef TIME_OF
+}
+
+static int64_t put_uint64(uint8_t *out, int64_t o, const uint8_t *b, int32_t s) {
+  uint64_t u;
+  memcpy(&u, b + s, 8);
+  return put_digits(out, o, u);
+}
+
+int bx_write_columns(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t columns,
+                     const uint8_t *kinds, const uint8_t *keys, const int32_t *key_ends, uint8_t *out, int64_t n_out,
+                     int32_t *row, int64_t *out_at) {
+  const int32_t slots = 2 * columns;
+  const int64_t key_bytes = key_ends[columns - 1];
+  for (; *row < count; (*row)++) {
+    const int32_t *x = index + (int64_t)*row * slots;
+    int64_t field_bytes = 0;
+    for (int32_t c = 0; c < columns; c++) {
+      int32_t s = x[2 * c], e = x[2 * c + 1];
+      if (s < 0) continue;
+      if (e < s || e > n_bytes) return BX_NEEDS_EXACT;
+      if (kinds[c] >= BX_COLUMN_INT64 && kinds[c] <= BX_COLUMN_BOOLEAN && e - s != 8) return BX_NEEDS_EXACT;
+      field_bytes += e - s;
+    }
+    int64_t o = *out_at;
+    if (o + ROW_OVERHEAD + key_bytes + 6 * field_bytes > n_out) return BX_NEEDS_ROOM;
+    for (int32_t c = 0; c < columns; c++) {
+      const int32_t ks = c ? key_ends[c - 1] : 0;
+      memcpy(out + o, keys + ks, (size_t)(key_ends[c] - ks));
+      o += key_ends[c] - ks;
+      const int32_t s = x[2 * c], e = x[2 * c + 1];
+      if (s < 0) {
+        PUT("null");
+        continue;
+      }
+      switch (kinds[c]) {
+        case BX_COLUMN_STRING:
+          o = put_string(out, o, b, s, e);
+          break;
+        case BX_COLUMN_JSON:
+          o = put_json(out, o, b, s, e);
+          break;
+        case BX_COLUMN_TIMESTAMP:
+          o = put_timestamp(out, o, b, s, e);
+          break;
+        case BX_COLUMN_INT64:
+          o = put_int64(out, o, b, s);
+          break;
+        case BX_COLUMN_UINT64:
+          o = put_uint64(out, o, b, s);
+          break;
+        case BX_COLUMN_BOOLEAN: {
+          uint64_t v;
+          memcpy(&v, b + s, 8);
+          if (v) PUT("true");
+          else PUT("false");
+          break;
+        }
+        default:
+          return BX_NEEDS_EXACT;
+      }
+      if (o < 0) return BX_NEEDS_EXACT;
+    }
+    PUT("}\n");
+    *out_at = o;
+  }
+  return BX_DONE;
 }

@@ -14,8 +14,9 @@ import {
   RUN_STATUSES,
 } from '@bx/core';
 import { destinationSchema } from '@bx/destinations';
+import { modelPlugin } from '@bx/models';
 import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
-import type { Store } from '@bx/store';
+import type { ReconcileStatus, Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { checkDestinationNetwork, requireSecretsOnMove } from './destination-rules';
@@ -32,6 +33,16 @@ export interface ListRunsQuery {
   start?: string;
   /** Only runs whose interval starts before this instant. */
   end?: string;
+}
+
+/** One interval of `GET /api/exports/:id/reconciliation` (contract). */
+export interface ReconciliationView {
+  data_interval_start: string;
+  data_interval_end: string;
+  source_records: number;
+  exported_records: number;
+  status: ReconcileStatus;
+  checked_at: string;
 }
 
 export interface ListExportsQuery {
@@ -135,6 +146,11 @@ export class ExportService {
       requireSecretsOnMove(current.destination, next.destination, destinationPatch.config ?? {});
       if (this.opts.network) await checkDestinationNetwork(next.destination, this.opts.network);
     }
+    const filters = (['include_events', 'exclude_events'] as const).filter((f) => next[f].length > 0);
+    if (filters.length > 0 && !modelPlugin(next.model).eventFilters) {
+      const details = filters.map((field) => ({ field, message: `does not apply to the ${next.model} model` }));
+      throw new ValidationError(`Invalid body: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+    }
     if (next.start_at && next.end_at && next.end_at <= next.start_at) {
       throw new ValidationError('Invalid body: end_at: end_at must be after start_at', [
         { field: 'end_at', message: 'end_at must be after start_at' },
@@ -176,6 +192,22 @@ export class ExportService {
     const exp = await this.get(id);
     await this.store.exports.markDeleted(exp);
     this.logger.info('export deleted; its runs are removed in the background', { export_id: id });
+  }
+
+  /** What the reconciler last found for the export's intervals in its window, newest first. */
+  async reconciliation(id: string): Promise<{ results: ReconciliationView[] }> {
+    await this.get(id);
+    const records = await this.store.reconciliation.list(id);
+    return {
+      results: records.map((r) => ({
+        data_interval_start: new Date(r.start).toISOString(),
+        data_interval_end: new Date(r.end).toISOString(),
+        source_records: r.sourceRecords,
+        exported_records: r.exportedRecords,
+        status: r.status,
+        checked_at: new Date(r.checkedAt).toISOString(),
+      })),
+    };
   }
 
   async latestRuns(id: string, limit = 10): Promise<Run[]> {

@@ -1,5 +1,6 @@
-import { errorMessage, type Logger } from '@bx/core';
+import type { Logger } from '@bx/core';
 import type { Store } from '@bx/store';
+import { AlertWebhook } from './alert-webhook';
 
 export interface FailurePolicyOptions {
   /** Consecutive failed runs that pause an export; 0 never pauses. */
@@ -17,11 +18,15 @@ export interface FailurePolicyOptions {
  * does, so a broken destination stops burning retries until someone looks.
  */
 export class FailurePolicy {
+  private readonly webhook: AlertWebhook;
+
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly opts: FailurePolicyOptions,
-  ) {}
+  ) {
+    this.webhook = new AlertWebhook(opts.webhookUrl, logger, opts.fetch);
+  }
 
   async failed(exportId: string, error: string): Promise<void> {
     const failures = await this.store.exports.recordFailure(exportId);
@@ -41,7 +46,7 @@ export class FailurePolicy {
       this.opts.webhookUrl &&
       (await this.store.exports.claimAlert(exportId, this.opts.alertEverySeconds ?? 86_400))
     ) {
-      await this.notify({
+      await this.webhook.notify({
         type: 'batch_export.auto_paused',
         export_id: exp.id,
         name: exp.name,
@@ -51,20 +56,6 @@ export class FailurePolicy {
         last_error: error,
         paused_at: new Date().toISOString(),
       });
-    }
-  }
-
-  private async notify(body: Record<string, unknown>): Promise<void> {
-    try {
-      const res = await (this.opts.fetch ?? fetch)(this.opts.webhookUrl!, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    } catch (err) {
-      this.logger.error('alert webhook failed', { export_id: body.export_id, err: errorMessage(err) });
     }
   }
 }

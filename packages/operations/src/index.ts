@@ -1,3 +1,4 @@
+export * from './alert-webhook';
 export * from './backfill-pump';
 export * from './backfill-service';
 export * from './export-input';
@@ -6,5 +7,7 @@ export * from './export-service';
 export * from './failure-policy';
 export * from './ids';
 export * from './run-admission';
+export * from './reconcile-judge';
+export * from './reconciler';
 export * from './run-retention';
 export * from './run-service';

@@ -5,7 +5,9 @@
 -- worker was killed, ran out of memory, or lost its lock): after ARGV[4] such
 -- attempts in a row it answers 'crashed|<count>|<backfill id>' instead, and
 -- the worker fails the run for good rather than crash on it forever.
--- Answers '<attempt>|<backfill id or empty>' or why not.
+-- Answers '<attempt>|<receipt version>|<backfill id or empty>' or why not:
+-- the version this attempt's receipt gets if it completes, one more than the
+-- last completed attempt's receipt (1 for the first).
 -- KEYS 1-6 as in track.lua, KEYS[7] the paused exports set.
 -- ARGV[1] now (ms), ARGV[2] started_at (ISO), ARGV[3] the export id,
 -- ARGV[4] how many unfinished attempts in a row fail the run.
@@ -30,4 +32,10 @@ local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', 'Running', 'started_at', ARGV[2], 'started_ms', ARGV[1],
   'finished_at', '', 'error', '')
 track(status, 'Running', ARGV[1])
-return tostring(attempt) .. '|' .. openBackfill()
+local version = 1
+local receipt = redis.call('HGET', KEYS[1], 'receipt')
+if receipt then
+  local ok, decoded = pcall(cjson.decode, receipt)
+  if ok and type(decoded) == 'table' and tonumber(decoded.version) then version = tonumber(decoded.version) + 1 end
+end
+return tostring(attempt) .. '|' .. tostring(version) .. '|' .. openBackfill()

@@ -186,8 +186,11 @@ export class ExportRepository {
         this.keys.exportRuns(id),
         this.keys.exportedBlocks(id),
         ...blocks.map((block) => this.keys.exportedBlock(id, Number(block))),
+        this.keys.reconciliation(id),
+        this.keys.reconcileLock(id),
       )
       .hdel(this.keys.exportTotals, `${id}|rows`, `${id}|bytes`)
+      .hdel(this.keys.reconcileStats, `${id}|checked`, `${id}|mismatches`, `${id}|late_rows`, `${id}|repairs`)
       .hdel(this.keys.deletingExports, id)
       .exec();
   }

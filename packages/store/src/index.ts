@@ -1,6 +1,7 @@
 export * from './backfill-repository';
 export * from './export-repository';
 export * from './keys';
+export * from './reconciliation-repository';
 export * from './run-log-repository';
 export * from './run-repository';
 export * from './schedule-repository';

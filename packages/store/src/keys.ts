@@ -56,6 +56,16 @@ export function storeKeys(prefix: string) {
     exportTotals: `${prefix}:stats:export-totals`,
     /** hash `<status>|<le>`, `<status>|count`, `<status>|sum_ms` → attempt durations; buckets not cumulative. */
     runDurations: `${prefix}:stats:run-durations`,
+    /**
+     * hash interval start ms → what the reconciler last found for that
+     * interval of the export (reconciliation-repository.ts); bounded by the
+     * reconcile window, mismatches by the run retention.
+     */
+    reconciliation: (exportId: string) => `${prefix}:reconcile:${exportId}`,
+    /** short lock of one export's reconciliation (several schedulers). */
+    reconcileLock: (exportId: string) => `${prefix}:reconcile-lock:${exportId}`,
+    /** hash `<export id>|checked`, `|mismatches`, `|late_rows`, `|repairs` → the reconciler's counters. */
+    reconcileStats: `${prefix}:stats:reconcile`,
     /** Before the export index (first version): sets of export ids. Read once by the migration. */
     legacyAllExports: `${prefix}:exports`,
     /** JSON of one admin login, by the SHA-256 (hex) of its cookie's id; expires with the session. */

@@ -1,4 +1,4 @@
-import type { Run, RunStatus } from '@bx/core';
+import type { Run, RunReceipt, RunStatus } from '@bx/core';
 import { callScript, type RedisClient } from '@bx/redis';
 import {
   EXPORTED_BLOCK_SLOTS,
@@ -11,9 +11,12 @@ import {
 import { storeScripts } from './store-scripts';
 import { parseRun } from './run-record';
 
-/** What start() did: the attempt it began (and the backfill it runs for), or why it did not. */
+/**
+ * What start() did: the attempt it began (the backfill it runs for, the
+ * version its receipt gets), or why it did not.
+ */
 export type RunStart =
-  | { status: 'started'; attempt: number; backfillId: string | null }
+  | { status: 'started'; attempt: number; backfillId: string | null; receiptVersion: number }
   /** `crashes` attempts in a row never finished: the caller fails the run for good. */
   | { status: 'crashed'; crashes: number; backfillId: string | null }
   | { status: 'Cancelled' | 'Completed' | 'missing' | 'held' };
@@ -55,6 +58,16 @@ export interface ListRunsOptions {
   from?: number;
 }
 
+/** What the reconciler reads of a run: its status, interval and receipt. */
+export interface RunReceiptView {
+  id: string;
+  status: RunStatus;
+  /** The interval, epoch ms. */
+  start: number;
+  end: number;
+  receipt: RunReceipt | null;
+}
+
 /** A run's result as the worker records it. */
 export interface RunResult {
   records: number;
@@ -82,6 +95,7 @@ export class RunRepository {
       'reschedule-run',
       'delete-run',
       'set-run-state',
+      'run-receipts',
     ]);
   }
 
@@ -149,6 +163,48 @@ export class RunRepository {
     });
   }
 
+  /** Ids of an export's runs whose interval starts in `[from, to)` (epoch ms), oldest first. */
+  async idsBetween(exportId: string, from: number, to: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.exportRuns(exportId), from, `(${to}`);
+  }
+
+  /** `idsBetween` of many exports in one round trip, in their order. */
+  async idsBetweenMany(ranges: ReadonlyArray<{ exportId: string; from: number; to: number }>): Promise<string[][]> {
+    if (ranges.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const r of ranges) pipeline.zrangebyscore(this.keys.exportRuns(r.exportId), r.from, `(${r.to}`);
+    return ((await pipeline.exec()) ?? []).map(([err, ids]) => {
+      if (err) throw err;
+      return ids as string[];
+    });
+  }
+
+  /** Status, interval and receipt of many runs, without the rest of their records; one script call per 5,000. */
+  async receipts(ids: readonly string[]): Promise<RunReceiptView[]> {
+    const out: RunReceiptView[] = [];
+    for (let i = 0; i < ids.length; i += 5000) {
+      const chunk = ids.slice(i, i + 5000);
+      const values = (await callScript(
+        this.redis,
+        'run-receipts',
+        chunk.map((id) => this.keys.run(id)),
+        [],
+      )) as string[];
+      chunk.forEach((id, k) => {
+        const [status, end, receipt] = [values[3 * k], values[3 * k + 1], values[3 * k + 2]];
+        if (!status || !end) return;
+        out.push({
+          id,
+          status: status as RunStatus,
+          start: intervalStartOfRun(id),
+          end: Number(end),
+          receipt: receipt ? (JSON.parse(receipt) as RunReceipt) : null,
+        });
+      });
+    }
+    return out;
+  }
+
   /** Status of many runs in one round trip (null: no record). */
   async statuses(ids: readonly string[]): Promise<Array<RunStatus | null>> {
     const out: Array<RunStatus | null> = [];
@@ -174,9 +230,14 @@ export class RunRepository {
     )) as string;
     const crashed = /^crashed\|(\d+)\|(.*)$/.exec(answer);
     if (crashed) return { status: 'crashed', crashes: Number(crashed[1]), backfillId: crashed[2] || null };
-    const match = /^(\d+)\|(.*)$/.exec(answer);
+    const match = /^(\d+)\|(\d+)\|(.*)$/.exec(answer);
     if (!match) return { status: answer as 'Cancelled' | 'Completed' | 'missing' | 'held' };
-    return { status: 'started', attempt: Number(match[1]), backfillId: match[2] || null };
+    return {
+      status: 'started',
+      attempt: Number(match[1]),
+      receiptVersion: Number(match[2]),
+      backfillId: match[3] || null,
+    };
   }
 
   /**

@@ -1,6 +1,7 @@
 import { RUN_STATUSES, type BatchExport, type RunStatus } from '@bx/core';
 import { callScript, type RedisClient } from '@bx/redis';
 import type { ExportRepository } from './export-repository';
+import { reconcileCountsOf, type ReconcileCounts } from './reconciliation-repository';
 import type { StoreKeys } from './keys';
 import { RUN_DURATION_BUCKETS } from './run-durations';
 import { storeScripts } from './store-scripts';
@@ -25,6 +26,8 @@ export interface ExportStats {
   oldestPendingEnd: number | null;
   /** Start (epoch ms) of the next interval the scheduler will create a run for. */
   cursor: number | null;
+  /** The reconciler's counters: intervals checked, mismatches found, rows found late, repairs done. */
+  reconcile: ReconcileCounts;
 }
 
 export interface StatsSnapshot {
@@ -60,8 +63,9 @@ export class StatsRepository {
       .hgetall(this.keys.runDurations)
       .hgetall(this.keys.exportTotals)
       .hgetall(this.keys.cursor)
+      .hgetall(this.keys.reconcileStats)
       .exec();
-    const [time, byStatus, durations, totals, cursors] = (results ?? []).map(([err, value]) => {
+    const [time, byStatus, durations, totals, cursors, reconcile] = (results ?? []).map(([err, value]) => {
       if (err) throw err;
       return value;
     }) as [
@@ -70,10 +74,12 @@ export class StatsRepository {
       Record<string, string>,
       Record<string, string>,
       Record<string, string>,
+      Record<string, string>,
     ];
 
     const exports: ExportStats[] = [];
-    for await (const ids of this.exports.ids(CHUNK)) exports.push(...(await this.exportChunk(ids, totals, cursors)));
+    for await (const ids of this.exports.ids(CHUNK))
+      exports.push(...(await this.exportChunk(ids, totals, cursors, reconcile)));
     return {
       now: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
       runsByStatus: Object.fromEntries(RUN_STATUSES.map((s) => [s, Number(byStatus[s] ?? 0)])) as Record<
@@ -89,6 +95,7 @@ export class StatsRepository {
     ids: string[],
     totals: Record<string, string>,
     cursors: Record<string, string>,
+    reconcile: Record<string, string>,
   ): Promise<ExportStats[]> {
     const pipeline = this.redis.pipeline();
     callScript(
@@ -112,6 +119,7 @@ export class StatsRepository {
         bytes: Number(totals[`${id}|bytes`] ?? 0),
         oldestPendingEnd: oldest[i] ? Number(oldest[i]) : null,
         cursor: cursors[id] === undefined ? null : Number(cursors[id]),
+        reconcile: reconcileCountsOf(reconcile, id),
       };
     });
   }

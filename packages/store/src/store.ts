@@ -4,6 +4,7 @@ import { BackfillRepository } from './backfill-repository';
 import { ExportRepository } from './export-repository';
 import { storeKeys, type StoreKeys } from './keys';
 import { migrateStore } from './migrate';
+import { ReconciliationRepository } from './reconciliation-repository';
 import { RunLogRepository } from './run-log-repository';
 import { RunRepository } from './run-repository';
 import { ScheduleRepository } from './schedule-repository';
@@ -25,6 +26,7 @@ export class Store {
   readonly schedule: ScheduleRepository;
   readonly backfills: BackfillRepository;
   readonly stats: StatsRepository;
+  readonly reconciliation: ReconciliationRepository;
   readonly sessions: SessionRepository;
 
   constructor(
@@ -40,6 +42,7 @@ export class Store {
     this.schedule = new ScheduleRepository(redis, this.keys);
     this.backfills = new BackfillRepository(redis, this.keys);
     this.stats = new StatsRepository(redis, this.keys, this.exports);
+    this.reconciliation = new ReconciliationRepository(redis, this.keys);
     storeScripts.define(redis, ['server-time']);
   }
 

@@ -16,7 +16,7 @@ export function terminateZstdThread(): Promise<void> {
   return thread.terminate();
 }
 
-/** Rows that write their JSON Lines records themselves (EventBatch). */
+/** Rows that write their JSON Lines records themselves (a RecordBatch). */
 export interface RecordRows {
   readonly count: number;
   /** Records of rows `from`.. written into `target` from its start, as many as fit: the next row, the bytes. */

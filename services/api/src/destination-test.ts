@@ -1,5 +1,13 @@
-import { RetryableError, errorMessage, isRetryable, type BatchExport, type DestinationConfig } from '@bx/core';
+import {
+  RetryableError,
+  errorMessage,
+  isRetryable,
+  modelSchema,
+  type BatchExport,
+  type DestinationConfig,
+} from '@bx/core';
 import type { DestinationCheckOptions } from '@bx/core';
+import { modelPlugin } from '@bx/models';
 
 /** What `POST /api/exports/:id/test` answers (and the console shows). */
 export interface DestinationTestResult {
@@ -44,7 +52,8 @@ async function withDeadline(
 }
 
 /**
- * Reaches the destination with the export's credentials, within
+ * Reaches the destination with the export's credentials (a table destination
+ * checks an existing table against the export's model), within
  * TEST_DEADLINE_MS whatever the destination does; the outcome is the
  * answer, not an error (contract: 200 `{status: "ok" | "error", message,
  * retryable}`). The API route and the console both call this.
@@ -56,7 +65,7 @@ export async function testDestination(
 ): Promise<DestinationTestResult> {
   try {
     await withDeadline(
-      (deadline) => check(exp.destination, { signal: deadline }),
+      (deadline) => check(exp.destination, { signal: deadline, model: modelSchema(modelPlugin(exp.model)) }),
       signal ?? new AbortController().signal,
       TEST_DEADLINE_MS,
       exp.destination.type,

@@ -52,16 +52,39 @@ export function buildRegistry(snapshot: StatsSnapshot, queues: QueueCounts): Reg
     labelNames: ['export_id'],
     registers,
   });
+  const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ['export_id'], registers });
   const lag = new Gauge({
     name: 'bx_export_lag_seconds',
     help: 'Now minus the end of the oldest interval the export has not exported yet (0 when caught up).',
     labelNames: ['export_id'],
     registers,
   });
+  const reconcile = {
+    checked: counter(
+      'bx_reconcile_intervals_checked_total',
+      'Completed intervals the reconciler compared with the source (every pass counts again).',
+    ),
+    mismatches: counter(
+      'bx_reconcile_mismatches_total',
+      'Intervals found changed at the source since they were exported (late or deleted rows).',
+    ),
+    late_rows: counter(
+      'bx_reconcile_late_rows_total',
+      "Rows found at the source beyond what an interval's receipt counted when its mismatch was found.",
+    ),
+    repairs: counter(
+      'bx_reconcile_repairs_total',
+      'Mismatched intervals re-exported until they matched the source again.',
+    ),
+  };
   for (const exp of snapshot.exports) {
     rows.inc({ export_id: exp.id }, exp.rows);
     bytes.inc({ export_id: exp.id }, exp.bytes);
     if (exp.export) lag.set({ export_id: exp.id }, exportLagSeconds(snapshot.now, exp, exp.export));
+    // Only exports the reconciler has looked at (RECONCILE_WINDOW_HOURS=0: none).
+    if (exp.reconcile.checked > 0)
+      for (const key of ['checked', 'mismatches', 'late_rows', 'repairs'] as const)
+        reconcile[key].inc({ export_id: exp.id }, exp.reconcile[key]);
   }
 
   registerStoredHistogram(

@@ -6,6 +6,7 @@ export function exportView(exp: BatchExport, latestRuns?: Run[]): Record<string,
   return {
     ...exp,
     paused_reason: exp.paused_reason ?? null,
+    auto_repair: exp.auto_repair ?? true,
     destination: withoutSecrets(exp.destination),
     ...(latestRuns ? { latest_runs: latestRuns } : {}),
   };

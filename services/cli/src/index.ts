@@ -1,2 +1,4 @@
 export * from './enqueue-backfill';
 export * from './progress';
+export { main as verifyMain } from './verify';
+export * from './verify-report';

@@ -1,5 +1,7 @@
+import { IntervalChecksums } from '@bx/clickhouse/checksums';
+import { modelPlugin } from '@bx/models';
 import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
-import { BackfillPump, ExportJanitor, RunRetention } from '@bx/operations';
+import { AlertWebhook, BackfillPump, ExportJanitor, Reconciler, RunRetention } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { Background } from './background';
@@ -28,8 +30,18 @@ export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Prom
   const pump = new BackfillPump(store, queue, logger, { window: config.SCHEDULER_RUN_WINDOW });
   const retention = new RunRetention(store, queue, logger, config.RUN_RETENTION_DAYS * 86_400_000);
   const janitor = new ExportJanitor(store, queue, logger);
+  const checksums = IntervalChecksums.fromConfig(config, modelPlugin);
+  const reconciler = new Reconciler(store, queue, (items) => checksums.ofExports(items, config), logger, {
+    checks: (model) => checksums.supports(model),
+    windowMs: config.RECONCILE_WINDOW_HOURS * 3_600_000,
+    keepMismatchesMs: config.RUN_RETENTION_DAYS * 86_400_000,
+    webhook: new AlertWebhook(config.ALERT_WEBHOOK_URL, logger),
+  });
   const background = new Background(
     [
+      ...(config.RECONCILE_WINDOW_HOURS > 0
+        ? [{ name: 'reconciler', everyMs: config.RECONCILE_EVERY_MS, run: () => reconciler.pass() }]
+        : []),
       { name: 'backfill pump', everyMs: config.SCHEDULER_TICK_MS, run: () => pump.pass() },
       { name: 'run retention', everyMs: HOUSEKEEPING_MS, run: async () => retention.pass(await store.now()) },
       {
@@ -47,11 +59,13 @@ export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Prom
     settle_seconds: config.SCHEDULER_SETTLE_SECONDS,
     run_window: config.SCHEDULER_RUN_WINDOW,
     run_retention_days: config.RUN_RETENTION_DAYS,
+    reconcile_window_hours: config.RECONCILE_WINDOW_HOURS,
   });
   return {
     async stop() {
       await scheduler.stop();
       await background.stop();
+      await checksums.close();
       await queue.close();
       await store.close();
       logger.info('scheduler stopped');

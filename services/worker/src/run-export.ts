@@ -1,6 +1,16 @@
-import type { ClickHouseSource, EventsQuery } from '@bx/clickhouse';
-import { errorMessage, isRetryable, type BatchExport, type Config, type Logger } from '@bx/core';
-import type { DestinationWriter } from '@bx/batch';
+import type { ClickHouseSource } from '@bx/clickhouse';
+import {
+  RetryableError,
+  errorMessage,
+  isRetryable,
+  modelSchema,
+  type BatchExport,
+  type Logger,
+  type ModelPlugin,
+  type ModelSourceConfig,
+} from '@bx/core';
+import { ReceiptTally, tallied, type BatchFormat, type DestinationWriter } from '@bx/batch';
+import { modelPlugin } from '@bx/models';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJob, RunOutcome } from '@bx/queue';
 import type { ExportRepository, RunLogRepository, RunRepository } from '@bx/store';
@@ -13,10 +23,11 @@ export interface RunExportDeps {
     runs: Pick<RunRepository, 'start' | 'complete' | 'fail' | 'cancel' | 'state' | 'setState'>;
     runLogs: Pick<RunLogRepository, 'append'>;
   };
-  source: Pick<ClickHouseSource, 'eventBatches'>;
+  source: Pick<ClickHouseSource, 'modelBatches'>;
   /** The run's writer (the registry's writerFor). */
   destinationFor: (exp: BatchExport) => DestinationWriter | Promise<DestinationWriter>;
-  config: Pick<Config, 'CLICKHOUSE_DATABASE' | 'EVENTS_TABLE' | 'EVENTS_INTERVAL_COLUMN'>;
+  /** Where the models' source tables are. */
+  config: ModelSourceConfig;
   logger: Logger;
   /** Auto-pause after consecutive failures; absent in tests that do not need it. */
   failures?: Pick<FailurePolicy, 'failed'>;
@@ -26,8 +37,8 @@ export interface RunExportDeps {
 const PROGRESS_EVERY_MS = 5000;
 
 /**
- * Exports one interval: the bounded SELECT streamed into the destination, the
- * outcome recorded on the run. A plain function of payload and context that
+ * Exports one interval: the export's model's bounded SELECT streamed into the
+ * destination, the outcome recorded on the run. A plain function of payload and context that
  * answers what happened (failures included) as a value; what the worker
  * logs about the run is also kept with the run (RunLog).
  */
@@ -63,7 +74,7 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
     log.info('run skipped', { reason: started.status });
     return { status: 'skipped', reason: started.status };
   }
-  const { attempt, backfillId } = started;
+  const { attempt, backfillId, receiptVersion } = started;
   const began = Date.now();
   log.info('run started', {
     data_interval_start: iso(payload.data_interval_start),
@@ -71,23 +82,26 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
     destination: exp.destination.type,
     ...(backfillId ? { backfill_id: backfillId } : {}),
   });
-  const query: EventsQuery = {
-    database: deps.config.CLICKHOUSE_DATABASE,
-    table: deps.config.EVENTS_TABLE,
-    intervalColumn: deps.config.EVENTS_INTERVAL_COLUMN,
-    teamId: exp.team_id,
-    start: payload.data_interval_start,
-    end: payload.data_interval_end,
-    includeEvents: exp.include_events,
-    excludeEvents: exp.exclude_events,
-  };
   let lastProgress = began;
   try {
+    const model = modelPlugin(exp.model) as ModelPlugin<BatchFormat>;
+    // The receipt is of the rows handed to the writer, counted as they pass, not of a second query.
+    const tally = new ReceiptTally(model.receipt);
+    const input = {
+      config: deps.config,
+      teamId: exp.team_id,
+      start: payload.data_interval_start,
+      end: payload.data_interval_end,
+      includeEvents: exp.include_events,
+      excludeEvents: exp.exclude_events,
+    };
     const writer = await deps.destinationFor(exp);
-    const result = await writer.write(deps.source.eventBatches(query, ctx.signal, { reuseBuffers: true }), {
+    const batches = tallied(deps.source.modelBatches(model, input, ctx.signal, { reuseBuffers: true }), tally);
+    const written = await writer.write(batches, {
       exportId: exp.id,
       runId: payload.run_id,
       teamId: exp.team_id,
+      model: modelSchema(model),
       attempt: ctx.attempt,
       dataIntervalStart: payload.data_interval_start,
       dataIntervalEnd: payload.data_interval_end,
@@ -105,7 +119,14 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
         log.info('progress', { records });
         void ctx.progress(records).catch(() => undefined);
       },
+      receipt: { version: receiptVersion, build: (files) => tally.receipt(files, receiptVersion) },
     });
+    if (written.records !== tally.records) {
+      throw new RetryableError(`the destination reports ${written.records} rows written of ${tally.records} read`, {
+        code: 'ReceiptMismatch',
+      });
+    }
+    const result = { ...written, receipt: written.receipt ?? tally.receipt(written.files, receiptVersion) };
     const recorded = await deps.store.runs.complete(payload.run_id, result, Date.now(), attempt, backfillId);
     if (recorded === 'Superseded') {
       // This worker lost its lock and another took the run over: that attempt records the outcome.
@@ -121,9 +142,11 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
       records: result.records,
       bytes: result.bytes,
       files: result.files.length,
+      checksum: result.receipt.checksum,
+      receipt_version: receiptVersion,
       ms: Date.now() - began,
     });
-    return { status: 'completed', ...result };
+    return { status: 'completed', records: result.records, bytes: result.bytes, files: result.files };
   } catch (err) {
     const retry = isRetryable(err) && !ctx.lastAttempt;
     const message = errorMessage(err);

@@ -63,14 +63,6 @@ export class BinaryCopyEncoder {
       out.copy(bigger, 0, 0, o);
       out = bigger;
     };
-    const putMicros = (unix: number) => {
-      const micros = unix - PG_EPOCH_MICROS;
-      const high = Math.floor(micros / TWO_32);
-      out.writeInt32BE(8, o);
-      out.writeInt32BE(high, o + 4);
-      out.writeUInt32BE(micros - high * TWO_32, o + 8);
-      o += 12;
-    };
     const putText = (text: string, prefix: number) => {
       const n = Buffer.byteLength(text);
       room(n + 5);
@@ -102,7 +94,7 @@ export class BinaryCopyEncoder {
           // A UUID or timestamp read binary (see EventBatch.layout): written from its text.
           const text = binaryText(bytes, s, e, layout[f]!);
           if (kind !== Kind.Timestamp) putText(text, 0);
-          else putMicros(timestampMicros(Buffer.from(text), 0, Buffer.byteLength(text)));
+          else o = putMicros(out, o, timestampMicros(Buffer.from(text), 0, text.length));
           continue;
         }
         if (kind === Kind.Text) {
@@ -129,7 +121,7 @@ export class BinaryCopyEncoder {
           if (prefix) out[o + 4] = 1;
           o = copyBytes(bytes, s, e, out, o + 4 + prefix);
         } else if (kind === Kind.Timestamp) {
-          putMicros(unixMicros(bytes, s, e));
+          o = putTimestamp(out, o, bytes, s, e);
         } else if (kind === Kind.Int8) {
           // Little-endian in the batch, big-endian on the wire.
           out.writeInt32BE(8, o);
@@ -172,6 +164,21 @@ function copyBytes(source: Uint8Array, s: number, e: number, out: Buffer, o: num
   }
   out.set(source.subarray(s, e), o);
   return o + e - s;
+}
+
+/** The ClickHouse timestamp `b[s, e)` as a binary COPY timestamptz value at `o`; answers where it ends. */
+export function putTimestamp(out: Buffer, o: number, b: Uint8Array, s: number, e: number): number {
+  return putMicros(out, o, unixMicros(b, s, e));
+}
+
+/** Unix microseconds `unix` as a binary COPY timestamptz value at `o`; answers where it ends. */
+function putMicros(out: Buffer, o: number, unix: number): number {
+  const micros = unix - PG_EPOCH_MICROS;
+  const high = Math.floor(micros / TWO_32);
+  out.writeInt32BE(8, o);
+  out.writeInt32BE(high, o + 4);
+  out.writeUInt32BE(micros - high * TWO_32, o + 8);
+  return o + 12;
 }
 
 /** ClickHouse's `0000-00-00 00:00:00` (a zero DateTime on 18.16) is the Unix epoch. */

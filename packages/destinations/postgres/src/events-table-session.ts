@@ -62,7 +62,9 @@ export async function prepareEventsTable(
 ): Promise<ColumnEncoding[]> {
   const { schema, table } = target;
   await requireSchema(conn, schema);
-  const columns = (await describeTable(conn, schema, table)) ?? (await createEventsTable(conn, schema, table));
+  const columns =
+    (await describeTable(conn, schema, table)) ??
+    (await createTable(conn, schema, table, createEventsTableSql(schema, table)));
   return checkedEncodings(columns, target);
 }
 
@@ -72,12 +74,17 @@ export async function prepareEventsTable(
  * one name fail (42P07, or 23505 on pg_type's index) rather than wait. The
  * advisory lock makes the others wait, then find the table.
  */
-async function createEventsTable(conn: PostgresConnection, schema: string, table: string): Promise<TableColumn[]> {
+export async function createTable(
+  conn: PostgresConnection,
+  schema: string,
+  table: string,
+  statements: readonly string[],
+): Promise<TableColumn[]> {
   await conn.query('BEGIN', 'BEGIN');
   try {
     await lockTableCreation(conn, schema, table);
     if (!(await describeTable(conn, schema, table))) {
-      for (const sql of createEventsTableSql(schema, table)) await conn.query(sql, 'CREATE TABLE');
+      for (const sql of statements) await conn.query(sql, 'CREATE TABLE');
     }
     await conn.query('COMMIT', 'COMMIT');
   } catch (err) {

@@ -1,9 +1,10 @@
-import { finished } from 'node:stream/promises';
 import type { EventBatch } from '@bx/batch';
-import { EVENT_COLUMNS, RetryableError, drainedOrClosed } from '@bx/core';
-import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, BinaryCopyEncoder } from './copy-binary';
+import { EVENT_COLUMNS, type RunReceipt } from '@bx/core';
+import { BinaryCopyEncoder } from './copy-binary';
+import { copyBatches } from './copy-stream';
 import type { ColumnEncoding } from './events-table';
 import type { PostgresConnection } from './postgres-connection';
+import { writeReceipt, type ReceiptRow } from './receipts-table';
 import { qualifiedName, quoteIdentifier, utcTimestamp } from './sql-text';
 
 export interface IntervalLoad {
@@ -19,6 +20,11 @@ export interface IntervalLoad {
   onProgress(records: number): void;
   /** Throws when the run must stop (cancelled, shutting down). */
   checkAborted(): void;
+  /**
+   * The interval's receipt row, asked for once every row is in; written to
+   * batch_export_receipts in the same transaction (contract: Receipts).
+   */
+  receipt?: () => ReceiptRow;
 }
 
 export interface LoadResult {
@@ -29,6 +35,8 @@ export interface LoadResult {
   deleted: number;
   /** Rows that took the exact path (values PostgreSQL refuses, JSON to normalise). */
   exactRows: number;
+  /** The receipt committed with the rows, when the load wrote one. */
+  receipt?: RunReceipt;
 }
 
 /**
@@ -38,7 +46,8 @@ export interface LoadResult {
  * committed or rolled back: its new rows would survive the DELETE's snapshot),
  * delete the rows earlier loads left (by team and `inserted_at`, the column
  * the interval is cut on), stream the batches in with one binary COPY as
- * they arrive, check the server counted every row, commit. A failure
+ * they arrive, check the server counted every row, replace the interval's
+ * receipt row (when asked to), commit. A failure
  * anywhere, or a worker killed anywhere, rolls back: readers see the old
  * rows or the new ones, never both or neither. On a failure the caller
  * closes the session, which rolls the transaction back (a ROLLBACK sent on a
@@ -62,51 +71,19 @@ export async function replaceIntervalRows(
   );
   result.deleted = deletion.rowCount;
   const columns = EVENT_COLUMNS.map(quoteIdentifier).join(', ');
-  const copy = conn.copyIn(`COPY ${table} (${columns}) FROM STDIN (FORMAT binary)`, 'COPY');
-  let failure: unknown = null;
-  // The driver reports a lost connection as an 'error' of the stream without closing it: a write
-  // waiting for 'drain' would wait for ever, so every wait races this.
-  const failed = new Promise<never>((_, reject) =>
-    copy.on('error', (err) => {
-      failure ??= err;
-      reject(conn.classify(err, 'COPY'));
-    }),
+  const encoder = new BinaryCopyEncoder(load.encodings);
+  const copied = await copyBatches(
+    conn,
+    `COPY ${table} (${columns}) FROM STDIN (FORMAT binary)`,
+    {
+      encode: (batch) => ({ data: encoder.encode(batch), exactRows: encoder.exactRows }),
+      onProgress: (records) => load.onProgress(records),
+      checkAborted: () => load.checkAborted(),
+    },
+    batches,
   );
-  failed.catch(() => undefined);
-  const done = finished(copy);
-  done.catch(() => undefined);
-  const send = async (chunk: Buffer) => {
-    result.bytes += chunk.length;
-    if (!copy.write(chunk)) await Promise.race([drainedOrClosed(copy), failed]);
-    if (failure || copy.destroyed) throw conn.classify(failure ?? new Error('COPY stream closed'), 'COPY');
-  };
-  try {
-    const encoder = new BinaryCopyEncoder(load.encodings);
-    await send(BINARY_COPY_HEADER);
-    for await (const batch of batches) {
-      load.checkAborted();
-      if (batch.count === 0) continue;
-      const data = encoder.encode(batch);
-      result.records += batch.count;
-      result.exactRows += encoder.exactRows;
-      await send(data);
-      load.onProgress(result.records);
-    }
-    load.checkAborted();
-    copy.end(BINARY_COPY_TRAILER);
-    await Promise.race([done, failed]);
-  } catch (err) {
-    // Still attached to the session (the source failed, the run was aborted): CopyFail ends the
-    // COPY. Closing the session (the caller does) would as well.
-    if (!failure && !copy.destroyed) copy.destroy();
-    throw failure ? conn.classify(failure, 'COPY') : err;
-  }
-  result.bytes += BINARY_COPY_TRAILER.length;
-  if (copy.rowCount !== result.records) {
-    throw new RetryableError(`PostgreSQL COPY took ${copy.rowCount} rows, ${result.records} were sent`, {
-      code: 'CopyIncomplete',
-    });
-  }
+  Object.assign(result, copied);
+  if (load.receipt) result.receipt = await writeReceipt(conn, load.schema, load.receipt(), Date.now());
   await conn.query('COMMIT', 'COMMIT');
   return result;
 }

@@ -7,7 +7,7 @@ import type { PostgresConfig } from './postgres-config';
 import { classifyPostgresError } from './postgres-errors';
 
 export interface SessionSettings {
-  /** Longest wait for the TCP connection, TLS and login, in ms. */
+  /** Longest wait for the host's lookup, the TCP connection, TLS and login together, in ms. */
   connectMs: number;
   /** `lock_timeout`: longest wait for a lock on the table or the interval's rows, in ms; then the statement fails (55P03, retryable). */
   lockMs: number;
@@ -49,6 +49,35 @@ export function tlsOptions(config: Pick<PostgresConfig, 'host' | 'sslmode' | 'ca
 }
 
 /**
+ * `resolve(host)`, given up after `ms` (a resolver that never answers must
+ * not hold the run: Node's DNS lookup has no timeout of its own) or when
+ * `signal` aborts. The lookup itself cannot be cancelled; its late answer is
+ * ignored.
+ */
+export async function lookupWithin(
+  host: string,
+  resolve: (host: string) => Promise<string>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<string> {
+  if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+  const timeout = `PostgreSQL login failed: timeout expired looking up ${host} after ${ms} ms (POSTGRES_CONNECT_TIMEOUT_MS)`;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const givenUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RetryableError(timeout, { code: 'Timeout' })), ms);
+    onAbort = () => reject(signal?.reason ?? new Error('aborted'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([resolve(host), givenUp]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
  * One session of the real `pg` driver: statements as promises, errors
  * classified (RetryableError / PermanentError) with PostgreSQL's message, and
  * the run's abort signal ending the connection (the server then rolls back
@@ -69,9 +98,12 @@ export class PostgresConnection {
     signal?: AbortSignal,
   ): Promise<PostgresConnection> {
     let host = config.host.replace(/^\[(.*)\]$/, '$1'); // `[::1]`, as in a URL, is the address ::1
+    const deadline = Date.now() + settings.connectMs;
     try {
       // Resolved and checked here, and connected to by address: the address checked is the one reached.
-      if (settings.network) host = await settings.network.resolveChecked(config.host);
+      const network = settings.network;
+      if (network)
+        host = await lookupWithin(config.host, (name) => network.resolveChecked(name), settings.connectMs, signal);
     } catch (err) {
       throw err instanceof BatchExportError ? err : classifyPostgresError(err, 'login');
     }
@@ -82,7 +114,8 @@ export class PostgresConnection {
       user: config.user,
       password: config.password,
       ssl: tlsOptions(config),
-      connectionTimeoutMillis: settings.connectMs,
+      // What the lookup left of the budget (0 would mean no limit to pg).
+      connectionTimeoutMillis: Math.max(1, deadline - Date.now()),
       keepAlive: true,
       keepAliveInitialDelayMillis: 30_000,
       lock_timeout: settings.lockMs,

@@ -1,9 +1,13 @@
-import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
+import type { DestinationResult, DestinationWriter, EventBatch, RecordBatch, RunContext } from '@bx/batch';
 import { BatchExportError, RetryableError, errorMessage, type NetworkPolicy } from '@bx/core';
-import { prepareEventsTable } from './events-table-session';
+import { createTable, describeTable, prepareEventsTable, requireSchema } from './events-table-session';
 import { replaceIntervalRows } from './interval-load';
+import { createModelTableSql, requireModelColumns, type UpsertModel } from './model-table';
 import type { PostgresConfig } from './postgres-config';
 import { PostgresConnection, type SessionSettings } from './postgres-connection';
+import { prepareReceiptsTable, type ReceiptRow } from './receipts-table';
+import { qualifiedName } from './sql-text';
+import { upsertRows } from './upsert-load';
 
 export interface PostgresDestinationOptions {
   /** Longest wait for the connection, TLS and login, in ms. Default 30 s. */
@@ -21,10 +25,15 @@ export interface PostgresDestinationOptions {
 export const DEFAULT_POSTGRES_OPTIONS: PostgresDestinationOptions = { connectMs: 30_000, lockMs: 60_000 };
 
 /**
- * Loads a run's rows into a PostgreSQL table with one binary COPY, in the
- * transaction that deletes the rows earlier loads of the interval left
- * (interval-load.ts): each event of the interval is in the table once however
- * often the interval runs, and a failure anywhere leaves the old rows.
+ * Loads a run's rows into a PostgreSQL table with one binary COPY, as the
+ * model's load says. Events: in the transaction that deletes the rows
+ * earlier loads of the interval left (interval-load.ts), so each event of
+ * the interval is in the table once however often the interval runs.
+ * Persons: into a staging table, then upserted by key where the versions
+ * are higher (upsert-load.ts), so no run moves a row backwards. A failure
+ * anywhere leaves the old rows. The interval's receipt row in
+ * `batch_export_receipts` (same schema) is replaced in the load's
+ * transaction: rows and receipt commit together or not at all.
  */
 export class PostgresDestination implements DestinationWriter {
   private readonly options: PostgresDestinationOptions;
@@ -36,13 +45,16 @@ export class PostgresDestination implements DestinationWriter {
     this.options = { ...DEFAULT_POSTGRES_OPTIONS, ...options };
   }
 
-  async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
+  async write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult> {
     const { schema, table_name: table } = this.config;
     // Even an empty interval connects: rows an earlier run loaded must go.
     const conn = await PostgresConnection.open(this.config, this.settings(sessionName(ctx.runId)), ctx.signal);
     try {
       if (!ctx.state.fresh) await endEarlierAttempts(conn, ctx);
+      const load = ctx.model.load;
+      if (load.kind === 'upsert') return await this.upsert(conn, { ...ctx.model, load }, batches, ctx);
       const encodings = await prepareEventsTable(conn, { schema, table, teamId: ctx.teamId });
+      if (ctx.receipt) await prepareReceiptsTable(conn, schema);
       const result = await replaceIntervalRows(
         conn,
         {
@@ -52,12 +64,9 @@ export class PostgresDestination implements DestinationWriter {
           start: ctx.dataIntervalStart,
           end: ctx.dataIntervalEnd,
           encodings,
-          onProgress: (records) => ctx.onProgress(records),
-          checkAborted: () => {
-            if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
-          },
+          ...runHooks(ctx, table),
         },
-        batches,
+        batches as AsyncIterable<EventBatch>,
       );
       ctx.logger.info('postgres interval loaded', {
         records: result.records,
@@ -65,7 +74,7 @@ export class PostgresDestination implements DestinationWriter {
         exact_rows: result.exactRows,
         bytes: result.bytes,
       });
-      return { records: result.records, bytes: result.bytes, files: [] };
+      return { records: result.records, bytes: result.bytes, files: [], receipt: result.receipt };
     } catch (err) {
       throw err instanceof BatchExportError
         ? err
@@ -75,10 +84,70 @@ export class PostgresDestination implements DestinationWriter {
     }
   }
 
+  /** A model upserted by key (persons): its table created if missing, the run's records merged. */
+  private async upsert(
+    conn: PostgresConnection,
+    model: UpsertModel,
+    batches: AsyncIterable<RecordBatch>,
+    ctx: RunContext,
+  ): Promise<DestinationResult> {
+    const { schema, table_name: table } = this.config;
+    await requireSchema(conn, schema);
+    const columns =
+      (await describeTable(conn, schema, table)) ??
+      (await createTable(conn, schema, table, createModelTableSql(schema, table, model)));
+    requireModelColumns(columns, qualifiedName(schema, table), model);
+    if (ctx.receipt) await prepareReceiptsTable(conn, schema);
+    const result = await upsertRows(
+      conn,
+      {
+        schema,
+        table,
+        model,
+        ...runHooks(ctx, table),
+      },
+      batches,
+    );
+    ctx.logger.info('postgres records merged', {
+      records: result.records,
+      merged: result.merged,
+      exact_rows: result.exactRows,
+      bytes: result.bytes,
+    });
+    return { records: result.records, bytes: result.bytes, files: [], receipt: result.receipt };
+  }
+
   private settings(applicationName: string): SessionSettings {
     const { connectMs, lockMs, network } = this.options;
     return { connectMs, lockMs, statementMs: 0, applicationName, network };
   }
+}
+
+/**
+ * What a load is told as it goes: progress to report, whether the run must
+ * stop, and the interval's receipt row to commit with the rows (when the
+ * run keeps receipts).
+ */
+function runHooks(
+  ctx: RunContext,
+  table: string,
+): { onProgress(records: number): void; checkAborted(): void; receipt?: () => ReceiptRow } {
+  const receipt = ctx.receipt;
+  return {
+    onProgress: (records) => ctx.onProgress(records),
+    checkAborted: () => {
+      if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
+    },
+    receipt:
+      receipt &&
+      (() => ({
+        exportId: ctx.exportId,
+        table,
+        start: ctx.dataIntervalStart,
+        end: ctx.dataIntervalEnd,
+        receipt: receipt.build([]),
+      })),
+  };
 }
 
 /** The session name of a run's loads (at most 63 bytes: run ids are 53). */

@@ -7,7 +7,7 @@ const ms = (min: number) => z.coerce.number().int().min(min).optional();
 const schema = z.object({
   /** Longest a run waits for a lock on the table or the interval's rows, in ms; then it fails retryable. Default 60000. */
   POSTGRES_LOCK_TIMEOUT_MS: ms(1),
-  /** Longest wait for a connection, TLS and login, in ms. Default 30000. */
+  /** Longest wait for a connection (the host's lookup, TCP, TLS and login), in ms. Default 30000. */
   POSTGRES_CONNECT_TIMEOUT_MS: ms(100),
 });
 

@@ -9,7 +9,7 @@ type Destination = typeof import('./postgres-destination');
  * The Postgres destination as the registry sees it (entry point
  * `@bx/destination-postgres/plugin`). This module loads zod and core only;
  * the check loads `pg`, the writer `pg` and the batch encoder (the native
- * addon), on first use. The writer takes the
+ * addon), on first use; the read-back (npm run verify) loads `pg`. The writer takes the
  * worker's POSTGRES_* settings (postgres-options.ts).
  */
 export const postgresPlugin: DestinationPlugin<PostgresConfig, DestinationWriter> = {
@@ -25,4 +25,6 @@ export const postgresPlugin: DestinationPlugin<PostgresConfig, DestinationWriter
       ...postgresOptionsFromEnv(process.env),
       network: opts?.network,
     }),
+  readBack: (config, request) =>
+    (require('./postgres-read-back') as typeof import('./postgres-read-back')).readBackPostgres(config, request),
 };

@@ -5,7 +5,9 @@ import {
   type DestinationConfig,
   type DestinationEndpoint,
   type DestinationWriterOptions,
+  type IntervalReadBack,
   type NetworkPolicy,
+  type ReadBackRequest,
 } from '@bx/core';
 import { z } from 'zod';
 import { DESTINATION_PLUGINS, type WriterPlugin } from './plugins';
@@ -83,4 +85,18 @@ export async function writerFor(
 ): Promise<DestinationWriter> {
   if (opts.network) await checkEndpoints(destination, opts.network);
   return destinationPlugin(destination.type).createWriter(destination.config, opts);
+}
+
+/** What the destination holds of each interval (npm run verify); a destination that cannot be read back is permanent. */
+export async function readBackDestination(
+  destination: DestinationConfig,
+  request: ReadBackRequest,
+): Promise<Map<number, IntervalReadBack>> {
+  const plugin = destinationPlugin(destination.type);
+  if (!plugin.readBack) {
+    throw new PermanentError(`destination ${destination.type} cannot be read back yet`, {
+      code: 'UnsupportedDestination',
+    });
+  }
+  return plugin.readBack(destination.config, request);
 }

@@ -11,3 +11,4 @@ export * from './rerun-cleanup';
 export * from './output-file';
 export * from './parquet/encoder';
 export * from './part-upload';
+export * from './s3-read-back';

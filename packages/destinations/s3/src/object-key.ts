@@ -2,6 +2,9 @@ import { PermanentError, isoSeconds, type Span } from '@bx/core';
 import { prefixPathErrors, renderPrefix } from './prefix-template';
 import type { S3Config } from './s3-config';
 
+/** A run's interval, and its model's `{table}` (default `events`). */
+export type KeySpan = Span & { table?: string };
+
 const COMPRESSION_EXTENSION: Record<string, string> = { gzip: 'gz', brotli: 'br', zstd: 'zst' };
 
 /** `jsonl.gz`, `jsonl`, `parquet`: Parquet compresses inside the file, so it keeps `.parquet`. */
@@ -16,7 +19,7 @@ export function fileExtension(config: Pick<S3Config, 'file_format' | 'compressio
  * that could leave the bucket (`..`) fails the run for good: the API refuses
  * it, this also holds for an export stored before it did.
  */
-export function keyPrefix(config: Pick<S3Config, 'prefix'>, span: Span, table = 'events'): string {
+export function keyPrefix(config: Pick<S3Config, 'prefix'>, span: KeySpan, table = span.table ?? 'events'): string {
   const rendered = renderPrefix(config.prefix, span, table).replace(/^\/+|\/+$/g, '');
   const unsafe = prefixPathErrors(rendered);
   if (unsafe.length) {
@@ -28,7 +31,7 @@ export function keyPrefix(config: Pick<S3Config, 'prefix'>, span: Span, table = 
 /** `<prefix>/<start>-<end>[-<n>].<ext>` (contract: S3 destination). */
 export function objectKey(
   config: Pick<S3Config, 'prefix' | 'file_format' | 'compression'>,
-  span: Span,
+  span: KeySpan,
   part?: number,
 ): string {
   const suffix = part === undefined ? '' : `-${part}`;
@@ -36,11 +39,16 @@ export function objectKey(
 }
 
 /** `<prefix>/<start>-<end>`: the start of every key of one interval. */
-export function intervalStem(config: Pick<S3Config, 'prefix'>, span: Span): string {
+export function intervalStem(config: Pick<S3Config, 'prefix'>, span: KeySpan): string {
   return `${keyPrefix(config, span)}${isoSeconds(span.start)}-${isoSeconds(span.end)}`;
 }
 
 /** `<prefix>/<start>-<end>_manifest.json`, written last when a run is split. */
-export function manifestKey(config: Pick<S3Config, 'prefix'>, span: Span): string {
+export function manifestKey(config: Pick<S3Config, 'prefix'>, span: KeySpan): string {
   return `${intervalStem(config, span)}_manifest.json`;
+}
+
+/** `<prefix>/<start>-<end>_receipt.json`, written after the data (and the manifest): what the run wrote. */
+export function receiptKey(config: Pick<S3Config, 'prefix'>, span: KeySpan): string {
+  return `${intervalStem(config, span)}_receipt.json`;
 }

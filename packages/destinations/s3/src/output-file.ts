@@ -1,5 +1,6 @@
 import type { S3Config } from './s3-config';
-import type { EventBatch } from '@bx/batch';
+import type { RecordBatch } from '@bx/batch';
+import type { RecordColumn } from '@bx/core';
 import { ZSTD_JSON_LINES, ZstdSlotStream } from '@bx/zstd';
 import {
   FRAMING_BYTES,
@@ -26,7 +27,7 @@ export interface OutputFile {
    * then tight.
    */
   settleBelow(limit: number): Promise<void>;
-  write(batch: EventBatch): Promise<void>;
+  write(batch: RecordBatch): Promise<void>;
   /** Completes the object; its size in bytes. */
   finish(): Promise<number>;
   abort(): Promise<void>;
@@ -51,7 +52,7 @@ class JsonLinesFile implements OutputFile {
   settleBelow(limit: number): Promise<void> {
     return this.upload.settleBelow(limit);
   }
-  write(batch: EventBatch): Promise<void> {
+  write(batch: RecordBatch): Promise<void> {
     return this.upload.write(batch.records());
   }
   finish(): Promise<number> {
@@ -87,7 +88,7 @@ class ZstdJsonLinesFile implements OutputFile {
   settleBelow(limit: number): Promise<void> {
     return this.zstd.settleBelow(limit - FRAMING_BYTES);
   }
-  write(batch: EventBatch): Promise<void> {
+  write(batch: RecordBatch): Promise<void> {
     return this.zstd.writeRecords(batch);
   }
   async finish(): Promise<number> {
@@ -114,9 +115,14 @@ class ParquetFile implements OutputFile {
     private readonly encoder: ParquetEncoder,
   ) {}
 
-  static async open(target: UploadTarget, compression: ParquetCompression): Promise<ParquetFile> {
+  static async open(
+    target: UploadTarget,
+    compression: ParquetCompression,
+    columns: readonly RecordColumn[],
+  ): Promise<ParquetFile> {
     const parts = openParts({ ...target, contentType: 'application/vnd.apache.parquet' });
-    return new ParquetFile(target.key, parts, await ParquetEncoder.create(compression, (chunk) => parts.write(chunk)));
+    const encoder = await ParquetEncoder.create(compression, (chunk) => parts.write(chunk), columns);
+    return new ParquetFile(target.key, parts, encoder);
   }
 
   upperBytes(): number {
@@ -127,7 +133,7 @@ class ParquetFile implements OutputFile {
     if (this.upperBytes() >= limit) await this.encoder.settle(false);
     if (this.upperBytes() >= limit) await this.encoder.settle(true);
   }
-  write(batch: EventBatch): Promise<void> {
+  write(batch: RecordBatch): Promise<void> {
     return this.encoder.write(batch);
   }
   async finish(): Promise<number> {
@@ -140,10 +146,14 @@ class ParquetFile implements OutputFile {
   }
 }
 
-/** Opens the object `key` in the export's format. */
-export async function openOutputFile(config: S3Config, target: UploadTarget): Promise<OutputFile> {
+/** Opens the object `key` in the export's format, for records of `columns` (the model's). */
+export async function openOutputFile(
+  config: S3Config,
+  target: UploadTarget,
+  columns: readonly RecordColumn[],
+): Promise<OutputFile> {
   return config.file_format === 'Parquet'
-    ? ParquetFile.open(target, config.compression as ParquetCompression)
+    ? ParquetFile.open(target, config.compression as ParquetCompression, columns)
     : config.compression === 'zstd'
       ? new ZstdJsonLinesFile(target)
       : new JsonLinesFile(target, config.compression as StreamCompression);

@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { RetryableError, type DestinationWriterOptions } from '@bx/core';
-import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
-import { intervalStem, manifestKey, objectKey } from './object-key';
+import { RetryableError, type DestinationWriterOptions, type RecordColumn } from '@bx/core';
+import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
+import { intervalStem, manifestKey, objectKey, receiptKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
 import type { RequestControl } from './request-control';
 import { checkS3 } from './s3-check';
@@ -35,7 +35,7 @@ async function full(file: OutputFile, limit: number): Promise<boolean> {
 }
 
 /** `batch` in slices of about `maxBytes` of records (whole rows; at least one a slice). */
-function* pieces(batch: EventBatch, maxBytes: number): Generator<EventBatch> {
+function* pieces(batch: RecordBatch, maxBytes: number): Generator<RecordBatch> {
   const bytes = batch.bytes.length + batch.count * RECORD_OVERHEAD;
   if (bytes <= maxBytes) {
     yield batch;
@@ -46,14 +46,17 @@ function* pieces(batch: EventBatch, maxBytes: number): Generator<EventBatch> {
 }
 
 /**
- * Writes a run's rows to S3 as JSON Lines or Parquet, streamed through multipart uploads.
+ * Writes a run's records (of any model: `{table}` is the model's) to S3 as
+ * JSON Lines or Parquet, streamed through multipart uploads.
  * With `max_file_size_mb` the run is split into `-0`, `-1`, … files and a
- * manifest listing them is written last. An interval without rows writes
- * nothing (as PostHog).
+ * manifest listing them is written after them. Then comes the receipt
+ * (`_receipt.json`: rows, checksum, files, version). An interval without
+ * rows writes nothing (as PostHog) unless it held rows before: a re-run that
+ * leaves it empty writes a receipt of 0 rows.
  *
  * Re-running an interval leaves one copy: uploads a crashed attempt left open
- * are aborted first, a split interval's manifest is removed while its files are
- * rewritten (no manifest = incomplete), and objects of the interval that this
+ * are aborted first, the interval's receipt (and a split interval's manifest)
+ * is removed while its files are rewritten (no receipt = incomplete), and objects of the interval that this
  * attempt did not write are deleted before the new manifest goes up.
  */
 export class S3Destination implements DestinationWriter {
@@ -71,7 +74,7 @@ export class S3Destination implements DestinationWriter {
     this.requests = connection.requests;
   }
 
-  async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
+  async write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult> {
     // Cancelled or shut down: what is under way stops now, the clean-up below has until the deadline.
     const onAbort = () => {
       this.requests?.abortInFlight('run aborted');
@@ -86,9 +89,9 @@ export class S3Destination implements DestinationWriter {
     }
   }
 
-  private async writeRun(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
+  private async writeRun(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult> {
     if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
-    const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd };
+    const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd, table: ctx.model.table };
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const cleanup = new RerunCleanup(
@@ -102,17 +105,16 @@ export class S3Destination implements DestinationWriter {
     const client = cleanup.tracking();
     try {
       await cleanup.abortStaleUploads();
-      if (splitBytes !== null) {
-        await this.client.send(
-          new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: manifestKey(this.config, span) }),
-        );
-      }
+      // A first attempt finds nothing of the interval to take down.
+      if (!ctx.state.fresh) await this.deleteObject(receiptKey(this.config, span));
+      if (splitBytes !== null) await this.deleteObject(manifestKey(this.config, span));
       for await (const batch of batches) {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
         for (const piece of splitBytes === null ? [batch] : pieces(batch, splitBytes / PIECES_PER_FILE)) {
           current ??= await this.open(
             client,
             objectKey(this.config, span, splitBytes ? result.files.length : undefined),
+            ctx.model.columns,
           );
           await current.write(piece);
           result.records += piece.count;
@@ -131,7 +133,16 @@ export class S3Destination implements DestinationWriter {
       }
       await cleanup.deleteStale(result.files);
       if (splitBytes !== null && result.files.length > 0) {
-        await this.writeManifest(manifestKey(this.config, span), result.files);
+        await this.putJson(manifestKey(this.config, span), { files: result.files });
+      }
+      if (ctx.receipt && (result.files.length > 0 || !ctx.state.fresh)) {
+        result.receipt = ctx.receipt.build(result.files);
+        await this.putJson(receiptKey(this.config, span), {
+          export_id: ctx.exportId,
+          data_interval_start: new Date(span.start).toISOString(),
+          data_interval_end: new Date(span.end).toISOString(),
+          ...result.receipt,
+        });
       }
       await cleanup.done();
       return result;
@@ -149,22 +160,30 @@ export class S3Destination implements DestinationWriter {
     return checkS3(this.config, {}, this.client);
   }
 
-  private open(client: S3Client, key: string): Promise<OutputFile> {
-    return openOutputFile(this.config, {
-      measured: Boolean(this.config.max_file_size_mb),
-      client,
-      bucket: this.config.bucket_name,
-      key,
-      params: encryptionParams(this.config),
-    });
+  private open(client: S3Client, key: string, columns: readonly RecordColumn[]): Promise<OutputFile> {
+    return openOutputFile(
+      this.config,
+      {
+        measured: Boolean(this.config.max_file_size_mb),
+        client,
+        bucket: this.config.bucket_name,
+        key,
+        params: encryptionParams(this.config),
+      },
+      columns,
+    );
   }
 
-  private async writeManifest(key: string, files: string[]): Promise<void> {
+  private async deleteObject(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: key }));
+  }
+
+  private async putJson(key: string, body: unknown): Promise<void> {
     await this.client.send(
       new PutObjectCommand({
         Bucket: this.config.bucket_name,
         Key: key,
-        Body: JSON.stringify({ files }),
+        Body: JSON.stringify(body),
         ContentType: 'application/json',
         ...encryptionParams(this.config),
       }),

@@ -5,7 +5,8 @@ import { s3ConfigSchema, type S3Config } from './s3-config';
 /**
  * The S3 destination as the registry sees it (entry point
  * `@bx/destination-s3/plugin`). This module loads zod and core only: the check loads
- * the S3 client, the writer the rest (zstd, Parquet, the native addon).
+ * the S3 client, the writer the rest (zstd, Parquet, the native addon), the read-back
+ * (npm run verify) the client, the codecs and hyparquet.
  */
 export const s3Plugin: DestinationPlugin<S3Config, DestinationWriter> = {
   type: 'S3',
@@ -19,4 +20,6 @@ export const s3Plugin: DestinationPlugin<S3Config, DestinationWriter> = {
   check: (config, opts) => (require('./s3-check') as typeof import('./s3-check')).checkS3(config, opts),
   createWriter: (config, opts) =>
     new (require('./s3-destination') as typeof import('./s3-destination')).S3Destination(config, undefined, opts),
+  readBack: (config, request) =>
+    (require('./s3-read-back') as typeof import('./s3-read-back')).readBackS3(config, request),
 };

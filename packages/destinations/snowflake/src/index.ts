@@ -1,4 +1,4 @@
-export * from './events-table';
+export * from './record-table';
 export * from './interval-load';
 export * from './snowflake-config';
 export * from './snowflake-destination';
@@ -8,4 +8,7 @@ export * from './snowflake-sdk';
 export * from './snowflake-session';
 export * from './sql-text';
 export * from './table-stage';
+export * from './receipts-table';
+export * from './snowflake-read-back';
+export * from './upsert-load';
 export * from './zstd-file-spool';

@@ -1,4 +1,5 @@
 import { RetryableError } from '@bx/core';
+import { utc, writeReceipt, type ReceiptRow } from './receipts-table';
 import type { SnowflakeSession } from './snowflake-session';
 import { quoteIdentifier, tableStage } from './sql-text';
 
@@ -13,6 +14,8 @@ export interface IntervalLoad {
   files: readonly string[];
   /** Rows written to the files: what COPY must report loaded. */
   records: number;
+  /** The interval's receipt, written in the same transaction (absent: no receipt kept). */
+  receipt?: ReceiptRow;
 }
 
 interface CopyResult {
@@ -23,20 +26,11 @@ interface CopyResult {
 }
 
 /**
- * `2024-01-01T10:00:00.000+00:00`, written like the records' own timestamps:
- * a TIMESTAMP_NTZ column keeps its wall clock (UTC), and an existing table
- * with TIMESTAMP_TZ or _LTZ columns compares it as the same instant whatever
- * the session's TIMEZONE.
- */
-function utc(ms: number): string {
-  return new Date(ms).toISOString().replace('Z', '+00:00');
-}
-
-/**
  * Makes the table hold exactly this attempt's rows for the team's interval, in
  * one transaction: delete the rows any earlier attempt loaded (found by team
  * and `inserted_at`, the column the interval is cut on), COPY the staged files,
- * check every file reports LOADED with the expected row count, commit. Readers
+ * check every file reports LOADED with the expected row count, replace the
+ * interval's receipt row (receipts-table.ts), commit. Readers
  * see the old rows or the new ones, never both or neither; an attempt that
  * fails anywhere rolls back (or its session ends, which rolls back).
  */
@@ -58,6 +52,7 @@ export async function replaceIntervalRows(session: SnowflakeSession, load: Inter
       );
       verifyCopy(results, load);
     }
+    if (load.receipt) await writeReceipt(session, load.receipt, Date.now());
     await session.query('COMMIT', 'COMMIT');
     return { deleted: Number(deletion?.['number of rows deleted'] ?? 0) };
   } catch (err) {

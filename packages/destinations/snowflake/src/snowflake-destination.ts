@@ -3,17 +3,22 @@ import {
   BatchExportError,
   PermanentError,
   RetryableError,
+  EVENTS_SCHEMA,
   errorMessage,
   type DestinationCheckOptions,
+  type ModelSchema,
   type NetworkPolicy,
+  type RunReceipt,
 } from '@bx/core';
-import type { DestinationResult, DestinationWriter, EventBatch, RunContext } from '@bx/batch';
+import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
 import type { SnowflakeConfig } from './snowflake-config';
-import { createEventsTableSql, incompatibleColumns } from './events-table';
+import { createTableSql, incompatibleColumns } from './record-table';
 import { replaceIntervalRows } from './interval-load';
-import { SnowflakeSession, type SessionTimeouts } from './snowflake-session';
-import { attemptStageFolder, objectIdentifier, quoteIdentifier, runStageFolder } from './sql-text';
+import { createReceiptsTableSql, type ReceiptRow } from './receipts-table';
+import { SnowflakeSession, useContext, type SessionTimeouts } from './snowflake-session';
+import { attemptStageFolder, quoteIdentifier, runStageFolder } from './sql-text';
 import { putFile, removeStaged } from './table-stage';
+import { upsertRows } from './upsert-load';
 import { ZstdFileSpool, type SpooledFile } from './zstd-file-spool';
 
 export interface SnowflakeDestinationOptions {
@@ -41,13 +46,18 @@ export interface SnowflakeRunState {
 }
 
 /**
- * Loads a run's rows into a Snowflake table as PostHog does (local JSON Lines
- * files of bounded size, PUT to the table stage, one COPY INTO with
+ * Loads a run's rows into a Snowflake table as PostHog does (local JSON
+ * Lines files of bounded size, PUT to the table stage, COPY INTO with
  * MATCH_BY_COLUMN_NAME; our files are zstd where PostHog's are gzip, see
- * ZstdFileSpool), and leaves each event of the interval in the table
- * exactly once however often the interval runs: files are staged under a
- * folder unique to the attempt, and the COPY runs in one transaction with the
- * deletion of the team's rows of the interval (interval-load.ts).
+ * ZstdFileSpool), as the model's load says: events leave each event of the
+ * interval in the table exactly once however often the interval runs (the
+ * COPY runs in one transaction with the deletion of the team's rows of the
+ * interval, interval-load.ts); persons are merged by key where their
+ * versions are higher (upsert-load.ts). Files are staged under a folder
+ * unique to the attempt. The interval's receipt row is replaced in the
+ * load's transaction (receipts-table.ts). An interval without rows whose
+ * first attempt never connects keeps its receipt on the run record only;
+ * so does a persons interval without rows.
  */
 export class SnowflakeDestination implements DestinationWriter {
   private readonly options: SnowflakeDestinationOptions;
@@ -59,9 +69,11 @@ export class SnowflakeDestination implements DestinationWriter {
     this.options = { ...DEFAULT_SNOWFLAKE_OPTIONS, ...options };
   }
 
-  async write(batches: AsyncIterable<EventBatch>, ctx: RunContext): Promise<DestinationResult> {
+  async write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult> {
     const table = this.config.table_name;
-    const folder = attemptStageFolder(ctx.runId, ctx.attempt, randomBytes(4).toString('hex'));
+    const nonce = randomBytes(4).toString('hex');
+    const folder = attemptStageFolder(ctx.runId, ctx.attempt, nonce);
+    const load = ctx.model.load;
     const spool = new ZstdFileSpool(this.options.tmpDir);
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const staged: string[] = [];
@@ -115,10 +127,30 @@ export class SnowflakeDestination implements DestinationWriter {
       const last = await spool.finish();
       if (last) await stageNext(await connect(), last);
       await staging;
+      if (load.kind === 'upsert') {
+        // Nothing to merge; an earlier attempt's merge holds records of the same versions or older.
+        if (result.records === 0) return result;
+        const files = staged.map((name) => `${folder}${name}`);
+        result.receipt = ctx.receipt?.build(files);
+        const { merged } = await upsertRows(await connect(), {
+          table,
+          model: { ...ctx.model, load },
+          folder,
+          files: staged,
+          records: result.records,
+          nonce,
+          receipt: result.receipt && this.receiptRow(ctx, result.receipt),
+        });
+        result.files = files;
+        ctx.logger.info('snowflake records merged', { records: result.records, files: staged.length, merged });
+        return result;
+      }
       if (result.records === 0 && !(await ctx.state.get<SnowflakeRunState>())?.may_hold_rows) return result;
       // An empty re-run still connects: rows an earlier attempt loaded must go.
       const session = await connect();
       await ctx.state.set({ may_hold_rows: true } satisfies SnowflakeRunState);
+      const files = staged.map((name) => `${folder}${name}`);
+      result.receipt = ctx.receipt?.build(files);
       const { deleted } = await replaceIntervalRows(session, {
         table,
         teamId: ctx.teamId,
@@ -127,8 +159,9 @@ export class SnowflakeDestination implements DestinationWriter {
         folder,
         files: staged,
         records: result.records,
+        receipt: result.receipt && this.receiptRow(ctx, result.receipt),
       });
-      result.files = staged.map((name) => `${folder}${name}`);
+      result.files = files;
       ctx.logger.info('snowflake interval loaded', {
         records: result.records,
         files: staged.length,
@@ -152,8 +185,8 @@ export class SnowflakeDestination implements DestinationWriter {
     }
   }
 
-  /** Logs in, uses the warehouse, database and schema, and checks an existing table can hold the events. */
-  async check({ signal, network }: DestinationCheckOptions = {}): Promise<void> {
+  /** Logs in, uses the warehouse, database and schema, and checks an existing table can hold the model's records. */
+  async check({ signal, model, network }: DestinationCheckOptions = {}): Promise<void> {
     const timeouts = this.options.timeouts;
     const session = await SnowflakeSession.open(
       this.config,
@@ -181,7 +214,7 @@ export class SnowflakeDestination implements DestinationWriter {
         );
       }
       try {
-        await this.checkTable(session);
+        await this.checkTable(session, model ?? EVENTS_SCHEMA);
       } catch (err) {
         // A missing table is fine: the first run creates it.
         if (!(err instanceof PermanentError && err.code === 'ObjectNotFound')) throw err;
@@ -196,8 +229,9 @@ export class SnowflakeDestination implements DestinationWriter {
     const session = await SnowflakeSession.open(this.config, this.options.timeouts, ctx.signal, this.options.network);
     try {
       await this.useContext(session);
-      await session.query(createEventsTableSql(this.config.table_name), 'CREATE TABLE');
-      await this.checkTable(session);
+      await session.query(createTableSql(this.config.table_name, ctx.model), 'CREATE TABLE');
+      await this.checkTable(session, ctx.model);
+      if (ctx.receipt) await session.query(createReceiptsTableSql(), 'CREATE TABLE receipts');
       // Files a crashed attempt of this run staged but never loaded.
       const removed = await removeStaged(session, this.config.table_name, runStageFolder(ctx.runId));
       if (removed > 0) ctx.logger.info('removed files an earlier attempt staged', { removed });
@@ -208,20 +242,25 @@ export class SnowflakeDestination implements DestinationWriter {
     }
   }
 
-  // USE fails with Snowflake's own "does not exist or not authorized" where a
-  // login with an unknown warehouse or database silently leaves none current.
-  private async useContext(session: SnowflakeSession): Promise<void> {
-    await session.query(`USE WAREHOUSE ${objectIdentifier(this.config.warehouse)}`, 'USE WAREHOUSE');
-    await session.query(`USE DATABASE ${objectIdentifier(this.config.database)}`, 'USE DATABASE');
-    await session.query(`USE SCHEMA ${objectIdentifier(this.config.schema)}`, 'USE SCHEMA');
+  /** The interval's row of batch_export_receipts. */
+  private receiptRow(ctx: RunContext, receipt: RunReceipt): ReceiptRow {
+    const { exportId, dataIntervalStart: start, dataIntervalEnd: end } = ctx;
+    return { exportId, table: this.config.table_name, start, end, receipt };
   }
 
-  private async checkTable(session: SnowflakeSession): Promise<void> {
+  private async useContext(session: SnowflakeSession): Promise<void> {
+    await useContext(session, this.config);
+  }
+
+  private async checkTable(session: SnowflakeSession, model: ModelSchema): Promise<void> {
     const table = quoteIdentifier(this.config.table_name);
     const columns = await session.columns(`SELECT * FROM ${table} LIMIT 0`, 'SELECT');
-    const problems = incompatibleColumns(columns.map((c) => ({ name: c.getName(), type: c.getType() })));
+    const problems = incompatibleColumns(
+      columns.map((c) => ({ name: c.getName(), type: c.getType() })),
+      model,
+    );
     if (problems.length > 0) {
-      throw new PermanentError(`Snowflake table ${table} cannot hold the events: ${problems.join('; ')}`, {
+      throw new PermanentError(`Snowflake table ${table} cannot hold the ${model.name}: ${problems.join('; ')}`, {
         code: 'IncompatibleTable',
       });
     }

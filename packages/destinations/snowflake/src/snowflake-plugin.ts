@@ -7,7 +7,7 @@ type Destination = typeof import('./snowflake-destination');
 /**
  * The Snowflake destination as the registry sees it (entry point
  * `@bx/destination-snowflake/plugin`). This module loads zod and core only; the
- * check and the writer load snowflake-sdk on first use.
+ * check, the writer and the read-back (npm run verify) load snowflake-sdk on first use.
  */
 export const snowflakePlugin: DestinationPlugin<SnowflakeConfig, DestinationWriter> = {
   type: 'Snowflake',
@@ -20,4 +20,6 @@ export const snowflakePlugin: DestinationPlugin<SnowflakeConfig, DestinationWrit
     new (require('./snowflake-destination') as Destination).SnowflakeDestination(config).check(opts),
   createWriter: (config, opts) =>
     new (require('./snowflake-destination') as Destination).SnowflakeDestination(config, { network: opts?.network }),
+  readBack: (config, request) =>
+    (require('./snowflake-read-back') as typeof import('./snowflake-read-back')).readBackSnowflake(config, request),
 };

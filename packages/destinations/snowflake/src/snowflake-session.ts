@@ -92,6 +92,40 @@ export class SnowflakeSession {
     });
   }
 
+  /**
+   * Runs one statement and hands its rows to `onRow` as they stream in (the
+   * SDK's streamRows), without holding the result in memory.
+   */
+  async each<T = Record<string, unknown>>(
+    sqlText: string,
+    action: string,
+    binds: SdkBinds | undefined,
+    onRow: (row: T) => void,
+  ): Promise<void> {
+    return this.call<void>(action, 'statement', (done) => {
+      const stmt = this.conn.execute({
+        sqlText,
+        binds,
+        streamResult: true,
+        complete: (err, s) => {
+          if (err) return done(err);
+          (s as SdkStatement)
+            .streamRows()
+            .on('data', (row: T) => {
+              try {
+                onRow(row);
+              } catch (e) {
+                done(e);
+              }
+            })
+            .on('error', (e: unknown) => done(e))
+            .on('end', () => done(null));
+        },
+      });
+      return () => stmt.cancel(() => undefined);
+    });
+  }
+
   /** Runs one statement and answers the columns of its result (names and types). */
   async columns(sqlText: string, action: string): Promise<SdkColumn[]> {
     return this.call<SdkColumn[]>(action, 'statement', (done) => {
@@ -183,6 +217,20 @@ export class SnowflakeSession {
       }
     });
   }
+}
+
+/**
+ * USE the config's warehouse, database and schema. USE fails with
+ * Snowflake's own "does not exist or not authorized" where a login with an
+ * unknown warehouse or database silently leaves none current.
+ */
+export async function useContext(
+  session: SnowflakeSession,
+  config: Pick<SnowflakeConfig, 'warehouse' | 'database' | 'schema'>,
+): Promise<void> {
+  await session.query(`USE WAREHOUSE ${objectIdentifier(config.warehouse)}`, 'USE WAREHOUSE');
+  await session.query(`USE DATABASE ${objectIdentifier(config.database)}`, 'USE DATABASE');
+  await session.query(`USE SCHEMA ${objectIdentifier(config.schema)}`, 'USE SCHEMA');
 }
 
 function aborted(action: string): RetryableError {

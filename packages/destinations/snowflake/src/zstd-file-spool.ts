@@ -1,4 +1,4 @@
-import type { EventBatch } from '@bx/batch';
+import type { RecordBatch } from '@bx/batch';
 import { ZSTD_JSON_LINES, ZstdSlotStream } from '@bx/zstd';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -47,7 +47,7 @@ export class ZstdFileSpool {
   }
 
   /** Appends a batch's records to the open file (opening one if needed); resolves when it can take more. */
-  async write(batch: EventBatch): Promise<void> {
+  async write(batch: RecordBatch): Promise<void> {
     const { zstd } = this.current ?? (await this.open());
     await zstd.writeRecords(batch);
   }

@@ -52,7 +52,7 @@ export const openApiDocument = withOperationIds({
   info: {
     title: 'batch-exports admin API',
     version: '0.1.0',
-    description: `Scheduled batch exports of events from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case.`,
+    description: `Scheduled batch exports of events and persons from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case.`,
     license: { name: 'MIT', identifier: 'MIT' },
   },
   // Relative: the API that serves this document (`npm start` listens on PORT, 8080 by default).
@@ -116,7 +116,7 @@ export const openApiDocument = withOperationIds({
         responses: { '200': json(ref('ExportWithRuns'), 'The export'), ...errors(401, 404) },
       },
       patch: {
-        summary: 'Change name, interval, timezone, events, end_at, destination or paused',
+        summary: 'Change name, interval, timezone, events, end_at, destination, paused or auto_repair',
         description:
           '`destination.config` is merged over the stored one, so secrets may be left out, except when the patch ' +
           'changes where the destination connects or who it logs in as (S3 `endpoint_url`, `bucket_name`, ' +
@@ -174,6 +174,15 @@ export const openApiDocument = withOperationIds({
           },
         ],
         responses: { '200': json(ref('RunList'), 'A page of runs'), ...errors(400, 401, 404) },
+      },
+    },
+    '/api/exports/{id}/reconciliation': {
+      parameters: [exportId],
+      get: {
+        summary: 'What the reconciler last found for each exported interval in its window',
+        description:
+          'Every RECONCILE_EVERY_MS the scheduler re-counts the source for completed intervals that ended within RECONCILE_WINDOW_HOURS and compares count and checksum with their receipts.',
+        responses: { '200': json(ref('Reconciliation'), 'Intervals, newest first'), ...errors(401, 404) },
       },
     },
     '/api/exports/{id}/runs/{run_id}': {

@@ -16,6 +16,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /api/exports/{id}/pause': 'pauseExport',
   'POST /api/exports/{id}/unpause': 'unpauseExport',
   'POST /api/exports/{id}/test': 'testExportDestination',
+  'GET /api/exports/{id}/reconciliation': 'getReconciliation',
   'GET /api/exports/{id}/runs': 'listRuns',
   'GET /api/exports/{id}/runs/{run_id}': 'getRun',
   'GET /api/exports/{id}/runs/{run_id}/logs': 'getRunLogs',

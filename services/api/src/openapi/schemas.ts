@@ -1,6 +1,8 @@
 import { INTERVALS, RUN_STATUSES } from '@bx/core';
 import { DESTINATION_PLUGINS, DESTINATION_SECRET_FIELDS } from '@bx/destinations';
+import { MODEL_NAMES } from '@bx/models';
 import { createExportSchema, patchExportSchema } from '@bx/operations';
+import { RECONCILE_STATUSES } from '@bx/store';
 import { z } from 'zod';
 
 type Schema = Record<string, unknown>;
@@ -42,13 +44,22 @@ const exportProperties: Record<string, Schema> = {
   team_id: { type: 'integer', minimum: 0 },
   interval: { enum: [...INTERVALS] },
   timezone: { type: 'string', description: 'IANA time zone name' },
-  model: { const: 'events' },
+  model: {
+    enum: [...MODEL_NAMES],
+    description:
+      'What the export carries: `events`, or `persons` (one record per distinct_id whose person or mapping changed in the interval; include_events and exclude_events do not apply).',
+  },
   include_events: { type: 'array', items: { type: 'string' } },
   exclude_events: { type: 'array', items: { type: 'string' } },
   paused: { type: 'boolean' },
   paused_reason: {
     ...nullable({ type: 'string' }),
     description: 'Why the system paused the export (after consecutive failed runs); null otherwise.',
+  },
+  auto_repair: {
+    type: 'boolean',
+    description:
+      'Re-export an interval the reconciler finds changed at the source (late or deleted rows); false: it stays `mismatch` until a manual retry.',
   },
   start_at: nullable(dateTime),
   end_at: nullable(dateTime),
@@ -168,12 +179,38 @@ export const schemas: Record<string, Schema> = {
       type: 'string',
       pattern: '^[0-9]+$',
       description:
-        'Sum modulo 2^64 of sipHash64 of each exported uuid as text (ClickHouse: sum(sipHash64(toString(uuid)))).',
+        "Sum modulo 2^64 of sipHash64 of each exported record's identity as text, in decimal: events their uuid " +
+        '(ClickHouse: sum(sipHash64(toString(uuid)))), persons their distinct_id (sum(sipHash64(distinct_id))).',
     },
-    min_inserted_at: nullable(dateTime),
-    max_inserted_at: nullable(dateTime),
+    min_inserted_at: {
+      ...nullable(dateTime),
+      description: 'Least inserted_at (persons: _inserted_at) of the records.',
+    },
+    max_inserted_at: { ...nullable(dateTime), description: 'Greatest inserted_at (persons: _inserted_at).' },
     files: { type: 'array', items: { type: 'string' } },
     version: { type: 'integer', minimum: 1, description: 'Counts rewrites of the interval.' },
+  }),
+  Reconciliation: object({
+    results: {
+      type: 'array',
+      description: 'Completed intervals in the reconcile window (and those left mismatched), newest first.',
+      items: object({
+        data_interval_start: dateTime,
+        data_interval_end: dateTime,
+        source_records: { type: 'integer', minimum: 0, description: 'Rows the source holds for the interval now.' },
+        exported_records: {
+          type: 'integer',
+          minimum: 0,
+          description: "Rows the interval's receipt says were exported.",
+        },
+        status: {
+          enum: [...RECONCILE_STATUSES],
+          description:
+            '`ok`: equal (count and checksum); `mismatch`: the source changed since (late or deleted rows); `repairing`: being re-exported; `repaired`: re-exported and equal.',
+        },
+        checked_at: dateTime,
+      }),
+    },
   }),
   RunLogs: object({
     results: {

@@ -53,6 +53,9 @@ export function exportsRouter(
     res.on('close', () => gone.abort());
     res.json(await testDestination(exp, checkDestination, gone.signal));
   });
+  router.get('/:id/reconciliation', async (req, res) => {
+    res.json(await service.reconciliation(req.params.id));
+  });
   router.get('/:id/runs', async (req, res) => {
     res.json(
       await service.listRuns(req.params.id, {

@@ -48,6 +48,8 @@ export class ColumnWriter {
   /** Definition levels of the open page, a byte each (optional columns). */
   private levels: Uint8Array;
   private pageValues = 0;
+  /** BOOLEAN values in the open page: PLAIN packs them 8 a byte. */
+  private bits = 0;
   /** The column's chunk of the open row group: each page's header and stored bytes, in order. */
   private chunk: Buffer = Buffer.allocUnsafeSlow(0);
   private chunkBytes = 0;
@@ -203,6 +205,17 @@ export class ColumnWriter {
     }
   }
 
+  /** A BOOLEAN value, bit-packed least significant bit first (PLAIN). */
+  bool(value: boolean): void {
+    const bit = this.bits++ & 7;
+    if (bit === 0) {
+      this.room(1);
+      this.page[this.o++] = 0;
+    }
+    if (value) this.page[this.o - 1]! |= 1 << bit;
+    this.level(1);
+  }
+
   null(): void {
     if (!this.spec.optional) throw new Error(`Parquet column ${this.spec.name} cannot hold null`);
     this.nulls++;
@@ -257,6 +270,7 @@ export class ColumnWriter {
     if (this.page.length > LEVELS_ROOM + PAGE_BYTES + 4096) this.page = newPage(); // after a value larger than a page
     this.o = this.base;
     this.pageValues = 0;
+    this.bits = 0;
   }
 
   /** A page's header and compressed bytes, copied to the end of the column chunk. */

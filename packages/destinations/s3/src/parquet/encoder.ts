@@ -1,19 +1,20 @@
-import { jsonColumn } from '@bx/core';
-import { binaryText, Field as CoreField, FieldEncoding, SLOTS, timestampMicros, type EventBatch } from '@bx/batch';
+import { EVENT_RECORD_COLUMNS, jsonColumn, type RecordColumn } from '@bx/core';
+import {
+  binaryText,
+  Field as CoreField,
+  EventBatch,
+  FieldEncoding,
+  SLOTS,
+  timestampMicros,
+  type RecordBatch,
+} from '@bx/batch';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import { INCOMPRESSIBLE, ZSTD_PARQUET_PAGES } from '../object-upload';
 import { zstdFrames } from '@bx/zstd';
-import {
-  CodecId,
-  ColumnWriter,
-  ConvertedType,
-  ParquetFileWriter,
-  ParquetKind,
-  ParquetType,
-  type Codec,
-  type ColumnSpec,
-} from './file-writer';
+import { writeColumns } from './column-values';
+import { CodecId, ColumnWriter, ParquetFileWriter, ParquetKind, type Codec, type ColumnSpec } from './file-writer';
+import { parquetSchema } from './record-schema';
 
 /** Codecs inside the Parquet file (the file itself is uploaded as is). */
 export type ParquetCompression = 'zstd' | 'snappy' | 'gzip' | 'brotli' | null;
@@ -22,47 +23,8 @@ export type ParquetCompression = 'zstd' | 'snappy' | 'gzip' | 'brotli' | null;
 const ROW_GROUP_ROWS = 122_880;
 const ROW_GROUP_BYTES = 4 * 1024 * 1024;
 
-const str = (name: string, optional: boolean, json = false): ColumnSpec => ({
-  name,
-  type: ParquetType.BYTE_ARRAY,
-  optional,
-  converted: json ? ConvertedType.JSON : ConvertedType.UTF8,
-  // LogicalType: STRING (1) or JSON (12).
-  logical: (w) => w.struct(json ? 12 : 1),
-  stats: false,
-});
-const ts = (name: string, optional: boolean): ColumnSpec => ({
-  name,
-  type: ParquetType.INT64,
-  optional,
-  converted: ConvertedType.TIMESTAMP_MICROS,
-  // LogicalType TIMESTAMP (8): adjusted to UTC, unit MICROS (2).
-  logical: (w) => w.struct(8, (t) => t.bool(1, true).struct(2, (u) => u.struct(2))),
-  stats: true,
-});
-
-/** The contract's columns, with real types: UTC microsecond timestamps, int64 team_id, JSON text. */
-export const PARQUET_SCHEMA: readonly ColumnSpec[] = [
-  str('uuid', false),
-  str('event', false),
-  str('properties', true, true),
-  str('distinct_id', false),
-  {
-    name: 'team_id',
-    type: ParquetType.INT64,
-    optional: false,
-    converted: ConvertedType.INT_64,
-    // LogicalType INTEGER (10): 64 bits, signed.
-    logical: (w) => w.struct(10, (i) => i.byte(1, 64).bool(2, true)),
-    stats: true,
-  },
-  ts('timestamp', false),
-  ts('created_at', false),
-  ts('inserted_at', true),
-  str('elements_chain', false),
-  str('person_id', false),
-  str('person_properties', true, true),
-];
+/** The events record's columns, with real types: UTC microsecond timestamps, int64 team_id, JSON text. */
+export const PARQUET_SCHEMA: readonly ColumnSpec[] = parquetSchema(EVENT_RECORD_COLUMNS);
 
 const NULL_TEXT = Buffer.from('null');
 /** Raw page bytes being compressed beyond which a write waits for them. */
@@ -138,9 +100,11 @@ export interface ParquetEncoderOptions {
  * straight into the pages of their columns (see file-writer.ts), and a full
  * row group is handed to `sink` (an upload with back-pressure). `bytes`
  * counts the open row group as it will be written, so a caller can start
- * the next file at a size limit.
+ * the next file at a size limit. The columns are the model's (events by
+ * default); any batch but an EventBatch is written column by column from
+ * its columns' types, in TypeScript (column-values.ts).
  *
- * A batch is written column by column in C (native.parquetColumn: one call
+ * An EventBatch is written column by column in C (native.parquetColumn: one call
  * per column and page), the values C leaves to it (JSON to normalise, text
  * that is not UTF-8, a timestamp in another form) in TypeScript. The main
  * thread's CPU for 1.9M rows from ClickHouse into a zstd Parquet file
@@ -157,11 +121,13 @@ export class ParquetEncoder {
   static async create(
     compression: ParquetCompression,
     sink: (chunk: Buffer) => Promise<void>,
+    columns: readonly RecordColumn[] = EVENT_RECORD_COLUMNS,
     options: ParquetEncoderOptions = {},
   ): Promise<ParquetEncoder> {
     const id = compression ? CODEC_IDS[compression] : CodecId.UNCOMPRESSED;
+    const schema = columns === EVENT_RECORD_COLUMNS ? PARQUET_SCHEMA : parquetSchema(columns);
     return new ParquetEncoder(
-      new ParquetFileWriter(PARQUET_SCHEMA, await codec(compression), id, sink, 'batch-exports'),
+      new ParquetFileWriter(schema, await codec(compression), id, sink, 'batch-exports'),
       options.reference ?? false,
     );
   }
@@ -189,8 +155,12 @@ export class ParquetEncoder {
     return endPages ? this.file.settlePages() : this.file.settle();
   }
 
-  async write(batch: EventBatch): Promise<void> {
+  async write(batch: RecordBatch): Promise<void> {
     const file = this.file;
+    if (!(batch instanceof EventBatch)) {
+      writeColumns(file.columns, batch);
+      return this.ended(batch.count);
+    }
     const values = new ValueWriter(batch);
     if (this.reference) values.rows(file.columns as Eleven);
     else {
@@ -203,7 +173,13 @@ export class ParquetEncoder {
         }
       });
     }
-    file.rows += batch.count;
+    return this.ended(batch.count);
+  }
+
+  /** `rows` more rows are in the columns: the row group ends, or the writer waits for pages in flight. */
+  private async ended(rows: number): Promise<void> {
+    const file = this.file;
+    file.rows += rows;
     if (file.rows >= ROW_GROUP_ROWS || file.rowGroupBytes >= ROW_GROUP_BYTES) await file.flushRowGroup();
     else if (file.inFlight > MAX_IN_FLIGHT) await file.settle();
   }

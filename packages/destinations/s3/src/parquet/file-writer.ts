@@ -4,7 +4,7 @@ import { ColumnWriter, type Codec } from './column-writer';
 export { ColumnWriter, ParquetKind, type Codec } from './column-writer';
 
 /**
- * A Parquet file writer for a flat schema of BYTE_ARRAY and INT64 columns
+ * A Parquet file writer for a flat schema of BYTE_ARRAY, INT64 and BOOLEAN columns
  * (https://parquet.apache.org/docs/file-format/), streamed:
  *
  * - values go straight into the open page of their column (PLAIN encoding;
@@ -27,8 +27,8 @@ export { ColumnWriter, ParquetKind, type Codec } from './column-writer';
 const SINK_BYTES = 1 << 20;
 
 /** Parquet's enum values (parquet.thrift). */
-export const ParquetType = { INT64: 2, BYTE_ARRAY: 6 } as const;
-export const ConvertedType = { UTF8: 0, TIMESTAMP_MICROS: 10, INT_64: 18, JSON: 19 } as const;
+export const ParquetType = { BOOLEAN: 0, INT64: 2, BYTE_ARRAY: 6 } as const;
+export const ConvertedType = { UTF8: 0, TIMESTAMP_MICROS: 10, UINT_64: 14, INT_64: 18, JSON: 19 } as const;
 export const CodecId = { UNCOMPRESSED: 0, SNAPPY: 1, GZIP: 2, BROTLI: 4, ZSTD: 6 } as const;
 const REQUIRED = 0;
 const OPTIONAL = 1;
@@ -37,9 +37,10 @@ export interface ColumnSpec {
   name: string;
   type: (typeof ParquetType)[keyof typeof ParquetType];
   optional: boolean;
-  converted: (typeof ConvertedType)[keyof typeof ConvertedType];
-  /** Writes the LogicalType union's field. */
-  logical: (w: CompactWriter) => void;
+  /** None for BOOLEAN. */
+  converted?: (typeof ConvertedType)[keyof typeof ConvertedType];
+  /** Writes the LogicalType union's field; none for BOOLEAN. */
+  logical?: (w: CompactWriter) => void;
   /** Min/max statistics (INT64 columns). */
   stats: boolean;
 }
@@ -159,9 +160,9 @@ export class ParquetFileWriter {
         }
         w.i32(1, spec.type)
           .i32(3, spec.optional ? OPTIONAL : REQUIRED)
-          .binary(4, spec.name)
-          .i32(6, spec.converted)
-          .struct(10, spec.logical);
+          .binary(4, spec.name);
+        if (spec.converted !== undefined) w.i32(6, spec.converted);
+        if (spec.logical) w.struct(10, spec.logical);
       })
       .i64(3, this.fileRows)
       .writtenStructList(4, this.rowGroups)

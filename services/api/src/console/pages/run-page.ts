@@ -1,4 +1,5 @@
-import type { BatchExport, Run } from '@bx/core';
+import type { BatchExport, RunReceipt } from '@bx/core';
+import type { ReconciliationView } from '@bx/operations';
 import { BULL_BOARD_PATH } from '../../bull-board';
 import type { ConsoleDeps } from '../deps';
 import { formatBytes, formatCount, formatInstant, formatInterval, statusBadge } from '../format';
@@ -15,16 +16,6 @@ export interface RunLogLine {
   message: string;
 }
 
-/** A completed run's receipt (contract: Receipts); absent until that work lands. */
-interface Receipt {
-  records: number;
-  checksum: string;
-  min_inserted_at: string | null;
-  max_inserted_at: string | null;
-  files: string[];
-  version: number;
-}
-
 export async function runPage(
   deps: ConsoleDeps,
   exportId: string,
@@ -35,7 +26,13 @@ export async function runPage(
 ): Promise<{ exp: BatchExport; title: string; body: Html }> {
   const exp = await deps.service.get(exportId);
   const run = await deps.runs.get(exportId, runId);
-  const receipt = (run as Run & { receipt?: Receipt | null }).receipt ?? null;
+  const receipt = run.receipt;
+  // What the reconciler last found for this interval (GET .../reconciliation: the window's intervals).
+  const reconciled = receipt
+    ? ((await deps.service.reconciliation(exportId)).results.find(
+        (r) => r.data_interval_start === run.data_interval_start,
+      ) ?? null)
+    : null;
   const files = run.files.slice(0, MAX_FILES_SHOWN);
   return {
     exp,
@@ -101,11 +98,12 @@ export async function runPage(
           </dd>
         </dl>
       </section>
-      ${receipt ? receiptSection(receipt) : null} ${logsSection(logs)}`,
+      ${receipt ? receiptSection(receipt, reconciled) : null} ${logsSection(logs)}`,
   };
 }
 
-function receiptSection(r: Receipt): Html {
+/** A completed run's receipt (contract: Receipts): what its destination holds of the interval. */
+function receiptSection(r: RunReceipt, reconciled: ReconciliationView | null): Html {
   return html`<section aria-labelledby="h-receipt">
     <h2 id="h-receipt">Receipt</h2>
     <dl class="settings receipt">
@@ -118,9 +116,18 @@ function receiptSection(r: Receipt): Html {
       <dt>Latest inserted_at</dt>
       <dd>${r.max_inserted_at ?? 'none'}</dd>
       <dt>Files</dt>
-      <dd>${formatCount(r.files?.length ?? 0)}</dd>
+      <dd>${formatCount(r.files.length)}</dd>
       <dt>Version</dt>
       <dd>${r.version}</dd>
+      <dt>Reconciliation</dt>
+      <dd class="reconciliation">
+        ${
+          reconciled
+            ? html`${reconciled.status}: source ${formatCount(reconciled.source_records)} rows, exported
+              ${formatCount(reconciled.exported_records)}; checked ${formatInstant(reconciled.checked_at)} UTC`
+            : html`<span class="muted">not checked (outside the reconcile window, or not yet)</span>`
+        }
+      </dd>
     </dl>
   </section>`;
 }

@@ -1,5 +1,5 @@
-import { Field, FieldEncoding, TEXT_LAYOUT, dateTime64 } from '@bx/batch';
-import { integerLiteral, quoteIdentifier, quoteString } from './sql-escape';
+import { EVENT_RECORD_COLUMNS, FieldEncoding, dateTime64 } from '@bx/core';
+import { integerLiteral, quoteIdentifier, quoteString } from '@bx/clickhouse/sql';
 
 export interface EventsQuery {
   database: string;
@@ -13,6 +13,16 @@ export interface EventsQuery {
   includeEvents?: readonly string[];
   excludeEvents?: readonly string[];
 }
+
+/** A record column's place in the row (its field in an events batch). */
+function field(name: string): number {
+  const at = EVENT_RECORD_COLUMNS.findIndex((c) => c.name === name);
+  if (at < 0) throw new RangeError(`no events column ${name}`);
+  return at;
+}
+
+/** Every field text (toString of UUIDs and timestamps): the layout of a table of other types. */
+const TEXT_LAYOUT: Readonly<Uint8Array> = new Uint8Array(EVENT_RECORD_COLUMNS.length);
 
 /**
  * How the events query reads each field (FieldEncoding by field, see
@@ -30,21 +40,21 @@ export interface EventsQuery {
  * about 1 s of 9-11 s (one pair of runs).
  */
 const SELECTED: ReadonlyArray<readonly [number, string, (text: boolean) => string]> = [
-  [Field.uuid, 'uuid', (text) => (text ? 'toString(uuid)' : 'uuid')],
-  [Field.event, 'event', () => 'event'],
-  [Field.properties, 'properties', () => 'properties'],
-  [Field.distinct_id, 'distinct_id', () => 'distinct_id'],
-  [Field.team_id, 'team_id', () => 'toInt64(team_id)'],
-  [Field.timestamp, 'timestamp', (text) => (text ? 'toString(timestamp)' : 'timestamp')],
-  [Field.created_at, 'created_at', (text) => (text ? 'toString(created_at)' : 'created_at')],
+  [field('uuid'), 'uuid', (text) => (text ? 'toString(uuid)' : 'uuid')],
+  [field('event'), 'event', () => 'event'],
+  [field('properties'), 'properties', () => 'properties'],
+  [field('distinct_id'), 'distinct_id', () => 'distinct_id'],
+  [field('team_id'), 'team_id', () => 'toInt64(team_id)'],
+  [field('timestamp'), 'timestamp', (text) => (text ? 'toString(timestamp)' : 'timestamp')],
+  [field('created_at'), 'created_at', (text) => (text ? 'toString(created_at)' : 'created_at')],
   [
-    Field.inserted_at,
+    field('inserted_at'),
     'inserted_at',
     (text) => (text ? 'toNullable(toString(inserted_at))' : 'toNullable(inserted_at)'),
   ],
-  [Field.elements_chain, 'elements_chain', () => 'elements_chain'],
-  [Field.person_id, 'person_id', (text) => (text ? 'toString(person_id)' : 'person_id')],
-  [Field.person_properties, 'person_properties', () => 'person_properties'],
+  [field('elements_chain'), 'elements_chain', () => 'elements_chain'],
+  [field('person_id'), 'person_id', (text) => (text ? 'toString(person_id)' : 'person_id')],
+  [field('person_properties'), 'person_properties', () => 'person_properties'],
 ];
 
 /**
@@ -55,15 +65,15 @@ const SELECTED: ReadonlyArray<readonly [number, string, (text: boolean) => strin
  */
 export function eventsLayout(types: ReadonlyMap<string, string>): Uint8Array {
   const layout = new Uint8Array(TEXT_LAYOUT);
-  for (const field of [Field.uuid, Field.person_id]) {
-    if (types.get(FIELD_COLUMNS[field]!) === 'UUID') layout[field] = FieldEncoding.UUID;
+  for (const f of [field('uuid'), field('person_id')]) {
+    if (types.get(FIELD_COLUMNS[f]!) === 'UUID') layout[f] = FieldEncoding.UUID;
   }
-  for (const field of [Field.timestamp, Field.created_at, Field.inserted_at]) {
-    const type = /^(?:Nullable\((.*)\)|(.*))$/.exec(types.get(FIELD_COLUMNS[field]!) ?? '')!;
+  for (const f of [field('timestamp'), field('created_at'), field('inserted_at')]) {
+    const type = /^(?:Nullable\((.*)\)|(.*))$/.exec(types.get(FIELD_COLUMNS[f]!) ?? '')!;
     const inner = type[1] ?? type[2]!;
     const dt64 = /^DateTime64\((\d)(?:, '[^']*')?\)$/.exec(inner);
-    if (/^DateTime(?:\('[^']*'\))?$/.test(inner)) layout[field] = FieldEncoding.DATE_TIME;
-    else if (dt64) layout[field] = dateTime64(Number(dt64[1]));
+    if (/^DateTime(?:\('[^']*'\))?$/.test(inner)) layout[f] = FieldEncoding.DATE_TIME;
+    else if (dt64) layout[f] = dateTime64(Number(dt64[1]));
   }
   return layout;
 }

@@ -1,0 +1,162 @@
+import type { Config } from './config';
+import type { Span } from './interval-calendar';
+import { EVENT_RECORD_COLUMNS } from './export-record';
+
+/**
+ * The type of a record column, end to end: how the source's SELECT hands it
+ * over, how a JSON Lines record writes it, and which column type a table
+ * destination gives it.
+ *
+ * - `string`, `uuid`: JSON strings (`uuid`: the 36-character text);
+ * - `json`: a JSON value held as JSON text (an object in a record, VARIANT /
+ *   JSONB in tables); empty text is null, so the value may be null even
+ *   where the column is not `nullable`;
+ * - `int64`, `uint64`: JSON numbers, exact beyond 2^53;
+ * - `boolean`: JSON true / false;
+ * - `timestamp`: UTC, ISO 8601 with `+00:00` in records, microseconds kept.
+ */
+export type ValueType = 'string' | 'uuid' | 'json' | 'int64' | 'uint64' | 'boolean' | 'timestamp';
+
+export interface RecordColumn {
+  readonly name: string;
+  readonly type: ValueType;
+  /** Whether the source may answer NULL (a record's null). Default false. */
+  readonly nullable?: boolean;
+}
+
+/**
+ * How a table destination (Snowflake, Postgres) applies a run's records;
+ * each destination writes it in its own SQL.
+ */
+export type TableLoad =
+  /**
+   * The team's rows whose `column` (a timestamp) falls in the run's interval
+   * are replaced by the run's records, in one transaction: each record of an
+   * interval is in the table once, however often the interval runs (events).
+   */
+  | { readonly kind: 'replace-interval'; readonly column: string }
+  /**
+   * Records are upserted on `key`. A stored row changes only where the
+   * incoming `versions` (numbers or timestamps) are higher, compared in
+   * order: the first that differs decides (persons: the mapping's version,
+   * the person's, then `_inserted_at`). Re-running, retrying or backfilling
+   * an older interval after newer ones never moves a row backwards.
+   */
+  | { readonly kind: 'upsert'; readonly key: readonly string[]; readonly versions: readonly string[] };
+
+/**
+ * The columns a run's receipt is over (contract: Receipts): the checksum
+ * sums sipHash64 of each record's `key` as text (the record's identity
+ * within the export's team), `min_inserted_at` and `max_inserted_at` bound
+ * its `time`.
+ */
+export interface ModelReceipt {
+  readonly key: string;
+  readonly time: string;
+}
+
+/** What a destination is told about the records of a run: which model, and their shape. */
+export interface ModelSchema {
+  /** `model` of the export: `events`, `persons`. */
+  readonly name: string;
+  /** `{table}` in S3 prefixes. */
+  readonly table: string;
+  /** The record's columns, in record order: JSON Lines keys, Parquet and table columns. */
+  readonly columns: readonly RecordColumn[];
+  readonly load: TableLoad;
+  readonly receipt: ModelReceipt;
+}
+
+/**
+ * The events model as a destination sees it (its plug-in is @bx/model-events):
+ * what a destination test checks a table against when told no model.
+ */
+export const EVENTS_SCHEMA: ModelSchema = {
+  name: 'events',
+  table: 'events',
+  columns: EVENT_RECORD_COLUMNS,
+  load: { kind: 'replace-interval', column: 'inserted_at' },
+  receipt: { key: 'uuid', time: 'inserted_at' },
+};
+
+/** The configuration a model's query reads: database and table names. */
+export type ModelSourceConfig = Pick<
+  Config,
+  'CLICKHOUSE_DATABASE' | 'EVENTS_TABLE' | 'EVENTS_INTERVAL_COLUMN' | 'PERSONS_TABLE' | 'PERSON_DISTINCT_IDS_TABLE'
+>;
+
+/** What one run's query selects. */
+export interface ModelQueryInput {
+  config: ModelSourceConfig;
+  teamId: number;
+  /** The interval, epoch ms, `[start, end)`; whole seconds. */
+  start: number;
+  end: number;
+  /** Event name filters (models with `eventFilters` only). */
+  includeEvents?: readonly string[];
+  excludeEvents?: readonly string[];
+}
+
+/** A SELECT for the source, without FORMAT: the source adds its own. */
+export interface SourceQuery {
+  sql: string;
+  /** ClickHouse settings the query relies on, sent with it. */
+  settings?: Readonly<Record<string, string | number>>;
+}
+
+/** What the reconciler's grouped query of one export counts (ModelPlugin.intervalChecksums). */
+export interface IntervalChecksumsInput {
+  config: ModelSourceConfig;
+  teamId: number;
+  /** Intervals `[start, end)`, epoch ms (whole seconds), sorted and not overlapping. */
+  spans: readonly Span[];
+  /** The start (unix seconds) of the interval a row's `column` falls in, an expression (0 or an interval not asked for outside them). */
+  interval(column: string): string;
+}
+
+/**
+ * One model, as its package describes it (packages/models/<name>): its
+ * record, how table destinations merge it, and its SQL, which runs on
+ * ClickHouse 18.16 and on modern servers and selects the columns in
+ * record order, in the wire form of their types (see the data path's
+ * BatchFormat). The registry (packages/models/registry) lists the models;
+ * the API, operations and the worker go through it, never switch on a name.
+ *
+ * The module that exports a model loads core only: `format` loads the data
+ * path (`@bx/batch`) on first call. `F` is that format, a parameter so that
+ * core need not know the batch.
+ */
+export interface ModelPlugin<F = unknown> extends ModelSchema {
+  /** Whether `include_events` / `exclude_events` apply to the model. */
+  readonly eventFilters: boolean;
+  /** The run's SELECT. */
+  query(input: ModelQueryInput): SourceQuery;
+  /** How the worker's data path holds and writes the rows of `query`. */
+  format(): F;
+  /**
+   * One grouped query answering, per interval, what its run would select
+   * now, as its receipt counts it: `bx_interval` (start, unix seconds),
+   * `bx_records` (count()), `bx_checksum` (the sum of sipHash64 of the
+   * receipt's key, as text). The reconciler compares them with the
+   * receipts. Events have theirs in IntervalChecksums (shared by teams).
+   */
+  intervalChecksums?(input: IntervalChecksumsInput): SourceQuery;
+  /**
+   * For a model whose query reads some columns in ClickHouse's binary form
+   * where the table stores them so (events: UUIDs and timestamps, which
+   * ClickHouse hands over much faster than their toString()): the table
+   * whose column types decide, read by the source before each run, and the
+   * run's SELECT with the format of its rows (its layout, see
+   * FieldEncoding) for those types (name → ClickHouse type). Without it the
+   * source runs `query` with `format()`.
+   */
+  readonly typedColumns?: {
+    table(config: ModelSourceConfig): { database: string; table: string };
+    read(input: ModelQueryInput, types: ReadonlyMap<string, string>): { query: SourceQuery; format: F };
+  };
+}
+
+/** The model schema of a plug-in (what a destination sees), without its functions. */
+export function modelSchema(model: ModelSchema): ModelSchema {
+  return { name: model.name, table: model.table, columns: model.columns, load: model.load, receipt: model.receipt };
+}

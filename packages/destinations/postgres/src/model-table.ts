@@ -1,0 +1,83 @@
+import { PermanentError, type ModelSchema, type TableLoad, type ValueType } from '@bx/core';
+import type { TableColumn } from './events-table';
+import { qualifiedName, quoteIdentifier } from './sql-text';
+
+/** A model whose records are upserted by key (persons): what the upsert load needs of it. */
+export type UpsertModel = ModelSchema & { load: Extract<TableLoad, { kind: 'upsert' }> };
+
+/**
+ * Column types of the table the destination creates for a model other than
+ * events, and of the staging table its rows are copied into (the binary
+ * COPY writes each value in its staging type; INSERT casts to the table's):
+ * JSON as JSONB, timestamps as timestamptz, int64 as bigint, uint64 as
+ * numeric(20,0) (every UInt64 exactly), text for the rest.
+ */
+export const MODEL_COLUMN_TYPES: Readonly<Record<ValueType, string>> = {
+  string: 'text',
+  uuid: 'text',
+  json: 'jsonb',
+  timestamp: 'timestamptz',
+  int64: 'bigint',
+  uint64: 'numeric(20,0)',
+  boolean: 'boolean',
+};
+
+/** The model's table: its columns, quoted lower-case, and its key as the primary key (ON CONFLICT needs it). */
+export function createModelTableSql(schema: string, table: string, model: UpsertModel): string[] {
+  const columns = model.columns.map((c) => `${quoteIdentifier(c.name)} ${MODEL_COLUMN_TYPES[c.type]}`);
+  const key = model.load.key.map(quoteIdentifier).join(', ');
+  return [`CREATE TABLE ${qualifiedName(schema, table)} (${columns.join(', ')}, PRIMARY KEY (${key}))`];
+}
+
+/** The staging table's name: temporary tables are the session's own. */
+export const STAGING_TABLE = 'bx_stage';
+
+/** The temporary staging table of a load (private to the session), dropped at COMMIT or ROLLBACK. */
+export function createStagingTableSql(staging: string, model: UpsertModel): string {
+  const columns = model.columns.map((c) => `${quoteIdentifier(c.name)} ${MODEL_COLUMN_TYPES[c.type]}`);
+  return `CREATE TEMPORARY TABLE ${quoteIdentifier(staging)} (${columns.join(', ')}) ON COMMIT DROP`;
+}
+
+/**
+ * Fails permanently unless an existing table has every column of the model
+ * (names matched exactly), naming each one missing. Types are the server's
+ * to check: the INSERT casts each value to its column (a type it cannot take
+ * is 42804, permanent), and ON CONFLICT needs a unique index on the key
+ * (42P10, permanent).
+ */
+export function requireModelColumns(columns: readonly TableColumn[], name: string, model: UpsertModel): void {
+  const have = new Set(columns.map((c) => c.name));
+  const missing = model.columns.filter((c) => !have.has(c.name)).map((c) => `column "${c.name}" is missing`);
+  if (missing.length > 0) {
+    throw new PermanentError(`PostgreSQL table ${name} cannot hold the ${model.name}: ${missing.join('; ')}`, {
+      code: 'IncompatibleTable',
+    });
+  }
+}
+
+/**
+ * `INSERT INTO table ... ON CONFLICT (key) DO UPDATE ... WHERE` from the
+ * staging table: a key's row is inserted, or updated only where the
+ * incoming versions are higher, compared in order (a row comparison: the
+ * first that differs decides). So a retry, a re-run or a backfill of an
+ * older interval never moves a stored row backwards. One row per key from
+ * the staging table (the highest versions), in key order: ON CONFLICT may
+ * not touch a row twice, and two runs locking keys in one order cannot
+ * deadlock each other.
+ */
+export function upsertSql(schema: string, table: string, staging: string, model: UpsertModel): string {
+  const q = quoteIdentifier;
+  const columns = model.columns.map((c) => q(c.name)).join(', ');
+  const key = model.load.key.map(q).join(', ');
+  const keys = new Set(model.load.key);
+  const sets = model.columns.filter((c) => !keys.has(c.name)).map((c) => `${q(c.name)} = EXCLUDED.${q(c.name)}`);
+  const versions = model.load.versions.map(q);
+  const incoming = versions.map((v) => `EXCLUDED.${v}`).join(', ');
+  const stored = versions.map((v) => `t.${v}`).join(', ');
+  return (
+    `INSERT INTO ${qualifiedName(schema, table)} AS t (${columns})` +
+    ` SELECT DISTINCT ON (${key}) ${columns} FROM ${q(staging)}` +
+    ` ORDER BY ${key}, ${versions.map((v) => `${v} DESC`).join(', ')}` +
+    ` ON CONFLICT (${key}) DO UPDATE SET ${sets.join(', ')} WHERE (${incoming}) > (${stored})`
+  );
+}

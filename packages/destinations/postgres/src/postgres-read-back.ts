@@ -1,0 +1,68 @@
+import { ReadBackTally, type IntervalReadBack, type ReadBackRequest } from '@bx/core';
+import type { PostgresConfig } from './postgres-config';
+import { PostgresConnection } from './postgres-connection';
+import { RECEIPTS_TABLE, tableExists } from './receipts-table';
+import { qualifiedName, utcTimestamp } from './sql-text';
+
+/** Rows fetched per round trip of the read-back's cursor. */
+const FETCH_ROWS = 10_000;
+
+const READ_BACK_SETTINGS = { connectMs: 30_000, lockMs: 60_000, statementMs: 0, applicationName: 'bx verify' };
+
+/**
+ * Reads back what the table holds of each interval (`npm run verify`): one
+ * query over the export's team and the whole range, read through a cursor a
+ * page at a time, each row counted in its interval by `inserted_at` (the
+ * column runs replace on) and its uuid hashed as a receipt is. PostgreSQL has
+ * no sipHash64, so the grouping and the checksum happen here, in one pass; a
+ * second query reads the versions in batch_export_receipts. A missing table
+ * holds nothing. Read-only: the transaction is rolled back.
+ */
+export async function readBackPostgres(
+  config: PostgresConfig,
+  request: ReadBackRequest,
+): Promise<Map<number, IntervalReadBack>> {
+  const spans = request.spans;
+  const tally = new ReadBackTally(spans);
+  if (spans.length === 0) return tally.result();
+  const from = utcTimestamp(spans[0]!.start);
+  const to = utcTimestamp(spans[spans.length - 1]!.end);
+  const { schema, table_name: table } = config;
+  const conn = await PostgresConnection.open(config, READ_BACK_SETTINGS, request.signal);
+  try {
+    if (await tableExists(conn, schema, table)) {
+      await conn.query('BEGIN READ ONLY', 'BEGIN');
+      // DECLARE takes no bound parameters: the values are a number and two timestamps this code wrote.
+      await conn.query(
+        `DECLARE bx_read_back NO SCROLL CURSOR FOR
+           SELECT "uuid"::text AS uuid, (extract(epoch FROM "inserted_at") * 1000)::float8 AS at
+             FROM ${qualifiedName(schema, table)}
+            WHERE "team_id" = ${Math.trunc(request.teamId)}
+              AND "inserted_at" >= '${from}' AND "inserted_at" < '${to}'`,
+        'DECLARE',
+      );
+      for (;;) {
+        const { rows } = await conn.query<{ uuid: string; at: number }>(
+          `FETCH ${FETCH_ROWS} FROM bx_read_back`,
+          'FETCH events',
+        );
+        for (const row of rows) tally.add(row.uuid, Math.round(row.at));
+        if (rows.length < FETCH_ROWS) break;
+      }
+      await conn.query('ROLLBACK', 'ROLLBACK');
+    }
+    if (await tableExists(conn, schema, RECEIPTS_TABLE)) {
+      const { rows } = await conn.query<{ start: number; version: number }>(
+        `SELECT (extract(epoch FROM "data_interval_start") * 1000)::float8 AS start, "version"
+           FROM ${qualifiedName(schema, RECEIPTS_TABLE)}
+          WHERE "export_id" = $1 AND "data_interval_start" >= $2 AND "data_interval_start" < $3`,
+        'SELECT receipts',
+        [request.exportId, from, to],
+      );
+      for (const row of rows) tally.version(Math.round(row.start), Number(row.version));
+    }
+  } finally {
+    await conn.close();
+  }
+  return tally.result();
+}

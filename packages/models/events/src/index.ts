@@ -1,0 +1,2 @@
+export * from './events-model';
+export * from './events-query';

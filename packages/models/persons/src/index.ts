@@ -1,0 +1,3 @@
+export * from './persons-model';
+export * from './persons-query';
+export * from './persons-checksums-query';

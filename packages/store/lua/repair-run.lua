@@ -1,0 +1,19 @@
+-- Puts a Completed run back to Scheduled for a repair (its interval changed
+-- at the source since it was exported) and records the interval as
+-- repairing, in one step, only while its receipt still has the version the
+-- reconciler compared: with several schedulers each mismatch is repaired
+-- once. Answers 1 if done, 0 if the run changed meanwhile.
+-- KEYS 1-6 as in track.lua, 7 the export's reconciliation hash.
+-- ARGV[1] now (ms), ARGV[2] the receipt version compared, ARGV[3] the
+-- record's field (interval start ms), ARGV[4] the record.
+-- @include track
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'Completed' then return 0 end
+local receipt = redis.call('HGET', KEYS[1], 'receipt')
+if not receipt then return 0 end
+local ok, decoded = pcall(cjson.decode, receipt)
+if not ok or type(decoded) ~= 'table' or tostring(decoded.version) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'Scheduled', 'error', '', 'finished_at', '')
+track(status, 'Scheduled', ARGV[1])
+redis.call('HSET', KEYS[7], ARGV[3], ARGV[4])
+return 1

@@ -1,0 +1,132 @@
+import { IntervalChecksums } from '@bx/clickhouse/checksums';
+import {
+  ConfigError,
+  UnreachableError,
+  errorMessage,
+  intervalsBetween,
+  loadConfig,
+  type BatchExport,
+  type Config,
+  type Span,
+} from '@bx/core';
+import { readBackDestination } from '@bx/destinations';
+import { Store } from '@bx/store';
+import { parseArgs } from 'node:util';
+import { compareIntervals, reportLines, summarize } from './verify-report';
+
+const USAGE = `usage: npm run verify -- --export-id <id> --start <ISO 8601> --end <ISO 8601> [--json]
+
+Reads the export's destination back (S3 objects of every format and codec; a
+Snowflake table) and counts the source again, for every interval of the export
+that starts in [start, end) and has ended. Prints one line per interval: source
+rows, destination rows, whether the checksums (sum of sipHash64 of the uuids)
+are equal, the version of the destination's receipt; then a summary.
+  --json  the same as one JSON document
+Events exports only: a persons export's records are upserted by key across
+intervals in tables, so no interval's rows can be read back; the reconciler
+checks its receipts against the source (docs/operations.md).
+Exit codes: 0 every interval matches, 1 some do not, 2 bad arguments or a
+persons export, 3 could not verify (export unknown, Redis, ClickHouse or the
+destination unreachable).
+Environment: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX, CLICKHOUSE_* and
+EVENTS_* (as the services).`;
+
+/** Intervals one call verifies at most. */
+const MAX_INTERVALS = 50_000;
+
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  out: { write(s: string): unknown } = process.stdout,
+  err: { write(s: string): unknown } = process.stderr,
+  now = Date.now(),
+): Promise<number> {
+  const fail = (code: number, message: string) => {
+    err.write(`verify: ${message}\n`);
+    return code;
+  };
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        'export-id': { type: 'string' },
+        start: { type: 'string' },
+        end: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    return fail(2, `${errorMessage(e)}\n${USAGE}`);
+  }
+  if (args.help) {
+    out.write(USAGE + '\n');
+    return 0;
+  }
+  const missing = (['export-id', 'start', 'end'] as const).filter((name) => !args[name]);
+  if (missing.length) return fail(2, `missing ${missing.map((m) => `--${m}`).join(', ')}\n${USAGE}`);
+  const start = Date.parse(args.start!);
+  const end = Date.parse(args.end!);
+  if (Number.isNaN(start)) return fail(2, `--start: '${args.start}' is not an ISO 8601 date-time`);
+  if (Number.isNaN(end)) return fail(2, `--end: '${args.end}' is not an ISO 8601 date-time`);
+  if (end <= start) return fail(2, '--end must be after --start');
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (e) {
+    return fail(2, e instanceof ConfigError ? e.message : errorMessage(e));
+  }
+
+  const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
+  const checksums = IntervalChecksums.fromConfig(config);
+  try {
+    await store.assertReachable();
+    const exp = await store.exports.get(args['export-id']!);
+    if (!exp) return fail(3, `export ${args['export-id']} not found`);
+    if (exp.model !== 'events') {
+      return fail(
+        2,
+        `export ${exp.id} exports ${exp.model}: verify reads back events exports only (${exp.model} records are ` +
+          'upserted by key across intervals); the reconciler checks its receipts against the source',
+      );
+    }
+    const spans = intervalsBetween(start, end, exp.interval, exp.timezone, MAX_INTERVALS + 1).filter(
+      (span) => span.end <= now,
+    );
+    if (spans.length > MAX_INTERVALS)
+      return fail(2, `more than ${MAX_INTERVALS} intervals in range; verify a shorter one`);
+    const source = await sourceOf(checksums, exp, spans, config);
+    let destination;
+    try {
+      destination = await readBackDestination(exp.destination, { exportId: exp.id, teamId: exp.team_id, spans });
+    } catch (e) {
+      return fail(3, `could not read the ${exp.destination.type} destination back: ${errorMessage(e)}`);
+    }
+    const report = summarize(exp.id, exp.destination.type, compareIntervals(spans, source, destination));
+    out.write(args.json ? JSON.stringify(report, null, 2) + '\n' : reportLines(report).join('\n') + '\n');
+    return report.summary.mismatched === 0 ? 0 : 1;
+  } catch (e) {
+    return fail(3, e instanceof UnreachableError ? e.message : `failed: ${errorMessage(e)}`);
+  } finally {
+    await checksums.close();
+    await store.close();
+  }
+}
+
+/** The source's count and checksum per interval; ClickHouse away is one line naming CLICKHOUSE_URL. */
+async function sourceOf(checksums: IntervalChecksums, exp: BatchExport, spans: Span[], config: Config) {
+  if (spans.length === 0) return new Map();
+  try {
+    return await checksums.ofExport(exp, spans, config);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ClickHouseUnavailable') throw e;
+    const cause = errorMessage((e as { cause?: unknown }).cause ?? e);
+    throw new UnreachableError('ClickHouse', 'CLICKHOUSE_URL', config.CLICKHOUSE_URL, cause);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), process.env).then((code) => process.exit(code));
+}
