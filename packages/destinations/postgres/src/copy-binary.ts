@@ -55,6 +55,12 @@ export class BinaryCopyEncoder {
     const verbatim = new Map<number, Uint8Array>();
     for (const f of JSON_FIELDS) verbatim.set(f, batch.verbatimJson(f));
     const kinds = this.kinds;
+    // A binary UUID is written as its 36 characters (20 more than its bytes), a binary DateTime as 8 bytes (4 more).
+    let binaryRoom = 0;
+    for (let f = 0; f < FIELDS; f++) {
+      if (layout[f] === FieldEncoding.UUID) binaryRoom += 20;
+      else if (layout[f] !== FieldEncoding.TEXT) binaryRoom += 4;
+    }
     let out = Buffer.allocUnsafe(bytes.length + count * 64);
     let o = 0;
     const room = (n: number) => {
@@ -75,8 +81,9 @@ export class BinaryCopyEncoder {
     for (let r = 0; r < count; r++) {
       const base = r * SLOTS;
       // A row's fields never take more than their source bytes plus 4 bytes of length each, but
-      // for a JSONB version byte and `null` for empty JSON (the exact path asks for more itself).
-      room(index[base + SLOTS - 1]! - index[base]! + 64);
+      // for a JSONB version byte and `null` for empty JSON, and the text of binary fields (the
+      // exact path asks for more itself).
+      room(index[base + SLOTS - 1]! - index[base]! + 64 + binaryRoom);
       out.writeInt16BE(FIELDS, o);
       o += 2;
       const exact = risky[r] === 1;
