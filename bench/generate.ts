@@ -56,9 +56,9 @@ function smallColumns(blob: number): ProfileColumns {
   };
 }
 
-/** The database of a row profile's table: `bx_bench_r400` for rows of 400 bytes. */
-export function rowsDatabase(rowBytes: number): string {
-  return `bx_bench_r${rowBytes}`;
+/** The database of a row profile's table: `bx_bench_r400` for rows of 400 bytes (`<base>_r400` beside another base). */
+export function rowsDatabase(rowBytes: number, base = 'bx_bench'): string {
+  return `${base}_r${rowBytes}`;
 }
 
 export interface RowProfile {

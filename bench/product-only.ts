@@ -38,7 +38,7 @@ const { values: args } = parseArgs({
 });
 const URLS = { redis: 'redis://127.0.0.1:6379', ch: 'http://127.0.0.1:8123', s3: 'http://127.0.0.1:4568' };
 const rowBytes = args['row-bytes'] === undefined ? undefined : Number(args['row-bytes']);
-const DATABASE = rowBytes === undefined ? args.database : rowsDatabase(rowBytes);
+const DATABASE = rowBytes === undefined ? args.database : rowsDatabase(rowBytes, args.database);
 if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(DATABASE)) throw new Error('--database must be a plain identifier');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -83,9 +83,9 @@ async function main(): Promise<void> {
       rowBytes > 0
         ? await measureProfile({
             ...deps,
-            database: rowsDatabase(rowBytes),
+            database: rowsDatabase(rowBytes, DATABASE),
             rowBytes,
-            workerEnv: { ...workerEnv, CLICKHOUSE_DATABASE: rowsDatabase(rowBytes) },
+            workerEnv: { ...workerEnv, CLICKHOUSE_DATABASE: rowsDatabase(rowBytes, DATABASE) },
           })
         : null;
 
