@@ -10,9 +10,9 @@ export interface BaselineResult {
   bytes: number;
 }
 
-/** The product's own SELECT for the benchmark interval, as sent over HTTP. */
-export function benchQuery(database: string): string {
-  const sql = buildEventsQuery({
+/** The product's own SELECT for the benchmark interval (without FORMAT). */
+function productSelect(database: string): string {
+  return buildEventsQuery({
     database,
     table: 'events',
     intervalColumn: 'inserted_at',
@@ -20,7 +20,21 @@ export function benchQuery(database: string): string {
     start: BENCH_START,
     end: BENCH_END,
   });
-  return `${sql}\nFORMAT JSONEachRow`;
+}
+
+/** The product's own SELECT for the benchmark interval, as JSON (B0), as sent over HTTP. */
+export function benchQuery(database: string): string {
+  return `${productSelect(database)}\nFORMAT JSONEachRow`;
+}
+
+/**
+ * The same rows as they are stored, `SELECT *` with the product's WHERE, in
+ * RowBinary (B0_rb): binary UUIDs and timestamps, no conversion at all. The
+ * cheapest answer ClickHouse can give for the interval: the true read limit.
+ */
+export function rowBinaryQuery(database: string): string {
+  const sql = productSelect(database);
+  return `SELECT *\n${sql.slice(sql.indexOf('FROM '))}\nFORMAT RowBinary`;
 }
 
 function timed(command: string, dir: string): number {
@@ -40,6 +54,12 @@ export function responseBytes(url: string, database: string, dir: string): numbe
 export function b0(url: string, database: string, dir: string): BaselineResult {
   writeFileSync(join(dir, 'query.sql'), benchQuery(database));
   return { seconds: timed(`curl -sS --fail --data-binary @query.sql '${url}/' -o /dev/null`, dir), bytes: 0 };
+}
+
+/** B0_rb: the interval's rows as stored, in RowBinary over HTTP, read and discarded (curl). */
+export function b0RowBinary(url: string, database: string, dir: string): BaselineResult {
+  writeFileSync(join(dir, 'query-rb.sql'), rowBinaryQuery(database));
+  return { seconds: timed(`curl -sS --fail --data-binary @query-rb.sql '${url}/' -o /dev/null`, dir), bytes: 0 };
 }
 
 /** B1: the cron one-liner: that response piped through gzip at the product's level, to a file. */

@@ -11,11 +11,30 @@ const CASE_DEADLINE_MS = 10 * 60_000;
 
 export interface ProductCase {
   name: string;
-  /** An S3 case: the file format and codec. */
+  /** S3 (default): the export's file format and compression. */
   file_format?: S3Config['file_format'];
   compression?: string | null;
-  /** Another destination: its type and config. */
-  destination?: { type: string; config: Record<string, unknown> };
+  /**
+   * Snowflake: the loopback server's load, timed until the COPY is sent;
+   * another destination: its type and config (Postgres: set by the run).
+   */
+  destination?: 'S3' | 'Snowflake' | { type: string; config: Record<string, unknown> };
+}
+
+/** The product's cases of the benchmark, by name. */
+export const BENCH_CASES: Record<string, ProductCase> = {
+  jsonl_gzip: { name: 'jsonl_gzip', file_format: 'JSONLines', compression: 'gzip' },
+  jsonl_zstd: { name: 'jsonl_zstd', file_format: 'JSONLines', compression: 'zstd' },
+  parquet_zstd: { name: 'parquet_zstd', file_format: 'Parquet', compression: 'zstd' },
+  snowflake: { name: 'snowflake', destination: 'Snowflake' },
+  postgres: { name: 'postgres' },
+};
+
+/** A Snowflake the worker loads into: its destination config, and when each COPY reached it. */
+export interface BenchSnowflakeTarget {
+  config: Record<string, unknown>;
+  /** When the first COPY INTO sent at or after `since` (performance.now()) arrived, on the same clock. */
+  copyArrivedAt(since: number): number | undefined;
 }
 
 export interface ProductResult {
@@ -30,11 +49,20 @@ export interface ProductResult {
  * BullMQ, a fresh worker process, a multipart upload to the S3 server (or the
  * case's own destination). Timed
  * from enqueue to the run being Completed; `reps` times, same worker.
+ * A Snowflake case is timed from enqueue until the COPY INTO reaches the
+ * server, every file PUT: the product's side of a load (what Snowflake then
+ * takes to load the files is Snowflake's).
  */
 export async function runProductCase(
   c: ProductCase,
   reps: number,
-  deps: { store: Store; queue: RunQueue; workerEnv: Record<string, string>; s3: Record<string, string> },
+  deps: {
+    store: Store;
+    queue: RunQueue;
+    workerEnv: Record<string, string>;
+    s3: Record<string, string>;
+    snowflake?: BenchSnowflakeTarget;
+  },
   /** Called after each repetition (progress output). */
   onRep: (rep: number, seconds: number) => void = () => undefined,
   /** Called before each repetition, untimed, with the worker started and idle (a paired B0). */
@@ -47,10 +75,7 @@ export async function runProductCase(
     interval: 'hour',
     // Not paused: the worker holds the runs of a paused export. No scheduler runs on this prefix.
     paused: false,
-    destination: c.destination ?? {
-      type: 'S3',
-      config: { ...deps.s3, prefix: `bench/${c.name}`, file_format: c.file_format, compression: c.compression },
-    },
+    destination: destinationOf(c, deps),
   });
   const worker = new WorkerProcess({ ...deps.workerEnv, WORKER_CONCURRENCY: '1' });
   await worker.started();
@@ -63,7 +88,7 @@ export async function runProductCase(
     ]);
     for (let rep = 0; rep < reps; rep++) {
       beforeRep(rep);
-      const began = process.hrtime.bigint();
+      const began = performance.now();
       if (rep === 0) await deps.queue.enqueue([job]);
       else {
         // The worker holds the finished job a moment after the run says Completed.
@@ -85,7 +110,9 @@ export async function runProductCase(
         if (run?.status === 'Failed') throw new Error(`${c.name} failed: ${run.error}`);
         await new Promise((r) => setTimeout(r, 20));
       }
-      result.seconds.push(Number(process.hrtime.bigint() - began) / 1e9);
+      const ended = c.destination === 'Snowflake' ? deps.snowflake!.copyArrivedAt(began) : performance.now();
+      if (ended === undefined) throw new Error(`${c.name}: no COPY INTO reached the Snowflake server`);
+      result.seconds.push((ended - began) / 1000);
       onRep(rep, result.seconds[rep]!);
     }
     result.peakRssMb = worker.peakRssMb();
@@ -93,4 +120,18 @@ export async function runProductCase(
     await worker.stop();
   }
   return result;
+}
+
+function destinationOf(
+  c: ProductCase,
+  deps: { s3: Record<string, string>; snowflake?: BenchSnowflakeTarget },
+): { type: string; config: Record<string, unknown> } {
+  if (typeof c.destination === 'object') return c.destination;
+  if (c.name === 'postgres') throw new Error('postgres: bench/run.ts prepares its table and config');
+  if (c.destination === 'Snowflake') {
+    if (!deps.snowflake) throw new Error(`${c.name}: no Snowflake server`);
+    return { type: 'Snowflake', config: deps.snowflake.config };
+  }
+  const config = { ...deps.s3, prefix: `bench/${c.name}`, file_format: c.file_format, compression: c.compression };
+  return { type: 'S3', config };
 }

@@ -1,25 +1,29 @@
 /**
- * `npm run bench [-- --rows N --reps R --quick]`: the product against the
- * physical limit of reading (B0) and the cron one-liner (B1), measured in
- * one run on the same interval; the Postgres case against `curl | psql \copy`
- * (B_pg); scheduling and small-run throughput.
+/**
+ * `npm run bench [-- --rows N --reps R --quick --row-bytes B --cases a,b]`:
+ * the product against the read limits (B0: the SELECT as JSON; B0_rb: the
+ * rows as stored, in RowBinary) and the cron one-liner (B1), measured in one
+ * run on the same interval, on two row profiles (the default, and rows of
+ * about `--row-bytes` bytes, default 400; 0 skips it); the Postgres case
+ * against `curl | psql \copy` (B_pg); scheduling and small-run throughput.
  * Prints a table and writes bench/results.json.
  */
-import { BullMqRunQueue } from '@bx/queue';
+import { BullMqRunQueue, type RunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { b0, b1, responseBytes } from './baselines';
+import { b0, b0RowBinary, b1, responseBytes } from './baselines';
 import { benchBucket } from './bench-bucket';
-import { countTeamRows, generateEvents } from './generate';
-import { runProductCase, type ProductCase } from './product';
+import { countTeamRows, generateEvents, rowsDatabase } from './generate';
+import { BENCH_CASES, runProductCase, type BenchSnowflakeTarget } from './product';
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
 import { isolated } from './isolated';
 import { benchPersons } from './persons';
+import { benchSnowflake } from './snowflake-target';
 import { bPg, dropProductTable, preparePostgres } from './postgres-bench';
 import { reconcilePass1k } from './reconcile';
 import { FOOTPRINT_KEYS, redisFootprint } from './redis-footprint';
@@ -33,7 +37,9 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '2000000' },
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
-    cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd,postgres' },
+    cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd,snowflake,postgres' },
+    /** The second row profile's average row size as JSONEachRow (bytes); 0 skips it. */
+    'row-bytes': { type: 'string', default: '400' },
     /** Measure Redis's footprint (about a minute and a half) in a --quick run too. */
     footprint: { type: 'boolean', default: false },
     ...SCALE_OPTIONS,
@@ -42,6 +48,7 @@ const { values: args } = parseArgs({
   },
 });
 const rows = Number(args.rows);
+const rowBytes = Number(args['row-bytes']);
 const reps = Number(args.reps ?? (args.quick ? 1 : 3));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
@@ -49,12 +56,6 @@ const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 /** BENCH_DATABASE: another ClickHouse database, so as not to reload one another run is reading. */
 const DATABASE = process.env.BENCH_DATABASE ?? 'bx_bench';
 const BUCKET = 'bx-bench';
-const CASES: Record<string, ProductCase> = {
-  jsonl_gzip: { name: 'jsonl_gzip', file_format: 'JSONLines', compression: 'gzip' },
-  jsonl_zstd: { name: 'jsonl_zstd', file_format: 'JSONLines', compression: 'zstd' },
-  parquet_zstd: { name: 'parquet_zstd', file_format: 'Parquet', compression: 'zstd' },
-  postgres: { name: 'postgres' },
-};
 
 const say = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -63,6 +64,8 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 async function main(): Promise<void> {
   if (args.scale) return scaleBench(args, CLICKHOUSE_URL);
   if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be an integer ≥ 1000');
+  if (!Number.isInteger(rowBytes) || rowBytes < 0) throw new Error('--row-bytes must be an integer ≥ 0');
+  for (const name of args.cases.split(',')) if (!BENCH_CASES[name]) throw new Error(`unknown case ${name}`);
   execFileSync('bash', [join(__dirname, '..', 'scripts', 'local-services.sh'), 'start'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -71,95 +74,24 @@ async function main(): Promise<void> {
   const store = Store.connect(REDIS_URL, prefix);
   const queue = new BullMqRunQueue({ redis: { url: REDIS_URL }, prefix, attempts: 1, backoffMs: 1000 });
   const s3Config = await benchBucket(S3_ENDPOINT, BUCKET);
+  const snowflake = await benchSnowflake();
   const workerEnv = { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: DATABASE, QUEUE_PREFIX: prefix };
   try {
-    say(`loading ${rows.toLocaleString('en-US')} events into ${DATABASE}.events`);
-    await generateEvents(CLICKHOUSE_URL, DATABASE, rows);
-    const teamRows = await countTeamRows(CLICKHOUSE_URL, DATABASE);
-    const bytes = responseBytes(CLICKHOUSE_URL, DATABASE, dir);
-    say(
-      `interval: ${teamRows.toLocaleString('en-US')} rows of the exported team, ${(bytes / 1e6).toFixed(0)} MB as JSONEachRow`,
-    );
-
-    // B0 is measured at the start and again right before every product repetition: ClickHouse
-    // serves the same query faster or slower from hour to hour (15-25% here), so the ratios use
-    // the median of every B0 of the run, and each case also reports the B0 measured beside it.
-    const b0s: number[] = [];
-    const b1s: number[] = [];
-    for (let i = 0; i < reps; i++) {
-      b0s.push(b0(CLICKHOUSE_URL, DATABASE, dir).seconds);
-      b1s.push(b1(CLICKHOUSE_URL, DATABASE, dir).seconds);
-      say(`  rep ${i + 1}/${reps}: B0 ${b0s[i]!.toFixed(2)} s, B1 ${b1s[i]!.toFixed(2)} s`);
-    }
-    const b1Rate = teamRows / median(b1s);
-    say(
-      `B0 ${Math.round(teamRows / median(b0s)).toLocaleString('en-US')} rows/s, B1 ${Math.round(b1Rate).toLocaleString('en-US')} rows/s`,
-    );
-
-    const measured: Array<{
-      name: string;
-      r: Awaited<ReturnType<typeof runProductCase>>;
-      b0s: number[];
-      bPgs: number[];
-    }> = [];
-    for (const name of args.cases.split(',')) {
-      const c = CASES[name];
-      if (!c) throw new Error(`unknown case ${name}`);
-      // Postgres: into a fresh table each repetition, after B_pg loaded an identical empty one.
-      const postgres = name === 'postgres';
-      if (postgres) c.destination = { type: 'Postgres', config: preparePostgres() };
-      say(`product case ${name} (${reps} reps, each after a B0${postgres ? ' and a B_pg' : ''})`);
-      const paired: number[] = [];
-      const bPgs: number[] = [];
-      const r = await runProductCase(
-        c,
-        reps,
-        { store, queue, workerEnv, s3: s3Config },
-        (rep, seconds) =>
-          say(
-            `  rep ${rep + 1}/${reps}: B0 ${paired[rep]!.toFixed(2)} s, ${postgres ? `B_pg ${bPgs[rep]!.toFixed(2)} s, ` : ''}${name} ${seconds.toFixed(2)} s, ${Math.round(teamRows / seconds).toLocaleString('en-US')} rows/s`,
-          ),
-        () => {
-          paired.push(b0(CLICKHOUSE_URL, DATABASE, dir).seconds);
-          if (!postgres) return;
-          bPgs.push(bPg(CLICKHOUSE_URL, DATABASE, dir));
-          dropProductTable();
-        },
-      );
-      if (r.records !== teamRows) throw new Error(`${name} exported ${r.records} rows, expected ${teamRows}`);
-      say(
-        `  ${name}: ${Math.round(teamRows / median(r.seconds)).toLocaleString('en-US')} rows/s, peak RSS ${Math.round(r.peakRssMb)} MB`,
-      );
-      measured.push({ name, r, b0s: paired, bPgs });
-    }
-    const allB0s = [...b0s, ...measured.flatMap((m) => m.b0s)];
-    const b0Rate = teamRows / median(allB0s);
-    const cases: Record<string, CaseResult> = {};
-    for (const { name, r, b0s: paired, bPgs } of measured) {
-      const seconds = median(r.seconds);
-      cases[name] = {
-        rows_per_s: Math.round(teamRows / seconds),
-        rep_seconds: r.seconds.map((x) => round(x, 3)),
-        mb_per_s: round(bytes / 1e6 / seconds, 1),
-        seconds: round(seconds, 3),
-        ratio_b0: round(teamRows / seconds / b0Rate),
-        ratio_b1: round(teamRows / seconds / b1Rate),
-        b0_paired_rep_seconds: paired.map((x) => round(x, 3)),
-        ratio_b0_paired: round(median(paired) / seconds),
-        peak_rss_mb: Math.round(r.peakRssMb),
-        output_mb: round(r.bytes / 1e6, 1),
-        ...(bPgs.length > 0 && {
-          /** Against B_pg (`curl FORMAT CSV | psql \copy`) measured before each repetition. */
-          ratio_b_pg: round(median(bPgs) / seconds),
-          b_pg_rows_per_s: Math.round(teamRows / median(bPgs)),
-          b_pg_rep_seconds: bPgs.map((x) => round(x, 3)),
-        }),
-      };
-    }
+    const deps = { dir, store, queue, s3: s3Config, snowflake };
+    const main = await measureProfile({ ...deps, database: DATABASE, workerEnv });
+    const small =
+      rowBytes > 0
+        ? await measureProfile({
+            ...deps,
+            database: rowsDatabase(rowBytes, DATABASE),
+            rowBytes,
+            workerEnv: { ...workerEnv, CLICKHOUSE_DATABASE: rowsDatabase(rowBytes, DATABASE) },
+          })
+        : null;
 
     if (!args['no-persons']) {
       const deps = { url: CLICKHOUSE_URL, database: DATABASE, reps, dir, store, queue, workerEnv, s3: s3Config, say };
-      cases.persons = await benchPersons({ ...deps, persons: Math.floor(rows / 2) });
+      main.cases.persons = await benchPersons({ ...deps, persons: Math.floor(rows / 2) });
     }
 
     // Scheduling and small runs: `reps` repetitions each, every one on fresh keys; medians reported.
@@ -227,24 +159,24 @@ async function main(): Promise<void> {
     }
 
     const results: BenchResults & Record<string, unknown> = {
-      rows: teamRows,
+      rows: main.rows,
       table_rows: rows,
-      interval_mb: round(bytes / 1e6, 1),
+      interval_mb: main.interval_mb,
       reps,
-      baselines: {
-        b0: {
-          rows_per_s: Math.round(b0Rate),
-          seconds: round(median(allB0s), 3),
-          /** The run's first B0s, then the ones measured before each product repetition, in order. */
-          rep_seconds: allB0s.map((x) => round(x, 3)),
-        },
-        b1: {
-          rows_per_s: Math.round(b1Rate),
-          seconds: round(median(b1s), 3),
-          rep_seconds: b1s.map((x) => round(x, 3)),
-        },
-      },
-      cases,
+      baselines: main.baselines,
+      cases: main.cases,
+      ...(small
+        ? {
+            small_profile: {
+              row_bytes: rowBytes,
+              rows: small.rows,
+              table_rows: rows,
+              interval_mb: small.interval_mb,
+              baselines: small.baselines,
+            },
+            cases_small: small.cases,
+          }
+        : {}),
       scheduler_tick_10k_s: round(median(ticks.map((t) => t.tick10kSeconds)), 3),
       scheduler_tick_none_due_20k_s: round(median(ticks.map((t) => t.tickNoneDueSeconds)), 4),
       backfill_10k_accept_s: round(median(backfills), 3),
@@ -261,8 +193,134 @@ async function main(): Promise<void> {
     printTable(results);
   } finally {
     await dropStoreAndQueue(store, queue, prefix);
+    await snowflake.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One row profile: loads the interval into `database`, measures the
+ * baselines `reps` times, then each case `reps` times, each repetition
+ * right after a B0 and a B0_rb of its own (ClickHouse serves the same query
+ * faster or slower from hour to hour, 15-25% here: the ratios use the median
+ * of every B0 of the profile, and each case also reports the ones measured
+ * beside it).
+ */
+async function measureProfile(p: {
+  database: string;
+  rowBytes?: number;
+  dir: string;
+  store: Store;
+  queue: RunQueue;
+  s3: Record<string, string>;
+  snowflake: BenchSnowflakeTarget;
+  workerEnv: Record<string, string>;
+}): Promise<Pick<BenchResults, 'rows' | 'interval_mb' | 'baselines' | 'cases'>> {
+  const { database, dir } = p;
+  const profile = p.rowBytes ? `${p.rowBytes}-byte rows` : 'default rows';
+  say(`loading ${rows.toLocaleString('en-US')} events (${profile}) into ${database}.events`);
+  await generateEvents(CLICKHOUSE_URL, database, rows, { rowBytes: p.rowBytes });
+  const teamRows = await countTeamRows(CLICKHOUSE_URL, database);
+  const bytes = responseBytes(CLICKHOUSE_URL, database, dir);
+  say(
+    `interval: ${teamRows.toLocaleString('en-US')} rows of the exported team, ${(bytes / 1e6).toFixed(0)} MB as JSONEachRow (${Math.round(bytes / teamRows)} bytes a row)`,
+  );
+  const rate = (seconds: number) => Math.round(teamRows / seconds).toLocaleString('en-US');
+  const b0s: number[] = [];
+  const rbs: number[] = [];
+  const b1s: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    b0s.push(b0(CLICKHOUSE_URL, database, dir).seconds);
+    rbs.push(b0RowBinary(CLICKHOUSE_URL, database, dir).seconds);
+    b1s.push(b1(CLICKHOUSE_URL, database, dir).seconds);
+    say(
+      `  rep ${i + 1}/${reps}: B0 ${b0s[i]!.toFixed(2)} s, B0_rb ${rbs[i]!.toFixed(2)} s, B1 ${b1s[i]!.toFixed(2)} s`,
+    );
+  }
+  say(`B0 ${rate(median(b0s))} rows/s, B0_rb ${rate(median(rbs))} rows/s, B1 ${rate(median(b1s))} rows/s`);
+
+  const measured: Array<{
+    name: string;
+    r: Awaited<ReturnType<typeof runProductCase>>;
+    b0s: number[];
+    rbs: number[];
+    bPgs: number[];
+  }> = [];
+  for (const name of args.cases.split(',')) {
+    const c = { ...BENCH_CASES[name]! };
+    // Postgres: into a fresh table each repetition, after B_pg loaded an identical empty one.
+    const postgres = name === 'postgres';
+    if (postgres) c.destination = { type: 'Postgres', config: preparePostgres() };
+    say(`product case ${name} (${reps} reps, each after a B0 and a B0_rb${postgres ? ' and a B_pg' : ''})`);
+    const paired: number[] = [];
+    const pairedRb: number[] = [];
+    const bPgs: number[] = [];
+    const r = await runProductCase(
+      c,
+      reps,
+      { store: p.store, queue: p.queue, workerEnv: p.workerEnv, s3: p.s3, snowflake: p.snowflake },
+      (rep, seconds) =>
+        say(
+          `  rep ${rep + 1}/${reps}: B0 ${paired[rep]!.toFixed(2)} s, B0_rb ${pairedRb[rep]!.toFixed(2)} s, ${postgres ? `B_pg ${bPgs[rep]!.toFixed(2)} s, ` : ''}${name} ${seconds.toFixed(2)} s, ${rate(seconds)} rows/s`,
+        ),
+      () => {
+        paired.push(b0(CLICKHOUSE_URL, database, dir).seconds);
+        pairedRb.push(b0RowBinary(CLICKHOUSE_URL, database, dir).seconds);
+        if (!postgres) return;
+        bPgs.push(bPg(CLICKHOUSE_URL, database, dir));
+        dropProductTable();
+      },
+    );
+    if (r.records !== teamRows) throw new Error(`${name} exported ${r.records} rows, expected ${teamRows}`);
+    say(`  ${name}: ${rate(median(r.seconds))} rows/s, peak RSS ${Math.round(r.peakRssMb)} MB`);
+    measured.push({ name, r, b0s: paired, rbs: pairedRb, bPgs });
+  }
+  const allB0s = [...b0s, ...measured.flatMap((m) => m.b0s)];
+  const allRbs = [...rbs, ...measured.flatMap((m) => m.rbs)];
+  const b0Rate = teamRows / median(allB0s);
+  const rbRate = teamRows / median(allRbs);
+  const b1Rate = teamRows / median(b1s);
+  const cases: Record<string, CaseResult> = {};
+  for (const { name, r, b0s: paired, rbs: pairedRb, bPgs } of measured) {
+    const seconds = median(r.seconds);
+    cases[name] = {
+      rows_per_s: Math.round(teamRows / seconds),
+      rep_seconds: r.seconds.map((x) => round(x, 3)),
+      mb_per_s: round(bytes / 1e6 / seconds, 1),
+      seconds: round(seconds, 3),
+      ratio_b0: round(teamRows / seconds / b0Rate),
+      ratio_b0_rb: round(teamRows / seconds / rbRate),
+      ratio_b1: round(teamRows / seconds / b1Rate),
+      b0_paired_rep_seconds: paired.map((x) => round(x, 3)),
+      ratio_b0_paired: round(median(paired) / seconds),
+      b0_rb_paired_rep_seconds: pairedRb.map((x) => round(x, 3)),
+      ratio_b0_rb_paired: round(median(pairedRb) / seconds),
+      peak_rss_mb: Math.round(r.peakRssMb),
+      output_mb: round(r.bytes / 1e6, 1),
+      ...(bPgs.length > 0 && {
+        /** Against B_pg (`curl FORMAT CSV | psql \copy`) measured before each repetition. */
+        ratio_b_pg: round(median(bPgs) / seconds),
+        b_pg_rows_per_s: Math.round(teamRows / median(bPgs)),
+        b_pg_rep_seconds: bPgs.map((x) => round(x, 3)),
+      }),
+    };
+  }
+  const baseline = (all: number[], perRep: number[]) => ({
+    rows_per_s: Math.round(teamRows / median(all)),
+    seconds: round(median(all), 3),
+    /** The profile's first B0s (B0_rbs), then the ones measured before each product repetition, in order. */
+    rep_seconds: perRep.map((x) => round(x, 3)),
+  });
+  return {
+    rows: teamRows,
+    interval_mb: round(bytes / 1e6, 1),
+    baselines: {
+      b0: baseline(allB0s, allB0s),
+      b0_rowbinary: baseline(allRbs, allRbs),
+      b1: baseline(b1s, b1s),
+    },
+    cases,
+  };
 }
 
 /** Start a worker on the backfill, then a scheduled run arrives: seconds until it starts. */
@@ -289,11 +347,16 @@ interface CaseResult {
   mb_per_s: number;
   seconds: number;
   ratio_b0: number;
+  /** Against the median of the profile's B0_rbs: the true read limit (not in the persons case). */
+  ratio_b0_rb?: number;
   ratio_b1: number;
   /** B0 measured right before each repetition of this case. */
   b0_paired_rep_seconds: number[];
   /** rows/s over the median of this case's own B0s: the ratio without ClickHouse's drift across the run. */
   ratio_b0_paired: number;
+  /** B0_rb measured right after each of those B0s, and the ratio to their median. */
+  b0_rb_paired_rep_seconds?: number[];
+  ratio_b0_rb_paired?: number;
   peak_rss_mb: number;
   output_mb: number;
   ratio_b_pg?: number;
@@ -301,12 +364,23 @@ interface CaseResult {
   b_pg_rep_seconds?: number[];
 }
 
+type Baseline = { rows_per_s: number; seconds: number; rep_seconds: number[] };
+
 interface BenchResults {
   rows: number;
   interval_mb: number;
   reps: number;
-  baselines: Record<'b0' | 'b1', { rows_per_s: number; seconds: number; rep_seconds: number[] }>;
+  baselines: Record<'b0' | 'b0_rowbinary' | 'b1', Baseline>;
   cases: Record<string, CaseResult>;
+  /** The second row profile (`--row-bytes`), measured the same way. */
+  small_profile?: {
+    row_bytes: number;
+    rows: number;
+    table_rows: number;
+    interval_mb: number;
+    baselines: Record<'b0' | 'b0_rowbinary' | 'b1', Baseline>;
+  };
+  cases_small?: Record<string, CaseResult>;
   scheduler_tick_10k_s: number;
   scheduler_tick_none_due_20k_s: number;
   backfill_10k_accept_s: number;
@@ -316,42 +390,48 @@ interface BenchResults {
   reconcile_pass_1k_s: number;
 }
 
+function profileTable(
+  title: string,
+  p: { rows: number; interval_mb: number; baselines: BenchResults['baselines'] },
+  cases: Record<string, CaseResult>,
+): string[] {
+  const line = (cells: Array<string | number>) =>
+    cells.map((c, i) => String(c).padStart(i === 0 ? 14 : i < 3 ? 10 : 8)).join('  ');
+  const { b0, b0_rowbinary: rb, b1 } = p.baselines;
+  return [
+    `${title}: ${p.rows.toLocaleString('en-US')} rows, ${p.interval_mb} MB as the product's SELECT in JSONEachRow (${Math.round((p.interval_mb * 1e6) / p.rows)} bytes a row)`,
+    line(['case', 'rows/s', 'MB/s', 'x B0', 'x B0_rb', 'x B1', 'paired B0', 'B0_rb', 'RSS MB']),
+    line(['B0 read', b0.rows_per_s, '', '1.00', round(b0.rows_per_s / rb.rows_per_s), '', '', '', '']),
+    line(['B0_rb read', rb.rows_per_s, '', round(rb.rows_per_s / b0.rows_per_s), '1.00', '', '', '', '']),
+    line(['B1 curl|gzip', b1.rows_per_s, '', round(b1.rows_per_s / b0.rows_per_s), '', '1.00', '', '', '']),
+    ...Object.entries(cases).map(([name, c]) =>
+      line([
+        name,
+        c.rows_per_s,
+        c.mb_per_s,
+        c.ratio_b0,
+        c.ratio_b0_rb ?? '',
+        c.ratio_b1,
+        c.ratio_b0_paired,
+        c.ratio_b0_rb_paired ?? '',
+        c.peak_rss_mb,
+      ]),
+    ),
+  ];
+}
+
 function printTable(r: BenchResults): void {
-  const line = (cells: Array<string | number>, widths: number[]) =>
-    cells.map((c, i) => String(c).padStart(widths[i]!)).join('  ');
-  const widths = [14, 12, 8, 9, 9, 14, 12];
   const out = [
-    `interval: ${r.rows.toLocaleString('en-US')} rows, ${r.interval_mb} MB JSONEachRow; median of ${r.reps}`,
-    `x B0: against the median of all ${r.baselines.b0.rep_seconds.length} B0s of the run; paired: against the B0s measured right before that case's repetitions`,
-    line(['case', 'rows/s', 'MB/s', 'x B0', 'x B1', 'x B0 paired', 'peak RSS MB'], widths),
-    line(['B0 read', r.baselines.b0.rows_per_s, '', '1.00', '', '', ''], widths),
-    line(
-      [
-        'B1 curl|gzip',
-        r.baselines.b1.rows_per_s,
-        '',
-        round(r.baselines.b1.rows_per_s / r.baselines.b0.rows_per_s),
-        '1.00',
-        '',
-        '',
-      ],
-      widths,
-    ),
-    ...Object.entries(r.cases).map(([name, c]) =>
-      line(
-        [
-          name,
-          c.rows_per_s ?? '',
-          c.mb_per_s ?? '',
-          c.ratio_b0 ?? '',
-          c.ratio_b1 ?? '',
-          c.ratio_b0_paired ?? '',
-          c.peak_rss_mb ?? '',
-        ],
-        widths,
-      ),
-    ),
-    ...Object.entries(r.cases).flatMap(([name, c]) =>
+    `median of ${r.reps}; x B0 and x B0_rb: against the median of all the profile's B0s (B0_rbs);`,
+    `paired: against the B0s (B0_rbs) measured right before that case's repetitions`,
+    ...profileTable('default rows', r, r.cases),
+    ...(r.small_profile && r.cases_small
+      ? ['', ...profileTable(`rows of ${r.small_profile.row_bytes} bytes as stored`, r.small_profile, r.cases_small)]
+      : []),
+    ...[
+      ...Object.entries(r.cases),
+      ...Object.entries(r.cases_small ?? {}).map(([name, c]) => [`${name} (small rows)`, c] as const),
+    ].flatMap(([name, c]) =>
       c.ratio_b_pg === undefined
         ? []
         : [

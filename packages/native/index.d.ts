@@ -18,7 +18,9 @@ export function verbatimJson(
  * why it stopped: 0 at the end of the batch; 1 when `out` may be too small
  * for the next row (room for 256 + 6 × its field bytes is needed); 2 when
  * the next row needs `toRecordLine` (a JSON column to normalise, a
- * timestamp in another form).
+ * timestamp in another form). `layout` (11 bytes) says how each field is
+ * encoded: 0 text, 1 a binary UUID, 2 a binary DateTime, 3 | scale << 4 a
+ * binary DateTime64 (EventBatch.layout).
  */
 export function writeRecords(
   bytes: Uint8Array,
@@ -27,6 +29,7 @@ export function writeRecords(
   slots: number,
   out: Uint8Array,
   state: Float64Array,
+  layout: Uint8Array,
 ): 0 | 1 | 2;
 
 /**
@@ -93,11 +96,45 @@ export function copy(target: Uint8Array, at: number, source: Uint8Array): void;
 export function dechunk(buf: Uint8Array, at: number, from: number, to: number, state: BigInt64Array): number;
 
 /**
+ * Writes field `field` of rows `state[0]..` of a batch into a Parquet page,
+ * PLAIN-encoded, as the S3 destination's ColumnWriter would value by value:
+ * `kind` 0 UTF-8 text (checked by the caller), 1 JSON text (null when empty
+ * or `null`; verbatim JSON copied), 2 Int64, 3 ClickHouse timestamp text as
+ * UTC microseconds; `encoding` is the field's in the batch's layout (a
+ * binary UUID written as its text, a binary DateTime or DateTime64 as
+ * microseconds); `optional` columns get a definition level a byte each in
+ * `levels`. `state` = [row, page's values start, their end, bytes at which
+ * the page is full, values in the page, nulls, bytes needed], advanced;
+ * `stats` = [min, max, any] of Int64 and timestamp values. Answers why it
+ * stopped: 0 every row written; 1 the page is full (after the value that
+ * filled it); 2 no room in `page` (for state[6] bytes) or `levels`; 3 the
+ * row at state[0] is for the TypeScript writer (JSON to normalise, a
+ * timestamp in another form, a null the column cannot hold).
+ */
+export function parquetColumn(
+  bytes: Uint8Array,
+  index: Int32Array,
+  count: number,
+  slots: number,
+  field: number,
+  kind: 0 | 1 | 2 | 3,
+  encoding: number,
+  optional: 0 | 1,
+  page: Uint8Array,
+  levels: Uint8Array,
+  state: Float64Array,
+  stats: BigInt64Array,
+): 0 | 1 | 2 | 3;
+
+/**
  * The receipt of a batch: adds to `sum[0]` (modulo 2^64) ClickHouse's
- * `sipHash64` (SipHash-2-4, key 0) of the bytes of field `keyField` of every
- * row, and sets `rows` = [the row whose field `timeField` is least in byte
- * order, the row where it is greatest] (-1 when every one is null). Throws a
- * RangeError, leaving `sum` as it was, when a key field is null.
+ * `sipHash64` (SipHash-2-4, key 0) of field `keyField` of every row as text
+ * (`keyEncoding` 1: a binary UUID, hashed as its 36-character text), and
+ * sets `rows` = [the row whose field `timeField` is least, the row where it
+ * is greatest] (-1 when every one is null): in byte order for text, by
+ * instant for a binary DateTime or DateTime64 (`timeEncoding`, as in
+ * writeRecords's layout). Throws a RangeError, leaving `sum` as it was, when
+ * a key field is null.
  */
 export function receiptTally(
   bytes: Uint8Array,
@@ -105,7 +142,9 @@ export function receiptTally(
   count: number,
   slots: number,
   keyField: number,
+  keyEncoding: number,
   timeField: number,
+  timeEncoding: number,
   sum: BigUint64Array,
   rows: Int32Array,
 ): void;

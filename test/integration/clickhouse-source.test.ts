@@ -1,7 +1,8 @@
 import { expect } from 'chai';
-import { ClickHouseSource, decodeRowBinary } from '@bx/clickhouse';
-import { buildEventsQuery } from '@bx/model-events';
-import { toRecordLine, PermanentError, RetryableError, type EventRow } from '@bx/core';
+import { ClickHouseSource, columnTypes, decodeRowBinary } from '@bx/clickhouse';
+import { buildEventsQuery, eventsLayout, eventsModel, type EventsQuery } from '@bx/model-events';
+import { eventsFormat, Field, FieldEncoding, type BatchFormat, type EventBatch } from '@bx/batch';
+import { toRecordLine, PermanentError, RetryableError, type EventRow, type ModelPlugin } from '@bx/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ import { queryRowBinary } from '../../packages/clickhouse/src/http-query';
 const START = '2024-01-01T10:00:00Z';
 const END = '2024-01-01T11:00:00Z';
 const HOSTILE = ["it's", 'back\\slash', "'; DROP TABLE events; --", '日本語 🎉', 'quote"double', 'new\nline'];
+
+const endpoint = () => ({ url: testEnv.CLICKHOUSE_URL, username: 'default', password: '' });
 
 async function collect(source: ClickHouseSource, sql: string): Promise<EventRow[]> {
   const rows: EventRow[] = [];
@@ -118,6 +121,78 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
     expect(records).to.equal(rows.map((r) => toRecordLine(r) + '\n').join(''));
   });
 
+  it('reads UUIDs and timestamps binary where the table stores them so, into the rows and records of their text', async () => {
+    const at = chTime('2024-01-01T10:07:00Z');
+    const events = [
+      makeEvent({ inserted_at: at, team_id: 6, timestamp: '1970-01-01 00:00:01', created_at: '2100-12-31 23:59:59' }),
+      makeEvent({ inserted_at: at, team_id: 6, uuid: 'ffffffff-ffff-ffff-ffff-ffffffffffff' }),
+      makeEvent({ inserted_at: at, team_id: 6, person_id: '0189a1d4-0000-7000-8000-00000000000a' }),
+    ];
+    await ch.insert(events);
+    const q = {
+      database: ch.database,
+      table: ch.table,
+      intervalColumn: 'inserted_at',
+      teamId: 6,
+      start: Date.parse(START),
+      end: Date.parse(END),
+    };
+    const layout = eventsLayout(await columnTypes(endpoint(), ch.database, ch.table, { timeoutMs: 10_000 }));
+    expect([...layout]).to.deep.equal([
+      FieldEncoding.UUID,
+      0,
+      0,
+      0,
+      0,
+      FieldEncoding.DATE_TIME,
+      FieldEncoding.DATE_TIME,
+      FieldEncoding.DATE_TIME,
+      0,
+      FieldEncoding.UUID,
+      0,
+    ]);
+    expect(buildEventsQuery(q, layout)).to.contain('SELECT uuid, event').and.not.contain('toString');
+    const binary = [];
+    for await (const batch of eventBatches(sut, q)) binary.push(batch);
+    const text = [];
+    for await (const batch of sut.batches(buildEventsQuery(q))) text.push(batch);
+    expect(binary.every((b) => b.layout[Field.uuid] === FieldEncoding.UUID)).to.equal(true);
+    const sorted = (rows: EventRow[]) => rows.sort((a, b) => a.uuid.localeCompare(b.uuid));
+    expect(sorted(binary.flatMap((b) => b.rows()))).to.deep.equal(sorted(text.flatMap((b) => b.rows())));
+    expect(sorted(binary.flatMap((b) => b.rows()))).to.deep.equal(sorted(events.map((e) => ({ ...e, team_id: '6' }))));
+    const lines = (batches: EventBatch[]) => batches.flatMap((b) => b.records().toString().trim().split('\n')).sort();
+    expect(lines(binary)).to.deep.equal(lines(text));
+    // The one value whose text differs: 18.16 writes the epoch's DateTime as 0000-00-00 00:00:00 (modern servers
+    // as 1970-01-01 00:00:00); read binary, it is the instant it is.
+    await ch.insert([makeEvent({ inserted_at: at, team_id: 7, timestamp: '1970-01-01 00:00:00' })]);
+    const [epoch] = await collect(sut, buildEventsQuery({ ...q, teamId: 7 }));
+    expect(epoch!.timestamp).to.equal('0000-00-00 00:00:00');
+    for await (const batch of eventBatches(sut, { ...q, teamId: 7 })) {
+      expect(batch.row(0).timestamp).to.equal('1970-01-01 00:00:00');
+      expect(JSON.parse(batch.records().toString()).timestamp).to.equal('1970-01-01T00:00:00+00:00');
+    }
+  });
+
+  it('reads UUIDs and timestamps stored as text as text', async () => {
+    await ch.client.command({
+      query: `CREATE TABLE ${ch.database}.text_events (
+        uuid String, event String, properties String, timestamp String, team_id Int64, distinct_id String,
+        elements_chain String, created_at String, person_id String, person_properties String,
+        inserted_at Nullable(DateTime('UTC'))
+      ) ENGINE = MergeTree() ORDER BY team_id`,
+    });
+    const e = makeEvent({ inserted_at: chTime('2024-01-01T10:08:00Z'), team_id: 1 });
+    await ch.client.insert({ table: `${ch.database}.text_events`, values: [e], format: 'JSONEachRow' });
+    const q = { database: ch.database, table: 'text_events', intervalColumn: 'inserted_at', teamId: 1 };
+    const rows = [];
+    for await (const batch of eventBatches(sut, { ...q, start: Date.parse(START), end: Date.parse(END) })) {
+      expect(batch.layout[Field.uuid]).to.equal(FieldEncoding.TEXT);
+      expect(batch.layout[Field.inserted_at]).to.equal(FieldEncoding.DATE_TIME);
+      rows.push(...batch.rows());
+    }
+    expect(rows).to.deep.equal([{ ...e, team_id: '1' }]);
+  });
+
   it('streams large intervals in batches', async () => {
     const at = chTime('2024-01-01T10:45:00Z');
     await ch.insert(Array.from({ length: 9000 }, () => makeEvent({ inserted_at: at, team_id: 4 })));
@@ -154,21 +229,32 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
   });
 
   it('does not count a slow consumer (back-pressure) as a stalled query', async () => {
+    // The idle limit bounds how long ClickHouse takes to send a batch, the first one with the query's
+    // start (tens of ms here, and several times that on a loaded machine), so it is kept well above
+    // that. The consumer holds two batches for twice the limit each, while the reader, at most a batch
+    // ahead, has paused the socket (the answer is many times what it may hold): a limit that counted
+    // that wait, or the socket's silence meanwhile, would cut the query.
+    const idleTimeoutMs = 1000;
     const sut2 = new ClickHouseSource({
       url: testEnv.CLICKHOUSE_URL,
       username: 'default',
       password: '',
       requestTimeoutMs: 30_000,
-      idleTimeoutMs: 300,
-      batchBytes: 1024 * 1024,
+      idleTimeoutMs,
+      batchBytes: 64 * 1024,
+      readAheadBytes: 64 * 1024,
     });
     let rows = 0;
+    let bytes = 0;
+    let held = 0;
     for await (const batch of sut2.batches(query({ teamId: 4 }))) {
       rows += batch.count;
-      await new Promise((r) => setTimeout(r, 400));
+      bytes += batch.bytes.length;
+      if (held++ < 2) await new Promise((r) => setTimeout(r, 2 * idleTimeoutMs));
     }
     await sut2.close();
     expect(rows).to.equal(9000);
+    expect(bytes).to.be.greaterThan(8 * (64 + 64) * 1024);
   });
 
   it('fails permanently on a missing table, naming it', async () => {
@@ -326,6 +412,14 @@ describe('the ClickHouse HTTP reader (plain sockets read into batch buffers) on 
       const port = (server.address() as AddressInfo).port;
       const sut = source({ url: `https://localhost:${port}`, tls: { ca: cert } });
       expect(byUuid(await collect(sut, query(2)))).to.deep.equal(many.map((e) => e.uuid).sort());
+      // The column types are read over TLS too, with the same options.
+      const binary: EventRow[] = [];
+      const q = { database: ch.database, table: ch.table, intervalColumn: 'inserted_at', teamId: 2 };
+      for await (const batch of eventBatches(sut, { ...q, start: Date.parse(START), end: Date.parse(END) })) {
+        expect(batch.layout[Field.uuid]).to.equal(FieldEncoding.UUID);
+        binary.push(...batch.rows());
+      }
+      expect(byUuid(binary)).to.deep.equal(many.map((e) => e.uuid).sort());
       const untrusted = await collect(source({ url: `https://localhost:${port}` }), query(2)).catch((e: unknown) => e);
       expect(untrusted).to.be.instanceOf(RetryableError);
       expect((untrusted as Error).message).to.match(/self[- ]signed certificate/);
@@ -410,6 +504,25 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
     });
     const out = await session.queryAsync(`${sql}\nFORMAT RowBinary`, { format: 'RowBinary' });
     const batch = decodeRowBinary(Buffer.from(out.bytes()));
+    // The same rows with UUIDs and DateTime64(6) read binary, as the types in chdb's system.columns say.
+    const types = JSON.parse(
+      `[${String(session.query("SELECT name, type FROM system.columns WHERE database = 'analytics' AND table = 'events'", 'JSONEachRow')).trim().split('\n').join(',')}]`,
+    ) as Array<{ name: string; type: string }>;
+    const layout = eventsLayout(new Map(types.map((t) => [t.name, t.type])));
+    expect(layout[Field.timestamp]).to.equal(FieldEncoding.DATE_TIME64 | (6 << 4));
+    expect(layout[Field.inserted_at]).to.equal(FieldEncoding.DATE_TIME64 | (6 << 4));
+    expect(layout[Field.person_id]).to.equal(FieldEncoding.UUID);
+    const q = { database: 'analytics', table: 'events', intervalColumn: 'inserted_at', teamId: 1 } as const;
+    const binarySql = buildEventsQuery(
+      { ...q, start: Date.parse(START), end: Date.parse(END), includeEvents: ['in', 'out', "it's"] },
+      layout,
+    );
+    const binaryOut = await session.queryAsync(`${binarySql}\nFORMAT RowBinary`, { format: 'RowBinary' });
+    const binary = decodeRowBinary(Buffer.from(binaryOut.bytes()), eventsFormat(layout));
+    const byId = (rows: EventRow[]) => rows.sort((a, b) => a.uuid.localeCompare(b.uuid));
+    expect(byId(binary.rows())).to.deep.equal(byId(batch.rows()));
+    const lines = (b: EventBatch) => b.records().toString().trim().split('\n').sort();
+    expect(lines(binary)).to.deep.equal(lines(batch));
     const got = batch.rows();
     expect(got.map((r) => r.uuid).sort()).to.deep.equal([
       '00000000-0000-4000-8000-00000000000a',
@@ -423,3 +536,23 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
     expect(record.team_id).to.equal(1);
   });
 });
+
+/** The events of `q` as the worker reads them: the events model, UUIDs and timestamps binary where stored so. */
+function eventBatches(sut: ClickHouseSource, q: EventsQuery): AsyncGenerator<EventBatch> {
+  const config = {
+    CLICKHOUSE_DATABASE: q.database,
+    EVENTS_TABLE: q.table,
+    EVENTS_INTERVAL_COLUMN: q.intervalColumn,
+    PERSONS_TABLE: 'person',
+    PERSON_DISTINCT_IDS_TABLE: 'person_distinct_id2',
+  };
+  const { teamId, start, end, includeEvents, excludeEvents } = q;
+  return sut.modelBatches(eventsModel as ModelPlugin<BatchFormat<EventBatch>>, {
+    config,
+    teamId,
+    start,
+    end,
+    includeEvents,
+    excludeEvents,
+  });
+}

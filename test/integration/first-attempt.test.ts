@@ -125,7 +125,7 @@ describe('the worker tells a destination whether the run was started before', ()
     const sut = createRunProcessor({
       store,
       // Whatever the source's method is called, this destination reads nothing from it.
-      source: { rows: noRows, batches: noRows } as unknown as RunExportDeps['source'],
+      source: { rows: noRows, batches: noRows, modelBatches: noRows } as unknown as RunExportDeps['source'],
       destinationFor: () => destination,
       config: sourceConfig('default'),
       logger,

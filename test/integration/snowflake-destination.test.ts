@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { EventRow } from '@bx/core';
-import type { RunContext } from '@bx/batch';
+import type { EventBatch, RunContext } from '@bx/batch';
 import { SnowflakeDestination, type SnowflakeDestinationOptions } from '@bx/destination-snowflake';
 import { asRows, chTime, makeEvent, rowBatches, type SourceEvent } from '../helpers/events';
 import { MemoryRunState, runContext } from '../helpers/run-context';
@@ -19,6 +19,17 @@ const span = { start: Date.parse('2024-01-01T10:00:00Z'), end: Date.parse('2024-
 const TABLE = 'ANALYTICS.PUBLIC.events';
 
 const batches = (rows: EventRow[], size = 50) => rowBatches(rows, size);
+/**
+ * A file size limit that splits the interval's 1.2 MB of zstd into several
+ * files: zstd holds up to a block (128 KiB of input) before its output shows,
+ * so a file closes within a block and a batch past the limit.
+ */
+const SPLIT = 128 * 1024;
+
+/** Resolves once `condition` holds, checked every 10 ms. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setTimeout(r, 10));
+}
 
 describe('Snowflake destination on the Snowflake test bed', function () {
   this.timeout(30_000);
@@ -30,7 +41,7 @@ describe('Snowflake destination on the Snowflake test bed', function () {
       inserted_at: chTime(new Date(span.start + i * 5000).toISOString()),
       event: i % 3 ? '$pageview' : 'it\'s "quoted"\n',
       // Random text: compresses about as badly as real properties, so files roll at the size limit.
-      properties: JSON.stringify({ n: i, pad: randomBytes(120).toString('base64'), nested: { a: [i] } }),
+      properties: JSON.stringify({ n: i, pad: randomBytes(1500).toString('base64'), nested: { a: [i] } }),
     }),
   );
   // Rows the runs of this interval must leave alone: the same team's next interval, another team's same interval.
@@ -66,8 +77,8 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     await sut().write(batches(asRows(events)), ctx());
   }
 
-  it('creates the table and loads the interval through bounded gzip files, PUT and one COPY', async () => {
-    const result = await sut({ maxFileBytes: 16 * 1024 }).write(batches(asRows(events)), ctx());
+  it('creates the table and loads the interval through bounded zstd files, PUT and one COPY', async () => {
+    const result = await sut({ maxFileBytes: SPLIT }).write(batches(asRows(events)), ctx());
     expect(server.columns(TABLE)).to.deep.equal([
       { name: 'uuid', type: 'TEXT' },
       { name: 'event', type: 'TEXT' },
@@ -84,13 +95,16 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     expect(stored()).to.deep.equal(expected(events));
     expect(result.records).to.equal(600);
     expect(result.files.length, 'split into several files').to.be.greaterThan(3);
-    // A file closes at the first batch that takes it past the limit.
-    expect(result.bytes / result.files.length).to.be.below(16 * 1024 + 50 * 400);
-    expect(result.files.every((f) => /^bx\/r1\/1-[0-9a-f]{8}\/part-\d+\.jsonl\.gz$/.test(f))).to.equal(true);
+    // A file closes at the first batch that takes it past the limit, with at most a block held back.
+    expect(result.bytes / result.files.length).to.be.below(SPLIT + 128 * 1024 + 50 * 2500);
+    expect(result.files.every((f) => /^bx\/r1\/1-[0-9a-f]{8}\/part-\d+\.jsonl\.zst$/.test(f))).to.equal(true);
     const puts = server.queries.filter((q) => q.startsWith('PUT '));
     expect(puts).to.have.length(result.files.length);
+    expect(puts.every((q) => q.includes('AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = ZSTD'))).to.equal(true);
     const copies = server.queries.filter((q) => q.startsWith('COPY INTO'));
     expect(copies).to.have.length(1);
+    // The test bed decompresses with the codec named: gzip bytes would fail this COPY.
+    expect(copies[0]).to.contain("COMPRESSION = 'ZSTD'");
     expect(copies[0]).to.contain('MATCH_BY_COLUMN_NAME = CASE_SENSITIVE').and.contain('PURGE = TRUE');
     const history = server.loadHistory(TABLE);
     expect(history.map((h) => h.file)).to.have.members(result.files);
@@ -106,7 +120,7 @@ describe('Snowflake destination on the Snowflake test bed', function () {
 
   it('a re-run with the same attempt number and identical files loads them again, once (COPY load metadata)', async () => {
     await loadWithNeighbours();
-    // A manual retry starts again at attempt 1 and writes byte-identical gzip files.
+    // A manual retry starts again at attempt 1 and writes byte-identical zstd files.
     const again = await sut().write(batches(asRows(events)), ctx(1));
     expect(stored()).to.deep.equal(expected([...events, ...neighbours]));
     expect(again.records).to.equal(600);
@@ -129,7 +143,7 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     // The first attempt stages its files, then never gets to load them: its BEGIN never returns,
     // and it gives up without cleaning up, as a killed worker would.
     server.faults.stall({ sql: /^BEGIN/ });
-    const crashed = sut({ maxFileBytes: 16 * 1024, timeouts: { statementMs: 800, requestMs: 5000, loginRetries: 1 } });
+    const crashed = sut({ maxFileBytes: SPLIT, timeouts: { statementMs: 800, requestMs: 5000, loginRetries: 1 } });
     const err = await crashed.write(batches(asRows(events)), ctx(1)).catch((e: unknown) => e);
     expect(err).to.include({ retryable: true, code: 'Timeout' });
     const left = server.stagedFiles(TABLE);
@@ -172,6 +186,71 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     expect(server.rows(TABLE)).to.deep.equal([]);
     await sut().write(batches(asRows(events)), ctx(2));
     expect(stored()).to.deep.equal(expected(events));
+  });
+
+  it("a file's PUT runs while the next file is written, one PUT at a time", async () => {
+    server.faults.stall({ sql: /^PUT/ });
+    let taken = 0;
+    async function* counted(): AsyncGenerator<EventBatch> {
+      for await (const batch of batches(asRows(events))) {
+        taken++;
+        yield batch;
+      }
+    }
+    const load = sut({ maxFileBytes: SPLIT }).write(counted(), ctx());
+    const held = () => server.queryLog.filter((q) => q.sql.startsWith('PUT') && q.outcome === 'pending').length;
+    const spooled = () =>
+      fs
+        .readdirSync(local, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.zst'));
+    await until(() => held() === 1);
+    // The next file is written while the first one's PUT is held...
+    await until(() => spooled().some((f) => f.endsWith('part-1.jsonl.zst')));
+    // ...until it is complete: then the writer waits for that PUT (no batch taken for 200 ms).
+    for (let last = -1, still = 0; still < 20; still = taken === last ? still + 1 : 0) {
+      last = taken;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(held(), 'one PUT at a time').to.equal(1);
+    expect(spooled(), 'at most two files on disk').to.have.length(2);
+    expect(taken).to.be.below(events.length / 50);
+    server.faults.releaseStalled();
+    const result = await load;
+    expect(stored()).to.deep.equal(expected(events));
+    expect(result.files.length).to.be.greaterThan(3);
+  });
+
+  it('rows are read and written while the session logs in and checks the table', async () => {
+    server.faults.stall({ sql: /^USE WAREHOUSE/ });
+    let taken = 0;
+    async function* counted(): AsyncGenerator<EventBatch> {
+      for await (const batch of batches(asRows(events))) {
+        taken++;
+        yield batch;
+      }
+    }
+    const held = () => server.queryLog.filter((q) => q.sql.startsWith('USE') && q.outcome === 'pending').length;
+    const load = sut().write(counted(), ctx());
+    await until(() => held() === 1);
+    // Every batch goes into the file while the session is not ready yet.
+    await until(() => taken === events.length / 50);
+    expect(held(), 'the session is still held').to.equal(1);
+    expect(server.queries.filter((q) => q.startsWith('PUT'))).to.deep.equal([]);
+    server.faults.releaseStalled();
+    await load;
+    expect(stored()).to.deep.equal(expected(events));
+  });
+
+  it('a PUT that fails while the next file is written fails the run, leaving nothing staged or on disk', async () => {
+    server.faults.queryError({ sql: /^PUT/, nth: 2, code: '000603', sqlState: 'XX000', message: 'PUT failed' });
+    const err = await sut({ maxFileBytes: SPLIT })
+      .write(batches(asRows(events)), ctx())
+      .catch((e: unknown) => e);
+    expect(err).to.include({ retryable: true });
+    expect((err as Error).message).to.contain('PUT failed');
+    expect(server.queries.filter((q) => q.startsWith('COPY'))).to.deep.equal([]);
+    expect(server.stagedFiles(TABLE), 'the failed attempt removed its files').to.deep.equal([]);
   });
 
   it('a 503 on a request is retried (by the SDK) and the load completes; a stalled response too', async () => {

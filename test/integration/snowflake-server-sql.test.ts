@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
+import { compress as zstdCompress } from 'zstd-napi';
 import {
   EVENTS_DDL,
   connect,
@@ -19,6 +21,27 @@ import {
 
 type Conn = Awaited<ReturnType<typeof connect>>;
 
+/**
+ * Hooks of a describe: before its tests, a test bed with the events table in
+ * "db"."schema" and a connection to it (given to `use`); after them, both
+ * closed and `dir` (its local files) removed.
+ */
+function withEventsTable(dir: string, use: (sut: SnowflakeServer, conn: Conn) => void): void {
+  let sut: SnowflakeServer;
+  let conn: Conn;
+  before(async () => {
+    sut = await startSnowflakeServer();
+    conn = await connect(sut, { database: '"db"', schema: '"schema"' });
+    await exec(conn, EVENTS_DDL);
+    use(sut, conn);
+  });
+  after(async () => {
+    await destroy(conn);
+    await sut.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+}
+
 describe('Snowflake test bed: PUT + COPY INTO', () => {
   const COPY = (prefix: string, extra = '') =>
     `COPY INTO "events" FROM '@%"events"/${prefix}/' FILE_FORMAT = (TYPE = 'JSON' COMPRESSION='GZIP') MATCH_BY_COLUMN_NAME = CASE_SENSITIVE ${extra}`;
@@ -28,16 +51,7 @@ describe('Snowflake test bed: PUT + COPY INTO', () => {
   let conn: Conn;
   const dir = tmpDir();
 
-  before(async () => {
-    sut = await startSnowflakeServer();
-    conn = await connect(sut, { database: '"db"', schema: '"schema"' });
-    await exec(conn, EVENTS_DDL);
-  });
-  after(async () => {
-    await destroy(conn);
-    await sut.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  withEventsTable(dir, (server, connection) => ([sut, conn] = [server, connection]));
 
   it('PUT places the file in the table stage via the LOCAL_FS stage type', async () => {
     const file = writeJsonlGz(dir, 'part-0.jsonl.gz', [event(0), event(1), event(2)]);
@@ -139,6 +153,133 @@ describe('Snowflake test bed: PUT + COPY INTO', () => {
     await exec(conn, 'CREATE TABLE "stage_table" LIKE "events"');
     expect(sut.stagedFiles('stage_table')).to.deep.equal([]);
     expect(sut.loadHistory('stage_table')).to.deep.equal([]);
+  });
+});
+
+describe("Snowflake test bed: compressed files (COPY's COMPRESSION)", () => {
+  const lines = (rows: object[]) => Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const CODECS: Record<string, (b: Buffer) => Buffer> = {
+    ZSTD: (b) => zstdCompress(b),
+    GZIP: (b) => zlib.gzipSync(b),
+    BROTLI: (b) => zlib.brotliCompressSync(b),
+    DEFLATE: (b) => zlib.deflateSync(b),
+    RAW_DEFLATE: (b) => zlib.deflateRawSync(b),
+    NONE: (b) => b,
+  };
+  const COPY = (prefix: string, compression: string) =>
+    `COPY INTO "events" FROM '@%"events"/${prefix}/' FILE_FORMAT = (TYPE = 'JSON' COMPRESSION = ${compression}) MATCH_BY_COLUMN_NAME = CASE_SENSITIVE PURGE = TRUE`;
+  let sut: SnowflakeServer;
+  let conn: Conn;
+  const dir = tmpDir();
+
+  /** PUTs the rows compressed with `codec` as `<prefix>/<name>`, as the destination does (no client compression). */
+  async function stage(prefix: string, name: string, codec: string, rows: object[]): Promise<void> {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, CODECS[codec]!(lines(rows)));
+    // snowflake-sdk 3.3 looks SOURCE_COMPRESSION up by MIME subtype and knows no `brotli` or `raw_deflate`:
+    // the other files go as AUTO_DETECT, which leaves a file it does not recognise as it is.
+    const source = codec === 'ZSTD' || codec === 'GZIP' ? codec : 'AUTO_DETECT';
+    const [put] = await exec(
+      conn,
+      `PUT 'file://${file}' @%"events"/${prefix}/ AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = ${source} OVERWRITE = TRUE`,
+    );
+    expect(put).to.include({ status: 'UPLOADED', target: name });
+  }
+
+  withEventsTable(dir, (server, connection) => ([sut, conn] = [server, connection]));
+
+  it('loads a zstd file named ZSTD, and one of several frames', async () => {
+    await stage('z', 'part-0.jsonl.zst', 'ZSTD', [event(0), event(1)]);
+    const twoFrames = Buffer.concat([zstdCompress(lines([event(2)])), zstdCompress(lines([event(3)]))]);
+    fs.writeFileSync(path.join(dir, 'part-1.jsonl.zst'), twoFrames);
+    await exec(
+      conn,
+      `PUT 'file://${path.join(dir, 'part-1.jsonl.zst')}' @%"events"/z/ AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = ZSTD`,
+    );
+    const result = await exec(conn, COPY('z', "'ZSTD'"));
+    expect(result.map((r) => [r.file, r.status, r.rows_loaded])).to.deep.equal([
+      ['z/part-0.jsonl.zst', 'LOADED', 2],
+      ['z/part-1.jsonl.zst', 'LOADED', 2],
+    ]);
+    const stored = sut.rows('events').find((r) => r.uuid === 'uuid-1')!;
+    expect(stored.properties).to.deep.equal(event(1).properties);
+  });
+
+  it('AUTO (the default) detects gzip and zstd by their first bytes and reads other files as they are', async () => {
+    await stage('auto', 'a.jsonl.zst', 'ZSTD', [event(10)]);
+    await stage('auto', 'b.jsonl.gz', 'GZIP', [event(11), event(12)]);
+    await stage('auto', 'c.jsonl', 'NONE', [event(13)]);
+    const result = await exec(
+      conn,
+      `COPY INTO "events" FROM '@%"events"/auto/' FILE_FORMAT = (TYPE = 'JSON') MATCH_BY_COLUMN_NAME = CASE_SENSITIVE`,
+    );
+    expect(result.map((r) => [r.file, r.rows_loaded])).to.deep.equal([
+      ['auto/a.jsonl.zst', 1],
+      ['auto/b.jsonl.gz', 2],
+      ['auto/c.jsonl', 1],
+    ]);
+  });
+
+  it('loads brotli, deflate (zlib) and raw deflate files when COPY names the codec', async () => {
+    for (const codec of ['BROTLI', 'DEFLATE', 'RAW_DEFLATE']) {
+      await stage(codec.toLowerCase(), 'f.jsonl', codec, [event(20), event(21), event(22)]);
+      const [copied] = await exec(conn, COPY(codec.toLowerCase(), codec));
+      expect(copied, codec).to.include({ status: 'LOADED', rows_loaded: 3 });
+    }
+  });
+
+  it('a file that does not decompress with the codec named fails the COPY, loading nothing', async () => {
+    const before = sut.rows('events').length;
+    await stage('wrong', 'gzip.jsonl.gz', 'GZIP', [event(30)]);
+    const asZstd = await rejection(exec(conn, COPY('wrong', 'ZSTD')));
+    expect(asZstd).to.include({ code: '100109', sqlState: '22000' });
+    expect(asZstd.message).to.contain("compression type used: 'ZSTD'");
+    await exec(conn, `REMOVE @%"events"/wrong/`);
+    await stage('wrong', 'zstd.jsonl.zst', 'ZSTD', [event(31)]);
+    const asGzip = await rejection(exec(conn, COPY('wrong', 'GZIP')));
+    expect(asGzip.message).to.contain("compression type used: 'GZIP'");
+    expect(sut.rows('events')).to.have.length(before);
+    expect(sut.stagedFiles('events'), 'nothing purged').to.include('wrong/zstd.jsonl.zst');
+  });
+
+  it('refuses BZ2 (not modelled) and a compression Snowflake does not have', async () => {
+    expect(await rejection(exec(conn, COPY('wrong', 'BZ2')))).to.include({ code: '001003', sqlState: '42000' });
+    const lz4 = await rejection(exec(conn, COPY('wrong', 'LZ4')));
+    expect(lz4).to.include({ code: '001003' });
+    expect(lz4.message).to.contain('syntax error');
+  });
+});
+
+describe('Snowflake test bed: a COPY that keeps no rows (keepLoadedRows: false)', () => {
+  it('counts the rows of each file, records the load and purges, holding none of them', async () => {
+    const sut = await startSnowflakeServer({ keepLoadedRows: false });
+    const conn = await connect(sut, { database: '"db"', schema: '"schema"' });
+    const dir = tmpDir();
+    try {
+      await exec(conn, EVENTS_DDL);
+      const file = path.join(dir, 'big.jsonl.zst');
+      // Blank lines are not rows; the last line has no newline.
+      const text = [event(1), event(2), event(3)].map((e) => JSON.stringify(e)).join('\n \n') + '\n\n{"uuid":"u4"}';
+      fs.writeFileSync(file, zstdCompress(Buffer.from(text)));
+      const since = performance.now();
+      await exec(conn, `PUT 'file://${file}' @%"events"/p/ AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = ZSTD`);
+      const [copied] = await exec(
+        conn,
+        `COPY INTO "events" FROM '@%"events"/p/' FILE_FORMAT = (TYPE = 'JSON' COMPRESSION = 'ZSTD') MATCH_BY_COLUMN_NAME = CASE_SENSITIVE PURGE = TRUE`,
+      );
+      expect(copied).to.include({ file: 'p/big.jsonl.zst', status: 'LOADED', rows_parsed: 4, rows_loaded: 4 });
+      expect(sut.rows('events')).to.deep.equal([]);
+      expect(sut.loadHistory('events').map((h) => h.rows)).to.deep.equal([4]);
+      expect(sut.stagedFiles('events')).to.deep.equal([]);
+      const copy = sut.queryLog.find((q) => q.sql.startsWith('COPY'))!;
+      const put = sut.queryLog.find((q) => q.sql.startsWith('PUT'))!;
+      expect(put.at).to.be.at.least(since);
+      expect(copy.at, 'arrival times, in order').to.be.at.least(put.at);
+    } finally {
+      await destroy(conn);
+      await sut.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -26,6 +26,9 @@ export interface SnowflakeServerOptions {
   databases?: Record<string, string[]>; // when given, only these databases/schemas exist
   port?: number; // default: ephemeral
   dedupeRequestIds?: boolean; // answer a retried requestId from cache (default true)
+  // false: COPY decompresses each file and counts its rows (non-blank lines) without parsing or
+  // keeping them, for loads too big to hold in memory (the benchmark). Default true.
+  keepLoadedRows?: boolean;
 }
 
 export interface QueryLogEntry {
@@ -35,6 +38,7 @@ export interface QueryLogEntry {
   sessionId?: number;
   outcome: 'pending' | 'ok' | 'error' | 'deduplicated' | 'crashed' | 'dropped' | 'http-error' | 'abandoned';
   code?: string;
+  at: number; // performance.now() when the request arrived (a benchmark in the same process times by it)
 }
 
 export interface SnowflakeServer {
@@ -68,7 +72,7 @@ const readBody = async (req: http.IncomingMessage): Promise<Record<string, unkno
 
 export async function startSnowflakeServer(opts: SnowflakeServerOptions = {}): Promise<SnowflakeServer> {
   const stageRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-testbed-'));
-  const engine = new Engine(stageRoot, !!opts.databases);
+  const engine = new Engine(stageRoot, !!opts.databases, opts.keepLoadedRows ?? true);
   for (const [db, schemas] of Object.entries(opts.databases ?? {})) {
     engine.ensureSchema(db);
     for (const s of schemas) engine.ensureSchema(db, s);
@@ -89,6 +93,7 @@ export async function startSnowflakeServer(opts: SnowflakeServerOptions = {}): P
   let closing = false;
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const arrived = performance.now();
     let gone = false;
     // Settles when the client goes away before its answer is written: a held request ends there.
     const clientGone = new Promise<void>((resolve) =>
@@ -117,6 +122,7 @@ export async function startSnowflakeServer(opts: SnowflakeServerOptions = {}): P
             requestId: url.searchParams.get('requestId') ?? undefined,
             retryCount: Number(url.searchParams.get('retryCount') ?? 0),
             outcome: 'pending',
+            at: arrived,
           }
         : undefined;
     if (entry) queryLog.push(entry);

@@ -1,12 +1,8 @@
 import { expect } from 'chai';
-import {
-  createCompressor,
-  terminateZstdThread,
-  ZSTD_JSON_LINES,
-  ZSTD_PARQUET_PAGES,
-  ZstdSlotStream,
-  zstdFrames,
-} from '@bx/destination-s3';
+import { createCompressor, ZSTD_PARQUET_PAGES } from '@bx/destination-s3';
+import { EventBatch } from '@bx/batch';
+import type { EventRow } from '@bx/core';
+import { terminateZstdThread, ZSTD_JSON_LINES, ZstdSlotStream, zstdFrames, type LentFrame } from '@bx/zstd';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -18,6 +14,20 @@ import { decompress } from 'zstd-napi';
 import { zstdFrames as framesOf } from '../helpers/zstd-frames';
 
 type Write = Uint8Array | 'too big';
+
+const eventRow = (i: number, pad: string): EventRow => ({
+  uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+  event: '$pageview',
+  properties: JSON.stringify({ i, pad }),
+  distinct_id: `user-${i}`,
+  team_id: '1',
+  timestamp: '2024-01-01 10:00:00',
+  created_at: '2024-01-01 10:00:00',
+  inserted_at: '2024-01-01 10:00:00',
+  elements_chain: '',
+  person_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+  person_properties: '',
+});
 
 /** One ZstdSlotStream: `writes` in order, through a sink that copies late (one turn later), as the parts may. */
 async function compressAll(
@@ -122,6 +132,28 @@ describe('zstd JSON Lines in memory shared with the zstd thread (ZstdSlotStream)
     sut.destroy();
   });
 
+  it("writes a batch's records into slots as many rows at a time as fit, and the rest of one too large by copy", async () => {
+    // 30,000 rows of about 300 bytes: more records than a 4 MiB slot holds.
+    const rows = Array.from({ length: 30_000 }, (_, i) => eventRow(i, 'p'.repeat(150 + (i % 50))));
+    rows[20_000] = eventRow(20_000, 'h'.repeat(5 * 1024 * 1024)); // one row larger than a slot
+    const batch = EventBatch.fromRows(rows);
+    const out: Buffer[] = [];
+    const sut = new ZstdSlotStream(ZSTD_JSON_LINES, async (chunk) => void out.push(Buffer.from(chunk)));
+    const slots: number[] = [];
+    const recordsInto = batch.recordsInto.bind(batch);
+    batch.recordsInto = (target, from = 0) => {
+      const written = recordsInto(target, from);
+      slots.push(written.next - from);
+      return written;
+    };
+    await sut.writeRecords(batch);
+    await sut.end();
+    expect(decompress(Buffer.concat(out)).equals(batch.records())).to.equal(true);
+    expect(slots.length, 'several slots of rows').to.be.greaterThan(1);
+    expect(slots[0]).to.be.above(1000).and.below(20_000);
+    expect(slots.at(-1), 'the too large row stops the slots: the rest is copied').to.equal(0);
+  });
+
   it('refuses writes after destroy()', async () => {
     const sut = new ZstdSlotStream(ZSTD_JSON_LINES, async () => undefined);
     await sut.write((input) => {
@@ -177,7 +209,34 @@ describe('zstd JSON Lines in memory shared with the zstd thread (ZstdSlotStream)
   });
 });
 
+/** A page's frame as bytes of its own: a frame lent from a shared slot is copied and released. */
+function owned(frame: Uint8Array | LentFrame): Buffer {
+  if (frame instanceof Uint8Array) return Buffer.from(frame);
+  const copy = Buffer.from(frame.bytes);
+  frame.release();
+  return copy;
+}
+
 describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
+  it('lends each frame from its slot until released; with every slot lent, a page comes back in a buffer of its own', async () => {
+    const compress = zstdFrames(ZSTD_PARQUET_PAGES);
+    const page = Buffer.from('a parquet page '.repeat(40_000));
+    const lent: LentFrame[] = [];
+    for (let i = 0; i < 8; i++) {
+      const frame = await compress(page);
+      expect(frame, `page ${i}`).to.not.be.instanceOf(Uint8Array);
+      lent.push(frame as LentFrame);
+    }
+    const ninth = await compress(page);
+    expect(ninth).to.be.instanceOf(Uint8Array);
+    expect(decompress(ninth as Uint8Array).equals(page)).to.equal(true);
+    // Each lent frame is intact while lent, however many pages were compressed since.
+    for (const frame of lent) expect(decompress(owned(frame)).equals(page)).to.equal(true);
+    const again = await compress(page);
+    expect(again, 'released slots are lent again').to.not.be.instanceOf(Uint8Array);
+    (again as LentFrame).release();
+  });
+
   it('compresses more pages at once than there are slots, and pages larger than a slot, each exactly', async () => {
     const compress = zstdFrames(ZSTD_PARQUET_PAGES);
     const pages = Array.from({ length: 20 }, (_, i) => {
@@ -192,7 +251,7 @@ describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
       page.fill(0);
       return { copy, frame };
     });
-    for (const { copy, frame } of frames) expect(decompress(await frame).equals(copy)).to.equal(true);
+    for (const { copy, frame } of frames) expect(decompress(owned(await frame)).equals(copy)).to.equal(true);
   });
 
   it('compresses with the params it was given: their window, literals Huffman-coded with the faster match finder', async () => {
@@ -200,7 +259,7 @@ describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
     // 1 MiB of hex text without repeats, in a page (shared slot) and in a page larger than a slot.
     for (const size of [512 * 1024, 1600 * 1024]) {
       const page = Buffer.from(randomBytes(size).toString('hex'));
-      const frame = await zstdFrames(ZSTD_PARQUET_PAGES)(page);
+      const frame = owned(await zstdFrames(ZSTD_PARQUET_PAGES)(page));
       expect(decompress(frame).equals(page)).to.equal(true);
       expect(framesOf(frame), `${size * 2} bytes`).to.deep.equal([{ bytes: frame.length, window: 128 * 1024 }]);
       // Only literal coding (4 bits a character) makes it smaller; zstd alone would store it raw.
@@ -208,17 +267,17 @@ describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
     }
     // Other params get a context of their own on the thread.
     const page = Buffer.from(randomBytes(512 * 1024).toString('hex'));
-    const wide = await zstdFrames({ ...ZSTD_PARQUET_PAGES, windowLog: 20 })(page);
+    const wide = owned(await zstdFrames({ ...ZSTD_PARQUET_PAGES, windowLog: 20 })(page));
     expect(framesOf(wide)).to.deep.equal([{ bytes: wide.length, window: null }]);
   });
 
   it('after the thread dies, the next page sends the shared memory to the new thread and compresses exactly', async () => {
     const compress = zstdFrames(ZSTD_PARQUET_PAGES);
     const page = Buffer.from('a parquet page '.repeat(40_000));
-    expect(decompress(await compress(page)).equals(page)).to.equal(true);
+    expect(decompress(owned(await compress(page))).equals(page)).to.equal(true);
     await terminateZstdThread();
     // The new thread has no page memory: it answers NO_SHARED_MEMORY and the page is sent again with it.
-    for (let i = 0; i < 3; i++) expect(decompress(await compress(page)).equals(page)).to.equal(true);
+    for (let i = 0; i < 3; i++) expect(decompress(owned(await compress(page))).equals(page)).to.equal(true);
   });
 });
 

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
-import { EventBatch } from '@bx/batch';
+import { decodeRowBinary } from '@bx/clickhouse';
+import { EventBatch, eventsFormat, Field, FieldEncoding } from '@bx/batch';
 import { toRecordLine } from '@bx/core';
 import { asRows, chTime, makeEvent } from '../helpers/events';
+import { encodeRowBinary } from '../helpers/row-binary';
 
 describe('EventBatch.slice', () => {
   const rows = asRows(
@@ -29,6 +31,31 @@ describe('EventBatch.slice', () => {
       );
       expect(sut.bytes.buffer).to.equal(batch.bytes.buffer);
     }
+  });
+
+  it('keeps how the fields are encoded: binary UUIDs and timestamps stay binary', () => {
+    const layout = new Uint8Array(11);
+    layout[Field.uuid] = layout[Field.person_id] = FieldEncoding.UUID;
+    layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = FieldEncoding.DATE_TIME;
+    const binary = decodeRowBinary(
+      encodeRowBinary(
+        rows.map((r) => ({ ...r, team_id: BigInt(r.team_id) })),
+        { uuid: 'binary', time: 'datetime' },
+      ),
+      eventsFormat(layout),
+    );
+    const sut = binary.slice(2, 6);
+    expect(sut.layout).to.equal(binary.layout);
+    expect(sut.rows()).to.deep.equal(binary.rows().slice(2, 6));
+    expect(sut.records().toString()).to.equal(
+      binary
+        .records()
+        .toString()
+        .split('\n')
+        .slice(2, 6)
+        .map((line) => line + '\n')
+        .join(''),
+    );
   });
 
   it('leaves the batch as it was', () => {

@@ -107,8 +107,14 @@ describe('FieldBatch: records of any model from its column types', () => {
     );
     const records = sut.records();
     const target = new Uint8Array(new SharedArrayBuffer(records.length + 64 * 1024));
-    const n = sut.recordsInto(target);
-    expect(Buffer.from(target.subarray(0, n)).equals(records)).to.equal(true);
-    expect(sut.recordsInto(new Uint8Array(100))).to.equal(-1);
+    const { next, bytes } = sut.recordsInto(target);
+    expect(next).to.equal(sut.count);
+    expect(Buffer.from(target.subarray(0, bytes)).equals(records)).to.equal(true);
+    expect(sut.recordsInto(new Uint8Array(100))).to.deep.equal({ next: 0, bytes: 0 });
+    // As many rows as surely fit, then the rest from there.
+    const short = new Uint8Array(Math.floor(records.length / 2));
+    const some = sut.recordsInto(short);
+    expect(some.next).to.be.greaterThan(0).and.lessThan(sut.count);
+    expect(Buffer.concat([short.subarray(0, some.bytes), sut.records(some.next)]).equals(records)).to.equal(true);
   });
 });

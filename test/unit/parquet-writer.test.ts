@@ -1,9 +1,19 @@
 import { type EventRow } from '@bx/core';
-import { EventBatch, Field } from '@bx/batch';
-import { ParquetEncoder, type ParquetCompression } from '@bx/destination-s3';
+import { EventBatch, eventsFormat, Field, FieldEncoding, dateTime64 } from '@bx/batch';
+import { decodeRowBinary } from '@bx/clickhouse';
+import {
+  ParquetEncoder,
+  ZSTD_PARQUET_PAGES,
+  type ParquetCompression,
+  type ParquetEncoderOptions,
+} from '@bx/destination-s3';
+import { zstdFrames, type LentFrame } from '@bx/zstd';
+import type * as Native from '@bx/native';
+import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { parquetChunks, readParquet } from '../helpers/duckdb';
+import { encodeRowBinary, type WireEncoding, type WireRow } from '../helpers/row-binary';
 
 /**
  * The Parquet writer (packages/destinations/s3/src/parquet) against two
@@ -39,12 +49,18 @@ function row(i: number, overrides: Partial<EventRow> = {}): EventRow {
 async function encode(
   compression: ParquetCompression,
   batches: EventBatch[],
+  options: ParquetEncoderOptions = {},
 ): Promise<{ data: Buffer; chunks: number[] }> {
   const chunks: Buffer[] = [];
-  const encoder = await ParquetEncoder.create(compression, async (c) => {
-    await new Promise((r) => setImmediate(r));
-    chunks.push(Buffer.from(c));
-  });
+  const encoder = await ParquetEncoder.create(
+    compression,
+    async (c) => {
+      await new Promise((r) => setImmediate(r));
+      chunks.push(Buffer.from(c));
+    },
+    undefined,
+    options,
+  );
   for (const b of batches) await encoder.write(b);
   await encoder.finish();
   const data = Buffer.concat(chunks);
@@ -173,6 +189,104 @@ describe('Parquet writer: files read back by DuckDB and hyparquet', function () 
         expect(r.person_properties === null, `row ${i} person_properties`).to.equal(src.person_properties === '');
       });
     }
+  });
+
+  it('writes each column of a batch in C, the same file as the TypeScript writer value by value', async () => {
+    const huge = JSON.stringify({ blob: 'y'.repeat(1300 * 1024) });
+    const odd = [
+      row(0, { timestamp: '2024-01-01 10:00:00.5', created_at: '2024-01-01 10:00:00.1234567' }),
+      row(1, { timestamp: '2024-01-01T10:00:00+02:00', inserted_at: '2024-01-01 10:00:00.000001' }),
+      row(2, { properties: '{not json', person_properties: 'null' }),
+      row(3, { properties: '{"a":\n1}', person_properties: ' {"b": 2} ' }),
+      row(4, { properties: huge, distinct_id: '\u0000\u001f\u2028"\\' }),
+      row(5, { properties: '', team_id: '-9223372036854775808', timestamp: '1970-01-01 00:00:00' }),
+      row(6, { team_id: '9223372036854775807', timestamp: '2255-06-05 23:47:34.740991' }),
+    ];
+    const plainRows = Array.from({ length: 60_000 }, (_, i) => row(i + 7));
+    const batches = [EventBatch.fromRows(odd), ...inBatches(plainRows, 2500)];
+    // A batch whose text is not UTF-8 everywhere: its text columns go through TypeScript.
+    const broken = EventBatch.fromRows([row(99, { event: 'éx' }), row(100)]);
+    broken.bytes[broken.start(0, Field.event) + 1] = 0x28;
+    batches.push(broken);
+    // The addon's own exports, which the writer reads its functions from at each call.
+    const addon = createRequire(__filename)('@bx/native') as { parquetColumn: typeof Native.parquetColumn };
+    const parquetColumn = addon.parquetColumn;
+    let calls = 0;
+    addon.parquetColumn = (...args) => (calls++, parquetColumn(...args));
+    try {
+      for (const compression of [null, 'zstd'] as const) {
+        calls = 0;
+        const reference = await encode(compression, batches, { reference: true });
+        expect(calls, 'the reference writer does not call C').to.equal(0);
+        const sut = await encode(compression, batches);
+        expect(calls).to.be.greaterThan(11 * batches.length);
+        expect(sut.data.equals(reference.data), `${compression ?? 'uncompressed'}: the same bytes`).to.equal(true);
+      }
+    } finally {
+      addon.parquetColumn = parquetColumn;
+    }
+    const { rows: read } = await readParquet((await encode(null, batches.slice(0, 1))).data);
+    expect([read[0]!.timestamp, read[0]!.created_at]).to.deep.equal(['1704103200500000', '1704103200123456']);
+    expect([read[1]!.timestamp, read[1]!.inserted_at]).to.deep.equal(['1704096000000000', '1704103200000001']);
+    expect([read[6]!.team_id, read[6]!.timestamp]).to.deep.equal(['9223372036854775807', '9007199254740991']);
+  });
+
+  it('writes binary UUIDs and timestamps (DateTime, DateTime64) as their text and microseconds: the same file', async () => {
+    const rows = [
+      ...Array.from({ length: 5000 }, (_, i) => row(i)),
+      row(5000, { timestamp: '1969-12-31 23:59:59.5', created_at: '1970-01-01 00:00:00' }),
+    ];
+    const wire = (r: EventRow): WireRow => ({ ...r, team_id: BigInt(r.team_id) });
+    const layouts: Array<[WireEncoding, number]> = [
+      [{ uuid: 'binary', time: 6 }, dateTime64(6)],
+      [{ uuid: 'binary', time: 9 }, dateTime64(9)],
+      [{ uuid: 'binary', time: 3 }, dateTime64(3)],
+    ];
+    const text = await encode('zstd', inBatches(rows, 1500));
+    for (const [encoding, time] of layouts) {
+      const layout = new Uint8Array(11);
+      layout[Field.uuid] = layout[Field.person_id] = FieldEncoding.UUID;
+      layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = time;
+      const binary = Array.from({ length: Math.ceil(rows.length / 1500) }, (_, k) =>
+        decodeRowBinary(
+          encodeRowBinary(rows.slice(k * 1500, (k + 1) * 1500).map(wire), encoding),
+          eventsFormat(layout),
+        ),
+      );
+      const sut = await encode('zstd', binary);
+      expect(sut.data.equals(text.data), JSON.stringify(encoding)).to.equal(true);
+      const reference = await encode('zstd', binary, { reference: true });
+      expect(reference.data.equals(text.data), `${JSON.stringify(encoding)}, reference`).to.equal(true);
+    }
+    // A DateTime (whole seconds): the file of the same rows without their fractions.
+    const whole = rows.map((r) => ({
+      ...r,
+      timestamp: r.timestamp.slice(0, 19),
+      created_at: r.created_at.slice(0, 19),
+      inserted_at: r.inserted_at?.slice(0, 19) ?? null,
+    }));
+    const layout = new Uint8Array(11);
+    layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = FieldEncoding.DATE_TIME;
+    const seconds = [
+      decodeRowBinary(encodeRowBinary(whole.slice(0, 5000).map(wire), { time: 'datetime' }), eventsFormat(layout)),
+    ];
+    const expected = await encode('zstd', [EventBatch.fromRows(whole.slice(0, 5000))]);
+    expect((await encode('zstd', seconds)).data.equals(expected.data)).to.equal(true);
+  });
+
+  it('copies each zstd page straight from its shared slot and releases the slot', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => row(i));
+    const { data } = await encode('zstd', inBatches(rows, 2000));
+    expect((await readParquet(data)).rows.length).to.equal(rows.length);
+    // Every page slot is free again: eight pages in a row are each lent one.
+    const compress = zstdFrames(ZSTD_PARQUET_PAGES);
+    const lent = [];
+    for (let i = 0; i < 8; i++) lent.push(await compress(Buffer.from(`page ${i} `.repeat(10_000))));
+    expect(
+      lent.every((f) => !(f instanceof Uint8Array)),
+      'all eight lent from slots',
+    ).to.equal(true);
+    for (const f of lent) (f as LentFrame).release();
   });
 
   it('writes a valid file with no rows', async () => {

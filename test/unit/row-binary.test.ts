@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { decodeRowBinary } from '@bx/clickhouse';
 import { RetryableError, toRecordLine, type EventRow } from '@bx/core';
-import { EventBatch } from '@bx/batch';
+import { EventBatch, eventsFormat, Field, FieldEncoding, dateTime64 } from '@bx/batch';
 import { frameRows } from '../../packages/clickhouse/src/row-binary-frames';
-import { encodeRowBinary, type WireRow } from '../helpers/row-binary';
+import { encodeRowBinary, type WireEncoding, type WireRow } from '../helpers/row-binary';
 import { seededRandom } from '../helpers/seeded-random';
 
 const wire = (overrides: Partial<WireRow> = {}): WireRow => ({
@@ -121,24 +121,86 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     expect(sut.exactRows).to.be.lessThan(2900);
   });
 
-  it('write the same records into shared memory (recordsInto), and refuse what might not fit', () => {
+  it('write the same records into shared memory (recordsInto), as many rows as surely fit', () => {
     const sut = decodeRowBinary(encodeRowBinary(HOSTILE.map(wire)));
     const expected = sut.records();
     const target = new Uint8Array(new SharedArrayBuffer(expected.length * 8), 16);
-    const n = sut.recordsInto(target);
-    expect(n).to.equal(expected.length);
-    expect(Buffer.from(target.subarray(0, n)).equals(expected)).to.equal(true);
+    const all = sut.recordsInto(target);
+    expect(all).to.deep.equal({ next: sut.count, bytes: expected.length });
+    expect(Buffer.from(target.subarray(0, all.bytes)).equals(expected)).to.equal(true);
     // The exact path (a JSON column to normalise) wrote its rows there too.
     expect(sut.exactRows).to.equal(3);
-    // Room is asked for before each row (256 + 6 x its bytes): short of that, nothing is claimed.
-    expect(sut.recordsInto(new Uint8Array(expected.length))).to.equal(-1);
-    expect(sut.recordsInto(new Uint8Array(100))).to.equal(-1);
+    // Room is asked for before each row (256 + 6 x its bytes): short of that, the rows so far and where they stop.
+    const short = new Uint8Array(expected.length);
+    const some = sut.recordsInto(short);
+    expect(some.next).to.be.above(0).and.below(sut.count);
+    const rest = sut.recordsInto(new Uint8Array(expected.length * 8), some.next);
+    expect(rest.next).to.equal(sut.count);
+    expect(
+      Buffer.concat([short.subarray(0, some.bytes), Buffer.from(sut.records(some.next))]).equals(expected),
+    ).to.equal(true);
+    expect(sut.recordsInto(new Uint8Array(100))).to.deep.equal({ next: 0, bytes: 0 });
     // Bytes that are not UTF-8 in a plain string: that row is written by toRecordLine there too.
     const inEvent = decodeRowBinary(encodeRowBinary([wire(), wire({ event: Buffer.from([0x61, 0xff]) })]));
     const into = new Uint8Array(100_000);
     const m = inEvent.recordsInto(into);
-    expect(Buffer.from(into.subarray(0, m)).toString('utf8')).to.equal(reference(inEvent));
+    expect(Buffer.from(into.subarray(0, m.bytes)).toString('utf8')).to.equal(reference(inEvent));
     expect(inEvent.exactRows).to.equal(1);
+  });
+
+  it('read binary UUIDs and timestamps as the text ClickHouse writes for them, into the same rows and records', () => {
+    const times: Array<Partial<WireRow>> = [
+      { timestamp: '1970-01-01 00:00:00', created_at: '2106-02-07 06:28:15', inserted_at: '2038-01-19 03:14:08' },
+      { timestamp: '2024-02-29 23:59:59.999999', created_at: '2000-02-29 12:00:00.000001', inserted_at: null },
+      { uuid: 'ffffffff-ffff-ffff-ffff-ffffffffffff', person_id: '00000000-0000-0000-0000-000000000000' },
+    ];
+    const rows = [...HOSTILE, ...times].map(wire);
+    const cases: Array<[WireEncoding, number, number]> = [
+      [{ uuid: 'binary', time: 6 }, FieldEncoding.UUID, dateTime64(6)],
+      [{ uuid: 'binary', time: 'datetime' }, FieldEncoding.UUID, FieldEncoding.DATE_TIME],
+      [{ time: 0 }, FieldEncoding.TEXT, dateTime64(0)],
+      [{ time: 3 }, FieldEncoding.TEXT, dateTime64(3)],
+      [{ time: 9 }, FieldEncoding.TEXT, dateTime64(9)],
+    ];
+    for (const [encoding, uuid, time] of cases) {
+      const layout = new Uint8Array(11);
+      layout[Field.uuid] = layout[Field.person_id] = uuid;
+      layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = time;
+      // The text toString() writes for the column: DateTime64(p) always with p digits.
+      const digits = encoding.time === 'datetime' ? 0 : (encoding.time as number);
+      const printed = (t: string | null) => {
+        if (t === null) return null;
+        const [whole, fraction = ''] = t.split('.');
+        return digits ? `${whole}.${(fraction + '0'.repeat(digits)).slice(0, digits)}` : whole!;
+      };
+      const twin = rows.map((r) => ({
+        ...r,
+        timestamp: printed(r.timestamp)!,
+        created_at: printed(r.created_at)!,
+        inserted_at: printed(r.inserted_at),
+      }));
+      const sut = decodeRowBinary(encodeRowBinary(rows, encoding), eventsFormat(layout));
+      const text = decodeRowBinary(encodeRowBinary(twin));
+      const what = JSON.stringify(encoding);
+      expect(sut.rows(), what).to.deep.equal(text.rows());
+      expect(sut.records().toString('utf8'), what).to.equal(text.records().toString('utf8'));
+      expect(sut.records().toString('utf8'), what).to.equal(reference(sut));
+      expect(sut.exactRows, what).to.equal(text.exactRows);
+    }
+  });
+
+  it('read timestamps before 1970 from a DateTime64, the fraction counted up from the second before', () => {
+    const layout = new Uint8Array(11);
+    layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = dateTime64(6);
+    const bytes = encodeRowBinary([wire()], { time: 6 });
+    // timestamp: -0.5 s, the first 8-byte value after uuid, event, properties, distinct_id and team_id.
+    const at = decodeRowBinary(bytes, eventsFormat(layout)).start(0, Field.timestamp);
+    bytes.writeBigInt64LE(-500_000n, at);
+    const [row] = decodeRowBinary(bytes, eventsFormat(layout)).rows();
+    expect(row!.timestamp).to.equal('1969-12-31 23:59:59.500000');
+    expect(JSON.parse(decodeRowBinary(bytes, eventsFormat(layout)).records().toString()).timestamp).to.equal(
+      '1969-12-31T23:59:59.500000+00:00',
+    );
   });
 
   it('decode rows as text, team_id exact beyond 2^53', () => {
@@ -255,5 +317,20 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     })();
     expect(err).to.be.instanceOf(RetryableError);
     expect((err as Error).message).to.contain('Memory limit exceeded');
+  });
+
+  it('report an error after binary rows too, however long its text (the null flag of inserted_at is never ASCII)', () => {
+    const layout = new Uint8Array(11);
+    layout[Field.uuid] = layout[Field.person_id] = FieldEncoding.UUID;
+    layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = FieldEncoding.DATE_TIME;
+    const rows = encodeRowBinary([wire(), wire()], { uuid: 'binary', time: 'datetime' });
+    const text = 'Code: 241, e.displayText() = DB::Exception: Memory limit exceeded (for query) ';
+    for (let n = 1; n <= 600; n += 7) {
+      const error = Buffer.from(text.repeat(10).slice(0, n));
+      expect(() => decodeRowBinary(Buffer.concat([rows, error]), eventsFormat(layout)), `${n} bytes of error`).to.throw(
+        RetryableError,
+        /ClickHouse stream broken/,
+      );
+    }
   });
 });

@@ -73,7 +73,7 @@ describe('run processor (fast, with fakes)', () => {
         runLogs: { append: async (_id: string, lines: readonly RunLogLine[]) => void logs.push(...lines) },
       } as unknown as RunExportDeps['store'],
       source: {
-        batches: async function* (): AsyncGenerator<EventBatch> {
+        modelBatches: async function* (): AsyncGenerator<EventBatch> {
           yield EventBatch.fromRows(ROWS);
         },
       } as unknown as RunExportDeps['source'],

@@ -1,5 +1,5 @@
 import * as native from '@bx/native';
-import { FIELDS, Field, SLOTS } from './event-fields';
+import { FIELDS, Field, FieldEncoding, SLOTS, TEXT_LAYOUT } from './event-fields';
 import { EVENT_RECORD_COLUMNS, toRecordLine, type EventRow } from '@bx/core';
 import type { BatchFormat, RecordBatch } from './batch-format';
 import { verbatimJsonField } from './json-bytes';
@@ -22,6 +22,8 @@ export class EventBatch implements RecordBatch {
     readonly bytes: Buffer,
     readonly index: Int32Array,
     readonly count: number,
+    /** How each field is encoded (FieldEncoding by field): UUIDs and timestamps may be ClickHouse's binary. */
+    readonly layout: Readonly<Uint8Array> = TEXT_LAYOUT,
   ) {}
 
   /** A batch of rows held as objects (tests, and the exact path). */
@@ -54,8 +56,8 @@ export class EventBatch implements RecordBatch {
     return new EventBatch(Buffer.concat(parts, at), index, rows.length);
   }
 
-  get format(): BatchFormat {
-    return EVENTS_FORMAT;
+  get format(): BatchFormat<EventBatch> {
+    return this.layout === TEXT_LAYOUT ? EVENTS_FORMAT : eventsFormat(this.layout);
   }
 
   /**
@@ -65,7 +67,7 @@ export class EventBatch implements RecordBatch {
    */
   slice(from: number, to: number): EventBatch {
     const { bytes, index } = sliceRows(this.bytes, this.index, SLOTS, from, to);
-    return new EventBatch(bytes, index, to - from);
+    return new EventBatch(bytes, index, to - from, this.layout);
   }
 
   start(r: number, f: number): number {
@@ -77,51 +79,58 @@ export class EventBatch implements RecordBatch {
   }
 
   /**
-   * The contract's JSON Lines records, one per row, each ending in `\n`, as
-   * UTF-8: the same bytes as `toRecordLine`, written from the field bytes in
-   * C (packages/native/src/records.c). A row whose JSON column must be
+   * The contract's JSON Lines records of rows `from`.., each ending in `\n`,
+   * as UTF-8: the same bytes as `toRecordLine`, written from the field bytes
+   * in C (packages/native/src/records.c). A row whose JSON column must be
    * normalised, or whose text is not well-formed UTF-8 (written with U+FFFD
    * for the bad bytes), takes `toRecordLine` itself.
    */
-  records(): Buffer {
-    const initial: Buffer = Buffer.allocUnsafeSlow(this.bytes.length + this.count * ROW_OVERHEAD);
-    const { out, length } = this.writeLines(initial, (buf, used, n) => grown(buf, used, n))!;
+  records(from = 0): Buffer {
+    // Binary UUIDs and timestamps take about 120 bytes a row more as text.
+    const perRow = ROW_OVERHEAD + (this.layout === TEXT_LAYOUT ? 0 : 128);
+    const initial: Buffer = Buffer.allocUnsafeSlow(this.bytes.length + (this.count - from) * perRow);
+    const { out, length } = this.writeLines(initial, from, (buf, used, n) => grown(buf, used, n));
     return out.subarray(0, length);
   }
 
   /**
-   * `records()` written into `target` (memory the caller reuses, shared with
-   * a compression thread): the bytes written, or -1 when they might not fit.
-   * Then `records()` is the way, and `target` holds nothing of use.
+   * `records(from)` written into `target` (memory the caller reuses, shared
+   * with a compression thread) from its start, as many rows as surely fit:
+   * answers the row after the last one written (`from` when none fits) and
+   * the bytes written.
    */
-  recordsInto(target: Uint8Array): number {
-    const written = this.writeLines(target, (buf, used, n) => (used + n <= buf.length ? buf : null));
-    return written ? written.length : -1;
+  recordsInto(target: Uint8Array, from = 0): { next: number; bytes: number } {
+    const { next, length } = this.writeLines(target, from, (buf, used, n) => (used + n <= buf.length ? buf : null));
+    return { next, bytes: length };
   }
 
-  /** Writes the records into `out` (see writeRecordLines). */
+  /** Writes the records of rows `from`.. into `out` (see writeRecordLines). */
   private writeLines<B extends Uint8Array>(
     out: B,
+    from: number,
     room: (out: B, used: number, n: number) => B | null,
-  ): { out: B; length: number } | null {
-    const { bytes, index, count } = this;
+  ): { out: B; length: number; next: number } {
+    const { bytes, index, count, layout } = this;
     const written = writeRecordLines(
       {
-        write: (buf, state) => native.writeRecords(bytes, index, count, SLOTS, buf, state),
+        write: (buf, state) => native.writeRecords(bytes, index, count, SLOTS, buf, state, layout as Uint8Array),
         exactLine: (r) => toRecordLine(this.row(r)) + '\n',
         // Room for the row even if every string byte must be escaped (\u00XX: 6 bytes).
         room: (r) => ROW_OVERHEAD + 6 * this.rowBytes(r * SLOTS),
       },
       out,
+      from,
+      count,
       room,
     );
-    this.exactRows = written?.exactRows ?? 0;
+    this.exactRows = written.exactRows;
     return written;
   }
 
-  /** Whether fields `fields` of every row are well-formed UTF-8 (nulls skipped); checked in C. */
+  /** Whether the text fields among `fields` of every row are well-formed UTF-8 (nulls skipped); checked in C. */
   utf8(fields: Uint8Array): boolean {
-    return native.utf8Fields(this.bytes, this.index, this.count, SLOTS, fields);
+    const text = this.layout === TEXT_LAYOUT ? fields : fields.filter((f) => this.layout[f] === FieldEncoding.TEXT);
+    return native.utf8Fields(this.bytes, this.index, this.count, SLOTS, text);
   }
 
   /** Per row, 1 when the JSON column `field` is non-empty verbatim JSON (see `verbatimJsonField`), else 0. */
@@ -135,9 +144,12 @@ export class EventBatch implements RecordBatch {
     return rows;
   }
 
-  /** One row decoded into strings (team_id as decimal text). */
+  /** One row decoded into strings (team_id as decimal text; binary UUIDs and timestamps as ClickHouse writes them). */
   row(r: number): EventRow {
-    const text = (f: number) => this.bytes.toString('utf8', this.start(r, f), this.end(r, f));
+    const text = (f: number) =>
+      this.layout[f] === FieldEncoding.TEXT
+        ? this.bytes.toString('utf8', this.start(r, f), this.end(r, f))
+        : binaryText(this.bytes, this.start(r, f), this.end(r, f), this.layout[f]!);
     return {
       uuid: text(Field.uuid),
       event: text(Field.event),
@@ -160,12 +172,56 @@ export class EventBatch implements RecordBatch {
   }
 }
 
-/** The events model's batches: EventBatch, its records written in C. */
-export const EVENTS_FORMAT: BatchFormat<EventBatch> = {
-  columns: EVENT_RECORD_COLUMNS,
-  slots: SLOTS,
-  batch: (bytes, index, count) => new EventBatch(bytes, index, count),
-};
+/**
+ * A binary UUID, DateTime or DateTime64 (`encoding`) as toString() writes
+ * it in UTC (the C writer's text, packages/native/src/binary_text.c).
+ */
+export function binaryText(b: Buffer, s: number, e: number, encoding: number): string {
+  if (encoding === FieldEncoding.UUID) {
+    const hex =
+      Buffer.from(b.subarray(s, s + 8))
+        .reverse()
+        .toString('hex') +
+      Buffer.from(b.subarray(s + 8, e))
+        .reverse()
+        .toString('hex');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+  const scale = encoding >> 4;
+  const ticks = (encoding & 0x0f) === FieldEncoding.DATE_TIME ? BigInt(b.readUInt32LE(s)) : b.readBigInt64LE(s);
+  const unit = 10n ** BigInt(scale);
+  let seconds = ticks / unit;
+  let fraction = ticks % unit;
+  if (fraction < 0n) {
+    seconds -= 1n;
+    fraction += unit;
+  }
+  const text = new Date(Number(seconds) * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  return scale === 0 ? text : `${text}.${fraction.toString().padStart(scale, '0')}`;
+}
+
+/** The events model's batches, their fields encoded as `layout` says: EventBatch, its records written in C. */
+export function eventsFormat(layout: Readonly<Uint8Array> = TEXT_LAYOUT): BatchFormat<EventBatch> {
+  const key = layout.join(',');
+  let format = FORMATS.get(key);
+  if (!format) {
+    const own = layout === TEXT_LAYOUT ? TEXT_LAYOUT : Uint8Array.from(layout);
+    format = {
+      columns: EVENT_RECORD_COLUMNS,
+      slots: SLOTS,
+      layout: own,
+      batch: (bytes, index, count) => new EventBatch(bytes, index, count, own),
+    };
+    FORMATS.set(key, format);
+  }
+  return format;
+}
+
+/** One format per layout, so that formats compare by identity (a handful of layouts at most). */
+const FORMATS = new Map<string, BatchFormat<EventBatch>>();
+
+/** The events model's batches with every field text: EventBatch, its records written in C. */
+export const EVENTS_FORMAT: BatchFormat<EventBatch> = eventsFormat(TEXT_LAYOUT);
 
 /** Upper bound of a record's bytes beyond its fields' own (the C writer assumes the same). */
 const ROW_OVERHEAD = 256;

@@ -1,7 +1,8 @@
 /**
  * The fields of an events row in a batch, in record order. Every field is
- * UTF-8 text except `team_id`, a little-endian Int64; `inserted_at` may be
- * null.
+ * UTF-8 text except `team_id`, a little-endian Int64, and the UUIDs and
+ * timestamps a batch's layout says are binary (see FieldEncoding);
+ * `inserted_at` may be null.
  */
 export const Field = {
   uuid: 0,
@@ -19,3 +20,8 @@ export const Field = {
 export const FIELDS = 11;
 /** Int32 slots per row in a batch index: a start and an end per field (start -1: null). */
 export const SLOTS = FIELDS * 2;
+
+export { FieldEncoding, dateTime64 } from '@bx/core';
+
+/** A batch's field encodings (FieldEncoding), by field: every field text. */
+export const TEXT_LAYOUT: Readonly<Uint8Array> = new Uint8Array(FIELDS);

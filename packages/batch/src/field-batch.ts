@@ -116,16 +116,17 @@ export class FieldBatch implements RecordBatch {
     return this.index[r * this.format.slots + 2 * c + 1]!;
   }
 
-  records(): Buffer {
-    const size = Math.ceil(this.bytes.length * 1.25) + this.count * (this.layout.keyBytes.length + 16) + 64 * 1024;
+  records(from = 0): Buffer {
+    const size =
+      Math.ceil(this.bytes.length * 1.25) + (this.count - from) * (this.layout.keyBytes.length + 16) + 64 * 1024;
     const initial: Buffer = Buffer.allocUnsafeSlow(size);
-    const { out, length } = this.writeLines(initial, (buf, used, n) => grown(buf, used, n))!;
+    const { out, length } = this.writeLines(initial, from, (buf, used, n) => grown(buf, used, n));
     return out.subarray(0, length);
   }
 
-  recordsInto(target: Uint8Array): number {
-    const written = this.writeLines(target, (buf, used, n) => (used + n <= buf.length ? buf : null));
-    return written ? written.length : -1;
+  recordsInto(target: Uint8Array, from = 0): { next: number; bytes: number } {
+    const { next, length } = this.writeLines(target, from, (buf, used, n) => (used + n <= buf.length ? buf : null));
+    return { next, bytes: length };
   }
 
   utf8(columns: Uint8Array): boolean {
@@ -138,11 +139,12 @@ export class FieldBatch implements RecordBatch {
     return out;
   }
 
-  /** Writes the records into `out` (see writeRecordLines). */
+  /** Writes the records of rows `from`.. into `out` (see writeRecordLines). */
   private writeLines<B extends Uint8Array>(
     out: B,
+    from: number,
     room: (out: B, used: number, n: number) => B | null,
-  ): { out: B; length: number } | null {
+  ): { out: B; length: number; next: number } {
     const { bytes, index, count, layout } = this;
     const slots = this.format.slots;
     const written = writeRecordLines(
@@ -154,9 +156,11 @@ export class FieldBatch implements RecordBatch {
         room: (r) => ROW_OVERHEAD + layout.keyBytes.length + 6 * this.rowBytes(r),
       },
       out,
+      from,
+      count,
       room,
     );
-    this.exactRows = written?.exactRows ?? 0;
+    this.exactRows = written.exactRows;
     return written;
   }
 

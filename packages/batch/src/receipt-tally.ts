@@ -1,12 +1,17 @@
 import * as native from '@bx/native';
 import { EVENTS_SCHEMA, isoTimestamp, type ModelReceipt, type RunReceipt } from '@bx/core';
 import type { BatchFormat, RecordBatch } from './batch-format';
+import { binaryText } from './event-batch';
+import { FieldEncoding } from './event-fields';
 
 /** Where a receipt's columns are in a format's rows: `key` summed into the checksum, `time` bounded by min and max. */
 interface ReceiptFields {
   format: BatchFormat;
   key: number;
   time: number;
+  /** How each is encoded in the format's layout (FieldEncoding): a binary UUID is hashed as its text. */
+  keyEncoding: number;
+  timeEncoding: number;
 }
 
 /**
@@ -31,17 +36,32 @@ export class ReceiptTally {
   /** Counts a batch; call it before the batch's memory is reused. */
   add(batch: RecordBatch): void {
     if (batch.count === 0) return;
-    const { key, time } = this.fieldsOf(batch.format);
-    native.receiptTally(batch.bytes, batch.index, batch.count, batch.format.slots, key, time, this.sum, this.rows);
+    const { key, time, keyEncoding, timeEncoding } = this.fieldsOf(batch.format);
+    native.receiptTally(
+      batch.bytes,
+      batch.index,
+      batch.count,
+      batch.format.slots,
+      key,
+      keyEncoding,
+      time,
+      timeEncoding,
+      this.sum,
+      this.rows,
+    );
     this.records += batch.count;
     const [least, greatest] = this.rows as unknown as [number, number];
+    const text = (r: number) =>
+      timeEncoding === FieldEncoding.TEXT
+        ? batch.bytes.toString('latin1', batch.start(r, time), batch.end(r, time))
+        : binaryText(batch.bytes, batch.start(r, time), batch.end(r, time), timeEncoding);
     if (least >= 0) {
-      const text = batch.bytes.toString('latin1', batch.start(least, time), batch.end(least, time));
-      if (this.min === null || text < this.min) this.min = text;
+      const lo = text(least);
+      if (this.min === null || lo < this.min) this.min = lo;
     }
     if (greatest >= 0) {
-      const text = batch.bytes.toString('latin1', batch.start(greatest, time), batch.end(greatest, time));
-      if (this.max === null || text > this.max) this.max = text;
+      const hi = text(greatest);
+      if (this.max === null || hi > this.max) this.max = hi;
     }
   }
 
@@ -53,7 +73,10 @@ export class ReceiptTally {
       if (c < 0) throw new RangeError(`the receipt's column ${name} is not among the records' columns`);
       return c;
     };
-    this.fields = { format, key: at(this.columns.key), time: at(this.columns.time) };
+    const key = at(this.columns.key);
+    const time = at(this.columns.time);
+    const encoding = (c: number) => format.layout?.[c] ?? FieldEncoding.TEXT;
+    this.fields = { format, key, time, keyEncoding: encoding(key), timeEncoding: encoding(time) };
     return this.fields;
   }
 

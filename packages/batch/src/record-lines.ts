@@ -15,27 +15,32 @@ export interface RecordWriter {
 }
 
 /**
- * Writes a batch's records into `out` from its start: the native writer,
- * and the exact path for each row it leaves. `room(out, used, n)` answers a
- * buffer holding `out`'s first `used` bytes with room for `n` more (`out`
- * itself when it has it), or null to give up (then so does this). Answers
- * the bytes written and the rows that took the exact path.
+ * Writes the records of a batch's rows `from`.. into `out` from its start:
+ * the native writer, and the exact path for each row it leaves.
+ * `room(out, used, n)` answers a buffer holding `out`'s first `used` bytes
+ * with room for `n` more (`out` itself when it has it), or null to stop
+ * there. Answers the buffer, the bytes written, the row it stopped at
+ * (`count` when every row is written: `next`) and the rows that took the
+ * exact path.
  */
 export function writeRecordLines<B extends Uint8Array>(
   writer: RecordWriter,
   out: B,
+  from: number,
+  count: number,
   room: (out: B, used: number, n: number) => B | null,
-): { out: B; length: number; exactRows: number } | null {
+): { out: B; length: number; next: number; exactRows: number } {
   const state = new Float64Array(2); // [row, bytes written]
+  state[0] = from;
   let exactRows = 0;
   for (;;) {
     const stop = writer.write(out, state);
-    if (stop === DONE) return { out, length: state[1]!, exactRows };
-    const r = state[0]!;
-    const o = state[1]!;
+    const r: number = state[0]!;
+    const o: number = state[1]!;
+    if (stop === DONE) return { out, length: o, next: count, exactRows };
     const line = stop === NEEDS_ROOM ? null : Buffer.from(writer.exactLine(r));
     const bigger = room(out, o, line ? line.length : writer.room(r));
-    if (!bigger) return null;
+    if (!bigger) return { out, length: o, next: r, exactRows };
     out = bigger;
     if (!line) continue;
     exactRows++;

@@ -1,7 +1,8 @@
-import { PermanentError, RetryableError, type SourceQuery } from '@bx/core';
+import { PermanentError, RetryableError, type ModelPlugin, type ModelQueryInput, type SourceQuery } from '@bx/core';
 import type { BatchFormat, EventBatch, RecordBatch } from '@bx/batch';
 import { ClickHousePing, QUERY_SETTINGS, clickHouseUnreachable, type ClickHouseConfig } from './clickhouse-ping';
 import { BufferPool } from './buffer-pool';
+import { columnTypes } from './column-types';
 import { queryRowBinary, type QueryEndpoint } from './http-query';
 
 export interface ClickHouseSourceOptions {
@@ -59,9 +60,42 @@ export class ClickHouseSource {
   }
 
   /**
+   * A model's rows of one run as batches (see `batches`). A model that
+   * reads some columns binary where the table stores them so (events: its
+   * UUIDs and timestamps, see `ModelPlugin.typedColumns`) has the table's
+   * column types read first, for each run, so that the query always matches
+   * the table it reads; the others run their `query` as it is.
+   */
+  async *modelBatches<B extends RecordBatch>(
+    model: Pick<ModelPlugin<BatchFormat<B>>, 'query' | 'format' | 'typedColumns'>,
+    input: ModelQueryInput,
+    signal?: AbortSignal,
+    opts: { reuseBuffers?: boolean } = {},
+  ): AsyncGenerator<B> {
+    const typed = model.typedColumns;
+    if (!typed) {
+      yield* this.batches(model.query(input), signal, { ...opts, format: model.format() });
+      return;
+    }
+    let read: { query: SourceQuery; format: BatchFormat<B> };
+    try {
+      const { database, table } = typed.table(input.config);
+      const types = await columnTypes(this.endpoint, database, table, {
+        timeoutMs: this.opts.requestTimeoutMs,
+        signal,
+      });
+      read = typed.read(input, types);
+    } catch (err) {
+      throw mapError(err, this.endpoint.url);
+    }
+    yield* this.batches(read.query, signal, { ...opts, format: read.format });
+  }
+
+  /**
    * Runs a model's query (its SQL, or SQL and settings) with `FORMAT
-   * RowBinary` and yields its rows in batches of `format` (default: events)
-   * of about `batchBytes`.
+   * RowBinary` and yields its rows in batches of `format` (default: events,
+   * all text) of about `batchBytes`, their fields encoded as the format's
+   * layout says (the one the query was built for).
    * The response is read at most `readAheadBytes` ahead of the batches the
    * caller has taken, straight into the batches' buffers (see queryRowBinary).
    * With `reuseBuffers`, a batch's memory is reused once the caller asks for

@@ -1,4 +1,5 @@
 export * from './clickhouse-source';
 export * from './sql-escape';
 export { decodeRowBinary } from './row-binary-frames';
+export { columnTypes } from './column-types';
 export * from './clickhouse-ping';

@@ -1,26 +1,40 @@
 import { RetryableError, type RecordColumn } from '@bx/core';
-import { EVENTS_FORMAT, SLOTS, type BatchFormat, type EventBatch, type RecordBatch } from '@bx/batch';
+import { EVENTS_FORMAT, FieldEncoding, type BatchFormat, type EventBatch, type RecordBatch } from '@bx/batch';
 import * as native from '@bx/native';
 
 /*
  * The wire layout of one row in `FORMAT RowBinary`, in the order a model's
  * query selects its columns (see ModelPlugin): every value is a String
  * (varint length, bytes) except the 64-bit types (`int64`, `uint64`,
- * `boolean`: 8 bytes, little-endian) and a nullable text (a flag byte, then
- * the String unless null). UUIDs and timestamps are selected as text
- * (`toString`), checked for their shape. The frame index points at the
- * values in place: a batch of the model's format. Framing runs in C
+ * `boolean`: 8 bytes, little-endian), a nullable value (a flag byte, then
+ * the value unless null), and the UUIDs and timestamps the format's layout
+ * reads binary (a UUID's 16 bytes, a DateTime's UInt32, a DateTime64's
+ * Int64). UUIDs and timestamps selected as text (`toString`) are checked
+ * for their shape. The frame index points at the values in place: a batch
+ * of the model's format. Framing runs in C
  * (packages/native/src/frames.c).
  */
 const STRING = 0;
 const INT64 = 1;
 const NULLABLE_STRING = 2;
+const FIXED16 = 3;
+const UINT32 = 4;
+const NULLABLE_UINT32 = 5;
+const NULLABLE_INT64 = 6;
 const UUID_TEXT = 0x10;
 const TIME_TEXT = 0x20;
 
-/** The wire kind of each column, as native.frameRows reads it. */
-export function wireKinds(columns: readonly RecordColumn[]): Uint8Array {
-  return Uint8Array.from(columns, (c) => {
+/**
+ * The wire kind of each column, as native.frameRows reads it: as its type's
+ * text or 8 bytes, or binary where `layout` (FieldEncoding by column) says.
+ */
+export function wireKinds(columns: readonly RecordColumn[], layout?: Readonly<Uint8Array>): Uint8Array {
+  return Uint8Array.from(columns, (c, i) => {
+    const encoding = (layout?.[i] ?? FieldEncoding.TEXT) & 0x0f;
+    if (encoding === FieldEncoding.UUID && c.type === 'uuid' && !c.nullable) return FIXED16;
+    if (encoding === FieldEncoding.DATE_TIME && c.type === 'timestamp') return c.nullable ? NULLABLE_UINT32 : UINT32;
+    if (encoding === FieldEncoding.DATE_TIME64 && c.type === 'timestamp') return c.nullable ? NULLABLE_INT64 : INT64;
+    if (encoding !== FieldEncoding.TEXT) throw new TypeError(`column ${c.name}: no binary wire form ${encoding}`);
     switch (c.type) {
       case 'int64':
       case 'uint64':
@@ -40,7 +54,7 @@ export function wireKinds(columns: readonly RecordColumn[]): Uint8Array {
 const KINDS = new WeakMap<BatchFormat, Uint8Array>();
 function kindsOf(format: BatchFormat): Uint8Array {
   let kinds = KINDS.get(format);
-  if (!kinds) KINDS.set(format, (kinds = wireKinds(format.columns)));
+  if (!kinds) KINDS.set(format, (kinds = wireKinds(format.columns, format.layout)));
   return kinds;
 }
 
@@ -54,27 +68,37 @@ export interface Frames {
   count: number;
   /** Bytes the complete rows take from the start of the buffer. */
   used: number;
-  /** `count × format.slots` field bounds. */
+  /** Field bounds, `format.slots` a row (the first `count` rows'; it may hold room for more). */
   index: Int32Array;
   /** Bytes the buffer must hold before the next row can be complete (at least `used + 1`). */
   need: number;
 }
 
-/** Index of the rows framed last, reused: each batch gets a copy of its own rows' part. */
-let scratch = new Int32Array(4096 * SLOTS);
 const state = new Float64Array(4);
+/** Rows an index is first made for (it doubles when a buffer holds more). */
+const INITIAL_ROWS = 4096;
 
 /**
- * Finds the complete rows at the start of `b`. Every row is checked for the
- * shape the query produces (UUID text of 36 bytes, timestamp text, a null flag
- * of 0 or 1), so a stream that breaks off into an error message is reported,
- * not turned into rows.
+ * Finds the complete rows at the start of `b`, indexed into `index` (a new,
+ * larger one when it cannot hold them all: `Frames.index` is the one to
+ * keep), each column of the wire type its format gives (see wireKinds). Every
+ * row is checked for the shape the query produces (UUID text of 36 bytes,
+ * timestamp text, a null flag of 0 or 1), so a stream that breaks off into
+ * an error message is reported, not turned into rows: with binary UUIDs and
+ * timestamps the null flag of inserted_at is the check (ClickHouse's error
+ * text, ASCII, never holds a 0 or 1 byte), or the row left incomplete at
+ * the end of the stream.
  */
-export function frameRows(b: Buffer, format: BatchFormat = EVENTS_FORMAT): Frames {
+export function frameRows(
+  b: Buffer,
+  format: BatchFormat = EVENTS_FORMAT,
+  index: Int32Array = new Int32Array(INITIAL_ROWS * format.slots),
+): Frames {
+  const kinds = kindsOf(format);
   for (;;) {
-    const why = native.frameRows(b, kindsOf(format), scratch, state);
+    const why = native.frameRows(b, kinds, index, state);
     if (why === INDEX_FULL) {
-      scratch = new Int32Array(scratch.length * 2);
+      index = new Int32Array(index.length * 2);
       continue;
     }
     const [count, used, need, detail] = state as unknown as [number, number, number, number];
@@ -83,7 +107,7 @@ export function frameRows(b: Buffer, format: BatchFormat = EVENTS_FORMAT): Frame
       const what = `${REASONS[detail & 0xff]}${flag ? ` ${flag}` : ''} in ${format.columns[detail >> 16]?.name}`;
       throw broken(b, used, what);
     }
-    return { count, used, index: scratch.slice(0, count * format.slots), need };
+    return { count, used, index, need };
   }
 }
 
@@ -102,5 +126,5 @@ export function decodeRowBinary<B extends RecordBatch = EventBatch>(
 ): B {
   const frames = frameRows(b, format);
   if (frames.used !== b.length) throw broken(b, frames.used, 'incomplete row at the end of the stream');
-  return format.batch(b, frames.index, frames.count);
+  return format.batch(b, frames.index.slice(0, frames.count * format.slots), frames.count);
 }

@@ -9,6 +9,7 @@ export * from './logger';
 export * from './read-back-tally';
 export * from './receipt-checksum';
 export * from './model-plugin';
+export * from './field-encoding';
 export * from './run-model';
 export * from './schedule-span';
 export * from './stream-drain';

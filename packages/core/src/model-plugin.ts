@@ -141,6 +141,19 @@ export interface ModelPlugin<F = unknown> extends ModelSchema {
    * receipts. Events have theirs in IntervalChecksums (shared by teams).
    */
   intervalChecksums?(input: IntervalChecksumsInput): SourceQuery;
+  /**
+   * For a model whose query reads some columns in ClickHouse's binary form
+   * where the table stores them so (events: UUIDs and timestamps, which
+   * ClickHouse hands over much faster than their toString()): the table
+   * whose column types decide, read by the source before each run, and the
+   * run's SELECT with the format of its rows (its layout, see
+   * FieldEncoding) for those types (name → ClickHouse type). Without it the
+   * source runs `query` with `format()`.
+   */
+  readonly typedColumns?: {
+    table(config: ModelSourceConfig): { database: string; table: string };
+    read(input: ModelQueryInput, types: ReadonlyMap<string, string>): { query: SourceQuery; format: F };
+  };
 }
 
 /** The model schema of a plug-in (what a destination sees), without its functions. */

@@ -121,17 +121,19 @@ static napi_value copy_bytes(napi_env env, napi_callback_info info) {
 }
 
 /*
- * writeRecords(bytes: Uint8Array, index: Int32Array, count, slots, out: Uint8Array, state: Float64Array):
- * state = [row, out offset], advanced; answers why it stopped (0 done, 1 out of room, 2 a row for toRecordLine).
+ * writeRecords(bytes: Uint8Array, index: Int32Array, count, slots, out: Uint8Array, state: Float64Array,
+ * layout: Uint8Array(11)): state = [row, out offset], advanced; answers why it stopped (0 done, 1 out of
+ * room, 2 a row for toRecordLine).
  */
 static napi_value write_records(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  if (!get_args(env, info, 6, argv, "writeRecords: 6 arguments expected")) return NULL;
+  napi_value argv[7];
+  if (!get_args(env, info, 7, argv, "writeRecords: 7 arguments expected")) return NULL;
   batch_t b;
-  size_t n_out, n_state;
-  void *out, *state_data;
+  size_t n_out, n_state, n_layout;
+  void *out, *state_data, *layout;
   if (!batch_args(env, argv, &b) || !typed_data(env, argv[4], napi_uint8_array, &out, &n_out) ||
-      !typed_data(env, argv[5], napi_float64_array, &state_data, &n_state) || n_state != 2 || b.slots != 22) {
+      !typed_data(env, argv[5], napi_float64_array, &state_data, &n_state) || n_state != 2 || b.slots != 22 ||
+      !typed_data(env, argv[6], napi_uint8_array, &layout, &n_layout) || n_layout != 11) {
     napi_throw_type_error(env, NULL, "writeRecords: bad arguments");
     return NULL;
   }
@@ -142,7 +144,8 @@ static napi_value write_records(napi_env env, napi_callback_info info) {
   }
   int32_t row = (int32_t)state[0];
   int64_t o = (int64_t)state[1];
-  int why = bx_write_records(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, out, (int64_t)n_out, &row, &o);
+  int why =
+      bx_write_records(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, layout, out, (int64_t)n_out, &row, &o);
   state[0] = row;
   state[1] = (double)o;
   napi_value result;
@@ -247,28 +250,88 @@ static napi_value dechunk(napi_env env, napi_callback_info info) {
 }
 
 /*
- * receiptTally(bytes: Uint8Array, index: Int32Array, count, slots, keyField, timeField,
- *              sum: BigUint64Array(1), rows: Int32Array(2)): sum[0] += sipHash64 of each row's key field
- * (modulo 2^64); rows = [row of the least time field, row of the greatest] (-1 when all null).
+ * parquetColumn(bytes, index: Int32Array, count, slots, field, kind, encoding, optional, page: Uint8Array,
+ * levels: Uint8Array, state: Float64Array(7), stats: BigInt64Array(3)): state = [row, base, o,
+ * page bytes, values, nulls, need], advanced; answers why it stopped (see bx_parquet_column).
+ */
+static napi_value parquet_column(napi_env env, napi_callback_info info) {
+  napi_value argv[12];
+  if (!get_args(env, info, 12, argv, "parquetColumn: 12 arguments expected")) return NULL;
+  batch_t b;
+  size_t n_page, n_levels, n_state, n_stats;
+  void *page, *levels, *state_data, *stats;
+  int32_t field, kind, encoding, optional;
+  if (!batch_args(env, argv, &b) || napi_get_value_int32(env, argv[4], &field) != napi_ok ||
+      napi_get_value_int32(env, argv[5], &kind) != napi_ok || napi_get_value_int32(env, argv[6], &encoding) != napi_ok ||
+      napi_get_value_int32(env, argv[7], &optional) != napi_ok ||
+      !typed_data(env, argv[8], napi_uint8_array, &page, &n_page) ||
+      !typed_data(env, argv[9], napi_uint8_array, &levels, &n_levels) ||
+      !typed_data(env, argv[10], napi_float64_array, &state_data, &n_state) || n_state != 7 ||
+      !typed_data(env, argv[11], napi_bigint64_array, &stats, &n_stats) || n_stats != 3 || field < 0 ||
+      2 * field + 1 >= b.slots || kind < BX_PQ_TEXT || kind > BX_PQ_TIMESTAMP || encoding < 0 || encoding > 0xff) {
+    napi_throw_type_error(env, NULL, "parquetColumn: bad arguments");
+    return NULL;
+  }
+  const double *state = state_data;
+  bx_parquet_page_t pg = {
+      .page = page,
+      .cap = (int64_t)n_page,
+      .base = (int64_t)state[1],
+      .o = (int64_t)state[2],
+      .page_bytes = (int64_t)state[3],
+      .levels = levels,
+      .levels_cap = (int64_t)n_levels,
+      .values = (int64_t)state[4],
+      .nulls = (int64_t)state[5],
+      .row = (int32_t)state[0],
+      .need = 0,
+  };
+  if (state[0] < 0 || state[0] > b.count || pg.base < 0 || pg.o < pg.base || pg.o > pg.cap || pg.values < 0 ||
+      (optional && pg.values > pg.levels_cap)) {
+    napi_throw_range_error(env, NULL, "parquetColumn: state out of range");
+    return NULL;
+  }
+  int why = bx_parquet_column(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, field, kind, (uint8_t)encoding,
+                              optional != 0, &pg, stats);
+  double *out = state_data;
+  out[0] = pg.row;
+  out[2] = (double)pg.o;
+  out[4] = (double)pg.values;
+  out[5] = (double)pg.nulls;
+  out[6] = (double)pg.need;
+  napi_value result;
+  napi_create_int32(env, why, &result);
+  return result;
+}
+
+/*
+ * receiptTally(bytes: Uint8Array, index: Int32Array, count, slots, keyField, keyEncoding, timeField, timeEncoding,
+ *              sum: BigUint64Array(1), rows: Int32Array(2)): sum[0] += sipHash64 of each row's key field as text
+ * (modulo 2^64); rows = [row of the least time field, row of the greatest] (-1 when all null). The
+ * encodings are the fields' in the batch's layout (BX_ENC_*).
  */
 static napi_value receipt_tally(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
-  if (!get_args(env, info, 8, argv, "receiptTally: 8 arguments expected")) return NULL;
+  napi_value argv[10];
+  if (!get_args(env, info, 10, argv, "receiptTally: 10 arguments expected")) return NULL;
   batch_t b;
-  int32_t key_field, time_field;
+  int32_t key_field, key_encoding, time_field, time_encoding;
   size_t n_sum, n_rows;
   void *sum, *rows;
   if (!batch_args(env, argv, &b) || napi_get_value_int32(env, argv[4], &key_field) != napi_ok ||
-      napi_get_value_int32(env, argv[5], &time_field) != napi_ok ||
-      !typed_data(env, argv[6], napi_biguint64_array, &sum, &n_sum) ||
-      !typed_data(env, argv[7], napi_int32_array, &rows, &n_rows) || n_sum != 1 || n_rows != 2 || key_field < 0 ||
-      time_field < 0 || 2 * key_field + 1 >= b.slots || 2 * time_field + 1 >= b.slots) {
+      napi_get_value_int32(env, argv[5], &key_encoding) != napi_ok ||
+      napi_get_value_int32(env, argv[6], &time_field) != napi_ok ||
+      napi_get_value_int32(env, argv[7], &time_encoding) != napi_ok ||
+      !typed_data(env, argv[8], napi_biguint64_array, &sum, &n_sum) ||
+      !typed_data(env, argv[9], napi_int32_array, &rows, &n_rows) || n_sum != 1 || n_rows != 2 || key_field < 0 ||
+      time_field < 0 || 2 * key_field + 1 >= b.slots || 2 * time_field + 1 >= b.slots ||
+      (key_encoding != BX_ENC_TEXT && key_encoding != BX_ENC_UUID) || time_encoding < 0 || time_encoding > 0xff ||
+      (time_encoding & 0x0f) == BX_ENC_UUID || (time_encoding & 0x0f) > BX_ENC_DATETIME64) {
     napi_throw_type_error(env, NULL, "receiptTally: bad arguments");
     return NULL;
   }
   int32_t *r = rows;
-  if (!bx_receipt_tally(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, key_field, time_field, sum, &r[0],
-                        &r[1])) {
+  if (!bx_receipt_tally(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, key_field, (uint8_t)key_encoding,
+                        time_field, (uint8_t)time_encoding, sum, &r[0], &r[1])) {
     napi_throw_range_error(env, NULL, "receiptTally: a key field is null or out of the batch's bytes");
     return NULL;
   }
@@ -291,6 +354,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "writeColumns", fn);
   napi_create_function(env, "dechunk", NAPI_AUTO_LENGTH, dechunk, NULL, &fn);
   napi_set_named_property(env, exports, "dechunk", fn);
+  napi_create_function(env, "parquetColumn", NAPI_AUTO_LENGTH, parquet_column, NULL, &fn);
+  napi_set_named_property(env, exports, "parquetColumn", fn);
   napi_create_function(env, "receiptTally", NAPI_AUTO_LENGTH, receipt_tally, NULL, &fn);
   napi_set_named_property(env, exports, "receiptTally", fn);
   return exports;

@@ -22,17 +22,7 @@ int bx_frame_rows(const uint8_t *b, int64_t n, const uint8_t *kinds, int32_t fie
     int64_t q = p;
     for (int32_t f = 0; f < fields; f++) {
       const int kind = kinds[f] & 0x0f;
-      if (kind == BX_FIELD_INT64) {
-        if (q + 8 > n) {
-          need = q + 8;
-          goto cut;
-        }
-        slot[2 * f] = (int32_t)q;
-        slot[2 * f + 1] = (int32_t)(q + 8);
-        q += 8;
-        continue;
-      }
-      if (kind == BX_FIELD_NULLABLE_STRING) {
+      if (kind == BX_FIELD_NULLABLE_STRING || kind == BX_FIELD_NULLABLE_UINT32 || kind == BX_FIELD_NULLABLE_INT64) {
         if (q >= n) {
           need = q + 1;
           goto cut;
@@ -46,6 +36,21 @@ int bx_frame_rows(const uint8_t *b, int64_t n, const uint8_t *kinds, int32_t fie
           *detail = BX_BAD_NULL_FLAG | (flag << 8) | (f << 16);
           goto broken;
         }
+      }
+      /* Fixed-width values: Int64, UUID (16 bytes), UInt32 (DateTime), Int64 (DateTime64). */
+      const int width = kind == BX_FIELD_INT64 || kind == BX_FIELD_NULLABLE_INT64 ? 8
+                        : kind == BX_FIELD_FIXED16                                ? 16
+                        : kind == BX_FIELD_UINT32 || kind == BX_FIELD_NULLABLE_UINT32 ? 4
+                                                                                      : 0;
+      if (width) {
+        if (q + width > n) {
+          need = q + width;
+          goto cut;
+        }
+        slot[2 * f] = (int32_t)q;
+        slot[2 * f + 1] = (int32_t)(q + width);
+        q += width;
+        continue;
       }
       /* varint length (LEB128) */
       uint64_t len = 0;

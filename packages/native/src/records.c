@@ -100,6 +100,28 @@ static int64_t put_string(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, 
   return o;
 }
 
+/* A binary UUID (16 bytes) as its text, quoted; -1 for another length. */
+static int64_t put_uuid(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, int32_t e) {
+  if (e - s != 16) return -1;
+  out[o++] = '"';
+  bx_uuid_text(out + o, b + s);
+  out[o + 36] = '"';
+  return o + 37;
+}
+
+/* A binary DateTime or DateTime64 as "YYYY-MM-DDThh:mm:ss[.f…]+00:00"; -1 when it is not one. */
+static int64_t put_binary_time(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, int32_t e, uint8_t encoding) {
+  int64_t seconds, fraction;
+  int digits, n;
+  if (!bx_binary_time(b, s, e, encoding, &seconds, &fraction, &digits)) return -1;
+  out[o++] = '"';
+  if (!(n = bx_time_text(out + o, seconds, fraction, digits))) return -1;
+  out[o + 10] = 'T';
+  o += n;
+  memcpy(out + o, "+00:00\"", 7);
+  return o + 7;
+}
+
 /* `YYYY-MM-DD hh:mm:ss[.ffffff]` as "YYYY-MM-DDThh:mm:ss[.ffffff]+00:00"; -1 for another form. */
 static int64_t put_timestamp(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, int32_t e) {
   if (e - s < 19 || b[s + 10] != ' ') return -1;
@@ -142,7 +164,10 @@ static int64_t put_json(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, in
 }
 
 int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
-                     uint8_t *out, int64_t n_out, int32_t *row, int64_t *out_at) {
+                     const uint8_t *layout, uint8_t *out, int64_t n_out, int32_t *row, int64_t *out_at) {
+#define UUID_OF(f) (layout[f] == BX_ENC_UUID ? put_uuid(out, o, b, S(f), E(f)) : put_string(out, o, b, S(f), E(f)))
+#define TIME_OF(f)                                                                                                   \
+  (layout[f] == BX_ENC_TEXT ? put_timestamp(out, o, b, S(f), E(f)) : put_binary_time(out, o, b, S(f), E(f), layout[f]))
   for (; *row < count; (*row)++) {
     const int32_t *x = index + (int64_t)*row * slots;
     int64_t field_bytes = 0;
@@ -161,7 +186,7 @@ int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, in
 #define S(f) x[2 * (f)]
 #define E(f) x[2 * (f) + 1]
     PUT("{\"uuid\":");
-    if ((o = put_string(out, o, b, S(UUID), E(UUID))) < 0) return BX_NEEDS_EXACT;
+    if ((o = UUID_OF(UUID)) < 0) return BX_NEEDS_EXACT;
     PUT(",\"event\":");
     if ((o = put_string(out, o, b, S(EVENT), E(EVENT))) < 0) return BX_NEEDS_EXACT;
     PUT(",\"properties\":");
@@ -171,16 +196,16 @@ int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, in
     PUT(",\"team_id\":");
     o = put_int64(out, o, b, S(TEAM_ID));
     PUT(",\"timestamp\":");
-    if ((o = put_timestamp(out, o, b, S(TIMESTAMP), E(TIMESTAMP))) < 0) return BX_NEEDS_EXACT;
+    if ((o = TIME_OF(TIMESTAMP)) < 0) return BX_NEEDS_EXACT;
     PUT(",\"created_at\":");
-    if ((o = put_timestamp(out, o, b, S(CREATED_AT), E(CREATED_AT))) < 0) return BX_NEEDS_EXACT;
+    if ((o = TIME_OF(CREATED_AT)) < 0) return BX_NEEDS_EXACT;
     PUT(",\"inserted_at\":");
     if (S(INSERTED_AT) < 0) PUT("null");
-    else if ((o = put_timestamp(out, o, b, S(INSERTED_AT), E(INSERTED_AT))) < 0) return BX_NEEDS_EXACT;
+    else if ((o = TIME_OF(INSERTED_AT)) < 0) return BX_NEEDS_EXACT;
     PUT(",\"elements_chain\":");
     if ((o = put_string(out, o, b, S(ELEMENTS_CHAIN), E(ELEMENTS_CHAIN))) < 0) return BX_NEEDS_EXACT;
     PUT(",\"person_id\":");
-    if ((o = put_string(out, o, b, S(PERSON_ID), E(PERSON_ID))) < 0) return BX_NEEDS_EXACT;
+    if ((o = UUID_OF(PERSON_ID)) < 0) return BX_NEEDS_EXACT;
     PUT(",\"person_properties\":");
     if ((o = put_json(out, o, b, S(PERSON_PROPERTIES), E(PERSON_PROPERTIES))) < 0) return BX_NEEDS_EXACT;
     PUT("}\n");
@@ -189,6 +214,8 @@ int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, in
     *out_at = o;
   }
   return BX_DONE;
+#undef UUID_OF
+#undef TIME_OF
 }
 
 static int64_t put_uint64(uint8_t *out, int64_t o, const uint8_t *b, int32_t s) {

@@ -69,22 +69,54 @@ static int compare_text(const uint8_t *b, int32_t s1, int32_t e1, int32_t s2, in
   return c != 0 ? c : (n1 > n2) - (n1 < n2);
 }
 
+/* A binary DateTime (UInt32) or DateTime64 (Int64 ticks) as a number that orders as the instants do. */
+static int64_t binary_ticks(const uint8_t *b, int32_t s, uint8_t encoding) {
+  if ((encoding & 0x0f) == BX_ENC_DATETIME) {
+    uint32_t v;
+    memcpy(&v, b + s, 4); /* little-endian, as x86-64 and arm64 are */
+    return v;
+  }
+  int64_t v;
+  memcpy(&v, b + s, 8);
+  return v;
+}
+
+/* Order of two time fields: their text's byte order, or their instants' when binary (`encoding`). */
+static int compare_time(const uint8_t *b, uint8_t encoding, int32_t s1, int32_t e1, int32_t s2, int32_t e2) {
+  if (encoding == BX_ENC_TEXT) return compare_text(b, s1, e1, s2, e2);
+  const int64_t t1 = binary_ticks(b, s1, encoding), t2 = binary_ticks(b, s2, encoding);
+  return (t1 > t2) - (t1 < t2);
+}
+
 int bx_receipt_tally(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
-                     int32_t key_field, int32_t time_field, uint64_t *sum, int32_t *min_row, int32_t *max_row) {
+                     int32_t key_field, uint8_t key_encoding, int32_t time_field, uint8_t time_encoding, uint64_t *sum,
+                     int32_t *min_row, int32_t *max_row) {
+  /* Bytes a binary time field holds (a DateTime's 4, a DateTime64's 8); 0 for text. */
+  const int32_t time_width = time_encoding == BX_ENC_TEXT                     ? 0
+                             : (time_encoding & 0x0f) == BX_ENC_DATETIME ? 4
+                                                                           : 8;
+  uint8_t text[36];
   uint64_t total = *sum;
   int32_t lo = -1, hi = -1;
   for (int32_t r = 0; r < count; r++) {
     const int32_t *row = index + (size_t)r * slots;
     const int32_t ks = row[2 * key_field], ke = row[2 * key_field + 1];
     if (ks < 0 || ke < ks || (int64_t)ke > n_bytes) return 0;
-    total += bx_siphash64(b + ks, ke - ks);
+    if (key_encoding == BX_ENC_UUID) {
+      /* The checksum is of the UUID's text, as ClickHouse's sipHash64(toString(uuid)). */
+      if (ke - ks != 16) return 0;
+      bx_uuid_text(text, b + ks);
+      total += bx_siphash64(text, 36);
+    } else {
+      total += bx_siphash64(b + ks, ke - ks);
+    }
     const int32_t ts = row[2 * time_field], te = row[2 * time_field + 1];
     if (ts < 0) continue;
-    if (te < ts || (int64_t)te > n_bytes) return 0;
-    if (lo < 0 || compare_text(b, ts, te, index[(size_t)lo * slots + 2 * time_field],
+    if (te < ts || (int64_t)te > n_bytes || (time_width && te - ts != time_width)) return 0;
+    if (lo < 0 || compare_time(b, time_encoding, ts, te, index[(size_t)lo * slots + 2 * time_field],
                                index[(size_t)lo * slots + 2 * time_field + 1]) < 0)
       lo = r;
-    if (hi < 0 || compare_text(b, ts, te, index[(size_t)hi * slots + 2 * time_field],
+    if (hi < 0 || compare_time(b, time_encoding, ts, te, index[(size_t)hi * slots + 2 * time_field],
                                index[(size_t)hi * slots + 2 * time_field + 1]) > 0)
       hi = r;
   }

@@ -23,7 +23,7 @@ export interface RunExportDeps {
     runs: Pick<RunRepository, 'start' | 'complete' | 'fail' | 'cancel' | 'state' | 'setState'>;
     runLogs: Pick<RunLogRepository, 'append'>;
   };
-  source: Pick<ClickHouseSource, 'batches'>;
+  source: Pick<ClickHouseSource, 'modelBatches'>;
   /** The run's writer (the registry's writerFor). */
   destinationFor: (exp: BatchExport) => DestinationWriter | Promise<DestinationWriter>;
   /** Where the models' source tables are. */
@@ -87,19 +87,16 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
     const model = modelPlugin(exp.model) as ModelPlugin<BatchFormat>;
     // The receipt is of the rows handed to the writer, counted as they pass, not of a second query.
     const tally = new ReceiptTally(model.receipt);
-    const query = model.query({
+    const input = {
       config: deps.config,
       teamId: exp.team_id,
       start: payload.data_interval_start,
       end: payload.data_interval_end,
       includeEvents: exp.include_events,
       excludeEvents: exp.exclude_events,
-    });
+    };
     const writer = await deps.destinationFor(exp);
-    const batches = tallied(
-      deps.source.batches(query, ctx.signal, { reuseBuffers: true, format: model.format() }),
-      tally,
-    );
+    const batches = tallied(deps.source.modelBatches(model, input, ctx.signal, { reuseBuffers: true }), tally);
     const written = await writer.write(batches, {
       exportId: exp.id,
       runId: payload.run_id,

@@ -89,7 +89,7 @@ export type Stmt =
       stage: StageRef;
       files?: string[];
       pattern?: string;
-      compression: string; // AUTO | GZIP | NONE
+      compression: string; // AUTO | GZIP | BZ2 | BROTLI | ZSTD | DEFLATE | RAW_DEFLATE | NONE
       matchByColumnName: 'NONE' | 'CASE_SENSITIVE' | 'CASE_INSENSITIVE';
       purge: boolean;
       force: boolean;

@@ -69,6 +69,8 @@ export class Engine {
   constructor(
     readonly stageRoot: string,
     private readonly strictCatalog: boolean,
+    /** Whether COPY keeps the rows it loads; without, it counts them (a benchmark's big loads). */
+    readonly keepLoadedRows = true,
   ) {}
 
   ensureSchema(db: string, schema?: string): void {

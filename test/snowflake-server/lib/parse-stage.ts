@@ -1,6 +1,7 @@
 // Parsing of the stage-related statements: PUT, COPY INTO <table>, REMOVE and LIST.
 import type { Stmt } from './ast';
 import { syntaxError, tokenize } from './lexer';
+import { COPY_COMPRESSIONS } from './stage';
 import { TokenStream } from './token-stream';
 
 // PUT's local file argument may be an unquoted file:// URL, which is not a SQL token, so it is cut
@@ -76,8 +77,10 @@ export function parseCopy(p: TokenStream): Stmt {
         p.expectOp('=');
         const fv = p.optionValue();
         if (fk === 'TYPE') type = fv;
-        else if (fk === 'COMPRESSION') c.compression = fv;
-        else p.fail(`file format option ${fk} not supported`);
+        else if (fk === 'COMPRESSION') {
+          if (!COPY_COMPRESSIONS.includes(fv)) p.fail(`COMPRESSION = ${fv} is not a compression`);
+          c.compression = fv;
+        } else p.fail(`file format option ${fk} not supported`);
         p.op(',');
       }
     } else if (key === 'MATCH_BY_COLUMN_NAME') {

@@ -1,11 +1,12 @@
 // Table stages on local disk plus PUT / COPY INTO semantics. PUT only resolves where the file must
 // go: the SDK itself copies the file there because the server answers with a LOCAL_FS stage. COPY
-// then reads the staged gzipped JSON-lines files, honours load metadata (skip files already loaded
+// then reads the staged JSON-lines files (gzip, zstd, brotli, deflate or none), honours load metadata (skip files already loaded
 // with the same checksum unless FORCE = TRUE) and purges loaded files when PURGE = TRUE.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import * as zstd from 'zstd-napi';
 import type { StageRef, Stmt } from './ast';
 import { notExists, type Engine, type QueryResult, type Session, type Table } from './engine';
 import { SqlError } from './lexer';
@@ -73,10 +74,34 @@ const COPY_COLUMNS = [
 const loadError = (file: string, msg: string) =>
   new SqlError('100069', '22P02', `Error parsing JSON: ${msg}\n  File '${file}', line 1, character 1`);
 
-function decode(buf: Buffer, compression: string, rel: string): string {
-  const gz = buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
-  if (compression === 'NONE' || (compression === 'AUTO' && !gz)) return buf.toString('utf8');
-  if (!['GZIP', 'AUTO'].includes(compression)) {
+// COPY's FILE_FORMAT COMPRESSION (for JSON): what each value decompresses with. AUTO detects gzip
+// and zstd by their magic bytes (Snowflake also detects bz2 and deflate; it cannot detect brotli,
+// which must be named) and reads anything else as uncompressed.
+const DECOMPRESS: Record<string, ((b: Buffer) => Buffer) | null> = {
+  NONE: (b) => b,
+  GZIP: (b) => zlib.gunzipSync(b),
+  ZSTD: (b) => zstd.decompress(b),
+  BROTLI: (b) => zlib.brotliDecompressSync(b),
+  DEFLATE: (b) => zlib.inflateSync(b),
+  RAW_DEFLATE: (b) => zlib.inflateRawSync(b),
+  BZ2: null,
+};
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+const startsWith = (buf: Buffer, magic: number[]) => magic.every((byte, i) => buf[i] === byte);
+
+export const COPY_COMPRESSIONS = ['AUTO', ...Object.keys(DECOMPRESS)];
+
+function detected(buf: Buffer): string {
+  if (startsWith(buf, GZIP_MAGIC)) return 'GZIP';
+  if (startsWith(buf, ZSTD_MAGIC)) return 'ZSTD';
+  return 'NONE';
+}
+
+function decode(buf: Buffer, compression: string, rel: string): Buffer {
+  const type = compression === 'AUTO' ? detected(buf) : compression;
+  const decompress = DECOMPRESS[type];
+  if (!decompress) {
     throw new SqlError(
       '001003',
       '42000',
@@ -84,12 +109,12 @@ function decode(buf: Buffer, compression: string, rel: string): string {
     );
   }
   try {
-    return zlib.gunzipSync(buf).toString('utf8');
+    return decompress(buf);
   } catch {
     throw new SqlError(
       '100109',
       '22000',
-      `Invalid data encountered during decompression for file: '${rel}',compression type used: 'GZIP'`,
+      `Invalid data encountered during decompression for file: '${rel}',compression type used: '${type}'`,
     );
   }
 }
@@ -134,7 +159,12 @@ export function runCopy(engine: Engine, s: Session, st: Extract<Stmt, { kind: 'c
     const buf = fs.readFileSync(path.join(stage.stageDir, rel));
     const checksum = crypto.createHash('md5').update(buf).digest('hex');
     if (!st.force && t.loadHistory.get(rel)?.checksum === checksum) continue; // load metadata
-    const lines = decode(buf, st.compression, rel).split('\n');
+    const text = decode(buf, st.compression, rel);
+    if (!engine.keepLoadedRows) {
+      loads.push({ rel, checksum, parsed: countLines(text), rows: [] });
+      continue;
+    }
+    const lines = text.toString('utf8').split('\n');
     const rows: Cell[][] = [];
     lines.forEach((line, i) => {
       if (!line.trim()) return;
@@ -162,14 +192,29 @@ export function runCopy(engine: Engine, s: Session, st: Extract<Stmt, { kind: 'c
   engine.touch(s, t);
   t.rows = [...t.rows, ...loads.flatMap((l) => l.rows)];
   for (const l of loads) {
-    t.loadHistory.set(l.rel, { checksum: l.checksum, rows: l.rows.length, loadedAt: new Date() });
+    t.loadHistory.set(l.rel, { checksum: l.checksum, rows: l.parsed, loadedAt: new Date() });
     if (st.purge) fs.rmSync(path.join(stage.stageDir, l.rel), { force: true });
   }
   return {
     columns: COPY_COLUMNS.map(([name, type]) => ({ name, type })),
-    rows: loads.map((l) => [l.rel, 'LOADED', l.parsed, l.rows.length, 1, 0, null, null, null, null]),
+    rows: loads.map((l) => [l.rel, 'LOADED', l.parsed, l.parsed, 1, 0, null, null, null, null]),
     statementTypeId: 0x3000,
   };
+}
+
+// Non-blank lines, the rows a JSON Lines file loads (a server that keeps no rows checks no JSON).
+function countLines(text: Buffer): number {
+  const blank = (c: number) => c === 0x20 || c === 0x09 || c === 0x0d;
+  let rows = 0;
+  for (let start = 0; start < text.length;) {
+    let end = text.indexOf(0x0a, start);
+    if (end < 0) end = text.length;
+    let i = start;
+    while (i < end && blank(text[i]!)) i++;
+    if (i < end) rows++;
+    start = end + 1;
+  }
+  return rows;
 }
 
 // REMOVE @%t/prefix [PATTERN=...] deletes staged files; LIST shows them.

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { FIELDS, Field, SLOTS, timestampMicros, type EventBatch } from '@bx/batch';
+import { binaryText, FIELDS, Field, FieldEncoding, SLOTS, timestampMicros, type EventBatch } from '@bx/batch';
 import type { ColumnEncoding } from './events-table';
 import { jsonForPostgres, textForPostgres } from './hostile-values';
 
@@ -49,12 +49,18 @@ export class BinaryCopyEncoder {
 
   /** The batch's rows in binary COPY format (no header or trailer). */
   encode(batch: EventBatch): Buffer {
-    const { bytes, index, count } = batch;
+    const { bytes, index, count, layout } = batch;
     if (count === 0) return Buffer.alloc(0);
     const risky = riskyRows(batch);
     const verbatim = new Map<number, Uint8Array>();
     for (const f of JSON_FIELDS) verbatim.set(f, batch.verbatimJson(f));
     const kinds = this.kinds;
+    // A binary UUID is written as its 36 characters (20 more than its bytes), a binary DateTime as 8 bytes (4 more).
+    let binaryRoom = 0;
+    for (let f = 0; f < FIELDS; f++) {
+      if (layout[f] === FieldEncoding.UUID) binaryRoom += 20;
+      else if (layout[f] !== FieldEncoding.TEXT) binaryRoom += 4;
+    }
     let out = Buffer.allocUnsafe(bytes.length + count * 64);
     let o = 0;
     const room = (n: number) => {
@@ -75,8 +81,9 @@ export class BinaryCopyEncoder {
     for (let r = 0; r < count; r++) {
       const base = r * SLOTS;
       // A row's fields never take more than their source bytes plus 4 bytes of length each, but
-      // for a JSONB version byte and `null` for empty JSON (the exact path asks for more itself).
-      room(index[base + SLOTS - 1]! - index[base]! + 64);
+      // for a JSONB version byte and `null` for empty JSON, and the text of binary fields (the
+      // exact path asks for more itself).
+      room(index[base + SLOTS - 1]! - index[base]! + 64 + binaryRoom);
       out.writeInt16BE(FIELDS, o);
       o += 2;
       const exact = risky[r] === 1;
@@ -90,6 +97,13 @@ export class BinaryCopyEncoder {
           continue;
         }
         const kind = kinds[f]!;
+        if (layout[f] !== FieldEncoding.TEXT) {
+          // A UUID or timestamp read binary (see EventBatch.layout): written from its text.
+          const text = binaryText(bytes, s, e, layout[f]!);
+          if (kind !== Kind.Timestamp) putText(text, 0);
+          else o = putMicros(out, o, timestampMicros(Buffer.from(text), 0, text.length));
+          continue;
+        }
         if (kind === Kind.Text) {
           if (exact) {
             putText(textForPostgres(bytes.toString('utf8', s, e)), 0);
@@ -161,7 +175,12 @@ function copyBytes(source: Uint8Array, s: number, e: number, out: Buffer, o: num
 
 /** The ClickHouse timestamp `b[s, e)` as a binary COPY timestamptz value at `o`; answers where it ends. */
 export function putTimestamp(out: Buffer, o: number, b: Uint8Array, s: number, e: number): number {
-  const micros = unixMicros(b, s, e) - PG_EPOCH_MICROS;
+  return putMicros(out, o, unixMicros(b, s, e));
+}
+
+/** Unix microseconds `unix` as a binary COPY timestamptz value at `o`; answers where it ends. */
+function putMicros(out: Buffer, o: number, unix: number): number {
+  const micros = unix - PG_EPOCH_MICROS;
   const high = Math.floor(micros / TWO_32);
   out.writeInt32BE(8, o);
   out.writeInt32BE(high, o + 4);

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { grown, type RecordBatch } from '@bx/batch';
+import { binaryText, FieldEncoding, grown, type RecordBatch } from '@bx/batch';
 import type { ValueType } from '@bx/core';
 import { putTimestamp } from './copy-binary';
 import { jsonForPostgres, textForPostgres } from './hostile-values';
@@ -21,6 +21,7 @@ export function encodeModelRows(batch: RecordBatch): { data: Buffer; exactRows: 
   const { bytes, count } = batch;
   const types: ValueType[] = batch.format.columns.map((c) => c.type);
   const verbatim = types.map((t, c) => (t === 'json' ? batch.verbatimJson(c) : null));
+  const layout = batch.format.layout;
   let out: Buffer = Buffer.allocUnsafe(bytes.length + count * types.length * 16 + 64);
   let o = 0;
   const put = (value: Uint8Array, prefix: number) => {
@@ -44,6 +45,13 @@ export function encodeModelRows(batch: RecordBatch): { data: Buffer; exactRows: 
       if (s === -1) {
         out.writeInt32BE(-1, o);
         o += 4;
+        continue;
+      }
+      if (layout && layout[c] !== FieldEncoding.TEXT) {
+        // A UUID or timestamp read binary (see BatchFormat.layout): written as its text would be.
+        const text = Buffer.from(binaryText(bytes, s, e, layout[c]!));
+        if (types[c] === 'timestamp') o = putTimestamp(out, o, text, 0, text.length);
+        else put(text, 0);
         continue;
       }
       const value = bytes.subarray(s, e);

@@ -11,5 +11,4 @@ export * from './rerun-cleanup';
 export * from './output-file';
 export * from './parquet/encoder';
 export * from './part-upload';
-export { terminateZstdThread, ZstdSlotStream, zstdFrames } from './zstd-stream';
 export * from './s3-read-back';

@@ -5,7 +5,7 @@ import { finished } from 'node:stream/promises';
 import { constants, createBrotliCompress, type BrotliCompress } from 'node:zlib';
 import { ParallelGzip } from './parallel-gzip';
 import { PartUpload } from './part-upload';
-import type { ZstdStreamParams } from './zstd-protocol';
+import { ZSTD_JSON_LINES, type ZstdStreamParams } from '@bx/zstd';
 
 /** Multipart part size: few requests, bounded memory (partSize × queueSize in flight). */
 export const PART_SIZE = 8 * 1024 * 1024;
@@ -14,23 +14,8 @@ const QUEUE_SIZE = 2;
 /** Codec levels: fast enough to keep up with ClickHouse, still a good ratio. */
 export const GZIP_LEVEL = 6;
 export const BROTLI_QUALITY = 4;
-export const ZSTD_LEVEL = 1;
 /**
- * JSON Lines zstd: level 1, tuned for the benchmark's events (554 MB of its
- * records, best of 4, one frame either way):
- * - a 128 KiB window instead of 512 KiB. zstd copies streamed input into a
- *   buffer of window + one block and, each time that buffer wraps,
- *   compresses against the old tail as an external dictionary, its slower
- *   path: with 512 KiB that is 80% of blocks, with 128 KiB half, and the
- *   buffer stays in cache. 341 → 394 MB/s for 0.8% more bytes. Rows of
- *   analytics events repeat within a few KiB, and readers need less memory.
- * - a match finder that skips 3 positions per miss instead of 2, literals
- *   still Huffman-coded: another 12% faster (344 → 387 MB/s on a slower
- *   hour of the machine) for 0.3% more bytes.
- */
-export const ZSTD_JSON_LINES: ZstdStreamParams = { level: ZSTD_LEVEL, windowLog: 17, targetLength: 2 };
-/**
- * Parquet pages (one frame each, up to about 1 MiB): the same tuning. On the
+ * Parquet pages (one frame each, up to about 1 MiB): the JSON Lines tuning. On the
  * benchmark's `properties` column as PLAIN pages of 1 MiB (296 MB, one-shot,
  * best of 3): 319 → 406 MB/s for 0.4% more bytes (ratio 2.158 → 2.149).
  */

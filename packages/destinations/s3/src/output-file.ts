@@ -1,18 +1,16 @@
 import type { S3Config } from './s3-config';
 import type { RecordBatch } from '@bx/batch';
 import type { RecordColumn } from '@bx/core';
+import { ZSTD_JSON_LINES, ZstdSlotStream } from '@bx/zstd';
 import {
   FRAMING_BYTES,
-  INCOMPRESSIBLE,
   ObjectUpload,
   openParts,
-  ZSTD_JSON_LINES,
   type ObjectUploadOptions,
   type StreamCompression,
 } from './object-upload';
 import { ParquetEncoder, type ParquetCompression } from './parquet/encoder';
 import type { PartUpload } from './part-upload';
-import { ZstdSlotStream } from './zstd-stream';
 
 /** One object of a run, being written: rows in, bytes streamed to S3. */
 export interface OutputFile {
@@ -36,9 +34,6 @@ export interface OutputFile {
 }
 
 type UploadTarget = Omit<ObjectUploadOptions, 'compression' | 'contentType'>;
-
-/** Input a zstd stream's context may hold uncompressed: a block (the window is 128 KiB). */
-const ZSTD_HELD_BYTES = 128 * 1024;
 
 /** JSON Lines through a stream compressor (gzip, brotli, zstd or none). */
 class JsonLinesFile implements OutputFile {
@@ -71,18 +66,15 @@ class JsonLinesFile implements OutputFile {
 /**
  * JSON Lines compressed with zstd: each batch's records are written straight
  * into memory shared with the zstd thread, and its output goes from there
- * to the parts (see ZstdSlotStream). A batch too large for a slot goes
- * through `records()` and is copied in a slot at a time.
+ * to the parts (see ZstdSlotStream.writeRecords: as many rows a slot as fit;
+ * from a row larger than a slot on, the rest goes through `records()` and
+ * is copied in).
  */
 class ZstdJsonLinesFile implements OutputFile {
   private readonly parts: PartUpload;
   private readonly zstd: ZstdSlotStream;
-  /** Per write, oldest first: settles once its output has been taken (see ZstdSlotStream.flushed). */
-  private readonly checkpoints: Array<Promise<void>> = [];
-  private readonly measured: boolean;
 
   constructor(target: UploadTarget) {
-    this.measured = target.measured ?? false;
     this.key = target.key;
     this.parts = openParts({ ...target, contentType: 'application/x-ndjson' });
     this.zstd = new ZstdSlotStream(ZSTD_JSON_LINES, (chunk) => this.parts.write(chunk));
@@ -91,16 +83,13 @@ class ZstdJsonLinesFile implements OutputFile {
   readonly key: string;
 
   upperBytes(): number {
-    // The frame's context may also hold up to a block of earlier input it has not compressed yet.
-    return this.zstd.written + (this.zstd.pending + ZSTD_HELD_BYTES) * INCOMPRESSIBLE + FRAMING_BYTES;
+    return this.zstd.upperBytes() + FRAMING_BYTES;
   }
-  async settleBelow(limit: number): Promise<void> {
-    while (this.checkpoints.length > 0 && this.upperBytes() >= limit) await this.checkpoints.shift();
+  settleBelow(limit: number): Promise<void> {
+    return this.zstd.settleBelow(limit - FRAMING_BYTES);
   }
-  async write(batch: RecordBatch): Promise<void> {
-    if (!(await this.zstd.write((input) => batch.recordsInto(input)))) await this.zstd.writeBytes(batch.records());
-    // A failure is thrown by the next write or finish().
-    if (this.measured) this.checkpoints.push(this.zstd.flushed().catch(() => undefined));
+  write(batch: RecordBatch): Promise<void> {
+    return this.zstd.writeRecords(batch);
   }
   async finish(): Promise<number> {
     await this.zstd.end();

@@ -1,5 +1,4 @@
 export * from './record-table';
-export * from './gzip-file-spool';
 export * from './interval-load';
 export * from './snowflake-config';
 export * from './snowflake-destination';
@@ -12,3 +11,4 @@ export * from './table-stage';
 export * from './receipts-table';
 export * from './snowflake-read-back';
 export * from './upsert-load';
+export * from './zstd-file-spool';

@@ -46,7 +46,7 @@ export async function replaceIntervalRows(session: SnowflakeSession, load: Inter
     if (load.files.length > 0) {
       const results = await session.query<CopyResult>(
         `COPY INTO ${table} FROM ${tableStage(load.table, load.folder)}` +
-          ` FILE_FORMAT = (TYPE = 'JSON' COMPRESSION = 'GZIP') MATCH_BY_COLUMN_NAME = CASE_SENSITIVE` +
+          ` FILE_FORMAT = (TYPE = 'JSON' COMPRESSION = 'ZSTD') MATCH_BY_COLUMN_NAME = CASE_SENSITIVE` +
           ` PURGE = TRUE ON_ERROR = ABORT_STATEMENT`,
         'COPY INTO',
       );

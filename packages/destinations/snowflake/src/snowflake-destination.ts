@@ -13,13 +13,13 @@ import {
 import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
 import type { SnowflakeConfig } from './snowflake-config';
 import { createTableSql, incompatibleColumns } from './record-table';
-import { GzipFileSpool, type SpooledFile } from './gzip-file-spool';
 import { replaceIntervalRows } from './interval-load';
 import { createReceiptsTableSql, type ReceiptRow } from './receipts-table';
 import { SnowflakeSession, useContext, type SessionTimeouts } from './snowflake-session';
 import { attemptStageFolder, quoteIdentifier, runStageFolder } from './sql-text';
 import { putFile, removeStaged } from './table-stage';
 import { upsertRows } from './upsert-load';
+import { ZstdFileSpool, type SpooledFile } from './zstd-file-spool';
 
 export interface SnowflakeDestinationOptions {
   /** Start a new local file (and PUT the finished one) at about this many compressed bytes. Default 100 MiB. */
@@ -46,17 +46,18 @@ export interface SnowflakeRunState {
 }
 
 /**
- * Loads a run's rows into a Snowflake table as PostHog does (local gzip JSON
+ * Loads a run's rows into a Snowflake table as PostHog does (local JSON
  * Lines files of bounded size, PUT to the table stage, COPY INTO with
- * MATCH_BY_COLUMN_NAME), as the model's load says: events leave each event
- * of the interval in the table exactly once however often the interval
- * runs (the COPY runs in one transaction with the deletion of the team's
- * rows of the interval, interval-load.ts); persons are merged by key where
- * their versions are higher (upsert-load.ts). Files are staged under a
- * folder unique to the attempt. The interval's receipt row is replaced in
- * the load's transaction (receipts-table.ts). An interval without rows
- * whose first attempt never connects keeps its receipt on the run record
- * only; so does a persons interval without rows.
+ * MATCH_BY_COLUMN_NAME; our files are zstd where PostHog's are gzip, see
+ * ZstdFileSpool), as the model's load says: events leave each event of the
+ * interval in the table exactly once however often the interval runs (the
+ * COPY runs in one transaction with the deletion of the team's rows of the
+ * interval, interval-load.ts); persons are merged by key where their
+ * versions are higher (upsert-load.ts). Files are staged under a folder
+ * unique to the attempt. The interval's receipt row is replaced in the
+ * load's transaction (receipts-table.ts). An interval without rows whose
+ * first attempt never connects keeps its receipt on the run record only;
+ * so does a persons interval without rows.
  */
 export class SnowflakeDestination implements DestinationWriter {
   private readonly options: SnowflakeDestinationOptions;
@@ -73,11 +74,32 @@ export class SnowflakeDestination implements DestinationWriter {
     const nonce = randomBytes(4).toString('hex');
     const folder = attemptStageFolder(ctx.runId, ctx.attempt, nonce);
     const load = ctx.model.load;
-    const spool = new GzipFileSpool(this.options.tmpDir);
+    const spool = new ZstdFileSpool(this.options.tmpDir);
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const staged: string[] = [];
-    let session: SnowflakeSession | null = null;
+    /**
+     * The session, prepared while the first file is written: login, USE, the
+     * table's check and the stale files' removal are about eight round trips
+     * to Snowflake, which the rows need not wait for. Its failure stops the
+     * loop at the next batch.
+     */
+    let preparing: Promise<SnowflakeSession> | null = null;
+    let prepareFailed = false;
+    const connect = (): Promise<SnowflakeSession> => {
+      if (!preparing) {
+        preparing = this.prepare(ctx);
+        preparing.catch(() => (prepareFailed = true));
+      }
+      return preparing;
+    };
     let failed = false;
+    /**
+     * The PUT of the file finished last, if any: it runs while the next file
+     * is written (the SDK hashes the file and uploads it, seconds for 100 MiB
+     * to a real stage), one at a time, so at most two files are on disk. Its
+     * failure surfaces when the next PUT or the COPY waits for it.
+     */
+    let staging: Promise<void> = Promise.resolve();
     const stage = async (s: SnowflakeSession, file: SpooledFile) => {
       await putFile(s, table, folder, file);
       await spool.remove(file);
@@ -85,25 +107,32 @@ export class SnowflakeDestination implements DestinationWriter {
       result.bytes += file.bytes;
       ctx.logger.debug('snowflake file staged', { file: `${folder}${file.name}`, bytes: file.bytes });
     };
+    const stageNext = async (s: SnowflakeSession, file: SpooledFile) => {
+      await staging;
+      staging = stage(s, file);
+      staging.catch(() => undefined); // observed by the next wait
+    };
     try {
       for await (const batch of batches) {
         if (batch.count === 0) continue;
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
         // Connect on the first row: an empty interval never wakes the warehouse.
-        session ??= await this.prepare(ctx);
-        await spool.write(batch.records());
+        const connecting = connect();
+        if (prepareFailed) await connecting;
+        await spool.write(batch);
         result.records += batch.count;
         ctx.onProgress(result.records);
-        if (spool.bytes >= this.options.maxFileBytes) await stage(session, (await spool.finish())!);
+        if (await spool.reached(this.options.maxFileBytes)) await stageNext(await connecting, (await spool.finish())!);
       }
       const last = await spool.finish();
-      if (session && last) await stage(session, last);
+      if (last) await stageNext(await connect(), last);
+      await staging;
       if (load.kind === 'upsert') {
         // Nothing to merge; an earlier attempt's merge holds records of the same versions or older.
         if (result.records === 0) return result;
         const files = staged.map((name) => `${folder}${name}`);
         result.receipt = ctx.receipt?.build(files);
-        const { merged } = await upsertRows(session!, {
+        const { merged } = await upsertRows(await connect(), {
           table,
           model: { ...ctx.model, load },
           folder,
@@ -118,7 +147,7 @@ export class SnowflakeDestination implements DestinationWriter {
       }
       if (result.records === 0 && !(await ctx.state.get<SnowflakeRunState>())?.may_hold_rows) return result;
       // An empty re-run still connects: rows an earlier attempt loaded must go.
-      session ??= await this.prepare(ctx);
+      const session = await connect();
       await ctx.state.set({ may_hold_rows: true } satisfies SnowflakeRunState);
       const files = staged.map((name) => `${folder}${name}`);
       result.receipt = ctx.receipt?.build(files);
@@ -145,7 +174,9 @@ export class SnowflakeDestination implements DestinationWriter {
         ? err
         : new RetryableError(`Snowflake load failed: ${errorMessage(err)}`, { code: 'LoadFailed', cause: err });
     } finally {
+      await staging.catch(() => undefined);
       await spool.discard();
+      const session = preparing ? await (preparing as Promise<SnowflakeSession>).catch(() => null) : null;
       if (session) {
         // A failed attempt's staged files would only wait for the next attempt's cleanup.
         if (failed && session.usable) await removeStaged(session, table, folder).catch(() => undefined);

@@ -1,5 +1,5 @@
 import { RetryableError } from '@bx/core';
-import type { SpooledFile } from './gzip-file-spool';
+import type { SpooledFile } from './zstd-file-spool';
 import type { SnowflakeSession } from './snowflake-session';
 import { putSource, tableStage } from './sql-text';
 
@@ -10,9 +10,10 @@ interface PutResult {
 }
 
 /**
- * Uploads one local gzip file into the table's stage folder. The file is
- * gzip already, so the SDK must not compress it again; OVERWRITE because a
- * file of the same name in this attempt's folder can only be our own.
+ * Uploads one local zstd file into the table's stage folder. The file is
+ * compressed already, so the SDK must not compress it again; OVERWRITE
+ * because a file of the same name in this attempt's folder can only be our
+ * own.
  */
 export async function putFile(
   session: SnowflakeSession,
@@ -21,7 +22,7 @@ export async function putFile(
   file: SpooledFile,
 ): Promise<void> {
   const rows = await session.query<PutResult>(
-    `PUT ${putSource(file.path)} ${tableStage(table, folder)} AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = GZIP OVERWRITE = TRUE`,
+    `PUT ${putSource(file.path)} ${tableStage(table, folder)} AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = ZSTD OVERWRITE = TRUE`,
     'PUT',
   );
   const row = rows.find((r) => r.source === file.name) ?? rows[0];

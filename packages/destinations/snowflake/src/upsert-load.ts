@@ -66,7 +66,7 @@ export async function upsertRows(session: SnowflakeSession, load: UpsertLoad): P
   try {
     const results = await session.query<Parameters<typeof verifyCopy>[0][number]>(
       `COPY INTO ${quoteIdentifier(staging)} FROM ${tableStage(load.table, load.folder)}` +
-        ` FILE_FORMAT = (TYPE = 'JSON' COMPRESSION = 'GZIP') MATCH_BY_COLUMN_NAME = CASE_SENSITIVE` +
+        ` FILE_FORMAT = (TYPE = 'JSON' COMPRESSION = 'ZSTD') MATCH_BY_COLUMN_NAME = CASE_SENSITIVE` +
         ` PURGE = TRUE ON_ERROR = ABORT_STATEMENT`,
       'COPY INTO',
     );

@@ -1,29 +1,42 @@
-import { EVENTS_SCHEMA, type ModelPlugin } from '@bx/core';
+import { EVENTS_SCHEMA, type ModelPlugin, type ModelQueryInput } from '@bx/core';
 import type { BatchFormat } from '@bx/batch';
-import { buildEventsQuery } from './events-query';
+import { buildEventsQuery, eventsLayout, type EventsQuery } from './events-query';
+
+/** The data path, loaded on first use: the API lists models without it. */
+const batch = () => require('@bx/batch') as typeof import('@bx/batch');
+
+function eventsQuery(q: ModelQueryInput): EventsQuery {
+  return {
+    database: q.config.CLICKHOUSE_DATABASE,
+    table: q.config.EVENTS_TABLE,
+    intervalColumn: q.config.EVENTS_INTERVAL_COLUMN,
+    teamId: q.teamId,
+    start: q.start,
+    end: q.end,
+    includeEvents: q.includeEvents,
+    excludeEvents: q.excludeEvents,
+  };
+}
 
 /**
  * The events model: one record per event ingested in the interval
  * (contract: S3 JSONLines record). Table destinations replace the team's
  * rows of the interval, found by `inserted_at`, so that each event is there
  * once however often the interval runs. Its batches are EventBatch, whose
- * records are written in C.
+ * records are written in C. The worker reads the UUIDs and timestamps
+ * binary where the table stores them as UUID, DateTime or DateTime64
+ * (`typedColumns`, see eventsLayout); `query` reads them as text.
  */
 export const eventsModel: ModelPlugin<BatchFormat> = {
   ...EVENTS_SCHEMA,
   eventFilters: true,
-  query: (q) => ({
-    sql: buildEventsQuery({
-      database: q.config.CLICKHOUSE_DATABASE,
-      table: q.config.EVENTS_TABLE,
-      intervalColumn: q.config.EVENTS_INTERVAL_COLUMN,
-      teamId: q.teamId,
-      start: q.start,
-      end: q.end,
-      includeEvents: q.includeEvents,
-      excludeEvents: q.excludeEvents,
-    }),
-  }),
-  // The data path, loaded on first use: the API lists models without it.
-  format: () => (require('@bx/batch') as typeof import('@bx/batch')).EVENTS_FORMAT,
+  query: (q) => ({ sql: buildEventsQuery(eventsQuery(q)) }),
+  format: () => batch().EVENTS_FORMAT,
+  typedColumns: {
+    table: (config) => ({ database: config.CLICKHOUSE_DATABASE, table: config.EVENTS_TABLE }),
+    read: (q, types) => {
+      const layout = eventsLayout(types);
+      return { query: { sql: buildEventsQuery(eventsQuery(q), layout) }, format: batch().eventsFormat(layout) };
+    },
+  },
 };

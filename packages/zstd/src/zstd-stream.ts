@@ -16,6 +16,15 @@ export function terminateZstdThread(): Promise<void> {
   return thread.terminate();
 }
 
+/** Rows that write their JSON Lines records themselves (a RecordBatch). */
+export interface RecordRows {
+  readonly count: number;
+  /** Records of rows `from`.. written into `target` from its start, as many as fit: the next row, the bytes. */
+  recordsInto(target: Uint8Array, from: number): { next: number; bytes: number };
+  /** Records of rows `from`.. in a buffer of their own. */
+  records(from: number): Uint8Array;
+}
+
 /** Input bytes of a stream's slot: a source batch's records (about 2.4 MB) with room to spare. */
 const STREAM_SLOT = 4 * 1024 * 1024;
 /**
@@ -25,6 +34,13 @@ const STREAM_SLOT = 4 * 1024 * 1024;
 const STREAM_SLOT_OUTPUT = STREAM_SLOT + (STREAM_SLOT >> 7) + 512 * 1024;
 /** Slots of a stream: one is filled while the other is compressed. */
 const STREAM_SLOTS = 2;
+/** Input a frame's context may hold uncompressed: a block (the window is 128 KiB). */
+const HELD_BYTES = 128 * 1024;
+/**
+ * Output bytes per input byte of data that does not compress, at most:
+ * zstd falls back to stored blocks (3 bytes a 128 KiB block). Rounded up.
+ */
+const INCOMPRESSIBLE = 1.01;
 
 /**
  * One zstd frame, compressed on the process's zstd thread from memory shared
@@ -49,6 +65,8 @@ export class ZstdSlotStream {
   private readonly waiting: Array<() => void> = [];
   /** Settles once the sink has taken every output so far (never rejects: see `failure`). */
   private delivered: Promise<void> = Promise.resolve();
+  /** Per slot being compressed, oldest first: settles once the sink has taken its output (never rejects). */
+  private readonly inFlight: Array<Promise<void>> = [];
   private failure: unknown = null;
 
   constructor(
@@ -73,6 +91,24 @@ export class ZstdSlotStream {
     return true;
   }
 
+  /**
+   * Compresses the JSON Lines records of a batch, written straight into
+   * slots as many rows at a time as fit; the rest of a batch from a row
+   * larger than a slot on is written by `records` and copied in.
+   */
+  async writeRecords(rows: RecordRows): Promise<void> {
+    for (let from = 0; from < rows.count;) {
+      let next = from;
+      await this.write((input) => {
+        const written = rows.recordsInto(input, from);
+        next = written.next;
+        return next > from ? written.bytes : -1;
+      });
+      if (next === from) return this.writeBytes(rows.records(from));
+      from = next;
+    }
+  }
+
   /** Compresses `bytes`, copied into slots a slot's worth at a time. */
   async writeBytes(bytes: Uint8Array): Promise<void> {
     for (let at = 0; at < bytes.length; at += STREAM_SLOT) {
@@ -82,6 +118,38 @@ export class ZstdSlotStream {
         return piece.length;
       });
     }
+  }
+
+  /**
+   * At least the bytes the frame would have if ended now: the output the
+   * sink has taken, and the input whose output is not known yet (with the
+   * block the context may hold) counted as if it did not compress. What a
+   * file size limit measures; tight after `settleBelow`.
+   */
+  upperBytes(): number {
+    return this.written + (this.pending + HELD_BYTES) * INCOMPRESSIBLE;
+  }
+
+  /**
+   * Waits for the output of the oldest slots, one at a time, until
+   * `upperBytes()` is below `limit` or every write's output is known: the
+   * slots after those keep compressing meanwhile. Rejects if the stream failed.
+   */
+  async settleBelow(limit: number): Promise<void> {
+    while (this.inFlight.length > 0 && this.upperBytes() >= limit) await this.inFlight[0];
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Whether the sink has taken `limit` bytes of output (what splitting files
+   * measures). The input in flight is waited for only when it could reach
+   * the limit: compressed bytes are at most about the input's.
+   */
+  async reached(limit: number): Promise<boolean> {
+    if (this.written >= limit) return true;
+    if (this.written + this.pending < limit) return false;
+    await this.flushed();
+    return this.written >= limit;
   }
 
   /** Resolves once the sink has taken the output of every write so far; rejects if any failed. */
@@ -147,7 +215,7 @@ export class ZstdSlotStream {
         end,
       })
       .finally(() => thread.close(id));
-    this.delivered = Promise.all([compressed, this.delivered])
+    const delivered = Promise.all([compressed, this.delivered])
       .then(async ([size]) => {
         if (this.failure) throw this.failure;
         if (size > 0) await this.sink(new Uint8Array(memory, output, size));
@@ -156,8 +224,11 @@ export class ZstdSlotStream {
       .catch((err: unknown) => this.fail(err))
       .finally(() => {
         this.pending -= length;
+        this.inFlight.shift(); // this slot's: outputs are delivered in order
         this.release(slot);
       });
+    this.delivered = delivered;
+    this.inFlight.push(delivered);
   }
 }
 
@@ -180,8 +251,12 @@ class PageSlots {
   private send = true;
   private readonly free = Array.from({ length: PAGE_SLOTS }, (_, i) => i);
 
-  /** Compresses `page` (copied now) in a free slot; null when none is free or the page is larger than a slot. */
-  compress(params: ZstdStreamParams, page: Uint8Array): Promise<Buffer> | null {
+  /**
+   * Compresses `page` (copied now) in a free slot, whose output is lent to
+   * the caller until it releases it; null when no slot is free or the page
+   * is larger than a slot.
+   */
+  compress(params: ZstdStreamParams, page: Uint8Array): Promise<LentFrame> | null {
     if (page.length > this.inputBytes) return null;
     const slot = this.free.pop();
     if (slot === undefined) return null;
@@ -189,10 +264,22 @@ class PageSlots {
     const input = slot * (this.inputBytes + this.outputBytes);
     const output = input + this.inputBytes;
     native.copy(new Uint8Array(this.memory, input, page.length), 0, page);
-    return this.request(params, input, page.length, output).finally(() => this.free.push(slot));
+    let released = false;
+    const release = () => {
+      if (!released) this.free.push(slot);
+      released = true;
+    };
+    return this.request(params, input, page.length, output).then(
+      (bytes) => ({ bytes, release }),
+      (err: unknown) => {
+        release();
+        throw err;
+      },
+    );
   }
 
-  private async request(params: ZstdStreamParams, input: number, length: number, output: number): Promise<Buffer> {
+  /** Compresses a slot's input into its output; answers a view of the frame there. */
+  private async request(params: ZstdStreamParams, input: number, length: number, output: number): Promise<Uint8Array> {
     const memory = this.memory!;
     const ask = async (withMemory: boolean) => {
       const id = thread.open();
@@ -220,11 +307,20 @@ class PageSlots {
       if ((err as Error).message !== NO_SHARED_MEMORY) throw err;
       size = await ask(true);
     }
-    // A copy: the slot is free again at once.
-    const frame = Buffer.allocUnsafe(size);
-    native.copy(frame, 0, new Uint8Array(memory, output, size));
-    return frame;
+    return new Uint8Array(memory, output, size);
   }
+}
+
+/**
+ * A compressed page in a shared slot, lent: the slot is taken until
+ * `release()`. The Parquet writer copies the frame straight into its column
+ * chunk and releases it; a copy of each frame into a buffer of its own
+ * first, as before, cost an allocation and a copy per page (985 MB of
+ * frames for the benchmark's default interval).
+ */
+export interface LentFrame {
+  bytes: Uint8Array;
+  release(): void;
 }
 
 /** A page's most bytes (a page ends a value past 1 MiB) and slots: a few Parquet files' pages in flight. */
@@ -235,10 +331,11 @@ const pageSlots = new PageSlots();
 /**
  * A compressor of Parquet pages on the zstd thread, one zstd frame each. A
  * page is copied at once (the caller may reuse its buffer) into a shared
- * slot; a page larger than a slot, or one that finds every slot taken,
- * travels in a buffer of its own.
+ * slot, and its frame is lent from there (LentFrame: the caller releases
+ * it); a page larger than a slot, or one that finds every slot taken,
+ * travels in a buffer of its own and comes back as one.
  */
-export function zstdFrames(params: ZstdStreamParams): (page: Uint8Array) => Promise<Buffer> {
+export function zstdFrames(params: ZstdStreamParams): (page: Uint8Array) => Promise<Uint8Array | LentFrame> {
   return async (page) => {
     const inSlot = pageSlots.compress(params, page);
     if (inSlot) return inSlot;

@@ -1,0 +1,93 @@
+/*
+ * ClickHouse's binary UUIDs and timestamps (RowBinary) as the text its
+ * toString() writes for them, in UTC: see bx_native.h. The tests hold them
+ * to ClickHouse's own toString() (18.16 and chdb) and to the TypeScript
+ * formatting of EventBatch.row().
+ */
+#include "bx_native.h"
+#include <string.h>
+
+static const char HEX[] = "0123456789abcdef";
+
+void bx_uuid_text(uint8_t *out, const uint8_t *b) {
+  /* Two little-endian UInt64, the high half first: text byte i is b[7 - i], then b[15 - (i - 8)]. */
+  int o = 0;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+    const uint8_t x = b[i < 8 ? 7 - i : 23 - i];
+    out[o++] = (uint8_t)HEX[x >> 4];
+    out[o++] = (uint8_t)HEX[x & 15];
+  }
+}
+
+static const int64_t POW10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
+
+int bx_binary_time(const uint8_t *b, int64_t s, int64_t e, uint8_t encoding, int64_t *seconds, int64_t *fraction,
+                   int *digits) {
+  if ((encoding & 0x0f) == BX_ENC_DATETIME) {
+    if (e - s != 4) return 0;
+    uint32_t v;
+    memcpy(&v, b + s, 4); /* little-endian, as x86-64 and arm64 are */
+    *seconds = v;
+    *fraction = 0;
+    *digits = 0;
+    return 1;
+  }
+  const int scale = encoding >> 4;
+  if ((encoding & 0x0f) != BX_ENC_DATETIME64 || e - s != 8 || scale > 9) return 0;
+  int64_t ticks;
+  memcpy(&ticks, b + s, 8);
+  /* Whole seconds rounded down, so the fraction of an instant before 1970 counts up from them. */
+  int64_t secs = ticks / POW10[scale], frac = ticks % POW10[scale];
+  if (frac < 0) {
+    secs -= 1;
+    frac += POW10[scale];
+  }
+  *seconds = secs;
+  *fraction = frac;
+  *digits = scale;
+  return 1;
+}
+
+static void two(uint8_t *out, int64_t v) {
+  out[0] = (uint8_t)('0' + v / 10);
+  out[1] = (uint8_t)('0' + v % 10);
+}
+
+int bx_time_text(uint8_t *out, int64_t seconds, int64_t fraction, int digits) {
+  int64_t days = seconds / 86400, secs = seconds % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    days -= 1;
+  }
+  /* Civil date from days since 1970-01-01 (proleptic Gregorian; Howard Hinnant's days_from_civil, inverted). */
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = yoe + era * 400 + (m <= 2);
+  if (y < 0 || y > 9999) return 0;
+  two(out, y / 100);
+  two(out + 2, y % 100);
+  out[4] = '-';
+  two(out + 5, m);
+  out[7] = '-';
+  two(out + 8, d);
+  out[10] = ' ';
+  two(out + 11, secs / 3600);
+  out[13] = ':';
+  two(out + 14, secs / 60 % 60);
+  out[16] = ':';
+  two(out + 17, secs % 60);
+  if (digits == 0) return 19;
+  out[19] = '.';
+  for (int i = digits; i > 0; i--) {
+    out[19 + i] = (uint8_t)('0' + fraction % 10);
+    fraction /= 10;
+  }
+  return 20 + digits;
+}

@@ -1,0 +1,3 @@
+export * from './json-lines';
+export type { ZstdStreamParams } from './zstd-protocol';
+export { terminateZstdThread, ZstdSlotStream, zstdFrames, type LentFrame, type RecordRows } from './zstd-stream';
