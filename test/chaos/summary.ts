@@ -69,6 +69,7 @@ export class Scenario {
       `${verdict.duplicated} rows duplicated: ${verdict.problems.slice(0, 5).join('; ')}`,
     );
     this.check(verdict.strayObjects.length === 0, `objects of no interval: ${verdict.strayObjects.join(', ')}`);
+    this.check(verdict.receiptProblems.length === 0, `receipts: ${verdict.receiptProblems.slice(0, 5).join('; ')}`);
   }
 
   /** Runs the scenario's body; records a thrown error as its failure. */

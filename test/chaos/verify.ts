@@ -17,11 +17,15 @@ export interface Verdict {
   strayObjects: string[];
   /** Intervals with rows but no object, or with a problem; for the report. */
   problems: string[];
+  /** Receipts (`_receipt.json`) whose count differs from what their interval's objects hold. */
+  receiptProblems: string[];
 }
 
 // <prefix>/<start>-<end>[-<n>].jsonl[.gz] (contract: S3 destination).
 const KEY = /(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00)-(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00)(?:-\d+)?\.jsonl(?:\.gz)?$/;
 const UUID_FIELD = /^\{"uuid":"([0-9a-f-]{36})"/;
+// <prefix>/<start>-<end>_receipt.json, written after an interval's data (contract: Receipts).
+const RECEIPT = /(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00)-(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00)_receipt\.json$/;
 
 /** Every source uuid of `teamId` by interval (ingestion time in `[start, end)`). */
 export async function sourceRows(ch: TestClickHouse, teamId: number, spans: readonly Span[]): Promise<string[][]> {
@@ -70,7 +74,16 @@ export async function verifyExport(opts: {
   const found = spans.map((): string[] => []);
   const strayObjects: string[] = [];
   let duplicated = 0;
+  const receipts = new Map<number, { key: string; records: number }>();
+  const spanOf = (match: RegExpExecArray | null) =>
+    match ? spans.findIndex((s) => isoSeconds(s.start) === match[1] && isoSeconds(s.end) === match[2]) : -1;
   for (const key of await listKeys(opts.s3, opts.bucket, opts.prefix)) {
+    const receipt = RECEIPT.exec(key);
+    if (receipt) {
+      const body = JSON.parse((await getObject(opts.s3, opts.bucket, key)).toString('utf8')) as { records: number };
+      receipts.set(spanOf(receipt), { key, records: body.records });
+      continue;
+    }
     const match = KEY.exec(key);
     const i = match ? spans.findIndex((s) => isoSeconds(s.start) === match[1] && isoSeconds(s.end) === match[2]) : -1;
     const uuids = await objectUuids(opts.s3, opts.bucket, key);
@@ -81,7 +94,15 @@ export async function verifyExport(opts: {
       found[i]!.push(...uuids);
     }
   }
-  return tally(spans, source, found, strayObjects, duplicated);
+  const verdict = tally(spans, source, found, strayObjects, duplicated);
+  // Every receipt counts exactly the rows its interval's objects hold.
+  for (const [i, receipt] of receipts) {
+    if (i < 0) verdict.strayObjects.push(receipt.key);
+    else if (receipt.records !== found[i]!.length) {
+      verdict.receiptProblems.push(`${receipt.key}: ${receipt.records} records, the objects hold ${found[i]!.length}`);
+    }
+  }
+  return verdict;
 }
 
 /**
@@ -117,5 +138,6 @@ export function tally(
     duplicated,
     strayObjects,
     problems,
+    receiptProblems: [],
   };
 }
