@@ -17,7 +17,7 @@ export type ReceiptColumnType = 'text' | 'instant' | 'count' | 'json' | 'integer
 export interface ReceiptColumn {
   name: string;
   type: ReceiptColumnType;
-  /** Whether a row may hold NULL (only an interval without rows has no `inserted_at` bounds). */
+  /** Whether a row may hold NULL (only an interval without records has no `inserted_at` bounds). */
   nullable: boolean;
   /** The column's value for a row, written as a bound parameter. */
   value(row: ReceiptRow, writtenAt: number): string | number | null;
@@ -36,18 +36,26 @@ export interface ReceiptRow {
 
 /** In this order; a row is keyed by (export_id, data_interval_start): a re-run replaces it. */
 export const RECEIPT_COLUMNS: readonly ReceiptColumn[] = [
+  // The export the run belongs to.
   { name: 'export_id', type: 'text', nullable: false, value: (row) => row.exportId },
+  // The destination table the interval's rows went to.
   { name: 'table_name', type: 'text', nullable: false, value: (row) => row.table },
+  // The interval, [start, end).
   { name: 'data_interval_start', type: 'instant', nullable: false, value: (row) => utcTimestamp(row.start) },
   { name: 'data_interval_end', type: 'instant', nullable: false, value: (row) => utcTimestamp(row.end) },
+  // Records the run wrote.
   { name: 'records', type: 'count', nullable: false, value: (row) => row.receipt.records },
-  // Text: a UInt64 in decimal fits neither a signed bigint nor a JavaScript number (2^53).
+  // Sum mod 2^64 of sipHash64 of each record's key, in decimal: text, as a UInt64 fits neither a
+  // signed bigint nor a JavaScript number (2^53).
   { name: 'checksum', type: 'text', nullable: false, value: (row) => row.receipt.checksum },
+  // Bounds of the records' inserted_at (persons: _inserted_at); NULL for an interval without records.
   { name: 'min_inserted_at', type: 'instant', nullable: true, value: (row) => row.receipt.min_inserted_at },
   { name: 'max_inserted_at', type: 'instant', nullable: true, value: (row) => row.receipt.max_inserted_at },
   // The files the rows went through (Snowflake's staged files; [] for Postgres), as a JSON array.
   { name: 'files', type: 'json', nullable: false, value: (row) => JSON.stringify(row.receipt.files) },
+  // Completed writes of the interval: 1 for the first.
   { name: 'version', type: 'integer', nullable: false, value: (row) => row.receipt.version },
+  // When the row was written (the transaction of the rows).
   { name: 'written_at', type: 'instant', nullable: false, value: (_row, writtenAt) => utcTimestamp(writtenAt) },
 ];
 
