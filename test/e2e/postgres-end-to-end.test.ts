@@ -1,18 +1,8 @@
 import { expect } from 'chai';
-import { createServer, type AddressInfo } from 'node:net';
-import type { Run } from '@bx/core';
 import { createReceiptsTableSql } from '@bx/destination-postgres';
-import { BullMqRunQueue } from '@bx/queue';
-import { Store } from '@bx/store';
-import { TestClickHouse } from '../helpers/clickhouse';
-import { testEnv, uniqueName } from '../helpers/env';
-import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
+import { E2eSystem, seedHours } from '../helpers/e2e-system';
 import { TestPostgres, byUuid, storedRow } from '../helpers/postgres';
-import { ServiceProcess, eventually } from '../helpers/processes';
-import { dropStoreAndQueue } from '../helpers/redis-prefix';
-
-const HOUR = 3_600_000;
-const TOKEN = 'e2e-token-0123456789abcdef';
+import { eventually } from '../helpers/processes';
 
 /**
  * The whole system into the real PostgreSQL server: API, scheduler and worker
@@ -21,101 +11,30 @@ const TOKEN = 'e2e-token-0123456789abcdef';
  */
 describe('end to end: API → scheduler → worker → ClickHouse 18.16 → PostgreSQL', function () {
   this.timeout(120_000);
-  const hours = 3;
-  const base = Math.floor(Date.now() / HOUR) * HOUR - hours * HOUR;
-  let ch: TestClickHouse;
+  const sut = new E2eSystem({ prefix: 'bxpg' });
+  const { base, hours } = sut;
+  // Each interval's first and last second, 30 between, 100 KB of properties; team 2's event is not exported.
+  const events = seedHours(base, hours, { bigProperties: true });
   let pg: TestPostgres;
-  let store: Store;
-  let queue: BullMqRunQueue;
-  let prefix: string;
-  let port: number;
-  const services: ServiceProcess[] = [];
-  const events: SourceEvent[] = [];
 
   before(async () => {
-    for (let h = 0; h < hours; h++) {
-      const start = base + h * HOUR;
-      const at = (ms: number) => chTime(new Date(ms).toISOString());
-      // Each interval's first and last second, the next one's first (in the next interval), 100 KB of properties.
-      events.push(makeEvent({ inserted_at: at(start) }), makeEvent({ inserted_at: at(start + HOUR - 1000) }));
-      events.push(
-        makeEvent({ inserted_at: at(start + 1800_000), properties: JSON.stringify({ big: 'x'.repeat(100_000) }) }),
-      );
-      for (let i = 0; i < 30; i++) events.push(makeEvent({ inserted_at: at(start + 60_000 + i * 97_000) }));
-      events.push(makeEvent({ team_id: 2, inserted_at: at(start + 60_000) }));
-    }
-    ch = await new TestClickHouse().setup();
-    await ch.insert(events);
     pg = await new TestPostgres().setup();
-    prefix = uniqueName('bxpg');
-    store = Store.connect(testEnv.REDIS_URL, prefix);
-    queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 5, backoffMs: 200 });
-    port = await freePort();
-    const env = {
-      REDIS_URL: testEnv.REDIS_URL,
-      CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
-      CLICKHOUSE_DATABASE: ch.database,
-      QUEUE_PREFIX: prefix,
-      ADMIN_API_TOKEN: TOKEN,
-      SCHEDULER_TICK_MS: '200',
-      SCHEDULER_SETTLE_SECONDS: '0',
-      RUN_BACKOFF_MS: '200',
-    };
-    for (const [role, extra, ready] of [
-      ['api', { PORT: String(port) }, 'api listening'],
-      ['scheduler', {}, 'scheduler started'],
-      ['worker', {}, 'worker started'],
-    ] as const) {
-      const service = new ServiceProcess(role, { ...env, ...extra });
-      services.push(service);
-      await service.waitForLog(ready);
-    }
+    await sut.start(events);
   });
   after(async () => {
-    await Promise.all(services.map((s) => s.stop('SIGKILL')));
-    await dropStoreAndQueue(store, queue, prefix);
-    await Promise.all([ch.drop(), pg.drop()]);
+    await sut.stop();
+    await pg.drop();
   });
 
-  async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json().catch(() => null)) as T };
-  }
-
+  const api = sut.api.bind(sut);
+  const runs = sut.runs.bind(sut);
   async function createExport(table: string, config: Record<string, unknown> = {}): Promise<string> {
-    const { status, body } = await api<{ id: string; destination: { config: Record<string, unknown> } }>(
-      'POST',
-      '/api/exports',
-      {
-        name: table,
-        team_id: 1,
-        interval: 'hour',
-        start_at: new Date(base).toISOString(),
-        // Exactly the seeded hours, also when the clock passes an hour mid-test.
-        end_at: new Date(base + hours * HOUR).toISOString(),
-        destination: { type: 'Postgres', config: { ...pg.config({ table_name: table }), ...config } },
-      },
-    );
-    expect(status).to.equal(201);
-    expect(body.destination.config).to.not.have.property('password');
-    return body.id;
-  }
-
-  async function runs(exportId: string, count: number, status: Run['status'] = 'Completed'): Promise<Run[]> {
-    return eventually(
-      async () => {
-        const list = (await api<{ results: Run[] }>('GET', `/api/exports/${exportId}/runs`)).body.results;
-        const failed = list.find((r) => r.status === 'Failed' && status !== 'Failed');
-        if (failed) throw new Error(`run failed: ${failed.error}`);
-        return list.length >= count && list.every((r) => r.status === status) ? list : undefined;
-      },
-      60_000,
-      `${count} ${status} runs of ${exportId}`,
-    );
+    const created = await sut.createExport(table, {
+      type: 'Postgres',
+      config: { ...pg.config({ table_name: table }), ...config },
+    });
+    expect(created.destination.config).to.not.have.property('password');
+    return created.id;
   }
 
   /** The table holds exactly team 1's source events of the seeded hours, each once, field by field. */
@@ -141,7 +60,8 @@ describe('end to end: API → scheduler → worker → ClickHouse 18.16 → Post
       'the retry to be accepted',
     );
     await eventually(
-      async () => ((await store.runs.get(latest!.id))?.attempts === 2 && (await runs(id, hours)) ? true : undefined),
+      async () =>
+        (await sut.store.runs.get(latest!.id))?.attempts === 2 && (await runs(id, hours)) ? true : undefined,
       60_000,
       'the retried run to complete',
     );
@@ -149,7 +69,7 @@ describe('end to end: API → scheduler → worker → ClickHouse 18.16 → Post
 
     const backfill = await api<{ id: string; total_runs: number }>('POST', `/api/exports/${id}/backfills`, {
       start_at: new Date(base).toISOString(),
-      end_at: new Date(base + hours * HOUR).toISOString(),
+      end_at: new Date(sut.end).toISOString(),
       force: true,
     });
     expect(backfill.status).to.equal(201);
@@ -163,8 +83,7 @@ describe('end to end: API → scheduler → worker → ClickHouse 18.16 → Post
       'the forced backfill to complete',
     );
     await expectTable('events_e2e');
-    const logs = services.flatMap((s) => s.logs.map((l) => JSON.stringify(l))).join('\n');
-    expect(logs).to.contain('postgres interval loaded').and.not.contain(`"password"`);
+    expect(sut.logs()).to.contain('postgres interval loaded').and.not.contain(`"password"`);
   });
 
   it('a refused login fails the run permanently; the test endpoint says why', async () => {
@@ -198,18 +117,9 @@ describe('end to end: API → scheduler → worker → ClickHouse 18.16 → Post
     expect(shown[1]).to.contain(user);
     for (const body of shown) expect(body).to.not.contain(password);
     // What redis-cli GET <prefix>:export:<id> (and the AOF) shows.
-    const stored = (await store.redis.get(`${prefix}:export:${id}`))!;
+    const stored = (await sut.store.redis.get(`${sut.prefix}:export:${id}`))!;
     expect(stored).to.not.contain(password);
     expect(JSON.parse(stored).destination.config.password).to.match(/^bxenc:v1:/);
-    const logs = services.map((s) => s.logs.map((l) => JSON.stringify(l)).join('\n') + s.stderr.join('')).join('\n');
-    expect(logs).to.contain(id).and.not.contain(password).and.not.contain('not-the-password');
+    expect(sut.logs(true)).to.contain(id).and.not.contain(password).and.not.contain('not-the-password');
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}

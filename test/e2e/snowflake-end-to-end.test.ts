@@ -1,12 +1,9 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
-import { runIdFor, type Run } from '@bx/core';
-import { RUNS_QUEUE, BullMqRunQueue } from '@bx/queue';
-import { Store } from '@bx/store';
-import { TestClickHouse } from '../helpers/clickhouse';
-import { testEnv, uniqueName } from '../helpers/env';
-import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
-import { ServiceProcess, eventually } from '../helpers/processes';
+import { runIdFor } from '@bx/core';
+import { RUNS_QUEUE } from '@bx/queue';
+import { E2eSystem, HOUR, seedHours } from '../helpers/e2e-system';
+import { eventually } from '../helpers/processes';
 import { QueueInspector } from '../helpers/queue-inspector';
 import {
   byUuid,
@@ -18,8 +15,6 @@ import {
   type SnowflakeServer,
 } from '../helpers/snowflake';
 
-const HOUR = 3_600_000;
-const TOKEN = 'e2e-token-0123456789abcdef';
 const PASSWORD = 'loader-password-e2e';
 
 /**
@@ -30,118 +25,44 @@ const PASSWORD = 'loader-password-e2e';
  */
 describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test bed', function () {
   this.timeout(120_000);
-  const hours = 3;
-  const base = Math.floor(Date.now() / HOUR) * HOUR - hours * HOUR;
+  const sut = new E2eSystem({ prefix: 'bxsf' });
+  const { base, hours } = sut;
   const lastInterval = base + (hours - 1) * HOUR;
   const key = rsaKeyPair();
-  let ch: TestClickHouse;
+  // Each interval's first and last second and 30 between; team 2's event is not exported.
+  const events = seedHours(base, hours);
   let sf: SnowflakeServer;
-  let store: Store;
-  let queue: BullMqRunQueue;
   let bullmq: QueueInspector;
-  let prefix: string;
-  /** The API's port (it picks a free one). */
-  let PORT = 0;
-  let env: Record<string, string>;
-  let worker: ServiceProcess;
-  const services: ServiceProcess[] = [];
-  const events: SourceEvent[] = [];
   const localFiles = tmpDir();
 
   before(async () => {
-    for (let h = 0; h < hours; h++) {
-      const start = base + h * HOUR;
-      for (const at of [
-        start,
-        start + HOUR - 1000,
-        ...Array.from({ length: 30 }, (_, i) => start + 60_000 + i * 97_000),
-      ])
-        events.push(makeEvent({ inserted_at: chTime(new Date(at).toISOString()) }));
-      events.push(makeEvent({ team_id: 2, inserted_at: chTime(new Date(start + 60_000).toISOString()) }));
-    }
-    ch = await new TestClickHouse().setup();
-    await ch.insert(events);
     sf = await startSnowflakeServer({
       account: 'testacct',
       users: { loader: PASSWORD },
       publicKeys: { keyloader: key.publicKey },
     });
-    prefix = uniqueName('bxsf');
-    store = Store.connect(testEnv.REDIS_URL, prefix);
-    queue = new BullMqRunQueue({ redis: { url: testEnv.REDIS_URL }, prefix, attempts: 5, backoffMs: 200 });
-    bullmq = new QueueInspector(prefix);
-    env = {
-      REDIS_URL: testEnv.REDIS_URL,
-      CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
-      CLICKHOUSE_DATABASE: ch.database,
-      QUEUE_PREFIX: prefix,
-      ADMIN_API_TOKEN: TOKEN,
-      SCHEDULER_TICK_MS: '200',
-      SCHEDULER_SETTLE_SECONDS: '0',
-      RUN_BACKOFF_MS: '200',
-      // The local files of the worker killed below stay behind; keep them out of the shared /tmp.
-      TMPDIR: localFiles,
-    };
-    PORT = (await start('api', { PORT: '0' }, 'api listening')).port;
-    await start('scheduler');
-    worker = await start('worker');
+    bullmq = new QueueInspector(sut.prefix);
+    // The local files of the worker killed below stay behind; keep them out of the shared /tmp.
+    await sut.start(events, { TMPDIR: localFiles });
   });
   after(async () => {
-    await Promise.all(services.map((s) => s.stop('SIGKILL')));
+    await sut.stop();
     await bullmq.close();
-    await queue.obliterate();
-    const keys = await store.redis.keys(`${prefix}:*`);
-    if (keys.length) await store.redis.del(...keys);
-    await Promise.all([queue.close(), store.close(), sf.close(), ch.drop()]);
+    await sf.close();
     fs.rmSync(localFiles, { recursive: true, force: true });
   });
 
-  async function start(role: ServiceProcess['role'], extra: Record<string, string> = {}, ready = `${role} started`) {
-    const service = new ServiceProcess(role, { ...env, ...extra });
-    services.push(service);
-    await service.waitForLog(ready);
-    return service;
-  }
-
+  const runs = sut.runs.bind(sut);
   async function createExport(table: string, config: Record<string, unknown>, startAt = base): Promise<string> {
-    const res = await fetch(`http://127.0.0.1:${PORT}/api/exports`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: table,
-        team_id: 1,
-        interval: 'hour',
-        start_at: new Date(startAt).toISOString(),
-        // Exactly the seeded hours, also when the clock passes an hour mid-test.
-        end_at: new Date(base + hours * HOUR).toISOString(),
-        destination: { type: 'Snowflake', config: { ...snowflakeConfig(sf), table_name: table, ...config } },
-      }),
-    });
-    expect(res.status).to.equal(201);
-    return ((await res.json()) as { id: string }).id;
-  }
-
-  async function runs(exportId: string, count: number, status: Run['status'] = 'Completed'): Promise<Run[]> {
-    return eventually(
-      async () => {
-        const res = await fetch(`http://127.0.0.1:${PORT}/api/exports/${exportId}/runs`, {
-          headers: { authorization: `Bearer ${TOKEN}` },
-        });
-        const list = ((await res.json()) as { results: Run[] }).results;
-        const failed = list.find((r) => r.status === 'Failed' && status !== 'Failed');
-        if (failed) throw new Error(`run failed: ${failed.error}`);
-        return list.length >= count && list.every((r) => r.status === status) ? list : undefined;
-      },
-      60_000,
-      `${count} ${status} runs of ${exportId}`,
-    );
+    const destination = { type: 'Snowflake', config: { ...snowflakeConfig(sf), table_name: table, ...config } };
+    return (await sut.createExport(table, destination, startAt)).id;
   }
 
   /** The table holds exactly team 1's source events of the intervals from `from`, each once. */
   function expectTable(table: string, from = base): void {
     const inRange = events.filter((e) => {
       const at = Date.parse(`${e.inserted_at!.replace(' ', 'T')}Z`);
-      return e.team_id === 1 && at >= from && at < base + hours * HOUR;
+      return e.team_id === 1 && at >= from && at < sut.end;
     });
     expect(sf.rows(`ANALYTICS.PUBLIC.${table}`).sort(byUuid)).to.deep.equal(inRange.map(storedRow).sort(byUuid));
     expect(sf.stagedFiles(`ANALYTICS.PUBLIC.${table}`), 'nothing left in the stage').to.deep.equal([]);
@@ -159,8 +80,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
     const logins = sf.logins.map((l) => (l as { data: Record<string, string> }).data);
     expect(logins.length).to.be.at.least(hours);
     expect(logins.every((d) => d.AUTHENTICATOR === 'SNOWFLAKE_JWT')).to.equal(true);
-    const logs = services.flatMap((s) => s.logs.map((l) => JSON.stringify(l))).join('\n');
-    expect(logs).to.not.contain('PRIVATE KEY').and.not.contain(PASSWORD);
+    expect(sut.logs()).to.not.contain('PRIVATE KEY').and.not.contain(PASSWORD);
   });
 
   it('a refused login fails the run permanently, with Snowflake message on the run', async () => {
@@ -198,7 +118,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
       30_000,
       'the COPY to be sent',
     );
-    await worker.stop('SIGKILL');
+    await sut.worker.stop('SIGKILL');
     // The server sees the dead worker's connection close (then the held COPY ends, never run),
     // possibly after the test sees the process exit.
     await eventually(
@@ -212,7 +132,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
     expect(sf.stagedFiles('ANALYTICS.PUBLIC.events_crash'), 'staged, never loaded').to.have.length(1);
     expect(sf.loadHistory('ANALYTICS.PUBLIC.events_crash'), 'nothing loaded').to.have.length(0);
     await expireLock(runId);
-    await start('worker');
+    await sut.startService('worker');
     const [taken] = await runs(id, 1);
     // The run counts two attempts (killed, taken over), while BullMQ's job attempt is 1 both times:
     // the stage folder's random part is what keeps COPY from skipping identical files.
@@ -220,23 +140,26 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
     expectTable('events_crash', lastInterval);
 
     // A manual retry: the run is queued again (a new job, attempt 1 for BullMQ), writing identical files.
-    await store.runs.reschedule(runId);
-    await queue.requeue({
+    await sut.store.runs.reschedule(runId);
+    await sut.queue.requeue({
       run_id: runId,
       export_id: id,
       data_interval_start: lastInterval,
-      data_interval_end: base + hours * HOUR,
+      data_interval_end: sut.end,
     });
     await eventually(
       async () =>
-        (await store.runs.get(runId))?.status === 'Completed' && (await bullmq.runs.getJob(runId))?.finishedOn
+        (await sut.store.runs.get(runId))?.status === 'Completed' && (await bullmq.runs.getJob(runId))?.finishedOn
           ? true
           : undefined,
       30_000,
       'the re-run to complete',
     );
     expectTable('events_crash', lastInterval);
-    expect((await store.runs.get(runId))!.attempts, 'the manual retry is one more attempt, loaded at once').to.equal(3);
+    expect(
+      (await sut.store.runs.get(runId))!.attempts,
+      'the manual retry is one more attempt, loaded at once',
+    ).to.equal(3);
     const loads = sf.loadHistory('ANALYTICS.PUBLIC.events_crash');
     expect(loads, 'two loads, from two attempt folders').to.have.length(2);
     expect(loads[0]!.checksum, 'of identical files').to.equal(loads[1]!.checksum);
@@ -248,8 +171,8 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
    * starting worker runs at once, moves it back to wait.
    */
   async function expireLock(jobId: string): Promise<void> {
-    const queueKey = `${prefix}:${RUNS_QUEUE}`;
-    await store.redis.del(`${queueKey}:${jobId}:lock`, `${queueKey}:stalled-check`);
-    await store.redis.sadd(`${queueKey}:stalled`, jobId);
+    const queueKey = `${sut.prefix}:${RUNS_QUEUE}`;
+    await sut.store.redis.del(`${queueKey}:${jobId}:lock`, `${queueKey}:stalled-check`);
+    await sut.store.redis.sadd(`${queueKey}:stalled`, jobId);
   }
 });

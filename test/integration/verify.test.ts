@@ -1,6 +1,5 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { verifyMain as sut } from '@bx/cli';
 import { isoSeconds } from '@bx/core';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { HOUR, ReconcileBed, hours } from '../helpers/reconcile-bed';
 import { TestPostgres } from '../helpers/postgres';
 import { createBucket, listKeys, testS3Client } from '../helpers/s3';
+import { verifyCommand } from '../helpers/verify-command';
 import {
   connect,
   destroy,
@@ -29,19 +29,7 @@ describe('npm run verify', function () {
   let bed: ReconcileBed;
   let s3: S3Client;
   let bucket: string;
-  const env = () => ({
-    REDIS_URL: testEnv.REDIS_URL,
-    QUEUE_PREFIX: bed.prefix,
-    CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
-    CLICKHOUSE_DATABASE: bed.ch.database,
-  });
-  /** Runs the command in this process: its exit code, what it printed. */
-  const verify = async (argv: string[], environment: Record<string, string> = env()) => {
-    let stdout = '';
-    let stderr = '';
-    const code = await sut(argv, environment, { write: (s) => (stdout += s) }, { write: (s) => (stderr += s) });
-    return { code, stdout, stderr };
-  };
+  const { env, verify } = verifyCommand(() => bed);
   const s3Export = (prefix: string, format: Record<string, unknown>) =>
     bed.createExport(1, T0, T0 + 2 * HOUR, {
       type: 'S3',
@@ -181,24 +169,7 @@ describe('npm run verify', function () {
     );
     const unknown = await verify(['--export-id', 'no-such-export', ...RANGE]);
     expect([unknown.code, unknown.stderr]).to.deep.equal([3, 'verify: export no-such-export not found\n']);
-    // Persons: refused, saying why, before anything is read.
-    const persons = await bed.createExport(
-      1,
-      T0,
-      T0 + 2 * HOUR,
-      {
-        type: 'S3',
-        config: { bucket_name: bucket, endpoint_url: testEnv.S3_ENDPOINT_URL, prefix: 'p', ...S3_CREDENTIALS },
-      },
-      { model: 'persons' },
-    );
-    const refused = await verify(['--export-id', persons, ...RANGE]);
-    expect([refused.code, refused.stderr]).to.deep.equal([
-      2,
-      `verify: export ${persons} exports persons: verify reads back events exports only (persons records are ` +
-        'upserted by key across intervals); the reconciler checks its receipts against the source\n',
-    ]);
-
+    // Persons exports: verify-persons.test.ts.
     const id = await s3Export('away', {});
     await bed.completed(id, 2);
     const clickhouse = await verify(['--export-id', id, ...RANGE], { ...env(), CLICKHOUSE_URL: 'http://127.0.0.1:1' });

@@ -91,13 +91,36 @@ describe('network policy (ALLOWED_PRIVATE_DESTINATIONS)', () => {
     }
   });
 
-  it('resolves a host to a checked address for drivers without a lookup (pg)', async () => {
-    expect(await NetworkPolicy.parse('localhost').resolveChecked('localhost')).to.be.oneOf(['127.0.0.1', '::1']);
-    expect(await NetworkPolicy.parse('127.0.0.1').resolveChecked('127.0.0.1')).to.equal('127.0.0.1');
+  it('resolves a host to its checked addresses for drivers without a lookup (pg)', async () => {
+    const [local] = await NetworkPolicy.parse('localhost').resolveChecked('localhost');
+    expect(local).to.be.oneOf(['127.0.0.1', '::1']);
+    expect(await NetworkPolicy.parse('127.0.0.1').resolveChecked('127.0.0.1')).to.deep.equal(['127.0.0.1']);
     for (const host of ['localhost', '127.0.0.1', '[::1]']) {
       const err = await sut.resolveChecked(host).catch((e: unknown) => e);
       expect(err, host).to.have.property('code', DESTINATION_NOT_ALLOWED);
     }
+  });
+
+  it('resolves through the resolver it is given: every address in order, one refused refusing the name', async () => {
+    const asked: string[] = [];
+    const resolver = async (host: string) => {
+      asked.push(host);
+      return [
+        { address: '203.0.113.7', family: 4 },
+        { address: host === 'mixed.test' ? '127.0.0.1' : '198.51.100.9', family: 4 },
+      ];
+    };
+    const policy = new NetworkPolicy([], resolver);
+    expect(await policy.resolveChecked('public.test')).to.deep.equal(['203.0.113.7', '198.51.100.9']);
+    const err = await policy.resolveChecked('mixed.test').catch((e: unknown) => e);
+    expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
+    expect(await policy.checkHost('mixed.test').catch((e: unknown) => e)).to.have.property(
+      'code',
+      DESTINATION_NOT_ALLOWED,
+    );
+    expect(asked).to.deep.equal(['public.test', 'mixed.test', 'mixed.test']);
+    const none = new NetworkPolicy([], async () => []);
+    expect(await none.resolveChecked('gone.test').catch((e: unknown) => e)).to.have.property('code', 'ENOTFOUND');
   });
 
   it('reads IPv4-mapped IPv6 addresses as the IPv4 address', () => {

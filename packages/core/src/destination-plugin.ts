@@ -42,13 +42,15 @@ export interface ReadBackRequest {
   teamId: number;
   /** Intervals of the export, sorted, not overlapping; whole seconds. */
   spans: readonly Span[];
+  /** The export's model: the records' receipt key is what is hashed. Events when absent. */
+  model?: ModelSchema;
   signal?: AbortSignal;
 }
 
 /** What a destination holds for one interval, in the terms of a receipt. */
 export interface IntervalReadBack {
   records: number;
-  /** Sum modulo 2^64 of sipHash64 of each held row's uuid, decimal (ReceiptChecksum). */
+  /** Sum modulo 2^64 of sipHash64 of each held record's receipt key (events: uuid), decimal (ReceiptChecksum). */
   checksum: string;
   /** The version of the receipt the destination keeps for the interval; null when it keeps none. */
   receiptVersion: number | null;
@@ -90,6 +92,13 @@ export interface DestinationPlugin<C extends Record<string, unknown> = Record<st
    * nothing of may be missing. Loads the destination's client on first call.
    */
   readBack?(config: C, request: ReadBackRequest): Promise<Map<number, IntervalReadBack>>;
+  /**
+   * Whether `readBack` holds each interval's records apart for a model
+   * loaded by upsert (persons): S3 writes each interval's records to objects
+   * of their own; a table merges them by key across intervals, so only
+   * models that replace an interval's rows can be read back from it.
+   */
+  readonly readsBackUpserts?: boolean;
 }
 
 /** The endpoint of an http(s) URL, its port filled in. */

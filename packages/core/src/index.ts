@@ -8,6 +8,7 @@ export * from './interval-calendar';
 export * from './logger';
 export * from './read-back-tally';
 export * from './receipt-checksum';
+export * from './receipts-table';
 export * from './model-plugin';
 export * from './field-encoding';
 export * from './run-model';

@@ -1,4 +1,4 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import type { Agent } from 'node:http';
 import { BlockList, isIP, type LookupFunction, type Socket } from 'node:net';
 import { PermanentError } from './errors';
@@ -21,6 +21,14 @@ const RESERVED: ReadonlyArray<[cidr: string, kind: string]> = [
 
 const reserved = RESERVED.map(([cidr, kind]) => ({ kind, list: blockOf([cidr]) }));
 
+/** Resolves a host name to every address, as `dns.lookup` with `all: true` does (the default). */
+export type HostResolver = (hostname: string, options: LookupOptions) => Promise<LookupAddress[]>;
+
+const systemResolver: HostResolver = (hostname, options) =>
+  new Promise((resolve, reject) =>
+    dnsLookup(hostname, { ...options, all: true }, (err, found) => (err ? reject(err) : resolve(found))),
+  );
+
 /** Code of the error a refused destination gives, at create, update, test and run time. */
 export const DESTINATION_NOT_ALLOWED = 'DestinationNotAllowed';
 
@@ -36,8 +44,15 @@ export class NetworkPolicy {
   private readonly hosts: ReadonlySet<string>;
   private readonly addresses: BlockList;
 
-  /** `allowed`: the entries of ALLOWED_PRIVATE_DESTINATIONS (host names, addresses, CIDRs). */
-  constructor(readonly allowed: readonly string[] = []) {
+  /**
+   * `allowed`: the entries of ALLOWED_PRIVATE_DESTINATIONS (host names,
+   * addresses, CIDRs); `resolver`: how names resolve (tests give names
+   * addresses of their own).
+   */
+  constructor(
+    readonly allowed: readonly string[] = [],
+    private readonly resolver: HostResolver = systemResolver,
+  ) {
     this.hosts = new Set(allowed.filter((entry) => !isAddressEntry(entry)).map((h) => h.toLowerCase()));
     this.addresses = blockOf(allowed.filter(isAddressEntry));
   }
@@ -87,25 +102,26 @@ export class NetworkPolicy {
   async checkHost(host: string): Promise<void> {
     const name = bare(host);
     if (isIP(name)) return this.checkAddress(name, name);
-    const addresses = await new Promise<LookupAddress[]>((resolve) =>
-      dnsLookup(name, { all: true }, (err, found) => resolve(err ? [] : found)),
-    );
+    const addresses = await this.resolver(name, {}).catch((): LookupAddress[] => []);
     for (const { address } of addresses) this.checkAddress(name, address);
   }
 
   /**
-   * The address to connect to for `host`, resolved and checked: for drivers
-   * that take no `lookup` (pg). Connect to it, keeping `host` as the TLS
-   * server name, so the checked address is the one reached.
+   * The addresses to connect to for `host`, in the resolver's order, each
+   * checked (one refused refuses the host, as `lookup` does): for drivers
+   * that take no `lookup` (pg). Connect to them in turn, keeping `host` as
+   * the TLS server name, so the checked address is the one reached.
    */
-  async resolveChecked(host: string): Promise<string> {
+  async resolveChecked(host: string): Promise<string[]> {
     const name = bare(host);
     if (isIP(name)) {
       this.checkAddress(name, name);
-      return name;
+      return [name];
     }
-    return new Promise<string>((resolve, reject) =>
-      this.lookup(name, {}, (err, found) => (err ? reject(err) : resolve(found as string))),
+    return new Promise<string[]>((resolve, reject) =>
+      this.lookup(name, { all: true }, (err, found) =>
+        err ? reject(err) : resolve((found as unknown as LookupAddress[]).map((a) => a.address)),
+      ),
     );
   }
 
@@ -115,8 +131,12 @@ export class NetworkPolicy {
    * IP hosts never reach a lookup; `checkAddress` covers those.
    */
   readonly lookup: LookupFunction = (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    const answer = (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 4);
+      if (addresses.length === 0) {
+        const none = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname });
+        return callback(none, '', 4);
+      }
       for (const { address } of addresses) {
         const refused = this.refusal(hostname, address);
         if (refused) {
@@ -131,7 +151,11 @@ export class NetworkPolicy {
       if (options.all) return (callback as (e: null, a: LookupAddress[]) => void)(null, addresses);
       const first = addresses[0]!;
       callback(null, first.address, first.family);
-    });
+    };
+    this.resolver(hostname, options).then(
+      (addresses) => answer(null, addresses),
+      (err: NodeJS.ErrnoException) => answer(err, []),
+    );
   };
 
   /**

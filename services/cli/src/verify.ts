@@ -5,11 +5,13 @@ import {
   errorMessage,
   intervalsBetween,
   loadConfig,
+  modelSchema,
   type BatchExport,
   type Config,
   type Span,
 } from '@bx/core';
-import { readBackDestination } from '@bx/destinations';
+import { readBackDestination, readBackRefusal } from '@bx/destinations';
+import { modelPlugin } from '@bx/models';
 import { Store } from '@bx/store';
 import { parseArgs } from 'node:util';
 import { compareIntervals, reportLines, summarize } from './verify-report';
@@ -17,17 +19,18 @@ import { compareIntervals, reportLines, summarize } from './verify-report';
 const USAGE = `usage: npm run verify -- --export-id <id> --start <ISO 8601> --end <ISO 8601> [--json]
 
 Reads the export's destination back (S3 objects of every format and codec; a
-Snowflake table) and counts the source again, for every interval of the export
-that starts in [start, end) and has ended. Prints one line per interval: source
-rows, destination rows, whether the checksums (sum of sipHash64 of the uuids)
-are equal, the version of the destination's receipt; then a summary.
+Snowflake or Postgres table) and counts the source again, for every interval of
+the export that starts in [start, end) and has ended. Prints one line per
+interval: source records, destination records, whether the checksums (sum of
+sipHash64 of the uuids; of the distinct_ids for persons) are equal, the version
+of the destination's receipt; then a summary.
   --json  the same as one JSON document
-Events exports only: a persons export's records are upserted by key across
-intervals in tables, so no interval's rows can be read back; the reconciler
+Persons exports to S3 only: in a table, persons records are upserted by key
+across intervals, so no interval's records can be read back; the reconciler
 checks its receipts against the source (docs/operations.md).
 Exit codes: 0 every interval matches, 1 some do not, 2 bad arguments or a
-persons export, 3 could not verify (export unknown, Redis, ClickHouse or the
-destination unreachable).
+persons export to a table, 3 could not verify (export unknown, Redis,
+ClickHouse or the destination unreachable).
 Environment: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX, CLICKHOUSE_* and
 EVENTS_* (as the services).`;
 
@@ -80,18 +83,14 @@ export async function main(
   }
 
   const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
-  const checksums = IntervalChecksums.fromConfig(config);
+  const checksums = IntervalChecksums.fromConfig(config, modelPlugin);
   try {
     await store.assertReachable();
     const exp = await store.exports.get(args['export-id']!);
     if (!exp) return fail(3, `export ${args['export-id']} not found`);
-    if (exp.model !== 'events') {
-      return fail(
-        2,
-        `export ${exp.id} exports ${exp.model}: verify reads back events exports only (${exp.model} records are ` +
-          'upserted by key across intervals); the reconciler checks its receipts against the source',
-      );
-    }
+    const model = modelSchema(modelPlugin(exp.model));
+    const refused = readBackRefusal(exp.destination, model);
+    if (refused) return fail(2, `export ${exp.id} exports ${exp.model} to ${exp.destination.type}: ${refused}`);
     const spans = intervalsBetween(start, end, exp.interval, exp.timezone, MAX_INTERVALS + 1).filter(
       (span) => span.end <= now,
     );
@@ -100,7 +99,7 @@ export async function main(
     const source = await sourceOf(checksums, exp, spans, config);
     let destination;
     try {
-      destination = await readBackDestination(exp.destination, { exportId: exp.id, teamId: exp.team_id, spans });
+      destination = await readBackDestination(exp.destination, { exportId: exp.id, teamId: exp.team_id, spans, model });
     } catch (e) {
       return fail(3, `could not read the ${exp.destination.type} destination back: ${errorMessage(e)}`);
     }

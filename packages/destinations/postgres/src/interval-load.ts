@@ -1,10 +1,10 @@
 import type { EventBatch } from '@bx/batch';
-import { EVENT_COLUMNS, type RunReceipt } from '@bx/core';
+import { EVENT_COLUMNS, type ReceiptRow, type RunReceipt } from '@bx/core';
 import { BinaryCopyEncoder } from './copy-binary';
 import { copyBatches } from './copy-stream';
 import type { ColumnEncoding } from './events-table';
 import type { PostgresConnection } from './postgres-connection';
-import { writeReceipt, type ReceiptRow } from './receipts-table';
+import { writeReceipt } from './receipts-table';
 import { qualifiedName, quoteIdentifier, utcTimestamp } from './sql-text';
 
 export interface IntervalLoad {

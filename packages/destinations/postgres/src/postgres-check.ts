@@ -1,4 +1,4 @@
-import { EVENT_COLUMNS, type DestinationCheckOptions } from '@bx/core';
+import { EVENT_COLUMNS, RECEIPTS_TABLE, type DestinationCheckOptions } from '@bx/core';
 import { createEventsTableSql, type TableColumn } from './events-table';
 import { checkedEncodings, describeTable, lockTableCreation, requireSchema } from './events-table-session';
 import type { PostgresConfig } from './postgres-config';
@@ -11,7 +11,7 @@ import {
   upsertSql,
   type UpsertModel,
 } from './model-table';
-import { RECEIPTS_TABLE, createReceiptsTableSql, tableExists, writeReceipt } from './receipts-table';
+import { createReceiptsTableSql, tableExists, writeReceipt } from './receipts-table';
 import { qualifiedName, quoteIdentifier } from './sql-text';
 
 /** The destination test answers an HTTP request within 30 s: its own, shorter deadlines, in ms. */

@@ -19,6 +19,12 @@ export interface SessionSettings {
   network?: NetworkPolicy;
 }
 
+/**
+ * Login failures of an address that was not reached (refused, reset, silent
+ * past its share of the budget): the next address of the host may answer.
+ */
+const UNREACHED = new Set(['NetworkError', 'Timeout', 'ConnectionError']);
+
 /** How long closing a connection may take, in ms: a dead server must not hold the run. */
 const CLOSE_WAIT_MS = 5000;
 
@@ -54,12 +60,12 @@ export function tlsOptions(config: Pick<PostgresConfig, 'host' | 'sslmode' | 'ca
  * `signal` aborts. The lookup itself cannot be cancelled; its late answer is
  * ignored.
  */
-export async function lookupWithin(
+export async function lookupWithin<T>(
   host: string,
-  resolve: (host: string) => Promise<string>,
+  resolve: (host: string) => Promise<T>,
   ms: number,
   signal?: AbortSignal,
-): Promise<string> {
+): Promise<T> {
   if (signal?.aborted) throw signal.reason ?? new Error('aborted');
   const timeout = `PostgreSQL login failed: timeout expired looking up ${host} after ${ms} ms (POSTGRES_CONNECT_TIMEOUT_MS)`;
   let timer: NodeJS.Timeout | undefined;
@@ -92,21 +98,54 @@ export class PostgresConnection {
     private readonly signal?: AbortSignal,
   ) {}
 
+  /**
+   * Logs in to `config.host`. With a network policy the name is resolved
+   * and checked here, and each address tried in turn (as libpq does with a
+   * host of several addresses) until one answers: an address that refuses,
+   * resets or stays silent gives way to the next; a server's answer (a
+   * refused login, say) or a refused certificate ends the attempt. One
+   * budget, `connectMs`, covers the lookup and every address: each address
+   * gets an equal share of what is left, so a silent first one cannot use it
+   * all. The TLS server name stays the host name.
+   */
   static async open(
     config: PostgresConfig,
     settings: SessionSettings,
     signal?: AbortSignal,
   ): Promise<PostgresConnection> {
-    let host = config.host.replace(/^\[(.*)\]$/, '$1'); // `[::1]`, as in a URL, is the address ::1
+    const name = config.host.replace(/^\[(.*)\]$/, '$1'); // `[::1]`, as in a URL, is the address ::1
     const deadline = Date.now() + settings.connectMs;
+    let addresses = [name];
     try {
       // Resolved and checked here, and connected to by address: the address checked is the one reached.
       const network = settings.network;
       if (network)
-        host = await lookupWithin(config.host, (name) => network.resolveChecked(name), settings.connectMs, signal);
+        addresses = await lookupWithin(config.host, (host) => network.resolveChecked(host), settings.connectMs, signal);
     } catch (err) {
       throw err instanceof BatchExportError ? err : classifyPostgresError(err, 'login');
     }
+    const failures: string[] = [];
+    for (const [i, address] of addresses.entries()) {
+      const share = (deadline - Date.now()) / (addresses.length - i);
+      const attempt = await PostgresConnection.connect(config, settings, address, share, signal);
+      if (attempt instanceof PostgresConnection) return attempt;
+      failures.push(`${address}: ${(attempt.cause as Error | undefined)?.message ?? attempt.message}`);
+      if (i === addresses.length - 1 || signal?.aborted || !UNREACHED.has(attempt.code)) {
+        if (addresses.length > 1) attempt.message += ` (addresses of ${name} tried: ${failures.join('; ')})`;
+        throw attempt;
+      }
+    }
+    throw new Error('unreachable: a host resolves to at least one address');
+  }
+
+  /** One address's connection within `ms`: the session, or the classified error it failed with. */
+  private static async connect(
+    config: PostgresConfig,
+    settings: SessionSettings,
+    host: string,
+    ms: number,
+    signal?: AbortSignal,
+  ): Promise<PostgresConnection | BatchExportError> {
     const client = new Client({
       host,
       port: config.port,
@@ -114,8 +153,8 @@ export class PostgresConnection {
       user: config.user,
       password: config.password,
       ssl: tlsOptions(config),
-      // What the lookup left of the budget (0 would mean no limit to pg).
-      connectionTimeoutMillis: Math.max(1, deadline - Date.now()),
+      // What the lookup and earlier addresses left of the budget (0 would mean no limit to pg).
+      connectionTimeoutMillis: Math.max(1, Math.floor(ms)),
       keepAlive: true,
       keepAliveInitialDelayMillis: 30_000,
       lock_timeout: settings.lockMs,
@@ -131,7 +170,7 @@ export class PostgresConnection {
       await client.connect();
     } catch (err) {
       await conn.close();
-      throw classifyPostgresError(err, 'login');
+      return classifyPostgresError(err, 'login');
     }
     return conn;
   }

@@ -1,11 +1,18 @@
 import type { DestinationResult, DestinationWriter, EventBatch, RecordBatch, RunContext } from '@bx/batch';
-import { BatchExportError, RetryableError, errorMessage, type NetworkPolicy } from '@bx/core';
+import {
+  BatchExportError,
+  RetryableError,
+  errorMessage,
+  receiptRowOf,
+  type NetworkPolicy,
+  type ReceiptRow,
+} from '@bx/core';
 import { createTable, describeTable, prepareEventsTable, requireSchema } from './events-table-session';
 import { replaceIntervalRows } from './interval-load';
 import { createModelTableSql, requireModelColumns, type UpsertModel } from './model-table';
 import type { PostgresConfig } from './postgres-config';
 import { PostgresConnection, type SessionSettings } from './postgres-connection';
-import { prepareReceiptsTable, type ReceiptRow } from './receipts-table';
+import { prepareReceiptsTable } from './receipts-table';
 import { qualifiedName } from './sql-text';
 import { upsertRows } from './upsert-load';
 
@@ -138,15 +145,7 @@ function runHooks(
     checkAborted: () => {
       if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
     },
-    receipt:
-      receipt &&
-      (() => ({
-        exportId: ctx.exportId,
-        table,
-        start: ctx.dataIntervalStart,
-        end: ctx.dataIntervalEnd,
-        receipt: receipt.build([]),
-      })),
+    receipt: receipt && (() => receiptRowOf(ctx, table, receipt.build([]))),
   };
 }
 

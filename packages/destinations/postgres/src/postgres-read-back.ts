@@ -1,7 +1,7 @@
-import { ReadBackTally, type IntervalReadBack, type ReadBackRequest } from '@bx/core';
+import { RECEIPTS_TABLE, ReadBackTally, type IntervalReadBack, type ReadBackRequest } from '@bx/core';
 import type { PostgresConfig } from './postgres-config';
 import { PostgresConnection } from './postgres-connection';
-import { RECEIPTS_TABLE, tableExists } from './receipts-table';
+import { tableExists } from './receipts-table';
 import { qualifiedName, utcTimestamp } from './sql-text';
 
 /** Rows fetched per round trip of the read-back's cursor. */

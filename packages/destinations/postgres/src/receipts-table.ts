@@ -1,31 +1,33 @@
-import type { RunReceipt } from '@bx/core';
+import {
+  RECEIPTS_TABLE,
+  RECEIPT_COLUMNS,
+  RECEIPT_KEY,
+  receiptValues,
+  type ReceiptColumnType,
+  type ReceiptRow,
+  type RunReceipt,
+} from '@bx/core';
 import { lockTableCreation } from './events-table-session';
 import type { PostgresConnection } from './postgres-connection';
-import { qualifiedName, quoteIdentifier, utcTimestamp } from './sql-text';
+import { qualifiedName, quoteIdentifier } from './sql-text';
 
-/** The table of receipts in the events table's schema (contract: Receipts): one row per export and interval. */
-export const RECEIPTS_TABLE = 'batch_export_receipts';
+/** The receipts table's columns (packages/core/src/receipts-table.ts) in PostgreSQL's types. */
+const TYPES: Record<ReceiptColumnType, string> = {
+  text: 'text',
+  instant: 'timestamptz',
+  count: 'bigint',
+  json: 'jsonb',
+  integer: 'integer',
+};
 
-/** `checksum` is text: a UInt64 in decimal does not fit bigint (signed) nor a JavaScript number. */
-const COLUMNS: ReadonlyArray<[string, string]> = [
-  ['export_id', 'text NOT NULL'],
-  ['table_name', 'text NOT NULL'],
-  ['data_interval_start', 'timestamptz NOT NULL'],
-  ['data_interval_end', 'timestamptz NOT NULL'],
-  ['records', 'bigint NOT NULL'],
-  ['checksum', 'text NOT NULL'],
-  ['min_inserted_at', 'timestamptz'],
-  ['max_inserted_at', 'timestamptz'],
-  ['files', 'jsonb NOT NULL'],
-  ['version', 'integer NOT NULL'],
-  ['written_at', 'timestamptz NOT NULL'],
-];
-
+/** The receipts table in the events table's schema. */
 export function createReceiptsTableSql(schema: string): string {
-  const columns = COLUMNS.map(([name, type]) => `${quoteIdentifier(name)} ${type}`).join(', ');
+  const columns = RECEIPT_COLUMNS.map(
+    (c) => `${quoteIdentifier(c.name)} ${TYPES[c.type]}${c.nullable ? '' : ' NOT NULL'}`,
+  ).join(', ');
   return (
     `CREATE TABLE IF NOT EXISTS ${qualifiedName(schema, RECEIPTS_TABLE)}` +
-    ` (${columns}, PRIMARY KEY ("export_id", "data_interval_start"))`
+    ` (${columns}, PRIMARY KEY (${RECEIPT_KEY.map(quoteIdentifier).join(', ')}))`
   );
 }
 
@@ -57,16 +59,6 @@ export async function prepareReceiptsTable(conn: PostgresConnection, schema: str
   }
 }
 
-/** One receipt row as a run writes it. */
-export interface ReceiptRow {
-  exportId: string;
-  table: string;
-  /** The interval, epoch ms. */
-  start: number;
-  end: number;
-  receipt: RunReceipt;
-}
-
 /**
  * Replaces the interval's receipt row: called inside the transaction that
  * loads its rows (interval-load.ts, upsert-load.ts), so the rows and their
@@ -78,28 +70,17 @@ export async function writeReceipt(
   row: ReceiptRow,
   writtenAt: number,
 ): Promise<RunReceipt> {
-  const names = COLUMNS.map(([name]) => quoteIdentifier(name));
-  const updates = names.slice(1).filter((n) => n !== '"data_interval_start"');
-  const r = row.receipt;
+  const names = RECEIPT_COLUMNS.map((c) => quoteIdentifier(c.name));
+  const keys = RECEIPT_KEY.map(quoteIdentifier);
+  const updates = names.filter((n) => !keys.includes(n));
+  const params = RECEIPT_COLUMNS.map((c, i) => `$${i + 1}${c.type === 'json' ? '::jsonb' : ''}`);
   await conn.query(
     `INSERT INTO ${qualifiedName(schema, RECEIPTS_TABLE)} (${names.join(', ')})` +
-      ` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)` +
-      ` ON CONFLICT ("export_id", "data_interval_start") DO UPDATE SET ` +
+      ` VALUES (${params.join(', ')})` +
+      ` ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ` +
       updates.map((n) => `${n} = EXCLUDED.${n}`).join(', '),
     'INSERT receipt',
-    [
-      row.exportId,
-      row.table,
-      utcTimestamp(row.start),
-      utcTimestamp(row.end),
-      r.records,
-      r.checksum,
-      r.min_inserted_at,
-      r.max_inserted_at,
-      JSON.stringify(r.files),
-      r.version,
-      utcTimestamp(writtenAt),
-    ],
+    receiptValues(row, writtenAt),
   );
-  return r;
+  return row.receipt;
 }

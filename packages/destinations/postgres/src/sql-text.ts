@@ -13,6 +13,4 @@ export function qualifiedName(schema: string, table: string): string {
 }
 
 /** An epoch-ms instant as a timestamptz literal for a bound parameter: `2024-01-01T10:00:00.000+00:00`. */
-export function utcTimestamp(ms: number): string {
-  return new Date(ms).toISOString().replace('Z', '+00:00');
-}
+export { utcTimestamp } from '@bx/core';

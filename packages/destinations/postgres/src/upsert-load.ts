@@ -1,10 +1,10 @@
 import type { RecordBatch } from '@bx/batch';
-import type { RunReceipt } from '@bx/core';
+import type { ReceiptRow, RunReceipt } from '@bx/core';
 import { copyBatches, type CopyResult } from './copy-stream';
 import { encodeModelRows } from './copy-fields';
 import { STAGING_TABLE, createStagingTableSql, upsertSql, type UpsertModel } from './model-table';
 import type { PostgresConnection } from './postgres-connection';
-import { writeReceipt, type ReceiptRow } from './receipts-table';
+import { writeReceipt } from './receipts-table';
 import { quoteIdentifier } from './sql-text';
 
 export interface UpsertLoad {

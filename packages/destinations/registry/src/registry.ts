@@ -1,11 +1,13 @@
 import type { DestinationWriter } from '@bx/batch';
 import {
+  EVENTS_SCHEMA,
   PermanentError,
   type DestinationCheckOptions,
   type DestinationConfig,
   type DestinationEndpoint,
   type DestinationWriterOptions,
   type IntervalReadBack,
+  type ModelSchema,
   type NetworkPolicy,
   type ReadBackRequest,
 } from '@bx/core';
@@ -87,16 +89,28 @@ export async function writerFor(
   return destinationPlugin(destination.type).createWriter(destination.config, opts);
 }
 
+/**
+ * Why `npm run verify` cannot read the destination back per interval for an
+ * export of `model`, or null when it can: asked before anything is read.
+ */
+export function readBackRefusal(destination: DestinationConfig, model: ModelSchema): string | null {
+  const plugin = destinationPlugin(destination.type);
+  if (!plugin.readBack) return `destination ${destination.type} cannot be read back yet`;
+  if (model.load.kind === 'upsert' && !plugin.readsBackUpserts) {
+    return (
+      `${destination.type} upserts ${model.name} records by key across intervals, so no interval's records ` +
+      'can be read back; the reconciler checks its receipts against the source'
+    );
+  }
+  return null;
+}
+
 /** What the destination holds of each interval (npm run verify); a destination that cannot be read back is permanent. */
 export async function readBackDestination(
   destination: DestinationConfig,
   request: ReadBackRequest,
 ): Promise<Map<number, IntervalReadBack>> {
-  const plugin = destinationPlugin(destination.type);
-  if (!plugin.readBack) {
-    throw new PermanentError(`destination ${destination.type} cannot be read back yet`, {
-      code: 'UnsupportedDestination',
-    });
-  }
-  return plugin.readBack(destination.config, request);
+  const refused = readBackRefusal(destination, request.model ?? EVENTS_SCHEMA);
+  if (refused) throw new PermanentError(refused, { code: 'UnsupportedDestination' });
+  return destinationPlugin(destination.type).readBack!(destination.config, request);
 }

@@ -22,4 +22,6 @@ export const s3Plugin: DestinationPlugin<S3Config, DestinationWriter> = {
     new (require('./s3-destination') as typeof import('./s3-destination')).S3Destination(config, undefined, opts),
   readBack: (config, request) =>
     (require('./s3-read-back') as typeof import('./s3-read-back')).readBackS3(config, request),
+  // Each interval's records are objects of their own, whatever the model.
+  readsBackUpserts: true,
 };

@@ -12,10 +12,11 @@ import { classifyS3Error } from './s3-errors';
 /**
  * Reads back what S3 holds of each interval (`npm run verify`): every data
  * object under the interval's stem, whatever format and codec wrote it
- * (JSON Lines plain, gzip, brotli or zstd; Parquet with any codec), hashed
- * by uuid as a receipt is; and the receipt object's version. JSON Lines
+ * (JSON Lines plain, gzip, brotli or zstd; Parquet with any codec), each
+ * record hashed by the model's receipt key as a receipt is (events: uuid;
+ * persons: distinct_id); and the receipt object's version. JSON Lines
  * objects are streamed line by line; of a Parquet object only the footer
- * and the uuid column are fetched (ranged GETs), through hyparquet.
+ * and the key column are fetched (ranged GETs), through hyparquet.
  */
 export async function readBackS3(
   config: S3Config,
@@ -23,6 +24,7 @@ export async function readBackS3(
   client: S3Client = createS3Client(config),
 ): Promise<Map<number, IntervalReadBack>> {
   const out = new Map<number, IntervalReadBack>();
+  const key = request.model?.receipt.key ?? 'uuid';
   try {
     for (const span of request.spans) {
       const stem = intervalStem(config, span);
@@ -34,9 +36,9 @@ export async function readBackS3(
           const receipt = JSON.parse((await text(await get(client, config.bucket_name, object.key))) || '{}');
           receiptVersion = typeof receipt.version === 'number' ? receipt.version : null;
         } else if (/^(-\d+)?\.parquet$/.test(rest)) {
-          await parquetUuids(client, config.bucket_name, object, checksum);
+          await parquetKeys(client, config.bucket_name, object, key, checksum);
         } else if (/^(-\d+)?\.jsonl(\.(gz|br|zst))?$/.test(rest)) {
-          await jsonLinesUuids(await get(client, config.bucket_name, object.key), object.key, checksum);
+          await jsonLinesKeys(await get(client, config.bucket_name, object.key), object.key, key, checksum);
         }
         // Anything else (the manifest, another interval whose stem shares this prefix) holds no rows of this one.
       }
@@ -82,8 +84,8 @@ async function text(body: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Adds the uuid of every line of a JSON Lines object, decompressed as its extension says. */
-async function jsonLinesUuids(body: Readable, key: string, checksum: ReceiptChecksum): Promise<void> {
+/** Adds the `field` (the receipt key) of every line of a JSON Lines object, decompressed as its extension says. */
+async function jsonLinesKeys(body: Readable, key: string, field: string, checksum: ReceiptChecksum): Promise<void> {
   const decoded = key.endsWith('.gz')
     ? body.pipe(createGunzip())
     : key.endsWith('.br')
@@ -94,9 +96,9 @@ async function jsonLinesUuids(body: Readable, key: string, checksum: ReceiptChec
   body.on('error', (err) => decoded.destroy(err));
   for await (const line of createInterface({ input: decoded, crlfDelay: Infinity })) {
     if (line === '') continue;
-    const uuid = (JSON.parse(line) as { uuid?: unknown }).uuid;
-    if (typeof uuid !== 'string') throw new Error(`${key}: a line without a uuid`);
-    checksum.add(uuid);
+    const value = (JSON.parse(line) as Record<string, unknown>)[field];
+    if (typeof value !== 'string') throw new Error(`${key}: a line without a ${field}`);
+    checksum.add(value);
   }
 }
 
@@ -107,11 +109,12 @@ const COMPRESSORS = {
   ZSTD: (input: Uint8Array) => new Uint8Array(zstdDecompress(input)),
 };
 
-/** Adds the uuid column of a Parquet object, read through ranged GETs. */
-async function parquetUuids(
+/** Adds the `field` column (the receipt key) of a Parquet object, read through ranged GETs. */
+async function parquetKeys(
   client: S3Client,
   bucket: string,
   object: Listed,
+  field: string,
   checksum: ReceiptChecksum,
 ): Promise<void> {
   const { parquetRead } = await import('hyparquet');
@@ -127,12 +130,12 @@ async function parquetUuids(
   };
   await parquetRead({
     file,
-    columns: ['uuid'],
+    columns: [field],
     compressors: COMPRESSORS,
     onChunk: (chunk) => {
-      for (const uuid of chunk.columnData) {
-        if (typeof uuid !== 'string') throw new Error(`${object.key}: a row without a uuid`);
-        checksum.add(uuid);
+      for (const value of chunk.columnData) {
+        if (typeof value !== 'string') throw new Error(`${object.key}: a row without a ${field}`);
+        checksum.add(value);
       }
     },
   });

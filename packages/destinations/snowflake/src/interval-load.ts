@@ -1,5 +1,5 @@
-import { RetryableError } from '@bx/core';
-import { utc, writeReceipt, type ReceiptRow } from './receipts-table';
+import { RetryableError, utcTimestamp, type ReceiptRow } from '@bx/core';
+import { writeReceipt } from './receipts-table';
 import type { SnowflakeSession } from './snowflake-session';
 import { quoteIdentifier, tableStage } from './sql-text';
 
@@ -41,7 +41,7 @@ export async function replaceIntervalRows(session: SnowflakeSession, load: Inter
     const [deletion] = await session.query<Record<string, number>>(
       `DELETE FROM ${table} WHERE "team_id" = ? AND "inserted_at" >= ? AND "inserted_at" < ?`,
       'DELETE',
-      [load.teamId, utc(load.start), utc(load.end)],
+      [load.teamId, utcTimestamp(load.start), utcTimestamp(load.end)],
     );
     if (load.files.length > 0) {
       const results = await session.query<CopyResult>(

@@ -1,41 +1,31 @@
-import type { RunReceipt } from '@bx/core';
+import {
+  RECEIPTS_TABLE,
+  RECEIPT_COLUMNS,
+  receiptValues,
+  utcTimestamp,
+  type ReceiptColumnType,
+  type ReceiptRow,
+} from '@bx/core';
 import type { SnowflakeSession } from './snowflake-session';
 import { quoteIdentifier } from './sql-text';
 
-/** The table of receipts beside the events table (contract: Receipts): one row per export and interval. */
-export const RECEIPTS_TABLE = 'batch_export_receipts';
-
 /**
- * `checksum` is text: a UInt64 in decimal does not fit Snowflake's
- * NUMBER(38) exactly through every client (JavaScript numbers stop at 2^53).
+ * The receipts table's columns (packages/core/src/receipts-table.ts) in
+ * Snowflake's types, beside the events table. No NOT NULL: Snowflake does
+ * not enforce constraints beyond it, and tables made by earlier versions
+ * have none.
  */
-const COLUMNS: ReadonlyArray<[string, string]> = [
-  ['export_id', 'STRING'],
-  ['table_name', 'STRING'],
-  ['data_interval_start', 'TIMESTAMP_NTZ'],
-  ['data_interval_end', 'TIMESTAMP_NTZ'],
-  ['records', 'INTEGER'],
-  ['checksum', 'STRING'],
-  ['min_inserted_at', 'TIMESTAMP_NTZ'],
-  ['max_inserted_at', 'TIMESTAMP_NTZ'],
-  ['files', 'VARIANT'],
-  ['version', 'INTEGER'],
-  ['written_at', 'TIMESTAMP_NTZ'],
-];
+const TYPES: Record<ReceiptColumnType, string> = {
+  text: 'STRING',
+  instant: 'TIMESTAMP_NTZ',
+  count: 'INTEGER',
+  json: 'VARIANT',
+  integer: 'INTEGER',
+};
 
 export function createReceiptsTableSql(): string {
-  const columns = COLUMNS.map(([name, type]) => `${quoteIdentifier(name)} ${type}`).join(', ');
+  const columns = RECEIPT_COLUMNS.map((c) => `${quoteIdentifier(c.name)} ${TYPES[c.type]}`).join(', ');
   return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(RECEIPTS_TABLE)} (${columns}) COMMENT = 'Batch export receipts'`;
-}
-
-/** One receipt row as a run writes it. */
-export interface ReceiptRow {
-  exportId: string;
-  table: string;
-  /** The interval, epoch ms. */
-  start: number;
-  end: number;
-  receipt: RunReceipt;
 }
 
 /**
@@ -48,35 +38,13 @@ export async function writeReceipt(session: SnowflakeSession, row: ReceiptRow, w
   const table = quoteIdentifier(RECEIPTS_TABLE);
   await session.query(`DELETE FROM ${table} WHERE "export_id" = ? AND "data_interval_start" = ?`, 'DELETE receipt', [
     row.exportId,
-    utc(row.start),
+    utcTimestamp(row.start),
   ]);
-  const r = row.receipt;
+  const params = RECEIPT_COLUMNS.map((c) => (c.type === 'json' ? 'PARSE_JSON(?)' : '?'));
   await session.query(
-    `INSERT INTO ${table} (${COLUMNS.map(([name]) => quoteIdentifier(name)).join(', ')})` +
-      ` SELECT ?, ?, ?, ?, ?, ?, ?, ?, PARSE_JSON(?), ?, ?`,
+    `INSERT INTO ${table} (${RECEIPT_COLUMNS.map((c) => quoteIdentifier(c.name)).join(', ')})` +
+      ` SELECT ${params.join(', ')}`,
     'INSERT receipt',
-    [
-      row.exportId,
-      row.table,
-      utc(row.start),
-      utc(row.end),
-      r.records,
-      r.checksum,
-      r.min_inserted_at,
-      r.max_inserted_at,
-      JSON.stringify(r.files),
-      r.version,
-      utc(writtenAt),
-    ],
+    receiptValues(row, writtenAt),
   );
-}
-
-/**
- * `2024-01-01T10:00:00.000+00:00`, written like the records' own timestamps:
- * a TIMESTAMP_NTZ column keeps its wall clock (UTC), and an existing table
- * with TIMESTAMP_TZ or _LTZ columns compares it as the same instant whatever
- * the session's TIMEZONE.
- */
-export function utc(ms: number): string {
-  return new Date(ms).toISOString().replace('Z', '+00:00');
 }

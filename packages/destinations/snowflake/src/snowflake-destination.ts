@@ -8,13 +8,13 @@ import {
   type DestinationCheckOptions,
   type ModelSchema,
   type NetworkPolicy,
-  type RunReceipt,
+  receiptRowOf,
 } from '@bx/core';
 import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
 import type { SnowflakeConfig } from './snowflake-config';
 import { createTableSql, incompatibleColumns } from './record-table';
 import { replaceIntervalRows } from './interval-load';
-import { createReceiptsTableSql, type ReceiptRow } from './receipts-table';
+import { createReceiptsTableSql } from './receipts-table';
 import { SnowflakeSession, useContext, type SessionTimeouts } from './snowflake-session';
 import { attemptStageFolder, quoteIdentifier, runStageFolder } from './sql-text';
 import { putFile, removeStaged } from './table-stage';
@@ -139,7 +139,7 @@ export class SnowflakeDestination implements DestinationWriter {
           files: staged,
           records: result.records,
           nonce,
-          receipt: result.receipt && this.receiptRow(ctx, result.receipt),
+          receipt: result.receipt && receiptRowOf(ctx, table, result.receipt),
         });
         result.files = files;
         ctx.logger.info('snowflake records merged', { records: result.records, files: staged.length, merged });
@@ -159,7 +159,7 @@ export class SnowflakeDestination implements DestinationWriter {
         folder,
         files: staged,
         records: result.records,
-        receipt: result.receipt && this.receiptRow(ctx, result.receipt),
+        receipt: result.receipt && receiptRowOf(ctx, table, result.receipt),
       });
       result.files = files;
       ctx.logger.info('snowflake interval loaded', {
@@ -240,12 +240,6 @@ export class SnowflakeDestination implements DestinationWriter {
       await session.close();
       throw err;
     }
-  }
-
-  /** The interval's row of batch_export_receipts. */
-  private receiptRow(ctx: RunContext, receipt: RunReceipt): ReceiptRow {
-    const { exportId, dataIntervalStart: start, dataIntervalEnd: end } = ctx;
-    return { exportId, table: this.config.table_name, start, end, receipt };
   }
 
   private async useContext(session: SnowflakeSession): Promise<void> {

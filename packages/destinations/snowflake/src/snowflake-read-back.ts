@@ -1,7 +1,13 @@
-import { PermanentError, ReadBackTally, type IntervalReadBack, type ReadBackRequest } from '@bx/core';
+import {
+  PermanentError,
+  RECEIPTS_TABLE,
+  ReadBackTally,
+  utcTimestamp as utc,
+  type IntervalReadBack,
+  type ReadBackRequest,
+} from '@bx/core';
 import type { SnowflakeConfig } from './snowflake-config';
 import { DEFAULT_SNOWFLAKE_OPTIONS } from './snowflake-destination';
-import { RECEIPTS_TABLE, utc } from './receipts-table';
 import { SnowflakeSession, useContext } from './snowflake-session';
 import { quoteIdentifier } from './sql-text';
 

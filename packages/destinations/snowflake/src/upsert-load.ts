@@ -1,6 +1,6 @@
-import type { ModelSchema, TableLoad } from '@bx/core';
+import type { ModelSchema, ReceiptRow, TableLoad } from '@bx/core';
 import { verifyCopy } from './interval-load';
-import { writeReceipt, type ReceiptRow } from './receipts-table';
+import { writeReceipt } from './receipts-table';
 import type { SnowflakeSession } from './snowflake-session';
 import { quoteIdentifier, tableStage } from './sql-text';
 

@@ -1,0 +1,25 @@
+import { verifyMain } from '@bx/cli';
+import { testEnv } from './env';
+import type { ReconcileBed } from './reconcile-bed';
+
+/**
+ * `npm run verify` against a bed's Redis prefix and ClickHouse database:
+ * `env()` as the command reads it, `verify(argv)` run in this process
+ * (its exit code and what it printed). `bed` is read at each call.
+ */
+export function verifyCommand(bed: () => ReconcileBed) {
+  const env = (): Record<string, string> => ({
+    REDIS_URL: testEnv.REDIS_URL,
+    QUEUE_PREFIX: bed().prefix,
+    CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
+    CLICKHOUSE_DATABASE: bed().ch.database,
+  });
+  const verify = async (argv: string[], environment: Record<string, string> = env()) => {
+    let stdout = '';
+    let stderr = '';
+    const out = { write: (s: string) => (stdout += s) };
+    const code = await verifyMain(argv, environment, out, { write: (s: string) => (stderr += s) });
+    return { code, stdout, stderr };
+  };
+  return { env, verify };
+}
