@@ -189,6 +189,36 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     }
   });
 
+  it('write binary timestamps of runs of one day and of days apart as the text path does (the date is reused)', () => {
+    const random = seededRandom(29);
+    // Runs of rows on one day (the date's text is reused from row to row), then a jump of days or years.
+    let day = Date.parse('2024-02-27T00:00:00Z');
+    const instant = () => {
+      if (random() < 0.05) day += Math.floor((random() - 0.3) * 800) * 86_400_000;
+      const ms = day + Math.floor(random() * 86_400_000);
+      return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}.${String(Math.floor(random() * 1e6)).padStart(6, '0')}`;
+    };
+    const rows = Array.from({ length: 2000 }, () =>
+      wire({ timestamp: instant(), created_at: instant(), inserted_at: random() < 0.1 ? null : instant() }),
+    );
+    for (const digits of [6, 0]) {
+      const layout = new Uint8Array(11);
+      layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = dateTime64(digits);
+      const printed = (t: string | null) => (t === null || digits ? t : t.slice(0, 19));
+      const twin = rows.map((r) => ({
+        ...r,
+        timestamp: printed(r.timestamp)!,
+        created_at: printed(r.created_at)!,
+        inserted_at: printed(r.inserted_at),
+      }));
+      const sut = decodeRowBinary(encodeRowBinary(rows, { time: digits }), eventsFormat(layout));
+      const text = decodeRowBinary(encodeRowBinary(twin));
+      expect(sut.exactRows).to.equal(0);
+      expect(sut.records().toString('utf8')).to.equal(text.records().toString('utf8'));
+      expect(sut.records().toString('utf8')).to.equal(reference(sut));
+    }
+  });
+
   it('read timestamps before 1970 from a DateTime64, the fraction counted up from the second before', () => {
     const layout = new Uint8Array(11);
     layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = dateTime64(6);

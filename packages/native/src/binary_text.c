@@ -49,17 +49,16 @@ int bx_binary_time(const uint8_t *b, int64_t s, int64_t e, uint8_t encoding, int
   return 1;
 }
 
-static void two(uint8_t *out, int64_t v) {
-  out[0] = (uint8_t)('0' + v / 10);
-  out[1] = (uint8_t)('0' + v % 10);
-}
+/* "00" to "99": a pair of digits in one copy (a division by 10 each cost more). */
+static const char PAIRS[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
 
-int bx_time_text(uint8_t *out, int64_t seconds, int64_t fraction, int digits) {
-  int64_t days = seconds / 86400, secs = seconds % 86400;
-  if (secs < 0) {
-    secs += 86400;
-    days -= 1;
-  }
+static void two(uint8_t *out, int64_t v) { memcpy(out, PAIRS + 2 * v, 2); }
+
+/* `YYYY-MM-DD` of a day since 1970-01-01; 0 for a year outside 0000-9999. */
+static int date_text(uint8_t *out, int64_t days) {
   /* Civil date from days since 1970-01-01 (proleptic Gregorian; Howard Hinnant's days_from_civil, inverted). */
   const int64_t z = days + 719468;
   const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -77,12 +76,32 @@ int bx_time_text(uint8_t *out, int64_t seconds, int64_t fraction, int digits) {
   two(out + 5, m);
   out[7] = '-';
   two(out + 8, d);
+  return 1;
+}
+
+int bx_time_text_cached(uint8_t *out, int64_t seconds, int64_t fraction, int digits, bx_day_cache_t *cache) {
+  int64_t days = seconds / 86400, secs = seconds % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    days -= 1;
+  }
+  if (!cache) {
+    if (!date_text(out, days)) return 0;
+  } else {
+    if (days != cache->day || !cache->valid) {
+      if (!date_text(cache->text, days)) return 0;
+      cache->day = days;
+      cache->valid = 1;
+    }
+    memcpy(out, cache->text, 10);
+  }
   out[10] = ' ';
-  two(out + 11, secs / 3600);
+  const int64_t minutes = secs / 60;
+  two(out + 11, minutes / 60);
   out[13] = ':';
-  two(out + 14, secs / 60 % 60);
+  two(out + 14, minutes % 60);
   out[16] = ':';
-  two(out + 17, secs % 60);
+  two(out + 17, secs - minutes * 60);
   if (digits == 0) return 19;
   out[19] = '.';
   for (int i = digits; i > 0; i--) {
@@ -90,4 +109,8 @@ int bx_time_text(uint8_t *out, int64_t seconds, int64_t fraction, int digits) {
     fraction /= 10;
   }
   return 20 + digits;
+}
+
+int bx_time_text(uint8_t *out, int64_t seconds, int64_t fraction, int digits) {
+  return bx_time_text_cached(out, seconds, fraction, digits, NULL);
 }
