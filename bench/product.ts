@@ -47,7 +47,7 @@ export interface ProductResult {
    * thread first, as a rule), and all of them. On a shared machine a steadier measure of the
    * product's own work than the wall time.
    */
-  cpu: Array<{ main: number; others: number[]; total: number }>;
+  cpu: Array<{ main: number; others: number[]; total: number; minor_faults: number }>;
 }
 
 /**
@@ -95,6 +95,7 @@ export async function runProductCase(
     for (let rep = 0; rep < reps; rep++) {
       beforeRep(rep);
       const cpuBefore = worker.threadCpuSeconds();
+      const faultsBefore = worker.minorFaults();
       const began = performance.now();
       if (rep === 0) await deps.queue.enqueue([job]);
       else {
@@ -120,7 +121,7 @@ export async function runProductCase(
       const ended = c.destination === 'Snowflake' ? deps.snowflake!.copyArrivedAt(began) : performance.now();
       if (ended === undefined) throw new Error(`${c.name}: no COPY INTO reached the Snowflake server`);
       result.seconds.push((ended - began) / 1000);
-      result.cpu.push(cpuSince(worker, cpuBefore));
+      result.cpu.push({ ...cpuSince(worker, cpuBefore), minor_faults: worker.minorFaults() - faultsBefore });
       onRep(rep, result.seconds[rep]!);
     }
     result.peakRssMb = worker.peakRssMb();
@@ -131,7 +132,10 @@ export async function runProductCase(
 }
 
 /** The worker's CPU seconds by thread since `before` (see ProductResult.cpu). */
-function cpuSince(worker: WorkerProcess, before: Map<number, number>): ProductResult['cpu'][number] {
+function cpuSince(
+  worker: WorkerProcess,
+  before: Map<number, number>,
+): Omit<ProductResult['cpu'][number], 'minor_faults'> {
   const spent = [...worker.threadCpuSeconds()].map(([tid, s]) => ({ tid, s: s - (before.get(tid) ?? 0) }));
   const round = (x: number) => +x.toFixed(2);
   const others = spent.filter((t) => t.tid !== worker.pid).map((t) => t.s);

@@ -58,6 +58,12 @@ export class WorkerProcess {
     return kb / 1024;
   }
 
+  /** Minor page faults of the process so far (memory the kernel mapped on first touch). */
+  minorFaults(): number {
+    const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  }
+
   /** CPU time the process has used so far (user + system), in seconds. */
   cpuSeconds(): number {
     return statCpuSeconds(readFileSync(`/proc/${this.child.pid}/stat`, 'utf8'));
