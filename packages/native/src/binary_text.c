@@ -7,10 +7,39 @@
 #include "bx_native.h"
 #include <string.h>
 
-static const char HEX[] = "0123456789abcdef";
-
 void bx_uuid_text(uint8_t *out, const uint8_t *b) {
   /* Two little-endian UInt64, the high half first: text byte i is b[7 - i], then b[15 - (i - 8)]. */
+#if defined(__SSE2__)
+  /*
+   * All 32 digits at once: byte-swapped halves, nibbles split and interleaved, then '0' + x, and
+   * 39 more for a-f. The records of 1.9M 400-byte rows (two UUIDs each; bench/data-path-cpu.ts,
+   * alternated 3 times): 0.24-0.31 s with a digit at a time, 0.22-0.26 s.
+   */
+  uint64_t hi, lo;
+  memcpy(&hi, b, 8);
+  memcpy(&lo, b + 8, 8);
+  const __m128i v = _mm_set_epi64x((long long)__builtin_bswap64(lo), (long long)__builtin_bswap64(hi));
+  const __m128i nibble = _mm_set1_epi8(0x0f);
+  const __m128i high = _mm_and_si128(_mm_srli_epi16(v, 4), nibble), low = _mm_and_si128(v, nibble);
+  __m128i digits[2] = {_mm_unpacklo_epi8(high, low), _mm_unpackhi_epi8(high, low)};
+  for (int k = 0; k < 2; k++) {
+    const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(digits[k], _mm_set1_epi8(9)), _mm_set1_epi8('a' - '0' - 10));
+    digits[k] = _mm_add_epi8(_mm_add_epi8(digits[k], _mm_set1_epi8('0')), letter);
+  }
+  uint8_t hex[32];
+  _mm_storeu_si128((__m128i *)hex, digits[0]);
+  _mm_storeu_si128((__m128i *)(hex + 16), digits[1]);
+  memcpy(out, hex, 8);
+  out[8] = '-';
+  memcpy(out + 9, hex + 8, 4);
+  out[13] = '-';
+  memcpy(out + 14, hex + 12, 4);
+  out[18] = '-';
+  memcpy(out + 19, hex + 16, 4);
+  out[23] = '-';
+  memcpy(out + 24, hex + 20, 12);
+#else
+  static const char HEX[] = "0123456789abcdef";
   int o = 0;
   for (int i = 0; i < 16; i++) {
     if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
@@ -18,6 +47,7 @@ void bx_uuid_text(uint8_t *out, const uint8_t *b) {
     out[o++] = (uint8_t)HEX[x >> 4];
     out[o++] = (uint8_t)HEX[x & 15];
   }
+#endif
 }
 
 static const int64_t POW10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
