@@ -73,6 +73,12 @@ function batchesOf(bytes: Buffer, layout: Uint8Array, maxRows: number): EventBat
   return batches;
 }
 
+/** This process's minor page faults so far (memory the kernel mapped on first touch). */
+function minorFaults(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
 function cpu(f: () => void): number {
   const before = process.cpuUsage();
   f();
@@ -93,6 +99,7 @@ async function main(): Promise<void> {
     const seconds: Record<string, number> = {};
     let recordBytes = 0;
     let compressed = 0;
+    let parquetFaults: number | undefined;
     if (stages.includes('frame')) {
       // One index for every batch, as the source reuses a batch buffer's index.
       let index = frameRows(batches[0]!.bytes, batches[0]!.format).index;
@@ -131,6 +138,7 @@ async function main(): Promise<void> {
       const sink = async (chunk: Buffer) => {
         compressed += chunk.length;
       };
+      const faults = minorFaults();
       const encoder = await ParquetEncoder.create('zstd', sink);
       const before = process.cpuUsage();
       for (const b of batches) await encoder.write(b);
@@ -138,6 +146,7 @@ async function main(): Promise<void> {
       const used = process.cpuUsage(before);
       // The zstd thread's CPU counts in process.cpuUsage too: this is the process's.
       seconds.parquet_process = (used.user + used.system) / 1e6;
+      parquetFaults = minorFaults() - faults;
     }
     const ns = (s: number) => Math.round((s * 1e9) / rows);
     console.log(
@@ -147,6 +156,7 @@ async function main(): Promise<void> {
         ns_per_row: Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, ns(v)])),
         record_mb: Math.round(recordBytes / 1e6),
         compressed_mb: Math.round(compressed / 1e6),
+        parquet_minor_faults: parquetFaults,
       }),
     );
   }
