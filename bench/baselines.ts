@@ -10,16 +10,19 @@ export interface BaselineResult {
   bytes: number;
 }
 
-/** The product's own SELECT for the benchmark interval (without FORMAT). */
-function productSelect(database: string): string {
-  return buildEventsQuery({
-    database,
-    table: 'events',
-    intervalColumn: 'inserted_at',
-    teamId: BENCH_TEAM,
-    start: BENCH_START,
-    end: BENCH_END,
-  });
+/** The product's own SELECT for the benchmark interval (without FORMAT); `layout`: the worker's binary fields. */
+export function productSelect(database: string, layout?: Readonly<Uint8Array>): string {
+  return buildEventsQuery(
+    {
+      database,
+      table: 'events',
+      intervalColumn: 'inserted_at',
+      teamId: BENCH_TEAM,
+      start: BENCH_START,
+      end: BENCH_END,
+    },
+    layout,
+  );
 }
 
 /** The product's own SELECT for the benchmark interval, as JSON (B0), as sent over HTTP. */

@@ -142,6 +142,7 @@ async function main(): Promise<void> {
           peak_rss_mb: Math.round(r.peakRssMb),
           records: r.records,
           rep_seconds: r.seconds.map((x) => +x.toFixed(2)),
+          worker_cpu_s: r.cpu,
         }),
       );
     }

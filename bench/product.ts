@@ -42,6 +42,12 @@ export interface ProductResult {
   records: number;
   bytes: number;
   peakRssMb: number;
+  /**
+   * The worker's CPU seconds per repetition: its main thread, the busiest other threads (the zstd
+   * thread first, as a rule), and all of them. On a shared machine a steadier measure of the
+   * product's own work than the wall time.
+   */
+  cpu: Array<{ main: number; others: number[]; total: number; minor_faults: number }>;
 }
 
 /**
@@ -79,7 +85,7 @@ export async function runProductCase(
   });
   const worker = new WorkerProcess({ ...deps.workerEnv, WORKER_CONCURRENCY: '1' });
   await worker.started();
-  const result: ProductResult = { seconds: [], records: 0, bytes: 0, peakRssMb: 0 };
+  const result: ProductResult = { seconds: [], records: 0, bytes: 0, peakRssMb: 0, cpu: [] };
   const runId = runIdFor(exp.id, BENCH_START);
   const job = { run_id: runId, export_id: exp.id, data_interval_start: BENCH_START, data_interval_end: BENCH_END };
   try {
@@ -88,6 +94,8 @@ export async function runProductCase(
     ]);
     for (let rep = 0; rep < reps; rep++) {
       beforeRep(rep);
+      const cpuBefore = worker.threadCpuSeconds();
+      const faultsBefore = worker.minorFaults();
       const began = performance.now();
       if (rep === 0) await deps.queue.enqueue([job]);
       else {
@@ -113,6 +121,7 @@ export async function runProductCase(
       const ended = c.destination === 'Snowflake' ? deps.snowflake!.copyArrivedAt(began) : performance.now();
       if (ended === undefined) throw new Error(`${c.name}: no COPY INTO reached the Snowflake server`);
       result.seconds.push((ended - began) / 1000);
+      result.cpu.push({ ...cpuSince(worker, cpuBefore), minor_faults: worker.minorFaults() - faultsBefore });
       onRep(rep, result.seconds[rep]!);
     }
     result.peakRssMb = worker.peakRssMb();
@@ -120,6 +129,24 @@ export async function runProductCase(
     await worker.stop();
   }
   return result;
+}
+
+/** The worker's CPU seconds by thread since `before` (see ProductResult.cpu). */
+function cpuSince(
+  worker: WorkerProcess,
+  before: Map<number, number>,
+): Omit<ProductResult['cpu'][number], 'minor_faults'> {
+  const spent = [...worker.threadCpuSeconds()].map(([tid, s]) => ({ tid, s: s - (before.get(tid) ?? 0) }));
+  const round = (x: number) => +x.toFixed(2);
+  const others = spent.filter((t) => t.tid !== worker.pid).map((t) => t.s);
+  return {
+    main: round(spent.find((t) => t.tid === worker.pid)?.s ?? 0),
+    others: others
+      .sort((a, b) => b - a)
+      .slice(0, 3)
+      .map(round),
+    total: round(spent.reduce((sum, t) => sum + t.s, 0)),
+  };
 }
 
 function destinationOf(

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat times. */
@@ -58,16 +58,46 @@ export class WorkerProcess {
     return kb / 1024;
   }
 
+  /** Minor page faults of the process so far (memory the kernel mapped on first touch). */
+  minorFaults(): number {
+    const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  }
+
   /** CPU time the process has used so far (user + system), in seconds. */
   cpuSeconds(): number {
-    // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name (which may hold spaces).
-    const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    return statCpuSeconds(readFileSync(`/proc/${this.child.pid}/stat`, 'utf8'));
+  }
+
+  /**
+   * CPU time (user + system, seconds) of each of the process's threads so far, by thread id: the
+   * main thread's id is the process's (`pid`). Node names its threads all alike, so a thread is
+   * told by its share (the zstd thread is the busiest after the main one).
+   */
+  threadCpuSeconds(): Map<number, number> {
+    const threads = new Map<number, number>();
+    for (const tid of readdirSync(`/proc/${this.child.pid}/task`)) {
+      try {
+        threads.set(Number(tid), statCpuSeconds(readFileSync(`/proc/${this.child.pid}/task/${tid}/stat`, 'utf8')));
+      } catch {
+        // The thread ended between the listing and the read.
+      }
+    }
+    return threads;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
   }
 
   async stop(): Promise<void> {
     this.child.kill('SIGTERM');
     await this.exited;
   }
+}
+
+/** User + system seconds of a /proc/<pid>/stat (or task stat) line: fields 14 and 15, counted after the command name. */
+function statCpuSeconds(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
-import { PartUpload } from '@bx/destination-s3';
+import { freePartBuffers, PartUpload } from '@bx/destination-s3';
 import { recordCommands } from '../helpers/run-context';
 import { createBucket, getObject, listKeys, testS3Client } from '../helpers/s3';
 
@@ -95,6 +95,27 @@ describe('PartUpload on the S3 server', () => {
     expect(await getObject(client, bucket, 'empty.bin')).to.have.length(0);
   });
 
+  it('hands its part buffers to the next upload once complete, each object exactly its bytes', async () => {
+    // A part size of this test's own: the buffers counted are the ones these uploads give back.
+    const partSize = 5 * MiB + 17;
+    const first = randomBytes(11 * MiB);
+    const a = upload('a.bin', partSize);
+    await writeUneven(a, first);
+    await a.complete();
+    const free = freePartBuffers(partSize);
+    expect(free).to.be.greaterThan(1);
+    // The next object's first write takes a whole free part at once (no growing from 64 KiB).
+    const second = randomBytes(7 * MiB);
+    const b = upload('b.bin', partSize);
+    await b.write(second.subarray(0, 100));
+    expect(freePartBuffers(partSize)).to.equal(free - 1);
+    await writeUneven(b, second.subarray(100));
+    await b.complete();
+    expect((await getObject(client, bucket, 'a.bin')).equals(first)).to.equal(true);
+    expect((await getObject(client, bucket, 'b.bin')).equals(second)).to.equal(true);
+    expect(freePartBuffers(partSize)).to.equal(free);
+  });
+
   it('a failed part fails the upload, aborts it, and leaves no object', async () => {
     const c = testS3Client();
     const sent = recordCommands(c);
@@ -108,6 +129,7 @@ describe('PartUpload on the S3 server', () => {
       { step: 'initialize', name: 'failPartTwo' },
     );
     const target = upload('broken.bin', 5 * MiB, c);
+    const free = freePartBuffers(5 * MiB);
     let failure: unknown;
     try {
       await writeUneven(target, randomBytes(16 * MiB));
@@ -120,5 +142,7 @@ describe('PartUpload on the S3 server', () => {
     expect(sent.map((s) => s.command)).to.include('AbortMultipartUploadCommand');
     expect(sent.map((s) => s.command)).not.to.include('CompleteMultipartUploadCommand');
     expect(await listKeys(client, bucket)).to.deep.equal([]);
+    // Its buffers are not handed on: a request cut short might still hold one.
+    expect(freePartBuffers(5 * MiB)).to.be.at.most(free);
   });
 });

@@ -2,7 +2,14 @@ import { expect } from 'chai';
 import { createCompressor, ZSTD_PARQUET_PAGES } from '@bx/destination-s3';
 import { EventBatch } from '@bx/batch';
 import type { EventRow } from '@bx/core';
-import { terminateZstdThread, ZSTD_JSON_LINES, ZstdSlotStream, zstdFrames, type LentFrame } from '@bx/zstd';
+import {
+  freeStreamMemory,
+  terminateZstdThread,
+  ZSTD_JSON_LINES,
+  ZstdSlotStream,
+  zstdFrames,
+  type LentFrame,
+} from '@bx/zstd';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -152,6 +159,45 @@ describe('zstd JSON Lines in memory shared with the zstd thread (ZstdSlotStream)
     expect(slots.length, 'several slots of rows').to.be.greaterThan(1);
     expect(slots[0]).to.be.above(1000).and.below(20_000);
     expect(slots.at(-1), 'the too large row stops the slots: the rest is copied').to.equal(0);
+  });
+
+  it('hands its memory to the next stream once its frame has ended, not after a failure; the next frame is exactly its own input', async () => {
+    const big = randomBytes(3 * 1024 * 1024);
+    const first = new ZstdSlotStream(ZSTD_JSON_LINES, async () => undefined);
+    await first.write((input) => {
+      input.set(big);
+      return big.length;
+    });
+    await first.end();
+    const free = freeStreamMemory();
+    expect(free).to.be.greaterThan(0);
+    let failure: unknown = null;
+    await first.write(() => 0).catch((err: unknown) => (failure = err));
+    expect((failure as Error | null)?.message).to.equal('zstd stream ended');
+
+    // The next stream writes into that memory (the pool gives it up), over the first stream's bytes.
+    const small = Buffer.from('{"a":1}\n'.repeat(1000));
+    const out: Buffer[] = [];
+    const second = new ZstdSlotStream(ZSTD_JSON_LINES, async (chunk) => void out.push(Buffer.from(chunk)));
+    await second.write((input) => {
+      input.set(small);
+      return small.length;
+    });
+    expect(freeStreamMemory()).to.equal(free - 1);
+    await second.end();
+    expect(decompress(Buffer.concat(out)).equals(small)).to.equal(true);
+    expect(freeStreamMemory()).to.equal(free);
+
+    // A stream whose sink failed keeps its memory: a request may still be writing there.
+    const failing = new ZstdSlotStream(ZSTD_JSON_LINES, async () => {
+      throw new Error('sink down');
+    });
+    await failing.write((input) => {
+      input.set(small);
+      return small.length;
+    });
+    await failing.end().catch(() => undefined);
+    expect(freeStreamMemory()).to.equal(free - 1);
   });
 
   it('refuses writes after destroy()', async () => {

@@ -125,6 +125,35 @@ describe('verbatimJsonField (C, packages/native): JSON text copied into a record
     expect(checked).to.equal(specials.length * 24 * 6);
   });
 
+  it('checks a value the same whatever bytes precede it in the buffer (the C scan reads the 16 that end a value)', () => {
+    const hostile = Buffer.from([
+      0x22, 0x5c, 0x01, 0xff, 0x0a, 0x22, 0x7d, 0x5c, 0xc3, 0x00, 0x22, 0x5c, 0x80, 0x1f, 0x22, 0x22,
+    ]);
+    const texts = [
+      ...CORPUS,
+      '{"plan":"pro"}',
+      '{"a":""}',
+      '"x"',
+      '""',
+      '{"$browser":"Chrome","price":916,"blob":""}',
+      '["é","\\u00e9","a\\"b",""]',
+      '{"a":"\u2028"}',
+      '{"k":"abc',
+    ];
+    let checked = 0;
+    for (const text of texts) {
+      const value = Buffer.from(text);
+      for (let before = 0; before <= 16; before++) {
+        const bytes = Buffer.concat([hostile.subarray(0, before), value, hostile]);
+        expect(isVerbatim(bytes, before, before + value.length), `${before}: ${JSON.stringify(text)}`).to.equal(
+          verbatim(text),
+        );
+        checked++;
+      }
+    }
+    expect(checked).to.equal(texts.length * 17);
+  });
+
   it('never accepts a text JSON.parse refuses, over 20,000 random mutations', () => {
     const random = seededRandom(7);
     const alphabet = [

@@ -2,6 +2,7 @@ import { type EventRow } from '@bx/core';
 import { EventBatch, eventsFormat, Field, FieldEncoding, dateTime64 } from '@bx/batch';
 import { decodeRowBinary } from '@bx/clickhouse';
 import {
+  freeColumnBuffers,
   ParquetEncoder,
   ZSTD_PARQUET_PAGES,
   type ParquetCompression,
@@ -229,6 +230,28 @@ describe('Parquet writer: files read back by DuckDB and hyparquet', function () 
     expect([read[0]!.timestamp, read[0]!.created_at]).to.deep.equal(['1704103200500000', '1704103200123456']);
     expect([read[1]!.timestamp, read[1]!.inserted_at]).to.deep.equal(['1704096000000000', '1704103200000001']);
     expect([read[6]!.team_id, read[6]!.timestamp]).to.deep.equal(['9223372036854775807', '9007199254740991']);
+  });
+
+  it('hands its pages and column chunks to the next file once written, whose bytes are still its own', async () => {
+    const batches = inBatches(
+      Array.from({ length: 30_000 }, (_, i) => row(i)),
+      2500,
+    );
+    const first = await encode('zstd', batches);
+    const free = freeColumnBuffers();
+    expect(free.pages).to.be.at.least(11);
+    expect(free.chunks).to.be.at.least(11);
+    // A file of other rows writes over them: it takes a page per column at once, and chunks as it needs them.
+    const encoder = await ParquetEncoder.create('zstd', async () => undefined);
+    expect(freeColumnBuffers().pages).to.equal(free.pages - 11);
+    for (const b of inBatches(
+      Array.from({ length: 5_000 }, (_, i) => row(i + 99_999)),
+      1000,
+    ))
+      await encoder.write(b);
+    await encoder.finish();
+    expect(freeColumnBuffers()).to.deep.equal(free);
+    expect((await encode('zstd', batches)).data.equals(first.data)).to.equal(true);
   });
 
   it('writes binary UUIDs and timestamps (DateTime, DateTime64) as their text and microseconds: the same file', async () => {

@@ -182,19 +182,24 @@ describe('ResponseBatches with a buffer pool', () => {
     );
     for (let at = 0; at < answer.length; at += 997) sut.push(answer.subarray(at, at + 997));
     sut.closed();
-    const got = uuids(await drain(sut));
+    const batches = await drain(sut);
     sut.release();
-    return { got };
+    return { got: uuids(batches), indexes: new Set(batches.map((b) => b.index.buffer)) };
   };
 
   it('a response done with hands its buffers to the next one, whose rows are its own', async () => {
     const pool = new BufferPool(100);
-    expect((await read(pool, true)).got).to.deep.equal(rows.map((r) => r.uuid));
+    const first = await read(pool, true);
+    expect(first.got).to.deep.equal(rows.map((r) => r.uuid));
     const kept = pool.size;
     expect(kept).to.be.greaterThan(1);
-    expect((await read(pool, true)).got).to.deep.equal(rows.map((r) => r.uuid));
-    // The second response read into the buffers the first gave back (fresh ones would double the pool).
+    const second = await read(pool, true);
+    expect(second.got).to.deep.equal(rows.map((r) => r.uuid));
+    // The second response read into the buffers the first gave back (fresh ones would double the pool),
+    // and framed most batches into their indexes (fresh ones would share none).
     expect(pool.size).to.equal(kept);
+    const reused = [...second.indexes].filter((index) => first.indexes.has(index));
+    expect(reused.length).to.be.greaterThan(second.indexes.size / 2);
   });
 
   it('a reader that may keep views of its batches (no reuseBuffers) gives nothing back; nor does one still reading', async () => {

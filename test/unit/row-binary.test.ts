@@ -189,6 +189,46 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     }
   });
 
+  it('write binary UUIDs of every digit, and timestamps of runs of one day and of days apart, as the text path does', () => {
+    const random = seededRandom(29);
+    const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[Math.floor(random() * 16)]).join('');
+    const uuid = () => `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`;
+    // Runs of rows on one day (the date's text is reused from row to row), then a jump of days or years.
+    let day = Date.parse('2024-02-27T00:00:00Z');
+    const instant = () => {
+      if (random() < 0.05) day += Math.floor((random() - 0.3) * 800) * 86_400_000;
+      const ms = day + Math.floor(random() * 86_400_000);
+      return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}.${String(Math.floor(random() * 1e6)).padStart(6, '0')}`;
+    };
+    const rows = Array.from({ length: 2000 }, () =>
+      wire({
+        uuid: uuid(),
+        person_id: uuid(),
+        timestamp: instant(),
+        created_at: instant(),
+        inserted_at: random() < 0.1 ? null : instant(),
+      }),
+    );
+    for (const digits of [6, 0]) {
+      const layout = new Uint8Array(11);
+      layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = dateTime64(digits);
+      layout[Field.uuid] = layout[Field.person_id] = FieldEncoding.UUID;
+      const printed = (t: string | null) => (t === null || digits ? t : t.slice(0, 19));
+      const twin = rows.map((r) => ({
+        ...r,
+        timestamp: printed(r.timestamp)!,
+        created_at: printed(r.created_at)!,
+        inserted_at: printed(r.inserted_at),
+      }));
+      const sut = decodeRowBinary(encodeRowBinary(rows, { uuid: 'binary', time: digits }), eventsFormat(layout));
+      const text = decodeRowBinary(encodeRowBinary(twin));
+      expect(sut.exactRows).to.equal(0);
+      expect(sut.rows().map((r) => [r.uuid, r.person_id])).to.deep.equal(rows.map((r) => [r.uuid, r.person_id]));
+      expect(sut.records().toString('utf8')).to.equal(text.records().toString('utf8'));
+      expect(sut.records().toString('utf8')).to.equal(reference(sut));
+    }
+  });
+
   it('read timestamps before 1970 from a DateTime64, the fraction counted up from the second before', () => {
     const layout = new Uint8Array(11);
     layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = dateTime64(6);

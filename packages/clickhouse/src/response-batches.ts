@@ -1,4 +1,4 @@
-import type { BufferPool } from './buffer-pool';
+import type { BufferPool, PooledBuffer } from './buffer-pool';
 import { EVENTS_FORMAT, type BatchFormat, type EventBatch, type RecordBatch } from '@bx/batch';
 import { ChunkedBody } from './chunked-body';
 import { decodeRowBinary, frameRows } from './row-binary-frames';
@@ -107,7 +107,9 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
     this.format = opts.format ?? (EVENTS_FORMAT as unknown as BatchFormat<B>);
     this.threshold = opts.batchBytes;
     this.standardSize = opts.batchBytes + READ_ROOM;
-    this.buf = opts.pool?.take(this.standardSize) ?? Buffer.allocUnsafeSlow(this.standardSize);
+    const first = opts.pool?.take(this.standardSize);
+    this.buf = first?.buf ?? Buffer.allocUnsafeSlow(this.standardSize);
+    this.index = first?.index;
   }
 
   /** Where the next bytes read go (at least READ_ROOM bytes). */
@@ -196,12 +198,12 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
   release(): void {
     const pool = this.opts.pool;
     if (!pool || !this.opts.reuseBuffers || !(this.ended || this.failure)) return;
-    const bufs = new Set([this.buf, ...this.spare.map((m) => m.buf), ...this.ready.map((r) => r.memory.buf)]);
-    if (this.lent) bufs.add(this.lent.buf);
+    const memories = [{ buf: this.buf, index: this.index }, ...this.spare, ...this.ready.map((r) => r.memory)];
+    if (this.lent) memories.push(this.lent);
     this.ready.length = 0;
     this.spare.length = 0;
     this.lent = null;
-    for (const buf of bufs) if (buf.length === this.standardSize) pool.give(buf);
+    for (const memory of memories) if (memory.buf.length === this.standardSize) pool.give(memory);
   }
 
   /** The next batch; null after the last. Rejects once the response failed. */
@@ -283,11 +285,7 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
     if (frames.count > 0) this.add(this.format.batch(this.buf.subarray(0, frames.used), frames.index, frames.count));
     if (frames.count === 0 && this.buf.length - frames.used >= this.threshold + READ_ROOM) return;
     const size = this.threshold + READ_ROOM;
-    const pooled = (): BatchMemory | undefined => {
-      const buf = this.opts.pool?.take(size);
-      return buf && { buf };
-    };
-    const next: BatchMemory = (size === this.standardSize && (this.spare.pop() ?? pooled())) || {
+    const next: BatchMemory = (size === this.standardSize && (this.spare.pop() ?? this.opts.pool?.take(size))) || {
       buf: Buffer.allocUnsafeSlow(size),
     };
     this.buf.copy(next.buf, 0, frames.used, this.filled);
@@ -328,10 +326,7 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
 }
 
 /** A batch buffer and the index its rows were framed into, reused together. */
-interface BatchMemory {
-  buf: Buffer;
-  index?: Int32Array;
-}
+type BatchMemory = PooledBuffer;
 
 /** How the body's end is known; `decode` turns the bytes read at `[from, to)` into data ending where it answers. */
 interface BodyReader {

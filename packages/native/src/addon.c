@@ -1,6 +1,7 @@
 /* N-API bindings of @bx/native (see ../index.d.ts). */
 #include <node_api.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include "bx_native.h"
 
@@ -120,6 +121,51 @@ static napi_value copy_bytes(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Where a records call writes: out, and state = [row, out offset] (a Float64Array(2)) read into row and o. */
+typedef struct {
+  uint8_t *out;
+  size_t n_out;
+  double *state;
+  int32_t row;
+  int64_t o;
+} records_out_t;
+
+/*
+ * Reads a records call's out and state arguments; throws (`name`: bad arguments, or state out of range) and
+ * answers 0 when they are not a Uint8Array and a Float64Array(2) of a row within the batch and an offset within out.
+ */
+static int records_out(napi_env env, napi_value out, napi_value state, const batch_t *b, const char *name,
+                       records_out_t *r) {
+  size_t n_state;
+  void *out_data, *state_data;
+  char message[64];
+  if (!typed_data(env, out, napi_uint8_array, &out_data, &r->n_out) ||
+      !typed_data(env, state, napi_float64_array, &state_data, &n_state) || n_state != 2) {
+    snprintf(message, sizeof message, "%s: bad arguments", name);
+    napi_throw_type_error(env, NULL, message);
+    return 0;
+  }
+  r->out = out_data;
+  r->state = state_data;
+  if (r->state[0] < 0 || r->state[0] > b->count || r->state[1] < 0 || r->state[1] > (double)r->n_out) {
+    snprintf(message, sizeof message, "%s: state out of range", name);
+    napi_throw_range_error(env, NULL, message);
+    return 0;
+  }
+  r->row = (int32_t)r->state[0];
+  r->o = (int64_t)r->state[1];
+  return 1;
+}
+
+/* Writes row and o back into the state; answers why the writer stopped, as a JS number. */
+static napi_value records_done(napi_env env, const records_out_t *r, int why) {
+  r->state[0] = r->row;
+  r->state[1] = (double)r->o;
+  napi_value result;
+  napi_create_int32(env, why, &result);
+  return result;
+}
+
 /*
  * writeRecords(bytes: Uint8Array, index: Int32Array, count, slots, out: Uint8Array, state: Float64Array,
  * layout: Uint8Array(11)): state = [row, out offset], advanced; answers why it stopped (0 done, 1 out of
@@ -129,28 +175,18 @@ static napi_value write_records(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   if (!get_args(env, info, 7, argv, "writeRecords: 7 arguments expected")) return NULL;
   batch_t b;
-  size_t n_out, n_state, n_layout;
-  void *out, *state_data, *layout;
-  if (!batch_args(env, argv, &b) || !typed_data(env, argv[4], napi_uint8_array, &out, &n_out) ||
-      !typed_data(env, argv[5], napi_float64_array, &state_data, &n_state) || n_state != 2 || b.slots != 22 ||
-      !typed_data(env, argv[6], napi_uint8_array, &layout, &n_layout) || n_layout != 11) {
+  size_t n_layout;
+  void *layout;
+  if (!batch_args(env, argv, &b) || b.slots != 22 || !typed_data(env, argv[6], napi_uint8_array, &layout, &n_layout) ||
+      n_layout != 11) {
     napi_throw_type_error(env, NULL, "writeRecords: bad arguments");
     return NULL;
   }
-  double *state = state_data;
-  if (state[0] < 0 || state[0] > b.count || state[1] < 0 || state[1] > (double)n_out) {
-    napi_throw_range_error(env, NULL, "writeRecords: state out of range");
-    return NULL;
-  }
-  int32_t row = (int32_t)state[0];
-  int64_t o = (int64_t)state[1];
-  int why =
-      bx_write_records(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, layout, out, (int64_t)n_out, &row, &o);
-  state[0] = row;
-  state[1] = (double)o;
-  napi_value result;
-  napi_create_int32(env, why, &result);
-  return result;
+  records_out_t r;
+  if (!records_out(env, argv[4], argv[5], &b, "writeRecords", &r)) return NULL;
+  int why = bx_write_records(b.bytes, (int64_t)b.n_bytes, b.index, b.count, b.slots, layout, r.out, (int64_t)r.n_out,
+                             &r.row, &r.o);
+  return records_done(env, &r, why);
 }
 
 /*
@@ -161,13 +197,11 @@ static napi_value write_columns(napi_env env, napi_callback_info info) {
   napi_value argv[9];
   if (!get_args(env, info, 9, argv, "writeColumns: 9 arguments expected")) return NULL;
   batch_t b;
-  size_t n_kinds, n_keys, n_ends, n_out, n_state;
-  void *kinds, *keys, *ends_data, *out, *state_data;
+  size_t n_kinds, n_keys, n_ends;
+  void *kinds, *keys, *ends_data;
   if (!batch_args(env, argv, &b) || !typed_data(env, argv[4], napi_uint8_array, &kinds, &n_kinds) ||
       !typed_data(env, argv[5], napi_uint8_array, &keys, &n_keys) ||
-      !typed_data(env, argv[6], napi_int32_array, &ends_data, &n_ends) ||
-      !typed_data(env, argv[7], napi_uint8_array, &out, &n_out) ||
-      !typed_data(env, argv[8], napi_float64_array, &state_data, &n_state) || n_state != 2 || n_kinds == 0 ||
+      !typed_data(env, argv[6], napi_int32_array, &ends_data, &n_ends) || n_kinds == 0 ||
       (size_t)b.slots != 2 * n_kinds || n_ends != n_kinds) {
     napi_throw_type_error(env, NULL, "writeColumns: bad arguments");
     return NULL;
@@ -179,20 +213,11 @@ static napi_value write_columns(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  double *state = state_data;
-  if (state[0] < 0 || state[0] > b.count || state[1] < 0 || state[1] > (double)n_out) {
-    napi_throw_range_error(env, NULL, "writeColumns: state out of range");
-    return NULL;
-  }
-  int32_t row = (int32_t)state[0];
-  int64_t o = (int64_t)state[1];
-  int why = bx_write_columns(b.bytes, (int64_t)b.n_bytes, b.index, b.count, (int32_t)n_kinds, kinds, keys, ends, out,
-                             (int64_t)n_out, &row, &o);
-  state[0] = row;
-  state[1] = (double)o;
-  napi_value result;
-  napi_create_int32(env, why, &result);
-  return result;
+  records_out_t r;
+  if (!records_out(env, argv[7], argv[8], &b, "writeColumns", &r)) return NULL;
+  int why = bx_write_columns(b.bytes, (int64_t)b.n_bytes, b.index, b.count, (int32_t)n_kinds, kinds, keys, ends,
+                             r.out, (int64_t)r.n_out, &r.row, &r.o);
+  return records_done(env, &r, why);
 }
 
 /*

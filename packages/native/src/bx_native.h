@@ -45,6 +45,21 @@ int bx_binary_time(const uint8_t *b, int64_t s, int64_t e, uint8_t encoding, int
  */
 int bx_time_text(uint8_t *out, int64_t seconds, int64_t fraction, int digits);
 
+/* The date of the day a caller's last timestamp fell on, as text (valid once set). */
+typedef struct {
+  int64_t day;
+  int valid;
+  uint8_t text[10];
+} bx_day_cache_t;
+
+/*
+ * bx_time_text, with the date copied from `cache` when the instant falls on
+ * its day (and the cache set to the instant's day otherwise): the rows of
+ * an interval share a day or two, and the calendar arithmetic of the date
+ * was most of a timestamp's cost. NULL: no cache.
+ */
+int bx_time_text_cached(uint8_t *out, int64_t seconds, int64_t fraction, int digits, bx_day_cache_t *cache);
+
 /* What bx_write_records stopped for. */
 enum { BX_DONE = 0, BX_NEEDS_ROOM = 1, BX_NEEDS_EXACT = 2 };
 

@@ -10,6 +10,23 @@ static int is_time_text(const uint8_t *b, int32_t s, int32_t e) {
 int bx_frame_rows(const uint8_t *b, int64_t n, const uint8_t *kinds, int32_t fields, int32_t *index,
                   int64_t capacity, int64_t *count_out, int64_t *used_out, int64_t *need_out, int32_t *detail) {
   const int32_t slots = 2 * fields;
+  /*
+   * Per field, read once for all rows: whether a null flag comes first, the width of a
+   * fixed-width value (0: a varint length, then the bytes), and whether any text is checked.
+   * Worked out per field of every row, they took half the framing: 1.9M 400-byte rows framed in
+   * 0.05-0.076 s so, 0.025-0.027 s now (bench/data-path-cpu.ts --stages frame).
+   */
+  uint8_t nullable[64], width[64];
+  int checked = 0;
+  for (int32_t f = 0; f < fields && f < 64; f++) {
+    const int kind = kinds[f] & 0x0f;
+    nullable[f] = kind == BX_FIELD_NULLABLE_STRING || kind == BX_FIELD_NULLABLE_UINT32 || kind == BX_FIELD_NULLABLE_INT64;
+    width[f] = kind == BX_FIELD_INT64 || kind == BX_FIELD_NULLABLE_INT64         ? 8
+               : kind == BX_FIELD_FIXED16                                        ? 16
+               : kind == BX_FIELD_UINT32 || kind == BX_FIELD_NULLABLE_UINT32 ? 4
+                                                                                 : 0;
+    checked |= kinds[f] & (BX_CHECK_UUID | BX_CHECK_TIME);
+  }
   int64_t count = 0, p = 0, need = 0;
   int status = BX_FRAMED;
   /* Row by row; a row cut short by the end of the buffer ends the loop at `cut` (need set). */
@@ -21,8 +38,7 @@ int bx_frame_rows(const uint8_t *b, int64_t n, const uint8_t *kinds, int32_t fie
     int32_t *slot = index + count * slots;
     int64_t q = p;
     for (int32_t f = 0; f < fields; f++) {
-      const int kind = kinds[f] & 0x0f;
-      if (kind == BX_FIELD_NULLABLE_STRING || kind == BX_FIELD_NULLABLE_UINT32 || kind == BX_FIELD_NULLABLE_INT64) {
+      if (nullable[f]) {
         if (q >= n) {
           need = q + 1;
           goto cut;
@@ -38,18 +54,14 @@ int bx_frame_rows(const uint8_t *b, int64_t n, const uint8_t *kinds, int32_t fie
         }
       }
       /* Fixed-width values: Int64, UUID (16 bytes), UInt32 (DateTime), Int64 (DateTime64). */
-      const int width = kind == BX_FIELD_INT64 || kind == BX_FIELD_NULLABLE_INT64 ? 8
-                        : kind == BX_FIELD_FIXED16                                ? 16
-                        : kind == BX_FIELD_UINT32 || kind == BX_FIELD_NULLABLE_UINT32 ? 4
-                                                                                      : 0;
-      if (width) {
-        if (q + width > n) {
-          need = q + width;
+      if (width[f]) {
+        if (q + width[f] > n) {
+          need = q + width[f];
           goto cut;
         }
         slot[2 * f] = (int32_t)q;
-        slot[2 * f + 1] = (int32_t)(q + width);
-        q += width;
+        slot[2 * f + 1] = (int32_t)(q + width[f]);
+        q += width[f];
         continue;
       }
       /* varint length (LEB128) */
@@ -77,7 +89,7 @@ int bx_frame_rows(const uint8_t *b, int64_t n, const uint8_t *kinds, int32_t fie
       slot[2 * f + 1] = (int32_t)(q + (int64_t)len);
       q += (int64_t)len;
     }
-    for (int32_t f = 0; f < fields; f++) {
+    for (int32_t f = 0; checked && f < fields; f++) {
       const int32_t s = slot[2 * f], e = slot[2 * f + 1];
       if ((kinds[f] & BX_CHECK_UUID) && !is_uuid_text(b, s, e)) {
         *detail = BX_NOT_UUID | (f << 16);

@@ -110,12 +110,13 @@ static int64_t put_uuid(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, in
 }
 
 /* A binary DateTime or DateTime64 as "YYYY-MM-DDThh:mm:ss[.f…]+00:00"; -1 when it is not one. */
-static int64_t put_binary_time(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, int32_t e, uint8_t encoding) {
+static int64_t put_binary_time(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, int32_t e, uint8_t encoding,
+                               bx_day_cache_t *day) {
   int64_t seconds, fraction;
   int digits, n;
   if (!bx_binary_time(b, s, e, encoding, &seconds, &fraction, &digits)) return -1;
   out[o++] = '"';
-  if (!(n = bx_time_text(out + o, seconds, fraction, digits))) return -1;
+  if (!(n = bx_time_text_cached(out + o, seconds, fraction, digits, day))) return -1;
   out[o + 10] = 'T';
   o += n;
   memcpy(out + o, "+00:00\"", 7);
@@ -166,8 +167,11 @@ static int64_t put_json(uint8_t *out, int64_t o, const uint8_t *b, int32_t s, in
 int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, int32_t count, int32_t slots,
                      const uint8_t *layout, uint8_t *out, int64_t n_out, int32_t *row, int64_t *out_at) {
 #define UUID_OF(f) (layout[f] == BX_ENC_UUID ? put_uuid(out, o, b, S(f), E(f)) : put_string(out, o, b, S(f), E(f)))
-#define TIME_OF(f)                                                                                                   \
-  (layout[f] == BX_ENC_TEXT ? put_timestamp(out, o, b, S(f), E(f)) : put_binary_time(out, o, b, S(f), E(f), layout[f]))
+#define TIME_OF(f, day)                                                                                              \
+  (layout[f] == BX_ENC_TEXT ? put_timestamp(out, o, b, S(f), E(f))                                                   \
+                            : put_binary_time(out, o, b, S(f), E(f), layout[f], &days[day]))
+  /* The date of each timestamp field's last row (see bx_time_text_cached). */
+  bx_day_cache_t days[3] = {{0, 0, {0}}, {0, 0, {0}}, {0, 0, {0}}};
   for (; *row < count; (*row)++) {
     const int32_t *x = index + (int64_t)*row * slots;
     int64_t field_bytes = 0;
@@ -196,12 +200,12 @@ int bx_write_records(const uint8_t *b, int64_t n_bytes, const int32_t *index, in
     PUT(",\"team_id\":");
     o = put_int64(out, o, b, S(TEAM_ID));
     PUT(",\"timestamp\":");
-    if ((o = TIME_OF(TIMESTAMP)) < 0) return BX_NEEDS_EXACT;
+    if ((o = TIME_OF(TIMESTAMP, 0)) < 0) return BX_NEEDS_EXACT;
     PUT(",\"created_at\":");
-    if ((o = TIME_OF(CREATED_AT)) < 0) return BX_NEEDS_EXACT;
+    if ((o = TIME_OF(CREATED_AT, 1)) < 0) return BX_NEEDS_EXACT;
     PUT(",\"inserted_at\":");
     if (S(INSERTED_AT) < 0) PUT("null");
-    else if ((o = TIME_OF(INSERTED_AT)) < 0) return BX_NEEDS_EXACT;
+    else if ((o = TIME_OF(INSERTED_AT, 2)) < 0) return BX_NEEDS_EXACT;
     PUT(",\"elements_chain\":");
     if ((o = put_string(out, o, b, S(ELEMENTS_CHAIN), E(ELEMENTS_CHAIN))) < 0) return BX_NEEDS_EXACT;
     PUT(",\"person_id\":");

@@ -1,3 +1,10 @@
 export * from './json-lines';
 export type { ZstdStreamParams } from './zstd-protocol';
-export { terminateZstdThread, ZstdSlotStream, zstdFrames, type LentFrame, type RecordRows } from './zstd-stream';
+export {
+  freeStreamMemory,
+  terminateZstdThread,
+  ZstdSlotStream,
+  zstdFrames,
+  type LentFrame,
+  type RecordRows,
+} from './zstd-stream';

@@ -34,6 +34,20 @@ const STREAM_SLOT = 4 * 1024 * 1024;
 const STREAM_SLOT_OUTPUT = STREAM_SLOT + (STREAM_SLOT >> 7) + 512 * 1024;
 /** Slots of a stream: one is filled while the other is compressed. */
 const STREAM_SLOTS = 2;
+/** Streams' memory kept free for the next streams (17 MiB each). */
+const POOLED_MEMORY = 2;
+/**
+ * Memory of streams that ended, for the next ones. Fresh memory per stream
+ * (per file) was mapped by the kernel page by page as the records and the
+ * compressed output were first written into it: about 4,300 page faults per
+ * file, on the main thread and the zstd thread.
+ */
+const freeMemory: SharedArrayBuffer[] = [];
+
+/** Streams' memory kept free for the next streams (tests). */
+export function freeStreamMemory(): number {
+  return freeMemory.length;
+}
 /** Input a frame's context may hold uncompressed: a block (the window is 128 KiB). */
 const HELD_BYTES = 128 * 1024;
 /**
@@ -68,6 +82,8 @@ export class ZstdSlotStream {
   /** Per slot being compressed, oldest first: settles once the sink has taken its output (never rejects). */
   private readonly inFlight: Array<Promise<void>> = [];
   private failure: unknown = null;
+  /** Whether the frame has ended (its memory may be another stream's now). */
+  private ended = false;
 
   constructor(
     private readonly params: ZstdStreamParams,
@@ -161,7 +177,11 @@ export class ZstdSlotStream {
   /** Ends the frame; resolves once the sink has taken all of it. */
   async end(): Promise<void> {
     this.compress(await this.slot(), 0, true);
+    this.ended = true;
     await this.flushed();
+    // Every request has answered: the memory is the next stream's (a failed one keeps it).
+    if (this.memory && freeMemory.length < POOLED_MEMORY) freeMemory.push(this.memory);
+    this.memory = null;
   }
 
   /** Abandons the frame: waiting and later writes fail, and the thread drops the context. */
@@ -174,8 +194,9 @@ export class ZstdSlotStream {
   private async slot(): Promise<number> {
     for (;;) {
       if (this.failure) throw this.failure;
+      if (this.ended) throw new Error('zstd stream ended');
       if (!this.memory) {
-        this.memory = new SharedArrayBuffer(STREAM_SLOTS * SLOT_SPAN);
+        this.memory = freeMemory.pop() ?? new SharedArrayBuffer(STREAM_SLOTS * SLOT_SPAN);
         thread.send({ id: this.stream, op: 'open', params: this.params, memory: this.memory });
       }
       const slot = this.free.pop();

@@ -12,3 +12,4 @@ export * from './output-file';
 export * from './parquet/encoder';
 export * from './part-upload';
 export * from './s3-read-back';
+export { freeColumnBuffers } from './parquet/column-buffers';

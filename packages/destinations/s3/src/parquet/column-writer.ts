@@ -2,6 +2,7 @@
 import * as native from '@bx/native';
 import type { ColumnSpec } from './file-writer';
 import { CompactWriter } from './thrift-compact';
+import { giveColumnBuffers, takeChunk, takePage } from './column-buffers';
 
 /** A page's values are compressed once they reach this many bytes. */
 const PAGE_BYTES = 1 << 20;
@@ -37,7 +38,9 @@ const DATA_PAGE = 0;
 const LEVELS_ROOM = 4096;
 /** A data page's header, at most (thrift compact: a few small integers). */
 const PAGE_HEADER_BYTES = 64;
-const newPage = () => Buffer.allocUnsafe(LEVELS_ROOM + PAGE_BYTES + 4096);
+/** A page buffer: the levels' room, a page of values and the value that passes PAGE_BYTES. */
+const PAGE_BUFFER_BYTES = LEVELS_ROOM + PAGE_BYTES + 4096;
+const newPage = () => takePage(PAGE_BUFFER_BYTES);
 
 /** One column of the open row group: its open page and its chunk of compressed pages. */
 export class ColumnWriter {
@@ -267,7 +270,7 @@ export class ColumnWriter {
       place(stored);
     }
     this.values += values;
-    if (this.page.length > LEVELS_ROOM + PAGE_BYTES + 4096) this.page = newPage(); // after a value larger than a page
+    if (this.page.length > PAGE_BUFFER_BYTES) this.page = newPage(); // after a value larger than a page
     this.o = this.base;
     this.pageValues = 0;
     this.bits = 0;
@@ -331,11 +334,18 @@ export class ColumnWriter {
     return chunk;
   }
 
+  /** The file is written: its page and chunk buffers go to the next file's columns (see column-buffers.ts). */
+  release(): void {
+    giveColumnBuffers(this.page, PAGE_BUFFER_BYTES, this.chunk);
+    this.page = Buffer.allocUnsafe(0);
+    this.chunk = Buffer.allocUnsafeSlow(0);
+  }
+
   /** Copies `bytes` to the end of the column chunk. */
   private append(bytes: Uint8Array): void {
     const end = this.chunkBytes + bytes.length;
     if (end > this.chunk.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(end, this.chunk.length * 2, 64 * 1024));
+      const bigger = takeChunk(end) ?? Buffer.allocUnsafeSlow(Math.max(end, this.chunk.length * 2, 64 * 1024));
       this.chunk.copy(bigger, 0, 0, this.chunkBytes);
       this.chunk = bigger;
     }

@@ -176,5 +176,7 @@ export class ParquetFileWriter {
     const chunk = Buffer.concat([...(this.written === 0 ? [MAGIC] : []), meta, length, MAGIC]);
     this.written += chunk.length;
     await this.sink(chunk);
+    // The sink is done with every row group: the columns' buffers are the next file's.
+    for (const c of this.columns) c.release();
   }
 }
