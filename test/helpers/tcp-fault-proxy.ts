@@ -18,6 +18,8 @@ export class TcpFaultProxy {
   cutAfter = 0;
   /** Answer bytes passed on, over all connections. */
   forwarded = 0;
+  /** Request bytes passed on, as text (latin1), over all connections: what clients asked. */
+  requested = '';
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -35,7 +37,10 @@ export class TcpFaultProxy {
         this.sockets.delete(client);
         this.sockets.delete(upstream);
       };
-      client.on('data', (d) => upstream.write(d));
+      client.on('data', (d: Buffer) => {
+        this.requested += d.toString('latin1');
+        upstream.write(d);
+      });
       // Held answers are dropped, not delivered late: a stall looks like a hung server.
       let answered = 0;
       let dribbling = Promise.resolve();
