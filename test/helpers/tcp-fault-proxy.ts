@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net';
 /**
  * `dribble`: answers go on in pieces of 1 to 64 bytes, one per turn of the
  * event loop; `cut`: the connection is dropped after `cutAfter` bytes of
- * the answer.
+ * the answer; `close-reused`: a connection that already had an answer is
+ * closed, unanswered, when its next request comes (a server's keep-alive
+ * timeout meeting the client's request).
  */
-export type TcpFault = 'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut';
+export type TcpFault = 'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut' | 'close-reused';
 
 /**
  * A loopback TCP proxy in front of a real server that can stall the server's
@@ -20,6 +22,8 @@ export class TcpFaultProxy {
   forwarded = 0;
   /** Request bytes passed on, as text (latin1), over all connections: what clients asked. */
   requested = '';
+  /** Connections accepted. */
+  accepted = 0;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -29,7 +33,9 @@ export class TcpFaultProxy {
   async start(): Promise<this> {
     this.server = createServer((client) => {
       if (this.fault === 'reset') return void client.destroy();
+      this.accepted++;
       const upstream = connect(this.targetPort, '127.0.0.1');
+      let answeredBefore = false;
       this.sockets.add(client).add(upstream);
       const close = () => {
         client.destroy();
@@ -38,6 +44,7 @@ export class TcpFaultProxy {
         this.sockets.delete(upstream);
       };
       client.on('data', (d: Buffer) => {
+        if (this.fault === 'close-reused' && answeredBefore) return close();
         this.requested += d.toString('latin1');
         upstream.write(d);
       });
@@ -45,7 +52,8 @@ export class TcpFaultProxy {
       let answered = 0;
       let dribbling = Promise.resolve();
       upstream.on('data', (d: Buffer) => {
-        if (this.fault === 'none') {
+        answeredBefore = true;
+        if (this.fault === 'none' || this.fault === 'close-reused') {
           this.forwarded += d.length;
           client.write(d);
         } else if (this.fault === 'reset') {

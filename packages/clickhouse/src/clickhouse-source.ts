@@ -3,7 +3,8 @@ import type { BatchFormat, EventBatch, RecordBatch } from '@bx/batch';
 import { ClickHousePing, QUERY_SETTINGS, clickHouseUnreachable, type ClickHouseConfig } from './clickhouse-ping';
 import { BufferPool } from './buffer-pool';
 import { ColumnTypesCache } from './column-types-cache';
-import { queryRowBinary, type QueryEndpoint } from './http-query';
+import { ClickHouseConnections } from './clickhouse-connections';
+import { endpointAddress, queryRowBinary, type QueryEndpoint } from './http-query';
 import { TYPES_GUARD_CODE } from './sql-escape';
 
 export interface ClickHouseSourceOptions {
@@ -43,6 +44,8 @@ export class ClickHouseSource {
   private readonly endpoint: QueryEndpoint;
   private readonly pool = new BufferPool(POOLED_BUFFERS);
   private readonly columnTypes: ColumnTypesCache;
+  /** Keep-alive connections of this source's queries, opened by the first. */
+  private connections: ClickHouseConnections | null = null;
 
   /** The source as the services configure it; `overrides` for roles with other needs (the API's health check). */
   static fromConfig(config: ClickHouseConfig, overrides: Partial<ClickHouseSourceOptions> = {}): ClickHouseSource {
@@ -145,6 +148,7 @@ export class ClickHouseSource {
       answerTimeoutMs: this.opts.requestTimeoutMs,
       settings: { ...settings, ...QUERY_SETTINGS },
       signal: signal ? AbortSignal.any([signal, idle.signal]) : idle.signal,
+      connections: this.keepAlive(),
     });
     try {
       for (;;) {
@@ -160,6 +164,14 @@ export class ClickHouseSource {
       // The caller has asked past its last batch (or given up): done with every one.
       response.release();
     }
+  }
+
+  private keepAlive(): ClickHouseConnections {
+    if (!this.connections) {
+      const { host, port, secure } = endpointAddress(this.endpoint);
+      this.connections = new ClickHouseConnections(host, port, secure, this.endpoint.tls);
+    }
+    return this.connections;
   }
 
   /** Rejects, and aborts the request, when ClickHouse sends nothing for `idleTimeoutMs`. */
@@ -193,6 +205,7 @@ export class ClickHouseSource {
   }
 
   close(): Promise<void> {
+    this.connections?.close();
     return this.pinger.close();
   }
 }
