@@ -12,6 +12,10 @@ export const SCALE_OPTIONS = {
   'scale-concurrency': { type: 'string', default: '16' },
   /** Longest the simulation may take to drain its burst, in seconds (600; --quick 120). */
   'scale-simulate-s': { type: 'string' },
+  /** Worker process counts measured, comma-separated (1,2,4). */
+  'scale-workers': { type: 'string' },
+  /** Only the footprint, the tick and runs/s per worker count: for iterating on per-run cost. */
+  'scale-runs-only': { type: 'boolean', default: false },
 } as const;
 
 /**
@@ -25,17 +29,24 @@ export async function scaleBench(
     'scale-window'?: string;
     'scale-concurrency'?: string;
     'scale-simulate-s'?: string;
+    'scale-workers'?: string;
+    'scale-runs-only'?: boolean;
   },
   clickhouseUrl: string,
 ): Promise<void> {
   const exports = Number(args.exports ?? (args.quick ? 2000 : 100_000));
   if (!Number.isInteger(exports) || exports < 100) throw new Error('--exports must be an integer ≥ 100');
+  const workerCounts = (args['scale-workers'] ?? '1,2,4').split(',').map(Number);
+  if (workerCounts.some((c) => !Number.isInteger(c) || c < 1))
+    throw new Error('--scale-workers: counts ≥ 1, e.g. 1,2,4');
   const save = (scale: Record<string, unknown>) => saveResults({ ...readResults(), scale });
   const scale = await runScale({
     exports,
     windowSeconds: Number(args['scale-window'] ?? (args.quick ? 5 : 60)),
     concurrency: Number(args['scale-concurrency'] ?? 16),
     simulateTimeoutSeconds: Number(args['scale-simulate-s'] ?? (args.quick ? 120 : 600)),
+    workerCounts,
+    runsOnly: args['scale-runs-only'],
     clickhouseUrl,
     say: (msg) => process.stderr.write(`[bench] ${msg}\n`),
     save,

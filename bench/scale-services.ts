@@ -115,8 +115,21 @@ export function processCpu(pid: number): number {
   }
 }
 
-/** The ClickHouse server's pid, found by name (read only: it is the shared one). */
-export function clickhousePid(): number | null {
+/**
+ * The pid of the ClickHouse server listening on `url`'s port (read only: it
+ * may be the shared one), or of the oldest clickhouse-server found by name.
+ */
+export function clickhousePid(url?: string): number | null {
+  const port = url ? new URL(url).port || '80' : null;
+  try {
+    if (port) {
+      const out = execFileSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' });
+      const pid = Number(/pid=(\d+)/.exec(out)?.[1]);
+      if (pid) return pid;
+    }
+  } catch {
+    // No ss here: by name below.
+  }
   try {
     const out = execFileSync('pgrep', ['-o', '-f', 'clickhouse-server'], { encoding: 'utf8' });
     return Number(out.trim().split('\n')[0]) || null;

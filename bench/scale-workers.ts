@@ -8,7 +8,7 @@ export class ScaleWorkers {
   readonly processes: WorkerProcess[] = [];
 
   constructor(
-    private readonly env: Record<string, string>,
+    readonly env: Record<string, string>,
     readonly services: ScaleServices,
   ) {}
 
@@ -64,7 +64,7 @@ export async function workerWindow(
 ): Promise<WindowResult> {
   await new Promise((r) => setTimeout(r, 3000));
   const completed = async () => Number((await store.redis.hget(store.keys.runsByStatus, 'Completed')) ?? 0);
-  const ch = clickhousePid();
+  const ch = clickhousePid(workers.env.CLICKHOUSE_URL);
   const s3 = workers.services.pid('s3');
   const sample = async () => ({
     runs: await completed(),

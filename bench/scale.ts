@@ -34,6 +34,10 @@ export interface ScaleOptions {
   concurrency: number;
   /** Longest the simulation may take to drain its burst, in seconds. */
   simulateTimeoutSeconds: number;
+  /** Worker process counts measured in turn (1, 2, 4). */
+  workerCounts?: number[];
+  /** Only phase 1's footprint, tick and runs/s: per-run cost while iterating on it. */
+  runsOnly?: boolean;
   clickhouseUrl: string;
   say: (msg: string) => void;
   /** Called with the figures so far after each phase. */
@@ -108,7 +112,7 @@ export async function runScale(opts: ScaleOptions): Promise<Record<string, unkno
     const workers = new ScaleWorkers({ ...workerEnv, QUEUE_PREFIX: p1 }, services);
     const windows: Record<string, WindowResult> = {};
     result.windows = windows;
-    for (const count of [1, 2, 4]) {
+    for (const count of opts.workerCounts ?? [1, 2, 4]) {
       await workers.scaleTo(count);
       const w = await workerWindow(workers, redis, store, n, opts.windowSeconds);
       windows[`w${count}`] = w;
@@ -121,6 +125,7 @@ export async function runScale(opts: ScaleOptions): Promise<Record<string, unkno
       if (w.drained) break;
     }
     await workers.stop();
+    if (opts.runsOnly) return result;
     const m3 = await sampleRedis(redis);
     const finished = await completedRuns(store);
     /** A finished run's whole footprint: its record, log, indexes and BullMQ job. */

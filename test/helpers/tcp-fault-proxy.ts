@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net';
 /**
  * `dribble`: answers go on in pieces of 1 to 64 bytes, one per turn of the
  * event loop; `cut`: the connection is dropped after `cutAfter` bytes of
- * the answer.
+ * the answer; `close-reused`: a connection that already had an answer is
+ * closed, unanswered, when its next request comes (a server's keep-alive
+ * timeout meeting the client's request).
  */
-export type TcpFault = 'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut';
+export type TcpFault = 'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut' | 'close-reused';
 
 /**
  * A loopback TCP proxy in front of a real server that can stall the server's
@@ -18,6 +20,10 @@ export class TcpFaultProxy {
   cutAfter = 0;
   /** Answer bytes passed on, over all connections. */
   forwarded = 0;
+  /** Request bytes passed on, as text (latin1), over all connections: what clients asked. */
+  requested = '';
+  /** Connections accepted. */
+  accepted = 0;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -27,7 +33,9 @@ export class TcpFaultProxy {
   async start(): Promise<this> {
     this.server = createServer((client) => {
       if (this.fault === 'reset') return void client.destroy();
+      this.accepted++;
       const upstream = connect(this.targetPort, '127.0.0.1');
+      let answeredBefore = false;
       this.sockets.add(client).add(upstream);
       const close = () => {
         client.destroy();
@@ -35,12 +43,17 @@ export class TcpFaultProxy {
         this.sockets.delete(client);
         this.sockets.delete(upstream);
       };
-      client.on('data', (d) => upstream.write(d));
+      client.on('data', (d: Buffer) => {
+        if (this.fault === 'close-reused' && answeredBefore) return close();
+        this.requested += d.toString('latin1');
+        upstream.write(d);
+      });
       // Held answers are dropped, not delivered late: a stall looks like a hung server.
       let answered = 0;
       let dribbling = Promise.resolve();
       upstream.on('data', (d: Buffer) => {
-        if (this.fault === 'none') {
+        answeredBefore = true;
+        if (this.fault === 'none' || this.fault === 'close-reused') {
           this.forwarded += d.length;
           client.write(d);
         } else if (this.fault === 'reset') {

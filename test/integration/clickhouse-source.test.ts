@@ -137,7 +137,8 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
       start: Date.parse(START),
       end: Date.parse(END),
     };
-    const layout = eventsLayout(await columnTypes(endpoint(), ch.database, ch.table, { timeoutMs: 10_000 }));
+    const types = await columnTypes(endpoint(), ch.database, ch.table, { timeoutMs: 10_000 });
+    const layout = eventsLayout(types);
     expect([...layout]).to.deep.equal([
       FieldEncoding.UUID,
       0,
@@ -151,7 +152,9 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
       FieldEncoding.UUID,
       0,
     ]);
-    expect(buildEventsQuery(q, layout)).to.contain('SELECT uuid, event').and.not.contain('toString');
+    expect(buildEventsQuery(q, layout, types))
+      .to.contain('SELECT uuid, event')
+      .and.not.contain('toString');
     const binary = [];
     for await (const batch of eventBatches(sut, q)) binary.push(batch);
     const text = [];
@@ -508,7 +511,8 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
     const types = JSON.parse(
       `[${String(session.query("SELECT name, type FROM system.columns WHERE database = 'analytics' AND table = 'events'", 'JSONEachRow')).trim().split('\n').join(',')}]`,
     ) as Array<{ name: string; type: string }>;
-    const layout = eventsLayout(new Map(types.map((t) => [t.name, t.type])));
+    const typeMap = new Map(types.map((t) => [t.name, t.type]));
+    const layout = eventsLayout(typeMap);
     expect(layout[Field.timestamp]).to.equal(FieldEncoding.DATE_TIME64 | (6 << 4));
     expect(layout[Field.inserted_at]).to.equal(FieldEncoding.DATE_TIME64 | (6 << 4));
     expect(layout[Field.person_id]).to.equal(FieldEncoding.UUID);
@@ -516,6 +520,7 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
     const binarySql = buildEventsQuery(
       { ...q, start: Date.parse(START), end: Date.parse(END), includeEvents: ['in', 'out', "it's"] },
       layout,
+      typeMap,
     );
     const binaryOut = await session.queryAsync(`${binarySql}\nFORMAT RowBinary`, { format: 'RowBinary' });
     const binary = decodeRowBinary(Buffer.from(binaryOut.bytes()), eventsFormat(layout));

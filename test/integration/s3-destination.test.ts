@@ -4,12 +4,13 @@ import { expect } from 'chai';
 import { isRetryable, NetworkPolicy, parseInput, PermanentError, RetryableError, type EventRow } from '@bx/core';
 import { s3ConfigSchema, type S3Config } from '@bx/destination-s3';
 import type { EventBatch } from '@bx/batch';
-import { connectS3, createS3Client, S3Destination, sharedAgents } from '@bx/destination-s3';
+import { createS3Client, S3Destination, sharedAgents, sharedS3Client } from '@bx/destination-s3';
 import { terminateZstdThread } from '@bx/zstd';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { asRows, chTime, expectedRecord, makeEvent, rowBatches } from '../helpers/events';
 import { HttpFaultProxy } from '../helpers/http-fault-proxy';
 import { MemoryRunState, recordCommands, runContext } from '../helpers/run-context';
+import { eventually } from '../helpers/processes';
 import { createBucket, getObject, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
 import { zstdFrames } from '../helpers/zstd-frames';
 
@@ -220,12 +221,43 @@ describe('S3 destination on the S3 server', () => {
     expect(await readJsonLines(client, bucket, `${KEY_BASE}.jsonl`)).to.have.length(45_000);
   });
 
-  it('runs under the same network policy share keep-alive agents, each with a request control of its own', () => {
+  it('runs under the same network policy share keep-alive agents, and with the same credentials one client', () => {
     const sut = sharedAgents();
     const policy = new NetworkPolicy(['127.0.0.1']);
     expect(sharedAgents()).to.equal(sut);
     expect(sharedAgents(policy)).to.equal(sharedAgents(policy)).and.not.equal(sut);
-    expect(connectS3(config()).requests).to.not.equal(connectS3(config()).requests);
+    const client = sharedS3Client(config(), policy);
+    expect(sharedS3Client(config(), policy)).to.equal(client);
+    expect(sharedS3Client(config())).to.not.equal(client);
+    expect(sharedS3Client(config({ aws_secret_access_key: 'another' }), policy)).to.not.equal(client);
+    expect(sharedS3Client(config({ region: 'eu-west-1' }), policy)).to.not.equal(client);
+  });
+
+  it('a cancelled run stops its own requests only, on the client it shares with another run', async () => {
+    const proxy = await new HttpFaultProxy(Number(new URL(testEnv.S3_ENDPOINT_URL).port)).start();
+    try {
+      const shared = config({ endpoint_url: proxy.url });
+      const other = { start: span.end, end: span.end + 3_600_000 };
+      // Every answer is held a while: both runs' PUTs are under way at once.
+      void proxy.inject({ kind: 'delay', minMs: 800, maxMs: 800 }, 60_000);
+      const cancel = new AbortController();
+      const cancelled = new S3Destination(shared)
+        .write(batches(asRows(events.slice(0, 3))), { ...ctx(), signal: cancel.signal })
+        .catch((e: unknown) => e);
+      const going = new S3Destination(shared).write(batches(asRows(events.slice(3, 6))), runContext(other));
+      await eventually(async () => (proxy.counts.delayed >= 2 ? true : undefined), 10_000, 'both PUTs under way');
+      cancel.abort();
+      const err = await cancelled;
+      expect(err).to.be.instanceOf(RetryableError);
+      expect((err as RetryableError).code).to.equal('Aborted');
+      expect((await going).records).to.equal(3);
+      proxy.clear();
+      const keys = await listKeys(client, bucket);
+      expect(keys.filter((k) => k.startsWith(KEY_BASE))).to.deep.equal([]);
+      expect(keys.filter((k) => k.endsWith('.jsonl'))).to.have.length(1);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('sends server-side encryption parameters on every upload', async () => {

@@ -328,6 +328,18 @@ describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
 });
 
 describe('parallel gzip', () => {
+  it('keeps input order when small chunks (compressed in place) follow large ones (on the threadpool)', async () => {
+    const sut = createCompressor('gzip');
+    const out: Buffer[] = [];
+    sut.on('data', (d: Buffer) => out.push(d));
+    const ended = once(sut, 'end');
+    const chunks = Array.from({ length: 8 }, (_, i) => Buffer.from(`c${i};`.repeat(i % 2 ? 10 : 60_000)));
+    for (const chunk of chunks) if (!sut.write(chunk)) await once(sut, 'drain');
+    sut.end();
+    await ended;
+    expect(gunzipSync(Buffer.concat(out)).equals(Buffer.concat(chunks))).to.equal(true);
+  });
+
   it('writes members in input order that gunzip reads back as exactly the input', async () => {
     const sut = createCompressor('gzip');
     const out: Buffer[] = [];

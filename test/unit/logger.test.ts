@@ -84,6 +84,21 @@ describe('logger', () => {
     expect(lines.map((l) => l.msg)).to.deep.equal(['run started', 'not the run']);
   });
 
+  it('gives a child its run log the line it writes, made once; info lines too while stdout is at warn', () => {
+    const { sut, raw } = capture('warn');
+    const runRaw: string[] = [];
+    const run = sut.child({ run_id: 'r1' }, (line) => runRaw.push(line)).child({ attempt: 1 });
+    run.info('run started', { config: { password: 'pw-info' } });
+    run.warn('run failed, will retry', { config: { password: 'pw-warn' } });
+    run.debug('never');
+    expect(raw).to.have.length(1);
+    // The warn line is the very line written to stdout; the info line has the same fields.
+    expect(runRaw).to.deep.equal([runRaw[0], raw[0]]);
+    const info = JSON.parse(runRaw[0]!) as Record<string, unknown>;
+    expect(info).to.include({ level: 'info', msg: 'run started', service: 'test', run_id: 'r1', attempt: 1 });
+    expect(runRaw.join('\n')).to.not.match(/pw-info|pw-warn/);
+  });
+
   it('keeps the lines of children with sinks of their own apart, nested children included', () => {
     const { sut } = capture('info');
     const a: string[] = [];

@@ -2,8 +2,10 @@ import { PermanentError, RetryableError, type ModelPlugin, type ModelQueryInput,
 import type { BatchFormat, EventBatch, RecordBatch } from '@bx/batch';
 import { ClickHousePing, QUERY_SETTINGS, clickHouseUnreachable, type ClickHouseConfig } from './clickhouse-ping';
 import { BufferPool } from './buffer-pool';
-import { columnTypes } from './column-types';
-import { queryRowBinary, type QueryEndpoint } from './http-query';
+import { ColumnTypesCache } from './column-types-cache';
+import { ClickHouseConnections } from './clickhouse-connections';
+import { endpointAddress, queryRowBinary, type QueryEndpoint } from './http-query';
+import { TYPES_GUARD_CODE } from './sql-escape';
 
 export interface ClickHouseSourceOptions {
   url: string;
@@ -19,6 +21,8 @@ export interface ClickHouseSourceOptions {
   readAheadBytes?: number;
   /** Options of TLS connections for an https URL (a private CA, say). */
   tls?: QueryEndpoint['tls'];
+  /** How long a table's column types are reused (ColumnTypesCache), in ms. Default 1 minute. */
+  columnTypesTtlMs?: number;
 }
 
 /** Free batch buffers a source keeps between queries (2.25 MiB each by default). */
@@ -36,9 +40,12 @@ const BAD_QUERY_CODES = new Set(['62', '47', '43', '60', '81', '16']);
 /** Reads a model's rows from ClickHouse as a stream of row batches with back-pressure. */
 export class ClickHouseSource {
   private readonly pinger: ClickHousePing;
-  private readonly opts: Required<Omit<ClickHouseSourceOptions, 'tls'>>;
+  private readonly opts: Required<Omit<ClickHouseSourceOptions, 'tls' | 'columnTypesTtlMs'>>;
   private readonly endpoint: QueryEndpoint;
   private readonly pool = new BufferPool(POOLED_BUFFERS);
+  private readonly columnTypes: ColumnTypesCache;
+  /** Keep-alive connections of this source's queries, opened by the first. */
+  private connections: ClickHouseConnections | null = null;
 
   /** The source as the services configure it; `overrides` for roles with other needs (the API's health check). */
   static fromConfig(config: ClickHouseConfig, overrides: Partial<ClickHouseSourceOptions> = {}): ClickHouseSource {
@@ -53,18 +60,22 @@ export class ClickHouseSource {
   }
 
   constructor(opts: ClickHouseSourceOptions) {
-    const { tls, ...rest } = opts;
+    const { tls, columnTypesTtlMs, ...rest } = opts;
     this.opts = { idleTimeoutMs: 5 * 60_000, batchBytes: 2 * 1024 * 1024, readAheadBytes: 8 * 1024 * 1024, ...rest };
     this.endpoint = { url: opts.url, username: opts.username, password: opts.password, tls };
     this.pinger = new ClickHousePing(opts);
+    this.columnTypes = new ColumnTypesCache(this.endpoint, this.opts.requestTimeoutMs, columnTypesTtlMs);
   }
 
   /**
    * A model's rows of one run as batches (see `batches`). A model that
    * reads some columns binary where the table stores them so (events: its
-   * UUIDs and timestamps, see `ModelPlugin.typedColumns`) has the table's
-   * column types read first, for each run, so that the query always matches
-   * the table it reads; the others run their `query` as it is.
+   * UUIDs and timestamps, see `ModelPlugin.typedColumns`) has its query
+   * built for the table's column types, read from system.columns at most
+   * once a minute (ColumnTypesCache); the query asserts them (`typesGuard`),
+   * so a table whose types changed since is refused, and read again with its
+   * new types at once (nothing was read yet). The others run their `query`
+   * as it is.
    */
   async *modelBatches<B extends RecordBatch>(
     model: Pick<ModelPlugin<BatchFormat<B>>, 'query' | 'format' | 'typedColumns'>,
@@ -77,18 +88,38 @@ export class ClickHouseSource {
       yield* this.batches(model.query(input), signal, { ...opts, format: model.format() });
       return;
     }
-    let read: { query: SourceQuery; format: BatchFormat<B> };
-    try {
-      const { database, table } = typed.table(input.config);
-      const types = await columnTypes(this.endpoint, database, table, {
-        timeoutMs: this.opts.requestTimeoutMs,
-        signal,
-      });
-      read = typed.read(input, types);
-    } catch (err) {
-      throw mapError(err, this.endpoint.url);
+    const { database, table } = typed.table(input.config);
+    for (;;) {
+      let read: { query: SourceQuery; format: BatchFormat<B> };
+      let fresh: boolean;
+      try {
+        const known = await this.columnTypes.get(database, table, signal);
+        fresh = known.fresh;
+        read = typed.read(input, known.types);
+      } catch (err) {
+        this.columnTypes.forget(database, table);
+        throw mapError(err, this.endpoint.url);
+      }
+      let yielded = false;
+      try {
+        for await (const batch of this.batches(read.query, signal, { ...opts, format: read.format })) {
+          yielded = true;
+          yield batch;
+        }
+        return;
+      } catch (err) {
+        // The table may have changed: whatever reads it next reads its types first.
+        this.columnTypes.forget(database, table);
+        if ((err as RetryableError).code !== `ClickHouse${TYPES_GUARD_CODE}`) throw err;
+        if (yielded || fresh) {
+          throw new RetryableError(`the column types of ${database}.${table} changed while the run read it`, {
+            code: 'ClickHouseTypesChanged',
+            cause: err,
+          });
+        }
+        // Types read by an earlier run, and changed since: ClickHouse refused before any row; again with the new ones.
+      }
     }
-    yield* this.batches(read.query, signal, { ...opts, format: read.format });
   }
 
   /**
@@ -117,6 +148,7 @@ export class ClickHouseSource {
       answerTimeoutMs: this.opts.requestTimeoutMs,
       settings: { ...settings, ...QUERY_SETTINGS },
       signal: signal ? AbortSignal.any([signal, idle.signal]) : idle.signal,
+      connections: this.keepAlive(),
     });
     try {
       for (;;) {
@@ -132,6 +164,14 @@ export class ClickHouseSource {
       // The caller has asked past its last batch (or given up): done with every one.
       response.release();
     }
+  }
+
+  private keepAlive(): ClickHouseConnections {
+    if (!this.connections) {
+      const { host, port, secure } = endpointAddress(this.endpoint);
+      this.connections = new ClickHouseConnections(host, port, secure, this.endpoint.tls);
+    }
+    return this.connections;
   }
 
   /** Rejects, and aborts the request, when ClickHouse sends nothing for `idleTimeoutMs`. */
@@ -165,6 +205,7 @@ export class ClickHouseSource {
   }
 
   close(): Promise<void> {
+    this.connections?.close();
     return this.pinger.close();
   }
 }

@@ -1,6 +1,6 @@
 import { RetryableError } from '@bx/core';
-import { isIP, connect as plainConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
+import { ClickHouseConnection, type ClickHouseConnections } from './clickhouse-connections';
 import type { EventBatch, RecordBatch } from '@bx/batch';
 import { ResponseBatches, type ResponseBatchesOptions } from './response-batches';
 
@@ -20,14 +20,27 @@ export interface QueryOptions<B extends RecordBatch = EventBatch> extends Respon
   /** ClickHouse settings, sent as URL parameters. */
   settings: Record<string, string | number>;
   signal?: AbortSignal;
+  /** Keep-alive connections to the endpoint, shared by its queries; without, one connection per query. */
+  connections?: ClickHouseConnections;
+}
+
+/** Where `endpoint` is: host, port and whether over TLS. */
+export function endpointAddress(endpoint: QueryEndpoint): { host: string; port: number; secure: boolean } {
+  const url = new URL(endpoint.url);
+  const secure = url.protocol === 'https:';
+  if (!secure && url.protocol !== 'http:') throw new Error(`ClickHouse URL must be http or https, not ${url.protocol}`);
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || (secure ? 443 : 80)), secure };
 }
 
 /**
  * Sends `sql` (a `FORMAT RowBinary` query) to ClickHouse's HTTP interface,
- * POST with the query as the body and `Connection: close`, and answers its
- * response as batches (see ResponseBatches). Over plain HTTP the socket
- * reads straight into the batch buffers (`onread`); over TLS the decrypted
- * pieces are copied there.
+ * POST with the query as the body, and answers its response as batches (see
+ * ResponseBatches). With `connections`, on a keep-alive connection that goes
+ * back to them once the response was read to its end (any other end closes
+ * it); a reused connection that the server closed before answering is
+ * replaced by a new one, once. Over plain HTTP the socket reads straight
+ * into the batch buffers (`onread`); over TLS the decrypted pieces are
+ * copied there.
  */
 export function queryRowBinary<B extends RecordBatch = EventBatch>(
   endpoint: QueryEndpoint,
@@ -35,10 +48,8 @@ export function queryRowBinary<B extends RecordBatch = EventBatch>(
   opts: QueryOptions<B>,
 ): ResponseBatches<B> {
   const url = new URL(endpoint.url);
-  const secure = url.protocol === 'https:';
-  if (!secure && url.protocol !== 'http:') throw new Error(`ClickHouse URL must be http or https, not ${url.protocol}`);
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(url.port || (secure ? 443 : 80));
+  const { host, port, secure } = endpointAddress(endpoint);
+  const pool = opts.connections;
   const params = new URLSearchParams(url.searchParams);
   for (const [name, value] of Object.entries(opts.settings)) params.set(name, String(value));
   const body = Buffer.from(sql);
@@ -50,26 +61,29 @@ export function queryRowBinary<B extends RecordBatch = EventBatch>(
       `Authorization: Basic ${credentials}`,
       'Content-Type: text/plain; charset=UTF-8',
       `Content-Length: ${body.length}`,
-      'Connection: close',
+      pool ? 'Connection: keep-alive' : 'Connection: close',
       'User-Agent: bx-batch-exports',
       '',
       '',
     ].join('\r\n'),
     'latin1',
   );
+  const request = Buffer.concat([head, body]);
 
-  let socket: Socket | null = null;
+  let connection: ClickHouseConnection | null = null;
+  let reused = false;
   const onAbort = () => response.fail(abortError());
   const timer = setTimeout(() => {
     const seconds = Math.round(opts.answerTimeoutMs / 1000);
     response.fail(new RetryableError(`ClickHouse did not answer within ${seconds} s`, { code: 'ClickHouseTimeout' }));
   }, opts.answerTimeoutMs);
   const response = new ResponseBatches<B>(opts, {
-    resume: () => socket?.resume(),
+    resume: () => connection?.socket.resume(),
     close: () => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
-      socket?.destroy();
+      if (connection && pool && response.complete) pool.give(connection);
+      else connection?.destroy();
     },
   });
   response.onHead = () => clearTimeout(timer);
@@ -79,24 +93,34 @@ export function queryRowBinary<B extends RecordBatch = EventBatch>(
   }
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-  if (secure) {
-    const tls = tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ...endpoint.tls });
-    tls.on('data', (chunk: Buffer) => {
-      if (!response.push(chunk)) tls.pause();
-    });
-    socket = tls;
+  /** A reused connection that ends before any answer byte: the server closed it while idle; once more on a new one. */
+  const ended = (err: unknown | null) => {
+    if (reused && connection && connection.received === 0) {
+      reused = false;
+      connection.destroy();
+      send(pool!.open());
+    } else if (err !== null) response.fail(err);
+    else response.closed();
+  };
+  const reader = {
+    room: () => response.room(),
+    received: (n: number) => response.received(n),
+    push: (chunk: Uint8Array) => response.push(chunk),
+    fail: (err: unknown) => ended(err),
+    closed: () => ended(null),
+  };
+  const send = (c: ClickHouseConnection) => {
+    connection = c;
+    c.attach(reader);
+    c.socket.write(request);
+  };
+  if (pool) {
+    const taken = pool.take();
+    reused = taken.reused;
+    send(taken.connection);
   } else {
-    socket = plainConnect({
-      host,
-      port,
-      onread: { buffer: () => response.room(), callback: (n: number) => response.received(n) },
-    });
+    send(new ClickHouseConnection(host, port, secure, endpoint.tls));
   }
-  socket.setNoDelay(true);
-  socket.on('error', (err) => response.fail(err));
-  socket.on('end', () => response.closed());
-  socket.on('close', () => response.closed());
-  socket.write(Buffer.concat([head, body]));
   return response;
 }
 

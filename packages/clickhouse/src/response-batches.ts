@@ -166,6 +166,11 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
     return reading && !this.ended && !this.failure;
   }
 
+  /** Whether the response was read to its end (not failed, not cancelled): its connection may serve another. */
+  get complete(): boolean {
+    return this.ended && !this.failure;
+  }
+
   /** The connection ended (the peer closed it). */
   closed(): void {
     if (this.ended || this.failure) return;

@@ -42,3 +42,22 @@ export function integerLiteral(value: number): string {
   if (!Number.isSafeInteger(value)) throw new TypeError(`not a safe integer: ${value}`);
   return String(value);
 }
+
+/** The ClickHouse error code of a failed `typesGuard` (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO). */
+export const TYPES_GUARD_CODE = '395';
+
+/**
+ * A WHERE condition that makes ClickHouse refuse the query (error
+ * TYPES_GUARD_CODE) unless each column has exactly the type given (as
+ * system.columns and toTypeName write it): a query built for types read
+ * earlier never reads a table whose types changed since. The types are
+ * constants of the query, so ClickHouse 18.16 decides it before reading
+ * (constant folding); a server that evaluates it per block does so before
+ * any row passes the filter. Always true, it leaves the primary key's use as
+ * it was. An empty list is `1`.
+ */
+export function typesGuard(columns: ReadonlyArray<readonly [column: string, type: string]>): string {
+  if (columns.length === 0) return '1';
+  const same = columns.map(([column, type]) => `toTypeName(${quoteIdentifier(column)}) = ${quoteString(type)}`);
+  return `throwIf(NOT (${same.join(' AND ')})) = 0`;
+}

@@ -86,7 +86,8 @@ export function createLogger(
 ): Logger {
   const opts: LoggerOptions =
     typeof options === 'function' || 'write' in options ? { destination: options as LogDestination } : options;
-  const make = (stream: DestinationStream, withBase = true, atLevel: LogLevel = level) =>
+  const sinks: Sinks = { tees: null, writing: null, roots: new Map() };
+  const make = (stream: DestinationStream, withBase = true, atLevel: LogLevel = level, tee = false) =>
     pino(
       {
         level: atLevel,
@@ -101,15 +102,18 @@ export function createLogger(
           bindings: (fields) => plain(fields, 0) as LogFields,
         },
         redact: { paths: redactionPaths([...SECRET_KEYS, ...(opts.secretFields ?? [])]), censor: CENSOR },
+        // The line, once made and redacted, also goes to the run logs of the child writing it.
+        ...(tee ? { hooks: { streamWrite: (line: string) => (sinks.tees?.forEach((t) => t(line)), line) } } : {}),
       },
       stream,
     );
-  // Run logs (a child's sink) go through one pino per level whose stream
-  // hands each line to the sink of the child writing it: pino writes a line
-  // synchronously, so the sink is set for the duration of that call. A pino
-  // per run compiled the redaction paths per run: 0.96 ms of CPU per tiny
-  // run (two lines); shared, 0.3 ms (docs/scaling.md).
-  const sinks: Sinks = { writing: null, roots: new Map() };
+  // A run's log (a child's sink) gets the very line the logger writes
+  // (`tees`): one line made and redacted, not two. A line below the
+  // logger's level that the run log still takes (info when stdout is at
+  // warn) goes through one pino per level whose stream hands it to the sink
+  // of the child writing it (`writing`: pino writes a line synchronously).
+  // A pino per run compiled the redaction paths per run: 0.96 ms of CPU per
+  // tiny run (two lines); shared, 0.3 ms; teed, once per line (docs/scaling.md).
   sinks.root = (atLevel) => {
     let root = sinks.roots.get(atLevel);
     if (!root) {
@@ -122,7 +126,7 @@ export function createLogger(
     }
     return root;
   };
-  return wrap([{ logger: make(streamOf(opts.destination)) }], sinks);
+  return wrap({ logger: make(streamOf(opts.destination), true, level, true), tees: [] }, [], sinks);
 }
 
 function streamOf(destination: LogDestination | undefined): DestinationStream {
@@ -131,30 +135,48 @@ function streamOf(destination: LogDestination | undefined): DestinationStream {
   return { write: (line: string) => destination(line.endsWith('\n') ? line.slice(0, -1) : line) };
 }
 
-/** A pino logger, and the sink its lines go to when it writes a run's log. */
-interface Entry {
+/** The logger's own pino (its destination), and the run logs its lines also go to. */
+interface Main {
   logger: pino.Logger;
-  sink?: (line: string) => void;
+  /** Each gets the line as written (with its newline). */
+  tees: ReadonlyArray<(line: string) => void>;
 }
 
-/** The shared pino loggers of run logs, and the sink of the line being written. */
+/** A run log's pino for the lines the main logger does not write (made on first use), and the run log. */
+interface Below {
+  logger: () => pino.Logger;
+  sink: (line: string) => void;
+}
+
+/** What the loggers of one createLogger share: the run logs of the line being written. */
 interface Sinks {
+  tees: ReadonlyArray<(line: string) => void> | null;
   writing: ((line: string) => void) | null;
   roots: Map<LogLevel, pino.Logger>;
   root?: (level: LogLevel) => pino.Logger;
 }
 
-/** A Logger writing each line through every one of `entries` (the first writes to the logger's destination). */
-function wrap(entries: Entry[], sinks: Sinks): Logger {
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
+/** A Logger writing each line through `main` (and its run logs), or else through the run logs' own pinos. */
+function wrap(main: Main, below: readonly Below[], sinks: Sinks): Logger {
   const log = (level: LogLevel) => (msg: string, fields?: LogFields) => {
-    for (const { logger, sink } of entries) {
-      if (!sink) {
-        logger[level](fields ?? {}, msg);
-        continue;
+    if (main.logger.isLevelEnabled(level)) {
+      sinks.tees = main.tees.length > 0 ? main.tees : null;
+      try {
+        main.logger[level](fields ?? {}, msg);
+      } finally {
+        sinks.tees = null;
       }
+      return;
+    }
+    for (const { logger, sink } of below) {
       sinks.writing = sink;
       try {
-        logger[level](fields ?? {}, msg);
+        logger()[level](fields ?? {}, msg);
       } finally {
         sinks.writing = null;
       }
@@ -166,18 +188,16 @@ function wrap(entries: Entry[], sinks: Sinks): Logger {
     warn: log('warn'),
     error: log('error'),
     child: (fields, sink) => {
-      const children = entries.map((e) => ({ logger: e.logger.child(fields), sink: e.sink }));
-      // bindings(): the base and every ancestor's fields, already redacted. A sink is a
-      // record for people (a run's log): it gets info lines even when stdout is quieter.
-      if (sink) {
-        const level = entries[0]!.logger.level === 'debug' ? 'debug' : 'info';
-        const stream = streamOf(sink);
-        children.push({
-          logger: sinks.root!(level).child({ ...entries[0]!.logger.bindings(), ...fields }),
-          sink: (line) => stream.write(line),
-        });
-      }
-      return wrap(children, sinks);
+      const logger = main.logger.child(fields);
+      const children = below.map((b) => ({ logger: lazy(() => b.logger().child(fields)), sink: b.sink }));
+      if (!sink) return wrap({ logger, tees: main.tees }, children, sinks);
+      const stream = streamOf(sink);
+      const write = (line: string) => stream.write(line);
+      // A sink is a record for people (a run's log): it gets info lines even when stdout is quieter.
+      const level = main.logger.level === 'debug' ? 'debug' : 'info';
+      // bindings(): the base and every ancestor's fields, already redacted.
+      children.push({ logger: lazy(() => sinks.root!(level).child(logger.bindings())), sink: write });
+      return wrap({ logger, tees: [...main.tees, write] }, children, sinks);
     },
   };
 }

@@ -145,10 +145,11 @@ export interface ModelPlugin<F = unknown> extends ModelSchema {
    * For a model whose query reads some columns in ClickHouse's binary form
    * where the table stores them so (events: UUIDs and timestamps, which
    * ClickHouse hands over much faster than their toString()): the table
-   * whose column types decide, read by the source before each run, and the
-   * run's SELECT with the format of its rows (its layout, see
-   * FieldEncoding) for those types (name → ClickHouse type). Without it the
-   * source runs `query` with `format()`.
+   * whose column types decide, read by the source (at most once a minute;
+   * the query must assert them, see typesGuard), and the run's SELECT with
+   * the format of its rows (its layout, see FieldEncoding) for those types
+   * (name → ClickHouse type). Without it the source runs `query` with
+   * `format()`.
    */
   readonly typedColumns?: {
     table(config: ModelSourceConfig): { database: string; table: string };

@@ -3,9 +3,9 @@ import { RetryableError, type DestinationWriterOptions, type RecordColumn } from
 import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
 import { intervalStem, manifestKey, objectKey, receiptKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
-import type { RequestControl } from './request-control';
+import { RunRequests } from './run-requests';
 import { checkS3 } from './s3-check';
-import { connectS3, encryptionParams } from './s3-client';
+import { encryptionParams, sharedS3Client } from './s3-client';
 import type { S3Config } from './s3-config';
 import { RerunCleanup } from './rerun-cleanup';
 import { classifyS3Error } from './s3-errors';
@@ -61,41 +61,45 @@ function* pieces(batch: RecordBatch, maxBytes: number): Generator<RecordBatch> {
  */
 export class S3Destination implements DestinationWriter {
   private readonly client: S3Client;
-  /** Stops the client's requests; null for a client given by the caller. */
-  private readonly requests: RequestControl | null;
 
+  /** `client`: the export's client; by default the one shared by runs with the same endpoint and credentials. */
   constructor(
     private readonly config: S3Config,
     client?: S3Client,
     opts: DestinationWriterOptions = {},
   ) {
-    const connection = client ? { client, requests: null } : connectS3(config, opts.network);
-    this.client = connection.client;
-    this.requests = connection.requests;
+    this.client = client ?? sharedS3Client(config, opts.network);
   }
 
   async write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult> {
+    // The run's requests, and only they, stop when it does (the client is shared).
+    const requests = new RunRequests();
     // Cancelled or shut down: what is under way stops now, the clean-up below has until the deadline.
     const onAbort = () => {
-      this.requests?.abortInFlight('run aborted');
-      this.requests?.deadline(CLEANUP_DEADLINE_MS, `S3 clean-up did not finish within ${CLEANUP_DEADLINE_MS} ms`);
+      requests.abortInFlight('run aborted');
+      requests.deadline(CLEANUP_DEADLINE_MS, `S3 clean-up did not finish within ${CLEANUP_DEADLINE_MS} ms`);
     };
-    this.requests?.reset();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      return await this.writeRun(batches, ctx);
+      return await this.writeRun(batches, ctx, requests);
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
+      requests.close();
     }
   }
 
-  private async writeRun(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult> {
+  private async writeRun(
+    batches: AsyncIterable<RecordBatch>,
+    ctx: RunContext,
+    requests: RunRequests,
+  ): Promise<DestinationResult> {
     if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
     const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd, table: ctx.model.table };
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
+    const run = requests.client(this.client);
     const cleanup = new RerunCleanup(
-      this.client,
+      run,
       this.config.bucket_name,
       intervalStem(this.config, span),
       ctx.state,
@@ -106,8 +110,8 @@ export class S3Destination implements DestinationWriter {
     try {
       await cleanup.abortStaleUploads();
       // A first attempt finds nothing of the interval to take down.
-      if (!ctx.state.fresh) await this.deleteObject(receiptKey(this.config, span));
-      if (splitBytes !== null) await this.deleteObject(manifestKey(this.config, span));
+      if (!ctx.state.fresh) await this.deleteObject(run, receiptKey(this.config, span));
+      if (splitBytes !== null) await this.deleteObject(run, manifestKey(this.config, span));
       for await (const batch of batches) {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
         for (const piece of splitBytes === null ? [batch] : pieces(batch, splitBytes / PIECES_PER_FILE)) {
@@ -133,11 +137,11 @@ export class S3Destination implements DestinationWriter {
       }
       await cleanup.deleteStale(result.files);
       if (splitBytes !== null && result.files.length > 0) {
-        await this.putJson(manifestKey(this.config, span), { files: result.files });
+        await this.putJson(run, manifestKey(this.config, span), { files: result.files });
       }
       if (ctx.receipt && (result.files.length > 0 || !ctx.state.fresh)) {
         result.receipt = ctx.receipt.build(result.files);
-        await this.putJson(receiptKey(this.config, span), {
+        await this.putJson(run, receiptKey(this.config, span), {
           export_id: ctx.exportId,
           data_interval_start: new Date(span.start).toISOString(),
           data_interval_end: new Date(span.end).toISOString(),
@@ -147,7 +151,7 @@ export class S3Destination implements DestinationWriter {
       await cleanup.done();
       return result;
     } catch (err) {
-      this.requests?.deadline(CLEANUP_DEADLINE_MS, `S3 clean-up did not finish within ${CLEANUP_DEADLINE_MS} ms`);
+      requests.deadline(CLEANUP_DEADLINE_MS, `S3 clean-up did not finish within ${CLEANUP_DEADLINE_MS} ms`);
       await current?.abort();
       // Cancelled or shut down: leave no object of this attempt behind.
       if (ctx.signal.aborted) await cleanup.deleteQuietly(result.files);
@@ -174,12 +178,12 @@ export class S3Destination implements DestinationWriter {
     );
   }
 
-  private async deleteObject(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: key }));
+  private async deleteObject(client: S3Client, key: string): Promise<void> {
+    await client.send(new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: key }));
   }
 
-  private async putJson(key: string, body: unknown): Promise<void> {
-    await this.client.send(
+  private async putJson(client: S3Client, key: string, body: unknown): Promise<void> {
+    await client.send(
       new PutObjectCommand({
         Bucket: this.config.bucket_name,
         Key: key,

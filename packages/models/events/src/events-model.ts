@@ -36,7 +36,7 @@ export const eventsModel: ModelPlugin<BatchFormat> = {
     table: (config) => ({ database: config.CLICKHOUSE_DATABASE, table: config.EVENTS_TABLE }),
     read: (q, types) => {
       const layout = eventsLayout(types);
-      return { query: { sql: buildEventsQuery(eventsQuery(q), layout) }, format: batch().eventsFormat(layout) };
+      return { query: { sql: buildEventsQuery(eventsQuery(q), layout, types) }, format: batch().eventsFormat(layout) };
     },
   },
 };

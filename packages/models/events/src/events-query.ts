@@ -1,5 +1,5 @@
 import { EVENT_RECORD_COLUMNS, FieldEncoding, dateTime64 } from '@bx/core';
-import { integerLiteral, quoteIdentifier, quoteString } from '@bx/clickhouse/sql';
+import { integerLiteral, quoteIdentifier, quoteString, typesGuard } from '@bx/clickhouse/sql';
 
 export interface EventsQuery {
   database: string;
@@ -96,9 +96,17 @@ function selectList(layout: Readonly<Uint8Array>): string {
  * The SELECT of one run, its fields read as `layout` says (text by
  * default). Runs unchanged on ClickHouse 18.16 (DateTime) and on modern
  * servers (DateTime64): bounds are `toDateTime(<unix seconds>)`, which is
- * absolute and compares exactly with both column types.
+ * absolute and compares exactly with both column types. With `types` (those
+ * the layout was made from, see eventsLayout), the query asserts the types
+ * of the columns it reads binary (typesGuard): ClickHouse refuses it if
+ * they changed since they were read, instead of sending rows the layout
+ * would misread.
  */
-export function buildEventsQuery(q: EventsQuery, layout: Readonly<Uint8Array> = TEXT_LAYOUT): string {
+export function buildEventsQuery(
+  q: EventsQuery,
+  layout: Readonly<Uint8Array> = TEXT_LAYOUT,
+  types?: ReadonlyMap<string, string>,
+): string {
   const column = quoteIdentifier(q.intervalColumn);
   const where = [
     `team_id = ${integerLiteral(q.teamId)}`,
@@ -107,6 +115,11 @@ export function buildEventsQuery(q: EventsQuery, layout: Readonly<Uint8Array> = 
   ];
   if (q.includeEvents?.length) where.push(`event IN (${q.includeEvents.map(quoteString).join(', ')})`);
   if (q.excludeEvents?.length) where.push(`event NOT IN (${q.excludeEvents.map(quoteString).join(', ')})`);
+  const binary = SELECTED.filter(([field]) => layout[field] !== FieldEncoding.TEXT);
+  if (binary.length) {
+    if (!types) throw new TypeError('a binary layout needs the column types it was made from');
+    where.push(typesGuard(binary.map(([, column]) => [column, types.get(column) ?? ''] as const)));
+  }
   return (
     `SELECT ${selectList(layout)}\n` +
     `FROM ${quoteIdentifier(q.database)}.${quoteIdentifier(q.table)}\n` +
