@@ -1,4 +1,8 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseSource } from '@bx/clickhouse';
+import { eventsModel, type EventsQuery } from '@bx/model-events';
+import type { BatchFormat, EventBatch } from '@bx/batch';
+import type { ModelPlugin } from '@bx/core';
 import { testEnv, uniqueName } from './env';
 
 /** The events table as PostHog has it, in the types ClickHouse 18.16 allows. */
@@ -47,4 +51,24 @@ export class TestClickHouse {
     await this.client.command({ query: `DROP DATABASE IF EXISTS ${this.database}` });
     await this.client.close();
   }
+}
+
+/** The events of `q` as the worker reads them: the events model, UUIDs and timestamps binary where stored so. */
+export function eventBatches(sut: ClickHouseSource, q: EventsQuery): AsyncGenerator<EventBatch> {
+  const config = {
+    CLICKHOUSE_DATABASE: q.database,
+    EVENTS_TABLE: q.table,
+    EVENTS_INTERVAL_COLUMN: q.intervalColumn,
+    PERSONS_TABLE: 'person',
+    PERSON_DISTINCT_IDS_TABLE: 'person_distinct_id2',
+  };
+  const { teamId, start, end, includeEvents, excludeEvents } = q;
+  return sut.modelBatches(eventsModel as ModelPlugin<BatchFormat<EventBatch>>, {
+    config,
+    teamId,
+    start,
+    end,
+    includeEvents,
+    excludeEvents,
+  });
 }

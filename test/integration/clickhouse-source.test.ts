@@ -1,15 +1,15 @@
 import { expect } from 'chai';
 import { ClickHouseSource, columnTypes, decodeRowBinary } from '@bx/clickhouse';
-import { buildEventsQuery, eventsLayout, eventsModel, type EventsQuery } from '@bx/model-events';
-import { eventsFormat, Field, FieldEncoding, type BatchFormat, type EventBatch } from '@bx/batch';
-import { toRecordLine, PermanentError, RetryableError, type EventRow, type ModelPlugin } from '@bx/core';
+import { buildEventsQuery, eventsLayout } from '@bx/model-events';
+import { eventsFormat, Field, FieldEncoding, type EventBatch } from '@bx/batch';
+import { toRecordLine, PermanentError, RetryableError, type EventRow } from '@bx/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
-import { TestClickHouse } from '../helpers/clickhouse';
+import { EVENTS_DDL_MODERN, eventBatches, TestClickHouse } from '../helpers/clickhouse';
 import { chdbSession, type ChdbSession } from '../modern-engine/chdb';
 import { testEnv } from '../helpers/env';
 import { chTime, makeEvent } from '../helpers/events';
@@ -473,11 +473,7 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
     dir = mkdtempSync(join(tmpdir(), 'bx-chdb-'));
     session = chdbSession(dir);
     session.query('CREATE DATABASE IF NOT EXISTS analytics');
-    session.query(`CREATE TABLE analytics.events (
-      uuid UUID, event String, properties String, timestamp DateTime64(6, 'UTC'), team_id Int64,
-      distinct_id String, elements_chain String, created_at DateTime64(6, 'UTC'), person_id UUID,
-      person_properties String, inserted_at Nullable(DateTime64(6, 'UTC'))
-    ) ENGINE = MergeTree ORDER BY (team_id, uuid)`);
+    session.query(EVENTS_DDL_MODERN('analytics', 'events'));
   });
   after(() => {
     session?.cleanup?.();
@@ -541,23 +537,3 @@ describe('the same query on a modern engine (chdb, DateTime64(6))', () => {
     expect(record.team_id).to.equal(1);
   });
 });
-
-/** The events of `q` as the worker reads them: the events model, UUIDs and timestamps binary where stored so. */
-function eventBatches(sut: ClickHouseSource, q: EventsQuery): AsyncGenerator<EventBatch> {
-  const config = {
-    CLICKHOUSE_DATABASE: q.database,
-    EVENTS_TABLE: q.table,
-    EVENTS_INTERVAL_COLUMN: q.intervalColumn,
-    PERSONS_TABLE: 'person',
-    PERSON_DISTINCT_IDS_TABLE: 'person_distinct_id2',
-  };
-  const { teamId, start, end, includeEvents, excludeEvents } = q;
-  return sut.modelBatches(eventsModel as ModelPlugin<BatchFormat<EventBatch>>, {
-    config,
-    teamId,
-    start,
-    end,
-    includeEvents,
-    excludeEvents,
-  });
-}

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { ClickHouseSource, columnTypes } from '@bx/clickhouse';
-import { buildEventsQuery, eventsLayout, eventsModel, type EventsQuery } from '@bx/model-events';
-import { eventsFormat, Field, FieldEncoding, type BatchFormat, type EventBatch } from '@bx/batch';
-import { RetryableError, type EventRow, type ModelPlugin } from '@bx/core';
+import { buildEventsQuery, eventsLayout, type EventsQuery } from '@bx/model-events';
+import { eventsFormat, Field, FieldEncoding, type EventBatch } from '@bx/batch';
+import { RetryableError, type EventRow } from '@bx/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EVENTS_DDL_MODERN, TestClickHouse } from '../helpers/clickhouse';
+import { EVENTS_DDL_MODERN, eventBatches, TestClickHouse } from '../helpers/clickhouse';
 import { chdbSession, type ChdbSession } from '../modern-engine/chdb';
 import { testEnv } from '../helpers/env';
 import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
@@ -180,20 +180,10 @@ function withTeamText(e: SourceEvent): EventRow {
   return { ...e, team_id: String(e.team_id) };
 }
 
-/** The batches of one run of the events model (as the worker reads them), each copied out. */
+/** The batches of one run of the events model, as the worker reads them. */
 async function collect(sut: ClickHouseSource, q: EventsQuery): Promise<EventBatch[]> {
-  const config = {
-    CLICKHOUSE_DATABASE: q.database,
-    EVENTS_TABLE: q.table,
-    EVENTS_INTERVAL_COLUMN: q.intervalColumn,
-    PERSONS_TABLE: 'person',
-    PERSON_DISTINCT_IDS_TABLE: 'person_distinct_id2',
-  };
   const batches: EventBatch[] = [];
-  const model = eventsModel as ModelPlugin<BatchFormat<EventBatch>>;
-  for await (const batch of sut.modelBatches(model, { config, teamId: q.teamId, start: q.start, end: q.end })) {
-    batches.push(batch);
-  }
+  for await (const batch of eventBatches(sut, q)) batches.push(batch);
   return batches;
 }
 
