@@ -55,9 +55,17 @@ export const TYPES_GUARD_CODE = '395';
  * (constant folding); a server that evaluates it per block does so before
  * any row passes the filter. Always true, it leaves the primary key's use as
  * it was. An empty list is `1`.
+ *
+ * One comparison of the columns' tuple type, not one per column: ClickHouse
+ * 18.16 spends its analysis per function call, and a tiny run's query is
+ * mostly analysis. Measured on 2,000 tiny queries at concurrency 16
+ * (ClickHouse's CPU per query, three alternating rounds, machine load 12):
+ * no guard 2.72-3.00 ms, five `toTypeName(c) = 'T'` 3.40-3.69 ms, the tuple
+ * 2.94-3.25 ms.
  */
 export function typesGuard(columns: ReadonlyArray<readonly [column: string, type: string]>): string {
   if (columns.length === 0) return '1';
-  const same = columns.map(([column, type]) => `toTypeName(${quoteIdentifier(column)}) = ${quoteString(type)}`);
-  return `throwIf(NOT (${same.join(' AND ')})) = 0`;
+  const tuple = `tuple(${columns.map(([column]) => quoteIdentifier(column)).join(', ')})`;
+  const type = `Tuple(${columns.map(([, type]) => type).join(', ')})`;
+  return `throwIf(toTypeName(${tuple}) != ${quoteString(type)}) = 0`;
 }
