@@ -72,3 +72,26 @@ export function eventBatches(sut: ClickHouseSource, q: EventsQuery): AsyncGenera
     excludeEvents,
   });
 }
+
+/** A finished query's entry in system.query_log: bytes read and its ProfileEvents by name. */
+export async function queryLogEntry(
+  client: ClickHouseClient,
+  queryId: string,
+): Promise<{ readBytes: number; events: Map<string, number> }> {
+  // The log entry may land after the response on a busy server: flush and look again until it is there.
+  for (let tries = 1; ; tries++) {
+    await client.command({ query: 'SYSTEM FLUSH LOGS' });
+    const rs = await client.query({
+      query:
+        'SELECT read_bytes, ProfileEvents.Names AS names, ProfileEvents.Values AS values' +
+        ` FROM system.query_log WHERE query_id = '${queryId}' AND type = 2`,
+      format: 'JSONEachRow',
+    });
+    const [row] = (await rs.json()) as Array<{ read_bytes: string; names: string[]; values: string[] }>;
+    if (row) {
+      const events = new Map(row.names.map((name, i) => [name, Number(row.values[i])]));
+      return { readBytes: Number(row.read_bytes), events };
+    }
+    if (tries === 50) throw new Error(`query ${queryId} is not in system.query_log`);
+  }
+}

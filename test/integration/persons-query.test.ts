@@ -18,6 +18,7 @@ import {
   type PersonRecord,
 } from '../helpers/person-scenarios';
 import { TestPersons, type MappingRow, type PersonRow } from '../helpers/persons';
+import { queryLogEntry } from '../helpers/clickhouse';
 import { sourceConfig } from '../helpers/run-context';
 
 const format = personsModel.format() as BatchFormat;
@@ -146,17 +147,7 @@ describe('persons query reads only the persons in question (18.16, query_log)', 
     let records = 0;
     const settings = { ...sql.settings, log_queries: 1, query_id: queryId };
     for await (const batch of source.batches({ ...sql, settings }, undefined, { format })) records += batch.count;
-    // The log entry may land after the response on a busy server: flush and look again until it is there.
-    for (let tries = 1; ; tries++) {
-      await ch.client.command({ query: 'SYSTEM FLUSH LOGS' });
-      const rs = await ch.client.query({
-        query: `SELECT read_bytes FROM system.query_log WHERE query_id = '${queryId}' AND type = 2`,
-        format: 'JSONEachRow',
-      });
-      const [row] = (await rs.json()) as Array<{ read_bytes: string }>;
-      if (row) return { records, bytes: Number(row.read_bytes) };
-      if (tries === 50) throw new Error(`query ${queryId} is not in system.query_log`);
-    }
+    return { records, bytes: (await queryLogEntry(ch.client, queryId)).readBytes };
   }
 
   it('reads a fraction of the bytes of the team person table', async () => {
