@@ -152,9 +152,11 @@ export class S3Destination implements DestinationWriter {
       return result;
     } catch (err) {
       requests.deadline(CLEANUP_DEADLINE_MS, `S3 clean-up did not finish within ${CLEANUP_DEADLINE_MS} ms`);
+      const unfinished = current?.key;
       await current?.abort();
-      // Cancelled or shut down: leave no object of this attempt behind.
-      if (ctx.signal.aborted) await cleanup.deleteQuietly(result.files);
+      // Cancelled or shut down: leave no object of this attempt behind, the one being
+      // written included (S3 may have stored it before the abort cut its answer short).
+      if (ctx.signal.aborted) await cleanup.deleteQuietly(unfinished ? [...result.files, unfinished] : result.files);
       throw classifyS3Error(err, 'upload');
     }
   }
