@@ -1,4 +1,12 @@
-import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** A fault the proxy injects into the requests it sees while the fault lasts. */
@@ -49,6 +57,8 @@ const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 export class HttpFaultProxy {
   port = 0;
   readonly counts: ProxyCounts = { requests: 0, status: 0, delayed: 0, reset: 0 };
+  /** Every request's line and headers, in order of arrival. */
+  readonly seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }> = [];
   private fault: HttpFault | null = null;
   private faultRequests = 0;
   private faultTimer: NodeJS.Timeout | null = null;
@@ -117,6 +127,7 @@ export class HttpFaultProxy {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.counts.requests++;
+    this.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const url = new URL(req.url ?? '/', 'http://proxy');
     const [bucket = '', ...keyParts] = url.pathname.slice(1).split('/');
     const key = keyParts.map(decodeURIComponent).join('/');

@@ -1,4 +1,6 @@
 export * from './object-key';
+export * from './lean-put';
+export * from './object-put';
 export * from './object-upload';
 export * from './prefix-template';
 export * from './s3-check';

@@ -5,6 +5,7 @@ import { finished } from 'node:stream/promises';
 import { constants, createBrotliCompress, type BrotliCompress } from 'node:zlib';
 import { ParallelGzip } from './parallel-gzip';
 import { PartUpload } from './part-upload';
+import type { ObjectPut } from './object-put';
 import { ZSTD_JSON_LINES, type ZstdStreamParams } from '@bx/zstd';
 
 /** Multipart part size: few requests, bounded memory (partSize × queueSize in flight). */
@@ -75,6 +76,8 @@ export interface ObjectUploadOptions {
   contentType: string;
   /** Extra PutObject/CreateMultipartUpload parameters (server-side encryption). */
   params?: Record<string, string>;
+  /** How an object of one part is sent; default the client's PutObject. */
+  put?: ObjectPut;
 }
 
 /** The object's parts as every upload here sends them (PART_SIZE, QUEUE_SIZE in flight). */
@@ -85,6 +88,7 @@ export function openParts(opts: Omit<ObjectUploadOptions, 'compression'>): PartU
     key: opts.key,
     contentType: opts.contentType,
     params: opts.params,
+    put: opts.put,
     partSize: PART_SIZE,
     queueSize: QUEUE_SIZE,
   });

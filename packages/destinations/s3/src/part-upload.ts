@@ -3,13 +3,13 @@ import {
   ChecksumAlgorithm,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  PutObjectCommand,
   UploadPartCommand,
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import * as native from '@bx/native';
 import { createHash } from 'node:crypto';
+import { sdkPut, type ObjectPut } from './object-put';
 
 /** Where SigV4 carries the payload's hash (a signer finding it there does not hash again). */
 const PAYLOAD_HASH_HEADER = 'x-amz-content-sha256';
@@ -51,6 +51,8 @@ export interface PartUploadOptions {
   contentType: string;
   /** Extra PutObject/CreateMultipartUpload parameters (server-side encryption). */
   params?: Record<string, string>;
+  /** How an object of one part is sent; default the client's PutObject. */
+  put?: ObjectPut;
   partSize: number;
   /** Parts sent at once; write() waits while this many are in flight. */
   queueSize: number;
@@ -61,8 +63,8 @@ export interface PartUploadOptions {
  * are reused once their part is sent, so a long upload allocates
  * `queueSize + 1` parts in all (the SDK's own lib-storage concatenates a new
  * buffer per part, and the old generation of GC pays for each). An object
- * that fits in one part is sent with PutObject; a larger one as a multipart
- * upload, opened with the first full part and aborted on failure.
+ * that fits in one part is sent with PutObject (`put`); a larger one as a
+ * multipart upload, opened with the first full part and aborted on failure.
  */
 export class PartUpload {
   private part: Buffer = Buffer.allocUnsafeSlow(0);
@@ -103,10 +105,8 @@ export class PartUpload {
       if (this.failure) throw this.failure;
       if (this.partNumber === 0) {
         const body = this.part.subarray(0, this.used);
-        await this.opts.client.send(
-          new PutObjectCommand({ ...this.objectParams(), Body: body, ContentLength: body.length }),
-          this.sending,
-        );
+        const put = this.opts.put ?? sdkPut(this.opts.client);
+        await put({ ...this.objectParams(), Body: body, ContentLength: body.length }, this.aborter.signal);
         this.settled = true;
         this.release();
         return;

@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { RetryableError } from '@bx/core';
+import type { ObjectPut } from './object-put';
 
 /**
  * The S3 requests of one run, on a client other runs share: each goes with
@@ -36,6 +37,11 @@ export class RunRequests {
     };
     view.send = send as S3Client['send'];
     return view;
+  }
+
+  /** `put` with every object sent under this run's signal (and the request's own, if it has one). */
+  put(put: ObjectPut): ObjectPut {
+    return (input, own) => put(input, own ? AbortSignal.any([own, this.signal]) : this.signal);
   }
 
   /** Ends the requests under way (later ones may still go). */

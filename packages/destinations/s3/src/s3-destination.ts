@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { RetryableError, type DestinationWriterOptions, type RecordColumn } from '@bx/core';
 import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
 import { intervalStem, manifestKey, objectKey, receiptKey } from './object-key';
@@ -9,6 +9,17 @@ import { encryptionParams, sharedS3Client } from './s3-client';
 import type { S3Config } from './s3-config';
 import { RerunCleanup } from './rerun-cleanup';
 import { classifyS3Error } from './s3-errors';
+import { leanPutOf } from './lean-put';
+import { sdkPut, type ObjectPut } from './object-put';
+
+export interface S3DestinationOptions extends DestinationWriterOptions {
+  /**
+   * Objects of one request (small files, receipts, manifests) sent by
+   * LeanPut instead of the SDK's PutObject. Default: on with the shared
+   * client, off with a client given (every request goes through it).
+   */
+  leanPut?: boolean;
+}
 
 /** Time the clean-up after a failed or cancelled attempt has (aborting uploads, deleting objects), in ms. */
 export const CLEANUP_DEADLINE_MS = 5000;
@@ -61,14 +72,16 @@ function* pieces(batch: RecordBatch, maxBytes: number): Generator<RecordBatch> {
  */
 export class S3Destination implements DestinationWriter {
   private readonly client: S3Client;
+  private readonly lean: ObjectPut | null;
 
   /** `client`: the export's client; by default the one shared by runs with the same endpoint and credentials. */
   constructor(
     private readonly config: S3Config,
     client?: S3Client,
-    opts: DestinationWriterOptions = {},
+    opts: S3DestinationOptions = {},
   ) {
     this.client = client ?? sharedS3Client(config, opts.network);
+    this.lean = (opts.leanPut ?? !client) ? leanPutOf(this.client).put : null;
   }
 
   async write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<DestinationResult> {
@@ -98,6 +111,7 @@ export class S3Destination implements DestinationWriter {
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const run = requests.client(this.client);
+    const put = this.lean ? requests.put(this.lean) : sdkPut(run);
     const cleanup = new RerunCleanup(
       run,
       this.config.bucket_name,
@@ -117,6 +131,7 @@ export class S3Destination implements DestinationWriter {
         for (const piece of splitBytes === null ? [batch] : pieces(batch, splitBytes / PIECES_PER_FILE)) {
           current ??= await this.open(
             client,
+            put,
             objectKey(this.config, span, splitBytes ? result.files.length : undefined),
             ctx.model.columns,
           );
@@ -137,11 +152,11 @@ export class S3Destination implements DestinationWriter {
       }
       await cleanup.deleteStale(result.files);
       if (splitBytes !== null && result.files.length > 0) {
-        await this.putJson(run, manifestKey(this.config, span), { files: result.files });
+        await this.putJson(put, manifestKey(this.config, span), { files: result.files });
       }
       if (ctx.receipt && (result.files.length > 0 || !ctx.state.fresh)) {
         result.receipt = ctx.receipt.build(result.files);
-        await this.putJson(run, receiptKey(this.config, span), {
+        await this.putJson(put, receiptKey(this.config, span), {
           export_id: ctx.exportId,
           data_interval_start: new Date(span.start).toISOString(),
           data_interval_end: new Date(span.end).toISOString(),
@@ -166,12 +181,13 @@ export class S3Destination implements DestinationWriter {
     return checkS3(this.config, {}, this.client);
   }
 
-  private open(client: S3Client, key: string, columns: readonly RecordColumn[]): Promise<OutputFile> {
+  private open(client: S3Client, put: ObjectPut, key: string, columns: readonly RecordColumn[]): Promise<OutputFile> {
     return openOutputFile(
       this.config,
       {
         measured: Boolean(this.config.max_file_size_mb),
         client,
+        put,
         bucket: this.config.bucket_name,
         key,
         params: encryptionParams(this.config),
@@ -184,15 +200,13 @@ export class S3Destination implements DestinationWriter {
     await client.send(new DeleteObjectCommand({ Bucket: this.config.bucket_name, Key: key }));
   }
 
-  private async putJson(client: S3Client, key: string, body: unknown): Promise<void> {
-    await client.send(
-      new PutObjectCommand({
-        Bucket: this.config.bucket_name,
-        Key: key,
-        Body: JSON.stringify(body),
-        ContentType: 'application/json',
-        ...encryptionParams(this.config),
-      }),
-    );
+  private async putJson(put: ObjectPut, key: string, body: unknown): Promise<void> {
+    await put({
+      Bucket: this.config.bucket_name,
+      Key: key,
+      Body: JSON.stringify(body),
+      ContentType: 'application/json',
+      ...encryptionParams(this.config),
+    });
   }
 }
