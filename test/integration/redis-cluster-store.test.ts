@@ -1,7 +1,9 @@
 import { expect } from 'chai';
+import { runIdFor } from '@bx/core';
 import { Store } from '@bx/store';
 import type { Cluster, Redis } from 'ioredis';
 import { testEnv, uniqueName } from '../helpers/env';
+import { exportFixture } from '../helpers/export-fixture';
 import { deleteKeysUnder } from '../helpers/redis-keys';
 
 /** How many TIME commands a node has run, its scripts' included. */
@@ -41,5 +43,29 @@ describe('store on a Redis Cluster', () => {
       if (at === `${host}:${port}`) expect(n).to.be.at.least(20);
       else expect(n, at).to.equal(0);
     }
+  });
+
+  it("starts a run with its export and finishes it with its log (the worker's two scripts, every key in KEYS)", async () => {
+    const T0 = Date.parse('2024-01-01T00:00:00Z');
+    const exp = exportFixture('e1', T0);
+    const run = { id: runIdFor('e1', T0), export_id: 'e1', data_interval_start: T0, data_interval_end: T0 + 3_600_000 };
+    await sut.exports.create(exp, T0, null);
+    await sut.runs.createMany([run]);
+    expect(await sut.runs.startWithExport(run.id, T0 + 4_000_000)).to.deep.equal({
+      status: 'started',
+      attempt: 1,
+      backfillId: null,
+      receiptVersion: 1,
+      export: exp,
+    });
+    const line = { timestamp: new Date(T0).toISOString(), level: 'info', message: 'run completed records=2' };
+    expect(
+      await sut.runs.complete(run.id, { records: 2, bytes: 9, files: ['k'] }, T0 + 4_001_000, 1, null, [line]),
+    ).to.equal('ok');
+    expect(await sut.runLogs.list(run.id)).to.deep.equal([line]);
+    expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Completed', records_completed: 2, attempts: 1 });
+    const stats = await sut.stats.snapshot();
+    expect(stats.runsByStatus).to.include({ Running: 0, Completed: 1 });
+    expect(stats.durations.find((d) => d.status === 'Completed')).to.include({ count: 1, sumSeconds: 1 });
   });
 });

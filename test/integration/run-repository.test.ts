@@ -1,6 +1,9 @@
 import { expect } from 'chai';
+import { runIdFor } from '@bx/core';
 import { MAX_UNFINISHED_ATTEMPTS, Store } from '@bx/store';
 import { testEnv, uniqueName } from '../helpers/env';
+import { exportFixture } from '../helpers/export-fixture';
+import { deleteKeysUnder } from '../helpers/redis-keys';
 
 describe('run records: attempts of one run', () => {
   let sut: Store;
@@ -50,6 +53,26 @@ describe('run records: attempts of one run', () => {
     expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Completed', records_completed: 7, attempts: 2 });
   });
 
+  it("keeps the attempt's log lines with the outcome it records, and only then", async () => {
+    const line = (message: string) => ({ timestamp: '2024-01-01T00:00:00.000Z', level: 'info', message });
+    const stale = await sut.runs.start(run.id);
+    const current = await sut.runs.start(run.id);
+    const attempt = (s: typeof stale) => (s.status === 'started' ? s.attempt : -1);
+    await sut.runLogs.append(run.id, [line('first')]);
+    const result = { records: 1, bytes: 1, files: [] };
+    expect(await sut.runs.complete(run.id, result, Date.now(), attempt(stale), null, [line('stale')])).to.equal(
+      'Superseded',
+    );
+    expect(
+      await sut.runs.complete(run.id, result, Date.now(), attempt(current), null, [line('started'), line('done')]),
+    ).to.equal('ok');
+    expect((await sut.runLogs.list(run.id)).map((l) => l.message)).to.deep.equal(['first', 'started', 'done']);
+    expect(await sut.runs.fail(run.id, 'Failed', 'late', Date.now(), undefined, null, [line('late')])).to.equal(
+      'Completed',
+    );
+    expect(await sut.runLogs.list(run.id)).to.have.length(3);
+  });
+
   it('a completed run ends its export’s streak of failed runs; a failed one does not', async () => {
     await sut.exports.recordFailure('e1');
     await sut.runs.start(run.id);
@@ -76,5 +99,117 @@ describe('run records: attempts of one run', () => {
     });
     expect(await sut.runs.fail(run.id, 'Failed', 'crashed', Date.now())).to.equal('ok');
     expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Failed', attempts: MAX_UNFINISHED_ATTEMPTS + 1 });
+  });
+});
+
+describe("a worker's start: the run and its export in one script", () => {
+  let sut: Store;
+  const T0 = Date.parse('2024-01-01T00:00:00Z');
+  const exp = exportFixture('e1', T0);
+  const run = { id: runIdFor('e1', T0), export_id: 'e1', data_interval_start: T0, data_interval_end: T0 + 3_600_000 };
+
+  beforeEach(async () => {
+    sut = Store.connect(testEnv.REDIS_URL, uniqueName('bxr'));
+    await sut.runs.createMany([run]);
+  });
+  afterEach(async () => {
+    await deleteKeysUnder(sut.redis, sut.keys.prefix);
+    await sut.close();
+  });
+
+  it('answers the stored export with the attempt it started', async () => {
+    await sut.exports.create(exp, T0, null);
+    expect(await sut.runs.startWithExport(run.id)).to.deep.equal({
+      status: 'started',
+      attempt: 1,
+      backfillId: null,
+      receiptVersion: 1,
+      export: exp,
+    });
+    expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Running', attempts: 1 });
+  });
+
+  it("answers 'no-export' when the export is gone, and leaves the run as it was", async () => {
+    expect(await sut.runs.startWithExport(run.id)).to.deep.equal({ status: 'no-export' });
+    expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Scheduled', attempts: 0 });
+    expect(await sut.redis.hget(sut.keys.runsByStatus, 'Running')).to.equal(null);
+  });
+
+  it("answers why not without the export: held while paused, the run's final status", async () => {
+    await sut.exports.create({ ...exp, paused: true }, T0, null);
+    expect(await sut.runs.startWithExport(run.id)).to.deep.equal({ status: 'held' });
+    await sut.exports.save(exp);
+    await sut.runs.cancel(run.id);
+    expect(await sut.runs.startWithExport(run.id)).to.deep.equal({ status: 'Cancelled' });
+  });
+});
+
+describe('run status indexes: every transition keeps them equal to the statuses', () => {
+  let sut: Store;
+  const T0 = Date.parse('2024-01-01T00:00:00Z');
+  const run = { id: runIdFor('e1', T0), export_id: 'e1', data_interval_start: T0, data_interval_end: T0 + 3_600_000 };
+  const UNFINISHED = ['Scheduled', 'Running', 'FailedRetryable'];
+  const FINAL = ['Completed', 'Failed', 'Cancelled'];
+
+  beforeEach(() => {
+    sut = Store.connect(testEnv.REDIS_URL, uniqueName('bxr'));
+  });
+  afterEach(async () => {
+    await deleteKeysUnder(sut.redis, sut.keys.prefix);
+    await sut.close();
+  });
+
+  /** The run's status, and where the indexes and counters have it. */
+  async function where() {
+    const [status, pending, unfinished, finished, byStatus] = await Promise.all([
+      sut.runs.get(run.id).then((r) => r?.status ?? null),
+      sut.redis.zscore(sut.keys.pendingRuns('e1'), run.id),
+      sut.redis.zscore(sut.keys.unfinishedRuns('e1'), run.id),
+      sut.redis.zscore(sut.keys.finishedRuns, run.id),
+      sut.redis.hgetall(sut.keys.runsByStatus),
+    ]);
+    const counted = Object.entries(byStatus).filter(([, n]) => n !== '0');
+    return { status, pending, unfinished, finished, counted };
+  }
+
+  async function expectIndexed(status: string, finishedAt?: number) {
+    expect(await where()).to.deep.equal({
+      status,
+      pending: status === 'Completed' || status === 'Cancelled' ? null : String(run.data_interval_end),
+      unfinished: UNFINISHED.includes(status) ? String(run.data_interval_start) : null,
+      finished: FINAL.includes(status) ? String(finishedAt) : null,
+      counted: [[status, '1']],
+    });
+  }
+
+  it('through starts, a retry, a crashed attempt, completion, a manual retry, failure, cancellation and deletion', async () => {
+    await sut.runs.createMany([run]);
+    await expectIndexed('Scheduled');
+    await sut.runs.start(run.id, 1000);
+    await expectIndexed('Running');
+    expect(await sut.runs.fail(run.id, 'FailedRetryable', 'timeout', 2000)).to.equal('ok');
+    await expectIndexed('FailedRetryable');
+    await sut.runs.start(run.id, 3000);
+    // A second start over a Running run: its worker died.
+    expect(await sut.runs.start(run.id, 4000)).to.deep.include({ status: 'started', attempt: 3 });
+    await expectIndexed('Running');
+    expect(await sut.runs.complete(run.id, { records: 0, bytes: 0, files: [] }, 5000)).to.equal('ok');
+    await expectIndexed('Completed', 5000);
+    expect(await sut.runs.reschedule(run.id, 6000)).to.equal(true);
+    await expectIndexed('Scheduled');
+    await sut.runs.start(run.id, 7000);
+    expect(await sut.runs.fail(run.id, 'Failed', 'denied', 8000)).to.equal('ok');
+    await expectIndexed('Failed', 8000);
+    expect(await sut.runs.reschedule(run.id, 9000)).to.equal(true);
+    expect(await sut.runs.cancel(run.id, 10_000)).to.equal(true);
+    await expectIndexed('Cancelled', 10_000);
+    expect(await sut.runs.deleteMany([run.id])).to.equal(1);
+    expect(await where()).to.deep.equal({
+      status: null,
+      pending: null,
+      unfinished: null,
+      finished: null,
+      counted: [],
+    });
   });
 });

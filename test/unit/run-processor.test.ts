@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { EventBatch, type DestinationWriter } from '@bx/batch';
 import { PermanentError, RetryableError, createLogger, runIdFor, type BatchExport } from '@bx/core';
 import type { RunJob } from '@bx/queue';
-import type { RunLogLine, RunResult, RunStart } from '@bx/store';
+import type { RunLogLine, RunResult, RunStart, RunStartWithExport } from '@bx/store';
 import { createRunProcessor, type RunExportDeps } from '@bx/worker';
 import { asRows, chTime, makeEvent } from '../helpers/events';
 import { exportFixture } from '../helpers/export-fixture';
@@ -20,19 +20,44 @@ const ROWS = asRows(
 /** The run records the processor touches, in memory: what the Lua scripts decide, reduced to this test's cases. */
 class FakeRuns {
   startAnswer: RunStart = { status: 'started', attempt: 1, backfillId: null, receiptVersion: 1 };
+  /** The export the start script reads with the run; null: deleted. */
+  exp: BatchExport | null = null;
   finishAnswer = 'ok';
   readonly finished: Array<{ status: string; result?: RunResult; error?: string; attempt?: number }> = [];
   readonly cancelled: string[] = [];
   saved: unknown = null;
-  async start(): Promise<RunStart> {
-    return this.startAnswer;
+  /** The run's log: lines a recorded outcome kept (the Lua script appends them with the status). */
+  constructor(private readonly logs: RunLogLine[]) {}
+  async startWithExport(): Promise<RunStartWithExport> {
+    if (!this.exp) return { status: 'no-export' };
+    const answer = this.startAnswer;
+    return answer.status === 'started' ? { ...answer, export: this.exp } : answer;
   }
-  async complete(_id: string, result: RunResult, _now?: number, attempt?: number): Promise<string> {
+  async complete(
+    _id: string,
+    result: RunResult,
+    _now?: number,
+    attempt?: number,
+    _backfillId?: string | null,
+    log: readonly RunLogLine[] = [],
+  ): Promise<string> {
     this.finished.push({ status: 'Completed', result, attempt });
-    return this.finishAnswer;
+    return this.keep(log);
   }
-  async fail(_id: string, status: string, error: string, _now?: number, attempt?: number): Promise<string> {
+  async fail(
+    _id: string,
+    status: string,
+    error: string,
+    _now?: number,
+    attempt?: number,
+    _backfillId?: string | null,
+    log: readonly RunLogLine[] = [],
+  ): Promise<string> {
     this.finished.push({ status, error, attempt });
+    return this.keep(log);
+  }
+  private keep(log: readonly RunLogLine[]): string {
+    if (this.finishAnswer === 'ok') this.logs.push(...log);
     return this.finishAnswer;
   }
   async cancel(id: string): Promise<boolean> {
@@ -54,8 +79,9 @@ class FakeRuns {
  */
 describe('run processor (fast, with fakes)', () => {
   let runs: FakeRuns;
-  let exp: BatchExport | null;
   let logs: RunLogLine[];
+  /** The run log's own append calls. */
+  let runLogs: (id: string, lines: readonly RunLogLine[]) => Promise<void>;
   let failures: string[];
   let write: DestinationWriter['write'];
 
@@ -68,9 +94,8 @@ describe('run processor (fast, with fakes)', () => {
   const sut = () =>
     createRunProcessor({
       store: {
-        exports: { get: async () => exp },
         runs,
-        runLogs: { append: async (_id: string, lines: readonly RunLogLine[]) => void logs.push(...lines) },
+        runLogs: { append: (id: string, lines: readonly RunLogLine[]) => runLogs(id, lines) },
       } as unknown as RunExportDeps['store'],
       source: {
         modelBatches: async function* (): AsyncGenerator<EventBatch> {
@@ -86,9 +111,10 @@ describe('run processor (fast, with fakes)', () => {
     });
 
   beforeEach(() => {
-    runs = new FakeRuns();
-    exp = exportFixture(EXPORT_ID, T0);
     logs = [];
+    runLogs = async (_id, lines) => void logs.push(...lines);
+    runs = new FakeRuns(logs);
+    runs.exp = exportFixture(EXPORT_ID, T0);
     failures = [];
     write = async (batches) => {
       let records = 0;
@@ -99,7 +125,10 @@ describe('run processor (fast, with fakes)', () => {
 
   it('a completed run: its result recorded for its attempt (which ends the streak of failures), its log kept', async () => {
     runs.startAnswer = { status: 'started', attempt: 3, backfillId: null, receiptVersion: 2 };
-    expect(await sut()(job, jobContext())).to.deep.equal({
+    const jobLog: string[] = [];
+    const appended: RunLogLine[][] = [];
+    runLogs = async (_id, lines) => void appended.push([...lines]);
+    expect(await sut()(job, jobContext({ log: async (entry) => void jobLog.push(entry) }))).to.deep.equal({
       status: 'completed',
       records: 42,
       bytes: 1000,
@@ -124,6 +153,14 @@ describe('run processor (fast, with fakes)', () => {
     expect(logs[1]!.message).to.match(
       /^run completed records=42 bytes=1000 files=1 checksum=\d+ receipt_version=2 ms=\d+$/,
     );
+    // The lines went with the result (no call of their own); the job's log has each once.
+    expect(appended).to.deep.equal([]);
+    expect(
+      jobLog
+        .join('\n')
+        .split('\n')
+        .map((l) => l.split(' ').slice(2, 4).join(' ')),
+    ).to.deep.equal(['run started', 'run completed']);
   });
 
   it('a writer that reports fewer rows than it was handed fails the attempt, retryable, with no receipt', async () => {
@@ -170,10 +207,10 @@ describe('run processor (fast, with fakes)', () => {
   });
 
   it('skipped when the export is gone (the run is cancelled) or the run already finished', async () => {
-    exp = null;
+    runs.exp = null;
     expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'export deleted' });
     expect(runs.cancelled).to.deep.equal([job.run_id]);
-    exp = exportFixture(EXPORT_ID, T0);
+    runs.exp = exportFixture(EXPORT_ID, T0);
     runs.startAnswer = { status: 'Completed' };
     expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'Completed' });
   });
@@ -210,6 +247,11 @@ describe('run processor (fast, with fakes)', () => {
   it('an attempt another worker took over, or a run cancelled meanwhile, ends without a retry or a failure', async () => {
     runs.finishAnswer = 'Superseded';
     expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'superseded' });
+    // Its outcome was not recorded, nor its lines with it: the log's own call writes them, and what happened.
+    expect(logs.map((l) => l.message.split(' ').slice(0, 3).join(' '))).to.deep.equal([
+      'run started data_interval_start=2024-01-01T00:00:00.000Z',
+      'run superseded by',
+    ]);
     write = async () => {
       throw new RetryableError('aborted');
     };

@@ -3,10 +3,11 @@
 -- KEYS 1-6 as in track.lua, 7-8 the backfill's hash and open zset.
 -- ARGV[1] now (ms), ARGV[2] finished_at (ISO), ARGV[3] the run's backfill or ''.
 -- @include track
-local status = redis.call('HGET', KEYS[1], 'status')
+local run = readRun()
+local status = run.status
 if not status or FINAL[status] then return 0 end
-if backfillMismatch(ARGV[3]) then return 'stale' end
+if backfillMismatch(ARGV[3], run) then return 'stale' end
 redis.call('HSET', KEYS[1], 'status', 'Cancelled', 'finished_at', ARGV[2])
-track(status, 'Cancelled', ARGV[1])
-backfillFinal(7, 'Cancelled', nil, ARGV[1])
+track(status, 'Cancelled', ARGV[1], run)
+backfillFinal(7, 'Cancelled', nil, ARGV[1], run)
 return 1

@@ -8,7 +8,8 @@
 -- ARGV[1] now (ms), ARGV[2] '1' for retention, ARGV[3] the block number of KEYS[9].
 -- @include track
 -- @include slots
-local status = redis.call('HGET', KEYS[1], 'status')
+local run = readRun()
+local status = run.status
 if not status then
   redis.call('DEL', KEYS[8])
   return 0
@@ -16,15 +17,15 @@ end
 if ARGV[2] == '1' then
   if not FINAL[status] then return 0 end
   if status == 'Completed' then
-    local s = tonumber(redis.call('ZSCORE', KEYS[6], redis.call('HGET', KEYS[1], 'id')))
-    local e = tonumber(redis.call('HGET', KEYS[1], 'interval_end_ms'))
+    local s = tonumber(redis.call('ZSCORE', KEYS[6], run.id))
+    local e = tonumber(run.interval_end_ms)
     if s and e then
       markExported(KEYS[9], tonumber(ARGV[3]), KEYS[10], s, e)
       redis.call('SADD', KEYS[7], ARGV[3], ARGV[3] + 1)
     end
   end
 end
-track(status, false, ARGV[1])
-redis.call('ZREM', KEYS[6], redis.call('HGET', KEYS[1], 'id'))
+track(status, false, ARGV[1], run)
+redis.call('ZREM', KEYS[6], run.id)
 redis.call('DEL', KEYS[8])
 return redis.call('DEL', KEYS[1])

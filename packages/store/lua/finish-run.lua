@@ -5,28 +5,38 @@
 -- completed run adds its rows and bytes to the export's totals and ends its
 -- export's streak of failed runs (here, not in a round trip of its own);
 -- every finished attempt adds its duration; a run a backfill started counts
--- for it.
+-- for it. With the status it keeps the attempt's log lines not yet written
+-- (the last of them the outcome's), when it records the status only: a
+-- tiny run's log then costs no call of its own.
 -- KEYS 1-6 as in track.lua, 7 export totals, 8 durations, 9-10 the
 -- backfill's hash and open zset (any key when none), 11 the export's
--- consecutive failures.
+-- consecutive failures, 12 the run's log.
 -- ARGV[1] now (ms), ARGV[2] the new status, ARGV[3] rows, ARGV[4] bytes,
--- ARGV[5] the attempt or '', ARGV[6] the run's backfill or '', ARGV[7..] more fields.
+-- ARGV[5] the attempt or '', ARGV[6] the run's backfill or '', ARGV[7] how
+-- many log lines the run keeps, ARGV[8] how many lines follow (L), ARGV[9 ..
+-- 8 + L] the lines, ARGV[9 + L ..] more fields of the run.
 -- @include track
 local BOUNDS = { 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400 }
-local status = redis.call('HGET', KEYS[1], 'status')
+local run = readRun('attempts', 'export_id', 'started_ms')
+local status = run.status
 if status ~= 'Running' then return status or 'missing' end
-if ARGV[5] ~= '' and redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[5] then return 'Superseded' end
-if backfillMismatch(ARGV[6]) then return 'stale' end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 7))
-track(status, ARGV[2], ARGV[1])
-backfillFinal(9, ARGV[2], ARGV[3], ARGV[1])
+if ARGV[5] ~= '' and run.attempts ~= ARGV[5] then return 'Superseded' end
+if backfillMismatch(ARGV[6], run) then return 'stale' end
+local lines = tonumber(ARGV[8])
+redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 9 + lines))
+if lines > 0 then
+  redis.call('RPUSH', KEYS[12], unpack(ARGV, 9, 8 + lines))
+  redis.call('LTRIM', KEYS[12], -tonumber(ARGV[7]), -1)
+end
+track(status, ARGV[2], ARGV[1], run)
+backfillFinal(9, ARGV[2], ARGV[3], ARGV[1], run)
 if ARGV[2] == 'Completed' then
-  local exportId = redis.call('HGET', KEYS[1], 'export_id')
-  redis.call('HINCRBY', KEYS[7], exportId .. '|rows', ARGV[3])
-  redis.call('HINCRBY', KEYS[7], exportId .. '|bytes', ARGV[4])
+  -- An empty interval adds nothing (a missing total reads as 0).
+  if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[7], run.export_id .. '|rows', ARGV[3]) end
+  if ARGV[4] ~= '0' then redis.call('HINCRBY', KEYS[7], run.export_id .. '|bytes', ARGV[4]) end
   redis.call('DEL', KEYS[11])
 end
-local started = tonumber(redis.call('HGET', KEYS[1], 'started_ms'))
+local started = tonumber(run.started_ms)
 if started then
   local ms = math.max(0, tonumber(ARGV[1]) - started)
   local le = '+Inf'
@@ -36,8 +46,8 @@ if started then
       break
     end
   end
+  -- No `|count` field: the count is the sum of the buckets (stats-repository.ts).
   redis.call('HINCRBY', KEYS[8], ARGV[2] .. '|' .. le, 1)
-  redis.call('HINCRBY', KEYS[8], ARGV[2] .. '|count', 1)
   redis.call('HINCRBY', KEYS[8], ARGV[2] .. '|sum_ms', string.format('%d', ms))
 end
 return 'ok'

@@ -7,13 +7,14 @@
 -- ARGV[1] now (ms), ARGV[2] the receipt version compared, ARGV[3] the
 -- record's field (interval start ms), ARGV[4] the record.
 -- @include track
-local status = redis.call('HGET', KEYS[1], 'status')
+local run = readRun('receipt')
+local status = run.status
 if status ~= 'Completed' then return 0 end
-local receipt = redis.call('HGET', KEYS[1], 'receipt')
+local receipt = run.receipt
 if not receipt then return 0 end
 local ok, decoded = pcall(cjson.decode, receipt)
 if not ok or type(decoded) ~= 'table' or tostring(decoded.version) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'Scheduled', 'error', '', 'finished_at', '')
-track(status, 'Scheduled', ARGV[1])
+track(status, 'Scheduled', ARGV[1], run)
 redis.call('HSET', KEYS[7], ARGV[3], ARGV[4])
 return 1

@@ -4,12 +4,13 @@
 -- runs it again (any key when none).
 -- ARGV[1] now (ms), ARGV[2] that backfill's id or '', ARGV[3] its interval start ms.
 -- @include track
-local status = redis.call('HGET', KEYS[1], 'status')
+local run = readRun()
+local status = run.status
 if not status or not FINAL[status] then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'Scheduled', 'error', '', 'finished_at', '')
 if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[1], 'backfill_id', ARGV[2], 'bf_open', '1')
-  redis.call('ZADD', KEYS[8], ARGV[3], redis.call('HGET', KEYS[1], 'id'))
+  redis.call('ZADD', KEYS[8], ARGV[3], run.id)
 end
-track(status, 'Scheduled', ARGV[1])
+track(status, 'Scheduled', ARGV[1], run)
 return 1

@@ -30,7 +30,8 @@ export class ExportRepository {
     return JSON.stringify(this.secrets ? this.secrets.seal(exp) : exp);
   }
 
-  private parse(text: string): BatchExport {
+  /** An export from its stored text (another repository's script may read it): its secrets opened. */
+  parse(text: string): BatchExport {
     const exp = JSON.parse(text) as BatchExport;
     return this.secrets ? this.secrets.open(exp) : exp;
   }

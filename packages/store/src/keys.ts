@@ -54,7 +54,7 @@ export function storeKeys(prefix: string) {
     runsByStatus: `${prefix}:stats:runs-by-status`,
     /** hash `<export id>|rows` and `<export id>|bytes` → totals of the export's completed runs. */
     exportTotals: `${prefix}:stats:export-totals`,
-    /** hash `<status>|<le>`, `<status>|count`, `<status>|sum_ms` → attempt durations; buckets not cumulative. */
+    /** hash `<status>|<le>`, `<status>|sum_ms` → attempt durations; buckets not cumulative (earlier versions also kept `<status>|count`). */
     runDurations: `${prefix}:stats:run-durations`,
     /**
      * hash interval start ms → what the reconciler last found for that

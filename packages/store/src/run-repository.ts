@@ -1,4 +1,4 @@
-import type { Run, RunReceipt, RunStatus } from '@bx/core';
+import type { BatchExport, Run, RunReceipt, RunStatus } from '@bx/core';
 import { callScript, type RedisClient } from '@bx/redis';
 import {
   EXPORTED_BLOCK_SLOTS,
@@ -10,6 +10,7 @@ import {
 } from './keys';
 import { storeScripts } from './store-scripts';
 import { parseRun } from './run-record';
+import { RUN_LOG_LINES, type RunLogLine } from './run-log-repository';
 
 /**
  * What start() did: the attempt it began (the backfill it runs for, the
@@ -20,6 +21,12 @@ export type RunStart =
   /** `crashes` attempts in a row never finished: the caller fails the run for good. */
   | { status: 'crashed'; crashes: number; backfillId: string | null }
   | { status: 'Cancelled' | 'Completed' | 'missing' | 'held' };
+
+/** What startWithExport() did: start()'s answers, the export with a started run, or 'no-export' (it is gone). */
+export type RunStartWithExport =
+  | Exclude<RunStart, { status: 'started' }>
+  | (Extract<RunStart, { status: 'started' }> & { export: BatchExport })
+  | { status: 'no-export' };
 
 /**
  * Attempts in a row that started and never finished (worker killed, out of
@@ -86,6 +93,8 @@ export class RunRepository {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
+    /** Opens an export's stored text (ExportRepository.parse), for startWithExport. */
+    private readonly openExport?: (text: string) => BatchExport,
   ) {
     storeScripts.define(redis, [
       'create-runs',
@@ -221,28 +230,55 @@ export class RunRepository {
 
   /** Running, one more attempt (counted across manual retries): its number, or why not. */
   async start(id: string, now = Date.now()): Promise<RunStart> {
+    const { answer } = await this.startScript(id, now, false);
+    // Without the export's key the script never answers 'no-export'.
+    return answer.status === 'no-export' ? { status: 'missing' } : answer;
+  }
+
+  /**
+   * start() with the run's export read in the same script, for the worker:
+   * one round trip where a read of the export and a start were two. An
+   * export that is gone answers 'no-export' and changes nothing.
+   */
+  async startWithExport(id: string, now = Date.now()): Promise<RunStartWithExport> {
+    if (!this.openExport) throw new Error('this RunRepository reads no exports');
+    const { answer, exportText } = await this.startScript(id, now, true);
+    return answer.status === 'started' ? { ...answer, export: this.openExport(exportText!) } : answer;
+  }
+
+  private async startScript(
+    id: string,
+    now: number,
+    withExport: boolean,
+  ): Promise<{ answer: RunStart | { status: 'no-export' }; exportText: string | null }> {
     const exportId = exportIdOfRun(id);
-    const answer = (await callScript(
-      this.redis,
-      'start-run',
-      [...this.statusKeys(id), this.keys.pausedExports],
-      [now, new Date(now).toISOString(), exportId, MAX_UNFINISHED_ATTEMPTS],
-    )) as string;
-    const crashed = /^crashed\|(\d+)\|(.*)$/.exec(answer);
-    if (crashed) return { status: 'crashed', crashes: Number(crashed[1]), backfillId: crashed[2] || null };
-    const match = /^(\d+)\|(\d+)\|(.*)$/.exec(answer);
-    if (!match) return { status: answer as 'Cancelled' | 'Completed' | 'missing' | 'held' };
+    const keys = [...this.statusKeys(id), this.keys.pausedExports];
+    if (withExport) keys.push(this.keys.export(exportId));
+    const [status, a, b, c, exportText] = (await callScript(this.redis, 'start-run', keys, [
+      now,
+      new Date(now).toISOString(),
+      exportId,
+      MAX_UNFINISHED_ATTEMPTS,
+    ])) as [string, ...Array<string | number | null>];
+    const text = typeof exportText === 'string' ? exportText : null;
+    if (status === 'crashed')
+      return { answer: { status, crashes: Number(a), backfillId: (b as string) || null }, exportText: text };
+    if (status !== 'started') {
+      return {
+        answer: { status: status as 'Cancelled' | 'Completed' | 'missing' | 'held' | 'no-export' },
+        exportText: text,
+      };
+    }
     return {
-      status: 'started',
-      attempt: Number(match[1]),
-      receiptVersion: Number(match[2]),
-      backfillId: match[3] || null,
+      answer: { status, attempt: Number(a), receiptVersion: Number(b), backfillId: (c as string) || null },
+      exportText: text,
     };
   }
 
   /**
    * Records the result; with `attempt`, only if that is still the run's latest
    * attempt. Returns 'ok', the status that prevented it, or 'Superseded'.
+   * `log`: lines added to the run's log with the result, only if it is recorded.
    */
   async complete(
     id: string,
@@ -250,6 +286,7 @@ export class RunRepository {
     now = Date.now(),
     attempt?: number,
     backfillId?: string | null,
+    log: readonly RunLogLine[] = [],
   ): Promise<string> {
     const fields = [
       'records_completed',
@@ -264,10 +301,10 @@ export class RunRepository {
       new Date(now).toISOString(),
     ];
     if (result.receipt !== undefined) fields.push('receipt', JSON.stringify(result.receipt));
-    return this.finish(id, 'Completed', now, result, attempt, backfillId, fields);
+    return this.finish(id, 'Completed', now, result, attempt, backfillId, fields, log);
   }
 
-  /** `Failed` (permanent) or `FailedRetryable` (another attempt follows). */
+  /** `Failed` (permanent) or `FailedRetryable` (another attempt follows); `log` as for complete. */
   async fail(
     id: string,
     status: 'Failed' | 'FailedRetryable',
@@ -275,13 +312,10 @@ export class RunRepository {
     now = Date.now(),
     attempt?: number,
     backfillId?: string | null,
+    log: readonly RunLogLine[] = [],
   ): Promise<string> {
-    return this.finish(id, status, now, { records: 0, bytes: 0 }, attempt, backfillId, [
-      'error',
-      error.slice(0, 4000),
-      'finished_at',
-      new Date(now).toISOString(),
-    ]);
+    const fields = ['error', error.slice(0, 4000), 'finished_at', new Date(now).toISOString()];
+    return this.finish(id, status, now, { records: 0, bytes: 0 }, attempt, backfillId, fields, log);
   }
 
   /** Cancels a run that has not finished; returns whether it was cancelled. */
@@ -438,7 +472,9 @@ export class RunRepository {
     attempt: number | undefined,
     backfillId: string | null | undefined,
     fields: string[],
+    log: readonly RunLogLine[],
   ): Promise<string> {
+    const lines = log.map((line) => JSON.stringify(line));
     let bf = backfillId === undefined ? await this.openBackfill(id) : backfillId;
     for (;;) {
       const answer = (await callScript(
@@ -450,8 +486,20 @@ export class RunRepository {
           this.keys.runDurations,
           ...this.backfillKeys(bf),
           this.keys.failures(exportIdOfRun(id)),
+          this.keys.runLog(id),
         ],
-        [now, status, totals.records, totals.bytes, attempt === undefined ? '' : attempt, bf ?? '', ...fields],
+        [
+          now,
+          status,
+          totals.records,
+          totals.bytes,
+          attempt === undefined ? '' : attempt,
+          bf ?? '',
+          RUN_LOG_LINES,
+          lines.length,
+          ...lines,
+          ...fields,
+        ],
       )) as string;
       if (answer !== 'stale') return answer;
       bf = await this.openBackfill(id);

@@ -128,13 +128,17 @@ export class StatsRepository {
 function durationStats(hash: Record<string, string>): DurationStats[] {
   const statuses = new Set(Object.keys(hash).map((field) => field.slice(0, field.indexOf('|'))));
   const bounds = [...RUN_DURATION_BUCKETS, Number.POSITIVE_INFINITY];
-  return [...statuses].sort().map((status) => ({
-    status,
-    buckets: bounds.map((le): [number, number] => [
+  return [...statuses].sort().map((status) => {
+    const buckets = bounds.map((le): [number, number] => [
       le,
       Number(hash[`${status}|${le === Number.POSITIVE_INFINITY ? '+Inf' : String(le)}`] ?? 0),
-    ]),
-    count: Number(hash[`${status}|count`] ?? 0),
-    sumSeconds: Number(hash[`${status}|sum_ms`] ?? 0) / 1000,
-  }));
+    ]);
+    return {
+      status,
+      buckets,
+      // Every attempt is in one bucket (finish-run.lua keeps no count of its own).
+      count: buckets.reduce((sum, [, n]) => sum + n, 0),
+      sumSeconds: Number(hash[`${status}|sum_ms`] ?? 0) / 1000,
+    };
+  });
 }

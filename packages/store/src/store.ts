@@ -37,7 +37,7 @@ export class Store {
     this.keys = storeKeys(prefix);
     this.exports = new ExportRepository(redis, this.keys, opts.secrets ?? null);
     this.sessions = new SessionRepository(redis, this.keys);
-    this.runs = new RunRepository(redis, this.keys);
+    this.runs = new RunRepository(redis, this.keys, (text) => this.exports.parse(text));
     this.runLogs = new RunLogRepository(redis, this.keys);
     this.schedule = new ScheduleRepository(redis, this.keys);
     this.backfills = new BackfillRepository(redis, this.keys);

@@ -13,14 +13,13 @@ import { ReceiptTally, tallied, type BatchFormat, type DestinationWriter } from 
 import { modelPlugin } from '@bx/models';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJob, RunOutcome } from '@bx/queue';
-import type { ExportRepository, RunLogRepository, RunRepository } from '@bx/store';
+import type { RunLogRepository, RunRepository } from '@bx/store';
 import { RunLog } from './run-log';
 
 export interface RunExportDeps {
   /** What the processor reads and writes of the store (fast tests pass fakes of these). */
   store: {
-    exports: Pick<ExportRepository, 'get'>;
-    runs: Pick<RunRepository, 'start' | 'complete' | 'fail' | 'cancel' | 'state' | 'setState'>;
+    runs: Pick<RunRepository, 'startWithExport' | 'complete' | 'fail' | 'cancel' | 'state' | 'setState'>;
     runLogs: Pick<RunLogRepository, 'append'>;
   };
   source: Pick<ClickHouseSource, 'modelBatches'>;
@@ -50,31 +49,39 @@ export function createRunProcessor(deps: RunExportDeps) {
       runLog.sink,
     );
     try {
-      return await exportInterval(deps, payload, ctx, log);
+      return await exportInterval(deps, payload, ctx, log, runLog);
     } finally {
+      // Lines handed to an outcome call that threw are written as any others.
+      runLog.notKept();
       await runLog.flush();
     }
   };
 }
 
-async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobContext, log: Logger): Promise<RunOutcome> {
-  const exp = await deps.store.exports.get(payload.export_id);
-  if (!exp) {
+async function exportInterval(
+  deps: RunExportDeps,
+  payload: RunJob,
+  ctx: JobContext,
+  log: Logger,
+  runLog: RunLog,
+): Promise<RunOutcome> {
+  // The run's start and its export in one script: one round trip.
+  const started = await deps.store.runs.startWithExport(payload.run_id);
+  if (started.status === 'no-export') {
     await deps.store.runs.cancel(payload.run_id);
     log.info('run skipped: export deleted');
     return { status: 'skipped', reason: 'export deleted' };
   }
-  const started = await deps.store.runs.start(payload.run_id);
   if (started.status === 'held') {
     log.info('run held: the export is paused; it runs once the export is unpaused');
     return { status: 'held' };
   }
-  if (started.status === 'crashed') return failCrashed(deps, exp.id, payload, started, log);
+  if (started.status === 'crashed') return failCrashed(deps, payload.export_id, payload, started, log);
   if (started.status !== 'started') {
     log.info('run skipped', { reason: started.status });
     return { status: 'skipped', reason: started.status };
   }
-  const { attempt, backfillId, receiptVersion } = started;
+  const { attempt, backfillId, receiptVersion, export: exp } = started;
   const began = Date.now();
   log.info('run started', {
     data_interval_start: iso(payload.data_interval_start),
@@ -127,7 +134,24 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
       });
     }
     const result = { ...written, receipt: written.receipt ?? tally.receipt(written.files, receiptVersion) };
-    const recorded = await deps.store.runs.complete(payload.run_id, result, Date.now(), attempt, backfillId);
+    const done = {
+      records: result.records,
+      bytes: result.bytes,
+      files: result.files.length,
+      checksum: result.receipt.checksum,
+      receipt_version: receiptVersion,
+      ms: Date.now() - began,
+    };
+    // The run's log lines, 'run completed' last, go with the result: no call of their own.
+    const recorded = await deps.store.runs.complete(
+      payload.run_id,
+      result,
+      Date.now(),
+      attempt,
+      backfillId,
+      runLog.withOutcome('info', 'run completed', done),
+    );
+    outcomeRecorded(runLog, recorded, 'run completed');
     if (recorded === 'Superseded') {
       // This worker lost its lock and another took the run over: that attempt records the outcome.
       log.warn('run superseded by a later attempt', { records: result.records, ms: Date.now() - began });
@@ -138,18 +162,14 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
       return { status: 'skipped', reason: 'cancelled' };
     }
     // (Completing the run ended its export's streak of failures: store.runs.complete.)
-    log.info('run completed', {
-      records: result.records,
-      bytes: result.bytes,
-      files: result.files.length,
-      checksum: result.receipt.checksum,
-      receipt_version: receiptVersion,
-      ms: Date.now() - began,
-    });
+    log.info('run completed', done);
     return { status: 'completed', records: result.records, bytes: result.bytes, files: result.files };
   } catch (err) {
+    runLog.notKept();
     const retry = isRetryable(err) && !ctx.lastAttempt;
     const message = errorMessage(err);
+    const failed = { error: message, retryable: isRetryable(err), ms: Date.now() - began };
+    const line = retry ? 'run failed, will retry' : 'run failed';
     const recorded = await deps.store.runs.fail(
       payload.run_id,
       retry ? 'FailedRetryable' : 'Failed',
@@ -157,7 +177,9 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
       Date.now(),
       attempt,
       backfillId,
+      runLog.withOutcome('warn', line, failed),
     );
+    outcomeRecorded(runLog, recorded, line);
     if (recorded === 'Superseded') {
       // Not this attempt's run any more (another worker took it over): no status, no failure counted.
       log.warn('run superseded by a later attempt', { error: message, ms: Date.now() - began });
@@ -169,13 +191,15 @@ async function exportInterval(deps: RunExportDeps, payload: RunJob, ctx: JobCont
       return { status: 'skipped', reason: 'cancelled' };
     }
     if (!retry) await deps.failures?.failed(exp.id, message);
-    log.warn(retry ? 'run failed, will retry' : 'run failed', {
-      error: message,
-      retryable: isRetryable(err),
-      ms: Date.now() - began,
-    });
+    log.warn(line, failed);
     return { status: 'failed', error: message, retry };
   }
+}
+
+/** Tells the run's log whether the store kept the lines handed with the outcome ('ok': recorded). */
+function outcomeRecorded(runLog: RunLog, answer: string, line: string): void {
+  if (answer === 'ok') runLog.kept(line);
+  else runLog.notKept();
 }
 
 /**

@@ -14,7 +14,14 @@ const CONTEXT_FIELDS = new Set(['export_id', 'run_id', 'attempt', 'service', 'pi
  * every second and when the attempt ends.
  */
 export class RunLog {
+  /** Lines the store does not have yet. */
   private pending: RunLogLine[] = [];
+  /** Lines the job's log does not have yet (every line goes to both). */
+  private jobPending: string[] = [];
+  /** Lines handed to the call that records the run's outcome (`withOutcome`), until it answers. */
+  private inFlight: RunLogLine[] | null = null;
+  /** The message of an outcome line the store already kept: the logger's copy goes to the job's log only. */
+  private keptMessage: string | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
 
@@ -36,33 +43,63 @@ export class RunLog {
       return;
     }
     const { time, level, msg, ...fields } = entry;
-    this.pending.push({
+    const logged = {
       timestamp: typeof time === 'string' ? time : new Date().toISOString(),
       level: typeof level === 'string' ? level : 'info',
       message: lineOf(String(msg ?? ''), fields),
-    });
+    };
+    this.jobPending.push(`${logged.timestamp} ${logged.level} ${logged.message}`);
+    if (this.keptMessage !== null && msg === this.keptMessage) this.keptMessage = null;
+    else this.pending.push(logged);
     this.timer ??= setTimeout(() => void this.flush(), FLUSH_EVERY_MS);
   };
+
+  /**
+   * The lines the store does not have yet, then the outcome's line (`msg`
+   * with `fields`, made here as the sink would make it): for the script
+   * that records the run's outcome to keep with it, so a finished run's log
+   * costs no call of its own. `fields` must hold no secret (they do not pass
+   * the logger's redaction): counts, sizes, durations. Then `kept` or
+   * `notKept` with what the store answered.
+   */
+  withOutcome(level: string, msg: string, fields: LogFields): RunLogLine[] {
+    this.inFlight = this.pending;
+    this.pending = [];
+    return [...this.inFlight, { timestamp: new Date().toISOString(), level, message: lineOf(msg, fields) }];
+  }
+
+  /** The store kept the lines and the outcome's line: the logger's `msg` line that follows goes to the job's log only. */
+  kept(msg: string): void {
+    this.inFlight = null;
+    this.keptMessage = msg;
+  }
+
+  /** The outcome was not recorded: its lines are written as any others. */
+  notKept(): void {
+    if (this.inFlight) this.pending = [...this.inFlight, ...this.pending];
+    this.inFlight = null;
+  }
 
   /** Writes the lines not yet written; waits for writes in progress. */
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const lines = this.pending;
+    const jobLines = this.jobPending;
     this.pending = [];
+    this.jobPending = [];
     const previous = this.flushing;
-    this.flushing = previous.then(() => this.write(lines));
+    this.flushing = previous.then(() => this.write(lines, jobLines));
     await this.flushing;
   }
 
-  private async write(lines: RunLogLine[]): Promise<void> {
-    if (lines.length === 0) return;
+  private async write(lines: RunLogLine[], jobLines: string[]): Promise<void> {
     // Logs are for people: losing a few lines to a Redis blip never fails a run.
     // The job's log gets the lines of a flush as one entry: a round trip per
     // line was two of a tiny run's nine Redis round trips (docs/scaling.md).
     await Promise.all([
-      this.store.append(this.runId, lines).catch(() => undefined),
-      this.job.log(lines.map((l) => `${l.timestamp} ${l.level} ${l.message}`).join('\n')).catch(() => undefined),
+      lines.length > 0 ? this.store.append(this.runId, lines).catch(() => undefined) : undefined,
+      jobLines.length > 0 ? this.job.log(jobLines.join('\n')).catch(() => undefined) : undefined,
     ]);
   }
 }

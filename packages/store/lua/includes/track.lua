@@ -7,20 +7,33 @@
 local UNFINISHED = { Scheduled = true, Running = true, FailedRetryable = true }
 local FINAL = { Completed = true, Failed = true, Cancelled = true }
 
-local function track(from, to, now)
+-- The run's fields these functions read, and any `...` more, in one HMGET
+-- (a run's start or finish read them with 5 to 7 HGETs): a table by field name.
+local function readRun(...)
+  local names = { 'status', 'id', 'interval_end_ms', 'bf_open', 'backfill_id', ... }
+  local values = redis.call('HMGET', KEYS[1], unpack(names))
+  local run = {}
+  for i, name in ipairs(names) do run[name] = values[i] end
+  return run
+end
+
+-- `run` is what readRun answered. Between two unfinished statuses (a run
+-- starting, failing for a retry) no index changes: the run stays pending and
+-- unfinished and is not finished, so only the counters move.
+local function track(from, to, now, run)
   if from == to then return end
   if from then redis.call('HINCRBY', KEYS[2], from, -1) end
   if to then redis.call('HINCRBY', KEYS[2], to, 1) end
-  local runId = redis.call('HGET', KEYS[1], 'id')
+  if UNFINISHED[from] and UNFINISHED[to] then return end
+  local runId = run.id
   if not runId then return end
   if not to or to == 'Completed' or to == 'Cancelled' then
     redis.call('ZREM', KEYS[3], runId)
-  else
-    local endMs = redis.call('HGET', KEYS[1], 'interval_end_ms')
-    if endMs then redis.call('ZADD', KEYS[3], endMs, runId) end
+  elseif run.interval_end_ms then
+    redis.call('ZADD', KEYS[3], run.interval_end_ms, runId)
   end
-  local startMs = redis.call('ZSCORE', KEYS[6], runId)
-  if to and UNFINISHED[to] and startMs then
+  local startMs = to and UNFINISHED[to] and redis.call('ZSCORE', KEYS[6], runId)
+  if startMs then
     redis.call('ZADD', KEYS[4], startMs, runId)
   else
     redis.call('ZREM', KEYS[4], runId)
@@ -35,12 +48,12 @@ end
 -- A run that a backfill started reached a final status: counted once for that
 -- backfill (its hash at KEYS[bf], its open zset at KEYS[bf + 1]). The backfill
 -- is finished when every interval was started or skipped and none is open.
-local function backfillFinal(bf, to, records, now)
-  if not FINAL[to] or redis.call('HGET', KEYS[1], 'bf_open') ~= '1' then return end
-  local runId = redis.call('HGET', KEYS[1], 'id')
+local function backfillFinal(bf, to, records, now, run)
+  if not FINAL[to] or run.bf_open ~= '1' then return end
+  run.bf_open = nil
   redis.call('HDEL', KEYS[1], 'bf_open')
   if redis.call('EXISTS', KEYS[bf]) == 0 then return end
-  redis.call('ZREM', KEYS[bf + 1], runId)
+  redis.call('ZREM', KEYS[bf + 1], run.id)
   redis.call('HINCRBY', KEYS[bf], 'finished_runs', 1)
   if to == 'Failed' then redis.call('HINCRBY', KEYS[bf], 'failed_runs', 1) end
   if to == 'Cancelled' then redis.call('HINCRBY', KEYS[bf], 'cancelled_runs', 1) end
@@ -50,9 +63,15 @@ local function backfillFinal(bf, to, records, now)
   end
 end
 
+-- The backfill a run is open for, or ''.
+local function openBackfill(run)
+  if run.bf_open == '1' then return run.backfill_id or '' end
+  return ''
+end
+
 -- The backfill a caller named (ARGV) must be the run's: else 'stale', and the
 -- caller reads the run again.
-local function backfillMismatch(named)
-  if redis.call('HGET', KEYS[1], 'bf_open') ~= '1' then return false end
-  return (redis.call('HGET', KEYS[1], 'backfill_id') or '') ~= named
+local function backfillMismatch(named, run)
+  if run.bf_open ~= '1' then return false end
+  return (run.backfill_id or '') ~= named
 end
