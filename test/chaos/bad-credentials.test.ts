@@ -48,6 +48,8 @@ describe('chaos: bad S3 credentials', function () {
       const took = Date.now() - began;
       const failed = runs.filter((r) => r.status === 'Failed');
       const held = runs.filter((r) => r.status === 'Scheduled');
+      // The webhook is called just after the pause: its notice is waited for, not assumed to be in by now.
+      for (const until = Date.now() + 30_000; hook.notices.length === 0 && Date.now() < until;) await sleep(100);
       await sleep(3000); // anything still to come (retries, more notices) would show now
 
       const verdict = await verifyExport({ ...sys, teamId: TEAM, spans: intervals.map((p) => p.span), prefix: '' });

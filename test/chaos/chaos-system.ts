@@ -184,12 +184,16 @@ export class ChaosSystem {
     }
   }
 
-  /** Waits until at least `n` runs have completed (the fault is injected mid-way); returns the runs then. */
-  async completedAtLeast(exportId: string, n: number, timeoutMs = 60_000): Promise<Run[]> {
+  /**
+   * Waits until at least `n` runs have completed (the fault is injected mid-way), and `running`
+   * of them are Running if asked; returns the runs then.
+   */
+  async completedAtLeast(exportId: string, n: number, timeoutMs = 60_000, running = 0): Promise<Run[]> {
     for (const until = Date.now() + timeoutMs; ; await sleep(100)) {
       const runs = await this.runs(exportId);
-      if (runs.filter((r) => r.status === 'Completed').length >= n) return runs;
-      if (Date.now() > until) throw new Error(`fewer than ${n} runs completed after ${timeoutMs} ms`);
+      const count = (status: RunStatus) => runs.filter((r) => r.status === status).length;
+      if (count('Completed') >= n && count('Running') >= running) return runs;
+      if (Date.now() > until) throw new Error(`not ${n} runs completed and ${running} running after ${timeoutMs} ms`);
     }
   }
 

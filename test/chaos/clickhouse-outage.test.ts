@@ -28,9 +28,9 @@ describe('chaos: ClickHouse stopped for 30 s', function () {
       await Promise.all([sys.startScheduler(), sys.startWorkers(2)]);
       const exp = await sys.createExport({ team_id: TEAM, ...range(intervals) });
 
-      const before = await sys.completedAtLeast(exp.id, 2);
+      // Two runs done, and one in flight for the outage to cut (waited for, not hoped for at that moment).
+      const before = await sys.completedAtLeast(exp.id, 2, 60_000, 1);
       const running = before.filter((r) => r.status === 'Running').length;
-      scenario.check(running > 0, 'ClickHouse went away with runs in flight');
       const stoppedAt = Date.now();
       // SIGKILL, not a drain: the queries in flight are cut mid-stream.
       await chaosServices.kill('clickhouse');

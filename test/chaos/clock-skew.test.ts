@@ -20,7 +20,7 @@ function endedSince(first: number, now: number): Span[] {
 describe('chaos: clock skew between two schedulers', function () {
   this.timeout(120_000);
   const sys = new ChaosSystem();
-  // Two hours of past intervals, and rows in the one still running (which must wait for its end).
+  // Two hours of past intervals, and rows in the one running when the suite starts.
   const current = intervalContaining(Date.now(), 'every 5 minutes', 'UTC');
   const intervals = plan(current.end, FIVE_MINUTES, [...Array.from({ length: 24 }, () => 300), 300]);
   const first = intervals[0]!.span.start;
@@ -50,22 +50,41 @@ describe('chaos: clock skew between two schedulers', function () {
         Math.abs(offsets[0]! - SKEW_MS) < 60_000 && Math.abs(offsets[1]! + SKEW_MS) < 60_000,
         `scheduler clocks skewed by +45/-45 min (${offsets.map((o) => Math.round(o / 60_000)).join('/')} min)`,
       );
+      // The export: the intervals that ended before it was created (the catch-up), exactly. The runs
+      // to expect cannot change while the test looks, whatever 5-minute boundary the clock passes.
+      const ongoing = intervalContaining(Date.now(), 'every 5 minutes', 'UTC');
+      const spans = endedSince(first, ongoing.start);
       const exp = await sys.createExport({
         team_id: TEAM,
         interval: 'every 5 minutes',
         start_at: new Date(first).toISOString(),
+        end_at: new Date(ongoing.start).toISOString(),
       });
-
-      // Settled: a Completed run for every interval that has ended (by the real clock), and no other
-      // run; a run for an interval that has not ended yet ends the wait at once.
-      const deadline = Date.now() + 60_000;
-      let early: string[] = [];
-      for (;;) {
-        const runs = await sys.runs(exp.id);
+      // And the interval still running, the one a fast clock would schedule early: an export of its
+      // own (writing elsewhere), whose run may come only once it has ended by the real clock.
+      const running = await sys.createExport({
+        team_id: TEAM,
+        interval: 'every 5 minutes',
+        start_at: new Date(ongoing.start).toISOString(),
+        end_at: new Date(ongoing.end).toISOString(),
+        config: { prefix: 'running/{year}-{month}-{day}' },
+      });
+      const due = spans.map((s) => new Date(s.start).toISOString());
+      const early = new Set<string>();
+      /** Both exports' runs; a run whose interval had not ended when it was seen is early. */
+      const look = async () => {
+        const [runs, other] = await Promise.all([sys.runs(exp.id), sys.runs(running.id)]);
         const now = Date.now();
-        early.push(...runs.filter((r) => Date.parse(r.data_interval_end) > now).map((r) => r.data_interval_start));
-        if (early.length) break;
-        const due = endedSince(first, now - 1000).map((s) => new Date(s.start).toISOString());
+        for (const r of [...runs, ...other])
+          if (Date.parse(r.data_interval_end) > now) early.add(r.data_interval_start);
+        return runs;
+      };
+
+      // Settled: a Completed run for every interval, and no other run; an early run ends the wait at once.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const runs = await look();
+        if (early.size) break;
         const starts = runs.map((r) => r.data_interval_start);
         if (
           due.every((s) => starts.includes(s)) &&
@@ -73,25 +92,35 @@ describe('chaos: clock skew between two schedulers', function () {
           runs.every((r) => r.status === 'Completed')
         )
           break;
-        if (now > deadline) throw new Error(`not settled: ${runs.length} runs for ${due.length} ended intervals`);
+        if (Date.now() > deadline) throw new Error(`not settled: ${runs.length} runs for ${due.length} intervals`);
         await sleep(250);
       }
-      early = [...new Set(early)];
+      // A worker logs a run completed just after recording it: wait for the lines, not a fixed time.
+      const completions = () =>
+        sys
+          .logs('run completed')
+          .map((l) => l.run_id as string)
+          .filter((id) => id.startsWith(`${exp.id}-`));
+      const logged = Date.now() + 30_000;
+      while (!early.size && new Set(completions()).size < due.length) {
+        if (Date.now() > logged)
+          throw new Error(`${new Set(completions()).size} of ${due.length} runs logged completed`);
+        await sleep(100);
+      }
       await sleep(1500); // ticks of both schedulers after settling: nothing more may appear
-      const runs = await sys.runs(exp.id);
-      const spans = endedSince(first, Date.now());
+      const runs = await look();
       const verdict = await verifyExport({ ...sys, teamId: TEAM, spans, prefix: 'team-' });
       scenario.checkExact(verdict);
-      scenario.check(early.length === 0, `runs scheduled before their interval ended: ${early.join(', ')}`);
+      scenario.check(early.size === 0, `runs scheduled before their interval ended: ${[...early].join(', ')}`);
       scenario.check(
         runs.length === spans.length &&
           runs.every((r, i) => r.data_interval_start === new Date(spans[i]!.start).toISOString()),
         `one run per ended interval, none skipped: ${runs.length} runs for ${spans.length} intervals`,
       );
-      const completions = sys.logs('run completed').map((l) => l.run_id as string);
+      const completed = completions();
       scenario.check(
-        completions.length === runs.length && new Set(completions).size === runs.length,
-        `each interval exported once: ${completions.length} completions of ${new Set(completions).size} runs`,
+        completed.length === runs.length && new Set(completed).size === runs.length,
+        `each interval exported once: ${completed.length} completions of ${new Set(completed).size} runs`,
       );
       scenario.check(
         runs.every((r) => r.attempts === 1),

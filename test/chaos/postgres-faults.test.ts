@@ -170,7 +170,13 @@ describe('chaos: Postgres', function () {
         await holder.query('BEGIN');
         await holder.query(`LOCK TABLE ${pg.name} IN ACCESS EXCLUSIVE MODE`);
         const exp = await pg.createExport(sys, team, range(intervals));
-        await sleep(hold);
+        // Held until runs have waited out the bound (lock timeouts logged), not for a time that a
+        // loaded machine may need just to start them; at least `hold` all the same.
+        const began = Date.now();
+        const lockTimeouts = () =>
+          sys.logs('run failed, will retry').filter((l) => String(l.error).includes('55P03')).length;
+        await waitUntil(async () => lockTimeouts() >= 2 && Date.now() - began >= hold);
+        const held = Date.now() - began;
         const during = await sys.runs(exp.id);
         await holder.query('ROLLBACK');
         await holder.end();
@@ -183,7 +189,7 @@ describe('chaos: Postgres', function () {
           `runs failed retryably with lock timeouts: ${errors.slice(0, 2).join(' | ')}`,
         );
         scenario.note(
-          `lock held ${hold / 1000} s with a 1.5 s bound: ${errors.length} lock timeouts, then every run loaded`,
+          `lock held ${(held / 1000).toFixed(1)} s with a 1.5 s bound: ${errors.length} lock timeouts, then every run loaded`,
         );
       });
     } finally {

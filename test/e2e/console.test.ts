@@ -206,11 +206,10 @@ describe('web console in Chromium', function () {
   });
 
   it('runs a dry-run backfill, then the backfill, and shows its progress until it completes', async () => {
-    const exp = await sys.api('POST', '/api/exports', {
-      ...sys.s3Export('backfilled'),
-      start_at: null,
-      end_at: null,
-    });
+    // Never scheduled: no start_at, so its schedule would begin at the current hour, and end_at (the
+    // seeded hours' end) is before that. Open-ended, a scheduler tick after the clock passed an hour
+    // would give it a run of its own, and the runs list below would not be empty.
+    const exp = await sys.api('POST', '/api/exports', { ...sys.s3Export('backfilled'), start_at: null });
     const range = { start: new Date(sys.start).toISOString(), end: new Date(sys.start + hours * HOUR).toISOString() };
     await page.goto(`${sys.base}/admin/exports/${exp.id}`);
     await field(page, 'Start').fill(range.start);
@@ -248,12 +247,8 @@ describe('web console in Chromium', function () {
   });
 
   it('cancels a backfill whose runs wait for a paused export', async () => {
-    const exp = await sys.api('POST', '/api/exports', {
-      ...sys.s3Export('held'),
-      start_at: null,
-      end_at: null,
-      paused: true,
-    });
+    // Not scheduled (as above): the backfill's are its only runs, whatever the clock does meanwhile.
+    const exp = await sys.api('POST', '/api/exports', { ...sys.s3Export('held'), start_at: null, paused: true });
     await page.goto(`${sys.base}/admin/exports/${exp.id}`);
     await field(page, 'Start').fill(new Date(sys.start).toISOString());
     await field(page, 'End').fill(new Date(sys.start + hours * HOUR).toISOString());

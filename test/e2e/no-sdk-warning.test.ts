@@ -66,7 +66,9 @@ describe("the AWS SDK's Node-version notice", function () {
         name: 'warnings',
         team_id: 1,
         interval: 'hour',
-        // No schedule of its own in the past: the CLI's backfill is the only run.
+        // Never scheduled (its schedule would start at the current hour, after end_at): the CLI's
+        // backfill is the only run, also when the clock passes an hour while npm start runs.
+        end_at: new Date(base + HOUR).toISOString(),
         destination: {
           type: 'S3',
           config: { bucket_name: bucket, endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS },

@@ -13,6 +13,7 @@ import { EVENTS_DDL_MODERN, eventBatches, TestClickHouse } from '../helpers/clic
 import { chdbSession, type ChdbSession } from '../modern-engine/chdb';
 import { testEnv } from '../helpers/env';
 import { chTime, makeEvent } from '../helpers/events';
+import { eventually } from '../helpers/processes';
 import { TcpFaultProxy } from '../helpers/tcp-fault-proxy';
 import { queryRowBinary } from '../../packages/clickhouse/src/http-query';
 
@@ -372,7 +373,8 @@ describe('the ClickHouse HTTP reader (plain sockets read into batch buffers) on 
     };
     await take();
     // A busy consumer: the reader stops at its limit (a read may pass it by one batch and the read room).
-    await new Promise((r) => setTimeout(r, 300));
+    // Waited for, not slept on: on a loaded machine the answer's next bytes may take a while.
+    await eventually(async () => (sut.buffered >= limit ? true : undefined), 30_000, 'the reader to reach its limit');
     expect(sut.buffered)
       .to.be.at.least(limit)
       .and.at.most(limit + 16 * 1024 + 256 * 1024);

@@ -182,6 +182,8 @@ describe('resiliency: dead-letter queue, retries, auto-pause', function () {
     expect(failed.map((r) => r.attempts)).to.deep.equal(failed.map(() => 1));
     expect(runs.filter((r) => r.status === 'Scheduled')).to.have.length(12 - failed.length);
     expect(exp.paused_reason).to.match(/paused after \d+ consecutive failed runs; last error: .*InvalidAccessKeyId/);
+    // The worker calls the webhook after it has paused the export: the notice may come a moment later.
+    await eventually(async () => (notices.length > 0 ? true : undefined), 10_000, 'the webhook notice');
     expect(notices).to.have.length(1);
     expect(notices[0]).to.deep.include({
       type: 'batch_export.auto_paused',
