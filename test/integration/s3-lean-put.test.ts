@@ -315,8 +315,9 @@ describe('S3 objects of one request: the lean PUT and the SDK PutObject alike', 
       const bucket = await createBucket(client);
       const shared = config(bucket);
       const other = { start: span.end, end: span.end + 3_600_000 };
-      // Every answer is held a while: both runs' PUTs are under way at once.
-      void proxy.inject({ kind: 'delay', minMs: 800, maxMs: 800 }, 60_000);
+      // Every answer is held a while: both runs' PUTs are under way at once, and the cancelled one
+      // still is when the test sees both (3 s of margin for a loaded machine's polling).
+      void proxy.inject({ kind: 'delay', minMs: 3000, maxMs: 3000 }, 60_000);
       const cancel = new AbortController();
       const cancelled = new S3Destination(shared, undefined, { leanPut: path.leanPut })
         .write(rowBatches(asRows(events.slice(0, 3)), 500), firstAttempt({ signal: cancel.signal }))
