@@ -1,5 +1,6 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { testEnv, uniqueName } from './env';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { uniqueName } from './env';
+import { testClickHouseClient } from './clickhouse';
 
 /** PostHog's person tables in the types ClickHouse 18.16 allows (`index_granularity`: rows per mark). */
 export const PERSONS_DDL_18 = (db: string, granularity = 8192) => [
@@ -52,7 +53,7 @@ export interface MappingRow {
  * them), and `optimize()` merges them when a test wants that.
  */
 export class TestPersons {
-  readonly client: ClickHouseClient = createClient({ url: testEnv.CLICKHOUSE_URL });
+  readonly client: ClickHouseClient = testClickHouseClient();
   readonly database = uniqueName('bx_persons').replace(/-/g, '_');
 
   async setup(granularity?: number): Promise<this> {
