@@ -147,6 +147,30 @@ describe('admin API over HTTP', () => {
     expect((await call('GET', `/api/exports/${id}`)).status).to.equal(404);
   });
 
+  it('a change that read the export before a DELETE landed does not bring it back', async () => {
+    // It did: the PATCH wrote the export back after the DELETE (204), so it answered 200 again,
+    // out of every list, and the scheduler ran it. 71 of 100 concurrent PATCH + DELETE pairs.
+    const id = (await call('POST', '/api/exports', s3Body())).json!.id as string;
+    const exports = store.exports;
+    const read = exports.get;
+    exports.get = async (exportId: string) => {
+      const exp = await read.call(exports, exportId);
+      exports.get = read;
+      // The DELETE lands between the PATCH's read and its write.
+      expect((await call('DELETE', `/api/exports/${id}`)).status).to.equal(204);
+      return exp;
+    };
+    try {
+      const patched = await call('PATCH', `/api/exports/${id}`, { name: 'renamed' });
+      expect(patched.status, patched.text).to.equal(404);
+    } finally {
+      exports.get = read;
+    }
+    expect((await call('GET', `/api/exports/${id}`)).status).to.equal(404);
+    expect(await store.redis.zscore(store.keys.schedule, id)).to.equal(null);
+    expect(await store.redis.hexists(store.keys.cursor, id)).to.equal(0);
+  });
+
   const badInputs: Array<[string, unknown, string]> = [
     ['unknown interval', s3Body({ interval: 'monthly' }), 'interval'],
     ['string team_id', s3Body({ team_id: '7' }), 'team_id'],

@@ -156,7 +156,7 @@ export class ExportService {
         { field: 'end_at', message: 'end_at must be after start_at' },
       ]);
     }
-    await this.store.exports.save(next);
+    if (!(await this.store.exports.save(next))) throw new NotFoundError(`export ${id} not found`);
     await this.reschedule(current, next);
     this.logger.info('export updated', { export_id: id, fields: Object.keys(patch) });
     return next;
@@ -177,7 +177,7 @@ export class ExportService {
       updated_at: new Date(this.clock()).toISOString(),
     };
     await this.store.exports.resetFailures(id);
-    await this.store.exports.save(next);
+    if (!(await this.store.exports.save(next))) throw new NotFoundError(`export ${id} not found`);
     await this.resume(next, Boolean(opts.backfill));
     this.logger.info('export unpaused', { export_id: id, backfill: Boolean(opts.backfill) });
     return next;

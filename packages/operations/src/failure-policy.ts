@@ -34,12 +34,9 @@ export class FailurePolicy {
     const exp = await this.store.exports.get(exportId);
     if (!exp || exp.paused) return;
     const reason = `paused after ${failures} consecutive failed runs; last error: ${error}`.slice(0, 2000);
-    await this.store.exports.save({
-      ...exp,
-      paused: true,
-      paused_reason: reason,
-      updated_at: new Date().toISOString(),
-    });
+    const paused = { ...exp, paused: true, paused_reason: reason, updated_at: new Date().toISOString() };
+    // Deleted since it was read: nothing to pause.
+    if (!(await this.store.exports.save(paused))) return;
     await this.store.schedule.unschedule(exportId);
     this.logger.warn('export auto-paused', { export_id: exportId, failures, error });
     if (

@@ -22,7 +22,7 @@ export class ExportRepository {
     private readonly keys: StoreKeys,
     private readonly secrets: ExportSecrets | null = null,
   ) {
-    storeScripts.define(redis, ['create-export', 'replace-if-equal']);
+    storeScripts.define(redis, ['create-export', 'replace-if-equal', 'save-export']);
   }
 
   /** The export as stored: its secrets sealed. */
@@ -109,12 +109,19 @@ export class ExportRepository {
     return this.redis.zcard(this.keys.exportIndex);
   }
 
-  /** Saves a changed export; its runs that have not started are held while it is paused. */
-  async save(exp: BatchExport): Promise<void> {
-    const tx = this.redis.multi().set(this.keys.export(exp.id), this.text(exp));
-    if (exp.paused) tx.sadd(this.keys.pausedExports, exp.id);
-    else tx.srem(this.keys.pausedExports, exp.id);
-    await tx.exec();
+  /**
+   * Saves a changed export; its runs that have not started are held while it
+   * is paused. False when the export is gone (deleted since it was read):
+   * then nothing is written.
+   */
+  async save(exp: BatchExport): Promise<boolean> {
+    const saved = await callScript(
+      this.redis,
+      'save-export',
+      [this.keys.export(exp.id), this.keys.pausedExports],
+      [this.text(exp), exp.id, exp.paused ? '1' : '0'],
+    );
+    return saved === 1;
   }
 
   /** The export as stored (secrets sealed), for rotate-secrets. */
