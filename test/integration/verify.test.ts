@@ -164,6 +164,10 @@ describe('npm run verify', function () {
     expect(
       (await verify(['--export-id', 'x', '--start', 'yesterday', '--end', '2024-05-01T00:00:00Z'])).stderr,
     ).to.equal("verify: --start: 'yesterday' is not an ISO 8601 date-time\n");
+    // Intervals before the epoch cannot bound a query (18.16 read toDateTime(-3600) as 2106).
+    expect(
+      (await verify(['--export-id', 'x', '--start', '1969-12-31T00:00:00Z', '--end', '2024-05-01T00:00:00Z'])).stderr,
+    ).to.equal("verify: --start: '1969-12-31T00:00:00Z' is before 1970-01-01, where ClickHouse's DateTime begins\n");
     expect((await verify(['--export-id', 'x', ...RANGE.slice(0, 2), '--end', '2024-04-01T00:00:00Z'])).code).to.equal(
       2,
     );

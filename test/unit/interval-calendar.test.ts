@@ -103,6 +103,31 @@ describe('interval calendar', () => {
     );
   });
 
+  it('the interval that holds the epoch starts there, in every zone east of UTC (ClickHouse has nothing before it)', () => {
+    for (const interval of INTERVALS) {
+      for (const zone of ['Europe/Berlin', 'Asia/Kolkata', 'Pacific/Kiritimati']) {
+        for (const at of [0, 1000, 59_000]) {
+          const sut = intervalContaining(at, interval, zone);
+          expect(sut.start, `${interval} ${zone}`).to.equal(0);
+          expect(sut.end, `${interval} ${zone}`).to.be.above(at);
+        }
+        const spans = intervalsBetween(0, 8 * 24 * HOUR, interval, zone);
+        expect(spans[0]!.start).to.equal(0);
+        spans.slice(1).forEach((span, i) => expect(span.start).to.equal(spans[i]!.end));
+      }
+    }
+    expect(intervalContaining(0, 'day', 'Europe/Berlin')).to.deep.equal({ start: 0, end: ms('1970-01-01T23:00:00Z') });
+    expect(intervalContaining(0, 'day', 'America/New_York')).to.deep.equal({
+      start: 0,
+      end: ms('1970-01-01T05:00:00Z'),
+    });
+    // Before the epoch nothing moves.
+    expect(intervalContaining(-1, 'day', 'Europe/Berlin')).to.deep.equal({
+      start: ms('1969-12-31T23:00:00Z'),
+      end: ms('1970-01-01T23:00:00Z'),
+    });
+  });
+
   it('a cursor off the calendar (after an interval change) runs to the end of the new interval', () => {
     const sut = spanFrom(ms('2024-01-01T15:00:00Z'), 'day', 'UTC');
     expect(sut).to.deep.equal({ start: ms('2024-01-01T15:00:00Z'), end: ms('2024-01-02T00:00:00Z') });

@@ -51,6 +51,15 @@ export function isValidTimezone(zone: string): boolean {
  * follow the local calendar and are 23, 24 or 25 hours long.
  */
 export function intervalContaining(instant: number, interval: IntervalName, timezone: string): Span {
+  const span = alignedInterval(instant, interval, timezone);
+  // ClickHouse's DateTime starts at the epoch: 18.16 reads a bound before it
+  // (toDateTime(-3600), the day of 1970-01-01 in Berlin) as 2106 and finds
+  // nothing. The interval that holds the epoch starts there instead.
+  if (span.start < 0 && instant >= 0) span.start = 0;
+  return span;
+}
+
+function alignedInterval(instant: number, interval: IntervalName, timezone: string): Span {
   const fixed = FIXED_LENGTH[interval];
   if (fixed !== undefined) {
     const offset = UTC_NAMES.has(timezone) ? 0 : IANAZone.create(timezone).offset(instant) * MINUTE;

@@ -74,6 +74,7 @@ export async function main(
   const end = Date.parse(args.end!);
   if (Number.isNaN(start)) return fail(2, `--start: '${args.start}' is not an ISO 8601 date-time`);
   if (Number.isNaN(end)) return fail(2, `--end: '${args.end}' is not an ISO 8601 date-time`);
+  if (start < 0) return fail(2, `--start: '${args.start}' is before 1970-01-01, where ClickHouse's DateTime begins`);
   if (end <= start) return fail(2, '--end must be after --start');
   let config: Config;
   try {
