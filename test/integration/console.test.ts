@@ -93,6 +93,17 @@ describe('web console pages (/admin/exports)', () => {
     await sut.call('POST', `/api/exports/${exportId}/unpause`, { body: {} });
   });
 
+  it('a team filter that is not a number is a 400 page saying so, with the unfiltered list', async () => {
+    // It was a 500: the page rewrote req.query, which Express 5 only reads.
+    for (const team of ['x', '1e99', '-1']) {
+      const res = await page(`/admin/exports?team=${team}&sort=created`);
+      expect(res.status, team).to.equal(400);
+      expect(res.headers.get('content-type')).to.contain('text/html');
+      expect(res.text).to.contain('team_id: must be an integer');
+      expect(res.text).to.contain(`/admin/exports/${exportId}`);
+    }
+  });
+
   it('answers an unknown export with a 404 page', async () => {
     const res = await page('/admin/exports/no-such-export');
     expect(res.status).to.equal(404);

@@ -24,9 +24,7 @@ export function exportRoutes(deps: ConsoleDeps): Router {
       const known = actionError(err);
       if (known?.status !== 400) throw err;
       // A bad filter (team id): say so and show the unfiltered list's form.
-      const { team: _team, ...rest } = req.query;
-      req.query = rest;
-      const page = await exportsListPage(deps, req);
+      const page = await exportsListPage(deps, req, { team: '' });
       sendPage(res, 400, { ...page, csrf: csrfToken(res), notice: { kind: 'error', text: known.message } });
     }
   });

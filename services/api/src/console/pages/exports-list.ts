@@ -42,8 +42,13 @@ function listQuery(req: Request): ListQuery {
  * (one round trip per thousand exports, no run record); runs are read only for
  * the EXPORTS_PAGE_SIZE exports shown.
  */
-export async function exportsListPage(deps: ConsoleDeps, req: Request): Promise<{ title: string; body: Html }> {
-  const query = listQuery(req);
+export async function exportsListPage(
+  deps: ConsoleDeps,
+  req: Request,
+  /** Parts of the query to replace (a team filter that was refused). */
+  overrides: Partial<ListQuery> = {},
+): Promise<{ title: string; body: Html }> {
+  const query = { ...listQuery(req), ...overrides };
   const [all, snapshot] = await Promise.all([
     allExports(deps, query.team === '' ? undefined : query.team),
     deps.store.stats.snapshot(),
