@@ -171,6 +171,25 @@ describe('admin API over HTTP', () => {
     expect(await store.redis.hexists(store.keys.cursor, id)).to.equal(0);
   });
 
+  it('unpause takes {backfill: boolean} and names a field of another type or an unknown one', async () => {
+    // `{"backfill": "yes"}` was taken as false, silently: the paused span was never exported.
+    const id = (await call('POST', '/api/exports', s3Body({ paused: true }))).json!.id as string;
+    for (const [body, field] of [
+      [{ backfill: 'yes' }, 'backfill'],
+      [{ backfill: 1 }, 'backfill'],
+      [{ backfil: true }, 'backfil'],
+      [[true], 'body'],
+    ] as const) {
+      const res = await call('POST', `/api/exports/${id}/unpause`, body);
+      expect(res.status, JSON.stringify(body)).to.equal(400);
+      expect(res.json!.error.details.map((d: { field: string }) => d.field)).to.deep.equal([field]);
+    }
+    expect((await call('GET', `/api/exports/${id}`)).json!.paused).to.equal(true);
+    expect((await call('POST', `/api/exports/${id}/unpause`, { backfill: false })).json!.paused).to.equal(false);
+    await call('POST', `/api/exports/${id}/pause`);
+    expect((await call('POST', `/api/exports/${id}/unpause`)).json!.paused).to.equal(false);
+  });
+
   const badInputs: Array<[string, unknown, string]> = [
     ['unknown interval', s3Body({ interval: 'monthly' }), 'interval'],
     ['string team_id', s3Body({ team_id: '7' }), 'team_id'],

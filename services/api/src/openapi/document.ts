@@ -141,7 +141,7 @@ export const openApiDocument = withOperationIds({
       post: {
         summary: 'Schedule again from the current interval',
         requestBody: body('Unpause', false),
-        responses: { '200': json(ref('Export'), 'Unpaused'), ...errors(401, 404) },
+        responses: { '200': json(ref('Export'), 'Unpaused'), ...errors(400, 401, 404) },
       },
     },
     '/api/exports/{id}/test': {

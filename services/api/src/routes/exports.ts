@@ -1,9 +1,13 @@
-import type { DestinationCheckOptions, DestinationConfig } from '@bx/core';
+import { parseInput, type DestinationCheckOptions, type DestinationConfig } from '@bx/core';
 import type { ExportService } from '@bx/operations';
 import { checkPathIds } from '../path-ids';
 import { Router, type Request } from 'express';
 import { testDestination } from '../destination-test';
 import { exportView } from '../serialize';
+import { z } from 'zod';
+
+/** POST /api/exports/:id/unpause: `backfill` also exports the intervals missed while paused. */
+const unpauseBody = z.strictObject({ backfill: z.boolean().default(false) });
 
 const query = (req: Request, name: string): string | undefined => {
   const value = req.query[name];
@@ -42,7 +46,7 @@ export function exportsRouter(
     res.json(exportView(await service.pause(req.params.id)));
   });
   router.post('/:id/unpause', async (req, res) => {
-    const backfill = (req.body as { backfill?: unknown } | undefined)?.backfill === true;
+    const { backfill } = parseInput(unpauseBody, req.body ?? {});
     res.json(exportView(await service.unpause(req.params.id, { backfill })));
   });
   /** Reaches the destination with the export's credentials; the outcome is the answer, not an HTTP error. */
