@@ -372,6 +372,21 @@ describe('admin API over HTTP', () => {
       expect((await call('GET', `/api/exports?${query}`)).status, query).to.equal(400);
   });
 
+  it('a query parameter given twice is a 400 naming it, not a filter dropped', async () => {
+    // `?team_id=901&team_id=901` listed every team's exports, `?status=Failed&status=Failed` every run.
+    const id = (await call('POST', '/api/exports', s3Body({ team_id: 902 }))).json!.id as string;
+    for (const [path, field] of [
+      ['/api/exports?team_id=902&team_id=902', 'team_id'],
+      ['/api/exports?team_id=902&limit=1&limit=2', 'limit'],
+      [`/api/exports/${id}/runs?status=Failed&status=Failed`, 'status'],
+      [`/api/exports/${id}/runs?start=2024-01-01T00:00:00Z&start=2024-01-02T00:00:00Z`, 'start'],
+    ]) {
+      const res = await call('GET', path!);
+      expect(res.status, path).to.equal(400);
+      expect(res.json!.error.details.map((d: { field: string }) => d.field)).to.deep.equal([field]);
+    }
+  });
+
   it('answers 404 for every id it did not give out, before it reaches Redis', async () => {
     const id = (await call('POST', '/api/exports', s3Body())).json!.id as string;
     const bf = await call('POST', `/api/exports/${id}/backfills`, {

@@ -1,4 +1,4 @@
-import { parseInput, type DestinationCheckOptions, type DestinationConfig } from '@bx/core';
+import { ValidationError, parseInput, type DestinationCheckOptions, type DestinationConfig } from '@bx/core';
 import type { ExportService } from '@bx/operations';
 import { checkPathIds } from '../path-ids';
 import { Router, type Request } from 'express';
@@ -9,9 +9,12 @@ import { z } from 'zod';
 /** POST /api/exports/:id/unpause: `backfill` also exports the intervals missed while paused. */
 const unpauseBody = z.strictObject({ backfill: z.boolean().default(false) });
 
+/** A query parameter; given more than once it is a 400 naming it (taking none dropped the filter). */
 const query = (req: Request, name: string): string | undefined => {
   const value = req.query[name];
-  return typeof value === 'string' ? value : undefined;
+  if (value === undefined || typeof value === 'string') return value;
+  const message = 'must be given once';
+  throw new ValidationError(`Invalid query: ${name}: ${message}`, [{ field: name, message }]);
 };
 
 export function exportsRouter(
