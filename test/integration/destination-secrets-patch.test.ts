@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ApiHarness } from '../helpers/api-harness';
 import { CaptureServer } from '../helpers/capture-server';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
@@ -127,6 +129,30 @@ describe('PATCH that moves a destination must carry its secrets again (secrets_r
     } finally {
       await pg.drop();
     }
+  });
+
+  it('Postgres: weakening TLS (sslmode, ca_cert) without the password is 400', async () => {
+    // It was accepted: an export that checked the server's certificate could be switched to
+    // sslmode disable, or to trust a CA of one's own, and keep sending the stored password
+    // to whoever answers for the host (a server may ask for it in clear).
+    const ca = readFileSync(join(__dirname, '../fixtures/tls/cert.pem'), 'utf8');
+    const id = await create('Postgres', {
+      host: 'db.example.com',
+      database: 'analytics',
+      user: 'loader',
+      password: 'stored-postgres-password-0123',
+      table_name: 'events',
+    });
+    for (const moved of [{ sslmode: 'disable' }, { sslmode: 'require' }, { ca_cert: ca }]) {
+      const res = await patch(id, moved);
+      expect(res.status, JSON.stringify(moved)).to.equal(400);
+      expect(res.json.error.code).to.equal('secrets_required');
+      expect(res.json.error.details.map((d: { field: string }) => d.field)).to.deep.equal([
+        'destination.config.password',
+      ]);
+    }
+    const again = await patch(id, { sslmode: 'require', ca_cert: ca, password: 'the-password-again' });
+    expect(again.status, again.text).to.equal(200);
   });
 
   it('Snowflake key-pair: moving without private_key is 400 (the SDK would sign a JWT for the listener)', async () => {

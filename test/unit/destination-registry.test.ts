@@ -69,7 +69,7 @@ describe('destination registry', () => {
   it('names the connection fields and the endpoints of a config', () => {
     expect(connectionFields('S3')).to.have.members(['endpoint_url', 'bucket_name', 'region']);
     expect(connectionFields('Snowflake')).to.have.members(['access_url', 'account', 'user']);
-    expect(connectionFields('Postgres')).to.have.members(['host', 'port', 'database', 'user']);
+    expect(connectionFields('Postgres')).to.have.members(['host', 'port', 'database', 'user', 'sslmode', 'ca_cert']);
     const pg = parseInput(destinationSchema, { type: 'Postgres', config: { ...postgres, port: 6432 } });
     expect(destinationEndpoints(pg)).to.deep.equal([{ host: 'db.example.com', port: 6432 }]);
     const config = parseInput(destinationSchema, { type: 'S3', config: { ...s3, region: 'eu-west-1' } });

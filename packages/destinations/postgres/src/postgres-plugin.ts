@@ -16,7 +16,9 @@ export const postgresPlugin: DestinationPlugin<PostgresConfig, DestinationWriter
   type: 'Postgres',
   configSchema: postgresConfigSchema,
   secretFields: ['password'],
-  connectionFields: ['host', 'port', 'database', 'user'],
+  // sslmode and ca_cert decide who may answer for the host: weakening them keeps nobody's
+  // password safe from a server that asks for it in clear.
+  connectionFields: ['host', 'port', 'database', 'user', 'sslmode', 'ca_cert'],
   endpoints: (config) => [{ host: config.host, port: config.port }],
   check: (config, opts) =>
     (require('./postgres-check') as typeof import('./postgres-check')).checkPostgres(config, opts),

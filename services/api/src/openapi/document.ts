@@ -120,7 +120,7 @@ export const openApiDocument = withOperationIds({
         description:
           '`destination.config` is merged over the stored one, so secrets may be left out, except when the patch ' +
           'changes where the destination connects or who it logs in as (S3 `endpoint_url`, `bucket_name`, ' +
-          '`region`; Snowflake `access_url`, `account`, `user`; Postgres `host`, `port`, `database`, `user`): ' +
+          '`region`; Snowflake `access_url`, `account`, `user`; Postgres `host`, `port`, `database`, `user`, `sslmode`, `ca_cert`): ' +
           'then every stored secret must be given again (or null to drop it), else 400 `secrets_required`. ' +
           'A private address is 400 `destination_not_allowed`, as on create.',
         requestBody: body('ExportPatch'),
