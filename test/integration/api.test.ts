@@ -246,6 +246,23 @@ describe('admin API over HTTP', () => {
     expect((await call('GET', '/api/nothing-here')).status).to.equal(404);
   });
 
+  it('a body that cannot be decompressed is a 400 naming the body', async () => {
+    // It was 400 `bad_request` with no details: no field named.
+    for (const encoding of ['gzip', 'deflate', 'br']) {
+      const res = await fetch(`${base}/api/exports`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-encoding': encoding },
+        body: 'not compressed at all',
+      });
+      expect(res.status, encoding).to.equal(400);
+      const json = (await res.json()) as { error: { details: Array<{ field: string }> } };
+      expect(
+        json.error.details.map((d) => d.field),
+        encoding,
+      ).to.deep.equal(['body']);
+    }
+  });
+
   it('POST /test reports whether the destination can be written with the export credentials', async () => {
     const s3 = testS3Client();
     const bucket = await createBucket(s3);
@@ -402,9 +419,14 @@ describe('admin API over HTTP', () => {
       `/api/exports/${id}/runs/${id}-20240101T000000Z/logs/x`,
       `/api/exports/${encodeURIComponent('../../x')}`,
       `/api/exports/${'a'.repeat(5000)}`,
+      // Not even percent-encoding (it was 400 with no field named).
+      '/api/exports/%E0%A4%A',
+      `/api/exports/${id}/runs/%ff`,
+      `/api/exports/${id}/backfills/%`,
     ]) {
       const res = await call('GET', path);
       expect(res.status, path).to.equal(404);
+      expect(res.json!.error.code, path).to.equal('not_found');
     }
   });
 });

@@ -108,6 +108,12 @@ describe('web console pages (/admin/exports)', () => {
     const res = await page('/admin/exports/no-such-export');
     expect(res.status).to.equal(404);
     expect(res.text).to.contain('not found');
+    // Not even percent-encoding: it was a 400 in JSON.
+    for (const path of ['/admin/exports/%E0%A4%A', `/admin/exports/${exportId}/runs/%ff`]) {
+      const odd = await page(path);
+      expect(odd.status, path).to.equal(404);
+      expect(odd.headers.get('content-type'), path).to.contain('text/html');
+    }
   });
 
   it('shows the API validation message of an edit at its field, and keeps a secret left empty', async () => {

@@ -9,6 +9,8 @@ export function errorHandler(logger: Logger) {
       res.status(status).json({ error: { code, message, details } });
     if (err instanceof ValidationError) return void send(400, err.code, err.message, err.details);
     if (err instanceof NotFoundError) return void send(404, 'not_found', err.message);
+    // A path id that is not even percent-encoding: not an id the API gave out.
+    if (err instanceof URIError) return void send(404, 'not_found', `no such id in ${req.path}`);
     if (err instanceof ConflictError) return void send(409, err.code, err.message);
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.parse.failed')
@@ -18,8 +20,9 @@ export function errorHandler(logger: Logger) {
     if (e.type === 'entity.too.large') return void send(413, 'too_large', 'request body is too large');
     if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported')
       return void send(415, 'unsupported_media_type', errorMessage(err));
+    // What is left of the 4xx: reading the body (a compressed one that does not decompress).
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
-      return void send(e.status, 'bad_request', errorMessage(err));
+      return void send(e.status, 'bad_request', errorMessage(err), [{ field: 'body', message: errorMessage(err) }]);
     if (err instanceof BatchExportError) return void send(err.retryable ? 503 : 502, err.code, err.message);
     logger.error('request failed', { method: req.method, path: req.path, err: errorMessage(err) });
     send(500, 'internal', 'internal error');

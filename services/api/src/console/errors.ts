@@ -21,6 +21,8 @@ export function actionError(err: unknown): ActionError | null {
     return { status: 400, code: typeof code === 'string' ? code : 'invalid_input', message: err.message, details };
   }
   if (err instanceof NotFoundError) return { status: 404, code: 'not_found', message: err.message, details: [] };
+  // A path id that is not even percent-encoding (Express could not decode it).
+  if (err instanceof URIError) return { status: 404, code: 'not_found', message: 'not found', details: [] };
   if (err instanceof ConflictError) return { status: 409, code: 'conflict', message: err.message, details: [] };
   if (err instanceof BatchExportError)
     return { status: err.retryable ? 503 : 502, code: err.code, message: err.message, details: [] };
