@@ -1,10 +1,12 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { isoSeconds } from '@bx/core';
+import { ExportSecrets, SecretBox, isoSeconds } from '@bx/core';
+import { secretFieldsOf } from '@bx/destinations';
+import { Store } from '@bx/store';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { S3_CREDENTIALS, testEnv } from '../helpers/env';
+import { S3_CREDENTIALS, TEST_SECRETS_KEY, testEnv } from '../helpers/env';
 import { HOUR, ReconcileBed, hours } from '../helpers/reconcile-bed';
 import { TestPostgres } from '../helpers/postgres';
 import { createBucket, listKeys, testS3Client } from '../helpers/s3';
@@ -155,6 +157,32 @@ describe('npm run verify', function () {
       expect(run.stdout).to.match(/2024-05-01T00:00:00Z - 2024-05-01T01:00:00Z\s+25\s+24\s+DIFFERENT\s+v1\s+MISMATCH/);
       expect(run.stdout).to.match(/2024-05-01T01:00:00Z - 2024-05-01T02:00:00Z\s+25\s+25\s+DIFFERENT\s+v1\s+MISMATCH/);
     } finally {
+      await pg.drop();
+    }
+  });
+
+  it('reads back a destination whose secrets are stored encrypted, as every deployment stores them', async () => {
+    // It logged in with the sealed text as the password (28P01) and exited 3: the command
+    // never opened the secrets with SECRETS_ENCRYPTION_KEYS.
+    const pg = await new TestPostgres().setup();
+    const sealing = Store.connect(testEnv.REDIS_URL, bed.prefix, {
+      secrets: new ExportSecrets(SecretBox.parse(TEST_SECRETS_KEY), secretFieldsOf),
+    });
+    try {
+      const id = await bed.createExport(1, T0, T0 + 2 * HOUR, { type: 'Postgres', config: pg.config() });
+      await bed.completed(id, 2);
+      await sealing.exports.save((await bed.store.exports.get(id))!);
+      const stored = JSON.parse((await bed.store.redis.get(`${bed.prefix}:export:${id}`))!);
+      expect(stored.destination.config.password).to.match(/^bxenc:/);
+
+      const run = await verify(['--export-id', id, ...RANGE], { ...env(), SECRETS_ENCRYPTION_KEYS: TEST_SECRETS_KEY });
+      expect(run.code, run.stdout + run.stderr).to.equal(0);
+      expect(run.stdout).to.contain('2 intervals: 2 match');
+      const keyless = await verify(['--export-id', id, ...RANGE]);
+      expect(keyless.code).to.equal(3);
+      expect(keyless.stderr).to.contain('SECRETS_ENCRYPTION_KEYS');
+    } finally {
+      await sealing.close();
       await pg.drop();
     }
   });

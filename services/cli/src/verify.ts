@@ -1,6 +1,7 @@
 import { IntervalChecksums } from '@bx/clickhouse/checksums';
 import {
   ConfigError,
+  ExportSecrets,
   UnreachableError,
   errorMessage,
   intervalsBetween,
@@ -10,7 +11,7 @@ import {
   type Config,
   type Span,
 } from '@bx/core';
-import { readBackDestination, readBackRefusal } from '@bx/destinations';
+import { readBackDestination, readBackRefusal, secretFieldsOf } from '@bx/destinations';
 import { modelPlugin } from '@bx/models';
 import { Store } from '@bx/store';
 import { parseArgs } from 'node:util';
@@ -31,8 +32,8 @@ checks its receipts against the source (docs/operations.md).
 Exit codes: 0 every interval matches, 1 some do not, 2 bad arguments or a
 persons export to a table, 3 could not verify (export unknown, Redis,
 ClickHouse or the destination unreachable).
-Environment: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX, CLICKHOUSE_* and
-EVENTS_* (as the services).`;
+Environment: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX, CLICKHOUSE_*,
+EVENTS_* and SECRETS_ENCRYPTION_KEYS (as the services).`;
 
 /** Intervals one call verifies at most. */
 const MAX_INTERVALS = 50_000;
@@ -83,7 +84,13 @@ export async function main(
     return fail(2, e instanceof ConfigError ? e.message : errorMessage(e));
   }
 
-  const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
+  // Reading the destination back logs in with the export's secrets, stored sealed.
+  const secrets = new ExportSecrets(config.SECRETS_ENCRYPTION_KEYS ?? null, secretFieldsOf);
+  const store = Store.connect(
+    { url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES },
+    config.QUEUE_PREFIX,
+    { secrets },
+  );
   const checksums = IntervalChecksums.fromConfig(config, modelPlugin);
   try {
     await store.assertReachable();
@@ -100,6 +107,7 @@ export async function main(
     const source = await sourceOf(checksums, exp, spans, config);
     let destination;
     try {
+      secrets.requireOpen(exp);
       destination = await readBackDestination(exp.destination, { exportId: exp.id, teamId: exp.team_id, spans, model });
     } catch (e) {
       return fail(3, `could not read the ${exp.destination.type} destination back: ${errorMessage(e)}`);
