@@ -188,9 +188,12 @@ describe('persons model into Postgres (the real server)', function () {
       is_deleted: 1,
       _inserted_at: '2024-03-01 10:00:00.123456',
     };
+    const deep = '['.repeat(50_000) + ']'.repeat(50_000);
     const batch = FieldBatch.fromValues(format, [
       { ...row, distinct_id: Buffer.from([0x6e, 0x00, 0xff]) },
       { ...row, distinct_id: 'plain', properties: '{"a":[1,{"b":null}]}', person_version: 10_000n },
+      // Deeper than JSONB's parser goes (54001): the text as a JSON string.
+      { ...row, distinct_id: 'ydeep', properties: deep, person_version: 1n },
     ]);
     async function* batches() {
       yield batch;
@@ -214,6 +217,14 @@ describe('persons model into Postgres (the real server)', function () {
         distinct_id: 'plain',
         properties: { a: [1, { b: null }] },
         v: '10000',
+        created_at: new Date(0),
+        is_deleted: true,
+        at: '2024-03-01 10:00:00.123456',
+      },
+      {
+        distinct_id: 'ydeep',
+        properties: deep,
+        v: '1',
         created_at: new Date(0),
         is_deleted: true,
         at: '2024-03-01 10:00:00.123456',

@@ -81,7 +81,30 @@ const CASES: Case[] = [
     elements_chain: bytes('x', [0xed, 0xa0, 0x80], 'y'),
     expect: { distinct_id: 'ab\uFFFDcd\uFFFD', elements_chain: 'x\uFFFD\uFFFD\uFFFDy' },
   },
+  {
+    // JSONB's parser recurses: PostgreSQL refused it (54001 stack depth limit exceeded) and the
+    // whole interval failed on every retry, for one event any visitor of a site can send.
+    name: 'JSON nested deeper than 1,000 levels: the text as a JSON string',
+    properties: bytes('['.repeat(100_000) + ']'.repeat(100_000)),
+    person_properties: bytes('{"a":'.repeat(20_000) + '"\\u0000"' + '}'.repeat(20_000)),
+    expect: {
+      properties: '['.repeat(100_000) + ']'.repeat(100_000),
+      person_properties: '{"a":'.repeat(20_000) + '"\\u0000"' + '}'.repeat(20_000),
+    },
+  },
+  {
+    name: 'JSON nested 1,000 levels deep stays JSON',
+    properties: bytes('['.repeat(1000) + ']'.repeat(1000)),
+    expect: { properties: nested(1000) },
+  },
 ];
+
+/** Arrays nested `depth` levels deep. */
+function nested(depth: number): unknown {
+  let value: unknown[] = [];
+  for (let i = 1; i < depth; i++) value = [value];
+  return value;
+}
 
 describe('Postgres destination: values PostgreSQL refuses, from the real ClickHouse', function () {
   this.timeout(60_000);
@@ -111,6 +134,8 @@ describe('Postgres destination: values PostgreSQL refuses, from the real ClickHo
           SELECT toUUID('${id}'), ${hex(c.event, '$pageview')}, ${hex(c.properties, '{}')}, ${at}, 1,
                  ${hex(c.distinct_id, 'user')}, ${hex(c.elements_chain, '')}, ${c.created_at ?? at}, toUUID('${randomUUID()}'),
                  ${hex(c.person_properties, '')}, toNullable(${at})`,
+        // The deeply nested values are longer than a query may be by default (256 KiB).
+        clickhouse_settings: { max_query_size: '16000000' },
       });
     }
     source = new ClickHouseSource({

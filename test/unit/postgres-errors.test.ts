@@ -35,6 +35,12 @@ describe('PostgreSQL error classification (errors the integration tests cannot p
     ],
     ['a value the column refuses', error('value overflows numeric format', { code: '22003' }), false, 'InvalidData'],
     ['a NOT NULL of the user', error('null value in column', { code: '23502' }), false, 'ConstraintViolation'],
+    [
+      'a value past a server limit (it was retried 15 times)',
+      error('stack depth limit exceeded', { code: '54001' }),
+      false,
+      'ProgramLimitExceeded',
+    ],
     ['an unknown SQLSTATE', error('something', { code: 'P0001' }), true, 'ServerError'],
   ];
   for (const [name, err, retryable, code] of cases) {

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { binaryText, FIELDS, Field, FieldEncoding, SLOTS, timestampMicros, type EventBatch } from '@bx/batch';
 import type { ColumnEncoding } from './events-table';
-import { jsonForPostgres, textForPostgres } from './hostile-values';
+import { jsonForPostgres, textForPostgres, tooDeep } from './hostile-values';
 
 /** The binary COPY file's signature, flags and header extension length. */
 export const BINARY_COPY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
@@ -113,7 +113,7 @@ export class BinaryCopyEncoder {
           o = copyBytes(bytes, s, e, out, o + 4);
         } else if (kind === Kind.Json || kind === Kind.Jsonb) {
           const prefix = kind === Kind.Jsonb ? 1 : 0;
-          if (exact || verbatim.get(f)![r] !== 1) {
+          if (exact || verbatim.get(f)![r] !== 1 || tooDeep(bytes, s, e)) {
             if (s === e) {
               out.writeInt32BE(NULL_JSON.length + prefix, o);
               if (prefix) out[o + 4] = 1;

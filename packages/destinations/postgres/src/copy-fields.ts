@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { binaryText, FieldEncoding, grown, type RecordBatch } from '@bx/batch';
 import type { ValueType } from '@bx/core';
 import { putTimestamp } from './copy-binary';
-import { jsonForPostgres, textForPostgres } from './hostile-values';
+import { jsonForPostgres, textForPostgres, tooDeep } from './hostile-values';
 
 const NULL_JSON = Buffer.from('null');
 /** An escape JSONB refuses (`\u0000`) or may refuse (a surrogate: refused when lone). */
@@ -65,7 +65,7 @@ export function encodeModelRows(batch: RecordBatch): { data: Buffer; exactRows: 
           break;
         case 'json':
           if (s === e) put(NULL_JSON, 1);
-          else if (verbatim[c]![r] === 1 && !riskyJson(value)) put(value, 1);
+          else if (verbatim[c]![r] === 1 && !riskyJson(value) && !tooDeep(bytes, s, e)) put(value, 1);
           else {
             exact = true;
             put(Buffer.from(jsonForPostgres(value.toString('utf8'))), 1);

@@ -9,9 +9,78 @@ import { jsonColumn } from '@bx/core';
  *   it): U+FFFD;
  * - a lone surrogate escape in JSON (`"\ud800"`, which JSONB refuses): U+FFFD;
  * - JSON columns that are empty, not JSON or span lines: as in the records
- *   (`jsonColumn`): `null`, the text as a JSON string, the same value on one line.
+ *   (`jsonColumn`): `null`, the text as a JSON string, the same value on one line;
+ * - JSON nested deeper than MAX_JSON_DEPTH: the text as a JSON string.
  */
 export const REPLACEMENT = '\uFFFD';
+
+/**
+ * Deepest JSON nesting stored as JSONB. PostgreSQL's JSON parser recurses
+ * and refuses deeper values with 54001 (stack depth limit exceeded) where
+ * its stack runs out: between 10,000 and 20,000 levels at the default
+ * max_stack_depth of 2 MB, fewer on a server set lower.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+const OPEN_ARRAY = 0x5b; // [
+const OPEN_OBJECT = 0x7b; // {
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** What tooDeep reads: a byte range of a Buffer, or a string's UTF-16 code units (the brackets are ASCII in both). */
+interface Units {
+  indexOf(unit: number, from: number): number;
+  at(i: number): number;
+}
+
+/**
+ * Whether JSON text nests deeper than MAX_JSON_DEPTH (brackets in strings do
+ * not count). A text with no more opening brackets than that cannot: a few
+ * native searches settle nearly every value, and only a text with that many
+ * brackets is walked unit by unit.
+ */
+function nestsTooDeep(units: Units, s: number, e: number): boolean {
+  if (e - s <= 2 * MAX_JSON_DEPTH) return false;
+  let brackets = 0;
+  for (const open of [OPEN_ARRAY, OPEN_OBJECT]) {
+    for (let i = units.indexOf(open, s); i !== -1 && i < e; i = units.indexOf(open, i + 1)) {
+      if (++brackets > MAX_JSON_DEPTH) break;
+    }
+  }
+  if (brackets <= MAX_JSON_DEPTH) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = s; i < e; i++) {
+    const u = units.at(i);
+    if (inString) {
+      // After a backslash comes the escaped unit, a quote included.
+      if (u === BACKSLASH) i++;
+      else if (u === QUOTE) inString = false;
+    } else if (u === QUOTE) inString = true;
+    else if (u === OPEN_ARRAY || u === OPEN_OBJECT) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (u === CLOSE_ARRAY || u === CLOSE_OBJECT) depth--;
+  }
+  return false;
+}
+
+/** Whether the JSON text `bytes[s, e)` nests deeper than MAX_JSON_DEPTH. */
+export function tooDeep(bytes: Uint8Array, s: number, e: number): boolean {
+  if (e - s <= 2 * MAX_JSON_DEPTH) return false;
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return nestsTooDeep({ indexOf: (u, from) => buf.indexOf(u, from), at: (i) => buf[i]! }, s, e);
+}
+
+function textTooDeep(text: string): boolean {
+  if (text.length <= 2 * MAX_JSON_DEPTH) return false;
+  const units: Units = {
+    indexOf: (u, from) => text.indexOf(String.fromCharCode(u), from),
+    at: (i) => text.charCodeAt(i),
+  };
+  return nestsTooDeep(units, 0, text.length);
+}
 
 /** Decoded text (already well-formed UTF-16) without NUL characters. */
 export function textForPostgres(text: string): string {
@@ -23,6 +92,7 @@ const RISKY_ESCAPE = /\\u(0000|d[89a-f])/i;
 
 /** The JSON text to store for a JSON column's raw text: valid JSON that JSONB accepts. */
 export function jsonForPostgres(text: string): string {
+  if (textTooDeep(text)) return JSON.stringify(textForPostgres(wellFormed(text)));
   const json = jsonColumn(text);
   if (!RISKY_ESCAPE.test(json)) return json;
   return JSON.stringify(withoutRefusedCharacters(JSON.parse(json)));

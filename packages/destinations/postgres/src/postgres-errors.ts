@@ -32,6 +32,7 @@ const PERMANENT_CLASSES: Readonly<Record<string, string>> = {
   '23': 'ConstraintViolation', // a NOT NULL, CHECK or unique constraint of the user's table
   '28': 'AuthenticationFailed',
   '42': 'InvalidStatement', // syntax error or access rule violation
+  '54': 'ProgramLimitExceeded', // a value or statement past a server limit (54001 stack depth): the same every time
   '0A': 'FeatureNotSupported',
 };
 const RETRYABLE_CLASSES: Readonly<Record<string, string>> = {
