@@ -42,6 +42,8 @@ export interface WindowResult {
   s3_server_cpu_ms_per_run: number;
   /** The shared ClickHouse server's CPU per run (other users' queries included, if any). */
   clickhouse_cpu_ms_per_run: number;
+  /** SELECTs ClickHouse answered per run (system.events; fewer than one where runs share queries). */
+  clickhouse_queries_per_run: number;
   /** Share of the machine's CPU time that was busy, all processes of all users. */
   machine_busy: number;
   /** Commands per run, scripts' inner calls included, the largest first. */
@@ -72,6 +74,7 @@ export async function workerWindow(
     workers: workers.cpu(),
     s3: processCpu(s3),
     ch: ch ? processCpu(ch) : 0,
+    selects: await selectQueries(workers.env.CLICKHOUSE_URL),
     machine: machineCpu(),
   });
   const a = await sample();
@@ -97,8 +100,15 @@ export async function workerWindow(
     worker_cpu_ms_per_run: per((b.workers - a.workers) * 1000),
     s3_server_cpu_ms_per_run: per((b.s3 - a.s3) * 1000),
     clickhouse_cpu_ms_per_run: per((b.ch - a.ch) * 1000),
+    clickhouse_queries_per_run: per(b.selects - a.selects),
     machine_busy: Math.round(((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)) * 100) / 100,
     calls_per_run: Object.fromEntries(callsBetween(a.redis, b.redis).map(([name, n]) => [name, per(n)])),
     drained,
   };
+}
+
+/** SELECT queries the ClickHouse server at `url` has answered since it started (the bench's own among them). */
+async function selectQueries(url = 'http://127.0.0.1:8123'): Promise<number> {
+  const res = await fetch(url, { method: 'POST', body: "SELECT value FROM system.events WHERE event = 'SelectQuery'" });
+  return Number((await res.text()).trim()) || 0;
 }

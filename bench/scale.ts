@@ -120,7 +120,10 @@ export async function runScale(opts: ScaleOptions): Promise<Record<string, unkno
       result.redis_ops_per_run = w.redis_ops_per_run;
       save();
       say(
-        `  ${count} worker process(es): ${w.runs_per_s} runs/s, ${w.redis_ops_per_run} Redis commands/run, machine ${Math.round(w.machine_busy * 100)}% busy`,
+        `  ${count} worker process(es): ${w.runs_per_s} runs/s, ${w.redis_ops_per_run} Redis commands/run, ` +
+          `CPU per run: workers ${w.worker_cpu_ms_per_run} ms, ClickHouse ${w.clickhouse_cpu_ms_per_run} ms ` +
+          `(${w.clickhouse_queries_per_run} queries), S3 server ${w.s3_server_cpu_ms_per_run} ms, ` +
+          `Redis ${w.redis_cpu_ms_per_run} ms; machine ${Math.round(w.machine_busy * 100)}% busy`,
       );
       if (w.drained) break;
     }

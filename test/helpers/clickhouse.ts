@@ -13,6 +13,14 @@ CREATE TABLE ${db}.${table} (
   person_properties String, inserted_at Nullable(DateTime('UTC'))
 ) ENGINE = MergeTree() ORDER BY (team_id, uuid)`;
 
+/** The events table ordered by team only, so that ALTER may change any other column's type. */
+export const EVENTS_DDL_BY_TEAM = (db: string, table: string) => `
+CREATE TABLE ${db}.${table} (
+  uuid UUID, event String, properties String, timestamp DateTime('UTC'), team_id Int64,
+  distinct_id String, elements_chain String, created_at DateTime('UTC'), person_id UUID,
+  person_properties String, inserted_at Nullable(DateTime('UTC'))
+) ENGINE = MergeTree() ORDER BY team_id`;
+
 /** The same table with the types of a modern server (chdb in tests): microseconds. */
 export const EVENTS_DDL_MODERN = (db: string, table: string) => `
 CREATE TABLE ${db}.${table} (

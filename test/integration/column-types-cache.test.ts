@@ -6,7 +6,7 @@ import { RetryableError, type EventRow } from '@bx/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EVENTS_DDL_MODERN, eventBatches, TestClickHouse } from '../helpers/clickhouse';
+import { EVENTS_DDL_BY_TEAM, EVENTS_DDL_MODERN, eventBatches, TestClickHouse } from '../helpers/clickhouse';
 import { chdbSession, type ChdbSession } from '../modern-engine/chdb';
 import { testEnv } from '../helpers/env';
 import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
@@ -14,13 +14,6 @@ import { TcpFaultProxy } from '../helpers/tcp-fault-proxy';
 
 const START = Date.parse('2024-01-01T10:00:00Z');
 const END = Date.parse('2024-01-01T11:00:00Z');
-/** The events table ordered by team only, so that ALTER may change any other column's type. */
-const DDL = (db: string, table: string) => `
-CREATE TABLE ${db}.${table} (
-  uuid UUID, event String, properties String, timestamp DateTime('UTC'), team_id Int64,
-  distinct_id String, elements_chain String, created_at DateTime('UTC'), person_id UUID,
-  person_properties String, inserted_at Nullable(DateTime('UTC'))
-) ENGINE = MergeTree() ORDER BY team_id`;
 
 const sorted = (rows: EventRow[]) => [...rows].sort((a, b) => a.uuid.localeCompare(b.uuid));
 
@@ -56,7 +49,7 @@ describe('column types reused between runs, and asserted by the query (ClickHous
   });
   beforeEach(async () => {
     table = `events_${++tables}`;
-    await ch.client.command({ query: DDL(ch.database, table) });
+    await ch.client.command({ query: EVENTS_DDL_BY_TEAM(ch.database, table) });
     proxy.requested = '';
   });
   after(async () => {

@@ -28,6 +28,7 @@ describe('configuration', () => {
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['TRUST_PROXY', 'loopback, 300.1.1.1'],
     ['HTTP_REQUEST_TIMEOUT_MS', '10'],
+    ['CLICKHOUSE_SHARED_READS', 'sometimes'],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${value} naming the variable`, () => {
@@ -48,6 +49,12 @@ describe('configuration', () => {
     expect(loadConfig({ BULL_BOARD_READ_ONLY: '1' }).BULL_BOARD_READ_ONLY).to.equal(true);
     expect(loadConfig({ BULL_BOARD_READ_ONLY: 'false' }).BULL_BOARD_READ_ONLY).to.equal(false);
     expect(loadConfig({ BULL_BOARD_READ_ONLY: '0' }).BULL_BOARD_READ_ONLY).to.equal(false);
+  });
+
+  it('shares ClickHouse reads between runs unless CLICKHOUSE_SHARED_READS is false', () => {
+    expect(loadConfig({}).CLICKHOUSE_SHARED_READS).to.equal(true);
+    expect(loadConfig({ CLICKHOUSE_SHARED_READS: 'false' }).CLICKHOUSE_SHARED_READS).to.equal(false);
+    expect(loadConfig({ CLICKHOUSE_SHARED_READS: '0' }).CLICKHOUSE_SHARED_READS).to.equal(false);
   });
 
   it('requires ADMIN_API_TOKEN for the API role only', () => {

@@ -1,4 +1,11 @@
-import { PermanentError, RetryableError, type ModelPlugin, type ModelQueryInput, type SourceQuery } from '@bx/core';
+import {
+  PermanentError,
+  RetryableError,
+  type Config,
+  type ModelPlugin,
+  type ModelQueryInput,
+  type SourceQuery,
+} from '@bx/core';
 import type { BatchFormat, EventBatch, RecordBatch } from '@bx/batch';
 import { ClickHousePing, QUERY_SETTINGS, clickHouseUnreachable, type ClickHouseConfig } from './clickhouse-ping';
 import { BufferPool } from './buffer-pool';
@@ -6,6 +13,7 @@ import { ColumnTypesCache } from './column-types-cache';
 import { ClickHouseConnections } from './clickhouse-connections';
 import { endpointAddress, queryRowBinary, type QueryEndpoint } from './http-query';
 import { TYPES_GUARD_CODE } from './sql-escape';
+import { SharedReads, sharedRead, type SharedReadsOptions } from './shared-reads';
 
 export interface ClickHouseSourceOptions {
   url: string;
@@ -23,7 +31,21 @@ export interface ClickHouseSourceOptions {
   tls?: QueryEndpoint['tls'];
   /** How long a table's column types are reused (ColumnTypesCache), in ms. Default 1 minute. */
   columnTypesTtlMs?: number;
+  /**
+   * Runs in flight at once that differ only by team share one query (SharedReads), or `false`:
+   * each run its own query. Default on, with SharedReads' default caps.
+   */
+  sharedReads?: SharedReadsOptions | false;
 }
+
+/** What the source reads of the configuration. */
+export type ClickHouseSourceConfig = ClickHouseConfig & Pick<Config, 'CLICKHOUSE_SHARED_READS'>;
+
+/** What the source uses of a model. */
+export type SourceModel<B extends RecordBatch> = Pick<
+  ModelPlugin<BatchFormat<B>>,
+  'name' | 'query' | 'format' | 'typedColumns' | 'teams'
+>;
 
 /** Free batch buffers a source keeps between queries (2.25 MiB each by default). */
 const POOLED_BUFFERS = 8;
@@ -53,31 +75,43 @@ const EXPORT_QUERY_SETTINGS = { ...QUERY_SETTINGS, use_uncompressed_cache: 1 } a
 
 export class ClickHouseSource {
   private readonly pinger: ClickHousePing;
-  private readonly opts: Required<Omit<ClickHouseSourceOptions, 'tls' | 'columnTypesTtlMs'>>;
+  private readonly opts: Required<Omit<ClickHouseSourceOptions, 'tls' | 'columnTypesTtlMs' | 'sharedReads'>>;
   private readonly endpoint: QueryEndpoint;
   private readonly pool = new BufferPool(POOLED_BUFFERS);
   private readonly columnTypes: ColumnTypesCache;
+  private readonly shared: SharedReads | null;
   /** Keep-alive connections of this source's queries, opened by the first. */
   private connections: ClickHouseConnections | null = null;
 
   /** The source as the services configure it; `overrides` for roles with other needs (the API's health check). */
-  static fromConfig(config: ClickHouseConfig, overrides: Partial<ClickHouseSourceOptions> = {}): ClickHouseSource {
+  static fromConfig(
+    config: ClickHouseSourceConfig,
+    overrides: Partial<ClickHouseSourceOptions> = {},
+  ): ClickHouseSource {
     return new ClickHouseSource({
       url: config.CLICKHOUSE_URL,
       username: config.CLICKHOUSE_USER,
       password: config.CLICKHOUSE_PASSWORD,
       requestTimeoutMs: config.CLICKHOUSE_QUERY_TIMEOUT_MS,
       idleTimeoutMs: config.CLICKHOUSE_IDLE_TIMEOUT_MS,
+      sharedReads: config.CLICKHOUSE_SHARED_READS ? {} : false,
       ...overrides,
     });
   }
 
   constructor(opts: ClickHouseSourceOptions) {
-    const { tls, columnTypesTtlMs, ...rest } = opts;
+    const { tls, columnTypesTtlMs, sharedReads = {}, ...rest } = opts;
     this.opts = { idleTimeoutMs: 5 * 60_000, batchBytes: 2 * 1024 * 1024, readAheadBytes: 8 * 1024 * 1024, ...rest };
     this.endpoint = { url: opts.url, username: opts.username, password: opts.password, tls };
     this.pinger = new ClickHousePing(opts);
     this.columnTypes = new ColumnTypesCache(this.endpoint, this.opts.requestTimeoutMs, columnTypesTtlMs);
+    this.shared =
+      sharedReads === false
+        ? null
+        : new SharedReads((query, format, signal) => this.batches(query, signal, { reuseBuffers: true, format }), {
+            maxBytes: Math.min(sharedReads.maxBytes ?? 1024 * 1024, this.opts.batchBytes),
+            ...sharedReads,
+          });
   }
 
   /**
@@ -88,41 +122,43 @@ export class ClickHouseSource {
    * once a minute (ColumnTypesCache); the query asserts them (`typesGuard`),
    * so a table whose types changed since is refused, and read again with its
    * new types at once (nothing was read yet). The others run their `query`
-   * as it is.
+   * as it is. Runs of a model with `teams` may share their query with other
+   * teams' runs (see `read`).
    */
   async *modelBatches<B extends RecordBatch>(
-    model: Pick<ModelPlugin<BatchFormat<B>>, 'query' | 'format' | 'typedColumns'>,
+    model: SourceModel<B>,
     input: ModelQueryInput,
     signal?: AbortSignal,
     opts: { reuseBuffers?: boolean } = {},
   ): AsyncGenerator<B> {
     const typed = model.typedColumns;
     if (!typed) {
-      yield* this.batches(model.query(input), signal, { ...opts, format: model.format() });
+      yield* this.read(model, input, model.query(input), model.format(), undefined, signal, opts);
       return;
     }
     const { database, table } = typed.table(input.config);
     for (;;) {
       let read: { query: SourceQuery; format: BatchFormat<B> };
       let fresh: boolean;
+      let types: ReadonlyMap<string, string>;
       try {
         const known = await this.columnTypes.get(database, table, signal);
-        fresh = known.fresh;
-        read = typed.read(input, known.types);
+        ({ fresh, types } = known);
+        read = typed.read(input, types);
       } catch (err) {
         this.columnTypes.forget(database, table);
         throw mapError(err, this.endpoint.url);
       }
       let yielded = false;
       try {
-        for await (const batch of this.batches(read.query, signal, { ...opts, format: read.format })) {
+        for await (const batch of this.read(model, input, read.query, read.format, types, signal, opts)) {
           yielded = true;
           yield batch;
         }
         return;
       } catch (err) {
         // The table may have changed: whatever reads it next reads its types first.
-        this.columnTypes.forget(database, table);
+        this.columnTypes.forget(database, table, types);
         if ((err as RetryableError).code !== `ClickHouse${TYPES_GUARD_CODE}`) throw err;
         if (yielded || fresh) {
           throw new RetryableError(`the column types of ${database}.${table} changed while the run read it`, {
@@ -133,6 +169,37 @@ export class ClickHouseSource {
         // Types read by an earlier run, and changed since: ClickHouse refused before any row; again with the new ones.
       }
     }
+  }
+
+  /**
+   * A run's rows (`query`, of `format`): out of one query shared with other
+   * teams' runs of the same shape in flight at once (SharedReads), when the
+   * model can build it (`teams`) and the answer is small; else, and
+   * always without SharedReads, `query` alone, streamed (`batches`).
+   */
+  private async *read<B extends RecordBatch>(
+    model: SourceModel<B>,
+    input: ModelQueryInput,
+    query: SourceQuery,
+    format: BatchFormat<B>,
+    types: ReadonlyMap<string, string> | undefined,
+    signal: AbortSignal | undefined,
+    opts: { reuseBuffers?: boolean },
+  ): AsyncGenerator<B> {
+    const shared = this.shared && model.teams ? sharedRead(model.name, model.teams, input, format, types) : null;
+    if (shared) {
+      let answer;
+      try {
+        answer = await this.shared!.read(shared, signal);
+      } catch (err) {
+        throw mapError(err, this.endpoint.url);
+      }
+      if (answer !== 'alone') {
+        if (answer.rows) yield answer.rows;
+        return;
+      }
+    }
+    yield* this.batches(query, signal, { ...opts, format });
   }
 
   /**

@@ -16,7 +16,7 @@ type Types = ReadonlyMap<string, string>;
  * start together share one read.
  */
 export class ColumnTypesCache {
-  private readonly entries = new Map<string, { at: number; types: Promise<Types> }>();
+  private readonly entries = new Map<string, { at: number; types: Promise<Types>; known?: Types }>();
 
   constructor(
     private readonly endpoint: QueryEndpoint,
@@ -35,21 +35,32 @@ export class ColumnTypesCache {
     const found = this.entries.get(key);
     if (found && this.now() - found.at < this.ttlMs)
       return { types: await abortable(found.types, signal), fresh: false };
-    const entry = {
+    const entry: { at: number; types: Promise<Types>; known?: Types } = {
       at: this.now(),
       // Shared by the runs that come while it is read: no one run's signal stops it (its timeout does).
       types: columnTypes(this.endpoint, database, table, { timeoutMs: this.timeoutMs }) as Promise<Types>,
     };
     this.entries.set(key, entry);
-    entry.types.catch(() => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
+    entry.types.then(
+      (types) => (entry.known = types),
+      () => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      },
+    );
     return { types: await abortable(entry.types, signal), fresh: true };
   }
 
-  /** Drops what is known of `database.table`: the next `get` reads its types again. */
-  forget(database: string, table: string): void {
-    this.entries.delete(`${database}\0${table}`);
+  /**
+   * Drops what is known of `database.table`: the next `get` reads its types
+   * again. With `stale` (the types a query was refused for), only if they
+   * are still what is known: runs refused together (a shared query) read
+   * the new types once, not each dropping the read another just began.
+   */
+  forget(database: string, table: string, stale?: Types): void {
+    const key = `${database}\0${table}`;
+    const entry = this.entries.get(key);
+    if (stale && entry && entry.known !== stale) return;
+    this.entries.delete(key);
   }
 }
 

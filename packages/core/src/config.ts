@@ -54,6 +54,11 @@ const schema = z.object({
   CLICKHOUSE_QUERY_TIMEOUT_MS: int(1000).default(30 * 60_000),
   /** A query that sends no data for this long is cut and retried, in ms. Default 5 minutes. */
   CLICKHOUSE_IDLE_TIMEOUT_MS: int(100).default(5 * 60_000),
+  /**
+   * Worker: runs in flight at once that differ only by team (same model, interval and filters) share
+   * one ClickHouse query when their rows are few (docs/scaling.md). Default true.
+   */
+  CLICKHOUSE_SHARED_READS: z.stringbool().default(true),
   /** Bearer token of the admin API; required by the API role. */
   ADMIN_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Port of the admin API. Default 8080. */

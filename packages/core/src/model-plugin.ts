@@ -155,6 +155,22 @@ export interface ModelPlugin<F = unknown> extends ModelSchema {
     table(config: ModelSourceConfig): { database: string; table: string };
     read(input: ModelQueryInput, types: ReadonlyMap<string, string>): { query: SourceQuery; format: F };
   };
+  /**
+   * For a model whose runs of different teams may share one query (the
+   * source's SharedReads: tiny intervals, where ClickHouse's fixed cost per
+   * query is most of a run's): the SELECT of the rows of `teams`, built as
+   * the run's own (`query`, or `typedColumns.read` with `types`) with the
+   * team condition over all of them and nothing else changed: the same
+   * columns in the same wire form, each team's rows exactly those of its
+   * own query and in the order it would give them. With no teams it must
+   * still be built (never run): the shape runs share when theirs are equal.
+   * `column` (int64, not nullable) holds each row's team. A plain SELECT,
+   * without ORDER BY, LIMIT or FORMAT: the source appends a LIMIT.
+   */
+  readonly teams?: {
+    readonly column: string;
+    query(input: ModelQueryInput, teams: readonly number[], types?: ReadonlyMap<string, string>): SourceQuery;
+  };
 }
 
 /** The model schema of a plug-in (what a destination sees), without its functions. */

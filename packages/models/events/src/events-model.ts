@@ -5,12 +5,13 @@ import { buildEventsQuery, eventsLayout, type EventsQuery } from './events-query
 /** The data path, loaded on first use: the API lists models without it. */
 const batch = () => require('@bx/batch') as typeof import('@bx/batch');
 
-function eventsQuery(q: ModelQueryInput): EventsQuery {
+function eventsQuery(q: ModelQueryInput, teams?: readonly number[]): EventsQuery {
   return {
     database: q.config.CLICKHOUSE_DATABASE,
     table: q.config.EVENTS_TABLE,
     intervalColumn: q.config.EVENTS_INTERVAL_COLUMN,
     teamId: q.teamId,
+    teams,
     start: q.start,
     end: q.end,
     includeEvents: q.includeEvents,
@@ -25,7 +26,8 @@ function eventsQuery(q: ModelQueryInput): EventsQuery {
  * once however often the interval runs. Its batches are EventBatch, whose
  * records are written in C. The worker reads the UUIDs and timestamps
  * binary where the table stores them as UUID, DateTime or DateTime64
- * (`typedColumns`, see eventsLayout); `query` reads them as text.
+ * (`typedColumns`, see eventsLayout); `query` reads them as text. Runs of
+ * several teams may share one query (`teams`): `team_id IN (...)`.
  */
 export const eventsModel: ModelPlugin<BatchFormat> = {
   ...EVENTS_SCHEMA,
@@ -38,5 +40,12 @@ export const eventsModel: ModelPlugin<BatchFormat> = {
       const layout = eventsLayout(types);
       return { query: { sql: buildEventsQuery(eventsQuery(q), layout, types) }, format: batch().eventsFormat(layout) };
     },
+  },
+  teams: {
+    column: 'team_id',
+    query: (q, teams, types) =>
+      types
+        ? { sql: buildEventsQuery(eventsQuery(q, teams), eventsLayout(types), types) }
+        : { sql: buildEventsQuery(eventsQuery(q, teams)) },
   },
 };

@@ -7,6 +7,8 @@ export interface EventsQuery {
   /** Column bounding the interval (ingestion time). */
   intervalColumn: string;
   teamId: number;
+  /** Instead of `teamId`'s rows, those of these teams: runs that share one query (told apart by team_id). */
+  teams?: readonly number[];
   /** `[start, end)` in epoch ms; whole seconds. */
   start: number;
   end: number;
@@ -100,7 +102,9 @@ function selectList(layout: Readonly<Uint8Array>): string {
  * the layout was made from, see eventsLayout), the query asserts the types
  * of the columns it reads binary (typesGuard): ClickHouse refuses it if
  * they changed since they were read, instead of sending rows the layout
- * would misread.
+ * would misread. With several teams (runs that share one query), the same
+ * SELECT of all their rows: `team_id IN (...)` instead of `team_id = ...`,
+ * nothing else changed, so each team's rows are those of its own query.
  */
 export function buildEventsQuery(
   q: EventsQuery,
@@ -108,11 +112,10 @@ export function buildEventsQuery(
   types?: ReadonlyMap<string, string>,
 ): string {
   const column = quoteIdentifier(q.intervalColumn);
-  const where = [
-    `team_id = ${integerLiteral(q.teamId)}`,
-    `${column} >= toDateTime(${seconds(q.start)})`,
-    `${column} < toDateTime(${seconds(q.end)})`,
-  ];
+  const team = q.teams
+    ? `team_id IN (${q.teams.map(integerLiteral).join(', ')})`
+    : `team_id = ${integerLiteral(q.teamId)}`;
+  const where = [team, `${column} >= toDateTime(${seconds(q.start)})`, `${column} < toDateTime(${seconds(q.end)})`];
   if (q.includeEvents?.length) where.push(`event IN (${q.includeEvents.map(quoteString).join(', ')})`);
   if (q.excludeEvents?.length) where.push(`event NOT IN (${q.excludeEvents.map(quoteString).join(', ')})`);
   const binary = SELECTED.filter(([field]) => layout[field] !== FieldEncoding.TEXT);

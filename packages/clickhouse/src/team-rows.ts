@@ -1,0 +1,83 @@
+import type { BatchFormat, RecordBatch } from '@bx/batch';
+import { decodeRowBinary } from './row-binary-frames';
+
+/**
+ * The rows of a shared answer, told apart by team: each team's rows copied
+ * out of the batches as they come (a batch's memory is reused once the next
+ * is taken), in the order they came, as the wire bytes they came in. A
+ * team's batch is then framed from those bytes exactly as its own query's
+ * answer would have been.
+ */
+export class TeamRows<B extends RecordBatch> {
+  private readonly chunks = new Map<number, Buffer[]>();
+  /** Wire bytes seen per team, kept or not. */
+  private readonly sizes = new Map<number, number>();
+  /** Rows and wire bytes kept so far, all teams together. */
+  rows = 0;
+  bytes = 0;
+
+  /**
+   * `teamColumn`: the int64 column of a row's team. The format's last column
+   * must not be nullable: a row ends where its last value does.
+   */
+  constructor(
+    private readonly format: BatchFormat<B>,
+    private readonly teamColumn: number,
+  ) {
+    if (!TeamRows.fits(format, teamColumn)) throw new TypeError('rows of this format cannot be told apart by team');
+  }
+
+  /** Whether rows of `format` can be told apart by their column `teamColumn`. */
+  static fits(format: BatchFormat, teamColumn: number): boolean {
+    const team = format.columns[teamColumn];
+    const last = format.columns[format.columns.length - 1];
+    return team?.type === 'int64' && !team.nullable && last !== undefined && !last.nullable;
+  }
+
+  /** Copies the rows of `batch` out, each to its team's; with `keep` false, only counts each team's bytes. */
+  add(batch: RecordBatch, keep = true): void {
+    const last = this.format.columns.length - 1;
+    let start = 0;
+    let runTeam = NaN;
+    let runStart = 0;
+    for (let r = 0; r < batch.count; r++) {
+      const at = batch.start(r, this.teamColumn);
+      // Team ids are safe integers (integerLiteral put them in the query).
+      const team = batch.bytes.readInt32LE(at + 4) * 0x1_0000_0000 + batch.bytes.readUInt32LE(at);
+      if (team !== runTeam) {
+        if (r > 0) this.take(runTeam, batch.bytes, runStart, start, keep);
+        runTeam = team;
+        runStart = start;
+      }
+      start = batch.end(r, last);
+    }
+    if (batch.count > 0) this.take(runTeam, batch.bytes, runStart, start, keep);
+    if (keep) this.rows += batch.count;
+  }
+
+  /** The team with the most wire bytes seen (NaN when none). */
+  largest(): number {
+    let team = NaN;
+    let most = -1;
+    for (const [id, bytes] of this.sizes) if (bytes > most) [team, most] = [id, bytes];
+    return team;
+  }
+
+  /** `team`'s rows as one batch of the format, as its own query's answer would frame them; null when it has none. */
+  batch(team: number): B | null {
+    const parts = this.chunks.get(team);
+    if (!parts) return null;
+    return decodeRowBinary(parts.length === 1 ? parts[0]! : Buffer.concat(parts), this.format);
+  }
+
+  private take(team: number, bytes: Buffer, from: number, to: number, keep: boolean): void {
+    this.sizes.set(team, (this.sizes.get(team) ?? 0) + to - from);
+    if (!keep) return;
+    const copy = Buffer.allocUnsafe(to - from);
+    bytes.copy(copy, 0, from, to);
+    this.bytes += copy.length;
+    const parts = this.chunks.get(team);
+    if (parts) parts.push(copy);
+    else this.chunks.set(team, [copy]);
+  }
+}
