@@ -4,12 +4,12 @@ import { TeamRows } from './team-rows';
 
 /*
  * The caps, measured (`npx tsx bench/shared-reads.ts`, ClickHouse 18.16 of
- * its own, 15,000 teams of 0-3 events per 5 minutes): a run's own query cost
- * ClickHouse 2.9-4.6 ms of CPU, a shared one 3.1 ms for 1 run, 0.73 ms per
- * run for 4, 0.21 for 16, 0.07 for 64; each row of a shared answer 11-19 µs
- * (rows of 387-6,022 teams). An answer given up at 1,000 rows wasted about
- * 11-19 ms, three to five runs' own queries, once per large team per
- * LARGE_TEAM_MS; 100 tiny runs of up to 10 rows each fit in it.
+ * its own, 15,000 teams of 0-3 events per 5 minutes; docs/scaling.md): a
+ * run's own query cost ClickHouse 2.7-3.8 ms of CPU, a shared one 2.8 ms for
+ * 1 run, 0.85 ms per run for 4, 0.24 for 16, 0.07 for 64; a row of a shared
+ * answer 6.5-26 µs. An answer given up at 1,000 rows wastes 7-26 ms, a few
+ * runs' own queries, once per large team per LARGE_TEAM_MS; 100 tiny runs of
+ * up to 10 rows each fit in it.
  */
 export interface SharedReadsOptions {
   /** Rows of one shared answer, all its teams together, beyond which it is given up. Default 1,000. */
@@ -78,11 +78,13 @@ interface Group {
  * mostly its fixed cost per query (parsing, analysis, part and mark
  * selection, a granule of each column decompressed), which they divide.
  *
- * - No wait when alone: a run's query goes at the next turn of the event
- *   loop (runs that come in the same turn join it). While a query of its
- *   shape is being read, later runs of that shape wait for it to end and
- *   then go together: as group commit, the busier the worker, the larger
- *   the groups, and a query of one costs nothing more than the run's own.
+ * - No wait when alone: a run's query goes once the current microtasks
+ *   are done (runs that come meanwhile join it; setImmediate cost a lone
+ *   run 0.4-0.8 ms of wall time here, a microtask 0-0.2 ms). While a query
+ *   of its shape is being read, later runs of that shape wait for it to
+ *   end and then go together: as group commit, the busier the worker, the
+ *   larger the groups, and a query of one costs about what the run's own
+ *   does.
  * - Only small answers: the query asks for `maxRows + 1` rows at most
  *   (LIMIT) and is given up past `maxRows` rows or `maxBytes`; then every
  *   run in it reads with its own query, streamed as ever, and the team with
@@ -140,7 +142,7 @@ export class SharedReads {
     if (group.waiting.length >= this.opts.maxTeams) return this.send(shape, group);
     if (group.running > 0 || group.scheduled) return;
     group.scheduled = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       group.scheduled = false;
       if (group.running === 0) this.send(shape, group);
     });
@@ -153,14 +155,17 @@ export class SharedReads {
       return;
     }
     group.running++;
-    void this.answer(members).finally(() => {
-      group.running--;
-      // Those that came meanwhile have waited for this one: they go now, together.
-      if (group.running === 0) this.send(shape, group);
-    });
+    void this.answer(members)
+      // Not meant to happen: no run may wait forever.
+      .catch((err: unknown) => members.forEach((m) => m.reject(err)))
+      .finally(() => {
+        group.running--;
+        // Those that came meanwhile have waited for this one: they go now, together.
+        if (group.running === 0) this.send(shape, group);
+      });
   }
 
-  /** One query for `members`, and each its answer. Never rejects. */
+  /** One query for `members`, and each its answer. */
   private async answer(members: Array<Member<RecordBatch>>): Promise<void> {
     const query = new AbortController();
     for (const m of members) [m.query, m.members] = [query, members];
@@ -252,7 +257,9 @@ export function sharedRead<B extends RecordBatch>(
   if (teamColumn < 0) return null;
   // The query with no team in it: runs whose queries differ only by team have the same.
   const { sql, settings } = teams.query(input, [], types);
-  const shape = JSON.stringify([model, sql, settings ?? null, format.columns, Array.from(format.layout ?? [])]);
+  // The model and layout fix the format (its columns and their wire forms).
+  const layout = format.layout ? Buffer.from(format.layout).toString('hex') : '';
+  const shape = `${model}\0${layout}\0${settings ? JSON.stringify(settings) : ''}\0${sql}`;
   return {
     shape,
     teamId: input.teamId,

@@ -1,5 +1,5 @@
 import type { BatchFormat, RecordBatch } from '@bx/batch';
-import { decodeRowBinary } from './row-binary-frames';
+import { broken, frameRows } from './row-binary-frames';
 
 /**
  * The rows of a shared answer, told apart by team: each team's rows copied
@@ -12,6 +12,8 @@ export class TeamRows<B extends RecordBatch> {
   private readonly chunks = new Map<number, Buffer[]>();
   /** Wire bytes seen per team, kept or not. */
   private readonly sizes = new Map<number, number>();
+  /** Rows kept per team. */
+  private readonly counts = new Map<number, number>();
   /** Rows and wire bytes kept so far, all teams together. */
   rows = 0;
   bytes = 0;
@@ -40,18 +42,20 @@ export class TeamRows<B extends RecordBatch> {
     let start = 0;
     let runTeam = NaN;
     let runStart = 0;
+    let runRow = 0;
     for (let r = 0; r < batch.count; r++) {
       const at = batch.start(r, this.teamColumn);
       // Team ids are safe integers (integerLiteral put them in the query).
       const team = batch.bytes.readInt32LE(at + 4) * 0x1_0000_0000 + batch.bytes.readUInt32LE(at);
       if (team !== runTeam) {
-        if (r > 0) this.take(runTeam, batch.bytes, runStart, start, keep);
+        if (r > 0) this.take(runTeam, batch.bytes, runStart, start, r - runRow, keep);
         runTeam = team;
         runStart = start;
+        runRow = r;
       }
       start = batch.end(r, last);
     }
-    if (batch.count > 0) this.take(runTeam, batch.bytes, runStart, start, keep);
+    if (batch.count > 0) this.take(runTeam, batch.bytes, runStart, start, batch.count - runRow, keep);
     if (keep) this.rows += batch.count;
   }
 
@@ -67,12 +71,18 @@ export class TeamRows<B extends RecordBatch> {
   batch(team: number): B | null {
     const parts = this.chunks.get(team);
     if (!parts) return null;
-    return decodeRowBinary(parts.length === 1 ? parts[0]! : Buffer.concat(parts), this.format);
+    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const count = this.counts.get(team)!;
+    // An index of the rows' size: the framing's default (4,096 rows) cost a tiny run 0.1-0.3 ms to allocate.
+    const frames = frameRows(bytes, this.format, new Int32Array(count * this.format.slots));
+    if (frames.used !== bytes.length || frames.count !== count) throw broken(bytes, frames.used, 'rows lost apart');
+    return this.format.batch(bytes, frames.index, count);
   }
 
-  private take(team: number, bytes: Buffer, from: number, to: number, keep: boolean): void {
+  private take(team: number, bytes: Buffer, from: number, to: number, rows: number, keep: boolean): void {
     this.sizes.set(team, (this.sizes.get(team) ?? 0) + to - from);
     if (!keep) return;
+    this.counts.set(team, (this.counts.get(team) ?? 0) + rows);
     const copy = Buffer.allocUnsafe(to - from);
     bytes.copy(copy, 0, from, to);
     this.bytes += copy.length;
