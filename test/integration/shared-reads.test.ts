@@ -126,11 +126,17 @@ describe('runs of different teams share one ClickHouse query (SharedReads, real 
     ).to.deep.equal(['3, 4', '9']);
   });
 
-  it('gives up an answer over the byte cap as over the row cap', async () => {
-    const sut = source({ sharedReads: { maxBytes: 4096 } });
-    const [a, b] = await Promise.all([eventsRun(sut, ch, 1), eventsRun(sut, ch, 9)]);
-    expect(queries()).to.have.length(3);
-    expect([uuids(a), uuids(b)]).to.deep.equal([expected(events, 1), expected(events, 9)]);
+  it('gives up an answer over the byte cap as over the row cap, a cap never above a batch', async () => {
+    for (const opts of [
+      { sharedReads: { maxBytes: 4096 } },
+      { sharedReads: { maxBytes: 1 << 20 }, batchBytes: 8192 },
+    ]) {
+      bed.reset();
+      const sut = source(opts);
+      const [a, b] = await Promise.all([eventsRun(sut, ch, 1), eventsRun(sut, ch, 9)]);
+      expect(queries(), JSON.stringify(opts)).to.have.length(3);
+      expect([uuids(a), uuids(b)]).to.deep.equal([expected(events, 1), expected(events, 9)]);
+    }
   });
 
   it('reads each run alone when CLICKHOUSE_SHARED_READS is false', async () => {

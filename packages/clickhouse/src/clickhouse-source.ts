@@ -109,8 +109,9 @@ export class ClickHouseSource {
       sharedReads === false
         ? null
         : new SharedReads((query, format, signal) => this.batches(query, signal, { reuseBuffers: true, format }), {
-            maxBytes: Math.min(sharedReads.maxBytes ?? 1024 * 1024, this.opts.batchBytes),
             ...sharedReads,
+            // A team's rows come as one batch, as from its own query.
+            maxBytes: Math.min(sharedReads.maxBytes ?? 1024 * 1024, this.opts.batchBytes),
           });
   }
 
