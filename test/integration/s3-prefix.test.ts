@@ -90,7 +90,7 @@ describe('S3 prefixes cannot leave the bucket', function () {
     const stored = (await sys.store.exports.get(exp.id))!;
     if (stored.destination.type !== 'S3') throw new Error('an S3 export');
     stored.destination.config.prefix = `../${victim}/stolen`;
-    await sys.store.exports.save(stored);
+    await sys.store.exports.modify(stored.id, () => stored);
 
     sys.startWorker(1);
     const backfill = await sys.call('POST', `/api/exports/${exp.id}/backfills`, {

@@ -15,7 +15,7 @@ export class ScheduleRepository {
     private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
   ) {
-    storeScripts.define(redis, ['advance-schedule']);
+    storeScripts.define(redis, ['advance-schedule', 'schedule-export']);
   }
 
   /** Export ids due at or before `now`, most overdue first. */
@@ -60,6 +60,33 @@ export class ScheduleRepository {
     if (dueAt === null) tx.zrem(this.keys.schedule, id);
     else tx.zadd(this.keys.schedule, dueAt, id);
     await tx.exec();
+  }
+
+  /**
+   * Sets the cursor and due time computed from one version of the export (its
+   * stored text) and of its cursor, only if both are still those and the
+   * export is not paused: 1 set, 0 either changed (compute again), -1 the
+   * export is gone or paused (nothing to schedule).
+   */
+  async setFrom(
+    id: string,
+    exportText: string,
+    cursorRead: number | null,
+    cursor: number,
+    dueAt: number | null,
+  ): Promise<1 | 0 | -1> {
+    return (await callScript(
+      this.redis,
+      'schedule-export',
+      [this.keys.export(id), this.keys.pausedExports, this.keys.cursor, this.keys.schedule],
+      [
+        exportText,
+        id,
+        cursorRead === null ? '' : String(cursorRead),
+        String(cursor),
+        dueAt === null ? '' : String(dueAt),
+      ],
+    )) as 1 | 0 | -1;
   }
 
   /** Stops scheduling (pause); the cursor stays so nothing is skipped on unpause. */
