@@ -59,7 +59,10 @@ export const openApiDocument = withOperationIds({
   info: {
     title: 'batch-exports admin API',
     version: '0.1.0',
-    description: `Scheduled batch exports of events and persons from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case.`,
+    description:
+      `Scheduled batch exports of events and persons from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case. ` +
+      'A path below with a method it does not list answers 405 `method_not_allowed` with an `Allow` header ' +
+      '(under `/api` after the token check: no token is 401 first); OPTIONS answers 204 with `Allow`.',
     license: { name: 'MIT', identifier: 'MIT' },
   },
   // Relative: the API that serves this document (`npm start` listens on PORT, 8080 by default).
