@@ -142,6 +142,20 @@ for (const mode of modes) {
       await expectConsistent(stored);
     });
 
+    it('a scheduler that read the export paused does not unschedule it once unpaused', async () => {
+      // It did: the scheduler took it off after the unpause had put it back, and it never ran again.
+      const exp = await sut.create(body(0, { paused: true }));
+      const seenPaused = (await store.exports.get(exp.id))!;
+      await sut.unpause(exp.id);
+      expect(seenPaused.paused).to.equal(true);
+      expect(await store.schedule.unschedule(exp.id)).to.equal(false);
+      await expectConsistent((await store.exports.get(exp.id))!);
+      await sut.pause(exp.id);
+      await store.redis.zadd(store.keys.schedule, 0, exp.id);
+      expect(await store.schedule.unschedule(exp.id)).to.equal(true);
+      await expectConsistent((await store.exports.get(exp.id))!);
+    });
+
     it('a PATCH racing a DELETE never brings the export back', async () => {
       const exports = await createMany();
       const outcomes = await Promise.allSettled(

@@ -15,7 +15,7 @@ export class ScheduleRepository {
     private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
   ) {
-    storeScripts.define(redis, ['advance-schedule', 'schedule-export']);
+    storeScripts.define(redis, ['advance-schedule', 'schedule-export', 'unschedule-export']);
   }
 
   /** Export ids due at or before `now`, most overdue first. */
@@ -54,7 +54,7 @@ export class ScheduleRepository {
     return out;
   }
 
-  /** Sets the cursor and due time outright (create, unpause, interval change). */
+  /** Sets the cursor and due time outright (tests); a change of an export goes through setFrom. */
   async set(id: string, cursor: number, dueAt: number | null): Promise<void> {
     const tx = this.redis.multi().hset(this.keys.cursor, id, String(cursor));
     if (dueAt === null) tx.zrem(this.keys.schedule, id);
@@ -89,8 +89,18 @@ export class ScheduleRepository {
     )) as 1 | 0 | -1;
   }
 
-  /** Stops scheduling (pause); the cursor stays so nothing is skipped on unpause. */
-  async unschedule(id: string): Promise<void> {
-    await this.redis.zrem(this.keys.schedule, id);
+  /**
+   * Stops scheduling an export that is gone, paused or without a cursor as it
+   * is stored now (the cursor stays, so nothing is skipped on unpause); one
+   * unpaused since the caller read it stays scheduled. True when taken off.
+   */
+  async unschedule(id: string): Promise<boolean> {
+    const removed = await callScript(
+      this.redis,
+      'unschedule-export',
+      [this.keys.export(id), this.keys.pausedExports, this.keys.cursor, this.keys.schedule],
+      [id],
+    );
+    return removed === 1;
   }
 }
