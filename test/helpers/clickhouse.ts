@@ -1,6 +1,6 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseSource } from '@bx/clickhouse';
-import { eventsModel, type EventsQuery } from '@bx/model-events';
+import { buildEventsQuery, eventsModel, type EventsQuery } from '@bx/model-events';
 import type { BatchFormat, EventBatch } from '@bx/batch';
 import type { ModelPlugin } from '@bx/core';
 import { testEnv, uniqueName } from './env';
@@ -63,6 +63,18 @@ export class TestClickHouse {
         format: 'JSONEachRow',
       });
     }
+  }
+
+  /** The events query of a run of team `teamId` over [start, end) of this table, bounded by `inserted_at`. */
+  eventsQuery(teamId: number, start: number, end: number): string {
+    return buildEventsQuery({
+      database: this.database,
+      table: this.table,
+      intervalColumn: 'inserted_at',
+      teamId,
+      start,
+      end,
+    });
   }
 
   async drop(): Promise<void> {

@@ -1,6 +1,6 @@
 import { createApp } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { NetworkPolicy, createLogger } from '@bx/core';
+import { NetworkPolicy, createLogger, type Run } from '@bx/core';
 import { checkDestination, writerFor } from '@bx/destinations';
 import { BackfillService, ExportService, FailurePolicy, RunService } from '@bx/operations';
 import { BullMqRunQueue, type RunWorker } from '@bx/queue';
@@ -10,6 +10,7 @@ import { createRunProcessor } from '@bx/worker';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TEST_ALLOWED_PRIVATE, testEnv, uniqueName } from './env';
+import { eventually } from './processes';
 import { QueueInspector } from './queue-inspector';
 import { deleteKeysUnder } from './redis-keys';
 import { sourceConfig } from './run-context';
@@ -87,6 +88,24 @@ export class InProcessSystem {
     });
     const text = await res.text();
     return { status: res.status, json: text ? JSON.parse(text) : null };
+  }
+
+  /** Backfills [start, end) of the export and waits for its first run to finish, Completed or Failed. */
+  async backfillToEnd(exportId: string, start: number, end: number): Promise<Run> {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const backfill = await this.call('POST', `/api/exports/${exportId}/backfills`, {
+      start_at: iso(start),
+      end_at: iso(end),
+    });
+    if (backfill.status !== 201) throw new Error(`backfill: ${backfill.status} ${JSON.stringify(backfill.json)}`);
+    return eventually(
+      async () => {
+        const runs = (await this.call('GET', `/api/exports/${exportId}/runs`)).json.results as Run[];
+        return runs.find((r) => r.status === 'Failed' || r.status === 'Completed');
+      },
+      30_000,
+      'the run to finish',
+    );
   }
 
   async stop(): Promise<void> {

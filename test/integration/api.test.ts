@@ -152,19 +152,19 @@ describe('admin API over HTTP', () => {
     // out of every list, and the scheduler ran it. 71 of 100 concurrent PATCH + DELETE pairs.
     const id = (await call('POST', '/api/exports', s3Body())).json!.id as string;
     const exports = store.exports;
-    const read = exports.get;
-    exports.get = async (exportId: string) => {
-      const exp = await read.call(exports, exportId);
-      exports.get = read;
+    const read = exports.read;
+    exports.read = async (exportId: string) => {
+      const version = await read.call(exports, exportId);
+      exports.read = read;
       // The DELETE lands between the PATCH's read and its write.
       expect((await call('DELETE', `/api/exports/${id}`)).status).to.equal(204);
-      return exp;
+      return version;
     };
     try {
       const patched = await call('PATCH', `/api/exports/${id}`, { name: 'renamed' });
       expect(patched.status, patched.text).to.equal(404);
     } finally {
-      exports.get = read;
+      exports.read = read;
     }
     expect((await call('GET', `/api/exports/${id}`)).status).to.equal(404);
     expect(await store.redis.zscore(store.keys.schedule, id)).to.equal(null);

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { buildEventsQuery } from '@bx/model-events';
 import { TestClickHouse, queryLogEntry } from '../helpers/clickhouse';
 import { testEnv } from '../helpers/env';
 import { chTime, makeEvent } from '../helpers/events';
@@ -36,14 +35,7 @@ describe("a run's query and ClickHouse's cache of decompressed blocks (real Clic
   /** Runs team `teamId`'s query as a run does and returns its row count and ProfileEvents, from system.query_log. */
   async function run(teamId: number): Promise<{ rows: number; events: Map<string, number> }> {
     const queryId = randomUUID();
-    const sql = buildEventsQuery({
-      database: ch.database,
-      table: ch.table,
-      intervalColumn: 'inserted_at',
-      teamId,
-      start: START,
-      end: END,
-    });
+    const sql = ch.eventsQuery(teamId, START, END);
     let rows = 0;
     for await (const batch of sut.batches({ sql, settings: { log_queries: 1, query_id: queryId } }))
       rows += batch.count;

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { buildEventsQuery } from '@bx/model-events';
 import { RetryableError, type EventRow } from '@bx/core';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { testEnv } from '../helpers/env';
@@ -15,15 +14,7 @@ describe('ClickHouse queries on keep-alive connections (real ClickHouse 18.16, t
   let proxy: TcpFaultProxy;
   let sut: ClickHouseSource;
   /** The events query of a team's hour. */
-  const query = (teamId: number) =>
-    buildEventsQuery({
-      database: ch.database,
-      table: ch.table,
-      intervalColumn: 'inserted_at',
-      teamId,
-      start: START,
-      end: END,
-    });
+  const query = (teamId: number) => ch.eventsQuery(teamId, START, END);
   const teams = [1, 2, 3].map((team) =>
     Array.from({ length: team * 2 }, () => makeEvent({ inserted_at: chTime('2024-01-01T10:10:00Z'), team_id: team })),
   );

@@ -122,7 +122,7 @@ describe('destinations may not reach private addresses unless ALLOWED_PRIVATE_DE
       );
       const stored = (await sut.store.exports.get(created.json.id))!;
       stored.destination.config.endpoint_url = `http://localhost:${listener.port}`;
-      await sut.store.exports.save(stored);
+      await sut.store.exports.modify(stored.id, () => stored);
       const res = await sut.call('POST', `/api/exports/${created.json.id}/test`);
       expect(res.json).to.include({ status: 'error', code: DESTINATION_NOT_ALLOWED, retryable: false });
       expect(res.json.message).to.contain('loopback').and.to.not.contain('hello');
@@ -135,7 +135,7 @@ describe('destinations may not reach private addresses unless ALLOWED_PRIVATE_DE
       expect(pg.status, pg.text).to.equal(201);
       const pgStored = (await sut.store.exports.get(pg.json.id))!;
       Object.assign(pgStored.destination.config, { host: 'localhost', port: listener.port });
-      await sut.store.exports.save(pgStored);
+      await sut.store.exports.modify(pgStored.id, () => pgStored);
       const pgTest = await sut.call('POST', `/api/exports/${pg.json.id}/test`);
       expect(pgTest.json).to.include({ status: 'error', code: DESTINATION_NOT_ALLOWED, retryable: false });
       expect(listener.connections).to.equal(0);

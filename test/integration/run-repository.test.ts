@@ -138,7 +138,7 @@ describe("a worker's start: the run and its export in one script", () => {
   it("answers why not without the export: held while paused, the run's final status", async () => {
     await sut.exports.create({ ...exp, paused: true }, T0, null);
     expect(await sut.runs.startWithExport(run.id)).to.deep.equal({ status: 'held' });
-    await sut.exports.save(exp);
+    await sut.exports.modify(exp.id, () => exp);
     await sut.runs.cancel(run.id);
     expect(await sut.runs.startWithExport(run.id)).to.deep.equal({ status: 'Cancelled' });
   });

@@ -1,11 +1,10 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import type { BatchExport, Run } from '@bx/core';
+import type { BatchExport } from '@bx/core';
 import { TestClickHouse } from '../helpers/clickhouse';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { chTime, makeEvent } from '../helpers/events';
 import { InProcessSystem } from '../helpers/in-process';
-import { eventually } from '../helpers/processes';
 import { createBucket, listKeys, testS3Client } from '../helpers/s3';
 
 const HOUR = 3_600_000;
@@ -90,22 +89,10 @@ describe('S3 prefixes cannot leave the bucket', function () {
     const stored = (await sys.store.exports.get(exp.id))!;
     if (stored.destination.type !== 'S3') throw new Error('an S3 export');
     stored.destination.config.prefix = `../${victim}/stolen`;
-    await sys.store.exports.save(stored);
+    await sys.store.exports.modify(stored.id, () => stored);
 
     sys.startWorker(1);
-    const backfill = await sys.call('POST', `/api/exports/${exp.id}/backfills`, {
-      start_at: iso(hour),
-      end_at: iso(hour + HOUR),
-    });
-    expect(backfill.status, JSON.stringify(backfill.json)).to.equal(201);
-    const run = await eventually(
-      async () => {
-        const runs = (await sys.call('GET', `/api/exports/${exp.id}/runs`)).json.results as Run[];
-        return runs.find((r) => r.status === 'Failed' || r.status === 'Completed');
-      },
-      30_000,
-      'the run to finish',
-    );
+    const run = await sys.backfillToEnd(exp.id, hour, hour + HOUR);
     expect(run.status).to.equal('Failed');
     expect(run.error).to.contain('destination.config.prefix');
     expect(await listKeys(s3, victim), 'the other bucket').to.deep.equal([]);

@@ -171,7 +171,7 @@ describe('npm run verify', function () {
     try {
       const id = await bed.createExport(1, T0, T0 + 2 * HOUR, { type: 'Postgres', config: pg.config() });
       await bed.completed(id, 2);
-      await sealing.exports.save((await bed.store.exports.get(id))!);
+      await sealing.exports.modify(id, (exp) => exp);
       const stored = JSON.parse((await bed.store.redis.get(`${bed.prefix}:export:${id}`))!);
       expect(stored.destination.config.password).to.match(/^bxenc:/);
 

@@ -16,7 +16,7 @@ import {
 import { destinationSchema } from '@bx/destinations';
 import { modelPlugin } from '@bx/models';
 import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
-import type { ReconcileStatus, Store } from '@bx/store';
+import { EXPORT_WRITE_ATTEMPTS, concurrentWriters, type ReconcileStatus, type Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { checkDestinationNetwork, requireSecretsOnMove } from './destination-rules';
@@ -129,9 +129,44 @@ export class ExportService {
     return { results: page.exports, next: page.next };
   }
 
+  /**
+   * Applies the patch to the export as stored when it is written: a
+   * concurrent PATCH, pause or auto-pause is kept, not overwritten with what
+   * this one read (ExportRepository.modify).
+   */
   async update(id: string, body: unknown): Promise<BatchExport> {
     const patch = parseInput(patchExportSchema, body);
-    const current = await this.get(id);
+    const change = isOwnId(id) ? await this.store.exports.modify(id, (current) => this.patched(current, patch)) : null;
+    if (!change) throw new NotFoundError(`export ${id} not found`);
+    await this.reschedule(change.before, change.after);
+    this.logger.info('export updated', { export_id: id, fields: Object.keys(patch) });
+    return change.after;
+  }
+
+  async pause(id: string): Promise<BatchExport> {
+    return this.update(id, { paused: true });
+  }
+
+  /** Resumes from the current interval; with `backfill` the paused span is exported too. */
+  async unpause(id: string, opts: { backfill?: boolean } = {}): Promise<BatchExport> {
+    const exp = await this.get(id);
+    if (!exp.paused) return exp;
+    await this.store.exports.resetFailures(id);
+    const change = await this.store.exports.modify(id, (current) =>
+      current.paused
+        ? { ...current, paused: false, paused_reason: null, updated_at: new Date(this.clock()).toISOString() }
+        : null,
+    );
+    if (!change) throw new NotFoundError(`export ${id} not found`);
+    // Unpaused by someone else meanwhile: they resume it.
+    if (!change.written) return change.after;
+    await this.resume(change.after, Boolean(opts.backfill));
+    this.logger.info('export unpaused', { export_id: id, backfill: Boolean(opts.backfill) });
+    return change.after;
+  }
+
+  /** The export with the patch applied, checked as a whole. */
+  private async patched(current: BatchExport, patch: z.infer<typeof patchExportSchema>): Promise<BatchExport> {
     const { destination: destinationPatch, ...fields } = patch;
     const next: BatchExport = { ...current, ...fields, updated_at: new Date(this.clock()).toISOString() };
     if (patch.paused === false) next.paused_reason = null;
@@ -156,30 +191,6 @@ export class ExportService {
         { field: 'end_at', message: 'end_at must be after start_at' },
       ]);
     }
-    if (!(await this.store.exports.save(next))) throw new NotFoundError(`export ${id} not found`);
-    await this.reschedule(current, next);
-    this.logger.info('export updated', { export_id: id, fields: Object.keys(patch) });
-    return next;
-  }
-
-  async pause(id: string): Promise<BatchExport> {
-    return this.update(id, { paused: true });
-  }
-
-  /** Resumes from the current interval; with `backfill` the paused span is exported too. */
-  async unpause(id: string, opts: { backfill?: boolean } = {}): Promise<BatchExport> {
-    const exp = await this.get(id);
-    if (!exp.paused) return exp;
-    const next: BatchExport = {
-      ...exp,
-      paused: false,
-      paused_reason: null,
-      updated_at: new Date(this.clock()).toISOString(),
-    };
-    await this.store.exports.resetFailures(id);
-    if (!(await this.store.exports.save(next))) throw new NotFoundError(`export ${id} not found`);
-    await this.resume(next, Boolean(opts.backfill));
-    this.logger.info('export unpaused', { export_id: id, backfill: Boolean(opts.backfill) });
     return next;
   }
 
@@ -245,9 +256,9 @@ export class ExportService {
     return { results: page, next: more ? page[page.length - 1]!.data_interval_start : null };
   }
 
+  /** Follows a written change on the schedule; a pause left it when the export was written. */
   private async reschedule(before: BatchExport, after: BatchExport): Promise<void> {
     if (after.paused) {
-      await this.store.schedule.unschedule(after.id);
       if (!before.paused) await this.holdQueued(after);
       return;
     }
@@ -256,10 +267,27 @@ export class ExportService {
       await this.resume(after, false);
       return;
     }
-    const cursor = (await this.store.schedule.cursor(after.id)) ?? initialCursor(after, this.clock());
     // A changed calendar needs no realignment: the next run spans from the cursor
     // to the end of the new calendar's interval (spanFrom), then runs align.
-    await this.store.schedule.set(after.id, cursor, dueAt(cursor, after));
+    await this.scheduleFrom(after.id, (exp, stored) => stored ?? initialCursor(exp, this.clock()));
+  }
+
+  /**
+   * Sets the cursor and due time from the export and cursor as stored now,
+   * only while both stay so: a write that lost a race to a pause, a DELETE,
+   * another change or the scheduler's advance computes again from theirs
+   * (nothing when the export is paused or gone).
+   */
+  private async scheduleFrom(id: string, cursorOf: (exp: BatchExport, stored: number | null) => number): Promise<void> {
+    for (let attempt = 0; attempt < EXPORT_WRITE_ATTEMPTS; attempt++) {
+      const version = await this.store.exports.read(id);
+      if (!version || version.export.paused) return;
+      const stored = await this.store.schedule.cursor(id);
+      const cursor = cursorOf(version.export, stored);
+      const set = await this.store.schedule.setFrom(id, version.text, stored, cursor, dueAt(cursor, version.export));
+      if (set !== 0) return;
+    }
+    throw concurrentWriters(id);
   }
 
   /**
@@ -277,10 +305,10 @@ export class ExportService {
    * backfilling, and queues again the runs held while it was paused.
    */
   private async resume(exp: BatchExport, backfill: boolean): Promise<void> {
-    const stored = await this.store.schedule.cursor(exp.id);
-    const current = intervalContaining(this.clock(), exp.interval, exp.timezone).start;
-    const cursor = backfill && stored !== null ? stored : Math.max(stored ?? current, current);
-    await this.store.schedule.set(exp.id, cursor, dueAt(cursor, exp));
+    await this.scheduleFrom(exp.id, (latest, stored) => {
+      const current = intervalContaining(this.clock(), latest.interval, latest.timezone).start;
+      return backfill && stored !== null ? stored : Math.max(stored ?? current, current);
+    });
     const held = (await this.store.runs.getMany(await this.store.runs.unfinished(exp.id))).filter(
       (run): run is Run => run !== null && run.status !== 'Running',
     );

@@ -31,13 +31,15 @@ export class FailurePolicy {
   async failed(exportId: string, error: string): Promise<void> {
     const failures = await this.store.exports.recordFailure(exportId);
     if (this.opts.threshold === 0 || failures < this.opts.threshold) return;
-    const exp = await this.store.exports.get(exportId);
-    if (!exp || exp.paused) return;
     const reason = `paused after ${failures} consecutive failed runs; last error: ${error}`.slice(0, 2000);
-    const paused = { ...exp, paused: true, paused_reason: reason, updated_at: new Date().toISOString() };
-    // Deleted since it was read: nothing to pause.
-    if (!(await this.store.exports.save(paused))) return;
-    await this.store.schedule.unschedule(exportId);
+    // Only `paused` and its reason change, on the export as stored when written: a PATCH
+    // meanwhile is kept, and the schedule is left in the same step.
+    const change = await this.store.exports.modify(exportId, (current) =>
+      current.paused ? null : { ...current, paused: true, paused_reason: reason, updated_at: new Date().toISOString() },
+    );
+    // Deleted, or paused by someone else: nothing to do.
+    if (!change?.written) return;
+    const exp = change.after;
     this.logger.warn('export auto-paused', { export_id: exportId, failures, error });
     if (
       this.opts.webhookUrl &&

@@ -1,7 +1,29 @@
-import type { BatchExport, ExportSecrets } from '@bx/core';
+import { ConflictError, type BatchExport, type ExportSecrets } from '@bx/core';
 import { callScript, type RedisClient } from '@bx/redis';
 import type { StoreKeys } from './keys';
 import { storeScripts } from './store-scripts';
+
+/**
+ * Tries of one change of an export against concurrent writers. Each lost try
+ * means another writer's change landed, so N writers at once need at most N
+ * tries; 100 covers any real contention and bounds a bug.
+ */
+export const EXPORT_WRITE_ATTEMPTS = 100;
+
+/** An export and its stored text: the version a change is made from. */
+export interface ExportVersion {
+  export: BatchExport;
+  text: string;
+}
+
+/** A change applied: the version it was made from and the export as it is now. */
+export interface ExportChange {
+  before: BatchExport;
+  /** `before` when nothing was written. */
+  after: BatchExport;
+  /** False when the change wrote nothing (it returned null). */
+  written: boolean;
+}
 
 /** One page of exports, oldest first; `next` continues after the last one, or null. */
 export interface ExportPage {
@@ -22,7 +44,7 @@ export class ExportRepository {
     private readonly keys: StoreKeys,
     private readonly secrets: ExportSecrets | null = null,
   ) {
-    storeScripts.define(redis, ['create-export', 'replace-if-equal', 'save-export']);
+    storeScripts.define(redis, ['create-export', 'update-export']);
   }
 
   /** The export as stored: its secrets sealed. */
@@ -109,19 +131,35 @@ export class ExportRepository {
     return this.redis.zcard(this.keys.exportIndex);
   }
 
+  /** The export and its stored text, for a change to be written against (modify, ScheduleRepository.setFrom). */
+  async read(id: string): Promise<ExportVersion | null> {
+    const text = await this.redis.get(this.keys.export(id));
+    return text === null ? null : { export: this.parse(text), text };
+  }
+
   /**
-   * Saves a changed export; its runs that have not started are held while it
-   * is paused. False when the export is gone (deleted since it was read):
-   * then nothing is written.
+   * Applies `change` to the export as stored now and writes the result only if
+   * the export is still that version, else applies it again to the new one
+   * (bounded: EXPORT_WRITE_ATTEMPTS), so no concurrent writer's change is
+   * lost. A paused result leaves the schedule in the same step (the cursor
+   * stays). `change` returning null writes nothing; throwing aborts. Null when
+   * the export is gone (deleted since, or never was): nothing is written.
    */
-  async save(exp: BatchExport): Promise<boolean> {
-    const saved = await callScript(
-      this.redis,
-      'save-export',
-      [this.keys.export(exp.id), this.keys.pausedExports],
-      [this.text(exp), exp.id, exp.paused ? '1' : '0'],
-    );
-    return saved === 1;
+  async modify(
+    id: string,
+    change: (current: BatchExport) => BatchExport | null | Promise<BatchExport | null>,
+  ): Promise<ExportChange | null> {
+    for (let attempt = 0; attempt < EXPORT_WRITE_ATTEMPTS; attempt++) {
+      const version = await this.read(id);
+      if (!version) return null;
+      const next = await change(version.export);
+      if (next === null) return { before: version.export, after: version.export, written: false };
+      const text = this.text(next);
+      const written = await this.write(id, version.text, text, next.paused);
+      if (written === -1) return null;
+      if (written === 1) return { before: version.export, after: next, written: true };
+    }
+    throw concurrentWriters(id);
   }
 
   /** The export as stored (secrets sealed), for rotate-secrets. */
@@ -129,15 +167,19 @@ export class ExportRepository {
     return this.redis.get(this.keys.export(id));
   }
 
-  /** Replaces the stored export only if it is still `expected`; false when it changed meanwhile. */
+  /** Replaces the stored export only if it is still `expected`; false when it changed meanwhile or is gone. */
   async replaceStored(id: string, expected: string, exp: BatchExport): Promise<boolean> {
-    const replaced = await callScript(
+    return (await this.write(id, expected, this.text(exp), exp.paused)) === 1;
+  }
+
+  /** 1 written, 0 the export is no longer `expected`, -1 it is gone (lua/update-export.lua). */
+  private async write(id: string, expected: string, text: string, paused: boolean): Promise<number> {
+    return (await callScript(
       this.redis,
-      'replace-if-equal',
-      [this.keys.export(id)],
-      [expected, this.text(exp)],
-    );
-    return replaced === 1;
+      'update-export',
+      [this.keys.export(id), this.keys.pausedExports, this.keys.schedule],
+      [expected, text, id, paused ? '1' : '0'],
+    )) as number;
   }
 
   /** Counts one more consecutive failed run; returns the count. */
@@ -202,6 +244,14 @@ export class ExportRepository {
       .hdel(this.keys.deletingExports, id)
       .exec();
   }
+}
+
+/** A change that lost to other writers EXPORT_WRITE_ATTEMPTS times in a row (HTTP 409: try again). */
+export function concurrentWriters(id: string): ConflictError {
+  return new ConflictError(
+    `export ${id} kept changing under ${EXPORT_WRITE_ATTEMPTS} concurrent writes; try again`,
+    'concurrent_update',
+  );
 }
 
 /** `<created ms, 15 digits>:<id>`: lex order is creation order. */

@@ -15,7 +15,7 @@ export class ScheduleRepository {
     private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
   ) {
-    storeScripts.define(redis, ['advance-schedule']);
+    storeScripts.define(redis, ['advance-schedule', 'schedule-export', 'unschedule-export']);
   }
 
   /** Export ids due at or before `now`, most overdue first. */
@@ -54,7 +54,7 @@ export class ScheduleRepository {
     return out;
   }
 
-  /** Sets the cursor and due time outright (create, unpause, interval change). */
+  /** Sets the cursor and due time outright (tests); a change of an export goes through setFrom. */
   async set(id: string, cursor: number, dueAt: number | null): Promise<void> {
     const tx = this.redis.multi().hset(this.keys.cursor, id, String(cursor));
     if (dueAt === null) tx.zrem(this.keys.schedule, id);
@@ -62,8 +62,45 @@ export class ScheduleRepository {
     await tx.exec();
   }
 
-  /** Stops scheduling (pause); the cursor stays so nothing is skipped on unpause. */
-  async unschedule(id: string): Promise<void> {
-    await this.redis.zrem(this.keys.schedule, id);
+  /**
+   * Sets the cursor and due time computed from one version of the export (its
+   * stored text) and of its cursor, only if both are still those and the
+   * export is not paused: 1 set, 0 either changed (compute again), -1 the
+   * export is gone or paused (nothing to schedule).
+   */
+  async setFrom(
+    id: string,
+    exportText: string,
+    cursorRead: number | null,
+    cursor: number,
+    dueAt: number | null,
+  ): Promise<1 | 0 | -1> {
+    return (await callScript(
+      this.redis,
+      'schedule-export',
+      [this.keys.export(id), this.keys.pausedExports, this.keys.cursor, this.keys.schedule],
+      [
+        exportText,
+        id,
+        cursorRead === null ? '' : String(cursorRead),
+        String(cursor),
+        dueAt === null ? '' : String(dueAt),
+      ],
+    )) as 1 | 0 | -1;
+  }
+
+  /**
+   * Stops scheduling an export that is gone, paused or without a cursor as it
+   * is stored now (the cursor stays, so nothing is skipped on unpause); one
+   * unpaused since the caller read it stays scheduled. True when taken off.
+   */
+  async unschedule(id: string): Promise<boolean> {
+    const removed = await callScript(
+      this.redis,
+      'unschedule-export',
+      [this.keys.export(id), this.keys.pausedExports, this.keys.cursor, this.keys.schedule],
+      [id],
+    );
+    return removed === 1;
   }
 }

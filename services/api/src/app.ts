@@ -3,7 +3,7 @@ import type { DestinationCheckOptions, DestinationConfig, Logger } from '@bx/cor
 import type { BackfillService, ExportService, RunService } from '@bx/operations';
 import type { BullMqRunQueue, RunQueue } from '@bx/queue';
 import type { Store } from '@bx/store';
-import express, { type Express } from 'express';
+import express, { Router, type Express } from 'express';
 import { AdminSessions } from './admin-session';
 import { bearerAuth } from './auth';
 import { AuthFailureLimiter, type AuthFailureLimit } from './auth-failures';
@@ -15,6 +15,7 @@ import { openApiDocument } from './openapi/document';
 import { adminLoginRouter } from './routes/admin-login';
 import { exportsRouter } from './routes/exports';
 import { runsRouter } from './routes/runs';
+import { refuseOtherMethods } from './wrong-methods';
 
 export interface AppDeps {
   token: string;
@@ -43,28 +44,31 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', deps.trustProxy ?? false);
   const limiter = new AuthFailureLimiter(deps.authFailureLimit);
 
-  app.get('/healthz', async (_req, res) => {
+  const open = Router();
+  open.get('/healthz', async (_req, res) => {
     const [redis, clickhouse] = await Promise.all([deps.store.ping(), deps.clickhouse.ping().catch(() => false)]);
     const ok = redis && clickhouse;
     res
       .status(ok ? 200 : 503)
       .json({ status: ok ? 'ok' : 'degraded', redis: redis ? 'ok' : 'down', clickhouse: clickhouse ? 'ok' : 'down' });
   });
-
-  app.get('/metrics', metricsHandler(deps));
+  open.get('/metrics', metricsHandler(deps));
+  app.use(refuseOtherMethods(open));
 
   const sessions = new AdminSessions(deps.token, deps.store.sessions, limiter);
-  app.use('/admin', adminLoginRouter(deps.token, sessions, limiter));
+  app.use('/admin', refuseOtherMethods(adminLoginRouter(deps.token, sessions, limiter)));
   app.use(BULL_BOARD_PATH, sessions.middleware(), bullBoardApp(deps.queue, { readOnly: deps.bullBoardReadOnly }));
   app.use('/admin', consoleRouter({ ...deps, sessions }));
 
   // Bodies are read only once the token is known good.
   app.use('/api', bearerAuth(deps.token, limiter), express.json({ limit: '1mb', strict: false }));
-  app.get('/api/openapi.json', (_req, res) => {
+  const document = Router();
+  document.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
-  app.use('/api/exports', exportsRouter(deps.service, deps.checkDestination));
-  app.use('/api/exports', runsRouter(deps.runs, deps.backfills));
+  app.use('/api', refuseOtherMethods(document));
+  app.use('/api/exports', refuseOtherMethods(exportsRouter(deps.service, deps.checkDestination)));
+  app.use('/api/exports', refuseOtherMethods(runsRouter(deps.runs, deps.backfills)));
 
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}`, details: [] } });

@@ -1,6 +1,6 @@
 import { ConfigError, ExportSecrets, UnreachableError, errorMessage, loadConfig, type BatchExport } from '@bx/core';
 import { secretFieldsOf } from '@bx/destinations';
-import { Store } from '@bx/store';
+import { EXPORT_WRITE_ATTEMPTS, Store, concurrentWriters } from '@bx/store';
 
 const USAGE = `usage: npm run rotate-secrets
 
@@ -77,7 +77,7 @@ async function rotate(
   secrets: ExportSecrets,
   id: string,
 ): Promise<'rotated' | 'current' | 'unreadable' | 'deleted'> {
-  for (;;) {
+  for (let attempt = 0; attempt < EXPORT_WRITE_ATTEMPTS; attempt++) {
     const stored = await store.exports.getStored(id);
     if (stored === null) return 'deleted';
     const exp = JSON.parse(stored) as BatchExport;
@@ -90,6 +90,7 @@ async function rotate(
     }
     if (await store.exports.replaceStored(id, stored, opened)) return 'rotated';
   }
+  throw concurrentWriters(id);
 }
 
 if (require.main === module) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { S3_KEY_MAX_BYTES, longestKeyBytes } from './object-key';
 import { prefixTemplateErrors } from './prefix-template';
 
 export const JSONL_COMPRESSIONS = ['gzip', 'brotli', 'zstd'] as const;
@@ -49,8 +50,17 @@ export const s3ConfigSchema = z
         message: `compression '${config.compression}' is not supported with file_format ${config.file_format}; use one of ${allowed.join(', ')} or null`,
       });
     }
-    for (const message of prefixTemplateErrors(config.prefix)) {
-      ctx.addIssue({ code: 'custom', path: ['prefix'], message });
+    const prefixErrors = prefixTemplateErrors(config.prefix);
+    for (const message of prefixErrors) ctx.addIssue({ code: 'custom', path: ['prefix'], message });
+    const longest = prefixErrors.length ? 0 : longestKeyBytes(config);
+    if (longest > S3_KEY_MAX_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['prefix'],
+        message:
+          `renders object keys of up to ${longest} bytes (each variable at its longest, then /<start>-<end> and ` +
+          `the longest suffix), over S3's limit of 1,024; shorten it by ${longest - S3_KEY_MAX_BYTES} bytes or more`,
+      });
     }
     if (config.kms_key_id && config.encryption !== 'aws:kms') {
       ctx.addIssue({ code: 'custom', path: ['kms_key_id'], message: "kms_key_id needs encryption 'aws:kms'" });

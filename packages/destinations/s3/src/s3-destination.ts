@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { RetryableError, type DestinationWriterOptions, type RecordColumn } from '@bx/core';
 import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
-import { intervalStem, manifestKey, objectKey, receiptKey } from './object-key';
+import { checkRunKeys, intervalStem, manifestKey, objectKey, receiptKey } from './object-key';
 import { openOutputFile, type OutputFile } from './output-file';
 import { RunRequests } from './run-requests';
 import { checkS3 } from './s3-check';
@@ -108,6 +108,7 @@ export class S3Destination implements DestinationWriter {
   ): Promise<DestinationResult> {
     if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
     const span = { start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd, table: ctx.model.table };
+    checkRunKeys(this.config, span);
     const splitBytes = this.config.max_file_size_mb ? this.config.max_file_size_mb * 1024 * 1024 : null;
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const run = requests.client(this.client);

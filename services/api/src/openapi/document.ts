@@ -34,6 +34,13 @@ const pathParam = (name: string, description: string, pattern: RegExp) => ({
 const exportId = pathParam('id', 'Export id (a UUID)', UUID_ID);
 const runId = pathParam('run_id', 'Run id: `<export id>-YYYYMMDDTHHMMSSZ` of its interval start', RUN_ID);
 const noToken: Schema[] = [];
+/** A change of an export applies to it as stored when written; it gives up only under this many writers at once. */
+const concurrentUpdate = {
+  '409': json(
+    ref('Error'),
+    'The export kept changing under 100 concurrent writes (code `concurrent_update`): try again',
+  ),
+};
 /** What any request may get before it reaches a route (Node's HTTP server answers these itself). */
 const beforeRouting = {
   '4XX': { description: 'Refused by the HTTP server before routing: malformed HTTP (400), headers over 16 KiB (431)' },
@@ -52,7 +59,10 @@ export const openApiDocument = withOperationIds({
   info: {
     title: 'batch-exports admin API',
     version: '0.1.0',
-    description: `Scheduled batch exports of events and persons from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case.`,
+    description:
+      `Scheduled batch exports of events and persons from ClickHouse to ${listed(DESTINATION_TYPES)}. JSON, snake_case. ` +
+      'A path below with a method it does not list answers 405 `method_not_allowed` with an `Allow` header ' +
+      '(under `/api` after the token check: no token is 401 first); OPTIONS answers 204 with `Allow`.',
     license: { name: 'MIT', identifier: 'MIT' },
   },
   // Relative: the API that serves this document (`npm start` listens on PORT, 8080 by default).
@@ -122,9 +132,11 @@ export const openApiDocument = withOperationIds({
           'changes where the destination connects or who it logs in as (S3 `endpoint_url`, `bucket_name`, ' +
           '`region`; Snowflake `access_url`, `account`, `user`; Postgres `host`, `port`, `database`, `user`, `sslmode`, `ca_cert`): ' +
           'then every stored secret must be given again (or null to drop it), else 400 `secrets_required`. ' +
-          'A private address is 400 `destination_not_allowed`, as on create.',
+          'A private address is 400 `destination_not_allowed`, as on create. ' +
+          'The patch applies to the export as stored when it is written: a concurrent PATCH, pause or auto-pause ' +
+          'of other fields is kept, not overwritten.',
         requestBody: body('ExportPatch'),
-        responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413) },
+        responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413), ...concurrentUpdate },
       },
       delete: {
         summary:
@@ -134,14 +146,17 @@ export const openApiDocument = withOperationIds({
     },
     '/api/exports/{id}/pause': {
       parameters: [exportId],
-      post: { summary: 'Stop scheduling', responses: { '200': json(ref('Export'), 'Paused'), ...errors(401, 404) } },
+      post: {
+        summary: 'Stop scheduling',
+        responses: { '200': json(ref('Export'), 'Paused'), ...errors(401, 404), ...concurrentUpdate },
+      },
     },
     '/api/exports/{id}/unpause': {
       parameters: [exportId],
       post: {
         summary: 'Schedule again from the current interval',
         requestBody: body('Unpause', false),
-        responses: { '200': json(ref('Export'), 'Unpaused'), ...errors(400, 401, 404) },
+        responses: { '200': json(ref('Export'), 'Unpaused'), ...errors(400, 401, 404), ...concurrentUpdate },
       },
     },
     '/api/exports/{id}/test': {

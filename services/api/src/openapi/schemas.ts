@@ -105,7 +105,8 @@ export const schemas: Record<string, Schema> = {
         description:
           'invalid_input, secrets_required (a PATCH moving the destination without its secrets), ' +
           'destination_not_allowed (a private address ALLOWED_PRIVATE_DESTINATIONS does not list), unauthorized, ' +
-          'cross_site, csrf_failed, not_found, conflict, too_large, too_many_requests, ...',
+          'cross_site, csrf_failed, not_found, method_not_allowed, conflict, concurrent_update (an export changed by ' +
+          'too many writers at once: try again), too_large, too_many_requests, ...',
         examples: ['invalid_input', 'secrets_required', 'destination_not_allowed', 'unauthorized', 'not_found'],
       },
       message: { type: 'string' },
