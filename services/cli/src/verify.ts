@@ -131,8 +131,14 @@ async function sourceOf(checksums: IntervalChecksums, exp: BatchExport, spans: S
   } catch (e) {
     if ((e as { code?: string }).code !== 'ClickHouseUnavailable') throw e;
     const cause = errorMessage((e as { cause?: unknown }).cause ?? e);
-    throw new UnreachableError('ClickHouse', 'CLICKHOUSE_URL', config.CLICKHOUSE_URL, cause);
+    throw new UnreachableError('ClickHouse', 'CLICKHOUSE_URL', withoutCredentials(config.CLICKHOUSE_URL), cause);
   }
+}
+
+/** Scheme, host and port of a URL: its user, password and query (`?password=`) stay out of what is printed. */
+function withoutCredentials(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}`;
 }
 
 if (require.main === module) {
