@@ -199,6 +199,9 @@ describe('npm run verify', function () {
     expect((await verify(['--export-id', 'x', ...RANGE.slice(0, 2), '--end', '2024-04-01T00:00:00Z'])).code).to.equal(
       2,
     );
+    expect((await verify(['--export-id', 'x', ...RANGE, '--end', '2024-06-01T00:00:00Z'])).stderr).to.match(
+      /^verify: option --end is given more than once\n/,
+    );
     const unknown = await verify(['--export-id', 'no-such-export', ...RANGE]);
     expect([unknown.code, unknown.stderr]).to.deep.equal([3, 'verify: export no-such-export not found\n']);
     // Persons exports: verify-persons.test.ts.

@@ -14,8 +14,8 @@ import {
 import { readBackDestination, readBackRefusal, secretFieldsOf } from '@bx/destinations';
 import { modelPlugin } from '@bx/models';
 import { Store } from '@bx/store';
-import { parseArgs } from 'node:util';
 import { compareIntervals, reportLines, summarize } from './verify-report';
+import { parseOptions } from './parse-options';
 
 const USAGE = `usage: npm run verify -- --export-id <id> --start <ISO 8601> --end <ISO 8601> [--json]
 
@@ -51,17 +51,13 @@ export async function main(
   };
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        'export-id': { type: 'string' },
-        start: { type: 'string' },
-        end: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }).values;
+    args = parseOptions(argv, {
+      'export-id': { type: 'string' },
+      start: { type: 'string' },
+      end: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    });
   } catch (e) {
     return fail(2, `${errorMessage(e)}\n${USAGE}`);
   }
