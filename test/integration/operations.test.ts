@@ -329,6 +329,22 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     const future = await run(['--export-id', id, '--start', iso(base), '--end', iso(Date.now() + 5 * HOUR)]);
     expect(future.code).to.equal(2);
     expect(future.err).to.contain('end_at is in the future');
+    // An option given twice is refused, not the last one taken (another range).
+    const twiceGiven = [
+      '--export-id',
+      id,
+      '--start',
+      iso(base),
+      '--end',
+      iso(base + HOUR),
+      '--start',
+      iso(base - HOUR),
+    ];
+    const again = await run([...twiceGiven, '--dry-run']);
+    expect([again.code, again.err.split('\n')[0]]).to.deep.equal([
+      2,
+      'enqueue-backfill: option --start is given more than once',
+    ]);
     const unknown = await run(['--export-id', 'nope', '--start', iso(base), '--end', iso(base + HOUR)]);
     expect(unknown.code).to.equal(1);
     expect(unknown.err).to.contain('export nope not found');

@@ -57,9 +57,13 @@ describe('S3 prefixes cannot leave the bucket', function () {
     'a\u0000b',
     'a\nb',
     'a\u007fb',
+    // Lone surrogates: JSON carries them, no URL can (every run failed with "URI malformed").
+    'a\ud800b',
+    'events/\udc00',
+    'x/\ud83d',
   ];
 
-  it('refuses . and .. segments, backslashes and control characters with a 400 naming the field', async () => {
+  it('refuses . and .. segments, backslashes, control characters and lone surrogates with a 400 naming the field', async () => {
     for (const prefix of hostile) {
       const res = await sys.call('POST', '/api/exports', body(prefix));
       expect(res.status, JSON.stringify(prefix)).to.equal(400);
@@ -76,7 +80,7 @@ describe('S3 prefixes cannot leave the bucket', function () {
   });
 
   it('keeps dots that are not whole segments', async () => {
-    for (const prefix of ['v1.2/{year}', '.hidden/x', 'a..b/c', '...', 'x/.../y']) {
+    for (const prefix of ['v1.2/{year}', '.hidden/x', 'a..b/c', '...', 'x/.../y', 'emoji-\ud83d\ude00/{year}']) {
       const res = await sys.call('POST', '/api/exports', body(prefix));
       expect(res.status, `${prefix}: ${JSON.stringify(res.json)}`).to.equal(201);
     }

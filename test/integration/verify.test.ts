@@ -199,6 +199,9 @@ describe('npm run verify', function () {
     expect((await verify(['--export-id', 'x', ...RANGE.slice(0, 2), '--end', '2024-04-01T00:00:00Z'])).code).to.equal(
       2,
     );
+    expect((await verify(['--export-id', 'x', ...RANGE, '--end', '2024-06-01T00:00:00Z'])).stderr).to.match(
+      /^verify: option --end is given more than once\n/,
+    );
     const unknown = await verify(['--export-id', 'no-such-export', ...RANGE]);
     expect([unknown.code, unknown.stderr]).to.deep.equal([3, 'verify: export no-such-export not found\n']);
     // Persons exports: verify-persons.test.ts.
@@ -209,6 +212,16 @@ describe('npm run verify', function () {
     expect(clickhouse.stderr).to.match(
       /^verify: ClickHouse is not reachable at http:\/\/127\.0\.0\.1:1 \(CLICKHOUSE_URL\): .+\n$/,
     );
+    // The URL's credentials are the deployment's ClickHouse password: never printed.
+    const secret = await verify(['--export-id', id, ...RANGE], {
+      ...env(),
+      CLICKHOUSE_URL: 'http://bx:ch-url-password@127.0.0.1:1/',
+    });
+    expect(secret.code).to.equal(3);
+    expect(secret.stderr).to.match(
+      /^verify: ClickHouse is not reachable at http:\/\/127\.0\.0\.1:1 \(CLICKHOUSE_URL\)/,
+    );
+    expect(secret.stdout + secret.stderr).not.to.contain('ch-url-password');
     const redis = await verify(['--export-id', id, ...RANGE], { ...env(), REDIS_URL: 'redis://127.0.0.1:1' });
     expect(redis.code).to.equal(3);
     expect(redis.stderr).to.match(/^verify: Redis is not reachable at .*127\.0\.0\.1:1 \(REDIS_URL\): .+\n$/);

@@ -63,6 +63,26 @@ describe('console export forms', () => {
     expect((createBody({ team_id: 'seven' }, 'S3', s3) as { team_id: unknown }).team_id).to.equal('seven');
   });
 
+  it('keeps event names whole: a comma or spaces in a name survive an edit of something else', () => {
+    const names = ['Signed up, trial', ' padded ', '$pageview'];
+    const current = exportFixture('e1', Date.UTC(2024, 0, 1), { include_events: names, exclude_events: ['a,b'] });
+    // The textareas as the edit form shows them, sent back by a browser (CRLF line ends).
+    const form = {
+      name: 'renamed',
+      interval: current.interval,
+      timezone: current.timezone,
+      include_events: names.join('\r\n'),
+      exclude_events: 'a,b',
+      end_at: '',
+    };
+    expect(patchBody(form, current, destinationFields(current.destination.type))).to.deep.equal({ name: 'renamed' });
+    // A changed list: one name per line, as the form's hint says; a comma is part of a name.
+    expect(
+      patchBody({ ...form, include_events: 'Signed up, trial\r\nsignup ' }, current, []).include_events,
+    ).to.deep.equal(['Signed up, trial', 'signup']);
+    expect(createBody({ exclude_events: 'a, b\nc' }, 'S3', s3).exclude_events).to.deep.equal(['a, b', 'c']);
+  });
+
   it('patches only what changed, keeps a secret left empty, and clears an emptied optional field', () => {
     const current = exportFixture('e1', Date.UTC(2024, 0, 1), {
       destination: {

@@ -10,8 +10,8 @@ import {
 import { BackfillService, type Backfill } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
-import { parseArgs } from 'node:util';
 import { progressLine, summaryTable } from './progress';
+import { parseOptions } from './parse-options';
 
 const USAGE = `usage: npm run enqueue-backfill -- --export-id <id> --start <ISO 8601> --end <ISO 8601> [--dry-run] [--confirm] [--force] [--wait]
 
@@ -32,21 +32,17 @@ export async function main(
 ): Promise<number> {
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        'export-id': { type: 'string' },
-        start: { type: 'string' },
-        end: { type: 'string' },
-        force: { type: 'boolean', default: false },
-        'dry-run': { type: 'boolean', default: false },
-        confirm: { type: 'boolean', default: false },
-        wait: { type: 'boolean', default: false },
-        'poll-ms': { type: 'string', default: '1000' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }).values;
+    args = parseOptions(argv, {
+      'export-id': { type: 'string' },
+      start: { type: 'string' },
+      end: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
+      confirm: { type: 'boolean', default: false },
+      wait: { type: 'boolean', default: false },
+      'poll-ms': { type: 'string', default: '1000' },
+      help: { type: 'boolean', short: 'h', default: false },
+    });
   } catch (e) {
     err.write(`enqueue-backfill: ${errorMessage(e)}\n${USAGE}\n`);
     return 2;

@@ -14,8 +14,8 @@ import {
 import { readBackDestination, readBackRefusal, secretFieldsOf } from '@bx/destinations';
 import { modelPlugin } from '@bx/models';
 import { Store } from '@bx/store';
-import { parseArgs } from 'node:util';
 import { compareIntervals, reportLines, summarize } from './verify-report';
+import { parseOptions } from './parse-options';
 
 const USAGE = `usage: npm run verify -- --export-id <id> --start <ISO 8601> --end <ISO 8601> [--json]
 
@@ -51,17 +51,13 @@ export async function main(
   };
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        'export-id': { type: 'string' },
-        start: { type: 'string' },
-        end: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }).values;
+    args = parseOptions(argv, {
+      'export-id': { type: 'string' },
+      start: { type: 'string' },
+      end: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    });
   } catch (e) {
     return fail(2, `${errorMessage(e)}\n${USAGE}`);
   }
@@ -131,8 +127,14 @@ async function sourceOf(checksums: IntervalChecksums, exp: BatchExport, spans: S
   } catch (e) {
     if ((e as { code?: string }).code !== 'ClickHouseUnavailable') throw e;
     const cause = errorMessage((e as { cause?: unknown }).cause ?? e);
-    throw new UnreachableError('ClickHouse', 'CLICKHOUSE_URL', config.CLICKHOUSE_URL, cause);
+    throw new UnreachableError('ClickHouse', 'CLICKHOUSE_URL', withoutCredentials(config.CLICKHOUSE_URL), cause);
   }
+}
+
+/** Scheme, host and port of a URL: its user, password and query (`?password=`) stay out of what is printed. */
+function withoutCredentials(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}`;
 }
 
 if (require.main === module) {

@@ -15,11 +15,15 @@ export const PREFIX_VARIABLES = [
 
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 
+/** A UTF-16 surrogate without its other half: text no URL (so no S3 key) can carry. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * What a prefix may not contain: a `.` or `..` segment (S3-compatible servers
  * and proxies that normalise paths turned `PUT /bucket/../other/key` into a
  * write to another bucket), a backslash (a path separator to some servers),
- * or a control character.
+ * a control character, or a lone surrogate (JSON can carry `"\ud800"`, but
+ * the SDK's encodeURIComponent throws on it: every run failed, retrying).
  */
 export function prefixPathErrors(prefix: string): string[] {
   const errors: string[] = [];
@@ -29,6 +33,7 @@ export function prefixPathErrors(prefix: string): string[] {
   if (prefix.includes('\\')) errors.push('must not contain a backslash');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(prefix)) errors.push('must not contain control characters');
+  if (LONE_SURROGATE.test(prefix)) errors.push('must be valid Unicode (a lone surrogate cannot be part of a key)');
   return errors;
 }
 

@@ -4,6 +4,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createHash } from 'node:crypto';
+import { capAnswers } from './response-cap';
 import type { S3Config } from './s3-config';
 
 // Node 20 is this project's runtime; the SDK's notice about future versions
@@ -28,11 +29,12 @@ const SHARED_CLIENTS = 256;
 /**
  * A new S3 client for one export's credentials; path-style when a custom
  * endpoint is set. With `network`, it connects only to addresses the policy
- * allows (checked on every connection).
+ * allows (checked on every connection). Answers are read up to a cap
+ * (response-cap.ts): the endpoint is the token holder's choice.
  */
 export function createS3Client(config: S3Config, network?: NetworkPolicy): S3Client {
   const { httpAgent, httpsAgent } = sharedAgents(network);
-  return new S3Client({
+  const client = new S3Client({
     requestHandler: new NodeHttpHandler({
       connectionTimeout: S3_CONNECT_TIMEOUT_MS,
       socketTimeout: S3_IDLE_TIMEOUT_MS,
@@ -53,6 +55,7 @@ export function createS3Client(config: S3Config, network?: NetworkPolicy): S3Cli
     // checksum (DeleteObjects) still get one.
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
+  return capAnswers(client);
 }
 
 const unguardedClients = new Map<string, S3Client>();

@@ -22,6 +22,43 @@ export function loadSnowflakeSdk(): Sdk {
   process.env.SF_TELEMETRY_DISABLE_CONNECTION_SHAPE ??= 'true';
   const sdk = require('snowflake-sdk') as Sdk;
   sdk.configure({ logLevel: 'OFF' });
+  capAnswers();
   loaded = sdk;
   return sdk;
+}
+
+/** Most bytes of a login, session or telemetry answer: a few KB of JSON. */
+export const MAX_SESSION_ANSWER_BYTES = 1024 * 1024;
+/**
+ * Most bytes of any other answer of the Snowflake API (a statement's, with
+ * its first rows inline); rows past those come as chunks from cloud storage,
+ * which this does not cap.
+ */
+export const MAX_API_ANSWER_BYTES = 64 * 1024 * 1024;
+
+interface AxiosLike {
+  interceptors: { request: { use(f: (config: { url?: string; maxContentLength?: number }) => unknown): unknown } };
+}
+
+/**
+ * The SDK's axios reads an answer whole, without limit (maxContentLength
+ * -1), before parsing it: an `access_url` of a token holder's own that
+ * answered a login with 200 MB took the process to 567 MB, and kept it
+ * reading after /test had given up. Answers of the Snowflake API (by path)
+ * get a cap; past it axios stops reading and the request fails.
+ */
+function capAnswers(): void {
+  const http = (require('snowflake-sdk/dist/lib/http/axios_instance') as { default: AxiosLike }).default;
+  http.interceptors.request.use((config) => {
+    const path = config.url ? new URL(config.url, 'http://x').pathname : '';
+    const cap = /^\/(session|telemetry)\b/.test(path)
+      ? MAX_SESSION_ANSWER_BYTES
+      : /^\/(queries|monitoring)\b/.test(path)
+        ? MAX_API_ANSWER_BYTES
+        : undefined;
+    if (cap !== undefined && !((config.maxContentLength ?? -1) >= 0 && config.maxContentLength! <= cap)) {
+      config.maxContentLength = cap;
+    }
+    return config;
+  });
 }

@@ -6,12 +6,21 @@ export type FormValues = Record<string, string | undefined>;
 
 export const DEST = 'destination.config.';
 
-/** One event name per line (or comma); blank lines dropped. */
+/** One event name per line, as the form's hint says (a comma may be part of a name); blank lines dropped. */
 export function eventList(text: string | undefined): string[] {
   return (text ?? '')
-    .split(/[\n,]/)
+    .split(/\r?\n/)
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/**
+ * An edit form's event list: the stored one when the textarea still holds
+ * what the form showed (browsers send it back with CRLF), so renaming an
+ * export does not trim or split the names of its filters.
+ */
+function editedEventList(text: string | undefined, current: readonly string[]): string[] {
+  return (text ?? '').replace(/\r\n/g, '\n') === current.join('\n') ? [...current] : eventList(text);
 }
 
 /**
@@ -63,8 +72,8 @@ export function patchBody(form: FormValues, current: BatchExport, fields: Destin
     name: form.name ?? '',
     interval: form.interval,
     timezone: form.timezone?.trim() ?? '',
-    include_events: eventList(form.include_events),
-    exclude_events: eventList(form.exclude_events),
+    include_events: editedEventList(form.include_events, current.include_events),
+    exclude_events: editedEventList(form.exclude_events, current.exclude_events),
     end_at: form.end_at?.trim() || null,
   };
   for (const [key, value] of Object.entries(top)) {
