@@ -38,6 +38,11 @@ const CASES = [
     properties: '['.repeat(DEEP) + '\n' + ']'.repeat(DEEP),
     oneLine: '['.repeat(DEEP) + ']'.repeat(DEEP),
   },
+  {
+    name: 'an escape PostgreSQL refuses beside a big integer',
+    properties: '{"nul":"a\\u0000b","big":12345678901234567891,"huge":1e400}',
+    oneLine: '{"nul":"a\\u0000b","big":12345678901234567891,"huge":1e400}',
+  },
 ];
 const events = CASES.map((c, i) =>
   makeEvent({ inserted_at: chTime(`2024-01-01T10:0${i}:00Z`), properties: c.properties }),
@@ -125,6 +130,16 @@ describe('JSON columns over several lines keep their values exactly, ClickHouse 
       huge: `1${'0'.repeat(400)}`,
       tiny: `-0.${'0'.repeat(399)}1`,
       dec: '0.1000000000000000055511151231257827',
+    });
+    const refused = await pg.admin.query(
+      `SELECT properties->>'nul' AS nul, properties->>'big' AS big, properties->>'huge' AS huge
+         FROM "${pg.schema}"."events" WHERE uuid = $1`,
+      [events[2]!.uuid],
+    );
+    expect(refused.rows[0]).to.deep.equal({
+      nul: 'a\uFFFDb',
+      big: '12345678901234567891',
+      huge: `1${'0'.repeat(400)}`,
     });
   });
 });

@@ -40,8 +40,8 @@ const CASES: Case[] = [
   },
   {
     name: 'lone surrogate escapes; a valid pair is kept',
-    properties: bytes('{"lone":"\\ud800","low":"\\uDC00x","pair":"\\ud83d\\ude00"}'),
-    expect: { properties: { lone: '\uFFFD', low: '\uFFFDx', pair: '😀' } },
+    properties: bytes('{"lone":"\\ud800","low":"\\uDC00x","pair":"\\ud83d\\ude00","no":"\\ud800xudc00"}'),
+    expect: { properties: { lone: '\uFFFD', low: '\uFFFDx', pair: '😀', no: '\uFFFDxudc00' } },
   },
   {
     name: 'an escaped backslash before u0000 is text, not NUL',

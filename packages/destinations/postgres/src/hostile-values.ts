@@ -88,30 +88,54 @@ export function textForPostgres(text: string): string {
 }
 
 // An escape JSONB refuses: \u0000, or a surrogate (checked further when found).
-const RISKY_ESCAPE = /\\u(0000|d[89a-f])/i;
+const RISKY = /\\u(0000|d[89a-f])/i;
 
 /** The JSON text to store for a JSON column's raw text: valid JSON that JSONB accepts. */
 export function jsonForPostgres(text: string): string {
   if (textTooDeep(text)) return JSON.stringify(textForPostgres(wellFormed(text)));
   const json = jsonColumn(text);
-  if (!RISKY_ESCAPE.test(json)) return json;
-  return JSON.stringify(withoutRefusedCharacters(JSON.parse(json)));
+  return RISKY.test(json) ? acceptedByJsonb(json) : json;
 }
 
 /** String.prototype.toWellFormed (Node 20; not in the ES2023 typings): lone surrogates become U+FFFD. */
 const wellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
 
-/** `value` with every string (keys too) well-formed and free of NUL. */
-function withoutRefusedCharacters(value: unknown): unknown {
-  if (typeof value === 'string') return textForPostgres(wellFormed(value));
-  if (Array.isArray(value)) return value.map(withoutRefusedCharacters);
-  if (value !== null && typeof value === 'object') {
-    // No prototype: a "__proto__" key stays a key.
-    const out = Object.create(null) as Record<string, unknown>;
-    for (const [key, inner] of Object.entries(value)) {
-      out[textForPostgres(wellFormed(key))] = withoutRefusedCharacters(inner);
-    }
-    return out;
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+/**
+ * Valid JSON text with what JSONB refuses replaced, the rest as written (never
+ * parsed and written again, which would round big numbers): `\u0000` and a
+ * lone surrogate escape become `\ufffd`.
+ */
+function acceptedByJsonb(json: string): string {
+  let out = '';
+  let from = 0;
+  let inString = false;
+  const replace = (i: number, end: number, by: string) => {
+    out += json.slice(from, i) + by;
+    from = end;
+  };
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x22) inString = false;
+      else if (c === BACKSLASH) {
+        const unit = json[i + 1] === 'u' ? escapedUnit(json, i) : -1;
+        if (unit === 0 || (unit >= 0xdc00 && unit <= 0xdfff)) replace(i, i + 6, '\\ufffd');
+        else if (unit >= 0xd800 && unit <= 0xdbff) {
+          const low = json.startsWith('\\u', i + 6) ? escapedUnit(json, i + 6) : -1;
+          if (low >= 0xdc00 && low <= 0xdfff) i += 6;
+          else replace(i, i + 6, '\\ufffd');
+        }
+        i += unit === -1 ? 1 : 5;
+      }
+    } else if (c === QUOTE) inString = true;
   }
-  return value;
+  return out + json.slice(from);
+}
+
+/** The UTF-16 unit of the `\uXXXX` escape at `i`, or -1. */
+function escapedUnit(json: string, i: number): number {
+  const hex = json.slice(i + 2, i + 6);
+  return HEX4.test(hex) ? parseInt(hex, 16) : -1;
 }
