@@ -70,6 +70,25 @@ const CASES: Case[] = [
     expect: { created_at: '1970-01-01 00:00:00+00' },
   },
   {
+    // JSONB numbers are numeric: 131,072 digits before the point, 16,383 after; beyond, PostgreSQL
+    // answered 22003 (value overflows numeric format) and the interval failed on every retry.
+    name: 'numbers beyond the range of numeric: their text as a JSON string',
+    properties: bytes(
+      `{"e":1e999999,"f":-1.5e-16383,"z":0e-99999,"long":${'9'.repeat(131_073)},"ok":[1e5,0.1e131072,1.5e-16382,0e99999]}`,
+    ),
+    person_properties: bytes('{"n":"\\u0000","e":[1E+131072]}'),
+    expect: {
+      properties: {
+        e: '1e999999',
+        f: '-1.5e-16383',
+        z: '0e-99999',
+        long: '9'.repeat(131_073),
+        ok: [1e5, Infinity, 0, 0],
+      },
+      person_properties: { n: '\uFFFD', e: ['1E+131072'] },
+    },
+  },
+  {
     name: 'a NUL byte in text',
     event: bytes('sign', [0], 'up'),
     distinct_id: bytes([0]),
