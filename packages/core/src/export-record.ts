@@ -57,21 +57,44 @@ export function isoTimestamp(value: string | null): string | null {
 
 /**
  * The JSON text of a JSON-typed column: the stored text itself when it is valid
- * JSON on one line (no re-serialisation), normalised when it spans lines, null
- * when empty, and the raw text as a JSON string when it is not JSON at all, so
- * nothing is lost and the line stays valid.
+ * JSON on one line (no re-serialisation), the same text without its
+ * insignificant whitespace when it spans lines, null when empty, and the raw
+ * text as a JSON string when it is not JSON at all, so nothing is lost and the
+ * line stays valid. Never parsed and written again: that would round integers
+ * beyond 2^53, turn 1e400 into null, cut long decimals and overflow the call
+ * stack on deep nesting.
  */
 export function jsonColumn(text: string): string {
   if (text === '') return 'null';
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    JSON.parse(text);
   } catch {
     return JSON.stringify(text);
   }
-  return text.includes('\n') || text.includes('\r') || text.includes('\u2028') || text.includes('\u2029')
-    ? JSON.stringify(parsed)
-    : text;
+  return text.includes('\n') || text.includes('\r') ? withoutWhitespace(text) : text;
+}
+
+/**
+ * Valid JSON text without the whitespace between its tokens (a line break
+ * cannot be anywhere else): strings, numbers and literals as they are.
+ */
+function withoutWhitespace(json: string): string {
+  let out = '';
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // the escaped unit, a quote included
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) {
+      out += json.slice(from, i);
+      from = i + 1;
+    }
+  }
+  return out + json.slice(from);
 }
 
 /** team_id as a JSON number, exact even beyond 2^53. */

@@ -1,6 +1,7 @@
 import type { Config } from './config';
 import type { Span } from './interval-calendar';
 import { EVENT_RECORD_COLUMNS } from './export-record';
+import { PermanentError } from './errors';
 
 /**
  * The type of a record column, end to end: how the source's SELECT hands it
@@ -171,9 +172,48 @@ export interface ModelPlugin<F = unknown> extends ModelSchema {
     readonly column: string;
     query(input: ModelQueryInput, teams: readonly number[], types?: ReadonlyMap<string, string>): SourceQuery;
   };
+  /**
+   * For a model whose query bounds its interval by a configurable column
+   * (events: EVENTS_INTERVAL_COLUMN): that column, which a
+   * `replace-interval` load must cut the table on too.
+   */
+  intervalColumn?(config: ModelSourceConfig): string;
 }
 
-/** The model schema of a plug-in (what a destination sees), without its functions. */
-export function modelSchema(model: ModelSchema): ModelSchema {
-  return { name: model.name, table: model.table, columns: model.columns, load: model.load, receipt: model.receipt };
+/**
+ * The model schema of a plug-in (what a destination sees), without its
+ * functions; with `config`, a `replace-interval` load cuts on the column the
+ * query bounds its interval by (`intervalColumn`).
+ */
+export function modelSchema(model: ModelPlugin | ModelSchema, config?: ModelSourceConfig): ModelSchema {
+  let load = model.load;
+  const column = config && 'intervalColumn' in model ? model.intervalColumn?.(config) : undefined;
+  if (load.kind === 'replace-interval' && column) load = { kind: 'replace-interval', column };
+  return { name: model.name, table: model.table, columns: model.columns, load, receipt: model.receipt };
+}
+
+/** The column a read-back counts a table's rows in their intervals by: the load's, `inserted_at` by default. */
+export function readBackColumn(model?: ModelSchema): string {
+  return model?.load.kind === 'replace-interval' ? model.load.column : 'inserted_at';
+}
+
+/**
+ * The column a `replace-interval` load cuts a table on: a timestamp column of
+ * the record, else a permanent error naming it (a query bounded by a column
+ * the record lacks cannot be matched with rows in a table).
+ */
+export function intervalLoadColumn(model: ModelSchema, load: { readonly column: string }): string {
+  const column = model.columns.find((c) => c.name === load.column && c.type === 'timestamp');
+  if (!column) {
+    throw new PermanentError(
+      `the interval column ${load.column} (EVENTS_INTERVAL_COLUMN) is not a timestamp column of the ${model.name} ` +
+        `record: a table destination replaces an interval's rows by it, so it must be one of ` +
+        model.columns
+          .filter((c) => c.type === 'timestamp')
+          .map((c) => c.name)
+          .join(', '),
+      { code: 'IntervalColumnNotInRecord' },
+    );
+  }
+  return column.name;
 }

@@ -2,7 +2,8 @@
  * The check behind verbatimJsonField (packages/core/src/json-bytes.ts):
  * whether a JSON column can be copied into a record as it is (well-formed
  * UTF-8, one valid JSON value, no raw line break or control character, no
- * U+2028/U+2029, nesting at most MAX_DEPTH). The tests compare its answers
+ * U+2028/U+2029, nesting at most MAX_DEPTH, no number PostgreSQL may
+ * refuse: see number()). The tests compare its answers
  * with JSON.parse and jsonColumn on hostile and random inputs.
  */
 #include "bx_native.h"
@@ -138,11 +139,20 @@ static int64_t string(const scan_t *s, int64_t i) {
   return -1;
 }
 
+/*
+ * Numbers PostgreSQL's numeric (JSONB) may refuse are left to the exact path
+ * (hostile-values.ts), as if they were not JSON: MAX_DIGITS digits or more,
+ * or an exponent of five digits or more. Any other number is far inside its
+ * range (131,072 digits before the point, 16,383 after).
+ */
+#define MAX_DIGITS 6000
+
 static int64_t number(const scan_t *s, int64_t i) {
   const uint8_t *b = s->b;
   int64_t end = s->end;
   if (b[i] == 0x2d) i++;
   if (i >= end) return -1;
+  int64_t first = i;
   if (b[i] == 0x30) i++;
   else if (is_digit(b[i])) while (i < end && is_digit(b[i])) i++;
   else return -1;
@@ -151,11 +161,15 @@ static int64_t number(const scan_t *s, int64_t i) {
     if (i >= end || !is_digit(b[i])) return -1;
     while (i < end && is_digit(b[i])) i++;
   }
+  if (i - first >= MAX_DIGITS) return -1;
   if (i < end && (b[i] == 0x65 || b[i] == 0x45)) {
     i++;
     if (i < end && (b[i] == 0x2b || b[i] == 0x2d)) i++;
     if (i >= end || !is_digit(b[i])) return -1;
+    while (i < end && b[i] == 0x30) i++;
+    int64_t significant = i;
     while (i < end && is_digit(b[i])) i++;
+    if (i - significant >= 5) return -1;
   }
   return i;
 }

@@ -92,7 +92,7 @@ export async function main(
     await store.assertReachable();
     const exp = await store.exports.get(args['export-id']!);
     if (!exp) return fail(3, `export ${args['export-id']} not found`);
-    const model = modelSchema(modelPlugin(exp.model));
+    const model = modelSchema(modelPlugin(exp.model), config);
     const refused = readBackRefusal(exp.destination, model);
     if (refused) return fail(2, `export ${exp.id} exports ${exp.model} to ${exp.destination.type}: ${refused}`);
     const spans = intervalsBetween(start, end, exp.interval, exp.timezone, MAX_INTERVALS + 1).filter(

@@ -108,7 +108,7 @@ async function exportInterval(
       exportId: exp.id,
       runId: payload.run_id,
       teamId: exp.team_id,
-      model: modelSchema(model),
+      model: modelSchema(model, deps.config),
       attempt: ctx.attempt,
       dataIntervalStart: payload.data_interval_start,
       dataIntervalEnd: payload.data_interval_end,

@@ -8,6 +8,8 @@ import { jsonColumn } from '@bx/core';
  * - a NUL character in text, or `\u0000` in JSON (text and JSONB cannot hold
  *   it): U+FFFD;
  * - a lone surrogate escape in JSON (`"\ud800"`, which JSONB refuses): U+FFFD;
+ * - a JSON number beyond the range of numeric (`1e999999`, JSONB's number
+ *   type): its text as a JSON string (`"1e999999"`);
  * - JSON columns that are empty, not JSON or span lines: as in the records
  *   (`jsonColumn`): `null`, the text as a JSON string, the same value on one line;
  * - JSON nested deeper than MAX_JSON_DEPTH: the text as a JSON string.
@@ -87,31 +89,83 @@ export function textForPostgres(text: string): string {
   return text.includes('\0') ? text.replaceAll('\0', REPLACEMENT) : text;
 }
 
-// An escape JSONB refuses: \u0000, or a surrogate (checked further when found).
-const RISKY_ESCAPE = /\\u(0000|d[89a-f])/i;
+// An escape JSONB refuses (\u0000, or a surrogate: checked further when found), or a number it may refuse.
+const RISKY = /\\u(0000|d[89a-f])|[eE][+-]?0*[1-9]\d{4}|\d{6000}/i;
 
 /** The JSON text to store for a JSON column's raw text: valid JSON that JSONB accepts. */
 export function jsonForPostgres(text: string): string {
   if (textTooDeep(text)) return JSON.stringify(textForPostgres(wellFormed(text)));
   const json = jsonColumn(text);
-  if (!RISKY_ESCAPE.test(json)) return json;
-  return JSON.stringify(withoutRefusedCharacters(JSON.parse(json)));
+  return RISKY.test(json) ? acceptedByJsonb(json) : json;
 }
 
 /** String.prototype.toWellFormed (Node 20; not in the ES2023 typings): lone surrogates become U+FFFD. */
 const wellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
 
-/** `value` with every string (keys too) well-formed and free of NUL. */
-function withoutRefusedCharacters(value: unknown): unknown {
-  if (typeof value === 'string') return textForPostgres(wellFormed(value));
-  if (Array.isArray(value)) return value.map(withoutRefusedCharacters);
-  if (value !== null && typeof value === 'object') {
-    // No prototype: a "__proto__" key stays a key.
-    const out = Object.create(null) as Record<string, unknown>;
-    for (const [key, inner] of Object.entries(value)) {
-      out[textForPostgres(wellFormed(key))] = withoutRefusedCharacters(inner);
+const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+/**
+ * Valid JSON text with what JSONB refuses replaced, the rest as written (never
+ * parsed and written again, which would round big numbers): `\u0000` and a
+ * lone surrogate escape become `\ufffd`, a number beyond numeric's range its
+ * text as a JSON string.
+ */
+function acceptedByJsonb(json: string): string {
+  let out = '';
+  let from = 0;
+  let inString = false;
+  const replace = (i: number, end: number, by: string) => {
+    out += json.slice(from, i) + by;
+    from = end;
+  };
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x22) inString = false;
+      else if (c === BACKSLASH) {
+        const unit = json[i + 1] === 'u' ? escapedUnit(json, i) : -1;
+        if (unit === 0 || (unit >= 0xdc00 && unit <= 0xdfff)) replace(i, i + 6, '\\ufffd');
+        else if (unit >= 0xd800 && unit <= 0xdbff) {
+          const low = json.startsWith('\\u', i + 6) ? escapedUnit(json, i + 6) : -1;
+          if (low >= 0xdc00 && low <= 0xdfff) i += 6;
+          else replace(i, i + 6, '\\ufffd');
+        }
+        i += unit === -1 ? 1 : 5;
+      }
+    } else if (c === QUOTE) inString = true;
+    else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      NUMBER.lastIndex = i;
+      const token = NUMBER.exec(json)![0];
+      if (numericRefuses(token)) replace(i, i + token.length, `"${token}"`);
+      i += token.length - 1;
     }
-    return out;
   }
-  return value;
+  return out + json.slice(from);
+}
+
+/** The UTF-16 unit of the `\uXXXX` escape at `i`, or -1. */
+function escapedUnit(json: string, i: number): number {
+  const hex = json.slice(i + 2, i + 6);
+  return HEX4.test(hex) ? parseInt(hex, 16) : -1;
+}
+
+/**
+ * Whether PostgreSQL's numeric refuses a JSON number (22003, value overflows
+ * numeric format): more than 131,072 digits before the point, or more than
+ * 16,383 after it as written (the exponent moving the point).
+ */
+export function numericRefuses(token: string): boolean {
+  const m = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(token)!;
+  const whole = m[1]!;
+  const fraction = m[2] ?? '';
+  const exponent = Number(m[3] ?? 0);
+  if (!(Math.abs(exponent) < 1_073_741_823)) return true;
+  if (fraction.length - exponent > 16_383) return true;
+  const leading = whole.replace(/^0+/, '');
+  const firstInFraction = fraction.search(/[1-9]/);
+  if (!leading && firstInFraction === -1) return false; // zero
+  // The place of the first digit that is not zero: 0 for units, -1 for tenths.
+  const first = leading ? leading.length - 1 : -1 - firstInFraction;
+  return first + exponent >= 131_072;
 }

@@ -11,6 +11,8 @@ export interface IntervalLoad {
   schema: string;
   table: string;
   teamId: number;
+  /** The timestamp column the interval is cut on (the model's load: EVENTS_INTERVAL_COLUMN). */
+  column: string;
   /** The interval, epoch ms, `[start, end)`. */
   start: number;
   end: number;
@@ -44,8 +46,8 @@ export interface LoadResult {
  * one transaction: wait for any other load of the same interval (an advisory
  * lock, so a take-over never deletes before the attempt it replaces has
  * committed or rolled back: its new rows would survive the DELETE's snapshot),
- * delete the rows earlier loads left (by team and `inserted_at`, the column
- * the interval is cut on), stream the batches in with one binary COPY as
+ * delete the rows earlier loads left (by team and `load.column`, the column
+ * the interval is cut on, `inserted_at` by default), stream the batches in with one binary COPY as
  * they arrive, check the server counted every row, replace the interval's
  * receipt row (when asked to), commit. A failure
  * anywhere, or a worker killed anywhere, rolls back: readers see the old
@@ -64,8 +66,9 @@ export async function replaceIntervalRows(
   await conn.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', 'lock interval', [
     `bx:${table}:${load.teamId}:${load.start}`,
   ]);
+  const column = quoteIdentifier(load.column);
   const deletion = await conn.query(
-    `DELETE FROM ${table} WHERE "team_id" = $1 AND "inserted_at" >= $2 AND "inserted_at" < $3`,
+    `DELETE FROM ${table} WHERE "team_id" = $1 AND ${column} >= $2 AND ${column} < $3`,
     'DELETE',
     [load.teamId, utcTimestamp(load.start), utcTimestamp(load.end)],
   );

@@ -3,6 +3,7 @@ import {
   BatchExportError,
   RetryableError,
   errorMessage,
+  intervalLoadColumn,
   receiptRowOf,
   type NetworkPolicy,
   type ReceiptRow,
@@ -60,6 +61,7 @@ export class PostgresDestination implements DestinationWriter {
       if (!ctx.state.fresh) await endEarlierAttempts(conn, ctx);
       const load = ctx.model.load;
       if (load.kind === 'upsert') return await this.upsert(conn, { ...ctx.model, load }, batches, ctx);
+      const column = intervalLoadColumn(ctx.model, load);
       const encodings = await prepareEventsTable(conn, { schema, table, teamId: ctx.teamId });
       if (ctx.receipt) await prepareReceiptsTable(conn, schema);
       const result = await replaceIntervalRows(
@@ -68,6 +70,7 @@ export class PostgresDestination implements DestinationWriter {
           schema,
           table,
           teamId: ctx.teamId,
+          column,
           start: ctx.dataIntervalStart,
           end: ctx.dataIntervalEnd,
           encodings,

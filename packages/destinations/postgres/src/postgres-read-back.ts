@@ -1,8 +1,8 @@
-import { RECEIPTS_TABLE, ReadBackTally, type IntervalReadBack, type ReadBackRequest } from '@bx/core';
+import { RECEIPTS_TABLE, ReadBackTally, readBackColumn, type IntervalReadBack, type ReadBackRequest } from '@bx/core';
 import type { PostgresConfig } from './postgres-config';
 import { PostgresConnection } from './postgres-connection';
 import { tableExists } from './receipts-table';
-import { qualifiedName, utcTimestamp } from './sql-text';
+import { qualifiedName, quoteIdentifier, utcTimestamp } from './sql-text';
 
 /** Rows fetched per round trip of the read-back's cursor. */
 const FETCH_ROWS = 10_000;
@@ -12,8 +12,8 @@ const READ_BACK_SETTINGS = { connectMs: 30_000, lockMs: 60_000, statementMs: 0, 
 /**
  * Reads back what the table holds of each interval (`npm run verify`): one
  * query over the export's team and the whole range, read through a cursor a
- * page at a time, each row counted in its interval by `inserted_at` (the
- * column runs replace on) and its uuid hashed as a receipt is. PostgreSQL has
+ * page at a time, each row counted in its interval by the column runs
+ * replace on (`inserted_at`, or EVENTS_INTERVAL_COLUMN) and its uuid hashed as a receipt is. PostgreSQL has
  * no sipHash64, so the grouping and the checksum happen here, in one pass; a
  * second query reads the versions in batch_export_receipts. A missing table
  * holds nothing. Read-only: the transaction is rolled back.
@@ -31,14 +31,15 @@ export async function readBackPostgres(
   const conn = await PostgresConnection.open(config, READ_BACK_SETTINGS, request.signal);
   try {
     if (await tableExists(conn, schema, table)) {
+      const column = quoteIdentifier(readBackColumn(request.model));
       await conn.query('BEGIN READ ONLY', 'BEGIN');
       // DECLARE takes no bound parameters: the values are a number and two timestamps this code wrote.
       await conn.query(
         `DECLARE bx_read_back NO SCROLL CURSOR FOR
-           SELECT "uuid"::text AS uuid, (extract(epoch FROM "inserted_at") * 1000)::float8 AS at
+           SELECT "uuid"::text AS uuid, (extract(epoch FROM ${column}) * 1000)::float8 AS at
              FROM ${qualifiedName(schema, table)}
             WHERE "team_id" = ${Math.trunc(request.teamId)}
-              AND "inserted_at" >= '${from}' AND "inserted_at" < '${to}'`,
+              AND ${column} >= '${from}' AND ${column} < '${to}'`,
         'DECLARE',
       );
       for (;;) {

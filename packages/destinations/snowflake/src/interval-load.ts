@@ -6,6 +6,8 @@ import { quoteIdentifier, tableStage } from './sql-text';
 export interface IntervalLoad {
   table: string;
   teamId: number;
+  /** The timestamp column the interval is cut on (the model's load: EVENTS_INTERVAL_COLUMN). */
+  column: string;
   /** The interval, epoch ms, `[start, end)`. */
   start: number;
   end: number;
@@ -28,7 +30,7 @@ interface CopyResult {
 /**
  * Makes the table hold exactly this attempt's rows for the team's interval, in
  * one transaction: delete the rows any earlier attempt loaded (found by team
- * and `inserted_at`, the column the interval is cut on), COPY the staged files,
+ * and `load.column`, the column the interval is cut on, `inserted_at` by default), COPY the staged files,
  * check every file reports LOADED with the expected row count, replace the
  * interval's receipt row (receipts-table.ts), commit. Readers
  * see the old rows or the new ones, never both or neither; an attempt that
@@ -38,8 +40,9 @@ export async function replaceIntervalRows(session: SnowflakeSession, load: Inter
   const table = quoteIdentifier(load.table);
   await session.query('BEGIN', 'BEGIN');
   try {
+    const column = quoteIdentifier(load.column);
     const [deletion] = await session.query<Record<string, number>>(
-      `DELETE FROM ${table} WHERE "team_id" = ? AND "inserted_at" >= ? AND "inserted_at" < ?`,
+      `DELETE FROM ${table} WHERE "team_id" = ? AND ${column} >= ? AND ${column} < ?`,
       'DELETE',
       [load.teamId, utcTimestamp(load.start), utcTimestamp(load.end)],
     );

@@ -5,6 +5,7 @@ import {
   RetryableError,
   EVENTS_SCHEMA,
   errorMessage,
+  intervalLoadColumn,
   type DestinationCheckOptions,
   type ModelSchema,
   type NetworkPolicy,
@@ -74,6 +75,8 @@ export class SnowflakeDestination implements DestinationWriter {
     const nonce = randomBytes(4).toString('hex');
     const folder = attemptStageFolder(ctx.runId, ctx.attempt, nonce);
     const load = ctx.model.load;
+    // Before any row is staged: a column the table cannot be cut on fails the run at once.
+    const column = load.kind === 'replace-interval' ? intervalLoadColumn(ctx.model, load) : '';
     const spool = new ZstdFileSpool(this.options.tmpDir);
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const staged: string[] = [];
@@ -154,6 +157,7 @@ export class SnowflakeDestination implements DestinationWriter {
       const { deleted } = await replaceIntervalRows(session, {
         table,
         teamId: ctx.teamId,
+        column,
         start: ctx.dataIntervalStart,
         end: ctx.dataIntervalEnd,
         folder,

@@ -2,6 +2,7 @@ import {
   PermanentError,
   RECEIPTS_TABLE,
   ReadBackTally,
+  readBackColumn,
   utcTimestamp as utc,
   type IntervalReadBack,
   type ReadBackRequest,
@@ -14,7 +15,8 @@ import { quoteIdentifier } from './sql-text';
 /**
  * Reads back what the table holds of each interval (`npm run verify`): one
  * query over the export's team and the whole range, streamed, each row
- * counted in its interval by `inserted_at` (the column runs replace on) and
+ * counted in its interval by the column runs replace on (`inserted_at`, or
+ * EVENTS_INTERVAL_COLUMN) and
  * its uuid hashed as a receipt is. Snowflake has no sipHash64, so the
  * grouping and the checksum happen here, in the same single pass; a second
  * query reads the versions in batch_export_receipts. A missing table holds
@@ -32,13 +34,14 @@ export async function readBackSnowflake(
   const session = await SnowflakeSession.open(config, DEFAULT_SNOWFLAKE_OPTIONS.timeouts, request.signal);
   try {
     await useContext(session, config);
+    const column = quoteIdentifier(readBackColumn(request.model));
     await missingAsEmpty(
-      session.each<{ uuid: unknown; inserted_at: unknown }>(
-        `SELECT "uuid", "inserted_at" FROM ${quoteIdentifier(config.table_name)}` +
-          ` WHERE "team_id" = ? AND "inserted_at" >= ? AND "inserted_at" < ?`,
+      session.each<{ uuid: unknown; bx_at: unknown }>(
+        `SELECT "uuid", ${column} AS "bx_at" FROM ${quoteIdentifier(config.table_name)}` +
+          ` WHERE "team_id" = ? AND ${column} >= ? AND ${column} < ?`,
         'SELECT events',
         [request.teamId, utc(from), utc(to)],
-        (row) => tally.add(String(row.uuid), instant(row.inserted_at)),
+        (row) => tally.add(String(row.uuid), instant(row.bx_at)),
       ),
     );
     await missingAsEmpty(

@@ -22,7 +22,8 @@ function eventsQuery(q: ModelQueryInput, teams?: readonly number[]): EventsQuery
 /**
  * The events model: one record per event ingested in the interval
  * (contract: S3 JSONLines record). Table destinations replace the team's
- * rows of the interval, found by `inserted_at`, so that each event is there
+ * rows of the interval, found by the column the query bounds it by
+ * (EVENTS_INTERVAL_COLUMN, `inserted_at` by default), so that each event is there
  * once however often the interval runs. Its batches are EventBatch, whose
  * records are written in C. The worker reads the UUIDs and timestamps
  * binary where the table stores them as UUID, DateTime or DateTime64
@@ -41,6 +42,7 @@ export const eventsModel: ModelPlugin<BatchFormat> = {
       return { query: { sql: buildEventsQuery(eventsQuery(q), layout, types) }, format: batch().eventsFormat(layout) };
     },
   },
+  intervalColumn: (config) => config.EVENTS_INTERVAL_COLUMN,
   teams: {
     column: 'team_id',
     query: (q, teams, types) =>
