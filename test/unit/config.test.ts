@@ -29,6 +29,9 @@ describe('configuration', () => {
     ['TRUST_PROXY', 'loopback, 300.1.1.1'],
     ['HTTP_REQUEST_TIMEOUT_MS', '10'],
     ['CLICKHOUSE_SHARED_READS', 'sometimes'],
+    ['CLICKHOUSE_URL', 'http://default:hunter2@127.0.0.1:8123'],
+    ['CLICKHOUSE_URL', 'http://127.0.0.1:8123/?password=hunter2'],
+    ['CLICKHOUSE_URL', 'http://127.0.0.1:8123/#x'],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${value} naming the variable`, () => {
@@ -38,6 +41,21 @@ describe('configuration', () => {
         .that.contains(variable);
     });
   }
+
+  it('names CLICKHOUSE_URL credentials as misplaced without printing them, and keeps a path', () => {
+    expect(() => loadConfig({ CLICKHOUSE_URL: 'http://u:hunter2@127.0.0.1:8123' }))
+      .to.throw(ConfigError)
+      .with.property('message')
+      .that.contains('CLICKHOUSE_PASSWORD')
+      .and.not.contains('hunter2');
+    expect(() => loadConfig({ CLICKHOUSE_URL: 'http://127.0.0.1:8123/?password=hunter2' }))
+      .to.throw(ConfigError)
+      .with.property('message')
+      .that.not.contains('hunter2');
+    expect(loadConfig({ CLICKHOUSE_URL: 'https://proxy.example/clickhouse' }).CLICKHOUSE_URL).to.equal(
+      'https://proxy.example/clickhouse',
+    );
+  });
 
   it('takes RUN_RETENTION_DAYS in fractions of a day too', () => {
     expect(loadConfig({}).RUN_RETENTION_DAYS).to.equal(90);

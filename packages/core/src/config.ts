@@ -34,8 +34,21 @@ const schema = z.object({
     )
     .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port pairs separated by commas')).min(1))
     .optional(),
-  /** ClickHouse HTTP interface. Default `http://127.0.0.1:8123`. */
-  CLICKHOUSE_URL: url(['http:', 'https:']).default('http://127.0.0.1:8123'),
+  /**
+   * ClickHouse HTTP interface (a path is kept, for a proxy). Default `http://127.0.0.1:8123`. Credentials
+   * go in CLICKHOUSE_USER / CLICKHOUSE_PASSWORD and settings are the product's: a user, password or query
+   * string in the URL is refused, since one client would use them and the worker's own queries would not.
+   */
+  CLICKHOUSE_URL: url(['http:', 'https:'])
+    .refine((value) => {
+      const parsed = URL.canParse(value) ? new URL(value) : null;
+      return !parsed?.username && !parsed?.password;
+    }, 'must not hold a user or password: set CLICKHOUSE_USER and CLICKHOUSE_PASSWORD')
+    .refine((value) => {
+      const parsed = URL.canParse(value) ? new URL(value) : null;
+      return !parsed?.search && !parsed?.hash;
+    }, 'must not have a query string or fragment')
+    .default('http://127.0.0.1:8123'),
   /** ClickHouse user. Default `default`. */
   CLICKHOUSE_USER: z.string().default('default'),
   /** ClickHouse password. Default empty. */
