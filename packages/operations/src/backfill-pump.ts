@@ -1,4 +1,4 @@
-import { errorMessage, runIdFor, spanFrom, type BatchExport, type Logger, type Span } from '@bx/core';
+import { errorMessage, runIdFor, spansFrom, type BatchExport, type Logger, type Span } from '@bx/core';
 import { BACKFILL_PRIORITY, type RunJob, type RunQueue } from '@bx/queue';
 import type { BackfillRecord, CreateAnswer, Store } from '@bx/store';
 
@@ -84,8 +84,10 @@ export class BackfillPump {
         const end = Date.parse(record.end_at);
         let neverStarted = 0;
         if (exp && !record.started_all) {
-          for (let span = spanFrom(record.cursor, exp.interval, exp.timezone); span.start < end; neverStarted++)
-            span = spanFrom(span.end, exp.interval, exp.timezone);
+          for (const span of spansFrom(record.cursor, exp.interval, exp.timezone)) {
+            if (span.start >= end) break;
+            neverStarted++;
+          }
         }
         return await this.store.backfills.cancel(backfillId, neverStarted, this.clock());
       } finally {
@@ -97,9 +99,9 @@ export class BackfillPump {
   private async startNext(record: BackfillRecord, exp: BatchExport, room: number): Promise<number> {
     const end = Date.parse(record.end_at);
     const spans: Span[] = [];
-    for (let span = spanFrom(record.cursor, exp.interval, exp.timezone); span.start < end && spans.length < room;) {
+    for (const span of spansFrom(record.cursor, exp.interval, exp.timezone)) {
+      if (span.start >= end || spans.length >= room) break;
       spans.push(span);
-      span = spanFrom(span.end, exp.interval, exp.timezone);
     }
     const now = this.clock();
     const jobs: RunJob[] = spans.map((s) => ({

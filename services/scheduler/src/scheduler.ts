@@ -1,4 +1,4 @@
-import { errorMessage, runIdFor, spanFrom, type BatchExport, type Logger, type Span } from '@bx/core';
+import { errorMessage, runIdFor, spansFrom, type BatchExport, type Logger, type Span } from '@bx/core';
 import type { RunJob, RunQueue } from '@bx/queue';
 import { admitRuns } from '@bx/operations';
 import type { Store } from '@bx/store';
@@ -201,11 +201,11 @@ export class Scheduler {
   ): { spans: Span[]; next: number; dueAt: number | null } {
     const endAt = exp.end_at ? Date.parse(exp.end_at) : Number.POSITIVE_INFINITY;
     const spans: Span[] = [];
-    let span = spanFrom(cursor, exp.interval, exp.timezone);
-    while (span.end <= horizon && span.start < endAt && spans.length < limit) {
+    for (const span of spansFrom(cursor, exp.interval, exp.timezone)) {
+      if (span.end > horizon || span.start >= endAt || spans.length >= limit)
+        return { spans, next: span.start, dueAt: span.start >= endAt ? null : span.end };
       spans.push(span);
-      span = spanFrom(span.end, exp.interval, exp.timezone);
     }
-    return { spans, next: span.start, dueAt: span.start >= endAt ? null : span.end };
+    throw new Error('unreachable: spansFrom never ends');
   }
 }
