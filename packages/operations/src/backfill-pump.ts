@@ -1,4 +1,4 @@
-import { errorMessage, runIdFor, spansFrom, type BatchExport, type Logger, type Span } from '@bx/core';
+import { errorMessage, runIdFor, spansFrom, type BatchExport, type Clock, type Logger, type Span } from '@bx/core';
 import { BACKFILL_PRIORITY, type RunJob, type RunQueue } from '@bx/queue';
 import type { BackfillRecord, CreateAnswer, Store } from '@bx/store';
 
@@ -21,17 +21,18 @@ type Decision = 'start' | 'enqueue' | 'rerun' | 'skip' | 'own';
  */
 export class BackfillPump {
   private readonly window: number;
-  private readonly clock: () => number;
+  private readonly clock: Clock;
 
   constructor(
     private readonly store: Store,
     private readonly queue: RunQueue,
     private readonly logger: Logger,
-    opts: { window?: number; clock?: () => number } = {},
+    /** `clock`: now in epoch ms, by default Redis time (Store.now). */
+    opts: { window?: number; clock?: Clock } = {},
   ) {
     // Backfills fill half the export's window: scheduled catch-up keeps the other half.
     this.window = Math.max(1, Math.floor((opts.window ?? 1000) / 2));
-    this.clock = opts.clock ?? Date.now;
+    this.clock = opts.clock ?? (() => store.now());
   }
 
   /** One step of every active backfill; returns how many runs were started. */
@@ -89,7 +90,7 @@ export class BackfillPump {
             neverStarted++;
           }
         }
-        return await this.store.backfills.cancel(backfillId, neverStarted, this.clock());
+        return await this.store.backfills.cancel(backfillId, neverStarted, await this.clock());
       } finally {
         await release();
       }
@@ -103,7 +104,7 @@ export class BackfillPump {
       if (span.start >= end || spans.length >= room) break;
       spans.push(span);
     }
-    const now = this.clock();
+    const now = await this.clock();
     const jobs: RunJob[] = spans.map((s) => ({
       run_id: runIdFor(exp.id, s.start),
       export_id: exp.id,
@@ -154,7 +155,7 @@ export class BackfillPump {
   private async again(job: RunJob, record: BackfillRecord, decision: 'enqueue' | 'rerun'): Promise<boolean> {
     if (!(await this.queue.settled(job.run_id, 0))) return false;
     if (decision === 'rerun') {
-      const rescheduled = await this.store.runs.reschedule(job.run_id, this.clock(), {
+      const rescheduled = await this.store.runs.reschedule(job.run_id, await this.clock(), {
         id: record.id,
         start: job.data_interval_start,
       });

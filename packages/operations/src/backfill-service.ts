@@ -7,6 +7,7 @@ import {
   parseInput,
   runIdFor,
   type BatchExport,
+  type Clock,
   type Logger,
   type RunStatus,
 } from '@bx/core';
@@ -83,7 +84,8 @@ export class BackfillService {
     private readonly store: Store,
     private readonly queue: RunQueue,
     private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
+    /** Now, in epoch ms; by default Redis time (Store.now), the scheduler's clock. */
+    private readonly clock: Clock = () => store.now(),
     opts: { runWindow?: number } = {},
   ) {
     this.pump = new BackfillPump(store, queue, logger, { window: opts.runWindow, clock });
@@ -95,7 +97,7 @@ export class BackfillService {
     const exp = await this.export(exportId);
     const start = Date.parse(input.start_at);
     const end = Date.parse(input.end_at);
-    const now = this.clock();
+    const now = await this.clock();
     const invalid = (field: string, message: string) =>
       new ValidationError(`Invalid body: ${field}: ${message}`, [{ field, message }]);
     if (end <= start) throw invalid('end_at', 'end_at must be after start_at');

@@ -7,6 +7,7 @@ import {
   intervalContaining,
   parseInput,
   type BatchExport,
+  type Clock,
   type Logger,
   type NetworkPolicy,
   type Run,
@@ -81,7 +82,8 @@ export class ExportService {
     private readonly store: Store,
     private readonly queue: RunQueue,
     private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
+    /** Now, in epoch ms; by default Redis time (Store.now), the scheduler's clock. */
+    private readonly clock: Clock = () => store.now(),
     private readonly opts: ExportLimits & ExportServiceOptions = {},
   ) {
     this.maxExports = opts.maxExports ?? 10_000;
@@ -90,7 +92,7 @@ export class ExportService {
   async create(body: unknown): Promise<BatchExport> {
     const input = parseInput(createExportSchema, body);
     if (this.opts.network) await checkDestinationNetwork(input.destination, this.opts.network);
-    const now = this.clock();
+    const now = await this.now();
     const iso = new Date(now).toISOString();
     const exp: BatchExport = { id: randomUUID(), ...input, created_at: iso, updated_at: iso };
     const cursor = initialCursor(exp, now);
@@ -102,6 +104,11 @@ export class ExportService {
     }
     this.logger.info('export created', { export_id: exp.id, team_id: exp.team_id, interval: exp.interval });
     return exp;
+  }
+
+  /** The time by the deployment's clock (the scheduler's: Redis time by default), epoch ms. */
+  async now(): Promise<number> {
+    return this.clock();
   }
 
   async get(id: string): Promise<BatchExport> {
@@ -133,7 +140,7 @@ export class ExportService {
     const patch = parseInput(patchExportSchema, body);
     const current = await this.get(id);
     const { destination: destinationPatch, ...fields } = patch;
-    const next: BatchExport = { ...current, ...fields, updated_at: new Date(this.clock()).toISOString() };
+    const next: BatchExport = { ...current, ...fields, updated_at: new Date(await this.now()).toISOString() };
     if (patch.paused === false) next.paused_reason = null;
     if (destinationPatch) {
       const type = destinationPatch.type ?? current.destination.type;
@@ -174,7 +181,7 @@ export class ExportService {
       ...exp,
       paused: false,
       paused_reason: null,
-      updated_at: new Date(this.clock()).toISOString(),
+      updated_at: new Date(await this.now()).toISOString(),
     };
     await this.store.exports.resetFailures(id);
     if (!(await this.store.exports.save(next))) throw new NotFoundError(`export ${id} not found`);
@@ -256,7 +263,7 @@ export class ExportService {
       await this.resume(after, false);
       return;
     }
-    const cursor = (await this.store.schedule.cursor(after.id)) ?? initialCursor(after, this.clock());
+    const cursor = (await this.store.schedule.cursor(after.id)) ?? initialCursor(after, await this.now());
     // A changed calendar needs no realignment: the next run spans from the cursor
     // to the end of the new calendar's interval (spanFrom), then runs align.
     await this.store.schedule.set(after.id, cursor, dueAt(cursor, after));
@@ -278,7 +285,7 @@ export class ExportService {
    */
   private async resume(exp: BatchExport, backfill: boolean): Promise<void> {
     const stored = await this.store.schedule.cursor(exp.id);
-    const current = intervalContaining(this.clock(), exp.interval, exp.timezone).start;
+    const current = intervalContaining(await this.now(), exp.interval, exp.timezone).start;
     const cursor = backfill && stored !== null ? stored : Math.max(stored ?? current, current);
     await this.store.schedule.set(exp.id, cursor, dueAt(cursor, exp));
     const held = (await this.store.runs.getMany(await this.store.runs.unfinished(exp.id))).filter(
