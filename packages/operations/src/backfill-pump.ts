@@ -7,7 +7,7 @@ const STEP_RUNS = 1000;
 /** Backfills looked at per pass. */
 const PASS_BACKFILLS = 200;
 
-type Decision = 'start' | 'enqueue' | 'rerun' | 'skip' | 'own';
+type Decision = 'start' | 'enqueue' | 'rerun' | 'skip' | 'own' | 'wait';
 
 /**
  * Starts backfills' intervals a window ahead of the workers: while an
@@ -133,7 +133,9 @@ export class BackfillPump {
       else if (decision === 'start') fresh.push(job);
       else if (decision === 'own') {
         // started by an earlier step of this backfill, still in flight: nothing to do
-      } else if (!(await this.again(job, record, decision))) break; // held by a worker a moment longer: next pass
+      } else if (decision === 'wait')
+        break; // a run of the old interval at this start runs: next pass
+      else if (!(await this.again(job, record, decision))) break; // held by a worker a moment longer: next pass
       done = i + 1;
     }
     await this.queue.enqueue(fresh, { priority: BACKFILL_PRIORITY });
@@ -169,6 +171,10 @@ export class BackfillPump {
 /** What a backfill does with an interval, given what creating its run answered. */
 function decide(answer: CreateAnswer, force: boolean): Decision {
   if (answer === 'created') return 'start';
+  // A finished run of another interval at this start (the export's interval changed) became
+  // this backfill's: its old job may linger, so it is queued as a rerun is.
+  if (answer === 'rewritten') return 'enqueue';
+  if (answer.startsWith('other:')) return 'wait';
   if (answer.startsWith('mine:')) return answer === 'mine:Scheduled' ? 'enqueue' : 'own';
   if (answer === 'Exported') return 'skip'; // with force, the run is created anyway
   if (answer === 'Completed') return force ? 'rerun' : 'skip';

@@ -184,16 +184,22 @@ export class BackfillService {
     return exp;
   }
 
-  /** How many of the intervals a backfill would export; reads one status per interval, creates nothing. */
+  /**
+   * How many of the intervals a backfill would export; reads one record per
+   * interval, creates nothing. An interval counts as exported only when a
+   * run covered exactly it: a record of its start with another end (the
+   * export's interval changed since) is exported again, once it has finished.
+   */
   private async plan(exp: BatchExport, spans: ReadonlyArray<{ start: number; end: number }>, force: boolean) {
-    const statuses = await this.store.runs.statuses(spans.map((s) => runIdFor(exp.id, s.start)));
+    const records = await this.store.runs.coverage(spans.map((s) => runIdFor(exp.id, s.start)));
     const known = await this.store.runs.knownExported(exp.id, spans);
     let exported = 0;
     let inProgress = 0;
-    spans.forEach((_, i) => {
-      const status = statuses[i];
-      if (status === 'Completed' || (status === null && known[i])) exported++;
-      else if (status && IN_PROGRESS.has(status)) inProgress++;
+    spans.forEach((span, i) => {
+      const record = records[i];
+      const same = record && record.end === span.end ? record.status : null;
+      if (same === 'Completed' || (!record && known[i])) exported++;
+      else if (same && IN_PROGRESS.has(same)) inProgress++;
     });
     return {
       total_runs: spans.length,
