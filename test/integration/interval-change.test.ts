@@ -257,4 +257,24 @@ describe('interval change: an interval is done only when a run covered exactly i
     expect(await store.runs.knownExported(exp.id, [{ start: D0, end: D0 + HOUR }])).to.deep.equal([true]);
     expect(await plan(exp.id, D0, D0 + 2 * HOUR)).to.deep.include({ to_export: 1, already_exported: 1 });
   });
+  it('a backfill under way when the interval changes goes on in the new calendar, never past its range', async () => {
+    const exp = await create('hour');
+    const sut = new BackfillService(store, queue, logger, () => clock, { runWindow: 2 }); // a run at a time
+    const created = await sut.create(exp.id, { start_at: iso(D0), end_at: iso(D0 + 3 * HOUR) });
+    if (!('backfill' in created)) throw new Error('not created');
+    const first = runIdFor(exp.id, D0);
+    await store.runs.start(first, clock);
+    await store.runs.complete(first, { records: 1, bytes: 1, files: [] }, clock);
+    await exports.update(exp.id, { interval: 'day' });
+    await sut.pump.step(created.backfill.id);
+    const runs = (await store.runs.list(exp.id, { limit: 10 })).map((r) => [
+      r.data_interval_start,
+      r.data_interval_end,
+    ]);
+    // The rest of the range as one run of the day's calendar, cut at the range's end (not at midnight).
+    expect(runs).to.deep.equal([
+      [iso(D0 + HOUR), iso(D0 + 3 * HOUR)],
+      [iso(D0), iso(D0 + HOUR)],
+    ]);
+  });
 });

@@ -102,7 +102,9 @@ export class BackfillPump {
     const spans: Span[] = [];
     for (const span of spansFrom(record.cursor, exp.interval, exp.timezone)) {
       if (span.start >= end || spans.length >= room) break;
-      spans.push(span);
+      // The export's interval changed since the backfill was planned: its last interval may now
+      // end after the range (even in the future); the run stops where the range does.
+      spans.push({ start: span.start, end: Math.min(span.end, end) });
     }
     const now = await this.clock();
     const jobs: RunJob[] = spans.map((s) => ({
