@@ -1,6 +1,6 @@
 import { createApp, type AppDeps } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { NetworkPolicy, createLogger } from '@bx/core';
+import { NetworkPolicy, createLogger, type Clock } from '@bx/core';
 import { checkDestination } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
@@ -21,7 +21,7 @@ export interface HttpResult {
 
 export interface ApiHarnessOptions {
   bullBoardReadOnly?: boolean;
-  clock?: () => number;
+  clock?: Clock;
   /** MAX_EXPORTS. Default the product's. */
   maxExports?: number;
   /** TRUST_PROXY. Default false. */
@@ -52,7 +52,7 @@ export class ApiHarness {
   readonly service: ExportService;
   base = '';
   private readonly readOnly: boolean;
-  private readonly clock: () => number;
+  private readonly clock: Clock | undefined;
   private server: Server | null = null;
 
   readonly network: NetworkPolicy;
@@ -63,7 +63,7 @@ export class ApiHarness {
       maxExports: opts.maxExports,
       network: this.network,
     });
-    this.clock = opts.clock ?? Date.now;
+    this.clock = opts.clock;
     this.readOnly = opts.bullBoardReadOnly ?? false;
   }
 

@@ -37,7 +37,7 @@ export class InProcessSystem {
   readonly scheduler = new Scheduler({ store: this.store, queue: this.queue, logger: this.logger, settleMs: 0 });
   /** ALLOWED_PRIVATE_DESTINATIONS: loopback, where the test servers listen. */
   readonly network = NetworkPolicy.parse(TEST_ALLOWED_PRIVATE);
-  readonly exports = new ExportService(this.store, this.queue, this.logger, Date.now, { network: this.network });
+  readonly exports = new ExportService(this.store, this.queue, this.logger, undefined, { network: this.network });
   worker: RunWorker | null = null;
   /** BullMQ's view of this system's queues (tests look, never change). */
   readonly bullmq = new QueueInspector(this.prefix);

@@ -1,5 +1,12 @@
 import { intervalContaining, spanFrom, type IntervalName } from './interval-calendar';
 
+/**
+ * A clock in epoch ms. The scheduler keeps time by Redis (Store.now); the
+ * API, backfills and CLI use the same clock, so an export's first interval
+ * and "has this interval ended" agree whatever the hosts' clocks say.
+ */
+export type Clock = () => number | Promise<number>;
+
 /** Where a new export's schedule starts: the interval containing `start_at`, else the creation time. */
 export function initialCursor(
   exp: { start_at: string | null; interval: IntervalName; timezone: string },

@@ -1,4 +1,4 @@
-import { errorMessage, runIdFor, spanFrom, type BatchExport, type Logger, type Span } from '@bx/core';
+import { errorMessage, runIdFor, spansFrom, type BatchExport, type Clock, type Logger, type Span } from '@bx/core';
 import { BACKFILL_PRIORITY, type RunJob, type RunQueue } from '@bx/queue';
 import type { BackfillRecord, CreateAnswer, Store } from '@bx/store';
 
@@ -7,7 +7,7 @@ const STEP_RUNS = 1000;
 /** Backfills looked at per pass. */
 const PASS_BACKFILLS = 200;
 
-type Decision = 'start' | 'enqueue' | 'rerun' | 'skip' | 'own';
+type Decision = 'start' | 'enqueue' | 'rerun' | 'skip' | 'own' | 'wait';
 
 /**
  * Starts backfills' intervals a window ahead of the workers: while an
@@ -21,17 +21,18 @@ type Decision = 'start' | 'enqueue' | 'rerun' | 'skip' | 'own';
  */
 export class BackfillPump {
   private readonly window: number;
-  private readonly clock: () => number;
+  private readonly clock: Clock;
 
   constructor(
     private readonly store: Store,
     private readonly queue: RunQueue,
     private readonly logger: Logger,
-    opts: { window?: number; clock?: () => number } = {},
+    /** `clock`: now in epoch ms, by default Redis time (Store.now). */
+    opts: { window?: number; clock?: Clock } = {},
   ) {
     // Backfills fill half the export's window: scheduled catch-up keeps the other half.
     this.window = Math.max(1, Math.floor((opts.window ?? 1000) / 2));
-    this.clock = opts.clock ?? Date.now;
+    this.clock = opts.clock ?? (() => store.now());
   }
 
   /** One step of every active backfill; returns how many runs were started. */
@@ -84,10 +85,12 @@ export class BackfillPump {
         const end = Date.parse(record.end_at);
         let neverStarted = 0;
         if (exp && !record.started_all) {
-          for (let span = spanFrom(record.cursor, exp.interval, exp.timezone); span.start < end; neverStarted++)
-            span = spanFrom(span.end, exp.interval, exp.timezone);
+          for (const span of spansFrom(record.cursor, exp.interval, exp.timezone)) {
+            if (span.start >= end) break;
+            neverStarted++;
+          }
         }
-        return await this.store.backfills.cancel(backfillId, neverStarted, this.clock());
+        return await this.store.backfills.cancel(backfillId, neverStarted, await this.clock());
       } finally {
         await release();
       }
@@ -97,11 +100,13 @@ export class BackfillPump {
   private async startNext(record: BackfillRecord, exp: BatchExport, room: number): Promise<number> {
     const end = Date.parse(record.end_at);
     const spans: Span[] = [];
-    for (let span = spanFrom(record.cursor, exp.interval, exp.timezone); span.start < end && spans.length < room;) {
-      spans.push(span);
-      span = spanFrom(span.end, exp.interval, exp.timezone);
+    for (const span of spansFrom(record.cursor, exp.interval, exp.timezone)) {
+      if (span.start >= end || spans.length >= room) break;
+      // The export's interval changed since the backfill was planned: its last interval may now
+      // end after the range (even in the future); the run stops where the range does.
+      spans.push({ start: span.start, end: Math.min(span.end, end) });
     }
-    const now = this.clock();
+    const now = await this.clock();
     const jobs: RunJob[] = spans.map((s) => ({
       run_id: runIdFor(exp.id, s.start),
       export_id: exp.id,
@@ -130,7 +135,9 @@ export class BackfillPump {
       else if (decision === 'start') fresh.push(job);
       else if (decision === 'own') {
         // started by an earlier step of this backfill, still in flight: nothing to do
-      } else if (!(await this.again(job, record, decision))) break; // held by a worker a moment longer: next pass
+      } else if (decision === 'wait')
+        break; // a run of the old interval at this start runs: next pass
+      else if (!(await this.again(job, record, decision))) break; // held by a worker a moment longer: next pass
       done = i + 1;
     }
     await this.queue.enqueue(fresh, { priority: BACKFILL_PRIORITY });
@@ -152,7 +159,7 @@ export class BackfillPump {
   private async again(job: RunJob, record: BackfillRecord, decision: 'enqueue' | 'rerun'): Promise<boolean> {
     if (!(await this.queue.settled(job.run_id, 0))) return false;
     if (decision === 'rerun') {
-      const rescheduled = await this.store.runs.reschedule(job.run_id, this.clock(), {
+      const rescheduled = await this.store.runs.reschedule(job.run_id, await this.clock(), {
         id: record.id,
         start: job.data_interval_start,
       });
@@ -166,6 +173,10 @@ export class BackfillPump {
 /** What a backfill does with an interval, given what creating its run answered. */
 function decide(answer: CreateAnswer, force: boolean): Decision {
   if (answer === 'created') return 'start';
+  // A finished run of another interval at this start (the export's interval changed) became
+  // this backfill's: its old job may linger, so it is queued as a rerun is.
+  if (answer === 'rewritten') return 'enqueue';
+  if (answer.startsWith('other:')) return 'wait';
   if (answer.startsWith('mine:')) return answer === 'mine:Scheduled' ? 'enqueue' : 'own';
   if (answer === 'Exported') return 'skip'; // with force, the run is created anyway
   if (answer === 'Completed') return force ? 'rerun' : 'skip';

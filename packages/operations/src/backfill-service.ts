@@ -7,6 +7,7 @@ import {
   parseInput,
   runIdFor,
   type BatchExport,
+  type Clock,
   type Logger,
   type RunStatus,
 } from '@bx/core';
@@ -86,7 +87,8 @@ export class BackfillService {
     private readonly store: Store,
     private readonly queue: RunQueue,
     private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
+    /** Now, in epoch ms; by default Redis time (Store.now), the scheduler's clock. */
+    private readonly clock: Clock = () => store.now(),
     opts: { runWindow?: number } = {},
   ) {
     this.pump = new BackfillPump(store, queue, logger, { window: opts.runWindow, clock });
@@ -98,7 +100,7 @@ export class BackfillService {
     const exp = await this.export(exportId);
     const start = Date.parse(input.start_at);
     const end = Date.parse(input.end_at);
-    const now = this.clock();
+    const now = await this.clock();
     const invalid = (field: string, message: string) =>
       new ValidationError(`Invalid body: ${field}: ${message}`, [{ field, message }]);
     if (end <= start) throw invalid('end_at', 'end_at must be after start_at');
@@ -185,19 +187,25 @@ export class BackfillService {
     return exp;
   }
 
-  /** How many of the intervals a backfill would export; reads one status per interval, creates nothing. */
+  /**
+   * How many of the intervals a backfill would export; reads one record per
+   * interval, creates nothing. An interval counts as exported only when a
+   * run covered exactly it: a record of its start with another end (the
+   * export's interval changed since) is exported again, once it has finished.
+   */
   private async plan(exp: BatchExport, spans: ReadonlyArray<{ start: number; end: number }>, force: boolean) {
     let exported = 0;
     let inProgress = 0;
     // A slice at a time, each behind a Redis round trip: 200,000 ids at once held the event loop for a second.
     for (let from = 0; from < spans.length; from += PLAN_SLICE) {
       const slice = spans.slice(from, from + PLAN_SLICE);
-      const statuses = await this.store.runs.statuses(slice.map((s) => runIdFor(exp.id, s.start)));
+      const records = await this.store.runs.coverage(slice.map((s) => runIdFor(exp.id, s.start)));
       const known = await this.store.runs.knownExported(exp.id, slice);
-      slice.forEach((_, i) => {
-        const status = statuses[i];
-        if (status === 'Completed' || (status === null && known[i])) exported++;
-        else if (status && IN_PROGRESS.has(status)) inProgress++;
+      slice.forEach((span, i) => {
+        const record = records[i];
+        const same = record && record.end === span.end ? record.status : null;
+        if (same === 'Completed' || (!record && known[i])) exported++;
+        else if (same && IN_PROGRESS.has(same)) inProgress++;
       });
     }
     return {

@@ -7,6 +7,7 @@ import {
   intervalContaining,
   parseInput,
   type BatchExport,
+  type Clock,
   type Logger,
   type NetworkPolicy,
   type Run,
@@ -81,7 +82,8 @@ export class ExportService {
     private readonly store: Store,
     private readonly queue: RunQueue,
     private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
+    /** Now, in epoch ms; by default Redis time (Store.now), the scheduler's clock. */
+    private readonly clock: Clock = () => store.now(),
     private readonly opts: ExportLimits & ExportServiceOptions = {},
   ) {
     this.maxExports = opts.maxExports ?? 10_000;
@@ -90,7 +92,7 @@ export class ExportService {
   async create(body: unknown): Promise<BatchExport> {
     const input = parseInput(createExportSchema, body);
     if (this.opts.network) await checkDestinationNetwork(input.destination, this.opts.network);
-    const now = this.clock();
+    const now = await this.now();
     const iso = new Date(now).toISOString();
     const exp: BatchExport = { id: randomUUID(), ...input, created_at: iso, updated_at: iso };
     const cursor = initialCursor(exp, now);
@@ -102,6 +104,11 @@ export class ExportService {
     }
     this.logger.info('export created', { export_id: exp.id, team_id: exp.team_id, interval: exp.interval });
     return exp;
+  }
+
+  /** The time by the deployment's clock (the scheduler's: Redis time by default), epoch ms. */
+  async now(): Promise<number> {
+    return this.clock();
   }
 
   async get(id: string): Promise<BatchExport> {
@@ -152,10 +159,9 @@ export class ExportService {
     const exp = await this.get(id);
     if (!exp.paused) return exp;
     await this.store.exports.resetFailures(id);
+    const updatedAt = new Date(await this.now()).toISOString();
     const change = await this.store.exports.modify(id, (current) =>
-      current.paused
-        ? { ...current, paused: false, paused_reason: null, updated_at: new Date(this.clock()).toISOString() }
-        : null,
+      current.paused ? { ...current, paused: false, paused_reason: null, updated_at: updatedAt } : null,
     );
     if (!change) throw new NotFoundError(`export ${id} not found`);
     // Unpaused by someone else meanwhile: they resume it.
@@ -168,7 +174,7 @@ export class ExportService {
   /** The export with the patch applied, checked as a whole. */
   private async patched(current: BatchExport, patch: z.infer<typeof patchExportSchema>): Promise<BatchExport> {
     const { destination: destinationPatch, ...fields } = patch;
-    const next: BatchExport = { ...current, ...fields, updated_at: new Date(this.clock()).toISOString() };
+    const next: BatchExport = { ...current, ...fields, updated_at: new Date(await this.now()).toISOString() };
     if (patch.paused === false) next.paused_reason = null;
     if (destinationPatch) {
       const type = destinationPatch.type ?? current.destination.type;
@@ -267,9 +273,10 @@ export class ExportService {
       await this.resume(after, false);
       return;
     }
+    const now = await this.now();
     // A changed calendar needs no realignment: the next run spans from the cursor
     // to the end of the new calendar's interval (spanFrom), then runs align.
-    await this.scheduleFrom(after.id, (exp, stored) => stored ?? initialCursor(exp, this.clock()));
+    await this.scheduleFrom(after.id, (exp, stored) => stored ?? initialCursor(exp, now));
   }
 
   /**
@@ -305,8 +312,9 @@ export class ExportService {
    * backfilling, and queues again the runs held while it was paused.
    */
   private async resume(exp: BatchExport, backfill: boolean): Promise<void> {
+    const now = await this.now();
     await this.scheduleFrom(exp.id, (latest, stored) => {
-      const current = intervalContaining(this.clock(), latest.interval, latest.timezone).start;
+      const current = intervalContaining(now, latest.interval, latest.timezone).start;
       return backfill && stored !== null ? stored : Math.max(stored ?? current, current);
     });
     const held = (await this.store.runs.getMany(await this.store.runs.unfinished(exp.id))).filter(

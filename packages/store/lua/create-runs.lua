@@ -1,20 +1,30 @@
 -- Creates each run that does not exist yet, for a batch of runs of any
 -- number of exports (a scheduler tick, a backfill step): one call per batch,
 -- not one per run. One record per (export, data_interval_start) holds even
--- with several schedulers. Answers per run: 'created'; 'Exported' when the
+-- with several schedulers. An interval is done only when a run covered
+-- exactly it: a finished record of the same start with another end (the
+-- export's interval changed) is rewritten for this interval, as new.
+-- Answers per run: 'created'; 'rewritten' (such a record: its old job may
+-- linger in the queue); 'other:<status>' (a record of the same start with
+-- another end has not finished: the caller waits); 'Exported' when the
 -- interval's record is gone but it is known exported (retention); the
 -- existing status, prefixed 'mine:' when the run is open for the backfill
 -- that creates it (a step that crashed before enqueueing).
--- KEYS[1] runs-by-status; the rest are named by index from ARGV.
+-- KEYS[1] runs-by-status, KEYS[2] finished runs; the rest are named by index from ARGV.
 -- ARGV[1] created_at (ISO), ARGV[2] '1' to create runs of intervals known
 -- exported too (a forced backfill), then 12 values per run: the index in KEYS of the
 -- run hash; of the export's runs, pending and unfinished zsets (3
 -- consecutive keys); of the backfill hash and its open zset (2 consecutive
--- keys; 0 for none); of the exported bitmap blocks of the interval start and
--- the next (2 consecutive keys, slots.lua); that first block's number; run
--- id, export id, start ms, end ms, start ISO, end ISO, backfill id or ''.
+-- keys; 0 for none); of the exported bitmaps (cover and bounds) of the block
+-- of the interval start and the next (4 consecutive keys, slots.lua); that
+-- first block's number; run id, export id, start ms, end ms, start ISO, end
+-- ISO, backfill id or ''.
 -- @include slots
 local N = 12
+local UNFINISHED = { Scheduled = true, Running = true, FailedRetryable = true }
+-- What a rewritten record loses of the run it was.
+local OLD = { 'records_completed', 'bytes_exported', 'files', 'error', 'started_at', 'started_ms', 'finished_at',
+  'receipt', 'state', 'attempts', 'crashes', 'backfill_id', 'bf_open' }
 local out = {}
 local created = 0
 for i = 3, #ARGV, N do
@@ -24,32 +34,43 @@ for i = 3, #ARGV, N do
   local blocks, blockA = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   local id, exportId, startMs, endMs = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
   local backfillId = ARGV[i + 11]
-  local status = redis.call('HGET', runKey, 'status')
-  if status then
+  local found = redis.call('HMGET', runKey, 'status', 'interval_end_ms')
+  local status, oldEnd = found[1], found[2]
+  local create = false
+  if status and oldEnd and oldEnd ~= endMs then
+    if UNFINISHED[status] then
+      out[#out + 1] = 'other:' .. status
+    else
+      redis.call('HDEL', runKey, unpack(OLD))
+      redis.call('HINCRBY', KEYS[1], status, -1)
+      redis.call('ZREM', KEYS[2], id)
+      create = 'rewritten'
+    end
+  elseif status then
     if backfillId ~= '' and redis.call('HGET', runKey, 'bf_open') == '1'
       and redis.call('HGET', runKey, 'backfill_id') == backfillId then
       out[#out + 1] = 'mine:' .. status
     else
       out[#out + 1] = status
     end
+  elseif ARGV[2] ~= '1' and isExported(blocks, blockA, tonumber(startMs), tonumber(endMs)) then
+    out[#out + 1] = 'Exported'
   else
-    if ARGV[2] ~= '1'
-      and isExported(KEYS[blocks], blockA, KEYS[blocks + 1], tonumber(startMs), tonumber(endMs)) then
-      out[#out + 1] = 'Exported'
-    else
-      redis.call('HSET', runKey, 'id', id, 'export_id', exportId, 'data_interval_start', ARGV[i + 9],
-        'data_interval_end', ARGV[i + 10], 'status', 'Scheduled', 'created_at', ARGV[1],
-        'interval_end_ms', endMs)
-      if backfillId ~= '' then
-        redis.call('HSET', runKey, 'backfill_id', backfillId, 'bf_open', '1')
-        redis.call('ZADD', KEYS[bf + 1], startMs, id)
-      end
-      redis.call('ZADD', KEYS[e], startMs, id)
-      redis.call('ZADD', KEYS[e + 1], endMs, id)
-      redis.call('ZADD', KEYS[e + 2], startMs, id)
-      created = created + 1
-      out[#out + 1] = 'created'
+    create = 'created'
+  end
+  if create then
+    redis.call('HSET', runKey, 'id', id, 'export_id', exportId, 'data_interval_start', ARGV[i + 9],
+      'data_interval_end', ARGV[i + 10], 'status', 'Scheduled', 'created_at', ARGV[1],
+      'interval_end_ms', endMs)
+    if backfillId ~= '' then
+      redis.call('HSET', runKey, 'backfill_id', backfillId, 'bf_open', '1')
+      redis.call('ZADD', KEYS[bf + 1], startMs, id)
     end
+    redis.call('ZADD', KEYS[e], startMs, id)
+    redis.call('ZADD', KEYS[e + 1], endMs, id)
+    redis.call('ZADD', KEYS[e + 2], startMs, id)
+    created = created + 1
+    out[#out + 1] = create
   end
 end
 if created > 0 then redis.call('HINCRBY', KEYS[1], 'Scheduled', created) end

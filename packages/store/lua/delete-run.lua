@@ -4,7 +4,8 @@
 -- bitmaps (slots.lua): an interval stays known as exported after its record
 -- is gone. Answers 1 if deleted.
 -- KEYS 1-6 as in track.lua, 7 the export's set of bitmap blocks, 8 the run's
--- log, 9 and 10 the bitmap blocks of its interval start and the next.
+-- log, 9-12 the cover and bounds bitmaps of the block of its interval start,
+-- then of the next block (slots.lua).
 -- ARGV[1] now (ms), ARGV[2] '1' for retention, ARGV[3] the block number of KEYS[9].
 -- @include track
 -- @include slots
@@ -20,7 +21,7 @@ if ARGV[2] == '1' then
     local s = tonumber(redis.call('ZSCORE', KEYS[6], run.id))
     local e = tonumber(run.interval_end_ms)
     if s and e then
-      markExported(KEYS[9], tonumber(ARGV[3]), KEYS[10], s, e)
+      markExported(9, tonumber(ARGV[3]), s, e)
       redis.call('SADD', KEYS[7], ARGV[3], ARGV[3] + 1)
     end
   end

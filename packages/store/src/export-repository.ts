@@ -236,6 +236,7 @@ export class ExportRepository {
         this.keys.exportRuns(id),
         this.keys.exportedBlocks(id),
         ...blocks.map((block) => this.keys.exportedBlock(id, Number(block))),
+        ...blocks.map((block) => this.keys.exportedBounds(id, Number(block))),
         this.keys.reconciliation(id),
         this.keys.reconcileLock(id),
       )

@@ -33,6 +33,12 @@ export function storeKeys(prefix: string) {
      * covered that slot. 13 KB per export-year at most, whatever the pattern.
      */
     exportedBlock: (exportId: string, block: number) => `${prefix}:exported:${exportId}:${block}`,
+    /**
+     * Bitmap of the same block's slot boundaries where such an interval
+     * started or ended: an interval is known exported only as exactly the
+     * interval it was (lua/includes/slots.lua). Absent for marks of earlier versions.
+     */
+    exportedBounds: (exportId: string, block: number) => `${prefix}:exported-bounds:${exportId}:${block}`,
     /** set of the blocks an export has bitmaps for (deletion). */
     exportedBlocks: (exportId: string) => `${prefix}:exported-blocks:${exportId}`,
     /** zset run id → finished_at ms of every finished run: retention removes the oldest. */

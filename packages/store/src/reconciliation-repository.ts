@@ -155,7 +155,7 @@ export class ReconciliationRepository {
         this.keys.exportRuns(exportId),
         this.keys.reconciliation(exportId),
       ],
-      [now, version, record.start, encode(record)],
+      [now, version, record.start, encode(record), record.end],
     );
     return answer === 1;
   }

@@ -36,11 +36,23 @@ export type RunStartWithExport =
 export const MAX_UNFINISHED_ATTEMPTS = 8;
 
 /**
- * What creating a run answered: 'created'; 'Exported' (its record is gone
- * but the interval is known exported); its status; or `mine:<status>` when it
- * is already open for the backfill that creates it.
+ * What creating a run answered: 'created'; 'rewritten' (a finished record of
+ * the same start covered another interval, before the export's interval
+ * changed: it is this run now, and the old run's job may linger in the
+ * queue); `other:<status>` (such a record has not finished: wait for it);
+ * 'Exported' (its record is gone but the interval is known exported); its
+ * status; or `mine:<status>` when it is already open for the backfill that
+ * creates it.
  */
-export type CreateAnswer = 'created' | 'Exported' | RunStatus | `mine:${RunStatus}`;
+export type CreateAnswer =
+  'created' | 'rewritten' | 'Exported' | RunStatus | `mine:${RunStatus}` | `other:${RunStatus}`;
+
+/** A run record's status and interval end, as far as deciding whether an interval is done needs. */
+export interface RunCoverage {
+  status: RunStatus;
+  /** data_interval_end, epoch ms. */
+  end: number;
+}
 
 /**
  * Runs per create script call: Redis runs nothing else meanwhile (about 10 ms
@@ -121,7 +133,7 @@ export class RunRepository {
     const out: CreateAnswer[] = [];
     const createdAt = new Date(now).toISOString();
     for (let i = 0; i < runs.length; i += CREATE_BATCH) {
-      const keys: string[] = [this.keys.runsByStatus];
+      const keys: string[] = [this.keys.runsByStatus, this.keys.finishedRuns];
       const at = new Map<string, number>();
       const index = (...group: string[]): number => {
         const found = at.get(group[0]!);
@@ -141,7 +153,7 @@ export class RunRepository {
           index(this.keys.run(run.id)),
           index(this.keys.exportRuns(e), this.keys.pendingRuns(e), this.keys.unfinishedRuns(e)),
           bf,
-          index(this.keys.exportedBlock(e, block), this.keys.exportedBlock(e, block + 1)),
+          index(...this.exportedKeys(e, block)),
           block,
           run.id,
           e,
@@ -223,6 +235,24 @@ export class RunRepository {
       for (const [err, value] of (await pipeline.exec()) ?? []) {
         if (err) throw err;
         out.push((value as RunStatus | null) ?? null);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Status and interval end of many runs in one round trip per 5,000 (null:
+   * no record): an interval is done only when its run Completed with the same end.
+   */
+  async coverage(ids: readonly string[]): Promise<Array<RunCoverage | null>> {
+    const out: Array<RunCoverage | null> = [];
+    for (let i = 0; i < ids.length; i += 5000) {
+      const pipeline = this.redis.pipeline();
+      for (const id of ids.slice(i, i + 5000)) pipeline.hmget(this.keys.run(id), 'status', 'data_interval_end');
+      for (const [err, value] of (await pipeline.exec()) ?? []) {
+        if (err) throw err;
+        const [status, end] = value as [string | null, string | null];
+        out.push(status && end ? { status: status as RunStatus, end: Date.parse(end) } : null);
       }
     }
     return out;
@@ -421,8 +451,7 @@ export class RunRepository {
             ...this.statusKeys(id),
             this.keys.exportedBlocks(exportId),
             this.keys.runLog(id),
-            this.keys.exportedBlock(exportId, block),
-            this.keys.exportedBlock(exportId, block + 1),
+            ...this.exportedKeys(exportId, block),
           ],
           [now, opts.retention ? '1' : '0', block],
         );
@@ -442,24 +471,36 @@ export class RunRepository {
 
   /**
    * Which of an export's intervals are known exported though their run
-   * records are gone (retention): every 5-minute slot of the interval is set
-   * in the export's bitmaps (lua/includes/slots.lua). Reads each block once.
+   * records are gone (retention), as exactly those intervals: every 5-minute
+   * slot of one covered, a bound at both its ends and none between (the
+   * export's bitmaps, lua/includes/slots.lua). Reads each block once.
    */
   async knownExported(exportId: string, spans: ReadonlyArray<{ start: number; end: number }>): Promise<boolean[]> {
-    const blocks = new Map<number, Buffer>();
+    const blocks = new Map<number, { cover: Buffer; bounds: Buffer | null }>();
     for (const span of spans)
-      for (const block of [exportedBlockOf(span.start), exportedBlockOf(span.end - 1)])
-        if (!blocks.has(block))
-          blocks.set(block, (await this.redis.getBuffer(this.keys.exportedBlock(exportId, block))) ?? Buffer.alloc(0));
-    const isSet = (slot: number) => {
+      for (const b of [exportedBlockOf(span.start), exportedBlockOf(span.start) + 1])
+        if (!blocks.has(b)) {
+          const [cover, bounds] = await Promise.all([
+            this.redis.getBuffer(this.keys.exportedBlock(exportId, b)),
+            this.redis.getBuffer(this.keys.exportedBounds(exportId, b)),
+          ]);
+          blocks.set(b, { cover: cover ?? Buffer.alloc(0), bounds });
+        }
+    const isSet = (slot: number, which: 'cover' | 'bounds') => {
       const block = Math.floor(slot / EXPORTED_BLOCK_SLOTS);
       const bit = slot - block * EXPORTED_BLOCK_SLOTS;
-      const bytes = blocks.get(block)!;
+      const bytes = blocks.get(block)?.[which] ?? Buffer.alloc(0);
       return bit >> 3 < bytes.length && (bytes[bit >> 3]! & (0x80 >> (bit & 7))) !== 0;
     };
     return spans.map((span) => {
-      for (let slot = Math.floor(span.start / EXPORTED_SLOT_MS); slot < Math.ceil(span.end / EXPORTED_SLOT_MS); slot++)
-        if (!isSet(slot)) return false;
+      const a = Math.floor(span.start / EXPORTED_SLOT_MS);
+      const b = Math.ceil(span.end / EXPORTED_SLOT_MS);
+      for (let slot = a; slot < b; slot++) if (!isSet(slot, 'cover')) return false;
+      // Marks of a version that kept no bounds: every slot covered is all they tell.
+      const first = exportedBlockOf(span.start);
+      if (blocks.get(first)!.bounds === null && blocks.get(first + 1)!.bounds === null) return true;
+      if (!isSet(a, 'bounds') || !isSet(b, 'bounds')) return false;
+      for (let slot = a + 1; slot < b; slot++) if (isSet(slot, 'bounds')) return false;
       return true;
     });
   }
@@ -510,6 +551,16 @@ export class RunRepository {
   private async openBackfill(id: string): Promise<string | null> {
     const [open, backfillId] = await this.redis.hmget(this.keys.run(id), 'bf_open', 'backfill_id');
     return open === '1' && backfillId ? backfillId : null;
+  }
+
+  /** The exported cover and bounds bitmaps of `block` and of the next (lua/includes/slots.lua). */
+  private exportedKeys(exportId: string, block: number): string[] {
+    return [
+      this.keys.exportedBlock(exportId, block),
+      this.keys.exportedBounds(exportId, block),
+      this.keys.exportedBlock(exportId, block + 1),
+      this.keys.exportedBounds(exportId, block + 1),
+    ];
   }
 
   /** KEYS 1-6 of every status script (lua/includes/track.lua). */

@@ -40,12 +40,12 @@ export async function startApi(
     });
   }
   const network = config.ALLOWED_PRIVATE_DESTINATIONS;
-  const service = new ExportService(store, queue, logger, Date.now, { maxExports: config.MAX_EXPORTS, network });
+  const service = new ExportService(store, queue, logger, undefined, { maxExports: config.MAX_EXPORTS, network });
   const app = createApp({
     token: config.ADMIN_API_TOKEN!,
     service,
     runs: new RunService(store, queue, logger),
-    backfills: new BackfillService(store, queue, logger, Date.now, { runWindow: config.SCHEDULER_RUN_WINDOW }),
+    backfills: new BackfillService(store, queue, logger, undefined, { runWindow: config.SCHEDULER_RUN_WINDOW }),
     store,
     queue,
     bullBoardReadOnly: config.BULL_BOARD_READ_ONLY,

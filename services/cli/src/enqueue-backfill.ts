@@ -69,7 +69,7 @@ export async function main(
     store,
     queue,
     createLogger({ service: 'enqueue-backfill' }, 'warn', (line) => err.write(line + '\n')),
-    Date.now,
+    undefined,
     { runWindow: config.SCHEDULER_RUN_WINDOW },
   );
   const began = Date.now();

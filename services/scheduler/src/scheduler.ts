@@ -1,7 +1,7 @@
-import { errorMessage, runIdFor, spanFrom, type BatchExport, type Logger, type Span } from '@bx/core';
+import { errorMessage, runIdFor, spansFrom, type BatchExport, type Logger, type Span } from '@bx/core';
 import type { RunJob, RunQueue } from '@bx/queue';
 import { admitRuns } from '@bx/operations';
-import type { Store } from '@bx/store';
+import type { CreateAnswer, Store } from '@bx/store';
 
 export interface SchedulerOptions {
   store: Store;
@@ -187,9 +187,43 @@ export class Scheduler {
       now: at,
       enqueueIf: (answer) => answer === 'created' || answer === 'Scheduled',
     });
+    const requeued = await this.afterIntervalChange(batch, statuses, at);
     const moved = await store.schedule.advance(batch.moves);
     const stillDue = batch.moves.filter((m, i) => !moved[i] || (m.dueAt !== null && m.dueAt <= horizon)).length;
-    return { enqueued: statuses.filter((s) => s === 'created').length, stillDue };
+    return { enqueued: statuses.filter((s) => s === 'created').length + requeued, stillDue };
+  }
+
+  /**
+   * Runs whose start held a record of the export's earlier interval: a
+   * finished one was rewritten for this interval and is queued again (its
+   * old job may linger in the queue under the same id); behind one still
+   * unfinished, the export's cursor stays until it has finished, then the
+   * next tick rewrites it. Nothing is skipped, nothing exported twice.
+   */
+  private async afterIntervalChange(batch: Batch, answers: readonly CreateAnswer[], at: number): Promise<number> {
+    const held = new Map<string, number>();
+    const hold = (job: RunJob) =>
+      held.set(job.export_id, Math.min(held.get(job.export_id) ?? Infinity, job.data_interval_start));
+    let requeued = 0;
+    for (const [i, answer] of answers.entries()) {
+      const job = batch.jobs[i]!;
+      if (answer.startsWith('other:')) hold(job);
+      else if (answer === 'rewritten') {
+        // A worker has not let go of the old run's job (settled waits for that): look again shortly.
+        if (!(await this.opts.queue.settled(job.run_id))) hold(job);
+        else {
+          await this.opts.queue.requeue(job);
+          requeued++;
+        }
+      }
+    }
+    for (const move of batch.moves) {
+      const start = held.get(move.id);
+      if (start === undefined) continue;
+      move.to = start;
+      move.dueAt = at + this.windowRetryMs;
+    }
+    return requeued;
   }
 
   /** Up to `limit` intervals from `cursor` that ended by `horizon` and start before `end_at`. */
@@ -201,11 +235,11 @@ export class Scheduler {
   ): { spans: Span[]; next: number; dueAt: number | null } {
     const endAt = exp.end_at ? Date.parse(exp.end_at) : Number.POSITIVE_INFINITY;
     const spans: Span[] = [];
-    let span = spanFrom(cursor, exp.interval, exp.timezone);
-    while (span.end <= horizon && span.start < endAt && spans.length < limit) {
+    for (const span of spansFrom(cursor, exp.interval, exp.timezone)) {
+      if (span.end > horizon || span.start >= endAt || spans.length >= limit)
+        return { spans, next: span.start, dueAt: span.start >= endAt ? null : span.end };
       spans.push(span);
-      span = spanFrom(span.end, exp.interval, exp.timezone);
     }
-    return { spans, next: span.start, dueAt: span.start >= endAt ? null : span.end };
+    throw new Error('unreachable: spansFrom never ends');
   }
 }

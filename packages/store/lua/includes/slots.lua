@@ -1,9 +1,13 @@
 -- Intervals known exported after their run records are gone (retention) are
--- bits in per-export bitmaps: a bit per 5-minute slot, a key per block of
--- 365 days (13 KB at most), whatever the pattern of exported intervals. An
--- interval [s, e) covers slots floor(s / SLOT) to ceil(e / SLOT) - 1; it
--- spans at most two blocks (intervals are at most a week long), passed as
--- two keys, the block numbers beside them.
+-- bits in per-export bitmaps, a key per block of 365 days: a bit per 5-minute
+-- slot an exported interval covered (13 KB at most per block), and a bit per
+-- slot boundary where one started or ended (as many). An interval [s, e)
+-- covers slots floor(s / SLOT) to ceil(e / SLOT) - 1, its bounds are those two
+-- numbers; it spans at most two blocks (intervals are at most a week long),
+-- passed as keys (cover and bounds of each), the first block's number beside.
+-- It is known exported only as exactly that interval: every slot covered, a
+-- bound at both ends and none between (an hour of an exported day is not,
+-- nor a day of which hours were).
 local SLOT = 300000
 local BLOCK = 105120
 
@@ -11,20 +15,9 @@ local function slotRange(s, e)
   return math.floor(s / SLOT), math.ceil(e / SLOT)
 end
 
--- Sets the bits of [s, e) in the blocks keyA (number blockA) and keyB.
-local function markExported(keyA, blockA, keyB, s, e)
-  local a, b = slotRange(s, e)
-  for slot = a, b - 1 do
-    local block = math.floor(slot / BLOCK)
-    local key = keyB
-    if block == blockA then key = keyA end
-    redis.call('SETBIT', key, slot - block * BLOCK, 1)
-  end
-end
-
--- Whether every slot of [s, e) is set.
-local function isExported(keyA, blockA, keyB, s, e)
-  local a, b = slotRange(s, e)
+-- How many bits of [a, b) are set, in the blocks keyA (number blockA) and keyB (the next).
+local function countBits(keyA, blockA, keyB, a, b)
+  if b <= a then return 0 end
   local set = 0
   local splitAt = (blockA + 1) * BLOCK
   if a < splitAt then
@@ -33,5 +26,37 @@ local function isExported(keyA, blockA, keyB, s, e)
   if b > splitAt then
     set = set + redis.call('BITCOUNT', keyB, math.max(a, splitAt) - splitAt, b - 1 - splitAt, 'BIT')
   end
-  return set == b - a
+  return set
+end
+
+local function setBit(keyA, blockA, keyB, slot, value)
+  local block = math.floor(slot / BLOCK)
+  local key = keyB
+  if block == blockA then key = keyA end
+  redis.call('SETBIT', key, slot - block * BLOCK, value)
+end
+
+-- Marks [s, e) exported: its slots covered, its bounds set; bounds between
+-- them (of an interval it replaced at the same start) cleared.
+-- `k` is the index in KEYS of the cover and bounds keys of block blockA, then
+-- those of the next block (4 consecutive keys).
+local function markExported(k, blockA, s, e)
+  local a, b = slotRange(s, e)
+  for slot = a, b - 1 do
+    setBit(KEYS[k], blockA, KEYS[k + 2], slot, 1)
+    if slot > a then setBit(KEYS[k + 1], blockA, KEYS[k + 3], slot, 0) end
+  end
+  setBit(KEYS[k + 1], blockA, KEYS[k + 3], a, 1)
+  setBit(KEYS[k + 1], blockA, KEYS[k + 3], b, 1)
+end
+
+-- Whether [s, e) is known exported as exactly that interval (keys as for markExported).
+local function isExported(k, blockA, s, e)
+  local a, b = slotRange(s, e)
+  if countBits(KEYS[k], blockA, KEYS[k + 2], a, b) ~= b - a then return false end
+  -- Marks of a version that kept no bounds: every slot covered is all they tell.
+  if redis.call('EXISTS', KEYS[k + 1]) == 0 and redis.call('EXISTS', KEYS[k + 3]) == 0 then return true end
+  return countBits(KEYS[k + 1], blockA, KEYS[k + 3], a, a + 1) == 1
+    and countBits(KEYS[k + 1], blockA, KEYS[k + 3], b, b + 1) == 1
+    and countBits(KEYS[k + 1], blockA, KEYS[k + 3], a + 1, b) == 0
 end

@@ -238,7 +238,11 @@ export const schemas: Record<string, Schema> = {
   BackfillPlan: object({
     total_runs: { type: 'integer', minimum: 0, description: 'Intervals in the range.' },
     to_export: { type: 'integer', minimum: 0, description: 'Intervals the backfill would export.' },
-    already_exported: { type: 'integer', minimum: 0, description: 'Intervals exported before.' },
+    already_exported: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Intervals a run completed for before, exactly (same start and end).',
+    },
     in_progress: { type: 'integer', minimum: 0, description: 'Intervals queued or running now (never started again).' },
   }),
 };

@@ -37,7 +37,7 @@ export async function exportPage(
   const exp = await deps.service.get(id);
   const status = typeof req.query.status === 'string' ? req.query.status : '';
   const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
-  const now = Date.now();
+  const now = await deps.service.now();
   const window = { start: now - CHART_WINDOW_MS[exp.interval], end: now };
   const [page, recent, backfills] = await Promise.all([
     deps.service.listRuns(id, {
