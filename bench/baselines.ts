@@ -11,7 +11,11 @@ export interface BaselineResult {
 }
 
 /** The product's own SELECT for the benchmark interval (without FORMAT); `layout`: the worker's binary fields. */
-export function productSelect(database: string, layout?: Readonly<Uint8Array>): string {
+export function productSelect(
+  database: string,
+  layout?: Readonly<Uint8Array>,
+  types?: ReadonlyMap<string, string>,
+): string {
   return buildEventsQuery(
     {
       database,
@@ -22,6 +26,7 @@ export function productSelect(database: string, layout?: Readonly<Uint8Array>): 
       end: BENCH_END,
     },
     layout,
+    types,
   );
 }
 

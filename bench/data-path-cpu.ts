@@ -48,7 +48,7 @@ async function rowBinary(): Promise<{ bytes: Buffer; layout: Uint8Array }> {
   const layout = eventsLayout(types);
   const file = join(tmpdir(), `bx-data-path-${database}-${layout.join('')}.bin`);
   if (!existsSync(file)) {
-    const sql = productSelect(database, layout);
+    const sql = productSelect(database, layout, types);
     writeFileSync(`${file}.sql`, `${sql}\nFORMAT RowBinary`);
     execFileSync('bash', ['-c', `curl -sS --fail --data-binary @${file}.sql '${URL}/' -o ${file}`]);
   }

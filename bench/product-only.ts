@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { b0, b0RowBinary, b1, responseBytes } from './baselines';
 import { countTeamRows, generateEvents, rowsDatabase } from './generate';
 import { BENCH_CASES, runProductCase } from './product';
+import { startBenchS3 } from './s3-server';
 import { benchSnowflake } from './snowflake-target';
 
 const { values: args } = parseArgs({
@@ -36,7 +37,7 @@ const { values: args } = parseArgs({
     'no-b1': { type: 'boolean', default: false },
   },
 });
-const URLS = { redis: 'redis://127.0.0.1:6379', ch: 'http://127.0.0.1:8123', s3: 'http://127.0.0.1:4568' };
+const URLS = { redis: 'redis://127.0.0.1:6379', ch: 'http://127.0.0.1:8123' };
 const rowBytes = args['row-bytes'] === undefined ? undefined : Number(args['row-bytes']);
 const DATABASE = rowBytes === undefined ? args.database : rowsDatabase(rowBytes, args.database);
 if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(DATABASE)) throw new Error('--database must be a plain identifier');
@@ -63,9 +64,12 @@ async function main(): Promise<void> {
   const prefix = `bxprod${Date.now()}`;
   const store = Store.connect(URLS.redis, prefix);
   const queue = new BullMqRunQueue({ redis: { url: URLS.redis }, prefix, attempts: 1, backoffMs: 1000 });
+  // S3_ENDPOINT_URL: an S3 server already running; by default one of this run's own (bench/s3-server.ts).
+  const ownS3 = process.env.S3_ENDPOINT_URL ? null : await startBenchS3();
+  const s3Endpoint = process.env.S3_ENDPOINT_URL ?? ownS3!.endpoint;
   const s3 = new S3Client({
     region: 'us-east-1',
-    endpoint: URLS.s3,
+    endpoint: s3Endpoint,
     forcePathStyle: true,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
   });
@@ -113,11 +117,12 @@ async function main(): Promise<void> {
           },
           s3: {
             bucket_name: 'bx-bench',
-            endpoint_url: URLS.s3,
+            endpoint_url: s3Endpoint,
             aws_access_key_id: 'S3RVER',
             aws_secret_access_key: 'S3RVER',
           },
           snowflake,
+          ...(ownS3 && { s3ServerCpu: () => ownS3.cpuSeconds() }),
         },
         (rep, seconds) =>
           console.log(
@@ -143,6 +148,7 @@ async function main(): Promise<void> {
           records: r.records,
           rep_seconds: r.seconds.map((x) => +x.toFixed(2)),
           worker_cpu_s: r.cpu,
+          ...(r.s3ServerCpu.length && { s3_server_cpu_s: r.s3ServerCpu }),
         }),
       );
     }
@@ -151,6 +157,7 @@ async function main(): Promise<void> {
     await queue.close();
     await store.close();
     await snowflake.close();
+    await ownS3?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

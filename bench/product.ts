@@ -48,6 +48,8 @@ export interface ProductResult {
    * product's own work than the wall time.
    */
   cpu: Array<{ main: number; others: number[]; total: number; minor_faults: number }>;
+  /** The S3 server's CPU seconds per repetition, when the benchmark runs its own (bench/s3-server.ts). */
+  s3ServerCpu: number[];
 }
 
 /**
@@ -68,6 +70,8 @@ export async function runProductCase(
     workerEnv: Record<string, string>;
     s3: Record<string, string>;
     snowflake?: BenchSnowflakeTarget;
+    /** The S3 server's CPU seconds so far, when it is the benchmark's own. */
+    s3ServerCpu?: () => number;
   },
   /** Called after each repetition (progress output). */
   onRep: (rep: number, seconds: number) => void = () => undefined,
@@ -85,7 +89,7 @@ export async function runProductCase(
   });
   const worker = new WorkerProcess({ ...deps.workerEnv, WORKER_CONCURRENCY: '1' });
   await worker.started();
-  const result: ProductResult = { seconds: [], records: 0, bytes: 0, peakRssMb: 0, cpu: [] };
+  const result: ProductResult = { seconds: [], records: 0, bytes: 0, peakRssMb: 0, cpu: [], s3ServerCpu: [] };
   const runId = runIdFor(exp.id, BENCH_START);
   const job = { run_id: runId, export_id: exp.id, data_interval_start: BENCH_START, data_interval_end: BENCH_END };
   try {
@@ -96,6 +100,7 @@ export async function runProductCase(
       beforeRep(rep);
       const cpuBefore = worker.threadCpuSeconds();
       const faultsBefore = worker.minorFaults();
+      const s3Before = deps.s3ServerCpu?.();
       const began = performance.now();
       if (rep === 0) await deps.queue.enqueue([job]);
       else {
@@ -122,6 +127,7 @@ export async function runProductCase(
       if (ended === undefined) throw new Error(`${c.name}: no COPY INTO reached the Snowflake server`);
       result.seconds.push((ended - began) / 1000);
       result.cpu.push({ ...cpuSince(worker, cpuBefore), minor_faults: worker.minorFaults() - faultsBefore });
+      if (s3Before !== undefined) result.s3ServerCpu.push(+(deps.s3ServerCpu!() - s3Before).toFixed(2));
       onRep(rep, result.seconds[rep]!);
     }
     result.peakRssMb = worker.peakRssMb();

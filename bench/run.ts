@@ -19,6 +19,7 @@ import { b0, b0RowBinary, b1, responseBytes } from './baselines';
 import { benchBucket } from './bench-bucket';
 import { countTeamRows, generateEvents, rowsDatabase } from './generate';
 import { BENCH_CASES, runProductCase, type BenchSnowflakeTarget } from './product';
+import { startBenchS3 } from './s3-server';
 import { backfillAccept, schedulerTick } from './scheduling';
 import { generateSmall, smallRuns } from './small-runs';
 import { isolated } from './isolated';
@@ -52,7 +53,6 @@ const rowBytes = Number(args['row-bytes']);
 const reps = Number(args.reps ?? (args.quick ? 1 : 3));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
-const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 /** BENCH_DATABASE: another ClickHouse database, so as not to reload one another run is reading. */
 const DATABASE = process.env.BENCH_DATABASE ?? 'bx_bench';
 const BUCKET = 'bx-bench';
@@ -73,11 +73,20 @@ async function main(): Promise<void> {
   const prefix = `bxbench${Date.now()}`;
   const store = Store.connect(REDIS_URL, prefix);
   const queue = new BullMqRunQueue({ redis: { url: REDIS_URL }, prefix, attempts: 1, backoffMs: 1000 });
-  const s3Config = await benchBucket(S3_ENDPOINT, BUCKET);
+  // S3_ENDPOINT_URL: an S3 server already running; by default the benchmark's own (bench/s3-server.ts).
+  const ownS3 = process.env.S3_ENDPOINT_URL ? null : await startBenchS3();
+  const s3Config = await benchBucket(process.env.S3_ENDPOINT_URL ?? ownS3!.endpoint, BUCKET);
   const snowflake = await benchSnowflake();
   const workerEnv = { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: DATABASE, QUEUE_PREFIX: prefix };
   try {
-    const deps = { dir, store, queue, s3: s3Config, snowflake };
+    const deps = {
+      dir,
+      store,
+      queue,
+      s3: s3Config,
+      snowflake,
+      s3ServerCpu: ownS3 ? () => ownS3.cpuSeconds() : undefined,
+    };
     const main = await measureProfile({ ...deps, database: DATABASE, workerEnv });
     const small =
       rowBytes > 0
@@ -194,6 +203,7 @@ async function main(): Promise<void> {
   } finally {
     await dropStoreAndQueue(store, queue, prefix);
     await snowflake.close();
+    await ownS3?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -214,6 +224,7 @@ async function measureProfile(p: {
   queue: RunQueue;
   s3: Record<string, string>;
   snowflake: BenchSnowflakeTarget;
+  s3ServerCpu?: () => number;
   workerEnv: Record<string, string>;
 }): Promise<Pick<BenchResults, 'rows' | 'interval_mb' | 'baselines' | 'cases'>> {
   const { database, dir } = p;
@@ -258,7 +269,14 @@ async function measureProfile(p: {
     const r = await runProductCase(
       c,
       reps,
-      { store: p.store, queue: p.queue, workerEnv: p.workerEnv, s3: p.s3, snowflake: p.snowflake },
+      {
+        store: p.store,
+        queue: p.queue,
+        workerEnv: p.workerEnv,
+        s3: p.s3,
+        snowflake: p.snowflake,
+        s3ServerCpu: p.s3ServerCpu,
+      },
       (rep, seconds) =>
         say(
           `  rep ${rep + 1}/${reps}: B0 ${paired[rep]!.toFixed(2)} s, B0_rb ${pairedRb[rep]!.toFixed(2)} s, ${postgres ? `B_pg ${bPgs[rep]!.toFixed(2)} s, ` : ''}${name} ${seconds.toFixed(2)} s, ${rate(seconds)} rows/s`,
@@ -297,6 +315,8 @@ async function measureProfile(p: {
       ratio_b0_rb_paired: round(median(pairedRb) / seconds),
       peak_rss_mb: Math.round(r.peakRssMb),
       output_mb: round(r.bytes / 1e6, 1),
+      worker_cpu_s: r.cpu,
+      ...(r.s3ServerCpu.length > 0 && { s3_server_cpu_s: r.s3ServerCpu }),
       ...(bPgs.length > 0 && {
         /** Against B_pg (`curl FORMAT CSV | psql \copy`) measured before each repetition. */
         ratio_b_pg: round(median(bPgs) / seconds),
@@ -362,6 +382,10 @@ interface CaseResult {
   ratio_b_pg?: number;
   b_pg_rows_per_s?: number;
   b_pg_rep_seconds?: number[];
+  /** The worker's CPU seconds per repetition, by thread (ProductResult.cpu). */
+  worker_cpu_s?: Array<{ main: number; others: number[]; total: number; minor_faults: number }>;
+  /** The benchmark's own S3 server's CPU seconds per repetition (bench/s3-server.ts). */
+  s3_server_cpu_s?: number[];
 }
 
 type Baseline = { rows_per_s: number; seconds: number; rep_seconds: number[] };

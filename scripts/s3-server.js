@@ -3,6 +3,10 @@
 // protocol, objects stored as files). Plain JavaScript so it runs before a build.
 'use strict';
 const { parseArgs } = require('node:util');
+const { Buffer } = require('node:buffer');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs/promises');
+const path = require('node:path');
 const S3rver = require('s3rver');
 
 const { values } = parseArgs({
@@ -21,9 +25,98 @@ const server = new S3rver({
   // SigV4 signatures are not verified by s3rver at all.
   allowMismatchedSignatures: true,
 });
+leanMultipart(server.store);
+
+/**
+ * Parts and their assembly as S3 does them, without the work s3rver adds on
+ * this machine's CPU (which the exports it serves here share):
+ * - a part's body is copied into a reused buffer and written with one call,
+ *   instead of a thread-pool write per socket read (a context switch each);
+ * - CompleteMultipartUpload joins the part files as they are and answers
+ *   S3's multipart ETag (the MD5 of the parts' MD5s, `-` and the number of
+ *   parts), instead of streaming the whole object through MD5 again (an ETag
+ *   real S3 never gives a multipart object).
+ * s3rver's CPU per export of 1.9M 400-byte rows (alternating rounds, machine
+ * load 7-25): zstd JSON Lines (189 MB in 8 MiB parts) 1.08-1.22 s before,
+ * 0.80-0.88 s after; zstd Parquet (109 MB) 1.76-2.00 s, 0.88-1.24 s (see
+ * docs/performance.md). Part ETags (each part's MD5) are computed as before.
+ */
+function leanMultipart(store) {
+  const uploadDir = (bucket, uploadId) => path.join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+
+  /** Part buffers free for the next part: a socket's chunks are copied in and die young (no old-generation GC). */
+  const free = [];
+  store.putPart = async (bucket, uploadId, partNumber, content) => {
+    const partPath = path.join(uploadDir(bucket, uploadId), partNumber.toString());
+    await fs.mkdir(path.dirname(partPath), { recursive: true });
+    const md5 = createHash('md5');
+    let body = free.pop() ?? Buffer.allocUnsafeSlow(8 * 1024 * 1024);
+    let size = 0;
+    for await (const chunk of content) {
+      md5.update(chunk);
+      if (size + chunk.length > body.length) {
+        const bigger = Buffer.allocUnsafeSlow(Math.max(size + chunk.length, body.length * 2));
+        body.copy(bigger, 0, 0, size);
+        body = bigger;
+      }
+      chunk.copy(body, size);
+      size += chunk.length;
+    }
+    const hex = md5.digest('hex');
+    try {
+      await fs.writeFile(partPath, body.subarray(0, size));
+    } finally {
+      if (free.length < 4) free.push(body);
+    }
+    await fs.writeFile(`${partPath}.md5`, hex);
+    return { size, md5: hex };
+  };
+
+  store.putObjectMultipart = async (bucket, uploadId, parts) => {
+    const dir = uploadDir(bucket, uploadId);
+    const [key, metadata] = await Promise.all([
+      fs.readFile(path.join(dir, 'key'), 'utf8'),
+      fs.readFile(path.join(dir, 'metadata')).then(JSON.parse),
+    ]);
+    const objectPath = store.getResourcePath(bucket, key, 'object');
+    await fs.mkdir(path.dirname(objectPath), { recursive: true });
+    const numbers = parts.map((p) => p.number).sort((a, b) => a - b);
+    const etags = createHash('md5');
+    let size = 0;
+    let buffer = free.pop() ?? Buffer.allocUnsafeSlow(8 * 1024 * 1024);
+    const out = await fs.open(objectPath, 'w');
+    try {
+      for (const n of numbers) {
+        const partPath = path.join(dir, n.toString());
+        etags.update(Buffer.from(await fs.readFile(`${partPath}.md5`, 'utf8'), 'hex'));
+        const part = await fs.open(partPath, 'r');
+        try {
+          const { size: n } = await part.stat();
+          if (n > buffer.length) buffer = Buffer.allocUnsafeSlow(n);
+          for (let at = 0; at < n;) {
+            const { bytesRead } = await part.read(buffer, at, n - at, at);
+            if (bytesRead === 0) throw new Error(`part ${partPath} ended early`);
+            at += bytesRead;
+          }
+          for (let at = 0; at < n;) at += (await out.write(buffer, at, n - at)).bytesWritten;
+          size += n;
+        } finally {
+          await part.close();
+        }
+      }
+    } finally {
+      await out.close();
+      if (free.length < 4) free.push(buffer);
+    }
+    const md5 = `${etags.digest('hex')}-${numbers.length}`;
+    await store.putMetadata(bucket, key, metadata, md5);
+    await fs.rm(dir, { recursive: true, force: true });
+    return { size, md5 };
+  };
+}
 
 server.run().then(
-  () => console.log(`s3rver listening on 127.0.0.1:${values.port}, data in ${values.directory}`),
+  (address) => console.log(`s3rver listening on 127.0.0.1:${address.port}, data in ${values.directory}`),
   (err) => {
     console.error(err);
     process.exit(1);

@@ -4,6 +4,7 @@ import { EventBatch } from '@bx/batch';
 import type { EventRow } from '@bx/core';
 import {
   freeStreamMemory,
+  PAGE_SLOTS,
   terminateZstdThread,
   ZSTD_JSON_LINES,
   ZstdSlotStream,
@@ -268,14 +269,14 @@ describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
     const compress = zstdFrames(ZSTD_PARQUET_PAGES);
     const page = Buffer.from('a parquet page '.repeat(40_000));
     const lent: LentFrame[] = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < PAGE_SLOTS; i++) {
       const frame = await compress(page);
       expect(frame, `page ${i}`).to.not.be.instanceOf(Uint8Array);
       lent.push(frame as LentFrame);
     }
-    const ninth = await compress(page);
-    expect(ninth).to.be.instanceOf(Uint8Array);
-    expect(decompress(ninth as Uint8Array).equals(page)).to.equal(true);
+    const beyond = await compress(page);
+    expect(beyond).to.be.instanceOf(Uint8Array);
+    expect(decompress(beyond as Uint8Array).equals(page)).to.equal(true);
     // Each lent frame is intact while lent, however many pages were compressed since.
     for (const frame of lent) expect(decompress(owned(frame)).equals(page)).to.equal(true);
     const again = await compress(page);
@@ -285,7 +286,7 @@ describe('zstd Parquet pages (shared slots on the zstd thread)', () => {
 
   it('compresses more pages at once than there are slots, and pages larger than a slot, each exactly', async () => {
     const compress = zstdFrames(ZSTD_PARQUET_PAGES);
-    const pages = Array.from({ length: 20 }, (_, i) => {
+    const pages = Array.from({ length: PAGE_SLOTS + 4 }, (_, i) => {
       const page = Buffer.alloc(i === 7 ? 3 * 1024 * 1024 : 700_000 + i * 20_000);
       for (let k = 0; k < page.length; k++) page[k] = (k * (i + 3)) % 251;
       return page;

@@ -2,6 +2,7 @@ export * from './json-lines';
 export type { ZstdStreamParams } from './zstd-protocol';
 export {
   freeStreamMemory,
+  PAGE_SLOTS,
   terminateZstdThread,
   ZstdSlotStream,
   zstdFrames,

@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** An S3 server of the benchmark's own: its CPU is on the benchmark's 2 cores, and counted apart. */
+export interface BenchS3Server {
+  endpoint: string;
+  /** The server's CPU seconds so far (all its threads). */
+  cpuSeconds(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `scripts/s3-server.js` (s3rver) on a free loopback port and a
+ * folder of its own: the benchmark's exports share no S3 server with other
+ * work (the shared one on 4568 serves every test suite on the machine), and
+ * what the server spends per export can be read from /proc.
+ */
+export async function startBenchS3(): Promise<BenchS3Server> {
+  const dir = mkdtempSync(join(tmpdir(), 'bx-bench-s3-'));
+  const child = spawn(
+    process.execPath,
+    [join(__dirname, '..', 'scripts', 's3-server.js'), '--port', '0', '--directory', dir],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`the S3 server exited (${code}) before listening`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    cpuSeconds() {
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime, in clock ticks (USER_HZ, 100 a second).
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
+    async close() {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
