@@ -12,6 +12,10 @@ export const SCALE_OPTIONS = {
   'scale-concurrency': { type: 'string', default: '16' },
   /** Longest the simulation may take to drain its burst, in seconds (600; --quick 120). */
   'scale-simulate-s': { type: 'string' },
+  /** Runs each newly started worker process does before a window is measured (1,500; --quick 100). */
+  'scale-warmup-runs': { type: 'string' },
+  /** Longest a window's warm-up may take, in seconds (180; --quick 10). */
+  'scale-warmup-s': { type: 'string' },
   /** Worker process counts measured, comma-separated (1,2,4). */
   'scale-workers': { type: 'string' },
   /** Only the footprint, the tick and runs/s per worker count: for iterating on per-run cost. */
@@ -31,6 +35,8 @@ export async function scaleBench(
     'scale-simulate-s'?: string;
     'scale-workers'?: string;
     'scale-runs-only'?: boolean;
+    'scale-warmup-runs'?: string;
+    'scale-warmup-s'?: string;
   },
   clickhouseUrl: string,
 ): Promise<void> {
@@ -46,6 +52,8 @@ export async function scaleBench(
     concurrency: Number(args['scale-concurrency'] ?? 16),
     simulateTimeoutSeconds: Number(args['scale-simulate-s'] ?? (args.quick ? 120 : 600)),
     workerCounts,
+    warmupRunsPerProcess: Number(args['scale-warmup-runs'] ?? (args.quick ? 100 : 1500)),
+    warmupMaxSeconds: Number(args['scale-warmup-s'] ?? (args.quick ? 10 : 180)),
     runsOnly: args['scale-runs-only'],
     clickhouseUrl,
     say: (msg) => process.stderr.write(`[bench] ${msg}\n`),

@@ -36,6 +36,10 @@ export interface ScaleOptions {
   simulateTimeoutSeconds: number;
   /** Worker process counts measured in turn (1, 2, 4). */
   workerCounts?: number[];
+  /** Runs each newly started worker process does before a window is measured (its JIT warm-up). */
+  warmupRunsPerProcess?: number;
+  /** Longest a window's warm-up may take, in seconds. */
+  warmupMaxSeconds?: number;
   /** Only phase 1's footprint, tick and runs/s: per-run cost while iterating on it. */
   runsOnly?: boolean;
   clickhouseUrl: string;
@@ -113,8 +117,12 @@ export async function runScale(opts: ScaleOptions): Promise<Record<string, unkno
     const windows: Record<string, WindowResult> = {};
     result.windows = windows;
     for (const count of opts.workerCounts ?? [1, 2, 4]) {
+      const fresh = count - workers.processes.length;
       await workers.scaleTo(count);
-      const w = await workerWindow(workers, redis, store, n, opts.windowSeconds);
+      const w = await workerWindow(workers, redis, store, n, opts.windowSeconds, {
+        warmupRuns: Math.max(fresh, 0) * (opts.warmupRunsPerProcess ?? 0),
+        warmupMaxSeconds: opts.warmupMaxSeconds ?? 3,
+      });
       windows[`w${count}`] = w;
       result.runs_per_s = Object.fromEntries(Object.entries(windows).map(([k, x]) => [k, x.runs_per_s]));
       result.redis_ops_per_run = w.redis_ops_per_run;
@@ -123,7 +131,9 @@ export async function runScale(opts: ScaleOptions): Promise<Record<string, unkno
         `  ${count} worker process(es): ${w.runs_per_s} runs/s, ${w.redis_ops_per_run} Redis commands/run, ` +
           `CPU per run: workers ${w.worker_cpu_ms_per_run} ms, ClickHouse ${w.clickhouse_cpu_ms_per_run} ms ` +
           `(${w.clickhouse_queries_per_run} queries), S3 server ${w.s3_server_cpu_ms_per_run} ms, ` +
-          `Redis ${w.redis_cpu_ms_per_run} ms; machine ${Math.round(w.machine_busy * 100)}% busy`,
+          `Redis ${w.redis_cpu_ms_per_run} ms; machine ${Math.round(w.machine_busy * 100)}% busy ` +
+          `(after ${w.warmup.runs} runs of warm-up in ${w.warmup.seconds} s: workers ${w.warmup.worker_cpu_ms_per_run} ms, ` +
+          `S3 server ${w.warmup.s3_server_cpu_ms_per_run} ms per run)`,
       );
       if (w.drained) break;
     }
