@@ -212,15 +212,14 @@ describe('npm run verify', function () {
     expect(clickhouse.stderr).to.match(
       /^verify: ClickHouse is not reachable at http:\/\/127\.0\.0\.1:1 \(CLICKHOUSE_URL\): .+\n$/,
     );
-    // The URL's credentials are the deployment's ClickHouse password: never printed.
+    // Credentials in the URL are refused as configuration (they belong in CLICKHOUSE_USER/PASSWORD),
+    // and the deployment's ClickHouse password is never printed.
     const secret = await verify(['--export-id', id, ...RANGE], {
       ...env(),
       CLICKHOUSE_URL: 'http://bx:ch-url-password@127.0.0.1:1/',
     });
-    expect(secret.code).to.equal(3);
-    expect(secret.stderr).to.match(
-      /^verify: ClickHouse is not reachable at http:\/\/127\.0\.0\.1:1 \(CLICKHOUSE_URL\)/,
-    );
+    expect(secret.code).to.equal(2);
+    expect(secret.stderr).to.match(/^verify: Invalid configuration: CLICKHOUSE_URL: .*CLICKHOUSE_PASSWORD/);
     expect(secret.stdout + secret.stderr).not.to.contain('ch-url-password');
     const redis = await verify(['--export-id', id, ...RANGE], { ...env(), REDIS_URL: 'redis://127.0.0.1:1' });
     expect(redis.code).to.equal(3);
