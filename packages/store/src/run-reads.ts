@@ -1,0 +1,221 @@
+import type { Run, RunReceipt, RunStatus } from '@bx/core';
+import { callScript, type RedisClient } from '@bx/redis';
+import { EXPORTED_BLOCK_SLOTS, EXPORTED_SLOT_MS, exportedBlockOf, intervalStartOfRun, type StoreKeys } from './keys';
+import { parseRun } from './run-record';
+
+/** A run record's status and interval end, as far as deciding whether an interval is done needs. */
+export interface RunCoverage {
+  status: RunStatus;
+  /** data_interval_end, epoch ms. */
+  end: number;
+}
+
+export interface ListRunsOptions {
+  status?: RunStatus;
+  limit: number;
+  /** Only runs whose interval starts before this (epoch ms): the page cursor or range end. */
+  before?: number;
+  /** Only runs whose interval starts at or after this (epoch ms). */
+  from?: number;
+}
+
+/** What the reconciler reads of a run: its status, interval and receipt. */
+export interface RunReceiptView {
+  id: string;
+  status: RunStatus;
+  /** The interval, epoch ms. */
+  start: number;
+  end: number;
+  receipt: RunReceipt | null;
+}
+
+/**
+ * What the store reads of run records, without changing them: the records,
+ * their statuses and intervals, lists and the intervals known exported after
+ * retention. RunRepository adds the writes, each a Lua script.
+ */
+export abstract class RunReads {
+  constructor(
+    protected readonly redis: RedisClient,
+    protected readonly keys: StoreKeys,
+  ) {}
+
+  async get(id: string): Promise<Run | null> {
+    return parseRun(await this.redis.hgetall(this.keys.run(id)));
+  }
+
+  async getMany(ids: readonly string[]): Promise<Array<Run | null>> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.run(id));
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([err, hash]) => {
+      if (err) throw err;
+      return parseRun(hash as Record<string, string>);
+    });
+  }
+
+  /** Ids of an export's runs whose interval starts in `[from, to)` (epoch ms), oldest first. */
+  async idsBetween(exportId: string, from: number, to: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.exportRuns(exportId), from, `(${to}`);
+  }
+
+  /** `idsBetween` of many exports in one round trip, in their order. */
+  async idsBetweenMany(ranges: ReadonlyArray<{ exportId: string; from: number; to: number }>): Promise<string[][]> {
+    if (ranges.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const r of ranges) pipeline.zrangebyscore(this.keys.exportRuns(r.exportId), r.from, `(${r.to}`);
+    return ((await pipeline.exec()) ?? []).map(([err, ids]) => {
+      if (err) throw err;
+      return ids as string[];
+    });
+  }
+
+  /** Status, interval and receipt of many runs, without the rest of their records; one script call per 5,000. */
+  async receipts(ids: readonly string[]): Promise<RunReceiptView[]> {
+    const out: RunReceiptView[] = [];
+    for (let i = 0; i < ids.length; i += 5000) {
+      const chunk = ids.slice(i, i + 5000);
+      const values = (await callScript(
+        this.redis,
+        'run-receipts',
+        chunk.map((id) => this.keys.run(id)),
+        [],
+      )) as string[];
+      chunk.forEach((id, k) => {
+        const [status, end, receipt] = [values[3 * k], values[3 * k + 1], values[3 * k + 2]];
+        if (!status || !end) return;
+        out.push({
+          id,
+          status: status as RunStatus,
+          start: intervalStartOfRun(id),
+          end: Number(end),
+          receipt: receipt ? (JSON.parse(receipt) as RunReceipt) : null,
+        });
+      });
+    }
+    return out;
+  }
+
+  /** Status of many runs in one round trip (null: no record). */
+  async statuses(ids: readonly string[]): Promise<Array<RunStatus | null>> {
+    const out: Array<RunStatus | null> = [];
+    for (let i = 0; i < ids.length; i += 5000) {
+      const pipeline = this.redis.pipeline();
+      for (const id of ids.slice(i, i + 5000)) pipeline.hget(this.keys.run(id), 'status');
+      for (const [err, value] of (await pipeline.exec()) ?? []) {
+        if (err) throw err;
+        out.push((value as RunStatus | null) ?? null);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Status and interval end of many runs in one round trip per 5,000 (null:
+   * no record): an interval is done only when its run Completed with the same end.
+   */
+  async coverage(ids: readonly string[]): Promise<Array<RunCoverage | null>> {
+    const out: Array<RunCoverage | null> = [];
+    for (let i = 0; i < ids.length; i += 5000) {
+      const pipeline = this.redis.pipeline();
+      for (const id of ids.slice(i, i + 5000)) pipeline.hmget(this.keys.run(id), 'status', 'data_interval_end');
+      for (const [err, value] of (await pipeline.exec()) ?? []) {
+        if (err) throw err;
+        const [status, end] = value as [string | null, string | null];
+        out.push(status && end ? { status: status as RunStatus, end: Date.parse(end) } : null);
+      }
+    }
+    return out;
+  }
+
+  /** Newest interval first. */
+  async list(exportId: string, opts: ListRunsOptions): Promise<Run[]> {
+    const runs: Run[] = [];
+    let max = opts.before === undefined ? '+inf' : `(${opts.before}`;
+    const min = opts.from === undefined ? '-inf' : String(opts.from);
+    const page = Math.max(opts.limit, 100);
+    for (;;) {
+      const ids = await this.redis.zrevrangebyscore(
+        this.keys.exportRuns(exportId),
+        max,
+        min,
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        page,
+      );
+      if (ids.length === 0) return runs;
+      const batch = await this.getMany(ids.filter((_, i) => i % 2 === 0));
+      for (const run of batch) {
+        if (run && (!opts.status || run.status === opts.status)) runs.push(run);
+        if (runs.length === opts.limit) return runs;
+      }
+      if (ids.length < page * 2) return runs;
+      max = `(${ids[ids.length - 1]}`;
+    }
+  }
+
+  /** Ids of an export's runs Scheduled, Running or FailedRetryable, oldest interval first (at most a window's worth). */
+  async unfinished(exportId: string): Promise<string[]> {
+    return this.redis.zrange(this.keys.unfinishedRuns(exportId), 0, -1);
+  }
+
+  /** How many of an export's runs are Scheduled, Running or FailedRetryable, per export. */
+  async unfinishedCounts(exportIds: readonly string[]): Promise<number[]> {
+    if (exportIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of exportIds) pipeline.zcard(this.keys.unfinishedRuns(id));
+    return ((await pipeline.exec()) ?? []).map(([err, n]) => {
+      if (err) throw err;
+      return Number(n);
+    });
+  }
+
+  /** Destination scratch state kept across attempts (e.g. open multipart uploads). */
+  async state<T>(id: string): Promise<T | null> {
+    const text = await this.redis.hget(this.keys.run(id), 'state');
+    return text ? (JSON.parse(text) as T) : null;
+  }
+
+  /** Ids of runs that finished before `before` (epoch ms), oldest first. */
+  async finishedBefore(before: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.finishedRuns, '-inf', `(${before}`, 'LIMIT', 0, limit);
+  }
+
+  /**
+   * Which of an export's intervals are known exported though their run
+   * records are gone (retention), as exactly those intervals: every 5-minute
+   * slot of one covered, a bound at both its ends and none between (the
+   * export's bitmaps, lua/includes/slots.lua). Reads each block once.
+   */
+  async knownExported(exportId: string, spans: ReadonlyArray<{ start: number; end: number }>): Promise<boolean[]> {
+    const blocks = new Map<number, { cover: Buffer; bounds: Buffer | null }>();
+    for (const span of spans)
+      for (const b of [exportedBlockOf(span.start), exportedBlockOf(span.start) + 1])
+        if (!blocks.has(b)) {
+          const [cover, bounds] = await Promise.all([
+            this.redis.getBuffer(this.keys.exportedBlock(exportId, b)),
+            this.redis.getBuffer(this.keys.exportedBounds(exportId, b)),
+          ]);
+          blocks.set(b, { cover: cover ?? Buffer.alloc(0), bounds });
+        }
+    const isSet = (slot: number, which: 'cover' | 'bounds') => {
+      const block = Math.floor(slot / EXPORTED_BLOCK_SLOTS);
+      const bit = slot - block * EXPORTED_BLOCK_SLOTS;
+      const bytes = blocks.get(block)?.[which] ?? Buffer.alloc(0);
+      return bit >> 3 < bytes.length && (bytes[bit >> 3]! & (0x80 >> (bit & 7))) !== 0;
+    };
+    return spans.map((span) => {
+      const a = Math.floor(span.start / EXPORTED_SLOT_MS);
+      const b = Math.ceil(span.end / EXPORTED_SLOT_MS);
+      for (let slot = a; slot < b; slot++) if (!isSet(slot, 'cover')) return false;
+      // Marks of a version that kept no bounds: every slot covered is all they tell.
+      const first = exportedBlockOf(span.start);
+      if (blocks.get(first)!.bounds === null && blocks.get(first + 1)!.bounds === null) return true;
+      if (!isSet(a, 'bounds') || !isSet(b, 'bounds')) return false;
+      for (let slot = a + 1; slot < b; slot++) if (isSet(slot, 'bounds')) return false;
+      return true;
+    });
+  }
+}
