@@ -91,15 +91,15 @@ function leanMultipart(store) {
         etags.update(Buffer.from(await fs.readFile(`${partPath}.md5`, 'utf8'), 'hex'));
         const part = await fs.open(partPath, 'r');
         try {
-          const { size: n } = await part.stat();
-          if (n > buffer.length) buffer = Buffer.allocUnsafeSlow(n);
-          for (let at = 0; at < n;) {
-            const { bytesRead } = await part.read(buffer, at, n - at, at);
+          const { size: partSize } = await part.stat();
+          if (partSize > buffer.length) buffer = Buffer.allocUnsafeSlow(partSize);
+          for (let at = 0; at < partSize;) {
+            const { bytesRead } = await part.read(buffer, at, partSize - at, at);
             if (bytesRead === 0) throw new Error(`part ${partPath} ended early`);
             at += bytesRead;
           }
-          for (let at = 0; at < n;) at += (await out.write(buffer, at, n - at)).bytesWritten;
-          size += n;
+          for (let at = 0; at < partSize;) at += (await out.write(buffer, at, partSize - at)).bytesWritten;
+          size += partSize;
         } finally {
           await part.close();
         }

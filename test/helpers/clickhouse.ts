@@ -1,5 +1,5 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import type { ClickHouseSource } from '@bx/clickhouse';
+import { ClickHouseSource, type ClickHouseSourceOptions } from '@bx/clickhouse';
 import { buildEventsQuery, eventsModel, type EventsQuery } from '@bx/model-events';
 import type { BatchFormat, EventBatch } from '@bx/batch';
 import type { ModelPlugin } from '@bx/core';
@@ -37,6 +37,17 @@ CREATE TABLE ${db}.${table} (
  */
 export function testClickHouseClient(): ClickHouseClient {
   return createClient({ url: testEnv.CLICKHOUSE_URL, keep_alive: { enabled: false } });
+}
+
+/** The product's ClickHouse source on the test server (user `default`, no password, 60 s per query unless given). */
+export function testClickHouseSource(opts: Partial<ClickHouseSourceOptions> = {}): ClickHouseSource {
+  return new ClickHouseSource({
+    url: testEnv.CLICKHOUSE_URL,
+    username: 'default',
+    password: '',
+    requestTimeoutMs: 60_000,
+    ...opts,
+  });
 }
 
 /** A fresh database on the real ClickHouse server, with an events table; drop() removes it. */

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { TestClickHouse, queryLogEntry } from '../helpers/clickhouse';
-import { testEnv } from '../helpers/env';
+import { TestClickHouse, queryLogEntry, testClickHouseSource } from '../helpers/clickhouse';
 import { chTime, makeEvent } from '../helpers/events';
 
 const START = Date.parse('2024-01-01T10:00:00Z');
@@ -20,12 +19,7 @@ describe("a run's query and ClickHouse's cache of decompressed blocks (real Clic
         Array.from({ length: 3 }, () => makeEvent({ inserted_at: chTime('2024-01-01T10:10:00Z'), team_id: team })),
       ),
     );
-    sut = new ClickHouseSource({
-      url: testEnv.CLICKHOUSE_URL,
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 30_000,
-    });
+    sut = testClickHouseSource({ requestTimeoutMs: 30_000 });
   });
   after(async () => {
     await sut.close();

@@ -5,7 +5,7 @@ import { buildEventsQuery } from '@bx/model-events';
 import { parseInput } from '@bx/core';
 import { s3ConfigSchema, type S3Config } from '@bx/destination-s3';
 import { S3Destination } from '@bx/destination-s3';
-import { TestClickHouse } from '../helpers/clickhouse';
+import { TestClickHouse, testClickHouseSource } from '../helpers/clickhouse';
 import { readParquet } from '../helpers/duckdb';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { chTime, expectedRecord, makeEvent } from '../helpers/events';
@@ -44,12 +44,7 @@ describe('a row of 40 MiB, from ClickHouse to S3 in every format', function () {
   before(async () => {
     ch = await new TestClickHouse().setup();
     await ch.insert(events);
-    source = new ClickHouseSource({
-      url: testEnv.CLICKHOUSE_URL,
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 60_000,
-    });
+    source = testClickHouseSource();
     client = testS3Client();
     bucket = await createBucket(client);
   });

@@ -6,8 +6,7 @@ import { readBackDestination } from '@bx/destinations';
 import { eventsModel } from '@bx/model-events';
 import { PostgresDestination } from '@bx/destination-postgres';
 import { SnowflakeDestination } from '@bx/destination-snowflake';
-import { TestClickHouse } from '../helpers/clickhouse';
-import { testEnv } from '../helpers/env';
+import { TestClickHouse, testClickHouseSource } from '../helpers/clickhouse';
 import { chTime, makeEvent } from '../helpers/events';
 import { TestPostgres } from '../helpers/postgres';
 import { MemoryRunState, runContext, sourceConfig } from '../helpers/run-context';
@@ -44,12 +43,7 @@ describe('EVENTS_INTERVAL_COLUMN=timestamp: table destinations replace intervals
   before(async () => {
     ch = await new TestClickHouse().setup();
     await ch.insert(events);
-    source = new ClickHouseSource({
-      url: testEnv.CLICKHOUSE_URL,
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 60_000,
-    });
+    source = testClickHouseSource();
     pg = await new TestPostgres().setup();
     sf = await startSnowflakeServer({ users: { loader: 'loader-password' } });
     config = { ...sourceConfig(ch.database, ch.table), EVENTS_INTERVAL_COLUMN: 'timestamp' };

@@ -6,7 +6,7 @@ import { buildEventsQuery } from '@bx/model-events';
 import { parseInput } from '@bx/core';
 import { S3Destination, s3ConfigSchema } from '@bx/destination-s3';
 import { PostgresDestination } from '@bx/destination-postgres';
-import { TestClickHouse } from '../helpers/clickhouse';
+import { TestClickHouse, testClickHouseSource } from '../helpers/clickhouse';
 import { readParquet } from '../helpers/duckdb';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { chTime, makeEvent } from '../helpers/events';
@@ -61,12 +61,7 @@ describe('JSON columns over several lines keep their values exactly, ClickHouse 
   before(async () => {
     ch = await new TestClickHouse().setup();
     await ch.insert(events);
-    source = new ClickHouseSource({
-      url: testEnv.CLICKHOUSE_URL,
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 60_000,
-    });
+    source = testClickHouseSource();
     client = testS3Client();
     bucket = await createBucket(client);
     pg = await new TestPostgres().setup();

@@ -8,7 +8,7 @@ import { Reconciler } from '@bx/operations';
 import { Scheduler } from '@bx/scheduler';
 import { createRunProcessor } from '@bx/worker';
 import { ApiHarness } from '../helpers/api-harness';
-import { TestClickHouse } from '../helpers/clickhouse';
+import { TestClickHouse, testClickHouseSource } from '../helpers/clickhouse';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { chTime, makeEvent } from '../helpers/events';
 import { createBucket, testS3Client } from '../helpers/s3';
@@ -50,12 +50,7 @@ describe('GET /metrics', () => {
     await ch.insert(
       Array.from({ length: 5 }, () => makeEvent({ team_id: 7, inserted_at: chTime(iso(hour - 3 * HOUR)) })),
     );
-    source = new ClickHouseSource({
-      url: testEnv.CLICKHOUSE_URL,
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 10_000,
-    });
+    source = testClickHouseSource({ requestTimeoutMs: 10_000 });
     const bucket = await createBucket(testS3Client());
 
     const create = async (bucketName: string, startAt: string | null) => {

@@ -6,7 +6,6 @@ import type { BatchFormat } from '@bx/batch';
 import type { ChdbSession } from '../modern-engine/chdb';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { testEnv } from '../helpers/env';
 import {
   byDistinctId,
   EXPECTED,
@@ -18,7 +17,7 @@ import {
   type PersonRecord,
 } from '../helpers/person-scenarios';
 import { TestPersons, type MappingRow, type PersonRow } from '../helpers/persons';
-import { queryLogEntry } from '../helpers/clickhouse';
+import { queryLogEntry, testClickHouseSource } from '../helpers/clickhouse';
 import { sourceConfig } from '../helpers/run-context';
 
 const format = personsModel.format() as BatchFormat;
@@ -121,12 +120,7 @@ describe('persons query reads only the persons in question (18.16, query_log)', 
     for (const i of [10, 2000, 3999]) persons.push(personRow(id(i), 1, '2024-03-01 10:30:00'));
     for (const i of [20, 1500, 3000]) mappings.push(mappingRow(`user-${i}-0`, id(i + 1), 1, '2024-03-01 10:30:00'));
     await ch.insert({ persons, mappings });
-    source = new ClickHouseSource({
-      url: testEnv.CLICKHOUSE_URL,
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 60_000,
-    });
+    source = testClickHouseSource();
   });
   after(async () => {
     await source.close();

@@ -5,8 +5,7 @@ import { buildEventsQuery } from '@bx/model-events';
 import type { EventBatch, RunContext } from '@bx/batch';
 import { PermanentError, RetryableError, type EventRow } from '@bx/core';
 import { PostgresDestination, type PostgresDestinationOptions } from '@bx/destination-postgres';
-import { TestClickHouse } from '../helpers/clickhouse';
-import { testEnv } from '../helpers/env';
+import { TestClickHouse, testClickHouseSource } from '../helpers/clickhouse';
 import { asRows, chTime, makeEvent, rowBatches, type SourceEvent } from '../helpers/events';
 import { TestPostgres, byUuid, storedRow } from '../helpers/postgres';
 import { MemoryRunState, runContext } from '../helpers/run-context';
@@ -63,12 +62,7 @@ describe('Postgres destination on the real PostgreSQL server', function () {
     pg = await new TestPostgres().setup();
     ch = await new TestClickHouse().setup();
     await ch.insert([...events, ...neighbours]);
-    source = new ClickHouseSource({
-      url: testEnv.CLICKHOUSE_URL,
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 60_000,
-    });
+    source = testClickHouseSource();
   });
   after(async () => {
     await source.close();

@@ -3,8 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { ClickHouseSource } from '@bx/clickhouse';
 import { buildEventsQuery } from '@bx/model-events';
 import { PostgresDestination } from '@bx/destination-postgres';
-import { TestClickHouse } from '../helpers/clickhouse';
-import { testEnv } from '../helpers/env';
+import { TestClickHouse, testClickHouseSource } from '../helpers/clickhouse';
 import { TestPostgres } from '../helpers/postgres';
 import { runContext } from '../helpers/run-context';
 
@@ -157,13 +156,7 @@ describe('Postgres destination: values PostgreSQL refuses, from the real ClickHo
         clickhouse_settings: { max_query_size: '16000000' },
       });
     }
-    source = new ClickHouseSource({
-      url: testEnv.CLICKHOUSE_URL,
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 60_000,
-      batchBytes: 4096,
-    });
+    source = testClickHouseSource({ batchBytes: 4096 });
   });
   after(async () => {
     await source.close();
