@@ -112,6 +112,27 @@ describe('events tables whose columns have other types than the contract (18.16)
       expect(records).to.deep.equal(expected(e));
     });
   }
+
+  it('filters an Enum8 event column by names it does not hold', async () => {
+    // ClickHouse refused `event IN ('zzz')` on an Enum8 (Unknown element, code 49): every attempt failed.
+    const table = 'odd_enum_filter';
+    await ch.client.command({
+      query: `CREATE TABLE ${ch.database}.${table} (${tables['Enum8, FixedString, UInt64 and a DateTime inserted_at']})
+        ENGINE = MergeTree() ORDER BY tuple()`,
+    });
+    const rows = ['a', 'b'].map((event) => makeEvent({ inserted_at: '2024-01-01 10:08:00', team_id: 1, event }));
+    await ch.client.insert({ table: `${ch.database}.${table}`, values: rows, format: 'JSONEachRow' });
+    const q = { database: ch.database, table, intervalColumn: 'inserted_at', teamId: 1, start: START, end: END };
+    const events = async (filters: { includeEvents?: string[]; excludeEvents?: string[] }) => {
+      const names: string[] = [];
+      for await (const batch of eventBatches(sut, { ...q, ...filters }))
+        names.push(...batch.rows().map((r) => r.event));
+      return names.sort();
+    };
+    expect(await events({ includeEvents: ['a', 'zzz'] })).to.deep.equal(['a']);
+    expect(await events({ excludeEvents: ['zzz', "it's"] })).to.deep.equal(['a', 'b']);
+    expect(await events({ includeEvents: ['zzz'] })).to.deep.equal([]);
+  });
 });
 
 describe('events tables with LowCardinality and Nullable DateTime64 columns (modern engine, chdb)', () => {

@@ -152,8 +152,10 @@ export function buildEventsQuery(
     ? `team_id IN (${q.teams.map(integerLiteral).join(', ')})`
     : `team_id = ${integerLiteral(q.teamId)}`;
   const where = [team, `${column} >= toDateTime(${seconds(q.start)})`, `${column} < toDateTime(${seconds(q.end)})`];
-  if (q.includeEvents?.length) where.push(`event IN (${q.includeEvents.map(quoteString).join(', ')})`);
-  if (q.excludeEvents?.length) where.push(`event NOT IN (${q.excludeEvents.map(quoteString).join(', ')})`);
+  // As text where event is not a String: an Enum refuses a name it does not hold (code 49), on every attempt.
+  const event = textExpression('event', 'event', types?.get('event'));
+  if (q.includeEvents?.length) where.push(`${event} IN (${q.includeEvents.map(quoteString).join(', ')})`);
+  if (q.excludeEvents?.length) where.push(`${event} NOT IN (${q.excludeEvents.map(quoteString).join(', ')})`);
   const binary = SELECTED.filter(([field]) => layout[field] !== FieldEncoding.TEXT);
   if (binary.length) {
     if (!types) throw new TypeError('a binary layout needs the column types it was made from');
