@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EVENTS_DDL_BY_TEAM, EVENTS_DDL_MODERN, eventBatches, TestClickHouse } from '../helpers/clickhouse';
-import { chdbSession, type ChdbSession } from '../modern-engine/chdb';
+import { chdbColumnTypes, chdbSession, type ChdbSession } from '../modern-engine/chdb';
 import { testEnv } from '../helpers/env';
 import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
 import { TcpFaultProxy } from '../helpers/tcp-fault-proxy';
@@ -137,19 +137,7 @@ describe('the column types guard on a modern engine (chdb, DateTime64(6))', () =
   });
 
   it('passes rows when the types are the ones read, and refuses them once a type changed', () => {
-    const read = () =>
-      new Map(
-        String(
-          session.query(
-            "SELECT name, type FROM system.columns WHERE database = 'analytics' AND table = 'events'",
-            'JSONEachRow',
-          ),
-        )
-          .trim()
-          .split('\n')
-          .map((line) => JSON.parse(line) as { name: string; type: string })
-          .map((c) => [c.name, c.type]),
-      );
+    const read = () => chdbColumnTypes(session, 'analytics', 'events');
     const types = read();
     const layout = eventsLayout(types);
     expect(layout[Field.timestamp]).to.equal(FieldEncoding.DATE_TIME64 | (6 << 4));

@@ -29,7 +29,7 @@ describe('include_events and exclude_events are bounded (100 names of at most 20
   });
 
   for (const field of ['include_events', 'exclude_events']) {
-    it(`refuses 101 names or a name of 201 characters in ${field}, naming the field`, async () => {
+    it(`refuses 101 names, a name of 201 characters or a lone surrogate in ${field}, naming the field`, async () => {
       const many = await sut.call('POST', '/api/exports', body({ [field]: names(101) }));
       expect(many.status).to.equal(400);
       expect(many.json.error.details).to.deep.equal([{ field, message: 'at most 100 event names' }]);
@@ -37,6 +37,13 @@ describe('include_events and exclude_events are bounded (100 names of at most 20
       expect(long.status).to.equal(400);
       expect(long.json.error.details).to.deep.equal([
         { field: `${field}.1`, message: 'an event name has at most 200 characters' },
+      ]);
+      // A lone surrogate reached ClickHouse as U+FFFD and matched the events named so; a valid pair is a name.
+      const lone = await sut.call('POST', '/api/exports', body({ [field]: ['\ud800', 'a\udc00', '😀'] }));
+      expect(lone.status).to.equal(400);
+      expect(lone.json.error.details).to.deep.equal([
+        { field: `${field}.0`, message: 'must be valid Unicode (a lone surrogate is no event name)' },
+        { field: `${field}.1`, message: 'must be valid Unicode (a lone surrogate is no event name)' },
       ]);
       const created = await sut.call('POST', '/api/exports', body({}));
       const patched = await sut.call('PATCH', `/api/exports/${created.json.id}`, { body: { [field]: names(101) } });

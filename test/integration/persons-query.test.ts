@@ -91,6 +91,44 @@ describe('persons query on the real ClickHouse 18.16 server', function () {
     expect(await exported(I1, 5)).to.deep.equal(unmerged);
   });
 
+  it('of rows with equal versions takes the one written last (latest _timestamp), merged or not', async () => {
+    // ReplacingMergeTree keeps the last row written of equal versions; argMax by version alone kept
+    // whichever it read first, the earlier row of a part: before the merge the run exported the old
+    // mapping and properties, after it the new ones.
+    const [p1, p2] = ['31000000-0000-4000-8000-000000000001', '31000000-0000-4000-8000-000000000002'];
+    const person = (id: string, name: string, ts: string): PersonRow => ({
+      id,
+      team_id: 6,
+      properties: JSON.stringify({ name }),
+      is_identified: 0,
+      is_deleted: 0,
+      version: 4,
+      created_at: '2024-03-01 09:00:00',
+      _timestamp: `2024-03-01 ${ts}`,
+    });
+    const mapping = (person_id: string, ts: string): MappingRow => ({
+      team_id: 6,
+      distinct_id: 'tie',
+      person_id,
+      is_deleted: 0,
+      version: 7,
+      _timestamp: `2024-03-01 ${ts}`,
+    });
+    // In one insert (one part) and across parts: the later row second.
+    await ch.insert({
+      persons: [person(p1, 'old', '10:05:00'), person(p1, 'new', '10:06:00')],
+      mappings: [mapping(p2, '10:05:00')],
+    });
+    await ch.insert({ persons: [person(p2, 'old', '10:05:00')], mappings: [mapping(p1, '10:07:00')] });
+    await ch.insert({ persons: [person(p2, 'newer', '10:08:00')] });
+    const unmerged = await exported(I1, 6);
+    expect(unmerged.map((r) => [r.distinct_id, r.person_id, r.properties, r._inserted_at])).to.deep.equal([
+      ['tie', p1, { name: 'new' }, '2024-03-01T10:07:00+00:00'],
+    ]);
+    await ch.optimize();
+    expect(await exported(I1, 6)).to.deep.equal(unmerged);
+  });
+
   it("keeps to the team's own rows", async () => {
     const team2 = await exported(I1, 2);
     expect(team2.map((r) => [r.distinct_id, r.properties])).to.deep.equal([['a', { name: 'team 2' }]]);

@@ -139,6 +139,24 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     expect(stored()).to.deep.equal(expected(neighbours));
   });
 
+  it('loads properties whose objects have a key twice, keeping the last value (ALLOW_DUPLICATE = TRUE)', async () => {
+    // Snowflake's JSON parser refuses an object with a key twice unless the file format allows it,
+    // and ON_ERROR = ABORT_STATEMENT then failed the interval on every attempt. ClickHouse holds such
+    // text as any other, and JSON Lines and Postgres keep it (JSONB keeps the last value).
+    const twice = [
+      makeEvent({ inserted_at: chTime('2024-01-01T10:10:00Z'), properties: '{"a":1,"a":2}' }),
+      makeEvent({
+        inserted_at: chTime('2024-01-01T10:11:00Z'),
+        properties: '{"n":{"k":"x","\\u006b":"y"},"list":[{"a":1},{"a":2}]}',
+        person_properties: '{"email":"a@b","email":"c@d"}',
+      }),
+    ];
+    const result = await sut().write(batches(asRows(twice)), ctx());
+    expect(result.records).to.equal(2);
+    expect(stored()).to.deep.equal(expected(twice));
+    expect(stored().map((r) => r.properties)).to.deep.include.members([{ a: 2 }]);
+  });
+
   it('after a crash between PUT and COPY, the next attempt removes the staged files and loads once', async () => {
     // The first attempt stages its files, then never gets to load them: its BEGIN never returns,
     // and it gives up without cleaning up, as a killed worker would.

@@ -23,3 +23,15 @@ export function chdbSession(path: string): ChdbSession {
   const { Session } = require(entry) as { Session: new (path: string) => ChdbSession };
   return new Session(path);
 }
+
+/** The column types of `database.table` in chdb's system.columns (name → type), as columnTypes reads them. */
+export function chdbColumnTypes(session: ChdbSession, database: string, table: string): Map<string, string> {
+  const sql = `SELECT name, type FROM system.columns WHERE database = '${database}' AND table = '${table}'`;
+  return new Map(
+    String(session.query(sql, 'JSONEachRow'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { name: string; type: string })
+      .map((c) => [c.name, c.type]),
+  );
+}

@@ -52,6 +52,9 @@ export const instant = z
     return parsed.toUTC().toISO()!;
   });
 
+/** A UTF-16 surrogate without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Most names `include_events` or `exclude_events` may hold. */
 export const MAX_EVENT_NAMES = 100;
 /** Longest event name in `include_events` or `exclude_events`, in characters. */
@@ -64,7 +67,10 @@ const eventNames = z
     z
       .string()
       .min(1, 'an event name may not be empty')
-      .max(MAX_EVENT_NAME_LENGTH, `an event name has at most ${MAX_EVENT_NAME_LENGTH} characters`),
+      .max(MAX_EVENT_NAME_LENGTH, `an event name has at most ${MAX_EVENT_NAME_LENGTH} characters`)
+      // JSON can carry "\ud800", but SQL text is UTF-8: it reached ClickHouse as U+FFFD, and the
+      // filter matched (or excluded) the events named "\uFFFD" instead of none.
+      .refine((name) => !LONE_SURROGATE.test(name), 'must be valid Unicode (a lone surrogate is no event name)'),
   )
   .max(MAX_EVENT_NAMES, `at most ${MAX_EVENT_NAMES} event names`)
   .describe(`At most ${MAX_EVENT_NAMES} names of 1 to ${MAX_EVENT_NAME_LENGTH} characters`);

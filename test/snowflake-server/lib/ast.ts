@@ -91,6 +91,8 @@ export type Stmt =
       pattern?: string;
       compression: string; // AUTO | GZIP | BZ2 | BROTLI | ZSTD | DEFLATE | RAW_DEFLATE | NONE
       matchByColumnName: 'NONE' | 'CASE_SENSITIVE' | 'CASE_INSENSITIVE';
+      /** FILE_FORMAT's ALLOW_DUPLICATE (default FALSE: an object with a key twice fails the COPY). */
+      allowDuplicate: boolean;
       purge: boolean;
       force: boolean;
     }

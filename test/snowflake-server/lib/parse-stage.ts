@@ -55,6 +55,7 @@ export function parseCopy(p: TokenStream): Stmt {
     stage,
     compression: 'AUTO',
     matchByColumnName: 'NONE',
+    allowDuplicate: false,
     purge: false,
     force: false,
   };
@@ -80,7 +81,8 @@ export function parseCopy(p: TokenStream): Stmt {
         else if (fk === 'COMPRESSION') {
           if (!COPY_COMPRESSIONS.includes(fv)) p.fail(`COMPRESSION = ${fv} is not a compression`);
           c.compression = fv;
-        } else p.fail(`file format option ${fk} not supported`);
+        } else if (fk === 'ALLOW_DUPLICATE') c.allowDuplicate = fv === 'TRUE';
+        else p.fail(`file format option ${fk} not supported`);
         p.op(',');
       }
     } else if (key === 'MATCH_BY_COLUMN_NAME') {

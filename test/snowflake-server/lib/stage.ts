@@ -10,7 +10,7 @@ import * as zstd from 'zstd-napi';
 import type { StageRef, Stmt } from './ast';
 import { notExists, type Engine, type QueryResult, type Session, type Table } from './engine';
 import { SqlError } from './lexer';
-import { coerce, type Cell, type Json } from './values';
+import { coerce, duplicateKey, type Cell, type Json } from './values';
 
 export interface PutInfo {
   location: string; // absolute directory the SDK must copy the file into
@@ -176,6 +176,14 @@ export function runCopy(engine: Engine, s: Session, st: Extract<Stmt, { kind: 'c
           '100069',
           '22P02',
           `Error parsing JSON: ${(err as Error).message}\n  File '${rel}', line ${i + 1}`,
+        );
+      }
+      const duplicate = st.allowDuplicate ? undefined : duplicateKey(line);
+      if (duplicate !== undefined) {
+        throw new SqlError(
+          '100069',
+          '22P02',
+          `Error parsing JSON: duplicate object attribute ${JSON.stringify(duplicate)}\n  File '${rel}', line ${i + 1}`,
         );
       }
       rows.push(toRow(t, doc, st.matchByColumnName, rel));

@@ -226,3 +226,35 @@ export function cellForTest(c: Cell): unknown {
   if (c !== null && typeof c === 'object') return c.variant;
   return c;
 }
+
+/**
+ * The first key an object of valid JSON `text` has twice (after unescaping:
+ * `"a"` and `"\u0061"` are one key), if any. Snowflake's JSON parser refuses
+ * such a document unless the file format says ALLOW_DUPLICATE = TRUE (then
+ * the last value is kept, as JSON.parse keeps it).
+ */
+export function duplicateKey(text: string): string | undefined {
+  const objects: Array<Set<string> | null> = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
+      if (expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        const keys = objects[objects.length - 1]!;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b) {
+      objects.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b) objects.push(null);
+    else if (c === 0x7d || c === 0x5d) objects.pop();
+    else if (c === 0x2c) expectKey = objects[objects.length - 1] != null;
+  }
+  return undefined;
+}

@@ -1,7 +1,7 @@
 import { RetryableError, utcTimestamp, type ReceiptRow } from '@bx/core';
 import { writeReceipt } from './receipts-table';
 import type { SnowflakeSession } from './snowflake-session';
-import { quoteIdentifier, tableStage } from './sql-text';
+import { COPY_JSON_OPTIONS, quoteIdentifier, tableStage } from './sql-text';
 
 export interface IntervalLoad {
   table: string;
@@ -48,9 +48,7 @@ export async function replaceIntervalRows(session: SnowflakeSession, load: Inter
     );
     if (load.files.length > 0) {
       const results = await session.query<CopyResult>(
-        `COPY INTO ${table} FROM ${tableStage(load.table, load.folder)}` +
-          ` FILE_FORMAT = (TYPE = 'JSON' COMPRESSION = 'ZSTD') MATCH_BY_COLUMN_NAME = CASE_SENSITIVE` +
-          ` PURGE = TRUE ON_ERROR = ABORT_STATEMENT`,
+        `COPY INTO ${table} FROM ${tableStage(load.table, load.folder)}` + ` ${COPY_JSON_OPTIONS}`,
         'COPY INTO',
       );
       verifyCopy(results, load);

@@ -6,6 +6,17 @@ export function quoteIdentifier(name: string): string {
 }
 
 /**
+ * The COPY options of a load of the staged JSON Lines files (zstd). ALLOW_DUPLICATE:
+ * Snowflake's JSON parser refuses an object with a key twice by default, and
+ * ON_ERROR = ABORT_STATEMENT then failed the interval on every attempt for one
+ * event whose properties text (as ClickHouse holds it) repeats a key; with it
+ * the last value is kept, as JSONB and JSON.parse keep it.
+ */
+export const COPY_JSON_OPTIONS =
+  `FILE_FORMAT = (TYPE = 'JSON' COMPRESSION = 'ZSTD' ALLOW_DUPLICATE = TRUE) MATCH_BY_COLUMN_NAME = CASE_SENSITIVE` +
+  ` PURGE = TRUE ON_ERROR = ABORT_STATEMENT`;
+
+/**
  * A database, schema, warehouse or role name as Snowflake users write it: a
  * plain name stays unquoted (Snowflake folds it to upper case, so `analytics`
  * finds `ANALYTICS`), an already quoted name is kept exactly, and anything

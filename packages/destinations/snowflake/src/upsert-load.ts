@@ -2,7 +2,7 @@ import type { ModelSchema, ReceiptRow, TableLoad } from '@bx/core';
 import { verifyCopy } from './interval-load';
 import { writeReceipt } from './receipts-table';
 import type { SnowflakeSession } from './snowflake-session';
-import { quoteIdentifier, tableStage } from './sql-text';
+import { COPY_JSON_OPTIONS, quoteIdentifier, tableStage } from './sql-text';
 
 type Upsert = Extract<TableLoad, { kind: 'upsert' }>;
 
@@ -65,9 +65,7 @@ export async function upsertRows(session: SnowflakeSession, load: UpsertLoad): P
   await session.query(`CREATE TEMPORARY TABLE ${quoteIdentifier(staging)} LIKE ${table}`, 'CREATE STAGING TABLE');
   try {
     const results = await session.query<Parameters<typeof verifyCopy>[0][number]>(
-      `COPY INTO ${quoteIdentifier(staging)} FROM ${tableStage(load.table, load.folder)}` +
-        ` FILE_FORMAT = (TYPE = 'JSON' COMPRESSION = 'ZSTD') MATCH_BY_COLUMN_NAME = CASE_SENSITIVE` +
-        ` PURGE = TRUE ON_ERROR = ABORT_STATEMENT`,
+      `COPY INTO ${quoteIdentifier(staging)} FROM ${tableStage(load.table, load.folder)}` + ` ${COPY_JSON_OPTIONS}`,
       'COPY INTO',
     );
     verifyCopy(results, load);

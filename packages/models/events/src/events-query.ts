@@ -73,6 +73,8 @@ export function eventsLayout(types: ReadonlyMap<string, string>): Uint8Array {
   for (const f of [field('timestamp'), field('created_at'), field('inserted_at')]) {
     const type = /^(?:Nullable\((.*)\)|(.*))$/.exec(types.get(FIELD_COLUMNS[f]!) ?? '')!;
     const inner = type[1] ?? type[2]!;
+    // Only inserted_at is selected as Nullable (toNullable): a nullable timestamp or created_at is read as text.
+    if (type[1] !== undefined && f !== field('inserted_at')) continue;
     const dt64 = /^DateTime64\((\d)(?:, '[^']*')?\)$/.exec(inner);
     if (/^DateTime(?:\('[^']*'\))?$/.test(inner)) layout[f] = FieldEncoding.DATE_TIME;
     else if (dt64) layout[f] = dateTime64(Number(dt64[1]));
@@ -82,6 +84,38 @@ export function eventsLayout(types: ReadonlyMap<string, string>): Uint8Array {
 
 const FIELD_COLUMNS = SELECTED.map(([, column]) => column);
 
+/** The types RowBinary frames as a String, which a text field may select as it is. */
+const STRING_TYPES = new Set(['String', 'LowCardinality(String)']);
+
+/** What a text field of a Nullable column reads for NULL: the default of the contract's non-Nullable type. */
+const NULL_TEXT: Readonly<Record<string, string>> = {
+  uuid: '00000000-0000-0000-0000-000000000000',
+  person_id: '00000000-0000-0000-0000-000000000000',
+  timestamp: '1970-01-01 00:00:00',
+  created_at: '1970-01-01 00:00:00',
+};
+
+/**
+ * A text field's expression for a column of `type` (unknown: as the
+ * contract has it): a String as it is (`select`, toString() where the
+ * contract's type is not text), anything else through toString(), which
+ * RowBinary frames as a String (an Enum's name, a FixedString's bytes, a
+ * number's digits; a DateTime in UTC whatever its zone), a Nullable one's
+ * NULL as what the contract's non-Nullable type holds for a missing value
+ * ('' for text, which the record writes as null for JSON; the zero UUID;
+ * the epoch). team_id stays toInt64 (a Nullable one's NULL is 0, never
+ * selected). Else RowBinary framed the column's own type and the run failed
+ * on every attempt with 'ClickHouse stream broken'.
+ */
+function textExpression(column: string, select: string, type: string | undefined): string {
+  if (type === undefined || STRING_TYPES.has(type) || column === 'inserted_at') return select;
+  const nullable = /^(?:LowCardinality\()?Nullable\(/.test(type);
+  if (column === 'team_id') return nullable ? `ifNull(${select}, 0)` : select;
+  const instant = /^(?:Nullable\()?DateTime/.test(type) ? `toString(${quoteIdentifier(column)}, 'UTC')` : undefined;
+  const text = instant ?? (select.startsWith('toString(') ? select : `toString(${quoteIdentifier(column)})`);
+  return nullable ? `ifNull(${text}, ${quoteString(NULL_TEXT[column] ?? '')})` : text;
+}
+
 /**
  * The select list for `layout`, in the order `FORMAT RowBinary` frames it
  * (see row-binary-frames.ts): text fields as String (UUIDs and timestamps
@@ -90,8 +124,10 @@ const FIELD_COLUMNS = SELECTED.map(([, column]) => column);
  * and inserted_at always Nullable. No aliases: an alias named like a column
  * would replace that column in the WHERE clause.
  */
-function selectList(layout: Readonly<Uint8Array>): string {
-  return SELECTED.map(([field, , select]) => select(layout[field] === FieldEncoding.TEXT)).join(', ');
+function selectList(layout: Readonly<Uint8Array>, types?: ReadonlyMap<string, string>): string {
+  return SELECTED.map(([field, column, select]) =>
+    layout[field] === FieldEncoding.TEXT ? textExpression(column, select(true), types?.get(column)) : select(false),
+  ).join(', ');
 }
 
 /**
@@ -116,15 +152,17 @@ export function buildEventsQuery(
     ? `team_id IN (${q.teams.map(integerLiteral).join(', ')})`
     : `team_id = ${integerLiteral(q.teamId)}`;
   const where = [team, `${column} >= toDateTime(${seconds(q.start)})`, `${column} < toDateTime(${seconds(q.end)})`];
-  if (q.includeEvents?.length) where.push(`event IN (${q.includeEvents.map(quoteString).join(', ')})`);
-  if (q.excludeEvents?.length) where.push(`event NOT IN (${q.excludeEvents.map(quoteString).join(', ')})`);
+  // As text where event is not a String: an Enum refuses a name it does not hold (code 49), on every attempt.
+  const event = textExpression('event', 'event', types?.get('event'));
+  if (q.includeEvents?.length) where.push(`${event} IN (${q.includeEvents.map(quoteString).join(', ')})`);
+  if (q.excludeEvents?.length) where.push(`${event} NOT IN (${q.excludeEvents.map(quoteString).join(', ')})`);
   const binary = SELECTED.filter(([field]) => layout[field] !== FieldEncoding.TEXT);
   if (binary.length) {
     if (!types) throw new TypeError('a binary layout needs the column types it was made from');
     where.push(typesGuard(binary.map(([, column]) => [column, types.get(column) ?? ''] as const)));
   }
   return (
-    `SELECT ${selectList(layout)}\n` +
+    `SELECT ${selectList(layout, types)}\n` +
     `FROM ${quoteIdentifier(q.database)}.${quoteIdentifier(q.table)}\n` +
     `WHERE ${where.join('\n  AND ')}`
   );

@@ -58,7 +58,7 @@ export function buildPersonsChecksumsQuery(q: PersonsChecksumsQuery): string {
     SELECT
       distinct_id,
       tupleElement(bx_span, 1) AS bx_interval,
-      argMax(person_id, version) AS bx_person_id,
+      argMax(person_id, (version, _timestamp)) AS bx_person_id,
       max(toUInt32(_timestamp) >= tupleElement(bx_span, 1)) AS bx_mapping_touched
     FROM (${mappingRows}
     )

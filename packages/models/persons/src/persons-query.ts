@@ -27,6 +27,10 @@ export const PERSONS_QUERY_SETTINGS = { join_use_nulls: 0 } as const;
  *
  * - Latest means highest `version`, taken with argMax: parts may not be
  *   merged yet, and FINAL would merge the team's whole table per query.
+ *   Of rows with equal versions, the one with the latest `_timestamp`
+ *   (ReplacingMergeTree keeps the last written); argMax by version alone
+ *   kept whichever it read first, so a run before a merge and one after it
+ *   disagreed. Rows equal in both are told apart by nothing stored.
  * - Bounded on a team with millions of persons: the person table (the
  *   large one: properties) is read only for the persons in question, by its
  *   sort key (`id IN ...`), and the mapping table for the distinct_ids in
@@ -71,10 +75,10 @@ export function buildPersonsQuery(q: PersonsQuery): string {
   const latestMapping = `
     SELECT
       distinct_id,
-      argMax(person_id, version) AS bx_person_id,
+      argMax(person_id, (version, _timestamp)) AS bx_person_id,
       max(version) AS bx_mapping_version,
-      argMax(is_deleted, version) AS bx_mapping_deleted,
-      argMax(_timestamp, version) AS bx_mapping_at,
+      argMax(is_deleted, (version, _timestamp)) AS bx_mapping_deleted,
+      argMax(_timestamp, (version, _timestamp)) AS bx_mapping_at,
       max(_timestamp >= ${from}) AS bx_mapping_touched
     FROM ${mapping}
     WHERE ${team} AND ${before}
@@ -84,11 +88,11 @@ export function buildPersonsQuery(q: PersonsQuery): string {
   const latestPerson = `
     SELECT
       id AS bx_person_id,
-      argMax(properties, version) AS bx_properties,
+      argMax(properties, (version, _timestamp)) AS bx_properties,
       max(version) AS bx_person_version,
-      argMax(is_deleted, version) AS bx_person_deleted,
-      argMax(created_at, version) AS bx_created_at,
-      argMax(_timestamp, version) AS bx_person_at,
+      argMax(is_deleted, (version, _timestamp)) AS bx_person_deleted,
+      argMax(created_at, (version, _timestamp)) AS bx_created_at,
+      argMax(_timestamp, (version, _timestamp)) AS bx_person_at,
       max(_timestamp >= ${from}) AS bx_person_touched,
       toUInt8(1) AS bx_person_found
     FROM ${person}
