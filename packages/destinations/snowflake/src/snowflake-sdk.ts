@@ -1,4 +1,5 @@
 import type * as SnowflakeSdk from 'snowflake-sdk';
+import { guardRedirects, type AgentsOfRequest } from './snowflake-agents';
 
 export type Sdk = typeof SnowflakeSdk;
 export type SdkConnection = SnowflakeSdk.Connection;
@@ -37,7 +38,9 @@ export const MAX_SESSION_ANSWER_BYTES = 1024 * 1024;
 export const MAX_API_ANSWER_BYTES = 64 * 1024 * 1024;
 
 interface AxiosLike {
-  interceptors: { request: { use(f: (config: { url?: string; maxContentLength?: number }) => unknown): unknown } };
+  interceptors: {
+    request: { use(f: (config: { url?: string; maxContentLength?: number } & AgentsOfRequest) => unknown): unknown };
+  };
 }
 
 /**
@@ -50,6 +53,8 @@ interface AxiosLike {
 function capAnswers(): void {
   const http = (require('snowflake-sdk/dist/lib/http/axios_instance') as { default: AxiosLike }).default;
   http.interceptors.request.use((config) => {
+    // A redirect to the other protocol must meet a guarded agent too.
+    guardRedirects(config);
     const path = config.url ? new URL(config.url, 'http://x').pathname : '';
     const cap = /^\/(session|telemetry)\b/.test(path)
       ? MAX_SESSION_ANSWER_BYTES
