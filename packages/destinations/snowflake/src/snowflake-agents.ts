@@ -1,5 +1,6 @@
 import type { NetworkPolicy } from '@bx/core';
 import { Agent as HttpAgent, type AgentOptions } from 'node:http';
+import { sessionPolicies } from './file-transfer-guard';
 
 type AgentFactory = (options: AgentOptions & { protocol?: string }) => HttpAgent;
 
@@ -21,7 +22,10 @@ const owners = new WeakMap<HttpAgent, SessionAgents>();
 export class SessionAgents {
   private readonly agents = new Map<string, HttpAgent>();
 
-  constructor(private readonly network: NetworkPolicy) {}
+  constructor(private readonly network: NetworkPolicy) {
+    // The PUTs of the session check their storage addresses against the same policy.
+    sessionPolicies.set(this.agentClass, network);
+  }
 
   /** The `agentClass` option: one guarded agent per protocol, for the session's life. */
   readonly agentClass: AgentFactory = (options) => {

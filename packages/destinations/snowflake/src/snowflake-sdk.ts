@@ -1,4 +1,5 @@
 import type * as SnowflakeSdk from 'snowflake-sdk';
+import { guardFileTransfers } from './file-transfer-guard';
 import { guardRedirects, type AgentsOfRequest } from './snowflake-agents';
 
 export type Sdk = typeof SnowflakeSdk;
@@ -21,6 +22,7 @@ export function loadSnowflakeSdk(): Sdk {
   if (loaded) return loaded;
   process.env.SNOWFLAKE_DISABLE_PLATFORM_DETECTION ??= 'true';
   process.env.SF_TELEMETRY_DISABLE_CONNECTION_SHAPE ??= 'true';
+  guardFileTransfers();
   const sdk = require('snowflake-sdk') as Sdk;
   sdk.configure({ logLevel: 'OFF' });
   capAnswers();
