@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { S3_CREDENTIALS } from '../helpers/env';
-import { FloodingEndpoint } from '../helpers/flooding-endpoint';
+import { FLOOD_BYTES, FloodingEndpoint } from '../helpers/flooding-endpoint';
+import { HostileSnowflake } from '../helpers/hostile-snowflake';
 import { InProcessSystem } from '../helpers/in-process';
+import { snowflakeConfig, startSnowflakeServer } from '../helpers/snowflake';
 
 const S3_ERROR_HEAD = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>';
 
@@ -70,5 +72,41 @@ describe('destination endpoints that answer without end', function () {
     expect(sut.json).to.include({ status: 'error' });
     expect(sut.json.message).to.contain('exceeded');
     expect(endpoint.sent, 'bytes the endpoint sent').to.be.below(32 * 1024 * 1024);
+  });
+
+  // The answer to a statement names result chunks to fetch: with an access_url of a token holder's
+  // own, any URL, which the SDK read whole without limit (tens of MB per chunk are real Snowflake's).
+  it('Snowflake: POST /test stops reading a huge result chunk', async () => {
+    endpoint = await new FloodingEndpoint(200, '[["x"').start();
+    const sf = await startSnowflakeServer({ users: { loader: 'pw-0123456789' } });
+    const hostile = await new HostileSnowflake(sf, (answer, sql) => {
+      if (!sql?.includes('CURRENT_WAREHOUSE') || !answer.data) return;
+      Object.assign(answer.data, {
+        rowset: [],
+        returned: 1,
+        total: 1,
+        chunks: [
+          { url: `http://127.0.0.1:${endpoint.port}/chunk`, rowCount: 1, uncompressedSize: 8, compressedSize: 8 },
+        ],
+      });
+    }).start();
+    try {
+      const config = snowflakeConfig(sf, { access_url: hostile.url, password: 'pw-0123456789' });
+      const created = await sys.call('POST', '/api/exports', {
+        name: 'chunks',
+        team_id: 1,
+        interval: 'hour',
+        paused: true,
+        destination: { type: 'Snowflake', config },
+      });
+      expect(created.status, JSON.stringify(created.json)).to.equal(201);
+      const res = await sys.call('POST', `/api/exports/${created.json.id}/test`);
+      expect(res.json).to.include({ status: 'error' });
+      // The SDK retries a chunk that failed (up to 10 times, with backoff): each read stops at the cap.
+      expect(endpoint.largest, 'most bytes one chunk answer sent').to.be.below(FLOOD_BYTES * 0.75);
+    } finally {
+      await hostile.stop();
+      await sf.close();
+    }
   });
 });

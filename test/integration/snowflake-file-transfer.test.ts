@@ -1,7 +1,5 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DESTINATION_NOT_ALLOWED, EVENTS_SCHEMA, NetworkPolicy } from '@bx/core';
@@ -13,43 +11,11 @@ import {
   vetFileTransfer,
 } from '@bx/destination-snowflake';
 import { CaptureServer } from '../helpers/capture-server';
+import { HostileSnowflake } from '../helpers/hostile-snowflake';
 import { snowflakeConfig, startSnowflakeServer, type SnowflakeServer } from '../helpers/snowflake';
 
 const PASSWORD = 'pw-0123456789';
 type Rewrite = (data: Record<string, any>) => void;
-
-/**
- * A token holder's own "Snowflake": the test bed behind a proxy that
- * rewrites the answer to a PUT (the SDK takes the files to upload and where
- * to put them from that answer, not from the statement).
- */
-async function hostileSnowflake(sf: SnowflakeServer, rewrite: Rewrite): Promise<Server> {
-  const target = new URL(sf.url);
-  const proxy = createServer((req, res) => {
-    const forward = request(
-      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
-      (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on('data', (c: Buffer) => chunks.push(c));
-        answer.on('end', () => {
-          let body = Buffer.concat(chunks);
-          const text = body.toString();
-          if (text.includes('"command":"UPLOAD"')) {
-            const json = JSON.parse(text) as { data: Record<string, any> };
-            rewrite(json.data);
-            body = Buffer.from(JSON.stringify(json));
-          }
-          const headers = { ...answer.headers, 'content-length': String(body.length) };
-          delete headers['transfer-encoding'];
-          res.writeHead(answer.statusCode ?? 500, headers).end(body);
-        });
-      },
-    );
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return proxy;
-}
 
 describe('Snowflake PUT: the server answer cannot choose other files or places', function () {
   this.timeout(60_000);
@@ -57,7 +23,7 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
   let dir: string;
   let secretFile: string;
   let ownFile: string;
-  let proxy: Server | null = null;
+  let proxy: HostileSnowflake | null = null;
 
   beforeEach(async () => {
     sf = await startSnowflakeServer({ users: { loader: PASSWORD } });
@@ -68,17 +34,19 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
     fs.writeFileSync(ownFile, 'our rows');
   });
   afterEach(async () => {
-    if (proxy) await new Promise((resolve) => proxy!.close(resolve));
+    await proxy?.stop();
     proxy = null;
     await sf.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Logs in through the hostile proxy (as `localhost`, the one name the policy lists) and PUTs our file. */
+  /** Logs in through a hostile proxy (as `localhost`, the one name the policy lists) and PUTs our file. */
   const put = async (rewrite: Rewrite): Promise<unknown> => {
-    proxy = await hostileSnowflake(sf, rewrite);
-    const port = (proxy.address() as AddressInfo).port;
-    const config = snowflakeConfig(sf, { access_url: `http://localhost:${port}`, password: PASSWORD });
+    // The SDK takes the files to upload and where to put them from the answer to a PUT.
+    proxy = await new HostileSnowflake(sf, (answer) => {
+      if (answer.data?.command === 'UPLOAD') rewrite(answer.data);
+    }).start();
+    const config = snowflakeConfig(sf, { access_url: proxy.url, password: PASSWORD });
     const timeouts = { statementMs: 20_000, requestMs: 10_000, loginRetries: 0 };
     const session = await SnowflakeSession.open(config, timeouts, undefined, NetworkPolicy.parse('localhost'));
     try {
