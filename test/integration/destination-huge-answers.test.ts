@@ -22,18 +22,22 @@ describe('destination endpoints that answer without end', function () {
     await sys.stop();
   });
 
-  /** POST /test of an export to `endpoint`, flooding with `status` and `head` first. */
-  const testOf = async (status: number, head: string, destination: (url: string) => object) => {
-    endpoint = await new FloodingEndpoint(status, head).start();
+  /** POST /test of a new export to `destination`. */
+  const testExport = async (destination: object) => {
     const created = await sys.call('POST', '/api/exports', {
       name: 'flooding',
       team_id: 1,
       interval: 'hour',
       paused: true,
-      destination: destination(`http://127.0.0.1:${endpoint.port}`),
+      destination,
     });
     expect(created.status, JSON.stringify(created.json)).to.equal(201);
     return sys.call('POST', `/api/exports/${created.json.id}/test`);
+  };
+  /** POST /test of an export to `endpoint`, flooding with `status` and `head` first. */
+  const testOf = async (status: number, head: string, destination: (url: string) => object) => {
+    endpoint = await new FloodingEndpoint(status, head).start();
+    return testExport(destination(`http://127.0.0.1:${endpoint.port}`));
   };
   const s3 = (url: string) => ({
     type: 'S3',
@@ -94,15 +98,7 @@ describe('destination endpoints that answer without end', function () {
     }).start();
     try {
       const config = snowflakeConfig(sf, { access_url: hostile.url, password: 'pw-0123456789' });
-      const created = await sys.call('POST', '/api/exports', {
-        name: 'chunks',
-        team_id: 1,
-        interval: 'hour',
-        paused: true,
-        destination: { type: 'Snowflake', config },
-      });
-      expect(created.status, JSON.stringify(created.json)).to.equal(201);
-      const res = await sys.call('POST', `/api/exports/${created.json.id}/test`);
+      const res = await testExport({ type: 'Snowflake', config });
       expect(res.json).to.include({ status: 'error' });
       // The SDK retries a chunk that failed (up to 10 times, with backoff): each read stops at the cap.
       expect(endpoint!.largest, 'most bytes one chunk answer sent').to.be.below(FLOOD_BYTES * 0.75);
@@ -144,15 +140,7 @@ describe('destination endpoints that answer without end', function () {
         table_name: 't',
         sslmode: 'disable',
       };
-      const created = await sys.call('POST', '/api/exports', {
-        name: 'flooding',
-        team_id: 1,
-        interval: 'hour',
-        paused: true,
-        destination: { type: 'Postgres', config },
-      });
-      expect(created.status, JSON.stringify(created.json)).to.equal(201);
-      const res = await sys.call('POST', `/api/exports/${created.json.id}/test`);
+      const res = await testExport({ type: 'Postgres', config });
       expect(res.json).to.include({ status: 'error', code: 'AnswerTooLarge' });
       expect(sent, 'bytes the server sent').to.be.below(2 * FLOOD_BYTES);
     } finally {
