@@ -12,6 +12,8 @@ export const FLOOD_BYTES = 96 * 1024 * 1024;
 export class FloodingEndpoint {
   private server: Server | null = null;
   sent = 0;
+  /** Most bytes one answer sent before its client stopped reading. */
+  largest = 0;
   port = 0;
 
   constructor(
@@ -32,6 +34,7 @@ export class FloodingEndpoint {
           while (left > 0 && !res.destroyed) {
             left -= chunk.length;
             this.sent += chunk.length;
+            this.largest = Math.max(this.largest, FLOOD_BYTES - left);
             if (!res.write(chunk)) return void res.once('drain', pump);
           }
           if (!res.destroyed) res.end();

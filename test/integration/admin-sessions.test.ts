@@ -28,6 +28,15 @@ describe('admin sessions (/admin/login, /admin/logout)', () => {
       headers: { ...FORM, cookie, ...headers },
     });
 
+  it('lets no other site frame the login form or the board', async () => {
+    const form = await sut.call('GET', '/admin/login', { token: null });
+    expect(form.headers.get('content-security-policy')).to.contain("frame-ancestors 'none'");
+    const page = await sut.call('GET', '/admin/queues', { headers: { accept: 'text/html' } });
+    expect(page.status).to.equal(200);
+    expect(page.headers.get('content-security-policy')).to.contain("frame-ancestors 'none'");
+    expect(page.headers.get('x-frame-options')).to.equal('DENY');
+  });
+
   it('gives every login its own cookie', async () => {
     const first = cookieOf(await login(sut));
     const second = cookieOf(await login(sut));

@@ -1,35 +1,43 @@
 import { expect } from 'chai';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { S3_CREDENTIALS } from '../helpers/env';
-import { FloodingEndpoint } from '../helpers/flooding-endpoint';
+import { FLOOD_BYTES, FloodingEndpoint } from '../helpers/flooding-endpoint';
+import { HostileSnowflake } from '../helpers/hostile-snowflake';
 import { InProcessSystem } from '../helpers/in-process';
+import { snowflakeConfig, startSnowflakeServer } from '../helpers/snowflake';
 
 const S3_ERROR_HEAD = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>';
 
 describe('destination endpoints that answer without end', function () {
   this.timeout(120_000);
   let sys: InProcessSystem;
-  let endpoint: FloodingEndpoint;
+  let endpoint: FloodingEndpoint | null = null;
 
   beforeEach(async () => {
     sys = await new InProcessSystem('default').start();
   });
   afterEach(async () => {
-    await endpoint.stop();
+    await endpoint?.stop();
+    endpoint = null;
     await sys.stop();
   });
 
-  /** POST /test of an export to `endpoint`, flooding with `status` and `head` first. */
-  const testOf = async (status: number, head: string, destination: (url: string) => object) => {
-    endpoint = await new FloodingEndpoint(status, head).start();
+  /** POST /test of a new export to `destination`. */
+  const testExport = async (destination: object) => {
     const created = await sys.call('POST', '/api/exports', {
       name: 'flooding',
       team_id: 1,
       interval: 'hour',
       paused: true,
-      destination: destination(`http://127.0.0.1:${endpoint.port}`),
+      destination,
     });
     expect(created.status, JSON.stringify(created.json)).to.equal(201);
     return sys.call('POST', `/api/exports/${created.json.id}/test`);
+  };
+  /** POST /test of an export to `endpoint`, flooding with `status` and `head` first. */
+  const testOf = async (status: number, head: string, destination: (url: string) => object) => {
+    endpoint = await new FloodingEndpoint(status, head).start();
+    return testExport(destination(`http://127.0.0.1:${endpoint.port}`));
   };
   const s3 = (url: string) => ({
     type: 'S3',
@@ -42,14 +50,14 @@ describe('destination endpoints that answer without end', function () {
     expect(sut.status).to.equal(200);
     expect(sut.json).to.include({ status: 'error' });
     expect(sut.json.message.length, 'message length').to.be.below(4096);
-    expect(endpoint.sent, 'bytes the endpoint sent').to.be.below(16 * 1024 * 1024);
+    expect(endpoint!.sent, 'bytes the endpoint sent').to.be.below(16 * 1024 * 1024);
   });
 
   it('S3: POST /test stops reading a huge answer to a write that succeeded', async () => {
     const sut = await testOf(200, S3_ERROR_HEAD, s3);
     expect(sut.json).to.include({ status: 'error' });
     expect(sut.json.message).to.contain('more than');
-    expect(endpoint.sent, 'bytes the endpoint sent').to.be.below(16 * 1024 * 1024);
+    expect(endpoint!.sent, 'bytes the endpoint sent').to.be.below(16 * 1024 * 1024);
   });
 
   // The SDK read a 200 MB login answer whole (RSS 567 MB), and went on after /test gave up.
@@ -69,6 +77,74 @@ describe('destination endpoints that answer without end', function () {
     }));
     expect(sut.json).to.include({ status: 'error' });
     expect(sut.json.message).to.contain('exceeded');
-    expect(endpoint.sent, 'bytes the endpoint sent').to.be.below(32 * 1024 * 1024);
+    expect(endpoint!.sent, 'bytes the endpoint sent').to.be.below(32 * 1024 * 1024);
+  });
+
+  // The answer to a statement names result chunks to fetch: with an access_url of a token holder's
+  // own, any URL, which the SDK read whole without limit (tens of MB per chunk are real Snowflake's).
+  it('Snowflake: POST /test stops reading a huge result chunk', async () => {
+    endpoint = await new FloodingEndpoint(200, '[["x"').start();
+    const sf = await startSnowflakeServer({ users: { loader: 'pw-0123456789' } });
+    const hostile = await new HostileSnowflake(sf, (answer, sql) => {
+      if (!sql?.includes('CURRENT_WAREHOUSE') || !answer.data) return;
+      Object.assign(answer.data, {
+        rowset: [],
+        returned: 1,
+        total: 1,
+        chunks: [
+          { url: `http://127.0.0.1:${endpoint!.port}/chunk`, rowCount: 1, uncompressedSize: 8, compressedSize: 8 },
+        ],
+      });
+    }).start();
+    try {
+      const config = snowflakeConfig(sf, { access_url: hostile.url, password: 'pw-0123456789' });
+      const res = await testExport({ type: 'Snowflake', config });
+      expect(res.json).to.include({ status: 'error' });
+      // The SDK retries a chunk that failed (up to 10 times, with backoff): each read stops at the cap.
+      expect(endpoint!.largest, 'most bytes one chunk answer sent').to.be.below(FLOOD_BYTES * 0.75);
+    } finally {
+      await hostile.stop();
+      await sf.close();
+    }
+  });
+
+  // A server of a token holder's own at a public `host`: pg buffered a message of any length
+  // (an ErrorResponse announcing 2 GB here), which took the API process past 700 MB in 10 s.
+  it('Postgres: POST /test stops reading a server that answers without end', async () => {
+    let sent = 0;
+    const chunk = Buffer.alloc(1024 * 1024, 'E');
+    const server = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        const head = Buffer.alloc(5, 'E');
+        head.writeInt32BE(0x7ffffff0, 1);
+        socket.write(head);
+        const pump = () => {
+          while (!socket.destroyed && sent < 4 * FLOOD_BYTES) {
+            sent += chunk.length;
+            if (!socket.write(chunk)) return void socket.once('drain', pump);
+          }
+        };
+        pump();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const config = {
+        host: '127.0.0.1',
+        port,
+        database: 'd',
+        user: 'u',
+        password: 'p',
+        table_name: 't',
+        sslmode: 'disable',
+      };
+      const res = await testExport({ type: 'Postgres', config });
+      expect(res.json).to.include({ status: 'error', code: 'AnswerTooLarge' });
+      expect(sent, 'bytes the server sent').to.be.below(2 * FLOOD_BYTES);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { DESTINATION_NOT_ALLOWED, NetworkPolicy } from '@bx/core';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { checkS3, s3ConfigSchema } from '@bx/destination-s3';
 import { SnowflakeDestination } from '@bx/destination-snowflake';
 import { ApiHarness } from '../helpers/api-harness';
@@ -174,6 +176,30 @@ describe('destinations may not reach private addresses unless ALLOWED_PRIVATE_DE
         await new SnowflakeDestination(allowed).check({ network: NetworkPolicy.parse('127.0.0.0/8') });
       } finally {
         await sf.close();
+      }
+    });
+
+    it('Snowflake: a redirect to the other protocol meets the policy too', async () => {
+      // The SDK gave axios only the agent of the access URL's protocol; a 307 from
+      // http to https went out through Node's global agent and reached loopback.
+      const sink = await new CaptureServer().start();
+      const redirector = createServer((req, res) => {
+        req.resume();
+        res.writeHead(307, { location: `https://127.0.0.1:${sink.port}${req.url}` }).end();
+      });
+      await new Promise<void>((resolve) => redirector.listen(0, 'localhost', resolve));
+      try {
+        const port = (redirector.address() as AddressInfo).port;
+        const config = snowflakeConfig({ url: `http://localhost:${port}` } as never, { password: 'pw-0123456789' });
+        const err = await new SnowflakeDestination(config)
+          .check({ network: NetworkPolicy.parse('localhost') })
+          .catch((e: unknown) => e);
+        expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
+        expect((err as Error).message).to.contain('127.0.0.1 is a loopback address');
+        expect(sink.connections, 'nothing reached the redirect target').to.equal(0);
+      } finally {
+        await new Promise((resolve) => redirector.close(resolve));
+        await sink.stop();
       }
     });
   });

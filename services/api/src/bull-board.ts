@@ -43,6 +43,11 @@ export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts:
     },
   });
   const router = Router();
+  // No other site may show the board in a frame (and lure clicks onto its buttons).
+  router.use((_req, res, next) => {
+    res.set('Content-Security-Policy', "frame-ancestors 'none'").set('X-Frame-Options', 'DENY');
+    next();
+  });
   for (const route of CLOSED) {
     router[route.method](route.path, (_req, res) => {
       res.status(405).json({

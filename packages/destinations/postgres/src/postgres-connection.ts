@@ -4,6 +4,7 @@ import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { Client, type QueryResultRow } from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import type { PostgresConfig } from './postgres-config';
+import { MAX_ANSWER_BYTES, capAnswers } from './answer-cap';
 import { classifyPostgresError } from './postgres-errors';
 
 export interface SessionSettings {
@@ -17,6 +18,8 @@ export interface SessionSettings {
   applicationName: string;
   /** Which addresses the session may reach (ALLOWED_PRIVATE_DESTINATIONS); checked after resolving `host`. */
   network?: NetworkPolicy;
+  /** Most bytes the server may send over the session (default MAX_ANSWER_BYTES; Infinity: no cap). */
+  maxAnswerBytes?: number;
 }
 
 /**
@@ -161,6 +164,7 @@ export class PostgresConnection {
       statement_timeout: settings.statementMs || undefined,
       application_name: settings.applicationName,
     });
+    capAnswers(client, settings.maxAnswerBytes ?? MAX_ANSWER_BYTES);
     const conn = new PostgresConnection(client, signal);
     // A connection lost between statements: recorded, and the next call fails with it.
     client.on('error', (err) => (conn.failure ??= err));

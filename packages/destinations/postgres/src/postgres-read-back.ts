@@ -7,7 +7,14 @@ import { qualifiedName, quoteIdentifier, utcTimestamp } from './sql-text';
 /** Rows fetched per round trip of the read-back's cursor. */
 const FETCH_ROWS = 10_000;
 
-const READ_BACK_SETTINGS = { connectMs: 30_000, lockMs: 60_000, statementMs: 0, applicationName: 'bx verify' };
+// The operator's own verify reads every row of the range back: no cap on the answer.
+const READ_BACK_SETTINGS = {
+  connectMs: 30_000,
+  lockMs: 60_000,
+  statementMs: 0,
+  applicationName: 'bx verify',
+  maxAnswerBytes: Infinity,
+};
 
 /**
  * Reads back what the table holds of each interval (`npm run verify`): one

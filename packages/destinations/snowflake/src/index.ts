@@ -12,3 +12,4 @@ export * from './receipts-table';
 export * from './snowflake-read-back';
 export * from './upsert-load';
 export * from './zstd-file-spool';
+export * from './file-transfer-guard';

@@ -73,8 +73,10 @@ function page(res: Response, status: number, next: string, error?: string): void
     .status(status)
     .set('Content-Type', 'text/html; charset=utf-8')
     .set('Cache-Control', 'no-store')
-    .set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
-    .send(`<!doctype html>
+    .set(
+      'Content-Security-Policy',
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    ).send(`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>batch-exports admin login</title>
 <style>body{font-family:sans-serif;max-width:24rem;margin:4rem auto}input{width:100%;margin:.5rem 0;padding:.4rem}

@@ -1,0 +1,144 @@
+import { PermanentError, unmapped, type NetworkPolicy } from '@bx/core';
+import Module from 'node:module';
+import { isIP } from 'node:net';
+import { dirname } from 'node:path';
+
+/** Code of the error of a PUT whose answer the file transfer guard refused. */
+export const UNSAFE_FILE_TRANSFER = 'UnsafeFileTransfer';
+
+/** The network policy of each guarded session, by its `agentClass` option (SessionAgents registers it). */
+export const sessionPolicies = new WeakMap<object, NetworkPolicy>();
+
+/** What the SDK's file transfer agent is given (snowflake-sdk lib/connection/statement.js). */
+export interface TransferContext {
+  sqlText?: string;
+  /** The server's answer to the PUT. */
+  fileMetadata?: { data?: Record<string, unknown> };
+  connectionConfig?: { agentClass?: unknown; accessUrl?: string };
+}
+
+type Agent = { execute(): Promise<unknown> };
+type AgentClass = new (context: TransferContext) => Agent;
+
+const FTA_MODULE = 'snowflake-sdk/dist/lib/file_transfer_agent/file_transfer_agent';
+const STATEMENT_MODULE = 'snowflake-sdk/dist/lib/connection/statement';
+const GUARDED = Symbol.for('bx.guardedFileTransfer');
+
+/**
+ * Makes the SDK vet the server's answer to a PUT before it moves a byte.
+ * The SDK reads which local files to upload (`src_locations`) and where to
+ * (`stageInfo`: a cloud storage endpoint, or LOCAL_FS, a folder of this
+ * machine) from Snowflake's answer, not from the statement. An `access_url`
+ * of a token holder's own server could thus have a worker upload any file
+ * it can read (/proc/self/environ: SECRETS_ENCRYPTION_KEYS, the API token,
+ * CLICKHOUSE_PASSWORD) to storage of theirs, upload to private addresses, or
+ * write into any folder of the worker (and set its umask to 0). Must run
+ * before snowflake-sdk is loaded: it replaces the file transfer agent the
+ * SDK's statements construct.
+ */
+export function guardFileTransfers(): void {
+  const id = require.resolve(FTA_MODULE);
+  const cached = require.cache[id];
+  if ((cached?.exports as { [GUARDED]?: boolean } | undefined)?.[GUARDED]) return;
+  if (cached || require.cache[require.resolve(STATEMENT_MODULE)]) {
+    throw new Error(
+      'snowflake-sdk was loaded before its file transfers could be guarded; load it with loadSnowflakeSdk',
+    );
+  }
+  // The agent's module requires statement.js, which requires it back: loaded
+  // first it would hand statement.js an empty module. So the SDK finds this
+  // stub under the agent's name, and the real agent is loaded on first use,
+  // as a module of its own, once statement.js is complete.
+  let Original: AgentClass | undefined;
+  const original = (): AgentClass => {
+    if (!Original) {
+      const real = new Module(id, module);
+      real.filename = id;
+      real.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(id));
+      (real as unknown as { load(file: string): void }).load(id);
+      Original = real.exports as AgentClass;
+    }
+    return Original;
+  };
+  function Guarded(context: TransferContext): Agent {
+    const agent = new (original())(context);
+    const execute = agent.execute.bind(agent);
+    agent.execute = async () => {
+      await vetFileTransfer(context);
+      return execute();
+    };
+    return agent;
+  }
+  (Guarded as unknown as { [GUARDED]: boolean })[GUARDED] = true;
+  const stub = new Module(id, module);
+  stub.filename = id;
+  stub.loaded = true;
+  stub.exports = Guarded;
+  require.cache[id] = stub;
+}
+
+/**
+ * Refuses (PermanentError) a PUT answer that would upload anything but the
+ * statement's own local file, download, write into a folder of this machine
+ * when the server is not on it, or upload to an address the session's
+ * network policy refuses (after DNS resolution, as for the destination).
+ */
+export async function vetFileTransfer(context: TransferContext): Promise<void> {
+  const data = context.fileMetadata?.data ?? {};
+  const put = /^\s*PUT\s+'file:\/\/([^'*?]+)'/i.exec(context.sqlText ?? '');
+  if (!put) refuse('only PUT of one local file is sent');
+  if (data.command !== 'UPLOAD') refuse(`Snowflake answered the PUT with the command ${String(data.command)}`);
+  const sources = data.src_locations;
+  if (!Array.isArray(sources) || sources.length !== 1 || sources[0] !== put[1]) {
+    refuse('Snowflake answered the PUT naming local files to upload other than the one the PUT names');
+  }
+  const stage = (data.stageInfo ?? {}) as Record<string, unknown>;
+  const type = stage.locationType;
+  if (type === 'LOCAL_FS') {
+    if (!onThisMachine(context.connectionConfig?.accessUrl)) {
+      refuse('Snowflake answered the PUT with a stage on this machine (LOCAL_FS), but it is not on this machine');
+    }
+    return;
+  }
+  if (type !== 'S3' && type !== 'AZURE' && type !== 'GCS') refuse(`unknown stage location type ${String(type)}`);
+  const network = sessionPolicies.get(context.connectionConfig?.agentClass as object);
+  if (!network) return;
+  for (const host of storageHosts(data, stage)) await network.checkHost(host);
+}
+
+/** Every host a stage's upload may go to (the storage SDKs' own defaults are cloud hosts). */
+export function storageHosts(data: Record<string, unknown>, stage: Record<string, unknown>): string[] {
+  const urls = [stage.presignedUrl, ...(Array.isArray(data.presignedUrls) ? data.presignedUrls : [])];
+  const endPoint = typeof stage.endPoint === 'string' && stage.endPoint ? stage.endPoint : null;
+  const account = typeof stage.storageAccount === 'string' && stage.storageAccount ? stage.storageAccount : null;
+  if (endPoint) urls.push(endPoint);
+  if (endPoint && account && !endPoint.includes('://')) {
+    urls.push(`${account}.blob.${endPoint.replace(/^\/+/, '')}`, `${account}.${endPoint.replace(/^\/+/, '')}`);
+  }
+  const hosts = new Set<string>();
+  for (const url of urls) {
+    if (typeof url !== 'string' || url === '') continue;
+    try {
+      hosts.add(new URL(url.includes('://') ? url : `https://${url}`).hostname);
+    } catch {
+      refuse(`Snowflake answered the PUT with a storage address that is not a URL`);
+    }
+  }
+  return [...hosts];
+}
+
+/** Whether the session's server is this machine (loopback): the Snowflake test bed. */
+function onThisMachine(accessUrl: string | undefined): boolean {
+  try {
+    const host = new URL(accessUrl ?? '').hostname.replace(/^\[(.*)\]$/, '$1');
+    if (host === 'localhost') return true;
+    const ip = unmapped(host);
+    return (isIP(ip) === 4 && ip.startsWith('127.')) || ip === '::1';
+  } catch {
+    return false;
+  }
+}
+
+function refuse(reason: string): never {
+  throw new PermanentError(`Snowflake PUT refused: ${reason}`, { code: UNSAFE_FILE_TRANSFER });
+}

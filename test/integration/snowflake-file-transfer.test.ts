@@ -1,0 +1,112 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DESTINATION_NOT_ALLOWED, EVENTS_SCHEMA, NetworkPolicy } from '@bx/core';
+import {
+  SnowflakeSession,
+  UNSAFE_FILE_TRANSFER,
+  createTableSql,
+  putFile,
+  vetFileTransfer,
+} from '@bx/destination-snowflake';
+import { CaptureServer } from '../helpers/capture-server';
+import { HostileSnowflake } from '../helpers/hostile-snowflake';
+import { snowflakeConfig, startSnowflakeServer, type SnowflakeServer } from '../helpers/snowflake';
+
+const PASSWORD = 'pw-0123456789';
+type Rewrite = (data: Record<string, any>) => void;
+
+describe('Snowflake PUT: the server answer cannot choose other files or places', function () {
+  this.timeout(60_000);
+  let sf: SnowflakeServer;
+  let dir: string;
+  let secretFile: string;
+  let ownFile: string;
+  let proxy: HostileSnowflake | null = null;
+
+  beforeEach(async () => {
+    sf = await startSnowflakeServer({ users: { loader: PASSWORD } });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bx-sf-put-'));
+    secretFile = path.join(dir, 'environ');
+    fs.writeFileSync(secretFile, 'SECRETS_ENCRYPTION_KEYS=do-not-leak-0123456789');
+    ownFile = path.join(dir, 'part-0.jsonl.zst');
+    fs.writeFileSync(ownFile, 'our rows');
+  });
+  afterEach(async () => {
+    await proxy?.stop();
+    proxy = null;
+    await sf.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Logs in through a hostile proxy (as `localhost`, the one name the policy lists) and PUTs our file. */
+  const put = async (rewrite: Rewrite): Promise<unknown> => {
+    // The SDK takes the files to upload and where to put them from the answer to a PUT.
+    proxy = await new HostileSnowflake(sf, (answer) => {
+      if (answer.data?.command === 'UPLOAD') rewrite(answer.data);
+    }).start();
+    const config = snowflakeConfig(sf, { access_url: proxy.url, password: PASSWORD });
+    const timeouts = { statementMs: 20_000, requestMs: 10_000, loginRetries: 0 };
+    const session = await SnowflakeSession.open(config, timeouts, undefined, NetworkPolicy.parse('localhost'));
+    try {
+      await session.query(createTableSql(config.table_name, EVENTS_SCHEMA), 'CREATE TABLE');
+      await putFile(session, config.table_name, 'bx/run/', { path: ownFile, name: 'part-0.jsonl.zst', bytes: 8 });
+      return null;
+    } catch (err) {
+      return err;
+    } finally {
+      await session.close();
+    }
+  };
+
+  it('uploads the file the PUT names, as before', async () => {
+    expect(await put(() => undefined)).to.equal(null);
+    expect(sf.stagedFiles('events')).to.deep.equal(['bx/run/part-0.jsonl.zst']);
+  });
+
+  it('refuses an answer naming another local file to upload (a secret of the worker)', async () => {
+    const loot = path.join(dir, 'loot');
+    const err = await put((data) => {
+      data.src_locations = [secretFile];
+      data.stageInfo.location = loot;
+    });
+    expect(err).to.have.property('code', UNSAFE_FILE_TRANSFER);
+    expect(fs.existsSync(loot) ? fs.readdirSync(loot) : [], 'nothing was copied').to.deep.equal([]);
+  });
+
+  it('refuses an answer sending the upload to an address the policy refuses', async () => {
+    const sink = await new CaptureServer().start();
+    try {
+      const err = await put((data) => {
+        data.stageInfo = {
+          locationType: 'GCS',
+          location: 'bucket/path/',
+          path: 'path/',
+          region: 'us-east1',
+          creds: {},
+          presignedUrl: `http://127.0.0.1:${sink.port}/bucket/path/part-0.jsonl.zst`,
+          endPoint: null,
+          isClientSideEncrypted: false,
+        };
+      });
+      expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
+      expect(sink.connections, 'the loopback address saw nothing').to.equal(0);
+    } finally {
+      await sink.stop();
+    }
+  });
+
+  it('takes a stage on this machine (LOCAL_FS) only from a server on this machine', async () => {
+    const answer = (accessUrl: string) => ({
+      sqlText: `PUT 'file://${ownFile}' @%"events"/bx/ AUTO_COMPRESS = FALSE`,
+      fileMetadata: {
+        data: { command: 'UPLOAD', src_locations: [ownFile], stageInfo: { locationType: 'LOCAL_FS', location: dir } },
+      },
+      connectionConfig: { accessUrl },
+    });
+    await vetFileTransfer(answer('http://127.0.0.1:8080'));
+    const err = await vetFileTransfer(answer('https://xy12345.snowflakecomputing.com')).catch((e: unknown) => e);
+    expect(err).to.have.property('code', UNSAFE_FILE_TRANSFER);
+  });
+});
