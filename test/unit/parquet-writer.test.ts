@@ -5,6 +5,7 @@ import {
   freeColumnBuffers,
   ParquetEncoder,
   ZSTD_PARQUET_PAGES,
+  ZSTD_PARQUET_SPARSE_PAGES,
   type ParquetCompression,
   type ParquetEncoderOptions,
 } from '@bx/destination-s3';
@@ -310,6 +311,37 @@ describe('Parquet writer: files read back by DuckDB and hyparquet', function () 
       'all eight lent from slots',
     ).to.equal(true);
     for (const f of lent) (f as LentFrame).release();
+  });
+
+  it('compresses the UUID columns with the sparse pages settings, the others with the pages settings', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => row(i));
+    const { data } = await encode('zstd', [EventBatch.fromRows(rows)]);
+    /** A column's only page (20,000 rows, under 1 MiB): PLAIN, each value's 4-byte length and bytes. */
+    const page = (values: string[]) =>
+      Buffer.concat(
+        values.flatMap((v) => {
+          const length = Buffer.alloc(4);
+          length.writeUInt32LE(Buffer.byteLength(v));
+          return [length, Buffer.from(v)];
+        }),
+      );
+    const frame = async (params: typeof ZSTD_PARQUET_PAGES, raw: Buffer) => {
+      const f = await zstdFrames(params)(raw);
+      if (f instanceof Uint8Array) return Buffer.from(f);
+      const bytes = Buffer.from(f.bytes);
+      f.release();
+      return bytes;
+    };
+    for (const column of ['uuid', 'person_id'] as const) {
+      const raw = page(rows.map((r) => r[column]));
+      const sparse = await frame(ZSTD_PARQUET_SPARSE_PAGES, raw);
+      const dense = await frame(ZSTD_PARQUET_PAGES, raw);
+      expect(sparse.equals(dense), 'the two settings make different frames').to.equal(false);
+      expect(data.indexOf(sparse), `${column}: the sparse frame`).to.be.greaterThan(0);
+      expect(data.indexOf(dense), `${column}: not the pages frame`).to.equal(-1);
+    }
+    const events = await frame(ZSTD_PARQUET_PAGES, page(rows.map((r) => r.distinct_id)));
+    expect(data.indexOf(events), 'distinct_id: the pages frame').to.be.greaterThan(0);
   });
 
   it('writes a valid file with no rows', async () => {

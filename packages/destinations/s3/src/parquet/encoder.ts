@@ -10,10 +10,10 @@ import {
 } from '@bx/batch';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
-import { INCOMPRESSIBLE, ZSTD_PARQUET_PAGES } from '../object-upload';
+import { INCOMPRESSIBLE, ZSTD_PARQUET_PAGES, ZSTD_PARQUET_SPARSE_PAGES } from '../object-upload';
 import { zstdFrames } from '@bx/zstd';
 import { writeColumns } from './column-values';
-import { CodecId, ColumnWriter, ParquetFileWriter, ParquetKind, type Codec, type ColumnSpec } from './file-writer';
+import { CodecId, ColumnWriter, ParquetFileWriter, ParquetKind, type ColumnSpec, type PageCodecs } from './file-writer';
 import { parquetSchema } from './record-schema';
 
 /** Codecs inside the Parquet file (the file itself is uploaded as is). */
@@ -48,19 +48,19 @@ const TEXT_FIELDS = Uint8Array.from([
   Field.person_id,
 ]);
 
-async function codec(compression: ParquetCompression): Promise<Codec | null> {
+async function codecs(compression: ParquetCompression): Promise<PageCodecs | null> {
   switch (compression) {
     case 'zstd':
       // On the zstd thread: the main thread writes the next values meanwhile.
-      return zstdFrames(ZSTD_PARQUET_PAGES);
+      return { pages: zstdFrames(ZSTD_PARQUET_PAGES), sparse: zstdFrames(ZSTD_PARQUET_SPARSE_PAGES) };
     case 'snappy':
       // ESM-only package: loaded on first use from this CommonJS module.
-      return (await import('hysnappy')).snappyCompressor();
+      return { pages: (await import('hysnappy')).snappyCompressor() };
     case 'gzip':
       // zlib's thread pool, on a copy (the page is reused at once).
-      return (b) => gzipAsync(Buffer.from(b), { level: 6 });
+      return { pages: (b) => gzipAsync(Buffer.from(b), { level: 6 }) };
     case 'brotli':
-      return (b) => brotliAsync(Buffer.from(b), { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } });
+      return { pages: (b) => brotliAsync(Buffer.from(b), { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } }) };
     case null:
       return null;
   }
@@ -127,7 +127,7 @@ export class ParquetEncoder {
     const id = compression ? CODEC_IDS[compression] : CodecId.UNCOMPRESSED;
     const schema = columns === EVENT_RECORD_COLUMNS ? PARQUET_SCHEMA : parquetSchema(columns);
     return new ParquetEncoder(
-      new ParquetFileWriter(schema, await codec(compression), id, sink, 'batch-exports'),
+      new ParquetFileWriter(schema, await codecs(compression), id, sink, 'batch-exports'),
       options.reference ?? false,
     );
   }

@@ -43,6 +43,21 @@ export interface ColumnSpec {
   logical?: (w: CompactWriter) => void;
   /** Min/max statistics (INT64 columns). */
   stats: boolean;
+  /**
+   * Values that repeat little (UUIDs' text): pages compressed with the
+   * codec's `sparse` variant where it has one (see PageCodecs).
+   */
+  sparse?: boolean;
+}
+
+/**
+ * A codec for pages, and optionally another for the pages of `sparse`
+ * columns, whose values an entropy coder compresses about as well without
+ * the search for repeats.
+ */
+export interface PageCodecs {
+  pages: Codec;
+  sparse?: Codec;
 }
 
 const MAGIC = Buffer.from('PAR1');
@@ -65,12 +80,13 @@ export class ParquetFileWriter {
 
   constructor(
     private readonly schema: readonly ColumnSpec[],
-    codec: Codec | null,
+    codecs: PageCodecs | null,
     codecId: number,
     private readonly sink: (chunk: Buffer) => Promise<void>,
     private readonly createdBy: string,
   ) {
-    this.columns = schema.map((spec) => new ColumnWriter(spec, codec, codecId));
+    const codecOf = (spec: ColumnSpec) => (codecs && ((spec.sparse && codecs.sparse) || codecs.pages)) ?? null;
+    this.columns = schema.map((spec) => new ColumnWriter(spec, codecOf(spec), codecId));
   }
 
   /** Bytes of the file so far, with the open row group's estimated. */

@@ -1,8 +1,9 @@
 import type { RecordColumn } from '@bx/core';
 import { ConvertedType, ParquetType, type ColumnSpec } from './file-writer';
 
-const text = (name: string, optional: boolean, json = false): ColumnSpec => ({
+const text = (name: string, optional: boolean, json = false, sparse = false): ColumnSpec => ({
   name,
+  ...(sparse && { sparse }),
   type: ParquetType.BYTE_ARRAY,
   optional,
   converted: json ? ConvertedType.JSON : ConvertedType.UTF8,
@@ -32,8 +33,9 @@ export function parquetSchema(columns: readonly RecordColumn[]): ColumnSpec[] {
     const optional = c.nullable ?? false;
     switch (c.type) {
       case 'string':
-      case 'uuid':
         return text(c.name, optional);
+      case 'uuid':
+        return text(c.name, optional, false, true);
       case 'json':
         return text(c.name, true, true);
       case 'int64':
