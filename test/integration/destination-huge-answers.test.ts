@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { S3_CREDENTIALS } from '../helpers/env';
-import { FloodingEndpoint } from '../helpers/flooding-endpoint';
+import { PermanentError } from '@bx/core';
+import { PostgresConnection, postgresConfigSchema } from '@bx/destination-postgres';
+import { parseInput } from '@bx/core';
+import { FloodingEndpoint, FloodingPostgres } from '../helpers/flooding-endpoint';
 import { InProcessSystem } from '../helpers/in-process';
 
 const S3_ERROR_HEAD = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>';
@@ -8,7 +11,7 @@ const S3_ERROR_HEAD = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>Access
 describe('destination endpoints that answer without end', function () {
   this.timeout(120_000);
   let sys: InProcessSystem;
-  let endpoint: FloodingEndpoint;
+  let endpoint: FloodingEndpoint | FloodingPostgres;
 
   beforeEach(async () => {
     sys = await new InProcessSystem('default').start();
@@ -70,5 +73,48 @@ describe('destination endpoints that answer without end', function () {
     expect(sut.json).to.include({ status: 'error' });
     expect(sut.json.message).to.contain('exceeded');
     expect(endpoint.sent, 'bytes the endpoint sent').to.be.below(32 * 1024 * 1024);
+  });
+
+  const postgres = (port: number) => ({
+    type: 'Postgres',
+    config: { host: '127.0.0.1', port, database: 'd', user: 'u', password: 'p', table_name: 't', sslmode: 'disable' },
+  });
+
+  // pg buffers a message whole: a 96 MB ErrorResponse at login was read (~90 MB) until the 10 s login budget ran out.
+  it('Postgres: POST /test stops reading a huge error at login and says so', async () => {
+    endpoint = await new FloodingPostgres('E').start();
+    const created = await sys.call('POST', '/api/exports', {
+      name: 'flooding',
+      team_id: 1,
+      interval: 'hour',
+      paused: true,
+      destination: postgres(endpoint.port),
+    });
+    expect(created.status, JSON.stringify(created.json)).to.equal(201);
+    const sut = await sys.call('POST', `/api/exports/${created.json.id}/test`);
+    expect(sut.status).to.equal(200);
+    expect(sut.json).to.include({ status: 'error', retryable: false });
+    expect(sut.json.message).to.contain('more than the 1048576 bytes');
+    expect(endpoint.sent, 'bytes the server sent').to.be.below(16 * 1024 * 1024);
+  });
+
+  it('Postgres: a session stops reading a huge notice after login', async () => {
+    endpoint = await new FloodingPostgres('N', true).start();
+    const config = parseInput(postgresConfigSchema, postgres(endpoint.port).config);
+    const settings = { connectMs: 10_000, lockMs: 1000, statementMs: 0, applicationName: 'bx test' };
+    const conn = await PostgresConnection.open(config, settings);
+    try {
+      const err = await conn.query('SELECT 1', 'SELECT').then(
+        () => expect.fail('expected a failure'),
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(PermanentError).with.property('code', 'MessageTooLarge');
+      expect((err as Error).message)
+        .to.contain('PostgreSQL SELECT failed')
+        .and.contain('a notice');
+    } finally {
+      await conn.close();
+    }
+    expect(endpoint.sent, 'bytes the server sent').to.be.below(16 * 1024 * 1024);
   });
 });

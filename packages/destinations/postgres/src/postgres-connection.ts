@@ -1,9 +1,11 @@
 import { BatchExportError, RetryableError, type NetworkPolicy } from '@bx/core';
 import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
 import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { Client, type QueryResultRow } from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import type { PostgresConfig } from './postgres-config';
+import { guardMessageSizes } from './message-size-guard';
 import { classifyPostgresError } from './postgres-errors';
 
 export interface SessionSettings {
@@ -81,6 +83,24 @@ export async function lookupWithin<T>(
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** The driver's connection, whose parser is attached to the socket (or, with TLS, to the TLS stream over it). */
+interface DriverConnection {
+  attachListeners(stream: Readable): void;
+}
+
+/**
+ * Caps the size of each message the server sends (MAX_BACKEND_MESSAGE_BYTES),
+ * before login as after: the guard goes on every stream the driver parses.
+ */
+function guardMessages(client: Client): void {
+  const connection = (client as unknown as { connection: DriverConnection }).connection;
+  const attach = connection.attachListeners.bind(connection);
+  connection.attachListeners = (stream) => {
+    guardMessageSizes(stream);
+    attach(stream);
+  };
 }
 
 /**
@@ -161,6 +181,7 @@ export class PostgresConnection {
       statement_timeout: settings.statementMs || undefined,
       application_name: settings.applicationName,
     });
+    guardMessages(client);
     const conn = new PostgresConnection(client, signal);
     // A connection lost between statements: recorded, and the next call fails with it.
     client.on('error', (err) => (conn.failure ??= err));
