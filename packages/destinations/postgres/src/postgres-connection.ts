@@ -140,7 +140,12 @@ export class PostgresConnection {
       // Resolved and checked here, and connected to by address: the address checked is the one reached.
       const network = settings.network;
       if (network)
-        addresses = await lookupWithin(config.host, (host) => network.resolveChecked(host), settings.connectMs, signal);
+        addresses = await lookupWithin(
+          config.host,
+          (host) => network.resolveChecked(host, config.port),
+          settings.connectMs,
+          signal,
+        );
     } catch (err) {
       throw err instanceof BatchExportError ? err : classifyPostgresError(err, 'login');
     }
