@@ -15,8 +15,8 @@
 -- exported too (a forced backfill), then 12 values per run: the index in KEYS of the
 -- run hash; of the export's runs, pending and unfinished zsets (3
 -- consecutive keys); of the backfill hash and its open zset (2 consecutive
--- keys; 0 for none); of the exported bitmaps (cover and bounds) of the block
--- of the interval start and the next (4 consecutive keys, slots.lua); that
+-- keys; 0 for none); of the exported bitmaps of the block of the interval
+-- start and the next (6 consecutive keys, slots.lua); that
 -- first block's number; run id, export id, start ms, end ms, start ISO, end
 -- ISO, backfill id or ''.
 -- @include slots

@@ -266,6 +266,7 @@ export class ExportRepository {
         this.keys.exportedBlocks(id),
         ...blocks.map((block) => this.keys.exportedBlock(id, Number(block))),
         ...blocks.map((block) => this.keys.exportedBounds(id, Number(block))),
+        ...blocks.map((block) => this.keys.exportedLegacy(id, Number(block))),
         this.keys.reconciliation(id),
         this.keys.reconcileLock(id),
       )

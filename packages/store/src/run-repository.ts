@@ -344,13 +344,15 @@ export class RunRepository extends RunReads {
     return open === '1' && backfillId ? backfillId : null;
   }
 
-  /** The exported cover and bounds bitmaps of `block` and of the next (lua/includes/slots.lua). */
+  /** The exported cover and bounds bitmaps of `block` and of the next, then their legacy ones (lua/includes/slots.lua). */
   private exportedKeys(exportId: string, block: number): string[] {
     return [
       this.keys.exportedBlock(exportId, block),
       this.keys.exportedBounds(exportId, block),
       this.keys.exportedBlock(exportId, block + 1),
       this.keys.exportedBounds(exportId, block + 1),
+      this.keys.exportedLegacy(exportId, block),
+      this.keys.exportedLegacy(exportId, block + 1),
     ];
   }
 
