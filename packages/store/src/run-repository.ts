@@ -12,7 +12,14 @@ export type { ListRunsOptions, RunCoverage, RunReceiptView } from './run-reads';
  * version its receipt gets), or why it did not.
  */
 export type RunStart =
-  | { status: 'started'; attempt: number; backfillId: string | null; receiptVersion: number }
+  | {
+      status: 'started';
+      attempt: number;
+      backfillId: string | null;
+      receiptVersion: number;
+      /** Set when an earlier run of the interval finished and its record is gone (retention, an interval change). */
+      priorUnknown?: true;
+    }
   /** `crashes` attempts in a row never finished: the caller fails the run for good. */
   | { status: 'crashed'; crashes: number; backfillId: string | null }
   | { status: 'Cancelled' | 'Completed' | 'missing' | 'held' };
@@ -165,7 +172,7 @@ export class RunRepository extends RunReads {
     const exportId = exportIdOfRun(id);
     const keys = [...this.statusKeys(id), this.keys.pausedExports];
     if (withExport) keys.push(this.keys.export(exportId));
-    const [status, a, b, c, exportText] = (await callScript(this.redis, 'start-run', keys, [
+    const [status, a, b, c, exportText, prior] = (await callScript(this.redis, 'start-run', keys, [
       now,
       new Date(now).toISOString(),
       exportId,
@@ -181,7 +188,13 @@ export class RunRepository extends RunReads {
       };
     }
     return {
-      answer: { status, attempt: Number(a), receiptVersion: Number(b), backfillId: (c as string) || null },
+      answer: {
+        status,
+        attempt: Number(a),
+        receiptVersion: Number(b),
+        backfillId: (c as string) || null,
+        ...(prior === 1 && { priorUnknown: true as const }),
+      },
       exportText: text,
     };
   }

@@ -63,6 +63,13 @@ local function markExported(k, blockA, s, e)
   setBit(KEYS[k + 1], blockA, KEYS[k + 3], b, 1)
 end
 
+-- Whether any slot of [s, e) is marked: an interval that overlaps it was exported
+-- and its record is gone (keys as for markExported).
+local function anyMarked(k, blockA, s, e)
+  local a, b = slotRange(s, e)
+  return countBits(KEYS[k], blockA, KEYS[k + 2], a, b) > 0
+end
+
 -- The old marks of a block: its legacy bitmap, or its cover while it has no bounds.
 local function oldMarks(k, i)
   if redis.call('EXISTS', KEYS[k + i + 1]) == 0 then return KEYS[k + i] end
