@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { S3_CREDENTIALS } from '../helpers/env';
-import { FLOOD_BYTES, FloodingEndpoint } from '../helpers/flooding-endpoint';
+import { PermanentError, parseInput } from '@bx/core';
+import { PostgresConnection, postgresConfigSchema } from '@bx/destination-postgres';
+import { FLOOD_BYTES, FloodingEndpoint, FloodingPostgres } from '../helpers/flooding-endpoint';
 import { HostileSnowflake } from '../helpers/hostile-snowflake';
 import { InProcessSystem } from '../helpers/in-process';
 import { snowflakeConfig, startSnowflakeServer } from '../helpers/snowflake';
@@ -11,7 +13,7 @@ const S3_ERROR_HEAD = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>Access
 describe('destination endpoints that answer without end', function () {
   this.timeout(120_000);
   let sys: InProcessSystem;
-  let endpoint: FloodingEndpoint | null = null;
+  let endpoint: FloodingEndpoint | FloodingPostgres | null = null;
 
   beforeEach(async () => {
     sys = await new InProcessSystem('default').start();
@@ -108,17 +110,20 @@ describe('destination endpoints that answer without end', function () {
     }
   });
 
-  // A server of a token holder's own at a public `host`: pg buffered a message of any length
-  // (an ErrorResponse announcing 2 GB here), which took the API process past 700 MB in 10 s.
+  // A server of a token holder's own at a public `host` that answers the login with notices
+  // without end, each under the 1 MiB a message may have: the session's answers are capped too.
   it('Postgres: POST /test stops reading a server that answers without end', async () => {
     let sent = 0;
-    const chunk = Buffer.alloc(1024 * 1024, 'E');
+    const notice = Buffer.alloc(512 * 1024, 'M');
+    notice.write('N', 0);
+    notice.writeInt32BE(notice.length - 1, 1);
+    notice.write('SNOTICE\0M', 5);
+    notice[notice.length - 2] = 0;
+    notice[notice.length - 1] = 0;
+    const chunk = notice;
     const server = createNetServer((socket) => {
       socket.on('error', () => undefined);
       socket.once('data', () => {
-        const head = Buffer.alloc(5, 'E');
-        head.writeInt32BE(0x7ffffff0, 1);
-        socket.write(head);
         const pump = () => {
           while (!socket.destroyed && sent < 4 * FLOOD_BYTES) {
             sent += chunk.length;
@@ -146,5 +151,48 @@ describe('destination endpoints that answer without end', function () {
     } finally {
       server.close();
     }
+  });
+
+  const postgres = (port: number) => ({
+    type: 'Postgres',
+    config: { host: '127.0.0.1', port, database: 'd', user: 'u', password: 'p', table_name: 't', sslmode: 'disable' },
+  });
+
+  // pg buffers a message whole: a 96 MB ErrorResponse at login was read (~90 MB) until the 10 s login budget ran out.
+  it('Postgres: POST /test stops reading a huge error at login and says so', async () => {
+    endpoint = await new FloodingPostgres('E').start();
+    const created = await sys.call('POST', '/api/exports', {
+      name: 'flooding',
+      team_id: 1,
+      interval: 'hour',
+      paused: true,
+      destination: postgres(endpoint.port),
+    });
+    expect(created.status, JSON.stringify(created.json)).to.equal(201);
+    const sut = await sys.call('POST', `/api/exports/${created.json.id}/test`);
+    expect(sut.status).to.equal(200);
+    expect(sut.json).to.include({ status: 'error', retryable: false });
+    expect(sut.json.message).to.contain('more than the 1048576 bytes');
+    expect(endpoint.sent, 'bytes the server sent').to.be.below(16 * 1024 * 1024);
+  });
+
+  it('Postgres: a session stops reading a huge notice after login', async () => {
+    endpoint = await new FloodingPostgres('N', true).start();
+    const config = parseInput(postgresConfigSchema, postgres(endpoint.port).config);
+    const settings = { connectMs: 10_000, lockMs: 1000, statementMs: 0, applicationName: 'bx test' };
+    const conn = await PostgresConnection.open(config, settings);
+    try {
+      const err = await conn.query('SELECT 1', 'SELECT').then(
+        () => expect.fail('expected a failure'),
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(PermanentError).with.property('code', 'MessageTooLarge');
+      expect((err as Error).message)
+        .to.contain('PostgreSQL SELECT failed')
+        .and.contain('a notice');
+    } finally {
+      await conn.close();
+    }
+    expect(endpoint.sent, 'bytes the server sent').to.be.below(16 * 1024 * 1024);
   });
 });

@@ -114,6 +114,37 @@ describe('destinations may not reach private addresses unless ALLOWED_PRIVATE_DE
     }
   });
 
+  it('lets host:port entries through on that port only, at create and when connecting', async () => {
+    const port = listener.port;
+    const sut = await new ApiHarness({ network: NetworkPolicy.parse(`localhost:${port},127.0.0.1:${port}`) }).start();
+    try {
+      const create = (endpoint: string) => sut.call('POST', '/api/exports', body({ type: 'S3', config: s3(endpoint) }));
+      expect((await create(`http://localhost:${port}`)).status).to.equal(201);
+      expect((await create(listener.url)).status).to.equal(201);
+      const other = await create(`http://127.0.0.1:${port + 1}`);
+      expect(other.status).to.equal(400);
+      expect(other.json.error.code).to.equal('destination_not_allowed');
+      const pg = await sut.call(
+        'POST',
+        '/api/exports',
+        body({ type: 'Postgres', config: postgres('localhost', port + 1) }),
+      );
+      expect(pg.json.error.code).to.equal('destination_not_allowed');
+      expect(listener.connections).to.equal(0);
+    } finally {
+      await sut.close();
+    }
+    // When connecting, through a name: the socket's lookup knows the port.
+    const at = (entry: string) =>
+      checkS3(s3ConfigSchema.parse(s3(`http://localhost:${port}`)), { network: NetworkPolicy.parse(entry) }).catch(
+        (e: unknown) => e,
+      );
+    expect(await at(`localhost:${port + 1}`)).to.have.property('code', DESTINATION_NOT_ALLOWED);
+    expect(listener.connections).to.equal(0);
+    expect(await at(`localhost:${port}`)).to.have.property('code', 'AccessDenied');
+    expect(listener.connections).to.be.greaterThan(0);
+  });
+
   it('POST /test of an export stored before the rule does not connect, and says why without the remote words', async () => {
     const sut = await new ApiHarness({ network: strict() }).start();
     try {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { ApiHarness } from '../helpers/api-harness';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 
-describe('include_events and exclude_events are bounded (100 names of at most 200 characters)', () => {
+describe('include_events and exclude_events are bounded (100 names of at most 200 characters) and valid Unicode', () => {
   let sut: ApiHarness;
   before(async () => {
     sut = await new ApiHarness().start();
@@ -42,8 +42,8 @@ describe('include_events and exclude_events are bounded (100 names of at most 20
       const lone = await sut.call('POST', '/api/exports', body({ [field]: ['\ud800', 'a\udc00', '😀'] }));
       expect(lone.status).to.equal(400);
       expect(lone.json.error.details).to.deep.equal([
-        { field: `${field}.0`, message: 'must be valid Unicode (a lone surrogate is no event name)' },
-        { field: `${field}.1`, message: 'must be valid Unicode (a lone surrogate is no event name)' },
+        { field: `${field}.0`, message: 'must be valid Unicode (a lone surrogate such as \\ud800 is not a character)' },
+        { field: `${field}.1`, message: 'must be valid Unicode (a lone surrogate such as \\ud800 is not a character)' },
       ]);
       const created = await sut.call('POST', '/api/exports', body({}));
       const patched = await sut.call('PATCH', `/api/exports/${created.json.id}`, { body: { [field]: names(101) } });
@@ -51,4 +51,37 @@ describe('include_events and exclude_events are bounded (100 names of at most 20
       expect(patched.json.error.details[0].field).to.equal(field);
     });
   }
+
+  // Sent as UTF-8, a lone surrogate became U+FFFD: a filter of "\ud800" matched the events named U+FFFD.
+  const lone = ['\ud800', 'a\udc00', 'x\ud83d'];
+
+  for (const field of ['include_events', 'exclude_events']) {
+    it(`refuses an event name with a lone surrogate in ${field}, naming the field, and keeps a valid pair`, async () => {
+      const created = await sut.call('POST', '/api/exports', body({}));
+      for (const name of lone) {
+        const res = await sut.call('POST', '/api/exports', body({ [field]: ['ok', name] }));
+        expect(res.status, JSON.stringify(name)).to.equal(400);
+        expect(res.json.error.details[0].field).to.equal(`${field}.1`);
+        expect(res.json.error.details[0].message).to.contain('lone surrogate');
+        const patched = await sut.call('PATCH', `/api/exports/${created.json.id}`, { body: { [field]: [name] } });
+        expect(patched.status, `PATCH ${JSON.stringify(name)}`).to.equal(400);
+        expect(patched.json.error.details[0].field).to.equal(`${field}.0`);
+      }
+      const pair = await sut.call('POST', '/api/exports', body({ [field]: ['emoji \ud83d\ude00'] }));
+      expect(pair.status, pair.text).to.equal(201);
+      expect(pair.json[field]).to.deep.equal(['emoji \ud83d\ude00']);
+    });
+  }
+
+  it('refuses an export name with a lone surrogate, naming the field', async () => {
+    const created = await sut.call('POST', '/api/exports', body({}));
+    for (const name of lone) {
+      const res = await sut.call('POST', '/api/exports', body({ name }));
+      expect(res.status, JSON.stringify(name)).to.equal(400);
+      expect(res.json.error.details[0].field).to.equal('name');
+      const patched = await sut.call('PATCH', `/api/exports/${created.json.id}`, { body: { name } });
+      expect(patched.status, `PATCH ${JSON.stringify(name)}`).to.equal(400);
+      expect(patched.json.error.details[0].field).to.equal('name');
+    }
+  });
 });

@@ -67,6 +67,14 @@ describe('interval change: an interval is done only when a run covered exactly i
     }
   }
 
+  /** The slots of [start, end) marked as the version before bounds did: cover bits alone. */
+  async function oldMarks(exportId: string, start: number, end: number): Promise<void> {
+    const block = exportedBlockOf(start);
+    const at = (ms: number) => Math.floor(ms / EXPORTED_SLOT_MS) - block * EXPORTED_BLOCK_SLOTS;
+    for (let slot = at(start); slot < at(end); slot++)
+      await store.redis.setbit(store.keys.exportedBlock(exportId, block), slot, 1);
+  }
+
   const plan = async (exportId: string, start: number, end: number) => {
     const answer = await backfills.create(exportId, { start_at: iso(start), end_at: iso(end), dry_run: true });
     return 'plan' in answer ? answer.plan : null;
@@ -250,13 +258,40 @@ describe('interval change: an interval is done only when a run covered exactly i
   it('marks kept by a version without bounds still count, as every slot covered', async () => {
     const exp = await create('hour');
     // An hour's twelve 5-minute slots, as the previous version marked them (no bounds bitmap).
-    const block = exportedBlockOf(D0);
-    const first = Math.floor(D0 / EXPORTED_SLOT_MS) - block * EXPORTED_BLOCK_SLOTS;
-    for (let slot = first; slot < first + 12; slot++)
-      await store.redis.setbit(store.keys.exportedBlock(exp.id, block), slot, 1);
+    await oldMarks(exp.id, D0, D0 + HOUR);
     expect(await store.runs.knownExported(exp.id, [{ start: D0, end: D0 + HOUR }])).to.deep.equal([true]);
     expect(await plan(exp.id, D0, D0 + 2 * HOUR)).to.deep.include({ to_export: 1, already_exported: 1 });
   });
+
+  // A new mark in the block used to make every old mark of it stop counting: those intervals were exported again.
+  it('marks kept by a version without bounds still count after a new mark lands in their block', async () => {
+    const exp = await create('hour');
+    const block = exportedBlockOf(D0);
+    // Hours 0 and 1 of D0, as the previous version marked them: cover bits, no bounds bitmap.
+    await oldMarks(exp.id, D0, D0 + 2 * HOUR);
+    // A run of the same block retained now: its mark brings the block its bounds bitmap.
+    await completed(exp.id, [[D0 + 2 * DAY, D0 + 2 * DAY + HOUR]]);
+    await new RunRetention(store, queue, logger, HOUR).pass(clock + DAY);
+    expect(await store.redis.exists(store.keys.exportedBounds(exp.id, block))).to.equal(1);
+    const spans = [
+      { start: D0, end: D0 + HOUR },
+      { start: D0 + HOUR, end: D0 + 2 * HOUR },
+      { start: D0 + 2 * HOUR, end: D0 + 3 * HOUR },
+      { start: D0 + 2 * DAY, end: D0 + 2 * DAY + HOUR },
+    ];
+    expect(await store.runs.knownExported(exp.id, spans)).to.deep.equal([true, true, false, true]);
+    expect(await plan(exp.id, D0, D0 + 3 * HOUR)).to.deep.include({ to_export: 1, already_exported: 2 });
+    // A backfill without force creates runs only where nothing is known exported (create-runs.lua).
+    const sut = await backfill(exp.id, D0, D0 + 3 * HOUR);
+    expect(sut).to.deep.include({ total_runs: 3, skipped_runs: 2 });
+    expect(await store.runs.get(runIdFor(exp.id, D0))).to.equal(null);
+    expect(await store.runs.get(runIdFor(exp.id, D0 + 2 * HOUR))).to.not.equal(null);
+    // Later new marks leave the old ones be.
+    await completed(exp.id, [[D0 + 3 * DAY - HOUR, D0 + 3 * DAY]]);
+    await new RunRetention(store, queue, logger, HOUR).pass(clock + 2 * DAY);
+    expect(await store.runs.knownExported(exp.id, spans.slice(0, 2))).to.deep.equal([true, true]);
+  });
+
   it('a backfill under way when the interval changes goes on in the new calendar, never past its range', async () => {
     const exp = await create('hour');
     const sut = new BackfillService(store, queue, logger, () => clock, { runWindow: 2 }); // a run at a time

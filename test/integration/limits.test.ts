@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { ApiHarness } from '../helpers/api-harness';
@@ -28,6 +29,53 @@ describe('limits and unreachable services', function () {
       expect(refused.json.error.message).to.contain('MAX_EXPORTS');
       expect((await sut.call('DELETE', `/api/exports/${ids[0]!}`)).status).to.equal(204);
       expect((await sut.call('POST', '/api/exports', { body })).status).to.equal(201);
+    } finally {
+      await sut.close();
+    }
+  });
+
+  it('GET /api/exports stops a page of large exports early at about 4 MiB, and next continues it', async () => {
+    const sut = await new ApiHarness().start();
+    try {
+      // 64 KB of certificates: the largest ca_cert a Postgres destination takes.
+      const pem = readFileSync(join(__dirname, '..', 'fixtures', 'tls', 'cert.pem'), 'utf8');
+      const caCert = pem.repeat(Math.floor(65_536 / pem.length));
+      const team = 4242;
+      const body = {
+        name: 'large',
+        team_id: team,
+        interval: 'hour',
+        paused: true,
+        destination: {
+          type: 'Postgres',
+          config: { host: '127.0.0.1', database: 'd', user: 'u', password: 'p', table_name: 't', ca_cert: caCert },
+        },
+      };
+      const ids: string[] = [];
+      for (let i = 0; i < 80; i++) {
+        const created = await sut.call('POST', '/api/exports', { body });
+        expect(created.status, created.text).to.equal(201);
+        ids.push(created.json.id as string);
+      }
+      const listed: string[] = [];
+      let next: string | null = null;
+      let pages = 0;
+      do {
+        const cursor: string = next ? `&cursor=${encodeURIComponent(next)}` : '';
+        const page = await sut.call('GET', `/api/exports?team_id=${team}&limit=1000${cursor}`);
+        expect(page.status).to.equal(200);
+        expect(page.text.length, 'bytes of one page').to.be.below(4.5 * 1024 * 1024);
+        listed.push(...page.json.results.map((e: { id: string }) => e.id));
+        next = page.json.next;
+        pages++;
+      } while (next);
+      expect(pages, 'pages').to.equal(2);
+      expect([...listed].sort()).to.deep.equal([...ids].sort());
+      // Pages within the bytes keep `limit`.
+      const small = await sut.call('GET', `/api/exports?team_id=${team}&limit=10`);
+      expect(small.json.results).to.have.length(10);
+      expect(small.json.results.map((e: { id: string }) => e.id)).to.deep.equal(listed.slice(0, 10));
+      expect(small.json.next).to.be.a('string');
     } finally {
       await sut.close();
     }

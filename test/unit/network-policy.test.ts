@@ -56,8 +56,62 @@ describe('network policy (ALLOWED_PRIVATE_DESTINATIONS)', () => {
     expect(policy.refusal('x', '169.254.169.254')).to.contain('link-local');
   });
 
+  it('allows host:port, address:port, [v6]:port and CIDR:port entries on that port only', () => {
+    const policy = NetworkPolicy.parse('minio:9000, 10.0.0.5:5432, [::1]:8123, [fd00::7], 192.168.0.0/16:6543, ::1');
+    const ok = (host: string, address: string, port?: number) =>
+      expect(policy.refusal(host, address, port), `${host} ${address} ${port}`).to.equal(null);
+    const no = (host: string, address: string, port?: number) =>
+      expect(policy.refusal(host, address, port), `${host} ${address} ${port}`).to.contain('ALLOWED_PRIVATE');
+    ok('minio', '172.18.0.5', 9000);
+    ok('MINIO', '172.18.0.5', 9000);
+    no('minio', '172.18.0.5', 9001);
+    no('minio', '172.18.0.5'); // the port unknown: only entries without one allow
+    ok('x', '10.0.0.5', 5432);
+    no('x', '10.0.0.5', 5433);
+    no('x', '10.0.0.6', 5432);
+    ok('x', '192.168.4.4', 6543);
+    no('x', '192.168.4.4', 6544);
+    ok('x', 'fd00::7', 1); // [fd00::7] without a port: any port
+    ok('x', '::1', 1); // ::1 is an address, not the port 1 of ':'
+    expect(policy.refusal('minio', '172.18.0.5', 9001)).to.contain('port 9001');
+    const v6 = NetworkPolicy.parse('[::1]:8123');
+    expect(v6.refusal('x', '::1', 8123)).to.equal(null);
+    expect(v6.refusal('x', '::1', 8124)).to.contain('loopback');
+  });
+
+  it('checks the port on every path: checkHost, resolveChecked and a socket lookup for that port', async () => {
+    const policy = NetworkPolicy.parse('localhost:5432');
+    await policy.checkHost('localhost', 5432);
+    expect(await policy.checkHost('localhost', 5433).catch((e: unknown) => e)).to.have.property(
+      'code',
+      DESTINATION_NOT_ALLOWED,
+    );
+    expect(await policy.resolveChecked('localhost', 5432)).to.have.length.greaterThan(0);
+    expect(await policy.resolveChecked('localhost', 5433).catch((e: unknown) => e)).to.have.property(
+      'code',
+      DESTINATION_NOT_ALLOWED,
+    );
+    const lookup = (port: number) =>
+      new Promise<NodeJS.ErrnoException | null>((resolve) =>
+        policy.lookupAt(port)('localhost', {} as never, ((err: NodeJS.ErrnoException | null) => resolve(err)) as never),
+      );
+    expect(await lookup(5432)).to.equal(null);
+    expect(await lookup(5433)).to.be.instanceOf(PermanentError);
+  });
+
   it('rejects entries that are neither names, addresses nor CIDRs', () => {
-    for (const bad of ['10.0.0.0/33', 'http://x', 'a b', '::1/129', '1.2.3.4/8/1']) {
+    for (const bad of [
+      '10.0.0.0/33',
+      'http://x',
+      'a b',
+      '::1/129',
+      '1.2.3.4/8/1',
+      'minio:0',
+      'minio:65536',
+      'a:b:c',
+      '[minio]:80',
+      'minio:',
+    ]) {
       expect(() => NetworkPolicy.parse(bad), bad).to.throw(/neither a host name/);
     }
   });

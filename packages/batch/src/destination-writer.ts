@@ -44,6 +44,13 @@ export interface RunState {
    * destination or left open there, so there is nothing to clean up.
    */
   readonly fresh?: boolean;
+  /**
+   * True when an earlier run of this interval finished and its record, with
+   * the state it kept here, is gone (removed by retention, or rewritten when
+   * the export's interval changed): what it left at the destination is
+   * unknown, so assume it left rows. `fresh` is then false.
+   */
+  readonly priorUnknown?: boolean;
   get<T>(): Promise<T | null>;
   set(value: unknown): Promise<void>;
 }

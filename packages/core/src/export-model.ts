@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { DestinationConfig } from './destination-plugin';
 import { ValidationError } from './errors';
 import { INTERVALS, isValidTimezone, type IntervalName } from './interval-calendar';
+import { hasLoneSurrogate } from './unicode-text';
 
 /** A batch export as stored. Secrets live in `destination.config`. */
 export interface BatchExport {
@@ -60,20 +61,33 @@ export const MAX_EVENT_NAMES = 100;
 /** Longest event name in `include_events` or `exclude_events`, in characters. */
 export const MAX_EVENT_NAME_LENGTH = 200;
 
+/** Text of a name the user gives: a lone surrogate (`"\ud800"`) is refused, not turned into U+FFFD. */
+const wellFormed = (text: z.ZodString) =>
+  text.refine(
+    (value) => !hasLoneSurrogate(value),
+    'must be valid Unicode (a lone surrogate such as \\ud800 is not a character)',
+  );
+
+const exportName = () =>
+  wellFormed(z.string().trim().min(1).max(255)).describe(
+    '1 to 255 characters, valid Unicode (a lone surrogate is refused)',
+  );
+
 // Bounded: each name goes into every run's SQL and the export's record (300 exports of 1,000
 // long names once added 138 MB to Redis and 119 MB to one GET /api/exports).
 const eventNames = z
   .array(
-    z
-      .string()
-      .min(1, 'an event name may not be empty')
-      .max(MAX_EVENT_NAME_LENGTH, `an event name has at most ${MAX_EVENT_NAME_LENGTH} characters`)
-      // JSON can carry "\ud800", but SQL text is UTF-8: it reached ClickHouse as U+FFFD, and the
-      // filter matched (or excluded) the events named "\uFFFD" instead of none.
-      .refine((name) => !LONE_SURROGATE.test(name), 'must be valid Unicode (a lone surrogate is no event name)'),
+    wellFormed(
+      z
+        .string()
+        .min(1, 'an event name may not be empty')
+        .max(MAX_EVENT_NAME_LENGTH, `an event name has at most ${MAX_EVENT_NAME_LENGTH} characters`),
+    ),
   )
   .max(MAX_EVENT_NAMES, `at most ${MAX_EVENT_NAMES} event names`)
-  .describe(`At most ${MAX_EVENT_NAMES} names of 1 to ${MAX_EVENT_NAME_LENGTH} characters`);
+  .describe(
+    `At most ${MAX_EVENT_NAMES} names of 1 to ${MAX_EVENT_NAME_LENGTH} characters, valid Unicode (a lone surrogate is refused)`,
+  );
 const timezone = z.string().refine(isValidTimezone, 'must be an IANA time zone name, e.g. Europe/Berlin');
 
 /** A model as the export schemas see it: its name, and whether event filters apply to it. */
@@ -96,7 +110,7 @@ export function exportInputSchemas(
   const names = models.map((m) => m.name) as [string, ...string[]];
   const createExportSchema = z
     .strictObject({
-      name: z.string().trim().min(1).max(255),
+      name: exportName(),
       team_id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
       interval: z.enum(INTERVALS),
       timezone: timezone.default('UTC'),
@@ -114,7 +128,7 @@ export function exportInputSchemas(
 
   const patchExportSchema = z
     .strictObject({
-      name: z.string().trim().min(1).max(255),
+      name: exportName(),
       interval: z.enum(INTERVALS),
       timezone,
       include_events: eventNames,

@@ -18,3 +18,4 @@ export * from './process-lifecycle';
 export * from './network-policy';
 export * from './secret-box';
 export * from './export-secrets';
+export * from './unicode-text';

@@ -36,25 +36,34 @@ export const DESTINATION_NOT_ALLOWED = 'DestinationNotAllowed';
  * Which addresses destinations may connect to (contract:
  * ALLOWED_PRIVATE_DESTINATIONS). Public addresses always; loopback, private
  * and link-local ones only when listed, by host name as written in the
- * config or by address or CIDR. Checked on the addresses a name resolves to,
- * and again when connecting (`lookup`, `checkAddress`), so a name that
- * resolves to 127.0.0.1, or starts to, is refused as loopback is.
+ * config or by address or CIDR, on any port, or as `host:port`
+ * (`[v6]:port`) on that port only. Checked on the addresses a name resolves
+ * to, and again when connecting (`lookup`, `checkAddress`), so a name that
+ * resolves to 127.0.0.1, or starts to, is refused as loopback is. Where the
+ * port is not known, only entries without one allow.
  */
 export class NetworkPolicy {
+  /** Listed host names, lower case: `name` for any port, `name:port` for one. */
   private readonly hosts: ReadonlySet<string>;
-  private readonly addresses: BlockList;
+  /** Listed addresses and CIDRs by port; ANY_PORT for any. */
+  private readonly addresses = new Map<number, BlockList>();
 
   /**
    * `allowed`: the entries of ALLOWED_PRIVATE_DESTINATIONS (host names,
-   * addresses, CIDRs); `resolver`: how names resolve (tests give names
-   * addresses of their own).
+   * addresses, CIDRs, each maybe with `:port`); `resolver`: how names
+   * resolve (tests give names addresses of their own).
    */
   constructor(
     readonly allowed: readonly string[] = [],
     private readonly resolver: HostResolver = systemResolver,
   ) {
-    this.hosts = new Set(allowed.filter((entry) => !isAddressEntry(entry)).map((h) => h.toLowerCase()));
-    this.addresses = blockOf(allowed.filter(isAddressEntry));
+    const entries = allowed.map(parseEntry);
+    const hosts = entries.filter((e) => !isAddressEntry(e.target));
+    this.hosts = new Set(hosts.map((e) => (e.port === ANY_PORT ? e.target : `${e.target}:${e.port}`).toLowerCase()));
+    for (const port of new Set(entries.map((e) => e.port))) {
+      const listed = entries.filter((e) => e.port === port && isAddressEntry(e.target)).map((e) => e.target);
+      if (listed.length) this.addresses.set(port, blockOf(listed));
+    }
   }
 
   /** Parses ALLOWED_PRIVATE_DESTINATIONS; throws on an entry that is neither a host name, an address nor a CIDR. */
@@ -64,33 +73,39 @@ export class NetworkPolicy {
       .map((entry) => entry.trim())
       .filter(Boolean);
     for (const entry of entries) {
-      if (!isAddressEntry(entry) && !HOST_NAME.test(entry)) {
-        throw new Error(`'${entry}' is neither a host name, an IP address nor a CIDR`);
+      const { target } = parseEntry(entry);
+      if (!isAddressEntry(target) && !HOST_NAME.test(target)) {
+        throw new Error(
+          `'${entry}' is neither a host name, an IP address nor a CIDR, each maybe with :port ([IPv6]:port)`,
+        );
       }
     }
     return new NetworkPolicy(entries);
   }
 
-  /** Why connecting to `address` (of `host`) is refused, or null when it is allowed. */
-  refusal(host: string, address: string): string | null {
+  /** Why connecting to `address` (of `host`) on `port` (unknown: undefined) is refused, or null when it is allowed. */
+  refusal(host: string, address: string, port?: number): string | null {
     const ip = unmapped(address);
     const family = isIP(ip);
     if (family === 0) return null;
-    const kind = reserved.find((r) => r.list.check(ip, family === 6 ? 'ipv6' : 'ipv4'))?.kind;
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    const kind = reserved.find((r) => r.list.check(ip, type))?.kind;
     if (!kind) return null;
-    if (this.hosts.has(bare(host).toLowerCase()) || this.addresses.check(ip, family === 6 ? 'ipv6' : 'ipv4')) {
-      return null;
-    }
+    const name = bare(host).toLowerCase();
+    const listed = (p: number) =>
+      this.hosts.has(p === ANY_PORT ? name : `${name}:${p}`) || !!this.addresses.get(p)?.check(ip, type);
+    if (listed(ANY_PORT) || (port !== undefined && listed(port))) return null;
     const via = bare(host) === ip ? '' : ` (${bare(host)})`;
+    const at = port === undefined ? '' : ` port ${port}`;
     return (
-      `destination address ${ip}${via} is a ${kind} address; ` +
-      'list it in ALLOWED_PRIVATE_DESTINATIONS to allow destinations there'
+      `destination address ${ip}${via}${at} is a ${kind} address; ` +
+      'list it (or host:port) in ALLOWED_PRIVATE_DESTINATIONS to allow destinations there'
     );
   }
 
-  /** Throws a PermanentError when connecting to `address` of `host` is refused. */
-  checkAddress(host: string, address: string): void {
-    const refused = this.refusal(host, address);
+  /** Throws a PermanentError when connecting to `address` of `host` on `port` is refused. */
+  checkAddress(host: string, address: string, port?: number): void {
+    const refused = this.refusal(host, address, port);
     if (refused) throw new PermanentError(refused, { code: DESTINATION_NOT_ALLOWED });
   }
 
@@ -99,11 +114,11 @@ export class NetworkPolicy {
    * that does not resolve (yet) passes: connecting will fail on its own, and
    * its addresses are checked again then.
    */
-  async checkHost(host: string): Promise<void> {
+  async checkHost(host: string, port?: number): Promise<void> {
     const name = bare(host);
-    if (isIP(name)) return this.checkAddress(name, name);
+    if (isIP(name)) return this.checkAddress(name, name, port);
     const addresses = await this.resolver(name, {}).catch((): LookupAddress[] => []);
-    for (const { address } of addresses) this.checkAddress(name, address);
+    for (const { address } of addresses) this.checkAddress(name, address, port);
   }
 
   /**
@@ -112,14 +127,14 @@ export class NetworkPolicy {
    * that take no `lookup` (pg). Connect to them in turn, keeping `host` as
    * the TLS server name, so the checked address is the one reached.
    */
-  async resolveChecked(host: string): Promise<string[]> {
+  async resolveChecked(host: string, port?: number): Promise<string[]> {
     const name = bare(host);
     if (isIP(name)) {
-      this.checkAddress(name, name);
+      this.checkAddress(name, name, port);
       return [name];
     }
     return new Promise<string[]>((resolve, reject) =>
-      this.lookup(name, { all: true }, (err, found) =>
+      this.lookupAt(port)(name, { all: true }, (err, found) =>
         err ? reject(err) : resolve((found as unknown as LookupAddress[]).map((a) => a.address)),
       ),
     );
@@ -128,9 +143,17 @@ export class NetworkPolicy {
   /**
    * A `lookup` for sockets, HTTP agents and drivers: resolves as Node does
    * and fails with the policy's error when an address is refused. Literal
-   * IP hosts never reach a lookup; `checkAddress` covers those.
+   * IP hosts never reach a lookup; `checkAddress` covers those. The port is
+   * not known here: only entries without one allow (see `lookupAt`).
    */
-  readonly lookup: LookupFunction = (hostname, options, callback) => {
+  readonly lookup: LookupFunction = (hostname, options, callback) => this.lookupAt()(hostname, options, callback);
+
+  /** `lookup` for connections to `port`. */
+  lookupAt(port?: number): LookupFunction {
+    return (hostname, options, callback) => this.lookupOn(port, hostname, options, callback);
+  }
+
+  private lookupOn(port: number | undefined, ...[hostname, options, callback]: Parameters<LookupFunction>): void {
     const answer = (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 4);
       if (addresses.length === 0) {
@@ -138,7 +161,7 @@ export class NetworkPolicy {
         return callback(none, '', 4);
       }
       for (const { address } of addresses) {
-        const refused = this.refusal(hostname, address);
+        const refused = this.refusal(hostname, address, port);
         if (refused) {
           const error = Object.assign(new PermanentError(refused, { code: DESTINATION_NOT_ALLOWED }), {
             errno: undefined,
@@ -156,7 +179,7 @@ export class NetworkPolicy {
       (addresses) => answer(null, addresses),
       (err: NodeJS.ErrnoException) => answer(err, []),
     );
-  };
+  }
 
   /**
    * Makes an HTTP(S) agent connect only where the policy allows: names go
@@ -168,22 +191,39 @@ export class NetworkPolicy {
     const options = (agent as unknown as { options: Record<string, unknown> }).options;
     options.lookup = this.lookup;
     type Create = (
-      options: { host?: string; hostname?: string },
+      options: { host?: string; hostname?: string; port?: number | string; lookup?: LookupFunction },
       cb: (err: Error | null, s?: Socket) => void,
     ) => Socket;
     const guarded = agent as unknown as { createConnection: Create };
     const create = guarded.createConnection;
     guarded.createConnection = (connect, cb) => {
       const host = connect.host ?? connect.hostname ?? '';
-      const refused = isIP(bare(host)) ? this.refusal(host, host) : null;
+      const port = connect.port === undefined || connect.port === '' ? undefined : Number(connect.port);
+      const refused = isIP(bare(host)) ? this.refusal(host, host, port) : null;
       if (refused) {
         cb(new PermanentError(refused, { code: DESTINATION_NOT_ALLOWED }));
         return undefined as unknown as Socket;
       }
-      return create.call(agent, connect, cb);
+      // This connection's port is known here: names resolve through a lookup that checks it.
+      return create.call(agent, { ...connect, lookup: this.lookupAt(port) }, cb);
     };
     return agent;
   }
+}
+
+/** The port of an entry without one: it allows every port. */
+const ANY_PORT = 0;
+
+/**
+ * An entry of ALLOWED_PRIVATE_DESTINATIONS: `host:port`, `a.b.c.d:port` and
+ * `[v6]:port` allow that port only; anything else (a bare IPv6 address too:
+ * `::1` is no port) every port.
+ */
+function parseEntry(entry: string): { target: string; port: number } {
+  const match = /^(\[[^\]]*\]|[^:[\]]+):(\d{1,5})$/.exec(entry);
+  const port = match ? Number(match[2]) : ANY_PORT;
+  if (!match || port < 1 || port > 65535) return { target: entry, port: ANY_PORT };
+  return { target: match[1]!, port };
 }
 
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;

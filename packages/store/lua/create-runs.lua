@@ -9,14 +9,17 @@
 -- another end has not finished: the caller waits); 'Exported' when the
 -- interval's record is gone but it is known exported (retention); the
 -- existing status, prefixed 'mine:' when the run is open for the backfill
--- that creates it (a step that crashed before enqueueing).
+-- that creates it (a step that crashed before enqueueing). A record created
+-- where an earlier run's record is gone (rewritten, or removed by retention:
+-- its slots are marked) gets prior_unknown = '1': what that run left at the
+-- destination, and the state it kept, are unknown.
 -- KEYS[1] runs-by-status, KEYS[2] finished runs; the rest are named by index from ARGV.
 -- ARGV[1] created_at (ISO), ARGV[2] '1' to create runs of intervals known
 -- exported too (a forced backfill), then 12 values per run: the index in KEYS of the
 -- run hash; of the export's runs, pending and unfinished zsets (3
 -- consecutive keys); of the backfill hash and its open zset (2 consecutive
--- keys; 0 for none); of the exported bitmaps (cover and bounds) of the block
--- of the interval start and the next (4 consecutive keys, slots.lua); that
+-- keys; 0 for none); of the exported bitmaps of the block of the interval
+-- start and the next (6 consecutive keys, slots.lua); that
 -- first block's number; run id, export id, start ms, end ms, start ISO, end
 -- ISO, backfill id or ''.
 -- @include slots
@@ -62,6 +65,9 @@ for i = 3, #ARGV, N do
     redis.call('HSET', runKey, 'id', id, 'export_id', exportId, 'data_interval_start', ARGV[i + 9],
       'data_interval_end', ARGV[i + 10], 'status', 'Scheduled', 'created_at', ARGV[1],
       'interval_end_ms', endMs)
+    if create == 'rewritten' or anyMarked(blocks, blockA, tonumber(startMs), tonumber(endMs)) then
+      redis.call('HSET', runKey, 'prior_unknown', '1')
+    end
     if backfillId ~= '' then
       redis.call('HSET', runKey, 'backfill_id', backfillId, 'bf_open', '1')
       redis.call('ZADD', KEYS[bf + 1], startMs, id)

@@ -4,8 +4,8 @@
 -- bitmaps (slots.lua): an interval stays known as exported after its record
 -- is gone. Answers 1 if deleted.
 -- KEYS 1-6 as in track.lua, 7 the export's set of bitmap blocks, 8 the run's
--- log, 9-12 the cover and bounds bitmaps of the block of its interval start,
--- then of the next block (slots.lua).
+-- log, 9-14 the bitmaps of the block of its interval start and of the next
+-- (cover, bounds, cover, bounds, legacy, legacy: slots.lua).
 -- ARGV[1] now (ms), ARGV[2] '1' for retention, ARGV[3] the block number of KEYS[9].
 -- @include track
 -- @include slots

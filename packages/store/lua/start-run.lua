@@ -5,7 +5,8 @@
 -- worker was killed, ran out of memory, or lost its lock): after ARGV[4] such
 -- attempts in a row it answers {'crashed', count, backfill id} instead, and
 -- the worker fails the run for good rather than crash on it forever.
--- Answers {'started', attempt, receipt version, backfill id or '', export}
+-- Answers {'started', attempt, receipt version, backfill id or '', export,
+-- 1 when an earlier run's record of the interval is gone (create-runs.lua) else 0}
 -- or {why not}: the version this attempt's receipt gets if it completes, one
 -- more than the last completed attempt's receipt (1 for the first).
 -- With KEYS[8], the export's record: {'no-export'} when it is gone (nothing
@@ -20,7 +21,7 @@ if KEYS[8] then
   exportRecord = redis.call('GET', KEYS[8])
   if not exportRecord then return { 'no-export' } end
 end
-local run = readRun('attempts', 'crashes', 'receipt')
+local run = readRun('attempts', 'crashes', 'receipt', 'prior_unknown')
 local status = run.status
 if not status then return { 'missing' } end
 if status == 'Cancelled' or status == 'Completed' then return { status } end
@@ -47,4 +48,4 @@ if run.receipt then
   local ok, decoded = pcall(cjson.decode, run.receipt)
   if ok and type(decoded) == 'table' and tonumber(decoded.version) then version = tonumber(decoded.version) + 1 end
 end
-return { 'started', attempt, version, openBackfill(run), exportRecord }
+return { 'started', attempt, version, openBackfill(run), exportRecord, run.prior_unknown and 1 or 0 }

@@ -25,6 +25,13 @@ export interface ExportChange {
   written: boolean;
 }
 
+/**
+ * Most bytes of stored export text one page of the list reads (4 MiB): a
+ * page of 1,000 exports of about 1.5 kB each fits whole; 1,000 exports
+ * carrying a 64 KB `ca_cert` answered one request with about 64 MB.
+ */
+export const EXPORT_PAGE_BYTES = 4 * 1024 * 1024;
+
 /** One page of exports, oldest first; `next` continues after the last one, or null. */
 export interface ExportPage {
   exports: BatchExport[];
@@ -99,8 +106,13 @@ export class ExportRepository {
     });
   }
 
-  /** A page of exports (of one team, or all), oldest first, after the cursor `after` (a `next` of a page). */
-  async list(opts: { teamId?: number; limit: number; after?: string }): Promise<ExportPage> {
+  /**
+   * A page of exports (of one team, or all), oldest first, after the cursor
+   * `after` (a `next` of a page): at most `limit`, and fewer when their
+   * stored text would pass `maxBytes` (always at least one). The sizes are
+   * read first (STRLEN), so a page stopped early never reads what it leaves.
+   */
+  async list(opts: { teamId?: number; limit: number; after?: string; maxBytes?: number }): Promise<ExportPage> {
     const key = opts.teamId === undefined ? this.keys.exportIndex : this.keys.teamIndex(opts.teamId);
     const members = await this.redis.zrangebylex(
       key,
@@ -110,9 +122,26 @@ export class ExportRepository {
       0,
       opts.limit + 1,
     );
-    const page = members.slice(0, opts.limit);
-    const exports = (await this.getMany(page.map(idOfMember))).filter((e): e is BatchExport => e !== null);
-    return { exports, next: members.length > opts.limit ? page[page.length - 1]! : null };
+    let page = members.slice(0, opts.limit);
+    const maxBytes = opts.maxBytes ?? EXPORT_PAGE_BYTES;
+    const sizes = await this.storedSizes(page.map(idOfMember));
+    let bytes = 0;
+    const fit = sizes.findIndex((size, i) => (bytes += size) > maxBytes && i > 0);
+    const more = fit >= 0 || members.length > opts.limit;
+    if (fit >= 0) page = page.slice(0, fit);
+    const found = (await this.getMany(page.map(idOfMember))).filter((e): e is BatchExport => e !== null);
+    return { exports: found, next: more ? page[page.length - 1]! : null };
+  }
+
+  /** Bytes of each export's stored text (0 when gone). */
+  private async storedSizes(ids: readonly string[]): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.strlen(this.keys.export(id));
+    return ((await pipeline.exec()) ?? []).map(([err, size]) => {
+      if (err) throw err;
+      return Number(size);
+    });
   }
 
   /** Every export id, oldest first, a page at a time (maintenance, metrics). */
@@ -237,6 +266,7 @@ export class ExportRepository {
         this.keys.exportedBlocks(id),
         ...blocks.map((block) => this.keys.exportedBlock(id, Number(block))),
         ...blocks.map((block) => this.keys.exportedBounds(id, Number(block))),
+        ...blocks.map((block) => this.keys.exportedLegacy(id, Number(block))),
         this.keys.reconciliation(id),
         this.keys.reconcileLock(id),
       )

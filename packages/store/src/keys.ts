@@ -39,6 +39,12 @@ export function storeKeys(prefix: string) {
      * interval it was (lua/includes/slots.lua). Absent for marks of earlier versions.
      */
     exportedBounds: (exportId: string, block: number) => `${prefix}:exported-bounds:${exportId}:${block}`,
+    /**
+     * Bitmap of the same block's marks written before bounds existed (cover
+     * bits alone), kept when the block's first bounds land: they count as
+     * every slot covered (lua/includes/slots.lua).
+     */
+    exportedLegacy: (exportId: string, block: number) => `${prefix}:exported-legacy:${exportId}:${block}`,
     /** set of the blocks an export has bitmaps for (deletion). */
     exportedBlocks: (exportId: string) => `${prefix}:exported-blocks:${exportId}`,
     /** zset run id → finished_at ms of every finished run: retention removes the oldest. */

@@ -190,17 +190,21 @@ export abstract class RunReads {
    * export's bitmaps, lua/includes/slots.lua). Reads each block once.
    */
   async knownExported(exportId: string, spans: ReadonlyArray<{ start: number; end: number }>): Promise<boolean[]> {
-    const blocks = new Map<number, { cover: Buffer; bounds: Buffer | null }>();
+    const none = Buffer.alloc(0);
+    const blocks = new Map<number, { cover: Buffer; bounds: Buffer; old: Buffer }>();
     for (const span of spans)
       for (const b of [exportedBlockOf(span.start), exportedBlockOf(span.start) + 1])
         if (!blocks.has(b)) {
-          const [cover, bounds] = await Promise.all([
+          const [cover, bounds, legacy] = await Promise.all([
             this.redis.getBuffer(this.keys.exportedBlock(exportId, b)),
             this.redis.getBuffer(this.keys.exportedBounds(exportId, b)),
+            this.redis.getBuffer(this.keys.exportedLegacy(exportId, b)),
           ]);
-          blocks.set(b, { cover: cover ?? Buffer.alloc(0), bounds });
+          // The old marks (no bounds): the legacy bitmap, or the cover while the block has no bounds.
+          const old = bounds === null ? cover : legacy;
+          blocks.set(b, { cover: cover ?? none, bounds: bounds ?? none, old: old ?? none });
         }
-    const isSet = (slot: number, which: 'cover' | 'bounds') => {
+    const isSet = (slot: number, which: 'cover' | 'bounds' | 'old') => {
       const block = Math.floor(slot / EXPORTED_BLOCK_SLOTS);
       const bit = slot - block * EXPORTED_BLOCK_SLOTS;
       const bytes = blocks.get(block)?.[which] ?? Buffer.alloc(0);
@@ -209,10 +213,13 @@ export abstract class RunReads {
     return spans.map((span) => {
       const a = Math.floor(span.start / EXPORTED_SLOT_MS);
       const b = Math.ceil(span.end / EXPORTED_SLOT_MS);
-      for (let slot = a; slot < b; slot++) if (!isSet(slot, 'cover')) return false;
-      // Marks of a version that kept no bounds: every slot covered is all they tell.
-      const first = exportedBlockOf(span.start);
-      if (blocks.get(first)!.bounds === null && blocks.get(first + 1)!.bounds === null) return true;
+      const all = (which: 'cover' | 'old') => {
+        for (let slot = a; slot < b; slot++) if (!isSet(slot, which)) return false;
+        return true;
+      };
+      // Old marks: every slot covered is all they tell.
+      if (all('old')) return true;
+      if (!all('cover')) return false;
       if (!isSet(a, 'bounds') || !isSet(b, 'bounds')) return false;
       for (let slot = a + 1; slot < b; slot++) if (isSet(slot, 'bounds')) return false;
       return true;

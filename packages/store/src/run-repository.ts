@@ -12,7 +12,14 @@ export type { ListRunsOptions, RunCoverage, RunReceiptView } from './run-reads';
  * version its receipt gets), or why it did not.
  */
 export type RunStart =
-  | { status: 'started'; attempt: number; backfillId: string | null; receiptVersion: number }
+  | {
+      status: 'started';
+      attempt: number;
+      backfillId: string | null;
+      receiptVersion: number;
+      /** Set when an earlier run of the interval finished and its record is gone (retention, an interval change). */
+      priorUnknown?: true;
+    }
   /** `crashes` attempts in a row never finished: the caller fails the run for good. */
   | { status: 'crashed'; crashes: number; backfillId: string | null }
   | { status: 'Cancelled' | 'Completed' | 'missing' | 'held' };
@@ -165,7 +172,7 @@ export class RunRepository extends RunReads {
     const exportId = exportIdOfRun(id);
     const keys = [...this.statusKeys(id), this.keys.pausedExports];
     if (withExport) keys.push(this.keys.export(exportId));
-    const [status, a, b, c, exportText] = (await callScript(this.redis, 'start-run', keys, [
+    const [status, a, b, c, exportText, prior] = (await callScript(this.redis, 'start-run', keys, [
       now,
       new Date(now).toISOString(),
       exportId,
@@ -181,7 +188,13 @@ export class RunRepository extends RunReads {
       };
     }
     return {
-      answer: { status, attempt: Number(a), receiptVersion: Number(b), backfillId: (c as string) || null },
+      answer: {
+        status,
+        attempt: Number(a),
+        receiptVersion: Number(b),
+        backfillId: (c as string) || null,
+        ...(prior === 1 && { priorUnknown: true as const }),
+      },
       exportText: text,
     };
   }
@@ -344,13 +357,15 @@ export class RunRepository extends RunReads {
     return open === '1' && backfillId ? backfillId : null;
   }
 
-  /** The exported cover and bounds bitmaps of `block` and of the next (lua/includes/slots.lua). */
+  /** The exported cover and bounds bitmaps of `block` and of the next, then their legacy ones (lua/includes/slots.lua). */
   private exportedKeys(exportId: string, block: number): string[] {
     return [
       this.keys.exportedBlock(exportId, block),
       this.keys.exportedBounds(exportId, block),
       this.keys.exportedBlock(exportId, block + 1),
       this.keys.exportedBounds(exportId, block + 1),
+      this.keys.exportedLegacy(exportId, block),
+      this.keys.exportedLegacy(exportId, block + 1),
     ];
   }
 

@@ -81,7 +81,7 @@ async function exportInterval(
     log.info('run skipped', { reason: started.status });
     return { status: 'skipped', reason: started.status };
   }
-  const { attempt, backfillId, receiptVersion, export: exp } = started;
+  const { attempt, backfillId, receiptVersion, priorUnknown = false, export: exp } = started;
   const began = Date.now();
   log.info('run started', {
     data_interval_start: iso(payload.data_interval_start),
@@ -115,7 +115,8 @@ async function exportInterval(
       signal: ctx.signal,
       logger: log,
       state: {
-        fresh: attempt === 1,
+        fresh: attempt === 1 && !priorUnknown,
+        priorUnknown,
         get: <T>() => deps.store.runs.state<T>(payload.run_id),
         set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
       },

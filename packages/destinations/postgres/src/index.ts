@@ -4,6 +4,7 @@ export * from './events-table';
 export * from './events-table-session';
 export * from './hostile-values';
 export * from './interval-load';
+export * from './message-size-guard';
 export * from './model-table';
 export * from './postgres-check';
 export * from './postgres-config';

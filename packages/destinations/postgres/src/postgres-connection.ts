@@ -1,10 +1,12 @@
 import { BatchExportError, RetryableError, type NetworkPolicy } from '@bx/core';
 import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
 import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { Client, type QueryResultRow } from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import type { PostgresConfig } from './postgres-config';
 import { MAX_ANSWER_BYTES, capAnswers } from './answer-cap';
+import { guardMessageSizes } from './message-size-guard';
 import { classifyPostgresError } from './postgres-errors';
 
 export interface SessionSettings {
@@ -86,6 +88,24 @@ export async function lookupWithin<T>(
   }
 }
 
+/** The driver's connection, whose parser is attached to the socket (or, with TLS, to the TLS stream over it). */
+interface DriverConnection {
+  attachListeners(stream: Readable): void;
+}
+
+/**
+ * Caps the size of each message the server sends (MAX_BACKEND_MESSAGE_BYTES),
+ * before login as after: the guard goes on every stream the driver parses.
+ */
+function guardMessages(client: Client): void {
+  const connection = (client as unknown as { connection: DriverConnection }).connection;
+  const attach = connection.attachListeners.bind(connection);
+  connection.attachListeners = (stream) => {
+    guardMessageSizes(stream);
+    attach(stream);
+  };
+}
+
 /**
  * One session of the real `pg` driver: statements as promises, errors
  * classified (RetryableError / PermanentError) with PostgreSQL's message, and
@@ -123,7 +143,12 @@ export class PostgresConnection {
       // Resolved and checked here, and connected to by address: the address checked is the one reached.
       const network = settings.network;
       if (network)
-        addresses = await lookupWithin(config.host, (host) => network.resolveChecked(host), settings.connectMs, signal);
+        addresses = await lookupWithin(
+          config.host,
+          (host) => network.resolveChecked(host, config.port),
+          settings.connectMs,
+          signal,
+        );
     } catch (err) {
       throw err instanceof BatchExportError ? err : classifyPostgresError(err, 'login');
     }
@@ -164,6 +189,8 @@ export class PostgresConnection {
       statement_timeout: settings.statementMs || undefined,
       application_name: settings.applicationName,
     });
+    // Each message at most 1 MiB, and the session's answers together at most 64 MiB.
+    guardMessages(client);
     capAnswers(client, settings.maxAnswerBytes ?? MAX_ANSWER_BYTES);
     const conn = new PostgresConnection(client, signal);
     // A connection lost between statements: recorded, and the next call fails with it.

@@ -109,6 +109,8 @@ export function classifyPostgresError(err: unknown, action: string): BatchExport
       ': the server certificate is not trusted for this host; give its CA in ca_cert, or use sslmode require',
     );
   }
+  // The server's message past MAX_BACKEND_MESSAGE_BYTES: the same server answers the same way again.
+  if (code === 'MessageTooLarge') return permanent('MessageTooLarge');
   if (code === 'ENOTFOUND') return permanent('HostNotFound');
   if (code && RETRYABLE_NETWORK_CODES.has(code)) return retryable('NetworkError');
   if (/does not support SSL/i.test(text)) {

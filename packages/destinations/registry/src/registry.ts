@@ -68,7 +68,7 @@ export function destinationEndpoints(destination: DestinationConfig): Destinatio
  * address when one is refused. The clients check again when they connect.
  */
 export async function checkEndpoints(destination: DestinationConfig, network: NetworkPolicy): Promise<void> {
-  for (const endpoint of destinationEndpoints(destination)) await network.checkHost(endpoint.host);
+  for (const endpoint of destinationEndpoints(destination)) await network.checkHost(endpoint.host, endpoint.port);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { isoSeconds } from '@bx/core';
+import { hasLoneSurrogate, isoSeconds } from '@bx/core';
 
 /** Variables an S3 `prefix` template may use (contract: S3 destination). */
 export const PREFIX_VARIABLES = [
@@ -15,9 +15,6 @@ export const PREFIX_VARIABLES = [
 
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 
-/** A UTF-16 surrogate without its other half: text no URL (so no S3 key) can carry. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /**
  * What a prefix may not contain: a `.` or `..` segment (S3-compatible servers
  * and proxies that normalise paths turned `PUT /bucket/../other/key` into a
@@ -33,7 +30,7 @@ export function prefixPathErrors(prefix: string): string[] {
   if (prefix.includes('\\')) errors.push('must not contain a backslash');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(prefix)) errors.push('must not contain control characters');
-  if (LONE_SURROGATE.test(prefix)) errors.push('must be valid Unicode (a lone surrogate cannot be part of a key)');
+  if (hasLoneSurrogate(prefix)) errors.push('must be valid Unicode (a lone surrogate cannot be part of a key)');
   return errors;
 }
 

@@ -148,8 +148,10 @@ export class SnowflakeDestination implements DestinationWriter {
         ctx.logger.info('snowflake records merged', { records: result.records, files: staged.length, merged });
         return result;
       }
-      if (result.records === 0 && !(await ctx.state.get<SnowflakeRunState>())?.may_hold_rows) return result;
-      // An empty re-run still connects: rows an earlier attempt loaded must go.
+      // An empty re-run still connects: rows an earlier attempt loaded must go, and so must rows of
+      // an earlier run whose record (and this state) retention removed: unknown means they may be there.
+      const mayHoldRows = ctx.state.priorUnknown || (await ctx.state.get<SnowflakeRunState>())?.may_hold_rows === true;
+      if (result.records === 0 && !mayHoldRows) return result;
       const session = await connect();
       await ctx.state.set({ may_hold_rows: true } satisfies SnowflakeRunState);
       const files = staged.map((name) => `${folder}${name}`);

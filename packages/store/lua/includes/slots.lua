@@ -8,6 +8,11 @@
 -- It is known exported only as exactly that interval: every slot covered, a
 -- bound at both ends and none between (an hour of an exported day is not,
 -- nor a day of which hours were).
+-- Marks of the version before bounds (cover bits, no bounds bitmap in the
+-- block) tell only that every slot was covered, and go on counting so: before
+-- the first bounds land in a block, its cover is kept as the block's legacy
+-- bitmap, the old marks alone. The keys of a block pair: cover A, bounds A,
+-- cover B, bounds B, legacy A, legacy B (6 consecutive keys from index k).
 local SLOT = 300000
 local BLOCK = 105120
 
@@ -36,12 +41,20 @@ local function setBit(keyA, blockA, keyB, slot, value)
   redis.call('SETBIT', key, slot - block * BLOCK, value)
 end
 
+-- Before a block gets bounds: its cover, all old marks, kept as its legacy bitmap.
+local function keepLegacy(cover, bounds, legacy)
+  if redis.call('EXISTS', bounds) == 1 or redis.call('EXISTS', legacy) == 1 then return end
+  local old = redis.call('GET', cover)
+  if old then redis.call('SET', legacy, old) end
+end
+
 -- Marks [s, e) exported: its slots covered, its bounds set; bounds between
 -- them (of an interval it replaced at the same start) cleared.
--- `k` is the index in KEYS of the cover and bounds keys of block blockA, then
--- those of the next block (4 consecutive keys).
+-- `k` is the index in KEYS of the block pair's 6 keys (above).
 local function markExported(k, blockA, s, e)
   local a, b = slotRange(s, e)
+  keepLegacy(KEYS[k], KEYS[k + 1], KEYS[k + 4])
+  if b >= (blockA + 1) * BLOCK then keepLegacy(KEYS[k + 2], KEYS[k + 3], KEYS[k + 5]) end
   for slot = a, b - 1 do
     setBit(KEYS[k], blockA, KEYS[k + 2], slot, 1)
     if slot > a then setBit(KEYS[k + 1], blockA, KEYS[k + 3], slot, 0) end
@@ -50,12 +63,25 @@ local function markExported(k, blockA, s, e)
   setBit(KEYS[k + 1], blockA, KEYS[k + 3], b, 1)
 end
 
+-- Whether any slot of [s, e) is marked: an interval that overlaps it was exported
+-- and its record is gone (keys as for markExported).
+local function anyMarked(k, blockA, s, e)
+  local a, b = slotRange(s, e)
+  return countBits(KEYS[k], blockA, KEYS[k + 2], a, b) > 0
+end
+
+-- The old marks of a block: its legacy bitmap, or its cover while it has no bounds.
+local function oldMarks(k, i)
+  if redis.call('EXISTS', KEYS[k + i + 1]) == 0 then return KEYS[k + i] end
+  return KEYS[k + 4 + i / 2]
+end
+
 -- Whether [s, e) is known exported as exactly that interval (keys as for markExported).
 local function isExported(k, blockA, s, e)
   local a, b = slotRange(s, e)
+  -- Old marks: every slot covered is all they tell.
+  if countBits(oldMarks(k, 0), blockA, oldMarks(k, 2), a, b) == b - a then return true end
   if countBits(KEYS[k], blockA, KEYS[k + 2], a, b) ~= b - a then return false end
-  -- Marks of a version that kept no bounds: every slot covered is all they tell.
-  if redis.call('EXISTS', KEYS[k + 1]) == 0 and redis.call('EXISTS', KEYS[k + 3]) == 0 then return true end
   return countBits(KEYS[k + 1], blockA, KEYS[k + 3], a, a + 1) == 1
     and countBits(KEYS[k + 1], blockA, KEYS[k + 3], b, b + 1) == 1
     and countBits(KEYS[k + 1], blockA, KEYS[k + 3], a + 1, b) == 0

@@ -111,9 +111,16 @@ export const openApiDocument = withOperationIds({
       },
       get: {
         summary: 'List exports, oldest first, a page at a time',
+        description:
+          'At most `limit` exports; fewer, with `next` set, when their stored text passes 4 MiB (exports with large `ca_cert`s): follow `next` until it is null.',
         parameters: [
           { name: 'team_id', in: 'query', schema: { type: 'integer' }, description: 'Only this team' },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          {
+            name: 'limit',
+            in: 'query',
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            description: 'Most exports in the page (a page of large exports may stop early at about 4 MiB)',
+          },
           { name: 'cursor', in: 'query', schema: { type: 'string' }, description: '`next` of the previous page' },
         ],
         responses: { '200': json(ref('ExportList'), 'A page of exports'), ...errors(400, 401) },

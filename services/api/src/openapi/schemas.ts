@@ -138,7 +138,10 @@ export const schemas: Record<string, Schema> = {
   }),
   ExportList: object({
     results: { type: 'array', items: ref('Export') },
-    next: { ...nullable({ type: 'string' }), description: 'Cursor of the next page; null on the last page.' },
+    next: {
+      ...nullable({ type: 'string' }),
+      description: 'Cursor of the next page (also when the page stopped early at about 4 MiB); null on the last page.',
+    },
   }),
   ExportCreate: fromZod(createExportSchema),
   ExportPatch: {
