@@ -53,9 +53,6 @@ export const instant = z
     return parsed.toUTC().toISO()!;
   });
 
-/** A UTF-16 surrogate without its other half. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /** Most names `include_events` or `exclude_events` may hold. */
 export const MAX_EVENT_NAMES = 100;
 /** Longest event name in `include_events` or `exclude_events`, in characters. */
