@@ -105,6 +105,17 @@ export class BullMqRunQueue implements RunQueue {
     return true;
   }
 
+  async hasLiveJob(runIds: readonly string[]): Promise<boolean[]> {
+    const live = new Set(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children']);
+    const out: boolean[] = [];
+    // A chunk at a time: each state is a script call, a backlog may hold a window of runs.
+    for (let i = 0; i < runIds.length; i += 100) {
+      const states = await Promise.all(runIds.slice(i, i + 100).map((id) => this.queue.getJobState(id)));
+      out.push(...states.map((s) => live.has(s)));
+    }
+    return out;
+  }
+
   async requeue(run: RunJob, opts: { priority?: number } = {}): Promise<void> {
     const existing = await this.queue.getJob(run.run_id);
     if (existing) {
