@@ -122,6 +122,13 @@ export class ChaosSystem {
     await worker.stop('SIGKILL');
   }
 
+  /** SIGKILL of a scheduler: mid-tick or mid-backfill-step, its backfill lock stays until it expires. */
+  async killScheduler(scheduler: ServiceProcess): Promise<void> {
+    this.schedulers.splice(this.schedulers.indexOf(scheduler), 1);
+    this.killed.add(scheduler);
+    await scheduler.stop('SIGKILL');
+  }
+
   /**
    * Multipart uploads neither completed nor aborted: `known` ones the product
    * had the id of (and must have closed), `orphaned` ones whose creation answer
