@@ -35,6 +35,17 @@ describe('run records: attempts of one run', () => {
     expect(await sut.runs.start('e1-missing')).to.deep.equal({ status: 'missing' });
   });
 
+  it("a run Failed for good is not started again: start answers 'Failed' with its error, nothing changed", async () => {
+    const { attempt } = (await sut.runs.start(run.id)) as { attempt: number };
+    expect(await sut.runs.fail(run.id, 'Failed', 'NoSuchBucket', Date.now(), attempt)).to.equal('ok');
+    // A job of it that came back (its worker died before the queue heard of the failure).
+    expect(await sut.runs.start(run.id)).to.deep.equal({ status: 'Failed', error: 'NoSuchBucket' });
+    expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Failed', attempts: 1, error: 'NoSuchBucket' });
+    // A retry sets it back to Scheduled first: then it starts.
+    expect(await sut.runs.reschedule(run.id)).to.equal(true);
+    expect(await sut.runs.start(run.id)).to.deep.include({ status: 'started', attempt: 2 });
+  });
+
   it('an attempt taken over by a later one (its worker lost the lock) cannot overwrite the run', async () => {
     const stale = await sut.runs.start(run.id);
     const current = await sut.runs.start(run.id);

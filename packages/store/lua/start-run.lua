@@ -1,6 +1,6 @@
 -- Moves a run to Running and counts one more attempt (across manual retries
 -- too). Not when its export is paused ('held': the run stays as it is until
--- unpause), nor when it was cancelled or completed meanwhile.
+-- unpause), nor when it was cancelled, completed or failed for good meanwhile.
 -- A run found Running here was left by an attempt that never finished (its
 -- worker was killed, ran out of memory, or lost its lock): after ARGV[4] such
 -- attempts in a row it answers {'crashed', count, backfill id} instead, and
@@ -20,10 +20,14 @@ if KEYS[8] then
   exportRecord = redis.call('GET', KEYS[8])
   if not exportRecord then return { 'no-export' } end
 end
-local run = readRun('attempts', 'crashes', 'receipt')
+local run = readRun('attempts', 'crashes', 'receipt', 'error')
 local status = run.status
 if not status then return { 'missing' } end
 if status == 'Cancelled' or status == 'Completed' then return { status } end
+-- Failed for good (a retry sets it back to Scheduled first): a job that comes
+-- back for it is one whose worker died after recording the failure, before the
+-- queue heard of it. The failure stands; {'Failed', error}, nothing changed.
+if status == 'Failed' then return { status, run.error or '' } end
 if redis.call('SISMEMBER', KEYS[7], ARGV[3]) == 1 then return { 'held' } end
 local fields = { 'status', 'Running', 'started_at', ARGV[2], 'started_ms', ARGV[1], 'finished_at', '', 'error', '' }
 if status == 'Running' then

@@ -15,6 +15,8 @@ export type RunStart =
   | { status: 'started'; attempt: number; backfillId: string | null; receiptVersion: number }
   /** `crashes` attempts in a row never finished: the caller fails the run for good. */
   | { status: 'crashed'; crashes: number; backfillId: string | null }
+  /** Failed for good already (its job came back after its worker died): the failure stands. */
+  | { status: 'Failed'; error: string }
   | { status: 'Cancelled' | 'Completed' | 'missing' | 'held' };
 
 /** What startWithExport() did: start()'s answers, the export with a started run, or 'no-export' (it is gone). */
@@ -174,6 +176,7 @@ export class RunRepository extends RunReads {
     const text = typeof exportText === 'string' ? exportText : null;
     if (status === 'crashed')
       return { answer: { status, crashes: Number(a), backfillId: (b as string) || null }, exportText: text };
+    if (status === 'Failed') return { answer: { status, error: String(a ?? '') }, exportText: text };
     if (status !== 'started') {
       return {
         answer: { status: status as 'Cancelled' | 'Completed' | 'missing' | 'held' | 'no-export' },
