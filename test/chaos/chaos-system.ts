@@ -47,7 +47,8 @@ const FAST_RECOVERY = {
  * the operator (creates exports and backfills as the API would) and the auditor.
  */
 export class ChaosSystem {
-  readonly prefix = uniqueName('bxc');
+  /** On a Redis Cluster (REDIS_CLUSTER_NODES among the overrides) the prefix needs a hash tag. */
+  readonly prefix: string;
   readonly logger = createLogger({}, 'error');
   readonly store: Store;
   readonly queue: BullMqRunQueue;
@@ -65,9 +66,12 @@ export class ChaosSystem {
   private readonly killed = new Set<ServiceProcess>();
 
   constructor(private readonly overrides: Record<string, string> = {}) {
-    this.store = Store.connect(testEnv.REDIS_URL, this.prefix);
+    const clusterNodes = overrides.REDIS_CLUSTER_NODES;
+    this.prefix = clusterNodes ? `{${uniqueName('bxc')}}` : uniqueName('bxc');
+    const redis = { url: testEnv.REDIS_URL, clusterNodes: clusterNodes ? clusterNodes.split(',') : undefined };
+    this.store = Store.connect(redis, this.prefix);
     this.queue = new BullMqRunQueue({
-      redis: { url: testEnv.REDIS_URL },
+      redis,
       prefix: this.prefix,
       attempts: 20,
       backoffMs: 200,
