@@ -272,7 +272,21 @@ export class RunRepository extends RunReads {
    * Answers how many were deleted.
    */
   async deleteMany(ids: readonly string[], opts: { retention?: boolean; now?: number } = {}): Promise<number> {
-    let deleted = 0;
+    return (await this.deleteEach(ids, opts)).filter(Boolean).length;
+  }
+
+  /**
+   * Retention: deletes the runs that are still finished (deleteMany with
+   * `retention`); answers the ids deleted, so the caller drops only their
+   * jobs, not the job of a run retried or recreated since it read the ids.
+   */
+  async deleteFinished(ids: readonly string[], now = Date.now()): Promise<string[]> {
+    const deleted = await this.deleteEach(ids, { retention: true, now });
+    return ids.filter((_, i) => deleted[i]);
+  }
+
+  private async deleteEach(ids: readonly string[], opts: { retention?: boolean; now?: number }): Promise<boolean[]> {
+    const deleted: boolean[] = [];
     const now = opts.now ?? Date.now();
     for (let i = 0; i < ids.length; i += 500) {
       const pipeline = this.redis.pipeline();
@@ -293,7 +307,7 @@ export class RunRepository extends RunReads {
       }
       for (const [err, n] of (await pipeline.exec()) ?? []) {
         if (err) throw err;
-        deleted += Number(n);
+        deleted.push(Number(n) === 1);
       }
     }
     return deleted;
