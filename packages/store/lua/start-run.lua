@@ -4,7 +4,9 @@
 -- A run found Running here was left by an attempt that never finished (its
 -- worker was killed, ran out of memory, or lost its lock): after ARGV[4] such
 -- attempts in a row it answers {'crashed', count, backfill id} instead, and
--- the worker fails the run for good rather than crash on it forever.
+-- the worker fails the run for good rather than crash on it forever. An
+-- attempt that only lost its lock takes itself off the count when it reports
+-- back (finish-run.lua): only attempts that never report back add up.
 -- Answers {'started', attempt, receipt version, backfill id or '', export}
 -- or {why not}: the version this attempt's receipt gets if it completes, one
 -- more than the last completed attempt's receipt (1 for the first).
