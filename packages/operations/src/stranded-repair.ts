@@ -43,23 +43,25 @@ export class StrandedRepair {
   async pass(): Promise<StrandedPass> {
     const found = { exports: new Set<string>(), runs: new Set<string>() };
     const repaired: StrandedPass = { exports: 0, runs: 0 };
+    // A page of exports costs a few round trips, whatever it holds.
     for await (const page of this.store.exports.ids(1000)) {
       const [states, unfinished] = await Promise.all([
         this.store.schedule.onSchedule(page),
         this.store.runs.unfinishedCounts(page),
       ]);
+      const withRuns: string[] = [];
       for (const [i, id] of page.entries()) {
         const state = states[i]!;
         if (state.paused) continue; // a paused export's runs wait without jobs on purpose
-        if (!state.scheduled) {
-          if (!this.suspectExports.has(id)) found.exports.add(id);
-          else if (await this.exports.scheduleStranded(id)) {
-            repaired.exports++;
-            this.logger.warn('export was neither paused nor scheduled; scheduled again', { export_id: id });
-          } else found.exports.add(id); // ended (past end_at), or changed meanwhile: looked at again
-        }
-        if ((unfinished[i] ?? 0) > 0) repaired.runs += await this.runsOf(id, found.runs);
+        if ((unfinished[i] ?? 0) > 0) withRuns.push(id);
+        if (state.scheduled) continue;
+        if (!this.suspectExports.has(id)) found.exports.add(id);
+        else if (await this.exports.scheduleStranded(id)) {
+          repaired.exports++;
+          this.logger.warn('export was neither paused nor scheduled; scheduled again', { export_id: id });
+        } else found.exports.add(id); // ended (past end_at), or changed meanwhile: looked at again
       }
+      repaired.runs += await this.runsOf(withRuns, found.runs);
     }
     this.suspectExports = found.exports;
     this.suspectRuns = found.runs;
@@ -68,11 +70,10 @@ export class StrandedRepair {
     return repaired;
   }
 
-  /** Queues the export's unfinished runs found without a job twice in a row; adds the ones found now to `found`. */
-  private async runsOf(exportId: string, found: Set<string>): Promise<number> {
-    const runs = (await this.store.runs.getMany(await this.store.runs.unfinished(exportId))).filter(
-      (run): run is Run => run !== null && OPEN.has(run.status),
-    );
+  /** Queues the exports' unfinished runs found without a live job twice in a row; adds the ones found now to `found`. */
+  private async runsOf(exportIds: readonly string[], found: Set<string>): Promise<number> {
+    const ids = (await this.store.runs.unfinishedMany(exportIds)).flat();
+    const runs = (await this.store.runs.getMany(ids)).filter((run): run is Run => run !== null && OPEN.has(run.status));
     const live = await this.queue.hasLiveJob(runs.map((r) => r.id));
     let queued = 0;
     for (const [i, run] of runs.entries()) {
@@ -85,7 +86,7 @@ export class StrandedRepair {
         await this.queue.requeue(
           {
             run_id: run.id,
-            export_id: exportId,
+            export_id: run.export_id,
             data_interval_start: Date.parse(run.data_interval_start),
             data_interval_end: Date.parse(run.data_interval_end),
           },
@@ -93,7 +94,7 @@ export class StrandedRepair {
         );
         queued++;
         this.logger.warn('run was waiting without a job; queued again', {
-          export_id: exportId,
+          export_id: run.export_id,
           run_id: run.id,
           status: run.status,
         });

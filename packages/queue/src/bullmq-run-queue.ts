@@ -106,14 +106,24 @@ export class BullMqRunQueue implements RunQueue {
   }
 
   async hasLiveJob(runIds: readonly string[]): Promise<boolean[]> {
-    const live = new Set(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children']);
-    const out: boolean[] = [];
-    // A chunk at a time: each state is a script call, a backlog may hold a window of runs.
-    for (let i = 0; i < runIds.length; i += 100) {
-      const states = await Promise.all(runIds.slice(i, i + 100).map((id) => this.queue.getJobState(id)));
-      out.push(...states.map((s) => live.has(s)));
+    if (runIds.length === 0) return [];
+    // Not getJobState: it looks for a waiting job with LPOS, a scan of the whole wait list per
+    // run. A job that exists and has not finished is live (waiting, prioritized, delayed, active).
+    const pipeline = this.connection.pipeline();
+    for (const id of runIds) {
+      pipeline.exists(this.key('') + id);
+      pipeline.zscore(this.key('completed'), id);
+      pipeline.zscore(this.key('failed'), id);
     }
-    return out;
+    const replies = (await pipeline.exec()) ?? [];
+    return runIds.map((_, i) => {
+      const [exists, completed, failed] = [0, 1, 2].map((k) => {
+        const [err, value] = replies[3 * i + k]!;
+        if (err) throw err;
+        return value;
+      });
+      return Number(exists) === 1 && completed === null && failed === null;
+    });
   }
 
   async requeue(run: RunJob, opts: { priority?: number } = {}): Promise<void> {
