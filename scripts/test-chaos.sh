@@ -21,6 +21,7 @@ export CLICKHOUSE_HTTP_PORT=${CHAOS_CLICKHOUSE_HTTP_PORT:-18123}
 export CLICKHOUSE_TCP_PORT=${CHAOS_CLICKHOUSE_TCP_PORT:-19000}
 export S3_PORT=${CHAOS_S3_PORT:-14568}
 export POSTGRES_PORT=${CHAOS_POSTGRES_PORT:-15432}
+export REDIS_CLUSTER_PORTS=${CHAOS_REDIS_CLUSTER_PORTS:-17001-17003}
 BX_SERVICES_DIR=$(mktemp -d /tmp/bx-chaos-services.XXXXXX)
 export BX_SERVICES_DIR
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
@@ -31,7 +32,9 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 # Tells the suite these services are its own to stop and restart.
 export BX_CHAOS_SERVICES=1
 
-for port in "$REDIS_PORT" "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT" "$S3_PORT" "$POSTGRES_PORT"; do
+cluster_ports=$(if [[ $REDIS_CLUSTER_PORTS =~ ^([0-9]+)-([0-9]+)$ ]]; then seq "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"; else tr ',' ' ' <<<"$REDIS_CLUSTER_PORTS"; fi)
+# shellcheck disable=SC2086 # one port per word
+for port in "$REDIS_PORT" "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT" "$S3_PORT" "$POSTGRES_PORT" $cluster_ports; do
   if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "[chaos] port $port is taken: the chaos suite needs services of its own (set CHAOS_*_PORT)" >&2
     exit 1
@@ -44,6 +47,10 @@ cleanup() {
 }
 trap cleanup EXIT
 bash scripts/local-services.sh start
+# A 3-master Redis Cluster of its own, for the scenario that kills one of its nodes.
+bash scripts/local-services.sh start redis-cluster
+CHAOS_REDIS_CLUSTER_NODES=$(bash scripts/local-services.sh env | sed -n 's/^REDIS_CLUSTER_NODES=//p')
+export CHAOS_REDIS_CLUSTER_NODES
 
 echo "[chaos] running the fault-injection suite"
 started=$(date +%s)

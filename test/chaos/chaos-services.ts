@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '../helpers/processes';
 
 const ROOT = join(__dirname, '..', '..');
 
-export type ServiceName = 'redis' | 'clickhouse' | 's3' | 'postgres';
+export type ServiceName = 'redis' | 'clickhouse' | 's3' | 'postgres' | 'redis-cluster';
 
 /**
  * The chaos suite's own Redis, ClickHouse, S3 server and PostgreSQL, which
@@ -17,6 +18,22 @@ export const chaosServices = {
     return process.env.BX_CHAOS_SERVICES === '1' && Boolean(process.env.BX_SERVICES_DIR);
   },
   s3Port: Number(process.env.S3_PORT ?? 0),
+  /** The suite's own 3-master Redis Cluster (`host:port,...`), started on REDIS_CLUSTER_PORTS. */
+  clusterNodes: process.env.CHAOS_REDIS_CLUSTER_NODES ?? '',
+
+  /** SIGKILL of one Redis Cluster node (its append-only file stays); `start('redis-cluster')` brings it back. */
+  async killClusterNode(port: number): Promise<void> {
+    const pid = Number(readFileSync(join(process.env.BX_SERVICES_DIR!, `redis-cluster-${port}.pid`), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    for (;;) {
+      try {
+        process.kill(pid, 0);
+        await sleep(50);
+      } catch {
+        return;
+      }
+    }
+  },
 
   /**
    * Stops the named services (SIGTERM: Redis writes its append-only file, ClickHouse shuts down

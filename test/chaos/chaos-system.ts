@@ -47,7 +47,8 @@ const FAST_RECOVERY = {
  * the operator (creates exports and backfills as the API would) and the auditor.
  */
 export class ChaosSystem {
-  readonly prefix = uniqueName('bxc');
+  /** On a Redis Cluster (REDIS_CLUSTER_NODES among the overrides) the prefix needs a hash tag. */
+  readonly prefix: string;
   readonly logger = createLogger({}, 'error');
   readonly store: Store;
   readonly queue: BullMqRunQueue;
@@ -65,9 +66,12 @@ export class ChaosSystem {
   private readonly killed = new Set<ServiceProcess>();
 
   constructor(private readonly overrides: Record<string, string> = {}) {
-    this.store = Store.connect(testEnv.REDIS_URL, this.prefix);
+    const clusterNodes = overrides.REDIS_CLUSTER_NODES;
+    this.prefix = clusterNodes ? `{${uniqueName('bxc')}}` : uniqueName('bxc');
+    const redis = { url: testEnv.REDIS_URL, clusterNodes: clusterNodes ? clusterNodes.split(',') : undefined };
+    this.store = Store.connect(redis, this.prefix);
     this.queue = new BullMqRunQueue({
-      redis: { url: testEnv.REDIS_URL },
+      redis,
       prefix: this.prefix,
       attempts: 20,
       backoffMs: 200,
@@ -120,6 +124,13 @@ export class ChaosSystem {
     this.workers.splice(this.workers.indexOf(worker), 1);
     this.killed.add(worker);
     await worker.stop('SIGKILL');
+  }
+
+  /** SIGKILL of a scheduler: mid-tick or mid-backfill-step, its backfill lock stays until it expires. */
+  async killScheduler(scheduler: ServiceProcess): Promise<void> {
+    this.schedulers.splice(this.schedulers.indexOf(scheduler), 1);
+    this.killed.add(scheduler);
+    await scheduler.stop('SIGKILL');
   }
 
   /**

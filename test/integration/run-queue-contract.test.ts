@@ -190,6 +190,32 @@ for (const [name, make] of implementations) {
       expect(seen.map((s) => s.job.run_id)).to.deep.equal([run(1).run_id, run(1).run_id]);
     });
 
+    it('hasLiveJob: queued, prioritized, waiting for a backoff or running yes; finished, failed or none no', async () => {
+      const live = (...ids: number[]) => h.sut.hasLiveJob(ids.map((i) => run(i).run_id));
+      await h.sut.enqueue([run(0)]);
+      await h.sut.enqueue([run(1)], { priority: 10 });
+      expect(await live(0, 1, 2)).to.deep.equal([true, true, false]);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      start(async (job, ctx) => {
+        if (job.run_id === run(0).run_id) return done;
+        if (job.run_id === run(2).run_id) return { status: 'failed', error: 'no bucket', retry: false };
+        if (ctx.attempt === 1) return { status: 'failed', error: 'x', retry: true };
+        await held;
+        return done;
+      });
+      await until(async () => (await h.sut.jobCounts())[0]!.counts.delayed === 1 || undefined, 'the backoff');
+      expect(await live(0, 1)).to.deep.equal([false, true]);
+      await h.sut.promote(run(1).run_id);
+      await until(() => seen.length === 3 || undefined, 'the second attempt');
+      expect(await live(1)).to.deep.equal([true]);
+      release();
+      await h.sut.enqueue([run(2)]);
+      await until(async () => (await h.sut.deadLetterIds()).length === 1 || undefined, 'the dead letter');
+      await until(async () => (await h.sut.settled(run(1).run_id, 0)) || undefined, 'the run to end');
+      expect(await live(0, 1, 2)).to.deep.equal([false, false, false]);
+    });
+
     it('cancelRunning aborts the signal of the run on whichever worker runs it; forget drops its traces', async () => {
       start(async (_job, ctx) => {
         await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));

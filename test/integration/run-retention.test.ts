@@ -85,6 +85,30 @@ describe('run retention', function () {
     expect((await store.stats.snapshot()).runsByStatus).to.deep.include({ Completed: 2, Failed: 0, Scheduled: 2 });
   });
 
+  it('a run retried between the pass reading it and deleting it keeps its record and its new job', async () => {
+    const now = T0 + 200 * DAY;
+    await runs(0, 3, 'Failed', T0 + DAY);
+    const retried = {
+      run_id: runOf(1),
+      export_id: exportId,
+      data_interval_start: T0 + HOUR,
+      data_interval_end: T0 + 2 * HOUR,
+    };
+    // The retry (API) lands right after the pass read the old finished runs.
+    const read = store.runs.finishedBefore.bind(store.runs);
+    store.runs.finishedBefore = async (before, limit) => {
+      const ids = await read(before, limit);
+      if (ids.includes(retried.run_id) && (await store.runs.reschedule(retried.run_id))) await queue.requeue(retried);
+      return ids;
+    };
+    const sut = new RunRetention(store, queue, logger, 90 * DAY);
+
+    expect(await sut.pass(now)).to.equal(2);
+    expect(await store.runs.get(retried.run_id)).to.deep.include({ status: 'Scheduled' });
+    // It used to lose its job (the pass dropped the jobs of every id it had read): Scheduled, never run.
+    expect(await queue.hasLiveJob([retried.run_id])).to.deep.equal([true]);
+  });
+
   it('a backfill without force skips intervals known exported; with force it exports them again', async () => {
     const now = T0 + 200 * DAY;
     await runs(0, 6, 'Completed', T0 + DAY);

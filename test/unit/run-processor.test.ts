@@ -206,6 +206,21 @@ describe('run processor (fast, with fakes)', () => {
     expect(logs.map((l) => l.message)).to.satisfy((m: string[]) => m.some((x) => x.startsWith('run failed')));
   });
 
+  it('a run already Failed for good (its worker died before the queue heard): dead-lettered again, not run', async () => {
+    // The job came back as stalled after its worker recorded Failed: it used to run once more,
+    // beyond its last attempt, and could turn a permanent failure Completed behind the backfill's count.
+    runs.startAnswer = { status: 'Failed', error: 'NoSuchBucket' };
+    let wrote = false;
+    write = async () => {
+      wrote = true;
+      return { records: 0, bytes: 0, files: [] };
+    };
+    expect(await sut()(job, jobContext())).to.deep.equal({ status: 'failed', error: 'NoSuchBucket', retry: false });
+    expect(wrote).to.equal(false);
+    expect(runs.finished).to.deep.equal([]);
+    expect(failures).to.deep.equal([]);
+  });
+
   it('skipped when the export is gone (the run is cancelled) or the run already finished', async () => {
     runs.exp = null;
     expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'export deleted' });

@@ -168,8 +168,12 @@ export class BackfillService {
    */
   async cancel(exportId: string, backfillId: string): Promise<Backfill> {
     const before = await this.get(exportId, backfillId);
-    if (before.status === 'Cancelled') return before;
-    if (before.finished_at) throw new ConflictError(`backfill ${backfillId} is ${before.status}; nothing to cancel`);
+    // Cancelled with runs still open: an earlier cancel's process died (or lost Redis) before it
+    // had cancelled them all; this one finishes the job (cancel-backfill.lua answers them again).
+    if (before.finished_at) {
+      if (before.status === 'Cancelled') return before;
+      throw new ConflictError(`backfill ${backfillId} is ${before.status}; nothing to cancel`);
+    }
     const open = await this.pump.cancel(backfillId);
     for (const runId of open ?? []) {
       if (await this.store.runs.cancel(runId)) {

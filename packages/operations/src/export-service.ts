@@ -171,6 +171,29 @@ export class ExportService {
     return change.after;
   }
 
+  /**
+   * Puts an export that is not paused but off the schedule back on it, as an
+   * unpause does: from the current interval, or from its cursor if that is
+   * later. Only an unpause (or a PATCH that unpaused) whose process died, or
+   * lost Redis, between writing the export and scheduling it leaves one so;
+   * StrandedRepair finds them. True when it was scheduled; false when it is
+   * paused, gone, on the schedule already, or past its `end_at`.
+   */
+  async scheduleStranded(id: string): Promise<boolean> {
+    const version = await this.store.exports.read(id);
+    if (!version || version.export.paused) return false;
+    const [state] = await this.store.schedule.onSchedule([id]);
+    if (!state || state.scheduled || state.paused) return false;
+    const exp = version.export;
+    const stored = await this.store.schedule.cursor(id);
+    const current = intervalContaining(await this.now(), exp.interval, exp.timezone).start;
+    const cursor = Math.max(stored ?? current, current);
+    const due = dueAt(cursor, exp);
+    if (due === null) return false;
+    // Against the version read: a pause or change meanwhile wins (setFrom answers 0 or -1).
+    return (await this.store.schedule.setFrom(id, version.text, stored, cursor, due)) === 1;
+  }
+
   /** The export with the patch applied, checked as a whole. */
   private async patched(current: BatchExport, patch: z.infer<typeof patchExportSchema>): Promise<BatchExport> {
     const { destination: destinationPatch, ...fields } = patch;

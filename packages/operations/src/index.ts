@@ -11,3 +11,4 @@ export * from './reconcile-judge';
 export * from './reconciler';
 export * from './run-retention';
 export * from './run-service';
+export * from './stranded-repair';

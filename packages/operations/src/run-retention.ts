@@ -26,8 +26,11 @@ export class RunRetention {
     for (;;) {
       const ids = await this.store.runs.finishedBefore(now - this.retentionMs, CHUNK);
       if (ids.length === 0) break;
-      removed += await this.store.runs.deleteMany(ids, { retention: true, now });
-      await this.queue.forget(ids);
+      // Only the jobs of runs deleted: one retried or recreated (a forced backfill) since the
+      // read is not deleted, and its new job must stay.
+      const deleted = await this.store.runs.deleteFinished(ids, now);
+      removed += deleted.length;
+      await this.queue.forget(deleted);
       if (ids.length < CHUNK) break;
     }
     if (removed > 0) this.logger.info('old run records removed', { runs: removed });

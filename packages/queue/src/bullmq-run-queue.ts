@@ -105,6 +105,27 @@ export class BullMqRunQueue implements RunQueue {
     return true;
   }
 
+  async hasLiveJob(runIds: readonly string[]): Promise<boolean[]> {
+    if (runIds.length === 0) return [];
+    // Not getJobState: it looks for a waiting job with LPOS, a scan of the whole wait list per
+    // run. A job that exists and has not finished is live (waiting, prioritized, delayed, active).
+    const pipeline = this.connection.pipeline();
+    for (const id of runIds) {
+      pipeline.exists(this.key('') + id);
+      pipeline.zscore(this.key('completed'), id);
+      pipeline.zscore(this.key('failed'), id);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    return runIds.map((_, i) => {
+      const [exists, completed, failed] = [0, 1, 2].map((k) => {
+        const [err, value] = replies[3 * i + k]!;
+        if (err) throw err;
+        return value;
+      });
+      return Number(exists) === 1 && completed === null && failed === null;
+    });
+  }
+
   async requeue(run: RunJob, opts: { priority?: number } = {}): Promise<void> {
     const existing = await this.queue.getJob(run.run_id);
     if (existing) {

@@ -68,6 +68,13 @@ export class MemoryRunQueue implements RunQueue {
     return true;
   }
 
+  async hasLiveJob(runIds: readonly string[]): Promise<boolean[]> {
+    return runIds.map((id) => {
+      const state = this.jobs.get(id)?.state;
+      return state !== undefined && state !== 'completed' && state !== 'failed';
+    });
+  }
+
   async remove(runId: string): Promise<boolean> {
     const job = this.jobs.get(runId);
     if (!job || job.state === 'active') return false;

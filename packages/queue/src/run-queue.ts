@@ -72,6 +72,12 @@ export interface RunQueue {
    * final status a moment before its job is released.
    */
   settled(runId: string, timeoutMs?: number): Promise<boolean>;
+  /**
+   * Per run: whether a job will run it (waiting, prioritized, delayed for its
+   * backoff, or held by a worker). False for a job that has completed or
+   * failed, or none at all.
+   */
+  hasLiveJob(runIds: readonly string[]): Promise<boolean[]>;
   /** Removes a run's job if no worker holds it; returns whether one was removed. */
   remove(runId: string): Promise<boolean>;
   /** Removes every trace of runs in the queue (jobs in any state not held by a worker, dead-letter records). */

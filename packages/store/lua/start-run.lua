@@ -1,10 +1,12 @@
 -- Moves a run to Running and counts one more attempt (across manual retries
 -- too). Not when its export is paused ('held': the run stays as it is until
--- unpause), nor when it was cancelled or completed meanwhile.
+-- unpause), nor when it was cancelled, completed or failed for good meanwhile.
 -- A run found Running here was left by an attempt that never finished (its
 -- worker was killed, ran out of memory, or lost its lock): after ARGV[4] such
 -- attempts in a row it answers {'crashed', count, backfill id} instead, and
--- the worker fails the run for good rather than crash on it forever.
+-- the worker fails the run for good rather than crash on it forever. An
+-- attempt that only lost its lock takes itself off the count when it reports
+-- back (finish-run.lua): only attempts that never report back add up.
 -- Answers {'started', attempt, receipt version, backfill id or '', export,
 -- 1 when an earlier run's record of the interval is gone (create-runs.lua) else 0}
 -- or {why not}: the version this attempt's receipt gets if it completes, one
@@ -21,10 +23,14 @@ if KEYS[8] then
   exportRecord = redis.call('GET', KEYS[8])
   if not exportRecord then return { 'no-export' } end
 end
-local run = readRun('attempts', 'crashes', 'receipt', 'prior_unknown')
+local run = readRun('attempts', 'crashes', 'receipt', 'prior_unknown', 'error')
 local status = run.status
 if not status then return { 'missing' } end
 if status == 'Cancelled' or status == 'Completed' then return { status } end
+-- Failed for good (a retry sets it back to Scheduled first): a job that comes
+-- back for it is one whose worker died after recording the failure, before the
+-- queue heard of it. The failure stands; {'Failed', error}, nothing changed.
+if status == 'Failed' then return { status, run.error or '' } end
 if redis.call('SISMEMBER', KEYS[7], ARGV[3]) == 1 then return { 'held' } end
 local fields = { 'status', 'Running', 'started_at', ARGV[2], 'started_ms', ARGV[1], 'finished_at', '', 'error', '' }
 if status == 'Running' then

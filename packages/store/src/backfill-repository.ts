@@ -40,15 +40,20 @@ export type NewBackfill = Pick<
   'id' | 'export_id' | 'start_at' | 'end_at' | 'force' | 'total_runs' | 'created_at' | 'cursor'
 >;
 
-/** How long one step of a backfill may hold its lock, in ms; another scheduler takes over after it. */
-const STEP_LOCK_MS = 60_000;
+/**
+ * How long a backfill's step lock lasts without renewal, in ms: the step's
+ * process renews it every third of that while it works, so a scheduler killed
+ * mid-step (the lock left behind) holds the backfill up this long at most, not
+ * the minute a fixed lock long enough for any step would.
+ */
+const STEP_LOCK_MS = 6_000;
 
 export class BackfillRepository {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
   ) {
-    storeScripts.define(redis, ['advance-backfill', 'cancel-backfill', 'release-lock']);
+    storeScripts.define(redis, ['advance-backfill', 'cancel-backfill', 'release-lock', 'extend-lock']);
   }
 
   async create(record: NewBackfill): Promise<void> {
@@ -110,7 +115,12 @@ export class BackfillRepository {
     const token = randomBytes(8).toString('hex');
     const key = this.keys.backfillLock(id);
     if ((await this.redis.set(key, token, 'PX', STEP_LOCK_MS, 'NX')) !== 'OK') return null;
+    const renew = setInterval(() => {
+      callScript(this.redis, 'extend-lock', [key], [token, STEP_LOCK_MS]).catch(() => undefined);
+    }, STEP_LOCK_MS / 3);
+    renew.unref();
     return async () => {
+      clearInterval(renew);
       await callScript(this.redis, 'release-lock', [key], [token]);
     };
   }

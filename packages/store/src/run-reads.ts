@@ -161,6 +161,17 @@ export abstract class RunReads {
     return this.redis.zrange(this.keys.unfinishedRuns(exportId), 0, -1);
   }
 
+  /** unfinished() of many exports, in one round trip. */
+  async unfinishedMany(exportIds: readonly string[]): Promise<string[][]> {
+    if (exportIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of exportIds) pipeline.zrange(this.keys.unfinishedRuns(id), 0, -1);
+    return ((await pipeline.exec()) ?? []).map(([err, ids]) => {
+      if (err) throw err;
+      return ids as string[];
+    });
+  }
+
   /** How many of an export's runs are Scheduled, Running or FailedRetryable, per export. */
   async unfinishedCounts(exportIds: readonly string[]): Promise<number[]> {
     if (exportIds.length === 0) return [];

@@ -22,6 +22,8 @@ export type RunStart =
     }
   /** `crashes` attempts in a row never finished: the caller fails the run for good. */
   | { status: 'crashed'; crashes: number; backfillId: string | null }
+  /** Failed for good already (its job came back after its worker died): the failure stands. */
+  | { status: 'Failed'; error: string }
   | { status: 'Cancelled' | 'Completed' | 'missing' | 'held' };
 
 /** What startWithExport() did: start()'s answers, the export with a started run, or 'no-export' (it is gone). */
@@ -181,6 +183,7 @@ export class RunRepository extends RunReads {
     const text = typeof exportText === 'string' ? exportText : null;
     if (status === 'crashed')
       return { answer: { status, crashes: Number(a), backfillId: (b as string) || null }, exportText: text };
+    if (status === 'Failed') return { answer: { status, error: String(a ?? '') }, exportText: text };
     if (status !== 'started') {
       return {
         answer: { status: status as 'Cancelled' | 'Completed' | 'missing' | 'held' | 'no-export' },
@@ -282,7 +285,21 @@ export class RunRepository extends RunReads {
    * Answers how many were deleted.
    */
   async deleteMany(ids: readonly string[], opts: { retention?: boolean; now?: number } = {}): Promise<number> {
-    let deleted = 0;
+    return (await this.deleteEach(ids, opts)).filter(Boolean).length;
+  }
+
+  /**
+   * Retention: deletes the runs that are still finished (deleteMany with
+   * `retention`); answers the ids deleted, so the caller drops only their
+   * jobs, not the job of a run retried or recreated since it read the ids.
+   */
+  async deleteFinished(ids: readonly string[], now = Date.now()): Promise<string[]> {
+    const deleted = await this.deleteEach(ids, { retention: true, now });
+    return ids.filter((_, i) => deleted[i]);
+  }
+
+  private async deleteEach(ids: readonly string[], opts: { retention?: boolean; now?: number }): Promise<boolean[]> {
+    const deleted: boolean[] = [];
     const now = opts.now ?? Date.now();
     for (let i = 0; i < ids.length; i += 500) {
       const pipeline = this.redis.pipeline();
@@ -303,7 +320,7 @@ export class RunRepository extends RunReads {
       }
       for (const [err, n] of (await pipeline.exec()) ?? []) {
         if (err) throw err;
-        deleted += Number(n);
+        deleted.push(Number(n) === 1);
       }
     }
     return deleted;

@@ -34,6 +34,23 @@ export class ScheduleRepository {
     return value ?? null;
   }
 
+  /**
+   * Per export: whether it is on the schedule and whether it is paused, in one
+   * round trip (StrandedRepair looks for exports neither paused nor scheduled).
+   */
+  async onSchedule(ids: readonly string[]): Promise<Array<{ scheduled: boolean; paused: boolean }>> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.zscore(this.keys.schedule, id).sismember(this.keys.pausedExports, id);
+    const replies = (await pipeline.exec()) ?? [];
+    return ids.map((_, i) => {
+      const [[scoreErr, score], [pausedErr, paused]] = [replies[2 * i]!, replies[2 * i + 1]!];
+      if (scoreErr) throw scoreErr;
+      if (pausedErr) throw pausedErr;
+      return { scheduled: score !== null, paused: Number(paused) === 1 };
+    });
+  }
+
   /** Compare-and-set of many cursors, one script call per ADVANCE_BATCH; returns which moved. */
   async advance(
     moves: ReadonlyArray<{ id: string; from: number; to: number; dueAt: number | null }>,

@@ -1,7 +1,15 @@
 import { IntervalChecksums } from '@bx/clickhouse/checksums';
 import { modelPlugin } from '@bx/models';
 import { createLogger, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
-import { AlertWebhook, BackfillPump, ExportJanitor, Reconciler, RunRetention } from '@bx/operations';
+import {
+  AlertWebhook,
+  BackfillPump,
+  ExportJanitor,
+  ExportService,
+  Reconciler,
+  RunRetention,
+  StrandedRepair,
+} from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { Background } from './background';
@@ -30,6 +38,7 @@ export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Prom
   const pump = new BackfillPump(store, queue, logger, { window: config.SCHEDULER_RUN_WINDOW });
   const retention = new RunRetention(store, queue, logger, config.RUN_RETENTION_DAYS * 86_400_000);
   const janitor = new ExportJanitor(store, queue, logger);
+  const stranded = new StrandedRepair(store, queue, new ExportService(store, queue, logger), logger);
   const checksums = IntervalChecksums.fromConfig(config, modelPlugin);
   const reconciler = new Reconciler(store, queue, (items) => checksums.ofExports(items, config), logger, {
     checks: (model) => checksums.supports(model),
@@ -44,6 +53,8 @@ export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Prom
         : []),
       { name: 'backfill pump', everyMs: config.SCHEDULER_TICK_MS, run: () => pump.pass() },
       { name: 'run retention', everyMs: HOUSEKEEPING_MS, run: async () => retention.pass(await store.now()) },
+      // What a process killed between two writes left: exports off the schedule, runs without a job.
+      { name: 'stranded repair', everyMs: HOUSEKEEPING_MS, run: () => stranded.pass() },
       {
         name: 'deleted export clean-up',
         everyMs: Math.min(HOUSEKEEPING_MS, config.SCHEDULER_TICK_MS * 5),

@@ -77,6 +77,13 @@ async function exportInterval(
     return { status: 'held' };
   }
   if (started.status === 'crashed') return failCrashed(deps, payload.export_id, payload, started, log);
+  if (started.status === 'Failed') {
+    // Its worker recorded the failure and died before the queue heard of it: the job came back
+    // as stalled. Not run again (Failed is for good; a retry runs it): it reaches the dead-letter
+    // queue now, counted once towards the auto-pause already.
+    log.info('run failed for good already: dead-lettered, not run again', { error: started.error });
+    return { status: 'failed', error: started.error, retry: false };
+  }
   if (started.status !== 'started') {
     log.info('run skipped', { reason: started.status });
     return { status: 'skipped', reason: started.status };

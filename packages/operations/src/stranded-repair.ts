@@ -1,0 +1,108 @@
+import { errorMessage, type Logger, type Run } from '@bx/core';
+import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
+import type { Store } from '@bx/store';
+import type { ExportService } from './export-service';
+
+/** What one pass repaired. */
+export interface StrandedPass {
+  /** Exports put back on the schedule. */
+  exports: number;
+  /** Runs queued again. */
+  runs: number;
+}
+
+/**
+ * Run statuses that need a job: waiting for one to run them, or Running (a
+ * worker holds the job; a run Running with no live job lost it with the data
+ * of a Redis that restarted, and its next attempt counts as after a crash).
+ */
+const OPEN: ReadonlySet<Run['status']> = new Set(['Scheduled', 'FailedRetryable', 'Running']);
+
+/**
+ * Repairs what a process killed between two of its writes leaves behind
+ * (SIGKILL of the API mid-unpause or mid-retry, Redis gone between two
+ * calls): an export neither paused nor on the schedule, which would never
+ * run again, and unfinished runs of an export not paused with no job to run
+ * them, which would wait forever (and a retry answers 409 for them). Runs in the scheduler role. Something found so is
+ * repaired only when the next pass finds it so again: a change in progress
+ * (a run created, its job on its way; an unpause between its two writes) is
+ * never raced. Safe with several schedulers: scheduling is a compare-and-set
+ * against the export as read, a job id is its run id.
+ */
+export class StrandedRepair {
+  private suspectExports = new Set<string>();
+  private suspectRuns = new Set<string>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly queue: RunQueue,
+    private readonly exports: ExportService,
+    private readonly logger: Logger,
+  ) {}
+
+  async pass(): Promise<StrandedPass> {
+    const found = { exports: new Set<string>(), runs: new Set<string>() };
+    const repaired: StrandedPass = { exports: 0, runs: 0 };
+    // A page of exports costs a few round trips, whatever it holds.
+    for await (const page of this.store.exports.ids(1000)) {
+      const [states, unfinished] = await Promise.all([
+        this.store.schedule.onSchedule(page),
+        this.store.runs.unfinishedCounts(page),
+      ]);
+      const withRuns: string[] = [];
+      for (const [i, id] of page.entries()) {
+        const state = states[i]!;
+        if (state.paused) continue; // a paused export's runs wait without jobs on purpose
+        if ((unfinished[i] ?? 0) > 0) withRuns.push(id);
+        if (state.scheduled) continue;
+        if (!this.suspectExports.has(id)) found.exports.add(id);
+        else if (await this.exports.scheduleStranded(id)) {
+          repaired.exports++;
+          this.logger.warn('export was neither paused nor scheduled; scheduled again', { export_id: id });
+        } else found.exports.add(id); // ended (past end_at), or changed meanwhile: looked at again
+      }
+      repaired.runs += await this.runsOf(withRuns, found.runs);
+    }
+    this.suspectExports = found.exports;
+    this.suspectRuns = found.runs;
+    if (repaired.exports > 0 || repaired.runs > 0)
+      this.logger.info('stranded exports and runs repaired', { ...repaired });
+    return repaired;
+  }
+
+  /** Queues the exports' unfinished runs found without a live job twice in a row; adds the ones found now to `found`. */
+  private async runsOf(exportIds: readonly string[], found: Set<string>): Promise<number> {
+    const ids = (await this.store.runs.unfinishedMany(exportIds)).flat();
+    const runs = (await this.store.runs.getMany(ids)).filter((run): run is Run => run !== null && OPEN.has(run.status));
+    const live = await this.queue.hasLiveJob(runs.map((r) => r.id));
+    let queued = 0;
+    for (const [i, run] of runs.entries()) {
+      if (live[i]) continue;
+      if (!this.suspectRuns.has(run.id)) {
+        found.add(run.id);
+        continue;
+      }
+      try {
+        await this.queue.requeue(
+          {
+            run_id: run.id,
+            export_id: run.export_id,
+            data_interval_start: Date.parse(run.data_interval_start),
+            data_interval_end: Date.parse(run.data_interval_end),
+          },
+          { priority: run.backfill_id ? BACKFILL_PRIORITY : undefined },
+        );
+        queued++;
+        this.logger.warn('run was waiting without a job; queued again', {
+          export_id: run.export_id,
+          run_id: run.id,
+          status: run.status,
+        });
+      } catch (err) {
+        // A worker took a job of it meanwhile (RunActive): it runs.
+        this.logger.info('stranded run not queued again', { run_id: run.id, err: errorMessage(err) });
+      }
+    }
+    return queued;
+  }
+}
