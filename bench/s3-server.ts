@@ -6,6 +6,8 @@ import { join } from 'node:path';
 /** An S3 server of the benchmark's own: its CPU is on the benchmark's 2 cores, and counted apart. */
 export interface BenchS3Server {
   endpoint: string;
+  /** The folder it stores buckets in (removed by close). */
+  directory: string;
   /** The server's CPU seconds so far (all its threads). */
   cpuSeconds(): number;
   close(): Promise<void>;
@@ -51,6 +53,7 @@ export async function startBenchS3(): Promise<BenchS3Server> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    directory: dir,
     cpuSeconds() {
       const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -6,10 +6,12 @@ const { parseArgs } = require('node:util');
 const { Buffer } = require('node:buffer');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs/promises');
+const fsSync = require('node:fs');
 const path = require('node:path');
 const { crc32 } = require('node:zlib');
 const S3rver = require('s3rver');
 const S3Error = require('s3rver/lib/models/error');
+const S3Object = require('s3rver/lib/models/object');
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +29,52 @@ const server = new S3rver({
   // SigV4 signatures are not verified by s3rver at all.
   allowMismatchedSignatures: true,
 });
+/** Objects up to this size are stored by leanSmallPut; larger ones as s3rver stores them. */
+const SMALL_OBJECT_BYTES = 1024 * 1024;
 leanMultipart(server.store);
+leanSmallPut(server.store);
+
+/**
+ * A PutObject of a small object (a tiny run's data file, a receipt) stored
+ * with the same three files s3rver writes (the object, its `.md5`, its
+ * `metadata.json`, same contents), written synchronously once the body is in:
+ * s3rver's own path opens, writes and closes each through libuv's thread pool
+ * (about ten trips there and back per PUT, plus a directory check), which
+ * cost the scale benchmark's S3 server more CPU per tiny run than the worker's
+ * own PUTs (docs/scaling.md). A few small writes to the page cache block
+ * this process for tens of microseconds.
+ */
+function leanSmallPut(store) {
+  const original = store.putObject.bind(store);
+  store.putObject = async (object) => {
+    const declared = Number(object.metadata['content-length']);
+    const chunked = /aws-chunked/.test(object.metadata['content-encoding'] ?? '');
+    if (!(declared <= SMALL_OBJECT_BYTES) || chunked || Buffer.isBuffer(object.content)) return original(object);
+    const md5 = createHash('md5');
+    const chunks = [];
+    let size = 0;
+    for await (const chunk of object.content) {
+      md5.update(chunk);
+      chunks.push(chunk);
+      size += chunk.length;
+    }
+    const hex = md5.digest('hex');
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    // As s3rver's putMetadata: its allowed headers in their order, then the user's x-amz-meta-*.
+    const metadata = {};
+    for (const name of S3Object.ALLOWED_METADATA) if (name in object.metadata) metadata[name] = object.metadata[name];
+    for (const [name, value] of Object.entries(object.metadata))
+      if (name.startsWith('x-amz-meta-')) metadata[name] = value;
+    fsSync.mkdirSync(path.dirname(objectPath), { recursive: true });
+    fsSync.writeFileSync(objectPath, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    fsSync.writeFileSync(store.getResourcePath(object.bucket, object.key, 'object.md5'), hex);
+    fsSync.writeFileSync(
+      store.getResourcePath(object.bucket, object.key, 'metadata.json'),
+      JSON.stringify(metadata, null, 2),
+    );
+    return { size, md5: hex };
+  };
+}
 
 /**
  * Parts and their assembly as S3 does them, without the work s3rver adds on

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createLogger, type LogLevel } from '@bx/core';
 
 function capture(level: LogLevel = 'debug', secretFields?: string[]) {
@@ -121,6 +121,29 @@ describe('logger', () => {
     ]);
   });
 
+  it('redacts secrets inside arrays, and leaves the fields it was given unchanged', () => {
+    const { sut, raw, lines } = capture('info', ['api_secret_x']);
+    const fields = {
+      targets: [{ password: 'pw-item' }, { nested: [{ api_secret_x: 'from-a-plugin' }] }, 'plain'],
+      config: { token: 'tok-obj', region: 'eu-west-1' },
+    };
+    const given = JSON.stringify(fields);
+    sut.child({ files: [{ authorization: 'Bearer tok-child' }] }).info('config', fields);
+    expect(raw.join('\n')).to.not.match(/pw-item|from-a-plugin|tok-obj|tok-child/);
+    expect(lines[0]!.targets).to.deep.equal([
+      { password: '[redacted]' },
+      { nested: [{ api_secret_x: '[redacted]' }] },
+      'plain',
+    ]);
+    expect(JSON.stringify(fields)).to.equal(given);
+  });
+
+  it('redacts a secret four objects down, and not the fields beside it', () => {
+    const { sut, lines } = capture();
+    sut.info('deep', { a: { b: { c: { d: { password: 'pw-4', keep: 1 } } } } });
+    expect(lines[0]!.a).to.deep.equal({ b: { c: { d: { password: '[redacted]', keep: 1 } } } });
+  });
+
   it('writes an error as its name and message, without the stack or cause', () => {
     const { sut, lines, raw } = capture();
     const cause = { request: { headers: { 'x-amz-security-token': 'tok-3' } } };
@@ -129,6 +152,32 @@ describe('logger', () => {
     expect(lines[0]!.err).to.deep.equal({ name: 'TypeError', message: 'boom' });
     expect((lines[0]!.nested as Record<string, unknown>).error).to.deep.equal({ name: 'TypeError', message: 'boom' });
     expect(raw[0]).to.not.match(/tok-3|pw-err|at Context/);
+  });
+
+  it('writes lines logged together to stdout in one write, soon, while the process runs', async () => {
+    // The process stays until its stdin closes: its lines must come before that.
+    const script = `
+      const { createLogger } = require('@bx/core');
+      const log = createLogger({ service: 'batch' });
+      log.info('one'); log.info('two'); log.info('three');
+      process.stdin.resume();`;
+    const sut = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'ignore'] });
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        sut.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString()));
+        sut.once('exit', (code) => reject(new Error(`exited (${code}) before writing`)));
+      });
+      // Written one by one, the first line would go alone.
+      expect(
+        first
+          .trim()
+          .split('\n')
+          .map((line) => (JSON.parse(line) as { msg: string }).msg),
+      ).to.deep.equal(['one', 'two', 'three']);
+    } finally {
+      sut.stdin.end();
+      sut.kill();
+    }
   });
 
   it('writes every line to stdout before the process exits', () => {
