@@ -21,7 +21,9 @@ export CLICKHOUSE_HTTP_PORT=${CHAOS_CLICKHOUSE_HTTP_PORT:-18123}
 export CLICKHOUSE_TCP_PORT=${CHAOS_CLICKHOUSE_TCP_PORT:-19000}
 export S3_PORT=${CHAOS_S3_PORT:-14568}
 export POSTGRES_PORT=${CHAOS_POSTGRES_PORT:-15432}
-export REDIS_CLUSTER_PORTS=${CHAOS_REDIS_CLUSTER_PORTS:-17001-17003}
+# Each Cluster node also listens on its port + 10000 (the cluster bus): 7001-7003, the
+# local Cluster's ports, would take 17001-17003.
+export REDIS_CLUSTER_PORTS=${CHAOS_REDIS_CLUSTER_PORTS:-16401-16403}
 BX_SERVICES_DIR=$(mktemp -d /tmp/bx-chaos-services.XXXXXX)
 export BX_SERVICES_DIR
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
@@ -33,8 +35,9 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 export BX_CHAOS_SERVICES=1
 
 cluster_ports=$(if [[ $REDIS_CLUSTER_PORTS =~ ^([0-9]+)-([0-9]+)$ ]]; then seq "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"; else tr ',' ' ' <<<"$REDIS_CLUSTER_PORTS"; fi)
+bus_ports=$(for port in $cluster_ports; do echo $((port + 10000)); done)
 # shellcheck disable=SC2086 # one port per word
-for port in "$REDIS_PORT" "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT" "$S3_PORT" "$POSTGRES_PORT" $cluster_ports; do
+for port in "$REDIS_PORT" "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT" "$S3_PORT" "$POSTGRES_PORT" $cluster_ports $bus_ports; do
   if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "[chaos] port $port is taken: the chaos suite needs services of its own (set CHAOS_*_PORT)" >&2
     exit 1
