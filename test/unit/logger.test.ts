@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createLogger, type LogLevel } from '@bx/core';
 
 function capture(level: LogLevel = 'debug', secretFields?: string[]) {
@@ -179,6 +179,34 @@ describe('logger', () => {
       sut.kill();
     }
   });
+
+  // Lines still waiting for their batch when the process ends (it runs out of work, calls
+  // process.exit, or dies of an uncaught exception) are written synchronously at exit.
+  for (const [how, end] of [
+    ['runs out of work', ''],
+    ['calls process.exit', 'process.exit(0);'],
+    ['throws', "throw new Error('boom');"],
+  ] as const) {
+    it(`writes the lines still waiting when the process ${how}`, () => {
+      const script = `
+        const { createLogger } = require('@bx/core');
+        const log = createLogger({ service: 'end' });
+        log.info('one'); log.warn('two'); log.error('three');
+        ${end}`;
+      for (let round = 0; round < 5; round++) {
+        const sut = spawnSync(process.execPath, ['-e', script], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        const msgs = sut.stdout
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => (JSON.parse(line) as { msg: string }).msg);
+        expect(msgs, `round ${round}`).to.deep.equal(['one', 'two', 'three']);
+      }
+    });
+  }
 
   it('writes every line to stdout before the process exits', () => {
     const script = `

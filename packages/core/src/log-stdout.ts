@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import pino, { type DestinationStream } from 'pino';
 
 /** Longest a log line waits before it is handed to stdout, in ms. */
@@ -45,10 +46,25 @@ export class LogStdout implements DestinationStream {
     }
   }
 
-  /** Writes every line now, synchronously. */
+  /**
+   * Writes every line now, synchronously: what the destination holds, then
+   * the lines waiting here, with a write of our own (the destination's
+   * flushSync skips while an asynchronous write of its own is under way, and
+   * at exit or before process.exit nothing asynchronous finishes).
+   */
   flushSync(): void {
-    this.handOver();
-    this.out.flushSync();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    try {
+      this.out.flushSync();
+    } catch {
+      // A write of its own is under way; it finishes or is lost with the process.
+    }
+    if (this.pending.length === 0) return;
+    const text = Buffer.from(this.pending.join(''));
+    this.pending = [];
+    this.chars = 0;
+    writeAllSync(text);
   }
 
   /** The waiting lines to the destination, as one write. */
@@ -60,5 +76,20 @@ export class LogStdout implements DestinationStream {
     this.pending = [];
     this.chars = 0;
     this.out.write(text);
+  }
+}
+
+/** Writes `data` to stdout synchronously, waiting out a full pipe (EAGAIN) for up to a second. */
+function writeAllSync(data: Buffer): void {
+  const wait = new Int32Array(new SharedArrayBuffer(4));
+  let offset = 0;
+  for (let tries = 0; offset < data.length && tries < 1000;) {
+    try {
+      offset += writeSync(1, data, offset, data.length - offset);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      tries++;
+      Atomics.wait(wait, 0, 0, 1);
+    }
   }
 }
