@@ -77,6 +77,23 @@ describe('StrandedRepair: what a process killed between two writes leaves behind
     expect(await sut.pass()).to.deep.equal({ exports: 0, runs: 0 });
   });
 
+  // An unpause with backfill (and a PATCH) schedules from the stored cursor: its repair must not skip the paused span.
+  for (const backfill of [true, false]) {
+    it(`an unpause ${backfill ? 'with' : 'without'} backfill killed after writing the export: resumes from ${backfill ? 'the cursor' : 'now'}`, async () => {
+      const hour = Math.floor(Date.now() / HOUR) * HOUR;
+      const startAt = new Date(hour - 5 * HOUR).toISOString();
+      const exp = await createExport({ start_at: startAt, paused: true });
+      expect(await store.schedule.cursor(exp.id)).to.equal(hour - 5 * HOUR);
+      // The unpause's writes before its process dies: its note, then the export.
+      if (backfill) await store.schedule.markKeepCursor(exp.id);
+      await store.exports.modify(exp.id, (current) => ({ ...current, paused: false, paused_reason: null }));
+      await sut.pass();
+      expect(await sut.pass()).to.include({ exports: 1 });
+      expect(await store.schedule.cursor(exp.id)).to.equal(backfill ? hour - 5 * HOUR : hour);
+      expect(await store.schedule.keepsCursor(exp.id), 'the note is gone once repaired').to.equal(false);
+    });
+  }
+
   it('a retry killed after setting the run back to Scheduled: queued again, not 409 forever', async () => {
     const exp = await createExport();
     const id = await runWithoutJob(exp, 3);

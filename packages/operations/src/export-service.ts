@@ -143,9 +143,17 @@ export class ExportService {
    */
   async update(id: string, body: unknown): Promise<BatchExport> {
     const patch = parseInput(patchExportSchema, body);
-    const change = isOwnId(id) ? await this.store.exports.modify(id, (current) => this.patched(current, patch)) : null;
-    if (!change) throw new NotFoundError(`export ${id} not found`);
-    await this.reschedule(change.before, change.after);
+    // A change that neither pauses nor unpauses keeps the stored cursor: so does its repair if cut short.
+    const keepCursor = patch.paused === undefined && isOwnId(id);
+    if (keepCursor) await this.store.schedule.markKeepCursor(id);
+    let change;
+    try {
+      change = isOwnId(id) ? await this.store.exports.modify(id, (current) => this.patched(current, patch)) : null;
+      if (!change) throw new NotFoundError(`export ${id} not found`);
+      await this.reschedule(change.before, change.after);
+    } finally {
+      if (keepCursor) await this.store.schedule.clearKeepCursor(id);
+    }
     this.logger.info('export updated', { export_id: id, fields: Object.keys(patch) });
     return change.after;
   }
@@ -159,25 +167,31 @@ export class ExportService {
     const exp = await this.get(id);
     if (!exp.paused) return exp;
     await this.store.exports.resetFailures(id);
+    // With backfill the paused span is exported: a repair of this unpause cut short resumes from the cursor too.
+    if (opts.backfill) await this.store.schedule.markKeepCursor(id);
+    else await this.store.schedule.clearKeepCursor(id);
     const updatedAt = new Date(await this.now()).toISOString();
     const change = await this.store.exports.modify(id, (current) =>
       current.paused ? { ...current, paused: false, paused_reason: null, updated_at: updatedAt } : null,
     );
     if (!change) throw new NotFoundError(`export ${id} not found`);
     // Unpaused by someone else meanwhile: they resume it.
+    if (change.written) await this.resume(change.after, Boolean(opts.backfill));
+    if (opts.backfill) await this.store.schedule.clearKeepCursor(id);
     if (!change.written) return change.after;
-    await this.resume(change.after, Boolean(opts.backfill));
     this.logger.info('export unpaused', { export_id: id, backfill: Boolean(opts.backfill) });
     return change.after;
   }
 
   /**
-   * Puts an export that is not paused but off the schedule back on it, as an
-   * unpause does: from the current interval, or from its cursor if that is
-   * later. Only an unpause (or a PATCH that unpaused) whose process died, or
-   * lost Redis, between writing the export and scheduling it leaves one so;
-   * StrandedRepair finds them. True when it was scheduled; false when it is
-   * paused, gone, on the schedule already, or past its `end_at`.
+   * Puts an export that is not paused but off the schedule back on it, as the
+   * change cut short would have: from its stored cursor when that change was
+   * a PATCH or an unpause with backfill (keys.keepCursor), else as an unpause
+   * does, from the current interval or the cursor if that is later. Only a
+   * change whose process died, or lost Redis, between writing the export and
+   * scheduling it leaves one so; StrandedRepair finds them. True when it was
+   * scheduled; false when it is paused, gone, on the schedule already, or
+   * past its `end_at`.
    */
   async scheduleStranded(id: string): Promise<boolean> {
     const version = await this.store.exports.read(id);
@@ -187,11 +201,14 @@ export class ExportService {
     const exp = version.export;
     const stored = await this.store.schedule.cursor(id);
     const current = intervalContaining(await this.now(), exp.interval, exp.timezone).start;
-    const cursor = Math.max(stored ?? current, current);
+    const keep = await this.store.schedule.keepsCursor(id);
+    const cursor = keep && stored !== null ? stored : Math.max(stored ?? current, current);
     const due = dueAt(cursor, exp);
     if (due === null) return false;
     // Against the version read: a pause or change meanwhile wins (setFrom answers 0 or -1).
-    return (await this.store.schedule.setFrom(id, version.text, stored, cursor, due)) === 1;
+    const scheduled = (await this.store.schedule.setFrom(id, version.text, stored, cursor, due)) === 1;
+    if (scheduled && keep) await this.store.schedule.clearKeepCursor(id);
+    return scheduled;
   }
 
   /** The export with the patch applied, checked as a whole. */

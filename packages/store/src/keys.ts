@@ -18,6 +18,12 @@ export function storeKeys(prefix: string) {
     schedule: `${prefix}:schedule`,
     /** hash export id → epoch ms start of the next interval to schedule. */
     cursor: `${prefix}:cursor`,
+    /**
+     * Present (a day at most) while a change that schedules an export from its
+     * stored cursor is under way (an unpause with backfill, a PATCH): a repair
+     * of the change cut short resumes from the cursor, not from now.
+     */
+    keepCursor: (exportId: string) => `${prefix}:keep-cursor:${exportId}`,
     run: (runId: string) => `${prefix}:run:${runId}`,
     /** list of a run's log lines (JSON), the newest last; bounded. */
     runLog: (runId: string) => `${prefix}:runlog:${runId}`,

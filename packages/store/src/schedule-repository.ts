@@ -18,6 +18,20 @@ export class ScheduleRepository {
     storeScripts.define(redis, ['advance-schedule', 'schedule-export', 'unschedule-export']);
   }
 
+  /** Notes that a change about to schedule `id` from its stored cursor is under way (see keys.keepCursor). */
+  async markKeepCursor(id: string): Promise<void> {
+    await this.redis.set(this.keys.keepCursor(id), '1', 'PX', 86_400_000);
+  }
+
+  async clearKeepCursor(id: string): Promise<void> {
+    await this.redis.del(this.keys.keepCursor(id));
+  }
+
+  /** Whether a change that meant to schedule `id` from its stored cursor may have been cut short. */
+  async keepsCursor(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.keepCursor(id))) === 1;
+  }
+
   /** Export ids due at or before `now`, most overdue first. */
   async due(now: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.schedule, '-inf', now, 'LIMIT', 0, limit);
