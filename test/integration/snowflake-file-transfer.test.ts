@@ -41,14 +41,14 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
   });
 
   /** Logs in through a hostile proxy (as `localhost`, the one name the policy lists) and PUTs our file. */
-  const put = async (rewrite: Rewrite): Promise<unknown> => {
+  const put = async (rewrite: Rewrite, policy = 'localhost'): Promise<unknown> => {
     // The SDK takes the files to upload and where to put them from the answer to a PUT.
     proxy = await new HostileSnowflake(sf, (answer) => {
       if (answer.data?.command === 'UPLOAD') rewrite(answer.data);
     }).start();
     const config = snowflakeConfig(sf, { access_url: proxy.url, password: PASSWORD });
     const timeouts = { statementMs: 20_000, requestMs: 10_000, loginRetries: 0 };
-    const session = await SnowflakeSession.open(config, timeouts, undefined, NetworkPolicy.parse('localhost'));
+    const session = await SnowflakeSession.open(config, timeouts, undefined, NetworkPolicy.parse(policy));
     try {
       await session.query(createTableSql(config.table_name, EVENTS_SCHEMA), 'CREATE TABLE');
       await putFile(session, config.table_name, 'bx/run/', { path: ownFile, name: 'part-0.jsonl.zst', bytes: 8 });
@@ -92,6 +92,33 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
       });
       expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
       expect(sink.connections, 'the loopback address saw nothing').to.equal(0);
+    } finally {
+      await sink.stop();
+    }
+  });
+
+  // ALLOWED_PRIVATE_DESTINATIONS may name host:port: such an entry allows that port of a stage's storage only.
+  it('lets an upload reach a private storage address whose port the policy names, and no other port', async () => {
+    const sink = await new CaptureServer().start();
+    const toSink = (data: Record<string, any>) => {
+      data.stageInfo = {
+        locationType: 'GCS',
+        location: 'bucket/path/',
+        path: 'path/',
+        region: 'us-east1',
+        creds: {},
+        presignedUrl: `http://127.0.0.1:${sink.port}/bucket/path/part-0.jsonl.zst`,
+        endPoint: null,
+        isClientSideEncrypted: false,
+      };
+    };
+    try {
+      const refused = await put(toSink, `localhost,127.0.0.1:${sink.port === 65535 ? 1 : sink.port + 1}`);
+      expect(refused).to.have.property('code', DESTINATION_NOT_ALLOWED);
+      expect(sink.connections, 'another port listed: nothing reached the sink').to.equal(0);
+      const allowed = await put(toSink, `localhost,127.0.0.1:${sink.port}`);
+      expect(allowed ?? {}).to.not.have.property('code', DESTINATION_NOT_ALLOWED);
+      expect(sink.connections, 'its port listed: the upload reached the sink').to.be.above(0);
     } finally {
       await sink.stop();
     }

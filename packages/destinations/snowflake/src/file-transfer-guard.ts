@@ -1,4 +1,4 @@
-import { PermanentError, unmapped, type NetworkPolicy } from '@bx/core';
+import { PermanentError, endpointOfUrl, unmapped, type NetworkPolicy } from '@bx/core';
 import Module from 'node:module';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
@@ -103,11 +103,18 @@ export async function vetFileTransfer(context: TransferContext): Promise<void> {
   if (type !== 'S3' && type !== 'AZURE' && type !== 'GCS') refuse(`unknown stage location type ${String(type)}`);
   const network = sessionPolicies.get(context.connectionConfig?.agentClass as object);
   if (!network) return;
-  for (const host of storageHosts(data, stage)) await network.checkHost(host);
+  for (const { host, port } of storageHosts(data, stage)) await network.checkHost(host, port);
 }
 
-/** Every host a stage's upload may go to (the storage SDKs' own defaults are cloud hosts). */
-export function storageHosts(data: Record<string, unknown>, stage: Record<string, unknown>): string[] {
+/**
+ * Every host and port a stage's upload may go to (the storage SDKs' own
+ * defaults are cloud hosts); a URL without a port goes to its scheme's
+ * (https when it names none), so `host:port` entries of the policy apply.
+ */
+export function storageHosts(
+  data: Record<string, unknown>,
+  stage: Record<string, unknown>,
+): Array<{ host: string; port: number }> {
   const urls = [stage.presignedUrl, ...(Array.isArray(data.presignedUrls) ? data.presignedUrls : [])];
   const endPoint = typeof stage.endPoint === 'string' && stage.endPoint ? stage.endPoint : null;
   const account = typeof stage.storageAccount === 'string' && stage.storageAccount ? stage.storageAccount : null;
@@ -115,16 +122,17 @@ export function storageHosts(data: Record<string, unknown>, stage: Record<string
   if (endPoint && account && !endPoint.includes('://')) {
     urls.push(`${account}.blob.${endPoint.replace(/^\/+/, '')}`, `${account}.${endPoint.replace(/^\/+/, '')}`);
   }
-  const hosts = new Set<string>();
+  const endpoints = new Map<string, { host: string; port: number }>();
   for (const url of urls) {
     if (typeof url !== 'string' || url === '') continue;
     try {
-      hosts.add(new URL(url.includes('://') ? url : `https://${url}`).hostname);
+      const { host, port = 443 } = endpointOfUrl(url.includes('://') ? url : `https://${url}`);
+      endpoints.set(`${host} ${port}`, { host, port });
     } catch {
       refuse(`Snowflake answered the PUT with a storage address that is not a URL`);
     }
   }
-  return [...hosts];
+  return [...endpoints.values()];
 }
 
 /** Whether the session's server is this machine (loopback): the Snowflake test bed. */
