@@ -110,44 +110,103 @@ describe('destination endpoints that answer without end', function () {
     }
   });
 
-  // A server of a token holder's own at a public `host` that answers the login with notices
-  // without end, each under the 1 MiB a message may have: the session's answers are capped too.
-  it('Postgres: POST /test stops reading a server that answers without end', async () => {
-    let sent = 0;
-    const notice = Buffer.alloc(512 * 1024, 'M');
-    notice.write('N', 0);
-    notice.writeInt32BE(notice.length - 1, 1);
-    notice.write('SNOTICE\0M', 5);
-    notice[notice.length - 2] = 0;
-    notice[notice.length - 1] = 0;
-    const chunk = notice;
+  /**
+   * A PostgreSQL server that logs every client in, then answers a query with
+   * `rows` rows of 512 KiB (without end when Infinity) after `notices` notices
+   * of 512 KiB, and ends the statement. `sent` counts what left it.
+   */
+  const answeringPostgres = async (notices: number, rows: number) => {
+    const bytes = (type: string, body: Buffer) => {
+      const head = Buffer.alloc(5);
+      head.write(type, 0);
+      head.writeInt32BE(body.length + 4, 1);
+      return Buffer.concat([head, body]);
+    };
+    const notice = bytes(
+      'N',
+      Buffer.concat([Buffer.from('SNOTICE\0M'), Buffer.alloc(512 * 1024, 'n'), Buffer.from('\0\0')]),
+    );
+    const cell = Buffer.alloc(512 * 1024, 'r');
+    const row = bytes('D', Buffer.concat([Buffer.from([0, 1]), Buffer.from([0, 8, 0, 0]), cell]));
+    const field = Buffer.concat([
+      Buffer.from('x\0'),
+      Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0]),
+    ]);
+    const description = bytes('T', Buffer.concat([Buffer.from([0, 1]), field]));
+    const done = Buffer.concat([bytes('C', Buffer.from('SELECT 1\0')), bytes('Z', Buffer.from('I'))]);
+    const state = { sent: 0, port: 0 };
     const server = createNetServer((socket) => {
       socket.on('error', () => undefined);
-      socket.once('data', () => {
+      let loggedIn = false;
+      socket.on('data', (data) => {
+        if (data.length === 8 && data.readUInt32BE(4) === 80877103) return void socket.write('N'); // no TLS
+        if (!loggedIn) {
+          loggedIn = true;
+          return void socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49]));
+        }
+        if (data[0] !== 0x51) return; // only a simple Query is answered
+        const messages = (function* () {
+          for (let i = 0; i < notices; i++) yield notice;
+          yield description;
+          for (let i = 0; i < rows; i++) yield row;
+          yield done;
+        })();
         const pump = () => {
-          while (!socket.destroyed && sent < 4 * FLOOD_BYTES) {
-            sent += chunk.length;
-            if (!socket.write(chunk)) return void socket.once('drain', pump);
+          // Not for-of: leaving it to wait for 'drain' would close the generator.
+          for (let next = messages.next(); !next.done && !socket.destroyed; next = messages.next()) {
+            state.sent += next.value.length;
+            if (!socket.write(next.value)) return void socket.once('drain', pump);
           }
         };
         pump();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    state.port = (server.address() as AddressInfo).port;
+    return { state, close: () => server.close() };
+  };
+  const openSession = (port: number) =>
+    PostgresConnection.open(parseInput(postgresConfigSchema, postgres(port).config), {
+      connectMs: 10_000,
+      lockMs: 1000,
+      statementMs: 0,
+      applicationName: 'bx test',
+    });
+
+  // A server of a token holder's own at a public `host`: pg keeps every row of a result until the
+  // statement ends, so rows without end (each under the 1 MiB a message may have) filled the process.
+  it('Postgres: a session stops reading a result without end', async () => {
+    const server = await answeringPostgres(0, Infinity);
     try {
-      const port = (server.address() as AddressInfo).port;
-      const config = {
-        host: '127.0.0.1',
-        port,
-        database: 'd',
-        user: 'u',
-        password: 'p',
-        table_name: 't',
-        sslmode: 'disable',
-      };
-      const res = await testExport({ type: 'Postgres', config });
-      expect(res.json).to.include({ status: 'error', code: 'AnswerTooLarge' });
-      expect(sent, 'bytes the server sent').to.be.below(2 * FLOOD_BYTES);
+      const conn = await openSession(server.state.port);
+      try {
+        const err = await conn.query('SELECT 1', 'SELECT').then(
+          () => expect.fail('expected a failure'),
+          (e: unknown) => e,
+        );
+        expect(err).to.be.instanceOf(PermanentError).with.property('code', 'AnswerTooLarge');
+      } finally {
+        await conn.close().catch(() => undefined);
+      }
+      expect(server.state.sent, 'bytes the server sent').to.be.below(2 * FLOOD_BYTES);
+    } finally {
+      server.close();
+    }
+  });
+
+  // Notices are handed on one by one and kept by nobody: a destination table whose trigger raises a
+  // notice per row sends more than the cap of answers over a big load, and that is no reason to fail.
+  it('Postgres: notices past the cap of answers do not end a session', async () => {
+    const server = await answeringPostgres(160, 1);
+    try {
+      const conn = await openSession(server.state.port);
+      try {
+        const result = await conn.query<{ x: string }>('SELECT 1', 'SELECT');
+        expect(result.rows).to.have.length(1);
+      } finally {
+        await conn.close().catch(() => undefined);
+      }
+      expect(server.state.sent, 'bytes the server sent').to.be.above(80 * 1024 * 1024);
     } finally {
       server.close();
     }

@@ -1,3 +1,4 @@
+import { PermanentError } from '@bx/core';
 import type { Readable } from 'node:stream';
 
 /**
@@ -11,6 +12,17 @@ import type { Readable } from 'node:stream';
  */
 export const MAX_BACKEND_MESSAGE_BYTES = 1024 * 1024;
 
+/**
+ * Most bytes of messages other than notices a session reads by default: the
+ * answers of a run's statements (table checks, DELETE and COPY outcomes,
+ * receipts) are a few KB, but `pg` keeps every row of a result until the
+ * statement ends, so a server of a token holder's own (a public `host`)
+ * answering with rows without end filled the process. Notices
+ * (NoticeResponse, e.g. a trigger's RAISE NOTICE per row) are handed on one
+ * by one and kept by nobody: they do not count.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
 /** A backend message announced larger than MAX_BACKEND_MESSAGE_BYTES: the session stopped reading. */
 export class MessageTooLargeError extends Error {
   readonly code = 'MessageTooLarge';
@@ -23,17 +35,25 @@ export class MessageTooLargeError extends Error {
   }
 }
 
+const NOTICE = 0x4e; // 'N'
+
 /**
  * Follows the frames of the backend protocol on `stream` (a type byte, then
  * a 4-byte length that counts itself) and destroys the stream as soon as a
- * header announces more than `max` bytes, before the driver buffers the
+ * header announces more than `max` bytes, or the messages other than
+ * notices add up to more than `maxTotal`, before the driver buffers the
  * body. Listens beside the driver's parser, first, so the driver sees at
  * most the chunk that carried the header.
  */
-export function guardMessageSizes(stream: Readable, max = MAX_BACKEND_MESSAGE_BYTES): void {
+export function guardMessageSizes(
+  stream: Readable,
+  max = MAX_BACKEND_MESSAGE_BYTES,
+  maxTotal = MAX_ANSWER_BYTES,
+): void {
   const header = Buffer.alloc(5);
   let have = 0; // bytes of the current header read so far
   let skip = 0; // bytes of the current message's body still to pass
+  let total = 0; // bytes of the messages other than notices announced so far
   stream.on('data', (chunk: Buffer) => {
     let i = 0;
     while (i < chunk.length) {
@@ -51,6 +71,14 @@ export function guardMessageSizes(stream: Readable, max = MAX_BACKEND_MESSAGE_BY
       have = 0;
       const body = header.readUInt32BE(1) - 4;
       if (body > max) return void stream.destroy(new MessageTooLargeError(header[0]!, body + 5, max));
+      if (header[0] !== NOTICE && (total += body + 5) > maxTotal) {
+        return void stream.destroy(
+          new PermanentError(
+            `PostgreSQL server sent more than ${maxTotal / (1024 * 1024)} MiB in answer; the connection was closed`,
+            { code: 'AnswerTooLarge' },
+          ),
+        );
+      }
       skip = body;
     }
   });

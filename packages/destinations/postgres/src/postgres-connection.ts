@@ -5,8 +5,7 @@ import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { Client, type QueryResultRow } from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import type { PostgresConfig } from './postgres-config';
-import { MAX_ANSWER_BYTES, capAnswers } from './answer-cap';
-import { guardMessageSizes } from './message-size-guard';
+import { MAX_ANSWER_BYTES, guardMessageSizes } from './message-size-guard';
 import { classifyPostgresError } from './postgres-errors';
 
 export interface SessionSettings {
@@ -20,7 +19,7 @@ export interface SessionSettings {
   applicationName: string;
   /** Which addresses the session may reach (ALLOWED_PRIVATE_DESTINATIONS); checked after resolving `host`. */
   network?: NetworkPolicy;
-  /** Most bytes the server may send over the session (default MAX_ANSWER_BYTES; Infinity: no cap). */
+  /** Most bytes of answers other than notices the server may send over the session (default MAX_ANSWER_BYTES; Infinity: no cap). */
   maxAnswerBytes?: number;
 }
 
@@ -94,14 +93,15 @@ interface DriverConnection {
 }
 
 /**
- * Caps the size of each message the server sends (MAX_BACKEND_MESSAGE_BYTES),
- * before login as after: the guard goes on every stream the driver parses.
+ * Caps the size of each message the server sends (MAX_BACKEND_MESSAGE_BYTES)
+ * and of its answers other than notices together (`maxTotal`), before login
+ * as after: the guard goes on every stream the driver parses.
  */
-function guardMessages(client: Client): void {
+function guardMessages(client: Client, maxTotal: number): void {
   const connection = (client as unknown as { connection: DriverConnection }).connection;
   const attach = connection.attachListeners.bind(connection);
   connection.attachListeners = (stream) => {
-    guardMessageSizes(stream);
+    guardMessageSizes(stream, undefined, maxTotal);
     attach(stream);
   };
 }
@@ -189,9 +189,8 @@ export class PostgresConnection {
       statement_timeout: settings.statementMs || undefined,
       application_name: settings.applicationName,
     });
-    // Each message at most 1 MiB, and the session's answers together at most 64 MiB.
-    guardMessages(client);
-    capAnswers(client, settings.maxAnswerBytes ?? MAX_ANSWER_BYTES);
+    // Each message at most 1 MiB, and the session's answers other than notices at most 64 MiB.
+    guardMessages(client, settings.maxAnswerBytes ?? MAX_ANSWER_BYTES);
     const conn = new PostgresConnection(client, signal);
     // A connection lost between statements: recorded, and the next call fails with it.
     client.on('error', (err) => (conn.failure ??= err));
