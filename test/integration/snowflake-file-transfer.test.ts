@@ -17,6 +17,22 @@ import { snowflakeConfig, startSnowflakeServer, type SnowflakeServer } from '../
 const PASSWORD = 'pw-0123456789';
 type Rewrite = (data: Record<string, any>) => void;
 
+/** Answers the PUT with a GCS stage whose presigned URL is loopback port `port`. */
+const gcsStageAt =
+  (port: number): Rewrite =>
+  (data) => {
+    data.stageInfo = {
+      locationType: 'GCS',
+      location: 'bucket/path/',
+      path: 'path/',
+      region: 'us-east1',
+      creds: {},
+      presignedUrl: `http://127.0.0.1:${port}/bucket/path/part-0.jsonl.zst`,
+      endPoint: null,
+      isClientSideEncrypted: false,
+    };
+  };
+
 describe('Snowflake PUT: the server answer cannot choose other files or places', function () {
   this.timeout(60_000);
   let sf: SnowflakeServer;
@@ -78,18 +94,7 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
   it('refuses an answer sending the upload to an address the policy refuses', async () => {
     const sink = await new CaptureServer().start();
     try {
-      const err = await put((data) => {
-        data.stageInfo = {
-          locationType: 'GCS',
-          location: 'bucket/path/',
-          path: 'path/',
-          region: 'us-east1',
-          creds: {},
-          presignedUrl: `http://127.0.0.1:${sink.port}/bucket/path/part-0.jsonl.zst`,
-          endPoint: null,
-          isClientSideEncrypted: false,
-        };
-      });
+      const err = await put(gcsStageAt(sink.port));
       expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
       expect(sink.connections, 'the loopback address saw nothing').to.equal(0);
     } finally {
@@ -100,18 +105,7 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
   // ALLOWED_PRIVATE_DESTINATIONS may name host:port: such an entry allows that port of a stage's storage only.
   it('lets an upload reach a private storage address whose port the policy names, and no other port', async () => {
     const sink = await new CaptureServer().start();
-    const toSink = (data: Record<string, any>) => {
-      data.stageInfo = {
-        locationType: 'GCS',
-        location: 'bucket/path/',
-        path: 'path/',
-        region: 'us-east1',
-        creds: {},
-        presignedUrl: `http://127.0.0.1:${sink.port}/bucket/path/part-0.jsonl.zst`,
-        endPoint: null,
-        isClientSideEncrypted: false,
-      };
-    };
+    const toSink = gcsStageAt(sink.port);
     try {
       const refused = await put(toSink, `localhost,127.0.0.1:${sink.port === 65535 ? 1 : sink.port + 1}`);
       expect(refused).to.have.property('code', DESTINATION_NOT_ALLOWED);
