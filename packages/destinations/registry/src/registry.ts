@@ -120,5 +120,6 @@ export async function readBackDestination(
 ): Promise<Map<number, IntervalReadBack>> {
   const refused = readBackRefusal(destination, request.model ?? EVENTS_SCHEMA);
   if (refused) throw new PermanentError(refused, { code: 'UnsupportedDestination' });
+  if (request.network) await checkEndpoints(destination, request.network);
   return destinationPlugin(destination.type).readBack!(destination.config, request);
 }
