@@ -89,7 +89,7 @@ describe('end to end: ClickHouse → worker → snowflake-sdk → Snowflake test
     expect(run).to.deep.include({
       status: 'Failed',
       attempts: 1,
-      error: 'Snowflake login failed: 390100: Incorrect username or password was specified.',
+      error: 'Snowflake login failed: 390100: "Incorrect username or password was specified."',
     });
   });
 

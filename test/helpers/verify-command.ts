@@ -1,5 +1,5 @@
 import { verifyMain } from '@bx/cli';
-import { testEnv } from './env';
+import { TEST_ALLOWED_PRIVATE, testEnv } from './env';
 import type { ReconcileBed } from './reconcile-bed';
 
 /**
@@ -13,6 +13,8 @@ export function verifyCommand(bed: () => ReconcileBed) {
     QUEUE_PREFIX: bed().prefix,
     CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
     CLICKHOUSE_DATABASE: bed().ch.database,
+    // The test servers listen on loopback: verify holds destinations to the policy as runs do.
+    ALLOWED_PRIVATE_DESTINATIONS: TEST_ALLOWED_PRIVATE,
   });
   const verify = async (argv: string[], environment: Record<string, string> = env()) => {
     let stdout = '';

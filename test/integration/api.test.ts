@@ -306,7 +306,7 @@ describe('admin API over HTTP', () => {
       const refused = await call('POST', `/api/exports/${wrong}/test`);
       expect(refused.json).to.deep.equal({
         status: 'error',
-        message: 'Snowflake login failed: 390100: Incorrect username or password was specified.',
+        message: 'Snowflake login failed: 390100: "Incorrect username or password was specified."',
         code: 'AuthenticationFailed',
         retryable: false,
       });

@@ -72,7 +72,7 @@ describe('Snowflake destination: authentication, errors and the destination test
     const err = await failure(write(config({ password: 'wrong' })));
     expect(err).to.be.instanceOf(PermanentError);
     expect(err.code).to.equal('AuthenticationFailed');
-    expect(err.message).to.equal('Snowflake login failed: 390100: Incorrect username or password was specified.');
+    expect(err.message).to.equal('Snowflake login failed: 390100: "Incorrect username or password was specified."');
     expect(server.logins).to.have.length(1);
     expect(err.message).to.not.contain('wrong');
   });
@@ -81,7 +81,7 @@ describe('Snowflake destination: authentication, errors and the destination test
     const stranger = rsaKeyPair();
     const err = await failure(write(config({ user: 'keyloader', password: null, private_key: stranger.privateKey })));
     expect(err).to.include({ retryable: false, code: 'AuthenticationFailed' });
-    expect(err.message).to.contain('390144: JWT token is invalid.');
+    expect(err.message).to.contain('390144: "JWT token is invalid.');
     const unreadable = await failure(
       write(config({ user: 'keyloader', private_key: encryptedKey.privateKey, private_key_passphrase: 'nope' })),
     );
@@ -94,7 +94,8 @@ describe('Snowflake destination: authentication, errors and the destination test
     const db = await failure(write(config({ database: 'nope' })));
     expect(db).to.include({ retryable: false, code: 'ObjectNotFound' });
     expect(db.message).to.equal(
-      "Snowflake USE DATABASE failed: 002043: SQL compilation error:\nDatabase 'nope' does not exist or not authorized.",
+      // Snowflake's words, quoted: its newline written as an escape.
+      'Snowflake USE DATABASE failed: 002043: "SQL compilation error:\\nDatabase \'nope\' does not exist or not authorized."',
     );
     const schema = await failure(write(config({ schema: 'elsewhere' })));
     expect(schema).to.include({ retryable: false, code: 'ObjectNotFound' });

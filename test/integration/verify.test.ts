@@ -10,6 +10,7 @@ import { S3_CREDENTIALS, TEST_SECRETS_KEY, testEnv } from '../helpers/env';
 import { HOUR, ReconcileBed, hours } from '../helpers/reconcile-bed';
 import { TestPostgres } from '../helpers/postgres';
 import { createBucket, listKeys, testS3Client } from '../helpers/s3';
+import { CaptureServer } from '../helpers/capture-server';
 import { verifyCommand } from '../helpers/verify-command';
 import {
   connect,
@@ -184,6 +185,37 @@ describe('npm run verify', function () {
     } finally {
       await sealing.close();
       await pg.drop();
+    }
+  });
+
+  // An export's host was checked when it was created; by now it may resolve to loopback, the private
+  // network or the metadata service. verify logs in with the export's secrets as a run does: same policy.
+  it('reads a destination back only where ALLOWED_PRIVATE_DESTINATIONS lets it, as runs do', async () => {
+    const listener = await new CaptureServer().start();
+    try {
+      const destinations = [
+        {
+          type: 'S3',
+          config: { bucket_name: bucket, endpoint_url: `http://localhost:${listener.port}`, ...S3_CREDENTIALS },
+        },
+        {
+          type: 'Postgres',
+          config: { host: '127.0.0.1', port: listener.port, database: 'bx', user: 'bx', password: 'verify-pw-0123' },
+        },
+        { type: 'Snowflake', config: snowflakeConfig({ url: `http://localhost:${listener.port}` } as SnowflakeServer) },
+      ];
+      for (const destination of destinations) {
+        if (destination.type === 'Postgres') Object.assign(destination.config, { table_name: 't', sslmode: 'disable' });
+        const id = await bed.createExport(1, T0, T0 + 2 * HOUR, destination, { paused: true });
+        const sut = await verify(['--export-id', id, ...RANGE], { ...env(), ALLOWED_PRIVATE_DESTINATIONS: '' });
+        expect(sut.code, destination.type).to.equal(3);
+        expect(sut.stderr, destination.type).to.match(
+          /^verify: could not read the \w+ destination back: destination address 127\.0\.0\.1 .*loopback.*ALLOWED_PRIVATE_DESTINATIONS/,
+        );
+      }
+      expect(listener.connections, 'connections the read-backs opened').to.equal(0);
+    } finally {
+      await listener.stop();
     }
   });
 

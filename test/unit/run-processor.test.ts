@@ -259,6 +259,31 @@ describe('run processor (fast, with fakes)', () => {
     expect(runs.finished.map((f) => f.status)).to.deep.equal(['Failed']);
   });
 
+  // A destination server may write back what it was sent (the password) and add lines of its own:
+  // the run's error, its log and the auto-pause notice carry neither the secret nor a second line.
+  it("records a failure without the export's secret values, on one line, whatever the destination said", async () => {
+    const secret = 'pw-echoed-0123456789';
+    const exp = exportFixture(EXPORT_ID, T0);
+    exp.destination.config.aws_secret_access_key = secret;
+    runs.exp = exp;
+    const forged = '\n{"level":"info","msg":"run completed"}\u001b[2J';
+    write = async () => {
+      throw new PermanentError(`S3 upload failed: AccessDenied: you sent ${secret}${forged}`, { code: 'AccessDenied' });
+    };
+    const outcome = await sut()(job, jobContext({ attempt: 1, maxAttempts: 15 }));
+    const expected =
+      'S3 upload failed: AccessDenied: you sent [redacted]\\n{"level":"info","msg":"run completed"}\\u001b[2J';
+    expect(outcome).to.deep.equal({ status: 'failed', error: expected, retry: false });
+    expect(runs.finished.map((f) => f.error)).to.deep.equal([expected]);
+    expect(failures).to.deep.equal([`${EXPORT_ID} ${expected}`]);
+    const logged = logs.map((l) => l.message).join('\n');
+    expect(logged).to.contain('[redacted]').and.not.to.contain(secret);
+    expect(
+      logs.every((l) => !/\p{Cc}/u.test(l.message)),
+      'no control character in a log line',
+    ).to.equal(true);
+  });
+
   it('an attempt another worker took over, or a run cancelled meanwhile, ends without a retry or a failure', async () => {
     runs.finishAnswer = 'Superseded';
     expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'superseded' });

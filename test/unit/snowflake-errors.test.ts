@@ -83,7 +83,7 @@ describe('Snowflake error classification', () => {
   it("keeps Snowflake's message, the step and the code, and the original as cause", () => {
     const original = sdkError({ code: '390100', message: 'Incorrect username or password was specified.' });
     const sut = classifySnowflakeError(original, 'login', 'login');
-    expect(sut.message).to.equal('Snowflake login failed: 390100: Incorrect username or password was specified.');
+    expect(sut.message).to.equal('Snowflake login failed: 390100: "Incorrect username or password was specified."');
     expect(sut.cause).to.equal(original);
   });
 

@@ -45,6 +45,11 @@ export interface ReadBackRequest {
   /** The export's model: the records' receipt key is what is hashed. Events when absent. */
   model?: ModelSchema;
   signal?: AbortSignal;
+  /**
+   * Which addresses the read-back may connect to (ALLOWED_PRIVATE_DESTINATIONS): checked before
+   * the first connection and on every one, as for runs. Without it, anywhere.
+   */
+  network?: NetworkPolicy;
 }
 
 /** What a destination holds for one interval, in the terms of a receipt. */

@@ -19,3 +19,4 @@ export * from './network-policy';
 export * from './secret-box';
 export * from './export-secrets';
 export * from './unicode-text';
+export * from './remote-text';

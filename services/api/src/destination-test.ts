@@ -3,10 +3,13 @@ import {
   errorMessage,
   isRetryable,
   modelSchema,
+  remoteCode,
+  shownErrorMessage,
   type BatchExport,
   type DestinationConfig,
 } from '@bx/core';
 import type { DestinationCheckOptions } from '@bx/core';
+import { secretValuesOf } from '@bx/destinations';
 import { modelPlugin } from '@bx/models';
 
 /** What `POST /api/exports/:id/test` answers (and the console shows). */
@@ -75,8 +78,9 @@ export async function testDestination(
     const code = (err as { code?: unknown }).code;
     return {
       status: 'error',
-      message: errorMessage(err),
-      code: typeof code === 'string' ? code : null,
+      // One line without the export's secrets, whatever the destination answered.
+      message: shownErrorMessage(errorMessage(err), secretValuesOf(exp.destination)),
+      code: typeof code === 'string' ? remoteCode(code) : null,
       retryable: isRetryable(err),
     };
   }

@@ -104,7 +104,15 @@ export async function main(
     let destination;
     try {
       secrets.requireOpen(exp);
-      destination = await readBackDestination(exp.destination, { exportId: exp.id, teamId: exp.team_id, spans, model });
+      // Held to ALLOWED_PRIVATE_DESTINATIONS as runs are: the host may resolve elsewhere by now.
+      const network = config.ALLOWED_PRIVATE_DESTINATIONS;
+      destination = await readBackDestination(exp.destination, {
+        exportId: exp.id,
+        teamId: exp.team_id,
+        spans,
+        model,
+        network,
+      });
     } catch (e) {
       return fail(3, `could not read the ${exp.destination.type} destination back: ${errorMessage(e)}`);
     }

@@ -4,12 +4,14 @@ import {
   errorMessage,
   isRetryable,
   modelSchema,
+  shownErrorMessage,
   type BatchExport,
   type Logger,
   type ModelPlugin,
   type ModelSourceConfig,
 } from '@bx/core';
 import { ReceiptTally, tallied, type BatchFormat, type DestinationWriter } from '@bx/batch';
+import { secretValuesOf } from '@bx/destinations';
 import { modelPlugin } from '@bx/models';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJob, RunOutcome } from '@bx/queue';
@@ -175,7 +177,8 @@ async function exportInterval(
   } catch (err) {
     runLog.notKept();
     const retry = isRetryable(err) && !ctx.lastAttempt;
-    const message = errorMessage(err);
+    // The destination's words may echo what it was sent (its password) or forge lines: one line, secrets out.
+    const message = shownErrorMessage(errorMessage(err), secretValuesOf(exp.destination));
     const failed = { error: message, retryable: isRetryable(err), ms: Date.now() - began };
     const line = retry ? 'run failed, will retry' : 'run failed';
     const recorded = await deps.store.runs.fail(

@@ -1,4 +1,4 @@
-import { BatchExportError, PermanentError, RetryableError } from '@bx/core';
+import { BatchExportError, PermanentError, RetryableError, quoteRemote } from '@bx/core';
 
 /** SQLSTATEs no retry can fix, with the reason the run records. */
 const PERMANENT_SQLSTATES: Readonly<Record<string, string>> = {
@@ -91,7 +91,11 @@ export function classifyPostgresError(err: unknown, action: string): BatchExport
     .filter(Boolean)
     .join(' ')
     .slice(0, 1000);
-  const message = `PostgreSQL ${action} failed: ${code && /^[0-9A-Z]{5}$/.test(code) ? `${code}: ` : ''}${text}${extra ? ` ${extra}` : ''}`;
+  // A server's ErrorResponse (it has a severity) is the server's words: quoted, as a
+  // token holder's own server chose them. The driver's and Node's are ours.
+  const words = `${text}${extra ? ` ${extra}` : ''}`;
+  const said = e.severity === undefined ? words : quoteRemote(words);
+  const message = `PostgreSQL ${action} failed: ${code && /^[0-9A-Z]{5}$/.test(code) ? `${code}: ` : ''}${said}`;
   const permanent = (reason: string, hint = '') => new PermanentError(message + hint, { code: reason, cause: err });
   const retryable = (reason: string) => new RetryableError(message, { code: reason, cause: err });
 

@@ -35,7 +35,8 @@ export async function readBackPostgres(
   const from = utcTimestamp(spans[0]!.start);
   const to = utcTimestamp(spans[spans.length - 1]!.end);
   const { schema, table_name: table } = config;
-  const conn = await PostgresConnection.open(config, READ_BACK_SETTINGS, request.signal);
+  const settings = { ...READ_BACK_SETTINGS, network: request.network };
+  const conn = await PostgresConnection.open(config, settings, request.signal);
   try {
     if (await tableExists(conn, schema, table)) {
       const column = quoteIdentifier(readBackColumn(request.model));

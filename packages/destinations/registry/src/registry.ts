@@ -44,6 +44,14 @@ export function secretFieldsOf(type: string): readonly string[] {
   return byType.get(type)?.secretFields ?? DESTINATION_SECRET_FIELDS;
 }
 
+/**
+ * The values of a destination's secrets: what no message may carry, even
+ * one a server wrote back what it was sent into (shownErrorMessage).
+ */
+export function secretValuesOf(destination: DestinationConfig): unknown[] {
+  return secretFieldsOf(destination.type).map((field) => destination.config[field]);
+}
+
 /** A copy of a destination without its secret values, for responses. */
 export function withoutSecrets(destination: DestinationConfig): DestinationConfig {
   const secrets = secretFieldsOf(destination.type);
@@ -112,5 +120,6 @@ export async function readBackDestination(
 ): Promise<Map<number, IntervalReadBack>> {
   const refused = readBackRefusal(destination, request.model ?? EVENTS_SCHEMA);
   if (refused) throw new PermanentError(refused, { code: 'UnsupportedDestination' });
+  if (request.network) await checkEndpoints(destination, request.network);
   return destinationPlugin(destination.type).readBack!(destination.config, request);
 }

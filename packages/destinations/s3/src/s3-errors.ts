@@ -1,4 +1,4 @@
-import { PermanentError, RetryableError, type BatchExportError } from '@bx/core';
+import { PermanentError, RetryableError, quoteRemote, remoteCode, type BatchExportError } from '@bx/core';
 
 // What no retry can fix (PostHog's non-retryable S3 list, plus KMS and auth).
 const PERMANENT = new Set([
@@ -28,7 +28,7 @@ const NETWORK_PERMANENT = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-/** Maps an AWS SDK error onto retryable/permanent, keeping S3's own message. */
+/** Maps an AWS SDK error onto retryable/permanent, keeping S3's own message (quoted: remote-text.ts). */
 export function classifyS3Error(err: unknown, action: string): BatchExportError {
   if (err instanceof PermanentError || err instanceof RetryableError) return err;
   // A deadline or cancel of RequestControl: its reason says which.
@@ -41,9 +41,12 @@ export function classifyS3Error(err: unknown, action: string): BatchExportError 
     message?: string;
     $metadata?: { httpStatusCode?: number };
   };
-  const code = e.Code ?? e.name ?? e.code ?? 'Unknown';
   const status = e.$metadata?.httpStatusCode;
-  const message = `S3 ${action} failed: ${code}: ${e.message ?? String(err)}`;
+  // With a status, the code and message are the endpoint's (a token holder's own, maybe):
+  // the code becomes ours only if it is a plain word, the message is quoted.
+  const code = remoteCode(e.Code ?? e.name ?? e.code);
+  const words = e.message ?? String(err);
+  const message = `S3 ${action} failed: ${code}: ${status === undefined ? words : quoteRemote(words)}`;
   if (e.name === 'AbortError') return new RetryableError(`S3 ${action} aborted`, { code: 'Aborted', cause: err });
   if (RETRYABLE.has(code)) return new RetryableError(message, { code, cause: err });
   if (PERMANENT.has(code) || (e.code && NETWORK_PERMANENT.has(e.code))) {

@@ -21,7 +21,7 @@ import { classifyS3Error } from './s3-errors';
 export async function readBackS3(
   config: S3Config,
   request: ReadBackRequest,
-  client: S3Client = createS3Client(config),
+  client: S3Client = createS3Client(config, request.network),
 ): Promise<Map<number, IntervalReadBack>> {
   const out = new Map<number, IntervalReadBack>();
   const key = request.model?.receipt.key ?? 'uuid';

@@ -1,4 +1,11 @@
-import { BatchExportError, PermanentError, RetryableError, DESTINATION_NOT_ALLOWED } from '@bx/core';
+import {
+  BatchExportError,
+  PermanentError,
+  RetryableError,
+  DESTINATION_NOT_ALLOWED,
+  quoteRemote,
+  remoteCode,
+} from '@bx/core';
 
 /** Where an error happened: a refused login means something else than a failed statement. */
 export type SnowflakePhase = 'login' | 'statement';
@@ -48,7 +55,7 @@ interface SdkErrorShape {
 
 /**
  * Maps a snowflake-sdk error onto retryable/permanent, keeping Snowflake's own
- * message (PostHog's non-retryable Snowflake list: authentication, missing
+ * message, quoted (remote-text.ts) (PostHog's non-retryable Snowflake list: authentication, missing
  * objects, privileges, compilation errors). `action` names the step.
  */
 export function classifySnowflakeError(err: unknown, action: string, phase: SnowflakePhase): BatchExportError {
@@ -60,7 +67,10 @@ export function classifySnowflakeError(err: unknown, action: string, phase: Snow
     cause = (cause as { cause?: unknown }).cause;
   }
   const code = e.code === undefined ? undefined : String(e.code);
-  const message = `Snowflake ${action} failed: ${code ? `${code}: ` : ''}${e.message ?? String(err)}`;
+  // The code and message are the server's (an access_url may be a token holder's own) or the
+  // SDK's, which may hold the server's words: the message is quoted, an odd code left out.
+  const shownCode = code === undefined ? undefined : remoteCode(code, '');
+  const message = `Snowflake ${action} failed: ${shownCode ? `${shownCode}: ` : ''}${quoteRemote(e.message ?? String(err))}`;
   const permanent = (reason: string) => new PermanentError(message, { code: reason, cause: err });
   const retryable = (reason: string) => new RetryableError(message, { code: reason, cause: err });
 

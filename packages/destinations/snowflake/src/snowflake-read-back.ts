@@ -31,7 +31,8 @@ export async function readBackSnowflake(
   if (spans.length === 0) return tally.result();
   const from = spans[0]!.start;
   const to = spans[spans.length - 1]!.end;
-  const session = await SnowflakeSession.open(config, DEFAULT_SNOWFLAKE_OPTIONS.timeouts, request.signal);
+  const timeouts = DEFAULT_SNOWFLAKE_OPTIONS.timeouts;
+  const session = await SnowflakeSession.open(config, timeouts, request.signal, request.network);
   try {
     await useContext(session, config);
     const column = quoteIdentifier(readBackColumn(request.model));

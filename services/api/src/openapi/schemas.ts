@@ -154,8 +154,16 @@ export const schemas: Record<string, Schema> = {
   TestResult: object(
     {
       status: { enum: ['ok', 'error'] },
-      message: { type: 'string' },
-      code: nullable({ type: 'string' }),
+      message: {
+        type: 'string',
+        description:
+          "One line, without the export's secrets; the destination server's own words in it are quoted, control characters escaped.",
+      },
+      code: nullable({
+        type: 'string',
+        description:
+          "Why it failed: ours, or the server's own code when it is a plain word (`AccessDenied`), else `Unknown`.",
+      }),
       retryable: { type: 'boolean' },
     },
     ['code', 'retryable'],
@@ -170,7 +178,11 @@ export const schemas: Record<string, Schema> = {
     records_completed: { type: 'integer', minimum: 0 },
     bytes_exported: { type: 'integer', minimum: 0 },
     files: { type: 'array', items: { type: 'string' } },
-    error: nullable({ type: 'string' }),
+    error: nullable({
+      type: 'string',
+      description:
+        "Why the last attempt failed: one line, without the export's secrets, the destination's words quoted.",
+    }),
     backfill_id: nullable({ type: 'string' }),
     created_at: dateTime,
     started_at: nullable(dateTime),

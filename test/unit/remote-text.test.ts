@@ -1,0 +1,55 @@
+import { expect } from 'chai';
+import {
+  ERROR_MESSAGE_MAX_CHARS,
+  REMOTE_TEXT_MAX_CHARS,
+  quoteRemote,
+  remoteCode,
+  shownErrorMessage,
+  withoutSecretValues,
+} from '@bx/core';
+
+/** Any control or format character a terminal, a log reader or a page could act on. */
+const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+describe("a destination server's words in our messages (remote-text)", () => {
+  it('quoteRemote: one quotation the words cannot end, with no control or format character left', () => {
+    const words = 'denied"\n{"level":"error","msg":"forged"}\u001b[31m\u202Egnp.exe\u2028end\\';
+    const sut = quoteRemote(words);
+    expect(sut).to.equal(
+      '"denied\\"\\n{\\"level\\":\\"error\\",\\"msg\\":\\"forged\\"}\\u001b[31m\\u202egnp.exe\\u2028end\\\\"',
+    );
+    expect(sut).not.to.match(CONTROL);
+    // Read back as JSON, it is the words again: nothing was lost but made visible.
+    expect(JSON.parse(sut)).to.equal(words);
+  });
+
+  it('quoteRemote: pages of words are cut to REMOTE_TEXT_MAX_CHARS', () => {
+    const sut = quoteRemote('x'.repeat(REMOTE_TEXT_MAX_CHARS * 50));
+    expect(sut).to.equal(`"${'x'.repeat(REMOTE_TEXT_MAX_CHARS)}…"`);
+  });
+
+  it("remoteCode: a server's code becomes ours only when it is a plain word", () => {
+    expect(remoteCode('AccessDenied')).to.equal('AccessDenied');
+    expect(remoteCode('KMS.NotFoundException')).to.equal('KMS.NotFoundException');
+    expect(remoteCode('390100')).to.equal('390100');
+    for (const odd of ['AccessDenied<img src=x onerror=alert(1)>', 'a b', 'x\ny', '', 'c'.repeat(65), 42, null]) {
+      expect(remoteCode(odd), String(odd)).to.equal('Unknown');
+    }
+    expect(remoteCode('<b>', '')).to.equal('');
+  });
+
+  it('withoutSecretValues: each secret out, also JSON-escaped or percent-encoded; short or absent ones ignored', () => {
+    const secret = 'p@ss "word"/1';
+    const text = `raw ${secret}; json ${JSON.stringify(secret)}; url ${encodeURIComponent(secret)}; short ab`;
+    const sut = withoutSecretValues(text, [secret, 'ab', null, undefined, 7]);
+    expect(sut).to.equal('raw [redacted]; json "[redacted]"; url [redacted]; short ab');
+  });
+
+  it('shownErrorMessage: secrets out, one line, bounded', () => {
+    const sut = shownErrorMessage('login failed: you sent hunter2-secret\n{"msg":"forged"}\r\u001b[2J', [
+      'hunter2-secret',
+    ]);
+    expect(sut).to.equal('login failed: you sent [redacted]\\n{"msg":"forged"}\\r\\u001b[2J');
+    expect(shownErrorMessage('y'.repeat(ERROR_MESSAGE_MAX_CHARS + 10), [])).to.have.length(ERROR_MESSAGE_MAX_CHARS + 1);
+  });
+});
