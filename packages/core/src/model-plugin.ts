@@ -121,6 +121,12 @@ export interface IntervalChecksumsInput {
   spans: readonly Span[];
   /** The start (unix seconds) of the interval a row's `column` falls in, an expression (0 or an interval not asked for outside them). */
   interval(column: string): string;
+  /**
+   * Hash each key as a destination's text holds it (`npm run verify`, which
+   * reads the destination back): invalid UTF-8 as U+FFFD, the WHATWG
+   * decoder's rule. Off (the reconciler, the receipts): the key's bytes.
+   */
+  keyAsText?: boolean;
 }
 
 /**

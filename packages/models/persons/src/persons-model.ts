@@ -71,6 +71,7 @@ export const personsModel: ModelPlugin<BatchFormat> = {
       teamId: q.teamId,
       spans: q.spans,
       interval: q.interval,
+      keyAsText: q.keyAsText,
     }),
     settings: PERSONS_QUERY_SETTINGS,
   }),
