@@ -82,8 +82,7 @@ export function upsertSql(schema: string, table: string, staging: string, model:
   if (placeholder) {
     order.push(`${placeholder} IS NULL`);
     newer +=
-      ` OR ((${incoming}) = (${stored})` +
-      ` AND t.${placeholder} IS NULL AND EXCLUDED.${placeholder} IS NOT NULL)`;
+      ` OR ((${incoming}) = (${stored})` + ` AND t.${placeholder} IS NULL AND EXCLUDED.${placeholder} IS NOT NULL)`;
   }
   return (
     `INSERT INTO ${qualifiedName(schema, table)} AS t (${columns})` +

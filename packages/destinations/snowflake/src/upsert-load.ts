@@ -50,8 +50,7 @@ export function replacesCondition(load: Upsert, stored = 't', incoming = 's'): s
   const equal = load.versions.map((v) => `${incoming}.${quoteIdentifier(v)} = ${stored}.${quoteIdentifier(v)}`);
   const column = quoteIdentifier(load.placeholder);
   return (
-    `${newer} OR (${equal.join(' AND ')}` +
-    ` AND ${stored}.${column} IS NULL AND ${incoming}.${column} IS NOT NULL)`
+    `${newer} OR (${equal.join(' AND ')}` + ` AND ${stored}.${column} IS NULL AND ${incoming}.${column} IS NOT NULL)`
   );
 }
 
