@@ -8,6 +8,8 @@ import { S3_CREDENTIALS, TEST_SECRETS_KEY, testEnv } from '../helpers/env';
 import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
 import { TestPostgres } from '../helpers/postgres';
 import { createBucket, getObject, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
+import { snowflakeConfig, startSnowflakeServer, tmpDir, type SnowflakeServer } from '../helpers/snowflake';
+import fs from 'node:fs';
 
 const DEEP = '['.repeat(1500) + ']'.repeat(1500);
 
@@ -64,26 +66,31 @@ function hostileEvents(base: number, hours: number): SourceEvent[] {
 /**
  * Hostile data through the whole system (API, scheduler, worker processes,
  * ClickHouse 18.16) to S3 in every codec and Parquet, split by
- * max_file_size_mb, and to PostgreSQL: every run completes, `npm run verify`
+ * max_file_size_mb, to PostgreSQL and to the Snowflake test bed: every run completes, `npm run verify`
  * matches every interval, and every destination holds the same values.
  */
-describe('end to end: hostile rows to S3 (every codec, Parquet, split) and PostgreSQL', function () {
+describe('end to end: hostile rows to S3 (every codec, Parquet, split), PostgreSQL and Snowflake', function () {
   this.timeout(240_000);
   const sut = new E2eSystem({ prefix: 'bxhostile', hours: 2 });
   const events = hostileEvents(sut.base, sut.hours);
   let s3: S3Client;
   let bucket: string;
   let pg: TestPostgres;
+  let sf: SnowflakeServer;
+  const localFiles = tmpDir();
 
   before(async () => {
     s3 = testS3Client();
     bucket = await createBucket(s3);
     pg = await new TestPostgres().setup();
-    await sut.start(events);
+    sf = await startSnowflakeServer({ account: 'testacct', users: { loader: 'loader-password' } });
+    await sut.start(events, { TMPDIR: localFiles });
   });
   after(async () => {
     await sut.stop();
     await pg.drop();
+    await sf.close();
+    fs.rmSync(localFiles, { recursive: true, force: true });
   });
 
   const verify = async (id: string) => {
@@ -118,6 +125,8 @@ describe('end to end: hostile rows to S3 (every codec, Parquet, split) and Postg
     for (const [name, format] of Object.entries(FORMATS))
       ids[name] = (await sut.createExport(name, s3Config(name, format))).id;
     ids.pg = (await sut.createExport('pg', { type: 'Postgres', config: pg.config({ table_name: 'hostile' }) })).id;
+    const snowflake = { ...snowflakeConfig(sf), table_name: 'hostile' };
+    ids.snowflake = (await sut.createExport('sf', { type: 'Snowflake', config: snowflake })).id;
     const expectedCount = events.filter((e) => {
       const t = e.inserted_at === null ? NaN : Date.parse(e.inserted_at.replace(' ', 'T') + 'Z');
       return t >= sut.base && t < sut.end;
@@ -177,6 +186,12 @@ describe('end to end: hostile rows to S3 (every codec, Parquet, split) and Postg
         column,
       ).to.deep.equal(reference.map((r) => (deep(r, column) ? DEEP : pgJson(r[column]))));
     }
+
+    // Snowflake (the test bed keeps VARIANT as parsed JSON): the records' values, text as it is.
+    const loaded = sf.rows('ANALYTICS.PUBLIC.hostile').sort((a, b) => String(a.uuid).localeCompare(String(b.uuid)));
+    expect(loaded.map((r) => [r.uuid, r.event, r.distinct_id, r.elements_chain, r.properties])).to.deep.equal(
+      reference.map((r) => [r.uuid, r.event, r.distinct_id, r.elements_chain, r.properties]),
+    );
 
     const keys = await listKeys(s3, bucket, 'gzip/');
     expect(
