@@ -189,11 +189,12 @@ export const EXPECTED: Readonly<Record<'I0' | 'I1' | 'I2', readonly PersonRecord
 /**
  * What a table destination holds after exporting `runs`, in any order and
  * any number of times: per distinct_id, the record with the highest
- * versions (mapping, person, then _inserted_at).
+ * versions (mapping, then person); at equal versions a person's row over
+ * the placeholder of a distinct_id whose person had none (created_at null).
  */
 export function merged(...runs: ReadonlyArray<readonly PersonRecord[]>): PersonRecord[] {
   const latest = new Map<string, PersonRecord>();
-  const key = (r: PersonRecord) => [r.person_distinct_id_version, r.person_version, Date.parse(r._inserted_at)];
+  const key = (r: PersonRecord) => [r.person_distinct_id_version, r.person_version, r.created_at === null ? 0 : 1];
   const higher = (a: number[], b: number[]) => {
     const i = a.findIndex((x, j) => x !== b[j]);
     return i !== -1 && a[i]! > b[i]!;

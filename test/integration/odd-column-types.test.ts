@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeRowBinary, type ClickHouseSource } from '@bx/clickhouse';
 import { buildEventsQuery, eventsLayout } from '@bx/model-events';
-import { eventsFormat } from '@bx/batch';
+import { eventsFormat, ReceiptTally } from '@bx/batch';
+import { IntervalChecksums } from '@bx/clickhouse/checksums';
+import type { BatchExport } from '@bx/core';
 import { eventBatches, TestClickHouse, testClickHouseSource } from '../helpers/clickhouse';
+import { testEnv } from '../helpers/env';
 import { makeEvent } from '../helpers/events';
 import { chdbColumnTypes, chdbSession, type ChdbSession } from '../modern-engine/chdb';
 
@@ -132,6 +135,71 @@ describe('events tables whose columns have other types than the contract (18.16)
     expect(await events({ includeEvents: ['a', 'zzz'] })).to.deep.equal(['a']);
     expect(await events({ excludeEvents: ['zzz', "it's"] })).to.deep.equal(['a', 'b']);
     expect(await events({ includeEvents: ['zzz'] })).to.deep.equal([]);
+  });
+
+  it("the source checksums (reconciler, verify) agree with the runs' receipts: NULL uuids and events, an Enum", async () => {
+    // The receipt hashed a NULL uuid as the zero UUID its record carries, while the source's
+    // sum(sipHash64(toString(uuid))) skipped it, and NULL events (exported as '') were not
+    // matched by exclude_events; an Enum8 event refused names it does not hold (code 49).
+    const table = 'odd_checksums';
+    await ch.client.command({
+      query: `CREATE TABLE ${ch.database}.${table} (uuid Nullable(UUID), event Nullable(String),
+        properties String, timestamp DateTime('UTC'), team_id Int64, distinct_id String, elements_chain String,
+        created_at DateTime('UTC'), person_id UUID, person_properties String, inserted_at DateTime('UTC'))
+        ENGINE = MergeTree() ORDER BY tuple()`,
+    });
+    const enumTable = 'odd_checksums_enum';
+    await ch.client.command({
+      query: `CREATE TABLE ${ch.database}.${enumTable} (${tables['Enum8, FixedString, UInt64 and a DateTime inserted_at']})
+        ENGINE = MergeTree() ORDER BY tuple()`,
+    });
+    const rows = ['a', 'b'].map((event) => makeEvent({ inserted_at: '2024-01-01 10:08:00', team_id: 1, event }));
+    for (const t of [table, enumTable]) {
+      await ch.client.insert({ table: `${ch.database}.${t}`, values: rows, format: 'JSONEachRow' });
+    }
+    await ch.client.command({
+      query: `INSERT INTO ${ch.database}.${table} (uuid, team_id, event, inserted_at) VALUES
+        (NULL, 1, 'a', '2024-01-01 10:09:00'), (NULL, 1, NULL, '2024-01-01 10:10:00'),
+        ('${SPARSE_UUID}', 1, NULL, '2024-01-01 10:11:00')`,
+    });
+    const checksums = IntervalChecksums.fromConfig({
+      CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
+      CLICKHOUSE_USER: 'default',
+      CLICKHOUSE_PASSWORD: '',
+      CLICKHOUSE_QUERY_TIMEOUT_MS: 30_000,
+      CLICKHOUSE_IDLE_TIMEOUT_MS: 30_000,
+    });
+    try {
+      for (const t of [table, enumTable]) {
+        for (const filters of [{}, { excludeEvents: ['zzz', 'b'] }, { includeEvents: ['a', 'zzz'] }]) {
+          const q = {
+            database: ch.database,
+            table: t,
+            intervalColumn: 'inserted_at',
+            teamId: 1,
+            start: START,
+            end: END,
+          };
+          const tally = new ReceiptTally();
+          for await (const batch of eventBatches(sut, { ...q, ...filters })) tally.add(batch);
+          const { records, checksum } = tally.receipt([], 1);
+          const exp = {
+            team_id: 1,
+            model: 'events',
+            include_events: filters.includeEvents ?? [],
+            exclude_events: filters.excludeEvents ?? [],
+          } as unknown as BatchExport;
+          const source = await checksums.ofExport(exp, [{ start: START, end: END }], {
+            CLICKHOUSE_DATABASE: ch.database,
+            EVENTS_TABLE: t,
+            EVENTS_INTERVAL_COLUMN: 'inserted_at',
+          });
+          expect(source.get(START), `${t} ${JSON.stringify(filters)}`).to.deep.equal({ records, checksum });
+        }
+      }
+    } finally {
+      await checksums.close();
+    }
   });
 });
 

@@ -15,8 +15,8 @@ type Own = { n: string; c: string };
 const byInterval = (rows: Row[]) =>
   new Map(rows.map((r) => [Number(r.bx_interval) * 1000, { records: Number(r.bx_records), checksum: r.bx_checksum }]));
 
-/** The grouped persons query of the spans, as the reconciler sends it. */
-const grouped = (database: string, spans: Span[]) =>
+/** The grouped persons query of the spans, as the reconciler sends it (`keyAsText`: as npm run verify). */
+const grouped = (database: string, spans: Span[], keyAsText?: boolean) =>
   buildPersonsChecksumsQuery({
     database,
     personsTable: 'person',
@@ -24,6 +24,7 @@ const grouped = (database: string, spans: Span[]) =>
     teamId: 1,
     spans,
     interval: (column) => intervalExpression(column, spans),
+    keyAsText,
   });
 
 /** What a run of the span selects, counted and summed by ClickHouse itself (the receipt's figures). */
@@ -127,5 +128,14 @@ describe('persons checksums grouped by interval, on a modern engine (chdb)', () 
       expect(sut.size).to.equal(spans.length);
       for (const span of spans) expect(sut.get(span.start)).to.deep.equal(RECEIPTS.get(span.start));
     }
+  });
+
+  it('keys as text (npm run verify: invalid UTF-8 as U+FFFD) run too, and hash valid text as its bytes', () => {
+    const sut = byInterval(rows<Row>(grouped('posthog', [I0, I1, I2], true)));
+    for (const span of [I0, I1, I2]) expect(sut.get(span.start)).to.deep.equal(RECEIPTS.get(span.start));
+    const [bad] = rows<{ t: string }>("SELECT hex(convertCharset(unhex('61ff62eda080'), 'UTF-8', 'UTF-8')) AS t");
+    expect(bad!.t).to.equal(
+      Buffer.from(Buffer.from('61ff62eda080', 'hex').toString('utf8')).toString('hex').toUpperCase(),
+    );
   });
 });

@@ -227,4 +227,33 @@ describe('persons query on a modern engine (chdb, DateTime64(6) created_at)', ()
     expect(await exported(I1)).to.deep.equal(micros(EXPECTED.I1));
     expect(await exported(I2)).to.deep.equal(micros(EXPECTED.I2));
   });
+
+  it('writes created_at and _inserted_at in UTC when the columns are in another zone (Asia/Kolkata, +05:30)', async () => {
+    // They were written as Kolkata's wall clock labelled +00:00: 5 h 30 min late.
+    session.query('CREATE DATABASE IF NOT EXISTS kolkata');
+    session.query(`CREATE TABLE kolkata.person (id UUID, team_id Int64, properties String, is_identified Int8,
+      is_deleted Int8, version UInt64, created_at DateTime64(6, 'Asia/Kolkata'), _timestamp DateTime('Asia/Kolkata'))
+      ENGINE = ReplacingMergeTree(version) ORDER BY (team_id, id)`);
+    session.query(`CREATE TABLE kolkata.person_distinct_id2 (team_id Int64, distinct_id String, person_id UUID,
+      is_deleted Int8, version Int64, _timestamp DateTime('Asia/Kolkata'))
+      ENGINE = ReplacingMergeTree(version) ORDER BY (team_id, distinct_id)`);
+    const id = '20000000-0000-4000-8000-000000000001';
+    const at = (iso: string) => Date.parse(iso) / 1000;
+    session.query(`INSERT INTO kolkata.person VALUES ('${id}', 1, '{}', 0, 0, 3,
+      toDateTime64('2024-02-29 23:59:59.123456', 6, 'UTC'), toDateTime(${at('2024-03-01T09:59:59Z')}))`);
+    session.query(
+      `INSERT INTO kolkata.person_distinct_id2 VALUES (1, 'k', '${id}', 0, 1, toDateTime(${at('2024-03-01T09:00:00Z')}))`,
+    );
+    const { sql, settings } = query('kolkata', I0);
+    const clause = Object.entries(settings ?? {})
+      .map(([name, value]) => `${name} = ${value}`)
+      .join(', ');
+    const out = await session.queryAsync(`${sql}\nSETTINGS ${clause}\nFORMAT RowBinary`, { format: 'RowBinary' });
+    const [record] = parse(decodeRowBinary(Buffer.from(out.bytes()), format).records());
+    expect([record!.distinct_id, record!.created_at, record!._inserted_at]).to.deep.equal([
+      'k',
+      '2024-02-29T23:59:59.123456+00:00',
+      '2024-03-01T09:59:59+00:00',
+    ]);
+  });
 });

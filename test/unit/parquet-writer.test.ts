@@ -1,5 +1,5 @@
 import { type EventRow } from '@bx/core';
-import { EventBatch, eventsFormat, Field, FieldEncoding, dateTime64 } from '@bx/batch';
+import { columnFormat, EventBatch, eventsFormat, Field, FieldBatch, FieldEncoding, dateTime64 } from '@bx/batch';
 import { decodeRowBinary } from '@bx/clickhouse';
 import {
   freeColumnBuffers,
@@ -14,7 +14,7 @@ import type * as Native from '@bx/native';
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { parquetChunks, readParquet } from '../helpers/duckdb';
+import { parquetChunks, queryParquet, readParquet } from '../helpers/duckdb';
 import { encodeRowBinary, type WireEncoding, type WireRow } from '../helpers/row-binary';
 
 /**
@@ -168,6 +168,35 @@ describe('Parquet writer: files read back by DuckDB and hyparquet', function () 
     expected[1]!.person_properties = null;
     expected[2]!.properties = '{"a":1}';
     expect(read).to.deep.equal(expected);
+  });
+
+  it('writes a lone surrogate escape in a JSON column as \\ufffd (DuckDB refused the whole file), a pair as it is', async () => {
+    const lone = '{"hi":"a\\ud800b","lo":"\\uDC00","\\ud800key":1,"pair":"\\ud83d\\ude00","esc":"\\\\ud800"}';
+    const fixed = '{"hi":"a\\ufffdb","lo":"\\ufffd","\\ufffdkey":1,"pair":"\\ud83d\\ude00","esc":"\\\\ud800"}';
+    const rows = [row(0, { properties: lone }), row(1, { person_properties: `[${lone}]` }), row(2)];
+    const expected = rows.map(plain);
+    expected[0]!.properties = fixed;
+    expected[1]!.person_properties = `[${fixed}]`;
+    for (const reference of [false, true]) {
+      const { data } = await encode('zstd', [EventBatch.fromRows(rows), ...inBatches([row(3)], 1)], { reference });
+      const { rows: read } = await readParquet(data);
+      expect(read.slice(0, 3), `reference writer: ${reference}`).to.deep.equal(expected);
+    }
+    // Another model's batch (persons: a FieldBatch) goes through the same rule.
+    const columns = [
+      { name: 'distinct_id', type: 'string' },
+      { name: 'properties', type: 'json' },
+    ] as const;
+    const persons = FieldBatch.fromValues(columnFormat(columns), [
+      { distinct_id: 'a', properties: lone },
+      { distinct_id: 'b', properties: '{"ok":true}' },
+    ]);
+    const chunks: Buffer[] = [];
+    const encoder = await ParquetEncoder.create('zstd', async (c) => void chunks.push(Buffer.from(c)), columns);
+    await encoder.write(persons);
+    await encoder.finish();
+    const read = await queryParquet(Buffer.concat(chunks), (f) => `SELECT properties::VARCHAR AS p FROM '${f}'`);
+    expect(read.rows.map((r) => r.p)).to.deep.equal([fixed, '{"ok":true}']);
   });
 
   it('reads back with hyparquet too (uncompressed and snappy), nulls in place', async () => {

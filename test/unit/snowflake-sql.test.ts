@@ -95,7 +95,7 @@ describe('Snowflake SQL text', () => {
     ]);
   });
 
-  it('merges persons by key where the versions are higher: mapping, then person, then _inserted_at', () => {
+  it('merges persons by key where the versions are higher (mapping, then person), or over a placeholder', () => {
     expect(newerCondition(['a', 'b'])).to.equal('s."a" > t."a" OR (s."a" = t."a" AND (s."b" > t."b"))');
     const sql = mergeSql('persons', 'bx_stage_1', PERSONS_MODEL as Parameters<typeof mergeSql>[2]);
     expect(sql).to.contain(
@@ -103,8 +103,9 @@ describe('Snowflake SQL text', () => {
     );
     expect(sql).to.contain(
       'WHEN MATCHED AND (s."person_distinct_id_version" > t."person_distinct_id_version" OR' +
-        ' (s."person_distinct_id_version" = t."person_distinct_id_version" AND (s."person_version" > t."person_version" OR' +
-        ' (s."person_version" = t."person_version" AND (s."_inserted_at" > t."_inserted_at")))))' +
+        ' (s."person_distinct_id_version" = t."person_distinct_id_version" AND (s."person_version" > t."person_version"))' +
+        ' OR (s."person_distinct_id_version" = t."person_distinct_id_version" AND s."person_version" = t."person_version"' +
+        ' AND t."created_at" IS NULL AND s."created_at" IS NOT NULL))' +
         ' THEN UPDATE SET "person_id" = s."person_id",',
     );
     expect(sql).to.not.contain('"team_id" = s."team_id",');

@@ -126,18 +126,33 @@ function bounds(column: string, from: number, to: number): string[] {
   return [`${column} >= toDateTime(${seconds(from)})`, `${column} < toDateTime(${seconds(to)})`];
 }
 
+/**
+ * The event name as a run matches it: as text, NULL as '' (a run reads a
+ * column of another type through toString, a NULL as its record's ''; an
+ * Enum refuses a name it does not hold, code 49). The same as `event` for
+ * the contract's String.
+ */
+const EVENT_TEXT = "ifNull(toString(event), '')";
+
 /** The export's event filters, as its runs apply them. */
 function eventFilters(q: { includeEvents?: readonly string[]; excludeEvents?: readonly string[] }): string[] {
   const out: string[] = [];
-  if (q.includeEvents?.length) out.push(`event IN (${q.includeEvents.map(quoteString).join(', ')})`);
-  if (q.excludeEvents?.length) out.push(`event NOT IN (${q.excludeEvents.map(quoteString).join(', ')})`);
+  if (q.includeEvents?.length) out.push(`${EVENT_TEXT} IN (${q.includeEvents.map(quoteString).join(', ')})`);
+  if (q.excludeEvents?.length) out.push(`${EVENT_TEXT} NOT IN (${q.excludeEvents.map(quoteString).join(', ')})`);
   return out;
 }
+
+/**
+ * A row's uuid as its record has it: lower-case text, a NULL (a Nullable
+ * uuid column) as the zero UUID the record carries, which the receipt
+ * hashes; plain `toString(uuid)` would make NULL and skip it in the sum.
+ */
+const UUID_TEXT = "ifNull(toString(uuid), '00000000-0000-0000-0000-000000000000')";
 
 /** Count and checksum grouped by `groupBy`. */
 function select(keys: string, q: { database: string; table: string }, where: string[], groupBy: string): string {
   return (
-    `SELECT ${keys}, count() AS bx_records, toString(sum(sipHash64(toString(uuid)))) AS bx_checksum\n` +
+    `SELECT ${keys}, count() AS bx_records, toString(sum(sipHash64(${UUID_TEXT}))) AS bx_checksum\n` +
     `FROM ${quoteIdentifier(q.database)}.${quoteIdentifier(q.table)}\n` +
     `WHERE ${where.join('\n  AND ')}\n` +
     `GROUP BY ${groupBy}`

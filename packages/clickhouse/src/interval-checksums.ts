@@ -120,14 +120,17 @@ export class IntervalChecksums {
    * What the source holds for intervals of an export, as its runs select
    * the rows: events by its team and event filters; another model by its
    * plug-in's grouped query (a model without one cannot be checked).
+   * `keyAsText`: a model's keys hashed as a destination's text holds them
+   * (IntervalChecksumsInput), for a read-back; events' uuids are text already.
    */
   ofExport(
     exp: Pick<BatchExport, 'team_id' | 'model' | 'include_events' | 'exclude_events'>,
     spans: readonly Span[],
     table: SourceTables,
     signal?: AbortSignal,
+    options: { keyAsText?: boolean } = {},
   ): Promise<Map<number, IntervalChecksum>> {
-    if (exp.model !== 'events') return this.ofModel(exp, spans, table, signal);
+    if (exp.model !== 'events') return this.ofModel(exp, spans, table, signal, options.keyAsText);
     return this.byInterval(
       {
         database: table.CLICKHOUSE_DATABASE,
@@ -158,6 +161,7 @@ export class IntervalChecksums {
     spans: readonly Span[],
     table: SourceTables,
     signal?: AbortSignal,
+    keyAsText?: boolean,
   ): Promise<Map<number, IntervalChecksum>> {
     const query = this.models?.(exp.model).intervalChecksums;
     if (!query || !table.PERSONS_TABLE || !table.PERSON_DISTINCT_IDS_TABLE) {
@@ -171,7 +175,13 @@ export class IntervalChecksums {
     return this.grouped(
       spans,
       (part) =>
-        query({ config, teamId: exp.team_id, spans: part, interval: (column) => intervalExpression(column, part) }),
+        query({
+          config,
+          teamId: exp.team_id,
+          spans: part,
+          interval: (column) => intervalExpression(column, part),
+          keyAsText,
+        }),
       signal,
     );
   }

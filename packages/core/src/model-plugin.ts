@@ -40,10 +40,18 @@ export type TableLoad =
    * Records are upserted on `key`. A stored row changes only where the
    * incoming `versions` (numbers or timestamps) are higher, compared in
    * order: the first that differs decides (persons: the mapping's version,
-   * the person's, then `_inserted_at`). Re-running, retrying or backfilling
-   * an older interval after newer ones never moves a row backwards.
+   * then the person's). Re-running, retrying or backfilling an older
+   * interval after newer ones never moves a row backwards. One exception,
+   * at equal versions: a stored row whose `placeholder` column is NULL
+   * (persons: `created_at`, a distinct_id whose person had no row yet) is
+   * replaced by a record whose `placeholder` is not NULL.
    */
-  | { readonly kind: 'upsert'; readonly key: readonly string[]; readonly versions: readonly string[] };
+  | {
+      readonly kind: 'upsert';
+      readonly key: readonly string[];
+      readonly versions: readonly string[];
+      readonly placeholder?: string;
+    };
 
 /**
  * The columns a run's receipt is over (contract: Receipts): the checksum
@@ -113,6 +121,12 @@ export interface IntervalChecksumsInput {
   spans: readonly Span[];
   /** The start (unix seconds) of the interval a row's `column` falls in, an expression (0 or an interval not asked for outside them). */
   interval(column: string): string;
+  /**
+   * Hash each key as a destination's text holds it (`npm run verify`, which
+   * reads the destination back): invalid UTF-8 as U+FFFD, the WHATWG
+   * decoder's rule. Off (the reconciler, the receipts): the key's bytes.
+   */
+  keyAsText?: boolean;
 }
 
 /**

@@ -131,7 +131,8 @@ export async function main(
 async function sourceOf(checksums: IntervalChecksums, exp: BatchExport, spans: Span[], config: Config) {
   if (spans.length === 0) return new Map();
   try {
-    return await checksums.ofExport(exp, spans, config);
+    // Counted as the destination holds the keys: a persons distinct_id of invalid UTF-8 is read back with U+FFFD.
+    return await checksums.ofExport(exp, spans, config, undefined, { keyAsText: true });
   } catch (e) {
     if ((e as { code?: string }).code !== 'ClickHouseUnavailable') throw e;
     const cause = errorMessage((e as { cause?: unknown }).cause ?? e);

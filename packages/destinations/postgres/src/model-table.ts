@@ -59,10 +59,12 @@ export function requireModelColumns(columns: readonly TableColumn[], name: strin
  * `INSERT INTO table ... ON CONFLICT (key) DO UPDATE ... WHERE` from the
  * staging table: a key's row is inserted, or updated only where the
  * incoming versions are higher, compared in order (a row comparison: the
- * first that differs decides). So a retry, a re-run or a backfill of an
- * older interval never moves a stored row backwards. One row per key from
- * the staging table (the highest versions), in key order: ON CONFLICT may
- * not touch a row twice, and two runs locking keys in one order cannot
+ * first that differs decides), or, at equal versions, where the stored row
+ * is a placeholder (its `placeholder` column NULL) and the incoming one is
+ * not. So a retry, a re-run or a backfill of an older interval never moves
+ * a stored row backwards. One row per key from the staging table (the
+ * highest versions, a placeholder last), in key order: ON CONFLICT may not
+ * touch a row twice, and two runs locking keys in one order cannot
  * deadlock each other.
  */
 export function upsertSql(schema: string, table: string, staging: string, model: UpsertModel): string {
@@ -74,10 +76,18 @@ export function upsertSql(schema: string, table: string, staging: string, model:
   const versions = model.load.versions.map(q);
   const incoming = versions.map((v) => `EXCLUDED.${v}`).join(', ');
   const stored = versions.map((v) => `t.${v}`).join(', ');
+  const placeholder = model.load.placeholder === undefined ? undefined : q(model.load.placeholder);
+  const order = versions.map((v) => `${v} DESC`);
+  let newer = `(${incoming}) > (${stored})`;
+  if (placeholder) {
+    order.push(`${placeholder} IS NULL`);
+    newer +=
+      ` OR ((${incoming}) = (${stored})` + ` AND t.${placeholder} IS NULL AND EXCLUDED.${placeholder} IS NOT NULL)`;
+  }
   return (
     `INSERT INTO ${qualifiedName(schema, table)} AS t (${columns})` +
     ` SELECT DISTINCT ON (${key}) ${columns} FROM ${q(staging)}` +
-    ` ORDER BY ${key}, ${versions.map((v) => `${v} DESC`).join(', ')}` +
-    ` ON CONFLICT (${key}) DO UPDATE SET ${sets.join(', ')} WHERE (${incoming}) > (${stored})`
+    ` ORDER BY ${key}, ${order.join(', ')}` +
+    ` ON CONFLICT (${key}) DO UPDATE SET ${sets.join(', ')} WHERE ${newer}`
   );
 }

@@ -38,6 +38,22 @@ export function newerCondition(versions: readonly string[], stored = 't', incomi
   return at(0);
 }
 
+/**
+ * `newerCondition`, or, with a `placeholder` column, equal versions where
+ * the stored row is a placeholder (that column NULL) and the incoming one
+ * is not: a distinct_id whose person had no row yet gets the person's
+ * first row, of the same versions.
+ */
+export function replacesCondition(load: Upsert, stored = 't', incoming = 's'): string {
+  const newer = newerCondition(load.versions, stored, incoming);
+  if (load.placeholder === undefined) return newer;
+  const equal = load.versions.map((v) => `${incoming}.${quoteIdentifier(v)} = ${stored}.${quoteIdentifier(v)}`);
+  const column = quoteIdentifier(load.placeholder);
+  return (
+    `${newer} OR (${equal.join(' AND ')}` + ` AND ${stored}.${column} IS NULL AND ${incoming}.${column} IS NOT NULL)`
+  );
+}
+
 /** The MERGE of the staging table into the table: insert new keys, update where the versions are higher. */
 export function mergeSql(table: string, staging: string, model: UpsertLoad['model']): string {
   const q = quoteIdentifier;
@@ -47,7 +63,7 @@ export function mergeSql(table: string, staging: string, model: UpsertLoad['mode
   const sets = model.columns.filter((c) => !keys.has(c.name)).map((c) => `${q(c.name)} = s.${q(c.name)}`);
   return (
     `MERGE INTO ${q(table)} AS t USING ${q(staging)} AS s ON ${on}` +
-    ` WHEN MATCHED AND (${newerCondition(model.load.versions)}) THEN UPDATE SET ${sets.join(', ')}` +
+    ` WHEN MATCHED AND (${replacesCondition(model.load)}) THEN UPDATE SET ${sets.join(', ')}` +
     ` WHEN NOT MATCHED THEN INSERT (${columns.join(', ')}) VALUES (${columns.map((c) => `s.${c}`).join(', ')})`
   );
 }

@@ -7,6 +7,13 @@ export interface PersonsChecksumsQuery extends Omit<PersonsQuery, 'start' | 'end
   spans: readonly Span[];
   /** The interval start (unix seconds) of a row's `column`, an expression (see IntervalChecksums). */
   interval(column: string): string;
+  /**
+   * Hash each distinct_id as the destination's text holds it: each invalid
+   * UTF-8 sequence as U+FFFD (ICU's convertCharset replaces as the WHATWG
+   * decoder does, the rule of the JSON Lines records and of a Parquet
+   * reader), for `npm run verify`. Otherwise its bytes, as the receipt.
+   */
+  keyAsText?: boolean;
 }
 
 /**
@@ -71,8 +78,9 @@ export function buildPersonsChecksumsQuery(q: PersonsChecksumsQuery): string {
     FROM ${person}
     WHERE ${team} AND ${inside}
     GROUP BY id, bx_interval`;
+  const key = q.keyAsText ? "convertCharset(distinct_id, 'UTF-8', 'UTF-8')" : 'distinct_id';
   return (
-    `SELECT bx_interval, count() AS bx_records, toString(sum(sipHash64(distinct_id))) AS bx_checksum\n` +
+    `SELECT bx_interval, count() AS bx_records, toString(sum(sipHash64(${key}))) AS bx_checksum\n` +
     `FROM (${latestMapping}\n) AS bx_mapping\n` +
     `ANY LEFT JOIN (${personChanges}\n) AS bx_person USING (bx_person_id, bx_interval)\n` +
     `WHERE bx_mapping_touched = 1 OR bx_person_touched = 1\n` +

@@ -24,15 +24,17 @@ let format: BatchFormat | undefined;
  * interval (see buildPersonsQuery). S3 appends them (consumers keep, per
  * key, the record with the highest versions); table destinations upsert on
  * the key and change a stored row only where the incoming versions are
- * higher, compared in order:
+ * higher (contract: Models), compared in order:
  *
  * 1. the mapping's: a distinct_id that moved to another person must not move
  *    back because the old person has a higher version;
- * 2. the person's;
- * 3. `_inserted_at`, which only ever decides between two records of the same
- *    mapping and person versions: a distinct_id exported before its person
- *    had a row (version 0, `{}`) and the same one once the person's first
- *    row (version 0 too) arrived. Otherwise equal versions hold equal data.
+ * 2. the person's.
+ *
+ * At equal versions a stored row changes only if it is a placeholder: a
+ * distinct_id exported before its person had a row (`{}`, version 0,
+ * created_at NULL), replaced by the same one once the person's first row
+ * (version 0 too) arrived. A person row written again at its version (a
+ * replay, later `_timestamp`) changes nothing stored.
  *
  * A run's receipt counts its records; its checksum sums sipHash64 of each
  * distinct_id, its bounds are those of `_inserted_at`.
@@ -44,7 +46,8 @@ export const personsModel: ModelPlugin<BatchFormat> = {
   load: {
     kind: 'upsert',
     key: ['team_id', 'distinct_id'],
-    versions: ['person_distinct_id_version', 'person_version', '_inserted_at'],
+    versions: ['person_distinct_id_version', 'person_version'],
+    placeholder: 'created_at',
   },
   // A record's identity within the team is its distinct_id (the upsert key's other half).
   receipt: { key: 'distinct_id', time: '_inserted_at' },
@@ -68,6 +71,7 @@ export const personsModel: ModelPlugin<BatchFormat> = {
       teamId: q.teamId,
       spans: q.spans,
       interval: q.interval,
+      keyAsText: q.keyAsText,
     }),
     settings: PERSONS_QUERY_SETTINGS,
   }),

@@ -46,7 +46,9 @@ export const PERSONS_QUERY_SETTINGS = { join_use_nulls: 0 } as const;
  * BatchFormat): team_id Int64, distinct_id, person_id (text), properties,
  * person_version UInt64, person_distinct_id_version Int64, created_at
  * Nullable text, is_deleted Int64 (0/1: mapping or person deleted),
- * _inserted_at text (the later `_timestamp` of the two rows).
+ * _inserted_at text (the later `_timestamp` of the two rows). Both
+ * timestamps are written in UTC whatever the columns' zone (or the
+ * server's, for a column without one, as PostHog's tables have them).
  *
  * Runs unchanged on ClickHouse 18.16 and on modern servers: no CTEs,
  * explicit ANY LEFT JOIN with aliased subqueries, aliases that never name
@@ -110,9 +112,9 @@ export function buildPersonsQuery(q: PersonsQuery): string {
   if(${found}, bx_properties, '{}'),
   toUInt64(if(${found}, bx_person_version, 0)),
   toInt64(bx_mapping_version),
-  if(${found}, toNullable(toString(bx_created_at)), NULL),
+  if(${found}, toNullable(toString(bx_created_at, 'UTC')), NULL),
   toInt64(bx_mapping_deleted != 0 OR (${found} AND bx_person_deleted != 0)),
-  toString(if(${found} AND bx_person_at > bx_mapping_at, bx_person_at, bx_mapping_at))\n` +
+  toString(if(${found} AND bx_person_at > bx_mapping_at, bx_person_at, bx_mapping_at), 'UTC')\n` +
     `FROM (${latestMapping}\n) AS bx_mapping\n` +
     `ANY LEFT JOIN (${latestPerson}\n) AS bx_person USING (bx_person_id)\n` +
     `WHERE bx_mapping_touched = 1 OR bx_person_touched = 1`

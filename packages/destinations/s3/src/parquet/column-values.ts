@@ -1,4 +1,4 @@
-import { jsonColumn, type ValueType } from '@bx/core';
+import { jsonColumn, mayHoldSurrogateEscape, withoutLoneSurrogateEscapes, type ValueType } from '@bx/core';
 import { timestampMicros, type RecordBatch } from '@bx/batch';
 import type { ColumnWriter } from './file-writer';
 
@@ -18,6 +18,7 @@ export function writeColumns(columns: readonly ColumnWriter[], batch: RecordBatc
     const type: ValueType = spec.type;
     const utf8 = (type === 'string' || type === 'uuid') && batch.utf8(Uint8Array.of(c));
     const verbatim = type === 'json' ? batch.verbatimJson(c) : null;
+    const escapes = type === 'json' && surrogateEscapes(batch, c);
     for (let r = 0; r < count; r++) {
       const s = batch.start(r, c);
       const e = batch.end(r, c);
@@ -33,9 +34,9 @@ export function writeColumns(columns: readonly ColumnWriter[], batch: RecordBatc
           break;
         case 'json': {
           if (s === e || (e - s === 4 && b.compare(NULL_TEXT, 0, 4, s, e) === 0)) column.null();
-          else if (verbatim![r] === 1) column.bytes(b, s, e);
+          else if (verbatim![r] === 1 && !(escapes && mayHoldSurrogateEscape(b, s, e))) column.bytes(b, s, e);
           else {
-            const normalised = jsonColumn(b.toString('utf8', s, e));
+            const normalised = parquetJson(b.toString('utf8', s, e));
             if (normalised === 'null') column.null();
             else column.text(normalised);
           }
@@ -54,4 +55,28 @@ export function writeColumns(columns: readonly ColumnWriter[], batch: RecordBatc
       }
     }
   });
+}
+
+/**
+ * A JSON column's text as the Parquet JSON column holds it: normalised as
+ * records do (jsonColumn), and each lone surrogate escape (`"\ud800"`)
+ * written `\ufffd`: a strict reader (DuckDB) refuses the whole file
+ * otherwise. A pair stays as written.
+ */
+export function parquetJson(text: string): string {
+  return withoutLoneSurrogateEscapes(jsonColumn(text));
+}
+
+/** Whether field `field` of some row of the batch may hold a surrogate escape: one search over their bytes. */
+export function surrogateEscapes(batch: RecordBatch, field: number): boolean {
+  let lo = Infinity;
+  let hi = -1;
+  for (let r = 0; r < batch.count; r++) {
+    const s = batch.start(r, field);
+    if (s === -1) continue;
+    if (s < lo) lo = s;
+    const e = batch.end(r, field);
+    if (e > hi) hi = e;
+  }
+  return hi > lo && mayHoldSurrogateEscape(batch.bytes, lo, hi);
 }

@@ -1,4 +1,4 @@
-import { EVENT_RECORD_COLUMNS, jsonColumn, type RecordColumn } from '@bx/core';
+import { EVENT_RECORD_COLUMNS, mayHoldSurrogateEscape, type RecordColumn } from '@bx/core';
 import {
   binaryText,
   Field as CoreField,
@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import { INCOMPRESSIBLE, ZSTD_PARQUET_PAGES, ZSTD_PARQUET_SPARSE_PAGES } from '../object-upload';
 import { zstdFrames } from '@bx/zstd';
-import { writeColumns } from './column-values';
+import { parquetJson, surrogateEscapes, writeColumns } from './column-values';
 import { CodecId, ColumnWriter, ParquetFileWriter, ParquetKind, type ColumnSpec, type PageCodecs } from './file-writer';
 import { parquetSchema } from './record-schema';
 
@@ -167,6 +167,8 @@ export class ParquetEncoder {
       file.columns.forEach((column, c) => {
         const [field, kind] = FIELD_KINDS[c]!;
         if (kind === ParquetKind.TEXT && !values.utf8) return values.column(column, field, kind, 0);
+        // The C writer copies verbatim JSON as it is, a lone surrogate escape too: such a batch's JSON in TypeScript.
+        if (kind === ParquetKind.JSON && surrogateEscapes(batch, field)) return values.column(column, field, kind, 0);
         for (let r = 0; r < batch.count; r++) {
           r = column.writeField(batch, SLOTS, field, kind, r);
           if (r < batch.count) values.value(column, field, kind, r);
@@ -219,9 +221,9 @@ class ValueWriter {
         return;
       case ParquetKind.JSON: {
         if (s === e || (e - s === 4 && b.compare(NULL_TEXT, 0, 4, s, e) === 0)) return column.null();
-        if (verbatim) return column.bytes(b, s, e);
-        // JSON text that records would not copy verbatim: normalised as records do.
-        const normalised = jsonColumn(b.toString('utf8', s, e));
+        if (verbatim && !mayHoldSurrogateEscape(b, s, e)) return column.bytes(b, s, e);
+        // JSON text that records would not copy verbatim: normalised as records do, a lone surrogate escape as U+FFFD.
+        const normalised = parquetJson(b.toString('utf8', s, e));
         if (normalised === 'null') column.null();
         else column.text(normalised);
         return;
