@@ -17,11 +17,15 @@ const ERROR_TEXT: Record<number, string> = {
   409: 'The current state forbids it',
   413: 'Request body over 1 MB',
   429: 'Too many wrong tokens from this client (20 a minute); `Retry-After` says when to try again',
+  503: 'The store (Redis) is not reachable now (code `unavailable`); `Retry-After` says when to try again',
 };
-/** Error answers; every route that checks the token may also answer 429. */
+/** Error answers; every route that checks the token may also answer 429, and 503 while Redis is down. */
 const errors = (...statuses: number[]) =>
   Object.fromEntries(
-    [...statuses, ...(statuses.includes(401) ? [429] : [])].map((s) => [String(s), json(ref('Error'), ERROR_TEXT[s]!)]),
+    [...statuses, ...(statuses.includes(401) ? [429, 503] : [])].map((s) => [
+      String(s),
+      json(ref('Error'), ERROR_TEXT[s]!),
+    ]),
   );
 
 const pathParam = (name: string, description: string, pattern: RegExp) => ({
@@ -86,6 +90,7 @@ export const openApiDocument = withOperationIds({
         security: noToken,
         responses: {
           '200': { description: 'Prometheus text', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...errors(503),
           ...beforeRouting,
         },
       },
