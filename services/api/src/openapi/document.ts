@@ -184,7 +184,13 @@ export const openApiDocument = withOperationIds({
       get: {
         summary: 'Runs, newest interval first',
         parameters: [
-          { name: 'status', in: 'query', schema: { enum: [...RUN_STATUSES] } },
+          {
+            name: 'status',
+            in: 'query',
+            schema: { enum: [...RUN_STATUSES] },
+            description:
+              'Only runs in this status. A page looks at 10,000 runs at most: one that found fewer than `limit` (even none) still has a `next` while runs are left to look at',
+          },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
           { name: 'cursor', in: 'query', schema: { type: 'string' }, description: '`next` of the previous page' },
           {
