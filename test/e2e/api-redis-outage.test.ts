@@ -11,7 +11,8 @@ const TOKEN = 'outage-token-0123456789abcdef';
  * The API (`npm run start:api`) in front of a Redis that goes away: every
  * request that needs Redis used to answer 500 `internal` ("a bug"), which
  * clients and load balancers do not retry. Redis down is 503 `unavailable`
- * with Retry-After, and the API answers as before once Redis is back.
+ * with Retry-After (Bull Board's API too, which hung until Redis came
+ * back), and the API answers as before once Redis is back.
  */
 describe('API while Redis is unreachable', function () {
   this.timeout(90_000);
@@ -52,6 +53,8 @@ describe('API while Redis is unreachable', function () {
         ...headers,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // Bull Board's commands waited for Redis to come back: a request that hangs fails the test.
+      signal: AbortSignal.timeout(20_000),
     });
 
   it('answers 503 unavailable with Retry-After, not 500, and recovers with Redis', async () => {
@@ -75,6 +78,7 @@ describe('API while Redis is unreachable', function () {
       ['GET', `/api/exports/${id}/runs`],
       ['POST', `/api/exports/${id}/pause`],
       ['GET', '/metrics'],
+      ['GET', '/admin/queues/api/queues'],
     ];
     for (const [method, path, body] of requests) {
       const res = await call(method, path, body);

@@ -2,6 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { ExpressAdapter } from '@bull-board/express';
 import type { BullMqRunQueue } from '@bx/queue';
 import { Router } from 'express';
+import { sendRedisUnavailable } from './error-handler';
 
 /** Where Bull Board is mounted (contract: `/admin/queues`). */
 export const BULL_BOARD_PATH = '/admin/queues';
@@ -39,7 +40,10 @@ const DECODED_AGAIN = ['activeQueue', 'queueName'] as const;
  * mount it behind AdminSessions.middleware(), which also refuses
  * cookie-authenticated changes from other sites.
  */
-export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts: { readOnly: boolean }): Router {
+export function bullBoardApp(
+  queue: Pick<BullMqRunQueue, 'boardAdapters' | 'connected'>,
+  opts: { readOnly: boolean },
+): Router {
   const serverAdapter = new ExpressAdapter().setBasePath(BULL_BOARD_PATH);
   createBullBoard({
     queues: queue.boardAdapters({ readOnly: opts.readOnly }),
@@ -54,6 +58,8 @@ export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts:
     },
   });
   const router = Router();
+  // The board's commands would wait for Redis to come back (20 s and more with Redis down): 503 at once.
+  router.use('/api', (_req, res, next) => (queue.connected() ? next() : sendRedisUnavailable(res)));
   router.get('/api/*path', (req, res, next) => {
     const refused = refusedQuery(req.query);
     if (refused) return void res.status(400).json(invalid(refused.field, refused.message));

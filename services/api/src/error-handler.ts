@@ -31,10 +31,19 @@ export function errorHandler(logger: Logger) {
     // Redis down, restarting or failing over: nothing is wrong with the request, it can be sent again.
     if (isRedisUnavailable(err)) {
       logger.warn('request failed: Redis unavailable', { method: req.method, path: req.path, err: errorMessage(err) });
-      res.set('Retry-After', String(REDIS_RETRY_AFTER_SECONDS));
-      return void send(503, 'unavailable', 'the store (Redis) is not reachable now; try again shortly');
+      return sendRedisUnavailable(res);
     }
     logger.error('request failed', { method: req.method, path: req.path, err: errorMessage(err) });
     send(500, 'internal', 'internal error');
   };
+}
+
+/** 503 `unavailable` with Retry-After: Redis is down, restarting or failing over; the request may be sent again. */
+export function sendRedisUnavailable(res: Response): void {
+  res
+    .status(503)
+    .set('Retry-After', String(REDIS_RETRY_AFTER_SECONDS))
+    .json({
+      error: { code: 'unavailable', message: 'the store (Redis) is not reachable now; try again shortly', details: [] },
+    });
 }
