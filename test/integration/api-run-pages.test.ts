@@ -66,6 +66,16 @@ describe('GET /api/exports/:id/runs with a status few of many runs have', functi
     expect(rest.json.next).to.equal(null);
   });
 
+  it('the console says a page of the filter found none yet, and its link goes on to the older runs', async () => {
+    const html = (path: string) => sut.call('GET', path, { headers: { accept: 'text/html' } });
+    const page = await html(`/admin/exports/${exportId}?status=Cancelled`);
+    expect(page.status).to.equal(200);
+    expect(page.text).to.contain('No Cancelled runs among the newest ones looked at; older runs follow.');
+    const older = /<a\s+rel="next"\s+href="([^"]+)"/.exec(page.text)![1]!.replace(/&amp;/g, '&');
+    const rest = await html(older);
+    expect(rest.text).to.contain(`/admin/exports/${exportId}/runs/${oldest()}`);
+  });
+
   it('a page without a status is full, as before', async () => {
     const page = await sut.call('GET', `/api/exports/${exportId}/runs?limit=1000`);
     expect(page.json.results).to.have.length(1000);
