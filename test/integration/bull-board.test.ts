@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { BOARD_JOBS_PER_PAGE_MAX } from '@bx/api';
 import { ApiHarness, TOKEN, type HttpResult } from '../helpers/api-harness';
 
 const QUEUES_API = '/admin/queues/api/queues';
@@ -190,6 +191,37 @@ describe('Bull Board hardening', () => {
     expect(counts.waiting + counts.prioritized).to.equal(1);
     const stored = await sut.call('GET', '/admin/queues/api/queues/export-runs/r2');
     expect(stored.json.job.data).to.deep.equal(before);
+  });
+
+  it('refuses a job listing larger than its own page size cap, and lists up to it', async () => {
+    const jobs = Array.from({ length: BOARD_JOBS_PER_PAGE_MAX + 1 }, (_, i) => ({ ...run, run_id: `many-${i}` }));
+    await sut.queue.enqueue(jobs);
+    const listing = (perPage: number) =>
+      sut.call('GET', `${QUEUES_API}?activeQueue=export-runs&status=waiting&jobsPerPage=${perPage}`);
+
+    const huge = await listing(1_000_000);
+    expect(huge.status, huge.text.slice(0, 300)).to.equal(400);
+    expect(huge.json.error.details).to.deep.equal([
+      { field: 'jobsPerPage', message: `must be at most ${BOARD_JOBS_PER_PAGE_MAX}` },
+    ]);
+    const most = await listing(BOARD_JOBS_PER_PAGE_MAX);
+    expect(most.status).to.equal(200);
+    expect(most.json.queues.find((q: { name: string }) => q.name === 'export-runs').jobs).to.have.length(
+      BOARD_JOBS_PER_PAGE_MAX,
+    );
+  });
+
+  it('answers a queue name that is not percent-encoding with a 400 naming it, not a 500', async () => {
+    for (const [path, field] of [
+      [`${QUEUES_API}?activeQueue=%25`, 'activeQueue'],
+      [`${QUEUES_API}?activeQueue=%25E0%25A4%25A`, 'activeQueue'],
+      ['/admin/queues/api/job-schedulers?queueName=%25', 'queueName'],
+    ] as const) {
+      const res = await sut.call('GET', path);
+      expect(res.status, `${path}: ${res.text.slice(0, 200)}`).to.equal(400);
+      expect(res.json.error.code).to.equal('invalid_input');
+      expect(res.json.error.details[0].field).to.equal(field);
+    }
   });
 
   it('does not show Redis server internals', async () => {

@@ -93,6 +93,52 @@ describe('web console pages (/admin/exports)', () => {
     await sut.call('POST', `/api/exports/${exportId}/unpause`, { body: {} });
   });
 
+  it('a form that sends a field twice is a 400 naming it, not a 500', async () => {
+    const csrf = csrfOf((await page(`/admin/exports/${exportId}/edit`)).text);
+    const forms: Array<[string, Array<[string, string]>, string]> = [
+      [
+        '/admin/exports',
+        [
+          ['name', 'x'],
+          ['team_id', '1'],
+          ['team_id', '2'],
+          ['interval', 'hour'],
+        ],
+        'team_id',
+      ],
+      [
+        `/admin/exports/${exportId}/edit`,
+        [
+          ['name', 'x'],
+          ['timezone', 'UTC'],
+          ['timezone', 'UTC'],
+        ],
+        'timezone',
+      ],
+      [
+        `/admin/exports/${exportId}/backfills`,
+        [
+          ['start_at', '2024-01-01T00:00:00Z'],
+          ['start_at', 'x'],
+        ],
+        'start_at',
+      ],
+    ];
+    for (const [path, fields, field] of forms) {
+      const res = await sut.call('POST', path, {
+        token: null,
+        body: new URLSearchParams([['_csrf', csrf], ...fields]).toString(),
+        headers: { cookie, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(res.status, `${path}: ${res.text.slice(0, 200)}`).to.equal(400);
+      expect(res.headers.get('content-type'), path).to.contain('text/html');
+      expect(res.text, path).to.contain(`${field}: must be given once`);
+    }
+    expect((await sut.call('GET', `/api/exports/${exportId}`)).json.timezone, 'the edit changed nothing').to.equal(
+      'UTC',
+    );
+  });
+
   it('a team filter that is not a number is a 400 page saying so, with the unfiltered list', async () => {
     // It was a 500: the page rewrote req.query, which Express 5 only reads.
     for (const team of ['x', '1e99', '-1']) {

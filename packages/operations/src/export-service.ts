@@ -61,6 +61,13 @@ export interface ExportLimits {
 const EXPORTS_PAGE = 100;
 const EXPORTS_PAGE_MAX = 1000;
 const CURSOR = /^\d{15}:[0-9a-f-]{36}$/;
+/**
+ * Most runs one page of `GET /api/exports/:id/runs` looks at: with a status
+ * filter, a page may hold fewer than `limit` runs (even none) and a `next`
+ * that goes on from the last run looked at.
+ */
+export const RUNS_SCANNED_MAX = 10_000;
+const isoOf = (ms: number) => new Date(ms).toISOString();
 
 export interface ExportServiceOptions {
   /**
@@ -291,15 +298,18 @@ export class ExportService {
     const to = time('end', 'must be an ISO 8601 date-time');
     const before = cursor === undefined ? to : to === undefined ? cursor : Math.min(cursor, to);
     if (details.length) throw invalidQuery(details);
-    const results = await this.store.runs.list(id, {
+    const { runs: results, stoppedAt } = await this.store.runs.page(id, {
       limit: limit + 1,
       status: query.status as RunStatus | undefined,
       before,
       from,
+      maxScanned: RUNS_SCANNED_MAX,
     });
     const more = results.length > limit;
     const page = results.slice(0, limit);
-    return { results: page, next: more ? page[page.length - 1]!.data_interval_start : null };
+    // A status filter that matched little of many runs stops early: `next` goes on from where it stopped.
+    const next = more ? page[page.length - 1]!.data_interval_start : stoppedAt === null ? null : isoOf(stoppedAt);
+    return { results: page, next };
   }
 
   /** Follows a written change on the schedule; a pause left it when the export was written. */

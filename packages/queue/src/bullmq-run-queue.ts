@@ -182,6 +182,15 @@ export class BullMqRunQueue implements RunQueue {
    * Bull Board's view of every queue the system uses; read-only refuses
    * retry, clean, pause and the like. A new queue is one more entry here.
    */
+  /**
+   * Whether the queues' Redis connection is up now. Its commands wait for a
+   * lost Redis to come back (BullMQ needs that), so a caller that must not
+   * wait (Bull Board's API) asks first.
+   */
+  connected(): boolean {
+    return this.connection.status === 'ready';
+  }
+
   boardAdapters(opts: { readOnly: boolean }): BullMQAdapter[] {
     return [this.queue, this.deadLetter].map((q) => new BullMQAdapter(q, { readOnlyMode: opts.readOnly }));
   }

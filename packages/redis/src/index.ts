@@ -1,2 +1,3 @@
 export * from './lua-scripts';
 export * from './redis-connection';
+export * from './redis-errors';

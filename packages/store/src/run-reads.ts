@@ -131,28 +131,50 @@ export abstract class RunReads {
 
   /** Newest interval first. */
   async list(exportId: string, opts: ListRunsOptions): Promise<Run[]> {
+    return (await this.page(exportId, { ...opts, maxScanned: Number.POSITIVE_INFINITY })).runs;
+  }
+
+  /**
+   * Up to `limit` of an export's runs, newest interval first, looking at no
+   * more than `maxScanned` runs: a status that few of many runs have stops
+   * there (an export with 100,000 runs and none Completed read every record
+   * for `?status=Completed`, 6.6 s a request). With a status, only the
+   * matching records are read whole. `stoppedAt` is the interval start
+   * (epoch ms) of the last run looked at when it stopped so, with runs left
+   * to look at (a cursor to go on before it); else null.
+   */
+  async page(
+    exportId: string,
+    opts: ListRunsOptions & { maxScanned: number },
+  ): Promise<{ runs: Run[]; stoppedAt: number | null }> {
     const runs: Run[] = [];
     let max = opts.before === undefined ? '+inf' : `(${opts.before}`;
     const min = opts.from === undefined ? '-inf' : String(opts.from);
-    const page = Math.max(opts.limit, 100);
+    let budget = opts.maxScanned;
     for (;;) {
-      const ids = await this.redis.zrevrangebyscore(
+      const size = Math.min(Math.max(opts.limit, 100), budget);
+      const found = await this.redis.zrevrangebyscore(
         this.keys.exportRuns(exportId),
         max,
         min,
         'WITHSCORES',
         'LIMIT',
         0,
-        page,
+        size,
       );
-      if (ids.length === 0) return runs;
-      const batch = await this.getMany(ids.filter((_, i) => i % 2 === 0));
-      for (const run of batch) {
+      const ids = found.filter((_, i) => i % 2 === 0);
+      if (ids.length === 0) return { runs, stoppedAt: null };
+      budget -= ids.length;
+      const statuses = opts.status ? await this.statuses(ids) : [];
+      const wanted = opts.status ? ids.filter((_, i) => statuses[i] === opts.status) : ids;
+      for (const run of await this.getMany(wanted)) {
         if (run && (!opts.status || run.status === opts.status)) runs.push(run);
-        if (runs.length === opts.limit) return runs;
+        if (runs.length === opts.limit) return { runs, stoppedAt: null };
       }
-      if (ids.length < page * 2) return runs;
-      max = `(${ids[ids.length - 1]}`;
+      const last = Number(found[found.length - 1]);
+      if (ids.length < size) return { runs, stoppedAt: null };
+      if (budget <= 0) return { runs, stoppedAt: last };
+      max = `(${last}`;
     }
   }
 

@@ -2,6 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { ExpressAdapter } from '@bull-board/express';
 import type { BullMqRunQueue } from '@bx/queue';
 import { Router } from 'express';
+import { sendRedisUnavailable } from './error-handler';
 
 /** Where Bull Board is mounted (contract: `/admin/queues`). */
 export const BULL_BOARD_PATH = '/admin/queues';
@@ -20,6 +21,17 @@ const CLOSED: ReadonlyArray<{ method: 'post' | 'patch' | 'put'; path: string }> 
 ];
 
 /**
+ * Most jobs one listing may ask for: the board's own settings cap its page
+ * size at this. Bull Board itself sets no maximum, and `?jobsPerPage=1000000`
+ * made one request load every job of a queue (100,000 dead-letter jobs: 47 s,
+ * 223 MB of JSON and 0.9 GB more memory in the API process).
+ */
+export const BOARD_JOBS_PER_PAGE_MAX = 300;
+
+/** Query parameters the board decodes again (decodeURIComponent): one that is not percent-encoding threw, a 500. */
+const DECODED_AGAIN = ['activeQueue', 'queueName'] as const;
+
+/**
  * Bull Board over every queue the system uses (BullMqRunQueue.boardAdapters). In
  * read-only mode its API refuses every change (retry, clean, pause, remove)
  * and its UI hides the buttons. Adding jobs and editing their data are
@@ -28,7 +40,10 @@ const CLOSED: ReadonlyArray<{ method: 'post' | 'patch' | 'put'; path: string }> 
  * mount it behind AdminSessions.middleware(), which also refuses
  * cookie-authenticated changes from other sites.
  */
-export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts: { readOnly: boolean }): Router {
+export function bullBoardApp(
+  queue: Pick<BullMqRunQueue, 'boardAdapters' | 'connected'>,
+  opts: { readOnly: boolean },
+): Router {
   const serverAdapter = new ExpressAdapter().setBasePath(BULL_BOARD_PATH);
   createBullBoard({
     queues: queue.boardAdapters({ readOnly: opts.readOnly }),
@@ -43,6 +58,13 @@ export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts:
     },
   });
   const router = Router();
+  // The board's commands would wait for Redis to come back (20 s and more with Redis down): 503 at once.
+  router.use('/api', (_req, res, next) => (queue.connected() ? next() : sendRedisUnavailable(res)));
+  router.get('/api/*path', (req, res, next) => {
+    const refused = refusedQuery(req.query);
+    if (refused) return void res.status(400).json(invalid(refused.field, refused.message));
+    next();
+  });
   // No other site may show the board in a frame (and lure clicks onto its buttons).
   router.use((_req, res, next) => {
     res.set('Content-Security-Policy', "frame-ancestors 'none'").set('X-Frame-Options', 'DENY');
@@ -61,4 +83,27 @@ export function bullBoardApp(queue: Pick<BullMqRunQueue, 'boardAdapters'>, opts:
   }
   router.use(serverAdapter.getRouter() as Router);
   return router;
+}
+
+/** A query of the board's API that would cost unbounded work or throw in the board: the field and why. */
+function refusedQuery(query: Record<string, unknown>): { field: string; message: string } | null {
+  const perPage = query.jobsPerPage;
+  if (typeof perPage === 'string' && Number(perPage) > BOARD_JOBS_PER_PAGE_MAX)
+    return { field: 'jobsPerPage', message: `must be at most ${BOARD_JOBS_PER_PAGE_MAX}` };
+  for (const field of DECODED_AGAIN) {
+    const value = query[field];
+    if (typeof value !== 'string') continue;
+    try {
+      decodeURIComponent(value);
+    } catch {
+      return { field, message: 'must be a queue name (this one is not valid percent-encoding)' };
+    }
+  }
+  return null;
+}
+
+function invalid(field: string, message: string) {
+  return {
+    error: { code: 'invalid_input', message: `Invalid query: ${field}: ${message}`, details: [{ field, message }] },
+  };
 }

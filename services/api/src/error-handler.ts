@@ -1,5 +1,9 @@
 import { BatchExportError, ConflictError, NotFoundError, ValidationError, errorMessage, type Logger } from '@bx/core';
+import { isRedisUnavailable } from '@bx/store';
 import type { NextFunction, Request, Response } from 'express';
+
+/** Seconds a client is asked to wait (Retry-After) before trying again while Redis is unavailable. */
+export const REDIS_RETRY_AFTER_SECONDS = 5;
 
 /** Every error becomes `{error: {code, message, details}}`; 500 only for real bugs. */
 export function errorHandler(logger: Logger) {
@@ -24,7 +28,22 @@ export function errorHandler(logger: Logger) {
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
       return void send(e.status, 'bad_request', errorMessage(err), [{ field: 'body', message: errorMessage(err) }]);
     if (err instanceof BatchExportError) return void send(err.retryable ? 503 : 502, err.code, err.message);
+    // Redis down, restarting or failing over: nothing is wrong with the request, it can be sent again.
+    if (isRedisUnavailable(err)) {
+      logger.warn('request failed: Redis unavailable', { method: req.method, path: req.path, err: errorMessage(err) });
+      return sendRedisUnavailable(res);
+    }
     logger.error('request failed', { method: req.method, path: req.path, err: errorMessage(err) });
     send(500, 'internal', 'internal error');
   };
+}
+
+/** 503 `unavailable` with Retry-After: Redis is down, restarting or failing over; the request may be sent again. */
+export function sendRedisUnavailable(res: Response): void {
+  res
+    .status(503)
+    .set('Retry-After', String(REDIS_RETRY_AFTER_SECONDS))
+    .json({
+      error: { code: 'unavailable', message: 'the store (Redis) is not reachable now; try again shortly', details: [] },
+    });
 }

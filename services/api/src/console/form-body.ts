@@ -1,10 +1,27 @@
-import type { BatchExport } from '@bx/core';
+import { ValidationError, type BatchExport } from '@bx/core';
+import type { NextFunction, Request, Response } from 'express';
 import type { DestinationField } from './destination-fields';
 
 /** A urlencoded form as express parses it (no nesting: names are the API's field paths). */
 export type FormValues = Record<string, string | undefined>;
 
 export const DEST = 'destination.config.';
+
+/**
+ * Refuses a posted form that carries a field more than once (400 naming it):
+ * the parser makes it an array, which the pages read as text (`.trim()`
+ * of an array was a 500). No form of the console sends a name twice.
+ */
+export function singleValuedForm(req: Request, _res: Response, next: NextFunction): void {
+  const body: unknown = req.body;
+  const repeated =
+    body && typeof body === 'object'
+      ? Object.keys(body).filter((k) => typeof (body as FormValues)[k] !== 'string')
+      : [];
+  if (repeated.length === 0) return next();
+  const details = repeated.map((field) => ({ field, message: 'must be given once' }));
+  next(new ValidationError(`Invalid form: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details));
+}
 
 /** One event name per line, as the form's hint says (a comma may be part of a name); blank lines dropped. */
 export function eventList(text: string | undefined): string[] {

@@ -2,6 +2,7 @@ import express, { Router } from 'express';
 import { join } from 'node:path';
 import type { ConsoleDeps } from './deps';
 import { exportRoutes } from './export-routes';
+import { singleValuedForm } from './form-body';
 import { CONSOLE_PATH } from './layout';
 import { consoleErrors } from './respond';
 import { runRoutes } from './run-routes';
@@ -20,7 +21,7 @@ const ASSETS_DIR = join(__dirname, '..', '..', 'console-assets');
 export function consoleRouter(deps: ConsoleDeps): Router {
   const router = Router();
   // The session (or bearer token), then the session's CSRF token on every change; cross-site changes are refused.
-  const guard = [deps.sessions.middleware(), ...deps.sessions.csrf()];
+  const guard = [deps.sessions.middleware(), ...deps.sessions.csrf(), singleValuedForm];
   router.use(
     '/console-assets',
     express.static(ASSETS_DIR, {

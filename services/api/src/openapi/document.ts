@@ -17,11 +17,15 @@ const ERROR_TEXT: Record<number, string> = {
   409: 'The current state forbids it',
   413: 'Request body over 1 MB',
   429: 'Too many wrong tokens from this client (20 a minute); `Retry-After` says when to try again',
+  503: 'The store (Redis) is not reachable now (code `unavailable`); `Retry-After` says when to try again',
 };
-/** Error answers; every route that checks the token may also answer 429. */
+/** Error answers; every route that checks the token may also answer 429, and 503 while Redis is down. */
 const errors = (...statuses: number[]) =>
   Object.fromEntries(
-    [...statuses, ...(statuses.includes(401) ? [429] : [])].map((s) => [String(s), json(ref('Error'), ERROR_TEXT[s]!)]),
+    [...statuses, ...(statuses.includes(401) ? [429, 503] : [])].map((s) => [
+      String(s),
+      json(ref('Error'), ERROR_TEXT[s]!),
+    ]),
   );
 
 const pathParam = (name: string, description: string, pattern: RegExp) => ({
@@ -86,6 +90,7 @@ export const openApiDocument = withOperationIds({
         security: noToken,
         responses: {
           '200': { description: 'Prometheus text', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...errors(503),
           ...beforeRouting,
         },
       },
@@ -179,7 +184,13 @@ export const openApiDocument = withOperationIds({
       get: {
         summary: 'Runs, newest interval first',
         parameters: [
-          { name: 'status', in: 'query', schema: { enum: [...RUN_STATUSES] } },
+          {
+            name: 'status',
+            in: 'query',
+            schema: { enum: [...RUN_STATUSES] },
+            description:
+              'Only runs in this status. A page looks at 10,000 runs at most: one that found fewer than `limit` (even none) still has a `next` while runs are left to look at',
+          },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
           { name: 'cursor', in: 'query', schema: { type: 'string' }, description: '`next` of the previous page' },
           {

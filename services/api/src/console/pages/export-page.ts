@@ -63,7 +63,12 @@ export async function exportPage(
       ${backfillSection(exp, csrf, extras.backfill ?? null, backfills)}
       <section aria-labelledby="h-runs">
         <h2 id="h-runs">Runs</h2>
-        ${runFilter(base, status)} ${runsTable(exp, page.results, csrf, req.originalUrl)}
+        ${runFilter(base, status)}
+        ${
+          page.results.length === 0 && page.next
+            ? html`<p class="none-yet">No ${status} runs among the newest ones looked at; older runs follow.</p>`
+            : runsTable(exp, page.results, csrf, req.originalUrl)
+        }
         ${
           page.next
             ? html`<nav class="pager" aria-label="Pages of runs">
