@@ -9,7 +9,19 @@ const fs = require('node:fs/promises');
 const fsSync = require('node:fs');
 const path = require('node:path');
 const { crc32 } = require('node:zlib');
+// s3rver builds an S3 event notification for every object written (three random ids and a
+// SHA-256: 5% of its CPU per small PUT, --cpu-prof) and emits it as 'event'; it is built here
+// only when something listens (nothing in this script does).
+const eventModule = require.resolve('s3rver/lib/models/event');
+const S3Event = require(eventModule);
+/** The server, for its listeners. */
+let app = null;
+require.cache[eventModule].exports = function S3EventIfHeard(data, params) {
+  return app?.listenerCount('event') ? new S3Event(data, params) : {};
+};
 const S3rver = require('s3rver');
+const S3Bucket = require('s3rver/lib/models/bucket');
+const { getConfigModel } = require('s3rver/lib/models/config');
 const S3Error = require('s3rver/lib/models/error');
 const S3Object = require('s3rver/lib/models/object');
 
@@ -29,10 +41,48 @@ const server = new S3rver({
   // SigV4 signatures are not verified by s3rver at all.
   allowMismatchedSignatures: true,
 });
+app = server;
 /** Objects up to this size are stored by leanSmallPut; larger ones as s3rver stores them. */
 const SMALL_OBJECT_BYTES = 1024 * 1024;
 leanMultipart(server.store);
 leanSmallPut(server.store);
+syncBucketLookups(server.store);
+noRequestLog(server);
+
+/**
+ * The bucket lookups every request makes, as s3rver makes them but without
+ * libuv's thread pool: its CORS and website configuration (two file reads,
+ * each absent nearly always) and the bucket's folder (a stat). Each was a
+ * trip to the pool and back, about 3 of the 5 per small PUT that were left;
+ * a stat or an absent file is a few microseconds of page-cache lookup.
+ */
+function syncBucketLookups(store) {
+  store.getBucket = async (bucket) => {
+    const stat = fsSync.statSync(store.getBucketPath(bucket), { throwIfNoEntry: false });
+    return stat?.isDirectory() ? new S3Bucket(bucket, stat.birthtime) : null;
+  };
+  store.getSubresource = async (bucket, key, resourceType) => {
+    const resourcePath = store.getResourcePath(bucket, key, `${resourceType}.xml`);
+    const Model = getConfigModel(resourceType);
+    // Most buckets have none: no ENOENT error (and its stack) made per request.
+    if (!fsSync.existsSync(resourcePath)) return null;
+    try {
+      return new Model(fsSync.readFileSync(resourcePath).toString());
+    } catch (err) {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    }
+  };
+}
+
+/**
+ * s3rver's first middleware is koa-logger, which formats a coloured line per
+ * request (chalk, byte counts, timings) for a logger that `silent` mutes: it
+ * goes, the logger it set up for the controllers stays (ctx.logger).
+ */
+function noRequestLog(app) {
+  if (app.silent && app.middleware[0]?.name === 'logger') app.middleware[0] = (ctx, next) => next();
+}
 
 /**
  * A PutObject of a small object (a tiny run's data file, a receipt) stored

@@ -4,6 +4,8 @@ import {
   PutObjectCommand,
   S3Client,
   CreateBucketCommand,
+  PutBucketCorsCommand,
+  DeleteBucketCorsCommand,
 } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
@@ -82,4 +84,44 @@ describe('scripts/s3-server.js', function () {
       expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).to.equal(true);
     });
   }
+
+  // The server reads a bucket's folder and its CORS and website configuration without the thread
+  // pool: what they answer must not change.
+  it('answers NoSuchBucket for a PUT to a bucket that does not exist', async () => {
+    const sut = client.send(new PutObjectCommand({ Bucket: 'bx-script-absent', Key: 'a.jsonl', Body: 'x' }));
+    const err = await sut.then(
+      () => null,
+      (e: unknown) => e as { name?: string; $metadata?: { httpStatusCode?: number } },
+    );
+    expect([err?.name, err?.$metadata?.httpStatusCode]).to.deep.equal(['NoSuchBucket', 404]);
+  });
+
+  it("applies a bucket's CORS configuration from the request after it is set, and not once it is deleted", async () => {
+    const preflight = () =>
+      fetch(`${server.endpoint}/bx-script/t1/x.jsonl`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://console.example', 'access-control-request-method': 'PUT' },
+      });
+    const before = await preflight();
+    expect(before.status).to.equal(403);
+    await client.send(
+      new PutBucketCorsCommand({
+        Bucket: 'bx-script',
+        CORSConfiguration: {
+          CORSRules: [{ AllowedOrigins: ['https://console.example'], AllowedMethods: ['PUT'] }],
+        },
+      }),
+    );
+    const sut = await preflight();
+    expect([sut.status, sut.headers.get('access-control-allow-methods')]).to.deep.equal([200, 'PUT']);
+    await client.send(new DeleteBucketCorsCommand({ Bucket: 'bx-script' }));
+    expect((await preflight()).status).to.equal(403);
+  });
+
+  it('answers the ETag of a small PUT to a key whose folder exists already', async () => {
+    const sut = await client.send(
+      new PutObjectCommand({ Bucket: 'bx-script', Key: 't1/2026-12-06/300.jsonl_receipt.json', Body: '{}' }),
+    );
+    expect(sut.ETag).to.equal(`"${createHash('md5').update('{}').digest('hex')}"`);
+  });
 });
