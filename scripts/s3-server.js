@@ -24,6 +24,8 @@ const S3Bucket = require('s3rver/lib/models/bucket');
 const { getConfigModel } = require('s3rver/lib/models/config');
 const S3Error = require('s3rver/lib/models/error');
 const S3Object = require('s3rver/lib/models/object');
+const AWSAccount = require('s3rver/lib/models/account');
+const { parseDate } = require('s3rver/lib/utils');
 
 const { values } = parseArgs({
   options: {
@@ -48,6 +50,77 @@ leanMultipart(server.store);
 leanSmallPut(server.store);
 syncBucketLookups(server.store);
 noRequestLog(server);
+smallPutsFirst(server);
+
+/**
+ * The PutObject of a tiny run's file or receipt, answered before Koa: the
+ * request as the product's S3 client sends it (path-style to an IP address,
+ * SigV4 in the Authorization header, a Content-Length of at most 1 MiB, no
+ * query but the SDK's `x-id`, no Content-MD5, copy source, redirect or
+ * Origin), checked as s3rver checks it (its header parsing, a known access
+ * key id, the request time within 15 minutes, the bucket's folder), stored
+ * by the same putObject and answered with the same status and headers.
+ * Anything else, and any request those checks would refuse, goes to s3rver,
+ * which answers as ever. Koa's context, the router's matching and the
+ * middleware chain were about half of the server's CPU per small PUT
+ * (bench/s3-server-cpu.ts: 0.60-0.83 ms through Koa, 0.26-0.31 ms here).
+ */
+function smallPutsFirst(app) {
+  const koaCallback = app.callback.bind(app);
+  app.callback = () => {
+    const koa = koaCallback();
+    return (req, res) => {
+      const put = smallPut(req);
+      if (!put) return koa(req, res);
+      app.store.putObject(new S3Object(put.bucket, put.key, req, req.headers)).then(
+        ({ md5 }) => {
+          res.writeHead(200, { ETag: `"${md5}"`, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 0 });
+          res.end();
+        },
+        (err) => {
+          const error = err instanceof S3Error ? err : S3Error.fromError(err);
+          const xml = error.toXML();
+          res.writeHead(error.status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(xml) });
+          res.end(xml);
+        },
+      );
+    };
+  };
+
+  // The SDK's `?x-id=PutObject` names the operation; s3rver reads no other meaning in it.
+  const PATH = /^\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/([^?#]+)(?:\?x-id=PutObject)?$/;
+  const IPV4_HOST = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d+)?$/;
+  /** The bucket and key of a small PUT this server answers itself, or null. */
+  function smallPut(req) {
+    const h = req.headers;
+    if (req.method !== 'PUT' || !IPV4_HOST.test(h.host ?? '')) return null;
+    const path = PATH.exec(req.url);
+    if (!path || path[2].endsWith('/')) return null;
+    const declared = Number(h['content-length']);
+    if (!(declared <= SMALL_OBJECT_BYTES) || 'transfer-encoding' in h) return null;
+    for (const name of ['content-md5', 'x-amz-copy-source', 'x-amz-website-redirect-location', 'origin', 'expect'])
+      if (name in h) return null;
+    if (/aws-chunked/.test(h['content-encoding'] ?? '')) return null;
+    if (!/^(UNSIGNED-PAYLOAD|[0-9A-Fa-f]{64})$/.test(h['x-amz-content-sha256'] ?? '')) return null;
+    const auth = /^AWS4-HMAC-SHA256 Credential=([^/,]+)\/[^,]*, ?SignedHeaders=[^,]+, ?Signature=[0-9a-f]+$/.exec(
+      h.authorization ?? '',
+    );
+    if (!auth || !AWSAccount.registry.get(auth[1])) return null;
+    const at = parseDate(h['x-amz-date'] || h.date);
+    if (isNaN(at) || Math.abs(Date.now() - at) > 900_000) return null;
+    let key;
+    try {
+      key = decodeURIComponent(path[2]);
+    } catch {
+      return null;
+    }
+    // Empty, `.` and `..` segments: s3rver's router and folders decide what they mean.
+    if (key.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) return null;
+    const stat = fsSync.statSync(app.store.getBucketPath(path[1]), { throwIfNoEntry: false });
+    if (!stat?.isDirectory()) return null;
+    return { bucket: path[1], key };
+  }
+}
 
 /**
  * The bucket lookups every request makes, as s3rver makes them but without
