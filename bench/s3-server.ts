@@ -38,7 +38,15 @@ export async function startBenchS3(): Promise<BenchS3Server> {
   const dir = mkdtempSync(join(objectsDir(), 'bx-bench-s3-'));
   const child = spawn(
     process.execPath,
-    [join(__dirname, '..', 'scripts', 's3-server.js'), '--port', '0', '--directory', dir],
+    [
+      // BENCH_S3_NODE_ARGS: node flags for the server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+      ...(process.env.BENCH_S3_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      join(__dirname, '..', 'scripts', 's3-server.js'),
+      '--port',
+      '0',
+      '--directory',
+      dir,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = await new Promise<number>((resolve, reject) => {

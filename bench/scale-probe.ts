@@ -172,7 +172,7 @@ async function restartS3(services: ScaleServices, nodeArgs: string[]): Promise<v
   process.kill(old, 'SIGTERM');
   while (existsSync(`/proc/${old}`)) await new Promise((r) => setTimeout(r, 100));
   const script = join(__dirname, '..', 'scripts', 's3-server.js');
-  const args = [...nodeArgs, script, '--port', String(services.s3Port), '--directory', join(services.dir, 's3')];
+  const args = [...nodeArgs, script, '--port', String(services.s3Port), '--directory', services.s3Dir];
   const child = spawn(process.execPath, args, { stdio: 'ignore', detached: true });
   writeFileSync(join(services.dir, 's3.pid'), String(child.pid));
   for (;;) {

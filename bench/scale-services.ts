@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,17 @@ const CLOCK_TICKS_PER_SECOND = 100;
  */
 export class ScaleServices {
   readonly dir = mkdtempSync(join(tmpdir(), 'bx-scale-'));
+  /**
+   * The S3 server's buckets, on tmpfs where there is one (BENCH_S3_DIR
+   * elsewhere), as bench/s3-server.ts keeps the main benchmark's: S3's
+   * disks are not the exporting machine's. On ext4 the server's system CPU
+   * per tiny run was 0.4-0.8 ms at load 10-15 and 2.1-2.2 ms at load 12
+   * (file creation and journaling; bench/scale-probe.ts, December 6). A run
+   * holds about 12 KB there (3 files of a page each) until the end.
+   */
+  readonly s3Dir = mkdtempSync(
+    join(process.env.BENCH_S3_DIR || (existsSync('/dev/shm') ? '/dev/shm' : tmpdir()), 'bx-scale-s3-'),
+  );
   redisPort = 0;
   s3Port = 0;
 
@@ -45,6 +56,7 @@ export class ScaleServices {
       this.run('stop', 'redis', 's3');
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
+      rmSync(this.s3Dir, { recursive: true, force: true });
     }
   }
 
@@ -55,6 +67,7 @@ export class ScaleServices {
         BX_SERVICES_DIR: this.dir,
         REDIS_PORT: String(this.redisPort),
         S3_PORT: String(this.s3Port),
+        S3_DIR: this.s3Dir,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });

@@ -28,7 +28,8 @@
 # Environment: BX_SERVICES_DIR (default .local/services), REDIS_PORT (6379),
 # CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), S3_PORT (4568),
 # POSTGRES_PORT (5432), POSTGRES_USER (bx), POSTGRES_PASSWORD (bx),
-# POSTGRES_DB (bx), REDIS_CLUSTER_PORTS (7001-7003: a range or a comma-separated list).
+# POSTGRES_DB (bx), REDIS_CLUSTER_PORTS (7001-7003: a range or a comma-separated list),
+# S3_DIR (BX_SERVICES_DIR/s3: where the S3 server keeps its buckets).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +38,7 @@ redis_port=${REDIS_PORT:-6379}
 ch_http=${CLICKHOUSE_HTTP_PORT:-8123}
 ch_tcp=${CLICKHOUSE_TCP_PORT:-9000}
 s3_port=${S3_PORT:-4568}
+s3_dir=${S3_DIR:-$dir/s3}
 pg_port=${POSTGRES_PORT:-5432}
 pg_user=${POSTGRES_USER:-bx}
 pg_password=${POSTGRES_PASSWORD:-bx}
@@ -181,7 +183,7 @@ start() {
     wait_for ClickHouse ch_up "$dir/clickhouse.err.log"
   fi
   if ! wants s3; then :; elif s3_up; then say "reusing S3 server on :$s3_port"; else
-    nohup node "$root/scripts/s3-server.js" --port "$s3_port" --directory "$dir/s3" >"$dir/s3.log" 2>&1 &
+    nohup node "$root/scripts/s3-server.js" --port "$s3_port" --directory "$s3_dir" >"$dir/s3.log" 2>&1 &
     echo $! >"$dir/s3.pid"
     wait_for 'S3 server' s3_up "$dir/s3.log"
   fi

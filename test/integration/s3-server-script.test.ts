@@ -4,6 +4,8 @@ import {
   PutObjectCommand,
   S3Client,
   CreateBucketCommand,
+  PutBucketCorsCommand,
+  DeleteBucketCorsCommand,
 } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
@@ -82,4 +84,110 @@ describe('scripts/s3-server.js', function () {
       expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).to.equal(true);
     });
   }
+
+  // The server reads a bucket's folder and its CORS and website configuration without the thread
+  // pool: what they answer must not change.
+  it('answers NoSuchBucket for a PUT to a bucket that does not exist', async () => {
+    const sut = client.send(new PutObjectCommand({ Bucket: 'bx-script-absent', Key: 'a.jsonl', Body: 'x' }));
+    const err = await sut.then(
+      () => null,
+      (e: unknown) => e as { name?: string; $metadata?: { httpStatusCode?: number } },
+    );
+    expect([err?.name, err?.$metadata?.httpStatusCode]).to.deep.equal(['NoSuchBucket', 404]);
+  });
+
+  it("applies a bucket's CORS configuration from the request after it is set, and not once it is deleted", async () => {
+    const preflight = () =>
+      fetch(`${server.endpoint}/bx-script/t1/x.jsonl`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://console.example', 'access-control-request-method': 'PUT' },
+      });
+    const before = await preflight();
+    expect(before.status).to.equal(403);
+    await client.send(
+      new PutBucketCorsCommand({
+        Bucket: 'bx-script',
+        CORSConfiguration: {
+          CORSRules: [{ AllowedOrigins: ['https://console.example'], AllowedMethods: ['PUT'] }],
+        },
+      }),
+    );
+    const sut = await preflight();
+    expect([sut.status, sut.headers.get('access-control-allow-methods')]).to.deep.equal([200, 'PUT']);
+    await client.send(new DeleteBucketCorsCommand({ Bucket: 'bx-script' }));
+    expect((await preflight()).status).to.equal(403);
+  });
+
+  it('answers the ETag of a small PUT to a key whose folder exists already', async () => {
+    const sut = await client.send(
+      new PutObjectCommand({ Bucket: 'bx-script', Key: 't1/2026-12-06/300.jsonl_receipt.json', Body: '{}' }),
+    );
+    expect(sut.ETag).to.equal(`"${createHash('md5').update('{}').digest('hex')}"`);
+  });
+
+  // A small PUT as the product sends it is answered before s3rver's Koa stack; any other, or one
+  // those checks would refuse, by s3rver itself. Both must answer alike.
+  describe('small PUTs answered before Koa', () => {
+    const captured = (sut: S3Client) => {
+      const seen: Array<Record<string, string>> = [];
+      sut.middlewareStack.add(
+        (next) => async (args) => {
+          const out = await next(args);
+          seen.push({ ...(out.response as { headers: Record<string, string> }).headers });
+          return out;
+        },
+        { step: 'deserialize', name: 'capture' },
+      );
+      return seen;
+    };
+    const other = (over: Record<string, unknown>) =>
+      new S3Client({
+        region: 'us-east-1',
+        endpoint: server.endpoint,
+        forcePathStyle: true,
+        maxAttempts: 1,
+        credentials: {
+          accessKeyId: S3_CREDENTIALS.aws_access_key_id,
+          secretAccessKey: S3_CREDENTIALS.aws_secret_access_key,
+        },
+        ...over,
+      });
+
+    it('answers with the status and headers s3rver gives the same PUT', async () => {
+      const seen = captured(client);
+      const body = 'one row\n';
+      const md5 = createHash('md5').update(body).digest();
+      // With a Content-MD5 s3rver answers it; without, the quick path does.
+      await client.send(
+        new PutObjectCommand({
+          Bucket: 'bx-script',
+          Key: 't2/a.jsonl',
+          Body: body,
+          ContentMD5: md5.toString('base64'),
+        }),
+      );
+      const sut = await client.send(new PutObjectCommand({ Bucket: 'bx-script', Key: 't2/b.jsonl', Body: body }));
+      expect(sut.ETag).to.equal(`"${md5.toString('hex')}"`);
+      const [koa, quick] = seen.slice(-2).map(({ date: _date, ...rest }) => rest);
+      expect(quick).to.deep.equal(koa);
+      const got = await client.send(new GetObjectCommand({ Bucket: 'bx-script', Key: 't2/b.jsonl' }));
+      expect(await got.Body!.transformToString()).to.equal(body);
+    });
+
+    it('leaves an unknown access key id and a skewed clock to s3rver, which refuses them', async () => {
+      const put = (sut: S3Client, extra: Record<string, unknown> = {}) =>
+        sut.send(new PutObjectCommand({ Bucket: 'bx-script', Key: 't3/x.jsonl', Body: 'x', ...extra })).then(
+          () => 'stored',
+          (e: { name?: string }) => e.name,
+        );
+      const unknown = other({ credentials: { accessKeyId: 'NOPE', secretAccessKey: 'NOPE' } });
+      const skewed = other({ systemClockOffset: -3_600_000 });
+      try {
+        expect([await put(unknown), await put(skewed)]).to.deep.equal(['InvalidAccessKeyId', 'RequestTimeTooSkewed']);
+      } finally {
+        unknown.destroy();
+        skewed.destroy();
+      }
+    });
+  });
 });
