@@ -47,6 +47,31 @@ describe('destination registry', () => {
     expect(() => parseInput(destinationSchema, { type: 'FTP', config: {} })).to.throw(ValidationError);
   });
 
+  it('refuses a user name or password inside endpoint_url and access_url, naming the field', () => {
+    const cases = [
+      { type: 'S3', config: { ...s3, endpoint_url: 'https://key:secret@minio.example.com' }, field: 'endpoint_url' },
+      { type: 'S3', config: { ...s3, endpoint_url: 'http://key@minio.example.com:9000' }, field: 'endpoint_url' },
+      { type: 'Snowflake', config: { ...snowflake, access_url: 'https://u:p@acme.example.com' }, field: 'access_url' },
+    ];
+    for (const { type, config, field } of cases) {
+      let sut: unknown;
+      try {
+        parseInput(destinationSchema, { type, config });
+      } catch (err) {
+        sut = err;
+      }
+      expect(sut, `${type} ${field}`).to.be.instanceOf(ValidationError);
+      expect(JSON.stringify((sut as ValidationError).details))
+        .to.include(field)
+        .and.to.include('user name or password');
+    }
+    const plain = parseInput(destinationSchema, {
+      type: 'S3',
+      config: { ...s3, endpoint_url: 'https://minio.example.com:9000' },
+    });
+    expect(plain.config).to.include({ endpoint_url: 'https://minio.example.com:9000' });
+  });
+
   it('knows every secret field, and removes a destination own ones for responses', () => {
     expect(DESTINATION_SECRET_FIELDS).to.have.members([
       'aws_secret_access_key',

@@ -15,6 +15,7 @@ export * from './run-model';
 export * from './schedule-span';
 export * from './stream-drain';
 export * from './process-lifecycle';
+export * from './destination-url';
 export * from './network-policy';
 export * from './secret-box';
 export * from './export-secrets';

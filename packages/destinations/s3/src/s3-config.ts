@@ -1,3 +1,4 @@
+import { destinationUrl } from '@bx/core';
 import { z } from 'zod';
 import { S3_KEY_MAX_BYTES, longestKeyBytes } from './object-key';
 import { prefixTemplateErrors } from './prefix-template';
@@ -24,10 +25,7 @@ export const s3ConfigSchema = z
     /** Key prefix template, e.g. `events/{year}/{month}/{day}`. Default empty. */
     prefix: z.string().max(1024).default(''),
     /** Custom endpoint for S3-compatible stores (MinIO, R2); path-style addressing. */
-    endpoint_url: z
-      .url({ protocol: /^https?$/ })
-      .nullable()
-      .optional(),
+    endpoint_url: destinationUrl().nullable().optional(),
     aws_access_key_id: text(),
     aws_secret_access_key: text(),
     /** `JSONLines` (default) or `Parquet`. */

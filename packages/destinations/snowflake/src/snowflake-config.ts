@@ -1,3 +1,4 @@
+import { destinationUrl } from '@bx/core';
 import { z } from 'zod';
 
 const text = (max = 1024) => z.string().min(1).max(max);
@@ -18,10 +19,7 @@ export const snowflakeConfigSchema = z
     table_name: text(255),
     role: text(255).nullable().optional(),
     /** The SDK's `accessUrl`: a private-link or other custom endpoint. */
-    access_url: z
-      .url({ protocol: /^https?$/ })
-      .nullable()
-      .optional(),
+    access_url: destinationUrl().nullable().optional(),
   })
   .superRefine((config, ctx) => {
     if (!config.password && !config.private_key) {
