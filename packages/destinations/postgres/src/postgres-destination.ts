@@ -1,4 +1,11 @@
-import type { DestinationResult, DestinationWriter, EventBatch, RecordBatch, RunContext } from '@bx/batch';
+import {
+  requireLatestAttempt,
+  type DestinationResult,
+  type DestinationWriter,
+  type EventBatch,
+  type RecordBatch,
+  type RunContext,
+} from '@bx/batch';
 import {
   BatchExportError,
   RetryableError,
@@ -141,13 +148,20 @@ export class PostgresDestination implements DestinationWriter {
 function runHooks(
   ctx: RunContext,
   table: string,
-): { onProgress(records: number): void; checkAborted(): void; receipt?: () => ReceiptRow } {
+): {
+  onProgress(records: number): void;
+  checkAborted(): void;
+  beforeCommit(): Promise<void>;
+  receipt?: () => ReceiptRow;
+} {
   const receipt = ctx.receipt;
   return {
     onProgress: (records) => ctx.onProgress(records),
     checkAborted: () => {
       if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
     },
+    // A later attempt may have loaded the interval meanwhile: this one's rows must not replace its.
+    beforeCommit: () => requireLatestAttempt(ctx.state),
     receipt: receipt && (() => receiptRowOf(ctx, table, receipt.build([]))),
   };
 }
