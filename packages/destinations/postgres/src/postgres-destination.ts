@@ -35,6 +35,12 @@ export interface PostgresDestinationOptions {
   lockMs: number;
   /** Which addresses a run may reach (ALLOWED_PRIVATE_DESTINATIONS), checked when connecting. Default: any. */
   network?: NetworkPolicy;
+  /**
+   * How long a load waits on a silent server before a new session checks it still answers; a
+   * hung server (stopped, frozen) fails the attempt retryably instead of holding it for ever.
+   * Default SERVER_QUIET_MS (60 s).
+   */
+  quietMs?: number;
 }
 
 export const DEFAULT_POSTGRES_OPTIONS: PostgresDestinationOptions = { connectMs: 30_000, lockMs: 60_000 };
@@ -135,8 +141,8 @@ export class PostgresDestination implements DestinationWriter {
   }
 
   private settings(applicationName: string): SessionSettings {
-    const { connectMs, lockMs, network } = this.options;
-    return { connectMs, lockMs, statementMs: 0, applicationName, network };
+    const { connectMs, lockMs, network, quietMs } = this.options;
+    return { connectMs, lockMs, statementMs: 0, applicationName, network, quietMs };
   }
 }
 
