@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { RetryableError } from '@bx/core';
 import { PostgresDestination } from '@bx/destination-postgres';
+import { uniqueName } from '../helpers/env';
 import { asRows, chTime, makeEvent, rowBatches } from '../helpers/events';
 import { TestPostgres } from '../helpers/postgres';
 import { MemoryRunState, runContext } from '../helpers/run-context';
@@ -28,12 +29,14 @@ describe('Postgres destination: an attempt superseded by a later one', function 
     const latest = 3;
     const attempt = (n: number) =>
       Object.assign(new MemoryRunState(), { fresh: false, isLatest: async () => latest === n });
+    // A run id of its own: a take-over ends the sessions named after its run (other suites use r1).
+    const runId = uniqueName('run');
     const sut = new PostgresDestination(pg.config());
-    const done = await sut.write(rowBatches(asRows(events), 100), runContext(span, attempt(3)));
+    const done = await sut.write(rowBatches(asRows(events), 100), { ...runContext(span, attempt(3)), runId });
     expect(done.records).to.equal(events.length);
     // Attempt 2 read the interval before a late part of it arrived: fewer rows.
     const err = await sut
-      .write(rowBatches(asRows(events.slice(0, 50)), 100), runContext(span, attempt(2)))
+      .write(rowBatches(asRows(events.slice(0, 50)), 100), { ...runContext(span, attempt(2)), runId })
       .catch((e: unknown) => e);
     expect(err).to.be.instanceOf(RetryableError);
     expect((err as RetryableError).code).to.equal('Superseded');

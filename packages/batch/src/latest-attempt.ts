@@ -13,6 +13,8 @@ export async function isLatestAttempt(state: RunState): Promise<boolean> {
  */
 export async function requireLatestAttempt(state: RunState): Promise<void> {
   if (!(await isLatestAttempt(state))) {
-    throw new RetryableError('superseded: a later attempt of this run has started', { code: 'Superseded' });
+    throw new RetryableError('superseded: a later attempt of this run has started (or the run is gone)', {
+      code: 'Superseded',
+    });
   }
 }
