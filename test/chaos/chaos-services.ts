@@ -35,6 +35,12 @@ export const chaosServices = {
     }
   },
 
+  /** Sends `signal` to the suite's Redis server: SIGSTOP freezes it (every client's commands hang), SIGCONT resumes it. */
+  signalRedis(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    if (!this.ready) throw new Error('chaos services are not this suite’s own: run npm run test:chaos');
+    process.kill(Number(readFileSync(join(process.env.BX_SERVICES_DIR!, 'redis.pid'), 'utf8')), signal);
+  },
+
   /**
    * Stops the named services (SIGTERM: Redis writes its append-only file, ClickHouse shuts down
    * cleanly; PostgreSQL's fast shutdown ends open sessions with admin_shutdown).

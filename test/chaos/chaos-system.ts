@@ -126,6 +126,25 @@ export class ChaosSystem {
     await worker.stop('SIGKILL');
   }
 
+  /** SIGSTOP: the worker freezes mid-whatever (a paused VM, a long GC pause); its lock runs out, its sockets stay open. */
+  freeze(worker: ServiceProcess): void {
+    process.kill(worker.pid, 'SIGSTOP');
+  }
+
+  /** SIGCONT: a frozen worker carries on from where it was, unaware of the time that passed. */
+  thaw(worker: ServiceProcess): void {
+    process.kill(worker.pid, 'SIGCONT');
+  }
+
+  /** SIGTERM (a deployment, an operator): the worker shuts down; `SHUTDOWN_GRACE_MS` 0 aborts its runs at once. */
+  async terminateWorker(worker: ServiceProcess, before?: () => void): Promise<void> {
+    this.workers.splice(this.workers.indexOf(worker), 1);
+    this.killed.add(worker);
+    const exited = worker.stop('SIGTERM');
+    before?.();
+    await exited;
+  }
+
   /** SIGKILL of a scheduler: mid-tick or mid-backfill-step, its backfill lock stays until it expires. */
   async killScheduler(scheduler: ServiceProcess): Promise<void> {
     this.schedulers.splice(this.schedulers.indexOf(scheduler), 1);

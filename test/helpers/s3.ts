@@ -8,7 +8,19 @@ import {
 } from '@aws-sdk/client-s3';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'zstd-napi';
+import { parseInput } from '@bx/core';
+import { s3ConfigSchema, type S3Config } from '@bx/destination-s3';
 import { S3_CREDENTIALS, testEnv, uniqueName } from './env';
+
+/** An export's S3 config for `bucket` on the test S3 server, as the API would store it. */
+export function s3TestConfig(bucket: string, fields: Partial<S3Config> = {}): S3Config {
+  return parseInput(s3ConfigSchema, {
+    bucket_name: bucket,
+    endpoint_url: testEnv.S3_ENDPOINT_URL,
+    ...S3_CREDENTIALS,
+    ...fields,
+  });
+}
 
 export function testS3Client(): S3Client {
   return new S3Client({

@@ -193,6 +193,41 @@ describe('Postgres destination: errors, check() and TLS on the real PostgreSQL s
       }
     });
 
+    it('a server that stops answering mid-load (hung, frozen) fails the attempt instead of holding it', async () => {
+      await write();
+      const proxy = await new TcpFaultProxy(pg.config().port).start();
+      try {
+        const { batches, release } = stalled();
+        const run = failure(
+          sut({ port: proxy.port }, { quietMs: 500, connectMs: 1000 }).write(batches, runContext(span)),
+        );
+        await waitFor(sessionIs(`query LIKE 'COPY%'`));
+        // From now on the server's answers are lost, new sessions' logins included: a hung server.
+        proxy.fault = 'stall-responses';
+        release();
+        const hung = new Promise((resolve) => setTimeout(() => resolve('still waiting after 15 s'), 15_000));
+        const err = await Promise.race([run, hung]);
+        expect(err).to.be.instanceOf(RetryableError).with.property('code', 'ServerHung');
+        expect((err as Error).message).to.match(/PostgreSQL stopped answering/);
+        expect(await count()).to.equal(rows.length);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it('a server that is only busy (silent through a long statement) is waited for', async () => {
+      await write();
+      const other = await pg.session();
+      await other.query('BEGIN');
+      await other.query(`LOCK TABLE "${pg.schema}"."events" IN ACCESS EXCLUSIVE MODE`);
+      // The load waits in silence on the lock for 2 s, four times its quiet period: probes find the server alive.
+      const run = sut({}, { quietMs: 500, connectMs: 1000 }).write(rowBatches(rows, 50), runContext(span));
+      await waitFor(sessionIs(`wait_event_type = 'Lock'`));
+      await new Promise((r) => setTimeout(r, 2000));
+      await other.query('ROLLBACK');
+      expect((await run).records).to.equal(rows.length);
+    });
+
     it('admin_shutdown (57P01): the session ended by the server mid-COPY', async () => {
       await write();
       const { batches, release } = stalled();

@@ -64,6 +64,19 @@ describe('run records: attempts of one run', () => {
     expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Completed', records_completed: 7, attempts: 2 });
   });
 
+  it('an attempt that reports back after the later one completed the run is told it was superseded', async () => {
+    const stale = (await sut.runs.start(run.id)) as { attempt: number };
+    const current = (await sut.runs.start(run.id)) as { attempt: number };
+    const done = { records: 7, bytes: 2, files: ['k'] };
+    expect(await sut.runs.complete(run.id, done, Date.now(), current.attempt)).to.equal('ok');
+    // Its worker was frozen (SIGSTOP) past its lock, woke, and failed for good (or on its last try).
+    expect(await sut.runs.fail(run.id, 'Failed', 'NoSuchUpload', Date.now(), stale.attempt)).to.equal('Superseded');
+    expect(await sut.runs.complete(run.id, { ...done, records: 5 }, Date.now(), stale.attempt)).to.equal('Superseded');
+    expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Completed', records_completed: 7, attempts: 2 });
+    // Without an attempt (a crashed run failed by its next start) the status still decides.
+    expect(await sut.runs.fail(run.id, 'Failed', 'x', Date.now())).to.equal('Completed');
+  });
+
   it("keeps the attempt's log lines with the outcome it records, and only then", async () => {
     const line = (message: string) => ({ timestamp: '2024-01-01T00:00:00.000Z', level: 'info', message });
     const stale = await sut.runs.start(run.id);

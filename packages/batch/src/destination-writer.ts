@@ -53,6 +53,14 @@ export interface RunState {
   readonly priorUnknown?: boolean;
   get<T>(): Promise<T | null>;
   set(value: unknown): Promise<void>;
+  /**
+   * Whether this attempt is still the run's latest: false once a later one
+   * has started (this one's worker lost its lock: frozen, or cut off from
+   * Redis, and another took the run over). The objects an attempt writes are
+   * the interval's, so the later attempt's too: a superseded attempt must not
+   * delete them. Absent: assumed latest. Costs a Redis read: for rare paths.
+   */
+  isLatest?(): Promise<boolean>;
 }
 
 /** The outcome of a run that wrote its rows. */

@@ -7,3 +7,4 @@ export * from './receipt-tally';
 export * from './field-batch';
 export * from './timestamp-micros';
 export { grown } from './record-lines';
+export * from './latest-attempt';

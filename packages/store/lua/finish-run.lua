@@ -19,15 +19,19 @@
 local BOUNDS = { 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400 }
 local run = readRun('attempts', 'export_id', 'started_ms')
 local status = run.status
-if status ~= 'Running' then return status or 'missing' end
+if not status then return 'missing' end
 if ARGV[5] ~= '' and run.attempts ~= ARGV[5] then
   -- An earlier attempt reporting back: its worker lost the lock (Redis away or
-  -- slow, an event loop held up) but was not killed. The start of the attempt
-  -- that took over counted it as one that never finished: not a crash after all.
+  -- slow, an event loop held up, the process frozen) but was not killed. Told
+  -- so whatever the run's status now (the later attempt may have completed it):
+  -- its outcome is not the run's, and its failure counts for nothing. The start
+  -- of the attempt that took over counted it as one that never finished: not a
+  -- crash after all.
   local crashes = tonumber(redis.call('HGET', KEYS[1], 'crashes'))
   if crashes and crashes > 0 then redis.call('HINCRBY', KEYS[1], 'crashes', -1) end
   return 'Superseded'
 end
+if status ~= 'Running' then return status end
 if backfillMismatch(ARGV[6], run) then return 'stale' end
 local lines = tonumber(ARGV[8])
 redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 9 + lines))

@@ -211,6 +211,11 @@ export abstract class RunReads {
     return text ? (JSON.parse(text) as T) : null;
   }
 
+  /** Whether `attempt` is the run's latest attempt (none started after it); false when the run is gone. */
+  async isLatestAttempt(id: string, attempt: number): Promise<boolean> {
+    return (await this.redis.hget(this.keys.run(id), 'attempts')) === String(attempt);
+  }
+
   /** Ids of runs that finished before `before` (epoch ms), oldest first. */
   async finishedBefore(before: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.finishedRuns, '-inf', `(${before}`, 'LIMIT', 0, limit);

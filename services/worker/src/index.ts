@@ -1,2 +1,3 @@
 export * from './main';
 export * from './run-export';
+export * from './attempt-fence';

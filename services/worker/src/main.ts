@@ -40,6 +40,7 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     },
     config,
     logger,
+    lockMs: config.WORKER_LOCK_DURATION_MS,
   });
 
   const worker = queue.startWorker(processor, {

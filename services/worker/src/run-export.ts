@@ -16,12 +16,16 @@ import { modelPlugin } from '@bx/models';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJob, RunOutcome } from '@bx/queue';
 import type { RunLogRepository, RunRepository } from '@bx/store';
+import { AttemptFence } from './attempt-fence';
 import { RunLog } from './run-log';
 
 export interface RunExportDeps {
   /** What the processor reads and writes of the store (fast tests pass fakes of these). */
   store: {
-    runs: Pick<RunRepository, 'startWithExport' | 'complete' | 'fail' | 'cancel' | 'state' | 'setState'>;
+    runs: Pick<
+      RunRepository,
+      'startWithExport' | 'complete' | 'fail' | 'cancel' | 'state' | 'setState' | 'isLatestAttempt'
+    >;
     runLogs: Pick<RunLogRepository, 'append'>;
   };
   source: Pick<ClickHouseSource, 'modelBatches'>;
@@ -30,6 +34,8 @@ export interface RunExportDeps {
   /** Where the models' source tables are. */
   config: ModelSourceConfig;
   logger: Logger;
+  /** How long a job's lock lasts (WORKER_LOCK_DURATION_MS): bounds how long an attempt trusts it is the latest. */
+  lockMs?: number;
   /** Auto-pause after consecutive failures; absent in tests that do not need it. */
   failures?: Pick<FailurePolicy, 'failed'>;
 }
@@ -92,6 +98,7 @@ async function exportInterval(
   }
   const { attempt, backfillId, receiptVersion, priorUnknown = false, export: exp } = started;
   const began = Date.now();
+  const fence = new AttemptFence(deps.lockMs ?? 30_000, () => deps.store.runs.isLatestAttempt(payload.run_id, attempt));
   log.info('run started', {
     data_interval_start: iso(payload.data_interval_start),
     data_interval_end: iso(payload.data_interval_end),
@@ -128,6 +135,7 @@ async function exportInterval(
         priorUnknown,
         get: <T>() => deps.store.runs.state<T>(payload.run_id),
         set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
+        isLatest: () => fence.isLatest(),
       },
       onProgress: (records) => {
         const now = Date.now();

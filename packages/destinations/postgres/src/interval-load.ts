@@ -22,6 +22,8 @@ export interface IntervalLoad {
   onProgress(records: number): void;
   /** Throws when the run must stop (cancelled, shutting down). */
   checkAborted(): void;
+  /** Throws when the load must not commit (a later attempt of the run has started). */
+  beforeCommit?(): Promise<void>;
   /**
    * The interval's receipt row, asked for once every row is in; written to
    * batch_export_receipts in the same transaction (contract: Receipts).
@@ -87,6 +89,7 @@ export async function replaceIntervalRows(
   );
   Object.assign(result, copied);
   if (load.receipt) result.receipt = await writeReceipt(conn, load.schema, load.receipt(), Date.now());
+  await load.beforeCommit?.();
   await conn.query('COMMIT', 'COMMIT');
   return result;
 }

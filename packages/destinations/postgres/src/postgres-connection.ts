@@ -7,6 +7,7 @@ import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import type { PostgresConfig } from './postgres-config';
 import { MAX_ANSWER_BYTES, guardMessageSizes } from './message-size-guard';
 import { classifyPostgresError } from './postgres-errors';
+import { ServerWatch } from './server-watch';
 
 export interface SessionSettings {
   /** Longest wait for the host's lookup, the TCP connection, TLS and login together, in ms. */
@@ -21,7 +22,15 @@ export interface SessionSettings {
   network?: NetworkPolicy;
   /** Most bytes of answers other than notices the server may send over the session (default MAX_ANSWER_BYTES; Infinity: no cap). */
   maxAnswerBytes?: number;
+  /**
+   * After this long without a byte from the server, a new session checks it still answers
+   * (ServerWatch); a hung one ends this session. Default SERVER_QUIET_MS; 0: never checked.
+   */
+  quietMs?: number;
 }
+
+/** How long a session waits on a silent server before checking that it still answers, in ms. */
+export const SERVER_QUIET_MS = 60_000;
 
 /**
  * Login failures of an address that was not reached (refused, reset, silent
@@ -97,11 +106,12 @@ interface DriverConnection {
  * and of its answers other than notices together (`maxTotal`), before login
  * as after: the guard goes on every stream the driver parses.
  */
-function guardMessages(client: Client, maxTotal: number): void {
+function guardMessages(client: Client, maxTotal: number, onData: () => void): void {
   const connection = (client as unknown as { connection: DriverConnection }).connection;
   const attach = connection.attachListeners.bind(connection);
   connection.attachListeners = (stream) => {
     guardMessageSizes(stream, undefined, maxTotal);
+    stream.on('data', onData);
     attach(stream);
   };
 }
@@ -115,6 +125,7 @@ function guardMessages(client: Client, maxTotal: number): void {
 export class PostgresConnection {
   private failure: unknown = null;
   private closed = false;
+  private watch: ServerWatch | null = null;
 
   private constructor(
     private readonly client: Client,
@@ -189,9 +200,9 @@ export class PostgresConnection {
       statement_timeout: settings.statementMs || undefined,
       application_name: settings.applicationName,
     });
-    // Each message at most 1 MiB, and the session's answers other than notices at most 64 MiB.
-    guardMessages(client, settings.maxAnswerBytes ?? MAX_ANSWER_BYTES);
     const conn = new PostgresConnection(client, signal);
+    // Each message at most 1 MiB, and the session's answers other than notices at most 64 MiB.
+    guardMessages(client, settings.maxAnswerBytes ?? MAX_ANSWER_BYTES, () => conn.watch?.heard());
     // A connection lost between statements: recorded, and the next call fails with it.
     client.on('error', (err) => (conn.failure ??= err));
     signal?.addEventListener('abort', conn.onAbort, { once: true });
@@ -201,6 +212,15 @@ export class PostgresConnection {
     } catch (err) {
       await conn.close();
       return classifyPostgresError(err, 'login');
+    }
+    const quietMs = settings.quietMs ?? SERVER_QUIET_MS;
+    if (quietMs > 0) {
+      conn.watch = new ServerWatch(
+        quietMs,
+        () => answersSelectOne(config, { ...settings, applicationName: 'bx probe', quietMs: 0 }),
+        (hung) => conn.end(hung),
+        UNREACHED,
+      );
     }
     return conn;
   }
@@ -235,6 +255,7 @@ export class PostgresConnection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.watch?.stop();
     this.signal?.removeEventListener('abort', this.onAbort);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
@@ -250,8 +271,35 @@ export class PostgresConnection {
     }
   }
 
-  private readonly onAbort = () => {
-    this.failure ??= new RetryableError('run aborted', { code: 'Aborted' });
+  private readonly onAbort = () => this.end(new RetryableError('run aborted', { code: 'Aborted' }));
+
+  /** Drops the connection: what waits on it fails with `why` (the server rolls back). */
+  private end(why: RetryableError): void {
+    this.failure ??= why;
     (this.client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-  };
+  }
+}
+
+/** Logs in once more and runs `SELECT 1`, all within `connectMs`: the server still answers. */
+async function answersSelectOne(config: PostgresConfig, settings: SessionSettings): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RetryableError(`no answer to SELECT 1 within ${settings.connectMs} ms`, { code: 'Timeout' })),
+      settings.connectMs,
+    );
+  });
+  const probe = PostgresConnection.open(config, settings);
+  try {
+    const conn = await Promise.race([probe, deadline]);
+    try {
+      await Promise.race([conn.query('SELECT 1', 'probe'), deadline]);
+    } finally {
+      void conn.close();
+    }
+  } finally {
+    clearTimeout(timer);
+    // A login that finishes after the deadline is closed too.
+    void probe.then((conn) => conn.close()).catch(() => undefined);
+  }
 }

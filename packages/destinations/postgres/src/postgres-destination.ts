@@ -1,4 +1,11 @@
-import type { DestinationResult, DestinationWriter, EventBatch, RecordBatch, RunContext } from '@bx/batch';
+import {
+  requireLatestAttempt,
+  type DestinationResult,
+  type DestinationWriter,
+  type EventBatch,
+  type RecordBatch,
+  type RunContext,
+} from '@bx/batch';
 import {
   BatchExportError,
   RetryableError,
@@ -28,6 +35,12 @@ export interface PostgresDestinationOptions {
   lockMs: number;
   /** Which addresses a run may reach (ALLOWED_PRIVATE_DESTINATIONS), checked when connecting. Default: any. */
   network?: NetworkPolicy;
+  /**
+   * How long a load waits on a silent server before a new session checks it still answers; a
+   * hung server (stopped, frozen) fails the attempt retryably instead of holding it for ever.
+   * Default SERVER_QUIET_MS (60 s).
+   */
+  quietMs?: number;
 }
 
 export const DEFAULT_POSTGRES_OPTIONS: PostgresDestinationOptions = { connectMs: 30_000, lockMs: 60_000 };
@@ -128,8 +141,8 @@ export class PostgresDestination implements DestinationWriter {
   }
 
   private settings(applicationName: string): SessionSettings {
-    const { connectMs, lockMs, network } = this.options;
-    return { connectMs, lockMs, statementMs: 0, applicationName, network };
+    const { connectMs, lockMs, network, quietMs } = this.options;
+    return { connectMs, lockMs, statementMs: 0, applicationName, network, quietMs };
   }
 }
 
@@ -141,13 +154,20 @@ export class PostgresDestination implements DestinationWriter {
 function runHooks(
   ctx: RunContext,
   table: string,
-): { onProgress(records: number): void; checkAborted(): void; receipt?: () => ReceiptRow } {
+): {
+  onProgress(records: number): void;
+  checkAborted(): void;
+  beforeCommit(): Promise<void>;
+  receipt?: () => ReceiptRow;
+} {
   const receipt = ctx.receipt;
   return {
     onProgress: (records) => ctx.onProgress(records),
     checkAborted: () => {
       if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
     },
+    // A later attempt may have loaded the interval meanwhile: this one's rows must not replace its.
+    beforeCommit: () => requireLatestAttempt(ctx.state),
     receipt: receipt && (() => receiptRowOf(ctx, table, receipt.build([]))),
   };
 }

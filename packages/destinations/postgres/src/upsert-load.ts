@@ -15,6 +15,8 @@ export interface UpsertLoad {
   onProgress(records: number): void;
   /** Throws when the run must stop (cancelled, shutting down). */
   checkAborted(): void;
+  /** Throws when the load must not commit (a later attempt of the run has started: its receipt stays). */
+  beforeCommit?(): Promise<void>;
   /** The interval's receipt row, asked for once every row is in; written in the same transaction. */
   receipt?: () => ReceiptRow;
 }
@@ -51,6 +53,7 @@ export async function upsertRows(
   );
   const upsert = await conn.query(upsertSql(load.schema, load.table, STAGING_TABLE, load.model), 'INSERT ON CONFLICT');
   const receipt = load.receipt && (await writeReceipt(conn, load.schema, load.receipt(), Date.now()));
+  await load.beforeCommit?.();
   await conn.query('COMMIT', 'COMMIT');
   return { ...copied, merged: upsert.rowCount, receipt };
 }

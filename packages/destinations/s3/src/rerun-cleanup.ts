@@ -7,7 +7,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { RetryableError, type BatchExportError, type Logger } from '@bx/core';
-import type { RunState } from '@bx/batch';
+import { isLatestAttempt, requireLatestAttempt, type RunState } from '@bx/batch';
 import { classifyS3Error } from './s3-errors';
 
 /** What an attempt records so that the next one can clean up after a crash. */
@@ -68,6 +68,8 @@ export class RerunCleanup {
    */
   async abortStaleUploads(): Promise<number> {
     if (this.state.fresh) return 0;
+    // The uploads listed under the stem are those of a later attempt if one started meanwhile.
+    await this.requireLatest();
     const recorded = (await this.state.get<S3RunState>())?.uploads ?? [];
     const open = [...recorded];
     try {
@@ -119,6 +121,8 @@ export class RerunCleanup {
   async deleteStale(keep: readonly string[]): Promise<string[]> {
     // The first attempt of a run: every object of the run is one it wrote.
     if (this.state.fresh) return [];
+    // A later attempt's objects are the interval's: an attempt it superseded deletes none of them.
+    await this.requireLatest();
     const stale: string[] = [];
     let token: string | undefined;
     do {
@@ -140,9 +144,18 @@ export class RerunCleanup {
     return stale;
   }
 
-  /** Best-effort delete of objects this attempt wrote. */
+  /**
+   * Best-effort delete of objects this attempt wrote (a cancelled or shut-down attempt), unless a
+   * later attempt has started: the keys are the interval's, so they may hold that attempt's
+   * objects now. When that cannot be told (Redis away), nothing is deleted: an object left of a
+   * cancelled attempt is the lesser harm.
+   */
   async deleteQuietly(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
+    if (!(await isLatestAttempt(this.state).catch(() => false))) {
+      this.logger.warn('objects of an aborted attempt left: a later attempt may have written them', { keys });
+      return;
+    }
     await this.client
       .send(
         new DeleteObjectsCommand({
@@ -151,6 +164,15 @@ export class RerunCleanup {
         }),
       )
       .catch((err: unknown) => this.logger.warn('could not delete objects of an aborted attempt', { keys, err }));
+  }
+
+  /**
+   * Throws (retryable, code `Superseded`) once a later attempt of the run has started: called
+   * before each object is completed and before each delete, so that an attempt that lost its lock
+   * does not replace or remove what the later one wrote.
+   */
+  requireLatest(): Promise<void> {
+    return requireLatestAttempt(this.state);
   }
 
   /** The attempt finished: nothing is left open. */

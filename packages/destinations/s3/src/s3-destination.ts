@@ -140,6 +140,7 @@ export class S3Destination implements DestinationWriter {
           result.records += piece.count;
           ctx.onProgress(result.records);
           if (splitBytes !== null && (await full(current, splitBytes))) {
+            await cleanup.requireLatest();
             result.bytes += await current.finish();
             result.files.push(current.key);
             current = null;
@@ -147,11 +148,14 @@ export class S3Destination implements DestinationWriter {
         }
       }
       if (current) {
+        await cleanup.requireLatest();
         result.bytes += await current.finish();
         result.files.push(current.key);
         current = null;
       }
       await cleanup.deleteStale(result.files);
+      // Nothing of a later attempt is replaced: every object, the manifest and receipt included.
+      await cleanup.requireLatest();
       if (splitBytes !== null && result.files.length > 0) {
         await this.putJson(put, manifestKey(this.config, span), { files: result.files });
       }

@@ -18,6 +18,8 @@ export interface IntervalLoad {
   records: number;
   /** The interval's receipt, written in the same transaction (absent: no receipt kept). */
   receipt?: ReceiptRow;
+  /** Throws when the load must not commit (a later attempt of the run has started). */
+  beforeCommit?(): Promise<void>;
 }
 
 interface CopyResult {
@@ -54,6 +56,7 @@ export async function replaceIntervalRows(session: SnowflakeSession, load: Inter
       verifyCopy(results, load);
     }
     if (load.receipt) await writeReceipt(session, load.receipt, Date.now());
+    await load.beforeCommit?.();
     await session.query('COMMIT', 'COMMIT');
     return { deleted: Number(deletion?.['number of rows deleted'] ?? 0) };
   } catch (err) {

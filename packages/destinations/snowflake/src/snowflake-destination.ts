@@ -11,7 +11,13 @@ import {
   type NetworkPolicy,
   receiptRowOf,
 } from '@bx/core';
-import type { DestinationResult, DestinationWriter, RecordBatch, RunContext } from '@bx/batch';
+import {
+  requireLatestAttempt,
+  type DestinationResult,
+  type DestinationWriter,
+  type RecordBatch,
+  type RunContext,
+} from '@bx/batch';
 import type { SnowflakeConfig } from './snowflake-config';
 import { createTableSql, incompatibleColumns } from './record-table';
 import { replaceIntervalRows } from './interval-load';
@@ -143,6 +149,7 @@ export class SnowflakeDestination implements DestinationWriter {
           records: result.records,
           nonce,
           receipt: result.receipt && receiptRowOf(ctx, table, result.receipt),
+          beforeCommit: () => requireLatestAttempt(ctx.state),
         });
         result.files = files;
         ctx.logger.info('snowflake records merged', { records: result.records, files: staged.length, merged });
@@ -166,6 +173,8 @@ export class SnowflakeDestination implements DestinationWriter {
         files: staged,
         records: result.records,
         receipt: result.receipt && receiptRowOf(ctx, table, result.receipt),
+        // A later attempt may have loaded the interval meanwhile: this one's rows must not replace its.
+        beforeCommit: () => requireLatestAttempt(ctx.state),
       });
       result.files = files;
       ctx.logger.info('snowflake interval loaded', {

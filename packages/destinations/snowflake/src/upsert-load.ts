@@ -18,6 +18,8 @@ export interface UpsertLoad {
   nonce: string;
   /** The interval's receipt, written in the MERGE's transaction (absent: no receipt kept). */
   receipt?: ReceiptRow;
+  /** Throws when the load must not commit (a later attempt of the run has started: its receipt stays). */
+  beforeCommit?(): Promise<void>;
 }
 
 /**
@@ -89,6 +91,7 @@ export async function upsertRows(session: SnowflakeSession, load: UpsertLoad): P
     try {
       const [merged] = await session.query<Record<string, number>>(mergeSql(load.table, staging, load.model), 'MERGE');
       if (load.receipt) await writeReceipt(session, load.receipt, Date.now());
+      await load.beforeCommit?.();
       await session.query('COMMIT', 'COMMIT');
       const count = (name: string) => Number(merged?.[name] ?? 0);
       return { merged: count('number of rows inserted') + count('number of rows updated') };
