@@ -20,4 +20,6 @@ fi
 echo "[demo] building"
 npm run build
 bash scripts/local-services.sh start
+# Services on ports of your own (REDIS_PORT, CLICKHOUSE_HTTP_PORT, S3_PORT, ...): use those.
+eval "$(bash scripts/local-services.sh urls)"
 npx tsx scripts/demo.ts
