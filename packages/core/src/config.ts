@@ -161,6 +161,9 @@ const schema = z.object({
     .default('info'),
 });
 
+/** Every environment variable the configuration reads (the README's configuration table lists each). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export type Config = Readonly<Omit<z.infer<typeof schema>, 'QUEUE_PREFIX'> & { QUEUE_PREFIX: string }>;
 
 /** A zod transform from a parser that throws, its message becoming the issue. */
