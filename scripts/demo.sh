@@ -11,6 +11,8 @@
 # them). Services are left running (`bash scripts/local-services.sh stop`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# local-services.sh's default folder, said here: the demo keeps its secrets key there.
+export BX_SERVICES_DIR=${BX_SERVICES_DIR:-$PWD/.local/services}
 
 bash scripts/local-services.sh install
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
