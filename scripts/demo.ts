@@ -12,6 +12,7 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import {
@@ -161,6 +162,13 @@ async function checkPortFree(port: number): Promise<void> {
   });
 }
 
+/** Where the local S3 server (scripts/s3-server.js, s3rver) keeps an object's bytes, when it is the one in BX_SERVICES_DIR. */
+function s3File(key: string): string | null {
+  const dir = process.env.BX_SERVICES_DIR;
+  const file = dir && join(dir, 's3', BUCKET, `${key}._S3rver_object`);
+  return file && existsSync(file) ? file : null;
+}
+
 /** Lines to paste into the shell: the product on the demo's data, and an export of it to the local S3 server. */
 function nextSteps(base: number): string {
   const host = `localhost:${PORT}`;
@@ -286,6 +294,8 @@ async function main(): Promise<void> {
       console.log(`  ${obj.Key}  ${obj.Size} bytes, ${lines.length} records`);
       if (obj === objects[0]) console.log(`    first record: ${lines[0]}`);
     }
+    const onDisk = objects[0] && s3File(objects[0].Key!);
+    if (onDisk) console.log(`  the S3 server keeps each as a file; to read one: zcat '${onDisk}' | head -3`);
     console.log('\nRun records of the S3 export (GET /api/exports/:id/runs)');
     console.table(
       runs.map((r) => ({
