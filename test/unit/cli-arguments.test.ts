@@ -6,12 +6,12 @@ import { optionMessage } from '../../services/cli/src/cli-range';
 /** Nothing listens there: a command that tried to connect would exit 1 or 3 saying Redis is not reachable. */
 const ENV = { REDIS_URL: 'redis://127.0.0.1:1', CLICKHOUSE_URL: 'http://127.0.0.1:1' };
 
-async function run(command: typeof enqueueBackfill, argv: string[]) {
+async function run(command: typeof enqueueBackfill, argv: string[], env: Record<string, string> = ENV) {
   let stdout = '';
   let stderr = '';
   const code = await command(
     argv,
-    ENV,
+    env,
     { write: (s: string) => ((stdout += s), true) } as never,
     { write: (s: string) => ((stderr += s), true) } as never,
   );
@@ -71,5 +71,21 @@ describe('the commands refuse bad arguments by their option names, before connec
         ),
       ),
     ).to.equal('--confirm: the range holds 2000 intervals; more than 1000 need --confirm (try --dry-run first)');
+  });
+
+  it('npm run without --: says that npm kept the options, and how to pass them', async () => {
+    // `npm run verify --export-id x --start A --end B`: npm sets npm_config_* to 'true' and passes x, A, B.
+    const npmEnv = { ...ENV, npm_config_export_id: 'true', npm_config_start: 'true', npm_config_end: 'true' };
+    for (const [sut, name] of [
+      [enqueueBackfill, 'enqueue-backfill'],
+      [verifyMain, 'verify'],
+    ] as const) {
+      const result = await run(sut, ['x', '2024-05-01T00:00:00Z', '2024-05-02T00:00:00Z'], npmEnv);
+      expect(result.code).to.equal(2);
+      expect(result.stderr.split('\n').slice(0, 2)).to.deep.equal([
+        `${name}: Unexpected argument 'x'. This command does not take positional arguments`,
+        `npm kept --export-id, --start, --end for itself: put -- between the script and its options (npm run ${name} -- --export-id ...)`,
+      ]);
+    }
   });
 });

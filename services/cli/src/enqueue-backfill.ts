@@ -11,7 +11,7 @@ import { BackfillService, type Backfill } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { progressLine, summaryTable } from './progress';
-import { parseOptions } from './parse-options';
+import { npmTookOptions, parseOptions } from './parse-options';
 import { intOption, optionMessage, parseRange } from './cli-range';
 
 const USAGE = `usage: npm run enqueue-backfill -- --export-id <id> --start <ISO 8601> --end <ISO 8601> [--dry-run] [--confirm] [--force] [--wait]
@@ -28,6 +28,9 @@ Exit codes: 0 created (with --wait: every run finished, none failed), 1 the
 backfill could not be created (export unknown, Redis unreachable) or runs
 failed, 2 bad arguments, 130 Ctrl-C while following.
 Environment: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX (as the services).`;
+
+/** The options npm would keep for itself without `--`. */
+const OPTION_NAMES = ['export-id', 'start', 'end', 'force', 'dry-run', 'confirm', 'wait', 'poll-ms'] as const;
 
 /** Exit codes: 0 done, 1 runs failed or the backfill could not be created, 2 bad arguments, 130 Ctrl-C while following. */
 export async function main(
@@ -50,7 +53,9 @@ export async function main(
       help: { type: 'boolean', short: 'h', default: false },
     });
   } catch (e) {
-    err.write(`enqueue-backfill: ${errorMessage(e)}\n${USAGE}\n`);
+    err.write(
+      `enqueue-backfill: ${errorMessage(e)}${npmTookOptions(env, 'enqueue-backfill', OPTION_NAMES)}\n${USAGE}\n`,
+    );
     return 2;
   }
   if (args.help) {
@@ -59,7 +64,8 @@ export async function main(
   }
   const missing = (['export-id', 'start', 'end'] as const).filter((name) => !args[name]);
   if (missing.length) {
-    err.write(`enqueue-backfill: missing ${missing.map((m) => `--${m}`).join(', ')}\n${USAGE}\n`);
+    const hint = npmTookOptions(env, 'enqueue-backfill', OPTION_NAMES);
+    err.write(`enqueue-backfill: missing ${missing.map((m) => `--${m}`).join(', ')}${hint}\n${USAGE}\n`);
     return 2;
   }
   // Bad dates are exit 2 before anything connects (a Redis away would make them exit 1).

@@ -15,7 +15,7 @@ import { readBackDestination, readBackRefusal, secretFieldsOf } from '@bx/destin
 import { modelPlugin } from '@bx/models';
 import { Store } from '@bx/store';
 import { compareIntervals, reportLines, summarize } from './verify-report';
-import { parseOptions } from './parse-options';
+import { npmTookOptions, parseOptions } from './parse-options';
 import { parseRange } from './cli-range';
 
 const USAGE = `usage: npm run verify -- --export-id <id> --start <ISO 8601> --end <ISO 8601> [--json]
@@ -37,6 +37,9 @@ persons export to a table, 3 could not verify (export unknown, Redis,
 ClickHouse or the destination unreachable).
 Environment: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX, CLICKHOUSE_*,
 EVENTS_* and SECRETS_ENCRYPTION_KEYS (as the services).`;
+
+/** The options npm would keep for itself without `--`. */
+const OPTION_NAMES = ['export-id', 'start', 'end', 'json'] as const;
 
 /** Intervals one call verifies at most. */
 const MAX_INTERVALS = 50_000;
@@ -64,14 +67,17 @@ export async function main(
       help: { type: 'boolean', short: 'h', default: false },
     });
   } catch (e) {
-    return fail(2, `${errorMessage(e)}\n${USAGE}`);
+    return fail(2, `${errorMessage(e)}${npmTookOptions(env, 'verify', OPTION_NAMES)}\n${USAGE}`);
   }
   if (args.help) {
     out.write(USAGE + '\n');
     return 0;
   }
   const missing = (['export-id', 'start', 'end'] as const).filter((name) => !args[name]);
-  if (missing.length) return fail(2, `missing ${missing.map((m) => `--${m}`).join(', ')}\n${USAGE}`);
+  if (missing.length) {
+    const hint = npmTookOptions(env, 'verify', OPTION_NAMES);
+    return fail(2, `missing ${missing.map((m) => `--${m}`).join(', ')}${hint}\n${USAGE}`);
+  }
   const range = parseRange(args.start!, args.end!);
   if ('error' in range) return fail(2, range.error);
   const { start, end } = range;
