@@ -11,6 +11,8 @@
 # them). Services are left running (`bash scripts/local-services.sh stop`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# local-services.sh's default folder, said here: the demo keeps its secrets key there.
+export BX_SERVICES_DIR=${BX_SERVICES_DIR:-$PWD/.local/services}
 
 bash scripts/local-services.sh install
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -20,4 +22,6 @@ fi
 echo "[demo] building"
 npm run build
 bash scripts/local-services.sh start
+# Services on ports of your own (REDIS_PORT, CLICKHOUSE_HTTP_PORT, S3_PORT, ...): use those.
+eval "$(bash scripts/local-services.sh urls)"
 npx tsx scripts/demo.ts

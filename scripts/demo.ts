@@ -12,6 +12,7 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import {
@@ -21,6 +22,7 @@ import {
   resetDemoTable,
   rowsPerInterval,
 } from './demo-postgres';
+import { demoSecretsKey } from './demo-secrets';
 
 const HOUR = 3_600_000;
 // BX_DEMO_DATABASE and BX_DEMO_BUCKET let tests run the demo beside a user's.
@@ -31,7 +33,7 @@ const TOKEN = process.env.ADMIN_API_TOKEN || randomBytes(24).toString('hex');
 const S3_ENDPOINT = process.env.S3_ENDPOINT_URL ?? 'http://127.0.0.1:4568';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 /** Destination secrets are encrypted in Redis with this key (yours if you set one). */
-const SECRETS_KEY = process.env.SECRETS_ENCRYPTION_KEYS ?? randomBytes(32).toString('base64');
+const SECRETS_KEY = demoSecretsKey(process.env, process.env.BX_SERVICES_DIR);
 /** The local S3 server and PostgreSQL listen on loopback, which destinations may not reach by default. */
 const ALLOWED_PRIVATE =
   process.env.ALLOWED_PRIVATE_DESTINATIONS ?? [...new Set([new URL(S3_ENDPOINT).hostname, '127.0.0.1'])].join(',');
@@ -160,6 +162,13 @@ async function checkPortFree(port: number): Promise<void> {
   });
 }
 
+/** Where the local S3 server (scripts/s3-server.js, s3rver) keeps an object's bytes, when it is the one in BX_SERVICES_DIR. */
+function s3File(key: string): string | null {
+  const dir = process.env.BX_SERVICES_DIR;
+  const file = dir && join(dir, 's3', BUCKET, `${key}._S3rver_object`);
+  return file && existsSync(file) ? file : null;
+}
+
 /** Lines to paste into the shell: the product on the demo's data, and an export of it to the local S3 server. */
 function nextSteps(base: number): string {
   const host = `localhost:${PORT}`;
@@ -240,6 +249,12 @@ async function main(): Promise<void> {
       if (product.exitCode !== null) throw new DemoFailure(`the product exited (${product.exitCode}); see above`);
       return api<unknown>('GET', '/api/exports').then(() => true);
     });
+    // An earlier demo's exports would run again beside these (the reconciler re-exports their reseeded hours).
+    const earlier = (await api<{ results: BatchExport[] }>('GET', '/api/exports?limit=1000')).results.filter((e) =>
+      e.name.startsWith('Demo: '),
+    );
+    for (const e of earlier) await api('DELETE', `/api/exports/${e.id}`);
+    if (earlier.length > 0) say(`removed the ${earlier.length} exports of an earlier demo`);
     const prefix = `demo-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '')}/{year}/{month}/{day}`;
     const hourly = { team_id: 1, interval: 'hour', start_at: new Date(base).toISOString() };
     const exp = await api<BatchExport>('POST', '/api/exports', {
@@ -279,6 +294,8 @@ async function main(): Promise<void> {
       console.log(`  ${obj.Key}  ${obj.Size} bytes, ${lines.length} records`);
       if (obj === objects[0]) console.log(`    first record: ${lines[0]}`);
     }
+    const onDisk = objects[0] && s3File(objects[0].Key!);
+    if (onDisk) console.log(`  the S3 server keeps each as a file; to read one: zcat '${onDisk}' | head -3`);
     console.log('\nRun records of the S3 export (GET /api/exports/:id/runs)');
     console.table(
       runs.map((r) => ({

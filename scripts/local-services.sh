@@ -4,7 +4,7 @@
 # S3-compatible server (s3rver) and PostgreSQL 15. Reuses a service that
 # already answers.
 #
-#   scripts/local-services.sh install|start|stop|status|env
+#   scripts/local-services.sh install|start|stop|status|env|urls
 #   scripts/local-services.sh start|stop|kill redis|clickhouse|s3|postgres|redis-cluster ...
 #
 # `start` and `stop` act on the named services only (default: all four), so a
@@ -84,9 +84,20 @@ no_main_cluster() {
   fi
 }
 
-redis_up() { redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
-ch_up() { curl -sf "http://127.0.0.1:$ch_http/ping" >/dev/null 2>&1; }
-s3_up() { curl -s -o /dev/null "http://127.0.0.1:$s3_port/" 2>/dev/null; }
+# Each check gives up after 2 s: something else on the port that never answers must not hang `start`.
+redis_up() { timeout 2 redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
+ch_up() { curl -sf -m 2 "http://127.0.0.1:$ch_http/ping" 2>/dev/null | grep -q '^Ok\.'; }
+s3_up() { curl -s -m 2 "http://127.0.0.1:$s3_port/" 2>/dev/null | grep -q ListAllMyBucketsResult; }
+# Something listens on the port (a connection opens within 1 s).
+port_taken() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+# Stops `start` at once when the port is held by something that is not the service.
+port_free_for() {
+  local name=$1 port=$2 variable=$3
+  if port_taken "$port"; then
+    say "port $port ($variable) is in use by something that is not $name: stop it, or set $variable to a free port"
+    exit 1
+  fi
+}
 pg_up() { "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" 2>/dev/null; }
 
 wait_for() {
@@ -167,12 +178,15 @@ start() {
   install
   mkdir -p "$dir"/{redis,clickhouse,s3}
   if ! wants redis; then :; elif redis_up; then say "reusing Redis on :$redis_port"; else
+    port_free_for Redis "$redis_port" REDIS_PORT
     redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --dir "$dir/redis" \
       --appendonly yes --maxmemory-policy noeviction --save '' \
       --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
     wait_for Redis redis_up "$dir/redis.log"
   fi
   if ! wants clickhouse; then :; elif ch_up; then say "reusing ClickHouse on :$ch_http"; else
+    port_free_for ClickHouse "$ch_http" CLICKHOUSE_HTTP_PORT
+    port_free_for ClickHouse "$ch_tcp" CLICKHOUSE_TCP_PORT
     nohup clickhouse-server --config-file=/etc/clickhouse-server/config.xml -- \
       --path="$dir/clickhouse/" --tmp_path="$dir/clickhouse/tmp/" \
       --user_files_path="$dir/clickhouse/user_files/" --format_schema_path="$dir/clickhouse/schemas/" \
@@ -183,6 +197,7 @@ start() {
     wait_for ClickHouse ch_up "$dir/clickhouse.err.log"
   fi
   if ! wants s3; then :; elif s3_up; then say "reusing S3 server on :$s3_port"; else
+    port_free_for 'the S3 server' "$s3_port" S3_PORT
     nohup node "$root/scripts/s3-server.js" --port "$s3_port" --directory "$s3_dir" >"$dir/s3.log" 2>&1 &
     echo $! >"$dir/s3.pid"
     wait_for 'S3 server' s3_up "$dir/s3.log"
@@ -194,6 +209,7 @@ start() {
     fi
     say "reusing PostgreSQL on :$pg_port"
   else
+    port_free_for PostgreSQL "$pg_port" POSTGRES_PORT
     start_postgres
   fi
   if wants redis-cluster; then start_redis_cluster; fi
@@ -281,6 +297,19 @@ status() {
   cluster_ok && say "Redis Cluster $(cluster_nodes) up" || say "Redis Cluster $(cluster_nodes) down"
 }
 
+# `export` lines for the URLs of the services on this script's ports that the
+# environment does not set yet: `eval "$(bash scripts/local-services.sh urls)"`
+# points the product, the demo and the tests at services started on ports of
+# your own (REDIS_PORT=16379 ...), not at the default ports. The Cluster is
+# left out: REDIS_CLUSTER_NODES would make the product use it.
+url_exports() {
+  local name value
+  while IFS='=' read -r name value; do
+    [ "$name" = REDIS_CLUSTER_NODES ] && continue
+    [ -n "${!name:-}" ] || printf 'export %s=%q\n' "$name" "$value"
+  done < <(env_lines)
+}
+
 env_lines() {
   echo "REDIS_URL=redis://127.0.0.1:$redis_port"
   echo "CLICKHOUSE_URL=http://127.0.0.1:$ch_http"
@@ -306,5 +335,6 @@ case "$command" in
   kill) crash ;;
   status) status ;;
   env) env_lines ;;
-  *) echo "usage: $0 install|start|stop|status|env, or start|stop|kill redis|clickhouse|s3|postgres|redis-cluster ..." >&2; exit 2 ;;
+  urls) url_exports ;;
+  *) echo "usage: $0 install|start|stop|status|env|urls, or start|stop|kill redis|clickhouse|s3|postgres|redis-cluster ..." >&2; exit 2 ;;
 esac

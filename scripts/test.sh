@@ -31,6 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 bash scripts/local-services.sh start
+# Services on ports of your own (REDIS_PORT, CLICKHOUSE_HTTP_PORT, S3_PORT, ...): use those.
+eval "$(bash scripts/local-services.sh urls)"
 # The cluster tests (test/e2e/redis-cluster.test.ts, the queue contract) find it here.
 bash scripts/local-services.sh start redis-cluster
 TEST_REDIS_CLUSTER_NODES=$(bash scripts/local-services.sh env | sed -n 's/^REDIS_CLUSTER_NODES=//p')

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { TEST_SECURITY_ENV } from '../helpers/env';
 import { ServiceProcess, closedPort } from '../helpers/processes';
@@ -69,6 +70,23 @@ describe('Redis unreachable: one line naming REDIS_URL and the address, exit 1',
       const lines = out.split('\n').filter((l) => l.trim() !== '');
       expect(lines, out).to.have.length(1);
       expect(lines[0]).to.contain('REDIS_URL').and.contain(address);
+    }
+  });
+
+  it('a Redis port where something accepts and never answers: "no answer within 5 s", exit 1', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const at = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+    try {
+      const sut = new ServiceProcess('worker', { ...env, REDIS_URL: `redis://${at}` });
+      expect(await sut.exited).to.equal(1);
+      expect(linesOf(sut)).to.deep.equal([
+        `start-up failed: Redis is not reachable at redis://${at} (REDIS_URL): no answer within 5 s`,
+      ]);
+    } finally {
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 });

@@ -27,6 +27,8 @@ const CONTRACT_PATHS = [
   'GET /api/exports/{id}/backfills/{backfill_id}',
   'GET /api/exports/{id}/runs/{run_id}',
   'GET /api/exports/{id}/reconciliation',
+  'GET /api/exports/{id}/runs/{run_id}/logs',
+  'POST /api/exports/{id}/backfills/{backfill_id}/cancel',
   'GET /admin/queues',
 ];
 const HOUR = 3600_000;

@@ -328,7 +328,7 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect(missing.err).to.contain('missing --end');
     const future = await run(['--export-id', id, '--start', iso(base), '--end', iso(Date.now() + 5 * HOUR)]);
     expect(future.code).to.equal(2);
-    expect(future.err).to.contain('end_at is in the future');
+    expect(future.err).to.contain('enqueue-backfill: --end is in the future');
     // An option given twice is refused, not the last one taken (another range).
     const twiceGiven = [
       '--export-id',
@@ -348,6 +348,30 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     const unknown = await run(['--export-id', 'nope', '--start', iso(base), '--end', iso(base + HOUR)]);
     expect(unknown.code).to.equal(1);
     expect(unknown.err).to.contain('export nope not found');
+  });
+
+  it('enqueue-backfill --wait on a paused export says so; Ctrl-C stops following, not the backfill', async () => {
+    const id = await createExport({ paused: true });
+    const cli = join(__dirname, '..', '..', 'services', 'cli', 'dist', 'enqueue-backfill.js');
+    const range = ['--start', iso(base), '--end', iso(base + 6 * HOUR)];
+    const child = spawn(process.execPath, [cli, '--export-id', id, ...range, '--wait', '--poll-ms', '100'], {
+      env: { ...process.env, REDIS_URL: testEnv.REDIS_URL, QUEUE_PREFIX: sys.prefix },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<[number | null, string | null]>((resolve) =>
+      child.on('exit', (code, signal) => resolve([code, signal])),
+    );
+    await eventually(async () => (/runs 0\/6/.test(out) ? true : undefined), 30_000, 'a progress line');
+    expect(out).to.contain(`export ${id} is paused: its runs wait until it is unpaused`);
+    child.kill('SIGINT');
+    expect(await exited).to.deep.equal([130, null]);
+    const backfillId = /backfill ([0-9a-f-]{36}): 6 intervals/.exec(out)![1]!;
+    expect(err).to.contain(`stopped following; backfill ${backfillId} goes on`);
+    const stored = await sys.call('GET', `/api/exports/${id}/backfills/${backfillId}`);
+    expect(stored.json).to.deep.include({ status: 'Running', total_runs: 6 });
   });
 
   it('enqueue-backfill --wait exits 1 when runs fail', async () => {

@@ -151,3 +151,53 @@ describe('configuration', () => {
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'localhost' })).to.throw(ConfigError, /REDIS_CLUSTER_NODES/);
   });
 });
+
+describe('configuration errors say what each variable takes, in one line', () => {
+  const message = (env: Record<string, string>) => {
+    try {
+      loadConfig(env, ['worker']);
+    } catch (e) {
+      return (e as ConfigError).message;
+    }
+    throw new Error('no error');
+  };
+  const keys = { SECRETS_ENCRYPTION_KEYS: 'LB94/xgk7rndq8+rWzqi2257bWPhvZIBq4Riv/hwA7c=' };
+
+  it('numbers: the range they take, not a parser message', () => {
+    const sut = message({ ...keys, WORKER_CONCURRENCY: 'abc', RECONCILE_WINDOW_HOURS: '-1', PORT: '70000' });
+    expect(sut).to.equal(
+      'Invalid configuration: PORT: must be a whole number from 0 to 65535; ' +
+        'WORKER_CONCURRENCY: must be a whole number from 1 to 256; ' +
+        'RECONCILE_WINDOW_HOURS: must be a whole number from 0 to 8784',
+    );
+    expect(message({ ...keys, RUN_MAX_ATTEMPTS: '2.5' })).to.equal(
+      'Invalid configuration: RUN_MAX_ATTEMPTS: must be a whole number of at least 1',
+    );
+    expect(message({ ...keys, RUN_RETENTION_DAYS: 'forever' })).to.equal(
+      'Invalid configuration: RUN_RETENTION_DAYS: must be a number of days, at least 0.0417 (an hour)',
+    );
+  });
+
+  it('URLs, levels and switches: what is expected', () => {
+    expect(message({ ...keys, CLICKHOUSE_URL: 'localhost:8123' })).to.equal(
+      'Invalid configuration: CLICKHOUSE_URL: must be a URL starting with http:// or https://',
+    );
+    expect(message({ ...keys, REDIS_URL: '127.0.0.1:6379' })).to.equal(
+      'Invalid configuration: REDIS_URL: must be a URL starting with redis:// or rediss://',
+    );
+    expect(message({ ...keys, LOG_LEVEL: 'verbose' })).to.equal(
+      'Invalid configuration: LOG_LEVEL: must be debug, info, warn or error',
+    );
+    expect(message({ ...keys, BULL_BOARD_READ_ONLY: 'maybe' })).to.equal(
+      'Invalid configuration: BULL_BOARD_READ_ONLY: must be true or false',
+    );
+  });
+
+  it('a bad SECRETS_ENCRYPTION_KEYS is named, its value never printed', () => {
+    for (const value of ['8Y+cplsd3LYG/0DctFJ1JQ==', '!!!not-base64-at-all-but-long-enough!!!', 'c2hvcnQ=,xyz']) {
+      const sut = message({ SECRETS_ENCRYPTION_KEYS: value });
+      expect(sut).to.match(/^Invalid configuration: SECRETS_ENCRYPTION_KEYS: key \d is not 32 bytes of base64/);
+      for (const part of value.split(',')) expect(sut).not.to.contain(part);
+    }
+  });
+});

@@ -7,7 +7,11 @@ import { SecretBox } from './secret-box';
 const identifier = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (letters, digits, underscore)');
-const int = (min: number) => z.coerce.number().int().min(min);
+/** A whole number in [min, max]; any other value gets one message saying which numbers it takes. */
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const error = `must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
 const url = (protocols: string[]) =>
   z.string().refine(
     (value) => {
@@ -17,7 +21,7 @@ const url = (protocols: string[]) =>
         return false;
       }
     },
-    `must be a ${protocols.join(' or ')}// URL`,
+    `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
   );
 
 const schema = z.object({
@@ -71,11 +75,11 @@ const schema = z.object({
    * Worker: runs in flight at once that differ only by team (same model, interval and filters) share
    * one ClickHouse query when their rows are few (docs/scaling.md). Default true.
    */
-  CLICKHOUSE_SHARED_READS: z.stringbool().default(true),
+  CLICKHOUSE_SHARED_READS: z.stringbool({ error: 'must be true or false' }).default(true),
   /** Bearer token of the admin API; required by the API role. */
   ADMIN_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Port of the admin API. Default 8080. */
-  PORT: int(0).max(65535).default(8080),
+  PORT: int(0, 65535).default(8080),
   /** Address the admin API binds to. Default `0.0.0.0` (every IPv4 interface). */
   HOST: z.string().min(1).default('0.0.0.0'),
   /**
@@ -87,7 +91,7 @@ const schema = z.object({
   /** Time a client has to send a whole request (headers and body), in ms. Default 30000. */
   HTTP_REQUEST_TIMEOUT_MS: int(1000).default(30_000),
   /** Bull Board at /admin/queues shows queues but refuses retry, clean, pause and the like. Default false. */
-  BULL_BOARD_READ_ONLY: z.stringbool().default(false),
+  BULL_BOARD_READ_ONLY: z.stringbool({ error: 'must be true or false' }).default(false),
   /**
    * Prefix of every Redis key and BullMQ queue; lets deployments share a Redis.
    * Default `bx`, or `{bx}` with REDIS_CLUSTER_NODES: on a Cluster it needs a
@@ -102,7 +106,7 @@ const schema = z.object({
   /** Wait after an interval ends before exporting it (late inserts), in seconds. Default 60. */
   SCHEDULER_SETTLE_SECONDS: int(0).default(60),
   /** Runs one worker process executes at once. Default 2. */
-  WORKER_CONCURRENCY: int(1).max(256).default(2),
+  WORKER_CONCURRENCY: int(1, 256).default(2),
   /** Attempts per run before it is Failed (first try included). Default 15. */
   RUN_MAX_ATTEMPTS: int(1).default(15),
   /** First retry delay in ms; doubles per attempt, with jitter. Default 10000. */
@@ -114,7 +118,7 @@ const schema = z.object({
   /** How often workers look for runs whose worker died, in ms. Default 15000. */
   WORKER_STALLED_INTERVAL_MS: int(500).default(15_000),
   /** Runs created ahead of the workers per export (catch-up); backfills start at most half as many. Default 1000. */
-  SCHEDULER_RUN_WINDOW: int(10).max(100_000).default(1000),
+  SCHEDULER_RUN_WINDOW: int(10, 100_000).default(1000),
   /**
    * Finished run records (and their logs) older than this many days are
    * removed; their intervals stay known as exported. Fractions allowed, an
@@ -122,13 +126,11 @@ const schema = z.object({
    * fit in Redis (docs/scaling.md). Default 90.
    */
   RUN_RETENTION_DAYS: z.coerce
-    .number()
-    .min(1 / 24, 'must be at least 0.0417 (an hour)')
+    .number({ error: 'must be a number of days, at least 0.0417 (an hour)' })
+    .min(1 / 24, 'must be a number of days, at least 0.0417 (an hour)')
     .default(90),
   /** Completed intervals that ended less than this many hours ago are re-checked against the source; 0 turns reconciliation off. Default 72. */
-  RECONCILE_WINDOW_HOURS: int(0)
-    .max(24 * 366)
-    .default(72),
+  RECONCILE_WINDOW_HOURS: int(0, 24 * 366).default(72),
   /** How often the reconciler checks every export, in ms. Default 600000 (10 minutes). */
   RECONCILE_EVERY_MS: int(1000).default(600_000),
   /** Most exports one deployment holds; creating more answers 409. Default 10000. */
@@ -144,7 +146,7 @@ const schema = z.object({
    */
   SECRETS_ENCRYPTION_KEYS: z.string().transform(parseWith(SecretBox.parse)).optional(),
   /** Store destination secrets in clear when SECRETS_ENCRYPTION_KEYS is unset (development only). Default false. */
-  ALLOW_PLAINTEXT_SECRETS: z.stringbool().default(false),
+  ALLOW_PLAINTEXT_SECRETS: z.stringbool({ error: 'must be true or false' }).default(false),
   /**
    * Hosts, addresses or CIDRs in loopback, private or link-local ranges that destinations may
    * reach (comma-separated). Default none: such addresses are refused. Public ones always pass.
@@ -154,8 +156,13 @@ const schema = z.object({
     .transform(parseWith(NetworkPolicy.parse))
     .default(() => new NetworkPolicy()),
   /** `debug`, `info`, `warn` or `error`. Default `info`. */
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  LOG_LEVEL: z
+    .enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' })
+    .default('info'),
 });
+
+/** Every environment variable the configuration reads (the README's configuration table lists each). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 export type Config = Readonly<Omit<z.infer<typeof schema>, 'QUEUE_PREFIX'> & { QUEUE_PREFIX: string }>;
 

@@ -96,7 +96,16 @@ export class Store {
         }),
       ]);
     } catch (err) {
-      const cause = last !== 'no answer' ? last : err instanceof Error ? err.message : String(err);
+      // Our timer, or ioredis giving up on a connection that never opened: the server did not answer.
+      const silent = err instanceof Error && (err.message === 'timeout' || err.name === 'MaxRetriesPerRequestError');
+      const cause =
+        last !== 'no answer'
+          ? last
+          : silent
+            ? `no answer within ${timeoutMs / 1000} s`
+            : err instanceof Error
+              ? err.message
+              : String(err);
       const variable = this.where.startsWith('cluster ') ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL';
       throw new UnreachableError('Redis', variable, this.where, cause);
     } finally {

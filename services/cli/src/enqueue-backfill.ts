@@ -11,7 +11,8 @@ import { BackfillService, type Backfill } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { progressLine, summaryTable } from './progress';
-import { parseOptions } from './parse-options';
+import { npmTookOptions, parseOptions } from './parse-options';
+import { intOption, optionMessage, parseRange } from './cli-range';
 
 const USAGE = `usage: npm run enqueue-backfill -- --export-id <id> --start <ISO 8601> --end <ISO 8601> [--dry-run] [--confirm] [--force] [--wait]
 
@@ -20,10 +21,18 @@ start in order, a window ahead of the workers (a running scheduler starts the re
 Intervals already exported are skipped unless --force; those queued or running are skipped.
   --dry-run  only say how many intervals, how many already exported; create nothing
   --confirm  needed above 1,000 intervals
-  --wait     follow the backfill with a progress bar; exit 1 if any run failed
+  --wait     follow the backfill with a progress bar; exit 1 if any run failed;
+             Ctrl-C stops following (exit 130), the backfill goes on
+  --poll-ms  with --wait, how often to look, in ms (default 1000)
+Exit codes: 0 created (with --wait: every run finished, none failed), 1 the
+backfill could not be created (export unknown, Redis unreachable) or runs
+failed, 2 bad arguments, 130 Ctrl-C while following.
 Environment: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX (as the services).`;
 
-/** Exit codes: 0 done, 1 runs failed or the backfill could not be created, 2 bad arguments. */
+/** The options npm would keep for itself without `--`. */
+const OPTION_NAMES = ['export-id', 'start', 'end', 'force', 'dry-run', 'confirm', 'wait', 'poll-ms'] as const;
+
+/** Exit codes: 0 done, 1 runs failed or the backfill could not be created, 2 bad arguments, 130 Ctrl-C while following. */
 export async function main(
   argv: string[],
   env: NodeJS.ProcessEnv,
@@ -44,7 +53,9 @@ export async function main(
       help: { type: 'boolean', short: 'h', default: false },
     });
   } catch (e) {
-    err.write(`enqueue-backfill: ${errorMessage(e)}\n${USAGE}\n`);
+    err.write(
+      `enqueue-backfill: ${errorMessage(e)}${npmTookOptions(env, 'enqueue-backfill', OPTION_NAMES)}\n${USAGE}\n`,
+    );
     return 2;
   }
   if (args.help) {
@@ -53,7 +64,15 @@ export async function main(
   }
   const missing = (['export-id', 'start', 'end'] as const).filter((name) => !args[name]);
   if (missing.length) {
-    err.write(`enqueue-backfill: missing ${missing.map((m) => `--${m}`).join(', ')}\n${USAGE}\n`);
+    const hint = npmTookOptions(env, 'enqueue-backfill', OPTION_NAMES);
+    err.write(`enqueue-backfill: missing ${missing.map((m) => `--${m}`).join(', ')}${hint}\n${USAGE}\n`);
+    return 2;
+  }
+  // Bad dates are exit 2 before anything connects (a Redis away would make them exit 1).
+  const range = parseRange(args.start!, args.end!);
+  const pollMs = intOption('--poll-ms', args['poll-ms'], 10, 60_000);
+  if ('error' in range || typeof pollMs !== 'number') {
+    err.write(`enqueue-backfill: ${'error' in range ? range.error : (pollMs as { error: string }).error}\n`);
     return 2;
   }
   let config;
@@ -98,7 +117,20 @@ export async function main(
     const b = created.backfill;
     out.write(`backfill ${b.id}: ${b.total_runs} intervals from ${b.start_at} to ${b.end_at}\n`);
     let final: Backfill = b;
-    if (args.wait) final = await follow(service, exportId, b.id, Number(args['poll-ms']), began, out);
+    if (args.wait) {
+      if ((await store.exports.get(exportId))?.paused)
+        out.write(`export ${exportId} is paused: its runs wait until it is unpaused (POST .../unpause)\n`);
+      const followed = await follow(service, exportId, b.id, pollMs, began, out);
+      if (followed === 'interrupted') {
+        // The backfill is stored and goes on without this command: say so, and how to stop it.
+        err.write(
+          `\nenqueue-backfill: stopped following; backfill ${b.id} goes on (progress: GET /api/exports/${exportId}/backfills/${b.id}; ` +
+            `stop it: POST /api/exports/${exportId}/backfills/${b.id}/cancel)\n`,
+        );
+        return 130;
+      }
+      final = followed;
+    }
     out.write(
       summaryTable([
         ['backfill', final.id],
@@ -116,7 +148,8 @@ export async function main(
   } catch (e) {
     const bad = e instanceof ValidationError;
     const known = bad || e instanceof NotFoundError || e instanceof UnreachableError;
-    err.write(`enqueue-backfill: ${known ? e.message : `failed: ${errorMessage(e)}`}\n`);
+    const message = bad ? optionMessage(e) : known ? e.message : `failed: ${errorMessage(e)}`;
+    err.write(`enqueue-backfill: ${message}\n`);
     if (e instanceof ValidationError && e.code === 'confirmation_required')
       err.write('enqueue-backfill: see the plan with --dry-run, then run it with --confirm\n');
     return bad ? 2 : 1;
@@ -126,7 +159,10 @@ export async function main(
   }
 }
 
-/** Polls until every run has finished; a bar on a terminal, a line per 5 s otherwise. */
+/**
+ * Polls until every run has finished; a bar on a terminal, a line per 5 s
+ * otherwise. Ctrl-C (SIGINT) ends the polling, not the backfill: 'interrupted'.
+ */
 async function follow(
   service: BackfillService,
   exportId: string,
@@ -134,23 +170,44 @@ async function follow(
   pollMs: number,
   began: number,
   out: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean },
-): Promise<Backfill> {
+): Promise<Backfill | 'interrupted'> {
   const tty = Boolean((out as { isTTY?: boolean }).isTTY);
+  const interrupted = new AbortController();
+  const onSigint = () => interrupted.abort();
+  process.once('SIGINT', onSigint);
   let lastLine = 0;
-  for (;;) {
-    const b = await service.get(exportId, id);
-    const line = progressLine(b, Date.now() - began);
-    if (tty) out.write(`\r${line}`);
-    else if (b.status !== 'Running' || Date.now() - lastLine >= 5000 || lastLine === 0) {
-      out.write(`${line}\n`);
-      lastLine = Date.now();
+  try {
+    for (;;) {
+      const b = await service.get(exportId, id);
+      const line = progressLine(b, Date.now() - began);
+      if (tty) out.write(`\r${line}`);
+      else if (b.status !== 'Running' || Date.now() - lastLine >= 5000 || lastLine === 0) {
+        out.write(`${line}\n`);
+        lastLine = Date.now();
+      }
+      if (b.status !== 'Running') {
+        if (tty) out.write('\n');
+        return b;
+      }
+      await sleep(pollMs, interrupted.signal);
+      if (interrupted.signal.aborted) return 'interrupted';
     }
-    if (b.status !== 'Running') {
-      if (tty) out.write('\n');
-      return b;
-    }
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  } finally {
+    process.removeListener('SIGINT', onSigint);
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }
 
 if (require.main === module) {

@@ -19,3 +19,17 @@ export function parseOptions<O extends Options>(argv: string[], options: O): Val
   }
   return values;
 }
+
+/**
+ * `npm run <script> --export-id x` without `--` keeps the options for npm
+ * (it sets npm_config_export_id) and passes the script only their values:
+ * what to say after the parser's "Unexpected argument 'x'", or ''.
+ */
+export function npmTookOptions(env: NodeJS.ProcessEnv, script: string, names: readonly string[]): string {
+  const taken = names.filter((name) => env[`npm_config_${name.replace(/-/g, '_')}`] !== undefined);
+  if (taken.length === 0) return '';
+  return (
+    `\nnpm kept ${taken.map((n) => `--${n}`).join(', ')} for itself: put -- between the script and its options ` +
+    `(npm run ${script} -- --${taken[0]} ...)`
+  );
+}

@@ -15,7 +15,8 @@ import { readBackDestination, readBackRefusal, secretFieldsOf } from '@bx/destin
 import { modelPlugin } from '@bx/models';
 import { Store } from '@bx/store';
 import { compareIntervals, reportLines, summarize } from './verify-report';
-import { parseOptions } from './parse-options';
+import { npmTookOptions, parseOptions } from './parse-options';
+import { parseRange } from './cli-range';
 
 const USAGE = `usage: npm run verify -- --export-id <id> --start <ISO 8601> --end <ISO 8601> [--json]
 
@@ -26,6 +27,8 @@ interval: source records, destination records, whether the checksums (sum of
 sipHash64 of the uuids; of the distinct_ids for persons) are equal, the version
 of the destination's receipt; then a summary.
   --json  the same as one JSON document
+More than 500 intervals are read 500 at a time, with a progress line on stderr
+after each.
 Persons exports to S3 only: in a table, persons records are upserted by key
 across intervals, so no interval's records can be read back; the reconciler
 checks its receipts against the source (docs/operations.md).
@@ -35,8 +38,13 @@ ClickHouse or the destination unreachable).
 Environment: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX, CLICKHOUSE_*,
 EVENTS_* and SECRETS_ENCRYPTION_KEYS (as the services).`;
 
+/** The options npm would keep for itself without `--`. */
+const OPTION_NAMES = ['export-id', 'start', 'end', 'json'] as const;
+
 /** Intervals one call verifies at most. */
 const MAX_INTERVALS = 50_000;
+/** Intervals read at a time (source, then destination); a progress line after each when there are more. */
+const CHUNK_INTERVALS = 500;
 
 export async function main(
   argv: string[],
@@ -59,20 +67,20 @@ export async function main(
       help: { type: 'boolean', short: 'h', default: false },
     });
   } catch (e) {
-    return fail(2, `${errorMessage(e)}\n${USAGE}`);
+    return fail(2, `${errorMessage(e)}${npmTookOptions(env, 'verify', OPTION_NAMES)}\n${USAGE}`);
   }
   if (args.help) {
     out.write(USAGE + '\n');
     return 0;
   }
   const missing = (['export-id', 'start', 'end'] as const).filter((name) => !args[name]);
-  if (missing.length) return fail(2, `missing ${missing.map((m) => `--${m}`).join(', ')}\n${USAGE}`);
-  const start = Date.parse(args.start!);
-  const end = Date.parse(args.end!);
-  if (Number.isNaN(start)) return fail(2, `--start: '${args.start}' is not an ISO 8601 date-time`);
-  if (Number.isNaN(end)) return fail(2, `--end: '${args.end}' is not an ISO 8601 date-time`);
-  if (start < 0) return fail(2, `--start: '${args.start}' is before 1970-01-01, where ClickHouse's DateTime begins`);
-  if (end <= start) return fail(2, '--end must be after --start');
+  if (missing.length) {
+    const hint = npmTookOptions(env, 'verify', OPTION_NAMES);
+    return fail(2, `missing ${missing.map((m) => `--${m}`).join(', ')}${hint}\n${USAGE}`);
+  }
+  const range = parseRange(args.start!, args.end!);
+  if ('error' in range) return fail(2, range.error);
+  const { start, end } = range;
   let config: Config;
   try {
     config = loadConfig(env);
@@ -100,21 +108,37 @@ export async function main(
     );
     if (spans.length > MAX_INTERVALS)
       return fail(2, `more than ${MAX_INTERVALS} intervals in range; verify a shorter one`);
-    const source = await sourceOf(checksums, exp, spans, config);
-    let destination;
+    const source: Awaited<ReturnType<typeof sourceOf>> = new Map();
+    const destination: Awaited<ReturnType<typeof readBackDestination>> = new Map();
+    const unreadable = (e: unknown) =>
+      fail(3, `could not read the ${exp.destination.type} destination back: ${errorMessage(e)}`);
     try {
       secrets.requireOpen(exp);
-      // Held to ALLOWED_PRIVATE_DESTINATIONS as runs are: the host may resolve elsewhere by now.
-      const network = config.ALLOWED_PRIVATE_DESTINATIONS;
-      destination = await readBackDestination(exp.destination, {
-        exportId: exp.id,
-        teamId: exp.team_id,
-        spans,
-        model,
-        network,
-      });
     } catch (e) {
-      return fail(3, `could not read the ${exp.destination.type} destination back: ${errorMessage(e)}`);
+      return unreadable(e);
+    }
+    const began = Date.now();
+    // A chunk of intervals at a time, saying how far it is on stderr (stdout stays the report).
+    for (let i = 0; i < spans.length; i += CHUNK_INTERVALS) {
+      const chunk = spans.slice(i, i + CHUNK_INTERVALS);
+      for (const [at, counted] of await sourceOf(checksums, exp, chunk, config)) source.set(at, counted);
+      try {
+        const held = await readBackDestination(exp.destination, {
+          exportId: exp.id,
+          teamId: exp.team_id,
+          spans: chunk,
+          model,
+          // Held to ALLOWED_PRIVATE_DESTINATIONS as runs are: the host may resolve elsewhere by now.
+          network: config.ALLOWED_PRIVATE_DESTINATIONS,
+        });
+        for (const [at, read] of held) destination.set(at, read);
+      } catch (e) {
+        return unreadable(e);
+      }
+      if (spans.length > CHUNK_INTERVALS) {
+        const done = i + chunk.length;
+        err.write(`verify: ${done}/${spans.length} intervals read, ${((Date.now() - began) / 1000).toFixed(0)} s\n`);
+      }
     }
     const report = summarize(exp.id, exp.destination.type, compareIntervals(spans, source, destination));
     out.write(args.json ? JSON.stringify(report, null, 2) + '\n' : reportLines(report).join('\n') + '\n');

@@ -11,6 +11,9 @@ const schema = z.object({
   POSTGRES_CONNECT_TIMEOUT_MS: ms(100),
 });
 
+/** The environment variables the Postgres destination reads (the README lists each). */
+export const POSTGRES_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 /**
  * The worker's settings of the Postgres destination, from its environment
  * (read when the first Postgres run starts; empty means the default). A bad

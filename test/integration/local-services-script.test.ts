@@ -1,0 +1,87 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const SCRIPT = join(__dirname, '..', '..', 'scripts', 'local-services.sh');
+
+/** `bash scripts/local-services.sh args` with `env` added; its exit code and stderr, or null when it hangs past `ms`. */
+function services(args: string[], env: Record<string, string>, ms = 20_000) {
+  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn('bash', [SCRIPT, ...args], { env: { ...process.env, ...env }, detached: true });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), ms);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+async function listening(server: Server | ReturnType<typeof createHttpServer>): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as { port: number }).port;
+}
+
+describe('scripts/local-services.sh', function () {
+  this.timeout(60_000);
+  let dir: string;
+  const held: Array<Server | ReturnType<typeof createHttpServer>> = [];
+  const sockets: Socket[] = [];
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'bx-services-'))));
+  afterEach(async () => {
+    sockets.splice(0).forEach((socket) => socket.destroy());
+    await Promise.all(
+      held.splice(0).map((s) => {
+        if ('closeAllConnections' in s) s.closeAllConnections();
+        return new Promise((resolve) => s.close(resolve));
+      }),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a Redis port held by something that never answers: one line naming REDIS_PORT, exit 1, no hang', async () => {
+    // A listener that accepts and says nothing: `redis-cli ping` waited on it forever.
+    const silent = createServer((socket) => sockets.push(socket));
+    held.push(silent);
+    const port = await listening(silent);
+    const sut = await services(['start', 'redis'], { BX_SERVICES_DIR: dir, REDIS_PORT: String(port) });
+    expect(sut.code, sut.err).to.equal(1);
+    expect(sut.err.trim()).to.equal(
+      `[services] port ${port} (REDIS_PORT) is in use by something that is not Redis: stop it, or set REDIS_PORT to a free port`,
+    );
+  });
+
+  it('an S3 port held by another web server is not taken for the S3 server', async () => {
+    const web = createHttpServer((_req, res) => res.end('<html>hello</html>'));
+    held.push(web);
+    const port = await listening(web);
+    const sut = await services(['start', 's3'], { BX_SERVICES_DIR: dir, S3_PORT: String(port) });
+    expect(sut.code, sut.err).to.equal(1);
+    expect(sut.err).to.contain(`port ${port} (S3_PORT) is in use by something that is not the S3 server`);
+  });
+
+  it('urls: export lines for the services on its ports, leaving variables already set alone', async () => {
+    const sut = await services(['urls'], {
+      REDIS_PORT: '16399',
+      S3_PORT: '14599',
+      POSTGRES_PORT: '15499',
+      CLICKHOUSE_URL: 'http://clickhouse.example:8123',
+      REDIS_URL: '',
+      S3_ENDPOINT_URL: '',
+      POSTGRES_URL: '',
+    });
+    expect(sut.code, sut.err).to.equal(0);
+    expect(sut.out.trim().split('\n')).to.deep.equal([
+      'export REDIS_URL=redis://127.0.0.1:16399',
+      'export S3_ENDPOINT_URL=http://127.0.0.1:14599',
+      'export POSTGRES_URL=postgres://bx:bx@127.0.0.1:15499/bx',
+    ]);
+  });
+});
