@@ -42,4 +42,17 @@ describe('Postgres destination: an attempt superseded by a later one', function 
     expect((err as RetryableError).code).to.equal('Superseded');
     expect((await pg.rows()).length).to.equal(events.length);
   });
+  it('a taken-over attempt ends no session: the later attempt’s load goes on', async () => {
+    const runId = uniqueName('run');
+    // The later attempt's session, named as a load of this run names its own.
+    const later = await pg.session();
+    await later.query(`SET application_name = 'bx ${runId}'`);
+    const stale = Object.assign(new MemoryRunState(), { fresh: false, isLatest: async () => false });
+    const sut = new PostgresDestination(pg.config());
+    const err = await sut
+      .write(rowBatches(asRows(events.slice(0, 10)), 100), { ...runContext(span, stale), runId })
+      .catch((e: unknown) => e);
+    expect((err as RetryableError).code).to.equal('Superseded');
+    expect((await later.query('SELECT 1 AS one')).rows).to.deep.equal([{ one: 1 }]);
+  });
 });

@@ -47,4 +47,16 @@ describe('Snowflake destination: an attempt superseded by a later one', function
     expect((err as RetryableError).code).to.equal('Superseded');
     expect(server.rows(TABLE)).to.have.length(events.length);
   });
+  it('a taken-over attempt removes no staged file: the stage folder holds the later attempt’s files', async () => {
+    const state = Object.assign(new MemoryRunState(), { isLatest: async () => false });
+    const sut = new SnowflakeDestination(snowflakeConfig(server), { tmpDir: local });
+    const before = server.queryLog.length;
+    const err = await sut
+      .write(rowBatches(asRows(events.slice(0, 10)), 100), { ...runContext(span, state), attempt: 2 })
+      .catch((e: unknown) => e);
+    expect((err as RetryableError).code).to.equal('Superseded');
+    const sent = server.queryLog.slice(before).map((q) => q.sql.split(' ')[0]);
+    expect(sent, 'statements the stale attempt sent').to.not.include('REMOVE');
+    expect(sent).to.not.include('PUT');
+  });
 });

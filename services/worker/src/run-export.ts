@@ -16,7 +16,7 @@ import { modelPlugin } from '@bx/models';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJob, RunOutcome } from '@bx/queue';
 import type { RunLogRepository, RunRepository } from '@bx/store';
-import { AttemptFence } from './attempt-fence';
+import { AttemptFence, fenceTime } from './attempt-fence';
 import { RunLog } from './run-log';
 
 export interface RunExportDeps {
@@ -74,6 +74,8 @@ async function exportInterval(
   runLog: RunLog,
 ): Promise<RunOutcome> {
   // The run's start and its export in one script: one round trip.
+  // Before the call: the attempt's trust runs from when its start was asked for (AttemptFence).
+  const startAsked = fenceTime();
   const started = await deps.store.runs.startWithExport(payload.run_id);
   if (started.status === 'no-export') {
     await deps.store.runs.cancel(payload.run_id);
@@ -98,7 +100,11 @@ async function exportInterval(
   }
   const { attempt, backfillId, receiptVersion, priorUnknown = false, export: exp } = started;
   const began = Date.now();
-  const fence = new AttemptFence(deps.lockMs ?? 30_000, () => deps.store.runs.isLatestAttempt(payload.run_id, attempt));
+  const fence = new AttemptFence(
+    deps.lockMs ?? 30_000,
+    () => deps.store.runs.isLatestAttempt(payload.run_id, attempt),
+    startAsked,
+  );
   log.info('run started', {
     data_interval_start: iso(payload.data_interval_start),
     data_interval_end: iso(payload.data_interval_end),

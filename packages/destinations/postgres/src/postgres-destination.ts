@@ -71,7 +71,11 @@ export class PostgresDestination implements DestinationWriter {
     // Even an empty interval connects: rows an earlier run loaded must go.
     const conn = await PostgresConnection.open(this.config, this.settings(sessionName(ctx.runId)), ctx.signal);
     try {
-      if (!ctx.state.fresh) await endEarlierAttempts(conn, ctx);
+      if (!ctx.state.fresh) {
+        // Not by an attempt that was taken over: the sessions it would end include the later one's.
+        await requireLatestAttempt(ctx.state);
+        await endEarlierAttempts(conn, ctx);
+      }
       const load = ctx.model.load;
       if (load.kind === 'upsert') return await this.upsert(conn, { ...ctx.model, load }, batches, ctx);
       const column = intervalLoadColumn(ctx.model, load);

@@ -247,7 +247,9 @@ export class SnowflakeDestination implements DestinationWriter {
       await session.query(createTableSql(this.config.table_name, ctx.model), 'CREATE TABLE');
       await this.checkTable(session, ctx.model);
       if (ctx.receipt) await session.query(createReceiptsTableSql(), 'CREATE TABLE receipts');
-      // Files a crashed attempt of this run staged but never loaded.
+      // Files a crashed attempt of this run staged but never loaded. Not by an attempt that was
+      // taken over: the folder holds the later attempt's files too.
+      await requireLatestAttempt(ctx.state);
       const removed = await removeStaged(session, this.config.table_name, runStageFolder(ctx.runId));
       if (removed > 0) ctx.logger.info('removed files an earlier attempt staged', { removed });
       return session;
