@@ -10,6 +10,8 @@ export interface BenchS3Server {
   directory: string;
   /** The server's CPU seconds so far (all its threads). */
   cpuSeconds(): number;
+  /** The same, split: in the process itself (user) and in the kernel for it (system). */
+  cpuTimes(): { user: number; system: number };
   close(): Promise<void>;
 }
 
@@ -41,7 +43,8 @@ export async function startBenchS3(): Promise<BenchS3Server> {
     [
       // BENCH_S3_NODE_ARGS: node flags for the server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
       ...(process.env.BENCH_S3_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      join(__dirname, '..', 'scripts', 's3-server.js'),
+      // BENCH_S3_SCRIPT: another server script (an older copy, for A/B runs).
+      process.env.BENCH_S3_SCRIPT || join(__dirname, '..', 'scripts', 's3-server.js'),
       '--port',
       '0',
       '--directory',
@@ -59,15 +62,20 @@ export async function startBenchS3(): Promise<BenchS3Server> {
     child.once('exit', (code) => reject(new Error(`the S3 server exited (${code}) before listening`)));
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const cpuTimes = () => {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, in clock ticks (USER_HZ, 100 a second).
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+  };
   return {
     endpoint: `http://127.0.0.1:${port}`,
     directory: dir,
     cpuSeconds() {
-      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime and stime, in clock ticks (USER_HZ, 100 a second).
-      return (Number(fields[11]) + Number(fields[12])) / 100;
+      const { user, system } = cpuTimes();
+      return user + system;
     },
+    cpuTimes,
     async close() {
       child.kill('SIGTERM');
       await exited;
