@@ -24,6 +24,11 @@ export class TcpFaultProxy {
   requested = '';
   /** Connections accepted. */
   accepted = 0;
+  /**
+   * Connections accepted while set log in, but their simple queries ('Q' messages) are never
+   * passed on: a pooler whose pool is full, queueing them.
+   */
+  queueQueriesOfNewConnections = false;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -36,6 +41,7 @@ export class TcpFaultProxy {
       this.accepted++;
       const upstream = connect(this.targetPort, '127.0.0.1');
       let answeredBefore = false;
+      const queueQueries = this.queueQueriesOfNewConnections;
       this.sockets.add(client).add(upstream);
       const close = () => {
         client.destroy();
@@ -45,6 +51,7 @@ export class TcpFaultProxy {
       };
       client.on('data', (d: Buffer) => {
         if (this.fault === 'close-reused' && answeredBefore) return close();
+        if (queueQueries && d[0] === 0x51) return; // 'Q'
         this.requested += d.toString('latin1');
         upstream.write(d);
       });

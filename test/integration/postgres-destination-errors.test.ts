@@ -228,6 +228,36 @@ describe('Postgres destination: errors, check() and TLS on the real PostgreSQL s
       expect((await run).records).to.equal(rows.length);
     });
 
+    it('a busy server behind a pooler that logs probes in but queues their SELECT 1 is waited for', async () => {
+      await write();
+      const proxy = await new TcpFaultProxy(pg.config().port).start();
+      const other = await pg.session();
+      try {
+        await other.query('BEGIN');
+        await other.query(`LOCK TABLE "${pg.schema}"."events" IN ACCESS EXCLUSIVE MODE`);
+        const run = sut({ port: proxy.port }, { quietMs: 500, connectMs: 1000 }).write(
+          rowBatches(rows, 50),
+          runContext(span),
+        );
+        await waitFor(sessionIs(`wait_event_type = 'Lock'`));
+        // New sessions (the probes) log in, but their statements wait in the pooler's queue.
+        proxy.queueQueriesOfNewConnections = true;
+        const probed = proxy.accepted;
+        let ended = false;
+        run.then(
+          () => (ended = true),
+          () => (ended = true),
+        );
+        // Waits through several probes (or the load's end, which would be a failure below).
+        await waitFor(async () => ended || proxy.accepted >= probed + 3);
+        await other.query('ROLLBACK');
+        expect((await run).records).to.equal(rows.length);
+      } finally {
+        await other.query('ROLLBACK').catch(() => undefined);
+        await proxy.stop();
+      }
+    });
+
     it('admin_shutdown (57P01): the session ended by the server mid-COPY', async () => {
       await write();
       const { batches, release } = stalled();

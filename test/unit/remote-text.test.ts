@@ -9,6 +9,9 @@ import {
 } from '@bx/core';
 
 /** Any control or format character a terminal, a log reader or a page could act on. */
+/** The longest part of a cut secret a message may still show. */
+const MIN_SHOWN_PREFIX = 8;
+
 const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
 describe("a destination server's words in our messages (remote-text)", () => {
@@ -50,6 +53,36 @@ describe("a destination server's words in our messages (remote-text)", () => {
       'hunter2-secret',
     ]);
     expect(sut).to.equal('login failed: you sent [redacted]\\n{"msg":"forged"}\\r\\u001b[2J');
-    expect(shownErrorMessage('y'.repeat(ERROR_MESSAGE_MAX_CHARS + 10), [])).to.have.length(ERROR_MESSAGE_MAX_CHARS + 1);
+    expect(shownErrorMessage('y'.repeat(ERROR_MESSAGE_MAX_CHARS + 10), [])).to.have.length(ERROR_MESSAGE_MAX_CHARS);
+  });
+
+  it('withoutSecretValues: a secret inside a longer one (a password that starts the passphrase) leaves nothing of it', () => {
+    const password = 'hunter2-secret';
+    const passphrase = `${password}-and-the-rest-of-it`;
+    const sut = withoutSecretValues(`sent ${passphrase} and ${password}`, [password, passphrase]);
+    expect(sut).to.equal('sent [redacted] and [redacted]');
+  });
+
+  it("withoutSecretValues: lowercase percent-encoding, + for a space, encoded !'()*", () => {
+    const secret = 'p@ss word/1!(x)';
+    const forms = ['p%40ss+word%2f1!(x)', 'p%40ss%20word%2F1%21%28x%29', 'p%40ss+word%2f1%21%28x%29'];
+    const sut = withoutSecretValues(forms.join(' '), [secret]);
+    expect(sut).to.equal('[redacted] [redacted] [redacted]');
+  });
+
+  it('shownErrorMessage: a secret the server quoted past REMOTE_TEXT_MAX_CHARS, cut in half, leaves no part of it', () => {
+    const secret = 'Sup3r-Secret-Pass"word\\99';
+    for (const before of [REMOTE_TEXT_MAX_CHARS - 10, REMOTE_TEXT_MAX_CHARS - 20]) {
+      const message = `PostgreSQL load failed: ${quoteRemote(`${'x'.repeat(before)}${secret} and more`)}`;
+      const sut = shownErrorMessage(message, [secret]);
+      expect(sut).to.contain('[redacted]…');
+      expect(sut).not.to.contain(secret.slice(0, MIN_SHOWN_PREFIX));
+    }
+  });
+
+  it('shownErrorMessage: at most ERROR_MESSAGE_MAX_CHARS characters once escaped, no escape cut in half', () => {
+    const sut = shownErrorMessage(`a${'\u0001'.repeat(ERROR_MESSAGE_MAX_CHARS)}`, []);
+    expect(sut.length).to.be.at.most(ERROR_MESSAGE_MAX_CHARS);
+    expect(sut).to.match(/^a(\\u0001)+…$/);
   });
 });

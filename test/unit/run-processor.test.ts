@@ -284,6 +284,31 @@ describe('run processor (fast, with fakes)', () => {
     ).to.equal(true);
   });
 
+  // A destination logs its server's words (a cleanup's failure) into the run's log: the export's secrets go too.
+  it("keeps the export's secret values out of every line of the run's log and its job's log", async () => {
+    const secret = 'pw-echoed-0123456789';
+    const exp = exportFixture(EXPORT_ID, T0);
+    exp.destination.config.aws_secret_access_key = secret;
+    runs.exp = exp;
+    write = async (batches, ctx) => {
+      let records = 0;
+      for await (const batch of batches) records += batch.count;
+      ctx.logger.warn('could not abort a multipart upload left by an earlier attempt', {
+        error: `S3 abort failed: AccessDenied: "you sent ${secret}"`,
+      });
+      ctx.logger.warn('could not delete objects of an aborted attempt', {
+        keys: ['a.jsonl'],
+        err: new Error(`denied: ${encodeURIComponent(secret)}`),
+      });
+      return { records, bytes: 1000, files: ['a.jsonl'] };
+    };
+    const jobLog: string[] = [];
+    await sut()(job, jobContext({ log: async (entry) => void jobLog.push(entry) }));
+    const stored = logs.map((l) => l.message).join('\n');
+    expect(stored).to.contain('could not abort').and.contain('could not delete').and.contain('[redacted]');
+    for (const text of [stored, jobLog.join('\n')]) expect(text).not.to.contain(secret.slice(0, 8));
+  });
+
   it('an attempt another worker took over, or a run cancelled meanwhile, ends without a retry or a failure', async () => {
     runs.finishAnswer = 'Superseded';
     expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'superseded' });

@@ -99,6 +99,8 @@ async function exportInterval(
     return { status: 'skipped', reason: started.status };
   }
   const { attempt, backfillId, receiptVersion, priorUnknown = false, export: exp } = started;
+  // What a destination logs may quote its server, which may echo what it was sent.
+  runLog.redact(secretValuesOf(exp.destination));
   const began = Date.now();
   const fence = new AttemptFence(
     deps.lockMs ?? 30_000,

@@ -1,4 +1,4 @@
-import type { LogFields } from '@bx/core';
+import { withoutSecretValues, type LogFields } from '@bx/core';
 import type { RunLogLine, RunLogRepository } from '@bx/store';
 
 /** How often a run's new log lines are written to Redis while it runs, in ms. */
@@ -24,12 +24,24 @@ export class RunLog {
   private keptMessage: string | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  /** The export's secret values, which no line may carry (`redact`). */
+  private secrets: readonly unknown[] = [];
 
   constructor(
     private readonly store: Pick<RunLogRepository, 'append'>,
     private readonly runId: string,
     private readonly job: { log(line: string): Promise<void> },
   ) {}
+
+  /**
+   * The export's secret values (secretValuesOf its destination): from now on
+   * every line, stored or in the job's log, has them redacted as a run's
+   * error is (withoutSecretValues), whatever the field (a server's words a
+   * destination logged, an error's message).
+   */
+  redact(secrets: readonly unknown[]): void {
+    this.secrets = secrets;
+  }
 
   /**
    * Where a logger's lines about the run also go (`logger.child(fields,
@@ -46,7 +58,7 @@ export class RunLog {
     const logged = {
       timestamp: typeof time === 'string' ? time : new Date().toISOString(),
       level: typeof level === 'string' ? level : 'info',
-      message: lineOf(String(msg ?? ''), fields),
+      message: lineOf(String(msg ?? ''), fields, this.secrets),
     };
     this.jobPending.push(`${logged.timestamp} ${logged.level} ${logged.message}`);
     if (this.keptMessage !== null && msg === this.keptMessage) this.keptMessage = null;
@@ -65,7 +77,10 @@ export class RunLog {
   withOutcome(level: string, msg: string, fields: LogFields): RunLogLine[] {
     this.inFlight = this.pending;
     this.pending = [];
-    return [...this.inFlight, { timestamp: new Date().toISOString(), level, message: lineOf(msg, fields) }];
+    return [
+      ...this.inFlight,
+      { timestamp: new Date().toISOString(), level, message: lineOf(msg, fields, this.secrets) },
+    ];
   }
 
   /** The store kept the lines and the outcome's line: the logger's `msg` line that follows goes to the job's log only. */
@@ -104,13 +119,13 @@ export class RunLog {
   }
 }
 
-/** `run completed records=1500 ms=2301` */
-function lineOf(msg: string, fields: LogFields): string {
+/** `run completed records=1500 ms=2301`, without `secrets` (redacted before it is cut). */
+function lineOf(msg: string, fields: LogFields, secrets: readonly unknown[]): string {
   const parts = [msg];
   for (const [key, value] of Object.entries(fields)) {
     if (CONTEXT_FIELDS.has(key) || value === undefined) continue;
     const text = typeof value === 'string' ? value : JSON.stringify(value);
     parts.push(`${key}=${/\s/.test(text) ? JSON.stringify(text) : text}`);
   }
-  return parts.join(' ').slice(0, 4000);
+  return withoutSecretValues(parts.join(' '), secrets).slice(0, 4000);
 }

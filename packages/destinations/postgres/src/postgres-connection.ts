@@ -27,6 +27,8 @@ export interface SessionSettings {
    * (ServerWatch); a hung one ends this session. Default SERVER_QUIET_MS; 0: never checked.
    */
   quietMs?: number;
+  /** Called on every byte the server sends on the raw connection, TLS handshake and login included (ServerWatch's probe). */
+  onServerBytes?: () => void;
 }
 
 /** How long a session waits on a silent server before checking that it still answers, in ms. */
@@ -201,6 +203,11 @@ export class PostgresConnection {
       application_name: settings.applicationName,
     });
     const conn = new PostgresConnection(client, signal);
+    const onServerBytes = settings.onServerBytes;
+    if (onServerBytes) {
+      // The raw socket (the TLS stream, when there is one, is wrapped over it later).
+      (client as unknown as { connection: { stream: Readable } }).connection.stream.on('data', () => onServerBytes());
+    }
     // Each message at most 1 MiB, and the session's answers other than notices at most 64 MiB.
     guardMessages(client, settings.maxAnswerBytes ?? MAX_ANSWER_BYTES, () => conn.watch?.heard());
     // A connection lost between statements: recorded, and the next call fails with it.
@@ -217,9 +224,8 @@ export class PostgresConnection {
     if (quietMs > 0) {
       conn.watch = new ServerWatch(
         quietMs,
-        () => answersSelectOne(config, { ...settings, applicationName: 'bx probe', quietMs: 0 }),
+        () => serverSpeaks(config, { ...settings, applicationName: 'bx probe', quietMs: 0 }),
         (hung) => conn.end(hung),
-        UNREACHED,
       );
     }
     return conn;
@@ -280,26 +286,37 @@ export class PostgresConnection {
   }
 }
 
-/** Logs in once more and runs `SELECT 1`, all within `connectMs`: the server still answers. */
-async function answersSelectOne(config: PostgresConfig, settings: SessionSettings): Promise<void> {
+/**
+ * Opens one more connection and waits, within `connectMs`, for the server to say anything on
+ * it (TLS, a login request, an error): null if it did, otherwise why it is taken as not heard
+ * (the connection could not be opened, or not one byte came). Whether the login completes
+ * or a statement would be answered soon does not matter (a pooler may queue it). A verdict
+ * that comes well past the budget (this process was paused, not the server) is no verdict.
+ */
+async function serverSpeaks(config: PostgresConfig, settings: SessionSettings): Promise<string | null> {
+  const started = Date.now();
+  let spoke = false;
+  let onSpoke!: () => void;
+  const heard = new Promise<null>((resolve) => (onSpoke = () => ((spoke = true), resolve(null))));
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
+  const silent = new Promise<string>((resolve) => {
+    // Past the timers, bytes that arrived meanwhile are read first (setImmediate runs after the poll).
     timer = setTimeout(
-      () => reject(new RetryableError(`no answer to SELECT 1 within ${settings.connectMs} ms`, { code: 'Timeout' })),
+      () => setImmediate(() => resolve(`not one byte within ${settings.connectMs} ms`)),
       settings.connectMs,
     );
   });
-  const probe = PostgresConnection.open(config, settings);
+  const opened = PostgresConnection.open(config, { ...settings, onServerBytes: onSpoke });
+  const failed = opened.then(
+    () => null,
+    (err: Error) => (spoke ? null : `could not connect: ${err.message}`),
+  );
   try {
-    const conn = await Promise.race([probe, deadline]);
-    try {
-      await Promise.race([conn.query('SELECT 1', 'probe'), deadline]);
-    } finally {
-      void conn.close();
-    }
+    const miss = await Promise.race([heard, failed, silent]);
+    const paused = Date.now() - started > settings.connectMs * 1.5 + 1000;
+    return miss === null || paused ? null : miss;
   } finally {
     clearTimeout(timer);
-    // A login that finishes after the deadline is closed too.
-    void probe.then((conn) => conn.close()).catch(() => undefined);
+    void opened.then((conn) => conn.close()).catch(() => undefined);
   }
 }
