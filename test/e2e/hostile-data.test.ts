@@ -4,7 +4,7 @@ import { verifyMain } from '@bx/cli';
 import { isoSeconds } from '@bx/core';
 import { readParquet } from '../helpers/duckdb';
 import { E2eSystem, HOUR } from '../helpers/e2e-system';
-import { S3_CREDENTIALS, TEST_SECRETS_KEY, testEnv } from '../helpers/env';
+import { S3_CREDENTIALS, TEST_ALLOWED_PRIVATE, TEST_SECRETS_KEY, testEnv } from '../helpers/env';
 import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
 import { TestPostgres } from '../helpers/postgres';
 import { createBucket, getObject, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
@@ -102,6 +102,8 @@ describe('end to end: hostile rows to S3 (every codec, Parquet, split), PostgreS
       CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
       CLICKHOUSE_DATABASE: sut.ch.database,
       SECRETS_ENCRYPTION_KEYS: TEST_SECRETS_KEY,
+      // The test servers listen on loopback: verify holds destinations to the policy as runs do.
+      ALLOWED_PRIVATE_DESTINATIONS: TEST_ALLOWED_PRIVATE,
     };
     const range = ['--start', new Date(sut.base).toISOString(), '--end', new Date(sut.end).toISOString()];
     const code = await verifyMain(['--export-id', id, ...range], env, write, write);
