@@ -44,8 +44,16 @@ const server = new S3rver({
   allowMismatchedSignatures: true,
 });
 app = server;
-/** Objects up to this size are stored by leanSmallPut; larger ones as s3rver stores them. */
+/** Objects up to this size are answered before Koa (smallPutsFirst). */
 const SMALL_OBJECT_BYTES = 1024 * 1024;
+/**
+ * Objects up to this size are received whole, then stored (leanSmallPut): s3rver writes a PUT's
+ * body straight into the object's file, so a client that died mid-body left the object cut short
+ * where S3 keeps the previous one. Larger single PUTs still go to s3rver (the product sends
+ * multipart uploads long before this size).
+ */
+const BUFFERED_OBJECT_BYTES = 64 * 1024 * 1024;
+let putsAside = 0;
 leanMultipart(server.store);
 leanSmallPut(server.store);
 syncBucketLookups(server.store);
@@ -167,12 +175,20 @@ function noRequestLog(app) {
  * own PUTs (docs/scaling.md). A few small writes to the page cache block
  * this process for tens of microseconds.
  */
+/** S3's answer to a body shorter than its Content-Length (the client went away mid-body). */
+function incompleteBody() {
+  return new S3Error(
+    'IncompleteBody',
+    'You did not provide the number of bytes specified by the Content-Length HTTP header',
+  );
+}
+
 function leanSmallPut(store) {
   const original = store.putObject.bind(store);
   store.putObject = async (object) => {
     const declared = Number(object.metadata['content-length']);
     const chunked = /aws-chunked/.test(object.metadata['content-encoding'] ?? '');
-    if (!(declared <= SMALL_OBJECT_BYTES) || chunked || Buffer.isBuffer(object.content)) return original(object);
+    if (!(declared <= BUFFERED_OBJECT_BYTES) || chunked || Buffer.isBuffer(object.content)) return original(object);
     const md5 = createHash('md5');
     const chunks = [];
     let size = 0;
@@ -181,6 +197,8 @@ function leanSmallPut(store) {
       chunks.push(chunk);
       size += chunk.length;
     }
+    // A client that died mid-body (a killed or frozen worker's socket closed): S3 stores nothing.
+    if (size !== declared) throw incompleteBody();
     const hex = md5.digest('hex');
     const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
     // As s3rver's putMetadata: its allowed headers in their order, then the user's x-amz-meta-*.
@@ -189,7 +207,10 @@ function leanSmallPut(store) {
     for (const [name, value] of Object.entries(object.metadata))
       if (name.startsWith('x-amz-meta-')) metadata[name] = value;
     fsSync.mkdirSync(path.dirname(objectPath), { recursive: true });
-    fsSync.writeFileSync(objectPath, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    // Written aside, then renamed into place: a reader never sees half an object (S3 PUTs are atomic).
+    const aside = `${objectPath}.${process.pid}.${++putsAside}`;
+    fsSync.writeFileSync(aside, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    fsSync.renameSync(aside, objectPath);
     fsSync.writeFileSync(store.getResourcePath(object.bucket, object.key, 'object.md5'), hex);
     fsSync.writeFileSync(
       store.getResourcePath(object.bucket, object.key, 'metadata.json'),
@@ -241,6 +262,8 @@ function leanMultipart(store) {
     }
     let etag;
     try {
+      const declared = Number(content.headers?.['content-length']);
+      if (Number.isFinite(declared) && size !== declared) throw incompleteBody();
       if (md5) {
         const digest = md5.digest();
         if (digest.toString('base64') !== sentMd5) {

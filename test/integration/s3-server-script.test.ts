@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBenchS3, type BenchS3Server } from '../../bench/s3-server';
@@ -38,6 +39,50 @@ describe('scripts/s3-server.js', function () {
     client?.destroy();
     await server?.close();
   });
+
+  // A worker killed or frozen mid-PUT closes its socket halfway through the body: S3 keeps the
+  // object it had (a PUT is atomic), it never shows half of the new one.
+  for (const [name, size] of [
+    ['a small object', 300_000],
+    ['an object over 1 MiB', 3 * 1024 * 1024],
+  ] as const) {
+    it(`a PUT of ${name} whose client goes away mid-body leaves the previous object whole`, async () => {
+      const key = `t1/2026-12-06/cut-${size}.jsonl`;
+      const before = Buffer.alloc(size, 'old line\n');
+      await client.send(new PutObjectCommand({ Bucket: 'bx-script', Key: key, Body: before }));
+      const url = new URL(`${server.endpoint}/bx-script/${key}`);
+      const amzDate = new Date()
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}/, '');
+      await new Promise<void>((resolve) => {
+        const req = http.request({
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'PUT',
+          headers: {
+            'content-length': size,
+            'x-amz-date': amzDate,
+            'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+            authorization:
+              `AWS4-HMAC-SHA256 Credential=${S3_CREDENTIALS.aws_access_key_id}/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, ` +
+              `SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=${'0'.repeat(64)}`,
+          },
+        });
+        req.on('error', () => resolve());
+        req.on('close', () => resolve());
+        // Half the body, then the socket goes.
+        req.write(Buffer.alloc(Math.floor(size / 2), 'new line\n'), () => setImmediate(() => req.destroy()));
+      });
+      // The server has seen the socket close once a later request on a new connection is answered.
+      await client.send(new HeadObjectCommand({ Bucket: 'bx-script', Key: key }));
+      const got = await client.send(new GetObjectCommand({ Bucket: 'bx-script', Key: key }));
+      const text = Buffer.from(await got.Body!.transformToByteArray());
+      expect(text.length).to.equal(size);
+      expect(text.equals(before)).to.equal(true);
+    });
+  }
 
   // Small objects take the server's own quick path, larger ones s3rver's: both store the same files.
   for (const [name, size] of [
