@@ -141,3 +141,8 @@ export function tally(
     receiptProblems: [],
   };
 }
+
+/** `…/2024-01-01T05:00:00+00:00-2024-01-01T06:00:00+00:00.jsonl` → the interval start. */
+export function intervalStartOf(key: string): number {
+  return Date.parse(/(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\+00:00-/.exec(key)![1] + 'Z');
+}

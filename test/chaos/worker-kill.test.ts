@@ -3,7 +3,7 @@ import { sleep } from '../helpers/processes';
 import { ChaosSystem, inFlight } from './chaos-system';
 import { plan, range, seed } from './seed';
 import { Scenario } from './summary';
-import { verifyExport } from './verify';
+import { intervalStartOf, verifyExport } from './verify';
 
 const HOUR = 3_600_000;
 const TEAM = 11;
@@ -12,11 +12,6 @@ const KILLS = 6;
 // Uncompressed, so that parts fill (and kills can land in open uploads) without
 // exporting three times the rows gzip would need for the same object size.
 const ROWS = Array.from({ length: 24 }, (_, i) => (i === 4 || i === 17 ? 0 : i % 3 === 0 ? 24_000 : 2_000));
-
-/** `…/2024-01-01T05:00:00+00:00-2024-01-01T06:00:00+00:00.jsonl` → the interval start. */
-function intervalStartOf(key: string): number {
-  return Date.parse(/(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\+00:00-/.exec(key)![1] + 'Z');
-}
 
 describe('chaos: worker SIGKILL mid-upload', function () {
   this.timeout(240_000);

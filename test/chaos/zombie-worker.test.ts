@@ -5,17 +5,12 @@ import { chaosServices } from './chaos-services';
 import { ChaosSystem, inFlight } from './chaos-system';
 import { plan, range, seed } from './seed';
 import { Scenario } from './summary';
-import { verifyExport } from './verify';
+import { intervalStartOf, verifyExport } from './verify';
 
 const HOUR = 3_600_000;
 const TEAM = 17;
 // Every other hour ~24 MB uncompressed: multipart uploads (8 MiB parts) in flight when a worker freezes.
 const ROWS = Array.from({ length: 14 }, (_, i) => (i % 2 === 0 ? 24_000 : 2_000));
-
-/** `…/2024-01-01T05:00:00+00:00-2024-01-01T06:00:00+00:00.jsonl` → the interval start. */
-function intervalStartOf(key: string): number {
-  return Date.parse(/(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\+00:00-/.exec(key)![1] + 'Z');
-}
 
 describe('chaos: a zombie worker (frozen past its lock, then woken)', function () {
   this.timeout(240_000);
