@@ -98,13 +98,15 @@ async function exportInterval(
     log.info('run skipped', { reason: started.status });
     return { status: 'skipped', reason: started.status };
   }
-  const { attempt, backfillId, receiptVersion, priorUnknown = false, export: exp } = started;
+  const { attempt, token, backfillId, receiptVersion, priorUnknown = false, export: exp } = started;
+  // The attempt as the fenced store calls name it: its number repeats (a rewritten record, a failover), its token not.
+  const thisAttempt = { attempt, token };
   // What a destination logs may quote its server, which may echo what it was sent.
   runLog.redact(secretValuesOf(exp.destination));
   const began = Date.now();
   const fence = new AttemptFence(
     deps.lockMs ?? 30_000,
-    () => deps.store.runs.isLatestAttempt(payload.run_id, attempt),
+    () => deps.store.runs.isLatestAttempt(payload.run_id, thisAttempt),
     startAsked,
   );
   log.info('run started', {
@@ -173,7 +175,7 @@ async function exportInterval(
       payload.run_id,
       result,
       Date.now(),
-      attempt,
+      thisAttempt,
       backfillId,
       runLog.withOutcome('info', 'run completed', done),
     );
@@ -202,7 +204,7 @@ async function exportInterval(
       retry ? 'FailedRetryable' : 'Failed',
       message,
       Date.now(),
-      attempt,
+      thisAttempt,
       backfillId,
       runLog.withOutcome('warn', line, failed),
     );
