@@ -8,7 +8,8 @@ import { deleteKeysUnder } from '../helpers/redis-keys';
  * The attempt fence names an attempt by its number and the token its start
  * minted: the number alone repeats (a rewritten record counts from 1 again, a
  * start lost in a failover is counted again), and an attempt whose worker
- * froze and woke must not record its outcome over the run's latest attempt's.
+ * froze and woke must not record its outcome or its state over the run's
+ * latest attempt's.
  */
 describe('attempt fence: an attempt is its number and its token', () => {
   let sut: Store;
@@ -51,8 +52,10 @@ describe('attempt fence: an attempt is its number and its token', () => {
 
     // The frozen worker wakes.
     expect(await sut.runs.isLatestAttempt(run.id, late)).to.equal(false);
+    expect(await sut.runs.setState(run.id, { uploads: ['late'] }, late)).to.equal('Superseded');
     expect(await sut.runs.complete(run.id, result(5), T0, late)).to.equal('Superseded');
     expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Running', records_completed: 0, attempts: 1 });
+    expect(await sut.runs.state(run.id)).to.equal(null);
 
     expect(await sut.runs.isLatestAttempt(run.id, current)).to.equal(true);
     expect(await sut.runs.complete(run.id, result(7), T0, current)).to.equal('ok');
@@ -74,10 +77,27 @@ describe('attempt fence: an attempt is its number and its token', () => {
     expect(await sut.runs.complete(run.id, result(7), T0, current)).to.equal('ok');
   });
 
+  it("a superseded attempt's state is refused and leaves the later attempt's state as it was", async () => {
+    const earlier = started(await sut.runs.start(run.id));
+    const later = started(await sut.runs.start(run.id));
+    expect(await sut.runs.setState(run.id, { uploads: ['later'] }, later)).to.equal('ok');
+    // The earlier attempt's worker wakes and records the upload it opened.
+    expect(await sut.runs.setState(run.id, { uploads: ['earlier'] }, earlier)).to.equal('Superseded');
+    expect(await sut.runs.state(run.id)).to.deep.equal({ uploads: ['later'] });
+    // Not even by a number alone.
+    expect(await sut.runs.setState(run.id, { uploads: ['earlier'] }, earlier.attempt)).to.equal('Superseded');
+    expect(await sut.runs.state(run.id)).to.deep.equal({ uploads: ['later'] });
+    // A run that is gone keeps nothing, and no stray key is left.
+    await sut.runs.deleteMany([run.id]);
+    expect(await sut.runs.setState(run.id, { uploads: ['later'] }, later)).to.equal('missing');
+    expect(await sut.redis.exists(sut.keys.run(run.id))).to.equal(0);
+  });
+
   it('a record started by the previous version (no token) still finishes by its number', async () => {
     const { attempt } = started(await sut.runs.start(run.id));
     await sut.redis.hdel(sut.keys.run(run.id), 'attempt_token');
     expect(await sut.runs.isLatestAttempt(run.id, attempt)).to.equal(true);
+    expect(await sut.runs.setState(run.id, { uploads: [] }, attempt)).to.equal('ok');
     expect(await sut.runs.complete(run.id, result(7), T0, attempt)).to.equal('ok');
     expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Completed', records_completed: 7 });
   });

@@ -60,6 +60,7 @@ describe('store on a Redis Cluster', () => {
       export: exp,
     });
     const attempt = { attempt: 1, token };
+    expect(await sut.runs.setState(run.id, { uploads: [] }, attempt)).to.equal('ok');
     const line = { timestamp: new Date(T0).toISOString(), level: 'info', message: 'run completed records=2' };
     expect(
       await sut.runs.complete(run.id, { records: 2, bytes: 9, files: ['k'] }, T0 + 4_001_000, attempt, null, [line]),

@@ -67,8 +67,9 @@ class FakeRuns {
   async state<T>(): Promise<T | null> {
     return this.saved as T | null;
   }
-  async setState(_id: string, value: unknown): Promise<void> {
+  async setState(_id: string, value: unknown): Promise<'ok'> {
     this.saved = value;
+    return 'ok';
   }
 }
 

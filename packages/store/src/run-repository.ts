@@ -282,9 +282,18 @@ export class RunRepository extends RunReads {
     return answer === 1;
   }
 
-  /** Keeps the state on the run; nothing when the run has no record (deleted meanwhile). */
-  async setState(id: string, state: unknown): Promise<void> {
-    await callScript(this.redis, 'set-run-state', [this.keys.run(id)], [JSON.stringify(state)]);
+  /**
+   * Keeps the state on the run: 'ok'; 'missing' (no record: deleted meanwhile,
+   * nothing kept); with `attempt`, 'Superseded' (nothing kept) once that is not
+   * the run's latest attempt, as for complete().
+   */
+  async setState(id: string, state: unknown, attempt?: number | AttemptRef): Promise<'ok' | 'missing' | 'Superseded'> {
+    return (await callScript(
+      this.redis,
+      'set-run-state',
+      [this.keys.run(id)],
+      [JSON.stringify(state), ...attemptArgs(attempt)],
+    )) as 'ok' | 'missing' | 'Superseded';
   }
 
   /**

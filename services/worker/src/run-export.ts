@@ -10,7 +10,7 @@ import {
   type ModelPlugin,
   type ModelSourceConfig,
 } from '@bx/core';
-import { ReceiptTally, tallied, type BatchFormat, type DestinationWriter } from '@bx/batch';
+import { ReceiptTally, supersededError, tallied, type BatchFormat, type DestinationWriter } from '@bx/batch';
 import { secretValuesOf } from '@bx/destinations';
 import { modelPlugin } from '@bx/models';
 import type { FailurePolicy } from '@bx/operations';
@@ -144,7 +144,11 @@ async function exportInterval(
         fresh: attempt === 1 && !priorUnknown,
         priorUnknown,
         get: <T>() => deps.store.runs.state<T>(payload.run_id),
-        set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
+        set: async (value: unknown) => {
+          // Refused once a later attempt took over: this one's uploads must not replace that one's.
+          if ((await deps.store.runs.setState(payload.run_id, value, thisAttempt)) === 'Superseded')
+            throw supersededError();
+        },
         isLatest: () => fence.isLatest(),
       },
       onProgress: (records) => {
