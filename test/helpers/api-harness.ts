@@ -30,6 +30,8 @@ export interface ApiHarnessOptions {
   authFailureLimit?: AppDeps['authFailureLimit'];
   /** ALLOWED_PRIVATE_DESTINATIONS. Default loopback, where the test servers listen. */
   network?: NetworkPolicy;
+  /** CLICKHOUSE_URL of the API (health check). Default the test ClickHouse. */
+  clickhouseUrl?: string;
   /** Seeds of a Redis Cluster to keep the store and queue on (REDIS_CLUSTER_NODES). Default the test Redis. */
   clusterNodes?: string[];
 }
@@ -39,12 +41,7 @@ export class ApiHarness {
   readonly prefix: string;
   readonly store: Store;
   readonly queue: BullMqRunQueue;
-  readonly clickhouse = new ClickHouseSource({
-    url: testEnv.CLICKHOUSE_URL,
-    username: 'default',
-    password: '',
-    requestTimeoutMs: 5000,
-  });
+  readonly clickhouse: ClickHouseSource;
   readonly logger = createLogger({}, 'error');
   readonly service: ExportService;
   base = '';
@@ -60,6 +57,12 @@ export class ApiHarness {
     const redis = { url: testEnv.REDIS_URL, clusterNodes: opts.clusterNodes };
     this.store = Store.connect(redis, this.prefix);
     this.queue = new BullMqRunQueue({ redis, prefix: this.prefix, attempts: 2, backoffMs: 10 });
+    this.clickhouse = new ClickHouseSource({
+      url: opts.clickhouseUrl ?? testEnv.CLICKHOUSE_URL,
+      username: 'default',
+      password: '',
+      requestTimeoutMs: 5000,
+    });
     this.network = opts.network ?? NetworkPolicy.parse(TEST_ALLOWED_PRIVATE);
     this.service = new ExportService(this.store, this.queue, this.logger, opts.clock, {
       maxExports: opts.maxExports,

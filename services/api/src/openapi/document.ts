@@ -76,6 +76,7 @@ export const openApiDocument = withOperationIds({
     '/healthz': {
       get: {
         summary: 'Reachability of Redis and ClickHouse',
+        description: 'Concurrent checks share one ping of each; its answer is served for 1 s.',
         security: noToken,
         responses: {
           '200': json(ref('Health'), 'Both reachable'),
@@ -87,6 +88,7 @@ export const openApiDocument = withOperationIds({
     '/metrics': {
       get: {
         summary: 'Prometheus metrics (text format), read from Redis at scrape time',
+        description: 'Concurrent scrapes share one reading; it is served for 2 s after it arrived.',
         security: noToken,
         responses: {
           '200': { description: 'Prometheus text', content: { 'text/plain': { schema: { type: 'string' } } } },
