@@ -1,3 +1,4 @@
+import { MAX_FILE_SIZE_MB, PART_SIZE } from '@bx/destination-s3';
 import { expect } from 'chai';
 import { ApiHarness, type HttpResult } from '../helpers/api-harness';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
@@ -69,6 +70,37 @@ describe('API inputs in forms the contract does not name', function () {
         expectRefused(await sut.call('GET', `/api/exports?team_id=${team}`), 'team_id', team);
       const page = await sut.call('GET', '/api/exports?team_id=7');
       expect(page.json.results.map((e: { id: string }) => e.id)).to.include(exportId);
+    });
+  });
+
+  describe('max_file_size_mb is bounded by what a file can be', () => {
+    const field = 'destination.config.max_file_size_mb';
+    const withSize = (size: unknown) =>
+      exportBody({ destination: { type: 'S3', config: { ...s3Config, max_file_size_mb: size } } });
+
+    it('the largest file S3 takes in 10,000 parts, even a quarter over its limit', () => {
+      expect(MAX_FILE_SIZE_MB.max * 1.25 * 1024 * 1024).to.be.at.most(10_000 * PART_SIZE);
+    });
+
+    for (const size of [0, -1, 0.5, 0.000001, 64_001, 1_000_000, 1e300]) {
+      it(`${size} is a 400 naming the field and its bounds`, async () => {
+        const res = await sut.call('POST', '/api/exports', { body: withSize(size) });
+        expectRefused(res, field, String(size));
+        const detail = res.json.error.details.find((d: { field: string }) => d.field === field);
+        expect(detail.message).to.contain('from 1 to 64000');
+        const patched = await sut.call('PATCH', `/api/exports/${exportId}`, {
+          body: { destination: { config: { max_file_size_mb: size } } },
+        });
+        expectRefused(patched, field, `PATCH ${size}`);
+      });
+    }
+
+    it('1, 2.5, 64000 and null are taken', async () => {
+      for (const size of [1, 2.5, 64_000, null]) {
+        const res = await sut.call('POST', '/api/exports', { body: withSize(size) });
+        expect(res.status, `${size}: ${res.text}`).to.equal(201);
+        expect(res.json.destination.config.max_file_size_mb).to.equal(size);
+      }
     });
   });
 
