@@ -109,11 +109,19 @@ describe('the API on a Redis Cluster that loses a master', function () {
     const owner = ranges.find(([from, to]) => from <= slot && slot <= to)![2]![1] as number;
     cluster.kill(owner);
 
-    const answers: HttpResult[] = [];
+    const answers: Array<HttpResult & { what: string }> = [];
+    const requests: Array<[string, string, unknown?]> = [
+      ['GET', `/api/exports/${exportId}`],
+      ['GET', `/api/exports/${exportId}/runs`],
+      ['POST', `/api/exports/${exportId}/unpause`, {}],
+      ['GET', '/metrics'],
+      ['GET', '/admin/queues/api/queues'],
+    ];
     const get = async () => {
-      const res = await sut.call('GET', `/api/exports/${exportId}`);
-      answers.push(res);
-      return res;
+      for (const [method, path, body] of requests) {
+        const res = await sut.call(method, path, { body });
+        answers.push({ ...res, what: `${method} ${path}` });
+      }
     };
     // Until the other masters mark it failed (cluster-node-timeout: 5 s) and answer CLUSTERDOWN.
     const other = cluster.ports.find((p) => p !== owner)!;
@@ -128,10 +136,10 @@ describe('the API on a Redis Cluster that loses a master', function () {
     );
     for (let i = 0; i < 3; i++) await get();
 
-    const statuses = answers.map((a) => `${a.status} ${a.json?.error?.message ?? ''}`);
+    const statuses = answers.map((a) => `${a.what}: ${a.status} ${a.json?.error?.message ?? a.text.slice(0, 200)}`);
     for (const res of answers) {
       expect(res.status, statuses.join('\n')).to.equal(503);
-      expect(res.json.error.code).to.equal('unavailable');
+      expect(res.json?.error?.code, statuses.join('\n')).to.equal('unavailable');
       expect(res.headers.get('retry-after')).to.equal('5');
     }
 
