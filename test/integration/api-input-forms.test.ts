@@ -65,8 +65,8 @@ describe('API inputs in forms the contract does not name', function () {
       }
     });
 
-    it('team_id=1e3 and team_id=+7 are 400 naming team_id', async () => {
-      for (const team of ['1e3', '%2B7', '7.0', '0x7'])
+    it('team_id=1e3, team_id=+7 and one past 2^53 - 1 are 400 naming team_id', async () => {
+      for (const team of ['1e3', '%2B7', '7.0', '0x7', '9007199254740993', '99999999999999999'])
         expectRefused(await sut.call('GET', `/api/exports?team_id=${team}`), 'team_id', team);
       const page = await sut.call('GET', '/api/exports?team_id=7');
       expect(page.json.results.map((e: { id: string }) => e.id)).to.include(exportId);

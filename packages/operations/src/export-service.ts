@@ -131,8 +131,13 @@ export class ExportService {
   /** A page of exports, oldest first; `next` is the cursor of the following page or null. */
   async list(query: ListExportsQuery = {}): Promise<{ results: BatchExport[]; next: string | null }> {
     const details: QueryIssue[] = [];
-    if (query.team_id !== undefined && !/^\d{1,16}$/.test(query.team_id))
-      details.push({ field: 'team_id', message: 'must be an integer (decimal digits only)' });
+    // As a body's team_id: past 2^53 - 1 a team id could not be told from its neighbours.
+    const teamId = queryInteger(
+      query.team_id,
+      'team_id',
+      { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: -1 },
+      details,
+    );
     const limit = queryInteger(
       query.limit,
       'limit',
@@ -143,7 +148,7 @@ export class ExportService {
       details.push({ field: 'cursor', message: 'must be a cursor returned as next' });
     if (details.length) throw invalidQuery(details);
     const page = await this.store.exports.list({
-      teamId: query.team_id === undefined ? undefined : Number(query.team_id),
+      teamId: query.team_id === undefined ? undefined : teamId,
       limit,
       after: query.cursor,
     });
