@@ -31,7 +31,7 @@ describe('unauthenticated reads: /healthz and /metrics share their reads', funct
   const pings = () => proxy.seen.filter((r) => r.url.startsWith('/ping')).length;
 
   it(`${CONCURRENT} concurrent GET /healthz ping ClickHouse once, and a later one pings again`, async () => {
-    const slow = proxy.inject({ kind: 'delay', minMs: 300, maxMs: 300 }, 60_000);
+    const slow = proxy.inject({ kind: 'delay', minMs: 500, maxMs: 500 }, 60_000);
     const before = pings();
     const answers = await Promise.all(
       Array.from({ length: CONCURRENT }, () => sut.call('GET', '/healthz', { token: null })),
