@@ -30,24 +30,18 @@ export interface ApiHarnessOptions {
   authFailureLimit?: AppDeps['authFailureLimit'];
   /** ALLOWED_PRIVATE_DESTINATIONS. Default loopback, where the test servers listen. */
   network?: NetworkPolicy;
+  /** CLICKHOUSE_URL of the API (health check). Default the test ClickHouse. */
+  clickhouseUrl?: string;
+  /** Seeds of a Redis Cluster to keep the store and queue on (REDIS_CLUSTER_NODES). Default the test Redis. */
+  clusterNodes?: string[];
 }
 
 /** The admin API on a random port over its own Redis prefix; close() removes every key it made. */
 export class ApiHarness {
-  readonly prefix = uniqueName('bxt');
-  readonly store = Store.connect(testEnv.REDIS_URL, this.prefix);
-  readonly queue = new BullMqRunQueue({
-    redis: { url: testEnv.REDIS_URL },
-    prefix: this.prefix,
-    attempts: 2,
-    backoffMs: 10,
-  });
-  readonly clickhouse = new ClickHouseSource({
-    url: testEnv.CLICKHOUSE_URL,
-    username: 'default',
-    password: '',
-    requestTimeoutMs: 5000,
-  });
+  readonly prefix: string;
+  readonly store: Store;
+  readonly queue: BullMqRunQueue;
+  readonly clickhouse: ClickHouseSource;
   readonly logger = createLogger({}, 'error');
   readonly service: ExportService;
   base = '';
@@ -58,6 +52,17 @@ export class ApiHarness {
   readonly network: NetworkPolicy;
 
   constructor(private readonly opts: ApiHarnessOptions = {}) {
+    // On a Cluster every key carries the prefix's hash tag.
+    this.prefix = opts.clusterNodes ? `{${uniqueName('bxt')}}` : uniqueName('bxt');
+    const redis = { url: testEnv.REDIS_URL, clusterNodes: opts.clusterNodes };
+    this.store = Store.connect(redis, this.prefix);
+    this.queue = new BullMqRunQueue({ redis, prefix: this.prefix, attempts: 2, backoffMs: 10 });
+    this.clickhouse = new ClickHouseSource({
+      url: opts.clickhouseUrl ?? testEnv.CLICKHOUSE_URL,
+      username: 'default',
+      password: '',
+      requestTimeoutMs: 5000,
+    });
     this.network = opts.network ?? NetworkPolicy.parse(TEST_ALLOWED_PRIVATE);
     this.service = new ExportService(this.store, this.queue, this.logger, opts.clock, {
       maxExports: opts.maxExports,

@@ -156,8 +156,9 @@ export abstract class RunReads {
    * there (an export with 100,000 runs and none Completed read every record
    * for `?status=Completed`, 6.6 s a request). With a status, only the
    * matching records are read whole. `stoppedAt` is the interval start
-   * (epoch ms) of the last run looked at when it stopped so, with runs left
-   * to look at (a cursor to go on before it); else null.
+   * (epoch ms) of the last run looked at when it stopped so with runs left
+   * to look at (a cursor to go on before it); else null, also when the
+   * budget ran out on the very last run.
    */
   async page(
     exportId: string,
@@ -189,8 +190,12 @@ export abstract class RunReads {
       }
       const last = Number(found[found.length - 1]);
       if (ids.length < size) return { runs, stoppedAt: null };
-      if (budget <= 0) return { runs, stoppedAt: last };
       max = `(${last}`;
+      if (budget <= 0) {
+        // Exactly the budget left: nothing lies past the last one looked at, so no page follows.
+        const left = await this.redis.zcount(this.keys.exportRuns(exportId), min, max);
+        return { runs, stoppedAt: left > 0 ? last : null };
+      }
     }
   }
 
