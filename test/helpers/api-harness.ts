@@ -53,7 +53,8 @@ export class ApiHarness {
   base = '';
   private readonly readOnly: boolean;
   private readonly clock: Clock | undefined;
-  private server: Server | null = null;
+  /** The listening server, once started (a test may watch its requests arrive). */
+  server: Server | null = null;
 
   readonly network: NetworkPolicy;
 
