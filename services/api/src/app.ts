@@ -15,6 +15,7 @@ import { openApiDocument } from './openapi/document';
 import { adminLoginRouter } from './routes/admin-login';
 import { exportsRouter } from './routes/exports';
 import { runsRouter } from './routes/runs';
+import { singleFlight } from './single-flight';
 import { refuseOtherMethods } from './wrong-methods';
 
 export interface AppDeps {
@@ -45,8 +46,10 @@ export function createApp(deps: AppDeps): Express {
   const limiter = new AuthFailureLimiter(deps.authFailureLimit);
 
   const open = Router();
+  // Anyone may ask, as often as they like: requests that come while a check runs share it.
+  const health = singleFlight(() => Promise.all([deps.store.ping(), deps.clickhouse.ping().catch(() => false)]));
   open.get('/healthz', async (_req, res) => {
-    const [redis, clickhouse] = await Promise.all([deps.store.ping(), deps.clickhouse.ping().catch(() => false)]);
+    const [redis, clickhouse] = await health();
     const ok = redis && clickhouse;
     res
       .status(ok ? 200 : 503)

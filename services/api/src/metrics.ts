@@ -3,6 +3,7 @@ import type { JobState, RunQueue } from '@bx/queue';
 import { RUN_DURATION_BUCKETS, type DurationStats, type StatsSnapshot, type Store } from '@bx/store';
 import type { Request, Response } from 'express';
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { singleFlight } from './single-flight';
 
 export interface MetricsSources {
   store: Pick<Store, 'stats'>;
@@ -23,15 +24,13 @@ type QueueCounts = Array<{ queue: string; counts: Record<JobState, number> }>;
  * token. 50 requests at once read it all 50 times; now once.
  */
 export function metricsHandler(sources: MetricsSources) {
-  let inFlight: Promise<{ type: string; text: string }> | null = null;
-  const scrape = async () => {
+  const scrape = singleFlight(async () => {
     const [snapshot, queues] = await Promise.all([sources.store.stats.snapshot(), sources.queue.jobCounts()]);
     const registry = buildRegistry(snapshot, queues);
     return { type: registry.contentType, text: await registry.metrics() };
-  };
+  });
   return async (_req: Request, res: Response): Promise<void> => {
-    inFlight ??= scrape().finally(() => (inFlight = null));
-    const { type, text } = await inFlight;
+    const { type, text } = await scrape();
     res.set('Content-Type', type).set('Cache-Control', 'no-store').send(text);
   };
 }
