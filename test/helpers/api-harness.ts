@@ -1,6 +1,6 @@
 import { createApp, type AppDeps } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { NetworkPolicy, createLogger, type Clock } from '@bx/core';
+import { NetworkPolicy, createLogger, type Clock, type ExportSecrets } from '@bx/core';
 import { checkDestination } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
@@ -30,12 +30,14 @@ export interface ApiHarnessOptions {
   authFailureLimit?: AppDeps['authFailureLimit'];
   /** ALLOWED_PRIVATE_DESTINATIONS. Default loopback, where the test servers listen. */
   network?: NetworkPolicy;
+  /** SECRETS_ENCRYPTION_KEYS, as the store uses them. Default none: secrets stored as given. */
+  secrets?: ExportSecrets;
 }
 
 /** The admin API on a random port over its own Redis prefix; close() removes every key it made. */
 export class ApiHarness {
   readonly prefix = uniqueName('bxt');
-  readonly store = Store.connect(testEnv.REDIS_URL, this.prefix);
+  readonly store: Store;
   readonly queue = new BullMqRunQueue({
     redis: { url: testEnv.REDIS_URL },
     prefix: this.prefix,
@@ -59,6 +61,7 @@ export class ApiHarness {
   readonly network: NetworkPolicy;
 
   constructor(private readonly opts: ApiHarnessOptions = {}) {
+    this.store = Store.connect(testEnv.REDIS_URL, this.prefix, { secrets: opts.secrets });
     this.network = opts.network ?? NetworkPolicy.parse(TEST_ALLOWED_PRIVATE);
     this.service = new ExportService(this.store, this.queue, this.logger, opts.clock, {
       maxExports: opts.maxExports,
@@ -108,6 +111,13 @@ export class ApiHarness {
     const text = await res.text();
     const isJson = (res.headers.get('content-type') ?? '').includes('application/json');
     return { status: res.status, headers: res.headers, text, json: isJson && text ? JSON.parse(text) : null };
+  }
+
+  /** POST /api/exports of a paused hourly export of team 1 to `destination`: the answer (201 with the export, or the error). */
+  createExport(destination: { type: string; config: unknown }, name = 'victim'): Promise<HttpResult> {
+    return this.call('POST', '/api/exports', {
+      body: { name, team_id: 1, interval: 'hour', paused: true, destination },
+    });
   }
 
   async close(): Promise<void> {

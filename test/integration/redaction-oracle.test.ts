@@ -17,15 +17,7 @@ describe('redaction tells nothing about a secret a token holder guesses at', fun
 
   it('a schema named after the start of the stored password comes back in /test as any other name', async () => {
     const { user, password } = await pg.role();
-    const created = await sut.call('POST', '/api/exports', {
-      body: {
-        name: 'victim',
-        team_id: 1,
-        interval: 'hour',
-        paused: true,
-        destination: { type: 'Postgres', config: pg.config({ user, password }) },
-      },
-    });
+    const created = await sut.createExport({ type: 'Postgres', config: pg.config({ user, password }) });
     expect(created.status, created.text).to.equal(201);
     const id = created.json.id as string;
     // The schema needs no password to change (it does not say where or as whom); each name
