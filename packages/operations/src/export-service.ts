@@ -20,7 +20,7 @@ import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
 import { EXPORT_WRITE_ATTEMPTS, concurrentWriters, type ReconcileStatus, type Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { checkDestinationNetwork, requireSecretsOnMove } from './destination-rules';
+import { checkDestinationNetwork, refuseSealedSecrets, requireSecretsOnMove } from './destination-rules';
 import { createExportSchema, patchExportSchema } from './export-input';
 import { isOwnId } from './ids';
 import { invalidQuery, queryInstant, queryInteger, type QueryIssue } from './query-params';
@@ -102,6 +102,7 @@ export class ExportService {
 
   async create(body: unknown): Promise<BatchExport> {
     const input = parseInput(createExportSchema, body);
+    refuseSealedSecrets(input.destination.type, input.destination.config);
     if (this.opts.network) await checkDestinationNetwork(input.destination, this.opts.network);
     const now = await this.now();
     const iso = new Date(now).toISOString();
@@ -237,6 +238,7 @@ export class ExportService {
     if (patch.paused === false) next.paused_reason = null;
     if (destinationPatch) {
       const type = destinationPatch.type ?? current.destination.type;
+      refuseSealedSecrets(type, destinationPatch.config ?? {});
       // Same type: merge, so secrets the API never returned can be left out.
       const base = type === current.destination.type ? current.destination.config : {};
       // Parsed under `destination`, so a bad field is named as in the body (destination.config.prefix).
