@@ -12,9 +12,11 @@ const at = (iso: string) => Date.parse(iso);
  * microseconds of a DateTime64(6) source (`timestamptz(0)`, `timestamp(3)`).
  * PostgreSQL rounds a value to the column's precision on the way in, also in
  * a binary COPY: 10:59:59.6 became 11:00:00, in the next interval, whose run
- * deleted it as a row of an earlier load of its own.
+ * deleted it as a row of an earlier load of its own. And `npm run verify`
+ * rounded a row's instant to milliseconds: 10:59:59.999999 counted in the
+ * next interval, both intervals MISMATCH.
  */
-describe('Postgres destination: an existing table whose timestamps hold fewer digits than the source', function () {
+describe('Postgres destination: rows of the last instants of an interval', function () {
   this.timeout(60_000);
   let pg: TestPostgres;
 
@@ -42,7 +44,7 @@ describe('Postgres destination: an existing table whose timestamps hold fewer di
     await pg.drop();
   });
 
-  it('keeps each row in its own interval (cut to the column precision), the next run deleting none of them', async () => {
+  it('an existing table of fewer digits: each row in its own interval (cut), the next run deleting none', async () => {
     await pg.admin.query(`CREATE TABLE "${pg.schema}"."coarse" (
       "uuid" text, "event" text, "properties" jsonb, "distinct_id" text, "team_id" bigint,
       "timestamp" timestamp(3), "created_at" timestamptz(0), "inserted_at" timestamptz(0),
@@ -73,5 +75,16 @@ describe('Postgres destination: an existing table whose timestamps hold fewer di
       spans: [first, second],
     });
     expect([read.get(first.start)?.records, read.get(second.start)?.records]).to.deep.equal([3, 2]);
+  });
+
+  it('verify reads a row of the last microsecond of an interval back in that interval', async () => {
+    // The table the destination creates: timestamptz, microseconds (a DateTime64(6) source).
+    const config = pg.config({ table_name: 'fine' });
+    const last = [makeEvent({ inserted_at: '2024-01-01 10:59:59.999999' })];
+    const next = [makeEvent({ inserted_at: '2024-01-01 11:00:00' })];
+    await new PostgresDestination(config).write(rowBatches(asRows(last), 1), runContext(first, new MemoryRunState()));
+    await new PostgresDestination(config).write(rowBatches(asRows(next), 1), runContext(second, new MemoryRunState()));
+    const read = await readBackPostgres(config, { exportId: 'e1', teamId: 1, spans: [first, second] });
+    expect([read.get(first.start)?.records, read.get(second.start)?.records]).to.deep.equal([1, 1]);
   });
 });

@@ -53,7 +53,7 @@ export async function readBackPostgres(
       ];
       await conn.query(
         `DECLARE bx_read_back NO SCROLL CURSOR FOR
-           SELECT "uuid"::text AS uuid, (extract(epoch FROM ${column}) * 1000)::float8 AS at
+           SELECT "uuid"::text AS uuid, floor(extract(epoch FROM ${column}) * 1000)::float8 AS at
              FROM ${qualifiedName(schema, table)}
             WHERE ${where.join(' AND ')}`,
         'DECLARE',
@@ -63,7 +63,8 @@ export async function readBackPostgres(
           `FETCH ${FETCH_ROWS} FROM bx_read_back`,
           'FETCH events',
         );
-        for (const row of rows) tally.add(row.uuid, Math.round(row.at));
+        // Whole milliseconds, cut down (floor above): 10:59:59.999999 rounded was the next interval's.
+        for (const row of rows) tally.add(row.uuid, row.at);
         if (rows.length < FETCH_ROWS) break;
       }
       await conn.query('ROLLBACK', 'ROLLBACK');
