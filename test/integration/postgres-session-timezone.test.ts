@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { BatchFormat, RunContext } from '@bx/batch';
 import { FieldBatch } from '@bx/batch';
 import { modelSchema } from '@bx/core';
-import { PostgresDestination } from '@bx/destination-postgres';
+import { PostgresDestination, readBackPostgres } from '@bx/destination-postgres';
 import { personsModel } from '@bx/model-persons';
 import { asRows, makeEvent, rowBatches } from '../helpers/events';
 import { TestPostgres } from '../helpers/postgres';
@@ -19,9 +19,11 @@ const span = { start: Date.parse('2024-03-01T10:00:00Z'), end: Date.parse('2024-
  * zone) of an existing table holds the UTC wall clock, whatever the
  * session's zone (README: the events table), for every model: the persons
  * upsert's INSERT from its timestamptz staging table converted in the
- * session's zone, 10:20 UTC stored as 05:20.
+ * session's zone, 10:20 UTC stored as 05:20. And `npm run verify` read each
+ * row's instant as a float8, which such a login gets printed to 12
+ * significant digits: 10:59:59.999 counted in the next interval.
  */
-describe('Postgres destination: a login whose TimeZone is not UTC', function () {
+describe('Postgres destination: a login whose session settings are not the defaults', function () {
   this.timeout(60_000);
   let pg: TestPostgres;
   let login: { user: string; password: string };
@@ -31,6 +33,8 @@ describe('Postgres destination: a login whose TimeZone is not UTC', function () 
     login = await pg.role((name) => [
       `GRANT ALL ON SCHEMA "${pg.schema}" TO "${name}"`,
       `ALTER ROLE "${name}" SET timezone = 'America/New_York'`,
+      // Floats printed to 12 significant digits: an epoch in ms has 13.
+      `ALTER ROLE "${name}" SET extra_float_digits = -3`,
     ]);
   });
   after(async () => {
@@ -88,5 +92,15 @@ describe('Postgres destination: a login whose TimeZone is not UTC', function () 
     expect(await wallClock('events', ['timestamp', 'inserted_at'])).to.deep.equal([
       { timestamp: '2024-02-29 23:30:00', inserted_at: '2024-03-01 10:59:59' },
     ]);
+  });
+
+  it('verify: each row read back in its own interval, whatever extra_float_digits', async () => {
+    const config = pg.config({ table_name: 'events_floats', ...login });
+    const next = { start: span.end, end: span.end + 3_600_000 };
+    const rows = (at: string) => rowBatches(asRows([makeEvent({ inserted_at: at })]), 1);
+    await new PostgresDestination(config).write(rows('2024-03-01 10:59:59.999'), ctx());
+    await new PostgresDestination(config).write(rows('2024-03-01 11:00:00'), runContext(next, new MemoryRunState()));
+    const read = await readBackPostgres(config, { exportId: 'e1', teamId: 1, spans: [span, next] });
+    expect([read.get(span.start)?.records, read.get(next.start)?.records]).to.deep.equal([1, 1]);
   });
 });

@@ -53,31 +53,32 @@ export async function readBackPostgres(
       ];
       await conn.query(
         `DECLARE bx_read_back NO SCROLL CURSOR FOR
-           SELECT "uuid"::text AS uuid, floor(extract(epoch FROM ${column}) * 1000)::float8 AS at
+           SELECT "uuid"::text AS uuid, floor(extract(epoch FROM ${column}) * 1000)::int8 AS at
              FROM ${qualifiedName(schema, table)}
             WHERE ${where.join(' AND ')}`,
         'DECLARE',
       );
       for (;;) {
-        const { rows } = await conn.query<{ uuid: string; at: number }>(
+        const { rows } = await conn.query<{ uuid: string; at: string }>(
           `FETCH ${FETCH_ROWS} FROM bx_read_back`,
           'FETCH events',
         );
-        // Whole milliseconds, cut down (floor above): 10:59:59.999999 rounded was the next interval's.
-        for (const row of rows) tally.add(row.uuid, row.at);
+        // Whole milliseconds, cut down: 10:59:59.999999 rounded was the next interval's. As int8
+        // (text, exact): a float8 loses digits when the login sets extra_float_digits below 1.
+        for (const row of rows) tally.add(row.uuid, Number(row.at));
         if (rows.length < FETCH_ROWS) break;
       }
       await conn.query('ROLLBACK', 'ROLLBACK');
     }
     if (await tableExists(conn, schema, RECEIPTS_TABLE)) {
-      const { rows } = await conn.query<{ start: number; version: number }>(
-        `SELECT (extract(epoch FROM "data_interval_start") * 1000)::float8 AS start, "version"
+      const { rows } = await conn.query<{ start: string; version: number }>(
+        `SELECT floor(extract(epoch FROM "data_interval_start") * 1000)::int8 AS start, "version"
            FROM ${qualifiedName(schema, RECEIPTS_TABLE)}
           WHERE "export_id" = $1 AND "data_interval_start" >= $2 AND "data_interval_start" < $3`,
         'SELECT receipts',
         [request.exportId, from, to],
       );
-      for (const row of rows) tally.version(Math.round(row.start), Number(row.version));
+      for (const row of rows) tally.version(Number(row.start), Number(row.version));
     }
   } finally {
     await conn.close();
