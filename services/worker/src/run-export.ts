@@ -135,6 +135,7 @@ async function exportInterval(
       runId: payload.run_id,
       teamId: exp.team_id,
       model: modelSchema(model, deps.config),
+      events: { include_events: exp.include_events, exclude_events: exp.exclude_events },
       attempt: ctx.attempt,
       dataIntervalStart: payload.data_interval_start,
       dataIntervalEnd: payload.data_interval_end,
