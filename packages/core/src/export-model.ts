@@ -51,14 +51,14 @@ function offsetError(value: string): string | null {
     : null;
 }
 
-/** ISO 8601 instant; an offset-less value is read as UTC. Normalised to `...Z`. */
-
+/** ISO 8601 instant with its date; an offset-less value is read as UTC. Normalised to `...Z`. */
 export const instant = z
   .string()
   .max(64)
   .transform((value, ctx) => {
     const parsed = DateTime.fromISO(value, { zone: 'utc' });
-    if (!parsed.isValid) {
+    // luxon also reads a time alone (`10:00`, `10:00+05:00`) as today's: an instant needs its date.
+    if (!parsed.isValid || !/^\d{4}/.test(value)) {
       ctx.addIssue({ code: 'custom', message: `'${value}' is not an ISO 8601 date-time` });
       return z.NEVER;
     }
