@@ -12,6 +12,8 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
   const error = `must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}`;
   return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
+/** `int` for the settings a plug-in reads itself (POSTGRES_LOCK_TIMEOUT_MS), with the same message. */
+export const wholeNumberSetting = int;
 const url = (protocols: string[]) =>
   z.string().refine(
     (value) => {
@@ -201,18 +203,29 @@ function trustProxy(value: string, ctx: z.RefinementCtx): boolean | number | str
 }
 export type Role = 'api' | 'scheduler' | 'worker';
 
+/** A bad environment variable and what it takes. */
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
 /**
  * Parses the environment once. Throws ConfigError naming every bad variable
- * at once; empty strings count as unset so `FOO=` falls back to the default.
+ * at once (`more`: those of settings read elsewhere, as a destination's);
+ * empty strings count as unset so `FOO=` falls back to the default.
  */
-export function loadConfig(env: NodeJS.ProcessEnv, roles: readonly Role[] = []): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv,
+  roles: readonly Role[] = [],
+  more: readonly ConfigProblem[] = [],
+): Config {
   const input: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
     if (value !== undefined && value !== '') input[key] = value;
   }
   const parsed = schema.safeParse(input);
-  const problems: Array<{ variable: string; message: string }> = parsed.success
+  const problems: ConfigProblem[] = parsed.success
     ? []
     : parsed.error.issues.map((issue) => ({
         variable: String(issue.path[0] ?? 'environment'),
@@ -241,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, roles: readonly Role[] = []):
         '`openssl rand -base64 32`), unless ALLOW_PLAINTEXT_SECRETS=true (development only)',
     });
   }
+  problems.push(...more);
   if (problems.length > 0 || !parsed.success) throw ConfigError.of(problems);
   return Object.freeze({ ...parsed.data, QUEUE_PREFIX: prefix });
 }
