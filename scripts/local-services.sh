@@ -102,6 +102,12 @@ port_free_for() {
   fi
 }
 pg_up() { "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" 2>/dev/null; }
+# A PostgreSQL starting up, recovering or shutting down answers, but rejects connections (exit 1).
+pg_rejecting() {
+  local status=0
+  "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" 2>/dev/null || status=$?
+  [ "$status" = 1 ]
+}
 
 wait_for() {
   local name=$1 check=$2 log=$3
@@ -222,6 +228,10 @@ start() {
     nohup node "$root/scripts/s3-server.js" --port "$s3_port" --directory "$s3_dir" >"$dir/s3.log" 2>&1 &
     echo $! >"$dir/s3.pid"
     wait_for 'S3 server' s3_up "$dir/s3.log"
+  fi
+  if wants postgres && ! pg_up && pg_rejecting; then
+    say "PostgreSQL on :$pg_port is starting (rejecting connections); waiting for it"
+    wait_for PostgreSQL pg_up "$dir/postgres/server.log"
   fi
   if ! wants postgres; then :; elif pg_up; then
     if ! PGPASSWORD=$pg_password psql -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -tAc 'SELECT 1' >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -106,6 +106,47 @@ describe('scripts/local-services.sh', function () {
       expect(cli('dbsize')).to.equal('300');
     } finally {
       await services(['stop', 'redis'], env);
+    }
+  });
+
+  it('our own PostgreSQL still starting (rejecting connections): start waits for it, exit 0', async () => {
+    const port = await freePort();
+    const env = { BX_SERVICES_DIR: dir, POSTGRES_PORT: String(port) };
+    const data = join(dir, 'postgres', 'data');
+    // As the script runs PostgreSQL's programs: as `postgres` when root (initdb and pg_ctl refuse root).
+    const asPostgres = (...args: string[]) =>
+      process.getuid?.() === 0
+        ? execFileSync('runuser', ['-u', 'postgres', '--', ...args])
+        : execFileSync(args[0]!, args.slice(1));
+    const pgCtl = (...args: string[]) => asPostgres('/usr/lib/postgresql/15/bin/pg_ctl', '-D', data, ...args);
+    const isReady = () =>
+      spawnSync('/usr/lib/postgresql/15/bin/pg_isready', ['-h', '127.0.0.1', '-p', String(port)]).status;
+    expect((await services(['start', 'postgres'], env, 120_000)).code).to.equal(0);
+    expect((await services(['stop', 'postgres'], env)).code).to.equal(0);
+    // The same cluster started again as a standby that allows no reads: it rejects connections until promoted.
+    writeFileSync(join(data, 'standby.signal'), '');
+    if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', join(data, 'standby.signal')]);
+    pgCtl(
+      '-l',
+      join(dir, 'postgres', 'server.log'),
+      '-o',
+      `-p ${port} -k ${join(dir, 'postgres')} -c hot_standby=off`,
+      'start',
+    );
+    try {
+      for (let i = 0; i < 100 && isReady() !== 1; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(isReady(), 'pg_isready: rejecting connections').to.equal(1);
+
+      const sut = services(['start', 'postgres'], env, 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      pgCtl('promote');
+
+      const { code, err } = await sut;
+      expect(code, err).to.equal(0);
+      expect(err).to.contain(`[services] PostgreSQL on :${port} is starting (rejecting connections); waiting for it`);
+      expect(err).to.contain(`[services] reusing PostgreSQL on :${port}`);
+    } finally {
+      pgCtl('-m', 'immediate', 'stop');
     }
   });
 
