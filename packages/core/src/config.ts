@@ -69,7 +69,7 @@ const schema = z.object({
   PERSONS_TABLE: identifier.default('person'),
   /** The persons model's distinct_id → person mapping table. Default `person_distinct_id2`. */
   PERSON_DISTINCT_IDS_TABLE: identifier.default('person_distinct_id2'),
-  /** Longest a ClickHouse query may take, in ms. Default 30 minutes. */
+  /** Longest wait for a query's answer to begin (connecting, then ClickHouse's first bytes), in ms. Default 30 minutes. */
   CLICKHOUSE_QUERY_TIMEOUT_MS: int(1000).default(30 * 60_000),
   /** A query that sends no data for this long is cut and retried, in ms. Default 5 minutes. */
   CLICKHOUSE_IDLE_TIMEOUT_MS: int(100).default(5 * 60_000),
