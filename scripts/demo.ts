@@ -328,7 +328,8 @@ async function main(): Promise<void> {
   say('reach the S3 server on this machine (private addresses are refused otherwise). Paste into this shell:');
   console.log(`\n${NEXT_STEPS_BEGIN}\n${nextSteps(base)}\n${NEXT_STEPS_END}\n`);
   say(`runs move from Scheduled to Completed within a minute; run the last curl again to see them.`);
-  say(`npm start logs to batch-exports.log; stop it with: kill %1 (or kill $(pgrep -f all-in-one/dist/main.js)).`);
+  // Not `pgrep -f all-in-one/...`: on a shared machine that matches every checkout's product.
+  say('npm start logs to batch-exports.log; stop it with: kill %1 (npm hands the signal on; it stops in order).');
 }
 
 main().catch((err) => {

@@ -86,6 +86,9 @@ no_main_cluster() {
 
 # Each check gives up after 2 s: something else on the port that never answers must not hang `start`.
 redis_up() { timeout 2 redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
+# A Redis reading its append-only file back answers LOADING (and redis-cli exits 1), for minutes
+# when the file is large.
+redis_loading() { [[ $(timeout 2 redis-cli -p "$redis_port" ping 2>/dev/null) == LOADING* ]]; }
 ch_up() { curl -sf -m 2 "http://127.0.0.1:$ch_http/ping" 2>/dev/null | grep -q '^Ok\.'; }
 s3_up() { curl -s -m 2 "http://127.0.0.1:$s3_port/" 2>/dev/null | grep -q ListAllMyBucketsResult; }
 # Something listens on the port (a connection opens within 1 s).
@@ -99,6 +102,12 @@ port_free_for() {
   fi
 }
 pg_up() { "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" 2>/dev/null; }
+# A PostgreSQL starting up, recovering or shutting down answers, but rejects connections (exit 1).
+pg_rejecting() {
+  local status=0
+  "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" 2>/dev/null || status=$?
+  [ "$status" = 1 ]
+}
 
 wait_for() {
   local name=$1 check=$2 log=$3
@@ -108,6 +117,22 @@ wait_for() {
   done
   say "$name did not start; last lines of $log:"; tail -20 "$log" >&2 || true
   exit 1
+}
+
+# A Redis on the port that is still loading its data (ours, restarted a moment ago) is waited for,
+# as long as it keeps loading, not taken for a stranger on the port.
+wait_for_redis_loaded() {
+  say "Redis on :$redis_port is loading its data; waiting for it"
+  local polls=0
+  while redis_loading; do
+    sleep 0.5
+    polls=$((polls + 1))
+    if [ $((polls % 20)) = 0 ]; then
+      say "Redis on :$redis_port is still loading ($(timeout 2 redis-cli -p "$redis_port" info persistence 2>/dev/null |
+        sed -n 's/^loading_loaded_perc:\([0-9.]*\).*/\1/p')% done)"
+    fi
+  done
+  wait_for Redis redis_up "$dir/redis.log"
 }
 
 # --- Redis Cluster (redis-cluster) ---
@@ -177,7 +202,9 @@ wants() { [[ " ${selected[*]} " == *" $1 "* ]]; }
 start() {
   install
   mkdir -p "$dir"/{redis,clickhouse,s3}
-  if ! wants redis; then :; elif redis_up; then say "reusing Redis on :$redis_port"; else
+  if ! wants redis; then :; elif redis_up; then say "reusing Redis on :$redis_port"; elif redis_loading; then
+    wait_for_redis_loaded
+  else
     port_free_for Redis "$redis_port" REDIS_PORT
     redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --dir "$dir/redis" \
       --appendonly yes --maxmemory-policy noeviction --save '' \
@@ -201,6 +228,10 @@ start() {
     nohup node "$root/scripts/s3-server.js" --port "$s3_port" --directory "$s3_dir" >"$dir/s3.log" 2>&1 &
     echo $! >"$dir/s3.pid"
     wait_for 'S3 server' s3_up "$dir/s3.log"
+  fi
+  if wants postgres && ! pg_up && pg_rejecting; then
+    say "PostgreSQL on :$pg_port is starting (rejecting connections); waiting for it"
+    wait_for PostgreSQL pg_up "$dir/postgres/server.log"
   fi
   if ! wants postgres; then :; elif pg_up; then
     if ! PGPASSWORD=$pg_password psql -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -tAc 'SELECT 1' >/dev/null 2>&1; then

@@ -59,3 +59,34 @@ describe('bad configuration: every process exits with one line naming the variab
     });
   }
 });
+
+/**
+ * The Postgres destination's own settings (README's table) are the worker's configuration too: a
+ * typo stops it at start, with the others, rather than failing every Postgres run permanently
+ * (which auto-pauses the exports) while the worker looks healthy.
+ */
+describe("bad configuration of a destination's settings: the worker exits naming them", function () {
+  this.timeout(120_000);
+  const env = {
+    ALLOW_PLAINTEXT_SECRETS: 'true',
+    WORKER_CONCURRENCY: 'abc',
+    POSTGRES_LOCK_TIMEOUT_MS: 'soon',
+    POSTGRES_CONNECT_TIMEOUT_MS: '5',
+    REDIS_URL: 'redis://127.0.0.1:1',
+  };
+
+  for (const [name, file] of ENTRY_POINTS.filter(([name]) => name === 'worker' || name === 'npm start')) {
+    it(name, async () => {
+      const sut = await start(
+        file,
+        name === 'npm start' ? { ...env, ADMIN_API_TOKEN: 'config-errors-token-0123' } : env,
+      );
+      expect(sut.code, sut.stderr).to.equal(1);
+      expect(sut.stderr.trim().split('\n')).to.deep.equal([
+        'Invalid configuration: WORKER_CONCURRENCY: must be a whole number from 1 to 256; ' +
+          'POSTGRES_LOCK_TIMEOUT_MS: must be a whole number of at least 1; ' +
+          'POSTGRES_CONNECT_TIMEOUT_MS: must be a whole number of at least 100',
+      ]);
+    });
+  }
+});

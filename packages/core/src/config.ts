@@ -17,6 +17,8 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
     .transform(Number)
     .pipe(z.number().int({ error }).min(min, { error }).max(max, { error }));
 };
+/** `int` for the settings a plug-in reads itself (POSTGRES_LOCK_TIMEOUT_MS), with the same message. */
+export const wholeNumberSetting = int;
 const url = (protocols: string[]) =>
   z.string().refine(
     (value) => {
@@ -72,7 +74,7 @@ const schema = z.object({
   PERSONS_TABLE: identifier.default('person'),
   /** The persons model's distinct_id → person mapping table. Default `person_distinct_id2`. */
   PERSON_DISTINCT_IDS_TABLE: identifier.default('person_distinct_id2'),
-  /** Longest a ClickHouse query may take, in ms. Default 30 minutes. */
+  /** Longest wait for a query's answer to begin (connecting, then ClickHouse's first bytes), in ms. Default 30 minutes. */
   CLICKHOUSE_QUERY_TIMEOUT_MS: int(1000).default(30 * 60_000),
   /** A query that sends no data for this long is cut and retried, in ms. Default 5 minutes. */
   CLICKHOUSE_IDLE_TIMEOUT_MS: int(100).default(5 * 60_000),
@@ -206,18 +208,29 @@ function trustProxy(value: string, ctx: z.RefinementCtx): boolean | number | str
 }
 export type Role = 'api' | 'scheduler' | 'worker';
 
+/** A bad environment variable and what it takes. */
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
 /**
  * Parses the environment once. Throws ConfigError naming every bad variable
- * at once; empty strings count as unset so `FOO=` falls back to the default.
+ * at once (`more`: those of settings read elsewhere, as a destination's);
+ * empty strings count as unset so `FOO=` falls back to the default.
  */
-export function loadConfig(env: NodeJS.ProcessEnv, roles: readonly Role[] = []): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv,
+  roles: readonly Role[] = [],
+  more: readonly ConfigProblem[] = [],
+): Config {
   const input: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
     if (value !== undefined && value !== '') input[key] = value;
   }
   const parsed = schema.safeParse(input);
-  const problems: Array<{ variable: string; message: string }> = parsed.success
+  const problems: ConfigProblem[] = parsed.success
     ? []
     : parsed.error.issues.map((issue) => ({
         variable: String(issue.path[0] ?? 'environment'),
@@ -246,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, roles: readonly Role[] = []):
         '`openssl rand -base64 32`), unless ALLOW_PLAINTEXT_SECRETS=true (development only)',
     });
   }
+  problems.push(...more);
   if (problems.length > 0 || !parsed.success) throw ConfigError.of(problems);
   return Object.freeze({ ...parsed.data, QUEUE_PREFIX: prefix });
 }

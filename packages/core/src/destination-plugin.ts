@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ConfigProblem } from './config';
 import type { Span } from './interval-calendar';
 import type { ModelSchema } from './model-plugin';
 import type { NetworkPolicy } from './network-policy';
@@ -103,6 +104,11 @@ export interface DestinationPlugin<C extends Record<string, unknown> = Record<st
   check(config: C, opts?: DestinationCheckOptions): Promise<void>;
   /** The writer of a run (the worker's data path). */
   createWriter(config: C, opts?: DestinationWriterOptions): W | Promise<W>;
+  /**
+   * What is wrong with the environment variables the writer reads (the worker's own settings
+   * of this destination): the worker names them at start with its configuration's, and stops.
+   */
+  environmentProblems?(env: NodeJS.ProcessEnv): ConfigProblem[];
   /**
    * Reads back what the destination holds of the export's rows in each
    * interval (`npm run verify`), per interval start; an interval it holds

@@ -17,12 +17,23 @@ export function runMain(start: () => Promise<void>): void {
   });
 }
 
-/** Ordered shutdown on SIGTERM or SIGINT; a second signal exits at once. */
+/**
+ * The same stop request often arrives twice within milliseconds: Ctrl-C reaches
+ * `npm start` and the product (one process group), and npm hands its copy on;
+ * systemd signals every process of the unit. Only a signal this long after the
+ * first is someone asking again.
+ */
+const REPEAT_AFTER_MS = 1000;
+
+/** Ordered shutdown on SIGTERM or SIGINT; a second signal a second or more later exits at once. */
 export function onShutdown(service: Stoppable): void {
-  let stopping = false;
+  let stoppingSince: number | null = null;
   const handler = (signal: string) => {
-    if (stopping) exit(130);
-    stopping = true;
+    if (stoppingSince !== null) {
+      if (performance.now() - stoppingSince >= REPEAT_AFTER_MS) exit(130);
+      return;
+    }
+    stoppingSince = performance.now();
     process.stderr.write(`${signal} received, shutting down\n`);
     service.stop().then(
       () => exit(0),

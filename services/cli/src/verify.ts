@@ -36,7 +36,8 @@ Exit codes: 0 every interval matches, 1 some do not, 2 bad arguments or a
 persons export to a table, 3 could not verify (export unknown, Redis,
 ClickHouse or the destination unreachable).
 Environment: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX, CLICKHOUSE_*,
-EVENTS_* and SECRETS_ENCRYPTION_KEYS (as the services).`;
+EVENTS_*, SECRETS_ENCRYPTION_KEYS and ALLOWED_PRIVATE_DESTINATIONS (as the
+services: a destination on a private address is read back only if listed).`;
 
 /** The options npm would keep for itself without `--`. */
 const OPTION_NAMES = ['export-id', 'start', 'end', 'json'] as const;
