@@ -59,3 +59,41 @@ describe('bad configuration: every process exits with one line naming the variab
     });
   }
 });
+
+/**
+ * A destination's own settings (POSTGRES_LOCK_TIMEOUT_MS, ...) are the
+ * worker's configuration too: a bad one stops the worker at start, with the
+ * others, rather than let it take runs and fail every Postgres one for good
+ * (which also counts towards auto-pausing the export).
+ */
+describe('bad destination settings: the worker exits at start naming the variable', function () {
+  this.timeout(60_000);
+  const env = {
+    ADMIN_API_TOKEN: 'config-errors-token-0123456789',
+    ALLOW_PLAINTEXT_SECRETS: 'true',
+    POSTGRES_LOCK_TIMEOUT_MS: 'soon',
+    // Nothing answers here: a worker that got past its configuration would say so instead.
+    REDIS_URL: 'redis://127.0.0.1:1',
+  };
+  const cases: Array<[string, Record<string, string>, string]> = [
+    ['alone', {}, 'POSTGRES_LOCK_TIMEOUT_MS: must be a whole number of at least 1'],
+    [
+      'with the services’ own',
+      { WORKER_CONCURRENCY: 'abc', POSTGRES_CONNECT_TIMEOUT_MS: '5' },
+      'WORKER_CONCURRENCY: must be a whole number from 1 to 256; ' +
+        'POSTGRES_LOCK_TIMEOUT_MS: must be a whole number of at least 1; ' +
+        'POSTGRES_CONNECT_TIMEOUT_MS: must be a whole number of at least 100',
+    ],
+  ];
+
+  for (const [name, file] of ENTRY_POINTS.filter(([n]) => n === 'worker' || n === 'npm start')) {
+    for (const [which, more, problems] of cases) {
+      it(`${name}: ${which}`, async () => {
+        const sut = await start(file, { ...env, ...more });
+        expect(sut.code, sut.stderr).to.equal(1);
+        expect(sut.stdout).to.equal('');
+        expect(sut.stderr.trim().split('\n')).to.deep.equal([`Invalid configuration: ${problems}`]);
+      });
+    }
+  }
+});

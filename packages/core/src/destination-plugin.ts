@@ -92,6 +92,12 @@ export interface DestinationPlugin<C extends Record<string, unknown> = Record<st
   /** The writer of a run (the worker's data path). */
   createWriter(config: C, opts?: DestinationWriterOptions): W | Promise<W>;
   /**
+   * The worker's environment variables of this destination that are set and
+   * invalid, each named: the worker checks them at start and stops on any, as
+   * for its own configuration (a bad one must not fail every run for good).
+   */
+  environmentProblems?(env: NodeJS.ProcessEnv): ConfigProblem[];
+  /**
    * Reads back what the destination holds of the export's rows in each
    * interval (`npm run verify`), per interval start; an interval it holds
    * nothing of may be missing. Loads the destination's client on first call.
@@ -104,6 +110,12 @@ export interface DestinationPlugin<C extends Record<string, unknown> = Record<st
    * models that replace an interval's rows can be read back from it.
    */
   readonly readsBackUpserts?: boolean;
+}
+
+/** A bad environment variable and what it takes. */
+export interface ConfigProblem {
+  variable: string;
+  message: string;
 }
 
 /** The endpoint of an http(s) URL, its port filled in. */

@@ -1,10 +1,12 @@
 import { onShutdown, runMain } from '@bx/core';
 import { startApi } from '@bx/api';
 import { startScheduler } from '@bx/scheduler';
-import { startWorker } from '@bx/worker';
+import { loadWorkerConfig, startWorker } from '@bx/worker';
 
 /** API, scheduler and worker in one process, for a single machine (`npm start`). */
 runMain(async () => {
+  // Every bad variable of the three roles (the destinations' own included) at once, before any starts.
+  loadWorkerConfig(process.env, ['api', 'scheduler', 'worker']);
   // The API binds its port first: a busy PORT stops the process before a worker has taken a run.
   const api = await startApi(process.env, { clickHouseNotice: false });
   const scheduler = await startScheduler();

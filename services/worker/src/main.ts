@@ -1,14 +1,15 @@
 import { ClickHouseSource } from '@bx/clickhouse';
-import { createLogger, errorMessage, exportSecretsFromConfig, loadConfig, onShutdown, runMain } from '@bx/core';
+import { createLogger, errorMessage, exportSecretsFromConfig, onShutdown, runMain } from '@bx/core';
 import { FailurePolicy } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { DESTINATION_SECRET_FIELDS, secretFieldsOf, writerFor } from '@bx/destinations';
 
 import { createRunProcessor } from './run-export';
+import { loadWorkerConfig } from './worker-config';
 
 export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
-  const config = loadConfig(env, ['worker']);
+  const config = loadWorkerConfig(env);
   const logger = createLogger({ service: 'worker', pid: process.pid }, config.LOG_LEVEL, {
     secretFields: DESTINATION_SECRET_FIELDS,
   });

@@ -1,7 +1,7 @@
 import type { DestinationWriter } from '@bx/batch';
 import type { DestinationPlugin } from '@bx/core';
 import { postgresConfigSchema, type PostgresConfig } from './postgres-config';
-import { postgresOptionsFromEnv } from './postgres-options';
+import { postgresEnvironmentProblems, postgresOptionsFromEnv } from './postgres-options';
 
 type Destination = typeof import('./postgres-destination');
 
@@ -27,6 +27,7 @@ export const postgresPlugin: DestinationPlugin<PostgresConfig, DestinationWriter
       ...postgresOptionsFromEnv(process.env),
       network: opts?.network,
     }),
+  environmentProblems: postgresEnvironmentProblems,
   readBack: (config, request) =>
     (require('./postgres-read-back') as typeof import('./postgres-read-back')).readBackPostgres(config, request),
 };

@@ -2,6 +2,7 @@ import type { DestinationWriter } from '@bx/batch';
 import {
   EVENTS_SCHEMA,
   PermanentError,
+  type ConfigProblem,
   type DestinationCheckOptions,
   type DestinationConfig,
   type DestinationEndpoint,
@@ -31,6 +32,11 @@ export const destinationSchema: z.ZodType<DestinationConfig> = z.discriminatedUn
     z.strictObject({ type: z.literal(plugin.type), config: plugin.configSchema }),
   ) as [z.ZodObject<{ type: z.ZodLiteral<string>; config: z.ZodType<Record<string, unknown>> }>],
 );
+
+/** Every plug-in's environment variables that are set and invalid (the worker stops at start on any). */
+export function destinationEnvironmentProblems(env: NodeJS.ProcessEnv): ConfigProblem[] {
+  return DESTINATION_PLUGINS.flatMap((plugin) => plugin.environmentProblems?.(env) ?? []);
+}
 
 /** The plug-in of a destination type; a type no plug-in has (an export stored by a newer version) is permanent. */
 export function destinationPlugin(type: string): WriterPlugin {
