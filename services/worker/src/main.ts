@@ -5,6 +5,7 @@ import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { DESTINATION_SECRET_FIELDS, secretFieldsOf, writerFor } from '@bx/destinations';
 
+import { requireExportKeys } from './export-keys';
 import { createRunProcessor } from './run-export';
 import { loadWorkerConfig } from './worker-config';
 
@@ -36,7 +37,7 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     store,
     source,
     destinationFor: (exp) => {
-      secrets.requireOpen(exp);
+      requireExportKeys(secrets, exp);
       return writerFor(exp.destination, { network: config.ALLOWED_PRIVATE_DESTINATIONS });
     },
     config,
