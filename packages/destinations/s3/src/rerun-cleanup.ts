@@ -51,8 +51,19 @@ export class RerunCleanup {
       );
       const uploadId = (output as { UploadId?: string } | undefined)?.UploadId;
       if (command instanceof CreateMultipartUploadCommand && uploadId) {
-        this.uploads.push({ key: command.input.Key!, upload_id: uploadId });
-        await this.state.set({ uploads: this.uploads } satisfies S3RunState);
+        const upload = { key: command.input.Key!, upload_id: uploadId };
+        this.uploads.push(upload);
+        try {
+          await this.state.set({ uploads: this.uploads } satisfies S3RunState);
+        } catch (err) {
+          // Not recorded (Redis away): the caller never gets the id, and a later attempt that
+          // counts as the run's first would not look for it. Aborted now, or open for good.
+          this.uploads.splice(this.uploads.indexOf(upload), 1);
+          await client
+            .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.key, UploadId: uploadId }))
+            .catch(() => undefined);
+          throw err;
+        }
       }
       return output;
     };
