@@ -1,6 +1,6 @@
 import { createApp, type AppDeps } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { NetworkPolicy, createLogger, type Clock } from '@bx/core';
+import { NetworkPolicy, createLogger, type Clock, type ExportSecrets } from '@bx/core';
 import { checkDestination } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
@@ -30,34 +30,42 @@ export interface ApiHarnessOptions {
   authFailureLimit?: AppDeps['authFailureLimit'];
   /** ALLOWED_PRIVATE_DESTINATIONS. Default loopback, where the test servers listen. */
   network?: NetworkPolicy;
+  /** CLICKHOUSE_URL of the API (health check). Default the test ClickHouse. */
+  clickhouseUrl?: string;
+  /** Seeds of a Redis Cluster to keep the store and queue on (REDIS_CLUSTER_NODES). Default the test Redis. */
+  clusterNodes?: string[];
+  /** SECRETS_ENCRYPTION_KEYS, as the store uses them. Default none: secrets stored as given. */
+  secrets?: ExportSecrets;
 }
 
 /** The admin API on a random port over its own Redis prefix; close() removes every key it made. */
 export class ApiHarness {
-  readonly prefix = uniqueName('bxt');
-  readonly store = Store.connect(testEnv.REDIS_URL, this.prefix);
-  readonly queue = new BullMqRunQueue({
-    redis: { url: testEnv.REDIS_URL },
-    prefix: this.prefix,
-    attempts: 2,
-    backoffMs: 10,
-  });
-  readonly clickhouse = new ClickHouseSource({
-    url: testEnv.CLICKHOUSE_URL,
-    username: 'default',
-    password: '',
-    requestTimeoutMs: 5000,
-  });
+  readonly prefix: string;
+  readonly store: Store;
+  readonly queue: BullMqRunQueue;
+  readonly clickhouse: ClickHouseSource;
   readonly logger = createLogger({}, 'error');
   readonly service: ExportService;
   base = '';
   private readonly readOnly: boolean;
   private readonly clock: Clock | undefined;
-  private server: Server | null = null;
+  /** The listening server, once started (a test may watch its requests arrive). */
+  server: Server | null = null;
 
   readonly network: NetworkPolicy;
 
   constructor(private readonly opts: ApiHarnessOptions = {}) {
+    // On a Cluster every key carries the prefix's hash tag.
+    this.prefix = opts.clusterNodes ? `{${uniqueName('bxt')}}` : uniqueName('bxt');
+    const redis = { url: testEnv.REDIS_URL, clusterNodes: opts.clusterNodes };
+    this.store = Store.connect(redis, this.prefix, { secrets: opts.secrets });
+    this.queue = new BullMqRunQueue({ redis, prefix: this.prefix, attempts: 2, backoffMs: 10 });
+    this.clickhouse = new ClickHouseSource({
+      url: opts.clickhouseUrl ?? testEnv.CLICKHOUSE_URL,
+      username: 'default',
+      password: '',
+      requestTimeoutMs: 5000,
+    });
     this.network = opts.network ?? NetworkPolicy.parse(TEST_ALLOWED_PRIVATE);
     this.service = new ExportService(this.store, this.queue, this.logger, opts.clock, {
       maxExports: opts.maxExports,
@@ -107,6 +115,13 @@ export class ApiHarness {
     const text = await res.text();
     const isJson = (res.headers.get('content-type') ?? '').includes('application/json');
     return { status: res.status, headers: res.headers, text, json: isJson && text ? JSON.parse(text) : null };
+  }
+
+  /** POST /api/exports of a paused hourly export of team 1 to `destination`: the answer (201 with the export, or the error). */
+  createExport(destination: { type: string; config: unknown }, name = 'victim'): Promise<HttpResult> {
+    return this.call('POST', '/api/exports', {
+      body: { name, team_id: 1, interval: 'hour', paused: true, destination },
+    });
   }
 
   async close(): Promise<void> {

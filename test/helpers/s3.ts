@@ -14,12 +14,23 @@ import { S3_CREDENTIALS, testEnv, uniqueName } from './env';
 
 /** An export's S3 config for `bucket` on the test S3 server, as the API would store it. */
 export function s3TestConfig(bucket: string, fields: Partial<S3Config> = {}): S3Config {
-  return parseInput(s3ConfigSchema, {
+  return s3WriterConfig({
     bucket_name: bucket,
     endpoint_url: testEnv.S3_ENDPOINT_URL,
     ...S3_CREDENTIALS,
     ...fields,
   });
+}
+
+/**
+ * `fields` parsed as the API parses them, but for `max_file_size_mb`, set
+ * after: writer tests split a few MB of rows into files far smaller than
+ * the API takes (MAX_FILE_SIZE_MB.min), to see many files.
+ */
+export function s3WriterConfig(fields: Partial<S3Config> & Record<string, unknown>): S3Config {
+  const { max_file_size_mb: size, ...rest } = fields;
+  const config = parseInput(s3ConfigSchema, rest);
+  return size === undefined ? config : { ...config, max_file_size_mb: size };
 }
 
 export function testS3Client(): S3Client {

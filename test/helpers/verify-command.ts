@@ -7,7 +7,7 @@ import type { ReconcileBed } from './reconcile-bed';
  * `env()` as the command reads it, `verify(argv)` run in this process
  * (its exit code and what it printed). `bed` is read at each call.
  */
-export function verifyCommand(bed: () => ReconcileBed) {
+export function verifyCommand(bed: () => Pick<ReconcileBed, 'prefix'> & { ch: { database: string } }) {
   const env = (): Record<string, string> => ({
     REDIS_URL: testEnv.REDIS_URL,
     QUEUE_PREFIX: bed().prefix,

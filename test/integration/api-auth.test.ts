@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { request, type ClientRequest } from 'node:http';
 import { ApiHarness, TOKEN } from '../helpers/api-harness';
 
 describe('API authentication: before the body, and limited per client', () => {
@@ -73,5 +74,41 @@ describe('API authentication: before the body, and limited per client', () => {
       expect((await as(client, `wrong-${i}`, '/admin/queues/api/queues')).status).to.equal(401);
     }
     expect((await as(client, TOKEN)).status).to.equal(429);
+  });
+
+  it('checks at most 20 login guesses a minute, however many arrive at once', async () => {
+    const client = '203.0.113.11';
+    // Every guess's head first: the server answers 100 Continue as its handler starts, before the body.
+    const guesses: Array<{ req: ClientRequest; status: Promise<number>; body: string }> = [];
+    for (let i = 0; i < 40; i++) {
+      const body = new URLSearchParams({ token: `wrong-at-once-${i}` }).toString();
+      const req = request(`${sut.base}/admin/login`, {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': String(Buffer.byteLength(body)),
+          expect: '100-continue',
+          'x-forwarded-for': client,
+        },
+      });
+      const status = new Promise<number>((resolve, reject) => {
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.on('error', reject);
+      });
+      guesses.push({ req, status, body });
+    }
+    const heads = guesses.map(
+      (g) => new Promise<void>((resolve) => g.req.on('continue', resolve).on('response', () => resolve())),
+    );
+    for (const g of guesses) g.req.flushHeaders();
+    await Promise.all(heads);
+    for (const g of guesses) g.req.end(g.body);
+    const statuses = await Promise.all(guesses.map((g) => g.status));
+    expect(statuses.filter((s) => s === 401).length, 'guesses checked').to.equal(20);
+    expect(statuses.filter((s) => s === 429).length, 'guesses refused').to.equal(20);
   });
 });

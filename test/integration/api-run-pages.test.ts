@@ -66,6 +66,32 @@ describe('GET /api/exports/:id/runs with a status few of many runs have', functi
     expect(rest.json.next).to.equal(null);
   });
 
+  it(`next is null when exactly ${RUNS_SCANNED_MAX} runs were left to look at (the following page was empty)`, async () => {
+    const runs = (query: string) => sut.call('GET', `/api/exports/${exportId}/runs?${query}`);
+    // Runs 0 .. RUNS_SCANNED_MAX - 1 are older than this cursor: exactly a page's scan, none Completed.
+    const cursor = encodeURIComponent(new Date(first + RUNS_SCANNED_MAX * FIVE_MINUTES).toISOString());
+    const page = await runs(`status=Completed&limit=10&cursor=${cursor}`);
+    expect(page.status).to.equal(200);
+    expect(page.json.results).to.deep.equal([]);
+    expect(page.json.next, 'nothing is older than the last run it looked at').to.equal(null);
+
+    // The same with the range filters: [start, end) holds exactly RUNS_SCANNED_MAX runs.
+    const start = encodeURIComponent(new Date(first + 100 * FIVE_MINUTES).toISOString());
+    const end = encodeURIComponent(new Date(first + (100 + RUNS_SCANNED_MAX) * FIVE_MINUTES).toISOString());
+    const ranged = await runs(`status=Completed&limit=10&start=${start}&end=${end}`);
+    expect(ranged.json.results).to.deep.equal([]);
+    expect(ranged.json.next).to.equal(null);
+
+    // One more run left than a page looks at: next still goes on, to the one left.
+    const over = encodeURIComponent(new Date(first + (RUNS_SCANNED_MAX + 1) * FIVE_MINUTES).toISOString());
+    const more = await runs(`status=Cancelled&limit=10&cursor=${over}`);
+    expect(more.json.results).to.deep.equal([]);
+    expect(more.json.next).to.equal(new Date(first + FIVE_MINUTES).toISOString());
+    const last = await runs(`status=Cancelled&limit=10&cursor=${encodeURIComponent(more.json.next)}`);
+    expect(last.json.results.map((r: { id: string }) => r.id)).to.deep.equal([oldest()]);
+    expect(last.json.next).to.equal(null);
+  });
+
   it('the console says a page of the filter found none yet, and its link goes on to the older runs', async () => {
     const html = (path: string) => sut.call('GET', path, { headers: { accept: 'text/html' } });
     const page = await html(`/admin/exports/${exportId}?status=Cancelled`);

@@ -216,6 +216,35 @@ describe('admin API over HTTP', () => {
       }),
       'destination.config.password',
     ],
+    [
+      "a Snowflake table named as the destination's receipts table",
+      s3Body({
+        destination: {
+          type: 'Snowflake',
+          config: {
+            ...{ account: 'a', user: 'u', password: 'p', database: 'd', schema: 's', warehouse: 'w' },
+            table_name: 'batch_export_receipts',
+          },
+        },
+      }),
+      'destination.config.table_name',
+    ],
+    [
+      "a Postgres table named as the destination's receipts table",
+      s3Body({
+        destination: {
+          type: 'Postgres',
+          config: {
+            host: 'db.example.com',
+            database: 'd',
+            user: 'u',
+            password: 'p',
+            table_name: 'batch_export_receipts',
+          },
+        },
+      }),
+      'destination.config.table_name',
+    ],
     ['array body', [1, 2], 'body'],
     ['null body', 'null', 'body'],
     [

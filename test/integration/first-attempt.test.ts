@@ -1,7 +1,7 @@
 import { CreateMultipartUploadCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { createLogger, runIdFor } from '@bx/core';
-import type { DestinationWriter, RunContext } from '@bx/batch';
+import { RetryableError, createLogger, runIdFor } from '@bx/core';
+import { supersededError, type DestinationWriter, type RunContext } from '@bx/batch';
 import { RerunCleanup, type S3RunState } from '@bx/destination-s3';
 import { Store } from '@bx/store';
 import { createRunProcessor, type RunExportDeps } from '@bx/worker';
@@ -70,6 +70,27 @@ describe('S3 clean-up on a first attempt and on a re-run', () => {
     expect(state.value).to.deep.equal({ uploads: [{ key: `${STEM}.jsonl`, upload_id: upload.UploadId }] });
     await sut.done();
     expect(state.value).to.deep.equal({ uploads: [] });
+  });
+
+  it('an upload the run state refuses to record (a later attempt took over) is aborted at once', async () => {
+    const state = Object.assign(new AttemptState(false), {
+      set: async () => {
+        throw supersededError();
+      },
+    });
+    const sut = new RerunCleanup(s3, bucket, STEM, state, logger);
+    const sent = recordCommands(s3);
+    const err = await sut
+      .tracking()
+      .send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${STEM}.jsonl` }))
+      .catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(RetryableError).with.property('code', 'Superseded');
+    // No attempt would ever abort it: it is recorded nowhere.
+    const aborts = sent.filter((c) => c.command === 'AbortMultipartUploadCommand');
+    expect(aborts.map((c) => c.input.Key)).to.deep.equal([`${STEM}.jsonl`]);
+    expect(aborts[0]!.input.UploadId).to.be.a('string').that.is.not.empty;
+    // Nor is it this attempt's to clear when done (which would call the refusing state again).
+    await sut.done();
   });
 
   it('attempts sharing one client record only the uploads they open themselves', async () => {

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { ReceiptTally, tallied, type BatchFormat, type DestinationWriter, type RunContext } from '@bx/batch';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { ReceiptChecksum, isoSeconds, modelSchema, parseInput } from '@bx/core';
-import { S3Destination, s3ConfigSchema, type S3Config } from '@bx/destination-s3';
+import { ReceiptChecksum, isoSeconds, modelSchema } from '@bx/core';
+import { S3Destination, type S3Config } from '@bx/destination-s3';
 import { SnowflakeDestination } from '@bx/destination-snowflake';
 import { personsModel } from '@bx/model-persons';
 import { queryParquet } from '../helpers/duckdb';
@@ -23,7 +23,7 @@ import {
 } from '../helpers/person-scenarios';
 import { TestPersons, type MappingRow, type PersonRow } from '../helpers/persons';
 import { MemoryRunState, runContext, sourceConfig } from '../helpers/run-context';
-import { createBucket, getObject, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
+import { createBucket, getObject, listKeys, readJsonLines, s3WriterConfig, testS3Client } from '../helpers/s3';
 import { snowflakeConfig, startSnowflakeServer, tmpDir, type SnowflakeServer } from '../helpers/snowflake';
 
 type Span = { start: number; end: number };
@@ -60,7 +60,7 @@ describe('persons model into the destinations', function () {
     let client: S3Client;
     let bucket: string;
     const config = (overrides: Partial<S3Config> = {}): S3Config =>
-      parseInput(s3ConfigSchema, {
+      s3WriterConfig({
         bucket_name: bucket,
         endpoint_url: testEnv.S3_ENDPOINT_URL,
         prefix: 'exports/{table}/{year}',

@@ -51,16 +51,19 @@ describe('store on a Redis Cluster', () => {
     const run = { id: runIdFor('e1', T0), export_id: 'e1', data_interval_start: T0, data_interval_end: T0 + 3_600_000 };
     await sut.exports.create(exp, T0, null);
     await sut.runs.createMany([run]);
-    expect(await sut.runs.startWithExport(run.id, T0 + 4_000_000)).to.deep.equal({
+    const { token, ...started } = (await sut.runs.startWithExport(run.id, T0 + 4_000_000)) as { token: string };
+    expect(started).to.deep.equal({
       status: 'started',
       attempt: 1,
       backfillId: null,
       receiptVersion: 1,
       export: exp,
     });
+    const attempt = { attempt: 1, token };
+    expect(await sut.runs.setState(run.id, { uploads: [] }, attempt)).to.equal('ok');
     const line = { timestamp: new Date(T0).toISOString(), level: 'info', message: 'run completed records=2' };
     expect(
-      await sut.runs.complete(run.id, { records: 2, bytes: 9, files: ['k'] }, T0 + 4_001_000, 1, null, [line]),
+      await sut.runs.complete(run.id, { records: 2, bytes: 9, files: ['k'] }, T0 + 4_001_000, attempt, null, [line]),
     ).to.equal('ok');
     expect(await sut.runLogs.list(run.id)).to.deep.equal([line]);
     expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Completed', records_completed: 2, attempts: 1 });

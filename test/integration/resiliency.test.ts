@@ -121,7 +121,7 @@ describe('resiliency: dead-letter queue, retries, auto-pause', function () {
     const written: Array<{ status: string; attempt: number | undefined; at: number }> = [];
     const fail = sys.store.runs.fail.bind(sys.store.runs);
     sys.store.runs.fail = async (runId, status, error, now, attempt) => {
-      written.push({ status, attempt, at: Date.now() });
+      written.push({ status, attempt: typeof attempt === 'object' ? attempt.attempt : attempt, at: Date.now() });
       return fail(runId, status, error, now, attempt);
     };
     sys.startWorker();

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { runIdFor } from '@bx/core';
-import { MAX_UNFINISHED_ATTEMPTS, Store } from '@bx/store';
+import { MAX_UNFINISHED_ATTEMPTS, Store, type RunStart } from '@bx/store';
 import { testEnv, uniqueName } from '../helpers/env';
 import { exportFixture } from '../helpers/export-fixture';
 import { deleteKeysUnder } from '../helpers/redis-keys';
@@ -20,13 +20,19 @@ describe('run records: attempts of one run', () => {
   });
 
   it('numbers each attempt it starts', async () => {
-    expect(await sut.runs.start(run.id)).to.deep.equal({
+    // Each with a token of its own (attempt-token.test.ts).
+    const withoutToken = (started: RunStart) => {
+      const { token, ...answer } = started as { token?: string };
+      expect(token).to.be.a('string');
+      return answer;
+    };
+    expect(withoutToken(await sut.runs.start(run.id))).to.deep.equal({
       status: 'started',
       attempt: 1,
       backfillId: null,
       receiptVersion: 1,
     });
-    expect(await sut.runs.start(run.id)).to.deep.equal({
+    expect(withoutToken(await sut.runs.start(run.id))).to.deep.equal({
       status: 'started',
       attempt: 2,
       backfillId: null,
@@ -159,7 +165,9 @@ describe("a worker's start: the run and its export in one script", () => {
 
   it('answers the stored export with the attempt it started', async () => {
     await sut.exports.create(exp, T0, null);
-    expect(await sut.runs.startWithExport(run.id)).to.deep.equal({
+    const { token, ...started } = (await sut.runs.startWithExport(run.id)) as { token: string };
+    expect(token).to.match(/^[0-9a-f]{32}$/);
+    expect(started).to.deep.equal({
       status: 'started',
       attempt: 1,
       backfillId: null,

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { isRetryable, NetworkPolicy, parseInput, PermanentError, RetryableError, type EventRow } from '@bx/core';
-import { s3ConfigSchema, type S3Config } from '@bx/destination-s3';
+import { isRetryable, NetworkPolicy, PermanentError, RetryableError, type EventRow } from '@bx/core';
+import type { S3Config } from '@bx/destination-s3';
 import type { EventBatch } from '@bx/batch';
 import { createS3Client, S3Destination, sharedAgents, sharedS3Client } from '@bx/destination-s3';
 import { terminateZstdThread } from '@bx/zstd';
@@ -11,7 +11,7 @@ import { asRows, chTime, expectedRecord, makeEvent, rowBatches } from '../helper
 import { HttpFaultProxy } from '../helpers/http-fault-proxy';
 import { MemoryRunState, recordCommands, runContext } from '../helpers/run-context';
 import { eventually } from '../helpers/processes';
-import { createBucket, getObject, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
+import { createBucket, getObject, listKeys, readJsonLines, s3WriterConfig, testS3Client } from '../helpers/s3';
 import { zstdFrames } from '../helpers/zstd-frames';
 
 const span = { start: Date.parse('2024-01-01T10:00:00Z'), end: Date.parse('2024-01-01T11:00:00Z') };
@@ -26,7 +26,7 @@ describe('S3 destination on the S3 server', () => {
   let client: S3Client;
   let bucket: string;
   const config = (overrides: Partial<S3Config> = {}): S3Config =>
-    parseInput(s3ConfigSchema, {
+    s3WriterConfig({
       bucket_name: bucket,
       endpoint_url: testEnv.S3_ENDPOINT_URL,
       ...S3_CREDENTIALS,

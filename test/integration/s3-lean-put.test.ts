@@ -3,8 +3,8 @@ import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders, type 
 import type { AddressInfo } from 'node:net';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { BatchExportError, NetworkPolicy, parseInput } from '@bx/core';
-import { s3ConfigSchema, S3Destination, type S3Config } from '@bx/destination-s3';
+import { BatchExportError, NetworkPolicy } from '@bx/core';
+import { S3Destination, type S3Config } from '@bx/destination-s3';
 import { ReceiptTally, type RunContext } from '@bx/batch';
 import { CaptureServer } from '../helpers/capture-server';
 import { S3_CREDENTIALS, testEnv } from '../helpers/env';
@@ -12,7 +12,7 @@ import { asRows, chTime, makeEvent, rowBatches } from '../helpers/events';
 import { HttpFaultProxy } from '../helpers/http-fault-proxy';
 import { eventually } from '../helpers/processes';
 import { MemoryRunState, runContext } from '../helpers/run-context';
-import { createBucket, getObject, listKeys, testS3Client } from '../helpers/s3';
+import { createBucket, getObject, listKeys, s3WriterConfig, testS3Client } from '../helpers/s3';
 import { signatureMatches } from '../helpers/sigv4-check';
 
 const span = { start: Date.parse('2024-01-01T10:00:00Z'), end: Date.parse('2024-01-01T11:00:00Z') };
@@ -111,7 +111,7 @@ describe('S3 objects of one request: the lean PUT and the SDK PutObject alike', 
   let client: S3Client;
   let proxy: HttpFaultProxy;
   const config = (bucket: string, overrides: Partial<S3Config> = {}): S3Config =>
-    parseInput(s3ConfigSchema, { bucket_name: bucket, endpoint_url: proxy.url, ...S3_CREDENTIALS, ...overrides });
+    s3WriterConfig({ bucket_name: bucket, endpoint_url: proxy.url, ...S3_CREDENTIALS, ...overrides });
 
   before(() => {
     client = testS3Client();

@@ -23,6 +23,8 @@ describe('the commands refuse bad arguments by their option names, before connec
   const cases: Array<[string, string[], string]> = [
     ['a date that is not ISO 8601', ['--start', 'yesterday'], "--start: 'yesterday' is not an ISO 8601 date-time"],
     ['a bare number (Date.parse reads "1" as 2001)', ['--end', '1'], "--end: '1' is not an ISO 8601 date-time"],
+    ['a time without its date (luxon reads "10:00" as today)', ['--start', '10:00'], "--start: '10:00' is not an ISO"],
+    ['a time and offset without a date', ['--end', '10:00+24:00'], "--end: '10:00+24:00' is not an ISO 8601 date-time"],
     ['a date before 1970', ['--start', '1969-12-31T00:00:00Z'], "--start: '1969-12-31T00:00:00Z' is outside"],
     ['an end before the start', ['--end', '2024-04-01T00:00:00Z'], '--end must be after --start'],
   ];

@@ -173,6 +173,11 @@ describe('configuration errors say what each variable takes, in one line', () =>
     expect(message({ ...keys, RUN_MAX_ATTEMPTS: '2.5' })).to.equal(
       'Invalid configuration: RUN_MAX_ATTEMPTS: must be a whole number of at least 1',
     );
+    for (const value of ['0x1F90', '1e3', '8080.0', '+8080', ' 8080', '']) {
+      expect(message({ ...keys, PORT: value === '' ? ' ' : value }), value).to.equal(
+        'Invalid configuration: PORT: must be a whole number from 0 to 65535',
+      );
+    }
     expect(message({ ...keys, RUN_RETENTION_DAYS: 'forever' })).to.equal(
       'Invalid configuration: RUN_RETENTION_DAYS: must be a number of days, at least 0.0417 (an hour)',
     );

@@ -9,9 +9,6 @@ import {
 } from '@bx/core';
 
 /** Any control or format character a terminal, a log reader or a page could act on. */
-/** The longest part of a cut secret a message may still show. */
-const MIN_SHOWN_PREFIX = 8;
-
 const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
 describe("a destination server's words in our messages (remote-text)", () => {
@@ -26,9 +23,15 @@ describe("a destination server's words in our messages (remote-text)", () => {
     expect(JSON.parse(sut)).to.equal(words);
   });
 
-  it('quoteRemote: pages of words are cut to REMOTE_TEXT_MAX_CHARS', () => {
-    const sut = quoteRemote('x'.repeat(REMOTE_TEXT_MAX_CHARS * 50));
-    expect(sut).to.equal(`"${'x'.repeat(REMOTE_TEXT_MAX_CHARS)}…"`);
+  it('quoteRemote: pages of words are cut to REMOTE_TEXT_MAX_CHARS, the word the cut split left out', () => {
+    const sut = quoteRemote('word '.repeat(REMOTE_TEXT_MAX_CHARS * 50));
+    expect(sut).to.equal(`"${'word '.repeat(REMOTE_TEXT_MAX_CHARS / 5)}…"`);
+    expect(quoteRemote('wordy '.repeat(REMOTE_TEXT_MAX_CHARS))).to.equal(
+      `"${'wordy '.repeat(Math.floor(REMOTE_TEXT_MAX_CHARS / 6))}…"`,
+    );
+    // One word longer than the cap is one cut word: none of it is kept.
+    expect(quoteRemote('x'.repeat(REMOTE_TEXT_MAX_CHARS + 1))).to.equal('"…"');
+    expect(quoteRemote('x'.repeat(REMOTE_TEXT_MAX_CHARS))).to.equal(`"${'x'.repeat(REMOTE_TEXT_MAX_CHARS)}"`);
   });
 
   it("remoteCode: a server's code becomes ours only when it is a plain word", () => {
@@ -72,12 +75,21 @@ describe("a destination server's words in our messages (remote-text)", () => {
 
   it('shownErrorMessage: a secret the server quoted past REMOTE_TEXT_MAX_CHARS, cut in half, leaves no part of it', () => {
     const secret = 'Sup3r-Secret-Pass"word\\99';
-    for (const before of [REMOTE_TEXT_MAX_CHARS - 10, REMOTE_TEXT_MAX_CHARS - 20]) {
-      const message = `PostgreSQL load failed: ${quoteRemote(`${'x'.repeat(before)}${secret} and more`)}`;
-      const sut = shownErrorMessage(message, [secret]);
-      expect(sut).to.contain('[redacted]…');
-      expect(sut).not.to.contain(secret.slice(0, MIN_SHOWN_PREFIX));
+    for (const cutAfter of [1, 4, 10, 20]) {
+      // The cut falls `cutAfter` characters into the secret.
+      const words = `${'x'.repeat(REMOTE_TEXT_MAX_CHARS - cutAfter - 10)} you sent ${secret} and more`;
+      const sut = shownErrorMessage(`PostgreSQL load failed: ${quoteRemote(words)}`, [secret]);
+      expect(sut, `cut after ${cutAfter}`).to.match(/^PostgreSQL load failed: "x+ you sent …"$/);
     }
+  });
+
+  it('withoutSecretValues: text that only starts a secret stays as it is, a cut mark after it or not', () => {
+    // Redacting it told a token holder, for names of their own in a message, which start the secret.
+    const secret = 'hunter2-secret-0123';
+    for (const text of ['schema "hunt…" does not exist', 'name hunter2-se…', 'ends with hunter2-secret-01']) {
+      expect(withoutSecretValues(text, [secret]), text).to.equal(text);
+    }
+    expect(withoutSecretValues(`all of it: ${secret}…`, [secret])).to.equal('all of it: [redacted]…');
   });
 
   it('shownErrorMessage: at most ERROR_MESSAGE_MAX_CHARS characters once escaped, no escape cut in half', () => {

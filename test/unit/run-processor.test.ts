@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { EventBatch, type DestinationWriter } from '@bx/batch';
 import { PermanentError, RetryableError, createLogger, runIdFor, type BatchExport } from '@bx/core';
 import type { RunJob } from '@bx/queue';
-import type { RunLogLine, RunResult, RunStart, RunStartWithExport } from '@bx/store';
+import type { AttemptRef, RunLogLine, RunResult, RunStart, RunStartWithExport } from '@bx/store';
 import { createRunProcessor, type RunExportDeps } from '@bx/worker';
 import { asRows, chTime, makeEvent } from '../helpers/events';
 import { exportFixture } from '../helpers/export-fixture';
@@ -19,11 +19,11 @@ const ROWS = asRows(
 
 /** The run records the processor touches, in memory: what the Lua scripts decide, reduced to this test's cases. */
 class FakeRuns {
-  startAnswer: RunStart = { status: 'started', attempt: 1, backfillId: null, receiptVersion: 1 };
+  startAnswer: RunStart = { status: 'started', attempt: 1, token: 'token-1', backfillId: null, receiptVersion: 1 };
   /** The export the start script reads with the run; null: deleted. */
   exp: BatchExport | null = null;
   finishAnswer = 'ok';
-  readonly finished: Array<{ status: string; result?: RunResult; error?: string; attempt?: number }> = [];
+  readonly finished: Array<{ status: string; result?: RunResult; error?: string; attempt?: number | AttemptRef }> = [];
   readonly cancelled: string[] = [];
   saved: unknown = null;
   /** The run's log: lines a recorded outcome kept (the Lua script appends them with the status). */
@@ -37,7 +37,7 @@ class FakeRuns {
     _id: string,
     result: RunResult,
     _now?: number,
-    attempt?: number,
+    attempt?: number | AttemptRef,
     _backfillId?: string | null,
     log: readonly RunLogLine[] = [],
   ): Promise<string> {
@@ -49,7 +49,7 @@ class FakeRuns {
     status: string,
     error: string,
     _now?: number,
-    attempt?: number,
+    attempt?: number | AttemptRef,
     _backfillId?: string | null,
     log: readonly RunLogLine[] = [],
   ): Promise<string> {
@@ -67,8 +67,9 @@ class FakeRuns {
   async state<T>(): Promise<T | null> {
     return this.saved as T | null;
   }
-  async setState(_id: string, value: unknown): Promise<void> {
+  async setState(_id: string, value: unknown): Promise<'ok'> {
     this.saved = value;
+    return 'ok';
   }
 }
 
@@ -124,7 +125,7 @@ describe('run processor (fast, with fakes)', () => {
   });
 
   it('a completed run: its result recorded for its attempt (which ends the streak of failures), its log kept', async () => {
-    runs.startAnswer = { status: 'started', attempt: 3, backfillId: null, receiptVersion: 2 };
+    runs.startAnswer = { status: 'started', attempt: 3, token: 'token-3', backfillId: null, receiptVersion: 2 };
     const jobLog: string[] = [];
     const appended: RunLogLine[][] = [];
     runLogs = async (_id, lines) => void appended.push([...lines]);
@@ -135,7 +136,8 @@ describe('run processor (fast, with fakes)', () => {
       files: ['a.jsonl'],
     });
     const [finished] = runs.finished;
-    expect(finished).to.deep.include({ status: 'Completed', attempt: 3 });
+    // Named by its token too: the number alone repeats (a rewritten record, a failover).
+    expect(finished).to.deep.include({ status: 'Completed', attempt: { attempt: 3, token: 'token-3' } });
     // The receipt is of the rows the writer was handed, with the version start() gave.
     expect(finished!.result).to.deep.include({ records: 42, bytes: 1000, files: ['a.jsonl'] });
     expect(finished!.result!.receipt).to.deep.include({

@@ -1,5 +1,5 @@
 import type { RecordBatch } from './batch-format';
-import type { Logger, ModelSchema, RunReceipt } from '@bx/core';
+import type { EventFilter, Logger, ModelSchema, RunReceipt } from '@bx/core';
 
 /** What a destination is told about the run it is writing. */
 export interface RunContext {
@@ -9,6 +9,12 @@ export interface RunContext {
   teamId: number;
   /** The export's model: the records' columns, `{table}`, and how table destinations apply them. */
   model: ModelSchema;
+  /**
+   * The export's event filters (events model): a destination that replaces
+   * an interval's rows replaces only these events of the team, since another
+   * export of the team may write its own into the same table. None: all.
+   */
+  events?: EventFilter;
   /** 1 for the first try. */
   attempt: number;
   /** The interval, epoch ms, `[start, end)`. */

@@ -36,9 +36,12 @@ export async function isLatestAttempt(state: RunState, waitMs = STORE_WAIT_MS): 
  * A store that stays away (isLatestAttempt) throws `StoreUnavailable`.
  */
 export async function requireLatestAttempt(state: RunState, waitMs = STORE_WAIT_MS): Promise<void> {
-  if (!(await isLatestAttempt(state, waitMs))) {
-    throw new RetryableError('superseded: a later attempt of this run has started (or the run is gone)', {
-      code: 'Superseded',
-    });
-  }
+  if (!(await isLatestAttempt(state, waitMs))) throw supersededError();
+}
+
+/** What an attempt that a later one took over fails with (retryable, code `Superseded`); its outcome is not recorded. */
+export function supersededError(): RetryableError {
+  return new RetryableError('superseded: a later attempt of this run has started (or the run is gone)', {
+    code: 'Superseded',
+  });
 }

@@ -10,7 +10,12 @@ const identifier = z
 /** A whole number in [min, max]; any other value gets one message saying which numbers it takes. */
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
   const error = `must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}`;
-  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+  // Decimal digits only: Number() would also take `0x1F90`, `1e3`, `8080.0` or `+8080`.
+  return z
+    .string({ error })
+    .regex(/^\d{1,16}$/, { error })
+    .transform(Number)
+    .pipe(z.number().int({ error }).min(min, { error }).max(max, { error }));
 };
 const url = (protocols: string[]) =>
   z.string().refine(

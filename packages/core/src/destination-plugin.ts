@@ -13,6 +13,16 @@ export interface DestinationConfig {
   config: Record<string, unknown>;
 }
 
+/**
+ * An export's event filters: of its team's rows, those it exports (`event`
+ * in `include_events` when that is not empty, and not in `exclude_events`).
+ * Another export of the team may write the others into the same table.
+ */
+export interface EventFilter {
+  readonly include_events: readonly string[];
+  readonly exclude_events: readonly string[];
+}
+
 /** A network endpoint a destination's config makes the worker (and the API's test) connect to. */
 export interface DestinationEndpoint {
   /** The URL when the config names one (an S3-compatible endpoint, a Snowflake access URL). */
@@ -44,6 +54,8 @@ export interface ReadBackRequest {
   spans: readonly Span[];
   /** The export's model: the records' receipt key is what is hashed. Events when absent. */
   model?: ModelSchema;
+  /** The export's event filters: a table may hold other exports' events of the team too. None: every event. */
+  events?: EventFilter;
   signal?: AbortSignal;
   /**
    * Which addresses the read-back may connect to (ALLOWED_PRIVATE_DESTINATIONS): checked before

@@ -32,17 +32,39 @@ export interface BatchExport {
   updated_at: string;
 }
 
-/** ISO 8601 instant; an offset-less value is read as UTC. Normalised to `...Z`. */
 /** Instants before this (2100-01-01, epoch ms) are accepted. */
 const INSTANT_MAX_MS = Date.UTC(2100, 0, 1);
+/** The UTC offset that ends the time of an ISO 8601 date-time (`+05:30`, `-0800`, `+01`): hours, minutes. */
+const TIME_OFFSET = /T[^+-]*[+-](\d\d):?(\d\d)?$/i;
 
+/**
+ * Why the UTC offset of `value` is none a clock shows, or null: luxon reads
+ * any two digits (`+24:00` as a day earlier, `+00:60` as an hour), ISO 8601
+ * and RFC 3339 allow hours 00-23 and minutes 00-59.
+ */
+function offsetError(value: string): string | null {
+  const match = TIME_OFFSET.exec(value);
+  if (!match) return null;
+  const [hours, minutes] = [Number(match[1]), Number(match[2] ?? 0)];
+  return hours > 23 || minutes > 59
+    ? `'${value}' has a UTC offset out of range (hours 00 to 23, minutes 00 to 59)`
+    : null;
+}
+
+/** ISO 8601 instant with its date; an offset-less value is read as UTC. Normalised to `...Z`. */
 export const instant = z
   .string()
   .max(64)
   .transform((value, ctx) => {
     const parsed = DateTime.fromISO(value, { zone: 'utc' });
-    if (!parsed.isValid) {
+    // luxon also reads a time alone (`10:00`, `10:00+05:00`) as today's: an instant needs its date.
+    if (!parsed.isValid || !/^\d{4}/.test(value)) {
       ctx.addIssue({ code: 'custom', message: `'${value}' is not an ISO 8601 date-time` });
+      return z.NEVER;
+    }
+    const offset = offsetError(value);
+    if (offset) {
+      ctx.addIssue({ code: 'custom', message: offset });
       return z.NEVER;
     }
     // ClickHouse's DateTime holds 1970 to 2106: instants outside could never bound a query.

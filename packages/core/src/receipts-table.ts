@@ -9,6 +9,19 @@ import type { RunReceipt } from './run-model';
 export const RECEIPTS_TABLE = 'batch_export_receipts';
 
 /**
+ * Whether a table destination's `table_name` (quoted: names match exactly)
+ * is free of the receipts table beside it, in the same schema. Taken, every
+ * run failed for good on the other's columns ('column "export_id" ... does
+ * not exist'), and so did the destination's test.
+ */
+export function notReceiptsTable(tableName: string): boolean {
+  return tableName !== RECEIPTS_TABLE;
+}
+
+/** What a config schema says of a `table_name` that notReceiptsTable refuses. */
+export const RECEIPTS_TABLE_TAKEN = `must not be ${RECEIPTS_TABLE}: the destination keeps its receipts in that table`;
+
+/**
  * What a column holds, for a dialect to name: `text`, an `instant` (UTC),
  * a `count` (up to 2^63), `json`, a small `integer`.
  */

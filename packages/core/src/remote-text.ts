@@ -19,13 +19,28 @@ const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}"\\]/gu;
 /**
  * A server's words as one quotation: `"..."`, each control or format
  * character written as an escape (`\n`, `\u001b`), a quote or backslash
- * escaped, cut to `max` characters (then `…`). Nothing in it can end the
+ * escaped, cut to `max` characters (cutWords). Nothing in it can end the
  * quotation or start a line.
  */
 export function quoteRemote(text: string, max = REMOTE_TEXT_MAX_CHARS): string {
+  return `"${cutWords(text, max).replace(UNSAFE, escapeChar)}"`;
+}
+
+/**
+ * `text` cut to at most `max` characters and then back to its last
+ * whitespace, with a `…` where it was cut; as it is when it is short
+ * enough. The word the cut split goes whole (all of the text when it is
+ * one word), so a secret a server wrote back and the cut split shows none
+ * of its first part: decided without the secrets, which are not known
+ * where servers' words are cut, and which withoutSecretValues matches only
+ * whole (see there).
+ */
+export function cutWords(text: string, max: number): string {
   const chars = [...text];
-  const kept = chars.length > max ? `${chars.slice(0, max).join('')}…` : text;
-  return `"${kept.replace(UNSAFE, escapeChar)}"`;
+  if (chars.length <= max) return text;
+  let end = max;
+  while (end > 0 && !/\s/u.test(chars[end - 1]!)) end--;
+  return `${chars.slice(0, end).join('')}${CUT}`;
 }
 
 function escapeChar(ch: string): string {
@@ -59,9 +74,6 @@ export function remoteCode(code: unknown, fallback = 'Unknown'): string {
 
 /** Secret values shorter than this are not searched for (they would match ordinary words). */
 const MIN_SECRET_CHARS = 4;
-
-/** A prefix of a secret this long, left at the end of a cut text, is redacted too. */
-const MIN_CUT_PREFIX_CHARS = 8;
 
 /** The mark of a cut (quoteRemote, shownErrorMessage). */
 const CUT = '…';
@@ -101,34 +113,21 @@ function secretForms(secrets: Iterable<unknown>): string[] {
  * `[redacted]`, also as the server may have written it back: JSON-escaped,
  * quoted, or percent-encoded. The longest forms are matched first, so a
  * secret inside another (a password that starts the key's passphrase)
- * leaves nothing of the longer one. A secret cut in half where a text was
- * cut (before a `…`, or at the end of the text) loses its first part too.
- * Values that are not strings, or shorter than MIN_SECRET_CHARS, are
- * skipped.
+ * leaves nothing of the longer one. Values that are not strings, or shorter
+ * than MIN_SECRET_CHARS, are skipped.
+ *
+ * Only whole forms: redacting text that merely starts a secret (a secret
+ * cut in half) answered a token holder whether text of theirs does. A
+ * schema named `abcd…`, whose "does not exist" came back as `[redacted]…`
+ * exactly when the password starts with `abcd`, told the password four
+ * characters at a time, then one. Cuts drop the split word instead
+ * (cutWords).
  */
 export function withoutSecretValues(text: string, secrets: Iterable<unknown>): string {
   const forms = secretForms(secrets);
   if (forms.length === 0) return text;
   const anyForm = new RegExp(forms.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
-  const parts = text.replace(anyForm, '[redacted]').split(CUT);
-  return parts
-    .map((part, i) => withoutCutPrefix(part, forms, i < parts.length - 1 ? MIN_SECRET_CHARS : MIN_CUT_PREFIX_CHARS))
-    .join(CUT);
-}
-
-/** `text` without the longest prefix (of `min` characters or more) of a secret's form it ends with. */
-function withoutCutPrefix(text: string, forms: string[], min: number): string {
-  let longest = 0;
-  for (const form of forms) {
-    // Where the prefix would start: the first place that starts one is the longest.
-    for (let at = Math.max(0, text.length - form.length + 1); at <= text.length - Math.max(min, longest + 1); at++) {
-      if (text[at] === form[0] && form.startsWith(text.slice(at))) {
-        longest = text.length - at;
-        break;
-      }
-    }
-  }
-  return longest ? `${text.slice(0, text.length - longest)}[redacted]` : text;
+  return text.replace(anyForm, '[redacted]');
 }
 
 /** Most characters of an error message a run records or `POST /test` answers with. */

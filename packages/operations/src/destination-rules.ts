@@ -1,6 +1,7 @@
 import {
   DESTINATION_NOT_ALLOWED,
   PermanentError,
+  SecretBox,
   ValidationError,
   type DestinationConfig,
   type NetworkPolicy,
@@ -35,6 +36,24 @@ export function requireSecretsOnMove(
     missing.map((field) => ({ field: `destination.config.${field}`, message: `required: ${because}` })),
     'secrets_required',
   );
+}
+
+/**
+ * Refuses a secret given in the form the store keeps it in (`bxenc:v1:...`,
+ * SECRETS_ENCRYPTION_KEYS): the store keeps such a value as it is and the
+ * export opens it, so a copy of Redis (a backup, which alone reveals no
+ * secret) and the token moved an export's password elsewhere: PATCH a new
+ * `access_url` with the export's own sealed password as "the password
+ * again", then /test sent it there in clear. No response ever shows a
+ * sealed value; `config` is the input's, never the merged one (a stored
+ * value this process cannot open stays sealed there).
+ */
+export function refuseSealedSecrets(type: string, config: Record<string, unknown>): void {
+  const sealed = secretFieldsOf(type).filter((field) => SecretBox.isSealed(config[field]));
+  if (sealed.length === 0) return;
+  const message = 'must be the secret itself, not a stored (encrypted) value';
+  const details = sealed.map((field) => ({ field: `destination.config.${field}`, message }));
+  throw new ValidationError(`Invalid body: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
 }
 
 /**

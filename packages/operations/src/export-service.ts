@@ -20,9 +20,10 @@ import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
 import { EXPORT_WRITE_ATTEMPTS, concurrentWriters, type ReconcileStatus, type Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { checkDestinationNetwork, requireSecretsOnMove } from './destination-rules';
+import { checkDestinationNetwork, refuseSealedSecrets, requireSecretsOnMove } from './destination-rules';
 import { createExportSchema, patchExportSchema } from './export-input';
 import { isOwnId } from './ids';
+import { invalidQuery, queryInstant, queryInteger, type QueryIssue } from './query-params';
 
 const patchedDestination = z.object({ destination: destinationSchema });
 
@@ -60,6 +61,9 @@ export interface ExportLimits {
 /** Default and largest page of `GET /api/exports`. */
 const EXPORTS_PAGE = 100;
 const EXPORTS_PAGE_MAX = 1000;
+/** Default and largest page of `GET /api/exports/:id/runs`. */
+const RUNS_PAGE = 100;
+const RUNS_PAGE_MAX = 1000;
 const CURSOR = /^\d{15}:[0-9a-f-]{36}$/;
 /**
  * Most runs one page of `GET /api/exports/:id/runs` looks at: with a status
@@ -98,6 +102,7 @@ export class ExportService {
 
   async create(body: unknown): Promise<BatchExport> {
     const input = parseInput(createExportSchema, body);
+    refuseSealedSecrets(input.destination.type, input.destination.config);
     if (this.opts.network) await checkDestinationNetwork(input.destination, this.opts.network);
     const now = await this.now();
     const iso = new Date(now).toISOString();
@@ -126,17 +131,25 @@ export class ExportService {
 
   /** A page of exports, oldest first; `next` is the cursor of the following page or null. */
   async list(query: ListExportsQuery = {}): Promise<{ results: BatchExport[]; next: string | null }> {
-    const details: Array<{ field: string; message: string }> = [];
-    if (query.team_id !== undefined && !/^\d{1,16}$/.test(query.team_id))
-      details.push({ field: 'team_id', message: 'must be an integer' });
-    const limit = query.limit === undefined ? EXPORTS_PAGE : Number(query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > EXPORTS_PAGE_MAX)
-      details.push({ field: 'limit', message: `must be an integer from 1 to ${EXPORTS_PAGE_MAX}` });
+    const details: QueryIssue[] = [];
+    // As a body's team_id: past 2^53 - 1 a team id could not be told from its neighbours.
+    const teamId = queryInteger(
+      query.team_id,
+      'team_id',
+      { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: -1 },
+      details,
+    );
+    const limit = queryInteger(
+      query.limit,
+      'limit',
+      { min: 1, max: EXPORTS_PAGE_MAX, fallback: EXPORTS_PAGE },
+      details,
+    );
     if (query.cursor !== undefined && !CURSOR.test(query.cursor))
       details.push({ field: 'cursor', message: 'must be a cursor returned as next' });
     if (details.length) throw invalidQuery(details);
     const page = await this.store.exports.list({
-      teamId: query.team_id === undefined ? undefined : Number(query.team_id),
+      teamId: query.team_id === undefined ? undefined : teamId,
       limit,
       after: query.cursor,
     });
@@ -225,6 +238,7 @@ export class ExportService {
     if (patch.paused === false) next.paused_reason = null;
     if (destinationPatch) {
       const type = destinationPatch.type ?? current.destination.type;
+      refuseSealedSecrets(type, destinationPatch.config ?? {});
       // Same type: merge, so secrets the API never returned can be left out.
       const base = type === current.destination.type ? current.destination.config : {};
       // Parsed under `destination`, so a bad field is named as in the body (destination.config.prefix).
@@ -281,21 +295,14 @@ export class ExportService {
   /** Runs newest first; `next` is the cursor of the following page or null. */
   async listRuns(id: string, query: ListRunsQuery): Promise<{ results: Run[]; next: string | null }> {
     await this.get(id);
-    const details: Array<{ field: string; message: string }> = [];
-    const limit = query.limit === undefined ? 100 : Number(query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-      details.push({ field: 'limit', message: 'must be an integer from 1 to 1000' });
+    const details: QueryIssue[] = [];
+    const limit = queryInteger(query.limit, 'limit', { min: 1, max: RUNS_PAGE_MAX, fallback: RUNS_PAGE }, details);
     if (query.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(query.status)) {
       details.push({ field: 'status', message: `must be one of ${RUN_STATUSES.join(', ')}` });
     }
-    const time = (field: 'cursor' | 'start' | 'end', message: string) => {
-      const value = query[field] === undefined ? undefined : Date.parse(query[field]!);
-      if (value !== undefined && Number.isNaN(value)) details.push({ field, message });
-      return value;
-    };
-    const cursor = time('cursor', 'must be a cursor returned as next');
-    const from = time('start', 'must be an ISO 8601 date-time');
-    const to = time('end', 'must be an ISO 8601 date-time');
+    const cursor = queryInstant(query.cursor, 'cursor', details, 'must be a cursor returned as next');
+    const from = queryInstant(query.start, 'start', details);
+    const to = queryInstant(query.end, 'end', details);
     const before = cursor === undefined ? to : to === undefined ? cursor : Math.min(cursor, to);
     if (details.length) throw invalidQuery(details);
     const { runs: results, stoppedAt } = await this.store.runs.page(id, {
@@ -389,8 +396,4 @@ export class ExportService {
     }
     if (held.length) this.logger.info('held runs queued again', { export_id: exp.id, runs: held.length });
   }
-}
-
-function invalidQuery(details: Array<{ field: string; message: string }>): ValidationError {
-  return new ValidationError(`Invalid query: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
 }

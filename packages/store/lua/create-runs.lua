@@ -27,7 +27,7 @@ local N = 12
 local UNFINISHED = { Scheduled = true, Running = true, FailedRetryable = true }
 -- What a rewritten record loses of the run it was.
 local OLD = { 'records_completed', 'bytes_exported', 'files', 'error', 'started_at', 'started_ms', 'finished_at',
-  'receipt', 'state', 'attempts', 'crashes', 'backfill_id', 'bf_open' }
+  'receipt', 'state', 'attempts', 'attempt_token', 'crashes', 'backfill_id', 'bf_open' }
 local out = {}
 local created = 0
 for i = 3, #ARGV, N do

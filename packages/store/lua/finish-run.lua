@@ -12,15 +12,17 @@
 -- backfill's hash and open zset (any key when none), 11 the export's
 -- consecutive failures, 12 the run's log.
 -- ARGV[1] now (ms), ARGV[2] the new status, ARGV[3] rows, ARGV[4] bytes,
--- ARGV[5] the attempt or '', ARGV[6] the run's backfill or '', ARGV[7] how
--- many log lines the run keeps, ARGV[8] how many lines follow (L), ARGV[9 ..
--- 8 + L] the lines, ARGV[9 + L ..] more fields of the run.
+-- ARGV[5] the attempt or '', ARGV[6] its token or '' (attempt.lua), ARGV[7]
+-- the run's backfill or '', ARGV[8] how many log lines the run keeps,
+-- ARGV[9] how many lines follow (L), ARGV[10 .. 9 + L] the lines,
+-- ARGV[10 + L ..] more fields of the run.
 -- @include track
+-- @include attempt
 local BOUNDS = { 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400 }
-local run = readRun('attempts', 'export_id', 'started_ms')
+local run = readRun('attempts', 'attempt_token', 'export_id', 'started_ms')
 local status = run.status
 if not status then return 'missing' end
-if ARGV[5] ~= '' and run.attempts ~= ARGV[5] then
+if ARGV[5] ~= '' and not isLatestAttempt(run.attempts, run.attempt_token, ARGV[5], ARGV[6]) then
   -- An earlier attempt reporting back: its worker lost the lock (Redis away or
   -- slow, an event loop held up, the process frozen) but was not killed. Told
   -- so whatever the run's status now (the later attempt may have completed it):
@@ -32,12 +34,12 @@ if ARGV[5] ~= '' and run.attempts ~= ARGV[5] then
   return 'Superseded'
 end
 if status ~= 'Running' then return status end
-if backfillMismatch(ARGV[6], run) then return 'stale' end
-local lines = tonumber(ARGV[8])
-redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 9 + lines))
+if backfillMismatch(ARGV[7], run) then return 'stale' end
+local lines = tonumber(ARGV[9])
+redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 10 + lines))
 if lines > 0 then
-  redis.call('RPUSH', KEYS[12], unpack(ARGV, 9, 8 + lines))
-  redis.call('LTRIM', KEYS[12], -tonumber(ARGV[7]), -1)
+  redis.call('RPUSH', KEYS[12], unpack(ARGV, 10, 9 + lines))
+  redis.call('LTRIM', KEYS[12], -tonumber(ARGV[8]), -1)
 end
 track(status, ARGV[2], ARGV[1], run)
 backfillFinal(9, ARGV[2], ARGV[3], ARGV[1], run)

@@ -7,6 +7,8 @@
 -- the worker fails the run for good rather than crash on it forever. An
 -- attempt that only lost its lock takes itself off the count when it reports
 -- back (finish-run.lua): only attempts that never report back add up.
+-- Each start keeps ARGV[5], a random token of its attempt, as attempt_token:
+-- with the attempt's number it names the attempt for the fence (attempt.lua).
 -- Answers {'started', attempt, receipt version, backfill id or '', export,
 -- 1 when an earlier run's record of the interval is gone (create-runs.lua) else 0}
 -- or {why not}: the version this attempt's receipt gets if it completes, one
@@ -16,7 +18,8 @@
 -- and its export in one round trip.
 -- KEYS 1-6 as in track.lua, KEYS[7] the paused exports set, KEYS[8] the
 -- export (optional). ARGV[1] now (ms), ARGV[2] started_at (ISO), ARGV[3] the
--- export id, ARGV[4] how many unfinished attempts in a row fail the run.
+-- export id, ARGV[4] how many unfinished attempts in a row fail the run,
+-- ARGV[5] the attempt's token.
 -- @include track
 local exportRecord = false
 if KEYS[8] then
@@ -47,6 +50,8 @@ end
 local attempt = (tonumber(run.attempts) or 0) + 1
 fields[#fields + 1] = 'attempts'
 fields[#fields + 1] = attempt
+fields[#fields + 1] = 'attempt_token'
+fields[#fields + 1] = ARGV[5]
 redis.call('HSET', KEYS[1], unpack(fields))
 track(status, 'Running', ARGV[1], run)
 local version = 1

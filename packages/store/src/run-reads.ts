@@ -3,6 +3,22 @@ import { callScript, type RedisClient } from '@bx/redis';
 import { EXPORTED_BLOCK_SLOTS, EXPORTED_SLOT_MS, exportedBlockOf, intervalStartOfRun, type StoreKeys } from './keys';
 import { parseRun } from './run-record';
 
+/**
+ * One attempt of a run, as its start named it: the number (the run's `attempts`, counted across
+ * retries) and a random token (start-run.lua), which the number alone is not.
+ */
+export interface AttemptRef {
+  attempt: number;
+  /** 32 hex digits, new at each start; internal: never shown in the API or logs. */
+  token: string;
+}
+
+/** An attempt as the fenced scripts take it (ARGV): its number and token, '' for none (number alone: the old rule). */
+export function attemptArgs(attempt: number | AttemptRef | undefined): [string, string] {
+  if (attempt === undefined) return ['', ''];
+  return typeof attempt === 'number' ? [String(attempt), ''] : [String(attempt.attempt), attempt.token];
+}
+
 /** A run record's status and interval end, as far as deciding whether an interval is done needs. */
 export interface RunCoverage {
   status: RunStatus;
@@ -140,8 +156,9 @@ export abstract class RunReads {
    * there (an export with 100,000 runs and none Completed read every record
    * for `?status=Completed`, 6.6 s a request). With a status, only the
    * matching records are read whole. `stoppedAt` is the interval start
-   * (epoch ms) of the last run looked at when it stopped so, with runs left
-   * to look at (a cursor to go on before it); else null.
+   * (epoch ms) of the last run looked at when it stopped so with runs left
+   * to look at (a cursor to go on before it); else null, also when the
+   * budget ran out on the very last run.
    */
   async page(
     exportId: string,
@@ -173,8 +190,12 @@ export abstract class RunReads {
       }
       const last = Number(found[found.length - 1]);
       if (ids.length < size) return { runs, stoppedAt: null };
-      if (budget <= 0) return { runs, stoppedAt: last };
       max = `(${last}`;
+      if (budget <= 0) {
+        // Exactly the budget left: nothing lies past the last one looked at, so no page follows.
+        const left = await this.redis.zcount(this.keys.exportRuns(exportId), min, max);
+        return { runs, stoppedAt: left > 0 ? last : null };
+      }
     }
   }
 
@@ -211,9 +232,15 @@ export abstract class RunReads {
     return text ? (JSON.parse(text) as T) : null;
   }
 
-  /** Whether `attempt` is the run's latest attempt (none started after it); false when the run is gone. */
-  async isLatestAttempt(id: string, attempt: number): Promise<boolean> {
-    return (await this.redis.hget(this.keys.run(id), 'attempts')) === String(attempt);
+  /**
+   * Whether `attempt` is the run's latest attempt (none started after it); false when the run
+   * is gone. With the attempt's token (AttemptRef) as lua/includes/attempt.lua decides: the
+   * number alone repeats (a rewritten record, a start lost in a Redis failover).
+   */
+  async isLatestAttempt(id: string, attempt: number | AttemptRef): Promise<boolean> {
+    const [n, token] = attemptArgs(attempt);
+    const [attempts, stored] = await this.redis.hmget(this.keys.run(id), 'attempts', 'attempt_token');
+    return attempts === n && (token === '' || stored === token);
   }
 
   /** Ids of runs that finished before `before` (epoch ms), oldest first. */

@@ -1,11 +1,12 @@
 import type { BatchExport, RunStatus } from '@bx/core';
 import { callScript, type RedisClient } from '@bx/redis';
+import { randomBytes } from 'node:crypto';
 import { exportIdOfRun, exportedBlockOf, intervalStartOfRun, type StoreKeys } from './keys';
-import { RunReads } from './run-reads';
+import { RunReads, attemptArgs, type AttemptRef } from './run-reads';
 import { storeScripts } from './store-scripts';
 import { RUN_LOG_LINES, type RunLogLine } from './run-log-repository';
 
-export type { ListRunsOptions, RunCoverage, RunReceiptView } from './run-reads';
+export type { AttemptRef, ListRunsOptions, RunCoverage, RunReceiptView } from './run-reads';
 
 /**
  * What start() did: the attempt it began (the backfill it runs for, the
@@ -15,6 +16,8 @@ export type RunStart =
   | {
       status: 'started';
       attempt: number;
+      /** The attempt's token (AttemptRef): pass `{attempt, token}` to the fenced calls. */
+      token: string;
       backfillId: string | null;
       receiptVersion: number;
       /** Set when an earlier run of the interval finished and its record is gone (retention, an interval change). */
@@ -174,11 +177,14 @@ export class RunRepository extends RunReads {
     const exportId = exportIdOfRun(id);
     const keys = [...this.statusKeys(id), this.keys.pausedExports];
     if (withExport) keys.push(this.keys.export(exportId));
+    // 128 random bits: no two attempts of any run share one, whatever their numbers.
+    const token = randomBytes(16).toString('hex');
     const [status, a, b, c, exportText, prior] = (await callScript(this.redis, 'start-run', keys, [
       now,
       new Date(now).toISOString(),
       exportId,
       MAX_UNFINISHED_ATTEMPTS,
+      token,
     ])) as [string, ...Array<string | number | null>];
     const text = typeof exportText === 'string' ? exportText : null;
     if (status === 'crashed')
@@ -194,6 +200,7 @@ export class RunRepository extends RunReads {
       answer: {
         status,
         attempt: Number(a),
+        token,
         receiptVersion: Number(b),
         backfillId: (c as string) || null,
         ...(prior === 1 && { priorUnknown: true as const }),
@@ -204,14 +211,15 @@ export class RunRepository extends RunReads {
 
   /**
    * Records the result; with `attempt`, only if that is still the run's latest
-   * attempt. Returns 'ok', the status that prevented it, or 'Superseded'.
+   * attempt (with its token: AttemptRef; a number alone is checked as the
+   * number). Returns 'ok', the status that prevented it, or 'Superseded'.
    * `log`: lines added to the run's log with the result, only if it is recorded.
    */
   async complete(
     id: string,
     result: RunResult,
     now = Date.now(),
-    attempt?: number,
+    attempt?: number | AttemptRef,
     backfillId?: string | null,
     log: readonly RunLogLine[] = [],
   ): Promise<string> {
@@ -237,7 +245,7 @@ export class RunRepository extends RunReads {
     status: 'Failed' | 'FailedRetryable',
     error: string,
     now = Date.now(),
-    attempt?: number,
+    attempt?: number | AttemptRef,
     backfillId?: string | null,
     log: readonly RunLogLine[] = [],
   ): Promise<string> {
@@ -274,9 +282,18 @@ export class RunRepository extends RunReads {
     return answer === 1;
   }
 
-  /** Keeps the state on the run; nothing when the run has no record (deleted meanwhile). */
-  async setState(id: string, state: unknown): Promise<void> {
-    await callScript(this.redis, 'set-run-state', [this.keys.run(id)], [JSON.stringify(state)]);
+  /**
+   * Keeps the state on the run: 'ok'; 'missing' (no record: deleted meanwhile,
+   * nothing kept); with `attempt`, 'Superseded' (nothing kept) once that is not
+   * the run's latest attempt, as for complete().
+   */
+  async setState(id: string, state: unknown, attempt?: number | AttemptRef): Promise<'ok' | 'missing' | 'Superseded'> {
+    return (await callScript(
+      this.redis,
+      'set-run-state',
+      [this.keys.run(id)],
+      [JSON.stringify(state), ...attemptArgs(attempt)],
+    )) as 'ok' | 'missing' | 'Superseded';
   }
 
   /**
@@ -331,7 +348,7 @@ export class RunRepository extends RunReads {
     status: 'Completed' | 'Failed' | 'FailedRetryable',
     now: number,
     totals: { records: number; bytes: number },
-    attempt: number | undefined,
+    attempt: number | AttemptRef | undefined,
     backfillId: string | null | undefined,
     fields: string[],
     log: readonly RunLogLine[],
@@ -355,7 +372,7 @@ export class RunRepository extends RunReads {
           status,
           totals.records,
           totals.bytes,
-          attempt === undefined ? '' : attempt,
+          ...attemptArgs(attempt),
           bf ?? '',
           RUN_LOG_LINES,
           lines.length,

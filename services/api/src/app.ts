@@ -15,7 +15,11 @@ import { openApiDocument } from './openapi/document';
 import { adminLoginRouter } from './routes/admin-login';
 import { exportsRouter } from './routes/exports';
 import { runsRouter } from './routes/runs';
+import { SharedRead } from './shared-read';
 import { refuseOtherMethods } from './wrong-methods';
+
+/** How long /healthz answers from the last ping of Redis and ClickHouse, in ms. */
+export const HEALTH_KEEP_MS = 1000;
 
 export interface AppDeps {
   token: string;
@@ -45,8 +49,13 @@ export function createApp(deps: AppDeps): Express {
   const limiter = new AuthFailureLimiter(deps.authFailureLimit);
 
   const open = Router();
+  // No token: a flood of checks shares one ping of each (SharedRead), not one per request.
+  const health = new SharedRead(
+    () => Promise.all([deps.store.ping(), deps.clickhouse.ping().catch(() => false)]),
+    HEALTH_KEEP_MS,
+  );
   open.get('/healthz', async (_req, res) => {
-    const [redis, clickhouse] = await Promise.all([deps.store.ping(), deps.clickhouse.ping().catch(() => false)]);
+    const [redis, clickhouse] = await health.get();
     const ok = redis && clickhouse;
     res
       .status(ok ? 200 : 503)

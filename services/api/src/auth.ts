@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AuthFailureLimiter } from './auth-failures';
 
 /**
@@ -23,11 +23,13 @@ export function bearerToken(req: Request): string | null {
   return match ? match[1]!.trim() : null;
 }
 
-/** Constant-time comparison, so response times do not reveal how much of a guess was right. */
+/**
+ * Constant-time comparison, so response times do not reveal how much of a
+ * guess was right, nor (digests of equal length) how long the token is.
+ */
 export function tokenMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 export function sendUnauthorized(res: Response, message: string): void {

@@ -1,6 +1,8 @@
 import { createBullBoard } from '@bull-board/api';
+import type { ControllerHandlerReturnType } from '@bull-board/api/typings/app';
 import { ExpressAdapter } from '@bull-board/express';
 import type { BullMqRunQueue } from '@bx/queue';
+import { isRedisUnavailable } from '@bx/store';
 import { Router } from 'express';
 import { sendRedisUnavailable } from './error-handler';
 
@@ -28,6 +30,22 @@ const CLOSED: ReadonlyArray<{ method: 'post' | 'patch' | 'put'; path: string }> 
  */
 export const BOARD_JOBS_PER_PAGE_MAX = 300;
 
+/**
+ * The board's Express adapter, but an error that says Redis cannot serve now
+ * (a Cluster failing over: "Too many Cluster redirections") goes on to the
+ * API's error handler, 503 `unavailable` with Retry-After, instead of the
+ * board's own 500 with the error's text. Its handler runs as Express error
+ * middleware: what it throws is passed on as the request's error.
+ */
+class BoardAdapter extends ExpressAdapter {
+  override setErrorHandler(handler: (error: Error) => ControllerHandlerReturnType): this {
+    return super.setErrorHandler((error) => {
+      if (isRedisUnavailable(error)) throw error;
+      return handler(error);
+    });
+  }
+}
+
 /** Query parameters the board decodes again (decodeURIComponent): one that is not percent-encoding threw, a 500. */
 const DECODED_AGAIN = ['activeQueue', 'queueName'] as const;
 
@@ -44,7 +62,7 @@ export function bullBoardApp(
   queue: Pick<BullMqRunQueue, 'boardAdapters' | 'connected'>,
   opts: { readOnly: boolean },
 ): Router {
-  const serverAdapter = new ExpressAdapter().setBasePath(BULL_BOARD_PATH);
+  const serverAdapter = new BoardAdapter().setBasePath(BULL_BOARD_PATH);
   createBullBoard({
     queues: queue.boardAdapters({ readOnly: opts.readOnly }),
     serverAdapter,

@@ -3,6 +3,7 @@ import type { JobState, RunQueue } from '@bx/queue';
 import { RUN_DURATION_BUCKETS, type DurationStats, type StatsSnapshot, type Store } from '@bx/store';
 import type { Request, Response } from 'express';
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { SharedRead } from './shared-read';
 
 export interface MetricsSources {
   store: Pick<Store, 'stats'>;
@@ -12,19 +13,28 @@ export interface MetricsSources {
 type QueueCounts = Array<{ queue: string; counts: Record<JobState, number> }>;
 
 /**
+ * How long a scrape's reading is served to the scrapes that follow, in ms:
+ * /metrics needs no token, and each reading reads every export's counters
+ * (a round trip per thousand exports). Prometheus scrapes every 15 s or more.
+ */
+export const METRICS_KEEP_MS = 2000;
+
+/**
  * GET /metrics. Workers run in other processes, so nothing is counted here:
  * every value is read from Redis at scrape time (counters the run scripts keep,
- * BullMQ's job counts) into a registry made for this one scrape, so series of
- * deleted exports disappear and concurrent scrapes share no state.
+ * BullMQ's job counts) into a registry made for that reading, so series of
+ * deleted exports disappear. Concurrent scrapes, and those within
+ * METRICS_KEEP_MS of a reading, share it.
  */
 export function metricsHandler(sources: MetricsSources) {
-  return async (_req: Request, res: Response): Promise<void> => {
+  const reading = new SharedRead(async () => {
     const [snapshot, queues] = await Promise.all([sources.store.stats.snapshot(), sources.queue.jobCounts()]);
     const registry = buildRegistry(snapshot, queues);
-    res
-      .set('Content-Type', registry.contentType)
-      .set('Cache-Control', 'no-store')
-      .send(await registry.metrics());
+    return { contentType: registry.contentType, text: await registry.metrics() };
+  }, METRICS_KEEP_MS);
+  return async (_req: Request, res: Response): Promise<void> => {
+    const { contentType, text } = await reading.get();
+    res.set('Content-Type', contentType).set('Cache-Control', 'no-store').send(text);
   };
 }
 

@@ -128,6 +128,7 @@ export async function main(
           teamId: exp.team_id,
           spans: chunk,
           model,
+          events: { include_events: exp.include_events, exclude_events: exp.exclude_events },
           // Held to ALLOWED_PRIVATE_DESTINATIONS as runs are: the host may resolve elsewhere by now.
           network: config.ALLOWED_PRIVATE_DESTINATIONS,
         });

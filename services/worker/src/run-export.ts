@@ -10,7 +10,7 @@ import {
   type ModelPlugin,
   type ModelSourceConfig,
 } from '@bx/core';
-import { ReceiptTally, tallied, type BatchFormat, type DestinationWriter } from '@bx/batch';
+import { ReceiptTally, supersededError, tallied, type BatchFormat, type DestinationWriter } from '@bx/batch';
 import { secretValuesOf } from '@bx/destinations';
 import { modelPlugin } from '@bx/models';
 import type { FailurePolicy } from '@bx/operations';
@@ -98,13 +98,15 @@ async function exportInterval(
     log.info('run skipped', { reason: started.status });
     return { status: 'skipped', reason: started.status };
   }
-  const { attempt, backfillId, receiptVersion, priorUnknown = false, export: exp } = started;
+  const { attempt, token, backfillId, receiptVersion, priorUnknown = false, export: exp } = started;
+  // The attempt as the fenced store calls name it: its number repeats (a rewritten record, a failover), its token not.
+  const thisAttempt = { attempt, token };
   // What a destination logs may quote its server, which may echo what it was sent.
   runLog.redact(secretValuesOf(exp.destination));
   const began = Date.now();
   const fence = new AttemptFence(
     deps.lockMs ?? 30_000,
-    () => deps.store.runs.isLatestAttempt(payload.run_id, attempt),
+    () => deps.store.runs.isLatestAttempt(payload.run_id, thisAttempt),
     startAsked,
   );
   log.info('run started', {
@@ -133,6 +135,7 @@ async function exportInterval(
       runId: payload.run_id,
       teamId: exp.team_id,
       model: modelSchema(model, deps.config),
+      events: { include_events: exp.include_events, exclude_events: exp.exclude_events },
       attempt: ctx.attempt,
       dataIntervalStart: payload.data_interval_start,
       dataIntervalEnd: payload.data_interval_end,
@@ -142,7 +145,11 @@ async function exportInterval(
         fresh: attempt === 1 && !priorUnknown,
         priorUnknown,
         get: <T>() => deps.store.runs.state<T>(payload.run_id),
-        set: (value: unknown) => deps.store.runs.setState(payload.run_id, value),
+        set: async (value: unknown) => {
+          // Refused once a later attempt took over: this one's uploads must not replace that one's.
+          if ((await deps.store.runs.setState(payload.run_id, value, thisAttempt)) === 'Superseded')
+            throw supersededError();
+        },
         isLatest: () => fence.isLatest(),
       },
       onProgress: (records) => {
@@ -173,7 +180,7 @@ async function exportInterval(
       payload.run_id,
       result,
       Date.now(),
-      attempt,
+      thisAttempt,
       backfillId,
       runLog.withOutcome('info', 'run completed', done),
     );
@@ -203,7 +210,7 @@ async function exportInterval(
       retry ? 'FailedRetryable' : 'Failed',
       message,
       Date.now(),
-      attempt,
+      thisAttempt,
       backfillId,
       runLog.withOutcome('warn', line, failed),
     );

@@ -40,11 +40,14 @@ export class BinaryCopyEncoder {
   /** Rows of the last `encode` that took the exact path, for tests and profiling. */
   exactRows = 0;
   private readonly kinds: Kind[];
+  /** Per field, the microseconds a timestamp is cut to (1, or 10^(6 - p) for a column of p digits). */
+  private readonly steps: number[];
 
   /** `encodings`: one per record field, in record order (see `columnPlan`). */
   constructor(encodings: readonly ColumnEncoding[]) {
     if (encodings.length !== FIELDS) throw new RangeError(`${encodings.length} column encodings for ${FIELDS} fields`);
     this.kinds = encodings.map((encoding, f) => kindOf(encoding, f));
+    this.steps = encodings.map(timestampStep);
   }
 
   /** The batch's rows in binary COPY format (no header or trailer). */
@@ -54,7 +57,7 @@ export class BinaryCopyEncoder {
     const risky = riskyRows(batch);
     const verbatim = new Map<number, Uint8Array>();
     for (const f of JSON_FIELDS) verbatim.set(f, batch.verbatimJson(f));
-    const kinds = this.kinds;
+    const { kinds, steps } = this;
     // A binary UUID is written as its 36 characters (20 more than its bytes), a binary DateTime as 8 bytes (4 more).
     let binaryRoom = 0;
     for (let f = 0; f < FIELDS; f++) {
@@ -101,7 +104,7 @@ export class BinaryCopyEncoder {
           // A UUID or timestamp read binary (see EventBatch.layout): written from its text.
           const text = binaryText(bytes, s, e, layout[f]!);
           if (kind !== Kind.Timestamp) putText(text, 0);
-          else o = putMicros(out, o, timestampMicros(Buffer.from(text), 0, text.length));
+          else o = putMicros(out, o, timestampMicros(Buffer.from(text), 0, text.length), steps[f]);
           continue;
         }
         if (kind === Kind.Text) {
@@ -128,7 +131,7 @@ export class BinaryCopyEncoder {
           if (prefix) out[o + 4] = 1;
           o = copyBytes(bytes, s, e, out, o + 4 + prefix);
         } else if (kind === Kind.Timestamp) {
-          o = putTimestamp(out, o, bytes, s, e);
+          o = putTimestamp(out, o, bytes, s, e, steps[f]);
         } else if (kind === Kind.Int8) {
           // Little-endian in the batch, big-endian on the wire.
           out.writeInt32BE(8, o);
@@ -158,9 +161,15 @@ function kindOf(encoding: ColumnEncoding, f: number): Kind {
       return Kind.Int8;
     case 'int4':
       return Kind.Int4;
-    case 'timestamp':
+    default:
       return Kind.Timestamp;
   }
+}
+
+/** The microseconds a field's timestamps are cut to: 10^(6 - p) for `timestamp(p)`, else 1. */
+function timestampStep(encoding: ColumnEncoding): number {
+  const digits = /^timestamp\((\d)\)$/.exec(encoding)?.[1];
+  return digits === undefined ? 1 : 10 ** (6 - Number(digits));
 }
 
 /** `source[s, e)` into `out` at `o`; answers where it ends. */
@@ -173,14 +182,17 @@ function copyBytes(source: Uint8Array, s: number, e: number, out: Buffer, o: num
   return o + e - s;
 }
 
-/** The ClickHouse timestamp `b[s, e)` as a binary COPY timestamptz value at `o`; answers where it ends. */
-export function putTimestamp(out: Buffer, o: number, b: Uint8Array, s: number, e: number): number {
-  return putMicros(out, o, unixMicros(b, s, e));
+/**
+ * The ClickHouse timestamp `b[s, e)` as a binary COPY timestamptz value at
+ * `o`, cut down to a multiple of `step` microseconds; answers where it ends.
+ */
+export function putTimestamp(out: Buffer, o: number, b: Uint8Array, s: number, e: number, step = 1): number {
+  return putMicros(out, o, unixMicros(b, s, e), step);
 }
 
-/** Unix microseconds `unix` as a binary COPY timestamptz value at `o`; answers where it ends. */
-function putMicros(out: Buffer, o: number, unix: number): number {
-  const micros = unix - PG_EPOCH_MICROS;
+/** Unix microseconds `unix`, cut down to a multiple of `step`, as a binary COPY timestamptz value at `o`; answers where it ends. */
+function putMicros(out: Buffer, o: number, unix: number, step = 1): number {
+  const micros = (step === 1 ? unix : unix - (((unix % step) + step) % step)) - PG_EPOCH_MICROS;
   const high = Math.floor(micros / TWO_32);
   out.writeInt32BE(8, o);
   out.writeInt32BE(high, o + 4);

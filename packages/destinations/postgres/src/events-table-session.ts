@@ -22,9 +22,10 @@ export async function describeTable(
     display: string;
     not_null: boolean;
     has_default: boolean;
+    typmod: number;
   }>(
     `SELECT a.attname AS name, t.typname AS type, format_type(a.atttypid, a.atttypmod) AS display,
-            a.attnotnull AS not_null, a.atthasdef AS has_default
+            a.attnotnull AS not_null, a.atthasdef AS has_default, a.atttypmod AS typmod
        FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attnum`,
@@ -37,6 +38,7 @@ export async function describeTable(
     display: c.display,
     notNull: c.not_null,
     hasDefault: c.has_default,
+    typmod: c.typmod,
   }));
 }
 

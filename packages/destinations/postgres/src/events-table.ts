@@ -36,8 +36,12 @@ export function createEventsTableSql(schema: string, table: string): string[] {
   ];
 }
 
-/** How a record field is written in a binary COPY, by the type of the column that receives it. */
-export type ColumnEncoding = 'text' | 'jsonb' | 'int8' | 'int4' | 'timestamp';
+/**
+ * How a record field is written in a binary COPY, by the type of the column
+ * that receives it; `timestamp(p)` a timestamp column of `p` < 6 fractional
+ * digits (see columnPlan).
+ */
+export type ColumnEncoding = 'text' | 'jsonb' | 'int8' | 'int4' | 'timestamp' | `timestamp(${number})`;
 
 const TEXT = { text: 'text', varchar: 'text' } as const;
 const JSON_TEXT = { jsonb: 'jsonb', json: 'text', text: 'text', varchar: 'text' } as const;
@@ -72,6 +76,8 @@ export interface TableColumn {
   display: string;
   notNull: boolean;
   hasDefault: boolean;
+  /** `pg_attribute.atttypmod`: a timestamp's fractional digits, -1 for the default (6). */
+  typmod?: number;
 }
 
 /** Either the encoding of every record field, in record order, or what keeps the table from holding the events. */
@@ -82,7 +88,8 @@ export type ColumnPlan = { encodings: ColumnEncoding[]; problems?: undefined } |
  * column: missing (names are matched exactly: an unquoted `UUID` column is
  * `uuid`, a quoted `"UUID"` is not), of a type the value cannot go into, or an
  * extra NOT NULL column without a default (COPY would leave it empty). Other
- * extra columns are fine.
+ * extra columns are fine. A timestamp column of fewer fractional digits
+ * than 6 (`timestamptz(0)`) gets values cut to them (see timestampEncoding).
  */
 export function columnPlan(columns: readonly TableColumn[]): ColumnPlan {
   const problems: string[] = [];
@@ -96,7 +103,7 @@ export function columnPlan(columns: readonly TableColumn[]): ColumnPlan {
       const accepted = Object.keys(ACCEPTED[name]).join(', ');
       problems.push(`column "${name}" is ${column.display}, which cannot hold it (expected one of ${accepted})`);
     } else {
-      encodings.push(encoding);
+      encodings.push(encoding === 'timestamp' ? timestampEncoding(column) : encoding);
     }
   }
   const ours = new Set<string>(EVENT_COLUMNS);
@@ -106,4 +113,17 @@ export function columnPlan(columns: readonly TableColumn[]): ColumnPlan {
     }
   }
   return problems.length > 0 ? { problems } : { encodings };
+}
+
+/**
+ * A timestamp column of `p` < 6 fractional digits: its values are cut to
+ * them before they are sent. PostgreSQL rounds them on the way in (also in
+ * a binary COPY), and an `inserted_at` of 10:59:59.6 in a `timestamptz(0)`
+ * became 11:00:00: the next interval's, whose run then deleted it as a row
+ * an earlier load had left. Cut, each row stays in its interval, as
+ * ClickHouse's own toDateTime() cuts a DateTime64.
+ */
+function timestampEncoding(column: TableColumn): ColumnEncoding {
+  const digits = column.typmod ?? -1;
+  return digits >= 0 && digits < 6 ? `timestamp(${digits})` : 'timestamp';
 }

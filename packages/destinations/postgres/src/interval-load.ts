@@ -1,7 +1,8 @@
 import type { EventBatch } from '@bx/batch';
-import { EVENT_COLUMNS, type ReceiptRow, type RunReceipt } from '@bx/core';
+import { EVENT_COLUMNS, type EventFilter, type ReceiptRow, type RunReceipt } from '@bx/core';
 import { BinaryCopyEncoder } from './copy-binary';
 import { copyBatches } from './copy-stream';
+import { eventFilterConditions } from './event-filter-sql';
 import type { ColumnEncoding } from './events-table';
 import type { PostgresConnection } from './postgres-connection';
 import { writeReceipt } from './receipts-table';
@@ -16,6 +17,8 @@ export interface IntervalLoad {
   /** The interval, epoch ms, `[start, end)`. */
   start: number;
   end: number;
+  /** The export's event filters: only its own events of the interval are replaced. */
+  events?: EventFilter;
   /** How each record field is written (see prepareEventsTable). */
   encodings: readonly ColumnEncoding[];
   /** Called as rows are sent. */
@@ -49,7 +52,8 @@ export interface LoadResult {
  * lock, so a take-over never deletes before the attempt it replaces has
  * committed or rolled back: its new rows would survive the DELETE's snapshot),
  * delete the rows earlier loads left (by team and `load.column`, the column
- * the interval is cut on, `inserted_at` by default), stream the batches in with one binary COPY as
+ * the interval is cut on, `inserted_at` by default, and the export's event
+ * filters: another export of the team may share the table), stream the batches in with one binary COPY as
  * they arrive, check the server counted every row, replace the interval's
  * receipt row (when asked to), commit. A failure
  * anywhere, or a worker killed anywhere, rolls back: readers see the old
@@ -69,10 +73,12 @@ export async function replaceIntervalRows(
     `bx:${table}:${load.teamId}:${load.start}`,
   ]);
   const column = quoteIdentifier(load.column);
+  const params: unknown[] = [load.teamId, utcTimestamp(load.start), utcTimestamp(load.end)];
+  const own = eventFilterConditions(load.events, (names) => `$${params.push(names)}::text[]`);
   const deletion = await conn.query(
-    `DELETE FROM ${table} WHERE "team_id" = $1 AND ${column} >= $2 AND ${column} < $3`,
+    `DELETE FROM ${table} WHERE ${['"team_id" = $1', `${column} >= $2`, `${column} < $3`, ...own].join(' AND ')}`,
     'DELETE',
-    [load.teamId, utcTimestamp(load.start), utcTimestamp(load.end)],
+    params,
   );
   result.deleted = deletion.rowCount;
   const columns = EVENT_COLUMNS.map(quoteIdentifier).join(', ');

@@ -1,3 +1,4 @@
+import { RECEIPTS_TABLE_TAKEN, notReceiptsTable } from '@bx/core';
 import { z } from 'zod';
 
 /** A PostgreSQL name: at most 63 bytes (longer ones are cut silently by the server), no control characters. */
@@ -23,8 +24,8 @@ export const postgresConfigSchema = z
     password: z.string().min(1).max(1024),
     /** Schema of the table; must exist. Default `public`. */
     schema: pgName.default('public'),
-    /** The events table; created if missing. */
-    table_name: pgName,
+    /** The events table; created if missing. Not `batch_export_receipts`, the receipts table beside it. */
+    table_name: pgName.refine(notReceiptsTable, RECEIPTS_TABLE_TAKEN),
     /** `disable`, `require` (encrypted, certificate not checked) or `verify-full` (default: a trusted certificate for `host`). */
     sslmode: z.enum(['disable', 'require', 'verify-full']).default('verify-full'),
     /** PEM certificate(s) to trust instead of the system's CAs (a self-signed server); with `require`, the chain is checked but not the host name. */

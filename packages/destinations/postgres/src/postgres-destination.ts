@@ -90,6 +90,7 @@ export class PostgresDestination implements DestinationWriter {
           column,
           start: ctx.dataIntervalStart,
           end: ctx.dataIntervalEnd,
+          events: ctx.events,
           encodings,
           ...runHooks(ctx, table),
         },

@@ -1,4 +1,4 @@
-import { BatchExportError, PermanentError, RetryableError, quoteRemote } from '@bx/core';
+import { BatchExportError, PermanentError, RetryableError, cutWords, quoteRemote } from '@bx/core';
 
 /** SQLSTATEs no retry can fix, with the reason the run records. */
 const PERMANENT_SQLSTATES: Readonly<Record<string, string>> = {
@@ -87,10 +87,10 @@ export function classifyPostgresError(err: unknown, action: string): BatchExport
   const code = typeof e.code === 'string' ? e.code : undefined;
   const text = e.message || String(err);
   // `where` names the COPY line (the row) and column of a refused value.
-  const extra = [e.detail, e.hint, e.where && `(${e.where.split('\n').join('; ')})`]
-    .filter(Boolean)
-    .join(' ')
-    .slice(0, 1000);
+  const extra = cutWords(
+    [e.detail, e.hint, e.where && `(${e.where.split('\n').join('; ')})`].filter(Boolean).join(' '),
+    1000,
+  );
   // A server's ErrorResponse (it has a severity) is the server's words: quoted, as a
   // token holder's own server chose them. The driver's and Node's are ours.
   const words = `${text}${extra ? ` ${extra}` : ''}`;

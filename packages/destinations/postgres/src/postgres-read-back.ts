@@ -1,6 +1,7 @@
 import { RECEIPTS_TABLE, ReadBackTally, readBackColumn, type IntervalReadBack, type ReadBackRequest } from '@bx/core';
 import type { PostgresConfig } from './postgres-config';
 import { PostgresConnection } from './postgres-connection';
+import { eventFilterConditions, textArrayLiteral } from './event-filter-sql';
 import { tableExists } from './receipts-table';
 import { qualifiedName, quoteIdentifier, utcTimestamp } from './sql-text';
 
@@ -20,7 +21,8 @@ const READ_BACK_SETTINGS = {
  * Reads back what the table holds of each interval (`npm run verify`): one
  * query over the export's team and the whole range, read through a cursor a
  * page at a time, each row counted in its interval by the column runs
- * replace on (`inserted_at`, or EVENTS_INTERVAL_COLUMN) and its uuid hashed as a receipt is. PostgreSQL has
+ * replace on (`inserted_at`, or EVENTS_INTERVAL_COLUMN) and its uuid hashed as a receipt is;
+ * only the export's own events (its event filters: the table may hold other exports' too). PostgreSQL has
  * no sipHash64, so the grouping and the checksum happen here, in one pass; a
  * second query reads the versions in batch_export_receipts. A missing table
  * holds nothing. Read-only: the transaction is rolled back.
@@ -41,34 +43,42 @@ export async function readBackPostgres(
     if (await tableExists(conn, schema, table)) {
       const column = quoteIdentifier(readBackColumn(request.model));
       await conn.query('BEGIN READ ONLY', 'BEGIN');
-      // DECLARE takes no bound parameters: the values are a number and two timestamps this code wrote.
+      // DECLARE takes no bound parameters: the values are a number and two timestamps this code
+      // wrote, and the filters' names as escape strings (textArrayLiteral).
+      const where = [
+        `"team_id" = ${Math.trunc(request.teamId)}`,
+        `${column} >= '${from}'`,
+        `${column} < '${to}'`,
+        ...eventFilterConditions(request.events, textArrayLiteral),
+      ];
       await conn.query(
         `DECLARE bx_read_back NO SCROLL CURSOR FOR
-           SELECT "uuid"::text AS uuid, (extract(epoch FROM ${column}) * 1000)::float8 AS at
+           SELECT "uuid"::text AS uuid, floor(extract(epoch FROM ${column}) * 1000)::int8 AS at
              FROM ${qualifiedName(schema, table)}
-            WHERE "team_id" = ${Math.trunc(request.teamId)}
-              AND ${column} >= '${from}' AND ${column} < '${to}'`,
+            WHERE ${where.join(' AND ')}`,
         'DECLARE',
       );
       for (;;) {
-        const { rows } = await conn.query<{ uuid: string; at: number }>(
+        const { rows } = await conn.query<{ uuid: string; at: string }>(
           `FETCH ${FETCH_ROWS} FROM bx_read_back`,
           'FETCH events',
         );
-        for (const row of rows) tally.add(row.uuid, Math.round(row.at));
+        // Whole milliseconds, cut down: 10:59:59.999999 rounded was the next interval's. As int8
+        // (text, exact): a float8 loses digits when the login sets extra_float_digits below 1.
+        for (const row of rows) tally.add(row.uuid, Number(row.at));
         if (rows.length < FETCH_ROWS) break;
       }
       await conn.query('ROLLBACK', 'ROLLBACK');
     }
     if (await tableExists(conn, schema, RECEIPTS_TABLE)) {
-      const { rows } = await conn.query<{ start: number; version: number }>(
-        `SELECT (extract(epoch FROM "data_interval_start") * 1000)::float8 AS start, "version"
+      const { rows } = await conn.query<{ start: string; version: number }>(
+        `SELECT floor(extract(epoch FROM "data_interval_start") * 1000)::int8 AS start, "version"
            FROM ${qualifiedName(schema, RECEIPTS_TABLE)}
           WHERE "export_id" = $1 AND "data_interval_start" >= $2 AND "data_interval_start" < $3`,
         'SELECT receipts',
         [request.exportId, from, to],
       );
-      for (const row of rows) tally.version(Math.round(row.start), Number(row.version));
+      for (const row of rows) tally.version(Number(row.start), Number(row.version));
     }
   } finally {
     await conn.close();

@@ -29,8 +29,10 @@ export interface UpsertLoad {
  * anywhere, or a worker killed anywhere, rolls back: the table holds the
  * rows before the run or after it; the interval's receipt row (when asked
  * for) commits with them. On a failure the caller closes the session, which
- * rolls the transaction back. Answers the COPY's counts, the rows inserted
- * or updated, and the receipt written.
+ * rolls the transaction back. A `timestamp` column (without time zone) of
+ * an existing table gets the UTC wall clock, as the events table's do.
+ * Answers the COPY's counts, the rows inserted or updated, and the receipt
+ * written.
  */
 export async function upsertRows(
   conn: PostgresConnection,
@@ -40,6 +42,9 @@ export async function upsertRows(
   const q = quoteIdentifier;
   const columns = load.model.columns;
   await conn.query('BEGIN', 'BEGIN');
+  // The INSERT converts the staging table's timestamptz to a `timestamp` column of the table in the
+  // session's zone (the login's or the server's setting): UTC, the wall clock such a column holds.
+  await conn.query(`SET LOCAL TimeZone = 'UTC'`, 'SET TimeZone');
   await conn.query(createStagingTableSql(STAGING_TABLE, load.model), 'CREATE STAGING TABLE');
   const copied = await copyBatches(
     conn,

@@ -56,8 +56,7 @@ export class RerunCleanup {
         try {
           await this.state.set({ uploads: this.uploads } satisfies S3RunState);
         } catch (err) {
-          // Not recorded (Redis away): the caller never gets the id, and a later attempt that
-          // counts as the run's first would not look for it. Aborted now, or open for good.
+          // Not recorded (a later attempt took over, or Redis is away): no later attempt would abort it.
           this.uploads.splice(this.uploads.indexOf(upload), 1);
           await client
             .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.key, UploadId: uploadId }))

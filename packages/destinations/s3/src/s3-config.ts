@@ -10,6 +10,16 @@ const CODECS = ['gzip', 'brotli', 'zstd', 'snappy'] as const;
 
 const text = (max = 1024) => z.string().min(1).max(max);
 
+/**
+ * Bounds of `max_file_size_mb`, in MiB. A file is one multipart upload of
+ * PART_SIZE (8 MiB) parts and S3 takes 10,000 parts: 80,000 MiB, which a
+ * file passing its limit by a quarter (the most it does) stays within at
+ * 64,000. Below 1 a run turns into a file per batch slice, down to a row:
+ * a PUT each, and a manifest line (PostHog's field is a whole number of MB).
+ */
+export const MAX_FILE_SIZE_MB = { min: 1, max: 64_000 } as const;
+const fileSizeMessage = `must be from ${MAX_FILE_SIZE_MB.min} to ${MAX_FILE_SIZE_MB.max} (MB), or null for one file per interval`;
+
 /** The config of an S3 destination (contract: S3 destination). */
 export const s3ConfigSchema = z
   .strictObject({
@@ -32,8 +42,16 @@ export const s3ConfigSchema = z
     file_format: z.enum(['JSONLines', 'Parquet']).default('JSONLines'),
     /** Codec; which are allowed depends on file_format (checked below). Default null (none). */
     compression: z.enum(CODECS).nullable().default(null),
-    /** Split a run into files of about this many MB (compressed). Default: one file. */
-    max_file_size_mb: z.number().positive().max(1_000_000).nullable().optional(),
+    /** Split a run into files of about this many MB (compressed), 1 to 64,000. Default: one file. */
+    max_file_size_mb: z
+      .number()
+      .min(MAX_FILE_SIZE_MB.min, fileSizeMessage)
+      .max(MAX_FILE_SIZE_MB.max, fileSizeMessage)
+      .nullable()
+      .optional()
+      .describe(
+        `Split an interval into files of about this many MB, ${MAX_FILE_SIZE_MB.min} to ${MAX_FILE_SIZE_MB.max}; null: one file`,
+      ),
     /** Server-side encryption. Default none. */
     encryption: z.enum(['AES256', 'aws:kms']).nullable().optional(),
     /** KMS key for `aws:kms`. */

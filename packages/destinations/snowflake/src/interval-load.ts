@@ -1,7 +1,7 @@
-import { RetryableError, utcTimestamp, type ReceiptRow } from '@bx/core';
+import { RetryableError, utcTimestamp, type EventFilter, type ReceiptRow } from '@bx/core';
 import { writeReceipt } from './receipts-table';
 import type { SnowflakeSession } from './snowflake-session';
-import { COPY_JSON_OPTIONS, quoteIdentifier, tableStage } from './sql-text';
+import { COPY_JSON_OPTIONS, eventFilterConditions, quoteIdentifier, tableStage } from './sql-text';
 
 export interface IntervalLoad {
   table: string;
@@ -11,6 +11,8 @@ export interface IntervalLoad {
   /** The interval, epoch ms, `[start, end)`. */
   start: number;
   end: number;
+  /** The export's event filters: only its own events of the interval are replaced. */
+  events?: EventFilter;
   /** This attempt's stage folder and the file names staged in it. */
   folder: string;
   files: readonly string[];
@@ -32,7 +34,8 @@ interface CopyResult {
 /**
  * Makes the table hold exactly this attempt's rows for the team's interval, in
  * one transaction: delete the rows any earlier attempt loaded (found by team
- * and `load.column`, the column the interval is cut on, `inserted_at` by default), COPY the staged files,
+ * and `load.column`, the column the interval is cut on, `inserted_at` by default, and the export's
+ * event filters: another export of the team may share the table), COPY the staged files,
  * check every file reports LOADED with the expected row count, replace the
  * interval's receipt row (receipts-table.ts), commit. Readers
  * see the old rows or the new ones, never both or neither; an attempt that
@@ -43,10 +46,12 @@ export async function replaceIntervalRows(session: SnowflakeSession, load: Inter
   await session.query('BEGIN', 'BEGIN');
   try {
     const column = quoteIdentifier(load.column);
+    const binds: Array<string | number> = [load.teamId, utcTimestamp(load.start), utcTimestamp(load.end)];
+    const where = [`"team_id" = ?`, `${column} >= ?`, `${column} < ?`, ...eventFilterConditions(load.events, binds)];
     const [deletion] = await session.query<Record<string, number>>(
-      `DELETE FROM ${table} WHERE "team_id" = ? AND ${column} >= ? AND ${column} < ?`,
+      `DELETE FROM ${table} WHERE ${where.join(' AND ')}`,
       'DELETE',
-      [load.teamId, utcTimestamp(load.start), utcTimestamp(load.end)],
+      binds,
     );
     if (load.files.length > 0) {
       const results = await session.query<CopyResult>(

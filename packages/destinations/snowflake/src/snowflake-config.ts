@@ -1,4 +1,4 @@
-import { destinationUrl } from '@bx/core';
+import { RECEIPTS_TABLE_TAKEN, destinationUrl, notReceiptsTable } from '@bx/core';
 import { z } from 'zod';
 
 const text = (max = 1024) => z.string().min(1).max(max);
@@ -16,7 +16,8 @@ export const snowflakeConfigSchema = z
     database: text(255),
     schema: text(255),
     warehouse: text(255),
-    table_name: text(255),
+    /** The events table (quoted: case-sensitive); not `batch_export_receipts`, the receipts table beside it. */
+    table_name: text(255).refine(notReceiptsTable, RECEIPTS_TABLE_TAKEN),
     role: text(255).nullable().optional(),
     /** The SDK's `accessUrl`: a private-link or other custom endpoint. */
     access_url: destinationUrl().nullable().optional(),

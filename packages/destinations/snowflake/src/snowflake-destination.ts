@@ -169,6 +169,7 @@ export class SnowflakeDestination implements DestinationWriter {
         column,
         start: ctx.dataIntervalStart,
         end: ctx.dataIntervalEnd,
+        events: ctx.events,
         folder,
         files: staged,
         records: result.records,

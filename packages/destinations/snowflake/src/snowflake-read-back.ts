@@ -10,7 +10,7 @@ import {
 import type { SnowflakeConfig } from './snowflake-config';
 import { DEFAULT_SNOWFLAKE_OPTIONS } from './snowflake-destination';
 import { SnowflakeSession, useContext } from './snowflake-session';
-import { quoteIdentifier } from './sql-text';
+import { eventFilterConditions, quoteIdentifier } from './sql-text';
 
 /**
  * Reads back what the table holds of each interval (`npm run verify`): one
@@ -36,12 +36,14 @@ export async function readBackSnowflake(
   try {
     await useContext(session, config);
     const column = quoteIdentifier(readBackColumn(request.model));
+    // Only the export's own events: the table may hold other exports' of the team too.
+    const binds: Array<string | number> = [request.teamId, utc(from), utc(to)];
+    const where = [`"team_id" = ?`, `${column} >= ?`, `${column} < ?`, ...eventFilterConditions(request.events, binds)];
     await missingAsEmpty(
       session.each<{ uuid: unknown; bx_at: unknown }>(
-        `SELECT "uuid", ${column} AS "bx_at" FROM ${quoteIdentifier(config.table_name)}` +
-          ` WHERE "team_id" = ? AND ${column} >= ? AND ${column} < ?`,
+        `SELECT "uuid", ${column} AS "bx_at" FROM ${quoteIdentifier(config.table_name)} WHERE ${where.join(' AND ')}`,
         'SELECT events',
-        [request.teamId, utc(from), utc(to)],
+        binds,
         (row) => tally.add(String(row.uuid), instant(row.bx_at)),
       ),
     );

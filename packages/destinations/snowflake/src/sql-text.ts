@@ -1,4 +1,4 @@
-import { PermanentError } from '@bx/core';
+import { PermanentError, type EventFilter } from '@bx/core';
 
 /** `"name"`: a case-sensitive identifier, as PostHog quotes the table name. */
 export function quoteIdentifier(name: string): string {
@@ -62,4 +62,21 @@ export function putSource(path: string): string {
     throw new PermanentError(`local file path ${path} cannot be used in PUT`, { code: 'InvalidLocalPath' });
   }
   return `'file://${path}'`;
+}
+
+/**
+ * The conditions that keep a statement to an export's own events (its
+ * event filters) in a table other exports of the team may share, the
+ * names bound (`?`, pushed onto `binds`). No conditions without filters.
+ */
+export function eventFilterConditions(filter: EventFilter | undefined, binds: Array<string | number>): string[] {
+  const out: string[] = [];
+  const list = (names: readonly string[]) => {
+    binds.push(...names);
+    return names.map(() => '?').join(', ');
+  };
+  if (filter?.include_events.length) out.push(`"event" IN (${list(filter.include_events)})`);
+  // A NOT IN of a NULL event is NULL: a row without an event is not among the excluded.
+  if (filter?.exclude_events.length) out.push(`("event" IS NULL OR "event" NOT IN (${list(filter.exclude_events)}))`);
+  return out;
 }

@@ -44,7 +44,7 @@ const HINTS: Record<string, string> = {
   prefix:
     'Key prefix template: {year} {month} {day} {hour} {minute} {second} {data_interval_start} {data_interval_end} {table}',
   compression: 'JSONLines: gzip, brotli, zstd; Parquet also snappy',
-  max_file_size_mb: 'Split a run into files of about this size; empty for one file per interval',
+  max_file_size_mb: 'Split a run into files of about this size (1 to 64,000 MB); empty for one file per interval',
   endpoint_url: 'For S3-compatible stores (MinIO, R2); empty for AWS',
 };
 

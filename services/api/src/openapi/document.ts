@@ -76,6 +76,7 @@ export const openApiDocument = withOperationIds({
     '/healthz': {
       get: {
         summary: 'Reachability of Redis and ClickHouse',
+        description: 'Concurrent checks share one ping of each; its answer is served for 1 s.',
         security: noToken,
         responses: {
           '200': json(ref('Health'), 'Both reachable'),
@@ -87,6 +88,7 @@ export const openApiDocument = withOperationIds({
     '/metrics': {
       get: {
         summary: 'Prometheus metrics (text format), read from Redis at scrape time',
+        description: 'Concurrent scrapes share one reading; it is served for 2 s after it arrived.',
         security: noToken,
         responses: {
           '200': { description: 'Prometheus text', content: { 'text/plain': { schema: { type: 'string' } } } },
@@ -119,12 +121,18 @@ export const openApiDocument = withOperationIds({
         description:
           'At most `limit` exports; fewer, with `next` set, when their stored text passes 4 MiB (exports with large `ca_cert`s): follow `next` until it is null.',
         parameters: [
-          { name: 'team_id', in: 'query', schema: { type: 'integer' }, description: 'Only this team' },
+          {
+            name: 'team_id',
+            in: 'query',
+            schema: { type: 'integer' },
+            description: 'Only this team (decimal digits only)',
+          },
           {
             name: 'limit',
             in: 'query',
             schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-            description: 'Most exports in the page (a page of large exports may stop early at about 4 MiB)',
+            description:
+              'Most exports in the page, in decimal digits (a page of large exports may stop early at about 4 MiB)',
           },
           { name: 'cursor', in: 'query', schema: { type: 'string' }, description: '`next` of the previous page' },
         ],
@@ -191,7 +199,12 @@ export const openApiDocument = withOperationIds({
             description:
               'Only runs in this status. A page looks at 10,000 runs at most: one that found fewer than `limit` (even none) still has a `next` while runs are left to look at',
           },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          {
+            name: 'limit',
+            in: 'query',
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            description: 'Most runs in the page, in decimal digits',
+          },
           { name: 'cursor', in: 'query', schema: { type: 'string' }, description: '`next` of the previous page' },
           {
             name: 'start',
