@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createLogger, type BatchExport, type Run, type RunStatus } from '@bx/core';
-import { BackfillService, ExportService } from '@bx/operations';
+import { BackfillService, ExportService, type Backfill } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { HttpFaultProxy } from '../helpers/http-fault-proxy';
 import { ServiceProcess, sleep } from '../helpers/processes';
 import { createBucket, testS3Client } from '../helpers/s3';
 import { chaosServices } from './chaos-services';
+import type { Scenario } from './summary';
 
 /** Preload that shifts a process's clock by TEST_CLOCK_SKEW_MS. */
 export const CLOCK_SKEW_PRELOAD = join(__dirname, 'clock-skew.cjs');
@@ -202,6 +203,21 @@ export class ChaosSystem {
     });
   }
 
+  /**
+   * An export that is never scheduled (it ends where the range does) and a
+   * backfill of the range: the backfill is the only source of its runs.
+   */
+  async backfilled(
+    teamId: number,
+    range: { start_at: string; end_at: string },
+    config?: Record<string, unknown>,
+  ): Promise<{ exp: BatchExport; backfill: Backfill }> {
+    const exp = await this.createExport({ team_id: teamId, end_at: range.end_at, config });
+    const created = await this.backfills.create(exp.id, { ...range, confirm: true });
+    if (!('backfill' in created)) throw new Error('backfill not created');
+    return { exp, backfill: created.backfill };
+  }
+
   /** The export's runs, oldest interval first; retries while Redis is away. */
   async runs(exportId: string): Promise<Run[]> {
     for (let tries = 0; ; tries++) {
@@ -247,6 +263,14 @@ export class ChaosSystem {
       }
       await sleep(250);
     }
+  }
+
+  /** The checks that end most scenarios: no upload left open, no run dead-lettered, no process died on its own. */
+  async checkClean(scenario: Scenario): Promise<void> {
+    const open = this.uploadsLeftOpen();
+    scenario.check(open.known.length === 0, `multipart uploads left open: ${open.known.join(', ')}`);
+    scenario.check((await this.queue.deadLetterIds()).length === 0, 'no run dead-lettered');
+    scenario.check(this.crashed().length === 0, `processes died on their own: ${this.crashed().join('; ')}`);
   }
 
   /** Log lines with `msg` across every process started. */

@@ -1,10 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { verifyMain } from '@bx/cli';
 import { isoSeconds } from '@bx/core';
 import { readParquet } from '../helpers/duckdb';
 import { E2eSystem, HOUR } from '../helpers/e2e-system';
-import { S3_CREDENTIALS, TEST_ALLOWED_PRIVATE, TEST_SECRETS_KEY, testEnv } from '../helpers/env';
+import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 import { chTime, makeEvent, type SourceEvent } from '../helpers/events';
 import { TestPostgres } from '../helpers/postgres';
 import { createBucket, getObject, listKeys, readJsonLines, testS3Client } from '../helpers/s3';
@@ -93,22 +92,7 @@ describe('end to end: hostile rows to S3 (every codec, Parquet, split), PostgreS
     fs.rmSync(localFiles, { recursive: true, force: true });
   });
 
-  const verify = async (id: string) => {
-    let stdout = '';
-    const write = { write: (s: string) => (stdout += s) };
-    const env = {
-      REDIS_URL: testEnv.REDIS_URL,
-      QUEUE_PREFIX: sut.prefix,
-      CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
-      CLICKHOUSE_DATABASE: sut.ch.database,
-      SECRETS_ENCRYPTION_KEYS: TEST_SECRETS_KEY,
-      // The test servers listen on loopback: verify holds destinations to the policy as runs do.
-      ALLOWED_PRIVATE_DESTINATIONS: TEST_ALLOWED_PRIVATE,
-    };
-    const range = ['--start', new Date(sut.base).toISOString(), '--end', new Date(sut.end).toISOString()];
-    const code = await verifyMain(['--export-id', id, ...range], env, write, write);
-    return { code, stdout };
-  };
+  const verify = (id: string) => sut.verify(id);
 
   const s3Config = (prefix: string, extra: Record<string, unknown>) => ({
     type: 'S3' as const,

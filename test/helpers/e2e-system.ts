@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import type { DestinationConfig, Run } from '@bx/core';
+import { verifyMain } from '@bx/cli';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { TestClickHouse } from './clickhouse';
-import { testEnv, uniqueName } from './env';
+import { TEST_ALLOWED_PRIVATE, TEST_SECRETS_KEY, testEnv, uniqueName } from './env';
 import { chTime, makeEvent, type SourceEvent } from './events';
 import { ServiceProcess, eventually } from './processes';
 import { dropStoreAndQueue } from './redis-prefix';
@@ -159,6 +160,24 @@ export class E2eSystem {
       60_000,
       `${count} ${status} runs of ${exportId}`,
     );
+  }
+
+  /** `npm run verify` of the export over the seeded hours: its exit code and what it printed. */
+  async verify(exportId: string): Promise<{ code: number; stdout: string }> {
+    let stdout = '';
+    const write = { write: (s: string) => (stdout += s) };
+    const env = {
+      REDIS_URL: testEnv.REDIS_URL,
+      QUEUE_PREFIX: this.prefix,
+      CLICKHOUSE_URL: testEnv.CLICKHOUSE_URL,
+      CLICKHOUSE_DATABASE: this.ch.database,
+      SECRETS_ENCRYPTION_KEYS: TEST_SECRETS_KEY,
+      // The test servers listen on loopback: verify holds destinations to the policy as runs do.
+      ALLOWED_PRIVATE_DESTINATIONS: TEST_ALLOWED_PRIVATE,
+    };
+    const range = ['--start', new Date(this.base).toISOString(), '--end', new Date(this.end).toISOString()];
+    const code = await verifyMain(['--export-id', exportId, ...range], env, write, write);
+    return { code, stdout };
   }
 
   /** Every process's log lines as JSON text, and with `stderr` what they wrote there. */

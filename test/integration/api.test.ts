@@ -433,6 +433,28 @@ describe('admin API over HTTP', () => {
     }
   });
 
+  it('a run of a deleted export is 404 at once, as its export, not until the clean-up removes it', async () => {
+    const id = (await call('POST', '/api/exports', s3Body())).json!.id as string;
+    const bf = await call('POST', `/api/exports/${id}/backfills`, {
+      start_at: '2024-01-01T00:00:00Z',
+      end_at: '2024-01-01T01:00:00Z',
+    });
+    expect(bf.status, bf.text).to.equal(201);
+    const runId = `${id}-20240101T000000Z`;
+    expect((await call('GET', `/api/exports/${id}/runs/${runId}`)).status).to.equal(200);
+    expect((await call('DELETE', `/api/exports/${id}`)).status).to.equal(204);
+    const answers = [];
+    for (const [method, path] of [
+      ['GET', ''],
+      ['GET', '/logs'],
+      ['POST', '/cancel'],
+      ['POST', '/retry'],
+    ] as const) {
+      answers.push(`${method} ${path} ${(await call(method, `/api/exports/${id}/runs/${runId}${path}`)).status}`);
+    }
+    expect(answers).to.deep.equal(['GET  404', 'GET /logs 404', 'POST /cancel 404', 'POST /retry 404']);
+  });
+
   it('answers 404 for every id it did not give out, before it reaches Redis', async () => {
     const id = (await call('POST', '/api/exports', s3Body())).json!.id as string;
     const bf = await call('POST', `/api/exports/${id}/backfills`, {

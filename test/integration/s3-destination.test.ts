@@ -221,6 +221,36 @@ describe('S3 destination on the S3 server', () => {
     expect(await readJsonLines(client, bucket, `${KEY_BASE}.jsonl`)).to.have.length(45_000);
   });
 
+  it('aborts a multipart upload at once when it cannot be recorded in the run state (Redis away)', async () => {
+    const proxy = await new HttpFaultProxy(Number(new URL(testEnv.S3_ENDPOINT_URL).port)).start();
+    try {
+      const state = new MemoryRunState();
+      // Redis is away as the upload is opened: no later attempt could learn of it from the run.
+      const away = {
+        get: state.get.bind(state),
+        set: async (v: unknown) => {
+          if ((v as { uploads?: unknown[] }).uploads?.length) throw new Error('Redis: connection is closed');
+          await state.set(v);
+        },
+      };
+      const big = Array.from({ length: 45_000 }, () =>
+        makeEvent({
+          inserted_at: chTime('2024-01-01T10:20:00Z'),
+          properties: JSON.stringify({ pad: 'y'.repeat(500) }),
+        }),
+      );
+      const err = await new S3Destination(config({ endpoint_url: proxy.url }))
+        .write(batches(asRows(big), 2000), runContext(span, away))
+        .catch((e: unknown) => e);
+      expect((err as Error).message).to.contain('connection is closed');
+      expect(proxy.allUploads(), 'an upload was opened').to.have.length(1);
+      expect(proxy.openUploads(), 'none left open').to.deep.equal([]);
+      expect(await listKeys(client, bucket)).to.deep.equal([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('runs under the same network policy share keep-alive agents, and with the same credentials one client', () => {
     const sut = sharedAgents();
     const policy = new NetworkPolicy(['127.0.0.1']);

@@ -206,6 +206,35 @@ describe('Snowflake destination on the Snowflake test bed', function () {
     expect(stored()).to.deep.equal(expected(events));
   });
 
+  // Snowflake applies a statement, then the connection drops before its answer, at each step of a
+  // re-run's load: whatever that attempt made of it, the table holds every event once, then and
+  // after the next attempt, and nothing is left staged.
+  for (const [step, sql] of [
+    ['PUT', /^PUT/],
+    ['DELETE', /^DELETE/],
+    ['COPY INTO', /^COPY INTO/],
+    ['COMMIT', /^COMMIT/],
+  ] as const) {
+    it(`a connection dropped after ${step} ran: the interval's events stay in the table once`, async () => {
+      await sut({ maxFileBytes: SPLIT }).write(batches(asRows(events)), ctx(1));
+      server.faults.crashAfter({ sql, mode: 'drop' });
+      const dropped = await sut({ maxFileBytes: SPLIT })
+        .write(batches(asRows(events)), ctx(2))
+        .then(
+          (result) => ({ records: result.records }),
+          (err: unknown) => ({ retryable: (err as { retryable?: boolean }).retryable }),
+        );
+      expect(server.queryLog.some((q) => q.outcome === 'dropped')).to.equal(true);
+      expect(dropped).to.satisfy(
+        (d: { records?: number; retryable?: boolean }) => d.records === events.length || d.retryable === true,
+      );
+      expect(stored()).to.deep.equal(expected(events));
+      await sut({ maxFileBytes: SPLIT }).write(batches(asRows(events)), ctx(3));
+      expect(stored()).to.deep.equal(expected(events));
+      expect(server.stagedFiles(TABLE)).to.deep.equal([]);
+    });
+  }
+
   it("a file's PUT runs while the next file is written, one PUT at a time", async () => {
     server.faults.stall({ sql: /^PUT/ });
     let taken = 0;

@@ -311,6 +311,18 @@ describe('run processor (fast, with fakes)', () => {
     for (const text of [stored, jobLog.join('\n')]) expect(text).not.to.contain(secret.slice(0, 8));
   });
 
+  it('a completion the run did not take (it is FailedRetryable by then) is not reported done: the job is retried', async () => {
+    // Redis lost the writes of its last second: an earlier attempt's start went with them, the next
+    // start got the same attempt number, and that earlier attempt recorded its failure over this one.
+    runs.finishAnswer = 'FailedRetryable';
+    const outcome = await sut()(job, jobContext());
+    expect(outcome).to.include({ status: 'failed', retry: true });
+    expect((outcome as { error: string }).error).to.contain('FailedRetryable');
+    expect(logs.map((l) => l.message)).not.to.satisfy((m: string[]) => m.some((x) => x.startsWith('run completed')));
+    runs.finishAnswer = 'Failed';
+    expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'Failed' });
+  });
+
   it('an attempt another worker took over, or a run cancelled meanwhile, ends without a retry or a failure', async () => {
     runs.finishAnswer = 'Superseded';
     expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'superseded' });

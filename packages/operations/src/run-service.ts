@@ -11,9 +11,17 @@ export class RunService {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * The run, while its export exists: a deleted export's runs are 404 at once, as it is
+   * (their records stay until the clean-up removes them, and must not be retried or cancelled).
+   */
   async get(exportId: string, runId: string): Promise<Run> {
-    const run = isOwnId(exportId) && isOwnRunId(runId) ? await this.store.runs.get(runId) : null;
-    if (!run || run.export_id !== exportId) throw new NotFoundError(`run ${runId} of export ${exportId} not found`);
+    const [run, exp] =
+      isOwnId(exportId) && isOwnRunId(runId)
+        ? await Promise.all([this.store.runs.get(runId), this.store.exports.getStored(exportId)])
+        : [null, null];
+    if (!run || run.export_id !== exportId || exp === null)
+      throw new NotFoundError(`run ${runId} of export ${exportId} not found`);
     return run;
   }
 

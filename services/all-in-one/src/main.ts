@@ -6,7 +6,7 @@ import { loadWorkerConfig, startWorker } from '@bx/worker';
 /** API, scheduler and worker in one process, for a single machine (`npm start`). */
 runMain(async () => {
   // Every bad setting in one line before anything starts, the worker's destinations' too (as the API would say it).
-  loadWorkerConfig(process.env, ['api']);
+  loadWorkerConfig(process.env, ['api', 'scheduler', 'worker']);
   // The API binds its port first: a busy PORT stops the process before a worker has taken a run.
   const api = await startApi(process.env, { clickHouseNotice: false });
   const scheduler = await startScheduler();

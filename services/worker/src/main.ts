@@ -6,6 +6,7 @@ import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import { DESTINATION_SECRET_FIELDS, destinationEnvironmentProblems, secretFieldsOf, writerFor } from '@bx/destinations';
 
+import { requireExportKeys } from './export-keys';
 import { createRunProcessor } from './run-export';
 
 /** The worker's configuration: the services' and its destinations' own settings (POSTGRES_*), every bad one named. */
@@ -41,7 +42,7 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     store,
     source,
     destinationFor: (exp) => {
-      secrets.requireOpen(exp);
+      requireExportKeys(secrets, exp);
       return writerFor(exp.destination, { network: config.ALLOWED_PRIVATE_DESTINATIONS });
     },
     config,

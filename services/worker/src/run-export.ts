@@ -194,6 +194,7 @@ async function exportInterval(
       log.info('run cancelled while it was writing; its result is not recorded', { ms: Date.now() - began });
       return { status: 'skipped', reason: 'cancelled' };
     }
+    if (recorded !== 'ok' && recorded !== 'Completed') return notRecorded(recorded, result.records, ctx, log);
     // (Completing the run ended its export's streak of failures: store.runs.complete.)
     log.info('run completed', done);
     return { status: 'completed', records: result.records, bytes: result.bytes, files: result.files };
@@ -228,6 +229,23 @@ async function exportInterval(
     log.warn(line, failed);
     return { status: 'failed', error: message, retry };
   }
+}
+
+/** Statuses of a run that still needs an attempt. */
+const OPEN_STATUSES: ReadonlySet<string> = new Set(['Scheduled', 'Running', 'FailedRetryable']);
+
+/**
+ * The run did not take this attempt's completion: it is `status` (another
+ * attempt of the same number recorded over this one, as when Redis lost the
+ * writes of its last second, the earlier start among them), or its record
+ * is gone. Not reported as done: a run still open keeps its job, retried,
+ * else it would wait without one until the stranded-run repair.
+ */
+function notRecorded(status: string, records: number, ctx: JobContext, log: Logger): RunOutcome {
+  log.warn('run completion not recorded', { status, records });
+  if (!OPEN_STATUSES.has(status)) return { status: 'skipped', reason: status };
+  const error = `the run is ${status}: this attempt's completion was not recorded`;
+  return { status: 'failed', error, retry: !ctx.lastAttempt };
 }
 
 /** Tells the run's log whether the store kept the lines handed with the outcome ('ok': recorded). */
