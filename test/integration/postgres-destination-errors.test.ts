@@ -266,7 +266,10 @@ describe('Postgres destination: errors, check() and TLS on the real PostgreSQL s
       await pg.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${loadSession}`);
       release();
       const err = await run;
-      expect(err).to.be.instanceOf(RetryableError).with.property('code', 'AdminShutdown');
+      // The server's 57P01 if the driver reads it before its next COPY write fails on the closed
+      // socket (EPIPE, ECONNRESET) or the close itself: a race, retryable whichever comes first.
+      expect(err).to.be.instanceOf(RetryableError);
+      expect(['AdminShutdown', 'NetworkError', 'ConnectionError']).to.include((err as RetryableError).code);
       expect(await count()).to.equal(rows.length);
     });
 

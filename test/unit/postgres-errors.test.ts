@@ -10,6 +10,8 @@ describe('PostgreSQL error classification (errors the integration tests cannot p
     ['host not found', error('getaddrinfo ENOTFOUND db.example', { code: 'ENOTFOUND' }), false, 'HostNotFound'],
     ['DNS failing for now', error('getaddrinfo EAI_AGAIN db.example', { code: 'EAI_AGAIN' }), true, 'NetworkError'],
     ['reset', error('read ECONNRESET', { code: 'ECONNRESET' }), true, 'NetworkError'],
+    // Five capitals like a SQLSTATE: a write to a session the server just ended (57P01 not read yet).
+    ['a broken pipe', error('write EPIPE', { code: 'EPIPE' }), true, 'NetworkError'],
     [
       'a server without TLS under require',
       error('The server does not support SSL connections'),

@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { BatchExportError, PermanentError, RetryableError, cutWords, quoteRemote } from '@bx/core';
 
 /** SQLSTATEs no retry can fix, with the reason the run records. */
@@ -85,6 +86,8 @@ export function classifyPostgresError(err: unknown, action: string): BatchExport
   if (err instanceof BatchExportError) return err;
   const e = (err ?? {}) as PgErrorShape;
   const code = typeof e.code === 'string' ? e.code : undefined;
+  // Five capitals are a SQLSTATE unless Node's system error (`EPIPE`, `EBADF`: no SQLSTATE class begins with E).
+  const sqlState = code && /^[0-9A-Z]{5}$/.test(code) && !(code in constants.errno) ? code : undefined;
   const text = e.message || String(err);
   // `where` names the COPY line (the row) and column of a refused value.
   const extra = cutWords(
@@ -95,14 +98,14 @@ export function classifyPostgresError(err: unknown, action: string): BatchExport
   // token holder's own server chose them. The driver's and Node's are ours.
   const words = `${text}${extra ? ` ${extra}` : ''}`;
   const said = e.severity === undefined ? words : quoteRemote(words);
-  const message = `PostgreSQL ${action} failed: ${code && /^[0-9A-Z]{5}$/.test(code) ? `${code}: ` : ''}${said}`;
+  const message = `PostgreSQL ${action} failed: ${sqlState ? `${sqlState}: ` : ''}${said}`;
   const permanent = (reason: string, hint = '') => new PermanentError(message + hint, { code: reason, cause: err });
   const retryable = (reason: string) => new RetryableError(message, { code: reason, cause: err });
 
-  if (code && /^[0-9A-Z]{5}$/.test(code)) {
-    if (PERMANENT_SQLSTATES[code]) return permanent(PERMANENT_SQLSTATES[code]);
-    if (RETRYABLE_SQLSTATES[code]) return retryable(RETRYABLE_SQLSTATES[code]);
-    const sqlClass = code.slice(0, 2);
+  if (sqlState) {
+    if (PERMANENT_SQLSTATES[sqlState]) return permanent(PERMANENT_SQLSTATES[sqlState]);
+    if (RETRYABLE_SQLSTATES[sqlState]) return retryable(RETRYABLE_SQLSTATES[sqlState]);
+    const sqlClass = sqlState.slice(0, 2);
     if (PERMANENT_CLASSES[sqlClass]) return permanent(PERMANENT_CLASSES[sqlClass]);
     if (RETRYABLE_CLASSES[sqlClass]) return retryable(RETRYABLE_CLASSES[sqlClass]);
     return retryable('ServerError');
