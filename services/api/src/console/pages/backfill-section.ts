@@ -2,7 +2,7 @@ import type { BatchExport } from '@bx/core';
 import { formatCount, formatInstant, statusBadge } from '../format';
 import { control, errorSummary, type FieldErrors } from '../form-controls';
 import { html, type Html } from '../html';
-import { CONSOLE_PATH, csrfInput } from '../layout';
+import { CONSOLE_PATH, csrfInput, tableScroll } from '../layout';
 
 /** Backfills above this many intervals need `confirm: true` (contract). */
 export const CONFIRM_ABOVE = 1000;
@@ -153,36 +153,39 @@ function progressPanel(exp: BatchExport, b: BackfillProgress, csrf: string): Htm
 }
 
 function recentTable(exp: BatchExport, recent: readonly BackfillProgress[]): Html {
-  return html`<table class="data backfills">
-    <caption>
-      Latest backfills
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Range (${exp.timezone})</th>
-        <th scope="col">Status</th>
-        <th scope="col">Progress</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${recent.map(
-        (b) =>
-          html`<tr>
-            <th scope="row">
-              <a href="${CONSOLE_PATH}/${exp.id}?backfill=${b.id}#backfill"
-                >${
-                  b.start_at && b.end_at
-                    ? `${formatInstant(b.start_at, exp.timezone)} – ${formatInstant(b.end_at, exp.timezone)}`
-                    : b.id
-                }</a
-              >
-            </th>
-            <td>${statusBadge(b.status)}</td>
-            <td>${backfillDetail(b)}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  return tableScroll(
+    'Latest backfills',
+    html`<table class="data backfills">
+      <caption>
+        Latest backfills
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Range (${exp.timezone})</th>
+          <th scope="col">Status</th>
+          <th scope="col">Progress</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${recent.map(
+          (b) =>
+            html`<tr>
+              <th scope="row">
+                <a href="${CONSOLE_PATH}/${exp.id}?backfill=${b.id}#backfill"
+                  >${
+                    b.start_at && b.end_at
+                      ? `${formatInstant(b.start_at, exp.timezone)} – ${formatInstant(b.end_at, exp.timezone)}`
+                      : b.id
+                  }</a
+                >
+              </th>
+              <td>${statusBadge(b.status)}</td>
+              <td>${backfillDetail(b)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>`,
+  );
 }
 
 /** The counts of a backfill in words; console.js writes the same words as it polls. */
