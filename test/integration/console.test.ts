@@ -87,6 +87,58 @@ describe('web console pages (/admin/exports)', () => {
     expect((await sut.call('GET', `/api/exports/${exportId}`)).json.paused).to.equal(false);
   });
 
+  it('sends a form posted after the session ended to the login page, saying the change was not made', async () => {
+    // It was a raw JSON 401 in the browser's window.
+    const from = `${sut.base}/admin/exports/${exportId}?status=Failed`;
+    const res = await sut.call('POST', `/admin/exports/${exportId}/pause`, {
+      token: null,
+      body: new URLSearchParams({ _csrf: 'old' }).toString(),
+      headers: {
+        cookie: `bx_admin_session=${'A'.repeat(43)}`,
+        accept: 'text/html,application/xhtml+xml,*/*;q=0.8',
+        'content-type': 'application/x-www-form-urlencoded',
+        referer: from,
+      },
+    });
+    expect(res.status).to.equal(303);
+    const location = new URL(res.headers.get('location')!, sut.base);
+    expect(location.pathname).to.equal('/admin/login');
+    expect(location.searchParams.get('next'), 'back to the page of the form').to.equal(
+      `/admin/exports/${exportId}?status=Failed`,
+    );
+    const login = await sut.call('GET', `${location.pathname}${location.search}`, { token: null });
+    expect(login.text).to.contain('Your session has ended');
+    expect(login.text).to.contain(`value="/admin/exports/${exportId}?status=Failed"`);
+    expect((await sut.call('GET', `/api/exports/${exportId}`)).json.paused).to.equal(false);
+    // A referer of another site is not followed.
+    const foreign = await sut.call('POST', `/admin/exports/${exportId}/pause`, {
+      token: null,
+      body: '',
+      headers: {
+        accept: 'text/html',
+        'content-type': 'application/x-www-form-urlencoded',
+        referer: 'https://evil.example/admin/exports',
+      },
+    });
+    expect(foreign.status).to.equal(303);
+    expect(new URL(foreign.headers.get('location')!, sut.base).searchParams.get('next')).to.equal('/admin/exports');
+  });
+
+  it('answers a browser form with an old CSRF token with a page that says so and links back', async () => {
+    // A page loaded before logging in again (a new session, a new token) posts the old token: it was raw JSON.
+    const from = `${sut.base}/admin/exports/${exportId}`;
+    const res = await post(
+      `/admin/exports/${exportId}/pause`,
+      { _csrf: 'from-an-older-session' },
+      { accept: 'text/html,*/*;q=0.8', referer: from },
+    );
+    expect(res.status).to.equal(403);
+    expect(res.headers.get('content-type')).to.contain('text/html');
+    expect(res.text).to.contain('reload the page and try again');
+    expect(res.text).to.contain(`href="/admin/exports/${exportId}"`);
+    expect((await sut.call('GET', `/api/exports/${exportId}`)).json.paused).to.equal(false);
+  });
+
   it('takes the bearer token instead of a session, without a CSRF token', async () => {
     const res = await sut.call('POST', `/admin/exports/${exportId}/pause`, { body: {} });
     expect(res.status).to.equal(303);
