@@ -202,6 +202,37 @@ describe('web console pages (/admin/exports)', () => {
     }
   });
 
+  it('a dry run of any ISO 8601 start the API reads shows its range as the API read it, not a 500', async () => {
+    // The page parsed the typed text with Date: a week date, an ordinal date or an hour alone
+    // (valid ISO 8601, read by the API) was a 500, and a time without offset was read in the
+    // server's time zone where the API reads UTC.
+    const csrf = csrfOf((await page(`/admin/exports/${exportId}`)).text);
+    const dryRun = (start_at: string, end_at: string) =>
+      sut.call('POST', `/admin/exports/${exportId}/backfills`, {
+        token: null,
+        body: new URLSearchParams({ _csrf: csrf, start_at, end_at, mode: 'dry_run' }).toString(),
+        headers: { cookie, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+      });
+    const shown = (text: string) => /intervals? from\s+(\S+ \S+)\s+to\s+(\S+ \S+)/.exec(text)?.slice(1);
+    const cases: Array<[string, string, string[]]> = [
+      ['2024-01-01T00:00:00', '2024-01-01T02:00:00', ['2024-01-01 00:00:00', '2024-01-01 02:00:00']],
+      ['2024-W01-1', '2024-01-01T03', ['2024-01-01 00:00:00', '2024-01-01 03:00:00']],
+      ['2024-001T01', '2024-01-01T03:00:00', ['2024-01-01 01:00:00', '2024-01-01 03:00:00']],
+    ];
+    const tz = process.env.TZ;
+    process.env.TZ = 'Asia/Tokyo';
+    try {
+      for (const [start, end, expected] of cases) {
+        const res = await dryRun(start, end);
+        expect(res.status, `${start}: ${res.text.slice(0, 200)}`).to.equal(200);
+        expect(shown(res.text), start).to.deep.equal(expected);
+      }
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
   it('answers an unknown export with a 404 page', async () => {
     const res = await page('/admin/exports/no-such-export');
     expect(res.status).to.equal(404);

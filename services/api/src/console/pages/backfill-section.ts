@@ -34,6 +34,9 @@ export type BackfillPanel =
   | {
       kind: 'dry-run';
       input: BackfillInput;
+      /** The range as the API read `input` (ISO instants in UTC). */
+      from: string;
+      to: string;
       total_runs: number;
       to_export: number;
       already_exported: number;
@@ -71,7 +74,7 @@ export function backfillSection(
           kind: 'text',
           value: input.start_at,
           required: true,
-          hint: 'ISO 8601, e.g. 2024-01-01T00:00:00Z; every interval of the export that has ended in the range',
+          hint: 'ISO 8601, e.g. 2024-01-01T00:00:00Z (a time without offset is UTC); every interval of the export that has ended in the range',
         },
         errors,
       )}
@@ -99,9 +102,9 @@ function dryRunPanel(exp: BatchExport, d: BackfillPanel & { kind: 'dry-run' }, c
   return html`<div class="panel dry-run">
     <h3>Dry run</h3>
     <p role="status">
-      ${formatCount(d.total_runs)} interval${d.total_runs === 1 ? '' : 's'} from
-      ${formatInstant(d.input.start_at, exp.timezone)} to ${formatInstant(d.input.end_at, exp.timezone)}
-      (${exp.timezone}): <strong class="to-export">${formatCount(d.to_export)} to export</strong>,
+      ${formatCount(d.total_runs)} interval${d.total_runs === 1 ? '' : 's'} from ${formatInstant(d.from, exp.timezone)}
+      to ${formatInstant(d.to, exp.timezone)} (${exp.timezone}):
+      <strong class="to-export">${formatCount(d.to_export)} to export</strong>,
       <span class="already-exported">${formatCount(d.already_exported)} already exported</span>${
         d.in_progress ? html`, <span class="in-progress">${formatCount(d.in_progress)} queued or running</span>` : null
       }.
