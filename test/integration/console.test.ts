@@ -233,6 +233,19 @@ describe('web console pages (/admin/exports)', () => {
     }
   });
 
+  it('a refused backfill says the backfill was not started, not that the export was not saved', async () => {
+    const csrf = csrfOf((await page(`/admin/exports/${exportId}`)).text);
+    const res = await sut.call('POST', `/admin/exports/${exportId}/backfills`, {
+      token: null,
+      body: new URLSearchParams({ _csrf: csrf, start_at: 'yesterday', end_at: '', mode: 'dry_run' }).toString(),
+      headers: { cookie, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(res.status).to.equal(400);
+    expect(res.text).to.match(/<h2 id="error-summary-title">The backfill was not started<\/h2>/);
+    expect(res.text).to.not.contain('The export was not saved');
+    expect(res.text).to.contain('is not an ISO 8601 date-time');
+  });
+
   it('answers an unknown export with a 404 page', async () => {
     const res = await page('/admin/exports/no-such-export');
     expect(res.status).to.equal(404);

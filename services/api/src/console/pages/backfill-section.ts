@@ -66,7 +66,7 @@ export function backfillSection(
     ${panel?.kind === 'progress' ? progressPanel(exp, panel.backfill, csrf) : null}
     ${panel?.kind === 'dry-run' ? dryRunPanel(exp, panel, csrf) : null}
     <form method="post" action="${base}" novalidate class="backfill-form">
-      ${csrfInput(csrf)} ${errorSummary(errors, labels)}
+      ${csrfInput(csrf)} ${errorSummary(errors, labels, 'The backfill was not started')}
       ${control(
         {
           name: 'start_at',
