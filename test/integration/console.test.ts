@@ -1,3 +1,4 @@
+import { runIdFor } from '@bx/core';
 import { expect } from 'chai';
 import { ApiHarness, TOKEN } from '../helpers/api-harness';
 
@@ -244,6 +245,42 @@ describe('web console pages (/admin/exports)', () => {
     expect(res.text).to.match(/<h2 id="error-summary-title">The backfill was not started<\/h2>/);
     expect(res.text).to.not.contain('The export was not saved');
     expect(res.text).to.contain('is not an ISO 8601 date-time');
+  });
+
+  it('a run page names the time zone of its title, and a UTC export shows its intervals once', async () => {
+    const kolkata = await sut.call('POST', '/api/exports', {
+      body: {
+        name: 'kolkata',
+        team_id: 7,
+        interval: 'hour',
+        timezone: 'Asia/Kolkata',
+        paused: true,
+        destination: {
+          type: 'S3',
+          config: { bucket_name: 'bucket-one', aws_access_key_id: 'A', aws_secret_access_key: 'B' },
+        },
+      },
+    });
+    const start = Date.UTC(2024, 0, 1, 8);
+    const runs = [kolkata.json.id as string, exportId].map((id) => ({
+      id: runIdFor(id, start),
+      export_id: id,
+      data_interval_start: start,
+      data_interval_end: start + 3_600_000,
+    }));
+    await sut.store.runs.createMany(runs);
+    const run = await page(`/admin/exports/${kolkata.json.id}/runs/${runs[0]!.id}`);
+    expect(run.status).to.equal(200);
+    expect(run.text).to.match(/<h1>Run 2024-01-01 13:30:00 – 14:30:00 \(Asia\/Kolkata\)<\/h1>/);
+    expect(run.text).to.contain('<title>Run 2024-01-01 13:30:00 – 14:30:00 (Asia/Kolkata) ·');
+    const utc = await page(`/admin/exports/${exportId}/runs/${runs[1]!.id}`);
+    expect(utc.text).to.match(/<h1>Run 2024-01-01 08:00:00 – 09:00:00 \(UTC\)<\/h1>/);
+    const list = await page(`/admin/exports/${exportId}`);
+    expect(list.text.match(/<th scope="col">Interval \(UTC\)<\/th>/g), 'one interval column').to.have.length(1);
+    const local = await page(`/admin/exports/${kolkata.json.id}`);
+    expect(local.text).to.contain('<th scope="col">Interval (Asia/Kolkata)</th>');
+    expect(local.text).to.contain('<th scope="col">Interval (UTC)</th>');
+    await sut.call('DELETE', `/api/exports/${kolkata.json.id}`);
   });
 
   it('answers an unknown export with a 404 page', async () => {

@@ -199,6 +199,8 @@ export function runActions(exp: BatchExport, run: Run, csrf: string, returnTo: s
 
 function runsTable(exp: BatchExport, runs: Run[], csrf: string, returnTo: string): Html {
   if (runs.length === 0) return html`<p>No runs${exp.paused ? ' (the export is paused)' : ''}.</p>`;
+  // A UTC export's intervals in UTC once, not twice.
+  const utc = exp.timezone === 'UTC';
   return tableScroll(
     'Runs',
     html`<table class="data runs">
@@ -208,7 +210,7 @@ function runsTable(exp: BatchExport, runs: Run[], csrf: string, returnTo: string
       <thead>
         <tr>
           <th scope="col">Interval (${exp.timezone})</th>
-          <th scope="col">Interval (UTC)</th>
+          ${utc ? null : html`<th scope="col">Interval (UTC)</th>`}
           <th scope="col">Status</th>
           <th scope="col" class="num">Records</th>
           <th scope="col" class="num">Bytes</th>
@@ -228,7 +230,7 @@ function runsTable(exp: BatchExport, runs: Run[], csrf: string, returnTo: string
                   >${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)}</a
                 >
               </th>
-              <td>${formatInterval(run.data_interval_start, run.data_interval_end, 'UTC')}</td>
+              ${utc ? null : html`<td>${formatInterval(run.data_interval_start, run.data_interval_end, 'UTC')}</td>`}
               <td>${statusBadge(run.status)}</td>
               <td class="num records">${formatCount(run.records_completed)}</td>
               <td class="num">${formatBytes(run.bytes_exported)}</td>

@@ -36,7 +36,7 @@ export async function runPage(
   const files = run.files.slice(0, MAX_FILES_SHOWN);
   return {
     exp,
-    title: `Run ${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)}`,
+    title: `Run ${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)} (${exp.timezone})`,
     body: html` <section class="actions" aria-label="Run status and actions">
         <p class="state">Status: ${statusBadge(run.status)}</p>
         <div class="buttons">
