@@ -283,6 +283,30 @@ describe('web console pages (/admin/exports)', () => {
     await sut.call('DELETE', `/api/exports/${kolkata.json.id}`);
   });
 
+  it("a backfill's progress panel names the range it covers, in the export's time zone", async () => {
+    const berlin = await sut.call('POST', '/api/exports', {
+      body: {
+        name: 'berlin',
+        team_id: 7,
+        interval: 'hour',
+        timezone: 'Europe/Berlin',
+        paused: true,
+        destination: {
+          type: 'S3',
+          config: { bucket_name: 'bucket-one', aws_access_key_id: 'A', aws_secret_access_key: 'B' },
+        },
+      },
+    });
+    const backfill = await sut.call('POST', `/api/exports/${berlin.json.id}/backfills`, {
+      body: { start_at: '2024-01-01T00:00:00Z', end_at: '2024-01-01T02:00:00Z' },
+    });
+    expect(backfill.status, backfill.text).to.equal(201);
+    const res = await page(`/admin/exports/${berlin.json.id}?backfill=${backfill.json.id}`);
+    const panel = /<div class="panel backfill-progress"[\s\S]*?<\/div>/.exec(res.text)?.[0] ?? '';
+    expect(panel.replace(/\s+/g, ' ')).to.contain('2024-01-01 01:00:00 – 2024-01-01 03:00:00 (Europe/Berlin)');
+    await sut.call('DELETE', `/api/exports/${berlin.json.id}`);
+  });
+
   it('answers an unknown export with a 404 page', async () => {
     const res = await page('/admin/exports/no-such-export');
     expect(res.status).to.equal(404);

@@ -138,6 +138,7 @@ function progressPanel(exp: BatchExport, b: BackfillProgress, csrf: string): Htm
   const url = `${CONSOLE_PATH}/${exp.id}/backfills/${b.id}`;
   return html`<div class="panel backfill-progress" data-backfill-url="${url}" data-status="${b.status}">
     <h3>Backfill <code>${b.id}</code></h3>
+    ${range(exp, b) ? html`<p class="backfill-range">${range(exp, b)} (${exp.timezone})</p>` : null}
     <p>
       <label for="backfill-progress-bar">Progress</label>
       <progress id="backfill-progress-bar" max="1" value="${b.progress.toFixed(4)}">
@@ -174,13 +175,7 @@ function recentTable(exp: BatchExport, recent: readonly BackfillProgress[]): Htm
           (b) =>
             html`<tr>
               <th scope="row">
-                <a href="${CONSOLE_PATH}/${exp.id}?backfill=${b.id}#backfill"
-                  >${
-                    b.start_at && b.end_at
-                      ? `${formatInstant(b.start_at, exp.timezone)} – ${formatInstant(b.end_at, exp.timezone)}`
-                      : b.id
-                  }</a
-                >
+                <a href="${CONSOLE_PATH}/${exp.id}?backfill=${b.id}#backfill">${range(exp, b) ?? b.id}</a>
               </th>
               <td>${statusBadge(b.status)}</td>
               <td>${backfillDetail(b)}</td>
@@ -189,6 +184,12 @@ function recentTable(exp: BatchExport, recent: readonly BackfillProgress[]): Htm
       </tbody>
     </table>`,
   );
+}
+
+/** The intervals a backfill covers, in the export's time zone; null where the API gave no range. */
+function range(exp: BatchExport, b: BackfillProgress): string | null {
+  if (!b.start_at || !b.end_at) return null;
+  return `${formatInstant(b.start_at, exp.timezone)} – ${formatInstant(b.end_at, exp.timezone)}`;
 }
 
 /** The counts of a backfill in words; console.js writes the same words as it polls. */
