@@ -307,6 +307,20 @@ describe('web console pages (/admin/exports)', () => {
     await sut.call('DELETE', `/api/exports/${berlin.json.id}`);
   });
 
+  it('a running run says how long its attempt has run so far', async () => {
+    const start = Date.UTC(2024, 0, 2, 8);
+    const id = runIdFor(exportId, start);
+    await sut.store.runs.createMany([
+      { id, export_id: exportId, data_interval_start: start, data_interval_end: start + 3_600_000 },
+    ]);
+    const started = await sut.store.runs.start(id, Date.now() - 125_000);
+    expect(started.status).to.equal('started');
+    const res = await page(`/admin/exports/${exportId}/runs/${id}`);
+    expect(res.text.replace(/\s+/g, ' ')).to.match(
+      /<dt>Duration of the last attempt<\/dt> <dd>2 min [5-9] s so far<\/dd>/,
+    );
+  });
+
   it('answers an unknown export with a 404 page', async () => {
     const res = await page('/admin/exports/no-such-export');
     expect(res.status).to.equal(404);
