@@ -1,3 +1,4 @@
+import { runIdFor } from '@bx/core';
 import { expect } from 'chai';
 import { ApiHarness, TOKEN } from '../helpers/api-harness';
 
@@ -87,6 +88,58 @@ describe('web console pages (/admin/exports)', () => {
     expect((await sut.call('GET', `/api/exports/${exportId}`)).json.paused).to.equal(false);
   });
 
+  it('sends a form posted after the session ended to the login page, saying the change was not made', async () => {
+    // It was a raw JSON 401 in the browser's window.
+    const from = `${sut.base}/admin/exports/${exportId}?status=Failed`;
+    const res = await sut.call('POST', `/admin/exports/${exportId}/pause`, {
+      token: null,
+      body: new URLSearchParams({ _csrf: 'old' }).toString(),
+      headers: {
+        cookie: `bx_admin_session=${'A'.repeat(43)}`,
+        accept: 'text/html,application/xhtml+xml,*/*;q=0.8',
+        'content-type': 'application/x-www-form-urlencoded',
+        referer: from,
+      },
+    });
+    expect(res.status).to.equal(303);
+    const location = new URL(res.headers.get('location')!, sut.base);
+    expect(location.pathname).to.equal('/admin/login');
+    expect(location.searchParams.get('next'), 'back to the page of the form').to.equal(
+      `/admin/exports/${exportId}?status=Failed`,
+    );
+    const login = await sut.call('GET', `${location.pathname}${location.search}`, { token: null });
+    expect(login.text).to.contain('Your session has ended');
+    expect(login.text).to.contain(`value="/admin/exports/${exportId}?status=Failed"`);
+    expect((await sut.call('GET', `/api/exports/${exportId}`)).json.paused).to.equal(false);
+    // A referer of another site is not followed.
+    const foreign = await sut.call('POST', `/admin/exports/${exportId}/pause`, {
+      token: null,
+      body: '',
+      headers: {
+        accept: 'text/html',
+        'content-type': 'application/x-www-form-urlencoded',
+        referer: 'https://evil.example/admin/exports',
+      },
+    });
+    expect(foreign.status).to.equal(303);
+    expect(new URL(foreign.headers.get('location')!, sut.base).searchParams.get('next')).to.equal('/admin/exports');
+  });
+
+  it('answers a browser form with an old CSRF token with a page that says so and links back', async () => {
+    // A page loaded before logging in again (a new session, a new token) posts the old token: it was raw JSON.
+    const from = `${sut.base}/admin/exports/${exportId}`;
+    const res = await post(
+      `/admin/exports/${exportId}/pause`,
+      { _csrf: 'from-an-older-session' },
+      { accept: 'text/html,*/*;q=0.8', referer: from },
+    );
+    expect(res.status).to.equal(403);
+    expect(res.headers.get('content-type')).to.contain('text/html');
+    expect(res.text).to.contain('reload the page and try again');
+    expect(res.text).to.contain(`href="/admin/exports/${exportId}"`);
+    expect((await sut.call('GET', `/api/exports/${exportId}`)).json.paused).to.equal(false);
+  });
+
   it('takes the bearer token instead of a session, without a CSRF token', async () => {
     const res = await sut.call('POST', `/admin/exports/${exportId}/pause`, { body: {} });
     expect(res.status).to.equal(303);
@@ -148,6 +201,124 @@ describe('web console pages (/admin/exports)', () => {
       expect(res.text).to.contain('team_id: must be an integer');
       expect(res.text).to.contain(`/admin/exports/${exportId}`);
     }
+  });
+
+  it('a dry run of any ISO 8601 start the API reads shows its range as the API read it, not a 500', async () => {
+    // The page parsed the typed text with Date: a week date, an ordinal date or an hour alone
+    // (valid ISO 8601, read by the API) was a 500, and a time without offset was read in the
+    // server's time zone where the API reads UTC.
+    const csrf = csrfOf((await page(`/admin/exports/${exportId}`)).text);
+    const dryRun = (start_at: string, end_at: string) =>
+      sut.call('POST', `/admin/exports/${exportId}/backfills`, {
+        token: null,
+        body: new URLSearchParams({ _csrf: csrf, start_at, end_at, mode: 'dry_run' }).toString(),
+        headers: { cookie, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+      });
+    const shown = (text: string) => /intervals? from\s+(\S+ \S+)\s+to\s+(\S+ \S+)/.exec(text)?.slice(1);
+    const cases: Array<[string, string, string[]]> = [
+      ['2024-01-01T00:00:00', '2024-01-01T02:00:00', ['2024-01-01 00:00:00', '2024-01-01 02:00:00']],
+      ['2024-W01-1', '2024-01-01T03', ['2024-01-01 00:00:00', '2024-01-01 03:00:00']],
+      ['2024-001T01', '2024-01-01T03:00:00', ['2024-01-01 01:00:00', '2024-01-01 03:00:00']],
+    ];
+    const tz = process.env.TZ;
+    process.env.TZ = 'Asia/Tokyo';
+    try {
+      for (const [start, end, expected] of cases) {
+        const res = await dryRun(start, end);
+        expect(res.status, `${start}: ${res.text.slice(0, 200)}`).to.equal(200);
+        expect(shown(res.text), start).to.deep.equal(expected);
+      }
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
+  it('a refused backfill says the backfill was not started, not that the export was not saved', async () => {
+    const csrf = csrfOf((await page(`/admin/exports/${exportId}`)).text);
+    const res = await sut.call('POST', `/admin/exports/${exportId}/backfills`, {
+      token: null,
+      body: new URLSearchParams({ _csrf: csrf, start_at: 'yesterday', end_at: '', mode: 'dry_run' }).toString(),
+      headers: { cookie, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(res.status).to.equal(400);
+    expect(res.text).to.match(/<h2 id="error-summary-title">The backfill was not started<\/h2>/);
+    expect(res.text).to.not.contain('The export was not saved');
+    expect(res.text).to.contain('is not an ISO 8601 date-time');
+  });
+
+  it('a run page names the time zone of its title, and a UTC export shows its intervals once', async () => {
+    const kolkata = await sut.call('POST', '/api/exports', {
+      body: {
+        name: 'kolkata',
+        team_id: 7,
+        interval: 'hour',
+        timezone: 'Asia/Kolkata',
+        paused: true,
+        destination: {
+          type: 'S3',
+          config: { bucket_name: 'bucket-one', aws_access_key_id: 'A', aws_secret_access_key: 'B' },
+        },
+      },
+    });
+    const start = Date.UTC(2024, 0, 1, 8);
+    const runs = [kolkata.json.id as string, exportId].map((id) => ({
+      id: runIdFor(id, start),
+      export_id: id,
+      data_interval_start: start,
+      data_interval_end: start + 3_600_000,
+    }));
+    await sut.store.runs.createMany(runs);
+    const run = await page(`/admin/exports/${kolkata.json.id}/runs/${runs[0]!.id}`);
+    expect(run.status).to.equal(200);
+    expect(run.text).to.match(/<h1>Run 2024-01-01 13:30:00 – 14:30:00 \(Asia\/Kolkata\)<\/h1>/);
+    expect(run.text).to.contain('<title>Run 2024-01-01 13:30:00 – 14:30:00 (Asia/Kolkata) ·');
+    const utc = await page(`/admin/exports/${exportId}/runs/${runs[1]!.id}`);
+    expect(utc.text).to.match(/<h1>Run 2024-01-01 08:00:00 – 09:00:00 \(UTC\)<\/h1>/);
+    const list = await page(`/admin/exports/${exportId}`);
+    expect(list.text.match(/<th scope="col">Interval \(UTC\)<\/th>/g), 'one interval column').to.have.length(1);
+    const local = await page(`/admin/exports/${kolkata.json.id}`);
+    expect(local.text).to.contain('<th scope="col">Interval (Asia/Kolkata)</th>');
+    expect(local.text).to.contain('<th scope="col">Interval (UTC)</th>');
+    await sut.call('DELETE', `/api/exports/${kolkata.json.id}`);
+  });
+
+  it("a backfill's progress panel names the range it covers, in the export's time zone", async () => {
+    const berlin = await sut.call('POST', '/api/exports', {
+      body: {
+        name: 'berlin',
+        team_id: 7,
+        interval: 'hour',
+        timezone: 'Europe/Berlin',
+        paused: true,
+        destination: {
+          type: 'S3',
+          config: { bucket_name: 'bucket-one', aws_access_key_id: 'A', aws_secret_access_key: 'B' },
+        },
+      },
+    });
+    const backfill = await sut.call('POST', `/api/exports/${berlin.json.id}/backfills`, {
+      body: { start_at: '2024-01-01T00:00:00Z', end_at: '2024-01-01T02:00:00Z' },
+    });
+    expect(backfill.status, backfill.text).to.equal(201);
+    const res = await page(`/admin/exports/${berlin.json.id}?backfill=${backfill.json.id}`);
+    const panel = /<div class="panel backfill-progress"[\s\S]*?<\/div>/.exec(res.text)?.[0] ?? '';
+    expect(panel.replace(/\s+/g, ' ')).to.contain('2024-01-01 01:00:00 – 2024-01-01 03:00:00 (Europe/Berlin)');
+    await sut.call('DELETE', `/api/exports/${berlin.json.id}`);
+  });
+
+  it('a running run says how long its attempt has run so far', async () => {
+    const start = Date.UTC(2024, 0, 2, 8);
+    const id = runIdFor(exportId, start);
+    await sut.store.runs.createMany([
+      { id, export_id: exportId, data_interval_start: start, data_interval_end: start + 3_600_000 },
+    ]);
+    const started = await sut.store.runs.start(id, Date.now() - 125_000);
+    expect(started.status).to.equal('started');
+    const res = await page(`/admin/exports/${exportId}/runs/${id}`);
+    expect(res.text.replace(/\s+/g, ' ')).to.match(
+      /<dt>Duration of the last attempt<\/dt> <dd>2 min [5-9] s so far<\/dd>/,
+    );
   });
 
   it('answers an unknown export with a 404 page', async () => {

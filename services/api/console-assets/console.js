@@ -21,6 +21,9 @@ function badge(status) {
   return span;
 }
 
+/** What a 401 means to someone using the console: not the API's words about bearer tokens. */
+const SESSION_ENDED = 'your session has ended; reload the page to log in again';
+
 async function postForm(form) {
   const res = await fetch(form.action, {
     method: 'POST',
@@ -28,6 +31,7 @@ async function postForm(form) {
     body: new URLSearchParams(new FormData(form)),
     credentials: 'same-origin',
   });
+  if (res.status === 401) throw new Error(SESSION_ENDED);
   const body = await res.json().catch(() => null);
   if (!res.ok) throw new Error((body && body.error && body.error.message) || 'HTTP ' + res.status);
   return body;
@@ -82,6 +86,11 @@ function backfillProgress() {
     let b = null;
     try {
       const res = await fetch(panel.dataset.backfillUrl, { headers: { accept: 'application/json' } });
+      if (res.status === 401) {
+        // Asking again every second would never succeed: say why the progress stopped.
+        text.append(' (no longer updated: ' + SESSION_ENDED + ')');
+        return;
+      }
       if (res.ok) b = await res.json();
     } catch {
       b = null;

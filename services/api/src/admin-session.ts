@@ -115,8 +115,11 @@ export class AdminSessions {
           Object.assign(res.locals, { adminAuth: 'session', csrfToken: session.csrf } satisfies AdminLocals);
           return next();
         }
-        if (req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
-          return res.redirect(303, `/admin/login?next=${encodeURIComponent(req.originalUrl)}`);
+        if (req.method !== 'HEAD' && req.accepts(['json', 'html']) === 'html') {
+          // A form posted after the session ended comes back to the page it was on, once logged in.
+          const next = req.method === 'GET' ? req.originalUrl : (refererPath(req) ?? '/admin/exports');
+          const ended = readCookie(req, SESSION_COOKIE) !== undefined ? '&ended=1' : '';
+          return res.redirect(303, `/admin/login?next=${encodeURIComponent(next)}${ended}`);
         }
         sendUnauthorized(res, 'missing Authorization: Bearer <token> header or admin session cookie');
       }, next);
@@ -136,6 +139,8 @@ export class AdminSessions {
         const locals = res.locals as Partial<AdminLocals>;
         if (!UNSAFE(req.method) || locals.adminAuth === 'bearer') return next();
         if (locals.adminAuth === 'session' && csrfMatches(req, locals.csrfToken!)) return next();
+        // A browser's form (a page loaded before logging in again): the pages' error handler says it as a page.
+        if (req.accepts(['json', 'html']) === 'html') return next(new CsrfRefusedError());
         sendForbidden(res, 'csrf_failed', CSRF_FAILED);
       },
     ];
@@ -143,6 +148,27 @@ export class AdminSessions {
 }
 
 export const CSRF_FAILED = 'missing or wrong CSRF token; reload the page and try again';
+
+/** A browser form's change refused for its CSRF token (403 `csrf_failed`), for a page to explain. */
+export class CsrfRefusedError extends Error {
+  readonly code = 'csrf_failed';
+  constructor() {
+    super(CSRF_FAILED);
+    this.name = 'CsrfRefusedError';
+  }
+}
+
+/** The path and query of the admin page a request came from (same host only), or null. */
+export function refererPath(req: Request): string | null {
+  const referer = req.get('referer');
+  if (!referer) return null;
+  try {
+    const url = new URL(referer);
+    return url.host === req.host && url.pathname.startsWith('/admin/') ? `${url.pathname}${url.search}` : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Whether the request carries `expected` as its `_csrf` form field or X-CSRF-Token header. */
 export function csrfMatches(req: Request, expected: string): boolean {

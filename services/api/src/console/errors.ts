@@ -1,4 +1,5 @@
 import { BatchExportError, ConflictError, NotFoundError, ValidationError } from '@bx/core';
+import { CsrfRefusedError } from '../admin-session';
 import type { ErrorDetail } from './form-controls';
 
 /** An expected error of an action, as the page shows it. */
@@ -23,6 +24,7 @@ export function actionError(err: unknown): ActionError | null {
   if (err instanceof NotFoundError) return { status: 404, code: 'not_found', message: err.message, details: [] };
   // A path id that is not even percent-encoding (Express could not decode it).
   if (err instanceof URIError) return { status: 404, code: 'not_found', message: 'not found', details: [] };
+  if (err instanceof CsrfRefusedError) return { status: 403, code: err.code, message: err.message, details: [] };
   if (err instanceof ConflictError) return { status: 409, code: 'conflict', message: err.message, details: [] };
   if (err instanceof BatchExportError)
     return { status: err.retryable ? 503 : 502, code: err.code, message: err.message, details: [] };

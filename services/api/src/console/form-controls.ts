@@ -35,7 +35,12 @@ export function fieldId(name: string): string {
 }
 
 /** The list of every problem at the top of a form, each linked to its field. */
-export function errorSummary(errors: FieldErrors, labels: ReadonlyMap<string, string>): Html | null {
+export function errorSummary(
+  errors: FieldErrors,
+  labels: ReadonlyMap<string, string>,
+  /** What did not happen, as the summary's heading. */
+  title = 'The export was not saved',
+): Html | null {
   if (errors.size === 0) return null;
   const items = [...errors].flatMap(([name, messages]) =>
     messages.map((m) =>
@@ -43,7 +48,7 @@ export function errorSummary(errors: FieldErrors, labels: ReadonlyMap<string, st
     ),
   );
   return html`<div class="error-summary" role="alert" aria-labelledby="error-summary-title" tabindex="-1">
-    <h2 id="error-summary-title">The export was not saved</h2>
+    <h2 id="error-summary-title">${title}</h2>
     <ul>
       ${items}
     </ul>

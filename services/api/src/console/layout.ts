@@ -49,6 +49,15 @@ export function csrfInput(csrf: string): Html {
   return html`<input type="hidden" name="${CSRF_FIELD}" value="${csrf}" />`;
 }
 
+/**
+ * A table in a box that scrolls sideways when the table is wider than the
+ * window (a phone), so the page itself never does; focusable, so the keyboard
+ * scrolls it too.
+ */
+export function tableScroll(label: string, table: Html): Html {
+  return html`<div class="table-scroll" role="region" aria-label="${label}" tabindex="0">${table}</div>`;
+}
+
 function layout(page: PageOptions): Html {
   const notice = page.notice
     ? html`<div class="notice notice-${page.notice.kind}" role="${page.notice.kind === 'error' ? 'alert' : 'status'}">

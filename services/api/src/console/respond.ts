@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { refererPath } from '../admin-session';
 import { actionError } from './errors';
 import { html } from './html';
 import { CONSOLE_PATH, sendPage } from './layout';
@@ -56,11 +57,14 @@ export function consoleErrors() {
       res.status(known.status).json({ error: { code: known.code, message: known.message, details: known.details } });
       return;
     }
+    // A refused form (403): back to the page it was on, which a reload gives a fresh token.
+    const back = known.status === 403 ? refererPath(req) : null;
     sendPage(res, known.status, {
       title: known.status === 404 ? 'Not found' : 'That did not work',
       csrf: csrfToken(res),
       notice: { kind: 'error', text: known.message },
-      body: html`<p><a href="${CONSOLE_PATH}">Back to the exports</a></p>`,
+      body: html`${back ? html`<p><a href="${back}">Back to the page</a></p>` : null}
+        <p><a href="${CONSOLE_PATH}">Back to the exports</a></p>`,
     });
   };
 }

@@ -1,3 +1,4 @@
+import { instant } from '@bx/core';
 import { Router, type Request, type Response } from 'express';
 import { csrfToken } from './csrf';
 import type { ConsoleDeps } from './deps';
@@ -112,9 +113,13 @@ export function runRoutes(deps: ConsoleDeps): Router {
 
 function planPanel(input: BackfillInput, plan: Record<string, unknown>): BackfillPanel & { kind: 'dry-run' } {
   const count = (key: string) => Number(plan[key] ?? 0);
+  // As the API read them (any ISO 8601 form; no offset is UTC): Date reads fewer forms, and no offset as local time.
+  const read = (text: string) => instant.parse(text);
   return {
     kind: 'dry-run',
     input,
+    from: read(input.start_at),
+    to: read(input.end_at),
     total_runs: count('total_runs'),
     to_export: count('to_export'),
     already_exported: count('already_exported'),

@@ -2,6 +2,7 @@ import express, { Router, type Response } from 'express';
 import {
   CSRF_FAILED,
   SESSION_COOKIE,
+  SESSION_TTL_SECONDS,
   crossSite,
   csrfMatches,
   readCookie,
@@ -27,7 +28,7 @@ export function adminLoginRouter(token: string, sessions: AdminSessions, limiter
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
   router.get('/login', (req, res) => {
-    page(res, 200, nextOf(req.query.next));
+    page(res, 200, nextOf(req.query.next), undefined, req.query.ended === '1' ? SESSION_ENDED : undefined);
   });
   router.post('/login', async (req, res) => {
     if (crossSite(req)) return sendForbidden(res, 'cross_site', 'log in from the login page of this server');
@@ -71,7 +72,12 @@ function nextOf(value: unknown): string {
   return typeof value === 'string' && SAFE_NEXT.test(value) ? value : DEFAULT_NEXT;
 }
 
-function page(res: Response, status: number, next: string, error?: string): void {
+/** Why the login form is shown again (`?ended=1`: a page or form came with a session that has ended). */
+const SESSION_ENDED =
+  `Your session has ended (it lasts ${SESSION_TTL_SECONDS / 3600} hours; logging out ends it). Log in again; ` +
+  'a change sent after it ended was not made.';
+
+function page(res: Response, status: number, next: string, error?: string, notice?: string): void {
   res
     .status(status)
     .set('Content-Type', 'text/html; charset=utf-8')
@@ -86,7 +92,7 @@ function page(res: Response, status: number, next: string, error?: string): void
 .error{color:#b00020}</style></head>
 <body>
 <h1>Admin login</h1>
-${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}${notice ? `<p role="status">${escapeHtml(notice)}</p>` : ''}
 <form method="post" action="/admin/login">
 <label for="token">Admin API token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>

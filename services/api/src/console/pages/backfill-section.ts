@@ -2,7 +2,7 @@ import type { BatchExport } from '@bx/core';
 import { formatCount, formatInstant, statusBadge } from '../format';
 import { control, errorSummary, type FieldErrors } from '../form-controls';
 import { html, type Html } from '../html';
-import { CONSOLE_PATH, csrfInput } from '../layout';
+import { CONSOLE_PATH, csrfInput, tableScroll } from '../layout';
 
 /** Backfills above this many intervals need `confirm: true` (contract). */
 export const CONFIRM_ABOVE = 1000;
@@ -34,6 +34,9 @@ export type BackfillPanel =
   | {
       kind: 'dry-run';
       input: BackfillInput;
+      /** The range as the API read `input` (ISO instants in UTC). */
+      from: string;
+      to: string;
       total_runs: number;
       to_export: number;
       already_exported: number;
@@ -63,7 +66,7 @@ export function backfillSection(
     ${panel?.kind === 'progress' ? progressPanel(exp, panel.backfill, csrf) : null}
     ${panel?.kind === 'dry-run' ? dryRunPanel(exp, panel, csrf) : null}
     <form method="post" action="${base}" novalidate class="backfill-form">
-      ${csrfInput(csrf)} ${errorSummary(errors, labels)}
+      ${csrfInput(csrf)} ${errorSummary(errors, labels, 'The backfill was not started')}
       ${control(
         {
           name: 'start_at',
@@ -71,7 +74,7 @@ export function backfillSection(
           kind: 'text',
           value: input.start_at,
           required: true,
-          hint: 'ISO 8601, e.g. 2024-01-01T00:00:00Z; every interval of the export that has ended in the range',
+          hint: 'ISO 8601, e.g. 2024-01-01T00:00:00Z (a time without offset is UTC); every interval of the export that has ended in the range',
         },
         errors,
       )}
@@ -99,9 +102,9 @@ function dryRunPanel(exp: BatchExport, d: BackfillPanel & { kind: 'dry-run' }, c
   return html`<div class="panel dry-run">
     <h3>Dry run</h3>
     <p role="status">
-      ${formatCount(d.total_runs)} interval${d.total_runs === 1 ? '' : 's'} from
-      ${formatInstant(d.input.start_at, exp.timezone)} to ${formatInstant(d.input.end_at, exp.timezone)}
-      (${exp.timezone}): <strong class="to-export">${formatCount(d.to_export)} to export</strong>,
+      ${formatCount(d.total_runs)} interval${d.total_runs === 1 ? '' : 's'} from ${formatInstant(d.from, exp.timezone)}
+      to ${formatInstant(d.to, exp.timezone)} (${exp.timezone}):
+      <strong class="to-export">${formatCount(d.to_export)} to export</strong>,
       <span class="already-exported">${formatCount(d.already_exported)} already exported</span>${
         d.in_progress ? html`, <span class="in-progress">${formatCount(d.in_progress)} queued or running</span>` : null
       }.
@@ -135,6 +138,7 @@ function progressPanel(exp: BatchExport, b: BackfillProgress, csrf: string): Htm
   const url = `${CONSOLE_PATH}/${exp.id}/backfills/${b.id}`;
   return html`<div class="panel backfill-progress" data-backfill-url="${url}" data-status="${b.status}">
     <h3>Backfill <code>${b.id}</code></h3>
+    ${range(exp, b) ? html`<p class="backfill-range">${range(exp, b)} (${exp.timezone})</p>` : null}
     <p>
       <label for="backfill-progress-bar">Progress</label>
       <progress id="backfill-progress-bar" max="1" value="${b.progress.toFixed(4)}">
@@ -153,36 +157,39 @@ function progressPanel(exp: BatchExport, b: BackfillProgress, csrf: string): Htm
 }
 
 function recentTable(exp: BatchExport, recent: readonly BackfillProgress[]): Html {
-  return html`<table class="data backfills">
-    <caption>
-      Latest backfills
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Range (${exp.timezone})</th>
-        <th scope="col">Status</th>
-        <th scope="col">Progress</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${recent.map(
-        (b) =>
-          html`<tr>
-            <th scope="row">
-              <a href="${CONSOLE_PATH}/${exp.id}?backfill=${b.id}#backfill"
-                >${
-                  b.start_at && b.end_at
-                    ? `${formatInstant(b.start_at, exp.timezone)} – ${formatInstant(b.end_at, exp.timezone)}`
-                    : b.id
-                }</a
-              >
-            </th>
-            <td>${statusBadge(b.status)}</td>
-            <td>${backfillDetail(b)}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  return tableScroll(
+    'Latest backfills',
+    html`<table class="data backfills">
+      <caption>
+        Latest backfills
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Range (${exp.timezone})</th>
+          <th scope="col">Status</th>
+          <th scope="col">Progress</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${recent.map(
+          (b) =>
+            html`<tr>
+              <th scope="row">
+                <a href="${CONSOLE_PATH}/${exp.id}?backfill=${b.id}#backfill">${range(exp, b) ?? b.id}</a>
+              </th>
+              <td>${statusBadge(b.status)}</td>
+              <td>${backfillDetail(b)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>`,
+  );
+}
+
+/** The intervals a backfill covers, in the export's time zone; null where the API gave no range. */
+function range(exp: BatchExport, b: BackfillProgress): string | null {
+  if (!b.start_at || !b.end_at) return null;
+  return `${formatInstant(b.start_at, exp.timezone)} – ${formatInstant(b.end_at, exp.timezone)}`;
 }
 
 /** The counts of a backfill in words; console.js writes the same words as it polls. */

@@ -6,7 +6,7 @@ import { CHART_WINDOW_MS, recordsChart } from '../chart';
 import type { ConsoleDeps } from '../deps';
 import { formatBytes, formatCount, formatDuration, formatInstant, formatInterval, statusBadge } from '../format';
 import { html, type Html } from '../html';
-import { CONSOLE_PATH, csrfInput } from '../layout';
+import { CONSOLE_PATH, csrfInput, tableScroll } from '../layout';
 import { backfillSection, type BackfillPanel } from './backfill-section';
 import { recentBackfills } from '../service-calls';
 
@@ -199,46 +199,51 @@ export function runActions(exp: BatchExport, run: Run, csrf: string, returnTo: s
 
 function runsTable(exp: BatchExport, runs: Run[], csrf: string, returnTo: string): Html {
   if (runs.length === 0) return html`<p>No runs${exp.paused ? ' (the export is paused)' : ''}.</p>`;
-  return html`<table class="data runs">
-    <caption>
-      Runs, newest interval first
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Interval (${exp.timezone})</th>
-        <th scope="col">Interval (UTC)</th>
-        <th scope="col">Status</th>
-        <th scope="col" class="num">Records</th>
-        <th scope="col" class="num">Bytes</th>
-        <th scope="col" class="num">Files</th>
-        <th scope="col">Duration</th>
-        <th scope="col" class="num">Attempts</th>
-        <th scope="col">Error</th>
-        <th scope="col">Actions</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${runs.map(
-        (run) =>
-          html`<tr data-run-id="${run.id}">
-            <th scope="row">
-              <a href="${CONSOLE_PATH}/${exp.id}/runs/${run.id}"
-                >${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)}</a
-              >
-            </th>
-            <td>${formatInterval(run.data_interval_start, run.data_interval_end, 'UTC')}</td>
-            <td>${statusBadge(run.status)}</td>
-            <td class="num records">${formatCount(run.records_completed)}</td>
-            <td class="num">${formatBytes(run.bytes_exported)}</td>
-            <td class="num">${run.files.length}</td>
-            <td>${runDuration(run)}</td>
-            <td class="num">${run.attempts}</td>
-            <td class="error">${run.error ? truncate(run.error, 160) : null}</td>
-            <td>${runActions(exp, run, csrf, returnTo)}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  // A UTC export's intervals in UTC once, not twice.
+  const utc = exp.timezone === 'UTC';
+  return tableScroll(
+    'Runs',
+    html`<table class="data runs">
+      <caption>
+        Runs, newest interval first
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Interval (${exp.timezone})</th>
+          ${utc ? null : html`<th scope="col">Interval (UTC)</th>`}
+          <th scope="col">Status</th>
+          <th scope="col" class="num">Records</th>
+          <th scope="col" class="num">Bytes</th>
+          <th scope="col" class="num">Files</th>
+          <th scope="col">Duration</th>
+          <th scope="col" class="num">Attempts</th>
+          <th scope="col">Error</th>
+          <th scope="col">Actions</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${runs.map(
+          (run) =>
+            html`<tr data-run-id="${run.id}">
+              <th scope="row">
+                <a href="${CONSOLE_PATH}/${exp.id}/runs/${run.id}"
+                  >${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)}</a
+                >
+              </th>
+              ${utc ? null : html`<td>${formatInterval(run.data_interval_start, run.data_interval_end, 'UTC')}</td>`}
+              <td>${statusBadge(run.status)}</td>
+              <td class="num records">${formatCount(run.records_completed)}</td>
+              <td class="num">${formatBytes(run.bytes_exported)}</td>
+              <td class="num">${run.files.length}</td>
+              <td>${runDuration(run)}</td>
+              <td class="num">${run.attempts}</td>
+              <td class="error">${run.error ? truncate(run.error, 160) : null}</td>
+              <td>${runActions(exp, run, csrf, returnTo)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>`,
+  );
 }
 
 function truncate(text: string, max: number): string {

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import type { ConsoleDeps } from '../deps';
 import { destinationTarget, formatCount, formatInstant, formatLag, statusBadge } from '../format';
 import { html, type Html } from '../html';
-import { CONSOLE_PATH } from '../layout';
+import { CONSOLE_PATH, tableScroll } from '../layout';
 
 /** Exports per page of the list. */
 export const EXPORTS_PAGE_SIZE = 50;
@@ -132,51 +132,55 @@ function filterForm(q: ListQuery): Html {
 }
 
 function exportsTable(rows: Row[], total: number): Html {
-  return html`<table class="data">
-    <caption>
-      ${formatCount(total)} export${total === 1 ? '' : 's'}
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Name</th>
-        <th scope="col">Team</th>
-        <th scope="col">Model</th>
-        <th scope="col">Destination</th>
-        <th scope="col">Interval</th>
-        <th scope="col">State</th>
-        <th scope="col">Last run</th>
-        <th scope="col">Lag</th>
-        <th scope="col" class="num">Rows, last 24 h</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows.map(
-        ({ exp, lag, lastRun, rows24h }) =>
-          html`<tr data-export-id="${exp.id}">
-            <th scope="row"><a href="${CONSOLE_PATH}/${exp.id}">${exp.name}</a></th>
-            <td>${exp.team_id}</td>
-            <td>${exp.model}</td>
-            <td>${exp.destination.type}<br /><span class="muted">${destinationTarget(exp.destination)}</span></td>
-            <td>${exp.interval}<br /><span class="muted">${exp.timezone}</span></td>
-            <td>
-              ${statusBadge(exp.paused ? 'Paused' : 'Active')}${
-                exp.paused_reason ? html`<br /><span class="muted">${exp.paused_reason}</span>` : null
-              }
-            </td>
-            <td>
-              ${
-                lastRun
-                  ? html`<a href="${CONSOLE_PATH}/${exp.id}/runs/${lastRun.id}">${statusBadge(lastRun.status)}</a><br />
-                      <span class="muted">${formatInstant(lastRun.finished_at ?? lastRun.created_at)} UTC</span>`
-                  : html`<span class="muted">no run yet</span>`
-              }
-            </td>
-            <td>${formatLag(lag)}</td>
-            <td class="num">${formatCount(rows24h)}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  return tableScroll(
+    'Exports',
+    html`<table class="data">
+      <caption>
+        ${formatCount(total)} export${total === 1 ? '' : 's'}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col">Team</th>
+          <th scope="col">Model</th>
+          <th scope="col">Destination</th>
+          <th scope="col">Interval</th>
+          <th scope="col">State</th>
+          <th scope="col">Last run</th>
+          <th scope="col">Lag</th>
+          <th scope="col" class="num">Rows, last 24 h</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${rows.map(
+          ({ exp, lag, lastRun, rows24h }) =>
+            html`<tr data-export-id="${exp.id}">
+              <th scope="row" class="name"><a href="${CONSOLE_PATH}/${exp.id}">${exp.name}</a></th>
+              <td>${exp.team_id}</td>
+              <td>${exp.model}</td>
+              <td>${exp.destination.type}<br /><span class="muted">${destinationTarget(exp.destination)}</span></td>
+              <td>${exp.interval}<br /><span class="muted">${exp.timezone}</span></td>
+              <td>
+                ${statusBadge(exp.paused ? 'Paused' : 'Active')}${
+                  exp.paused_reason ? html`<br /><span class="muted">${exp.paused_reason}</span>` : null
+                }
+              </td>
+              <td>
+                ${
+                  lastRun
+                    ? html`<a href="${CONSOLE_PATH}/${exp.id}/runs/${lastRun.id}">${statusBadge(lastRun.status)}</a
+                        ><br />
+                        <span class="muted">${formatInstant(lastRun.finished_at ?? lastRun.created_at)} UTC</span>`
+                    : html`<span class="muted">no run yet</span>`
+                }
+              </td>
+              <td>${formatLag(lag)}</td>
+              <td class="num">${formatCount(rows24h)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>`,
+  );
 }
 
 function pager(q: ListQuery, page: number, pages: number): Html | null {

@@ -1,8 +1,8 @@
-import type { BatchExport, RunReceipt } from '@bx/core';
+import type { BatchExport, Run, RunReceipt } from '@bx/core';
 import type { ReconciliationView } from '@bx/operations';
 import { BULL_BOARD_PATH } from '../../bull-board';
 import type { ConsoleDeps } from '../deps';
-import { formatBytes, formatCount, formatInstant, formatInterval, statusBadge } from '../format';
+import { formatBytes, formatCount, formatDuration, formatInstant, formatInterval, statusBadge } from '../format';
 import { html, type Html } from '../html';
 import { runActions, runDuration } from './export-page';
 
@@ -25,7 +25,7 @@ export async function runPage(
   logs: RunLogLine[] | null,
 ): Promise<{ exp: BatchExport; title: string; body: Html }> {
   const exp = await deps.service.get(exportId);
-  const run = await deps.runs.get(exportId, runId);
+  const [run, now] = await Promise.all([deps.runs.get(exportId, runId), deps.service.now()]);
   const receipt = run.receipt;
   // What the reconciler last found for this interval (GET .../reconciliation: the window's intervals).
   const reconciled = receipt
@@ -36,7 +36,7 @@ export async function runPage(
   const files = run.files.slice(0, MAX_FILES_SHOWN);
   return {
     exp,
-    title: `Run ${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)}`,
+    title: `Run ${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)} (${exp.timezone})`,
     body: html` <section class="actions" aria-label="Run status and actions">
         <p class="state">Status: ${statusBadge(run.status)}</p>
         <div class="buttons">
@@ -72,7 +72,7 @@ export async function runPage(
           <dt>Bytes</dt>
           <dd>${formatBytes(run.bytes_exported)}</dd>
           <dt>Duration of the last attempt</dt>
-          <dd>${runDuration(run) || html`<span class="muted">n/a</span>`}</dd>
+          <dd>${runDuration(run) || soFar(run, now) || html`<span class="muted">n/a</span>`}</dd>
           <dt>Created</dt>
           <dd>${formatInstant(run.created_at)} UTC</dd>
           <dt>Started</dt>
@@ -100,6 +100,12 @@ export async function runPage(
       </section>
       ${receipt ? receiptSection(receipt, reconciled) : null} ${logsSection(logs)}`,
   };
+}
+
+/** How long a running attempt has run, or ''; by the store's clock, as the rest of the console's times. */
+function soFar(run: Run, now: number): string {
+  if (run.status !== 'Running' || !run.started_at) return '';
+  return `${formatDuration(Math.max(0, now - Date.parse(run.started_at)))} so far`;
 }
 
 /** A completed run's receipt (contract: Receipts): what its destination holds of the interval. */
