@@ -18,23 +18,26 @@ export function runMain(start: () => Promise<void>): void {
 }
 
 /**
- * The same stop request often arrives twice within milliseconds: Ctrl-C reaches
- * `npm start` and the product (one process group), and npm hands its copy on;
- * systemd signals every process of the unit. Only a signal this long after the
- * first is someone asking again.
+ * How many copies of each stop request this process gets: under an npm script
+ * (`npm start`, `exec node`) Ctrl-C reaches npm and the product (one process
+ * group) and npm hands its copy on, so one request arrives twice; run as
+ * `node`, once. Counted, not timed: a copy can arrive late when the event loop
+ * is busy, and two quick presses must still force the exit.
  */
-const REPEAT_AFTER_MS = 1000;
+export function signalsPerRequest(env: NodeJS.ProcessEnv = process.env): number {
+  return env.npm_lifecycle_event ? 2 : 1;
+}
 
-/** Ordered shutdown on SIGTERM or SIGINT; a second signal a second or more later exits at once. */
-export function onShutdown(service: Stoppable): void {
-  let stoppingSince: number | null = null;
+/** Ordered shutdown on SIGTERM or SIGINT; asked again (a second Ctrl-C), exits at once (130). */
+export function onShutdown(service: Stoppable, perRequest = signalsPerRequest()): void {
+  let received = 0;
   const handler = (signal: string) => {
-    if (stoppingSince !== null) {
-      if (performance.now() - stoppingSince >= REPEAT_AFTER_MS) exit(130);
+    received++;
+    if (received > 1) {
+      if (received > perRequest) exit(130);
       return;
     }
-    stoppingSince = performance.now();
-    process.stderr.write(`${signal} received, shutting down\n`);
+    process.stderr.write(`${signal} received, shutting down (send it again to stop at once)\n`);
     service.stop().then(
       () => exit(0),
       (err: unknown) => {
