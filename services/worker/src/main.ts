@@ -41,8 +41,8 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     failures,
     store,
     source,
-    destinationFor: (exp) => {
-      requireExportKeys(secrets, exp);
+    destinationFor: (exp, attempt) => {
+      requireExportKeys(secrets, exp, attempt);
       return writerFor(exp.destination, { network: config.ALLOWED_PRIVATE_DESTINATIONS });
     },
     config,

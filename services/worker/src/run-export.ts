@@ -30,7 +30,8 @@ export interface RunExportDeps {
   };
   source: Pick<ClickHouseSource, 'modelBatches'>;
   /** The run's writer (the registry's writerFor). */
-  destinationFor: (exp: BatchExport) => DestinationWriter | Promise<DestinationWriter>;
+  /** The writer of the export's destination for this attempt (1 for the first). */
+  destinationFor: (exp: BatchExport, attempt: number) => DestinationWriter | Promise<DestinationWriter>;
   /** Where the models' source tables are. */
   config: ModelSourceConfig;
   logger: Logger;
@@ -128,7 +129,7 @@ async function exportInterval(
       includeEvents: exp.include_events,
       excludeEvents: exp.exclude_events,
     };
-    const writer = await deps.destinationFor(exp);
+    const writer = await deps.destinationFor(exp, ctx.attempt);
     const batches = tallied(deps.source.modelBatches(model, input, ctx.signal, { reuseBuffers: true }), tally);
     const written = await writer.write(batches, {
       exportId: exp.id,
