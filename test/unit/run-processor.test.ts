@@ -321,6 +321,13 @@ describe('run processor (fast, with fakes)', () => {
     expect(logs.map((l) => l.message)).not.to.satisfy((m: string[]) => m.some((x) => x.startsWith('run completed')));
     runs.finishAnswer = 'Failed';
     expect(await sut()(job, jobContext())).to.deep.equal({ status: 'skipped', reason: 'Failed' });
+    // On the last attempt a failure would dead-letter a run still open: left to the stranded-run repair.
+    runs.finishAnswer = 'FailedRetryable';
+    expect(await sut()(job, jobContext({ attempt: 3, maxAttempts: 3 }))).to.deep.equal({
+      status: 'skipped',
+      reason: 'FailedRetryable',
+    });
+    expect(failures, 'not counted towards auto-pause').to.deep.equal([]);
   });
 
   it('an attempt another worker took over, or a run cancelled meanwhile, ends without a retry or a failure', async () => {

@@ -240,13 +240,15 @@ const OPEN_STATUSES: ReadonlySet<string> = new Set(['Scheduled', 'Running', 'Fai
  * attempt of the same number recorded over this one, as when Redis lost the
  * writes of its last second, the earlier start among them), or its record
  * is gone. Not reported as done: a run still open keeps its job, retried,
- * else it would wait without one until the stranded-run repair.
+ * else it would wait without one until the stranded-run repair (which is
+ * left to it after the last attempt, rather than a dead letter of an open run).
  */
 function notRecorded(status: string, records: number, ctx: JobContext, log: Logger): RunOutcome {
   log.warn('run completion not recorded', { status, records });
-  if (!OPEN_STATUSES.has(status)) return { status: 'skipped', reason: status };
+  // On the last attempt a failure would dead-letter a run still open: the stranded-run repair queues it again.
+  if (!OPEN_STATUSES.has(status) || ctx.lastAttempt) return { status: 'skipped', reason: status };
   const error = `the run is ${status}: this attempt's completion was not recorded`;
-  return { status: 'failed', error, retry: !ctx.lastAttempt };
+  return { status: 'failed', error, retry: true };
 }
 
 /** Tells the run's log whether the store kept the lines handed with the outcome ('ok': recorded). */
