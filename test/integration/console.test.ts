@@ -90,7 +90,7 @@ describe('web console pages (/admin/exports)', () => {
 
   it('sends a form posted after the session ended to the login page, saying the change was not made', async () => {
     // It was a raw JSON 401 in the browser's window.
-    const from = `${sut.base}/admin/exports/${exportId}?status=Failed`;
+    const from = `${sut.base}/admin/exports/${exportId}?status=Failed&notice=unpaused`;
     const res = await sut.call('POST', `/admin/exports/${exportId}/pause`, {
       token: null,
       body: new URLSearchParams({ _csrf: 'old' }).toString(),
@@ -104,13 +104,20 @@ describe('web console pages (/admin/exports)', () => {
     expect(res.status).to.equal(303);
     const location = new URL(res.headers.get('location')!, sut.base);
     expect(location.pathname).to.equal('/admin/login');
-    expect(location.searchParams.get('next'), 'back to the page of the form').to.equal(
+    expect(location.searchParams.get('next'), 'back to the page of the form, without its old notice').to.equal(
       `/admin/exports/${exportId}?status=Failed`,
     );
     const login = await sut.call('GET', `${location.pathname}${location.search}`, { token: null });
     expect(login.text).to.contain('Your session has ended');
     expect(login.text).to.contain(`value="/admin/exports/${exportId}?status=Failed"`);
     expect((await sut.call('GET', `/api/exports/${exportId}`)).json.paused).to.equal(false);
+    // A page opened with the old cookie: to the login, not told that a change was not made.
+    const opened = await sut.call('GET', `/admin/exports/${exportId}`, {
+      token: null,
+      headers: { cookie: `bx_admin_session=${'A'.repeat(43)}`, accept: 'text/html' },
+    });
+    expect(opened.status).to.equal(303);
+    expect(new URL(opened.headers.get('location')!, sut.base).searchParams.has('ended')).to.equal(false);
     // A referer of another site is not followed.
     const foreign = await sut.call('POST', `/admin/exports/${exportId}/pause`, {
       token: null,

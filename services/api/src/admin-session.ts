@@ -118,7 +118,8 @@ export class AdminSessions {
         if (req.method !== 'HEAD' && req.accepts(['json', 'html']) === 'html') {
           // A form posted after the session ended comes back to the page it was on, once logged in.
           const next = req.method === 'GET' ? req.originalUrl : (refererPath(req) ?? '/admin/exports');
-          const ended = readCookie(req, SESSION_COOKIE) !== undefined ? '&ended=1' : '';
+          // "The change was not made": only for a change; a page opened with an old cookie just logs in.
+          const ended = UNSAFE(req.method) && readCookie(req, SESSION_COOKIE) !== undefined ? '&ended=1' : '';
           return res.redirect(303, `/admin/login?next=${encodeURIComponent(next)}${ended}`);
         }
         sendUnauthorized(res, 'missing Authorization: Bearer <token> header or admin session cookie');
@@ -158,13 +159,16 @@ export class CsrfRefusedError extends Error {
   }
 }
 
-/** The path and query of the admin page a request came from (same host only), or null. */
+/** The path and query of the admin page a request came from (same host only; without its notice), or null. */
 export function refererPath(req: Request): string | null {
   const referer = req.get('referer');
   if (!referer) return null;
   try {
     const url = new URL(referer);
-    return url.host === req.host && url.pathname.startsWith('/admin/') ? `${url.pathname}${url.search}` : null;
+    if (url.host !== req.host || !url.pathname.startsWith('/admin/')) return null;
+    // A notice (`?notice=paused`) told of the change that page had made: not to be shown again.
+    url.searchParams.delete('notice');
+    return `${url.pathname}${url.search}`;
   } catch {
     return null;
   }
