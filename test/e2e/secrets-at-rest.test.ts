@@ -55,7 +55,8 @@ describe('destination secrets at rest (SECRETS_ENCRYPTION_KEYS)', function () {
       CLICKHOUSE_DATABASE: ch.database,
       QUEUE_PREFIX: prefix,
       ADMIN_API_TOKEN: TOKEN,
-      RUN_BACKOFF_MS: '100',
+      // Long enough that the worker without the key (below) is stopped before its fifth attempt fails the run.
+      RUN_BACKOFF_MS: '2000',
     };
   });
   after(async () => {
@@ -155,10 +156,12 @@ describe('destination secrets at rest (SECRETS_ENCRYPTION_KEYS)', function () {
     // A worker without the key that sealed it (one not restarted yet mid-rotation, a machine
     // added with the old environment) says so and sends nothing; but the run is not Failed for
     // good, nor counted towards auto-pausing the export: a worker that has the key runs it.
-    await start('worker', { SECRETS_ENCRYPTION_KEYS: first });
+    // (Its fifth attempt would fail the run for good: test/unit/export-keys.test.ts.)
+    const keyless = await start('worker', { SECRETS_ENCRYPTION_KEYS: first });
     const waiting = await runAt(port, id, 2, ['FailedRetryable', 'Failed', 'Completed']);
     expect(waiting.status, waiting.error ?? '').to.equal('FailedRetryable');
     expect(waiting.error).to.contain('SECRETS_ENCRYPTION_KEYS').and.to.not.contain(secret);
+    await stop(keyless);
     await start('worker', { SECRETS_ENCRYPTION_KEYS: `${second},${first}` });
     const done = await runOf(port, id, 2);
     expect(done.status, done.error ?? '').to.equal('Completed');
