@@ -1,0 +1,116 @@
+import { expect } from 'chai';
+import { runIdFor } from '@bx/core';
+import { ApiHarness } from '../helpers/api-harness';
+import { S3_CREDENTIALS, testEnv } from '../helpers/env';
+
+/**
+ * An upgrade with work in flight (docs/operations.md, "Upgrade"): the new
+ * version reads what the previous one (b395ab1) left in Redis. These records
+ * are written here as that version wrote them: an export whose stored config
+ * this version's validation refuses, a run its worker was killed in the
+ * middle of (no attempt_token: that version's starts kept none).
+ */
+describe('upgrade: records the previous version left in Redis', function () {
+  this.timeout(30_000);
+  let sut: ApiHarness;
+
+  before(async () => {
+    sut = await new ApiHarness().start();
+  });
+  after(() => sut.close());
+
+  /** An S3 export as the previous version stored it, with `config` over a valid one. */
+  async function storedByPrevious(config: Record<string, unknown>): Promise<string> {
+    const res = await sut.call('POST', '/api/exports', {
+      body: {
+        name: 'from-previous',
+        team_id: 1,
+        interval: 'hour',
+        paused: true,
+        destination: {
+          type: 'S3',
+          config: { bucket_name: 'bx-upgrade', endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS },
+        },
+      },
+    });
+    expect(res.status, res.text).to.equal(201);
+    const id = res.json.id as string;
+    // The previous version took any positive max_file_size_mb up to 1,000,000 (this one 1 to 64,000).
+    const key = sut.store.keys.export(id);
+    const stored = JSON.parse((await sut.store.redis.get(key))!);
+    Object.assign(stored.destination.config, config);
+    await sut.store.redis.set(key, JSON.stringify(stored));
+    return id;
+  }
+
+  it('an S3 max_file_size_mb the previous version took: shown, renamed, and a destination PATCH names it as stored', async () => {
+    for (const size of [0.05, 500_000]) {
+      const id = await storedByPrevious({ max_file_size_mb: size });
+      const shown = await sut.call('GET', `/api/exports/${id}`);
+      expect(shown.status, shown.text).to.equal(200);
+      expect(shown.json.destination.config.max_file_size_mb).to.equal(size);
+      const renamed = await sut.call('PATCH', `/api/exports/${id}`, { body: { name: 'renamed' } });
+      expect(renamed.status, renamed.text).to.equal(200);
+
+      // A change of the prefix alone: the refused value is the stored one, which the caller never sent.
+      const moved = await sut.call('PATCH', `/api/exports/${id}`, {
+        body: { destination: { config: { prefix: 'next/{year}' } } },
+      });
+      expect(moved.status, moved.text).to.equal(400);
+      expect(moved.json.error.code).to.equal('invalid_input');
+      expect(moved.json.error.details).to.have.length(1);
+      expect(moved.json.error.details[0].field).to.equal('destination.config.max_file_size_mb');
+      expect(moved.json.error.details[0].message)
+        .to.contain('from 1 to 64000')
+        .and.contain('the stored value')
+        .and.contain('send a new one');
+      expect(moved.json.error.message).to.contain('the stored value');
+
+      // A bad value the PATCH itself sends is its own: no word of a stored one.
+      const sent = await sut.call('PATCH', `/api/exports/${id}`, {
+        body: { destination: { config: { prefix: 'next/{year}', max_file_size_mb: 0.5 } } },
+      });
+      expect(sent.status, sent.text).to.equal(400);
+      expect(sent.json.error.details[0].message).not.to.contain('stored');
+
+      const fixed = await sut.call('PATCH', `/api/exports/${id}`, {
+        body: { destination: { config: { prefix: 'next/{year}', max_file_size_mb: 1 } } },
+      });
+      expect(fixed.status, fixed.text).to.equal(200);
+      expect(fixed.json.destination.config).to.deep.include({ prefix: 'next/{year}', max_file_size_mb: 1 });
+    }
+  });
+
+  it("a run the previous version's worker was killed in: taken over, completed, and shown", async () => {
+    const id = await storedByPrevious({});
+    const start = Date.parse('2024-03-01T10:00:00Z');
+    const runId = runIdFor(id, start);
+    await sut.store.runs.createMany(
+      [{ id: runId, export_id: id, data_interval_start: start, data_interval_end: start + 3_600_000 }],
+      start,
+    );
+    // The previous version's start: Running, attempts 1, no attempt_token; then its worker got SIGKILL.
+    await sut.store.redis.hset(sut.store.keys.run(runId), {
+      status: 'Running',
+      attempts: '1',
+      started_at: new Date(start + 3_600_000).toISOString(),
+      started_ms: String(start + 3_600_000),
+    });
+    const shown = await sut.call('GET', `/api/exports/${id}/runs/${runId}`);
+    expect(shown.status, shown.text).to.equal(200);
+    expect(shown.json).to.deep.include({ status: 'Running', attempts: 1 });
+
+    await sut.call('POST', `/api/exports/${id}/unpause`);
+    const taken = await sut.store.runs.start(runId);
+    if (taken.status !== 'started') throw new Error(`not started: ${taken.status}`);
+    expect(taken.attempt).to.equal(2);
+    // The killed attempt's worker is gone; had it come back it would be fenced by its number.
+    expect(await sut.store.runs.isLatestAttempt(runId, 1)).to.equal(false);
+    const result = { records: 3, bytes: 10, files: ['k'] };
+    expect(await sut.store.runs.complete(runId, result, Date.now(), { attempt: 2, token: taken.token })).to.equal('ok');
+    const done = await sut.call('GET', `/api/exports/${id}/runs/${runId}`);
+    expect(done.status, done.text).to.equal(200);
+    expect(done.json).to.deep.include({ status: 'Completed', attempts: 2, records_completed: 3 });
+    expect(done.text).not.to.contain(taken.token);
+  });
+});
