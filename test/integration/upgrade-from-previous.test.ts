@@ -8,7 +8,8 @@ import { S3_CREDENTIALS, testEnv } from '../helpers/env';
  * version reads what the previous one (b395ab1) left in Redis. These records
  * are written here as that version wrote them: an export whose stored config
  * this version's validation refuses, a run its worker was killed in the
- * middle of (no attempt_token: that version's starts kept none).
+ * middle of (no attempt_token: that version's starts kept none), an attempt
+ * of this version that a start of the previous one took over.
  */
 describe('upgrade: records the previous version left in Redis', function () {
   this.timeout(30_000);
@@ -112,5 +113,32 @@ describe('upgrade: records the previous version left in Redis', function () {
     expect(done.status, done.text).to.equal(200);
     expect(done.json).to.deep.include({ status: 'Completed', attempts: 2, records_completed: 3 });
     expect(done.text).not.to.contain(taken.token);
+  });
+  it("rolling: a previous-version worker's start leaves the token; the later attempt fences by number", async () => {
+    const id = await storedByPrevious({});
+    await sut.call('POST', `/api/exports/${id}/unpause`);
+    const start = Date.parse('2024-03-02T10:00:00Z');
+    const runId = runIdFor(id, start);
+    await sut.store.runs.createMany(
+      [{ id: runId, export_id: id, data_interval_start: start, data_interval_end: start + 3_600_000 }],
+      start,
+    );
+    const ours = await sut.store.runs.start(runId);
+    if (ours.status !== 'started') throw new Error(`not started: ${ours.status}`);
+    // This version's worker froze; a previous-version worker took the stalled job over. Its
+    // start-run.lua counts the attempt and keeps no token: this attempt's token stays on the record.
+    await sut.store.redis.hincrby(sut.store.keys.run(runId), 'attempts', 1);
+    expect(await sut.store.redis.hget(sut.store.keys.run(runId), 'attempt_token')).to.equal(ours.token);
+
+    const late = { attempt: ours.attempt, token: ours.token };
+    expect(await sut.store.runs.isLatestAttempt(runId, late)).to.equal(false);
+    expect(await sut.store.runs.setState(runId, { uploads: ['late'] }, late)).to.equal('Superseded');
+    expect(await sut.store.runs.complete(runId, { records: 9, bytes: 1, files: [] }, Date.now(), late)).to.equal(
+      'Superseded',
+    );
+    // The previous version's worker completes by its number alone, as its own finish-run.lua checks.
+    expect(await sut.store.runs.complete(runId, { records: 4, bytes: 1, files: [] }, Date.now(), 2)).to.equal('ok');
+    const done = await sut.call('GET', `/api/exports/${id}/runs/${runId}`);
+    expect(done.json).to.deep.include({ status: 'Completed', attempts: 2, records_completed: 4 });
   });
 });
