@@ -97,6 +97,18 @@ describe('S3 prefixes cannot leave the bucket', function () {
       const patched = await sys.call('PATCH', `/api/exports/${ok.json.id}`, { destination: { config: { prefix } } });
       expect(patched.status, `PATCH ${JSON.stringify(prefix)}`).to.equal(400);
     }
+    // An export stored before keeps its prefix: a PATCH that does not send it is not refused for it.
+    const stored = (await sys.store.exports.get(ok.json.id))!;
+    await sys.store.exports.modify(stored.id, (e) => ({
+      ...e,
+      destination: { ...e.destination, config: { ...e.destination.config, prefix: 'old//layout' } },
+    }));
+    const renamed = await sys.call('PATCH', `/api/exports/${ok.json.id}`, {
+      name: 'renamed',
+      destination: { config: { aws_secret_access_key: 'rotated-0123' } },
+    });
+    expect(renamed.status, JSON.stringify(renamed.json)).to.equal(200);
+    expect(renamed.json.destination.config.prefix).to.equal('old//layout');
     // Leading and trailing slashes are not part of the key (as PostHog's keys): `//x` writes under `x/`.
     const created = await sys.call('POST', '/api/exports', body('//x/{year}/'));
     expect(created.status, JSON.stringify(created.json)).to.equal(201);
