@@ -14,7 +14,6 @@ import {
   type RunStatus,
   RUN_STATUSES,
 } from '@bx/core';
-import { destinationSchema } from '@bx/destinations';
 import { modelPlugin } from '@bx/models';
 import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
 import { EXPORT_WRITE_ATTEMPTS, concurrentWriters, type ReconcileStatus, type Store } from '@bx/store';
@@ -23,9 +22,8 @@ import { z } from 'zod';
 import { checkDestinationNetwork, refuseSealedSecrets, requireSecretsOnMove } from './destination-rules';
 import { createExportSchema, patchExportSchema } from './export-input';
 import { isOwnId } from './ids';
+import { patchedDestination } from './patched-destination';
 import { invalidQuery, queryInstant, queryInteger, type QueryIssue } from './query-params';
-
-const patchedDestination = z.object({ destination: destinationSchema });
 
 export interface ListRunsQuery {
   status?: string;
@@ -240,11 +238,7 @@ export class ExportService {
       const type = destinationPatch.type ?? current.destination.type;
       refuseSealedSecrets(type, destinationPatch.config ?? {});
       // Same type: merge, so secrets the API never returned can be left out.
-      const base = type === current.destination.type ? current.destination.config : {};
-      // Parsed under `destination`, so a bad field is named as in the body (destination.config.prefix).
-      next.destination = parseInput(patchedDestination, {
-        destination: { type, config: { ...base, ...destinationPatch.config } },
-      }).destination;
+      next.destination = patchedDestination(current.destination, type, destinationPatch.config ?? {});
       requireSecretsOnMove(current.destination, next.destination, destinationPatch.config ?? {});
       if (this.opts.network) await checkDestinationNetwork(next.destination, this.opts.network);
     }
