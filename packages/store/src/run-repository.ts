@@ -48,8 +48,9 @@ export const MAX_UNFINISHED_ATTEMPTS = 8;
  * changed: it is this run now, and the old run's job may linger in the
  * queue); `other:<status>` (such a record has not finished: wait for it);
  * 'Exported' (its record is gone but the interval is known exported); its
- * status; or `mine:<status>` when it is already open for the backfill that
- * creates it.
+ * status; or `mine:<status>` when it is already the backfill's that creates
+ * it: open for it, or counted by it (a step redone after its cursor's move
+ * was lost).
  */
 export type CreateAnswer =
   'created' | 'rewritten' | 'Exported' | RunStatus | `mine:${RunStatus}` | `other:${RunStatus}`;
