@@ -1,11 +1,13 @@
 import { expect } from 'chai';
 import { createLogger, runIdFor } from '@bx/core';
 import { BackfillService } from '@bx/operations';
-import { BullMqRunQueue } from '@bx/queue';
-import { Store } from '@bx/store';
+import { BullMqRunQueue, MemoryRunQueue } from '@bx/queue';
+import { Store, type RunStart } from '@bx/store';
 import { randomUUID } from 'node:crypto';
+import { readFileSync, statSync, truncateSync } from 'node:fs';
 import { testEnv, uniqueName } from '../helpers/env';
 import { exportFixture } from '../helpers/export-fixture';
+import { OwnRedis } from '../helpers/own-redis';
 import { RedisSnapshot } from '../helpers/redis-snapshot';
 import { dropStoreAndQueue } from '../helpers/redis-prefix';
 
@@ -112,5 +114,97 @@ describe('a backfill after Redis lost its last second', function () {
       records_completed: 20,
     });
     expect((await store.runs.get(runIdFor(exportId, T0)))!.status).to.equal('Failed');
+  });
+});
+
+/** Where the first command after `from` ends in an append-only file's bytes (RESP arrays of bulk strings). */
+function commandEnd(aof: Buffer, from: number): number {
+  const line = (at: number) => {
+    const end = aof.indexOf('\r\n', at);
+    return { text: aof.toString('latin1', at, end), next: end + 2 };
+  };
+  let { text, next } = line(from);
+  for (let n = Number(text.slice(1)); n > 0; n--) {
+    ({ text, next } = line(next));
+    next += Number(text.slice(1)) + 2;
+  }
+  return next;
+}
+
+/**
+ * A crash of Redis's machine can leave its append-only file cut inside a
+ * script's transaction (MULTI, the script's writes, EXEC). Redis 7.0 with
+ * aof-load-truncated loads such a file without the transaction, but keeps its
+ * first commands in the file, with no EXEC: the next restart applies them,
+ * glued to what came after the first. Seen in the lost-second chaos scenario
+ * as a run Completed (its finish's first write) that its backfill never
+ * counted: Running for ever at 23 of 24.
+ */
+describe('a backfill after Redis replayed half of a run’s finish', function () {
+  this.timeout(60_000);
+  const redis = new OwnRedis();
+  const prefix = uniqueName('bxtorn');
+  const exportId = randomUUID();
+  let store: Store;
+  const connect = () => (store = Store.connect(redis.url, prefix));
+  const crash = async (cutAt?: number) => {
+    await store.close();
+    await redis.kill();
+    if (cutAt !== undefined) truncateSync(redis.incrFile(), cutAt);
+    await redis.start();
+    connect();
+  };
+  const runId = (hour: number) => runIdFor(exportId, T0 + hour * HOUR);
+  const start = async (hour: number) => {
+    const started = await store.runs.start(runId(hour));
+    if (started.status !== 'started') throw new Error(`run ${hour} did not start: ${started.status}`);
+    return started;
+  };
+  const complete = async (hour: number, started: Extract<RunStart, { status: 'started' }>) => {
+    const attempt = { attempt: started.attempt, token: started.token };
+    const result = { records: 10, bytes: 1, files: [] };
+    expect(await store.runs.complete(runId(hour), result, Date.now(), attempt, started.backfillId)).to.equal('ok');
+  };
+
+  before(async () => {
+    await redis.start();
+    connect();
+  });
+  after(async () => {
+    await store.close();
+    await redis.stop();
+  });
+
+  it('counts the run the replay completed, and finishes', async () => {
+    const queue = new MemoryRunQueue({ attempts: 1, backoffMs: 10 });
+    const service = () => new BackfillService(store, queue, logger, () => T0 + 10 * HOUR);
+    await store.exports.create(exportFixture(exportId, T0), T0 + HOUR, null);
+    const created = await service().create(exportId, {
+      start_at: new Date(T0).toISOString(),
+      end_at: new Date(T0 + 3 * HOUR).toISOString(),
+    });
+    if (!('backfill' in created)) throw new Error('not created');
+    const first = await start(0);
+    const before = statSync(redis.incrFile()).size;
+    await complete(0, first);
+    // The crash cuts the file inside the finish's transaction, after its first write (the status).
+    const aof = readFileSync(redis.incrFile());
+    const multi = aof.indexOf('*1\r\n$5\r\nMULTI\r\n', before);
+    expect(multi, 'the finish is one transaction in the file').to.be.greaterThan(-1);
+    await crash(commandEnd(aof, commandEnd(aof, multi)) + 4);
+    expect((await store.runs.get(runId(0)))!.status, 'the finish is lost').to.equal('Running');
+
+    const second = await start(1); // a write of its own transaction: the file goes on after the cut
+    await crash(); // the next restart applies the half finish
+    expect((await store.runs.get(runId(0)))!.status, 'the half finish applied').to.equal('Completed');
+    await complete(1, second);
+    await complete(2, await start(2));
+
+    expect(await service().get(exportId, created.backfill.id)).to.deep.include({
+      status: 'Completed',
+      finished_runs: 3,
+      records_completed: 30,
+      progress: 1,
+    });
   });
 });
