@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createLogger, runIdFor } from '@bx/core';
-import { BackfillService } from '@bx/operations';
+import { BackfillService, ExportService, StrandedRepair } from '@bx/operations';
 import { BullMqRunQueue, MemoryRunQueue } from '@bx/queue';
 import { Store, type RunStart } from '@bx/store';
 import { randomUUID } from 'node:crypto';
@@ -206,5 +206,18 @@ describe('a backfill after Redis replayed half of a run’s finish', function ()
       records_completed: 30,
       progress: 1,
     });
+  });
+
+  it('takes the run out of the unfinished indexes, so it holds no window place nor the lag', async () => {
+    // (After the test above.) The half finish moved no index: the run still counts as pending.
+    const lagOf = async () => (await store.stats.snapshot()).exports.find((e) => e.id === exportId)!.oldestPendingEnd;
+    expect(await store.runs.unfinishedCounts([exportId])).to.deep.equal([1]);
+    expect(await lagOf()).to.equal(T0 + HOUR);
+    const queue = new MemoryRunQueue({ attempts: 1, backoffMs: 10 });
+    const sut = new StrandedRepair(store, queue, new ExportService(store, queue, logger), logger);
+    await sut.pass();
+    expect(await store.runs.unfinishedCounts([exportId])).to.deep.equal([0]);
+    expect(await lagOf()).to.equal(null);
+    expect((await store.runs.get(runId(0)))!.status).to.equal('Completed');
   });
 });

@@ -100,6 +100,7 @@ export class RunRepository extends RunReads {
       'delete-run',
       'set-run-state',
       'run-receipts',
+      'retrack-run',
     ]);
   }
 
@@ -281,6 +282,18 @@ export class RunRepository extends RunReads {
       [now, backfill?.id ?? '', backfill?.start ?? 0],
     );
     return answer === 1;
+  }
+
+  /**
+   * Takes final runs found in their export's unfinished index out of it (and
+   * of the pending one but Failed ones), as their status says
+   * (lua/retrack-run.lua: only a torn write leaves one there); answers how
+   * many it moved.
+   */
+  async retrack(ids: readonly string[], now = Date.now()): Promise<number> {
+    let moved = 0;
+    for (const id of ids) moved += Number(await callScript(this.redis, 'retrack-run', this.statusKeys(id), [now]));
+    return moved;
   }
 
   /**
