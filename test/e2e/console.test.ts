@@ -54,6 +54,9 @@ describe('web console in Chromium', function () {
   const field = (p: Page, label: string) =>
     p.getByLabel(new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( \\*)?$`));
 
+  /** `2024-01-01T10:00:01.5+00:00` as the console shows it: `2024-01-01 10:00:01.5 UTC`. */
+  const utcText = (iso: string) => `${iso.replace('T', ' ').replace(/(Z|\+00:00)$/, '')} UTC`;
+
   async function completedRuns(exportId: string, count: number): Promise<Run[]> {
     return eventually(
       async () => {
@@ -133,8 +136,9 @@ describe('web console in Chromium', function () {
     expect(shown.slice(0, 6)).to.deep.equal([
       String(ConsoleSystem.eventsIn(0)),
       receipt.checksum,
-      receipt.min_inserted_at,
-      receipt.max_inserted_at,
+      // Formatted as the page's other times (UTC), with the fraction of seconds the receipt carries.
+      utcText(receipt.min_inserted_at),
+      utcText(receipt.max_inserted_at),
       String(receipt.files.length),
       '1',
     ]);

@@ -95,6 +95,31 @@ describe('API inputs in forms the contract does not name', function () {
       });
     }
 
+    it('a stored value an older version took (100,000) blocks no PATCH that leaves it alone', async () => {
+      const created = await sut.call('POST', '/api/exports', { body: exportBody() });
+      const id = created.json.id as string;
+      await sut.store.exports.modify(id, (e) => ({
+        ...e,
+        destination: { ...e.destination, config: { ...e.destination.config, max_file_size_mb: 100_000 } },
+      }));
+      const patch = (config: Record<string, unknown>) =>
+        sut.call('PATCH', `/api/exports/${id}`, { body: { destination: { config } } });
+      const rotated = await patch({ aws_secret_access_key: 'rotated-secret-0123' });
+      expect(rotated.status, rotated.text).to.equal(200);
+      expect(rotated.json.destination.config.max_file_size_mb).to.equal(100_000);
+      const prefixed = await patch({ prefix: 'p/{year}' });
+      expect(prefixed.status, prefixed.text).to.equal(200);
+      expect(prefixed.json.destination.config).to.include({ prefix: 'p/{year}', max_file_size_mb: 100_000 });
+      // Sent again, it is checked; a value in bounds replaces it.
+      expectRefused(await patch({ max_file_size_mb: 100_000 }), field, 'PATCH 100000 sent');
+      const bounded = await patch({ max_file_size_mb: 500 });
+      expect(bounded.status, bounded.text).to.equal(200);
+      expect(bounded.json.destination.config.max_file_size_mb).to.equal(500);
+      // A stored field made wrong by the request's change is still refused, named.
+      await patch({ file_format: 'Parquet', compression: 'snappy' });
+      expectRefused(await patch({ file_format: 'JSONLines' }), 'destination.config.compression', 'JSONLines + snappy');
+    });
+
     it('1, 2.5, 64000 and null are taken', async () => {
       for (const size of [1, 2.5, 64_000, null]) {
         const res = await sut.call('POST', '/api/exports', { body: withSize(size) });

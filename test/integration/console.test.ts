@@ -328,6 +328,96 @@ describe('web console pages (/admin/exports)', () => {
     );
   });
 
+  describe('what a page says of model, pause, receipt, order and names', () => {
+    const s3 = {
+      type: 'S3',
+      config: { bucket_name: 'bucket-one', aws_access_key_id: 'A', aws_secret_access_key: 'B' },
+    };
+    const create = async (body: Record<string, unknown>) => {
+      const res = await sut.call('POST', '/api/exports', {
+        body: { name: 'x', team_id: 7, interval: 'hour', paused: true, destination: s3, ...body },
+      });
+      expect(res.status, res.text).to.equal(201);
+      return res.json.id as string;
+    };
+    const flat = (text: string) => text.replace(/\s+/g, ' ');
+
+    it('a persons export lists no event filters (the model takes none); an events export does', async () => {
+      const persons = await create({ name: 'persons page', model: 'persons' });
+      const events = await create({ name: 'events page', include_events: ['$pageview'] });
+      const p = await page(`/admin/exports/${persons}`);
+      expect(p.status).to.equal(200);
+      expect(p.text).to.contain('<dd>persons</dd>');
+      expect(p.text).to.not.contain('Events included').and.not.contain('Events excluded');
+      const e = flat((await page(`/admin/exports/${events}`)).text);
+      expect(e).to.contain('<dt>Events included</dt> <dd>$pageview</dd>').and.contain('<dt>Events excluded</dt>');
+    });
+
+    it('a scheduled run of a paused export says it waits for the export to be unpaused', async () => {
+      const id = await create({ name: 'paused runs' });
+      const start = Date.UTC(2024, 0, 4, 8);
+      const runId = runIdFor(id, start);
+      await sut.store.runs.createMany([
+        { id: runId, export_id: id, data_interval_start: start, data_interval_end: start + 3_600_000 },
+      ]);
+      const waits = 'waits for the export to be unpaused';
+      expect(flat((await page(`/admin/exports/${id}/runs/${runId}`)).text)).to.contain(waits);
+      const list = flat((await page(`/admin/exports/${id}`)).text);
+      expect(/<tr data-run-id[\s\S]*?<\/tr>/.exec(list)?.[0]).to.contain(waits);
+      await sut.call('POST', `/api/exports/${id}/unpause`);
+      expect((await page(`/admin/exports/${id}/runs/${runId}`)).text).to.not.contain(waits);
+    });
+
+    it("a receipt's earliest and latest inserted_at are shown as the other times, to the microsecond", async () => {
+      const start = Date.UTC(2024, 0, 5, 8);
+      const runId = runIdFor(exportId, start);
+      await sut.store.runs.createMany([
+        { id: runId, export_id: exportId, data_interval_start: start, data_interval_end: start + 3_600_000 },
+      ]);
+      await sut.store.runs.start(runId, Date.now());
+      const receipt = {
+        records: 2,
+        checksum: '12345',
+        min_inserted_at: '2024-01-05T08:00:00.000250+00:00',
+        max_inserted_at: '2024-01-05T08:59:59.999999+00:00',
+        files: [],
+        version: 1,
+      };
+      await sut.store.runs.complete(runId, { records: 2, bytes: 10, files: [], receipt });
+      const res = flat((await page(`/admin/exports/${exportId}/runs/${runId}`)).text);
+      expect(res).to.contain('<dt>Earliest inserted_at</dt> <dd>2024-01-05 08:00:00.000250 UTC</dd>');
+      expect(res).to.contain('<dt>Latest inserted_at</dt> <dd>2024-01-05 08:59:59.999999 UTC</dd>');
+      expect(res).to.not.contain('2024-01-05T08:');
+    });
+
+    it('sorting by creation time shows the newest first and says so', async () => {
+      const ids: string[] = [];
+      for (const name of ['first made', 'second made', 'third made']) {
+        ids.push(await create({ name, team_id: 91_731 }));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const res = await page('/admin/exports?team=91731&sort=created');
+      const order = [...res.text.matchAll(/<tr data-export-id="([^"]+)"/g)].map((m) => m[1]);
+      expect(order).to.deep.equal([...ids].reverse());
+      expect(res.text).to.match(/<option value="created"\s+selected>Creation time \(newest first\)<\/option>/);
+    });
+
+    it('isolates export names with <bdi>: a right-to-left name with brackets keeps its neighbours in order', async () => {
+      const name = 'ייצוא (שעתי)';
+      const id = await create({ name, team_id: 91_732 });
+      const bdi = `<bdi>${name}</bdi>`;
+      expect((await page('/admin/exports?team=91732')).text).to.contain(bdi);
+      expect((await page(`/admin/exports/${id}`)).text).to.contain(`<h1>${bdi}</h1>`);
+      expect((await page(`/admin/exports/${id}/edit`)).text).to.contain(`<h1>Edit ${bdi}</h1>`);
+      const start = Date.UTC(2024, 0, 6, 8);
+      const runId = runIdFor(id, start);
+      await sut.store.runs.createMany([
+        { id: runId, export_id: id, data_interval_start: start, data_interval_end: start + 3_600_000 },
+      ]);
+      expect((await page(`/admin/exports/${id}/runs/${runId}`)).text).to.contain(`>${bdi}</a>`);
+    });
+  });
+
   it('answers an unknown export with a 404 page', async () => {
     const res = await page('/admin/exports/no-such-export');
     expect(res.status).to.equal(404);

@@ -232,6 +232,40 @@ describe('persons model into Postgres (the real server)', function () {
     ]);
   });
 
+  it('an existing table of fewer fractional digits: times cut to them, not rounded into the next interval', async () => {
+    await pg.admin.query(`CREATE TABLE "${pg.schema}"."${table}" (
+      team_id bigint, distinct_id text, person_id text, properties jsonb, person_version numeric,
+      person_distinct_id_version bigint, created_at timestamp(3), is_deleted boolean,
+      _inserted_at timestamptz(0), PRIMARY KEY (team_id, distinct_id))`);
+    const row = {
+      team_id: 1,
+      person_id: 'p',
+      properties: '{}',
+      person_version: 1n,
+      person_distinct_id_version: 1,
+      is_deleted: 0,
+    };
+    const batch = FieldBatch.fromValues(format, [
+      { ...row, distinct_id: 'a', created_at: '2024-01-01 10:59:59.9996', _inserted_at: '2024-01-01 10:59:59.6' },
+      { ...row, distinct_id: 'b', created_at: '2024-01-01 10:00:00.1234', _inserted_at: '2024-01-01 10:59:59.999999' },
+      { ...row, distinct_id: 'c', created_at: '2024-01-01 10:00:00', _inserted_at: '2024-01-01 10:30:00.4' },
+    ]);
+    async function* batches() {
+      yield batch;
+    }
+    await sut().write(batches(), ctx(I1));
+    const { rows } = await pg.admin.query<{ distinct_id: string; created: string; inserted: string }>(
+      `SELECT distinct_id, to_char(created_at, 'HH24:MI:SS.US') AS created,
+              to_char(_inserted_at AT TIME ZONE 'UTC', 'HH24:MI:SS.US') AS inserted
+         FROM "${pg.schema}"."${table}" ORDER BY distinct_id`,
+    );
+    expect(rows.map((r) => [r.distinct_id, r.created, r.inserted])).to.deep.equal([
+      ['a', '10:59:59.999000', '10:59:59.000000'],
+      ['b', '10:00:00.123000', '10:59:59.000000'],
+      ['c', '10:00:00.000000', '10:30:00.000000'],
+    ]);
+  });
+
   it('fails permanently on an existing table without a model column, naming it', async () => {
     await pg.admin.query(`CREATE TABLE "${pg.schema}"."${table}" (team_id bigint, distinct_id text)`);
     const err = await load(I1).catch((e: unknown) => e);

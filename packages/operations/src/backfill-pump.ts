@@ -134,7 +134,7 @@ export class BackfillPump {
       if (decision === 'skip') skipped++;
       else if (decision === 'start') fresh.push(job);
       else if (decision === 'own') {
-        // started by an earlier step of this backfill, still in flight: nothing to do
+        // started by an earlier step of this backfill, in flight or counted already: nothing to do
       } else if (decision === 'wait')
         break; // a run of the old interval at this start runs: next pass
       else if (!(await this.again(job, record, decision))) break; // held by a worker a moment longer: next pass

@@ -3,49 +3,10 @@ import {
   PermanentError,
   SecretBox,
   ValidationError,
-  parseInput,
   type DestinationConfig,
   type NetworkPolicy,
 } from '@bx/core';
-import { checkEndpoints, connectionFields, destinationSchema, secretFieldsOf } from '@bx/destinations';
-import { z } from 'zod';
-
-const patchedSchema = z.object({ destination: destinationSchema });
-
-/** What a 400 adds to a field the PATCH did not send: the stored value is the one refused. */
-export const STORED_VALUE_REFUSED =
-  'the stored value, which this version no longer accepts: send a new one with this change';
-
-/**
- * The destination a PATCH makes: `base` (the stored config, when the type
- * stays) with the patch's fields over it, parsed under `destination` so a
- * bad field is named as in the body. A stored field the patch leaves alone
- * may hold what an earlier version accepted and this one refuses (an
- * S3 `max_file_size_mb` of 0.05 or 500,000, now 1 to 64,000): such an export
- * still runs, and a PATCH of its destination is 400 until that field gets a
- * value this version takes. The 400 says it is the stored value, so the
- * caller sends a new one with the change rather than puzzle over a field it
- * never sent.
- */
-export function parsePatchedDestination(
-  type: string,
-  base: Record<string, unknown>,
-  patchConfig: Record<string, unknown>,
-): DestinationConfig {
-  try {
-    return parseInput(patchedSchema, { destination: { type, config: { ...base, ...patchConfig } } }).destination;
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    const stored = (field: string) => {
-      const name = /^destination\.config\.([^.]+)/.exec(field)?.[1];
-      return name !== undefined && Object.hasOwn(base, name) && !Object.hasOwn(patchConfig, name);
-    };
-    const details = err.details.map((d) =>
-      stored(d.field) ? { ...d, message: `${d.message} (${STORED_VALUE_REFUSED})` } : d,
-    );
-    throw new ValidationError(`Invalid body: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
-  }
-}
+import { checkEndpoints, connectionFields, secretFieldsOf } from '@bx/destinations';
 
 /**
  * A PATCH that changes where a destination connects or who it logs in as

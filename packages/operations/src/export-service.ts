@@ -19,14 +19,10 @@ import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
 import { EXPORT_WRITE_ATTEMPTS, concurrentWriters, type ReconcileStatus, type Store } from '@bx/store';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import {
-  checkDestinationNetwork,
-  parsePatchedDestination,
-  refuseSealedSecrets,
-  requireSecretsOnMove,
-} from './destination-rules';
+import { checkDestinationNetwork, refuseSealedSecrets, requireSecretsOnMove } from './destination-rules';
 import { createExportSchema, patchExportSchema } from './export-input';
 import { isOwnId } from './ids';
+import { patchedDestination } from './patched-destination';
 import { invalidQuery, queryInstant, queryInteger, type QueryIssue } from './query-params';
 
 export interface ListRunsQuery {
@@ -242,8 +238,7 @@ export class ExportService {
       const type = destinationPatch.type ?? current.destination.type;
       refuseSealedSecrets(type, destinationPatch.config ?? {});
       // Same type: merge, so secrets the API never returned can be left out.
-      const base = type === current.destination.type ? current.destination.config : {};
-      next.destination = parsePatchedDestination(type, base, destinationPatch.config ?? {});
+      next.destination = patchedDestination(current.destination, type, destinationPatch.config ?? {});
       requireSecretsOnMove(current.destination, next.destination, destinationPatch.config ?? {});
       if (this.opts.network) await checkDestinationNetwork(next.destination, this.opts.network);
     }

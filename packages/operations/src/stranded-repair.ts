@@ -73,7 +73,12 @@ export class StrandedRepair {
   /** Queues the exports' unfinished runs found without a live job twice in a row; adds the ones found now to `found`. */
   private async runsOf(exportIds: readonly string[], found: Set<string>): Promise<number> {
     const ids = (await this.store.runs.unfinishedMany(exportIds)).flat();
-    const runs = (await this.store.runs.getMany(ids)).filter((run): run is Run => run !== null && OPEN.has(run.status));
+    const records = (await this.store.runs.getMany(ids)).filter((run): run is Run => run !== null);
+    // Final yet indexed unfinished: only a torn write (Redis replaying half a script) leaves one so.
+    const torn = records.filter((run) => !OPEN.has(run.status)).map((run) => run.id);
+    if (torn.length && (await this.store.runs.retrack(torn)) > 0)
+      this.logger.warn('final runs were indexed as unfinished; index repaired', { runs: torn.length });
+    const runs = records.filter((run) => OPEN.has(run.status));
     const live = await this.queue.hasLiveJob(runs.map((r) => r.id));
     let queued = 0;
     for (const [i, run] of runs.entries()) {

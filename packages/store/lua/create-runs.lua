@@ -8,8 +8,9 @@
 -- linger in the queue); 'other:<status>' (a record of the same start with
 -- another end has not finished: the caller waits); 'Exported' when the
 -- interval's record is gone but it is known exported (retention); the
--- existing status, prefixed 'mine:' when the run is open for the backfill
--- that creates it (a step that crashed before enqueueing). A record created
+-- existing status, prefixed 'mine:' when the run is the backfill's that
+-- creates it (open for it: a step that crashed before enqueueing; or already
+-- counted by it: a step redone after its cursor's move was lost). A record created
 -- where an earlier run's record is gone (rewritten, or removed by retention:
 -- its slots are marked) gets prior_unknown = '1': what that run left at the
 -- destination, and the state it kept, are unknown.
@@ -50,8 +51,12 @@ for i = 3, #ARGV, N do
       create = 'rewritten'
     end
   elseif status then
-    if backfillId ~= '' and redis.call('HGET', runKey, 'bf_open') == '1'
-      and redis.call('HGET', runKey, 'backfill_id') == backfillId then
+    -- This backfill's run: open for it, or brought to a final status and
+    -- counted by it already. Asked again only when a step is redone (its
+    -- cursor's move was lost: a crash, or Redis losing its last second); a
+    -- final run answered by its status alone would be skipped (counted twice)
+    -- or, Failed, run and counted again.
+    if backfillId ~= '' and redis.call('HGET', runKey, 'backfill_id') == backfillId then
       out[#out + 1] = 'mine:' .. status
     else
       out[#out + 1] = status

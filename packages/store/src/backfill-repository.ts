@@ -53,7 +53,13 @@ export class BackfillRepository {
     private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
   ) {
-    storeScripts.define(redis, ['advance-backfill', 'cancel-backfill', 'release-lock', 'extend-lock']);
+    storeScripts.define(redis, [
+      'advance-backfill',
+      'cancel-backfill',
+      'release-lock',
+      'extend-lock',
+      'settle-backfill',
+    ]);
   }
 
   async create(record: NewBackfill): Promise<void> {
@@ -71,8 +77,14 @@ export class BackfillRepository {
       .exec();
   }
 
-  async get(id: string): Promise<BackfillRecord | null> {
-    const h = await this.redis.hgetall(this.keys.backfill(id));
+  /**
+   * The backfill; one not finished is settled first (settle()), so what a
+   * torn write left behind is counted by the next read, whoever reads it.
+   */
+  async get(id: string, now = Date.now()): Promise<BackfillRecord | null> {
+    let h = await this.redis.hgetall(this.keys.backfill(id));
+    if (!h.id) return null;
+    if (!h.finished_ms && (await this.settle(id, now))) h = await this.redis.hgetall(this.keys.backfill(id));
     if (!h.id) return null;
     const n = (v: string | undefined) => Number(v ?? 0);
     return {
@@ -93,6 +105,23 @@ export class BackfillRepository {
       records_completed: n(h.records_completed),
       finished_ms: h.finished_ms ? Number(h.finished_ms) : null,
     };
+  }
+
+  /**
+   * Counts the backfill's runs that are final yet still open for it (lua/
+   * settle-backfill.lua: only a torn write leaves one so), and finishes it
+   * if nothing else is left; true when it changed anything. Its open runs
+   * are at most an export's window (the pump's), read in one call.
+   */
+  private async settle(id: string, now: number): Promise<boolean> {
+    const open = await this.redis.zrange(this.keys.backfillOpen(id), 0, -1);
+    const answer = await callScript(
+      this.redis,
+      'settle-backfill',
+      [this.keys.backfill(id), this.keys.backfillOpen(id), ...open.map((run) => this.keys.run(run))],
+      [now, id, ...open],
+    );
+    return Number(answer) > 0 || open.length === 0;
   }
 
   /** Backfills with intervals still to start, oldest first. */

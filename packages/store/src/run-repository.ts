@@ -48,8 +48,9 @@ export const MAX_UNFINISHED_ATTEMPTS = 8;
  * changed: it is this run now, and the old run's job may linger in the
  * queue); `other:<status>` (such a record has not finished: wait for it);
  * 'Exported' (its record is gone but the interval is known exported); its
- * status; or `mine:<status>` when it is already open for the backfill that
- * creates it.
+ * status; or `mine:<status>` when it is already the backfill's that creates
+ * it: open for it, or counted by it (a step redone after its cursor's move
+ * was lost).
  */
 export type CreateAnswer =
   'created' | 'rewritten' | 'Exported' | RunStatus | `mine:${RunStatus}` | `other:${RunStatus}`;
@@ -99,6 +100,7 @@ export class RunRepository extends RunReads {
       'delete-run',
       'set-run-state',
       'run-receipts',
+      'retrack-run',
     ]);
   }
 
@@ -280,6 +282,18 @@ export class RunRepository extends RunReads {
       [now, backfill?.id ?? '', backfill?.start ?? 0],
     );
     return answer === 1;
+  }
+
+  /**
+   * Takes final runs found in their export's unfinished index out of it (and
+   * of the pending one but Failed ones), as their status says
+   * (lua/retrack-run.lua: only a torn write leaves one there); answers how
+   * many it moved.
+   */
+  async retrack(ids: readonly string[], now = Date.now()): Promise<number> {
+    let moved = 0;
+    for (const id of ids) moved += Number(await callScript(this.redis, 'retrack-run', this.statusKeys(id), [now]));
+    return moved;
   }
 
   /**

@@ -67,9 +67,23 @@ export function requireModelColumns(columns: readonly TableColumn[], name: strin
  * touch a row twice, and two runs locking keys in one order cannot
  * deadlock each other.
  */
-export function upsertSql(schema: string, table: string, staging: string, model: UpsertModel): string {
+export function upsertSql(
+  schema: string,
+  table: string,
+  staging: string,
+  model: UpsertModel,
+  existing: readonly TableColumn[] = [],
+): string {
   const q = quoteIdentifier;
   const columns = model.columns.map((c) => q(c.name)).join(', ');
+  const values = model.columns
+    .map((c) =>
+      cutTimestamp(
+        q(c.name),
+        existing.find((e) => e.name === c.name),
+      ),
+    )
+    .join(', ');
   const key = model.load.key.map(q).join(', ');
   const keys = new Set(model.load.key);
   const sets = model.columns.filter((c) => !keys.has(c.name)).map((c) => `${q(c.name)} = EXCLUDED.${q(c.name)}`);
@@ -86,8 +100,26 @@ export function upsertSql(schema: string, table: string, staging: string, model:
   }
   return (
     `INSERT INTO ${qualifiedName(schema, table)} AS t (${columns})` +
-    ` SELECT DISTINCT ON (${key}) ${columns} FROM ${q(staging)}` +
+    ` SELECT DISTINCT ON (${key}) ${values} FROM ${q(staging)}` +
     ` ORDER BY ${key}, ${order.join(', ')}` +
     ` ON CONFLICT (${key}) DO UPDATE SET ${sets.join(', ')} WHERE ${newer}`
   );
+}
+
+/**
+ * A staging value for a timestamp column of `p` < 6 fractional digits
+ * (`timestamptz(0)`, `timestamp(3)` of an existing table), cut to them: the
+ * INSERT would round it, and an `_inserted_at` of 10:59:59.6 became
+ * 11:00:00, the next interval's (as the events COPY cuts, see
+ * timestampEncoding). Whole seconds plus the fraction's microseconds
+ * floored to a multiple of 10^(6-p): exact, no float on the way. Other
+ * columns as they are.
+ */
+function cutTimestamp(column: string, existing: TableColumn | undefined): string {
+  const digits = existing?.typmod ?? -1;
+  const timestamp = existing?.type === 'timestamptz' || existing?.type === 'timestamp';
+  if (!timestamp || digits < 0 || digits >= 6) return column;
+  const unit = 10 ** (6 - digits);
+  const micros = `div(mod(extract(microseconds FROM ${column}), 1000000), ${unit}) * ${unit}`;
+  return `date_trunc('second', ${column}) + ${micros} * interval '1 microsecond'`;
 }

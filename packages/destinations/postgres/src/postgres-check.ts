@@ -93,5 +93,5 @@ async function checkUpsert(
   }
   requireModelColumns(columns, qualifiedName(schema, table), model);
   await conn.query(createStagingTableSql(STAGING_TABLE, model), 'CREATE STAGING TABLE');
-  await conn.query(upsertSql(schema, table, STAGING_TABLE, model), 'INSERT ON CONFLICT');
+  await conn.query(upsertSql(schema, table, STAGING_TABLE, model, columns), 'INSERT ON CONFLICT');
 }

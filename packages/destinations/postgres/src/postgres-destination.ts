@@ -132,6 +132,7 @@ export class PostgresDestination implements DestinationWriter {
         schema,
         table,
         model,
+        columns,
         ...runHooks(ctx, table),
       },
       batches,

@@ -3,6 +3,7 @@ import type { ReceiptRow, RunReceipt } from '@bx/core';
 import { copyBatches, type CopyResult } from './copy-stream';
 import { encodeModelRows } from './copy-fields';
 import { STAGING_TABLE, createStagingTableSql, upsertSql, type UpsertModel } from './model-table';
+import type { TableColumn } from './events-table';
 import type { PostgresConnection } from './postgres-connection';
 import { writeReceipt } from './receipts-table';
 import { quoteIdentifier } from './sql-text';
@@ -11,6 +12,8 @@ export interface UpsertLoad {
   schema: string;
   table: string;
   model: UpsertModel;
+  /** The existing table's columns: a timestamp column of fewer digits gets values cut to them. */
+  columns?: readonly TableColumn[];
   /** Called as rows are sent. */
   onProgress(records: number): void;
   /** Throws when the run must stop (cancelled, shutting down). */
@@ -56,7 +59,10 @@ export async function upsertRows(
     },
     batches,
   );
-  const upsert = await conn.query(upsertSql(load.schema, load.table, STAGING_TABLE, load.model), 'INSERT ON CONFLICT');
+  const upsert = await conn.query(
+    upsertSql(load.schema, load.table, STAGING_TABLE, load.model, load.columns),
+    'INSERT ON CONFLICT',
+  );
   const receipt = load.receipt && (await writeReceipt(conn, load.schema, load.receipt(), Date.now()));
   await load.beforeCommit?.();
   await conn.query('COMMIT', 'COMMIT');

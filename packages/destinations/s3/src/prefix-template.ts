@@ -34,9 +34,20 @@ export function prefixPathErrors(prefix: string): string[] {
   return errors;
 }
 
-/** Names in `template` that are not variables, unbalanced braces and unsafe paths; empty when valid. */
+/**
+ * Names in `template` that are not variables, unbalanced braces, unsafe
+ * paths and empty segments inside it (`a//b`); empty when valid. Slashes at
+ * either end are dropped from keys (keyPrefix, as PostHog's keys: `/x` is
+ * `x/...`), but one inside is kept by real S3, refused by MinIO, and failed
+ * every run on s3rver: refused here, naming the field, rather than
+ * collapsed into keys other than the ones the prefix spells. An export
+ * stored before keeps its keys.
+ */
 export function prefixTemplateErrors(template: string): string[] {
   const errors: string[] = prefixPathErrors(template);
+  if (template.replace(/^\/+|\/+$/g, '').includes('//')) {
+    errors.push("must not contain an empty segment ('//'): S3-compatible servers such as MinIO refuse such keys");
+  }
   for (const match of template.matchAll(PLACEHOLDER)) {
     const name = match[1]!;
     if (!(PREFIX_VARIABLES as readonly string[]).includes(name)) {

@@ -56,6 +56,16 @@ export function formatInstant(iso: string | number, timeZone = 'UTC'): string {
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
 }
 
+/**
+ * `2024-03-01 14:05:00.123456`: formatInstant in UTC with the fraction of
+ * seconds the text carries (a receipt's inserted_at has microseconds, past
+ * what a Date holds). Offsets are whole minutes: the fraction is the UTC one.
+ */
+export function formatPreciseInstant(iso: string): string {
+  const fraction = /T\d{2}:\d{2}:\d{2}(\.\d+)/.exec(iso)?.[1] ?? '';
+  return Number.isNaN(Date.parse(iso)) ? iso : `${formatInstant(iso)}${fraction}`;
+}
+
 /** `2024-03-01 14:00:00 – 15:00:00`: the end's date only when it differs. */
 export function formatInterval(start: string, end: string, timeZone: string): string {
   const a = formatInstant(start, timeZone);

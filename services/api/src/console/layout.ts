@@ -24,6 +24,8 @@ export const CONSOLE_CSP = [
 
 export interface PageOptions {
   title: string;
+  /** The page's heading when it is more than its title as text (a name isolated in <bdi>). */
+  heading?: Html;
   /** CSRF token for the forms of the page ('' with bearer-token requests). */
   csrf: string;
   /** Links above the title, e.g. the export a run belongs to. */
@@ -93,12 +95,17 @@ function layout(page: PageOptions): Html {
             page.trail?.length
               ? html`<nav aria-label="Breadcrumb" class="trail">
                   <ol>
-                    ${page.trail.map((t) => html`<li><a href="${t.href}">${t.text}</a></li>`)}
+                    ${page.trail.map(
+                      (t) =>
+                        html`<li>
+                          <a href="${t.href}"><bdi>${t.text}</bdi></a>
+                        </li>`,
+                    )}
                   </ol>
                 </nav>`
               : null
           }
-          <h1>${page.title}</h1>
+          <h1>${page.heading ?? page.title}</h1>
           ${notice} ${page.body}
         </main>
       </body>

@@ -76,7 +76,7 @@ function initialValues(current: BatchExport | null, fields: DestinationField[]):
   return values;
 }
 
-export function exportForm(opts: ExportFormOptions): { title: string; body: Html } {
+export function exportForm(opts: ExportFormOptions): { title: string; heading?: Html; body: Html } {
   const { current, type, errors, csrf } = opts;
   const fields = destinationFields(type);
   const v = opts.values ?? initialValues(current, fields);
@@ -97,6 +97,7 @@ export function exportForm(opts: ExportFormOptions): { title: string; body: Html
     );
   return {
     title: current ? `Edit ${current.name}` : 'New export',
+    heading: current ? html`Edit <bdi>${current.name}</bdi>` : undefined,
     body: html` ${current ? null : typeChooser(type)}
       <form method="post" action="${action}" novalidate class="export-form">
         ${csrfInput(csrf)}

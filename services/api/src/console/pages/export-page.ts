@@ -1,4 +1,5 @@
 import { RUN_STATUSES, type BatchExport, type Run } from '@bx/core';
+import { modelPlugin } from '@bx/models';
 import type { Request } from 'express';
 import { BULL_BOARD_PATH } from '../../bull-board';
 import { exportView } from '../../serialize';
@@ -33,7 +34,7 @@ export async function exportPage(
   id: string,
   csrf: string,
   extras: ExportPageExtras = {},
-): Promise<{ title: string; body: Html }> {
+): Promise<{ title: string; heading: Html; body: Html }> {
   const exp = await deps.service.get(id);
   const status = typeof req.query.status === 'string' ? req.query.status : '';
   const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
@@ -51,6 +52,7 @@ export async function exportPage(
   const base = `${CONSOLE_PATH}/${exp.id}`;
   return {
     title: exp.name,
+    heading: html`<bdi>${exp.name}</bdi>`,
     body: html` ${actions(exp, csrf, extras.testResult ?? null)}
       <section aria-labelledby="h-settings">
         <h2 id="h-settings">Settings</h2>
@@ -134,10 +136,15 @@ function settings(exp: BatchExport): Html {
     <dd>${exp.model}</dd>
     <dt>Interval</dt>
     <dd>${exp.interval}, time zone ${exp.timezone}</dd>
-    <dt>Events included</dt>
-    <dd>${list(exp.include_events)}</dd>
-    <dt>Events excluded</dt>
-    <dd>${list(exp.exclude_events)}</dd>
+    ${
+      // A model without event filters (persons) takes none: the API refuses them (contract: Models).
+      modelPlugin(exp.model).eventFilters
+        ? html`<dt>Events included</dt>
+            <dd>${list(exp.include_events)}</dd>
+            <dt>Events excluded</dt>
+            <dd>${list(exp.exclude_events)}</dd>`
+        : null
+    }
     <dt>Start at</dt>
     <dd>${when(exp.start_at)}</dd>
     <dt>End at</dt>
@@ -181,6 +188,17 @@ const CANCELLABLE = new Set(['Scheduled', 'Running', 'FailedRetryable']);
 export function runDuration(run: Run): string {
   if (!run.started_at || !run.finished_at) return '';
   return formatDuration(Math.max(0, Date.parse(run.finished_at) - Date.parse(run.started_at)));
+}
+
+/**
+ * A run's status; a run not yet started of a paused export says that it
+ * waits for the unpause (pausing keeps such runs from starting: contract).
+ */
+export function runStatus(exp: BatchExport, run: Run): Html {
+  const waits = exp.paused && run.status === 'Scheduled';
+  return html`${statusBadge(run.status)}${
+    waits ? html` <span class="muted">(waits for the export to be unpaused)</span>` : null
+  }`;
 }
 
 /** Retry and cancel buttons of a run, as forms that come back to `returnTo`. */
@@ -231,7 +249,7 @@ function runsTable(exp: BatchExport, runs: Run[], csrf: string, returnTo: string
                 >
               </th>
               ${utc ? null : html`<td>${formatInterval(run.data_interval_start, run.data_interval_end, 'UTC')}</td>`}
-              <td>${statusBadge(run.status)}</td>
+              <td>${runStatus(exp, run)}</td>
               <td class="num records">${formatCount(run.records_completed)}</td>
               <td class="num">${formatBytes(run.bytes_exported)}</td>
               <td class="num">${run.files.length}</td>

@@ -63,6 +63,7 @@ export async function exportsListPage(
     .map((exp) => ({ exp, lag: lagOf(exp) }));
   if (query.sort === 'lag') filtered.sort((a, b) => (b.lag ?? -1) - (a.lag ?? -1));
   else if (query.sort === 'name') filtered.sort((a, b) => a.exp.name.localeCompare(b.exp.name));
+  else filtered.sort((a, b) => b.exp.created_at.localeCompare(a.exp.created_at) || b.exp.id.localeCompare(a.exp.id));
   const pages = Math.max(1, Math.ceil(filtered.length / EXPORTS_PAGE_SIZE));
   const page = Math.min(query.page, pages);
   const shown = filtered.slice((page - 1) * EXPORTS_PAGE_SIZE, page * EXPORTS_PAGE_SIZE);
@@ -123,7 +124,7 @@ function filterForm(q: ListQuery): Html {
         ${[
           option('name', 'Name', q.sort),
           option('lag', 'Lag (most behind first)', q.sort),
-          option('created', 'Creation time', q.sort),
+          option('created', 'Creation time (newest first)', q.sort),
         ]}
       </select>
     </div>
@@ -155,7 +156,9 @@ function exportsTable(rows: Row[], total: number): Html {
         ${rows.map(
           ({ exp, lag, lastRun, rows24h }) =>
             html`<tr data-export-id="${exp.id}">
-              <th scope="row" class="name"><a href="${CONSOLE_PATH}/${exp.id}">${exp.name}</a></th>
+              <th scope="row" class="name">
+                <a href="${CONSOLE_PATH}/${exp.id}"><bdi>${exp.name}</bdi></a>
+              </th>
               <td>${exp.team_id}</td>
               <td>${exp.model}</td>
               <td>${exp.destination.type}<br /><span class="muted">${destinationTarget(exp.destination)}</span></td>

@@ -2,9 +2,16 @@ import type { BatchExport, Run, RunReceipt } from '@bx/core';
 import type { ReconciliationView } from '@bx/operations';
 import { BULL_BOARD_PATH } from '../../bull-board';
 import type { ConsoleDeps } from '../deps';
-import { formatBytes, formatCount, formatDuration, formatInstant, formatInterval, statusBadge } from '../format';
+import {
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatInstant,
+  formatInterval,
+  formatPreciseInstant,
+} from '../format';
 import { html, type Html } from '../html';
-import { runActions, runDuration } from './export-page';
+import { runActions, runDuration, runStatus } from './export-page';
 
 /** Files listed on the run page; a split interval may have thousands. */
 const MAX_FILES_SHOWN = 100;
@@ -38,7 +45,7 @@ export async function runPage(
     exp,
     title: `Run ${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)} (${exp.timezone})`,
     body: html` <section class="actions" aria-label="Run status and actions">
-        <p class="state">Status: ${statusBadge(run.status)}</p>
+        <p class="state">Status: ${runStatus(exp, run)}</p>
         <div class="buttons">
           ${runActions(exp, run, csrf, returnTo)}
           <a class="button" href="${BULL_BOARD_PATH}/queue/export-runs/${run.id}">Job in Bull Board</a>
@@ -118,9 +125,9 @@ function receiptSection(r: RunReceipt, reconciled: ReconciliationView | null): H
       <dt>Checksum</dt>
       <dd><code>${r.checksum}</code></dd>
       <dt>Earliest inserted_at</dt>
-      <dd>${r.min_inserted_at ?? 'none'}</dd>
+      <dd>${r.min_inserted_at ? `${formatPreciseInstant(r.min_inserted_at)} UTC` : 'none'}</dd>
       <dt>Latest inserted_at</dt>
-      <dd>${r.max_inserted_at ?? 'none'}</dd>
+      <dd>${r.max_inserted_at ? `${formatPreciseInstant(r.max_inserted_at)} UTC` : 'none'}</dd>
       <dt>Files</dt>
       <dd>${formatCount(r.files.length)}</dd>
       <dt>Version</dt>
