@@ -221,3 +221,60 @@ describe('a backfill after Redis replayed half of a run’s finish', function ()
     expect((await store.runs.get(runId(0)))!.status).to.equal('Completed');
   });
 });
+
+/**
+ * A torn finish may stop anywhere in finish-run.lua's transaction: here after
+ * its HDEL of `bf_open` and before its ZREM from the backfill's open set (the
+ * state written directly). A read settles it; cancelling could not end it.
+ */
+describe('a backfill whose run’s finish was torn after its bf_open went', () => {
+  const prefix = uniqueName('bxtorn2');
+  const exportId = randomUUID();
+  const backfillId = randomUUID();
+  let store: Store;
+  before(() => (store = Store.connect(testEnv.REDIS_URL, prefix)));
+  after(async () => {
+    const keys = await store.redis.keys(`${prefix}:*`);
+    if (keys.length) await store.redis.del(...keys);
+    await store.close();
+  });
+
+  it('counts the run and finishes', async () => {
+    await store.backfills.create({
+      id: backfillId,
+      export_id: exportId,
+      start_at: new Date(T0).toISOString(),
+      end_at: new Date(T0 + 2 * HOUR).toISOString(),
+      force: false,
+      total_runs: 2,
+      created_at: new Date().toISOString(),
+      cursor: T0,
+    });
+    const runs = [0, 1].map((h) => ({
+      id: runIdFor(exportId, T0 + h * HOUR),
+      export_id: exportId,
+      data_interval_start: T0 + h * HOUR,
+      data_interval_end: T0 + (h + 1) * HOUR,
+      backfill_id: backfillId,
+    }));
+    await store.runs.createMany(runs, Date.now(), { evenIfExported: false });
+    await store.backfills.advance(
+      backfillId,
+      { from: T0, to: T0 + 2 * HOUR, skipped: 0, startedAll: true },
+      Date.now(),
+    );
+    const s1 = await store.runs.start(runs[1]!.id);
+    if (s1.status !== 'started') throw new Error(s1.status);
+    const result = { records: 5, bytes: 1, files: [] };
+    const attempt = { attempt: s1.attempt, token: s1.token };
+    expect(await store.runs.complete(runs[1]!.id, result, Date.now(), attempt, s1.backfillId)).to.equal('ok');
+    expect((await store.runs.start(runs[0]!.id)).status).to.equal('started');
+    const run0 = `${prefix}:run:${runs[0]!.id}`;
+    await store.redis.hset(run0, 'status', 'Completed', 'records_completed', '7');
+    await store.redis.hdel(run0, 'bf_open');
+
+    expect(await store.backfills.get(backfillId)).to.deep.include({ finished_runs: 2, records_completed: 12 });
+    expect((await store.backfills.get(backfillId))!.finished_ms).to.be.a('number');
+    expect(await store.backfills.openCount(backfillId)).to.equal(0);
+  });
+});

@@ -48,6 +48,12 @@ export type NewBackfill = Pick<
  */
 const STEP_LOCK_MS = 6_000;
 
+/**
+ * Most open runs a read settles: a backfill stuck after a torn write has a
+ * few (the runs whose finish was cut); one with more is still running.
+ */
+const SETTLE_MAX_OPEN = 100;
+
 export class BackfillRepository {
   constructor(
     private readonly redis: RedisClient,
@@ -78,13 +84,18 @@ export class BackfillRepository {
   }
 
   /**
-   * The backfill; one not finished is settled first (settle()), so what a
+   * The backfill; one that has started every interval but not finished, with
+   * at most SETTLE_MAX_OPEN runs open, is settled first (settle()), so what a
    * torn write left behind is counted by the next read, whoever reads it.
+   * Before its last intervals start (the pump still at work) a read costs no
+   * script: the console polls progress every second.
    */
   async get(id: string, now = Date.now()): Promise<BackfillRecord | null> {
     let h = await this.redis.hgetall(this.keys.backfill(id));
     if (!h.id) return null;
-    if (!h.finished_ms && (await this.settle(id, now))) h = await this.redis.hgetall(this.keys.backfill(id));
+    if (!h.finished_ms && h.started_all === '1' && (await this.settle(id, now))) {
+      h = await this.redis.hgetall(this.keys.backfill(id));
+    }
     if (!h.id) return null;
     const n = (v: string | undefined) => Number(v ?? 0);
     return {
@@ -114,6 +125,7 @@ export class BackfillRepository {
    * are at most an export's window (the pump's), read in one call.
    */
   private async settle(id: string, now: number): Promise<boolean> {
+    if ((await this.redis.zcard(this.keys.backfillOpen(id))) > SETTLE_MAX_OPEN) return false;
     const open = await this.redis.zrange(this.keys.backfillOpen(id), 0, -1);
     const answer = await callScript(
       this.redis,
