@@ -353,6 +353,14 @@ describe('web console pages (/admin/exports)', () => {
       expect(e).to.contain('<dt>Events included</dt> <dd>$pageview</dd>').and.contain('<dt>Events excluded</dt>');
     });
 
+    it('an export of a model this version does not know (stored by a newer one) still shows its page', async () => {
+      const id = await create({ name: 'future model', include_events: ['$pageview'] });
+      await sut.store.exports.modify(id, (exp) => ({ ...exp, model: 'groups' }) as typeof exp);
+      const res = await page(`/admin/exports/${id}`);
+      expect(res.status, res.text).to.equal(200);
+      expect(flat(res.text)).to.contain('<dd>groups</dd>').and.contain('<dt>Events included</dt> <dd>$pageview</dd>');
+    });
+
     it('a scheduled run of a paused export says it waits for the export to be unpaused', async () => {
       const id = await create({ name: 'paused runs' });
       const start = Date.UTC(2024, 0, 4, 8);

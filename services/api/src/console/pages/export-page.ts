@@ -1,5 +1,5 @@
 import { RUN_STATUSES, type BatchExport, type Run } from '@bx/core';
-import { modelPlugin } from '@bx/models';
+import { MODEL_CHOICES } from '@bx/models';
 import type { Request } from 'express';
 import { BULL_BOARD_PATH } from '../../bull-board';
 import { exportView } from '../../serialize';
@@ -138,7 +138,8 @@ function settings(exp: BatchExport): Html {
     <dd>${exp.interval}, time zone ${exp.timezone}</dd>
     ${
       // A model without event filters (persons) takes none: the API refuses them (contract: Models).
-      modelPlugin(exp.model).eventFilters
+      // One this version does not know (stored by a newer one) shows its filters as stored.
+      (MODEL_CHOICES.find((m) => m.name === exp.model)?.eventFilters ?? true)
         ? html`<dt>Events included</dt>
             <dd>${list(exp.include_events)}</dd>
             <dt>Events excluded</dt>
