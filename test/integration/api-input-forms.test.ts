@@ -120,6 +120,34 @@ describe('API inputs in forms the contract does not name', function () {
       expectRefused(await patch({ file_format: 'JSONLines' }), 'destination.config.compression', 'JSONLines + snappy');
     });
 
+    it('a stored required field today refuses blocks no secret rotation; a new issue on a kept one is named', async () => {
+      const config = { host: 'db.example.com', database: 'd', user: 'u', password: 'secret-0123', table_name: 't' };
+      const created = await sut.call('POST', '/api/exports', {
+        body: { name: 'pg', team_id: 1, interval: 'hour', paused: true, destination: { type: 'Postgres', config } },
+      });
+      expect(created.status, created.text).to.equal(201);
+      const id = created.json.id as string;
+      const store = (change: Record<string, unknown>) =>
+        sut.store.exports.modify(id, (e) => ({
+          ...e,
+          destination: { ...e.destination, config: { ...e.destination.config, ...change } },
+        }));
+      const patch = (sent: Record<string, unknown>) =>
+        sut.call('PATCH', `/api/exports/${id}`, { body: { destination: { config: sent } } });
+      // Stored before the receipts table's name was refused (it was "received undefined" for table_name).
+      await store({ table_name: 'batch_export_receipts' });
+      const rotated = await patch({ password: 'rotated-0123' });
+      expect(rotated.status, rotated.text).to.equal(200);
+      expect(rotated.json.destination.config.table_name).to.equal('batch_export_receipts');
+      await store({ table_name: 't', sslmode: 'require', ca_cert: 'not a certificate' });
+      // The change adds an issue on the stored ca_cert (it needs TLS): the request's to answer for.
+      expectRefused(
+        await patch({ sslmode: 'disable', password: 'rotated-0123' }),
+        'destination.config.ca_cert',
+        'sslmode disable over a stored ca_cert',
+      );
+    });
+
     it('1, 2.5, 64000 and null are taken', async () => {
       for (const size of [1, 2.5, 64_000, null]) {
         const res = await sut.call('POST', '/api/exports', { body: withSize(size) });

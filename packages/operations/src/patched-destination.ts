@@ -24,16 +24,33 @@ export function patchedDestination(
   const merged = wrapped.safeParse({ destination: { type, config: { ...base, ...sent } } });
   if (merged.success) return merged.data.destination as DestinationConfig;
   const storedIssues = new Set(configIssues(wrapped.safeParse({ destination: { type, config: base } })));
-  const kept = new Set<string>();
+  const issuesOf = new Map<string, string[]>();
   for (const issue of configIssues(merged)) {
     const field = issue.split('\n')[0]!;
-    if (!Object.hasOwn(sent, field) && Object.hasOwn(base, field) && storedIssues.has(issue)) kept.add(field);
+    issuesOf.set(field, [...(issuesOf.get(field) ?? []), issue]);
   }
+  // Kept only when every issue it has now was already the stored value's own: one the change adds
+  // (a stored `ca_cert` with a new `sslmode: disable`) is the request's to answer for.
+  const kept = new Set(
+    [...issuesOf]
+      .filter(([field]) => !Object.hasOwn(sent, field) && Object.hasOwn(base, field))
+      .filter(([, issues]) => issues.every((issue) => storedIssues.has(issue)))
+      .map(([field]) => field),
+  );
   const rest = Object.fromEntries(Object.entries({ ...base, ...sent }).filter(([field]) => !kept.has(field)));
-  // Throws naming the fields still wrong (all of them when none is a stored one's own).
-  const next = parseInput(wrapped, { destination: { type, config: rest } }).destination as DestinationConfig;
+  const parsed = wrapped.safeParse({ destination: { type, config: rest } });
   const stored = Object.fromEntries([...kept].map((field) => [field, base[field]]));
-  return { ...next, config: { ...next.config, ...stored } } as DestinationConfig;
+  if (parsed.success) {
+    const next = parsed.data.destination as DestinationConfig;
+    return { ...next, config: { ...next.config, ...stored } } as DestinationConfig;
+  }
+  // A kept field the schema requires (a stored `table_name` today's rules refuse) is missing from
+  // `rest`: when nothing else is wrong, the stored config with the request's checked fields over it.
+  if (kept.size > 0 && configIssues(parsed).every((issue) => kept.has(issue.split('\n')[0]!))) {
+    return { type, config: { ...base, ...sent } } as DestinationConfig;
+  }
+  // Throws naming the fields still wrong (all of them when none is a stored one's own).
+  return parseInput(wrapped, { destination: { type, config: rest } }).destination as DestinationConfig;
 }
 
 /** `field\nmessage` of each issue on one config field (`destination.config.<field>`). */
