@@ -112,14 +112,15 @@ export function upsertSql(
  * INSERT would round it, and an `_inserted_at` of 10:59:59.6 became
  * 11:00:00, the next interval's (as the events COPY cuts, see
  * timestampEncoding). Whole seconds plus the fraction's microseconds
- * floored to a multiple of 10^(6-p): exact, no float on the way. Other
- * columns as they are.
+ * floored to a multiple of 10^(6-p), in numeric: exact. Other columns as
+ * they are.
  */
 function cutTimestamp(column: string, existing: TableColumn | undefined): string {
   const digits = existing?.typmod ?? -1;
   const timestamp = existing?.type === 'timestamptz' || existing?.type === 'timestamp';
   if (!timestamp || digits < 0 || digits >= 6) return column;
   const unit = 10 ** (6 - digits);
-  const micros = `div(mod(extract(microseconds FROM ${column}), 1000000), ${unit}) * ${unit}`;
+  // ::numeric: before PostgreSQL 14 extract() answers double precision, which mod() and div() do not take.
+  const micros = `div(mod(extract(microseconds FROM ${column})::numeric, 1000000), ${unit}) * ${unit}`;
   return `date_trunc('second', ${column}) + ${micros} * interval '1 microsecond'`;
 }
