@@ -191,6 +191,26 @@ export class BullMqRunQueue implements RunQueue {
     return this.connection.status === 'ready';
   }
 
+  /**
+   * Whether the connection is up, or comes up within `waitMs`: a queue just
+   * made (an API that has just started) is still connecting for a moment,
+   * which is not Redis being away.
+   */
+  async connectedWithin(waitMs: number): Promise<boolean> {
+    if (this.connected()) return true;
+    const connection = this.connection;
+    return new Promise<boolean>((resolve) => {
+      const done = (up: boolean) => {
+        clearTimeout(timer);
+        connection.off('ready', onReady);
+        resolve(up);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(this.connected()), waitMs);
+      connection.on('ready', onReady);
+    });
+  }
+
   boardAdapters(opts: { readOnly: boolean }): BullMQAdapter[] {
     return [this.queue, this.deadLetter].map((q) => new BullMQAdapter(q, { readOnlyMode: opts.readOnly }));
   }

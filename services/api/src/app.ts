@@ -28,7 +28,7 @@ export interface AppDeps {
   backfills: BackfillService;
   store: Pick<Store, 'ping' | 'stats' | 'sessions'>;
   /** The run queue: Bull Board's view of it and the queue depth metric. */
-  queue: Pick<RunQueue, 'jobCounts'> & Pick<BullMqRunQueue, 'boardAdapters' | 'connected'>;
+  queue: Pick<RunQueue, 'jobCounts'> & Pick<BullMqRunQueue, 'boardAdapters' | 'connectedWithin'>;
   /** BULL_BOARD_READ_ONLY: Bull Board refuses changes. */
   bullBoardReadOnly: boolean;
   clickhouse: Pick<ClickHousePing, 'ping'>;

@@ -30,6 +30,9 @@ const CLOSED: ReadonlyArray<{ method: 'post' | 'patch' | 'put'; path: string }> 
  */
 export const BOARD_JOBS_PER_PAGE_MAX = 300;
 
+/** How long the board's API waits for the queues' Redis connection before answering 503, in ms. */
+const BOARD_CONNECT_WAIT_MS = 1000;
+
 /**
  * The board's Express adapter, but an error that says Redis cannot serve now
  * (a Cluster failing over: "Too many Cluster redirections") goes on to the
@@ -59,7 +62,7 @@ const DECODED_AGAIN = ['activeQueue', 'queueName'] as const;
  * cookie-authenticated changes from other sites.
  */
 export function bullBoardApp(
-  queue: Pick<BullMqRunQueue, 'boardAdapters' | 'connected'>,
+  queue: Pick<BullMqRunQueue, 'boardAdapters' | 'connectedWithin'>,
   opts: { readOnly: boolean },
 ): Router {
   const serverAdapter = new BoardAdapter().setBasePath(BULL_BOARD_PATH);
@@ -76,8 +79,11 @@ export function bullBoardApp(
     },
   });
   const router = Router();
-  // The board's commands would wait for Redis to come back (20 s and more with Redis down): 503 at once.
-  router.use('/api', (_req, res, next) => (queue.connected() ? next() : sendRedisUnavailable(res)));
+  // The board's commands would wait for Redis to come back (20 s and more with Redis down): 503 after a
+  // moment (a connection just made is still connecting).
+  router.use('/api', (_req, res, next) => {
+    queue.connectedWithin(BOARD_CONNECT_WAIT_MS).then((up) => (up ? next() : sendRedisUnavailable(res)), next);
+  });
   router.get('/api/*path', (req, res, next) => {
     const refused = refusedQuery(req.query);
     if (refused) return void res.status(400).json(invalid(refused.field, refused.message));
