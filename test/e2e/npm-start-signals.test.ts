@@ -73,7 +73,9 @@ describe('npm start and start:<role> hand SIGTERM to the product', function () {
         let out = '';
         sut.stdout!.on('data', (d: Buffer) => (out += d.toString()));
         sut.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-        const exited = new Promise((resolve) => sut.once('exit', resolve));
+        // 'close': npm exited and every holder of its output pipes (the product too) closed them, so
+        // `out` has the product's last lines ('exit' came before they were read, on a busy machine).
+        const exited = new Promise((resolve) => sut.once('close', resolve));
         await eventually(async () => (out.includes(`"msg":"${startedLine}"`) ? true : undefined), 60_000, startedLine);
         const below = descendants(sut.pid!);
         survivors.push(...below);
