@@ -116,10 +116,17 @@ describe('chaos: Postgres', function () {
           }
         })();
         const killed = new Map<string, number>();
-        for (let k = 0; k < 3; k++) {
+        for (let k = 0, tries = 0; k < 3 && tries < 20; tries++) {
           const runId = await copyUnderWay(pg);
-          const victim = runId ? sys.workers.find((w) => inFlight(w).includes(runId)) : undefined;
-          if (!runId || !victim) break;
+          if (!runId) break;
+          // The worker's "run started" line may not have reached us yet (its log is written asynchronously).
+          let victim: (typeof sys.workers)[number] | undefined;
+          for (const until = Date.now() + 2000; !victim && Date.now() < until; await sleep(20)) {
+            victim = sys.workers.find((w) => inFlight(w).includes(runId));
+          }
+          // Killed only while that COPY is still under way (the wait above may have outlasted it).
+          if (!victim || killed.has(runId) || !(await pg.copying()).includes(runId)) continue;
+          k++;
           killed.set(runId, Date.now());
           await sys.killWorker(victim);
           sys.spawnWorker();
