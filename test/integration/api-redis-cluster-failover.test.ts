@@ -21,11 +21,15 @@ async function isFree(port: number): Promise<boolean> {
   });
 }
 
-/** Three ports free with their cluster bus ports (port + 10000), in the range below 55535. */
+/**
+ * Three ports free with their cluster bus ports (port + 10000), all below
+ * Linux's ephemeral range (32768 on): a node restarted on a port that an
+ * outgoing connection took meanwhile could not listen again.
+ */
 async function clusterPorts(): Promise<number[]> {
   const ports: number[] = [];
   while (ports.length < 3) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    const port = 20_000 + Math.floor(Math.random() * 2_700);
     if (!ports.includes(port) && (await isFree(port)) && (await isFree(port + 10_000))) ports.push(port);
   }
   return ports;
