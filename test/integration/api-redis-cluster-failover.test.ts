@@ -86,18 +86,13 @@ describe('the API on a Redis Cluster that loses a master', function () {
   before(async () => {
     await cluster.start();
     sut = await new ApiHarness({ clusterNodes: cluster.nodes }).start();
-    const created = await sut.call('POST', '/api/exports', {
-      body: {
-        name: 'cluster failover',
-        team_id: 3,
-        interval: 'hour',
-        paused: true,
-        destination: {
-          type: 'S3',
-          config: { bucket_name: 'cluster-failover', endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS },
-        },
+    const created = await sut.createExport(
+      {
+        type: 'S3',
+        config: { bucket_name: 'cluster-failover', endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS },
       },
-    });
+      'cluster failover',
+    );
     expect(created.status, created.text).to.equal(201);
     exportId = created.json.id;
   });

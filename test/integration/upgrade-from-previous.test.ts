@@ -22,18 +22,10 @@ describe('upgrade: records the previous version left in Redis', function () {
 
   /** An S3 export as the previous version stored it, with `config` over a valid one. */
   async function storedByPrevious(config: Record<string, unknown>): Promise<string> {
-    const res = await sut.call('POST', '/api/exports', {
-      body: {
-        name: 'from-previous',
-        team_id: 1,
-        interval: 'hour',
-        paused: true,
-        destination: {
-          type: 'S3',
-          config: { bucket_name: 'bx-upgrade', endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS },
-        },
-      },
-    });
+    const res = await sut.createExport(
+      { type: 'S3', config: { bucket_name: 'bx-upgrade', endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS } },
+      'from-previous',
+    );
     expect(res.status, res.text).to.equal(201);
     const id = res.json.id as string;
     // The previous version took any positive max_file_size_mb up to 1,000,000 (this one 1 to 64,000).
