@@ -66,4 +66,25 @@ describe('Postgres destination: the databases and tables users bring', function 
       expect(err.message).to.contain('22P05').and.contain('LATIN1').and.contain("ENCODING 'UTF8'");
     });
   });
+
+  describe("a table with the user's unique index on uuid", () => {
+    // ClickHouse keeps every insert: an event sent twice (a client retry) is two rows with one uuid.
+    it('duplicate source rows: the run fails permanently, naming the index, the key and why', async () => {
+      const config = pg.config({ table_name: 'uniq' });
+      const first = makeEvent({ inserted_at: at(1) });
+      const rows = asRows([first, makeEvent({ inserted_at: at(2) }), { ...first, inserted_at: at(3) }]);
+      await new PostgresDestination(config).write(rowBatches(rows.slice(0, 2), 10), runContext(span));
+      await pg.admin.query(`CREATE UNIQUE INDEX "Uniq UUID" ON "${pg.schema}"."uniq" ("uuid")`);
+      const err = await failure(new PostgresDestination(config).write(rowBatches(rows, 10), runContext(span)));
+      expect(err).to.be.instanceOf(PermanentError).with.property('code', 'ConstraintViolation');
+      expect(err.message)
+        .to.contain('23505')
+        .and.contain('Uniq UUID')
+        .and.contain(first.uuid)
+        .and.contain('ClickHouse holds rows with the same key');
+      // The interval's rows of the earlier run are still there, as they were.
+      const { rows: kept } = await pg.admin.query(`SELECT count(*)::int AS n FROM "${pg.schema}"."uniq"`);
+      expect(kept[0].n).to.equal(2);
+    });
+  });
 });
