@@ -50,9 +50,32 @@ export async function parquetChunks(data: Buffer): Promise<Array<Record<string, 
   });
 }
 
-async function withParquetFile<T>(data: Buffer, fn: (conn: DuckDBConnection, file: string) => Promise<T>): Promise<T> {
+/**
+ * A JSON Lines file read by DuckDB's strict JSON reader (as a downstream job
+ * would): its JSON columns as text, in file order.
+ */
+export async function readJsonLinesWithDuckDb(data: Buffer): Promise<Array<Record<string, unknown>>> {
+  return withParquetFile(
+    data,
+    async (conn, file) => {
+      const reader = await conn.runAndReadAll(
+        `SELECT uuid, properties::VARCHAR AS properties, person_properties::VARCHAR AS person_properties
+           FROM read_json('${file}', format = 'newline_delimited',
+                          columns = {uuid: 'VARCHAR', properties: 'JSON', person_properties: 'JSON'})`,
+      );
+      return reader.getRowObjectsJS() as Array<Record<string, unknown>>;
+    },
+    'f.jsonl',
+  );
+}
+
+async function withParquetFile<T>(
+  data: Buffer,
+  fn: (conn: DuckDBConnection, file: string) => Promise<T>,
+  name = 'f.parquet',
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'bx-duck-'));
-  const file = join(dir, 'f.parquet');
+  const file = join(dir, name);
   writeFileSync(file, data);
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();

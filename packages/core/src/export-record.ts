@@ -1,3 +1,4 @@
+import { withoutLoneSurrogateEscapes } from './unicode-text';
 import type { RecordColumn } from './model-plugin';
 
 /**
@@ -60,18 +61,23 @@ export function isoTimestamp(value: string | null): string | null {
  * JSON on one line (no re-serialisation), the same text without its
  * insignificant whitespace when it spans lines, null when empty, and the raw
  * text as a JSON string when it is not JSON at all, so nothing is lost and the
- * line stays valid. Never parsed and written again: that would round integers
+ * line stays valid. A lone surrogate escape (`"\ud800"`) is written `\ufffd`,
+ * as in Parquet and PostgreSQL (PostHog's writer replaces it too: orjson
+ * refuses it); a pair stays. Never parsed and written again: that would round integers
  * beyond 2^53, turn 1e400 into null, cut long decimals and overflow the call
  * stack on deep nesting.
  */
 export function jsonColumn(text: string): string {
   if (text === '') return 'null';
+  let json: string;
   try {
     JSON.parse(text);
+    json = text.includes('\n') || text.includes('\r') ? withoutWhitespace(text) : text;
   } catch {
-    return JSON.stringify(text);
+    json = JSON.stringify(text);
   }
-  return text.includes('\n') || text.includes('\r') ? withoutWhitespace(text) : text;
+  // `"\ud800"` parses, but is no character: strict readers (DuckDB, JSONB, orjson) refuse the file.
+  return json.includes('\\u') ? withoutLoneSurrogateEscapes(json) : json;
 }
 
 /**

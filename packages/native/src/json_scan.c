@@ -2,7 +2,7 @@
  * The check behind verbatimJsonField (packages/core/src/json-bytes.ts):
  * whether a JSON column can be copied into a record as it is (well-formed
  * UTF-8, one valid JSON value, no raw line break or control character, no
- * U+2028/U+2029, nesting at most MAX_DEPTH, no number PostgreSQL may
+ * U+2028/U+2029, no lone surrogate escape, nesting at most MAX_DEPTH, no number PostgreSQL may
  * refuse: see number()). The tests compare its answers
  * with JSON.parse and jsonColumn on hostile and random inputs.
  */
@@ -75,6 +75,19 @@ static int any_special(uint64_t x) {
   return ((x | below_space | is_quote | is_backslash) & HIGHS) != 0;
 }
 
+/* The UTF-16 unit of the escape `\uXXXX` at i, or -1. */
+static int escaped_unit(const scan_t *s, int64_t i) {
+  const uint8_t *b = s->b;
+  if (i + 5 >= s->end || b[i] != 0x5c || b[i + 1] != 0x75) return -1;
+  int unit = 0;
+  for (int k = 2; k < 6; k++) {
+    uint8_t c = b[i + k];
+    if (!is_hex(c)) return -1;
+    unit = unit * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x61 + 10);
+  }
+  return unit;
+}
+
 static int64_t string(const scan_t *s, int64_t i) {
   const uint8_t *b = s->b;
   int64_t end = s->end;
@@ -123,7 +136,15 @@ static int64_t string(const scan_t *s, int64_t i) {
       if (i + 1 >= end) return -1;
       uint8_t e = b[i + 1];
       if (e == 0x75) {
-        if (i + 5 >= end || !is_hex(b[i + 2]) || !is_hex(b[i + 3]) || !is_hex(b[i + 4]) || !is_hex(b[i + 5])) return -1;
+        int unit = escaped_unit(s, i);
+        if (unit < 0) return -1;
+        /* A lone surrogate escape is written U+FFFD (jsonColumn): a pair is copied, the rest is not verbatim. */
+        if (unit >= 0xdc00 && unit <= 0xdfff) return -1;
+        if (unit >= 0xd800) {
+          int low = escaped_unit(s, i + 6);
+          if (low < 0xdc00 || low > 0xdfff) return -1;
+          i += 6;
+        }
         i += 5;
       } else if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
         i++;

@@ -119,6 +119,28 @@ function decode(buf: Buffer, compression: string, rel: string): Buffer {
   }
 }
 
+/**
+ * The most Snowflake stores in one VARIANT or VARCHAR value (16 MB): COPY of
+ * a larger one fails the statement with 100082 (22000), as after the 2024_08
+ * behavior change bundle (before it, 100069 "document is too large").
+ */
+export const MAX_LOB_BYTES = 16 * 1024 * 1024;
+
+function requireLobSizes(t: Table, row: Cell[], rel: string, line: number): void {
+  t.columns.forEach((c, i) => {
+    const cell = row[i];
+    const value = cell && typeof cell === 'object' && 'variant' in cell ? JSON.stringify(cell.variant) : cell;
+    const size = typeof value === 'string' ? Buffer.byteLength(value) : 0;
+    if (size > MAX_LOB_BYTES) {
+      throw new SqlError(
+        '100082',
+        '22000',
+        `Max LOB size (${MAX_LOB_BYTES}) exceeded, actual size of parsed column is ${size}\n  File '${rel}', line ${line}, character 1\n  Row ${line}, column "${t.name}"["${c.name}":${i + 1}]`,
+      );
+    }
+  });
+}
+
 function toRow(t: Table, doc: Json, mode: string, rel: string): Cell[] {
   if (mode === 'NONE') {
     if (t.columns.length !== 1 || t.columns[0]!.type !== 'VARIANT') {
@@ -186,7 +208,9 @@ export function runCopy(engine: Engine, s: Session, st: Extract<Stmt, { kind: 'c
           `Error parsing JSON: duplicate object attribute ${JSON.stringify(duplicate)}\n  File '${rel}', line ${i + 1}`,
         );
       }
-      rows.push(toRow(t, doc, st.matchByColumnName, rel));
+      const row = toRow(t, doc, st.matchByColumnName, rel);
+      if (line.length > MAX_LOB_BYTES / 4) requireLobSizes(t, row, rel, i + 1);
+      rows.push(row);
     });
     loads.push({ rel, checksum, parsed: rows.length, rows });
   }

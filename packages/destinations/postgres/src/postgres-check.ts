@@ -1,5 +1,6 @@
 import { EVENT_COLUMNS, RECEIPTS_TABLE, type DestinationCheckOptions } from '@bx/core';
 import { createEventsTableSql, type TableColumn } from './events-table';
+import { requireUtf8Database } from './database-encoding';
 import { checkedEncodings, describeTable, lockTableCreation, requireSchema } from './events-table-session';
 import type { PostgresConfig } from './postgres-config';
 import { PostgresConnection } from './postgres-connection';
@@ -19,7 +20,7 @@ const CHECK_SETTINGS = { connectMs: 10_000, lockMs: 5_000, statementMs: 10_000, 
 
 /**
  * The destination test (POST /api/exports/:id/test): logs in, checks the
- * schema exists, and proves the right to write the table, in a transaction
+ * database is UTF8 and the schema exists, and proves the right to write the table, in a transaction
  * that is rolled back: an existing table must hold the events and take the
  * run's DELETE and an INSERT; a missing one must be creatable (CREATE TABLE
  * and its index, for real, then rolled back). A model upserted by key
@@ -33,6 +34,7 @@ export async function checkPostgres(config: PostgresConfig, opts: DestinationChe
   const { schema, table_name: table } = config;
   const conn = await PostgresConnection.open(config, { ...CHECK_SETTINGS, network: opts.network }, opts.signal);
   try {
+    await requireUtf8Database(conn, config.database);
     await requireSchema(conn, schema);
     await conn.query('BEGIN', 'BEGIN');
     // A run creating the table right now: wait for it, then check the table it made.

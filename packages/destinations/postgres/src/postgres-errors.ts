@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import { BatchExportError, PermanentError, RetryableError, cutWords, quoteRemote } from '@bx/core';
+import { UTF8_HINT } from './database-encoding';
 
 /** SQLSTATEs no retry can fix, with the reason the run records. */
 const PERMANENT_SQLSTATES: Readonly<Record<string, string>> = {
@@ -44,6 +45,17 @@ const RETRYABLE_CLASSES: Readonly<Record<string, string>> = {
   '58': 'SystemError',
   XX: 'InternalError',
 };
+
+/** The server's words when the database's encoding cannot hold a character of the events (22P05, 0A000). */
+const NOT_UTF8 = /in encoding "UTF8" has no equivalent in encoding|conversion between UTF8 and /;
+
+/**
+ * A unique index or constraint of the user's on the table (on `uuid`, say):
+ * the same rows fail every retry, so the run says what it cannot change.
+ */
+const UNIQUE_HINT =
+  'ClickHouse holds rows with the same key (it keeps every insert: an event sent twice is two rows with one uuid), ' +
+  'and a unique index or constraint of the table refuses the second; drop it, or make it a plain index';
 
 /** Network failures that a later attempt may not meet. */
 const RETRYABLE_NETWORK_CODES = new Set([
@@ -103,6 +115,9 @@ export function classifyPostgresError(err: unknown, action: string): BatchExport
   const retryable = (reason: string) => new RetryableError(message, { code: reason, cause: err });
 
   if (sqlState) {
+    // A database in LATIN1, SQL_ASCII...: the server's words name the encoding, not the way out.
+    if (NOT_UTF8.test(text)) return permanent('DatabaseEncoding', `: ${UTF8_HINT}`);
+    if (sqlState === '23505') return permanent('ConstraintViolation', `: ${UNIQUE_HINT}`);
     if (PERMANENT_SQLSTATES[sqlState]) return permanent(PERMANENT_SQLSTATES[sqlState]);
     if (RETRYABLE_SQLSTATES[sqlState]) return retryable(RETRYABLE_SQLSTATES[sqlState]);
     const sqlClass = sqlState.slice(0, 2);

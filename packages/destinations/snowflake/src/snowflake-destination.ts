@@ -21,6 +21,7 @@ import {
 import type { SnowflakeConfig } from './snowflake-config';
 import { createTableSql, incompatibleColumns } from './record-table';
 import { replaceIntervalRows } from './interval-load';
+import { LargestValue } from './largest-value';
 import { createReceiptsTableSql } from './receipts-table';
 import { SnowflakeSession, useContext, type SessionTimeouts } from './snowflake-session';
 import { attemptStageFolder, quoteIdentifier, runStageFolder } from './sql-text';
@@ -86,6 +87,7 @@ export class SnowflakeDestination implements DestinationWriter {
     const spool = new ZstdFileSpool(this.options.tmpDir);
     const result: DestinationResult = { records: 0, bytes: 0, files: [] };
     const staged: string[] = [];
+    const largest = new LargestValue();
     /**
      * The session, prepared while the first file is written: login, USE, the
      * table's check and the stale files' removal are about eight round trips
@@ -128,6 +130,7 @@ export class SnowflakeDestination implements DestinationWriter {
         // Connect on the first row: an empty interval never wakes the warehouse.
         const connecting = connect();
         if (prepareFailed) await connecting;
+        largest.add(batch);
         await spool.write(batch);
         result.records += batch.count;
         ctx.onProgress(result.records);
@@ -184,8 +187,9 @@ export class SnowflakeDestination implements DestinationWriter {
         replaced: deleted,
       });
       return result;
-    } catch (err) {
+    } catch (caught) {
       failed = true;
+      const err = largest.explain(caught);
       throw err instanceof BatchExportError
         ? err
         : new RetryableError(`Snowflake load failed: ${errorMessage(err)}`, { code: 'LoadFailed', cause: err });
