@@ -220,6 +220,27 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect((await sys.call('POST', `/api/exports/${id}/runs/nope/retry`)).status).to.equal(404);
   });
 
+  it("Bull Board's Retry of a failed job runs its interval again, as the API's retry", async () => {
+    const id = await createExport({}, 'no-such-bucket-either');
+    sys.startWorker();
+    await finished(id, (await backfill(id, base, base + HOUR)).id);
+    const [failed] = await runsOf(id);
+    expect(failed).to.deep.include({ status: 'Failed', attempts: 1 });
+    await eventually(async () => (await sys.bullmq.runs.getJobState(failed!.id)) === 'failed', 10_000, 'its job');
+    expect(await sys.bullmq.deadLetter.getJob(failed!.id)).to.not.equal(undefined);
+    const patch = { destination: { config: { bucket_name: bucket, ...S3_CREDENTIALS } } };
+    expect((await sys.call('PATCH', `/api/exports/${id}`, patch)).status).to.equal(200);
+    const board = '/admin/queues/api/queues/export-runs';
+    // BullMQ's own retry moved the job back and left the run Failed: dead-lettered again, never run.
+    expect((await sys.call('PUT', `${board}/${encodeURIComponent(failed!.id)}/retry`)).status).to.equal(204);
+    const done = await runStatus(id, failed!.id, 'Completed');
+    expect(done).to.deep.include({ attempts: 2, records_completed: PER_HOUR, error: null });
+    expect(await dataKeys()).to.have.length(1);
+    expect(await sys.bullmq.deadLetter.getJob(failed!.id)).to.equal(undefined);
+    const all = await sys.call('PUT', `${board}/retry/failed`);
+    expect([all.status, all.json.error.code]).to.deep.equal([405, 'method_not_allowed']);
+  });
+
   it('cancel stops a queued run; it is never exported', async () => {
     const id = await createExport();
     await backfill(id, base, base + 3 * HOUR);
