@@ -63,5 +63,23 @@ export function parseBenchArgs(
   const rowBytes = whole('row-bytes', args['row-bytes'], 0);
   const reps = whole('reps', args.reps ?? (args.quick ? '1' : '3'), 1);
   for (const v of [rows, rowBytes, reps]) if (typeof v === 'string') return { error: v };
+  // --scale's numbers (bench/scale-hook.ts): checked here too, so a typo is exit 2, not a stack trace.
+  const scaleMinimums: Array<[keyof BenchArgs, number]> = [
+    ['exports', 100],
+    ['scale-window', 1],
+    ['scale-concurrency', 1],
+    ['scale-simulate-s', 1],
+    ['scale-warmup-runs', 0],
+    ['scale-warmup-s', 0],
+  ];
+  for (const [flag, min] of scaleMinimums) {
+    const value = args[flag];
+    if (typeof value !== 'string') continue;
+    const checked = whole(flag, value, min);
+    if (typeof checked === 'string') return { error: checked };
+  }
+  const workers = args['scale-workers'];
+  if (workers !== undefined && !/^[1-9]\d*(,[1-9]\d*)*$/.test(workers))
+    return { error: `--scale-workers: '${workers}' is not worker counts of at least 1, e.g. 1,2,4` };
   return { args, rows: rows as number, rowBytes: rowBytes as number, reps: reps as number };
 }

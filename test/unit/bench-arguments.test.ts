@@ -31,6 +31,9 @@ describe('npm run bench: arguments', function () {
     ['an unknown option', ['--bogus'], "Unknown option '--bogus'"],
     ['rows that are not a number', ['--rows', 'many'], "--rows: 'many' is not a whole number of at least 1000"],
     ['no repetitions', ['--reps', '0'], "--reps: '0' is not a whole number of at least 1"],
+    ['scale exports that are not a number', ['--scale', '--exports', '10k'], "--exports: '10k' is not a whole number"],
+    ['a scale window that is not a number', ['--scale', '--scale-window', 'x'], "--scale-window: 'x' is not a whole"],
+    ['worker counts that are not counts', ['--scale', '--scale-workers', '1,,4'], "--scale-workers: '1,,4' is not"],
   ] as const) {
     it(`${what} exits 2 with a message and the usage, no stack trace`, () => {
       const sut = bench([...argv]);
