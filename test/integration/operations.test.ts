@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { isoSeconds, runIdFor, type Run } from '@bx/core';
+import { main as enqueueBackfill } from '@bx/cli';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { TestClickHouse } from '../helpers/clickhouse';
@@ -393,6 +394,20 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect(err).to.contain(`stopped following; backfill ${backfillId} goes on`);
     const stored = await sys.call('GET', `/api/exports/${id}/backfills/${backfillId}`);
     expect(stored.json).to.deep.include({ status: 'Running', total_runs: 6 });
+  });
+
+  it('enqueue-backfill without --wait on a paused export says so too', async () => {
+    const id = await createExport({ paused: true });
+    let out = '';
+    const code = await enqueueBackfill(
+      ['--export-id', id, '--start', iso(base), '--end', iso(base + 2 * HOUR)],
+      { REDIS_URL: testEnv.REDIS_URL, QUEUE_PREFIX: sys.prefix },
+      { write: (s: string) => ((out += s), true) } as never,
+      { write: () => true } as never,
+    );
+    expect(code).to.equal(0);
+    expect(out).to.match(/backfill [0-9a-f-]{36}: 2 intervals/);
+    expect(out).to.contain(`export ${id} is paused: its runs wait until it is unpaused`);
   });
 
   it('enqueue-backfill --wait exits 1 when runs fail', async () => {
