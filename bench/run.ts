@@ -14,7 +14,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { b0, b0RowBinary, b1, responseBytes } from './baselines';
 import { benchBucket } from './bench-bucket';
 import { countTeamRows, generateEvents, rowsDatabase } from './generate';
@@ -29,28 +28,21 @@ import { bPg, dropProductTable, preparePostgres } from './postgres-bench';
 import { reconcilePass1k } from './reconcile';
 import { FOOTPRINT_KEYS, redisFootprint } from './redis-footprint';
 import { saveResults } from './results-file';
-import { scaleBench, SCALE_OPTIONS } from './scale-hook';
+import { scaleBench } from './scale-hook';
+import { parseBenchArgs, USAGE } from './options';
 import { dropStoreAndQueue } from '../test/helpers/redis-prefix';
 import { WorkerProcess } from './worker-process';
 
-const { values: args } = parseArgs({
-  options: {
-    rows: { type: 'string', default: '2000000' },
-    reps: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    cases: { type: 'string', default: 'jsonl_gzip,jsonl_zstd,parquet_zstd,snowflake,postgres' },
-    /** The second row profile's average row size as JSONEachRow (bytes); 0 skips it. */
-    'row-bytes': { type: 'string', default: '400' },
-    /** Measure Redis's footprint (about a minute and a half) in a --quick run too. */
-    footprint: { type: 'boolean', default: false },
-    ...SCALE_OPTIONS,
-    /** Skip the persons model's case (bench/persons.ts). */
-    'no-persons': { type: 'boolean', default: false },
-  },
-});
-const rows = Number(args.rows);
-const rowBytes = Number(args['row-bytes']);
-const reps = Number(args.reps ?? (args.quick ? 1 : 3));
+const parsed = parseBenchArgs(process.argv.slice(2));
+if ('help' in parsed) {
+  process.stdout.write(parsed.help + '\n');
+  process.exit(0);
+}
+if ('error' in parsed) {
+  process.stderr.write(`bench: ${parsed.error}\n${USAGE}\n`);
+  process.exit(2);
+}
+const { args, rows, rowBytes, reps } = parsed;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 /** BENCH_DATABASE: another ClickHouse database, so as not to reload one another run is reading. */
@@ -63,8 +55,6 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function main(): Promise<void> {
   if (args.scale) return scaleBench(args, CLICKHOUSE_URL);
-  if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be an integer ≥ 1000');
-  if (!Number.isInteger(rowBytes) || rowBytes < 0) throw new Error('--row-bytes must be an integer ≥ 0');
   for (const name of args.cases.split(',')) if (!BENCH_CASES[name]) throw new Error(`unknown case ${name}`);
   execFileSync('bash', [join(__dirname, '..', 'scripts', 'local-services.sh'), 'start'], {
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -84,8 +84,8 @@ describe("bad configuration of a destination's settings: the worker exits naming
       expect(sut.code, sut.stderr).to.equal(1);
       expect(sut.stderr.trim().split('\n')).to.deep.equal([
         'Invalid configuration: WORKER_CONCURRENCY: must be a whole number from 1 to 256; ' +
-          'POSTGRES_LOCK_TIMEOUT_MS: must be a whole number of at least 1; ' +
-          'POSTGRES_CONNECT_TIMEOUT_MS: must be a whole number of at least 100',
+          'POSTGRES_LOCK_TIMEOUT_MS: must be a whole number from 1 to 2147483647; ' +
+          'POSTGRES_CONNECT_TIMEOUT_MS: must be a whole number from 100 to 2147483647',
       ]);
     });
   }

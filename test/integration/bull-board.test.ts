@@ -122,6 +122,9 @@ describe('Bull Board at /admin/queues', () => {
         const clean = await sut.call('PUT', '/admin/queues/api/queues/export-runs/clean/completed');
         expect(clean.status).to.equal(readOnly ? 405 : 200);
         expect((await sut.queue.jobCounts())[0]!.counts.waiting).to.equal(readOnly ? 1 : 0);
+        // A job's Retry goes through the run records: r1 is no run the API gave out.
+        const retry = await sut.call('PUT', '/admin/queues/api/queues/export-runs/r1/retry');
+        expect(retry.status).to.equal(readOnly ? 405 : 404);
       });
     });
   }

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { isoSeconds, runIdFor, type Run } from '@bx/core';
+import { main as enqueueBackfill } from '@bx/cli';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { TestClickHouse } from '../helpers/clickhouse';
@@ -220,6 +221,27 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect((await sys.call('POST', `/api/exports/${id}/runs/nope/retry`)).status).to.equal(404);
   });
 
+  it("Bull Board's Retry of a failed job runs its interval again, as the API's retry", async () => {
+    const id = await createExport({}, 'no-such-bucket-either');
+    sys.startWorker();
+    await finished(id, (await backfill(id, base, base + HOUR)).id);
+    const [failed] = await runsOf(id);
+    expect(failed).to.deep.include({ status: 'Failed', attempts: 1 });
+    await eventually(async () => (await sys.bullmq.runs.getJobState(failed!.id)) === 'failed', 10_000, 'its job');
+    expect(await sys.bullmq.deadLetter.getJob(failed!.id)).to.not.equal(undefined);
+    const patch = { destination: { config: { bucket_name: bucket, ...S3_CREDENTIALS } } };
+    expect((await sys.call('PATCH', `/api/exports/${id}`, patch)).status).to.equal(200);
+    const board = '/admin/queues/api/queues/export-runs';
+    // BullMQ's own retry moved the job back and left the run Failed: dead-lettered again, never run.
+    expect((await sys.call('PUT', `${board}/${encodeURIComponent(failed!.id)}/retry`)).status).to.equal(204);
+    const done = await runStatus(id, failed!.id, 'Completed');
+    expect(done).to.deep.include({ attempts: 2, records_completed: PER_HOUR, error: null });
+    expect(await dataKeys()).to.have.length(1);
+    expect(await sys.bullmq.deadLetter.getJob(failed!.id)).to.equal(undefined);
+    const all = await sys.call('PUT', `${board}/retry/failed`);
+    expect([all.status, all.json.error.code]).to.deep.equal([405, 'method_not_allowed']);
+  });
+
   it('cancel stops a queued run; it is never exported', async () => {
     const id = await createExport();
     await backfill(id, base, base + 3 * HOUR);
@@ -372,6 +394,20 @@ describe('operating exports: backfills, retry, cancel, enqueue-backfill', functi
     expect(err).to.contain(`stopped following; backfill ${backfillId} goes on`);
     const stored = await sys.call('GET', `/api/exports/${id}/backfills/${backfillId}`);
     expect(stored.json).to.deep.include({ status: 'Running', total_runs: 6 });
+  });
+
+  it('enqueue-backfill without --wait on a paused export says so too', async () => {
+    const id = await createExport({ paused: true });
+    let out = '';
+    const code = await enqueueBackfill(
+      ['--export-id', id, '--start', iso(base), '--end', iso(base + 2 * HOUR)],
+      { REDIS_URL: testEnv.REDIS_URL, QUEUE_PREFIX: sys.prefix },
+      { write: (s: string) => ((out += s), true) } as never,
+      { write: () => true } as never,
+    );
+    expect(code).to.equal(0);
+    expect(out).to.match(/backfill [0-9a-f-]{36}: 2 intervals/);
+    expect(out).to.contain(`export ${id} is paused: its runs wait until it is unpaused`);
   });
 
   it('enqueue-backfill --wait exits 1 when runs fail', async () => {

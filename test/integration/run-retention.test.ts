@@ -85,6 +85,27 @@ describe('run retention', function () {
     expect((await store.stats.snapshot()).runsByStatus).to.deep.include({ Completed: 2, Failed: 0, Scheduled: 2 });
   });
 
+  it('ids left in the indexes without a record (evicted, deleted by hand) are dropped, not read forever', async () => {
+    const now = T0 + 200 * DAY;
+    await runs(0, 560, 'Completed', T0 + DAY);
+    // 550 records gone while their ids stay indexed: more than one chunk (500) of the pass.
+    const gone = Array.from({ length: 550 }, (_, h) => runOf(h));
+    for (const id of gone) await store.redis.del(store.keys.run(id));
+    const sut = new RunRetention(store, queue, logger, 90 * DAY);
+
+    // The pass read the same 500 ids again and again, deleting none: it never returned.
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 10_000)));
+    const removed = await Promise.race([sut.pass(now), hung]).finally(() => clearTimeout(timer));
+    expect(removed).to.not.equal('hung');
+    await sut.pass(now);
+    expect(await store.redis.zcard(store.keys.finishedRuns)).to.equal(0);
+    expect(await store.runs.list(exportId, { limit: 1000 })).to.deep.equal([]);
+    // The ten runs that had records went as retention removes any: their intervals known exported.
+    const hours = [550, 559].map((h) => ({ start: T0 + h * HOUR, end: T0 + (h + 1) * HOUR }));
+    expect(await store.runs.knownExported(exportId, hours)).to.deep.equal([true, true]);
+  });
+
   it('a run retried between the pass reading it and deleting it keeps its record and its new job', async () => {
     const now = T0 + 200 * DAY;
     await runs(0, 3, 'Failed', T0 + DAY);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ValidationError } from '@bx/core';
-import { main as enqueueBackfill, verifyMain } from '@bx/cli';
+import { main as enqueueBackfill, rotateSecretsMain, verifyMain } from '@bx/cli';
 import { optionMessage } from '../../services/cli/src/cli-range';
 
 /** Nothing listens there: a command that tried to connect would exit 1 or 3 saying Redis is not reachable. */
@@ -89,5 +89,18 @@ describe('the commands refuse bad arguments by their option names, before connec
         `npm kept --export-id, --start, --end for itself: put -- between the script and its options (npm run ${name} -- --export-id ...)`,
       ]);
     }
+  });
+
+  it('rotate-secrets: an option it does not take (--dry-run) exits 2 before re-encrypting anything', async () => {
+    // With a key and a Redis, the old command ignored its arguments and re-encrypted every export.
+    const env = { ...ENV, SECRETS_ENCRYPTION_KEYS: Buffer.alloc(32, 7).toString('base64') };
+    for (const argv of [['--dry-run'], ['now']]) {
+      const result = await run(rotateSecretsMain, argv, env);
+      expect(result.code, result.stderr).to.equal(2);
+      expect(result.stderr).to.match(/^rotate-secrets: (Unknown option '--dry-run'|Unexpected argument 'now')/);
+      expect(result.stderr).to.include('usage: npm run rotate-secrets');
+      expect(result.stdout).to.equal('');
+    }
+    expect((await run(rotateSecretsMain, ['--help'], env)).code).to.equal(0);
   });
 });

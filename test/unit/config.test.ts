@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { ConfigError, loadConfig } from '@bx/core';
+import { POSTGRES_VARIABLES, postgresEnvironmentProblems } from '@bx/destination-postgres';
 
 describe('configuration', () => {
   it('has the contract defaults', () => {
@@ -181,6 +182,33 @@ describe('configuration errors say what each variable takes, in one line', () =>
     expect(message({ ...keys, RUN_RETENTION_DAYS: 'forever' })).to.equal(
       'Invalid configuration: RUN_RETENTION_DAYS: must be a number of days, at least 0.0417 (an hour)',
     );
+  });
+
+  it('durations in ms: at most what a timer holds (2^31 - 1), not a wait that fires at once', () => {
+    // setTimeout(f, 2 ** 31) runs f after 1 ms: a grace period or tick this long meant none.
+    const timers = [
+      'CLICKHOUSE_QUERY_TIMEOUT_MS',
+      'CLICKHOUSE_IDLE_TIMEOUT_MS',
+      'HTTP_REQUEST_TIMEOUT_MS',
+      'SCHEDULER_TICK_MS',
+      'RUN_BACKOFF_MS',
+      'SHUTDOWN_GRACE_MS',
+      'WORKER_LOCK_DURATION_MS',
+      'WORKER_STALLED_INTERVAL_MS',
+      'RECONCILE_EVERY_MS',
+    ];
+    for (const variable of timers) {
+      expect(loadConfig({ ...keys, [variable]: '2147483647' })[variable as 'PORT']).to.equal(2_147_483_647);
+      expect(message({ ...keys, [variable]: '2147483648' })).to.match(
+        new RegExp(`^Invalid configuration: ${variable}: must be a whole number from \\d+ to 2147483647$`),
+      );
+    }
+    for (const variable of POSTGRES_VARIABLES) {
+      expect(postgresEnvironmentProblems({ [variable]: '2147483647' })).to.deep.equal([]);
+      expect(postgresEnvironmentProblems({ [variable]: '3000000000' })).to.deep.equal([
+        { variable, message: `must be a whole number from ${variable.includes('LOCK') ? 1 : 100} to 2147483647` },
+      ]);
+    }
   });
 
   it('URLs, levels and switches: what is expected', () => {

@@ -17,8 +17,19 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
     .transform(Number)
     .pipe(z.number().int({ error }).min(min, { error }).max(max, { error }));
 };
-/** `int` for the settings a plug-in reads itself (POSTGRES_LOCK_TIMEOUT_MS), with the same message. */
-export const wholeNumberSetting = int;
+/**
+ * The longest time a Node timer holds, in ms (2^31 - 1, about 24.8 days):
+ * setTimeout with more fires after 1 ms (TimeoutOverflowWarning), so a
+ * SHUTDOWN_GRACE_MS of 3000000000 cancelled running runs at once and a
+ * SCHEDULER_TICK_MS as large ticked every millisecond.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+/**
+ * A duration in ms that a timer will wait: a whole number from `min` to MAX_TIMER_MS
+ * (also for the settings a plug-in reads itself, POSTGRES_LOCK_TIMEOUT_MS, with the same message).
+ */
+export const millisecondsSetting = (min: number) => int(min, MAX_TIMER_MS);
+const ms = millisecondsSetting;
 const url = (protocols: string[]) =>
   z.string().refine(
     (value) => {
@@ -75,9 +86,9 @@ const schema = z.object({
   /** The persons model's distinct_id → person mapping table. Default `person_distinct_id2`. */
   PERSON_DISTINCT_IDS_TABLE: identifier.default('person_distinct_id2'),
   /** Longest wait for a query's answer to begin (connecting, then ClickHouse's first bytes), in ms. Default 30 minutes. */
-  CLICKHOUSE_QUERY_TIMEOUT_MS: int(1000).default(30 * 60_000),
+  CLICKHOUSE_QUERY_TIMEOUT_MS: ms(1000).default(30 * 60_000),
   /** A query that sends no data for this long is cut and retried, in ms. Default 5 minutes. */
-  CLICKHOUSE_IDLE_TIMEOUT_MS: int(100).default(5 * 60_000),
+  CLICKHOUSE_IDLE_TIMEOUT_MS: ms(100).default(5 * 60_000),
   /**
    * Worker: runs in flight at once that differ only by team (same model, interval and filters) share
    * one ClickHouse query when their rows are few (docs/scaling.md). Default true.
@@ -96,7 +107,7 @@ const schema = z.object({
    */
   TRUST_PROXY: z.string().transform(trustProxy).default(false),
   /** Time a client has to send a whole request (headers and body), in ms. Default 30000. */
-  HTTP_REQUEST_TIMEOUT_MS: int(1000).default(30_000),
+  HTTP_REQUEST_TIMEOUT_MS: ms(1000).default(30_000),
   /** Bull Board at /admin/queues shows queues but refuses retry, clean, pause and the like. Default false. */
   BULL_BOARD_READ_ONLY: z.stringbool({ error: 'must be true or false' }).default(false),
   /**
@@ -109,7 +120,7 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _, - and a {hash tag} only')
     .optional(),
   /** How often the scheduler looks for due intervals, in ms. Default 2000. */
-  SCHEDULER_TICK_MS: int(50).default(2000),
+  SCHEDULER_TICK_MS: ms(50).default(2000),
   /** Wait after an interval ends before exporting it (late inserts), in seconds. Default 60. */
   SCHEDULER_SETTLE_SECONDS: int(0).default(60),
   /** Runs one worker process executes at once. Default 2. */
@@ -117,13 +128,13 @@ const schema = z.object({
   /** Attempts per run before it is Failed (first try included). Default 15. */
   RUN_MAX_ATTEMPTS: int(1).default(15),
   /** First retry delay in ms; doubles per attempt, with jitter. Default 10000. */
-  RUN_BACKOFF_MS: int(0).default(10_000),
+  RUN_BACKOFF_MS: ms(0).default(10_000),
   /** On SIGTERM, how long to let running runs finish before handing them back, in ms. Default 30000. */
-  SHUTDOWN_GRACE_MS: int(0).default(30_000),
+  SHUTDOWN_GRACE_MS: ms(0).default(30_000),
   /** A run's lock lasts this long without renewal; a killed worker's run is taken over after it, in ms. Default 30000. */
-  WORKER_LOCK_DURATION_MS: int(1000).default(30_000),
+  WORKER_LOCK_DURATION_MS: ms(1000).default(30_000),
   /** How often workers look for runs whose worker died, in ms. Default 15000. */
-  WORKER_STALLED_INTERVAL_MS: int(500).default(15_000),
+  WORKER_STALLED_INTERVAL_MS: ms(500).default(15_000),
   /** Runs created ahead of the workers per export (catch-up); backfills start at most half as many. Default 1000. */
   SCHEDULER_RUN_WINDOW: int(10, 100_000).default(1000),
   /**
@@ -139,7 +150,7 @@ const schema = z.object({
   /** Completed intervals that ended less than this many hours ago are re-checked against the source; 0 turns reconciliation off. Default 72. */
   RECONCILE_WINDOW_HOURS: int(0, 24 * 366).default(72),
   /** How often the reconciler checks every export, in ms. Default 600000 (10 minutes). */
-  RECONCILE_EVERY_MS: int(1000).default(600_000),
+  RECONCILE_EVERY_MS: ms(1000).default(600_000),
   /** Most exports one deployment holds; creating more answers 409. Default 10000. */
   MAX_EXPORTS: int(1).default(10_000),
   /** Pause an export after this many consecutive failed runs; 0 never pauses. Default 10 (as PostHog). */

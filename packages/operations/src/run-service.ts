@@ -64,6 +64,16 @@ export class RunService {
     return this.get(exportId, runId);
   }
 
+  /**
+   * retry() for a run known by its id alone (Bull Board's job id is the run
+   * id): the run of an export that still exists, else 404.
+   */
+  async retryById(runId: string): Promise<Run> {
+    const run = isOwnRunId(runId) ? await this.store.runs.get(runId) : null;
+    if (!run) throw new NotFoundError(`run ${runId} not found`);
+    return this.retry(run.export_id, runId);
+  }
+
   /** Stops a queued or running run; the worker aborts its query and upload. */
   async cancel(exportId: string, runId: string): Promise<Run> {
     const run = await this.get(exportId, runId);

@@ -346,7 +346,7 @@ export class RunRepository extends RunReads {
             this.keys.runLog(id),
             ...this.exportedKeys(exportId, block),
           ],
-          [now, opts.retention ? '1' : '0', block],
+          [now, opts.retention ? '1' : '0', block, id],
         );
       }
       for (const [err, n] of (await pipeline.exec()) ?? []) {

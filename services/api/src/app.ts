@@ -66,7 +66,11 @@ export function createApp(deps: AppDeps): Express {
 
   const sessions = new AdminSessions(deps.token, deps.store.sessions, limiter);
   app.use('/admin', refuseOtherMethods(adminLoginRouter(deps.token, sessions, limiter)));
-  app.use(BULL_BOARD_PATH, sessions.middleware(), bullBoardApp(deps.queue, { readOnly: deps.bullBoardReadOnly }));
+  app.use(
+    BULL_BOARD_PATH,
+    sessions.middleware(),
+    bullBoardApp(deps.queue, { readOnly: deps.bullBoardReadOnly, runs: deps.runs }),
+  );
   app.use('/admin', consoleRouter({ ...deps, sessions }));
 
   // Bodies are read only once the token is known good.

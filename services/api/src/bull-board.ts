@@ -1,7 +1,8 @@
 import { createBullBoard } from '@bull-board/api';
 import type { ControllerHandlerReturnType } from '@bull-board/api/typings/app';
 import { ExpressAdapter } from '@bull-board/express';
-import type { BullMqRunQueue } from '@bx/queue';
+import type { RunService } from '@bx/operations';
+import { RUNS_QUEUE, type BullMqRunQueue } from '@bx/queue';
 import { isRedisUnavailable } from '@bx/store';
 import { Router } from 'express';
 import { sendRedisUnavailable } from './error-handler';
@@ -63,7 +64,7 @@ const DECODED_AGAIN = ['activeQueue', 'queueName'] as const;
  */
 export function bullBoardApp(
   queue: Pick<BullMqRunQueue, 'boardAdapters' | 'connectedWithin'>,
-  opts: { readOnly: boolean },
+  opts: { readOnly: boolean; runs: Pick<RunService, 'retryById'> },
 ): Router {
   const serverAdapter = new BoardAdapter().setBasePath(BULL_BOARD_PATH);
   createBullBoard({
@@ -105,8 +106,33 @@ export function bullBoardApp(
       });
     });
   }
+  if (!opts.readOnly) retryThroughRuns(router, opts.runs);
   router.use(serverAdapter.getRouter() as Router);
   return router;
+}
+
+/**
+ * The board's Retry of a job of the runs queue retries its run as `POST
+ * /api/exports/:id/runs/:run_id/retry` does. BullMQ's own retry moved the
+ * job back to waiting and left the run record `Failed`, so the worker
+ * dead-lettered it again without running it: the button did nothing. Retrying
+ * every failed job at once is refused: each is a run to retry on purpose.
+ */
+function retryThroughRuns(router: Router, runs: Pick<RunService, 'retryById'>): void {
+  router.put('/api/queues/:queueName/:jobId/retry', (req, res, next) => {
+    if (req.params.queueName !== RUNS_QUEUE) return next();
+    runs.retryById(req.params.jobId).then(() => void res.status(204).end(), next);
+  });
+  router.put('/api/queues/:queueName/retry/:queueStatus', (req, res, next) => {
+    if (req.params.queueName !== RUNS_QUEUE) return next();
+    res.status(405).json({
+      error: {
+        code: 'method_not_allowed',
+        message: 'runs are retried one at a time: the Retry of each job, or POST /api/exports/:id/runs/:run_id/retry',
+        details: [],
+      },
+    });
+  });
 }
 
 /** A query of the board's API that would cost unbounded work or throw in the board: the field and why. */

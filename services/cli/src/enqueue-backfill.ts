@@ -117,9 +117,10 @@ export async function main(
     const b = created.backfill;
     out.write(`backfill ${b.id}: ${b.total_runs} intervals from ${b.start_at} to ${b.end_at}\n`);
     let final: Backfill = b;
+    // With or without --wait: a backfill of a paused export is stored and does nothing until it is unpaused.
+    if ((await store.exports.get(exportId))?.paused)
+      out.write(`export ${exportId} is paused: its runs wait until it is unpaused (POST .../unpause)\n`);
     if (args.wait) {
-      if ((await store.exports.get(exportId))?.paused)
-        out.write(`export ${exportId} is paused: its runs wait until it is unpaused (POST .../unpause)\n`);
       const followed = await follow(service, exportId, b.id, pollMs, began, out);
       if (followed === 'interrupted') {
         // The backfill is stored and goes on without this command: say so, and how to stop it.

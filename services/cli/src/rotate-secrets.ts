@@ -1,6 +1,7 @@
 import { ConfigError, ExportSecrets, UnreachableError, errorMessage, loadConfig, type BatchExport } from '@bx/core';
 import { secretFieldsOf } from '@bx/destinations';
 import { EXPORT_WRITE_ATTEMPTS, Store, concurrentWriters } from '@bx/store';
+import { parseOptions } from './parse-options';
 
 const USAGE = `usage: npm run rotate-secrets
 
@@ -9,19 +10,30 @@ SECRETS_ENCRYPTION_KEYS (secrets stored in clear are encrypted too). Run it
 after putting a new key first; once it reports every export current, the old
 keys can be removed. Safe to run again, and while the services run.
 Environment: SECRETS_ENCRYPTION_KEYS (the new key first, then the old ones),
-REDIS_URL, QUEUE_PREFIX (as the services).`;
+REDIS_URL, QUEUE_PREFIX (as the services).
+It takes no options: it has no dry run (it re-encrypts at once).
+Exit codes: 0 every export current, 1 some secrets open with none of the
+keys (or Redis is unreachable), 2 bad arguments or configuration.`;
 
 /** How often a progress line is printed, in exports. */
 const PROGRESS_EVERY = 500;
 
-/** Exit codes: 0 every export current, 1 some secrets open with none of the keys (or Redis is unreachable), 2 bad configuration. */
+/** Exit codes: 0 every export current, 1 some secrets open with none of the keys (or Redis is unreachable), 2 bad arguments or configuration. */
 export async function main(
   argv: string[],
   env: NodeJS.ProcessEnv,
   out: { write(s: string): unknown } = process.stdout,
   err: { write(s: string): unknown } = process.stderr,
 ): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  // Strict: an option it does not know (`--dry-run`, expecting a dry run) must not re-encrypt every export.
+  let args;
+  try {
+    args = parseOptions(argv, { help: { type: 'boolean', short: 'h', default: false } });
+  } catch (e) {
+    err.write(`rotate-secrets: ${errorMessage(e)}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
     out.write(USAGE + '\n');
     return 0;
   }

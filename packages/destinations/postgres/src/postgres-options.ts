@@ -1,12 +1,12 @@
-import { PermanentError, wholeNumberSetting, type ConfigProblem } from '@bx/core';
+import { PermanentError, millisecondsSetting, type ConfigProblem } from '@bx/core';
 import { z } from 'zod';
 import type { PostgresDestinationOptions } from './postgres-destination';
 
 const schema = z.object({
   /** Longest a run waits for a lock on the table or the interval's rows, in ms; then it fails retryable. Default 60000. */
-  POSTGRES_LOCK_TIMEOUT_MS: wholeNumberSetting(1).optional(),
+  POSTGRES_LOCK_TIMEOUT_MS: millisecondsSetting(1).optional(),
   /** Longest wait for a connection (the host's lookup, TCP, TLS and login), in ms. Default 30000. */
-  POSTGRES_CONNECT_TIMEOUT_MS: wholeNumberSetting(100).optional(),
+  POSTGRES_CONNECT_TIMEOUT_MS: millisecondsSetting(100).optional(),
 });
 
 /** The environment variables the Postgres destination reads (the README lists each). */
