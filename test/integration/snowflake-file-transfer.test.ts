@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import dns from 'node:dns';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +20,7 @@ type Rewrite = (data: Record<string, any>) => void;
 
 /** Answers the PUT with a GCS stage whose presigned URL is loopback port `port`. */
 const gcsStageAt =
-  (port: number): Rewrite =>
+  (port: number, host = '127.0.0.1'): Rewrite =>
   (data) => {
     data.stageInfo = {
       locationType: 'GCS',
@@ -27,7 +28,7 @@ const gcsStageAt =
       path: 'path/',
       region: 'us-east1',
       creds: {},
-      presignedUrl: `http://127.0.0.1:${port}/bucket/path/part-0.jsonl.zst`,
+      presignedUrl: `http://${host}:${port}/bucket/path/part-0.jsonl.zst`,
       endPoint: null,
       isClientSideEncrypted: false,
     };
@@ -57,14 +58,15 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
   });
 
   /** Logs in through a hostile proxy (as `localhost`, the one name the policy lists) and PUTs our file. */
-  const put = async (rewrite: Rewrite, policy = 'localhost'): Promise<unknown> => {
+  const put = async (rewrite: Rewrite, policy: string | NetworkPolicy = 'localhost'): Promise<unknown> => {
     // The SDK takes the files to upload and where to put them from the answer to a PUT.
     proxy = await new HostileSnowflake(sf, (answer) => {
       if (answer.data?.command === 'UPLOAD') rewrite(answer.data);
     }).start();
     const config = snowflakeConfig(sf, { access_url: proxy.url, password: PASSWORD });
     const timeouts = { statementMs: 20_000, requestMs: 10_000, loginRetries: 0 };
-    const session = await SnowflakeSession.open(config, timeouts, undefined, NetworkPolicy.parse(policy));
+    const network = typeof policy === 'string' ? NetworkPolicy.parse(policy) : policy;
+    const session = await SnowflakeSession.open(config, timeouts, undefined, network);
     try {
       await session.query(createTableSql(config.table_name, EVENTS_SCHEMA), 'CREATE TABLE');
       await putFile(session, config.table_name, 'bx/run/', { path: ownFile, name: 'part-0.jsonl.zst', bytes: 8 });
@@ -97,6 +99,28 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
       const err = await put(gcsStageAt(sink.port));
       expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
       expect(sink.connections, 'the loopback address saw nothing').to.equal(0);
+    } finally {
+      await sink.stop();
+    }
+  });
+
+  // DNS rebinding: the storage host is public when the answer is checked, loopback when the SDK connects.
+  it('refuses an upload whose storage host name resolves to a refused address only when connecting', async () => {
+    const sink = await new CaptureServer().start();
+    // `vm` is this machine's name (127.0.0.1 in /etc/hosts): the first answer says a public address.
+    let asked = 0;
+    const rebinding = new NetworkPolicy(['localhost'], (host, options) => {
+      if (host === 'vm' && asked++ === 0) return Promise.resolve([{ address: '203.0.113.7', family: 4 }]);
+      return new Promise((resolve, reject) =>
+        dns.lookup(host, { ...options, all: true }, (err, found) => (err ? reject(err) : resolve(found))),
+      );
+    });
+    try {
+      const err = await put(gcsStageAt(sink.port, 'vm'), rebinding);
+      expect(asked, 'the answer was checked while the name was public').to.be.above(0);
+      expect(sink.connections, 'the loopback address saw nothing').to.equal(0);
+      expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
+      expect(String(err)).to.include('127.0.0.1 (vm)');
     } finally {
       await sink.stop();
     }

@@ -2,6 +2,7 @@ import { PermanentError, endpointOfUrl, unmapped, type NetworkPolicy } from '@bx
 import Module from 'node:module';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
+import { withinPolicy } from './scoped-connections';
 
 /** Code of the error of a PUT whose answer the file transfer guard refused. */
 export const UNSAFE_FILE_TRANSFER = 'UnsafeFileTransfer';
@@ -65,7 +66,9 @@ export function guardFileTransfers(): void {
     const execute = agent.execute.bind(agent);
     agent.execute = async () => {
       await vetFileTransfer(context);
-      return execute();
+      // The storage SDKs connect on their own: each connection meets the policy again (DNS rebinding).
+      const network = sessionPolicies.get(context.connectionConfig?.agentClass as object);
+      return network ? withinPolicy(network, execute) : execute();
     };
     return agent;
   }
