@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import dns from 'node:dns';
 import fs from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DESTINATION_NOT_ALLOWED, EVENTS_SCHEMA, NetworkPolicy } from '@bx/core';
@@ -122,6 +124,26 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
       expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
       expect(String(err)).to.include('127.0.0.1 (vm)');
     } finally {
+      await sink.stop();
+    }
+  });
+
+  it('refuses a redirect of the storage answer to an address the policy refuses', async () => {
+    const sink = await new CaptureServer().start();
+    // A storage server the policy lets through (its port listed) that sends the upload on to loopback.
+    const redirector = createServer((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: `${sink.url}${req.url ?? '/'}` }).end();
+    });
+    await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
+    const port = (redirector.address() as AddressInfo).port;
+    try {
+      const err = await put(gcsStageAt(port), `localhost,127.0.0.1:${port}`);
+      expect(sink.connections, 'the loopback address saw nothing').to.equal(0);
+      expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
+    } finally {
+      redirector.closeAllConnections();
+      await new Promise((resolve) => redirector.close(resolve));
       await sink.stop();
     }
   });
