@@ -52,11 +52,16 @@ function install(): void {
   const connect = proto.connect;
   proto.connect = function (this: Socket, ...args: unknown[]): Socket {
     const store = scope.getStore();
+    if (!store) return connect.apply(this, args);
+    // `connect(port, host?, cb?)`: as options, so that a lookup can be given (a pipe's path passes).
+    if (typeof args[0] === 'number' || (typeof args[0] === 'string' && /^\d+$/.test(args[0]))) {
+      const host = typeof args[1] === 'string' ? args[1] : undefined;
+      const rest = args.slice(host === undefined ? 1 : 2);
+      args = [{ port: args[0], ...(host === undefined ? {} : { host }) }, ...rest];
+    }
     // net.connect passes its normalized arguments as one array: [options, callback].
     const options = (Array.isArray(args[0]) ? args[0][0] : args[0]) as ConnectOptions | undefined;
-    if (!store || !options || typeof options !== 'object' || options.path != null) {
-      return connect.apply(this, args);
-    }
+    if (!options || typeof options !== 'object' || options.path != null) return connect.apply(this, args);
     const host = options.host ?? 'localhost';
     const port = options.port === undefined || options.port === '' ? undefined : Number(options.port);
     const bare = host.replace(/^\[(.*)\]$/, '$1');
