@@ -60,14 +60,17 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
   });
 
   /** Logs in through a hostile proxy (as `localhost`, the one name the policy lists) and PUTs our file. */
-  const put = async (rewrite: Rewrite, policy: string | NetworkPolicy = 'localhost'): Promise<unknown> => {
+  const put = async (
+    rewrite: Rewrite,
+    policy: string | ((proxyPort: number) => NetworkPolicy) = 'localhost',
+  ): Promise<unknown> => {
     // The SDK takes the files to upload and where to put them from the answer to a PUT.
     proxy = await new HostileSnowflake(sf, (answer) => {
       if (answer.data?.command === 'UPLOAD') rewrite(answer.data);
     }).start();
     const config = snowflakeConfig(sf, { access_url: proxy.url, password: PASSWORD });
     const timeouts = { statementMs: 20_000, requestMs: 10_000, loginRetries: 0 };
-    const network = typeof policy === 'string' ? NetworkPolicy.parse(policy) : policy;
+    const network = typeof policy === 'string' ? NetworkPolicy.parse(policy) : policy(proxy.port);
     const session = await SnowflakeSession.open(config, timeouts, undefined, network);
     try {
       await session.query(createTableSql(config.table_name, EVENTS_SCHEMA), 'CREATE TABLE');
@@ -109,20 +112,31 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
   // DNS rebinding: the storage host is public when the answer is checked, loopback when the SDK connects.
   it('refuses an upload whose storage host name resolves to a refused address only when connecting', async () => {
     const sink = await new CaptureServer().start();
-    // `vm` is this machine's name (127.0.0.1 in /etc/hosts): the first answer says a public address.
-    let asked = 0;
-    const rebinding = new NetworkPolicy(['localhost'], (host, options) => {
-      if (host === 'vm' && asked++ === 0) return Promise.resolve([{ address: '203.0.113.7', family: 4 }]);
-      return new Promise((resolve, reject) =>
-        dns.lookup(host, { ...options, all: true }, (err, found) => (err ? reject(err) : resolve(found))),
-      );
-    });
+    // The server's answer names `localhost`, which resolves to a public address once: when it is checked.
+    let rebinding = false;
+    let checked = false;
+    const toSink = gcsStageAt(sink.port, 'localhost');
+    const rewrite: Rewrite = (data) => {
+      toSink(data);
+      rebinding = true;
+    };
+    const policy = (proxyPort: number) =>
+      new NetworkPolicy([`localhost:${proxyPort}`], (host, options) => {
+        if (host === 'localhost' && rebinding) {
+          rebinding = false;
+          checked = true;
+          return Promise.resolve([{ address: '203.0.113.7', family: 4 }]);
+        }
+        return new Promise((resolve, reject) =>
+          dns.lookup(host, { ...options, all: true }, (err, found) => (err ? reject(err) : resolve(found))),
+        );
+      });
     try {
-      const err = await put(gcsStageAt(sink.port, 'vm'), rebinding);
-      expect(asked, 'the answer was checked while the name was public').to.be.above(0);
+      const err = await put(rewrite, policy);
+      expect(checked, 'the answer was checked while the name was public').to.equal(true);
       expect(sink.connections, 'the loopback address saw nothing').to.equal(0);
       expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
-      expect(String(err)).to.include('127.0.0.1 (vm)');
+      expect(String(err)).to.include(`(localhost) port ${sink.port}`);
     } finally {
       await sink.stop();
     }
