@@ -36,6 +36,24 @@ const gcsStageAt =
     };
   };
 
+/**
+ * Answers the PUT with an S3 stage whose endpoint is `host:port` (the SDK connects with https;
+ * a bucket name that is no DNS name makes it address the bucket in the path, on that host).
+ */
+const s3StageAt =
+  (port: number, host = '127.0.0.1'): Rewrite =>
+  (data) => {
+    data.stageInfo = {
+      locationType: 'S3',
+      location: 'Bx_Bucket/path/',
+      path: 'path/',
+      region: 'us-east-1',
+      endPoint: `${host}:${port}`,
+      creds: { AWS_KEY_ID: 'key', AWS_SECRET_KEY: 'secret', AWS_TOKEN: 'token' },
+      isClientSideEncrypted: false,
+    };
+  };
+
 describe('Snowflake PUT: the server answer cannot choose other files or places', function () {
   this.timeout(60_000);
   let sf: SnowflakeServer;
@@ -110,37 +128,42 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
   });
 
   // DNS rebinding: the storage host is public when the answer is checked, loopback when the SDK connects.
-  it('refuses an upload whose storage host name resolves to a refused address only when connecting', async () => {
-    const sink = await new CaptureServer().start();
-    // The server's answer names `localhost`, which resolves to a public address once: when it is checked.
-    let rebinding = false;
-    let checked = false;
-    const toSink = gcsStageAt(sink.port, 'localhost');
-    const rewrite: Rewrite = (data) => {
-      toSink(data);
-      rebinding = true;
-    };
-    const policy = (proxyPort: number) =>
-      new NetworkPolicy([`localhost:${proxyPort}`], (host, options) => {
-        if (host === 'localhost' && rebinding) {
-          rebinding = false;
-          checked = true;
-          return Promise.resolve([{ address: '203.0.113.7', family: 4 }]);
-        }
-        return new Promise((resolve, reject) =>
-          dns.lookup(host, { ...options, all: true }, (err, found) => (err ? reject(err) : resolve(found))),
-        );
-      });
-    try {
-      const err = await put(rewrite, policy);
-      expect(checked, 'the answer was checked while the name was public').to.equal(true);
-      expect(sink.connections, 'the loopback address saw nothing').to.equal(0);
-      expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
-      expect(String(err)).to.include(`(localhost) port ${sink.port}`);
-    } finally {
-      await sink.stop();
-    }
-  });
+  for (const [kind, stageAt] of [
+    ['GCS', gcsStageAt],
+    ['S3', s3StageAt],
+  ] as const) {
+    it(`${kind}: refuses an upload whose storage host name resolves to a refused address only when connecting`, async () => {
+      const sink = await new CaptureServer().start();
+      // The server's answer names `localhost`, which resolves to a public address once: when it is checked.
+      let rebinding = false;
+      let checked = false;
+      const toSink = stageAt(sink.port, 'localhost');
+      const rewrite: Rewrite = (data) => {
+        toSink(data);
+        rebinding = true;
+      };
+      const policy = (proxyPort: number) =>
+        new NetworkPolicy([`localhost:${proxyPort}`], (host, options) => {
+          if (host === 'localhost' && rebinding) {
+            rebinding = false;
+            checked = true;
+            return Promise.resolve([{ address: '203.0.113.7', family: 4 }]);
+          }
+          return new Promise((resolve, reject) =>
+            dns.lookup(host, { ...options, all: true }, (err, found) => (err ? reject(err) : resolve(found))),
+          );
+        });
+      try {
+        const err = await put(rewrite, policy);
+        expect(checked, 'the answer was checked while the name was public').to.equal(true);
+        expect(sink.connections, 'the loopback address saw nothing').to.equal(0);
+        expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
+        expect(String(err)).to.include(`(localhost) port ${sink.port}`);
+      } finally {
+        await sink.stop();
+      }
+    });
+  }
 
   it('refuses a redirect of the storage answer to an address the policy refuses', async () => {
     const sink = await new CaptureServer().start();
