@@ -11,6 +11,7 @@ import {
   UNSAFE_FILE_TRANSFER,
   createTableSql,
   putFile,
+  sessionPolicies,
   vetFileTransfer,
 } from '@bx/destination-snowflake';
 import { CaptureServer } from '../helpers/capture-server';
@@ -199,6 +200,32 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
     } finally {
       await sink.stop();
     }
+  });
+
+  it('checks the host the AWS SDK makes of an S3 stage: the bucket in front of the endpoint', async () => {
+    // `loot.files.example` is a name of the answering server's own choosing, on loopback.
+    const addresses: Record<string, string> = { 'files.example': '203.0.113.7', 'loot.files.example': '127.0.0.1' };
+    const policy = new NetworkPolicy([], (host) =>
+      addresses[host] ? Promise.resolve([{ address: addresses[host], family: 4 }]) : Promise.resolve([]),
+    );
+    const agentClass = {};
+    sessionPolicies.set(agentClass, policy);
+    const answer = (location: string) => ({
+      sqlText: `PUT 'file://${ownFile}' @%"events"/bx/ AUTO_COMPRESS = FALSE`,
+      fileMetadata: {
+        data: {
+          command: 'UPLOAD',
+          src_locations: [ownFile],
+          stageInfo: { locationType: 'S3', location, region: 'us-east-1', endPoint: 'files.example', creds: {} },
+        },
+      },
+      connectionConfig: { agentClass, accessUrl: 'https://xy12345.snowflakecomputing.com' },
+    });
+    // A bucket name that is no DNS name goes in the path: the endpoint alone is reached.
+    await vetFileTransfer(answer('Loot_Bucket/path/'));
+    const err = await vetFileTransfer(answer('loot/path/')).catch((e: unknown) => e);
+    expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
+    expect(String(err)).to.include('127.0.0.1 (loot.files.example)');
   });
 
   it('takes a stage on this machine (LOCAL_FS) only from a server on this machine', async () => {

@@ -122,6 +122,11 @@ export function storageHosts(
   const endPoint = typeof stage.endPoint === 'string' && stage.endPoint ? stage.endPoint : null;
   const account = typeof stage.storageAccount === 'string' && stage.storageAccount ? stage.storageAccount : null;
   if (endPoint) urls.push(endPoint);
+  // The AWS SDK addresses a bucket whose name is a DNS name as a host of its own: `<bucket>.<endPoint>`.
+  const bucket = typeof stage.location === 'string' ? stage.location.split('/')[0]! : '';
+  if (endPoint && stage.locationType === 'S3' && S3_HOST_BUCKET.test(bucket) && !endPoint.includes('://')) {
+    urls.push(`${bucket}.${endPoint.replace(/^\/+/, '')}`);
+  }
   if (endPoint && account && !endPoint.includes('://')) {
     urls.push(`${account}.blob.${endPoint.replace(/^\/+/, '')}`, `${account}.${endPoint.replace(/^\/+/, '')}`);
   }
@@ -137,6 +142,9 @@ export function storageHosts(
   }
   return [...endpoints.values()];
 }
+
+/** A bucket name the AWS SDK puts in the host name (virtual-hosted addressing), not in the path. */
+const S3_HOST_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** Whether the session's server is this machine (loopback): the Snowflake test bed. */
 function onThisMachine(accessUrl: string | undefined): boolean {
