@@ -166,6 +166,29 @@ describe('Snowflake PUT: the server answer cannot choose other files or places',
     });
   }
 
+  // Without a presigned URL the SDK makes the GCS URL of the answer's bucket: `https://<bucket>.storage.googleapis.com`.
+  it('refuses a GCS stage whose bucket name makes the SDK address loopback', async () => {
+    const sink = await new CaptureServer().start();
+    try {
+      const err = await put((data) => {
+        data.stageInfo = {
+          locationType: 'GCS',
+          location: `x@127.0.0.1:${sink.port}#/path/`,
+          path: 'path/',
+          region: 'us-east1',
+          useVirtualUrl: true,
+          creds: { GCS_ACCESS_TOKEN: 'token' },
+          endPoint: null,
+          isClientSideEncrypted: false,
+        };
+      });
+      expect(sink.connections, 'the loopback address saw nothing').to.equal(0);
+      expect(err).to.have.property('code', DESTINATION_NOT_ALLOWED);
+    } finally {
+      await sink.stop();
+    }
+  });
+
   it('refuses a redirect of the storage answer to an address the policy refuses', async () => {
     const sink = await new CaptureServer().start();
     // A storage server the policy lets through (its port listed) that sends the upload on to loopback.
