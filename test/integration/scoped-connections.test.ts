@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { DESTINATION_NOT_ALLOWED, NetworkPolicy } from '@bx/core';
 import { withinPolicy } from '@bx/destination-snowflake';
@@ -20,6 +22,8 @@ describe('withinPolicy: every TCP connection made in the scope meets the network
   let sut: Server;
   let port: number;
   let accepted = 0;
+  let local: Server;
+  const pipe = join(tmpdir(), `bx-scoped-${process.pid}.sock`);
 
   before(async () => {
     sut = createServer((c) => {
@@ -28,8 +32,16 @@ describe('withinPolicy: every TCP connection made in the scope meets the network
     });
     await new Promise<void>((resolve) => sut.listen(0, '127.0.0.1', resolve));
     port = (sut.address() as AddressInfo).port;
+    local = createServer((c) => {
+      accepted++;
+      c.destroy();
+    });
+    await new Promise<void>((resolve) => local.listen(pipe, resolve));
   });
-  after(() => new Promise((resolve) => sut.close(resolve)));
+  after(async () => {
+    await new Promise((resolve) => local.close(resolve));
+    await new Promise((resolve) => sut.close(resolve));
+  });
 
   it('refuses loopback however the connection is asked for, and lets the rest of the process be', async () => {
     const { Socket: NetSocket, connect } = await import('node:net');
@@ -40,8 +52,10 @@ describe('withinPolicy: every TCP connection made in the scope meets the network
       seen.push(await outcome(new NetSocket().connect({ port, host: 'localhost' })));
       seen.push(await outcome(connect(port, '::ffff:127.0.0.1')));
       seen.push(await outcome(tlsConnect({ port, host: '127.0.0.1' })));
+      seen.push(await outcome(connect(pipe)));
+      seen.push(await outcome(new NetSocket().connect({ path: pipe })));
     }).catch((e: unknown) => e);
-    expect(seen).to.deep.equal(Array(5).fill(DESTINATION_NOT_ALLOWED));
+    expect(seen).to.deep.equal(Array(7).fill(DESTINATION_NOT_ALLOWED));
     expect(err, 'the scope fails with the refusal').to.have.property('code', DESTINATION_NOT_ALLOWED);
     expect(accepted, 'nothing reached the listener').to.equal(0);
     expect(await outcome(new NetSocket().connect(port, '127.0.0.1')), 'outside the scope').to.equal('connected');

@@ -53,25 +53,24 @@ function install(): void {
   proto.connect = function (this: Socket, ...args: unknown[]): Socket {
     const store = scope.getStore();
     if (!store) return connect.apply(this, args);
-    // `connect(port, host?, cb?)`: as options, so that a lookup can be given (a pipe's path passes).
-    if (typeof args[0] === 'number' || (typeof args[0] === 'string' && /^\d+$/.test(args[0]))) {
-      const host = typeof args[1] === 'string' ? args[1] : undefined;
+    // `connect(port, host?, cb?)` or `connect(path, cb?)`: as options, so that a lookup can be given.
+    if (typeof args[0] === 'number' || typeof args[0] === 'string') {
+      const pipe = typeof args[0] === 'string' && !/^\d+$/.test(args[0]);
+      const host = !pipe && typeof args[1] === 'string' ? args[1] : undefined;
       const rest = args.slice(host === undefined ? 1 : 2);
-      args = [{ port: args[0], ...(host === undefined ? {} : { host }) }, ...rest];
+      args = [pipe ? { path: args[0] } : { port: args[0], ...(host === undefined ? {} : { host }) }, ...rest];
     }
     // net.connect passes its normalized arguments as one array: [options, callback].
     const options = (Array.isArray(args[0]) ? args[0][0] : args[0]) as ConnectOptions | undefined;
-    if (!options || typeof options !== 'object' || options.path != null) return connect.apply(this, args);
+    if (!options || typeof options !== 'object') return connect.apply(this, args);
+    // No storage is reached through a local socket (a path): such a connection is not the upload's.
+    if (options.path != null) return refuse(this, store, `a local socket (${String(options.path)})`);
     const host = options.host ?? 'localhost';
     const port = options.port === undefined || options.port === '' ? undefined : Number(options.port);
     const bare = host.replace(/^\[(.*)\]$/, '$1');
     if (isIP(bare)) {
       const refused = store.network.refusal(bare, bare, port);
-      if (refused) {
-        const err = (store.refused ??= new PermanentError(refused, { code: DESTINATION_NOT_ALLOWED }));
-        process.nextTick(() => this.destroy(err));
-        return this;
-      }
+      if (refused) return refuse(this, store, refused);
     } else {
       const lookup = store.network.lookupAt(port);
       options.lookup = (hostname, opts, callback) =>
@@ -82,4 +81,12 @@ function install(): void {
     }
     return connect.apply(this, args);
   };
+}
+
+/** Fails the connection (and the scope) with the policy's error, before it is made. */
+function refuse(socket: Socket, store: { refused?: Error }, why: string): Socket {
+  const reason = why.startsWith('destination address') ? why : `destination ${why} is not allowed`;
+  const err = (store.refused ??= new PermanentError(reason, { code: DESTINATION_NOT_ALLOWED }));
+  process.nextTick(() => socket.destroy(err));
+  return socket;
 }
