@@ -2,6 +2,7 @@ import { PermanentError, endpointOfUrl, unmapped, type NetworkPolicy } from '@bx
 import Module from 'node:module';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
+import { withinPolicy } from './scoped-connections';
 
 /** Code of the error of a PUT whose answer the file transfer guard refused. */
 export const UNSAFE_FILE_TRANSFER = 'UnsafeFileTransfer';
@@ -65,7 +66,9 @@ export function guardFileTransfers(): void {
     const execute = agent.execute.bind(agent);
     agent.execute = async () => {
       await vetFileTransfer(context);
-      return execute();
+      // The storage SDKs connect on their own: each connection meets the policy again (DNS rebinding).
+      const network = sessionPolicies.get(context.connectionConfig?.agentClass as object);
+      return network ? withinPolicy(network, execute) : execute();
     };
     return agent;
   }
@@ -119,6 +122,11 @@ export function storageHosts(
   const endPoint = typeof stage.endPoint === 'string' && stage.endPoint ? stage.endPoint : null;
   const account = typeof stage.storageAccount === 'string' && stage.storageAccount ? stage.storageAccount : null;
   if (endPoint) urls.push(endPoint);
+  // The AWS SDK addresses a bucket whose name is a DNS name as a host of its own: `<bucket>.<endPoint>`.
+  const bucket = typeof stage.location === 'string' ? stage.location.split('/')[0]! : '';
+  if (endPoint && stage.locationType === 'S3' && S3_HOST_BUCKET.test(bucket) && !endPoint.includes('://')) {
+    urls.push(`${bucket}.${endPoint.replace(/^\/+/, '')}`);
+  }
   if (endPoint && account && !endPoint.includes('://')) {
     urls.push(`${account}.blob.${endPoint.replace(/^\/+/, '')}`, `${account}.${endPoint.replace(/^\/+/, '')}`);
   }
@@ -134,6 +142,9 @@ export function storageHosts(
   }
   return [...endpoints.values()];
 }
+
+/** A bucket name the AWS SDK puts in the host name (virtual-hosted addressing), not in the path. */
+const S3_HOST_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** Whether the session's server is this machine (loopback): the Snowflake test bed. */
 function onThisMachine(accessUrl: string | undefined): boolean {

@@ -13,3 +13,4 @@ export * from './snowflake-read-back';
 export * from './upsert-load';
 export * from './zstd-file-spool';
 export * from './file-transfer-guard';
+export * from './scoped-connections';

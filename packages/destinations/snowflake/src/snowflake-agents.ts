@@ -17,7 +17,8 @@ const owners = new WeakMap<HttpAgent, SessionAgents>();
  * hook, so an SDK upgrade must keep test/integration/destination-network.test.ts
  * green). HTTPS goes through the SDK's own OCSP-checking agent, as without
  * the option. Files a real Snowflake has the SDK PUT to its cloud storage go
- * to the storage URLs Snowflake names, through the storage SDKs: not here.
+ * to the storage URLs Snowflake names, through the storage SDKs: not here,
+ * but held to the same policy (file-transfer-guard.ts, scoped-connections.ts).
  */
 export class SessionAgents {
   private readonly agents = new Map<string, HttpAgent>();
