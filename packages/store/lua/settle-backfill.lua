@@ -7,7 +7,8 @@
 -- them: a run's status Completed, without the rest of its finish. The
 -- backfill then waited for that run for ever. Then, as a run's count does,
 -- finishes the backfill when every interval was started or skipped and none
--- is open. Answers how many runs it counted.
+-- is open. Answers how many runs it counted. Run by the scheduler's
+-- stranded-run repair (BackfillRepository.settleWaiting), never by a read.
 -- KEYS[1] the backfill hash, KEYS[2] its open zset, KEYS[3 ..] run hashes.
 -- ARGV[1] now (ms), ARGV[2] the backfill id, ARGV[3 ..] the runs' ids (as KEYS).
 local FINAL = { Completed = true, Failed = true, Cancelled = true }
