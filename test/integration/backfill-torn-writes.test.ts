@@ -98,4 +98,33 @@ describe('backfills after torn writes', function () {
     await sut.pass();
     expect(counts(await store.backfills.get(id)), 'a second pass counts nothing again').to.deep.equal(settled);
   });
+
+  it('a torn run another backfill runs again counts for the first one, which then finishes', async () => {
+    const first = await backfill(2);
+    await work(1, 5);
+    await tornComplete(0, 7);
+    const second = await backfill(2, true); // forced: runs both intervals again
+    await work(0, 10);
+    await work(1, 10);
+    await sut.pass();
+    await expectCompleted(first, 2, 12);
+    await expectCompleted(second, 2, 20);
+    expect(await store.backfills.openCount(first)).to.equal(0);
+  });
+
+  it('a torn run whose record is gone counts as skipped, and the backfill finishes', async () => {
+    const id = await backfill(2);
+    await work(1, 5);
+    await tornComplete(0, 7);
+    expect(await store.runs.deleteMany([runId(0)], { retention: true })).to.equal(1);
+    await sut.pass();
+    expect(await backfills.get(exportId, id)).to.deep.include({
+      status: 'Completed',
+      total_runs: 2,
+      finished_runs: 1,
+      skipped_runs: 1,
+      records_completed: 5,
+      progress: 1,
+    });
+  });
 });

@@ -275,13 +275,16 @@ export class RunRepository extends RunReads {
    * is missing or has not finished.
    */
   async reschedule(id: string, now = Date.now(), backfill?: { id: string; start: number }): Promise<boolean> {
-    const answer = await callScript(
-      this.redis,
-      'reschedule-run',
-      [...this.statusKeys(id), ...this.backfillKeys(backfill?.id ?? null)],
-      [now, backfill?.id ?? '', backfill?.start ?? 0],
-    );
-    return answer === 1;
+    for (;;) {
+      const open = await this.openBackfill(id);
+      const answer = await callScript(
+        this.redis,
+        'reschedule-run',
+        [...this.statusKeys(id), ...this.backfillKeys(backfill?.id ?? null), ...this.backfillKeys(open)],
+        [now, backfill?.id ?? '', backfill?.start ?? 0, open ?? ''],
+      );
+      if (answer !== 'stale') return answer === 1;
+    }
   }
 
   /**
