@@ -127,4 +127,27 @@ describe('backfills after torn writes', function () {
       progress: 1,
     });
   });
+  /** A backfill whose first step's cursor move is lost (Redis lost its last second): its runs exist, its cursor did not move. */
+  const lostMove = async (hours: number): Promise<string> => {
+    const advance = store.backfills.advance.bind(store.backfills);
+    store.backfills.advance = async () => true;
+    try {
+      return await backfill(hours);
+    } finally {
+      store.backfills.advance = advance;
+    }
+  };
+
+  it('a step redone after another backfill ran its intervals again counts them once', async () => {
+    const first = await lostMove(3);
+    for (const hour of [0, 1, 2]) await work(hour, 10);
+    const second = await backfill(3, true);
+    await work(0, 4); // the second backfill runs one again, the others wait
+    await backfills.pump.step(first); // the lost step redone
+    await work(1, 4);
+    await work(2, 4);
+    await sut.pass();
+    await expectCompleted(first, 3, 30);
+    await expectCompleted(second, 3, 12);
+  });
 });

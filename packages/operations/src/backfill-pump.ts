@@ -178,6 +178,8 @@ function decide(answer: CreateAnswer, force: boolean): Decision {
   if (answer === 'rewritten') return 'enqueue';
   if (answer.startsWith('other:')) return 'wait';
   if (answer.startsWith('mine:')) return answer === 'mine:Scheduled' ? 'enqueue' : 'own';
+  // Counted by this backfill, then run again by another: counted once, run by the other.
+  if (answer.startsWith('counted:')) return 'own';
   if (answer === 'Exported') return 'skip'; // with force, the run is created anyway
   if (answer === 'Completed') return force ? 'rerun' : 'skip';
   // Never exported: a failed or cancelled run runs again; one queued or running elsewhere is left be.

@@ -50,10 +50,17 @@ export const MAX_UNFINISHED_ATTEMPTS = 8;
  * 'Exported' (its record is gone but the interval is known exported); its
  * status; or `mine:<status>` when it is already the backfill's that creates
  * it: open for it, or counted by it (a step redone after its cursor's move
- * was lost).
+ * was lost); or `counted:<status>` when it counted the run before another
+ * backfill ran it again.
  */
 export type CreateAnswer =
-  'created' | 'rewritten' | 'Exported' | RunStatus | `mine:${RunStatus}` | `other:${RunStatus}`;
+  | 'created'
+  | 'rewritten'
+  | 'Exported'
+  | RunStatus
+  | `mine:${RunStatus}`
+  | `counted:${RunStatus}`
+  | `other:${RunStatus}`;
 
 /**
  * Runs per create script call: Redis runs nothing else meanwhile (about 10 ms
