@@ -112,21 +112,6 @@ describe('backfills after torn writes', function () {
     expect(await store.backfills.openCount(first)).to.equal(0);
   });
 
-  it('a torn run whose record is gone counts as skipped, and the backfill finishes', async () => {
-    const id = await backfill(2);
-    await work(1, 5);
-    await tornComplete(0, 7);
-    expect(await store.runs.deleteMany([runId(0)], { retention: true })).to.equal(1);
-    await sut.pass();
-    expect(await backfills.get(exportId, id)).to.deep.include({
-      status: 'Completed',
-      total_runs: 2,
-      finished_runs: 1,
-      skipped_runs: 1,
-      records_completed: 5,
-      progress: 1,
-    });
-  });
   /** A backfill whose first step's cursor move is lost (Redis lost its last second): its runs exist, its cursor did not move. */
   const lostMove = async (hours: number): Promise<string> => {
     const advance = store.backfills.advance.bind(store.backfills);
@@ -149,5 +134,38 @@ describe('backfills after torn writes', function () {
     await sut.pass();
     await expectCompleted(first, 3, 30);
     await expectCompleted(second, 3, 12);
+  });
+
+  it('a cancel after a lost cursor move counts each interval once', async () => {
+    const id = await lostMove(3);
+    await work(0, 10);
+    const cancelled = await backfills.cancel(exportId, id);
+    await sut.pass();
+    expect(await backfills.get(exportId, id)).to.deep.equal(cancelled);
+    expect(cancelled).to.deep.include({
+      status: 'Cancelled',
+      total_runs: 3,
+      finished_runs: 3,
+      cancelled_runs: 2,
+      skipped_runs: 0,
+      records_completed: 10,
+      progress: 1,
+    });
+    expect((await store.runs.get(runId(2)))!.status).to.equal('Cancelled');
+  });
+  it('a torn run whose record is gone counts as skipped, and the backfill finishes', async () => {
+    const id = await backfill(2);
+    await work(1, 5);
+    await tornComplete(0, 7);
+    expect(await store.runs.deleteMany([runId(0)], { retention: true })).to.equal(1);
+    await sut.pass();
+    expect(await backfills.get(exportId, id)).to.deep.include({
+      status: 'Completed',
+      total_runs: 2,
+      finished_runs: 1,
+      skipped_runs: 1,
+      records_completed: 5,
+      progress: 1,
+    });
   });
 });

@@ -71,6 +71,21 @@ export abstract class RunReads {
     });
   }
 
+  /**
+   * Per run, whether `backfillId` started it: the backfill it runs for, or one
+   * before it that another backfill took it over from (reschedule-run.lua).
+   */
+  async startedBy(backfillId: string, ids: readonly string[]): Promise<boolean[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hmget(this.keys.run(id), 'backfill_id', 'prior_backfills');
+    return ((await pipeline.exec()) ?? []).map(([err, fields]) => {
+      if (err) throw err;
+      const [current, prior] = fields as [string | null, string | null];
+      return current === backfillId || (prior ?? '').split(' ').includes(backfillId);
+    });
+  }
+
   /** Ids of an export's runs whose interval starts in `[from, to)` (epoch ms), oldest first. */
   async idsBetween(exportId: string, from: number, to: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.exportRuns(exportId), from, `(${to}`);
