@@ -168,4 +168,13 @@ describe('backfills after torn writes', function () {
       progress: 1,
     });
   });
+
+  it('settles a backfill whose last step ran an earlier version (no settling set) too', async () => {
+    const id = await backfill(2);
+    await work(1, 5);
+    await tornComplete(0, 7);
+    expect(await store.redis.zrem(`${prefix}:backfills-settling`, id)).to.equal(1); // as that version left it
+    await sut.pass();
+    await expectCompleted(id, 2, 12);
+  });
 });

@@ -35,7 +35,15 @@ const OPEN: ReadonlySet<Run['status']> = new Set(['Scheduled', 'FailedRetryable'
  * pass (no operation passes through that state), so that reading a backfill
  * never writes.
  */
+/**
+ * Every how many passes the exports' backfills are enrolled in the settling
+ * set (BackfillRepository.enrollWaiting): the first pass of a process, then
+ * about hourly, for backfills whose last step ran an earlier version.
+ */
+const ENROLL_EVERY = 60;
+
 export class StrandedRepair {
+  private passes = 0;
   private suspectExports = new Set<string>();
   private suspectRuns = new Set<string>();
 
@@ -49,6 +57,8 @@ export class StrandedRepair {
   async pass(): Promise<StrandedPass> {
     const found = { exports: new Set<string>(), runs: new Set<string>() };
     const repaired: StrandedPass = { exports: 0, runs: 0, backfills: 0 };
+    const enroll = this.passes++ % ENROLL_EVERY === 0;
+    const now = await this.store.now();
     // A page of exports costs a few round trips, whatever it holds.
     for await (const page of this.store.exports.ids(1000)) {
       const [states, unfinished] = await Promise.all([
@@ -68,11 +78,12 @@ export class StrandedRepair {
         } else found.exports.add(id); // ended (past end_at), or changed meanwhile: looked at again
       }
       repaired.runs += await this.runsOf(withRuns, found.runs);
+      if (enroll) await this.store.backfills.enrollWaiting(page, now);
     }
     this.suspectExports = found.exports;
     this.suspectRuns = found.runs;
     // After the runs: a torn run retracked above is counted by its backfill in the same pass.
-    repaired.backfills = await this.store.backfills.settleWaiting(await this.store.now());
+    repaired.backfills = await this.store.backfills.settleWaiting(now);
     if (repaired.exports > 0 || repaired.runs > 0 || repaired.backfills > 0)
       this.logger.info('stranded exports and runs repaired', { ...repaired });
     return repaired;

@@ -54,6 +54,9 @@ const STEP_LOCK_MS = 6_000;
  */
 const SETTLE_MAX_OPEN = 100;
 
+/** Backfills of an export that enrollWaiting() looks at, newest first. */
+const ENROLL_NEWEST = 50;
+
 /** Backfills of the settling set read per round trip. */
 const PAGE = 500;
 
@@ -138,6 +141,31 @@ export class BackfillRepository {
       if (ids.length < PAGE) return changed;
       from += PAGE - done.length;
     }
+  }
+
+  /**
+   * Puts in the settling set the exports' backfills (their newest
+   * ENROLL_NEWEST each) that started every interval and have not finished:
+   * those whose last step ran a version without that set (a rolling
+   * upgrade). Answers how many it added.
+   */
+  async enrollWaiting(exportIds: readonly string[], now: number): Promise<number> {
+    const lists = this.redis.pipeline();
+    for (const id of exportIds) lists.zrevrange(this.keys.exportBackfills(id), 0, ENROLL_NEWEST - 1);
+    const ids = ((await lists.exec()) ?? []).flatMap(([err, v]) => {
+      if (err) throw err;
+      return v as string[];
+    });
+    if (ids.length === 0) return 0;
+    const read = this.redis.pipeline();
+    for (const id of ids) read.hmget(this.keys.backfill(id), 'started_all', 'finished_ms');
+    const waiting = ((await read.exec()) ?? []).flatMap(([err, v], i) => {
+      if (err) throw err;
+      const [startedAll, finished] = v as [string | null, string | null];
+      return startedAll === '1' && !finished ? [now, ids[i]!] : [];
+    });
+    if (waiting.length === 0) return 0;
+    return this.redis.zadd(this.keys.settlingBackfills, 'NX', ...waiting);
   }
 
   /**
