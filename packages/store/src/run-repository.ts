@@ -16,8 +16,10 @@ export type RunStart =
   | {
       status: 'started';
       attempt: number;
-      /** The attempt's token (AttemptRef): pass `{attempt, token}` to the fenced calls. */
+      /** The attempt's token (AttemptRef): pass `{attempt, token, startedMs}` to the fenced calls. */
       token: string;
+      /** When it started (epoch ms, the run's started_ms): AttemptRef.startedMs. */
+      startedMs: number;
       backfillId: string | null;
       receiptVersion: number;
       /** Set when an earlier run of the interval finished and its record is gone (retention, an interval change). */
@@ -210,6 +212,7 @@ export class RunRepository extends RunReads {
         status,
         attempt: Number(a),
         token,
+        startedMs: now,
         receiptVersion: Number(b),
         backfillId: (c as string) || null,
         ...(prior === 1 && { priorUnknown: true as const }),
