@@ -101,4 +101,26 @@ describe('attempt fence: an attempt is its number and its token', () => {
     expect(await sut.runs.complete(run.id, result(7), T0, attempt)).to.equal('ok');
     expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Completed', records_completed: 7 });
   });
+
+  it("rolling upgrade: a previous version's rewrite and start keep this attempt's token; its start time fences", async () => {
+    const answer = await sut.runs.start(run.id, T0 + 1000);
+    if (answer.status !== 'started') throw new Error(answer.status);
+    const late = { attempt: answer.attempt, token: answer.token, startedMs: answer.startedMs };
+    expect(await sut.runs.cancel(run.id)).to.equal(true);
+    // The previous version's scheduler rewrites the record for a new interval: its OLD fields
+    // (create-runs.lua) do not hold attempt_token. Then its worker starts the run: no token.
+    const key = sut.keys.run(run.id);
+    await sut.redis.hdel(key, 'records_completed', 'bytes_exported', 'files', 'error', 'started_at', 'started_ms');
+    await sut.redis.hdel(key, 'finished_at', 'receipt', 'state', 'attempts', 'crashes', 'backfill_id', 'bf_open');
+    await sut.redis.hset(key, 'status', 'Running', 'started_ms', T0 + 5000, 'attempts', 1);
+    expect(await sut.redis.hget(key, 'attempt_token')).to.equal(late.token);
+
+    // This version's frozen worker wakes.
+    expect(await sut.runs.isLatestAttempt(run.id, late)).to.equal(false);
+    expect(await sut.runs.setState(run.id, { uploads: ['late'] }, late)).to.equal('Superseded');
+    expect(await sut.runs.complete(run.id, result(5), T0, late)).to.equal('Superseded');
+    // The previous version's worker finishes by its number, as its own finish-run.lua checks.
+    expect(await sut.runs.complete(run.id, result(7), T0, 1)).to.equal('ok');
+    expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Completed', records_completed: 7 });
+  });
 });

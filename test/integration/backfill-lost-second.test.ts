@@ -145,6 +145,7 @@ describe('a backfill after Redis replayed half of a run’s finish', function ()
   const redis = new OwnRedis();
   const prefix = uniqueName('bxtorn');
   const exportId = randomUUID();
+  let backfillId = '';
   let store: Store;
   const connect = () => (store = Store.connect(redis.url, prefix));
   const crash = async (cutAt?: number) => {
@@ -175,7 +176,7 @@ describe('a backfill after Redis replayed half of a run’s finish', function ()
     await redis.stop();
   });
 
-  it('counts the run the replay completed, and finishes', async () => {
+  it('replays half a run’s finish: the run Completed, its backfill still waiting for it', async () => {
     const queue = new MemoryRunQueue({ attempts: 1, backoffMs: 10 });
     const service = () => new BackfillService(store, queue, logger, () => T0 + 10 * HOUR);
     await store.exports.create(exportFixture(exportId, T0), T0 + HOUR, null);
@@ -200,24 +201,27 @@ describe('a backfill after Redis replayed half of a run’s finish', function ()
     await complete(1, second);
     await complete(2, await start(2));
 
-    expect(await service().get(exportId, created.backfill.id)).to.deep.include({
-      status: 'Completed',
-      finished_runs: 3,
-      records_completed: 30,
-      progress: 1,
-    });
+    // Reads never write: the backfill waits for the run until the scheduler's repair.
+    backfillId = created.backfill.id;
+    expect((await service().get(exportId, backfillId)).status).to.equal('Running');
   });
 
-  it('takes the run out of the unfinished indexes, so it holds no window place nor the lag', async () => {
+  it('the stranded-run repair counts the run, and takes it out of the unfinished indexes', async () => {
     // (After the test above.) The half finish moved no index: the run still counts as pending.
     const lagOf = async () => (await store.stats.snapshot()).exports.find((e) => e.id === exportId)!.oldestPendingEnd;
     expect(await store.runs.unfinishedCounts([exportId])).to.deep.equal([1]);
     expect(await lagOf()).to.equal(T0 + HOUR);
     const queue = new MemoryRunQueue({ attempts: 1, backoffMs: 10 });
     const sut = new StrandedRepair(store, queue, new ExportService(store, queue, logger), logger);
-    await sut.pass();
+    expect(await sut.pass()).to.include({ backfills: 1 });
     expect(await store.runs.unfinishedCounts([exportId])).to.deep.equal([0]);
     expect(await lagOf()).to.equal(null);
+    expect(await new BackfillService(store, queue, logger).get(exportId, backfillId)).to.deep.include({
+      status: 'Completed',
+      finished_runs: 3,
+      records_completed: 30,
+      progress: 1,
+    });
     expect((await store.runs.get(runId(0)))!.status).to.equal('Completed');
   });
 });
@@ -225,7 +229,7 @@ describe('a backfill after Redis replayed half of a run’s finish', function ()
 /**
  * A torn finish may stop anywhere in finish-run.lua's transaction: here after
  * its HDEL of `bf_open` and before its ZREM from the backfill's open set (the
- * state written directly). A read settles it; cancelling could not end it.
+ * state written directly). The stranded-run repair settles it; cancelling could not end it.
  */
 describe('a backfill whose run’s finish was torn after its bf_open went', () => {
   const prefix = uniqueName('bxtorn2');
@@ -273,6 +277,8 @@ describe('a backfill whose run’s finish was torn after its bf_open went', () =
     await store.redis.hset(run0, 'status', 'Completed', 'records_completed', '7');
     await store.redis.hdel(run0, 'bf_open');
 
+    const queue = new MemoryRunQueue({ attempts: 1, backoffMs: 10 });
+    await new StrandedRepair(store, queue, new ExportService(store, queue, logger), logger).pass();
     expect(await store.backfills.get(backfillId)).to.deep.include({ finished_runs: 2, records_completed: 12 });
     expect((await store.backfills.get(backfillId))!.finished_ms).to.be.a('number');
     expect(await store.backfills.openCount(backfillId)).to.equal(0);

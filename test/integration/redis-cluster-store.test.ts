@@ -55,11 +55,12 @@ describe('store on a Redis Cluster', () => {
     expect(started).to.deep.equal({
       status: 'started',
       attempt: 1,
+      startedMs: T0 + 4_000_000,
       backfillId: null,
       receiptVersion: 1,
       export: exp,
     });
-    const attempt = { attempt: 1, token };
+    const attempt = { attempt: 1, token, startedMs: T0 + 4_000_000 };
     expect(await sut.runs.setState(run.id, { uploads: [] }, attempt)).to.equal('ok');
     const line = { timestamp: new Date(T0).toISOString(), level: 'info', message: 'run completed records=2' };
     expect(

@@ -22,8 +22,9 @@ describe('run records: attempts of one run', () => {
   it('numbers each attempt it starts', async () => {
     // Each with a token of its own (attempt-token.test.ts).
     const withoutToken = (started: RunStart) => {
-      const { token, ...answer } = started as { token?: string };
+      const { token, startedMs, ...answer } = started as { token?: string; startedMs?: number };
       expect(token).to.be.a('string');
+      expect(startedMs).to.be.a('number');
       return answer;
     };
     expect(withoutToken(await sut.runs.start(run.id))).to.deep.equal({
@@ -165,11 +166,12 @@ describe("a worker's start: the run and its export in one script", () => {
 
   it('answers the stored export with the attempt it started', async () => {
     await sut.exports.create(exp, T0, null);
-    const { token, ...started } = (await sut.runs.startWithExport(run.id)) as { token: string };
+    const { token, ...started } = (await sut.runs.startWithExport(run.id, T0 + 1)) as { token: string };
     expect(token).to.match(/^[0-9a-f]{32}$/);
     expect(started).to.deep.equal({
       status: 'started',
       attempt: 1,
+      startedMs: T0 + 1,
       backfillId: null,
       receiptVersion: 1,
       export: exp,

@@ -67,14 +67,14 @@ describe('StrandedRepair: what a process killed between two writes leaves behind
     expect(await scheduled(exp.id)).to.equal(false);
 
     // The first pass only notes what it found (an unpause may be between its writes).
-    expect(await sut.pass()).to.deep.equal({ exports: 0, runs: 0 });
+    expect(await sut.pass()).to.deep.equal({ exports: 0, runs: 0, backfills: 0 });
     expect(await scheduled(exp.id)).to.equal(false);
-    expect(await sut.pass()).to.deep.equal({ exports: 1, runs: 1 });
+    expect(await sut.pass()).to.deep.equal({ exports: 1, runs: 1, backfills: 0 });
     expect(await scheduled(exp.id)).to.equal(true);
     expect(await queue.hasLiveJob([held])).to.deep.equal([true]);
     // Repaired means left alone afterwards.
-    expect(await sut.pass()).to.deep.equal({ exports: 0, runs: 0 });
-    expect(await sut.pass()).to.deep.equal({ exports: 0, runs: 0 });
+    expect(await sut.pass()).to.deep.equal({ exports: 0, runs: 0, backfills: 0 });
+    expect(await sut.pass()).to.deep.equal({ exports: 0, runs: 0, backfills: 0 });
   });
 
   // An unpause with backfill (and a PATCH) schedules from the stored cursor: its repair must not skip the paused span.
@@ -139,7 +139,7 @@ describe('StrandedRepair: what a process killed between two writes leaves behind
     const queued = await runWithoutJob(busy, 1);
     await queue.enqueue([{ run_id: queued, export_id: busy.id, data_interval_start: 0, data_interval_end: 1 }]);
 
-    for (let i = 0; i < 3; i++) expect(await sut.pass()).to.deep.equal({ exports: 0, runs: 0 });
+    for (let i = 0; i < 3; i++) expect(await sut.pass()).to.deep.equal({ exports: 0, runs: 0, backfills: 0 });
     expect(await scheduled(paused.id)).to.equal(false);
   });
 

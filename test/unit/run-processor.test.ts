@@ -19,7 +19,14 @@ const ROWS = asRows(
 
 /** The run records the processor touches, in memory: what the Lua scripts decide, reduced to this test's cases. */
 class FakeRuns {
-  startAnswer: RunStart = { status: 'started', attempt: 1, token: 'token-1', backfillId: null, receiptVersion: 1 };
+  startAnswer: RunStart = {
+    status: 'started',
+    attempt: 1,
+    token: 'token-1',
+    startedMs: 1,
+    backfillId: null,
+    receiptVersion: 1,
+  };
   /** The export the start script reads with the run; null: deleted. */
   exp: BatchExport | null = null;
   finishAnswer = 'ok';
@@ -125,7 +132,14 @@ describe('run processor (fast, with fakes)', () => {
   });
 
   it('a completed run: its result recorded for its attempt (which ends the streak of failures), its log kept', async () => {
-    runs.startAnswer = { status: 'started', attempt: 3, token: 'token-3', backfillId: null, receiptVersion: 2 };
+    runs.startAnswer = {
+      status: 'started',
+      attempt: 3,
+      token: 'token-3',
+      startedMs: 3,
+      backfillId: null,
+      receiptVersion: 2,
+    };
     const jobLog: string[] = [];
     const appended: RunLogLine[][] = [];
     runLogs = async (_id, lines) => void appended.push([...lines]);
@@ -137,7 +151,7 @@ describe('run processor (fast, with fakes)', () => {
     });
     const [finished] = runs.finished;
     // Named by its token too: the number alone repeats (a rewritten record, a failover).
-    expect(finished).to.deep.include({ status: 'Completed', attempt: { attempt: 3, token: 'token-3' } });
+    expect(finished).to.deep.include({ status: 'Completed', attempt: { attempt: 3, token: 'token-3', startedMs: 3 } });
     // The receipt is of the rows the writer was handed, with the version start() gave.
     expect(finished!.result).to.deep.include({ records: 42, bytes: 1000, files: ['a.jsonl'] });
     expect(finished!.result!.receipt).to.deep.include({

@@ -82,19 +82,32 @@ export class BackfillPump {
         const record = await this.store.backfills.get(backfillId);
         if (!record) return null;
         const exp = await this.store.exports.get(record.export_id);
-        const end = Date.parse(record.end_at);
-        let neverStarted = 0;
-        if (exp && !record.started_all) {
-          for (const span of spansFrom(record.cursor, exp.interval, exp.timezone)) {
-            if (span.start >= end) break;
-            neverStarted++;
-          }
-        }
+        const neverStarted = exp && !record.started_all ? await this.neverStarted(record, exp) : 0;
         return await this.store.backfills.cancel(backfillId, neverStarted, await this.clock());
       } finally {
         await release();
       }
     }
+  }
+
+  /**
+   * Intervals from the cursor on that the backfill has not started. A step
+   * whose cursor's move was lost (Redis lost its last second) started some
+   * past the cursor: open ones are cancelled as its runs, finished ones
+   * were counted, so neither counts again as never started. Only the first
+   * step's worth can be so: a step starts no run past the cursor it read.
+   */
+  private async neverStarted(record: BackfillRecord, exp: BatchExport): Promise<number> {
+    const end = Date.parse(record.end_at);
+    const first: string[] = [];
+    let count = 0;
+    for (const span of spansFrom(record.cursor, exp.interval, exp.timezone)) {
+      if (span.start >= end) break;
+      if (first.length < STEP_RUNS) first.push(runIdFor(exp.id, span.start));
+      count++;
+    }
+    const started = await this.store.runs.startedBy(record.id, first);
+    return count - started.filter(Boolean).length;
   }
 
   private async startNext(record: BackfillRecord, exp: BatchExport, room: number): Promise<number> {
@@ -178,6 +191,8 @@ function decide(answer: CreateAnswer, force: boolean): Decision {
   if (answer === 'rewritten') return 'enqueue';
   if (answer.startsWith('other:')) return 'wait';
   if (answer.startsWith('mine:')) return answer === 'mine:Scheduled' ? 'enqueue' : 'own';
+  // Counted by this backfill, then run again by another: counted once, run by the other.
+  if (answer.startsWith('counted:')) return 'own';
   if (answer === 'Exported') return 'skip'; // with force, the run is created anyway
   if (answer === 'Completed') return force ? 'rerun' : 'skip';
   // Never exported: a failed or cancelled run runs again; one queued or running elsewhere is left be.

@@ -9,6 +9,8 @@ export interface StrandedPass {
   exports: number;
   /** Runs queued again. */
   runs: number;
+  /** Backfills that counted runs a torn write left open for them, or finished. */
+  backfills: number;
 }
 
 /**
@@ -27,9 +29,21 @@ const OPEN: ReadonlySet<Run['status']> = new Set(['Scheduled', 'FailedRetryable'
  * repaired only when the next pass finds it so again: a change in progress
  * (a run created, its job on its way; an unpause between its two writes) is
  * never raced. Safe with several schedulers: scheduling is a compare-and-set
- * against the export as read, a job id is its run id.
+ * against the export as read, a job id is its run id. And what a torn write
+ * (Redis replaying half a script) leaves: final runs still indexed as
+ * unfinished, and backfills still waiting for such runs, settled here in one
+ * pass (no operation passes through that state), so that reading a backfill
+ * never writes.
  */
+/**
+ * Every how many passes the exports' backfills are enrolled in the settling
+ * set (BackfillRepository.enrollWaiting): the first pass of a process, then
+ * about hourly, for backfills whose last step ran an earlier version.
+ */
+const ENROLL_EVERY = 60;
+
 export class StrandedRepair {
+  private passes = 0;
   private suspectExports = new Set<string>();
   private suspectRuns = new Set<string>();
 
@@ -42,7 +56,9 @@ export class StrandedRepair {
 
   async pass(): Promise<StrandedPass> {
     const found = { exports: new Set<string>(), runs: new Set<string>() };
-    const repaired: StrandedPass = { exports: 0, runs: 0 };
+    const repaired: StrandedPass = { exports: 0, runs: 0, backfills: 0 };
+    const enroll = this.passes++ % ENROLL_EVERY === 0;
+    const now = await this.store.now();
     // A page of exports costs a few round trips, whatever it holds.
     for await (const page of this.store.exports.ids(1000)) {
       const [states, unfinished] = await Promise.all([
@@ -62,10 +78,13 @@ export class StrandedRepair {
         } else found.exports.add(id); // ended (past end_at), or changed meanwhile: looked at again
       }
       repaired.runs += await this.runsOf(withRuns, found.runs);
+      if (enroll) await this.store.backfills.enrollWaiting(page, now);
     }
     this.suspectExports = found.exports;
     this.suspectRuns = found.runs;
-    if (repaired.exports > 0 || repaired.runs > 0)
+    // After the runs: a torn run retracked above is counted by its backfill in the same pass.
+    repaired.backfills = await this.store.backfills.settleWaiting(now);
+    if (repaired.exports > 0 || repaired.runs > 0 || repaired.backfills > 0)
       this.logger.info('stranded exports and runs repaired', { ...repaired });
     return repaired;
   }

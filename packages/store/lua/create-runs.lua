@@ -10,7 +10,9 @@
 -- interval's record is gone but it is known exported (retention); the
 -- existing status, prefixed 'mine:' when the run is the backfill's that
 -- creates it (open for it: a step that crashed before enqueueing; or already
--- counted by it: a step redone after its cursor's move was lost). A record created
+-- counted by it: a step redone after its cursor's move was lost), or
+-- 'counted:' when it counted the run before another backfill took it over
+-- (reschedule-run.lua keeps it in prior_backfills). A record created
 -- where an earlier run's record is gone (rewritten, or removed by retention:
 -- its slots are marked) gets prior_unknown = '1': what that run left at the
 -- destination, and the state it kept, are unknown.
@@ -28,7 +30,7 @@ local N = 12
 local UNFINISHED = { Scheduled = true, Running = true, FailedRetryable = true }
 -- What a rewritten record loses of the run it was.
 local OLD = { 'records_completed', 'bytes_exported', 'files', 'error', 'started_at', 'started_ms', 'finished_at',
-  'receipt', 'state', 'attempts', 'attempt_token', 'crashes', 'backfill_id', 'bf_open' }
+  'receipt', 'state', 'attempts', 'attempt_token', 'crashes', 'backfill_id', 'bf_open', 'prior_backfills' }
 local out = {}
 local created = 0
 for i = 3, #ARGV, N do
@@ -56,8 +58,13 @@ for i = 3, #ARGV, N do
     -- cursor's move was lost: a crash, or Redis losing its last second); a
     -- final run answered by its status alone would be skipped (counted twice)
     -- or, Failed, run and counted again.
-    if backfillId ~= '' and redis.call('HGET', runKey, 'backfill_id') == backfillId then
+    local owner = backfillId ~= '' and redis.call('HMGET', runKey, 'backfill_id', 'prior_backfills')
+    if owner and owner[1] == backfillId then
       out[#out + 1] = 'mine:' .. status
+    elseif owner and owner[2] and string.find(' ' .. owner[2] .. ' ', ' ' .. backfillId .. ' ', 1, true) then
+      -- Counted by it, then run again by another backfill (reschedule-run.lua): not its own any
+      -- more, neither to skip (counted twice) nor to run again.
+      out[#out + 1] = 'counted:' .. status
     else
       out[#out + 1] = status
     end

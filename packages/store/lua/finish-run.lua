@@ -22,7 +22,7 @@ local BOUNDS = { 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400 }
 local run = readRun('attempts', 'attempt_token', 'export_id', 'started_ms')
 local status = run.status
 if not status then return 'missing' end
-if ARGV[5] ~= '' and not isLatestAttempt(run.attempts, run.attempt_token, ARGV[5], ARGV[6]) then
+if ARGV[5] ~= '' and not isLatestAttempt(run.attempts, run.attempt_token, run.started_ms, ARGV[5], ARGV[6]) then
   -- An earlier attempt reporting back: its worker lost the lock (Redis away or
   -- slow, an event loop held up, the process frozen) but was not killed. Told
   -- so whatever the run's status now (the later attempt may have completed it):

@@ -8,8 +8,8 @@
 -- (not fenced), ARGV[3] its token or ''.
 -- Answers 'ok' if stored, 'missing' (no record) or 'Superseded'.
 -- @include attempt
-local found = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'attempt_token')
+local found = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'attempt_token', 'started_ms')
 if not found[1] then return 'missing' end
-if ARGV[2] ~= '' and not isLatestAttempt(found[2], found[3], ARGV[2], ARGV[3]) then return 'Superseded' end
+if ARGV[2] ~= '' and not isLatestAttempt(found[2], found[3], found[4], ARGV[2], ARGV[3]) then return 'Superseded' end
 redis.call('HSET', KEYS[1], 'state', ARGV[1])
 return 'ok'

@@ -7,7 +7,8 @@
 -- them: a run's status Completed, without the rest of its finish. The
 -- backfill then waited for that run for ever. Then, as a run's count does,
 -- finishes the backfill when every interval was started or skipped and none
--- is open. Answers how many runs it counted.
+-- is open. Answers how many runs it counted. Run by the scheduler's
+-- stranded-run repair (BackfillRepository.settleWaiting), never by a read.
 -- KEYS[1] the backfill hash, KEYS[2] its open zset, KEYS[3 ..] run hashes.
 -- ARGV[1] now (ms), ARGV[2] the backfill id, ARGV[3 ..] the runs' ids (as KEYS).
 local FINAL = { Completed = true, Failed = true, Cancelled = true }
@@ -16,9 +17,17 @@ local counted = 0
 for i = 3, #KEYS do
   local id = ARGV[i]
   local run = redis.call('HMGET', KEYS[i], 'status', 'bf_open', 'backfill_id', 'records_completed')
-  -- Not `bf_open` too: the tear may come after finish-run's HDEL of it and before its ZREM. Outside
-  -- a torn write a final run is never in an open set, so this counts nothing twice.
-  if FINAL[run[1]] and run[3] == ARGV[2] and redis.call('ZSCORE', KEYS[2], id) then
+  if not redis.call('ZSCORE', KEYS[2], id) then
+    -- not open for it (any more): nothing to count
+  elseif run[3] ~= ARGV[2] then
+    -- Open for it, yet the run is gone or another's: a torn run rewritten for a new interval
+    -- (create-runs.lua) or deleted. What it did for this backfill is not known: not exported by it.
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('HINCRBY', KEYS[1], 'skipped_runs', 1)
+    counted = counted + 1
+  elseif FINAL[run[1]] then
+    -- Not `bf_open` too: the tear may come after finish-run's HDEL of it and before its ZREM. Outside
+    -- a torn write a final run is never in an open set, so this counts nothing twice.
     redis.call('HDEL', KEYS[i], 'bf_open')
     redis.call('ZREM', KEYS[2], id)
     redis.call('HINCRBY', KEYS[1], 'finished_runs', 1)

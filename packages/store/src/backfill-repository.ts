@@ -49,10 +49,16 @@ export type NewBackfill = Pick<
 const STEP_LOCK_MS = 6_000;
 
 /**
- * Most open runs a read settles: a backfill stuck after a torn write has a
- * few (the runs whose finish was cut); one with more is still running.
+ * Most open runs the repair settles at once: a backfill stuck after a torn
+ * write has a few (the runs whose finish was cut); one with more is still running.
  */
 const SETTLE_MAX_OPEN = 100;
+
+/** Backfills of an export that enrollWaiting() looks at, newest first. */
+const ENROLL_NEWEST = 50;
+
+/** Backfills of the settling set read per round trip. */
+const PAGE = 500;
 
 export class BackfillRepository {
   constructor(
@@ -83,19 +89,9 @@ export class BackfillRepository {
       .exec();
   }
 
-  /**
-   * The backfill; one that has started every interval but not finished, with
-   * at most SETTLE_MAX_OPEN runs open, is settled first (settle()), so what a
-   * torn write left behind is counted by the next read, whoever reads it.
-   * Before its last intervals start (the pump still at work) a read costs no
-   * script: the console polls progress every second.
-   */
-  async get(id: string, now = Date.now()): Promise<BackfillRecord | null> {
-    let h = await this.redis.hgetall(this.keys.backfill(id));
-    if (!h.id) return null;
-    if (!h.finished_ms && h.started_all === '1' && (await this.settle(id, now))) {
-      h = await this.redis.hgetall(this.keys.backfill(id));
-    }
+  /** The backfill as stored: a read only (what a torn write left is settled by settleWaiting()). */
+  async get(id: string): Promise<BackfillRecord | null> {
+    const h = await this.redis.hgetall(this.keys.backfill(id));
     if (!h.id) return null;
     const n = (v: string | undefined) => Number(v ?? 0);
     return {
@@ -116,6 +112,60 @@ export class BackfillRepository {
       records_completed: n(h.records_completed),
       finished_ms: h.finished_ms ? Number(h.finished_ms) : null,
     };
+  }
+
+  /**
+   * The stranded-run repair's part for backfills: each backfill that started
+   * its last interval and waits for open runs (the settling set, a page of
+   * PAGE at a time) is settled (settle()), and those finished or gone leave
+   * the set. Answers how many backfills it changed.
+   */
+  async settleWaiting(now: number): Promise<number> {
+    let changed = 0;
+    for (let from = 0; ;) {
+      const ids = await this.redis.zrange(this.keys.settlingBackfills, from, from + PAGE - 1);
+      const read = this.redis.pipeline();
+      for (const id of ids) read.hmget(this.keys.backfill(id), 'id', 'finished_ms');
+      const states = ((await read.exec()) ?? []).map(([err, v]) => {
+        if (err) throw err;
+        return v as [string | null, string | null];
+      });
+      const done: string[] = [];
+      for (const [i, id] of ids.entries()) {
+        const [exists, finished] = states[i]!;
+        if (!exists || finished) done.push(id);
+        // A backfill settle() finished leaves the set on the next pass.
+        else if (await this.settle(id, now)) changed++;
+      }
+      if (done.length) await this.redis.zrem(this.keys.settlingBackfills, ...done);
+      if (ids.length < PAGE) return changed;
+      from += PAGE - done.length;
+    }
+  }
+
+  /**
+   * Puts in the settling set the exports' backfills (their newest
+   * ENROLL_NEWEST each) that started every interval and have not finished:
+   * those whose last step ran a version without that set (a rolling
+   * upgrade). Answers how many it added.
+   */
+  async enrollWaiting(exportIds: readonly string[], now: number): Promise<number> {
+    const lists = this.redis.pipeline();
+    for (const id of exportIds) lists.zrevrange(this.keys.exportBackfills(id), 0, ENROLL_NEWEST - 1);
+    const ids = ((await lists.exec()) ?? []).flatMap(([err, v]) => {
+      if (err) throw err;
+      return v as string[];
+    });
+    if (ids.length === 0) return 0;
+    const read = this.redis.pipeline();
+    for (const id of ids) read.hmget(this.keys.backfill(id), 'started_all', 'finished_ms');
+    const waiting = ((await read.exec()) ?? []).flatMap(([err, v], i) => {
+      if (err) throw err;
+      const [startedAll, finished] = v as [string | null, string | null];
+      return startedAll === '1' && !finished ? [now, ids[i]!] : [];
+    });
+    if (waiting.length === 0) return 0;
+    return this.redis.zadd(this.keys.settlingBackfills, 'NX', ...waiting);
   }
 
   /**
@@ -175,7 +225,7 @@ export class BackfillRepository {
     const moved = await callScript(
       this.redis,
       'advance-backfill',
-      [this.keys.backfill(id), this.keys.backfillOpen(id), this.keys.activeBackfills],
+      [this.keys.backfill(id), this.keys.backfillOpen(id), this.keys.activeBackfills, this.keys.settlingBackfills],
       [move.from, move.to, move.skipped, move.startedAll ? '1' : '0', now],
     );
     return moved === 1;
@@ -190,7 +240,7 @@ export class BackfillRepository {
     const open = await callScript(
       this.redis,
       'cancel-backfill',
-      [this.keys.backfill(id), this.keys.backfillOpen(id), this.keys.activeBackfills],
+      [this.keys.backfill(id), this.keys.backfillOpen(id), this.keys.activeBackfills, this.keys.settlingBackfills],
       [neverStarted, now],
     );
     return Array.isArray(open) ? (open as string[]) : null;
@@ -204,6 +254,7 @@ export class BackfillRepository {
       for (const id of ids.slice(i, i + 500)) {
         tx.del(this.keys.backfill(id), this.keys.backfillOpen(id), this.keys.backfillLock(id));
         tx.zrem(this.keys.activeBackfills, id);
+        tx.zrem(this.keys.settlingBackfills, id);
       }
       await tx.exec();
     }

@@ -68,6 +68,12 @@ export function storeKeys(prefix: string) {
     exportBackfills: (exportId: string) => `${prefix}:backfills:${exportId}`,
     /** zset backfill id → created ms of backfills with intervals still to start. */
     activeBackfills: `${prefix}:backfills-active`,
+    /**
+     * zset backfill id → ms it started its last interval with runs still open:
+     * the stranded-run repair settles those a torn write left waiting
+     * (lua/settle-backfill.lua) and drops the finished ones.
+     */
+    settlingBackfills: `${prefix}:backfills-settling`,
     /** hash status → runs in that status now; every status change moves it. */
     runsByStatus: `${prefix}:stats:runs-by-status`,
     /** hash `<export id>|rows` and `<export id>|bytes` → totals of the export's completed runs. */

@@ -11,12 +11,22 @@ export interface AttemptRef {
   attempt: number;
   /** 32 hex digits, new at each start; internal: never shown in the API or logs. */
   token: string;
+  /**
+   * When its start ran (epoch ms, the run's started_ms): with it the fence also holds against a
+   * previous version's rewrite and start of the run, which leave this token in place (lua/includes/attempt.lua).
+   */
+  startedMs?: number;
 }
 
-/** An attempt as the fenced scripts take it (ARGV): its number and token, '' for none (number alone: the old rule). */
+/**
+ * An attempt as the fenced scripts take it (ARGV): its number and token (`<token>:<started ms>`
+ * when known), '' for none (number alone: the old rule).
+ */
 export function attemptArgs(attempt: number | AttemptRef | undefined): [string, string] {
   if (attempt === undefined) return ['', ''];
-  return typeof attempt === 'number' ? [String(attempt), ''] : [String(attempt.attempt), attempt.token];
+  if (typeof attempt === 'number') return [String(attempt), ''];
+  const token = attempt.startedMs === undefined ? attempt.token : `${attempt.token}:${attempt.startedMs}`;
+  return [String(attempt.attempt), token];
 }
 
 /** A run record's status and interval end, as far as deciding whether an interval is done needs. */
@@ -68,6 +78,21 @@ export abstract class RunReads {
     return results.map(([err, hash]) => {
       if (err) throw err;
       return parseRun(hash as Record<string, string>);
+    });
+  }
+
+  /**
+   * Per run, whether `backfillId` started it: the backfill it runs for, or one
+   * before it that another backfill took it over from (reschedule-run.lua).
+   */
+  async startedBy(backfillId: string, ids: readonly string[]): Promise<boolean[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hmget(this.keys.run(id), 'backfill_id', 'prior_backfills');
+    return ((await pipeline.exec()) ?? []).map(([err, fields]) => {
+      if (err) throw err;
+      const [current, prior] = fields as [string | null, string | null];
+      return current === backfillId || (prior ?? '').split(' ').includes(backfillId);
     });
   }
 
@@ -238,9 +263,12 @@ export abstract class RunReads {
    * number alone repeats (a rewritten record, a start lost in a Redis failover).
    */
   async isLatestAttempt(id: string, attempt: number | AttemptRef): Promise<boolean> {
-    const [n, token] = attemptArgs(attempt);
-    const [attempts, stored] = await this.redis.hmget(this.keys.run(id), 'attempts', 'attempt_token');
-    return attempts === n && (token === '' || stored === token);
+    const [n] = attemptArgs(attempt);
+    const fields = await this.redis.hmget(this.keys.run(id), 'attempts', 'attempt_token', 'started_ms');
+    const [attempts, stored, startedMs] = fields;
+    if (attempts !== n || typeof attempt === 'number') return attempts === n;
+    if (stored !== attempt.token) return false;
+    return attempt.startedMs === undefined || startedMs === String(attempt.startedMs);
   }
 
   /** Ids of runs that finished before `before` (epoch ms), oldest first. */

@@ -16,8 +16,10 @@ export type RunStart =
   | {
       status: 'started';
       attempt: number;
-      /** The attempt's token (AttemptRef): pass `{attempt, token}` to the fenced calls. */
+      /** The attempt's token (AttemptRef): pass `{attempt, token, startedMs}` to the fenced calls. */
       token: string;
+      /** When it started (epoch ms, the run's started_ms): AttemptRef.startedMs. */
+      startedMs: number;
       backfillId: string | null;
       receiptVersion: number;
       /** Set when an earlier run of the interval finished and its record is gone (retention, an interval change). */
@@ -50,10 +52,17 @@ export const MAX_UNFINISHED_ATTEMPTS = 8;
  * 'Exported' (its record is gone but the interval is known exported); its
  * status; or `mine:<status>` when it is already the backfill's that creates
  * it: open for it, or counted by it (a step redone after its cursor's move
- * was lost).
+ * was lost); or `counted:<status>` when it counted the run before another
+ * backfill ran it again.
  */
 export type CreateAnswer =
-  'created' | 'rewritten' | 'Exported' | RunStatus | `mine:${RunStatus}` | `other:${RunStatus}`;
+  | 'created'
+  | 'rewritten'
+  | 'Exported'
+  | RunStatus
+  | `mine:${RunStatus}`
+  | `counted:${RunStatus}`
+  | `other:${RunStatus}`;
 
 /**
  * Runs per create script call: Redis runs nothing else meanwhile (about 10 ms
@@ -203,6 +212,7 @@ export class RunRepository extends RunReads {
         status,
         attempt: Number(a),
         token,
+        startedMs: now,
         receiptVersion: Number(b),
         backfillId: (c as string) || null,
         ...(prior === 1 && { priorUnknown: true as const }),
@@ -275,13 +285,16 @@ export class RunRepository extends RunReads {
    * is missing or has not finished.
    */
   async reschedule(id: string, now = Date.now(), backfill?: { id: string; start: number }): Promise<boolean> {
-    const answer = await callScript(
-      this.redis,
-      'reschedule-run',
-      [...this.statusKeys(id), ...this.backfillKeys(backfill?.id ?? null)],
-      [now, backfill?.id ?? '', backfill?.start ?? 0],
-    );
-    return answer === 1;
+    for (;;) {
+      const open = await this.openBackfill(id);
+      const answer = await callScript(
+        this.redis,
+        'reschedule-run',
+        [...this.statusKeys(id), ...this.backfillKeys(backfill?.id ?? null), ...this.backfillKeys(open)],
+        [now, backfill?.id ?? '', backfill?.start ?? 0, open ?? ''],
+      );
+      if (answer !== 'stale') return answer === 1;
+    }
   }
 
   /**

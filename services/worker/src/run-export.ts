@@ -99,9 +99,9 @@ async function exportInterval(
     log.info('run skipped', { reason: started.status });
     return { status: 'skipped', reason: started.status };
   }
-  const { attempt, token, backfillId, receiptVersion, priorUnknown = false, export: exp } = started;
+  const { attempt, token, startedMs, backfillId, receiptVersion, priorUnknown = false, export: exp } = started;
   // The attempt as the fenced store calls name it: its number repeats (a rewritten record, a failover), its token not.
-  const thisAttempt = { attempt, token };
+  const thisAttempt = { attempt, token, startedMs };
   // What a destination logs may quote its server, which may echo what it was sent.
   runLog.redact(secretValuesOf(exp.destination));
   const began = Date.now();
