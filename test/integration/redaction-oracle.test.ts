@@ -35,4 +35,23 @@ describe('redaction tells nothing about a secret a token holder guesses at', fun
       expect(tested.json.message).not.to.contain('[redacted]');
     }
   });
+
+  it('a schema named after the whole stored password comes back in /test as any other name', async () => {
+    const { user, password } = await pg.role();
+    const created = await sut.createExport({ type: 'Postgres', config: pg.config({ user, password }) });
+    expect(created.status, created.text).to.equal(201);
+    const id = created.json.id as string;
+    // A whole guess: `[redacted]` in "schema ... does not exist" said yes, the name as typed said no,
+    // and the destination's login never saw the guesses.
+    const wrong = `${password.slice(0, -1)}${password.endsWith('z') ? 'y' : 'z'}`;
+    for (const schema of [password, wrong]) {
+      const patched = await sut.call('PATCH', `/api/exports/${id}`, { body: { destination: { config: { schema } } } });
+      expect(patched.status, patched.text).to.equal(200);
+      const tested = await sut.call('POST', `/api/exports/${id}/test`);
+      expect(tested.json.status).to.equal('error');
+      expect(tested.json.code).to.equal('SchemaNotFound');
+      expect(tested.json.message, schema === password ? 'the right guess' : 'a wrong guess').to.contain(`"${schema}"`);
+      expect(tested.json.message).not.to.contain('[redacted]');
+    }
+  });
 });

@@ -92,6 +92,20 @@ describe("a destination server's words in our messages (remote-text)", () => {
     expect(withoutSecretValues(`all of it: ${secret}…`, [secret])).to.equal('all of it: [redacted]…');
   });
 
+  it('withoutSecretValues: a setting the reader sees keeps its text where it occurs, the secret elsewhere goes', () => {
+    // A schema named after the whole password came back `[redacted]` only when the guess was right.
+    const secret = 'hunter2-secret-0123';
+    const schema = `x_${secret}_y`;
+    const text = `schema "${schema}" does not exist; sent "${secret}" and ${JSON.stringify(schema)}`;
+    expect(withoutSecretValues(text, [secret], [schema, 'public'])).to.equal(
+      `schema "${schema}" does not exist; sent "[redacted]" and ${JSON.stringify(schema)}`,
+    );
+    expect(withoutSecretValues(text, [secret], ['public', 'other-name'])).to.equal(
+      'schema "x_[redacted]_y" does not exist; sent "[redacted]" and "x_[redacted]_y"',
+    );
+    expect(shownErrorMessage(`schema "${secret}"`, [secret], [secret])).to.equal(`schema "${secret}"`);
+  });
+
   it('shownErrorMessage: at most ERROR_MESSAGE_MAX_CHARS characters once escaped, no escape cut in half', () => {
     const sut = shownErrorMessage(`a${'\u0001'.repeat(ERROR_MESSAGE_MAX_CHARS)}`, []);
     expect(sut.length).to.be.at.most(ERROR_MESSAGE_MAX_CHARS);

@@ -121,13 +121,20 @@ function secretForms(secrets: Iterable<unknown>): string[] {
  * schema named `abcd…`, whose "does not exist" came back as `[redacted]…`
  * exactly when the password starts with `abcd`, told the password four
  * characters at a time, then one. Cuts drop the split word instead
- * (cutWords).
+ * (cutWords). `visible` are values the reader sees anyway (the export's
+ * settings that are not secret): wherever one occurs it is shown as it is.
  */
-export function withoutSecretValues(text: string, secrets: Iterable<unknown>): string {
+export function withoutSecretValues(text: string, secrets: Iterable<unknown>, visible: Iterable<unknown> = []): string {
   const forms = secretForms(secrets);
   if (forms.length === 0) return text;
-  const anyForm = new RegExp(forms.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
-  return text.replace(anyForm, '[redacted]');
+  // Text the token holder can read anyway (the export's other settings) stays as it is, even where
+  // a secret is in it: a schema named after the whole password came back `[redacted]` exactly when
+  // the guess was right, a yes or no per guess that never reached the destination's own login.
+  const kept = secretForms(visible).filter((v) => forms.some((f) => v.includes(f)));
+  const alternatives = (list: string[]) => list.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  if (kept.length === 0) return text.replace(new RegExp(alternatives(forms), 'g'), '[redacted]');
+  const either = new RegExp(`(${alternatives(kept)})|${alternatives(forms)}`, 'g');
+  return text.replace(either, (match: string, keep: string | undefined) => (keep === undefined ? '[redacted]' : match));
 }
 
 /** Most characters of an error message a run records or `POST /test` answers with. */
@@ -144,9 +151,13 @@ const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
  * ERROR_MESSAGE_MAX_CHARS characters, escapes and the `…` of a cut included
  * (an escape is never cut in half).
  */
-export function shownErrorMessage(message: string, secrets: Iterable<unknown>): string {
+export function shownErrorMessage(
+  message: string,
+  secrets: Iterable<unknown>,
+  visible: Iterable<unknown> = [],
+): string {
   // Each character as shown, and how many characters that takes (an escape, several).
-  const shown = [...withoutSecretValues(message, secrets)].map((ch) =>
+  const shown = [...withoutSecretValues(message, secrets, visible)].map((ch) =>
     CONTROL.test(ch) ? { text: escapeChar(ch), size: escapeChar(ch).length } : { text: ch, size: 1 },
   );
   if (shown.reduce((n, piece) => n + piece.size, 0) <= ERROR_MESSAGE_MAX_CHARS)

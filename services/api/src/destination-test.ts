@@ -9,7 +9,7 @@ import {
   type DestinationConfig,
 } from '@bx/core';
 import type { DestinationCheckOptions } from '@bx/core';
-import { secretValuesOf } from '@bx/destinations';
+import { secretValuesOf, visibleValuesOf } from '@bx/destinations';
 import { modelPlugin } from '@bx/models';
 
 /** What `POST /api/exports/:id/test` answers (and the console shows). */
@@ -79,7 +79,7 @@ export async function testDestination(
     return {
       status: 'error',
       // One line without the export's secrets, whatever the destination answered.
-      message: shownErrorMessage(errorMessage(err), secretValuesOf(exp.destination)),
+      message: shownErrorMessage(errorMessage(err), secretValuesOf(exp.destination), visibleValuesOf(exp.destination)),
       code: typeof code === 'string' ? remoteCode(code) : null,
       retryable: isRetryable(err),
     };

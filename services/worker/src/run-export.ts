@@ -11,7 +11,7 @@ import {
   type ModelSourceConfig,
 } from '@bx/core';
 import { ReceiptTally, supersededError, tallied, type BatchFormat, type DestinationWriter } from '@bx/batch';
-import { secretValuesOf } from '@bx/destinations';
+import { secretValuesOf, visibleValuesOf } from '@bx/destinations';
 import { modelPlugin } from '@bx/models';
 import type { FailurePolicy } from '@bx/operations';
 import type { JobContext, RunJob, RunOutcome } from '@bx/queue';
@@ -103,7 +103,7 @@ async function exportInterval(
   // The attempt as the fenced store calls name it: its number repeats (a rewritten record, a failover), its token not.
   const thisAttempt = { attempt, token, startedMs };
   // What a destination logs may quote its server, which may echo what it was sent.
-  runLog.redact(secretValuesOf(exp.destination));
+  runLog.redact(secretValuesOf(exp.destination), visibleValuesOf(exp.destination));
   const began = Date.now();
   const fence = new AttemptFence(
     deps.lockMs ?? 30_000,
@@ -203,7 +203,11 @@ async function exportInterval(
     runLog.notKept();
     const retry = isRetryable(err) && !ctx.lastAttempt;
     // The destination's words may echo what it was sent (its password) or forge lines: one line, secrets out.
-    const message = shownErrorMessage(errorMessage(err), secretValuesOf(exp.destination));
+    const message = shownErrorMessage(
+      errorMessage(err),
+      secretValuesOf(exp.destination),
+      visibleValuesOf(exp.destination),
+    );
     const failed = { error: message, retryable: isRetryable(err), ms: Date.now() - began };
     const line = retry ? 'run failed, will retry' : 'run failed';
     const recorded = await deps.store.runs.fail(

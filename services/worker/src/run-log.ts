@@ -26,6 +26,8 @@ export class RunLog {
   private timer: NodeJS.Timeout | null = null;
   /** The export's secret values, which no line may carry (`redact`). */
   private secrets: readonly unknown[] = [];
+  /** The export's other settings, shown as they are even where a secret is in them (withoutSecretValues). */
+  private visible: readonly unknown[] = [];
 
   constructor(
     private readonly store: Pick<RunLogRepository, 'append'>,
@@ -39,8 +41,9 @@ export class RunLog {
    * error is (withoutSecretValues), whatever the field (a server's words a
    * destination logged, an error's message).
    */
-  redact(secrets: readonly unknown[]): void {
+  redact(secrets: readonly unknown[], visible: readonly unknown[] = []): void {
     this.secrets = secrets;
+    this.visible = visible;
   }
 
   /**
@@ -58,7 +61,7 @@ export class RunLog {
     const logged = {
       timestamp: typeof time === 'string' ? time : new Date().toISOString(),
       level: typeof level === 'string' ? level : 'info',
-      message: lineOf(String(msg ?? ''), fields, this.secrets),
+      message: lineOf(String(msg ?? ''), fields, this.secrets, this.visible),
     };
     this.jobPending.push(`${logged.timestamp} ${logged.level} ${logged.message}`);
     if (this.keptMessage !== null && msg === this.keptMessage) this.keptMessage = null;
@@ -79,7 +82,7 @@ export class RunLog {
     this.pending = [];
     return [
       ...this.inFlight,
-      { timestamp: new Date().toISOString(), level, message: lineOf(msg, fields, this.secrets) },
+      { timestamp: new Date().toISOString(), level, message: lineOf(msg, fields, this.secrets, this.visible) },
     ];
   }
 
@@ -120,12 +123,12 @@ export class RunLog {
 }
 
 /** `run completed records=1500 ms=2301`, without `secrets` (redacted before it is cut). */
-function lineOf(msg: string, fields: LogFields, secrets: readonly unknown[]): string {
+function lineOf(msg: string, fields: LogFields, secrets: readonly unknown[], visible: readonly unknown[]): string {
   const parts = [msg];
   for (const [key, value] of Object.entries(fields)) {
     if (CONTEXT_FIELDS.has(key) || value === undefined) continue;
     const text = typeof value === 'string' ? value : JSON.stringify(value);
     parts.push(`${key}=${/\s/.test(text) ? JSON.stringify(text) : text}`);
   }
-  return withoutSecretValues(parts.join(' '), secrets).slice(0, 4000);
+  return withoutSecretValues(parts.join(' '), secrets, visible).slice(0, 4000);
 }

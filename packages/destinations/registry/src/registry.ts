@@ -58,6 +58,20 @@ export function secretValuesOf(destination: DestinationConfig): unknown[] {
   return secretFieldsOf(destination.type).map((field) => destination.config[field]);
 }
 
+/**
+ * The destination's settings that are not secret, as strings (a GET shows
+ * them): shownErrorMessage leaves them as they are even when one holds a
+ * secret, so redaction never says that a setting a token holder typed is a
+ * secret.
+ */
+export function visibleValuesOf(destination: DestinationConfig): string[] {
+  const secrets = new Set(secretFieldsOf(destination.type));
+  return Object.entries(destination.config)
+    .filter(([field]) => !secrets.has(field))
+    .flatMap(([, value]) => (Array.isArray(value) ? value : [value]))
+    .filter((value): value is string => typeof value === 'string');
+}
+
 /** A copy of a destination without its secret values, for responses. */
 export function withoutSecrets(destination: DestinationConfig): DestinationConfig {
   const secrets = secretFieldsOf(destination.type);
