@@ -3,6 +3,7 @@ import {
   NotFoundError,
   ValidationError,
   dueAt,
+  filterInstant,
   initialCursor,
   intervalContaining,
   parseInput,
@@ -294,9 +295,10 @@ export class ExportService {
     if (query.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(query.status)) {
       details.push({ field: 'status', message: `must be one of ${RUN_STATUSES.join(', ')}` });
     }
-    const cursor = queryInstant(query.cursor, 'cursor', details, 'must be a cursor returned as next');
-    const from = queryInstant(query.start, 'start', details);
-    const to = queryInstant(query.end, 'end', details);
+    const cursor = queryInstant(query.cursor, 'cursor', details, { message: 'must be a cursor returned as next' });
+    // Filters of what is stored: `end=9999-12-31` (no end) is a filter, not a schedule's bound.
+    const from = queryInstant(query.start, 'start', details, { schema: filterInstant });
+    const to = queryInstant(query.end, 'end', details, { schema: filterInstant });
     const before = cursor === undefined ? to : to === undefined ? cursor : Math.min(cursor, to);
     if (details.length) throw invalidQuery(details);
     const { runs: results, stoppedAt } = await this.store.runs.page(id, {
