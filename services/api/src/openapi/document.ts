@@ -16,6 +16,7 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'Unknown export, run, backfill or route, or an id the API never gave out',
   409: 'The current state forbids it',
   413: 'Request body over 1 MB',
+  415: 'Body not sent as JSON (`Content-Type: application/json` or a `+json` type, UTF-8): code `unsupported_media_type`',
   429: 'Too many wrong tokens from this client (20 a minute); `Retry-After` says when to try again',
   503: 'The store (Redis) is not reachable now (code `unavailable`); `Retry-After` says when to try again',
 };
@@ -112,7 +113,7 @@ export const openApiDocument = withOperationIds({
         requestBody: body('ExportCreate'),
         responses: {
           '201': json(ref('Export'), 'Created'),
-          ...errors(400, 401, 413),
+          ...errors(400, 401, 413, 415),
           '409': json(ref('Error'), 'The deployment holds MAX_EXPORTS exports already (code `too_many_exports`)'),
         },
       },
@@ -156,7 +157,7 @@ export const openApiDocument = withOperationIds({
           'The patch applies to the export as stored when it is written: a concurrent PATCH, pause or auto-pause ' +
           'of other fields is kept, not overwritten.',
         requestBody: body('ExportPatch'),
-        responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413), ...concurrentUpdate },
+        responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413, 415), ...concurrentUpdate },
       },
       delete: {
         summary:
@@ -176,7 +177,7 @@ export const openApiDocument = withOperationIds({
       post: {
         summary: 'Schedule again from the current interval',
         requestBody: body('Unpause', false),
-        responses: { '200': json(ref('Export'), 'Unpaused'), ...errors(400, 401, 404), ...concurrentUpdate },
+        responses: { '200': json(ref('Export'), 'Unpaused'), ...errors(400, 401, 404, 415), ...concurrentUpdate },
       },
     },
     '/api/exports/{id}/test': {
@@ -269,7 +270,7 @@ export const openApiDocument = withOperationIds({
         responses: {
           '200': json(ref('BackfillPlan'), 'Dry run: what the backfill would do'),
           '201': json(ref('Backfill'), 'Created; its runs start in order'),
-          ...errors(400, 401, 404, 413),
+          ...errors(400, 401, 404, 413, 415),
         },
       },
       get: {

@@ -3,6 +3,7 @@ import type { ExportService } from '@bx/operations';
 import { checkPathIds } from '../path-ids';
 import { Router, type Request } from 'express';
 import { testDestination } from '../destination-test';
+import { jsonBody } from '../json-body';
 import { exportView } from '../serialize';
 import { z } from 'zod';
 
@@ -24,7 +25,7 @@ export function exportsRouter(
   const router = checkPathIds(Router());
 
   router.post('/', async (req, res) => {
-    res.status(201).json(exportView(await service.create(req.body)));
+    res.status(201).json(exportView(await service.create(jsonBody(req))));
   });
   router.get('/', async (req, res) => {
     const page = await service.list({
@@ -39,7 +40,7 @@ export function exportsRouter(
     res.json(exportView(exp, await service.latestRuns(exp.id)));
   });
   router.patch('/:id', async (req, res) => {
-    res.json(exportView(await service.update(req.params.id, req.body)));
+    res.json(exportView(await service.update(req.params.id, jsonBody(req))));
   });
   router.delete('/:id', async (req, res) => {
     await service.delete(req.params.id);
@@ -49,7 +50,7 @@ export function exportsRouter(
     res.json(exportView(await service.pause(req.params.id)));
   });
   router.post('/:id/unpause', async (req, res) => {
-    const { backfill } = parseInput(unpauseBody, req.body ?? {});
+    const { backfill } = parseInput(unpauseBody, jsonBody(req) ?? {});
     res.json(exportView(await service.unpause(req.params.id, { backfill })));
   });
   /** Reaches the destination with the export's credentials; the outcome is the answer, not an HTTP error. */
