@@ -18,6 +18,23 @@ const query = (req: Request, name: string): string | undefined => {
   throw new ValidationError(`Invalid query: ${name}: ${message}`, [{ field: name, message }]);
 };
 
+/**
+ * The list's query parameters, each read by `query`; one it does not know is
+ * a 400 naming it, as an unknown body field is: a misspelt filter
+ * (`teamid=5`, `state=Failed`) answered the unfiltered list.
+ */
+function queryOf<N extends string>(req: Request, names: readonly N[]): Record<N, string | undefined> {
+  const unknown = Object.keys(req.query).filter((key) => !(names as readonly string[]).includes(key));
+  if (unknown.length) {
+    const details = unknown.map((key) => ({ field: key.slice(0, 100), message: 'unknown parameter' }));
+    throw new ValidationError(
+      `Invalid query: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')} (known: ${names.join(', ')})`,
+      details,
+    );
+  }
+  return Object.fromEntries(names.map((name) => [name, query(req, name)])) as Record<N, string | undefined>;
+}
+
 export function exportsRouter(
   service: ExportService,
   checkDestination: (destination: DestinationConfig, opts: DestinationCheckOptions) => Promise<void>,
@@ -28,11 +45,7 @@ export function exportsRouter(
     res.status(201).json(exportView(await service.create(jsonBody(req))));
   });
   router.get('/', async (req, res) => {
-    const page = await service.list({
-      team_id: query(req, 'team_id'),
-      limit: query(req, 'limit'),
-      cursor: query(req, 'cursor'),
-    });
+    const page = await service.list(queryOf(req, ['team_id', 'limit', 'cursor']));
     res.json({ results: page.results.map((e) => exportView(e)), next: page.next });
   });
   router.get('/:id', async (req, res) => {
@@ -65,15 +78,7 @@ export function exportsRouter(
     res.json(await service.reconciliation(req.params.id));
   });
   router.get('/:id/runs', async (req, res) => {
-    res.json(
-      await service.listRuns(req.params.id, {
-        status: query(req, 'status'),
-        limit: query(req, 'limit'),
-        cursor: query(req, 'cursor'),
-        start: query(req, 'start'),
-        end: query(req, 'end'),
-      }),
-    );
+    res.json(await service.listRuns(req.params.id, queryOf(req, ['status', 'limit', 'cursor', 'start', 'end'])));
   });
   return router;
 }
