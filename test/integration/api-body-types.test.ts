@@ -32,6 +32,13 @@ describe('a request body that is not sent as JSON', function () {
     return { status: res.status, text, json: text.startsWith('{') ? JSON.parse(text) : null };
   }
 
+  /** A paused export of its own, by the API: its id. */
+  async function newExport(): Promise<string> {
+    const created = await sut.createExport(destination);
+    expect(created.status, created.text).to.equal(201);
+    return created.json.id as string;
+  }
+
   const expectUnsupported = (res: { status: number; text: string; json: any }, got: string) => {
     expect(res.status, res.text).to.equal(415);
     expect(res.json.error.code).to.equal('unsupported_media_type');
@@ -41,9 +48,7 @@ describe('a request body that is not sent as JSON', function () {
   };
 
   it('POST, PATCH and backfills with text/plain, a form type or none: 415 naming Content-Type', async () => {
-    const created = await sut.createExport(destination);
-    expect(created.status, created.text).to.equal(201);
-    const id = created.json.id as string;
+    const id = await newExport();
     const cases: Array<[string, string, unknown]> = [
       ['POST', '/api/exports', { name: 'x', team_id: 1, interval: 'hour', destination }],
       ['PATCH', `/api/exports/${id}`, { name: 'renamed' }],
@@ -60,8 +65,7 @@ describe('a request body that is not sent as JSON', function () {
   });
 
   it('unpause with {"backfill": true} as a form is refused, not done without the backfill', async () => {
-    const created = await sut.createExport(destination);
-    const id = created.json.id as string;
+    const id = await newExport();
     const res = await send(
       'POST',
       `/api/exports/${id}/unpause`,
@@ -73,17 +77,63 @@ describe('a request body that is not sent as JSON', function () {
   });
 
   it('routes without a body, and an empty body of any type, work as before', async () => {
-    const created = await sut.createExport(destination);
-    const id = created.json.id as string;
+    const id = await newExport();
     expect((await send('POST', `/api/exports/${id}/unpause`, '', 'text/plain')).status).to.equal(200);
     expect((await send('POST', `/api/exports/${id}/pause`, 'ignored', 'text/plain')).status).to.equal(200);
   });
 
   it('application/merge-patch+json and other +json types are read as JSON', async () => {
-    const created = await sut.createExport(destination);
-    const id = created.json.id as string;
+    const id = await newExport();
     const res = await send('PATCH', `/api/exports/${id}`, '{"name":"merged"}', 'application/merge-patch+json');
     expect(res.status, res.text).to.equal(200);
     expect(res.json.name).to.equal('merged');
+  });
+
+  it('a key given twice in one object is a 400 naming it (JSON.parse kept the last: a dry run became real)', async () => {
+    const id = await newExport();
+    const twice = await send(
+      'POST',
+      `/api/exports/${id}/backfills`,
+      '{"start_at":"2024-01-01","end_at":"2024-01-02","dry_run":true,"dry_run":false}',
+      'application/json',
+    );
+    expect(twice.status, twice.text).to.equal(400);
+    expect(twice.json.error.code).to.equal('invalid_input');
+    expect(twice.json.error.details).to.deep.equal([{ field: 'dry_run', message: 'given more than once' }]);
+    expect((await sut.call('GET', `/api/exports/${id}/backfills`)).json.results, 'no backfill').to.deep.equal([]);
+    // Nested, and spelt differently (\u0061 is a): the same key.
+    const nested = await send(
+      'PATCH',
+      `/api/exports/${id}`,
+      '{"name":"n","destination":{"config":{"prefix":"a","pref\\u0069x":"b"}},"paused":[{"x":1,"x":2}]}',
+      'application/json',
+    );
+    expect(nested.status, nested.text).to.equal(400);
+    expect(nested.json.error.details).to.deep.equal([
+      { field: 'destination.config.prefix', message: 'given more than once' },
+    ]);
+    expect(nested.json.error.message).to.contain('destination.config.prefix');
+    const inArray = await send(
+      'PATCH',
+      `/api/exports/${id}`,
+      '{"include_events":[{"a":1},{"b":1,"b":2}]}',
+      'application/json',
+    );
+    expect(inArray.json.error.details).to.deep.equal([
+      { field: 'include_events.1.b', message: 'given more than once' },
+    ]);
+    expect((await sut.call('GET', `/api/exports/${id}`)).json.name, 'nothing changed').to.equal('victim');
+  });
+
+  it('the same key in different objects, and in strings, is no duplicate', async () => {
+    const id = await newExport();
+    const res = await send(
+      'PATCH',
+      `/api/exports/${id}`,
+      '{"name":"\\"name\\": \\"name\\"","destination":{"config":{"prefix":"name"}},"include_events":["name","name"]}',
+      'application/json',
+    );
+    expect(res.status, res.text).to.equal(200);
+    expect(res.json.name).to.equal('"name": "name"');
   });
 });

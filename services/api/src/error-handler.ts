@@ -21,6 +21,8 @@ export function errorHandler(logger: Logger) {
       return void send(400, 'invalid_json', `request body is not valid JSON: ${e.message}`, [
         { field: 'body', message: 'invalid JSON' },
       ]);
+    if (e.type === 'json.duplicate.key')
+      return void send(400, 'invalid_input', errorMessage(err), (err as { details: unknown[] }).details);
     if (e.type === 'entity.too.large') return void send(413, 'too_large', 'request body is too large');
     if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported')
       return void send(415, 'unsupported_media_type', errorMessage(err));

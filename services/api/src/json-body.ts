@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import type { Request } from 'express';
+import { duplicateKeyPath } from './duplicate-keys';
 
 /** Content types read as JSON bodies: `application/json` and the `+json` ones (`application/merge-patch+json`). */
 export const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -22,4 +24,26 @@ export function jsonBody(req: Request): unknown {
 function sentContent(req: Request): boolean {
   const length = req.headers['content-length'];
   return length !== undefined ? Number(length) > 0 : req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * express.json's `verify`: a body with a key given twice in one object is a
+ * 400 naming it (duplicateKeyPath), before it is parsed. `buf` is the body
+ * decompressed, in its declared charset (a UTF one: express.json refuses others).
+ */
+export function refuseDuplicateKeys(_req: IncomingMessage, _res: unknown, buf: Buffer, encoding: string): void {
+  let text: string;
+  try {
+    text = new TextDecoder(encoding).decode(buf);
+  } catch {
+    return; // A charset TextDecoder does not know: the parser answers for it.
+  }
+  const path = duplicateKeyPath(text);
+  if (path === null) return;
+  const field = path.slice(0, 200);
+  throw Object.assign(new Error(`Invalid body: ${field}: given more than once`), {
+    status: 400,
+    type: 'json.duplicate.key',
+    details: [{ field, message: 'given more than once' }],
+  });
 }
