@@ -79,4 +79,18 @@ describe('GET /api/exports/:id/runs filters take any four-digit year', function 
       expect(res.json.error.message).to.contain(value);
     }
   });
+
+  it('a date that does not exist names the part out of range, in a filter and in a backfill', async () => {
+    const filter = await sut.call('GET', `/api/exports/${exportId}/runs?start=2023-02-29T00:00:00Z`);
+    expect(filter.json.error.details).to.deep.equal([
+      { field: 'start', message: "'2023-02-29T00:00:00Z' does not exist: day 29 is out of range" },
+    ]);
+    const backfill = await sut.call('POST', `/api/exports/${exportId}/backfills`, {
+      body: { start_at: '2024-01-01T00:00:00Z', end_at: '2024-01-01T25:00:00Z', dry_run: true },
+    });
+    expect(backfill.status, backfill.text).to.equal(400);
+    expect(backfill.json.error.details).to.deep.equal([
+      { field: 'end_at', message: "'2024-01-01T25:00:00Z' does not exist: hour 25 is out of range" },
+    ]);
+  });
 });

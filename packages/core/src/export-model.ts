@@ -54,6 +54,16 @@ function offsetError(value: string): string | null {
 }
 
 /**
+ * Why luxon refused a value: a part out of range (`2023-02-29`, a leap
+ * second `23:59:60`) is named, as it is ISO 8601 in form; anything else
+ * is not ISO 8601.
+ */
+function notAnInstant(explanation: string | null): string {
+  const range = /^you specified (-?\d+) \(of type number\) as an? (\w+), which is invalid$/.exec(explanation ?? '');
+  return range ? `does not exist: ${range[2]} ${range[1]} is out of range` : 'is not an ISO 8601 date-time';
+}
+
+/**
  * ISO 8601 instant with its date, read as the API reads every instant; an
  * offset-less value is read as UTC. Normalised to `...Z`. Only instants in
  * `[min, max)` (epoch ms) are taken; `range` says which in the refusal.
@@ -66,7 +76,7 @@ function isoInstant(min: number, max: number, range: string) {
       const parsed = DateTime.fromISO(value, { zone: 'utc' });
       // luxon also reads a time alone (`10:00`, `10:00+05:00`) as today's: an instant needs its date.
       if (!parsed.isValid || !/^\d{4}/.test(value)) {
-        ctx.addIssue({ code: 'custom', message: `'${value}' is not an ISO 8601 date-time` });
+        ctx.addIssue({ code: 'custom', message: `'${value}' ${notAnInstant(parsed.invalidExplanation)}` });
         return z.NEVER;
       }
       const offset = offsetError(value);
