@@ -1,7 +1,5 @@
-import { runIdFor } from '@bx/core';
 import { expect } from 'chai';
 import { ApiHarness } from '../helpers/api-harness';
-import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 
 const HOUR = 3_600_000;
 /**
@@ -19,20 +17,8 @@ describe('GET /api/exports/:id/runs filters take any four-digit year', function 
 
   before(async () => {
     sut = await new ApiHarness().start();
-    const created = await sut.createExport({
-      type: 'S3',
-      config: { bucket_name: 'run-filters', endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS },
-    });
-    expect(created.status, created.text).to.equal(201);
-    exportId = created.json.id;
-    await sut.store.runs.createMany(
-      starts.map((start) => ({
-        id: runIdFor(exportId, start),
-        export_id: exportId,
-        data_interval_start: start,
-        data_interval_end: start + HOUR,
-      })),
-    );
+    exportId = await sut.createS3Export('run-filters');
+    await sut.createHourlyRuns(exportId, starts);
   });
   after(() => sut.close());
 

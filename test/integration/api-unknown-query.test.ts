@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { ApiHarness } from '../helpers/api-harness';
-import { S3_CREDENTIALS, testEnv } from '../helpers/env';
 
 /**
  * The lists' query parameters filter what a script acts on. A misspelt one
@@ -15,12 +14,7 @@ describe('the lists refuse query parameters they do not know', function () {
 
   before(async () => {
     sut = await new ApiHarness().start();
-    const created = await sut.createExport({
-      type: 'S3',
-      config: { bucket_name: 'unknown-query', endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS },
-    });
-    expect(created.status, created.text).to.equal(201);
-    exportId = created.json.id;
+    exportId = await sut.createS3Export('unknown-query');
   });
   after(() => sut.close());
 
