@@ -70,6 +70,13 @@ const CURSOR = /^\d{15}:[0-9a-f-]{36}$/;
  * that goes on from the last run looked at.
  */
 export const RUNS_SCANNED_MAX = 10_000;
+/**
+ * Most bytes of runs one page of `GET /api/exports/:id/runs` holds (4 MiB,
+ * as a page of exports): a run's `files` lists every object it wrote, and
+ * 1,000 runs split at `max_file_size_mb: 1` made a page of hundreds of MB.
+ * The page stops after the run that reaches it, with `next` set.
+ */
+export const RUNS_PAGE_BYTES = 4 * 1024 * 1024;
 const isoOf = (ms: number) => new Date(ms).toISOString();
 
 export interface ExportServiceOptions {
@@ -301,14 +308,19 @@ export class ExportService {
     const to = queryInstant(query.end, 'end', details, { schema: filterInstant });
     const before = cursor === undefined ? to : to === undefined ? cursor : Math.min(cursor, to);
     if (details.length) throw invalidQuery(details);
-    const { runs: results, stoppedAt } = await this.store.runs.page(id, {
+    const {
+      runs: results,
+      stoppedAt,
+      full,
+    } = await this.store.runs.page(id, {
       limit: limit + 1,
       status: query.status as RunStatus | undefined,
       before,
       from,
       maxScanned: RUNS_SCANNED_MAX,
+      maxBytes: RUNS_PAGE_BYTES,
     });
-    const more = results.length > limit;
+    const more = results.length > limit || Boolean(full);
     const page = results.slice(0, limit);
     // A status filter that matched little of many runs stops early: `next` goes on from where it stopped.
     const next = more ? page[page.length - 1]!.data_interval_start : stoppedAt === null ? null : isoOf(stoppedAt);

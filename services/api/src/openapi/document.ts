@@ -192,6 +192,8 @@ export const openApiDocument = withOperationIds({
       parameters: [exportId],
       get: {
         summary: 'Runs, newest interval first',
+        description:
+          'At most `limit` runs; fewer, with `next` set, when they pass about 4 MiB (runs split into thousands of files list every key): follow `next` until it is null.',
         parameters: [
           {
             name: 'status',
