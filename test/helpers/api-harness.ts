@@ -1,13 +1,13 @@
 import { createApp, type AppDeps } from '@bx/api';
 import { ClickHouseSource } from '@bx/clickhouse';
-import { NetworkPolicy, createLogger, type Clock, type ExportSecrets } from '@bx/core';
+import { NetworkPolicy, createLogger, runIdFor, type Clock, type ExportSecrets } from '@bx/core';
 import { checkDestination } from '@bx/destinations';
 import { BackfillService, ExportService, RunService } from '@bx/operations';
 import { BullMqRunQueue } from '@bx/queue';
 import { Store } from '@bx/store';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { TEST_ALLOWED_PRIVATE, testEnv, uniqueName } from './env';
+import { S3_CREDENTIALS, TEST_ALLOWED_PRIVATE, testEnv, uniqueName } from './env';
 import { deleteKeysUnder } from './redis-keys';
 
 export const TOKEN = 'test-token-0123456789abcdef';
@@ -122,6 +122,26 @@ export class ApiHarness {
     return this.call('POST', '/api/exports', {
       body: { name, team_id: 1, interval: 'hour', paused: true, destination },
     });
+  }
+
+  /** createExport to `bucket` on the test S3 server, which must answer 201: the export's id. */
+  async createS3Export(bucket: string): Promise<string> {
+    const config = { bucket_name: bucket, endpoint_url: testEnv.S3_ENDPOINT_URL, ...S3_CREDENTIALS };
+    const res = await this.createExport({ type: 'S3', config });
+    if (res.status !== 201) throw new Error(`POST /api/exports answered ${res.status}: ${res.text}`);
+    return res.json.id as string;
+  }
+
+  /** Scheduled hourly run records of `exportId` starting at each of `starts` (epoch ms): their ids. */
+  async createHourlyRuns(exportId: string, starts: readonly number[]): Promise<string[]> {
+    const runs = starts.map((start) => ({
+      id: runIdFor(exportId, start),
+      export_id: exportId,
+      data_interval_start: start,
+      data_interval_end: start + 3_600_000,
+    }));
+    await this.store.runs.createMany(runs);
+    return runs.map((run) => run.id);
   }
 
   async close(): Promise<void> {

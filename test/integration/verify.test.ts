@@ -282,4 +282,15 @@ describe('npm run verify', function () {
     expect(redis.code).to.equal(3);
     expect(redis.stderr).to.match(/^verify: Redis is not reachable at .*127\.0\.0\.1:1 \(REDIS_URL\): .+\n$/);
   });
+
+  it('a ClickHouse that answers with an error (no such table) exits 3 with its error, not as unreachable', async () => {
+    const id = await s3Export('no-table', {});
+    await bed.completed(id, 2);
+    // ClickHouse 18.16 answers a query of a missing table with `Code: 60` in its text: it was read as
+    // no answer at all, and printed "ClickHouse is not reachable at http://...: ... doesn't exist".
+    const missing = await verify(['--export-id', id, ...RANGE], { ...env(), EVENTS_TABLE: 'no_such_events' });
+    expect(missing.code, missing.stderr).to.equal(3);
+    expect(missing.stderr).not.to.contain('not reachable');
+    expect(missing.stderr).to.match(/^verify: failed: ClickHouse: Code: 60, .*no_such_events doesn't exist.*\n$/);
+  });
 });

@@ -25,6 +25,17 @@ describe('the commands refuse bad arguments by their option names, before connec
     ['a bare number (Date.parse reads "1" as 2001)', ['--end', '1'], "--end: '1' is not an ISO 8601 date-time"],
     ['a time without its date (luxon reads "10:00" as today)', ['--start', '10:00'], "--start: '10:00' is not an ISO"],
     ['a time and offset without a date', ['--end', '10:00+24:00'], "--end: '10:00+24:00' is not an ISO 8601 date-time"],
+    // A date that does not exist was "not an ISO 8601 date-time", which it is: the part out of range is named.
+    [
+      'a leap day of a common year',
+      ['--start', '2023-02-29'],
+      "--start: '2023-02-29' does not exist: day 29 is out of range",
+    ],
+    [
+      'a leap second',
+      ['--end', '2016-12-31T23:59:60Z'],
+      "--end: '2016-12-31T23:59:60Z' does not exist: second 60 is out of range",
+    ],
     ['a date before 1970', ['--start', '1969-12-31T00:00:00Z'], "--start: '1969-12-31T00:00:00Z' is outside"],
     ['an end before the start', ['--end', '2024-04-01T00:00:00Z'], '--end must be after --start'],
   ];

@@ -14,6 +14,7 @@ import { ClickHouseConnections } from './clickhouse-connections';
 import { endpointAddress, queryRowBinary, type QueryEndpoint } from './http-query';
 import { TYPES_GUARD_CODE } from './sql-escape';
 import { SharedReads, sharedRead, type SharedReadsOptions } from './shared-reads';
+import { serverErrorCode } from './server-error-code';
 
 export interface ClickHouseSourceOptions {
   url: string;
@@ -298,8 +299,7 @@ function mapError(err: unknown, url: string): Error {
   if (unreachable) return new RetryableError(unreachable.message, { code: 'ClickHouseUnavailable', cause: err });
   const message = `ClickHouse: ${e.message ?? String(err)}`;
   if (e.name === 'AbortError') return new RetryableError('ClickHouse query aborted', { code: 'Aborted', cause: err });
-  // Old servers' error text is not parsed by the client: read `Code: N` from it.
-  const code = e.code && /^\d+$/.test(String(e.code)) ? String(e.code) : /\bCode: (\d+)/.exec(e.message ?? '')?.[1];
+  const code = serverErrorCode(err);
   if (code && BAD_QUERY_CODES.has(code)) return new PermanentError(message, { code: `ClickHouse${code}`, cause: err });
   return new RetryableError(message, { code: code ? `ClickHouse${code}` : 'ClickHouseUnavailable', cause: err });
 }

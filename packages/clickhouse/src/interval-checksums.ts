@@ -20,6 +20,7 @@ import {
   type IntervalChecksum,
   type IntervalChecksumsQuery,
 } from './interval-checksums-sql';
+import { serverErrorCode } from './server-error-code';
 
 export * from './interval-checksums-sql';
 
@@ -108,8 +109,8 @@ export class IntervalChecksums {
       return await result.json<T>();
     } catch (err) {
       // A server that answered with an error has a numeric code; anything else did not answer.
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && /^\d+$/.test(code)) {
+      const code = serverErrorCode(err);
+      if (code !== undefined) {
         throw new PermanentError(`ClickHouse: ${errorMessage(err)}`, { code: `ClickHouse${code}`, cause: err });
       }
       throw new RetryableError(`ClickHouse: ${errorMessage(err)}`, { code: 'ClickHouseUnavailable', cause: err });

@@ -34,6 +34,8 @@ export interface BatchExport {
 
 /** Instants before this (2100-01-01, epoch ms) are accepted. */
 const INSTANT_MAX_MS = Date.UTC(2100, 0, 1);
+/** 0000-01-01T00:00:00Z in epoch ms (Date.UTC reads years 0 to 99 as 1900 to 1999). */
+const YEAR_0000_MS = -62_167_219_200_000;
 /** The UTC offset that ends the time of an ISO 8601 date-time (`+05:30`, `-0800`, `+01`): hours, minutes. */
 const TIME_OFFSET = /T[^+-]*[+-](\d\d):?(\d\d)?$/i;
 
@@ -51,29 +53,57 @@ function offsetError(value: string): string | null {
     : null;
 }
 
-/** ISO 8601 instant with its date; an offset-less value is read as UTC. Normalised to `...Z`. */
-export const instant = z
-  .string()
-  .max(64)
-  .transform((value, ctx) => {
-    const parsed = DateTime.fromISO(value, { zone: 'utc' });
-    // luxon also reads a time alone (`10:00`, `10:00+05:00`) as today's: an instant needs its date.
-    if (!parsed.isValid || !/^\d{4}/.test(value)) {
-      ctx.addIssue({ code: 'custom', message: `'${value}' is not an ISO 8601 date-time` });
-      return z.NEVER;
-    }
-    const offset = offsetError(value);
-    if (offset) {
-      ctx.addIssue({ code: 'custom', message: offset });
-      return z.NEVER;
-    }
-    // ClickHouse's DateTime holds 1970 to 2106: instants outside could never bound a query.
-    if (parsed.toMillis() < 0 || parsed.toMillis() >= INSTANT_MAX_MS) {
-      ctx.addIssue({ code: 'custom', message: `'${value}' is outside 1970-01-01 to 2100-01-01` });
-      return z.NEVER;
-    }
-    return parsed.toUTC().toISO()!;
-  });
+/**
+ * Why luxon refused a value: a part out of range (`2023-02-29`, a leap
+ * second `23:59:60`) is named, as it is ISO 8601 in form; anything else
+ * is not ISO 8601.
+ */
+function notAnInstant(explanation: string | null): string {
+  const range = /^you specified (-?\d+) \(of type number\) as an? (\w+), which is invalid$/.exec(explanation ?? '');
+  return range ? `does not exist: ${range[2]} ${range[1]} is out of range` : 'is not an ISO 8601 date-time';
+}
+
+/**
+ * ISO 8601 instant with its date, read as the API reads every instant; an
+ * offset-less value is read as UTC. Normalised to `...Z`. Only instants in
+ * `[min, max)` (epoch ms) are taken; `range` says which in the refusal.
+ */
+function isoInstant(min: number, max: number, range: string) {
+  return z
+    .string()
+    .max(64)
+    .transform((value, ctx) => {
+      const parsed = DateTime.fromISO(value, { zone: 'utc' });
+      // luxon also reads a time alone (`10:00`, `10:00+05:00`) as today's: an instant needs its date.
+      if (!parsed.isValid || !/^\d{4}/.test(value)) {
+        ctx.addIssue({ code: 'custom', message: `'${value}' ${notAnInstant(parsed.invalidExplanation)}` });
+        return z.NEVER;
+      }
+      const offset = offsetError(value);
+      if (offset) {
+        ctx.addIssue({ code: 'custom', message: offset });
+        return z.NEVER;
+      }
+      if (parsed.toMillis() < min || parsed.toMillis() >= max) {
+        ctx.addIssue({ code: 'custom', message: `'${value}' is outside ${range}` });
+        return z.NEVER;
+      }
+      return parsed.toUTC().toISO()!;
+    });
+}
+
+/**
+ * An instant that bounds a query or a schedule. ClickHouse's DateTime holds
+ * 1970 to 2106: instants outside could never bound a query.
+ */
+export const instant = isoInstant(0, INSTANT_MAX_MS, '1970-01-01 to 2100-01-01');
+
+/**
+ * An instant that only filters what is stored (the runs list's `start` and
+ * `end`): any four-digit year. `end=9999-12-31` means "no end" and was
+ * refused as outside 1970 to 2100.
+ */
+export const filterInstant = isoInstant(YEAR_0000_MS, Date.UTC(10000, 0, 1), '0000-01-01 to 9999-12-31');
 
 /** Most names `include_events` or `exclude_events` may hold. */
 export const MAX_EVENT_NAMES = 100;

@@ -3,6 +3,7 @@ import {
   NotFoundError,
   ValidationError,
   dueAt,
+  filterInstant,
   initialCursor,
   intervalContaining,
   parseInput,
@@ -69,6 +70,13 @@ const CURSOR = /^\d{15}:[0-9a-f-]{36}$/;
  * that goes on from the last run looked at.
  */
 export const RUNS_SCANNED_MAX = 10_000;
+/**
+ * Most bytes of runs one page of `GET /api/exports/:id/runs` holds (4 MiB,
+ * as a page of exports): a run's `files` lists every object it wrote, and
+ * 1,000 runs split at `max_file_size_mb: 1` made a page of hundreds of MB.
+ * The page stops after the run that reaches it, with `next` set.
+ */
+export const RUNS_PAGE_BYTES = 4 * 1024 * 1024;
 const isoOf = (ms: number) => new Date(ms).toISOString();
 
 export interface ExportServiceOptions {
@@ -294,19 +302,25 @@ export class ExportService {
     if (query.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(query.status)) {
       details.push({ field: 'status', message: `must be one of ${RUN_STATUSES.join(', ')}` });
     }
-    const cursor = queryInstant(query.cursor, 'cursor', details, 'must be a cursor returned as next');
-    const from = queryInstant(query.start, 'start', details);
-    const to = queryInstant(query.end, 'end', details);
+    const cursor = queryInstant(query.cursor, 'cursor', details, { message: 'must be a cursor returned as next' });
+    // Filters of what is stored: `end=9999-12-31` (no end) is a filter, not a schedule's bound.
+    const from = queryInstant(query.start, 'start', details, { schema: filterInstant });
+    const to = queryInstant(query.end, 'end', details, { schema: filterInstant });
     const before = cursor === undefined ? to : to === undefined ? cursor : Math.min(cursor, to);
     if (details.length) throw invalidQuery(details);
-    const { runs: results, stoppedAt } = await this.store.runs.page(id, {
+    const {
+      runs: results,
+      stoppedAt,
+      full,
+    } = await this.store.runs.page(id, {
       limit: limit + 1,
       status: query.status as RunStatus | undefined,
       before,
       from,
       maxScanned: RUNS_SCANNED_MAX,
+      maxBytes: RUNS_PAGE_BYTES,
     });
-    const more = results.length > limit;
+    const more = results.length > limit || Boolean(full);
     const page = results.slice(0, limit);
     // A status filter that matched little of many runs stops early: `next` goes on from where it stopped.
     const next = more ? page[page.length - 1]!.data_interval_start : stoppedAt === null ? null : isoOf(stoppedAt);

@@ -1,4 +1,5 @@
 import { ValidationError, instant } from '@bx/core';
+import type { z } from 'zod';
 
 /** One bad query parameter: its name and why. */
 export interface QueryIssue {
@@ -30,18 +31,19 @@ export function queryInteger(
 /**
  * The instant (epoch ms) of query parameter `field`, read as every instant of
  * the API is (ISO 8601: Date.parse also read `Jan 2 2024`); undefined when
- * absent or bad, an issue in `issues` then.
+ * absent or bad, an issue in `issues` then. `schema` bounds it (default:
+ * `instant`'s 1970 to 2100; a filter takes any year, `filterInstant`).
  */
 export function queryInstant(
   value: string | undefined,
   field: string,
   issues: QueryIssue[],
-  message?: string,
+  opts: { message?: string; schema?: z.ZodType<string, string> } = {},
 ): number | undefined {
   if (value === undefined) return undefined;
-  const parsed = instant.safeParse(value);
+  const parsed = (opts.schema ?? instant).safeParse(value);
   if (parsed.success) return Date.parse(parsed.data);
-  issues.push({ field, message: message ?? parsed.error.issues[0]!.message });
+  issues.push({ field, message: opts.message ?? parsed.error.issues[0]!.message });
   return undefined;
 }
 

@@ -45,6 +45,9 @@ export interface ListRunsOptions {
   from?: number;
 }
 
+/** Run records a page reads at a time (RunReads.page). */
+const PAGE_READ_SLICE = 50;
+
 /** What the reconciler reads of a run: its status, interval and receipt. */
 export interface RunReceiptView {
   id: string;
@@ -183,13 +186,17 @@ export abstract class RunReads {
    * matching records are read whole. `stoppedAt` is the interval start
    * (epoch ms) of the last run looked at when it stopped so with runs left
    * to look at (a cursor to go on before it); else null, also when the
-   * budget ran out on the very last run.
+   * budget ran out on the very last run. `full`: it stopped after the run
+   * that brought the runs read to `maxBytes` (as the API sends them), with
+   * runs left to read.
    */
   async page(
     exportId: string,
-    opts: ListRunsOptions & { maxScanned: number },
-  ): Promise<{ runs: Run[]; stoppedAt: number | null }> {
+    opts: ListRunsOptions & { maxScanned: number; maxBytes?: number },
+  ): Promise<{ runs: Run[]; stoppedAt: number | null; full?: boolean }> {
     const runs: Run[] = [];
+    const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+    let bytes = 0;
     let max = opts.before === undefined ? '+inf' : `(${opts.before}`;
     const min = opts.from === undefined ? '-inf' : String(opts.from);
     let budget = opts.maxScanned;
@@ -209,9 +216,15 @@ export abstract class RunReads {
       budget -= ids.length;
       const statuses = opts.status ? await this.statuses(ids) : [];
       const wanted = opts.status ? ids.filter((_, i) => statuses[i] === opts.status) : ids;
-      for (const run of await this.getMany(wanted)) {
-        if (run && (!opts.status || run.status === opts.status)) runs.push(run);
-        if (runs.length === opts.limit) return { runs, stoppedAt: null };
+      // A slice at a time: a run's `files` may list thousands of keys, and the page stops at maxBytes.
+      for (let from = 0; from < wanted.length; from += PAGE_READ_SLICE) {
+        for (const run of await this.getMany(wanted.slice(from, from + PAGE_READ_SLICE))) {
+          if (!run || (opts.status && run.status !== opts.status)) continue;
+          runs.push(run);
+          if (runs.length === opts.limit) return { runs, stoppedAt: null };
+          if (maxBytes !== Number.POSITIVE_INFINITY) bytes += JSON.stringify(run).length;
+          if (bytes >= maxBytes) return { runs, stoppedAt: null, full: true };
+        }
       }
       const last = Number(found[found.length - 1]);
       if (ids.length < size) return { runs, stoppedAt: null };

@@ -10,6 +10,7 @@ import { AuthFailureLimiter, type AuthFailureLimit } from './auth-failures';
 import { consoleRouter } from './console';
 import { BULL_BOARD_PATH, bullBoardApp } from './bull-board';
 import { errorHandler } from './error-handler';
+import { JSON_TYPES, refuseDuplicateKeys } from './json-body';
 import { metricsHandler } from './metrics';
 import { openApiDocument } from './openapi/document';
 import { adminLoginRouter } from './routes/admin-login';
@@ -74,7 +75,11 @@ export function createApp(deps: AppDeps): Express {
   app.use('/admin', consoleRouter({ ...deps, sessions }));
 
   // Bodies are read only once the token is known good.
-  app.use('/api', bearerAuth(deps.token, limiter), express.json({ limit: '1mb', strict: false }));
+  app.use(
+    '/api',
+    bearerAuth(deps.token, limiter),
+    express.json({ limit: '1mb', strict: false, type: JSON_TYPES, verify: refuseDuplicateKeys }),
+  );
   const document = Router();
   document.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);

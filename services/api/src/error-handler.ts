@@ -21,9 +21,15 @@ export function errorHandler(logger: Logger) {
       return void send(400, 'invalid_json', `request body is not valid JSON: ${e.message}`, [
         { field: 'body', message: 'invalid JSON' },
       ]);
+    if (e.type === 'json.duplicate.key')
+      return void send(400, 'invalid_input', errorMessage(err), (err as { details: unknown[] }).details);
     if (e.type === 'entity.too.large') return void send(413, 'too_large', 'request body is too large');
     if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported')
       return void send(415, 'unsupported_media_type', errorMessage(err));
+    if (e.type === 'content-type.unsupported')
+      return void send(415, 'unsupported_media_type', errorMessage(err), [
+        { field: 'Content-Type', message: errorMessage(err) },
+      ]);
     // What is left of the 4xx: reading the body (a compressed one that does not decompress).
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
       return void send(e.status, 'bad_request', errorMessage(err), [{ field: 'body', message: errorMessage(err) }]);

@@ -55,7 +55,8 @@ export async function main(
   now = Date.now(),
 ): Promise<number> {
   const fail = (code: number, message: string) => {
-    err.write(`verify: ${message}\n`);
+    // One line each: ClickHouse's own error text ends with a newline.
+    err.write(`verify: ${message.trimEnd()}\n`);
     return code;
   };
   let args;

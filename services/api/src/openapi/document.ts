@@ -16,6 +16,7 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'Unknown export, run, backfill or route, or an id the API never gave out',
   409: 'The current state forbids it',
   413: 'Request body over 1 MB',
+  415: 'Body not sent as JSON (`Content-Type: application/json` or a `+json` type, UTF-8): code `unsupported_media_type`',
   429: 'Too many wrong tokens from this client (20 a minute); `Retry-After` says when to try again',
   503: 'The store (Redis) is not reachable now (code `unavailable`); `Retry-After` says when to try again',
 };
@@ -112,7 +113,7 @@ export const openApiDocument = withOperationIds({
         requestBody: body('ExportCreate'),
         responses: {
           '201': json(ref('Export'), 'Created'),
-          ...errors(400, 401, 413),
+          ...errors(400, 401, 413, 415),
           '409': json(ref('Error'), 'The deployment holds MAX_EXPORTS exports already (code `too_many_exports`)'),
         },
       },
@@ -156,7 +157,7 @@ export const openApiDocument = withOperationIds({
           'The patch applies to the export as stored when it is written: a concurrent PATCH, pause or auto-pause ' +
           'of other fields is kept, not overwritten.',
         requestBody: body('ExportPatch'),
-        responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413), ...concurrentUpdate },
+        responses: { '200': json(ref('Export'), 'Changed'), ...errors(400, 401, 404, 413, 415), ...concurrentUpdate },
       },
       delete: {
         summary:
@@ -176,7 +177,7 @@ export const openApiDocument = withOperationIds({
       post: {
         summary: 'Schedule again from the current interval',
         requestBody: body('Unpause', false),
-        responses: { '200': json(ref('Export'), 'Unpaused'), ...errors(400, 401, 404), ...concurrentUpdate },
+        responses: { '200': json(ref('Export'), 'Unpaused'), ...errors(400, 401, 404, 415), ...concurrentUpdate },
       },
     },
     '/api/exports/{id}/test': {
@@ -191,6 +192,8 @@ export const openApiDocument = withOperationIds({
       parameters: [exportId],
       get: {
         summary: 'Runs, newest interval first',
+        description:
+          'At most `limit` runs; fewer, with `next` set, when they pass about 4 MiB (runs split into thousands of files list every key): follow `next` until it is null.',
         parameters: [
           {
             name: 'status',
@@ -210,13 +213,13 @@ export const openApiDocument = withOperationIds({
             name: 'start',
             in: 'query',
             schema: { type: 'string', format: 'date-time' },
-            description: 'Runs whose interval starts at or after this',
+            description: 'Runs whose interval starts at or after this (ISO 8601, any year 0000 to 9999)',
           },
           {
             name: 'end',
             in: 'query',
             schema: { type: 'string', format: 'date-time' },
-            description: '...and before this',
+            description: '...and before this (`9999-12-31`: no end)',
           },
         ],
         responses: { '200': json(ref('RunList'), 'A page of runs'), ...errors(400, 401, 404) },
@@ -269,7 +272,7 @@ export const openApiDocument = withOperationIds({
         responses: {
           '200': json(ref('BackfillPlan'), 'Dry run: what the backfill would do'),
           '201': json(ref('Backfill'), 'Created; its runs start in order'),
-          ...errors(400, 401, 404, 413),
+          ...errors(400, 401, 404, 413, 415),
         },
       },
       get: {

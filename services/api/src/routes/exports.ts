@@ -3,6 +3,7 @@ import type { ExportService } from '@bx/operations';
 import { checkPathIds } from '../path-ids';
 import { Router, type Request } from 'express';
 import { testDestination } from '../destination-test';
+import { jsonBody } from '../json-body';
 import { exportView } from '../serialize';
 import { z } from 'zod';
 
@@ -17,6 +18,23 @@ const query = (req: Request, name: string): string | undefined => {
   throw new ValidationError(`Invalid query: ${name}: ${message}`, [{ field: name, message }]);
 };
 
+/**
+ * The list's query parameters, each read by `query`; one it does not know is
+ * a 400 naming it, as an unknown body field is: a misspelt filter
+ * (`teamid=5`, `state=Failed`) answered the unfiltered list.
+ */
+function queryOf<N extends string>(req: Request, names: readonly N[]): Record<N, string | undefined> {
+  const unknown = Object.keys(req.query).filter((key) => !(names as readonly string[]).includes(key));
+  if (unknown.length) {
+    const details = unknown.map((key) => ({ field: key.slice(0, 100), message: 'unknown parameter' }));
+    throw new ValidationError(
+      `Invalid query: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')} (known: ${names.join(', ')})`,
+      details,
+    );
+  }
+  return Object.fromEntries(names.map((name) => [name, query(req, name)])) as Record<N, string | undefined>;
+}
+
 export function exportsRouter(
   service: ExportService,
   checkDestination: (destination: DestinationConfig, opts: DestinationCheckOptions) => Promise<void>,
@@ -24,14 +42,10 @@ export function exportsRouter(
   const router = checkPathIds(Router());
 
   router.post('/', async (req, res) => {
-    res.status(201).json(exportView(await service.create(req.body)));
+    res.status(201).json(exportView(await service.create(jsonBody(req))));
   });
   router.get('/', async (req, res) => {
-    const page = await service.list({
-      team_id: query(req, 'team_id'),
-      limit: query(req, 'limit'),
-      cursor: query(req, 'cursor'),
-    });
+    const page = await service.list(queryOf(req, ['team_id', 'limit', 'cursor']));
     res.json({ results: page.results.map((e) => exportView(e)), next: page.next });
   });
   router.get('/:id', async (req, res) => {
@@ -39,7 +53,7 @@ export function exportsRouter(
     res.json(exportView(exp, await service.latestRuns(exp.id)));
   });
   router.patch('/:id', async (req, res) => {
-    res.json(exportView(await service.update(req.params.id, req.body)));
+    res.json(exportView(await service.update(req.params.id, jsonBody(req))));
   });
   router.delete('/:id', async (req, res) => {
     await service.delete(req.params.id);
@@ -49,7 +63,7 @@ export function exportsRouter(
     res.json(exportView(await service.pause(req.params.id)));
   });
   router.post('/:id/unpause', async (req, res) => {
-    const { backfill } = parseInput(unpauseBody, req.body ?? {});
+    const { backfill } = parseInput(unpauseBody, jsonBody(req) ?? {});
     res.json(exportView(await service.unpause(req.params.id, { backfill })));
   });
   /** Reaches the destination with the export's credentials; the outcome is the answer, not an HTTP error. */
@@ -64,15 +78,7 @@ export function exportsRouter(
     res.json(await service.reconciliation(req.params.id));
   });
   router.get('/:id/runs', async (req, res) => {
-    res.json(
-      await service.listRuns(req.params.id, {
-        status: query(req, 'status'),
-        limit: query(req, 'limit'),
-        cursor: query(req, 'cursor'),
-        start: query(req, 'start'),
-        end: query(req, 'end'),
-      }),
-    );
+    res.json(await service.listRuns(req.params.id, queryOf(req, ['status', 'limit', 'cursor', 'start', 'end'])));
   });
   return router;
 }

@@ -1,6 +1,7 @@
 import type { BackfillService, RunService } from '@bx/operations';
 import { checkPathIds } from '../path-ids';
 import { Router } from 'express';
+import { jsonBody } from '../json-body';
 
 /** Runs and backfills of one export: `/api/exports/:id/...`. */
 export function runsRouter(runs: RunService, backfills: BackfillService): Router {
@@ -19,7 +20,7 @@ export function runsRouter(runs: RunService, backfills: BackfillService): Router
     res.json(await runs.cancel(req.params.id, req.params.run_id));
   });
   router.post('/:id/backfills', async (req, res) => {
-    const created = await backfills.create(req.params.id, req.body);
+    const created = await backfills.create(req.params.id, jsonBody(req));
     if ('plan' in created) res.status(200).json(created.plan);
     else res.status(201).json(created.backfill);
   });
