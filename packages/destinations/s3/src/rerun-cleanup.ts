@@ -12,7 +12,12 @@ import { classifyS3Error } from './s3-errors';
 
 /** What an attempt records so that the next one can clean up after a crash. */
 export interface S3RunState {
-  uploads: Array<{ key: string; upload_id: string }>;
+  /**
+   * `bucket`: where the upload was opened (absent in states of earlier versions: the export's
+   * bucket then). A PATCH may move the export to another bucket before the next attempt, and S3
+   * knows an upload id only under its own bucket and key.
+   */
+  uploads: Array<{ key: string; upload_id: string; bucket?: string }>;
 }
 
 /**
@@ -51,7 +56,7 @@ export class RerunCleanup {
       );
       const uploadId = (output as { UploadId?: string } | undefined)?.UploadId;
       if (command instanceof CreateMultipartUploadCommand && uploadId) {
-        const upload = { key: command.input.Key!, upload_id: uploadId };
+        const upload = { key: command.input.Key!, upload_id: uploadId, bucket: command.input.Bucket ?? this.bucket };
         this.uploads.push(upload);
         try {
           await this.state.set({ uploads: this.uploads } satisfies S3RunState);
@@ -59,7 +64,7 @@ export class RerunCleanup {
           // Not recorded (a later attempt took over, or Redis is away): no later attempt would abort it.
           this.uploads.splice(this.uploads.indexOf(upload), 1);
           await client
-            .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.key, UploadId: uploadId }))
+            .send(new AbortMultipartUploadCommand({ Bucket: upload.bucket, Key: upload.key, UploadId: uploadId }))
             .catch(() => undefined);
           throw err;
         }
@@ -86,7 +91,8 @@ export class RerunCleanup {
       const listed = await this.client.send(
         new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.stem }),
       );
-      for (const u of listed.Uploads ?? []) if (u.Key && u.UploadId) open.push({ key: u.Key, upload_id: u.UploadId });
+      for (const u of listed.Uploads ?? [])
+        if (u.Key && u.UploadId) open.push({ key: u.Key, upload_id: u.UploadId, bucket: this.bucket });
     } catch {
       // Not every S3-compatible server lists uploads; the recorded ones still get aborted.
     }
@@ -97,7 +103,11 @@ export class RerunCleanup {
     for (const upload of unique) {
       try {
         await this.client.send(
-          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.key, UploadId: upload.upload_id }),
+          new AbortMultipartUploadCommand({
+            Bucket: upload.bucket ?? this.bucket,
+            Key: upload.key,
+            UploadId: upload.upload_id,
+          }),
         );
         aborted++;
       } catch (err) {
@@ -111,6 +121,7 @@ export class RerunCleanup {
         } else {
           // Refused for good (no permission, or a server without the operation): no attempt can do better.
           this.logger.warn('could not abort a multipart upload left by an earlier attempt', {
+            bucket: upload.bucket ?? this.bucket,
             key: upload.key,
             error: error.message,
           });
