@@ -61,4 +61,40 @@ describe('chaos: destination moved while a killed upload is open', function () {
       scenario.check(sys.crashed().length === 0, `processes died on their own: ${sys.crashed().join('; ')}`);
     });
   });
+
+  it('worker SIGKILLed after some split files, prefix PATCHed before the retry: no file of the killed attempt left', async () => {
+    await new Scenario('destination moved mid-split', sys).run(async (scenario) => {
+      const team = TEAM + 1;
+      await seed(sys.ch, team, intervals, 896);
+      // Answers held 150-300 ms: the attempt writes its ~26 files over several seconds.
+      void sys.proxy.inject({ kind: 'delay', minMs: 150, maxMs: 300 }, 60_000);
+      const exp = await sys.createExport({
+        team_id: team,
+        ...range(intervals),
+        config: { compression: null, max_file_size_mb: 1 },
+      });
+      // The kill lands once the attempt has written a few whole files (of ~26), before its manifest.
+      let written: string[] = [];
+      for (const until = Date.now() + 30_000; written.length < 3; await sleep(50)) {
+        written = await listKeys(sys.s3, sys.bucket, `team-${team}/`);
+        if (Date.now() > until) throw new Error('no files written');
+      }
+      for (const worker of [...sys.workers]) await sys.killWorker(worker);
+      sys.proxy.clear();
+      written = await listKeys(sys.s3, sys.bucket, `team-${team}/`);
+
+      // The operator moves the export's files under another prefix before the retry.
+      await sys.exports.update(exp.id, {
+        destination: { type: 'S3', config: { prefix: `team-${team}/moved/{year}-{month}-{day}` } },
+      });
+      await sys.startWorkers(1);
+      const [run] = await sys.checkAllExported(scenario, exp.id, team, intervals);
+      scenario.note(`the killed attempt had written ${written.length} files under the old prefix`);
+      scenario.check(run!.attempts >= 2, `run done in ${run!.attempts} attempts`);
+      const left = written.filter((key) => !key.includes('/moved/'));
+      const stillThere = (await listKeys(sys.s3, sys.bucket, `team-${team}/`)).filter((k) => left.includes(k));
+      scenario.check(stillThere.length === 0, `files of the killed attempt left: ${stillThere.join(', ')}`);
+      await sys.checkClean(scenario);
+    });
+  });
 });
