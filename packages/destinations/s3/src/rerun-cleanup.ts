@@ -95,14 +95,19 @@ export class RerunCleanup {
     const state = await this.state.get<S3RunState>();
     const recorded = state?.uploads ?? [];
     const open = [...recorded];
-    try {
-      const listed = await this.client.send(
-        new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.stem }),
-      );
-      for (const u of listed.Uploads ?? [])
-        if (u.Key && u.UploadId) open.push({ key: u.Key, upload_id: u.UploadId, bucket: this.bucket });
-    } catch {
-      // Not every S3-compatible server lists uploads; the recorded ones still get aborted.
+    // Where the export writes now, and where an unfinished attempt wrote before a PATCH moved it:
+    // an upload opened there whose id the killed attempt had no time to record is listed too.
+    const places = [{ bucket: this.bucket, stem: this.stem }];
+    if (state?.location && (state.location.bucket !== this.bucket || state.location.stem !== this.stem))
+      places.push(state.location);
+    for (const { bucket, stem } of places) {
+      try {
+        const listed = await this.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: stem }));
+        for (const u of listed.Uploads ?? [])
+          if (u.Key && u.UploadId) open.push({ key: u.Key, upload_id: u.UploadId, bucket });
+      } catch {
+        // Not every S3-compatible server lists uploads; the recorded ones still get aborted.
+      }
     }
     const unique = [...new Map(open.map((u) => [u.upload_id, u])).values()];
     let aborted = 0;
