@@ -11,7 +11,9 @@ import { HttpFaultProxy } from '../helpers/http-fault-proxy';
 import { ServiceProcess, sleep } from '../helpers/processes';
 import { createBucket, testS3Client } from '../helpers/s3';
 import { chaosServices } from './chaos-services';
+import type { IntervalPlan } from './seed';
 import type { Scenario } from './summary';
+import { verifyExport } from './verify';
 
 /** Preload that shifts a process's clock by TEST_CLOCK_SKEW_MS. */
 export const CLOCK_SKEW_PRELOAD = join(__dirname, 'clock-skew.cjs');
@@ -263,6 +265,27 @@ export class ChaosSystem {
       }
       await sleep(250);
     }
+  }
+
+  /**
+   * Waits for every run of `intervals` to complete, then checks each with its interval's row
+   * count and every row once under `team-` in the bucket; returns the runs, oldest first.
+   */
+  async checkAllExported(
+    scenario: Scenario,
+    exportId: string,
+    teamId: number,
+    intervals: readonly IntervalPlan[],
+    timeoutMs = 90_000,
+  ): Promise<Run[]> {
+    const runs = await this.settled(exportId, intervals.length, timeoutMs);
+    const spans = intervals.map((p) => p.span);
+    scenario.checkExact(await verifyExport({ ...this, teamId, spans, prefix: 'team-' }));
+    scenario.check(
+      runs.every((r, i) => r.status === 'Completed' && r.records_completed === intervals[i]!.rows),
+      'every run Completed with its interval’s row count',
+    );
+    return runs;
   }
 
   /** The checks that end most scenarios: no upload left open, no run dead-lettered, no process died on its own. */

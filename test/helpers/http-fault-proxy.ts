@@ -148,7 +148,9 @@ export class HttpFaultProxy {
     const delay = fault?.kind === 'delay' ? fault.minMs + Math.random() * (fault.maxMs - fault.minMs) : 0;
     if (delay) this.counts.delayed++;
 
-    const tracked = this.uploads.get(uploadId);
+    // As S3: an upload id names an upload only under the bucket and key it was created for.
+    const known = this.uploads.get(uploadId);
+    const tracked = known && known.bucket === bucket && known.key === key ? known : undefined;
     if (this.accessKeys.includes(accessKeyOf(req))) {
       if (op === 'list') {
         await drain(req);
@@ -164,7 +166,7 @@ export class HttpFaultProxy {
         res.writeHead(204).end();
         return;
       }
-      if ((op === 'part' || op === 'complete') && tracked && tracked.state !== 'open') {
+      if ((op === 'part' || op === 'complete') && known && tracked?.state !== 'open') {
         await drain(req);
         await sleep(delay);
         return sendError(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');

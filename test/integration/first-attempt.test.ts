@@ -67,7 +67,7 @@ describe('S3 clean-up on a first attempt and on a re-run', () => {
     const upload = await sut
       .tracking()
       .send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${STEM}.jsonl` }));
-    expect(state.value).to.deep.equal({ uploads: [{ key: `${STEM}.jsonl`, upload_id: upload.UploadId }] });
+    expect(state.value).to.deep.equal({ uploads: [{ key: `${STEM}.jsonl`, upload_id: upload.UploadId, bucket }] });
     await sut.done();
     expect(state.value).to.deep.equal({ uploads: [] });
   });
@@ -105,7 +105,7 @@ describe('S3 clean-up on a first attempt and on a re-run', () => {
     // The uploads were opened concurrently: each attempt records its own, in the order they answered.
     for (const [n, state] of states.entries()) {
       expect((state.value as { uploads: unknown[] }).uploads).to.have.deep.members(
-        [0, 2].map((i) => ({ key: keys[i + n], upload_id: opened[i + n]!.UploadId })),
+        [0, 2].map((i) => ({ key: keys[i + n], upload_id: opened[i + n]!.UploadId, bucket })),
       );
     }
   });

@@ -56,7 +56,14 @@ export class BackfillPump {
       const record = await this.store.backfills.get(backfillId);
       if (!record || record.started_all || record.cancelled) return 0;
       const exp = await this.store.exports.get(record.export_id);
-      if (!exp || exp.paused) return 0;
+      if (!exp) {
+        // Deleted: created as its export was deleted, it may have missed the export's clean-up.
+        // Left active it would be looked at on every pass, ahead of newer backfills, for good.
+        await this.store.backfills.forget(backfillId, record.export_id);
+        this.logger.info('backfill of a deleted export dropped', { backfill_id: backfillId });
+        return 0;
+      }
+      if (exp.paused) return 0;
       const [unfinished] = await this.store.runs.unfinishedCounts([exp.id]);
       const room = Math.min(STEP_RUNS, this.window - (unfinished ?? 0));
       if (room <= 0) return 0;

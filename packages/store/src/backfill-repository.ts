@@ -246,6 +246,19 @@ export class BackfillRepository {
     return Array.isArray(open) ? (open as string[]) : null;
   }
 
+  /**
+   * Removes one backfill of an export that is gone: its record, written after the export's
+   * clean-up (created as the export was deleted), would otherwise stay active for good.
+   */
+  async forget(id: string, exportId: string): Promise<void> {
+    await this.redis
+      .multi()
+      .del(this.keys.backfill(id), this.keys.backfillOpen(id))
+      .zrem(this.keys.activeBackfills, id)
+      .zrem(this.keys.exportBackfills(exportId), id)
+      .exec();
+  }
+
   /** Removes every backfill of an export (its deletion). */
   async deleteOfExport(exportId: string): Promise<void> {
     const ids = await this.redis.zrange(this.keys.exportBackfills(exportId), 0, -1);

@@ -174,9 +174,19 @@ export class RunRepository extends RunReads {
    * one round trip where a read of the export and a start were two. An
    * export that is gone answers 'no-export' and changes nothing.
    */
-  async startWithExport(id: string, now = Date.now()): Promise<RunStartWithExport> {
+  /**
+   * `maxAttempts`: the run's attempts (RUN_MAX_ATTEMPTS); attempts in a row that never finished
+   * fail the run at MAX_UNFINISHED_ATTEMPTS or at this, whichever is lower: a worker killed on
+   * every attempt is not given more of them than the run would get failing.
+   */
+  async startWithExport(id: string, now = Date.now(), maxAttempts = Infinity): Promise<RunStartWithExport> {
     if (!this.openExport) throw new Error('this RunRepository reads no exports');
-    const { answer, exportText } = await this.startScript(id, now, true);
+    const { answer, exportText } = await this.startScript(
+      id,
+      now,
+      true,
+      Math.min(MAX_UNFINISHED_ATTEMPTS, maxAttempts),
+    );
     return answer.status === 'started' ? { ...answer, export: this.openExport(exportText!) } : answer;
   }
 
@@ -184,6 +194,7 @@ export class RunRepository extends RunReads {
     id: string,
     now: number,
     withExport: boolean,
+    unfinishedLimit = MAX_UNFINISHED_ATTEMPTS,
   ): Promise<{ answer: RunStart | { status: 'no-export' }; exportText: string | null }> {
     const exportId = exportIdOfRun(id);
     const keys = [...this.statusKeys(id), this.keys.pausedExports];
@@ -194,7 +205,7 @@ export class RunRepository extends RunReads {
       now,
       new Date(now).toISOString(),
       exportId,
-      MAX_UNFINISHED_ATTEMPTS,
+      Math.max(1, unfinishedLimit),
       token,
     ])) as [string, ...Array<string | number | null>];
     const text = typeof exportText === 'string' ? exportText : null;

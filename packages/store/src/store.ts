@@ -1,4 +1,4 @@
-import { UnreachableError, type ExportSecrets } from '@bx/core';
+import { UnreachableError, type ExportSecrets, type Logger } from '@bx/core';
 import { callScript, connectRedis, describeRedis, type RedisClient, type RedisTarget } from '@bx/redis';
 import { BackfillRepository } from './backfill-repository';
 import { ExportRepository } from './export-repository';
@@ -112,6 +112,22 @@ export class Store {
       clearTimeout(timer);
       this.redis.off('error', onError);
     }
+  }
+
+  /**
+   * Says at start, as an error line, when Redis evicts keys once full (`maxmemory-policy` other
+   * than `noeviction`): exports, runs, schedules and queued runs would vanish with no error
+   * anywhere. Not a refusal to start: the policy may be changed on a running server. Nothing when
+   * the server does not tell (INFO refused, as some managed services do).
+   */
+  async warnIfEvicting(logger: Logger): Promise<void> {
+    const info = await this.redis.info('memory').catch(() => '');
+    const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+    if (!policy || policy === 'noeviction') return;
+    logger.error(
+      `Redis at ${this.where} evicts keys when it is full (maxmemory-policy ${policy}): exports, ` +
+        'runs, schedules and queued runs can vanish without an error; set maxmemory-policy noeviction',
+    );
   }
 
   async ping(): Promise<boolean> {

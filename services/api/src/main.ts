@@ -31,6 +31,7 @@ export async function startApi(
     { secrets },
   );
   await store.assertReachable();
+  await store.warnIfEvicting(logger);
   const queue = BullMqRunQueue.fromConfig(config);
   const clickhouse = ClickHousePing.fromConfig(config, { requestTimeoutMs: 10_000 });
   if (clickHouseNotice) {

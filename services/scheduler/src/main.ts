@@ -25,6 +25,7 @@ export async function startScheduler(env: NodeJS.ProcessEnv = process.env): Prom
   exportSecretsFromConfig(config, () => [], logger);
   const store = Store.connect({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, config.QUEUE_PREFIX);
   await store.assertReachable();
+  await store.warnIfEvicting(logger);
   const queue = BullMqRunQueue.fromConfig(config);
   const migrated = await store.migrate();
   if (migrated > 0) logger.info('store migrated to this version', { exports: migrated });

@@ -26,6 +26,7 @@ export async function startWorker(env: NodeJS.ProcessEnv = process.env): Promise
     { secrets },
   );
   await store.assertReachable();
+  await store.warnIfEvicting(logger);
   const source = ClickHouseSource.fromConfig(config);
   // Not awaited: runs retry until ClickHouse answers, and the worker serves
   // them meanwhile; this line says at once what is wrong and where to look.

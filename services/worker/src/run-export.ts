@@ -77,7 +77,7 @@ async function exportInterval(
   // The run's start and its export in one script: one round trip.
   // Before the call: the attempt's trust runs from when its start was asked for (AttemptFence).
   const startAsked = fenceTime();
-  const started = await deps.store.runs.startWithExport(payload.run_id);
+  const started = await deps.store.runs.startWithExport(payload.run_id, Date.now(), ctx.maxAttempts);
   if (started.status === 'no-export') {
     await deps.store.runs.cancel(payload.run_id);
     log.info('run skipped: export deleted');

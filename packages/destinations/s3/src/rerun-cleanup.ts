@@ -12,7 +12,18 @@ import { classifyS3Error } from './s3-errors';
 
 /** What an attempt records so that the next one can clean up after a crash. */
 export interface S3RunState {
-  uploads: Array<{ key: string; upload_id: string }>;
+  /**
+   * `bucket`: where the upload was opened (absent in states of earlier versions: the export's
+   * bucket then). A PATCH may move the export to another bucket before the next attempt, and S3
+   * knows an upload id only under its own bucket and key.
+   */
+  uploads: Array<{ key: string; upload_id: string; bucket?: string }>;
+  /**
+   * Where the attempt writes the interval's objects (its bucket and stem), recorded before the
+   * first one and cleared when the attempt finishes: a later attempt that writes elsewhere (the
+   * export's bucket or prefix PATCHed meanwhile) deletes what the unfinished one left there.
+   */
+  location?: { bucket: string; stem: string };
 }
 
 /**
@@ -24,6 +35,7 @@ export interface S3RunState {
  */
 export class RerunCleanup {
   private readonly uploads: S3RunState['uploads'] = [];
+  private location: S3RunState['location'];
 
   constructor(
     private readonly client: S3Client,
@@ -51,15 +63,15 @@ export class RerunCleanup {
       );
       const uploadId = (output as { UploadId?: string } | undefined)?.UploadId;
       if (command instanceof CreateMultipartUploadCommand && uploadId) {
-        const upload = { key: command.input.Key!, upload_id: uploadId };
+        const upload = { key: command.input.Key!, upload_id: uploadId, bucket: command.input.Bucket ?? this.bucket };
         this.uploads.push(upload);
         try {
-          await this.state.set({ uploads: this.uploads } satisfies S3RunState);
+          await this.save();
         } catch (err) {
           // Not recorded (a later attempt took over, or Redis is away): no later attempt would abort it.
           this.uploads.splice(this.uploads.indexOf(upload), 1);
           await client
-            .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.key, UploadId: uploadId }))
+            .send(new AbortMultipartUploadCommand({ Bucket: upload.bucket, Key: upload.key, UploadId: uploadId }))
             .catch(() => undefined);
           throw err;
         }
@@ -80,15 +92,22 @@ export class RerunCleanup {
     if (this.state.fresh) return 0;
     // The uploads listed under the stem are those of a later attempt if one started meanwhile.
     await this.requireLatest();
-    const recorded = (await this.state.get<S3RunState>())?.uploads ?? [];
+    const state = await this.state.get<S3RunState>();
+    const recorded = state?.uploads ?? [];
     const open = [...recorded];
-    try {
-      const listed = await this.client.send(
-        new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.stem }),
-      );
-      for (const u of listed.Uploads ?? []) if (u.Key && u.UploadId) open.push({ key: u.Key, upload_id: u.UploadId });
-    } catch {
-      // Not every S3-compatible server lists uploads; the recorded ones still get aborted.
+    // Where the export writes now, and where an unfinished attempt wrote before a PATCH moved it:
+    // an upload opened there whose id the killed attempt had no time to record is listed too.
+    const places = [{ bucket: this.bucket, stem: this.stem }];
+    if (state?.location && (state.location.bucket !== this.bucket || state.location.stem !== this.stem))
+      places.push(state.location);
+    for (const { bucket, stem } of places) {
+      try {
+        const listed = await this.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: stem }));
+        for (const u of listed.Uploads ?? [])
+          if (u.Key && u.UploadId) open.push({ key: u.Key, upload_id: u.UploadId, bucket });
+      } catch {
+        // Not every S3-compatible server lists uploads; the recorded ones still get aborted.
+      }
     }
     const unique = [...new Map(open.map((u) => [u.upload_id, u])).values()];
     let aborted = 0;
@@ -97,7 +116,11 @@ export class RerunCleanup {
     for (const upload of unique) {
       try {
         await this.client.send(
-          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.key, UploadId: upload.upload_id }),
+          new AbortMultipartUploadCommand({
+            Bucket: upload.bucket ?? this.bucket,
+            Key: upload.key,
+            UploadId: upload.upload_id,
+          }),
         );
         aborted++;
       } catch (err) {
@@ -111,6 +134,7 @@ export class RerunCleanup {
         } else {
           // Refused for good (no permission, or a server without the operation): no attempt can do better.
           this.logger.warn('could not abort a multipart upload left by an earlier attempt', {
+            bucket: upload.bucket ?? this.bucket,
             key: upload.key,
             error: error.message,
           });
@@ -119,12 +143,46 @@ export class RerunCleanup {
     }
     if (failure) {
       this.uploads.push(...pending);
-      await this.state.set({ uploads: this.uploads } satisfies S3RunState);
+      await this.state.set({ uploads: this.uploads, location: state?.location } satisfies S3RunState);
       throw failure;
     }
-    if (recorded.length) await this.state.set({ uploads: [] } satisfies S3RunState);
+    if (state?.location) await this.deleteMoved(state.location);
+    if (recorded.length || state?.location) await this.save();
     if (aborted) this.logger.info('aborted multipart uploads left by an earlier attempt', { aborted });
     return aborted;
+  }
+
+  /** Records where this attempt writes, before its first object: see S3RunState.location. */
+  async recordLocation(): Promise<void> {
+    if (this.location) return;
+    this.location = { bucket: this.bucket, stem: this.stem };
+    await this.save();
+  }
+
+  /**
+   * Deletes the objects an unfinished earlier attempt wrote where the export no longer writes
+   * (its bucket or prefix changed since): they would be a second, partial copy of the interval.
+   * A delete S3 refuses for good (no permission there any more, the bucket gone) is logged and
+   * given up; one that may succeed later fails the attempt, the location still recorded.
+   */
+  private async deleteMoved(earlier: NonNullable<S3RunState['location']>): Promise<void> {
+    if (earlier.bucket === this.bucket && earlier.stem === this.stem) return;
+    try {
+      const deleted = await deleteUnder(this.client, earlier.bucket, earlier.stem, () => true);
+      if (deleted.length)
+        this.logger.info('deleted objects an earlier attempt left where the export wrote before', {
+          bucket: earlier.bucket,
+          deleted: deleted.length,
+        });
+    } catch (err) {
+      const error = classifyS3Error(err, "delete of an earlier attempt's objects where the export wrote before");
+      if (error instanceof RetryableError) throw error;
+      this.logger.warn('could not delete objects an earlier attempt left where the export wrote before', {
+        bucket: earlier.bucket,
+        stem: earlier.stem,
+        error: error.message,
+      });
+    }
   }
 
   /** Deletes the interval's objects that are not in `keep`; returns the deleted keys. */
@@ -133,23 +191,7 @@ export class RerunCleanup {
     if (this.state.fresh) return [];
     // A later attempt's objects are the interval's: an attempt it superseded deletes none of them.
     await this.requireLatest();
-    const stale: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.stem, ContinuationToken: token }),
-      );
-      for (const obj of page.Contents ?? []) if (obj.Key && !keep.includes(obj.Key)) stale.push(obj.Key);
-      token = page.NextContinuationToken;
-    } while (token);
-    for (let i = 0; i < stale.length; i += 1000) {
-      await this.client.send(
-        new DeleteObjectsCommand({
-          Bucket: this.bucket,
-          Delete: { Objects: stale.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
-        }),
-      );
-    }
+    const stale = await deleteUnder(this.client, this.bucket, this.stem, (key) => !keep.includes(key));
     if (stale.length) this.logger.info('deleted objects of an earlier attempt', { deleted: stale.length });
     return stale;
   }
@@ -188,6 +230,37 @@ export class RerunCleanup {
   /** The attempt finished: nothing is left open. */
   async done(): Promise<void> {
     // Uploads of earlier attempts were cleared when they were aborted; only this attempt's remain recorded.
-    if (this.uploads.length) await this.state.set({ uploads: [] } satisfies S3RunState);
+    if (this.uploads.length || this.location) await this.state.set({ uploads: [] } satisfies S3RunState);
   }
+
+  private save(): Promise<void> {
+    return this.state.set({ uploads: this.uploads, location: this.location } satisfies S3RunState);
+  }
+}
+
+/** Deletes the objects under `prefix` in `bucket` that `stale` picks; returns their keys. */
+async function deleteUnder(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  stale: (key: string) => boolean,
+): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const obj of page.Contents ?? []) if (obj.Key && stale(obj.Key)) keys.push(obj.Key);
+    token = page.NextContinuationToken;
+  } while (token);
+  for (let i = 0; i < keys.length; i += 1000) {
+    await client.send(
+      new DeleteObjectsCommand({
+        Bucket: bucket,
+        Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+      }),
+    );
+  }
+  return keys;
 }

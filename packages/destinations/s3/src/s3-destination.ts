@@ -130,12 +130,16 @@ export class S3Destination implements DestinationWriter {
       for await (const batch of batches) {
         if (ctx.signal.aborted) throw new RetryableError('run aborted', { code: 'Aborted' });
         for (const piece of splitBytes === null ? [batch] : pieces(batch, splitBytes / PIECES_PER_FILE)) {
-          current ??= await this.open(
-            client,
-            put,
-            objectKey(this.config, span, splitBytes ? result.files.length : undefined),
-            ctx.model.columns,
-          );
+          if (!current) {
+            // Before the interval's first object: a later attempt that writes elsewhere deletes it.
+            await cleanup.recordLocation();
+            current = await this.open(
+              client,
+              put,
+              objectKey(this.config, span, splitBytes ? result.files.length : undefined),
+              ctx.model.columns,
+            );
+          }
           await current.write(piece);
           result.records += piece.count;
           ctx.onProgress(result.records);
