@@ -23,6 +23,10 @@ const TEXTS: Array<[source: string, written: unknown]> = [
     },
   ],
   ['["\\ud800\\ud800",{"k":["\\udc00"]}]', ['\uFFFD\uFFFD', { k: ['\uFFFD'] }]],
+  // Escapes above the surrogates (U+E000..U+FFFF) are no first half: a low one after them is alone.
+  ['{"x":"\\ue000\\udc00"}', { x: '\uE000\uFFFD' }],
+  ['{"y":"\\uFFFD\\uDFFF"}', { y: '\uFFFD\uFFFD' }],
+  ['{"z":"\\uffff"}', { z: '\uFFFF' }],
   // Not JSON: the text as a JSON string (JSON.stringify of decoded UTF-8 holds no lone surrogate).
   ['{"broken":"\\ud800"', '{"broken":"\\ud800"'],
 ];

@@ -41,6 +41,11 @@ const CORPUS = [
   ' {"a" : [1, 2.5e-3, -0, true, false, null, "x"]}\t',
   '{"$current_url":"https:\\/\\/x.example\\/p?q=1&r=\\"2\\""}',
   '{"u":"\\u00e9\\uD83D\\uDE00","bad":"\\ud800"}',
+  // Escapes above the surrogates are no first half of a pair: each text alone, or one hides the others.
+  '{"pua":"\\ue000\\udc00"}',
+  '{"r":"\\uFFFD\\uDFFF"}',
+  '{"max":"\\uffff"}',
+  '{"fw":"\\uff01"}',
   '{"nested":{"a":{"b":{"c":[[[]]]}}}}',
   '"just a string"',
   '42',

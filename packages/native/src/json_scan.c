@@ -140,7 +140,7 @@ static int64_t string(const scan_t *s, int64_t i) {
         if (unit < 0) return -1;
         /* A lone surrogate escape is written U+FFFD (jsonColumn): a pair is copied, the rest is not verbatim. */
         if (unit >= 0xdc00 && unit <= 0xdfff) return -1;
-        if (unit >= 0xd800) {
+        if (unit >= 0xd800 && unit <= 0xdbff) {
           int low = escaped_unit(s, i + 6);
           if (low < 0xdc00 || low > 0xdfff) return -1;
           i += 6;
