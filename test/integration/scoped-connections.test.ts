@@ -61,6 +61,15 @@ describe('withinPolicy: every TCP connection made in the scope meets the network
     expect(await outcome(new NetSocket().connect(port, '127.0.0.1')), 'outside the scope').to.equal('connected');
   });
 
+  it("leaves a caller's options object as it was: the same options connect outside the scope", async () => {
+    const { connect } = await import('node:net');
+    const options = { port, host: 'localhost' };
+    const inside = await withinPolicy(new NetworkPolicy([]), () => outcome(connect(options))).catch((e: unknown) => e);
+    expect(inside).to.have.property('code', DESTINATION_NOT_ALLOWED);
+    expect(options, 'no lookup left on them').to.deep.equal({ port, host: 'localhost' });
+    expect(await outcome(connect(options)), 'outside the scope').to.equal('connected');
+  });
+
   it('lets through what the policy lists', async () => {
     const { Socket: NetSocket } = await import('node:net');
     const seen = await withinPolicy(new NetworkPolicy([`127.0.0.1:${port}`]), () =>
