@@ -114,4 +114,12 @@ describe('the commands refuse bad arguments by their option names, before connec
     }
     expect((await run(rotateSecretsMain, ['--help'], env)).code).to.equal(0);
   });
+
+  it('rotate-secrets: `npm run rotate-secrets --dry-run` (npm keeps the flag) exits 2 too', async () => {
+    const env = { ...ENV, SECRETS_ENCRYPTION_KEYS: Buffer.alloc(32, 7).toString('base64'), npm_config_dry_run: 'true' };
+    const result = await run(rotateSecretsMain, [], env);
+    expect(result.code, result.stderr).to.equal(2);
+    expect(result.stderr).to.match(/^rotate-secrets: it has no dry run\nnpm kept --dry-run for itself/);
+    expect(result.stdout).to.equal('');
+  });
 });

@@ -1,7 +1,7 @@
 import { ConfigError, ExportSecrets, UnreachableError, errorMessage, loadConfig, type BatchExport } from '@bx/core';
 import { secretFieldsOf } from '@bx/destinations';
 import { EXPORT_WRITE_ATTEMPTS, Store, concurrentWriters } from '@bx/store';
-import { parseOptions } from './parse-options';
+import { npmTookOptions, parseOptions } from './parse-options';
 
 const USAGE = `usage: npm run rotate-secrets
 
@@ -36,6 +36,11 @@ export async function main(
   if (args.help) {
     out.write(USAGE + '\n');
     return 0;
+  }
+  // `npm run rotate-secrets --dry-run` (no `--`): npm keeps the flag (npm_config_dry_run) and passes nothing.
+  if (env.npm_config_dry_run === 'true') {
+    err.write(`rotate-secrets: it has no dry run${npmTookOptions(env, 'rotate-secrets', ['dry-run'])}\n${USAGE}\n`);
+    return 2;
   }
   let config;
   try {
