@@ -24,6 +24,9 @@ Environment: REDIS_URL, CLICKHOUSE_URL, BENCH_DATABASE (default bx_bench),
 S3_ENDPOINT_URL (default: the benchmark's own S3 server), BENCH_S3_DIR.
 Exit codes: 0 measured, 1 the benchmark failed, 2 bad arguments.`;
 
+/** The export cases of `--cases`. */
+export const CASE_NAMES: readonly string[] = ['jsonl_gzip', 'jsonl_zstd', 'parquet_zstd', 'snowflake', 'postgres'];
+
 export const BENCH_OPTIONS = {
   rows: { type: 'string', default: '2000000' },
   reps: { type: 'string' },
@@ -78,6 +81,9 @@ export function parseBenchArgs(
     const checked = whole(flag, value, min);
     if (typeof checked === 'string') return { error: checked };
   }
+  // The names bench/product.ts's BENCH_CASES knows (a test holds the two lists together).
+  const unknown = args.cases.split(',').filter((name) => !CASE_NAMES.includes(name));
+  if (unknown.length) return { error: `--cases: unknown case ${unknown.join(', ')} (cases: ${CASE_NAMES.join(', ')})` };
   const workers = args['scale-workers'];
   if (workers !== undefined && !/^[1-9]\d*(,[1-9]\d*)*$/.test(workers))
     return { error: `--scale-workers: '${workers}' is not worker counts of at least 1, e.g. 1,2,4` };

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { CASE_NAMES } from '../../bench/options';
+import { BENCH_CASES } from '../../bench/product';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -34,6 +36,7 @@ describe('npm run bench: arguments', function () {
     ['scale exports that are not a number', ['--scale', '--exports', '10k'], "--exports: '10k' is not a whole number"],
     ['a scale window that is not a number', ['--scale', '--scale-window', 'x'], "--scale-window: 'x' is not a whole"],
     ['worker counts that are not counts', ['--scale', '--scale-workers', '1,,4'], "--scale-workers: '1,,4' is not"],
+    ['a case it does not have', ['--cases', 'jsonl_zstd,bogus'], '--cases: unknown case bogus'],
   ] as const) {
     it(`${what} exits 2 with a message and the usage, no stack trace`, () => {
       const sut = bench([...argv]);
@@ -43,4 +46,10 @@ describe('npm run bench: arguments', function () {
       expect(sut.stderr).not.to.match(/\n\s+at /);
     });
   }
+});
+
+describe('npm run bench: --cases names every case the benchmark has', () => {
+  it('CASE_NAMES and BENCH_CASES are the same list', () => {
+    expect([...CASE_NAMES].sort()).to.deep.equal(Object.keys(BENCH_CASES).sort());
+  });
 });
