@@ -143,9 +143,12 @@ const schema = z.object({
    * hour at least (0.25: 6 hours), for deployments whose run history would not
    * fit in Redis (docs/scaling.md). Default 90.
    */
-  RUN_RETENTION_DAYS: z.coerce
-    .number({ error: 'must be a number of days, at least 0.0417 (an hour)' })
-    .min(1 / 24, 'must be a number of days, at least 0.0417 (an hour)')
+  RUN_RETENTION_DAYS: z
+    .string()
+    // Decimal digits and a point only, as the other numbers: Number() would also take `0x10`, `1e3`, `+5`.
+    .regex(/^\d{1,9}(\.\d{1,9})?$/, 'must be a number of days, at least 0.0417 (an hour)')
+    .transform(Number)
+    .pipe(z.number().min(1 / 24, 'must be a number of days, at least 0.0417 (an hour)'))
     .default(90),
   /** Completed intervals that ended less than this many hours ago are re-checked against the source; 0 turns reconciliation off. Default 72. */
   RECONCILE_WINDOW_HOURS: int(0, 24 * 366).default(72),
