@@ -65,4 +65,19 @@ describe('PostgreSQL error classification (errors the integration tests cannot p
       .to.contain('22P02')
       .and.contain('COPY events, line 7, column properties');
   });
+
+  it('says duplicate events are the cause of a unique violation only when the key is uuid', () => {
+    const violation = (detail: string) =>
+      classifyPostgresError(
+        error('duplicate key value violates unique constraint "x"', { code: '23505', severity: 'ERROR', detail }),
+        'COPY',
+      );
+    const onUuid = violation('Key (uuid)=(0190e5a4-0000-7000-8000-000000000001) already exists.');
+    expect(onUuid).to.be.instanceOf(PermanentError).and.have.property('code', 'ConstraintViolation');
+    expect(onUuid.message).to.contain('an event sent twice');
+    const onOther = violation('Key (distinct_id)=(u1) already exists.');
+    expect(onOther).to.have.property('code', 'ConstraintViolation');
+    expect(onOther.message).not.to.contain('an event sent twice');
+    expect(onOther.message).to.contain('a unique index or constraint of the table refuses a row the export writes');
+  });
 });

@@ -56,6 +56,8 @@ const NOT_UTF8 = /in encoding "UTF8" has no equivalent in encoding|conversion be
 const UNIQUE_HINT =
   'ClickHouse holds rows with the same key (it keeps every insert: an event sent twice is two rows with one uuid), ' +
   'and a unique index or constraint of the table refuses the second; drop it, or make it a plain index';
+const UNIQUE_OTHER_HINT =
+  'a unique index or constraint of the table refuses a row the export writes; drop it, or make it a plain index';
 
 /** Network failures that a later attempt may not meet. */
 const RETRYABLE_NETWORK_CODES = new Set([
@@ -117,7 +119,11 @@ export function classifyPostgresError(err: unknown, action: string): BatchExport
   if (sqlState) {
     // A database in LATIN1, SQL_ASCII...: the server's words name the encoding, not the way out.
     if (NOT_UTF8.test(text)) return permanent('DatabaseEncoding', `: ${UTF8_HINT}`);
-    if (sqlState === '23505') return permanent('ConstraintViolation', `: ${UNIQUE_HINT}`);
+    if (sqlState === '23505') {
+      // Only a key of uuid says why (duplicate events); another column's unique index refuses for its own reason.
+      const hint = /^Key \(uuid\)=/.test(e.detail ?? '') ? UNIQUE_HINT : UNIQUE_OTHER_HINT;
+      return permanent('ConstraintViolation', `: ${hint}`);
+    }
     if (PERMANENT_SQLSTATES[sqlState]) return permanent(PERMANENT_SQLSTATES[sqlState]);
     if (RETRYABLE_SQLSTATES[sqlState]) return retryable(RETRYABLE_SQLSTATES[sqlState]);
     const sqlClass = sqlState.slice(0, 2);
