@@ -37,12 +37,16 @@ export class LargestValue {
   /** `err` itself, or, when Snowflake refused a value for its size, a permanent error naming it. */
   explain(err: unknown): unknown {
     if (!(err instanceof BatchExportError) || !TOO_LARGE.test(err.message)) return err;
-    const which = this.row ? `${this.column} of ${this.row}` : `the largest value, ${this.column},`;
-    return new PermanentError(
-      `${err.message}: ${which} is ${this.bytes} bytes, more than Snowflake stores in one value ` +
-        `(16 MB unless the account allows more); no retry can load this interval`,
-      { code: 'ValueTooLarge', cause: err },
-    );
+    const limit = '16 MB unless the account allows more';
+    // No value sent was past 16 MB: Snowflake measured one as it stores it (parsed JSON can take more room).
+    const which = this.row
+      ? `${this.column} of ${this.row} is ${this.bytes} bytes, more than Snowflake stores in one value (${limit})`
+      : `the largest value sent, in ${this.column}, is ${this.bytes} bytes; Snowflake stores ${limit} in one ` +
+        `value, as it measures the value once loaded`;
+    return new PermanentError(`${err.message}: ${which}; no retry can load this interval`, {
+      code: 'ValueTooLarge',
+      cause: err,
+    });
   }
 }
 
