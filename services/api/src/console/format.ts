@@ -36,6 +36,18 @@ export function formatDuration(ms: number): string {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+/**
+ * Whether a time zone is UTC under another name (`Etc/UTC`, `UCT`, `Zulu`,
+ * `Etc/GMT`, ...): its times are the UTC ones, so a page shows them once.
+ */
+export function isUtcZone(timeZone: string): boolean {
+  try {
+    return new Intl.DateTimeFormat('en', { timeZone }).resolvedOptions().timeZone === 'UTC';
+  } catch {
+    return false;
+  }
+}
+
 /** `2024-03-01 14:05:00` in the time zone (24-hour clock). */
 export function formatInstant(iso: string | number, timeZone = 'UTC'): string {
   let f = formatters.get(timeZone);

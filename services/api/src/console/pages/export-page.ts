@@ -5,7 +5,15 @@ import { BULL_BOARD_PATH } from '../../bull-board';
 import { exportView } from '../../serialize';
 import { CHART_WINDOW_MS, recordsChart } from '../chart';
 import type { ConsoleDeps } from '../deps';
-import { formatBytes, formatCount, formatDuration, formatInstant, formatInterval, statusBadge } from '../format';
+import {
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatInstant,
+  formatInterval,
+  isUtcZone,
+  statusBadge,
+} from '../format';
 import { html, type Html } from '../html';
 import { CONSOLE_PATH, csrfInput, tableScroll } from '../layout';
 import { backfillSection, type BackfillPanel } from './backfill-section';
@@ -196,10 +204,13 @@ export function runDuration(run: Run): string {
  * waits for the unpause (pausing keeps such runs from starting: contract).
  */
 export function runStatus(exp: BatchExport, run: Run): Html {
+  return html`${statusBadge(run.status)}${pausedNote(exp, run)}`;
+}
+
+/** ` (waits for the export to be unpaused)` after the status of a run a pause holds back, else null. */
+export function pausedNote(exp: BatchExport, run: Run): Html | null {
   const waits = exp.paused && run.status === 'Scheduled';
-  return html`${statusBadge(run.status)}${
-    waits ? html` <span class="muted">(waits for the export to be unpaused)</span>` : null
-  }`;
+  return waits ? html` <span class="muted paused-note">(waits for the export to be unpaused)</span>` : null;
 }
 
 /** Retry and cancel buttons of a run, as forms that come back to `returnTo`. */
@@ -218,8 +229,8 @@ export function runActions(exp: BatchExport, run: Run, csrf: string, returnTo: s
 
 function runsTable(exp: BatchExport, runs: Run[], csrf: string, returnTo: string): Html {
   if (runs.length === 0) return html`<p>No runs${exp.paused ? ' (the export is paused)' : ''}.</p>`;
-  // A UTC export's intervals in UTC once, not twice.
-  const utc = exp.timezone === 'UTC';
+  // A UTC export's intervals in UTC once, not twice (`Etc/UTC` is UTC too).
+  const utc = isUtcZone(exp.timezone);
   return tableScroll(
     'Runs',
     html`<table class="data runs">

@@ -1,0 +1,81 @@
+import { runIdFor } from '@bx/core';
+import { expect } from 'chai';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ApiHarness, TOKEN } from '../helpers/api-harness';
+import { expectAccessible, launchChromium, screenshot } from '../helpers/browser';
+
+const HOUR = 3_600_000;
+const S3 = { type: 'S3', config: { bucket_name: 'bucket-one', aws_access_key_id: 'AKIA', aws_secret_access_key: 'x' } };
+
+/**
+ * The console as a new user meets it: what the pages say about time zones,
+ * paused exports, the persons model and a backfill's intervals. Chromium over
+ * the in-process API on the real Redis.
+ */
+describe('web console, what a user reads', function () {
+  this.timeout(120_000);
+  let sut: ApiHarness;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+
+  before(async function () {
+    this.timeout(180_000);
+    sut = await new ApiHarness().start();
+    browser = await launchChromium();
+    context = await browser.newContext({
+      viewport: { width: 1360, height: 900 },
+      extraHTTPHeaders: { authorization: `Bearer ${TOKEN}` },
+    });
+    page = await context.newPage();
+  });
+  after(async () => {
+    await browser?.close();
+    await sut?.close();
+  });
+
+  async function create(body: Record<string, unknown>): Promise<string> {
+    const res = await sut.call('POST', '/api/exports', {
+      body: { team_id: 1, interval: 'hour', destination: S3, ...body },
+    });
+    expect(res.status, res.text).to.equal(201);
+    return res.json.id as string;
+  }
+
+  /** A run record of the export's hour `hoursAgo` hours back, completed unless `scheduled`. */
+  async function seedRun(exportId: string, hoursAgo: number, scheduled = false): Promise<string> {
+    const start = Math.floor(Date.now() / HOUR) * HOUR - hoursAgo * HOUR;
+    const id = runIdFor(exportId, start);
+    await sut.store.runs.createMany([
+      { id, export_id: exportId, data_interval_start: start, data_interval_end: start + HOUR },
+    ]);
+    if (!scheduled) {
+      await sut.store.runs.start(id);
+      await sut.store.runs.complete(id, { records: 7, bytes: 700, files: ['a.jsonl'] });
+    }
+    return id;
+  }
+
+  const headers = (selector: string) => page.locator(`${selector} thead th`).allInnerTexts();
+
+  it('shows the times of an Etc/UTC export once, as for UTC', async () => {
+    const id = await create({ name: 'etc utc', timezone: 'Etc/UTC', paused: true });
+    const runId = await seedRun(id, 2);
+    await page.goto(`${sut.base}/admin/exports/${id}`);
+    const columns = (await headers('table.runs')).filter((h) => h.startsWith('Interval'));
+    expect(columns).to.deep.equal(['Interval (Etc/UTC)']);
+    await page.goto(`${sut.base}/admin/exports/${id}/runs/${runId}`);
+    const terms = (await page.locator('dl.settings > dt').allInnerTexts()).filter((t) => t.startsWith('Interval'));
+    expect(terms).to.have.length(1);
+  });
+
+  it("says in the list that a paused export's last run waits for the unpause", async () => {
+    const id = await create({ name: 'paused with a waiting run', paused: true });
+    await seedRun(id, 1, true);
+    await page.goto(`${sut.base}/admin/exports`);
+    const lastRun = page.locator(`tr[data-export-id="${id}"] td`).nth(5);
+    expect((await lastRun.innerText()).replace(/\s+/g, ' ')).to.contain(
+      'Scheduled (waits for the export to be unpaused)',
+    );
+  });
+});
