@@ -78,4 +78,47 @@ describe('web console, what a user reads', function () {
       'Scheduled (waits for the export to be unpaused)',
     );
   });
+
+  it('a persons export is made by keyboard without event fields, which it cannot take', async () => {
+    await page.goto(`${sut.base}/admin/exports/new`);
+    const include = page.getByLabel('Events to include');
+    expect(await include.isVisible()).to.equal(true);
+    // Keyboard only: focus the Model select, choose persons with the arrow key.
+    await page.getByLabel('Model').focus();
+    await page.keyboard.press('ArrowDown');
+    expect(await page.getByLabel('Model').inputValue()).to.equal('persons');
+    expect(await include.isVisible()).to.equal(false);
+    expect(await page.getByRole('textbox', { name: 'Events to exclude' }).count()).to.equal(0);
+    await expectAccessible(page, 'the new export form, persons');
+
+    await page.getByLabel(/^Name/).fill('persons by keyboard');
+    await page.getByLabel(/^Team id/).fill('1');
+    await page.getByLabel(/^Bucket name/).fill('Not A Bucket');
+    await page.getByLabel(/^AWS access key id/).fill('AKIA');
+    await page.getByLabel(/^AWS secret access key/).fill('secret');
+    await page.getByLabel(/^AWS secret access key/).press('Enter');
+    // Refused for the bucket, not for event filters; the model chosen is kept and still hides them.
+    await page.locator('.error-summary').waitFor();
+    expect(await page.locator('.error-summary').innerText())
+      .to.contain('Bucket name')
+      .and.not.contain('vents');
+    expect(await page.getByLabel('Model').inputValue()).to.equal('persons');
+    expect(await include.isVisible()).to.equal(false);
+
+    await page.getByLabel(/^Bucket name/).fill('bucket-one');
+    await page.getByLabel(/^AWS secret access key/).fill('secret');
+    await page.getByRole('button', { name: 'Create export' }).click();
+    await page.getByRole('status').filter({ hasText: 'Export created.' }).waitFor();
+    const id = new URL(page.url()).pathname.split('/').pop()!;
+    expect((await sut.call('GET', `/api/exports/${id}`)).json).to.deep.include({
+      model: 'persons',
+      include_events: [],
+    });
+
+    await page.goto(`${sut.base}/admin/exports/${id}/edit`);
+    expect(await page.getByLabel('Events to include').count()).to.equal(0);
+    await page.getByLabel(/^Name/).fill('persons, renamed');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('status').filter({ hasText: 'Changes saved.' }).waitFor();
+  });
 });

@@ -114,6 +114,22 @@ function backfillProgress() {
   setTimeout(poll, 1000);
 }
 
+/** A new export's event filters show (and are sent) only while a model that takes them is chosen. */
+function eventFilters() {
+  const set = document.querySelector('fieldset[data-filter-models]');
+  const model = document.querySelector('select[name="model"]');
+  if (!set || !model) return;
+  const models = set.dataset.filterModels.split(' ');
+  const sync = () => {
+    const on = models.includes(model.value);
+    set.hidden = !on;
+    set.disabled = !on;
+  };
+  model.addEventListener('change', sync);
+  // A field the API refused stays in view, whatever the model.
+  if (!set.querySelector('[aria-invalid="true"]')) sync();
+}
+
 /** After a failed submit, keyboard and screen-reader users start at the list of problems. */
 function focusErrors() {
   const summary = document.querySelector('.error-summary');
@@ -123,5 +139,6 @@ function focusErrors() {
 document.addEventListener('DOMContentLoaded', () => {
   inlineResults();
   backfillProgress();
+  eventFilters();
   focusErrors();
 });
