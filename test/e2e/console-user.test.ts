@@ -121,4 +121,22 @@ describe('web console, what a user reads', function () {
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('status').filter({ hasText: 'Changes saved.' }).waitFor();
   });
+
+  it("a backfill's dry run shows the whole intervals it covers, not only the range typed", async () => {
+    const id = await create({ name: 'daily in Berlin', interval: 'day', timezone: 'Europe/Berlin', paused: true });
+    await page.goto(`${sut.base}/admin/exports/${id}`);
+    await page.getByLabel(/^Start/).fill('2024-03-04T10:00:00Z');
+    await page.getByLabel(/^End/).fill('2024-03-05T06:00:00Z');
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    const plan = page.locator('.dry-run');
+    await plan.waitFor();
+    // Berlin days 4 and 5 March: 2024-03-03T23:00Z to 2024-03-05T23:00Z.
+    expect(await plan.locator('.covered-range').innerText()).to.equal(
+      'from 2024-03-04 00:00:00 to 2024-03-06 00:00:00 (Europe/Berlin)',
+    );
+    expect(await plan.innerText()).to.contain('2 whole intervals');
+    expect(await plan.locator('.range-note').innerText()).to.contain('2024-03-04 11:00:00 to 2024-03-05 07:00:00');
+    await expectAccessible(page, 'a dry run of whole intervals');
+    await screenshot(page, 'user-dry-run-whole-intervals');
+  });
 });

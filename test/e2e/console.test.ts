@@ -220,7 +220,7 @@ describe('web console in Chromium', function () {
     await field(page, 'End').fill(range.end);
     await page.getByRole('button', { name: 'Dry run' }).click();
     const plan = page.locator('.dry-run');
-    expect((await plan.innerText()).replace(/\s+/g, ' ')).to.contain(`${hours} intervals`);
+    expect((await plan.innerText()).replace(/\s+/g, ' ')).to.contain(`${hours} whole intervals`);
     expect(await plan.locator('.to-export').innerText()).to.equal(`${hours} to export`);
     expect(await plan.locator('.already-exported').innerText()).to.equal('0 already exported');
     expect((await sys.api('GET', `/api/exports/${exp.id}/runs`)).results).to.deep.equal([]);

@@ -113,13 +113,14 @@ export function runRoutes(deps: ConsoleDeps): Router {
 
 function planPanel(input: BackfillInput, plan: Record<string, unknown>): BackfillPanel & { kind: 'dry-run' } {
   const count = (key: string) => Number(plan[key] ?? 0);
-  // As the API read them (any ISO 8601 form; no offset is UTC): Date reads fewer forms, and no offset as local time.
-  const read = (text: string) => instant.parse(text);
+  // The whole intervals the backfill covers, as the API aligned them; else the range as it read the
+  // text typed (any ISO 8601 form; no offset is UTC): Date reads fewer forms, and no offset as local time.
+  const bound = (key: 'start_at' | 'end_at') => (typeof plan[key] === 'string' ? plan[key] : instant.parse(input[key]));
   return {
     kind: 'dry-run',
     input,
-    from: read(input.start_at),
-    to: read(input.end_at),
+    from: bound('start_at'),
+    to: bound('end_at'),
     total_runs: count('total_runs'),
     to_export: count('to_export'),
     already_exported: count('already_exported'),

@@ -1,4 +1,4 @@
-import type { BatchExport } from '@bx/core';
+import { instant, type BatchExport } from '@bx/core';
 import { formatCount, formatInstant, statusBadge } from '../format';
 import { control, errorSummary, type FieldErrors } from '../form-controls';
 import { html, type Html } from '../html';
@@ -102,14 +102,24 @@ function dryRunPanel(exp: BatchExport, d: BackfillPanel & { kind: 'dry-run' }, c
   return html`<div class="panel dry-run">
     <h3>Dry run</h3>
     <p role="status">
-      ${formatCount(d.total_runs)} interval${d.total_runs === 1 ? '' : 's'} from ${formatInstant(d.from, exp.timezone)}
-      to ${formatInstant(d.to, exp.timezone)} (${exp.timezone}):
-      <strong class="to-export">${formatCount(d.to_export)} to export</strong>,
+      ${formatCount(d.total_runs)} whole interval${d.total_runs === 1 ? '' : 's'}
+      <span class="covered-range"
+        >from ${formatInstant(d.from, exp.timezone)} to ${formatInstant(d.to, exp.timezone)} (${exp.timezone})</span
+      >: <strong class="to-export">${formatCount(d.to_export)} to export</strong>,
       <span class="already-exported">${formatCount(d.already_exported)} already exported</span>${
         d.in_progress ? html`, <span class="in-progress">${formatCount(d.in_progress)} queued or running</span>` : null
       }.
       Nothing was created.
     </p>
+    ${
+      typed(d) !== `${d.from} ${d.to}`
+        ? html`<p class="muted range-note">
+            A backfill exports whole intervals that have ended: those that meet the range typed,
+            ${formatInstant(instantOf(d.input.start_at) ?? d.from, exp.timezone)} to
+            ${formatInstant(instantOf(d.input.end_at) ?? d.to, exp.timezone)}.
+          </p>`
+        : null
+    }
     <form method="post" action="${CONSOLE_PATH}/${exp.id}/backfills" novalidate>
       ${csrfInput(csrf)}
       <input type="hidden" name="start_at" value="${d.input.start_at}" />
@@ -132,6 +142,17 @@ function dryRunPanel(exp: BatchExport, d: BackfillPanel & { kind: 'dry-run' }, c
       <button type="submit">Start backfill</button>
     </form>
   </div>`;
+}
+
+/** A typed instant as the API reads it (ISO 8601; no offset is UTC), or null. */
+function instantOf(text: string): string | null {
+  const parsed = instant.safeParse(text);
+  return parsed.success ? new Date(parsed.data).toISOString() : null;
+}
+
+/** The range typed, as the same ISO text as the covered one, to tell whether they differ. */
+function typed(d: BackfillPanel & { kind: 'dry-run' }): string {
+  return `${instantOf(d.input.start_at)} ${instantOf(d.input.end_at)}`;
 }
 
 function progressPanel(exp: BatchExport, b: BackfillProgress, csrf: string): Html {
