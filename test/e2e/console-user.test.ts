@@ -139,4 +139,38 @@ describe('web console, what a user reads', function () {
     await expectAccessible(page, 'a dry run of whole intervals');
     await screenshot(page, 'user-dry-run-whole-intervals');
   });
+
+  it('back and forward return to a dry run; addresses a form left behind open a page, not JSON', async () => {
+    const id = await create({ name: 'back and forth', paused: true });
+    const exportPage = `${sut.base}/admin/exports/${id}`;
+    await page.goto(exportPage);
+    await page.getByLabel(/^Start/).fill('2024-03-04T10:00:00Z');
+    await page.getByLabel(/^End/).fill('2024-03-04T13:00:00Z');
+    await page.getByLabel(/^End/).press('Enter');
+    await page.locator('.dry-run').waitFor();
+    const planText = await page.locator('.dry-run .to-export').innerText();
+    expect(planText).to.equal('3 to export');
+    await page.getByRole('link', { name: 'Exports' }).first().click();
+    await page.waitForURL(`${sut.base}/admin/exports`);
+    // A POST's answer would be "Confirm Form Resubmission" (net::ERR_CACHE_MISS) here.
+    const back = await page.goBack();
+    expect(back?.status()).to.equal(200);
+    expect(await page.locator('.dry-run .to-export').innerText()).to.equal(planText);
+    expect(await page.getByLabel(/^Start/).inputValue()).to.equal('2024-03-04T10:00:00Z');
+    await page.goForward();
+    expect(page.url()).to.equal(`${sut.base}/admin/exports`);
+
+    // What the address bar held after a dry run or a destination test without JavaScript, and a run's
+    // address cut short: the export's page. Any other address under the console: a page saying so.
+    for (const path of ['backfills', 'test', 'runs']) {
+      const res = await page.goto(`${exportPage}/${path}`);
+      expect(res?.status(), path).to.equal(200);
+      expect(new URL(page.url()).pathname, path).to.equal(`/admin/exports/${id}`);
+    }
+    const missing = await page.goto(`${exportPage}/no-such-page`);
+    expect(missing?.status()).to.equal(404);
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).to.equal('Not found');
+    await page.getByRole('link', { name: 'Back to the exports' }).click();
+    await page.waitForURL(`${sut.base}/admin/exports`);
+  });
 });

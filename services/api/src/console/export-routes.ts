@@ -48,7 +48,9 @@ export function exportRoutes(deps: ConsoleDeps): Router {
   });
 
   router.get('/:id', async (req, res) => {
-    await showExport(req, res, 200, { backfill: await backfillPanelOf(deps, req) });
+    const backfill = await backfillPanelOf(deps, req);
+    // A dry run the API refused is the form again with its reasons.
+    await showExport(req, res, backfill?.kind === 'form' ? 400 : 200, { backfill });
   });
 
   router.get('/:id/edit', async (req, res) => {
@@ -90,6 +92,9 @@ export function exportRoutes(deps: ConsoleDeps): Router {
     if (wantsJson(req)) return void res.json(result);
     await showExport(req, res, 200, { testResult: result });
   });
+
+  // A destination test's page without JavaScript is the answer to a POST: opened again, the export's page.
+  router.get('/:id/test', (req, res) => res.redirect(303, `${CONSOLE_PATH}/${encodeURIComponent(req.params.id)}`));
 
   async function showExport(req: Request, res: Response, status: number, extras: ExportPageExtras): Promise<void> {
     const token = csrfToken(res);

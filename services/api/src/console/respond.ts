@@ -48,6 +48,23 @@ export function withNotice(path: string, notice: string): string {
   return `${path}${path.includes('?') ? '&' : '?'}notice=${notice}`;
 }
 
+/**
+ * A page of the console's that does not exist, opened in a browser: a page
+ * saying so, with the way back, not the API's JSON. Other requests go on
+ * (the API's 404 in JSON).
+ */
+export function consoleNotFound() {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || wantsJson(req)) return next();
+    sendPage(res, 404, {
+      title: 'Not found',
+      csrf: csrfToken(res),
+      notice: { kind: 'error', text: 'There is no console page at this address.' },
+      body: html`<p><a href="${CONSOLE_PATH}">Back to the exports</a></p>`,
+    });
+  };
+}
+
 /** Expected errors (unknown id, conflict, bad input) as a page or as the API's JSON; the rest goes on (500). */
 export function consoleErrors() {
   return (err: unknown, req: Request, res: Response, next: NextFunction): void => {

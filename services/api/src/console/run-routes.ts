@@ -50,37 +50,43 @@ export function runRoutes(deps: ConsoleDeps): Router {
 
   router.post('/:id/backfills', async (req, res) => {
     const form = (req.body ?? {}) as Record<string, string | undefined>;
-    const input: BackfillInput = {
-      start_at: (form.start_at ?? '').trim(),
-      end_at: (form.end_at ?? '').trim(),
-      force: form.force === 'true',
-    };
-    const dryRun = form.mode !== 'run';
-    const body = {
-      ...input,
-      ...(dryRun ? { dry_run: true } : {}),
-      ...(form.confirm === 'true' ? { confirm: true } : {}),
-    };
+    const input = backfillInput(form);
+    // A dry run creates nothing: its page is a GET of the export's page, which back, forward and
+    // reload open again (a POST's answer is not: "Confirm Form Resubmission").
+    if (form.mode !== 'run') return void res.redirect(303, dryRunPath(req.params.id, input));
     let answer: ReturnType<typeof backfillAnswer>;
     try {
-      answer = backfillAnswer(await deps.backfills.create(req.params.id, body));
+      const confirm = form.confirm === 'true' ? { confirm: true } : {};
+      answer = backfillAnswer(await deps.backfills.create(req.params.id, { ...input, ...confirm }));
     } catch (err) {
       const known = actionError(err);
       if (known?.status !== 400) throw err;
-      const errors = placeErrors(known.details, ['start_at', 'end_at', 'force', 'confirm']);
-      if (known.code === 'confirmation_required') {
-        // The plan again, with the message at its confirm box.
-        const again = backfillAnswer(await deps.backfills.create(req.params.id, { ...input, dry_run: true }));
-        return showExport(req, res, 400, { ...planPanel(input, again.plan ?? {}), confirmError: known.message });
+      const panel = await dryRun(deps, req.params.id, input);
+      // The plan again, with the message at its confirm box; or the form with the API's words.
+      if (known.code === 'confirmation_required' && panel.kind === 'dry-run') {
+        return showExport(req, res, 400, { ...panel, confirmError: known.message });
       }
+      const errors = placeErrors(known.details, BACKFILL_FIELDS);
       if (errors.size === 0) errors.set('', [known.message]);
       return showExport(req, res, 400, { kind: 'form', input, errors });
     }
-    if (answer.plan) return showExport(req, res, 200, planPanel(input, answer.plan));
     res.redirect(
       303,
       `${CONSOLE_PATH}/${req.params.id}?backfill=${encodeURIComponent(answer.backfillId ?? '')}#backfill`,
     );
+  });
+
+  /**
+   * A dry run's page, or a refused backfill's, is the answer to a POST: its
+   * address, opened again (the address bar, back and forward once the page
+   * left the cache, a login after the session ended), is the export's page.
+   */
+  router.get('/:id/backfills', (req, res) => {
+    res.redirect(303, `${CONSOLE_PATH}/${encodeURIComponent(req.params.id)}#backfill`);
+  });
+  // A run's address with its id cut off: the export's runs.
+  router.get('/:id/runs', (req, res) => {
+    res.redirect(303, `${CONSOLE_PATH}/${encodeURIComponent(req.params.id)}#h-runs`);
   });
 
   /** Progress for console.js to poll; a browser opening it goes to the export page, which shows it. */
@@ -111,6 +117,35 @@ export function runRoutes(deps: ConsoleDeps): Router {
   return router;
 }
 
+const BACKFILL_FIELDS = ['start_at', 'end_at', 'force', 'confirm'];
+
+/** The backfill form's fields, from a posted form or a dry run's query. */
+function backfillInput(values: Record<string, unknown>): BackfillInput {
+  const text = (key: string) => (typeof values[key] === 'string' ? values[key].trim() : '');
+  return { start_at: text('start_at'), end_at: text('end_at'), force: values.force === 'true' };
+}
+
+/** The export's page with the dry run of `input` (the backfill form's own GET). */
+function dryRunPath(exportId: string, input: BackfillInput): string {
+  const query = new URLSearchParams({ start_at: input.start_at, end_at: input.end_at });
+  if (input.force) query.set('force', 'true');
+  return `${CONSOLE_PATH}/${encodeURIComponent(exportId)}?${String(query)}#backfill`;
+}
+
+/** The dry run of `input`: its plan, or the form with the API's reasons at their fields. */
+async function dryRun(deps: ConsoleDeps, exportId: string, input: BackfillInput): Promise<BackfillPanel> {
+  try {
+    const answer = backfillAnswer(await deps.backfills.create(exportId, { ...input, dry_run: true }));
+    return planPanel(input, answer.plan ?? {});
+  } catch (err) {
+    const known = actionError(err);
+    if (known?.status !== 400) throw err;
+    const errors = placeErrors(known.details, BACKFILL_FIELDS);
+    if (errors.size === 0) errors.set('', [known.message]);
+    return { kind: 'form', input, errors };
+  }
+}
+
 function planPanel(input: BackfillInput, plan: Record<string, unknown>): BackfillPanel & { kind: 'dry-run' } {
   const count = (key: string) => Number(plan[key] ?? 0);
   // The whole intervals the backfill covers, as the API aligned them; else the range as it read the
@@ -130,6 +165,10 @@ function planPanel(input: BackfillInput, plan: Record<string, unknown>): Backfil
 
 /** The progress panel of `?backfill=<id>` on the export page, when that backfill exists. */
 export async function backfillPanelOf(deps: ConsoleDeps, req: Request): Promise<BackfillPanel | null> {
+  // `?start_at=&end_at=`: the backfill form asks for its dry run.
+  if (req.query.start_at !== undefined || req.query.end_at !== undefined) {
+    return dryRun(deps, req.params.id as string, backfillInput(req.query));
+  }
   const id = typeof req.query.backfill === 'string' ? req.query.backfill : '';
   if (!id) return null;
   try {

@@ -53,7 +53,6 @@ export function backfillSection(
   panel: BackfillPanel | null,
   recent: readonly BackfillProgress[] = [],
 ): Html {
-  const base = `${CONSOLE_PATH}/${exp.id}/backfills`;
   const input = panel && panel.kind !== 'progress' ? panel.input : { start_at: '', end_at: '', force: false };
   const errors: FieldErrors = panel?.kind === 'form' ? panel.errors : new Map();
   const labels = new Map([
@@ -65,8 +64,8 @@ export function backfillSection(
     <h2 id="h-backfill">Backfill</h2>
     ${panel?.kind === 'progress' ? progressPanel(exp, panel.backfill, csrf) : null}
     ${panel?.kind === 'dry-run' ? dryRunPanel(exp, panel, csrf) : null}
-    <form method="post" action="${base}" novalidate class="backfill-form">
-      ${csrfInput(csrf)} ${errorSummary(errors, labels, 'The backfill was not started')}
+    <form method="get" action="${CONSOLE_PATH}/${exp.id}#backfill" novalidate class="backfill-form">
+      ${errorSummary(errors, labels, 'The backfill was not started')}
       ${control(
         {
           name: 'start_at',
@@ -88,7 +87,6 @@ export function backfillSection(
         },
         errors,
       )}
-      <input type="hidden" name="mode" value="dry_run" />
       <button type="submit">Dry run</button>
     </form>
     ${recent.length ? recentTable(exp, recent) : null}
