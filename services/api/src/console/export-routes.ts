@@ -1,5 +1,7 @@
 import { Router, type Request, type Response } from 'express';
+import { isRedisUnavailable } from '@bx/store';
 import { testDestination } from '../destination-test';
+import { REDIS_RETRY_AFTER_SECONDS } from '../error-handler';
 import { csrfToken } from './csrf';
 import type { ConsoleDeps } from './deps';
 import { destinationFields, destinationTypes } from './destination-fields';
@@ -10,7 +12,7 @@ import { CONSOLE_PATH, sendPage } from './layout';
 import { exportForm, formFieldNames } from './pages/export-form';
 import { exportPage, type ExportPageExtras } from './pages/export-page';
 import { exportsListPage } from './pages/exports-list';
-import { noticeOf, wantsJson, withNotice } from './respond';
+import { noticeOf, STORE_DOWN, wantsJson, withNotice } from './respond';
 import { backfillPanelOf } from './run-routes';
 
 /** The exports list, one export's page and its actions, and the create and edit forms. */
@@ -115,13 +117,16 @@ export function exportRoutes(deps: ConsoleDeps): Router {
     opts: { current: Parameters<typeof exportForm>[0]['current']; type: string; values: FormValues },
   ): void {
     const known = actionError(err);
-    if (!known || known.status !== 400) throw err;
-    const errors = placeErrors(known.details, formFieldNames(opts.type));
-    if (known.code === 'secrets_required') secretsRequired(errors, opts.type, known.message);
-    if (errors.size === 0) errors.set('', [known.message]);
+    // Redis down: the form again with what was typed (503), not a page that loses it.
+    const storeDown = isRedisUnavailable(err);
+    if (!storeDown && (!known || known.status !== 400)) throw err;
+    const errors = storeDown ? new Map([['', [STORE_DOWN]]]) : placeErrors(known!.details, formFieldNames(opts.type));
+    if (known?.code === 'secrets_required') secretsRequired(errors, opts.type, known.message);
+    if (errors.size === 0) errors.set('', [known!.message]);
     const token = csrfToken(res);
     const form = exportForm({ ...opts, errors, csrf: token });
-    sendPage(res, 400, {
+    if (storeDown) res.set('Retry-After', String(REDIS_RETRY_AFTER_SECONDS));
+    sendPage(res, storeDown ? 503 : 400, {
       ...form,
       csrf: token,
       trail: opts.current ? trail(opts.current.id, opts.current.name) : [{ href: CONSOLE_PATH, text: 'Exports' }],

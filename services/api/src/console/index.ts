@@ -30,6 +30,6 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     }),
   );
   router.get('/', ...guard, (_req, res) => res.redirect(303, CONSOLE_PATH));
-  router.use('/exports', ...guard, exportRoutes(deps), runRoutes(deps), consoleNotFound(), consoleErrors());
+  router.use('/exports', ...guard, exportRoutes(deps), runRoutes(deps), consoleNotFound(), consoleErrors(deps.logger));
   return router;
 }
