@@ -173,4 +173,39 @@ describe('web console, what a user reads', function () {
     await page.getByRole('link', { name: 'Back to the exports' }).click();
     await page.waitForURL(`${sut.base}/admin/exports`);
   });
+
+  it('cancelling a run or a backfill asks first, saying what it does; "No" changes nothing', async () => {
+    const id = await create({ name: 'asks first', paused: true });
+    const runId = await seedRun(id, 3, true);
+    await page.goto(`${sut.base}/admin/exports/${id}`);
+    await page.getByRole('link', { name: /^Cancel run/ }).click();
+    await page.getByRole('heading', { level: 1, name: 'Cancel this run?' }).waitFor();
+    expect(await page.locator('.confirm').innerText()).to.contain('is not tried again');
+    await expectAccessible(page, 'the page that asks before cancelling a run');
+    await page.getByRole('link', { name: 'No, keep it' }).click();
+    await page.waitForURL(`${sut.base}/admin/exports/${id}`);
+    expect((await sut.call('GET', `/api/exports/${id}/runs/${runId}`)).json.status).to.equal('Scheduled');
+    await page.getByRole('link', { name: /^Cancel run/ }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the run' }).click();
+    await page.getByRole('status').filter({ hasText: 'Run cancelled.' }).waitFor();
+    expect((await sut.call('GET', `/api/exports/${id}/runs/${runId}`)).json.status).to.equal('Cancelled');
+
+    // A backfill of a paused export: its runs wait, so it is still running when cancelled.
+    const start = Math.floor(Date.now() / HOUR) * HOUR - 30 * HOUR;
+    const created = await sut.call('POST', `/api/exports/${id}/backfills`, {
+      body: { start_at: new Date(start).toISOString(), end_at: new Date(start + 4 * HOUR).toISOString() },
+    });
+    expect(created.status, created.text).to.equal(201);
+    const backfill = `/api/exports/${id}/backfills/${created.json.id}`;
+    await page.goto(`${sut.base}/admin/exports/${id}?backfill=${created.json.id}`);
+    await page.getByRole('link', { name: 'Cancel backfill' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Cancel this backfill?' }).waitFor();
+    expect(await page.locator('.confirm').innerText()).to.contain('4 intervals not yet finished');
+    await page.getByRole('link', { name: 'No, keep it running' }).click();
+    expect((await sut.call('GET', backfill)).json.status).to.equal('Running');
+    await page.getByRole('link', { name: 'Cancel backfill' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the backfill' }).click();
+    await page.getByRole('status').filter({ hasText: 'Backfill cancelled.' }).waitFor();
+    expect((await sut.call('GET', backfill)).json.status).to.equal('Cancelled');
+  });
 });

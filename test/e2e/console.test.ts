@@ -260,7 +260,8 @@ describe('web console in Chromium', function () {
     await page.getByRole('button', { name: 'Start backfill' }).click();
     await page.waitForURL(/\?backfill=/);
     expect(await page.locator('.backfill-progress .backfill-text').innerText()).to.contain('Running');
-    await page.getByRole('button', { name: 'Cancel backfill' }).click();
+    await page.getByRole('link', { name: 'Cancel backfill' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the backfill' }).click();
     await page.getByRole('status').filter({ hasText: 'Backfill cancelled.' }).waitFor();
     expect(await page.locator('.backfill-progress .backfill-text').innerText()).to.contain('Cancelled');
     const runs = (await sys.api('GET', `/api/exports/${exp.id}/runs`)).results as Run[];
@@ -277,7 +278,8 @@ describe('web console in Chromium', function () {
     const waiting = await runWith(down.id, (r) => r.status === 'FailedRetryable', 'a run waiting to retry');
     await page.goto(`${sys.base}/admin/exports/${down.id}/runs/${waiting.id}`);
     expect(await page.locator('.actions .state').innerText()).to.contain('Failed, will retry');
-    await page.getByRole('button', { name: /^Cancel run/ }).click();
+    await page.getByRole('link', { name: /^Cancel run/ }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the run' }).click();
     await page.getByRole('status').filter({ hasText: 'Run cancelled.' }).waitFor();
     expect(await page.locator('.actions .state').innerText()).to.contain('Cancelled');
     await sys.api('DELETE', `/api/exports/${down.id}`);

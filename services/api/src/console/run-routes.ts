@@ -7,7 +7,10 @@ import { placeErrors } from './form-controls';
 import { CONSOLE_PATH, sendPage } from './layout';
 import type { BackfillInput, BackfillPanel, BackfillProgress } from './pages/backfill-section';
 import { exportPage } from './pages/export-page';
+import { sendConfirmPage } from './pages/confirm-page';
 import { runPage } from './pages/run-page';
+import { formatCount, formatInstant, formatInterval } from './format';
+import { html } from './html';
 import { backfillAnswer, cancelBackfill, runLogs } from './service-calls';
 import { noticeOf, returnPath, wantsJson, withNotice } from './respond';
 
@@ -32,10 +35,38 @@ export function runRoutes(deps: ConsoleDeps): Router {
     });
   });
 
+  /** Cancelling a run cannot be undone (it is not retried again): the page that asks first. */
+  router.get('/:id/runs/:run_id/cancel', async (req, res) => {
+    const { id, run_id: runId } = req.params;
+    const back = returnPath(req.query.return_to, `${CONSOLE_PATH}/${id}`);
+    const [exp, run] = await Promise.all([deps.service.get(id), deps.runs.get(id, runId)]);
+    const interval = `${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)} (${exp.timezone})`;
+    sendConfirmPage(res, exp, {
+      title: 'Cancel this run?',
+      consequences: html`<p>
+        The run of <bdi>${exp.name}</bdi> for <strong>${interval}</strong> (${run.status}) stops and becomes Cancelled:
+        it is not tried again. Its interval can be exported later with Retry or a backfill.
+      </p>`,
+      action: `${CONSOLE_PATH}/${exp.id}/runs/${run.id}/cancel`,
+      yes: 'Yes, cancel the run',
+      back: { href: back, text: 'No, keep it' },
+      hidden: { return_to: back },
+    });
+  });
+
   for (const action of ['retry', 'cancel'] as const) {
     router.post(`/:id/runs/:run_id/${action}`, async (req, res) => {
       const { id, run_id: runId } = req.params;
-      const back = returnPath((req.body as { return_to?: unknown } | undefined)?.return_to, `${CONSOLE_PATH}/${id}`);
+      const form = (req.body ?? {}) as { return_to?: unknown; confirm?: unknown };
+      const back = returnPath(form.return_to, `${CONSOLE_PATH}/${id}`);
+      if (action === 'cancel' && form.confirm !== 'yes') {
+        // Not confirmed (a page of an older version): ask first.
+        const query = new URLSearchParams({ return_to: back });
+        return void res.redirect(
+          303,
+          `${CONSOLE_PATH}/${encodeURIComponent(id)}/runs/${encodeURIComponent(runId)}/cancel?${String(query)}`,
+        );
+      }
       try {
         await (action === 'retry' ? deps.runs.retry(id, runId) : deps.runs.cancel(id, runId));
       } catch (err) {
@@ -96,9 +127,38 @@ export function runRoutes(deps: ConsoleDeps): Router {
     res.redirect(303, `${CONSOLE_PATH}/${req.params.id}?backfill=${encodeURIComponent(backfill.id)}#backfill`);
   });
 
+  /** Cancelling a backfill cannot be undone: the page that asks first. */
+  router.get('/:id/backfills/:backfill_id/cancel', async (req, res) => {
+    const { id, backfill_id: backfillId } = req.params;
+    const [exp, b] = await Promise.all([deps.service.get(id), deps.backfills.get(id, backfillId)]);
+    const back = `${CONSOLE_PATH}/${exp.id}?backfill=${encodeURIComponent(b.id)}`;
+    if (b.status !== 'Running')
+      return void res.redirect(303, `${withNotice(back, 'backfill-cancel-refused')}#backfill`);
+    const open = b.total_runs - b.finished_runs - b.skipped_runs;
+    sendConfirmPage(res, exp, {
+      title: 'Cancel this backfill?',
+      consequences: html`<p>
+        The backfill of <bdi>${exp.name}</bdi> from ${formatInstant(b.start_at, exp.timezone)} to
+        ${formatInstant(b.end_at, exp.timezone)} (${exp.timezone}) stops:
+        <strong>${formatCount(open)} interval${open === 1 ? '' : 's'} not yet finished</strong> will not be exported (a
+        running one stops). The ${formatCount(b.finished_runs)} finished stay as they are.
+      </p>`,
+      action: `${CONSOLE_PATH}/${exp.id}/backfills/${b.id}/cancel`,
+      yes: 'Yes, cancel the backfill',
+      back: { href: `${back}#backfill`, text: 'No, keep it running' },
+    });
+  });
+
   router.post('/:id/backfills/:backfill_id/cancel', async (req, res) => {
     const { id, backfill_id: backfillId } = req.params;
     const back = `${CONSOLE_PATH}/${id}?backfill=${encodeURIComponent(backfillId)}`;
+    if ((req.body as { confirm?: unknown } | undefined)?.confirm !== 'yes') {
+      // Not confirmed (a page of an older version): ask first.
+      return void res.redirect(
+        303,
+        `${CONSOLE_PATH}/${encodeURIComponent(id)}/backfills/${encodeURIComponent(backfillId)}/cancel`,
+      );
+    }
     try {
       await cancelBackfill(deps, id, backfillId);
     } catch (err) {

@@ -62,7 +62,7 @@ export function backfillSection(
   ]);
   return html`<section aria-labelledby="h-backfill" id="backfill">
     <h2 id="h-backfill">Backfill</h2>
-    ${panel?.kind === 'progress' ? progressPanel(exp, panel.backfill, csrf) : null}
+    ${panel?.kind === 'progress' ? progressPanel(exp, panel.backfill) : null}
     ${panel?.kind === 'dry-run' ? dryRunPanel(exp, panel, csrf) : null}
     <form method="get" action="${CONSOLE_PATH}/${exp.id}#backfill" novalidate class="backfill-form">
       ${errorSummary(errors, labels, 'The backfill was not started')}
@@ -153,7 +153,7 @@ function typed(d: BackfillPanel & { kind: 'dry-run' }): string {
   return `${instantOf(d.input.start_at)} ${instantOf(d.input.end_at)}`;
 }
 
-function progressPanel(exp: BatchExport, b: BackfillProgress, csrf: string): Html {
+function progressPanel(exp: BatchExport, b: BackfillProgress): Html {
   const url = `${CONSOLE_PATH}/${exp.id}/backfills/${b.id}`;
   return html`<div class="panel backfill-progress" data-backfill-url="${url}" data-status="${b.status}">
     <h3>Backfill <code>${b.id}</code></h3>
@@ -167,9 +167,7 @@ function progressPanel(exp: BatchExport, b: BackfillProgress, csrf: string): Htm
     <p class="backfill-text" role="status" aria-live="polite">${backfillText(b)}</p>
     ${
       b.status === 'Running'
-        ? html`<form method="post" action="${url}/cancel" class="backfill-cancel">
-            ${csrfInput(csrf)}<button type="submit">Cancel backfill</button>
-          </form>`
+        ? html`<p class="backfill-cancel"><a class="button" href="${url}/cancel">Cancel backfill</a></p>`
         : null
     }
   </div>`;

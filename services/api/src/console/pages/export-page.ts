@@ -215,16 +215,21 @@ export function pausedNote(exp: BatchExport, run: Run): Html | null {
 
 /** Retry and cancel buttons of a run, as forms that come back to `returnTo`. */
 export function runActions(exp: BatchExport, run: Run, csrf: string, returnTo: string): Html {
-  const form = (action: 'retry' | 'cancel', label: string) =>
+  const form = (action: 'retry', label: string) =>
     html`<form method="post" action="${CONSOLE_PATH}/${exp.id}/runs/${run.id}/${action}" class="inline">
       ${csrfInput(csrf)}<input type="hidden" name="return_to" value="${returnTo}" />
       <button type="submit" aria-label="${label} run ${formatInstant(run.data_interval_start, exp.timezone)}">
         ${label}
       </button>
     </form>`;
-  return html`${RETRYABLE.has(run.status) ? form('retry', 'Retry') : null}${
-    CANCELLABLE.has(run.status) ? form('cancel', 'Cancel') : null
-  }`;
+  // Cancelling cannot be undone: a page asks first.
+  const cancel = html`<a
+    class="button"
+    href="${CONSOLE_PATH}/${exp.id}/runs/${run.id}/cancel?${String(new URLSearchParams({ return_to: returnTo }))}"
+    aria-label="Cancel run ${formatInstant(run.data_interval_start, exp.timezone)}"
+    >Cancel</a
+  >`;
+  return html`${RETRYABLE.has(run.status) ? form('retry', 'Retry') : null}${CANCELLABLE.has(run.status) ? cancel : null}`;
 }
 
 function runsTable(exp: BatchExport, runs: Run[], csrf: string, returnTo: string): Html {
