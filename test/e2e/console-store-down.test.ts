@@ -40,6 +40,43 @@ describe('web console while Redis is down', function () {
     await redis.stop();
   });
 
+  it("a backfill's progress says it is no longer up to date while Redis is down, and resumes", async () => {
+    const api = (method: string, path: string, body?: unknown) =>
+      fetch(base + path, {
+        method,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, json: (await r.json()) as { id: string } }));
+    const exp = await api('POST', '/api/exports', {
+      name: 'held',
+      team_id: 1,
+      interval: 'hour',
+      paused: true,
+      destination: {
+        type: 'S3',
+        config: { bucket_name: 'bucket-one', aws_access_key_id: 'A', aws_secret_access_key: 'B' },
+      },
+    });
+    expect(exp.status).to.equal(201);
+    const start = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 10 * 3_600_000;
+    const backfill = await api('POST', `/api/exports/${exp.json.id}/backfills`, {
+      start_at: new Date(start).toISOString(),
+      end_at: new Date(start + 3 * 3_600_000).toISOString(),
+    });
+    expect(backfill.status).to.equal(201);
+    await page.goto(`${base}/admin/exports/${exp.json.id}?backfill=${backfill.json.id}`);
+    const text = page.locator('.backfill-progress .backfill-text');
+    expect(await text.innerText()).to.contain('Running');
+    await redis.kill();
+    await page.locator('.backfill-stale', { hasText: 'The store (Redis) is not reachable' }).waitFor();
+    expect(await text.innerText()).to.match(/not updated since \d{2}:\d{2}:\d{2} UTC/);
+    await redis.start();
+    await page.locator('.backfill-stale').waitFor({ state: 'detached', timeout: 30_000 });
+    expect(await text.innerText())
+      .to.contain('Running')
+      .and.contain('0 of 3 runs finished');
+  });
+
   it('keeps what was typed in the new-export form, and says why it was not saved', async () => {
     await page.goto(`${base}/admin/exports/new`);
     await page.getByLabel(/^Name/).fill('typed while Redis died');

@@ -82,8 +82,13 @@ function backfillProgress() {
   if (!panel || panel.dataset.status !== 'Running') return;
   const bar = panel.querySelector('progress');
   const text = panel.querySelector('.backfill-text');
+  // While the progress cannot be read (Redis or the API down), the numbers shown are old: say so.
+  const stale = document.createElement('span');
+  stale.className = 'backfill-stale';
+  let failingSince = null;
   const poll = async () => {
     let b = null;
+    let why = '';
     try {
       const res = await fetch(panel.dataset.backfillUrl, { headers: { accept: 'application/json' } });
       if (res.status === 401) {
@@ -92,8 +97,20 @@ function backfillProgress() {
         return;
       }
       if (res.ok) b = await res.json();
-    } catch {
-      b = null;
+      else {
+        const body = await res.json().catch(() => null);
+        why = (body && body.error && body.error.message) || 'HTTP ' + res.status;
+      }
+    } catch (err) {
+      why = 'the console cannot be reached (' + err.message + ')';
+    }
+    if (!b) {
+      failingSince = failingSince || new Date();
+      stale.textContent =
+        ' (not updated since ' + failingSince.toISOString().slice(11, 19) + ' UTC: ' + why + '; still trying)';
+      if (!stale.isConnected) text.append(stale);
+    } else {
+      failingSince = null;
     }
     if (b) {
       bar.value = b.progress;
