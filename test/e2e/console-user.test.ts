@@ -1,4 +1,5 @@
 import { runIdFor } from '@bx/core';
+import AxeBuilder from '@axe-core/playwright';
 import { expect } from 'chai';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ApiHarness, TOKEN } from '../helpers/api-harness';
@@ -67,6 +68,14 @@ describe('web console, what a user reads', function () {
     await page.goto(`${sut.base}/admin/exports/${id}/runs/${runId}`);
     const terms = (await page.locator('dl.settings > dt').allInnerTexts()).filter((t) => t.startsWith('Interval'));
     expect(terms).to.have.length(1);
+  });
+
+  it("every landmark of an export's page has a name of its own", async () => {
+    const id = await create({ name: 'landmarks', paused: true });
+    await seedRun(id, 2);
+    await page.goto(`${sut.base}/admin/exports/${id}`);
+    const result = await new AxeBuilder({ page }).withRules(['landmark-unique']).analyze();
+    expect(result.violations.flatMap((v) => v.nodes.map((n) => n.target.join(' ')))).to.deep.equal([]);
   });
 
   it("says in the list that a paused export's last run waits for the unpause", async () => {

@@ -236,8 +236,9 @@ function runsTable(exp: BatchExport, runs: Run[], csrf: string, returnTo: string
   if (runs.length === 0) return html`<p>No runs${exp.paused ? ' (the export is paused)' : ''}.</p>`;
   // A UTC export's intervals in UTC once, not twice (`Etc/UTC` is UTC too).
   const utc = isUtcZone(exp.timezone);
+  // Not 'Runs': that names the section around it, and a screen reader's list of landmarks showed two.
   return tableScroll(
-    'Runs',
+    'Table of runs',
     html`<table class="data runs">
       <caption>
         Runs, newest interval first
