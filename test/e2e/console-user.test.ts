@@ -78,6 +78,19 @@ describe('web console, what a user reads', function () {
     expect(result.violations.flatMap((v) => v.nodes.map((n) => n.target.join(' ')))).to.deep.equal([]);
   });
 
+  it('the run status filter names statuses in the words the runs table uses', async () => {
+    const id = await create({ name: 'status words', paused: true });
+    await page.goto(`${sut.base}/admin/exports/${id}`);
+    const filter = page.getByLabel('Run status');
+    expect(await filter.locator('option').allInnerTexts())
+      .to.include('Failed, will retry')
+      .and.not.include('FailedRetryable');
+    await filter.selectOption({ label: 'Failed, will retry' });
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.waitForURL(/status=FailedRetryable/);
+    expect(await page.getByLabel('Run status').inputValue()).to.equal('FailedRetryable');
+  });
+
   it("says in the list that a paused export's last run waits for the unpause", async () => {
     const id = await create({ name: 'paused with a waiting run', paused: true });
     await seedRun(id, 1, true);

@@ -98,11 +98,16 @@ const STATUS_ICONS: Record<string, string> = {
 
 const STATUS_TEXT: Record<string, string> = { FailedRetryable: 'Failed, will retry' };
 
+/** A status in words (`FailedRetryable` is 'Failed, will retry'). */
+export function statusText(status: string): string {
+  return STATUS_TEXT[status] ?? status;
+}
+
 /** A status as text with an icon; the colour only repeats what the words say. */
 export function statusBadge(status: RunStatus | 'Active' | 'Paused' | string): Html {
   const slug = status.toLowerCase().replace(/[^a-z]+/g, '-');
   return html`<span class="status status-${slug}"
-    ><span aria-hidden="true">${STATUS_ICONS[status] ?? '•'}</span> ${STATUS_TEXT[status] ?? status}</span
+    ><span aria-hidden="true">${STATUS_ICONS[status] ?? '•'}</span> ${statusText(status)}</span
   >`;
 }
 

@@ -13,6 +13,7 @@ import {
   formatInterval,
   isUtcZone,
   statusBadge,
+  statusText,
 } from '../format';
 import { html, type Html } from '../html';
 import { CONSOLE_PATH, csrfInput, tableScroll } from '../layout';
@@ -183,7 +184,9 @@ function runFilter(base: string, current: string): Html {
       <label for="run-status">Run status</label>
       <select id="run-status" name="status">
         <option value="">Any</option>
-        ${RUN_STATUSES.map((s) => html`<option value="${s}" ${s === current ? html` selected` : ''}>${s}</option>`)}
+        ${RUN_STATUSES.map(
+          (s) => html`<option value="${s}" ${s === current ? html` selected` : ''}>${statusText(s)}</option>`,
+        )}
       </select>
     </div>
     <button type="submit">Show</button>
