@@ -91,6 +91,19 @@ describe('web console, what a user reads', function () {
     expect(await page.getByLabel('Run status').inputValue()).to.equal('FailedRetryable');
   });
 
+  it('pages load without errors in the browser console', async () => {
+    const fresh = await browser.newContext({ extraHTTPHeaders: { authorization: `Bearer ${TOKEN}` } });
+    const tab = await fresh.newPage();
+    const errors: string[] = [];
+    tab.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    tab.on('pageerror', (e) => errors.push(e.message));
+    for (const path of ['/admin/exports', '/admin/exports/new']) {
+      await tab.goto(sut.base + path, { waitUntil: 'networkidle' });
+    }
+    await fresh.close();
+    expect(errors).to.deep.equal([]);
+  });
+
   it("says in the list that a paused export's last run waits for the unpause", async () => {
     const id = await create({ name: 'paused with a waiting run', paused: true });
     await seedRun(id, 1, true);
