@@ -30,6 +30,8 @@ describe('web console layout with long words, desktop and phone', function () {
         name: `تصدير ${LONG_WORD.slice(0, 240)}`,
         team_id: 1,
         interval: 'hour',
+        // An event name is one word of up to 200 characters (a URL, a path): shown in the settings.
+        include_events: [LONG_WORD.slice(0, 200)],
         destination: {
           type: 'S3',
           config: { bucket_name: 'bucket-one', aws_access_key_id: 'AKIA', aws_secret_access_key: 'secret' },
