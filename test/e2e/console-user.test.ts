@@ -224,6 +224,9 @@ describe('web console, what a user reads', function () {
     await page.getByRole('button', { name: 'Yes, cancel the run' }).click();
     await page.getByRole('status').filter({ hasText: 'Run cancelled.' }).waitFor();
     expect((await sut.call('GET', `/api/exports/${id}/runs/${runId}`)).json.status).to.equal('Cancelled');
+    // Its question opened again (history): the run has finished, nothing to ask.
+    await page.goBack();
+    await page.getByRole('alert').filter({ hasText: 'That run has already finished' }).waitFor();
 
     // A backfill of a paused export: its runs wait, so it is still running when cancelled.
     const start = Math.floor(Date.now() / HOUR) * HOUR - 30 * HOUR;

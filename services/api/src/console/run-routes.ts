@@ -6,7 +6,7 @@ import { actionError } from './errors';
 import { placeErrors } from './form-controls';
 import { CONSOLE_PATH, sendPage } from './layout';
 import type { BackfillInput, BackfillPanel, BackfillProgress } from './pages/backfill-section';
-import { exportPage } from './pages/export-page';
+import { CANCELLABLE, exportPage } from './pages/export-page';
 import { sendConfirmPage } from './pages/confirm-page';
 import { runPage } from './pages/run-page';
 import { formatCount, formatInstant, formatInterval } from './format';
@@ -40,6 +40,8 @@ export function runRoutes(deps: ConsoleDeps): Router {
     const { id, run_id: runId } = req.params;
     const back = returnPath(req.query.return_to, `${CONSOLE_PATH}/${id}`);
     const [exp, run] = await Promise.all([deps.service.get(id), deps.runs.get(id, runId)]);
+    // Finished meanwhile (or opened again from history): nothing to ask.
+    if (!CANCELLABLE.has(run.status)) return void res.redirect(303, withNotice(back, 'cancel-refused'));
     const interval = `${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)} (${exp.timezone})`;
     sendConfirmPage(res, exp, {
       title: 'Cancel this run?',

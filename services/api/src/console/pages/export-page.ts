@@ -194,7 +194,8 @@ function runFilter(base: string, current: string): Html {
 }
 
 const RETRYABLE = new Set(['Completed', 'Failed', 'Cancelled', 'FailedRetryable']);
-const CANCELLABLE = new Set(['Scheduled', 'Running', 'FailedRetryable']);
+/** Statuses a run can be cancelled in. */
+export const CANCELLABLE: ReadonlySet<string> = new Set(['Scheduled', 'Running', 'FailedRetryable']);
 
 /** A run's duration from its last start to its end, or '' while unknown. */
 export function runDuration(run: Run): string {
