@@ -21,6 +21,7 @@ describe('web console layout with long words, desktop and phone', function () {
   let exportId: string;
   let runPath: string;
   let donePath: string;
+  let cancelPath: string;
 
   before(async function () {
     this.timeout(180_000);
@@ -30,6 +31,8 @@ describe('web console layout with long words, desktop and phone', function () {
         name: `تصدير ${LONG_WORD.slice(0, 240)}`,
         team_id: 1,
         interval: 'hour',
+        // An event name is one word of up to 200 characters (a URL, a path): shown in the settings.
+        include_events: [LONG_WORD.slice(0, 200)],
         destination: {
           type: 'S3',
           config: { bucket_name: 'bucket-one', aws_access_key_id: 'AKIA', aws_secret_access_key: 'secret' },
@@ -56,6 +59,11 @@ describe('web console layout with long words, desktop and phone', function () {
     ]);
     await sut.store.runs.start(done);
     await sut.store.runs.complete(done, { records: 5, bytes: 500, files: [`${LONG_WORD}.jsonl`] });
+    const backfill = await sut.call('POST', `/api/exports/${exportId}/backfills`, {
+      body: { start_at: new Date(start - 3 * HOUR).toISOString(), end_at: new Date(start).toISOString() },
+    });
+    expect(backfill.status, backfill.text).to.equal(201);
+    cancelPath = `/admin/exports/${exportId}/backfills/${backfill.json.id}/cancel`;
     runPath = `/admin/exports/${exportId}/runs/${failed}`;
     donePath = `/admin/exports/${exportId}/runs/${done}`;
     browser = await launchChromium();
@@ -83,6 +91,7 @@ describe('web console layout with long words, desktop and phone', function () {
         ['export page', `/admin/exports/${exportId}`],
         ['run page', runPath],
         ['completed run page', donePath],
+        ['cancel backfill page', cancelPath],
       ];
 
       it('no page is wider than the window', async () => {

@@ -220,7 +220,7 @@ describe('web console in Chromium', function () {
     await field(page, 'End').fill(range.end);
     await page.getByRole('button', { name: 'Dry run' }).click();
     const plan = page.locator('.dry-run');
-    expect((await plan.innerText()).replace(/\s+/g, ' ')).to.contain(`${hours} intervals`);
+    expect((await plan.innerText()).replace(/\s+/g, ' ')).to.contain(`${hours} whole intervals`);
     expect(await plan.locator('.to-export').innerText()).to.equal(`${hours} to export`);
     expect(await plan.locator('.already-exported').innerText()).to.equal('0 already exported');
     expect((await sys.api('GET', `/api/exports/${exp.id}/runs`)).results).to.deep.equal([]);
@@ -260,7 +260,8 @@ describe('web console in Chromium', function () {
     await page.getByRole('button', { name: 'Start backfill' }).click();
     await page.waitForURL(/\?backfill=/);
     expect(await page.locator('.backfill-progress .backfill-text').innerText()).to.contain('Running');
-    await page.getByRole('button', { name: 'Cancel backfill' }).click();
+    await page.getByRole('link', { name: 'Cancel backfill' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the backfill' }).click();
     await page.getByRole('status').filter({ hasText: 'Backfill cancelled.' }).waitFor();
     expect(await page.locator('.backfill-progress .backfill-text').innerText()).to.contain('Cancelled');
     const runs = (await sys.api('GET', `/api/exports/${exp.id}/runs`)).results as Run[];
@@ -277,7 +278,8 @@ describe('web console in Chromium', function () {
     const waiting = await runWith(down.id, (r) => r.status === 'FailedRetryable', 'a run waiting to retry');
     await page.goto(`${sys.base}/admin/exports/${down.id}/runs/${waiting.id}`);
     expect(await page.locator('.actions .state').innerText()).to.contain('Failed, will retry');
-    await page.getByRole('button', { name: /^Cancel run/ }).click();
+    await page.getByRole('link', { name: /^Cancel run/ }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the run' }).click();
     await page.getByRole('status').filter({ hasText: 'Run cancelled.' }).waitFor();
     expect(await page.locator('.actions .state').innerText()).to.contain('Cancelled');
     await sys.api('DELETE', `/api/exports/${down.id}`);

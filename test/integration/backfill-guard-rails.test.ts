@@ -80,13 +80,14 @@ describe('backfill guard rails: dry run, confirm, cancel, pause, honest progress
     const keysBefore = await keys();
     const plan = await post(`/api/exports/${id}/backfills`, { ...range, dry_run: true });
     expect(plan.status).to.equal(200);
-    expect(plan.json).to.deep.equal({ total_runs: 6, to_export: 6, already_exported: 0, in_progress: 0 });
+    expect(plan.json).to.deep.equal({ ...range, total_runs: 6, to_export: 6, already_exported: 0, in_progress: 0 });
     expect(await keys()).to.deep.equal(keysBefore);
 
     sys.startWorker(2);
     const first = await post(`/api/exports/${id}/backfills`, { start_at: iso(base), end_at: iso(base + 2 * HOUR) });
     await finished(id, first.json.id);
     expect((await post(`/api/exports/${id}/backfills`, { ...range, dry_run: true })).json).to.deep.equal({
+      ...range,
       total_runs: 6,
       to_export: 4,
       already_exported: 2,
@@ -126,7 +127,14 @@ describe('backfill guard rails: dry run, confirm, cancel, pause, honest progress
     const took = Number(process.hrtime.bigint() - began);
     delay.disable();
     const refused = await post(`/api/exports/${id}/backfills`, { ...range, end_at: '2021-12-01T00:00:00Z' });
-    expect(plan.json).to.deep.equal({ total_runs: 199_584, to_export: 199_584, already_exported: 0, in_progress: 0 });
+    expect(plan.json).to.deep.equal({
+      start_at: '2020-01-01T00:00:00.000Z',
+      end_at: '2021-11-24T00:00:00.000Z',
+      total_runs: 199_584,
+      to_export: 199_584,
+      already_exported: 0,
+      in_progress: 0,
+    });
     expect(refused.json.error.message).to.contain('more than 200000 intervals');
     // A share of the request's own time, not a wall-clock bound: counting at once held the loop
     // for nearly all of it (2.8-4 s of 3-4.5 s); in slices the longest hold is a few percent.

@@ -86,7 +86,7 @@ describe('creating and enqueueing runs in bulk', function () {
     expect(await scheduledCount()).to.equal(0);
 
     expect(await sut.create(e1, { ...range, dry_run: true })).to.deep.equal({
-      plan: { total_runs: 2500, to_export: 0, already_exported: 2500, in_progress: 0 },
+      plan: { ...range, total_runs: 2500, to_export: 0, already_exported: 2500, in_progress: 0 },
     });
     const second = await sut.create(e1, { ...range, confirm: true });
     if (!('backfill' in second)) throw new Error('not created');

@@ -139,7 +139,7 @@ describe('run retention', function () {
     const range = { start_at: new Date(T0).toISOString(), end_at: new Date(T0 + 8 * HOUR).toISOString() };
 
     expect(await sut.create(exportId, { ...range, dry_run: true })).to.deep.equal({
-      plan: { total_runs: 8, to_export: 2, already_exported: 6, in_progress: 0 },
+      plan: { ...range, total_runs: 8, to_export: 2, already_exported: 6, in_progress: 0 },
     });
     const plain = await sut.create(exportId, range);
     if (!('backfill' in plain)) throw new Error('not created');

@@ -58,6 +58,10 @@ export interface Backfill {
 
 /** What a dry run answers. */
 export interface BackfillPlan {
+  /** Start of the first interval: the range typed, aligned down to the export's intervals. */
+  start_at: string;
+  /** End of the last interval that has ended: a backfill covers whole intervals. */
+  end_at: string;
   total_runs: number;
   /** Intervals the backfill would export. */
   to_export: number;
@@ -197,7 +201,11 @@ export class BackfillService {
    * run covered exactly it: a record of its start with another end (the
    * export's interval changed since) is exported again, once it has finished.
    */
-  private async plan(exp: BatchExport, spans: ReadonlyArray<{ start: number; end: number }>, force: boolean) {
+  private async plan(
+    exp: BatchExport,
+    spans: ReadonlyArray<{ start: number; end: number }>,
+    force: boolean,
+  ): Promise<BackfillPlan> {
     let exported = 0;
     let inProgress = 0;
     // A slice at a time, each behind a Redis round trip: 200,000 ids at once held the event loop for a second.
@@ -213,6 +221,8 @@ export class BackfillService {
       });
     }
     return {
+      start_at: new Date(spans[0]!.start).toISOString(),
+      end_at: new Date(spans[spans.length - 1]!.end).toISOString(),
       total_runs: spans.length,
       to_export: spans.length - inProgress - (force ? 0 : exported),
       already_exported: exported,

@@ -82,8 +82,13 @@ function backfillProgress() {
   if (!panel || panel.dataset.status !== 'Running') return;
   const bar = panel.querySelector('progress');
   const text = panel.querySelector('.backfill-text');
+  // While the progress cannot be read (Redis or the API down), the numbers shown are old: say so.
+  const stale = document.createElement('span');
+  stale.className = 'backfill-stale';
+  let failingSince = null;
   const poll = async () => {
     let b = null;
+    let why = '';
     try {
       const res = await fetch(panel.dataset.backfillUrl, { headers: { accept: 'application/json' } });
       if (res.status === 401) {
@@ -92,8 +97,20 @@ function backfillProgress() {
         return;
       }
       if (res.ok) b = await res.json();
-    } catch {
-      b = null;
+      else {
+        const body = await res.json().catch(() => null);
+        why = (body && body.error && body.error.message) || 'HTTP ' + res.status;
+      }
+    } catch (err) {
+      why = 'the console cannot be reached (' + err.message + ')';
+    }
+    if (!b) {
+      failingSince = failingSince || new Date();
+      stale.textContent =
+        ' (not updated since ' + failingSince.toISOString().slice(11, 19) + ' UTC: ' + why + '; still trying)';
+      if (!stale.isConnected) text.append(stale);
+    } else {
+      failingSince = null;
     }
     if (b) {
       bar.value = b.progress;
@@ -114,6 +131,22 @@ function backfillProgress() {
   setTimeout(poll, 1000);
 }
 
+/** A new export's event filters show (and are sent) only while a model that takes them is chosen. */
+function eventFilters() {
+  const set = document.querySelector('fieldset[data-filter-models]');
+  const model = document.querySelector('select[name="model"]');
+  if (!set || !model) return;
+  const models = set.dataset.filterModels.split(' ');
+  const sync = () => {
+    const on = models.includes(model.value);
+    set.hidden = !on;
+    set.disabled = !on;
+  };
+  model.addEventListener('change', sync);
+  // A field the API refused stays in view, whatever the model.
+  if (!set.querySelector('[aria-invalid="true"]')) sync();
+}
+
 /** After a failed submit, keyboard and screen-reader users start at the list of problems. */
 function focusErrors() {
   const summary = document.querySelector('.error-summary');
@@ -123,5 +156,6 @@ function focusErrors() {
 document.addEventListener('DOMContentLoaded', () => {
   inlineResults();
   backfillProgress();
+  eventFilters();
   focusErrors();
 });

@@ -1,3 +1,4 @@
+import type { Logger } from '@bx/core';
 import type { BackfillService, ExportService, RunService } from '@bx/operations';
 import type { Store } from '@bx/store';
 import type { AdminSessions } from '../admin-session';
@@ -13,4 +14,5 @@ export interface ConsoleDeps {
   /** Lag counters, read as /metrics reads them. */
   store: Pick<Store, 'stats'>;
   checkDestination: CheckDestination;
+  logger: Logger;
 }

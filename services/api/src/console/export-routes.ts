@@ -1,5 +1,7 @@
 import { Router, type Request, type Response } from 'express';
+import { isRedisUnavailable } from '@bx/store';
 import { testDestination } from '../destination-test';
+import { REDIS_RETRY_AFTER_SECONDS } from '../error-handler';
 import { csrfToken } from './csrf';
 import type { ConsoleDeps } from './deps';
 import { destinationFields, destinationTypes } from './destination-fields';
@@ -10,7 +12,7 @@ import { CONSOLE_PATH, sendPage } from './layout';
 import { exportForm, formFieldNames } from './pages/export-form';
 import { exportPage, type ExportPageExtras } from './pages/export-page';
 import { exportsListPage } from './pages/exports-list';
-import { noticeOf, wantsJson, withNotice } from './respond';
+import { noticeOf, STORE_DOWN, wantsJson, withNotice } from './respond';
 import { backfillPanelOf } from './run-routes';
 
 /** The exports list, one export's page and its actions, and the create and edit forms. */
@@ -48,7 +50,9 @@ export function exportRoutes(deps: ConsoleDeps): Router {
   });
 
   router.get('/:id', async (req, res) => {
-    await showExport(req, res, 200, { backfill: await backfillPanelOf(deps, req) });
+    const backfill = await backfillPanelOf(deps, req);
+    // A dry run the API refused is the form again with its reasons.
+    await showExport(req, res, backfill?.kind === 'form' ? 400 : 200, { backfill });
   });
 
   router.get('/:id/edit', async (req, res) => {
@@ -91,6 +95,9 @@ export function exportRoutes(deps: ConsoleDeps): Router {
     await showExport(req, res, 200, { testResult: result });
   });
 
+  // A destination test's page without JavaScript is the answer to a POST: opened again, the export's page.
+  router.get('/:id/test', (req, res) => res.redirect(303, `${CONSOLE_PATH}/${encodeURIComponent(req.params.id)}`));
+
   async function showExport(req: Request, res: Response, status: number, extras: ExportPageExtras): Promise<void> {
     const token = csrfToken(res);
     const page = await exportPage(deps, req, req.params.id as string, token, extras);
@@ -110,13 +117,16 @@ export function exportRoutes(deps: ConsoleDeps): Router {
     opts: { current: Parameters<typeof exportForm>[0]['current']; type: string; values: FormValues },
   ): void {
     const known = actionError(err);
-    if (!known || known.status !== 400) throw err;
-    const errors = placeErrors(known.details, formFieldNames(opts.type));
-    if (known.code === 'secrets_required') secretsRequired(errors, opts.type, known.message);
-    if (errors.size === 0) errors.set('', [known.message]);
+    // Redis down: the form again with what was typed (503), not a page that loses it.
+    const storeDown = isRedisUnavailable(err);
+    if (!storeDown && (!known || known.status !== 400)) throw err;
+    const errors = storeDown ? new Map([['', [STORE_DOWN]]]) : placeErrors(known!.details, formFieldNames(opts.type));
+    if (known?.code === 'secrets_required') secretsRequired(errors, opts.type, known.message);
+    if (errors.size === 0) errors.set('', [known!.message]);
     const token = csrfToken(res);
     const form = exportForm({ ...opts, errors, csrf: token });
-    sendPage(res, 400, {
+    if (storeDown) res.set('Retry-After', String(REDIS_RETRY_AFTER_SECONDS));
+    sendPage(res, storeDown ? 503 : 400, {
       ...form,
       csrf: token,
       trail: opts.current ? trail(opts.current.id, opts.current.name) : [{ href: CONSOLE_PATH, text: 'Exports' }],

@@ -36,6 +36,18 @@ export function formatDuration(ms: number): string {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+/**
+ * Whether a time zone is UTC under another name (`Etc/UTC`, `UCT`, `Zulu`,
+ * `Etc/GMT`, ...): its times are the UTC ones, so a page shows them once.
+ */
+export function isUtcZone(timeZone: string): boolean {
+  try {
+    return new Intl.DateTimeFormat('en', { timeZone }).resolvedOptions().timeZone === 'UTC';
+  } catch {
+    return false;
+  }
+}
+
 /** `2024-03-01 14:05:00` in the time zone (24-hour clock). */
 export function formatInstant(iso: string | number, timeZone = 'UTC'): string {
   let f = formatters.get(timeZone);
@@ -86,11 +98,16 @@ const STATUS_ICONS: Record<string, string> = {
 
 const STATUS_TEXT: Record<string, string> = { FailedRetryable: 'Failed, will retry' };
 
+/** A status in words (`FailedRetryable` is 'Failed, will retry'). */
+export function statusText(status: string): string {
+  return STATUS_TEXT[status] ?? status;
+}
+
 /** A status as text with an icon; the colour only repeats what the words say. */
 export function statusBadge(status: RunStatus | 'Active' | 'Paused' | string): Html {
   const slug = status.toLowerCase().replace(/[^a-z]+/g, '-');
   return html`<span class="status status-${slug}"
-    ><span aria-hidden="true">${STATUS_ICONS[status] ?? '•'}</span> ${STATUS_TEXT[status] ?? status}</span
+    ><span aria-hidden="true">${STATUS_ICONS[status] ?? '•'}</span> ${statusText(status)}</span
   >`;
 }
 

@@ -4,7 +4,7 @@ import type { ConsoleDeps } from './deps';
 import { exportRoutes } from './export-routes';
 import { singleValuedForm } from './form-body';
 import { CONSOLE_PATH } from './layout';
-import { consoleErrors } from './respond';
+import { consoleErrors, consoleNotFound } from './respond';
 import { runRoutes } from './run-routes';
 
 export type { ConsoleDeps } from './deps';
@@ -30,6 +30,6 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     }),
   );
   router.get('/', ...guard, (_req, res) => res.redirect(303, CONSOLE_PATH));
-  router.use('/exports', ...guard, exportRoutes(deps), runRoutes(deps), consoleErrors());
+  router.use('/exports', ...guard, exportRoutes(deps), runRoutes(deps), consoleNotFound(), consoleErrors(deps.logger));
   return router;
 }

@@ -60,6 +60,7 @@ export function tableScroll(label: string, table: Html): Html {
   return html`<div class="table-scroll" role="region" aria-label="${label}" tabindex="0">${table}</div>`;
 }
 
+/** The icon is empty (`data:,`): else every page asks for /favicon.ico, a 404 in the browser's console. */
 function layout(page: PageOptions): Html {
   const notice = page.notice
     ? html`<div class="notice notice-${page.notice.kind}" role="${page.notice.kind === 'error' ? 'alert' : 'status'}">
@@ -73,6 +74,7 @@ function layout(page: PageOptions): Html {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="csrf-token" content="${page.csrf}" />
         <title>${page.title} · batch-exports console</title>
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href="${ASSETS_PATH}/console.css" />
         <script src="${ASSETS_PATH}/console.js" defer></script>
       </head>

@@ -1,5 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
+import { errorMessage, type Logger } from '@bx/core';
+import { isRedisUnavailable } from '@bx/store';
 import { refererPath } from '../admin-session';
+import { REDIS_RETRY_AFTER_SECONDS } from '../error-handler';
 import { actionError } from './errors';
 import { html } from './html';
 import { CONSOLE_PATH, sendPage } from './layout';
@@ -48,9 +51,40 @@ export function withNotice(path: string, notice: string): string {
   return `${path}${path.includes('?') ? '&' : '?'}notice=${notice}`;
 }
 
-/** Expected errors (unknown id, conflict, bad input) as a page or as the API's JSON; the rest goes on (500). */
-export function consoleErrors() {
+/**
+ * A page of the console's that does not exist, opened in a browser: a page
+ * saying so, with the way back, not the API's JSON. Other requests go on
+ * (the API's 404 in JSON).
+ */
+export function consoleNotFound() {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || wantsJson(req)) return next();
+    sendPage(res, 404, {
+      title: 'Not found',
+      csrf: csrfToken(res),
+      notice: { kind: 'error', text: 'There is no console page at this address.' },
+      body: html`<p><a href="${CONSOLE_PATH}">Back to the exports</a></p>`,
+    });
+  };
+}
+
+/** What a page says while Redis cannot be reached (the API's words, for people). */
+export const STORE_DOWN = 'The store (Redis) is not reachable now, so this could not be done. Try again shortly.';
+
+/**
+ * Expected errors (unknown id, conflict, bad input, Redis down) as a page or
+ * as the API's JSON; the rest goes on (500).
+ */
+export function consoleErrors(logger: Logger) {
   return (err: unknown, req: Request, res: Response, next: NextFunction): void => {
+    if (!res.headersSent && isRedisUnavailable(err) && !wantsJson(req)) {
+      logger.warn('console page failed: Redis unavailable', {
+        method: req.method,
+        path: req.path,
+        err: errorMessage(err),
+      });
+      return storeDownPage(req, res);
+    }
     const known = actionError(err);
     if (!known || res.headersSent) return next(err);
     if (wantsJson(req)) {
@@ -67,4 +101,17 @@ export function consoleErrors() {
         <p><a href="${CONSOLE_PATH}">Back to the exports</a></p>`,
     });
   };
+}
+
+/** 503 while Redis is down, with Retry-After as the API sends it, and a way to try the page again. */
+function storeDownPage(req: Request, res: Response): void {
+  res.set('Retry-After', String(REDIS_RETRY_AFTER_SECONDS));
+  const again = req.method === 'GET' ? req.originalUrl : refererPath(req);
+  sendPage(res, 503, {
+    title: 'Store unavailable',
+    csrf: csrfToken(res),
+    notice: { kind: 'error', text: STORE_DOWN },
+    body: html`${again ? html`<p><a href="${again}">Try again</a></p>` : null}
+      <p><a href="${CONSOLE_PATH}">Back to the exports</a></p>`,
+  });
 }

@@ -251,6 +251,8 @@ export const schemas: Record<string, Schema> = {
   Backfill: object(backfillProperties),
   BackfillList: object({ results: { type: 'array', items: ref('Backfill') } }),
   BackfillPlan: object({
+    start_at: { ...dateTime, description: "Start of the range's first interval (aligned in the export's time zone)." },
+    end_at: { ...dateTime, description: "End of the range's last interval: the backfill covers whole intervals." },
     total_runs: { type: 'integer', minimum: 0, description: 'Intervals in the range.' },
     to_export: { type: 'integer', minimum: 0, description: 'Intervals the backfill would export.' },
     already_exported: {

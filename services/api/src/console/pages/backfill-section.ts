@@ -1,4 +1,4 @@
-import type { BatchExport } from '@bx/core';
+import { instant, type BatchExport } from '@bx/core';
 import { formatCount, formatInstant, statusBadge } from '../format';
 import { control, errorSummary, type FieldErrors } from '../form-controls';
 import { html, type Html } from '../html';
@@ -53,7 +53,6 @@ export function backfillSection(
   panel: BackfillPanel | null,
   recent: readonly BackfillProgress[] = [],
 ): Html {
-  const base = `${CONSOLE_PATH}/${exp.id}/backfills`;
   const input = panel && panel.kind !== 'progress' ? panel.input : { start_at: '', end_at: '', force: false };
   const errors: FieldErrors = panel?.kind === 'form' ? panel.errors : new Map();
   const labels = new Map([
@@ -63,10 +62,10 @@ export function backfillSection(
   ]);
   return html`<section aria-labelledby="h-backfill" id="backfill">
     <h2 id="h-backfill">Backfill</h2>
-    ${panel?.kind === 'progress' ? progressPanel(exp, panel.backfill, csrf) : null}
+    ${panel?.kind === 'progress' ? progressPanel(exp, panel.backfill) : null}
     ${panel?.kind === 'dry-run' ? dryRunPanel(exp, panel, csrf) : null}
-    <form method="post" action="${base}" novalidate class="backfill-form">
-      ${csrfInput(csrf)} ${errorSummary(errors, labels, 'The backfill was not started')}
+    <form method="get" action="${CONSOLE_PATH}/${exp.id}#backfill" novalidate class="backfill-form">
+      ${errorSummary(errors, labels, 'The backfill was not started')}
       ${control(
         {
           name: 'start_at',
@@ -88,7 +87,6 @@ export function backfillSection(
         },
         errors,
       )}
-      <input type="hidden" name="mode" value="dry_run" />
       <button type="submit">Dry run</button>
     </form>
     ${recent.length ? recentTable(exp, recent) : null}
@@ -102,14 +100,24 @@ function dryRunPanel(exp: BatchExport, d: BackfillPanel & { kind: 'dry-run' }, c
   return html`<div class="panel dry-run">
     <h3>Dry run</h3>
     <p role="status">
-      ${formatCount(d.total_runs)} interval${d.total_runs === 1 ? '' : 's'} from ${formatInstant(d.from, exp.timezone)}
-      to ${formatInstant(d.to, exp.timezone)} (${exp.timezone}):
-      <strong class="to-export">${formatCount(d.to_export)} to export</strong>,
+      ${formatCount(d.total_runs)} whole interval${d.total_runs === 1 ? '' : 's'}
+      <span class="covered-range"
+        >from ${formatInstant(d.from, exp.timezone)} to ${formatInstant(d.to, exp.timezone)} (${exp.timezone})</span
+      >: <strong class="to-export">${formatCount(d.to_export)} to export</strong>,
       <span class="already-exported">${formatCount(d.already_exported)} already exported</span>${
         d.in_progress ? html`, <span class="in-progress">${formatCount(d.in_progress)} queued or running</span>` : null
       }.
       Nothing was created.
     </p>
+    ${
+      typed(d) !== `${d.from} ${d.to}`
+        ? html`<p class="muted range-note">
+            A backfill exports whole intervals that have ended: those that meet the range typed,
+            ${formatInstant(instantOf(d.input.start_at) ?? d.from, exp.timezone)} to
+            ${formatInstant(instantOf(d.input.end_at) ?? d.to, exp.timezone)}.
+          </p>`
+        : null
+    }
     <form method="post" action="${CONSOLE_PATH}/${exp.id}/backfills" novalidate>
       ${csrfInput(csrf)}
       <input type="hidden" name="start_at" value="${d.input.start_at}" />
@@ -134,7 +142,18 @@ function dryRunPanel(exp: BatchExport, d: BackfillPanel & { kind: 'dry-run' }, c
   </div>`;
 }
 
-function progressPanel(exp: BatchExport, b: BackfillProgress, csrf: string): Html {
+/** A typed instant as the API reads it (ISO 8601; no offset is UTC), or null. */
+function instantOf(text: string): string | null {
+  const parsed = instant.safeParse(text);
+  return parsed.success ? new Date(parsed.data).toISOString() : null;
+}
+
+/** The range typed, as the same ISO text as the covered one, to tell whether they differ. */
+function typed(d: BackfillPanel & { kind: 'dry-run' }): string {
+  return `${instantOf(d.input.start_at)} ${instantOf(d.input.end_at)}`;
+}
+
+function progressPanel(exp: BatchExport, b: BackfillProgress): Html {
   const url = `${CONSOLE_PATH}/${exp.id}/backfills/${b.id}`;
   return html`<div class="panel backfill-progress" data-backfill-url="${url}" data-status="${b.status}">
     <h3>Backfill <code>${b.id}</code></h3>
@@ -148,9 +167,7 @@ function progressPanel(exp: BatchExport, b: BackfillProgress, csrf: string): Htm
     <p class="backfill-text" role="status" aria-live="polite">${backfillText(b)}</p>
     ${
       b.status === 'Running'
-        ? html`<form method="post" action="${url}/cancel" class="backfill-cancel">
-            ${csrfInput(csrf)}<button type="submit">Cancel backfill</button>
-          </form>`
+        ? html`<p class="backfill-cancel"><a class="button" href="${url}/cancel">Cancel backfill</a></p>`
         : null
     }
   </div>`;

@@ -1,4 +1,5 @@
 import { INTERVALS, type BatchExport } from '@bx/core';
+import { MODEL_CHOICES } from '@bx/models';
 import { destinationFields, destinationTypes, modelNames, type DestinationField } from '../destination-fields';
 import { DEST, type FormValues } from '../form-body';
 import { control, errorSummary, type FieldErrors } from '../form-controls';
@@ -111,8 +112,7 @@ export function exportForm(opts: ExportFormOptions): { title: string; heading?: 
           ${current ? null : select('model', 'Model', modelNames())}
           ${select('interval', 'Interval', INTERVALS, { required: true })}
           ${text('timezone', 'Time zone', { hint: 'IANA name, e.g. UTC or Europe/Berlin; intervals align to it' })}
-          ${control({ name: 'include_events', label: 'Events to include', kind: 'textarea', value: v.include_events ?? '', hint: 'One event name per line; empty for every event' }, errors)}
-          ${control({ name: 'exclude_events', label: 'Events to exclude', kind: 'textarea', value: v.exclude_events ?? '', hint: 'One event name per line' }, errors)}
+          ${eventFilters(current, v, errors)}
           ${current ? null : text('start_at', 'Start at', { hint: 'ISO 8601; in the past, the scheduler catches up from there. Empty: from now' })}
           ${text('end_at', 'End at', { hint: 'ISO 8601; no interval starting at or after it is scheduled. Empty: no end' })}
           ${current ? null : control({ name: 'paused', label: 'Create paused', kind: 'checkbox', checked: v.paused === 'true' }, errors)}
@@ -125,6 +125,32 @@ export function exportForm(opts: ExportFormOptions): { title: string; heading?: 
         ${current ? html`<a href="${CONSOLE_PATH}/${current.id}">Cancel</a>` : null}
       </form>`,
   };
+}
+
+/** Models that take event filters; one this version does not know shows its filters as stored. */
+const takesEventFilters = (model: string) => MODEL_CHOICES.find((m) => m.name === model)?.eventFilters ?? true;
+
+/**
+ * The event filters, only for models that take them (persons does not: the
+ * API refuses them). A new export's form has them for every model, hidden
+ * and disabled (not sent) while another is chosen; console.js shows them as
+ * the model changes. An edit form has them only if its export's model does.
+ */
+function eventFilters(current: BatchExport | null, v: FormValues, errors: FieldErrors): Html | null {
+  const model = current?.model ?? v.model ?? '';
+  const refused = errors.has('include_events') || errors.has('exclude_events');
+  const shown = takesEventFilters(model) || refused;
+  if (current && !shown) return null;
+  const models = MODEL_CHOICES.filter((m) => m.eventFilters).map((m) => m.name);
+  return html`<fieldset
+    class="event-filters"
+    data-filter-models="${models.join(' ')}"
+    ${shown ? '' : html` hidden disabled`}
+  >
+    <legend>Event filters${current ? '' : html` <span class="muted">(model ${models.join(', ')} only)</span>`}</legend>
+    ${control({ name: 'include_events', label: 'Events to include', kind: 'textarea', value: v.include_events ?? '', hint: 'One event name per line; empty for every event' }, errors)}
+    ${control({ name: 'exclude_events', label: 'Events to exclude', kind: 'textarea', value: v.exclude_events ?? '', hint: 'One event name per line' }, errors)}
+  </fieldset>`;
 }
 
 function typeChooser(current: string): Html {

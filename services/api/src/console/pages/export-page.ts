@@ -5,7 +5,16 @@ import { BULL_BOARD_PATH } from '../../bull-board';
 import { exportView } from '../../serialize';
 import { CHART_WINDOW_MS, recordsChart } from '../chart';
 import type { ConsoleDeps } from '../deps';
-import { formatBytes, formatCount, formatDuration, formatInstant, formatInterval, statusBadge } from '../format';
+import {
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatInstant,
+  formatInterval,
+  isUtcZone,
+  statusBadge,
+  statusText,
+} from '../format';
 import { html, type Html } from '../html';
 import { CONSOLE_PATH, csrfInput, tableScroll } from '../layout';
 import { backfillSection, type BackfillPanel } from './backfill-section';
@@ -175,7 +184,9 @@ function runFilter(base: string, current: string): Html {
       <label for="run-status">Run status</label>
       <select id="run-status" name="status">
         <option value="">Any</option>
-        ${RUN_STATUSES.map((s) => html`<option value="${s}" ${s === current ? html` selected` : ''}>${s}</option>`)}
+        ${RUN_STATUSES.map(
+          (s) => html`<option value="${s}" ${s === current ? html` selected` : ''}>${statusText(s)}</option>`,
+        )}
       </select>
     </div>
     <button type="submit">Show</button>
@@ -183,7 +194,8 @@ function runFilter(base: string, current: string): Html {
 }
 
 const RETRYABLE = new Set(['Completed', 'Failed', 'Cancelled', 'FailedRetryable']);
-const CANCELLABLE = new Set(['Scheduled', 'Running', 'FailedRetryable']);
+/** Statuses a run can be cancelled in. */
+export const CANCELLABLE: ReadonlySet<string> = new Set(['Scheduled', 'Running', 'FailedRetryable']);
 
 /** A run's duration from its last start to its end, or '' while unknown. */
 export function runDuration(run: Run): string {
@@ -196,32 +208,41 @@ export function runDuration(run: Run): string {
  * waits for the unpause (pausing keeps such runs from starting: contract).
  */
 export function runStatus(exp: BatchExport, run: Run): Html {
+  return html`${statusBadge(run.status)}${pausedNote(exp, run)}`;
+}
+
+/** ` (waits for the export to be unpaused)` after the status of a run a pause holds back, else null. */
+export function pausedNote(exp: BatchExport, run: Run): Html | null {
   const waits = exp.paused && run.status === 'Scheduled';
-  return html`${statusBadge(run.status)}${
-    waits ? html` <span class="muted">(waits for the export to be unpaused)</span>` : null
-  }`;
+  return waits ? html` <span class="muted paused-note">(waits for the export to be unpaused)</span>` : null;
 }
 
 /** Retry and cancel buttons of a run, as forms that come back to `returnTo`. */
 export function runActions(exp: BatchExport, run: Run, csrf: string, returnTo: string): Html {
-  const form = (action: 'retry' | 'cancel', label: string) =>
+  const form = (action: 'retry', label: string) =>
     html`<form method="post" action="${CONSOLE_PATH}/${exp.id}/runs/${run.id}/${action}" class="inline">
       ${csrfInput(csrf)}<input type="hidden" name="return_to" value="${returnTo}" />
       <button type="submit" aria-label="${label} run ${formatInstant(run.data_interval_start, exp.timezone)}">
         ${label}
       </button>
     </form>`;
-  return html`${RETRYABLE.has(run.status) ? form('retry', 'Retry') : null}${
-    CANCELLABLE.has(run.status) ? form('cancel', 'Cancel') : null
-  }`;
+  // Cancelling cannot be undone: a page asks first.
+  const cancel = html`<a
+    class="button"
+    href="${CONSOLE_PATH}/${exp.id}/runs/${run.id}/cancel?${String(new URLSearchParams({ return_to: returnTo }))}"
+    aria-label="Cancel run ${formatInstant(run.data_interval_start, exp.timezone)}"
+    >Cancel</a
+  >`;
+  return html`${RETRYABLE.has(run.status) ? form('retry', 'Retry') : null}${CANCELLABLE.has(run.status) ? cancel : null}`;
 }
 
 function runsTable(exp: BatchExport, runs: Run[], csrf: string, returnTo: string): Html {
   if (runs.length === 0) return html`<p>No runs${exp.paused ? ' (the export is paused)' : ''}.</p>`;
-  // A UTC export's intervals in UTC once, not twice.
-  const utc = exp.timezone === 'UTC';
+  // A UTC export's intervals in UTC once, not twice (`Etc/UTC` is UTC too).
+  const utc = isUtcZone(exp.timezone);
+  // Not 'Runs': that names the section around it, and a screen reader's list of landmarks showed two.
   return tableScroll(
-    'Runs',
+    'Table of runs',
     html`<table class="data runs">
       <caption>
         Runs, newest interval first

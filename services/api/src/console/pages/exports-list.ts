@@ -4,6 +4,7 @@ import type { ConsoleDeps } from '../deps';
 import { destinationTarget, formatCount, formatInstant, formatLag, statusBadge } from '../format';
 import { html, type Html } from '../html';
 import { CONSOLE_PATH, tableScroll } from '../layout';
+import { pausedNote } from './export-page';
 
 /** Exports per page of the list. */
 export const EXPORTS_PAGE_SIZE = 50;
@@ -172,7 +173,7 @@ function exportsTable(rows: Row[], total: number): Html {
                 ${
                   lastRun
                     ? html`<a href="${CONSOLE_PATH}/${exp.id}/runs/${lastRun.id}">${statusBadge(lastRun.status)}</a
-                        ><br />
+                        >${pausedNote(exp, lastRun)}<br />
                         <span class="muted">${formatInstant(lastRun.finished_at ?? lastRun.created_at)} UTC</span>`
                     : html`<span class="muted">no run yet</span>`
                 }

@@ -9,6 +9,7 @@ import {
   formatInstant,
   formatInterval,
   formatPreciseInstant,
+  isUtcZone,
 } from '../format';
 import { html, type Html } from '../html';
 import { runActions, runDuration, runStatus } from './export-page';
@@ -65,7 +66,7 @@ export async function runPage(
           <dt>Run id</dt>
           <dd><code>${run.id}</code></dd>
           ${
-            exp.timezone === 'UTC'
+            isUtcZone(exp.timezone)
               ? null
               : html`<dt>Interval (${exp.timezone})</dt>
                   <dd>${formatInterval(run.data_interval_start, run.data_interval_end, exp.timezone)}</dd>`
