@@ -47,33 +47,55 @@ describe('a request body that is not sent as JSON', function () {
     expect(res.json.error.details).to.deep.equal([{ field: 'Content-Type', message: res.json.error.message }]);
   };
 
-  it('POST, PATCH and backfills with text/plain, a form type or none: 415 naming Content-Type', async () => {
+  it('POST, PATCH and backfills with JSON sent as text/plain, a form or no type: read as JSON', async () => {
     const id = await newExport();
-    const cases: Array<[string, string, unknown]> = [
-      ['POST', '/api/exports', { name: 'x', team_id: 1, interval: 'hour', destination }],
-      ['PATCH', `/api/exports/${id}`, { name: 'renamed' }],
-      ['POST', `/api/exports/${id}/backfills`, { start_at: '2024-01-01', end_at: '2024-01-02', dry_run: true }],
-    ];
-    for (const [method, path, body] of cases) {
-      for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
-        expectUnsupported(await send(method, path, JSON.stringify(body), type), type);
-      }
-      expectUnsupported(await send(method, path, JSON.stringify(body), null), 'none');
+    for (const type of ['text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', null]) {
+      const created = await send(
+        'POST',
+        '/api/exports',
+        JSON.stringify({ name: `as ${type}`, team_id: 1, interval: 'hour', destination, paused: true }),
+        type,
+      );
+      expect(created.status, created.text).to.equal(201);
+      expect(created.json.name).to.equal(`as ${type}`);
+      const patched = await send('PATCH', `/api/exports/${id}`, JSON.stringify({ name: `renamed ${type}` }), type);
+      expect(patched.status, patched.text).to.equal(200);
+      expect(patched.json.name).to.equal(`renamed ${type}`);
+      const dry = await send(
+        'POST',
+        `/api/exports/${id}/backfills`,
+        JSON.stringify({ start_at: '2024-01-01', end_at: '2024-01-02', dry_run: true }),
+        type,
+      );
+      expect(dry.status, dry.text).to.equal(200);
+      expect(dry.json.total_runs).to.equal(24);
     }
-    const after = await sut.call('GET', `/api/exports/${id}`);
-    expect(after.json.name, 'the PATCH changed nothing').to.equal('victim');
   });
 
-  it('unpause with {"backfill": true} as a form is refused, not done without the backfill', async () => {
+  it('a body of another type (multipart) is 415 naming Content-Type; text that is not JSON is 400 naming it', async () => {
     const id = await newExport();
-    const res = await send(
-      'POST',
-      `/api/exports/${id}/unpause`,
-      '{"backfill": true}',
-      'application/x-www-form-urlencoded',
-    );
-    expectUnsupported(res, 'application/x-www-form-urlencoded');
+    const type = 'multipart/form-data; boundary=x';
+    expectUnsupported(await send('PATCH', `/api/exports/${id}`, '{"name":"x"}', type), type);
+    const form = await send('PATCH', `/api/exports/${id}`, 'name=x', 'application/x-www-form-urlencoded');
+    expect(form.status, form.text).to.equal(400);
+    expect(form.json.error.code).to.equal('invalid_json');
+    expect(form.json.error.message).to.contain('sent as application/x-www-form-urlencoded');
+    const twice = await send('PATCH', `/api/exports/${id}`, '{"name":"a","name":"b"}', 'text/plain');
+    expect(twice.status, twice.text).to.equal(400);
+    expect(twice.json.error.details).to.deep.equal([{ field: 'name', message: 'given more than once' }]);
+    expect((await sut.call('GET', `/api/exports/${id}`)).json.name, 'nothing changed').to.equal('victim');
+  });
+
+  it('unpause with a body sent as a form reads the body (it was ignored: unpaused without the backfill)', async () => {
+    const id = await newExport();
+    const form = 'application/x-www-form-urlencoded';
+    const wrong = await send('POST', `/api/exports/${id}/unpause`, '{"backfill": "yes"}', form);
+    expect(wrong.status, wrong.text).to.equal(400);
+    expect(wrong.json.error.details[0].field).to.equal('backfill');
     expect((await sut.call('GET', `/api/exports/${id}`)).json.paused, 'still paused').to.equal(true);
+    const res = await send('POST', `/api/exports/${id}/unpause`, '{"backfill": true}', form);
+    expect(res.status, res.text).to.equal(200);
+    expect(res.json.paused).to.equal(false);
   });
 
   it('routes without a body, and an empty body of any type, work as before', async () => {

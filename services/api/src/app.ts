@@ -10,7 +10,7 @@ import { AuthFailureLimiter, type AuthFailureLimit } from './auth-failures';
 import { consoleRouter } from './console';
 import { BULL_BOARD_PATH, bullBoardApp } from './bull-board';
 import { errorHandler } from './error-handler';
-import { JSON_TYPES, refuseDuplicateKeys } from './json-body';
+import { JSON_TYPES, refuseDuplicateKeys, sentAsText } from './json-body';
 import { metricsHandler } from './metrics';
 import { openApiDocument } from './openapi/document';
 import { adminLoginRouter } from './routes/admin-login';
@@ -79,6 +79,8 @@ export function createApp(deps: AppDeps): Express {
     '/api',
     bearerAuth(deps.token, limiter),
     express.json({ limit: '1mb', strict: false, type: JSON_TYPES, verify: refuseDuplicateKeys }),
+    // JSON sent as text or a form by mistake: read as text, taken as JSON by the routes that read a body.
+    express.text({ limit: '1mb', type: sentAsText }),
   );
   const document = Router();
   document.get('/openapi.json', (_req, res) => {

@@ -16,7 +16,7 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'Unknown export, run, backfill or route, or an id the API never gave out',
   409: 'The current state forbids it',
   413: 'Request body over 1 MB',
-  415: 'Body not sent as JSON (`Content-Type: application/json` or a `+json` type, UTF-8): code `unsupported_media_type`',
+  415: 'Body of a type that holds no JSON (JSON is read as `application/json`, a `+json` type, `text/plain`, a form type or none; UTF-8): code `unsupported_media_type`',
   429: 'Too many wrong tokens from this client (20 a minute); `Retry-After` says when to try again',
   503: 'The store (Redis) is not reachable now (code `unavailable`); `Retry-After` says when to try again',
 };
