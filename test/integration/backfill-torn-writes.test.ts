@@ -112,6 +112,21 @@ describe('backfills after torn writes', function () {
     expect(await store.backfills.openCount(first)).to.equal(0);
   });
 
+  it('a torn run cut after its bf_open went, run again by another backfill, counts for the first', async () => {
+    const first = await backfill(2);
+    await work(1, 5);
+    await tornComplete(0, 7);
+    // Cut between finish-run's HDEL of bf_open and its ZREM from the open set.
+    await store.redis.hdel(`${prefix}:run:${runId(0)}`, 'bf_open');
+    const second = await backfill(2, true);
+    await work(0, 10);
+    await work(1, 10);
+    await sut.pass();
+    await sut.pass();
+    await expectCompleted(first, 2, 12);
+    await expectCompleted(second, 2, 20);
+  });
+
   /** A backfill whose first step's cursor move is lost (Redis lost its last second): its runs exist, its cursor did not move. */
   const lostMove = async (hours: number): Promise<string> => {
     const advance = store.backfills.advance.bind(store.backfills);
