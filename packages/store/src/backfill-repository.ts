@@ -232,17 +232,23 @@ export class BackfillRepository {
   }
 
   /**
-   * Marks a backfill cancelled, counting `neverStarted` intervals as
-   * cancelled; returns its open runs (to cancel one by one), or null when it
-   * had already finished.
+   * Marks a backfill cancelled, counting `neverStarted` intervals (from
+   * `cursor` on) as cancelled; returns its open runs (to cancel one by one),
+   * null when it had already finished, or 'moved' when its cursor is no
+   * longer `cursor` (a step ran meanwhile: nothing changed, count again).
    */
-  async cancel(id: string, neverStarted: number, now = Date.now()): Promise<string[] | null> {
+  async cancel(
+    id: string,
+    count: { neverStarted: number; cursor: number },
+    now = Date.now(),
+  ): Promise<string[] | null | 'moved'> {
     const open = await callScript(
       this.redis,
       'cancel-backfill',
       [this.keys.backfill(id), this.keys.backfillOpen(id), this.keys.activeBackfills, this.keys.settlingBackfills],
-      [neverStarted, now],
+      [count.neverStarted, now, count.cursor],
     );
+    if (open === 'moved') return 'moved';
     return Array.isArray(open) ? (open as string[]) : null;
   }
 
