@@ -54,11 +54,26 @@ const STEP_LOCK_MS = 6_000;
  */
 const SETTLE_MAX_OPEN = 100;
 
-/** Backfills of an export that enrollWaiting() looks at, newest first. */
-const ENROLL_NEWEST = 50;
+/**
+ * Every how many passes a waiting backfill that did not change is settled
+ * again: the pass after it was first seen unchanged, then each RECHECK_EVERY
+ * th (a tear that changes none of its counters, as a finish cut before its
+ * first counter, is counted within that many passes).
+ */
+const RECHECK_EVERY = 10;
 
-/** Backfills of the settling set read per round trip. */
+/** Backfills of the settling set, or of an export, read per round trip. */
 const PAGE = 500;
+
+/**
+ * What the stranded-run repair saw of a waiting backfill on its last pass
+ * (settleWaiting): its open runs and counters, and for how many passes in a
+ * row they had not changed.
+ */
+export interface SettleSeen {
+  mark: string;
+  unchanged: number;
+}
 
 export class BackfillRepository {
   constructor(
@@ -115,27 +130,55 @@ export class BackfillRepository {
   }
 
   /**
-   * The stranded-run repair's part for backfills: each backfill that started
-   * its last interval and waits for open runs (the settling set, a page of
-   * PAGE at a time) is settled (settle()), and those finished or gone leave
-   * the set. Answers how many backfills it changed.
+   * The stranded-run repair's part for backfills: of those that started
+   * their last interval and wait for open runs (the settling set, a page of
+   * PAGE at a time, read in one pipeline), those whose open runs and
+   * counters did not change since the repair's previous pass (`seen`, which
+   * this replaces by what it saw now) are settled (settle()): only a torn
+   * write stops a backfill so, a backfill in its normal tail moves. Those
+   * finished or gone leave the set. A backfill whose settle fails is passed
+   * to `failed`, and the others are settled all the same. Answers how many
+   * backfills it changed.
    */
-  async settleWaiting(now: number): Promise<number> {
+  async settleWaiting(
+    now: number,
+    seen: Map<string, SettleSeen>,
+    failed: (id: string, err: unknown) => void,
+  ): Promise<number> {
+    const last = new Map(seen);
+    seen.clear();
     let changed = 0;
     for (let from = 0; ;) {
       const ids = await this.redis.zrange(this.keys.settlingBackfills, from, from + PAGE - 1);
       const read = this.redis.pipeline();
-      for (const id of ids) read.hmget(this.keys.backfill(id), 'id', 'finished_ms');
-      const states = ((await read.exec()) ?? []).map(([err, v]) => {
+      for (const id of ids) {
+        read.hmget(this.keys.backfill(id), 'id', 'finished_ms', 'finished_runs', 'skipped_runs');
+        read.zcard(this.keys.backfillOpen(id));
+      }
+      const replies = ((await read.exec()) ?? []).map(([err, v]) => {
         if (err) throw err;
-        return v as [string | null, string | null];
+        return v;
       });
       const done: string[] = [];
       for (const [i, id] of ids.entries()) {
-        const [exists, finished] = states[i]!;
-        if (!exists || finished) done.push(id);
-        // A backfill settle() finished leaves the set on the next pass.
-        else if (await this.settle(id, now)) changed++;
+        const [exists, finished, finishedRuns, skipped] = replies[2 * i] as (string | null)[];
+        const open = replies[2 * i + 1] as number;
+        if (!exists || finished) {
+          done.push(id);
+          continue;
+        }
+        const mark = `${open} ${finishedRuns ?? 0} ${skipped ?? 0}`;
+        const before = last.get(id);
+        const unchanged = before?.mark === mark ? before.unchanged + 1 : 0;
+        seen.set(id, { mark, unchanged });
+        const due = open === 0 || (open <= SETTLE_MAX_OPEN && unchanged % RECHECK_EVERY === 1);
+        if (!due) continue;
+        try {
+          // A backfill settle() finished leaves the set on the next pass.
+          if (await this.settle(id, now)) changed++;
+        } catch (err) {
+          failed(id, err);
+        }
       }
       if (done.length) await this.redis.zrem(this.keys.settlingBackfills, ...done);
       if (ids.length < PAGE) return changed;
@@ -143,39 +186,51 @@ export class BackfillRepository {
     }
   }
 
+  /** Whether every backfill stored before the settling set was put in it (enrollWaiting(), once per store). */
+  async enrolled(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.backfillsEnrolled)) === 1;
+  }
+
+  /** Marks the walk of enrollWaiting() over every export done (at `now`, epoch ms). */
+  async markEnrolled(now: number): Promise<void> {
+    await this.redis.set(this.keys.backfillsEnrolled, String(now));
+  }
+
   /**
-   * Puts in the settling set the exports' backfills (their newest
-   * ENROLL_NEWEST each) that started every interval and have not finished:
-   * those whose last step ran a version without that set (a rolling
-   * upgrade). Answers how many it added.
+   * Puts in the settling set the exports' backfills that started every
+   * interval and have not finished: those whose last step ran a version
+   * without that set (a rolling upgrade). Run over every export once, by the
+   * stranded-run repair. Answers how many it added.
    */
   async enrollWaiting(exportIds: readonly string[], now: number): Promise<number> {
     const lists = this.redis.pipeline();
-    for (const id of exportIds) lists.zrevrange(this.keys.exportBackfills(id), 0, ENROLL_NEWEST - 1);
+    for (const id of exportIds) lists.zrange(this.keys.exportBackfills(id), 0, -1);
     const ids = ((await lists.exec()) ?? []).flatMap(([err, v]) => {
       if (err) throw err;
       return v as string[];
     });
-    if (ids.length === 0) return 0;
-    const read = this.redis.pipeline();
-    for (const id of ids) read.hmget(this.keys.backfill(id), 'started_all', 'finished_ms');
-    const waiting = ((await read.exec()) ?? []).flatMap(([err, v], i) => {
-      if (err) throw err;
-      const [startedAll, finished] = v as [string | null, string | null];
-      return startedAll === '1' && !finished ? [now, ids[i]!] : [];
-    });
-    if (waiting.length === 0) return 0;
-    return this.redis.zadd(this.keys.settlingBackfills, 'NX', ...waiting);
+    let added = 0;
+    for (let i = 0; i < ids.length; i += PAGE) {
+      const page = ids.slice(i, i + PAGE);
+      const read = this.redis.pipeline();
+      for (const id of page) read.hmget(this.keys.backfill(id), 'started_all', 'finished_ms');
+      const waiting = ((await read.exec()) ?? []).flatMap(([err, v], k) => {
+        if (err) throw err;
+        const [startedAll, finished] = v as [string | null, string | null];
+        return startedAll === '1' && !finished ? [now, page[k]!] : [];
+      });
+      if (waiting.length) added += await this.redis.zadd(this.keys.settlingBackfills, 'NX', ...waiting);
+    }
+    return added;
   }
 
   /**
    * Counts the backfill's runs that are final yet still open for it (lua/
    * settle-backfill.lua: only a torn write leaves one so), and finishes it
    * if nothing else is left; true when it changed anything. Its open runs
-   * are at most an export's window (the pump's), read in one call.
+   * (at most SETTLE_MAX_OPEN, the caller checked) are read in one call.
    */
   private async settle(id: string, now: number): Promise<boolean> {
-    if ((await this.redis.zcard(this.keys.backfillOpen(id))) > SETTLE_MAX_OPEN) return false;
     const open = await this.redis.zrange(this.keys.backfillOpen(id), 0, -1);
     const answer = await callScript(
       this.redis,
