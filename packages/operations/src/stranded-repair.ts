@@ -32,8 +32,8 @@ const OPEN: ReadonlySet<Run['status']> = new Set(['Scheduled', 'FailedRetryable'
  * schedulers: scheduling is a compare-and-set against the export as read, a
  * job id is its run id. And what a torn write (Redis replaying half a
  * script) leaves: final runs still indexed as unfinished, retracked in one
- * pass, and backfills still waiting for such runs, settled once they did not
- * move for a pass (BackfillRepository.settleWaiting), so that reading a
+ * pass, and backfills still waiting for such runs, settled in that pass or
+ * the next (BackfillRepository.settleWaiting picks them), so that reading a
  * backfill never writes. The first pass of a store walks every export's
  * backfills once for those an earlier version left out of the settling set.
  */

@@ -132,13 +132,11 @@ export class BackfillRepository {
   /**
    * The stranded-run repair's part for backfills: of those that started
    * their last interval and wait for open runs (the settling set, a page of
-   * PAGE at a time, read in one pipeline), those whose open runs and
-   * counters did not change since the repair's previous pass (`seen`, which
-   * this replaces by what it saw now) are settled (settle()): only a torn
-   * write stops a backfill so, a backfill in its normal tail moves. Those
-   * finished or gone leave the set. A backfill whose settle fails is passed
-   * to `failed`, and the others are settled all the same. Answers how many
-   * backfills it changed.
+   * PAGE at a time, read in pipelines), the suspects (suspects()) are settled
+   * (settle()), and those finished or gone leave the set. `seen` is what the
+   * repair's previous pass saw, replaced by what this one sees. A backfill
+   * whose settle fails is passed to `failed`, and the others are settled all
+   * the same. Answers how many backfills it changed.
    */
   async settleWaiting(
     now: number,
@@ -150,29 +148,8 @@ export class BackfillRepository {
     let changed = 0;
     for (let from = 0; ;) {
       const ids = await this.redis.zrange(this.keys.settlingBackfills, from, from + PAGE - 1);
-      const read = this.redis.pipeline();
-      for (const id of ids) {
-        read.hmget(this.keys.backfill(id), 'id', 'finished_ms', 'finished_runs', 'skipped_runs');
-        read.zcard(this.keys.backfillOpen(id));
-      }
-      const replies = ((await read.exec()) ?? []).map(([err, v]) => {
-        if (err) throw err;
-        return v;
-      });
-      const done: string[] = [];
-      for (const [i, id] of ids.entries()) {
-        const [exists, finished, finishedRuns, skipped] = replies[2 * i] as (string | null)[];
-        const open = replies[2 * i + 1] as number;
-        if (!exists || finished) {
-          done.push(id);
-          continue;
-        }
-        const mark = `${open} ${finishedRuns ?? 0} ${skipped ?? 0}`;
-        const before = last.get(id);
-        const unchanged = before?.mark === mark ? before.unchanged + 1 : 0;
-        seen.set(id, { mark, unchanged });
-        const due = open === 0 || (open <= SETTLE_MAX_OPEN && unchanged % RECHECK_EVERY === 1);
-        if (!due) continue;
+      const { done, suspects } = await this.suspects(ids, last, seen);
+      for (const id of suspects) {
         try {
           // A backfill settle() finished leaves the set on the next pass.
           if (await this.settle(id, now)) changed++;
@@ -184,6 +161,66 @@ export class BackfillRepository {
       if (ids.length < PAGE) return changed;
       from += PAGE - done.length;
     }
+  }
+
+  /**
+   * Of waiting backfills, those finished or gone (`done`), and those that a
+   * torn write may hold (`suspects`): with no open run; with more open runs
+   * than their export has unfinished runs (a run open for a backfill is
+   * unfinished, unless a tear left it final, and the repair took it out of
+   * that index); or whose open runs and counters did not move since the
+   * previous pass (`last`; `seen` gets what is seen now), so a backfill in
+   * its normal tail costs no script. Two round trips, whatever the page holds.
+   */
+  private async suspects(
+    ids: readonly string[],
+    last: ReadonlyMap<string, SettleSeen>,
+    seen: Map<string, SettleSeen>,
+  ): Promise<{ done: string[]; suspects: string[] }> {
+    const replies = await this.pipelined(ids, (read, id) =>
+      read
+        .hmget(this.keys.backfill(id), 'id', 'finished_ms', 'finished_runs', 'skipped_runs', 'export_id')
+        .zcard(this.keys.backfillOpen(id)),
+    );
+    const done: string[] = [];
+    const suspects: string[] = [];
+    const moving: { id: string; exportId: string }[] = [];
+    for (const [i, id] of ids.entries()) {
+      const [exists, finished, finishedRuns, skipped, exportId] = replies[2 * i] as (string | null)[];
+      const open = replies[2 * i + 1] as number;
+      if (!exists || finished) {
+        done.push(id);
+        continue;
+      }
+      const mark = `${open} ${finishedRuns ?? 0} ${skipped ?? 0}`;
+      const before = last.get(id);
+      const unchanged = before?.mark === mark ? before.unchanged + 1 : 0;
+      seen.set(id, { mark, unchanged });
+      if (open === 0 || (open <= SETTLE_MAX_OPEN && unchanged % RECHECK_EVERY === 1)) suspects.push(id);
+      else if (open <= SETTLE_MAX_OPEN) moving.push({ id, exportId: exportId ?? '' });
+    }
+    // The export's unfinished runs read before the open ones: a run finishing in between is not counted as torn.
+    const counts = await this.pipelined(moving, (read, b) =>
+      read.zcard(this.keys.unfinishedRuns(b.exportId)).zcard(this.keys.backfillOpen(b.id)),
+    );
+    for (const [i, b] of moving.entries()) {
+      if ((counts[2 * i + 1] as number) > (counts[2 * i] as number)) suspects.push(b.id);
+    }
+    return { done, suspects };
+  }
+
+  /** Runs `add` for each item in one pipeline; answers the replies in order (throws the first error). */
+  private async pipelined<T>(
+    items: readonly T[],
+    add: (read: ReturnType<RedisClient['pipeline']>, item: T) => unknown,
+  ): Promise<unknown[]> {
+    if (items.length === 0) return [];
+    const read = this.redis.pipeline();
+    for (const item of items) add(read, item);
+    return ((await read.exec()) ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return v;
+    });
   }
 
   /** Whether every backfill stored before the settling set was put in it (enrollWaiting(), once per store). */
