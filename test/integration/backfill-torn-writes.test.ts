@@ -272,13 +272,16 @@ describe('backfills after torn writes', function () {
     expect(await store.redis.zscore(`${prefix}:backfills-settling`, other)).to.equal(null);
   });
 
-  it('a backfill whose settle fails, or a failing export, stops no other backfill settling', async () => {
+  it('a backfill that cannot be read or settled, or a failing export, stops no other settling', async () => {
     const broken = await newExport();
     const first = await backfill(2, false, broken);
     // A run id in its open set whose key holds no hash: settle-backfill.lua fails on it.
     await store.redis.zadd(`${prefix}:backfill-open:${first}`, T0, 'not-a-run');
     await store.redis.set(`${prefix}:run:not-a-run`, 'x');
     await store.redis.zadd(`${prefix}:backfills-settling`, 0, first); // settled first
+    // One whose record is no hash: its counters cannot be read.
+    await store.redis.zadd(`${prefix}:backfills-settling`, 0, 'not-a-backfill');
+    await store.redis.set(`${prefix}:backfill:not-a-backfill`, 'x');
     const second = await backfill(2);
     await work(1, 5);
     await tornComplete(0, 7);

@@ -148,7 +148,7 @@ export class BackfillRepository {
     let changed = 0;
     for (let from = 0; ;) {
       const ids = await this.redis.zrange(this.keys.settlingBackfills, from, from + PAGE - 1);
-      const { done, suspects } = await this.suspects(ids, last, seen);
+      const { done, suspects } = await this.suspects(ids, last, seen, failed);
       for (const id of suspects) {
         try {
           // A backfill settle() finished leaves the set on the next pass.
@@ -170,12 +170,14 @@ export class BackfillRepository {
    * unfinished, unless a tear left it final, and the repair took it out of
    * that index); or whose open runs and counters did not move since the
    * previous pass (`last`; `seen` gets what is seen now), so a backfill in
-   * its normal tail costs no script. Two round trips, whatever the page holds.
+   * its normal tail costs no script. Two round trips, whatever the page
+   * holds. One whose keys cannot be read is passed to `failed`.
    */
   private async suspects(
     ids: readonly string[],
     last: ReadonlyMap<string, SettleSeen>,
     seen: Map<string, SettleSeen>,
+    failed: (id: string, err: unknown) => void,
   ): Promise<{ done: string[]; suspects: string[] }> {
     const replies = await this.pipelined(ids, (read, id) =>
       read
@@ -186,6 +188,11 @@ export class BackfillRepository {
     const suspects: string[] = [];
     const moving: { id: string; exportId: string }[] = [];
     for (const [i, id] of ids.entries()) {
+      const error = [replies[2 * i], replies[2 * i + 1]].find((reply) => reply instanceof Error);
+      if (error) {
+        failed(id, error);
+        continue;
+      }
       const [exists, finished, finishedRuns, skipped, exportId] = replies[2 * i] as (string | null)[];
       const open = replies[2 * i + 1] as number;
       if (!exists || finished) {
@@ -204,12 +211,15 @@ export class BackfillRepository {
       read.zcard(this.keys.unfinishedRuns(b.exportId)).zcard(this.keys.backfillOpen(b.id)),
     );
     for (const [i, b] of moving.entries()) {
-      if ((counts[2 * i + 1] as number) > (counts[2 * i] as number)) suspects.push(b.id);
+      const [unfinished, open] = [counts[2 * i], counts[2 * i + 1]];
+      if (unfinished instanceof Error || open instanceof Error)
+        failed(b.id, unfinished instanceof Error ? unfinished : open);
+      else if ((open as number) > (unfinished as number)) suspects.push(b.id);
     }
     return { done, suspects };
   }
 
-  /** Runs `add` for each item in one pipeline; answers the replies in order (throws the first error). */
+  /** Runs `add` for each item in one pipeline; answers the replies in order, an error as its Error. */
   private async pipelined<T>(
     items: readonly T[],
     add: (read: ReturnType<RedisClient['pipeline']>, item: T) => unknown,
@@ -217,10 +227,7 @@ export class BackfillRepository {
     if (items.length === 0) return [];
     const read = this.redis.pipeline();
     for (const item of items) add(read, item);
-    return ((await read.exec()) ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return v;
-    });
+    return ((await read.exec()) ?? []).map(([err, v]) => err ?? v);
   }
 
   /** Whether every backfill stored before the settling set was put in it (enrollWaiting(), once per store). */
