@@ -61,8 +61,8 @@ export class StrandedRepair {
     } catch (err) {
       failure = err;
     }
-    // After the runs: a torn run retracked above is counted by its backfill in the same pass. Even
-    // when the exports' part failed: its backfills wait for nothing it does.
+    // After the runs: a torn run retracked above is counted by its backfill in the same pass. Also
+    // when the exports' part failed part-way: settling needs nothing from it (its error is thrown after).
     try {
       repaired.backfills = await this.store.backfills.settleWaiting(now, this.waiting, (id, err) =>
         this.logger.error('backfill not settled', { backfill_id: id, err: errorMessage(err) }),
