@@ -17,7 +17,10 @@ const logger = createLogger({}, 'error');
  * transaction, see backfill-lost-second.test.ts) leaves, written directly,
  * and what must follow: reads change nothing, the scheduler's stranded-run
  * repair settles the backfill, other backfills neither strand it nor get
- * counted twice, and every backfill ends with counts that add up.
+ * counted twice, and every backfill ends with counts that add up. And what
+ * that repair costs: a waiting backfill is settled when a torn run holds it, not
+ * on every pass; earlier versions' backfills are enrolled once; one failure
+ * stops no other backfill settling.
  */
 describe('backfills after torn writes', function () {
   this.timeout(30_000);
@@ -42,26 +45,26 @@ describe('backfills after torn writes', function () {
     await store.close();
   });
 
-  const runId = (hour: number) => runIdFor(exportId, T0 + hour * HOUR);
+  const runId = (hour: number, exp = exportId) => runIdFor(exp, T0 + hour * HOUR);
   /** A backfill of `hours` hours from T0 (its first window started by the request). */
-  const backfill = async (hours: number, force = false): Promise<string> => {
+  const backfill = async (hours: number, force = false, exp = exportId): Promise<string> => {
     const end = new Date(T0 + hours * HOUR).toISOString();
-    const created = await backfills.create(exportId, { start_at: new Date(T0).toISOString(), end_at: end, force });
+    const created = await backfills.create(exp, { start_at: new Date(T0).toISOString(), end_at: end, force });
     if (!('backfill' in created)) throw new Error('not created');
     return created.backfill.id;
   };
   /** A worker's run: its start, then its outcome, as the worker records them. */
-  const work = async (hour: number, records = 10) => {
-    const started = await store.runs.start(runId(hour));
+  const work = async (hour: number, records = 10, exp = exportId) => {
+    const started = await store.runs.start(runId(hour, exp));
     if (started.status !== 'started') throw new Error(`run ${hour} did not start: ${started.status}`);
     const attempt = { attempt: started.attempt, token: started.token };
     const result = { records, bytes: 1, files: [] };
-    expect(await store.runs.complete(runId(hour), result, Date.now(), attempt, started.backfillId)).to.equal('ok');
+    expect(await store.runs.complete(runId(hour, exp), result, Date.now(), attempt, started.backfillId)).to.equal('ok');
   };
   /** A finish torn after its first write: the run's status (and rows) only, still open for its backfill. */
-  const tornComplete = async (hour: number, records: number) => {
-    expect((await store.runs.start(runId(hour))).status).to.equal('started');
-    await store.redis.hset(`${prefix}:run:${runId(hour)}`, 'status', 'Completed', 'records_completed', records);
+  const tornComplete = async (hour: number, records: number, exp = exportId) => {
+    expect((await store.runs.start(runId(hour, exp))).status).to.equal('started');
+    await store.redis.hset(`${prefix}:run:${runId(hour, exp)}`, 'status', 'Completed', 'records_completed', records);
   };
   /** Every key under the prefix with its value. */
   const dump = async () => {
@@ -78,6 +81,11 @@ describe('backfills after torn writes', function () {
       records_completed: records,
       progress: 1,
     });
+  /** Two repair passes: one sees a waiting backfill, the next settles it if it did not move. */
+  const settle = async () => {
+    await sut.pass();
+    await sut.pass();
+  };
   const counts = (b: BackfillRecord | null) => b && { ...b, cursor: 0, created_at: '', finished_ms: 0 };
 
   it('a read changes nothing; the stranded-run repair counts the torn run and finishes the backfill', async () => {
@@ -91,12 +99,12 @@ describe('backfills after torn writes', function () {
     expect(await dump(), 'reads wrote to Redis').to.deep.equal(before);
     expect(read).to.deep.include({ finished_runs: 1, finished_ms: null });
 
-    await sut.pass();
+    await settle();
     await expectCompleted(id, 2, 12);
     expect(await store.backfills.openCount(id)).to.equal(0);
     const settled = counts(await store.backfills.get(id));
     await sut.pass();
-    expect(counts(await store.backfills.get(id)), 'a second pass counts nothing again').to.deep.equal(settled);
+    expect(counts(await store.backfills.get(id)), 'a third pass counts nothing again').to.deep.equal(settled);
   });
 
   it('a torn run another backfill runs again counts for the first one, which then finishes', async () => {
@@ -106,10 +114,24 @@ describe('backfills after torn writes', function () {
     const second = await backfill(2, true); // forced: runs both intervals again
     await work(0, 10);
     await work(1, 10);
-    await sut.pass();
+    await settle();
     await expectCompleted(first, 2, 12);
     await expectCompleted(second, 2, 20);
     expect(await store.backfills.openCount(first)).to.equal(0);
+  });
+
+  it('a torn run cut after its bf_open went, run again by another backfill, counts for the first', async () => {
+    const first = await backfill(2);
+    await work(1, 5);
+    await tornComplete(0, 7);
+    // Cut between finish-run's HDEL of bf_open and its ZREM from the open set.
+    await store.redis.hdel(`${prefix}:run:${runId(0)}`, 'bf_open');
+    const second = await backfill(2, true);
+    await work(0, 10);
+    await work(1, 10);
+    await settle();
+    await expectCompleted(first, 2, 12);
+    await expectCompleted(second, 2, 20);
   });
 
   /** A backfill whose first step's cursor move is lost (Redis lost its last second): its runs exist, its cursor did not move. */
@@ -131,7 +153,7 @@ describe('backfills after torn writes', function () {
     await backfills.pump.step(first); // the lost step redone
     await work(1, 4);
     await work(2, 4);
-    await sut.pass();
+    await settle();
     await expectCompleted(first, 3, 30);
     await expectCompleted(second, 3, 12);
   });
@@ -140,7 +162,7 @@ describe('backfills after torn writes', function () {
     const id = await lostMove(3);
     await work(0, 10);
     const cancelled = await backfills.cancel(exportId, id);
-    await sut.pass();
+    await settle();
     expect(await backfills.get(exportId, id)).to.deep.equal(cancelled);
     expect(cancelled).to.deep.include({
       status: 'Cancelled',
@@ -158,7 +180,7 @@ describe('backfills after torn writes', function () {
     await work(1, 5);
     await tornComplete(0, 7);
     expect(await store.runs.deleteMany([runId(0)], { retention: true })).to.equal(1);
-    await sut.pass();
+    await settle();
     expect(await backfills.get(exportId, id)).to.deep.include({
       status: 'Completed',
       total_runs: 2,
@@ -174,7 +196,101 @@ describe('backfills after torn writes', function () {
     await work(1, 5);
     await tornComplete(0, 7);
     expect(await store.redis.zrem(`${prefix}:backfills-settling`, id)).to.equal(1); // as that version left it
-    await sut.pass();
+    await settle();
     await expectCompleted(id, 2, 12);
+  });
+
+  const newExport = async () => {
+    const id = randomUUID();
+    await store.exports.create(exportFixture(id, T0), T0 + HOUR, null);
+    return id;
+  };
+  /** Counts the calls of settle-backfill.lua on the store's connection. */
+  const countSettles = () => {
+    const redis = store.redis as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const call = redis.bxSettleBackfill!.bind(store.redis);
+    const counter = { calls: 0 };
+    redis.bxSettleBackfill = (...args: unknown[]) => {
+      counter.calls++;
+      return call(...args);
+    };
+    return counter;
+  };
+
+  it('settles a waiting backfill that a torn run holds, not every waiting one on every pass', async () => {
+    const waiting: [string, string][] = [];
+    for (let i = 0; i < 20; i++) {
+      const exp = await newExport();
+      waiting.push([exp, await backfill(3, false, exp)]); // in their tail: runs queued, none torn
+    }
+    const settles = countSettles();
+    for (let i = 0; i < 5; i++) await sut.pass();
+    // Each seen unchanged on the second pass is looked at once; the old repair ran 5 × 20 scripts.
+    expect(settles.calls).to.equal(20);
+    expect(await store.redis.zcard(`${prefix}:backfills-settling`)).to.equal(20);
+    const [exp, id] = waiting[0]!;
+    await tornComplete(0, 7, exp);
+    await work(1, 5, exp);
+    await work(2, 5, exp);
+    // It moved (two runs finished), but waits for a run its export no longer has unfinished
+    // (the repair retracked the torn one): settled in the same pass.
+    await sut.pass();
+    expect(await backfills.get(exp, id)).to.deep.include({
+      status: 'Completed',
+      finished_runs: 3,
+      records_completed: 17,
+    });
+    expect(settles.calls).to.equal(21);
+  });
+
+  it('enrolls once every backfill an earlier version left out, however many its export has', async () => {
+    const old = await backfill(2);
+    await work(1, 5);
+    await tornComplete(0, 7);
+    await store.redis.zrem(`${prefix}:backfills-settling`, old); // its last step ran that version
+    for (let i = 0; i < 60; i++) {
+      await store.backfills.create({
+        id: randomUUID(),
+        export_id: exportId,
+        start_at: new Date(T0 + 50 * HOUR).toISOString(),
+        end_at: new Date(T0 + 51 * HOUR).toISOString(),
+        force: false,
+        total_runs: 1,
+        created_at: new Date(T0 + 100 * HOUR + (i + 1) * 1000).toISOString(),
+        cursor: T0 + 51 * HOUR,
+      });
+    }
+    await sut.pass();
+    await sut.pass();
+    expect(await backfills.get(exportId, old)).to.deep.include({ status: 'Completed', records_completed: 12 });
+    expect(await store.redis.exists(`${prefix}:backfills-enrolled`)).to.equal(1);
+
+    // Done once for the store: another scheduler's repair does not walk again.
+    const other = await backfill(2, false, await newExport());
+    await store.redis.zrem(`${prefix}:backfills-settling`, other);
+    await new StrandedRepair(store, queue, new ExportService(store, queue, logger), logger).pass();
+    expect(await store.redis.zscore(`${prefix}:backfills-settling`, other)).to.equal(null);
+  });
+
+  it('a backfill that cannot be read or settled, or a failing export, stops no other settling', async () => {
+    const broken = await newExport();
+    const first = await backfill(2, false, broken);
+    // A run id in its open set whose key holds no hash: settle-backfill.lua fails on it.
+    await store.redis.zadd(`${prefix}:backfill-open:${first}`, T0, 'not-a-run');
+    await store.redis.set(`${prefix}:run:not-a-run`, 'x');
+    await store.redis.zadd(`${prefix}:backfills-settling`, 0, first); // settled first
+    // One whose record is no hash: its counters cannot be read.
+    await store.redis.zadd(`${prefix}:backfills-settling`, 0, 'not-a-backfill');
+    await store.redis.set(`${prefix}:backfill:not-a-backfill`, 'x');
+    const second = await backfill(2);
+    await work(1, 5);
+    await tornComplete(0, 7);
+    // An export whose unfinished index is not a zset: the exports' part of every pass fails.
+    const failing = await newExport();
+    await store.redis.set(`${prefix}:unfinished:${failing}`, 'x');
+    const passes = await Promise.allSettled([sut.pass()]);
+    passes.push(...(await Promise.allSettled([sut.pass()])));
+    expect(passes.map((p) => p.status)).to.deep.equal(['rejected', 'rejected']);
+    expect(await backfills.get(exportId, second)).to.deep.include({ status: 'Completed', records_completed: 12 });
   });
 });

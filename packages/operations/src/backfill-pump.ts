@@ -74,8 +74,10 @@ export class BackfillPump {
   }
 
   /**
-   * Cancels a backfill under its lock (no step runs meanwhile): intervals not
-   * started count as cancelled. Returns its open runs, for the caller to cancel.
+   * Cancels a backfill under its lock: intervals not started count as
+   * cancelled. Returns its open runs, for the caller to cancel. A step that
+   * ran meanwhile all the same (the lock lapsed while this one stalled) moved
+   * the cursor: the cancel is counted again from the new one.
    */
   async cancel(backfillId: string): Promise<string[] | null> {
     for (let tries = 0; ; tries++) {
@@ -90,7 +92,9 @@ export class BackfillPump {
         if (!record) return null;
         const exp = await this.store.exports.get(record.export_id);
         const neverStarted = exp && !record.started_all ? await this.neverStarted(record, exp) : 0;
-        return await this.store.backfills.cancel(backfillId, neverStarted, await this.clock());
+        const count = { neverStarted, cursor: record.cursor };
+        const open = await this.store.backfills.cancel(backfillId, count, await this.clock());
+        if (open !== 'moved') return open;
       } finally {
         await release();
       }

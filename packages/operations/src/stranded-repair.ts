@@ -1,6 +1,6 @@
 import { errorMessage, type Logger, type Run } from '@bx/core';
 import { BACKFILL_PRIORITY, type RunQueue } from '@bx/queue';
-import type { Store } from '@bx/store';
+import type { SettleSeen, Store } from '@bx/store';
 import type { ExportService } from './export-service';
 
 /** What one pass repaired. */
@@ -25,27 +25,25 @@ const OPEN: ReadonlySet<Run['status']> = new Set(['Scheduled', 'FailedRetryable'
  * (SIGKILL of the API mid-unpause or mid-retry, Redis gone between two
  * calls): an export neither paused nor on the schedule, which would never
  * run again, and unfinished runs of an export not paused with no job to run
- * them, which would wait forever (and a retry answers 409 for them). Runs in the scheduler role. Something found so is
- * repaired only when the next pass finds it so again: a change in progress
- * (a run created, its job on its way; an unpause between its two writes) is
- * never raced. Safe with several schedulers: scheduling is a compare-and-set
- * against the export as read, a job id is its run id. And what a torn write
- * (Redis replaying half a script) leaves: final runs still indexed as
- * unfinished, and backfills still waiting for such runs, settled here in one
- * pass (no operation passes through that state), so that reading a backfill
- * never writes.
+ * them, which would wait forever (and a retry answers 409 for them). Runs in
+ * the scheduler role. Something found so is repaired only when the next pass
+ * finds it so again: a change in progress (a run created, its job on its
+ * way; an unpause between its two writes) is never raced. Safe with several
+ * schedulers: scheduling is a compare-and-set against the export as read, a
+ * job id is its run id. And what a torn write (Redis replaying half a
+ * script) leaves: final runs still indexed as unfinished, retracked in one
+ * pass, and backfills still waiting for such runs, settled in that pass or
+ * the next (BackfillRepository.settleWaiting picks them), so that reading a
+ * backfill never writes. The first pass of a store walks every export's
+ * backfills once for those an earlier version left out of the settling set.
  */
-/**
- * Every how many passes the exports' backfills are enrolled in the settling
- * set (BackfillRepository.enrollWaiting): the first pass of a process, then
- * about hourly, for backfills whose last step ran an earlier version.
- */
-const ENROLL_EVERY = 60;
-
 export class StrandedRepair {
-  private passes = 0;
   private suspectExports = new Set<string>();
   private suspectRuns = new Set<string>();
+  /** The waiting backfills as the last pass saw them. */
+  private readonly waiting = new Map<string, SettleSeen>();
+  /** The walk over every export's backfills is done (by this or another scheduler). */
+  private enrolled = false;
 
   constructor(
     private readonly store: Store,
@@ -55,10 +53,34 @@ export class StrandedRepair {
   ) {}
 
   async pass(): Promise<StrandedPass> {
-    const found = { exports: new Set<string>(), runs: new Set<string>() };
     const repaired: StrandedPass = { exports: 0, runs: 0, backfills: 0 };
-    const enroll = this.passes++ % ENROLL_EVERY === 0;
     const now = await this.store.now();
+    let failure: unknown = null;
+    try {
+      await this.exportsPass(repaired, now);
+    } catch (err) {
+      failure = err;
+    }
+    // After the runs: a torn run retracked above is counted by its backfill in the same pass. Also
+    // when the exports' part failed part-way: settling needs nothing from it (its error is thrown after).
+    try {
+      repaired.backfills = await this.store.backfills.settleWaiting(now, this.waiting, (id, err) =>
+        this.logger.error('backfill not settled', { backfill_id: id, err: errorMessage(err) }),
+      );
+    } catch (err) {
+      this.logger.error('waiting backfills not settled', { err: errorMessage(err) });
+    }
+    if (repaired.exports > 0 || repaired.runs > 0 || repaired.backfills > 0)
+      this.logger.info('stranded exports and runs repaired', { ...repaired });
+    if (failure) throw failure;
+    return repaired;
+  }
+
+  /** The exports' part of a pass: their schedule and runs, and the one walk of their backfills. */
+  private async exportsPass(repaired: StrandedPass, now: number): Promise<void> {
+    const found = { exports: new Set<string>(), runs: new Set<string>() };
+    const enroll = !this.enrolled && !(await this.store.backfills.enrolled());
+    let enrolled = 0;
     // A page of exports costs a few round trips, whatever it holds.
     for await (const page of this.store.exports.ids(1000)) {
       const [states, unfinished] = await Promise.all([
@@ -78,15 +100,15 @@ export class StrandedRepair {
         } else found.exports.add(id); // ended (past end_at), or changed meanwhile: looked at again
       }
       repaired.runs += await this.runsOf(withRuns, found.runs);
-      if (enroll) await this.store.backfills.enrollWaiting(page, now);
+      if (enroll) enrolled += await this.store.backfills.enrollWaiting(page, now);
     }
     this.suspectExports = found.exports;
     this.suspectRuns = found.runs;
-    // After the runs: a torn run retracked above is counted by its backfill in the same pass.
-    repaired.backfills = await this.store.backfills.settleWaiting(now);
-    if (repaired.exports > 0 || repaired.runs > 0 || repaired.backfills > 0)
-      this.logger.info('stranded exports and runs repaired', { ...repaired });
-    return repaired;
+    if (enroll) {
+      await this.store.backfills.markEnrolled(now);
+      this.logger.info('backfills of an earlier version enrolled for settling', { backfills: enrolled });
+    }
+    this.enrolled = true;
   }
 
   /** Queues the exports' unfinished runs found without a live job twice in a row; adds the ones found now to `found`. */

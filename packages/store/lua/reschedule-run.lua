@@ -4,19 +4,28 @@
 -- A final run still open for a backfill (only a torn write leaves one so:
 -- settle-backfill.lua) counts for that backfill first, as its finish would
 -- have: else, taken over by another backfill, it stranded the first one.
+-- So does one a tear cut after finish-run's HDEL of `bf_open` and before its
+-- ZREM: not open by its flag, yet still in its backfill's open zset.
 -- A backfill that takes a run over keeps the run's backfill before it in
 -- `prior_backfills` (the latest first).
 -- KEYS 1-6 as in track.lua, 7-8 the hash and open zset of the backfill that
 -- runs it again (any key when none), 9-10 those of the backfill the run is
--- open for (any key when none).
+-- open for, or else of its `backfill_id` (any key when none).
 -- ARGV[1] now (ms), ARGV[2] that backfill's id or '', ARGV[3] its interval start ms,
--- ARGV[4] the backfill the run is open for, as the caller read it, or ''.
+-- ARGV[4] the backfill the run is open for, as the caller read it, or '',
+-- ARGV[5] the run's `backfill_id` as the caller read it (KEYS 9-10's backfill when
+-- ARGV[4] is ''), or '' (the previous release passes no ARGV[5]).
 -- @include track
 local PRIOR = 8
 local run = readRun('records_completed', 'prior_backfills')
 local status = run.status
 if not status or not FINAL[status] then return 0 end
 if backfillMismatch(ARGV[4], run) then return 'stale' end
+if run.bf_open ~= '1' and ARGV[5] and ARGV[5] ~= '' then
+  if (run.backfill_id or '') ~= ARGV[5] then return 'stale' end
+  -- A torn finish cut between its HDEL and its ZREM: counted as the rest of it would have.
+  if redis.call('ZSCORE', KEYS[10], run.id) then run.bf_open = '1' end
+end
 backfillFinal(9, status, tonumber(run.records_completed) and run.records_completed, ARGV[1], run)
 redis.call('HSET', KEYS[1], 'status', 'Scheduled', 'error', '', 'finished_at', '')
 if ARGV[2] ~= '' then

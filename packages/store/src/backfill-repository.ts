@@ -54,11 +54,26 @@ const STEP_LOCK_MS = 6_000;
  */
 const SETTLE_MAX_OPEN = 100;
 
-/** Backfills of an export that enrollWaiting() looks at, newest first. */
-const ENROLL_NEWEST = 50;
+/**
+ * Every how many passes a waiting backfill that did not change is settled
+ * again: the pass after it was first seen unchanged, then each RECHECK_EVERY
+ * th (a tear that changes none of its counters, as a finish cut before its
+ * first counter, is counted within that many passes).
+ */
+const RECHECK_EVERY = 10;
 
-/** Backfills of the settling set read per round trip. */
+/** Backfills of the settling set, or of an export, read per round trip. */
 const PAGE = 500;
+
+/**
+ * What the stranded-run repair saw of a waiting backfill on its last pass
+ * (settleWaiting): its open runs and counters, and for how many passes in a
+ * row they had not changed.
+ */
+export interface SettleSeen {
+  mark: string;
+  unchanged: number;
+}
 
 export class BackfillRepository {
   constructor(
@@ -115,27 +130,32 @@ export class BackfillRepository {
   }
 
   /**
-   * The stranded-run repair's part for backfills: each backfill that started
-   * its last interval and waits for open runs (the settling set, a page of
-   * PAGE at a time) is settled (settle()), and those finished or gone leave
-   * the set. Answers how many backfills it changed.
+   * The stranded-run repair's part for backfills: of those that started
+   * their last interval and wait for open runs (the settling set, a page of
+   * PAGE at a time, read in pipelines), the suspects (suspects()) are settled
+   * (settle()), and those finished or gone leave the set. `seen` is what the
+   * repair's previous pass saw, replaced by what this one sees. A backfill
+   * whose settle fails is passed to `failed`, and the others are settled all
+   * the same. Answers how many backfills it changed.
    */
-  async settleWaiting(now: number): Promise<number> {
+  async settleWaiting(
+    now: number,
+    seen: Map<string, SettleSeen>,
+    failed: (id: string, err: unknown) => void,
+  ): Promise<number> {
+    const last = new Map(seen);
+    seen.clear();
     let changed = 0;
     for (let from = 0; ;) {
       const ids = await this.redis.zrange(this.keys.settlingBackfills, from, from + PAGE - 1);
-      const read = this.redis.pipeline();
-      for (const id of ids) read.hmget(this.keys.backfill(id), 'id', 'finished_ms');
-      const states = ((await read.exec()) ?? []).map(([err, v]) => {
-        if (err) throw err;
-        return v as [string | null, string | null];
-      });
-      const done: string[] = [];
-      for (const [i, id] of ids.entries()) {
-        const [exists, finished] = states[i]!;
-        if (!exists || finished) done.push(id);
-        // A backfill settle() finished leaves the set on the next pass.
-        else if (await this.settle(id, now)) changed++;
+      const { done, suspects } = await this.suspects(ids, last, seen, failed);
+      for (const id of suspects) {
+        try {
+          // A backfill settle() finished leaves the set on the next pass.
+          if (await this.settle(id, now)) changed++;
+        } catch (err) {
+          failed(id, err);
+        }
       }
       if (done.length) await this.redis.zrem(this.keys.settlingBackfills, ...done);
       if (ids.length < PAGE) return changed;
@@ -144,38 +164,117 @@ export class BackfillRepository {
   }
 
   /**
-   * Puts in the settling set the exports' backfills (their newest
-   * ENROLL_NEWEST each) that started every interval and have not finished:
-   * those whose last step ran a version without that set (a rolling
-   * upgrade). Answers how many it added.
+   * Of waiting backfills, those finished or gone (`done`), and those that a
+   * torn write may hold (`suspects`): with no open run; with more open runs
+   * than their export has unfinished runs (a run open for a backfill is
+   * unfinished, unless a tear left it final, and the repair took it out of
+   * that index); or whose open runs and counters did not move since the
+   * previous pass (`last`; `seen` gets what is seen now), so a backfill in
+   * its normal tail costs no script. Two round trips, whatever the page
+   * holds. One whose keys cannot be read is passed to `failed`.
+   */
+  private async suspects(
+    ids: readonly string[],
+    last: ReadonlyMap<string, SettleSeen>,
+    seen: Map<string, SettleSeen>,
+    failed: (id: string, err: unknown) => void,
+  ): Promise<{ done: string[]; suspects: string[] }> {
+    const replies = await this.pipelined(ids, (read, id) =>
+      read
+        .hmget(this.keys.backfill(id), 'id', 'finished_ms', 'finished_runs', 'skipped_runs', 'export_id')
+        .zcard(this.keys.backfillOpen(id)),
+    );
+    const done: string[] = [];
+    const suspects: string[] = [];
+    const moving: { id: string; exportId: string }[] = [];
+    for (const [i, id] of ids.entries()) {
+      const error = [replies[2 * i], replies[2 * i + 1]].find((reply) => reply instanceof Error);
+      if (error) {
+        failed(id, error);
+        continue;
+      }
+      const [exists, finished, finishedRuns, skipped, exportId] = replies[2 * i] as (string | null)[];
+      const open = replies[2 * i + 1] as number;
+      if (!exists || finished) {
+        done.push(id);
+        continue;
+      }
+      const mark = `${open} ${finishedRuns ?? 0} ${skipped ?? 0}`;
+      const before = last.get(id);
+      const unchanged = before?.mark === mark ? before.unchanged + 1 : 0;
+      seen.set(id, { mark, unchanged });
+      if (open === 0 || (open <= SETTLE_MAX_OPEN && unchanged % RECHECK_EVERY === 1)) suspects.push(id);
+      else if (open <= SETTLE_MAX_OPEN) moving.push({ id, exportId: exportId ?? '' });
+    }
+    // The export's unfinished runs read before the open ones: a run finishing in between is not counted as torn.
+    const counts = await this.pipelined(moving, (read, b) =>
+      read.zcard(this.keys.unfinishedRuns(b.exportId)).zcard(this.keys.backfillOpen(b.id)),
+    );
+    for (const [i, b] of moving.entries()) {
+      const [unfinished, open] = [counts[2 * i], counts[2 * i + 1]];
+      if (unfinished instanceof Error || open instanceof Error)
+        failed(b.id, unfinished instanceof Error ? unfinished : open);
+      else if ((open as number) > (unfinished as number)) suspects.push(b.id);
+    }
+    return { done, suspects };
+  }
+
+  /** Runs `add` for each item in one pipeline; answers the replies in order, an error as its Error. */
+  private async pipelined<T>(
+    items: readonly T[],
+    add: (read: ReturnType<RedisClient['pipeline']>, item: T) => unknown,
+  ): Promise<unknown[]> {
+    if (items.length === 0) return [];
+    const read = this.redis.pipeline();
+    for (const item of items) add(read, item);
+    return ((await read.exec()) ?? []).map(([err, v]) => err ?? v);
+  }
+
+  /** Whether every backfill stored before the settling set was put in it (enrollWaiting(), once per store). */
+  async enrolled(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.backfillsEnrolled)) === 1;
+  }
+
+  /** Marks the walk of enrollWaiting() over every export done (at `now`, epoch ms). */
+  async markEnrolled(now: number): Promise<void> {
+    await this.redis.set(this.keys.backfillsEnrolled, String(now));
+  }
+
+  /**
+   * Puts in the settling set the exports' backfills that started every
+   * interval and have not finished: those whose last step ran a version
+   * without that set (a rolling upgrade). Run over every export once, by the
+   * stranded-run repair. Answers how many it added.
    */
   async enrollWaiting(exportIds: readonly string[], now: number): Promise<number> {
     const lists = this.redis.pipeline();
-    for (const id of exportIds) lists.zrevrange(this.keys.exportBackfills(id), 0, ENROLL_NEWEST - 1);
+    for (const id of exportIds) lists.zrange(this.keys.exportBackfills(id), 0, -1);
     const ids = ((await lists.exec()) ?? []).flatMap(([err, v]) => {
       if (err) throw err;
       return v as string[];
     });
-    if (ids.length === 0) return 0;
-    const read = this.redis.pipeline();
-    for (const id of ids) read.hmget(this.keys.backfill(id), 'started_all', 'finished_ms');
-    const waiting = ((await read.exec()) ?? []).flatMap(([err, v], i) => {
-      if (err) throw err;
-      const [startedAll, finished] = v as [string | null, string | null];
-      return startedAll === '1' && !finished ? [now, ids[i]!] : [];
-    });
-    if (waiting.length === 0) return 0;
-    return this.redis.zadd(this.keys.settlingBackfills, 'NX', ...waiting);
+    let added = 0;
+    for (let i = 0; i < ids.length; i += PAGE) {
+      const page = ids.slice(i, i + PAGE);
+      const read = this.redis.pipeline();
+      for (const id of page) read.hmget(this.keys.backfill(id), 'started_all', 'finished_ms');
+      const waiting = ((await read.exec()) ?? []).flatMap(([err, v], k) => {
+        if (err) throw err;
+        const [startedAll, finished] = v as [string | null, string | null];
+        return startedAll === '1' && !finished ? [now, page[k]!] : [];
+      });
+      if (waiting.length) added += await this.redis.zadd(this.keys.settlingBackfills, 'NX', ...waiting);
+    }
+    return added;
   }
 
   /**
    * Counts the backfill's runs that are final yet still open for it (lua/
    * settle-backfill.lua: only a torn write leaves one so), and finishes it
    * if nothing else is left; true when it changed anything. Its open runs
-   * are at most an export's window (the pump's), read in one call.
+   * (at most SETTLE_MAX_OPEN, the caller checked) are read in one call.
    */
   private async settle(id: string, now: number): Promise<boolean> {
-    if ((await this.redis.zcard(this.keys.backfillOpen(id))) > SETTLE_MAX_OPEN) return false;
     const open = await this.redis.zrange(this.keys.backfillOpen(id), 0, -1);
     const answer = await callScript(
       this.redis,
@@ -232,17 +331,23 @@ export class BackfillRepository {
   }
 
   /**
-   * Marks a backfill cancelled, counting `neverStarted` intervals as
-   * cancelled; returns its open runs (to cancel one by one), or null when it
-   * had already finished.
+   * Marks a backfill cancelled, counting `neverStarted` intervals (from
+   * `cursor` on) as cancelled; returns its open runs (to cancel one by one),
+   * null when it had already finished, or 'moved' when its cursor is no
+   * longer `cursor` (a step ran meanwhile: nothing changed, count again).
    */
-  async cancel(id: string, neverStarted: number, now = Date.now()): Promise<string[] | null> {
+  async cancel(
+    id: string,
+    count: { neverStarted: number; cursor: number },
+    now = Date.now(),
+  ): Promise<string[] | null | 'moved'> {
     const open = await callScript(
       this.redis,
       'cancel-backfill',
       [this.keys.backfill(id), this.keys.backfillOpen(id), this.keys.activeBackfills, this.keys.settlingBackfills],
-      [neverStarted, now],
+      [count.neverStarted, now, count.cursor],
     );
+    if (open === 'moved') return 'moved';
     return Array.isArray(open) ? (open as string[]) : null;
   }
 

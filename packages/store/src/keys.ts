@@ -69,11 +69,15 @@ export function storeKeys(prefix: string) {
     /** zset backfill id → created ms of backfills with intervals still to start. */
     activeBackfills: `${prefix}:backfills-active`,
     /**
-     * zset backfill id → ms it started its last interval with runs still open:
-     * the stranded-run repair settles those a torn write left waiting
-     * (lua/settle-backfill.lua) and drops the finished ones.
+     * zset backfill id → ms it entered the set: when it started its last
+     * interval, or was cancelled, with runs still open (or when the repair
+     * enrolled one an earlier version left out). The stranded-run repair
+     * settles those a torn write left waiting (lua/settle-backfill.lua) and
+     * drops the finished ones.
      */
     settlingBackfills: `${prefix}:backfills-settling`,
+    /** string, epoch ms: when the stranded-run repair put every earlier backfill in the settling set (once). */
+    backfillsEnrolled: `${prefix}:backfills-enrolled`,
     /** hash status → runs in that status now; every status change moves it. */
     runsByStatus: `${prefix}:stats:runs-by-status`,
     /** hash `<export id>|rows` and `<export id>|bytes` → totals of the export's completed runs. */

@@ -297,12 +297,14 @@ export class RunRepository extends RunReads {
    */
   async reschedule(id: string, now = Date.now(), backfill?: { id: string; start: number }): Promise<boolean> {
     for (;;) {
-      const open = await this.openBackfill(id);
+      // Its backfill even when not open for it by its flag: a torn finish may have left it in that open set.
+      const [flag, of] = await this.redis.hmget(this.keys.run(id), 'bf_open', 'backfill_id');
+      const open = flag === '1' && of ? of : '';
       const answer = await callScript(
         this.redis,
         'reschedule-run',
-        [...this.statusKeys(id), ...this.backfillKeys(backfill?.id ?? null), ...this.backfillKeys(open)],
-        [now, backfill?.id ?? '', backfill?.start ?? 0, open ?? ''],
+        [...this.statusKeys(id), ...this.backfillKeys(backfill?.id ?? null), ...this.backfillKeys(of || null)],
+        [now, backfill?.id ?? '', backfill?.start ?? 0, open, of ?? ''],
       );
       if (answer !== 'stale') return answer === 1;
     }
