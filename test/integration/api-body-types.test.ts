@@ -147,6 +147,19 @@ describe('a request body that is not sent as JSON', function () {
     expect((await sut.call('GET', `/api/exports/${id}`)).json.name, 'nothing changed').to.equal('victim');
   });
 
+  it('application/json in another charset than UTF-8 is 415 (a key given twice got past the check in utf-7)', async () => {
+    const id = await newExport();
+    const body = '{"start_at":"2024-01-01","end_at":"2024-01-02","dry_run":true,"dry_run":false}';
+    for (const charset of ['utf-7', 'utf-32', 'utf-16']) {
+      const res = await send('POST', `/api/exports/${id}/backfills`, body, `application/json; charset=${charset}`);
+      expect(res.status, `${charset}: ${res.text}`).to.equal(415);
+      expect(res.json.error.code).to.equal('unsupported_media_type');
+    }
+    expect((await sut.call('GET', `/api/exports/${id}/backfills`)).json.results, 'no backfill').to.deep.equal([]);
+    const utf8 = await send('PATCH', `/api/exports/${id}`, '{"name":"é"}', 'application/json; charset=UTF-8');
+    expect(utf8.status, utf8.text).to.equal(200);
+  });
+
   it('the same key in different objects, and in strings, is no duplicate', async () => {
     const id = await newExport();
     const res = await send(

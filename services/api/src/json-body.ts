@@ -59,16 +59,20 @@ function sentContent(req: Request): boolean {
 /**
  * express.json's `verify`: a body with a key given twice in one object is a
  * 400 naming it (duplicateKeyPath), before it is parsed. `buf` is the body
- * decompressed, in its declared charset (a UTF one: express.json refuses others).
+ * decompressed; a charset other than UTF-8 is a 415.
  */
 export function refuseDuplicateKeys(_req: IncomingMessage, _res: unknown, buf: Buffer, encoding: string): void {
-  let text: string;
-  try {
-    text = new TextDecoder(encoding).decode(buf);
-  } catch {
-    return; // A charset TextDecoder does not know: the parser answers for it.
-  }
-  const path = duplicateKeyPath(text);
+  // JSON is UTF-8 (RFC 8259): another UTF the parser decodes its own way (iconv), which this check
+  // would not follow (utf-7, utf-32, utf-16 without BOM), and a key given twice got through.
+  if (encoding !== 'utf-8' && encoding !== 'utf8')
+    throw Object.assign(
+      new Error(`unsupported charset "${encoding.toUpperCase().slice(0, 40)}": JSON is sent as UTF-8`),
+      {
+        status: 415,
+        type: 'charset.unsupported',
+      },
+    );
+  const path = duplicateKeyPath(buf.toString('utf8'));
   if (path !== null) throw duplicateKeyError(path);
 }
 
