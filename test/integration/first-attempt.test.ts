@@ -93,6 +93,30 @@ describe('S3 clean-up on a first attempt and on a re-run', () => {
     await sut.done();
   });
 
+  it('what an attempt left on another S3 endpoint or region is left there, not reached through this one', async () => {
+    // The export PATCHed to another endpoint whose bucket has the old name: another deployment's objects.
+    const other = 'http://old-endpoint.example:9000 eu-west-1';
+    const open = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `old/${STEM}-0.jsonl` }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `old/${STEM}-0.jsonl`, Body: 'not ours' }));
+    const state = new AttemptState(false);
+    await state.set({
+      uploads: [{ key: `old/${STEM}-0.jsonl`, upload_id: open.UploadId!, bucket, service: other }],
+      location: { bucket, stem: `old/${STEM}`, service: other },
+    } satisfies S3RunState);
+    const sut = new RerunCleanup(s3, bucket, STEM, state, logger, 'http://new-endpoint.example us-east-1');
+    const sent = recordCommands(s3);
+    await sut.abortStaleUploads();
+    const commands = sent.map((c) => c.command);
+    expect(commands).not.to.include('AbortMultipartUploadCommand');
+    expect(commands).not.to.include('DeleteObjectsCommand');
+    expect(await listKeys(s3, bucket)).to.deep.equal([`old/${STEM}-0.jsonl`]);
+    // The same records on this attempt's own service are cleaned up.
+    const same = new AttemptState(false);
+    await same.set({ location: { bucket, stem: `old/${STEM}`, service: other }, uploads: [] } satisfies S3RunState);
+    await new RerunCleanup(s3, bucket, STEM, same, logger, other).abortStaleUploads();
+    expect(await listKeys(s3, bucket)).to.deep.equal([]);
+  });
+
   it('attempts sharing one client record only the uploads they open themselves', async () => {
     const states = [new AttemptState(true), new AttemptState(true)];
     const suts = states.map((state) => new RerunCleanup(s3, bucket, STEM, state, logger));

@@ -17,13 +17,13 @@ export interface S3RunState {
    * bucket then). A PATCH may move the export to another bucket before the next attempt, and S3
    * knows an upload id only under its own bucket and key.
    */
-  uploads: Array<{ key: string; upload_id: string; bucket?: string }>;
+  uploads: Array<{ key: string; upload_id: string; bucket?: string; service?: string }>;
   /**
    * Where the attempt writes the interval's objects (its bucket and stem), recorded before the
    * first one and cleared when the attempt finishes: a later attempt that writes elsewhere (the
    * export's bucket or prefix PATCHed meanwhile) deletes what the unfinished one left there.
    */
-  location?: { bucket: string; stem: string };
+  location?: { bucket: string; stem: string; service?: string };
 }
 
 /**
@@ -44,7 +44,21 @@ export class RerunCleanup {
     private readonly stem: string,
     private readonly state: RunState,
     private readonly logger: Logger,
+    /**
+     * The S3 service written to (`<endpoint_url or aws> <region>`), recorded with each upload and
+     * location: a PATCH may move the export to another endpoint or region, where the same bucket
+     * name is another bucket (another deployment's); what was left at the old service is not
+     * reachable through this client, and is left to the bucket's lifecycle rule.
+     */
+    private readonly service = '',
   ) {}
+
+  /** Whether `place` (recorded by an earlier attempt) is on the service this attempt's client reaches. */
+  private reachable(place: { service?: string }, what: string, where: Record<string, unknown>): boolean {
+    if (place.service === undefined || place.service === this.service) return true;
+    this.logger.warn(`${what} left by an earlier attempt on another S3 endpoint or region: left as it is`, where);
+    return false;
+  }
 
   /**
    * The client this attempt writes through: the export's shared client, with
@@ -63,7 +77,12 @@ export class RerunCleanup {
       );
       const uploadId = (output as { UploadId?: string } | undefined)?.UploadId;
       if (command instanceof CreateMultipartUploadCommand && uploadId) {
-        const upload = { key: command.input.Key!, upload_id: uploadId, bucket: command.input.Bucket ?? this.bucket };
+        const upload = {
+          key: command.input.Key!,
+          upload_id: uploadId,
+          bucket: command.input.Bucket ?? this.bucket,
+          ...(this.service && { service: this.service }),
+        };
         this.uploads.push(upload);
         try {
           await this.save();
@@ -94,12 +113,14 @@ export class RerunCleanup {
     await this.requireLatest();
     const state = await this.state.get<S3RunState>();
     const recorded = state?.uploads ?? [];
-    const open = [...recorded];
+    const open = recorded.filter((u) =>
+      this.reachable(u, 'a multipart upload', { bucket: u.bucket ?? this.bucket, key: u.key }),
+    );
     // Where the export writes now, and where an unfinished attempt wrote before a PATCH moved it:
     // an upload opened there whose id the killed attempt had no time to record is listed too.
     const places = [{ bucket: this.bucket, stem: this.stem }];
     if (state?.location && (state.location.bucket !== this.bucket || state.location.stem !== this.stem))
-      places.push(state.location);
+      if (this.reachable(state.location, 'objects and uploads', { ...state.location })) places.push(state.location);
     for (const { bucket, stem } of places) {
       try {
         const listed = await this.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: stem }));
@@ -146,7 +167,8 @@ export class RerunCleanup {
       await this.state.set({ uploads: this.uploads, location: state?.location } satisfies S3RunState);
       throw failure;
     }
-    if (state?.location) await this.deleteMoved(state.location);
+    if (state?.location && (state.location.service ?? this.service) === this.service)
+      await this.deleteMoved(state.location);
     if (recorded.length || state?.location) await this.save();
     if (aborted) this.logger.info('aborted multipart uploads left by an earlier attempt', { aborted });
     return aborted;
@@ -155,7 +177,7 @@ export class RerunCleanup {
   /** Records where this attempt writes, before its first object: see S3RunState.location. */
   async recordLocation(): Promise<void> {
     if (this.location) return;
-    this.location = { bucket: this.bucket, stem: this.stem };
+    this.location = { bucket: this.bucket, stem: this.stem, ...(this.service && { service: this.service }) };
     await this.save();
   }
 

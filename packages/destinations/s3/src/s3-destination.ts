@@ -119,6 +119,7 @@ export class S3Destination implements DestinationWriter {
       intervalStem(this.config, span),
       ctx.state,
       ctx.logger,
+      `${this.config.endpoint_url ?? 'aws'} ${this.config.region}`,
     );
     let current: OutputFile | null = null;
     const client = cleanup.tracking();
