@@ -60,4 +60,17 @@ describe('GET /api/exports/:id/runs of runs with many files', function () {
     expect(res.json.results).to.have.length(3);
     expect(res.json.next).to.equal(new Date(first + (count - 3) * HOUR).toISOString());
   });
+
+  it('a last run past the cap on its own gets no next (no empty page after it)', async () => {
+    const single = await sut.createS3Export('run-page-bytes-one');
+    expect((await sut.call('POST', `/api/exports/${single}/unpause`)).status).to.equal(200);
+    const [id] = await sut.createHourlyRuns(single, [first]);
+    const files = Array.from({ length: 80_000 }, (_, n) => `exports/team-1/${id}-${String(n).padStart(6, '0')}.jsonl`);
+    await sut.store.runs.start(id!);
+    expect(await sut.store.runs.complete(id!, { records: 1, bytes: 1, files })).to.equal('ok');
+    const res = await sut.call('GET', `/api/exports/${single}/runs?limit=1000`);
+    expect(res.text.length, 'past the cap').to.be.above(RUNS_PAGE_BYTES);
+    expect(res.json.results).to.have.length(1);
+    expect(res.json.next).to.equal(null);
+  });
 });

@@ -218,12 +218,19 @@ export abstract class RunReads {
       const wanted = opts.status ? ids.filter((_, i) => statuses[i] === opts.status) : ids;
       // A slice at a time: a run's `files` may list thousands of keys, and the page stops at maxBytes.
       for (let from = 0; from < wanted.length; from += PAGE_READ_SLICE) {
-        for (const run of await this.getMany(wanted.slice(from, from + PAGE_READ_SLICE))) {
+        const slice = await this.getMany(wanted.slice(from, from + PAGE_READ_SLICE));
+        for (const [k, run] of slice.entries()) {
           if (!run || (opts.status && run.status !== opts.status)) continue;
           runs.push(run);
           if (runs.length === opts.limit) return { runs, stoppedAt: null };
           if (maxBytes !== Number.POSITIVE_INFINITY) bytes += JSON.stringify(run).length;
-          if (bytes >= maxBytes) return { runs, stoppedAt: null, full: true };
+          if (bytes < maxBytes) continue;
+          // Full: a next page only when a run is left after this one (none after the last: no empty page).
+          const left =
+            from + k + 1 < wanted.length ||
+            (await this.redis.zcount(this.keys.exportRuns(exportId), min, `(${Date.parse(run.data_interval_start)}`)) >
+              0;
+          return { runs, stoppedAt: null, full: left };
         }
       }
       const last = Number(found[found.length - 1]);
