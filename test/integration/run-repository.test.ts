@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { runIdFor } from '@bx/core';
-import { MAX_UNFINISHED_ATTEMPTS, Store, type RunStart } from '@bx/store';
+import { MAX_UNFINISHED_ATTEMPTS, MIN_UNFINISHED_ATTEMPTS, Store, type RunStart } from '@bx/store';
 import { testEnv, uniqueName } from '../helpers/env';
 import { exportFixture } from '../helpers/export-fixture';
 import { deleteKeysUnder } from '../helpers/redis-keys';
@@ -183,6 +183,15 @@ describe("a worker's start: the run and its export in one script", () => {
     expect(await sut.runs.startWithExport(run.id)).to.deep.equal({ status: 'no-export' });
     expect(await sut.runs.get(run.id)).to.deep.include({ status: 'Scheduled', attempts: 0 });
     expect(await sut.redis.hget(sut.keys.runsByStatus, 'Running')).to.equal(null);
+  });
+
+  it(`with RUN_MAX_ATTEMPTS 1, still ${MIN_UNFINISHED_ATTEMPTS} unfinished attempts before 'crashed' (a stalled lock is no crash)`, async () => {
+    await sut.exports.create(exp, T0, null);
+    // Each start after the first finds the one before still Running: killed, or only stalled past its lock.
+    for (let i = 1; i <= MIN_UNFINISHED_ATTEMPTS; i++) {
+      expect(await sut.runs.startWithExport(run.id, T0 + i, 1)).to.deep.include({ status: 'started', attempt: i });
+    }
+    expect(await sut.runs.startWithExport(run.id, T0 + 10, 1)).to.deep.include({ status: 'crashed' });
   });
 
   it("answers why not without the export: held while paused, the run's final status", async () => {

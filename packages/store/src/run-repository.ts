@@ -43,6 +43,8 @@ export type RunStartWithExport =
  * queue's own stall limit is set higher, so this one decides.
  */
 export const MAX_UNFINISHED_ATTEMPTS = 8;
+/** The fewest unfinished attempts that fail a run, whatever RUN_MAX_ATTEMPTS (see startWithExport). */
+export const MIN_UNFINISHED_ATTEMPTS = 3;
 
 /**
  * What creating a run answered: 'created'; 'rewritten' (a finished record of
@@ -177,7 +179,10 @@ export class RunRepository extends RunReads {
   /**
    * `maxAttempts`: the run's attempts (RUN_MAX_ATTEMPTS); attempts in a row that never finished
    * fail the run at MAX_UNFINISHED_ATTEMPTS or at this, whichever is lower: a worker killed on
-   * every attempt is not given more of them than the run would get failing.
+   * every attempt is not given more of them than the run would get failing. Never below
+   * MIN_UNFINISHED_ATTEMPTS: an attempt that only lost its lock (an event-loop stall, Redis
+   * refusing writes for a while) also leaves the run Running, and with RUN_MAX_ATTEMPTS=1 one
+   * such stall failed the run for good while its attempt still wrote.
    */
   async startWithExport(id: string, now = Date.now(), maxAttempts = Infinity): Promise<RunStartWithExport> {
     if (!this.openExport) throw new Error('this RunRepository reads no exports');
@@ -185,7 +190,7 @@ export class RunRepository extends RunReads {
       id,
       now,
       true,
-      Math.min(MAX_UNFINISHED_ATTEMPTS, maxAttempts),
+      Math.min(MAX_UNFINISHED_ATTEMPTS, Math.max(MIN_UNFINISHED_ATTEMPTS, maxAttempts)),
     );
     return answer.status === 'started' ? { ...answer, export: this.openExport(exportText!) } : answer;
   }
