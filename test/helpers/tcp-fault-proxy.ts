@@ -6,9 +6,10 @@ import type { AddressInfo } from 'node:net';
  * event loop; `cut`: the connection is dropped after `cutAfter` bytes of
  * the answer; `close-reused`: a connection that already had an answer is
  * closed, unanswered, when its next request comes (a server's keep-alive
- * timeout meeting the client's request).
+ * timeout meeting the client's request); `trickle`: answers go on in pieces of
+ * `trickleBytes`, one every `trickleEveryMs` (a server that is slow, not hung).
  */
-export type TcpFault = 'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut' | 'close-reused';
+export type TcpFault = 'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut' | 'close-reused' | 'trickle';
 
 /**
  * A loopback TCP proxy in front of a real server that can stall the server's
@@ -18,6 +19,9 @@ export type TcpFault = 'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut' 
 export class TcpFaultProxy {
   fault: TcpFault = 'none';
   cutAfter = 0;
+  /** `trickle`: bytes passed on at a time, and the wait between two pieces (ms). */
+  trickleBytes = 1024;
+  trickleEveryMs = 100;
   /** Answer bytes passed on, over all connections. */
   forwarded = 0;
   /** Request bytes passed on, as text (latin1), over all connections: what clients asked. */
@@ -71,15 +75,16 @@ export class TcpFaultProxy {
           this.forwarded += n;
           if (n > 0) client.write(d.subarray(0, n));
           if (answered >= this.cutAfter) client.end(() => close());
-        } else if (this.fault === 'dribble') {
+        } else if (this.fault === 'dribble' || this.fault === 'trickle') {
+          const trickle = this.fault === 'trickle';
           upstream.pause();
           dribbling = dribbling.then(async () => {
             for (let at = 0; at < d.length;) {
-              const n = 1 + Math.floor(Math.random() * 64);
+              const n = trickle ? this.trickleBytes : 1 + Math.floor(Math.random() * 64);
               client.write(d.subarray(at, at + n));
               this.forwarded += Math.min(n, d.length - at);
               at += n;
-              await new Promise((r) => setImmediate(r));
+              await new Promise((r) => (trickle ? setTimeout(r, this.trickleEveryMs) : setImmediate(r)));
             }
             upstream.resume();
           });

@@ -235,7 +235,7 @@ export class ClickHouseSource {
     try {
       for (;;) {
         // Only the wait for ClickHouse is timed, not the consumer's upload (back-pressure).
-        const batch = await this.withinIdle(response.take(), idle);
+        const batch = await this.withinIdle(response.take(), idle, () => response.bytesRead);
         if (!batch) return;
         yield batch;
       }
@@ -256,11 +256,24 @@ export class ClickHouseSource {
     return this.connections;
   }
 
-  /** Rejects, and aborts the request, when ClickHouse sends nothing for `idleTimeoutMs`. */
-  private async withinIdle<T>(promise: Promise<T>, idle: AbortController): Promise<T> {
+  /**
+   * Rejects, and aborts the request, when ClickHouse sends nothing for `idleTimeoutMs`.
+   * `bytesRead` tells whether it sent anything: a batch may take longer than the limit to
+   * arrive from a server that is slow but sending (a scan that finds its rows far apart, a
+   * loaded server or network). Cutting such a query would fail every retry at the same point
+   * with a message that says no data came. The timer checks once per limit, not per read.
+   */
+  private async withinIdle<T>(promise: Promise<T>, idle: AbortController, bytesRead: () => number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      let seen = bytesRead();
+      const check = () => {
+        const now = bytesRead();
+        if (now !== seen) {
+          seen = now;
+          timer = setTimeout(check, this.opts.idleTimeoutMs);
+          return;
+        }
         idle.abort();
         const seconds = Math.round(this.opts.idleTimeoutMs / 1000);
         reject(
@@ -268,7 +281,8 @@ export class ClickHouseSource {
             code: 'ClickHouseStalled',
           }),
         );
-      }, this.opts.idleTimeoutMs);
+      };
+      timer = setTimeout(check, this.opts.idleTimeoutMs);
     });
     try {
       return await Promise.race([promise, timeout]);

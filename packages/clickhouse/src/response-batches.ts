@@ -92,6 +92,8 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
   private readonly spare: BatchMemory[] = [];
   private lent: BatchMemory | null = null;
   private readyBytes = 0;
+  /** Bytes of the answer read so far, head included: what shows ClickHouse is still sending. */
+  private arrived = 0;
   private paused = false;
   private ended = false;
   private failure: unknown = null;
@@ -124,6 +126,7 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
    */
   received(n: number): boolean {
     if (this.ended || this.failure) return false;
+    this.arrived += n;
     try {
       let from = this.filled;
       let to = from + n;
@@ -231,6 +234,11 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
       if (this.ended) return null;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
+  }
+
+  /** Bytes of the answer read so far (status line and headers included): grows while ClickHouse sends. */
+  get bytesRead(): number {
+    return this.arrived;
   }
 
   /** Bytes read and not yet taken. */
