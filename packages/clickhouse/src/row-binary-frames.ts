@@ -113,10 +113,43 @@ export function frameRows(
 
 /** The stream does not hold rows of the expected shape: most often ClickHouse broke off with an error. */
 export function broken(b: Buffer, from: number, what: string): RetryableError {
-  const text = b.toString('latin1', from, Math.min(b.length, from + 64 * 1024));
-  const at = text.indexOf('Code: ');
-  const detail = at !== -1 ? text.slice(at, at + 500).trim() : `${what} at byte ${from}`;
+  const text = exceptionText(b, from);
+  const detail = text !== null ? text.slice(0, 500).trim() : `${what} at byte ${from}`;
   return new RetryableError(`ClickHouse stream broken: ${detail}`, { code: 'ClickHouseStream' });
+}
+
+/** How far before the broken row ClickHouse's text may have begun (read as the fields of the row before). */
+const EXCEPTION_REACH = 64 * 1024;
+const CODE = Buffer.from('Code: ');
+
+/**
+ * The exception ClickHouse wrote into its answer after the rows it had sent,
+ * or null. The text is the last thing in the answer, so it runs to the end
+ * of what was read. It may begin before the row found broken at `from`: a
+ * row cut in its last fields (those after inserted_at's null flag) takes the
+ * text's first bytes as their values and looks whole, and the next row,
+ * framed from the text, is the one that breaks. So the last `Code: ` within
+ * reach before `from` that only text follows is the exception; one in a
+ * row's values (a user's string) is followed by binary fields and is not.
+ */
+function exceptionText(b: Buffer, from: number): string | null {
+  const floor = Math.max(0, from - EXCEPTION_REACH);
+  const end = Math.min(b.length, Math.max(from, floor) + 2 * EXCEPTION_REACH);
+  let binary = end;
+  for (let i = end - 1; i >= floor; i--) {
+    if (!isTextByte(b[i]!)) {
+      binary = i;
+      break;
+    }
+  }
+  if (binary === end) binary = floor - 1;
+  const at = b.subarray(0, end).indexOf(CODE, binary + 1);
+  return at !== -1 ? b.toString('utf8', at, Math.min(end, at + 2048)) : null;
+}
+
+/** A byte of an error message: printable ASCII, tab, line ends, or part of a UTF-8 character. */
+function isTextByte(c: number): boolean {
+  return c >= 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
 /** All the rows of a complete RowBinary response (events by default); a response that ends inside a row is broken. */
