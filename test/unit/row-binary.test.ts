@@ -397,6 +397,13 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     }
     expect(unnamed.slice(0, 5), `${unnamed.length} of ${rows.length - 1} cuts`).to.deep.equal([]);
     expect(decoded).to.be.at.most(1);
+    // A wide row (properties of 1 MB) broken off in its middle: the text is far past the row's start.
+    const wide = encodeRowBinary([wire(), wire({ properties: JSON.stringify({ big: 'z'.repeat(1 << 20) }) })], {
+      uuid: 'binary',
+      time: 'datetime',
+    });
+    const half = Buffer.concat([wide.subarray(0, wide.length - (1 << 19)), Buffer.from(text)]);
+    expect(() => decodeRowBinary(half, format)).to.throw(RetryableError, `ClickHouse stream broken: ${text.trim()}`);
   });
 
   it('quote no text from the rows themselves as the exception: only text that runs to where the answer ends', () => {

@@ -113,38 +113,31 @@ export function frameRows(
 
 /** The stream does not hold rows of the expected shape: most often ClickHouse broke off with an error. */
 export function broken(b: Buffer, from: number, what: string): RetryableError {
-  const text = exceptionText(b, from);
+  const text = exceptionText(b);
   const detail = text !== null ? text.slice(0, 500).trim() : `${what} at byte ${from}`;
   return new RetryableError(`ClickHouse stream broken: ${detail}`, { code: 'ClickHouseStream' });
 }
 
-/** How far before the broken row ClickHouse's text may have begun (read as the fields of the row before). */
+/** Bytes at the end of an answer searched for ClickHouse's exception: its text is shorter. */
 const EXCEPTION_REACH = 64 * 1024;
 const CODE = Buffer.from('Code: ');
 
 /**
  * The exception ClickHouse wrote into its answer after the rows it had sent,
- * or null. The text is the last thing in the answer, so it runs to the end
- * of what was read. It may begin before the row found broken at `from`: a
- * row cut in its last fields (those after inserted_at's null flag) takes the
- * text's first bytes as their values and looks whole, and the next row,
- * framed from the text, is the one that breaks. So the last `Code: ` within
- * reach before `from` that only text follows is the exception; one in a
- * row's values (a user's string) is followed by binary fields and is not.
+ * or null. The text is the last thing in the answer, so it is the run of
+ * text bytes that ends what was read, wherever the rows broke: a row cut in
+ * its last fields (those after inserted_at's null flag) takes the text's
+ * first bytes as their values and looks whole, so the row found broken (the
+ * next) starts inside the text; a wide row cut in a long value breaks at its
+ * start, far before the text. A `Code: ` in a row's values (a user's string)
+ * is followed by binary fields, so is not in that run.
  */
-function exceptionText(b: Buffer, from: number): string | null {
-  const floor = Math.max(0, from - EXCEPTION_REACH);
-  const end = Math.min(b.length, Math.max(from, floor) + 2 * EXCEPTION_REACH);
-  let binary = end;
-  for (let i = end - 1; i >= floor; i--) {
-    if (!isTextByte(b[i]!)) {
-      binary = i;
-      break;
-    }
-  }
-  if (binary === end) binary = floor - 1;
-  const at = b.subarray(0, end).indexOf(CODE, binary + 1);
-  return at !== -1 ? b.toString('utf8', at, Math.min(end, at + 2048)) : null;
+function exceptionText(b: Buffer): string | null {
+  const floor = Math.max(0, b.length - EXCEPTION_REACH);
+  let start = b.length;
+  while (start > floor && isTextByte(b[start - 1]!)) start--;
+  const at = b.indexOf(CODE, start);
+  return at !== -1 ? b.toString('utf8', at, Math.min(b.length, at + 2048)) : null;
 }
 
 /** A byte of an error message: printable ASCII, tab, line ends, or part of a UTF-8 character. */
