@@ -7,9 +7,13 @@ import type { AddressInfo } from 'node:net';
  * the answer; `close-reused`: a connection that already had an answer is
  * closed, unanswered, when its next request comes (a server's keep-alive
  * timeout meeting the client's request); `trickle`: answers go on in pieces of
- * `trickleBytes`, one every `trickleEveryMs` (a server that is slow, not hung).
+ * `trickleBytes`, one every `trickleEveryMs` (a server that is slow, not hung);
+ * `progress-first`: an HTTP answer's headers are held open for `progressForMs`, an
+ * `X-ClickHouse-Progress` header sent every 200 ms meanwhile (as ClickHouse does with
+ * `send_progress_in_http_headers` while a query runs before its first row), then it goes on.
  */
-export type TcpFault = 'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut' | 'close-reused' | 'trickle';
+export type TcpFault =
+  'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut' | 'close-reused' | 'trickle' | 'progress-first';
 
 /**
  * A loopback TCP proxy in front of a real server that can stall the server's
@@ -22,6 +26,8 @@ export class TcpFaultProxy {
   /** `trickle`: bytes passed on at a time, and the wait between two pieces (ms). */
   trickleBytes = 1024;
   trickleEveryMs = 100;
+  /** `progress-first`: how long the headers stay open, sending progress (ms). */
+  progressForMs = 2000;
   /** Answer bytes passed on, over all connections. */
   forwarded = 0;
   /** Request bytes passed on, as text (latin1), over all connections: what clients asked. */
@@ -75,6 +81,19 @@ export class TcpFaultProxy {
           this.forwarded += n;
           if (n > 0) client.write(d.subarray(0, n));
           if (answered >= this.cutAfter) client.end(() => close());
+        } else if (this.fault === 'progress-first') {
+          const end = answered === 0 ? d.indexOf('\r\n\r\n') : -1;
+          answered += d.length;
+          this.forwarded += d.length;
+          dribbling = dribbling.then(async () => {
+            if (end === -1) return void client.write(d);
+            client.write(d.subarray(0, end + 2));
+            for (const until = Date.now() + this.progressForMs; Date.now() < until;) {
+              await new Promise((r) => setTimeout(r, 200));
+              client.write('X-ClickHouse-Progress: {"read_rows":"0","read_bytes":"0","total_rows_to_read":"1"}\r\n');
+            }
+            client.write(d.subarray(end + 2));
+          });
         } else if (this.fault === 'dribble' || this.fault === 'trickle') {
           const trickle = this.fault === 'trickle';
           upstream.pause();

@@ -346,6 +346,25 @@ describe('the ClickHouse HTTP reader (plain sockets read into batch buffers) on 
     await sut.close();
   });
 
+  it('waits for the first row while ClickHouse sends progress headers, past the idle limit, up to the answer timeout', async () => {
+    // The product asks for progress headers (send_progress_in_http_headers) so that a query that
+    // runs long before its first row keeps its connection busy; CLICKHOUSE_QUERY_TIMEOUT_MS bounds
+    // that wait. Here the headers stay open 2.5 s, a progress line every 200 ms, idle limit 1 s.
+    const sut = source({ idleTimeoutMs: 1000 });
+    proxy.fault = 'progress-first';
+    proxy.progressForMs = 2500;
+    const began = Date.now();
+    const rows = await collect(sut, query(1));
+    expect(Date.now() - began).to.be.above(2000);
+    expect(byUuid(rows)).to.deep.equal(small.map((e) => e.uuid).sort());
+    await sut.close();
+    // Progress alone does not wait past the answer timeout.
+    const bounded = source({ idleTimeoutMs: 1000, requestTimeoutMs: 1500 });
+    const err = await collect(bounded, query(1)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(RetryableError).with.property('code', 'ClickHouseTimeout');
+    await bounded.close();
+  });
+
   it('fails, retryably, an answer cut anywhere: in the headers, in a row, at a chunk boundary, before the last chunk', async () => {
     const sut = source();
     proxy.forwarded = 0;
