@@ -7,6 +7,7 @@ import {
   type SourceQuery,
 } from '@bx/core';
 import type { BatchFormat, EventBatch, RecordBatch } from '@bx/batch';
+import { performance } from 'node:perf_hooks';
 import { ClickHousePing, QUERY_SETTINGS, clickHouseUnreachable, type ClickHouseConfig } from './clickhouse-ping';
 import { BufferPool } from './buffer-pool';
 import { ColumnTypesCache } from './column-types-cache';
@@ -235,7 +236,7 @@ export class ClickHouseSource {
     try {
       for (;;) {
         // Only the wait for ClickHouse is timed, not the consumer's upload (back-pressure).
-        const batch = await this.withinIdle(response.take(), idle, () => response.bytesRead);
+        const batch = await this.withinIdle(response.take(), idle, () => response.lastReadAt);
         if (!batch) return;
         yield batch;
       }
@@ -257,21 +258,21 @@ export class ClickHouseSource {
   }
 
   /**
-   * Rejects, and aborts the request, when ClickHouse sends nothing for `idleTimeoutMs`.
-   * `bytesRead` tells whether it sent anything: a batch may take longer than the limit to
-   * arrive from a server that is slow but sending (a scan that finds its rows far apart, a
-   * loaded server or network). Cutting such a query would fail every retry at the same point
-   * with a message that says no data came. The timer checks once per limit, not per read.
+   * Rejects, and aborts the request, when ClickHouse sends nothing for `idleTimeoutMs`
+   * (`lastReadAt`: when it last sent a byte; the wait for this batch counts from its start).
+   * A batch may take longer than the limit to arrive from a server that is slow but sending
+   * (a scan that finds its rows far apart, a loaded server or network, progress headers
+   * before the first row). Cutting such a query would fail every retry at the same point
+   * with a message that says no data came. The timer wakes once per quiet period, not per read.
    */
-  private async withinIdle<T>(promise: Promise<T>, idle: AbortController, bytesRead: () => number): Promise<T> {
+  private async withinIdle<T>(promise: Promise<T>, idle: AbortController, lastReadAt: () => number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
+    const waitFrom = performance.now();
     const timeout = new Promise<never>((_, reject) => {
-      let seen = bytesRead();
       const check = () => {
-        const now = bytesRead();
-        if (now !== seen) {
-          seen = now;
-          timer = setTimeout(check, this.opts.idleTimeoutMs);
+        const quiet = performance.now() - Math.max(waitFrom, lastReadAt());
+        if (quiet < this.opts.idleTimeoutMs) {
+          timer = setTimeout(check, this.opts.idleTimeoutMs - quiet);
           return;
         }
         idle.abort();

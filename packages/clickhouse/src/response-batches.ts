@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { BufferPool, PooledBuffer } from './buffer-pool';
 import { EVENTS_FORMAT, type BatchFormat, type EventBatch, type RecordBatch } from '@bx/batch';
 import { ChunkedBody } from './chunked-body';
@@ -92,8 +93,8 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
   private readonly spare: BatchMemory[] = [];
   private lent: BatchMemory | null = null;
   private readyBytes = 0;
-  /** Bytes of the answer read so far, head included: what shows ClickHouse is still sending. */
-  private arrived = 0;
+  /** When bytes of the answer (head included) last arrived, on the monotonic clock: ClickHouse is still sending. */
+  private lastRead = performance.now();
   private paused = false;
   private ended = false;
   private failure: unknown = null;
@@ -126,7 +127,7 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
    */
   received(n: number): boolean {
     if (this.ended || this.failure) return false;
-    this.arrived += n;
+    this.lastRead = performance.now();
     try {
       let from = this.filled;
       let to = from + n;
@@ -236,9 +237,9 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
     }
   }
 
-  /** Bytes of the answer read so far (status line and headers included): grows while ClickHouse sends. */
-  get bytesRead(): number {
-    return this.arrived;
+  /** When bytes of the answer (status line and headers included) last arrived, `performance.now()` ms. */
+  get lastReadAt(): number {
+    return this.lastRead;
   }
 
   /** Bytes read and not yet taken. */
