@@ -6,9 +6,14 @@ import type { AddressInfo } from 'node:net';
  * event loop; `cut`: the connection is dropped after `cutAfter` bytes of
  * the answer; `close-reused`: a connection that already had an answer is
  * closed, unanswered, when its next request comes (a server's keep-alive
- * timeout meeting the client's request).
+ * timeout meeting the client's request); `trickle`: answers go on in pieces of
+ * `trickleBytes`, one every `trickleEveryMs` (a server that is slow, not hung);
+ * `progress-first`: an HTTP answer's headers are held open for `progressForMs`, an
+ * `X-ClickHouse-Progress` header sent every 200 ms meanwhile (as ClickHouse does with
+ * `send_progress_in_http_headers` while a query runs before its first row), then it goes on.
  */
-export type TcpFault = 'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut' | 'close-reused';
+export type TcpFault =
+  'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut' | 'close-reused' | 'trickle' | 'progress-first';
 
 /**
  * A loopback TCP proxy in front of a real server that can stall the server's
@@ -18,6 +23,11 @@ export type TcpFault = 'none' | 'stall-responses' | 'reset' | 'dribble' | 'cut' 
 export class TcpFaultProxy {
   fault: TcpFault = 'none';
   cutAfter = 0;
+  /** `trickle`: bytes passed on at a time, and the wait between two pieces (ms). */
+  trickleBytes = 1024;
+  trickleEveryMs = 100;
+  /** `progress-first`: how long the headers stay open, sending progress (ms). */
+  progressForMs = 2000;
   /** Answer bytes passed on, over all connections. */
   forwarded = 0;
   /** Request bytes passed on, as text (latin1), over all connections: what clients asked. */
@@ -71,15 +81,29 @@ export class TcpFaultProxy {
           this.forwarded += n;
           if (n > 0) client.write(d.subarray(0, n));
           if (answered >= this.cutAfter) client.end(() => close());
-        } else if (this.fault === 'dribble') {
+        } else if (this.fault === 'progress-first') {
+          const end = answered === 0 ? d.indexOf('\r\n\r\n') : -1;
+          answered += d.length;
+          this.forwarded += d.length;
+          dribbling = dribbling.then(async () => {
+            if (end === -1) return void client.write(d);
+            client.write(d.subarray(0, end + 2));
+            for (const until = Date.now() + this.progressForMs; Date.now() < until;) {
+              await new Promise((r) => setTimeout(r, 200));
+              client.write('X-ClickHouse-Progress: {"read_rows":"0","read_bytes":"0","total_rows_to_read":"1"}\r\n');
+            }
+            client.write(d.subarray(end + 2));
+          });
+        } else if (this.fault === 'dribble' || this.fault === 'trickle') {
+          const trickle = this.fault === 'trickle';
           upstream.pause();
           dribbling = dribbling.then(async () => {
             for (let at = 0; at < d.length;) {
-              const n = 1 + Math.floor(Math.random() * 64);
+              const n = trickle ? this.trickleBytes : 1 + Math.floor(Math.random() * 64);
               client.write(d.subarray(at, at + n));
               this.forwarded += Math.min(n, d.length - at);
               at += n;
-              await new Promise((r) => setImmediate(r));
+              await new Promise((r) => (trickle ? setTimeout(r, this.trickleEveryMs) : setImmediate(r)));
             }
             upstream.resume();
           });

@@ -233,9 +233,8 @@ describe('ClickHouse source on the real ClickHouse 18.16 server', () => {
   });
 
   it('does not count a slow consumer (back-pressure) as a stalled query', async () => {
-    // The idle limit bounds how long ClickHouse takes to send a batch, the first one with the query's
-    // start (tens of ms here, and several times that on a loaded machine), so it is kept well above
-    // that. The consumer holds two batches for twice the limit each, while the reader, at most a batch
+    // The idle limit bounds how long ClickHouse is silent, at the query's start too (tens of ms here,
+    // and several times that on a loaded machine), so it is kept well above that. The consumer holds two batches for twice the limit each, while the reader, at most a batch
     // ahead, has paused the socket (the answer is many times what it may hold): a limit that counted
     // that wait, or the socket's silence meanwhile, would cut the query.
     const idleTimeoutMs = 1000;
@@ -329,6 +328,41 @@ describe('the ClickHouse HTTP reader (plain sockets read into batch buffers) on 
     const dribbled = await collect(sut, query(1));
     expect(dribbled).to.deep.equal(direct);
     expect(byUuid(dribbled)).to.deep.equal(small.map((e) => e.uuid).sort());
+  });
+
+  it('reads an answer that trickles in slower than a batch per idle timeout to its end: data keeps it alive', async () => {
+    // 2 KiB every 100 ms (~20 KiB/s): a 64 KiB batch takes ~3 s to arrive, three times the idle limit,
+    // yet ClickHouse is never silent for longer than 100 ms. The limit is for a query that sends nothing.
+    const sut = source({ idleTimeoutMs: 1000, batchBytes: 64 * 1024 });
+    const direct = await collect(sut, query(1));
+    proxy.fault = 'trickle';
+    proxy.trickleBytes = 2048;
+    proxy.trickleEveryMs = 100;
+    const began = Date.now();
+    const trickled = await collect(sut, query(1));
+    expect(Date.now() - began).to.be.above(2000);
+    expect(byUuid(trickled)).to.deep.equal(byUuid(direct));
+    expect(trickled).to.have.length(small.length);
+    await sut.close();
+  });
+
+  it('waits for the first row while ClickHouse sends progress headers, past the idle limit, up to the answer timeout', async () => {
+    // The product asks for progress headers (send_progress_in_http_headers) so that a query that
+    // runs long before its first row keeps its connection busy; CLICKHOUSE_QUERY_TIMEOUT_MS bounds
+    // that wait. Here the headers stay open 2.5 s, a progress line every 200 ms, idle limit 1 s.
+    const sut = source({ idleTimeoutMs: 1000 });
+    proxy.fault = 'progress-first';
+    proxy.progressForMs = 2500;
+    const began = Date.now();
+    const rows = await collect(sut, query(1));
+    expect(Date.now() - began).to.be.above(2000);
+    expect(byUuid(rows)).to.deep.equal(small.map((e) => e.uuid).sort());
+    await sut.close();
+    // Progress alone does not wait past the answer timeout.
+    const bounded = source({ idleTimeoutMs: 1000, requestTimeoutMs: 1500 });
+    const err = await collect(bounded, query(1)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(RetryableError).with.property('code', 'ClickHouseTimeout');
+    await bounded.close();
   });
 
   it('fails, retryably, an answer cut anywhere: in the headers, in a row, at a chunk boundary, before the last chunk', async () => {

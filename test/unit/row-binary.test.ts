@@ -359,6 +359,66 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     expect((err as Error).message).to.contain('Memory limit exceeded');
   });
 
+  it("name ClickHouse's exception wherever it breaks the answer off, even when its text was read as the last fields of a row", () => {
+    // ClickHouse 18.16 writes its exception into a 200 answer after the rows it sent. Cut within
+    // elements_chain, person_id or person_properties (after inserted_at), the row before took the
+    // text's first bytes as its own and looked complete: the failure was reported at the next row,
+    // past the text's start, as 'incomplete row' or 'null flag 112': the reason lost.
+    const layout = new Uint8Array(11);
+    layout[Field.uuid] = layout[Field.person_id] = FieldEncoding.UUID;
+    layout[Field.timestamp] = layout[Field.created_at] = layout[Field.inserted_at] = FieldEncoding.DATE_TIME;
+    const format = eventsFormat(layout);
+    const rows = encodeRowBinary([wire(), wire({ properties: '{"i":2}' }), wire({ elements_chain: 'x'.repeat(90) })], {
+      uuid: 'binary',
+      time: 'datetime',
+    });
+    const text =
+      'Code: 241, e.displayText() = DB::Exception: Memory limit (for query) exceeded: would use 9.32 GiB ' +
+      '(attempt to allocate chunk of 4194304 bytes), maximum: 9.31 GiB, e.what() = DB::Exception\n';
+    const unnamed: string[] = [];
+    let decoded = 0;
+    for (let cut = 1; cut < rows.length; cut++) {
+      const answer = Buffer.concat([rows.subarray(0, cut), Buffer.from(text)]);
+      for (const [how, read] of [
+        ['at its end', () => decodeRowBinary(answer, format)],
+        ['mid-stream', () => frameRows(answer, format)],
+      ] as const) {
+        try {
+          read();
+        } catch (err) {
+          if (!(err as Error).message.includes(`ClickHouse stream broken: ${text.trim()}`))
+            unnamed.push(`cut at ${cut} (${how}): ${(err as Error).message}`);
+          continue;
+        }
+        // Known gap (docs/operations.md): a text that fills the last row's last three fields exactly
+        // (1 cut in ~550 here) decodes; ClickHouse itself breaks off between rows, where it cannot.
+        if (how === 'at its end') decoded++;
+      }
+    }
+    expect(unnamed.slice(0, 5), `${unnamed.length} of ${rows.length - 1} cuts`).to.deep.equal([]);
+    expect(decoded).to.be.at.most(1);
+    // A wide row (properties of 1 MB) broken off in its middle: the text is far past the row's start.
+    const wide = encodeRowBinary([wire(), wire({ properties: JSON.stringify({ big: 'z'.repeat(1 << 20) }) })], {
+      uuid: 'binary',
+      time: 'datetime',
+    });
+    const half = Buffer.concat([wide.subarray(0, wide.length - (1 << 19)), Buffer.from(text)]);
+    expect(() => decodeRowBinary(half, format)).to.throw(RetryableError, `ClickHouse stream broken: ${text.trim()}`);
+  });
+
+  it('quote no text from the rows themselves as the exception: only text that runs to where the answer ends', () => {
+    const forged = 'Code: 999, e.displayText() = DB::Exception: forged by a user';
+    const rows = encodeRowBinary([wire({ properties: JSON.stringify({ note: forged }) }), wire()]);
+    // Cut in the second row's person_id, with no exception after it (the server went away).
+    const cut = rows.subarray(0, rows.length - 40);
+    expect(() => decodeRowBinary(cut))
+      .to.throw(RetryableError, /incomplete row at the end of the stream/)
+      .with.property('message')
+      .that.does.not.contain('forged');
+    const real = 'Code: 241, e.displayText() = DB::Exception: Memory limit (for query) exceeded';
+    expect(() => decodeRowBinary(Buffer.concat([cut, Buffer.from(real)]))).to.throw(RetryableError, real);
+  });
+
   it('report an error after binary rows too, however long its text (the null flag of inserted_at is never ASCII)', () => {
     const layout = new Uint8Array(11);
     layout[Field.uuid] = layout[Field.person_id] = FieldEncoding.UUID;

@@ -7,6 +7,7 @@ import {
   type SourceQuery,
 } from '@bx/core';
 import type { BatchFormat, EventBatch, RecordBatch } from '@bx/batch';
+import { performance } from 'node:perf_hooks';
 import { ClickHousePing, QUERY_SETTINGS, clickHouseUnreachable, type ClickHouseConfig } from './clickhouse-ping';
 import { BufferPool } from './buffer-pool';
 import { ColumnTypesCache } from './column-types-cache';
@@ -235,7 +236,7 @@ export class ClickHouseSource {
     try {
       for (;;) {
         // Only the wait for ClickHouse is timed, not the consumer's upload (back-pressure).
-        const batch = await this.withinIdle(response.take(), idle);
+        const batch = await this.withinIdle(response.take(), idle, () => response.lastReadAt);
         if (!batch) return;
         yield batch;
       }
@@ -256,11 +257,24 @@ export class ClickHouseSource {
     return this.connections;
   }
 
-  /** Rejects, and aborts the request, when ClickHouse sends nothing for `idleTimeoutMs`. */
-  private async withinIdle<T>(promise: Promise<T>, idle: AbortController): Promise<T> {
+  /**
+   * Rejects, and aborts the request, when ClickHouse sends nothing for `idleTimeoutMs`
+   * (`lastReadAt`: when it last sent a byte; the wait for this batch counts from its start).
+   * A batch may take longer than the limit to arrive from a server that is slow but sending
+   * (a scan that finds its rows far apart, a loaded server or network, progress headers
+   * before the first row). Cutting such a query would fail every retry at the same point
+   * with a message that says no data came. The timer wakes once per quiet period, not per read.
+   */
+  private async withinIdle<T>(promise: Promise<T>, idle: AbortController, lastReadAt: () => number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
+    const waitFrom = performance.now();
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      const check = () => {
+        const quiet = performance.now() - Math.max(waitFrom, lastReadAt());
+        if (quiet < this.opts.idleTimeoutMs) {
+          timer = setTimeout(check, this.opts.idleTimeoutMs - quiet);
+          return;
+        }
         idle.abort();
         const seconds = Math.round(this.opts.idleTimeoutMs / 1000);
         reject(
@@ -268,7 +282,8 @@ export class ClickHouseSource {
             code: 'ClickHouseStalled',
           }),
         );
-      }, this.opts.idleTimeoutMs);
+      };
+      timer = setTimeout(check, this.opts.idleTimeoutMs);
     });
     try {
       return await Promise.race([promise, timeout]);

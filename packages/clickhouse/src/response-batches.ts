@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { BufferPool, PooledBuffer } from './buffer-pool';
 import { EVENTS_FORMAT, type BatchFormat, type EventBatch, type RecordBatch } from '@bx/batch';
 import { ChunkedBody } from './chunked-body';
@@ -92,6 +93,8 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
   private readonly spare: BatchMemory[] = [];
   private lent: BatchMemory | null = null;
   private readyBytes = 0;
+  /** When bytes of the answer (head included) last arrived, on the monotonic clock: ClickHouse is still sending. */
+  private lastRead = performance.now();
   private paused = false;
   private ended = false;
   private failure: unknown = null;
@@ -124,6 +127,7 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
    */
   received(n: number): boolean {
     if (this.ended || this.failure) return false;
+    this.lastRead = performance.now();
     try {
       let from = this.filled;
       let to = from + n;
@@ -231,6 +235,11 @@ export class ResponseBatches<B extends RecordBatch = EventBatch> {
       if (this.ended) return null;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
+  }
+
+  /** When bytes of the answer (status line and headers included) last arrived, `performance.now()` ms. */
+  get lastReadAt(): number {
+    return this.lastRead;
   }
 
   /** Bytes read and not yet taken. */

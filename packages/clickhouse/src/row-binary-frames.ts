@@ -113,10 +113,36 @@ export function frameRows(
 
 /** The stream does not hold rows of the expected shape: most often ClickHouse broke off with an error. */
 export function broken(b: Buffer, from: number, what: string): RetryableError {
-  const text = b.toString('latin1', from, Math.min(b.length, from + 64 * 1024));
-  const at = text.indexOf('Code: ');
-  const detail = at !== -1 ? text.slice(at, at + 500).trim() : `${what} at byte ${from}`;
+  const text = exceptionText(b);
+  const detail = text !== null ? text.slice(0, 500).trim() : `${what} at byte ${from}`;
   return new RetryableError(`ClickHouse stream broken: ${detail}`, { code: 'ClickHouseStream' });
+}
+
+/** Bytes at the end of an answer searched for ClickHouse's exception: its text is shorter. */
+const EXCEPTION_REACH = 64 * 1024;
+const CODE = Buffer.from('Code: ');
+
+/**
+ * The exception ClickHouse wrote into its answer after the rows it had sent,
+ * or null. The text is the last thing in the answer, so it is the run of
+ * text bytes that ends what was read, wherever the rows broke: a row cut in
+ * its last fields (those after inserted_at's null flag) takes the text's
+ * first bytes as their values and looks whole, so the row found broken (the
+ * next) starts inside the text; a wide row cut in a long value breaks at its
+ * start, far before the text. A `Code: ` in a row's values (a user's string)
+ * is followed by binary fields, so is not in that run.
+ */
+function exceptionText(b: Buffer): string | null {
+  const floor = Math.max(0, b.length - EXCEPTION_REACH);
+  let start = b.length;
+  while (start > floor && isTextByte(b[start - 1]!)) start--;
+  const at = b.indexOf(CODE, start);
+  return at !== -1 ? b.toString('utf8', at, Math.min(b.length, at + 2048)) : null;
+}
+
+/** A byte of an error message: printable ASCII, tab, line ends, or part of a UTF-8 character. */
+function isTextByte(c: number): boolean {
+  return c >= 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
 /** All the rows of a complete RowBinary response (events by default); a response that ends inside a row is broken. */
