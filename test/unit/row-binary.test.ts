@@ -419,6 +419,17 @@ describe('RowBinary batches: records written from the wire bytes', () => {
     expect(() => decodeRowBinary(Buffer.concat([cut, Buffer.from(real)]))).to.throw(RetryableError, real);
   });
 
+  it("quote ClickHouse's exception, not a user's 'Code: ' in the text fields that end the last whole row", () => {
+    // person_properties ends a row and is text: nothing binary lies between it and the exception.
+    const user = JSON.stringify({ note: 'Code: 7 from the user', email: 'alice@example.com' });
+    const rows = encodeRowBinary([wire(), wire({ person_properties: user })]);
+    const real = 'Code: 241, e.displayText() = DB::Exception: Memory limit (for query) exceeded';
+    expect(() => decodeRowBinary(Buffer.concat([rows, Buffer.from(real)])))
+      .to.throw(RetryableError, `ClickHouse stream broken: ${real}`)
+      .with.property('message')
+      .that.does.not.contain('alice');
+  });
+
   it('report an error after binary rows too, however long its text (the null flag of inserted_at is never ASCII)', () => {
     const layout = new Uint8Array(11);
     layout[Field.uuid] = layout[Field.person_id] = FieldEncoding.UUID;

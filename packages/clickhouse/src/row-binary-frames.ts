@@ -120,7 +120,8 @@ export function broken(b: Buffer, from: number, what: string): RetryableError {
 
 /** Bytes at the end of an answer searched for ClickHouse's exception: its text is shorter. */
 const EXCEPTION_REACH = 64 * 1024;
-const CODE = Buffer.from('Code: ');
+/** ClickHouse's own exception (18.16: `Code: 241, e.displayText() = DB::Exception`; later `Code: 241. DB::Exception`). */
+const EXCEPTION = /Code: \d+(?:, e\.displayText\(\) = |\. )DB::Exception/g;
 
 /**
  * The exception ClickHouse wrote into its answer after the rows it had sent,
@@ -129,15 +130,21 @@ const CODE = Buffer.from('Code: ');
  * its last fields (those after inserted_at's null flag) takes the text's
  * first bytes as their values and looks whole, so the row found broken (the
  * next) starts inside the text; a wide row cut in a long value breaks at its
- * start, far before the text. A `Code: ` in a row's values (a user's string)
- * is followed by binary fields, so is not in that run.
+ * start, far before the text. The last row's own text fields (a user's
+ * properties) may end that run too, right before the exception: the last of
+ * ClickHouse's exception openings in it is taken, not a user's `Code: `
+ * (which put their words, an email, in the run's error instead).
  */
 function exceptionText(b: Buffer): string | null {
   const floor = Math.max(0, b.length - EXCEPTION_REACH);
   let start = b.length;
   while (start > floor && isTextByte(b[start - 1]!)) start--;
-  const at = b.indexOf(CODE, start);
-  return at !== -1 ? b.toString('utf8', at, Math.min(b.length, at + 2048)) : null;
+  const text = b.toString('latin1', start);
+  let at = -1;
+  for (const match of text.matchAll(EXCEPTION)) at = match.index;
+  if (at === -1) return null;
+  // One latin1 character per byte: the match's index is its byte offset.
+  return b.toString('utf8', start + at, Math.min(b.length, start + at + 2048));
 }
 
 /** A byte of an error message: printable ASCII, tab, line ends, or part of a UTF-8 character. */
