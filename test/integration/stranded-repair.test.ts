@@ -164,4 +164,15 @@ describe('StrandedRepair: what a process killed between two writes leaves behind
     const runs = await store.runs.list(exp.id, { limit: 10 });
     expect(runs.map((r) => r.status)).to.deep.equal(['Cancelled', 'Cancelled', 'Cancelled', 'Cancelled']);
   });
+
+  it('a backfill record of the wrong type under an export stops neither the walk nor the run repair', async () => {
+    const exp = await createExport();
+    const id = await runWithoutJob(exp, 3);
+    // A key of another type listed under the export (written by hand, or half deleted).
+    await store.redis.zadd(store.keys.exportBackfills(exp.id), 0, 'bad');
+    await store.redis.set(store.keys.backfill('bad'), 'x');
+    for (let i = 0; i < 2; i++) await sut.pass();
+    expect(await queue.hasLiveJob([id]), 'the stranded run queued again').to.deep.equal([true]);
+    expect(await store.backfills.enrolled(), 'the walk got through').to.equal(true);
+  });
 });

@@ -79,7 +79,7 @@ export class StrandedRepair {
   /** The exports' part of a pass: their schedule and runs, and the one walk of their backfills. */
   private async exportsPass(repaired: StrandedPass, now: number): Promise<void> {
     const found = { exports: new Set<string>(), runs: new Set<string>() };
-    const enroll = !this.enrolled && !(await this.store.backfills.enrolled());
+    let enroll = !this.enrolled && !(await this.store.backfills.enrolled());
     let enrolled = 0;
     // A page of exports costs a few round trips, whatever it holds.
     for await (const page of this.store.exports.ids(1000)) {
@@ -100,15 +100,24 @@ export class StrandedRepair {
         } else found.exports.add(id); // ended (past end_at), or changed meanwhile: looked at again
       }
       repaired.runs += await this.runsOf(withRuns, found.runs);
-      if (enroll) enrolled += await this.store.backfills.enrollWaiting(page, now);
+      // Apart from the repair of this page: a walk that fails is done again next pass, the repair goes on.
+      if (enroll)
+        try {
+          enrolled += await this.store.backfills.enrollWaiting(page, now);
+        } catch (err) {
+          enroll = false;
+          this.logger.error('backfills of an earlier version not enrolled; tried again next pass', {
+            err: errorMessage(err),
+          });
+        }
     }
     this.suspectExports = found.exports;
     this.suspectRuns = found.runs;
     if (enroll) {
       await this.store.backfills.markEnrolled(now);
       this.logger.info('backfills of an earlier version enrolled for settling', { backfills: enrolled });
-    }
-    this.enrolled = true;
+      this.enrolled = true;
+    } else if (!this.enrolled) this.enrolled = await this.store.backfills.enrolled();
   }
 
   /** Queues the exports' unfinished runs found without a live job twice in a row; adds the ones found now to `found`. */

@@ -249,17 +249,15 @@ export class BackfillRepository {
   async enrollWaiting(exportIds: readonly string[], now: number): Promise<number> {
     const lists = this.redis.pipeline();
     for (const id of exportIds) lists.zrange(this.keys.exportBackfills(id), 0, -1);
-    const ids = ((await lists.exec()) ?? []).flatMap(([err, v]) => {
-      if (err) throw err;
-      return v as string[];
-    });
+    // A key of the wrong type (written by hand, or torn) is skipped: the walk must get through every export.
+    const ids = ((await lists.exec()) ?? []).flatMap(([err, v]) => (err ? [] : (v as string[])));
     let added = 0;
     for (let i = 0; i < ids.length; i += PAGE) {
       const page = ids.slice(i, i + PAGE);
       const read = this.redis.pipeline();
       for (const id of page) read.hmget(this.keys.backfill(id), 'started_all', 'finished_ms');
       const waiting = ((await read.exec()) ?? []).flatMap(([err, v], k) => {
-        if (err) throw err;
+        if (err) return [];
         const [startedAll, finished] = v as [string | null, string | null];
         return startedAll === '1' && !finished ? [now, page[k]!] : [];
       });
