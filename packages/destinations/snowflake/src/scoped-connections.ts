@@ -14,8 +14,6 @@ interface ConnectOptions {
 }
 
 let installed = false;
-/** Scopes running now (withinPolicy): the last one out turns the context tracking off. */
-let active = 0;
 
 /**
  * Runs `work` with every TCP connection it opens, however deep in a library,
@@ -35,19 +33,14 @@ let active = 0;
 export async function withinPolicy<T>(network: NetworkPolicy, work: () => Promise<T>): Promise<T> {
   install();
   const store: { network: NetworkPolicy; refused?: Error } = { network };
-  active++;
-  try {
-    const done = await scope.run(store, work).catch((err: unknown) => {
-      throw store.refused ?? err;
-    });
-    if (store.refused) throw store.refused;
-    return done;
-  } finally {
-    // An AsyncLocalStorage in use makes every promise of the process pay for its context (an await
-    // cost 2.5 times the CPU in a loop of awaits on Node 20, /tmp measure in the commit): once no scope
-    // runs, it is turned off until the next PUT.
-    if (--active === 0) scope.disable();
-  }
+  // Never disabled once used, although every await of the process then costs more (about 2.5x
+  // the CPU in a loop of awaits on Node 20): disable() would strip the policy from a timer or
+  // retry of a finished PUT that connects later.
+  const done = await scope.run(store, work).catch((err: unknown) => {
+    throw store.refused ?? err;
+  });
+  if (store.refused) throw store.refused;
+  return done;
 }
 
 /**
