@@ -65,7 +65,12 @@ export function exportRoutes(deps: ConsoleDeps): Router {
       errors: new Map(),
       csrf: csrfToken(res),
     });
-    sendPage(res, 200, { ...form, csrf: csrfToken(res), trail: trail(current.id, current.name) });
+    sendPage(res, 200, {
+      ...form,
+      csrf: csrfToken(res),
+      notice: noticeOf(req),
+      trail: trail(current.id, current.name),
+    });
   });
 
   router.post('/:id/edit', async (req, res) => {
