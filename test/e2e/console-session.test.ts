@@ -67,6 +67,37 @@ describe('web console after its session ended', function () {
     expect(await page.getByRole('button', { name: 'Unpause' }).count()).to.equal(1);
   });
 
+  it('an edit form sent then comes back after the login with what was typed, secrets left out', async () => {
+    await logIn();
+    await page.goto(`${sut.base}/admin/exports/${exportId}/edit`);
+    await page.getByLabel(/^Name/).fill('typed <after> the session');
+    await page.getByLabel(/^Bucket name/).fill('bucket-typed');
+    await page.getByLabel(/^AWS secret access key/).fill('secret-typed-0453');
+    await endSession();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.waitForURL('**/admin/login**');
+    expect(await page.getByRole('status').innerText()).to.contain('Your session has ended');
+    const kept = await page.evaluate(() => JSON.stringify({ ...(globalThis as any).sessionStorage }));
+    expect(kept).to.contain('bucket-typed').and.not.contain('secret-typed-0453');
+    await page.fill('#token', TOKEN);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`**/admin/exports/${exportId}/edit**`);
+    expect(await page.getByRole('alert').innerText()).to.contain('were not saved');
+    expect(await page.getByLabel(/^Name/).inputValue()).to.equal('typed <after> the session');
+    expect(await page.getByLabel(/^Bucket name/).inputValue()).to.equal('bucket-typed');
+    expect(await page.getByLabel(/^AWS secret access key/).inputValue()).to.equal('');
+    expect(await page.content()).to.not.contain('secret-typed-0453');
+    expect((await sut.call('GET', `/api/exports/${exportId}`)).json.name, 'not saved').to.equal('session ends');
+
+    // Saved from there (the secret typed again), the typed values are the export's.
+    await page.getByLabel(/^AWS secret access key/).fill('secret-typed-0453');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.waitForURL(`**/admin/exports/${exportId}?notice=saved`);
+    const stored = (await sut.call('GET', `/api/exports/${exportId}`)).json;
+    expect(stored.name).to.equal('typed <after> the session');
+    expect(stored.destination.config.bucket_name).to.equal('bucket-typed');
+  });
+
   it('the destination test then says the session ended, not a bearer-token message', async () => {
     await logIn();
     await endSession();

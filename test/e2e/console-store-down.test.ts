@@ -40,26 +40,32 @@ describe('web console while Redis is down', function () {
     await redis.stop();
   });
 
-  it("a backfill's progress says it is no longer up to date while Redis is down, and resumes", async () => {
-    const api = (method: string, path: string, body?: unknown) =>
-      fetch(base + path, {
-        method,
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }).then(async (r) => ({ status: r.status, json: (await r.json()) as { id: string } }));
-    const exp = await api('POST', '/api/exports', {
-      name: 'held',
+  const call = (method: string, path: string, body?: unknown) =>
+    fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, json: (await r.json()) as Record<string, any> }));
+
+  async function createExport(name: string, bucket: string): Promise<{ status: number; json: Record<string, any> }> {
+    const exp = await call('POST', '/api/exports', {
+      name,
       team_id: 1,
       interval: 'hour',
       paused: true,
       destination: {
         type: 'S3',
-        config: { bucket_name: 'bucket-one', aws_access_key_id: 'A', aws_secret_access_key: 'B' },
+        config: { bucket_name: bucket, aws_access_key_id: 'A', aws_secret_access_key: 'B' },
       },
     });
     expect(exp.status).to.equal(201);
+    return exp;
+  }
+
+  it("a backfill's progress says it is no longer up to date while Redis is down, and resumes", async () => {
+    const exp = await createExport('held', 'bucket-one');
     const start = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 10 * 3_600_000;
-    const backfill = await api('POST', `/api/exports/${exp.json.id}/backfills`, {
+    const backfill = await call('POST', `/api/exports/${exp.json.id}/backfills`, {
       start_at: new Date(start).toISOString(),
       end_at: new Date(start + 3 * 3_600_000).toISOString(),
     });
@@ -112,5 +118,35 @@ describe('web console while Redis is down', function () {
     await page.getByRole('link', { name: 'Try again' }).click();
     await page.waitForURL(`${base}/admin/exports`);
     await page.getByRole('heading', { level: 1, name: 'Exports' }).waitFor({ timeout: 30_000 });
+  });
+
+  it('keeps what was typed in the edit form, and says why it was not saved', async () => {
+    const { id } = (await createExport('stored name', 'bucket-stored')).json as { id: string };
+    await page.goto(`${base}/admin/exports/${id}/edit`);
+    await page.getByLabel(/^Name/).fill('edited <while> Redis died');
+    await page.getByLabel(/^Bucket name/).fill('bucket-edited');
+    await page.getByLabel(/^AWS secret access key/).fill('secret-edited-0452');
+    await redis.kill();
+    const answer = page.waitForResponse((r) => r.request().method() === 'POST');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const res = await answer;
+    expect(res.status()).to.equal(503);
+    expect(res.headers()['retry-after']).to.equal('5');
+    await page.locator('.error-summary').waitFor();
+    expect(await page.locator('.error-summary').innerText()).to.contain('The store (Redis) is not reachable now');
+    expect(await page.getByLabel(/^Name/).inputValue()).to.equal('edited <while> Redis died');
+    expect(await page.getByLabel(/^Bucket name/).inputValue()).to.equal('bucket-edited');
+    expect(await page.getByLabel(/^AWS secret access key/).inputValue()).to.equal('');
+    expect(await page.content()).to.not.contain('secret-edited-0452');
+    await expectAccessible(page, 'the edit form while Redis is down');
+
+    // Sent again once Redis is back, it saves what was typed (the secret typed again).
+    await redis.start();
+    await page.getByLabel(/^AWS secret access key/).fill('secret-edited-0452');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.waitForURL(`**/admin/exports/${id}?notice=saved`, { timeout: 30_000 });
+    const exp = (await call('GET', `/api/exports/${id}`)).json;
+    expect(exp.name).to.equal('edited <while> Redis died');
+    expect(exp.destination.config.bucket_name).to.equal('bucket-edited');
   });
 });

@@ -1,6 +1,6 @@
 /* The console's only script (served by the API; CSP script-src 'self'). Pages work without it;
    it shows a destination test's result in place and keeps a backfill's progress up to date. */
-/* global document, fetch, FormData, URLSearchParams, setTimeout */
+/* global document, fetch, FormData, URLSearchParams, URL, location, sessionStorage, setTimeout */
 'use strict';
 
 const ICONS = { Completed: '✓', Running: '▶', Failed: '✕', Cancelled: '⊘' };
@@ -147,6 +147,50 @@ function eventFilters() {
   if (!set.querySelector('[aria-invalid="true"]')) sync();
 }
 
+/*
+ * An edit form sent after the session ended comes back, after the login, with
+ * the stored values (`?notice=not-saved`). On submit, what was typed (never a
+ * secret) is kept in this tab's sessionStorage and put back on that page;
+ * any other page drops it.
+ */
+const EDIT_DRAFT = 'bx-console-edit-draft';
+const keptField = (el) =>
+  el.name &&
+  el.name !== '_csrf' &&
+  el.type !== 'hidden' &&
+  el.type !== 'password' &&
+  el.getAttribute('autocomplete') !== 'new-password';
+
+function keepEdits() {
+  let draft = null;
+  try {
+    draft = JSON.parse(sessionStorage.getItem(EDIT_DRAFT) || 'null');
+  } catch {
+    draft = null;
+  }
+  sessionStorage.removeItem(EDIT_DRAFT);
+  const form = document.querySelector('form.export-form');
+  if (!form || !/\/edit$/.test(new URL(form.action).pathname)) return;
+  const notSaved = new URLSearchParams(location.search).get('notice') === 'not-saved';
+  if (draft && notSaved && draft.action === form.action && draft.values) {
+    for (const el of form.elements) {
+      if (!keptField(el) || !Object.prototype.hasOwnProperty.call(draft.values, el.name)) continue;
+      const value = draft.values[el.name];
+      if (el.type === 'checkbox') el.checked = value === true;
+      else if (typeof value === 'string') el.value = value;
+    }
+    const notice = document.querySelector('.notice');
+    if (notice) notice.append(' What you typed is filled in again below; secrets must be typed again.');
+  }
+  form.addEventListener('submit', () => {
+    const values = {};
+    for (const el of form.elements) {
+      if (keptField(el)) values[el.name] = el.type === 'checkbox' ? el.checked : el.value;
+    }
+    sessionStorage.setItem(EDIT_DRAFT, JSON.stringify({ action: form.action, values }));
+  });
+}
+
 /** After a failed submit, keyboard and screen-reader users start at the list of problems. */
 function focusErrors() {
   const summary = document.querySelector('.error-summary');
@@ -158,4 +202,5 @@ document.addEventListener('DOMContentLoaded', () => {
   backfillProgress();
   eventFilters();
   focusErrors();
+  keepEdits();
 });

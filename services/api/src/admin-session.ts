@@ -30,6 +30,9 @@ export interface AdminLocals {
   csrfToken: string;
 }
 
+/** The console's edit form of an export (its POST's path). */
+const EDIT_FORM = /^\/admin\/exports\/[0-9a-f-]{36}\/edit$/;
+
 const UNSAFE = (method: string) => !['GET', 'HEAD', 'OPTIONS'].includes(method);
 
 /**
@@ -117,9 +120,12 @@ export class AdminSessions {
         }
         if (req.method !== 'HEAD' && req.accepts(['json', 'html']) === 'html') {
           // A form posted after the session ended comes back to the page it was on, once logged in.
-          const next = req.method === 'GET' ? req.originalUrl : (refererPath(req) ?? '/admin/exports');
+          let next = req.method === 'GET' ? req.originalUrl : (refererPath(req) ?? '/admin/exports');
           // "The change was not made": only for a change; a page opened with an old cookie just logs in.
           const ended = UNSAFE(req.method) && readCookie(req, SESSION_COOKIE) !== undefined ? '&ended=1' : '';
+          // An edit form comes back saying its edits were not saved (console.js puts them back in).
+          const target = req.originalUrl.split('?')[0]!;
+          if (ended && EDIT_FORM.test(target)) next = `${target}?notice=not-saved`;
           return res.redirect(303, `/admin/login?next=${encodeURIComponent(next)}${ended}`);
         }
         sendUnauthorized(res, 'missing Authorization: Bearer <token> header or admin session cookie');

@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { UUID_ID } from '@bx/core';
 import { isRedisUnavailable } from '@bx/store';
 import { testDestination } from '../destination-test';
 import { REDIS_RETRY_AFTER_SECONDS } from '../error-handler';
@@ -9,7 +10,7 @@ import { actionError } from './errors';
 import { createBody, patchBody, type FormValues } from './form-body';
 import { placeErrors, type FieldErrors } from './form-controls';
 import { CONSOLE_PATH, sendPage } from './layout';
-import { exportForm, formFieldNames } from './pages/export-form';
+import { exportForm, formFieldNames, type ExportFormOptions } from './pages/export-form';
 import { exportPage, type ExportPageExtras } from './pages/export-page';
 import { exportsListPage } from './pages/exports-list';
 import { noticeOf, STORE_DOWN, wantsJson, withNotice } from './respond';
@@ -64,12 +65,24 @@ export function exportRoutes(deps: ConsoleDeps): Router {
       errors: new Map(),
       csrf: csrfToken(res),
     });
-    sendPage(res, 200, { ...form, csrf: csrfToken(res), trail: trail(current.id, current.name) });
+    sendPage(res, 200, {
+      ...form,
+      csrf: csrfToken(res),
+      notice: noticeOf(req),
+      trail: trail(current.id, current.name),
+    });
   });
 
   router.post('/:id/edit', async (req, res) => {
-    const current = await deps.service.get(req.params.id);
     const form = (req.body ?? {}) as FormValues;
+    const current = await deps.service.get(req.params.id).catch((err: unknown) => {
+      // Redis down: the stored export cannot be read, but what was typed can still be shown again.
+      const type = form['destination.type'] ?? '';
+      if (!isRedisUnavailable(err) || !UUID_ID.test(req.params.id) || !destinationTypes().includes(type)) throw err;
+      formError(req, res, err, { current: null, editId: req.params.id, type, values: form });
+      return null;
+    });
+    if (!current) return;
     const type = current.destination.type;
     try {
       await deps.service.update(current.id, patchBody(form, current, destinationFields(type)));
@@ -114,7 +127,7 @@ export function exportRoutes(deps: ConsoleDeps): Router {
     req: Request,
     res: Response,
     err: unknown,
-    opts: { current: Parameters<typeof exportForm>[0]['current']; type: string; values: FormValues },
+    opts: Pick<ExportFormOptions, 'current' | 'editId' | 'type'> & { values: FormValues },
   ): void {
     const known = actionError(err);
     // Redis down: the form again with what was typed (503), not a page that loses it.
@@ -129,7 +142,11 @@ export function exportRoutes(deps: ConsoleDeps): Router {
     sendPage(res, storeDown ? 503 : 400, {
       ...form,
       csrf: token,
-      trail: opts.current ? trail(opts.current.id, opts.current.name) : [{ href: CONSOLE_PATH, text: 'Exports' }],
+      trail: opts.current
+        ? trail(opts.current.id, opts.current.name)
+        : opts.editId
+          ? trail(opts.editId, 'Export')
+          : [{ href: CONSOLE_PATH, text: 'Exports' }],
     });
   }
 

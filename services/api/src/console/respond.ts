@@ -12,6 +12,8 @@ import { csrfToken } from './csrf';
 const NOTICES: Record<string, { kind: 'ok' | 'error'; text: string }> = {
   created: { kind: 'ok', text: 'Export created.' },
   saved: { kind: 'ok', text: 'Changes saved.' },
+  // console.js adds that it put back what was typed, when it did.
+  'not-saved': { kind: 'error', text: 'Your session had ended, so your edits were not saved. Save them again.' },
   paused: { kind: 'ok', text: 'Export paused.' },
   unpaused: { kind: 'ok', text: 'Export unpaused.' },
   retried: { kind: 'ok', text: 'Run queued again.' },

@@ -9,6 +9,8 @@ import { CONSOLE_PATH, csrfInput } from '../layout';
 export interface ExportFormOptions {
   /** null: a new export. */
   current: BatchExport | null;
+  /** An edit form whose export could not be read (Redis down): its id, with `current` null. */
+  editId?: string;
   type: string;
   /** What the user typed (after an error), or null to start from `current`. */
   values: FormValues | null;
@@ -81,7 +83,9 @@ export function exportForm(opts: ExportFormOptions): { title: string; heading?: 
   const { current, type, errors, csrf } = opts;
   const fields = destinationFields(type);
   const v = opts.values ?? initialValues(current, fields);
-  const action = current ? `${CONSOLE_PATH}/${current.id}/edit` : CONSOLE_PATH;
+  const editId = current?.id ?? opts.editId ?? null;
+  const editing = editId !== null;
+  const action = editing ? `${CONSOLE_PATH}/${editId}/edit` : CONSOLE_PATH;
   const text = (name: string, label: string, extra: Partial<Parameters<typeof control>[0]> = {}) =>
     control({ name, label, kind: 'text', value: v[name] ?? '', ...extra }, errors);
   const select = (name: string, label: string, options: readonly string[], extra = {}) =>
@@ -97,9 +101,9 @@ export function exportForm(opts: ExportFormOptions): { title: string; heading?: 
       errors,
     );
   return {
-    title: current ? `Edit ${current.name}` : 'New export',
+    title: current ? `Edit ${current.name}` : editing ? 'Edit export' : 'New export',
     heading: current ? html`Edit <bdi>${current.name}</bdi>` : undefined,
-    body: html` ${current ? null : typeChooser(type)}
+    body: html` ${editing ? null : typeChooser(type)}
       <form method="post" action="${action}" novalidate class="export-form">
         ${csrfInput(csrf)}
         <input type="hidden" name="destination.type" value="${type}" />
@@ -108,21 +112,21 @@ export function exportForm(opts: ExportFormOptions): { title: string; heading?: 
         <fieldset>
           <legend>Export</legend>
           ${text('name', 'Name', { required: true })}
-          ${current ? null : text('team_id', 'Team id', { kind: 'number', required: true })}
-          ${current ? null : select('model', 'Model', modelNames())}
+          ${editing ? null : text('team_id', 'Team id', { kind: 'number', required: true })}
+          ${editing ? null : select('model', 'Model', modelNames())}
           ${select('interval', 'Interval', INTERVALS, { required: true })}
           ${text('timezone', 'Time zone', { hint: 'IANA name, e.g. UTC or Europe/Berlin; intervals align to it' })}
-          ${eventFilters(current, v, errors)}
-          ${current ? null : text('start_at', 'Start at', { hint: 'ISO 8601; in the past, the scheduler catches up from there. Empty: from now' })}
+          ${eventFilters(current, editing, v, errors)}
+          ${editing ? null : text('start_at', 'Start at', { hint: 'ISO 8601; in the past, the scheduler catches up from there. Empty: from now' })}
           ${text('end_at', 'End at', { hint: 'ISO 8601; no interval starting at or after it is scheduled. Empty: no end' })}
-          ${current ? null : control({ name: 'paused', label: 'Create paused', kind: 'checkbox', checked: v.paused === 'true' }, errors)}
+          ${editing ? null : control({ name: 'paused', label: 'Create paused', kind: 'checkbox', checked: v.paused === 'true' }, errors)}
         </fieldset>
         <fieldset>
           <legend>${type} destination</legend>
-          ${fields.map((f) => destinationControl(f, v, errors, current !== null))}
+          ${fields.map((f) => destinationControl(f, v, errors, editing))}
         </fieldset>
-        <button type="submit">${current ? 'Save changes' : 'Create export'}</button>
-        ${current ? html`<a href="${CONSOLE_PATH}/${current.id}">Cancel</a>` : null}
+        <button type="submit">${editing ? 'Save changes' : 'Create export'}</button>
+        ${editing ? html`<a href="${CONSOLE_PATH}/${editId}">Cancel</a>` : null}
       </form>`,
   };
 }
@@ -134,20 +138,22 @@ const takesEventFilters = (model: string) => MODEL_CHOICES.find((m) => m.name ==
  * The event filters, only for models that take them (persons does not: the
  * API refuses them). A new export's form has them for every model, hidden
  * and disabled (not sent) while another is chosen; console.js shows them as
- * the model changes. An edit form has them only if its export's model does.
+ * the model changes. An edit form has them only if its export's model does
+ * (or, the export unread, if the form sent back had them).
  */
-function eventFilters(current: BatchExport | null, v: FormValues, errors: FieldErrors): Html | null {
+function eventFilters(current: BatchExport | null, editing: boolean, v: FormValues, errors: FieldErrors): Html | null {
   const model = current?.model ?? v.model ?? '';
   const refused = errors.has('include_events') || errors.has('exclude_events');
-  const shown = takesEventFilters(model) || refused;
-  if (current && !shown) return null;
+  const sent = v.include_events !== undefined || v.exclude_events !== undefined;
+  const shown = (current || !editing ? takesEventFilters(model) : sent) || refused;
+  if (editing && !shown) return null;
   const models = MODEL_CHOICES.filter((m) => m.eventFilters).map((m) => m.name);
   return html`<fieldset
     class="event-filters"
     data-filter-models="${models.join(' ')}"
     ${shown ? '' : html` hidden disabled`}
   >
-    <legend>Event filters${current ? '' : html` <span class="muted">(model ${models.join(', ')} only)</span>`}</legend>
+    <legend>Event filters${editing ? '' : html` <span class="muted">(model ${models.join(', ')} only)</span>`}</legend>
     ${control({ name: 'include_events', label: 'Events to include', kind: 'textarea', value: v.include_events ?? '', hint: 'One event name per line; empty for every event' }, errors)}
     ${control({ name: 'exclude_events', label: 'Events to exclude', kind: 'textarea', value: v.exclude_events ?? '', hint: 'One event name per line' }, errors)}
   </fieldset>`;
