@@ -118,9 +118,12 @@ export class RerunCleanup {
     );
     // Where the export writes now, and where an unfinished attempt wrote before a PATCH moved it:
     // an upload opened there whose id the killed attempt had no time to record is listed too.
+    const earlier =
+      state?.location && this.reachable(state.location, 'objects and uploads', { ...state.location })
+        ? state.location
+        : undefined;
     const places = [{ bucket: this.bucket, stem: this.stem }];
-    if (state?.location && (state.location.bucket !== this.bucket || state.location.stem !== this.stem))
-      if (this.reachable(state.location, 'objects and uploads', { ...state.location })) places.push(state.location);
+    if (earlier && (earlier.bucket !== this.bucket || earlier.stem !== this.stem)) places.push(earlier);
     for (const { bucket, stem } of places) {
       try {
         const listed = await this.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: stem }));
@@ -167,8 +170,7 @@ export class RerunCleanup {
       await this.state.set({ uploads: this.uploads, location: state?.location } satisfies S3RunState);
       throw failure;
     }
-    if (state?.location && (state.location.service ?? this.service) === this.service)
-      await this.deleteMoved(state.location);
+    if (earlier) await this.deleteMoved(earlier);
     if (recorded.length || state?.location) await this.save();
     if (aborted) this.logger.info('aborted multipart uploads left by an earlier attempt', { aborted });
     return aborted;
